@@ -2,7 +2,24 @@
 //! (BEP 3 v1, BEP 52 v2 and hybrids), info-hashes, magnet links (BEP 9/53),
 //! path sanitising, and the map between pieces and file ranges.
 
+pub mod build;
+mod error;
+mod fields;
+mod info;
 pub mod infohash;
+pub mod limits;
+mod magnet;
 pub mod merkle;
+mod parse_info;
+pub mod path;
+mod torrent;
 
+pub use build::{
+    BuildError, ContentHashes, LayoutItem, NewFile, TorrentSpec, V2FileHashes, auto_piece_length,
+};
+pub use error::MetainfoError;
+pub use info::{FileAttr, FileEntry, FileSlice, Info, Version};
 pub use infohash::{InfoHashV1, InfoHashV2, InfoHashes, ParseHashError};
+pub use magnet::{Magnet, MagnetError};
+pub use path::PathError;
+pub use torrent::{TORRENT_LIMITS, Torrent, parse_info_bytes};

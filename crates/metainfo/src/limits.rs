@@ -1,0 +1,36 @@
+//! Explicit bounds on what a .torrent or magnet link may declare.
+//!
+//! Each is far above real torrents (the largest public ones have a few hundred
+//! thousand files and a few million pieces) and far below what would exhaust memory.
+
+/// Largest .torrent file read.
+pub const MAX_TORRENT_SIZE: usize = 64 << 20;
+/// Largest info dictionary (also the cap for metadata fetched from peers).
+pub const MAX_INFO_SIZE: usize = 32 << 20;
+/// Deepest bencode nesting (v2 file trees nest one level per directory).
+pub const MAX_DEPTH: usize = 80;
+/// Most bencode values in one .torrent.
+pub const MAX_TOKENS: usize = 8 << 20;
+/// Most files, pad files included.
+pub const MAX_FILES: usize = 1 << 20;
+/// Most pieces.
+pub const MAX_PIECES: usize = 1 << 22;
+/// Smallest piece length (BEP 52 requires at least 16 KiB; v1 has no rule, but
+/// anything smaller is hostile or broken).
+pub const MIN_PIECE_LENGTH: u64 = 16 << 10;
+/// Largest piece length.
+pub const MAX_PIECE_LENGTH: u64 = 512 << 20;
+/// Largest total content size (2^50 bytes = 1 PiB).
+pub const MAX_TOTAL_SIZE: u64 = 1 << 50;
+/// Most directory levels in one file path.
+pub const MAX_PATH_DEPTH: usize = 64;
+/// Longest path element, in bytes (the common file-system limit).
+pub const MAX_COMPONENT_LEN: usize = 255;
+/// Most tracker URLs across all tiers, and most web seeds.
+pub const MAX_URLS: usize = 1024;
+/// Longest URL kept.
+pub const MAX_URL_LEN: usize = 4096;
+/// Longest magnet link accepted.
+pub const MAX_MAGNET_LEN: usize = 64 << 10;
+/// Longest free-text field kept (comment, created by, source).
+pub const MAX_TEXT_LEN: usize = 64 << 10;

@@ -1,0 +1,389 @@
+//! Parsing the info dictionary: v1 file lists, v2 file trees, and hybrids.
+
+use std::collections::HashSet;
+
+use shoal_bencode::Value;
+
+use crate::fields::{name_bytes, opt_bytes, opt_int, path_list, req_uint, text, wrong};
+use crate::info::{FileAttr, FileEntry, Info, Version};
+use crate::limits::{
+    MAX_FILES, MAX_PATH_DEPTH, MAX_PIECE_LENGTH, MAX_PIECES, MAX_TOTAL_SIZE, MIN_PIECE_LENGTH,
+};
+use crate::path::{sanitize_component, sanitize_path};
+use crate::{MetainfoError, PathError};
+
+/// Parses a decoded info dictionary.
+pub(crate) fn parse_info(info: &Value<'_>) -> Result<Info, MetainfoError> {
+    if info.as_dict().is_none() {
+        return Err(wrong("info"));
+    }
+    let piece_length = req_uint(info, "piece length", "info.piece length", MAX_PIECE_LENGTH)?;
+    if piece_length < MIN_PIECE_LENGTH {
+        return Err(MetainfoError::invalid(
+            "info.piece length",
+            format!("{piece_length} is smaller than {MIN_PIECE_LENGTH}"),
+        ));
+    }
+    let raw_name =
+        name_bytes(info, "name").ok_or_else(|| MetainfoError::Missing("info.name".into()))?;
+    let name = sanitize_component(raw_name)
+        .map_err(|reason| unsafe_path(&[raw_name], reason))?
+        .ok_or_else(|| unsafe_path(&[raw_name], PathError::Empty))?;
+
+    let meta_version = opt_int(info, "meta version", "info.meta version")?;
+    let has_v2 = match meta_version {
+        None => false,
+        Some(2) => true,
+        Some(v) => {
+            return Err(MetainfoError::invalid(
+                "info.meta version",
+                format!("unsupported version {v}"),
+            ));
+        }
+    };
+    let pieces = opt_bytes(info, "pieces", "info.pieces")?;
+    let has_v1 = pieces.is_some();
+    let version = match (has_v1, has_v2) {
+        (true, true) => Version::Hybrid,
+        (true, false) => Version::V1,
+        (false, true) => Version::V2,
+        (false, false) => return Err(MetainfoError::Missing("info.pieces".into())),
+    };
+    if has_v2 && !piece_length.is_power_of_two() {
+        return Err(MetainfoError::invalid(
+            "info.piece length",
+            "v2 requires a power of two",
+        ));
+    }
+
+    let v2 = if has_v2 {
+        Some(v2_files(info, &name, piece_length)?)
+    } else {
+        None
+    };
+    // Without v2 data the torrent has v1 data: the neither case returned above.
+    let (files, single_file) = match v2 {
+        Some((v2_files, v2_single)) if has_v1 => {
+            let (mut files, single) = v1_files(info, &name)?;
+            attach_v2_roots(&mut files, &v2_files, piece_length)?;
+            if single != v2_single {
+                return Err(MetainfoError::HybridMismatch(
+                    "single-file form differs".into(),
+                ));
+            }
+            (files, single)
+        }
+        Some(v2) => v2,
+        None => v1_files(info, &name)?,
+    };
+    check_collisions(&files)?;
+
+    let mut info = Info {
+        name,
+        piece_length,
+        private: opt_int(info, "private", "info.private")? == Some(1),
+        source: text(info, "source"),
+        version,
+        files,
+        single_file,
+        v1_pieces: Vec::new(),
+    };
+    let expected = info.piece_space_end().div_ceil(piece_length);
+    if expected > MAX_PIECES as u64 {
+        return Err(MetainfoError::Limit {
+            field: "info.pieces",
+            count: expected,
+            max: MAX_PIECES as u64,
+        });
+    }
+    if let Some(pieces) = pieces {
+        info.v1_pieces = split_pieces(pieces, expected)?;
+    }
+    Ok(info)
+}
+
+fn split_pieces(pieces: &[u8], expected: u64) -> Result<Vec<[u8; 20]>, MetainfoError> {
+    if pieces.len() % 20 != 0 {
+        return Err(MetainfoError::invalid(
+            "info.pieces",
+            format!("length {} is not a multiple of 20", pieces.len()),
+        ));
+    }
+    let found = (pieces.len() / 20) as u64;
+    if found != expected {
+        return Err(MetainfoError::PieceCount { expected, found });
+    }
+    Ok(pieces
+        .chunks_exact(20)
+        .map(|c| {
+            let mut h = [0u8; 20];
+            h.copy_from_slice(c);
+            h
+        })
+        .collect())
+}
+
+fn unsafe_path(raw: &[&[u8]], reason: PathError) -> MetainfoError {
+    let path = raw
+        .iter()
+        .map(|e| String::from_utf8_lossy(e))
+        .collect::<Vec<_>>()
+        .join("/");
+    MetainfoError::UnsafePath { path, reason }
+}
+
+fn parse_attr(dict: &Value<'_>) -> FileAttr {
+    let attr = dict
+        .get(b"attr")
+        .and_then(Value::as_bytes)
+        .unwrap_or_default();
+    FileAttr {
+        pad: attr.contains(&b'p'),
+        executable: attr.contains(&b'x'),
+        hidden: attr.contains(&b'h'),
+        symlink: attr.contains(&b'l'),
+    }
+}
+
+fn symlink_target(
+    dict: &Value<'_>,
+    attr: FileAttr,
+    field: &str,
+) -> Result<Option<Vec<String>>, MetainfoError> {
+    if !attr.symlink {
+        return Ok(None);
+    }
+    let raw = path_list(dict, "symlink path", field)?;
+    sanitize_path(raw.iter().copied())
+        .map(Some)
+        .map_err(|reason| unsafe_path(&raw, reason))
+}
+
+/// Advances a piece-space cursor, refusing totals above [`MAX_TOTAL_SIZE`].
+fn add_length(total: &mut u64, length: u64) -> Result<(), MetainfoError> {
+    *total = total
+        .checked_add(length)
+        .filter(|t| *t <= MAX_TOTAL_SIZE)
+        .ok_or(MetainfoError::Limit {
+            field: "total size",
+            count: total.saturating_add(length),
+            max: MAX_TOTAL_SIZE,
+        })?;
+    Ok(())
+}
+
+/// v1 `length` (single file) or `files` (multi-file), offsets packed back to back.
+fn v1_files(info: &Value<'_>, name: &str) -> Result<(Vec<FileEntry>, bool), MetainfoError> {
+    if info.get(b"files").is_none() {
+        let length = req_uint(info, "length", "info.length", MAX_TOTAL_SIZE)?;
+        let attr = parse_attr(info);
+        let file = FileEntry {
+            path: vec![name.to_owned()],
+            length,
+            attr,
+            symlink_target: symlink_target(info, attr, "info.symlink path")?,
+            pieces_root: None,
+            offset: 0,
+        };
+        return Ok((vec![file], true));
+    }
+    let list = info
+        .get(b"files")
+        .and_then(Value::as_list)
+        .ok_or_else(|| wrong("info.files"))?;
+    if list.len() > MAX_FILES {
+        return Err(MetainfoError::Limit {
+            field: "info.files",
+            count: list.len() as u64,
+            max: MAX_FILES as u64,
+        });
+    }
+    if list.is_empty() {
+        return Err(MetainfoError::invalid("info.files", "empty file list"));
+    }
+    let mut files = Vec::with_capacity(list.len());
+    let mut offset = 0u64;
+    for (i, entry) in list.iter().enumerate() {
+        let field = format!("info.files[{i}]");
+        if entry.as_dict().is_none() {
+            return Err(wrong(&field));
+        }
+        let length = req_uint(entry, "length", &format!("{field}.length"), MAX_TOTAL_SIZE)?;
+        let raw = path_list(entry, "path", &format!("{field}.path"))?;
+        let attr = parse_attr(entry);
+        let rel = sanitize_path(raw.iter().copied()).map_err(|reason| unsafe_path(&raw, reason))?;
+        let mut path = Vec::with_capacity(rel.len() + 1);
+        path.push(name.to_owned());
+        path.extend(rel);
+        files.push(FileEntry {
+            path,
+            length,
+            attr,
+            symlink_target: symlink_target(entry, attr, &format!("{field}.symlink path"))?,
+            pieces_root: None,
+            offset,
+        });
+        add_length(&mut offset, length)?;
+    }
+    Ok((files, false))
+}
+
+/// A v2 `file tree`, flattened in tree order, each file aligned to a piece boundary.
+fn v2_files(
+    info: &Value<'_>,
+    name: &str,
+    piece_length: u64,
+) -> Result<(Vec<FileEntry>, bool), MetainfoError> {
+    let tree = info
+        .get(b"file tree")
+        .ok_or_else(|| MetainfoError::Missing("info.file tree".into()))?;
+    let mut flat = Vec::new();
+    walk_tree(tree, &mut Vec::new(), &mut flat)?;
+    if flat.is_empty() {
+        return Err(MetainfoError::invalid("info.file tree", "no files"));
+    }
+    // A lone file at the root is the single-file form (BEP 52: named like the torrent).
+    let single = flat.len() == 1 && flat.first().is_some_and(|(p, _)| p.len() == 1);
+    let mut files = Vec::with_capacity(flat.len());
+    let mut offset = 0u64;
+    for (raw_path, node) in flat {
+        let rel = sanitize_path(raw_path.iter().copied())
+            .map_err(|reason| unsafe_path(&raw_path, reason))?;
+        let field = format!("info.file tree/{}", rel.join("/"));
+        let length = req_uint(node, "length", &format!("{field}.length"), MAX_TOTAL_SIZE)?;
+        let pieces_root = match opt_bytes(node, "pieces root", &format!("{field}.pieces root"))? {
+            Some(root) => Some(<[u8; 32]>::try_from(root).map_err(|_| {
+                MetainfoError::invalid(format!("{field}.pieces root"), "not 32 bytes")
+            })?),
+            None if length > 0 => {
+                return Err(MetainfoError::Missing(format!("{field}.pieces root")));
+            }
+            None => None,
+        };
+        let attr = parse_attr(node);
+        let path = if single {
+            rel
+        } else {
+            std::iter::once(name.to_owned()).chain(rel).collect()
+        };
+        if length > 0 {
+            offset = offset.div_ceil(piece_length) * piece_length;
+        }
+        files.push(FileEntry {
+            path,
+            length,
+            attr,
+            symlink_target: symlink_target(node, attr, &format!("{field}.symlink path"))?,
+            pieces_root: pieces_root.filter(|_| length > 0),
+            offset,
+        });
+        add_length(&mut offset, length)?;
+    }
+    Ok((files, single))
+}
+
+type TreeFile<'v, 'a> = (Vec<&'a [u8]>, &'v Value<'a>);
+
+fn walk_tree<'v, 'a>(
+    node: &'v Value<'a>,
+    prefix: &mut Vec<&'a [u8]>,
+    out: &mut Vec<TreeFile<'v, 'a>>,
+) -> Result<(), MetainfoError> {
+    let entries = node.as_dict().ok_or_else(|| wrong("info.file tree"))?;
+    if prefix.len() > MAX_PATH_DEPTH {
+        return Err(unsafe_path(prefix, PathError::TooDeep));
+    }
+    for (key, child) in entries {
+        if key.is_empty() {
+            // The "" key marks a file; it must be the only entry of its node.
+            if entries.len() != 1 || prefix.is_empty() {
+                return Err(MetainfoError::invalid(
+                    "info.file tree",
+                    "a file node must hold only the \"\" key",
+                ));
+            }
+            if child.as_dict().is_none() {
+                return Err(wrong("info.file tree"));
+            }
+            if out.len() >= MAX_FILES {
+                return Err(MetainfoError::Limit {
+                    field: "info.file tree",
+                    count: out.len() as u64 + 1,
+                    max: MAX_FILES as u64,
+                });
+            }
+            out.push((prefix.clone(), child));
+            continue;
+        }
+        prefix.push(key);
+        walk_tree(child, prefix, out)?;
+        prefix.pop();
+    }
+    Ok(())
+}
+
+/// Checks a hybrid's v1 list against its v2 tree and copies the merkle roots over.
+fn attach_v2_roots(
+    v1: &mut [FileEntry],
+    v2: &[FileEntry],
+    piece_length: u64,
+) -> Result<(), MetainfoError> {
+    let mut v2_iter = v2.iter();
+    for file in v1.iter_mut().filter(|f| !f.attr.pad) {
+        let twin = v2_iter.next().ok_or_else(|| {
+            MetainfoError::HybridMismatch(format!(
+                "{} is not in the file tree",
+                file.display_path()
+            ))
+        })?;
+        if twin.path != file.path || twin.length != file.length {
+            return Err(MetainfoError::HybridMismatch(format!(
+                "{} ({} bytes) vs {} ({} bytes)",
+                file.display_path(),
+                file.length,
+                twin.display_path(),
+                twin.length
+            )));
+        }
+        if file.length > 0 && file.offset % piece_length != 0 {
+            return Err(MetainfoError::HybridMismatch(format!(
+                "{} does not start on a piece boundary",
+                file.display_path()
+            )));
+        }
+        file.pieces_root = twin.pieces_root;
+    }
+    if let Some(extra) = v2_iter.next() {
+        return Err(MetainfoError::HybridMismatch(format!(
+            "{} is not in the v1 file list",
+            extra.display_path()
+        )));
+    }
+    Ok(())
+}
+
+/// Refuses two files with one path, and a file that is also another's directory.
+fn check_collisions(files: &[FileEntry]) -> Result<(), MetainfoError> {
+    let real = files.iter().filter(|f| !f.attr.pad);
+    let mut paths: HashSet<&[String]> = HashSet::new();
+    for f in real.clone() {
+        if !paths.insert(&f.path) {
+            return Err(MetainfoError::PathCollision(format!(
+                "{} appears twice",
+                f.display_path()
+            )));
+        }
+    }
+    for f in real {
+        for depth in 1..f.path.len() {
+            if let Some(dir) = f.path.get(..depth).filter(|d| paths.contains(d)) {
+                return Err(MetainfoError::PathCollision(format!(
+                    "{} is a file and the directory of {}",
+                    dir.join("/"),
+                    f.display_path()
+                )));
+            }
+        }
+    }
+    Ok(())
+}

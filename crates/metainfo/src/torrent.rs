@@ -1,0 +1,225 @@
+//! A whole .torrent file: the info dictionary plus trackers, web seeds and
+//! v2 piece layers.
+
+use std::collections::BTreeMap;
+
+use shoal_bencode::{Limits, Mode, Value, decode};
+
+use crate::fields::{opt_int, text, wrong};
+use crate::info::Info;
+use crate::limits::{
+    MAX_DEPTH, MAX_INFO_SIZE, MAX_TOKENS, MAX_TORRENT_SIZE, MAX_URL_LEN, MAX_URLS,
+};
+use crate::merkle::root_from_piece_layer;
+use crate::parse_info::parse_info;
+use crate::{InfoHashV1, InfoHashV2, InfoHashes, Magnet, MetainfoError};
+
+/// Bencode limits for .torrent files.
+pub const TORRENT_LIMITS: Limits = Limits {
+    max_input: MAX_TORRENT_SIZE,
+    max_depth: MAX_DEPTH,
+    max_tokens: MAX_TOKENS,
+    max_string: MAX_TORRENT_SIZE,
+    mode: Mode::Lenient,
+};
+
+/// A loaded .torrent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Torrent {
+    /// The parsed info dictionary.
+    pub info: Info,
+    /// Hashes of the raw info dictionary.
+    pub info_hashes: InfoHashes,
+    /// Tracker tiers (BEP 12), or the lone `announce` URL as one tier.
+    pub trackers: Vec<Vec<String>>,
+    /// BEP 19 web seeds (`url-list`).
+    pub web_seeds: Vec<String>,
+    /// `creation date`, seconds since the Unix epoch.
+    pub creation_date: Option<i64>,
+    /// `comment`.
+    pub comment: Option<String>,
+    /// `created by`.
+    pub created_by: Option<String>,
+    /// BEP 52 piece layers, checked against the files' roots, keyed by root.
+    pub piece_layers: BTreeMap<[u8; 32], Vec<[u8; 32]>>,
+    info_bytes: Vec<u8>,
+}
+
+impl Torrent {
+    /// Parses and validates a .torrent file.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Torrent, MetainfoError> {
+        if bytes.len() > MAX_TORRENT_SIZE {
+            return Err(MetainfoError::TooLarge {
+                len: bytes.len(),
+                max: MAX_TORRENT_SIZE,
+            });
+        }
+        let root = decode(bytes, &TORRENT_LIMITS)?;
+        if root.as_dict().is_none() {
+            return Err(wrong("torrent"));
+        }
+        let info_value = root
+            .get(b"info")
+            .ok_or_else(|| MetainfoError::Missing("info".into()))?;
+        let (info, info_hashes) = parse_info_value(info_value)?;
+        let piece_layers = piece_layers(&root, &info)?;
+        Ok(Torrent {
+            trackers: trackers(&root),
+            web_seeds: web_seeds(&root),
+            creation_date: opt_int(&root, "creation date", "creation date")?,
+            comment: text(&root, "comment"),
+            created_by: text(&root, "created by"),
+            piece_layers,
+            info_bytes: info_value.raw().to_vec(),
+            info,
+            info_hashes,
+        })
+    }
+
+    /// The raw info dictionary exactly as in the file (served to peers by BEP 9).
+    pub fn info_bytes(&self) -> &[u8] {
+        &self.info_bytes
+    }
+
+    /// A magnet link for this torrent (info-hashes, name, trackers, web seeds).
+    pub fn magnet(&self) -> Magnet {
+        Magnet {
+            info_hashes: self.info_hashes,
+            name: Some(self.info.name.clone()),
+            trackers: self.trackers.iter().flatten().cloned().collect(),
+            web_seeds: self.web_seeds.clone(),
+            peers: Vec::new(),
+            select_only: Vec::new(),
+        }
+    }
+}
+
+/// Parses a bare info dictionary (as fetched from peers for a magnet link) and
+/// returns it with its hashes.
+pub fn parse_info_bytes(bytes: &[u8]) -> Result<(Info, InfoHashes), MetainfoError> {
+    if bytes.len() > MAX_INFO_SIZE {
+        return Err(MetainfoError::TooLarge {
+            len: bytes.len(),
+            max: MAX_INFO_SIZE,
+        });
+    }
+    parse_info_value(&decode(bytes, &TORRENT_LIMITS)?)
+}
+
+fn parse_info_value(value: &Value<'_>) -> Result<(Info, InfoHashes), MetainfoError> {
+    let raw = value.raw();
+    if raw.len() > MAX_INFO_SIZE {
+        return Err(MetainfoError::TooLarge {
+            len: raw.len(),
+            max: MAX_INFO_SIZE,
+        });
+    }
+    let info = parse_info(value)?;
+    let hashes = InfoHashes {
+        v1: info.version.has_v1().then(|| InfoHashV1::of(raw)),
+        v2: info.version.has_v2().then(|| InfoHashV2::of(raw)),
+    };
+    Ok((info, hashes))
+}
+
+/// Keeps a URL if it is text of sane length; trackers and seeds are optional,
+/// so a bad one is skipped rather than failing the torrent.
+fn url(v: &Value<'_>) -> Option<String> {
+    let s = v.as_str()?.trim();
+    (!s.is_empty() && s.len() <= MAX_URL_LEN).then(|| s.to_owned())
+}
+
+fn trackers(root: &Value<'_>) -> Vec<Vec<String>> {
+    let mut seen = std::collections::HashSet::new();
+    let mut budget = MAX_URLS;
+    let mut tiers: Vec<Vec<String>> = Vec::new();
+    let listed = root.get(b"announce-list").and_then(Value::as_list);
+    let tier_values: Vec<Vec<&Value<'_>>> = match listed {
+        Some(tiers) if !tiers.is_empty() => tiers
+            .iter()
+            .filter_map(Value::as_list)
+            .map(|t| t.iter().collect())
+            .collect(),
+        _ => root
+            .get(b"announce")
+            .map(|a| vec![vec![a]])
+            .unwrap_or_default(),
+    };
+    for tier in tier_values {
+        let urls: Vec<String> = tier
+            .into_iter()
+            .filter_map(url)
+            .filter(|u| seen.insert(u.clone()))
+            .take(budget)
+            .collect();
+        budget -= urls.len();
+        if !urls.is_empty() {
+            tiers.push(urls);
+        }
+    }
+    tiers
+}
+
+fn web_seeds(root: &Value<'_>) -> Vec<String> {
+    let Some(v) = root.get(b"url-list") else {
+        return Vec::new();
+    };
+    match v.as_list() {
+        Some(list) => list.iter().filter_map(url).take(MAX_URLS).collect(),
+        None => url(v).into_iter().collect(),
+    }
+}
+
+/// Reads `piece layers` and checks each file larger than a piece against its root.
+fn piece_layers(
+    root: &Value<'_>,
+    info: &Info,
+) -> Result<BTreeMap<[u8; 32], Vec<[u8; 32]>>, MetainfoError> {
+    let mut layers = BTreeMap::new();
+    if !info.version.has_v2() {
+        return Ok(layers);
+    }
+    let entries = match root.get(b"piece layers") {
+        Some(v) => v.as_dict().ok_or_else(|| wrong("piece layers"))?,
+        None => &[],
+    };
+    let by_root: BTreeMap<&[u8], &Value<'_>> = entries.iter().map(|(k, v)| (*k, v)).collect();
+    for file in &info.files {
+        let Some(pieces_root) = file.pieces_root else {
+            continue;
+        };
+        if file.length <= info.piece_length || layers.contains_key(&pieces_root) {
+            continue;
+        }
+        let err = |reason: &str| MetainfoError::PieceLayer {
+            path: file.display_path(),
+            reason: reason.to_owned(),
+        };
+        let bytes = by_root
+            .get(pieces_root.as_slice())
+            .ok_or_else(|| err("missing"))?
+            .as_bytes()
+            .ok_or_else(|| err("not a string"))?;
+        let expected = file.length.div_ceil(info.piece_length);
+        if bytes.len() as u64 != expected * 32 {
+            return Err(err(&format!(
+                "{} bytes, expected {}",
+                bytes.len(),
+                expected * 32
+            )));
+        }
+        let layer: Vec<[u8; 32]> = bytes
+            .chunks_exact(32)
+            .map(|c| {
+                let mut h = [0u8; 32];
+                h.copy_from_slice(c);
+                h
+            })
+            .collect();
+        if root_from_piece_layer(&layer, info.piece_length) != Some(pieces_root) {
+            return Err(err("does not hash to the file's pieces root"));
+        }
+        layers.insert(pieces_root, layer);
+    }
+    Ok(layers)
+}
