@@ -1,0 +1,181 @@
+//! `shoal info`: describe a .torrent or magnet link, as text or JSON.
+
+use std::fmt::Write;
+use std::process::ExitCode;
+
+use clap::Args;
+use serde_json::{Value, json};
+use shoal_metainfo::{Magnet, Torrent, Version};
+
+use crate::load::{self, Source};
+use crate::units;
+
+/// Arguments of `shoal info`.
+#[derive(Args)]
+pub struct InfoArgs {
+    /// A .torrent file or a magnet link.
+    #[arg(value_name = "TORRENT|MAGNET")]
+    source: String,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs `shoal info`.
+pub fn run(args: &InfoArgs) -> anyhow::Result<ExitCode> {
+    let source = load::source(&args.source)?;
+    if args.json {
+        let value = match &source {
+            Source::Torrent(t) => torrent_json(t),
+            Source::Magnet(m) => magnet_json(m),
+        };
+        crate::output::emit(&format!("{}\n", serde_json::to_string_pretty(&value)?))?;
+    } else {
+        let text = match &source {
+            Source::Torrent(t) => describe_torrent(t)?,
+            Source::Magnet(m) => describe_magnet(m)?,
+        };
+        crate::output::emit(&text)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn version_name(v: Version) -> &'static str {
+    match v {
+        Version::V1 => "v1",
+        Version::V2 => "v2",
+        Version::Hybrid => "hybrid",
+    }
+}
+
+fn torrent_json(t: &Torrent) -> Value {
+    let files: Vec<Value> = t
+        .info
+        .files
+        .iter()
+        .filter(|f| !f.attr.pad)
+        .map(|f| json!({ "path": f.display_path(), "length": f.length }))
+        .collect();
+    json!({
+        "name": t.info.name,
+        "info_hash_v1": t.info_hashes.v1.map(|h| h.to_hex()),
+        "info_hash_v2": t.info_hashes.v2.map(|h| h.to_hex()),
+        "version": version_name(t.info.version),
+        "total_size": t.info.total_length(),
+        "piece_length": t.info.piece_length,
+        "num_pieces": t.info.num_pieces(),
+        "private": t.info.private,
+        "trackers": t.trackers,
+        "web_seeds": t.web_seeds,
+        "comment": t.comment,
+        "created_by": t.created_by,
+        "creation_date": t.creation_date,
+        "source": t.info.source,
+        "files": files,
+        "magnet": t.magnet().to_string(),
+    })
+}
+
+fn magnet_json(m: &Magnet) -> Value {
+    json!({
+        "name": m.name,
+        "info_hash_v1": m.info_hashes.v1.map(|h| h.to_hex()),
+        "info_hash_v2": m.info_hashes.v2.map(|h| h.to_hex()),
+        "total_size": null,
+        "piece_length": null,
+        "num_pieces": null,
+        "private": null,
+        "trackers": m.trackers.iter().map(|t| vec![t]).collect::<Vec<_>>(),
+        "web_seeds": m.web_seeds,
+        "peers": m.peers,
+        "files": null,
+        "magnet": m.to_string(),
+    })
+}
+
+fn describe_torrent(t: &Torrent) -> Result<String, std::fmt::Error> {
+    let i = &t.info;
+    let mut out = String::new();
+    writeln!(out, "name:          {}", i.name)?;
+    if let Some(h) = t.info_hashes.v1 {
+        writeln!(out, "info-hash v1:  {h}")?;
+    }
+    if let Some(h) = t.info_hashes.v2 {
+        writeln!(out, "info-hash v2:  {h}")?;
+    }
+    writeln!(out, "version:       {}", version_name(i.version))?;
+    writeln!(
+        out,
+        "size:          {} ({} bytes)",
+        units::bytes(i.total_length()),
+        i.total_length()
+    )?;
+    writeln!(
+        out,
+        "pieces:        {} × {}",
+        i.num_pieces(),
+        units::bytes(i.piece_length)
+    )?;
+    writeln!(
+        out,
+        "private:       {}",
+        if i.private { "yes" } else { "no" }
+    )?;
+    for (n, tier) in t.trackers.iter().enumerate() {
+        writeln!(out, "tracker tier {n}: {}", tier.join(" "))?;
+    }
+    for seed in &t.web_seeds {
+        writeln!(out, "web seed:      {seed}")?;
+    }
+    if let Some(c) = &t.comment {
+        writeln!(out, "comment:       {c}")?;
+    }
+    if let Some(c) = &t.created_by {
+        writeln!(out, "created by:    {c}")?;
+    }
+    if let Some(d) = t.creation_date {
+        writeln!(out, "created:       {}", units::utc_date(d))?;
+    }
+    if let Some(s) = &i.source {
+        writeln!(out, "source:        {s}")?;
+    }
+    let files: Vec<_> = i.files.iter().filter(|f| !f.attr.pad).collect();
+    writeln!(out, "files ({}):", files.len())?;
+    for f in files {
+        writeln!(
+            out,
+            "  {:>10}  {}",
+            units::bytes(f.length),
+            f.display_path()
+        )?;
+    }
+    writeln!(out, "magnet:        {}", t.magnet())?;
+    Ok(out)
+}
+
+fn describe_magnet(m: &Magnet) -> Result<String, std::fmt::Error> {
+    let mut out = String::new();
+    if let Some(n) = &m.name {
+        writeln!(out, "name:          {n}")?;
+    }
+    if let Some(h) = m.info_hashes.v1 {
+        writeln!(out, "info-hash v1:  {h}")?;
+    }
+    if let Some(h) = m.info_hashes.v2 {
+        writeln!(out, "info-hash v2:  {h}")?;
+    }
+    for t in &m.trackers {
+        writeln!(out, "tracker:       {t}")?;
+    }
+    for w in &m.web_seeds {
+        writeln!(out, "web seed:      {w}")?;
+    }
+    for p in &m.peers {
+        writeln!(out, "peer:          {p}")?;
+    }
+    writeln!(
+        out,
+        "(a magnet link: size and files are known once the metadata is fetched)"
+    )?;
+    Ok(out)
+}
