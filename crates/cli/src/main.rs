@@ -1,9 +1,13 @@
 //! `shoal`: a BitTorrent client, seeder and toolbox.
 
+mod create;
+mod files;
 mod info;
 mod load;
 mod output;
+mod progress;
 mod units;
+mod verify;
 
 use std::process::ExitCode;
 
@@ -19,14 +23,20 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Make a .torrent from a file or directory.
+    Create(create::CreateArgs),
     /// Show what a .torrent file or magnet link describes.
     Info(info::InfoArgs),
+    /// Hash-check downloaded data against a .torrent (exit 0 only if all is good).
+    Verify(verify::VerifyArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Create(args) => create::run(&args),
         Command::Info(args) => info::run(&args),
+        Command::Verify(args) => verify::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -58,3 +58,34 @@ mod date_tests {
         assert_eq!(super::utc_date(1_795_337_140), "2026-11-22 08:45:40 UTC");
     }
 }
+
+/// Parses a size like `262144`, `256K`, `1M` or `1MiB` (binary units).
+pub fn parse_size(s: &str) -> anyhow::Result<u64> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (digits, unit) = s.split_at(split);
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| anyhow::anyhow!("{s:?} is not a size"))?;
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        other => anyhow::bail!("unknown size unit {other:?}"),
+    };
+    n.checked_mul(1 << shift)
+        .ok_or_else(|| anyhow::anyhow!("{s:?} is too large"))
+}
+
+#[cfg(test)]
+mod size_tests {
+    #[test]
+    fn sizes() {
+        assert_eq!(super::parse_size("262144").unwrap(), 262_144);
+        assert_eq!(super::parse_size("256K").unwrap(), 262_144);
+        assert_eq!(super::parse_size("1MiB").unwrap(), 1 << 20);
+        assert!(super::parse_size("1X").is_err());
+        assert!(super::parse_size("").is_err());
+    }
+}

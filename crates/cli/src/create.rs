@@ -1,0 +1,228 @@
+//! `shoal create`: make a .torrent from a file or directory.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, bail};
+use clap::Args;
+use shoal_metainfo::{
+    ContentHashes, LayoutItem, NewFile, Torrent, TorrentSpec, V2FileHashes, Version,
+    auto_piece_length,
+};
+use shoal_storage::hash::{HashOptions, PieceHash, Segment, hash_content, work_len};
+
+use crate::files::{SourceFile, collect_files};
+use crate::{output, progress, units};
+
+/// Arguments of `shoal create`.
+#[derive(Args)]
+pub struct CreateArgs {
+    /// The file or directory to share.
+    path: PathBuf,
+    /// Where to write the .torrent (refuses to overwrite without --force).
+    #[arg(short, long, value_name = "OUT.torrent")]
+    output: PathBuf,
+    /// Tracker URL; repeat for more tiers, or separate URLs with commas to put
+    /// them in one tier.
+    #[arg(short, long = "tracker", value_name = "URL")]
+    trackers: Vec<String>,
+    /// Web seed URL (BEP 19); repeatable.
+    #[arg(short, long = "webseed", value_name = "URL")]
+    webseeds: Vec<String>,
+    /// Piece size in bytes (a power of two ≥ 16 KiB; K/M/G suffixes allowed),
+    /// or `auto`: the smallest power of two giving at most 1024 pieces,
+    /// between 16 KiB and 16 MiB.
+    #[arg(short, long, default_value = "auto", value_name = "N|auto")]
+    piece_size: String,
+    /// Write a v1 torrent (the default: every client reads it).
+    #[arg(long, group = "format")]
+    v1: bool,
+    /// Write a v2-only torrent (BEP 52).
+    #[arg(long, group = "format")]
+    v2: bool,
+    /// Write a hybrid v1+v2 torrent (pad files align files to pieces).
+    #[arg(long, group = "format")]
+    hybrid: bool,
+    /// Mark the torrent private (BEP 27): peers only from its trackers.
+    #[arg(long)]
+    private: bool,
+    /// Free-text comment.
+    #[arg(short, long)]
+    comment: Option<String>,
+    /// `source` tag (changes the info-hash; used by private trackers).
+    #[arg(long)]
+    source: Option<String>,
+    /// Include hidden files (names starting with a dot).
+    #[arg(long)]
+    include_hidden: bool,
+    /// Leave out the creation date, so the same input gives the same file.
+    #[arg(long)]
+    no_date: bool,
+    /// Hashing threads (default: one per core).
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+    /// Overwrite the output file if it exists.
+    #[arg(short, long)]
+    force: bool,
+}
+
+/// Runs `shoal create`.
+pub fn run(args: &CreateArgs) -> anyhow::Result<ExitCode> {
+    if args.output.exists() && !args.force {
+        bail!(
+            "{} exists (use --force to overwrite)",
+            args.output.display()
+        );
+    }
+    let (name, sources, single_file) = collect_files(&args.path, args.include_hidden)?;
+    let total: u64 = sources.iter().map(|s| s.length).sum();
+    let piece_length = match args.piece_size.as_str() {
+        "auto" => auto_piece_length(total),
+        n => units::parse_size(n).context("invalid --piece-size")?,
+    };
+    let files: Vec<NewFile> = sources
+        .iter()
+        .map(|s| NewFile {
+            path: s.torrent_path.clone(),
+            length: s.length,
+            executable: s.executable,
+        })
+        .collect();
+    let mut spec = TorrentSpec::new(name, files, single_file, piece_length);
+    spec.version = if args.v2 {
+        Version::V2
+    } else if args.hybrid {
+        Version::Hybrid
+    } else {
+        Version::V1
+    };
+    spec.trackers = args
+        .trackers
+        .iter()
+        .map(|tier| {
+            tier.split(',')
+                .map(|u| u.trim().to_owned())
+                .filter(|u| !u.is_empty())
+                .collect()
+        })
+        .filter(|tier: &Vec<String>| !tier.is_empty())
+        .collect();
+    spec.web_seeds = args.webseeds.clone();
+    spec.private = args.private;
+    spec.comment = args.comment.clone();
+    spec.source = args.source.clone();
+    spec.created_by = Some(format!("shoal/{}", env!("CARGO_PKG_VERSION")));
+    if !args.no_date {
+        spec.creation_date = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .ok()
+            .and_then(|d| i64::try_from(d.as_secs()).ok());
+    }
+
+    let started = Instant::now();
+    let hashes = hash_spec(&spec, &sources, args.threads)?;
+    let bytes = spec.encode(&hashes)?;
+    // Reading it back checks the result and gives the info-hashes.
+    let torrent =
+        Torrent::from_bytes(&bytes).context("internal error: the new torrent does not parse")?;
+    write_atomically(&args.output, &bytes)?;
+
+    let mut report = String::new();
+    if let Some(h) = torrent.info_hashes.v1 {
+        report += &format!("info-hash v1: {h}\n");
+    }
+    if let Some(h) = torrent.info_hashes.v2 {
+        report += &format!("info-hash v2: {h}\n");
+    }
+    report += &format!("magnet:       {}\n", torrent.magnet());
+    output::emit(&report)?;
+    eprintln!(
+        "wrote {} ({} in {} files, {} pieces of {}, hashed in {:.2} s)",
+        args.output.display(),
+        units::bytes(total),
+        sources.len(),
+        torrent.info.num_pieces(),
+        units::bytes(piece_length),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Hashes the spec's layout on all cores, with a progress bar on a terminal.
+fn hash_spec(
+    spec: &TorrentSpec,
+    sources: &[SourceFile],
+    threads: usize,
+) -> anyhow::Result<ContentHashes> {
+    let layout = spec.layout();
+    let segments: Vec<Segment> = layout
+        .iter()
+        .map(|item| match *item {
+            LayoutItem::File(i) => Segment::File {
+                path: sources
+                    .get(i)
+                    .map(|s| s.disk_path.clone())
+                    .unwrap_or_default(),
+                length: spec.files.get(i).map_or(0, |f| f.length),
+            },
+            LayoutItem::Pad(length) => Segment::Padding { length },
+        })
+        .collect();
+    let mut opts = HashOptions::create(
+        spec.piece_length,
+        spec.version.has_v1(),
+        spec.version.has_v2(),
+    );
+    opts.threads = threads;
+    let bar = progress::bytes_bar(work_len(&segments, &opts), "hashing");
+    let result = hash_content(&segments, &opts, &|n| bar.inc(n))?;
+    bar.finish_and_clear();
+
+    let v1_pieces = result
+        .v1_pieces
+        .iter()
+        .map(|p| match p {
+            PieceHash::Hash(h) => Ok(*h),
+            PieceHash::Missing => bail!("a file changed while it was being hashed"),
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let mut v2_files = Vec::new();
+    if spec.version.has_v2() {
+        for (item, v2) in layout.iter().zip(&result.v2_files) {
+            if let LayoutItem::File(_) = item {
+                let hashes = match v2 {
+                    Some(f) => f.root.map(|root| V2FileHashes {
+                        root,
+                        piece_layer: f.piece_layer().unwrap_or_else(|| vec![root]),
+                    }),
+                    None => None,
+                };
+                v2_files.push(hashes);
+            }
+        }
+    }
+    Ok(ContentHashes {
+        v1_pieces,
+        v2_files,
+    })
+}
+
+/// Writes through a temporary file and a rename, so a crash never leaves half a torrent.
+fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let file_name = path.file_name().context("output path has no file name")?;
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}",
+        file_name.to_string_lossy(),
+        std::process::id()
+    ));
+    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| {
+        let _ = std::fs::remove_file(&tmp);
+        format!("cannot write {}", path.display())
+    })
+}

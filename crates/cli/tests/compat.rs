@@ -1,0 +1,226 @@
+//! Compatibility with other implementations: torrents made by libtorrent and
+//! mktorrent parse in shoal with the same info-hashes, and torrents made by
+//! `shoal create` load in libtorrent, whose own check finds all data valid.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::*;
+
+/// One single-file content of an odd size and one multi-file directory.
+fn contents(dir: &Path) -> Vec<std::path::PathBuf> {
+    vec![
+        make_content(dir, "1000003B", 1, "single.bin"),
+        make_content(dir, "3", 5, "multi"),
+    ]
+}
+
+fn shoal_info(torrent: &Path) -> serde_json::Value {
+    stdout_json(&run_ok(shoal().arg("info").arg("--json").arg(torrent)))
+}
+
+#[test]
+fn reference_torrents_parse_with_the_same_info_hashes() {
+    require_libtorrent();
+    require("mktorrent", &["-h"]);
+    let tmp = tempfile::tempdir().unwrap();
+    let mktorrent = interop_dir().join("mktorrent.py");
+    let mut checked = 0;
+    for content in contents(tmp.path()) {
+        for (tool, format) in [
+            ("lt", "v1"),
+            ("lt", "v2"),
+            ("lt", "hybrid"),
+            ("mktorrent", "v1"),
+        ] {
+            // mktorrent's smallest piece is 32 KiB.
+            for piece_kib in [32, 64] {
+                let stem = content.file_name().unwrap().to_string_lossy();
+                let out_path = tmp
+                    .path()
+                    .join(format!("{stem}-{tool}-{format}-{piece_kib}.torrent"));
+                let made = last_json(&run_ok(
+                    Command::new("/usr/bin/python3")
+                        .arg(&mktorrent)
+                        .arg(&content)
+                        .arg(&out_path)
+                        .args(["--tool", tool, "--format", format])
+                        .args(["--piece-kib", &piece_kib.to_string()])
+                        .args(["--tracker", "http://127.0.0.1:6969/announce"])
+                        .args(["--tracker", "udp://127.0.0.1:6969"]),
+                ));
+                let ours = shoal_info(&out_path);
+                let what = format!("{tool} {format} {piece_kib} KiB {}", content.display());
+                assert_eq!(ours["info_hash_v1"], made["infohash_v1"], "{what}");
+                assert_eq!(ours["info_hash_v2"], made["infohash_v2"], "{what}");
+                assert_eq!(ours["num_pieces"], made["num_pieces"], "{what}");
+                assert_eq!(ours["piece_length"], made["piece_length"], "{what}");
+                assert_eq!(
+                    ours["trackers"],
+                    serde_json::json!([
+                        ["http://127.0.0.1:6969/announce"],
+                        ["udp://127.0.0.1:6969"]
+                    ]),
+                    "{what}"
+                );
+                // The reference data verifies against the reference torrent.
+                let verify = stdout_json(&run_ok(
+                    shoal()
+                        .arg("verify")
+                        .arg("--json")
+                        .arg(&out_path)
+                        .arg(content.parent().unwrap()),
+                ));
+                assert_eq!(verify["pieces_ok"], made["num_pieces"], "{what}");
+                checked += 1;
+            }
+        }
+    }
+    assert_eq!(checked, 16);
+}
+
+#[test]
+fn shoal_torrents_load_in_libtorrent_and_its_check_passes() {
+    require_libtorrent();
+    let tmp = tempfile::tempdir().unwrap();
+    let checker = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/lt_check.py");
+    for content in contents(tmp.path()) {
+        for format in ["--v1", "--v2", "--hybrid"] {
+            for piece_size in ["16K", "auto"] {
+                let stem = content.file_name().unwrap().to_string_lossy();
+                let out_path = tmp
+                    .path()
+                    .join(format!("{stem}-shoal{format}-{piece_size}.torrent"));
+                run_ok(
+                    shoal()
+                        .arg("create")
+                        .arg(&content)
+                        .arg("-o")
+                        .arg(&out_path)
+                        .arg(format)
+                        .args(["--piece-size", piece_size])
+                        .args(["--tracker", "http://127.0.0.1:6969/announce"])
+                        .args(["--webseed", "http://127.0.0.1:8000/"])
+                        .args(["--comment", "compat test"]),
+                );
+                let ours = shoal_info(&out_path);
+                let lt = last_json(&run_ok(
+                    Command::new("/usr/bin/python3")
+                        .arg(&checker)
+                        .arg(&out_path)
+                        .arg(content.parent().unwrap()),
+                ));
+                let what = format!("{format} {piece_size} {}", content.display());
+                assert_eq!(lt["error"], serde_json::Value::Null, "{what}");
+                assert_eq!(lt["checked"], true, "{what}");
+                assert_eq!(lt["v1"], ours["info_hash_v1"], "{what}");
+                assert_eq!(lt["v2"], ours["info_hash_v2"], "{what}");
+                assert_eq!(lt["num_pieces"], ours["num_pieces"], "{what}");
+                assert_eq!(
+                    lt["pieces_valid"], lt["num_pieces"],
+                    "{what}: libtorrent found bad pieces"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn verify_finds_bad_and_missing_pieces() {
+    let tmp = tempfile::tempdir().unwrap();
+    let content = make_content(tmp.path(), "3", 5, "multi");
+    for format in ["--v1", "--v2", "--hybrid"] {
+        let torrent = tmp.path().join(format!("t{format}.torrent"));
+        run_ok(
+            shoal()
+                .arg("create")
+                .arg(&content)
+                .arg("-o")
+                .arg(&torrent)
+                .arg(format)
+                .args(["--piece-size", "16K"]),
+        );
+        let num_pieces = shoal_info(&torrent)["num_pieces"].as_u64().unwrap();
+
+        // A damaged copy: one flipped byte, one missing file, one truncated file.
+        let copy_root = tmp.path().join(format!("copy{format}"));
+        let copy = copy_root.join("multi");
+        std::fs::create_dir_all(copy.join("sub")).unwrap();
+        for entry in walk(&content) {
+            let rel = entry.strip_prefix(&content).unwrap();
+            std::fs::copy(&entry, copy.join(rel)).unwrap();
+        }
+        let clean = shoal()
+            .arg("verify")
+            .arg("--json")
+            .arg(&torrent)
+            .arg(&copy_root)
+            .output()
+            .unwrap();
+        assert!(clean.status.success(), "{format}: clean copy must verify");
+        assert_eq!(stdout_json(&clean)["pieces_ok"].as_u64(), Some(num_pieces));
+
+        let mut bytes = std::fs::read(copy.join("file000.bin")).unwrap();
+        bytes[100_000] ^= 0xff;
+        std::fs::write(copy.join("file000.bin"), bytes).unwrap();
+        std::fs::remove_file(copy.join("file001.bin")).unwrap();
+        let f3 = std::fs::OpenOptions::new()
+            .write(true)
+            .open(copy.join("file003.bin"))
+            .unwrap();
+        f3.set_len(1000).unwrap();
+
+        let out = shoal()
+            .arg("verify")
+            .arg("--json")
+            .arg(&torrent)
+            .arg(&copy_root)
+            .output()
+            .unwrap();
+        assert!(
+            !out.status.success(),
+            "{format}: damaged data must fail verification"
+        );
+        let v = stdout_json(&out);
+        assert_eq!(v["pieces_bad"].as_u64(), Some(1), "{format}: {v}");
+        assert!(v["pieces_missing"].as_u64().unwrap() >= 2, "{format}: {v}");
+        assert_eq!(
+            v["pieces_ok"].as_u64().unwrap()
+                + v["pieces_bad"].as_u64().unwrap()
+                + v["pieces_missing"].as_u64().unwrap(),
+            num_pieces
+        );
+        let damaged: Vec<&str> = v["damaged_files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p.as_str().unwrap())
+            .collect();
+        for name in [
+            "multi/file000.bin",
+            "multi/file001.bin",
+            "multi/file003.bin",
+        ] {
+            assert!(
+                damaged.contains(&name),
+                "{format}: {name} not reported in {damaged:?}"
+            );
+        }
+    }
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
