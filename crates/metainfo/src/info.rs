@@ -135,8 +135,11 @@ impl Info {
 
     /// The piece-space range of `piece`.
     fn piece_range(&self, piece: usize) -> Range<u64> {
-        let start = piece as u64 * self.piece_length;
-        let end = (start + self.piece_length).min(self.piece_space_end());
+        // Saturating: any index is allowed, and one far past the end gives an empty range.
+        let start = (piece as u64).saturating_mul(self.piece_length);
+        let end = start
+            .saturating_add(self.piece_length)
+            .min(self.piece_space_end());
         start..end.max(start)
     }
 
@@ -250,6 +253,9 @@ mod tests {
         );
         assert_eq!(i.piece_size(2), 3);
         assert!(i.piece_slices(3).is_empty());
+        // Regression: a huge index overflowed the piece-space multiplication.
+        assert!(i.piece_slices(usize::MAX).is_empty());
+        assert_eq!(i.piece_size(usize::MAX / 2), 0);
         assert_eq!(i.file_pieces(2), 0..3);
         assert_eq!(i.file_pieces(1), 0..0);
         assert_eq!(i.total_length(), 35);

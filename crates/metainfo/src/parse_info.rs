@@ -24,8 +24,10 @@ pub(crate) fn parse_info(info: &Value<'_>) -> Result<Info, MetainfoError> {
             format!("{piece_length} is smaller than {MIN_PIECE_LENGTH}"),
         ));
     }
-    let raw_name =
-        name_bytes(info, "name").ok_or_else(|| MetainfoError::Missing("info.name".into()))?;
+    let raw_name = name_bytes(info, "name").ok_or_else(|| match info.get(b"name") {
+        Some(_) => wrong("info.name"),
+        None => MetainfoError::Missing("info.name".into()),
+    })?;
     let name = sanitize_component(raw_name)
         .map_err(|reason| unsafe_path(&[raw_name], reason))?
         .ok_or_else(|| unsafe_path(&[raw_name], PathError::Empty))?;
@@ -56,25 +58,18 @@ pub(crate) fn parse_info(info: &Value<'_>) -> Result<Info, MetainfoError> {
         ));
     }
 
-    let v2 = if has_v2 {
-        Some(v2_files(info, &name, piece_length)?)
-    } else {
-        None
-    };
-    // Without v2 data the torrent has v1 data: the neither case returned above.
-    let (files, single_file) = match v2 {
-        Some((v2_files, v2_single)) if has_v1 => {
-            let (mut files, single) = v1_files(info, &name)?;
+    // A hybrid's form (single file or directory) is the v1 one: a directory holding
+    // one file has a v1 `files` list but a v2 tree that looks like a single file
+    // (libtorrent makes such torrents and reads them as `name/file`).
+    let (files, single_file) = if has_v1 {
+        let (mut files, single) = v1_files(info, &name)?;
+        if has_v2 {
+            let (v2_files, _) = v2_files(info, &name, piece_length, Some(single))?;
             attach_v2_roots(&mut files, &v2_files, piece_length)?;
-            if single != v2_single {
-                return Err(MetainfoError::HybridMismatch(
-                    "single-file form differs".into(),
-                ));
-            }
-            (files, single)
         }
-        Some(v2) => v2,
-        None => v1_files(info, &name)?,
+        (files, single)
+    } else {
+        v2_files(info, &name, piece_length, None)?
     };
     check_collisions(&files)?;
 
@@ -228,11 +223,13 @@ fn v1_files(info: &Value<'_>, name: &str) -> Result<(Vec<FileEntry>, bool), Meta
     Ok((files, false))
 }
 
-/// A v2 `file tree`, flattened in tree order, each file aligned to a piece boundary.
+/// A v2 `file tree`, flattened in tree order, each file aligned to a piece boundary;
+/// `single` forces the single-file form (or not) instead of inferring it.
 fn v2_files(
     info: &Value<'_>,
     name: &str,
     piece_length: u64,
+    single: Option<bool>,
 ) -> Result<(Vec<FileEntry>, bool), MetainfoError> {
     let tree = info
         .get(b"file tree")
@@ -243,7 +240,8 @@ fn v2_files(
         return Err(MetainfoError::invalid("info.file tree", "no files"));
     }
     // A lone file at the root is the single-file form (BEP 52: named like the torrent).
-    let single = flat.len() == 1 && flat.first().is_some_and(|(p, _)| p.len() == 1);
+    let single = single
+        .unwrap_or_else(|| flat.len() == 1 && flat.first().is_some_and(|(p, _)| p.len() == 1));
     let mut files = Vec::with_capacity(flat.len());
     let mut offset = 0u64;
     for (raw_path, node) in flat {

@@ -100,11 +100,12 @@ fn truncate_keeping_extension(name: &mut String) {
     if name.len() <= MAX_COMPONENT_LEN {
         return;
     }
-    let extension = name
-        .rfind('.')
-        .map(|dot| name.split_off(dot))
-        .filter(|ext| ext.len() <= MAX_KEPT_EXTENSION)
-        .unwrap_or_default();
+    // Split only a short extension off: splitting first and then discarding a long
+    // one used to drop everything from the dot on (".xxx…" became "").
+    let extension = match name.rfind('.') {
+        Some(dot) if name.len() - dot <= MAX_KEPT_EXTENSION => name.split_off(dot),
+        _ => String::new(),
+    };
     let mut cut = MAX_COMPONENT_LEN - extension.len();
     while !name.is_char_boundary(cut.min(name.len())) {
         cut -= 1;
@@ -163,6 +164,11 @@ mod tests {
         assert!(cut.ends_with(".mkv"));
         let no_ext = "x".repeat(1000);
         assert_eq!(one(&no_ext).unwrap().len(), MAX_COMPONENT_LEN);
+        // Regression: a long extension (or a leading dot) must not swallow the name.
+        let hidden = format!(".{}", "x".repeat(300));
+        assert_eq!(one(&hidden).unwrap(), hidden[..MAX_COMPONENT_LEN]);
+        let long_ext = format!("name.{}", "x".repeat(300));
+        assert_eq!(one(&long_ext).unwrap(), long_ext[..MAX_COMPONENT_LEN]);
     }
 
     #[test]

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# fuzz/run.sh [SECONDS] - build every cargo-fuzz target, then run each for SECONDS
+# (default 180), one after the other, on one core.
+#
+#   cargo install cargo-fuzz          # once
+#   fuzz/run.sh 180                   # from anywhere in the repository
+#
+# cargo-fuzz needs nightly flags; RUSTC_BOOTSTRAP=1 (set below) lets a stable rustc
+# accept them. One target by hand:
+#   RUSTC_BOOTSTRAP=1 cargo fuzz run metainfo fuzz/corpus/metainfo -- -max_total_time=180
+# Corpora (fuzz/corpus/TARGET, not committed) are seeded from the hostile .torrent
+# corpus, small torrents made by ../shared/interop (if python3-libtorrent is there)
+# and a few magnet links. A crash is saved under fuzz/artifacts/TARGET/; replay it with
+#   RUSTC_BOOTSTRAP=1 cargo fuzz run TARGET fuzz/artifacts/TARGET/crash-...
+# then keep it as a regression test (crates/metainfo/tests/data/hostile/ or the
+# bencode tests). Exit status: 0 if no target crashed.
+set -euo pipefail
+
+SECS=${1:-180}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+export RUSTC_BOOTSTRAP=1
+INTEROP=${INTEROP:-$ROOT/../shared/interop}
+HOSTILE=crates/metainfo/tests/data/hostile
+
+seed_torrents() {
+    local out=fuzz/corpus/torrents tmp
+    [[ -d $out ]] && return 0
+    mkdir -p "$out"
+    cp "$HOSTILE"/*.torrent "$out"/
+    if [[ -x $INTEROP/mkdata.sh && -x /usr/bin/python3 ]] &&
+        /usr/bin/python3 -c 'import libtorrent' 2>/dev/null; then
+        tmp=$(mktemp -d)
+        "$INTEROP/mkdata.sh" "$tmp/src" 40000B 1 fuzz one >/dev/null 2>&1
+        "$INTEROP/mkdata.sh" "$tmp/src" 70000B 4 fuzz multi >/dev/null 2>&1
+        for content in one multi; do
+            for format in v1 v2 hybrid; do
+                /usr/bin/python3 "$INTEROP/mktorrent.py" "$tmp/src/$content" \
+                    "$out/lt_${content}_$format.torrent" --format "$format" --piece-kib 16 \
+                    --tracker http://127.0.0.1:1/announce |
+                    sed -n 's/^magnet //p' >>"$tmp/magnets"
+            done
+        done
+        mkdir -p fuzz/corpus/magnet
+        split -l 1 "$tmp/magnets" fuzz/corpus/magnet/lt_
+        rm -rf "$tmp"
+    fi
+}
+
+seed_magnets() {
+    local dir=fuzz/corpus/magnet h=c12fe1c06bba254a9dc9f519b335aa7c1367a88a
+    mkdir -p "$dir"
+    printf '%s' "magnet:?xt=urn:btih:$h&dn=Some+Name%21&tr=udp%3A%2F%2Ft%3A1&ws=http://w/f&x.pe=127.0.0.1:6881&so=0,2-4" >"$dir/seed_v1"
+    printf '%s' "magnet:?xt=urn:btih:YEX6DQDLXISUVHOJ6UM3GNNKPQJWPKEK&xt=urn:btmh:1220$(printf 'ab%.0s' {1..32})" >"$dir/seed_hybrid"
+    printf '%s' "magnet:?xt=urn:btmh:1220$(printf '0f%.0s' {1..32})&dn=..%2F..%2Fx" >"$dir/seed_v2"
+}
+
+seed_torrents
+seed_magnets
+cargo fuzz build
+
+declare -A DICT=([bencode]=bencode [metainfo]=bencode [magnet]=magnet)
+declare -A SEEDS=([bencode]=fuzz/corpus/torrents [metainfo]=fuzz/corpus/torrents)
+failed=()
+for target in $(cargo fuzz list); do
+    mkdir -p "fuzz/corpus/$target"
+    args=(-max_total_time="$SECS" -timeout=10 -print_final_stats=1)
+    [[ -n ${DICT[$target]:-} ]] && args+=(-dict="fuzz/dicts/${DICT[$target]}.dict")
+    echo "== $target: $SECS s" >&2
+    # shellcheck disable=SC2086 # SEEDS holds at most one path
+    if ! cargo fuzz run "$target" "fuzz/corpus/$target" ${SEEDS[$target]:-} -- "${args[@]}"; then
+        failed+=("$target")
+    fi
+done
+if ((${#failed[@]})); then
+    echo "crashed: ${failed[*]} (see fuzz/artifacts/)" >&2
+    exit 1
+fi
+echo "all targets ran $SECS s without a crash" >&2
