@@ -180,14 +180,26 @@ mod tests {
     fn from_wire_refuses_bad_length_and_spare_bits() {
         assert_eq!(
             Bitfield::from_wire(&[0xff], 9),
-            Err(DecodeError::BitfieldLength { len: 1, expected: 2 })
+            Err(DecodeError::BitfieldLength {
+                len: 1,
+                expected: 2
+            })
         );
         assert_eq!(
             Bitfield::from_wire(&[0xff, 0x80, 0], 9),
-            Err(DecodeError::BitfieldLength { len: 3, expected: 2 })
+            Err(DecodeError::BitfieldLength {
+                len: 3,
+                expected: 2
+            })
         );
-        assert_eq!(Bitfield::from_wire(&[0xff, 0x40], 9), Err(DecodeError::BitfieldSpareBits));
-        assert_eq!(Bitfield::from_wire(&[0x01], 7), Err(DecodeError::BitfieldSpareBits));
+        assert_eq!(
+            Bitfield::from_wire(&[0xff, 0x40], 9),
+            Err(DecodeError::BitfieldSpareBits)
+        );
+        assert_eq!(
+            Bitfield::from_wire(&[0x01], 7),
+            Err(DecodeError::BitfieldSpareBits)
+        );
         assert!(Bitfield::from_wire(&[0xff, 0x80], 9).is_ok());
         assert!(Bitfield::from_wire(&[0xff], 8).is_ok());
     }

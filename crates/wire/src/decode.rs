@@ -97,7 +97,13 @@ impl Decoder {
     fn check_len(&self, msg_id: u8, len: u32) -> Result<(), DecodeError> {
         let bad = DecodeError::BadLength { id: msg_id, len };
         let too_long = |max: u32| DecodeError::TooLong { len, max };
-        let exact = |want: usize| if len as usize == want { Ok(()) } else { Err(bad.clone()) };
+        let exact = |want: usize| {
+            if len as usize == want {
+                Ok(())
+            } else {
+                Err(bad.clone())
+            }
+        };
         match msg_id {
             id::CHOKE
             | id::UNCHOKE
@@ -138,7 +144,12 @@ impl Decoder {
     }
 
     /// Parses a payload whose length already passed [`Decoder::check_len`].
-    fn parse<'a>(&self, msg_id: u8, len: u32, payload: &'a [u8]) -> Result<Message<'a>, DecodeError> {
+    fn parse<'a>(
+        &self,
+        msg_id: u8,
+        len: u32,
+        payload: &'a [u8],
+    ) -> Result<Message<'a>, DecodeError> {
         let mut r = Reader {
             buf: payload,
             bad: DecodeError::BadLength { id: msg_id, len },
@@ -187,10 +198,7 @@ impl Decoder {
                 request: r.hash_request()?,
                 hashes: r.buf,
             },
-            other => Message::Unknown {
-                id: other,
-                payload,
-            },
+            other => Message::Unknown { id: other, payload },
         };
         Ok(message)
     }

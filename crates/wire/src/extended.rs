@@ -240,10 +240,10 @@ mod tests {
         assert_eq!(ExtHandshake::decode(payload), Ok(ExtHandshake::default()));
         let payload = b"d1:md1:ai-1e1:bi256e1:ci0e1:di255eee";
         let hs = ExtHandshake::decode(payload).unwrap();
-        assert_eq!(hs.extensions.into_iter().collect::<Vec<_>>(), [
-            ("c".to_owned(), 0),
-            ("d".to_owned(), 255)
-        ]);
+        assert_eq!(
+            hs.extensions.into_iter().collect::<Vec<_>>(),
+            [("c".to_owned(), 0), ("d".to_owned(), 255)]
+        );
     }
 
     #[test]
@@ -266,9 +266,18 @@ mod tests {
 
     #[test]
     fn not_a_dict_is_an_error() {
-        assert_eq!(ExtHandshake::decode(b"li1ee"), Err(ExtensionError::NotADict));
-        assert!(matches!(ExtHandshake::decode(b"d1:m"), Err(ExtensionError::Bencode(_))));
-        assert!(matches!(ExtHandshake::decode(b""), Err(ExtensionError::Bencode(_))));
+        assert_eq!(
+            ExtHandshake::decode(b"li1ee"),
+            Err(ExtensionError::NotADict)
+        );
+        assert!(matches!(
+            ExtHandshake::decode(b"d1:m"),
+            Err(ExtensionError::Bencode(_))
+        ));
+        assert!(matches!(
+            ExtHandshake::decode(b""),
+            Err(ExtensionError::Bencode(_))
+        ));
     }
 
     #[test]
@@ -290,11 +299,20 @@ mod tests {
             b"d1:md11:ut_metadatai1e6:ut_pexi2ee13:metadata_sizei1000e1:pi6881e\
 4:reqqi250e1:v9:shoal 0.16:yourip4:\x0a\x00\x00\x01e"
         );
-        assert!(shoal_bencode::decode(&out, &Limits::default()).is_ok(), "strict canonical");
+        assert!(
+            shoal_bencode::decode(&out, &Limits::default()).is_ok(),
+            "strict canonical"
+        );
         let mut framed = Vec::new();
         hs.encode_message(&mut framed);
         let (msg, used) = crate::Decoder::new().decode(&framed).unwrap();
         assert_eq!(used, framed.len());
-        assert_eq!(msg, crate::Message::Extended { id: 0, payload: &out });
+        assert_eq!(
+            msg,
+            crate::Message::Extended {
+                id: 0,
+                payload: &out
+            }
+        );
     }
 }

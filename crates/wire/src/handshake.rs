@@ -212,8 +212,14 @@ mod tests {
 
     #[test]
     fn wrong_protocol_fails_on_first_bad_byte() {
-        assert_eq!(Handshake::decode(b"\x13BitTorrent prot0"), Err(DecodeError::BadProtocol));
-        assert_eq!(Handshake::decode(b"GET / HTTP/1.1\r\n"), Err(DecodeError::BadProtocol));
+        assert_eq!(
+            Handshake::decode(b"\x13BitTorrent prot0"),
+            Err(DecodeError::BadProtocol)
+        );
+        assert_eq!(
+            Handshake::decode(b"GET / HTTP/1.1\r\n"),
+            Err(DecodeError::BadProtocol)
+        );
         let mut bytes = sample().to_bytes();
         bytes[0] = 18;
         assert_eq!(Handshake::decode(&bytes), Err(DecodeError::BadProtocol));

@@ -208,7 +208,10 @@ mod tests {
         assert!(MetadataMessage::decode(&data_msg(1, 16385, 1)).is_ok());
         assert_eq!(
             MetadataMessage::decode(&data_msg(0, max + 1, 16384)),
-            Err(ExtensionError::MetadataSize { size: max + 1, max: MAX_METADATA_SIZE })
+            Err(ExtensionError::MetadataSize {
+                size: max + 1,
+                max: MAX_METADATA_SIZE
+            })
         );
         assert!(matches!(
             MetadataMessage::decode(&data_msg(0, 0, 0)),
@@ -220,29 +223,50 @@ mod tests {
         ));
         assert_eq!(
             MetadataMessage::decode(&data_msg(1, 16384, 0)),
-            Err(ExtensionError::MetadataPiece { piece: 1, total_size: 16384 })
+            Err(ExtensionError::MetadataPiece {
+                piece: 1,
+                total_size: 16384
+            })
         );
         assert_eq!(
             MetadataMessage::decode(&data_msg(0, 100, 99)),
-            Err(ExtensionError::MetadataDataLength { len: 99, expected: 100 })
+            Err(ExtensionError::MetadataDataLength {
+                len: 99,
+                expected: 100
+            })
         );
         assert_eq!(
             MetadataMessage::decode(&data_msg(0, 100_000, 16385)),
-            Err(ExtensionError::MetadataDataLength { len: 16385, expected: 16384 })
+            Err(ExtensionError::MetadataDataLength {
+                len: 16385,
+                expected: 16384
+            })
         );
     }
 
     #[test]
     fn malformed_dicts() {
         let d = MetadataMessage::decode;
-        assert_eq!(d(b"d5:piecei0ee"), Err(ExtensionError::MissingField("msg_type")));
-        assert_eq!(d(b"d8:msg_typei0ee"), Err(ExtensionError::MissingField("piece")));
-        assert_eq!(d(b"d8:msg_typei0e5:piecei-1ee"), Err(ExtensionError::BadField("piece")));
+        assert_eq!(
+            d(b"d5:piecei0ee"),
+            Err(ExtensionError::MissingField("msg_type"))
+        );
+        assert_eq!(
+            d(b"d8:msg_typei0ee"),
+            Err(ExtensionError::MissingField("piece"))
+        );
+        assert_eq!(
+            d(b"d8:msg_typei0e5:piecei-1ee"),
+            Err(ExtensionError::BadField("piece"))
+        );
         assert_eq!(
             d(b"d8:msg_typei1e5:piecei0ee"),
             Err(ExtensionError::MissingField("total_size"))
         );
-        assert_eq!(d(b"d8:msg_typei7e5:piecei0ee"), Err(ExtensionError::UnknownMessageType(7)));
+        assert_eq!(
+            d(b"d8:msg_typei7e5:piecei0ee"),
+            Err(ExtensionError::UnknownMessageType(7))
+        );
         assert_eq!(d(b"i0e"), Err(ExtensionError::NotADict));
         assert!(matches!(d(b"d8:msg_type"), Err(ExtensionError::Bencode(_))));
     }

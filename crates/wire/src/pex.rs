@@ -138,7 +138,10 @@ impl PexMessage {
             return Err(ExtensionError::NotADict);
         }
         let mut msg = PexMessage::default();
-        for (list, flags, v6) in [(&b"added"[..], &b"added.f"[..], false), (b"added6", b"added6.f", true)] {
+        for (list, flags, v6) in [
+            (&b"added"[..], &b"added.f"[..], false),
+            (b"added6", b"added6.f", true),
+        ] {
             let Some(bytes) = get_bytes(&dict, list) else {
                 continue;
             };
@@ -241,7 +244,13 @@ mod tests {
         let p = b"d5:added12:\x01\x02\x03\x04\x00\x50\x01\x02\x03\x05\x00\x007:added.f1:\x01\
 7:dropped5:abcde8:dropped6i5ee";
         let msg = PexMessage::decode(p).unwrap();
-        assert_eq!(msg.added, [PexPeer { addr: addr("1.2.3.4:80"), flags: PexFlags::NONE }]);
+        assert_eq!(
+            msg.added,
+            [PexPeer {
+                addr: addr("1.2.3.4:80"),
+                flags: PexFlags::NONE
+            }]
+        );
         assert!(msg.dropped.is_empty());
         assert_eq!(PexMessage::decode(b"de"), Ok(PexMessage::default()));
         assert_eq!(PexMessage::decode(b"le"), Err(ExtensionError::NotADict));
@@ -252,7 +261,10 @@ mod tests {
         let n = MAX_PEX_RECV_PEERS + 50;
         let mut added = Vec::new();
         for i in 0..n {
-            put_compact(&mut added, &SocketAddr::from(([10, 0, (i >> 8) as u8, i as u8], 1)));
+            put_compact(
+                &mut added,
+                &SocketAddr::from(([10, 0, (i >> 8) as u8, i as u8], 1)),
+            );
         }
         let mut p = b"d5:added".to_vec();
         write_bytes(&mut p, &added);
