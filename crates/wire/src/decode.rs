@@ -89,6 +89,7 @@ impl Decoder {
             decoder: *self,
             input,
             pos: 0,
+            needed: None,
             failed: false,
         }
     }
@@ -259,6 +260,7 @@ pub struct Messages<'a> {
     decoder: Decoder,
     input: &'a [u8],
     pos: usize,
+    needed: Option<usize>,
     failed: bool,
 }
 
@@ -266,6 +268,13 @@ impl<'a> Messages<'a> {
     /// Bytes of the input taken by the messages yielded so far.
     pub fn consumed(&self) -> usize {
         self.pos
+    }
+
+    /// After the iterator stopped at an incomplete frame: how many more bytes
+    /// that frame needs (exact once its length prefix is in), so the caller
+    /// can size its next read.
+    pub fn needed(&self) -> Option<usize> {
+        self.needed
     }
 
     /// The bytes not consumed yet (the start of an incomplete frame, if any).
@@ -284,9 +293,13 @@ impl<'a> Iterator for Messages<'a> {
         match self.decoder.decode(self.remaining()) {
             Ok((message, used)) => {
                 self.pos += used;
+                self.needed = None;
                 Some(Ok(message))
             }
-            Err(DecodeError::Incomplete { .. }) => None,
+            Err(DecodeError::Incomplete { needed }) => {
+                self.needed = Some(needed);
+                None
+            }
             Err(e) => {
                 self.failed = true;
                 Some(Err(e))

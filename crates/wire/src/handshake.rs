@@ -32,17 +32,7 @@ impl Reserved {
 
     /// Both sets of bits.
     pub const fn union(self, other: Reserved) -> Reserved {
-        let mut out = self.0;
-        let mut i = 0;
-        while i < 8 {
-            // Indexing a fixed-size array with a bounded loop variable cannot panic.
-            #[allow(clippy::indexing_slicing)]
-            {
-                out[i] |= other.0[i];
-            }
-            i += 1;
-        }
-        Reserved(out)
+        Reserved((u64::from_be_bytes(self.0) | u64::from_be_bytes(other.0)).to_be_bytes())
     }
 
     /// True when every bit of `other` is set here.
@@ -136,12 +126,12 @@ impl Handshake {
     /// used (always [`HANDSHAKE_LEN`]). A wrong protocol string is reported as
     /// soon as its first wrong byte arrives, without waiting for 68 bytes.
     pub fn decode(input: &[u8]) -> Result<(Handshake, usize), DecodeError> {
-        let (reserved, info_hash) = Handshake::decode_head(input)?;
-        let peer_id = take::<20>(input, HANDSHAKE_HEAD_LEN)?;
+        check_protocol(input)?;
+        need(input, HANDSHAKE_LEN)?;
         let hs = Handshake {
-            reserved,
-            info_hash,
-            peer_id,
+            reserved: Reserved(take::<8>(input, 20)?),
+            info_hash: take::<20>(input, 28)?,
+            peer_id: take::<20>(input, HANDSHAKE_HEAD_LEN)?,
         };
         Ok((hs, HANDSHAKE_LEN))
     }
@@ -149,13 +139,27 @@ impl Handshake {
     /// Decodes the first [`HANDSHAKE_HEAD_LEN`] bytes: reserved bits and
     /// info-hash, so a listener can find the torrent before the peer id arrives.
     pub fn decode_head(input: &[u8]) -> Result<(Reserved, [u8; 20]), DecodeError> {
-        let seen = input.len().min(PROTOCOL.len());
-        if input.get(..seen) != PROTOCOL.get(..seen) {
-            return Err(DecodeError::BadProtocol);
-        }
-        let reserved = Reserved(take::<8>(input, 20)?);
-        let info_hash = take::<20>(input, 28)?;
-        Ok((reserved, info_hash))
+        check_protocol(input)?;
+        need(input, HANDSHAKE_HEAD_LEN)?;
+        Ok((Reserved(take::<8>(input, 20)?), take::<20>(input, 28)?))
+    }
+}
+
+/// Fails as soon as the bytes seen so far differ from [`PROTOCOL`].
+fn check_protocol(input: &[u8]) -> Result<(), DecodeError> {
+    let seen = input.len().min(PROTOCOL.len());
+    if input.get(..seen) == PROTOCOL.get(..seen) {
+        Ok(())
+    } else {
+        Err(DecodeError::BadProtocol)
+    }
+}
+
+/// `Incomplete` with the exact shortfall unless `input` holds `len` bytes.
+fn need(input: &[u8], len: usize) -> Result<(), DecodeError> {
+    match len.checked_sub(input.len()) {
+        Some(needed) if needed > 0 => Err(DecodeError::Incomplete { needed }),
+        _ => Ok(()),
     }
 }
 
@@ -195,7 +199,7 @@ mod tests {
         let bytes = sample().to_bytes();
         for n in 0..HANDSHAKE_LEN {
             match Handshake::decode(&bytes[..n]) {
-                Err(DecodeError::Incomplete { needed }) => assert!(needed >= 1 && n + needed <= 68),
+                Err(DecodeError::Incomplete { needed }) => assert_eq!(n + needed, 68),
                 other => panic!("prefix {n}: {other:?}"),
             }
         }

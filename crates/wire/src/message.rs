@@ -81,8 +81,10 @@ pub struct HashRequest {
 }
 
 /// One peer wire message, borrowing its variable-length parts from the input.
+///
+/// Deliberately not `#[non_exhaustive]`: the connection state machine should
+/// fail to compile, not silently ignore, when a message type is added.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum Message<'a> {
     /// Zero-length frame that keeps an idle connection open.
     KeepAlive,
@@ -144,6 +146,7 @@ pub enum Message<'a> {
     /// A message id this crate does not know. Its frame was well-formed and
     /// within [`crate::MAX_UNKNOWN_LEN`], so the caller may simply skip it;
     /// this keeps connections alive when peers use extensions from the future.
+    /// (Encoding one with a known id produces a frame that decodes as that id.)
     Unknown {
         /// The message id.
         id: u8,

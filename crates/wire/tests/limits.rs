@@ -312,6 +312,7 @@ fn many_messages_from_one_large_read() {
     assert_eq!((count, pieces), (expected, 40));
     assert_eq!(it.consumed(), full_len);
     assert_eq!(it.remaining().len(), PIECE_HEADER_LEN + 1000);
+    assert_eq!(it.needed(), Some(BLOCK_LEN as usize - 1000));
     assert_eq!(
         d.decode(it.remaining()),
         Err(DecodeError::Incomplete {

@@ -141,6 +141,7 @@ proptest! {
         let all: Vec<_> = it.by_ref().map(Result::unwrap).collect();
         prop_assert_eq!(&all, &msgs);
         prop_assert_eq!(it.consumed(), stream.len());
+        prop_assert_eq!(it.needed(), Some(4));
         // A read that ends mid-frame yields the whole frames before it and
         // leaves the partial one for the next read.
         let n = cut.index(stream.len());
