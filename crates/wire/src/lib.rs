@@ -7,7 +7,7 @@
 //!
 //! - **codec (here)**: the BEP 3 [`Handshake`] with typed [`Reserved`] bits;
 //!   framed [`Message`]s of BEP 3/5/6/10/52 with a [`Decoder`] that enforces
-//!   the [limits](crate::limits) before buffering; the owned [`Bitfield`]; and
+//!   the [`limits`] before buffering; the owned [`Bitfield`]; and
 //!   the payloads carried inside BEP 10 extended messages: [`ExtHandshake`],
 //!   ut_metadata ([`MetadataMessage`], BEP 9) and ut_pex ([`PexMessage`], BEP 11).
 //! - **per-connection state machine (later, its own module)**: choke/interest

@@ -80,8 +80,8 @@ pub const MAX_PEX_RECV_PEERS: usize = 200;
 
 // The per-id bounds must fit under the global one, or those frames could
 // never be received.
-const _: () = assert!(1 + MAX_BITFIELD_LEN <= MAX_MESSAGE_LEN);
-const _: () = assert!(1 + MAX_EXTENDED_LEN <= MAX_MESSAGE_LEN);
+const _: () = assert!(MAX_BITFIELD_LEN < MAX_MESSAGE_LEN);
+const _: () = assert!(MAX_EXTENDED_LEN < MAX_MESSAGE_LEN);
 const _: () = assert!(MAX_UNKNOWN_LEN <= MAX_MESSAGE_LEN);
 // A ut_metadata data message is a full piece plus a short dictionary.
 const _: () = assert!(1 + METADATA_PIECE_LEN + 256 <= MAX_EXTENDED_LEN);
