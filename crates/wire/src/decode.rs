@@ -65,7 +65,7 @@ impl Decoder {
                 max: MAX_MESSAGE_LEN,
             });
         }
-        // `len` ≤ 1 MiB, so this cannot overflow even on 16-bit-free targets.
+        // `len` ≤ MAX_MESSAGE_LEN (1 MiB), so this addition cannot overflow.
         let total = 4 + len as usize;
         let Some(&msg_id) = input.get(4) else {
             return Err(DecodeError::Incomplete {
