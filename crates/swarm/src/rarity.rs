@@ -281,7 +281,7 @@ mod tests {
     proptest! {
         #[test]
         fn buckets_stay_sorted(ops in proptest::collection::vec((0u8..4, 0u32..40, 1u8..4), 1..400)) {
-            let mut rng = Rng::new(3);
+            let mut rng = crate::rng::Rng::new(3);
             let mut idx = RarityIndex::new(40);
             let mut avail = vec![0u32; 40];
             let level: Vec<u8> = (0..40).map(|p| (p % 3 + 1) as u8).collect();
