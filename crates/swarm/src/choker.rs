@@ -127,6 +127,8 @@ pub struct Choker {
     rng: Rng,
     peers: BTreeMap<PeerKey, PeerState>,
     optimistic: BTreeSet<PeerKey>,
+    /// Optimistic holders kept through the current rechoke.
+    held: BTreeSet<PeerKey>,
     seeding: bool,
     next_rechoke: Duration,
     next_optimistic: Duration,
@@ -142,6 +144,7 @@ impl Choker {
             config,
             peers: BTreeMap::new(),
             optimistic: BTreeSet::new(),
+            held: BTreeSet::new(),
             seeding: false,
             next_rechoke: Duration::ZERO,
             next_optimistic: Duration::ZERO,

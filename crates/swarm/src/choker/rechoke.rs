@@ -30,12 +30,27 @@ impl Choker {
             }
         }
 
+        // Optimistic holders keep their slot until rotation and are not
+        // ranked for regular slots meanwhile (their turn is not over).
+        let rotate = now >= self.next_optimistic;
+        if rotate {
+            self.next_optimistic = now + self.config.optimistic_interval;
+            self.held.clear();
+        } else {
+            let peers = &self.peers;
+            self.held = self
+                .optimistic
+                .iter()
+                .copied()
+                .filter(|k| peers.get(k).is_some_and(|p| p.interested))
+                .collect();
+        }
         let regular = if self.seeding {
             self.seed_regular(now)
         } else {
             self.leech_regular(now)
         };
-        let optimistic = self.choose_optimistic(now, &regular);
+        let optimistic = self.choose_optimistic(now, rotate, &regular);
 
         if timer {
             for p in self.peers.values_mut() {
@@ -60,11 +75,17 @@ impl Choker {
         diff
     }
 
-    /// Shuffles then stably sorts by `score`, best first, so that equal
-    /// scores fall in a seeded random order.
+    /// Shuffles then stably sorts by `score`, best first; among equal
+    /// scores peers already unchoked come first (no churn for nothing), the
+    /// rest in a seeded random order. Optimistic holders are left out.
     fn rank(&mut self, mut peers: Vec<(PeerKey, f64)>) -> Vec<PeerKey> {
+        peers.retain(|(k, _)| !self.held.contains(k));
         self.rng.shuffle(&mut peers);
-        peers.sort_by(|a, b| b.1.total_cmp(&a.1));
+        let unchoked = |k: &PeerKey| self.peers.get(k).is_some_and(|p| p.unchoked);
+        peers.sort_by(|a, b| {
+            b.1.total_cmp(&a.1)
+                .then_with(|| unchoked(&b.0).cmp(&unchoked(&a.0)))
+        });
         peers.into_iter().map(|(k, _)| k).collect()
     }
 
@@ -124,24 +145,13 @@ impl Choker {
     fn choose_optimistic(
         &mut self,
         now: Duration,
+        rotate: bool,
         regular: &BTreeSet<PeerKey>,
     ) -> BTreeSet<PeerKey> {
-        let rotate = now >= self.next_optimistic;
-        if rotate {
-            self.next_optimistic = now + self.config.optimistic_interval;
-        }
         let eligible = |k: &PeerKey, choker: &Choker| {
             !regular.contains(k) && choker.peers.get(k).is_some_and(|p| p.interested)
         };
-        let mut chosen: BTreeSet<PeerKey> = if rotate {
-            BTreeSet::new()
-        } else {
-            self.optimistic
-                .iter()
-                .copied()
-                .filter(|k| eligible(k, self))
-                .collect()
-        };
+        let mut chosen: BTreeSet<PeerKey> = self.held.clone();
         let pool: Vec<(PeerKey, u64)> = self
             .peers
             .iter()
