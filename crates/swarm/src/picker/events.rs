@@ -140,6 +140,15 @@ impl Picker {
             .get_mut(&peer)
             .map(|p| std::mem::take(&mut p.pieces))
             .ok_or(PickerError::UnknownPeer(peer))?;
+        // A retry reserved for this peer is open to all again: it may never
+        // unchoke us.
+        for piece in &self.retry {
+            if let Some(part) = self.partials.get_mut(piece) {
+                if part.exclusive == Some(peer) {
+                    part.exclusive = None;
+                }
+            }
+        }
         let mut dropped = Vec::new();
         for piece in pieces {
             let Some(part) = self.partials.get(&piece) else {

@@ -76,6 +76,10 @@ struct PeerInfo {
     interesting: u32,
     /// Pieces in flight this peer holds requests in (pruned lazily).
     pieces: Vec<u32>,
+    /// `Picker::requeues` when a search for a new piece for this peer last
+    /// came back empty: until a piece is requeued or the peer announces
+    /// one, searching again is pointless (and O(pieces) for a sparse peer).
+    dry: Option<u64>,
 }
 
 /// The piece picker of one torrent. See the module docs.
@@ -106,6 +110,8 @@ pub struct Picker {
     seq_cursor: u32,
     /// Pieces that failed a hash check, re-downloaded from one peer.
     retry: BTreeSet<u32>,
+    /// Counts pieces put (back) into the index; see `PeerInfo::dry`.
+    requeues: u64,
     /// File layout for per-file priorities, when built from an `Info`.
     files: priority::FileMap,
 }
@@ -142,6 +148,7 @@ impl Picker {
             wanted_left: n,
             seq_cursor: 0,
             retry: BTreeSet::new(),
+            requeues: 0,
             files: priority::FileMap::default(),
             sizes,
         }
@@ -270,6 +277,7 @@ impl Picker {
                 seed,
                 interesting,
                 pieces: Vec::new(),
+                dry: None,
             },
         );
         Ok(interesting > 0)
@@ -311,6 +319,7 @@ impl Picker {
         if info.seed || !info.have.insert(piece) {
             return Ok(false);
         }
+        info.dry = None;
         let became = needed && info.interesting == 0;
         info.interesting += u32::from(needed);
         self.add_avail(piece);
@@ -371,6 +380,7 @@ impl Picker {
             let (level, a) = (self.prio(piece), self.avail_of(piece));
             self.index.insert(piece, level, a, &mut self.rng);
             self.seq_cursor = self.seq_cursor.min(piece);
+            self.requeues += 1;
         }
     }
 }

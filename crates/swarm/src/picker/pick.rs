@@ -168,8 +168,21 @@ impl Picker {
 
     /// The next piece to start for `peer`, if it has any waiting one.
     fn choose_new(&mut self, peer: PeerKey) -> Option<u32> {
+        let requeues = self.requeues;
+        let found = self.search_new(peer);
+        if let Some(info) = self.peers.get_mut(&peer) {
+            info.dry = found.is_none().then_some(requeues);
+        }
+        found
+    }
+
+    fn search_new(&mut self, peer: PeerKey) -> Option<u32> {
         let info = self.peers.get(&peer)?;
-        if self.index.len() == 0 || info.have.is_empty() {
+        if self.index.len() == 0
+            || info.have.is_empty()
+            || info.interesting == 0
+            || info.dry == Some(self.requeues)
+        {
             return None;
         }
         if self.config.sequential {

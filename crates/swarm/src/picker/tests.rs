@@ -529,3 +529,64 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn retry_reservation_released_when_its_peer_chokes() {
+    let n = 1;
+    let mut p = rarest(n, 10);
+    p.peer_added(k(1), PieceSet::full(n)).unwrap();
+    p.peer_added(k(2), PieceSet::full(n)).unwrap();
+    let a = p.pick(k(1), 2).unwrap();
+    complete(&mut p, k(1), &a[..1]);
+    assert!(p.block_received(k(1), a[1]).unwrap().piece_complete);
+    assert_eq!(p.piece_failed(0).unwrap().contributors, vec![k(1)]);
+    // Peer 2 takes the retry; peer 1 is shut out until peer 2 chokes us.
+    assert_eq!(p.pick(k(2), 1).unwrap().len(), 1);
+    assert!(p.pick(k(1), 2).unwrap().is_empty());
+    p.peer_choked(k(2)).unwrap();
+    assert_eq!(p.pick(k(1), 2).unwrap().len(), 2);
+}
+
+#[test]
+fn sparse_peer_search_is_cached_until_something_changes() {
+    let n = 20_000;
+    let x = 7_777;
+    let mut p = rarest(n, 11);
+    p.set_piece_priority(x, Priority::HIGH).unwrap();
+    p.peer_added(k(1), PieceSet::full(n)).unwrap();
+    p.peer_added(k(2), set(n, [x])).unwrap();
+    let a = p.pick(k(1), 2).unwrap();
+    assert!(a.iter().all(|b| b.piece == x));
+    // Nothing new for peer 2 (the search is now cached as dry).
+    assert!(p.pick(k(2), 4).unwrap().is_empty());
+    assert!(p.pick(k(2), 4).unwrap().is_empty());
+    // A new `have` invalidates the cache.
+    p.peer_has(k(2), 5).unwrap();
+    assert_eq!(p.pick(k(2), 1).unwrap()[0].piece, 5);
+    p.request_rejected(
+        k(2),
+        BlockRequest {
+            piece: 5,
+            offset: 0,
+            length: BLOCK_SIZE,
+        },
+    )
+    .unwrap();
+    assert!(p.pick(k(2), 1).unwrap()[0].piece == 5);
+    // So does a piece going back into the pool after a failed hash check.
+    complete(
+        &mut p,
+        k(2),
+        &[BlockRequest {
+            piece: 5,
+            offset: BLOCK_SIZE,
+            length: BLOCK_SIZE,
+        }],
+    );
+    assert!(p.pick(k(2), 4).unwrap().is_empty());
+    for b in &a {
+        p.block_received(k(1), *b).unwrap();
+    }
+    p.piece_failed(x).unwrap();
+    assert_eq!(p.pick(k(2), 1).unwrap()[0].piece, x);
+}
