@@ -37,6 +37,16 @@ impl Level {
             .unwrap_or(self.order.len() as u32)
     }
 
+    /// The order from availability bucket `a` on (pieces seen by at least
+    /// `a` peers).
+    pub(crate) fn from_bucket(&self, a: usize) -> &[u32] {
+        let start = match self.starts.get(a) {
+            Some(s) => *s as usize,
+            None => self.order.len(),
+        };
+        self.order.get(start..).unwrap_or(&[])
+    }
+
     /// Number of pieces nobody connected has.
     pub(crate) fn unavailable(&self) -> usize {
         self.end(0) as usize
@@ -276,6 +286,18 @@ mod tests {
             }
         }
         assert_eq!(seen, idx.len());
+        for l in &idx.levels {
+            for a in 0..4 {
+                let tail = l.from_bucket(a);
+                assert!(tail.iter().all(|p| avail[*p as usize] as usize >= a));
+                let below = l
+                    .order
+                    .iter()
+                    .filter(|p| (avail[**p as usize] as usize) < a)
+                    .count();
+                assert_eq!(tail.len() + below, l.order.len());
+            }
+        }
     }
 
     proptest! {

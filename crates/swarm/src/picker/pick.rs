@@ -211,9 +211,12 @@ impl Picker {
         }
         // Rarest first: the order is sorted and shuffled within buckets, so
         // the first piece the peer has is a rarest one, ties broken at random.
+        // A non-seed peer counts in the availability of every piece it has,
+        // so bucket 0 (pieces only seeds have) holds nothing for it: skip it.
+        let first_bucket = usize::from(!info.seed);
         let mut scanned = 0;
         for level in self.index.levels_desc() {
-            for &p in level.order.iter() {
+            for &p in level.from_bucket(first_bucket) {
                 if info.have.contains(p) {
                     return Some(p);
                 }
