@@ -127,6 +127,11 @@ impl Picker {
         let needed = self.needed(piece);
         if needed {
             self.requeue(piece);
+        } else if let Some(part) = self.partials.remove(&piece) {
+            // Deselected mid-download: drop it (late blocks are refused), so
+            // its free blocks cannot hold endgame off.
+            self.free_blocks -= u64::from(part.free);
+            self.open.remove(&piece);
         }
         if was_needed != needed {
             let size = u64::from(self.sizes.size(piece));

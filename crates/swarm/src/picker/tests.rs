@@ -590,3 +590,21 @@ fn sparse_peer_search_is_cached_until_something_changes() {
     p.piece_failed(x).unwrap();
     assert_eq!(p.pick(k(2), 1).unwrap()[0].piece, x);
 }
+
+#[test]
+fn deselecting_a_piece_in_flight_drops_it() {
+    let n = 2;
+    let mut p = rarest(n, 12);
+    p.peer_added(k(1), PieceSet::full(n)).unwrap();
+    let a = p.pick(k(1), 1).unwrap();
+    p.set_piece_priority(a[0].piece, Priority::SKIP).unwrap();
+    assert_eq!(p.in_progress(), 0);
+    assert!(!p.block_received(k(1), a[0]).unwrap().accepted);
+    // The other piece is picked, then endgame is reachable.
+    let b = p.pick(k(1), 1).unwrap();
+    assert_ne!(b[0].piece, a[0].piece);
+    p.pick(k(1), 1).unwrap();
+    assert!(p.in_endgame());
+    p.set_piece_priority(a[0].piece, Priority::NORMAL).unwrap();
+    assert!(!p.in_endgame());
+}
