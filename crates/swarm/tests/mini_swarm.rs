@@ -433,3 +433,46 @@ fn liar_is_banned_and_download_completes() {
         }
     }
 }
+
+/// Ticks the swarm took over the fluid lower bound T*.
+fn efficiency(pieces: u32, leechers: usize, seed_cap: usize, leech_cap: usize) -> f64 {
+    let spec = Spec {
+        pieces,
+        leechers,
+        seed_cap,
+        leech_cap,
+        ..spec()
+    };
+    let mut s = Swarm::new(&spec);
+    assert!(s.run(100_000));
+    let blocks = f64::from(pieces) * 4.0;
+    let lower = (blocks / seed_cap as f64)
+        .max(leechers as f64 * blocks / (seed_cap + leechers * leech_cap) as f64);
+    let seed_copies = s.nodes[0].uploaded as f64 / (blocks * f64::from(BLOCK_SIZE));
+    let ratio = s.tick as f64 / lower;
+    eprintln!(
+        "{pieces} pieces, {leechers} leechers: {} ticks, T* {lower:.0}, ratio {ratio:.2}, seeder sent {seed_copies:.2} copies",
+        s.tick
+    );
+    ratio
+}
+
+#[test]
+fn larger_swarm_is_near_the_fluid_bound() {
+    // Measured: 1.10 (200 pieces, 20 leechers); 1.05 with 400 pieces.
+    let ratio = efficiency(200, 20, 8, 2);
+    assert!(ratio < 1.2, "{ratio:.2}");
+}
+
+#[test]
+#[ignore = "report; run with --release -- --ignored --nocapture"]
+fn efficiency_report() {
+    for (pieces, leechers, seed_cap, leech_cap) in [
+        (48, 6, 4, 2),
+        (200, 6, 4, 2),
+        (400, 20, 8, 2),
+        (400, 50, 8, 2),
+    ] {
+        efficiency(pieces, leechers, seed_cap, leech_cap);
+    }
+}
