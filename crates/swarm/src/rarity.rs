@@ -39,7 +39,7 @@ impl Level {
 
     /// The order from availability bucket `a` on (pieces seen by at least
     /// `a` peers).
-    pub(crate) fn from_bucket(&self, a: usize) -> &[u32] {
+    pub(crate) fn tail_from(&self, a: usize) -> &[u32] {
         let start = match self.starts.get(a) {
             Some(s) => *s as usize,
             None => self.order.len(),
@@ -288,7 +288,7 @@ mod tests {
         assert_eq!(seen, idx.len());
         for l in &idx.levels {
             for a in 0..4 {
-                let tail = l.from_bucket(a);
+                let tail = l.tail_from(a);
                 assert!(tail.iter().all(|p| avail[*p as usize] as usize >= a));
                 let below = l
                     .order

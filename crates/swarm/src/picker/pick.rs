@@ -216,7 +216,7 @@ impl Picker {
         let first_bucket = usize::from(!info.seed);
         let mut scanned = 0;
         for level in self.index.levels_desc() {
-            for &p in level.from_bucket(first_bucket) {
+            for &p in level.tail_from(first_bucket) {
                 if info.have.contains(p) {
                     return Some(p);
                 }
