@@ -386,4 +386,8 @@ impl Picker {
 }
 
 #[cfg(test)]
+mod event_tests;
+#[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod tests;

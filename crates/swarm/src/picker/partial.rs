@@ -123,7 +123,7 @@ impl Partial {
         emptied
     }
 
-    /// Every distinct peer that sent a block or holds a request, sorted.
+    /// Every distinct peer that sent a block of this piece, sorted.
     pub(crate) fn contributors(&self) -> Vec<PeerKey> {
         let mut peers: Vec<PeerKey> = self
             .blocks
