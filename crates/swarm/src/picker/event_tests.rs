@@ -201,3 +201,23 @@ fn deselecting_a_piece_in_flight_drops_it() {
     p.set_piece_priority(a[0].piece, Priority::NORMAL).unwrap();
     assert!(!p.in_endgame());
 }
+
+#[test]
+fn refused_piece_is_not_asked_again_until_rechoke() {
+    let n = 2;
+    let mut p = rarest(n, 13);
+    // Peer 1 claims both pieces but rejects what we ask for.
+    p.peer_added(k(1), PieceSet::full(n)).unwrap();
+    let a = p.pick(k(1), 1).unwrap();
+    p.request_rejected(k(1), a[0]).unwrap();
+    let b = p.pick(k(1), 4).unwrap();
+    assert!(b.iter().all(|r| r.piece != a[0].piece), "{b:?}");
+    p.request_timed_out(k(1), b[0]).unwrap();
+    // Both pieces now refused: nothing left to ask this peer, even in endgame.
+    assert!(p.pick(k(1), 4).unwrap().is_empty());
+    // Rejecting a request it does not hold changes nothing.
+    p.request_rejected(k(1), b[0]).unwrap();
+    // After a choke/unchoke cycle everything is on the table again.
+    p.peer_choked(k(1)).unwrap();
+    assert_eq!(p.pick(k(1), 4).unwrap().len(), 4);
+}

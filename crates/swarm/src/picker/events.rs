@@ -93,9 +93,43 @@ impl Picker {
         })
     }
 
-    /// `peer` rejected a request (BEP 6 `reject`) or the caller cancelled
-    /// it: the block goes back to the pool.
+    /// `peer` rejected a request (BEP 6 `reject`): the block goes back to
+    /// the pool, and the piece is not asked from this peer again until it
+    /// chokes and unchokes us (a peer that announces pieces it cannot serve
+    /// must not get the same request forever).
     pub fn request_rejected(
+        &mut self,
+        peer: PeerKey,
+        block: BlockRequest,
+    ) -> Result<(), PickerError> {
+        let i = self.block_slot(&block)?;
+        if self.drop_request(peer, block.piece, i).is_some() {
+            if let Some(info) = self.peers.get_mut(&peer) {
+                // Its `pieces` entry stays: other requests there must remain
+                // reachable for a choke or disconnect to free them.
+                info.avoid.insert(block.piece);
+            }
+        }
+        Ok(())
+    }
+
+    /// A request to `peer` took too long: the block is offered to other
+    /// peers, and this peer is not asked for that piece again until it
+    /// chokes and unchokes us. The caller may leave the request outstanding
+    /// (if the block still arrives it is accepted and the others are told to
+    /// cancel).
+    pub fn request_timed_out(
+        &mut self,
+        peer: PeerKey,
+        block: BlockRequest,
+    ) -> Result<(), PickerError> {
+        self.request_rejected(peer, block)
+    }
+
+    /// We cancelled a request ourselves (endgame cancels need no call, as
+    /// [`Picker::block_received`] already forgot them): the block goes back
+    /// to the pool.
+    pub fn request_cancelled(
         &mut self,
         peer: PeerKey,
         block: BlockRequest,
@@ -105,22 +139,11 @@ impl Picker {
         Ok(())
     }
 
-    /// A request to `peer` took too long: the block is offered to other
-    /// peers. The caller may leave the request outstanding (if the block
-    /// still arrives it is accepted and the others are told to cancel).
-    pub fn request_timed_out(
-        &mut self,
-        peer: PeerKey,
-        block: BlockRequest,
-    ) -> Result<(), PickerError> {
-        self.request_rejected(peer, block)
-    }
-
-    fn drop_request(&mut self, peer: PeerKey, piece: u32, i: usize) -> bool {
-        let Some(part) = self.partials.get_mut(&piece) else {
-            return false;
-        };
-        let freed = part.drop_request(i, peer);
+    /// Drops `peer`'s request; `None` if it held none, else whether the
+    /// block became free.
+    fn drop_request(&mut self, peer: PeerKey, piece: u32, i: usize) -> Option<bool> {
+        let part = self.partials.get_mut(&piece)?;
+        let freed = part.drop_request(i, peer)?;
         if freed {
             self.free_blocks += 1;
             self.open.insert(piece);
@@ -129,7 +152,7 @@ impl Picker {
                 part.exclusive = None;
             }
         }
-        freed
+        Some(freed)
     }
 
     /// `peer` choked us: all its requests are void (without the fast
@@ -138,7 +161,11 @@ impl Picker {
         let pieces = self
             .peers
             .get_mut(&peer)
-            .map(|p| std::mem::take(&mut p.pieces))
+            .map(|p| {
+                // A new unchoke is a fresh start for refused pieces.
+                p.avoid.clear();
+                std::mem::take(&mut p.pieces)
+            })
             .ok_or(PickerError::UnknownPeer(peer))?;
         // A retry reserved for this peer is open to all again: it may never
         // unchoke us.

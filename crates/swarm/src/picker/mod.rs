@@ -80,6 +80,15 @@ struct PeerInfo {
     /// came back empty: until a piece is requeued or the peer announces
     /// one, searching again is pointless (and O(pieces) for a sparse peer).
     dry: Option<u64>,
+    /// Pieces it rejected or timed out on since it last choked us.
+    avoid: BTreeSet<u32>,
+}
+
+impl PeerInfo {
+    /// Whether we may ask this peer for `piece`.
+    fn serves(&self, piece: u32) -> bool {
+        self.have.contains(piece) && (self.avoid.is_empty() || !self.avoid.contains(&piece))
+    }
 }
 
 /// The piece picker of one torrent. See the module docs.
@@ -278,6 +287,7 @@ impl Picker {
                 interesting,
                 pieces: Vec::new(),
                 dry: None,
+                avoid: BTreeSet::new(),
             },
         );
         Ok(interesting > 0)
@@ -381,6 +391,74 @@ impl Picker {
             self.index.insert(piece, level, a, &mut self.rng);
             self.seq_cursor = self.seq_cursor.min(piece);
             self.requeues += 1;
+        }
+    }
+}
+
+impl Picker {
+    /// Checks every internal invariant (tests only): the counters match the
+    /// state, and every outstanding request is reachable from its peer's
+    /// piece list, so a choke or disconnect can always free it.
+    #[cfg(test)]
+    pub(crate) fn check_invariants(&self) {
+        use partial::Block;
+        let free: u64 = self.partials.values().map(|p| u64::from(p.free)).sum();
+        assert_eq!(self.free_blocks, free, "free block count");
+        for (piece, part) in &self.partials {
+            assert_eq!(
+                self.open.contains(piece),
+                part.free > 0,
+                "open set, piece {piece}"
+            );
+            assert!(
+                !self.index.contains(*piece),
+                "piece {piece} both in flight and waiting"
+            );
+            let mut free = 0;
+            let mut received = 0;
+            for b in &part.blocks {
+                match b {
+                    Block::Free => free += 1,
+                    Block::Received(_) => received += 1,
+                    Block::Requested(r) => {
+                        assert!(r.len() <= self.config.max_requesters);
+                        for peer in r.as_slice() {
+                            let info = self.peers.get(peer).expect("requester is connected");
+                            assert!(
+                                info.pieces.contains(piece),
+                                "request of {peer:?} in {piece} unreachable"
+                            );
+                        }
+                    }
+                }
+            }
+            assert_eq!((part.free, part.received), (free, received));
+        }
+        let mut wanted = 0;
+        for piece in 0..self.num_pieces() {
+            let needed = self.needed(piece);
+            wanted += u32::from(needed);
+            let waiting = needed && !self.partials.contains_key(&piece);
+            assert_eq!(
+                self.index.contains(piece),
+                waiting,
+                "index membership of {piece}"
+            );
+        }
+        assert_eq!(self.wanted_left, wanted);
+        assert_eq!(
+            self.index.len() as u32,
+            (0..self.num_pieces())
+                .filter(|p| self.index.contains(*p))
+                .count() as u32
+        );
+        for info in self.peers.values() {
+            let count = if info.seed {
+                self.wanted_left
+            } else {
+                info.have.iter().filter(|p| self.needed(*p)).count() as u32
+            };
+            assert_eq!(info.interesting, count);
         }
     }
 }

@@ -106,21 +106,22 @@ impl Partial {
         self.exclusive.is_none_or(|e| e == peer)
     }
 
-    /// Frees `peer`'s request for block `i`; returns true if the block
-    /// became free.
-    pub(crate) fn drop_request(&mut self, i: usize, peer: PeerKey) -> bool {
-        let Some(block) = self.blocks.get_mut(i) else {
-            return false;
+    /// Drops `peer`'s request for block `i`: `None` if it held none,
+    /// otherwise whether the block became free.
+    pub(crate) fn drop_request(&mut self, i: usize, peer: PeerKey) -> Option<bool> {
+        let block = self.blocks.get_mut(i)?;
+        let Block::Requested(r) = block else {
+            return None;
         };
-        let emptied = match block {
-            Block::Requested(r) => r.remove(peer) && r.len() == 0,
-            _ => false,
-        };
+        if !r.remove(peer) {
+            return None;
+        }
+        let emptied = r.len() == 0;
         if emptied {
             *block = Block::Free;
             self.free += 1;
         }
-        emptied
+        Some(emptied)
     }
 
     /// Every distinct peer that sent a block of this piece, sorted.

@@ -53,7 +53,8 @@ impl Picker {
             if self.partials.contains_key(&piece) {
                 kept.push(piece);
                 let want = room(out);
-                if want > 0 && self.needed(piece) {
+                let serves = self.peers.get(&peer).is_some_and(|i| i.serves(piece));
+                if want > 0 && serves && self.needed(piece) {
                     self.take_free(peer, piece, want, out);
                 }
             }
@@ -71,7 +72,7 @@ impl Picker {
                     .open
                     .iter()
                     .copied()
-                    .filter(|p| info.have.contains(*p))
+                    .filter(|p| info.serves(*p))
                     .collect(),
                 None => Vec::new(),
             };
@@ -192,7 +193,7 @@ impl Picker {
             }
             let mut from = self.seq_cursor;
             while let Some(p) = info.have.next_from(from) {
-                if self.index.contains(p) {
+                if self.index.contains(p) && info.serves(p) {
                     return Some(p);
                 }
                 from = p + 1;
@@ -203,7 +204,7 @@ impl Picker {
             if let Some(level) = self.index.levels_desc().find(|l| !l.order.is_empty()) {
                 for _ in 0..RANDOM_TRIES {
                     let i = self.rng.below(level.order.len());
-                    if let Some(&p) = level.order.get(i).filter(|p| info.have.contains(**p)) {
+                    if let Some(&p) = level.order.get(i).filter(|p| info.serves(**p)) {
                         return Some(p);
                     }
                 }
@@ -217,7 +218,7 @@ impl Picker {
         let mut scanned = 0;
         for level in self.index.levels_desc() {
             for &p in level.tail_from(first_bucket) {
-                if info.have.contains(p) {
+                if info.serves(p) {
                     return Some(p);
                 }
                 scanned += 1;
@@ -243,7 +244,7 @@ impl Picker {
         let mut best: Option<(u8, u32, u32)> = None; // (priority, availability, piece)
         let mut ties = 0usize;
         for p in info.have.iter() {
-            if !self.index.contains(p) {
+            if !self.index.contains(p) || !info.serves(p) {
                 continue;
             }
             let (prio, avail) = (self.prio(p), self.avail_of(p));
@@ -275,7 +276,7 @@ impl Picker {
             .partials
             .iter()
             .filter(|(p, part)| {
-                info.have.contains(**p)
+                info.serves(**p)
                     && part.exclusive.is_none()
                     && !part.is_complete()
                     && self.needed(**p)

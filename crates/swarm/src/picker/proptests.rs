@@ -72,6 +72,15 @@ proptest! {
                     let (who, r) = outstanding.remove(x as usize % outstanding.len());
                     p.request_timed_out(who, r).unwrap();
                 }
+                5 if !outstanding.is_empty() => {
+                    let (who, r) = outstanding.remove(x as usize % outstanding.len());
+                    if x % 2 == 0 {
+                        p.request_rejected(who, r).unwrap();
+                    } else {
+                        let freed = p.peer_choked(who).unwrap();
+                        outstanding.retain(|(w, o)| *w != who || !freed.contains(o));
+                    }
+                }
                 4 if present[slot] => {
                     p.peer_removed(key).unwrap();
                     present[slot] = false;
@@ -79,6 +88,7 @@ proptest! {
                 }
                 _ => {}
             }
+            p.check_invariants();
             let left: u64 = (0..n).filter(|q| !p.have().contains(*q)).map(|q| u64::from(p.sizes().size(q))).sum();
             prop_assert_eq!(p.bytes_left(), left);
             prop_assert_eq!(p.is_complete(), p.have().is_full());

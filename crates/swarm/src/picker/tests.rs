@@ -296,7 +296,7 @@ fn sparse_peer_search_is_cached_until_something_changes() {
     // A new `have` invalidates the cache.
     p.peer_has(k(2), 5).unwrap();
     assert_eq!(p.pick(k(2), 1).unwrap()[0].piece, 5);
-    p.request_rejected(
+    p.request_cancelled(
         k(2),
         BlockRequest {
             piece: 5,
