@@ -190,7 +190,8 @@ fn deselecting_a_piece_in_flight_drops_it() {
     let mut p = rarest(n, 12);
     p.peer_added(k(1), PieceSet::full(n)).unwrap();
     let a = p.pick(k(1), 1).unwrap();
-    p.set_piece_priority(a[0].piece, Priority::SKIP).unwrap();
+    let cancel = p.set_piece_priority(a[0].piece, Priority::SKIP).unwrap();
+    assert_eq!(cancel, vec![(k(1), a[0])]);
     assert_eq!(p.in_progress(), 0);
     assert!(!p.block_received(k(1), a[0]).unwrap().accepted);
     // The other piece is picked, then endgame is reachable.

@@ -216,7 +216,8 @@ impl Picker {
     }
 
     /// We already have `piece` (resume data, or a recheck on start). Any
-    /// download in progress of it is dropped; returns the peers we are no
+    /// download in progress of it is dropped (late blocks are refused, and
+    /// cancelling its requests is optional); returns the peers we are no
     /// longer interested in.
     pub fn set_have(&mut self, piece: u32) -> Result<Vec<PeerKey>, PickerError> {
         self.check_piece(piece)?;

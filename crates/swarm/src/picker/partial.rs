@@ -2,7 +2,7 @@
 //! in flight have one, so memory follows the number of pieces in progress,
 //! not the size of the torrent.
 
-use crate::PeerKey;
+use crate::{BlockRequest, PeerKey};
 
 /// Most peers that may hold a request for the same block at once (the
 /// original request plus endgame duplicates).
@@ -122,6 +122,27 @@ impl Partial {
             self.free += 1;
         }
         Some(emptied)
+    }
+
+    /// Every outstanding request of this piece (`piece` is its index).
+    pub(crate) fn requests(
+        &self,
+        piece: u32,
+        sizes: &super::PieceSizes,
+    ) -> Vec<(PeerKey, BlockRequest)> {
+        let mut out = Vec::new();
+        for (i, b) in self.blocks.iter().enumerate() {
+            if let Block::Requested(r) = b {
+                let i = i as u32;
+                let block = BlockRequest {
+                    piece,
+                    offset: i * crate::BLOCK_SIZE,
+                    length: sizes.block_len(piece, i),
+                };
+                out.extend(r.as_slice().iter().map(|p| (*p, block)));
+            }
+        }
+        out
     }
 
     /// Every distinct peer that sent a block of this piece, sorted.

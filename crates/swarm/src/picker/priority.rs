@@ -6,7 +6,7 @@
 //! that storage writes itself.
 
 use super::Picker;
-use crate::{PickerError, rarity::LEVELS};
+use crate::{BlockRequest, PeerKey, PickerError, rarity::LEVELS};
 use std::ops::Range;
 
 /// A download priority: 0 skips, 1 (low) … 7 (high); libtorrent's scale.
@@ -70,8 +70,13 @@ impl FileMap {
 impl Picker {
     /// Sets one file's priority ([`Priority::SKIP`] deselects it) and
     /// recomputes its pieces. Requires a picker made by
-    /// [`Picker::from_info`]. Cost: O(pieces of the file × peers).
-    pub fn set_file_priority(&mut self, file: usize, prio: Priority) -> Result<(), PickerError> {
+    /// [`Picker::from_info`]. Returns the requests to cancel (pieces in
+    /// flight that are no longer wanted). Cost: O(pieces of the file × peers).
+    pub fn set_file_priority(
+        &mut self,
+        file: usize,
+        prio: Priority,
+    ) -> Result<Vec<(PeerKey, BlockRequest)>, PickerError> {
         let range = self
             .files
             .pieces
@@ -92,10 +97,11 @@ impl Picker {
                 }
             }
         }
+        let mut cancel = Vec::new();
         for (piece, p) in range.zip(new) {
-            self.set_piece_priority(piece, Priority(p))?;
+            cancel.extend(self.set_piece_priority(piece, Priority(p))?);
         }
-        Ok(())
+        Ok(cancel)
     }
 
     /// A file's priority (None past the file list or without a file map).
@@ -109,13 +115,19 @@ impl Picker {
     }
 
     /// Sets one piece's priority. O(peers) (bucket walk, interest counts).
-    /// A piece already in flight keeps downloading only if still wanted.
-    pub fn set_piece_priority(&mut self, piece: u32, prio: Priority) -> Result<(), PickerError> {
+    /// A piece in flight that is no longer wanted is dropped: the returned
+    /// requests should be cancelled (late blocks are refused anyway).
+    pub fn set_piece_priority(
+        &mut self,
+        piece: u32,
+        prio: Priority,
+    ) -> Result<Vec<(PeerKey, BlockRequest)>, PickerError> {
         self.check_piece(piece)?;
         let new = prio.clamped();
         let old = self.prio(piece);
+        let mut cancel = Vec::new();
         if new == old {
-            return Ok(());
+            return Ok(cancel);
         }
         let was_needed = self.needed(piece);
         if self.index.contains(piece) {
@@ -132,6 +144,7 @@ impl Picker {
             // its free blocks cannot hold endgame off.
             self.free_blocks -= u64::from(part.free);
             self.open.remove(&piece);
+            cancel = part.requests(piece, &self.sizes);
         }
         if was_needed != needed {
             let size = u64::from(self.sizes.size(piece));
@@ -152,7 +165,7 @@ impl Picker {
                 }
             }
         }
-        Ok(())
+        Ok(cancel)
     }
 
     /// Switches sequential (streaming) mode on or off.

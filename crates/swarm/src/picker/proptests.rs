@@ -31,7 +31,7 @@ proptest! {
     /// Random event sequences keep the accounting consistent and never
     /// hand out a block twice outside endgame.
     #[test]
-    fn random_events_keep_invariants(seed in 0u64..500, ops in proptest::collection::vec((0u8..6, 0u32..4, 0u32..12), 1..200)) {
+    fn random_events_keep_invariants(seed in 0u64..500, ops in proptest::collection::vec((0u8..8, 0u32..4, 0u32..12), 1..200)) {
         let n = 12;
         let mut p = picker_with(n, PickerConfig { seed, random_first: 2, ..PickerConfig::default() });
         let mut outstanding: Vec<(PeerKey, BlockRequest)> = Vec::new();
@@ -81,6 +81,17 @@ proptest! {
                         outstanding.retain(|(w, o)| *w != who || !freed.contains(o));
                     }
                 }
+                6 => {
+                    let prio = if peer == 0 { Priority::SKIP } else { Priority(peer as u8 * 2) };
+                    for c in p.set_piece_priority(x, prio).unwrap() {
+                        outstanding.retain(|o| *o != c);
+                    }
+                }
+                7 => {
+                    p.set_have(x).unwrap();
+                    // Requests for a piece we have are void.
+                    outstanding.retain(|(_, o)| o.piece != x);
+                }
                 4 if present[slot] => {
                     p.peer_removed(key).unwrap();
                     present[slot] = false;
@@ -89,13 +100,14 @@ proptest! {
                 _ => {}
             }
             p.check_invariants();
-            let left: u64 = (0..n).filter(|q| !p.have().contains(*q)).map(|q| u64::from(p.sizes().size(q))).sum();
+            let needed = |q: &u32| !p.have().contains(*q) && p.piece_priority(*q) != Priority::SKIP;
+            let left: u64 = (0..n).filter(needed).map(|q| u64::from(p.sizes().size(q))).sum();
             prop_assert_eq!(p.bytes_left(), left);
-            prop_assert_eq!(p.is_complete(), p.have().is_full());
+            prop_assert_eq!(p.is_complete(), !(0..n).any(|q| needed(&q)));
             for i in 0..4u32 {
                 if present[i as usize] {
                     let theirs = p.peer_pieces(k(i)).unwrap();
-                    let want = theirs.iter().any(|q| !p.have().contains(q));
+                    let want = theirs.iter().any(|q| needed(&q));
                     prop_assert_eq!(p.is_interesting(k(i)), want);
                 }
             }
