@@ -14,6 +14,54 @@
 //! Peers are named by a caller-chosen [`PeerKey`]; the crate never sees
 //! addresses or connections.
 //!
+//! # How a driver calls it, per event
+//!
+//! ```
+//! use shoal_swarm::*;
+//! use std::time::Duration;
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let sizes = PieceSizes::uniform(4 * BLOCK_SIZE, 10 * 4 * u64::from(BLOCK_SIZE))?;
+//! let mut picker = Picker::new(sizes, PickerConfig { seed: 7, ..PickerConfig::default() });
+//! let mut choker = Choker::new(ChokerConfig { seed: 7, ..ChokerConfig::default() });
+//! let now = Duration::ZERO;
+//!
+//! // Connection established; its bitfield (or have_all) arrived.
+//! let peer = PeerKey(1);
+//! let mut pipeline = Pipeline::new(PipelineConfig::default(), now);
+//! choker.peer_connected(peer, now);
+//! if picker.peer_added(peer, PieceSet::full(10))? {
+//!     choker.set_am_interested(peer, true, now); // and send `interested`
+//! }
+//! // It unchoked us: fill its pipeline.
+//! choker.set_peer_choking(peer, false, now);
+//! let requests = picker.pick(peer, pipeline.room())?;
+//! for req in &requests {
+//!     pipeline.request_sent(*req, now); // and send `request`
+//! }
+//! // A block arrived.
+//! let now = Duration::from_millis(30);
+//! let block = *requests.first().ok_or("nothing to ask")?;
+//! let _rtt = pipeline.block_received(block, now);
+//! choker.downloaded(peer, u64::from(block.length), now);
+//! let outcome = picker.block_received(peer, block)?;
+//! assert!(outcome.accepted);
+//! for (other, req) in &outcome.cancel { /* send `cancel` to `other` */ }
+//! if outcome.piece_complete { /* hash it, then: */
+//!     let _not_interesting = picker.piece_verified(block.piece)?; // and broadcast `have`
+//! }
+//! // Timers: expire requests, rechoke.
+//! for req in pipeline.timed_out(now) {
+//!     picker.request_timed_out(peer, req)?;
+//! }
+//! let diff = choker.tick(now); // send `choke`/`unchoke` as it says
+//! # let _ = diff;
+//! // Disconnect.
+//! picker.peer_removed(peer)?;
+//! choker.peer_disconnected(peer);
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! [`Duration`]: std::time::Duration
 
 mod blame;
