@@ -174,7 +174,10 @@ impl Pipeline {
         if let Some(rtt) = rtt {
             self.min_rtt = Some(self.min_rtt.map_or(rtt, |m| m.min(rtt)));
             // RFC 6298 smoothing (gain 1/8).
-            self.srtt = Some(self.srtt.map_or(rtt, |s| (s * 7 + rtt) / 8));
+            self.srtt = Some(
+                self.srtt
+                    .map_or(rtt, |s| s.saturating_mul(7).saturating_add(rtt) / 8),
+            );
         }
         self.window_bytes += u64::from(bytes);
         let elapsed = now.saturating_sub(self.window_start);
@@ -220,7 +223,7 @@ impl Pipeline {
     pub fn timeout(&self) -> Duration {
         self.config
             .min_timeout
-            .max(self.srtt.unwrap_or_default() * 4)
+            .max(self.srtt.unwrap_or_default().saturating_mul(4))
     }
 
     /// When the oldest request will time out (arm a timer for it).
@@ -229,7 +232,7 @@ impl Pipeline {
             .iter()
             .map(|(_, sent)| *sent)
             .min()
-            .map(|t| t + self.timeout())
+            .map(|t| t.saturating_add(self.timeout()))
     }
 
     /// Removes and returns the requests that timed out by `now` (tell the

@@ -184,14 +184,15 @@ impl RarityIndex {
             let Some(end) = self.levels.get(lv).map(|l| l.end(b)) else {
                 return;
             };
-            self.swap(lv, at, end - 1);
-            at = end - 1;
+            let end = end.saturating_sub(1);
+            self.swap(lv, at, end);
+            at = end;
             if let Some(s) = self
                 .levels
                 .get_mut(lv)
                 .and_then(|l| l.starts.get_mut(b + 1))
             {
-                *s -= 1;
+                *s = s.saturating_sub(1);
             }
         }
         if let Some(l) = self.levels.get_mut(lv) {
@@ -200,7 +201,7 @@ impl RarityIndex {
         if let Some(p) = self.pos.get_mut(piece as usize) {
             *p = ABSENT;
         }
-        self.len -= 1;
+        self.len = self.len.saturating_sub(1);
     }
 
     /// One more peer has `piece` (availability was `avail`).
@@ -214,14 +215,14 @@ impl RarityIndex {
             return;
         };
         l.ensure_bucket(a + 1);
-        let last = l.end(a) - 1;
+        let last = l.end(a).saturating_sub(1);
         self.swap(lv, at, last);
         if let Some(s) = self
             .levels
             .get_mut(lv)
             .and_then(|l| l.starts.get_mut(a + 1))
         {
-            *s -= 1;
+            *s = s.saturating_sub(1);
         }
         self.shuffle_into(lv, a + 1, last, rng);
     }

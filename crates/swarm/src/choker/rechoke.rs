@@ -16,7 +16,7 @@ impl Choker {
         }
         self.dirty = false;
         if timer {
-            self.next_rechoke = now + self.config.rechoke_interval;
+            self.next_rechoke = now.saturating_add(self.config.rechoke_interval);
         }
         let window = self.config.rate_window;
         for p in self.peers.values_mut() {
@@ -34,7 +34,7 @@ impl Choker {
         // ranked for regular slots meanwhile (their turn is not over).
         let rotate = now >= self.next_optimistic;
         if rotate {
-            self.next_optimistic = now + self.config.optimistic_interval;
+            self.next_optimistic = now.saturating_add(self.config.optimistic_interval);
             self.held.clear();
         } else {
             let peers = &self.peers;

@@ -76,8 +76,8 @@ impl Picker {
                 );
             }
             Block::Free => {
-                part.free -= 1;
-                self.free_blocks -= 1;
+                part.free = part.free.saturating_sub(1);
+                self.free_blocks = self.free_blocks.saturating_sub(1);
                 if part.free == 0 {
                     self.open.remove(&block.piece);
                 }
@@ -225,7 +225,7 @@ impl Picker {
             return Ok(Vec::new());
         }
         if let Some(part) = self.partials.remove(&piece) {
-            self.free_blocks -= u64::from(part.free);
+            self.free_blocks = self.free_blocks.saturating_sub(u64::from(part.free));
             self.open.remove(&piece);
         }
         if self.index.contains(piece) {
@@ -240,11 +240,13 @@ impl Picker {
         self.have.insert(piece);
         let mut lost = Vec::new();
         if needed {
-            self.wanted_left -= 1;
-            self.bytes_left -= u64::from(self.sizes.size(piece));
+            self.wanted_left = self.wanted_left.saturating_sub(1);
+            self.bytes_left = self
+                .bytes_left
+                .saturating_sub(u64::from(self.sizes.size(piece)));
             for (key, info) in &mut self.peers {
                 if info.have.contains(piece) {
-                    info.interesting -= 1;
+                    info.interesting = info.interesting.saturating_sub(1);
                     if info.interesting == 0 {
                         lost.push(*key);
                     }

@@ -380,7 +380,7 @@ impl Picker {
         }
         self.index.decrement(piece, level, a, &mut self.rng);
         if let Some(v) = self.avail.get_mut(piece as usize) {
-            *v -= 1;
+            *v = v.saturating_sub(1);
         }
     }
 

@@ -127,7 +127,7 @@ impl Picker {
             }
             if *block == Block::Free {
                 *block = Block::Requested(Requesters::one(peer));
-                part.free -= 1;
+                part.free = part.free.saturating_sub(1);
                 taken += 1;
                 let i = i as u32;
                 out.push(BlockRequest {
@@ -140,7 +140,7 @@ impl Picker {
         if part.free == 0 {
             self.open.remove(&piece);
         }
-        self.free_blocks -= taken as u64;
+        self.free_blocks = self.free_blocks.saturating_sub(taken as u64);
         if taken > 0 {
             self.note_piece(peer, piece);
         }

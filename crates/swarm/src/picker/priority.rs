@@ -142,7 +142,7 @@ impl Picker {
         } else if let Some(part) = self.partials.remove(&piece) {
             // Deselected mid-download: drop it (late blocks are refused), so
             // its free blocks cannot hold endgame off.
-            self.free_blocks -= u64::from(part.free);
+            self.free_blocks = self.free_blocks.saturating_sub(u64::from(part.free));
             self.open.remove(&piece);
             cancel = part.requests(piece, &self.sizes);
         }
@@ -152,15 +152,15 @@ impl Picker {
                 self.wanted_left += 1;
                 self.bytes_left += size;
             } else {
-                self.wanted_left -= 1;
-                self.bytes_left -= size;
+                self.wanted_left = self.wanted_left.saturating_sub(1);
+                self.bytes_left = self.bytes_left.saturating_sub(size);
             }
             for info in self.peers.values_mut() {
                 if info.have.contains(piece) {
                     if needed {
                         info.interesting += 1;
                     } else {
-                        info.interesting -= 1;
+                        info.interesting = info.interesting.saturating_sub(1);
                     }
                 }
             }
