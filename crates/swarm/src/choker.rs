@@ -209,7 +209,7 @@ impl Choker {
     /// We received `bytes` of block payload from the peer at `now`.
     pub fn downloaded(&mut self, peer: PeerKey, bytes: u64, now: Duration) {
         if let Some(p) = self.peers.get_mut(&peer) {
-            p.down += bytes;
+            p.down = p.down.saturating_add(bytes);
             if p.waiting_since.is_some() {
                 p.waiting_since = Some(now);
             }
@@ -219,7 +219,7 @@ impl Choker {
     /// We sent `bytes` of block payload to the peer.
     pub fn uploaded(&mut self, peer: PeerKey, bytes: u64) {
         if let Some(p) = self.peers.get_mut(&peer) {
-            p.up += bytes;
+            p.up = p.up.saturating_add(bytes);
         }
     }
 
@@ -291,8 +291,8 @@ impl PeerState {
             return (0.0, 0.0);
         }
         (
-            (self.down - down) as f64 / secs,
-            (self.up - up) as f64 / secs,
+            self.down.saturating_sub(down) as f64 / secs,
+            self.up.saturating_sub(up) as f64 / secs,
         )
     }
 }
