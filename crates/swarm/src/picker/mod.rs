@@ -14,13 +14,20 @@
 //!    requested again from other peers, up to [`PickerConfig::max_requesters`]
 //!    per block; [`Picker::block_received`] names the requests to cancel.
 //!
-//! Cost: `have`/availability changes are O(1); starting a piece is O(peers)
-//! (bucket walk) plus the search for a piece the peer has — O(1) for a seed,
-//! expected O(waiting / pieces-the-peer-has) otherwise, never more than one
-//! pass over the peer's bitfield; each block handed out is O(1) amortised.
-//! The scan of pieces in progress is bounded by the pieces in flight with
-//! free blocks. Memory: 4 bytes of availability and 5 of index per piece, one
-//! bit per piece per peer, and block state only for pieces in flight.
+//! A peer is not asked again for a piece it rejected or timed out on until
+//! it chokes and unchokes us (hostile or stalling peers cannot pin blocks).
+//!
+//! Cost: `have`/availability changes are O(1); a seed joining or leaving is
+//! O(1), another peer O(pieces it has). Starting a piece is O(peers) (bucket
+//! walk) plus the search for a piece the peer has — O(1) for a seed, expected
+//! O(waiting / pieces-the-peer-has) otherwise, capped at 4096 entries and
+//! then one pass over the peer's bitfield; a search that finds nothing is
+//! cached until the peer announces a piece or a piece is requeued. Each block
+//! handed out is O(1) amortised. The scan of pieces in progress is bounded by
+//! the pieces in flight with free blocks. Measured (release, 4 Mi pieces, 30
+//! peers): about 1.5 µs per block picked. Memory per piece: 4 bytes of
+//! availability, 8 of rarity index, 1 of priority, one bit per peer; block
+//! state only for pieces in flight.
 //! The picker reads no clock: request timing lives in [`crate::Pipeline`].
 
 mod events;
