@@ -251,6 +251,12 @@ impl RarityIndex {
         self.shuffle_into(lv, a, first, rng);
     }
 
+    /// The availability bucket `piece` sits in (tests only).
+    #[cfg(test)]
+    pub(crate) fn bucket_of_piece(&self, level: u8, piece: u32) -> Option<usize> {
+        self.position(piece).map(|at| self.bucket_of(level, at))
+    }
+
     /// The availability bucket holding position `at` of `level`'s order
     /// (for tests and invariant checks).
     #[cfg(test)]

@@ -451,6 +451,24 @@ impl Picker {
                 waiting,
                 "index membership of {piece}"
             );
+            if waiting {
+                let bucket = self.index.bucket_of_piece(self.prio(piece), piece);
+                assert_eq!(
+                    bucket,
+                    Some(self.avail_of(piece) as usize),
+                    "bucket of {piece}"
+                );
+            }
+            let avail = self
+                .peers
+                .values()
+                .filter(|i| !i.seed && i.have.contains(piece))
+                .count();
+            assert_eq!(
+                self.avail_of(piece) as usize,
+                avail,
+                "availability of {piece}"
+            );
         }
         assert_eq!(self.wanted_left, wanted);
         assert_eq!(
