@@ -152,8 +152,10 @@ impl Choker {
         }
     }
 
-    /// A peer connected at `now` (initially choked, not interested).
+    /// A peer connected at `now` (initially choked, not interested). A key
+    /// still in use is taken as a new connection replacing the old one.
     pub fn peer_connected(&mut self, peer: PeerKey, now: Duration) {
+        self.peer_disconnected(peer);
         self.peers.insert(
             peer,
             PeerState {

@@ -228,3 +228,40 @@ fn deterministic_for_a_seed() {
     assert_eq!(run(5), run(5));
     assert_ne!(run(5), run(6));
 }
+
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever happens, at most `slots + optimistic_slots` peers are
+        /// unchoked, all of them interested, and the diffs add up to the
+        /// current state.
+        #[test]
+        fn rechoke_respects_slots(seed in 0u64..200, seeding in any::<bool>(),
+                                  ops in proptest::collection::vec((0u8..6, 0u32..12, 0u64..5000), 1..150)) {
+            let mut c = Choker::new(ChokerConfig { seed, ..ChokerConfig::default() });
+            c.set_seeding(seeding);
+            let mut now = Duration::ZERO;
+            let mut state = BTreeSet::new();
+            for (op, peer, x) in ops {
+                let p = k(peer);
+                match op {
+                    0 => { c.peer_connected(p, now); state.remove(&p); }
+                    1 => c.set_peer_interested(p, x % 3 != 0),
+                    2 => c.downloaded(p, x, now),
+                    3 => c.uploaded(p, x),
+                    4 => { c.peer_disconnected(p); state.remove(&p); }
+                    _ => c.set_peer_choking(p, x % 2 == 0, now),
+                }
+                now += Duration::from_millis(x);
+                let diff = c.tick(now);
+                for q in &diff.choke { prop_assert!(state.remove(q)); }
+                for q in &diff.unchoke { prop_assert!(state.insert(*q)); }
+                let unchoked: BTreeSet<PeerKey> = c.unchoked().into_iter().collect();
+                prop_assert_eq!(&unchoked, &state);
+                prop_assert!(unchoked.len() <= 5);
+            }
+        }
+    }
+}
