@@ -1,0 +1,47 @@
+//! Engine settings.
+
+use std::time::Duration;
+
+use shoal_swarm::{ChokerConfig, PickerConfig, PipelineConfig};
+
+/// How the engine behaves; the defaults suit a desktop client.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Our 20-byte peer id.
+    pub peer_id: [u8; 20],
+    /// `v` in our extension handshake.
+    pub client_name: String,
+    /// Our listen port, announced as `p` in the extension handshake.
+    pub listen_port: Option<u16>,
+    /// Requests from one peer we queue before rejecting more (announced as `reqq`).
+    pub max_peer_requests: usize,
+    /// Block reads for one peer handed to the driver at once.
+    pub max_reads_in_flight: usize,
+    /// Send a keep-alive after this much silence on our side.
+    pub keepalive_interval: Duration,
+    /// Drop a peer that sent nothing for this long.
+    pub peer_timeout: Duration,
+    /// Piece picker settings (its seed makes runs reproducible).
+    pub picker: PickerConfig,
+    /// Choker settings.
+    pub choker: ChokerConfig,
+    /// Request pipeline settings.
+    pub pipeline: PipelineConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            peer_id: *b"-SH0100-000000000000",
+            client_name: format!("shoal {}", env!("CARGO_PKG_VERSION")),
+            listen_port: None,
+            max_peer_requests: 500,
+            max_reads_in_flight: 64,
+            keepalive_interval: Duration::from_secs(90),
+            peer_timeout: Duration::from_secs(180),
+            picker: PickerConfig::default(),
+            choker: ChokerConfig::default(),
+            pipeline: PipelineConfig::default(),
+        }
+    }
+}

@@ -1,0 +1,437 @@
+//! The engine: peers, picker, choker and piece buffers of one torrent.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use shoal_metainfo::Info;
+use shoal_swarm::{
+    Blame, BlameConfig, BlockRequest, Choker, PeerKey, Picker, PieceSet, PieceSizes,
+};
+use shoal_wire::{BlockRef, ExtHandshake, Handshake, Message, Reserved, UT_METADATA};
+
+use crate::peer::Peer;
+use crate::{Config, EngineError, Event};
+
+/// Progress figures for display.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Stats {
+    /// Verified pieces.
+    pub pieces_have: u32,
+    /// Pieces in the torrent.
+    pub pieces_total: u32,
+    /// Bytes of wanted pieces still missing.
+    pub bytes_left: u64,
+    /// Payload bytes received.
+    pub downloaded: u64,
+    /// Payload bytes sent.
+    pub uploaded: u64,
+    /// Connected peers.
+    pub peers: usize,
+}
+
+/// The sans-IO state machine of one torrent (see the crate docs).
+pub struct Engine {
+    pub(crate) config: Config,
+    info_hash: [u8; 20],
+    pub(crate) picker: Picker,
+    pub(crate) choker: Choker,
+    blame: Blame,
+    pub(crate) peers: BTreeMap<PeerKey, Peer>,
+    /// Pieces being downloaded: their bytes as blocks arrive.
+    buffers: HashMap<u32, Vec<u8>>,
+    events: VecDeque<Event>,
+    next_key: u32,
+    completed: bool,
+    pub(crate) downloaded: u64,
+    uploaded: u64,
+}
+
+impl Engine {
+    /// An engine for `info` that already has the pieces in `have`.
+    pub fn new(
+        info: &Info,
+        info_hash: [u8; 20],
+        have: &PieceSet,
+        config: Config,
+    ) -> Result<Self, EngineError> {
+        let sizes = PieceSizes::from_info(info)?;
+        let expected = sizes.num_pieces();
+        if have.len() != expected {
+            return Err(EngineError::HaveSize {
+                expected,
+                found: have.len(),
+            });
+        }
+        let mut picker = Picker::new(sizes, config.picker.clone());
+        for piece in have.iter() {
+            picker.set_have(piece)?;
+        }
+        let mut choker = Choker::new(config.choker.clone());
+        let completed = picker.is_complete();
+        choker.set_seeding(completed);
+        Ok(Engine {
+            blame: Blame::new(BlameConfig::default()),
+            config,
+            info_hash,
+            picker,
+            choker,
+            peers: BTreeMap::new(),
+            buffers: HashMap::new(),
+            events: VecDeque::new(),
+            next_key: 0,
+            completed,
+            downloaded: 0,
+            uploaded: 0,
+        })
+    }
+
+    /// The handshake we send: fast extension and extension protocol on.
+    pub fn handshake(&self) -> Handshake {
+        Handshake {
+            reserved: Reserved::FAST | Reserved::EXTENSION,
+            info_hash: self.info_hash,
+            peer_id: self.config.peer_id,
+        }
+    }
+
+    /// Verified pieces.
+    pub fn have(&self) -> &PieceSet {
+        self.picker.have()
+    }
+
+    /// True once every wanted piece is verified.
+    pub fn is_complete(&self) -> bool {
+        self.picker.is_complete()
+    }
+
+    /// Figures for progress displays.
+    pub fn stats(&self) -> Stats {
+        Stats {
+            pieces_have: self.picker.have().count(),
+            pieces_total: self.picker.num_pieces(),
+            bytes_left: self.picker.bytes_left(),
+            downloaded: self.downloaded,
+            uploaded: self.uploaded,
+            peers: self.peers.len(),
+        }
+    }
+
+    /// Address of a connected peer.
+    pub fn peer_addr(&self, key: PeerKey) -> Option<SocketAddr> {
+        self.peers.get(&key).map(|p| p.addr)
+    }
+
+    /// Registers a peer whose handshake (`theirs`) matched ours, and queues our
+    /// opening messages: extension handshake and what we have.
+    pub fn add_peer(&mut self, addr: SocketAddr, theirs: &Handshake, now: Duration) -> PeerKey {
+        let key = PeerKey(self.next_key);
+        self.next_key = self.next_key.wrapping_add(1);
+        let mut peer = Peer::new(addr, theirs.reserved, self.config.pipeline.clone(), now);
+        // The have-set first (BEP 3), then the extension handshake.
+        let have = self.picker.have();
+        if peer.fast() && have.is_full() {
+            peer.send(&Message::HaveAll, now);
+        } else if peer.fast() && have.is_empty() {
+            peer.send(&Message::HaveNone, now);
+        } else if !have.is_empty() {
+            peer.send(&Message::Bitfield(have.as_bytes()), now);
+        }
+        if peer.reserved.extension() {
+            let mut ext = ExtHandshake {
+                client: Some(self.config.client_name.clone()),
+                port: self.config.listen_port,
+                reqq: u32::try_from(self.config.max_peer_requests).ok(),
+                yourip: Some(addr.ip()),
+                upload_only: self.completed,
+                ..ExtHandshake::default()
+            };
+            ext.extensions.insert(UT_METADATA.to_owned(), 1);
+            ext.encode_message(&mut peer.outbox);
+        }
+        // A new peer has nothing until it says otherwise.
+        let _ = self
+            .picker
+            .peer_added(key, PieceSet::new(self.picker.num_pieces()));
+        self.choker.peer_connected(key, now);
+        self.peers.insert(key, peer);
+        key
+    }
+
+    /// Forgets a peer whose connection closed; its requests go back to the pool.
+    pub fn remove_peer(&mut self, peer: PeerKey, now: Duration) {
+        if self.peers.remove(&peer).is_some() {
+            let _ = self.picker.peer_removed(peer);
+            self.choker.peer_disconnected(peer);
+            // Blocks it held may now go to others.
+            self.fill_all(now);
+        }
+    }
+
+    /// Drops a peer for a protocol fault and tells the driver to close it.
+    pub(crate) fn drop_peer(&mut self, peer: PeerKey, reason: String, banned: bool, now: Duration) {
+        self.remove_peer(peer, now);
+        self.events.push_back(Event::Disconnect {
+            peer,
+            reason,
+            banned,
+        });
+    }
+
+    /// Moves the bytes waiting for `peer` into `out` (cleared first), swapping
+    /// buffers so neither side reallocates in steady state.
+    pub fn take_outbox(&mut self, peer: PeerKey, out: &mut Vec<u8>) {
+        out.clear();
+        if let Some(p) = self.peers.get_mut(&peer) {
+            std::mem::swap(&mut p.outbox, out);
+        }
+    }
+
+    /// Peers with bytes waiting to be sent.
+    pub fn peers_with_output(&self) -> Vec<PeerKey> {
+        self.peers
+            .iter()
+            .filter(|(_, p)| !p.outbox.is_empty())
+            .map(|(k, _)| *k)
+            .collect()
+    }
+
+    /// The next thing for the driver to do, if any.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// When [`Engine::tick`] next has work.
+    pub fn poll_timeout(&self) -> Duration {
+        let mut next = self.choker.poll_timeout();
+        for p in self.peers.values() {
+            next = next.min(p.last_send + self.config.keepalive_interval);
+            next = next.min(p.last_recv + self.config.peer_timeout);
+            if let Some(t) = p.pipeline.poll_timeout() {
+                next = next.min(t);
+            }
+        }
+        next
+    }
+
+    /// Runs timers: rechoke, request timeouts, keep-alives, dead peers.
+    pub fn tick(&mut self, now: Duration) {
+        self.rechoke(now);
+        for key in self.keys() {
+            let Some(peer) = self.peers.get_mut(&key) else {
+                continue;
+            };
+            if now.saturating_sub(peer.last_recv) >= self.config.peer_timeout {
+                self.drop_peer(key, "timed out".into(), false, now);
+                continue;
+            }
+            if now.saturating_sub(peer.last_send) >= self.config.keepalive_interval {
+                peer.send(&Message::KeepAlive, now);
+            }
+            for block in peer.pipeline.timed_out(now) {
+                let _ = self.picker.request_timed_out(key, block);
+            }
+        }
+        self.fill_all(now);
+    }
+
+    pub(crate) fn keys(&self) -> Vec<PeerKey> {
+        self.peers.keys().copied().collect()
+    }
+
+    fn fill_all(&mut self, now: Duration) {
+        for key in self.keys() {
+            self.fill_requests(key, now);
+        }
+    }
+
+    /// Applies the choker's decisions; it only works when a rechoke is due or
+    /// something changed (a peer became interested), so this is cheap.
+    pub(crate) fn rechoke(&mut self, now: Duration) {
+        let diff = self.choker.tick(now);
+        for key in diff.choke {
+            self.set_choking(key, true, now);
+        }
+        for key in diff.unchoke {
+            self.set_choking(key, false, now);
+        }
+    }
+
+    /// Chokes or unchokes `key`, rejecting its queued requests on choke.
+    fn set_choking(&mut self, key: PeerKey, choking: bool, now: Duration) {
+        let Some(peer) = self.peers.get_mut(&key) else {
+            return;
+        };
+        if peer.am_choking == choking {
+            return;
+        }
+        peer.am_choking = choking;
+        if choking {
+            peer.send(&Message::Choke, now);
+            // Without BEP 6 a choke silently drops the queue; with it, each is rejected.
+            let dropped: Vec<BlockRequest> = peer.queued.drain(..).collect();
+            if peer.fast() {
+                for b in dropped {
+                    peer.send(&Message::Reject(block_ref(b)), now);
+                }
+            }
+        } else {
+            peer.send(&Message::Unchoke, now);
+        }
+    }
+
+    /// Tops up our requests to `key` as far as its pipeline allows.
+    pub(crate) fn fill_requests(&mut self, key: PeerKey, now: Duration) {
+        let Some(peer) = self.peers.get_mut(&key) else {
+            return;
+        };
+        if peer.peer_choking || !peer.am_interested {
+            return;
+        }
+        let room = peer.pipeline.room();
+        if room == 0 {
+            return;
+        }
+        let Ok(blocks) = self.picker.pick(key, room) else {
+            return;
+        };
+        for block in blocks {
+            peer.pipeline.request_sent(block, now);
+            peer.send(&Message::Request(block_ref(block)), now);
+        }
+    }
+
+    /// Re-evaluates whether we want anything from `key`, telling it on change.
+    pub(crate) fn update_interest(&mut self, key: PeerKey, now: Duration) {
+        let interested = self.picker.is_interesting(key);
+        let Some(peer) = self.peers.get_mut(&key) else {
+            return;
+        };
+        if peer.am_interested != interested {
+            peer.am_interested = interested;
+            let msg = if interested {
+                Message::Interested
+            } else {
+                Message::NotInterested
+            };
+            peer.send(&msg, now);
+            self.choker.set_am_interested(key, interested, now);
+        }
+    }
+
+    /// Stores a received block; hands the piece over for checking once complete.
+    pub(crate) fn store_block(
+        &mut self,
+        key: PeerKey,
+        block: BlockRequest,
+        data: &[u8],
+        now: Duration,
+    ) {
+        let Ok(outcome) = self.picker.block_received(key, block) else {
+            return;
+        };
+        for (other, req) in outcome.cancel {
+            if let Some(p) = self.peers.get_mut(&other) {
+                p.pipeline.request_cancelled(req);
+                p.send(&Message::Cancel(block_ref(req)), now);
+            }
+        }
+        if !outcome.accepted {
+            return;
+        }
+        let size = self.picker.sizes().size(block.piece) as usize;
+        let buffer = self
+            .buffers
+            .entry(block.piece)
+            .or_insert_with(|| vec![0; size]);
+        let start = block.offset as usize;
+        if let Some(dst) = buffer.get_mut(start..start + data.len()) {
+            dst.copy_from_slice(data);
+        }
+        if outcome.piece_complete {
+            if let Some(data) = self.buffers.remove(&block.piece) {
+                self.events.push_back(Event::CheckPiece {
+                    piece: block.piece,
+                    data,
+                });
+            }
+        }
+    }
+
+    /// The driver's verdict on a piece from [`Event::CheckPiece`]; when `ok`,
+    /// the piece must already be written.
+    pub fn piece_checked(&mut self, piece: u32, ok: bool, now: Duration) {
+        if !ok {
+            let Ok(failed) = self.picker.piece_failed(piece) else {
+                return;
+            };
+            for key in self.blame.piece_failed(&failed, None) {
+                self.drop_peer(key, "sent corrupt data".into(), true, now);
+            }
+            self.fill_all(now);
+            return;
+        }
+        let Ok(not_interesting) = self.picker.piece_verified(piece) else {
+            return;
+        };
+        self.events.push_back(Event::PieceVerified(piece));
+        for peer in self.peers.values_mut() {
+            peer.send(&Message::Have(piece), now);
+        }
+        for key in not_interesting {
+            self.update_interest(key, now);
+        }
+        if self.picker.is_complete() && !self.completed {
+            self.completed = true;
+            self.choker.set_seeding(true);
+            self.events.push_back(Event::Completed);
+            for key in self.keys() {
+                self.update_interest(key, now);
+            }
+        }
+    }
+
+    /// Data the driver read for an [`Event::ReadBlock`]: queues the `piece` message.
+    pub fn block_read(&mut self, key: PeerKey, block: BlockRequest, data: &[u8], now: Duration) {
+        let Some(peer) = self.peers.get_mut(&key) else {
+            return;
+        };
+        let Some(pos) = peer.reading.iter().position(|b| *b == block) else {
+            return;
+        };
+        peer.reading.swap_remove(pos);
+        if peer.am_choking || data.len() != block.length as usize {
+            return;
+        }
+        shoal_wire::write_piece_header(&mut peer.outbox, block.piece, block.offset, block.length);
+        peer.outbox.extend_from_slice(data);
+        peer.last_send = now;
+        peer.uploaded += u64::from(block.length);
+        self.uploaded += u64::from(block.length);
+        self.choker.uploaded(key, u64::from(block.length));
+        self.start_reads(key);
+    }
+
+    /// Hands queued requests of `key` to the driver, up to the in-flight limit.
+    pub(crate) fn start_reads(&mut self, key: PeerKey) {
+        let Some(peer) = self.peers.get_mut(&key) else {
+            return;
+        };
+        while peer.reading.len() < self.config.max_reads_in_flight {
+            let Some(block) = peer.queued.pop_front() else {
+                break;
+            };
+            peer.reading.push(block);
+            self.events.push_back(Event::ReadBlock { peer: key, block });
+        }
+    }
+}
+
+/// The wire form of a block request.
+pub(crate) fn block_ref(b: BlockRequest) -> BlockRef {
+    BlockRef {
+        index: b.piece,
+        begin: b.offset,
+        length: b.length,
+    }
+}

@@ -1,0 +1,36 @@
+//! What the engine asks its driver to do.
+
+use shoal_swarm::{BlockRequest, PeerKey};
+
+/// A request from the engine to its driver.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// All blocks of `piece` arrived: hash `data`, write it if it matches, and
+    /// report with [`crate::Engine::piece_checked`].
+    CheckPiece {
+        /// Piece index.
+        piece: u32,
+        /// The whole piece.
+        data: Vec<u8>,
+    },
+    /// Read `block` for `peer` and hand it over with [`crate::Engine::block_read`].
+    ReadBlock {
+        /// Who asked.
+        peer: PeerKey,
+        /// What to read.
+        block: BlockRequest,
+    },
+    /// Close the connection to `peer` (it was already removed from the engine).
+    Disconnect {
+        /// The peer.
+        peer: PeerKey,
+        /// Why, for logs.
+        reason: String,
+        /// True if the peer sent corrupt data: do not reconnect to it.
+        banned: bool,
+    },
+    /// `piece` passed its hash check (record it in resume data).
+    PieceVerified(u32),
+    /// Every wanted piece is verified.
+    Completed,
+}

@@ -1,0 +1,224 @@
+//! Handling one message from a peer.
+
+use std::time::Duration;
+
+use shoal_swarm::{BLOCK_SIZE, BlockRequest, PeerKey, PieceSet};
+use shoal_wire::{BlockRef, EXTENDED_HANDSHAKE_ID, ExtHandshake, Message};
+
+use crate::Engine;
+use crate::engine::block_ref;
+
+impl Engine {
+    /// Feeds one decoded message from `key`. A protocol violation drops the
+    /// peer (an [`crate::Event::Disconnect`] follows); nothing a peer sends
+    /// can make this panic.
+    pub fn handle(&mut self, key: PeerKey, msg: Message<'_>, now: Duration) {
+        let Some(peer) = self.peers.get_mut(&key) else {
+            return;
+        };
+        peer.last_recv = now;
+        // Only the first message may carry the have-set; extension handshakes
+        // and keep-alives do not count, as clients send them on either side.
+        let first = !peer.got_first_message;
+        if !matches!(msg, Message::Extended { .. } | Message::KeepAlive) {
+            peer.got_first_message = true;
+        }
+        let fast = peer.fast();
+        let result = match msg {
+            Message::KeepAlive
+            | Message::Port(_)
+            | Message::Suggest(_)
+            | Message::AllowedFast(_) => Ok(()),
+            Message::Bitfield(bytes) if first => self.on_have_set(
+                key,
+                PieceSet::from_bytes(bytes, self.picker.num_pieces()).ok(),
+                now,
+            ),
+            Message::HaveAll if first && fast => {
+                self.on_have_set(key, Some(PieceSet::full(self.picker.num_pieces())), now)
+            }
+            Message::HaveNone if first && fast => Ok(()),
+            Message::Bitfield(_) | Message::HaveAll | Message::HaveNone => {
+                Err("bitfield, have-all or have-none out of place")
+            }
+            Message::Have(piece) => self.on_have(key, piece, now),
+            Message::Choke => {
+                self.on_choke(key, now);
+                Ok(())
+            }
+            Message::Unchoke => {
+                if let Some(p) = self.peers.get_mut(&key) {
+                    p.peer_choking = false;
+                }
+                self.choker.set_peer_choking(key, false, now);
+                self.fill_requests(key, now);
+                Ok(())
+            }
+            Message::Interested | Message::NotInterested => {
+                let interested = matches!(msg, Message::Interested);
+                if let Some(p) = self.peers.get_mut(&key) {
+                    p.peer_interested = interested;
+                }
+                self.choker.set_peer_interested(key, interested);
+                self.rechoke(now);
+                Ok(())
+            }
+            Message::Request(block) => self.on_request(key, block, now),
+            Message::Cancel(block) => {
+                if let Some(p) = self.peers.get_mut(&key) {
+                    let req = to_request(block);
+                    p.queued.retain(|b| *b != req);
+                }
+                Ok(())
+            }
+            Message::Piece { index, begin, data } => self.on_piece(key, index, begin, data, now),
+            Message::Reject(block) if fast => {
+                let req = to_request(block);
+                if let Some(p) = self.peers.get_mut(&key) {
+                    if p.pipeline.request_cancelled(req) {
+                        let _ = self.picker.request_rejected(key, req);
+                    }
+                }
+                self.fill_requests(key, now);
+                Ok(())
+            }
+            Message::Reject(_) => Err("reject without the fast extension"),
+            Message::Extended { id, payload } => {
+                self.on_extended(key, id, payload);
+                Ok(())
+            }
+            // v2 hash exchange and unknown ids are not served yet; skipping them
+            // keeps peers that use them connected.
+            Message::HashRequest(_)
+            | Message::Hashes { .. }
+            | Message::HashReject(_)
+            | Message::Unknown { .. } => Ok(()),
+        };
+        if let Err(reason) = result {
+            self.drop_peer(key, reason.into(), false, now);
+        }
+    }
+
+    fn on_have_set(
+        &mut self,
+        key: PeerKey,
+        have: Option<PieceSet>,
+        now: Duration,
+    ) -> Result<(), &'static str> {
+        let have = have.ok_or("malformed bitfield")?;
+        self.picker
+            .peer_bitfield(key, have)
+            .map_err(|_| "bitfield rejected")?;
+        self.update_interest(key, now);
+        Ok(())
+    }
+
+    fn on_have(&mut self, key: PeerKey, piece: u32, now: Duration) -> Result<(), &'static str> {
+        if piece >= self.picker.num_pieces() {
+            return Err("have for a piece out of range");
+        }
+        self.picker
+            .peer_has(key, piece)
+            .map_err(|_| "have rejected")?;
+        self.update_interest(key, now);
+        self.fill_requests(key, now);
+        Ok(())
+    }
+
+    fn on_choke(&mut self, key: PeerKey, now: Duration) {
+        let Some(peer) = self.peers.get_mut(&key) else {
+            return;
+        };
+        peer.peer_choking = true;
+        self.choker.set_peer_choking(key, true, now);
+        // BEP 6: with the fast extension a choke keeps pending requests (the
+        // peer rejects them one by one); without it, they are all gone.
+        if !peer.fast() {
+            peer.pipeline.clear();
+            let _ = self.picker.peer_choked(key);
+        }
+    }
+
+    fn on_request(
+        &mut self,
+        key: PeerKey,
+        block: BlockRef,
+        now: Duration,
+    ) -> Result<(), &'static str> {
+        let req = to_request(block);
+        let valid = self.picker.have().contains(block.index)
+            && block.length > 0
+            && block.length <= BLOCK_SIZE
+            && u64::from(block.begin) + u64::from(block.length)
+                <= u64::from(self.picker.sizes().size(block.index));
+        let max_queue = self.config.max_peer_requests;
+        let Some(peer) = self.peers.get_mut(&key) else {
+            return Ok(());
+        };
+        let refused = !valid || peer.am_choking || peer.queued.len() >= max_queue;
+        if refused {
+            // Without BEP 6 there is no way to refuse: the request is dropped.
+            if peer.fast() {
+                peer.send(&Message::Reject(block_ref(req)), now);
+            }
+            return Ok(());
+        }
+        peer.queued.push_back(req);
+        self.start_reads(key);
+        Ok(())
+    }
+
+    fn on_piece(
+        &mut self,
+        key: PeerKey,
+        index: u32,
+        begin: u32,
+        data: &[u8],
+        now: Duration,
+    ) -> Result<(), &'static str> {
+        let req = BlockRequest {
+            piece: index,
+            offset: begin,
+            length: u32::try_from(data.len()).map_err(|_| "block too long")?,
+        };
+        let Some(peer) = self.peers.get_mut(&key) else {
+            return Ok(());
+        };
+        // Blocks we never asked this peer for are ignored (possibly a late
+        // reply to a cancel), but they still count as traffic.
+        let rtt = peer.pipeline.block_received(req, now);
+        peer.downloaded += u64::from(req.length);
+        self.downloaded += u64::from(req.length);
+        self.choker.downloaded(key, u64::from(req.length), now);
+        if rtt.is_some() {
+            self.store_block(key, req, data, now);
+        }
+        self.fill_requests(key, now);
+        Ok(())
+    }
+
+    fn on_extended(&mut self, key: PeerKey, id: u8, payload: &[u8]) {
+        if id != EXTENDED_HANDSHAKE_ID {
+            // ut_metadata and ut_pex are served by later work; ignoring is allowed.
+            return;
+        }
+        let Ok(ext) = ExtHandshake::decode(payload) else {
+            return;
+        };
+        let Some(peer) = self.peers.get_mut(&key) else {
+            return;
+        };
+        if let Some(reqq) = ext.reqq {
+            peer.pipeline.set_reqq(reqq);
+        }
+        peer.ext = Some(ext);
+    }
+}
+
+fn to_request(b: BlockRef) -> BlockRequest {
+    BlockRequest {
+        piece: b.index,
+        offset: b.begin,
+        length: b.length,
+    }
+}

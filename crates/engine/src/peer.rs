@@ -1,0 +1,84 @@
+//! What the engine knows about one connected peer.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use shoal_swarm::{BlockRequest, Pipeline, PipelineConfig};
+use shoal_wire::{Message, Reserved};
+
+/// Protocol state of one connection.
+pub(crate) struct Peer {
+    /// Where it is.
+    pub addr: SocketAddr,
+    /// Reserved bits from its handshake.
+    pub reserved: Reserved,
+    /// Its extension handshake's `m` id for ut_metadata etc., once received.
+    pub ext: Option<shoal_wire::ExtHandshake>,
+    /// Whether the first message after the handshake has been seen; only it
+    /// may be a bitfield, have-all or have-none.
+    pub got_first_message: bool,
+    /// We refuse its requests.
+    pub am_choking: bool,
+    /// We want something it has.
+    pub am_interested: bool,
+    /// It refuses our requests.
+    pub peer_choking: bool,
+    /// It wants something we have.
+    pub peer_interested: bool,
+    /// Our requests to it.
+    pub pipeline: Pipeline,
+    /// Its requests to us, waiting to be handed to the driver for reading.
+    pub queued: VecDeque<BlockRequest>,
+    /// Its requests the driver is reading now.
+    pub reading: Vec<BlockRequest>,
+    /// Encoded messages waiting to be sent.
+    pub outbox: Vec<u8>,
+    /// When it last sent us anything.
+    pub last_recv: Duration,
+    /// When we last queued anything for it.
+    pub last_send: Duration,
+    /// Payload bytes it sent us.
+    pub downloaded: u64,
+    /// Payload bytes we sent it.
+    pub uploaded: u64,
+}
+
+impl Peer {
+    pub fn new(
+        addr: SocketAddr,
+        reserved: Reserved,
+        pipeline: PipelineConfig,
+        now: Duration,
+    ) -> Self {
+        Peer {
+            addr,
+            reserved,
+            ext: None,
+            got_first_message: false,
+            am_choking: true,
+            am_interested: false,
+            peer_choking: true,
+            peer_interested: false,
+            pipeline: Pipeline::new(pipeline, now),
+            queued: VecDeque::new(),
+            reading: Vec::new(),
+            outbox: Vec::new(),
+            last_recv: now,
+            last_send: now,
+            downloaded: 0,
+            uploaded: 0,
+        }
+    }
+
+    /// Whether both sides speak BEP 6 (we always do).
+    pub fn fast(&self) -> bool {
+        self.reserved.fast()
+    }
+
+    /// Queues a message.
+    pub fn send(&mut self, msg: &Message<'_>, now: Duration) {
+        msg.encode(&mut self.outbox);
+        self.last_send = now;
+    }
+}

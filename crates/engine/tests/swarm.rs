@@ -1,0 +1,276 @@
+//! Several engines trading over in-memory links on a virtual clock: the
+//! whole peer protocol and swarm logic, with no sockets or threads.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use sha1::{Digest, Sha1};
+use shoal_engine::{Config, Engine, Event, PeerKey};
+use shoal_metainfo::{ContentHashes, NewFile, Torrent, TorrentSpec};
+use shoal_swarm::PieceSet;
+use shoal_wire::{Decoder, Message};
+
+const PIECE: u64 = 32 * 1024;
+
+fn make_torrent(len: usize) -> (Torrent, Vec<u8>) {
+    let content: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8).collect();
+    let spec = TorrentSpec::new(
+        "t.bin".into(),
+        vec![NewFile {
+            path: vec!["t.bin".into()],
+            length: len as u64,
+            executable: false,
+        }],
+        true,
+        PIECE,
+    );
+    let v1_pieces = content
+        .chunks(PIECE as usize)
+        .map(|c| Sha1::digest(c).into())
+        .collect();
+    let bytes = spec
+        .encode(&ContentHashes {
+            v1_pieces,
+            v2_files: vec![],
+        })
+        .unwrap();
+    (Torrent::from_bytes(&bytes).unwrap(), content)
+}
+
+/// One simulated client: its engine, its copy of the data, and how it behaves.
+struct Node {
+    engine: Engine,
+    data: Vec<u8>,
+    /// Flips a bit in every block it serves.
+    liar: bool,
+    completed: bool,
+    banned: Vec<PeerKey>,
+}
+
+/// A connection between node `a` (as key `ka` in b's view... see fields).
+struct Link {
+    a: usize,
+    b: usize,
+    /// Key of b inside a's engine.
+    b_in_a: PeerKey,
+    /// Key of a inside b's engine.
+    a_in_b: PeerKey,
+    open: bool,
+}
+
+struct Net {
+    torrent: Torrent,
+    content: Vec<u8>,
+    nodes: Vec<Node>,
+    links: Vec<Link>,
+    now: Duration,
+}
+
+impl Net {
+    fn new(len: usize, seeders: usize, leechers: usize, liars: usize) -> Net {
+        let (torrent, content) = make_torrent(len);
+        let n = torrent.info.num_pieces() as u32;
+        let mut nodes = Vec::new();
+        for i in 0..seeders + leechers + liars {
+            let seeder = i < seeders || i >= seeders + leechers;
+            let have = if seeder {
+                PieceSet::full(n)
+            } else {
+                PieceSet::new(n)
+            };
+            let mut config = Config::default();
+            config.peer_id[19] = i as u8;
+            config.picker.seed = i as u64;
+            config.choker.seed = i as u64;
+            let engine = Engine::new(
+                &torrent.info,
+                torrent.info_hashes.wire_id().unwrap(),
+                &have,
+                config,
+            )
+            .unwrap();
+            nodes.push(Node {
+                engine,
+                data: if seeder {
+                    content.clone()
+                } else {
+                    vec![0; len]
+                },
+                liar: i >= seeders + leechers,
+                completed: seeder,
+                banned: Vec::new(),
+            });
+        }
+        let mut net = Net {
+            torrent,
+            content,
+            nodes,
+            links: Vec::new(),
+            now: Duration::ZERO,
+        };
+        for a in 0..net.nodes.len() {
+            for b in a + 1..net.nodes.len() {
+                net.connect(a, b);
+            }
+        }
+        net
+    }
+
+    fn addr(i: usize) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], 7000 + i as u16))
+    }
+
+    fn connect(&mut self, a: usize, b: usize) {
+        let hb = self.nodes[b].engine.handshake();
+        let ha = self.nodes[a].engine.handshake();
+        let b_in_a = self.nodes[a].engine.add_peer(Self::addr(b), &hb, self.now);
+        let a_in_b = self.nodes[b].engine.add_peer(Self::addr(a), &ha, self.now);
+        self.links.push(Link {
+            a,
+            b,
+            b_in_a,
+            a_in_b,
+            open: true,
+        });
+    }
+
+    /// Moves all queued bytes across every link, then serves disk events.
+    fn step(&mut self) {
+        let n = self.torrent.info.num_pieces() as u32;
+        let decoder = Decoder::with_piece_count(n);
+        let mut buf = Vec::new();
+        for l in 0..self.links.len() {
+            let (a, b, b_in_a, a_in_b, open) = {
+                let l = &self.links[l];
+                (l.a, l.b, l.b_in_a, l.a_in_b, l.open)
+            };
+            if !open {
+                continue;
+            }
+            for (from, to, key_at_from, key_at_to) in
+                [(a, b, b_in_a, a_in_b), (b, a, a_in_b, b_in_a)]
+            {
+                self.nodes[from].engine.take_outbox(key_at_from, &mut buf);
+                let mut frames = decoder.messages(&buf);
+                for msg in frames.by_ref() {
+                    let msg: Message<'_> = msg.expect("engines emit valid frames");
+                    self.nodes[to].engine.handle(key_at_to, msg, self.now);
+                }
+                assert!(frames.remaining().is_empty(), "whole frames only");
+            }
+        }
+        for i in 0..self.nodes.len() {
+            while let Some(event) = self.nodes[i].engine.poll_event() {
+                self.serve(i, event);
+            }
+            self.nodes[i].engine.tick(self.now);
+        }
+        self.now += Duration::from_millis(5);
+    }
+
+    fn serve(&mut self, i: usize, event: Event) {
+        let pl = PIECE as usize;
+        let now = self.now;
+        let node = &mut self.nodes[i];
+        match event {
+            Event::CheckPiece { piece, data } => {
+                let ok =
+                    Sha1::digest(&data).as_slice() == self.torrent.info.v1_pieces[piece as usize];
+                if ok {
+                    let start = piece as usize * pl;
+                    node.data[start..start + data.len()].copy_from_slice(&data);
+                }
+                node.engine.piece_checked(piece, ok, now);
+            }
+            Event::ReadBlock { peer, block } => {
+                let start = block.piece as usize * pl + block.offset as usize;
+                let mut bytes = node.data[start..start + block.length as usize].to_vec();
+                if node.liar {
+                    bytes[0] ^= 1;
+                }
+                node.engine.block_read(peer, block, &bytes, now);
+            }
+            Event::Disconnect { peer, banned, .. } => {
+                if banned {
+                    node.banned.push(peer);
+                }
+                for link in &mut self.links {
+                    if (link.a == i && link.b_in_a == peer) || (link.b == i && link.a_in_b == peer)
+                    {
+                        link.open = false;
+                        let (other, key) = if link.a == i {
+                            (link.b, link.a_in_b)
+                        } else {
+                            (link.a, link.b_in_a)
+                        };
+                        self.nodes[other].engine.remove_peer(key, now);
+                    }
+                }
+            }
+            Event::Completed => node.completed = true,
+            Event::PieceVerified(_) => {}
+        }
+    }
+
+    fn run_until_done(&mut self, max_steps: usize) -> usize {
+        for step in 0..max_steps {
+            if self.nodes.iter().all(|n| n.completed) {
+                return step;
+            }
+            self.step();
+        }
+        let stats: Vec<_> = self.nodes.iter().map(|n| n.engine.stats()).collect();
+        panic!("swarm did not complete in {max_steps} steps: {stats:#?}");
+    }
+}
+
+#[test]
+fn one_seeder_one_leecher() {
+    let mut net = Net::new(1_000_003, 1, 1, 0);
+    net.run_until_done(20_000);
+    assert!(net.nodes[1].data == net.content);
+    assert_eq!(net.nodes[1].engine.stats().bytes_left, 0);
+}
+
+#[test]
+fn leechers_trade_with_each_other() {
+    let mut net = Net::new(2_000_000, 1, 4, 0);
+    net.run_until_done(50_000);
+    for node in &net.nodes[1..] {
+        assert!(node.data == net.content);
+    }
+    // The seeder did not upload everything: leechers served each other.
+    let seeder_up = net.nodes[0].engine.stats().uploaded;
+    let leecher_up: u64 = net.nodes[1..]
+        .iter()
+        .map(|n| n.engine.stats().uploaded)
+        .sum();
+    assert!(
+        leecher_up > 0,
+        "leechers uploaded nothing (seeder {seeder_up})"
+    );
+}
+
+#[test]
+fn a_liar_is_banned_and_the_download_completes() {
+    let mut net = Net::new(1_500_000, 1, 1, 1);
+    // Node 2 is a seeder that corrupts every block it serves.
+    net.nodes[2].completed = true;
+    net.run_until_done(50_000);
+    assert!(net.nodes[1].data == net.content);
+    assert!(!net.nodes[1].banned.is_empty(), "the liar was never banned");
+    let liar_link = net.links.iter().find(|l| l.a == 1 && l.b == 2).unwrap();
+    assert!(!liar_link.open);
+}
+
+#[test]
+fn seeders_do_not_request_and_stay_complete() {
+    let mut net = Net::new(200_000, 2, 0, 0);
+    for _ in 0..100 {
+        net.step();
+    }
+    for node in &net.nodes {
+        assert_eq!(node.engine.stats().downloaded, 0);
+    }
+}
