@@ -1,10 +1,15 @@
 //! Content on disk for shoal: the parallel hashing engine behind `shoal
 //! create` and `shoal verify` ([`hash`]), piece reads and writes across a
-//! torrent's files ([`FileStore`]), and crash-safe resume data ([`resume`]).
+//! torrent's files ([`FileStore`]), checking downloaded pieces
+//! ([`piece_matches`]), and crash-safe resume data ([`resume`]).
 
+mod check;
 pub mod hash;
 pub mod resume;
 mod store;
+mod verify;
 
+pub use check::{PieceState, check_options, check_pieces};
 pub use hash::{ContentHashes, HashError, HashOptions, PieceHash, Segment, V2File, hash_content};
 pub use store::{FileStore, MAX_OPEN_FILES, StoreError};
+pub use verify::piece_matches;

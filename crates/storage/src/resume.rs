@@ -29,8 +29,9 @@ pub struct ResumeData {
     pub uploaded: u64,
     /// Bytes downloaded over the torrent's lifetime.
     pub downloaded: u64,
-    /// Per file, its modification time (Unix seconds) when the record was
-    /// made; a file changed since then must be rechecked.
+    /// Per file, its modification time (Unix nanoseconds, so a write in the
+    /// same second as the record still shows) when the record was made; a
+    /// file changed since then must be rechecked.
     pub file_mtimes: Vec<Option<i64>>,
 }
 

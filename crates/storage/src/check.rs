@@ -1,0 +1,77 @@
+//! Checking what of a torrent is already on disk.
+
+use shoal_metainfo::{Torrent, Version};
+
+use crate::hash::{HashError, HashOptions, PieceHash, Segment, hash_content};
+
+/// How one piece fared in a check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PieceState {
+    /// On disk and matching its hash.
+    Good,
+    /// On disk but not matching.
+    Bad,
+    /// Not (completely) on disk.
+    Missing,
+}
+
+/// The hashing options [`check_pieces`] needs for `torrent`: hybrids are
+/// checked through their v1 hashes alone, which cover every byte.
+pub fn check_options(torrent: &Torrent) -> HashOptions {
+    let use_v1 = torrent.info.version != Version::V2;
+    HashOptions::verify(torrent.info.piece_length, use_v1, !use_v1)
+}
+
+/// Hashes `segments` (the torrent's files, e.g. from
+/// [`crate::FileStore::segments`]) with `opts` (from [`check_options`]) and
+/// returns each piece's state.
+pub fn check_pieces(
+    torrent: &Torrent,
+    segments: &[Segment],
+    opts: &HashOptions,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<Vec<PieceState>, HashError> {
+    let info = &torrent.info;
+    let use_v1 = opts.v1;
+    let hashes = hash_content(segments, opts, progress)?;
+    let mut states = vec![PieceState::Missing; info.num_pieces()];
+    let verdict = |matches: bool| {
+        if matches {
+            PieceState::Good
+        } else {
+            PieceState::Bad
+        }
+    };
+    if use_v1 {
+        for ((state, got), want) in states
+            .iter_mut()
+            .zip(&hashes.v1_pieces)
+            .zip(&info.v1_pieces)
+        {
+            if let PieceHash::Hash(h) = got {
+                *state = verdict(h == want);
+            }
+        }
+        return Ok(states);
+    }
+    for (file_index, v2) in hashes.v2_files.iter().enumerate() {
+        let (Some(v2), Some(file)) = (v2, info.files.get(file_index)) else {
+            continue;
+        };
+        let Some(root) = file.pieces_root else {
+            continue;
+        };
+        let expected: Vec<[u8; 32]> = if file.length > info.piece_length {
+            torrent.piece_layers.get(&root).cloned().unwrap_or_default()
+        } else {
+            vec![root]
+        };
+        let first = info.file_pieces(file_index).start;
+        for (j, got) in v2.pieces.iter().enumerate() {
+            if let (Some(state), PieceHash::Hash(h)) = (states.get_mut(first + j), got) {
+                *state = verdict(expected.get(j) == Some(h));
+            }
+        }
+    }
+    Ok(states)
+}

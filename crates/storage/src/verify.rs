@@ -1,0 +1,40 @@
+//! Checking one downloaded piece against the torrent's hashes, in memory.
+
+use sha1::{Digest, Sha1};
+use shoal_metainfo::Torrent;
+use shoal_metainfo::merkle::{self, BLOCK_SIZE};
+
+/// True if `data` is piece `piece` of `torrent`: SHA-1 for v1 and hybrid
+/// torrents (their v1 hashes cover every byte), the BEP 52 piece-layer hash
+/// for v2-only ones.
+pub fn piece_matches(torrent: &Torrent, piece: u32, data: &[u8]) -> bool {
+    let info = &torrent.info;
+    if info.version.has_v1() {
+        return info
+            .v1_pieces
+            .get(piece as usize)
+            .is_some_and(|want| Sha1::digest(data).as_slice() == want);
+    }
+    // v2: a piece lies in exactly one file.
+    let Some(slice) = info.piece_slices(piece as usize).into_iter().next() else {
+        return false;
+    };
+    let Some(file) = info.files.get(slice.file) else {
+        return false;
+    };
+    let Some(root) = file.pieces_root else {
+        return false;
+    };
+    let blocks: Vec<merkle::Node> = data
+        .chunks(BLOCK_SIZE as usize)
+        .map(merkle::block_hash)
+        .collect();
+    if file.length <= info.piece_length {
+        // A one-piece file has no layer: its root covers the blocks directly.
+        return merkle::file_root(&blocks) == Some(root);
+    }
+    let index = (piece as usize).saturating_sub(info.file_pieces(slice.file).start);
+    let got = merkle::piece_layer(&blocks, info.piece_length);
+    let want = torrent.piece_layers.get(&root).and_then(|l| l.get(index));
+    got.first().is_some() && got.first() == want
+}
