@@ -3,7 +3,10 @@
 //! Every [`ChokerConfig::rechoke_interval`] (10 s):
 //! - **leecher** (tit-for-tat): the [`ChokerConfig::slots`] interested,
 //!   non-snubbed peers that sent us the most over the last
-//!   [`ChokerConfig::rate_window`] (20 s) are unchoked;
+//!   [`ChokerConfig::rate_window`] (20 s) are unchoked; ties (typically
+//!   peers that sent nothing lately) go to those that ever sent us data, then
+//!   to those already unchoked, then at random — so slots left over by quiet
+//!   reciprocators do not fall to free riders;
 //! - **seeder**: no download rates to reciprocate, so either round robin
 //!   (each unchoked peer keeps its slot for [`ChokerConfig::seed_slot_time`],
 //!   then yields to the peer that has waited longest, so every interested

@@ -81,7 +81,7 @@ pub use picker::{
     Priority,
 };
 pub use piece_set::{PieceSet, am_interested};
-pub use pipeline::{Pipeline, PipelineConfig};
+pub use pipeline::{Pipeline, PipelineConfig, depth_for};
 pub use rng::Rng;
 
 /// Size of a request block: 16 KiB, what every client asks for and serves.

@@ -75,28 +75,33 @@ impl Choker {
         diff
     }
 
-    /// Shuffles then stably sorts by `score`, best first; among equal
-    /// scores peers already unchoked come first (no churn for nothing), the
-    /// rest in a seeded random order. Optimistic holders are left out.
-    fn rank(&mut self, mut peers: Vec<(PeerKey, f64)>) -> Vec<PeerKey> {
-        peers.retain(|(k, _)| !self.held.contains(k));
+    /// Shuffles then stably sorts by `(score, tie)`, best first; among
+    /// equal scores peers already unchoked come first (no churn for
+    /// nothing), the rest in a seeded random order. Optimistic holders are
+    /// left out.
+    fn rank(&mut self, mut peers: Vec<(PeerKey, f64, f64)>) -> Vec<PeerKey> {
+        peers.retain(|(k, _, _)| !self.held.contains(k));
         self.rng.shuffle(&mut peers);
         let unchoked = |k: &PeerKey| self.peers.get(k).is_some_and(|p| p.unchoked);
         peers.sort_by(|a, b| {
             b.1.total_cmp(&a.1)
+                .then_with(|| b.2.total_cmp(&a.2))
                 .then_with(|| unchoked(&b.0).cmp(&unchoked(&a.0)))
         });
-        peers.into_iter().map(|(k, _)| k).collect()
+        peers.into_iter().map(|(k, _, _)| k).collect()
     }
 
-    /// Tit-for-tat: interested, non-snubbed peers by their rate to us.
+    /// Tit-for-tat: interested, non-snubbed peers by their rate to us over
+    /// the window. Slots left over (fewer peers sent us anything lately) go
+    /// first to peers that ever sent us data, so a peer that never
+    /// reciprocates only gets in optimistically or when nobody else wants in.
     fn leech_regular(&mut self, now: Duration) -> BTreeSet<PeerKey> {
         let snub = self.config.snub_time;
-        let candidates: Vec<(PeerKey, f64)> = self
+        let candidates: Vec<(PeerKey, f64, f64)> = self
             .peers
             .iter()
             .filter(|(_, p)| p.interested && !p.snubbed(now, snub))
-            .map(|(k, p)| (*k, p.rate(now).0))
+            .map(|(k, p)| (*k, p.rate(now).0, p.down as f64))
             .collect();
         let slots = self.config.slots;
         self.rank(candidates).into_iter().take(slots).collect()
@@ -106,11 +111,11 @@ impl Choker {
         let slots = self.config.slots;
         match self.config.seed_mode {
             SeedMode::FastestUpload => {
-                let candidates: Vec<(PeerKey, f64)> = self
+                let candidates: Vec<(PeerKey, f64, f64)> = self
                     .peers
                     .iter()
                     .filter(|(_, p)| p.interested)
-                    .map(|(k, p)| (*k, p.rate(now).1))
+                    .map(|(k, p)| (*k, p.rate(now).1, 0.0))
                     .collect();
                 self.rank(candidates).into_iter().take(slots).collect()
             }
@@ -118,7 +123,7 @@ impl Choker {
                 let quantum = self.config.seed_slot_time;
                 // Score: peers within their turn first, then by how long they
                 // waited (or held the slot), oldest change first.
-                let candidates: Vec<(PeerKey, f64)> = self
+                let candidates: Vec<(PeerKey, f64, f64)> = self
                     .peers
                     .iter()
                     .filter(|(_, p)| p.interested)
@@ -133,7 +138,7 @@ impl Choker {
                         } else {
                             age
                         };
-                        (*k, score)
+                        (*k, score, 0.0)
                     })
                     .collect();
                 self.rank(candidates).into_iter().take(slots).collect()

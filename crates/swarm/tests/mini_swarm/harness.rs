@@ -42,6 +42,8 @@ pub struct Node {
     tainted: BTreeMap<u32, bool>,
     pub completed_at: Option<Duration>,
     pub uploaded: u64,
+    /// Bytes uploaded to each peer.
+    pub sent_to: BTreeMap<PeerKey, u64>,
     /// Pieces this node uploaded, in order.
     pub served: Vec<u32>,
 }
@@ -61,6 +63,13 @@ pub struct Spec {
     pub seeders: usize,
     pub leechers: usize,
     pub liars: usize,
+    /// Choker timing (the swarm runs in virtual seconds, so the real
+    /// 10 s / 30 s intervals may be scaled down).
+    pub choker: ChokerConfig,
+    /// Request pipelining (its timeouts may be scaled like the choker's).
+    pub pipeline: PipelineConfig,
+    /// The last `free_riders` leechers never upload.
+    pub free_riders: usize,
     pub pieces: u32,
     pub seed_cap: usize,
     pub leech_cap: usize,
@@ -91,7 +100,7 @@ impl Swarm {
             }
             let mut choker = Choker::new(ChokerConfig {
                 seed: spec.seed * 1000 + i as u64,
-                ..ChokerConfig::default()
+                ..spec.choker.clone()
             });
             choker.set_seeding(seeder || liar);
             nodes.push(Node {
@@ -102,6 +111,8 @@ impl Swarm {
                 uploads: VecDeque::new(),
                 upload_cap: if seeder {
                     spec.seed_cap
+                } else if !liar && i >= spec.seeders + spec.leechers - spec.free_riders {
+                    0
                 } else {
                     spec.leech_cap
                 },
@@ -109,6 +120,7 @@ impl Swarm {
                 tainted: BTreeMap::new(),
                 completed_at: (seeder || liar).then_some(Duration::ZERO),
                 uploaded: 0,
+                sent_to: BTreeMap::new(),
                 served: Vec::new(),
             });
         }
@@ -130,7 +142,7 @@ impl Swarm {
                 node.links.insert(
                     key(b),
                     Link {
-                        pipeline: Pipeline::new(PipelineConfig::default(), Duration::ZERO),
+                        pipeline: Pipeline::new(spec.pipeline.clone(), Duration::ZERO),
                         unchoked_us: false,
                         am_interested: false,
                     },
@@ -261,7 +273,7 @@ impl Swarm {
         node.uploads.retain(|(p, _)| *p != key(peer));
     }
 
-    fn step(&mut self) {
+    pub fn step(&mut self) {
         self.tick += 1;
         let now = self.now();
         while self.wire.front().is_some_and(|m| m.0 <= self.tick) {
@@ -283,12 +295,13 @@ impl Swarm {
             }
             // Upload within the cap.
             for _ in 0..self.nodes[me].upload_cap {
-                let Some((p, r)) = self.nodes[me].uploads.pop_front() else {
+                let node = &mut self.nodes[me];
+                let Some((p, r)) = node.uploads.pop_front() else {
                     break;
                 };
-                let node = &mut self.nodes[me];
                 node.uploaded += u64::from(r.length);
                 node.served.push(r.piece);
+                *node.sent_to.entry(p).or_default() += u64::from(r.length);
                 node.choker.uploaded(p, u64::from(r.length));
                 let bad = node.liar;
                 self.send(me, p.0 as usize, Msg::Piece(r, bad));

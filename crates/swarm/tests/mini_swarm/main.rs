@@ -7,13 +7,17 @@
 mod harness;
 
 use harness::{Spec, Swarm, key};
-use shoal_swarm::BLOCK_SIZE;
+use shoal_swarm::{BLOCK_SIZE, ChokerConfig, PipelineConfig};
+use std::time::Duration;
 
 fn spec() -> Spec {
     Spec {
         seeders: 1,
         leechers: 6,
         liars: 0,
+        free_riders: 0,
+        choker: ChokerConfig::default(),
+        pipeline: PipelineConfig::default(),
         pieces: 48,
         seed_cap: 4,
         leech_cap: 2,
@@ -109,6 +113,88 @@ fn liar_is_banned_and_download_completes() {
     }
 }
 
+#[test]
+fn tit_for_tat_starves_free_riders() {
+    let spec = Spec {
+        leechers: 12,
+        free_riders: 4,
+        pieces: 300,
+        // The download takes seconds, not minutes: scale the choker's and
+        // the pipeline's clocks by 1/100 so tit-for-tat has rounds to play.
+        choker: scaled_choker(100),
+        pipeline: scaled_pipeline(100),
+        ..spec()
+    };
+    let first_rider = spec.seeders + spec.leechers - spec.free_riders;
+    let riders = first_rider..spec.seeders + spec.leechers;
+    let is_rider = |p: &shoal_swarm::PeerKey| riders.contains(&(p.0 as usize));
+    let mut s = Swarm::new(&spec);
+    // Slot-ticks that contributing leechers give to riders and to others.
+    let (mut to_riders, mut to_others) = (0u64, 0u64);
+    while s.nodes.iter().any(|n| n.completed_at.is_none()) {
+        assert!(s.tick < 50_000, "stalled");
+        s.step();
+        for n in &s.nodes[spec.seeders..first_rider] {
+            if n.completed_at.is_some() {
+                continue; // seeding: round robin, no tit-for-tat
+            }
+            for p in n.choker.unchoked() {
+                if is_rider(&p) {
+                    to_riders += 1;
+                } else {
+                    to_others += 1;
+                }
+            }
+        }
+    }
+    let share = to_riders as f64 / (to_riders + to_others) as f64;
+    let mean = |range: std::ops::Range<usize>| {
+        let t: Vec<f64> = s.nodes[range]
+            .iter()
+            .map(|n| n.completed_at.unwrap().as_secs_f64())
+            .collect();
+        t.iter().sum::<f64>() / t.len() as f64
+    };
+    let (contributors, free_riders) = (mean(spec.seeders..first_rider), mean(riders.clone()));
+    eprintln!(
+        "riders hold {:.0}% of leechers' upload slots (they are 4 of 11 peers); \
+         mean completion: contributors {contributors:.2} s, free riders {free_riders:.2} s",
+        share * 100.0
+    );
+    // Without tit-for-tat they would hold 4/11 ≈ 36% of the slots.
+    assert!(share < 0.2, "{share}");
+    assert!(
+        free_riders > contributors,
+        "{free_riders} vs {contributors}"
+    );
+    for n in &s.nodes[riders] {
+        assert_eq!(n.uploaded, 0);
+    }
+}
+
+/// The default choker timing divided by `factor`.
+fn scaled_choker(factor: u32) -> ChokerConfig {
+    let d = ChokerConfig::default();
+    let s = |t: Duration| t / factor;
+    ChokerConfig {
+        rechoke_interval: s(d.rechoke_interval),
+        optimistic_interval: s(d.optimistic_interval),
+        rate_window: s(d.rate_window),
+        snub_time: s(d.snub_time),
+        new_peer_age: s(d.new_peer_age),
+        seed_slot_time: s(d.seed_slot_time),
+        ..d
+    }
+}
+
+/// The default pipeline with its request timeout divided by `factor`.
+fn scaled_pipeline(factor: u32) -> PipelineConfig {
+    PipelineConfig {
+        min_timeout: PipelineConfig::default().min_timeout / factor,
+        ..PipelineConfig::default()
+    }
+}
+
 /// Ticks the swarm took over the fluid lower bound T*.
 fn efficiency(pieces: u32, leechers: usize, seed_cap: usize, leech_cap: usize) -> f64 {
     let spec = Spec {
@@ -116,6 +202,8 @@ fn efficiency(pieces: u32, leechers: usize, seed_cap: usize, leech_cap: usize) -
         leechers,
         seed_cap,
         leech_cap,
+        choker: scaled_choker(100),
+        pipeline: scaled_pipeline(100),
         ..spec()
     };
     let mut s = Swarm::new(&spec);
