@@ -122,14 +122,14 @@ impl ResumeData {
     }
 }
 
-/// Modification time of `path` in Unix seconds, if it exists.
+/// Modification time of `path` in Unix nanoseconds, if it exists.
 pub fn mtime(path: &Path) -> Option<i64> {
     let modified = path.metadata().ok()?.modified().ok()?;
-    let secs = modified
+    let nanos = modified
         .duration_since(std::time::UNIX_EPOCH)
         .ok()?
-        .as_secs();
-    i64::try_from(secs).ok()
+        .as_nanos();
+    i64::try_from(nanos).ok()
 }
 
 /// Writes `data` to `path` atomically: a temporary file in the same

@@ -1,0 +1,69 @@
+//! Session and per-torrent settings.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Settings of a [`crate::Session`].
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    /// Address to accept peer connections on (port 0 picks a free one).
+    pub listen: SocketAddr,
+    /// Our peer id; the default is random with shoal's client prefix.
+    pub peer_id: [u8; 20],
+    /// Where resume data is kept (one file per torrent).
+    pub state_dir: PathBuf,
+    /// Most peer connections per torrent.
+    pub max_peers: usize,
+    /// Give up on a TCP connect after this long.
+    pub connect_timeout: Duration,
+    /// Give up on a handshake after this long.
+    pub handshake_timeout: Duration,
+    /// How often resume data is saved while pieces arrive.
+    pub resume_interval: Duration,
+}
+
+impl SessionConfig {
+    /// Defaults: listen on `listen`, keep state in `state_dir`.
+    pub fn new(listen: SocketAddr, state_dir: PathBuf) -> Self {
+        SessionConfig {
+            listen,
+            peer_id: random_peer_id(),
+            state_dir,
+            max_peers: 80,
+            connect_timeout: Duration::from_secs(5),
+            handshake_timeout: Duration::from_secs(10),
+            resume_interval: Duration::from_secs(5),
+        }
+    }
+}
+
+/// How to run one torrent.
+#[derive(Debug, Clone, Default)]
+pub struct TorrentOptions {
+    /// Seed used for the engine's random choices (0: derived from the clock).
+    pub seed: u64,
+    /// Peers to connect to at start.
+    pub peers: Vec<SocketAddr>,
+    /// Download pieces in order (for streaming).
+    pub sequential: bool,
+}
+
+/// `-SH0100-` followed by 12 random bytes from the OS's randomness (via the
+/// standard library's hasher seeding), so two sessions never share an id.
+fn random_peer_id() -> [u8; 20] {
+    use std::hash::{BuildHasher, Hasher};
+    let mut id = *b"-SH0100-000000000000";
+    let (_, random) = id.split_at_mut(8);
+    for (i, chunk) in random.chunks_mut(8).enumerate() {
+        // Each RandomState gets fresh keys, so equal input hashes differently.
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_usize(i);
+        let bytes = h.finish().to_le_bytes();
+        for (dst, src) in chunk.iter_mut().zip(bytes) {
+            // Printable characters keep logs and trackers happy.
+            *dst = b'a' + src % 26;
+        }
+    }
+    id
+}

@@ -1,0 +1,22 @@
+//! The tokio driver of shoal: it owns the sockets, the disk jobs and the
+//! timers, and pumps the sans-IO [`shoal_engine::Engine`] of each torrent.
+//!
+//! One [`Session`] listens on one address and holds many torrents. Each
+//! torrent keeps its engine behind a mutex that is only held for the
+//! synchronous engine calls — never across an `.await` — and each peer
+//! connection has a reader task (socket → engine) and a writer task
+//! (engine outbox → socket). Hashing and file I/O run on tokio's blocking
+//! pool, off the async threads.
+
+mod config;
+mod connection;
+mod error;
+mod peers;
+mod session;
+mod startup;
+mod torrent;
+
+pub use config::{SessionConfig, TorrentOptions};
+pub use error::SessionError;
+pub use session::Session;
+pub use torrent::{TorrentHandle, TorrentStats};

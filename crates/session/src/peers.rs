@@ -1,0 +1,118 @@
+//! The peers a torrent knows of: whom to dial next, with back-off, and whom never again.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+/// Most addresses remembered per torrent (a flood of PEX or tracker replies
+/// cannot grow this without bound).
+pub const MAX_KNOWN_PEERS: usize = 2000;
+
+/// First retry delay after a failed or closed connection; doubles each time.
+const BASE_BACKOFF: Duration = Duration::from_secs(5);
+/// Longest retry delay.
+const MAX_BACKOFF: Duration = Duration::from_secs(300);
+
+#[derive(Debug, Clone)]
+struct Entry {
+    failures: u32,
+    next_try: Instant,
+    connected: bool,
+    banned: bool,
+}
+
+/// Known peer addresses and their dialing state.
+#[derive(Debug, Default)]
+pub struct PeerBook {
+    entries: HashMap<SocketAddr, Entry>,
+}
+
+impl PeerBook {
+    /// Learns an address (ignored when full or already known).
+    pub fn add(&mut self, addr: SocketAddr) {
+        if self.entries.len() >= MAX_KNOWN_PEERS {
+            return;
+        }
+        self.entries.entry(addr).or_insert(Entry {
+            failures: 0,
+            next_try: Instant::now(),
+            connected: false,
+            banned: false,
+        });
+    }
+
+    /// Addresses worth dialing now, at most `max`; they are marked connected.
+    pub fn take_due(&mut self, max: usize) -> Vec<SocketAddr> {
+        let now = Instant::now();
+        let mut due: Vec<SocketAddr> = self
+            .entries
+            .iter()
+            .filter(|(_, e)| !e.connected && !e.banned && e.next_try <= now)
+            .map(|(a, _)| *a)
+            .collect();
+        due.sort();
+        due.truncate(max);
+        for addr in &due {
+            if let Some(e) = self.entries.get_mut(addr) {
+                e.connected = true;
+            }
+        }
+        due
+    }
+
+    /// Records a live connection (inbound ones too); false if the address is
+    /// banned or already connected.
+    pub fn connected(&mut self, addr: SocketAddr) -> bool {
+        self.add(addr);
+        match self.entries.get_mut(&addr) {
+            Some(e) if e.banned => false,
+            Some(e) => {
+                e.connected = true;
+                e.failures = 0;
+                true
+            }
+            // The book is full: allow the connection without tracking it.
+            None => true,
+        }
+    }
+
+    /// Records that a dial failed or a connection closed; retry later.
+    pub fn disconnected(&mut self, addr: SocketAddr, failed: bool) {
+        if let Some(e) = self.entries.get_mut(&addr) {
+            e.connected = false;
+            if failed {
+                e.failures = e.failures.saturating_add(1);
+            }
+            let backoff = BASE_BACKOFF
+                .saturating_mul(1 << e.failures.min(6))
+                .min(MAX_BACKOFF);
+            e.next_try = Instant::now() + backoff;
+        }
+    }
+
+    /// Never dial `addr` again and refuse it inbound.
+    pub fn ban(&mut self, addr: SocketAddr) {
+        self.add(addr);
+        if let Some(e) = self.entries.get_mut(&addr) {
+            e.banned = true;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_and_bans() {
+        let mut book = PeerBook::default();
+        let a: SocketAddr = "127.0.0.1:1".parse().unwrap();
+        book.add(a);
+        assert_eq!(book.take_due(10), vec![a]);
+        assert!(book.take_due(10).is_empty(), "already being dialed");
+        book.disconnected(a, true);
+        assert!(book.take_due(10).is_empty(), "backing off");
+        book.ban(a);
+        assert!(!book.connected(a), "banned peers are refused");
+    }
+}

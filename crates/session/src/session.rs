@@ -1,0 +1,212 @@
+//! A session: one listening socket, many torrents.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use shoal_engine::{Config as EngineConfig, Engine};
+use shoal_metainfo::Torrent;
+use shoal_storage::FileStore;
+use tokio::net::TcpListener;
+
+use crate::connection;
+use crate::startup::initial_pieces;
+use crate::torrent::{TorrentHandle, TorrentShared};
+use crate::{SessionConfig, SessionError, TorrentOptions};
+
+/// How often each torrent's timer runs (rechokes, timeouts, dialing).
+const TICK: Duration = Duration::from_millis(100);
+
+struct Inner {
+    config: SessionConfig,
+    local_addr: SocketAddr,
+    torrents: Mutex<HashMap<[u8; 20], Arc<TorrentShared>>>,
+}
+
+/// A BitTorrent session: listens for peers and runs torrents.
+#[derive(Clone)]
+pub struct Session {
+    inner: Arc<Inner>,
+}
+
+impl Session {
+    /// Binds the listening socket and starts accepting peers.
+    pub async fn bind(config: SessionConfig) -> Result<Session, SessionError> {
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(|e| SessionError::io(format!("cannot listen on {}", config.listen), e))?;
+        let local_addr = listener
+            .local_addr()
+            .map_err(|e| SessionError::io("listen address", e))?;
+        let inner = Arc::new(Inner {
+            config,
+            local_addr,
+            torrents: Mutex::new(HashMap::new()),
+        });
+        tokio::spawn(accept_loop(Arc::clone(&inner), listener));
+        Ok(Session { inner })
+    }
+
+    /// The address peers can reach us on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.inner.local_addr
+    }
+
+    /// Adds a torrent downloading into (or seeding from) `dir`: checks what is
+    /// already there, then starts trading.
+    pub async fn add_torrent(
+        &self,
+        torrent: Torrent,
+        dir: PathBuf,
+        options: TorrentOptions,
+    ) -> Result<TorrentHandle, SessionError> {
+        let info_hash = torrent
+            .info_hashes
+            .wire_id()
+            .ok_or_else(|| SessionError::Torrent("no info-hash".into()))?;
+        let hex: String = info_hash.iter().map(|b| format!("{b:02x}")).collect();
+        if self.lock_torrents().contains_key(&info_hash) {
+            return Err(SessionError::Duplicate(hex));
+        }
+        let torrent = Arc::new(torrent);
+        let store = Arc::new(FileStore::new(dir, Arc::new(torrent.info.clone())));
+        let resume_path = self.inner.config.state_dir.join(format!("{hex}.resume"));
+        let have = {
+            let (torrent, store, resume_path) = (
+                Arc::clone(&torrent),
+                Arc::clone(&store),
+                resume_path.clone(),
+            );
+            tokio::task::spawn_blocking(move || {
+                initial_pieces(&torrent, info_hash, &store, &resume_path)
+            })
+            .await
+            .map_err(|e| SessionError::Torrent(format!("check task failed: {e}")))??
+        };
+        let mut config = EngineConfig {
+            peer_id: self.inner.config.peer_id,
+            listen_port: Some(self.inner.local_addr.port()),
+            ..EngineConfig::default()
+        };
+        let seed = if options.seed == 0 {
+            clock_seed()
+        } else {
+            options.seed
+        };
+        config.picker.seed = seed;
+        config.picker.sequential = options.sequential;
+        config.choker.seed = seed.rotate_left(17);
+        let engine = Engine::new(&torrent.info, info_hash, &have, config)
+            .map_err(|e| SessionError::Torrent(e.to_string()))?;
+        let shared = TorrentShared::new(
+            torrent,
+            info_hash,
+            store,
+            engine,
+            resume_path,
+            self.inner.config.max_peers,
+        );
+        // Record the check's result right away, so a restart can trust it.
+        shared.save_resume().await;
+        self.lock_torrents().insert(info_hash, Arc::clone(&shared));
+        let handle = TorrentHandle {
+            shared: Arc::clone(&shared),
+        };
+        for peer in options.peers {
+            handle.add_peer(peer);
+        }
+        tokio::spawn(torrent_timer(Arc::clone(&self.inner), shared));
+        Ok(handle)
+    }
+
+    /// Saves every torrent's resume data (for a clean exit).
+    pub async fn shutdown(&self) {
+        let torrents: Vec<Arc<TorrentShared>> = self.lock_torrents().values().cloned().collect();
+        for t in torrents {
+            t.save_resume().await;
+        }
+    }
+
+    fn lock_torrents(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 20], Arc<TorrentShared>>> {
+        self.inner
+            .torrents
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+fn clock_seed() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1, |d| d.as_nanos() as u64 | 1)
+}
+
+async fn accept_loop(inner: Arc<Inner>, listener: TcpListener) {
+    loop {
+        let Ok((mut stream, addr)) = listener.accept().await else {
+            // Out of file descriptors and the like: back off a little.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        };
+        let inner = Arc::clone(&inner);
+        tokio::spawn(async move {
+            let timeout = inner.config.handshake_timeout;
+            let Ok((_, info_hash, head)) =
+                connection::read_handshake_head(&mut stream, timeout).await
+            else {
+                return;
+            };
+            let shared = inner
+                .torrents
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get(&info_hash)
+                .cloned();
+            let Some(shared) = shared else { return };
+            if shared.connected() >= shared.max_peers {
+                return;
+            }
+            if let Err(err) = connection::accept(shared, stream, addr, head, timeout).await {
+                tracing::debug!(%addr, "inbound connection failed: {err}");
+            }
+        });
+    }
+}
+
+/// Per-torrent timer: engine ticks, dialing known peers, saving resume data.
+async fn torrent_timer(inner: Arc<Inner>, shared: Arc<TorrentShared>) {
+    let mut interval = tokio::time::interval(TICK);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut since_save = Duration::ZERO;
+    loop {
+        interval.tick().await;
+        shared.with_engine(|e, now| e.tick(now));
+        let room = shared.max_peers.saturating_sub(shared.connected());
+        let due = shared
+            .book
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take_due(room);
+        for addr in due {
+            let shared = Arc::clone(&shared);
+            let (ct, ht) = (inner.config.connect_timeout, inner.config.handshake_timeout);
+            tokio::spawn(async move {
+                if let Err(err) = connection::dial(Arc::clone(&shared), addr, ct, ht).await {
+                    tracing::debug!(%addr, "dial failed: {err}");
+                    shared
+                        .book
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .disconnected(addr, true);
+                }
+            });
+        }
+        since_save += TICK;
+        if since_save >= inner.config.resume_interval && shared.resume_dirty() {
+            since_save = Duration::ZERO;
+            shared.save_resume().await;
+        }
+    }
+}

@@ -1,0 +1,329 @@
+//! One torrent in a session: its engine, its files, its peers and its timers.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use shoal_engine::{Engine, Event, PeerKey};
+use shoal_metainfo::Torrent;
+use shoal_storage::resume::{self, ResumeData};
+use shoal_storage::{FileStore, piece_matches};
+use tokio::sync::{Notify, watch};
+
+use crate::peers::PeerBook;
+
+/// Progress of a torrent, for displays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TorrentStats {
+    /// Verified pieces.
+    pub pieces_have: u32,
+    /// Pieces in the torrent.
+    pub pieces_total: u32,
+    /// Bytes still to fetch.
+    pub bytes_left: u64,
+    /// Total content size.
+    pub total_size: u64,
+    /// Payload bytes received this session.
+    pub downloaded: u64,
+    /// Payload bytes sent this session.
+    pub uploaded: u64,
+    /// Connected peers.
+    pub peers: usize,
+}
+
+/// A live connection as the torrent sees it: how to wake its writer and how
+/// to close it.
+pub(crate) struct PeerSlot {
+    pub addr: SocketAddr,
+    /// Wakes the writer task: the engine has bytes for this peer.
+    pub wake: Notify,
+    /// Set to true to close the connection.
+    pub close: watch::Sender<bool>,
+}
+
+/// State shared by a torrent's tasks.
+pub(crate) struct TorrentShared {
+    pub torrent: Arc<Torrent>,
+    pub info_hash: [u8; 20],
+    pub store: Arc<FileStore>,
+    engine: Mutex<Engine>,
+    pub slots: Mutex<HashMap<PeerKey, Arc<PeerSlot>>>,
+    pub book: Mutex<PeerBook>,
+    epoch: Instant,
+    pub resume_path: PathBuf,
+    /// Pieces verified since resume data was last saved.
+    unsaved: AtomicU32,
+    pub completed: watch::Sender<bool>,
+    pub max_peers: usize,
+}
+
+impl TorrentShared {
+    pub fn new(
+        torrent: Arc<Torrent>,
+        info_hash: [u8; 20],
+        store: Arc<FileStore>,
+        engine: Engine,
+        resume_path: PathBuf,
+        max_peers: usize,
+    ) -> Arc<Self> {
+        let complete = engine.is_complete();
+        Arc::new(TorrentShared {
+            torrent,
+            info_hash,
+            store,
+            engine: Mutex::new(engine),
+            slots: Mutex::new(HashMap::new()),
+            book: Mutex::new(PeerBook::default()),
+            epoch: Instant::now(),
+            resume_path,
+            unsaved: AtomicU32::new(0),
+            completed: watch::Sender::new(complete),
+            max_peers,
+        })
+    }
+
+    /// The engine's clock: time since this torrent started.
+    pub fn now(&self) -> Duration {
+        self.epoch.elapsed()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Engine> {
+        self.engine.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs `f` on the engine, then carries out what it asked for: events are
+    /// dispatched and writers with pending bytes are woken. The lock is
+    /// released before any of that.
+    pub fn with_engine<R>(self: &Arc<Self>, f: impl FnOnce(&mut Engine, Duration) -> R) -> R {
+        let now = self.now();
+        let (result, events, dirty) = {
+            let mut engine = self.lock();
+            let result = f(&mut engine, now);
+            let mut events = Vec::new();
+            while let Some(e) = engine.poll_event() {
+                events.push(e);
+            }
+            (result, events, engine.peers_with_output())
+        };
+        {
+            let slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+            for key in dirty {
+                if let Some(slot) = slots.get(&key) {
+                    slot.wake.notify_one();
+                }
+            }
+        }
+        for event in events {
+            self.dispatch(event);
+        }
+        result
+    }
+
+    /// Moves `key`'s pending bytes into `out`.
+    pub fn take_outbox(&self, key: PeerKey, out: &mut Vec<u8>) {
+        self.lock().take_outbox(key, out);
+    }
+
+    fn dispatch(self: &Arc<Self>, event: Event) {
+        match event {
+            Event::CheckPiece { piece, data } => {
+                let shared = Arc::clone(self);
+                tokio::spawn(async move {
+                    let job = Arc::clone(&shared);
+                    let ok = tokio::task::spawn_blocking(move || job.check_and_write(piece, &data))
+                        .await
+                        .unwrap_or(false);
+                    shared.with_engine(|e, now| e.piece_checked(piece, ok, now));
+                });
+            }
+            Event::ReadBlock { peer, block } => {
+                let shared = Arc::clone(self);
+                tokio::spawn(async move {
+                    let job = Arc::clone(&shared);
+                    let read = tokio::task::spawn_blocking(move || {
+                        let mut buf = vec![0u8; block.length as usize];
+                        job.store
+                            .read(block.piece as usize, u64::from(block.offset), &mut buf)
+                            .map(|()| buf)
+                    })
+                    .await;
+                    match read {
+                        Ok(Ok(data)) => {
+                            shared.with_engine(|e, now| e.block_read(peer, block, &data, now))
+                        }
+                        Ok(Err(err)) => tracing::warn!("read for upload failed: {err}"),
+                        Err(err) => tracing::warn!("read task failed: {err}"),
+                    }
+                });
+            }
+            Event::Disconnect {
+                peer,
+                reason,
+                banned,
+            } => {
+                tracing::debug!(?peer, %reason, "dropping peer");
+                let slot = self
+                    .slots
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .remove(&peer);
+                if let Some(slot) = slot {
+                    if banned {
+                        self.book
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .ban(slot.addr);
+                    }
+                    let _ = slot.close.send(true);
+                }
+            }
+            Event::PieceVerified(_) => {
+                self.unsaved.fetch_add(1, Ordering::Relaxed);
+            }
+            Event::Completed => {
+                let shared = Arc::clone(self);
+                tokio::spawn(async move {
+                    shared.save_resume().await;
+                    let _ = shared.completed.send(true);
+                });
+            }
+        }
+    }
+
+    /// Hashes a downloaded piece and writes it if it matches (blocking).
+    fn check_and_write(&self, piece: u32, data: &[u8]) -> bool {
+        if !piece_matches(&self.torrent, piece, data) {
+            return false;
+        }
+        match self.store.write(piece as usize, 0, data) {
+            Ok(()) => true,
+            Err(err) => {
+                // Not verified if it is not on disk: it will be fetched again.
+                tracing::error!("writing piece {piece}: {err}");
+                false
+            }
+        }
+    }
+
+    /// Flushes data, then records the verified pieces (in that order, so the
+    /// record never claims data the disk could lose).
+    pub async fn save_resume(self: &Arc<Self>) {
+        let unsaved = self.unsaved.swap(0, Ordering::Relaxed);
+        let (have, stats) = {
+            let engine = self.lock();
+            (engine.have().as_bytes().to_vec(), engine.stats())
+        };
+        let shared = Arc::clone(self);
+        let result = tokio::task::spawn_blocking(move || {
+            shared.store.sync().map_err(|e| e.to_string())?;
+            let file_mtimes = (0..shared.torrent.info.files.len())
+                .map(|i| shared.store.file_path(i).and_then(|p| vouched_mtime(&p)))
+                .collect();
+            let record = ResumeData {
+                info_hash: shared.info_hash,
+                num_pieces: u64::from(stats.pieces_total),
+                have,
+                uploaded: stats.uploaded,
+                downloaded: stats.downloaded,
+                file_mtimes,
+            };
+            resume::save(&shared.resume_path, &record).map_err(|e| e.to_string())
+        })
+        .await;
+        match result {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => {
+                self.unsaved.fetch_add(unsaved.max(1), Ordering::Relaxed);
+                tracing::error!("saving resume data: {err}");
+            }
+            Err(err) => tracing::error!("resume task failed: {err}"),
+        }
+    }
+
+    /// Whether resume data is behind.
+    pub fn resume_dirty(&self) -> bool {
+        self.unsaved.load(Ordering::Relaxed) > 0
+    }
+
+    pub fn stats(&self) -> TorrentStats {
+        let s = self.lock().stats();
+        TorrentStats {
+            pieces_have: s.pieces_have,
+            pieces_total: s.pieces_total,
+            bytes_left: s.bytes_left,
+            total_size: self.torrent.info.total_length(),
+            downloaded: s.downloaded,
+            uploaded: s.uploaded,
+            peers: s.peers,
+        }
+    }
+
+    pub fn connected(&self) -> usize {
+        self.slots
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+}
+
+/// How recent a modification time must not be for resume data to vouch for
+/// it: file systems stamp writes with a coarse clock (jiffies; whole seconds
+/// on some), so a write just after the save could carry the same stamp.
+const MTIME_MARGIN: Duration = Duration::from_secs(2);
+
+/// A file's mtime for resume data, or 0 — which never matches a real file —
+/// when it is too fresh to prove that later writes would change it.
+fn vouched_mtime(path: &std::path::Path) -> Option<i64> {
+    let mtime = resume::mtime(path)?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let fresh = now.saturating_sub(u128::try_from(mtime).unwrap_or(0)) < MTIME_MARGIN.as_nanos();
+    Some(if fresh { 0 } else { mtime })
+}
+
+/// A handle on a running torrent.
+#[derive(Clone)]
+pub struct TorrentHandle {
+    pub(crate) shared: Arc<TorrentShared>,
+}
+
+impl TorrentHandle {
+    /// Progress figures.
+    pub fn stats(&self) -> TorrentStats {
+        self.shared.stats()
+    }
+
+    /// Adds a peer address to try (connection is made by the torrent's timer).
+    pub fn add_peer(&self, addr: SocketAddr) {
+        self.shared
+            .book
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .add(addr);
+    }
+
+    /// True once every wanted piece is verified.
+    pub fn is_complete(&self) -> bool {
+        *self.shared.completed.borrow()
+    }
+
+    /// Waits until every wanted piece is verified and recorded.
+    pub async fn wait_complete(&self) {
+        let mut rx = self.shared.completed.subscribe();
+        let _ = rx.wait_for(|done| *done).await;
+    }
+
+    /// Saves resume data now (also done periodically and on completion).
+    pub async fn save_resume(&self) {
+        self.shared.save_resume().await;
+    }
+
+    /// The torrent's v1 or truncated v2 info-hash.
+    pub fn info_hash(&self) -> [u8; 20] {
+        self.shared.info_hash
+    }
+}
