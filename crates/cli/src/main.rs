@@ -1,11 +1,13 @@
 //! `shoal`: a BitTorrent client, seeder and toolbox.
 
 mod create;
+mod download;
 mod files;
 mod info;
 mod load;
 mod output;
 mod progress;
+mod runtime;
 mod units;
 mod verify;
 
@@ -25,6 +27,10 @@ struct Cli {
 enum Command {
     /// Make a .torrent from a file or directory.
     Create(create::CreateArgs),
+    /// Download a torrent (and optionally keep seeding it).
+    Download(download::DownloadArgs),
+    /// Check data on disk, then seed it.
+    Seed(download::SeedArgs),
     /// Show what a .torrent file or magnet link describes.
     Info(info::InfoArgs),
     /// Hash-check downloaded data against a .torrent (exit 0 only if all is good).
@@ -35,6 +41,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Create(args) => create::run(&args),
+        Command::Download(args) => download::run_download(&args),
+        Command::Seed(args) => download::run_seed(&args),
         Command::Info(args) => info::run(&args),
         Command::Verify(args) => verify::run(&args),
     };
