@@ -35,8 +35,8 @@ OUT=$BENCH_DIR/out
 echo "building (release) ..."
 if (cd "$ROOT" && cargo build --release -q -p shoal-cli 2>/dev/null) && [[ -x $CARGO_TARGET_DIR/release/shoal ]]; then
     SHOAL="$CARGO_TARGET_DIR/release/shoal"
-    shoal_v1=("$SHOAL" create "$DATA" -o "$OUT/shoal_v1.torrent" --piece-size $PIECE --v1)
-    shoal_hy=("$SHOAL" create "$DATA" -o "$OUT/shoal_hybrid.torrent" --piece-size $PIECE --hybrid)
+    shoal_v1=("$SHOAL" create "$DATA" -o "$OUT/shoal_v1.torrent" --piece-size $PIECE --v1 --force)
+    shoal_hy=("$SHOAL" create "$DATA" -o "$OUT/shoal_hybrid.torrent" --piece-size $PIECE --hybrid --force)
     WHAT="shoal create"
 else
     (cd "$ROOT" && cargo build --release -q -p shoal-storage --example hash_file) || die "build failed"

@@ -149,6 +149,9 @@ impl Worker<'_, '_> {
         match self.open(seg) {
             Ok(()) => {}
             Err(e) if self.allow_missing && is_absent(&e) => return Ok(0),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(HashError::NotFound { path: path.clone() });
+            }
             Err(source) => {
                 return Err(HashError::Io {
                     path: path.clone(),
