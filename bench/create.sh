@@ -31,6 +31,7 @@ if [[ ! -f $DATA || $(stat -c %s "$DATA") -ne $((SIZE_MIB * 1024 * 1024)) ]]; th
     bash "$SHARED/interop/mkdata.sh" "$BENCH_DIR" "$SIZE_MIB" >/dev/null
 fi
 OUT=$BENCH_DIR/out
+rm -f "$OUT"/*.cpu "$OUT"/*.json
 
 echo "building (release) ..."
 if (cd "$ROOT" && cargo build --release -q -p shoal-cli 2>/dev/null) && [[ -x $CARGO_TARGET_DIR/release/shoal ]]; then
@@ -48,7 +49,14 @@ fi
 LT=(/usr/bin/python3 "$SHARED/interop/mktorrent.py" "$DATA")
 
 cat "$DATA" >/dev/null   # warm the page cache
-echo "load: $(uptime | sed 's/.*load average: //')   cores: $(nproc)   runs: $RUNS"
+# Share of the CPUs others use right now: the figures are only fair near 0 %.
+busy_pct() {
+    local a b c d a2 b2 c2 d2 busy idle
+    read -r _ a b c d _ </proc/stat; sleep 2; read -r _ a2 b2 c2 d2 _ </proc/stat
+    busy=$(( a2 + b2 + c2 - a - b - c )); idle=$(( d2 - d ))
+    echo $(( 100 * busy / (busy + idle + 1) ))
+}
+echo "other load: $(busy_pct) % of $(nproc) cores busy before the runs; load average $(uptime | sed 's/.*load average: //'); runs: $RUNS"
 
 # time_median NAME CMD... : median wall seconds of RUNS runs (after one warm-up).
 time_median() {
@@ -57,6 +65,8 @@ time_median() {
         hyperfine -N -w 1 -r "$RUNS" --export-json "$OUT/$name.json" -- "$(printf '%q ' "$@")" >/dev/null 2>&1 \
             || die "$name failed: $*"
         python3 -c 'import json,sys; print("%.3f" % json.load(open(sys.argv[1]))["results"][0]["median"])' "$OUT/$name.json"
+        python3 -c 'import json,sys; r = json.load(open(sys.argv[1]))["results"][0]; print("%.2f" % (r["user"] + r["system"]))' \
+            "$OUT/$name.json" >"$OUT/$name.cpu"
     else
         "$@" >/dev/null 2>&1 || die "$name failed: $*"
         local times=() i t0
@@ -79,15 +89,17 @@ t_lt1=$(time_median lt_v1 "${LT[@]}" "$OUT/lt_v1.torrent" --piece-kib 1024 --for
 t_lth=$(time_median lt_hybrid "${LT[@]}" "$OUT/lt_hybrid.torrent" --piece-kib 1024 --format hybrid)
 t_py=$(time_median lt_import /usr/bin/python3 -c "import libtorrent")
 
+# cpu NAME: mean CPU seconds (user + system) per run, if hyperfine measured it.
+cpu() { if [[ -f $OUT/$1.cpu ]]; then echo "cpu $(cat "$OUT/$1.cpu") s"; fi; }
 ratio() { python3 -c "print('%.2f' % ($1 / $2))"; }
 echo
 echo "$SIZE_MIB MiB, 1 MiB pieces, warm cache; median seconds of $RUNS runs"
 printf '  %-44s %7s s\n' "openssl sha1 -multi 2 (ceiling)" "$ceiling"
-printf '  %-44s %7s s\n' "$WHAT v1" "$t_v1"
-printf '  %-44s %7s s\n' "$WHAT hybrid" "$t_hy"
-printf '  %-44s %7s s\n' "mktorrent -t 2 -l 20" "$t_mk"
-printf '  %-44s %7s s\n' "libtorrent v1 (mktorrent.py)" "$t_lt1"
-printf '  %-44s %7s s\n' "libtorrent hybrid (mktorrent.py)" "$t_lth"
+printf '  %-44s %7s s   %s\n' "$WHAT v1" "$t_v1" "$(cpu shoal_v1)"
+printf '  %-44s %7s s   %s\n' "$WHAT hybrid" "$t_hy" "$(cpu shoal_hybrid)"
+printf '  %-44s %7s s   %s\n' "mktorrent -t 2 -l 20" "$t_mk" "$(cpu mktorrent)"
+printf '  %-44s %7s s   %s\n' "libtorrent v1 (mktorrent.py)" "$t_lt1" "$(cpu lt_v1)"
+printf '  %-44s %7s s   %s\n' "libtorrent hybrid (mktorrent.py)" "$t_lth" "$(cpu lt_hybrid)"
 printf '  %-44s %7s s\n' "  of which python + import libtorrent" "$t_py"
 echo
 echo "  shoal v1 / mktorrent -t 2:           $(ratio "$t_v1" "$t_mk")  (< 1 is faster)"
