@@ -10,8 +10,12 @@
 # (crates/storage/examples/hash_file.rs), labelled as such.
 # libtorrent runs through ../shared/interop/mktorrent.py, so its figures include
 # Python start-up and `import libtorrent`; that overhead is printed separately.
-# The machine has 2 cores shared with other work: check the load line printed
-# first, and rerun if it is high.
+# The machine has 2 cores shared with other work. As root, the timed commands
+# (all tools alike, and openssl) run at real-time priority (`chrt -f 10`) so that
+# background builds do not blur the figures; BENCH_RT=0 turns that off. The
+# kernel still keeps 5 % of each second for others (sched_rt_runtime_us), so a
+# run can lose up to ~50 ms: hence medians. The other-load line says how busy
+# the machine was.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -23,6 +27,8 @@ SIZE_MIB=${SIZE_MIB:-1024}
 PIECE=1048576
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 die() { echo "create.sh: error: $*" >&2; exit 1; }
+RT=()
+if [[ ${BENCH_RT:-1} == 1 && $EUID -eq 0 ]] && command -v chrt >/dev/null; then RT=(chrt -f 10); fi
 
 mkdir -p "$BENCH_DIR/out"
 DATA=$BENCH_DIR/data_$SIZE_MIB
@@ -56,13 +62,13 @@ busy_pct() {
     busy=$(( a2 + b2 + c2 - a - b - c )); idle=$(( d2 - d ))
     echo $(( 100 * busy / (busy + idle + 1) ))
 }
-echo "other load: $(busy_pct) % of $(nproc) cores busy before the runs; load average $(uptime | sed 's/.*load average: //'); runs: $RUNS"
+echo "other load: $(busy_pct) % of $(nproc) cores busy before the runs; load average $(uptime | sed 's/.*load average: //'); runs: $RUNS; priority: ${RT[*]:-normal}"
 
 # time_median NAME CMD... : median wall seconds of RUNS runs (after one warm-up).
 time_median() {
     local name=$1; shift
     if command -v hyperfine >/dev/null; then
-        hyperfine -N -w 1 -r "$RUNS" --export-json "$OUT/$name.json" -- "$(printf '%q ' "$@")" >/dev/null 2>&1 \
+        "${RT[@]}" hyperfine -N -w 1 -r "$RUNS" --export-json "$OUT/$name.json" -- "$(printf '%q ' "$@")" >/dev/null 2>&1 \
             || die "$name failed: $*"
         python3 -c 'import json,sys; print("%.3f" % json.load(open(sys.argv[1]))["results"][0]["median"])' "$OUT/$name.json"
         python3 -c 'import json,sys; r = json.load(open(sys.argv[1]))["results"][0]; print("%.2f" % (r["user"] + r["system"]))' \
@@ -71,14 +77,14 @@ time_median() {
         "$@" >/dev/null 2>&1 || die "$name failed: $*"
         local times=() i t0
         for ((i = 0; i < RUNS; i++)); do
-            t0=$(date +%s.%N); "$@" >/dev/null 2>&1; times+=("$(echo "$(date +%s.%N) - $t0" | bc)")
+            t0=$(date +%s.%N); "${RT[@]}" "$@" >/dev/null 2>&1; times+=("$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')")
         done
         printf '%s\n' "${times[@]}" | sort -g | sed -n "$(( (RUNS + 1) / 2 ))p" | xargs printf '%.3f\n'
     fi
 }
 
 # OpenSSL: bytes/s of two processes hashing 1 MiB buffers -> seconds per SIZE.
-ossl_rate=$(openssl speed -seconds 3 -bytes $PIECE -multi 2 -evp sha1 2>/dev/null | awk '/^sha1 /{sub("k","",$2); print $2 * 1000}')
+ossl_rate=$("${RT[@]}" openssl speed -seconds 3 -bytes $PIECE -multi 2 -evp sha1 2>/dev/null | awk '/^sha1 /{sub("k","",$2); print $2 * 1000}')
 [[ -n $ossl_rate ]] || die "could not parse openssl speed output"
 ceiling=$(python3 -c "print('%.3f' % ($SIZE_MIB * 1048576 / $ossl_rate))")
 
