@@ -5,8 +5,8 @@
 //! threads (`examples/read_strategies.rs`, 2 cores, run at real-time priority
 //! so that other work on the machine does not blur it), every way of getting
 //! the bytes to SHA-1 costs about the same 0.05-0.1 CPU seconds on top of the
-//! 0.52 s of hashing: pread into a 256 KiB buffer 0.31-0.34 s wall (0.53 user
-//! + 0.09 sys); a whole-file mapping 0.32-0.33 s (0.54 + 0.06: page faults);
+//! 0.52 s of hashing: pread into a 256 KiB buffer 0.31-0.34 s wall (user 0.53,
+//! sys 0.09); a whole-file mapping 0.32-0.33 s (0.54, 0.06: page faults);
 //! MAP_POPULATE hashes in 0.26-0.29 s but spends 0.07 s populating first, on
 //! one core. Since none is faster, the choice is safety: a mapped file that
 //! shrinks underneath (a user editing it, a torrent re-checked while being
