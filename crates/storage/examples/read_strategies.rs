@@ -17,8 +17,17 @@ use std::time::Instant;
 use sha1::{Digest, Sha1};
 use sha2::Sha256;
 
+/// User and system CPU seconds of this process so far (from /proc/self/stat).
+fn cpu() -> (f64, f64) {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    let after = &stat[stat.rfind(')').unwrap() + 2..];
+    let f: Vec<f64> = after.split(' ').map(|x| x.parse().unwrap_or(0.0)).collect();
+    (f[11] / 100.0, f[12] / 100.0)
+}
+
 fn run(name: &str, threads: usize, n: u64, f: impl Fn(u64) + Sync) {
     let next = AtomicU64::new(0);
+    let (u0, s0) = cpu();
     let t = Instant::now();
     std::thread::scope(|s| {
         for _ in 0..threads {
@@ -33,7 +42,13 @@ fn run(name: &str, threads: usize, n: u64, f: impl Fn(u64) + Sync) {
             });
         }
     });
-    println!("{name:<28} {:.3} s", t.elapsed().as_secs_f64());
+    let wall = t.elapsed().as_secs_f64();
+    let (u1, s1) = cpu();
+    println!(
+        "{name:<28} {wall:.3} s wall, {:.2} user {:.2} sys",
+        u1 - u0,
+        s1 - s0
+    );
 }
 
 fn main() {
@@ -75,6 +90,15 @@ fn main() {
         run("mmap whole populate(serial)", th, n, |i| {
             let s = (i * pl) as usize;
             let e = ((i + 1) * pl).min(len) as usize;
+            std::hint::black_box(Sha1::digest(&map[s..e]));
+        });
+        drop(map);
+        let map = unsafe { memmap2::Mmap::map(&file) }.unwrap();
+        run("mmap whole, POPULATE_READ/piece", th, n, |i| {
+            let s = (i * pl) as usize;
+            let e = ((i + 1) * pl).min(len) as usize;
+            map.advise_range(memmap2::Advice::PopulateRead, s, e - s)
+                .unwrap();
             std::hint::black_box(Sha1::digest(&map[s..e]));
         });
         drop(map);

@@ -197,24 +197,28 @@ fn hash_in_units(
     let stop = AtomicBool::new(false);
     let run = || worker::work(&plan, opts.allow_missing, &next, &stop, progress);
 
-    let outputs = if threads == 1 {
+    let mut outputs = if threads == 1 {
         vec![run()]
     } else {
         std::thread::scope(|s| {
+            // A thread that cannot be spawned is no loss as long as one runs:
+            // the others take every unit from the shared counter.
             let handles: Vec<_> = (0..threads)
-                .map(|_| std::thread::Builder::new().spawn_scoped(s, run))
+                .filter_map(|_| std::thread::Builder::new().spawn_scoped(s, run).ok())
                 .collect();
             handles
                 .into_iter()
-                .map(|h| match h {
-                    Ok(h) => h
-                        .join()
-                        .unwrap_or_else(|_| Err(HashError::Worker("panicked".into()))),
-                    Err(e) => Err(HashError::Worker(e.to_string())),
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(HashError::Worker("a hashing thread panicked".into()))
+                    })
                 })
                 .collect::<Vec<_>>()
         })
     };
+    if outputs.is_empty() {
+        outputs.push(run());
+    }
     assemble(&plan, opts, outputs)
 }
 

@@ -9,6 +9,7 @@ use sha1::{Digest, Sha1};
 use shoal_metainfo::merkle::{self, BLOCK_SIZE, Node};
 
 use super::*;
+use layout::Plan;
 
 /// How a segment of a generated layout looks on disk.
 #[derive(Debug, Clone, Copy)]
@@ -353,4 +354,77 @@ fn too_large_is_an_error() {
         create_err(&segs, 1 << 20, false),
         HashError::TooLarge
     ));
+}
+
+/// Runs the workers on a plan made before `change` alters the files, as if
+/// the files changed while being hashed.
+fn hash_after_change(
+    segs: &[Segment],
+    opts: &HashOptions,
+    change: impl FnOnce(),
+) -> Result<ContentHashes, HashError> {
+    let plan = Plan::new(segs, opts, BLOCK_SIZE)?;
+    change();
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let out = worker::work(&plan, opts.allow_missing, &next, &stop, &|_| {});
+    assemble(&plan, opts, vec![out])
+}
+
+#[test]
+fn file_shrinking_while_read() {
+    fn present<H: PartialEq>(p: &PieceHash<H>) -> bool {
+        *p != PieceHash::Missing
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let len = 5 * BLOCK_SIZE;
+    let segs = build(dir.path(), &[(Kind::Full, len)]);
+    let path = dir.path().join("f0");
+    let shrink = || {
+        let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        f.set_len(2 * BLOCK_SIZE + 5).unwrap();
+    };
+
+    let got =
+        hash_after_change(&segs, &HashOptions::verify(BLOCK_SIZE, true, true), shrink).unwrap();
+    assert_eq!(
+        got.v1_pieces.iter().map(present).collect::<Vec<_>>(),
+        [true, true, false, false, false]
+    );
+    let v2 = got.v2_files[0].as_ref().unwrap();
+    assert_eq!(
+        v2.pieces.iter().map(present).collect::<Vec<_>>(),
+        [true, true, false, false, false]
+    );
+    assert_eq!(v2.root, None);
+
+    std::fs::write(&path, content(0, len)).unwrap();
+    let err = hash_after_change(&segs, &HashOptions::create(BLOCK_SIZE, true, false), shrink)
+        .unwrap_err();
+    assert!(
+        matches!(err, HashError::Short { path: p, expected, .. } if p == path && expected == len)
+    );
+}
+
+#[test]
+fn file_vanishing_before_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let segs = build(dir.path(), &[(Kind::Full, 100), (Kind::Full, 100)]);
+    let gone = dir.path().join("f1");
+    let remove = || std::fs::remove_file(&gone).unwrap();
+    let got = hash_after_change(&segs, &HashOptions::verify(64, true, false), remove).unwrap();
+    assert!(matches!(
+        got.v1_pieces[..],
+        [
+            PieceHash::Hash(_),
+            PieceHash::Missing,
+            PieceHash::Missing,
+            PieceHash::Missing
+        ]
+    ));
+
+    std::fs::write(&gone, content(1, 100)).unwrap();
+    let remove = || std::fs::remove_file(&gone).unwrap();
+    let err = hash_after_change(&segs, &HashOptions::create(64, true, false), remove).unwrap_err();
+    assert!(matches!(err, HashError::NotFound { path } if path == gone));
 }
