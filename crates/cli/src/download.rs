@@ -91,7 +91,10 @@ fn run(
 ) -> anyhow::Result<ExitCode> {
     let rt = runtime::build()?;
     rt.block_on(async {
-        let state_dir = net.state_dir.clone().unwrap_or_else(runtime::default_state_dir);
+        let state_dir = net
+            .state_dir
+            .clone()
+            .unwrap_or_else(runtime::default_state_dir);
         let session = Session::bind(SessionConfig::new(net.listen, state_dir)).await?;
         let name = torrent.info.name.clone();
         eprintln!("checking existing data of {name} ...");
@@ -119,11 +122,16 @@ fn run(
                 units::bytes((fetched as f64 / secs.max(1e-3)) as u64)
             );
         } else {
-            eprintln!("{name}: complete ({} verified)", units::bytes(stats.total_size));
+            eprintln!(
+                "{name}: complete ({} verified)",
+                units::bytes(stats.total_size)
+            );
         }
         if keep_seeding {
             eprintln!("seeding on {} (Ctrl-C to stop)", session.local_addr());
-            tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+            tokio::signal::ctrl_c()
+                .await
+                .context("waiting for Ctrl-C")?;
         }
         session.shutdown().await;
         Ok(ExitCode::SUCCESS)

@@ -32,7 +32,11 @@ pub fn default_state_dir() -> PathBuf {
 /// One line of progress: percent, rates, peers, ETA.
 pub fn progress_line(s: &TorrentStats, down_rate: f64, up_rate: f64) -> String {
     let done = s.total_size.saturating_sub(s.bytes_left);
-    let percent = if s.total_size == 0 { 100.0 } else { done as f64 * 100.0 / s.total_size as f64 };
+    let percent = if s.total_size == 0 {
+        100.0
+    } else {
+        done as f64 * 100.0 / s.total_size as f64
+    };
     let eta = if s.bytes_left == 0 {
         "done".to_owned()
     } else if down_rate > 0.0 {
