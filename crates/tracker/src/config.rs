@@ -50,6 +50,9 @@ pub struct TrackerArgs {
     /// UDP worker threads.
     #[arg(long)]
     pub udp_threads: Option<usize>,
+    /// Microseconds a UDP worker polls without sleeping after the last datagram (0: never).
+    #[arg(long)]
+    pub udp_busy_poll_us: Option<u64>,
     /// Log level: error, warn, info, debug or trace.
     #[arg(long)]
     pub log_level: Option<String>,
@@ -95,6 +98,9 @@ pub struct Config {
     pub udp_threads: usize,
     /// UDP socket receive buffer in bytes (the kernel may cap it).
     pub udp_recv_buffer: usize,
+    /// Microseconds a UDP worker keeps polling without sleeping after the last
+    /// datagram (0: always block). Trades idle CPU for latency under load.
+    pub udp_busy_poll_us: u64,
     /// Most concurrent HTTP connections.
     pub max_http_connections: usize,
     /// Seconds an idle HTTP connection is kept.
@@ -125,6 +131,7 @@ impl Default for Config {
             trust_forwarded_for: false,
             udp_threads: 1,
             udp_recv_buffer: 8 << 20,
+            udp_busy_poll_us: 1000,
             max_http_connections: 4096,
             http_idle_timeout: 30,
             log_level: "info".into(),
@@ -185,6 +192,7 @@ impl Config {
         c.numwant_max = args.numwant_max.unwrap_or(c.numwant_max);
         c.trust_ip_param |= args.trust_ip_param;
         c.udp_threads = args.udp_threads.unwrap_or(c.udp_threads);
+        c.udp_busy_poll_us = args.udp_busy_poll_us.unwrap_or(c.udp_busy_poll_us);
         if let Some(l) = &args.log_level {
             c.log_level = l.clone();
         }
