@@ -8,8 +8,8 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use shoal_tracker_proto::udp::{self, AddrFamily, Request, Response};
 use shoal_tracker_proto::Event;
+use shoal_tracker_proto::udp::{self, AddrFamily, Request, Response};
 
 /// A running tracker process, killed on drop.
 pub struct Tracker {
@@ -20,21 +20,35 @@ pub struct Tracker {
 
 impl Tracker {
     pub fn start(extra: &[&str]) -> Tracker {
+        Tracker::start_on("127.0.0.1:0", "127.0.0.1:0", extra)
+    }
+
+    pub fn start_on(http: &str, udp: &str, extra: &[&str]) -> Tracker {
         let mut child = Command::new(env!("CARGO_BIN_EXE_shoal-tracker"))
-            .args(["--http", "127.0.0.1:0", "--udp", "127.0.0.1:0", "--log-level", "warn"])
+            .args(["--http", http, "--udp", udp, "--log-level", "warn"])
             .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
             .expect("spawn shoal-tracker");
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
         let field = |k: &str| -> SocketAddr {
-            let start = line.find(&format!("\"{k}\":\"")).unwrap_or_else(|| panic!("no {k} in {line}")) + k.len() + 4;
+            let start = line
+                .find(&format!("\"{k}\":\""))
+                .unwrap_or_else(|| panic!("no {k} in {line}"))
+                + k.len()
+                + 4;
             let end = start + line[start..].find('"').unwrap();
             line[start..end].parse().unwrap()
         };
-        Tracker { http: field("http"), udp: field("udp"), child }
+        Tracker {
+            http: field("http"),
+            udp: field("udp"),
+            child,
+        }
     }
 
     pub fn pid(&self) -> i32 {
@@ -65,7 +79,9 @@ impl Tracker {
     }
 
     pub fn http_get(&self, target: &str) -> (String, Vec<u8>) {
-        self.http_raw(format!("GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes())
+        self.http_raw(
+            format!("GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
     }
 }
 
@@ -81,7 +97,10 @@ pub fn split_response(buf: &[u8]) -> (String, Vec<u8>) {
         return (String::from_utf8_lossy(buf).into_owned(), Vec::new());
     };
     let head = String::from_utf8_lossy(&buf[..i]).into_owned();
-    (head.lines().next().unwrap_or("").to_owned(), buf[i + 4..].to_vec())
+    (
+        head.lines().next().unwrap_or("").to_owned(),
+        buf[i + 4..].to_vec(),
+    )
 }
 
 /// A UDP client socket on 127.0.0.1.
@@ -94,7 +113,8 @@ impl UdpClient {
     pub fn new(tracker: SocketAddr) -> UdpClient {
         let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
         sock.connect(tracker).unwrap();
-        sock.set_read_timeout(Some(Duration::from_millis(700))).unwrap();
+        sock.set_read_timeout(Some(Duration::from_millis(700)))
+            .unwrap();
         let mut c = UdpClient { sock, conn: 0 };
         let mut out = Vec::new();
         Request::Connect(udp::ConnectRequest { transaction_id: 7 }).encode(&mut out);
@@ -116,7 +136,14 @@ impl UdpClient {
         Some(Response::decode(&buf[..n], AddrFamily::V4).expect("tracker reply decodes"))
     }
 
-    pub fn announce_pkt(&self, ih: [u8; 20], port: u16, left: u64, event: Event, options: &[u8]) -> Vec<u8> {
+    pub fn announce_pkt(
+        &self,
+        ih: [u8; 20],
+        port: u16,
+        left: u64,
+        event: Event,
+        options: &[u8],
+    ) -> Vec<u8> {
         let mut out = Vec::new();
         udp::AnnounceRequest {
             connection_id: self.conn,
@@ -144,7 +171,10 @@ impl UdpClient {
 
 /// The workspace root (two levels above this crate).
 pub fn workspace_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
 }
 
 /// The interop lab: `../shared/interop` beside the workspace root.
