@@ -10,6 +10,17 @@ pub mod http;
 pub mod limits;
 pub mod udp;
 
+/// Cuts `s` to at most `max` bytes at a character boundary, so a message
+/// survives re-encoding unchanged.
+pub(crate) fn truncate_str(mut s: String, max: usize) -> String {
+    let mut n = s.len().min(max);
+    while !s.is_char_boundary(n) {
+        n -= 1;
+    }
+    s.truncate(n);
+    s
+}
+
 /// A v1 info-hash (or the first 20 bytes of a v2 one), as trackers see it.
 pub type InfoHash = [u8; 20];
 /// A 20-byte peer id.

@@ -272,3 +272,41 @@ fn http_reply_decodes_opentracker_style() {
     );
     assert!(AnnounceReply::decode(b"d5:peers5:xxxxxe").is_err());
 }
+
+#[test]
+fn long_messages_are_cut_at_char_boundaries() {
+    // Found by the tracker_udp fuzz target: cutting a message mid-character
+    // made the re-encoded error packet differ after one more decode.
+    let r = Response::Error(udp::ErrorResponse {
+        transaction_id: 1,
+        message: "é".repeat(600),
+    });
+    let mut out = Vec::new();
+    r.encode(&mut out);
+    let Response::Error(e) = Response::decode(&out, AddrFamily::V4).unwrap() else {
+        panic!()
+    };
+    assert_eq!(e.message, "é".repeat(256));
+    let mut raw = vec![0, 0, 0, 3, 0, 0, 0, 1];
+    raw.extend(std::iter::repeat_n(0xff, 600));
+    let Response::Error(e) = Response::decode(&raw, AddrFamily::V4).unwrap() else {
+        panic!()
+    };
+    assert!(e.message.len() <= 512);
+    let mut again = Vec::new();
+    Response::Error(e.clone()).encode(&mut again);
+    assert_eq!(
+        Response::decode(&again, AddrFamily::V4).unwrap(),
+        Response::Error(e)
+    );
+    let reason = format!("d14:failure reason1100:{}e", "\u{fffd}".repeat(366) + "ab");
+    let AnnounceReply::Failure(f) = AnnounceReply::decode(reason.as_bytes()).unwrap() else {
+        panic!()
+    };
+    let mut out = Vec::new();
+    AnnounceReply::Failure(f.clone()).encode(&mut out);
+    assert_eq!(
+        AnnounceReply::decode(&out).unwrap(),
+        AnnounceReply::Failure(f)
+    );
+}

@@ -207,7 +207,8 @@ impl AnnounceReply {
 
 fn reason_text(v: &Value<'_>) -> Result<String, HttpError> {
     let r = v.as_bytes().ok_or(HttpError::BadReply("reason"))?;
-    Ok(String::from_utf8_lossy(r.get(..r.len().min(MAX_HTTP_REASON)).unwrap_or(&[])).into_owned())
+    let text = String::from_utf8_lossy(r.get(..r.len().min(MAX_HTTP_REASON)).unwrap_or(&[]));
+    Ok(crate::truncate_str(text.into_owned(), MAX_HTTP_REASON))
 }
 
 fn compact4(raw: &[u8]) -> Result<Vec<SocketAddrV4>, HttpError> {

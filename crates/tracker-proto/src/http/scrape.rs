@@ -110,9 +110,11 @@ impl ScrapeReply {
                 .as_bytes()
                 .ok_or(HttpError::BadReply("failure reason"))?;
             let r = r.get(..r.len().min(MAX_HTTP_REASON)).unwrap_or(&[]);
-            return Ok(ScrapeReply::Failure(
-                String::from_utf8_lossy(r).into_owned(),
-            ));
+            let text = String::from_utf8_lossy(r).into_owned();
+            return Ok(ScrapeReply::Failure(crate::truncate_str(
+                text,
+                MAX_HTTP_REASON,
+            )));
         }
         let files = v
             .get(b"files")

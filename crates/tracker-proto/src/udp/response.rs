@@ -163,7 +163,11 @@ impl Response {
                 let raw = raw
                     .get(..raw.len().min(MAX_UDP_ERROR_MESSAGE))
                     .unwrap_or(&[]);
-                let message = String::from_utf8_lossy(raw).into_owned();
+                // Invalid UTF-8 widens when replaced, so cut again afterwards.
+                let message = crate::truncate_str(
+                    String::from_utf8_lossy(raw).into_owned(),
+                    MAX_UDP_ERROR_MESSAGE,
+                );
                 Ok(Response::Error(ErrorResponse {
                     transaction_id,
                     message,
@@ -209,7 +213,10 @@ impl Response {
                     write_scrape_stats(out, *st);
                 }
             }
-            Response::Error(e) => write_error(out, e.transaction_id, e.message.as_bytes()),
+            Response::Error(e) => {
+                let msg = crate::truncate_str(e.message.clone(), MAX_UDP_ERROR_MESSAGE);
+                write_error(out, e.transaction_id, msg.as_bytes());
+            }
         }
     }
 }
