@@ -7,12 +7,15 @@
 # worker each, everything on 127.0.0.1. Prints average responses/s, peak RSS
 # (VmHWM) and the ratio, then a memory-per-peer measurement with many torrents.
 #
-# Usage: bench/tracker.sh [DURATION_S (default 30)] [MEM_TORRENTS (default 1000000)]
+# Usage: bench/tracker.sh [DURATION_S (default 20)] [MEM_TORRENTS (default 1000000)] [ROUNDS (default 3)]
+# The machine may be shared: rounds alternate between the trackers and the
+# medians are reported; CPU µs per response is the least noise-sensitive figure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-DUR=${1:-30}
+DUR=${1:-20}
 MEM_TORRENTS=${2:-1000000}
+ROUNDS=${3:-3}
 BUILD=$ROOT/bench/build
 CACHE=$BUILD/cache
 RUN=$BUILD/run-tracker
@@ -40,7 +43,7 @@ server_address = "127.0.0.1:$p"
 log_level = "error"
 workers = 1
 duration = $DUR
-summarize_last = $((DUR > 10 ? DUR - 5 : DUR))
+summarize_last = 0
 extra_statistics = false
 [network]
 multiple_client_ipv4s = true
@@ -52,33 +55,52 @@ CFG
   echo "${rps:-0} $(hwm_kib "$pid")"
 }
 
-# aquatic
-AP=$(port)
 cat > "$RUN/aquatic.toml" <<CFG
 socket_workers = 1
 log_level = "error"
 [network]
-address = "127.0.0.1:$AP"
+address = "127.0.0.1:PORT"
 socket_recv_buffer_size = 8000000
 CFG
-"$CACHE/bin/aquatic_udp" -c "$RUN/aquatic.toml" > "$RUN/aquatic.log" 2>&1 & APID=$!
-sleep 1
-read -r A_RPS A_RSS < <(run_load aquatic "$AP" "$APID")
-kill "$APID"; wait "$APID" 2>/dev/null || true
 
-# shoal
-SP=$(port)
-"$SHOAL" --udp "127.0.0.1:$SP" --no-http --udp-threads 1 --log-level warn > "$RUN/shoal.log" 2>&1 & SPID=$!
-sleep 1
-read -r S_RPS S_RSS < <(run_load shoal "$SP" "$SPID")
-kill "$SPID"; wait "$SPID" 2>/dev/null || true
+# One round: start tracker NAME, load it for DUR seconds, print
+# "responses/s peak_rss_kib cpu_us_per_response".
+round() {
+  local name=$1 p pid out
+  p=$(port)
+  if [ "$name" = aquatic ]; then
+    sed "s/PORT/$p/" "$RUN/aquatic.toml" > "$RUN/aquatic-run.toml"
+    "$CACHE/bin/aquatic_udp" -c "$RUN/aquatic-run.toml" > "$RUN/aquatic.log" 2>&1 & pid=$!
+  else
+    "$SHOAL" --udp "127.0.0.1:$p" --no-http --udp-threads 1 --log-level warn > "$RUN/shoal.log" 2>&1 & pid=$!
+  fi
+  sleep 1
+  out=$(run_load "$name" "$p" "$pid")
+  # CPU (user+system) the tracker used over the whole run, per response.
+  local ticks hz; ticks=$(awk '{print $14+$15}' "/proc/$pid/stat"); hz=$(getconf CLK_TCK)
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+  set -- $out
+  echo "$1 $2 $(echo "$ticks/$hz*1000000/($1*$DUR)" | bc -l)"
+}
 
-echo "== UDP load test: ${DUR}s, aquatic_udp_load_test 1 worker, 1M torrents / 2M peers, tracker 1 worker"
-printf "%-12s %14s %14s\n" tracker "responses/s" "peak RSS MiB"
-printf "%-12s %14.0f %14.1f\n" aquatic_udp "$A_RPS" "$(echo "$A_RSS/1024" | bc -l)"
-printf "%-12s %14.0f %14.1f\n" shoal "$S_RPS" "$(echo "$S_RSS/1024" | bc -l)"
-printf "ratio shoal/aquatic: responses/s %.2fx, peak RSS %.2fx\n" \
-  "$(echo "$S_RPS/$A_RPS" | bc -l)" "$(echo "$S_RSS/$A_RSS" | bc -l)"
+median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+
+: > "$RUN/rounds.txt"
+for r in $(seq "$ROUNDS"); do
+  for name in aquatic shoal; do
+    echo "$name $(round $name)" | tee -a "$RUN/rounds.txt" >&2
+  done
+done
+col() { awk -v n="$1" -v c="$2" '$1 == n {print $c}' "$RUN/rounds.txt" | median; }
+A_RPS=$(col aquatic 2); A_RSS=$(col aquatic 3); A_CPU=$(col aquatic 4)
+S_RPS=$(col shoal 2); S_RSS=$(col shoal 3); S_CPU=$(col shoal 4)
+
+echo "== UDP load test: aquatic_udp_load_test (1 worker, 1M torrents, 2M peers), ${DUR}s x $ROUNDS rounds each, medians"
+printf "%-12s %12s %13s %18s\n" tracker "responses/s" "peak RSS MiB" "CPU us/response"
+printf "%-12s %12.0f %13.1f %18.2f\n" aquatic_udp "$A_RPS" "$(echo "$A_RSS/1024" | bc -l)" "$A_CPU"
+printf "%-12s %12.0f %13.1f %18.2f\n" shoal "$S_RPS" "$(echo "$S_RSS/1024" | bc -l)" "$S_CPU"
+printf "ratio shoal/aquatic: responses/s %.2fx, peak RSS %.2fx, CPU per response %.2fx\n" \
+  "$(echo "$S_RPS/$A_RPS" | bc -l)" "$(echo "$S_RSS/$A_RSS" | bc -l)" "$(echo "$S_CPU/$A_CPU" | bc -l)"
 
 # Memory per peer: MEM_TORRENTS torrents x 3 peers, announced over UDP by a
 # small Python client (one connect, then announces with a bounded window),
@@ -112,8 +134,8 @@ PY
 }
 echo "== memory: $MEM_TORRENTS torrents x 3 peers = $(( MEM_TORRENTS * 3 )) peers"
 AP=$(port)
-sed -i "s/^address = .*/address = \"127.0.0.1:$AP\"/" "$RUN/aquatic.toml"
-"$CACHE/bin/aquatic_udp" -c "$RUN/aquatic.toml" > "$RUN/aquatic-mem.log" 2>&1 & APID=$!
+sed "s/PORT/$AP/" "$RUN/aquatic.toml" > "$RUN/aquatic-run.toml"
+"$CACHE/bin/aquatic_udp" -c "$RUN/aquatic-run.toml" > "$RUN/aquatic-mem.log" 2>&1 & APID=$!
 mem_run aquatic_udp "$AP" "$APID"
 MP=$(port)
 "$SHOAL" --udp "127.0.0.1:$MP" --no-http --log-level warn > "$RUN/shoal-mem.log" 2>&1 & MPID=$!

@@ -131,7 +131,7 @@ impl Default for Config {
             trust_forwarded_for: false,
             udp_threads: 1,
             udp_recv_buffer: 8 << 20,
-            udp_busy_poll_us: 1000,
+            udp_busy_poll_us: 0,
             max_http_connections: 4096,
             http_idle_timeout: 30,
             log_level: "info".into(),

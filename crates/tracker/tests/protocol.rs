@@ -397,3 +397,64 @@ fn snapshot_survives_restart_and_shutdown_is_graceful() {
     let mut t = t;
     assert!(t.child.wait().unwrap().success(), "SIGINT exits cleanly");
 }
+
+#[test]
+fn ipv6_peers_use_the_ipv6_formats() {
+    if std::net::UdpSocket::bind("[::1]:0").is_err() {
+        eprintln!("SKIPPING: no IPv6 loopback here");
+        return;
+    }
+    let t = Tracker::start_on("[::1]:0", "[::1]:0", &[]);
+    let sock = std::net::UdpSocket::bind("[::1]:0").unwrap();
+    sock.connect(t.udp).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let mut buf = [0u8; 2048];
+    let mut out = Vec::new();
+    udp::Request::Connect(udp::ConnectRequest { transaction_id: 1 }).encode(&mut out);
+    sock.send(&out).unwrap();
+    let n = sock.recv(&mut buf).unwrap();
+    let Response::Connect(c) = Response::decode(&buf[..n], udp::AddrFamily::V6).unwrap() else {
+        panic!()
+    };
+    let mut ids = Vec::new();
+    for port in [8001u16, 8002] {
+        out.clear();
+        udp::AnnounceRequest {
+            connection_id: c.connection_id,
+            transaction_id: 2,
+            info_hash: H,
+            peer_id: [3; 20],
+            downloaded: 0,
+            left: 1,
+            uploaded: 0,
+            event: Event::Started,
+            ip: 0,
+            key: 0,
+            num_want: 10,
+            port,
+            options: &[],
+        }
+        .encode(&mut out);
+        sock.send(&out).unwrap();
+        let n = sock.recv(&mut buf).unwrap();
+        let Response::Announce(a) = Response::decode(&buf[..n], udp::AddrFamily::V6).unwrap()
+        else {
+            panic!()
+        };
+        ids.push(a.peers);
+    }
+    assert_eq!(
+        ids[1],
+        vec!["[::1]:8001".parse().unwrap()],
+        "18-byte peers over IPv6"
+    );
+    // HTTP from ::1 gets them in peers6 (BEP 7).
+    let AnnounceReply::Ok(r) = http_announce(&t, "/announce", &H, 8003, 1, "") else {
+        panic!()
+    };
+    let Peers::Compact { v4, v6 } = r.peers else {
+        panic!()
+    };
+    assert!(v4.is_empty());
+    assert_eq!(v6.len(), 2);
+}
