@@ -12,8 +12,8 @@ use shoal_tracker_proto::{Event, InfoHash};
 
 pub use peers::{INDEX_THRESHOLD, Peer, PeerList};
 
-/// How many torrents are examined to pick one to evict when the table is full.
-const EVICTION_PROBE: usize = 16;
+/// When the table is full, this fraction of it (1/N) is freed in one pass.
+const EVICTION_FRACTION: usize = 32;
 
 /// Size limits of the store.
 #[derive(Debug, Clone, Copy)]
@@ -268,7 +268,7 @@ impl Store {
                 return SwarmCounts::default();
             }
             if self.torrents.len() >= self.limits.max_torrents {
-                self.evict_torrent();
+                self.evict_torrents();
             }
         }
         let t = self.torrents.entry(a.info_hash).or_default();
@@ -309,7 +309,9 @@ impl Store {
         if a.event == Event::Completed {
             t.completed = t.completed.saturating_add(1);
         }
-        if a.event != Event::Stopped {
+        // A seeder only gets leechers; with none, skip scanning a big seeded swarm.
+        let nothing_to_give = a.seeder && t.leechers == 0;
+        if a.event != Event::Stopped && !nothing_to_give {
             sample(&t.v4, me4, a.seeder, want4, &mut self.rng, out4);
             if let Some(v6) = &t.v6 {
                 sample(v6, me6, a.seeder, want6, &mut self.rng, out6);
@@ -349,21 +351,29 @@ impl Store {
         removed
     }
 
-    fn evict_torrent(&mut self) {
-        // hashbrown iterates in bucket order, which for random info-hashes is a
-        // random sample; of a few, drop the smallest swarm so established
-        // torrents survive a flood of one-peer junk.
-        let victim = self
-            .torrents
-            .iter()
-            .take(EVICTION_PROBE)
-            .min_by_key(|(_, t)| t.len())
-            .map(|(k, _)| *k);
-        if let Some(t) = victim.and_then(|k| self.torrents.remove(&k)) {
-            self.stats.seeders = self.stats.seeders.saturating_sub(u64::from(t.seeders));
-            self.stats.leechers = self.stats.leechers.saturating_sub(u64::from(t.leechers));
-            self.stats.evicted_torrents += 1;
+    /// Makes room when the table is full: one pass drops the smallest swarms
+    /// (one peer, then two, …) until 1/[`EVICTION_FRACTION`] of the capacity is
+    /// free. The pass is O(table) but runs once per that many new torrents, so
+    /// a flood of random info-hashes costs O(1) amortised per announce, and
+    /// established swarms are the last to go.
+    fn evict_torrents(&mut self) {
+        let target = (self.limits.max_torrents / EVICTION_FRACTION).max(1);
+        let mut removed = 0usize;
+        let mut threshold = 1usize;
+        while removed < target && !self.torrents.is_empty() {
+            let stats = &mut self.stats;
+            self.torrents.retain(|_, t| {
+                if removed >= target || t.len() > threshold {
+                    return true;
+                }
+                stats.seeders = stats.seeders.saturating_sub(u64::from(t.seeders));
+                stats.leechers = stats.leechers.saturating_sub(u64::from(t.leechers));
+                removed += 1;
+                false
+            });
+            threshold = threshold.saturating_mul(4);
         }
+        self.stats.evicted_torrents += removed as u64;
     }
 
     /// Totals for metrics.
