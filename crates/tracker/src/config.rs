@@ -217,3 +217,44 @@ impl Config {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_then_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("t.toml");
+        std::fs::write(&f, "udp = \"127.0.0.1:7000\"\ninterval = 600\nmin_interval = 60\npeer_ttl = 1300\nnumwant_max = 30\n").unwrap();
+        let args = TrackerArgs {
+            config: Some(f.clone()),
+            numwant_max: Some(10),
+            no_http: true,
+            ..Default::default()
+        };
+        let c = Config::from_args(&args).unwrap();
+        assert_eq!(
+            (c.http, c.udp),
+            (None, Some("127.0.0.1:7000".parse().unwrap()))
+        );
+        assert_eq!(
+            (c.interval, c.min_interval, c.peer_ttl, c.numwant_max),
+            (600, 60, 1300, 10)
+        );
+        std::fs::write(&f, "bogus = 1\n").unwrap();
+        assert!(matches!(
+            Config::from_args(&args),
+            Err(ConfigError::Parse(..))
+        ));
+        let off = TrackerArgs {
+            no_http: true,
+            no_udp: true,
+            ..Default::default()
+        };
+        assert!(matches!(
+            Config::from_args(&off),
+            Err(ConfigError::Invalid(_))
+        ));
+    }
+}
