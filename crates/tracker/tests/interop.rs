@@ -352,3 +352,55 @@ fn tracker_probe_finds_peers_over_http_and_udp() {
         "{out}"
     );
 }
+
+#[test]
+fn transmission_and_aria2_leech_together_via_http_tracker() {
+    if !have(&["libtorrent", "transmission-daemon", "aria2c"]) {
+        return;
+    }
+    let t = Tracker::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let (data, torrent) = content(dir.path(), 8, &format!("http://{}/announce", t.http));
+    let ih = infohash(&torrent);
+    let p = free_ports(5);
+    let _seed = Peer::spawn(
+        script("lt_peer.py")
+            .args(["seed"])
+            .arg(&torrent)
+            .arg(dir.path().join("src"))
+            .arg(p[0].to_string())
+            .args(["--reannounce", "2", "--timeout", "90"]),
+    );
+    wait_seeders(&t, &ih, 1);
+    let (tor, d) = (torrent.clone(), dir.path().to_owned());
+    let (p1, p2) = (p[1].to_string(), p[2].to_string());
+    let tr = std::thread::spawn(move || {
+        run_ok(
+            script("transmission_peer.sh")
+                .args(["leech"])
+                .arg(&tor)
+                .arg(d.join("dl-tr"))
+                .arg(d.join("tr"))
+                .args([p1, p2])
+                .args(["--timeout", "75"]),
+        )
+    });
+    // aria2 also learns Transmission's address from the tracker and may dial it.
+    let a2 = run_ok(
+        script("aria2_peer.sh")
+            .args(["leech"])
+            .arg(&torrent)
+            .arg(dir.path().join("dl-a2"))
+            .arg(dir.path().join("a2"))
+            .args([p[3].to_string(), p[4].to_string()])
+            .args(["--timeout", "75"]),
+    );
+    let tr = tr.join().unwrap();
+    assert!(
+        a2.contains("\"complete\"") && tr.contains("\"complete\""),
+        "{a2}\n{tr}"
+    );
+    for sub in ["dl-a2", "dl-tr"] {
+        assert_same(&data, &dir.path().join(sub).join(data.file_name().unwrap()));
+    }
+}
