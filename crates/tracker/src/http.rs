@@ -21,6 +21,9 @@ use crate::access::{split_path, valid_passkey};
 use crate::http_handlers::{announce, scrape};
 use crate::state::Shared;
 
+/// Time allowed for a request head once its first byte has arrived.
+const HEAD_DEADLINE: Duration = Duration::from_secs(10);
+
 /// One finished response.
 pub struct Reply {
     /// Status line text, e.g. `200 OK`.
@@ -94,13 +97,20 @@ async fn connection(
 ) -> std::io::Result<()> {
     let _ = stream.set_nodelay(true);
     let idle = Duration::from_secs(shared.cfg.http_idle_timeout);
+    // A whole request head must arrive within HEAD_DEADLINE of its first byte,
+    // so a client trickling bytes cannot hold a connection slot forever.
+    let mut head_started: Option<tokio::time::Instant> = None;
     let mut buf: Vec<u8> = Vec::with_capacity(1024);
     let mut chunk = [0u8; 4096];
     loop {
         let (reply, used) = match parse_request_head(&buf) {
             Ok((head, used)) => (route(&head, peer, shared), used),
             Err(HttpError::Incomplete) => {
-                let n = match tokio::time::timeout(idle, stream.read(&mut chunk)).await {
+                let wait = match head_started {
+                    Some(t0) => HEAD_DEADLINE.saturating_sub(t0.elapsed()),
+                    None => idle,
+                };
+                let n = match tokio::time::timeout(wait, stream.read(&mut chunk)).await {
                     Ok(r) => r?,
                     Err(_) => return Ok(()), // idle: just close
                 };
@@ -108,6 +118,7 @@ async fn connection(
                     return Ok(());
                 }
                 buf.extend_from_slice(chunk.get(..n).unwrap_or(&[]));
+                head_started.get_or_insert_with(tokio::time::Instant::now);
                 continue;
             }
             Err(HttpError::HeadTooLarge | HttpError::TooManyHeaders) => (
@@ -141,6 +152,7 @@ async fn connection(
             return Ok(());
         }
         buf.drain(..used.min(buf.len()));
+        head_started = (!buf.is_empty()).then(tokio::time::Instant::now);
         if buf.len() > MAX_HTTP_HEAD {
             return Ok(());
         }
