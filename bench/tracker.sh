@@ -7,7 +7,7 @@
 # worker each, everything on 127.0.0.1. Prints average responses/s, peak RSS
 # (VmHWM) and the ratio, then a memory-per-peer measurement with many torrents.
 #
-# Usage: bench/tracker.sh [DURATION_S (default 20)] [MEM_TORRENTS (default 1000000)] [ROUNDS (default 3)]
+# Usage: bench/tracker.sh [DURATION_S (default 20)] [MEM_TORRENTS (default 1000000)] [ROUNDS (default 3; 0 = memory only)]
 # The machine may be shared: rounds alternate between the trackers and the
 # medians are reported; CPU µs per response is the least noise-sensitive figure.
 set -euo pipefail
@@ -85,6 +85,7 @@ round() {
 
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
+if [ "$ROUNDS" -gt 0 ]; then
 : > "$RUN/rounds.txt"
 for r in $(seq "$ROUNDS"); do
   for name in aquatic shoal; do
@@ -101,6 +102,7 @@ printf "%-12s %12.0f %13.1f %18.2f\n" aquatic_udp "$A_RPS" "$(echo "$A_RSS/1024"
 printf "%-12s %12.0f %13.1f %18.2f\n" shoal "$S_RPS" "$(echo "$S_RSS/1024" | bc -l)" "$S_CPU"
 printf "ratio shoal/aquatic: responses/s %.2fx, peak RSS %.2fx, CPU per response %.2fx\n" \
   "$(echo "$S_RPS/$A_RPS" | bc -l)" "$(echo "$S_RSS/$A_RSS" | bc -l)" "$(echo "$S_CPU/$A_CPU" | bc -l)"
+fi
 
 # Memory per peer: MEM_TORRENTS torrents x 3 peers, announced over UDP by a
 # small Python client (one connect, then announces with a bounded window),

@@ -6,8 +6,8 @@
 
 mod peers;
 pub mod snapshot;
+mod table;
 
-use hashbrown::HashMap;
 use shoal_tracker_proto::{Event, InfoHash};
 
 pub use peers::{INDEX_THRESHOLD, Peer, PeerList};
@@ -120,7 +120,7 @@ pub struct StoreStats {
 
 /// The swarm table.
 pub struct Store {
-    torrents: HashMap<InfoHash, Torrent>,
+    torrents: table::Table,
     limits: StoreLimits,
     stats: StoreStats,
     rng: fastrand::Rng,
@@ -240,7 +240,7 @@ impl Store {
     /// An empty store.
     pub fn new(limits: StoreLimits) -> Store {
         Store {
-            torrents: HashMap::new(),
+            torrents: table::Table::default(),
             limits,
             stats: StoreStats::default(),
             rng: fastrand::Rng::new(),
@@ -271,7 +271,7 @@ impl Store {
                 self.evict_torrents();
             }
         }
-        let t = self.torrents.entry(a.info_hash).or_default();
+        let t = self.torrents.get_or_insert(a.info_hash);
         let room = t.len() < self.limits.max_peers_per_torrent;
         let expires = now.saturating_add(self.limits.peer_ttl);
         let counts = (&mut t.seeders, &mut t.leechers);
@@ -386,8 +386,7 @@ impl Store {
 
     /// Approximate heap bytes held, for memory reports.
     pub fn heap_bytes(&self) -> usize {
-        let table = self.torrents.capacity() * (std::mem::size_of::<(InfoHash, Torrent)>() + 1);
-        table
+        self.torrents.heap_bytes()
             + self
                 .torrents
                 .values()
@@ -408,7 +407,7 @@ impl Store {
         {
             return;
         }
-        let t = self.torrents.entry(info_hash).or_default();
+        let t = self.torrents.get_or_insert(info_hash);
         if t.len() >= self.limits.max_peers_per_torrent {
             return;
         }

@@ -31,7 +31,7 @@ impl Store {
     pub fn snapshot(&self, now: u32) -> Vec<u8> {
         let mut out = Vec::with_capacity(64 + self.torrents.len() * 48);
         out.extend_from_slice(MAGIC);
-        for (h, t) in &self.torrents {
+        for (h, t) in self.torrents.iter() {
             out.extend_from_slice(h);
             out.extend_from_slice(&t.completed.to_be_bytes());
             out.extend_from_slice(&(t.v4.len() as u32).to_be_bytes());
