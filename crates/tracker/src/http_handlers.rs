@@ -1,0 +1,158 @@
+//! HTTP announce and scrape: query in, bencoded reply out.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddrV4, SocketAddrV6};
+use std::sync::atomic::Ordering::Relaxed;
+
+use shoal_tracker_proto::http::{
+    AnnounceReply, AnnounceRequest, AnnounceResponse, FullPeer, HttpError, Peers, ScrapeReply,
+    ScrapeRequest, ScrapeStats,
+};
+
+use crate::http::Reply;
+use crate::state::Shared;
+use crate::store::{Announce, PeerAddr};
+
+fn failure(shared: &Shared, reason: impl Into<String>) -> Reply {
+    shared.metrics.http_errors.fetch_add(1, Relaxed);
+    let mut body = Vec::new();
+    AnnounceReply::Failure(reason.into()).encode(&mut body);
+    Reply::bencode(body)
+}
+
+fn describe(e: &HttpError) -> String {
+    match e {
+        HttpError::Missing(p) => format!("missing parameter {p}"),
+        HttpError::Invalid(p) => format!("invalid parameter {p}"),
+        other => other.to_string(),
+    }
+}
+
+/// Handles `/announce[/<key>]`.
+pub fn announce(shared: &Shared, query: &[u8], key: Option<&[u8]>, client_ip: IpAddr) -> Reply {
+    let access = shared.access();
+    if !access.passkey_ok(key) {
+        return failure(shared, "unknown passkey");
+    }
+    let req = match AnnounceRequest::parse_query(query) {
+        Ok(r) => r,
+        Err(e) => return failure(shared, describe(&e)),
+    };
+    if !access.allows(&req.info_hash) {
+        return failure(shared, "Requested download is not authorized");
+    }
+    if req.port == 0 {
+        return failure(shared, "invalid parameter port");
+    }
+    let ip = match (&req.ip, shared.cfg.trust_ip_param) {
+        (Some(s), true) => s.parse().unwrap_or(client_ip),
+        _ => client_ip,
+    };
+    let cfg = &shared.cfg;
+    let want = req
+        .numwant
+        .map_or(cfg.numwant_default, |n| n as usize)
+        .min(cfg.numwant_max);
+    let ann = Announce {
+        info_hash: req.info_hash,
+        addr: PeerAddr::from_ip_port(ip, req.port),
+        seeder: req.left == Some(0),
+        event: req.event,
+    };
+    let (mut raw4, mut raw6) = (Vec::with_capacity(want * 6), Vec::new());
+    let counts = shared
+        .store()
+        .announce(&ann, shared.now(), want, want, &mut raw4, &mut raw6);
+    let v4: Vec<SocketAddrV4> = raw4
+        .chunks_exact(6)
+        .filter_map(|c| {
+            let ip: [u8; 4] = c.get(..4)?.try_into().ok()?;
+            Some(SocketAddrV4::new(
+                ip.into(),
+                u16::from_be_bytes(c.get(4..6)?.try_into().ok()?),
+            ))
+        })
+        .collect();
+    // A client gets at most `want` peers in total, IPv4 first.
+    let room6 = want.saturating_sub(v4.len());
+    let v6: Vec<SocketAddrV6> = raw6
+        .chunks_exact(18)
+        .take(room6)
+        .filter_map(|c| {
+            let ip: [u8; 16] = c.get(..16)?.try_into().ok()?;
+            Some(SocketAddrV6::new(
+                ip.into(),
+                u16::from_be_bytes(c.get(16..18)?.try_into().ok()?),
+                0,
+                0,
+            ))
+        })
+        .collect();
+    let peers = if req.compact {
+        Peers::Compact { v4, v6 }
+    } else {
+        // We store no peer ids (12 bytes per peer instead of 32), so the
+        // non-compact list has none; BEP 23's no_peer_id makes that normal.
+        let all = v4
+            .into_iter()
+            .map(std::net::SocketAddr::V4)
+            .chain(v6.into_iter().map(std::net::SocketAddr::V6));
+        Peers::Full(
+            all.map(|addr| FullPeer {
+                peer_id: None,
+                addr,
+            })
+            .collect(),
+        )
+    };
+    let mut body = Vec::with_capacity(128 + want * 6);
+    AnnounceReply::Ok(AnnounceResponse {
+        interval: cfg.interval,
+        min_interval: Some(cfg.min_interval),
+        complete: Some(counts.seeders),
+        incomplete: Some(counts.leechers),
+        tracker_id: None,
+        warning: None,
+        peers,
+    })
+    .encode(&mut body);
+    Reply::bencode(body)
+}
+
+/// Handles `/scrape[/<key>]`, including BEP 48 multi-hash scrapes. Unknown
+/// hashes get zeros, unlisted ones are omitted; a scrape without hashes is
+/// refused (a full dump of a large table would be a free amplification).
+pub fn scrape(shared: &Shared, query: &[u8], key: Option<&[u8]>) -> Reply {
+    let access = shared.access();
+    if !access.passkey_ok(key) {
+        return failure(shared, "unknown passkey");
+    }
+    let req = match ScrapeRequest::parse_query(query) {
+        Ok(r) => r,
+        Err(e) => return failure(shared, describe(&e)),
+    };
+    if req.info_hashes.is_empty() {
+        return failure(shared, "full scrape is not supported: pass info_hash");
+    }
+    let mut files = BTreeMap::new();
+    {
+        let store = shared.store();
+        for h in &req.info_hashes {
+            if !access.allows(h) {
+                continue;
+            }
+            let c = store.scrape(h).unwrap_or_default();
+            files.insert(
+                *h,
+                ScrapeStats {
+                    complete: c.seeders,
+                    downloaded: c.completed,
+                    incomplete: c.leechers,
+                },
+            );
+        }
+    }
+    let mut body = Vec::new();
+    ScrapeReply::Files(files).encode(&mut body);
+    Reply::bencode(body)
+}

@@ -1,0 +1,123 @@
+//! Optional snapshot file so a restart keeps the swarm.
+//!
+//! Format (all big-endian): `SHOALTRK1`, then per torrent: info-hash (20),
+//! completed (u32), IPv4 peer count (u32), peers (6 bytes + u32 seconds left
+//! with the seeder flag on top), IPv6 peer count (u32), peers (18 + u32).
+//! Written to a temporary file, fsynced and renamed, so a crash never leaves a
+//! half-written snapshot behind.
+
+use std::io::Write;
+use std::path::Path;
+
+use super::{PeerAddr, Store};
+
+const MAGIC: &[u8; 9] = b"SHOALTRK1";
+const SEEDER: u32 = 1 << 31;
+
+/// Why a snapshot could not be read or written.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SnapshotError {
+    /// Reading or writing the file failed.
+    #[error("snapshot I/O: {0}")]
+    Io(#[from] std::io::Error),
+    /// The file is not a snapshot or is cut short.
+    #[error("snapshot is corrupt: {0}")]
+    Corrupt(&'static str),
+}
+
+impl Store {
+    /// Serialises every live peer with its remaining lifetime relative to `now`.
+    pub fn snapshot(&self, now: u32) -> Vec<u8> {
+        let mut out = Vec::with_capacity(64 + self.torrents.len() * 48);
+        out.extend_from_slice(MAGIC);
+        for (h, t) in self.torrents.iter() {
+            out.extend_from_slice(h);
+            out.extend_from_slice(&t.completed.to_be_bytes());
+            out.extend_from_slice(&(t.v4.len() as u32).to_be_bytes());
+            for p in t.v4.as_slice() {
+                out.extend_from_slice(&p.addr);
+                let left = p.expires().saturating_sub(now) | if p.seeder() { SEEDER } else { 0 };
+                out.extend_from_slice(&left.to_be_bytes());
+            }
+            let v6 = t.v6.as_ref().map_or(&[][..], |v| v.as_slice());
+            out.extend_from_slice(&(v6.len() as u32).to_be_bytes());
+            for p in v6 {
+                out.extend_from_slice(&p.addr);
+                let left = p.expires().saturating_sub(now) | if p.seeder() { SEEDER } else { 0 };
+                out.extend_from_slice(&left.to_be_bytes());
+            }
+        }
+        out
+    }
+
+    /// Adds the peers of a snapshot (limits still apply). Returns peers restored.
+    pub fn restore(&mut self, mut b: &[u8], now: u32) -> Result<usize, SnapshotError> {
+        b = b
+            .strip_prefix(MAGIC.as_slice())
+            .ok_or(SnapshotError::Corrupt("bad magic"))?;
+        let mut n = 0;
+        while !b.is_empty() {
+            let h: [u8; 20] = take(&mut b, 20)?
+                .try_into()
+                .map_err(|_| SnapshotError::Corrupt("hash"))?;
+            let completed = u32_at(&mut b)?;
+            for v6 in [false, true] {
+                let count = u32_at(&mut b)?;
+                for _ in 0..count {
+                    let addr = if v6 {
+                        PeerAddr::V6(
+                            take(&mut b, 18)?
+                                .try_into()
+                                .map_err(|_| SnapshotError::Corrupt("peer"))?,
+                        )
+                    } else {
+                        PeerAddr::V4(
+                            take(&mut b, 6)?
+                                .try_into()
+                                .map_err(|_| SnapshotError::Corrupt("peer"))?,
+                        )
+                    };
+                    let left = u32_at(&mut b)?;
+                    let ttl = (left & !SEEDER).min(self.limits.peer_ttl);
+                    if ttl > 0 {
+                        self.restore_peer(h, addr, left & SEEDER != 0, now.saturating_add(ttl));
+                        n += 1;
+                    }
+                }
+            }
+            if let Some(t) = self.torrents.get_mut(&h) {
+                t.completed = completed;
+            }
+        }
+        Ok(n)
+    }
+}
+
+fn take<'a>(b: &mut &'a [u8], n: usize) -> Result<&'a [u8], SnapshotError> {
+    if b.len() < n {
+        return Err(SnapshotError::Corrupt("truncated"));
+    }
+    let (head, tail) = b.split_at(n);
+    *b = tail;
+    Ok(head)
+}
+
+fn u32_at(b: &mut &[u8]) -> Result<u32, SnapshotError> {
+    let s = take(b, 4)?;
+    Ok(u32::from_be_bytes(
+        s.try_into().map_err(|_| SnapshotError::Corrupt("u32"))?,
+    ))
+}
+
+/// Writes `bytes` to `path` atomically: temporary file, fsync, rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), SnapshotError> {
+    let tmp = path.with_extension("tmp");
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)?;
+    Ok(())
+}
