@@ -458,3 +458,44 @@ fn ipv6_peers_use_the_ipv6_formats() {
     assert!(v4.is_empty());
     assert_eq!(v6.len(), 2);
 }
+
+#[test]
+fn a_flood_of_info_hashes_stays_within_the_caps() {
+    let t = Tracker::start(&["--max-torrents", "64", "--max-peers-per-torrent", "5"]);
+    let c = UdpClient::new(t.udp);
+    for i in 0..10u16 {
+        let Some(Response::Announce(_)) = c.announce(H, 9000 + i, 1, Event::Started) else {
+            panic!()
+        };
+    }
+    for i in 0..1000u32 {
+        let mut h = [0u8; 20];
+        h[..4].copy_from_slice(&i.to_be_bytes());
+        h[19] = 1;
+        let Some(Response::Announce(_)) = c.announce(h, 9000, 1, Event::Started) else {
+            panic!()
+        };
+    }
+    let m = String::from_utf8(t.http_get("/metrics").1).unwrap();
+    let gauge = |name: &str| -> u64 {
+        m.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{name} in {m}"))
+    };
+    assert!(gauge("shoal_tracker_torrents ") <= 64, "{m}");
+    assert!(
+        gauge("shoal_tracker_evictions_total{kind=\"torrent\"} ") >= 936,
+        "{m}"
+    );
+    assert_eq!(
+        gauge("shoal_tracker_evictions_total{kind=\"peer\"} "),
+        5,
+        "{m}"
+    );
+    // The real swarm (5 peers, capped) survived the flood.
+    let Some(Response::Announce(a)) = c.announce(H, 9100, 1, Event::Started) else {
+        panic!()
+    };
+    assert_eq!(a.leechers, 5);
+}
