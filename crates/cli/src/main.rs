@@ -33,6 +33,8 @@ enum Command {
     Seed(download::SeedArgs),
     /// Show what a .torrent file or magnet link describes.
     Info(info::InfoArgs),
+    /// Run an HTTP + UDP tracker.
+    Tracker(shoal_tracker::TrackerArgs),
     /// Hash-check downloaded data against a .torrent (exit 0 only if all is good).
     Verify(verify::VerifyArgs),
 }
@@ -44,6 +46,7 @@ fn main() -> ExitCode {
         Command::Download(args) => download::run_download(&args),
         Command::Seed(args) => download::run_seed(&args),
         Command::Info(args) => info::run(&args),
+        Command::Tracker(args) => shoal_tracker::run(args).map(|()| ExitCode::SUCCESS),
         Command::Verify(args) => verify::run(&args),
     };
     match result {
