@@ -226,16 +226,3 @@ fn larger_swarm_is_near_the_fluid_bound() {
     let ratio = efficiency(200, 20, 8, 2);
     assert!(ratio < 1.2, "{ratio:.2}");
 }
-
-#[test]
-#[ignore = "report; run with --release -- --ignored --nocapture"]
-fn efficiency_report() {
-    for (pieces, leechers, seed_cap, leech_cap) in [
-        (48, 6, 4, 2),
-        (200, 6, 4, 2),
-        (400, 20, 8, 2),
-        (400, 50, 8, 2),
-    ] {
-        efficiency(pieces, leechers, seed_cap, leech_cap);
-    }
-}
