@@ -15,6 +15,7 @@ mod peers;
 mod session;
 mod startup;
 mod torrent;
+mod tracker;
 
 pub use config::{SessionConfig, TorrentOptions};
 pub use error::SessionError;

@@ -117,6 +117,13 @@ impl Session {
         for peer in options.peers {
             handle.add_peer(peer);
         }
+        let trackers = shared.torrent.trackers.clone();
+        tokio::spawn(crate::tracker::announce_loop(
+            Arc::clone(&shared),
+            trackers,
+            self.inner.config.peer_id,
+            self.inner.local_addr.port(),
+        ));
         tokio::spawn(torrent_timer(Arc::clone(&self.inner), shared));
         Ok(handle)
     }

@@ -1,0 +1,265 @@
+//! Announcing to trackers (HTTP and UDP), tier by tier as BEP 12 says:
+//! trackers are shuffled within their tier, tried in order, and the one that
+//! answers moves to the front of its tier.
+
+mod http;
+mod udp;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, PoisonError};
+use std::time::Duration;
+
+use shoal_tracker_proto::Event;
+use shoal_tracker_proto::http::{AnnounceReply, AnnounceRequest, Peers};
+
+use crate::torrent::TorrentShared;
+
+/// Shortest re-announce interval honoured (protects trackers and us from a
+/// tracker that asks for a flood).
+const MIN_INTERVAL: Duration = Duration::from_secs(30);
+/// Longest interval between announces.
+const MAX_INTERVAL: Duration = Duration::from_secs(3600);
+/// Retry delay after every tracker failed; doubles up to [`MAX_INTERVAL`].
+const RETRY: Duration = Duration::from_secs(15);
+/// HTTP announce timeout.
+const HTTP_TIMEOUT: Duration = Duration::from_secs(15);
+/// Peers asked for per announce.
+const NUMWANT: u32 = 50;
+
+/// Why an announce failed.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum TrackerError {
+    #[error("unsupported tracker URL {0}")]
+    Unsupported(String),
+    #[error("bad tracker URL {0}")]
+    BadUrl(String),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("timed out")]
+    Timeout,
+    #[error("HTTP {0}")]
+    Status(String),
+    #[error("malformed reply: {0}")]
+    Malformed(String),
+    #[error("tracker says: {0}")]
+    Failure(String),
+}
+
+/// What we tell a tracker.
+pub(crate) struct Announce {
+    pub info_hash: [u8; 20],
+    pub peer_id: [u8; 20],
+    pub port: u16,
+    pub uploaded: u64,
+    pub downloaded: u64,
+    pub left: u64,
+    pub event: Event,
+    pub key: u32,
+    pub numwant: u32,
+}
+
+/// What a tracker told us.
+pub(crate) struct AnnounceOutcome {
+    pub interval: Duration,
+    pub min_interval: Option<Duration>,
+    pub peers: Vec<SocketAddr>,
+}
+
+/// One tracker and its protocol state.
+enum Tracker {
+    Http {
+        url: String,
+        tracker_id: Option<Vec<u8>>,
+    },
+    Udp {
+        host: String,
+        port: u16,
+        client: Option<udp::UdpTracker>,
+    },
+}
+
+impl Tracker {
+    fn new(url: &str) -> Result<Tracker, TrackerError> {
+        if url.starts_with("http://") {
+            http::HttpUrl::parse(url)?;
+            return Ok(Tracker::Http {
+                url: url.to_owned(),
+                tracker_id: None,
+            });
+        }
+        let rest = url
+            .strip_prefix("udp://")
+            .ok_or_else(|| TrackerError::Unsupported(url.to_owned()))?;
+        // BEP 41 URL data after the authority is not sent yet; public UDP trackers ignore it.
+        let authority = rest.split(['/', '?']).next().unwrap_or_default();
+        let (host, port) = http::split_host_port(authority, 80)
+            .ok_or_else(|| TrackerError::BadUrl(url.to_owned()))?;
+        Ok(Tracker::Udp {
+            host,
+            port,
+            client: None,
+        })
+    }
+
+    async fn announce(&mut self, a: &Announce) -> Result<AnnounceOutcome, TrackerError> {
+        match self {
+            Tracker::Http { url, tracker_id } => {
+                let request = AnnounceRequest {
+                    info_hash: a.info_hash,
+                    peer_id: a.peer_id,
+                    port: a.port,
+                    uploaded: a.uploaded,
+                    downloaded: a.downloaded,
+                    left: Some(a.left),
+                    event: a.event,
+                    compact: true,
+                    no_peer_id: true,
+                    numwant: Some(a.numwant),
+                    key: Some(format!("{:08x}", a.key).into_bytes()),
+                    ip: None,
+                    tracker_id: tracker_id.clone(),
+                };
+                let target = http::HttpUrl::parse(&request.to_url(url))?;
+                let body = http::get(&target, HTTP_TIMEOUT).await?;
+                match AnnounceReply::decode(&body)
+                    .map_err(|e| TrackerError::Malformed(e.to_string()))?
+                {
+                    AnnounceReply::Failure(reason) => Err(TrackerError::Failure(reason)),
+                    AnnounceReply::Ok(reply) => {
+                        if let Some(warning) = &reply.warning {
+                            tracing::warn!(%url, "tracker warning: {warning}");
+                        }
+                        if reply.tracker_id.is_some() {
+                            tracker_id.clone_from(&reply.tracker_id);
+                        }
+                        let peers = match reply.peers {
+                            Peers::Compact { v4, v6 } => v4
+                                .into_iter()
+                                .map(SocketAddr::V4)
+                                .chain(v6.into_iter().map(SocketAddr::V6))
+                                .collect(),
+                            Peers::Full(list) => list.into_iter().map(|p| p.addr).collect(),
+                        };
+                        Ok(AnnounceOutcome {
+                            interval: Duration::from_secs(u64::from(reply.interval)),
+                            min_interval: reply
+                                .min_interval
+                                .map(|s| Duration::from_secs(u64::from(s))),
+                            peers,
+                        })
+                    }
+                }
+            }
+            Tracker::Udp { host, port, client } => {
+                if client.is_none() {
+                    *client = Some(udp::UdpTracker::new(host, *port).await?);
+                }
+                match client {
+                    Some(c) => c.announce(a).await,
+                    None => Err(TrackerError::Timeout),
+                }
+            }
+        }
+    }
+}
+
+/// Announces for one torrent until the torrent stops: `started` first,
+/// `completed` when the download finishes, then at the tracker's interval.
+pub(crate) async fn announce_loop(
+    shared: Arc<TorrentShared>,
+    tiers: Vec<Vec<String>>,
+    peer_id: [u8; 20],
+    port: u16,
+) {
+    let mut tiers: Vec<Vec<(String, Tracker)>> = tiers
+        .into_iter()
+        .map(|tier| {
+            let mut tier: Vec<(String, Tracker)> = tier
+                .into_iter()
+                .filter_map(|url| match Tracker::new(&url) {
+                    Ok(t) => Some((url, t)),
+                    Err(err) => {
+                        tracing::warn!("skipping tracker: {err}");
+                        None
+                    }
+                })
+                .collect();
+            fastrand::shuffle(&mut tier);
+            tier
+        })
+        .filter(|tier| !tier.is_empty())
+        .collect();
+    if tiers.is_empty() {
+        return;
+    }
+    let key = fastrand::u32(..);
+    let mut completed = shared.completed.subscribe();
+    let mut event = Event::Started;
+    let mut announced_complete = *completed.borrow();
+    let mut retry = RETRY;
+    loop {
+        let stats = shared.stats();
+        let announce = Announce {
+            info_hash: shared.info_hash,
+            peer_id,
+            port,
+            uploaded: stats.uploaded,
+            downloaded: stats.downloaded,
+            left: stats.bytes_left,
+            event,
+            key,
+            numwant: NUMWANT,
+        };
+        let wait = match announce_tiers(&mut tiers, &announce).await {
+            Some(outcome) => {
+                {
+                    let mut book = shared.book.lock().unwrap_or_else(PoisonError::into_inner);
+                    for addr in outcome.peers {
+                        book.add(addr);
+                    }
+                }
+                event = Event::None;
+                retry = RETRY;
+                outcome
+                    .interval
+                    .max(outcome.min_interval.unwrap_or_default())
+                    .clamp(MIN_INTERVAL, MAX_INTERVAL)
+            }
+            None => {
+                retry = retry.saturating_mul(2).min(MAX_INTERVAL);
+                retry / 2
+            }
+        };
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            _ = completed.wait_for(|c| *c), if !announced_complete => {
+                announced_complete = true;
+                event = Event::Completed;
+            }
+        }
+    }
+}
+
+/// Tries each tier in order and each tracker in a tier; the first that
+/// answers moves to the front of its tier.
+async fn announce_tiers(
+    tiers: &mut [Vec<(String, Tracker)>],
+    a: &Announce,
+) -> Option<AnnounceOutcome> {
+    for tier in tiers.iter_mut() {
+        for i in 0..tier.len() {
+            let Some((url, tracker)) = tier.get_mut(i) else {
+                continue;
+            };
+            match tracker.announce(a).await {
+                Ok(outcome) => {
+                    tracing::debug!(%url, peers = outcome.peers.len(), "announced");
+                    tier.swap(0, i);
+                    return Some(outcome);
+                }
+                Err(err) => tracing::info!(%url, "announce failed: {err}"),
+            }
+        }
+    }
+    None
+}
