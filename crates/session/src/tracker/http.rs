@@ -57,6 +57,7 @@ pub(crate) fn split_host_port(authority: &str, default_port: u16) -> Option<(Str
         return Some((host.to_owned(), port));
     }
     match authority.rsplit_once(':') {
+        Some(("", _)) => None,
         Some((host, port)) => Some((host.to_owned(), port.parse().ok()?)),
         None if !authority.is_empty() => Some((authority.to_owned(), default_port)),
         None => None,
