@@ -75,58 +75,45 @@ pub fn run(args: &CreateArgs) -> anyhow::Result<ExitCode> {
             args.output.display()
         );
     }
-    let (name, sources, single_file) = collect_files(&args.path, args.include_hidden)?;
-    let total: u64 = sources.iter().map(|s| s.length).sum();
-    let piece_length = match args.piece_size.as_str() {
-        "auto" => auto_piece_length(total),
-        n => units::parse_size(n).context("invalid --piece-size")?,
+    let piece_size = match args.piece_size.as_str() {
+        "auto" => None,
+        n => Some(units::parse_size(n).context("invalid --piece-size")?),
     };
-    let files: Vec<NewFile> = sources
-        .iter()
-        .map(|s| NewFile {
-            path: s.torrent_path.clone(),
-            length: s.length,
-            executable: s.executable,
-        })
-        .collect();
-    let mut spec = TorrentSpec::new(name, files, single_file, piece_length);
-    spec.version = if args.v2 {
-        Version::V2
-    } else if args.hybrid {
-        Version::Hybrid
-    } else {
-        Version::V1
-    };
-    spec.trackers = args
-        .trackers
-        .iter()
-        .map(|tier| {
-            tier.split(',')
-                .map(|u| u.trim().to_owned())
-                .filter(|u| !u.is_empty())
-                .collect()
-        })
-        .filter(|tier: &Vec<String>| !tier.is_empty())
-        .collect();
-    spec.web_seeds = args.webseeds.clone();
-    spec.private = args.private;
-    spec.comment = args.comment.clone();
-    spec.source = args.source.clone();
-    spec.created_by = Some(format!("shoal/{}", env!("CARGO_PKG_VERSION")));
-    if !args.no_date {
-        spec.creation_date = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .ok()
-            .and_then(|d| i64::try_from(d.as_secs()).ok());
-    }
-
-    let started = Instant::now();
-    let hashes = hash_spec(&spec, &sources, args.threads)?;
-    let bytes = spec.encode(&hashes)?;
-    // Reading it back checks the result and gives the info-hashes.
-    let torrent =
-        Torrent::from_bytes(&bytes).context("internal error: the new torrent does not parse")?;
-    write_atomically(&args.output, &bytes)?;
+    let made = make(
+        &args.path,
+        piece_size,
+        args.include_hidden,
+        args.threads,
+        |spec| {
+            spec.version = if args.v2 {
+                Version::V2
+            } else if args.hybrid {
+                Version::Hybrid
+            } else {
+                Version::V1
+            };
+            spec.trackers = args
+                .trackers
+                .iter()
+                .map(|tier| {
+                    tier.split(',')
+                        .map(|u| u.trim().to_owned())
+                        .filter(|u| !u.is_empty())
+                        .collect()
+                })
+                .filter(|tier: &Vec<String>| !tier.is_empty())
+                .collect();
+            spec.web_seeds = args.webseeds.clone();
+            spec.private = args.private;
+            spec.comment = args.comment.clone();
+            spec.source = args.source.clone();
+            if args.no_date {
+                spec.creation_date = None;
+            }
+        },
+    )?;
+    let (bytes, torrent) = (&made.bytes, &made.torrent);
+    write_atomically(&args.output, bytes)?;
 
     let mut report = String::new();
     if let Some(h) = torrent.info_hashes.v1 {
@@ -140,13 +127,71 @@ pub fn run(args: &CreateArgs) -> anyhow::Result<ExitCode> {
     eprintln!(
         "wrote {} ({} in {} files, {} pieces of {}, hashed in {:.2} s)",
         args.output.display(),
-        units::bytes(total),
-        sources.len(),
+        units::bytes(made.total),
+        made.files,
         torrent.info.num_pieces(),
-        units::bytes(piece_length),
-        started.elapsed().as_secs_f64()
+        units::bytes(torrent.info.piece_length),
+        made.hashing.as_secs_f64()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// A torrent built in memory, not yet written anywhere.
+pub struct Made {
+    /// The .torrent file's bytes.
+    pub bytes: Vec<u8>,
+    /// The same, parsed back (which checks it).
+    pub torrent: Torrent,
+    /// Content bytes.
+    pub total: u64,
+    /// Number of files.
+    pub files: usize,
+    /// Time spent hashing.
+    pub hashing: std::time::Duration,
+}
+
+/// Builds a torrent of `path`: collects the files, applies `customize` to the
+/// spec (version, trackers, …), hashes on `threads` cores (0: all) with a
+/// progress bar on a terminal, and encodes it. `piece_size` `None` is `auto`.
+pub fn make(
+    path: &Path,
+    piece_size: Option<u64>,
+    include_hidden: bool,
+    threads: usize,
+    customize: impl FnOnce(&mut TorrentSpec),
+) -> anyhow::Result<Made> {
+    let (name, sources, single_file) = collect_files(path, include_hidden)?;
+    let total: u64 = sources.iter().map(|s| s.length).sum();
+    let piece_length = piece_size.unwrap_or_else(|| auto_piece_length(total));
+    let files: Vec<NewFile> = sources
+        .iter()
+        .map(|s| NewFile {
+            path: s.torrent_path.clone(),
+            length: s.length,
+            executable: s.executable,
+        })
+        .collect();
+    let mut spec = TorrentSpec::new(name, files, single_file, piece_length);
+    spec.created_by = Some(format!("shoal/{}", env!("CARGO_PKG_VERSION")));
+    spec.creation_date = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .ok()
+        .and_then(|d| i64::try_from(d.as_secs()).ok());
+    customize(&mut spec);
+    let started = Instant::now();
+    let hashes = hash_spec(&spec, &sources, threads)?;
+    let hashing = started.elapsed();
+    let bytes = spec.encode(&hashes)?;
+    // Reading it back checks the result and gives the info-hashes.
+    let torrent =
+        Torrent::from_bytes(&bytes).context("internal error: the new torrent does not parse")?;
+    Ok(Made {
+        bytes,
+        torrent,
+        total,
+        files: sources.len(),
+        hashing,
+    })
 }
 
 /// Hashes the spec's layout on all cores, with a progress bar on a terminal.
