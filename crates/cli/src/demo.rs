@@ -244,8 +244,9 @@ fn start_tracker() -> anyhow::Result<(Tracker, String)> {
     let mut line = String::new();
     BufReader::new(stdout).read_line(&mut line)?;
     let value: serde_json::Value = serde_json::from_str(&line).context("tracker start line")?;
-    let http = value["http"]
-        .as_str()
+    let http = value
+        .get("http")
+        .and_then(serde_json::Value::as_str)
         .context("tracker has no HTTP address")?;
     Ok((tracker, format!("http://{http}/announce")))
 }
