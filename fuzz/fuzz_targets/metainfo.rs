@@ -1,19 +1,80 @@
 //! `Torrent::from_bytes` on arbitrary bytes: no panics, and when it loads, every
 //! path is safe, the piece map is consistent, the info dict parses alone to the
-//! same result, and its magnet link reads back.
+//! same result, and its magnet link reads back. The same bytes are also tried as
+//! a bare info dict (metadata from peers), and as a file name and a path element
+//! inside a valid torrent, which drives the path sanitiser directly.
 #![no_main]
 
 use std::collections::HashSet;
 
 use libfuzzer_sys::fuzz_target;
 use shoal_metainfo::limits::{MAX_COMPONENT_LEN, MAX_MAGNET_LEN};
-use shoal_metainfo::{Magnet, Torrent, parse_info_bytes};
+use shoal_metainfo::{Info, Magnet, MetainfoError, Torrent, parse_info_bytes};
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(t) = Torrent::from_bytes(data) else {
-        return;
-    };
+    if let Ok(t) = Torrent::from_bytes(data) {
+        check_torrent(&t);
+    }
+    if let Ok((info, _)) = parse_info_bytes(data) {
+        check_info(&info);
+    }
+    for torrent in [as_name(data), as_path_element(data)] {
+        match Torrent::from_bytes(&torrent) {
+            Ok(t) => check_torrent(&t),
+            Err(MetainfoError::UnsafePath { .. }) => {}
+            Err(e) => panic!("a name can only be refused as unsafe, not {e:?}"),
+        }
+    }
+});
+
+fn string(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.extend_from_slice(format!("{}:", bytes.len()).as_bytes());
+    out.extend_from_slice(bytes);
+}
+
+/// A single-file torrent named `name`.
+fn as_name(name: &[u8]) -> Vec<u8> {
+    let mut t = b"d4:infod6:lengthi1e4:name".to_vec();
+    string(&mut t, name);
+    t.extend_from_slice(b"12:piece lengthi16384e6:pieces20:");
+    t.extend_from_slice(&[0; 20]);
+    t.extend_from_slice(b"ee");
+    t
+}
+
+/// A multi-file torrent whose one file is `root/<element>`.
+fn as_path_element(element: &[u8]) -> Vec<u8> {
+    let mut t = b"d4:infod5:filesld6:lengthi1e4:pathl".to_vec();
+    string(&mut t, element);
+    t.extend_from_slice(b"eee4:name4:root12:piece lengthi16384e6:pieces20:");
+    t.extend_from_slice(&[0; 20]);
+    t.extend_from_slice(b"ee");
+    t
+}
+
+fn check_torrent(t: &Torrent) {
+    check_info(&t.info);
     let info = &t.info;
+    let (alone, hashes) = parse_info_bytes(t.info_bytes()).expect("info dict parses alone");
+    assert_eq!(&alone, info);
+    assert_eq!(hashes, t.info_hashes);
+
+    let m = t.magnet();
+    let text = m.to_string();
+    if text.len() <= MAX_MAGNET_LEN {
+        let back: Magnet = text
+            .parse()
+            .unwrap_or_else(|e| panic!("own magnet rejected: {e}: {text}"));
+        assert_eq!(back.info_hashes, t.info_hashes);
+        assert_eq!(back.name, m.name);
+        assert_eq!(back.trackers, m.trackers);
+        let mut seen = HashSet::new();
+        let unique: Vec<&String> = m.web_seeds.iter().filter(|w| seen.insert(*w)).collect();
+        assert_eq!(back.web_seeds.iter().collect::<Vec<_>>(), unique);
+    }
+}
+
+fn check_info(info: &Info) {
     check_element(&info.name);
     for f in &info.files {
         check_path(&f.path);
@@ -44,25 +105,7 @@ fuzz_target!(|data: &[u8]| {
     for file in 0..info.files.len().min(16) {
         assert!(info.file_pieces(file).end <= n);
     }
-
-    let (alone, hashes) = parse_info_bytes(t.info_bytes()).expect("info dict parses alone");
-    assert_eq!(&alone, info);
-    assert_eq!(hashes, t.info_hashes);
-
-    let m = t.magnet();
-    let text = m.to_string();
-    if text.len() <= MAX_MAGNET_LEN {
-        let back: Magnet = text
-            .parse()
-            .unwrap_or_else(|e| panic!("own magnet rejected: {e}: {text}"));
-        assert_eq!(back.info_hashes, t.info_hashes);
-        assert_eq!(back.name, m.name);
-        assert_eq!(back.trackers, m.trackers);
-        let mut seen = HashSet::new();
-        let unique: Vec<&String> = m.web_seeds.iter().filter(|w| seen.insert(*w)).collect();
-        assert_eq!(back.web_seeds.iter().collect::<Vec<_>>(), unique);
-    }
-});
+}
 
 fn check_path(path: &[String]) {
     assert!(!path.is_empty(), "empty path");

@@ -367,6 +367,15 @@ const CASES: &[Case] = &[
     case("wrong_type_piece_layers.torrent", |r| {
         wrong_type(r, "piece layers")
     }),
+    // Informational keys of the wrong type are ignored, not fatal.
+    case("wrong_type_optional_fields.torrent", |r| {
+        matches!(r, Ok(t) if t.trackers.is_empty() && t.web_seeds.is_empty()
+            && t.comment.is_none() && t.created_by.is_none() && t.info.source.is_none()
+            && t.info.files[0].attr == Default::default())
+    }),
+    case("wrong_type_symlink_path.torrent", |r| {
+        wrong_type(r, "info.files[1].symlink path")
+    }),
     case("files_empty.torrent", |r| {
         invalid(r, "info.files", "empty file list")
     }),
