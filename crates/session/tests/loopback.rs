@@ -121,6 +121,28 @@ fn backdate(path: &Path, by: Duration) {
     f.set_modified(std::time::SystemTime::now() - by).unwrap();
 }
 
+/// Flips one byte of `path`; with `keep_mtime` the file's mtime is put back.
+fn flip_byte(path: &Path, keep_mtime: bool) {
+    let mtime = std::fs::metadata(path).unwrap().modified().unwrap();
+    let mut bytes = std::fs::read(path).unwrap();
+    bytes[10] ^= 1;
+    std::fs::write(path, bytes).unwrap();
+    if keep_mtime {
+        let f = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+        f.set_modified(mtime).unwrap();
+    }
+}
+
+/// Starts a fresh session on `state` and adds the seed copy under `tmp`.
+async fn start_seed(tmp: &Path, torrent: &Torrent) -> (Session, shoal_session::TorrentHandle) {
+    let s = session(&tmp.join("state")).await;
+    let h = s
+        .add_torrent(torrent.clone(), tmp.join("seed"), TorrentOptions::default())
+        .await
+        .unwrap();
+    (s, h)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restart_trusts_resume_data_of_untouched_files() {
     let tmp = tempfile::tempdir().unwrap();
@@ -131,32 +153,13 @@ async fn restart_trusts_resume_data_of_untouched_files() {
             Duration::from_secs(60),
         );
     }
-    let state = tmp.path().join("state");
-    let s1 = session(&state).await;
-    let h1 = s1
-        .add_torrent(
-            torrent.clone(),
-            tmp.path().join("seed"),
-            TorrentOptions::default(),
-        )
-        .await
-        .unwrap();
+    let (s1, h1) = start_seed(tmp.path(), &torrent).await;
     assert!(h1.is_complete());
     drop(s1);
     // Corrupt a byte but keep the old mtime: a trusted record does not rehash,
     // so the damage goes unseen — proof the record was used.
-    let f = tmp.path().join("seed/content/f1.bin");
-    let recorded = std::fs::metadata(&f).unwrap().modified().unwrap();
-    let mut bytes = std::fs::read(&f).unwrap();
-    bytes[10] ^= 1;
-    std::fs::write(&f, bytes).unwrap();
-    let file = std::fs::OpenOptions::new().write(true).open(&f).unwrap();
-    file.set_modified(recorded).unwrap();
-    let s2 = session(&state).await;
-    let h2 = s2
-        .add_torrent(torrent, tmp.path().join("seed"), TorrentOptions::default())
-        .await
-        .unwrap();
+    flip_byte(&tmp.path().join("seed/content/f1.bin"), true);
+    let (_s2, h2) = start_seed(tmp.path(), &torrent).await;
     assert!(
         h2.is_complete(),
         "resume data of untouched files is trusted"
@@ -167,30 +170,14 @@ async fn restart_trusts_resume_data_of_untouched_files() {
 async fn restart_rechecks_changed_files() {
     let tmp = tempfile::tempdir().unwrap();
     let torrent = make_content(&tmp.path().join("seed"), &[300_000, 200_000]);
-    let state = tmp.path().join("state");
     // A complete copy: the first start hashes it and records the result.
-    let s1 = session(&state).await;
-    let h1 = s1
-        .add_torrent(
-            torrent.clone(),
-            tmp.path().join("seed"),
-            TorrentOptions::default(),
-        )
-        .await
-        .unwrap();
+    let (s1, h1) = start_seed(tmp.path(), &torrent).await;
     assert!(h1.is_complete());
     drop(s1);
     // Damage a file behind the session's back: its mtime changes, so the
     // next start must not trust the record.
-    let f = tmp.path().join("seed/content/f1.bin");
-    let mut bytes = std::fs::read(&f).unwrap();
-    bytes[10] ^= 1;
-    std::fs::write(&f, bytes).unwrap();
-    let s2 = session(&state).await;
-    let h2 = s2
-        .add_torrent(torrent, tmp.path().join("seed"), TorrentOptions::default())
-        .await
-        .unwrap();
+    flip_byte(&tmp.path().join("seed/content/f1.bin"), false);
+    let (_s2, h2) = start_seed(tmp.path(), &torrent).await;
     assert!(!h2.is_complete());
     assert_eq!(h2.stats().pieces_have, h2.stats().pieces_total - 1);
 }
