@@ -17,6 +17,10 @@ pub struct Config {
     pub max_peer_requests: usize,
     /// Block reads for one peer handed to the driver at once.
     pub max_reads_in_flight: usize,
+    /// Bytes of complete pieces waiting for their hash check and write before
+    /// we stop requesting more: back-pressure from a slow disk (at least two
+    /// pieces are always allowed).
+    pub max_pending_check_bytes: u64,
     /// Send a keep-alive after this much silence on our side.
     pub keepalive_interval: Duration,
     /// Drop a peer that sent nothing for this long.
@@ -37,6 +41,7 @@ impl Default for Config {
             listen_port: None,
             max_peer_requests: 500,
             max_reads_in_flight: 64,
+            max_pending_check_bytes: 16 << 20,
             keepalive_interval: Duration::from_secs(90),
             peer_timeout: Duration::from_secs(180),
             picker: PickerConfig::default(),

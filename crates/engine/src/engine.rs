@@ -43,6 +43,10 @@ pub struct Engine {
     events: VecDeque<Event>,
     next_key: u32,
     completed: bool,
+    /// Pieces handed out with [`Event::CheckPiece`] and not yet checked.
+    pending_checks: u32,
+    /// Most pending checks before requesting pauses.
+    max_pending_checks: u32,
     pub(crate) downloaded: u64,
     uploaded: u64,
 }
@@ -57,6 +61,8 @@ impl Engine {
     ) -> Result<Self, EngineError> {
         let sizes = PieceSizes::from_info(info)?;
         let expected = sizes.num_pieces();
+        let expected_piece_length = sizes.piece_length().max(1);
+        let config_max_pending_bytes = config.max_pending_check_bytes;
         if have.len() != expected {
             return Err(EngineError::HaveSize {
                 expected,
@@ -81,6 +87,11 @@ impl Engine {
             events: VecDeque::new(),
             next_key: 0,
             completed,
+            pending_checks: 0,
+            max_pending_checks: u32::try_from(
+                (config_max_pending_bytes / u64::from(expected_piece_length)).max(2),
+            )
+            .unwrap_or(u32::MAX),
             downloaded: 0,
             uploaded: 0,
         })
@@ -282,6 +293,10 @@ impl Engine {
 
     /// Tops up our requests to `key` as far as its pipeline allows.
     pub(crate) fn fill_requests(&mut self, key: PeerKey, now: Duration) {
+        if self.pending_checks >= self.max_pending_checks {
+            // The disk is behind: let it catch up before asking for more.
+            return;
+        }
         let Some(peer) = self.peers.get_mut(&key) else {
             return;
         };
@@ -350,6 +365,7 @@ impl Engine {
         }
         if outcome.piece_complete {
             if let Some(data) = self.buffers.remove(&block.piece) {
+                self.pending_checks += 1;
                 self.events.push_back(Event::CheckPiece {
                     piece: block.piece,
                     data,
@@ -361,6 +377,11 @@ impl Engine {
     /// The driver's verdict on a piece from [`Event::CheckPiece`]; when `ok`,
     /// the piece must already be written.
     pub fn piece_checked(&mut self, piece: u32, ok: bool, now: Duration) {
+        let was_throttled = self.pending_checks >= self.max_pending_checks;
+        self.pending_checks = self.pending_checks.saturating_sub(1);
+        if was_throttled {
+            self.fill_all(now);
+        }
         if !ok {
             let Ok(failed) = self.picker.piece_failed(piece) else {
                 return;

@@ -44,6 +44,9 @@ struct Node {
     data: Vec<u8>,
     /// Flips a bit in every block it serves.
     liar: bool,
+    /// Holds piece checks instead of doing them (a stalled disk).
+    stalled_disk: bool,
+    held_checks: Vec<(u32, Vec<u8>)>,
     completed: bool,
     banned: Vec<PeerKey>,
 }
@@ -69,6 +72,16 @@ struct Net {
 
 impl Net {
     fn new(len: usize, seeders: usize, leechers: usize, liars: usize) -> Net {
+        Self::with_config(len, seeders, leechers, liars, |_| {})
+    }
+
+    fn with_config(
+        len: usize,
+        seeders: usize,
+        leechers: usize,
+        liars: usize,
+        tweak: impl Fn(&mut Config),
+    ) -> Net {
         let (torrent, content) = make_torrent(len);
         let n = torrent.info.num_pieces() as u32;
         let mut nodes = Vec::new();
@@ -83,6 +96,7 @@ impl Net {
             config.peer_id[19] = i as u8;
             config.picker.seed = i as u64;
             config.choker.seed = i as u64;
+            tweak(&mut config);
             let engine = Engine::new(
                 &torrent.info,
                 torrent.info_hashes.wire_id().unwrap(),
@@ -98,6 +112,8 @@ impl Net {
                     vec![0; len]
                 },
                 liar: i >= seeders + leechers,
+                stalled_disk: false,
+                held_checks: Vec::new(),
                 completed: seeder,
                 banned: Vec::new(),
             });
@@ -174,6 +190,9 @@ impl Net {
         let now = self.now;
         let node = &mut self.nodes[i];
         match event {
+            Event::CheckPiece { piece, data } if node.stalled_disk => {
+                node.held_checks.push((piece, data));
+            }
             Event::CheckPiece { piece, data } => {
                 let ok =
                     Sha1::digest(&data).as_slice() == self.torrent.info.v1_pieces[piece as usize];
@@ -262,6 +281,33 @@ fn a_liar_is_banned_and_the_download_completes() {
     assert!(!net.nodes[1].banned.is_empty(), "the liar was never banned");
     let liar_link = net.links.iter().find(|l| l.a == 1 && l.b == 2).unwrap();
     assert!(!liar_link.open);
+}
+
+#[test]
+fn a_stalled_disk_pauses_requests_until_checks_finish() {
+    // Room for 3 pieces awaiting their check.
+    // Room for 3 pieces awaiting their check, and at most 4 blocks (2 pieces)
+    // in flight.
+    let mut net = Net::with_config(1_000_000, 1, 1, 0, |c| {
+        c.max_pending_check_bytes = 3 * PIECE;
+        c.pipeline.max_depth = 4;
+    });
+    net.nodes[1].stalled_disk = true;
+    for _ in 0..2000 {
+        net.step();
+    }
+    // Requests already in flight still land, but no new ones go out: far
+    // fewer than the torrent's 31 pieces pile up.
+    let held = net.nodes[1].held_checks.len();
+    assert!((3..=6).contains(&held), "{held} pieces held");
+    assert!(!net.nodes[1].completed);
+    // The disk recovers: checks complete and the download finishes.
+    net.nodes[1].stalled_disk = false;
+    for (piece, data) in std::mem::take(&mut net.nodes[1].held_checks) {
+        net.serve(1, Event::CheckPiece { piece, data });
+    }
+    net.run_until_done(20_000);
+    assert!(net.nodes[1].data == net.content);
 }
 
 #[test]

@@ -11,7 +11,7 @@ use shoal_engine::{Engine, Event, PeerKey};
 use shoal_metainfo::Torrent;
 use shoal_storage::resume::{self, ResumeData};
 use shoal_storage::{FileStore, piece_matches};
-use tokio::sync::{Notify, watch};
+use tokio::sync::{Notify, Semaphore, watch};
 
 use crate::peers::PeerBook;
 
@@ -58,6 +58,10 @@ pub(crate) struct TorrentShared {
     unsaved: AtomicU32,
     pub completed: watch::Sender<bool>,
     pub max_peers: usize,
+    /// Bounds hash/write and read jobs on the blocking pool to the core
+    /// count: more would only queue inside the kernel (a disk under
+    /// write-back throttling blocks every writer) and pile up threads.
+    disk_jobs: Arc<Semaphore>,
 }
 
 impl TorrentShared {
@@ -82,6 +86,9 @@ impl TorrentShared {
             unsaved: AtomicU32::new(0),
             completed: watch::Sender::new(complete),
             max_peers,
+            disk_jobs: Arc::new(Semaphore::new(
+                std::thread::available_parallelism().map_or(2, usize::from),
+            )),
         })
     }
 
@@ -132,6 +139,9 @@ impl TorrentShared {
             Event::CheckPiece { piece, data } => {
                 let shared = Arc::clone(self);
                 tokio::spawn(async move {
+                    let Ok(_permit) = Arc::clone(&shared.disk_jobs).acquire_owned().await else {
+                        return;
+                    };
                     let job = Arc::clone(&shared);
                     let ok = tokio::task::spawn_blocking(move || job.check_and_write(piece, &data))
                         .await
@@ -142,6 +152,9 @@ impl TorrentShared {
             Event::ReadBlock { peer, block } => {
                 let shared = Arc::clone(self);
                 tokio::spawn(async move {
+                    let Ok(_permit) = Arc::clone(&shared.disk_jobs).acquire_owned().await else {
+                        return;
+                    };
                     let job = Arc::clone(&shared);
                     let read = tokio::task::spawn_blocking(move || {
                         let mut buf = vec![0u8; block.length as usize];
