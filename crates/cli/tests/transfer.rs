@@ -95,3 +95,66 @@ fn v1_v2_and_hybrid_torrents_transfer_between_shoal_peers() {
         drop(seeder);
     }
 }
+
+/// Scrapes `hash` from the tracker at `port` (HTTP) with the interop probe.
+fn scrape(port: u16, hash: &str) -> serde_json::Value {
+    last_json(&run_ok(
+        std::process::Command::new("/usr/bin/python3")
+            .arg(interop_dir().join("tracker_probe.py"))
+            .arg(format!("127.0.0.1:{port}"))
+            .args(["--scrape", "--infohash", hash]),
+    ))
+}
+
+#[test]
+fn a_seeder_joins_the_tracker_swarm_and_leaves_it_on_exit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let content = make_content(tmp.path(), "3", 2, "multi");
+    let tracker_port = free_port();
+    let _tracker = Seeder(
+        shoal()
+            .args([
+                "tracker",
+                "--no-udp",
+                "--http",
+                &format!("127.0.0.1:{tracker_port}"),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let torrent = tmp.path().join("t.torrent");
+    run_ok(
+        shoal()
+            .arg("create")
+            .arg(&content)
+            .arg("-o")
+            .arg(&torrent)
+            .args([
+                "--tracker",
+                &format!("http://127.0.0.1:{tracker_port}/announce"),
+            ]),
+    );
+    let info = stdout_json(&run_ok(shoal().args(["info", "--json"]).arg(&torrent)));
+    let hash = info["info_hash_v1"].as_str().unwrap().to_owned();
+    let mut seeder = shoal()
+        .arg("seed")
+        .arg(&torrent)
+        .arg(content.parent().unwrap())
+        .args(["--listen", "127.0.0.1:0", "--state-dir"])
+        .arg(tmp.path().join("state"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while scrape(tracker_port, &hash)["complete"] != 1 {
+        assert!(Instant::now() < deadline, "the seeder never announced");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Ctrl-C: the seeder saves its state and announces `stopped`.
+    run_ok(std::process::Command::new("kill").args(["-INT", &seeder.id().to_string()]));
+    assert!(seeder.wait().unwrap().success());
+    assert_eq!(scrape(tracker_port, &hash)["complete"], 0);
+}

@@ -118,21 +118,37 @@ impl Session {
             handle.add_peer(peer);
         }
         let trackers = shared.torrent.trackers.clone();
-        tokio::spawn(crate::tracker::announce_loop(
+        let announcer = tokio::spawn(crate::tracker::announce_loop(
             Arc::clone(&shared),
             trackers,
             self.inner.config.peer_id,
             self.inner.local_addr.port(),
         ));
+        *shared
+            .announcer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(announcer);
         tokio::spawn(torrent_timer(Arc::clone(&self.inner), shared));
         Ok(handle)
     }
 
-    /// Saves every torrent's resume data (for a clean exit).
+    /// For a clean exit: saves every torrent's resume data and tells the
+    /// trackers we are leaving (`stopped`, a couple of seconds at most).
     pub async fn shutdown(&self) {
         let torrents: Vec<Arc<TorrentShared>> = self.lock_torrents().values().cloned().collect();
-        for t in torrents {
+        for t in &torrents {
+            let _ = t.stopping.send(true);
+        }
+        for t in &torrents {
             t.save_resume().await;
+            let announcer = t
+                .announcer
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take();
+            if let Some(task) = announcer {
+                let _ = task.await;
+            }
         }
     }
 

@@ -58,6 +58,10 @@ pub(crate) struct TorrentShared {
     unsaved: AtomicU32,
     pub completed: watch::Sender<bool>,
     pub max_peers: usize,
+    /// Set when the session shuts down: the announce loop sends `stopped`.
+    pub stopping: watch::Sender<bool>,
+    /// The announce loop, awaited at shutdown.
+    pub announcer: Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// Bounds hash/write and read jobs on the blocking pool to the core
     /// count: more would only queue inside the kernel (a disk under
     /// write-back throttling blocks every writer) and pile up threads.
@@ -86,6 +90,8 @@ impl TorrentShared {
             unsaved: AtomicU32::new(0),
             completed: watch::Sender::new(complete),
             max_peers,
+            stopping: watch::Sender::new(false),
+            announcer: Mutex::new(None),
             disk_jobs: Arc::new(Semaphore::new(
                 std::thread::available_parallelism().map_or(2, usize::from),
             )),

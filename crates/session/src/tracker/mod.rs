@@ -25,6 +25,8 @@ const RETRY: Duration = Duration::from_secs(15);
 const HTTP_TIMEOUT: Duration = Duration::from_secs(15);
 /// Peers asked for per announce.
 const NUMWANT: u32 = 50;
+/// How long the `stopped` announce may take at shutdown.
+const STOP_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Why an announce failed.
 #[derive(Debug, thiserror::Error)]
@@ -194,12 +196,13 @@ pub(crate) async fn announce_loop(
     }
     let key = fastrand::u32(..);
     let mut completed = shared.completed.subscribe();
+    let mut stopping = shared.stopping.subscribe();
     let mut event = Event::Started;
     let mut announced_complete = *completed.borrow();
     let mut retry = RETRY;
-    loop {
+    let announce = |event: Event| {
         let stats = shared.stats();
-        let announce = Announce {
+        Announce {
             info_hash: shared.info_hash,
             peer_id,
             port,
@@ -209,8 +212,10 @@ pub(crate) async fn announce_loop(
             event,
             key,
             numwant: NUMWANT,
-        };
-        let wait = match announce_tiers(&mut tiers, &announce).await {
+        }
+    };
+    loop {
+        let wait = match announce_tiers(&mut tiers, &announce(event)).await {
             Some(outcome) => {
                 {
                     let mut book = shared.book.lock().unwrap_or_else(PoisonError::into_inner);
@@ -230,11 +235,26 @@ pub(crate) async fn announce_loop(
                 retry / 2
             }
         };
+        // `changed()` rather than `wait_for`: no watch guard may be held
+        // across an await in a task that must be `Send`.
         tokio::select! {
             () = tokio::time::sleep(wait) => {}
-            _ = completed.wait_for(|c| *c), if !announced_complete => {
-                announced_complete = true;
-                event = Event::Completed;
+            changed = completed.changed(), if !announced_complete => {
+                let done = changed.is_ok() && *completed.borrow();
+                if done {
+                    announced_complete = true;
+                    event = Event::Completed;
+                }
+            }
+            changed = stopping.changed() => {
+                let stop = changed.is_err() || *stopping.borrow();
+                if stop {
+                    // Best effort: a tracker that does not answer quickly is
+                    // left to expire us.
+                    let stopped = announce(Event::Stopped);
+                    let _ = tokio::time::timeout(STOP_TIMEOUT, announce_tiers(&mut tiers, &stopped)).await;
+                    return;
+                }
             }
         }
     }
