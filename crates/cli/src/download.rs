@@ -26,6 +26,10 @@ pub struct DownloadArgs {
     /// Keep seeding after the download completes (until Ctrl-C).
     #[arg(long)]
     seed: bool,
+    /// Keep seeding after the download completes until we have uploaded R
+    /// times the torrent's size (or Ctrl-C).
+    #[arg(long, value_name = "R")]
+    seed_ratio: Option<f64>,
     /// Download pieces in order (for streaming) instead of rarest first.
     #[arg(long)]
     sequential: bool,
@@ -54,6 +58,26 @@ pub struct NetArgs {
     /// Where resume data is kept (default: $XDG_STATE_HOME/shoal).
     #[arg(long, value_name = "DIR")]
     state_dir: Option<PathBuf>,
+    /// Upload limit in bytes per second (K/M/G suffixes: 4M = 4 MiB/s).
+    #[arg(long, value_name = "RATE", value_parser = parse_rate)]
+    max_up: Option<u64>,
+    /// Download limit in bytes per second (K/M/G suffixes).
+    #[arg(long, value_name = "RATE", value_parser = parse_rate)]
+    max_down: Option<u64>,
+}
+
+fn parse_rate(s: &str) -> Result<u64, String> {
+    units::parse_size(s).map_err(|e| e.to_string())
+}
+
+/// When to stop after the download completes.
+enum AfterComplete {
+    /// Exit.
+    Stop,
+    /// Seed until Ctrl-C.
+    Seed,
+    /// Seed until uploaded ≥ ratio × size, or Ctrl-C.
+    SeedToRatio(f64),
 }
 
 /// Runs `shoal download`.
@@ -69,7 +93,13 @@ pub fn run_download(args: &DownloadArgs) -> anyhow::Result<ExitCode> {
         sequential: args.sequential,
         ..TorrentOptions::default()
     };
-    run(torrent, args.output.clone(), &args.net, options, args.seed)
+    let after = match (args.seed_ratio, args.seed) {
+        (Some(r), _) if r.is_finite() && r > 0.0 => AfterComplete::SeedToRatio(r),
+        (Some(r), _) => bail!("--seed-ratio must be a positive number, not {r}"),
+        (None, true) => AfterComplete::Seed,
+        (None, false) => AfterComplete::Stop,
+    };
+    run(torrent, args.output.clone(), &args.net, options, after)
 }
 
 /// Runs `shoal seed`.
@@ -79,7 +109,13 @@ pub fn run_seed(args: &SeedArgs) -> anyhow::Result<ExitCode> {
         peers: args.net.peers.clone(),
         ..TorrentOptions::default()
     };
-    run(torrent, args.dir.clone(), &args.net, options, true)
+    run(
+        torrent,
+        args.dir.clone(),
+        &args.net,
+        options,
+        AfterComplete::Seed,
+    )
 }
 
 fn run(
@@ -87,7 +123,7 @@ fn run(
     dir: PathBuf,
     net: &NetArgs,
     options: TorrentOptions,
-    keep_seeding: bool,
+    after: AfterComplete,
 ) -> anyhow::Result<ExitCode> {
     let rt = runtime::build()?;
     rt.block_on(async {
@@ -95,7 +131,10 @@ fn run(
             .state_dir
             .clone()
             .unwrap_or_else(runtime::default_state_dir);
-        let session = Session::bind(SessionConfig::new(net.listen, state_dir)).await?;
+        let mut config = SessionConfig::new(net.listen, state_dir);
+        config.max_upload = net.max_up;
+        config.max_download = net.max_down;
+        let session = Session::bind(config).await?;
         let name = torrent.info.name.clone();
         eprintln!("checking existing data of {name} ...");
         let handle = session.add_torrent(torrent, dir, options).await?;
@@ -127,11 +166,33 @@ fn run(
                 units::bytes(stats.total_size)
             );
         }
-        if keep_seeding {
-            eprintln!("seeding on {} (Ctrl-C to stop)", session.local_addr());
-            tokio::signal::ctrl_c()
-                .await
-                .context("waiting for Ctrl-C")?;
+        match after {
+            AfterComplete::Stop => {}
+            AfterComplete::Seed => {
+                eprintln!("seeding on {} (Ctrl-C to stop)", session.local_addr());
+                tokio::signal::ctrl_c()
+                    .await
+                    .context("waiting for Ctrl-C")?;
+            }
+            AfterComplete::SeedToRatio(ratio) => {
+                let target = (ratio * stats.total_size as f64) as u64;
+                eprintln!(
+                    "seeding on {} until {} are uploaded (Ctrl-C to stop)",
+                    session.local_addr(),
+                    units::bytes(target)
+                );
+                let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+                loop {
+                    tokio::select! {
+                        _ = tick.tick() => {
+                            if handle.stats().uploaded >= target {
+                                break;
+                            }
+                        }
+                        _ = tokio::signal::ctrl_c() => break,
+                    }
+                }
+            }
         }
         session.shutdown().await;
         Ok(ExitCode::SUCCESS)

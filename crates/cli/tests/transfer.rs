@@ -158,3 +158,59 @@ fn a_seeder_joins_the_tracker_swarm_and_leaves_it_on_exit() {
     assert!(seeder.wait().unwrap().success());
     assert_eq!(scrape(tracker_port, &hash)["complete"], 0);
 }
+
+#[test]
+fn upload_limit_is_enforced() {
+    let tmp = tempfile::tempdir().unwrap();
+    let content = make_content(tmp.path(), "4", 1, "limited");
+    let torrent = tmp.path().join("t.torrent");
+    run_ok(shoal().arg("create").arg(&content).arg("-o").arg(&torrent));
+    let port = free_port();
+    let _seeder = Seeder(
+        shoal()
+            .arg("seed")
+            .arg(&torrent)
+            .arg(content.parent().unwrap())
+            .args([
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--max-up",
+                "2M",
+                "--state-dir",
+            ])
+            .arg(tmp.path().join("seed-state"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "seeder never listened");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let started = Instant::now();
+    run_ok(
+        shoal()
+            .arg("download")
+            .arg(&torrent)
+            .arg("-o")
+            .arg(tmp.path().join("dl"))
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                "--peer",
+                &format!("127.0.0.1:{port}"),
+                "--state-dir",
+            ])
+            .arg(tmp.path().join("dl-state")),
+    );
+    // 4 MiB at 2 MiB/s cannot take less than ~2 s (minus a 0.1 s burst and
+    // what the first connection attempts cost). Only a lower bound: a busy
+    // machine may make it slower, never faster.
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed >= Duration::from_millis(1800),
+        "{elapsed:?}: the limit was not applied"
+    );
+}

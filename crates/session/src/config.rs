@@ -21,6 +21,10 @@ pub struct SessionConfig {
     pub handshake_timeout: Duration,
     /// How often resume data is saved while pieces arrive.
     pub resume_interval: Duration,
+    /// Upload limit for the whole session, bytes per second (`None`: unlimited).
+    pub max_upload: Option<u64>,
+    /// Download limit for the whole session, bytes per second (`None`: unlimited).
+    pub max_download: Option<u64>,
 }
 
 impl SessionConfig {
@@ -34,6 +38,8 @@ impl SessionConfig {
             connect_timeout: Duration::from_secs(5),
             handshake_timeout: Duration::from_secs(10),
             resume_interval: Duration::from_secs(5),
+            max_upload: None,
+            max_download: None,
         }
     }
 }

@@ -169,6 +169,7 @@ async fn write_loop(
         if buf.is_empty() {
             continue;
         }
+        shared.limits.up.consume(buf.len()).await;
         if writer.write_all(&buf).await.is_err() {
             let _ = slot.close.send(true);
             break;
@@ -204,7 +205,11 @@ async fn read_loop(
         };
         match read {
             Ok(0) => break,
-            Ok(n) => filled += n,
+            Ok(n) => {
+                filled += n;
+                // Reading later is how a receiver slows a TCP sender down.
+                shared.limits.down.consume(n).await;
+            }
             Err(_) => {
                 failed = true;
                 break;

@@ -12,6 +12,7 @@ mod config;
 mod connection;
 mod error;
 mod peers;
+mod rate;
 mod session;
 mod startup;
 mod torrent;

@@ -21,6 +21,7 @@ const TICK: Duration = Duration::from_millis(100);
 
 struct Inner {
     config: SessionConfig,
+    limits: Arc<crate::rate::Limits>,
     local_addr: SocketAddr,
     torrents: Mutex<HashMap<[u8; 20], Arc<TorrentShared>>>,
 }
@@ -40,8 +41,13 @@ impl Session {
         let local_addr = listener
             .local_addr()
             .map_err(|e| SessionError::io("listen address", e))?;
+        let limits = Arc::new(crate::rate::Limits {
+            up: crate::rate::RateLimit::new(config.max_upload),
+            down: crate::rate::RateLimit::new(config.max_download),
+        });
         let inner = Arc::new(Inner {
             config,
+            limits,
             local_addr,
             torrents: Mutex::new(HashMap::new()),
         });
@@ -107,6 +113,7 @@ impl Session {
             engine,
             resume_path,
             self.inner.config.max_peers,
+            Arc::clone(&self.inner.limits),
         );
         // Record the check's result right away, so a restart can trust it.
         shared.save_resume().await;

@@ -58,6 +58,8 @@ pub(crate) struct TorrentShared {
     unsaved: AtomicU32,
     pub completed: watch::Sender<bool>,
     pub max_peers: usize,
+    /// Session-wide rate limits.
+    pub limits: Arc<crate::rate::Limits>,
     /// Set when the session shuts down: the announce loop sends `stopped`.
     pub stopping: watch::Sender<bool>,
     /// The announce loop, awaited at shutdown.
@@ -76,6 +78,7 @@ impl TorrentShared {
         engine: Engine,
         resume_path: PathBuf,
         max_peers: usize,
+        limits: Arc<crate::rate::Limits>,
     ) -> Arc<Self> {
         let complete = engine.is_complete();
         Arc::new(TorrentShared {
@@ -90,6 +93,7 @@ impl TorrentShared {
             unsaved: AtomicU32::new(0),
             completed: watch::Sender::new(complete),
             max_peers,
+            limits,
             stopping: watch::Sender::new(false),
             announcer: Mutex::new(None),
             disk_jobs: Arc::new(Semaphore::new(

@@ -1,0 +1,88 @@
+//! Token-bucket rate limits shared by every connection of a session.
+
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+/// How much may be sent in one burst, as a share of a second's allowance.
+const BURST: f64 = 0.1;
+
+/// A byte-rate limit; unlimited when the rate is `None`.
+#[derive(Debug)]
+pub(crate) struct RateLimit {
+    rate: Option<f64>,
+    /// Tokens available (may go negative: a large write is paid off by
+    /// waiting) and when they were last topped up.
+    bucket: Mutex<(f64, Instant)>,
+}
+
+impl RateLimit {
+    /// A limit of `bytes_per_sec`, or none.
+    pub fn new(bytes_per_sec: Option<u64>) -> Self {
+        let rate = bytes_per_sec.filter(|r| *r > 0).map(|r| r as f64);
+        RateLimit {
+            rate,
+            bucket: Mutex::new((rate.map_or(0.0, |r| r * BURST), Instant::now())),
+        }
+    }
+
+    /// Takes `bytes` from the bucket and returns how long to wait before
+    /// the traffic is within the limit.
+    fn charge(&self, bytes: usize) -> Duration {
+        let Some(rate) = self.rate else {
+            return Duration::ZERO;
+        };
+        let mut bucket = self.bucket.lock().unwrap_or_else(PoisonError::into_inner);
+        let now = Instant::now();
+        let refill = now.duration_since(bucket.1).as_secs_f64() * rate;
+        bucket.0 = (bucket.0 + refill).min(rate * BURST) - bytes as f64;
+        bucket.1 = now;
+        if bucket.0 >= 0.0 {
+            Duration::ZERO
+        } else {
+            Duration::from_secs_f64(-bucket.0 / rate)
+        }
+    }
+
+    /// Accounts for `bytes` and sleeps as long as the limit requires.
+    pub async fn consume(&self, bytes: usize) {
+        let wait = self.charge(bytes);
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
+    }
+}
+
+/// The session-wide limits, shared by every torrent's connections.
+#[derive(Debug)]
+pub(crate) struct Limits {
+    /// Bytes we send.
+    pub up: RateLimit,
+    /// Bytes we receive.
+    pub down: RateLimit,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unlimited_never_waits() {
+        let l = RateLimit::new(None);
+        assert_eq!(l.charge(1 << 30), Duration::ZERO);
+        assert_eq!(RateLimit::new(Some(0)).charge(1 << 30), Duration::ZERO);
+    }
+
+    #[test]
+    fn debt_is_paid_by_waiting() {
+        let l = RateLimit::new(Some(1000));
+        // The first 100 bytes are the burst allowance.
+        assert_eq!(l.charge(100), Duration::ZERO);
+        let wait = l.charge(500);
+        assert!(
+            wait >= Duration::from_millis(490) && wait <= Duration::from_millis(510),
+            "{wait:?}"
+        );
+        // Debt accumulates: another 500 bytes right away waits about a second.
+        assert!(l.charge(500) >= Duration::from_millis(990));
+    }
+}
