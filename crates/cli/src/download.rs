@@ -10,7 +10,7 @@ use clap::Args;
 use shoal_session::{Session, SessionConfig, TorrentOptions};
 
 use crate::load::{self, Source};
-use crate::{progress, runtime, units};
+use crate::{glob, progress, runtime, units};
 
 /// Arguments of `shoal download`.
 #[derive(Args)]
@@ -33,6 +33,11 @@ pub struct DownloadArgs {
     /// Download pieces in order (for streaming) instead of rarest first.
     #[arg(long)]
     sequential: bool,
+    /// Download only files whose path inside the torrent matches (repeatable;
+    /// `*` within a folder, `**` across folders, `?` one character). Pieces
+    /// shared with a chosen file are still fetched whole.
+    #[arg(long = "only", value_name = "GLOB")]
+    only: Vec<String>,
 }
 
 /// Arguments of `shoal seed`.
@@ -88,9 +93,11 @@ pub fn run_download(args: &DownloadArgs) -> anyhow::Result<ExitCode> {
             "magnet links need the DHT and metadata exchange, which shoal does not have yet; use a .torrent file"
         ),
     };
+    let file_priorities = file_selection(&torrent, &args.only)?;
     let options = TorrentOptions {
         peers: args.net.peers.clone(),
         sequential: args.sequential,
+        file_priorities,
         ..TorrentOptions::default()
     };
     let after = match (args.seed_ratio, args.seed) {
@@ -100,6 +107,36 @@ pub fn run_download(args: &DownloadArgs) -> anyhow::Result<ExitCode> {
         (None, false) => AfterComplete::Stop,
     };
     run(torrent, args.output.clone(), &args.net, options, after)
+}
+
+/// Priorities from `--only` patterns: matching files normal, others skipped.
+/// A path matches with or without the torrent's root folder in front.
+fn file_selection(torrent: &shoal_metainfo::Torrent, only: &[String]) -> anyhow::Result<Vec<u8>> {
+    if only.is_empty() {
+        return Ok(Vec::new());
+    }
+    let info = &torrent.info;
+    let priorities: Vec<u8> = info
+        .files
+        .iter()
+        .map(|f| {
+            let full = f.display_path();
+            let inner = if info.single_file {
+                full.clone()
+            } else {
+                f.path.get(1..).unwrap_or_default().join("/")
+            };
+            let wanted = !f.attr.pad
+                && only
+                    .iter()
+                    .any(|g| glob::matches(g, &full) || glob::matches(g, &inner));
+            if wanted { 4 } else { 0 }
+        })
+        .collect();
+    if priorities.iter().all(|p| *p == 0) {
+        bail!("no file of {} matches {}", info.name, only.join(", "));
+    }
+    Ok(priorities)
 }
 
 /// Runs `shoal seed`.

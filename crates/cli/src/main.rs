@@ -4,6 +4,7 @@ mod create;
 mod demo;
 mod download;
 mod files;
+mod glob;
 mod info;
 mod load;
 mod output;

@@ -214,3 +214,79 @@ fn upload_limit_is_enforced() {
         "{elapsed:?}: the limit was not applied"
     );
 }
+
+#[test]
+fn only_the_chosen_files_are_downloaded() {
+    let tmp = tempfile::tempdir().unwrap();
+    let content = make_content(tmp.path(), "6", 5, "multi");
+    let torrent = tmp.path().join("t.torrent");
+    run_ok(shoal().arg("create").arg(&content).arg("-o").arg(&torrent));
+    let port = free_port();
+    let _seeder = Seeder(
+        shoal()
+            .arg("seed")
+            .arg(&torrent)
+            .arg(content.parent().unwrap())
+            .args(["--listen", &format!("127.0.0.1:{port}"), "--state-dir"])
+            .arg(tmp.path().join("seed-state"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "seeder never listened");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = tmp.path().join("dl");
+    run_ok(
+        shoal()
+            .arg("download")
+            .arg(&torrent)
+            .arg("-o")
+            .arg(&out)
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                "--peer",
+                &format!("127.0.0.1:{port}"),
+            ])
+            .args(["--only", "file001.bin", "--only", "sub/*", "--state-dir"])
+            .arg(tmp.path().join("dl-state")),
+    );
+    for chosen in ["file001.bin", "sub/file002.bin"] {
+        assert!(
+            std::fs::read(out.join("multi").join(chosen)).unwrap()
+                == std::fs::read(content.join(chosen)).unwrap(),
+            "{chosen} differs"
+        );
+    }
+    // The others were not fetched: at most the pieces they share with chosen
+    // files are on disk, so verification finds most of their pieces wrong.
+    let v = stdout_json(
+        &shoal()
+            .arg("verify")
+            .arg("--json")
+            .arg(&torrent)
+            .arg(&out)
+            .output()
+            .unwrap(),
+    );
+    let damaged: Vec<&str> = v["damaged_files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    assert!(
+        damaged.contains(&"multi/file000.bin") && damaged.contains(&"multi/file004.bin"),
+        "{damaged:?}"
+    );
+    assert!(
+        !damaged
+            .iter()
+            .any(|d| d.ends_with("file001.bin") || d.ends_with("file002.bin")),
+        "{damaged:?}"
+    );
+}

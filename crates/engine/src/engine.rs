@@ -69,7 +69,8 @@ impl Engine {
                 found: have.len(),
             });
         }
-        let mut picker = Picker::new(sizes, config.picker.clone());
+        // From the info, so per-file priorities are available.
+        let mut picker = Picker::from_info(info, config.picker.clone())?;
         for piece in have.iter() {
             picker.set_have(piece)?;
         }
@@ -126,6 +127,36 @@ impl Engine {
             uploaded: self.uploaded,
             peers: self.peers.len(),
         }
+    }
+
+    /// Sets a file's download priority (0 skips it, 1–7 low to high, 4 is
+    /// the default); requests for pieces no longer wanted are cancelled.
+    /// A piece shared with a wanted file is still downloaded.
+    pub fn set_file_priority(
+        &mut self,
+        file: usize,
+        priority: u8,
+        now: Duration,
+    ) -> Result<(), EngineError> {
+        let cancelled = self
+            .picker
+            .set_file_priority(file, shoal_swarm::Priority(priority))?;
+        for (key, req) in cancelled {
+            if let Some(p) = self.peers.get_mut(&key) {
+                p.pipeline.request_cancelled(req);
+                p.send(&Message::Cancel(block_ref(req)), now);
+            }
+        }
+        for key in self.keys() {
+            self.update_interest(key, now);
+        }
+        if self.picker.is_complete() && !self.completed {
+            self.completed = true;
+            self.choker.set_seeding(true);
+            self.events.push_back(Event::Completed);
+        }
+        self.fill_all(now);
+        Ok(())
     }
 
     /// Address of a connected peer.

@@ -53,6 +53,9 @@ pub struct TorrentOptions {
     pub peers: Vec<SocketAddr>,
     /// Download pieces in order (for streaming).
     pub sequential: bool,
+    /// Per-file priorities (0 skips a file, 4 is normal); files beyond the
+    /// list keep the normal priority.
+    pub file_priorities: Vec<u8>,
 }
 
 /// `-SH0100-` followed by 12 random bytes from the OS's randomness (via the

@@ -104,8 +104,13 @@ impl Session {
         config.picker.seed = seed;
         config.picker.sequential = options.sequential;
         config.choker.seed = seed.rotate_left(17);
-        let engine = Engine::new(&torrent.info, info_hash, &have, config)
+        let mut engine = Engine::new(&torrent.info, info_hash, &have, config)
             .map_err(|e| SessionError::Torrent(e.to_string()))?;
+        for (file, priority) in options.file_priorities.iter().enumerate() {
+            engine
+                .set_file_priority(file, *priority, Duration::ZERO)
+                .map_err(|e| SessionError::Torrent(e.to_string()))?;
+        }
         let shared = TorrentShared::new(
             torrent,
             info_hash,
