@@ -1,7 +1,7 @@
 //! The peers a torrent knows of: whom to dial next, with back-off, and whom never again.
 
-use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::collections::{HashMap, HashSet};
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 /// Most addresses remembered per torrent (a flood of PEX or tracker replies
@@ -25,6 +25,9 @@ struct Entry {
 #[derive(Debug, Default)]
 pub struct PeerBook {
     entries: HashMap<SocketAddr, Entry>,
+    /// Hosts banned whole (a liar reconnects from a new port); loopback
+    /// hosts are banned by address only, as many peers share them.
+    banned_hosts: HashSet<IpAddr>,
 }
 
 impl PeerBook {
@@ -63,6 +66,9 @@ impl PeerBook {
     /// Records a live connection (inbound ones too); false if the address is
     /// banned or already connected.
     pub fn connected(&mut self, addr: SocketAddr) -> bool {
+        if self.banned_hosts.contains(&addr.ip()) {
+            return false;
+        }
         self.add(addr);
         match self.entries.get_mut(&addr) {
             Some(e) if e.banned => false,
@@ -90,8 +96,12 @@ impl PeerBook {
         }
     }
 
-    /// Never dial `addr` again and refuse it inbound.
+    /// Never dial `addr` again and refuse it inbound (its whole host, unless
+    /// it is a loopback address).
     pub fn ban(&mut self, addr: SocketAddr) {
+        if !addr.ip().is_loopback() {
+            self.banned_hosts.insert(addr.ip());
+        }
         self.add(addr);
         if let Some(e) = self.entries.get_mut(&addr) {
             e.banned = true;
@@ -114,5 +124,10 @@ mod tests {
         assert!(book.take_due(10).is_empty(), "backing off");
         book.ban(a);
         assert!(!book.connected(a), "banned peers are refused");
+        // Elsewhere than loopback the whole host is banned, any port.
+        let remote: SocketAddr = "192.0.2.7:6881".parse().unwrap();
+        book.ban(remote);
+        assert!(!book.connected("192.0.2.7:50000".parse().unwrap()));
+        assert!(book.connected("127.0.0.1:2".parse().unwrap()));
     }
 }
