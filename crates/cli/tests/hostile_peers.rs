@@ -250,9 +250,8 @@ fn serve(
         let mut requests = Vec::new();
         let mut frames = decoder.messages(&buf[..filled]);
         for msg in frames.by_ref() {
-            match msg.expect("shoal sends well-formed frames") {
-                Message::Request(b) => requests.push(b),
-                _ => {}
+            if let Message::Request(b) = msg.expect("shoal sends well-formed frames") {
+                requests.push(b);
             }
         }
         let consumed = frames.consumed();
