@@ -30,12 +30,28 @@ struct Fixture {
     num_pieces: u32,
     seed_port: u16,
     /// Declared last: dropped (stopped) before the directories go.
-    seed: Proc,
+    seed: Option<Proc>,
 }
 
 impl Fixture {
     /// 16 MiB in 6 files, 128 KiB pieces, served at `rate` bytes/s.
     fn new(rate: u32) -> Fixture {
+        let mut fx = Fixture::content();
+        let mut cmd = lt_peer(
+            "seed",
+            &fx.torrent,
+            fx.content.parent().unwrap(),
+            fx.seed_port,
+        );
+        cmd.args(["--timeout", "120", "--upload-limit", &rate.to_string()]);
+        let mut seed = Proc::spawn("lt-seed", &mut cmd, fx.tmp.path());
+        seed.wait_event("ready", Duration::from_secs(30));
+        fx.seed = Some(seed);
+        fx
+    }
+
+    /// The content and torrent only (no honest seed).
+    fn content() -> Fixture {
         require_libtorrent();
         let tmp = tempfile::tempdir().unwrap();
         let content = make_content(&tmp.path().join("src"), "16", 6, "content");
@@ -49,10 +65,6 @@ impl Fixture {
         let [seed_port] = free_ports(1)[..] else {
             panic!()
         };
-        let mut cmd = lt_peer("seed", &torrent, content.parent().unwrap(), seed_port);
-        cmd.args(["--timeout", "120", "--upload-limit", &rate.to_string()]);
-        let mut seed = Proc::spawn("lt-seed", &mut cmd, tmp.path());
-        seed.wait_event("ready", Duration::from_secs(30));
         Fixture {
             num_pieces: u32::try_from(made["num_pieces"].as_u64().unwrap()).unwrap(),
             tmp,
@@ -60,7 +72,7 @@ impl Fixture {
             torrent,
             info_hash,
             seed_port,
-            seed,
+            seed: None,
         }
     }
 
@@ -492,4 +504,80 @@ fn an_oversized_length_prefix_is_refused_without_buffering() {
     // The attacks cost those connections only: the download goes on.
     leech.wait_success(Duration::from_secs(60));
     fx.check_download();
+}
+
+#[test]
+fn a_peer_that_requests_but_never_reads_cannot_grow_a_seeders_memory() {
+    let fx = Fixture::content();
+    let mut cmd = shoal_seed(
+        &fx.torrent,
+        fx.content.parent().unwrap(),
+        &fx.path("seed-state"),
+        fx.seed_port,
+    );
+    let mut seeder = Proc::spawn("shoal-seed", &mut cmd, fx.tmp.path());
+    seeder.wait_until("seeding", Duration::from_secs(20), |p| {
+        p.stderr().contains("seeding on")
+    });
+    let (rss_before, _) = memory_kib(seeder.pid());
+    let mut s = TcpStream::connect(("127.0.0.1", fx.seed_port)).unwrap();
+    s.write_all(&fx.handshake()).unwrap();
+    let mut out = Vec::new();
+    Message::HaveNone.encode(&mut out);
+    Message::Interested.encode(&mut out);
+    s.write_all(&out).unwrap();
+    // Read until the seeder unchokes us, then never read again.
+    s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+    let mut theirs = [0u8; 68];
+    s.read_exact(&mut theirs).unwrap();
+    let decoder = Decoder::with_piece_count(fx.num_pieces);
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    'unchoke: loop {
+        let n = s.read(&mut chunk).expect("unchoke within 15 s");
+        assert!(n > 0, "the seeder closed the connection");
+        buf.extend_from_slice(&chunk[..n]);
+        for msg in decoder.messages(&buf) {
+            if msg.unwrap() == Message::Unchoke {
+                break 'unchoke;
+            }
+        }
+    }
+    // Ask for every block over and over for 4 s (shoal serves each request
+    // it accepts: 16 KiB per 17-byte request).
+    s.set_write_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let mut requests = Vec::new();
+    for index in 0..fx.num_pieces {
+        for begin in (0..128 << 10).step_by(16 << 10) {
+            Message::Request(BlockRef {
+                index,
+                begin,
+                length: 16 << 10,
+            })
+            .encode(&mut requests);
+        }
+    }
+    let start = Instant::now();
+    let mut sent = 0usize;
+    let mut peak = rss_before;
+    while start.elapsed() < Duration::from_secs(4) {
+        match s.write(&requests) {
+            Ok(n) => sent += n,
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+            Err(_) => break,
+        }
+        peak = peak.max(memory_kib(seeder.pid()).0);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    eprintln!(
+        "non-reading leecher sent {} requests; seeder RSS {rss_before} KiB, peak {peak} KiB",
+        sent / 17
+    );
+    assert!(
+        peak < rss_before + 64 * 1024,
+        "a peer that does not read made the seeder buffer {} MiB",
+        (peak - rss_before) >> 10
+    );
+    assert!(seeder.try_status().is_none(), "{}", seeder.describe());
 }

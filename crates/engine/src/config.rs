@@ -17,6 +17,13 @@ pub struct Config {
     pub max_peer_requests: usize,
     /// Block reads for one peer handed to the driver at once.
     pub max_reads_in_flight: usize,
+    /// No new block reads for a peer while this many bytes wait in its
+    /// outbox: a peer that reads slowly (or not at all) is served at its
+    /// pace instead of piling blocks up in our memory.
+    pub send_buffer: usize,
+    /// A peer whose outbox grows past this many bytes is not reading what
+    /// it asks for (requests keep coming, rejects pile up): it is dropped.
+    pub max_outbox: usize,
     /// Send a keep-alive after this much silence on our side.
     pub keepalive_interval: Duration,
     /// Drop a peer that sent nothing for this long.
@@ -37,6 +44,8 @@ impl Default for Config {
             listen_port: None,
             max_peer_requests: 500,
             max_reads_in_flight: 64,
+            send_buffer: 2 << 20,
+            max_outbox: 8 << 20,
             keepalive_interval: Duration::from_secs(90),
             peer_timeout: Duration::from_secs(180),
             picker: PickerConfig::default(),

@@ -122,9 +122,10 @@ impl TorrentShared {
         result
     }
 
-    /// Moves `key`'s pending bytes into `out`.
-    pub fn take_outbox(&self, key: PeerKey, out: &mut Vec<u8>) {
-        self.lock().take_outbox(key, out);
+    /// Moves `key`'s pending bytes into `out` (through [`Self::with_engine`]:
+    /// block reads paused by a full outbox restart here).
+    pub fn take_outbox(self: &Arc<Self>, key: PeerKey, out: &mut Vec<u8>) {
+        self.with_engine(|e, _| e.take_outbox(key, out));
     }
 
     fn dispatch(self: &Arc<Self>, event: Event) {
