@@ -188,7 +188,9 @@ impl TorrentShared {
                 let shared = Arc::clone(self);
                 tokio::spawn(async move {
                     shared.save_resume().await;
-                    let _ = shared.completed.send(true);
+                    // `send` would drop the value when nobody is waiting
+                    // right now, and the torrent would never read complete.
+                    shared.completed.send_replace(true);
                 });
             }
         }
