@@ -114,6 +114,9 @@ enum Behaviour {
     Rejecter,
     /// Accepts requests and never answers them.
     Staller,
+    /// The same without the fast extension (BEP 6): a full bitfield instead
+    /// of have-all, and no way for shoal to learn of a refusal.
+    PlainStaller,
 }
 
 /// What a fake peer saw.
@@ -243,7 +246,16 @@ fn serve(
         "shoal dialed with another info-hash"
     );
     let mut out = ours.to_vec();
-    Message::HaveAll.encode(&mut out);
+    if behaviour == Behaviour::PlainStaller {
+        out[20..28].copy_from_slice(&Reserved::EXTENSION.0);
+        let mut all = vec![0xffu8; num_pieces.div_ceil(8) as usize];
+        if num_pieces % 8 != 0 {
+            *all.last_mut().unwrap() = 0xff << (8 - num_pieces % 8);
+        }
+        Message::Bitfield(&all).encode(&mut out);
+    } else {
+        Message::HaveAll.encode(&mut out);
+    }
     Message::Unchoke.encode(&mut out);
     if stream.write_all(&out).is_err() {
         return;
@@ -279,7 +291,7 @@ fn serve(
                 }
                 .encode(&mut out),
                 Behaviour::Rejecter => Message::Reject(*b).encode(&mut out),
-                Behaviour::Staller => {}
+                Behaviour::Staller | Behaviour::PlainStaller => {}
             }
         }
         {
@@ -397,22 +409,28 @@ fn a_peer_rejecting_pieces_it_announced_costs_nothing() {
 }
 
 #[test]
-fn a_stalling_peer_does_not_hold_up_the_download() {
+fn stalling_peers_do_not_hold_up_the_download() {
     // 16 MiB at 4 MB/s: about 4.2 s from the honest seed alone.
     let fx = Fixture::new(4_000_000);
-    let staller = FakePeer::start(Behaviour::Staller, &fx);
+    let stallers = [
+        FakePeer::start(Behaviour::Staller, &fx),
+        FakePeer::start(Behaviour::PlainStaller, &fx),
+    ];
     let [listen] = free_ports(1)[..] else {
         panic!()
     };
     let start = Instant::now();
-    let mut leech = fx.leech(listen, &[staller.port], &[]);
+    let mut leech = fx.leech(listen, &[stallers[0].port, stallers[1].port], &[]);
     leech.wait_success(Duration::from_secs(60));
     let took = start.elapsed();
     fx.check_download();
-    let requests = staller.log().requests.len();
-    assert!(requests > 0, "the staller got no requests");
+    let held: Vec<usize> = stallers.iter().map(|s| s.log().requests.len()).collect();
+    assert!(
+        held.iter().all(|n| *n > 0),
+        "a staller got no requests: {held:?}"
+    );
     eprintln!(
-        "staller held {requests} requests; download took {:.2} s",
+        "stallers (fast, plain) held {held:?} requests; download took {:.2} s",
         took.as_secs_f64()
     );
     // Its blocks must go to the honest seed (endgame or request timeout)
