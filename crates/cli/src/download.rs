@@ -23,7 +23,7 @@ pub struct DownloadArgs {
     output: PathBuf,
     #[command(flatten)]
     net: NetArgs,
-    /// Keep seeding after the download completes (until Ctrl-C).
+    /// Keep seeding after the download completes (until Ctrl-C or SIGTERM).
     #[arg(long)]
     seed: bool,
     /// Download pieces in order (for streaming) instead of rarest first.
@@ -106,10 +106,11 @@ fn run(
         let bar = (!bar.is_hidden()).then_some(bar);
         tokio::select! {
             () = runtime::show_until_complete(&handle, bar) => {}
-            _ = tokio::signal::ctrl_c() => {
+            code = runtime::stop_signal() => {
+                let code = code.context("waiting for a signal")?;
                 session.shutdown().await;
                 eprintln!("interrupted; progress saved");
-                return Ok(ExitCode::from(130));
+                return Ok(ExitCode::from(code));
             }
         }
         let stats = handle.stats();
@@ -129,9 +130,9 @@ fn run(
         }
         if keep_seeding {
             eprintln!("seeding on {} (Ctrl-C to stop)", session.local_addr());
-            tokio::signal::ctrl_c()
+            runtime::stop_signal()
                 .await
-                .context("waiting for Ctrl-C")?;
+                .context("waiting for a signal")?;
         }
         session.shutdown().await;
         Ok(ExitCode::SUCCESS)

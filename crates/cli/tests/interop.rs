@@ -178,7 +178,7 @@ fn libtorrent_downloads_from_a_shoal_seed() {
     let [sp, lp] = free_ports(2)[..] else {
         panic!()
     };
-    let _seed = shoal_seeder(&fx, sp, &[]);
+    let mut seed = shoal_seeder(&fx, sp, &[]);
     let out = fx.path("dl");
     let mut cmd = lt_peer("leech", &fx.torrent, &out, lp);
     cmd.args(["--peer", &format!("127.0.0.1:{sp}"), "--timeout", "60"]);
@@ -194,6 +194,9 @@ fn libtorrent_downloads_from_a_shoal_seed() {
     );
     fx.check_download(&out);
     report("shoal -> libtorrent", &fx, took);
+    // SIGTERM (what `kill` and service managers send) is a clean stop.
+    let status = seed.stop();
+    assert!(status.success(), "{status}\n{}", seed.describe());
 }
 
 #[test]
