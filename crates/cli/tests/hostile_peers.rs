@@ -3,7 +3,8 @@
 //! `shoal_wire`) lie, refuse, stall or send impossible frames, while an
 //! honest libtorrent seed (upload capped, so the bad peer gets its chance)
 //! serves the content. The download must complete byte for byte every time,
-//! and the bad peer must cost no more than itself.
+//! and the bad peer must cost no more than itself. A last one asks a shoal
+//! seeder for blocks and never reads them: the seeder's memory must not grow.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 mod common;
