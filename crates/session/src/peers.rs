@@ -83,8 +83,9 @@ impl PeerBook {
             if failed {
                 e.failures = e.failures.saturating_add(1);
             }
+            // The first failure waits BASE_BACKOFF, as a clean close does.
             let backoff = BASE_BACKOFF
-                .saturating_mul(1 << e.failures.min(6))
+                .saturating_mul(1 << e.failures.saturating_sub(1).min(6))
                 .min(MAX_BACKOFF);
             e.next_try = Instant::now() + backoff;
         }
@@ -114,5 +115,23 @@ mod tests {
         assert!(book.take_due(10).is_empty(), "backing off");
         book.ban(a);
         assert!(!book.connected(a), "banned peers are refused");
+    }
+
+    #[test]
+    fn first_retry_after_a_failure_waits_the_base_backoff() {
+        let mut book = PeerBook::default();
+        let a: SocketAddr = "127.0.0.1:1".parse().unwrap();
+        book.add(a);
+        let delay = |book: &PeerBook| {
+            book.entries[&a]
+                .next_try
+                .saturating_duration_since(Instant::now())
+        };
+        book.take_due(1);
+        book.disconnected(a, true);
+        assert!(delay(&book) <= BASE_BACKOFF, "{:?}", delay(&book));
+        book.entries.get_mut(&a).unwrap().connected = true;
+        book.disconnected(a, true);
+        assert!(delay(&book) > BASE_BACKOFF, "doubles on the second failure");
     }
 }
