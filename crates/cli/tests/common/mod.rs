@@ -103,12 +103,23 @@ pub fn free_ports(n: usize) -> Vec<u16> {
 /// Makes a v1 .torrent for `content` with `mktorrent.py` (libtorrent);
 /// returns its JSON summary (`infohash_v1`, `num_pieces`, ...).
 pub fn make_torrent(content: &Path, out: &Path, piece_kib: u32) -> serde_json::Value {
+    make_torrent_as(content, out, piece_kib, "v1")
+}
+
+/// [`make_torrent`] in another format: `v1`, `v2` or `hybrid`.
+pub fn make_torrent_as(
+    content: &Path,
+    out: &Path,
+    piece_kib: u32,
+    format: &str,
+) -> serde_json::Value {
     last_json(&run_ok(
         Command::new("/usr/bin/python3")
             .arg(interop_dir().join("mktorrent.py"))
             .arg(content)
             .arg(out)
-            .args(["--piece-kib", &piece_kib.to_string()]),
+            .args(["--piece-kib", &piece_kib.to_string()])
+            .args(["--format", format]),
     ))
 }
 
