@@ -23,11 +23,11 @@ pub struct DownloadArgs {
     output: PathBuf,
     #[command(flatten)]
     net: NetArgs,
-    /// Keep seeding after the download completes (until Ctrl-C).
+    /// Keep seeding after the download completes (until Ctrl-C or SIGTERM).
     #[arg(long)]
     seed: bool,
     /// Keep seeding after the download completes until we have uploaded R
-    /// times the torrent's size (or Ctrl-C).
+    /// times the torrent's size (or Ctrl-C or SIGTERM).
     #[arg(long, value_name = "R")]
     seed_ratio: Option<f64>,
     /// Download pieces in order (for streaming) instead of rarest first.
@@ -182,10 +182,11 @@ fn run(
         let bar = (!bar.is_hidden()).then_some(bar);
         tokio::select! {
             () = runtime::show_until_complete(&handle, bar) => {}
-            _ = tokio::signal::ctrl_c() => {
+            code = runtime::stop_signal() => {
+                let code = code.context("waiting for a signal")?;
                 session.shutdown().await;
                 eprintln!("interrupted; progress saved");
-                return Ok(ExitCode::from(130));
+                return Ok(ExitCode::from(code));
             }
         }
         let stats = handle.stats();
@@ -207,9 +208,9 @@ fn run(
             AfterComplete::Stop => {}
             AfterComplete::Seed => {
                 eprintln!("seeding on {} (Ctrl-C to stop)", session.local_addr());
-                tokio::signal::ctrl_c()
+                runtime::stop_signal()
                     .await
-                    .context("waiting for Ctrl-C")?;
+                    .context("waiting for a signal")?;
             }
             AfterComplete::SeedToRatio(ratio) => {
                 let target = (ratio * stats.total_size as f64) as u64;
@@ -226,7 +227,7 @@ fn run(
                                 break;
                             }
                         }
-                        _ = tokio::signal::ctrl_c() => break,
+                        _ = runtime::stop_signal() => break,
                     }
                 }
             }

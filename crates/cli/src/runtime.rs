@@ -10,6 +10,18 @@ use shoal_session::{TorrentHandle, TorrentStats};
 
 use crate::units;
 
+/// Waits for Ctrl-C (SIGINT) or SIGTERM (what `kill`, systemd and container
+/// runtimes send) and returns the exit code a shell expects for it
+/// (128 + signal number).
+pub async fn stop_signal() -> anyhow::Result<u8> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r.map(|()| 130).map_err(Into::into),
+        _ = term.recv() => Ok(143),
+    }
+}
+
 /// A multi-threaded tokio runtime sized to the machine.
 pub fn build() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()

@@ -21,6 +21,13 @@ pub struct Config {
     /// we stop requesting more: back-pressure from a slow disk (at least two
     /// pieces are always allowed).
     pub max_pending_check_bytes: u64,
+    /// No new block reads for a peer while this many bytes wait in its
+    /// outbox: a peer that reads slowly (or not at all) is served at its
+    /// pace instead of piling blocks up in our memory.
+    pub send_buffer: usize,
+    /// A peer whose outbox grows past this many bytes is not reading what
+    /// it asks for (requests keep coming, rejects pile up): it is dropped.
+    pub max_outbox: usize,
     /// Send a keep-alive after this much silence on our side.
     pub keepalive_interval: Duration,
     /// Drop a peer that sent nothing for this long.
@@ -42,6 +49,8 @@ impl Default for Config {
             max_peer_requests: 500,
             max_reads_in_flight: 64,
             max_pending_check_bytes: 16 << 20,
+            send_buffer: 2 << 20,
+            max_outbox: 8 << 20,
             keepalive_interval: Duration::from_secs(90),
             peer_timeout: Duration::from_secs(180),
             picker: PickerConfig::default(),

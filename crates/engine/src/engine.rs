@@ -222,10 +222,13 @@ impl Engine {
 
     /// Moves the bytes waiting for `peer` into `out` (cleared first), swapping
     /// buffers so neither side reallocates in steady state.
+    /// Block reads paused by a full outbox resume here, so the driver
+    /// should dispatch events after this call.
     pub fn take_outbox(&mut self, peer: PeerKey, out: &mut Vec<u8>) {
         out.clear();
         if let Some(p) = self.peers.get_mut(&peer) {
             std::mem::swap(&mut p.outbox, out);
+            self.start_reads(peer);
         }
     }
 
@@ -469,7 +472,10 @@ impl Engine {
         let Some(peer) = self.peers.get_mut(&key) else {
             return;
         };
-        while peer.reading.len() < self.config.max_reads_in_flight {
+        // Reads wait while the peer is not taking what it asked for.
+        while peer.reading.len() < self.config.max_reads_in_flight
+            && peer.outbox.len() < self.config.send_buffer
+        {
             let Some(block) = peer.queued.pop_front() else {
                 break;
             };

@@ -96,6 +96,14 @@ impl Engine {
         };
         if let Err(reason) = result {
             self.drop_peer(key, reason.into(), false, now);
+        } else if self
+            .peers
+            .get(&key)
+            .is_some_and(|p| p.outbox.len() > self.config.max_outbox)
+        {
+            // It keeps asking while not reading our answers (rejects and
+            // the like pile up): it costs us memory, never the download.
+            self.drop_peer(key, "not reading what it asks for".into(), false, now);
         }
     }
 

@@ -89,8 +89,9 @@ impl PeerBook {
             if failed {
                 e.failures = e.failures.saturating_add(1);
             }
+            // The first failure waits BASE_BACKOFF, as a clean close does.
             let backoff = BASE_BACKOFF
-                .saturating_mul(1 << e.failures.min(6))
+                .saturating_mul(1 << e.failures.saturating_sub(1).min(6))
                 .min(MAX_BACKOFF);
             e.next_try = Instant::now() + backoff;
         }
@@ -129,5 +130,23 @@ mod tests {
         book.ban(remote);
         assert!(!book.connected("192.0.2.7:50000".parse().unwrap()));
         assert!(book.connected("127.0.0.1:2".parse().unwrap()));
+    }
+
+    #[test]
+    fn first_retry_after_a_failure_waits_the_base_backoff() {
+        let mut book = PeerBook::default();
+        let a: SocketAddr = "127.0.0.1:1".parse().unwrap();
+        book.add(a);
+        let delay = |book: &PeerBook| {
+            book.entries[&a]
+                .next_try
+                .saturating_duration_since(Instant::now())
+        };
+        book.take_due(1);
+        book.disconnected(a, true);
+        assert!(delay(&book) <= BASE_BACKOFF, "{:?}", delay(&book));
+        book.entries.get_mut(&a).unwrap().connected = true;
+        book.disconnected(a, true);
+        assert!(delay(&book) > BASE_BACKOFF, "doubles on the second failure");
     }
 }

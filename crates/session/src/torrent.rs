@@ -139,9 +139,10 @@ impl TorrentShared {
         result
     }
 
-    /// Moves `key`'s pending bytes into `out`.
-    pub fn take_outbox(&self, key: PeerKey, out: &mut Vec<u8>) {
-        self.lock().take_outbox(key, out);
+    /// Moves `key`'s pending bytes into `out` (through [`Self::with_engine`]:
+    /// block reads paused by a full outbox restart here).
+    pub fn take_outbox(self: &Arc<Self>, key: PeerKey, out: &mut Vec<u8>) {
+        self.with_engine(|e, _| e.take_outbox(key, out));
     }
 
     fn dispatch(self: &Arc<Self>, event: Event) {
@@ -210,7 +211,9 @@ impl TorrentShared {
                 let shared = Arc::clone(self);
                 tokio::spawn(async move {
                     shared.save_resume().await;
-                    let _ = shared.completed.send(true);
+                    // `send` would drop the value when nobody is waiting
+                    // right now, and the torrent would never read complete.
+                    shared.completed.send_replace(true);
                 });
             }
         }

@@ -181,3 +181,42 @@ async fn restart_rechecks_changed_files() {
     assert!(!h2.is_complete());
     assert_eq!(h2.stats().pieces_have, h2.stats().pieces_total - 1);
 }
+
+/// Completion is recorded even when nobody is waiting for it at that moment
+/// (a `watch` value sent with no receiver alive used to be dropped, so
+/// `wait_complete` could hang on a finished torrent).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn completion_is_seen_by_late_waiters() {
+    let tmp = tempfile::tempdir().unwrap();
+    let torrent = make_content(&tmp.path().join("seed"), &[400_000, 70_001]);
+    let seeder = session(&tmp.path().join("s-state")).await;
+    seeder
+        .add_torrent(
+            torrent.clone(),
+            tmp.path().join("seed"),
+            TorrentOptions::default(),
+        )
+        .await
+        .unwrap();
+    let leecher = session(&tmp.path().join("l-state")).await;
+    let opts = TorrentOptions {
+        peers: vec![seeder.local_addr()],
+        ..TorrentOptions::default()
+    };
+    let h = leecher
+        .add_torrent(torrent, tmp.path().join("l"), opts)
+        .await
+        .unwrap();
+    // Nobody waits while the download runs.
+    tokio::time::timeout(Duration::from_secs(30), async {
+        while h.stats().bytes_left > 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("download timed out");
+    tokio::time::timeout(Duration::from_secs(5), h.wait_complete())
+        .await
+        .expect("a finished torrent never reported completion");
+    assert!(h.is_complete());
+}
