@@ -40,6 +40,9 @@ pub struct Engine {
     pub(crate) peers: BTreeMap<PeerKey, Peer>,
     /// Pieces being downloaded: their bytes as blocks arrive.
     buffers: HashMap<u32, Vec<u8>>,
+    /// Piece buffers handed back by the driver, reused so a download does not
+    /// allocate (and page-fault in) a fresh buffer for every piece.
+    spare_buffers: Vec<Vec<u8>>,
     events: VecDeque<Event>,
     next_key: u32,
     completed: bool,
@@ -85,6 +88,7 @@ impl Engine {
             choker,
             peers: BTreeMap::new(),
             buffers: HashMap::new(),
+            spare_buffers: Vec::new(),
             events: VecDeque::new(),
             next_key: 0,
             completed,
@@ -389,10 +393,14 @@ impl Engine {
             return;
         }
         let size = self.picker.sizes().size(block.piece) as usize;
-        let buffer = self
-            .buffers
-            .entry(block.piece)
-            .or_insert_with(|| vec![0; size]);
+        let spare = &mut self.spare_buffers;
+        // A reused buffer keeps stale bytes, which is fine: a piece is only
+        // handed on once every one of its blocks has been written into it.
+        let buffer = self.buffers.entry(block.piece).or_insert_with(|| {
+            let mut buf = spare.pop().unwrap_or_default();
+            buf.resize(size, 0);
+            buf
+        });
         let start = block.offset as usize;
         if let Some(dst) = buffer.get_mut(start..start + data.len()) {
             dst.copy_from_slice(data);
@@ -443,6 +451,15 @@ impl Engine {
             for key in self.keys() {
                 self.update_interest(key, now);
             }
+        }
+    }
+
+    /// Returns a buffer from [`Event::CheckPiece`] for reuse.
+    pub fn recycle(&mut self, buffer: Vec<u8>) {
+        // Enough for every piece that may await its check, and no more. The
+        // length is kept, so reuse for a piece of the same size writes nothing.
+        if self.spare_buffers.len() < self.max_pending_checks as usize {
+            self.spare_buffers.push(buffer);
         }
     }
 

@@ -154,10 +154,16 @@ impl TorrentShared {
                         return;
                     };
                     let job = Arc::clone(&shared);
-                    let ok = tokio::task::spawn_blocking(move || job.check_and_write(piece, &data))
-                        .await
-                        .unwrap_or(false);
-                    shared.with_engine(|e, now| e.piece_checked(piece, ok, now));
+                    let checked = tokio::task::spawn_blocking(move || {
+                        let ok = job.check_and_write(piece, &data);
+                        (ok, data)
+                    })
+                    .await;
+                    let (ok, data) = checked.unwrap_or((false, Vec::new()));
+                    shared.with_engine(|e, now| {
+                        e.piece_checked(piece, ok, now);
+                        e.recycle(data);
+                    });
                 });
             }
             Event::ReadBlock { peer, block } => {
