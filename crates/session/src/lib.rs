@@ -12,6 +12,7 @@ mod config;
 mod connection;
 mod error;
 mod peers;
+mod piece_cache;
 mod rate;
 mod session;
 mod startup;

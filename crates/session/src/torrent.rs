@@ -58,6 +58,8 @@ pub(crate) struct TorrentShared {
     unsaved: AtomicU32,
     pub completed: watch::Sender<bool>,
     pub max_peers: usize,
+    /// Pieces read for uploading, shared by every peer's requests.
+    cache: crate::piece_cache::PieceCache,
     /// Session-wide rate limits.
     pub limits: Arc<crate::rate::Limits>,
     /// Set when the session shuts down: the announce loop sends `stopped`.
@@ -93,6 +95,7 @@ impl TorrentShared {
             unsaved: AtomicU32::new(0),
             completed: watch::Sender::new(complete),
             max_peers,
+            cache: crate::piece_cache::PieceCache::default(),
             limits,
             stopping: watch::Sender::new(false),
             announcer: Mutex::new(None),
@@ -121,6 +124,15 @@ impl TorrentShared {
             let result = f(&mut engine, now);
             let mut events = Vec::new();
             while let Some(e) = engine.poll_event() {
+                // Blocks of cached pieces are served at once, under this lock.
+                if let Event::ReadBlock { peer, block } = &e {
+                    if let Some(piece) = self.cache.get(block.piece) {
+                        if let Some(data) = crate::piece_cache::block_of(&piece, *block) {
+                            engine.block_read(*peer, *block, data, now);
+                            continue;
+                        }
+                    }
+                }
                 events.push(e);
             }
             (result, events, engine.peers_with_output())
@@ -167,25 +179,44 @@ impl TorrentShared {
                 });
             }
             Event::ReadBlock { peer, block } => {
+                // A miss: read the whole piece once for every block waiting on it.
+                if !self.cache.wait(block.piece, peer, block) {
+                    return;
+                }
                 let shared = Arc::clone(self);
                 tokio::spawn(async move {
                     let Ok(_permit) = Arc::clone(&shared.disk_jobs).acquire_owned().await else {
                         return;
                     };
                     let job = Arc::clone(&shared);
+                    let piece = block.piece;
                     let read = tokio::task::spawn_blocking(move || {
-                        let mut buf = vec![0u8; block.length as usize];
-                        job.store
-                            .read(block.piece as usize, u64::from(block.offset), &mut buf)
-                            .map(|()| buf)
+                        let size = job.torrent.info.piece_size(piece as usize) as usize;
+                        let mut buf = vec![0u8; size];
+                        job.store.read(piece as usize, 0, &mut buf).map(|()| buf)
                     })
                     .await;
                     match read {
                         Ok(Ok(data)) => {
-                            shared.with_engine(|e, now| e.block_read(peer, block, &data, now))
+                            let data: Arc<[u8]> = Arc::from(data);
+                            let waiters = shared.cache.loaded(piece, Arc::clone(&data));
+                            shared.with_engine(|e, now| {
+                                for (peer, block) in waiters {
+                                    if let Some(bytes) = crate::piece_cache::block_of(&data, block)
+                                    {
+                                        e.block_read(peer, block, bytes, now);
+                                    }
+                                }
+                            });
                         }
-                        Ok(Err(err)) => tracing::warn!("read for upload failed: {err}"),
-                        Err(err) => tracing::warn!("read task failed: {err}"),
+                        Ok(Err(err)) => {
+                            shared.cache.failed(piece);
+                            tracing::warn!("read for upload failed: {err}");
+                        }
+                        Err(err) => {
+                            shared.cache.failed(piece);
+                            tracing::warn!("read task failed: {err}");
+                        }
                     }
                 });
             }

@@ -1,0 +1,125 @@
+//! Recently read pieces, so a seeder reads each piece from disk once and
+//! serves all its blocks from memory (peers request a piece's blocks in a row).
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use shoal_engine::{BlockRequest, PeerKey};
+
+/// Memory the cache may hold; at least one piece is always kept.
+pub(crate) const CACHE_BYTES: usize = 8 << 20;
+
+/// Blocks waiting for a piece that is being read.
+pub(crate) type Waiters = Vec<(PeerKey, BlockRequest)>;
+
+#[derive(Default)]
+struct State {
+    /// Most recently used last.
+    pieces: VecDeque<(u32, Arc<[u8]>)>,
+    bytes: usize,
+    /// Pieces being read, with the blocks that wait for them.
+    loading: HashMap<u32, Waiters>,
+}
+
+/// A small LRU of whole pieces, with the reads in flight.
+#[derive(Default)]
+pub(crate) struct PieceCache {
+    state: Mutex<State>,
+}
+
+impl PieceCache {
+    /// The piece's bytes, if cached.
+    pub fn get(&self, piece: u32) -> Option<Arc<[u8]>> {
+        let mut s = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let pos = s.pieces.iter().position(|(p, _)| *p == piece)?;
+        let entry = s.pieces.remove(pos)?;
+        let data = Arc::clone(&entry.1);
+        s.pieces.push_back(entry);
+        Some(data)
+    }
+
+    /// Queues `block` for `piece`; true if the caller must start the read
+    /// (no read of that piece is under way yet).
+    pub fn wait(&self, piece: u32, peer: PeerKey, block: BlockRequest) -> bool {
+        let mut s = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let waiters = s.loading.entry(piece).or_default();
+        waiters.push((peer, block));
+        waiters.len() == 1
+    }
+
+    /// Stores a piece that was read and returns the blocks waiting for it.
+    pub fn loaded(&self, piece: u32, data: Arc<[u8]>) -> Waiters {
+        let mut s = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        s.bytes += data.len();
+        s.pieces.push_back((piece, data));
+        while s.bytes > CACHE_BYTES && s.pieces.len() > 1 {
+            if let Some((_, old)) = s.pieces.pop_front() {
+                s.bytes -= old.len();
+            }
+        }
+        s.loading.remove(&piece).unwrap_or_default()
+    }
+
+    /// A read failed: the blocks waiting for it are dropped.
+    pub fn failed(&self, piece: u32) -> Waiters {
+        let mut s = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        s.loading.remove(&piece).unwrap_or_default()
+    }
+}
+
+/// The part of `piece` that `block` names, if it is inside.
+pub(crate) fn block_of(piece: &[u8], block: BlockRequest) -> Option<&[u8]> {
+    let start = block.offset as usize;
+    piece.get(start..start.checked_add(block.length as usize)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn block(piece: u32) -> BlockRequest {
+        BlockRequest {
+            piece,
+            offset: 0,
+            length: 4,
+        }
+    }
+
+    #[test]
+    fn one_read_serves_every_waiter_and_memory_is_bounded() {
+        let cache = PieceCache::default();
+        assert!(cache.wait(1, PeerKey(1), block(1)));
+        assert!(!cache.wait(1, PeerKey(2), block(1)), "one read per piece");
+        let waiters = cache.loaded(1, Arc::from(vec![7u8; 1 << 20]));
+        assert_eq!(waiters.len(), 2);
+        assert!(cache.get(1).is_some());
+        for p in 2..20 {
+            cache.wait(p, PeerKey(1), block(p));
+            cache.loaded(p, Arc::from(vec![0u8; 1 << 20]));
+        }
+        assert!(cache.get(1).is_none(), "evicted");
+        assert!(cache.get(19).is_some());
+        assert_eq!(
+            block_of(
+                &[1, 2, 3, 4, 5],
+                BlockRequest {
+                    piece: 0,
+                    offset: 1,
+                    length: 3
+                }
+            ),
+            Some(&[2, 3, 4][..])
+        );
+        assert_eq!(
+            block_of(
+                &[1, 2],
+                BlockRequest {
+                    piece: 0,
+                    offset: 1,
+                    length: 3
+                }
+            ),
+            None
+        );
+    }
+}
