@@ -454,6 +454,22 @@ impl Engine {
         }
     }
 
+    /// The driver could not read a block from [`Event::ReadBlock`] (a disk
+    /// error): the request is refused (BEP 6 reject) instead of left hanging.
+    pub fn block_read_failed(&mut self, key: PeerKey, block: BlockRequest, now: Duration) {
+        let Some(peer) = self.peers.get_mut(&key) else {
+            return;
+        };
+        let Some(pos) = peer.reading.iter().position(|b| *b == block) else {
+            return;
+        };
+        peer.reading.swap_remove(pos);
+        if peer.fast() {
+            peer.send(&Message::Reject(block_ref(block)), now);
+        }
+        self.start_reads(key);
+    }
+
     /// Returns a buffer from [`Event::CheckPiece`] for reuse.
     pub fn recycle(&mut self, buffer: Vec<u8>) {
         // Enough for every piece that may await its check, and no more. The

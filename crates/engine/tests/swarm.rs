@@ -311,6 +311,53 @@ fn a_stalled_disk_pauses_requests_until_checks_finish() {
 }
 
 #[test]
+fn failed_upload_reads_are_refused_and_serving_goes_on() {
+    let (torrent, _) = make_torrent(2_000_000);
+    let n = torrent.info.num_pieces() as u32;
+    let hash = torrent.info_hashes.wire_id().unwrap();
+    let mut seeder =
+        Engine::new(&torrent.info, hash, &PieceSet::full(n), Config::default()).unwrap();
+    let leecher = Engine::new(&torrent.info, hash, &PieceSet::new(n), Config::default()).unwrap();
+    let now = Duration::ZERO;
+    let key = seeder.add_peer(Net::addr(1), &leecher.handshake(), now);
+    seeder.handle(key, Message::HaveNone, now);
+    seeder.handle(key, Message::Interested, now);
+    // 100 requests: more than the 64 reads the engine hands out at once.
+    for i in 0..100u32 {
+        let block = shoal_wire::BlockRef {
+            index: i / 2,
+            begin: (i % 2) * 16384,
+            length: 16384,
+        };
+        seeder.handle(key, Message::Request(block), now);
+    }
+    let mut reads = Vec::new();
+    let mut failed = 0;
+    // Every read fails (a disk error); each failure must free a slot.
+    loop {
+        while let Some(event) = seeder.poll_event() {
+            if let Event::ReadBlock { peer, block } = event {
+                reads.push((peer, block));
+            }
+        }
+        let Some((peer, block)) = reads.pop() else {
+            break;
+        };
+        seeder.block_read_failed(peer, block, now);
+        failed += 1;
+    }
+    assert_eq!(failed, 100, "every request reached the disk");
+    // The leecher was told: one reject per failed read.
+    let mut out = Vec::new();
+    seeder.take_outbox(key, &mut out);
+    let rejects = Decoder::with_piece_count(n)
+        .messages(&out)
+        .filter(|m| matches!(m, Ok(Message::Reject(_))))
+        .count();
+    assert_eq!(rejects, 100);
+}
+
+#[test]
 fn seeders_do_not_request_and_stay_complete() {
     let mut net = Net::new(200_000, 2, 0, 0);
     for _ in 0..100 {

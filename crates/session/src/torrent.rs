@@ -210,12 +210,12 @@ impl TorrentShared {
                             });
                         }
                         Ok(Err(err)) => {
-                            shared.cache.failed(piece);
                             tracing::warn!("read for upload failed: {err}");
+                            shared.refuse(shared.cache.failed(piece));
                         }
                         Err(err) => {
-                            shared.cache.failed(piece);
                             tracing::warn!("read task failed: {err}");
+                            shared.refuse(shared.cache.failed(piece));
                         }
                     }
                 });
@@ -254,6 +254,15 @@ impl TorrentShared {
                 });
             }
         }
+    }
+
+    /// Tells the engine these blocks could not be read.
+    fn refuse(self: &Arc<Self>, waiters: crate::piece_cache::Waiters) {
+        self.with_engine(|e, now| {
+            for (peer, block) in waiters {
+                e.block_read_failed(peer, block, now);
+            }
+        });
     }
 
     /// Hashes a downloaded piece and writes it if it matches (blocking).
