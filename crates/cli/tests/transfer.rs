@@ -1,31 +1,46 @@
-//! shoal to shoal through the command line, for every torrent version:
-//! `create`, `seed`, `download`, then `verify` of the copy.
+//! shoal to shoal through the command line: every torrent version, the
+//! tracker round trip, upload limits and file selection.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 mod common;
 
-use std::process::{Child, Stdio};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::*;
 
-/// Kills the seeder when the test ends, pass or fail.
-struct Seeder(Child);
-
-impl Drop for Seeder {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+/// Starts `shoal seed` (with `extra` flags) on a fresh port and waits until
+/// it seeds; returns the process and its port.
+fn seeder(tmp: &Path, torrent: &Path, content: &Path, extra: &[&str]) -> (Proc, u16) {
+    let [port] = free_ports(1)[..] else { panic!() };
+    let state = tmp.join(format!("seed-state-{port}"));
+    let mut cmd = shoal_seed(torrent, content.parent().unwrap(), &state, port);
+    cmd.args(extra);
+    let mut seed = Proc::spawn(&format!("seed-{port}"), &mut cmd, tmp);
+    seed.wait_until("seeding", Duration::from_secs(30), |p| {
+        p.stderr().contains("seeding on")
+    });
+    (seed, port)
 }
 
-/// A free port on 127.0.0.1 (the OS picks; it is free again once closed).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// Downloads `torrent` from the seeder on `port` into `out` (with `extra` flags).
+fn download(tmp: &Path, torrent: &Path, out: &Path, port: u16, extra: &[&str]) {
+    let [own] = free_ports(1)[..] else { panic!() };
+    let mut cmd = shoal_download(torrent, out, &tmp.join(format!("dl-state-{own}")), own);
+    cmd.args(["--peer", &format!("127.0.0.1:{port}")])
+        .args(extra);
+    run_ok(&mut cmd);
+}
+
+fn create(content: &Path, torrent: &Path, extra: &[&str]) {
+    run_ok(
+        shoal()
+            .arg("create")
+            .arg(content)
+            .arg("-o")
+            .arg(torrent)
+            .args(extra),
+    );
 }
 
 #[test]
@@ -34,65 +49,15 @@ fn v1_v2_and_hybrid_torrents_transfer_between_shoal_peers() {
     let content = make_content(tmp.path(), "5000007B", 4, "multi");
     for format in ["--v1", "--v2", "--hybrid"] {
         let torrent = tmp.path().join(format!("t{format}.torrent"));
-        run_ok(
-            shoal()
-                .arg("create")
-                .arg(&content)
-                .arg("-o")
-                .arg(&torrent)
-                .arg(format),
-        );
-        let port = free_port();
-        let mut seeder = Seeder(
-            shoal()
-                .arg("seed")
-                .arg(&torrent)
-                .arg(content.parent().unwrap())
-                .args(["--listen", &format!("127.0.0.1:{port}")])
-                .arg("--state-dir")
-                .arg(tmp.path().join(format!("seed-state{format}")))
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap(),
-        );
-        // The seeder listens once its check is done; retrying the download
-        // would hide a real failure, so wait for the port instead.
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "{format}: seeder never listened");
-            assert!(
-                seeder.0.try_wait().unwrap().is_none(),
-                "{format}: seeder exited"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let out_dir = tmp.path().join(format!("dl{format}"));
-        run_ok(
-            shoal()
-                .arg("download")
-                .arg(&torrent)
-                .arg("-o")
-                .arg(&out_dir)
-                .args([
-                    "--listen",
-                    "127.0.0.1:0",
-                    "--peer",
-                    &format!("127.0.0.1:{port}"),
-                ])
-                .arg("--state-dir")
-                .arg(tmp.path().join(format!("dl-state{format}"))),
-        );
+        create(&content, &torrent, &[format]);
+        let (_seed, port) = seeder(tmp.path(), &torrent, &content, &[]);
+        let out = tmp.path().join(format!("dl{format}"));
+        download(tmp.path(), &torrent, &out, port, &[]);
         let verify = stdout_json(&run_ok(
-            shoal()
-                .arg("verify")
-                .arg("--json")
-                .arg(&torrent)
-                .arg(&out_dir),
+            shoal().arg("verify").arg("--json").arg(&torrent).arg(&out),
         ));
         assert_eq!(verify["pieces_bad"], 0, "{format}");
         assert_eq!(verify["pieces_missing"], 0, "{format}");
-        drop(seeder);
     }
 }
 
@@ -110,52 +75,39 @@ fn scrape(port: u16, hash: &str) -> serde_json::Value {
 fn a_seeder_joins_the_tracker_swarm_and_leaves_it_on_exit() {
     let tmp = tempfile::tempdir().unwrap();
     let content = make_content(tmp.path(), "3", 2, "multi");
-    let tracker_port = free_port();
-    let _tracker = Seeder(
-        shoal()
-            .args([
-                "tracker",
-                "--no-udp",
-                "--http",
-                &format!("127.0.0.1:{tracker_port}"),
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
+    let [tracker_port] = free_ports(1)[..] else {
+        panic!()
+    };
+    let _tracker = Proc::spawn(
+        "tracker",
+        shoal().args([
+            "tracker",
+            "--no-udp",
+            "--http",
+            &format!("127.0.0.1:{tracker_port}"),
+        ]),
+        tmp.path(),
     );
     let torrent = tmp.path().join("t.torrent");
-    run_ok(
-        shoal()
-            .arg("create")
-            .arg(&content)
-            .arg("-o")
-            .arg(&torrent)
-            .args([
-                "--tracker",
-                &format!("http://127.0.0.1:{tracker_port}/announce"),
-            ]),
+    create(
+        &content,
+        &torrent,
+        &[
+            "--tracker",
+            &format!("http://127.0.0.1:{tracker_port}/announce"),
+        ],
     );
     let info = stdout_json(&run_ok(shoal().args(["info", "--json"]).arg(&torrent)));
     let hash = info["info_hash_v1"].as_str().unwrap().to_owned();
-    let mut seeder = shoal()
-        .arg("seed")
-        .arg(&torrent)
-        .arg(content.parent().unwrap())
-        .args(["--listen", "127.0.0.1:0", "--state-dir"])
-        .arg(tmp.path().join("state"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let (mut seed, _) = seeder(tmp.path(), &torrent, &content, &[]);
     let deadline = Instant::now() + Duration::from_secs(20);
     while scrape(tracker_port, &hash)["complete"] != 1 {
         assert!(Instant::now() < deadline, "the seeder never announced");
         std::thread::sleep(Duration::from_millis(100));
     }
     // Ctrl-C: the seeder saves its state and announces `stopped`.
-    run_ok(std::process::Command::new("kill").args(["-INT", &seeder.id().to_string()]));
-    assert!(seeder.wait().unwrap().success());
+    seed.signal("INT");
+    assert!(seed.wait_exit(Duration::from_secs(10)).success());
     assert_eq!(scrape(tracker_port, &hash)["complete"], 0);
 }
 
@@ -164,50 +116,12 @@ fn upload_limit_is_enforced() {
     let tmp = tempfile::tempdir().unwrap();
     let content = make_content(tmp.path(), "4", 1, "limited");
     let torrent = tmp.path().join("t.torrent");
-    run_ok(shoal().arg("create").arg(&content).arg("-o").arg(&torrent));
-    let port = free_port();
-    let _seeder = Seeder(
-        shoal()
-            .arg("seed")
-            .arg(&torrent)
-            .arg(content.parent().unwrap())
-            .args([
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-                "--max-up",
-                "2M",
-                "--state-dir",
-            ])
-            .arg(tmp.path().join("seed-state"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "seeder never listened");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    create(&content, &torrent, &[]);
+    let (_seed, port) = seeder(tmp.path(), &torrent, &content, &["--max-up", "2M"]);
     let started = Instant::now();
-    run_ok(
-        shoal()
-            .arg("download")
-            .arg(&torrent)
-            .arg("-o")
-            .arg(tmp.path().join("dl"))
-            .args([
-                "--listen",
-                "127.0.0.1:0",
-                "--peer",
-                &format!("127.0.0.1:{port}"),
-                "--state-dir",
-            ])
-            .arg(tmp.path().join("dl-state")),
-    );
-    // 4 MiB at 2 MiB/s cannot take less than ~2 s (minus a 0.1 s burst and
-    // what the first connection attempts cost). Only a lower bound: a busy
-    // machine may make it slower, never faster.
+    download(tmp.path(), &torrent, &tmp.path().join("dl"), port, &[]);
+    // 4 MiB at 2 MiB/s cannot take less than ~2 s (minus a 0.1 s burst).
+    // Only a lower bound: a busy machine may make it slower, never faster.
     let elapsed = started.elapsed();
     assert!(
         elapsed >= Duration::from_millis(1800),
@@ -220,40 +134,15 @@ fn only_the_chosen_files_are_downloaded() {
     let tmp = tempfile::tempdir().unwrap();
     let content = make_content(tmp.path(), "6", 5, "multi");
     let torrent = tmp.path().join("t.torrent");
-    run_ok(shoal().arg("create").arg(&content).arg("-o").arg(&torrent));
-    let port = free_port();
-    let _seeder = Seeder(
-        shoal()
-            .arg("seed")
-            .arg(&torrent)
-            .arg(content.parent().unwrap())
-            .args(["--listen", &format!("127.0.0.1:{port}"), "--state-dir"])
-            .arg(tmp.path().join("seed-state"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "seeder never listened");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    create(&content, &torrent, &[]);
+    let (_seed, port) = seeder(tmp.path(), &torrent, &content, &[]);
     let out = tmp.path().join("dl");
-    run_ok(
-        shoal()
-            .arg("download")
-            .arg(&torrent)
-            .arg("-o")
-            .arg(&out)
-            .args([
-                "--listen",
-                "127.0.0.1:0",
-                "--peer",
-                &format!("127.0.0.1:{port}"),
-            ])
-            .args(["--only", "file001.bin", "--only", "sub/*", "--state-dir"])
-            .arg(tmp.path().join("dl-state")),
+    download(
+        tmp.path(),
+        &torrent,
+        &out,
+        port,
+        &["--only", "file001.bin", "--only", "sub/*"],
     );
     for chosen in ["file001.bin", "sub/file002.bin"] {
         assert!(
