@@ -7,39 +7,20 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use sha1::{Digest, Sha1};
 use shoal_engine::{Config, Engine, Event, PeerKey};
-use shoal_metainfo::{ContentHashes, NewFile, Torrent, TorrentSpec};
+use shoal_metainfo::Torrent;
 use shoal_swarm::PieceSet;
 use shoal_wire::{BlockRef, Handshake, Message, Reserved};
 
-const PIECE: u64 = 32 * 1024;
+mod common;
+
+use common::make_torrent;
+
 const BLOCK: u32 = 16 * 1024;
 const LEN: usize = 4 << 20;
 
 fn torrent() -> Torrent {
-    let content: Vec<u8> = (0..LEN).map(|i| (i * 7 % 253) as u8).collect();
-    let spec = TorrentSpec::new(
-        "t.bin".into(),
-        vec![NewFile {
-            path: vec!["t.bin".into()],
-            length: LEN as u64,
-            executable: false,
-        }],
-        true,
-        PIECE,
-    );
-    let v1_pieces = content
-        .chunks(PIECE as usize)
-        .map(|c| Sha1::digest(c).into())
-        .collect();
-    let bytes = spec
-        .encode(&ContentHashes {
-            v1_pieces,
-            v2_files: vec![],
-        })
-        .unwrap();
-    Torrent::from_bytes(&bytes).unwrap()
+    make_torrent(LEN).0
 }
 
 struct Seeder {

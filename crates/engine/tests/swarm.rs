@@ -7,36 +7,13 @@ use std::time::Duration;
 
 use sha1::{Digest, Sha1};
 use shoal_engine::{Config, Engine, Event, PeerKey};
-use shoal_metainfo::{ContentHashes, NewFile, Torrent, TorrentSpec};
+use shoal_metainfo::Torrent;
 use shoal_swarm::PieceSet;
 use shoal_wire::{Decoder, Message};
 
-const PIECE: u64 = 32 * 1024;
+mod common;
 
-fn make_torrent(len: usize) -> (Torrent, Vec<u8>) {
-    let content: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8).collect();
-    let spec = TorrentSpec::new(
-        "t.bin".into(),
-        vec![NewFile {
-            path: vec!["t.bin".into()],
-            length: len as u64,
-            executable: false,
-        }],
-        true,
-        PIECE,
-    );
-    let v1_pieces = content
-        .chunks(PIECE as usize)
-        .map(|c| Sha1::digest(c).into())
-        .collect();
-    let bytes = spec
-        .encode(&ContentHashes {
-            v1_pieces,
-            v2_files: vec![],
-        })
-        .unwrap();
-    (Torrent::from_bytes(&bytes).unwrap(), content)
-}
+use common::{PIECE, make_torrent};
 
 /// One simulated client: its engine, its copy of the data, and how it behaves.
 struct Node {
