@@ -75,7 +75,7 @@ pub(crate) async fn accept(
         .await
         .map_err(|_| HandshakeError::Timeout)??;
     let (theirs, _) = Handshake::decode(&full)?;
-    start(shared, stream, addr, theirs)
+    start(shared, stream, addr, theirs, false)
 }
 
 /// Dials `addr`, exchanges handshakes and starts the connection.
@@ -102,22 +102,24 @@ pub(crate) async fn dial(
     if theirs.info_hash != ours.info_hash {
         return Err(HandshakeError::WrongTorrent);
     }
-    start(shared, stream, addr, theirs)
+    start(shared, stream, addr, theirs, true)
 }
 
-/// Registers the peer with the engine and spawns its reader and writer.
+/// Registers the peer with the engine and spawns its reader and writer;
+/// `dialed` says whether we opened the connection.
 fn start(
     shared: Arc<TorrentShared>,
     stream: TcpStream,
     addr: SocketAddr,
     theirs: Handshake,
+    dialed: bool,
 ) -> Result<(), HandshakeError> {
     let own_id = shared.with_engine(|e, _| e.handshake().peer_id);
     let admitted = shared
         .book
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
-        .connected(addr);
+        .connected(addr, dialed);
     if theirs.peer_id == own_id || !admitted {
         return Err(HandshakeError::OurselvesOrBanned);
     }

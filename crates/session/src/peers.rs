@@ -63,11 +63,15 @@ impl PeerBook {
         due
     }
 
-    /// Records a live connection (inbound ones too); false if the address is
-    /// banned or already connected.
-    pub fn connected(&mut self, addr: SocketAddr) -> bool {
+    /// Records a live connection; false if the address is banned. Inbound
+    /// connections (`dialed` false) come from ephemeral ports that nobody
+    /// listens on, so they are checked but not remembered for dialing.
+    pub fn connected(&mut self, addr: SocketAddr, dialed: bool) -> bool {
         if self.banned_hosts.contains(&addr.ip()) {
             return false;
+        }
+        if !dialed {
+            return !self.entries.get(&addr).is_some_and(|e| e.banned);
         }
         self.add(addr);
         match self.entries.get_mut(&addr) {
@@ -124,12 +128,17 @@ mod tests {
         book.disconnected(a, true);
         assert!(book.take_due(10).is_empty(), "backing off");
         book.ban(a);
-        assert!(!book.connected(a), "banned peers are refused");
+        assert!(!book.connected(a, true), "banned peers are refused");
+        assert!(!book.connected(a, false));
+        // Inbound peers are not remembered for dialing.
+        let inbound: SocketAddr = "127.0.0.1:40000".parse().unwrap();
+        assert!(book.connected(inbound, false));
+        assert!(!book.take_due(10).contains(&inbound));
         // Elsewhere than loopback the whole host is banned, any port.
         let remote: SocketAddr = "192.0.2.7:6881".parse().unwrap();
         book.ban(remote);
-        assert!(!book.connected("192.0.2.7:50000".parse().unwrap()));
-        assert!(book.connected("127.0.0.1:2".parse().unwrap()));
+        assert!(!book.connected("192.0.2.7:50000".parse().unwrap(), false));
+        assert!(book.connected("127.0.0.1:2".parse().unwrap(), true));
     }
 
     #[test]
