@@ -54,9 +54,10 @@ pub struct SeedArgs {
 /// Networking flags shared by `download` and `seed`.
 #[derive(Args)]
 pub struct NetArgs {
-    /// Address to accept peers on.
-    #[arg(long, default_value = "0.0.0.0:6881", value_name = "ADDR:PORT")]
-    listen: SocketAddr,
+    /// Address to accept peers on (default: the first free port of
+    /// 6881–6889 on all interfaces, else any free port).
+    #[arg(long, value_name = "ADDR:PORT")]
+    listen: Option<SocketAddr>,
     /// A peer to connect to (repeatable).
     #[arg(long = "peer", value_name = "IP:PORT")]
     peers: Vec<SocketAddr>,
@@ -139,6 +140,27 @@ fn file_selection(torrent: &shoal_metainfo::Torrent, only: &[String]) -> anyhow:
     Ok(priorities)
 }
 
+/// Binds `listen` if given; otherwise the first free port of the usual
+/// BitTorrent range, then any port, as other clients do.
+async fn bind(mut config: SessionConfig, listen: Option<SocketAddr>) -> anyhow::Result<Session> {
+    let candidates: Vec<SocketAddr> = match listen {
+        Some(addr) => vec![addr],
+        None => (6881..=6889)
+            .chain(std::iter::once(0))
+            .map(|port| SocketAddr::from(([0, 0, 0, 0], port)))
+            .collect(),
+    };
+    let mut last_error = None;
+    for addr in candidates {
+        config.listen = addr;
+        match Session::bind(config.clone()).await {
+            Ok(session) => return Ok(session),
+            Err(e) => last_error = Some(e),
+        }
+    }
+    Err(last_error.map_or_else(|| anyhow::anyhow!("no address to listen on"), Into::into))
+}
+
 /// Runs `shoal seed`.
 pub fn run_seed(args: &SeedArgs) -> anyhow::Result<ExitCode> {
     let torrent = load::torrent(&args.torrent)?;
@@ -168,10 +190,10 @@ fn run(
             .state_dir
             .clone()
             .unwrap_or_else(runtime::default_state_dir);
-        let mut config = SessionConfig::new(net.listen, state_dir);
+        let mut config = SessionConfig::new(SocketAddr::from(([0, 0, 0, 0], 0)), state_dir);
         config.max_upload = net.max_up;
         config.max_download = net.max_down;
-        let session = Session::bind(config).await?;
+        let session = bind(config, net.listen).await?;
         let name = torrent.info.name.clone();
         eprintln!("checking existing data of {name} ...");
         let handle = session.add_torrent(torrent, dir, options).await?;
