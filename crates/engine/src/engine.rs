@@ -46,6 +46,9 @@ pub struct Engine {
     events: VecDeque<Event>,
     next_key: u32,
     completed: bool,
+    /// A v2-only torrent: files' last pieces may be asked for up to a whole
+    /// piece, the rest being alignment zeros.
+    pub(crate) v2_only: bool,
     /// Pieces handed out with [`Event::CheckPiece`] and not yet checked.
     pending_checks: u32,
     /// Most pending checks before requesting pauses.
@@ -92,6 +95,7 @@ impl Engine {
             events: VecDeque::new(),
             next_key: 0,
             completed,
+            v2_only: info.version == shoal_metainfo::Version::V2,
             pending_checks: 0,
             max_pending_checks: u32::try_from(
                 (config_max_pending_bytes / u64::from(expected_piece_length)).max(2),
@@ -479,7 +483,10 @@ impl Engine {
         }
     }
 
-    /// Data the driver read for an [`Event::ReadBlock`]: queues the `piece` message.
+    /// Data the driver read for an [`Event::ReadBlock`]: queues the `piece`
+    /// message. In v2-only torrents a block may reach past the end of its
+    /// file's data (see the alignment note on requests); the driver passes
+    /// what the piece holds and the rest is sent as zeros.
     pub fn block_read(&mut self, key: PeerKey, block: BlockRequest, data: &[u8], now: Duration) {
         let Some(peer) = self.peers.get_mut(&key) else {
             return;
@@ -488,11 +495,14 @@ impl Engine {
             return;
         };
         peer.reading.swap_remove(pos);
-        if peer.am_choking || data.len() != block.length as usize {
+        let zeros = (block.length as usize).checked_sub(data.len());
+        let allowed = data.len() == block.length as usize || self.v2_only;
+        let Some(zeros) = zeros.filter(|_| allowed && !peer.am_choking) else {
             return;
-        }
+        };
         shoal_wire::write_piece_header(&mut peer.outbox, block.piece, block.offset, block.length);
         peer.outbox.extend_from_slice(data);
+        peer.outbox.resize(peer.outbox.len() + zeros, 0);
         peer.last_send = now;
         peer.uploaded += u64::from(block.length);
         self.uploaded += u64::from(block.length);

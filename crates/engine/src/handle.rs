@@ -157,8 +157,9 @@ impl Engine {
         let valid = self.picker.have().contains(block.index)
             && block.length > 0
             && block.length <= BLOCK_SIZE
+            && u64::from(block.begin) < u64::from(self.picker.sizes().size(block.index))
             && u64::from(block.begin) + u64::from(block.length)
-                <= u64::from(self.picker.sizes().size(block.index));
+                <= u64::from(self.request_limit(block.index));
         let max_queue = self.config.max_peer_requests;
         let Some(peer) = self.peers.get_mut(&key) else {
             return Ok(());
@@ -174,6 +175,19 @@ impl Engine {
         peer.queued.push_back(req);
         self.start_reads(key);
         Ok(())
+    }
+
+    /// How far into `piece` a peer may ask. In v2-only torrents libtorrent
+    /// treats each file's last piece as padded with zeros to a whole piece
+    /// (the alignment gap before the next file) and asks for whole blocks
+    /// across the file's end; those bytes are served as zeros.
+    fn request_limit(&self, piece: u32) -> u32 {
+        let size = self.picker.sizes().size(piece);
+        if self.v2_only {
+            self.picker.sizes().piece_length().max(size)
+        } else {
+            size
+        }
     }
 
     fn on_piece(

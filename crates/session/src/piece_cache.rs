@@ -67,10 +67,14 @@ impl PieceCache {
     }
 }
 
-/// The part of `piece` that `block` names, if it is inside.
+/// The part of `piece` that `block` names. A block of a v2 file's last
+/// piece may reach past the piece's data (the engine sends the rest as
+/// alignment zeros), so the slice may be shorter than asked; `None` if the
+/// block starts beyond the data.
 pub(crate) fn block_of(piece: &[u8], block: BlockRequest) -> Option<&[u8]> {
     let start = block.offset as usize;
-    piece.get(start..start.checked_add(block.length as usize)?)
+    let end = start.checked_add(block.length as usize)?.min(piece.len());
+    piece.get(start..end).filter(|b| !b.is_empty())
 }
 
 #[cfg(test)]
