@@ -58,6 +58,8 @@ pub(crate) struct TorrentShared {
     unsaved: AtomicU32,
     pub completed: watch::Sender<bool>,
     pub max_peers: usize,
+    /// Serialises resume-data saves.
+    save_lock: tokio::sync::Mutex<()>,
     /// Pieces read for uploading, shared by every peer's requests.
     cache: crate::piece_cache::PieceCache,
     /// Session-wide rate limits.
@@ -95,6 +97,7 @@ impl TorrentShared {
             unsaved: AtomicU32::new(0),
             completed: watch::Sender::new(complete),
             max_peers,
+            save_lock: tokio::sync::Mutex::new(()),
             cache: crate::piece_cache::PieceCache::default(),
             limits,
             stopping: watch::Sender::new(false),
@@ -283,6 +286,9 @@ impl TorrentShared {
     /// Flushes data, then records the verified pieces (in that order, so the
     /// record never claims data the disk could lose).
     pub async fn save_resume(self: &Arc<Self>) {
+        // One save at a time: two saves racing through the same temporary
+        // file could leave the older snapshot as the record.
+        let _saving = self.save_lock.lock().await;
         let unsaved = self.unsaved.swap(0, Ordering::Relaxed);
         let (have, stats) = {
             let engine = self.lock();
