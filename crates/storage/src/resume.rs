@@ -25,9 +25,11 @@ pub struct ResumeData {
     pub num_pieces: u64,
     /// Verified pieces as a BEP 3 bitfield (high bit first).
     pub have: Vec<u8>,
-    /// Bytes uploaded over the torrent's lifetime.
+    /// Bytes uploaded by the session that wrote the record (not yet summed
+    /// across restarts).
     pub uploaded: u64,
-    /// Bytes downloaded over the torrent's lifetime.
+    /// Bytes downloaded by the session that wrote the record (not yet summed
+    /// across restarts).
     pub downloaded: u64,
     /// Per file, its modification time (Unix nanoseconds, so a write in the
     /// same second as the record still shows) when the record was made; a
