@@ -10,6 +10,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -321,4 +322,33 @@ fn hybrid_torrents_travel_both_ways_with_libtorrent() {
 #[test]
 fn v2_torrents_travel_both_ways_with_libtorrent() {
     both_ways_with_libtorrent("v2");
+}
+
+/// BEP 9 from the serving side: libtorrent, holding only a magnet link,
+/// fetches the info dictionary from a shoal seed, then the data.
+#[test]
+fn libtorrent_fetches_the_metadata_from_a_shoal_seed_with_a_magnet() {
+    require_libtorrent();
+    let fx = Fixture::new(8, 3, 64);
+    let [sp] = free_ports(1)[..] else { panic!() };
+    let info = stdout_json(&run_ok(shoal().args(["info", "--json"]).arg(&fx.torrent)));
+    let magnet = format!(
+        "magnet:?xt=urn:btih:{}",
+        info["info_hash_v1"].as_str().unwrap()
+    );
+    let mut seed = shoal_seeder(&fx, sp, &[]);
+    let out = fx.path("dl-lt");
+    let [port] = free_ports(1)[..] else { panic!() };
+    let mut cmd = Command::new("/usr/bin/python3");
+    cmd.arg(interop_dir().join("lt_peer.py"))
+        .arg("leech")
+        .arg(&magnet)
+        .arg(&out)
+        .arg(port.to_string())
+        .args(["--no-tracker", "--no-utp", "--timeout", "60"])
+        .args(["--peer", &format!("127.0.0.1:{sp}")]);
+    let mut leech = Proc::spawn("lt-magnet", &mut cmd, fx.tmp.path());
+    leech.wait_success(Duration::from_secs(80));
+    fx.check_download(&out);
+    seed.stop();
 }

@@ -46,6 +46,8 @@ pub struct Engine {
     events: VecDeque<Event>,
     next_key: u32,
     completed: bool,
+    /// The raw info dictionary, served to peers that ask for it (BEP 9).
+    metadata: Option<std::sync::Arc<[u8]>>,
     /// A v2-only torrent: files' last pieces may be asked for up to a whole
     /// piece, the rest being alignment zeros.
     pub(crate) v2_only: bool,
@@ -95,6 +97,7 @@ impl Engine {
             events: VecDeque::new(),
             next_key: 0,
             completed,
+            metadata: None,
             v2_only: info.version == shoal_metainfo::Version::V2,
             pending_checks: 0,
             max_pending_checks: u32::try_from(
@@ -104,6 +107,18 @@ impl Engine {
             downloaded: 0,
             uploaded: 0,
         })
+    }
+
+    /// Gives the engine the raw info dictionary to serve over ut_metadata
+    /// (BEP 9), so peers with only a magnet link can fetch it from us. Call
+    /// before peers connect: the size is announced in the extension handshake.
+    pub fn set_metadata(&mut self, info: std::sync::Arc<[u8]>) {
+        self.metadata = Some(info);
+    }
+
+    /// The metadata, if set.
+    pub(crate) fn metadata(&self) -> Option<&[u8]> {
+        self.metadata.as_deref()
     }
 
     /// The handshake we send: fast extension and extension protocol on.
@@ -194,9 +209,14 @@ impl Engine {
                 reqq: u32::try_from(self.config.max_peer_requests).ok(),
                 yourip: Some(addr.ip()),
                 upload_only: self.completed,
+                metadata_size: self
+                    .metadata
+                    .as_ref()
+                    .and_then(|m| u32::try_from(m.len()).ok()),
                 ..ExtHandshake::default()
             };
-            ext.extensions.insert(UT_METADATA.to_owned(), 1);
+            ext.extensions
+                .insert(UT_METADATA.to_owned(), crate::handle::UT_METADATA_ID);
             ext.encode_message(&mut peer.outbox);
         }
         // A new peer has nothing until it says otherwise.

@@ -3,7 +3,13 @@
 use std::time::Duration;
 
 use shoal_swarm::{BLOCK_SIZE, BlockRequest, PeerKey, PieceSet};
-use shoal_wire::{BlockRef, EXTENDED_HANDSHAKE_ID, ExtHandshake, Message};
+use shoal_wire::{
+    BlockRef, EXTENDED_HANDSHAKE_ID, ExtHandshake, METADATA_PIECE_LEN, Message, MetadataMessage,
+    UT_METADATA, metadata_piece_len,
+};
+
+/// The id we ask peers to use for ut_metadata messages to us (our `m` entry).
+pub(crate) const UT_METADATA_ID: u8 = 1;
 
 use crate::Engine;
 use crate::engine::block_ref;
@@ -84,7 +90,7 @@ impl Engine {
             }
             Message::Reject(_) => Err("reject without the fast extension"),
             Message::Extended { id, payload } => {
-                self.on_extended(key, id, payload);
+                self.on_extended(key, id, payload, now);
                 Ok(())
             }
             // v2 hash exchange and unknown ids are not served yet; skipping them
@@ -219,9 +225,13 @@ impl Engine {
         Ok(())
     }
 
-    fn on_extended(&mut self, key: PeerKey, id: u8, payload: &[u8]) {
+    fn on_extended(&mut self, key: PeerKey, id: u8, payload: &[u8], now: Duration) {
+        if id == UT_METADATA_ID {
+            self.on_metadata(key, payload, now);
+            return;
+        }
         if id != EXTENDED_HANDSHAKE_ID {
-            // ut_metadata and ut_pex are served by later work; ignoring is allowed.
+            // ut_pex and unknown extensions: ignoring them is allowed.
             return;
         }
         let Ok(ext) = ExtHandshake::decode(payload) else {
@@ -234,6 +244,41 @@ impl Engine {
             peer.pipeline.set_reqq(reqq);
         }
         peer.ext = Some(ext);
+    }
+}
+
+impl Engine {
+    /// A ut_metadata message: requests are answered from the info
+    /// dictionary when we have it, and rejected otherwise.
+    fn on_metadata(&mut self, key: PeerKey, payload: &[u8], now: Duration) {
+        let Ok(MetadataMessage::Request { piece }) = MetadataMessage::decode(payload) else {
+            // Data and rejects answer requests we never send yet; junk is ignored.
+            return;
+        };
+        let reply = self.metadata().map(|info| {
+            let total = u32::try_from(info.len()).unwrap_or(u32::MAX);
+            let start = piece as usize * METADATA_PIECE_LEN as usize;
+            let piece_data = metadata_piece_len(total, piece)
+                .and_then(|len| info.get(start..start + len as usize));
+            piece_data.map(|data| (total, data.to_vec()))
+        });
+        let Some(peer) = self.peers.get_mut(&key) else {
+            return;
+        };
+        // Replies go to the id the peer chose for ut_metadata.
+        let Some(their_id) = peer.ext.as_ref().and_then(|e| e.extension_id(UT_METADATA)) else {
+            return;
+        };
+        let msg = match &reply {
+            Some(Some((total_size, data))) => MetadataMessage::Data {
+                piece,
+                total_size: *total_size,
+                data,
+            },
+            _ => MetadataMessage::Reject { piece },
+        };
+        msg.encode_message(their_id, &mut peer.outbox);
+        peer.last_send = now;
     }
 }
 

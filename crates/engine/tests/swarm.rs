@@ -344,3 +344,73 @@ fn seeders_do_not_request_and_stay_complete() {
         assert_eq!(node.engine.stats().downloaded, 0);
     }
 }
+
+#[test]
+fn metadata_is_served_in_pieces_and_unknown_pieces_are_rejected() {
+    use shoal_wire::{ExtHandshake, MetadataMessage, UT_METADATA};
+    let (torrent, _) = make_torrent(500_000);
+    let n = torrent.info.num_pieces() as u32;
+    let hash = torrent.info_hashes.wire_id().unwrap();
+    let mut seeder =
+        Engine::new(&torrent.info, hash, &PieceSet::full(n), Config::default()).unwrap();
+    // A fake info dictionary of 40 000 bytes: three metadata pieces.
+    let info: Vec<u8> = (0..40_000u32).map(|i| (i % 251) as u8).collect();
+    seeder.set_metadata(std::sync::Arc::from(info.clone()));
+    let other = Engine::new(&torrent.info, hash, &PieceSet::new(n), Config::default()).unwrap();
+    let key = seeder.add_peer(Net::addr(1), &other.handshake(), Duration::ZERO);
+    // Our extension handshake announces the size.
+    let mut out = Vec::new();
+    seeder.take_outbox(key, &mut out);
+    let decoder = Decoder::with_piece_count(n);
+    let announced = decoder
+        .messages(&out)
+        .filter_map(|m| match m {
+            Ok(Message::Extended { id: 0, payload }) => ExtHandshake::decode(payload).ok(),
+            _ => None,
+        })
+        .next()
+        .unwrap();
+    assert_eq!(announced.metadata_size, Some(40_000));
+    // The peer says it takes ut_metadata as id 7, then asks for pieces.
+    let mut theirs = ExtHandshake::default();
+    theirs.extensions.insert(UT_METADATA.into(), 7);
+    let mut hs = Vec::new();
+    theirs.encode(&mut hs);
+    seeder.handle(
+        key,
+        Message::Extended {
+            id: 0,
+            payload: &hs,
+        },
+        Duration::ZERO,
+    );
+    let our_id = announced.extension_id(UT_METADATA).unwrap();
+    for piece in [0u32, 2, 3] {
+        let mut req = Vec::new();
+        MetadataMessage::Request { piece }.encode(&mut req);
+        seeder.handle(
+            key,
+            Message::Extended {
+                id: our_id,
+                payload: &req,
+            },
+            Duration::ZERO,
+        );
+    }
+    seeder.take_outbox(key, &mut out);
+    let replies: Vec<MetadataMessage<'_>> = decoder
+        .messages(&out)
+        .filter_map(|m| match m {
+            Ok(Message::Extended { id: 7, payload }) => MetadataMessage::decode(payload).ok(),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(replies.len(), 3);
+    assert!(
+        matches!(replies[0], MetadataMessage::Data { piece: 0, total_size: 40_000, data } if data == &info[..16384])
+    );
+    assert!(
+        matches!(replies[1], MetadataMessage::Data { piece: 2, data, .. } if data == &info[32768..])
+    );
+    assert!(matches!(replies[2], MetadataMessage::Reject { piece: 3 }));
+}

@@ -106,6 +106,8 @@ impl Session {
         config.choker.seed = seed.rotate_left(17);
         let mut engine = Engine::new(&torrent.info, info_hash, &have, config)
             .map_err(|e| SessionError::Torrent(e.to_string()))?;
+        // Peers holding only a magnet link can fetch the metadata from us.
+        engine.set_metadata(Arc::from(torrent.info_bytes()));
         for (file, priority) in options.file_priorities.iter().enumerate() {
             engine
                 .set_file_priority(file, *priority, Duration::ZERO)
