@@ -5,9 +5,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use shoal_metainfo::Info;
-use shoal_swarm::{
-    Blame, BlameConfig, BlockRequest, Choker, PeerKey, Picker, PieceSet, PieceSizes,
-};
+use shoal_swarm::{Blame, BlameConfig, BlockRequest, Choker, PeerKey, Picker, PieceSet};
 use shoal_wire::{BlockRef, ExtHandshake, Handshake, Message, Reserved, UT_METADATA};
 
 use crate::peer::Peer;
@@ -67,21 +65,22 @@ impl Engine {
         have: &PieceSet,
         config: Config,
     ) -> Result<Self, EngineError> {
-        let sizes = PieceSizes::from_info(info)?;
-        let expected = sizes.num_pieces();
-        let expected_piece_length = sizes.piece_length().max(1);
-        let config_max_pending_bytes = config.max_pending_check_bytes;
+        // From the info, so per-file priorities are available.
+        let mut picker = Picker::from_info(info, config.picker.clone())?;
+        let expected = picker.num_pieces();
         if have.len() != expected {
             return Err(EngineError::HaveSize {
                 expected,
                 found: have.len(),
             });
         }
-        // From the info, so per-file priorities are available.
-        let mut picker = Picker::from_info(info, config.picker.clone())?;
         for piece in have.iter() {
             picker.set_have(piece)?;
         }
+        let piece_length = u64::from(picker.sizes().piece_length().max(1));
+        let max_pending_checks =
+            u32::try_from((config.max_pending_check_bytes / piece_length).max(2))
+                .unwrap_or(u32::MAX);
         let mut choker = Choker::new(config.choker.clone());
         let completed = picker.is_complete();
         choker.set_seeding(completed);
@@ -100,10 +99,7 @@ impl Engine {
             metadata: None,
             v2_only: info.version == shoal_metainfo::Version::V2,
             pending_checks: 0,
-            max_pending_checks: u32::try_from(
-                (config_max_pending_bytes / u64::from(expected_piece_length)).max(2),
-            )
-            .unwrap_or(u32::MAX),
+            max_pending_checks,
             downloaded: 0,
             uploaded: 0,
         })
@@ -164,22 +160,35 @@ impl Engine {
         let cancelled = self
             .picker
             .set_file_priority(file, shoal_swarm::Priority(priority))?;
+        self.cancel_requests(cancelled, now);
+        for key in self.keys() {
+            self.update_interest(key, now);
+        }
+        self.check_completed(now);
+        self.fill_all(now);
+        Ok(())
+    }
+
+    /// Withdraws requests the picker no longer wants answered.
+    fn cancel_requests(&mut self, cancelled: Vec<(PeerKey, BlockRequest)>, now: Duration) {
         for (key, req) in cancelled {
             if let Some(p) = self.peers.get_mut(&key) {
                 p.pipeline.request_cancelled(req);
                 p.send(&Message::Cancel(block_ref(req)), now);
             }
         }
-        for key in self.keys() {
-            self.update_interest(key, now);
-        }
+    }
+
+    /// Once every wanted piece is verified: seed, say so, lose interest.
+    fn check_completed(&mut self, now: Duration) {
         if self.picker.is_complete() && !self.completed {
             self.completed = true;
             self.choker.set_seeding(true);
             self.events.push_back(Event::Completed);
+            for key in self.keys() {
+                self.update_interest(key, now);
+            }
         }
-        self.fill_all(now);
-        Ok(())
     }
 
     /// Address of a connected peer.
@@ -407,12 +416,7 @@ impl Engine {
         let Ok(outcome) = self.picker.block_received(key, block) else {
             return;
         };
-        for (other, req) in outcome.cancel {
-            if let Some(p) = self.peers.get_mut(&other) {
-                p.pipeline.request_cancelled(req);
-                p.send(&Message::Cancel(block_ref(req)), now);
-            }
-        }
+        self.cancel_requests(outcome.cancel, now);
         if !outcome.accepted {
             return;
         }
@@ -468,14 +472,7 @@ impl Engine {
         for key in not_interesting {
             self.update_interest(key, now);
         }
-        if self.picker.is_complete() && !self.completed {
-            self.completed = true;
-            self.choker.set_seeding(true);
-            self.events.push_back(Event::Completed);
-            for key in self.keys() {
-                self.update_interest(key, now);
-            }
-        }
+        self.check_completed(now);
     }
 
     /// The driver could not read a block from [`Event::ReadBlock`] (a disk
