@@ -265,14 +265,7 @@ impl Picker {
             Some(part) if part.is_complete() => part,
             _ => return Err(PickerError::NotPending(piece)),
         };
-        let block_sources: Vec<PeerKey> = part
-            .blocks
-            .iter()
-            .filter_map(|b| match b {
-                Block::Received(p) => Some(*p),
-                _ => None,
-            })
-            .collect();
+        let block_sources = part.block_sources();
         let contributors = part.contributors();
         self.partials.remove(&piece);
         self.retry.insert(piece);

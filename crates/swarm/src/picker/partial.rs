@@ -145,16 +145,20 @@ impl Partial {
         out
     }
 
-    /// Every distinct peer that sent a block of this piece, sorted.
-    pub(crate) fn contributors(&self) -> Vec<PeerKey> {
-        let mut peers: Vec<PeerKey> = self
-            .blocks
+    /// The sender of each received block, in block order.
+    pub(crate) fn block_sources(&self) -> Vec<PeerKey> {
+        self.blocks
             .iter()
             .filter_map(|b| match b {
                 Block::Received(p) => Some(*p),
                 _ => None,
             })
-            .collect();
+            .collect()
+    }
+
+    /// Every distinct peer that sent a block of this piece, sorted.
+    pub(crate) fn contributors(&self) -> Vec<PeerKey> {
+        let mut peers = self.block_sources();
         peers.sort_unstable();
         peers.dedup();
         peers
