@@ -75,7 +75,7 @@ pub(crate) async fn accept(
         .await
         .map_err(|_| HandshakeError::Timeout)??;
     let (theirs, _) = Handshake::decode(&full)?;
-    start(shared, stream, addr, theirs, false)
+    start(shared, stream, addr, theirs, ours.peer_id, false)
 }
 
 /// Dials `addr`, exchanges handshakes and starts the connection.
@@ -102,19 +102,20 @@ pub(crate) async fn dial(
     if theirs.info_hash != ours.info_hash {
         return Err(HandshakeError::WrongTorrent);
     }
-    start(shared, stream, addr, theirs, true)
+    start(shared, stream, addr, theirs, ours.peer_id, true)
 }
 
 /// Registers the peer with the engine and spawns its reader and writer;
-/// `dialed` says whether we opened the connection.
+/// `own_id` is our peer id (to spot ourselves); `dialed` says whether we
+/// opened the connection.
 fn start(
     shared: Arc<TorrentShared>,
     stream: TcpStream,
     addr: SocketAddr,
     theirs: Handshake,
+    own_id: [u8; 20],
     dialed: bool,
 ) -> Result<(), HandshakeError> {
-    let own_id = shared.with_engine(|e, _| e.handshake().peer_id);
     let admitted = shared
         .book
         .lock()
