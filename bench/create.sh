@@ -6,8 +6,6 @@
 # Usage: bench/create.sh            (env: BENCH_DIR=/tmp/shoal-bench RUNS=7 SIZE_MIB=1024)
 # Needs: cargo, openssl, mktorrent, /usr/bin/python3 with python3-libtorrent;
 # uses hyperfine if installed (apt-get install -y hyperfine), else a bash loop.
-# If the shoal CLI is not built yet it times the engine example instead
-# (crates/storage/examples/hash_file.rs), labelled as such.
 # libtorrent runs through ../shared/interop/mktorrent.py, so its figures include
 # Python start-up and `import libtorrent`; that overhead is printed separately.
 # The machine has 2 cores shared with other work. As root, the timed commands
@@ -40,18 +38,11 @@ OUT=$BENCH_DIR/out
 rm -f "$OUT"/*.cpu "$OUT"/*.json
 
 echo "building (release) ..."
-if (cd "$ROOT" && cargo build --release -q -p shoal-cli 2>/dev/null) && [[ -x $CARGO_TARGET_DIR/release/shoal ]]; then
-    SHOAL="$CARGO_TARGET_DIR/release/shoal"
-    shoal_v1=("$SHOAL" create "$DATA" -o "$OUT/shoal_v1.torrent" --piece-size $PIECE --v1 --force)
-    shoal_hy=("$SHOAL" create "$DATA" -o "$OUT/shoal_hybrid.torrent" --piece-size $PIECE --hybrid --force)
-    WHAT="shoal create"
-else
-    (cd "$ROOT" && cargo build --release -q -p shoal-storage --example hash_file) || die "build failed"
-    SHOAL="$CARGO_TARGET_DIR/release/examples/hash_file"
-    shoal_v1=("$SHOAL" --piece $PIECE --v1 "$DATA")
-    shoal_hy=("$SHOAL" --piece $PIECE --hybrid "$DATA")
-    WHAT="shoal engine (hash_file example; CLI not built)"
-fi
+(cd "$ROOT" && cargo build --release -q -p shoal-cli) || die "build failed"
+SHOAL="$CARGO_TARGET_DIR/release/shoal"
+shoal_v1=("$SHOAL" create "$DATA" -o "$OUT/shoal_v1.torrent" --piece-size $PIECE --v1 --force)
+shoal_hy=("$SHOAL" create "$DATA" -o "$OUT/shoal_hybrid.torrent" --piece-size $PIECE --hybrid --force)
+WHAT="shoal create"
 LT=(/usr/bin/python3 "$SHARED/interop/mktorrent.py" "$DATA")
 
 cat "$DATA" >/dev/null   # warm the page cache
