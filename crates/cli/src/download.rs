@@ -15,7 +15,8 @@ use crate::{glob, progress, runtime, units};
 /// Arguments of `shoal download`.
 #[derive(Args)]
 pub struct DownloadArgs {
-    /// A .torrent file (magnet links need the DHT and metadata exchange, not yet built).
+    /// A .torrent file or a magnet link (its metadata is fetched from peers
+    /// named by `x.pe`, `--peer` and the link's trackers).
     #[arg(value_name = "TORRENT|MAGNET")]
     source: String,
     /// Directory to download into.
@@ -88,26 +89,39 @@ enum AfterComplete {
 
 /// Runs `shoal download`.
 pub fn run_download(args: &DownloadArgs) -> anyhow::Result<ExitCode> {
-    let torrent = match load::source(&args.source)? {
-        Source::Torrent(t) => *t,
-        Source::Magnet(_) => bail!(
-            "magnet links need the DHT and metadata exchange, which shoal does not have yet; use a .torrent file"
-        ),
-    };
-    let file_priorities = file_selection(&torrent, &args.only)?;
-    let options = TorrentOptions {
-        peers: args.net.peers.clone(),
-        sequential: args.sequential,
-        file_priorities,
-        ..TorrentOptions::default()
-    };
+    let source = load::source(&args.source)?;
     let after = match (args.seed_ratio, args.seed) {
         (Some(r), _) if r.is_finite() && r > 0.0 => AfterComplete::SeedToRatio(r),
         (Some(r), _) => bail!("--seed-ratio must be a positive number, not {r}"),
         (None, true) => AfterComplete::Seed,
         (None, false) => AfterComplete::Stop,
     };
-    run(torrent, args.output.clone(), &args.net, options, after)
+    let select_only = match &source {
+        Source::Magnet(m) => m.select_only.clone(),
+        Source::Torrent(_) => Vec::new(),
+    };
+    let options = |torrent: &shoal_metainfo::Torrent| {
+        let file_priorities = if args.only.is_empty() && !select_only.is_empty() {
+            // BEP 53: the link itself names the files to fetch.
+            (0..torrent.info.files.len())
+                .map(|i| {
+                    if select_only.iter().any(|r| r.contains(&i)) {
+                        4
+                    } else {
+                        0
+                    }
+                })
+                .collect()
+        } else {
+            file_selection(torrent, &args.only)?
+        };
+        Ok(TorrentOptions {
+            sequential: args.sequential,
+            file_priorities,
+            ..TorrentOptions::default()
+        })
+    };
+    run(source, args.output.clone(), &args.net, options, after)
 }
 
 /// Priorities from `--only` patterns: matching files normal, others skipped.
@@ -164,24 +178,23 @@ async fn bind(mut config: SessionConfig, listen: Option<SocketAddr>) -> anyhow::
 /// Runs `shoal seed`.
 pub fn run_seed(args: &SeedArgs) -> anyhow::Result<ExitCode> {
     let torrent = load::torrent(&args.torrent)?;
-    let options = TorrentOptions {
-        peers: args.net.peers.clone(),
-        ..TorrentOptions::default()
-    };
     run(
-        torrent,
+        Source::Torrent(Box::new(torrent)),
         args.dir.clone(),
         &args.net,
-        options,
+        |_| Ok(TorrentOptions::default()),
         AfterComplete::Seed,
     )
 }
 
+/// Runs one torrent: binds, gets the metadata if `source` is a magnet link,
+/// adds the torrent with the options `options` makes for it, shows progress,
+/// then seeds as `after` says.
 fn run(
-    torrent: shoal_metainfo::Torrent,
+    source: Source,
     dir: PathBuf,
     net: &NetArgs,
-    options: TorrentOptions,
+    options: impl FnOnce(&shoal_metainfo::Torrent) -> anyhow::Result<TorrentOptions>,
     after: AfterComplete,
 ) -> anyhow::Result<ExitCode> {
     let rt = runtime::build()?;
@@ -194,6 +207,27 @@ fn run(
         config.max_upload = net.max_up;
         config.max_download = net.max_down;
         let session = bind(config, net.listen).await?;
+        let (torrent, peers) = match source {
+            Source::Torrent(torrent) => (*torrent, net.peers.clone()),
+            Source::Magnet(magnet) => {
+                let shown = magnet.name.clone().unwrap_or_else(|| {
+                    shoal_metainfo::infohash::hex(&magnet.info_hashes.wire_id().unwrap_or_default())
+                });
+                eprintln!("fetching metadata of {shown} ...");
+                let fetched = tokio::select! {
+                    fetched = session.fetch_metadata(&magnet, &net.peers) => fetched?,
+                    code = runtime::stop_signal() => {
+                        code.context("waiting for a signal")?;
+                        return Ok(ExitCode::from(130));
+                    }
+                };
+                (fetched.torrent, fetched.peers)
+            }
+        };
+        let options = TorrentOptions {
+            peers,
+            ..options(&torrent)?
+        };
         let name = torrent.info.name.clone();
         eprintln!("checking existing data of {name} ...");
         let handle = session.add_torrent(torrent, dir, options).await?;

@@ -76,6 +76,43 @@ impl Torrent {
         })
     }
 
+    /// A torrent from an info dictionary fetched from peers (BEP 9) and what
+    /// the magnet link said about trackers and web seeds. A v2-only torrent
+    /// whose files span several pieces needs piece layers, which the info
+    /// dictionary does not carry; that case is refused with
+    /// [`MetainfoError::PieceLayer`] rather than downloading unverifiable data.
+    pub fn from_metadata(
+        info_bytes: &[u8],
+        trackers: Vec<Vec<String>>,
+        web_seeds: Vec<String>,
+    ) -> Result<Torrent, MetainfoError> {
+        let (info, info_hashes) = parse_info_bytes(info_bytes)?;
+        if !info.version.has_v1() {
+            if let Some(file) = info
+                .files
+                .iter()
+                .find(|f| f.pieces_root.is_some() && f.length > info.piece_length)
+            {
+                return Err(MetainfoError::PieceLayer {
+                    path: file.display_path(),
+                    reason: "needed for a v2-only magnet download, which is not supported yet"
+                        .to_owned(),
+                });
+            }
+        }
+        Ok(Torrent {
+            info,
+            info_hashes,
+            trackers,
+            web_seeds,
+            creation_date: None,
+            comment: None,
+            created_by: None,
+            piece_layers: BTreeMap::new(),
+            info_bytes: info_bytes.to_vec(),
+        })
+    }
+
     /// The raw info dictionary exactly as in the file (served to peers by BEP 9).
     pub fn info_bytes(&self) -> &[u8] {
         &self.info_bytes

@@ -188,6 +188,31 @@ fn tampered_piece_layer_is_rejected() {
     assert!(err.to_string().contains("piece layers"), "{err}");
 }
 
+#[test]
+fn metadata_from_peers_makes_the_same_torrent() {
+    for version in [Version::V1, Version::Hybrid] {
+        let (s, contents) = spec(&[40_000, 16384, 70_000], false, version);
+        let from_file = Torrent::from_bytes(&s.encode(&hash(&s, &contents)).unwrap()).unwrap();
+        let trackers = vec![vec!["udp://t:1".to_owned()]];
+        let t = Torrent::from_metadata(from_file.info_bytes(), trackers.clone(), vec![]).unwrap();
+        assert_eq!(t.info, from_file.info);
+        assert_eq!(t.info_hashes, from_file.info_hashes);
+        assert_eq!(t.trackers, trackers);
+    }
+}
+
+#[test]
+fn v2_only_metadata_without_piece_layers_is_refused() {
+    // One-piece files need no layer, so that torrent works.
+    let (small, contents) = spec(&[5, 16384], false, Version::V2);
+    let t = Torrent::from_bytes(&small.encode(&hash(&small, &contents)).unwrap()).unwrap();
+    assert!(Torrent::from_metadata(t.info_bytes(), vec![], vec![]).is_ok());
+    let (big, contents) = spec(&[100_000], true, Version::V2);
+    let t = Torrent::from_bytes(&big.encode(&hash(&big, &contents)).unwrap()).unwrap();
+    let err = Torrent::from_metadata(t.info_bytes(), vec![], vec![]).unwrap_err();
+    assert!(err.to_string().contains("not supported"), "{err}");
+}
+
 proptest! {
     #[test]
     fn random_layouts_round_trip(lengths in proptest::collection::vec(0usize..70_000, 1..6), v in 0u8..3) {

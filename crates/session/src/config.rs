@@ -58,6 +58,11 @@ pub struct TorrentOptions {
     pub file_priorities: Vec<u8>,
 }
 
+/// Our client name, sent as `v` in extension handshakes.
+pub(crate) fn client_name() -> String {
+    format!("shoal {}", env!("CARGO_PKG_VERSION"))
+}
+
 /// `-SH0100-` followed by 12 random bytes from the OS's randomness (via the
 /// standard library's hasher seeding), so two sessions never share an id.
 fn random_peer_id() -> [u8; 20] {

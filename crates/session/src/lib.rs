@@ -11,6 +11,7 @@
 mod config;
 mod connection;
 mod error;
+mod metadata;
 mod peers;
 mod piece_cache;
 mod rate;
@@ -21,5 +22,5 @@ mod tracker;
 
 pub use config::{SessionConfig, TorrentOptions};
 pub use error::SessionError;
-pub use session::Session;
+pub use session::{FetchedMetadata, Session};
 pub use torrent::{TorrentHandle, TorrentStats};

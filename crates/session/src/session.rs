@@ -7,9 +7,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use shoal_engine::{Config as EngineConfig, Engine};
-use shoal_metainfo::Torrent;
+use shoal_metainfo::{Magnet, Torrent};
 use shoal_storage::FileStore;
 use tokio::net::TcpListener;
+use tokio::sync::mpsc;
 
 use crate::connection;
 use crate::startup::initial_pieces;
@@ -146,6 +147,88 @@ impl Session {
         Ok(handle)
     }
 
+    /// Gets a magnet link's torrent: from the copy kept in the state
+    /// directory if an earlier run fetched it, else from peers (the link's
+    /// `x.pe`, `extra_peers` and the link's trackers) over BEP 9, checked
+    /// against the info-hash. Waits until some peer delivers; callers bound
+    /// the wait with a timeout if they want one. Pass the result to
+    /// [`Session::add_torrent`], with [`FetchedMetadata::peers`] as peers.
+    pub async fn fetch_metadata(
+        &self,
+        magnet: &Magnet,
+        extra_peers: &[SocketAddr],
+    ) -> Result<FetchedMetadata, SessionError> {
+        let wire_id = magnet
+            .info_hashes
+            .wire_id()
+            .ok_or_else(|| SessionError::Torrent("magnet link has no info-hash".into()))?;
+        if self.lock_torrents().contains_key(&wire_id) {
+            return Err(SessionError::Duplicate(shoal_metainfo::infohash::hex(
+                &wire_id,
+            )));
+        }
+        let trackers: Vec<Vec<String>> = magnet.trackers.iter().map(|t| vec![t.clone()]).collect();
+        let kept = self.metadata_path(&wire_id);
+        let make = |info: &[u8]| {
+            Torrent::from_metadata(info, trackers.clone(), magnet.web_seeds.clone())
+                .map_err(|e| SessionError::Torrent(e.to_string()))
+        };
+        // A small file (the size is checked first): reading it inline is fine.
+        let small = std::fs::metadata(&kept)
+            .is_ok_and(|m| m.len() <= u64::from(shoal_wire::MAX_METADATA_SIZE));
+        if let Some(info) = small.then(|| std::fs::read(&kept).ok()).flatten() {
+            if crate::metadata::matches(&info, &magnet.info_hashes) {
+                return Ok(FetchedMetadata {
+                    torrent: make(&info)?,
+                    peers: extra_peers.to_vec(),
+                });
+            }
+        }
+        let (found, candidates) = mpsc::channel(256);
+        let mut known = extra_peers.to_vec();
+        for peer in &magnet.peers {
+            match tokio::net::lookup_host(peer.as_str()).await {
+                Ok(addrs) => known.extend(addrs),
+                Err(err) => tracing::warn!("skipping x.pe peer {peer}: {err}"),
+            }
+        }
+        for addr in known {
+            // The channel is fresh and larger than any sane x.pe list.
+            let _ = found.try_send(addr);
+        }
+        tokio::spawn(crate::tracker::discover(
+            trackers.clone(),
+            wire_id,
+            self.inner.config.peer_id,
+            self.inner.local_addr.port(),
+            found,
+        ));
+        let wanted = crate::metadata::Wanted {
+            info_hashes: magnet.info_hashes,
+            wire_id,
+            peer_id: self.inner.config.peer_id,
+            listen_port: self.inner.local_addr.port(),
+        };
+        let (info, peers) = crate::metadata::fetch(wanted, candidates)
+            .await
+            .ok_or_else(|| SessionError::Torrent("no peer gave us the metadata".into()))?;
+        let torrent = make(&info)?;
+        // Kept so a restart needs no peer to know the torrent again.
+        let write = {
+            let (kept, info) = (kept.clone(), info.clone());
+            tokio::task::spawn_blocking(move || shoal_storage::write_atomic(&kept, &info)).await
+        };
+        if !matches!(write, Ok(Ok(()))) {
+            tracing::warn!("cannot keep the metadata in {}", kept.display());
+        }
+        Ok(FetchedMetadata { torrent, peers })
+    }
+
+    fn metadata_path(&self, info_hash: &[u8; 20]) -> PathBuf {
+        let hex = shoal_metainfo::infohash::hex(info_hash);
+        self.inner.config.state_dir.join(format!("{hex}.info"))
+    }
+
     /// For a clean exit: saves every torrent's resume data and tells the
     /// trackers we are leaving (`stopped`, a couple of seconds at most).
     pub async fn shutdown(&self) {
@@ -172,6 +255,15 @@ impl Session {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+/// A magnet link's torrent, as [`Session::fetch_metadata`] found it.
+#[derive(Debug, Clone)]
+pub struct FetchedMetadata {
+    /// The torrent: the fetched info dictionary plus the link's trackers.
+    pub torrent: Torrent,
+    /// Peers heard of while fetching, to start the download with.
+    pub peers: Vec<SocketAddr>,
 }
 
 fn clock_seed() -> u64 {

@@ -11,5 +11,6 @@ mod verify;
 
 pub use check::{PieceState, check_options, check_pieces};
 pub use hash::{ContentHashes, HashError, HashOptions, PieceHash, Segment, V2File, hash_content};
+pub use resume::write_atomic;
 pub use store::{FileStore, MAX_OPEN_FILES, StoreError};
 pub use verify::piece_matches;

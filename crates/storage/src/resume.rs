@@ -134,15 +134,21 @@ pub fn mtime(path: &Path) -> Option<i64> {
     i64::try_from(nanos).ok()
 }
 
-/// Writes `data` to `path` atomically: a temporary file in the same
-/// directory, `fsync`, rename over the old record, then `fsync` the directory
-/// so the rename itself survives a power cut.
+/// Writes `data` to `path` atomically (see [`write_atomic`]).
 pub fn save(path: &Path, data: &ResumeData) -> Result<(), ResumeError> {
+    Ok(write_atomic(path, &data.encode())?)
+}
+
+/// Writes `bytes` to `path` so that a crash leaves either the old file or
+/// the new one, never a mix: a temporary file in the same directory, `fsync`,
+/// rename over the old file, then `fsync` the directory so the rename itself
+/// survives a power cut.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
     let mut tmp = tempfile_in(dir, path)?;
     let result = (|| {
-        tmp.1.write_all(&data.encode())?;
+        tmp.1.write_all(bytes)?;
         tmp.1.sync_all()?;
         std::fs::rename(&tmp.0, path)?;
         std::fs::File::open(dir)?.sync_all()
@@ -150,7 +156,7 @@ pub fn save(path: &Path, data: &ResumeData) -> Result<(), ResumeError> {
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp.0);
     }
-    Ok(result?)
+    result
 }
 
 /// Loads a record; `Ok(None)` if there is none yet.

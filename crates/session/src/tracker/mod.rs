@@ -173,24 +173,7 @@ pub(crate) async fn announce_loop(
     peer_id: [u8; 20],
     port: u16,
 ) {
-    let mut tiers: Vec<Vec<(String, Tracker)>> = tiers
-        .into_iter()
-        .map(|tier| {
-            let mut tier: Vec<(String, Tracker)> = tier
-                .into_iter()
-                .filter_map(|url| match Tracker::new(&url) {
-                    Ok(t) => Some((url, t)),
-                    Err(err) => {
-                        tracing::warn!("skipping tracker: {err}");
-                        None
-                    }
-                })
-                .collect();
-            fastrand::shuffle(&mut tier);
-            tier
-        })
-        .filter(|tier| !tier.is_empty())
-        .collect();
+    let mut tiers = build_tiers(tiers);
     if tiers.is_empty() {
         return;
     }
@@ -262,6 +245,83 @@ pub(crate) async fn announce_loop(
 
 /// Tries each tier in order and each tracker in a tier; the first that
 /// answers moves to the front of its tier.
+/// Parses each tier's URLs (skipping unusable ones) and shuffles within tiers.
+fn build_tiers(tiers: Vec<Vec<String>>) -> Vec<Vec<(String, Tracker)>> {
+    tiers
+        .into_iter()
+        .map(|tier| {
+            let mut tier: Vec<(String, Tracker)> = tier
+                .into_iter()
+                .filter_map(|url| match Tracker::new(&url) {
+                    Ok(t) => Some((url, t)),
+                    Err(err) => {
+                        tracing::warn!("skipping tracker: {err}");
+                        None
+                    }
+                })
+                .collect();
+            fastrand::shuffle(&mut tier);
+            tier
+        })
+        .filter(|tier| !tier.is_empty())
+        .collect()
+}
+
+/// `left` announced while a magnet link's metadata is unknown: not zero, so
+/// the tracker does not take us for a seed and hand us only leechers.
+const UNKNOWN_LEFT: u64 = u32::MAX as u64;
+
+/// Finds peers for a torrent whose metadata we do not have yet: announces
+/// to `tiers` and sends every peer to `found`, again at the tracker's
+/// interval, until `found` is closed.
+pub(crate) async fn discover(
+    tiers: Vec<Vec<String>>,
+    info_hash: [u8; 20],
+    peer_id: [u8; 20],
+    port: u16,
+    found: tokio::sync::mpsc::Sender<SocketAddr>,
+) {
+    let mut tiers = build_tiers(tiers);
+    if tiers.is_empty() {
+        return;
+    }
+    let request = Announce {
+        info_hash,
+        peer_id,
+        port,
+        uploaded: 0,
+        downloaded: 0,
+        left: UNKNOWN_LEFT,
+        event: Event::Started,
+        key: fastrand::u32(..),
+        numwant: NUMWANT,
+    };
+    let mut retry = RETRY;
+    loop {
+        let wait = tokio::select! {
+            outcome = announce_tiers(&mut tiers, &request) => match outcome {
+                Some(outcome) => {
+                    for addr in outcome.peers {
+                        if found.send(addr).await.is_err() {
+                            return;
+                        }
+                    }
+                    outcome.interval.clamp(MIN_INTERVAL, MAX_INTERVAL)
+                }
+                None => {
+                    retry = retry.saturating_mul(2).min(MAX_INTERVAL);
+                    retry / 2
+                }
+            },
+            () = found.closed() => return,
+        };
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            () = found.closed() => return,
+        }
+    }
+}
+
 async fn announce_tiers(
     tiers: &mut [Vec<(String, Tracker)>],
     a: &Announce,
