@@ -38,6 +38,9 @@ pub struct Config {
     pub choker: ChokerConfig,
     /// Request pipeline settings.
     pub pipeline: PipelineConfig,
+    /// Exchange peer lists with peers (BEP 11); never done for private
+    /// torrents whatever this says.
+    pub pex: bool,
 }
 
 impl Default for Config {
@@ -56,6 +59,7 @@ impl Default for Config {
             picker: PickerConfig::default(),
             choker: ChokerConfig::default(),
             pipeline: PipelineConfig::default(),
+            pex: true,
         }
     }
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use shoal_metainfo::Info;
 use shoal_swarm::{Blame, BlameConfig, BlockRequest, Choker, PeerKey, Picker, PieceSet};
-use shoal_wire::{BlockRef, ExtHandshake, Handshake, Message, Reserved, UT_METADATA};
+use shoal_wire::{BlockRef, ExtHandshake, Handshake, Message, Reserved, UT_METADATA, UT_PEX};
 
 use crate::peer::Peer;
 use crate::{Config, EngineError, Event};
@@ -55,6 +55,10 @@ pub struct Engine {
     max_pending_checks: u32,
     pub(crate) downloaded: u64,
     uploaded: u64,
+    /// A private torrent (BEP 27): peers come from its tracker only.
+    pub(crate) private: bool,
+    /// Addresses learned over PEX, waiting for the driver.
+    pub(crate) discovered: Vec<SocketAddr>,
 }
 
 impl Engine {
@@ -102,6 +106,8 @@ impl Engine {
             max_pending_checks,
             downloaded: 0,
             uploaded: 0,
+            private: info.private,
+            discovered: Vec::new(),
         })
     }
 
@@ -226,6 +232,10 @@ impl Engine {
             };
             ext.extensions
                 .insert(UT_METADATA.to_owned(), crate::handle::UT_METADATA_ID);
+            if self.pex_enabled() {
+                ext.extensions
+                    .insert(UT_PEX.to_owned(), crate::pex::UT_PEX_ID);
+            }
             ext.encode_message(&mut peer.outbox);
         }
         // A new peer has nothing until it says otherwise.
@@ -314,6 +324,7 @@ impl Engine {
                 let _ = self.picker.request_timed_out(key, block);
             }
         }
+        self.send_pex(now);
         self.fill_all(now);
     }
 

@@ -1,5 +1,6 @@
 //! Handling one message from a peer.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use shoal_swarm::{BLOCK_SIZE, BlockRequest, PeerKey, PieceSet};
@@ -230,8 +231,12 @@ impl Engine {
             self.on_metadata(key, payload, now);
             return;
         }
+        if id == crate::pex::UT_PEX_ID {
+            self.on_pex(key, payload, now);
+            return;
+        }
         if id != EXTENDED_HANDSHAKE_ID {
-            // ut_pex and unknown extensions: ignoring them is allowed.
+            // Unknown extensions: ignoring them is allowed.
             return;
         }
         let Ok(ext) = ExtHandshake::decode(payload) else {
@@ -242,6 +247,9 @@ impl Engine {
         };
         if let Some(reqq) = ext.reqq {
             peer.pipeline.set_reqq(reqq);
+        }
+        if let Some(port) = ext.port.filter(|p| *p != 0) {
+            peer.pex.listen_addr = Some(SocketAddr::new(peer.addr.ip(), port));
         }
         peer.ext = Some(ext);
     }

@@ -20,6 +20,7 @@ mod error;
 mod event;
 mod handle;
 mod peer;
+mod pex;
 
 pub use config::Config;
 pub use engine::{Engine, Stats};

@@ -42,6 +42,10 @@ pub(crate) struct Peer {
     pub downloaded: u64,
     /// Payload bytes we sent it.
     pub uploaded: u64,
+    /// When it connected.
+    pub connected_at: Duration,
+    /// Peer exchange with it.
+    pub pex: crate::pex::PexState,
 }
 
 impl Peer {
@@ -68,6 +72,8 @@ impl Peer {
             last_send: now,
             downloaded: 0,
             uploaded: 0,
+            connected_at: now,
+            pex: crate::pex::PexState::default(),
         }
     }
 

@@ -135,6 +135,10 @@ fn start(
     // Register the slot under the engine lock so no wake-up is missed.
     let key = shared.with_engine(|e, now| {
         let key = e.add_peer(addr, &theirs, now);
+        if dialed {
+            // Where we reached it is where it listens: worth passing on (PEX).
+            e.set_outgoing(key);
+        }
         shared
             .slots
             .lock()

@@ -311,7 +311,16 @@ async fn torrent_timer(inner: Arc<Inner>, shared: Arc<TorrentShared>) {
     let mut since_save = Duration::ZERO;
     loop {
         interval.tick().await;
-        shared.with_engine(|e, now| e.tick(now));
+        let learned = shared.with_engine(|e, now| {
+            e.tick(now);
+            e.take_discovered_peers()
+        });
+        if !learned.is_empty() {
+            let mut book = shared.book.lock().unwrap_or_else(PoisonError::into_inner);
+            for addr in learned {
+                book.add(addr);
+            }
+        }
         let room = shared.max_peers.saturating_sub(shared.connected());
         let due = shared
             .book

@@ -1,0 +1,174 @@
+//! Peer exchange (BEP 11) between engines over in-memory links: peers learn
+//! each other's listen addresses, hear when one leaves, and private torrents
+//! exchange nothing.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use shoal_engine::{Config, Engine, PeerKey};
+use shoal_swarm::PieceSet;
+use shoal_wire::{Decoder, ExtHandshake, Message, PexMessage, UT_PEX};
+
+mod common;
+
+fn addr(i: usize) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 7000 + i as u16))
+}
+
+thread_local! {
+    /// Whether this test's torrent is private (checked in `deliver`).
+    static PRIVATE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Engines for one torrent, each a leecher with nothing yet.
+fn engines(n: usize, private: bool) -> Vec<Engine> {
+    PRIVATE.with(|p| p.set(private));
+    let (mut torrent, _) = common::make_torrent(200_000);
+    torrent.info.private = private;
+    (0..n)
+        .map(|i| {
+            let mut config = Config::default();
+            config.peer_id[19] = i as u8;
+            Engine::new(
+                &torrent.info,
+                torrent.info_hashes.wire_id().unwrap(),
+                &PieceSet::new(torrent.info.num_pieces() as u32),
+                config,
+            )
+            .unwrap()
+        })
+        .collect()
+}
+
+/// `a` dials `b`: returns (b's key in a, a's key in b).
+fn dial(engines: &mut [Engine], a: usize, b: usize) -> (PeerKey, PeerKey) {
+    let (ha, hb) = (engines[a].handshake(), engines[b].handshake());
+    let b_in_a = engines[a].add_peer(addr(b), &hb, Duration::ZERO);
+    engines[a].set_outgoing(b_in_a);
+    let a_in_b = engines[b].add_peer(addr(a), &ha, Duration::ZERO);
+    (b_in_a, a_in_b)
+}
+
+/// Moves `from`'s bytes for `to`; returns the ut_pex payloads among them.
+fn deliver(
+    engines: &mut [Engine],
+    (from, key_at_from): (usize, PeerKey),
+    (to, key_at_to): (usize, PeerKey),
+    now: Duration,
+) -> Vec<PexMessage> {
+    let mut buf = Vec::new();
+    engines[from].take_outbox(key_at_from, &mut buf);
+    let decoder = Decoder::new();
+    let mut pex = Vec::new();
+    for msg in decoder.messages(&buf) {
+        let msg = msg.unwrap();
+        match msg {
+            Message::Extended { id: 0, payload } => {
+                // Every engine offers ut_pex, except for private torrents.
+                let offered = ExtHandshake::decode(payload).unwrap().extension_id(UT_PEX);
+                assert_eq!(offered.is_some(), !PRIVATE.with(|p| p.get()));
+            }
+            // Messages to an engine carry the id it asked for: shoal's is 2.
+            Message::Extended { id: 2, payload } => pex.push(PexMessage::decode(payload).unwrap()),
+            _ => {}
+        }
+        engines[to].handle(key_at_to, msg, now);
+    }
+    pex
+}
+
+#[test]
+fn peers_learn_each_other_and_hear_of_departures() {
+    let mut e = engines(3, false);
+    // 0 dials 1 and 2; 1 and 2 are not connected to each other.
+    let (one_in_0, zero_in_1) = dial(&mut e, 0, 1);
+    let (two_in_0, zero_in_2) = dial(&mut e, 0, 2);
+    let mut now = Duration::ZERO;
+    let mut heard = Vec::new();
+    while now < Duration::from_secs(10) {
+        for engine in e.iter_mut() {
+            engine.tick(now);
+        }
+        heard.extend(deliver(&mut e, (0, one_in_0), (1, zero_in_1), now));
+        deliver(&mut e, (1, zero_in_1), (0, one_in_0), now);
+        deliver(&mut e, (0, two_in_0), (2, zero_in_2), now);
+        deliver(&mut e, (2, zero_in_2), (0, two_in_0), now);
+        now += Duration::from_millis(500);
+    }
+    // 0 told 1 about 2 (whom it dialed, so it knows 2's listen address)
+    // exactly once, and 1 passes it to its driver.
+    assert_eq!(heard.len(), 1, "{heard:?}");
+    assert_eq!(heard[0].added.len(), 1);
+    assert_eq!(heard[0].added[0].addr, addr(2));
+    assert_eq!(e[1].take_discovered_peers(), vec![addr(2)]);
+    assert!(e[1].take_discovered_peers().is_empty(), "taken once");
+
+    // 2 leaves; a minute later 0 tells 1 it dropped it.
+    e[0].remove_peer(two_in_0, now);
+    let deadline = now + Duration::from_secs(70);
+    let mut dropped = Vec::new();
+    while now < deadline && dropped.is_empty() {
+        e[0].tick(now);
+        e[1].tick(now);
+        for m in deliver(&mut e, (0, one_in_0), (1, zero_in_1), now) {
+            dropped.extend(m.dropped);
+        }
+        deliver(&mut e, (1, zero_in_1), (0, one_in_0), now);
+        now += Duration::from_millis(500);
+    }
+    assert_eq!(dropped, vec![addr(2)]);
+}
+
+#[test]
+fn private_torrents_exchange_no_peers() {
+    let mut e = engines(3, true);
+    let (one_in_0, zero_in_1) = dial(&mut e, 0, 1);
+    let (two_in_0, zero_in_2) = dial(&mut e, 0, 2);
+    let mut now = Duration::ZERO;
+    let mut heard = Vec::new();
+    while now < Duration::from_secs(70) {
+        for engine in e.iter_mut() {
+            engine.tick(now);
+        }
+        heard.extend(deliver(&mut e, (0, one_in_0), (1, zero_in_1), now));
+        deliver(&mut e, (1, zero_in_1), (0, one_in_0), now);
+        deliver(&mut e, (0, two_in_0), (2, zero_in_2), now);
+        deliver(&mut e, (2, zero_in_2), (0, two_in_0), now);
+        now += Duration::from_millis(500);
+    }
+    assert!(heard.is_empty(), "{heard:?}");
+    assert!(e[1].take_discovered_peers().is_empty());
+}
+
+#[test]
+fn a_flooding_peer_is_heard_at_most_once_per_gap() {
+    let mut e = engines(2, false);
+    let (_, zero_in_1) = dial(&mut e, 0, 1);
+    let mut payload = Vec::new();
+    let msg = |port: u16| PexMessage {
+        added: vec![shoal_wire::PexPeer {
+            addr: SocketAddr::from(([10, 0, 0, 1], port)),
+            flags: shoal_wire::PexFlags::NONE,
+        }],
+        dropped: vec![],
+    };
+    for (i, secs) in [0u64, 1, 2, 30].into_iter().enumerate() {
+        payload.clear();
+        msg(1000 + i as u16).encode(&mut payload);
+        e[1].handle(
+            zero_in_1,
+            Message::Extended {
+                id: 2,
+                payload: &payload,
+            },
+            Duration::from_secs(secs),
+        );
+    }
+    let learned: Vec<u16> = e[1]
+        .take_discovered_peers()
+        .iter()
+        .map(SocketAddr::port)
+        .collect();
+    assert_eq!(learned, vec![1000, 1003]);
+}
