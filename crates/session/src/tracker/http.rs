@@ -1,10 +1,11 @@
-//! A minimal HTTP/1.1 GET for tracker announces: plain `http://` only, one
-//! request per connection, bounded reply size, no redirects.
+//! A minimal HTTP/1.1 GET for tracker announces over `http://` or `https://`
+//! (TLS by rustls, see [`super::tls`]): one request per connection, bounded
+//! reply size, no redirects.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::TrackerError;
@@ -15,6 +16,8 @@ const MAX_REPLY: usize = 256 * 1024;
 /// The parts of an `http://host:port/path?query` URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct HttpUrl {
+    /// `https`: the request goes over TLS.
+    pub tls: bool,
     pub host: String,
     pub port: u16,
     /// Path and query, starting with `/`.
@@ -22,11 +25,13 @@ pub(crate) struct HttpUrl {
 }
 
 impl HttpUrl {
-    /// Splits a URL; `https` and other schemes are refused.
+    /// Splits an `http` or `https` URL; other schemes are refused.
     pub fn parse(url: &str) -> Result<HttpUrl, TrackerError> {
-        let rest = url
-            .strip_prefix("http://")
-            .ok_or_else(|| TrackerError::Unsupported(url.to_owned()))?;
+        let (tls, rest) = match (url.strip_prefix("http://"), url.strip_prefix("https://")) {
+            (Some(rest), _) => (false, rest),
+            (None, Some(rest)) => (true, rest),
+            (None, None) => return Err(TrackerError::Unsupported(url.to_owned())),
+        };
         let (authority, target) = match rest.find(['/', '?']) {
             Some(i) => (
                 rest.get(..i).unwrap_or_default(),
@@ -39,9 +44,15 @@ impl HttpUrl {
         } else {
             target.to_owned()
         };
-        let (host, port) =
-            split_host_port(authority, 80).ok_or_else(|| TrackerError::BadUrl(url.to_owned()))?;
-        Ok(HttpUrl { host, port, target })
+        let default_port = if tls { 443 } else { 80 };
+        let (host, port) = split_host_port(authority, default_port)
+            .ok_or_else(|| TrackerError::BadUrl(url.to_owned()))?;
+        Ok(HttpUrl {
+            tls,
+            host,
+            port,
+            target,
+        })
     }
 }
 
@@ -68,36 +79,55 @@ pub(crate) fn split_host_port(authority: &str, default_port: u16) -> Option<(Str
 pub(crate) async fn get(url: &HttpUrl, timeout: Duration) -> Result<Vec<u8>, TrackerError> {
     let work = async {
         let addr = resolve(&url.host, url.port).await?;
-        let mut stream = TcpStream::connect(addr).await?;
-        let host = if url.host.contains(':') {
-            format!("[{}]", url.host)
+        let stream = TcpStream::connect(addr).await?;
+        if url.tls {
+            let stream = super::tls::connect(&url.host, stream).await?;
+            exchange(url, stream).await
         } else {
-            url.host.clone()
-        };
-        let request = format!(
-            "GET {} HTTP/1.1\r\nHost: {host}:{}\r\nUser-Agent: shoal/{}\r\nAccept-Encoding: identity\r\nConnection: close\r\n\r\n",
-            url.target,
-            url.port,
-            env!("CARGO_PKG_VERSION")
-        );
-        stream.write_all(request.as_bytes()).await?;
-        let mut reply = Vec::new();
-        let mut chunk = [0u8; 8192];
-        loop {
-            let n = stream.read(&mut chunk).await?;
-            if n == 0 {
-                break;
-            }
-            reply.extend_from_slice(chunk.get(..n).unwrap_or_default());
-            if reply.len() > MAX_REPLY {
-                return Err(TrackerError::Malformed("reply too large".into()));
-            }
+            exchange(url, stream).await
         }
-        parse_reply(&reply)
     };
     tokio::time::timeout(timeout, work)
         .await
         .map_err(|_| TrackerError::Timeout)?
+}
+
+/// Sends the request on an open connection and reads the reply to its end.
+async fn exchange(
+    url: &HttpUrl,
+    mut stream: impl AsyncRead + AsyncWrite + Unpin,
+) -> Result<Vec<u8>, TrackerError> {
+    let host = if url.host.contains(':') {
+        format!("[{}]", url.host)
+    } else {
+        url.host.clone()
+    };
+    let request = format!(
+        "GET {} HTTP/1.1\r\nHost: {host}:{}\r\nUser-Agent: shoal/{}\r\nAccept-Encoding: identity\r\nConnection: close\r\n\r\n",
+        url.target,
+        url.port,
+        env!("CARGO_PKG_VERSION")
+    );
+    stream.write_all(request.as_bytes()).await?;
+    let mut reply = Vec::new();
+    let mut chunk = [0u8; 8192];
+    loop {
+        let n = match stream.read(&mut chunk).await {
+            Ok(n) => n,
+            // Many HTTPS servers close without a TLS close_notify; the
+            // Content-Length or chunked framing still tells a cut reply.
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && url.tls => 0,
+            Err(e) => return Err(e.into()),
+        };
+        if n == 0 {
+            break;
+        }
+        reply.extend_from_slice(chunk.get(..n).unwrap_or_default());
+        if reply.len() > MAX_REPLY {
+            return Err(TrackerError::Malformed("reply too large".into()));
+        }
+    }
+    parse_reply(&reply)
 }
 
 async fn resolve(host: &str, port: u16) -> Result<SocketAddr, TrackerError> {
@@ -179,7 +209,10 @@ mod tests {
         assert_eq!((u.port, u.target.as_str()), (80, "/"));
         let u = HttpUrl::parse("http://[::1]:80/a").unwrap();
         assert_eq!(u.host, "::1");
-        assert!(HttpUrl::parse("https://x/announce").is_err());
+        let u = HttpUrl::parse("https://x/announce").unwrap();
+        assert!(u.tls && !HttpUrl::parse("http://x/").unwrap().tls);
+        assert_eq!(u.port, 443);
+        assert!(HttpUrl::parse("ftp://x/announce").is_err());
         assert!(HttpUrl::parse("http://:5/").is_err());
     }
 

@@ -3,6 +3,7 @@
 //! answers moves to the front of its tier.
 
 mod http;
+mod tls;
 mod udp;
 
 use std::net::SocketAddr;
@@ -39,6 +40,8 @@ pub(crate) enum TrackerError {
     Io(#[from] std::io::Error),
     #[error("timed out")]
     Timeout,
+    #[error("TLS: {0}")]
+    Tls(String),
     #[error("HTTP {0}")]
     Status(String),
     #[error("malformed reply: {0}")]
@@ -82,7 +85,7 @@ enum Tracker {
 
 impl Tracker {
     fn new(url: &str) -> Result<Tracker, TrackerError> {
-        if url.starts_with("http://") {
+        if url.starts_with("http://") || url.starts_with("https://") {
             http::HttpUrl::parse(url)?;
             return Ok(Tracker::Http {
                 url: url.to_owned(),
