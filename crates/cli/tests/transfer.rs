@@ -111,6 +111,38 @@ fn a_seeder_joins_the_tracker_swarm_and_leaves_it_on_exit() {
     assert_eq!(scrape(tracker_port, &hash)["complete"], 0);
 }
 
+/// A private UDP tracker takes the passkey from the announce URL's path,
+/// which only BEP 41 URL data carries: seed and leecher find each other
+/// through it with no other source of peers.
+#[test]
+fn peers_meet_through_a_private_udp_tracker() {
+    let tmp = tempfile::tempdir().unwrap();
+    let content = make_content(tmp.path(), "2", 2, "multi");
+    let [tracker_port] = free_ports(1)[..] else {
+        panic!()
+    };
+    std::fs::write(tmp.path().join("keys.txt"), "s3cretkey\n").unwrap();
+    let _tracker = Proc::spawn(
+        "tracker",
+        shoal()
+            .args(["tracker", "--no-http", "--udp"])
+            .arg(format!("127.0.0.1:{tracker_port}"))
+            .arg("--passkeys")
+            .arg(tmp.path().join("keys.txt")),
+        tmp.path(),
+    );
+    let torrent = tmp.path().join("t.torrent");
+    let announce = format!("udp://127.0.0.1:{tracker_port}/announce/s3cretkey");
+    create(&content, &torrent, &["--private", "--tracker", &announce]);
+    let (_seed, _) = seeder(tmp.path(), &torrent, &content, &[]);
+    let out = tmp.path().join("dl");
+    let [own] = free_ports(1)[..] else { panic!() };
+    let mut cmd = shoal_download(&torrent, &out, &tmp.path().join("dl-state"), own);
+    let mut leech = Proc::spawn("leech", &mut cmd, tmp.path());
+    leech.wait_success(Duration::from_secs(60));
+    assert_verified(&torrent, &out);
+}
+
 #[test]
 fn upload_limit_is_enforced() {
     let tmp = tempfile::tempdir().unwrap();

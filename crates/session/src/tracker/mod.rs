@@ -79,6 +79,9 @@ enum Tracker {
     Udp {
         host: String,
         port: u16,
+        /// Path and query after the authority, sent as BEP 41 URL data
+        /// (private UDP trackers put passkeys there).
+        url_data: String,
         client: Option<udp::UdpTracker>,
     },
 }
@@ -95,13 +98,14 @@ impl Tracker {
         let rest = url
             .strip_prefix("udp://")
             .ok_or_else(|| TrackerError::Unsupported(url.to_owned()))?;
-        // BEP 41 URL data after the authority is not sent yet; public UDP trackers ignore it.
         let authority = rest.split(['/', '?']).next().unwrap_or_default();
+        let url_data = rest.get(authority.len()..).unwrap_or_default().to_owned();
         let (host, port) = http::split_host_port(authority, 80)
             .ok_or_else(|| TrackerError::BadUrl(url.to_owned()))?;
         Ok(Tracker::Udp {
             host,
             port,
+            url_data,
             client: None,
         })
     }
@@ -155,9 +159,14 @@ impl Tracker {
                     }
                 }
             }
-            Tracker::Udp { host, port, client } => {
+            Tracker::Udp {
+                host,
+                port,
+                url_data,
+                client,
+            } => {
                 if client.is_none() {
-                    *client = Some(udp::UdpTracker::new(host, *port).await?);
+                    *client = Some(udp::UdpTracker::new(host, *port, url_data).await?);
                 }
                 match client {
                     Some(c) => c.announce(a).await,

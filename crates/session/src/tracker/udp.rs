@@ -24,11 +24,14 @@ pub(crate) struct UdpTracker {
     addr: SocketAddr,
     socket: UdpSocket,
     connection: Option<(u64, Instant)>,
+    /// BEP 41 options carrying the URL's path and query (empty if none).
+    url_options: Vec<u8>,
 }
 
 impl UdpTracker {
-    /// Resolves `host:port` and opens a socket of the matching family.
-    pub async fn new(host: &str, port: u16) -> Result<UdpTracker, TrackerError> {
+    /// Resolves `host:port` and opens a socket of the matching family;
+    /// `url_data` (the URL's path and query) goes with every announce.
+    pub async fn new(host: &str, port: u16, url_data: &str) -> Result<UdpTracker, TrackerError> {
         let addr = tokio::net::lookup_host((host, port))
             .await?
             .next()
@@ -44,6 +47,13 @@ impl UdpTracker {
             addr,
             socket,
             connection: None,
+            url_options: if url_data.is_empty() {
+                Vec::new()
+            } else {
+                let mut options = Vec::new();
+                shoal_tracker_proto::udp::write_url_data(&mut options, url_data.as_bytes());
+                options
+            },
         })
     }
 
@@ -65,7 +75,7 @@ impl UdpTracker {
             key: a.key,
             num_want: a.numwant.try_into().unwrap_or(-1),
             port: a.port,
-            options: &[],
+            options: &self.url_options,
         }
         .encode(&mut packet);
         match self.exchange(&packet, transaction_id).await? {
