@@ -234,7 +234,7 @@ fn run(
         eprintln!("listening on {}", session.local_addr());
         let started = Instant::now();
         let start_stats = handle.stats();
-        let bar = progress::bytes_bar(start_stats.total_size, "download");
+        let bar = progress::bytes_bar(start_stats.bytes_wanted, "download");
         let bar = (!bar.is_hidden()).then_some(bar);
         tokio::select! {
             () = runtime::show_until_complete(&handle, bar) => {}

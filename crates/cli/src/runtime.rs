@@ -43,11 +43,12 @@ pub fn default_state_dir() -> PathBuf {
 
 /// One line of progress: percent, rates, peers, ETA.
 pub fn progress_line(s: &TorrentStats, down_rate: f64, up_rate: f64) -> String {
-    let done = s.total_size.saturating_sub(s.bytes_left);
-    let percent = if s.total_size == 0 {
+    // Counted over the selected files' pieces, so `--only` reaches 100 %.
+    let done = s.bytes_wanted.saturating_sub(s.bytes_left);
+    let percent = if s.bytes_wanted == 0 {
         100.0
     } else {
-        done as f64 * 100.0 / s.total_size as f64
+        done as f64 * 100.0 / s.bytes_wanted as f64
     };
     let eta = if s.bytes_left == 0 {
         "done".to_owned()
@@ -59,7 +60,7 @@ pub fn progress_line(s: &TorrentStats, down_rate: f64, up_rate: f64) -> String {
     format!(
         "{percent:5.1}% {}/{}  down {}/s  up {}/s  peers {}  {eta}",
         units::bytes(done),
-        units::bytes(s.total_size),
+        units::bytes(s.bytes_wanted),
         units::bytes(down_rate as u64),
         units::bytes(up_rate as u64),
         s.peers
@@ -88,8 +89,8 @@ pub async fn show_until_complete(handle: &TorrentHandle, bar: Option<ProgressBar
         let line = progress_line(&stats, down, up);
         match &bar {
             Some(bar) => {
-                bar.set_length(stats.total_size);
-                bar.set_position(stats.total_size.saturating_sub(stats.bytes_left));
+                bar.set_length(stats.bytes_wanted);
+                bar.set_position(stats.bytes_wanted.saturating_sub(stats.bytes_left));
                 bar.set_message(line);
             }
             None if !terminal && last_line.elapsed() >= Duration::from_secs(5) => {
@@ -101,5 +102,34 @@ pub async fn show_until_complete(handle: &TorrentHandle, bar: Option<ProgressBar
     }
     if let Some(bar) = bar {
         bar.finish_and_clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_counts_only_selected_files() {
+        let stats = TorrentStats {
+            total_size: 1000,
+            bytes_wanted: 400,
+            bytes_left: 100,
+            ..TorrentStats::default()
+        };
+        let line = progress_line(&stats, 0.0, 0.0);
+        assert!(line.starts_with(" 75.0% "), "{line}");
+        let done = progress_line(
+            &TorrentStats {
+                bytes_left: 0,
+                ..stats
+            },
+            0.0,
+            0.0,
+        );
+        assert!(
+            done.starts_with("100.0% ") && done.ends_with("done"),
+            "{done}"
+        );
     }
 }

@@ -20,6 +20,9 @@ pub struct Stats {
     pub pieces_total: u32,
     /// Bytes of wanted pieces still missing.
     pub bytes_left: u64,
+    /// Bytes of wanted pieces, verified or not (the whole content unless
+    /// some files are skipped).
+    pub bytes_wanted: u64,
     /// Payload bytes received.
     pub downloaded: u64,
     /// Payload bytes sent.
@@ -148,6 +151,7 @@ impl Engine {
             pieces_have: self.picker.have().count(),
             pieces_total: self.picker.num_pieces(),
             bytes_left: self.picker.bytes_left(),
+            bytes_wanted: self.picker.bytes_wanted(),
             downloaded: self.downloaded,
             uploaded: self.uploaded,
             peers: self.peers.len(),

@@ -24,6 +24,9 @@ pub struct TorrentStats {
     pub pieces_total: u32,
     /// Bytes still to fetch.
     pub bytes_left: u64,
+    /// Bytes of the selected files' pieces (the total a progress display
+    /// counts up to; `total_size` unless files are skipped).
+    pub bytes_wanted: u64,
     /// Total content size.
     pub total_size: u64,
     /// Payload bytes received this session.
@@ -332,6 +335,7 @@ impl TorrentShared {
             pieces_have: s.pieces_have,
             pieces_total: s.pieces_total,
             bytes_left: s.bytes_left,
+            bytes_wanted: s.bytes_wanted,
             total_size: self.torrent.info.total_length(),
             downloaded: s.downloaded,
             uploaded: s.uploaded,

@@ -122,6 +122,8 @@ pub struct Picker {
     /// Wanted pieces we do not have yet.
     wanted_left: u32,
     bytes_left: u64,
+    /// Bytes of wanted pieces, had or not.
+    bytes_wanted: u64,
     /// No waiting piece has a lower index (sequential mode).
     seq_cursor: u32,
     /// Pieces that failed a hash check, re-downloaded from one peer.
@@ -147,6 +149,7 @@ impl Picker {
         let max_requesters = config.max_requesters.clamp(1, MAX_REQUESTERS);
         Self {
             bytes_left: sizes.total(),
+            bytes_wanted: sizes.total(),
             config: PickerConfig {
                 max_requesters,
                 ..config
@@ -210,6 +213,12 @@ impl Picker {
     /// Bytes of wanted pieces not verified yet (a tracker's `left`).
     pub fn bytes_left(&self) -> u64 {
         self.bytes_left
+    }
+
+    /// Bytes of wanted pieces (priority above 0), verified or not: what a
+    /// progress display counts up to when only some files are selected.
+    pub fn bytes_wanted(&self) -> u64 {
+        self.bytes_wanted
     }
 
     /// How many connected peers have `piece` (seeds included).

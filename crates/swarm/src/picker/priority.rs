@@ -130,6 +130,14 @@ impl Picker {
             return Ok(cancel);
         }
         let was_needed = self.needed(piece);
+        if (old > 0) != (new > 0) {
+            let size = u64::from(self.sizes.size(piece));
+            if new > 0 {
+                self.bytes_wanted += size;
+            } else {
+                self.bytes_wanted = self.bytes_wanted.saturating_sub(size);
+            }
+        }
         if self.index.contains(piece) {
             self.index.remove(piece, old, self.avail_of(piece));
         }

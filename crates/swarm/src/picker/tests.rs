@@ -177,6 +177,7 @@ fn skipped_files_never_picked_shared_piece_still_needed() {
     assert_eq!(p.piece_priority(2), Priority::NORMAL);
     assert_eq!(p.piece_priority(5), Priority::NORMAL);
     assert_eq!(p.bytes_left(), 6 * pl);
+    assert_eq!(p.bytes_wanted(), 6 * pl);
     p.peer_added(k(1), PieceSet::full(8)).unwrap();
     let mut got = BTreeSet::new();
     loop {
@@ -190,6 +191,7 @@ fn skipped_files_never_picked_shared_piece_still_needed() {
     assert_eq!(got, BTreeSet::from([0, 1, 2, 5, 6, 7]));
     assert!(p.is_complete());
     assert_eq!(p.bytes_left(), 0);
+    assert_eq!(p.bytes_wanted(), 6 * pl, "verified pieces stay wanted");
     assert!(!p.is_interesting(k(1)));
     // Selecting b again makes its pieces wanted.
     p.set_file_priority(1, Priority::HIGH).unwrap();
