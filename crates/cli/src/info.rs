@@ -19,25 +19,67 @@ pub struct InfoArgs {
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
+    /// Also ask each tracker for the swarm's size (seeders, leechers,
+    /// completed downloads).
+    #[arg(long)]
+    scrape: bool,
 }
 
 /// Runs `shoal info`.
 pub fn run(args: &InfoArgs) -> anyhow::Result<ExitCode> {
     let source = load::source(&args.source)?;
+    let scraped = if args.scrape {
+        let (trackers, hashes) = match &source {
+            Source::Torrent(t) => (t.trackers.clone(), t.info_hashes),
+            Source::Magnet(m) => (
+                m.trackers.iter().map(|t| vec![t.clone()]).collect(),
+                m.info_hashes,
+            ),
+        };
+        let info_hash = hashes.wire_id().unwrap_or_default();
+        crate::runtime::build()?.block_on(shoal_session::scrape(&trackers, info_hash))
+    } else {
+        Vec::new()
+    };
     if args.json {
-        let value = match &source {
+        let mut value = match &source {
             Source::Torrent(t) => torrent_json(t),
             Source::Magnet(m) => magnet_json(m),
         };
+        if let (true, Some(object)) = (args.scrape, value.as_object_mut()) {
+            object.insert("scrape".into(), scraped.iter().map(scrape_json).collect());
+        }
         crate::output::emit(&format!("{}\n", serde_json::to_string_pretty(&value)?))?;
     } else {
-        let text = match &source {
+        let mut text = match &source {
             Source::Torrent(t) => describe_torrent(t)?,
             Source::Magnet(m) => describe_magnet(m)?,
         };
+        for s in &scraped {
+            match &s.counts {
+                Ok(c) => writeln!(
+                    text,
+                    "scrape {}: {} seeders, {} leechers, {} downloaded",
+                    s.url, c.seeders, c.leechers, c.downloaded
+                )?,
+                Err(err) => writeln!(text, "scrape {}: failed: {err}", s.url)?,
+            }
+        }
         crate::output::emit(&text)?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn scrape_json(s: &shoal_session::ScrapeResult) -> Value {
+    match &s.counts {
+        Ok(c) => json!({
+            "url": s.url,
+            "seeders": c.seeders,
+            "leechers": c.leechers,
+            "downloaded": c.downloaded,
+        }),
+        Err(err) => json!({ "url": s.url, "error": err }),
+    }
 }
 
 fn version_name(v: Version) -> &'static str {

@@ -143,6 +143,55 @@ fn peers_meet_through_a_private_udp_tracker() {
     assert_verified(&torrent, &out);
 }
 
+/// `shoal info --scrape` asks the tracker over HTTP and over UDP.
+#[test]
+fn info_scrapes_http_and_udp_trackers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let content = make_content(tmp.path(), "1", 1, "scraped");
+    let [http_port, udp_port] = free_ports(2)[..] else {
+        panic!()
+    };
+    let _tracker = Proc::spawn(
+        "tracker",
+        shoal()
+            .args(["tracker", "--http"])
+            .arg(format!("127.0.0.1:{http_port}"))
+            .arg("--udp")
+            .arg(format!("127.0.0.1:{udp_port}")),
+        tmp.path(),
+    );
+    let torrent = tmp.path().join("t.torrent");
+    let http = format!("http://127.0.0.1:{http_port}/announce");
+    let udp = format!("udp://127.0.0.1:{udp_port}/announce");
+    create(&content, &torrent, &["--tracker", &http, "--tracker", &udp]);
+    let scrape = || {
+        let info = stdout_json(&run_ok(
+            shoal().args(["info", "--json", "--scrape"]).arg(&torrent),
+        ));
+        info["scrape"].as_array().unwrap().clone()
+    };
+    let before = scrape();
+    assert_eq!(before.len(), 2, "{before:?}");
+    assert!(before.iter().all(|s| s["seeders"] == 0), "{before:?}");
+    // The seeder announces to the first tier that answers (HTTP); both
+    // protocols read the same swarm table.
+    let (_seed, _) = seeder(tmp.path(), &torrent, &content, &[]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let now = scrape();
+        if now.iter().all(|s| s["seeders"] == 1) {
+            assert!(now.iter().any(|s| s["url"] == http.as_str()));
+            assert!(now.iter().any(|s| s["url"] == udp.as_str()));
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never scraped the seeder: {now:?}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 #[test]
 fn upload_limit_is_enforced() {
     let tmp = tempfile::tempdir().unwrap();

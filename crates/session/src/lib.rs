@@ -24,3 +24,4 @@ pub use config::{SessionConfig, TorrentOptions};
 pub use error::SessionError;
 pub use session::{FetchedMetadata, Session};
 pub use torrent::{TorrentHandle, TorrentStats};
+pub use tracker::{ScrapeResult, SwarmCounts, scrape};

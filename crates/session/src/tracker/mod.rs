@@ -3,8 +3,11 @@
 //! answers moves to the front of its tier.
 
 mod http;
+mod scrape;
 mod tls;
 mod udp;
+
+pub use scrape::{ScrapeResult, SwarmCounts, scrape};
 
 use std::net::SocketAddr;
 use std::sync::{Arc, PoisonError};
@@ -23,7 +26,7 @@ const MAX_INTERVAL: Duration = Duration::from_secs(3600);
 /// Retry delay after every tracker failed; doubles up to [`MAX_INTERVAL`].
 const RETRY: Duration = Duration::from_secs(15);
 /// HTTP announce timeout.
-const HTTP_TIMEOUT: Duration = Duration::from_secs(15);
+pub(crate) const HTTP_TIMEOUT: Duration = Duration::from_secs(15);
 /// Peers asked for per announce.
 const NUMWANT: u32 = 50;
 /// How long the `stopped` announce may take at shutdown.
@@ -108,6 +111,27 @@ impl Tracker {
             url_data,
             client: None,
         })
+    }
+
+    /// Asks this tracker for the swarm's size.
+    async fn scrape(&mut self, info_hash: [u8; 20]) -> Result<SwarmCounts, TrackerError> {
+        match self {
+            Tracker::Http { url, .. } => scrape::http_scrape(url, info_hash).await,
+            Tracker::Udp {
+                host,
+                port,
+                url_data,
+                client,
+            } => {
+                if client.is_none() {
+                    *client = Some(udp::UdpTracker::new(host, *port, url_data).await?);
+                }
+                match client {
+                    Some(c) => c.scrape(info_hash).await,
+                    None => Err(TrackerError::Timeout),
+                }
+            }
+        }
     }
 
     async fn announce(&mut self, a: &Announce) -> Result<AnnounceOutcome, TrackerError> {

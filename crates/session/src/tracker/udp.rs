@@ -4,10 +4,12 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use shoal_tracker_proto::udp::{AddrFamily, ConnectRequest, Request, Response};
+use shoal_tracker_proto::udp::{
+    AddrFamily, ConnectRequest, HashList, Request, Response, ScrapeRequest,
+};
 use tokio::net::UdpSocket;
 
-use super::{Announce, AnnounceOutcome, TrackerError};
+use super::{Announce, AnnounceOutcome, SwarmCounts, TrackerError};
 
 /// A connection id may be reused this long (BEP 15).
 const CONNECTION_ID_LIFETIME: Duration = Duration::from_secs(60);
@@ -92,6 +94,35 @@ impl UdpTracker {
             _ => Err(TrackerError::Malformed(
                 "unexpected reply to announce".into(),
             )),
+        }
+    }
+
+    /// Scrapes one torrent.
+    pub async fn scrape(&mut self, info_hash: [u8; 20]) -> Result<SwarmCounts, TrackerError> {
+        let connection_id = self.connection_id().await?;
+        let transaction_id = fastrand::u32(..);
+        let mut packet = Vec::with_capacity(36);
+        Request::Scrape(ScrapeRequest {
+            connection_id,
+            transaction_id,
+            info_hashes: HashList::new(&info_hash)
+                .map_err(|e| TrackerError::Malformed(e.to_string()))?,
+        })
+        .encode(&mut packet);
+        match self.exchange(&packet, transaction_id).await? {
+            Response::Scrape(r) => {
+                let s = r.stats.first().copied().unwrap_or_default();
+                Ok(SwarmCounts {
+                    seeders: s.seeders,
+                    leechers: s.leechers,
+                    downloaded: s.completed,
+                })
+            }
+            Response::Error(e) => {
+                self.connection = None;
+                Err(TrackerError::Failure(e.message))
+            }
+            _ => Err(TrackerError::Malformed("unexpected reply to scrape".into())),
         }
     }
 
