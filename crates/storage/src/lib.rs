@@ -4,6 +4,7 @@
 //! ([`piece_matches`]), and crash-safe resume data ([`resume`]).
 
 mod check;
+mod direct;
 pub mod hash;
 pub mod resume;
 mod store;

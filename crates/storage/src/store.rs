@@ -1,7 +1,9 @@
 //! Reading and writing piece data in a torrent's files.
 //!
 //! Pieces map to file slices through [`Info::piece_slices`]; pad files are
-//! never written and read back as zeros. Files are created on first write
+//! never written and read back as zeros. Whole aligned pages are written with
+//! `O_DIRECT` where the file system allows it (see `direct.rs`); reads go
+//! through the page cache. Files are created on first write
 //! at their full length (sparse), under the download directory only: paths
 //! come from `shoal-metainfo`, which guarantees every element is one plain
 //! name (no `..`, no separators), so `root.join(path)` cannot escape `root`.
@@ -14,6 +16,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use shoal_metainfo::Info;
 
+use crate::direct;
 use crate::hash::Segment;
 
 /// Most files held open at once; beyond this the least recently used is closed.
@@ -63,6 +66,16 @@ struct OpenFile {
     writable: bool,
     last_use: u64,
     dirty: bool,
+    /// The `O_DIRECT` handle: not tried yet, open, or refused by the file
+    /// system (then every write is buffered).
+    direct: Direct,
+}
+
+#[derive(Clone)]
+enum Direct {
+    Untried,
+    Open(Arc<File>),
+    Refused,
 }
 
 impl FileStore {
@@ -109,11 +122,75 @@ impl FileStore {
             // Pad files are never written.
             let Some(file) = file else { return Ok(()) };
             let bytes = data.get(range).unwrap_or_default();
-            let handle = self.handle(file, true)?;
-            handle
-                .write_all_at(bytes, file_offset)
+            self.write_slice(file, bytes, file_offset)
                 .map_err(|source| self.io_error(file, source))
         })
+    }
+
+    /// Writes one file's part of a piece: aligned whole pages directly, the
+    /// rest (and everything, where `O_DIRECT` is refused) buffered.
+    fn write_slice(&self, file: usize, bytes: &[u8], offset: u64) -> std::io::Result<()> {
+        let buffered = self.handle(file, true).map_err(into_io)?;
+        let (head, middle, _) = direct::split(offset, bytes.len());
+        let direct = match middle {
+            0 => None,
+            _ => self.direct_handle(file),
+        };
+        let Some(direct) = direct else {
+            return buffered.write_all_at(bytes, offset);
+        };
+        let (front, rest) = bytes.split_at(head);
+        let (aligned, tail) = rest.split_at(middle);
+        buffered.write_all_at(front, offset)?;
+        let aligned_at = offset + head as u64;
+        match direct::write_aligned(&direct, aligned, aligned_at) {
+            Ok(()) => {}
+            // Accepted at open, refused at write (some network and FUSE
+            // file systems): buffered from now on.
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+                self.refuse_direct(file);
+                buffered.write_all_at(aligned, aligned_at)?;
+            }
+            Err(e) => return Err(e),
+        }
+        buffered.write_all_at(tail, aligned_at + middle as u64)
+    }
+
+    /// The `O_DIRECT` handle of an open file, opened on first use; `None`
+    /// where the file system refuses direct I/O.
+    fn direct_handle(&self, file: usize) -> Option<Arc<File>> {
+        let state = {
+            let open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+            open.files.get(&file).map(|f| f.direct.clone())?
+        };
+        match state {
+            Direct::Open(handle) => Some(handle),
+            Direct::Refused => None,
+            Direct::Untried => {
+                let path = self.file_path(file)?;
+                let opened = direct::open(&path);
+                let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+                let entry = open.files.get_mut(&file)?;
+                match opened {
+                    Ok(handle) => {
+                        let handle = Arc::new(handle);
+                        entry.direct = Direct::Open(Arc::clone(&handle));
+                        Some(handle)
+                    }
+                    Err(_) => {
+                        entry.direct = Direct::Refused;
+                        None
+                    }
+                }
+            }
+        }
+    }
+
+    fn refuse_direct(&self, file: usize) {
+        let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(entry) = open.files.get_mut(&file) {
+            entry.direct = Direct::Refused;
+        }
     }
 
     /// Fills `buf` from `offset` inside `piece` (pad bytes read as zeros).
@@ -220,6 +297,7 @@ impl FileStore {
                 writable,
                 last_use: tick,
                 dirty: write,
+                direct: Direct::Untried,
             },
         );
         Ok(file)
@@ -260,6 +338,13 @@ impl FileStore {
             path: self.file_path(index).unwrap_or_default(),
             source,
         }
+    }
+}
+
+fn into_io(e: StoreError) -> std::io::Error {
+    match e {
+        StoreError::Io { source, .. } => source,
+        other => std::io::Error::other(other.to_string()),
     }
 }
 
