@@ -355,7 +355,8 @@ fn torrent_fields(
         "errorString": v.error.clone().unwrap_or_default(),
         "eta": v.eta,
         "etaIdle": -1,
-        "isFinished": v.left_until_done == 0 && v.paused,
+        // Finished: stopped by its seed ratio limit, not by hand.
+        "isFinished": v.left_until_done == 0 && v.paused && v.seed_ratio_limit.is_some_and(|r| v.ratio >= r),
         "isStalled": false,
         "leftUntilDone": v.left_until_done,
         "sizeWhenDone": v.size_when_done,
@@ -373,8 +374,10 @@ fn torrent_fields(
         "downloadedEver": v.downloaded,
         "corruptEver": 0,
         "peersConnected": v.peers,
-        "peersGettingFromUs": if v.upload_rate > 0 { v.peers } else { 0 },
-        "peersSendingToUs": if v.download_rate > 0 { v.peers } else { 0 },
+        // Per-peer rates are not tracked: while downloading, connected
+        // peers count as sending; once complete, as getting from us.
+        "peersGettingFromUs": if v.upload_rate > 0 || v.left_until_done == 0 { v.peers } else { 0 },
+        "peersSendingToUs": if v.left_until_done > 0 && v.download_rate > 0 { v.peers } else { 0 },
         "peer-limit": d.config().max_peers,
         "downloadDir": v.download_dir,
         "addedDate": v.added_at,

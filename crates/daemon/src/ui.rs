@@ -19,6 +19,10 @@ pub(crate) fn handle(path: &str, method: &Method) -> Response<Body> {
             "UI assets are read-only",
         );
     }
+    if path == "/favicon.ico" {
+        // No icon; an empty answer keeps browsers from logging a 404.
+        return response(StatusCode::NO_CONTENT, "image/x-icon", "");
+    }
     let (body, kind) = match path {
         "/" | "/index.html" => (INDEX, "text/html; charset=utf-8"),
         "/app.js" => (APP, "text/javascript; charset=utf-8"),
