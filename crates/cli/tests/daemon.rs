@@ -491,3 +491,101 @@ fn web_ui_in_chromium() {
     same_content(&swarm.content, &downloads.join("content"));
     d.proc.stop();
 }
+
+/// A one-file v1 torrent of 64 KiB whose content is nowhere: it waits for
+/// peers forever, which is what an idle torrent costs.
+fn idle_torrent(i: usize) -> Vec<u8> {
+    use sha1::{Digest, Sha1};
+    use shoal_metainfo::{ContentHashes, NewFile, TorrentSpec, Version};
+    let len = 64 * 1024;
+    let files = vec![NewFile {
+        path: vec![format!("idle-{i}.bin")],
+        length: len as u64,
+        executable: false,
+    }];
+    let mut spec = TorrentSpec::new(format!("idle-{i}.bin"), files, false, 16 * 1024);
+    spec.version = Version::V1;
+    let data: Vec<u8> = (0..len).map(|b| ((b + i * 31) % 253) as u8).collect();
+    let v1_pieces = data
+        .chunks(16 * 1024)
+        .map(|c| Sha1::digest(c).into())
+        .collect();
+    spec.encode(&ContentHashes {
+        v1_pieces,
+        v2_files: vec![],
+    })
+    .unwrap()
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+#[test]
+fn thousand_idle_torrents_fit_in_64_mib() {
+    use base64::Engine as _;
+    const N: usize = 1000;
+    let tmp = tempfile::tempdir().unwrap();
+    let mut d = start_daemon(
+        tmp.path(),
+        "daemon",
+        &tmp.path().join("state"),
+        &tmp.path().join("dl"),
+    );
+    let empty = rss_kib(d.proc.pid());
+    let token = csrf(d.api);
+    for i in 0..N {
+        let body = serde_json::json!({
+            "metainfo": base64::engine::general_purpose::STANDARD.encode(idle_torrent(i)),
+        })
+        .to_string();
+        let (status, text) = http(
+            d.api,
+            "POST",
+            "/api/v1/torrents",
+            &[
+                ("X-Shoal-Csrf", &token),
+                ("Content-Type", "application/json"),
+            ],
+            body.as_bytes(),
+        );
+        assert_eq!(status, 201, "{text}");
+    }
+    let start = Instant::now();
+    loop {
+        let list = get_json(d.api, "/api/v1/torrents");
+        let running = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| t["status"] == "downloading")
+            .count();
+        if running == N {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "{running} of {N} running\n{}",
+            d.proc.describe()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    std::thread::sleep(Duration::from_secs(3));
+    let loaded = rss_kib(d.proc.pid());
+    println!(
+        "RSS: {} KiB empty, {} KiB with {N} idle torrents ({} KiB each)",
+        empty,
+        loaded,
+        loaded.saturating_sub(empty) / N as u64
+    );
+    assert!(
+        loaded <= 64 * 1024,
+        "RSS {loaded} KiB with {N} idle torrents"
+    );
+    d.proc.stop();
+}
