@@ -85,7 +85,10 @@ fn download_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("XDG_DOWNLOAD_DIR").filter(|d| !d.is_empty()) {
         return PathBuf::from(dir);
     }
-    xdg_dir("HOME_UNUSED", "Downloads")
+    match std::env::var_os("HOME").filter(|d| !d.is_empty()) {
+        Some(home) => PathBuf::from(home).join("Downloads"),
+        None => std::env::temp_dir().join("shoal-downloads"),
+    }
 }
 
 /// The config file read when none is named: `$XDG_CONFIG_HOME/shoal/daemon.toml`.
