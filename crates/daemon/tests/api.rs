@@ -689,3 +689,95 @@ fn state_survives_a_restart_in_process() {
     assert_eq!(t2["id"], 2);
     let _ = Path::new("/");
 }
+
+#[test]
+fn watch_dir_and_moving_data() {
+    let watch = tempfile::tempdir().unwrap();
+    let watch_path = watch.path().to_path_buf();
+    let s = server(|c| c.watch_dir = Some(watch_path));
+    let a = s.addr;
+    std::fs::write(watch.path().join("w.torrent"), torrent_bytes("watched")).unwrap();
+    std::fs::write(watch.path().join("junk.torrent"), b"not a torrent").unwrap();
+    let start = std::time::Instant::now();
+    while !(watch.path().join("w.torrent.added").exists()
+        && watch.path().join("junk.torrent.invalid").exists())
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "watch dir not scanned"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(count(a), 1);
+    let t = get(a, "/api/v1/torrents/1");
+    assert_eq!(t["name"], "watched");
+
+    // Move its (partial) data to another directory.
+    let (_, stop) = send(a, "POST", "/api/v1/torrents/1/stop", b"");
+    assert_eq!(stop["paused"], true);
+    let old = s.downloads.join("watched");
+    std::fs::create_dir_all(&old).unwrap();
+    std::fs::write(old.join("f0.bin"), b"partial").unwrap();
+    let target = s.downloads.parent().unwrap().join("moved");
+    let (status, v) = send(
+        a,
+        "PATCH",
+        "/api/v1/torrents/1",
+        json!({ "download_dir": target }).to_string().as_bytes(),
+    );
+    assert_eq!(status, 200, "{v}");
+    let start = std::time::Instant::now();
+    while get(a, "/api/v1/torrents/1")["download_dir"] != target.display().to_string() {
+        assert!(start.elapsed() < Duration::from_secs(10), "not moved");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        std::fs::read(target.join("watched/f0.bin")).unwrap(),
+        b"partial"
+    );
+    assert!(!old.exists());
+}
+
+#[test]
+fn download_queue_holds_extra_torrents() {
+    let s = server(|c| c.max_active_downloads = 1);
+    let a = s.addr;
+    for name in ["q1", "q2"] {
+        let (status, v) = send(
+            a,
+            "POST",
+            "/api/v1/torrents",
+            &add_body(name, json!({ "paused": false })),
+        );
+        assert_eq!(status, 201, "{v}");
+    }
+    let statuses = || -> Vec<String> {
+        get(a, "/api/v1/torrents")
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["status"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let start = std::time::Instant::now();
+    while statuses() != ["downloading", "queued"] {
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "{:?}",
+            statuses()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Removing the active one lets the queued one start.
+    let (status, _) = send(a, "DELETE", "/api/v1/torrents/1", b"");
+    assert_eq!(status, 200);
+    let start = std::time::Instant::now();
+    while statuses() != ["downloading"] {
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "{:?}",
+            statuses()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
