@@ -1,6 +1,7 @@
 //! `shoal`: a BitTorrent client, seeder and toolbox.
 
 mod create;
+mod daemon;
 mod demo;
 mod download;
 mod files;
@@ -29,6 +30,8 @@ struct Cli {
 enum Command {
     /// Make a .torrent from a file or directory.
     Create(create::CreateArgs),
+    /// Run the daemon: many torrents, web UI, JSON API, Transmission RPC.
+    Daemon(daemon::DaemonArgs),
     /// Run a whole swarm on 127.0.0.1 (tracker, seeder, leechers) and show it work.
     Demo(demo::DemoArgs),
     /// Download a torrent (and optionally keep seeding it).
@@ -47,6 +50,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Create(args) => create::run(&args),
+        Command::Daemon(args) => daemon::run(&args),
         Command::Demo(args) => demo::run(&args),
         Command::Download(args) => download::run_download(&args),
         Command::Seed(args) => download::run_seed(&args),

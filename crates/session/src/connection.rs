@@ -121,7 +121,7 @@ fn start(
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .connected(addr, dialed);
-    if theirs.peer_id == own_id || !admitted {
+    if theirs.peer_id == own_id || !admitted || shared.is_closed() {
         return Err(HandshakeError::OurselvesOrBanned);
     }
     let _ = stream.set_nodelay(true);
@@ -177,6 +177,7 @@ async fn write_loop(
             continue;
         }
         shared.limits.up.consume(buf.len()).await;
+        shared.own_limits.up.consume(buf.len()).await;
         if writer.write_all(&buf).await.is_err() {
             let _ = slot.close.send(true);
             break;
@@ -216,6 +217,7 @@ async fn read_loop(
                 filled += n;
                 // Reading later is how a receiver slows a TCP sender down.
                 shared.limits.down.consume(n).await;
+                shared.own_limits.down.consume(n).await;
             }
             Err(_) => {
                 failed = true;

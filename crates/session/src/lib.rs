@@ -10,6 +10,7 @@
 
 mod config;
 mod connection;
+mod control;
 mod error;
 mod metadata;
 mod peers;
@@ -21,6 +22,7 @@ mod torrent;
 mod tracker;
 
 pub use config::{SessionConfig, TorrentOptions};
+pub use control::PeerSummary;
 pub use error::SessionError;
 pub use session::{FetchedMetadata, Session};
 pub use torrent::{TorrentHandle, TorrentStats};

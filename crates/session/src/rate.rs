@@ -9,37 +9,65 @@ const BURST: f64 = 0.1;
 /// A byte-rate limit; unlimited when the rate is `None`.
 #[derive(Debug)]
 pub(crate) struct RateLimit {
+    bucket: Mutex<Bucket>,
+}
+
+#[derive(Debug)]
+struct Bucket {
+    /// Bytes per second, or `None`: unlimited. Can change while running.
     rate: Option<f64>,
     /// Tokens available (may go negative: a large write is paid off by
     /// waiting) and when they were last topped up.
-    bucket: Mutex<(f64, Instant)>,
+    tokens: f64,
+    last: Instant,
 }
 
 impl RateLimit {
     /// A limit of `bytes_per_sec`, or none.
     pub fn new(bytes_per_sec: Option<u64>) -> Self {
-        let rate = bytes_per_sec.filter(|r| *r > 0).map(|r| r as f64);
+        let rate = Self::rate_of(bytes_per_sec);
         RateLimit {
-            rate,
-            bucket: Mutex::new((rate.map_or(0.0, |r| r * BURST), Instant::now())),
+            bucket: Mutex::new(Bucket {
+                rate,
+                tokens: rate.map_or(0.0, |r| r * BURST),
+                last: Instant::now(),
+            }),
         }
+    }
+
+    fn rate_of(bytes_per_sec: Option<u64>) -> Option<f64> {
+        bytes_per_sec.filter(|r| *r > 0).map(|r| r as f64)
+    }
+
+    /// Changes the limit (`None` or 0: unlimited); debt already owed is forgiven.
+    pub fn set(&self, bytes_per_sec: Option<u64>) {
+        let mut bucket = self.bucket.lock().unwrap_or_else(PoisonError::into_inner);
+        bucket.rate = Self::rate_of(bytes_per_sec);
+        bucket.tokens = bucket.rate.map_or(0.0, |r| r * BURST);
+        bucket.last = Instant::now();
+    }
+
+    /// The limit in bytes per second, if any.
+    pub fn get(&self) -> Option<u64> {
+        let bucket = self.bucket.lock().unwrap_or_else(PoisonError::into_inner);
+        bucket.rate.map(|r| r as u64)
     }
 
     /// Takes `bytes` from the bucket and returns how long to wait before
     /// the traffic is within the limit.
     fn charge(&self, bytes: usize) -> Duration {
-        let Some(rate) = self.rate else {
+        let mut bucket = self.bucket.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(rate) = bucket.rate else {
             return Duration::ZERO;
         };
-        let mut bucket = self.bucket.lock().unwrap_or_else(PoisonError::into_inner);
         let now = Instant::now();
-        let refill = now.duration_since(bucket.1).as_secs_f64() * rate;
-        bucket.0 = (bucket.0 + refill).min(rate * BURST) - bytes as f64;
-        bucket.1 = now;
-        if bucket.0 >= 0.0 {
+        let refill = now.duration_since(bucket.last).as_secs_f64() * rate;
+        bucket.tokens = (bucket.tokens + refill).min(rate * BURST) - bytes as f64;
+        bucket.last = now;
+        if bucket.tokens >= 0.0 {
             Duration::ZERO
         } else {
-            Duration::from_secs_f64(-bucket.0 / rate)
+            Duration::from_secs_f64(-bucket.tokens / rate)
         }
     }
 
@@ -84,5 +112,17 @@ mod tests {
         );
         // Debt accumulates: another 500 bytes right away waits about a second.
         assert!(l.charge(500) >= Duration::from_millis(990));
+    }
+
+    #[test]
+    fn limits_change_while_running() {
+        let l = RateLimit::new(None);
+        assert_eq!(l.get(), None);
+        l.set(Some(1000));
+        assert_eq!(l.get(), Some(1000));
+        assert_eq!(l.charge(100), Duration::ZERO);
+        assert!(l.charge(1000) >= Duration::from_millis(990));
+        l.set(None);
+        assert_eq!(l.charge(1 << 30), Duration::ZERO);
     }
 }

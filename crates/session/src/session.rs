@@ -20,17 +20,17 @@ use crate::{SessionConfig, SessionError, TorrentOptions};
 /// How often each torrent's timer runs (rechokes, timeouts, dialing).
 const TICK: Duration = Duration::from_millis(100);
 
-struct Inner {
-    config: SessionConfig,
-    limits: Arc<crate::rate::Limits>,
+pub(crate) struct Inner {
+    pub(crate) config: SessionConfig,
+    pub(crate) limits: Arc<crate::rate::Limits>,
     local_addr: SocketAddr,
-    torrents: Mutex<HashMap<[u8; 20], Arc<TorrentShared>>>,
+    pub(crate) torrents: Mutex<HashMap<[u8; 20], Arc<TorrentShared>>>,
 }
 
 /// A BitTorrent session: listens for peers and runs torrents.
 #[derive(Clone)]
 pub struct Session {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
 impl Session {
@@ -249,7 +249,9 @@ impl Session {
         }
     }
 
-    fn lock_torrents(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 20], Arc<TorrentShared>>> {
+    pub(crate) fn lock_torrents(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<[u8; 20], Arc<TorrentShared>>> {
         self.inner
             .torrents
             .lock()
@@ -311,6 +313,10 @@ async fn torrent_timer(inner: Arc<Inner>, shared: Arc<TorrentShared>) {
     let mut since_save = Duration::ZERO;
     loop {
         interval.tick().await;
+        if shared.is_closed() {
+            // Removed from the session (see `control.rs`).
+            return;
+        }
         let learned = shared.with_engine(|e, now| {
             e.tick(now);
             e.take_discovered_peers()

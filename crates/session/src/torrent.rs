@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -74,7 +74,14 @@ pub(crate) struct TorrentShared {
     /// Bounds hash/write and read jobs on the blocking pool to the core
     /// count: more would only queue inside the kernel (a disk under
     /// write-back throttling blocks every writer) and pile up threads.
-    disk_jobs: Arc<Semaphore>,
+    pub(crate) disk_jobs: Arc<Semaphore>,
+    /// This torrent's own rate limits, on top of the session's.
+    pub own_limits: crate::rate::Limits,
+    /// Wakes the announce loop for an announce now.
+    pub reannounce: Notify,
+    /// Set once the torrent is removed from its session: its timer stops
+    /// and no new connection is admitted.
+    pub closed: AtomicBool,
 }
 
 impl TorrentShared {
@@ -108,6 +115,12 @@ impl TorrentShared {
             disk_jobs: Arc::new(Semaphore::new(
                 std::thread::available_parallelism().map_or(2, usize::from),
             )),
+            own_limits: crate::rate::Limits {
+                up: crate::rate::RateLimit::new(None),
+                down: crate::rate::RateLimit::new(None),
+            },
+            reannounce: Notify::new(),
+            closed: AtomicBool::new(false),
         })
     }
 

@@ -265,6 +265,8 @@ pub(crate) async fn announce_loop(
                     event = Event::Completed;
                 }
             }
+            // An announce asked for now (reannounce): same event as due.
+            () = shared.reannounce.notified() => {}
             changed = stopping.changed() => {
                 let stop = changed.is_err() || *stopping.borrow();
                 if stop {

@@ -1,0 +1,77 @@
+//! `shoal daemon`: runs the daemon of `shoal-daemon` until SIGINT/SIGTERM.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+use shoal_daemon::DaemonConfig;
+
+use crate::runtime;
+
+/// Arguments of `shoal daemon` (each overrides the config file and the
+/// `SHOAL_*` environment variables).
+#[derive(Args)]
+pub struct DaemonArgs {
+    /// TOML config file (default: $XDG_CONFIG_HOME/shoal/daemon.toml if it exists).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// State directory: torrents, options, resume data (default: $XDG_STATE_HOME/shoal/daemon).
+    #[arg(long, value_name = "DIR")]
+    state_dir: Option<PathBuf>,
+    /// Address peers connect to (default 0.0.0.0:51413).
+    #[arg(long, value_name = "ADDR:PORT")]
+    listen: Option<SocketAddr>,
+    /// Address of the web UI and APIs (default 127.0.0.1:9091; other than
+    /// loopback needs username and password).
+    #[arg(long, value_name = "ADDR:PORT")]
+    rpc: Option<SocketAddr>,
+    /// Default download directory (absolute).
+    #[arg(long, value_name = "DIR")]
+    download_dir: Option<PathBuf>,
+    /// Directory watched for new .torrent files.
+    #[arg(long, value_name = "DIR")]
+    watch_dir: Option<PathBuf>,
+}
+
+/// Runs `shoal daemon`.
+pub fn run(args: &DaemonArgs) -> anyhow::Result<ExitCode> {
+    let env = |name: &str| std::env::var(name).ok();
+    let mut config = DaemonConfig::load(args.config.as_deref(), &env)?;
+    if let Some(dir) = &args.state_dir {
+        config.state_dir = absolute(dir)?;
+    }
+    if let Some(addr) = args.listen {
+        config.listen = addr;
+    }
+    if let Some(addr) = args.rpc {
+        config.rpc = addr;
+    }
+    if let Some(dir) = &args.download_dir {
+        config.download_dir = absolute(dir)?;
+    }
+    if let Some(dir) = &args.watch_dir {
+        config.watch_dir = Some(absolute(dir)?);
+    }
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(tracing_subscriber::filter::LevelFilter::INFO)
+        .try_init();
+    let rt = runtime::build()?;
+    rt.block_on(async {
+        let shutdown = async {
+            let _ = runtime::stop_signal().await;
+            eprintln!("stopping: saving state");
+        };
+        shoal_daemon::serve(config, shutdown, |api, peers| {
+            eprintln!("shoal daemon: web UI and API on http://{api}/ , peers on {peers}");
+        })
+        .await?;
+        // A clean stop on a signal is success for a service manager.
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+fn absolute(dir: &std::path::Path) -> anyhow::Result<PathBuf> {
+    Ok(std::path::absolute(dir)?)
+}

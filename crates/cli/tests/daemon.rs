@@ -1,0 +1,591 @@
+//! `shoal daemon` as a process on 127.0.0.1: driven by Debian's
+//! `transmission-remote`, by a real browser (Playwright + Chromium),
+//! restarted gracefully and with `kill -9` mid-download, and loaded with
+//! 1,000 idle torrents.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::{Proc, free_ports, require, run_ok, shoal};
+use serde_json::Value;
+
+/// Deterministic bytes (xorshift), so content differs between files.
+fn write_content(path: &Path, len: usize, seed: u64) {
+    let mut x = seed | 1;
+    let mut data = Vec::with_capacity(len);
+    while data.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        data.extend_from_slice(&x.to_le_bytes());
+    }
+    data.truncate(len);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, data).unwrap();
+}
+
+/// A tracker, a seeder and a two-file torrent announcing to the tracker.
+struct Swarm {
+    dir: PathBuf,
+    torrent: PathBuf,
+    content: PathBuf,
+    _tracker: Proc,
+    _seeder: Proc,
+}
+
+fn swarm(tmp: &Path, size: usize, max_up: Option<&str>) -> Swarm {
+    let ports = free_ports(2);
+    let (tracker_port, seed_port) = (ports[0], ports[1]);
+    let dir = tmp.join("seed");
+    let content = dir.join("content");
+    write_content(&content.join("a.bin"), size, 7);
+    write_content(&content.join("sub/b.bin"), size / 3 + 123, 11);
+    let torrent = tmp.join("content.torrent");
+    run_ok(
+        shoal()
+            .arg("create")
+            .arg(&content)
+            .arg("-o")
+            .arg(&torrent)
+            .args(["--piece-size", "32K"])
+            .arg("--tracker")
+            .arg(format!("http://127.0.0.1:{tracker_port}/announce")),
+    );
+    let tracker = Proc::spawn(
+        "tracker",
+        shoal()
+            .arg("tracker")
+            .arg("--http")
+            .arg(format!("127.0.0.1:{tracker_port}"))
+            .arg("--no-udp"),
+        tmp,
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let mut seed = shoal();
+    seed.arg("seed")
+        .arg(&torrent)
+        .arg(&dir)
+        .arg("--state-dir")
+        .arg(tmp.join("seed-state"))
+        .arg("--listen")
+        .arg(format!("127.0.0.1:{seed_port}"));
+    if let Some(rate) = max_up {
+        seed.args(["--max-up", rate]);
+    }
+    let mut seeder = Proc::spawn("seeder", &mut seed, tmp);
+    seeder.wait_until("seeding", Duration::from_secs(30), |p| {
+        p.stderr().contains("seeding on")
+    });
+    Swarm {
+        dir,
+        torrent,
+        content,
+        _tracker: tracker,
+        _seeder: seeder,
+    }
+}
+
+/// A daemon process and where its API is.
+struct Daemon {
+    proc: Proc,
+    api: SocketAddr,
+}
+
+fn start_daemon(tmp: &Path, name: &str, state: &Path, downloads: &Path) -> Daemon {
+    let mut proc = Proc::spawn(
+        name,
+        shoal()
+            .arg("daemon")
+            .arg("--state-dir")
+            .arg(state)
+            .arg("--download-dir")
+            .arg(downloads)
+            .args(["--listen", "127.0.0.1:0", "--rpc", "127.0.0.1:0"])
+            .env_remove("SHOAL_USERNAME")
+            .env_remove("SHOAL_PASSWORD")
+            .env("XDG_CONFIG_HOME", tmp.join("no-config")),
+        tmp,
+    );
+    proc.wait_until("API up", Duration::from_secs(30), |p| {
+        p.stderr().contains("API on http://")
+    });
+    let log = proc.stderr();
+    let addr = log
+        .split("API on http://")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    Daemon { proc, api: addr }
+}
+
+/// One HTTP/1.1 request; returns status and body.
+fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).unwrap();
+    s.write_all(body).unwrap();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+fn get_json(addr: SocketAddr, path: &str) -> Value {
+    let (status, body) = http(addr, "GET", path, &[], b"");
+    assert_eq!(status, 200, "GET {path}: {body}");
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {path}: {e}: {body}"))
+}
+
+fn csrf(addr: SocketAddr) -> String {
+    get_json(addr, "/api/v1/session")["csrf_token"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// POST/PATCH/DELETE on the native API with the CSRF token.
+fn call(addr: SocketAddr, method: &str, path: &str, body: &Value) -> (u16, Value) {
+    let token = csrf(addr);
+    let data = if body.is_null() {
+        Vec::new()
+    } else {
+        body.to_string().into_bytes()
+    };
+    let (status, text) = http(
+        addr,
+        method,
+        path,
+        &[
+            ("X-Shoal-Csrf", &token),
+            ("Content-Type", "application/json"),
+        ],
+        &data,
+    );
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+fn add_torrent(addr: SocketAddr, torrent: &Path, paused: bool) -> Value {
+    use base64::Engine as _;
+    let meta = base64::engine::general_purpose::STANDARD.encode(std::fs::read(torrent).unwrap());
+    let (status, body) = call(
+        addr,
+        "POST",
+        "/api/v1/torrents",
+        &serde_json::json!({ "metainfo": meta, "paused": paused }),
+    );
+    assert_eq!(status, 201, "{body}");
+    body
+}
+
+/// Polls the torrent list until `pred` holds for torrent `id`.
+fn wait_torrent(
+    d: &mut Daemon,
+    id: u64,
+    what: &str,
+    timeout: Duration,
+    pred: impl Fn(&Value) -> bool,
+) -> Value {
+    let start = Instant::now();
+    loop {
+        let list = get_json(d.api, "/api/v1/torrents");
+        if let Some(t) = list.as_array().unwrap().iter().find(|t| t["id"] == id) {
+            if pred(t) {
+                return t.clone();
+            }
+            assert!(
+                start.elapsed() < timeout,
+                "torrent {id} did not reach {what} in {timeout:?}: {t}\n{}",
+                d.proc.describe()
+            );
+        } else {
+            assert!(start.elapsed() < timeout, "torrent {id} missing: {list}");
+        }
+        assert!(
+            d.proc.try_status().is_none(),
+            "daemon died\n{}",
+            d.proc.describe()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn same_content(a: &Path, b: &Path) {
+    for rel in ["a.bin", "sub/b.bin"] {
+        let (x, y) = (
+            std::fs::read(a.join(rel)).unwrap(),
+            std::fs::read(b.join(rel)).unwrap(),
+        );
+        assert!(x == y, "{rel} differs");
+    }
+}
+
+/// `transmission-remote ADDR ARGS…`, which must succeed; returns stdout.
+fn tr(addr: SocketAddr, args: &[&str]) -> String {
+    let out = run_ok(
+        Command::new("transmission-remote")
+            .arg(addr.to_string())
+            .args(args),
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn transmission_remote_drives_the_daemon() {
+    require("transmission-remote", &["--version"]);
+    let tmp = tempfile::tempdir().unwrap();
+    let swarm = swarm(tmp.path(), 3 << 20, None);
+    let downloads = tmp.path().join("downloads");
+    let mut d = start_daemon(tmp.path(), "daemon", &tmp.path().join("state"), &downloads);
+    let api = d.api;
+
+    let out = tr(api, &["-a", swarm.torrent.to_str().unwrap()]);
+    assert!(out.contains("responded: \"success\""), "{out}");
+    let t = wait_torrent(&mut d, 1, "complete", Duration::from_secs(60), |t| {
+        t["status"] == "seeding"
+    });
+    assert_eq!(t["left_until_done"], 0);
+    same_content(&swarm.content, &downloads.join("content"));
+
+    let list = tr(api, &["-l"]);
+    let line = list
+        .lines()
+        .find(|l| l.contains("content"))
+        .unwrap_or_else(|| panic!("{list}"));
+    assert!(line.trim_start().starts_with("1 "), "{list}");
+    // "Seeding" with peers, "Idle" once the seeder has left.
+    assert!(
+        line.contains("100%") && (line.contains("Seeding") || line.contains("Idle")),
+        "{list}"
+    );
+    assert!(list.lines().last().unwrap().starts_with("Sum:"), "{list}");
+
+    let info = tr(api, &["-t", "1", "-i"]);
+    let hash = t["info_hash"].as_str().unwrap();
+    for want in [
+        "Name: content",
+        &format!("Hash: {hash}"),
+        "Percent Done: 100%",
+        "State: Seeding",
+        "Piece Count:",
+    ] {
+        assert!(info.contains(want), "missing {want:?} in\n{info}");
+    }
+    assert!(
+        info.contains(&format!("Location: {}", downloads.display())),
+        "{info}"
+    );
+
+    assert!(tr(api, &["-t", "1", "-S"]).contains("success"));
+    wait_torrent(&mut d, 1, "stopped", Duration::from_secs(10), |t| {
+        t["status"] == "stopped"
+    });
+    assert!(tr(api, &["-l"]).contains("Stopped"));
+    assert!(tr(api, &["-t", "1", "-s"]).contains("success"));
+    wait_torrent(&mut d, 1, "seeding", Duration::from_secs(20), |t| {
+        t["status"] == "seeding"
+    });
+    let list = tr(api, &["-l"]);
+    assert!(list.contains("Seeding") || list.contains("Idle"), "{list}");
+
+    let session = tr(api, &["-si"]);
+    assert!(session.contains("RPC version: 16"), "{session}");
+    assert!(
+        session.contains(&format!("Download directory: {}", downloads.display())),
+        "{session}"
+    );
+    let stats = tr(api, &["-st"]);
+    assert!(
+        stats.contains("CURRENT SESSION") && stats.contains("Started 1 times"),
+        "{stats}"
+    );
+
+    // Without the session id: the 409 handshake.
+    let (status, body) = http(api, "POST", "/transmission/rpc", &[], b"{}");
+    assert_eq!(status, 409, "{body}");
+    assert!(tr(api, &["-t", "1", "-r"]).contains("success"));
+    wait_gone(&mut d, 1);
+    assert!(!tr(api, &["-l"]).contains("content"));
+    assert!(
+        downloads.join("content/a.bin").exists(),
+        "-r keeps the data"
+    );
+    let _ = &swarm.dir;
+    d.proc.stop();
+}
+
+fn wait_gone(d: &mut Daemon, id: u64) {
+    let start = Instant::now();
+    while get_json(d.api, "/api/v1/torrents")
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|t| t["id"] == id)
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "torrent {id} not removed"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn restarts_graceful_and_kill9_keep_torrents_and_verified_pieces() {
+    let tmp = tempfile::tempdir().unwrap();
+    // 12 MiB + 4 MiB at 1.5 MiB/s: about 11 s of download to interrupt twice.
+    let swarm = swarm(tmp.path(), 12 << 20, Some("1536K"));
+    let state = tmp.path().join("state");
+    let downloads = tmp.path().join("downloads");
+    let mut d = start_daemon(tmp.path(), "daemon1", &state, &downloads);
+    let added = add_torrent(d.api, &swarm.torrent, false);
+    let id = added["id"].as_u64().unwrap();
+    // A second torrent, paused, must come back paused.
+    let other = tmp.path().join("other");
+    write_content(&other.join("x.bin"), 100_000, 3);
+    let other_torrent = tmp.path().join("other.torrent");
+    run_ok(
+        shoal()
+            .arg("create")
+            .arg(&other)
+            .arg("-o")
+            .arg(&other_torrent),
+    );
+    let paused_id = add_torrent(d.api, &other_torrent, true)["id"]
+        .as_u64()
+        .unwrap();
+
+    // Graceful stop at about a quarter.
+    let before = wait_torrent(&mut d, id, "25%", Duration::from_secs(60), |t| {
+        t["progress"].as_f64().unwrap() >= 0.25
+    });
+    d.proc.stop();
+    let have_before = before["pieces_have"].as_u64().unwrap();
+    let mut d = start_daemon(tmp.path(), "daemon2", &state, &downloads);
+    let back = wait_torrent(&mut d, id, "running again", Duration::from_secs(30), |t| {
+        t["status"] == "downloading" || t["status"] == "seeding"
+    });
+    assert!(
+        back["pieces_have"].as_u64().unwrap() >= have_before,
+        "graceful restart lost pieces: {have_before} before, {back}"
+    );
+    let p = wait_torrent(
+        &mut d,
+        paused_id,
+        "restored",
+        Duration::from_secs(5),
+        |_| true,
+    );
+    assert_eq!(p["status"], "stopped", "{p}");
+    assert_eq!(p["paused"], true);
+
+    // kill -9 at about 60 %.
+    let before = wait_torrent(&mut d, id, "60%", Duration::from_secs(60), |t| {
+        t["progress"].as_f64().unwrap() >= 0.6
+    });
+    let have_before = before["pieces_have"].as_u64().unwrap();
+    d.proc.kill9();
+    let mut d = start_daemon(tmp.path(), "daemon3", &state, &downloads);
+    let back = wait_torrent(&mut d, id, "running again", Duration::from_secs(30), |t| {
+        t["status"] == "downloading" || t["status"] == "seeding"
+    });
+    assert!(
+        back["pieces_have"].as_u64().unwrap() >= have_before,
+        "kill -9 lost verified pieces: {have_before} before, {back}"
+    );
+    let done = wait_torrent(&mut d, id, "complete", Duration::from_secs(90), |t| {
+        t["status"] == "seeding"
+    });
+    same_content(&swarm.content, &downloads.join("content"));
+    // Lifetime bytes: no more than the whole torrent plus pieces in flight
+    // at the kill (they are the only ones fetched twice).
+    let total = done["total_size"].as_u64().unwrap();
+    assert!(
+        done["downloaded"].as_u64().unwrap() <= total + (4 << 20),
+        "downloaded far more than the torrent: {done}"
+    );
+    let p = wait_torrent(
+        &mut d,
+        paused_id,
+        "restored",
+        Duration::from_secs(5),
+        |_| true,
+    );
+    assert_eq!(p["paused"], true, "{p}");
+    d.proc.stop();
+}
+
+#[test]
+fn web_ui_in_chromium() {
+    let browser_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../daemon/tests/browser");
+    assert!(
+        browser_dir.join("node_modules/playwright-core").exists(),
+        "playwright-core is not installed: run `npm ci --prefix crates/daemon/tests/browser` (.ci/run does)"
+    );
+    require("/usr/bin/chromium", &["--version"]);
+    let tmp = tempfile::tempdir().unwrap();
+    let swarm = swarm(tmp.path(), 2 << 20, None);
+    let downloads = tmp.path().join("downloads");
+    let mut d = start_daemon(tmp.path(), "daemon", &tmp.path().join("state"), &downloads);
+    // Screenshots are kept as artifacts under the target directory.
+    let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/test-artifacts");
+    let shots = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or(shots, |t| PathBuf::from(t).join("test-artifacts"));
+    std::fs::create_dir_all(&shots).unwrap();
+    let out = Command::new("node")
+        .arg(browser_dir.join("ui_test.mjs"))
+        .arg(format!("http://{}/", d.api))
+        .arg(&swarm.torrent)
+        .arg(&shots)
+        .output()
+        .unwrap();
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success(),
+        "browser test failed:\n{log}\n{}",
+        d.proc.describe()
+    );
+    assert!(log.contains("ui test: ok"), "{log}");
+    assert!(shots.join("daemon-ui.png").exists());
+    // The UI removed the torrent and kept the data.
+    assert!(
+        get_json(d.api, "/api/v1/torrents")
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    same_content(&swarm.content, &downloads.join("content"));
+    d.proc.stop();
+}
+
+/// A one-file v1 torrent of 64 KiB whose content is nowhere: it waits for
+/// peers forever, which is what an idle torrent costs.
+fn idle_torrent(i: usize) -> Vec<u8> {
+    use sha1::{Digest, Sha1};
+    use shoal_metainfo::{ContentHashes, NewFile, TorrentSpec, Version};
+    let len = 64 * 1024;
+    let files = vec![NewFile {
+        path: vec![format!("idle-{i}.bin")],
+        length: len as u64,
+        executable: false,
+    }];
+    let mut spec = TorrentSpec::new(format!("idle-{i}.bin"), files, false, 16 * 1024);
+    spec.version = Version::V1;
+    let data: Vec<u8> = (0..len).map(|b| ((b + i * 31) % 253) as u8).collect();
+    let v1_pieces = data
+        .chunks(16 * 1024)
+        .map(|c| Sha1::digest(c).into())
+        .collect();
+    spec.encode(&ContentHashes {
+        v1_pieces,
+        v2_files: vec![],
+    })
+    .unwrap()
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+#[test]
+fn thousand_idle_torrents_fit_in_64_mib() {
+    use base64::Engine as _;
+    const N: usize = 1000;
+    let tmp = tempfile::tempdir().unwrap();
+    let mut d = start_daemon(
+        tmp.path(),
+        "daemon",
+        &tmp.path().join("state"),
+        &tmp.path().join("dl"),
+    );
+    let empty = rss_kib(d.proc.pid());
+    let token = csrf(d.api);
+    for i in 0..N {
+        let body = serde_json::json!({
+            "metainfo": base64::engine::general_purpose::STANDARD.encode(idle_torrent(i)),
+        })
+        .to_string();
+        let (status, text) = http(
+            d.api,
+            "POST",
+            "/api/v1/torrents",
+            &[
+                ("X-Shoal-Csrf", &token),
+                ("Content-Type", "application/json"),
+            ],
+            body.as_bytes(),
+        );
+        assert_eq!(status, 201, "{text}");
+    }
+    let start = Instant::now();
+    loop {
+        let list = get_json(d.api, "/api/v1/torrents");
+        let running = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| t["status"] == "downloading")
+            .count();
+        if running == N {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "{running} of {N} running\n{}",
+            d.proc.describe()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    std::thread::sleep(Duration::from_secs(3));
+    let loaded = rss_kib(d.proc.pid());
+    println!(
+        "RSS: {} KiB empty, {} KiB with {N} idle torrents ({} KiB each)",
+        empty,
+        loaded,
+        loaded.saturating_sub(empty) / N as u64
+    );
+    assert!(
+        loaded <= 64 * 1024,
+        "RSS {loaded} KiB with {N} idle torrents"
+    );
+    d.proc.stop();
+}

@@ -1,0 +1,264 @@
+//! The native JSON API under `/api/v1` (described in `openapi.yaml`).
+//!
+//! Reads are plain GETs. Every other method must carry the token from
+//! `GET /api/v1/session` in `X-Shoal-Csrf`: a page on another origin can
+//! neither read the token nor send a custom header without a CORS
+//! preflight, which the daemon never approves.
+
+use std::path::PathBuf;
+
+use base64::Engine as _;
+use hyper::body::Incoming;
+use hyper::{Method, Request, Response, StatusCode};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::http::{Body, Ctx, SMALL_BODY, daemon_error, error, json, read_body, response};
+use crate::{AddOutcome, AddRequest, AddSource, TorrentChanges};
+
+/// The OpenAPI description served at `/api/v1/openapi.yaml`.
+const OPENAPI: &str = include_str!("../openapi.yaml");
+
+/// Body of `POST /api/v1/torrents`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AddBody {
+    /// A .torrent file, base64.
+    metainfo: Option<String>,
+    /// A magnet link.
+    magnet: Option<String>,
+    download_dir: Option<PathBuf>,
+    paused: Option<bool>,
+    file_priorities: Option<Vec<u8>>,
+    #[serde(default)]
+    sequential: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FilePriority {
+    index: usize,
+    priority: u8,
+}
+
+/// Body of `PATCH /api/v1/torrents/{id}`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChangeBody {
+    #[serde(default)]
+    files: Vec<FilePriority>,
+    sequential: Option<bool>,
+    /// Bytes per second; 0 removes the limit.
+    max_upload: Option<u64>,
+    max_download: Option<u64>,
+    /// A ratio; a negative value removes the limit.
+    seed_ratio_limit: Option<f64>,
+    /// Move the torrent to this directory.
+    download_dir: Option<PathBuf>,
+    /// With `download_dir`: move the files too (default true).
+    move_data: Option<bool>,
+}
+
+/// Body of `PATCH /api/v1/session`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SessionBody {
+    /// Bytes per second; 0 removes the limit.
+    max_upload: Option<u64>,
+    max_download: Option<u64>,
+}
+
+/// Answers a request for `/api/v1{rest}`.
+pub(crate) async fn handle(ctx: &Ctx, req: Request<Incoming>, rest: &str) -> Response<Body> {
+    let method = req.method().clone();
+    if method != Method::GET && method != Method::HEAD {
+        let token = req.headers().get("x-shoal-csrf").map(|v| v.as_bytes());
+        if !ctx.security.csrf_ok(token) {
+            return error(
+                StatusCode::FORBIDDEN,
+                "csrf",
+                "missing or wrong X-Shoal-Csrf header (get the token from GET /api/v1/session)",
+            );
+        }
+    }
+    let query = req.uri().query().unwrap_or("").to_owned();
+    let segments: Vec<String> = rest
+        .trim_matches('/')
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let parts: Vec<&str> = segments.iter().map(String::as_str).collect();
+    let d = &ctx.daemon;
+    match (method, parts.as_slice()) {
+        (Method::GET, ["openapi.yaml"]) => response(StatusCode::OK, "application/yaml", OPENAPI),
+        (Method::GET, ["session"]) => {
+            let (up, down) = d.rate_limits();
+            json(
+                StatusCode::OK,
+                &json!({
+                    "version": env!("CARGO_PKG_VERSION"),
+                    "peer_port": d.session().local_addr().port(),
+                    "download_dir": d.config().download_dir.display().to_string(),
+                    "max_upload": up,
+                    "max_download": down,
+                    "csrf_token": ctx.security.csrf_token,
+                    "magnet_supported": false,
+                }),
+            )
+        }
+        (Method::PATCH, ["session"]) => {
+            let body: SessionBody = match parse(req, SMALL_BODY).await {
+                Ok(b) => b,
+                Err(resp) => return resp,
+            };
+            let (mut up, mut down) = d.rate_limits();
+            if let Some(v) = body.max_upload {
+                up = Some(v).filter(|v| *v > 0);
+            }
+            if let Some(v) = body.max_download {
+                down = Some(v).filter(|v| *v > 0);
+            }
+            match d.set_rate_limits(up, down) {
+                Ok(()) => json(
+                    StatusCode::OK,
+                    &json!({ "max_upload": up, "max_download": down }),
+                ),
+                Err(e) => daemon_error(&e),
+            }
+        }
+        (Method::GET, ["torrents"]) => json(StatusCode::OK, &d.views()),
+        (Method::POST, ["torrents"]) => add(ctx, req).await,
+        (Method::GET, ["events"]) => crate::sse::stream(d.clone()),
+        (method, ["torrents", key, tail @ ..]) => {
+            let Some(id) = d.resolve(key) else {
+                return error(
+                    StatusCode::NOT_FOUND,
+                    "not_found",
+                    &format!("no torrent {key}"),
+                );
+            };
+            torrent(ctx, req, method, id, tail, &query).await
+        }
+        _ => error(StatusCode::NOT_FOUND, "not_found", "no such endpoint"),
+    }
+}
+
+async fn torrent(
+    ctx: &Ctx,
+    req: Request<Incoming>,
+    method: Method,
+    id: u32,
+    tail: &[&str],
+    query: &str,
+) -> Response<Body> {
+    let d = &ctx.daemon;
+    let result = match (method, tail) {
+        (Method::GET, []) => {
+            return match d.with_entry(id, crate::view::detail) {
+                Some(detail) => json(StatusCode::OK, &detail),
+                None => error(StatusCode::NOT_FOUND, "not_found", "torrent is gone"),
+            };
+        }
+        (Method::DELETE, []) => {
+            let delete_data = query
+                .split('&')
+                .any(|kv| kv == "delete_data=true" || kv == "delete_data=1");
+            d.remove_torrent(id, delete_data)
+        }
+        (Method::PATCH, []) => {
+            let body: ChangeBody = match parse(req, SMALL_BODY).await {
+                Ok(b) => b,
+                Err(resp) => return resp,
+            };
+            let changes = TorrentChanges {
+                file_priorities: body.files.iter().map(|f| (f.index, f.priority)).collect(),
+                sequential: body.sequential,
+                max_upload: body.max_upload.map(|v| Some(v).filter(|v| *v > 0)),
+                max_download: body.max_download.map(|v| Some(v).filter(|v| *v > 0)),
+                seed_ratio_limit: body.seed_ratio_limit.map(|r| Some(r).filter(|r| *r >= 0.0)),
+            };
+            let changed = d.change(id, &changes);
+            match (changed, body.download_dir) {
+                (Ok(()), Some(dir)) => d.set_location(id, &dir, body.move_data.unwrap_or(true)),
+                (other, _) => other,
+            }
+        }
+        (Method::POST, ["start"]) => d.start_torrent(id),
+        (Method::POST, ["stop"]) => d.stop_torrent(id),
+        (Method::POST, ["verify"]) => d.verify_torrent(id),
+        (Method::POST, ["reannounce"]) => d.reannounce_torrent(id),
+        _ => return error(StatusCode::NOT_FOUND, "not_found", "no such endpoint"),
+    };
+    match result {
+        Ok(()) => match d.view(id) {
+            Some(view) => json(StatusCode::OK, &view),
+            None => json(StatusCode::OK, &json!({ "removed": id })),
+        },
+        Err(e) => daemon_error(&e),
+    }
+}
+
+async fn add(ctx: &Ctx, req: Request<Incoming>) -> Response<Body> {
+    let body: AddBody = match parse(req, ctx.max_body).await {
+        Ok(b) => b,
+        Err(resp) => return resp,
+    };
+    let source = match (body.metainfo, body.magnet) {
+        (Some(meta), None) => {
+            let cleaned: String = meta.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+            match base64::engine::general_purpose::STANDARD.decode(cleaned) {
+                Ok(bytes) => AddSource::Metainfo(bytes),
+                Err(e) => {
+                    return error(
+                        StatusCode::BAD_REQUEST,
+                        "bad_request",
+                        &format!("metainfo is not base64: {e}"),
+                    );
+                }
+            }
+        }
+        (None, Some(link)) => AddSource::Magnet(link),
+        _ => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                "give exactly one of metainfo (base64 .torrent) and magnet",
+            );
+        }
+    };
+    let outcome = ctx.daemon.add(AddRequest {
+        source,
+        download_dir: body.download_dir,
+        paused: body.paused,
+        file_priorities: body.file_priorities,
+        sequential: body.sequential,
+    });
+    match outcome {
+        Ok(AddOutcome::Added { id, .. }) => match ctx.daemon.view(id) {
+            Some(view) => json(StatusCode::CREATED, &view),
+            None => json(StatusCode::CREATED, &json!({ "id": id })),
+        },
+        Ok(AddOutcome::Duplicate { id, hash, .. }) => error(
+            StatusCode::CONFLICT,
+            "duplicate",
+            &format!("torrent {hash} is already added as {id}"),
+        ),
+        Err(e) => daemon_error(&e),
+    }
+}
+
+/// Reads and decodes a JSON body, or answers with a clear error.
+async fn parse<T: serde::de::DeserializeOwned>(
+    req: Request<Incoming>,
+    limit: usize,
+) -> Result<T, Response<Body>> {
+    let bytes = read_body(req, limit).await?;
+    serde_json::from_slice(&bytes).map_err(|e| {
+        error(
+            StatusCode::BAD_REQUEST,
+            "bad_json",
+            &format!("invalid request body: {e}"),
+        )
+    })
+}

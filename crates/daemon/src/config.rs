@@ -1,0 +1,229 @@
+//! Daemon settings: built-in defaults, then a TOML file, then `SHOAL_*`
+//! environment variables, then command-line flags (each overrides the last).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::DaemonError;
+
+/// Default address of the HTTP API (Transmission's port, so
+/// `transmission-remote` works with no arguments).
+pub const DEFAULT_RPC: &str = "127.0.0.1:9091";
+
+/// Everything the daemon can be told.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DaemonConfig {
+    /// Torrents list, per-torrent options and resume data.
+    pub state_dir: PathBuf,
+    /// Where torrents download unless told otherwise.
+    pub download_dir: PathBuf,
+    /// Address peers connect to.
+    pub listen: SocketAddr,
+    /// Address of the web UI, the JSON API and the Transmission RPC.
+    pub rpc: SocketAddr,
+    /// User name for HTTP basic auth (required with `password` when `rpc`
+    /// is not a loopback address).
+    pub username: Option<String>,
+    /// Password for HTTP basic auth.
+    pub password: Option<String>,
+    /// Host names accepted in the `Host` header besides `localhost` and IP
+    /// literals (a guard against DNS rebinding).
+    pub allowed_hosts: Vec<String>,
+    /// Session-wide upload limit, bytes per second.
+    pub max_upload: Option<u64>,
+    /// Session-wide download limit, bytes per second.
+    pub max_download: Option<u64>,
+    /// A directory watched for new .torrent files, which are added and
+    /// renamed to `*.torrent.added`.
+    pub watch_dir: Option<PathBuf>,
+    /// Largest request body accepted, bytes (uploads of .torrent files).
+    pub max_body: usize,
+    /// Most peer connections per torrent.
+    pub max_peers: usize,
+    /// Most torrents downloading at once; more wait in the queue (0: no limit).
+    pub max_active_downloads: usize,
+    /// Add new torrents paused.
+    pub start_paused: bool,
+}
+
+impl Default for DaemonConfig {
+    fn default() -> Self {
+        DaemonConfig {
+            state_dir: xdg_dir("XDG_STATE_HOME", ".local/state").join("shoal/daemon"),
+            download_dir: download_dir(),
+            listen: SocketAddr::from(([0, 0, 0, 0], 51413)),
+            rpc: SocketAddr::from(([127, 0, 0, 1], 9091)),
+            username: None,
+            password: None,
+            allowed_hosts: Vec::new(),
+            max_upload: None,
+            max_download: None,
+            watch_dir: None,
+            max_body: 16 << 20,
+            max_peers: 80,
+            max_active_downloads: 0,
+            start_paused: false,
+        }
+    }
+}
+
+/// `$VAR`, else `~/fallback`, else the current directory.
+fn xdg_dir(var: &str, fallback: &str) -> PathBuf {
+    if let Some(dir) = std::env::var_os(var).filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    if let Some(home) = std::env::var_os("HOME").filter(|d| !d.is_empty()) {
+        return PathBuf::from(home).join(fallback);
+    }
+    PathBuf::from(".")
+}
+
+fn download_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("XDG_DOWNLOAD_DIR").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    match std::env::var_os("HOME").filter(|d| !d.is_empty()) {
+        Some(home) => PathBuf::from(home).join("Downloads"),
+        None => std::env::temp_dir().join("shoal-downloads"),
+    }
+}
+
+/// The config file read when none is named: `$XDG_CONFIG_HOME/shoal/daemon.toml`.
+pub fn default_config_file() -> PathBuf {
+    xdg_dir("XDG_CONFIG_HOME", ".config").join("shoal/daemon.toml")
+}
+
+impl DaemonConfig {
+    /// Defaults, overridden by `file` (if given; a missing default file is
+    /// fine, a missing named file is not), then by the environment.
+    pub fn load(
+        file: Option<&Path>,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, DaemonError> {
+        let mut config = match file {
+            Some(path) => Self::from_file(path)?,
+            None => {
+                let path = default_config_file();
+                if path.exists() {
+                    Self::from_file(&path)?
+                } else {
+                    DaemonConfig::default()
+                }
+            }
+        };
+        config.apply_env(env)?;
+        Ok(config)
+    }
+
+    fn from_file(path: &Path) -> Result<Self, DaemonError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| DaemonError::io(format!("reading {}", path.display()), e))?;
+        toml::from_str(&text).map_err(|e| DaemonError::Config(format!("{}: {e}", path.display())))
+    }
+
+    /// Applies `SHOAL_STATE_DIR`, `SHOAL_DOWNLOAD_DIR`, `SHOAL_LISTEN`,
+    /// `SHOAL_RPC`, `SHOAL_USERNAME`, `SHOAL_PASSWORD`, `SHOAL_WATCH_DIR`.
+    pub fn apply_env(&mut self, env: &dyn Fn(&str) -> Option<String>) -> Result<(), DaemonError> {
+        let get = |name: &str| env(name).filter(|v| !v.is_empty());
+        if let Some(v) = get("SHOAL_STATE_DIR") {
+            self.state_dir = v.into();
+        }
+        if let Some(v) = get("SHOAL_DOWNLOAD_DIR") {
+            self.download_dir = v.into();
+        }
+        if let Some(v) = get("SHOAL_LISTEN") {
+            self.listen = parse_addr("SHOAL_LISTEN", &v)?;
+        }
+        if let Some(v) = get("SHOAL_RPC") {
+            self.rpc = parse_addr("SHOAL_RPC", &v)?;
+        }
+        if let Some(v) = get("SHOAL_USERNAME") {
+            self.username = Some(v);
+        }
+        if let Some(v) = get("SHOAL_PASSWORD") {
+            self.password = Some(v);
+        }
+        if let Some(v) = get("SHOAL_WATCH_DIR") {
+            self.watch_dir = Some(v.into());
+        }
+        Ok(())
+    }
+
+    /// Refuses settings that would be unsafe or cannot work.
+    pub fn validate(&self) -> Result<(), DaemonError> {
+        let has_credentials = self.username.as_deref().is_some_and(|u| !u.is_empty())
+            && self.password.as_deref().is_some_and(|p| !p.is_empty());
+        if !self.rpc.ip().is_loopback() && !has_credentials {
+            return Err(DaemonError::Config(format!(
+                "the API address {} is reachable from other machines: set username and password",
+                self.rpc
+            )));
+        }
+        if self.username.is_some() != self.password.is_some() {
+            return Err(DaemonError::Config(
+                "username and password go together".into(),
+            ));
+        }
+        if !self.download_dir.is_absolute() {
+            return Err(DaemonError::Config(format!(
+                "download_dir must be an absolute path, not {}",
+                self.download_dir.display()
+            )));
+        }
+        if self.max_body < 1024 {
+            return Err(DaemonError::Config("max_body is below 1024 bytes".into()));
+        }
+        Ok(())
+    }
+}
+
+fn parse_addr(name: &str, value: &str) -> Result<SocketAddr, DaemonError> {
+    value
+        .parse()
+        .map_err(|_| DaemonError::Config(format!("{name}: {value:?} is not an ADDR:PORT")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_then_env() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.toml");
+        std::fs::write(
+            &path,
+            "rpc = \"127.0.0.1:1234\"\ndownload_dir = \"/srv/dl\"\nmax_upload = 1000\n",
+        )
+        .unwrap();
+        let env = |k: &str| (k == "SHOAL_RPC").then(|| "127.0.0.1:5678".to_owned());
+        let c = DaemonConfig::load(Some(&path), &env).unwrap();
+        assert_eq!(c.rpc, "127.0.0.1:5678".parse().unwrap());
+        assert_eq!(c.download_dir, PathBuf::from("/srv/dl"));
+        assert_eq!(c.max_upload, Some(1000));
+        c.validate().unwrap();
+    }
+
+    #[test]
+    fn unknown_keys_and_open_binds_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.toml");
+        std::fs::write(&path, "rcp = \"127.0.0.1:1\"\n").unwrap();
+        assert!(DaemonConfig::load(Some(&path), &|_| None).is_err());
+        let c = DaemonConfig {
+            rpc: "0.0.0.0:9091".parse().unwrap(),
+            download_dir: "/tmp".into(),
+            ..DaemonConfig::default()
+        };
+        assert!(c.validate().is_err());
+        let c = DaemonConfig {
+            username: Some("u".into()),
+            password: Some("p".into()),
+            ..c
+        };
+        c.validate().unwrap();
+    }
+}

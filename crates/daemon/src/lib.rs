@@ -1,0 +1,27 @@
+#![recursion_limit = "256"]
+//! `shoal daemon`: a long-running service holding many torrents, with
+//! state that survives restarts and crashes, a web UI, a native JSON API
+//! (`/api/v1`, see `openapi.yaml`) with live updates, a Transmission-compatible
+//! RPC (`/transmission/rpc`) and Prometheus metrics (`/metrics`).
+
+mod api;
+mod config;
+mod error;
+mod http;
+mod manager;
+mod metrics;
+mod security;
+mod sse;
+mod store;
+mod transmission;
+mod ui;
+mod view;
+mod watch;
+
+pub use config::{DEFAULT_RPC, DaemonConfig, default_config_file};
+pub use error::DaemonError;
+pub use http::serve;
+
+pub use manager::{AddOutcome, AddRequest, AddSource, Daemon, TorrentChanges};
+pub use store::{DaemonRecord, TorrentRecord};
+pub use view::{DetailView, FileView, Status, TorrentView};

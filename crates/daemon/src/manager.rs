@@ -1,0 +1,1165 @@
+//! The daemon's core: the torrents it holds, what the user wants of each
+//! (running, paused, options) and what each is doing, kept in step with the
+//! session and the state directory.
+//!
+//! Every change of a torrent's life (start, stop, recheck, move, remove)
+//! runs as a task holding that info-hash's lifecycle lock, so they happen
+//! in the order asked and never overlap; API calls only record the wish
+//! and return at once.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Component, Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use shoal_metainfo::Torrent;
+use shoal_session::{Session, SessionConfig, TorrentHandle, TorrentOptions, TorrentStats};
+
+use crate::store::{DaemonRecord, Store, TorrentRecord};
+use crate::view::{self, TorrentView};
+use crate::{DaemonConfig, DaemonError};
+
+/// How often rates are sampled and completion is noticed.
+const SAMPLE: Duration = Duration::from_secs(1);
+/// Records whose byte counters moved are saved this often.
+const SAVE_EVERY: u32 = 15;
+
+/// What a torrent is doing.
+#[derive(Clone)]
+pub(crate) enum Phase {
+    /// Not in the session.
+    Stopped,
+    /// Waiting for a download slot (`max_active_downloads`).
+    Queued,
+    /// Being added: existing data is checked.
+    Checking,
+    /// In the session, trading.
+    Running(TorrentHandle),
+}
+
+/// One torrent the daemon holds.
+pub(crate) struct Entry {
+    pub record: TorrentRecord,
+    pub torrent: Arc<Torrent>,
+    pub hash: [u8; 20],
+    pub phase: Phase,
+    /// Why it stopped, if it failed.
+    pub error: Option<String>,
+    /// Last figures seen (kept while stopped).
+    pub stats: TorrentStats,
+    /// Smoothed rates, bytes per second.
+    pub down_rate: f64,
+    pub up_rate: f64,
+    /// The session's counters at the last sample (they restart at each add).
+    seen_down: u64,
+    seen_up: u64,
+    /// Counters moved since the record was last saved.
+    dirty: bool,
+}
+
+struct State {
+    entries: BTreeMap<u32, Entry>,
+    by_hash: HashMap<[u8; 20], u32>,
+    daemon: DaemonRecord,
+    /// One lifecycle lock per info-hash (see the module doc).
+    op_locks: HashMap<[u8; 20], Arc<tokio::sync::Mutex<()>>>,
+}
+
+pub(crate) struct Shared {
+    pub session: Session,
+    pub store: Store,
+    pub config: DaemonConfig,
+    state: Mutex<State>,
+    /// Bumped on every change, for live updates.
+    pub changed: tokio::sync::watch::Sender<u64>,
+    pub started: Instant,
+}
+
+/// A running daemon (cheap to clone).
+#[derive(Clone)]
+pub struct Daemon {
+    pub(crate) shared: Arc<Shared>,
+}
+
+/// Where a new torrent comes from.
+#[derive(Debug, Clone)]
+pub enum AddSource {
+    /// The bytes of a .torrent file.
+    Metainfo(Vec<u8>),
+    /// A magnet link.
+    Magnet(String),
+}
+
+/// A request to add a torrent.
+#[derive(Debug, Clone)]
+pub struct AddRequest {
+    /// What to add.
+    pub source: AddSource,
+    /// Where to download (default: the configured download directory).
+    pub download_dir: Option<PathBuf>,
+    /// Add without starting (default: the `start_paused` setting).
+    pub paused: Option<bool>,
+    /// Per-file priorities.
+    pub file_priorities: Option<Vec<u8>>,
+    /// Download pieces in order.
+    pub sequential: bool,
+}
+
+/// What an add did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AddOutcome {
+    /// A new torrent with this id.
+    Added {
+        /// Its id.
+        id: u32,
+        /// Its info-hash, hex.
+        hash: String,
+        /// Its name.
+        name: String,
+    },
+    /// The torrent was already there, under this id.
+    Duplicate {
+        /// Its id.
+        id: u32,
+        /// Its info-hash, hex.
+        hash: String,
+        /// Its name.
+        name: String,
+    },
+}
+
+/// Changes to a torrent's options.
+#[derive(Debug, Clone, Default)]
+pub struct TorrentChanges {
+    /// (file index, priority) pairs.
+    pub file_priorities: Vec<(usize, u8)>,
+    /// Download in order.
+    pub sequential: Option<bool>,
+    /// Upload limit (`Some(None)`: unlimited).
+    pub max_upload: Option<Option<u64>>,
+    /// Download limit.
+    pub max_download: Option<Option<u64>>,
+    /// Seed ratio limit.
+    pub seed_ratio_limit: Option<Option<f64>>,
+}
+
+/// A lifecycle step, run under the torrent's lifecycle lock.
+enum Op {
+    Start,
+    Stop,
+    Restart {
+        recheck: bool,
+        move_to: Option<(PathBuf, bool)>,
+    },
+    Remove {
+        torrent: Arc<Torrent>,
+        dir: PathBuf,
+        delete_data: bool,
+    },
+}
+
+pub(crate) fn now_unix() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Daemon {
+    /// Opens the state directory, binds the peer port and brings back every
+    /// saved torrent (running ones are started again).
+    pub async fn start(config: DaemonConfig) -> Result<Daemon, DaemonError> {
+        config.validate()?;
+        let store = Store::open(&config.state_dir)?;
+        let mut session_config = SessionConfig::new(config.listen, store.resume_dir());
+        session_config.max_peers = config.max_peers;
+        let session = Session::bind(session_config).await?;
+        let mut daemon = store.load_daemon();
+        daemon.session_count += 1;
+        let (up, down) = if daemon.limits_set {
+            (daemon.max_upload, daemon.max_download)
+        } else {
+            (config.max_upload, config.max_download)
+        };
+        session.set_rate_limits(up, down);
+        store.save_daemon(&daemon)?;
+        let shared = Arc::new(Shared {
+            session,
+            store,
+            config,
+            state: Mutex::new(State {
+                entries: BTreeMap::new(),
+                by_hash: HashMap::new(),
+                daemon,
+                op_locks: HashMap::new(),
+            }),
+            changed: tokio::sync::watch::Sender::new(0),
+            started: Instant::now(),
+        });
+        let this = Daemon { shared };
+        this.restore()?;
+        tokio::spawn(sampler(Arc::clone(&this.shared)));
+        if let Some(dir) = this.shared.config.watch_dir.clone() {
+            tokio::spawn(crate::watch::watch_loop(this.clone(), dir));
+        }
+        Ok(this)
+    }
+
+    fn restore(&self) -> Result<(), DaemonError> {
+        let saved = self.shared.store.load_all()?;
+        let mut to_start = Vec::new();
+        for (record, metainfo) in saved {
+            let torrent = match Torrent::from_bytes(&metainfo) {
+                Ok(t) => t,
+                Err(err) => {
+                    tracing::warn!("skipping saved torrent {}: {err}", record.info_hash);
+                    continue;
+                }
+            };
+            let Some(hash) = torrent.info_hashes.wire_id() else {
+                continue;
+            };
+            if hex(&hash) != record.info_hash {
+                tracing::warn!("skipping saved torrent {}: hash mismatch", record.info_hash);
+                continue;
+            }
+            let stats = stats_from_resume(&self.shared.session, &torrent, hash);
+            let mut state = self.lock();
+            state.daemon.next_id = state.daemon.next_id.max(record.id.saturating_add(1));
+            if !record.paused {
+                to_start.push((record.id, hash));
+            }
+            state.by_hash.insert(hash, record.id);
+            state.entries.insert(
+                record.id,
+                Entry {
+                    record,
+                    torrent: Arc::new(torrent),
+                    hash,
+                    phase: Phase::Stopped,
+                    error: None,
+                    stats,
+                    down_rate: 0.0,
+                    up_rate: 0.0,
+                    seen_down: 0,
+                    seen_up: 0,
+                    dirty: false,
+                },
+            );
+        }
+        for (id, hash) in to_start {
+            self.spawn_op(id, hash, Op::Start);
+        }
+        Ok(())
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.shared.lock()
+    }
+
+    /// The session underneath.
+    pub fn session(&self) -> &Session {
+        &self.shared.session
+    }
+
+    /// The settings the daemon runs with.
+    pub fn config(&self) -> &DaemonConfig {
+        &self.shared.config
+    }
+
+    /// A receiver that changes whenever a torrent changes.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.shared.changed.subscribe()
+    }
+
+    /// Adds a torrent (and starts it unless asked to stay paused).
+    pub fn add(&self, req: AddRequest) -> Result<AddOutcome, DaemonError> {
+        let metainfo = match req.source {
+            AddSource::Metainfo(bytes) => bytes,
+            AddSource::Magnet(link) => {
+                // The seam for magnet downloads: once the session can fetch
+                // metadata, the magnet is stored with a "fetching metadata"
+                // state and becomes a normal torrent when the info arrives.
+                let magnet: shoal_metainfo::Magnet = link
+                    .parse()
+                    .map_err(|e| DaemonError::BadRequest(format!("invalid magnet link: {e}")))?;
+                return Err(DaemonError::NotSupported(format!(
+                    "magnet links (here {}): the session cannot fetch metadata from peers yet; add the .torrent file",
+                    magnet.name.as_deref().unwrap_or("unnamed")
+                )));
+            }
+        };
+        let torrent = Torrent::from_bytes(&metainfo)
+            .map_err(|e| DaemonError::BadRequest(format!("not a valid torrent: {e}")))?;
+        let hash = torrent
+            .info_hashes
+            .wire_id()
+            .ok_or_else(|| DaemonError::BadRequest("torrent has no info-hash".into()))?;
+        let dir = match req.download_dir {
+            Some(dir) => check_dir(&dir)?,
+            None => self.shared.config.download_dir.clone(),
+        };
+        let files = torrent.info.files.len();
+        let priorities = req.file_priorities.unwrap_or_default();
+        if priorities.len() > files || priorities.iter().any(|p| *p > 7) {
+            return Err(DaemonError::BadRequest(format!(
+                "file priorities: at most {files} values of 0–7"
+            )));
+        }
+        let paused = req.paused.unwrap_or(self.shared.config.start_paused);
+        let (id, name) = {
+            let mut state = self.lock();
+            if let Some(id) = state.by_hash.get(&hash).copied() {
+                return Ok(AddOutcome::Duplicate {
+                    id,
+                    hash: hex(&hash),
+                    name: torrent.info.name.clone(),
+                });
+            }
+            let id = state.daemon.next_id.max(1);
+            state.daemon.next_id = id.saturating_add(1);
+            self.shared.store.save_daemon(&state.daemon)?;
+            let record = TorrentRecord {
+                id,
+                info_hash: hex(&hash),
+                name: torrent.info.name.clone(),
+                download_dir: dir,
+                paused,
+                added_at: now_unix(),
+                done_at: None,
+                file_priorities: priorities,
+                sequential: req.sequential,
+                max_upload: None,
+                max_download: None,
+                seed_ratio_limit: None,
+                uploaded: 0,
+                downloaded: 0,
+            };
+            self.shared.store.add(&record, &metainfo)?;
+            let name = record.name.clone();
+            let stats = TorrentStats {
+                pieces_total: torrent.info.num_pieces() as u32,
+                total_size: torrent.info.total_length(),
+                bytes_left: torrent.info.total_length(),
+                ..TorrentStats::default()
+            };
+            state.by_hash.insert(hash, id);
+            state.entries.insert(
+                id,
+                Entry {
+                    record,
+                    torrent: Arc::new(torrent),
+                    hash,
+                    phase: Phase::Stopped,
+                    error: None,
+                    stats,
+                    down_rate: 0.0,
+                    up_rate: 0.0,
+                    seen_down: 0,
+                    seen_up: 0,
+                    dirty: false,
+                },
+            );
+            (id, name)
+        };
+        if !paused {
+            self.spawn_op(id, hash, Op::Start);
+        }
+        self.bump();
+        Ok(AddOutcome::Added {
+            id,
+            hash: hex(&hash),
+            name,
+        })
+    }
+
+    /// Resolves an id or a hex info-hash to an id.
+    pub fn resolve(&self, key: &str) -> Option<u32> {
+        if let Ok(id) = key.parse::<u32>() {
+            return self.lock().entries.contains_key(&id).then_some(id);
+        }
+        let mut hash = [0u8; 20];
+        shoal_metainfo::infohash::unhex(key, &mut hash).ok()?;
+        self.lock().by_hash.get(&hash).copied()
+    }
+
+    /// Every torrent id, in order.
+    pub fn ids(&self) -> Vec<u32> {
+        self.lock().entries.keys().copied().collect()
+    }
+
+    /// Starts (or resumes) a torrent.
+    pub fn start_torrent(&self, id: u32) -> Result<(), DaemonError> {
+        let hash = self.update_record(id, |r| r.paused = false)?;
+        {
+            let mut state = self.lock();
+            if let Some(e) = state.entries.get_mut(&id) {
+                e.error = None;
+            }
+        }
+        self.spawn_op(id, hash, Op::Start);
+        Ok(())
+    }
+
+    /// Stops (pauses) a torrent; its progress is kept.
+    pub fn stop_torrent(&self, id: u32) -> Result<(), DaemonError> {
+        let hash = self.update_record(id, |r| r.paused = true)?;
+        self.set_stopped(id);
+        self.spawn_op(id, hash, Op::Stop);
+        Ok(())
+    }
+
+    /// Checks every piece on disk again.
+    pub fn verify_torrent(&self, id: u32) -> Result<(), DaemonError> {
+        let hash = self.hash_of(id)?;
+        self.spawn_op(
+            id,
+            hash,
+            Op::Restart {
+                recheck: true,
+                move_to: None,
+            },
+        );
+        Ok(())
+    }
+
+    /// Asks the trackers for peers now.
+    pub fn reannounce_torrent(&self, id: u32) -> Result<(), DaemonError> {
+        let state = self.lock();
+        let entry = state
+            .entries
+            .get(&id)
+            .ok_or_else(|| DaemonError::NotFound(id.to_string()))?;
+        if let Phase::Running(handle) = &entry.phase {
+            handle.reannounce();
+        }
+        Ok(())
+    }
+
+    /// Removes a torrent, and its downloaded files if `delete_data`.
+    pub fn remove_torrent(&self, id: u32, delete_data: bool) -> Result<(), DaemonError> {
+        let (hash, torrent, dir) = {
+            let mut state = self.lock();
+            let entry = state
+                .entries
+                .remove(&id)
+                .ok_or_else(|| DaemonError::NotFound(id.to_string()))?;
+            state.by_hash.remove(&entry.hash);
+            self.shared.store.remove(&entry.record.info_hash)?;
+            (entry.hash, entry.torrent, entry.record.download_dir)
+        };
+        self.spawn_op(
+            id,
+            hash,
+            Op::Remove {
+                torrent,
+                dir,
+                delete_data,
+            },
+        );
+        self.bump();
+        Ok(())
+    }
+
+    /// Points a torrent at another directory, moving its files there if `move_data`.
+    pub fn set_location(&self, id: u32, dir: &Path, move_data: bool) -> Result<(), DaemonError> {
+        let dir = check_dir(dir)?;
+        let hash = self.hash_of(id)?;
+        self.spawn_op(
+            id,
+            hash,
+            Op::Restart {
+                recheck: false,
+                move_to: Some((dir, move_data)),
+            },
+        );
+        Ok(())
+    }
+
+    /// Changes a torrent's options (file priorities, limits, order).
+    pub fn change(&self, id: u32, changes: &TorrentChanges) -> Result<(), DaemonError> {
+        let (handle, files, restart) = {
+            let state = self.lock();
+            let entry = state
+                .entries
+                .get(&id)
+                .ok_or_else(|| DaemonError::NotFound(id.to_string()))?;
+            let handle = match &entry.phase {
+                Phase::Running(h) => Some(h.clone()),
+                _ => None,
+            };
+            let restart = changes
+                .sequential
+                .is_some_and(|s| s != entry.record.sequential)
+                && handle.is_some();
+            (handle, entry.torrent.info.files.len(), restart)
+        };
+        for (file, priority) in &changes.file_priorities {
+            if *file >= files || *priority > 7 {
+                return Err(DaemonError::BadRequest(format!(
+                    "file {file} priority {priority}: files are 0..{files}, priorities 0–7"
+                )));
+            }
+        }
+        if let Some(Some(r)) = changes.seed_ratio_limit {
+            if !r.is_finite() || r < 0.0 {
+                return Err(DaemonError::BadRequest("seed ratio must be ≥ 0".into()));
+            }
+        }
+        let hash = self.update_record(id, |r| {
+            if !changes.file_priorities.is_empty() && r.file_priorities.len() < files {
+                r.file_priorities.resize(files, 4);
+            }
+            for (file, priority) in &changes.file_priorities {
+                if let Some(slot) = r.file_priorities.get_mut(*file) {
+                    *slot = *priority;
+                }
+            }
+            if let Some(s) = changes.sequential {
+                r.sequential = s;
+            }
+            if let Some(l) = changes.max_upload {
+                r.max_upload = l;
+            }
+            if let Some(l) = changes.max_download {
+                r.max_download = l;
+            }
+            if let Some(l) = changes.seed_ratio_limit {
+                r.seed_ratio_limit = l;
+            }
+        })?;
+        if let Some(handle) = handle {
+            for (file, priority) in &changes.file_priorities {
+                handle.set_file_priority(*file, *priority)?;
+            }
+            let state = self.lock();
+            if let Some(e) = state.entries.get(&id) {
+                handle.set_rate_limits(e.record.max_upload, e.record.max_download);
+            }
+        }
+        if restart {
+            self.spawn_op(
+                id,
+                hash,
+                Op::Restart {
+                    recheck: false,
+                    move_to: None,
+                },
+            );
+        }
+        self.bump();
+        Ok(())
+    }
+
+    /// The session-wide rate limits (up, down), bytes per second.
+    pub fn rate_limits(&self) -> (Option<u64>, Option<u64>) {
+        self.shared.session.rate_limits()
+    }
+
+    /// Changes the session-wide rate limits and keeps them across restarts.
+    pub fn set_rate_limits(&self, up: Option<u64>, down: Option<u64>) -> Result<(), DaemonError> {
+        self.shared.session.set_rate_limits(up, down);
+        let mut state = self.lock();
+        state.daemon.max_upload = up;
+        state.daemon.max_download = down;
+        state.daemon.limits_set = true;
+        self.shared.store.save_daemon(&state.daemon)?;
+        drop(state);
+        self.bump();
+        Ok(())
+    }
+
+    /// Daemon-wide record (totals over all sessions).
+    pub fn daemon_record(&self) -> DaemonRecord {
+        self.lock().daemon.clone()
+    }
+
+    /// A snapshot of one torrent.
+    pub fn view(&self, id: u32) -> Option<TorrentView> {
+        let state = self.lock();
+        state.entries.get(&id).map(view::of)
+    }
+
+    /// Snapshots of every torrent.
+    pub fn views(&self) -> Vec<TorrentView> {
+        self.lock().entries.values().map(view::of).collect()
+    }
+
+    /// Runs `f` on a torrent's entry (for detail views).
+    pub(crate) fn with_entry<R>(&self, id: u32, f: impl FnOnce(&Entry) -> R) -> Option<R> {
+        self.lock().entries.get(&id).map(f)
+    }
+
+    /// Saves every torrent's counters and takes each out of the session
+    /// (resume data saved, trackers told).
+    pub async fn shutdown(&self) {
+        self.save_counters();
+        self.shared.session.shutdown().await;
+    }
+
+    fn save_counters(&self) {
+        let mut state = self.lock();
+        let elapsed = self.shared.started.elapsed().as_secs();
+        let records: Vec<TorrentRecord> = state
+            .entries
+            .values_mut()
+            .filter(|e| e.dirty)
+            .map(|e| {
+                e.dirty = false;
+                e.record.clone()
+            })
+            .collect();
+        for record in &records {
+            if let Err(err) = self.shared.store.save(record) {
+                tracing::error!("saving {}: {err}", record.info_hash);
+            }
+        }
+        let mut daemon = state.daemon.clone();
+        daemon.seconds_active = daemon.seconds_active.saturating_add(elapsed);
+        let _ = self.shared.store.save_daemon(&daemon);
+    }
+
+    fn hash_of(&self, id: u32) -> Result<[u8; 20], DaemonError> {
+        self.lock()
+            .entries
+            .get(&id)
+            .map(|e| e.hash)
+            .ok_or_else(|| DaemonError::NotFound(id.to_string()))
+    }
+
+    /// Changes a record and saves it; returns the torrent's hash.
+    fn update_record(
+        &self,
+        id: u32,
+        f: impl FnOnce(&mut TorrentRecord),
+    ) -> Result<[u8; 20], DaemonError> {
+        let mut state = self.lock();
+        let entry = state
+            .entries
+            .get_mut(&id)
+            .ok_or_else(|| DaemonError::NotFound(id.to_string()))?;
+        f(&mut entry.record);
+        self.shared.store.save(&entry.record)?;
+        let hash = entry.hash;
+        drop(state);
+        self.bump();
+        Ok(hash)
+    }
+
+    fn set_stopped(&self, id: u32) {
+        let mut state = self.lock();
+        if let Some(e) = state.entries.get_mut(&id) {
+            if let Phase::Running(h) = &e.phase {
+                e.stats = h.stats();
+            }
+            e.phase = Phase::Stopped;
+            e.down_rate = 0.0;
+            e.up_rate = 0.0;
+        }
+    }
+
+    pub(crate) fn bump(&self) {
+        self.shared.changed.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    fn spawn_op(&self, id: u32, hash: [u8; 20], op: Op) {
+        let lock = {
+            let mut state = self.lock();
+            Arc::clone(state.op_locks.entry(hash).or_default())
+        };
+        let this = self.clone();
+        tokio::spawn(async move {
+            let _guard = lock.lock().await;
+            this.run_op(id, hash, op).await;
+            this.bump();
+        });
+    }
+
+    async fn run_op(&self, id: u32, hash: [u8; 20], op: Op) {
+        match op {
+            Op::Start => self.ensure_running(id, hash).await,
+            Op::Stop => self.leave_session(id, hash).await,
+            Op::Remove {
+                torrent,
+                dir,
+                delete_data,
+            } => {
+                self.leave_session(id, hash).await;
+                let _ = std::fs::remove_file(self.shared.session.resume_path(&hash));
+                if delete_data {
+                    let result =
+                        tokio::task::spawn_blocking(move || delete_content(&torrent, &dir)).await;
+                    if let Ok(Err(err)) = result {
+                        tracing::warn!("deleting data: {err}");
+                    }
+                }
+                let mut state = self.lock();
+                if !state.by_hash.contains_key(&hash) {
+                    state.op_locks.remove(&hash);
+                }
+            }
+            Op::Restart { recheck, move_to } => {
+                self.leave_session(id, hash).await;
+                if recheck {
+                    let _ = std::fs::remove_file(self.shared.session.resume_path(&hash));
+                }
+                if let Some((dir, move_data)) = move_to {
+                    if let Err(err) = self.relocate(id, &dir, move_data).await {
+                        self.fail(id, &err.to_string());
+                        return;
+                    }
+                }
+                let paused = self.lock().entries.get(&id).is_none_or(|e| e.record.paused);
+                if !paused {
+                    self.ensure_running(id, hash).await;
+                } else if recheck {
+                    // A stopped torrent is checked and stays stopped.
+                    self.check_only(id, hash).await;
+                }
+            }
+        }
+    }
+
+    /// Adds the torrent to the session if it is still wanted there.
+    async fn ensure_running(&self, id: u32, hash: [u8; 20]) {
+        let plan = {
+            let mut state = self.lock();
+            let Some(e) = state.entries.get_mut(&id) else {
+                return;
+            };
+            if e.hash != hash || e.record.paused {
+                return;
+            }
+            if let Some(handle) = self.shared.session.torrent(&hash) {
+                e.phase = Phase::Running(handle);
+                return;
+            }
+            e.phase = Phase::Checking;
+            e.error = None;
+            (
+                Arc::clone(&e.torrent),
+                e.record.download_dir.clone(),
+                TorrentOptions {
+                    sequential: e.record.sequential,
+                    file_priorities: e.record.file_priorities.clone(),
+                    ..TorrentOptions::default()
+                },
+            )
+        };
+        self.bump();
+        let (torrent, dir, options) = plan;
+        match self
+            .shared
+            .session
+            .add_torrent((*torrent).clone(), dir, options)
+            .await
+        {
+            Ok(handle) => {
+                let keep = {
+                    let mut state = self.lock();
+                    match state.entries.get_mut(&id) {
+                        Some(e) if e.hash == hash && !e.record.paused => {
+                            handle.set_rate_limits(e.record.max_upload, e.record.max_download);
+                            e.stats = handle.stats();
+                            e.seen_down = 0;
+                            e.seen_up = 0;
+                            e.phase = Phase::Running(handle);
+                            true
+                        }
+                        Some(e) => {
+                            e.stats = handle.stats();
+                            e.phase = Phase::Stopped;
+                            false
+                        }
+                        None => false,
+                    }
+                };
+                if !keep {
+                    let _ = self.shared.session.remove_torrent(&hash).await;
+                }
+            }
+            Err(err) => self.fail(id, &err.to_string()),
+        }
+    }
+
+    /// Adds a stopped torrent just long enough to check its data.
+    async fn check_only(&self, id: u32, hash: [u8; 20]) {
+        let Some((torrent, dir, priorities)) = self.with_entry(id, |e| {
+            (
+                Arc::clone(&e.torrent),
+                e.record.download_dir.clone(),
+                e.record.file_priorities.clone(),
+            )
+        }) else {
+            return;
+        };
+        self.set_phase(id, Phase::Checking);
+        let options = TorrentOptions {
+            file_priorities: priorities,
+            ..TorrentOptions::default()
+        };
+        match self
+            .shared
+            .session
+            .add_torrent((*torrent).clone(), dir, options)
+            .await
+        {
+            Ok(handle) => {
+                let stats = handle.stats();
+                let _ = self.shared.session.remove_torrent(&hash).await;
+                let mut state = self.lock();
+                if let Some(e) = state.entries.get_mut(&id) {
+                    e.stats = stats;
+                    e.phase = Phase::Stopped;
+                }
+            }
+            Err(err) => self.fail(id, &err.to_string()),
+        }
+    }
+
+    async fn leave_session(&self, id: u32, hash: [u8; 20]) {
+        if let Some(handle) = self.shared.session.torrent(&hash) {
+            let stats = handle.stats();
+            self.account(id, &stats);
+            let _ = self.shared.session.remove_torrent(&hash).await;
+        }
+        let mut state = self.lock();
+        if let Some(e) = state.entries.get_mut(&id) {
+            if e.hash == hash && !matches!(e.phase, Phase::Queued) {
+                e.phase = Phase::Stopped;
+                e.down_rate = 0.0;
+                e.up_rate = 0.0;
+            }
+            if e.dirty {
+                e.dirty = false;
+                let _ = self.shared.store.save(&e.record);
+            }
+        }
+    }
+
+    /// Moves the content (if asked) and records the new directory.
+    async fn relocate(&self, id: u32, dir: &Path, move_data: bool) -> Result<(), DaemonError> {
+        let Some((torrent, old)) = self.with_entry(id, |e| {
+            (Arc::clone(&e.torrent), e.record.download_dir.clone())
+        }) else {
+            return Ok(());
+        };
+        if move_data && old != dir {
+            let (from, to) = (old.clone(), dir.to_path_buf());
+            tokio::task::spawn_blocking(move || move_content(&torrent, &from, &to))
+                .await
+                .map_err(|e| DaemonError::BadRequest(format!("move task: {e}")))??;
+        }
+        self.update_record(id, |r| r.download_dir = dir.to_path_buf())?;
+        Ok(())
+    }
+
+    fn fail(&self, id: u32, message: &str) {
+        tracing::warn!(id, "torrent failed: {message}");
+        let mut state = self.lock();
+        if let Some(e) = state.entries.get_mut(&id) {
+            e.phase = Phase::Stopped;
+            e.error = Some(message.to_owned());
+        }
+    }
+
+    fn set_phase(&self, id: u32, phase: Phase) {
+        let mut state = self.lock();
+        if let Some(e) = state.entries.get_mut(&id) {
+            e.phase = phase;
+        }
+        drop(state);
+        self.bump();
+    }
+
+    /// Folds the session's counters into the lifetime totals.
+    fn account(&self, id: u32, stats: &TorrentStats) {
+        let mut state = self.lock();
+        let State {
+            entries, daemon, ..
+        } = &mut *state;
+        if let Some(e) = entries.get_mut(&id) {
+            account_entry(e, daemon, stats, None);
+        }
+    }
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Adds what the session counted since the last look to the totals; with
+/// `elapsed`, also updates the smoothed rates.
+fn account_entry(
+    e: &mut Entry,
+    daemon: &mut DaemonRecord,
+    stats: &TorrentStats,
+    elapsed: Option<f64>,
+) {
+    // The session's counters restart when a torrent is added again.
+    let down = if stats.downloaded >= e.seen_down {
+        stats.downloaded - e.seen_down
+    } else {
+        stats.downloaded
+    };
+    let up = if stats.uploaded >= e.seen_up {
+        stats.uploaded - e.seen_up
+    } else {
+        stats.uploaded
+    };
+    e.seen_down = stats.downloaded;
+    e.seen_up = stats.uploaded;
+    if down > 0 || up > 0 {
+        e.record.downloaded = e.record.downloaded.saturating_add(down);
+        e.record.uploaded = e.record.uploaded.saturating_add(up);
+        daemon.downloaded = daemon.downloaded.saturating_add(down);
+        daemon.uploaded = daemon.uploaded.saturating_add(up);
+        e.dirty = true;
+    }
+    if let Some(secs) = elapsed {
+        let secs = secs.max(1e-3);
+        // Half-life of about a second: smooth, yet quick to show a stop.
+        e.down_rate = 0.5 * e.down_rate + 0.5 * down as f64 / secs;
+        e.up_rate = 0.5 * e.up_rate + 0.5 * up as f64 / secs;
+    }
+    e.stats = *stats;
+}
+
+/// Once a second: rates, totals, completion, seed ratio limits, the
+/// download queue; records are saved when counters moved.
+async fn sampler(shared: Arc<Shared>) {
+    let daemon = Daemon {
+        shared: Arc::clone(&shared),
+    };
+    let mut tick = tokio::time::interval(SAMPLE);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last = Instant::now();
+    let mut rounds = 0u32;
+    loop {
+        tick.tick().await;
+        let elapsed = last.elapsed().as_secs_f64();
+        last = Instant::now();
+        rounds = rounds.wrapping_add(1);
+        let mut stop = Vec::new();
+        let mut start = Vec::new();
+        let mut to_save = Vec::new();
+        {
+            let mut state = shared.lock();
+            let State {
+                entries, daemon: d, ..
+            } = &mut *state;
+            let mut downloading = 0usize;
+            for e in entries.values_mut() {
+                let Phase::Running(handle) = &e.phase else {
+                    continue;
+                };
+                let stats = handle.stats();
+                account_entry(e, d, &stats, Some(elapsed));
+                if stats.bytes_left == 0 {
+                    if e.record.done_at.is_none() {
+                        e.record.done_at = Some(now_unix());
+                        e.dirty = true;
+                        to_save.push(e.record.clone());
+                    }
+                    if let Some(ratio) = e.record.seed_ratio_limit {
+                        let size = stats.total_size.max(1) as f64;
+                        if e.record.uploaded as f64 >= ratio * size {
+                            stop.push(e.record.id);
+                        }
+                    }
+                } else {
+                    downloading += 1;
+                }
+            }
+            let max = shared.config.max_active_downloads;
+            if max > 0 {
+                // Queue the newest downloads beyond the limit; start queued
+                // ones when there is room.
+                let mut over = downloading.saturating_sub(max);
+                for e in entries.values_mut().rev() {
+                    if over == 0 {
+                        break;
+                    }
+                    if matches!(&e.phase, Phase::Running(_)) && e.stats.bytes_left > 0 {
+                        e.phase = Phase::Queued;
+                        over -= 1;
+                    }
+                }
+                let mut room = max.saturating_sub(downloading);
+                for e in entries.values() {
+                    if room == 0 {
+                        break;
+                    }
+                    if matches!(e.phase, Phase::Queued) && !e.record.paused {
+                        start.push((e.record.id, e.hash));
+                        room -= 1;
+                    }
+                }
+                for e in entries.values() {
+                    if matches!(e.phase, Phase::Queued) && shared.session.torrent(&e.hash).is_some()
+                    {
+                        stop.push(e.record.id);
+                    }
+                }
+            }
+            if rounds % SAVE_EVERY == 0 {
+                for e in entries.values_mut().filter(|e| e.dirty) {
+                    e.dirty = false;
+                    to_save.push(e.record.clone());
+                }
+                d.seconds_active = d.seconds_active.saturating_add(u64::from(SAVE_EVERY));
+                let _ = shared.store.save_daemon(d);
+            }
+        }
+        for record in &to_save {
+            if let Err(err) = shared.store.save(record) {
+                tracing::error!("saving {}: {err}", record.info_hash);
+            }
+        }
+        for id in stop {
+            let queued = daemon
+                .with_entry(id, |e| matches!(e.phase, Phase::Queued))
+                .unwrap_or(false);
+            if let Ok(hash) = daemon.hash_of(id) {
+                if queued {
+                    daemon.spawn_op(id, hash, Op::Stop);
+                } else {
+                    let _ = daemon.stop_torrent(id);
+                }
+            }
+        }
+        for (id, hash) in start {
+            daemon.spawn_op(id, hash, Op::Start);
+        }
+        daemon.bump();
+    }
+}
+
+/// What a stopped torrent has on disk, from its resume data (nothing
+/// verified when there is none).
+fn stats_from_resume(session: &Session, torrent: &Torrent, hash: [u8; 20]) -> TorrentStats {
+    let total = torrent.info.total_length();
+    let pieces_total = torrent.info.num_pieces() as u32;
+    let mut stats = TorrentStats {
+        pieces_total,
+        total_size: total,
+        bytes_left: total,
+        ..TorrentStats::default()
+    };
+    if let Ok(Some(record)) = shoal_storage::resume::load(&session.resume_path(&hash)) {
+        if record.info_hash == hash && record.num_pieces == u64::from(pieces_total) {
+            let have: u64 = (0..pieces_total as usize)
+                .filter(|p| {
+                    record
+                        .have
+                        .get(p / 8)
+                        .is_some_and(|b| b & (0x80 >> (p % 8)) != 0)
+                })
+                .map(|p| torrent.info.piece_size(p))
+                .sum();
+            stats.pieces_have = (0..pieces_total as usize)
+                .filter(|p| {
+                    record
+                        .have
+                        .get(p / 8)
+                        .is_some_and(|b| b & (0x80 >> (p % 8)) != 0)
+                })
+                .count() as u32;
+            stats.bytes_left = total.saturating_sub(have);
+        }
+    }
+    stats
+}
+
+/// A download directory from a request: absolute, with no `..` (so no
+/// request can point a torrent outside what it names).
+pub(crate) fn check_dir(dir: &Path) -> Result<PathBuf, DaemonError> {
+    let shown = dir.display();
+    if !dir.is_absolute() {
+        return Err(DaemonError::BadRequest(format!(
+            "download dir {shown} must be an absolute path"
+        )));
+    }
+    if dir
+        .components()
+        .any(|c| matches!(c, Component::ParentDir | Component::CurDir))
+    {
+        return Err(DaemonError::BadRequest(format!(
+            "download dir {shown} must not contain '..' or '.'"
+        )));
+    }
+    if dir.as_os_str().as_encoded_bytes().contains(&0) {
+        return Err(DaemonError::BadRequest("download dir contains NUL".into()));
+    }
+    Ok(dir.to_path_buf())
+}
+
+/// The top-level path a torrent occupies under `dir`: its file, or its root folder.
+fn content_root(torrent: &Torrent, dir: &Path) -> PathBuf {
+    dir.join(&torrent.info.name)
+}
+
+/// Deletes the torrent's files (only those it lists) and the folders they
+/// leave empty.
+fn delete_content(torrent: &Torrent, dir: &Path) -> std::io::Result<()> {
+    for file in &torrent.info.files {
+        if file.attr.pad {
+            continue;
+        }
+        let path = dir.join(file.relative_path());
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        // Empty parent folders up to (not including) the download dir.
+        let mut parent = path.parent();
+        while let Some(p) = parent {
+            if p == dir || !p.starts_with(dir) || std::fs::remove_dir(p).is_err() {
+                break;
+            }
+            parent = p.parent();
+        }
+    }
+    Ok(())
+}
+
+/// Moves a torrent's content from `from` to `to` (rename: same file system).
+fn move_content(torrent: &Torrent, from: &Path, to: &Path) -> Result<(), DaemonError> {
+    let src = content_root(torrent, from);
+    let dst = content_root(torrent, to);
+    if !src.exists() {
+        return Ok(());
+    }
+    if dst.exists() {
+        return Err(DaemonError::BadRequest(format!(
+            "{} already exists",
+            dst.display()
+        )));
+    }
+    std::fs::create_dir_all(to)
+        .map_err(|e| DaemonError::io(format!("creating {}", to.display()), e))?;
+    std::fs::rename(&src, &dst)
+        .map_err(|e| DaemonError::io(format!("moving {} to {}", src.display(), dst.display()), e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn download_dirs_are_checked() {
+        assert!(check_dir(Path::new("/srv/dl")).is_ok());
+        assert!(check_dir(Path::new("relative")).is_err());
+        assert!(check_dir(Path::new("/srv/../etc")).is_err());
+        assert!(
+            check_dir(Path::new("/srv/./x")).is_ok(),
+            "Path drops inner '.'"
+        );
+    }
+}

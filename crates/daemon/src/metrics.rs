@@ -1,0 +1,89 @@
+//! Prometheus metrics at `/metrics` (text exposition format 0.0.4).
+
+use std::fmt::Write;
+
+use hyper::{Response, StatusCode};
+
+use crate::http::{Body, Ctx, response};
+use crate::view::Status;
+
+/// Renders the metrics.
+pub(crate) fn handle(ctx: &Ctx) -> Response<Body> {
+    response(
+        StatusCode::OK,
+        "text/plain; version=0.0.4; charset=utf-8",
+        render(&ctx.daemon),
+    )
+}
+
+fn render(d: &crate::Daemon) -> String {
+    let views = d.views();
+    let record = d.daemon_record();
+    let mut out = String::new();
+    let mut gauge = |name: &str, help: &str, kind: &str, value: String| {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+        );
+    };
+    gauge(
+        "shoal_download_rate_bytes",
+        "Payload download rate over all torrents, bytes per second.",
+        "gauge",
+        views
+            .iter()
+            .map(|v| v.download_rate)
+            .sum::<u64>()
+            .to_string(),
+    );
+    gauge(
+        "shoal_upload_rate_bytes",
+        "Payload upload rate over all torrents, bytes per second.",
+        "gauge",
+        views.iter().map(|v| v.upload_rate).sum::<u64>().to_string(),
+    );
+    gauge(
+        "shoal_peers",
+        "Connected peers over all torrents.",
+        "gauge",
+        views.iter().map(|v| v.peers).sum::<usize>().to_string(),
+    );
+    gauge(
+        "shoal_downloaded_bytes_total",
+        "Payload bytes received, over every run of the daemon.",
+        "counter",
+        record.downloaded.to_string(),
+    );
+    gauge(
+        "shoal_uploaded_bytes_total",
+        "Payload bytes sent, over every run of the daemon.",
+        "counter",
+        record.uploaded.to_string(),
+    );
+    gauge(
+        "shoal_left_bytes",
+        "Wanted bytes still missing over all torrents.",
+        "gauge",
+        views
+            .iter()
+            .map(|v| v.left_until_done)
+            .sum::<u64>()
+            .to_string(),
+    );
+    let _ = writeln!(
+        out,
+        "# HELP shoal_torrents Torrents by status.\n# TYPE shoal_torrents gauge"
+    );
+    for (status, label) in [
+        (Status::Stopped, "stopped"),
+        (Status::Queued, "queued"),
+        (Status::Checking, "checking"),
+        (Status::Downloading, "downloading"),
+        (Status::Seeding, "seeding"),
+        (Status::Error, "error"),
+    ] {
+        let n = views.iter().filter(|v| v.status == status).count();
+        let _ = writeln!(out, "shoal_torrents{{status=\"{label}\"}} {n}");
+    }
+    out
+}

@@ -1,0 +1,303 @@
+//! The state directory: which torrents the daemon holds and how to run
+//! them, written so that a crash at any moment leaves either the old or the
+//! new version of every file (temp file, fsync, rename, directory fsync).
+//!
+//! Layout: `torrents/<hash>.torrent` (the metainfo as added),
+//! `torrents/<hash>.json` (a [`TorrentRecord`]), `daemon.json`
+//! ([`DaemonRecord`]), `resume/` (the session's resume data).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::DaemonError;
+
+/// Largest record file read back (records are small; a huge one is damage).
+const MAX_RECORD: u64 = 1 << 20;
+
+/// How to run one torrent, kept across restarts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TorrentRecord {
+    /// Transmission-style numeric id, stable across restarts.
+    pub id: u32,
+    /// Info-hash (v1, or truncated v2) in hex.
+    pub info_hash: String,
+    /// Display name.
+    pub name: String,
+    /// Where the content lives.
+    pub download_dir: PathBuf,
+    /// Stopped by the user.
+    pub paused: bool,
+    /// When it was added (Unix seconds).
+    pub added_at: u64,
+    /// When it completed (Unix seconds).
+    #[serde(default)]
+    pub done_at: Option<u64>,
+    /// Per-file priorities (0 skip, 1–7, 4 normal); empty means all normal.
+    #[serde(default)]
+    pub file_priorities: Vec<u8>,
+    /// Download pieces in order.
+    #[serde(default)]
+    pub sequential: bool,
+    /// Upload limit, bytes per second.
+    #[serde(default)]
+    pub max_upload: Option<u64>,
+    /// Download limit, bytes per second.
+    #[serde(default)]
+    pub max_download: Option<u64>,
+    /// Stop seeding once uploaded ≥ ratio × size.
+    #[serde(default)]
+    pub seed_ratio_limit: Option<f64>,
+    /// Payload bytes sent over the torrent's whole life.
+    #[serde(default)]
+    pub uploaded: u64,
+    /// Payload bytes received over the torrent's whole life.
+    #[serde(default)]
+    pub downloaded: u64,
+}
+
+/// Daemon-wide state that changes at run time.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DaemonRecord {
+    /// The next torrent id to hand out.
+    #[serde(default)]
+    pub next_id: u32,
+    /// How many times the daemon started.
+    #[serde(default)]
+    pub session_count: u64,
+    /// Bytes sent over all sessions.
+    #[serde(default)]
+    pub uploaded: u64,
+    /// Bytes received over all sessions.
+    #[serde(default)]
+    pub downloaded: u64,
+    /// Seconds the daemon ran.
+    #[serde(default)]
+    pub seconds_active: u64,
+    /// Upload limit set through the API (overrides the config file).
+    #[serde(default)]
+    pub max_upload: Option<u64>,
+    /// Download limit set through the API.
+    #[serde(default)]
+    pub max_download: Option<u64>,
+    /// Whether the limits above were set through the API.
+    #[serde(default)]
+    pub limits_set: bool,
+}
+
+/// The state directory.
+#[derive(Debug, Clone)]
+pub struct Store {
+    root: PathBuf,
+}
+
+impl Store {
+    /// Opens (creating if needed) the state directory at `root`.
+    pub fn open(root: &Path) -> Result<Store, DaemonError> {
+        for dir in [
+            root.to_path_buf(),
+            root.join("torrents"),
+            root.join("resume"),
+        ] {
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| DaemonError::io(format!("creating {}", dir.display()), e))?;
+        }
+        Ok(Store {
+            root: root.to_path_buf(),
+        })
+    }
+
+    /// Where the session keeps resume data.
+    pub fn resume_dir(&self) -> PathBuf {
+        self.root.join("resume")
+    }
+
+    fn torrent_path(&self, hex: &str) -> PathBuf {
+        self.root.join("torrents").join(format!("{hex}.torrent"))
+    }
+
+    fn record_path(&self, hex: &str) -> PathBuf {
+        self.root.join("torrents").join(format!("{hex}.json"))
+    }
+
+    /// Saves a new torrent: the metainfo first, then its record, so a
+    /// record never exists without its metainfo.
+    pub fn add(&self, record: &TorrentRecord, metainfo: &[u8]) -> Result<(), DaemonError> {
+        write_atomic(&self.torrent_path(&record.info_hash), metainfo)?;
+        self.save(record)
+    }
+
+    /// Replaces a torrent's record.
+    pub fn save(&self, record: &TorrentRecord) -> Result<(), DaemonError> {
+        let json = serde_json::to_vec_pretty(record)
+            .map_err(|e| DaemonError::BadRequest(format!("encoding record: {e}")))?;
+        write_atomic(&self.record_path(&record.info_hash), &json)
+    }
+
+    /// Forgets a torrent: the record first (without it the metainfo is ignored).
+    pub fn remove(&self, hex: &str) -> Result<(), DaemonError> {
+        for path in [self.record_path(hex), self.torrent_path(hex)] {
+            match std::fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(DaemonError::io(format!("removing {}", path.display()), e)),
+            }
+        }
+        sync_dir(&self.root.join("torrents"));
+        Ok(())
+    }
+
+    /// Every saved torrent: its record and metainfo bytes. Damaged entries
+    /// are skipped with a warning rather than stopping the daemon.
+    pub fn load_all(&self) -> Result<Vec<(TorrentRecord, Vec<u8>)>, DaemonError> {
+        let dir = self.root.join("torrents");
+        let entries = std::fs::read_dir(&dir)
+            .map_err(|e| DaemonError::io(format!("reading {}", dir.display()), e))?;
+        let mut out = Vec::new();
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.extension().and_then(|e| e.to_str()) != Some("json") {
+                continue;
+            }
+            match self.load_one(&path) {
+                Ok(pair) => out.push(pair),
+                Err(err) => tracing::warn!("skipping {}: {err}", path.display()),
+            }
+        }
+        out.sort_by_key(|(r, _)| r.id);
+        Ok(out)
+    }
+
+    fn load_one(&self, path: &Path) -> Result<(TorrentRecord, Vec<u8>), DaemonError> {
+        let bytes = read_capped(path, MAX_RECORD)?;
+        let record: TorrentRecord = serde_json::from_slice(&bytes)
+            .map_err(|e| DaemonError::BadRequest(format!("bad record: {e}")))?;
+        if record.info_hash.len() != 40 || !record.info_hash.bytes().all(|b| b.is_ascii_hexdigit())
+        {
+            return Err(DaemonError::BadRequest("bad info-hash in record".into()));
+        }
+        let metainfo = read_capped(
+            &self.torrent_path(&record.info_hash),
+            shoal_metainfo::limits::MAX_TORRENT_SIZE as u64,
+        )?;
+        Ok((record, metainfo))
+    }
+
+    /// The daemon-wide record (defaults when there is none yet).
+    pub fn load_daemon(&self) -> DaemonRecord {
+        let path = self.root.join("daemon.json");
+        read_capped(&path, MAX_RECORD)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default()
+    }
+
+    /// Saves the daemon-wide record.
+    pub fn save_daemon(&self, record: &DaemonRecord) -> Result<(), DaemonError> {
+        let json = serde_json::to_vec_pretty(record)
+            .map_err(|e| DaemonError::BadRequest(format!("encoding record: {e}")))?;
+        write_atomic(&self.root.join("daemon.json"), &json)
+    }
+}
+
+fn read_capped(path: &Path, cap: u64) -> Result<Vec<u8>, DaemonError> {
+    let len = std::fs::metadata(path)
+        .map_err(|e| DaemonError::io(format!("reading {}", path.display()), e))?
+        .len();
+    if len > cap {
+        return Err(DaemonError::BadRequest(format!(
+            "{} is larger than {cap} bytes",
+            path.display()
+        )));
+    }
+    std::fs::read(path).map_err(|e| DaemonError::io(format!("reading {}", path.display()), e))
+}
+
+/// Writes `data` to `path` so that a crash leaves the old or the new file:
+/// a temporary beside it, fsync, rename over, fsync of the directory.
+pub(crate) fn write_atomic(path: &Path, data: &[u8]) -> Result<(), DaemonError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("state");
+    // A unique temporary name: concurrent writers never share one.
+    let tmp = dir.join(format!(".{name}.{}.tmp", unique()));
+    let result = (|| {
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(data)?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(DaemonError::io(format!("writing {}", path.display()), e));
+    }
+    sync_dir(dir);
+    Ok(())
+}
+
+fn unique() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    u64::from(std::process::id()) << 32 | NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+fn sync_dir(dir: &Path) {
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(id: u32, hex: &str) -> TorrentRecord {
+        TorrentRecord {
+            id,
+            info_hash: hex.into(),
+            name: "n".into(),
+            download_dir: "/tmp".into(),
+            paused: false,
+            added_at: 1,
+            done_at: None,
+            file_priorities: vec![4, 0],
+            sequential: false,
+            max_upload: None,
+            max_download: Some(5),
+            seed_ratio_limit: None,
+            uploaded: 0,
+            downloaded: 0,
+        }
+    }
+
+    #[test]
+    fn round_trip_and_damage() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let a = record(2, &"a".repeat(40));
+        let b = record(1, &"b".repeat(40));
+        store.add(&a, b"meta-a").unwrap();
+        store.add(&b, b"meta-b").unwrap();
+        // A record without metainfo and a damaged record are skipped.
+        std::fs::write(
+            dir.path()
+                .join("torrents")
+                .join(format!("{}.json", "c".repeat(40))),
+            b"{",
+        )
+        .unwrap();
+        let mut lone = record(3, &"d".repeat(40));
+        lone.name = "lone".into();
+        store.save(&lone).unwrap();
+        let all = store.load_all().unwrap();
+        assert_eq!(all.len(), 2);
+        assert_eq!(all[0].0, b);
+        assert_eq!(all[1].1, b"meta-a");
+        store.remove(&a.info_hash).unwrap();
+        assert_eq!(store.load_all().unwrap().len(), 1);
+        let mut d = store.load_daemon();
+        d.next_id = 9;
+        store.save_daemon(&d).unwrap();
+        assert_eq!(store.load_daemon().next_id, 9);
+    }
+}

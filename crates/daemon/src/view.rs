@@ -1,0 +1,247 @@
+//! Snapshots of torrents as the APIs and the UI show them.
+
+use serde::Serialize;
+
+use crate::manager::{Entry, Phase};
+
+/// What a torrent is doing, for display.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Stopped by the user.
+    Stopped,
+    /// Waiting for a download slot.
+    Queued,
+    /// Checking data on disk.
+    Checking,
+    /// Fetching pieces.
+    Downloading,
+    /// Complete and uploading.
+    Seeding,
+    /// Stopped by an error (see `error`).
+    Error,
+}
+
+/// One torrent, as the native API returns it.
+#[derive(Debug, Clone, Serialize)]
+pub struct TorrentView {
+    /// Numeric id (also used by the Transmission RPC).
+    pub id: u32,
+    /// Info-hash, hex.
+    pub info_hash: String,
+    /// Name.
+    pub name: String,
+    /// What it is doing.
+    pub status: Status,
+    /// Stopped by the user.
+    pub paused: bool,
+    /// Share of wanted bytes verified, 0–1.
+    pub progress: f64,
+    /// Size of all files.
+    pub total_size: u64,
+    /// Size of the wanted files.
+    pub size_when_done: u64,
+    /// Wanted bytes still missing.
+    pub left_until_done: u64,
+    /// Download rate, bytes per second.
+    pub download_rate: u64,
+    /// Upload rate, bytes per second.
+    pub upload_rate: u64,
+    /// Seconds to completion at the current rate (-1: unknown or done).
+    pub eta: i64,
+    /// Connected peers.
+    pub peers: usize,
+    /// Bytes received over the torrent's life.
+    pub downloaded: u64,
+    /// Bytes sent over the torrent's life.
+    pub uploaded: u64,
+    /// uploaded / size when done.
+    pub ratio: f64,
+    /// Verified pieces.
+    pub pieces_have: u32,
+    /// Pieces in the torrent.
+    pub pieces_total: u32,
+    /// Piece size, bytes.
+    pub piece_size: u64,
+    /// Where the content lives.
+    pub download_dir: String,
+    /// When it was added (Unix seconds).
+    pub added_at: u64,
+    /// When it completed (Unix seconds).
+    pub done_at: Option<u64>,
+    /// Why it stopped, if it failed.
+    pub error: Option<String>,
+    /// Pieces are fetched in order.
+    pub sequential: bool,
+    /// Own upload limit, bytes per second.
+    pub max_upload: Option<u64>,
+    /// Own download limit, bytes per second.
+    pub max_download: Option<u64>,
+    /// Seed ratio limit.
+    pub seed_ratio_limit: Option<f64>,
+}
+
+/// The bytes of files with a non-zero priority (pad files excluded).
+pub(crate) fn wanted_size(e: &Entry) -> u64 {
+    e.torrent
+        .info
+        .files
+        .iter()
+        .enumerate()
+        .filter(|(i, f)| !f.attr.pad && e.record.file_priorities.get(*i).is_none_or(|p| *p > 0))
+        .map(|(_, f)| f.length)
+        .sum()
+}
+
+/// The snapshot of `e`.
+pub(crate) fn of(e: &Entry) -> TorrentView {
+    let s = &e.stats;
+    let size_when_done = wanted_size(e);
+    let left = s.bytes_left.min(size_when_done);
+    let progress = if size_when_done == 0 {
+        1.0
+    } else {
+        (size_when_done - left) as f64 / size_when_done as f64
+    };
+    let (status, peers) = match &e.phase {
+        Phase::Stopped if e.error.is_some() => (Status::Error, 0),
+        Phase::Stopped => (Status::Stopped, 0),
+        Phase::Queued => (Status::Queued, 0),
+        Phase::Checking => (Status::Checking, 0),
+        Phase::Running(_) if left == 0 => (Status::Seeding, s.peers),
+        Phase::Running(_) => (Status::Downloading, s.peers),
+    };
+    let eta = if left == 0 || e.down_rate < 1.0 {
+        -1
+    } else {
+        (left as f64 / e.down_rate).ceil() as i64
+    };
+    TorrentView {
+        id: e.record.id,
+        info_hash: e.record.info_hash.clone(),
+        name: e.record.name.clone(),
+        status,
+        paused: e.record.paused,
+        progress,
+        total_size: s.total_size,
+        size_when_done,
+        left_until_done: left,
+        download_rate: e.down_rate as u64,
+        upload_rate: e.up_rate as u64,
+        eta,
+        peers,
+        downloaded: e.record.downloaded,
+        uploaded: e.record.uploaded,
+        ratio: if size_when_done == 0 {
+            0.0
+        } else {
+            e.record.uploaded as f64 / size_when_done as f64
+        },
+        pieces_have: s.pieces_have,
+        pieces_total: s.pieces_total,
+        piece_size: e.torrent.info.piece_length,
+        download_dir: e.record.download_dir.display().to_string(),
+        added_at: e.record.added_at,
+        done_at: e.record.done_at,
+        error: e.error.clone(),
+        sequential: e.record.sequential,
+        max_upload: e.record.max_upload,
+        max_download: e.record.max_download,
+        seed_ratio_limit: e.record.seed_ratio_limit,
+    }
+}
+
+/// One file of a torrent, for detail views.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileView {
+    /// Index in the torrent.
+    pub index: usize,
+    /// Path inside the torrent, `/`-separated.
+    pub name: String,
+    /// Size, bytes.
+    pub length: u64,
+    /// Verified bytes.
+    pub bytes_completed: u64,
+    /// 0 skip, 1–7, 4 normal.
+    pub priority: u8,
+}
+
+/// Details of one torrent: the summary, files, peers, trackers, pieces.
+#[derive(Debug, Clone, Serialize)]
+pub struct DetailView {
+    /// The summary.
+    #[serde(flatten)]
+    pub summary: TorrentView,
+    /// Files (pad files left out).
+    pub files: Vec<FileView>,
+    /// Connected peers' addresses.
+    pub peer_list: Vec<String>,
+    /// Tracker tiers.
+    pub trackers: Vec<Vec<String>>,
+    /// Verified pieces, base64 of a bitfield (first piece = high bit of the first byte).
+    pub pieces: String,
+    /// A magnet link.
+    pub magnet: String,
+    /// Comment from the .torrent.
+    pub comment: Option<String>,
+    /// Private torrent.
+    pub private: bool,
+}
+
+/// Details of `e`; `have` is the verified-piece bitfield when known.
+pub(crate) fn detail(e: &Entry) -> DetailView {
+    use base64::Engine as _;
+    let (have, peers) = match &e.phase {
+        Phase::Running(h) => (
+            Some(h.have_bitfield()),
+            h.peers().iter().map(|p| p.addr.to_string()).collect(),
+        ),
+        _ => (None, Vec::new()),
+    };
+    let info = &e.torrent.info;
+    let has = |p: usize| {
+        have.as_ref().is_some_and(|b| {
+            b.get(p / 8)
+                .is_some_and(|byte| byte & (0x80 >> (p % 8)) != 0)
+        })
+    };
+    let complete = e.stats.bytes_left == 0 && e.stats.pieces_have == e.stats.pieces_total;
+    let files = info
+        .files
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| !f.attr.pad)
+        .map(|(index, f)| {
+            let span = f.span();
+            let bytes_completed = if complete {
+                f.length
+            } else {
+                info.file_pieces(index)
+                    .filter(|p| has(*p))
+                    .map(|p| {
+                        let start = p as u64 * info.piece_length;
+                        let end = start + info.piece_size(p);
+                        end.min(span.end).saturating_sub(start.max(span.start))
+                    })
+                    .sum()
+            };
+            FileView {
+                index,
+                name: f.display_path(),
+                length: f.length,
+                bytes_completed,
+                priority: e.record.file_priorities.get(index).copied().unwrap_or(4),
+            }
+        })
+        .collect();
+    DetailView {
+        summary: of(e),
+        files,
+        peer_list: peers,
+        trackers: e.torrent.trackers.clone(),
+        pieces: base64::engine::general_purpose::STANDARD.encode(have.unwrap_or_default()),
+        magnet: e.torrent.magnet().to_string(),
+        comment: e.torrent.comment.clone(),
+        private: info.private,
+    }
+}

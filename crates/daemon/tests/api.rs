@@ -1,0 +1,783 @@
+//! The native API and the Transmission RPC over real HTTP on 127.0.0.1,
+//! with hostile input: bad JSON, huge bodies, bad torrents, path tricks,
+//! missing CSRF tokens, foreign Host headers, missing credentials.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::time::Duration;
+
+use base64::Engine as _;
+use serde_json::{Value, json};
+use sha1::{Digest, Sha1};
+use shoal_daemon::DaemonConfig;
+use shoal_metainfo::{ContentHashes, LayoutItem, NewFile, TorrentSpec, Version};
+
+/// A two-file v1 torrent whose content is not on disk.
+fn torrent_bytes(name: &str) -> Vec<u8> {
+    let sizes = [40_000usize, 70_000];
+    let files = sizes
+        .iter()
+        .enumerate()
+        .map(|(i, &len)| NewFile {
+            path: vec![format!("f{i}.bin")],
+            length: len as u64,
+            executable: false,
+        })
+        .collect();
+    let mut spec = TorrentSpec::new(name.into(), files, false, 16 * 1024);
+    spec.version = Version::V1;
+    let mut stream = Vec::new();
+    for item in spec.layout() {
+        if let LayoutItem::File(i) = item {
+            stream.extend((0..sizes[i]).map(|b| (b % 251) as u8));
+        }
+    }
+    let v1_pieces = stream
+        .chunks(16 * 1024)
+        .map(|c| Sha1::digest(c).into())
+        .collect();
+    spec.encode(&ContentHashes {
+        v1_pieces,
+        v2_files: vec![],
+    })
+    .unwrap()
+}
+
+/// A daemon served from a thread of its own; stopped on drop.
+struct Server {
+    addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    _tmp: tempfile::TempDir,
+    downloads: std::path::PathBuf,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn server(configure: impl FnOnce(&mut DaemonConfig)) -> Server {
+    let tmp = tempfile::tempdir().unwrap();
+    let downloads = tmp.path().join("downloads");
+    let mut config = DaemonConfig {
+        state_dir: tmp.path().join("state"),
+        download_dir: downloads.clone(),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        rpc: "127.0.0.1:0".parse().unwrap(),
+        max_body: 256 * 1024,
+        ..DaemonConfig::default()
+    };
+    configure(&mut config);
+    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let thread = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let shutdown = async move {
+                let _ = stop_rx.await;
+            };
+            shoal_daemon::serve(config, shutdown, |api, _| {
+                addr_tx.send(api).unwrap();
+            })
+            .await
+            .unwrap();
+        });
+    });
+    let addr = addr_rx.recv_timeout(Duration::from_secs(20)).unwrap();
+    Server {
+        addr,
+        stop: Some(stop_tx),
+        thread: Some(thread),
+        _tmp: tmp,
+        downloads,
+    }
+}
+
+/// A raw HTTP/1.1 exchange; returns status, headers (lowercased) and body.
+fn raw(addr: SocketAddr, request: &[u8]) -> (u16, String, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    s.write_all(request).unwrap();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    (status, head.to_ascii_lowercase(), body.to_owned())
+}
+
+fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, String, String) {
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+        req.push_str(&format!("Host: {addr}\r\n"));
+    }
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    let mut bytes = req.into_bytes();
+    bytes.extend_from_slice(body);
+    raw(addr, &bytes)
+}
+
+fn get(addr: SocketAddr, path: &str) -> Value {
+    let (status, _, body) = request(addr, "GET", path, &[], b"");
+    assert_eq!(status, 200, "{path}: {body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+fn token(addr: SocketAddr) -> String {
+    get(addr, "/api/v1/session")["csrf_token"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+fn send(addr: SocketAddr, method: &str, path: &str, body: &[u8]) -> (u16, Value) {
+    let t = token(addr);
+    let (status, _, text) = request(
+        addr,
+        method,
+        path,
+        &[("X-Shoal-Csrf", &t), ("Content-Type", "application/json")],
+        body,
+    );
+    let value = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("{method} {path}: not JSON ({e}): {text}"));
+    (status, value)
+}
+
+fn error_code(v: &Value) -> &str {
+    v["error"]["code"].as_str().unwrap_or_default()
+}
+
+fn add_body(name: &str, extra: Value) -> Vec<u8> {
+    let mut body = json!({
+        "metainfo": base64::engine::general_purpose::STANDARD.encode(torrent_bytes(name)),
+        "paused": true,
+    });
+    for (k, v) in extra.as_object().unwrap() {
+        body[k] = v.clone();
+    }
+    body.to_string().into_bytes()
+}
+
+fn count(addr: SocketAddr) -> usize {
+    get(addr, "/api/v1/torrents").as_array().unwrap().len()
+}
+
+#[test]
+fn native_api_lifecycle() {
+    let s = server(|_| {});
+    let a = s.addr;
+    let (status, t) = send(a, "POST", "/api/v1/torrents", &add_body("one", json!({})));
+    assert_eq!(status, 201, "{t}");
+    assert_eq!(t["status"], "stopped");
+    assert_eq!(t["paused"], true);
+    let hash = t["info_hash"].as_str().unwrap().to_owned();
+    let (status, dup) = send(a, "POST", "/api/v1/torrents", &add_body("one", json!({})));
+    assert_eq!((status, error_code(&dup)), (409, "duplicate"), "{dup}");
+
+    // Details by hash and by id.
+    let d = get(a, &format!("/api/v1/torrents/{hash}"));
+    assert_eq!(d["files"].as_array().unwrap().len(), 2);
+    assert_eq!(get(a, "/api/v1/torrents/1")["info_hash"], hash.as_str());
+
+    // File priorities and limits.
+    let (status, v) = send(
+        a,
+        "PATCH",
+        &format!("/api/v1/torrents/{hash}"),
+        json!({ "files": [{ "index": 1, "priority": 0 }], "max_download": 50000 })
+            .to_string()
+            .as_bytes(),
+    );
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["max_download"], 50000);
+    assert_eq!(v["size_when_done"], 40_000);
+    let d = get(a, &format!("/api/v1/torrents/{hash}"));
+    assert_eq!(d["files"][1]["priority"], 0);
+
+    // Start: no data on disk and no peers, so it downloads (nothing).
+    let (status, _) = send(a, "POST", &format!("/api/v1/torrents/{hash}/start"), b"");
+    assert_eq!(status, 200);
+    let mut running = false;
+    for _ in 0..100 {
+        if get(a, "/api/v1/torrents/1")["status"] == "downloading" {
+            running = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(running, "{}", get(a, "/api/v1/torrents/1"));
+    let (status, _) = send(a, "POST", "/api/v1/torrents/1/reannounce", b"");
+    assert_eq!(status, 200);
+    let (status, v) = send(a, "POST", "/api/v1/torrents/1/stop", b"");
+    assert_eq!((status, v["paused"].clone()), (200, json!(true)));
+
+    // Session limits.
+    let (status, v) = send(a, "PATCH", "/api/v1/session", br#"{"max_upload": 1000000}"#);
+    assert_eq!((status, v["max_upload"].clone()), (200, json!(1_000_000)));
+    assert_eq!(get(a, "/api/v1/session")["max_upload"], 1_000_000);
+
+    // Live updates.
+    let (status, head, body) = {
+        let mut st = TcpStream::connect(a).unwrap();
+        st.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        st.write_all(format!("GET /api/v1/events HTTP/1.1\r\nHost: {a}\r\n\r\n").as_bytes())
+            .unwrap();
+        let mut buf = vec![0u8; 65536];
+        let mut got = Vec::new();
+        while !String::from_utf8_lossy(&got).contains("\n\n") {
+            let n = st.read(&mut buf).unwrap();
+            assert!(n > 0);
+            got.extend_from_slice(&buf[..n]);
+        }
+        let text = String::from_utf8_lossy(&got).into_owned();
+        let (h, b) = text.split_once("\r\n\r\n").unwrap();
+        (
+            h.split(' ').nth(1).unwrap().parse::<u16>().unwrap(),
+            h.to_ascii_lowercase(),
+            b.to_owned(),
+        )
+    };
+    assert_eq!(status, 200);
+    assert!(head.contains("text/event-stream"));
+    assert!(
+        body.contains("event: torrents") && body.contains(&hash),
+        "{body}"
+    );
+
+    // Metrics.
+    let (status, _, metrics) = request(a, "GET", "/metrics", &[], b"");
+    assert_eq!(status, 200);
+    assert!(
+        metrics.contains("shoal_torrents{status=\"stopped\"} 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("shoal_download_rate_bytes"));
+
+    // OpenAPI and UI.
+    let (status, _, doc) = request(a, "GET", "/api/v1/openapi.yaml", &[], b"");
+    assert!(status == 200 && doc.starts_with("openapi: 3"));
+    let (status, head, page) = request(a, "GET", "/", &[], b"");
+    assert!(status == 200 && page.contains("<title>shoal</title>"));
+    assert!(head.contains("content-security-policy"));
+
+    // Remove (with data: nothing there, still fine).
+    let (status, _) = send(
+        a,
+        "DELETE",
+        &format!("/api/v1/torrents/{hash}?delete_data=true"),
+        b"",
+    );
+    assert_eq!(status, 200);
+    assert_eq!(count(a), 0);
+    let (status, v) = send(a, "POST", "/api/v1/torrents/1/start", b"");
+    assert_eq!((status, error_code(&v)), (404, "not_found"));
+}
+
+#[test]
+fn hostile_native_requests_change_nothing() {
+    let s = server(|_| {});
+    let a = s.addr;
+    let cases: Vec<(&str, &str, Vec<u8>, u16, &str)> = vec![
+        (
+            "POST",
+            "/api/v1/torrents",
+            b"{not json".to_vec(),
+            400,
+            "bad_json",
+        ),
+        (
+            "POST",
+            "/api/v1/torrents",
+            br#"{"metainfo": 5}"#.to_vec(),
+            400,
+            "bad_json",
+        ),
+        (
+            "POST",
+            "/api/v1/torrents",
+            br#"{"metainfo": "AAAA", "surprise": 1}"#.to_vec(),
+            400,
+            "bad_json",
+        ),
+        (
+            "POST",
+            "/api/v1/torrents",
+            br#"{"metainfo": "!!!"}"#.to_vec(),
+            400,
+            "bad_request",
+        ),
+        (
+            "POST",
+            "/api/v1/torrents",
+            br#"{"metainfo": "ZDQ6aW5mb2Vl"}"#.to_vec(),
+            400,
+            "bad_request",
+        ),
+        (
+            "POST",
+            "/api/v1/torrents",
+            br#"{}"#.to_vec(),
+            400,
+            "bad_request",
+        ),
+        (
+            "POST",
+            "/api/v1/torrents",
+            add_body("x", json!({"download_dir": "relative/dir"})),
+            400,
+            "bad_request",
+        ),
+        (
+            "POST",
+            "/api/v1/torrents",
+            add_body("x", json!({"download_dir": "/tmp/../etc"})),
+            400,
+            "bad_request",
+        ),
+        (
+            "POST",
+            "/api/v1/torrents",
+            add_body("x", json!({"file_priorities": [4, 4, 4]})),
+            400,
+            "bad_request",
+        ),
+        (
+            "POST",
+            "/api/v1/torrents",
+            add_body("x", json!({"file_priorities": [9]})),
+            400,
+            "bad_request",
+        ),
+        (
+            "POST",
+            "/api/v1/torrents",
+            br#"{"magnet": "magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567"}"#
+                .to_vec(),
+            501,
+            "not_supported",
+        ),
+        (
+            "POST",
+            "/api/v1/torrents",
+            br#"{"magnet": "magnet:?dn=nohash"}"#.to_vec(),
+            400,
+            "bad_request",
+        ),
+        (
+            "POST",
+            "/api/v1/torrents",
+            vec![b' '; 300 * 1024],
+            413,
+            "too_large",
+        ),
+        (
+            "PATCH",
+            "/api/v1/session",
+            br#"{"max_upload": "fast"}"#.to_vec(),
+            400,
+            "bad_json",
+        ),
+        ("GET", "/api/v1/nothing", Vec::new(), 404, "not_found"),
+        (
+            "POST",
+            "/api/v1/torrents/nothing/start",
+            Vec::new(),
+            404,
+            "not_found",
+        ),
+    ];
+    for (method, path, body, status, code) in cases {
+        let (got, v) = send(a, method, path, &body);
+        assert_eq!(
+            (got, error_code(&v)),
+            (status, code),
+            "{method} {path} {}: {v}",
+            String::from_utf8_lossy(&body[..body.len().min(80)])
+        );
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty())
+        );
+    }
+    assert_eq!(count(a), 0, "nothing was added");
+
+    // A torrent to aim bad changes at.
+    let (status, _) = send(
+        a,
+        "POST",
+        "/api/v1/torrents",
+        &add_body("target", json!({})),
+    );
+    assert_eq!(status, 201);
+    let before = get(a, "/api/v1/torrents/1");
+    for body in [
+        json!({ "files": [{ "index": 7, "priority": 4 }] }),
+        json!({ "files": [{ "index": 0, "priority": 8 }] }),
+        json!({ "download_dir": "../../etc" }),
+        json!({ "seed_ratio_limit": "lots" }),
+    ] {
+        let (status, v) = send(
+            a,
+            "PATCH",
+            "/api/v1/torrents/1",
+            body.to_string().as_bytes(),
+        );
+        assert_eq!(status, 400, "{body}: {v}");
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let after = get(a, "/api/v1/torrents/1");
+    assert_eq!(before["download_dir"], after["download_dir"]);
+    assert_eq!(before["size_when_done"], after["size_when_done"]);
+    assert!(
+        !s.downloads.join("target").exists(),
+        "paused: nothing written"
+    );
+
+    // No CSRF token: refused, nothing removed.
+    let (status, _, body) = request(a, "DELETE", "/api/v1/torrents/1", &[], b"");
+    assert_eq!(status, 403, "{body}");
+    let (status, _, _) = request(
+        a,
+        "DELETE",
+        "/api/v1/torrents/1",
+        &[("X-Shoal-Csrf", "guess")],
+        b"",
+    );
+    assert_eq!(status, 403);
+    assert_eq!(count(a), 1);
+
+    // DNS rebinding: a foreign Host is refused even for reads.
+    let (status, _, body) = request(
+        a,
+        "GET",
+        "/api/v1/torrents",
+        &[("Host", "evil.example:9091")],
+        b"",
+    );
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("bad_host"));
+    let (status, _, _) = request(
+        a,
+        "GET",
+        "/api/v1/torrents",
+        &[("Host", "localhost:1")],
+        b"",
+    );
+    assert_eq!(status, 200);
+}
+
+#[test]
+fn credentials_are_required_when_configured() {
+    let s = server(|c| {
+        c.username = Some("admin".into());
+        c.password = Some("s3cret".into());
+    });
+    let a = s.addr;
+    let (status, head, _) = request(a, "GET", "/api/v1/torrents", &[], b"");
+    assert_eq!(status, 401);
+    assert!(head.contains("www-authenticate: basic"));
+    let bad = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode("admin:nope")
+    );
+    assert_eq!(
+        request(a, "GET", "/", &[("Authorization", &bad)], b"").0,
+        401
+    );
+    let good = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode("admin:s3cret")
+    );
+    assert_eq!(
+        request(
+            a,
+            "GET",
+            "/api/v1/torrents",
+            &[("Authorization", &good)],
+            b""
+        )
+        .0,
+        200
+    );
+    // Non-loopback binds without credentials do not start.
+    let config = DaemonConfig {
+        rpc: "0.0.0.0:0".parse().unwrap(),
+        download_dir: "/tmp".into(),
+        ..DaemonConfig::default()
+    };
+    assert!(config.validate().is_err());
+}
+
+#[test]
+fn transmission_rpc_handshake_errors_and_add() {
+    let s = server(|_| {});
+    let a = s.addr;
+    let (status, head, _) = request(a, "POST", "/transmission/rpc", &[], b"{}");
+    assert_eq!(status, 409);
+    let id = head
+        .lines()
+        .find_map(|l| l.strip_prefix("x-transmission-session-id: "))
+        .unwrap()
+        .trim()
+        .to_owned();
+    // transmission-remote lowercases nothing: the id is case-sensitive hex.
+    let rpc = |body: &str| {
+        let (status, _, text) = request(
+            a,
+            "POST",
+            "/transmission/rpc",
+            &[("X-Transmission-Session-Id", &id)],
+            body.as_bytes(),
+        );
+        (
+            status,
+            serde_json::from_str::<Value>(&text).unwrap_or(Value::Null),
+        )
+    };
+    let (status, v) = rpc(r#"{"method":"torrent-frobnicate","tag":7}"#);
+    assert_eq!(status, 200);
+    assert_eq!(v["result"], "method name not recognized");
+    assert_eq!(v["tag"], 7);
+    let (status, v) = rpc("{bad");
+    assert_eq!(status, 400);
+    assert!(v["result"].as_str().unwrap().contains("JSON"));
+    let (_, v) = rpc(r#"{"method":"torrent-add","arguments":{"metainfo":"bm90IGEgdG9ycmVudA=="}}"#);
+    assert!(
+        v["result"]
+            .as_str()
+            .unwrap()
+            .starts_with("invalid or corrupt torrent file"),
+        "{v}"
+    );
+    let meta = base64::engine::general_purpose::STANDARD.encode(torrent_bytes("tr"));
+    let (_, v) = rpc(&format!(
+        r#"{{"method":"torrent-add","arguments":{{"metainfo":"{meta}","paused":true,"download-dir":"/tmp/../root"}}}}"#
+    ));
+    assert_ne!(v["result"], "success", "path trick accepted: {v}");
+    let (_, v) = rpc(&format!(
+        r#"{{"method":"torrent-add","arguments":{{"metainfo":"{meta}","paused":true,"files-unwanted":[1]}}}}"#
+    ));
+    assert_eq!(v["result"], "success", "{v}");
+    let tid = v["arguments"]["torrent-added"]["id"].as_u64().unwrap();
+    let (_, v) = rpc(&format!(
+        r#"{{"method":"torrent-add","arguments":{{"metainfo":"{meta}"}}}}"#
+    ));
+    assert_eq!(v["arguments"]["torrent-duplicate"]["id"], tid);
+    let (_, v) = rpc(&format!(
+        r#"{{"method":"torrent-get","arguments":{{"ids":[{tid}],"fields":["id","name","wanted","priorities","files","status","downloadLimited"]}}}}"#
+    ));
+    let t = &v["arguments"]["torrents"][0];
+    assert_eq!(t["wanted"], json!([1, 0]), "{v}");
+    assert_eq!(t["status"], 0);
+    assert_eq!(t["files"].as_array().unwrap().len(), 2);
+    let (_, v) = rpc(&format!(
+        r#"{{"method":"torrent-set","arguments":{{"ids":[{tid}],"files-wanted":[1],"priority-high":[0],"downloadLimited":true,"downloadLimit":100}}}}"#
+    ));
+    assert_eq!(v["result"], "success", "{v}");
+    let (_, v) = rpc(
+        r#"{"method":"torrent-get","arguments":{"fields":["priorities","wanted","downloadLimit","downloadLimited"]}}"#,
+    );
+    let t = &v["arguments"]["torrents"][0];
+    assert_eq!(t["wanted"], json!([1, 1]));
+    assert_eq!(t["priorities"], json!([1, 0]));
+    assert_eq!(
+        (t["downloadLimit"].clone(), t["downloadLimited"].clone()),
+        (json!(100), json!(true))
+    );
+    let (_, v) = rpc(
+        r#"{"method":"session-set","arguments":{"speed-limit-up":50,"speed-limit-up-enabled":true}}"#,
+    );
+    assert_eq!(v["result"], "success");
+    let (_, v) = rpc(r#"{"method":"session-get"}"#);
+    assert_eq!(
+        (
+            v["arguments"]["speed-limit-up"].clone(),
+            v["arguments"]["speed-limit-up-enabled"].clone()
+        ),
+        (json!(50), json!(true))
+    );
+    let (_, v) = rpc(&format!(
+        r#"{{"method":"torrent-remove","arguments":{{"ids":[{tid}]}}}}"#
+    ));
+    assert_eq!(v["result"], "success");
+    assert_eq!(count(a), 0);
+    // An oversized body is refused before it is read.
+    let (status, _, _) = request(
+        a,
+        "POST",
+        "/transmission/rpc",
+        &[("X-Transmission-Session-Id", &id)],
+        &vec![b'x'; 300 * 1024],
+    );
+    assert_eq!(status, 413);
+}
+
+#[test]
+fn state_survives_a_restart_in_process() {
+    let tmp = tempfile::tempdir().unwrap();
+    let state = tmp.path().join("state");
+    let dl = tmp.path().join("dl");
+    let config = |c: &mut DaemonConfig| {
+        c.state_dir = state.clone();
+        c.download_dir = dl.clone();
+    };
+    let hash;
+    {
+        let s = server(config);
+        let (status, t) = send(
+            s.addr,
+            "POST",
+            "/api/v1/torrents",
+            &add_body("keep", json!({})),
+        );
+        assert_eq!(status, 201);
+        hash = t["info_hash"].as_str().unwrap().to_owned();
+        let (status, _) = send(
+            s.addr,
+            "PATCH",
+            "/api/v1/torrents/1",
+            br#"{"files":[{"index":0,"priority":0}],"max_upload":1234,"sequential":true}"#,
+        );
+        assert_eq!(status, 200);
+    }
+    let s = server(config);
+    let t = get(s.addr, &format!("/api/v1/torrents/{hash}"));
+    assert_eq!(t["id"], 1);
+    assert_eq!(t["paused"], true);
+    assert_eq!(t["max_upload"], 1234);
+    assert_eq!(t["sequential"], true);
+    assert_eq!(t["files"][0]["priority"], 0);
+    assert_eq!(t["download_dir"], dl.display().to_string());
+    // Ids keep counting after a restart.
+    let (_, t2) = send(
+        s.addr,
+        "POST",
+        "/api/v1/torrents",
+        &add_body("next", json!({})),
+    );
+    assert_eq!(t2["id"], 2);
+    let _ = Path::new("/");
+}
+
+#[test]
+fn watch_dir_and_moving_data() {
+    let watch = tempfile::tempdir().unwrap();
+    let watch_path = watch.path().to_path_buf();
+    let s = server(|c| c.watch_dir = Some(watch_path));
+    let a = s.addr;
+    std::fs::write(watch.path().join("w.torrent"), torrent_bytes("watched")).unwrap();
+    std::fs::write(watch.path().join("junk.torrent"), b"not a torrent").unwrap();
+    let start = std::time::Instant::now();
+    while !(watch.path().join("w.torrent.added").exists()
+        && watch.path().join("junk.torrent.invalid").exists())
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "watch dir not scanned"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(count(a), 1);
+    let t = get(a, "/api/v1/torrents/1");
+    assert_eq!(t["name"], "watched");
+
+    // Move its (partial) data to another directory.
+    let (_, stop) = send(a, "POST", "/api/v1/torrents/1/stop", b"");
+    assert_eq!(stop["paused"], true);
+    let old = s.downloads.join("watched");
+    std::fs::create_dir_all(&old).unwrap();
+    std::fs::write(old.join("f0.bin"), b"partial").unwrap();
+    let target = s.downloads.parent().unwrap().join("moved");
+    let (status, v) = send(
+        a,
+        "PATCH",
+        "/api/v1/torrents/1",
+        json!({ "download_dir": target }).to_string().as_bytes(),
+    );
+    assert_eq!(status, 200, "{v}");
+    let start = std::time::Instant::now();
+    while get(a, "/api/v1/torrents/1")["download_dir"] != target.display().to_string() {
+        assert!(start.elapsed() < Duration::from_secs(10), "not moved");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        std::fs::read(target.join("watched/f0.bin")).unwrap(),
+        b"partial"
+    );
+    assert!(!old.exists());
+}
+
+#[test]
+fn download_queue_holds_extra_torrents() {
+    let s = server(|c| c.max_active_downloads = 1);
+    let a = s.addr;
+    for name in ["q1", "q2"] {
+        let (status, v) = send(
+            a,
+            "POST",
+            "/api/v1/torrents",
+            &add_body(name, json!({ "paused": false })),
+        );
+        assert_eq!(status, 201, "{v}");
+    }
+    let statuses = || -> Vec<String> {
+        get(a, "/api/v1/torrents")
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["status"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let start = std::time::Instant::now();
+    while statuses() != ["downloading", "queued"] {
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "{:?}",
+            statuses()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Removing the active one lets the queued one start.
+    let (status, _) = send(a, "DELETE", "/api/v1/torrents/1", b"");
+    assert_eq!(status, 200);
+    let start = std::time::Instant::now();
+    while statuses() != ["downloading"] {
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "{:?}",
+            statuses()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

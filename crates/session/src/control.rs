@@ -1,0 +1,169 @@
+//! Controlling running torrents from outside: listing, removing, limits,
+//! file priorities, announces on demand, and what a UI shows about peers.
+//!
+//! Pausing is done by the caller as remove + add: removing saves resume
+//! data, so adding the torrent again trusts it and starts where it stopped.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, PoisonError};
+use std::time::Duration;
+
+use shoal_metainfo::Torrent;
+
+use crate::torrent::TorrentShared;
+use crate::{Session, SessionError, TorrentHandle};
+
+/// Longest wait for the tracker's `stopped` announce when a torrent is removed.
+const STOP_ANNOUNCE_WAIT: Duration = Duration::from_secs(3);
+
+impl Session {
+    /// Every torrent in the session.
+    pub fn torrents(&self) -> Vec<TorrentHandle> {
+        self.lock_torrents()
+            .values()
+            .map(|shared| TorrentHandle {
+                shared: Arc::clone(shared),
+            })
+            .collect()
+    }
+
+    /// The torrent with this info-hash, if it is in the session.
+    pub fn torrent(&self, info_hash: &[u8; 20]) -> Option<TorrentHandle> {
+        self.lock_torrents()
+            .get(info_hash)
+            .map(|shared| TorrentHandle {
+                shared: Arc::clone(shared),
+            })
+    }
+
+    /// Takes a torrent out of the session: its timer stops, its peers are
+    /// disconnected, trackers hear `stopped`, disk jobs in flight finish and
+    /// resume data is saved. Its files stay where they are; adding the
+    /// torrent again trusts the saved record.
+    pub async fn remove_torrent(&self, info_hash: &[u8; 20]) -> Result<(), SessionError> {
+        let shared = self
+            .lock_torrents()
+            .remove(info_hash)
+            .ok_or_else(|| SessionError::Torrent("not in this session".into()))?;
+        shared.closed.store(true, Ordering::Relaxed);
+        let _ = shared.stopping.send(true);
+        let slots: Vec<_> = shared
+            .slots
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .drain()
+            .map(|(_, slot)| slot)
+            .collect();
+        for slot in slots {
+            let _ = slot.close.send(true);
+        }
+        // Every permit back means no hash/write or read job is running;
+        // closing the semaphore turns away the ones still queued.
+        let permits = u32::try_from(shared.disk_jobs_total()).unwrap_or(u32::MAX);
+        if let Ok(all) = shared.disk_jobs.acquire_many(permits).await {
+            shared.disk_jobs.close();
+            drop(all);
+        }
+        shared.save_resume().await;
+        let announcer = shared
+            .announcer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(mut task) = announcer {
+            if tokio::time::timeout(STOP_ANNOUNCE_WAIT, &mut task)
+                .await
+                .is_err()
+            {
+                task.abort();
+            }
+        }
+        Ok(())
+    }
+
+    /// Where the resume data of a torrent is kept (deleting it forces a
+    /// full check the next time the torrent is added).
+    pub fn resume_path(&self, info_hash: &[u8; 20]) -> PathBuf {
+        let hex: String = info_hash.iter().map(|b| format!("{b:02x}")).collect();
+        self.inner.config.state_dir.join(format!("{hex}.resume"))
+    }
+
+    /// The session-wide rate limits (up, down), bytes per second.
+    pub fn rate_limits(&self) -> (Option<u64>, Option<u64>) {
+        (self.inner.limits.up.get(), self.inner.limits.down.get())
+    }
+
+    /// Changes the session-wide rate limits, bytes per second (`None`: unlimited).
+    pub fn set_rate_limits(&self, up: Option<u64>, down: Option<u64>) {
+        self.inner.limits.up.set(up);
+        self.inner.limits.down.set(down);
+    }
+}
+
+impl TorrentShared {
+    /// Whether the torrent was removed from its session.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Relaxed)
+    }
+
+    /// How many disk jobs may run at once.
+    fn disk_jobs_total(&self) -> usize {
+        std::thread::available_parallelism().map_or(2, usize::from)
+    }
+}
+
+/// A connected peer, as a UI shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerSummary {
+    /// The peer's address.
+    pub addr: SocketAddr,
+}
+
+impl TorrentHandle {
+    /// The torrent's metainfo.
+    pub fn torrent(&self) -> &Arc<Torrent> {
+        &self.shared.torrent
+    }
+
+    /// Changes one file's priority while running (0 skips it, 1–7 low to
+    /// high, 4 normal); requests for pieces no longer wanted are cancelled.
+    pub fn set_file_priority(&self, file: usize, priority: u8) -> Result<(), SessionError> {
+        self.shared
+            .with_engine(|e, now| e.set_file_priority(file, priority, now))
+            .map_err(|e| SessionError::Torrent(e.to_string()))
+    }
+
+    /// This torrent's own rate limits in bytes per second (`None`:
+    /// unlimited); the session's limits still apply on top.
+    pub fn set_rate_limits(&self, up: Option<u64>, down: Option<u64>) {
+        self.shared.own_limits.up.set(up);
+        self.shared.own_limits.down.set(down);
+    }
+
+    /// Asks the trackers for peers now instead of at the next interval.
+    pub fn reannounce(&self) {
+        self.shared.reannounce.notify_one();
+    }
+
+    /// The peers connected right now.
+    pub fn peers(&self) -> Vec<PeerSummary> {
+        let mut peers: Vec<PeerSummary> = self
+            .shared
+            .slots
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .map(|slot| PeerSummary { addr: slot.addr })
+            .collect();
+        peers.sort_by_key(|p| p.addr);
+        peers
+    }
+
+    /// Verified pieces as a wire-format bitfield (first piece in the high
+    /// bit of the first byte).
+    pub fn have_bitfield(&self) -> Vec<u8> {
+        self.shared.with_engine(|e, _| e.have().as_bytes().to_vec())
+    }
+}
