@@ -82,6 +82,11 @@ impl Stream {
         key: PeerKey,
         spare: &mut Vec<Vec<u8>>,
     ) -> Result<(), shoal_wire::DecodeError> {
+        // Whatever arrived before was decoded up to an incomplete frame,
+        // which only new bytes can complete.
+        if self.flights.front().is_none_or(|&(at, _)| at > now) {
+            return Ok(());
+        }
         while let Some(&(at, end)) = self.flights.front() {
             if at > now {
                 break;
