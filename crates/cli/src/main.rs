@@ -11,6 +11,7 @@ mod load;
 mod output;
 mod progress;
 mod runtime;
+mod sim;
 mod units;
 mod verify;
 
@@ -40,6 +41,8 @@ enum Command {
     Seed(download::SeedArgs),
     /// Show what a .torrent file or magnet link describes.
     Info(info::InfoArgs),
+    /// Simulate a swarm scenario on a virtual clock and compare it with the fluid bound.
+    Sim(sim::SimArgs),
     /// Run an HTTP + UDP tracker.
     Tracker(shoal_tracker::TrackerArgs),
     /// Hash-check downloaded data against a .torrent (exit 0 only if all is good).
@@ -55,6 +58,7 @@ fn main() -> ExitCode {
         Command::Download(args) => download::run_download(&args),
         Command::Seed(args) => download::run_seed(&args),
         Command::Info(args) => info::run(&args),
+        Command::Sim(args) => sim::run(&args),
         Command::Tracker(args) => shoal_tracker::run(args).map(|()| ExitCode::SUCCESS),
         Command::Verify(args) => verify::run(&args),
     };

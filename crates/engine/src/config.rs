@@ -32,6 +32,11 @@ pub struct Config {
     pub keepalive_interval: Duration,
     /// Drop a peer that sent nothing for this long.
     pub peer_timeout: Duration,
+    /// A torrent that starts complete sends each piece whole to one peer
+    /// before sending it to a second, refusing (BEP 6) such requests until
+    /// every piece went out once; see
+    /// `first_copy.rs`. Peers without the fast extension are always served.
+    pub seed_first_copy: bool,
     /// Piece picker settings (its seed makes runs reproducible).
     pub picker: PickerConfig,
     /// Choker settings.
@@ -56,6 +61,7 @@ impl Default for Config {
             max_outbox: 8 << 20,
             keepalive_interval: Duration::from_secs(90),
             peer_timeout: Duration::from_secs(180),
+            seed_first_copy: true,
             picker: PickerConfig::default(),
             choker: ChokerConfig::default(),
             pipeline: PipelineConfig::default(),

@@ -8,6 +8,7 @@ use shoal_metainfo::Info;
 use shoal_swarm::{Blame, BlameConfig, BlockRequest, Choker, PeerKey, Picker, PieceSet};
 use shoal_wire::{BlockRef, ExtHandshake, Handshake, Message, Reserved, UT_METADATA, UT_PEX};
 
+use crate::first_copy::FirstCopy;
 use crate::peer::Peer;
 use crate::{Config, EngineError, Event};
 
@@ -62,6 +63,10 @@ pub struct Engine {
     pub(crate) private: bool,
     /// Addresses learned over PEX, waiting for the driver.
     pub(crate) discovered: Vec<SocketAddr>,
+    /// Blocks sent so far, while a torrent that started complete has not
+    /// sent every block once (`None` after that, or when not seeding from
+    /// the start).
+    pub(crate) first_copy: Option<FirstCopy>,
 }
 
 impl Engine {
@@ -91,7 +96,10 @@ impl Engine {
         let mut choker = Choker::new(config.choker.clone());
         let completed = picker.is_complete();
         choker.set_seeding(completed);
+        let first_copy =
+            (completed && config.seed_first_copy).then(|| FirstCopy::new(picker.sizes()));
         Ok(Engine {
+            first_copy,
             blame: Blame::new(BlameConfig::default()),
             config,
             info_hash,
@@ -255,6 +263,9 @@ impl Engine {
     pub fn remove_peer(&mut self, peer: PeerKey, now: Duration) {
         if self.peers.remove(&peer).is_some() {
             let _ = self.picker.peer_removed(peer);
+            if let Some(f) = self.first_copy.as_mut() {
+                f.release(peer);
+            }
             self.choker.peer_disconnected(peer);
             // Blocks it held may now go to others.
             self.fill_all(now);
@@ -364,6 +375,9 @@ impl Engine {
         }
         peer.am_choking = choking;
         if choking {
+            if let Some(f) = self.first_copy.as_mut() {
+                f.release(key);
+            }
             peer.send(&Message::Choke, now);
             // Without BEP 6 a choke silently drops the queue; with it, each is rejected.
             let dropped: Vec<BlockRequest> = peer.queued.drain(..).collect();
@@ -538,6 +552,9 @@ impl Engine {
         peer.last_send = now;
         peer.uploaded += u64::from(block.length);
         self.uploaded += u64::from(block.length);
+        if self.first_copy.as_mut().is_some_and(|f| f.sent(key, block)) {
+            self.first_copy = None;
+        }
         self.choker.uploaded(key, u64::from(block.length));
         self.start_reads(key);
     }

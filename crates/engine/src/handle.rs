@@ -58,6 +58,8 @@ impl Engine {
                     p.peer_choking = false;
                 }
                 self.choker.set_peer_choking(key, false, now);
+                // Pieces it refused before may be asked again.
+                let _ = self.picker.peer_unchoked(key);
                 self.fill_requests(key, now);
                 Ok(())
             }
@@ -168,10 +170,19 @@ impl Engine {
             && u64::from(block.begin) + u64::from(block.length)
                 <= u64::from(self.request_limit(block.index));
         let max_queue = self.config.max_peer_requests;
+        // A piece being sent to another peer while others never went out
+        // (see first_copy.rs).
+        let duplicate = self
+            .first_copy
+            .as_ref()
+            .is_some_and(|f| f.refuses(key, req));
         let Some(peer) = self.peers.get_mut(&key) else {
             return Ok(());
         };
-        let refused = !valid || peer.am_choking || peer.queued.len() >= max_queue;
+        let refused = !valid
+            || peer.am_choking
+            || peer.queued.len() >= max_queue
+            || (duplicate && peer.fast());
         if refused {
             // Without BEP 6 there is no way to refuse: the request is dropped.
             if peer.fast() {

@@ -18,6 +18,7 @@ mod config;
 mod engine;
 mod error;
 mod event;
+mod first_copy;
 mod handle;
 mod peer;
 mod pex;

@@ -155,6 +155,21 @@ impl Picker {
         Some(freed)
     }
 
+    /// `peer` unchoked us: pieces it refused or timed out on may be asked
+    /// of it again (with the fast extension a choke keeps requests alive,
+    /// so [`Picker::peer_choked`] is not called and this is the fresh start).
+    pub fn peer_unchoked(&mut self, peer: PeerKey) -> Result<(), PickerError> {
+        let info = self
+            .peers
+            .get_mut(&peer)
+            .ok_or(PickerError::UnknownPeer(peer))?;
+        if !info.avoid.is_empty() {
+            info.avoid.clear();
+            info.dry = None;
+        }
+        Ok(())
+    }
+
     /// `peer` choked us: all its requests are void (without the fast
     /// extension) and go back to the pool. Returns the freed requests.
     pub fn peer_choked(&mut self, peer: PeerKey) -> Result<Vec<BlockRequest>, PickerError> {

@@ -1,0 +1,150 @@
+//! Seeding the first copy: a torrent that started complete sends each
+//! piece whole to one peer before it sends any piece to a second one.
+//! While the swarm does not hold one whole copy yet, the seed's upload is
+//! its only source of new data; a piece sent twice in that time is upload
+//! taken from a piece the swarm lacks, and the second requester can get it
+//! from the first. The effect is what super-seeding aims for, without
+//! hiding pieces from anyone: a request for a piece that another peer is
+//! being sent is refused (BEP 6 reject) and the requester picks another.
+//!
+//! A piece belongs to the first peer sent a block of it until that peer
+//! has been sent all of it; if we choke it or it leaves first, the piece is
+//! free again (so a half-sent piece can never be stuck between two peers).
+//! Once every piece has gone out whole, nothing is refused any more.
+
+use std::collections::BTreeMap;
+
+use shoal_swarm::{BlockRequest, PeerKey, PieceSizes};
+
+/// Per piece: who is being sent it, and how many of its blocks so far.
+#[derive(Clone, Copy, Default)]
+struct Owner {
+    peer: Option<PeerKey>,
+    sent: u32,
+}
+
+/// Which pieces an initial seed has sent whole, and to whom it is sending.
+pub(crate) struct FirstCopy {
+    owners: Vec<Owner>,
+    /// Pieces each peer owns and has not been sent whole yet.
+    by_peer: BTreeMap<PeerKey, Vec<u32>>,
+    /// Pieces not yet sent whole to anyone.
+    unsent: u32,
+    sizes: PieceSizes,
+}
+
+impl FirstCopy {
+    /// Nothing sent yet.
+    pub fn new(sizes: &PieceSizes) -> Self {
+        FirstCopy {
+            owners: vec![Owner::default(); sizes.num_pieces() as usize],
+            by_peer: BTreeMap::new(),
+            unsent: sizes.num_pieces(),
+            sizes: sizes.clone(),
+        }
+    }
+
+    /// True if `block` must be refused to `peer`: its piece is being sent
+    /// to another peer while some piece has not gone out whole.
+    pub fn refuses(&self, peer: PeerKey, block: BlockRequest) -> bool {
+        self.unsent > 0
+            && self
+                .owners
+                .get(block.piece as usize)
+                .and_then(|o| o.peer)
+                .is_some_and(|owner| owner != peer)
+    }
+
+    /// Records that `block` is being sent to `peer`; true once every piece
+    /// has gone out whole (the caller can then drop this).
+    pub fn sent(&mut self, peer: PeerKey, block: BlockRequest) -> bool {
+        let blocks = self.sizes.blocks(block.piece);
+        let Some(o) = self.owners.get_mut(block.piece as usize) else {
+            return self.unsent == 0;
+        };
+        if o.sent >= blocks && o.peer.is_none() {
+            // Already out whole (the owner was released after that).
+            return self.unsent == 0;
+        }
+        match o.peer {
+            None => {
+                o.peer = Some(peer);
+                o.sent = 0;
+                self.by_peer.entry(peer).or_default().push(block.piece);
+            }
+            Some(owner) if owner != peer => return self.unsent == 0,
+            Some(_) => {}
+        }
+        if o.sent < blocks {
+            o.sent += 1;
+            if o.sent == blocks {
+                self.unsent = self.unsent.saturating_sub(1);
+                if let Some(list) = self.by_peer.get_mut(&peer) {
+                    list.retain(|p| *p != block.piece);
+                }
+            }
+        }
+        self.unsent == 0
+    }
+
+    /// `peer` was choked or left: the pieces it was being sent and did not
+    /// get whole are free for others.
+    pub fn release(&mut self, peer: PeerKey) {
+        for piece in self.by_peer.remove(&peer).unwrap_or_default() {
+            if let Some(o) = self.owners.get_mut(piece as usize) {
+                if o.peer == Some(peer) {
+                    *o = Owner::default();
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shoal_swarm::BLOCK_SIZE;
+
+    fn block(piece: u32, index: u32) -> BlockRequest {
+        BlockRequest {
+            piece,
+            offset: index * BLOCK_SIZE,
+            length: BLOCK_SIZE,
+        }
+    }
+
+    const A: PeerKey = PeerKey(1);
+    const B: PeerKey = PeerKey(2);
+
+    #[test]
+    fn a_piece_goes_whole_to_one_peer_before_a_second() {
+        // Three pieces of two blocks, the last one block long.
+        let sizes = PieceSizes::uniform(2 * BLOCK_SIZE, 5 * u64::from(BLOCK_SIZE)).unwrap();
+        let mut f = FirstCopy::new(&sizes);
+        assert!(!f.refuses(B, block(0, 0)));
+        assert!(!f.sent(A, block(0, 0)));
+        assert!(f.refuses(B, block(0, 1)), "A is being sent piece 0");
+        assert!(!f.refuses(A, block(0, 1)));
+        assert!(!f.sent(A, block(0, 1)));
+        // Piece 0 went out whole; others stay refused while pieces remain.
+        assert!(f.refuses(B, block(0, 0)));
+        assert!(!f.sent(B, block(1, 0)));
+        assert!(!f.sent(B, block(1, 1)));
+        assert!(f.sent(A, block(2, 0)), "every piece went out whole");
+        assert!(!f.refuses(B, block(0, 0)));
+    }
+
+    #[test]
+    fn a_released_peer_frees_its_half_sent_pieces() {
+        let sizes = PieceSizes::uniform(2 * BLOCK_SIZE, 4 * u64::from(BLOCK_SIZE)).unwrap();
+        let mut f = FirstCopy::new(&sizes);
+        f.sent(A, block(0, 0));
+        f.sent(A, block(1, 0));
+        f.sent(A, block(1, 1));
+        f.release(A);
+        // Piece 0 was half sent: free for B. Piece 1 went out whole.
+        assert!(!f.refuses(B, block(0, 1)));
+        assert!(!f.sent(B, block(0, 0)));
+        assert!(f.sent(B, block(0, 1)));
+    }
+}
