@@ -264,7 +264,7 @@ impl Engine {
         if self.peers.remove(&peer).is_some() {
             let _ = self.picker.peer_removed(peer);
             if let Some(f) = self.first_copy.as_mut() {
-                f.release(peer);
+                f.peer_left(peer);
             }
             self.choker.peer_disconnected(peer);
             // Blocks it held may now go to others.
@@ -552,7 +552,11 @@ impl Engine {
         peer.last_send = now;
         peer.uploaded += u64::from(block.length);
         self.uploaded += u64::from(block.length);
-        if self.first_copy.as_mut().is_some_and(|f| f.sent(key, block)) {
+        if self
+            .first_copy
+            .as_mut()
+            .is_some_and(|f| f.sent(key, block, now))
+        {
             self.first_copy = None;
         }
         self.choker.uploaded(key, u64::from(block.length));

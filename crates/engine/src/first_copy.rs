@@ -10,17 +10,29 @@
 //! A piece belongs to the first peer sent a block of it until that peer
 //! has been sent all of it; if we choke it or it leaves first, the piece is
 //! free again (so a half-sent piece can never be stuck between two peers).
-//! Once every piece has gone out whole, nothing is refused any more.
+//! A piece sent whole is refused to others for [`WHOLE_PIECE_WINDOW`] only,
+//! and not at all once its owner left: the owner may never pass it on (it
+//! chokes everyone, crashed before keeping it, or another seed supplied the
+//! rest of the swarm so the last pieces are never asked of us), and a
+//! refusal must not turn into a stall. Once every piece has gone out whole,
+//! nothing is refused any more.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use shoal_swarm::{BlockRequest, PeerKey, PieceSizes};
 
-/// Per piece: who is being sent it, and how many of its blocks so far.
+/// How long a piece sent whole to one peer is refused to the others: time
+/// for the owner to pass it on.
+pub(crate) const WHOLE_PIECE_WINDOW: Duration = Duration::from_secs(20);
+
+/// Per piece: who is being sent it, how many of its blocks so far, and when
+/// the last one went.
 #[derive(Clone, Copy, Default)]
 struct Owner {
     peer: Option<PeerKey>,
     sent: u32,
+    whole_at: Option<Duration>,
 }
 
 /// Which pieces an initial seed has sent whole, and to whom it is sending.
@@ -28,6 +40,8 @@ pub(crate) struct FirstCopy {
     owners: Vec<Owner>,
     /// Pieces each peer owns and has not been sent whole yet.
     by_peer: BTreeMap<PeerKey, Vec<u32>>,
+    /// Pieces each peer owns and has been sent whole.
+    whole_by_peer: BTreeMap<PeerKey, Vec<u32>>,
     /// Pieces not yet sent whole to anyone.
     unsent: u32,
     sizes: PieceSizes,
@@ -39,25 +53,28 @@ impl FirstCopy {
         FirstCopy {
             owners: vec![Owner::default(); sizes.num_pieces() as usize],
             by_peer: BTreeMap::new(),
+            whole_by_peer: BTreeMap::new(),
             unsent: sizes.num_pieces(),
             sizes: sizes.clone(),
         }
     }
 
     /// True if `block` must be refused to `peer`: its piece is being sent
-    /// to another peer while some piece has not gone out whole.
-    pub fn refuses(&self, peer: PeerKey, block: BlockRequest) -> bool {
+    /// (or was sent whole less than [`WHOLE_PIECE_WINDOW`] ago) to another
+    /// peer still connected, while some piece has not gone out whole.
+    pub fn refuses(&self, peer: PeerKey, block: BlockRequest, now: Duration) -> bool {
+        let Some(o) = self.owners.get(block.piece as usize) else {
+            return false;
+        };
         self.unsent > 0
-            && self
-                .owners
-                .get(block.piece as usize)
-                .and_then(|o| o.peer)
-                .is_some_and(|owner| owner != peer)
+            && o.peer.is_some_and(|owner| owner != peer)
+            && o.whole_at
+                .is_none_or(|at| now.saturating_sub(at) < WHOLE_PIECE_WINDOW)
     }
 
     /// Records that `block` is being sent to `peer`; true once every piece
     /// has gone out whole (the caller can then drop this).
-    pub fn sent(&mut self, peer: PeerKey, block: BlockRequest) -> bool {
+    pub fn sent(&mut self, peer: PeerKey, block: BlockRequest, now: Duration) -> bool {
         let blocks = self.sizes.blocks(block.piece);
         let Some(o) = self.owners.get_mut(block.piece as usize) else {
             return self.unsent == 0;
@@ -78,22 +95,40 @@ impl FirstCopy {
         if o.sent < blocks {
             o.sent += 1;
             if o.sent == blocks {
+                o.whole_at = Some(now);
                 self.unsent = self.unsent.saturating_sub(1);
                 if let Some(list) = self.by_peer.get_mut(&peer) {
                     list.retain(|p| *p != block.piece);
                 }
+                self.whole_by_peer
+                    .entry(peer)
+                    .or_default()
+                    .push(block.piece);
             }
         }
         self.unsent == 0
     }
 
-    /// `peer` was choked or left: the pieces it was being sent and did not
-    /// get whole are free for others.
+    /// `peer` was choked: the pieces it was being sent and did not get
+    /// whole are free for others.
     pub fn release(&mut self, peer: PeerKey) {
         for piece in self.by_peer.remove(&peer).unwrap_or_default() {
             if let Some(o) = self.owners.get_mut(piece as usize) {
                 if o.peer == Some(peer) {
                     *o = Owner::default();
+                }
+            }
+        }
+    }
+
+    /// `peer` left: nothing it owned is refused to others any more; what it
+    /// got whole still counts as sent once.
+    pub fn peer_left(&mut self, peer: PeerKey) {
+        self.release(peer);
+        for piece in self.whole_by_peer.remove(&peer).unwrap_or_default() {
+            if let Some(o) = self.owners.get_mut(piece as usize) {
+                if o.peer == Some(peer) {
+                    o.peer = None;
                 }
             }
         }
@@ -113,6 +148,7 @@ mod tests {
         }
     }
 
+    const T0: Duration = Duration::ZERO;
     const A: PeerKey = PeerKey(1);
     const B: PeerKey = PeerKey(2);
 
@@ -121,30 +157,46 @@ mod tests {
         // Three pieces of two blocks, the last one block long.
         let sizes = PieceSizes::uniform(2 * BLOCK_SIZE, 5 * u64::from(BLOCK_SIZE)).unwrap();
         let mut f = FirstCopy::new(&sizes);
-        assert!(!f.refuses(B, block(0, 0)));
-        assert!(!f.sent(A, block(0, 0)));
-        assert!(f.refuses(B, block(0, 1)), "A is being sent piece 0");
-        assert!(!f.refuses(A, block(0, 1)));
-        assert!(!f.sent(A, block(0, 1)));
+        assert!(!f.refuses(B, block(0, 0), T0));
+        assert!(!f.sent(A, block(0, 0), T0));
+        assert!(f.refuses(B, block(0, 1), T0), "A is being sent piece 0");
+        assert!(!f.refuses(A, block(0, 1), T0));
+        assert!(!f.sent(A, block(0, 1), T0));
         // Piece 0 went out whole; others stay refused while pieces remain.
-        assert!(f.refuses(B, block(0, 0)));
-        assert!(!f.sent(B, block(1, 0)));
-        assert!(!f.sent(B, block(1, 1)));
-        assert!(f.sent(A, block(2, 0)), "every piece went out whole");
-        assert!(!f.refuses(B, block(0, 0)));
+        assert!(f.refuses(B, block(0, 0), T0));
+        assert!(!f.sent(B, block(1, 0), T0));
+        assert!(!f.sent(B, block(1, 1), T0));
+        assert!(f.sent(A, block(2, 0), T0), "every piece went out whole");
+        assert!(!f.refuses(B, block(0, 0), T0));
     }
 
     #[test]
     fn a_released_peer_frees_its_half_sent_pieces() {
         let sizes = PieceSizes::uniform(2 * BLOCK_SIZE, 4 * u64::from(BLOCK_SIZE)).unwrap();
         let mut f = FirstCopy::new(&sizes);
-        f.sent(A, block(0, 0));
-        f.sent(A, block(1, 0));
-        f.sent(A, block(1, 1));
+        f.sent(A, block(0, 0), T0);
+        f.sent(A, block(1, 0), T0);
+        f.sent(A, block(1, 1), T0);
         f.release(A);
         // Piece 0 was half sent: free for B. Piece 1 went out whole.
-        assert!(!f.refuses(B, block(0, 1)));
-        assert!(!f.sent(B, block(0, 0)));
-        assert!(f.sent(B, block(0, 1)));
+        assert!(!f.refuses(B, block(0, 1), T0));
+        assert!(!f.sent(B, block(0, 0), T0));
+        assert!(f.sent(B, block(0, 1), T0));
+    }
+
+    #[test]
+    fn whole_pieces_are_refused_for_a_while_and_not_after_the_owner_left() {
+        let sizes = PieceSizes::uniform(BLOCK_SIZE, 3 * u64::from(BLOCK_SIZE)).unwrap();
+        let mut f = FirstCopy::new(&sizes);
+        f.sent(A, block(0, 0), T0);
+        let soon = WHOLE_PIECE_WINDOW / 2;
+        assert!(f.refuses(B, block(0, 0), soon));
+        assert!(!f.refuses(B, block(0, 0), WHOLE_PIECE_WINDOW));
+        f.sent(A, block(1, 0), soon);
+        assert!(f.refuses(B, block(1, 0), soon));
+        f.peer_left(A);
+        assert!(!f.refuses(B, block(1, 0), soon), "its owner is gone");
+        // Still counted as sent: one more piece ends the policy.
+        assert!(f.sent(B, block(2, 0), soon));
     }
 }

@@ -175,7 +175,7 @@ impl Engine {
         let duplicate = self
             .first_copy
             .as_ref()
-            .is_some_and(|f| f.refuses(key, req));
+            .is_some_and(|f| f.refuses(key, req, now));
         let Some(peer) = self.peers.get_mut(&key) else {
             return Ok(());
         };
