@@ -45,7 +45,13 @@ impl LookupKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     Fresh,
-    InFlight { sent_at: Duration, tries: u8 },
+    /// `soft` is fixed when sent: the node's estimate may move meanwhile,
+    /// and its timer was armed for this moment.
+    InFlight {
+        sent_at: Duration,
+        soft: Duration,
+        tries: u8,
+    },
     Responded,
     Failed,
 }
@@ -150,7 +156,7 @@ impl Lookup {
         let active = self
             .candidates
             .iter()
-            .filter(|c| matches!(c.state, State::InFlight { sent_at, .. } if now < sent_at + soft))
+            .filter(|c| matches!(c.state, State::InFlight { soft, .. } if now < soft))
             .count();
         if active >= self.alpha {
             return None;
@@ -159,11 +165,11 @@ impl Lookup {
         let c = self
             .candidates
             .iter_mut()
-            .filter(|c| alive(c, now, soft))
+            .filter(|c| alive(c, now))
             .take(k)
             .find(|c| match c.state {
                 State::Fresh => true,
-                State::InFlight { sent_at, .. } => now >= sent_at + soft,
+                State::InFlight { soft, .. } => now >= soft,
                 State::Responded | State::Failed => false,
             })?;
         let tries = match c.state {
@@ -172,6 +178,7 @@ impl Lookup {
         };
         c.state = State::InFlight {
             sent_at: now,
+            soft: now + soft,
             tries,
         };
         self.queries += 1;
@@ -233,11 +240,11 @@ impl Lookup {
 
     /// Whether the lookup is over: the k closest live candidates answered,
     /// or nothing is left to ask and nothing is pending.
-    pub fn is_done(&self, now: Duration, soft: Duration) -> bool {
+    pub fn is_done(&self, now: Duration) -> bool {
         let mut live = self
             .candidates
             .iter()
-            .filter(|c| alive(c, now, soft))
+            .filter(|c| alive(c, now))
             .take(self.k)
             .peekable();
         if live.peek().is_none() {
@@ -276,10 +283,10 @@ impl Lookup {
 
 /// Counts toward "the k closest": not failed, and not past the soft timeout
 /// of its last try (a slow node must not hold the whole lookup).
-fn alive(c: &Candidate, now: Duration, soft: Duration) -> bool {
+fn alive(c: &Candidate, now: Duration) -> bool {
     match c.state {
         State::Failed => false,
-        State::InFlight { sent_at, tries } => now < sent_at + soft || tries < MAX_TRIES,
+        State::InFlight { soft, tries, .. } => now < soft || tries < MAX_TRIES,
         State::Fresh | State::Responded => true,
     }
 }
@@ -321,16 +328,16 @@ mod tests {
         let peers = l.on_response(addr(1), id(1), &[], &[addr(99), addr(99)], t);
         assert_eq!(peers, vec![addr(99)]);
         assert_eq!(l.next_query(later, soft), Some((Some(id(3)), addr(3))));
-        assert!(!l.is_done(later, soft));
+        assert!(!l.is_done(later));
         // The second try of 3 times out softly too: 5 takes its place.
         let later = Duration::from_millis(500);
         assert_eq!(l.next_query(later, soft), Some((Some(id(5)), addr(5))));
         l.on_response(addr(5), id(5), &[], &[], None);
         // 1 answered; 3 given up on, 5 answered: the 2 closest alive are 1 and 5.
-        assert!(l.is_done(later, soft));
+        assert!(l.is_done(later));
         // A late answer from 3 keeps it done, with 3 now among the closest.
         l.on_response(addr(3), id(3), &[], &[], None);
-        assert!(l.is_done(later, soft));
+        assert!(l.is_done(later));
         let closest: Vec<NodeId> = l.closest_responded().iter().map(|(c, _)| c.id).collect();
         assert_eq!(closest, vec![id(1), id(3)]);
         assert_eq!(l.queries, 5);
@@ -359,8 +366,8 @@ mod tests {
             l.next_query(Duration::ZERO, soft),
             Some((Some(near.id), addr(2)))
         );
-        assert!(!l.is_done(Duration::ZERO, soft));
+        assert!(!l.is_done(Duration::ZERO));
         l.on_failure(addr(2));
-        assert!(l.is_done(Duration::ZERO, soft));
+        assert!(l.is_done(Duration::ZERO));
     }
 }

@@ -748,7 +748,7 @@ impl Node {
         let Some(l) = self.lookups.get(&lid) else {
             return;
         };
-        if l.is_done(now, soft) || now.saturating_sub(l.started) >= self.config.lookup_timeout {
+        if l.is_done(now) || now.saturating_sub(l.started) >= self.config.lookup_timeout {
             self.finish_lookup(lid, now);
         }
     }

@@ -10,6 +10,7 @@
 
 mod config;
 mod connection;
+mod dht;
 mod error;
 mod peers;
 mod piece_cache;
@@ -20,6 +21,7 @@ mod torrent;
 mod tracker;
 
 pub use config::{SessionConfig, TorrentOptions};
+pub use dht::{Dht, DhtConfig, DhtStats};
 pub use error::SessionError;
 pub use session::Session;
 pub use torrent::{TorrentHandle, TorrentStats};
