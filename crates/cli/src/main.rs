@@ -2,6 +2,7 @@
 
 mod create;
 mod demo;
+mod dht;
 mod download;
 mod files;
 mod glob;
@@ -31,6 +32,8 @@ enum Command {
     Create(create::CreateArgs),
     /// Run a whole swarm on 127.0.0.1 (tracker, seeder, leechers) and show it work.
     Demo(demo::DemoArgs),
+    /// Run a Mainline DHT node, or ask the DHT for peers / announce one.
+    Dht(dht::DhtArgs),
     /// Download a torrent (and optionally keep seeding it).
     Download(download::DownloadArgs),
     /// Check data on disk, then seed it.
@@ -48,6 +51,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Create(args) => create::run(&args),
         Command::Demo(args) => demo::run(&args),
+        Command::Dht(args) => dht::run(&args),
         Command::Download(args) => download::run_download(&args),
         Command::Seed(args) => download::run_seed(&args),
         Command::Info(args) => info::run(&args),

@@ -36,6 +36,8 @@ pub struct Config {
     pub ipv6: bool,
     /// Our public address, if known, for a BEP 42 id.
     pub external_ip: Option<IpAddr>,
+    /// Larger far buckets (16, 8, 4, 2 × k), see [`crate::RoutingTable::with_extended_buckets`].
+    pub extended_buckets: bool,
     /// Let BEP 42-verified ids displace unverified ones in full buckets.
     pub prefer_verified: bool,
     /// BEP 43: tell others not to add us to their tables, and answer no queries.
@@ -69,6 +71,7 @@ impl Default for Config {
             ipv4: true,
             ipv6: false,
             external_ip: None,
+            extended_buckets: true,
             prefer_verified: true,
             read_only: false,
             store: StoreLimits::default(),

@@ -169,8 +169,10 @@ impl Node {
         let k = config.k;
         let tokens = Tokens::new(&mut rng, config.token_period, now);
         let mut node = Node {
-            table4: RoutingTable::new(id, k, config.prefer_verified, now),
-            table6: RoutingTable::new(id, k, config.prefer_verified, now),
+            table4: RoutingTable::new(id, k, config.prefer_verified, now)
+                .with_extended_buckets(config.extended_buckets),
+            table6: RoutingTable::new(id, k, config.prefer_verified, now)
+                .with_extended_buckets(config.extended_buckets),
             store: PeerStore::new(config.store),
             limiter: RateLimiter::new(config.rate, now),
             next_tid: rng.next_u64() as u32,

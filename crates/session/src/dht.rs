@@ -83,6 +83,7 @@ pub struct Dht {
     commands: mpsc::UnboundedSender<Command>,
     bootstrapped: watch::Receiver<bool>,
     local_addr: SocketAddr,
+    task: tokio::task::JoinHandle<()>,
 }
 
 impl Dht {
@@ -113,11 +114,12 @@ impl Dht {
             announces: HashMap::new(),
             bootstrapped: bootstrapped_tx,
         };
-        tokio::spawn(driver.run(rx));
+        let task = tokio::spawn(driver.run(rx));
         Ok(Dht {
             commands,
             bootstrapped,
             local_addr,
+            task,
         })
     }
 
@@ -173,6 +175,13 @@ impl Dht {
         let (tx, rx) = oneshot::channel();
         self.commands.send(Command::Stats(tx)).ok()?;
         rx.await.ok()
+    }
+
+    /// Stops the node and waits for its last save.
+    pub async fn shutdown(self) {
+        let Dht { commands, task, .. } = self;
+        drop(commands);
+        let _ = task.await;
     }
 
     /// Waits until the start-up lookup ends, at most `timeout`; returns
