@@ -427,8 +427,22 @@ fn decode_error(root: &Value<'_>) -> Result<ErrorBody, KrpcError> {
         .unwrap_or_default();
     Ok(ErrorBody {
         code,
-        message: String::from_utf8_lossy(text).into_owned(),
+        message: truncate(
+            String::from_utf8_lossy(text).into_owned(),
+            MAX_ERROR_MESSAGE,
+        ),
     })
+}
+
+/// Cuts `s` to at most `max` bytes on a character boundary (replacement
+/// characters from invalid UTF-8 can make a short input longer).
+fn truncate(mut s: String, max: usize) -> String {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s.truncate(end);
+    s
 }
 
 /// Decodes a compact peer: 6 bytes (IPv4) or 18 bytes (IPv6).
@@ -672,6 +686,17 @@ mod tests {
             Message::decode(long_tid.as_bytes()),
             Err(KrpcError::Invalid("t"))
         );
+    }
+
+    #[test]
+    fn error_text_stays_within_the_limit_after_lossy_conversion() {
+        let mut packet = b"d1:eli201e256:".to_vec();
+        packet.extend([0xff; 256]);
+        packet.extend(b"e1:t2:aa1:y1:ee");
+        let m = Message::decode(&packet).unwrap();
+        let Body::Error(e) = &m.body else { panic!() };
+        assert!(e.message.len() <= MAX_ERROR_MESSAGE);
+        assert_eq!(Message::decode(&m.encode()).unwrap(), m);
     }
 
     #[test]

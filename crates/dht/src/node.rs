@@ -783,8 +783,7 @@ impl Node {
                 let nodes = self.table4.len() + self.table6.len();
                 self.events.push_back(DhtEvent::Bootstrapped { nodes });
                 if nodes > 0 {
-                    // Fill the far buckets too, so later lookups start close.
-                    self.refresh(now, Duration::ZERO);
+                    self.explore(now);
                 }
             }
             LookupKind::Refresh => {}
@@ -802,15 +801,28 @@ impl Node {
         }
     }
 
-    /// Starts a refresh lookup for every bucket unchanged for `interval`
-    /// (all buckets but our own, which the bootstrap just covered, when zero).
+    /// After bootstrap: one lookup per prefix length between us and our
+    /// closest neighbour, so every distance range gets nodes (the buckets
+    /// themselves may not have split yet: the far ones hold many nodes).
+    fn explore(&mut self, now: Duration) {
+        let Some(nearest) = self.table4.closest(&self.id, 1, now).first().copied() else {
+            return;
+        };
+        let depth = self.id.distance(&nearest.id).leading_zeros().min(159);
+        for prefix in 0..depth {
+            let target = self.id.random_in_bucket(prefix, &mut self.rng);
+            let lid = self.new_lookup(target, LookupKind::Refresh, now);
+            self.step_lookup(lid, now);
+        }
+        for idx in 0..self.table4.bucket_count() {
+            self.table4.touch_bucket(idx, now);
+        }
+    }
+
+    /// Starts a refresh lookup for every bucket unchanged for `interval`.
     fn refresh(&mut self, now: Duration, interval: Duration) {
         let stale = self.table4.stale_buckets(now, interval);
-        let last = self.table4.bucket_count().saturating_sub(1);
         for idx in stale {
-            if interval.is_zero() && idx == last {
-                continue;
-            }
             self.table4.touch_bucket(idx, now);
             let target = self.id.random_in_bucket(idx, &mut self.rng);
             let lid = self.new_lookup(target, LookupKind::Refresh, now);
