@@ -59,7 +59,7 @@ seed_torrents
 seed_magnets
 cargo fuzz build
 
-declare -A DICT=([bencode]=bencode [metainfo]=bencode [magnet]=magnet)
+declare -A DICT=([bencode]=bencode [metainfo]=bencode [magnet]=magnet [krpc]=bencode)
 declare -A SEEDS=([bencode]=fuzz/corpus/torrents [metainfo]=fuzz/corpus/torrents)
 failed=()
 for target in $(cargo fuzz list); do

@@ -3,6 +3,7 @@
 mod create;
 mod daemon;
 mod demo;
+mod dht;
 mod download;
 mod files;
 mod glob;
@@ -35,6 +36,8 @@ enum Command {
     Daemon(daemon::DaemonArgs),
     /// Run a whole swarm on 127.0.0.1 (tracker, seeder, leechers) and show it work.
     Demo(demo::DemoArgs),
+    /// Run a Mainline DHT node, or ask the DHT for peers / announce one.
+    Dht(dht::DhtArgs),
     /// Download a torrent (and optionally keep seeding it).
     Download(download::DownloadArgs),
     /// Check data on disk, then seed it.
@@ -55,6 +58,7 @@ fn main() -> ExitCode {
         Command::Create(args) => create::run(&args),
         Command::Daemon(args) => daemon::run(&args),
         Command::Demo(args) => demo::run(&args),
+        Command::Dht(args) => dht::run(&args),
         Command::Download(args) => download::run_download(&args),
         Command::Seed(args) => download::run_seed(&args),
         Command::Info(args) => info::run(&args),

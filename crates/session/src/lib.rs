@@ -11,6 +11,7 @@
 mod config;
 mod connection;
 mod control;
+mod dht;
 mod error;
 mod metadata;
 mod peers;
@@ -23,6 +24,7 @@ mod tracker;
 
 pub use config::{SessionConfig, TorrentOptions};
 pub use control::PeerSummary;
+pub use dht::{Dht, DhtConfig, DhtStats};
 pub use error::SessionError;
 pub use session::{FetchedMetadata, Session};
 pub use torrent::{TorrentHandle, TorrentStats};

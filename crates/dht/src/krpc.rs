@@ -1,0 +1,717 @@
+//! KRPC (BEP 5) messages over bencode: typed queries, responses and errors,
+//! with BEP 32 `want`/`nodes6`, BEP 42 `ip` and BEP 43 `ro`.
+//!
+//! Decoding is strict about what matters (types and lengths of every field we
+//! use, see [`crate::limits`]) and lenient about the rest: unknown keys are
+//! ignored so newer clients keep working.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+
+use shoal_bencode::{Encode, Limits, OwnedValue, Value, decode};
+
+use crate::id::NodeId;
+use crate::limits::{
+    MAX_ERROR_MESSAGE, MAX_METHOD, MAX_NODES, MAX_PACKET, MAX_TID, MAX_TOKEN, MAX_VALUES,
+    MAX_VERSION,
+};
+
+/// A node id with its address, as in a compact node entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Contact {
+    /// The node's id.
+    pub id: NodeId,
+    /// Where it listens.
+    pub addr: SocketAddr,
+}
+
+/// Which address families the querier wants nodes for (BEP 32).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Want {
+    /// `n4`: IPv4 nodes.
+    pub n4: bool,
+    /// `n6`: IPv6 nodes.
+    pub n6: bool,
+}
+
+/// One KRPC packet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    /// Transaction id, echoed by the responder.
+    pub tid: Vec<u8>,
+    /// Client version (`v`), if sent.
+    pub version: Option<Vec<u8>>,
+    /// BEP 42 `ip`: the address the responder saw us at.
+    pub ip: Option<SocketAddr>,
+    /// BEP 43 read-only flag (`ro=1`): do not add the sender to routing tables.
+    pub read_only: bool,
+    /// What the packet is.
+    pub body: Body,
+}
+
+/// The three KRPC packet kinds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Body {
+    /// `y=q`.
+    Query(Query),
+    /// `y=r`. KRPC responses do not name their method: the fields present
+    /// depend on the query, which the caller knows from the transaction id.
+    Response(Response),
+    /// `y=e`.
+    Error(ErrorBody),
+}
+
+/// A query (`y=q`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Query {
+    /// `ping`.
+    Ping {
+        /// Querier id.
+        id: NodeId,
+    },
+    /// `find_node`.
+    FindNode {
+        /// Querier id.
+        id: NodeId,
+        /// Id looked for.
+        target: NodeId,
+        /// Families wanted (BEP 32).
+        want: Want,
+    },
+    /// `get_peers`.
+    GetPeers {
+        /// Querier id.
+        id: NodeId,
+        /// Torrent looked for.
+        info_hash: NodeId,
+        /// Families wanted (BEP 32).
+        want: Want,
+    },
+    /// `announce_peer`.
+    AnnouncePeer {
+        /// Querier id.
+        id: NodeId,
+        /// Torrent announced.
+        info_hash: NodeId,
+        /// Port given (ignored when `implied_port`).
+        port: u16,
+        /// Use the packet's source port instead of `port`.
+        implied_port: bool,
+        /// Token from an earlier `get_peers` reply.
+        token: Vec<u8>,
+        /// BEP 33-style seed flag, if sent.
+        seed: bool,
+    },
+}
+
+impl Query {
+    /// The querier's id.
+    pub fn id(&self) -> NodeId {
+        match self {
+            Query::Ping { id }
+            | Query::FindNode { id, .. }
+            | Query::GetPeers { id, .. }
+            | Query::AnnouncePeer { id, .. } => *id,
+        }
+    }
+
+    fn method(&self) -> &'static str {
+        match self {
+            Query::Ping { .. } => "ping",
+            Query::FindNode { .. } => "find_node",
+            Query::GetPeers { .. } => "get_peers",
+            Query::AnnouncePeer { .. } => "announce_peer",
+        }
+    }
+}
+
+/// A response (`y=r`): every field any of our four queries can get back.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Response {
+    /// Responder id.
+    pub id: NodeId,
+    /// IPv4 contacts (`nodes`).
+    pub nodes: Vec<Contact>,
+    /// IPv6 contacts (`nodes6`).
+    pub nodes6: Vec<Contact>,
+    /// Peers (`values`).
+    pub values: Vec<SocketAddr>,
+    /// Write token (`token`).
+    pub token: Option<Vec<u8>>,
+}
+
+/// An error (`y=e`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorBody {
+    /// 201 generic, 202 server, 203 protocol, 204 method unknown.
+    pub code: i64,
+    /// Human-readable text (truncated to a limit).
+    pub message: String,
+}
+
+/// Error code for a malformed packet.
+pub const PROTOCOL_ERROR: i64 = 203;
+/// Error code for a method we do not know.
+pub const METHOD_UNKNOWN: i64 = 204;
+
+/// Why a packet could not be decoded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum KrpcError {
+    /// Larger than [`MAX_PACKET`].
+    #[error("packet of {0} bytes exceeds the limit")]
+    TooLarge(usize),
+    /// Not bencode, or bencode over the limits.
+    #[error("bencode: {0}")]
+    Bencode(#[from] shoal_bencode::DecodeError),
+    /// The top level is not a dictionary.
+    #[error("packet is not a dictionary")]
+    NotADict,
+    /// A required key is absent.
+    #[error("missing field {0}")]
+    Missing(&'static str),
+    /// A key has the wrong type, length or range.
+    #[error("invalid field {0}")]
+    Invalid(&'static str),
+    /// `y` is not `q`, `r` or `e`.
+    #[error("unknown message type")]
+    UnknownType,
+    /// A query for a method we do not implement; answer with error 204.
+    #[error("unknown method {method:?}")]
+    UnknownMethod {
+        /// Transaction id to answer to.
+        tid: Vec<u8>,
+        /// The method name (truncated).
+        method: String,
+    },
+}
+
+impl Message {
+    /// Decodes one datagram.
+    pub fn decode(packet: &[u8]) -> Result<Message, KrpcError> {
+        if packet.len() > MAX_PACKET {
+            return Err(KrpcError::TooLarge(packet.len()));
+        }
+        let limits = Limits {
+            max_input: MAX_PACKET,
+            max_depth: 4,
+            max_tokens: 1024,
+            max_string: MAX_PACKET,
+            ..Limits::MESSAGE
+        };
+        let root = decode(packet, &limits)?;
+        if root.as_dict().is_none() {
+            return Err(KrpcError::NotADict);
+        }
+        let tid = bytes(&root, b"t", "t")?;
+        if tid.len() > MAX_TID {
+            return Err(KrpcError::Invalid("t"));
+        }
+        let version = match root.get(b"v") {
+            Some(v) => Some(
+                v.as_bytes()
+                    .filter(|b| b.len() <= MAX_VERSION)
+                    .ok_or(KrpcError::Invalid("v"))?
+                    .to_vec(),
+            ),
+            None => None,
+        };
+        let ip = match root.get(b"ip") {
+            Some(v) => Some(
+                v.as_bytes()
+                    .and_then(decode_peer)
+                    .ok_or(KrpcError::Invalid("ip"))?,
+            ),
+            None => None,
+        };
+        let read_only = root.get(b"ro").and_then(Value::as_int) == Some(1);
+        let body = match bytes(&root, b"y", "y")? {
+            b"q" => Body::Query(decode_query(&root, tid)?),
+            b"r" => Body::Response(decode_response(dict(&root, b"r", "r")?)?),
+            b"e" => Body::Error(decode_error(&root)?),
+            _ => return Err(KrpcError::UnknownType),
+        };
+        Ok(Message {
+            tid: tid.to_vec(),
+            version,
+            ip,
+            read_only,
+            body,
+        })
+    }
+
+    /// Encodes canonically (sorted keys).
+    pub fn encode(&self) -> Vec<u8> {
+        let mut root = OwnedValue::dict().with("t", self.tid.clone());
+        if let Some(v) = &self.version {
+            root.insert("v", v.clone());
+        }
+        if let Some(ip) = self.ip {
+            root.insert("ip", encode_peer(ip));
+        }
+        if self.read_only {
+            root.insert("ro", 1i64);
+        }
+        match &self.body {
+            Body::Query(q) => {
+                root.insert("y", "q");
+                root.insert("q", q.method());
+                root.insert("a", encode_query_args(q));
+            }
+            Body::Response(r) => {
+                root.insert("y", "r");
+                root.insert("r", encode_response(r));
+            }
+            Body::Error(e) => {
+                root.insert("y", "e");
+                root.insert(
+                    "e",
+                    OwnedValue::List(vec![
+                        OwnedValue::Int(e.code),
+                        OwnedValue::from(e.message.as_str()),
+                    ]),
+                );
+            }
+        }
+        root.to_bencode()
+    }
+}
+
+fn bytes<'a>(v: &Value<'a>, key: &[u8], name: &'static str) -> Result<&'a [u8], KrpcError> {
+    v.get(key)
+        .ok_or(KrpcError::Missing(name))?
+        .as_bytes()
+        .ok_or(KrpcError::Invalid(name))
+}
+
+fn dict<'v, 'a>(
+    v: &'v Value<'a>,
+    key: &[u8],
+    name: &'static str,
+) -> Result<&'v Value<'a>, KrpcError> {
+    let d = v.get(key).ok_or(KrpcError::Missing(name))?;
+    if d.as_dict().is_none() {
+        return Err(KrpcError::Invalid(name));
+    }
+    Ok(d)
+}
+
+fn id_field(v: &Value<'_>, key: &[u8], name: &'static str) -> Result<NodeId, KrpcError> {
+    NodeId::from_slice(bytes(v, key, name)?).ok_or(KrpcError::Invalid(name))
+}
+
+fn decode_want(args: &Value<'_>) -> Result<Want, KrpcError> {
+    let mut want = Want::default();
+    if let Some(list) = args.get(b"want") {
+        let items = list.as_list().ok_or(KrpcError::Invalid("want"))?;
+        for item in items.iter().take(8) {
+            match item.as_bytes() {
+                Some(b"n4") => want.n4 = true,
+                Some(b"n6") => want.n6 = true,
+                Some(_) => {}
+                None => return Err(KrpcError::Invalid("want")),
+            }
+        }
+    }
+    Ok(want)
+}
+
+fn decode_query(root: &Value<'_>, tid: &[u8]) -> Result<Query, KrpcError> {
+    let method = bytes(root, b"q", "q")?;
+    let args = dict(root, b"a", "a")?;
+    let id = id_field(args, b"id", "id")?;
+    Ok(match method {
+        b"ping" => Query::Ping { id },
+        b"find_node" => Query::FindNode {
+            id,
+            target: id_field(args, b"target", "target")?,
+            want: decode_want(args)?,
+        },
+        b"get_peers" => Query::GetPeers {
+            id,
+            info_hash: id_field(args, b"info_hash", "info_hash")?,
+            want: decode_want(args)?,
+        },
+        b"announce_peer" => {
+            let implied_port = match args.get(b"implied_port") {
+                Some(v) => v.as_int().ok_or(KrpcError::Invalid("implied_port"))? != 0,
+                None => false,
+            };
+            // The port may be absent or bogus when implied_port is set.
+            let port = match args.get(b"port").and_then(Value::as_int) {
+                Some(p) => u16::try_from(p).map_err(|_| KrpcError::Invalid("port"))?,
+                None if implied_port => 0,
+                None => return Err(KrpcError::Missing("port")),
+            };
+            if port == 0 && !implied_port {
+                return Err(KrpcError::Invalid("port"));
+            }
+            let token = bytes(args, b"token", "token")?;
+            if token.len() > MAX_TOKEN {
+                return Err(KrpcError::Invalid("token"));
+            }
+            Query::AnnouncePeer {
+                id,
+                info_hash: id_field(args, b"info_hash", "info_hash")?,
+                port,
+                implied_port,
+                token: token.to_vec(),
+                seed: args.get(b"seed").and_then(Value::as_int) == Some(1),
+            }
+        }
+        other => {
+            let len = other.len().min(MAX_METHOD);
+            return Err(KrpcError::UnknownMethod {
+                tid: tid.to_vec(),
+                method: String::from_utf8_lossy(other.get(..len).unwrap_or_default()).into_owned(),
+            });
+        }
+    })
+}
+
+fn decode_response(r: &Value<'_>) -> Result<Response, KrpcError> {
+    let id = id_field(r, b"id", "id")?;
+    let nodes = match r.get(b"nodes") {
+        Some(v) => decode_nodes(v.as_bytes().ok_or(KrpcError::Invalid("nodes"))?, 26)
+            .ok_or(KrpcError::Invalid("nodes"))?,
+        None => Vec::new(),
+    };
+    let nodes6 = match r.get(b"nodes6") {
+        Some(v) => decode_nodes(v.as_bytes().ok_or(KrpcError::Invalid("nodes6"))?, 38)
+            .ok_or(KrpcError::Invalid("nodes6"))?,
+        None => Vec::new(),
+    };
+    let mut values = Vec::new();
+    if let Some(v) = r.get(b"values") {
+        let items = v.as_list().ok_or(KrpcError::Invalid("values"))?;
+        if items.len() > MAX_VALUES {
+            return Err(KrpcError::Invalid("values"));
+        }
+        for item in items {
+            // One malformed entry costs only that entry: some clients pad.
+            if let Some(peer) = item.as_bytes().and_then(decode_peer) {
+                values.push(peer);
+            }
+        }
+    }
+    let token = match r.get(b"token") {
+        Some(v) => Some(
+            v.as_bytes()
+                .filter(|t| t.len() <= MAX_TOKEN)
+                .ok_or(KrpcError::Invalid("token"))?
+                .to_vec(),
+        ),
+        None => None,
+    };
+    Ok(Response {
+        id,
+        nodes,
+        nodes6,
+        values,
+        token,
+    })
+}
+
+fn decode_error(root: &Value<'_>) -> Result<ErrorBody, KrpcError> {
+    let list = root
+        .get(b"e")
+        .ok_or(KrpcError::Missing("e"))?
+        .as_list()
+        .ok_or(KrpcError::Invalid("e"))?;
+    let code = list
+        .first()
+        .and_then(Value::as_int)
+        .ok_or(KrpcError::Invalid("e"))?;
+    let text = list.get(1).and_then(Value::as_bytes).unwrap_or_default();
+    let text = text
+        .get(..text.len().min(MAX_ERROR_MESSAGE))
+        .unwrap_or_default();
+    Ok(ErrorBody {
+        code,
+        message: truncate(
+            String::from_utf8_lossy(text).into_owned(),
+            MAX_ERROR_MESSAGE,
+        ),
+    })
+}
+
+/// Cuts `s` to at most `max` bytes on a character boundary (replacement
+/// characters from invalid UTF-8 can make a short input longer).
+fn truncate(mut s: String, max: usize) -> String {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s.truncate(end);
+    s
+}
+
+/// Decodes a compact peer: 6 bytes (IPv4) or 18 bytes (IPv6).
+pub fn decode_peer(b: &[u8]) -> Option<SocketAddr> {
+    match b.len() {
+        6 => {
+            let ip: [u8; 4] = b.get(..4)?.try_into().ok()?;
+            let port = u16::from_be_bytes(b.get(4..6)?.try_into().ok()?);
+            Some(SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::from(ip), port)))
+        }
+        18 => {
+            let ip: [u8; 16] = b.get(..16)?.try_into().ok()?;
+            let port = u16::from_be_bytes(b.get(16..18)?.try_into().ok()?);
+            Some(SocketAddr::V6(SocketAddrV6::new(
+                Ipv6Addr::from(ip),
+                port,
+                0,
+                0,
+            )))
+        }
+        _ => None,
+    }
+}
+
+/// Encodes a compact peer (6 or 18 bytes).
+pub fn encode_peer(addr: SocketAddr) -> Vec<u8> {
+    let mut out = Vec::with_capacity(18);
+    match addr.ip() {
+        IpAddr::V4(v4) => out.extend_from_slice(&v4.octets()),
+        IpAddr::V6(v6) => out.extend_from_slice(&v6.octets()),
+    }
+    out.extend_from_slice(&addr.port().to_be_bytes());
+    out
+}
+
+/// Decodes compact nodes of `entry` bytes each (26 for IPv4, 38 for IPv6);
+/// `None` if the length is not a multiple or there are too many.
+pub fn decode_nodes(b: &[u8], entry: usize) -> Option<Vec<Contact>> {
+    if b.len() % entry != 0 || b.len() / entry > MAX_NODES {
+        return None;
+    }
+    b.chunks_exact(entry)
+        .map(|c| {
+            Some(Contact {
+                id: NodeId::from_slice(c.get(..20)?)?,
+                addr: decode_peer(c.get(20..)?)?,
+            })
+        })
+        .collect()
+}
+
+/// Encodes contacts of one family compactly (others are skipped).
+pub fn encode_nodes(contacts: &[Contact], v6: bool) -> Vec<u8> {
+    let mut out = Vec::new();
+    for c in contacts.iter().filter(|c| c.addr.is_ipv6() == v6) {
+        out.extend_from_slice(&c.id.0);
+        out.extend_from_slice(&encode_peer(c.addr));
+    }
+    out
+}
+
+fn encode_want(want: Want) -> Option<OwnedValue> {
+    let mut items = Vec::new();
+    if want.n4 {
+        items.push(OwnedValue::from("n4"));
+    }
+    if want.n6 {
+        items.push(OwnedValue::from("n6"));
+    }
+    (!items.is_empty()).then_some(OwnedValue::List(items))
+}
+
+fn encode_query_args(q: &Query) -> OwnedValue {
+    let mut a = OwnedValue::dict().with("id", q.id().0.to_vec());
+    match q {
+        Query::Ping { .. } => {}
+        Query::FindNode { target, want, .. } => {
+            a.insert("target", target.0.to_vec());
+            if let Some(w) = encode_want(*want) {
+                a.insert("want", w);
+            }
+        }
+        Query::GetPeers {
+            info_hash, want, ..
+        } => {
+            a.insert("info_hash", info_hash.0.to_vec());
+            if let Some(w) = encode_want(*want) {
+                a.insert("want", w);
+            }
+        }
+        Query::AnnouncePeer {
+            info_hash,
+            port,
+            implied_port,
+            token,
+            seed,
+            ..
+        } => {
+            a.insert("info_hash", info_hash.0.to_vec());
+            a.insert("port", i64::from(*port));
+            if *implied_port {
+                a.insert("implied_port", 1i64);
+            }
+            a.insert("token", token.clone());
+            if *seed {
+                a.insert("seed", 1i64);
+            }
+        }
+    }
+    a
+}
+
+fn encode_response(r: &Response) -> OwnedValue {
+    let mut d = OwnedValue::dict().with("id", r.id.0.to_vec());
+    if !r.nodes.is_empty() {
+        d.insert("nodes", encode_nodes(&r.nodes, false));
+    }
+    if !r.nodes6.is_empty() {
+        d.insert("nodes6", encode_nodes(&r.nodes6, true));
+    }
+    if !r.values.is_empty() {
+        d.insert(
+            "values",
+            OwnedValue::List(
+                r.values
+                    .iter()
+                    .map(|p| OwnedValue::Bytes(encode_peer(*p)))
+                    .collect(),
+            ),
+        );
+    }
+    if let Some(t) = &r.token {
+        d.insert("token", t.clone());
+    }
+    d
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(b: u8) -> NodeId {
+        NodeId([b; 20])
+    }
+
+    #[test]
+    fn decodes_bep5_examples() {
+        let ping = b"d1:ad2:id20:abcdefghij0123456789e1:q4:ping1:t2:aa1:y1:qe";
+        let m = Message::decode(ping).unwrap();
+        assert_eq!(m.tid, b"aa");
+        assert!(matches!(m.body, Body::Query(Query::Ping { .. })));
+        assert_eq!(m.encode(), ping.to_vec());
+
+        let err = b"d1:eli201e23:A Generic Error Ocurrede1:t2:aa1:y1:ee";
+        let m = Message::decode(err).unwrap();
+        assert_eq!(
+            m.body,
+            Body::Error(ErrorBody {
+                code: 201,
+                message: "A Generic Error Ocurred".into()
+            })
+        );
+        assert_eq!(m.encode(), err.to_vec());
+
+        let ann = b"d1:ad2:id20:abcdefghij012345678912:implied_porti1e9:info_hash20:mnopqrstuvwxyz1234564:porti6881e5:token8:aoeusnthe1:q13:announce_peer1:t2:aa1:y1:qe";
+        let m = Message::decode(ann).unwrap();
+        match &m.body {
+            Body::Query(Query::AnnouncePeer {
+                port,
+                implied_port,
+                token,
+                ..
+            }) => {
+                assert_eq!(*port, 6881);
+                assert!(*implied_port);
+                assert_eq!(token, b"aoeusnth");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(m.encode(), ann.to_vec());
+    }
+
+    #[test]
+    fn response_round_trip_with_both_families() {
+        let m = Message {
+            tid: vec![1, 2, 3, 4],
+            version: Some(b"SH01".to_vec()),
+            ip: Some("1.2.3.4:5".parse().unwrap()),
+            read_only: false,
+            body: Body::Response(Response {
+                id: id(1),
+                nodes: vec![Contact {
+                    id: id(2),
+                    addr: "10.0.0.1:6881".parse().unwrap(),
+                }],
+                nodes6: vec![Contact {
+                    id: id(3),
+                    addr: "[::1]:6881".parse().unwrap(),
+                }],
+                values: vec!["127.0.0.1:1".parse().unwrap(), "[::1]:2".parse().unwrap()],
+                token: Some(b"tok".to_vec()),
+            }),
+        };
+        assert_eq!(Message::decode(&m.encode()).unwrap(), m);
+    }
+
+    #[test]
+    fn rejects_bad_fields_with_typed_errors() {
+        let short_id = b"d1:ad2:id3:abce1:q4:ping1:t2:aa1:y1:qe";
+        assert_eq!(Message::decode(short_id), Err(KrpcError::Invalid("id")));
+        assert_eq!(
+            Message::decode(b"d1:t2:aa1:y1:qe"),
+            Err(KrpcError::Missing("q"))
+        );
+        assert_eq!(Message::decode(b"li1ee"), Err(KrpcError::NotADict));
+        assert_eq!(
+            Message::decode(b"d1:t2:aa1:y1:xe"),
+            Err(KrpcError::UnknownType)
+        );
+        let unknown = b"d1:ad2:id20:abcdefghij0123456789e1:q3:foo1:t2:aa1:y1:qe";
+        assert_eq!(
+            Message::decode(unknown),
+            Err(KrpcError::UnknownMethod {
+                tid: b"aa".to_vec(),
+                method: "foo".into()
+            })
+        );
+        let big = vec![b'x'; MAX_PACKET + 1];
+        assert_eq!(
+            Message::decode(&big),
+            Err(KrpcError::TooLarge(MAX_PACKET + 1))
+        );
+        // nodes of a length that is not a multiple of 26.
+        let bad_nodes = b"d1:rd2:id20:abcdefghij01234567895:nodes3:abce1:t2:aa1:y1:re";
+        assert_eq!(Message::decode(bad_nodes), Err(KrpcError::Invalid("nodes")));
+        // port out of range.
+        let bad_port = b"d1:ad2:id20:abcdefghij01234567899:info_hash20:mnopqrstuvwxyz1234564:porti70000e5:token1:xe1:q13:announce_peer1:t2:aa1:y1:qe";
+        assert_eq!(Message::decode(bad_port), Err(KrpcError::Invalid("port")));
+        let long_tid = format!("d1:t{}:{}1:y1:re", MAX_TID + 1, "a".repeat(MAX_TID + 1));
+        assert_eq!(
+            Message::decode(long_tid.as_bytes()),
+            Err(KrpcError::Invalid("t"))
+        );
+    }
+
+    #[test]
+    fn error_text_stays_within_the_limit_after_lossy_conversion() {
+        let mut packet = b"d1:eli201e256:".to_vec();
+        packet.extend([0xff; 256]);
+        packet.extend(b"e1:t2:aa1:y1:ee");
+        let m = Message::decode(&packet).unwrap();
+        let Body::Error(e) = &m.body else { panic!() };
+        assert!(e.message.len() <= MAX_ERROR_MESSAGE);
+        assert_eq!(Message::decode(&m.encode()).unwrap(), m);
+    }
+
+    #[test]
+    fn want_is_parsed() {
+        let q = Message {
+            tid: b"x".to_vec(),
+            version: None,
+            ip: None,
+            read_only: true,
+            body: Body::Query(Query::FindNode {
+                id: id(1),
+                target: id(2),
+                want: Want { n4: true, n6: true },
+            }),
+        };
+        assert_eq!(Message::decode(&q.encode()).unwrap(), q);
+    }
+}

@@ -1,0 +1,30 @@
+//! A sans-IO Mainline DHT node (BEP 5) for shoal, with BEP 32 (`want`,
+//! `nodes6`), BEP 42 (ids bound to addresses) and BEP 43 (read-only).
+//!
+//! No sockets, no clock, no tokio: [`Node`] takes datagrams and the time and
+//! hands back datagrams, events and its next deadline. `shoal-session`
+//! drives it over UDP; tests drive thousands of nodes over a simulated
+//! network in one process.
+
+mod config;
+mod id;
+pub mod krpc;
+pub mod limits;
+mod lookup;
+mod node;
+mod peer_store;
+mod rate;
+mod rng;
+mod routing;
+mod state;
+mod token;
+
+pub use config::{Config, DEFAULT_ROUTERS};
+pub use id::{NodeId, bep42_id, bep42_verified, is_local};
+pub use lookup::{LookupId, LookupKind};
+pub use node::{DhtEvent, Node, Stats};
+pub use peer_store::StoreLimits;
+pub use rate::RateLimits;
+pub use rng::Rng;
+pub use routing::{Entry, NodeState, RoutingTable};
+pub use state::{SavedState, StateError};

@@ -1,0 +1,351 @@
+//! The DHT driver: one UDP socket and one task pumping a sans-IO
+//! [`shoal_dht::Node`]. Handles are cheap: commands go over a channel, peers
+//! come back on a channel per lookup, and the routing table is saved to
+//! `state_file` periodically and when the last handle is dropped.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use shoal_dht::{DEFAULT_ROUTERS, DhtEvent, LookupId, Node, NodeId, Stats};
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::Instant;
+
+use crate::SessionError;
+
+/// Peers buffered per lookup before the slowest reader loses some.
+const PEER_CHANNEL: usize = 1024;
+/// Largest datagram read (anything over the codec's limit is dropped there).
+const RECV_BUFFER: usize = 65_536;
+
+/// Settings of a [`Dht`].
+#[derive(Debug, Clone)]
+pub struct DhtConfig {
+    /// UDP address to bind (port 0 picks a free one).
+    pub bind: SocketAddr,
+    /// Nodes to bootstrap from; when empty, `bootstrap_hosts` are resolved.
+    pub bootstrap: Vec<SocketAddr>,
+    /// Host names resolved only if `bootstrap` is empty and `bind` is not a
+    /// loopback address (a loopback socket cannot reach them anyway).
+    pub bootstrap_hosts: Vec<String>,
+    /// Where the routing table is kept between runs.
+    pub state_file: Option<PathBuf>,
+    /// How often the routing table is saved while running.
+    pub save_interval: Duration,
+    /// Node settings (its `bootstrap` and `seed` are filled in by the driver).
+    pub node: shoal_dht::Config,
+}
+
+impl DhtConfig {
+    /// Defaults for `bind`: the public routers, no state file.
+    pub fn new(bind: SocketAddr) -> DhtConfig {
+        DhtConfig {
+            bind,
+            bootstrap: Vec::new(),
+            bootstrap_hosts: DEFAULT_ROUTERS.iter().map(|s| (*s).to_owned()).collect(),
+            state_file: None,
+            save_interval: Duration::from_secs(5 * 60),
+            node: shoal_dht::Config::default(),
+        }
+    }
+}
+
+/// A snapshot of the node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DhtStats {
+    /// Our node id.
+    pub id: NodeId,
+    /// Whether the start-up lookup has ended.
+    pub bootstrapped: bool,
+    /// The node's counters.
+    pub node: Stats,
+}
+
+enum Command {
+    GetPeers {
+        info_hash: NodeId,
+        peers: mpsc::Sender<SocketAddr>,
+    },
+    Announce {
+        info_hash: NodeId,
+        port: Option<u16>,
+        peers: Option<mpsc::Sender<SocketAddr>>,
+        done: oneshot::Sender<usize>,
+    },
+    Stats(oneshot::Sender<DhtStats>),
+}
+
+/// A running DHT node; dropping the last handle stops it (after a save).
+#[derive(Debug)]
+pub struct Dht {
+    commands: mpsc::UnboundedSender<Command>,
+    bootstrapped: watch::Receiver<bool>,
+    local_addr: SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Dht {
+    /// Binds the socket, loads saved state if any, and starts bootstrapping.
+    pub async fn start(config: DhtConfig) -> Result<Dht, SessionError> {
+        let socket = UdpSocket::bind(config.bind)
+            .await
+            .map_err(|e| SessionError::io(format!("binding DHT socket {}", config.bind), e))?;
+        let local_addr = socket
+            .local_addr()
+            .map_err(|e| SessionError::io("DHT socket address", e))?;
+        let mut node_config = config.node.clone();
+        node_config.seed = fastrand::u64(..);
+        node_config.ipv4 = local_addr.is_ipv4();
+        node_config.ipv6 = local_addr.is_ipv6();
+        node_config.bootstrap = bootstrap_addrs(&config, local_addr).await;
+        let epoch = Instant::now();
+        let node = load_or_new(node_config, config.state_file.as_ref());
+        let (commands, rx) = mpsc::unbounded_channel();
+        let (bootstrapped_tx, bootstrapped) = watch::channel(false);
+        let driver = Driver {
+            node,
+            socket,
+            epoch,
+            state_file: config.state_file,
+            save_interval: config.save_interval,
+            lookups: HashMap::new(),
+            announces: HashMap::new(),
+            bootstrapped: bootstrapped_tx,
+        };
+        let task = tokio::spawn(driver.run(rx));
+        Ok(Dht {
+            commands,
+            bootstrapped,
+            local_addr,
+            task,
+        })
+    }
+
+    /// The UDP address the node listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Looks up peers of `info_hash`: they arrive as found; the channel
+    /// closes when the lookup ends.
+    pub fn get_peers(&self, info_hash: [u8; 20]) -> mpsc::Receiver<SocketAddr> {
+        let (peers, rx) = mpsc::channel(PEER_CHANNEL);
+        let _ = self.commands.send(Command::GetPeers {
+            info_hash: NodeId(info_hash),
+            peers,
+        });
+        rx
+    }
+
+    /// Looks up `info_hash`, then announces us on `port` (`None`: our UDP
+    /// port, BEP 5 `implied_port`) to the closest nodes that gave a token.
+    /// Returns how many nodes the announce went to.
+    pub async fn announce(&self, info_hash: [u8; 20], port: Option<u16>) -> usize {
+        let (done, rx) = oneshot::channel();
+        let _ = self.commands.send(Command::Announce {
+            info_hash: NodeId(info_hash),
+            port,
+            peers: None,
+            done,
+        });
+        rx.await.unwrap_or(0)
+    }
+
+    /// [`Dht::announce`] that also streams the peers the lookup finds.
+    pub fn announce_with_peers(
+        &self,
+        info_hash: [u8; 20],
+        port: Option<u16>,
+    ) -> (mpsc::Receiver<SocketAddr>, oneshot::Receiver<usize>) {
+        let (peers, peers_rx) = mpsc::channel(PEER_CHANNEL);
+        let (done, done_rx) = oneshot::channel();
+        let _ = self.commands.send(Command::Announce {
+            info_hash: NodeId(info_hash),
+            port,
+            peers: Some(peers),
+            done,
+        });
+        (peers_rx, done_rx)
+    }
+
+    /// Counters and sizes (`None` if the node task has stopped).
+    pub async fn stats(&self) -> Option<DhtStats> {
+        let (tx, rx) = oneshot::channel();
+        self.commands.send(Command::Stats(tx)).ok()?;
+        rx.await.ok()
+    }
+
+    /// Stops the node and waits for its last save.
+    pub async fn shutdown(self) {
+        let Dht { commands, task, .. } = self;
+        drop(commands);
+        let _ = task.await;
+    }
+
+    /// Waits until the start-up lookup ends, at most `timeout`; returns
+    /// whether it did.
+    pub async fn wait_bootstrapped(&self, timeout: Duration) -> bool {
+        let mut rx = self.bootstrapped.clone();
+        tokio::time::timeout(timeout, rx.wait_for(|b| *b))
+            .await
+            .is_ok_and(|r| r.is_ok())
+    }
+}
+
+async fn bootstrap_addrs(config: &DhtConfig, local: SocketAddr) -> Vec<SocketAddr> {
+    if !config.bootstrap.is_empty() || local.ip().is_loopback() {
+        return config.bootstrap.clone();
+    }
+    let mut out = Vec::new();
+    for host in &config.bootstrap_hosts {
+        match tokio::net::lookup_host(host.as_str()).await {
+            Ok(addrs) => out.extend(addrs.filter(|a| a.is_ipv4() == local.is_ipv4())),
+            Err(e) => tracing::debug!("DHT bootstrap {host}: {e}"),
+        }
+    }
+    out
+}
+
+fn load_or_new(config: shoal_dht::Config, state_file: Option<&PathBuf>) -> Node {
+    if let Some(path) = state_file {
+        // A few kilobytes, read once at start.
+        if let Ok(bytes) = std::fs::read(path) {
+            match Node::load(config.clone(), &bytes, Duration::ZERO) {
+                Ok(node) => return node,
+                Err(e) => tracing::warn!("ignoring DHT state {}: {e}", path.display()),
+            }
+        }
+    }
+    Node::new(config, Duration::ZERO)
+}
+
+struct Driver {
+    node: Node,
+    socket: UdpSocket,
+    epoch: Instant,
+    state_file: Option<PathBuf>,
+    save_interval: Duration,
+    lookups: HashMap<LookupId, mpsc::Sender<SocketAddr>>,
+    announces: HashMap<LookupId, oneshot::Sender<usize>>,
+    bootstrapped: watch::Sender<bool>,
+}
+
+impl Driver {
+    fn now(&self) -> Duration {
+        self.epoch.elapsed()
+    }
+
+    async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
+        let mut buf = vec![0u8; RECV_BUFFER];
+        let mut next_save = Instant::now() + self.save_interval;
+        loop {
+            self.flush().await;
+            let deadline = self.epoch + self.node.next_deadline();
+            tokio::select! {
+                r = self.socket.recv_from(&mut buf) => {
+                    // Errors here are ICMP reports for earlier sends; the
+                    // query's timeout deals with them.
+                    if let Ok((n, from)) = r {
+                        let now = self.now();
+                        if let Some(packet) = buf.get(..n) {
+                            self.node.handle_packet(from, packet, now);
+                        }
+                    }
+                }
+                cmd = commands.recv() => match cmd {
+                    Some(cmd) => self.command(cmd),
+                    None => break,
+                },
+                () = tokio::time::sleep_until(deadline) => {
+                    let now = self.now();
+                    self.node.tick(now);
+                }
+                () = tokio::time::sleep_until(next_save) => {
+                    next_save = Instant::now() + self.save_interval;
+                    self.save().await;
+                }
+            }
+        }
+        self.save().await;
+    }
+
+    fn command(&mut self, cmd: Command) {
+        let now = self.now();
+        match cmd {
+            Command::GetPeers { info_hash, peers } => {
+                let lid = self.node.get_peers(info_hash, now);
+                self.lookups.insert(lid, peers);
+            }
+            Command::Announce {
+                info_hash,
+                port,
+                peers,
+                done,
+            } => {
+                let lid = self.node.announce(info_hash, port, now);
+                if let Some(peers) = peers {
+                    self.lookups.insert(lid, peers);
+                }
+                self.announces.insert(lid, done);
+            }
+            Command::Stats(reply) => {
+                let _ = reply.send(DhtStats {
+                    id: self.node.id(),
+                    bootstrapped: *self.bootstrapped.borrow(),
+                    node: self.node.stats(now),
+                });
+            }
+        }
+    }
+
+    async fn flush(&mut self) {
+        while let Some(event) = self.node.poll_event() {
+            match event {
+                DhtEvent::Peers { lookup, peers, .. } => {
+                    if let Some(tx) = self.lookups.get(&lookup) {
+                        for p in peers {
+                            // A reader that falls 1024 peers behind loses some.
+                            let _ = tx.try_send(p);
+                        }
+                    }
+                }
+                DhtEvent::LookupDone {
+                    lookup, announced, ..
+                } => {
+                    self.lookups.remove(&lookup);
+                    if let Some(done) = self.announces.remove(&lookup) {
+                        let _ = done.send(announced);
+                    }
+                }
+                DhtEvent::Bootstrapped { nodes } => {
+                    tracing::debug!("DHT bootstrapped with {nodes} nodes");
+                    self.bootstrapped.send_replace(true);
+                }
+            }
+        }
+        while let Some((to, bytes)) = self.node.poll_transmit() {
+            if let Err(e) = self.socket.send_to(&bytes, to).await {
+                tracing::trace!("DHT send to {to}: {e}");
+            }
+        }
+    }
+
+    async fn save(&self) {
+        let Some(path) = &self.state_file else {
+            return;
+        };
+        let bytes = self.node.save();
+        let path = path.clone();
+        let result = tokio::task::spawn_blocking(move || {
+            // Temp file + rename: a crash mid-write leaves the old state.
+            let tmp = path.with_extension("tmp");
+            std::fs::write(&tmp, &bytes).and_then(|()| std::fs::rename(&tmp, &path))
+        })
+        .await;
+        if let Ok(Err(e)) = result {
+            tracing::warn!("saving DHT state: {e}");
+        }
+    }
+}
