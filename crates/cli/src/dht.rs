@@ -88,7 +88,7 @@ fn parse_hash(hex: &str) -> anyhow::Result<[u8; 20]> {
 }
 
 /// Resolves `HOST:PORT`s, keeping addresses of the listening family.
-fn resolve(hosts: &[String], listen: SocketAddr) -> anyhow::Result<Vec<SocketAddr>> {
+pub(crate) fn resolve(hosts: &[String], listen: SocketAddr) -> anyhow::Result<Vec<SocketAddr>> {
     let mut out = Vec::new();
     for host in hosts {
         let addrs = host

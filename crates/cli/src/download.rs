@@ -71,6 +71,12 @@ pub struct NetArgs {
     /// Download limit in bytes per second (K/M/G suffixes).
     #[arg(long, value_name = "RATE", value_parser = parse_rate)]
     max_down: Option<u64>,
+    /// DHT node to bootstrap from (repeatable; replaces the public routers).
+    #[arg(long = "dht-bootstrap", value_name = "HOST:PORT")]
+    dht_bootstrap: Vec<String>,
+    /// Do not use the DHT (peers come from trackers, PEX and `--peer` only).
+    #[arg(long, conflicts_with = "dht_bootstrap")]
+    no_dht: bool,
 }
 
 fn parse_rate(s: &str) -> Result<u64, String> {
@@ -206,7 +212,20 @@ fn run(
         let mut config = SessionConfig::new(SocketAddr::from(([0, 0, 0, 0], 0)), state_dir);
         config.max_upload = net.max_up;
         config.max_download = net.max_down;
+        if !net.no_dht {
+            // Bound beside the peer socket (same address and port, UDP).
+            let mut dht = shoal_session::DhtConfig::new(SocketAddr::from(([0, 0, 0, 0], 0)));
+            let family = net.listen.unwrap_or(dht.bind);
+            dht.bootstrap = crate::dht::resolve(&net.dht_bootstrap, family)?;
+            if !net.dht_bootstrap.is_empty() {
+                dht.bootstrap_hosts.clear();
+            }
+            config.dht = Some(dht);
+        }
         let session = bind(config, net.listen).await?;
+        if let Some(dht) = session.dht() {
+            eprintln!("DHT node on {}", dht.local_addr());
+        }
         let (torrent, peers) = match source {
             Source::Torrent(torrent) => (*torrent, net.peers.clone()),
             Source::Magnet(magnet) => {

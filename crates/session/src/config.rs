@@ -25,6 +25,10 @@ pub struct SessionConfig {
     pub max_upload: Option<u64>,
     /// Download limit for the whole session, bytes per second (`None`: unlimited).
     pub max_download: Option<u64>,
+    /// The DHT node to run (`None`: no DHT). A `bind` of `0.0.0.0:0` means
+    /// the peer listening address and port (over UDP), as other clients do;
+    /// without a `state_file` the routing table is kept in `state_dir`.
+    pub dht: Option<crate::DhtConfig>,
 }
 
 impl SessionConfig {
@@ -40,6 +44,7 @@ impl SessionConfig {
             resume_interval: Duration::from_secs(5),
             max_upload: None,
             max_download: None,
+            dht: None,
         }
     }
 }

@@ -12,6 +12,7 @@ mod config;
 mod connection;
 mod control;
 mod dht;
+mod dht_peers;
 mod error;
 mod metadata;
 mod peers;

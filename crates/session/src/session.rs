@@ -15,13 +15,15 @@ use tokio::sync::mpsc;
 use crate::connection;
 use crate::startup::initial_pieces;
 use crate::torrent::{TorrentHandle, TorrentShared};
-use crate::{SessionConfig, SessionError, TorrentOptions};
+use crate::{Dht, DhtConfig, SessionConfig, SessionError, TorrentOptions};
 
 /// How often each torrent's timer runs (rechokes, timeouts, dialing).
 const TICK: Duration = Duration::from_millis(100);
 
 pub(crate) struct Inner {
     pub(crate) config: SessionConfig,
+    /// The DHT node, if running; taken at shutdown to save its table.
+    dht: Mutex<Option<Arc<Dht>>>,
     pub(crate) limits: Arc<crate::rate::Limits>,
     local_addr: SocketAddr,
     pub(crate) torrents: Mutex<HashMap<[u8; 20], Arc<TorrentShared>>>,
@@ -46,7 +48,12 @@ impl Session {
             up: crate::rate::RateLimit::new(config.max_upload),
             down: crate::rate::RateLimit::new(config.max_download),
         });
+        let dht = match &config.dht {
+            Some(dht) => Some(Arc::new(start_dht(dht, &config, local_addr).await?)),
+            None => None,
+        };
         let inner = Arc::new(Inner {
+            dht: Mutex::new(dht),
             config,
             limits,
             local_addr,
@@ -59,6 +66,15 @@ impl Session {
     /// The address peers can reach us on.
     pub fn local_addr(&self) -> SocketAddr {
         self.inner.local_addr
+    }
+
+    /// The DHT node, if this session runs one.
+    pub fn dht(&self) -> Option<Arc<Dht>> {
+        self.inner
+            .dht
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// Adds a torrent downloading into (or seeding from) `dir`: checks what is
@@ -143,6 +159,14 @@ impl Session {
             .announcer
             .lock()
             .unwrap_or_else(PoisonError::into_inner) = Some(announcer);
+        if let Some(dht) = self.dht().filter(|_| !shared.torrent.info.private) {
+            let port = self.inner.local_addr.port();
+            tokio::spawn(crate::dht_peers::announce_loop(
+                dht,
+                Arc::clone(&shared),
+                port,
+            ));
+        }
         tokio::spawn(torrent_timer(Arc::clone(&self.inner), shared));
         Ok(handle)
     }
@@ -196,6 +220,14 @@ impl Session {
             // The channel is fresh and larger than any sane x.pe list.
             let _ = found.try_send(addr);
         }
+        if let Some(dht) = self.dht() {
+            tokio::spawn(crate::dht_peers::metadata_peers(
+                dht,
+                wire_id,
+                self.inner.local_addr.port(),
+                found.clone(),
+            ));
+        }
         tokio::spawn(crate::tracker::discover(
             trackers.clone(),
             wire_id,
@@ -247,6 +279,27 @@ impl Session {
                 let _ = task.await;
             }
         }
+        self.stop_dht().await;
+    }
+
+    /// Stops the DHT node after its last save. Lookups still running hold
+    /// the node for a moment after their torrents stopped; past a short
+    /// wait the node is left to stop when they end.
+    async fn stop_dht(&self) {
+        let taken = self
+            .inner
+            .dht
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        let Some(mut dht) = taken else { return };
+        for _ in 0..50 {
+            match Arc::try_unwrap(dht) {
+                Ok(node) => return node.shutdown().await,
+                Err(shared) => dht = shared,
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 
     pub(crate) fn lock_torrents(
@@ -266,6 +319,31 @@ pub struct FetchedMetadata {
     pub torrent: Torrent,
     /// Peers heard of while fetching, to start the download with.
     pub peers: Vec<SocketAddr>,
+}
+
+/// Starts the session's DHT node: by default on the peer address and port
+/// (UDP), or any free port if that one is taken; its routing table lives in
+/// the state directory unless configured elsewhere.
+async fn start_dht(
+    dht: &DhtConfig,
+    session: &SessionConfig,
+    local_addr: SocketAddr,
+) -> Result<Dht, SessionError> {
+    let mut config = dht.clone();
+    if config.state_file.is_none() {
+        config.state_file = Some(session.state_dir.join("dht.dat"));
+    }
+    if config.bind.port() != 0 || !config.bind.ip().is_unspecified() {
+        return Dht::start(config).await;
+    }
+    config.bind = local_addr;
+    match Dht::start(config.clone()).await {
+        Ok(node) => Ok(node),
+        Err(_) => {
+            config.bind.set_port(0);
+            Dht::start(config).await
+        }
+    }
 }
 
 fn clock_seed() -> u64 {
