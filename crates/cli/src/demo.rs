@@ -1,6 +1,9 @@
-//! `shoal demo`: a whole swarm on 127.0.0.1 — a tracker, one seeder and
-//! several leechers that trade with each other — with no network and no
-//! arguments, ending in a verified summary.
+//! `shoal demo`: a whole swarm on 127.0.0.1 — a tracker, a DHT, one seeder
+//! and several leechers that trade with each other — with no network and no
+//! arguments, ending in a verified summary. Half the leechers start from
+//! the .torrent (peers from the tracker and the DHT); the others from a bare
+//! magnet link, so they find the swarm through the DHT alone and fetch the
+//! metadata from their peers.
 
 use std::io::{BufRead, BufReader, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -11,7 +14,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use clap::Args;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use shoal_session::{Session, SessionConfig, TorrentHandle, TorrentOptions};
+use shoal_metainfo::Magnet;
+use shoal_session::{DhtConfig, Session, SessionConfig, TorrentHandle, TorrentOptions};
 use shoal_storage::{FileStore, PieceState, check_options, check_pieces};
 
 use crate::{create, runtime, units};
@@ -95,8 +99,16 @@ async fn swarm(
     torrent: shoal_metainfo::Torrent,
     leechers: usize,
 ) -> anyhow::Result<ExitCode> {
-    let localhost = "127.0.0.1:0".parse()?;
-    let seeder = Session::bind(SessionConfig::new(localhost, root.join("state/seeder"))).await?;
+    let localhost: std::net::SocketAddr = "127.0.0.1:0".parse()?;
+    // The seeder's DHT node has no one to bootstrap from: it is the first
+    // node of the demo's DHT, and every leecher bootstraps from it.
+    let mut config = SessionConfig::new(localhost, root.join("state/seeder"));
+    config.dht = Some(DhtConfig::new(localhost));
+    let seeder = Session::bind(config).await?;
+    let dht_root = seeder
+        .dht()
+        .map(|d| d.local_addr())
+        .context("the seeder's DHT node did not start")?;
     let seed = seeder
         .add_torrent(
             torrent.clone(),
@@ -104,20 +116,39 @@ async fn swarm(
             TorrentOptions::default(),
         )
         .await?;
-    eprintln!("seeder on {}", seeder.local_addr());
+    eprintln!("seeder on {}, DHT node on {dht_root}", seeder.local_addr());
+    // A magnet link with no tracker and no peer address: only the DHT helps.
+    let bare_magnet = Magnet {
+        info_hashes: torrent.info_hashes,
+        name: Some(torrent.info.name.clone()),
+        ..Magnet::default()
+    };
 
     let started = Instant::now();
     let mut peers: Vec<(Session, TorrentHandle, PathBuf)> = Vec::new();
     for n in 1..=leechers {
         let dir = root.join(format!("leecher{n}"));
-        let session = Session::bind(SessionConfig::new(
-            localhost,
-            root.join(format!("state/leecher{n}")),
-        ))
-        .await?;
-        let handle = session
-            .add_torrent(torrent.clone(), dir.clone(), TorrentOptions::default())
-            .await?;
+        let mut config = SessionConfig::new(localhost, root.join(format!("state/leecher{n}")));
+        let mut dht = DhtConfig::new(localhost);
+        dht.bootstrap = vec![dht_root];
+        config.dht = Some(dht);
+        let session = Session::bind(config).await?;
+        let from_magnet = n > leechers / 2;
+        let (torrent, peers_found) = if from_magnet {
+            let fetched = session.fetch_metadata(&bare_magnet, &[]).await?;
+            eprintln!(
+                "leecher{n}: magnet link, metadata from {} peer(s) found through the DHT",
+                fetched.peers.len()
+            );
+            (fetched.torrent, fetched.peers)
+        } else {
+            (torrent.clone(), Vec::new())
+        };
+        let options = TorrentOptions {
+            peers: peers_found,
+            ..TorrentOptions::default()
+        };
+        let handle = session.add_torrent(torrent, dir.clone(), options).await?;
         peers.push((session, handle, dir));
     }
 

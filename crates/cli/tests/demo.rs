@@ -1,4 +1,5 @@
-//! `shoal demo` end to end: tracker process, seeder, leechers, verification.
+//! `shoal demo` end to end: tracker process, DHT, seeder, leechers (some
+//! from a bare magnet link), verification.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 mod common;
@@ -13,6 +14,12 @@ fn demo_swarm_completes_and_verifies() {
     );
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("every copy verified"), "{text}");
+    // Leecher 3 had only a magnet link: it found peers through the DHT.
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        log.contains("leecher3: magnet link, metadata from"),
+        "{log}"
+    );
     assert_eq!(text.matches(" verified\n").count(), 3, "{text}");
     // The leechers' copies are really on disk.
     for n in 1..=3 {

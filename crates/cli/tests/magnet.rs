@@ -261,10 +261,13 @@ fn liars_are_dropped_and_the_magnet_completes_from_an_honest_peer() {
         .flat_map(|p| ["--peer".to_owned(), format!("127.0.0.1:{p}")])
         .collect();
 
-    // Only liars: the download gives up with an error, having asked the
-    // wrong-bytes liar but never the one announcing an absurd size.
+    // Only liars, and no DHT to wait on for more peers: the download gives
+    // up with an error, having asked the wrong-bytes liar but never the one
+    // announcing an absurd size.
     let alone = tmp.path().join("alone");
-    let mut dl = magnet_download(tmp.path(), &magnet, &alone, &liars);
+    let mut only_liars = liars.clone();
+    only_liars.push("--no-dht".into());
+    let mut dl = magnet_download(tmp.path(), &magnet, &alone, &only_liars);
     let status = dl.wait_exit(Duration::from_secs(30));
     assert!(!status.success(), "{}", dl.describe());
     assert!(dl.stderr().contains("metadata"), "{}", dl.describe());

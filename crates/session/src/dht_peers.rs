@@ -1,6 +1,8 @@
 //! Finding peers through the DHT: each public torrent announces itself and
 //! collects the peers its lookup meets, again every [`ANNOUNCE_INTERVAL`];
 //! a magnet link without metadata asks more often, until the metadata is in.
+//! Right after start the node may know nobody yet (bootstrap still running,
+//! or a young swarm), so early retries come quickly and back off.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, PoisonError};
@@ -18,13 +20,18 @@ const ANNOUNCE_INTERVAL: Duration = Duration::from_secs(15 * 60);
 /// How often a torrent that has no peer at all asks again.
 const LONELY_INTERVAL: Duration = Duration::from_secs(60);
 
-/// How often a magnet link without metadata asks again.
-const METADATA_INTERVAL: Duration = Duration::from_secs(20);
+/// First retry of an announce that reached no node, and of a magnet link's
+/// lookup; doubled each time, up to the intervals above and below.
+const FIRST_RETRY: Duration = Duration::from_secs(2);
+
+/// Longest wait between lookups of a magnet link without metadata.
+const METADATA_INTERVAL: Duration = Duration::from_secs(30);
 
 /// Announces `shared` on the DHT and feeds the peers found into its book,
 /// until the torrent stops.
 pub(crate) async fn announce_loop(dht: Arc<Dht>, shared: Arc<TorrentShared>, port: u16) {
     let mut stopping = shared.stopping.subscribe();
+    let mut retry = FIRST_RETRY;
     loop {
         let (mut peers, done) = dht.announce_with_peers(shared.info_hash, Some(port));
         let collect = async {
@@ -35,14 +42,17 @@ pub(crate) async fn announce_loop(dht: Arc<Dht>, shared: Arc<TorrentShared>, por
                     .unwrap_or_else(PoisonError::into_inner)
                     .add(addr);
             }
-            let nodes = done.await.unwrap_or(0);
-            tracing::debug!(nodes, "announced on the DHT");
+            done.await.unwrap_or(0)
         };
-        tokio::select! {
-            () = collect => {}
+        let nodes = tokio::select! {
+            nodes = collect => nodes,
             _ = stopping.changed() => return,
-        }
-        let wait = if shared.connected() == 0 {
+        };
+        tracing::debug!(nodes, "announced on the DHT");
+        let wait = if nodes == 0 {
+            retry = (retry * 2).min(LONELY_INTERVAL);
+            retry / 2
+        } else if shared.connected() == 0 {
             LONELY_INTERVAL
         } else {
             ANNOUNCE_INTERVAL
@@ -62,6 +72,7 @@ pub(crate) async fn metadata_peers(
     port: u16,
     found: mpsc::Sender<SocketAddr>,
 ) {
+    let mut retry = FIRST_RETRY;
     loop {
         let (mut peers, _) = dht.announce_with_peers(info_hash, Some(port));
         loop {
@@ -77,8 +88,10 @@ pub(crate) async fn metadata_peers(
                 () = found.closed() => return,
             }
         }
+        let wait = retry;
+        retry = (retry * 2).min(METADATA_INTERVAL);
         tokio::select! {
-            () = tokio::time::sleep(METADATA_INTERVAL) => {}
+            () = tokio::time::sleep(wait) => {}
             () = found.closed() => return,
         }
     }
