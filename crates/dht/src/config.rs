@@ -62,7 +62,9 @@ impl Default for Config {
             id: None,
             seed: 0,
             k: 8,
-            alpha: 4,
+            // Measured (bench/dht.sh, 10,000 nodes, 100 ms RTT, 5 % loss):
+            // α = 4 → median 4.3 RTT, 15 queries; α = 8 → 3.6 RTT, 23 queries.
+            alpha: 8,
             soft_timeout_min: Duration::from_millis(100),
             soft_timeout_max: Duration::from_millis(1000),
             query_timeout: Duration::from_secs(3),
