@@ -46,6 +46,9 @@ pub struct Config {
     /// Exchange peer lists with peers (BEP 11); never done for private
     /// torrents whatever this says.
     pub pex: bool,
+    /// Our DHT node's UDP port: set, the handshake carries the DHT bit and
+    /// peers that set it too get a BEP 5 `port` message.
+    pub dht_port: Option<u16>,
 }
 
 impl Default for Config {
@@ -66,6 +69,7 @@ impl Default for Config {
             choker: ChokerConfig::default(),
             pipeline: PipelineConfig::default(),
             pex: true,
+            dht_port: None,
         }
     }
 }

@@ -63,6 +63,8 @@ pub struct Engine {
     pub(crate) private: bool,
     /// Addresses learned over PEX, waiting for the driver.
     pub(crate) discovered: Vec<SocketAddr>,
+    /// DHT nodes named by peers' `port` messages, waiting for the driver.
+    pub(crate) dht_nodes: Vec<SocketAddr>,
     /// Blocks sent so far, while a torrent that started complete has not
     /// sent every block once (`None` after that, or when not seeding from
     /// the start).
@@ -119,6 +121,7 @@ impl Engine {
             uploaded: 0,
             private: info.private,
             discovered: Vec::new(),
+            dht_nodes: Vec::new(),
         })
     }
 
@@ -136,8 +139,12 @@ impl Engine {
 
     /// The handshake we send: fast extension and extension protocol on.
     pub fn handshake(&self) -> Handshake {
+        let dht = match self.config.dht_port {
+            Some(_) => Reserved::DHT,
+            None => Reserved::NONE,
+        };
         Handshake {
-            reserved: Reserved::FAST | Reserved::EXTENSION,
+            reserved: Reserved::FAST | Reserved::EXTENSION | dht,
             info_hash: self.info_hash,
             peer_id: self.config.peer_id,
         }
@@ -228,6 +235,9 @@ impl Engine {
             peer.send(&Message::HaveNone, now);
         } else if !have.is_empty() {
             peer.send(&Message::Bitfield(have.as_bytes()), now);
+        }
+        if let Some(port) = self.config.dht_port.filter(|_| peer.reserved.dht()) {
+            peer.send(&Message::Port(port), now);
         }
         if peer.reserved.extension() {
             let mut ext = ExtHandshake {

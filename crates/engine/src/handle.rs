@@ -24,18 +24,23 @@ impl Engine {
             return;
         };
         peer.last_recv = now;
-        // Only the first message may carry the have-set; extension handshakes
-        // and keep-alives do not count, as clients send them on either side.
+        // Only the first message may carry the have-set; extension handshakes,
+        // DHT ports and keep-alives do not count, as clients send them on
+        // either side of it.
         let first = !peer.got_first_message;
-        if !matches!(msg, Message::Extended { .. } | Message::KeepAlive) {
+        if !matches!(
+            msg,
+            Message::Extended { .. } | Message::KeepAlive | Message::Port(_)
+        ) {
             peer.got_first_message = true;
         }
         let fast = peer.fast();
         let result = match msg {
-            Message::KeepAlive
-            | Message::Port(_)
-            | Message::Suggest(_)
-            | Message::AllowedFast(_) => Ok(()),
+            Message::Port(port) => {
+                self.on_port(key, port);
+                Ok(())
+            }
+            Message::KeepAlive | Message::Suggest(_) | Message::AllowedFast(_) => Ok(()),
             Message::Bitfield(bytes) if first => self.on_have_set(
                 key,
                 PieceSet::from_bytes(bytes, self.picker.num_pieces()).ok(),

@@ -15,6 +15,7 @@
 //! decisions, which the simulator relies on.
 
 mod config;
+mod dht_port;
 mod engine;
 mod error;
 mod event;

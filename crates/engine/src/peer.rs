@@ -46,6 +46,8 @@ pub(crate) struct Peer {
     pub connected_at: Duration,
     /// Peer exchange with it.
     pub pex: crate::pex::PexState,
+    /// Its `port` message (BEP 5) was passed on already.
+    pub dht_node_told: bool,
 }
 
 impl Peer {
@@ -74,6 +76,7 @@ impl Peer {
             uploaded: 0,
             connected_at: now,
             pex: crate::pex::PexState::default(),
+            dht_node_told: false,
         }
     }
 

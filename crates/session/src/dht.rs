@@ -75,6 +75,7 @@ enum Command {
         done: oneshot::Sender<usize>,
     },
     Stats(oneshot::Sender<DhtStats>),
+    AddNode(SocketAddr),
 }
 
 /// A running DHT node; dropping the last handle stops it (after a save).
@@ -168,6 +169,12 @@ impl Dht {
             done,
         });
         (peers_rx, done_rx)
+    }
+
+    /// Pings `addr` and, if it answers, adds it to the routing table (a
+    /// peer's BEP 5 `port` message names its DHT node this way).
+    pub fn add_node(&self, addr: SocketAddr) {
+        let _ = self.commands.send(Command::AddNode(addr));
     }
 
     /// Counters and sizes (`None` if the node task has stopped).
@@ -290,6 +297,7 @@ impl Driver {
                 }
                 self.announces.insert(lid, done);
             }
+            Command::AddNode(addr) => self.node.add_node(addr, now),
             Command::Stats(reply) => {
                 let _ = reply.send(DhtStats {
                     id: self.node.id(),

@@ -108,9 +108,14 @@ impl Session {
             .await
             .map_err(|e| SessionError::Torrent(format!("check task failed: {e}")))??
         };
+        let dht_port = self
+            .dht()
+            .filter(|_| !torrent.info.private)
+            .map(|d| d.local_addr().port());
         let mut config = EngineConfig {
             peer_id: self.inner.config.peer_id,
             listen_port: Some(self.inner.local_addr.port()),
+            dht_port,
             ..EngineConfig::default()
         };
         let seed = if options.seed == 0 {
@@ -395,10 +400,22 @@ async fn torrent_timer(inner: Arc<Inner>, shared: Arc<TorrentShared>) {
             // Removed from the session (see `control.rs`).
             return;
         }
-        let learned = shared.with_engine(|e, now| {
+        let (learned, nodes) = shared.with_engine(|e, now| {
             e.tick(now);
-            e.take_discovered_peers()
+            (e.take_discovered_peers(), e.take_dht_nodes())
         });
+        if !nodes.is_empty() {
+            if let Some(dht) = inner
+                .dht
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .as_ref()
+            {
+                for node in nodes {
+                    dht.add_node(node);
+                }
+            }
+        }
         if !learned.is_empty() {
             let mut book = shared.book.lock().unwrap_or_else(PoisonError::into_inner);
             for addr in learned {

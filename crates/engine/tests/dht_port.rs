@@ -1,0 +1,72 @@
+//! BEP 5 `port` messages: sent to peers that set the DHT bit when we run a
+//! DHT node, and passed to the driver when a peer sends one.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use shoal_engine::{Config, Engine};
+use shoal_swarm::PieceSet;
+use shoal_wire::{Decoder, Handshake, Message, Reserved};
+
+mod common;
+
+fn engine(dht_port: Option<u16>) -> Engine {
+    let (torrent, _) = common::make_torrent(100_000);
+    let config = Config {
+        dht_port,
+        ..Config::default()
+    };
+    Engine::new(
+        &torrent.info,
+        torrent.info_hashes.wire_id().unwrap(),
+        &PieceSet::new(torrent.info.num_pieces() as u32),
+        config,
+    )
+    .unwrap()
+}
+
+fn peer_handshake(reserved: Reserved) -> Handshake {
+    Handshake {
+        reserved,
+        info_hash: [0; 20],
+        peer_id: *b"-XX0000-000000000001",
+    }
+}
+
+fn sent_ports(e: &mut Engine, key: shoal_engine::PeerKey) -> Vec<u16> {
+    let mut out = Vec::new();
+    e.take_outbox(key, &mut out);
+    Decoder::new()
+        .messages(&out)
+        .filter_map(|m| match m.unwrap() {
+            Message::Port(p) => Some(p),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn port_messages_go_both_ways_only_with_the_dht_bit() {
+    let addr = SocketAddr::from(([127, 0, 0, 1], 7000));
+    let now = Duration::ZERO;
+    let mut with_dht = engine(Some(6881));
+    assert!(with_dht.handshake().reserved.dht());
+    let dht_peer = with_dht.add_peer(addr, &peer_handshake(Reserved::DHT), now);
+    assert_eq!(sent_ports(&mut with_dht, dht_peer), vec![6881]);
+    let plain_peer = with_dht.add_peer(addr, &peer_handshake(Reserved::NONE), now);
+    assert!(sent_ports(&mut with_dht, plain_peer).is_empty());
+
+    with_dht.handle(dht_peer, Message::Port(7001), now);
+    with_dht.handle(dht_peer, Message::Port(7002), now);
+    with_dht.handle(plain_peer, Message::Port(7003), now);
+    let nodes = with_dht.take_dht_nodes();
+    assert_eq!(nodes, vec![SocketAddr::from(([127, 0, 0, 1], 7001))]);
+
+    let mut without = engine(None);
+    assert!(!without.handshake().reserved.dht());
+    let key = without.add_peer(addr, &peer_handshake(Reserved::DHT), now);
+    assert!(sent_ports(&mut without, key).is_empty());
+    without.handle(key, Message::Port(7001), now);
+    assert!(without.take_dht_nodes().is_empty());
+}
