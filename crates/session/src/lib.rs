@@ -26,4 +26,4 @@ pub use control::PeerSummary;
 pub use error::SessionError;
 pub use session::{FetchedMetadata, Session};
 pub use torrent::{TorrentHandle, TorrentStats};
-pub use tracker::{ScrapeResult, SwarmCounts, scrape};
+pub use tracker::{AnnounceStatus, ScrapeResult, SwarmCounts, http_get, scrape};
