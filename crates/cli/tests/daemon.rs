@@ -494,6 +494,92 @@ fn magnets_complete_from_a_seed_also_across_a_restart() {
     d.proc.stop();
 }
 
+/// A seed whose resume data vouches for a piece that was damaged since
+/// (same mtime): the daemon's hash check fails, and `/metrics` and the
+/// APIs count it.
+#[test]
+fn hash_failures_are_counted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let content = tmp.path().join("seed/bad");
+    let file = content.join("x.bin");
+    write_content(&file, 256 << 10, 9);
+    let old = std::time::SystemTime::now() - Duration::from_secs(3600);
+    let set_mtime = |t| {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&file)
+            .unwrap()
+            .set_modified(t)
+            .unwrap();
+    };
+    set_mtime(old);
+    let torrent = tmp.path().join("bad.torrent");
+    run_ok(
+        shoal()
+            .arg("create")
+            .arg(&content)
+            .arg("-o")
+            .arg(&torrent)
+            .args(["--piece-size", "32K"]),
+    );
+    let port = free_ports(1)[0];
+    let seed_state = tmp.path().join("seed-state");
+    let seed = |name: &str| {
+        let mut p = Proc::spawn(
+            name,
+            &mut common::shoal_seed(&torrent, &tmp.path().join("seed"), &seed_state, port),
+            tmp.path(),
+        );
+        p.wait_until("seeding", Duration::from_secs(30), |p| {
+            p.stderr().contains("seeding on")
+        });
+        p
+    };
+    // First run: every piece checked and recorded with the old mtime.
+    seed("seed1").stop();
+    let mut data = std::fs::read(&file).unwrap();
+    for b in data.iter_mut().take(1000) {
+        *b ^= 0xff;
+    }
+    std::fs::write(&file, &data).unwrap();
+    set_mtime(old);
+    let _seed = seed("seed2");
+
+    let state = tmp.path().join("state");
+    let downloads = tmp.path().join("downloads");
+    let mut d = start_daemon(tmp.path(), "daemon", &state, &downloads);
+    // No tracker: the magnet link's x.pe names the seed.
+    let hash = info_hash(&torrent);
+    let link = format!("magnet:?xt=urn:btih:{hash}&x.pe=127.0.0.1:{port}");
+    let (status, t) = call(
+        d.api,
+        "POST",
+        "/api/v1/torrents",
+        &serde_json::json!({ "magnet": link }),
+    );
+    assert_eq!(status, 201, "{t}");
+    let id = t["id"].as_u64().unwrap();
+    let t = wait_torrent(&mut d, id, "a failed check", Duration::from_secs(60), |t| {
+        t["hash_failures"].as_u64().unwrap_or(0) >= 1
+    });
+    assert!(t["left_until_done"].as_u64().unwrap() > 0, "{t}");
+    let metrics = http(d.api, "GET", "/metrics", &[], b"").1;
+    let line = metrics
+        .lines()
+        .find(|l| {
+            l.starts_with(&format!(
+                "shoal_torrent_hash_failures_total{{info_hash=\"{hash}\"}}"
+            ))
+        })
+        .unwrap_or_else(|| panic!("{metrics}"));
+    assert_ne!(line.rsplit(' ').next(), Some("0"), "{metrics}");
+    assert!(
+        !metrics.contains("shoal_hash_failures_total 0"),
+        "{metrics}"
+    );
+    d.proc.stop();
+}
+
 fn wait_gone(d: &mut Daemon, id: u64) {
     let start = Instant::now();
     while get_json(d.api, "/api/v1/torrents")

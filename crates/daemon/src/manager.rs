@@ -1502,6 +1502,41 @@ mod tests {
     use super::*;
 
     #[test]
+    fn fetched_metadata_becomes_a_torrent_file_with_the_same_hash() {
+        use shoal_metainfo::{ContentHashes, NewFile, TorrentSpec, Version};
+        let files = vec![NewFile {
+            path: vec!["a.bin".into()],
+            length: 40_000,
+            executable: false,
+        }];
+        let mut spec = TorrentSpec::new("m".into(), files, false, 16 * 1024);
+        spec.version = Version::V1;
+        let bytes = spec
+            .encode(&ContentHashes {
+                v1_pieces: vec![[7u8; 20]; 3],
+                v2_files: vec![],
+            })
+            .unwrap();
+        let original = Torrent::from_bytes(&bytes).unwrap();
+        let trackers = vec![
+            vec!["http://127.0.0.1:1/announce".to_owned()],
+            vec![
+                "udp://127.0.0.1:2".to_owned(),
+                "http://127.0.0.1:3/a".to_owned(),
+            ],
+        ];
+        let seeds = vec!["http://127.0.0.1:4/files/".to_owned()];
+        let fetched =
+            Torrent::from_metadata(original.info_bytes(), trackers.clone(), seeds.clone()).unwrap();
+        let back = Torrent::from_bytes(&metainfo_bytes(&fetched)).unwrap();
+        assert_eq!(back.info_hashes, original.info_hashes);
+        assert_eq!((back.trackers, back.web_seeds), (trackers, seeds));
+        let bare = Torrent::from_metadata(original.info_bytes(), vec![], vec![]).unwrap();
+        let back = Torrent::from_bytes(&metainfo_bytes(&bare)).unwrap();
+        assert!(back.trackers.is_empty() && back.web_seeds.is_empty());
+    }
+
+    #[test]
     fn download_dirs_are_checked() {
         assert!(check_dir(Path::new("/srv/dl")).is_ok());
         assert!(check_dir(Path::new("relative")).is_err());
