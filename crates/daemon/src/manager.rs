@@ -799,8 +799,12 @@ impl Daemon {
             if let Phase::Running(h) = &e.phase {
                 e.stats = h.stats();
             }
-            // A metadata fetch in progress gives up.
+            // A metadata fetch in progress gives up; its last failure is
+            // no error of a stopped torrent.
             e.cancel.send_modify(|n| *n = n.wrapping_add(1));
+            if matches!(e.phase, Phase::Fetching) {
+                e.error = None;
+            }
             e.phase = Phase::Stopped;
             e.down_rate = 0.0;
             e.up_rate = 0.0;

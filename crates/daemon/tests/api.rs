@@ -984,6 +984,17 @@ fn magnet_without_peers_waits_survives_restart_and_cancels() {
         );
         let (status, _) = send(s.addr, "POST", "/api/v1/torrents/1/start", b"");
         assert_eq!(status, 200);
+        // The fetch never ends by itself (the tracker is retried): the
+        // start runs only if the pause ended it and freed the lifecycle lock.
+        let start = std::time::Instant::now();
+        loop {
+            let t = get(s.addr, "/api/v1/torrents/1");
+            if t["status"] == "fetching_metadata" {
+                break;
+            }
+            assert!(start.elapsed() < Duration::from_secs(10), "{t}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
     let (status, _) = send(s.addr, "POST", "/api/v1/torrents/1/stop", b"");
     assert_eq!(status, 200);
