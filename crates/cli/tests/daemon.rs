@@ -703,6 +703,11 @@ fn web_ui_in_chromium() {
         .arg(format!("http://{}/", d.api))
         .arg(&swarm.torrent)
         .arg(&shots)
+        .arg(format!(
+            "magnet:?xt=urn:btih:{}&x.pe=127.0.0.1:{}",
+            info_hash(&swarm.torrent),
+            swarm.seed_port
+        ))
         .output()
         .unwrap();
     let log = format!(
@@ -715,7 +720,10 @@ fn web_ui_in_chromium() {
         "browser test failed:\n{log}\n{}",
         d.proc.describe()
     );
-    assert!(log.contains("ui test: ok"), "{log}");
+    assert!(
+        log.contains("ui test: add magnet") && log.contains("ui test: ok"),
+        "{log}"
+    );
     assert!(shots.join("daemon-ui.png").exists());
     // The UI removed the torrent and kept the data.
     assert!(
