@@ -35,6 +35,8 @@ struct Swarm {
     dir: PathBuf,
     torrent: PathBuf,
     content: PathBuf,
+    seed_port: u16,
+    tracker_port: u16,
     _tracker: Proc,
     _seeder: Proc,
 }
@@ -86,6 +88,8 @@ fn swarm(tmp: &Path, size: usize, max_up: Option<&str>) -> Swarm {
         dir,
         torrent,
         content,
+        seed_port,
+        tracker_port,
         _tracker: tracker,
         _seeder: seeder,
     }
@@ -344,6 +348,238 @@ fn transmission_remote_drives_the_daemon() {
     d.proc.stop();
 }
 
+/// The torrent's v1 info-hash, hex.
+fn info_hash(torrent: &Path) -> String {
+    let t = shoal_metainfo::Torrent::from_bytes(&std::fs::read(torrent).unwrap()).unwrap();
+    shoal_metainfo::infohash::hex(&t.info_hashes.wire_id().unwrap())
+}
+
+#[test]
+fn magnets_complete_from_a_seed_also_across_a_restart() {
+    require("transmission-remote", &["--version"]);
+    let tmp = tempfile::tempdir().unwrap();
+    let swarm = swarm(tmp.path(), 2 << 20, None);
+    let hash = info_hash(&swarm.torrent);
+    let state = tmp.path().join("state");
+    let downloads = tmp.path().join("downloads");
+    let mut d = start_daemon(tmp.path(), "daemon1", &state, &downloads);
+
+    // Native API, the seed given in the link (x.pe), no tracker.
+    let link = format!(
+        "magnet:?xt=urn:btih:{hash}&x.pe=127.0.0.1:{}",
+        swarm.seed_port
+    );
+    let (status, t) = call(
+        d.api,
+        "POST",
+        "/api/v1/torrents",
+        &serde_json::json!({ "magnet": link }),
+    );
+    assert_eq!(status, 201, "{t}");
+    assert_eq!(t["has_metadata"], false, "{t}");
+    let id = t["id"].as_u64().unwrap();
+    let done = wait_torrent(&mut d, id, "complete", Duration::from_secs(60), |t| {
+        t["status"] == "seeding"
+    });
+    assert_eq!(
+        (done["name"].as_str(), done["has_metadata"].as_bool()),
+        (Some("content"), Some(true))
+    );
+    same_content(&swarm.content, &downloads.join("content"));
+    assert!(state.join(format!("torrents/{hash}.torrent")).exists());
+    let (status, _) = call(
+        d.api,
+        "DELETE",
+        &format!("/api/v1/torrents/{id}?delete_data=true"),
+        &Value::Null,
+    );
+    assert_eq!(status, 200);
+    wait_gone(&mut d, id);
+
+    // transmission-remote -a MAGNET, with the tracker in the link: the
+    // metadata is fetched again (removal forgot it), then the content.
+    let link = format!(
+        "magnet:?xt=urn:btih:{hash}&dn=content&tr=http%3A%2F%2F127.0.0.1%3A{}%2Fannounce",
+        swarm.tracker_port
+    );
+    let out = tr(d.api, &["-a", &link]);
+    assert!(out.contains("responded: \"success\""), "{out}");
+    let list = get_json(d.api, "/api/v1/torrents");
+    let id = list[0]["id"].as_u64().unwrap();
+    wait_torrent(&mut d, id, "complete", Duration::from_secs(90), |t| {
+        t["status"] == "seeding"
+    });
+    same_content(&swarm.content, &downloads.join("content"));
+    // Announce results and scrape counts (the seeder and us) in trackerStats.
+    let ids = id.to_string();
+    assert!(tr(d.api, &["-t", &ids, "--reannounce"]).contains("success"));
+    let start = Instant::now();
+    let trackers = loop {
+        let out = tr(d.api, &["-t", &ids, "-it"]);
+        if out.contains("Tracker had 2 seeders") {
+            break out;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "no scrape counts:\n{out}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert!(trackers.contains("Got a list of"), "{trackers}");
+    let detail = get_json(d.api, &format!("/api/v1/torrents/{id}"));
+    let ts = &detail["tracker_stats"][0];
+    assert_eq!(
+        (ts["seeders"].as_u64(), ts["last_announce_ok"].as_bool()),
+        (Some(2), Some(true)),
+        "{detail}"
+    );
+    let metrics = http(d.api, "GET", "/metrics", &[], b"").1;
+    assert!(
+        metrics.contains(&format!(
+            "shoal_torrent_hash_failures_total{{info_hash=\"{hash}\"}} 0"
+        )),
+        "{metrics}"
+    );
+    assert!(tr(d.api, &["-t", &ids, "-r"]).contains("success"));
+    wait_gone(&mut d, id);
+
+    // A magnet whose only peer is not up yet: the daemon restarts while
+    // fetching, then the seed starts, and the download completes.
+    let other = tmp.path().join("other");
+    write_content(&other.join("late/x.bin"), 300_000, 5);
+    let other_torrent = tmp.path().join("late.torrent");
+    run_ok(
+        shoal()
+            .arg("create")
+            .arg(other.join("late"))
+            .arg("-o")
+            .arg(&other_torrent),
+    );
+    let late_hash = info_hash(&other_torrent);
+    let late_port = free_ports(1)[0];
+    let link = format!("magnet:?xt=urn:btih:{late_hash}&dn=late&x.pe=127.0.0.1:{late_port}");
+    let (status, t) = call(
+        d.api,
+        "POST",
+        "/api/v1/torrents",
+        &serde_json::json!({ "magnet": link }),
+    );
+    assert_eq!(status, 201, "{t}");
+    let id = t["id"].as_u64().unwrap();
+    wait_torrent(&mut d, id, "fetching", Duration::from_secs(10), |t| {
+        t["status"] == "fetching_metadata"
+    });
+    d.proc.kill9();
+    let mut d = start_daemon(tmp.path(), "daemon2", &state, &downloads);
+    wait_torrent(&mut d, id, "fetching again", Duration::from_secs(10), |t| {
+        t["status"] == "fetching_metadata" && t["name"] == "late"
+    });
+    let _late_seed = Proc::spawn(
+        "late-seed",
+        &mut common::shoal_seed(
+            &other_torrent,
+            &other,
+            &tmp.path().join("late-state"),
+            late_port,
+        ),
+        tmp.path(),
+    );
+    wait_torrent(&mut d, id, "complete", Duration::from_secs(90), |t| {
+        t["status"] == "seeding"
+    });
+    assert_eq!(
+        std::fs::read(downloads.join("late/x.bin")).unwrap(),
+        std::fs::read(other.join("late/x.bin")).unwrap()
+    );
+    d.proc.stop();
+}
+
+/// A seed whose resume data vouches for a piece that was damaged since
+/// (same mtime): the daemon's hash check fails, and `/metrics` and the
+/// APIs count it.
+#[test]
+fn hash_failures_are_counted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let content = tmp.path().join("seed/bad");
+    let file = content.join("x.bin");
+    write_content(&file, 256 << 10, 9);
+    let old = std::time::SystemTime::now() - Duration::from_secs(3600);
+    let set_mtime = |t| {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&file)
+            .unwrap()
+            .set_modified(t)
+            .unwrap();
+    };
+    set_mtime(old);
+    let torrent = tmp.path().join("bad.torrent");
+    run_ok(
+        shoal()
+            .arg("create")
+            .arg(&content)
+            .arg("-o")
+            .arg(&torrent)
+            .args(["--piece-size", "32K"]),
+    );
+    let port = free_ports(1)[0];
+    let seed_state = tmp.path().join("seed-state");
+    let seed = |name: &str| {
+        let mut p = Proc::spawn(
+            name,
+            &mut common::shoal_seed(&torrent, &tmp.path().join("seed"), &seed_state, port),
+            tmp.path(),
+        );
+        p.wait_until("seeding", Duration::from_secs(30), |p| {
+            p.stderr().contains("seeding on")
+        });
+        p
+    };
+    // First run: every piece checked and recorded with the old mtime.
+    seed("seed1").stop();
+    let mut data = std::fs::read(&file).unwrap();
+    for b in data.iter_mut().take(1000) {
+        *b ^= 0xff;
+    }
+    std::fs::write(&file, &data).unwrap();
+    set_mtime(old);
+    let _seed = seed("seed2");
+
+    let state = tmp.path().join("state");
+    let downloads = tmp.path().join("downloads");
+    let mut d = start_daemon(tmp.path(), "daemon", &state, &downloads);
+    // No tracker: the magnet link's x.pe names the seed.
+    let hash = info_hash(&torrent);
+    let link = format!("magnet:?xt=urn:btih:{hash}&x.pe=127.0.0.1:{port}");
+    let (status, t) = call(
+        d.api,
+        "POST",
+        "/api/v1/torrents",
+        &serde_json::json!({ "magnet": link }),
+    );
+    assert_eq!(status, 201, "{t}");
+    let id = t["id"].as_u64().unwrap();
+    let t = wait_torrent(&mut d, id, "a failed check", Duration::from_secs(60), |t| {
+        t["hash_failures"].as_u64().unwrap_or(0) >= 1
+    });
+    assert!(t["left_until_done"].as_u64().unwrap() > 0, "{t}");
+    let metrics = http(d.api, "GET", "/metrics", &[], b"").1;
+    let line = metrics
+        .lines()
+        .find(|l| {
+            l.starts_with(&format!(
+                "shoal_torrent_hash_failures_total{{info_hash=\"{hash}\"}}"
+            ))
+        })
+        .unwrap_or_else(|| panic!("{metrics}"));
+    assert_ne!(line.rsplit(' ').next(), Some("0"), "{metrics}");
+    assert!(
+        !metrics.contains("shoal_hash_failures_total 0"),
+        "{metrics}"
+    );
+    d.proc.stop();
+}
+
 fn wait_gone(d: &mut Daemon, id: u64) {
     let start = Instant::now();
     while get_json(d.api, "/api/v1/torrents")
@@ -467,6 +703,11 @@ fn web_ui_in_chromium() {
         .arg(format!("http://{}/", d.api))
         .arg(&swarm.torrent)
         .arg(&shots)
+        .arg(format!(
+            "magnet:?xt=urn:btih:{}&x.pe=127.0.0.1:{}",
+            info_hash(&swarm.torrent),
+            swarm.seed_port
+        ))
         .output()
         .unwrap();
     let log = format!(
@@ -479,7 +720,10 @@ fn web_ui_in_chromium() {
         "browser test failed:\n{log}\n{}",
         d.proc.describe()
     );
-    assert!(log.contains("ui test: ok"), "{log}");
+    assert!(
+        log.contains("ui test: add magnet") && log.contains("ui test: ok"),
+        "{log}"
+    );
     assert!(shots.join("daemon-ui.png").exists());
     // The UI removed the torrent and kept the data.
     assert!(

@@ -27,6 +27,8 @@ struct AddBody {
     metainfo: Option<String>,
     /// A magnet link.
     magnet: Option<String>,
+    /// An http(s) URL of a .torrent file.
+    url: Option<String>,
     download_dir: Option<PathBuf>,
     paused: Option<bool>,
     file_priorities: Option<Vec<u8>>,
@@ -103,7 +105,7 @@ pub(crate) async fn handle(ctx: &Ctx, req: Request<Incoming>, rest: &str) -> Res
                     "max_upload": up,
                     "max_download": down,
                     "csrf_token": ctx.security.csrf_token,
-                    "magnet_supported": false,
+                    "magnet_supported": true,
                 }),
             )
         }
@@ -204,8 +206,8 @@ async fn add(ctx: &Ctx, req: Request<Incoming>) -> Response<Body> {
         Ok(b) => b,
         Err(resp) => return resp,
     };
-    let source = match (body.metainfo, body.magnet) {
-        (Some(meta), None) => {
+    let source = match (body.metainfo, body.magnet, body.url) {
+        (Some(meta), None, None) => {
             let cleaned: String = meta.chars().filter(|c| !c.is_ascii_whitespace()).collect();
             match base64::engine::general_purpose::STANDARD.decode(cleaned) {
                 Ok(bytes) => AddSource::Metainfo(bytes),
@@ -218,22 +220,26 @@ async fn add(ctx: &Ctx, req: Request<Incoming>) -> Response<Body> {
                 }
             }
         }
-        (None, Some(link)) => AddSource::Magnet(link),
+        (None, Some(link), None) => AddSource::Magnet(link),
+        (None, None, Some(url)) => AddSource::Url(url),
         _ => {
             return error(
                 StatusCode::BAD_REQUEST,
                 "bad_request",
-                "give exactly one of metainfo (base64 .torrent) and magnet",
+                "give exactly one of metainfo (base64 .torrent), magnet and url",
             );
         }
     };
-    let outcome = ctx.daemon.add(AddRequest {
-        source,
-        download_dir: body.download_dir,
-        paused: body.paused,
-        file_priorities: body.file_priorities,
-        sequential: body.sequential,
-    });
+    let outcome = ctx
+        .daemon
+        .add(AddRequest {
+            source,
+            download_dir: body.download_dir,
+            paused: body.paused,
+            file_priorities: body.file_priorities,
+            sequential: body.sequential,
+        })
+        .await;
     match outcome {
         Ok(AddOutcome::Added { id, .. }) => match ctx.daemon.view(id) {
             Some(view) => json(StatusCode::CREATED, &view),

@@ -10,6 +10,7 @@ mod error;
 mod http;
 mod manager;
 mod metrics;
+mod scrape;
 mod security;
 mod sse;
 mod store;
@@ -24,4 +25,4 @@ pub use http::serve;
 
 pub use manager::{AddOutcome, AddRequest, AddSource, Daemon, TorrentChanges};
 pub use store::{DaemonRecord, TorrentRecord};
-pub use view::{DetailView, FileView, Status, TorrentView};
+pub use view::{DetailView, FileView, Status, TorrentView, TrackerView};

@@ -12,8 +12,10 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use shoal_metainfo::Torrent;
-use shoal_session::{Session, SessionConfig, TorrentHandle, TorrentOptions, TorrentStats};
+use shoal_metainfo::{Magnet, Torrent};
+use shoal_session::{
+    ScrapeResult, Session, SessionConfig, TorrentHandle, TorrentOptions, TorrentStats,
+};
 
 use crate::store::{DaemonRecord, Store, TorrentRecord};
 use crate::view::{self, TorrentView};
@@ -23,6 +25,13 @@ use crate::{DaemonConfig, DaemonError};
 const SAMPLE: Duration = Duration::from_secs(1);
 /// Records whose byte counters moved are saved this often.
 const SAVE_EVERY: u32 = 15;
+/// First wait before asking peers for a magnet link's metadata again; it
+/// doubles up to [`FETCH_RETRY_MAX`].
+const FETCH_RETRY: Duration = Duration::from_secs(2);
+/// Longest wait between metadata attempts.
+const FETCH_RETRY_MAX: Duration = Duration::from_secs(30);
+/// Longest time to fetch a .torrent by URL.
+const URL_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What a torrent is doing.
 #[derive(Clone)]
@@ -33,6 +42,8 @@ pub(crate) enum Phase {
     Queued,
     /// Being added: existing data is checked.
     Checking,
+    /// A magnet link's metadata is being fetched from peers.
+    Fetching,
     /// In the session, trading.
     Running(TorrentHandle),
 }
@@ -40,7 +51,8 @@ pub(crate) enum Phase {
 /// One torrent the daemon holds.
 pub(crate) struct Entry {
     pub record: TorrentRecord,
-    pub torrent: Arc<Torrent>,
+    /// The torrent; `None` while a magnet link's metadata is missing.
+    pub torrent: Option<Arc<Torrent>>,
     pub hash: [u8; 20],
     pub phase: Phase,
     /// Why it stopped, if it failed.
@@ -53,8 +65,61 @@ pub(crate) struct Entry {
     /// The session's counters at the last sample (they restart at each add).
     seen_down: u64,
     seen_up: u64,
+    seen_failures: u64,
     /// Counters moved since the record was last saved.
     dirty: bool,
+    /// Bumped to cancel a metadata fetch in progress (pause); dropped with
+    /// the entry (removal), which cancels it too.
+    cancel: tokio::sync::watch::Sender<u64>,
+    /// Peers heard of while fetching the metadata, for the first start.
+    fetched_peers: Vec<std::net::SocketAddr>,
+    /// The last scrape of its trackers and when it was (Unix seconds).
+    pub scrape: Vec<ScrapeResult>,
+    pub scraped_at: Option<u64>,
+    /// A scrape is under way.
+    scraping: bool,
+}
+
+impl Entry {
+    fn new(
+        record: TorrentRecord,
+        torrent: Option<Torrent>,
+        hash: [u8; 20],
+        stats: TorrentStats,
+    ) -> Entry {
+        Entry {
+            record,
+            torrent: torrent.map(Arc::new),
+            hash,
+            phase: Phase::Stopped,
+            error: None,
+            stats,
+            down_rate: 0.0,
+            up_rate: 0.0,
+            seen_down: 0,
+            seen_up: 0,
+            seen_failures: 0,
+            dirty: false,
+            cancel: tokio::sync::watch::Sender::new(0),
+            fetched_peers: Vec::new(),
+            scrape: Vec::new(),
+            scraped_at: None,
+            scraping: false,
+        }
+    }
+
+    /// The tracker tiers: the torrent's, or the magnet link's while its
+    /// metadata is missing.
+    pub fn trackers(&self) -> Vec<Vec<String>> {
+        match (&self.torrent, &self.record.magnet) {
+            (Some(t), _) => t.trackers.clone(),
+            (None, Some(link)) => link
+                .parse::<Magnet>()
+                .map(|m| m.trackers.into_iter().map(|t| vec![t]).collect())
+                .unwrap_or_default(),
+            (None, None) => Vec::new(),
+        }
+    }
 }
 
 struct State {
@@ -88,6 +153,8 @@ pub enum AddSource {
     Metainfo(Vec<u8>),
     /// A magnet link.
     Magnet(String),
+    /// An `http://` or `https://` URL of a .torrent file.
+    Url(String),
 }
 
 /// A request to add a torrent.
@@ -152,7 +219,7 @@ enum Op {
         move_to: Option<(PathBuf, bool)>,
     },
     Remove {
-        torrent: Arc<Torrent>,
+        torrent: Option<Arc<Torrent>>,
         dir: PathBuf,
         delete_data: bool,
     },
@@ -202,6 +269,7 @@ impl Daemon {
         let this = Daemon { shared };
         this.restore()?;
         tokio::spawn(sampler(Arc::clone(&this.shared)));
+        tokio::spawn(crate::scrape::scrape_loop(this.clone()));
         if let Some(dir) = this.shared.config.watch_dir.clone() {
             tokio::spawn(crate::watch::watch_loop(this.clone(), dir));
         }
@@ -212,43 +280,47 @@ impl Daemon {
         let saved = self.shared.store.load_all()?;
         let mut to_start = Vec::new();
         for (record, metainfo) in saved {
-            let torrent = match Torrent::from_bytes(&metainfo) {
-                Ok(t) => t,
-                Err(err) => {
+            let parsed = metainfo.as_deref().map(Torrent::from_bytes);
+            let torrent = match (parsed, &record.magnet) {
+                (Some(Ok(t)), _) => Some(t),
+                // No metainfo yet, or an unreadable one built from a magnet
+                // link: fetch the metadata again (the session kept a copy).
+                (None | Some(Err(_)), Some(_)) => None,
+                (Some(Err(err)), None) => {
                     tracing::warn!("skipping saved torrent {}: {err}", record.info_hash);
                     continue;
                 }
+                (None, None) => continue,
             };
-            let Some(hash) = torrent.info_hashes.wire_id() else {
+            let hash = match (&torrent, &record.magnet) {
+                (Some(t), _) => t.info_hashes.wire_id(),
+                (None, Some(link)) => link
+                    .parse::<Magnet>()
+                    .ok()
+                    .and_then(|m| m.info_hashes.wire_id()),
+                (None, None) => None,
+            };
+            let Some(hash) = hash else {
+                tracing::warn!("skipping saved torrent {}: no info-hash", record.info_hash);
                 continue;
             };
             if hex(&hash) != record.info_hash {
                 tracing::warn!("skipping saved torrent {}: hash mismatch", record.info_hash);
                 continue;
             }
-            let stats = stats_from_resume(&self.shared.session, &torrent, hash);
+            let stats = match &torrent {
+                Some(t) => stats_from_resume(&self.shared.session, t, hash),
+                None => TorrentStats::default(),
+            };
             let mut state = self.lock();
             state.daemon.next_id = state.daemon.next_id.max(record.id.saturating_add(1));
             if !record.paused {
                 to_start.push((record.id, hash));
             }
             state.by_hash.insert(hash, record.id);
-            state.entries.insert(
-                record.id,
-                Entry {
-                    record,
-                    torrent: Arc::new(torrent),
-                    hash,
-                    phase: Phase::Stopped,
-                    error: None,
-                    stats,
-                    down_rate: 0.0,
-                    up_rate: 0.0,
-                    seen_down: 0,
-                    seen_up: 0,
-                    dirty: false,
-                },
-            );
+            state
+                .entries
+                .insert(record.id, Entry::new(record, torrent, hash, stats));
         }
         for (id, hash) in to_start {
             self.spawn_op(id, hash, Op::Start);
@@ -275,48 +347,63 @@ impl Daemon {
         self.shared.changed.subscribe()
     }
 
-    /// Adds a torrent (and starts it unless asked to stay paused).
-    pub fn add(&self, req: AddRequest) -> Result<AddOutcome, DaemonError> {
-        let metainfo = match req.source {
-            AddSource::Metainfo(bytes) => bytes,
+    /// Adds a torrent (and starts it unless asked to stay paused). A URL is
+    /// fetched first; a magnet link is recorded at once and its metadata
+    /// fetched in the background.
+    pub async fn add(&self, req: AddRequest) -> Result<AddOutcome, DaemonError> {
+        let (torrent, metainfo, magnet) = match &req.source {
+            AddSource::Metainfo(bytes) => (Some(parse_torrent(bytes)?), bytes.clone(), None),
+            AddSource::Url(url) => {
+                let bytes = fetch_url(url).await?;
+                (Some(parse_torrent(&bytes)?), bytes, None)
+            }
             AddSource::Magnet(link) => {
-                // The seam for magnet downloads: once the session can fetch
-                // metadata, the magnet is stored with a "fetching metadata"
-                // state and becomes a normal torrent when the info arrives.
-                let magnet: shoal_metainfo::Magnet = link
+                let magnet: Magnet = link
                     .parse()
                     .map_err(|e| DaemonError::BadRequest(format!("invalid magnet link: {e}")))?;
-                return Err(DaemonError::NotSupported(format!(
-                    "magnet links (here {}): the session cannot fetch metadata from peers yet; add the .torrent file",
-                    magnet.name.as_deref().unwrap_or("unnamed")
-                )));
+                (None, Vec::new(), Some((link.clone(), magnet)))
             }
         };
-        let torrent = Torrent::from_bytes(&metainfo)
-            .map_err(|e| DaemonError::BadRequest(format!("not a valid torrent: {e}")))?;
-        let hash = torrent
-            .info_hashes
-            .wire_id()
-            .ok_or_else(|| DaemonError::BadRequest("torrent has no info-hash".into()))?;
+        let hash = match (&torrent, &magnet) {
+            (Some(t), _) => t.info_hashes.wire_id(),
+            (None, Some((_, m))) => m.info_hashes.wire_id(),
+            (None, None) => None,
+        }
+        .ok_or_else(|| DaemonError::BadRequest("torrent has no info-hash".into()))?;
+        let name = match (&torrent, &magnet) {
+            (Some(t), _) => t.info.name.clone(),
+            (None, Some((_, m))) => m.name.clone().unwrap_or_else(|| hex(&hash)),
+            (None, None) => hex(&hash),
+        };
         let dir = match req.download_dir {
             Some(dir) => check_dir(&dir)?,
             None => self.shared.config.download_dir.clone(),
         };
-        let files = torrent.info.files.len();
         let priorities = req.file_priorities.unwrap_or_default();
-        if priorities.len() > files || priorities.iter().any(|p| *p > 7) {
-            return Err(DaemonError::BadRequest(format!(
-                "file priorities: at most {files} values of 0–7"
-            )));
+        match &torrent {
+            Some(t) => {
+                let files = t.info.files.len();
+                if priorities.len() > files || priorities.iter().any(|p| *p > 7) {
+                    return Err(DaemonError::BadRequest(format!(
+                        "file priorities: at most {files} values of 0–7"
+                    )));
+                }
+            }
+            None if !priorities.is_empty() => {
+                return Err(DaemonError::BadRequest(
+                    "file priorities need the torrent's file list; set them once the metadata is fetched".into(),
+                ));
+            }
+            None => {}
         }
         let paused = req.paused.unwrap_or(self.shared.config.start_paused);
-        let (id, name) = {
+        let id = {
             let mut state = self.lock();
             if let Some(id) = state.by_hash.get(&hash).copied() {
                 return Ok(AddOutcome::Duplicate {
                     id,
                     hash: hex(&hash),
-                    name: torrent.info.name.clone(),
+                    name,
                 });
             }
             let id = state.daemon.next_id.max(1);
@@ -325,7 +412,7 @@ impl Daemon {
             let record = TorrentRecord {
                 id,
                 info_hash: hex(&hash),
-                name: torrent.info.name.clone(),
+                name: name.clone(),
                 download_dir: dir,
                 paused,
                 added_at: now_unix(),
@@ -337,33 +424,24 @@ impl Daemon {
                 seed_ratio_limit: None,
                 uploaded: 0,
                 downloaded: 0,
+                magnet: magnet.map(|(link, _)| link),
+                hash_failures: 0,
             };
-            self.shared.store.add(&record, &metainfo)?;
-            let name = record.name.clone();
-            let stats = TorrentStats {
-                pieces_total: torrent.info.num_pieces() as u32,
-                total_size: torrent.info.total_length(),
-                bytes_left: torrent.info.total_length(),
-                ..TorrentStats::default()
+            let stats = match &torrent {
+                Some(t) => {
+                    self.shared.store.add(&record, &metainfo)?;
+                    stats_of(t)
+                }
+                None => {
+                    self.shared.store.save(&record)?;
+                    TorrentStats::default()
+                }
             };
             state.by_hash.insert(hash, id);
-            state.entries.insert(
-                id,
-                Entry {
-                    record,
-                    torrent: Arc::new(torrent),
-                    hash,
-                    phase: Phase::Stopped,
-                    error: None,
-                    stats,
-                    down_rate: 0.0,
-                    up_rate: 0.0,
-                    seen_down: 0,
-                    seen_up: 0,
-                    dirty: false,
-                },
-            );
-            (id, name)
+            state
+                .entries
+                .insert(id, Entry::new(record, torrent, hash, stats));
+            id
         };
         if !paused {
             self.spawn_op(id, hash, Op::Start);
@@ -415,6 +493,14 @@ impl Daemon {
     /// Checks every piece on disk again.
     pub fn verify_torrent(&self, id: u32) -> Result<(), DaemonError> {
         let hash = self.hash_of(id)?;
+        if self
+            .with_entry(id, |e| e.torrent.is_none())
+            .unwrap_or(false)
+        {
+            return Err(DaemonError::BadRequest(
+                "the metadata is not fetched yet: nothing to verify".into(),
+            ));
+        }
         self.spawn_op(
             id,
             hash,
@@ -426,15 +512,24 @@ impl Daemon {
         Ok(())
     }
 
-    /// Asks the trackers for peers now.
+    /// Asks the trackers for peers now (and for the swarm's size soon after).
     pub fn reannounce_torrent(&self, id: u32) -> Result<(), DaemonError> {
-        let state = self.lock();
-        let entry = state
-            .entries
-            .get(&id)
-            .ok_or_else(|| DaemonError::NotFound(id.to_string()))?;
-        if let Phase::Running(handle) = &entry.phase {
-            handle.reannounce();
+        let running = {
+            let state = self.lock();
+            let entry = state
+                .entries
+                .get(&id)
+                .ok_or_else(|| DaemonError::NotFound(id.to_string()))?;
+            match &entry.phase {
+                Phase::Running(handle) => {
+                    handle.reannounce();
+                    true
+                }
+                _ => false,
+            }
+        };
+        if running {
+            crate::scrape::scrape_soon(self, id);
         }
         Ok(())
     }
@@ -449,6 +544,8 @@ impl Daemon {
                 .ok_or_else(|| DaemonError::NotFound(id.to_string()))?;
             state.by_hash.remove(&entry.hash);
             self.shared.store.remove(&entry.record.info_hash)?;
+            // Dropping the entry drops its cancel sender: a metadata fetch
+            // in progress stops.
             (entry.hash, entry.torrent, entry.record.download_dir)
         };
         self.spawn_op(
@@ -468,6 +565,15 @@ impl Daemon {
     pub fn set_location(&self, id: u32, dir: &Path, move_data: bool) -> Result<(), DaemonError> {
         let dir = check_dir(dir)?;
         let hash = self.hash_of(id)?;
+        if self
+            .with_entry(id, |e| e.torrent.is_none())
+            .unwrap_or(false)
+        {
+            // No content yet (its fetch may hold the lifecycle lock for
+            // long): the new directory is simply recorded.
+            self.update_record(id, |r| r.download_dir = dir)?;
+            return Ok(());
+        }
         self.spawn_op(
             id,
             hash,
@@ -495,13 +601,17 @@ impl Daemon {
                 .sequential
                 .is_some_and(|s| s != entry.record.sequential)
                 && handle.is_some();
-            (handle, entry.torrent.info.files.len(), restart)
+            let files = entry.torrent.as_ref().map_or(0, |t| t.info.files.len());
+            (handle, files, restart)
         };
         for (file, priority) in &changes.file_priorities {
             if *file >= files || *priority > 7 {
-                return Err(DaemonError::BadRequest(format!(
-                    "file {file} priority {priority}: files are 0..{files}, priorities 0–7"
-                )));
+                return Err(DaemonError::BadRequest(if files == 0 {
+                    "file priorities need the torrent's file list: the metadata is not fetched yet"
+                        .to_owned()
+                } else {
+                    format!("file {file} priority {priority}: files are 0..{files}, priorities 0–7")
+                }));
             }
         }
         if let Some(Some(r)) = changes.seed_ratio_limit {
@@ -588,6 +698,40 @@ impl Daemon {
         self.lock().entries.values().map(view::of).collect()
     }
 
+    /// Torrents with trackers for which `due` holds and no scrape is under
+    /// way, marked as being scraped: (id, hash, tiers).
+    pub(crate) fn take_due(
+        &self,
+        due: impl Fn(&Entry) -> bool,
+    ) -> Vec<(u32, [u8; 20], Vec<Vec<String>>)> {
+        let mut state = self.lock();
+        let mut out = Vec::new();
+        for e in state.entries.values_mut() {
+            if e.scraping || !due(e) {
+                continue;
+            }
+            let tiers = e.trackers();
+            if tiers.iter().all(Vec::is_empty) {
+                continue;
+            }
+            e.scraping = true;
+            out.push((e.record.id, e.hash, tiers));
+        }
+        out
+    }
+
+    /// Keeps a scrape's results.
+    pub(crate) fn scraped(&self, id: u32, hash: [u8; 20], results: Vec<ScrapeResult>) {
+        let mut state = self.lock();
+        if let Some(e) = state.entries.get_mut(&id).filter(|e| e.hash == hash) {
+            e.scrape = results;
+            e.scraped_at = Some(now_unix());
+            e.scraping = false;
+        }
+        drop(state);
+        self.bump();
+    }
+
     /// Runs `f` on a torrent's entry (for detail views).
     pub(crate) fn with_entry<R>(&self, id: u32, f: impl FnOnce(&Entry) -> R) -> Option<R> {
         self.lock().entries.get(&id).map(f)
@@ -655,6 +799,12 @@ impl Daemon {
             if let Phase::Running(h) = &e.phase {
                 e.stats = h.stats();
             }
+            // A metadata fetch in progress gives up; its last failure is
+            // no error of a stopped torrent.
+            e.cancel.send_modify(|n| *n = n.wrapping_add(1));
+            if matches!(e.phase, Phase::Fetching) {
+                e.error = None;
+            }
             e.phase = Phase::Stopped;
             e.down_rate = 0.0;
             e.up_rate = 0.0;
@@ -689,7 +839,14 @@ impl Daemon {
             } => {
                 self.leave_session(id, hash).await;
                 let _ = std::fs::remove_file(self.shared.session.resume_path(&hash));
-                if delete_data {
+                // The fetched info dictionary the session kept.
+                let kept = self
+                    .shared
+                    .store
+                    .resume_dir()
+                    .join(format!("{}.info", hex(&hash)));
+                let _ = std::fs::remove_file(kept);
+                if let (true, Some(torrent)) = (delete_data, torrent) {
                     let result =
                         tokio::task::spawn_blocking(move || delete_content(&torrent, &dir)).await;
                     if let Ok(Err(err)) = result {
@@ -725,6 +882,9 @@ impl Daemon {
 
     /// Adds the torrent to the session if it is still wanted there.
     async fn ensure_running(&self, id: u32, hash: [u8; 20]) {
+        if !self.ensure_metadata(id, hash).await {
+            return;
+        }
         let plan = {
             let mut state = self.lock();
             let Some(e) = state.entries.get_mut(&id) else {
@@ -733,18 +893,37 @@ impl Daemon {
             if e.hash != hash || e.record.paused {
                 return;
             }
+            let Some(torrent) = e.torrent.clone() else {
+                return;
+            };
             if let Some(handle) = self.shared.session.torrent(&hash) {
                 e.phase = Phase::Running(handle);
                 return;
             }
             e.phase = Phase::Checking;
             e.error = None;
+            // The link's own peers (x.pe) on every start: a magnet without
+            // trackers has no other way to find them again.
+            let mut peers = std::mem::take(&mut e.fetched_peers);
+            if let Some(m) = e
+                .record
+                .magnet
+                .as_deref()
+                .and_then(|l| l.parse::<Magnet>().ok())
+            {
+                peers.extend(
+                    m.peers
+                        .iter()
+                        .filter_map(|p| p.parse::<std::net::SocketAddr>().ok()),
+                );
+            }
             (
-                Arc::clone(&e.torrent),
+                torrent,
                 e.record.download_dir.clone(),
                 TorrentOptions {
                     sequential: e.record.sequential,
                     file_priorities: e.record.file_priorities.clone(),
+                    peers,
                     ..TorrentOptions::default()
                 },
             )
@@ -766,6 +945,7 @@ impl Daemon {
                             e.stats = handle.stats();
                             e.seen_down = 0;
                             e.seen_up = 0;
+                            e.seen_failures = 0;
                             e.phase = Phase::Running(handle);
                             true
                         }
@@ -785,11 +965,105 @@ impl Daemon {
         }
     }
 
+    /// Gets a magnet link's metadata if the torrent lacks it, retrying until
+    /// a peer delivers; false when it is still missing (paused, removed).
+    async fn ensure_metadata(&self, id: u32, hash: [u8; 20]) -> bool {
+        let (link, mut cancel) = {
+            let mut state = self.lock();
+            let Some(e) = state.entries.get_mut(&id) else {
+                return false;
+            };
+            if e.hash != hash || e.record.paused {
+                return false;
+            }
+            if e.torrent.is_some() {
+                return true;
+            }
+            let Some(link) = e.record.magnet.clone() else {
+                return false;
+            };
+            e.phase = Phase::Fetching;
+            (link, e.cancel.subscribe())
+        };
+        self.bump();
+        let magnet = match link.parse::<Magnet>() {
+            Ok(m) => m,
+            Err(err) => {
+                self.fail(id, &format!("invalid magnet link: {err}"));
+                return false;
+            }
+        };
+        let mut delay = FETCH_RETRY;
+        loop {
+            let fetched = tokio::select! {
+                r = self.shared.session.fetch_metadata(&magnet, &[]) => r,
+                _ = cancel.changed() => return false,
+            };
+            let message = match fetched {
+                Ok(fetched) => match self.metadata_arrived(id, hash, fetched) {
+                    Ok(()) => return true,
+                    Err(err) => err.to_string(),
+                },
+                Err(err) => err.to_string(),
+            };
+            tracing::info!(id, "metadata not fetched yet: {message}");
+            {
+                let mut state = self.lock();
+                match state.entries.get_mut(&id) {
+                    Some(e) if e.hash == hash => e.error = Some(message),
+                    _ => return false,
+                }
+            }
+            self.bump();
+            tokio::select! {
+                () = tokio::time::sleep(delay) => {}
+                _ = cancel.changed() => return false,
+            }
+            delay = delay.saturating_mul(2).min(FETCH_RETRY_MAX);
+        }
+    }
+
+    /// Keeps a magnet link's fetched torrent: as a .torrent in the state
+    /// directory (so a restart needs no peer) and in the entry.
+    fn metadata_arrived(
+        &self,
+        id: u32,
+        hash: [u8; 20],
+        fetched: shoal_session::FetchedMetadata,
+    ) -> Result<(), DaemonError> {
+        if fetched.torrent.info_hashes.wire_id() != Some(hash) {
+            return Err(DaemonError::BadRequest(
+                "fetched metadata has another info-hash".into(),
+            ));
+        }
+        let metainfo = metainfo_bytes(&fetched.torrent);
+        // The saved file is read back on restart: use what it parses to, so
+        // this run and the next see the same torrent.
+        let torrent = match Torrent::from_bytes(&metainfo) {
+            Ok(t) if t.info_hashes.wire_id() == Some(hash) => t,
+            _ => fetched.torrent,
+        };
+        let mut state = self.lock();
+        let Some(e) = state.entries.get_mut(&id).filter(|e| e.hash == hash) else {
+            return Ok(());
+        };
+        self.shared
+            .store
+            .put_metainfo(&e.record.info_hash, &metainfo)?;
+        e.record.name = torrent.info.name.clone();
+        self.shared.store.save(&e.record)?;
+        e.stats = stats_of(&torrent);
+        e.torrent = Some(Arc::new(torrent));
+        e.fetched_peers = fetched.peers;
+        e.error = None;
+        Ok(())
+    }
+
     /// Adds a stopped torrent just long enough to check its data.
     async fn check_only(&self, id: u32, hash: [u8; 20]) {
-        let Some((torrent, dir, priorities)) = self.with_entry(id, |e| {
+        let Some((Some(torrent), dir, priorities)) = self.with_entry(id, |e| {
             (
-                Arc::clone(&e.torrent),
+                e.torrent.clone(),
                 e.record.download_dir.clone(),
                 e.record.file_priorities.clone(),
             )
@@ -842,12 +1116,12 @@ impl Daemon {
 
     /// Moves the content (if asked) and records the new directory.
     async fn relocate(&self, id: u32, dir: &Path, move_data: bool) -> Result<(), DaemonError> {
-        let Some((torrent, old)) = self.with_entry(id, |e| {
-            (Arc::clone(&e.torrent), e.record.download_dir.clone())
-        }) else {
+        let Some((torrent, old)) =
+            self.with_entry(id, |e| (e.torrent.clone(), e.record.download_dir.clone()))
+        else {
             return Ok(());
         };
-        if move_data && old != dir {
+        if let (true, Some(torrent)) = (move_data && old != dir, torrent) {
             let (from, to) = (old.clone(), dir.to_path_buf());
             tokio::task::spawn_blocking(move || move_content(&torrent, &from, &to))
                 .await
@@ -914,6 +1188,16 @@ fn account_entry(
     };
     e.seen_down = stats.downloaded;
     e.seen_up = stats.uploaded;
+    let failures = if stats.hash_failures >= e.seen_failures {
+        stats.hash_failures - e.seen_failures
+    } else {
+        stats.hash_failures
+    };
+    e.seen_failures = stats.hash_failures;
+    if failures > 0 {
+        e.record.hash_failures = e.record.hash_failures.saturating_add(failures);
+        e.dirty = true;
+    }
     if down > 0 || up > 0 {
         e.record.downloaded = e.record.downloaded.saturating_add(down);
         e.record.uploaded = e.record.uploaded.saturating_add(up);
@@ -1040,6 +1324,75 @@ async fn sampler(shared: Arc<Shared>) {
     }
 }
 
+/// Figures of a torrent with nothing verified yet.
+fn stats_of(torrent: &Torrent) -> TorrentStats {
+    TorrentStats {
+        pieces_total: torrent.info.num_pieces() as u32,
+        total_size: torrent.info.total_length(),
+        bytes_left: torrent.info.total_length(),
+        ..TorrentStats::default()
+    }
+}
+
+fn parse_torrent(bytes: &[u8]) -> Result<Torrent, DaemonError> {
+    Torrent::from_bytes(bytes)
+        .map_err(|e| DaemonError::BadRequest(format!("not a valid torrent: {e}")))
+}
+
+/// Downloads a .torrent by URL, with a size cap and a time limit.
+async fn fetch_url(url: &str) -> Result<Vec<u8>, DaemonError> {
+    let scheme_ok = ["http://", "https://"].iter().any(|p| {
+        url.get(..p.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(p))
+    });
+    if !scheme_ok {
+        return Err(DaemonError::BadRequest(format!(
+            "{url}: only http:// and https:// URLs can be fetched"
+        )));
+    }
+    shoal_session::http_get(url, shoal_metainfo::limits::MAX_TORRENT_SIZE, URL_TIMEOUT)
+        .await
+        .map_err(|e| DaemonError::BadRequest(format!("cannot fetch the torrent: {e}")))
+}
+
+/// A .torrent file for a torrent known from a magnet link: the fetched info
+/// dictionary byte for byte (so its hash stays), the link's trackers and
+/// web seeds. Keys in bencode's sorted order.
+fn metainfo_bytes(torrent: &Torrent) -> Vec<u8> {
+    fn string(out: &mut Vec<u8>, s: &[u8]) {
+        out.extend_from_slice(s.len().to_string().as_bytes());
+        out.push(b':');
+        out.extend_from_slice(s);
+    }
+    let mut out = b"d".to_vec();
+    if let Some(first) = torrent.trackers.iter().flatten().next() {
+        string(&mut out, b"announce");
+        string(&mut out, first.as_bytes());
+        string(&mut out, b"announce-list");
+        out.push(b'l');
+        for tier in torrent.trackers.iter().filter(|t| !t.is_empty()) {
+            out.push(b'l');
+            for url in tier {
+                string(&mut out, url.as_bytes());
+            }
+            out.push(b'e');
+        }
+        out.push(b'e');
+    }
+    string(&mut out, b"info");
+    out.extend_from_slice(torrent.info_bytes());
+    if !torrent.web_seeds.is_empty() {
+        string(&mut out, b"url-list");
+        out.push(b'l');
+        for url in &torrent.web_seeds {
+            string(&mut out, url.as_bytes());
+        }
+        out.push(b'e');
+    }
+    out.push(b'e');
+    out
+}
+
 /// What a stopped torrent has on disk, from its resume data (nothing
 /// verified when there is none).
 fn stats_from_resume(session: &Session, torrent: &Torrent, hash: [u8; 20]) -> TorrentStats {
@@ -1151,6 +1504,41 @@ fn move_content(torrent: &Torrent, from: &Path, to: &Path) -> Result<(), DaemonE
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fetched_metadata_becomes_a_torrent_file_with_the_same_hash() {
+        use shoal_metainfo::{ContentHashes, NewFile, TorrentSpec, Version};
+        let files = vec![NewFile {
+            path: vec!["a.bin".into()],
+            length: 40_000,
+            executable: false,
+        }];
+        let mut spec = TorrentSpec::new("m".into(), files, false, 16 * 1024);
+        spec.version = Version::V1;
+        let bytes = spec
+            .encode(&ContentHashes {
+                v1_pieces: vec![[7u8; 20]; 3],
+                v2_files: vec![],
+            })
+            .unwrap();
+        let original = Torrent::from_bytes(&bytes).unwrap();
+        let trackers = vec![
+            vec!["http://127.0.0.1:1/announce".to_owned()],
+            vec![
+                "udp://127.0.0.1:2".to_owned(),
+                "http://127.0.0.1:3/a".to_owned(),
+            ],
+        ];
+        let seeds = vec!["http://127.0.0.1:4/files/".to_owned()];
+        let fetched =
+            Torrent::from_metadata(original.info_bytes(), trackers.clone(), seeds.clone()).unwrap();
+        let back = Torrent::from_bytes(&metainfo_bytes(&fetched)).unwrap();
+        assert_eq!(back.info_hashes, original.info_hashes);
+        assert_eq!((back.trackers, back.web_seeds), (trackers, seeds));
+        let bare = Torrent::from_metadata(original.info_bytes(), vec![], vec![]).unwrap();
+        let back = Torrent::from_bytes(&metainfo_bytes(&bare)).unwrap();
+        assert!(back.trackers.is_empty() && back.web_seeds.is_empty());
+    }
 
     #[test]
     fn download_dirs_are_checked() {

@@ -78,12 +78,33 @@ fn render(d: &crate::Daemon) -> String {
         (Status::Stopped, "stopped"),
         (Status::Queued, "queued"),
         (Status::Checking, "checking"),
+        (Status::FetchingMetadata, "fetching_metadata"),
         (Status::Downloading, "downloading"),
         (Status::Seeding, "seeding"),
         (Status::Error, "error"),
     ] {
         let n = views.iter().filter(|v| v.status == status).count();
         let _ = writeln!(out, "shoal_torrents{{status=\"{label}\"}} {n}");
+    }
+    let _ = writeln!(
+        out,
+        "# HELP shoal_hash_failures_total Pieces that failed their hash check, over every run.\n\
+         # TYPE shoal_hash_failures_total counter\n\
+         shoal_hash_failures_total {}",
+        views.iter().map(|v| v.hash_failures).sum::<u64>()
+    );
+    let _ = writeln!(
+        out,
+        "# HELP shoal_torrent_hash_failures_total Pieces of one torrent that failed their hash check.\n\
+         # TYPE shoal_torrent_hash_failures_total counter"
+    );
+    for v in &views {
+        // Info-hashes are hex: nothing to escape in the label.
+        let _ = writeln!(
+            out,
+            "shoal_torrent_hash_failures_total{{info_hash=\"{}\"}} {}",
+            v.info_hash, v.hash_failures
+        );
     }
     out
 }

@@ -2,9 +2,11 @@
 //! them, written so that a crash at any moment leaves either the old or the
 //! new version of every file (temp file, fsync, rename, directory fsync).
 //!
-//! Layout: `torrents/<hash>.torrent` (the metainfo as added),
-//! `torrents/<hash>.json` (a [`TorrentRecord`]), `daemon.json`
-//! ([`DaemonRecord`]), `resume/` (the session's resume data).
+//! Layout: `torrents/<hash>.torrent` (the metainfo as added, or built from
+//! a magnet link's fetched info dictionary), `torrents/<hash>.json` (a
+//! [`TorrentRecord`]), `daemon.json` ([`DaemonRecord`]), `resume/` (the
+//! session's resume data and fetched info dictionaries). A record with a
+//! magnet link and no metainfo is a torrent still fetching its metadata.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -55,6 +57,13 @@ pub struct TorrentRecord {
     /// Payload bytes received over the torrent's whole life.
     #[serde(default)]
     pub downloaded: u64,
+    /// The magnet link it was added by (its metadata is fetched from peers
+    /// until `torrents/<hash>.torrent` exists).
+    #[serde(default)]
+    pub magnet: Option<String>,
+    /// Pieces that failed their hash check over the torrent's whole life.
+    #[serde(default)]
+    pub hash_failures: u64,
 }
 
 /// Daemon-wide state that changes at run time.
@@ -85,6 +94,10 @@ pub struct DaemonRecord {
     #[serde(default)]
     pub limits_set: bool,
 }
+
+/// A saved torrent: its record and metainfo (none while a magnet link's
+/// metadata is being fetched).
+pub type Saved = (TorrentRecord, Option<Vec<u8>>);
 
 /// The state directory.
 #[derive(Debug, Clone)]
@@ -128,6 +141,12 @@ impl Store {
         self.save(record)
     }
 
+    /// Saves the metainfo of a torrent whose record exists (a magnet
+    /// link's, once its metadata arrived).
+    pub fn put_metainfo(&self, hex: &str, metainfo: &[u8]) -> Result<(), DaemonError> {
+        write_atomic(&self.torrent_path(hex), metainfo)
+    }
+
     /// Replaces a torrent's record.
     pub fn save(&self, record: &TorrentRecord) -> Result<(), DaemonError> {
         let json = serde_json::to_vec_pretty(record)
@@ -148,9 +167,10 @@ impl Store {
         Ok(())
     }
 
-    /// Every saved torrent: its record and metainfo bytes. Damaged entries
-    /// are skipped with a warning rather than stopping the daemon.
-    pub fn load_all(&self) -> Result<Vec<(TorrentRecord, Vec<u8>)>, DaemonError> {
+    /// Every saved torrent: its record and metainfo bytes (none for a
+    /// magnet link still fetching its metadata). Damaged entries are skipped
+    /// with a warning rather than stopping the daemon.
+    pub fn load_all(&self) -> Result<Vec<Saved>, DaemonError> {
         let dir = self.root.join("torrents");
         let entries = std::fs::read_dir(&dir)
             .map_err(|e| DaemonError::io(format!("reading {}", dir.display()), e))?;
@@ -169,7 +189,7 @@ impl Store {
         Ok(out)
     }
 
-    fn load_one(&self, path: &Path) -> Result<(TorrentRecord, Vec<u8>), DaemonError> {
+    fn load_one(&self, path: &Path) -> Result<Saved, DaemonError> {
         let bytes = read_capped(path, MAX_RECORD)?;
         let record: TorrentRecord = serde_json::from_slice(&bytes)
             .map_err(|e| DaemonError::BadRequest(format!("bad record: {e}")))?;
@@ -177,11 +197,15 @@ impl Store {
         {
             return Err(DaemonError::BadRequest("bad info-hash in record".into()));
         }
+        let torrent_path = self.torrent_path(&record.info_hash);
+        if record.magnet.is_some() && !torrent_path.exists() {
+            return Ok((record, None));
+        }
         let metainfo = read_capped(
-            &self.torrent_path(&record.info_hash),
+            &torrent_path,
             shoal_metainfo::limits::MAX_TORRENT_SIZE as u64,
         )?;
-        Ok((record, metainfo))
+        Ok((record, Some(metainfo)))
     }
 
     /// The daemon-wide record (defaults when there is none yet).
@@ -267,6 +291,8 @@ mod tests {
             seed_ratio_limit: None,
             uploaded: 0,
             downloaded: 0,
+            magnet: None,
+            hash_failures: 0,
         }
     }
 
@@ -292,9 +318,20 @@ mod tests {
         let all = store.load_all().unwrap();
         assert_eq!(all.len(), 2);
         assert_eq!(all[0].0, b);
-        assert_eq!(all[1].1, b"meta-a");
+        assert_eq!(all[1].1.as_deref(), Some(&b"meta-a"[..]));
         store.remove(&a.info_hash).unwrap();
         assert_eq!(store.load_all().unwrap().len(), 1);
+        // A magnet link's record stands alone until its metadata arrives.
+        let mut m = record(4, &"e".repeat(40));
+        m.magnet = Some(format!("magnet:?xt=urn:btih:{}", "e".repeat(40)));
+        store.save(&m).unwrap();
+        let all = store.load_all().unwrap();
+        assert_eq!((all.len(), all[1].1.is_none()), (2, true));
+        store.put_metainfo(&m.info_hash, b"meta-e").unwrap();
+        assert_eq!(
+            store.load_all().unwrap()[1].1.as_deref(),
+            Some(&b"meta-e"[..])
+        );
         let mut d = store.load_daemon();
         d.next_id = 9;
         store.save_daemon(&d).unwrap();

@@ -73,7 +73,7 @@ pub(crate) async fn handle(ctx: &Ctx, req: Request<Incoming>) -> Response<Body> 
         .get("arguments")
         .and_then(Value::as_object)
         .unwrap_or(&empty);
-    match dispatch(ctx, method, args) {
+    match dispatch(ctx, method, args).await {
         Ok(arguments) => reply(StatusCode::OK, "success", Some(arguments), tag),
         Err(message) => reply(StatusCode::OK, &message, None, tag),
     }
@@ -92,14 +92,14 @@ fn reply(
     crate::http::json(status, &body)
 }
 
-fn dispatch(ctx: &Ctx, method: &str, args: &Map<String, Value>) -> Result<Value, String> {
+async fn dispatch(ctx: &Ctx, method: &str, args: &Map<String, Value>) -> Result<Value, String> {
     let d = &ctx.daemon;
     match method {
         "session-get" => Ok(session_get(d)),
         "session-set" => session_set(d, args),
         "session-stats" => Ok(session_stats(d)),
         "torrent-get" => torrent_get(d, args),
-        "torrent-add" => torrent_add(d, args),
+        "torrent-add" => torrent_add(d, args).await,
         "torrent-start" | "torrent-start-now" => each(d, args, |d, id| d.start_torrent(id)),
         "torrent-stop" => each(d, args, |d, id| d.stop_torrent(id)),
         "torrent-verify" => each(d, args, |d, id| d.verify_torrent(id)),
@@ -306,8 +306,11 @@ fn torrent_get(d: &Daemon, args: &Map<String, Value>) -> Result<Value, String> {
         };
         let creator = d
             .with_entry(id, |e| {
-                (e.torrent.created_by.clone(), e.torrent.creation_date)
+                e.torrent
+                    .as_ref()
+                    .map(|t| (t.created_by.clone(), t.creation_date))
             })
+            .flatten()
             .unwrap_or_default();
         let all = torrent_fields(d, &view, detail.as_ref(), creator);
         let picked: Map<String, Value> = fields
@@ -324,7 +327,9 @@ fn status_code(status: Status) -> u8 {
         Status::Stopped | Status::Error => 0,
         Status::Checking => 2,
         Status::Queued => 3,
-        Status::Downloading => 4,
+        // Fetching metadata counts as downloading, with
+        // metadataPercentComplete 0, as Transmission shows magnets.
+        Status::Downloading | Status::FetchingMetadata => 4,
         Status::Seeding => 6,
     }
 }
@@ -365,14 +370,14 @@ fn torrent_fields(
         "haveUnchecked": 0,
         "desiredAvailable": v.left_until_done,
         "percentDone": v.progress,
-        "metadataPercentComplete": 1.0,
+        "metadataPercentComplete": if v.has_metadata { 1.0 } else { 0.0 },
         "recheckProgress": if v.status == Status::Checking { 0.5 } else { 0.0 },
         "rateDownload": v.download_rate,
         "rateUpload": v.upload_rate,
         "uploadRatio": v.ratio,
         "uploadedEver": v.uploaded,
         "downloadedEver": v.downloaded,
-        "corruptEver": 0,
+        "corruptEver": v.hash_failures.saturating_mul(v.piece_size),
         "peersConnected": v.peers,
         // Per-peer rates are not tracked: while downloading, connected
         // peers count as sending; once complete, as getting from us.
@@ -452,13 +457,13 @@ fn torrent_fields(
         let mut trackers = Vec::new();
         for (tier, urls) in detail.trackers.iter().enumerate() {
             for url in urls {
-                trackers.push(
-                    json!({ "announce": url, "scrape": "", "tier": tier, "id": trackers.len() }),
-                );
+                trackers.push(json!({
+                    "announce": url, "scrape": scrape_url(url), "tier": tier, "id": trackers.len(),
+                }));
             }
         }
         obj.insert("trackers".into(), trackers.into());
-        obj.insert("trackerStats".into(), json!([]));
+        obj.insert("trackerStats".into(), tracker_stats(detail).into());
         obj.insert("magnetLink".into(), detail.magnet.clone().into());
         obj.insert(
             "comment".into(),
@@ -472,7 +477,7 @@ fn torrent_fields(
     }
 }
 
-fn torrent_add(d: &Daemon, args: &Map<String, Value>) -> Result<Value, String> {
+async fn torrent_add(d: &Daemon, args: &Map<String, Value>) -> Result<Value, String> {
     let source = if let Some(meta) = args.get("metainfo").and_then(Value::as_str) {
         // Some clients wrap base64 at 76 columns.
         let cleaned: String = meta.chars().filter(|c| !c.is_ascii_whitespace()).collect();
@@ -489,9 +494,7 @@ fn torrent_add(d: &Daemon, args: &Map<String, Value>) -> Result<Value, String> {
         {
             AddSource::Magnet(name.to_owned())
         } else if name.contains("://") {
-            return Err(format!(
-                "not supported yet: adding by URL ({name}); send the metainfo"
-            ));
+            AddSource::Url(name.to_owned())
         } else {
             return Err(
                 "filename must be a magnet link or a URL; send local files as metainfo".into(),
@@ -522,6 +525,7 @@ fn torrent_add(d: &Daemon, args: &Map<String, Value>) -> Result<Value, String> {
             file_priorities: None,
             sequential: false,
         })
+        .await
         .map_err(|e| match e {
             DaemonError::BadRequest(m) => format!("invalid or corrupt torrent file: {m}"),
             other => other.to_string(),
@@ -598,4 +602,76 @@ fn torrent_set(d: &Daemon, args: &Map<String, Value>) -> Result<Value, String> {
         changes.sequential = Some(s);
     }
     each(d, args, |d, id| d.change(id, &changes))
+}
+
+/// Transmission's `trackerStats` of our tracker views.
+fn tracker_stats(detail: &DetailView) -> Vec<Value> {
+    let running = matches!(detail.summary.status, Status::Downloading | Status::Seeding);
+    detail
+        .tracker_stats
+        .iter()
+        .enumerate()
+        .map(|(id, t)| {
+            // "scheme://host:port", as Transmission shows a tracker's host.
+            let host = t
+                .url
+                .split_once("://")
+                .map(|(scheme, rest)| {
+                    let authority = rest.split(['/', '?']).next().unwrap_or_default();
+                    format!("{scheme}://{authority}")
+                })
+                .unwrap_or_else(|| t.url.clone());
+            let count = |c: Option<u32>| c.map_or(-1, i64::from);
+            json!({
+                "id": id,
+                "tier": t.tier,
+                "announce": t.url,
+                "scrape": scrape_url(&t.url),
+                "host": host,
+                "sitename": "",
+                "isBackup": false,
+                "hasAnnounced": t.last_announce.is_some(),
+                "lastAnnounceTime": t.last_announce.unwrap_or(0),
+                "lastAnnounceStartTime": t.last_announce.unwrap_or(0),
+                "lastAnnounceSucceeded": t.last_announce_ok.unwrap_or(false),
+                "lastAnnounceResult": t.last_announce_error.clone().unwrap_or_else(|| "Success".into()),
+                "lastAnnouncePeerCount": t.last_announce_peers.unwrap_or(0),
+                "lastAnnounceTimedOut": t.last_announce_error.as_deref() == Some("timed out"),
+                "nextAnnounceTime": t.next_announce.unwrap_or(0),
+                // 0 inactive, 1 waiting (tr_tracker_state).
+                "announceState": if running && t.next_announce.is_some() { 1 } else { 0 },
+                "hasScraped": t.last_scrape.is_some(),
+                "lastScrapeTime": t.last_scrape.unwrap_or(0),
+                "lastScrapeStartTime": t.last_scrape.unwrap_or(0),
+                "lastScrapeSucceeded": t.last_scrape.is_some() && t.scrape_error.is_none(),
+                "lastScrapeResult": t.scrape_error.clone().unwrap_or_default(),
+                "lastScrapeTimedOut": t.scrape_error.as_deref() == Some("timed out"),
+                "nextScrapeTime": if running { t.last_scrape.map_or(0, |at| at + 300) } else { 0 },
+                "scrapeState": if running { 1 } else { 0 },
+                "seederCount": count(t.seeders),
+                "leecherCount": count(t.leechers),
+                "downloadCount": count(t.downloads),
+            })
+        })
+        .collect()
+}
+
+/// The scrape URL BEP 48 derives from an announce URL (empty if none).
+fn scrape_url(announce: &str) -> String {
+    if announce.starts_with("udp://") {
+        return announce.to_owned();
+    }
+    let (base, query) = announce.split_once('?').unwrap_or((announce, ""));
+    let Some((dir, last)) = base.rsplit_once('/') else {
+        return String::new();
+    };
+    let Some(rest) = last.strip_prefix("announce") else {
+        return String::new();
+    };
+    let mut url = format!("{dir}/scrape{rest}");
+    if !query.is_empty() {
+        url.push('?');
+        url.push_str(query);
+    }
+    url
 }

@@ -14,6 +14,8 @@ pub enum Status {
     Queued,
     /// Checking data on disk.
     Checking,
+    /// Fetching a magnet link's metadata from peers.
+    FetchingMetadata,
     /// Fetching pieces.
     Downloading,
     /// Complete and uploading.
@@ -79,11 +81,21 @@ pub struct TorrentView {
     pub max_download: Option<u64>,
     /// Seed ratio limit.
     pub seed_ratio_limit: Option<f64>,
+    /// Whether the torrent's metadata is known (false while a magnet link's
+    /// is being fetched).
+    pub has_metadata: bool,
+    /// The magnet link it was added by, if any.
+    pub magnet: Option<String>,
+    /// Pieces that failed their hash check over the torrent's life.
+    pub hash_failures: u64,
 }
 
 /// The bytes of files with a non-zero priority (pad files excluded).
 pub(crate) fn wanted_size(e: &Entry) -> u64 {
-    e.torrent
+    let Some(torrent) = &e.torrent else {
+        return 0;
+    };
+    torrent
         .info
         .files
         .iter()
@@ -98,7 +110,9 @@ pub(crate) fn of(e: &Entry) -> TorrentView {
     let s = &e.stats;
     let size_when_done = wanted_size(e);
     let left = s.bytes_left.min(size_when_done);
-    let progress = if size_when_done == 0 {
+    let progress = if e.torrent.is_none() {
+        0.0
+    } else if size_when_done == 0 {
         1.0
     } else {
         (size_when_done - left) as f64 / size_when_done as f64
@@ -108,6 +122,7 @@ pub(crate) fn of(e: &Entry) -> TorrentView {
         Phase::Stopped => (Status::Stopped, 0),
         Phase::Queued => (Status::Queued, 0),
         Phase::Checking => (Status::Checking, 0),
+        Phase::Fetching => (Status::FetchingMetadata, 0),
         Phase::Running(_) if left == 0 => (Status::Seeding, s.peers),
         Phase::Running(_) => (Status::Downloading, s.peers),
     };
@@ -139,7 +154,7 @@ pub(crate) fn of(e: &Entry) -> TorrentView {
         },
         pieces_have: s.pieces_have,
         pieces_total: s.pieces_total,
-        piece_size: e.torrent.info.piece_length,
+        piece_size: e.torrent.as_ref().map_or(0, |t| t.info.piece_length),
         download_dir: e.record.download_dir.display().to_string(),
         added_at: e.record.added_at,
         done_at: e.record.done_at,
@@ -148,6 +163,9 @@ pub(crate) fn of(e: &Entry) -> TorrentView {
         max_upload: e.record.max_upload,
         max_download: e.record.max_download,
         seed_ratio_limit: e.record.seed_ratio_limit,
+        has_metadata: e.torrent.is_some(),
+        magnet: e.record.magnet.clone(),
+        hash_failures: e.record.hash_failures,
     }
 }
 
@@ -178,6 +196,8 @@ pub struct DetailView {
     pub peer_list: Vec<String>,
     /// Tracker tiers.
     pub trackers: Vec<Vec<String>>,
+    /// Each tracker's last announce and scrape.
+    pub tracker_stats: Vec<TrackerView>,
     /// Verified pieces, base64 of a bitfield (first piece = high bit of the first byte).
     pub pieces: String,
     /// A magnet link.
@@ -186,6 +206,66 @@ pub struct DetailView {
     pub comment: Option<String>,
     /// Private torrent.
     pub private: bool,
+}
+
+/// One tracker: its last announce (while the torrent runs) and scrape.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrackerView {
+    /// Announce URL.
+    pub url: String,
+    /// Tier (0 first).
+    pub tier: usize,
+    /// When the last announce finished (Unix seconds).
+    pub last_announce: Option<u64>,
+    /// Whether it succeeded.
+    pub last_announce_ok: Option<bool>,
+    /// Peers it gave.
+    pub last_announce_peers: Option<usize>,
+    /// Why it failed.
+    pub last_announce_error: Option<String>,
+    /// When the torrent announces next (Unix seconds).
+    pub next_announce: Option<u64>,
+    /// When the tracker was last scraped (Unix seconds).
+    pub last_scrape: Option<u64>,
+    /// Why the last scrape failed.
+    pub scrape_error: Option<String>,
+    /// Seeders the tracker knows of.
+    pub seeders: Option<u32>,
+    /// Leechers the tracker knows of.
+    pub leechers: Option<u32>,
+    /// Completed downloads the tracker has seen.
+    pub downloads: Option<u32>,
+}
+
+/// The trackers of `e` with what is known of each.
+pub(crate) fn trackers(e: &Entry) -> Vec<TrackerView> {
+    let (announces, next) = match &e.phase {
+        Phase::Running(h) => h.announces(),
+        _ => (Vec::new(), None),
+    };
+    let mut out = Vec::new();
+    for (tier, urls) in e.trackers().iter().enumerate() {
+        for url in urls {
+            let announce = announces.iter().find(|a| &a.url == url);
+            let scrape = e.scrape.iter().find(|s| &s.url == url);
+            let counts = scrape.and_then(|s| s.counts.as_ref().ok());
+            out.push(TrackerView {
+                url: url.clone(),
+                tier,
+                last_announce: announce.map(|a| a.at),
+                last_announce_ok: announce.map(|a| a.result.is_ok()),
+                last_announce_peers: announce.and_then(|a| a.result.as_ref().ok().copied()),
+                last_announce_error: announce.and_then(|a| a.result.as_ref().err().cloned()),
+                next_announce: next,
+                last_scrape: scrape.and(e.scraped_at),
+                scrape_error: scrape.and_then(|s| s.counts.as_ref().err().cloned()),
+                seeders: counts.map(|c| c.seeders),
+                leechers: counts.map(|c| c.leechers),
+                downloads: counts.map(|c| c.downloaded),
+            });
+        }
+    }
+    out
 }
 
 /// Details of `e`; `have` is the verified-piece bitfield when known.
@@ -198,7 +278,20 @@ pub(crate) fn detail(e: &Entry) -> DetailView {
         ),
         _ => (None, Vec::new()),
     };
-    let info = &e.torrent.info;
+    let Some(torrent) = &e.torrent else {
+        return DetailView {
+            summary: of(e),
+            files: Vec::new(),
+            peer_list: peers,
+            trackers: e.trackers(),
+            tracker_stats: trackers(e),
+            pieces: String::new(),
+            magnet: e.record.magnet.clone().unwrap_or_default(),
+            comment: None,
+            private: false,
+        };
+    };
+    let info = &torrent.info;
     let has = |p: usize| {
         have.as_ref().is_some_and(|b| {
             b.get(p / 8)
@@ -238,10 +331,11 @@ pub(crate) fn detail(e: &Entry) -> DetailView {
         summary: of(e),
         files,
         peer_list: peers,
-        trackers: e.torrent.trackers.clone(),
+        trackers: torrent.trackers.clone(),
+        tracker_stats: trackers(e),
         pieces: base64::engine::general_purpose::STANDARD.encode(have.unwrap_or_default()),
-        magnet: e.torrent.magnet().to_string(),
-        comment: e.torrent.comment.clone(),
+        magnet: torrent.magnet().to_string(),
+        comment: torrent.comment.clone(),
         private: info.private,
     }
 }

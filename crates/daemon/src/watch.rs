@@ -1,5 +1,6 @@
 //! The watch directory: new `*.torrent` files are added, then renamed to
-//! `*.torrent.added` (or `*.torrent.invalid`) so they are seen once.
+//! `*.torrent.added` (or `*.torrent.invalid`) so they are seen once. Other
+//! files (magnet links in text files included) are left alone.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -17,13 +18,15 @@ pub(crate) async fn watch_loop(daemon: Daemon, dir: PathBuf) {
             tokio::task::spawn_blocking(move || scan(&dir)).await
         };
         for (path, bytes) in found.unwrap_or_default() {
-            let outcome = daemon.add(AddRequest {
-                source: AddSource::Metainfo(bytes),
-                download_dir: None,
-                paused: None,
-                file_priorities: None,
-                sequential: false,
-            });
+            let outcome = daemon
+                .add(AddRequest {
+                    source: AddSource::Metainfo(bytes),
+                    download_dir: None,
+                    paused: None,
+                    file_priorities: None,
+                    sequential: false,
+                })
+                .await;
             let suffix = match outcome {
                 Ok(_) => "added",
                 Err(err) => {

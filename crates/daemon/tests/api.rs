@@ -381,10 +381,32 @@ fn hostile_native_requests_change_nothing() {
         (
             "POST",
             "/api/v1/torrents",
-            br#"{"magnet": "magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567"}"#
+            br#"{"magnet": "magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567", "file_priorities": [4]}"#
                 .to_vec(),
-            501,
-            "not_supported",
+            400,
+            "bad_request",
+        ),
+        (
+            "POST",
+            "/api/v1/torrents",
+            br#"{"magnet": "magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567", "url": "http://127.0.0.1:1/x.torrent"}"#
+                .to_vec(),
+            400,
+            "bad_request",
+        ),
+        (
+            "POST",
+            "/api/v1/torrents",
+            br#"{"url": "ftp://127.0.0.1/x.torrent"}"#.to_vec(),
+            400,
+            "bad_request",
+        ),
+        (
+            "POST",
+            "/api/v1/torrents",
+            br#"{"url": "http://127.0.0.1:1/refused.torrent"}"#.to_vec(),
+            400,
+            "bad_request",
         ),
         (
             "POST",
@@ -780,4 +802,211 @@ fn download_queue_holds_extra_torrents() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// Serves `body` (with status `status`) to every HTTP request on
+/// 127.0.0.1, from a thread; returns the address.
+fn http_file_server(status: &'static str, body: Vec<u8>) -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut head = [0u8; 4096];
+            let _ = stream.read(&mut head);
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = stream.write_all(&body);
+        }
+    });
+    addr
+}
+
+#[test]
+fn add_by_url_with_limits() {
+    let s = server(|_| {});
+    let a = s.addr;
+    let meta = torrent_bytes("by-url");
+    let files = http_file_server("200 OK", meta);
+    let body = json!({ "url": format!("http://{files}/by-url.torrent"), "paused": true });
+    let (status, t) = send(a, "POST", "/api/v1/torrents", body.to_string().as_bytes());
+    assert_eq!(status, 201, "{t}");
+    assert_eq!(
+        (t["name"].as_str(), t["has_metadata"].as_bool()),
+        (Some("by-url"), Some(true))
+    );
+    // Errors from the server, oversized files and non-torrents are refused.
+    let missing = http_file_server("404 Not Found", b"no".to_vec());
+    let huge = http_file_server(
+        "200 OK",
+        vec![0u8; shoal_metainfo::limits::MAX_TORRENT_SIZE + 1],
+    );
+    let junk = http_file_server("200 OK", b"<html>not a torrent</html>".to_vec());
+    for bad in [missing, huge, junk] {
+        let body = json!({ "url": format!("http://{bad}/x.torrent") });
+        let (status, v) = send(a, "POST", "/api/v1/torrents", body.to_string().as_bytes());
+        assert_eq!((status, error_code(&v)), (400, "bad_request"), "{bad}: {v}");
+    }
+    assert_eq!(count(a), 1);
+    // The Transmission RPC takes a URL in `filename`.
+    let (_, head, _) = request(a, "POST", "/transmission/rpc", &[], b"{}");
+    let id = head
+        .lines()
+        .find_map(|l| l.strip_prefix("x-transmission-session-id: "))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let other = http_file_server("200 OK", torrent_bytes("tr-url"));
+    let rpc = format!(
+        r#"{{"method":"torrent-add","arguments":{{"filename":"http://{other}/t.torrent","paused":true}}}}"#
+    );
+    let (_, _, text) = request(
+        a,
+        "POST",
+        "/transmission/rpc",
+        &[("X-Transmission-Session-Id", &id)],
+        rpc.as_bytes(),
+    );
+    let v: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["result"], "success", "{v}");
+    assert_eq!(v["arguments"]["torrent-added"]["name"], "tr-url");
+}
+
+#[test]
+fn magnet_without_peers_waits_survives_restart_and_cancels() {
+    let tmp = tempfile::tempdir().unwrap();
+    let state = tmp.path().join("state");
+    let config = |c: &mut DaemonConfig| c.state_dir = state.clone();
+    let hash = "0123456789abcdef0123456789abcdef01234567";
+    // A peer that is never there: the fetch keeps trying.
+    let link = format!(
+        "magnet:?xt=urn:btih:{hash}&dn=wanted&x.pe=127.0.0.1:1&tr=http://127.0.0.1:1/announce"
+    );
+    {
+        let s = server(config);
+        let body = json!({ "magnet": link });
+        let (status, t) = send(
+            s.addr,
+            "POST",
+            "/api/v1/torrents",
+            body.to_string().as_bytes(),
+        );
+        assert_eq!(status, 201, "{t}");
+        assert_eq!(
+            (t["name"].as_str(), t["has_metadata"].as_bool()),
+            (Some("wanted"), Some(false))
+        );
+        let start = std::time::Instant::now();
+        loop {
+            let t = get(s.addr, &format!("/api/v1/torrents/{hash}"));
+            if t["status"] == "fetching_metadata" {
+                assert_eq!(t["progress"], 0.0);
+                assert_eq!(t["magnet"].as_str(), Some(link.as_str()));
+                assert_eq!(t["trackers"], json!([["http://127.0.0.1:1/announce"]]));
+                assert_eq!(t["tracker_stats"][0]["url"], "http://127.0.0.1:1/announce");
+                break;
+            }
+            assert!(start.elapsed() < Duration::from_secs(10), "{t}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // Nothing to verify or prioritise yet.
+        let (status, _) = send(s.addr, "POST", "/api/v1/torrents/1/verify", b"");
+        assert_eq!(status, 400);
+        let (status, _) = send(
+            s.addr,
+            "PATCH",
+            "/api/v1/torrents/1",
+            br#"{"files":[{"index":0,"priority":0}]}"#,
+        );
+        assert_eq!(status, 400);
+        // Adding it again is a duplicate, whichever way.
+        let body = json!({ "magnet": format!("magnet:?xt=urn:btih:{hash}") });
+        let (status, _) = send(
+            s.addr,
+            "POST",
+            "/api/v1/torrents",
+            body.to_string().as_bytes(),
+        );
+        assert_eq!(status, 409);
+        let metrics = request(s.addr, "GET", "/metrics", &[], b"").2;
+        assert!(
+            metrics.contains("shoal_torrents{status=\"fetching_metadata\"} 1"),
+            "{metrics}"
+        );
+    }
+    // After a restart it is fetching again; pausing stops the fetch (the
+    // lifecycle lock is free again: a resume and a pause go through).
+    let s = server(config);
+    let t = get(s.addr, &format!("/api/v1/torrents/{hash}"));
+    assert_eq!(
+        (t["id"].as_u64(), t["has_metadata"].as_bool()),
+        (Some(1), Some(false))
+    );
+    let (_, head, _) = request(s.addr, "POST", "/transmission/rpc", &[], b"{}");
+    let sid = head
+        .lines()
+        .find_map(|l| l.strip_prefix("x-transmission-session-id: "))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let rpc = |body: &str| {
+        let (_, _, text) = request(
+            s.addr,
+            "POST",
+            "/transmission/rpc",
+            &[("X-Transmission-Session-Id", &sid)],
+            body.as_bytes(),
+        );
+        serde_json::from_str::<Value>(&text).unwrap()
+    };
+    let v = rpc(
+        r#"{"method":"torrent-get","arguments":{"fields":["status","metadataPercentComplete","name","trackerStats"]}}"#,
+    );
+    let t = &v["arguments"]["torrents"][0];
+    assert_eq!(
+        (t["status"].as_u64(), t["metadataPercentComplete"].as_f64()),
+        (Some(4), Some(0.0)),
+        "{v}"
+    );
+    assert_eq!(
+        t["trackerStats"][0]["announce"],
+        "http://127.0.0.1:1/announce"
+    );
+    for _ in 0..3 {
+        let (status, t) = send(s.addr, "POST", "/api/v1/torrents/1/stop", b"");
+        assert_eq!(
+            (status, t["status"].as_str()),
+            (200, Some("stopped")),
+            "{t}"
+        );
+        let (status, _) = send(s.addr, "POST", "/api/v1/torrents/1/start", b"");
+        assert_eq!(status, 200);
+        // The fetch never ends by itself (the tracker is retried): the
+        // start runs only if the pause ended it and freed the lifecycle lock.
+        let start = std::time::Instant::now();
+        loop {
+            let t = get(s.addr, "/api/v1/torrents/1");
+            if t["status"] == "fetching_metadata" {
+                break;
+            }
+            assert!(start.elapsed() < Duration::from_secs(10), "{t}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    let (status, _) = send(s.addr, "POST", "/api/v1/torrents/1/stop", b"");
+    assert_eq!(status, 200);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(get(s.addr, "/api/v1/torrents/1")["status"], "stopped");
+    let (status, _) = send(s.addr, "DELETE", "/api/v1/torrents/1", b"");
+    assert_eq!(status, 200);
+    assert_eq!(count(s.addr), 0);
+    // Added again by magnet through the RPC.
+    let v = rpc(&format!(
+        r#"{{"method":"torrent-add","arguments":{{"filename":"{link}","paused":true}}}}"#
+    ));
+    assert_eq!(v["result"], "success", "{v}");
+    assert_eq!(v["arguments"]["torrent-added"]["hashString"], hash);
 }

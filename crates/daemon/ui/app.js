@@ -76,7 +76,7 @@ function render() {
     const pct = document.createElement("span"); pct.className = "pct"; pct.textContent = " " + (t.progress * 100).toFixed(1) + "%";
     p.append(bar, pct);
     tr.append(p);
-    tr.append(cell(t.status + (t.error ? ": " + t.error : ""), "status status-" + t.status));
+    tr.append(cell(t.status.replace("_", " ") + (t.error ? ": " + t.error : ""), "status status-" + t.status));
     tr.append(cell(bytes(t.download_rate) + "/s"), cell(bytes(t.upload_rate) + "/s"), cell(String(t.peers)), cell(eta(t.eta)));
     const actions = document.createElement("td");
     if (t.paused) actions.append(button("Resume", () => api("POST", "/torrents/" + t.info_hash + "/start")));
@@ -132,7 +132,16 @@ async function loadDetail() {
     const peers = $("peers"); peers.replaceChildren();
     for (const p of d.peer_list) { const li = document.createElement("li"); li.textContent = p; peers.append(li); }
     const trackers = $("trackers"); trackers.replaceChildren();
-    d.trackers.forEach((tier, i) => tier.forEach((url) => { const li = document.createElement("li"); li.textContent = "tier " + i + ": " + url; trackers.append(li); }));
+    for (const t of d.tracker_stats) {
+      const li = document.createElement("li");
+      let text = "tier " + t.tier + ": " + t.url;
+      if (t.last_announce_ok === true) text += " · announce ok (" + t.last_announce_peers + " peers)";
+      else if (t.last_announce_error) text += " · announce failed: " + t.last_announce_error;
+      if (t.seeders !== null) text += " · " + t.seeders + " seeders, " + t.leechers + " leechers, " + t.downloads + " downloads";
+      else if (t.scrape_error) text += " · scrape failed: " + t.scrape_error;
+      li.textContent = text;
+      trackers.append(li);
+    }
   } catch (e) {
     message(e.message, true);
   } finally {
@@ -177,8 +186,9 @@ async function add(e) {
   const dir = $("add-dir").value.trim();
   if (dir) body.download_dir = dir;
   if (file) body.metainfo = await readFile(file);
+  else if (/^https?:\/\//i.test(magnet)) body.url = magnet;
   else if (magnet) body.magnet = magnet;
-  else { message("choose a .torrent file or paste a magnet link", true); return; }
+  else { message("choose a .torrent file or paste a magnet link or URL", true); return; }
   try {
     const t = await api("POST", "/torrents", body);
     message("added " + t.name);

@@ -30,6 +30,8 @@ pub struct Stats {
     pub uploaded: u64,
     /// Connected peers.
     pub peers: usize,
+    /// Pieces that failed their hash check.
+    pub hash_failures: u64,
 }
 
 /// The sans-IO state machine of one torrent (see the crate docs).
@@ -58,6 +60,8 @@ pub struct Engine {
     /// Most pending checks before requesting pauses.
     max_pending_checks: u32,
     pub(crate) downloaded: u64,
+    /// Pieces that failed their hash check.
+    hash_failures: u64,
     uploaded: u64,
     /// A private torrent (BEP 27): peers come from its tracker only.
     pub(crate) private: bool,
@@ -118,6 +122,7 @@ impl Engine {
             pending_checks: 0,
             max_pending_checks,
             downloaded: 0,
+            hash_failures: 0,
             uploaded: 0,
             private: info.private,
             discovered: Vec::new(),
@@ -170,6 +175,7 @@ impl Engine {
             downloaded: self.downloaded,
             uploaded: self.uploaded,
             peers: self.peers.len(),
+            hash_failures: self.hash_failures,
         }
     }
 
@@ -492,6 +498,7 @@ impl Engine {
             self.fill_all(now);
         }
         if !ok {
+            self.hash_failures = self.hash_failures.saturating_add(1);
             let Ok(failed) = self.picker.piece_failed(piece) else {
                 return;
             };

@@ -256,6 +256,11 @@ fn a_liar_is_banned_and_the_download_completes() {
     net.run_until_done(50_000);
     assert!(net.nodes[1].data == net.content);
     assert!(!net.nodes[1].banned.is_empty(), "the liar was never banned");
+    assert!(
+        net.nodes[1].engine.stats().hash_failures >= 1,
+        "failed checks are counted"
+    );
+    assert_eq!(net.nodes[0].engine.stats().hash_failures, 0);
     let liar_link = net.links.iter().find(|l| l.a == 1 && l.b == 2).unwrap();
     assert!(!liar_link.open);
 }

@@ -147,6 +147,12 @@ impl TorrentHandle {
         self.shared.reannounce.notify_one();
     }
 
+    /// The last announce to each tracker and when the next is due (Unix
+    /// seconds; `None` before the first).
+    pub fn announces(&self) -> (Vec<crate::AnnounceStatus>, Option<u64>) {
+        self.shared.announces.snapshot()
+    }
+
     /// The peers connected right now.
     pub fn peers(&self) -> Vec<PeerSummary> {
         let mut peers: Vec<PeerSummary> = self

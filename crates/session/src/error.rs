@@ -18,6 +18,9 @@ pub enum SessionError {
     /// The torrent cannot be handled.
     #[error("torrent: {0}")]
     Torrent(String),
+    /// An HTTP fetch ([`crate::http_get`]) failed.
+    #[error("HTTP fetch: {0}")]
+    Http(String),
     /// Checking existing data failed.
     #[error("checking existing data: {0}")]
     Check(#[from] shoal_storage::HashError),

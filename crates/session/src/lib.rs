@@ -29,4 +29,4 @@ pub use dht::{Dht, DhtConfig, DhtStats};
 pub use error::SessionError;
 pub use session::{FetchedMetadata, Session};
 pub use torrent::{TorrentHandle, TorrentStats};
-pub use tracker::{ScrapeResult, SwarmCounts, scrape};
+pub use tracker::{AnnounceStatus, ScrapeResult, SwarmCounts, http_get, scrape};

@@ -35,6 +35,8 @@ pub struct TorrentStats {
     pub uploaded: u64,
     /// Connected peers.
     pub peers: usize,
+    /// Pieces that failed their hash check this session.
+    pub hash_failures: u64,
 }
 
 /// A live connection as the torrent sees it: how to wake its writer and how
@@ -82,6 +84,8 @@ pub(crate) struct TorrentShared {
     /// Set once the torrent is removed from its session: its timer stops
     /// and no new connection is admitted.
     pub closed: AtomicBool,
+    /// The last announce to each tracker, for displays.
+    pub announces: crate::tracker::AnnounceLog,
 }
 
 impl TorrentShared {
@@ -121,6 +125,7 @@ impl TorrentShared {
             },
             reannounce: Notify::new(),
             closed: AtomicBool::new(false),
+            announces: crate::tracker::AnnounceLog::default(),
         })
     }
 
@@ -353,6 +358,7 @@ impl TorrentShared {
             downloaded: s.downloaded,
             uploaded: s.uploaded,
             peers: s.peers,
+            hash_failures: s.hash_failures,
         }
     }
 

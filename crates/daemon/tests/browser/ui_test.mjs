@@ -1,12 +1,13 @@
 // Drives the daemon's web UI in Debian's Chromium: add a torrent from a
-// file, watch it complete, pause, resume, look at the details, remove.
-// Usage: node ui_test.mjs URL TORRENT_FILE SCREENSHOT_DIR
+// file, watch it complete, pause, resume, look at the details, remove;
+// then add the same torrent by magnet link and remove it again.
+// Usage: node ui_test.mjs URL TORRENT_FILE SCREENSHOT_DIR [MAGNET]
 import { chromium } from "playwright-core";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-const [url, torrentFile, shots] = process.argv.slice(2);
+const [url, torrentFile, shots, magnet] = process.argv.slice(2);
 if (!url || !torrentFile || !shots) {
   console.error("usage: node ui_test.mjs URL TORRENT_FILE SCREENSHOT_DIR");
   process.exit(2);
@@ -76,6 +77,18 @@ try {
   await row.locator("button[data-action=remove]").click();
   await page.locator("#empty").waitFor({ state: "visible", timeout: 15000 });
   await page.screenshot({ path: join(shots, "daemon-ui-removed.png"), fullPage: true });
+
+  if (magnet) {
+    step("add magnet");
+    await page.fill("#add-magnet", magnet);
+    await page.click("#add-button");
+    const mrow = page.locator("#rows tr").first();
+    await mrow.waitFor({ timeout: 15000 });
+    // The data is already there: once the metadata arrives, it is checked and seeds.
+    await mrow.locator("td.status", { hasText: "seeding" }).waitFor({ timeout: 60000 });
+    await mrow.locator("button[data-action=remove]").click();
+    await page.locator("#empty").waitFor({ state: "visible", timeout: 15000 });
+  }
 
   if (problems.length) throw new Error(problems.join("\n"));
   step("ok");

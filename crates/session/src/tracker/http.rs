@@ -77,14 +77,27 @@ pub(crate) fn split_host_port(authority: &str, default_port: u16) -> Option<(Str
 
 /// GETs `url` and returns the body of a 200 reply.
 pub(crate) async fn get(url: &HttpUrl, timeout: Duration) -> Result<Vec<u8>, TrackerError> {
+    get_capped(url, timeout, MAX_REPLY).await
+}
+
+/// Room for the status line and headers on top of a body cap.
+const HEAD_ROOM: usize = 16 * 1024;
+
+/// [`get`] with a body of at most `max_body` bytes.
+pub(crate) async fn get_capped(
+    url: &HttpUrl,
+    timeout: Duration,
+    max_body: usize,
+) -> Result<Vec<u8>, TrackerError> {
+    let max = max_body.saturating_add(HEAD_ROOM);
     let work = async {
         let addr = resolve(&url.host, url.port).await?;
         let stream = TcpStream::connect(addr).await?;
         if url.tls {
             let stream = super::tls::connect(&url.host, stream).await?;
-            exchange(url, stream).await
+            exchange(url, stream, max).await
         } else {
-            exchange(url, stream).await
+            exchange(url, stream, max).await
         }
     };
     tokio::time::timeout(timeout, work)
@@ -96,6 +109,7 @@ pub(crate) async fn get(url: &HttpUrl, timeout: Duration) -> Result<Vec<u8>, Tra
 async fn exchange(
     url: &HttpUrl,
     mut stream: impl AsyncRead + AsyncWrite + Unpin,
+    max: usize,
 ) -> Result<Vec<u8>, TrackerError> {
     let host = if url.host.contains(':') {
         format!("[{}]", url.host)
@@ -123,7 +137,7 @@ async fn exchange(
             break;
         }
         reply.extend_from_slice(chunk.get(..n).unwrap_or_default());
-        if reply.len() > MAX_REPLY {
+        if reply.len() > max {
             return Err(TrackerError::Malformed("reply too large".into()));
         }
     }

@@ -4,10 +4,13 @@
 
 mod http;
 mod scrape;
+mod status;
 mod tls;
 mod udp;
 
 pub use scrape::{ScrapeResult, SwarmCounts, scrape};
+pub(crate) use status::AnnounceLog;
+pub use status::AnnounceStatus;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, PoisonError};
@@ -201,6 +204,27 @@ impl Tracker {
     }
 }
 
+/// GETs an `http://` or `https://` URL (HTTPS by rustls, no redirects) and
+/// returns the body of a 200 reply, refusing one over `max_bytes` or slower
+/// than `timeout` in all.
+pub async fn http_get(
+    url: &str,
+    max_bytes: usize,
+    timeout: Duration,
+) -> Result<Vec<u8>, crate::SessionError> {
+    let fail = |e: TrackerError| crate::SessionError::Http(format!("{url}: {e}"));
+    let target = http::HttpUrl::parse(url).map_err(fail)?;
+    let body = http::get_capped(&target, timeout, max_bytes)
+        .await
+        .map_err(fail)?;
+    if body.len() > max_bytes {
+        return Err(fail(TrackerError::Malformed(format!(
+            "body larger than {max_bytes} bytes"
+        ))));
+    }
+    Ok(body)
+}
+
 /// Announces for one torrent until the torrent stops: `started` first,
 /// `completed` when the download finishes, then at the tracker's interval.
 pub(crate) async fn announce_loop(
@@ -234,7 +258,8 @@ pub(crate) async fn announce_loop(
         }
     };
     loop {
-        let wait = match announce_tiers(&mut tiers, &announce(event)).await {
+        let outcome = announce_tiers(&mut tiers, &announce(event), Some(&shared.announces)).await;
+        let wait = match outcome {
             Some(outcome) => {
                 {
                     let mut book = shared.book.lock().unwrap_or_else(PoisonError::into_inner);
@@ -254,6 +279,9 @@ pub(crate) async fn announce_loop(
                 retry / 2
             }
         };
+        shared
+            .announces
+            .set_next(status::now_unix().saturating_add(wait.as_secs()));
         // `changed()` rather than `wait_for`: no watch guard may be held
         // across an await in a task that must be `Send`.
         tokio::select! {
@@ -273,7 +301,7 @@ pub(crate) async fn announce_loop(
                     // Best effort: a tracker that does not answer quickly is
                     // left to expire us.
                     let stopped = announce(Event::Stopped);
-                    let _ = tokio::time::timeout(STOP_TIMEOUT, announce_tiers(&mut tiers, &stopped)).await;
+                    let _ = tokio::time::timeout(STOP_TIMEOUT, announce_tiers(&mut tiers, &stopped, None)).await;
                     return;
                 }
             }
@@ -337,7 +365,7 @@ pub(crate) async fn discover(
     let mut retry = RETRY;
     loop {
         let wait = tokio::select! {
-            outcome = announce_tiers(&mut tiers, &request) => match outcome {
+            outcome = announce_tiers(&mut tiers, &request, None) => match outcome {
                 Some(outcome) => {
                     for addr in outcome.peers {
                         if found.send(addr).await.is_err() {
@@ -360,9 +388,11 @@ pub(crate) async fn discover(
     }
 }
 
+/// Each attempt's result goes to `log` when given.
 async fn announce_tiers(
     tiers: &mut [Vec<(String, Tracker)>],
     a: &Announce,
+    log: Option<&AnnounceLog>,
 ) -> Option<AnnounceOutcome> {
     for tier in tiers.iter_mut() {
         for i in 0..tier.len() {
@@ -372,10 +402,18 @@ async fn announce_tiers(
             match tracker.announce(a).await {
                 Ok(outcome) => {
                     tracing::debug!(%url, peers = outcome.peers.len(), "announced");
+                    if let Some(log) = log {
+                        log.record(url, Ok(outcome.peers.len()));
+                    }
                     tier.swap(0, i);
                     return Some(outcome);
                 }
-                Err(err) => tracing::info!(%url, "announce failed: {err}"),
+                Err(err) => {
+                    tracing::info!(%url, "announce failed: {err}");
+                    if let Some(log) = log {
+                        log.record(url, Err(err.to_string()));
+                    }
+                }
             }
         }
     }

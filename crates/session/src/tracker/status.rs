@@ -1,0 +1,89 @@
+//! What the last announce to each tracker did, for displays (Transmission's
+//! `trackerStats`, the daemon's tracker list).
+
+use std::sync::{Mutex, PoisonError};
+
+/// The last announce to one tracker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnnounceStatus {
+    /// The tracker's announce URL.
+    pub url: String,
+    /// When the announce finished (Unix seconds).
+    pub at: u64,
+    /// How many peers it gave, or why it failed.
+    pub result: Result<usize, String>,
+}
+
+/// A torrent's announce history: the last result per tracker and when the
+/// next announce is due.
+#[derive(Debug, Default)]
+pub(crate) struct AnnounceLog {
+    inner: Mutex<LogInner>,
+}
+
+#[derive(Debug, Default)]
+struct LogInner {
+    last: Vec<AnnounceStatus>,
+    next_at: Option<u64>,
+}
+
+/// Trackers remembered per torrent (the list comes from the torrent, so
+/// this only guards against a pathological one).
+const MAX_TRACKERS: usize = 256;
+
+pub(crate) fn now_unix() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+impl AnnounceLog {
+    fn lock(&self) -> std::sync::MutexGuard<'_, LogInner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Records the outcome of an announce to `url`.
+    pub fn record(&self, url: &str, result: Result<usize, String>) {
+        let status = AnnounceStatus {
+            url: url.to_owned(),
+            at: now_unix(),
+            result,
+        };
+        let mut inner = self.lock();
+        if let Some(slot) = inner.last.iter_mut().find(|s| s.url == url) {
+            *slot = status;
+        } else if inner.last.len() < MAX_TRACKERS {
+            inner.last.push(status);
+        }
+    }
+
+    /// Records when the next announce is due (Unix seconds).
+    pub fn set_next(&self, at: u64) {
+        self.lock().next_at = Some(at);
+    }
+
+    /// The last result per tracker and the next announce time.
+    pub fn snapshot(&self) -> (Vec<AnnounceStatus>, Option<u64>) {
+        let inner = self.lock();
+        (inner.last.clone(), inner.next_at)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_the_last_result_per_tracker() {
+        let log = AnnounceLog::default();
+        log.record("http://a/announce", Err("timed out".into()));
+        log.record("http://b/announce", Ok(3));
+        log.record("http://a/announce", Ok(7));
+        log.set_next(42);
+        let (last, next) = log.snapshot();
+        assert_eq!(next, Some(42));
+        assert_eq!(last.len(), 2);
+        assert_eq!(last[0].result, Ok(7));
+        assert_eq!(last[1].url, "http://b/announce");
+    }
+}
