@@ -32,6 +32,12 @@ pub struct DaemonArgs {
     /// Directory watched for new .torrent files.
     #[arg(long, value_name = "DIR")]
     watch_dir: Option<PathBuf>,
+    /// DHT node to bootstrap from (repeatable; replaces the public routers).
+    #[arg(long = "dht-bootstrap", value_name = "HOST:PORT")]
+    dht_bootstrap: Vec<String>,
+    /// Do not run a DHT node.
+    #[arg(long, conflicts_with = "dht_bootstrap")]
+    no_dht: bool,
 }
 
 /// Runs `shoal daemon`.
@@ -52,6 +58,12 @@ pub fn run(args: &DaemonArgs) -> anyhow::Result<ExitCode> {
     }
     if let Some(dir) = &args.watch_dir {
         config.watch_dir = Some(absolute(dir)?);
+    }
+    if !args.dht_bootstrap.is_empty() {
+        config.dht_bootstrap.clone_from(&args.dht_bootstrap);
+    }
+    if args.no_dht {
+        config.dht = false;
     }
     let _ = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)

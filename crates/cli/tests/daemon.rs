@@ -102,10 +102,21 @@ struct Daemon {
 }
 
 fn start_daemon(tmp: &Path, name: &str, state: &Path, downloads: &Path) -> Daemon {
+    start_daemon_with(tmp, name, state, downloads, &[])
+}
+
+fn start_daemon_with(
+    tmp: &Path,
+    name: &str,
+    state: &Path,
+    downloads: &Path,
+    extra: &[&str],
+) -> Daemon {
     let mut proc = Proc::spawn(
         name,
         shoal()
             .arg("daemon")
+            .args(extra)
             .arg("--state-dir")
             .arg(state)
             .arg("--download-dir")
@@ -497,6 +508,74 @@ fn magnets_complete_from_a_seed_also_across_a_restart() {
 /// A seed whose resume data vouches for a piece that was damaged since
 /// (same mtime): the daemon's hash check fails, and `/metrics` and the
 /// APIs count it.
+/// A bare magnet link (no tracker, no peer address): the daemon's DHT node
+/// finds the seed, which announced itself there.
+#[test]
+fn a_bare_magnet_completes_through_the_dht() {
+    let tmp = tempfile::tempdir().unwrap();
+    let [dht_port, seed_port] = free_ports(2)[..] else {
+        panic!()
+    };
+    let bootstrap = format!("127.0.0.1:{dht_port}");
+    let mut node = Proc::spawn(
+        "dht-node",
+        shoal().args(["dht", "--listen", &bootstrap]),
+        tmp.path(),
+    );
+    node.wait_until("DHT node up", Duration::from_secs(10), |p| {
+        p.stdout().contains("dht node listening on")
+    });
+    let dir = tmp.path().join("seed");
+    let content = dir.join("content");
+    write_content(&content.join("a.bin"), 1 << 20, 5);
+    write_content(&content.join("sub/b.bin"), 5000, 6);
+    let torrent = tmp.path().join("content.torrent");
+    run_ok(shoal().arg("create").arg(&content).arg("-o").arg(&torrent));
+    let mut seeder = Proc::spawn(
+        "seeder",
+        shoal()
+            .arg("seed")
+            .arg(&torrent)
+            .arg(&dir)
+            .arg("--state-dir")
+            .arg(tmp.path().join("seed-state"))
+            .args(["--listen", &format!("127.0.0.1:{seed_port}")])
+            .args(["--dht-bootstrap", &bootstrap]),
+        tmp.path(),
+    );
+    seeder.wait_until("seeding", Duration::from_secs(30), |p| {
+        p.stderr().contains("seeding on")
+    });
+    let downloads = tmp.path().join("downloads");
+    let mut d = start_daemon_with(
+        tmp.path(),
+        "daemon",
+        &tmp.path().join("state"),
+        &downloads,
+        &["--dht-bootstrap", &bootstrap],
+    );
+    let link = format!("magnet:?xt=urn:btih:{}", info_hash(&torrent));
+    let (status, t) = call(
+        d.api,
+        "POST",
+        "/api/v1/torrents",
+        &serde_json::json!({ "magnet": link }),
+    );
+    assert_eq!(status, 201, "{t}");
+    let id = t["id"].as_u64().unwrap();
+    wait_torrent(&mut d, id, "complete", Duration::from_secs(60), |t| {
+        t["status"] == "seeding"
+    });
+    same_content(&content, &downloads.join("content"));
+    let (_, metrics) = http(d.api, "GET", "/metrics", &[], b"");
+    let nodes: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("shoal_dht_nodes "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no shoal_dht_nodes in {metrics}"));
+    assert!(nodes >= 1, "{metrics}");
+}
+
 #[test]
 fn hash_failures_are_counted() {
     let tmp = tempfile::tempdir().unwrap();

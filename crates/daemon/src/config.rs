@@ -47,6 +47,11 @@ pub struct DaemonConfig {
     pub max_active_downloads: usize,
     /// Add new torrents paused.
     pub start_paused: bool,
+    /// Run a DHT node (on the peer port, UDP) to find peers and magnet
+    /// links' metadata without trackers.
+    pub dht: bool,
+    /// DHT nodes to bootstrap from, `HOST:PORT` (empty: the public routers).
+    pub dht_bootstrap: Vec<String>,
 }
 
 impl Default for DaemonConfig {
@@ -66,6 +71,8 @@ impl Default for DaemonConfig {
             max_peers: 80,
             max_active_downloads: 0,
             start_paused: false,
+            dht: true,
+            dht_bootstrap: Vec::new(),
         }
     }
 }

@@ -138,6 +138,8 @@ pub(crate) struct Shared {
     /// Bumped on every change, for live updates.
     pub changed: tokio::sync::watch::Sender<u64>,
     pub started: Instant,
+    /// Nodes in the DHT routing table, as last sampled.
+    pub dht_nodes: std::sync::atomic::AtomicUsize,
 }
 
 /// A running daemon (cheap to clone).
@@ -243,6 +245,9 @@ impl Daemon {
         let store = Store::open(&config.state_dir)?;
         let mut session_config = SessionConfig::new(config.listen, store.resume_dir());
         session_config.max_peers = config.max_peers;
+        if config.dht {
+            session_config.dht = Some(dht_config(&config.dht_bootstrap));
+        }
         let session = Session::bind(session_config).await?;
         let mut daemon = store.load_daemon();
         daemon.session_count += 1;
@@ -265,6 +270,7 @@ impl Daemon {
             }),
             changed: tokio::sync::watch::Sender::new(0),
             started: Instant::now(),
+            dht_nodes: std::sync::atomic::AtomicUsize::new(0),
         });
         let this = Daemon { shared };
         this.restore()?;
@@ -1216,6 +1222,23 @@ fn account_entry(
 
 /// Once a second: rates, totals, completion, seed ratio limits, the
 /// download queue; records are saved when counters moved.
+/// The session's DHT settings: bound beside the peer socket; `bootstrap`
+/// entries that are IP addresses are used as they are, names are resolved
+/// by the session, and none at all means the public routers.
+fn dht_config(bootstrap: &[String]) -> shoal_session::DhtConfig {
+    let mut dht = shoal_session::DhtConfig::new(std::net::SocketAddr::from(([0, 0, 0, 0], 0)));
+    if !bootstrap.is_empty() {
+        dht.bootstrap_hosts.clear();
+        for node in bootstrap {
+            match node.parse() {
+                Ok(addr) => dht.bootstrap.push(addr),
+                Err(_) => dht.bootstrap_hosts.push(node.clone()),
+            }
+        }
+    }
+    dht
+}
+
 async fn sampler(shared: Arc<Shared>) {
     let daemon = Daemon {
         shared: Arc::clone(&shared),
@@ -1226,6 +1249,13 @@ async fn sampler(shared: Arc<Shared>) {
     let mut rounds = 0u32;
     loop {
         tick.tick().await;
+        if let Some(dht) = shared.session.dht() {
+            if let Some(stats) = dht.stats().await {
+                shared
+                    .dht_nodes
+                    .store(stats.node.nodes, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
         let elapsed = last.elapsed().as_secs_f64();
         last = Instant::now();
         rounds = rounds.wrapping_add(1);

@@ -43,6 +43,15 @@ fn render(d: &crate::Daemon) -> String {
         views.iter().map(|v| v.upload_rate).sum::<u64>().to_string(),
     );
     gauge(
+        "shoal_dht_nodes",
+        "Nodes in the DHT routing table (0 without a DHT).",
+        "gauge",
+        d.shared
+            .dht_nodes
+            .load(std::sync::atomic::Ordering::Relaxed)
+            .to_string(),
+    );
+    gauge(
         "shoal_peers",
         "Connected peers over all torrents.",
         "gauge",
