@@ -22,7 +22,7 @@ fn formula_gives_hundreds_on_fast_links() {
     let d = depth_for(1e9, ms(1), &config);
     assert!((200..10_000).contains(&d), "{d}");
     // Clamped by default, and never below the minimum.
-    assert_eq!(depth_for(1e9, ms(1), &PipelineConfig::default()), 500);
+    assert_eq!(depth_for(1e9, ms(1), &PipelineConfig::default()), 256);
     assert_eq!(depth_for(10_000.0, ms(100), &PipelineConfig::default()), 2);
     assert_eq!(depth_for(f64::NAN, ms(1), &PipelineConfig::default()), 2);
 }
