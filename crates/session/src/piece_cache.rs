@@ -1,5 +1,7 @@
 //! Recently read pieces, so a seeder reads each piece from disk once and
 //! serves all its blocks from memory (peers request a piece's blocks in a row).
+//! Evicted pieces' buffers are read into again, so serving allocates (and
+//! page-faults in) no fresh memory per piece.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -9,14 +11,19 @@ use shoal_engine::{BlockRequest, PeerKey};
 /// Memory the cache may hold; at least one piece is always kept.
 pub(crate) const CACHE_BYTES: usize = 8 << 20;
 
+/// Evicted buffers kept for the next reads.
+const SPARE_BUFFERS: usize = 2;
+
 /// Blocks waiting for a piece that is being read.
 pub(crate) type Waiters = Vec<(PeerKey, BlockRequest)>;
 
 #[derive(Default)]
 struct State {
     /// Most recently used last.
-    pieces: VecDeque<(u32, Arc<[u8]>)>,
+    pieces: VecDeque<(u32, Arc<Vec<u8>>)>,
     bytes: usize,
+    /// Buffers of evicted pieces that nobody else holds.
+    spare: Vec<Vec<u8>>,
     /// Pieces being read, with the blocks that wait for them.
     loading: HashMap<u32, Waiters>,
 }
@@ -29,7 +36,7 @@ pub(crate) struct PieceCache {
 
 impl PieceCache {
     /// The piece's bytes, if cached.
-    pub fn get(&self, piece: u32) -> Option<Arc<[u8]>> {
+    pub fn get(&self, piece: u32) -> Option<Arc<Vec<u8>>> {
         let mut s = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         let pos = s.pieces.iter().position(|(p, _)| *p == piece)?;
         let entry = s.pieces.remove(pos)?;
@@ -47,14 +54,31 @@ impl PieceCache {
         waiters.len() == 1
     }
 
+    /// A buffer of `len` bytes to read a piece into (its old contents are
+    /// overwritten by the read).
+    pub fn buffer(&self, len: usize) -> Vec<u8> {
+        let spare = self
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .spare
+            .pop();
+        let mut buf = spare.unwrap_or_default();
+        buf.resize(len, 0);
+        buf
+    }
+
     /// Stores a piece that was read and returns the blocks waiting for it.
-    pub fn loaded(&self, piece: u32, data: Arc<[u8]>) -> Waiters {
+    pub fn loaded(&self, piece: u32, data: Arc<Vec<u8>>) -> Waiters {
         let mut s = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         s.bytes += data.len();
         s.pieces.push_back((piece, data));
         while s.bytes > CACHE_BYTES && s.pieces.len() > 1 {
             if let Some((_, old)) = s.pieces.pop_front() {
                 s.bytes -= old.len();
+                if let (Ok(buf), true) = (Arc::try_unwrap(old), s.spare.len() < SPARE_BUFFERS) {
+                    s.spare.push(buf);
+                }
             }
         }
         s.loading.remove(&piece).unwrap_or_default()
@@ -94,13 +118,18 @@ mod tests {
         let cache = PieceCache::default();
         assert!(cache.wait(1, PeerKey(1), block(1)));
         assert!(!cache.wait(1, PeerKey(2), block(1)), "one read per piece");
-        let waiters = cache.loaded(1, Arc::from(vec![7u8; 1 << 20]));
+        let waiters = cache.loaded(1, Arc::new(vec![7u8; 1 << 20]));
         assert_eq!(waiters.len(), 2);
         assert!(cache.get(1).is_some());
         for p in 2..20 {
             cache.wait(p, PeerKey(1), block(p));
-            cache.loaded(p, Arc::from(vec![0u8; 1 << 20]));
+            cache.loaded(p, Arc::new(vec![0u8; 1 << 20]));
         }
+        // Evicted buffers come back for later reads, a few of them.
+        let spare = || cache.state.lock().unwrap().spare.len();
+        assert_eq!(spare(), SPARE_BUFFERS);
+        assert_eq!(cache.buffer(100).len(), 100);
+        assert_eq!(spare(), SPARE_BUFFERS - 1);
         assert!(cache.get(1).is_none(), "evicted");
         assert!(cache.get(19).is_some());
         assert_eq!(

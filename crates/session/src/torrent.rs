@@ -216,13 +216,13 @@ impl TorrentShared {
                     let piece = block.piece;
                     let read = tokio::task::spawn_blocking(move || {
                         let size = job.torrent.info.piece_size(piece as usize) as usize;
-                        let mut buf = vec![0u8; size];
+                        let mut buf = job.cache.buffer(size);
                         job.store.read(piece as usize, 0, &mut buf).map(|()| buf)
                     })
                     .await;
                     match read {
                         Ok(Ok(data)) => {
-                            let data: Arc<[u8]> = Arc::from(data);
+                            let data = Arc::new(data);
                             let waiters = shared.cache.loaded(piece, Arc::clone(&data));
                             shared.with_engine(|e, now| {
                                 for (peer, block) in waiters {
