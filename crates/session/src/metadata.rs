@@ -6,9 +6,9 @@
 //! for large dictionaries, but then a bad copy could not be pinned on anyone;
 //! this way a peer that lies only wastes its own connection.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sha1::{Digest, Sha1};
 use sha2::Sha256;
@@ -26,6 +26,9 @@ use tokio::task::JoinSet;
 const PARALLEL: usize = 6;
 /// The whole exchange with one peer, connect included.
 const PEER_TIMEOUT: Duration = Duration::from_secs(30);
+/// A peer named again is asked again once this long has passed since the
+/// last try (it may have been down, or not have had the metadata yet).
+pub(crate) const RETRY_AFTER: Duration = Duration::from_secs(15);
 /// The id we ask peers to use for ut_metadata messages to us.
 const OUR_UT_METADATA: u8 = 1;
 /// Bytes read per socket call.
@@ -71,18 +74,19 @@ pub(crate) struct Wanted {
 /// Tries candidate peers until one hands over metadata matching the
 /// info-hash. Returns the info dictionary and every peer heard of (for the
 /// download to connect to), or `None` once `candidates` is closed and every
-/// peer failed. Peers that fail are never asked again.
+/// peer failed. A peer named again is asked again only after [`RETRY_AFTER`].
 pub(crate) async fn fetch(
     wanted: Wanted,
     mut candidates: mpsc::Receiver<SocketAddr>,
 ) -> Option<(Vec<u8>, Vec<SocketAddr>)> {
-    let mut tried = HashSet::new();
+    let mut tried: HashMap<SocketAddr, Instant> = HashMap::new();
     let mut running = JoinSet::new();
     let mut open = true;
     loop {
         tokio::select! {
             next = candidates.recv(), if open && running.len() < PARALLEL => match next {
-                Some(addr) if tried.insert(addr) => {
+                Some(addr) if tried.get(&addr).is_none_or(|at| at.elapsed() >= RETRY_AFTER) => {
+                    tried.insert(addr, Instant::now());
                     running.spawn(async move {
                         let result = tokio::time::timeout(PEER_TIMEOUT, from_peer(addr, wanted)).await;
                         (addr, result.unwrap_or(Err(PeerError::Timeout)))
@@ -92,7 +96,7 @@ pub(crate) async fn fetch(
                 None => open = false,
             },
             Some(done) = running.join_next(), if !running.is_empty() => match done {
-                Ok((_, Ok(info))) => return Some((info, tried.into_iter().collect())),
+                Ok((_, Ok(info))) => return Some((info, tried.into_keys().collect())),
                 Ok((addr, Err(err @ PeerError::HashMismatch))) => {
                     tracing::warn!(%addr, "dropping peer: {err}");
                 }

@@ -221,9 +221,16 @@ impl Session {
                 Err(err) => tracing::warn!("skipping x.pe peer {peer}: {err}"),
             }
         }
-        for addr in known {
-            // The channel is fresh and larger than any sane x.pe list.
-            let _ = found.try_send(addr);
+        let waits_for_more = self.dht().is_some() || !trackers.is_empty();
+        if waits_for_more {
+            // The fetch goes on as long as the DHT or trackers may name new
+            // peers; the known ones are worth asking again meanwhile.
+            tokio::spawn(offer_again(known, found.clone()));
+        } else {
+            for addr in known {
+                // The channel is fresh and larger than any sane x.pe list.
+                let _ = found.try_send(addr);
+            }
         }
         if let Some(dht) = self.dht() {
             tokio::spawn(crate::dht_peers::metadata_peers(
@@ -314,6 +321,23 @@ impl Session {
             .torrents
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Offers the peers a magnet link named (and the caller's) to the metadata
+/// fetch now and again after each retry delay, until the fetch ends: a peer
+/// that was down or not ready at first is asked again.
+async fn offer_again(peers: Vec<SocketAddr>, found: mpsc::Sender<SocketAddr>) {
+    loop {
+        for addr in &peers {
+            if found.send(*addr).await.is_err() {
+                return;
+            }
+        }
+        tokio::select! {
+            () = tokio::time::sleep(crate::metadata::RETRY_AFTER) => {}
+            () = found.closed() => return,
+        }
     }
 }
 
