@@ -269,6 +269,8 @@ impl Simulation {
         let seed = self.scenario.seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ index;
         config.picker.seed = seed;
         config.choker.seed = seed.rotate_left(17);
+        // The session passes its upload limit the same way.
+        config.choker.upload_limit = node.up.is_finite().then_some(node.up as u64);
         if node.free_rider {
             // It never uploads: nobody is ever unchoked, so nobody asks.
             config.choker.slots = 0;
