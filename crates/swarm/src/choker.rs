@@ -12,6 +12,10 @@
 //!   then yields to the peer that has waited longest, so every interested
 //!   peer gets a turn) or the peers we upload to fastest.
 //!
+//! With an upload limit known ([`ChokerConfig::upload_limit`]), the regular
+//! slot count grows while the upload idles under it and peers wait
+//! ([`Choker::regular_slots`]).
+//!
 //! On top, one **optimistic unchoke** rotates every
 //! [`ChokerConfig::optimistic_interval`] (30 s) to a random interested peer
 //! outside the regular set, peers connected for less than
