@@ -222,6 +222,13 @@ impl Engine {
         }
     }
 
+    /// Tells the choker our upload limit in bytes per second (`None`:
+    /// unlimited or unknown); with it known, more peers are unchoked while
+    /// the upload stays under it (`ChokerConfig::upload_limit`).
+    pub fn set_upload_limit(&mut self, limit: Option<u64>) {
+        self.choker.set_upload_limit(limit);
+    }
+
     /// Address of a connected peer.
     pub fn peer_addr(&self, key: PeerKey) -> Option<SocketAddr> {
         self.peers.get(&key).map(|p| p.addr)

@@ -94,7 +94,8 @@ impl Engine {
     /// Sends due ut_pex messages: peers added since the last message to each
     /// peer, and peers dropped since.
     pub(crate) fn send_pex(&mut self, now: Duration) {
-        if !self.pex_enabled() {
+        if !self.pex_enabled() || !self.peers.values().any(|p| pex_due(p, now)) {
+            // Most ticks: nobody is due, so the peer list is not built.
             return;
         }
         let connected: Vec<(PeerKey, SocketAddr, bool)> = self
@@ -110,13 +111,7 @@ impl Engine {
             let Some(their_id) = peer.ext.as_ref().and_then(|e| e.extension_id(UT_PEX)) else {
                 continue;
             };
-            let since = peer.pex.last_sent.unwrap_or(peer.connected_at);
-            let gap = if peer.pex.last_sent.is_some() {
-                PEX_INTERVAL
-            } else {
-                FIRST_PEX_DELAY
-            };
-            if now.saturating_sub(since) < gap {
+            if !pex_due(peer, now) {
                 continue;
             }
             peer.pex.last_sent = Some(now);
@@ -153,4 +148,23 @@ impl Engine {
             peer.last_send = now;
         }
     }
+}
+
+/// Whether `peer` speaks ut_pex and its next message is due at `now`.
+fn pex_due(peer: &crate::peer::Peer, now: Duration) -> bool {
+    if peer
+        .ext
+        .as_ref()
+        .and_then(|e| e.extension_id(UT_PEX))
+        .is_none()
+    {
+        return false;
+    }
+    let since = peer.pex.last_sent.unwrap_or(peer.connected_at);
+    let gap = if peer.pex.last_sent.is_some() {
+        PEX_INTERVAL
+    } else {
+        FIRST_PEX_DELAY
+    };
+    now.saturating_sub(since) >= gap
 }

@@ -424,7 +424,14 @@ async fn torrent_timer(inner: Arc<Inner>, shared: Arc<TorrentShared>) {
             // Removed from the session (see `control.rs`).
             return;
         }
+        // The choker sizes its upload slots by the limit in force (the
+        // tighter of the session's and the torrent's own).
+        let up_limit = match (shared.limits.up.get(), shared.own_limits.up.get()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         let (learned, nodes) = shared.with_engine(|e, now| {
+            e.set_upload_limit(up_limit);
             e.tick(now);
             (e.take_discovered_peers(), e.take_dht_nodes())
         });

@@ -10,7 +10,8 @@
 //! capacity is shared out over the connections with bytes waiting
 //! ([`crate::bandwidth`]), and the bytes moved arrive one latency later.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -40,6 +41,8 @@ pub enum SimError {
 const TICK: Duration = Duration::from_millis(100);
 /// Without a verified piece anywhere for this long, the swarm is stuck.
 const STALL: Duration = Duration::from_secs(300);
+/// Capacity of the buffer an engine's outbox is swapped with.
+const OUTBOX_ROOM: usize = 128 << 10;
 /// Shortest TCP retransmission timeout (Linux), added to a lost burst.
 const MIN_RTO: Duration = Duration::from_millis(200);
 
@@ -88,6 +91,12 @@ pub struct Simulation {
     decoder: Decoder,
     nodes: Vec<Node>,
     conns: Vec<Conn>,
+    /// Stream directions `(connection, side)` with bytes waiting to be
+    /// transmitted, in order: only they take part in a step's sharing.
+    active: BTreeSet<(usize, usize)>,
+    /// Transmissions in flight: (arrival, connection, side). Only streams
+    /// with something due are visited when delivering.
+    due: BinaryHeap<Reverse<(Duration, usize, usize)>>,
     /// Dials in progress: (connects at, from, to), in time order.
     dials: VecDeque<(Duration, usize, usize)>,
     rng: Rng,
@@ -153,6 +162,8 @@ impl Simulation {
             decoder: Decoder::with_piece_count(u32::try_from(n).unwrap_or(u32::MAX)),
             nodes,
             conns: Vec::new(),
+            active: BTreeSet::new(),
+            due: BinaryHeap::new(),
             dials: VecDeque::new(),
             rng: Rng::new(scenario.seed ^ 0x5157_0000),
             now: Duration::ZERO,
@@ -258,6 +269,8 @@ impl Simulation {
         let seed = self.scenario.seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ index;
         config.picker.seed = seed;
         config.choker.seed = seed.rotate_left(17);
+        // The session passes its upload limit the same way.
+        config.choker.upload_limit = node.up.is_finite().then_some(node.up as u64);
         if node.free_rider {
             // It never uploads: nobody is ever unchoked, so nobody asks.
             config.choker.slots = 0;
@@ -406,6 +419,8 @@ impl Simulation {
         }
         conn.open = false;
         let ends = conn.ends;
+        self.active.remove(&(c, 0));
+        self.active.remove(&(c, 1));
         for (side, me) in ends.into_iter().enumerate() {
             let other = ends.get(1 - side).copied().unwrap_or(me);
             let key = conn.keys.get(side).copied().unwrap_or(PeerKey(0));
@@ -420,33 +435,43 @@ impl Simulation {
         }
     }
 
-    /// Feeds every arrived frame to its receiver.
+    /// Feeds every arrived frame to its receiver. Only streams with a
+    /// transmission due are visited, in connection order.
     fn deliver(&mut self) {
         let now = self.now;
+        let mut due = Vec::new();
+        while let Some(&Reverse((at, c, side))) = self.due.peek() {
+            if at > now {
+                break;
+            }
+            self.due.pop();
+            due.push((c, side));
+        }
+        due.sort_unstable();
+        due.dedup();
         let mut broken = Vec::new();
-        for (c, conn) in self.conns.iter_mut().enumerate() {
+        for (c, side) in due {
+            let Some(conn) = self.conns.get_mut(c) else {
+                continue;
+            };
             if !conn.open {
                 continue;
             }
-            for side in 0..2 {
-                let (Some(&to), Some(&key)) = (conn.ends.get(1 - side), conn.keys.get(1 - side))
-                else {
-                    continue;
-                };
-                let (Some(stream), Some(node)) =
-                    (conn.streams.get_mut(side), self.nodes.get_mut(to))
-                else {
-                    continue;
-                };
-                let Some(engine) = node.engine.as_mut() else {
-                    continue;
-                };
-                if stream
-                    .deliver(now, &self.decoder, engine, key, &mut self.spare)
-                    .is_err()
-                {
-                    broken.push(c);
-                }
+            let (Some(&to), Some(&key)) = (conn.ends.get(1 - side), conn.keys.get(1 - side)) else {
+                continue;
+            };
+            let (Some(stream), Some(node)) = (conn.streams.get_mut(side), self.nodes.get_mut(to))
+            else {
+                continue;
+            };
+            let Some(engine) = node.engine.as_mut() else {
+                continue;
+            };
+            if stream
+                .deliver(now, &self.decoder, engine, key, &mut self.spare)
+                .is_err()
+            {
+                broken.push(c);
             }
         }
         for c in broken {
@@ -543,8 +568,14 @@ impl Simulation {
                 };
                 if stream.backlog() == 0 {
                     let mut buf = self.spare.pop().unwrap_or_default();
+                    // The engine fills this one next: room for a few blocks
+                    // spares it growing by reallocation, block after block.
+                    buf.reserve(OUTBOX_ROOM);
                     engine.take_outbox(key, &mut buf);
                     stream.push(buf);
+                    if stream.backlog() > 0 {
+                        self.active.insert((c, side));
+                    }
                     took = true;
                 }
             }
@@ -558,27 +589,24 @@ impl Simulation {
     /// Shares out link capacity for this step and sends the bytes.
     fn transmit(&mut self) {
         let dt = self.step.as_secs_f64();
-        let mut flows = Vec::new();
-        let mut which = Vec::new();
-        for (c, conn) in self.conns.iter().enumerate() {
-            if !conn.open {
+        let mut flows = Vec::with_capacity(self.active.len());
+        let mut which = Vec::with_capacity(self.active.len());
+        for &(c, side) in &self.active {
+            let Some(conn) = self.conns.get(c) else {
                 continue;
-            }
-            for side in 0..2 {
-                let backlog = conn.streams.get(side).map_or(0, Stream::backlog);
-                let (Some(&sender), Some(&receiver)) =
-                    (conn.ends.get(side), conn.ends.get(1 - side))
-                else {
-                    continue;
-                };
-                if backlog > 0 {
-                    flows.push(Flow {
-                        sender,
-                        receiver,
-                        want: backlog as f64,
-                    });
-                    which.push((c, side));
-                }
+            };
+            let backlog = conn.streams.get(side).map_or(0, Stream::backlog);
+            let (Some(&sender), Some(&receiver)) = (conn.ends.get(side), conn.ends.get(1 - side))
+            else {
+                continue;
+            };
+            if conn.open && backlog > 0 {
+                flows.push(Flow {
+                    sender,
+                    receiver,
+                    want: backlog as f64,
+                });
+                which.push((c, side));
             }
         }
         if flows.is_empty() {
@@ -597,7 +625,11 @@ impl Simulation {
             let lost = self.scenario.loss > 0.0 && self.uniform() < self.scenario.loss;
             let arrival = if lost { base + rto } else { base };
             if let Some(stream) = self.conns.get_mut(c).and_then(|k| k.streams.get_mut(side)) {
-                stream.transmit(bytes, arrival);
+                let at = stream.transmit(bytes, arrival);
+                self.due.push(Reverse((at, c, side)));
+                if stream.backlog() == 0 {
+                    self.active.remove(&(c, side));
+                }
             }
         }
     }

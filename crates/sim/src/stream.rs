@@ -60,14 +60,16 @@ impl Stream {
 
     /// Transmits `bytes` of the backlog, arriving at `arrival` (or after the
     /// previous transmission, whichever is later: a stream stays in order).
-    pub fn transmit(&mut self, bytes: u64, arrival: Duration) {
+    /// Returns when they arrive.
+    pub fn transmit(&mut self, bytes: u64, arrival: Duration) -> Duration {
         let bytes = bytes.min(self.backlog());
         if bytes == 0 {
-            return;
+            return self.last_arrival;
         }
         self.sent += bytes;
         self.last_arrival = self.last_arrival.max(arrival);
         self.flights.push_back((self.last_arrival, self.sent));
+        self.last_arrival
     }
 
     /// Feeds every whole frame that has arrived by `now` to `engine` as

@@ -12,6 +12,10 @@
 //!   then yields to the peer that has waited longest, so every interested
 //!   peer gets a turn) or the peers we upload to fastest.
 //!
+//! With an upload limit known ([`ChokerConfig::upload_limit`]), the regular
+//! slot count grows while the upload idles under it and peers wait
+//! ([`Choker::regular_slots`]).
+//!
 //! On top, one **optimistic unchoke** rotates every
 //! [`ChokerConfig::optimistic_interval`] (30 s) to a random interested peer
 //! outside the regular set, peers connected for less than
@@ -43,6 +47,14 @@ pub enum SeedMode {
     FastestUpload,
 }
 
+/// How often the extra upload slots are re-judged from the upload rate.
+const SLOT_WINDOW: Duration = Duration::from_secs(1);
+/// A window in which we sent less than this share of the upload limit,
+/// while interested peers waited choked, earns one more regular slot.
+const IDLE_SHARE: f64 = 0.9;
+/// This many windows in a row at the limit give one extra slot back.
+const CALM_WINDOWS: u32 = 10;
+
 /// Tunables of the choker.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChokerConfig {
@@ -50,6 +62,13 @@ pub struct ChokerConfig {
     pub seed: u64,
     /// Regular upload slots.
     pub slots: usize,
+    /// Our upload limit in bytes per second, if there is one. Known, the
+    /// choker adds regular slots (up to `max_slots`) while the upload stays
+    /// under it and interested peers wait; see [`Choker::regular_slots`].
+    pub upload_limit: Option<u64>,
+    /// Most regular slots the upload limit may call for (never fewer than
+    /// `slots`).
+    pub max_slots: usize,
     /// Optimistic slots (in addition to `slots`).
     pub optimistic_slots: usize,
     /// How often the regular slots are recomputed.
@@ -73,6 +92,8 @@ impl Default for ChokerConfig {
         Self {
             seed: 0,
             slots: 4,
+            upload_limit: None,
+            max_slots: 16,
             optimistic_slots: 1,
             rechoke_interval: Duration::from_secs(10),
             optimistic_interval: Duration::from_secs(30),
@@ -137,6 +158,14 @@ pub struct Choker {
     next_optimistic: Duration,
     /// Something changed that warrants a rechoke before the next interval.
     dirty: bool,
+    /// Regular slots added because the upload was starved.
+    extra_slots: usize,
+    /// Payload bytes sent since the current slot window began, and when
+    /// it began.
+    window_up: u64,
+    window_start: Duration,
+    /// Windows in a row at the upload limit.
+    calm: u32,
 }
 
 impl Choker {
@@ -152,6 +181,56 @@ impl Choker {
             next_rechoke: Duration::ZERO,
             next_optimistic: Duration::ZERO,
             dirty: false,
+            extra_slots: 0,
+            window_up: 0,
+            window_start: Duration::ZERO,
+            calm: 0,
+        }
+    }
+
+    /// Regular slots now: the configured ones plus those an idle upload
+    /// earned. With an upload limit known, each [`SLOT_WINDOW`] in which we
+    /// sent under [`IDLE_SHARE`] of it while an interested peer waited
+    /// choked adds a slot (up to `max_slots`) at once: the peers we serve
+    /// then have too little left to ask of us (they fetch what we have from
+    /// others too), and another peer could use that upload. [`CALM_WINDOWS`]
+    /// windows in a row at the limit take one back. The idea of
+    /// libtorrent's rate-based choker: as many slots as the upload can feed.
+    pub fn regular_slots(&self) -> usize {
+        let max = self.config.max_slots.max(self.config.slots);
+        (self.config.slots + self.extra_slots).min(max)
+    }
+
+    /// Ends a slot window when one is over: judges whether the upload was
+    /// idle (see [`Choker::regular_slots`]).
+    fn judge_slots(&mut self, now: Duration) {
+        let elapsed = now.saturating_sub(self.window_start);
+        if elapsed < SLOT_WINDOW {
+            return;
+        }
+        let sent = std::mem::take(&mut self.window_up);
+        self.window_start = now;
+        let Some(limit) = self.config.upload_limit.filter(|l| *l > 0) else {
+            return;
+        };
+        if self.config.slots == 0 {
+            // Configured never to upload: no slot to grow.
+            return;
+        }
+        let share = sent as f64 / (limit as f64 * elapsed.as_secs_f64());
+        let waiting = self.peers.values().any(|p| p.interested && !p.unchoked);
+        if share < IDLE_SHARE {
+            self.calm = 0;
+            if waiting && self.regular_slots() < self.config.max_slots {
+                self.extra_slots += 1;
+                self.dirty = true;
+            }
+        } else {
+            self.calm += 1;
+            if self.calm >= CALM_WINDOWS && self.extra_slots > 0 {
+                self.extra_slots -= 1;
+                self.calm = 0;
+            }
         }
     }
 
@@ -225,6 +304,17 @@ impl Choker {
     pub fn uploaded(&mut self, peer: PeerKey, bytes: u64) {
         if let Some(p) = self.peers.get_mut(&peer) {
             p.up = p.up.saturating_add(bytes);
+        }
+        self.window_up = self.window_up.saturating_add(bytes);
+    }
+
+    /// Changes the upload limit the slot count follows (`None`: unknown,
+    /// the configured slots only).
+    pub fn set_upload_limit(&mut self, limit: Option<u64>) {
+        self.config.upload_limit = limit;
+        if limit.is_none() && self.extra_slots > 0 {
+            self.extra_slots = 0;
+            self.dirty = true;
         }
     }
 

@@ -10,6 +10,7 @@ impl Choker {
     /// after a change such as an unchoked peer leaving) and returns whom to
     /// choke and unchoke. Cheap when nothing is due: call it on every timer.
     pub fn tick(&mut self, now: Duration) -> ChokeDiff {
+        self.judge_slots(now);
         let timer = now >= self.next_rechoke;
         if !timer && !self.dirty {
             return ChokeDiff::default();
@@ -103,12 +104,12 @@ impl Choker {
             .filter(|(_, p)| p.interested && !p.snubbed(now, snub))
             .map(|(k, p)| (*k, p.rate(now).0, p.down as f64))
             .collect();
-        let slots = self.config.slots;
+        let slots = self.regular_slots();
         self.rank(candidates).into_iter().take(slots).collect()
     }
 
     fn seed_regular(&mut self, now: Duration) -> BTreeSet<PeerKey> {
-        let slots = self.config.slots;
+        let slots = self.regular_slots();
         match self.config.seed_mode {
             SeedMode::FastestUpload => {
                 let candidates: Vec<(PeerKey, f64, f64)> = self

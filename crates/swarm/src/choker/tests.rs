@@ -265,3 +265,75 @@ mod props {
         }
     }
 }
+
+/// Runs `secs` seconds of ticks every 100 ms, uploading `rate` bytes/s
+/// spread over the unchoked peers.
+fn upload_for(c: &mut Choker, from: u64, secs: u64, rate: u64) -> Duration {
+    let mut now = Duration::from_millis(from * 1000);
+    for _ in 0..secs * 10 {
+        now += Duration::from_millis(100);
+        let unchoked = c.unchoked();
+        for p in &unchoked {
+            c.uploaded(*p, rate / 10 / unchoked.len().max(1) as u64);
+        }
+        c.tick(now);
+    }
+    now
+}
+
+#[test]
+fn an_idle_upload_under_its_limit_earns_slots() {
+    let config = ChokerConfig {
+        upload_limit: Some(1_000_000),
+        ..ChokerConfig::default()
+    };
+    let mut c = swarm(20, config);
+    c.tick(Duration::ZERO);
+    assert_eq!(c.unchoked().len(), 5);
+    // Half the limit used while 15 peers wait: a slot a second.
+    upload_for(&mut c, 0, 5, 500_000);
+    assert!(c.regular_slots() >= 8, "{}", c.regular_slots());
+    assert_eq!(c.unchoked().len(), c.regular_slots() + 1);
+    // Never past max_slots.
+    upload_for(&mut c, 5, 30, 500_000);
+    assert_eq!(c.regular_slots(), 16);
+}
+
+#[test]
+fn a_full_upload_or_no_known_limit_keeps_the_slots() {
+    let limited = ChokerConfig {
+        upload_limit: Some(1_000_000),
+        ..ChokerConfig::default()
+    };
+    let mut c = swarm(20, limited);
+    upload_for(&mut c, 0, 10, 1_000_000);
+    assert_eq!(c.regular_slots(), 4);
+    let mut c = swarm(20, ChokerConfig::default());
+    upload_for(&mut c, 0, 10, 1000);
+    assert_eq!(c.regular_slots(), 4);
+    // Slots earned are given back once the upload runs at the limit.
+    let mut c = swarm(
+        20,
+        ChokerConfig {
+            upload_limit: Some(1_000_000),
+            ..ChokerConfig::default()
+        },
+    );
+    upload_for(&mut c, 0, 4, 100_000);
+    let grown = c.regular_slots();
+    assert!(grown > 4);
+    upload_for(&mut c, 4, 30, 1_000_000);
+    assert!(c.regular_slots() < grown, "{}", c.regular_slots());
+    // Configured never to upload: stays so.
+    let mut c = swarm(
+        20,
+        ChokerConfig {
+            slots: 0,
+            optimistic_slots: 0,
+            upload_limit: Some(1_000_000),
+            ..ChokerConfig::default()
+        },
+    );
+    upload_for(&mut c, 0, 10, 0);
+    assert!(c.unchoked().is_empty());
+}
