@@ -359,10 +359,21 @@ impl Daemon {
     pub async fn add(&self, req: AddRequest) -> Result<AddOutcome, DaemonError> {
         let (torrent, metainfo, magnet) = match &req.source {
             AddSource::Metainfo(bytes) => (Some(parse_torrent(bytes)?), bytes.clone(), None),
-            AddSource::Url(url) => {
-                let bytes = fetch_url(url).await?;
-                (Some(parse_torrent(&bytes)?), bytes, None)
-            }
+            AddSource::Url(url) => match fetch_url(url).await? {
+                shoal_session::HttpFetched::Body(bytes) => {
+                    (Some(parse_torrent(&bytes)?), bytes, None)
+                }
+                // Indexers answer a download link with a redirect to a
+                // magnet link: added as one.
+                shoal_session::HttpFetched::Elsewhere(link) => {
+                    let magnet: Magnet = link.parse().map_err(|e| {
+                        DaemonError::BadRequest(format!(
+                            "{url} redirects to {link}, which is not a magnet link: {e}"
+                        ))
+                    })?;
+                    (None, Vec::new(), Some((link, magnet)))
+                }
+            },
             AddSource::Magnet(link) => {
                 let magnet: Magnet = link
                     .parse()
@@ -1369,8 +1380,10 @@ fn parse_torrent(bytes: &[u8]) -> Result<Torrent, DaemonError> {
         .map_err(|e| DaemonError::BadRequest(format!("not a valid torrent: {e}")))
 }
 
-/// Downloads a .torrent by URL, with a size cap and a time limit.
-async fn fetch_url(url: &str) -> Result<Vec<u8>, DaemonError> {
+/// Downloads a .torrent by URL, with a size cap and a time limit,
+/// following up to 5 http(s) redirects; a redirect elsewhere (a magnet
+/// link) comes back as it is.
+async fn fetch_url(url: &str) -> Result<shoal_session::HttpFetched, DaemonError> {
     let scheme_ok = ["http://", "https://"].iter().any(|p| {
         url.get(..p.len())
             .is_some_and(|head| head.eq_ignore_ascii_case(p))
@@ -1380,7 +1393,7 @@ async fn fetch_url(url: &str) -> Result<Vec<u8>, DaemonError> {
             "{url}: only http:// and https:// URLs can be fetched"
         )));
     }
-    shoal_session::http_get(url, shoal_metainfo::limits::MAX_TORRENT_SIZE, URL_TIMEOUT)
+    shoal_session::http_get_following(url, shoal_metainfo::limits::MAX_TORRENT_SIZE, URL_TIMEOUT)
         .await
         .map_err(|e| DaemonError::BadRequest(format!("cannot fetch the torrent: {e}")))
 }

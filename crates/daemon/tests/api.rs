@@ -1010,3 +1010,109 @@ fn magnet_without_peers_waits_survives_restart_and_cancels() {
     assert_eq!(v["result"], "success", "{v}");
     assert_eq!(v["arguments"]["torrent-added"]["hashString"], hash);
 }
+
+/// A Python HTTP server on 127.0.0.1 that answers with redirects (killed
+/// on drop): `/hop/N` redirects to `/hop/N-1` (relative), `/hop/0` to the
+/// absolute URL of `/file`, which serves the .torrent; `/magnet` redirects
+/// to a magnet link, `/ftp` to an ftp URL and `/loop` to itself.
+struct Redirector {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Drop for Redirector {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn redirector(torrent: &Path, magnet: &str) -> Redirector {
+    const SCRIPT: &str = r#"
+import http.server, sys
+torrent, magnet = open(sys.argv[1], "rb").read(), sys.argv[2]
+class H(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *a): pass
+    def go(self, where):
+        self.send_response(302); self.send_header("Location", where)
+        self.send_header("Content-Length", "0"); self.end_headers()
+    def do_GET(self):
+        p, port = self.path, self.server.server_address[1]
+        if p.startswith("/hop/"):
+            n = int(p[5:])
+            return self.go("%d" % (n - 1) if n > 0 else "http://127.0.0.1:%d/file" % port)
+        if p == "/file":
+            self.send_response(200); self.send_header("Content-Length", str(len(torrent)))
+            self.end_headers(); return self.wfile.write(torrent)
+        if p == "/magnet": return self.go(magnet)
+        if p == "/ftp": return self.go("ftp://127.0.0.1/x.torrent")
+        if p == "/loop": return self.go("/loop")
+        self.send_response(404); self.send_header("Content-Length", "0"); self.end_headers()
+s = http.server.HTTPServer(("127.0.0.1", 0), H)
+print(s.server_address[1], flush=True)
+s.serve_forever()
+"#;
+    use std::io::BufRead as _;
+    let mut child = std::process::Command::new("python3")
+        .args(["-c", SCRIPT])
+        .arg(torrent)
+        .arg(magnet)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 is needed for the redirect test");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port = line.trim().parse().unwrap();
+    Redirector { child, port }
+}
+
+#[test]
+fn add_by_url_follows_redirects_and_magnet_redirects() {
+    let s = server(|_| {});
+    let a = s.addr;
+    let file = s.downloads.parent().unwrap().join("r.torrent");
+    std::fs::write(&file, torrent_bytes("redirected")).unwrap();
+    let hash = "89abcdef0123456789abcdef0123456789abcdef";
+    let magnet = format!("magnet:?xt=urn:btih:{hash}&dn=from-indexer");
+    let r = redirector(&file, &magnet);
+    let add = |path: &str| {
+        let body = json!({ "url": format!("http://127.0.0.1:{}{path}", r.port), "paused": true });
+        send(a, "POST", "/api/v1/torrents", body.to_string().as_bytes())
+    };
+    // Five redirects (four relative, one absolute) are followed; six are not.
+    let (status, v) = add("/hop/5");
+    assert_eq!(status, 400, "six redirects: {v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("redirects"),
+        "{v}"
+    );
+    let (status, t) = add("/hop/4");
+    assert_eq!(status, 201, "{t}");
+    assert_eq!(
+        (t["name"].as_str(), t["has_metadata"].as_bool()),
+        (Some("redirected"), Some(true))
+    );
+    // A redirect to a magnet link adds the magnet link.
+    let (status, t) = add("/magnet");
+    assert_eq!(status, 201, "{t}");
+    assert_eq!(
+        (
+            t["info_hash"].as_str(),
+            t["name"].as_str(),
+            t["has_metadata"].as_bool()
+        ),
+        (Some(hash), Some("from-indexer"), Some(false))
+    );
+    assert_eq!(t["magnet"].as_str(), Some(magnet.as_str()));
+    // Other schemes and loops are refused and add nothing.
+    for bad in ["/ftp", "/loop", "/missing"] {
+        let (status, v) = add(bad);
+        assert_eq!((status, error_code(&v)), (400, "bad_request"), "{bad}: {v}");
+    }
+    assert_eq!(count(a), 2);
+}
