@@ -864,8 +864,10 @@ impl Daemon {
                     .join(format!("{}.info", hex(&hash)));
                 let _ = std::fs::remove_file(kept);
                 if let (true, Some(torrent)) = (delete_data, torrent) {
-                    let result =
-                        tokio::task::spawn_blocking(move || delete_content(&torrent, &dir)).await;
+                    let result = tokio::task::spawn_blocking(move || {
+                        crate::content::delete_content(&torrent, &dir)
+                    })
+                    .await;
                     if let Ok(Err(err)) = result {
                         tracing::warn!("deleting data: {err}");
                     }
@@ -1140,7 +1142,7 @@ impl Daemon {
         };
         if let (true, Some(torrent)) = (move_data && old != dir, torrent) {
             let (from, to) = (old.clone(), dir.to_path_buf());
-            tokio::task::spawn_blocking(move || move_content(&torrent, &from, &to))
+            tokio::task::spawn_blocking(move || crate::content::move_content(&torrent, &from, &to))
                 .await
                 .map_err(|e| DaemonError::BadRequest(format!("move task: {e}")))??;
         }
@@ -1493,55 +1495,6 @@ pub(crate) fn check_dir(dir: &Path) -> Result<PathBuf, DaemonError> {
         return Err(DaemonError::BadRequest("download dir contains NUL".into()));
     }
     Ok(dir.to_path_buf())
-}
-
-/// The top-level path a torrent occupies under `dir`: its file, or its root folder.
-fn content_root(torrent: &Torrent, dir: &Path) -> PathBuf {
-    dir.join(&torrent.info.name)
-}
-
-/// Deletes the torrent's files (only those it lists) and the folders they
-/// leave empty.
-fn delete_content(torrent: &Torrent, dir: &Path) -> std::io::Result<()> {
-    for file in &torrent.info.files {
-        if file.attr.pad {
-            continue;
-        }
-        let path = dir.join(file.relative_path());
-        match std::fs::remove_file(&path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e),
-        }
-        // Empty parent folders up to (not including) the download dir.
-        let mut parent = path.parent();
-        while let Some(p) = parent {
-            if p == dir || !p.starts_with(dir) || std::fs::remove_dir(p).is_err() {
-                break;
-            }
-            parent = p.parent();
-        }
-    }
-    Ok(())
-}
-
-/// Moves a torrent's content from `from` to `to` (rename: same file system).
-fn move_content(torrent: &Torrent, from: &Path, to: &Path) -> Result<(), DaemonError> {
-    let src = content_root(torrent, from);
-    let dst = content_root(torrent, to);
-    if !src.exists() {
-        return Ok(());
-    }
-    if dst.exists() {
-        return Err(DaemonError::BadRequest(format!(
-            "{} already exists",
-            dst.display()
-        )));
-    }
-    std::fs::create_dir_all(to)
-        .map_err(|e| DaemonError::io(format!("creating {}", to.display()), e))?;
-    std::fs::rename(&src, &dst)
-        .map_err(|e| DaemonError::io(format!("moving {} to {}", src.display(), dst.display()), e))
 }
 
 #[cfg(test)]
