@@ -135,6 +135,12 @@ fn flag(args: &Map<String, Value>, key: &str) -> Option<bool> {
     }
 }
 
+/// Sequential download: Transmission 4's `sequentialDownload`, or the
+/// snake-case `sequential_download` of its newer RPC.
+fn sequential_flag(args: &Map<String, Value>) -> Option<bool> {
+    flag(args, "sequentialDownload").or_else(|| flag(args, "sequential_download"))
+}
+
 fn uint(args: &Map<String, Value>, key: &str) -> Option<u64> {
     args.get(key)
         .and_then(|v| v.as_u64().or_else(|| v.as_f64().map(|f| f.max(0.0) as u64)))
@@ -385,7 +391,9 @@ fn torrent_fields(
         "id": v.id,
         "name": v.name,
         "hashString": v.info_hash,
-        "status": status_code(v.status),
+        // 5: queued to seed, 3: queued to download.
+        "status": if v.status == Status::Queued && v.has_metadata && v.left_until_done == 0 { 5 } else { status_code(v.status) },
+        "sequentialDownload": v.sequential,
         "error": if v.error.is_some() { 3 } else { 0 },
         "errorString": v.error.clone().unwrap_or_default(),
         "eta": v.eta,
@@ -554,7 +562,7 @@ async fn torrent_add(d: &Daemon, args: &Map<String, Value>) -> Result<Value, Str
                 .map(PathBuf::from),
             paused: flag(args, "paused"),
             file_priorities: None,
-            sequential: false,
+            sequential: sequential_flag(args).unwrap_or(false),
         })
         .await
         .map_err(|e| match e {
@@ -639,7 +647,7 @@ fn torrent_set(d: &Daemon, args: &Map<String, Value>) -> Result<Value, String> {
     for f in list("files-unwanted") {
         changes.file_priorities.push((f, 0));
     }
-    if let Some(s) = flag(args, "sequentialDownload") {
+    if let Some(s) = sequential_flag(args) {
         changes.sequential = Some(s);
     }
     each(d, args, |d, id| d.change(id, &changes))
