@@ -55,6 +55,8 @@ struct ChangeBody {
     max_download: Option<u64>,
     /// A ratio; a negative value removes the limit.
     seed_ratio_limit: Option<f64>,
+    /// Seconds without upload before seeding stops; 0 removes the limit.
+    seed_idle_limit: Option<u64>,
     /// Move the torrent to this directory.
     download_dir: Option<PathBuf>,
     /// With `download_dir`: move the files too (default true).
@@ -68,6 +70,10 @@ struct SessionBody {
     /// Bytes per second; 0 removes the limit.
     max_upload: Option<u64>,
     max_download: Option<u64>,
+    /// Most torrents downloading at once; 0 removes the limit.
+    max_active_downloads: Option<usize>,
+    /// Most torrents seeding at once; 0 removes the limit.
+    max_active_seeds: Option<usize>,
 }
 
 /// Answers a request for `/api/v1{rest}`.
@@ -96,10 +102,13 @@ pub(crate) async fn handle(ctx: &Ctx, req: Request<Incoming>, rest: &str) -> Res
         (Method::GET, ["openapi.yaml"]) => response(StatusCode::OK, "application/yaml", OPENAPI),
         (Method::GET, ["session"]) => {
             let (up, down) = d.rate_limits();
+            let (max_downloads, max_seeds) = d.queue_limits();
             json(
                 StatusCode::OK,
                 &json!({
                     "version": env!("CARGO_PKG_VERSION"),
+                    "max_active_downloads": max_downloads,
+                    "max_active_seeds": max_seeds,
                     "peer_port": d.session().local_addr().port(),
                     "download_dir": d.config().download_dir.display().to_string(),
                     "max_upload": up,
@@ -121,10 +130,19 @@ pub(crate) async fn handle(ctx: &Ctx, req: Request<Incoming>, rest: &str) -> Res
             if let Some(v) = body.max_download {
                 down = Some(v).filter(|v| *v > 0);
             }
-            match d.set_rate_limits(up, down) {
+            let set = d.set_rate_limits(up, down).and_then(|()| {
+                d.set_queue_limits(body.max_active_downloads, body.max_active_seeds)
+            });
+            let (max_downloads, max_seeds) = d.queue_limits();
+            match set {
                 Ok(()) => json(
                     StatusCode::OK,
-                    &json!({ "max_upload": up, "max_download": down }),
+                    &json!({
+                        "max_upload": up,
+                        "max_download": down,
+                        "max_active_downloads": max_downloads,
+                        "max_active_seeds": max_seeds,
+                    }),
                 ),
                 Err(e) => daemon_error(&e),
             }
@@ -179,6 +197,7 @@ async fn torrent(
                 max_upload: body.max_upload.map(|v| Some(v).filter(|v| *v > 0)),
                 max_download: body.max_download.map(|v| Some(v).filter(|v| *v > 0)),
                 seed_ratio_limit: body.seed_ratio_limit.map(|r| Some(r).filter(|r| *r >= 0.0)),
+                seed_idle_limit: body.seed_idle_limit.map(|s| Some(s).filter(|s| *s > 0)),
             };
             let changed = d.change(id, &changes);
             match (changed, body.download_dir) {

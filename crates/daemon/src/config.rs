@@ -45,6 +45,8 @@ pub struct DaemonConfig {
     pub max_peers: usize,
     /// Most torrents downloading at once; more wait in the queue (0: no limit).
     pub max_active_downloads: usize,
+    /// Most torrents seeding at once; more wait in the queue (0: no limit).
+    pub max_active_seeds: usize,
     /// Add new torrents paused.
     pub start_paused: bool,
     /// Run a DHT node (on the peer port, UDP) to find peers and magnet
@@ -70,6 +72,7 @@ impl Default for DaemonConfig {
             max_body: 16 << 20,
             max_peers: 80,
             max_active_downloads: 0,
+            max_active_seeds: 0,
             start_paused: false,
             dht: true,
             dht_bootstrap: Vec::new(),

@@ -6,6 +6,7 @@
 
 mod api;
 mod config;
+mod content;
 mod error;
 mod http;
 mod manager;

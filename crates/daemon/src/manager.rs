@@ -38,7 +38,8 @@ const URL_TIMEOUT: Duration = Duration::from_secs(30);
 pub(crate) enum Phase {
     /// Not in the session.
     Stopped,
-    /// Waiting for a download slot (`max_active_downloads`).
+    /// Waiting for a download or seed slot (`max_active_downloads`,
+    /// `max_active_seeds`).
     Queued,
     /// Being added: existing data is checked.
     Checking,
@@ -78,6 +79,9 @@ pub(crate) struct Entry {
     pub scraped_at: Option<u64>,
     /// A scrape is under way.
     scraping: bool,
+    /// Since when nothing was sent or received (or the torrent started, or
+    /// its idle limit changed): the seed idle limit counts from here.
+    idle_since: Instant,
 }
 
 impl Entry {
@@ -105,6 +109,7 @@ impl Entry {
             scrape: Vec::new(),
             scraped_at: None,
             scraping: false,
+            idle_since: Instant::now(),
         }
     }
 
@@ -210,6 +215,8 @@ pub struct TorrentChanges {
     pub max_download: Option<Option<u64>>,
     /// Seed ratio limit.
     pub seed_ratio_limit: Option<Option<f64>>,
+    /// Seed idle limit, seconds without upload (`Some(None)`: none).
+    pub seed_idle_limit: Option<Option<u64>>,
 }
 
 /// A lifecycle step, run under the torrent's lifecycle lock.
@@ -359,10 +366,21 @@ impl Daemon {
     pub async fn add(&self, req: AddRequest) -> Result<AddOutcome, DaemonError> {
         let (torrent, metainfo, magnet) = match &req.source {
             AddSource::Metainfo(bytes) => (Some(parse_torrent(bytes)?), bytes.clone(), None),
-            AddSource::Url(url) => {
-                let bytes = fetch_url(url).await?;
-                (Some(parse_torrent(&bytes)?), bytes, None)
-            }
+            AddSource::Url(url) => match fetch_url(url).await? {
+                shoal_session::HttpFetched::Body(bytes) => {
+                    (Some(parse_torrent(&bytes)?), bytes, None)
+                }
+                // Indexers answer a download link with a redirect to a
+                // magnet link: added as one.
+                shoal_session::HttpFetched::Elsewhere(link) => {
+                    let magnet: Magnet = link.parse().map_err(|e| {
+                        DaemonError::BadRequest(format!(
+                            "{url} redirects to {link}, which is not a magnet link: {e}"
+                        ))
+                    })?;
+                    (None, Vec::new(), Some((link, magnet)))
+                }
+            },
             AddSource::Magnet(link) => {
                 let magnet: Magnet = link
                     .parse()
@@ -428,6 +446,8 @@ impl Daemon {
                 max_upload: None,
                 max_download: None,
                 seed_ratio_limit: None,
+                seed_idle_limit: None,
+                finished: false,
                 uploaded: 0,
                 downloaded: 0,
                 magnet: magnet.map(|(link, _)| link),
@@ -477,7 +497,10 @@ impl Daemon {
 
     /// Starts (or resumes) a torrent.
     pub fn start_torrent(&self, id: u32) -> Result<(), DaemonError> {
-        let hash = self.update_record(id, |r| r.paused = false)?;
+        let hash = self.update_record(id, |r| {
+            r.paused = false;
+            r.finished = false;
+        })?;
         {
             let mut state = self.lock();
             if let Some(e) = state.entries.get_mut(&id) {
@@ -646,7 +669,17 @@ impl Daemon {
             if let Some(l) = changes.seed_ratio_limit {
                 r.seed_ratio_limit = l;
             }
+            if let Some(l) = changes.seed_idle_limit {
+                r.seed_idle_limit = l;
+            }
         })?;
+        if changes.seed_idle_limit.is_some() {
+            // A new limit counts from now, not from an idle spell that
+            // began before anyone asked for it.
+            if let Some(e) = self.lock().entries.get_mut(&id) {
+                e.idle_since = Instant::now();
+            }
+        }
         if let Some(handle) = handle {
             for (file, priority) in &changes.file_priorities {
                 handle.set_file_priority(*file, *priority)?;
@@ -685,6 +718,42 @@ impl Daemon {
         self.shared.store.save_daemon(&state.daemon)?;
         drop(state);
         self.bump();
+        Ok(())
+    }
+
+    /// The queue sizes (downloads, seeds) in force; 0 means no limit.
+    pub fn queue_limits(&self) -> (usize, usize) {
+        self.shared.queue_limits(&self.lock())
+    }
+
+    /// Changes the queue sizes (`None` keeps one) and keeps them across
+    /// restarts; the sampler applies them within a second.
+    pub fn set_queue_limits(
+        &self,
+        downloads: Option<usize>,
+        seeds: Option<usize>,
+    ) -> Result<(), DaemonError> {
+        let mut state = self.lock();
+        if let Some(n) = downloads {
+            state.daemon.max_active_downloads = Some(n);
+        }
+        if let Some(n) = seeds {
+            state.daemon.max_active_seeds = Some(n);
+        }
+        self.shared.store.save_daemon(&state.daemon)?;
+        drop(state);
+        self.bump();
+        Ok(())
+    }
+
+    /// Stops a torrent that reached its seed ratio or idle limit.
+    fn finish_torrent(&self, id: u32) -> Result<(), DaemonError> {
+        let hash = self.update_record(id, |r| {
+            r.paused = true;
+            r.finished = true;
+        })?;
+        self.set_stopped(id);
+        self.spawn_op(id, hash, Op::Stop);
         Ok(())
     }
 
@@ -853,8 +922,10 @@ impl Daemon {
                     .join(format!("{}.info", hex(&hash)));
                 let _ = std::fs::remove_file(kept);
                 if let (true, Some(torrent)) = (delete_data, torrent) {
-                    let result =
-                        tokio::task::spawn_blocking(move || delete_content(&torrent, &dir)).await;
+                    let result = tokio::task::spawn_blocking(move || {
+                        crate::content::delete_content(&torrent, &dir)
+                    })
+                    .await;
                     if let Ok(Err(err)) = result {
                         tracing::warn!("deleting data: {err}");
                     }
@@ -952,6 +1023,7 @@ impl Daemon {
                             e.seen_down = 0;
                             e.seen_up = 0;
                             e.seen_failures = 0;
+                            e.idle_since = Instant::now();
                             e.phase = Phase::Running(handle);
                             true
                         }
@@ -1129,7 +1201,7 @@ impl Daemon {
         };
         if let (true, Some(torrent)) = (move_data && old != dir, torrent) {
             let (from, to) = (old.clone(), dir.to_path_buf());
-            tokio::task::spawn_blocking(move || move_content(&torrent, &from, &to))
+            tokio::task::spawn_blocking(move || crate::content::move_content(&torrent, &from, &to))
                 .await
                 .map_err(|e| DaemonError::BadRequest(format!("move task: {e}")))??;
         }
@@ -1171,6 +1243,20 @@ impl Shared {
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
+
+    /// Queue sizes (downloads, seeds): set through the API, else configured.
+    fn queue_limits(&self, state: &State) -> (usize, usize) {
+        (
+            state
+                .daemon
+                .max_active_downloads
+                .unwrap_or(self.config.max_active_downloads),
+            state
+                .daemon
+                .max_active_seeds
+                .unwrap_or(self.config.max_active_seeds),
+        )
+    }
 }
 
 /// Adds what the session counted since the last look to the totals; with
@@ -1210,6 +1296,7 @@ fn account_entry(
         daemon.downloaded = daemon.downloaded.saturating_add(down);
         daemon.uploaded = daemon.uploaded.saturating_add(up);
         e.dirty = true;
+        e.idle_since = Instant::now();
     }
     if let Some(secs) = elapsed {
         let secs = secs.max(1e-3);
@@ -1259,15 +1346,16 @@ async fn sampler(shared: Arc<Shared>) {
         let elapsed = last.elapsed().as_secs_f64();
         last = Instant::now();
         rounds = rounds.wrapping_add(1);
+        let mut finish = Vec::new();
         let mut stop = Vec::new();
-        let mut start = Vec::new();
+        let start;
         let mut to_save = Vec::new();
         {
             let mut state = shared.lock();
+            let (max_down, max_seed) = shared.queue_limits(&state);
             let State {
                 entries, daemon: d, ..
             } = &mut *state;
-            let mut downloading = 0usize;
             for e in entries.values_mut() {
                 let Phase::Running(handle) = &e.phase else {
                     continue;
@@ -1283,42 +1371,21 @@ async fn sampler(shared: Arc<Shared>) {
                     if let Some(ratio) = e.record.seed_ratio_limit {
                         let size = stats.total_size.max(1) as f64;
                         if e.record.uploaded as f64 >= ratio * size {
-                            stop.push(e.record.id);
+                            finish.push(e.record.id);
                         }
                     }
-                } else {
-                    downloading += 1;
+                    if let Some(limit) = e.record.seed_idle_limit {
+                        if e.idle_since.elapsed() >= Duration::from_secs(limit) {
+                            finish.push(e.record.id);
+                        }
+                    }
                 }
             }
-            let max = shared.config.max_active_downloads;
-            if max > 0 {
-                // Queue the newest downloads beyond the limit; start queued
-                // ones when there is room.
-                let mut over = downloading.saturating_sub(max);
-                for e in entries.values_mut().rev() {
-                    if over == 0 {
-                        break;
-                    }
-                    if matches!(&e.phase, Phase::Running(_)) && e.stats.bytes_left > 0 {
-                        e.phase = Phase::Queued;
-                        over -= 1;
-                    }
-                }
-                let mut room = max.saturating_sub(downloading);
-                for e in entries.values() {
-                    if room == 0 {
-                        break;
-                    }
-                    if matches!(e.phase, Phase::Queued) && !e.record.paused {
-                        start.push((e.record.id, e.hash));
-                        room -= 1;
-                    }
-                }
-                for e in entries.values() {
-                    if matches!(e.phase, Phase::Queued) && shared.session.torrent(&e.hash).is_some()
-                    {
-                        stop.push(e.record.id);
-                    }
+            finish.dedup();
+            start = run_queue(entries, max_down, max_seed);
+            for e in entries.values() {
+                if matches!(e.phase, Phase::Queued) && shared.session.torrent(&e.hash).is_some() {
+                    stop.push((e.record.id, e.hash));
                 }
             }
             if rounds % SAVE_EVERY == 0 {
@@ -1335,23 +1402,73 @@ async fn sampler(shared: Arc<Shared>) {
                 tracing::error!("saving {}: {err}", record.info_hash);
             }
         }
-        for id in stop {
-            let queued = daemon
-                .with_entry(id, |e| matches!(e.phase, Phase::Queued))
-                .unwrap_or(false);
-            if let Ok(hash) = daemon.hash_of(id) {
-                if queued {
-                    daemon.spawn_op(id, hash, Op::Stop);
-                } else {
-                    let _ = daemon.stop_torrent(id);
-                }
-            }
+        for id in finish {
+            let _ = daemon.finish_torrent(id);
+        }
+        for (id, hash) in stop {
+            daemon.spawn_op(id, hash, Op::Stop);
         }
         for (id, hash) in start {
             daemon.spawn_op(id, hash, Op::Start);
         }
         daemon.bump();
     }
+}
+
+/// Whether a torrent counts against the seed queue (complete) rather than
+/// the download queue.
+fn is_seed(e: &Entry) -> bool {
+    e.torrent.is_some() && e.stats.bytes_left == 0
+}
+
+/// The queues, one per class (downloads, seeds; a limit of 0 is none): the
+/// newest running torrents beyond the limit become queued, and the oldest
+/// queued ones that are not paused start while there is room (torrents
+/// being checked hold a slot). Returns the torrents to start.
+fn run_queue(
+    entries: &mut BTreeMap<u32, Entry>,
+    max_down: usize,
+    max_seed: usize,
+) -> Vec<(u32, [u8; 20])> {
+    let mut start = Vec::new();
+    for (seeds, max) in [(false, max_down), (true, max_seed)] {
+        let in_class = |e: &Entry| is_seed(e) == seeds;
+        let running = entries
+            .values()
+            .filter(|e| in_class(e) && matches!(e.phase, Phase::Running(_)))
+            .count();
+        let checking = entries
+            .values()
+            .filter(|e| in_class(e) && matches!(e.phase, Phase::Checking))
+            .count();
+        let mut room = if max == 0 {
+            usize::MAX
+        } else {
+            let mut over = running.saturating_sub(max);
+            for e in entries.values_mut().rev() {
+                if over == 0 {
+                    break;
+                }
+                if in_class(e) && matches!(e.phase, Phase::Running(_)) {
+                    e.phase = Phase::Queued;
+                    e.down_rate = 0.0;
+                    e.up_rate = 0.0;
+                    over -= 1;
+                }
+            }
+            max.saturating_sub(running + checking)
+        };
+        for e in entries.values() {
+            if room == 0 {
+                break;
+            }
+            if in_class(e) && matches!(e.phase, Phase::Queued) && !e.record.paused {
+                start.push((e.record.id, e.hash));
+                room -= 1;
+            }
+        }
+    }
+    start
 }
 
 /// Figures of a torrent with nothing verified yet.
@@ -1369,8 +1486,10 @@ fn parse_torrent(bytes: &[u8]) -> Result<Torrent, DaemonError> {
         .map_err(|e| DaemonError::BadRequest(format!("not a valid torrent: {e}")))
 }
 
-/// Downloads a .torrent by URL, with a size cap and a time limit.
-async fn fetch_url(url: &str) -> Result<Vec<u8>, DaemonError> {
+/// Downloads a .torrent by URL, with a size cap and a time limit,
+/// following up to 5 http(s) redirects; a redirect elsewhere (a magnet
+/// link) comes back as it is.
+async fn fetch_url(url: &str) -> Result<shoal_session::HttpFetched, DaemonError> {
     let scheme_ok = ["http://", "https://"].iter().any(|p| {
         url.get(..p.len())
             .is_some_and(|head| head.eq_ignore_ascii_case(p))
@@ -1380,7 +1499,7 @@ async fn fetch_url(url: &str) -> Result<Vec<u8>, DaemonError> {
             "{url}: only http:// and https:// URLs can be fetched"
         )));
     }
-    shoal_session::http_get(url, shoal_metainfo::limits::MAX_TORRENT_SIZE, URL_TIMEOUT)
+    shoal_session::http_get_following(url, shoal_metainfo::limits::MAX_TORRENT_SIZE, URL_TIMEOUT)
         .await
         .map_err(|e| DaemonError::BadRequest(format!("cannot fetch the torrent: {e}")))
 }
@@ -1480,55 +1599,6 @@ pub(crate) fn check_dir(dir: &Path) -> Result<PathBuf, DaemonError> {
         return Err(DaemonError::BadRequest("download dir contains NUL".into()));
     }
     Ok(dir.to_path_buf())
-}
-
-/// The top-level path a torrent occupies under `dir`: its file, or its root folder.
-fn content_root(torrent: &Torrent, dir: &Path) -> PathBuf {
-    dir.join(&torrent.info.name)
-}
-
-/// Deletes the torrent's files (only those it lists) and the folders they
-/// leave empty.
-fn delete_content(torrent: &Torrent, dir: &Path) -> std::io::Result<()> {
-    for file in &torrent.info.files {
-        if file.attr.pad {
-            continue;
-        }
-        let path = dir.join(file.relative_path());
-        match std::fs::remove_file(&path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e),
-        }
-        // Empty parent folders up to (not including) the download dir.
-        let mut parent = path.parent();
-        while let Some(p) = parent {
-            if p == dir || !p.starts_with(dir) || std::fs::remove_dir(p).is_err() {
-                break;
-            }
-            parent = p.parent();
-        }
-    }
-    Ok(())
-}
-
-/// Moves a torrent's content from `from` to `to` (rename: same file system).
-fn move_content(torrent: &Torrent, from: &Path, to: &Path) -> Result<(), DaemonError> {
-    let src = content_root(torrent, from);
-    let dst = content_root(torrent, to);
-    if !src.exists() {
-        return Ok(());
-    }
-    if dst.exists() {
-        return Err(DaemonError::BadRequest(format!(
-            "{} already exists",
-            dst.display()
-        )));
-    }
-    std::fs::create_dir_all(to)
-        .map_err(|e| DaemonError::io(format!("creating {}", to.display()), e))?;
-    std::fs::rename(&src, &dst)
-        .map_err(|e| DaemonError::io(format!("moving {} to {}", src.display(), dst.display()), e))
 }
 
 #[cfg(test)]

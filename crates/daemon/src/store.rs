@@ -51,6 +51,12 @@ pub struct TorrentRecord {
     /// Stop seeding once uploaded ≥ ratio × size.
     #[serde(default)]
     pub seed_ratio_limit: Option<f64>,
+    /// Stop seeding after this many seconds without upload.
+    #[serde(default)]
+    pub seed_idle_limit: Option<u64>,
+    /// Stopped by its seed ratio or idle limit (cleared by a start).
+    #[serde(default)]
+    pub finished: bool,
     /// Payload bytes sent over the torrent's whole life.
     #[serde(default)]
     pub uploaded: u64,
@@ -93,6 +99,13 @@ pub struct DaemonRecord {
     /// Whether the limits above were set through the API.
     #[serde(default)]
     pub limits_set: bool,
+    /// Most torrents downloading at once, set through the API (overrides
+    /// the config file; 0: no limit).
+    #[serde(default)]
+    pub max_active_downloads: Option<usize>,
+    /// Most torrents seeding at once, set through the API.
+    #[serde(default)]
+    pub max_active_seeds: Option<usize>,
 }
 
 /// A saved torrent: its record and metainfo (none while a magnet link's
@@ -289,6 +302,8 @@ mod tests {
             max_upload: None,
             max_download: Some(5),
             seed_ratio_limit: None,
+            seed_idle_limit: Some(60),
+            finished: false,
             uploaded: 0,
             downloaded: 0,
             magnet: None,

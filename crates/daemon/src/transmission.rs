@@ -135,6 +135,12 @@ fn flag(args: &Map<String, Value>, key: &str) -> Option<bool> {
     }
 }
 
+/// Sequential download: Transmission 4's `sequentialDownload`, or the
+/// snake-case `sequential_download` of its newer RPC.
+fn sequential_flag(args: &Map<String, Value>) -> Option<bool> {
+    flag(args, "sequentialDownload").or_else(|| flag(args, "sequential_download"))
+}
+
 fn uint(args: &Map<String, Value>, key: &str) -> Option<u64> {
     args.get(key)
         .and_then(|v| v.as_u64().or_else(|| v.as_f64().map(|f| f.max(0.0) as u64)))
@@ -174,6 +180,7 @@ fn each(
 fn session_get(d: &Daemon) -> Value {
     let config = d.config();
     let (up, down) = d.rate_limits();
+    let (max_downloads, max_seeds) = d.queue_limits();
     json!({
         "version": format!("shoal {} (3.00 compatible)", env!("CARGO_PKG_VERSION")),
         "rpc-version": RPC_VERSION,
@@ -205,8 +212,10 @@ fn session_get(d: &Daemon) -> Value {
         "seedRatioLimited": false,
         "start-added-torrents": !config.start_paused,
         "trash-original-torrent-files": false,
-        "download-queue-enabled": config.max_active_downloads > 0,
-        "download-queue-size": config.max_active_downloads,
+        "download-queue-enabled": max_downloads > 0,
+        "download-queue-size": max_downloads,
+        "seed-queue-enabled": max_seeds > 0,
+        "seed-queue-size": max_seeds,
         "units": {
             "speed-units": ["kB/s", "MB/s", "GB/s", "TB/s"], "speed-bytes": SPEED_K,
             "size-units": ["kB", "MB", "GB", "TB"], "size-bytes": 1000,
@@ -237,7 +246,34 @@ fn session_set(d: &Daemon, args: &Map<String, Value>) -> Result<Value, String> {
         up,
     );
     d.set_rate_limits(up, down).map_err(|e| e.to_string())?;
+    let (max_downloads, max_seeds) = d.queue_limits();
+    let downloads = queue(
+        flag(args, "download-queue-enabled"),
+        uint(args, "download-queue-size"),
+        max_downloads,
+    );
+    let seeds = queue(
+        flag(args, "seed-queue-enabled"),
+        uint(args, "seed-queue-size"),
+        max_seeds,
+    );
+    d.set_queue_limits(downloads, seeds)
+        .map_err(|e| e.to_string())?;
     Ok(json!({}))
+}
+
+/// A queue size from Transmission's `*-queue-enabled` / `*-queue-size`
+/// pair (`None`: unchanged). Ours has one number, 0 meaning no queue:
+/// disabling sets 0, and enabling without a size takes Transmission's
+/// default of 5.
+fn queue(enabled: Option<bool>, size: Option<u64>, current: usize) -> Option<usize> {
+    let size = size.map(|n| usize::try_from(n).unwrap_or(usize::MAX));
+    match (enabled, size) {
+        (Some(false), _) => Some(0),
+        (_, Some(n)) => Some(n),
+        (Some(true), None) if current == 0 => Some(5),
+        (Some(true), None) | (None, None) => None,
+    }
 }
 
 fn session_stats(d: &Daemon) -> Value {
@@ -355,13 +391,15 @@ fn torrent_fields(
         "id": v.id,
         "name": v.name,
         "hashString": v.info_hash,
-        "status": status_code(v.status),
+        // 5: queued to seed, 3: queued to download.
+        "status": if v.status == Status::Queued && v.has_metadata && v.left_until_done == 0 { 5 } else { status_code(v.status) },
+        "sequentialDownload": v.sequential,
         "error": if v.error.is_some() { 3 } else { 0 },
         "errorString": v.error.clone().unwrap_or_default(),
         "eta": v.eta,
         "etaIdle": -1,
         // Finished: stopped by its seed ratio limit, not by hand.
-        "isFinished": v.left_until_done == 0 && v.paused && v.seed_ratio_limit.is_some_and(|r| v.ratio >= r),
+        "isFinished": v.finished || (v.left_until_done == 0 && v.paused && v.seed_ratio_limit.is_some_and(|r| v.ratio >= r)),
         "isStalled": false,
         "leftUntilDone": v.left_until_done,
         "sizeWhenDone": v.size_when_done,
@@ -399,8 +437,9 @@ fn torrent_fields(
         "uploadLimited": v.max_upload.is_some(),
         "seedRatioLimit": v.seed_ratio_limit.unwrap_or(0.0),
         "seedRatioMode": if v.seed_ratio_limit.is_some() { 1 } else { 0 },
-        "seedIdleLimit": 0,
-        "seedIdleMode": 0,
+        // Minutes in Transmission; ours counts seconds (rounded up here).
+        "seedIdleLimit": v.seed_idle_limit.map_or(0, |s| s.div_ceil(60)),
+        "seedIdleMode": if v.seed_idle_limit.is_some() { 1 } else { 0 },
         "honorsSessionLimits": true,
         "bandwidthPriority": 0,
         "queuePosition": v.id,
@@ -523,7 +562,7 @@ async fn torrent_add(d: &Daemon, args: &Map<String, Value>) -> Result<Value, Str
                 .map(PathBuf::from),
             paused: flag(args, "paused"),
             file_priorities: None,
-            sequential: false,
+            sequential: sequential_flag(args).unwrap_or(false),
         })
         .await
         .map_err(|e| match e {
@@ -583,6 +622,16 @@ fn torrent_set(d: &Daemon, args: &Map<String, Value>) -> Result<Value, String> {
         Some(0 | 2) => changes.seed_ratio_limit = Some(None),
         _ => {}
     }
+    // seedIdleMode: 0 session-wide (there is no session-wide idle limit:
+    // none), 1 this torrent's seedIdleLimit in minutes, 2 unlimited.
+    match uint(args, "seedIdleMode") {
+        Some(1) => {
+            let minutes = uint(args, "seedIdleLimit").unwrap_or(30);
+            changes.seed_idle_limit = Some(Some(minutes.saturating_mul(60)).filter(|s| *s > 0));
+        }
+        Some(0 | 2) => changes.seed_idle_limit = Some(None),
+        _ => {}
+    }
     for f in list("files-wanted") {
         changes.file_priorities.push((f, 4));
     }
@@ -598,7 +647,7 @@ fn torrent_set(d: &Daemon, args: &Map<String, Value>) -> Result<Value, String> {
     for f in list("files-unwanted") {
         changes.file_priorities.push((f, 0));
     }
-    if let Some(s) = flag(args, "sequentialDownload") {
+    if let Some(s) = sequential_flag(args) {
         changes.sequential = Some(s);
     }
     each(d, args, |d, id| d.change(id, &changes))

@@ -81,6 +81,10 @@ pub struct TorrentView {
     pub max_download: Option<u64>,
     /// Seed ratio limit.
     pub seed_ratio_limit: Option<f64>,
+    /// Seed idle limit: seconds without upload before seeding stops.
+    pub seed_idle_limit: Option<u64>,
+    /// Stopped by its seed ratio or idle limit.
+    pub finished: bool,
     /// Whether the torrent's metadata is known (false while a magnet link's
     /// is being fetched).
     pub has_metadata: bool,
@@ -163,6 +167,8 @@ pub(crate) fn of(e: &Entry) -> TorrentView {
         max_upload: e.record.max_upload,
         max_download: e.record.max_download,
         seed_ratio_limit: e.record.seed_ratio_limit,
+        seed_idle_limit: e.record.seed_idle_limit,
+        finished: e.record.finished,
         has_metadata: e.torrent.is_some(),
         magnet: e.record.magnet.clone(),
         hash_failures: e.record.hash_failures,

@@ -1010,3 +1010,295 @@ fn magnet_without_peers_waits_survives_restart_and_cancels() {
     assert_eq!(v["result"], "success", "{v}");
     assert_eq!(v["arguments"]["torrent-added"]["hashString"], hash);
 }
+
+/// A Python HTTP server on 127.0.0.1 that answers with redirects (killed
+/// on drop): `/hop/N` redirects to `/hop/N-1` (relative), `/hop/0` to the
+/// absolute URL of `/file`, which serves the .torrent; `/magnet` redirects
+/// to a magnet link, `/ftp` to an ftp URL and `/loop` to itself.
+struct Redirector {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Drop for Redirector {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn redirector(torrent: &Path, magnet: &str) -> Redirector {
+    const SCRIPT: &str = r#"
+import http.server, sys
+torrent, magnet = open(sys.argv[1], "rb").read(), sys.argv[2]
+class H(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *a): pass
+    def go(self, where):
+        self.send_response(302); self.send_header("Location", where)
+        self.send_header("Content-Length", "0"); self.end_headers()
+    def do_GET(self):
+        p, port = self.path, self.server.server_address[1]
+        if p.startswith("/hop/"):
+            n = int(p[5:])
+            return self.go("%d" % (n - 1) if n > 0 else "http://127.0.0.1:%d/file" % port)
+        if p == "/file":
+            self.send_response(200); self.send_header("Content-Length", str(len(torrent)))
+            self.end_headers(); return self.wfile.write(torrent)
+        if p == "/magnet": return self.go(magnet)
+        if p == "/ftp": return self.go("ftp://127.0.0.1/x.torrent")
+        if p == "/loop": return self.go("/loop")
+        self.send_response(404); self.send_header("Content-Length", "0"); self.end_headers()
+s = http.server.HTTPServer(("127.0.0.1", 0), H)
+print(s.server_address[1], flush=True)
+s.serve_forever()
+"#;
+    use std::io::BufRead as _;
+    let mut child = std::process::Command::new("python3")
+        .args(["-c", SCRIPT])
+        .arg(torrent)
+        .arg(magnet)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 is needed for the redirect test");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port = line.trim().parse().unwrap();
+    Redirector { child, port }
+}
+
+#[test]
+fn add_by_url_follows_redirects_and_magnet_redirects() {
+    let s = server(|_| {});
+    let a = s.addr;
+    let file = s.downloads.parent().unwrap().join("r.torrent");
+    std::fs::write(&file, torrent_bytes("redirected")).unwrap();
+    let hash = "89abcdef0123456789abcdef0123456789abcdef";
+    let magnet = format!("magnet:?xt=urn:btih:{hash}&dn=from-indexer");
+    let r = redirector(&file, &magnet);
+    let add = |path: &str| {
+        let body = json!({ "url": format!("http://127.0.0.1:{}{path}", r.port), "paused": true });
+        send(a, "POST", "/api/v1/torrents", body.to_string().as_bytes())
+    };
+    // Five redirects (four relative, one absolute) are followed; six are not.
+    let (status, v) = add("/hop/5");
+    assert_eq!(status, 400, "six redirects: {v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("redirects"),
+        "{v}"
+    );
+    let (status, t) = add("/hop/4");
+    assert_eq!(status, 201, "{t}");
+    assert_eq!(
+        (t["name"].as_str(), t["has_metadata"].as_bool()),
+        (Some("redirected"), Some(true))
+    );
+    // A redirect to a magnet link adds the magnet link.
+    let (status, t) = add("/magnet");
+    assert_eq!(status, 201, "{t}");
+    assert_eq!(
+        (
+            t["info_hash"].as_str(),
+            t["name"].as_str(),
+            t["has_metadata"].as_bool()
+        ),
+        (Some(hash), Some("from-indexer"), Some(false))
+    );
+    assert_eq!(t["magnet"].as_str(), Some(magnet.as_str()));
+    // Other schemes and loops are refused and add nothing.
+    for bad in ["/ftp", "/loop", "/missing"] {
+        let (status, v) = add(bad);
+        assert_eq!((status, error_code(&v)), (400, "bad_request"), "{bad}: {v}");
+    }
+    assert_eq!(count(a), 2);
+}
+
+/// Writes the content of `torrent_bytes(name)` under `dir`, so the
+/// torrent is complete there.
+fn write_complete(dir: &Path, name: &str) {
+    for (i, len) in [40_000usize, 70_000].into_iter().enumerate() {
+        let path = dir.join(name).join(format!("f{i}.bin"));
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, (0..len).map(|b| (b % 251) as u8).collect::<Vec<_>>()).unwrap();
+    }
+}
+
+/// One Transmission RPC call (handshake included); returns the reply.
+fn rpc(addr: SocketAddr, body: Value) -> Value {
+    let (_, head, _) = request(addr, "POST", "/transmission/rpc", &[], b"{}");
+    let sid = head
+        .lines()
+        .find_map(|l| l.strip_prefix("x-transmission-session-id: "))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let (_, _, text) = request(
+        addr,
+        "POST",
+        "/transmission/rpc",
+        &[("X-Transmission-Session-Id", &sid)],
+        body.to_string().as_bytes(),
+    );
+    let v: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["result"], "success", "{body}: {v}");
+    v
+}
+
+fn statuses(addr: SocketAddr) -> Vec<String> {
+    get(addr, "/api/v1/torrents")
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["status"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn wait_statuses(addr: SocketAddr, want: &[&str]) {
+    let start = std::time::Instant::now();
+    while statuses(addr) != want {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "want {want:?}, have {:?}",
+            statuses(addr)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn seed_idle_limit_stops_an_idle_seed() {
+    let s = server(|_| {});
+    let a = s.addr;
+    write_complete(&s.downloads, "idle");
+    let (status, t) = send(
+        a,
+        "POST",
+        "/api/v1/torrents",
+        &add_body("idle", json!({ "paused": false })),
+    );
+    assert_eq!(status, 201, "{t}");
+    wait_statuses(a, &["seeding"]);
+    let t = get(a, "/api/v1/torrents/1");
+    assert_eq!(
+        (t["seed_idle_limit"].is_null(), t["finished"].as_bool()),
+        (true, Some(false))
+    );
+    // No peer ever comes: with a 3 s limit, seeding stops 3–5 s later.
+    let (status, t) = send(
+        a,
+        "PATCH",
+        "/api/v1/torrents/1",
+        br#"{"seed_idle_limit":3}"#,
+    );
+    assert_eq!(
+        (status, t["seed_idle_limit"].as_u64()),
+        (200, Some(3)),
+        "{t}"
+    );
+    let set = std::time::Instant::now();
+    wait_statuses(a, &["stopped"]);
+    let took = set.elapsed();
+    assert!(
+        took >= Duration::from_millis(2500) && took < Duration::from_secs(8),
+        "stopped after {took:?}"
+    );
+    let t = get(a, "/api/v1/torrents/1");
+    assert_eq!(
+        (t["paused"].as_bool(), t["finished"].as_bool()),
+        (Some(true), Some(true)),
+        "{t}"
+    );
+    // Transmission shows it in minutes and calls the torrent finished.
+    let fields = json!(["seedIdleLimit", "seedIdleMode", "isFinished", "status"]);
+    let v = rpc(
+        a,
+        json!({ "method": "torrent-get", "arguments": { "ids": [1], "fields": fields } }),
+    );
+    let tr = &v["arguments"]["torrents"][0];
+    assert_eq!(
+        (
+            tr["seedIdleLimit"].as_u64(),
+            tr["seedIdleMode"].as_u64(),
+            tr["isFinished"].as_bool()
+        ),
+        (Some(1), Some(1), Some(true)),
+        "{v}"
+    );
+    // torrent-set takes minutes (mode 1) or removes the limit (mode 2).
+    rpc(
+        a,
+        json!({ "method": "torrent-set", "arguments": { "ids": [1], "seedIdleMode": 1, "seedIdleLimit": 5 } }),
+    );
+    assert_eq!(get(a, "/api/v1/torrents/1")["seed_idle_limit"], 300);
+    rpc(
+        a,
+        json!({ "method": "torrent-set", "arguments": { "ids": [1], "seedIdleMode": 2 } }),
+    );
+    assert!(get(a, "/api/v1/torrents/1")["seed_idle_limit"].is_null());
+    // Started again without a limit, it seeds on.
+    let (status, t) = send(a, "POST", "/api/v1/torrents/1/start", b"");
+    assert_eq!((status, t["finished"].as_bool()), (200, Some(false)), "{t}");
+    wait_statuses(a, &["seeding"]);
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(statuses(a), ["seeding"]);
+}
+
+#[test]
+fn seed_queue_holds_extra_seeds() {
+    let s = server(|c| c.max_active_seeds = 1);
+    let a = s.addr;
+    for name in ["s1", "s2"] {
+        write_complete(&s.downloads, name);
+        let (status, v) = send(
+            a,
+            "POST",
+            "/api/v1/torrents",
+            &add_body(name, json!({ "paused": false })),
+        );
+        assert_eq!(status, 201, "{v}");
+    }
+    wait_statuses(a, &["seeding", "queued"]);
+    let session = get(a, "/api/v1/session");
+    assert_eq!(
+        (
+            session["max_active_seeds"].as_u64(),
+            session["max_active_downloads"].as_u64()
+        ),
+        (Some(1), Some(0))
+    );
+    let v = rpc(a, json!({ "method": "session-get" }));
+    let args = &v["arguments"];
+    assert_eq!(
+        (
+            args["seed-queue-enabled"].as_bool(),
+            args["seed-queue-size"].as_u64()
+        ),
+        (Some(true), Some(1)),
+        "{v}"
+    );
+    assert_eq!(args["download-queue-enabled"], false);
+    // Transmission turns the seed queue off: both seed.
+    rpc(
+        a,
+        json!({ "method": "session-set", "arguments": { "seed-queue-enabled": false } }),
+    );
+    wait_statuses(a, &["seeding", "seeding"]);
+    let v = rpc(a, json!({ "method": "session-get" }));
+    assert_eq!(v["arguments"]["seed-queue-enabled"], false);
+    // The native API sets it back to one; the newest waits again.
+    let (status, v) = send(a, "PATCH", "/api/v1/session", br#"{"max_active_seeds":1}"#);
+    assert_eq!(
+        (status, v["max_active_seeds"].as_u64()),
+        (200, Some(1)),
+        "{v}"
+    );
+    wait_statuses(a, &["seeding", "queued"]);
+    // Pausing the seeding one lets the queued one seed.
+    let (status, _) = send(a, "POST", "/api/v1/torrents/1/stop", b"");
+    assert_eq!(status, 200);
+    wait_statuses(a, &["stopped", "seeding"]);
+}

@@ -29,4 +29,7 @@ pub use dht::{Dht, DhtConfig, DhtStats};
 pub use error::SessionError;
 pub use session::{FetchedMetadata, Session};
 pub use torrent::{TorrentHandle, TorrentStats};
-pub use tracker::{AnnounceStatus, ScrapeResult, SwarmCounts, http_get, scrape};
+pub use tracker::{
+    AnnounceStatus, HttpFetched, MAX_REDIRECTS, ScrapeResult, SwarmCounts, http_get,
+    http_get_following, scrape,
+};

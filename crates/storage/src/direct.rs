@@ -69,12 +69,7 @@ pub(crate) fn write_aligned(file: &File, data: &[u8], offset: u64) -> std::io::R
     result
 }
 
-fn copy_and_write(
-    file: &File,
-    data: &[u8],
-    offset: u64,
-    bounce: &mut [u8],
-) -> std::io::Result<()> {
+fn copy_and_write(file: &File, data: &[u8], offset: u64, bounce: &mut [u8]) -> std::io::Result<()> {
     let start = bounce.as_ptr().align_offset(ALIGN);
     let window = bounce
         .get_mut(start..start + CHUNK)

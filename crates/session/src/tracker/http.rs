@@ -1,6 +1,7 @@
 //! A minimal HTTP/1.1 GET for tracker announces over `http://` or `https://`
 //! (TLS by rustls, see [`super::tls`]): one request per connection, bounded
-//! reply size, no redirects.
+//! reply size. Announces follow no redirects; [`get_reply`] hands a
+//! redirect's target back so a caller (add by URL) can choose to follow it.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -56,6 +57,39 @@ impl HttpUrl {
     }
 }
 
+impl HttpUrl {
+    /// A redirect's `Location` as an absolute URL: one with a scheme
+    /// (`https:`, `magnet:` …) as it is; `//host/…`, `/path` and relative
+    /// paths against this URL.
+    pub fn resolve(&self, location: &str) -> String {
+        let scheme = location.split_once(':').map(|(s, _)| s).filter(|s| {
+            s.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+        });
+        if scheme.is_some() {
+            return location.to_owned();
+        }
+        let own = if self.tls { "https" } else { "http" };
+        if location.starts_with("//") {
+            return format!("{own}:{location}");
+        }
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        let origin = format!("{own}://{host}:{}", self.port);
+        if location.starts_with('/') {
+            return format!("{origin}{location}");
+        }
+        // Relative: beside the last `/` of the path (the query dropped).
+        let path = self.target.split(['?', '#']).next().unwrap_or("/");
+        let dir = path.rsplit_once('/').map_or("", |(d, _)| d);
+        format!("{origin}{dir}/{location}")
+    }
+}
+
 /// `host:port`, `[v6]:port` or a bare host with `default_port`.
 pub(crate) fn split_host_port(authority: &str, default_port: u16) -> Option<(String, u16)> {
     if let Some(v6) = authority.strip_prefix('[') {
@@ -83,12 +117,35 @@ pub(crate) async fn get(url: &HttpUrl, timeout: Duration) -> Result<Vec<u8>, Tra
 /// Room for the status line and headers on top of a body cap.
 const HEAD_ROOM: usize = 16 * 1024;
 
-/// [`get`] with a body of at most `max_body` bytes.
+/// A reply: the body of a 200, or where a redirect points (its
+/// `Location`, resolved against the URL asked for).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Reply {
+    /// The body of a 200 reply.
+    Body(Vec<u8>),
+    /// A 301/302/303/307/308 reply's absolute target.
+    Redirect(String),
+}
+
+/// [`get`] with a body of at most `max_body` bytes; a redirect is an error.
 pub(crate) async fn get_capped(
     url: &HttpUrl,
     timeout: Duration,
     max_body: usize,
 ) -> Result<Vec<u8>, TrackerError> {
+    match get_reply(url, timeout, max_body).await? {
+        Reply::Body(body) => Ok(body),
+        Reply::Redirect(to) => Err(TrackerError::Status(format!("redirect to {to}"))),
+    }
+}
+
+/// GETs `url` with a body of at most `max_body` bytes; a redirect is
+/// returned, not followed.
+pub(crate) async fn get_reply(
+    url: &HttpUrl,
+    timeout: Duration,
+    max_body: usize,
+) -> Result<Reply, TrackerError> {
     let max = max_body.saturating_add(HEAD_ROOM);
     let work = async {
         let addr = resolve(&url.host, url.port).await?;
@@ -100,12 +157,17 @@ pub(crate) async fn get_capped(
             exchange(url, stream, max).await
         }
     };
-    tokio::time::timeout(timeout, work)
+    let raw = tokio::time::timeout(timeout, work)
         .await
-        .map_err(|_| TrackerError::Timeout)?
+        .map_err(|_| TrackerError::Timeout)??;
+    match parse_reply(&raw)? {
+        Reply::Redirect(location) => Ok(Reply::Redirect(url.resolve(&location))),
+        body => Ok(body),
+    }
 }
 
-/// Sends the request on an open connection and reads the reply to its end.
+/// Sends the request on an open connection and reads the reply to its end
+/// (at most `max` bytes).
 async fn exchange(
     url: &HttpUrl,
     mut stream: impl AsyncRead + AsyncWrite + Unpin,
@@ -141,7 +203,7 @@ async fn exchange(
             return Err(TrackerError::Malformed("reply too large".into()));
         }
     }
-    parse_reply(&reply)
+    Ok(reply)
 }
 
 async fn resolve(host: &str, port: u16) -> Result<SocketAddr, TrackerError> {
@@ -151,8 +213,9 @@ async fn resolve(host: &str, port: u16) -> Result<SocketAddr, TrackerError> {
         .ok_or_else(|| TrackerError::BadUrl(format!("{host} has no address")))
 }
 
-/// Status line, headers (`Content-Length` or chunked), body.
-fn parse_reply(reply: &[u8]) -> Result<Vec<u8>, TrackerError> {
+/// Status line, headers (`Content-Length` or chunked), body; a redirect's
+/// `Location` as it stands.
+fn parse_reply(reply: &[u8]) -> Result<Reply, TrackerError> {
     let malformed = |what: &str| TrackerError::Malformed(what.to_owned());
     let head_end = reply
         .windows(4)
@@ -164,9 +227,6 @@ fn parse_reply(reply: &[u8]) -> Result<Vec<u8>, TrackerError> {
     let mut lines = head.split("\r\n");
     let status = lines.next().unwrap_or_default();
     let code = status.split_whitespace().nth(1).unwrap_or_default();
-    if code != "200" {
-        return Err(TrackerError::Status(status.to_owned()));
-    }
     let header = |name: &str| {
         lines
             .clone()
@@ -174,15 +234,23 @@ fn parse_reply(reply: &[u8]) -> Result<Vec<u8>, TrackerError> {
             .find(|(k, _)| k.trim().eq_ignore_ascii_case(name))
             .map(|(_, v)| v.trim().to_owned())
     };
+    if matches!(code, "301" | "302" | "303" | "307" | "308") {
+        if let Some(location) = header("location").filter(|l| !l.is_empty()) {
+            return Ok(Reply::Redirect(location));
+        }
+    }
+    if code != "200" {
+        return Err(TrackerError::Status(status.to_owned()));
+    }
     if header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
-        return dechunk(body);
+        return dechunk(body).map(Reply::Body);
     }
     match header("content-length").and_then(|v| v.parse::<usize>().ok()) {
         Some(len) => body
             .get(..len)
-            .map(<[u8]>::to_vec)
+            .map(|b| Reply::Body(b.to_vec()))
             .ok_or_else(|| malformed("short body")),
-        None => Ok(body.to_vec()),
+        None => Ok(Reply::Body(body.to_vec())),
     }
 }
 
@@ -231,14 +299,35 @@ mod tests {
     }
 
     #[test]
+    fn redirect_targets() {
+        let u = HttpUrl::parse("http://127.0.0.1:8080/dl/get.php?id=3").unwrap();
+        assert_eq!(
+            u.resolve("magnet:?xt=urn:btih:aa"),
+            "magnet:?xt=urn:btih:aa"
+        );
+        assert_eq!(u.resolve("https://x/t.torrent"), "https://x/t.torrent");
+        assert_eq!(u.resolve("//y:81/t"), "http://y:81/t");
+        assert_eq!(u.resolve("/t.torrent"), "http://127.0.0.1:8080/t.torrent");
+        assert_eq!(u.resolve("t.torrent"), "http://127.0.0.1:8080/dl/t.torrent");
+        let v6 = HttpUrl::parse("https://[::1]/a").unwrap();
+        assert_eq!(v6.resolve("/b"), "https://[::1]:443/b");
+        assert_eq!(
+            parse_reply(b"HTTP/1.1 302 Found\r\nLocation: /x\r\n\r\n").unwrap(),
+            Reply::Redirect("/x".into())
+        );
+        // A redirect without a Location is just an error status.
+        assert!(parse_reply(b"HTTP/1.1 302 Found\r\n\r\n").is_err());
+    }
+
+    #[test]
     fn replies() {
         assert_eq!(
             parse_reply(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabcdef").unwrap(),
-            b"abc"
+            Reply::Body(b"abc".to_vec())
         );
         assert_eq!(
             parse_reply(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n").unwrap(),
-            b"abcde"
+            Reply::Body(b"abcde".to_vec())
         );
         assert!(matches!(
             parse_reply(b"HTTP/1.1 404 Not Found\r\n\r\n"),
