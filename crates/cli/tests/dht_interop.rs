@@ -7,23 +7,10 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use common::*;
-
-/// `shoal dht --listen 127.0.0.1:PORT` (standalone, no bootstrap: it is the
-/// bootstrap node of everyone else).
-fn dht_node(dir: &Path, port: u16) -> Proc {
-    let mut cmd = shoal();
-    cmd.args(["dht", "--listen", &format!("127.0.0.1:{port}")])
-        .args(["--status-every", "1"]);
-    let mut node = Proc::spawn("shoal-dht", &mut cmd, dir);
-    node.wait_until("listening", Duration::from_secs(10), |p| {
-        p.stdout().contains("dht node listening on")
-    });
-    node
-}
 
 struct Fixture {
     tmp: tempfile::TempDir,

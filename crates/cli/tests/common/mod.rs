@@ -410,3 +410,17 @@ pub fn shoal_seed(torrent: &Path, dir: &Path, state: &Path, port: u16) -> Comman
         .arg(format!("127.0.0.1:{port}"));
     cmd
 }
+
+/// `shoal dht --listen 127.0.0.1:PORT`, printing its status every second: a
+/// standalone node with no bootstrap of its own, which everyone else in a
+/// test bootstraps from.
+pub fn dht_node(dir: &Path, port: u16) -> Proc {
+    let mut cmd = shoal();
+    cmd.args(["dht", "--listen", &format!("127.0.0.1:{port}")])
+        .args(["--status-every", "1"]);
+    let mut node = Proc::spawn("shoal-dht", &mut cmd, dir);
+    node.wait_until("listening", Duration::from_secs(10), |p| {
+        p.stdout().contains("dht node listening on")
+    });
+    node
+}

@@ -116,24 +116,28 @@ impl Tracker {
         })
     }
 
+    /// The UDP client of a `udp://` tracker, resolved and bound on first use.
+    async fn udp_client(&mut self) -> Result<&mut udp::UdpTracker, TrackerError> {
+        let Tracker::Udp {
+            host,
+            port,
+            url_data,
+            client,
+        } = self
+        else {
+            return Err(TrackerError::Unsupported("not a UDP tracker".into()));
+        };
+        if client.is_none() {
+            *client = Some(udp::UdpTracker::new(host, *port, url_data).await?);
+        }
+        client.as_mut().ok_or(TrackerError::Timeout)
+    }
+
     /// Asks this tracker for the swarm's size.
     async fn scrape(&mut self, info_hash: [u8; 20]) -> Result<SwarmCounts, TrackerError> {
         match self {
             Tracker::Http { url, .. } => scrape::http_scrape(url, info_hash).await,
-            Tracker::Udp {
-                host,
-                port,
-                url_data,
-                client,
-            } => {
-                if client.is_none() {
-                    *client = Some(udp::UdpTracker::new(host, *port, url_data).await?);
-                }
-                match client {
-                    Some(c) => c.scrape(info_hash).await,
-                    None => Err(TrackerError::Timeout),
-                }
-            }
+            Tracker::Udp { .. } => self.udp_client().await?.scrape(info_hash).await,
         }
     }
 
@@ -186,20 +190,7 @@ impl Tracker {
                     }
                 }
             }
-            Tracker::Udp {
-                host,
-                port,
-                url_data,
-                client,
-            } => {
-                if client.is_none() {
-                    *client = Some(udp::UdpTracker::new(host, *port, url_data).await?);
-                }
-                match client {
-                    Some(c) => c.announce(a).await,
-                    None => Err(TrackerError::Timeout),
-                }
-            }
+            Tracker::Udp { .. } => self.udp_client().await?.announce(a).await,
         }
     }
 }
