@@ -542,17 +542,7 @@ async fn torrent_add(d: &Daemon, args: &Map<String, Value>) -> Result<Value, Str
     } else {
         return Err("torrent-add needs metainfo or filename".into());
     };
-    let files = |key: &str| -> Vec<usize> {
-        args.get(key)
-            .and_then(Value::as_array)
-            .map(|l| {
-                l.iter()
-                    .filter_map(|v| v.as_u64().map(|n| n as usize))
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    let unwanted = files("files-unwanted");
+    let unwanted = index_list(args, "files-unwanted");
     let outcome = d
         .add(AddRequest {
             source,
@@ -586,17 +576,21 @@ async fn torrent_add(d: &Daemon, args: &Map<String, Value>) -> Result<Value, Str
     })
 }
 
+/// A list of file indices (`files-wanted`, `priority-high`, …); entries
+/// that are not non-negative integers are skipped.
+fn index_list(args: &Map<String, Value>, key: &str) -> Vec<usize> {
+    args.get(key)
+        .and_then(Value::as_array)
+        .map(|l| {
+            l.iter()
+                .filter_map(|v| v.as_u64().map(|n| n as usize))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 fn torrent_set(d: &Daemon, args: &Map<String, Value>) -> Result<Value, String> {
-    let list = |key: &str| -> Vec<usize> {
-        args.get(key)
-            .and_then(Value::as_array)
-            .map(|l| {
-                l.iter()
-                    .filter_map(|v| v.as_u64().map(|n| n as usize))
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
+    let list = |key: &str| index_list(args, key);
     let limit = |enabled: &str, value: &str| -> Option<Option<u64>> {
         match (flag(args, enabled), uint(args, value)) {
             (Some(false), _) => Some(None),
