@@ -14,6 +14,7 @@ mod control;
 mod dht;
 mod dht_peers;
 mod error;
+mod magnet;
 mod metadata;
 mod peers;
 mod piece_cache;
@@ -27,7 +28,8 @@ pub use config::{SessionConfig, TorrentOptions};
 pub use control::PeerSummary;
 pub use dht::{Dht, DhtConfig, DhtStats};
 pub use error::SessionError;
-pub use session::{FetchedMetadata, Session};
+pub use magnet::FetchedMetadata;
+pub use session::Session;
 pub use torrent::{TorrentHandle, TorrentStats};
 pub use tracker::{
     AnnounceStatus, HttpFetched, MAX_REDIRECTS, ScrapeResult, SwarmCounts, http_get,
