@@ -78,67 +78,81 @@ fn deliver(
     pex
 }
 
+/// Three engines where 0 dialled 1 and 2, which are not connected to each
+/// other, on a virtual clock.
+struct Star {
+    e: Vec<Engine>,
+    one_in_0: PeerKey,
+    zero_in_1: PeerKey,
+    two_in_0: PeerKey,
+    zero_in_2: PeerKey,
+    now: Duration,
+}
+
+impl Star {
+    fn new(private: bool) -> Star {
+        let mut e = engines(3, private);
+        let (one_in_0, zero_in_1) = dial(&mut e, 0, 1);
+        let (two_in_0, zero_in_2) = dial(&mut e, 0, 2);
+        Star {
+            e,
+            one_in_0,
+            zero_in_1,
+            two_in_0,
+            zero_in_2,
+            now: Duration::ZERO,
+        }
+    }
+
+    /// Ticks every engine and moves bytes both ways on both links every
+    /// 500 ms until `until`, or until `done` holds for what 1 heard from 0;
+    /// returns the ut_pex messages 1 heard.
+    fn run(&mut self, until: Duration, done: impl Fn(&[PexMessage]) -> bool) -> Vec<PexMessage> {
+        let mut heard = Vec::new();
+        while self.now < until && !done(&heard) {
+            let now = self.now;
+            for engine in self.e.iter_mut() {
+                engine.tick(now);
+            }
+            let e = &mut self.e;
+            heard.extend(deliver(e, (0, self.one_in_0), (1, self.zero_in_1), now));
+            deliver(e, (1, self.zero_in_1), (0, self.one_in_0), now);
+            deliver(e, (0, self.two_in_0), (2, self.zero_in_2), now);
+            deliver(e, (2, self.zero_in_2), (0, self.two_in_0), now);
+            self.now += Duration::from_millis(500);
+        }
+        heard
+    }
+}
+
 #[test]
 fn peers_learn_each_other_and_hear_of_departures() {
-    let mut e = engines(3, false);
-    // 0 dials 1 and 2; 1 and 2 are not connected to each other.
-    let (one_in_0, zero_in_1) = dial(&mut e, 0, 1);
-    let (two_in_0, zero_in_2) = dial(&mut e, 0, 2);
-    let mut now = Duration::ZERO;
-    let mut heard = Vec::new();
-    while now < Duration::from_secs(10) {
-        for engine in e.iter_mut() {
-            engine.tick(now);
-        }
-        heard.extend(deliver(&mut e, (0, one_in_0), (1, zero_in_1), now));
-        deliver(&mut e, (1, zero_in_1), (0, one_in_0), now);
-        deliver(&mut e, (0, two_in_0), (2, zero_in_2), now);
-        deliver(&mut e, (2, zero_in_2), (0, two_in_0), now);
-        now += Duration::from_millis(500);
-    }
+    let mut star = Star::new(false);
+    let heard = star.run(Duration::from_secs(10), |_| false);
     // 0 told 1 about 2 (whom it dialed, so it knows 2's listen address)
     // exactly once, and 1 passes it to its driver.
     assert_eq!(heard.len(), 1, "{heard:?}");
     assert_eq!(heard[0].added.len(), 1);
     assert_eq!(heard[0].added[0].addr, addr(2));
-    assert_eq!(e[1].take_discovered_peers(), vec![addr(2)]);
-    assert!(e[1].take_discovered_peers().is_empty(), "taken once");
+    assert_eq!(star.e[1].take_discovered_peers(), vec![addr(2)]);
+    assert!(star.e[1].take_discovered_peers().is_empty(), "taken once");
 
     // 2 leaves; a minute later 0 tells 1 it dropped it.
-    e[0].remove_peer(two_in_0, now);
-    let deadline = now + Duration::from_secs(70);
-    let mut dropped = Vec::new();
-    while now < deadline && dropped.is_empty() {
-        e[0].tick(now);
-        e[1].tick(now);
-        for m in deliver(&mut e, (0, one_in_0), (1, zero_in_1), now) {
-            dropped.extend(m.dropped);
-        }
-        deliver(&mut e, (1, zero_in_1), (0, one_in_0), now);
-        now += Duration::from_millis(500);
-    }
+    let now = star.now;
+    star.e[0].remove_peer(star.two_in_0, now);
+    let heard = star.run(now + Duration::from_secs(70), |h| {
+        h.iter().any(|m| !m.dropped.is_empty())
+    });
+    let dropped: Vec<SocketAddr> = heard.into_iter().flat_map(|m| m.dropped).collect();
     assert_eq!(dropped, vec![addr(2)]);
 }
 
 #[test]
 fn private_torrents_exchange_no_peers() {
-    let mut e = engines(3, true);
-    let (one_in_0, zero_in_1) = dial(&mut e, 0, 1);
-    let (two_in_0, zero_in_2) = dial(&mut e, 0, 2);
-    let mut now = Duration::ZERO;
-    let mut heard = Vec::new();
-    while now < Duration::from_secs(70) {
-        for engine in e.iter_mut() {
-            engine.tick(now);
-        }
-        heard.extend(deliver(&mut e, (0, one_in_0), (1, zero_in_1), now));
-        deliver(&mut e, (1, zero_in_1), (0, one_in_0), now);
-        deliver(&mut e, (0, two_in_0), (2, zero_in_2), now);
-        deliver(&mut e, (2, zero_in_2), (0, two_in_0), now);
-        now += Duration::from_millis(500);
-    }
+    let mut star = Star::new(true);
+    let heard = star.run(Duration::from_secs(70), |_| false);
     assert!(heard.is_empty(), "{heard:?}");
-    assert!(e[1].take_discovered_peers().is_empty());
+    assert!(star.e[1].take_discovered_peers().is_empty());
 }
 
 #[test]
