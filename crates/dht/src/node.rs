@@ -285,8 +285,16 @@ impl Node {
 
     /// Adds a node to ask (e.g. a peer's DHT port from the wire `port` message).
     pub fn add_node(&mut self, addr: SocketAddr, now: Duration) {
-        if self.family_ok(addr) && !self.pinging.contains(&addr) {
-            self.send_query(addr, None, Query::Ping { id: self.id }, Purpose::Ping, now);
+        if self.family_ok(addr) {
+            self.ping(addr, None, now);
+        }
+    }
+
+    /// Pings `addr` (whose id is `id`, if known) unless a ping to it is
+    /// already out.
+    fn ping(&mut self, addr: SocketAddr, id: Option<NodeId>, now: Duration) {
+        if !self.pinging.contains(&addr) {
+            self.send_query(addr, id, Query::Ping { id: self.id }, Purpose::Ping, now);
         }
     }
 
@@ -484,15 +492,7 @@ impl Node {
         };
         if !ro && self.table_mut(from).heard(sender, Heard::Query, now) == Outcome::PingToVerify {
             // Unknown querier: it joins the table once it answers a ping.
-            if !self.pinging.contains(&from) {
-                self.send_query(
-                    from,
-                    Some(sender.id),
-                    Query::Ping { id: self.id },
-                    Purpose::Ping,
-                    now,
-                );
-            }
+            self.ping(from, Some(sender.id), now);
         }
         let body = match q {
             Query::Ping { .. } => Body::Response(Response {
@@ -605,15 +605,7 @@ impl Node {
                 self.table_mut(from).heard(sender, Heard::Response, now)
             {
                 for c in ping.into_iter().take(2) {
-                    if !self.pinging.contains(&c.addr) {
-                        self.send_query(
-                            c.addr,
-                            Some(c.id),
-                            Query::Ping { id: self.id },
-                            Purpose::Ping,
-                            now,
-                        );
-                    }
+                    self.ping(c.addr, Some(c.id), now);
                 }
             }
         }
@@ -859,15 +851,7 @@ impl Node {
         }
         let quiet = self.config.refresh_interval;
         for c in self.table4.questionable(now, quiet, PINGS_PER_ROUND) {
-            if !self.pinging.contains(&c.addr) {
-                self.send_query(
-                    c.addr,
-                    Some(c.id),
-                    Query::Ping { id: self.id },
-                    Purpose::Ping,
-                    now,
-                );
-            }
+            self.ping(c.addr, Some(c.id), now);
         }
     }
 }
