@@ -6,6 +6,10 @@
 # release mode, then runs the same load test against each tracker in turn, one
 # worker each, everything on 127.0.0.1. Prints average responses/s, peak RSS
 # (VmHWM) and the ratio, then a memory-per-peer measurement with many torrents.
+# Each round also loads bench/udp_ceiling.c, a stateless responder that does
+# the least work a tracker can: what the load generator reaches against it is
+# the most any tracker can show here, because the generator is one process on
+# one of the machine's cores and saturates it too.
 #
 # Usage: bench/tracker.sh [DURATION_S (default 20)] [MEM_TORRENTS (default 1000000)] [ROUNDS (default 3; 0 = memory only)]
 # The machine may be shared: rounds alternate between the trackers and the
@@ -30,6 +34,8 @@ if [ ! -x "$CACHE/bin/aquatic_udp_load_test" ]; then
 fi
 cargo build --release -p shoal-tracker
 SHOAL=$CARGO_TARGET_DIR/release/shoal-tracker
+CEILING=$BUILD/udp_ceiling
+gcc -O2 -o "$CEILING" bench/udp_ceiling.c
 FREEPORT=${FREEPORT:-$ROOT/../shared/interop/freeport.py}
 port() { if [ -x "$FREEPORT" ]; then "$FREEPORT" 1; else python3 -c 'import socket;s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; fi; }
 
@@ -71,6 +77,8 @@ round() {
   if [ "$name" = aquatic ]; then
     sed "s/PORT/$p/" "$RUN/aquatic.toml" > "$RUN/aquatic-run.toml"
     "$CACHE/bin/aquatic_udp" -c "$RUN/aquatic-run.toml" > "$RUN/aquatic.log" 2>&1 & pid=$!
+  elif [ "$name" = ceiling ]; then
+    "$CEILING" "$p" > "$RUN/ceiling.log" 2>&1 & pid=$!
   else
     "$SHOAL" --udp "127.0.0.1:$p" --no-http --udp-threads 1 --log-level warn > "$RUN/shoal.log" 2>&1 & pid=$!
   fi
@@ -88,13 +96,14 @@ median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a
 if [ "$ROUNDS" -gt 0 ]; then
 : > "$RUN/rounds.txt"
 for r in $(seq "$ROUNDS"); do
-  for name in aquatic shoal; do
+  for name in aquatic shoal ceiling; do
     echo "$name $(round $name)" | tee -a "$RUN/rounds.txt" >&2
   done
 done
 col() { awk -v n="$1" -v c="$2" '$1 == n {print $c}' "$RUN/rounds.txt" | median; }
 A_RPS=$(col aquatic 2); A_RSS=$(col aquatic 3); A_CPU=$(col aquatic 4)
 S_RPS=$(col shoal 2); S_RSS=$(col shoal 3); S_CPU=$(col shoal 4)
+C_RPS=$(col ceiling 2)
 
 echo "== UDP load test: aquatic_udp_load_test (1 worker, 1M torrents, 2M peers), ${DUR}s x $ROUNDS rounds each, medians"
 printf "%-12s %12s %13s %18s\n" tracker "responses/s" "peak RSS MiB" "CPU us/response"
@@ -102,6 +111,8 @@ printf "%-12s %12.0f %13.1f %18.2f\n" aquatic_udp "$A_RPS" "$(echo "$A_RSS/1024"
 printf "%-12s %12.0f %13.1f %18.2f\n" shoal "$S_RPS" "$(echo "$S_RSS/1024" | bc -l)" "$S_CPU"
 printf "ratio shoal/aquatic: responses/s %.2fx, peak RSS %.2fx, CPU per response %.2fx\n" \
   "$(echo "$S_RPS/$A_RPS" | bc -l)" "$(echo "$S_RSS/$A_RSS" | bc -l)" "$(echo "$S_CPU/$A_CPU" | bc -l)"
+printf "ceiling (stateless responder): %.0f responses/s = %.2fx aquatic; shoal reaches %.0f%% of it\n" \
+  "$C_RPS" "$(echo "$C_RPS/$A_RPS" | bc -l)" "$(echo "100*$S_RPS/$C_RPS" | bc -l)"
 fi
 
 # Memory per peer: MEM_TORRENTS torrents x 3 peers, announced over UDP by a
