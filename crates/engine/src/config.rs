@@ -42,6 +42,11 @@ pub struct Config {
     /// every piece went out once; see
     /// `first_copy.rs`. Peers without the fast extension are always served.
     pub seed_first_copy: bool,
+    /// A seed gives each unchoked peer a turn of at most this many pieces'
+    /// worth of bytes before the next waiting peer's turn (libtorrent's
+    /// `seeding_piece_quota`; 0: turns end by time only). Sets
+    /// `ChokerConfig::seed_turn_bytes` unless that is set already.
+    pub seed_piece_quota: u32,
     /// Piece picker settings (its seed makes runs reproducible).
     pub picker: PickerConfig,
     /// Choker settings.
@@ -55,6 +60,12 @@ pub struct Config {
     /// peers that set it too get a BEP 5 `port` message.
     pub dht_port: Option<u16>,
 }
+
+/// Default [`Config::seed_piece_quota`]. Short turns spread a seed's pieces
+/// over the whole swarm, so every leecher has pieces the others want and
+/// can trade them. In the simulator's 21-peer swarm (`swarm64`) turns of
+/// 4, 8 and 20 pieces gave 1.11, 1.09 and 1.12 × T*; turns of 30 s, 1.19.
+pub const SEED_PIECE_QUOTA: u32 = 8;
 
 impl Default for Config {
     fn default() -> Self {
@@ -70,6 +81,7 @@ impl Default for Config {
             keepalive_interval: Duration::from_secs(90),
             peer_timeout: Duration::from_secs(180),
             seed_first_copy: true,
+            seed_piece_quota: SEED_PIECE_QUOTA,
             picker: PickerConfig::default(),
             choker: ChokerConfig::default(),
             pipeline: PipelineConfig::default(),

@@ -99,7 +99,12 @@ impl Engine {
         let max_pending_checks =
             u32::try_from((config.max_pending_check_bytes / piece_length).max(2))
                 .unwrap_or(u32::MAX);
-        let mut choker = Choker::new(config.choker.clone());
+        let mut choker_config = config.choker.clone();
+        if choker_config.seed_turn_bytes.is_none() && config.seed_piece_quota > 0 {
+            choker_config.seed_turn_bytes =
+                Some(u64::from(config.seed_piece_quota) * u64::from(picker.sizes().piece_length()));
+        }
+        let mut choker = Choker::new(choker_config);
         let completed = picker.is_complete();
         choker.set_seeding(completed);
         let first_copy =
@@ -313,7 +318,9 @@ impl Engine {
         out.clear();
         if let Some(p) = self.peers.get_mut(&peer) {
             std::mem::swap(&mut p.outbox, out);
-            self.start_reads(peer);
+            // This call carries no clock: the peer's latest event stands in.
+            let now = p.last_send.max(p.last_recv);
+            self.start_reads(peer, now);
         }
     }
 
@@ -541,7 +548,7 @@ impl Engine {
         if peer.fast() {
             peer.send(&Message::Reject(block_ref(block)), now);
         }
-        self.start_reads(key);
+        self.start_reads(key, now);
     }
 
     /// Returns a buffer from [`Event::CheckPiece`] for reuse.
@@ -568,6 +575,12 @@ impl Engine {
         let zeros = (block.length as usize).checked_sub(data.len());
         let allowed = data.len() == block.length as usize || self.v2_only;
         let Some(zeros) = zeros.filter(|_| allowed && !peer.am_choking) else {
+            // Choked while the read was out: its queued requests were
+            // rejected then, and with BEP 6 this one must be too, or the
+            // peer waits for it until its request times out.
+            if peer.fast() {
+                peer.send(&Message::Reject(block_ref(block)), now);
+            }
             return;
         };
         shoal_wire::write_piece_header(&mut peer.outbox, block.piece, block.offset, block.length);
@@ -584,11 +597,11 @@ impl Engine {
             self.first_copy = None;
         }
         self.choker.uploaded(key, u64::from(block.length));
-        self.start_reads(key);
+        self.start_reads(key, now);
     }
 
     /// Hands queued requests of `key` to the driver, up to the in-flight limit.
-    pub(crate) fn start_reads(&mut self, key: PeerKey) {
+    pub(crate) fn start_reads(&mut self, key: PeerKey, now: Duration) {
         let Some(peer) = self.peers.get_mut(&key) else {
             return;
         };
@@ -599,6 +612,16 @@ impl Engine {
             let Some(block) = peer.queued.pop_front() else {
                 break;
             };
+            // Two peers may have queued the same piece before either was
+            // sent a block of it: the first read claims it (first_copy.rs),
+            // and the other's request is refused now rather than served twice.
+            if let Some(f) = self.first_copy.as_mut().filter(|_| peer.fast()) {
+                if f.refuses(key, block, now) {
+                    peer.send(&Message::Reject(block_ref(block)), now);
+                    continue;
+                }
+                f.claim(key, block.piece);
+            }
             peer.reading.push(block);
             self.events.push_back(Event::ReadBlock { peer: key, block });
         }

@@ -72,6 +72,17 @@ impl FirstCopy {
                 .is_none_or(|at| now.saturating_sub(at) < WHOLE_PIECE_WINDOW)
     }
 
+    /// Makes `peer` the owner of `piece` if nobody is, before its first block
+    /// is read, so requests of others queued meanwhile are refused.
+    pub fn claim(&mut self, peer: PeerKey, piece: u32) {
+        if let Some(o) = self.owners.get_mut(piece as usize) {
+            if o.peer.is_none() && o.sent == 0 {
+                o.peer = Some(peer);
+                self.by_peer.entry(peer).or_default().push(piece);
+            }
+        }
+    }
+
     /// Records that `block` is being sent to `peer`; true once every piece
     /// has gone out whole (the caller can then drop this).
     pub fn sent(&mut self, peer: PeerKey, block: BlockRequest, now: Duration) -> bool {
@@ -104,6 +115,29 @@ impl FirstCopy {
                     .entry(peer)
                     .or_default()
                     .push(block.piece);
+            }
+        }
+        self.unsent == 0
+    }
+
+    /// A peer announced `piece`: it is out in the swarm however it got
+    /// there (its owner may have finished it from blocks of two turns, or
+    /// another peer supplied it), so it counts as sent whole. Without this,
+    /// a piece whose count a choke had reset would stay owned, and refused
+    /// to everyone else, forever. True once every piece is out.
+    pub fn peer_has(&mut self, piece: u32, now: Duration) -> bool {
+        let blocks = self.sizes.blocks(piece);
+        if let Some(o) = self.owners.get_mut(piece as usize) {
+            if o.whole_at.is_none() {
+                o.whole_at = Some(now);
+                o.sent = blocks;
+                self.unsent = self.unsent.saturating_sub(1);
+                if let Some(owner) = o.peer {
+                    if let Some(list) = self.by_peer.get_mut(&owner) {
+                        list.retain(|p| *p != piece);
+                    }
+                    self.whole_by_peer.entry(owner).or_default().push(piece);
+                }
             }
         }
         self.unsent == 0
@@ -168,6 +202,26 @@ mod tests {
         assert!(!f.sent(B, block(1, 1), T0));
         assert!(f.sent(A, block(2, 0), T0), "every piece went out whole");
         assert!(!f.refuses(B, block(0, 0), T0));
+    }
+
+    #[test]
+    fn a_piece_a_peer_announces_is_out_even_if_its_count_was_reset() {
+        let sizes = PieceSizes::uniform(4 * BLOCK_SIZE, 8 * u64::from(BLOCK_SIZE)).unwrap();
+        let mut f = FirstCopy::new(&sizes);
+        // A gets half of piece 0, is choked (its count resets), then is
+        // unchoked and gets the other half: the count never reaches 4.
+        f.sent(A, block(0, 0), T0);
+        f.sent(A, block(0, 1), T0);
+        f.release(A);
+        f.claim(A, 0);
+        f.sent(A, block(0, 2), T0);
+        f.sent(A, block(0, 3), T0);
+        assert!(f.refuses(B, block(0, 0), T0), "still looks half sent");
+        // A announces the piece: it is out, and B is refused only for the
+        // window (A can pass it on), not forever.
+        assert!(!f.peer_has(0, T0));
+        assert!(!f.refuses(B, block(0, 0), WHOLE_PIECE_WINDOW));
+        assert!(f.peer_has(1, T0), "both pieces are out");
     }
 
     #[test]

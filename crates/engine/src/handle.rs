@@ -142,6 +142,13 @@ impl Engine {
         self.picker
             .peer_has(key, piece)
             .map_err(|_| "have rejected")?;
+        if self
+            .first_copy
+            .as_mut()
+            .is_some_and(|f| f.peer_has(piece, now))
+        {
+            self.first_copy = None;
+        }
         self.update_interest(key, now);
         self.fill_requests(key, now);
         Ok(())
@@ -196,7 +203,7 @@ impl Engine {
             return Ok(());
         }
         peer.queued.push_back(req);
-        self.start_reads(key);
+        self.start_reads(key, now);
         Ok(())
     }
 

@@ -24,7 +24,7 @@ mod handle;
 mod peer;
 mod pex;
 
-pub use config::Config;
+pub use config::{Config, SEED_PIECE_QUOTA};
 pub use engine::{Engine, Stats};
 pub use error::EngineError;
 pub use event::Event;

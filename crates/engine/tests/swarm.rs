@@ -340,6 +340,57 @@ fn failed_upload_reads_are_refused_and_serving_goes_on() {
 }
 
 #[test]
+fn a_read_that_finishes_after_a_choke_is_rejected() {
+    let (torrent, _) = make_torrent(2_000_000);
+    let n = torrent.info.num_pieces() as u32;
+    let hash = torrent.info_hashes.wire_id().unwrap();
+    let mut seeder =
+        Engine::new(&torrent.info, hash, &PieceSet::full(n), Config::default()).unwrap();
+    let leecher = Engine::new(&torrent.info, hash, &PieceSet::new(n), Config::default()).unwrap();
+    let now = Duration::ZERO;
+    let key = seeder.add_peer(Net::addr(1), &leecher.handshake(), now);
+    seeder.handle(key, Message::HaveNone, now);
+    seeder.handle(key, Message::Interested, now);
+    seeder.tick(now);
+    for i in 0..4u32 {
+        let block = shoal_wire::BlockRef {
+            index: i,
+            begin: 0,
+            length: 16384,
+        };
+        seeder.handle(key, Message::Request(block), now);
+    }
+    let mut reads = Vec::new();
+    while let Some(event) = seeder.poll_event() {
+        if let Event::ReadBlock { peer, block } = event {
+            reads.push((peer, block));
+        }
+    }
+    assert_eq!(reads.len(), 4, "the reads went out before the choke");
+    // The peer loses interest and is choked while the disk reads.
+    let later = Duration::from_secs(1);
+    seeder.handle(key, Message::NotInterested, later);
+    seeder.tick(later);
+    let data = vec![0u8; 16384];
+    for (peer, block) in reads {
+        seeder.block_read(peer, block, &data, later);
+    }
+    let mut out = Vec::new();
+    seeder.take_outbox(key, &mut out);
+    let msgs: Vec<_> = Decoder::with_piece_count(n)
+        .messages(&out)
+        .map(Result::unwrap)
+        .collect();
+    assert!(msgs.iter().any(|m| matches!(m, Message::Choke)));
+    assert!(!msgs.iter().any(|m| matches!(m, Message::Piece { .. })));
+    let rejects = msgs
+        .iter()
+        .filter(|m| matches!(m, Message::Reject(_)))
+        .count();
+    assert_eq!(rejects, 4, "each read cut off by the choke is refused");
+}
+
+#[test]
 fn seeders_do_not_request_and_stay_complete() {
     let mut net = Net::new(200_000, 2, 0, 0);
     for _ in 0..100 {

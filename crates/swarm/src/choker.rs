@@ -8,9 +8,14 @@
 //!   to those already unchoked, then at random — so slots left over by quiet
 //!   reciprocators do not fall to free riders;
 //! - **seeder**: no download rates to reciprocate, so either round robin
-//!   (each unchoked peer keeps its slot for [`ChokerConfig::seed_slot_time`],
-//!   then yields to the peer that has waited longest, so every interested
-//!   peer gets a turn) or the peers we upload to fastest.
+//!   (each unchoked peer keeps its slot for [`ChokerConfig::seed_slot_time`]
+//!   or until it was sent [`ChokerConfig::seed_turn_bytes`], whichever comes
+//!   first, then yields to the peer that has waited longest, so every
+//!   interested peer gets a turn) or the peers we upload to fastest. The
+//!   byte quota is libtorrent's `seeding_piece_quota`: while a seed's upload
+//!   is the swarm's only source of some pieces, a long turn hands them all
+//!   to the few peers unchoked first, who then trade mostly among
+//!   themselves while the others starve for pieces worth trading.
 //!
 //! With an upload limit known ([`ChokerConfig::upload_limit`]), the regular
 //! slot count grows while the upload idles under it and peers wait
@@ -83,6 +88,9 @@ pub struct ChokerConfig {
     pub new_peer_age: Duration,
     /// Seeder round robin: how long a peer keeps its slot when others wait.
     pub seed_slot_time: Duration,
+    /// A round-robin seed ends a peer's turn once it was sent this many
+    /// bytes (`None`: time only).
+    pub seed_turn_bytes: Option<u64>,
     /// Seeder policy.
     pub seed_mode: SeedMode,
 }
@@ -101,6 +109,7 @@ impl Default for ChokerConfig {
             snub_time: Duration::from_secs(60),
             new_peer_age: Duration::from_secs(60),
             seed_slot_time: Duration::from_secs(30),
+            seed_turn_bytes: None,
             seed_mode: SeedMode::RoundRobin,
         }
     }
@@ -142,6 +151,8 @@ struct PeerState {
     unchoked: bool,
     /// When its current unchoke began, or its last choke.
     changed_at: Duration,
+    /// `up` when its current unchoke began.
+    up_at_change: u64,
 }
 
 /// The choker of one torrent. See the module docs.
@@ -251,6 +262,7 @@ impl Choker {
                 history: VecDeque::from([(now, 0, 0)]),
                 unchoked: false,
                 changed_at: now,
+                up_at_change: 0,
             },
         );
     }
@@ -304,6 +316,17 @@ impl Choker {
     pub fn uploaded(&mut self, peer: PeerKey, bytes: u64) {
         if let Some(p) = self.peers.get_mut(&peer) {
             p.up = p.up.saturating_add(bytes);
+            // A seed's turn that just used up its quota: let the next peer in.
+            if self.seeding
+                && self.config.seed_mode == SeedMode::RoundRobin
+                && p.unchoked
+                && self.config.seed_turn_bytes.is_some_and(|q| {
+                    let sent = p.up - p.up_at_change;
+                    sent >= q && sent - bytes < q
+                })
+            {
+                self.dirty = true;
+            }
         }
         self.window_up = self.window_up.saturating_add(bytes);
     }

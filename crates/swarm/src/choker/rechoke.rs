@@ -65,6 +65,7 @@ impl Choker {
             if unchoke != p.unchoked {
                 p.unchoked = unchoke;
                 p.changed_at = now;
+                p.up_at_change = p.up;
                 if unchoke {
                     diff.unchoke.push(*key);
                 } else {
@@ -122,6 +123,7 @@ impl Choker {
             }
             SeedMode::RoundRobin => {
                 let quantum = self.config.seed_slot_time;
+                let quota = self.config.seed_turn_bytes.unwrap_or(u64::MAX);
                 // Score: peers within their turn first, then by how long they
                 // waited (or held the slot), oldest change first.
                 let candidates: Vec<(PeerKey, f64, f64)> = self
@@ -130,7 +132,9 @@ impl Choker {
                     .filter(|(_, p)| p.interested)
                     .map(|(k, p)| {
                         let age = now.saturating_sub(p.changed_at).as_secs_f64();
-                        let in_turn = p.unchoked && now.saturating_sub(p.changed_at) < quantum;
+                        let in_turn = p.unchoked
+                            && now.saturating_sub(p.changed_at) < quantum
+                            && p.up - p.up_at_change < quota;
                         let score = if in_turn {
                             f64::MAX
                         } else if p.unchoked {

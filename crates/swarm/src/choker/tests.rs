@@ -161,6 +161,31 @@ fn seeder_round_robin_gives_everyone_a_turn() {
 }
 
 #[test]
+fn a_seed_turn_ends_at_its_byte_quota() {
+    let config = ChokerConfig {
+        optimistic_slots: 0,
+        slots: 2,
+        seed_turn_bytes: Some(1000),
+        ..ChokerConfig::default()
+    };
+    let mut c = swarm(4, config);
+    c.set_seeding(true);
+    c.tick(Duration::ZERO);
+    let first = c.unchoked();
+    assert_eq!(first.len(), 2);
+    // Under the quota: nothing is due before the rechoke interval.
+    c.uploaded(first[0], 999);
+    assert!(c.tick(s(1)).is_empty());
+    // At the quota the turn ends at the next tick, long before 30 s.
+    c.uploaded(first[0], 1);
+    let diff = c.tick(s(2));
+    assert_eq!(diff.choke, vec![first[0]]);
+    assert_eq!(diff.unchoke.len(), 1);
+    assert!(!first.contains(&diff.unchoke[0]));
+    assert!(c.unchoked().contains(&first[1]), "the other turn goes on");
+}
+
+#[test]
 fn seeder_fastest_upload() {
     let config = ChokerConfig {
         optimistic_slots: 0,
