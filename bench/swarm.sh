@@ -47,7 +47,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-now() { date +%s.%N; }
+# No process per reading: stamping each completion with a spawned `date` or
+# `python3` serialised the stamps (0.2 s each on a loaded machine) and made
+# the last leechers look up to 4 s late.
+now() { echo "$EPOCHREALTIME"; }
 
 # shoal_run DIR: prints the swarm time (s) and writes DIR/times
 shoal_run() {
@@ -84,18 +87,20 @@ shoal_run() {
     PIDS+=($!)
     : >"$W/times"
     declare -A done_at=()
-    local deadline
-    deadline=$(python3 -c "print($t0 + $TIMEOUT)")
+    local deadline=$((EPOCHSECONDS + TIMEOUT)) t f
     while ((${#done_at[@]} < N)); do
-        for ((i = 0; i < N; i++)); do
+        # One stamp per poll (every 0.1 s) for all that completed since the last.
+        t=$(now)
+        for f in $(grep -l ": complete" "$W"/l*.log 2>/dev/null); do
+            i=${f##*/l}; i=${i%.log}
             [[ -n ${done_at[$i]:-} ]] && continue
-            if grep -q ": complete" "$W/l$i.log" 2>/dev/null; then
-                done_at[$i]=$(python3 -c "print(round($(now) - $t0, 2))")
-                echo "l$i ${done_at[$i]}" >>"$W/times"
-            fi
+            done_at[$i]=$t
         done
-        python3 -c "import sys; sys.exit(0 if $(now) < $deadline else 1)" || break
+        ((EPOCHSECONDS < deadline)) || break
         sleep 0.1
+    done
+    for i in "${!done_at[@]}"; do
+        echo "l$i $(awk -v a="${done_at[$i]}" -v b="$t0" 'BEGIN { printf "%.2f", a - b }')" >>"$W/times"
     done
     for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
     wait 2>/dev/null || true
