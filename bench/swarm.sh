@@ -9,7 +9,8 @@
 # T* = max(F/U_seed, N·F/(U_seed + N·U_leech)), and shoal/libtorrent.
 # A benchmark, not a test.
 #
-# Usage: bench/swarm.sh        (env: BENCH_DIR=/tmp/shoal-swarm N=20 LIMIT=4194304 RUNS=1)
+# Usage: bench/swarm.sh        (env: BENCH_DIR=/tmp/shoal-swarm N=20 LIMIT=4194304 RUNS=1;
+#                               SHOAL_ONLY=1 runs shoal's swarm only and keeps each run's logs)
 # Needs: cargo, /usr/bin/python3 with python3-libtorrent, opentracker.
 # As in lt_swarm.py, the leechers start first and announce; t0 is the
 # seeder's launch (its start-up check of the content is inside the time).
@@ -125,10 +126,19 @@ median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 S=(); L=()
 for r in $(seq "$RUNS"); do
     S+=("$(shoal_run "$BENCH_DIR/shoal")")
+    if [[ -n ${SHOAL_ONLY:-} ]]; then
+        echo "run $r: shoal ${S[-1]} s" >&2
+        cp -r "$BENCH_DIR/shoal" "$BENCH_DIR/shoal-run$r"
+        continue
+    fi
     L+=("$(lt_run "$BENCH_DIR/lt")")
     echo "run $r: shoal ${S[-1]} s, libtorrent ${L[-1]} s" >&2
 done
 st=$(printf '%s\n' "${S[@]}" | median)
+if [[ -n ${SHOAL_ONLY:-} ]]; then
+    echo "shoal, median of $RUNS: $st s = $(python3 -c "print(round($st / $TSTAR, 2))") x T* (T* = $TSTAR s; logs in $BENCH_DIR/shoal-run*)"
+    exit 0
+fi
 lt=$(printf '%s\n' "${L[@]}" | median)
 SCEN=$(mktemp)
 sed -e "s/^count = 20$/count = $N/" -e "s/^upload = 4194304$/upload = $LIMIT/" \

@@ -73,7 +73,15 @@ pub struct Engine {
     /// sent every block once (`None` after that, or when not seeding from
     /// the start).
     pub(crate) first_copy: Option<FirstCopy>,
+    /// When pieces peers refused are next asked of them again.
+    next_forgive: Duration,
 }
+
+/// How often pieces a peer refused (BEP 6 reject) or timed out on are asked
+/// of it again while it keeps us unchoked: refusals are often temporary (see
+/// `first_copy.rs`), and near the end of a download the refused piece may be
+/// the only one left.
+const REFUSALS_FORGIVEN_EVERY: Duration = Duration::from_secs(5);
 
 impl Engine {
     /// An engine for `info` that already has the pieces in `have`.
@@ -111,6 +119,7 @@ impl Engine {
             (completed && config.seed_first_copy).then(|| FirstCopy::new(picker.sizes()));
         Ok(Engine {
             first_copy,
+            next_forgive: REFUSALS_FORGIVEN_EVERY,
             blame: Blame::new(BlameConfig::default()),
             config,
             info_hash,
@@ -367,6 +376,14 @@ impl Engine {
             }
             for block in peer.pipeline.timed_out(now) {
                 let _ = self.picker.request_timed_out(key, block);
+            }
+        }
+        if now >= self.next_forgive {
+            self.next_forgive = now + REFUSALS_FORGIVEN_EVERY;
+            for (key, peer) in &self.peers {
+                if !peer.peer_choking {
+                    let _ = self.picker.forgive_refusals(*key);
+                }
             }
         }
         self.send_pex(now);

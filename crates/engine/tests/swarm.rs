@@ -391,6 +391,41 @@ fn a_read_that_finishes_after_a_choke_is_rejected() {
 }
 
 #[test]
+fn a_refused_piece_is_asked_again_while_the_peer_keeps_us_unchoked() {
+    // One piece only: once the seed refuses it there is nothing else to ask.
+    let (torrent, _) = make_torrent(16384);
+    let hash = torrent.info_hashes.wire_id().unwrap();
+    let mut leecher =
+        Engine::new(&torrent.info, hash, &PieceSet::new(1), Config::default()).unwrap();
+    let seed = Engine::new(&torrent.info, hash, &PieceSet::full(1), Config::default()).unwrap();
+    let key = leecher.add_peer(Net::addr(1), &seed.handshake(), Duration::ZERO);
+    let decoder = Decoder::with_piece_count(1);
+    let mut out = Vec::new();
+    let mut requests_at = |leecher: &mut Engine, now: Duration| {
+        leecher.tick(now);
+        leecher.take_outbox(key, &mut out);
+        decoder
+            .messages(&out)
+            .filter_map(|m| match m {
+                Ok(Message::Request(b)) => Some(b),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
+    leecher.handle(key, Message::HaveAll, Duration::ZERO);
+    leecher.handle(key, Message::Unchoke, Duration::ZERO);
+    let asked = requests_at(&mut leecher, Duration::ZERO);
+    assert_eq!(asked.len(), 1);
+    leecher.handle(key, Message::Reject(asked[0]), Duration::from_secs(1));
+    assert!(
+        requests_at(&mut leecher, Duration::from_secs(2)).is_empty(),
+        "a refused piece is not asked again at once"
+    );
+    let again = requests_at(&mut leecher, Duration::from_secs(6));
+    assert_eq!(again, asked, "the refusal was never forgiven");
+}
+
+#[test]
 fn seeders_do_not_request_and_stay_complete() {
     let mut net = Net::new(200_000, 2, 0, 0);
     for _ in 0..100 {

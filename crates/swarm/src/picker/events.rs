@@ -159,6 +159,14 @@ impl Picker {
     /// of it again (with the fast extension a choke keeps requests alive,
     /// so [`Picker::peer_choked`] is not called and this is the fresh start).
     pub fn peer_unchoked(&mut self, peer: PeerKey) -> Result<(), PickerError> {
+        self.forgive_refusals(peer)
+    }
+
+    /// Pieces `peer` refused or timed out on may be asked of it again. Also
+    /// for the caller's timer: a refusal can be temporary (a seed sending
+    /// its first copy refuses a piece while another peer is being sent it),
+    /// and a peer that stays unchoked would otherwise never be asked again.
+    pub fn forgive_refusals(&mut self, peer: PeerKey) -> Result<(), PickerError> {
         let info = self
             .peers
             .get_mut(&peer)
