@@ -9,7 +9,7 @@
 
 mod common;
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -395,16 +395,22 @@ fn a_peer_rejecting_pieces_it_announced_costs_nothing() {
     fx.check_download();
     let log = liar.log();
     assert!(!log.requests.is_empty(), "the rejecter got no requests");
-    // A rejected piece is not asked of that peer again (no request storm).
-    let distinct: HashSet<(u32, u32)> = log.requests.iter().map(|b| (b.index, b.begin)).collect();
-    assert_eq!(
-        distinct.len(),
-        log.requests.len(),
-        "blocks were requested again after a reject"
+    // A rejected piece is asked of that peer again only every 5 s at most
+    // (refusals are often temporary), never in a request storm.
+    let mut asked: HashMap<(u32, u32), u64> = HashMap::new();
+    for b in &log.requests {
+        *asked.entry((b.index, b.begin)).or_default() += 1;
+    }
+    let most = asked.values().copied().max().unwrap_or(0);
+    let bound = 2 + took.as_secs() / 5;
+    assert!(
+        most <= bound,
+        "a block was requested {most} times in {took:?} after rejects (bound {bound})"
     );
     eprintln!(
-        "rejecter: {} requests, each rejected once; download took {:.2} s",
+        "rejecter: {} requests for {} blocks, each at most {most} times; download took {:.2} s",
         log.requests.len(),
+        asked.len(),
         took.as_secs_f64()
     );
 }
