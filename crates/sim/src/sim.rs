@@ -10,8 +10,7 @@
 //! capacity is shared out over the connections with bytes waiting
 //! ([`crate::bandwidth`]), and the bytes moved arrive one latency later.
 
-use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -20,7 +19,7 @@ use shoal_metainfo::{ContentHashes, Info, NewFile, Torrent, TorrentSpec};
 use shoal_swarm::{PieceSet, Rng};
 use shoal_wire::Decoder;
 
-use crate::bandwidth::{Flow, allocate};
+use crate::bandwidth::{Allocator, Flow};
 use crate::report::{PeerReport, Report};
 use crate::scenario::Scenario;
 use crate::stream::Stream;
@@ -94,9 +93,15 @@ pub struct Simulation {
     /// Stream directions `(connection, side)` with bytes waiting to be
     /// transmitted, in order: only they take part in a step's sharing.
     active: BTreeSet<(usize, usize)>,
-    /// Transmissions in flight: (arrival, connection, side). Only streams
-    /// with something due are visited when delivering.
-    due: BinaryHeap<Reverse<(Duration, usize, usize)>>,
+    /// Transmissions in flight by arrival time: (connection, side). Only
+    /// streams with something due are visited when delivering. A step's
+    /// transmissions nearly all arrive at the same time, so one list per
+    /// time is far cheaper than a heap entry each.
+    due: BTreeMap<Duration, Vec<(usize, usize)>>,
+    /// Emptied lists of `due`, reused.
+    due_spare: Vec<Vec<(usize, usize)>>,
+    /// The streams delivered to this step (reused).
+    due_now: Vec<(usize, usize)>,
     /// Dials in progress: (connects at, from, to), in time order.
     dials: VecDeque<(Duration, usize, usize)>,
     rng: Rng,
@@ -113,6 +118,13 @@ pub struct Simulation {
     last_progress: Duration,
     stalled: bool,
     spare: Vec<Vec<u8>>,
+    /// Each peer's upload and download budget for one step.
+    up_budget: Vec<f64>,
+    down_budget: Vec<f64>,
+    /// Scratch for one step's sharing of capacity.
+    allocator: Allocator,
+    flows: Vec<Flow>,
+    which: Vec<(usize, usize)>,
 }
 
 fn secs(s: f64) -> Duration {
@@ -163,7 +175,9 @@ impl Simulation {
             nodes,
             conns: Vec::new(),
             active: BTreeSet::new(),
-            due: BinaryHeap::new(),
+            due: BTreeMap::new(),
+            due_spare: Vec::new(),
+            due_now: Vec::new(),
             dials: VecDeque::new(),
             rng: Rng::new(scenario.seed ^ 0x5157_0000),
             now: Duration::ZERO,
@@ -176,6 +190,11 @@ impl Simulation {
             last_progress: Duration::ZERO,
             stalled: false,
             spare: Vec::new(),
+            up_budget: Vec::new(),
+            down_budget: Vec::new(),
+            allocator: Allocator::default(),
+            flows: Vec::new(),
+            which: Vec::new(),
             scenario: scenario.clone(),
         })
     }
@@ -439,18 +458,20 @@ impl Simulation {
     /// transmission due are visited, in connection order.
     fn deliver(&mut self) {
         let now = self.now;
-        let mut due = Vec::new();
-        while let Some(&Reverse((at, c, side))) = self.due.peek() {
-            if at > now {
+        let mut due = std::mem::take(&mut self.due_now);
+        due.clear();
+        while let Some(entry) = self.due.first_entry() {
+            if *entry.key() > now {
                 break;
             }
-            self.due.pop();
-            due.push((c, side));
+            let mut list = entry.remove();
+            due.append(&mut list);
+            self.due_spare.push(list);
         }
         due.sort_unstable();
         due.dedup();
         let mut broken = Vec::new();
-        for (c, side) in due {
+        for &(c, side) in &due {
             let Some(conn) = self.conns.get_mut(c) else {
                 continue;
             };
@@ -474,6 +495,7 @@ impl Simulation {
                 broken.push(c);
             }
         }
+        self.due_now = due;
         for c in broken {
             self.close(c);
         }
@@ -589,8 +611,10 @@ impl Simulation {
     /// Shares out link capacity for this step and sends the bytes.
     fn transmit(&mut self) {
         let dt = self.step.as_secs_f64();
-        let mut flows = Vec::with_capacity(self.active.len());
-        let mut which = Vec::with_capacity(self.active.len());
+        let mut flows = std::mem::take(&mut self.flows);
+        let mut which = std::mem::take(&mut self.which);
+        flows.clear();
+        which.clear();
         for &(c, side) in &self.active {
             let Some(conn) = self.conns.get(c) else {
                 continue;
@@ -609,29 +633,38 @@ impl Simulation {
                 which.push((c, side));
             }
         }
-        if flows.is_empty() {
-            return;
-        }
-        let up: Vec<f64> = self.nodes.iter().map(|n| n.up * dt).collect();
-        let down: Vec<f64> = self.nodes.iter().map(|n| n.down * dt).collect();
-        let got = allocate(&flows, &up, &down);
-        let base = self.now + self.step + self.latency;
-        let rto = MIN_RTO + self.latency * 2;
-        for ((c, side), bytes) in which.into_iter().zip(got) {
-            let bytes = bytes.floor() as u64;
-            if bytes == 0 {
-                continue;
+        if !flows.is_empty() {
+            if self.up_budget.len() != self.nodes.len() {
+                self.up_budget = self.nodes.iter().map(|n| n.up * dt).collect();
+                self.down_budget = self.nodes.iter().map(|n| n.down * dt).collect();
             }
-            let lost = self.scenario.loss > 0.0 && self.uniform() < self.scenario.loss;
-            let arrival = if lost { base + rto } else { base };
-            if let Some(stream) = self.conns.get_mut(c).and_then(|k| k.streams.get_mut(side)) {
-                let at = stream.transmit(bytes, arrival);
-                self.due.push(Reverse((at, c, side)));
-                if stream.backlog() == 0 {
-                    self.active.remove(&(c, side));
+            let mut allocator = std::mem::take(&mut self.allocator);
+            let got = allocator.allocate(&flows, &self.up_budget, &self.down_budget);
+            let base = self.now + self.step + self.latency;
+            let rto = MIN_RTO + self.latency * 2;
+            for (&(c, side), &bytes) in which.iter().zip(got) {
+                let bytes = bytes.floor() as u64;
+                if bytes == 0 {
+                    continue;
+                }
+                let lost = self.scenario.loss > 0.0 && self.uniform() < self.scenario.loss;
+                let arrival = if lost { base + rto } else { base };
+                if let Some(stream) = self.conns.get_mut(c).and_then(|k| k.streams.get_mut(side)) {
+                    let at = stream.transmit(bytes, arrival);
+                    let spare = &mut self.due_spare;
+                    self.due
+                        .entry(at)
+                        .or_insert_with(|| spare.pop().unwrap_or_default())
+                        .push((c, side));
+                    if stream.backlog() == 0 {
+                        self.active.remove(&(c, side));
+                    }
                 }
             }
+            self.allocator = allocator;
         }
+        self.flows = flows;
+        self.which = which;
     }
 
     fn uniform(&mut self) -> f64 {
