@@ -20,6 +20,7 @@ use shoal_swarm::{PieceSet, Rng};
 use shoal_wire::Decoder;
 
 use crate::bandwidth::{Allocator, Flow};
+use crate::content::Content;
 use crate::report::{PeerReport, Report};
 use crate::scenario::Scenario;
 use crate::stream::Stream;
@@ -84,7 +85,7 @@ struct Conn {
 /// A simulation in progress; [`Simulation::run`] plays it to the end.
 pub struct Simulation {
     scenario: Scenario,
-    content: Vec<u8>,
+    content: Content,
     info: Info,
     info_hash: [u8; 20],
     decoder: Decoder,
@@ -137,7 +138,7 @@ impl Simulation {
         scenario.validate()?;
         let n = scenario.num_pieces();
         let (info, info_hash) = torrent_for(scenario)?;
-        let content = make_content(scenario.content_size, scenario.seed);
+        let content = Content::new(scenario.content_size, scenario.piece_size, scenario.seed);
         let mut nodes = Vec::new();
         for (gi, g) in scenario.groups.iter().enumerate() {
             for k in 0..g.count {
@@ -504,7 +505,6 @@ impl Simulation {
     /// Serves peer `i`'s events, running its timers when due.
     fn serve(&mut self, i: usize) {
         let now = self.now;
-        let piece_size = self.scenario.piece_size;
         let mut closed = Vec::new();
         let mut verified = Vec::new();
         {
@@ -523,17 +523,18 @@ impl Simulation {
                     Event::CheckPiece { piece, data } => {
                         // A byte-for-byte comparison with the content stands in
                         // for the SHA-1 check: same verdict, far cheaper.
-                        let ok = piece_bytes(&self.content, piece_size, piece)
+                        let ok = self
+                            .content
+                            .piece(piece)
                             .is_some_and(|want| want == data.as_slice());
                         engine.piece_checked(piece, ok, now);
                         engine.recycle(data);
                     }
                     Event::ReadBlock { peer, block } => {
                         let start = u64::from(block.offset);
-                        let bytes =
-                            piece_bytes(&self.content, piece_size, block.piece).and_then(|p| {
-                                p.get(start as usize..start as usize + block.length as usize)
-                            });
+                        let bytes = self.content.piece(block.piece).and_then(|p| {
+                            p.get(start as usize..start as usize + block.length as usize)
+                        });
                         match bytes {
                             Some(data) if !node.free_rider => {
                                 engine.block_read(peer, block, data, now);
@@ -711,28 +712,6 @@ impl Simulation {
 fn peer_addr(i: usize) -> SocketAddr {
     let port = u16::try_from(10_000 + i % 50_000).unwrap_or(u16::MAX);
     SocketAddr::from(([127, 0, 0, 1], port))
-}
-
-/// The bytes of `piece` in `content`.
-fn piece_bytes(content: &[u8], piece_size: u64, piece: u32) -> Option<&[u8]> {
-    let start = u64::from(piece) * piece_size;
-    let end = (start + piece_size).min(content.len() as u64);
-    content.get(usize::try_from(start).ok()?..usize::try_from(end).ok()?)
-}
-
-/// Deterministic pseudo-random content (xorshift words).
-fn make_content(len: u64, seed: u64) -> Vec<u8> {
-    let len = usize::try_from(len).unwrap_or(0);
-    let mut out = Vec::with_capacity(len + 8);
-    let mut x = seed | 1;
-    while out.len() < len {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        out.extend_from_slice(&x.to_le_bytes());
-    }
-    out.truncate(len);
-    out
 }
 
 /// A v1 torrent of the scenario's size. Its piece hashes are zeros: the
