@@ -98,11 +98,12 @@ pub struct Simulation {
     /// streams with something due are visited when delivering. A step's
     /// transmissions nearly all arrive at the same time, so one list per
     /// time is far cheaper than a heap entry each.
-    due: BTreeMap<Duration, Vec<(usize, usize)>>,
+    /// Each entry also holds the stream offset the transmission reaches.
+    due: BTreeMap<Duration, Vec<(usize, usize, u64)>>,
     /// Emptied lists of `due`, reused.
-    due_spare: Vec<Vec<(usize, usize)>>,
+    due_spare: Vec<Vec<(usize, usize, u64)>>,
     /// The streams delivered to this step (reused).
-    due_now: Vec<(usize, usize)>,
+    due_now: Vec<(usize, usize, u64)>,
     /// Dials in progress: (connects at, from, to), in time order.
     dials: VecDeque<(Duration, usize, usize)>,
     rng: Rng,
@@ -469,10 +470,16 @@ impl Simulation {
             due.append(&mut list);
             self.due_spare.push(list);
         }
+        // By stream, the furthest arrival last: it is the one that counts.
         due.sort_unstable();
-        due.dedup();
         let mut broken = Vec::new();
-        for &(c, side) in &due {
+        for (k, &(c, side, arrived)) in due.iter().enumerate() {
+            if due
+                .get(k + 1)
+                .is_some_and(|&(c2, side2, _)| (c2, side2) == (c, side))
+            {
+                continue;
+            }
             let Some(conn) = self.conns.get_mut(c) else {
                 continue;
             };
@@ -490,7 +497,7 @@ impl Simulation {
                 continue;
             };
             if stream
-                .deliver(now, &self.decoder, engine, key, &mut self.spare)
+                .deliver(arrived, now, &self.decoder, engine, key, &mut self.spare)
                 .is_err()
             {
                 broken.push(c);
@@ -651,12 +658,12 @@ impl Simulation {
                 let lost = self.scenario.loss > 0.0 && self.uniform() < self.scenario.loss;
                 let arrival = if lost { base + rto } else { base };
                 if let Some(stream) = self.conns.get_mut(c).and_then(|k| k.streams.get_mut(side)) {
-                    let at = stream.transmit(bytes, arrival);
+                    let (at, reach) = stream.transmit(bytes, arrival);
                     let spare = &mut self.due_spare;
                     self.due
                         .entry(at)
                         .or_insert_with(|| spare.pop().unwrap_or_default())
-                        .push((c, side));
+                        .push((c, side, reach));
                     if stream.backlog() == 0 {
                         self.active.remove(&(c, side));
                     }

@@ -33,8 +33,11 @@ pub(crate) struct Stream {
     arrived: u64,
     /// Bytes the receiver decoded.
     consumed: u64,
-    /// Transmissions in flight: (arrival time, stream offset they reach).
-    flights: VecDeque<(Duration, u64)>,
+    /// Offset the incomplete frame at `consumed` reaches: nothing new
+    /// decodes before the bytes up to it arrived. A block's frame arrives
+    /// over several steps, and looking at its header again each step
+    /// (memory long out of the caches) was a large part of a run.
+    complete_at: u64,
     /// Arrival of the latest transmission: later ones never overtake it.
     last_arrival: Duration,
 }
@@ -60,41 +63,36 @@ impl Stream {
 
     /// Transmits `bytes` of the backlog, arriving at `arrival` (or after the
     /// previous transmission, whichever is later: a stream stays in order).
-    /// Returns when they arrive.
-    pub fn transmit(&mut self, bytes: u64, arrival: Duration) -> Duration {
+    /// Returns when they arrive and the stream offset they reach, for the
+    /// caller to pass to [`Stream::deliver`] then.
+    pub fn transmit(&mut self, bytes: u64, arrival: Duration) -> (Duration, u64) {
         let bytes = bytes.min(self.backlog());
         if bytes == 0 {
-            return self.last_arrival;
+            return (self.last_arrival, self.sent);
         }
         self.sent += bytes;
         self.last_arrival = self.last_arrival.max(arrival);
-        self.flights.push_back((self.last_arrival, self.sent));
-        self.last_arrival
+        (self.last_arrival, self.sent)
     }
 
-    /// Feeds every whole frame that has arrived by `now` to `engine` as
-    /// coming from `key`. Emptied segment buffers go to `spare`. An
-    /// undecodable frame (which shoal's engines never send) ends the
-    /// stream with an error.
+    /// Feeds every whole frame up to stream offset `arrived` (what has
+    /// arrived by `now`) to `engine` as coming from `key`. Emptied segment
+    /// buffers go to `spare`. An undecodable frame (which shoal's engines
+    /// never send) ends the stream with an error.
     pub fn deliver(
         &mut self,
+        arrived: u64,
         now: Duration,
         decoder: &Decoder,
         engine: &mut Engine,
         key: PeerKey,
         spare: &mut Vec<Vec<u8>>,
     ) -> Result<(), shoal_wire::DecodeError> {
+        self.arrived = self.arrived.max(arrived.min(self.sent));
         // Whatever arrived before was decoded up to an incomplete frame,
         // which only new bytes can complete.
-        if self.flights.front().is_none_or(|&(at, _)| at > now) {
+        if self.arrived < self.complete_at {
             return Ok(());
-        }
-        while let Some(&(at, end)) = self.flights.front() {
-            if at > now {
-                break;
-            }
-            self.arrived = end;
-            self.flights.pop_front();
         }
         while let Some(seg) = self.segments.front() {
             let end = seg.data.len() as u64;
@@ -111,6 +109,10 @@ impl Stream {
             let used = input.len() - frames.remaining().len();
             self.consumed += used as u64;
             if self.consumed - seg.base < end {
+                // Stopped at an incomplete frame (which the segment holds
+                // whole: it ends at or before the segment's end).
+                let needed = frames.needed().unwrap_or(1) as u64;
+                self.complete_at = (self.arrived + needed).min(seg.base + end);
                 break;
             }
             if let Some(done) = self.segments.pop_front() {
@@ -129,10 +131,10 @@ mod tests {
     fn transmissions_stay_in_order() {
         let mut s = Stream::default();
         s.push(vec![0; 100]);
-        s.transmit(40, Duration::from_millis(50));
-        s.transmit(40, Duration::from_millis(10));
+        let first = s.transmit(40, Duration::from_millis(50));
+        let second = s.transmit(40, Duration::from_millis(10));
         assert_eq!(s.backlog(), 20);
-        let times: Vec<_> = s.flights.iter().map(|f| f.0).collect();
-        assert_eq!(times, [Duration::from_millis(50); 2]);
+        assert_eq!(first, (Duration::from_millis(50), 40));
+        assert_eq!(second, (Duration::from_millis(50), 80));
     }
 }
