@@ -1,6 +1,6 @@
 //! The engine: peers, picker, choker and piece buffers of one torrent.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -42,6 +42,11 @@ pub struct Engine {
     pub(crate) choker: Choker,
     blame: Blame,
     pub(crate) peers: BTreeMap<PeerKey, Peer>,
+    /// Peers whose outbox may hold bytes: every write to an outbox adds its
+    /// peer, [`Engine::take_outbox`] removes it. The driver asks after every
+    /// call ([`Engine::peers_with_output`]); scanning every peer's outbox
+    /// for that cost more than the calls themselves in large swarms.
+    pub(crate) has_output: BTreeSet<PeerKey>,
     /// Pieces being downloaded: their bytes as blocks arrive.
     buffers: HashMap<u32, Vec<u8>>,
     /// Piece buffers handed back by the driver, reused so a download does not
@@ -112,6 +117,7 @@ impl Engine {
             picker,
             choker,
             peers: BTreeMap::new(),
+            has_output: BTreeSet::new(),
             buffers: HashMap::new(),
             spare_buffers: Vec::new(),
             events: VecDeque::new(),
@@ -206,6 +212,7 @@ impl Engine {
             if let Some(p) = self.peers.get_mut(&key) {
                 p.pipeline.request_cancelled(req);
                 p.send(&Message::Cancel(block_ref(req)), now);
+                self.has_output.insert(key);
             }
         }
     }
@@ -278,6 +285,9 @@ impl Engine {
             .picker
             .peer_added(key, PieceSet::new(self.picker.num_pieces()));
         self.choker.peer_connected(key, now);
+        if !peer.outbox.is_empty() {
+            self.has_output.insert(key);
+        }
         self.peers.insert(key, peer);
         key
     }
@@ -285,6 +295,7 @@ impl Engine {
     /// Forgets a peer whose connection closed; its requests go back to the pool.
     pub fn remove_peer(&mut self, peer: PeerKey, now: Duration) {
         if self.peers.remove(&peer).is_some() {
+            self.has_output.remove(&peer);
             let _ = self.picker.peer_removed(peer);
             if let Some(f) = self.first_copy.as_mut() {
                 f.peer_left(peer);
@@ -313,17 +324,31 @@ impl Engine {
         out.clear();
         if let Some(p) = self.peers.get_mut(&peer) {
             std::mem::swap(&mut p.outbox, out);
+            self.has_output.remove(&peer);
             self.start_reads(peer);
         }
     }
 
-    /// Peers with bytes waiting to be sent.
+    /// Peers with bytes waiting to be sent, in key order.
     pub fn peers_with_output(&self) -> Vec<PeerKey> {
-        self.peers
+        let keys: Vec<PeerKey> = self
+            .has_output
             .iter()
-            .filter(|(_, p)| !p.outbox.is_empty())
-            .map(|(k, _)| *k)
-            .collect()
+            .copied()
+            .filter(|k| self.peers.get(k).is_some_and(|p| !p.outbox.is_empty()))
+            .collect();
+        // Tests check that no write forgot to record its peer.
+        #[cfg(debug_assertions)]
+        {
+            let scanned: Vec<PeerKey> = self
+                .peers
+                .iter()
+                .filter(|(_, p)| !p.outbox.is_empty())
+                .map(|(k, _)| *k)
+                .collect();
+            debug_assert_eq!(keys, scanned, "a write to an outbox was not recorded");
+        }
+        keys
     }
 
     /// The next thing for the driver to do, if any.
@@ -357,6 +382,7 @@ impl Engine {
             }
             if now.saturating_sub(peer.last_send) >= self.config.keepalive_interval {
                 peer.send(&Message::KeepAlive, now);
+                self.has_output.insert(key);
             }
             for block in peer.pipeline.timed_out(now) {
                 let _ = self.picker.request_timed_out(key, block);
@@ -397,6 +423,7 @@ impl Engine {
             return;
         }
         peer.am_choking = choking;
+        self.has_output.insert(key);
         if choking {
             if let Some(f) = self.first_copy.as_mut() {
                 f.release(key);
@@ -436,6 +463,7 @@ impl Engine {
         for block in blocks {
             peer.pipeline.request_sent(block, now);
             peer.send(&Message::Request(block_ref(block)), now);
+            self.has_output.insert(key);
         }
     }
 
@@ -453,6 +481,7 @@ impl Engine {
                 Message::NotInterested
             };
             peer.send(&msg, now);
+            self.has_output.insert(key);
             self.choker.set_am_interested(key, interested, now);
         }
     }
@@ -519,8 +548,9 @@ impl Engine {
             return;
         };
         self.events.push_back(Event::PieceVerified(piece));
-        for peer in self.peers.values_mut() {
+        for (key, peer) in &mut self.peers {
             peer.send(&Message::Have(piece), now);
+            self.has_output.insert(*key);
         }
         for key in not_interesting {
             self.update_interest(key, now);
@@ -540,6 +570,7 @@ impl Engine {
         peer.reading.swap_remove(pos);
         if peer.fast() {
             peer.send(&Message::Reject(block_ref(block)), now);
+            self.has_output.insert(key);
         }
         self.start_reads(key);
     }
@@ -574,6 +605,7 @@ impl Engine {
         peer.outbox.extend_from_slice(data);
         peer.outbox.resize(peer.outbox.len() + zeros, 0);
         peer.last_send = now;
+        self.has_output.insert(key);
         peer.uploaded += u64::from(block.length);
         self.uploaded += u64::from(block.length);
         if self

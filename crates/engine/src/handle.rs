@@ -192,6 +192,7 @@ impl Engine {
             // Without BEP 6 there is no way to refuse: the request is dropped.
             if peer.fast() {
                 peer.send(&Message::Reject(block_ref(req)), now);
+                self.has_output.insert(key);
             }
             return Ok(());
         }
@@ -303,6 +304,7 @@ impl Engine {
         };
         msg.encode_message(their_id, &mut peer.outbox);
         peer.last_send = now;
+        self.has_output.insert(key);
     }
 }
 

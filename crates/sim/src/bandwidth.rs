@@ -149,7 +149,20 @@ fn water_fill(
     if wants.is_empty() {
         return;
     }
-    wants.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    let most = wants.iter().fold(0.0_f64, |m, w| m.max(w.0));
+    if most <= budget / wants.len() as f64 * (1.0 - 1e-6) {
+        // Everybody's need fits in an equal share (with a margin far above
+        // rounding): the loop below would give each exactly its need, in
+        // any order, so the sort is skipped.
+        for &(n, i) in wants.iter() {
+            if let Some(slot) = out.get_mut(i) {
+                *slot += n;
+            }
+        }
+        return;
+    }
+    // The index breaks ties, so an unstable sort gives the stable order.
+    wants.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
     let mut left = budget;
     let mut k = wants.len();
     for &(n, i) in wants.iter() {
