@@ -10,7 +10,7 @@ use shoal_wire::{BlockRef, ExtHandshake, Handshake, Message, Reserved, UT_METADA
 
 use crate::first_copy::FirstCopy;
 use crate::peer::Peer;
-use crate::{Config, EngineError, Event};
+use crate::{Config, EngineError, Event, SharedBlock};
 
 /// Progress figures for display.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -323,7 +323,35 @@ impl Engine {
     pub fn take_outbox(&mut self, peer: PeerKey, out: &mut Vec<u8>) {
         out.clear();
         if let Some(p) = self.peers.get_mut(&peer) {
+            if p.shared.is_empty() {
+                std::mem::swap(&mut p.outbox, out);
+            } else {
+                crate::shared::flatten(&p.outbox, &p.shared, out);
+                p.outbox.clear();
+                p.shared.clear();
+                p.shared_len = 0;
+            }
+            self.has_output.remove(&peer);
+            self.start_reads(peer);
+        }
+    }
+
+    /// Like [`Engine::take_outbox`], for drivers that send with vectored
+    /// writes: `out` gets the encoded bytes without the payloads queued by
+    /// [`Engine::block_read_shared`], and `blocks` (cleared first) those
+    /// payloads, each with the position in `out` it is sent at.
+    pub fn take_outbox_shared(
+        &mut self,
+        peer: PeerKey,
+        out: &mut Vec<u8>,
+        blocks: &mut Vec<(usize, SharedBlock)>,
+    ) {
+        out.clear();
+        blocks.clear();
+        if let Some(p) = self.peers.get_mut(&peer) {
             std::mem::swap(&mut p.outbox, out);
+            std::mem::swap(&mut p.shared, blocks);
+            p.shared_len = 0;
             self.has_output.remove(&peer);
             self.start_reads(peer);
         }
@@ -589,6 +617,29 @@ impl Engine {
     /// file's data (see the alignment note on requests); the driver passes
     /// what the piece holds and the rest is sent as zeros.
     pub fn block_read(&mut self, key: PeerKey, block: BlockRequest, data: &[u8], now: Duration) {
+        self.queue_block(key, block, BlockData::Copy(data), now);
+    }
+
+    /// Like [`Engine::block_read`] with the payload shared instead of
+    /// copied into the outbox: it is sent from `data` itself (take output
+    /// with [`Engine::take_outbox_shared`] to keep it that way).
+    pub fn block_read_shared(
+        &mut self,
+        key: PeerKey,
+        block: BlockRequest,
+        data: SharedBlock,
+        now: Duration,
+    ) {
+        self.queue_block(key, block, BlockData::Shared(data), now);
+    }
+
+    fn queue_block(
+        &mut self,
+        key: PeerKey,
+        block: BlockRequest,
+        data: BlockData<'_>,
+        now: Duration,
+    ) {
         let Some(peer) = self.peers.get_mut(&key) else {
             return;
         };
@@ -596,14 +647,23 @@ impl Engine {
             return;
         };
         peer.reading.swap_remove(pos);
-        let zeros = (block.length as usize).checked_sub(data.len());
-        let allowed = data.len() == block.length as usize || self.v2_only;
+        let len = data.len();
+        let zeros = (block.length as usize).checked_sub(len);
+        let allowed = len == block.length as usize || self.v2_only;
         let Some(zeros) = zeros.filter(|_| allowed && !peer.am_choking) else {
             return;
         };
         shoal_wire::write_piece_header(&mut peer.outbox, block.piece, block.offset, block.length);
-        peer.outbox.extend_from_slice(data);
-        peer.outbox.resize(peer.outbox.len() + zeros, 0);
+        match data {
+            BlockData::Shared(shared) if zeros == 0 => {
+                peer.shared_len += shared.len();
+                peer.shared.push((peer.outbox.len(), shared));
+            }
+            data => {
+                peer.outbox.extend_from_slice(data.as_slice());
+                peer.outbox.resize(peer.outbox.len() + zeros, 0);
+            }
+        }
         peer.last_send = now;
         self.has_output.insert(key);
         peer.uploaded += u64::from(block.length);
@@ -626,7 +686,7 @@ impl Engine {
         };
         // Reads wait while the peer is not taking what it asked for.
         while peer.reading.len() < self.config.max_reads_in_flight
-            && peer.outbox.len() < self.config.send_buffer
+            && peer.queued_bytes() < self.config.send_buffer
         {
             let Some(block) = peer.queued.pop_front() else {
                 break;
@@ -634,6 +694,25 @@ impl Engine {
             peer.reading.push(block);
             self.events.push_back(Event::ReadBlock { peer: key, block });
         }
+    }
+}
+
+/// A block's bytes as the driver handed them over.
+enum BlockData<'a> {
+    Copy(&'a [u8]),
+    Shared(SharedBlock),
+}
+
+impl BlockData<'_> {
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            BlockData::Copy(data) => data,
+            BlockData::Shared(shared) => shared.as_slice(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.as_slice().len()
     }
 }
 

@@ -113,7 +113,7 @@ impl Engine {
         } else if self
             .peers
             .get(&key)
-            .is_some_and(|p| p.outbox.len() > self.config.max_outbox)
+            .is_some_and(|p| p.queued_bytes() > self.config.max_outbox)
         {
             // It keeps asking while not reading our answers (rejects and
             // the like pile up): it costs us memory, never the download.

@@ -14,6 +14,10 @@
 //! indices differ by a multiple of 2^14: within that many pieces, a block
 //! stored at the wrong place or in the wrong piece fails the check.
 
+use std::sync::Arc;
+
+use shoal_engine::SharedBlock;
+
 /// Span of piece starts in the pool.
 const STARTS: u64 = 1 << 20;
 /// Distance between consecutive pieces' starts (odd: see the module docs).
@@ -21,7 +25,8 @@ const STRIDE: u64 = 2621;
 
 /// The content of a simulated torrent.
 pub(crate) struct Content {
-    pool: Vec<u8>,
+    /// Shared with the engines, which send blocks straight out of it.
+    pool: Arc<[u8]>,
     size: u64,
     piece_size: u64,
 }
@@ -41,22 +46,37 @@ impl Content {
         }
         pool.truncate(len);
         Content {
-            pool,
+            pool: Arc::from(pool),
             size,
             piece_size,
         }
     }
 
-    /// The bytes of `piece` (`None` past the end).
-    pub fn piece(&self, piece: u32) -> Option<&[u8]> {
+    /// Where `piece` lies in the pool (`None` past the end).
+    fn range(&self, piece: u32) -> Option<std::ops::Range<usize>> {
         let offset = u64::from(piece) * self.piece_size;
         let len = self.size.checked_sub(offset)?.min(self.piece_size);
         if len == 0 {
             return None;
         }
-        let start = (u64::from(piece) * STRIDE) % STARTS;
-        let start = usize::try_from(start).ok()?;
-        self.pool.get(start..start + usize::try_from(len).ok()?)
+        let start = usize::try_from((u64::from(piece) * STRIDE) % STARTS).ok()?;
+        Some(start..start + usize::try_from(len).ok()?)
+    }
+
+    /// The bytes of `piece` (`None` past the end).
+    pub fn piece(&self, piece: u32) -> Option<&[u8]> {
+        self.pool.get(self.range(piece)?)
+    }
+
+    /// `len` bytes of `piece` from `offset`, shared (`None` outside it).
+    pub fn block(&self, piece: u32, offset: u32, len: u32) -> Option<SharedBlock> {
+        let range = self.range(piece)?;
+        let start = range.start.checked_add(usize::try_from(offset).ok()?)?;
+        let end = start.checked_add(usize::try_from(len).ok()?)?;
+        if end > range.end {
+            return None;
+        }
+        SharedBlock::new(self.pool.clone(), start..end)
     }
 }
 
@@ -71,6 +91,9 @@ mod tests {
         assert_eq!(c.piece(5).map(<[u8]>::len), Some(7));
         assert_eq!(c.piece(6), None);
         assert_ne!(c.piece(0), c.piece(1));
+        let block = c.block(1, 10, 20).unwrap();
+        assert_eq!(block.as_slice(), &c.piece(1).unwrap()[10..30]);
+        assert!(c.block(5, 0, 8).is_none(), "past the last piece's end");
     }
 
     #[test]

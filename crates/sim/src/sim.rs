@@ -23,7 +23,7 @@ use crate::bandwidth::{Allocator, Flow};
 use crate::content::Content;
 use crate::report::{PeerReport, Report};
 use crate::scenario::Scenario;
-use crate::stream::Stream;
+use crate::stream::{Spare, Stream};
 
 /// Why a simulation could not start.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -41,8 +41,6 @@ pub enum SimError {
 const TICK: Duration = Duration::from_millis(100);
 /// Without a verified piece anywhere for this long, the swarm is stuck.
 const STALL: Duration = Duration::from_secs(300);
-/// Capacity of the buffer an engine's outbox is swapped with.
-const OUTBOX_ROOM: usize = 128 << 10;
 /// Shortest TCP retransmission timeout (Linux), added to a lost burst.
 const MIN_RTO: Duration = Duration::from_millis(200);
 
@@ -119,7 +117,7 @@ pub struct Simulation {
     missing: usize,
     last_progress: Duration,
     stalled: bool,
-    spare: Vec<Vec<u8>>,
+    spare: Spare,
     /// Each peer's upload and download budget for one step.
     up_budget: Vec<f64>,
     down_budget: Vec<f64>,
@@ -191,7 +189,7 @@ impl Simulation {
             missing: pieces,
             last_progress: Duration::ZERO,
             stalled: false,
-            spare: Vec::new(),
+            spare: Spare::default(),
             up_budget: Vec::new(),
             down_budget: Vec::new(),
             allocator: Allocator::default(),
@@ -538,13 +536,11 @@ impl Simulation {
                         engine.recycle(data);
                     }
                     Event::ReadBlock { peer, block } => {
-                        let start = u64::from(block.offset);
-                        let bytes = self.content.piece(block.piece).and_then(|p| {
-                            p.get(start as usize..start as usize + block.length as usize)
-                        });
+                        let bytes = self.content.block(block.piece, block.offset, block.length);
                         match bytes {
                             Some(data) if !node.free_rider => {
-                                engine.block_read(peer, block, data, now);
+                                // Shared, not copied: the stream carries it.
+                                engine.block_read_shared(peer, block, data, now);
                             }
                             _ => engine.block_read_failed(peer, block, now),
                         }
@@ -597,12 +593,11 @@ impl Simulation {
                     continue;
                 };
                 if stream.backlog() == 0 {
-                    let mut buf = self.spare.pop().unwrap_or_default();
-                    // The engine fills this one next: room for a few blocks
-                    // spares it growing by reallocation, block after block.
-                    buf.reserve(OUTBOX_ROOM);
-                    engine.take_outbox(key, &mut buf);
-                    stream.push(buf);
+                    // The engine fills `buf` next.
+                    let mut buf = self.spare.bytes.pop().unwrap_or_default();
+                    let mut blocks = self.spare.blocks.pop().unwrap_or_default();
+                    engine.take_outbox_shared(key, &mut buf, &mut blocks);
+                    stream.push(buf, blocks, &mut self.spare);
                     if stream.backlog() > 0 {
                         self.active.insert((c, side));
                     }
