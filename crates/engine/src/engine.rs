@@ -46,7 +46,7 @@ pub struct Engine {
     /// peer, [`Engine::take_outbox`] removes it. The driver asks after every
     /// call ([`Engine::peers_with_output`]); scanning every peer's outbox
     /// for that cost more than the calls themselves in large swarms.
-    pub(crate) has_output: BTreeSet<PeerKey>,
+    pub(crate) has_output: OutputSet,
     /// Pieces being downloaded: their bytes as blocks arrive.
     buffers: HashMap<u32, Vec<u8>>,
     /// Piece buffers handed back by the driver, reused so a download does not
@@ -117,7 +117,7 @@ impl Engine {
             picker,
             choker,
             peers: BTreeMap::new(),
-            has_output: BTreeSet::new(),
+            has_output: OutputSet::default(),
             buffers: HashMap::new(),
             spare_buffers: Vec::new(),
             events: VecDeque::new(),
@@ -212,7 +212,7 @@ impl Engine {
             if let Some(p) = self.peers.get_mut(&key) {
                 p.pipeline.request_cancelled(req);
                 p.send(&Message::Cancel(block_ref(req)), now);
-                self.has_output.insert(key);
+                self.has_output.note(key, &mut p.listed);
             }
         }
     }
@@ -286,7 +286,7 @@ impl Engine {
             .peer_added(key, PieceSet::new(self.picker.num_pieces()));
         self.choker.peer_connected(key, now);
         if !peer.outbox.is_empty() {
-            self.has_output.insert(key);
+            self.has_output.note(key, &mut peer.listed);
         }
         self.peers.insert(key, peer);
         key
@@ -295,7 +295,7 @@ impl Engine {
     /// Forgets a peer whose connection closed; its requests go back to the pool.
     pub fn remove_peer(&mut self, peer: PeerKey, now: Duration) {
         if self.peers.remove(&peer).is_some() {
-            self.has_output.remove(&peer);
+            self.has_output.forget(peer);
             let _ = self.picker.peer_removed(peer);
             if let Some(f) = self.first_copy.as_mut() {
                 f.peer_left(peer);
@@ -331,7 +331,7 @@ impl Engine {
                 p.shared.clear();
                 p.shared_len = 0;
             }
-            self.has_output.remove(&peer);
+            self.has_output.taken(peer, &mut p.listed);
             self.start_reads(peer);
         }
     }
@@ -352,19 +352,14 @@ impl Engine {
             std::mem::swap(&mut p.outbox, out);
             std::mem::swap(&mut p.shared, blocks);
             p.shared_len = 0;
-            self.has_output.remove(&peer);
+            self.has_output.taken(peer, &mut p.listed);
             self.start_reads(peer);
         }
     }
 
     /// Peers with bytes waiting to be sent, in key order.
     pub fn peers_with_output(&self) -> Vec<PeerKey> {
-        let keys: Vec<PeerKey> = self
-            .has_output
-            .iter()
-            .copied()
-            .filter(|k| self.peers.get(k).is_some_and(|p| !p.outbox.is_empty()))
-            .collect();
+        let keys: Vec<PeerKey> = self.has_output.keys.iter().copied().collect();
         // Tests check that no write forgot to record its peer.
         #[cfg(debug_assertions)]
         {
@@ -410,7 +405,7 @@ impl Engine {
             }
             if now.saturating_sub(peer.last_send) >= self.config.keepalive_interval {
                 peer.send(&Message::KeepAlive, now);
-                self.has_output.insert(key);
+                self.has_output.note(key, &mut peer.listed);
             }
             for block in peer.pipeline.timed_out(now) {
                 let _ = self.picker.request_timed_out(key, block);
@@ -451,7 +446,7 @@ impl Engine {
             return;
         }
         peer.am_choking = choking;
-        self.has_output.insert(key);
+        self.has_output.note(key, &mut peer.listed);
         if choking {
             if let Some(f) = self.first_copy.as_mut() {
                 f.release(key);
@@ -491,7 +486,7 @@ impl Engine {
         for block in blocks {
             peer.pipeline.request_sent(block, now);
             peer.send(&Message::Request(block_ref(block)), now);
-            self.has_output.insert(key);
+            self.has_output.note(key, &mut peer.listed);
         }
     }
 
@@ -509,7 +504,7 @@ impl Engine {
                 Message::NotInterested
             };
             peer.send(&msg, now);
-            self.has_output.insert(key);
+            self.has_output.note(key, &mut peer.listed);
             self.choker.set_am_interested(key, interested, now);
         }
     }
@@ -578,7 +573,7 @@ impl Engine {
         self.events.push_back(Event::PieceVerified(piece));
         for (key, peer) in &mut self.peers {
             peer.send(&Message::Have(piece), now);
-            self.has_output.insert(*key);
+            self.has_output.note(*key, &mut peer.listed);
         }
         for key in not_interesting {
             self.update_interest(key, now);
@@ -598,7 +593,7 @@ impl Engine {
         peer.reading.swap_remove(pos);
         if peer.fast() {
             peer.send(&Message::Reject(block_ref(block)), now);
-            self.has_output.insert(key);
+            self.has_output.note(key, &mut peer.listed);
         }
         self.start_reads(key);
     }
@@ -665,7 +660,7 @@ impl Engine {
             }
         }
         peer.last_send = now;
-        self.has_output.insert(key);
+        self.has_output.note(key, &mut peer.listed);
         peer.uploaded += u64::from(block.length);
         self.uploaded += u64::from(block.length);
         if self
@@ -694,6 +689,34 @@ impl Engine {
             peer.reading.push(block);
             self.events.push_back(Event::ReadBlock { peer: key, block });
         }
+    }
+}
+
+/// Peers whose outbox holds bytes (see `Engine::has_output`).
+#[derive(Debug, Default)]
+pub(crate) struct OutputSet {
+    keys: BTreeSet<PeerKey>,
+}
+
+impl OutputSet {
+    /// `key` queued bytes. `listed` is its peer's flag for being in the
+    /// set, which spares a set lookup for every message queued.
+    pub(crate) fn note(&mut self, key: PeerKey, listed: &mut bool) {
+        if !*listed {
+            *listed = true;
+            self.keys.insert(key);
+        }
+    }
+
+    /// `key`'s outbox was taken (emptied).
+    fn taken(&mut self, key: PeerKey, listed: &mut bool) {
+        *listed = false;
+        self.keys.remove(&key);
+    }
+
+    /// `key` is gone.
+    fn forget(&mut self, key: PeerKey) {
+        self.keys.remove(&key);
     }
 }
 

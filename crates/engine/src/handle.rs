@@ -192,7 +192,7 @@ impl Engine {
             // Without BEP 6 there is no way to refuse: the request is dropped.
             if peer.fast() {
                 peer.send(&Message::Reject(block_ref(req)), now);
-                self.has_output.insert(key);
+                self.has_output.note(key, &mut peer.listed);
             }
             return Ok(());
         }
@@ -304,7 +304,7 @@ impl Engine {
         };
         msg.encode_message(their_id, &mut peer.outbox);
         peer.last_send = now;
-        self.has_output.insert(key);
+        self.has_output.note(key, &mut peer.listed);
     }
 }
 

@@ -39,6 +39,8 @@ pub(crate) struct Peer {
     pub shared: Vec<(usize, crate::SharedBlock)>,
     /// Their total length.
     pub shared_len: usize,
+    /// In the engine's set of peers with output (`OutputSet`).
+    pub listed: bool,
     /// When it last sent us anything.
     pub last_recv: Duration,
     /// When we last queued anything for it.
@@ -77,6 +79,7 @@ impl Peer {
             outbox: Vec::new(),
             shared: Vec::new(),
             shared_len: 0,
+            listed: false,
             last_recv: now,
             last_send: now,
             downloaded: 0,

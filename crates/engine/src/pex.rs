@@ -146,7 +146,7 @@ impl Engine {
             peer.pex.advertised.extend(added.iter().map(|p| p.addr));
             PexMessage { added, dropped }.encode_message(their_id, &mut peer.outbox);
             peer.last_send = now;
-            self.has_output.insert(*key);
+            self.has_output.note(*key, &mut peer.listed);
         }
     }
 }
