@@ -61,8 +61,9 @@ struct Node {
     engine: Option<Engine>,
     left_at: Option<Duration>,
     completed_at: Option<Duration>,
-    /// Open connections by the key the other end has in our engine.
-    conns: BTreeMap<PeerKey, usize>,
+    /// Open connections by the key the other end has in our engine: the
+    /// stream we send on.
+    conns: KeyMap,
     /// Peers connected or being dialled (each pair connects once).
     neighbours: BTreeSet<usize>,
     next_tick: Duration,
@@ -80,6 +81,48 @@ struct Conn {
     open: bool,
 }
 
+/// The hot state of one stream (see `Simulation::links`).
+#[derive(Default, Clone, Copy)]
+struct Link {
+    /// Bytes are waiting to be transmitted: its engine's outbox waits.
+    busy: bool,
+    /// The receiver decodes nothing new before this stream offset arrives.
+    complete_at: u64,
+}
+
+/// A peer's connections by the key each has in its engine: the stream it
+/// sends on. Engines hand out keys from 0 up, and each pair of peers
+/// connects once, so a vector indexed by key stays small.
+#[derive(Default)]
+struct KeyMap {
+    streams: Vec<Option<usize>>,
+}
+
+impl KeyMap {
+    fn insert(&mut self, key: PeerKey, stream: usize) {
+        let k = key.0 as usize;
+        if self.streams.len() <= k {
+            self.streams.resize(k + 1, None);
+        }
+        if let Some(slot) = self.streams.get_mut(k) {
+            *slot = Some(stream);
+        }
+    }
+
+    fn get(&self, key: PeerKey) -> Option<usize> {
+        self.streams.get(key.0 as usize).copied().flatten()
+    }
+
+    fn remove(&mut self, key: PeerKey) -> Option<usize> {
+        self.streams.get_mut(key.0 as usize).and_then(Option::take)
+    }
+
+    /// The streams, in key order.
+    fn streams(&self) -> impl Iterator<Item = usize> + '_ {
+        self.streams.iter().filter_map(|s| *s)
+    }
+}
+
 /// A simulation in progress; [`Simulation::run`] plays it to the end.
 pub struct Simulation {
     scenario: Scenario,
@@ -89,6 +132,10 @@ pub struct Simulation {
     decoder: Decoder,
     nodes: Vec<Node>,
     conns: Vec<Conn>,
+    /// Per stream `2 · connection + side`: what the step loops check on
+    /// every stream, kept apart from the streams so that checking touches
+    /// a small array and not each stream's own memory.
+    links: Vec<Link>,
     /// Stream directions `(connection, side)` with bytes waiting to be
     /// transmitted, in order: only they take part in a step's sharing.
     active: BTreeSet<(usize, usize)>,
@@ -156,7 +203,7 @@ impl Simulation {
                     engine: None,
                     left_at: None,
                     completed_at: None,
-                    conns: BTreeMap::new(),
+                    conns: KeyMap::default(),
                     neighbours: BTreeSet::new(),
                     next_tick: Duration::ZERO,
                     uploaded: 0,
@@ -174,6 +221,7 @@ impl Simulation {
             decoder: Decoder::with_piece_count(u32::try_from(n).unwrap_or(u32::MAX)),
             nodes,
             conns: Vec::new(),
+            links: Vec::new(),
             active: BTreeSet::new(),
             due: BTreeMap::new(),
             due_spare: Vec::new(),
@@ -344,7 +392,7 @@ impl Simulation {
                 };
                 if let Some(engine) = node.engine.as_mut() {
                     let key = engine.add_peer(peer_addr(other), theirs, now);
-                    node.conns.insert(key, c);
+                    node.conns.insert(key, 2 * c + slot);
                     if let Some(k) = keys.get_mut(slot) {
                         *k = key;
                     }
@@ -356,6 +404,8 @@ impl Simulation {
                 streams: [Stream::default(), Stream::default()],
                 open: true,
             });
+            self.links.push(Link::default());
+            self.links.push(Link::default());
         }
     }
 
@@ -398,7 +448,10 @@ impl Simulation {
         node.downloaded = stats.downloaded;
         node.left_at = Some(now);
         node.neighbours.clear();
-        let conns: Vec<usize> = std::mem::take(&mut node.conns).into_values().collect();
+        let conns: Vec<usize> = std::mem::take(&mut node.conns)
+            .streams()
+            .map(|s| s / 2)
+            .collect();
         if !node.seeder {
             for piece in engine.have().iter() {
                 self.lose_copy(piece);
@@ -445,7 +498,7 @@ impl Simulation {
             let key = conn.keys.get(side).copied().unwrap_or(PeerKey(0));
             if let Some(node) = self.nodes.get_mut(me) {
                 node.neighbours.remove(&other);
-                if node.conns.remove(&key).is_some() {
+                if node.conns.remove(key).is_some() {
                     if let Some(engine) = node.engine.as_mut() {
                         engine.remove_peer(key, now);
                     }
@@ -478,6 +531,13 @@ impl Simulation {
             {
                 continue;
             }
+            let Some(link) = self.links.get_mut(2 * c + side) else {
+                continue;
+            };
+            if arrived < link.complete_at {
+                // Its next frame is still on the way.
+                continue;
+            }
             let Some(conn) = self.conns.get_mut(c) else {
                 continue;
             };
@@ -494,10 +554,9 @@ impl Simulation {
             let Some(engine) = node.engine.as_mut() else {
                 continue;
             };
-            if stream
-                .deliver(arrived, now, &self.decoder, engine, key, &mut self.spare)
-                .is_err()
-            {
+            let result = stream.deliver(arrived, now, &self.decoder, engine, key, &mut self.spare);
+            link.complete_at = stream.complete_at();
+            if result.is_err() {
                 broken.push(c);
             }
         }
@@ -546,8 +605,8 @@ impl Simulation {
                         }
                     }
                     Event::Disconnect { peer, .. } => {
-                        if let Some(c) = node.conns.get(&peer) {
-                            closed.push(*c);
+                        if let Some(s) = node.conns.get(peer) {
+                            closed.push(s / 2);
                         }
                     }
                     Event::PieceVerified(piece) => {
@@ -582,27 +641,28 @@ impl Simulation {
             };
             let mut took = false;
             for key in engine.peers_with_output() {
-                let Some(&c) = node.conns.get(&key) else {
+                let Some(s) = node.conns.get(key) else {
                     continue;
                 };
-                let Some(conn) = self.conns.get_mut(c) else {
+                // A stream still sending its last batch takes nothing.
+                let Some(link) = self.links.get_mut(s).filter(|l| !l.busy) else {
                     continue;
                 };
-                let side = usize::from(conn.ends[0] != i);
-                let Some(stream) = conn.streams.get_mut(side) else {
+                let (c, side) = (s / 2, s % 2);
+                let Some(stream) = self.conns.get_mut(c).and_then(|k| k.streams.get_mut(side))
+                else {
                     continue;
                 };
-                if stream.backlog() == 0 {
-                    // The engine fills `buf` next.
-                    let mut buf = self.spare.bytes.pop().unwrap_or_default();
-                    let mut blocks = self.spare.blocks.pop().unwrap_or_default();
-                    engine.take_outbox_shared(key, &mut buf, &mut blocks);
-                    stream.push(buf, blocks, &mut self.spare);
-                    if stream.backlog() > 0 {
-                        self.active.insert((c, side));
-                    }
-                    took = true;
+                // The engine fills `buf` next.
+                let mut buf = self.spare.bytes.pop().unwrap_or_default();
+                let mut blocks = self.spare.blocks.pop().unwrap_or_default();
+                engine.take_outbox_shared(key, &mut buf, &mut blocks);
+                stream.push(buf, blocks, &mut self.spare);
+                if stream.backlog() > 0 {
+                    link.busy = true;
+                    self.active.insert((c, side));
                 }
+                took = true;
             }
             if took {
                 // Reads paused by a full outbox start again.
@@ -661,6 +721,9 @@ impl Simulation {
                         .push((c, side, reach));
                     if stream.backlog() == 0 {
                         self.active.remove(&(c, side));
+                        if let Some(link) = self.links.get_mut(2 * c + side) {
+                            link.busy = false;
+                        }
                     }
                 }
             }

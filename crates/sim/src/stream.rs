@@ -102,6 +102,11 @@ impl Stream {
         self.total += len as u64;
     }
 
+    /// The stream offset the receiver waits for before it decodes again.
+    pub fn complete_at(&self) -> u64 {
+        self.complete_at
+    }
+
     /// Bytes queued and not yet transmitted.
     pub fn backlog(&self) -> u64 {
         self.total - self.sent
