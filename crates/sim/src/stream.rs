@@ -5,10 +5,9 @@
 //! batch becomes a segment, the link only moves offsets, and the receiver
 //! decodes straight out of the segment. Block payloads are not in the
 //! batch's bytes at all but shared with the content they were read from
-//! (see `shoal_engine::SharedBlock`); a `piece` frame is put together
-//! (its header and its block, 16 KiB from a buffer that stays in the
-//! caches) just before it is decoded. A batch always holds whole frames,
-//! so no frame spans two segments.
+//! (see `shoal_engine::SharedBlock`); a `piece` frame is decoded from its
+//! header and its block apart ([`Decoder::decode_piece`]). A batch always
+//! holds whole frames, so no frame spans two segments.
 //!
 //! [`Engine::take_outbox_shared`]: shoal_engine::Engine::take_outbox_shared
 
@@ -33,15 +32,13 @@ struct Segment {
     next: usize,
 }
 
-/// Emptied segment buffers, for the next batches, and scratch space.
+/// Emptied segment buffers, for the next batches.
 #[derive(Default)]
 pub(crate) struct Spare {
     /// Byte buffers.
     pub bytes: Vec<Vec<u8>>,
     /// Block lists (empty).
     pub blocks: Vec<Blocks>,
-    /// Where a `piece` frame is put together for decoding.
-    scratch: Vec<u8>,
 }
 
 impl Spare {
@@ -185,18 +182,7 @@ impl Stream {
             let Some((_, block)) = seg.blocks.get(seg.next) else {
                 return Err(Broken);
             };
-            let scratch = &mut spare.scratch;
-            scratch.clear();
-            scratch.extend_from_slice(head);
-            scratch.extend_from_slice(block.as_slice());
-            let mut frames = decoder.messages(scratch);
-            for msg in frames.by_ref() {
-                engine.handle(key, msg?, now);
-            }
-            if frames.consumed() != scratch.len() {
-                // The block did not end a frame.
-                return Err(Broken);
-            }
+            engine.handle(key, decoder.decode_piece(head, block.as_slice())?, now);
             seg.pos = splice;
             seg.next += 1;
             self.consumed = frame_end;
