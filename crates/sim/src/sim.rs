@@ -522,7 +522,10 @@ impl Simulation {
             self.due_spare.push(list);
         }
         // By stream, the furthest arrival last: it is the one that counts.
-        due.sort_unstable();
+        // One step's transmissions are queued in stream order already.
+        if !due.is_sorted() {
+            due.sort_unstable();
+        }
         let mut broken = Vec::new();
         for (k, &(c, side, arrived)) in due.iter().enumerate() {
             if due
