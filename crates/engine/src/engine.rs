@@ -1,6 +1,6 @@
 //! The engine: peers, picker, choker and piece buffers of one torrent.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -10,7 +10,7 @@ use shoal_wire::{BlockRef, ExtHandshake, Handshake, Message, Reserved, UT_METADA
 
 use crate::first_copy::FirstCopy;
 use crate::peer::Peer;
-use crate::{Config, EngineError, Event};
+use crate::{Config, EngineError, Event, SharedBlock};
 
 /// Progress figures for display.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -42,6 +42,11 @@ pub struct Engine {
     pub(crate) choker: Choker,
     blame: Blame,
     pub(crate) peers: BTreeMap<PeerKey, Peer>,
+    /// Peers whose outbox may hold bytes: every write to an outbox adds its
+    /// peer, [`Engine::take_outbox`] removes it. The driver asks after every
+    /// call ([`Engine::peers_with_output`]); scanning every peer's outbox
+    /// for that cost more than the calls themselves in large swarms.
+    pub(crate) has_output: OutputSet,
     /// Pieces being downloaded: their bytes as blocks arrive.
     buffers: HashMap<u32, Vec<u8>>,
     /// Piece buffers handed back by the driver, reused so a download does not
@@ -126,6 +131,7 @@ impl Engine {
             picker,
             choker,
             peers: BTreeMap::new(),
+            has_output: OutputSet::default(),
             buffers: HashMap::new(),
             spare_buffers: Vec::new(),
             events: VecDeque::new(),
@@ -220,6 +226,7 @@ impl Engine {
             if let Some(p) = self.peers.get_mut(&key) {
                 p.pipeline.request_cancelled(req);
                 p.send(&Message::Cancel(block_ref(req)), now);
+                self.has_output.note(key, &mut p.listed);
             }
         }
     }
@@ -292,6 +299,9 @@ impl Engine {
             .picker
             .peer_added(key, PieceSet::new(self.picker.num_pieces()));
         self.choker.peer_connected(key, now);
+        if !peer.outbox.is_empty() {
+            self.has_output.note(key, &mut peer.listed);
+        }
         self.peers.insert(key, peer);
         key
     }
@@ -299,6 +309,7 @@ impl Engine {
     /// Forgets a peer whose connection closed; its requests go back to the pool.
     pub fn remove_peer(&mut self, peer: PeerKey, now: Duration) {
         if self.peers.remove(&peer).is_some() {
+            self.has_output.forget(peer);
             let _ = self.picker.peer_removed(peer);
             if let Some(f) = self.first_copy.as_mut() {
                 f.peer_left(peer);
@@ -326,20 +337,58 @@ impl Engine {
     pub fn take_outbox(&mut self, peer: PeerKey, out: &mut Vec<u8>) {
         out.clear();
         if let Some(p) = self.peers.get_mut(&peer) {
-            std::mem::swap(&mut p.outbox, out);
+            if p.shared.is_empty() {
+                std::mem::swap(&mut p.outbox, out);
+            } else {
+                crate::shared::flatten(&p.outbox, &p.shared, out);
+                p.outbox.clear();
+                p.shared.clear();
+                p.shared_len = 0;
+            }
+            self.has_output.taken(peer, &mut p.listed);
             // This call carries no clock: the peer's latest event stands in.
             let now = p.last_send.max(p.last_recv);
             self.start_reads(peer, now);
         }
     }
 
-    /// Peers with bytes waiting to be sent.
+    /// Like [`Engine::take_outbox`], for drivers that send with vectored
+    /// writes: `out` gets the encoded bytes without the payloads queued by
+    /// [`Engine::block_read_shared`], and `blocks` (cleared first) those
+    /// payloads, each with the position in `out` it is sent at.
+    pub fn take_outbox_shared(
+        &mut self,
+        peer: PeerKey,
+        out: &mut Vec<u8>,
+        blocks: &mut Vec<(usize, SharedBlock)>,
+    ) {
+        out.clear();
+        blocks.clear();
+        if let Some(p) = self.peers.get_mut(&peer) {
+            std::mem::swap(&mut p.outbox, out);
+            std::mem::swap(&mut p.shared, blocks);
+            p.shared_len = 0;
+            self.has_output.taken(peer, &mut p.listed);
+            let now = p.last_send.max(p.last_recv);
+            self.start_reads(peer, now);
+        }
+    }
+
+    /// Peers with bytes waiting to be sent, in key order.
     pub fn peers_with_output(&self) -> Vec<PeerKey> {
-        self.peers
-            .iter()
-            .filter(|(_, p)| !p.outbox.is_empty())
-            .map(|(k, _)| *k)
-            .collect()
+        let keys: Vec<PeerKey> = self.has_output.keys.iter().copied().collect();
+        // Tests check that no write forgot to record its peer.
+        #[cfg(debug_assertions)]
+        {
+            let scanned: Vec<PeerKey> = self
+                .peers
+                .iter()
+                .filter(|(_, p)| !p.outbox.is_empty())
+                .map(|(k, _)| *k)
+                .collect();
+            debug_assert_eq!(keys, scanned, "a write to an outbox was not recorded");
+        }
+        keys
     }
 
     /// The next thing for the driver to do, if any.
@@ -373,6 +422,7 @@ impl Engine {
             }
             if now.saturating_sub(peer.last_send) >= self.config.keepalive_interval {
                 peer.send(&Message::KeepAlive, now);
+                self.has_output.note(key, &mut peer.listed);
             }
             for block in peer.pipeline.timed_out(now) {
                 let _ = self.picker.request_timed_out(key, block);
@@ -421,6 +471,7 @@ impl Engine {
             return;
         }
         peer.am_choking = choking;
+        self.has_output.note(key, &mut peer.listed);
         if choking {
             if let Some(f) = self.first_copy.as_mut() {
                 f.release(key);
@@ -460,6 +511,7 @@ impl Engine {
         for block in blocks {
             peer.pipeline.request_sent(block, now);
             peer.send(&Message::Request(block_ref(block)), now);
+            self.has_output.note(key, &mut peer.listed);
         }
     }
 
@@ -477,6 +529,7 @@ impl Engine {
                 Message::NotInterested
             };
             peer.send(&msg, now);
+            self.has_output.note(key, &mut peer.listed);
             self.choker.set_am_interested(key, interested, now);
         }
     }
@@ -543,8 +596,9 @@ impl Engine {
             return;
         };
         self.events.push_back(Event::PieceVerified(piece));
-        for peer in self.peers.values_mut() {
+        for (key, peer) in &mut self.peers {
             peer.send(&Message::Have(piece), now);
+            self.has_output.note(*key, &mut peer.listed);
         }
         for key in not_interesting {
             self.update_interest(key, now);
@@ -564,6 +618,7 @@ impl Engine {
         peer.reading.swap_remove(pos);
         if peer.fast() {
             peer.send(&Message::Reject(block_ref(block)), now);
+            self.has_output.note(key, &mut peer.listed);
         }
         self.start_reads(key, now);
     }
@@ -582,6 +637,29 @@ impl Engine {
     /// file's data (see the alignment note on requests); the driver passes
     /// what the piece holds and the rest is sent as zeros.
     pub fn block_read(&mut self, key: PeerKey, block: BlockRequest, data: &[u8], now: Duration) {
+        self.queue_block(key, block, BlockData::Copy(data), now);
+    }
+
+    /// Like [`Engine::block_read`] with the payload shared instead of
+    /// copied into the outbox: it is sent from `data` itself (take output
+    /// with [`Engine::take_outbox_shared`] to keep it that way).
+    pub fn block_read_shared(
+        &mut self,
+        key: PeerKey,
+        block: BlockRequest,
+        data: SharedBlock,
+        now: Duration,
+    ) {
+        self.queue_block(key, block, BlockData::Shared(data), now);
+    }
+
+    fn queue_block(
+        &mut self,
+        key: PeerKey,
+        block: BlockRequest,
+        data: BlockData<'_>,
+        now: Duration,
+    ) {
         let Some(peer) = self.peers.get_mut(&key) else {
             return;
         };
@@ -589,21 +667,32 @@ impl Engine {
             return;
         };
         peer.reading.swap_remove(pos);
-        let zeros = (block.length as usize).checked_sub(data.len());
-        let allowed = data.len() == block.length as usize || self.v2_only;
+        let len = data.len();
+        let zeros = (block.length as usize).checked_sub(len);
+        let allowed = len == block.length as usize || self.v2_only;
         let Some(zeros) = zeros.filter(|_| allowed && !peer.am_choking) else {
             // Choked while the read was out: its queued requests were
             // rejected then, and with BEP 6 this one must be too, or the
             // peer waits for it until its request times out.
             if peer.fast() {
                 peer.send(&Message::Reject(block_ref(block)), now);
+                self.has_output.note(key, &mut peer.listed);
             }
             return;
         };
         shoal_wire::write_piece_header(&mut peer.outbox, block.piece, block.offset, block.length);
-        peer.outbox.extend_from_slice(data);
-        peer.outbox.resize(peer.outbox.len() + zeros, 0);
+        match data {
+            BlockData::Shared(shared) if zeros == 0 => {
+                peer.shared_len += shared.len();
+                peer.shared.push((peer.outbox.len(), shared));
+            }
+            data => {
+                peer.outbox.extend_from_slice(data.as_slice());
+                peer.outbox.resize(peer.outbox.len() + zeros, 0);
+            }
+        }
         peer.last_send = now;
+        self.has_output.note(key, &mut peer.listed);
         peer.uploaded += u64::from(block.length);
         self.uploaded += u64::from(block.length);
         if self
@@ -624,7 +713,7 @@ impl Engine {
         };
         // Reads wait while the peer is not taking what it asked for.
         while peer.reading.len() < self.config.max_reads_in_flight
-            && peer.outbox.len() < self.config.send_buffer
+            && peer.queued_bytes() < self.config.send_buffer
         {
             let Some(block) = peer.queued.pop_front() else {
                 break;
@@ -635,6 +724,7 @@ impl Engine {
             if let Some(f) = self.first_copy.as_mut().filter(|_| peer.fast()) {
                 if f.refuses(key, block, now) {
                     peer.send(&Message::Reject(block_ref(block)), now);
+                    self.has_output.note(key, &mut peer.listed);
                     continue;
                 }
                 f.claim(key, block.piece);
@@ -642,6 +732,53 @@ impl Engine {
             peer.reading.push(block);
             self.events.push_back(Event::ReadBlock { peer: key, block });
         }
+    }
+}
+
+/// Peers whose outbox holds bytes (see `Engine::has_output`).
+#[derive(Debug, Default)]
+pub(crate) struct OutputSet {
+    keys: BTreeSet<PeerKey>,
+}
+
+impl OutputSet {
+    /// `key` queued bytes. `listed` is its peer's flag for being in the
+    /// set, which spares a set lookup for every message queued.
+    pub(crate) fn note(&mut self, key: PeerKey, listed: &mut bool) {
+        if !*listed {
+            *listed = true;
+            self.keys.insert(key);
+        }
+    }
+
+    /// `key`'s outbox was taken (emptied).
+    fn taken(&mut self, key: PeerKey, listed: &mut bool) {
+        *listed = false;
+        self.keys.remove(&key);
+    }
+
+    /// `key` is gone.
+    fn forget(&mut self, key: PeerKey) {
+        self.keys.remove(&key);
+    }
+}
+
+/// A block's bytes as the driver handed them over.
+enum BlockData<'a> {
+    Copy(&'a [u8]),
+    Shared(SharedBlock),
+}
+
+impl BlockData<'_> {
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            BlockData::Copy(data) => data,
+            BlockData::Shared(shared) => shared.as_slice(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.as_slice().len()
     }
 }
 

@@ -113,7 +113,7 @@ impl Engine {
         } else if self
             .peers
             .get(&key)
-            .is_some_and(|p| p.outbox.len() > self.config.max_outbox)
+            .is_some_and(|p| p.queued_bytes() > self.config.max_outbox)
         {
             // It keeps asking while not reading our answers (rejects and
             // the like pile up): it costs us memory, never the download.
@@ -199,6 +199,7 @@ impl Engine {
             // Without BEP 6 there is no way to refuse: the request is dropped.
             if peer.fast() {
                 peer.send(&Message::Reject(block_ref(req)), now);
+                self.has_output.note(key, &mut peer.listed);
             }
             return Ok(());
         }
@@ -310,6 +311,7 @@ impl Engine {
         };
         msg.encode_message(their_id, &mut peer.outbox);
         peer.last_send = now;
+        self.has_output.note(key, &mut peer.listed);
     }
 }
 

@@ -23,9 +23,11 @@ mod first_copy;
 mod handle;
 mod peer;
 mod pex;
+mod shared;
 
 pub use config::{Config, SEED_PIECE_QUOTA};
 pub use engine::{Engine, Stats};
 pub use error::EngineError;
 pub use event::Event;
+pub use shared::SharedBlock;
 pub use shoal_swarm::{BlockRequest, PeerKey};

@@ -34,6 +34,13 @@ pub(crate) struct Peer {
     pub reading: Vec<BlockRequest>,
     /// Encoded messages waiting to be sent.
     pub outbox: Vec<u8>,
+    /// Block payloads that follow `piece` headers in `outbox`, each with
+    /// the outbox position it goes at (see `shared.rs`), in order.
+    pub shared: Vec<(usize, crate::SharedBlock)>,
+    /// Their total length.
+    pub shared_len: usize,
+    /// In the engine's set of peers with output (`OutputSet`).
+    pub listed: bool,
     /// When it last sent us anything.
     pub last_recv: Duration,
     /// When we last queued anything for it.
@@ -70,6 +77,9 @@ impl Peer {
             queued: VecDeque::new(),
             reading: Vec::new(),
             outbox: Vec::new(),
+            shared: Vec::new(),
+            shared_len: 0,
+            listed: false,
             last_recv: now,
             last_send: now,
             downloaded: 0,
@@ -83,6 +93,11 @@ impl Peer {
     /// Whether both sides speak BEP 6 (we always do).
     pub fn fast(&self) -> bool {
         self.reserved.fast()
+    }
+
+    /// Bytes waiting to be sent, shared block payloads included.
+    pub fn queued_bytes(&self) -> usize {
+        self.outbox.len() + self.shared_len
     }
 
     /// Queues a message.

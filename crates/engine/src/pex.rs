@@ -146,25 +146,25 @@ impl Engine {
             peer.pex.advertised.extend(added.iter().map(|p| p.addr));
             PexMessage { added, dropped }.encode_message(their_id, &mut peer.outbox);
             peer.last_send = now;
+            self.has_output.note(*key, &mut peer.listed);
         }
     }
 }
 
 /// Whether `peer` speaks ut_pex and its next message is due at `now`.
 fn pex_due(peer: &crate::peer::Peer, now: Duration) -> bool {
-    if peer
-        .ext
-        .as_ref()
-        .and_then(|e| e.extension_id(UT_PEX))
-        .is_none()
-    {
-        return false;
-    }
     let since = peer.pex.last_sent.unwrap_or(peer.connected_at);
     let gap = if peer.pex.last_sent.is_some() {
         PEX_INTERVAL
     } else {
         FIRST_PEX_DELAY
     };
+    // The time first: it is nearly always not due, and the extension
+    // lookup is a string search (this runs for every peer every tick).
     now.saturating_sub(since) >= gap
+        && peer
+            .ext
+            .as_ref()
+            .and_then(|e| e.extension_id(UT_PEX))
+            .is_some()
 }

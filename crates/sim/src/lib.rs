@@ -11,9 +11,10 @@
 //!   sample of the peers present from a "tracker" on arrival (50 by
 //!   default), and connect up to the session's cap (80 connections).
 //!   Free riders never upload: they unchoke nobody and refuse requests.
-//! - **Storage** is the content itself, held once in memory; a completed
-//!   piece is checked by comparing it byte for byte with the content, which
-//!   gives the same verdict as its SHA-1 at a fraction of the cost.
+//! - **Storage** is the content itself, held once in memory as windows of
+//!   a small pool (it stays in the CPU caches); a completed piece is
+//!   checked by comparing it byte for byte with the content, which gives
+//!   the same verdict as its SHA-1 at a fraction of the cost.
 //! - **Determinism**: every random choice (tracker samples, loss, each
 //!   engine's picker and choker) comes from the scenario's seed, and every
 //!   collection is iterated in a fixed order, so a seed gives one report.
@@ -23,6 +24,7 @@
 //! [`plot::svg`] draws completions over time.
 
 mod bandwidth;
+mod content;
 pub mod plot;
 mod report;
 mod scenario;

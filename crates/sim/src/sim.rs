@@ -10,8 +10,7 @@
 //! capacity is shared out over the connections with bytes waiting
 //! ([`crate::bandwidth`]), and the bytes moved arrive one latency later.
 
-use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -20,10 +19,11 @@ use shoal_metainfo::{ContentHashes, Info, NewFile, Torrent, TorrentSpec};
 use shoal_swarm::{PieceSet, Rng};
 use shoal_wire::Decoder;
 
-use crate::bandwidth::{Flow, allocate};
+use crate::bandwidth::{Allocator, Flow};
+use crate::content::Content;
 use crate::report::{PeerReport, Report};
 use crate::scenario::Scenario;
-use crate::stream::Stream;
+use crate::stream::{Spare, Stream};
 
 /// Why a simulation could not start.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -41,8 +41,6 @@ pub enum SimError {
 const TICK: Duration = Duration::from_millis(100);
 /// Without a verified piece anywhere for this long, the swarm is stuck.
 const STALL: Duration = Duration::from_secs(300);
-/// Capacity of the buffer an engine's outbox is swapped with.
-const OUTBOX_ROOM: usize = 128 << 10;
 /// Shortest TCP retransmission timeout (Linux), added to a lost burst.
 const MIN_RTO: Duration = Duration::from_millis(200);
 
@@ -63,8 +61,9 @@ struct Node {
     engine: Option<Engine>,
     left_at: Option<Duration>,
     completed_at: Option<Duration>,
-    /// Open connections by the key the other end has in our engine.
-    conns: BTreeMap<PeerKey, usize>,
+    /// Open connections by the key the other end has in our engine: the
+    /// stream we send on.
+    conns: KeyMap,
     /// Peers connected or being dialled (each pair connects once).
     neighbours: BTreeSet<usize>,
     next_tick: Duration,
@@ -82,21 +81,74 @@ struct Conn {
     open: bool,
 }
 
+/// The hot state of one stream (see `Simulation::links`).
+#[derive(Default, Clone, Copy)]
+struct Link {
+    /// Bytes are waiting to be transmitted: its engine's outbox waits.
+    busy: bool,
+    /// The receiver decodes nothing new before this stream offset arrives.
+    complete_at: u64,
+}
+
+/// A peer's connections by the key each has in its engine: the stream it
+/// sends on. Engines hand out keys from 0 up, and each pair of peers
+/// connects once, so a vector indexed by key stays small.
+#[derive(Default)]
+struct KeyMap {
+    streams: Vec<Option<usize>>,
+}
+
+impl KeyMap {
+    fn insert(&mut self, key: PeerKey, stream: usize) {
+        let k = key.0 as usize;
+        if self.streams.len() <= k {
+            self.streams.resize(k + 1, None);
+        }
+        if let Some(slot) = self.streams.get_mut(k) {
+            *slot = Some(stream);
+        }
+    }
+
+    fn get(&self, key: PeerKey) -> Option<usize> {
+        self.streams.get(key.0 as usize).copied().flatten()
+    }
+
+    fn remove(&mut self, key: PeerKey) -> Option<usize> {
+        self.streams.get_mut(key.0 as usize).and_then(Option::take)
+    }
+
+    /// The streams, in key order.
+    fn streams(&self) -> impl Iterator<Item = usize> + '_ {
+        self.streams.iter().filter_map(|s| *s)
+    }
+}
+
 /// A simulation in progress; [`Simulation::run`] plays it to the end.
 pub struct Simulation {
     scenario: Scenario,
-    content: Vec<u8>,
+    content: Content,
     info: Info,
     info_hash: [u8; 20],
     decoder: Decoder,
     nodes: Vec<Node>,
     conns: Vec<Conn>,
+    /// Per stream `2 · connection + side`: what the step loops check on
+    /// every stream, kept apart from the streams so that checking touches
+    /// a small array and not each stream's own memory.
+    links: Vec<Link>,
     /// Stream directions `(connection, side)` with bytes waiting to be
     /// transmitted, in order: only they take part in a step's sharing.
     active: BTreeSet<(usize, usize)>,
-    /// Transmissions in flight: (arrival, connection, side). Only streams
-    /// with something due are visited when delivering.
-    due: BinaryHeap<Reverse<(Duration, usize, usize)>>,
+    /// Transmissions in flight by arrival time: (connection, side). Only
+    /// streams with something due are visited when delivering. A step's
+    /// transmissions nearly all arrive at the same time, so one list per
+    /// time is far cheaper than a heap entry each.
+    /// Each entry also holds the stream offset the transmission reaches.
+    due: BTreeMap<Duration, Vec<(usize, usize, u64)>>,
+    /// Emptied lists of `due`, reused.
+    due_spare: Vec<Vec<(usize, usize, u64)>>,
+    /// The streams delivered to this step (reused).
+    due_now: Vec<(usize, usize, u64)>,
     /// Dials in progress: (connects at, from, to), in time order.
     dials: VecDeque<(Duration, usize, usize)>,
     rng: Rng,
@@ -112,7 +164,14 @@ pub struct Simulation {
     missing: usize,
     last_progress: Duration,
     stalled: bool,
-    spare: Vec<Vec<u8>>,
+    spare: Spare,
+    /// Each peer's upload and download budget for one step.
+    up_budget: Vec<f64>,
+    down_budget: Vec<f64>,
+    /// Scratch for one step's sharing of capacity.
+    allocator: Allocator,
+    flows: Vec<Flow>,
+    which: Vec<(usize, usize)>,
 }
 
 fn secs(s: f64) -> Duration {
@@ -125,7 +184,7 @@ impl Simulation {
         scenario.validate()?;
         let n = scenario.num_pieces();
         let (info, info_hash) = torrent_for(scenario)?;
-        let content = make_content(scenario.content_size, scenario.seed);
+        let content = Content::new(scenario.content_size, scenario.piece_size, scenario.seed);
         let mut nodes = Vec::new();
         for (gi, g) in scenario.groups.iter().enumerate() {
             for k in 0..g.count {
@@ -144,7 +203,7 @@ impl Simulation {
                     engine: None,
                     left_at: None,
                     completed_at: None,
-                    conns: BTreeMap::new(),
+                    conns: KeyMap::default(),
                     neighbours: BTreeSet::new(),
                     next_tick: Duration::ZERO,
                     uploaded: 0,
@@ -162,8 +221,11 @@ impl Simulation {
             decoder: Decoder::with_piece_count(u32::try_from(n).unwrap_or(u32::MAX)),
             nodes,
             conns: Vec::new(),
+            links: Vec::new(),
             active: BTreeSet::new(),
-            due: BinaryHeap::new(),
+            due: BTreeMap::new(),
+            due_spare: Vec::new(),
+            due_now: Vec::new(),
             dials: VecDeque::new(),
             rng: Rng::new(scenario.seed ^ 0x5157_0000),
             now: Duration::ZERO,
@@ -175,7 +237,12 @@ impl Simulation {
             missing: pieces,
             last_progress: Duration::ZERO,
             stalled: false,
-            spare: Vec::new(),
+            spare: Spare::default(),
+            up_budget: Vec::new(),
+            down_budget: Vec::new(),
+            allocator: Allocator::default(),
+            flows: Vec::new(),
+            which: Vec::new(),
             scenario: scenario.clone(),
         })
     }
@@ -325,7 +392,7 @@ impl Simulation {
                 };
                 if let Some(engine) = node.engine.as_mut() {
                     let key = engine.add_peer(peer_addr(other), theirs, now);
-                    node.conns.insert(key, c);
+                    node.conns.insert(key, 2 * c + slot);
                     if let Some(k) = keys.get_mut(slot) {
                         *k = key;
                     }
@@ -337,6 +404,8 @@ impl Simulation {
                 streams: [Stream::default(), Stream::default()],
                 open: true,
             });
+            self.links.push(Link::default());
+            self.links.push(Link::default());
         }
     }
 
@@ -379,7 +448,10 @@ impl Simulation {
         node.downloaded = stats.downloaded;
         node.left_at = Some(now);
         node.neighbours.clear();
-        let conns: Vec<usize> = std::mem::take(&mut node.conns).into_values().collect();
+        let conns: Vec<usize> = std::mem::take(&mut node.conns)
+            .streams()
+            .map(|s| s / 2)
+            .collect();
         if !node.seeder {
             for piece in engine.have().iter() {
                 self.lose_copy(piece);
@@ -426,7 +498,7 @@ impl Simulation {
             let key = conn.keys.get(side).copied().unwrap_or(PeerKey(0));
             if let Some(node) = self.nodes.get_mut(me) {
                 node.neighbours.remove(&other);
-                if node.conns.remove(&key).is_some() {
+                if node.conns.remove(key).is_some() {
                     if let Some(engine) = node.engine.as_mut() {
                         engine.remove_peer(key, now);
                     }
@@ -439,18 +511,36 @@ impl Simulation {
     /// transmission due are visited, in connection order.
     fn deliver(&mut self) {
         let now = self.now;
-        let mut due = Vec::new();
-        while let Some(&Reverse((at, c, side))) = self.due.peek() {
-            if at > now {
+        let mut due = std::mem::take(&mut self.due_now);
+        due.clear();
+        while let Some(entry) = self.due.first_entry() {
+            if *entry.key() > now {
                 break;
             }
-            self.due.pop();
-            due.push((c, side));
+            let mut list = entry.remove();
+            due.append(&mut list);
+            self.due_spare.push(list);
         }
-        due.sort_unstable();
-        due.dedup();
+        // By stream, the furthest arrival last: it is the one that counts.
+        // One step's transmissions are queued in stream order already.
+        if !due.is_sorted() {
+            due.sort_unstable();
+        }
         let mut broken = Vec::new();
-        for (c, side) in due {
+        for (k, &(c, side, arrived)) in due.iter().enumerate() {
+            if due
+                .get(k + 1)
+                .is_some_and(|&(c2, side2, _)| (c2, side2) == (c, side))
+            {
+                continue;
+            }
+            let Some(link) = self.links.get_mut(2 * c + side) else {
+                continue;
+            };
+            if arrived < link.complete_at {
+                // Its next frame is still on the way.
+                continue;
+            }
             let Some(conn) = self.conns.get_mut(c) else {
                 continue;
             };
@@ -467,13 +557,13 @@ impl Simulation {
             let Some(engine) = node.engine.as_mut() else {
                 continue;
             };
-            if stream
-                .deliver(now, &self.decoder, engine, key, &mut self.spare)
-                .is_err()
-            {
+            let result = stream.deliver(arrived, now, &self.decoder, engine, key, &mut self.spare);
+            link.complete_at = stream.complete_at();
+            if result.is_err() {
                 broken.push(c);
             }
         }
+        self.due_now = due;
         for c in broken {
             self.close(c);
         }
@@ -482,7 +572,6 @@ impl Simulation {
     /// Serves peer `i`'s events, running its timers when due.
     fn serve(&mut self, i: usize) {
         let now = self.now;
-        let piece_size = self.scenario.piece_size;
         let mut closed = Vec::new();
         let mut verified = Vec::new();
         {
@@ -501,27 +590,26 @@ impl Simulation {
                     Event::CheckPiece { piece, data } => {
                         // A byte-for-byte comparison with the content stands in
                         // for the SHA-1 check: same verdict, far cheaper.
-                        let ok = piece_bytes(&self.content, piece_size, piece)
+                        let ok = self
+                            .content
+                            .piece(piece)
                             .is_some_and(|want| want == data.as_slice());
                         engine.piece_checked(piece, ok, now);
                         engine.recycle(data);
                     }
                     Event::ReadBlock { peer, block } => {
-                        let start = u64::from(block.offset);
-                        let bytes =
-                            piece_bytes(&self.content, piece_size, block.piece).and_then(|p| {
-                                p.get(start as usize..start as usize + block.length as usize)
-                            });
+                        let bytes = self.content.block(block.piece, block.offset, block.length);
                         match bytes {
                             Some(data) if !node.free_rider => {
-                                engine.block_read(peer, block, data, now);
+                                // Shared, not copied: the stream carries it.
+                                engine.block_read_shared(peer, block, data, now);
                             }
                             _ => engine.block_read_failed(peer, block, now),
                         }
                     }
                     Event::Disconnect { peer, .. } => {
-                        if let Some(c) = node.conns.get(&peer) {
-                            closed.push(*c);
+                        if let Some(s) = node.conns.get(peer) {
+                            closed.push(s / 2);
                         }
                     }
                     Event::PieceVerified(piece) => {
@@ -556,28 +644,28 @@ impl Simulation {
             };
             let mut took = false;
             for key in engine.peers_with_output() {
-                let Some(&c) = node.conns.get(&key) else {
+                let Some(s) = node.conns.get(key) else {
                     continue;
                 };
-                let Some(conn) = self.conns.get_mut(c) else {
+                // A stream still sending its last batch takes nothing.
+                let Some(link) = self.links.get_mut(s).filter(|l| !l.busy) else {
                     continue;
                 };
-                let side = usize::from(conn.ends[0] != i);
-                let Some(stream) = conn.streams.get_mut(side) else {
+                let (c, side) = (s / 2, s % 2);
+                let Some(stream) = self.conns.get_mut(c).and_then(|k| k.streams.get_mut(side))
+                else {
                     continue;
                 };
-                if stream.backlog() == 0 {
-                    let mut buf = self.spare.pop().unwrap_or_default();
-                    // The engine fills this one next: room for a few blocks
-                    // spares it growing by reallocation, block after block.
-                    buf.reserve(OUTBOX_ROOM);
-                    engine.take_outbox(key, &mut buf);
-                    stream.push(buf);
-                    if stream.backlog() > 0 {
-                        self.active.insert((c, side));
-                    }
-                    took = true;
+                // The engine fills `buf` next.
+                let mut buf = self.spare.bytes.pop().unwrap_or_default();
+                let mut blocks = self.spare.blocks.pop().unwrap_or_default();
+                engine.take_outbox_shared(key, &mut buf, &mut blocks);
+                stream.push(buf, blocks, &mut self.spare);
+                if stream.backlog() > 0 {
+                    link.busy = true;
+                    self.active.insert((c, side));
                 }
+                took = true;
             }
             if took {
                 // Reads paused by a full outbox start again.
@@ -589,8 +677,10 @@ impl Simulation {
     /// Shares out link capacity for this step and sends the bytes.
     fn transmit(&mut self) {
         let dt = self.step.as_secs_f64();
-        let mut flows = Vec::with_capacity(self.active.len());
-        let mut which = Vec::with_capacity(self.active.len());
+        let mut flows = std::mem::take(&mut self.flows);
+        let mut which = std::mem::take(&mut self.which);
+        flows.clear();
+        which.clear();
         for &(c, side) in &self.active {
             let Some(conn) = self.conns.get(c) else {
                 continue;
@@ -609,29 +699,41 @@ impl Simulation {
                 which.push((c, side));
             }
         }
-        if flows.is_empty() {
-            return;
-        }
-        let up: Vec<f64> = self.nodes.iter().map(|n| n.up * dt).collect();
-        let down: Vec<f64> = self.nodes.iter().map(|n| n.down * dt).collect();
-        let got = allocate(&flows, &up, &down);
-        let base = self.now + self.step + self.latency;
-        let rto = MIN_RTO + self.latency * 2;
-        for ((c, side), bytes) in which.into_iter().zip(got) {
-            let bytes = bytes.floor() as u64;
-            if bytes == 0 {
-                continue;
+        if !flows.is_empty() {
+            if self.up_budget.len() != self.nodes.len() {
+                self.up_budget = self.nodes.iter().map(|n| n.up * dt).collect();
+                self.down_budget = self.nodes.iter().map(|n| n.down * dt).collect();
             }
-            let lost = self.scenario.loss > 0.0 && self.uniform() < self.scenario.loss;
-            let arrival = if lost { base + rto } else { base };
-            if let Some(stream) = self.conns.get_mut(c).and_then(|k| k.streams.get_mut(side)) {
-                let at = stream.transmit(bytes, arrival);
-                self.due.push(Reverse((at, c, side)));
-                if stream.backlog() == 0 {
-                    self.active.remove(&(c, side));
+            let mut allocator = std::mem::take(&mut self.allocator);
+            let got = allocator.allocate(&flows, &self.up_budget, &self.down_budget);
+            let base = self.now + self.step + self.latency;
+            let rto = MIN_RTO + self.latency * 2;
+            for (&(c, side), &bytes) in which.iter().zip(got) {
+                let bytes = bytes.floor() as u64;
+                if bytes == 0 {
+                    continue;
+                }
+                let lost = self.scenario.loss > 0.0 && self.uniform() < self.scenario.loss;
+                let arrival = if lost { base + rto } else { base };
+                if let Some(stream) = self.conns.get_mut(c).and_then(|k| k.streams.get_mut(side)) {
+                    let (at, reach) = stream.transmit(bytes, arrival);
+                    let spare = &mut self.due_spare;
+                    self.due
+                        .entry(at)
+                        .or_insert_with(|| spare.pop().unwrap_or_default())
+                        .push((c, side, reach));
+                    if stream.backlog() == 0 {
+                        self.active.remove(&(c, side));
+                        if let Some(link) = self.links.get_mut(2 * c + side) {
+                            link.busy = false;
+                        }
+                    }
                 }
             }
+            self.allocator = allocator;
         }
+        self.flows = flows;
+        self.which = which;
     }
 
     fn uniform(&mut self) -> f64 {
@@ -678,28 +780,6 @@ impl Simulation {
 fn peer_addr(i: usize) -> SocketAddr {
     let port = u16::try_from(10_000 + i % 50_000).unwrap_or(u16::MAX);
     SocketAddr::from(([127, 0, 0, 1], port))
-}
-
-/// The bytes of `piece` in `content`.
-fn piece_bytes(content: &[u8], piece_size: u64, piece: u32) -> Option<&[u8]> {
-    let start = u64::from(piece) * piece_size;
-    let end = (start + piece_size).min(content.len() as u64);
-    content.get(usize::try_from(start).ok()?..usize::try_from(end).ok()?)
-}
-
-/// Deterministic pseudo-random content (xorshift words).
-fn make_content(len: u64, seed: u64) -> Vec<u8> {
-    let len = usize::try_from(len).unwrap_or(0);
-    let mut out = Vec::with_capacity(len + 8);
-    let mut x = seed | 1;
-    while out.len() < len {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        out.extend_from_slice(&x.to_le_bytes());
-    }
-    out.truncate(len);
-    out
 }
 
 /// A v1 torrent of the scenario's size. Its piece hashes are zeros: the

@@ -73,6 +73,9 @@ pub struct Pipeline {
     config: PipelineConfig,
     reqq: u32,
     outstanding: VecDeque<(BlockRequest, Duration)>,
+    /// `outstanding` is oldest first (always, unless a caller's clock went
+    /// back), so the front is the next to time out.
+    in_send_order: bool,
     depth: u32,
     slow_start: bool,
     min_rtt: Option<Duration>,
@@ -94,6 +97,7 @@ impl Pipeline {
             config,
             reqq: u32::MAX,
             outstanding: VecDeque::new(),
+            in_send_order: true,
             depth,
             slow_start: true,
             min_rtt: None,
@@ -155,6 +159,11 @@ impl Pipeline {
             // link, so start a fresh sample instead of averaging it in.
             self.window_start = now;
             self.window_bytes = 0;
+        }
+        match self.outstanding.back() {
+            None => self.in_send_order = true,
+            Some((_, sent)) if *sent > now => self.in_send_order = false,
+            Some(_) => {}
         }
         self.outstanding.push_back((block, now));
     }
@@ -242,6 +251,16 @@ impl Pipeline {
     /// picker: [`crate::Picker::request_timed_out`]); halves the depth.
     pub fn timed_out(&mut self, now: Duration) -> Vec<BlockRequest> {
         let timeout = self.timeout();
+        if self.in_send_order
+            && self
+                .outstanding
+                .front()
+                .is_none_or(|(_, sent)| now.saturating_sub(*sent) < timeout)
+        {
+            // The oldest request has not timed out, so none has: the check
+            // runs for every peer on every tick.
+            return Vec::new();
+        }
         let mut expired = Vec::new();
         self.outstanding.retain(|(b, sent)| {
             let keep = now.saturating_sub(*sent) < timeout;

@@ -82,6 +82,48 @@ impl Decoder {
         Ok((message, total))
     }
 
+    /// Decodes a `piece` frame that arrived in two parts: its header
+    /// ([`crate::PIECE_HEADER_LEN`] bytes: length prefix, id, index, begin)
+    /// and its block, as when a sender shares block buffers or a reader
+    /// reads the block straight into place. The same checks as
+    /// [`Decoder::decode`], and the length prefix must cover exactly
+    /// the header's fields and `data`.
+    pub fn decode_piece<'a>(
+        &self,
+        header: &[u8],
+        data: &'a [u8],
+    ) -> Result<Message<'a>, DecodeError> {
+        let Some((prefix, rest)) = header.split_first_chunk::<4>() else {
+            return Err(DecodeError::Incomplete {
+                needed: 4 - header.len(),
+            });
+        };
+        let len = u32::from_be_bytes(*prefix);
+        if len > MAX_MESSAGE_LEN {
+            return Err(DecodeError::TooLong {
+                len,
+                max: MAX_MESSAGE_LEN,
+            });
+        }
+        let Some((&msg_id, fields)) = rest.split_first() else {
+            return Err(DecodeError::Incomplete { needed: 1 });
+        };
+        self.check_len(msg_id, len)?;
+        let bad = DecodeError::BadLength { id: msg_id, len };
+        if msg_id != id::PIECE
+            || header.len() != crate::PIECE_HEADER_LEN
+            || len as usize != 9 + data.len()
+        {
+            return Err(bad);
+        }
+        let mut r = Reader { buf: fields, bad };
+        Ok(Message::Piece {
+            index: self.index(r.u32()?)?,
+            begin: r.u32()?,
+            data,
+        })
+    }
+
     /// An iterator over the complete frames at the start of `input`, for
     /// decoding everything one large socket read brought in.
     pub fn messages<'a>(&self, input: &'a [u8]) -> Messages<'a> {

@@ -320,3 +320,41 @@ fn many_messages_from_one_large_read() {
         })
     );
 }
+
+#[test]
+fn a_piece_in_two_parts_decodes_as_when_whole() {
+    let d = Decoder::with_piece_count(10);
+    let data = vec![7u8; 300];
+    let header = piece_header(3, 16384, 300);
+    let mut whole = header.to_vec();
+    whole.extend_from_slice(&data);
+    let (msg, used) = d.decode(&whole).unwrap();
+    assert_eq!(used, whole.len());
+    assert_eq!(d.decode_piece(&header, &data), Ok(msg));
+    // The length prefix must cover the block exactly.
+    assert!(matches!(
+        d.decode_piece(&header, &data[1..]),
+        Err(DecodeError::BadLength { .. })
+    ));
+    // Other frames, short headers and the usual limits are refused.
+    assert!(
+        d.decode_piece(&frame(id::HAVE, &[0, 0, 0, 1]), &[])
+            .is_err()
+    );
+    assert!(matches!(
+        d.decode_piece(&header[..3], &data),
+        Err(DecodeError::Incomplete { .. })
+    ));
+    assert_eq!(
+        d.decode_piece(&piece_header(10, 0, 300), &data),
+        Err(DecodeError::PieceOutOfRange {
+            index: 10,
+            count: 10
+        })
+    );
+    let huge = piece_header(0, 0, MAX_MESSAGE_LEN);
+    assert!(matches!(
+        d.decode_piece(&huge, &data),
+        Err(DecodeError::TooLong { .. })
+    ));
+}

@@ -84,13 +84,17 @@ impl Choker {
     fn rank(&mut self, mut peers: Vec<(PeerKey, f64, f64)>) -> Vec<PeerKey> {
         peers.retain(|(k, _, _)| !self.held.contains(k));
         self.rng.shuffle(&mut peers);
-        let unchoked = |k: &PeerKey| self.peers.get(k).is_some_and(|p| p.unchoked);
-        peers.sort_by(|a, b| {
+        // Looked up once per peer, not twice per comparison.
+        let mut keyed: Vec<(PeerKey, f64, f64, bool)> = peers
+            .into_iter()
+            .map(|(k, a, b)| (k, a, b, self.peers.get(&k).is_some_and(|p| p.unchoked)))
+            .collect();
+        keyed.sort_by(|a, b| {
             b.1.total_cmp(&a.1)
                 .then_with(|| b.2.total_cmp(&a.2))
-                .then_with(|| unchoked(&b.0).cmp(&unchoked(&a.0)))
+                .then_with(|| b.3.cmp(&a.3))
         });
-        peers.into_iter().map(|(k, _, _)| k).collect()
+        keyed.into_iter().map(|(k, ..)| k).collect()
     }
 
     /// Tit-for-tat: interested, non-snubbed peers by their rate to us over
@@ -158,14 +162,11 @@ impl Choker {
         rotate: bool,
         regular: &BTreeSet<PeerKey>,
     ) -> BTreeSet<PeerKey> {
-        let eligible = |k: &PeerKey, choker: &Choker| {
-            !regular.contains(k) && choker.peers.get(k).is_some_and(|p| p.interested)
-        };
         let mut chosen: BTreeSet<PeerKey> = self.held.clone();
         let pool: Vec<(PeerKey, u64)> = self
             .peers
             .iter()
-            .filter(|(k, _)| eligible(k, self) && !chosen.contains(k))
+            .filter(|(k, p)| p.interested && !regular.contains(k) && !chosen.contains(k))
             .map(|(k, p)| {
                 let new = now.saturating_sub(p.connected_at) < self.config.new_peer_age;
                 (*k, if new { 3 } else { 1 })

@@ -124,3 +124,26 @@ fn timeouts_expire_and_halve() {
     // An unmatched block still counts toward the rate but has no RTT.
     assert_eq!(p.block_received(block(50), Duration::from_secs(16)), None);
 }
+
+#[test]
+fn timeouts_are_found_even_when_the_clock_went_back() {
+    let cfg = PipelineConfig::default();
+    let mut p = Pipeline::new(cfg.clone(), Duration::ZERO);
+    let block = |i: u32| BlockRequest {
+        piece: i,
+        offset: 0,
+        length: 16384,
+    };
+    let t = |ms: u64| Duration::from_millis(ms);
+    let timeout = p.timeout();
+    // Sent in order: the oldest times out first, the others later.
+    p.request_sent(block(0), t(0));
+    p.request_sent(block(1), t(1000));
+    assert!(p.timed_out(t(500)).is_empty());
+    assert_eq!(p.timed_out(timeout), vec![block(0)]);
+    // A request stamped earlier than the one before it still times out.
+    let mut q = Pipeline::new(cfg, Duration::ZERO);
+    q.request_sent(block(2), t(5000));
+    q.request_sent(block(3), t(0));
+    assert_eq!(q.timed_out(timeout), vec![block(3)]);
+}
