@@ -321,8 +321,8 @@ impl Choker {
                 && self.config.seed_mode == SeedMode::RoundRobin
                 && p.unchoked
                 && self.config.seed_turn_bytes.is_some_and(|q| {
-                    let sent = p.up - p.up_at_change;
-                    sent >= q && sent - bytes < q
+                    let sent = p.up.saturating_sub(p.up_at_change);
+                    sent >= q && sent.saturating_sub(bytes) < q
                 })
             {
                 self.dirty = true;

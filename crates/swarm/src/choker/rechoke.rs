@@ -138,7 +138,7 @@ impl Choker {
                         let age = now.saturating_sub(p.changed_at).as_secs_f64();
                         let in_turn = p.unchoked
                             && now.saturating_sub(p.changed_at) < quantum
-                            && p.up - p.up_at_change < quota;
+                            && p.up.saturating_sub(p.up_at_change) < quota;
                         let score = if in_turn {
                             f64::MAX
                         } else if p.unchoked {
