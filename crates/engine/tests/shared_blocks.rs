@@ -4,37 +4,23 @@
 //! and count against the send buffer the same way.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use shoal_engine::{Config, Engine, Event, PeerKey, SharedBlock};
-use shoal_swarm::PieceSet;
-use shoal_wire::{BlockRef, Handshake, Message, Reserved};
+use shoal_wire::{BlockRef, Message};
 
 mod common;
 
-use common::{PIECE, make_torrent};
+use common::{PIECE, seeder_with_a_peer};
 
 const BLOCK: u32 = 16 * 1024;
 const LEN: usize = 1 << 20;
 
 /// A seeder with one peer that asked for `count` blocks, none read yet.
 fn seeder(config: Config, count: u32) -> (Engine, PeerKey) {
-    let (t, _) = make_torrent(LEN);
-    let n = t.info.num_pieces() as u32;
-    let hash = t.info_hashes.wire_id().unwrap();
-    let mut engine = Engine::new(&t.info, hash, &PieceSet::full(n), config).unwrap();
-    let theirs = Handshake {
-        reserved: Reserved::FAST.union(Reserved::EXTENSION),
-        info_hash: hash,
-        peer_id: *b"-XX0000-sharedblock0",
-    };
+    let (mut engine, peer, _) = seeder_with_a_peer(LEN, config);
     let now = Duration::ZERO;
-    let peer = engine.add_peer(SocketAddr::from(([127, 0, 0, 1], 9)), &theirs, now);
-    engine.handle(peer, Message::HaveNone, now);
-    engine.handle(peer, Message::Interested, now);
-    engine.tick(now);
     for b in 0..count {
         let msg = Message::Request(BlockRef {
             index: b / 2,

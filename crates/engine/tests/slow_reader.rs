@@ -4,24 +4,17 @@
 //! dropped before it can make the outbox grow without bound.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use shoal_engine::{Config, Engine, Event, PeerKey};
-use shoal_metainfo::Torrent;
-use shoal_swarm::PieceSet;
-use shoal_wire::{BlockRef, Handshake, Message, Reserved};
+use shoal_wire::{BlockRef, Message};
 
 mod common;
 
-use common::make_torrent;
+use common::seeder_with_a_peer;
 
 const BLOCK: u32 = 16 * 1024;
 const LEN: usize = 4 << 20;
-
-fn torrent() -> Torrent {
-    make_torrent(LEN).0
-}
 
 struct Seeder {
     engine: Engine,
@@ -33,20 +26,8 @@ struct Seeder {
 
 impl Seeder {
     fn new(config: Config) -> Seeder {
-        let t = torrent();
-        let n = t.info.num_pieces() as u32;
-        let hash = t.info_hashes.wire_id().unwrap();
-        let mut engine = Engine::new(&t.info, hash, &PieceSet::full(n), config).unwrap();
-        let theirs = Handshake {
-            reserved: Reserved::FAST.union(Reserved::EXTENSION),
-            info_hash: hash,
-            peer_id: *b"-XX0000-slowreader00",
-        };
+        let (engine, peer, _) = seeder_with_a_peer(LEN, config);
         let now = Duration::ZERO;
-        let peer = engine.add_peer(SocketAddr::from(([127, 0, 0, 1], 9)), &theirs, now);
-        engine.handle(peer, Message::HaveNone, now);
-        engine.handle(peer, Message::Interested, now);
-        engine.tick(now);
         let mut s = Seeder {
             engine,
             peer,

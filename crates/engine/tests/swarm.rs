@@ -13,7 +13,7 @@ use shoal_wire::{Decoder, Message};
 
 mod common;
 
-use common::{PIECE, make_torrent};
+use common::{PIECE, make_torrent, seeder_with_a_peer};
 
 /// One simulated client: its engine, its copy of the data, and how it behaves.
 struct Node {
@@ -294,16 +294,8 @@ fn a_stalled_disk_pauses_requests_until_checks_finish() {
 
 #[test]
 fn failed_upload_reads_are_refused_and_serving_goes_on() {
-    let (torrent, _) = make_torrent(2_000_000);
-    let n = torrent.info.num_pieces() as u32;
-    let hash = torrent.info_hashes.wire_id().unwrap();
-    let mut seeder =
-        Engine::new(&torrent.info, hash, &PieceSet::full(n), Config::default()).unwrap();
-    let leecher = Engine::new(&torrent.info, hash, &PieceSet::new(n), Config::default()).unwrap();
+    let (mut seeder, key, n) = seeder_with_a_peer(2_000_000, Config::default());
     let now = Duration::ZERO;
-    let key = seeder.add_peer(Net::addr(1), &leecher.handshake(), now);
-    seeder.handle(key, Message::HaveNone, now);
-    seeder.handle(key, Message::Interested, now);
     // 100 requests: more than the 64 reads the engine hands out at once.
     for i in 0..100u32 {
         let block = shoal_wire::BlockRef {
@@ -341,17 +333,8 @@ fn failed_upload_reads_are_refused_and_serving_goes_on() {
 
 #[test]
 fn a_read_that_finishes_after_a_choke_is_rejected() {
-    let (torrent, _) = make_torrent(2_000_000);
-    let n = torrent.info.num_pieces() as u32;
-    let hash = torrent.info_hashes.wire_id().unwrap();
-    let mut seeder =
-        Engine::new(&torrent.info, hash, &PieceSet::full(n), Config::default()).unwrap();
-    let leecher = Engine::new(&torrent.info, hash, &PieceSet::new(n), Config::default()).unwrap();
+    let (mut seeder, key, n) = seeder_with_a_peer(2_000_000, Config::default());
     let now = Duration::ZERO;
-    let key = seeder.add_peer(Net::addr(1), &leecher.handshake(), now);
-    seeder.handle(key, Message::HaveNone, now);
-    seeder.handle(key, Message::Interested, now);
-    seeder.tick(now);
     for i in 0..4u32 {
         let block = shoal_wire::BlockRef {
             index: i,

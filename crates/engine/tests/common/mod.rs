@@ -32,3 +32,32 @@ pub fn make_torrent(len: usize) -> (Torrent, Vec<u8>) {
         .unwrap();
     (Torrent::from_bytes(&bytes).unwrap(), content)
 }
+
+/// A seeder of `len` bytes with one peer (fast extension on) that is
+/// interested and unchoked: the seeder, the peer's key and the piece count.
+pub fn seeder_with_a_peer(
+    len: usize,
+    config: shoal_engine::Config,
+) -> (shoal_engine::Engine, shoal_engine::PeerKey, u32) {
+    use shoal_wire::{Handshake, Message, Reserved};
+    let (t, _) = make_torrent(len);
+    let n = t.info.num_pieces() as u32;
+    let hash = t.info_hashes.wire_id().unwrap();
+    let full = shoal_swarm::PieceSet::full(n);
+    let mut engine = shoal_engine::Engine::new(&t.info, hash, &full, config).unwrap();
+    let theirs = Handshake {
+        reserved: Reserved::FAST.union(Reserved::EXTENSION),
+        info_hash: hash,
+        peer_id: *b"-XX0000-testpeer0000",
+    };
+    let now = std::time::Duration::ZERO;
+    let peer = engine.add_peer(
+        std::net::SocketAddr::from(([127, 0, 0, 1], 9)),
+        &theirs,
+        now,
+    );
+    engine.handle(peer, Message::HaveNone, now);
+    engine.handle(peer, Message::Interested, now);
+    engine.tick(now);
+    (engine, peer, n)
+}
