@@ -671,9 +671,9 @@ impl Engine {
         let zeros = (block.length as usize).checked_sub(len);
         let allowed = len == block.length as usize || self.v2_only;
         let Some(zeros) = zeros.filter(|_| allowed && !peer.am_choking) else {
-            // Choked while the read was out: its queued requests were
-            // rejected then, and with BEP 6 this one must be too, or the
-            // peer waits for it until its request times out.
+            // Choked while the read was out (its queued requests were
+            // rejected then), or the read came back short: with BEP 6 this
+            // one is rejected too, or the peer waits until it times out.
             if peer.fast() {
                 peer.send(&Message::Reject(block_ref(block)), now);
                 self.has_output.note(key, &mut peer.listed);
