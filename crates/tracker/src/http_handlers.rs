@@ -58,6 +58,7 @@ pub fn announce(shared: &Shared, query: &[u8], key: Option<&[u8]>, client_ip: Ip
         addr: PeerAddr::from_ip_port(ip, req.port),
         seeder: req.left == Some(0),
         event: req.event,
+        peer_id: Some(req.peer_id),
     };
     let (mut raw4, mut raw6) = (Vec::with_capacity(want * 6), Vec::new());
     let counts = shared
@@ -91,15 +92,21 @@ pub fn announce(shared: &Shared, query: &[u8], key: Option<&[u8]>, client_ip: Ip
     let peers = if req.compact {
         Peers::Compact { v4, v6 }
     } else {
-        // We store no peer ids (12 bytes per peer instead of 32), so the
-        // non-compact list has none; BEP 23's no_peer_id makes that normal.
+        // Ids are kept for peers that announced over HTTP only; UDP peers
+        // are listed without one, as after BEP 23's no_peer_id.
+        let store = shared.store();
         let all = v4
             .into_iter()
             .map(std::net::SocketAddr::V4)
             .chain(v6.into_iter().map(std::net::SocketAddr::V6));
         Peers::Full(
             all.map(|addr| FullPeer {
-                peer_id: None,
+                peer_id: (!req.no_peer_id)
+                    .then(|| {
+                        let key = PeerAddr::from_ip_port(addr.ip(), addr.port());
+                        store.peer_id(&req.info_hash, &key)
+                    })
+                    .flatten(),
                 addr,
             })
             .collect(),

@@ -191,6 +191,7 @@ fn announce(
         addr,
         seeder: a.left == 0,
         event: a.event,
+        peer_id: None,
     };
     write_announce_header(out, a.transaction_id, ctx.shared.cfg.interval, 0, 0);
     // Peers are appended straight after the header; the unused family's buffer

@@ -287,6 +287,21 @@ fn http_announce_compact_noncompact_numwant_and_multi_scrape() {
         list.iter()
             .all(|p| p.addr.ip().to_string() == "127.0.0.1" && p.addr.port() != 7010)
     );
+    // Each peer comes with the id it announced, unless no_peer_id is asked.
+    assert!(
+        list.iter()
+            .all(|p| p.peer_id == Some([p.addr.port() as u8; 20])),
+        "{list:?}"
+    );
+    let AnnounceReply::Ok(r) =
+        http_announce(&t, "/announce", &H, 7010, 1, "&compact=0&no_peer_id=1")
+    else {
+        panic!()
+    };
+    let Peers::Full(list) = r.peers else {
+        panic!("expected a dictionary list")
+    };
+    assert!(list.iter().all(|p| p.peer_id.is_none()), "{list:?}");
     assert_eq!((r.interval, r.min_interval), (1800, Some(900)));
     // The ip parameter is ignored by default.
     http_announce(&t, "/announce", &H, 7011, 1, "&ip=10.9.9.9");

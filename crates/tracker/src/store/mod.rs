@@ -27,7 +27,7 @@ pub struct StoreLimits {
 }
 
 /// A peer's compact address, the key of a peer within a torrent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PeerAddr {
     /// IPv4 address and port.
     V4([u8; 6]),
@@ -65,6 +65,10 @@ pub struct Announce {
     pub seeder: bool,
     /// The announce event.
     pub event: Event,
+    /// The peer id to hand out in non-compact replies. Only HTTP announces
+    /// pass it: UDP replies are compact, and keeping ids for every peer
+    /// would add 20 bytes to each.
+    pub peer_id: Option<[u8; 20]>,
 }
 
 /// Swarm counts after an announce, for the reply.
@@ -78,12 +82,17 @@ pub struct SwarmCounts {
     pub completed: u32,
 }
 
+/// Peer ids of the peers that announced over HTTP.
+type PeerIds = std::collections::HashMap<PeerAddr, [u8; 20]>;
+
 /// One torrent's peers and counters.
 #[derive(Default, Debug)]
 pub struct Torrent {
     v4: PeerList<6>,
     /// Boxed because IPv6 peers are rare: costs 8 bytes per torrent instead of 32.
     v6: Option<Box<PeerList<18>>>,
+    /// Boxed and absent until a peer announces over HTTP.
+    ids: Option<Box<PeerIds>>,
     seeders: u32,
     leechers: u32,
     completed: u32,
@@ -92,6 +101,40 @@ pub struct Torrent {
 impl Torrent {
     fn len(&self) -> usize {
         self.v4.len() + self.v6.as_ref().map_or(0, |v| v.len())
+    }
+
+    fn contains(&self, addr: &PeerAddr) -> bool {
+        match addr {
+            PeerAddr::V4(a) => self.v4.find(a).is_some(),
+            PeerAddr::V6(a) => self.v6.as_ref().is_some_and(|v| v.find(a).is_some()),
+        }
+    }
+
+    /// Forgets the ids of peers no longer listed.
+    fn prune_ids(&mut self) {
+        if let Some(mut ids) = self.ids.take() {
+            ids.retain(|addr, _| self.contains(addr));
+            if !ids.is_empty() {
+                self.ids = Some(ids);
+            }
+        }
+    }
+
+    /// Records or forgets the announcing peer's id.
+    fn note_id(&mut self, a: &Announce, max_peers: usize) {
+        if a.event == Event::Stopped {
+            if let Some(ids) = self.ids.as_mut() {
+                ids.remove(&a.addr);
+            }
+        } else if let Some(id) = a.peer_id {
+            let ids = self.ids.get_or_insert_with(Box::default);
+            ids.insert(a.addr, id);
+            // Evicted peers leave their ids behind until the next expiry
+            // pass; a flood of announces must not grow them past this.
+            if ids.len() > max_peers.saturating_mul(2) {
+                self.prune_ids();
+            }
+        }
     }
 
     fn counts(&self) -> SwarmCounts {
@@ -309,6 +352,7 @@ impl Store {
         if a.event == Event::Completed {
             t.completed = t.completed.saturating_add(1);
         }
+        t.note_id(a, self.limits.max_peers_per_torrent);
         // A seeder only gets leechers; with none, skip scanning a big seeded swarm.
         let nothing_to_give = a.seeder && t.leechers == 0;
         if a.event != Event::Stopped && !nothing_to_give {
@@ -322,6 +366,12 @@ impl Store {
             self.torrents.remove(&a.info_hash);
         }
         counts
+    }
+
+    /// The id a listed peer gave in its last HTTP announce, if any.
+    pub fn peer_id(&self, info_hash: &InfoHash, addr: &PeerAddr) -> Option<[u8; 20]> {
+        let t = self.torrents.get(info_hash)?;
+        t.ids.as_ref()?.get(addr).copied()
     }
 
     /// Counts for one torrent, if known.
@@ -340,6 +390,9 @@ impl Store {
                     .map_or((0, 0), |v| v.retain(|p| p.expires() > now));
             if t.v6.as_ref().is_some_and(|v| v.is_empty()) {
                 t.v6 = None;
+            }
+            if s4 + s6 + l4 + l6 > 0 {
+                t.prune_ids();
             }
             t.seeders = t.seeders.saturating_sub(s4 + s6);
             t.leechers = t.leechers.saturating_sub(l4 + l6);
@@ -390,7 +443,11 @@ impl Store {
             + self
                 .torrents
                 .values()
-                .map(|t| t.v4.heap_bytes() + t.v6.as_ref().map_or(0, |v| v.heap_bytes() + 40))
+                .map(|t| {
+                    t.v4.heap_bytes()
+                        + t.v6.as_ref().map_or(0, |v| v.heap_bytes() + 40)
+                        + t.ids.as_ref().map_or(0, |ids| ids.capacity() * 48 + 48)
+                })
                 .sum::<usize>()
     }
 
@@ -401,6 +458,7 @@ impl Store {
             addr,
             seeder,
             event: Event::None,
+            peer_id: None,
         };
         if !self.torrents.contains_key(&info_hash)
             && self.torrents.len() >= self.limits.max_torrents

@@ -29,6 +29,7 @@ fn ann(
             addr,
             seeder,
             event,
+            peer_id: None,
         },
         now,
         50,
@@ -116,6 +117,7 @@ fn ipv6_peers_go_to_peers6() {
             addr: v4(1, 1),
             seeder: false,
             event: Event::None,
+            peer_id: None,
         },
         0,
         50,
@@ -199,4 +201,61 @@ fn eviction_frees_a_fraction_and_keeps_big_swarms() {
         st.torrents as u64 - 1 + 5,
         "totals stay consistent"
     );
+}
+
+#[test]
+fn http_peer_ids_are_kept_while_the_peer_is_listed() {
+    let mut s = store();
+    let with_id = |addr, event, id| Announce {
+        info_hash: H,
+        addr,
+        seeder: false,
+        event,
+        peer_id: Some(id),
+    };
+    let (mut o4, mut o6) = (Vec::new(), Vec::new());
+    s.announce(
+        &with_id(v4(1, 1), Event::Started, [1; 20]),
+        0,
+        0,
+        0,
+        &mut o4,
+        &mut o6,
+    );
+    s.announce(
+        &with_id(v4(2, 2), Event::Started, [2; 20]),
+        50,
+        0,
+        0,
+        &mut o4,
+        &mut o6,
+    );
+    ann(&mut s, H, v4(3, 3), false, Event::Started, 50);
+    assert_eq!(s.peer_id(&H, &v4(1, 1)), Some([1; 20]));
+    assert_eq!(s.peer_id(&H, &v4(3, 3)), None, "UDP announces keep no id");
+    // A stopped peer's id goes with it; an expired one's at the next pass.
+    s.announce(
+        &with_id(v4(2, 2), Event::Stopped, [2; 20]),
+        60,
+        0,
+        0,
+        &mut o4,
+        &mut o6,
+    );
+    assert_eq!(s.peer_id(&H, &v4(2, 2)), None);
+    s.expire(120);
+    assert_eq!(s.peer_id(&H, &v4(1, 1)), None);
+    // A flood of new peers evicting each other keeps the ids bounded.
+    for i in 0..50u8 {
+        s.announce(
+            &with_id(v4(i, 9), Event::Started, [i; 20]),
+            130,
+            0,
+            0,
+            &mut o4,
+            &mut o6,
+        );
+    }
+    let t = s.torrents.get(&H).unwrap();
+    assert!(t.ids.as_ref().unwrap().len() <= 2 * 3 + 1);
 }
