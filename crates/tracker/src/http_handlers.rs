@@ -103,8 +103,8 @@ pub fn announce(shared: &Shared, query: &[u8], key: Option<&[u8]>, client_ip: Ip
             all.map(|addr| FullPeer {
                 peer_id: (!req.no_peer_id)
                     .then(|| {
-                        let key = PeerAddr::from_ip_port(addr.ip(), addr.port());
-                        store.peer_id(&req.info_hash, &key)
+                        let peer = PeerAddr::from_ip_port(addr.ip(), addr.port());
+                        store.peer_id(&req.info_hash, &peer)
                     })
                     .flatten(),
                 addr,
