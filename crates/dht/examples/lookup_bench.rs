@@ -55,7 +55,7 @@ fn main() {
     let torrents: Vec<NodeId> = (0..50).map(|_| NodeId::random(net.rng())).collect();
     for (n, t) in torrents.iter().enumerate() {
         let alive = net.alive();
-        let i = alive[net.rng().below(alive.len() as u64) as usize];
+        let i = alive[net.rng().below(alive.len())];
         let t = *t;
         net.with(i, |node, now| {
             node.announce(t, Some(10_000 + n as u16), now)
@@ -79,8 +79,8 @@ fn main() {
     while started < lookups || !pending.is_empty() {
         if started < lookups {
             let alive = net.alive();
-            let i = alive[net.rng().below(alive.len() as u64) as usize];
-            let t = torrents[net.rng().below(torrents.len() as u64) as usize];
+            let i = alive[net.rng().below(alive.len())];
+            let t = torrents[net.rng().below(torrents.len())];
             let lid = net.with(i, |node, now| node.get_peers(t, now)).unwrap();
             pending.insert((i, lid), net.now);
             started += 1;

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::net::IpAddr;
 
-use crate::rng::Rng;
+use shoal_rng::Rng;
 
 /// A 160-bit DHT key: a node id or an info-hash.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]

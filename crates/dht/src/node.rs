@@ -20,10 +20,10 @@ use crate::limits::REPLY_VALUES;
 use crate::lookup::{Lookup, LookupId, LookupKind};
 use crate::peer_store::PeerStore;
 use crate::rate::RateLimiter;
-use crate::rng::Rng;
 use crate::routing::{Heard, Outcome, RoutingTable};
 use crate::state::{SavedState, StateError};
 use crate::token::Tokens;
+use shoal_rng::Rng;
 
 /// How often housekeeping runs (refresh, expiry, token rotation, pings).
 const MAINTENANCE: Duration = Duration::from_secs(1);

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::id::NodeId;
-use crate::rng::Rng;
+use shoal_rng::Rng;
 
 /// Caps for the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,7 +105,7 @@ impl PeerStore {
         // Partial Fisher–Yates over indices.
         let mut idx: Vec<usize> = (0..list.len()).collect();
         for i in 0..max {
-            let j = i + rng.below((idx.len() - i) as u64) as usize;
+            let j = i + rng.below(idx.len() - i);
             idx.swap(i, j);
         }
         idx.iter()

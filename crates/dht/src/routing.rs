@@ -442,7 +442,7 @@ fn push_replacement(list: &mut Vec<Entry>, entry: Entry, k: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rng::Rng;
+    use shoal_rng::Rng;
 
     fn contact(id: NodeId, n: u32) -> Contact {
         Contact {
@@ -502,7 +502,7 @@ mod tests {
             let target = if rng.below(2) == 0 {
                 NodeId::random(&mut rng)
             } else {
-                own.random_in_bucket(rng.below(12) as usize, &mut rng)
+                own.random_in_bucket(rng.below(12), &mut rng)
             };
             let mut all: Vec<NodeId> = t.entries().map(|e| e.id).collect();
             all.sort_by_key(|id| id.distance(&target));

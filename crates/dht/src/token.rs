@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use sha1::{Digest, Sha1};
 
-use crate::rng::Rng;
+use shoal_rng::Rng;
 
 /// Bytes in a token we hand out.
 pub const TOKEN_LEN: usize = 8;

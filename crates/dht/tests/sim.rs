@@ -64,7 +64,7 @@ fn lookup_accuracy(net: &mut Net, lookups: usize) -> f64 {
     let mut hits = 0;
     for _ in 0..lookups {
         let alive = net.alive();
-        let i = alive[net.rng().below(alive.len() as u64) as usize];
+        let i = alive[net.rng().below(alive.len())];
         let target = NodeId::random(net.rng());
         let lid = net.with(i, |n, now| n.find_node(target, now)).unwrap();
         let (_, done) = wait_done(net, i, lid);
@@ -87,7 +87,7 @@ fn announce_some(net: &mut Net, torrents: usize) -> Vec<(NodeId, SocketAddr)> {
         let alive = net.alive();
         // Distinct nodes: wait_done consumes all of a node's events.
         let i = loop {
-            let i = alive[net.rng().below(alive.len() as u64) as usize];
+            let i = alive[net.rng().below(alive.len())];
             if used.insert(i) {
                 break i;
             }
@@ -117,7 +117,7 @@ fn found_share(net: &mut Net, announced: &[(NodeId, SocketAddr)]) -> f64 {
     let mut found = 0;
     for (t, peer) in announced {
         let alive = net.alive();
-        let i = alive[net.rng().below(alive.len() as u64) as usize];
+        let i = alive[net.rng().below(alive.len())];
         let t = *t;
         let lid = net.with(i, |node, now| node.get_peers(t, now)).unwrap();
         let (peers, _) = wait_done(net, i, lid);
@@ -190,7 +190,7 @@ fn fingerprint(seed: u64) -> (Vec<Vec<u8>>, Vec<Vec<NodeId>>, u64) {
     let mut results = Vec::new();
     for _ in 0..5 {
         let alive = net.alive();
-        let i = alive[net.rng().below(alive.len() as u64) as usize];
+        let i = alive[net.rng().below(alive.len())];
         let target = NodeId::random(net.rng());
         let lid = net.with(i, |n, now| n.find_node(target, now)).unwrap();
         let (_, done) = wait_done(&mut net, i, lid);

@@ -36,7 +36,7 @@
 //! changes as a [`ChokeDiff`]. Ties are broken by a seeded RNG.
 
 use crate::PeerKey;
-use crate::rng::Rng;
+use shoal_rng::Rng;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Duration;
 

@@ -71,7 +71,6 @@ mod picker;
 mod piece_set;
 mod pipeline;
 mod rarity;
-mod rng;
 
 pub use blame::{Blame, BlameConfig};
 pub use choker::{ChokeDiff, Choker, ChokerConfig, SeedMode};
@@ -82,7 +81,7 @@ pub use picker::{
 };
 pub use piece_set::{PieceSet, am_interested};
 pub use pipeline::{Pipeline, PipelineConfig, depth_for};
-pub use rng::Rng;
+pub use shoal_rng::Rng;
 
 /// Size of a request block: 16 KiB, what every client asks for and serves.
 pub const BLOCK_SIZE: u32 = 16 * 1024;

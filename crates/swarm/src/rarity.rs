@@ -11,7 +11,7 @@
 //! random permutation and "first piece in the bucket that the peer has" is a
 //! random tie-break.
 
-use crate::rng::Rng;
+use shoal_rng::Rng;
 
 /// Number of non-zero priority levels (1..=7, as in libtorrent).
 pub const LEVELS: usize = 7;
@@ -310,7 +310,7 @@ mod tests {
     proptest! {
         #[test]
         fn buckets_stay_sorted(ops in proptest::collection::vec((0u8..4, 0u32..40, 1u8..4), 1..400)) {
-            let mut rng = crate::rng::Rng::new(3);
+            let mut rng = shoal_rng::Rng::new(3);
             let mut idx = RarityIndex::new(40);
             let mut avail = vec![0u32; 40];
             let level: Vec<u8> = (0..40).map(|p| (p % 3 + 1) as u8).collect();

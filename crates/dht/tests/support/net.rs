@@ -258,7 +258,7 @@ impl Net {
             let mut config = template.clone();
             config.bootstrap.clear();
             for _ in 0..alive.len().min(3) {
-                let pick = alive[self.rng.below(alive.len() as u64) as usize];
+                let pick = alive[self.rng.below(alive.len())];
                 config.bootstrap.push(self.addr(pick));
             }
             added.push(self.add(config));

@@ -42,9 +42,9 @@ pub use priority::Priority;
 pub use sizes::{MAX_PIECES, PieceSizes};
 
 use crate::rarity::RarityIndex;
-use crate::rng::Rng;
 use crate::{PeerKey, PickerError, PieceSet};
 use partial::Partial;
+use shoal_rng::Rng;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Tunables of the picker.

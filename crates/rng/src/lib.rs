@@ -1,8 +1,9 @@
 //! A tiny seeded PRNG (xoshiro256** seeded by splitmix64). Every random
-//! decision in this crate draws from one of these, so the simulator gets the
-//! same decisions from the same seed, on every platform.
+//! decision of the swarm logic and the DHT draws from one of these, so a
+//! simulation gets the same decisions from the same seed, on every platform.
 
-/// Deterministic pseudo-random generator; not for cryptography.
+/// Deterministic pseudo-random generator; not for cryptography (the DHT's
+/// tokens drawn from it are also bound to the address they were given to).
 #[derive(Debug, Clone)]
 pub struct Rng {
     s: [u64; 4],
@@ -26,6 +27,7 @@ impl Rng {
     }
 
     /// The next 64 random bits.
+    #[inline]
     pub fn next_u64(&mut self) -> u64 {
         let [s0, s1, s2, s3] = &mut self.s;
         let result = s1.wrapping_mul(5).rotate_left(7).wrapping_mul(9);
@@ -41,6 +43,7 @@ impl Rng {
 
     /// A number in `0..n` (0 when `n` is 0); multiply-shift, bias negligible
     /// for the ranges used here.
+    #[inline]
     pub fn below(&mut self, n: usize) -> usize {
         ((u128::from(self.next_u64()) * n as u128) >> 64) as usize
     }
@@ -51,6 +54,22 @@ impl Rng {
             let j = self.below(i + 1);
             items.swap(i, j);
         }
+    }
+
+    /// Fills `out` with random bytes.
+    pub fn fill(&mut self, out: &mut [u8]) {
+        for chunk in out.chunks_mut(8) {
+            let bytes = self.next_u64().to_le_bytes();
+            for (o, b) in chunk.iter_mut().zip(bytes) {
+                *o = b;
+            }
+        }
+    }
+
+    /// A float in `[0, 1)`.
+    #[inline]
+    pub fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
 }
 
@@ -80,5 +99,22 @@ mod tests {
         }
         assert!(hits.iter().all(|h| *h > 800), "{hits:?}");
         assert_eq!(r.below(0), 0);
+        for n in [1, 2, 7, 1000] {
+            for _ in 0..100 {
+                assert!(r.below(n) < n);
+            }
+        }
+    }
+
+    #[test]
+    fn unit_and_fill() {
+        let mut r = Rng::new(3);
+        for _ in 0..1000 {
+            let u = r.unit();
+            assert!((0.0..1.0).contains(&u));
+        }
+        let mut buf = [0u8; 13];
+        r.fill(&mut buf);
+        assert!(buf.iter().any(|b| *b != 0));
     }
 }
