@@ -94,17 +94,20 @@ fn shoal_torrents_load_in_libtorrent_and_its_check_passes() {
                 let out_path = tmp
                     .path()
                     .join(format!("{stem}-shoal{format}-{piece_size}.torrent"));
-                run_ok(
-                    shoal()
-                        .arg("create")
-                        .arg(&content)
-                        .arg("-o")
-                        .arg(&out_path)
-                        .arg(format)
-                        .args(["--piece-size", piece_size])
-                        .args(["--tracker", "http://127.0.0.1:6969/announce"])
-                        .args(["--webseed", "http://127.0.0.1:8000/"])
-                        .args(["--comment", "compat test"]),
+                shoal_create(
+                    &content,
+                    &out_path,
+                    &[
+                        format,
+                        "--piece-size",
+                        piece_size,
+                        "--tracker",
+                        "http://127.0.0.1:6969/announce",
+                        "--webseed",
+                        "http://127.0.0.1:8000/",
+                        "--comment",
+                        "compat test",
+                    ],
                 );
                 let ours = shoal_info(&out_path);
                 let lt = last_json(&run_ok(
@@ -134,15 +137,7 @@ fn verify_finds_bad_and_missing_pieces() {
     let content = make_content(tmp.path(), "3", 5, "multi");
     for format in ["--v1", "--v2", "--hybrid"] {
         let torrent = tmp.path().join(format!("t{format}.torrent"));
-        run_ok(
-            shoal()
-                .arg("create")
-                .arg(&content)
-                .arg("-o")
-                .arg(&torrent)
-                .arg(format)
-                .args(["--piece-size", "16K"]),
-        );
+        shoal_create(&content, &torrent, &[format, "--piece-size", "16K"]);
         let num_pieces = shoal_info(&torrent)["num_pieces"].as_u64().unwrap();
 
         // A damaged copy: one flipped byte, one missing file, one truncated file.

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{Proc, free_ports, require, run_ok, shoal};
+use common::{Proc, free_ports, require, run_ok, shoal, shoal_create};
 use serde_json::Value;
 
 /// Deterministic bytes (xorshift), so content differs between files.
@@ -49,15 +49,15 @@ fn swarm(tmp: &Path, size: usize, max_up: Option<&str>) -> Swarm {
     write_content(&content.join("a.bin"), size, 7);
     write_content(&content.join("sub/b.bin"), size / 3 + 123, 11);
     let torrent = tmp.join("content.torrent");
-    run_ok(
-        shoal()
-            .arg("create")
-            .arg(&content)
-            .arg("-o")
-            .arg(&torrent)
-            .args(["--piece-size", "32K"])
-            .arg("--tracker")
-            .arg(format!("http://127.0.0.1:{tracker_port}/announce")),
+    shoal_create(
+        &content,
+        &torrent,
+        &[
+            "--piece-size",
+            "32K",
+            "--tracker",
+            &format!("http://127.0.0.1:{tracker_port}/announce"),
+        ],
     );
     let tracker = Proc::spawn(
         "tracker",
@@ -459,13 +459,7 @@ fn magnets_complete_from_a_seed_also_across_a_restart() {
     let other = tmp.path().join("other");
     write_content(&other.join("late/x.bin"), 300_000, 5);
     let other_torrent = tmp.path().join("late.torrent");
-    run_ok(
-        shoal()
-            .arg("create")
-            .arg(other.join("late"))
-            .arg("-o")
-            .arg(&other_torrent),
-    );
+    shoal_create(&other.join("late"), &other_torrent, &[]);
     let late_hash = info_hash(&other_torrent);
     let late_port = free_ports(1)[0];
     let link = format!("magnet:?xt=urn:btih:{late_hash}&dn=late&x.pe=127.0.0.1:{late_port}");
@@ -530,7 +524,7 @@ fn a_bare_magnet_completes_through_the_dht() {
     write_content(&content.join("a.bin"), 1 << 20, 5);
     write_content(&content.join("sub/b.bin"), 5000, 6);
     let torrent = tmp.path().join("content.torrent");
-    run_ok(shoal().arg("create").arg(&content).arg("-o").arg(&torrent));
+    shoal_create(&content, &torrent, &[]);
     let mut seeder = Proc::spawn(
         "seeder",
         shoal()
@@ -593,14 +587,7 @@ fn hash_failures_are_counted() {
     };
     set_mtime(old);
     let torrent = tmp.path().join("bad.torrent");
-    run_ok(
-        shoal()
-            .arg("create")
-            .arg(&content)
-            .arg("-o")
-            .arg(&torrent)
-            .args(["--piece-size", "32K"]),
-    );
+    shoal_create(&content, &torrent, &["--piece-size", "32K"]);
     let port = free_ports(1)[0];
     let seed_state = tmp.path().join("seed-state");
     let seed = |name: &str| {
@@ -689,13 +676,7 @@ fn restarts_graceful_and_kill9_keep_torrents_and_verified_pieces() {
     let other = tmp.path().join("other");
     write_content(&other.join("x.bin"), 100_000, 3);
     let other_torrent = tmp.path().join("other.torrent");
-    run_ok(
-        shoal()
-            .arg("create")
-            .arg(&other)
-            .arg("-o")
-            .arg(&other_torrent),
-    );
+    shoal_create(&other, &other_torrent, &[]);
     let paused_id = add_torrent(d.api, &other_torrent, true)["id"]
         .as_u64()
         .unwrap();

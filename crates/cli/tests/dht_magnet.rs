@@ -26,7 +26,7 @@ fn fixture() -> Fixture {
     let tmp = tempfile::tempdir().unwrap();
     let content = make_content(&tmp.path().join("src"), "3", 3, "content");
     let torrent = tmp.path().join("content.torrent");
-    run_ok(shoal().arg("create").arg(&content).arg("-o").arg(&torrent));
+    shoal_create(&content, &torrent, &[]);
     let info = stdout_json(&run_ok(shoal().args(["info", "--json"]).arg(&torrent)));
     let magnet = format!(
         "magnet:?xt=urn:btih:{}",

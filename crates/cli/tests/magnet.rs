@@ -14,17 +14,6 @@ use std::time::Duration;
 
 use common::*;
 
-fn create(content: &Path, torrent: &Path, extra: &[&str]) {
-    run_ok(
-        shoal()
-            .arg("create")
-            .arg(content)
-            .arg("-o")
-            .arg(torrent)
-            .args(extra),
-    );
-}
-
 /// The torrent's own magnet link (hashes, name, trackers).
 fn magnet_of(torrent: &Path) -> String {
     let info = stdout_json(&run_ok(shoal().args(["info", "--json"]).arg(torrent)));
@@ -92,7 +81,7 @@ fn a_hybrid_magnet_travels_between_shoal_peers_and_the_metadata_is_kept() {
     let tmp = tempfile::tempdir().unwrap();
     let content = make_content(&tmp.path().join("src"), "3000001B", 3, "content");
     let torrent = tmp.path().join("t.torrent");
-    create(&content, &torrent, &["--hybrid"]);
+    shoal_create(&content, &torrent, &["--hybrid"]);
     let magnet = magnet_of(&torrent);
     assert!(
         magnet.contains("btih") && magnet.contains("btmh"),
@@ -145,7 +134,7 @@ fn a_magnet_finds_its_peers_through_the_links_tracker() {
     );
     let torrent = tmp.path().join("t.torrent");
     let announce = format!("http://127.0.0.1:{tracker_port}/announce");
-    create(&content, &torrent, &["--tracker", &announce]);
+    shoal_create(&content, &torrent, &["--tracker", &announce]);
     let magnet = magnet_of(&torrent);
     assert!(magnet.contains("tr="), "{magnet}");
     let (_seed, _) = shoal_seeder(tmp.path(), &torrent, &content);
@@ -251,7 +240,7 @@ fn liars_are_dropped_and_the_magnet_completes_from_an_honest_peer() {
     let tmp = tempfile::tempdir().unwrap();
     let content = make_content(&tmp.path().join("src"), "2", 3, "content");
     let torrent = tmp.path().join("t.torrent");
-    create(&content, &torrent, &[]);
+    shoal_create(&content, &torrent, &[]);
     let (info_hash, size) = info_hash_of(&torrent);
     let magnet = magnet_of(&torrent);
     let (wrong, wrong_requests) = liar(info_hash, size, Lie::WrongBytes);

@@ -17,7 +17,7 @@ use common::*;
 fn seed_and_middleman(tmp: &Path, size: &str) -> (std::path::PathBuf, u16, Vec<Proc>) {
     let content = make_content(&tmp.join("src"), size, 3, "content");
     let torrent = tmp.join("t.torrent");
-    run_ok(shoal().arg("create").arg(&content).arg("-o").arg(&torrent));
+    shoal_create(&content, &torrent, &[]);
     let [seed_port, middle_port] = free_ports(2)[..] else {
         panic!()
     };

@@ -87,14 +87,7 @@ fn a_leecher_finds_its_seed_through_an_https_tracker() {
     let content = make_content(&tmp.path().join("src"), "1", 2, "content");
     let torrent = tmp.path().join("t.torrent");
     let announce = format!("https://127.0.0.1:{tracker_port}/announce");
-    run_ok(
-        shoal()
-            .arg("create")
-            .arg(&content)
-            .arg("-o")
-            .arg(&torrent)
-            .args(["--tracker", &announce]),
-    );
+    shoal_create(&content, &torrent, &["--tracker", &announce]);
     // The seed does not trust the test CA: its announces must fail.
     let mut cmd = shoal_seed(
         &torrent,

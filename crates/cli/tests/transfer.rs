@@ -32,24 +32,13 @@ fn download(tmp: &Path, torrent: &Path, out: &Path, port: u16, extra: &[&str]) {
     run_ok(&mut cmd);
 }
 
-fn create(content: &Path, torrent: &Path, extra: &[&str]) {
-    run_ok(
-        shoal()
-            .arg("create")
-            .arg(content)
-            .arg("-o")
-            .arg(torrent)
-            .args(extra),
-    );
-}
-
 #[test]
 fn v1_v2_and_hybrid_torrents_transfer_between_shoal_peers() {
     let tmp = tempfile::tempdir().unwrap();
     let content = make_content(tmp.path(), "5000007B", 4, "multi");
     for format in ["--v1", "--v2", "--hybrid"] {
         let torrent = tmp.path().join(format!("t{format}.torrent"));
-        create(&content, &torrent, &[format]);
+        shoal_create(&content, &torrent, &[format]);
         let (_seed, port) = seeder(tmp.path(), &torrent, &content, &[]);
         let out = tmp.path().join(format!("dl{format}"));
         download(tmp.path(), &torrent, &out, port, &[]);
@@ -89,7 +78,7 @@ fn a_seeder_joins_the_tracker_swarm_and_leaves_it_on_exit() {
         tmp.path(),
     );
     let torrent = tmp.path().join("t.torrent");
-    create(
+    shoal_create(
         &content,
         &torrent,
         &[
@@ -133,7 +122,7 @@ fn peers_meet_through_a_private_udp_tracker() {
     );
     let torrent = tmp.path().join("t.torrent");
     let announce = format!("udp://127.0.0.1:{tracker_port}/announce/s3cretkey");
-    create(&content, &torrent, &["--private", "--tracker", &announce]);
+    shoal_create(&content, &torrent, &["--private", "--tracker", &announce]);
     let (_seed, _) = seeder(tmp.path(), &torrent, &content, &[]);
     let out = tmp.path().join("dl");
     let [own] = free_ports(1)[..] else { panic!() };
@@ -163,7 +152,7 @@ fn info_scrapes_http_and_udp_trackers() {
     let torrent = tmp.path().join("t.torrent");
     let http = format!("http://127.0.0.1:{http_port}/announce");
     let udp = format!("udp://127.0.0.1:{udp_port}/announce");
-    create(&content, &torrent, &["--tracker", &http, "--tracker", &udp]);
+    shoal_create(&content, &torrent, &["--tracker", &http, "--tracker", &udp]);
     let scrape = || {
         let info = stdout_json(&run_ok(
             shoal().args(["info", "--json", "--scrape"]).arg(&torrent),
@@ -197,7 +186,7 @@ fn upload_limit_is_enforced() {
     let tmp = tempfile::tempdir().unwrap();
     let content = make_content(tmp.path(), "4", 1, "limited");
     let torrent = tmp.path().join("t.torrent");
-    create(&content, &torrent, &[]);
+    shoal_create(&content, &torrent, &[]);
     let (_seed, port) = seeder(tmp.path(), &torrent, &content, &["--max-up", "2M"]);
     let started = Instant::now();
     download(tmp.path(), &torrent, &tmp.path().join("dl"), port, &[]);
@@ -215,7 +204,7 @@ fn only_the_chosen_files_are_downloaded() {
     let tmp = tempfile::tempdir().unwrap();
     let content = make_content(tmp.path(), "6", 5, "multi");
     let torrent = tmp.path().join("t.torrent");
-    create(&content, &torrent, &[]);
+    shoal_create(&content, &torrent, &[]);
     let (_seed, port) = seeder(tmp.path(), &torrent, &content, &[]);
     let out = tmp.path().join("dl");
     download(

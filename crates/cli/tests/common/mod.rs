@@ -100,6 +100,18 @@ pub fn free_ports(n: usize) -> Vec<u16> {
     ports
 }
 
+/// `shoal create CONTENT -o TORRENT EXTRA...`, which must succeed.
+pub fn shoal_create(content: &Path, torrent: &Path, extra: &[&str]) {
+    run_ok(
+        shoal()
+            .arg("create")
+            .arg(content)
+            .arg("-o")
+            .arg(torrent)
+            .args(extra),
+    );
+}
+
 /// Makes a v1 .torrent for `content` with `mktorrent.py` (libtorrent);
 /// returns its JSON summary (`infohash_v1`, `num_pieces`, ...).
 pub fn make_torrent(content: &Path, out: &Path, piece_kib: u32) -> serde_json::Value {
