@@ -852,26 +852,14 @@ fn add_by_url_with_limits() {
     }
     assert_eq!(count(a), 1);
     // The Transmission RPC takes a URL in `filename`.
-    let (_, head, _) = request(a, "POST", "/transmission/rpc", &[], b"{}");
-    let id = head
-        .lines()
-        .find_map(|l| l.strip_prefix("x-transmission-session-id: "))
-        .unwrap()
-        .trim()
-        .to_owned();
     let other = http_file_server("200 OK", torrent_bytes("tr-url"));
-    let rpc = format!(
-        r#"{{"method":"torrent-add","arguments":{{"filename":"http://{other}/t.torrent","paused":true}}}}"#
-    );
-    let (_, _, text) = request(
+    let v = rpc(
         a,
-        "POST",
-        "/transmission/rpc",
-        &[("X-Transmission-Session-Id", &id)],
-        rpc.as_bytes(),
+        serde_json::json!({
+            "method": "torrent-add",
+            "arguments": { "filename": format!("http://{other}/t.torrent"), "paused": true },
+        }),
     );
-    let v: Value = serde_json::from_str(&text).unwrap();
-    assert_eq!(v["result"], "success", "{v}");
     assert_eq!(v["arguments"]["torrent-added"]["name"], "tr-url");
 }
 
@@ -945,25 +933,12 @@ fn magnet_without_peers_waits_survives_restart_and_cancels() {
         (t["id"].as_u64(), t["has_metadata"].as_bool()),
         (Some(1), Some(false))
     );
-    let (_, head, _) = request(s.addr, "POST", "/transmission/rpc", &[], b"{}");
-    let sid = head
-        .lines()
-        .find_map(|l| l.strip_prefix("x-transmission-session-id: "))
-        .unwrap()
-        .trim()
-        .to_owned();
-    let rpc = |body: &str| {
-        let (_, _, text) = request(
-            s.addr,
-            "POST",
-            "/transmission/rpc",
-            &[("X-Transmission-Session-Id", &sid)],
-            body.as_bytes(),
-        );
-        serde_json::from_str::<Value>(&text).unwrap()
-    };
     let v = rpc(
-        r#"{"method":"torrent-get","arguments":{"fields":["status","metadataPercentComplete","name","trackerStats"]}}"#,
+        s.addr,
+        serde_json::json!({
+            "method": "torrent-get",
+            "arguments": { "fields": ["status", "metadataPercentComplete", "name", "trackerStats"] },
+        }),
     );
     let t = &v["arguments"]["torrents"][0];
     assert_eq!(
@@ -1004,9 +979,13 @@ fn magnet_without_peers_waits_survives_restart_and_cancels() {
     assert_eq!(status, 200);
     assert_eq!(count(s.addr), 0);
     // Added again by magnet through the RPC.
-    let v = rpc(&format!(
-        r#"{{"method":"torrent-add","arguments":{{"filename":"{link}","paused":true}}}}"#
-    ));
+    let v = rpc(
+        s.addr,
+        serde_json::json!({
+            "method": "torrent-add",
+            "arguments": { "filename": link, "paused": true },
+        }),
+    );
     assert_eq!(v["result"], "success", "{v}");
     assert_eq!(v["arguments"]["torrent-added"]["hashString"], hash);
 }
@@ -1127,15 +1106,19 @@ fn write_complete(dir: &Path, name: &str) {
     }
 }
 
-/// One Transmission RPC call (handshake included); returns the reply.
-fn rpc(addr: SocketAddr, body: Value) -> Value {
+/// The session id a Transmission RPC client learns from its first (409) call.
+fn session_id(addr: SocketAddr) -> String {
     let (_, head, _) = request(addr, "POST", "/transmission/rpc", &[], b"{}");
-    let sid = head
-        .lines()
+    head.lines()
         .find_map(|l| l.strip_prefix("x-transmission-session-id: "))
         .unwrap()
         .trim()
-        .to_owned();
+        .to_owned()
+}
+
+/// One Transmission RPC call that must succeed (handshake included); returns the reply.
+fn rpc(addr: SocketAddr, body: Value) -> Value {
+    let sid = session_id(addr);
     let (_, _, text) = request(
         addr,
         "POST",
