@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{Proc, free_ports, require, run_ok, shoal, shoal_create};
+use common::{Proc, free_ports, require, run_ok, shoal, shoal_create, spawn_http_tracker};
 use serde_json::Value;
 
 /// Deterministic bytes (xorshift), so content differs between files.
@@ -59,15 +59,7 @@ fn swarm(tmp: &Path, size: usize, max_up: Option<&str>) -> Swarm {
             &format!("http://127.0.0.1:{tracker_port}/announce"),
         ],
     );
-    let tracker = Proc::spawn(
-        "tracker",
-        shoal()
-            .arg("tracker")
-            .arg("--http")
-            .arg(format!("127.0.0.1:{tracker_port}"))
-            .arg("--no-udp"),
-        tmp,
-    );
+    let tracker = spawn_http_tracker(tracker_port, tmp);
     std::thread::sleep(Duration::from_millis(300));
     let mut seed = shoal();
     seed.arg("seed")

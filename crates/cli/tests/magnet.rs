@@ -122,16 +122,7 @@ fn a_magnet_finds_its_peers_through_the_links_tracker() {
     let [tracker_port] = free_ports(1)[..] else {
         panic!()
     };
-    let _tracker = Proc::spawn(
-        "tracker",
-        shoal().args([
-            "tracker",
-            "--no-udp",
-            "--http",
-            &format!("127.0.0.1:{tracker_port}"),
-        ]),
-        tmp.path(),
-    );
+    let _tracker = spawn_http_tracker(tracker_port, tmp.path());
     let torrent = tmp.path().join("t.torrent");
     let announce = format!("http://127.0.0.1:{tracker_port}/announce");
     shoal_create(&content, &torrent, &["--tracker", &announce]);

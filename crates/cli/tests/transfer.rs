@@ -67,16 +67,7 @@ fn a_seeder_joins_the_tracker_swarm_and_leaves_it_on_exit() {
     let [tracker_port] = free_ports(1)[..] else {
         panic!()
     };
-    let _tracker = Proc::spawn(
-        "tracker",
-        shoal().args([
-            "tracker",
-            "--no-udp",
-            "--http",
-            &format!("127.0.0.1:{tracker_port}"),
-        ]),
-        tmp.path(),
-    );
+    let _tracker = spawn_http_tracker(tracker_port, tmp.path());
     let torrent = tmp.path().join("t.torrent");
     shoal_create(
         &content,

@@ -100,6 +100,19 @@ pub fn free_ports(n: usize) -> Vec<u16> {
     ports
 }
 
+/// `shoal tracker` serving HTTP only on 127.0.0.1:`port`.
+pub fn spawn_http_tracker(port: u16, dir: &Path) -> Proc {
+    Proc::spawn(
+        "tracker",
+        shoal()
+            .arg("tracker")
+            .arg("--no-udp")
+            .arg("--http")
+            .arg(format!("127.0.0.1:{port}")),
+        dir,
+    )
+}
+
 /// `shoal create CONTENT -o TORRENT EXTRA...`, which must succeed.
 pub fn shoal_create(content: &Path, torrent: &Path, extra: &[&str]) {
     run_ok(
