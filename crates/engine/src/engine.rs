@@ -61,9 +61,11 @@ pub struct Engine {
     /// piece, the rest being alignment zeros.
     pub(crate) v2_only: bool,
     /// Pieces handed out with [`Event::CheckPiece`] and not yet checked.
-    pending_checks: u32,
+    pub(crate) pending_checks: u32,
     /// Most pending checks before requesting pauses.
-    max_pending_checks: u32,
+    pub(crate) max_pending_checks: u32,
+    /// No new requests: the driver cannot store pieces (see `halt.rs`).
+    pub(crate) halted: bool,
     pub(crate) downloaded: u64,
     /// Pieces that failed their hash check.
     hash_failures: u64,
@@ -141,6 +143,7 @@ impl Engine {
             v2_only: info.version == shoal_metainfo::Version::V2,
             pending_checks: 0,
             max_pending_checks,
+            halted: false,
             downloaded: 0,
             hash_failures: 0,
             uploaded: 0,
@@ -444,7 +447,7 @@ impl Engine {
         self.peers.keys().copied().collect()
     }
 
-    fn fill_all(&mut self, now: Duration) {
+    pub(crate) fn fill_all(&mut self, now: Duration) {
         for key in self.keys() {
             self.fill_requests(key, now);
         }
@@ -491,8 +494,8 @@ impl Engine {
 
     /// Tops up our requests to `key` as far as its pipeline allows.
     pub(crate) fn fill_requests(&mut self, key: PeerKey, now: Duration) {
-        if self.pending_checks >= self.max_pending_checks {
-            // The disk is behind: let it catch up before asking for more.
+        if self.pending_checks >= self.max_pending_checks || self.halted {
+            // The disk is behind (or failing): let it catch up before asking for more.
             return;
         }
         let Some(peer) = self.peers.get_mut(&key) else {

@@ -24,6 +24,8 @@ struct Node {
     /// Holds piece checks instead of doing them (a stalled disk).
     stalled_disk: bool,
     held_checks: Vec<(u32, Vec<u8>)>,
+    /// Cannot write: good pieces are reported not stored and requests halt.
+    full_disk: bool,
     completed: bool,
     banned: Vec<PeerKey>,
 }
@@ -91,6 +93,7 @@ impl Net {
                 liar: i >= seeders + leechers,
                 stalled_disk: false,
                 held_checks: Vec::new(),
+                full_disk: false,
                 completed: seeder,
                 banned: Vec::new(),
             });
@@ -173,6 +176,11 @@ impl Net {
             Event::CheckPiece { piece, data } => {
                 let ok =
                     Sha1::digest(&data).as_slice() == self.torrent.info.v1_pieces[piece as usize];
+                if ok && node.full_disk {
+                    node.engine.piece_not_stored(piece, now);
+                    node.engine.set_download_halted(true, now);
+                    return;
+                }
                 if ok {
                     let start = piece as usize * pl;
                     node.data[start..start + data.len()].copy_from_slice(&data);
@@ -290,6 +298,34 @@ fn a_stalled_disk_pauses_requests_until_checks_finish() {
     }
     net.run_until_done(20_000);
     assert!(net.nodes[1].data == net.content);
+}
+
+#[test]
+fn a_full_disk_halts_requests_without_blaming_the_seeder() {
+    let mut net = Net::new(1_000_000, 1, 1, 0);
+    net.nodes[1].full_disk = true;
+    for _ in 0..2000 {
+        net.step();
+    }
+    let stats = net.nodes[1].engine.stats();
+    assert!(net.nodes[1].engine.download_halted());
+    assert_eq!(stats.pieces_have, 0, "nothing stored is verified");
+    assert_eq!(stats.hash_failures, 0, "our disk is not the peer's fault");
+    assert!(net.nodes[1].banned.is_empty());
+    assert!(net.links[0].open, "the seeder stays connected");
+    // Halted: what was in flight landed, and no more is asked for.
+    let asked = net.nodes[0].engine.stats().uploaded;
+    for _ in 0..500 {
+        net.step();
+    }
+    assert_eq!(net.nodes[0].engine.stats().uploaded, asked);
+    // Space is freed and the user resumes: the download completes.
+    net.nodes[1].full_disk = false;
+    let now = net.now;
+    net.nodes[1].engine.set_download_halted(false, now);
+    net.run_until_done(20_000);
+    assert!(net.nodes[1].data == net.content);
+    assert_eq!(net.nodes[1].engine.stats().hash_failures, 0);
 }
 
 #[test]

@@ -13,6 +13,7 @@ use shoal_storage::resume::{self, ResumeData};
 use shoal_storage::{FileStore, piece_matches};
 use tokio::sync::{Notify, Semaphore, watch};
 
+use crate::fault::StorageFault;
 use crate::peers::PeerBook;
 
 /// Progress of a torrent, for displays.
@@ -86,6 +87,8 @@ pub(crate) struct TorrentShared {
     pub closed: AtomicBool,
     /// The last announce to each tracker, for displays.
     pub announces: crate::tracker::AnnounceLog,
+    /// The disk error the torrent is stopped by (`fault.rs`).
+    pub fault: watch::Sender<crate::fault::FaultState>,
 }
 
 impl TorrentShared {
@@ -126,6 +129,7 @@ impl TorrentShared {
             reannounce: Notify::new(),
             closed: AtomicBool::new(false),
             announces: crate::tracker::AnnounceLog::default(),
+            fault: watch::Sender::new(crate::fault::FaultState::default()),
         })
     }
 
@@ -189,17 +193,39 @@ impl TorrentShared {
                     let Ok(_permit) = Arc::clone(&shared.disk_jobs).acquire_owned().await else {
                         return;
                     };
+                    let epoch = shared.fault_epoch();
                     let job = Arc::clone(&shared);
                     let checked = tokio::task::spawn_blocking(move || {
-                        let ok = job.check_and_write(piece, &data);
-                        (ok, data)
+                        let verdict = job.check_and_write(piece, &data);
+                        (verdict, data)
                     })
                     .await;
-                    let (ok, data) = checked.unwrap_or((false, Vec::new()));
-                    shared.with_engine(|e, now| {
-                        e.piece_checked(piece, ok, now);
-                        e.recycle(data);
+                    let (verdict, data) = checked.unwrap_or_else(|err| {
+                        let fault = StorageFault {
+                            action: format!("writing piece {piece}"),
+                            path: None,
+                            message: err.to_string(),
+                        };
+                        (Verdict::NotStored(fault), Vec::new())
                     });
+                    match verdict {
+                        Verdict::Stored => shared.with_engine(|e, now| {
+                            e.piece_checked(piece, true, now);
+                            e.recycle(data);
+                        }),
+                        Verdict::BadHash => shared.with_engine(|e, now| {
+                            e.piece_checked(piece, false, now);
+                            e.recycle(data);
+                        }),
+                        Verdict::NotStored(fault) => {
+                            // Halt before the engine may request again.
+                            shared.storage_failed(fault, epoch);
+                            shared.with_engine(|e, now| {
+                                e.piece_not_stored(piece, now);
+                                e.recycle(data);
+                            });
+                        }
+                    }
                 });
             }
             Event::ReadBlock { peer, block } => {
@@ -212,6 +238,7 @@ impl TorrentShared {
                     let Ok(_permit) = Arc::clone(&shared.disk_jobs).acquire_owned().await else {
                         return;
                     };
+                    let epoch = shared.fault_epoch();
                     let job = Arc::clone(&shared);
                     let piece = block.piece;
                     let read = tokio::task::spawn_blocking(move || {
@@ -234,8 +261,9 @@ impl TorrentShared {
                             });
                         }
                         Ok(Err(err)) => {
-                            tracing::warn!("read for upload failed: {err}");
                             shared.refuse(shared.cache.failed(piece));
+                            let fault = StorageFault::new(format!("reading piece {piece}"), &err);
+                            shared.storage_failed(fault, epoch);
                         }
                         Err(err) => {
                             tracing::warn!("read task failed: {err}");
@@ -290,16 +318,16 @@ impl TorrentShared {
     }
 
     /// Hashes a downloaded piece and writes it if it matches (blocking).
-    fn check_and_write(&self, piece: u32, data: &[u8]) -> bool {
+    fn check_and_write(&self, piece: u32, data: &[u8]) -> Verdict {
         if !piece_matches(&self.torrent, piece, data) {
-            return false;
+            return Verdict::BadHash;
         }
         match self.store.write(piece as usize, 0, data) {
-            Ok(()) => true,
+            Ok(()) => Verdict::Stored,
+            // Not verified if it is not on disk: it will be fetched again,
+            // once the user has fixed the disk.
             Err(err) => {
-                // Not verified if it is not on disk: it will be fetched again.
-                tracing::error!("writing piece {piece}: {err}");
-                false
+                Verdict::NotStored(StorageFault::new(format!("writing piece {piece}"), &err))
             }
         }
     }
@@ -315,9 +343,12 @@ impl TorrentShared {
             let engine = self.lock();
             (engine.have().as_bytes().to_vec(), engine.stats())
         };
+        let epoch = self.fault_epoch();
         let shared = Arc::clone(self);
         let result = tokio::task::spawn_blocking(move || {
-            shared.store.sync().map_err(|e| e.to_string())?;
+            if let Err(err) = shared.store.sync() {
+                return Err(SaveError::Flush(StorageFault::new("flushing".into(), &err)));
+            }
             let file_mtimes = (0..shared.torrent.info.files.len())
                 .map(|i| shared.store.file_path(i).and_then(|p| vouched_mtime(&p)))
                 .collect();
@@ -329,14 +360,17 @@ impl TorrentShared {
                 downloaded: stats.downloaded,
                 file_mtimes,
             };
-            resume::save(&shared.resume_path, &record).map_err(|e| e.to_string())
+            resume::save(&shared.resume_path, &record).map_err(|e| SaveError::Record(e.to_string()))
         })
         .await;
         match result {
             Ok(Ok(())) => {}
             Ok(Err(err)) => {
                 self.unsaved.fetch_add(unsaved.max(1), Ordering::Relaxed);
-                tracing::error!("saving resume data: {err}");
+                match err {
+                    SaveError::Flush(fault) => self.storage_failed(fault, epoch),
+                    SaveError::Record(err) => tracing::error!("saving resume data: {err}"),
+                }
             }
             Err(err) => tracing::error!("resume task failed: {err}"),
         }
@@ -368,6 +402,24 @@ impl TorrentShared {
             .unwrap_or_else(PoisonError::into_inner)
             .len()
     }
+}
+
+/// What became of a downloaded piece.
+enum Verdict {
+    /// Hashed right and written.
+    Stored,
+    /// The hash did not match: the peers that sent it are to blame.
+    BadHash,
+    /// Hashed right, but our disk refused it: no peer is to blame.
+    NotStored(StorageFault),
+}
+
+/// Why resume data was not saved.
+enum SaveError {
+    /// Written data could not be flushed: a disk error of the torrent's.
+    Flush(StorageFault),
+    /// The record itself could not be written (the state directory).
+    Record(String),
 }
 
 /// How recent a modification time must not be for resume data to vouch for

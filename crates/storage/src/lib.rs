@@ -1,17 +1,20 @@
 //! Content on disk for shoal: the parallel hashing engine behind `shoal
 //! create` and `shoal verify` ([`hash`]), piece reads and writes across a
 //! torrent's files ([`FileStore`]), checking downloaded pieces
-//! ([`piece_matches`]), and crash-safe resume data ([`resume`]).
+//! ([`piece_matches`]), and crash-safe resume data ([`resume`]), and the free space
+//! left for a download ([`available_space`]).
 
 mod check;
 mod direct;
 pub mod hash;
 pub mod resume;
+mod space;
 mod store;
 mod verify;
 
 pub use check::{PieceState, check_options, check_pieces};
 pub use hash::{ContentHashes, HashError, HashOptions, PieceHash, Segment, V2File, hash_content};
 pub use resume::write_atomic;
+pub use space::available_space;
 pub use store::{FileStore, MAX_OPEN_FILES, StoreError};
 pub use verify::piece_matches;
