@@ -203,12 +203,14 @@ fn run(
     options: impl FnOnce(&shoal_metainfo::Torrent) -> anyhow::Result<TorrentOptions>,
     after: AfterComplete,
 ) -> anyhow::Result<ExitCode> {
+    let state_dir = net
+        .state_dir
+        .clone()
+        .unwrap_or_else(runtime::default_state_dir);
+    // Held until this function returns, the process's whole run.
+    let _lock = shoal_storage::lock_dir(&state_dir)?;
     let rt = runtime::build()?;
     rt.block_on(async {
-        let state_dir = net
-            .state_dir
-            .clone()
-            .unwrap_or_else(runtime::default_state_dir);
         let mut config = SessionConfig::new(SocketAddr::from(([0, 0, 0, 0], 0)), state_dir);
         config.max_upload = net.max_up;
         config.max_download = net.max_down;

@@ -1,10 +1,12 @@
 //! Content on disk for shoal: the parallel hashing engine behind `shoal
 //! create` and `shoal verify` ([`hash`]), piece reads and writes across a
 //! torrent's files ([`FileStore`]), checking downloaded pieces
-//! ([`piece_matches`]), and crash-safe resume data ([`resume`]), and the free space
-//! left for a download ([`available_space`]).
+//! ([`piece_matches`]), and crash-safe resume data ([`resume`]), the free space
+//! left for a download ([`available_space`]), and the one-process lock on a
+//! state directory ([`lock_dir`]).
 
 mod check;
+mod dir_lock;
 mod direct;
 pub mod hash;
 pub mod resume;
@@ -13,6 +15,7 @@ mod store;
 mod verify;
 
 pub use check::{PieceState, check_options, check_pieces};
+pub use dir_lock::{DirLock, DirLockError, LOCK_FILE, lock_dir};
 pub use hash::{ContentHashes, HashError, HashOptions, PieceHash, Segment, V2File, hash_content};
 pub use resume::write_atomic;
 pub use space::available_space;
