@@ -20,7 +20,6 @@ mod engine;
 mod error;
 mod event;
 mod first_copy;
-mod halt;
 mod handle;
 mod peer;
 mod pex;

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use crate::Engine;
+use super::Engine;
 
 impl Engine {
     /// The driver could not store `piece` from [`crate::Event::CheckPiece`]
