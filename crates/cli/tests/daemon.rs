@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{Proc, free_ports, require, run_ok, shoal, shoal_create, spawn_http_tracker};
+use common::{Proc, Tmpfs, free_ports, require, run_ok, shoal, shoal_create, spawn_http_tracker};
 use serde_json::Value;
 
 /// Deterministic bytes (xorshift), so content differs between files.
@@ -635,6 +635,75 @@ fn hash_failures_are_counted() {
         !metrics.contains("shoal_hash_failures_total 0"),
         "{metrics}"
     );
+    d.proc.stop();
+}
+
+/// A download dir on a disk too small for the torrent: the torrent stops
+/// with the OS error and the file (native API and Transmission `error` 3),
+/// no hash failure is counted, and starting it again once there is room
+/// keeps the verified pieces and completes.
+#[test]
+fn a_full_disk_is_a_torrent_error_and_start_resumes_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let swarm = swarm(tmp.path(), 1_500_000, None);
+    let disk = Tmpfs::mount(&tmp.path().join("small"), "size=1m");
+    let mut d = start_daemon(tmp.path(), "daemon", &tmp.path().join("state"), &disk.path);
+    let added = Instant::now();
+    let id = add_torrent(d.api, &swarm.torrent, false)["id"]
+        .as_u64()
+        .unwrap();
+    let t = wait_torrent(&mut d, id, "error", Duration::from_secs(20), |t| {
+        t["status"] == "error"
+    });
+    assert!(
+        added.elapsed() < Duration::from_secs(10),
+        "error shown after {:?}",
+        added.elapsed()
+    );
+    let message = t["error"].as_str().unwrap();
+    assert!(message.contains("No space left on device"), "{t}");
+    assert!(message.contains(&disk.path.display().to_string()), "{t}");
+    assert_eq!(t["hash_failures"], 0, "{t}");
+    let before = t["pieces_have"].as_u64().unwrap();
+    let got = tr_rpc(
+        d.api,
+        &serde_json::json!({"method": "torrent-get", "arguments": {
+            "ids": [id], "fields": ["error", "errorString", "corruptEver"]}}),
+    );
+    let tt = &got["arguments"]["torrents"][0];
+    assert_eq!(tt["error"], 3, "{tt}");
+    assert!(
+        tt["errorString"]
+            .as_str()
+            .unwrap()
+            .contains("No space left"),
+        "{tt}"
+    );
+    assert_eq!(tt["corruptEver"], 0, "{tt}");
+
+    // Room is made; the user starts the torrent again.
+    disk.remount("size=16m");
+    let (status, body) = call(
+        d.api,
+        "POST",
+        &format!("/api/v1/torrents/{id}/start"),
+        &Value::Null,
+    );
+    assert!(status < 300, "{status} {body}");
+    let t = wait_torrent(&mut d, id, "restarted", Duration::from_secs(30), |t| {
+        t["status"] == "downloading" || t["status"] == "seeding"
+    });
+    assert!(t["error"].is_null(), "{t}");
+    assert!(
+        t["pieces_have"].as_u64().unwrap() >= before,
+        "verified pieces kept: {t}"
+    );
+    wait_torrent(&mut d, id, "complete", Duration::from_secs(60), |t| {
+        t["status"] == "seeding"
+    });
+    same_content(&swarm.content, &disk.path.join("content"));
+    let t = wait_torrent(&mut d, id, "listed", Duration::from_secs(5), |_| true);
+    assert_eq!(t["hash_failures"], 0, "{t}");
     d.proc.stop();
 }
 
