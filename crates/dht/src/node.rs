@@ -21,6 +21,7 @@ use crate::lookup::{Lookup, LookupId, LookupKind};
 use crate::peer_store::PeerStore;
 use crate::rate::RateLimiter;
 use crate::routing::{Heard, Outcome, RoutingTable};
+use crate::secret::TidStream;
 use crate::state::{SavedState, StateError};
 use crate::token::Tokens;
 use shoal_rng::Rng;
@@ -131,7 +132,8 @@ pub struct Node {
     /// Soft deadlines of lookup queries in send order.
     soft: VecDeque<(Duration, u32)>,
     pinging: HashSet<SocketAddr>,
-    next_tid: u32,
+    /// Transaction ids, unpredictable (see `secret.rs`).
+    tids: TidStream,
     lookups: HashMap<LookupId, Lookup>,
     next_lookup: u64,
     bootstrap: Option<LookupId>,
@@ -158,16 +160,19 @@ impl Node {
     }
 
     fn build(config: Config, saved: Option<SavedState>, now: Duration) -> Node {
-        let mut rng = Rng::new(config.seed);
+        let rng = Rng::new(config.seed);
+        // Drawn from the secret, not the seeded PRNG: an id must give away
+        // neither the seed nor the token secrets (`secret.rs`).
+        let mut id_rng = config.secret.rng_for(b"node-id");
         let id = match (config.id, &saved, config.external_ip) {
             (Some(id), _, _) => id,
             (None, Some(s), Some(ip)) if bep42_verified(&s.id, ip) => s.id,
             (None, Some(s), None) => s.id,
-            (None, _, Some(ip)) => bep42_id(ip, &mut rng),
-            (None, _, None) => NodeId::random(&mut rng),
+            (None, _, Some(ip)) => bep42_id(ip, &mut id_rng),
+            (None, _, None) => NodeId::random(&mut id_rng),
         };
         let k = config.k;
-        let tokens = Tokens::new(&mut rng, config.token_period, now);
+        let tokens = Tokens::new(config.secret.clone(), config.token_period, now);
         let mut node = Node {
             table4: RoutingTable::new(id, k, config.prefer_verified, now)
                 .with_extended_buckets(config.extended_buckets),
@@ -175,7 +180,7 @@ impl Node {
                 .with_extended_buckets(config.extended_buckets),
             store: PeerStore::new(config.store),
             limiter: RateLimiter::new(config.rate, now),
-            next_tid: rng.next_u64() as u32,
+            tids: TidStream::new(config.secret.clone()),
             tokens,
             rng,
             id,
@@ -423,11 +428,10 @@ impl Node {
         if self.requests.len() >= self.config.max_pending {
             return false;
         }
-        let mut tid = self.next_tid;
+        let mut tid = self.tids.next_u32();
         while self.requests.contains_key(&tid) {
-            tid = tid.wrapping_add(1);
+            tid = self.tids.next_u32();
         }
-        self.next_tid = tid.wrapping_add(1);
         let msg = Message {
             tid: Self::tid_bytes(tid),
             version: self.config.version.clone(),
@@ -823,7 +827,7 @@ impl Node {
     }
 
     fn maintenance(&mut self, now: Duration) {
-        self.tokens.tick(&mut self.rng, now);
+        self.tokens.tick(now);
         self.store.expire(now);
         let timeout = self.config.lookup_timeout;
         let expired: Vec<LookupId> = self

@@ -20,6 +20,7 @@ mod metadata;
 mod peers;
 mod piece_cache;
 mod rate;
+mod secure;
 mod session;
 mod startup;
 mod torrent;

@@ -116,11 +116,14 @@ impl Net {
         &mut self.rng
     }
 
-    /// Starts a node from `config` (its seed is derived from the network's);
-    /// returns its index.
+    /// Starts a node from `config` (its seed and secret are derived from
+    /// the network's seed, so runs replay); returns its index.
     pub fn add(&mut self, mut config: Config) -> usize {
         let i = self.nodes.len();
         config.seed = self.rng.next_u64();
+        let mut key = [0u8; 32];
+        self.rng.fill(&mut key);
+        config.secret = shoal_dht::Secret::from_bytes(key);
         if config.id.is_none() {
             config.id = Some(NodeId::random(&mut self.rng));
         }

@@ -283,7 +283,7 @@ pub(crate) async fn announce_loop(
     if tiers.is_empty() {
         return;
     }
-    let key = fastrand::u32(..);
+    let key = crate::secure::u32();
     let mut completed = shared.completed.subscribe();
     let mut stopping = shared.stopping.subscribe();
     let mut event = Event::Started;
@@ -405,7 +405,7 @@ pub(crate) async fn discover(
         downloaded: 0,
         left: UNKNOWN_LEFT,
         event: Event::Started,
-        key: fastrand::u32(..),
+        key: crate::secure::u32(),
         numwant: NUMWANT,
     };
     let mut retry = RETRY;

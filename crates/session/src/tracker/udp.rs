@@ -62,7 +62,7 @@ impl UdpTracker {
     /// Announces and returns the peers and interval.
     pub async fn announce(&mut self, a: &Announce) -> Result<AnnounceOutcome, TrackerError> {
         let connection_id = self.connection_id().await?;
-        let transaction_id = fastrand::u32(..);
+        let transaction_id = crate::secure::u32();
         let mut packet = Vec::with_capacity(98);
         shoal_tracker_proto::udp::AnnounceRequest {
             connection_id,
@@ -100,7 +100,7 @@ impl UdpTracker {
     /// Scrapes one torrent.
     pub async fn scrape(&mut self, info_hash: [u8; 20]) -> Result<SwarmCounts, TrackerError> {
         let connection_id = self.connection_id().await?;
-        let transaction_id = fastrand::u32(..);
+        let transaction_id = crate::secure::u32();
         let mut packet = Vec::with_capacity(36);
         Request::Scrape(ScrapeRequest {
             connection_id,
@@ -132,7 +132,7 @@ impl UdpTracker {
                 return Ok(id);
             }
         }
-        let transaction_id = fastrand::u32(..);
+        let transaction_id = crate::secure::u32();
         let mut packet = Vec::with_capacity(16);
         Request::Connect(ConnectRequest { transaction_id }).encode(&mut packet);
         match self.exchange(&packet, transaction_id).await? {
