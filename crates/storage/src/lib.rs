@@ -12,6 +12,7 @@ pub mod hash;
 pub mod resume;
 mod space;
 mod store;
+mod unwritten;
 mod verify;
 
 pub use check::{PieceState, check_options, check_pieces};
@@ -20,4 +21,5 @@ pub use hash::{ContentHashes, HashError, HashOptions, PieceHash, Segment, V2File
 pub use resume::write_atomic;
 pub use space::available_space;
 pub use store::{FileStore, MAX_OPEN_FILES, StoreError};
+pub use unwritten::never_written;
 pub use verify::piece_matches;
