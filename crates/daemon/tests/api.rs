@@ -1351,3 +1351,22 @@ fn add_by_url_refuses_urls_that_smuggle_headers() {
     assert!(!head.contains("X-Injected"), "{head:?}");
     assert_eq!(count(a), 1);
 }
+
+/// Transmission clients warn about space from `free-space` and
+/// `download-dir-free-space`: real figures, not -1.
+#[test]
+fn free_space_is_reported_for_the_download_dir() {
+    let s = server(|_| {});
+    let v = rpc(s.addr, json!({ "method": "session-get" }));
+    assert!(
+        v["arguments"]["download-dir-free-space"].as_i64().unwrap() > 0,
+        "{v}"
+    );
+    let path = s.downloads.display().to_string();
+    let v = rpc(
+        s.addr,
+        json!({ "method": "free-space", "arguments": { "path": path } }),
+    );
+    assert_eq!(v["arguments"]["path"], path.as_str());
+    assert!(v["arguments"]["size-bytes"].as_i64().unwrap() > 0, "{v}");
+}

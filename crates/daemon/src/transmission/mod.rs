@@ -120,9 +120,15 @@ async fn dispatch(ctx: &Ctx, method: &str, args: &Map<String, Value>) -> Result<
             each(d, args, |d, id| d.set_location(id, &dir, move_data))
         }
         "port-test" => Ok(json!({ "port-is-open": false })),
-        "free-space" => Ok(
-            json!({ "path": args.get("path").cloned().unwrap_or(Value::Null), "size-bytes": -1 }),
-        ),
+        "free-space" => {
+            let path = args
+                .get("path")
+                .and_then(Value::as_str)
+                .filter(|p| p.starts_with('/'))
+                .ok_or("free-space needs an absolute path")?;
+            let size = session::free_space(std::path::Path::new(path));
+            Ok(json!({ "path": path, "size-bytes": size }))
+        }
         _ => Err("method name not recognized".into()),
     }
 }

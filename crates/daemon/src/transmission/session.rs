@@ -20,6 +20,8 @@ pub(super) fn session_get(d: &Daemon) -> Value {
         "rpc-version-minimum": 1,
         "config-dir": config.state_dir.display().to_string(),
         "download-dir": config.download_dir.display().to_string(),
+        // Clients show it and warn when a torrent will not fit (-1: unknown).
+        "download-dir-free-space": free_space(&config.download_dir),
         "peer-port": d.session().local_addr().port(),
         "peer-limit-global": config.max_peers.saturating_mul(10),
         "peer-limit-per-torrent": config.max_peers,
@@ -55,6 +57,11 @@ pub(super) fn session_get(d: &Daemon) -> Value {
             "memory-units": ["KiB", "MiB", "GiB", "TiB"], "memory-bytes": 1024
         },
     })
+}
+
+/// Bytes free for us under `dir` (-1 when unknown), as Transmission reports it.
+pub(super) fn free_space(dir: &std::path::Path) -> i64 {
+    shoal_storage::available_space(dir).map_or(-1, |b| i64::try_from(b).unwrap_or(i64::MAX))
 }
 
 /// `session-set`: applies the settings shoal has.
