@@ -139,3 +139,35 @@ async fn a_read_only_download_dir_is_an_error_naming_the_file() {
         .await
         .expect("the download completes once the disk is writable");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_read_for_upload_is_an_error_of_the_seeder() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let torrent = make_content(&tmp.path().join("seed"), &[400_000]);
+    let seeder = session(&tmp.path().join("s-state")).await;
+    let seed = seeder
+        .add_torrent(
+            torrent.clone(),
+            tmp.path().join("seed"),
+            TorrentOptions::default(),
+        )
+        .await
+        .unwrap();
+    assert!(seed.is_complete());
+    // The data goes away behind the seeder's back.
+    std::fs::remove_file(tmp.path().join("seed/content/f0.bin")).unwrap();
+    let leecher = session(&tmp.path().join("l-state")).await;
+    let opts = TorrentOptions {
+        peers: vec![seeder.local_addr()],
+        ..TorrentOptions::default()
+    };
+    let leech = leecher.add_torrent(torrent, out, opts).await.unwrap();
+    let fault = tokio::time::timeout(Duration::from_secs(5), seed.wait_error())
+        .await
+        .expect("the seeder shows the error within 5 s");
+    assert!(fault.action.starts_with("reading piece"), "{fault}");
+    assert!(fault.message.contains("No such file"), "{fault}");
+    assert!(leech.error().is_none(), "the leecher's disk is fine");
+    assert_eq!(leech.stats().hash_failures, 0);
+}
