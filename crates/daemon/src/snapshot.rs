@@ -14,6 +14,8 @@ use crate::store::TorrentRecord;
 pub(crate) enum Activity {
     /// Not in the session.
     Stopped,
+    /// Asked to start, about to be added to the session.
+    Starting,
     /// Waiting for a download or seed slot.
     Queued,
     /// Its data is being checked.

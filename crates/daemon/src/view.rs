@@ -147,6 +147,9 @@ pub(crate) fn of(e: &TorrentSnapshot) -> TorrentView {
         Activity::Fetching => (Status::FetchingMetadata, 0),
         Activity::Running if left == 0 => (Status::Seeding, s.peers),
         Activity::Running => (Status::Downloading, s.peers),
+        // A start shows at once, before the session has the torrent.
+        Activity::Starting if left == 0 && e.torrent.is_some() => (Status::Seeding, 0),
+        Activity::Starting => (Status::Downloading, 0),
     };
     let eta = if left == 0 || e.down_rate < 1.0 {
         -1

@@ -39,6 +39,9 @@ impl Daemon {
             let mut state = self.lock();
             if let Some(e) = state.entries.get_mut(&id) {
                 e.error = None;
+                if !matches!(e.phase, Phase::Running(_)) {
+                    e.phase = Phase::Starting;
+                }
             }
         }
         self.spawn_op(id, hash, Op::Start);

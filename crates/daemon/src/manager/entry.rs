@@ -15,6 +15,9 @@ use crate::store::{DaemonRecord, TorrentRecord};
 pub(crate) enum Phase {
     /// Not in the session.
     Stopped,
+    /// Asked to start; its lifecycle step has not begun yet (shown as
+    /// running at once, as Transmission shows a start).
+    Starting,
     /// Waiting for a download or seed slot (`max_active_downloads`,
     /// `max_active_seeds`).
     Queued,
@@ -31,6 +34,7 @@ impl Phase {
     pub fn activity(&self) -> Activity {
         match self {
             Phase::Stopped => Activity::Stopped,
+            Phase::Starting => Activity::Starting,
             Phase::Queued => Activity::Queued,
             Phase::Checking => Activity::Checking,
             Phase::Fetching => Activity::Fetching,

@@ -358,7 +358,9 @@ impl Daemon {
         }
         let mut state = self.lock();
         if let Some(e) = state.entries.get_mut(&id) {
-            if e.hash == hash && !matches!(e.phase, Phase::Queued) {
+            // A queued torrent stays queued, and one asked to start again
+            // meanwhile shows as starting until its own step runs.
+            if e.hash == hash && !matches!(e.phase, Phase::Queued | Phase::Starting) {
                 e.phase = Phase::Stopped;
                 e.still();
             }

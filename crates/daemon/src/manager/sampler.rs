@@ -117,7 +117,8 @@ fn run_queues<'a>(
             seed: e.is_seed(),
             state: match e.phase {
                 Phase::Running(_) => SlotState::Running,
-                Phase::Checking => SlotState::Checking,
+                // On its way in: holds a slot like a check.
+                Phase::Checking | Phase::Starting => SlotState::Checking,
                 Phase::Queued => SlotState::Queued,
                 Phase::Stopped | Phase::Fetching => SlotState::Other,
             },

@@ -14,7 +14,7 @@ mod torrent_set;
 use std::path::PathBuf;
 
 use hyper::body::Incoming;
-use hyper::header::HeaderValue;
+use hyper::header::{CONNECTION, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use serde_json::{Map, Value, json};
 
@@ -31,6 +31,10 @@ pub(crate) async fn handle(ctx: &Ctx, req: Request<Incoming>) -> Response<Body> 
         .get(SESSION_HEADER)
         .is_some_and(|v| v.as_bytes() == ctx.rpc_session_id.as_bytes());
     if !id_ok {
+        // The body is read and dropped so the connection stays usable for
+        // the retry (clients resend on the same one); one that cannot be
+        // read ends the connection, and the answer says so.
+        let drained = read_body(req, ctx.max_body).await.is_ok();
         let mut resp = response(
             StatusCode::CONFLICT,
             "text/html; charset=utf-8",
@@ -42,6 +46,10 @@ pub(crate) async fn handle(ctx: &Ctx, req: Request<Incoming>) -> Response<Body> 
         );
         if let Ok(v) = HeaderValue::from_str(&ctx.rpc_session_id) {
             resp.headers_mut().insert(SESSION_HEADER, v);
+        }
+        if !drained {
+            resp.headers_mut()
+                .insert(CONNECTION, HeaderValue::from_static("close"));
         }
         return resp;
     }

@@ -6,8 +6,14 @@ use super::args::{SPEED_K, flag, uint};
 use crate::Daemon;
 use crate::view::Status;
 
-/// RPC version we claim: Transmission 3.00's.
-const RPC_VERSION: u64 = 16;
+/// RPC version we claim: Transmission 4.0's.
+const RPC_VERSION: u64 = 17;
+/// The same as a semantic version (`rpc-version-semver`).
+const RPC_VERSION_SEMVER: &str = "5.3.0";
+/// The Transmission release whose RPC we speak. `version` starts with it,
+/// as Transmission's own does, because tools parse the first number in it
+/// (Sonarr and Radarr refuse anything below 2.40).
+const TRANSMISSION_VERSION: &str = "4.0.6";
 
 /// `session-get`: the daemon's settings in Transmission's names.
 pub(super) fn session_get(d: &Daemon) -> Value {
@@ -15,8 +21,9 @@ pub(super) fn session_get(d: &Daemon) -> Value {
     let (up, down) = d.rate_limits();
     let (max_downloads, max_seeds) = d.queue_limits();
     json!({
-        "version": format!("shoal {} (3.00 compatible)", env!("CARGO_PKG_VERSION")),
+        "version": format!("{TRANSMISSION_VERSION} (shoal {})", env!("CARGO_PKG_VERSION")),
         "rpc-version": RPC_VERSION,
+        "rpc-version-semver": RPC_VERSION_SEMVER,
         "rpc-version-minimum": 1,
         "config-dir": config.state_dir.display().to_string(),
         "download-dir": config.download_dir.display().to_string(),
