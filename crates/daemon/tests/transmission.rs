@@ -159,3 +159,260 @@ fn start_and_stop_show_in_the_next_read() {
         assert_eq!(status(), 0, "stopped");
     }
 }
+
+/// Adds `torrent_bytes(name)` stopped with `extra` arguments; returns its id.
+fn add(addr: SocketAddr, name: &str, extra: Value) -> u64 {
+    let meta = base64::engine::general_purpose::STANDARD.encode(torrent_bytes(name));
+    let mut args = json!({ "metainfo": meta, "paused": true });
+    for (k, v) in extra.as_object().unwrap() {
+        args[k] = v.clone();
+    }
+    let v = rpc(addr, json!({ "method": "torrent-add", "arguments": args }));
+    v["arguments"]["torrent-added"]["id"].as_u64().unwrap()
+}
+
+/// `torrent-get` of `fields` for every torrent.
+fn torrents(addr: SocketAddr, fields: Value) -> Vec<Value> {
+    let v = rpc(
+        addr,
+        json!({ "method": "torrent-get", "arguments": { "fields": fields } }),
+    );
+    v["arguments"]["torrents"].as_array().unwrap().clone()
+}
+
+#[test]
+fn labels_are_kept_and_queue_positions_move() {
+    let s = server(|_| {});
+    let a = add(s.addr, "a", json!({ "labels": ["tv", "hd"] }));
+    let b = add(s.addr, "b", json!({}));
+    let c = add(s.addr, "c", json!({}));
+    let fields = json!(["id", "labels", "queuePosition"]);
+    let got = torrents(s.addr, fields.clone());
+    assert_eq!(got[0]["labels"], json!(["tv", "hd"]), "{got:?}");
+    let order = |got: &[Value]| -> Vec<(u64, u64)> {
+        got.iter()
+            .map(|t| {
+                (
+                    t["id"].as_u64().unwrap(),
+                    t["queuePosition"].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(order(&got), vec![(a, 0), (b, 1), (c, 2)]);
+    // What Sonarr does after adding with priority "First".
+    rpc(
+        s.addr,
+        json!({ "method": "queue-move-top", "arguments": { "ids": [c] } }),
+    );
+    assert_eq!(
+        order(&torrents(s.addr, fields.clone())),
+        vec![(a, 1), (b, 2), (c, 0)]
+    );
+    rpc(
+        s.addr,
+        json!({ "method": "queue-move-down", "arguments": { "ids": [c] } }),
+    );
+    rpc(
+        s.addr,
+        json!({ "method": "torrent-set", "arguments": { "ids": [b], "queuePosition": 0, "labels": ["x"] } }),
+    );
+    let got = torrents(s.addr, fields.clone());
+    // [c, a, b] → down → [a, c, b] → b to 0 → [b, a, c].
+    assert_eq!(order(&got), vec![(a, 1), (b, 0), (c, 2)]);
+    assert_eq!(got[1]["labels"], json!(["x"]));
+    // A label with a comma is refused, as Transmission does.
+    let sid = common::session_id(s.addr);
+    let (_, _, text) = common::request(
+        s.addr,
+        "POST",
+        "/transmission/rpc",
+        &[("X-Transmission-Session-Id", &sid)],
+        json!({ "method": "torrent-set", "arguments": { "ids": [a], "labels": ["a,b"] } })
+            .to_string()
+            .as_bytes(),
+    );
+    assert!(!text.contains("\"success\""), "{text}");
+    // Removal closes the gap; recently-active lists the removed id.
+    rpc(
+        s.addr,
+        json!({ "method": "torrent-remove", "arguments": { "ids": [b] } }),
+    );
+    assert_eq!(order(&torrents(s.addr, fields)), vec![(a, 0), (c, 1)]);
+    let v = rpc(
+        s.addr,
+        json!({ "method": "torrent-get", "arguments": { "ids": "recently-active", "fields": ["id"] } }),
+    );
+    assert_eq!(v["arguments"]["removed"], json!([b]), "{v}");
+    // The table format: a header row, then one row per torrent.
+    let v = rpc(
+        s.addr,
+        json!({ "method": "torrent-get", "arguments": { "fields": ["id", "name"], "format": "table" } }),
+    );
+    assert_eq!(
+        v["arguments"]["torrents"],
+        json!([["id", "name"], [a, "a"], [c, "c"]])
+    );
+}
+
+#[test]
+fn session_settings_are_applied_or_kept() {
+    let s = server(|_| {});
+    let elsewhere = s.downloads.join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    rpc(
+        s.addr,
+        json!({ "method": "session-set", "arguments": {
+            "download-dir": elsewhere, "start-added-torrents": false,
+            "seedRatioLimit": 1.5, "seedRatioLimited": true,
+            "idle-seeding-limit": 7, "idle-seeding-limit-enabled": true,
+            "alt-speed-down": 123, "encryption": "required",
+        } }),
+    );
+    let v = rpc(s.addr, json!({ "method": "session-get" }));
+    let g = &v["arguments"];
+    assert_eq!(g["download-dir"], json!(elsewhere), "{g}");
+    assert_eq!(g["start-added-torrents"], false);
+    assert_eq!(
+        (
+            g["seedRatioLimit"].as_f64(),
+            g["seedRatioLimited"].as_bool()
+        ),
+        (Some(1.5), Some(true))
+    );
+    assert_eq!(
+        (
+            g["idle-seeding-limit"].as_u64(),
+            g["idle-seeding-limit-enabled"].as_bool()
+        ),
+        (Some(7), Some(true))
+    );
+    assert_eq!(g["alt-speed-down"], 123, "stored-only settings read back");
+    assert_eq!(
+        g["encryption"], "tolerated",
+        "what shoal does, not what was asked"
+    );
+    assert!(g["download-dir-free-space"].as_i64().unwrap() > 0, "{g}");
+    assert_eq!(g["session-id"], json!(common::session_id(s.addr)));
+    // Applied: a torrent added without a directory or `paused` lands there,
+    // stopped, and follows the session's ratio limit.
+    let meta = base64::engine::general_purpose::STANDARD.encode(torrent_bytes("s"));
+    let v = rpc(
+        s.addr,
+        json!({ "method": "torrent-add", "arguments": { "metainfo": meta } }),
+    );
+    let id = v["arguments"]["torrent-added"]["id"].clone();
+    let t = common::get_json(s.addr, &format!("/api/v1/torrents/{id}"));
+    assert_eq!(t["download_dir"], json!(elsewhere));
+    assert_eq!(t["status"], "stopped");
+    assert_eq!(t["seed_ratio_limit"], 1.5);
+    // `fields` picks keys.
+    let v = rpc(
+        s.addr,
+        json!({ "method": "session-get", "arguments": { "fields": ["version", "rpc-version"] } }),
+    );
+    assert_eq!(v["arguments"].as_object().unwrap().len(), 2, "{v}");
+    let v = rpc(
+        s.addr,
+        json!({ "method": "free-space", "arguments": { "path": elsewhere } }),
+    );
+    assert!(v["arguments"]["size-bytes"].as_u64().unwrap() > 0, "{v}");
+    assert!(
+        v["arguments"]["total_size"].as_u64().unwrap()
+            >= v["arguments"]["size-bytes"].as_u64().unwrap()
+    );
+}
+
+#[test]
+fn a_local_torrent_file_is_added_by_path() {
+    let s = server(|_| {});
+    let path = s.downloads.with_file_name("local.torrent");
+    std::fs::write(&path, torrent_bytes("local")).unwrap();
+    let v = rpc(
+        s.addr,
+        json!({ "method": "torrent-add", "arguments": { "filename": path, "paused": true } }),
+    );
+    assert_eq!(v["arguments"]["torrent-added"]["name"], "local", "{v}");
+}
+
+#[test]
+fn a_seed_counts_its_seeding_time_and_dates() {
+    let s = server(|_| {});
+    common::write_complete(&s.downloads, "seed");
+    let id = add(s.addr, "seed", json!({}));
+    rpc(
+        s.addr,
+        json!({ "method": "torrent-start", "arguments": { "ids": [id] } }),
+    );
+    let fields = json!([
+        "status",
+        "secondsSeeding",
+        "startDate",
+        "addedDate",
+        "doneDate",
+        "activityDate"
+    ]);
+    let start = std::time::Instant::now();
+    let t = loop {
+        let t = torrents(s.addr, fields.clone()).remove(0);
+        if t["secondsSeeding"].as_u64().unwrap() >= 1 {
+            break t;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "never counted: {t}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(t["status"], 6, "{t}");
+    for date in ["startDate", "addedDate", "doneDate"] {
+        assert!(t[date].as_u64().unwrap() > 1_700_000_000, "{date}: {t}");
+    }
+}
+
+#[test]
+fn json_rpc_2_single_batch_errors_and_notifications() {
+    let s = server(|_| {});
+    let sid = common::session_id(s.addr);
+    let call = |body: Value| {
+        let (status, _, text) = common::request(
+            s.addr,
+            "POST",
+            "/transmission/rpc",
+            &[("X-Transmission-Session-Id", &sid)],
+            body.to_string().as_bytes(),
+        );
+        (
+            status,
+            serde_json::from_str::<Value>(&text).unwrap_or(Value::Null),
+        )
+    };
+    let (_, v) = call(
+        json!({ "jsonrpc": "2.0", "method": "session_get", "params": { "fields": ["rpc_version_semver", "version"] }, "id": 1 }),
+    );
+    assert_eq!(v["id"], 1, "{v}");
+    assert!(v["result"]["rpc_version_semver"].is_string(), "{v}");
+    let meta = base64::engine::general_purpose::STANDARD.encode(torrent_bytes("j"));
+    let (_, v) = call(json!([
+        { "jsonrpc": "2.0", "method": "torrent_add", "params": { "metainfo": meta, "paused": true }, "id": "a" },
+        { "jsonrpc": "2.0", "method": "torrent_get", "params": { "fields": ["id", "hash_string", "queue_position"] }, "id": "b" },
+        { "jsonrpc": "2.0", "method": "no_such_method", "id": "c" },
+        { "jsonrpc": "2.0", "method": "torrent_stop", "params": {} },
+        { "method": "torrent_get", "id": "d" },
+    ]));
+    let answers = v.as_array().unwrap();
+    assert_eq!(answers.len(), 4, "the notification gets no answer: {v}");
+    assert_eq!(answers[0]["result"]["torrent_added"]["name"], "j", "{v}");
+    assert!(
+        answers[1]["result"]["torrents"][0]["hash_string"].is_string(),
+        "{v}"
+    );
+    assert_eq!(answers[2]["error"]["code"], -32601, "{v}");
+    assert_eq!(answers[3]["error"]["code"], -32600, "{v}");
+    let (status, _) = call(json!({ "jsonrpc": "2.0", "method": "torrent_stop" }));
+    assert_eq!(status, 204);
+    let (_, v) = call(
+        json!({ "jsonrpc": "2.0", "method": "torrent_set", "params": { "labels": ["a,b"] }, "id": 9 }),
+    );
+    assert_eq!(v["error"]["code"], -32000, "{v}");
+}

@@ -183,3 +183,10 @@ pub fn write_complete(dir: &Path, name: &str) {
         std::fs::write(path, (0..len).map(|b| (b % 251) as u8).collect::<Vec<_>>()).unwrap();
     }
 }
+
+/// GET of a native API path that must answer 200 with JSON.
+pub fn get_json(addr: SocketAddr, path: &str) -> Value {
+    let (status, _, body) = request(addr, "GET", path, &[], b"");
+    assert_eq!(status, 200, "{path}: {body}");
+    serde_json::from_str(&body).unwrap()
+}
