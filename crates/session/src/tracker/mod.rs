@@ -2,10 +2,8 @@
 //! trackers are shuffled within their tier, tried in order, and the one that
 //! answers moves to the front of its tier.
 
-mod http;
 mod scrape;
 mod status;
-mod tls;
 mod udp;
 
 pub use scrape::{ScrapeResult, SwarmCounts, scrape};
@@ -19,6 +17,7 @@ use std::time::Duration;
 use shoal_tracker_proto::Event;
 use shoal_tracker_proto::http::{AnnounceReply, AnnounceRequest, Peers};
 
+use crate::http::{self, HttpError};
 use crate::torrent::TorrentShared;
 
 /// Shortest re-announce interval honoured (protects trackers and us from a
@@ -46,10 +45,8 @@ pub(crate) enum TrackerError {
     Io(#[from] std::io::Error),
     #[error("timed out")]
     Timeout,
-    #[error("TLS: {0}")]
-    Tls(String),
-    #[error("HTTP {0}")]
-    Status(String),
+    #[error(transparent)]
+    Http(#[from] HttpError),
     #[error("malformed reply: {0}")]
     Malformed(String),
     #[error("tracker says: {0}")]
@@ -193,82 +190,6 @@ impl Tracker {
             Tracker::Udp { .. } => self.udp_client().await?.announce(a).await,
         }
     }
-}
-
-/// GETs an `http://` or `https://` URL (HTTPS by rustls, no redirects: see
-/// [`http_get_following`]) and
-/// returns the body of a 200 reply, refusing one over `max_bytes` or slower
-/// than `timeout` in all.
-pub async fn http_get(
-    url: &str,
-    max_bytes: usize,
-    timeout: Duration,
-) -> Result<Vec<u8>, crate::SessionError> {
-    let fail = |e: TrackerError| crate::SessionError::Http(format!("{url}: {e}"));
-    let target = http::HttpUrl::parse(url).map_err(fail)?;
-    let body = http::get_capped(&target, timeout, max_bytes)
-        .await
-        .map_err(fail)?;
-    if body.len() > max_bytes {
-        return Err(fail(TrackerError::Malformed(format!(
-            "body larger than {max_bytes} bytes"
-        ))));
-    }
-    Ok(body)
-}
-
-/// Most redirects [`http_get_following`] follows.
-pub const MAX_REDIRECTS: usize = 5;
-
-/// What [`http_get_following`] ends with.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum HttpFetched {
-    /// The body of the final 200 reply.
-    Body(Vec<u8>),
-    /// A redirect to a URL that is not `http(s)` (such as a `magnet:`
-    /// link, as torrent indexers answer), handed back unfollowed.
-    Elsewhere(String),
-}
-
-/// [`http_get`] that follows up to [`MAX_REDIRECTS`] redirects between
-/// `http://` and `https://` URLs; `timeout` bounds the whole chain.
-pub async fn http_get_following(
-    url: &str,
-    max_bytes: usize,
-    timeout: Duration,
-) -> Result<HttpFetched, crate::SessionError> {
-    let chain = async {
-        let mut current = url.to_owned();
-        for _ in 0..=MAX_REDIRECTS {
-            let fail = |e: TrackerError| crate::SessionError::Http(format!("{current}: {e}"));
-            let target = http::HttpUrl::parse(&current).map_err(fail)?;
-            match http::get_reply(&target, timeout, max_bytes)
-                .await
-                .map_err(fail)?
-            {
-                http::Reply::Body(body) if body.len() > max_bytes => {
-                    return Err(fail(TrackerError::Malformed(format!(
-                        "body larger than {max_bytes} bytes"
-                    ))));
-                }
-                http::Reply::Body(body) => return Ok(HttpFetched::Body(body)),
-                http::Reply::Redirect(next) => {
-                    // Another scheme: not ours to follow. (A malformed
-                    // http URL fails on the next round.)
-                    if let Err(TrackerError::Unsupported(_)) = http::HttpUrl::parse(&next) {
-                        return Ok(HttpFetched::Elsewhere(next));
-                    }
-                    current = next;
-                }
-            }
-        }
-        Err(crate::SessionError::Http(format!(
-            "{url}: more than {MAX_REDIRECTS} redirects"
-        )))
-    };
-    tokio::time::timeout(timeout, chain)
-        .await
-        .map_err(|_| crate::SessionError::Http(format!("{url}: timed out")))?
 }
 
 /// Announces for one torrent until the torrent stops: `started` first,
