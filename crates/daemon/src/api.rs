@@ -175,7 +175,7 @@ async fn torrent(
     let d = &ctx.daemon;
     let result = match (method, tail) {
         (Method::GET, []) => {
-            return match d.with_entry(id, crate::view::detail) {
+            return match d.detail(id) {
                 Some(detail) => json(StatusCode::OK, &detail),
                 None => error(StatusCode::NOT_FOUND, "not_found", "torrent is gone"),
             };

@@ -13,6 +13,8 @@ mod manager;
 mod metrics;
 mod scrape;
 mod security;
+mod service;
+mod snapshot;
 mod sse;
 mod store;
 mod transmission;

@@ -46,10 +46,7 @@ fn render(d: &crate::Daemon) -> String {
         "shoal_dht_nodes",
         "Nodes in the DHT routing table (0 without a DHT).",
         "gauge",
-        d.shared
-            .dht_nodes
-            .load(std::sync::atomic::Ordering::Relaxed)
-            .to_string(),
+        d.dht_nodes().to_string(),
     );
     gauge(
         "shoal_peers",

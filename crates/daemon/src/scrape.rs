@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::Daemon;
-use crate::manager::{Phase, now_unix};
+use crate::snapshot::now_unix;
 
 /// How often each running torrent's trackers are scraped.
 const EVERY: u64 = 300;
@@ -19,17 +19,24 @@ const PARALLEL: usize = 4;
 /// Wait after a reannounce, so the swarm counts include our announce.
 const AFTER_ANNOUNCE: Duration = Duration::from_secs(2);
 
-/// Scrapes due torrents until the daemon stops.
-pub(crate) async fn scrape_loop(daemon: Daemon) {
+/// Scrapes due torrents, and those asked for (after a reannounce), until
+/// the daemon stops.
+pub(crate) async fn scrape_loop(daemon: Daemon, mut soon: tokio::sync::mpsc::Receiver<u32>) {
     let slots = Arc::new(tokio::sync::Semaphore::new(PARALLEL));
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        tick.tick().await;
+        tokio::select! {
+            _ = tick.tick() => {}
+            Some(id) = soon.recv() => {
+                scrape_soon(&daemon, id);
+                continue;
+            }
+        }
         let now = now_unix();
-        let due = daemon.take_due(|e| {
-            matches!(e.phase, Phase::Running(_))
-                && e.scraped_at
+        let due = daemon.take_due(|s| {
+            s.running
+                && s.scraped_at
                     .is_none_or(|at| now.saturating_sub(at) >= EVERY)
         });
         for (id, hash, tiers) in due {
@@ -43,11 +50,11 @@ pub(crate) async fn scrape_loop(daemon: Daemon) {
 }
 
 /// Scrapes one torrent shortly (after a reannounce).
-pub(crate) fn scrape_soon(daemon: &Daemon, id: u32) {
+fn scrape_soon(daemon: &Daemon, id: u32) {
     let daemon = daemon.clone();
     tokio::spawn(async move {
         tokio::time::sleep(AFTER_ANNOUNCE).await;
-        for (id, hash, tiers) in daemon.take_due(|e| e.record.id == id) {
+        for (id, hash, tiers) in daemon.take_due(|s| s.id == id) {
             run(&daemon, id, hash, tiers).await;
         }
     });

@@ -86,7 +86,7 @@ pub(crate) fn random_token() -> String {
             .map_or(0, |d| d.as_nanos());
         bytes = (t ^ u128::from(std::process::id()) << 64).to_le_bytes();
     }
-    crate::manager::hex(&bytes)
+    shoal_metainfo::infohash::hex(&bytes)
 }
 
 #[cfg(test)]

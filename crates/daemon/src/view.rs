@@ -2,7 +2,8 @@
 
 use serde::Serialize;
 
-use crate::manager::{Entry, Phase};
+use crate::manager::Daemon;
+use crate::snapshot::{Activity, TorrentSnapshot};
 
 /// What a torrent is doing, for display.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -95,7 +96,7 @@ pub struct TorrentView {
 }
 
 /// The bytes of files with a non-zero priority (pad files excluded).
-pub(crate) fn wanted_size(e: &Entry) -> u64 {
+pub(crate) fn wanted_size(e: &TorrentSnapshot) -> u64 {
     let Some(torrent) = &e.torrent else {
         return 0;
     };
@@ -109,8 +110,25 @@ pub(crate) fn wanted_size(e: &Entry) -> u64 {
         .sum()
 }
 
-/// The snapshot of `e`.
-pub(crate) fn of(e: &Entry) -> TorrentView {
+impl Daemon {
+    /// A snapshot of one torrent.
+    pub fn view(&self, id: u32) -> Option<TorrentView> {
+        self.snapshot(id).as_ref().map(of)
+    }
+
+    /// Snapshots of every torrent.
+    pub fn views(&self) -> Vec<TorrentView> {
+        self.snapshots().iter().map(of).collect()
+    }
+
+    /// Details of one torrent: files, peers, trackers, pieces.
+    pub fn detail(&self, id: u32) -> Option<DetailView> {
+        self.snapshot(id).as_ref().map(detail)
+    }
+}
+
+/// The view of `e`.
+pub(crate) fn of(e: &TorrentSnapshot) -> TorrentView {
     let s = &e.stats;
     let size_when_done = wanted_size(e);
     let left = s.bytes_left.min(size_when_done);
@@ -121,14 +139,14 @@ pub(crate) fn of(e: &Entry) -> TorrentView {
     } else {
         (size_when_done - left) as f64 / size_when_done as f64
     };
-    let (status, peers) = match &e.phase {
-        Phase::Stopped if e.error.is_some() => (Status::Error, 0),
-        Phase::Stopped => (Status::Stopped, 0),
-        Phase::Queued => (Status::Queued, 0),
-        Phase::Checking => (Status::Checking, 0),
-        Phase::Fetching => (Status::FetchingMetadata, 0),
-        Phase::Running(_) if left == 0 => (Status::Seeding, s.peers),
-        Phase::Running(_) => (Status::Downloading, s.peers),
+    let (status, peers) = match e.activity {
+        Activity::Stopped if e.error.is_some() => (Status::Error, 0),
+        Activity::Stopped => (Status::Stopped, 0),
+        Activity::Queued => (Status::Queued, 0),
+        Activity::Checking => (Status::Checking, 0),
+        Activity::Fetching => (Status::FetchingMetadata, 0),
+        Activity::Running if left == 0 => (Status::Seeding, s.peers),
+        Activity::Running => (Status::Downloading, s.peers),
     };
     let eta = if left == 0 || e.down_rate < 1.0 {
         -1
@@ -244,13 +262,13 @@ pub struct TrackerView {
 }
 
 /// The trackers of `e` with what is known of each.
-pub(crate) fn trackers(e: &Entry) -> Vec<TrackerView> {
-    let (announces, next) = match &e.phase {
-        Phase::Running(h) => h.announces(),
-        _ => (Vec::new(), None),
+pub(crate) fn trackers(e: &TorrentSnapshot) -> Vec<TrackerView> {
+    let (announces, next) = match &e.handle {
+        Some(h) => h.announces(),
+        None => (Vec::new(), None),
     };
     let mut out = Vec::new();
-    for (tier, urls) in e.trackers().iter().enumerate() {
+    for (tier, urls) in e.trackers.iter().enumerate() {
         for url in urls {
             let announce = announces.iter().find(|a| &a.url == url);
             let scrape = e.scrape.iter().find(|s| &s.url == url);
@@ -275,21 +293,21 @@ pub(crate) fn trackers(e: &Entry) -> Vec<TrackerView> {
 }
 
 /// Details of `e`; `have` is the verified-piece bitfield when known.
-pub(crate) fn detail(e: &Entry) -> DetailView {
+pub(crate) fn detail(e: &TorrentSnapshot) -> DetailView {
     use base64::Engine as _;
-    let (have, peers) = match &e.phase {
-        Phase::Running(h) => (
+    let (have, peers) = match &e.handle {
+        Some(h) => (
             Some(h.have_bitfield()),
             h.peers().iter().map(|p| p.addr.to_string()).collect(),
         ),
-        _ => (None, Vec::new()),
+        None => (None, Vec::new()),
     };
     let Some(torrent) = &e.torrent else {
         return DetailView {
             summary: of(e),
             files: Vec::new(),
             peer_list: peers,
-            trackers: e.trackers(),
+            trackers: e.trackers.clone(),
             tracker_stats: trackers(e),
             pieces: String::new(),
             magnet: e.record.magnet.clone().unwrap_or_default(),

@@ -1,6 +1,6 @@
 //! The engine: peers, picker, choker and piece buffers of one torrent.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -10,7 +10,12 @@ use shoal_wire::{BlockRef, ExtHandshake, Handshake, Message, Reserved, UT_METADA
 
 use crate::first_copy::FirstCopy;
 use crate::peer::Peer;
-use crate::{Config, EngineError, Event, SharedBlock};
+use crate::{Config, EngineError, Event};
+
+mod download;
+mod upload;
+
+pub(crate) use upload::OutputSet;
 
 /// Progress figures for display.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -199,50 +204,6 @@ impl Engine {
         }
     }
 
-    /// Sets a file's download priority (0 skips it, 1–7 low to high, 4 is
-    /// the default); requests for pieces no longer wanted are cancelled.
-    /// A piece shared with a wanted file is still downloaded.
-    pub fn set_file_priority(
-        &mut self,
-        file: usize,
-        priority: u8,
-        now: Duration,
-    ) -> Result<(), EngineError> {
-        let cancelled = self
-            .picker
-            .set_file_priority(file, shoal_swarm::Priority(priority))?;
-        self.cancel_requests(cancelled, now);
-        for key in self.keys() {
-            self.update_interest(key, now);
-        }
-        self.check_completed(now);
-        self.fill_all(now);
-        Ok(())
-    }
-
-    /// Withdraws requests the picker no longer wants answered.
-    fn cancel_requests(&mut self, cancelled: Vec<(PeerKey, BlockRequest)>, now: Duration) {
-        for (key, req) in cancelled {
-            if let Some(p) = self.peers.get_mut(&key) {
-                p.pipeline.request_cancelled(req);
-                p.send(&Message::Cancel(block_ref(req)), now);
-                self.has_output.note(key, &mut p.listed);
-            }
-        }
-    }
-
-    /// Once every wanted piece is verified: seed, say so, lose interest.
-    fn check_completed(&mut self, now: Duration) {
-        if self.picker.is_complete() && !self.completed {
-            self.completed = true;
-            self.choker.set_seeding(true);
-            self.events.push_back(Event::Completed);
-            for key in self.keys() {
-                self.update_interest(key, now);
-            }
-        }
-    }
-
     /// Tells the choker our upload limit in bytes per second (`None`:
     /// unlimited or unknown); with it known, more peers are unchoked while
     /// the upload stays under it (`ChokerConfig::upload_limit`).
@@ -330,67 +291,6 @@ impl Engine {
         });
     }
 
-    /// Moves the bytes waiting for `peer` into `out` (cleared first), swapping
-    /// buffers so neither side reallocates in steady state.
-    /// Block reads paused by a full outbox resume here, so the driver
-    /// should dispatch events after this call.
-    pub fn take_outbox(&mut self, peer: PeerKey, out: &mut Vec<u8>) {
-        out.clear();
-        if let Some(p) = self.peers.get_mut(&peer) {
-            if p.shared.is_empty() {
-                std::mem::swap(&mut p.outbox, out);
-            } else {
-                crate::shared::flatten(&p.outbox, &p.shared, out);
-                p.outbox.clear();
-                p.shared.clear();
-                p.shared_len = 0;
-            }
-            self.has_output.taken(peer, &mut p.listed);
-            // This call carries no clock: the peer's latest event stands in.
-            let now = p.last_send.max(p.last_recv);
-            self.start_reads(peer, now);
-        }
-    }
-
-    /// Like [`Engine::take_outbox`], for drivers that send with vectored
-    /// writes: `out` gets the encoded bytes without the payloads queued by
-    /// [`Engine::block_read_shared`], and `blocks` (cleared first) those
-    /// payloads, each with the position in `out` it is sent at.
-    pub fn take_outbox_shared(
-        &mut self,
-        peer: PeerKey,
-        out: &mut Vec<u8>,
-        blocks: &mut Vec<(usize, SharedBlock)>,
-    ) {
-        out.clear();
-        blocks.clear();
-        if let Some(p) = self.peers.get_mut(&peer) {
-            std::mem::swap(&mut p.outbox, out);
-            std::mem::swap(&mut p.shared, blocks);
-            p.shared_len = 0;
-            self.has_output.taken(peer, &mut p.listed);
-            let now = p.last_send.max(p.last_recv);
-            self.start_reads(peer, now);
-        }
-    }
-
-    /// Peers with bytes waiting to be sent, in key order.
-    pub fn peers_with_output(&self) -> Vec<PeerKey> {
-        let keys: Vec<PeerKey> = self.has_output.keys.iter().copied().collect();
-        // Tests check that no write forgot to record its peer.
-        #[cfg(debug_assertions)]
-        {
-            let scanned: Vec<PeerKey> = self
-                .peers
-                .iter()
-                .filter(|(_, p)| !p.outbox.is_empty())
-                .map(|(k, _)| *k)
-                .collect();
-            debug_assert_eq!(keys, scanned, "a write to an outbox was not recorded");
-        }
-        keys
-    }
-
     /// The next thing for the driver to do, if any.
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()
@@ -444,12 +344,6 @@ impl Engine {
         self.peers.keys().copied().collect()
     }
 
-    fn fill_all(&mut self, now: Duration) {
-        for key in self.keys() {
-            self.fill_requests(key, now);
-        }
-    }
-
     /// Applies the choker's decisions; it only works when a rechoke is due or
     /// something changed (a peer became interested), so this is cheap.
     pub(crate) fn rechoke(&mut self, now: Duration) {
@@ -487,298 +381,6 @@ impl Engine {
         } else {
             peer.send(&Message::Unchoke, now);
         }
-    }
-
-    /// Tops up our requests to `key` as far as its pipeline allows.
-    pub(crate) fn fill_requests(&mut self, key: PeerKey, now: Duration) {
-        if self.pending_checks >= self.max_pending_checks {
-            // The disk is behind: let it catch up before asking for more.
-            return;
-        }
-        let Some(peer) = self.peers.get_mut(&key) else {
-            return;
-        };
-        if peer.peer_choking || !peer.am_interested {
-            return;
-        }
-        let room = peer.pipeline.room();
-        if room == 0 {
-            return;
-        }
-        let Ok(blocks) = self.picker.pick(key, room) else {
-            return;
-        };
-        for block in blocks {
-            peer.pipeline.request_sent(block, now);
-            peer.send(&Message::Request(block_ref(block)), now);
-            self.has_output.note(key, &mut peer.listed);
-        }
-    }
-
-    /// Re-evaluates whether we want anything from `key`, telling it on change.
-    pub(crate) fn update_interest(&mut self, key: PeerKey, now: Duration) {
-        let interested = self.picker.is_interesting(key);
-        let Some(peer) = self.peers.get_mut(&key) else {
-            return;
-        };
-        if peer.am_interested != interested {
-            peer.am_interested = interested;
-            let msg = if interested {
-                Message::Interested
-            } else {
-                Message::NotInterested
-            };
-            peer.send(&msg, now);
-            self.has_output.note(key, &mut peer.listed);
-            self.choker.set_am_interested(key, interested, now);
-        }
-    }
-
-    /// Stores a received block; hands the piece over for checking once complete.
-    pub(crate) fn store_block(
-        &mut self,
-        key: PeerKey,
-        block: BlockRequest,
-        data: &[u8],
-        now: Duration,
-    ) {
-        let Ok(outcome) = self.picker.block_received(key, block) else {
-            return;
-        };
-        self.cancel_requests(outcome.cancel, now);
-        if !outcome.accepted {
-            return;
-        }
-        let size = self.picker.sizes().size(block.piece) as usize;
-        let spare = &mut self.spare_buffers;
-        // A reused buffer keeps stale bytes, which is fine: a piece is only
-        // handed on once every one of its blocks has been written into it.
-        let buffer = self.buffers.entry(block.piece).or_insert_with(|| {
-            let mut buf = spare.pop().unwrap_or_default();
-            buf.resize(size, 0);
-            buf
-        });
-        let start = block.offset as usize;
-        if let Some(dst) = buffer.get_mut(start..start + data.len()) {
-            dst.copy_from_slice(data);
-        }
-        if outcome.piece_complete {
-            if let Some(data) = self.buffers.remove(&block.piece) {
-                self.pending_checks += 1;
-                self.events.push_back(Event::CheckPiece {
-                    piece: block.piece,
-                    data,
-                });
-            }
-        }
-    }
-
-    /// The driver's verdict on a piece from [`Event::CheckPiece`]; when `ok`,
-    /// the piece must already be written.
-    pub fn piece_checked(&mut self, piece: u32, ok: bool, now: Duration) {
-        let was_throttled = self.pending_checks >= self.max_pending_checks;
-        self.pending_checks = self.pending_checks.saturating_sub(1);
-        if was_throttled {
-            self.fill_all(now);
-        }
-        if !ok {
-            self.hash_failures = self.hash_failures.saturating_add(1);
-            let Ok(failed) = self.picker.piece_failed(piece) else {
-                return;
-            };
-            for key in self.blame.piece_failed(&failed, None) {
-                self.drop_peer(key, "sent corrupt data".into(), true, now);
-            }
-            self.fill_all(now);
-            return;
-        }
-        let Ok(not_interesting) = self.picker.piece_verified(piece) else {
-            return;
-        };
-        self.events.push_back(Event::PieceVerified(piece));
-        for (key, peer) in &mut self.peers {
-            peer.send(&Message::Have(piece), now);
-            self.has_output.note(*key, &mut peer.listed);
-        }
-        for key in not_interesting {
-            self.update_interest(key, now);
-        }
-        self.check_completed(now);
-    }
-
-    /// The driver could not read a block from [`Event::ReadBlock`] (a disk
-    /// error): the request is refused (BEP 6 reject) instead of left hanging.
-    pub fn block_read_failed(&mut self, key: PeerKey, block: BlockRequest, now: Duration) {
-        let Some(peer) = self.peers.get_mut(&key) else {
-            return;
-        };
-        let Some(pos) = peer.reading.iter().position(|b| *b == block) else {
-            return;
-        };
-        peer.reading.swap_remove(pos);
-        if peer.fast() {
-            peer.send(&Message::Reject(block_ref(block)), now);
-            self.has_output.note(key, &mut peer.listed);
-        }
-        self.start_reads(key, now);
-    }
-
-    /// Returns a buffer from [`Event::CheckPiece`] for reuse.
-    pub fn recycle(&mut self, buffer: Vec<u8>) {
-        // Enough for every piece that may await its check, and no more. The
-        // length is kept, so reuse for a piece of the same size writes nothing.
-        if self.spare_buffers.len() < self.max_pending_checks as usize {
-            self.spare_buffers.push(buffer);
-        }
-    }
-
-    /// Data the driver read for an [`Event::ReadBlock`]: queues the `piece`
-    /// message. In v2-only torrents a block may reach past the end of its
-    /// file's data (see the alignment note on requests); the driver passes
-    /// what the piece holds and the rest is sent as zeros.
-    pub fn block_read(&mut self, key: PeerKey, block: BlockRequest, data: &[u8], now: Duration) {
-        self.queue_block(key, block, BlockData::Copy(data), now);
-    }
-
-    /// Like [`Engine::block_read`] with the payload shared instead of
-    /// copied into the outbox: it is sent from `data` itself (take output
-    /// with [`Engine::take_outbox_shared`] to keep it that way).
-    pub fn block_read_shared(
-        &mut self,
-        key: PeerKey,
-        block: BlockRequest,
-        data: SharedBlock,
-        now: Duration,
-    ) {
-        self.queue_block(key, block, BlockData::Shared(data), now);
-    }
-
-    fn queue_block(
-        &mut self,
-        key: PeerKey,
-        block: BlockRequest,
-        data: BlockData<'_>,
-        now: Duration,
-    ) {
-        let Some(peer) = self.peers.get_mut(&key) else {
-            return;
-        };
-        let Some(pos) = peer.reading.iter().position(|b| *b == block) else {
-            return;
-        };
-        peer.reading.swap_remove(pos);
-        let len = data.len();
-        let zeros = (block.length as usize).checked_sub(len);
-        let allowed = len == block.length as usize || self.v2_only;
-        let Some(zeros) = zeros.filter(|_| allowed && !peer.am_choking) else {
-            // Choked while the read was out (its queued requests were
-            // rejected then), or the read came back short: with BEP 6 this
-            // one is rejected too, or the peer waits until it times out.
-            if peer.fast() {
-                peer.send(&Message::Reject(block_ref(block)), now);
-                self.has_output.note(key, &mut peer.listed);
-            }
-            return;
-        };
-        shoal_wire::write_piece_header(&mut peer.outbox, block.piece, block.offset, block.length);
-        match data {
-            BlockData::Shared(shared) if zeros == 0 => {
-                peer.shared_len += shared.len();
-                peer.shared.push((peer.outbox.len(), shared));
-            }
-            data => {
-                peer.outbox.extend_from_slice(data.as_slice());
-                peer.outbox.resize(peer.outbox.len() + zeros, 0);
-            }
-        }
-        peer.last_send = now;
-        self.has_output.note(key, &mut peer.listed);
-        peer.uploaded += u64::from(block.length);
-        self.uploaded += u64::from(block.length);
-        if self
-            .first_copy
-            .as_mut()
-            .is_some_and(|f| f.sent(key, block, now))
-        {
-            self.first_copy = None;
-        }
-        self.choker.uploaded(key, u64::from(block.length));
-        self.start_reads(key, now);
-    }
-
-    /// Hands queued requests of `key` to the driver, up to the in-flight limit.
-    pub(crate) fn start_reads(&mut self, key: PeerKey, now: Duration) {
-        let Some(peer) = self.peers.get_mut(&key) else {
-            return;
-        };
-        // Reads wait while the peer is not taking what it asked for.
-        while peer.reading.len() < self.config.max_reads_in_flight
-            && peer.queued_bytes() < self.config.send_buffer
-        {
-            let Some(block) = peer.queued.pop_front() else {
-                break;
-            };
-            // Two peers may have queued the same piece before either was
-            // sent a block of it: the first read claims it (first_copy.rs),
-            // and the other's request is refused now rather than served twice.
-            if let Some(f) = self.first_copy.as_mut().filter(|_| peer.fast()) {
-                if f.refuses(key, block, now) {
-                    peer.send(&Message::Reject(block_ref(block)), now);
-                    self.has_output.note(key, &mut peer.listed);
-                    continue;
-                }
-                f.claim(key, block.piece);
-            }
-            peer.reading.push(block);
-            self.events.push_back(Event::ReadBlock { peer: key, block });
-        }
-    }
-}
-
-/// Peers whose outbox holds bytes (see `Engine::has_output`).
-#[derive(Debug, Default)]
-pub(crate) struct OutputSet {
-    keys: BTreeSet<PeerKey>,
-}
-
-impl OutputSet {
-    /// `key` queued bytes. `listed` is its peer's flag for being in the
-    /// set, which spares a set lookup for every message queued.
-    pub(crate) fn note(&mut self, key: PeerKey, listed: &mut bool) {
-        if !*listed {
-            *listed = true;
-            self.keys.insert(key);
-        }
-    }
-
-    /// `key`'s outbox was taken (emptied).
-    fn taken(&mut self, key: PeerKey, listed: &mut bool) {
-        *listed = false;
-        self.keys.remove(&key);
-    }
-
-    /// `key` is gone.
-    fn forget(&mut self, key: PeerKey) {
-        self.keys.remove(&key);
-    }
-}
-
-/// A block's bytes as the driver handed them over.
-enum BlockData<'a> {
-    Copy(&'a [u8]),
-    Shared(SharedBlock),
-}
-
-impl BlockData<'_> {
-    fn as_slice(&self) -> &[u8] {
-        match self {
-            BlockData::Copy(data) => data,
-            BlockData::Shared(shared) => shared.as_slice(),
-        }
-    }
-
-    fn len(&self) -> usize {
-        self.as_slice().len()
     }
 }
 

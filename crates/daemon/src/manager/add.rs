@@ -1,0 +1,248 @@
+//! Adding torrents: from .torrent bytes, a magnet link or a URL, with the
+//! checks a request from anyone must pass.
+
+use std::path::{Component, Path, PathBuf};
+use std::time::Duration;
+
+use shoal_metainfo::Magnet;
+use shoal_metainfo::infohash::hex;
+use shoal_session::TorrentStats;
+
+use super::entry::Entry;
+use super::lifecycle::Op;
+use super::metainfo::{parse_torrent, stats_of};
+use super::state::Daemon;
+use crate::DaemonError;
+use crate::snapshot::now_unix;
+use crate::store::TorrentRecord;
+
+/// Longest time to fetch a .torrent by URL.
+const URL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Where a new torrent comes from.
+#[derive(Debug, Clone)]
+pub enum AddSource {
+    /// The bytes of a .torrent file.
+    Metainfo(Vec<u8>),
+    /// A magnet link.
+    Magnet(String),
+    /// An `http://` or `https://` URL of a .torrent file.
+    Url(String),
+}
+
+/// A request to add a torrent.
+#[derive(Debug, Clone)]
+pub struct AddRequest {
+    /// What to add.
+    pub source: AddSource,
+    /// Where to download (default: the configured download directory).
+    pub download_dir: Option<PathBuf>,
+    /// Add without starting (default: the `start_paused` setting).
+    pub paused: Option<bool>,
+    /// Per-file priorities.
+    pub file_priorities: Option<Vec<u8>>,
+    /// Download pieces in order.
+    pub sequential: bool,
+}
+
+/// What an add did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AddOutcome {
+    /// A new torrent with this id.
+    Added {
+        /// Its id.
+        id: u32,
+        /// Its info-hash, hex.
+        hash: String,
+        /// Its name.
+        name: String,
+    },
+    /// The torrent was already there, under this id.
+    Duplicate {
+        /// Its id.
+        id: u32,
+        /// Its info-hash, hex.
+        hash: String,
+        /// Its name.
+        name: String,
+    },
+}
+
+impl Daemon {
+    /// Adds a torrent (and starts it unless asked to stay paused). A URL is
+    /// fetched first; a magnet link is recorded at once and its metadata
+    /// fetched in the background.
+    pub async fn add(&self, req: AddRequest) -> Result<AddOutcome, DaemonError> {
+        let (torrent, metainfo, magnet) = match &req.source {
+            AddSource::Metainfo(bytes) => (Some(parse_torrent(bytes)?), bytes.clone(), None),
+            AddSource::Url(url) => match fetch_url(url).await? {
+                shoal_session::HttpFetched::Body(bytes) => {
+                    (Some(parse_torrent(&bytes)?), bytes, None)
+                }
+                // Indexers answer a download link with a redirect to a
+                // magnet link: added as one.
+                shoal_session::HttpFetched::Elsewhere(link) => {
+                    let magnet: Magnet = link.parse().map_err(|e| {
+                        DaemonError::BadRequest(format!(
+                            "{url} redirects to {link}, which is not a magnet link: {e}"
+                        ))
+                    })?;
+                    (None, Vec::new(), Some((link, magnet)))
+                }
+            },
+            AddSource::Magnet(link) => {
+                let magnet: Magnet = link
+                    .parse()
+                    .map_err(|e| DaemonError::BadRequest(format!("invalid magnet link: {e}")))?;
+                (None, Vec::new(), Some((link.clone(), magnet)))
+            }
+        };
+        let hash = match (&torrent, &magnet) {
+            (Some(t), _) => t.info_hashes.wire_id(),
+            (None, Some((_, m))) => m.info_hashes.wire_id(),
+            (None, None) => None,
+        }
+        .ok_or_else(|| DaemonError::BadRequest("torrent has no info-hash".into()))?;
+        let name = match (&torrent, &magnet) {
+            (Some(t), _) => t.info.name.clone(),
+            (None, Some((_, m))) => m.name.clone().unwrap_or_else(|| hex(&hash)),
+            (None, None) => hex(&hash),
+        };
+        let dir = match req.download_dir {
+            Some(dir) => check_dir(&dir)?,
+            None => self.shared.config.download_dir.clone(),
+        };
+        let priorities = req.file_priorities.unwrap_or_default();
+        match &torrent {
+            Some(t) => {
+                let files = t.info.files.len();
+                if priorities.len() > files || priorities.iter().any(|p| *p > 7) {
+                    return Err(DaemonError::BadRequest(format!(
+                        "file priorities: at most {files} values of 0–7"
+                    )));
+                }
+            }
+            None if !priorities.is_empty() => {
+                return Err(DaemonError::BadRequest(
+                    "file priorities need the torrent's file list; set them once the metadata is fetched".into(),
+                ));
+            }
+            None => {}
+        }
+        let paused = req.paused.unwrap_or(self.shared.config.start_paused);
+        let id = {
+            let mut state = self.lock();
+            if let Some(id) = state.by_hash.get(&hash).copied() {
+                return Ok(AddOutcome::Duplicate {
+                    id,
+                    hash: hex(&hash),
+                    name,
+                });
+            }
+            let id = state.daemon.next_id.max(1);
+            state.daemon.next_id = id.saturating_add(1);
+            self.shared.store.save_daemon(&state.daemon)?;
+            let record = TorrentRecord {
+                id,
+                info_hash: hex(&hash),
+                name: name.clone(),
+                download_dir: dir,
+                paused,
+                added_at: now_unix(),
+                done_at: None,
+                file_priorities: priorities,
+                sequential: req.sequential,
+                max_upload: None,
+                max_download: None,
+                seed_ratio_limit: None,
+                seed_idle_limit: None,
+                finished: false,
+                uploaded: 0,
+                downloaded: 0,
+                magnet: magnet.map(|(link, _)| link),
+                hash_failures: 0,
+            };
+            let stats = match &torrent {
+                Some(t) => {
+                    self.shared.store.add(&record, &metainfo)?;
+                    stats_of(t)
+                }
+                None => {
+                    self.shared.store.save(&record)?;
+                    TorrentStats::default()
+                }
+            };
+            state.by_hash.insert(hash, id);
+            state
+                .entries
+                .insert(id, Entry::new(record, torrent, hash, stats));
+            id
+        };
+        if !paused {
+            self.spawn_op(id, hash, Op::Start);
+        }
+        self.bump();
+        Ok(AddOutcome::Added {
+            id,
+            hash: hex(&hash),
+            name,
+        })
+    }
+}
+
+/// Downloads a .torrent by URL, with a size cap and a time limit,
+/// following up to 5 http(s) redirects; a redirect elsewhere (a magnet
+/// link) comes back as it is.
+async fn fetch_url(url: &str) -> Result<shoal_session::HttpFetched, DaemonError> {
+    let scheme_ok = ["http://", "https://"].iter().any(|p| {
+        url.get(..p.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(p))
+    });
+    if !scheme_ok {
+        return Err(DaemonError::BadRequest(format!(
+            "{url}: only http:// and https:// URLs can be fetched"
+        )));
+    }
+    shoal_session::http_get_following(url, shoal_metainfo::limits::MAX_TORRENT_SIZE, URL_TIMEOUT)
+        .await
+        .map_err(|e| DaemonError::BadRequest(format!("cannot fetch the torrent: {e}")))
+}
+
+/// A download directory from a request: absolute, with no `..` (so no
+/// request can point a torrent outside what it names).
+pub(super) fn check_dir(dir: &Path) -> Result<PathBuf, DaemonError> {
+    let shown = dir.display();
+    if !dir.is_absolute() {
+        return Err(DaemonError::BadRequest(format!(
+            "download dir {shown} must be an absolute path"
+        )));
+    }
+    if dir
+        .components()
+        .any(|c| matches!(c, Component::ParentDir | Component::CurDir))
+    {
+        return Err(DaemonError::BadRequest(format!(
+            "download dir {shown} must not contain '..' or '.'"
+        )));
+    }
+    if dir.as_os_str().as_encoded_bytes().contains(&0) {
+        return Err(DaemonError::BadRequest("download dir contains NUL".into()));
+    }
+    Ok(dir.to_path_buf())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn download_dirs_are_checked() {
+        assert!(check_dir(Path::new("/srv/dl")).is_ok());
+        assert!(check_dir(Path::new("relative")).is_err());
+        assert!(check_dir(Path::new("/srv/../etc")).is_err());
+        assert!(
+            check_dir(Path::new("/srv/./x")).is_ok(),
+            "Path drops inner '.'"
+        );
+    }
+}

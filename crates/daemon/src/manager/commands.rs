@@ -1,0 +1,277 @@
+//! What users ask of torrents and of the daemon: start, stop, verify,
+//! reannounce, remove, move, option changes and the daemon-wide limits.
+//! Each records the wish and queues the lifecycle step; none waits for it.
+
+use std::path::Path;
+use std::time::Instant;
+
+use super::add::check_dir;
+use super::entry::Phase;
+use super::lifecycle::Op;
+use super::state::Daemon;
+use crate::DaemonError;
+
+/// Changes to a torrent's options.
+#[derive(Debug, Clone, Default)]
+pub struct TorrentChanges {
+    /// (file index, priority) pairs.
+    pub file_priorities: Vec<(usize, u8)>,
+    /// Download in order.
+    pub sequential: Option<bool>,
+    /// Upload limit (`Some(None)`: unlimited).
+    pub max_upload: Option<Option<u64>>,
+    /// Download limit.
+    pub max_download: Option<Option<u64>>,
+    /// Seed ratio limit.
+    pub seed_ratio_limit: Option<Option<f64>>,
+    /// Seed idle limit, seconds without upload (`Some(None)`: none).
+    pub seed_idle_limit: Option<Option<u64>>,
+}
+
+impl Daemon {
+    /// Starts (or resumes) a torrent.
+    pub fn start_torrent(&self, id: u32) -> Result<(), DaemonError> {
+        let hash = self.update_record(id, |r| {
+            r.paused = false;
+            r.finished = false;
+        })?;
+        {
+            let mut state = self.lock();
+            if let Some(e) = state.entries.get_mut(&id) {
+                e.error = None;
+            }
+        }
+        self.spawn_op(id, hash, Op::Start);
+        Ok(())
+    }
+
+    /// Stops (pauses) a torrent; its progress is kept.
+    pub fn stop_torrent(&self, id: u32) -> Result<(), DaemonError> {
+        let hash = self.update_record(id, |r| r.paused = true)?;
+        self.set_stopped(id);
+        self.spawn_op(id, hash, Op::Stop);
+        Ok(())
+    }
+
+    /// Checks every piece on disk again.
+    pub fn verify_torrent(&self, id: u32) -> Result<(), DaemonError> {
+        let hash = self.hash_of(id)?;
+        if self
+            .with_entry(id, |e| e.torrent.is_none())
+            .unwrap_or(false)
+        {
+            return Err(DaemonError::BadRequest(
+                "the metadata is not fetched yet: nothing to verify".into(),
+            ));
+        }
+        self.spawn_op(
+            id,
+            hash,
+            Op::Restart {
+                recheck: true,
+                move_to: None,
+            },
+        );
+        Ok(())
+    }
+
+    /// Asks the trackers for peers now (and for the swarm's size soon after).
+    pub fn reannounce_torrent(&self, id: u32) -> Result<(), DaemonError> {
+        let running = {
+            let state = self.lock();
+            let entry = state
+                .entries
+                .get(&id)
+                .ok_or_else(|| DaemonError::NotFound(id.to_string()))?;
+            entry.handle().inspect(|h| h.reannounce()).is_some()
+        };
+        if running {
+            // A full queue means scrapes are already coming.
+            let _ = self.shared.scrape_requests.try_send(id);
+        }
+        Ok(())
+    }
+
+    /// Removes a torrent, and its downloaded files if `delete_data`.
+    pub fn remove_torrent(&self, id: u32, delete_data: bool) -> Result<(), DaemonError> {
+        let (hash, torrent, dir) = {
+            let mut state = self.lock();
+            let entry = state
+                .entries
+                .remove(&id)
+                .ok_or_else(|| DaemonError::NotFound(id.to_string()))?;
+            state.by_hash.remove(&entry.hash);
+            self.shared.store.remove(&entry.record.info_hash)?;
+            // Dropping the entry drops its cancel sender: a metadata fetch
+            // in progress stops.
+            (entry.hash, entry.torrent, entry.record.download_dir)
+        };
+        self.spawn_op(
+            id,
+            hash,
+            Op::Remove {
+                torrent,
+                dir,
+                delete_data,
+            },
+        );
+        self.bump();
+        Ok(())
+    }
+
+    /// Points a torrent at another directory, moving its files there if `move_data`.
+    pub fn set_location(&self, id: u32, dir: &Path, move_data: bool) -> Result<(), DaemonError> {
+        let dir = check_dir(dir)?;
+        let hash = self.hash_of(id)?;
+        if self
+            .with_entry(id, |e| e.torrent.is_none())
+            .unwrap_or(false)
+        {
+            // No content yet (its fetch may hold the lifecycle lock for
+            // long): the new directory is simply recorded.
+            self.update_record(id, |r| r.download_dir = dir)?;
+            return Ok(());
+        }
+        self.spawn_op(
+            id,
+            hash,
+            Op::Restart {
+                recheck: false,
+                move_to: Some((dir, move_data)),
+            },
+        );
+        Ok(())
+    }
+
+    /// Changes a torrent's options (file priorities, limits, order).
+    pub fn change(&self, id: u32, changes: &TorrentChanges) -> Result<(), DaemonError> {
+        let (handle, files, restart) = {
+            let state = self.lock();
+            let entry = state
+                .entries
+                .get(&id)
+                .ok_or_else(|| DaemonError::NotFound(id.to_string()))?;
+            let handle = match &entry.phase {
+                Phase::Running(h) => Some(h.clone()),
+                _ => None,
+            };
+            let restart = changes
+                .sequential
+                .is_some_and(|s| s != entry.record.sequential)
+                && handle.is_some();
+            let files = entry.torrent.as_ref().map_or(0, |t| t.info.files.len());
+            (handle, files, restart)
+        };
+        for (file, priority) in &changes.file_priorities {
+            if *file >= files || *priority > 7 {
+                return Err(DaemonError::BadRequest(if files == 0 {
+                    "file priorities need the torrent's file list: the metadata is not fetched yet"
+                        .to_owned()
+                } else {
+                    format!("file {file} priority {priority}: files are 0..{files}, priorities 0–7")
+                }));
+            }
+        }
+        if let Some(Some(r)) = changes.seed_ratio_limit {
+            if !r.is_finite() || r < 0.0 {
+                return Err(DaemonError::BadRequest("seed ratio must be ≥ 0".into()));
+            }
+        }
+        let hash = self.update_record(id, |r| {
+            if !changes.file_priorities.is_empty() && r.file_priorities.len() < files {
+                r.file_priorities.resize(files, 4);
+            }
+            for (file, priority) in &changes.file_priorities {
+                if let Some(slot) = r.file_priorities.get_mut(*file) {
+                    *slot = *priority;
+                }
+            }
+            if let Some(s) = changes.sequential {
+                r.sequential = s;
+            }
+            if let Some(l) = changes.max_upload {
+                r.max_upload = l;
+            }
+            if let Some(l) = changes.max_download {
+                r.max_download = l;
+            }
+            if let Some(l) = changes.seed_ratio_limit {
+                r.seed_ratio_limit = l;
+            }
+            if let Some(l) = changes.seed_idle_limit {
+                r.seed_idle_limit = l;
+            }
+        })?;
+        if changes.seed_idle_limit.is_some() {
+            // A new limit counts from now, not from an idle spell that
+            // began before anyone asked for it.
+            if let Some(e) = self.lock().entries.get_mut(&id) {
+                e.idle_since = Instant::now();
+            }
+        }
+        if let Some(handle) = handle {
+            for (file, priority) in &changes.file_priorities {
+                handle.set_file_priority(*file, *priority)?;
+            }
+            let state = self.lock();
+            if let Some(e) = state.entries.get(&id) {
+                handle.set_rate_limits(e.record.max_upload, e.record.max_download);
+            }
+        }
+        if restart {
+            self.spawn_op(
+                id,
+                hash,
+                Op::Restart {
+                    recheck: false,
+                    move_to: None,
+                },
+            );
+        }
+        self.bump();
+        Ok(())
+    }
+
+    /// The session-wide rate limits (up, down), bytes per second.
+    pub fn rate_limits(&self) -> (Option<u64>, Option<u64>) {
+        self.shared.session.rate_limits()
+    }
+
+    /// Changes the session-wide rate limits and keeps them across restarts.
+    pub fn set_rate_limits(&self, up: Option<u64>, down: Option<u64>) -> Result<(), DaemonError> {
+        self.shared.session.set_rate_limits(up, down);
+        let mut state = self.lock();
+        state.daemon.max_upload = up;
+        state.daemon.max_download = down;
+        state.daemon.limits_set = true;
+        self.shared.store.save_daemon(&state.daemon)?;
+        drop(state);
+        self.bump();
+        Ok(())
+    }
+
+    /// The queue sizes (downloads, seeds) in force; 0 means no limit.
+    pub fn queue_limits(&self) -> (usize, usize) {
+        self.shared.queue_limits(&self.lock())
+    }
+
+    /// Changes the queue sizes (`None` keeps one) and keeps them across
+    /// restarts; the sampler applies them within a second.
+    pub fn set_queue_limits(
+        &self,
+        downloads: Option<usize>,
+        seeds: Option<usize>,
+    ) -> Result<(), DaemonError> {
+        let mut state = self.lock();
+        if let Some(n) = downloads {
+            state.daemon.max_active_downloads = Some(n);
+        }
+        if let Some(n) = seeds {
+            state.daemon.max_active_seeds = Some(n);
+        }
+        self.shared.store.save_daemon(&state.daemon)?;
+        drop(state);
+        self.bump();
+        Ok(())
+    }
+}

@@ -1,0 +1,202 @@
+//! One torrent the daemon holds: its saved record, what it is doing, and
+//! the figures the sampler keeps up to date.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use shoal_metainfo::{Magnet, Torrent};
+use shoal_session::{ScrapeResult, TorrentHandle, TorrentStats};
+
+use crate::snapshot::{Activity, ScrapeStatus, TorrentSnapshot};
+use crate::store::{DaemonRecord, TorrentRecord};
+
+/// What a torrent is doing.
+#[derive(Clone)]
+pub(crate) enum Phase {
+    /// Not in the session.
+    Stopped,
+    /// Waiting for a download or seed slot (`max_active_downloads`,
+    /// `max_active_seeds`).
+    Queued,
+    /// Being added: existing data is checked.
+    Checking,
+    /// A magnet link's metadata is being fetched from peers.
+    Fetching,
+    /// In the session, trading.
+    Running(TorrentHandle),
+}
+
+impl Phase {
+    /// The phase without its handle.
+    pub fn activity(&self) -> Activity {
+        match self {
+            Phase::Stopped => Activity::Stopped,
+            Phase::Queued => Activity::Queued,
+            Phase::Checking => Activity::Checking,
+            Phase::Fetching => Activity::Fetching,
+            Phase::Running(_) => Activity::Running,
+        }
+    }
+}
+
+/// One torrent the daemon holds.
+pub(crate) struct Entry {
+    pub record: TorrentRecord,
+    /// The torrent; `None` while a magnet link's metadata is missing.
+    pub torrent: Option<Arc<Torrent>>,
+    pub hash: [u8; 20],
+    pub phase: Phase,
+    /// Why it stopped, if it failed.
+    pub error: Option<String>,
+    /// Last figures seen (kept while stopped).
+    pub stats: TorrentStats,
+    /// Smoothed rates, bytes per second.
+    pub down_rate: f64,
+    pub up_rate: f64,
+    /// The session's counters at the last sample (they restart at each add).
+    pub seen_down: u64,
+    pub seen_up: u64,
+    pub seen_failures: u64,
+    /// Counters moved since the record was last saved.
+    pub dirty: bool,
+    /// Bumped to cancel a metadata fetch in progress (pause); dropped with
+    /// the entry (removal), which cancels it too.
+    pub cancel: tokio::sync::watch::Sender<u64>,
+    /// Peers heard of while fetching the metadata, for the first start.
+    pub fetched_peers: Vec<std::net::SocketAddr>,
+    /// The last scrape of its trackers and when it was (Unix seconds).
+    pub scrape: Vec<ScrapeResult>,
+    pub scraped_at: Option<u64>,
+    /// A scrape is under way.
+    pub scraping: bool,
+    /// Since when nothing was sent or received (or the torrent started, or
+    /// its idle limit changed): the seed idle limit counts from here.
+    pub idle_since: Instant,
+}
+
+impl Entry {
+    /// A stopped entry.
+    pub fn new(
+        record: TorrentRecord,
+        torrent: Option<Torrent>,
+        hash: [u8; 20],
+        stats: TorrentStats,
+    ) -> Entry {
+        Entry {
+            record,
+            torrent: torrent.map(Arc::new),
+            hash,
+            phase: Phase::Stopped,
+            error: None,
+            stats,
+            down_rate: 0.0,
+            up_rate: 0.0,
+            seen_down: 0,
+            seen_up: 0,
+            seen_failures: 0,
+            dirty: false,
+            cancel: tokio::sync::watch::Sender::new(0),
+            fetched_peers: Vec::new(),
+            scrape: Vec::new(),
+            scraped_at: None,
+            scraping: false,
+            idle_since: Instant::now(),
+        }
+    }
+
+    /// The tracker tiers: the torrent's, or the magnet link's while its
+    /// metadata is missing.
+    pub fn trackers(&self) -> Vec<Vec<String>> {
+        match (&self.torrent, &self.record.magnet) {
+            (Some(t), _) => t.trackers.clone(),
+            (None, Some(link)) => link
+                .parse::<Magnet>()
+                .map(|m| m.trackers.into_iter().map(|t| vec![t]).collect())
+                .unwrap_or_default(),
+            (None, None) => Vec::new(),
+        }
+    }
+
+    /// The session's handle while it runs.
+    pub fn handle(&self) -> Option<&TorrentHandle> {
+        match &self.phase {
+            Phase::Running(h) => Some(h),
+            _ => None,
+        }
+    }
+
+    /// An owned copy for readers outside the manager.
+    pub fn snapshot(&self) -> TorrentSnapshot {
+        TorrentSnapshot {
+            record: self.record.clone(),
+            torrent: self.torrent.clone(),
+            activity: self.phase.activity(),
+            handle: self.handle().cloned(),
+            error: self.error.clone(),
+            stats: self.stats,
+            down_rate: self.down_rate,
+            up_rate: self.up_rate,
+            scrape: self.scrape.clone(),
+            scraped_at: self.scraped_at,
+            trackers: self.trackers(),
+        }
+    }
+
+    /// What the scraper looks at.
+    pub fn scrape_status(&self) -> ScrapeStatus {
+        ScrapeStatus {
+            id: self.record.id,
+            running: matches!(self.phase, Phase::Running(_)),
+            scraped_at: self.scraped_at,
+        }
+    }
+
+    /// Whether it counts against the seed queue (complete) rather than the
+    /// download queue.
+    pub fn is_seed(&self) -> bool {
+        self.torrent.is_some() && self.stats.bytes_left == 0
+    }
+
+    /// Takes it out of the running figures: rates drop to zero.
+    pub fn still(&mut self) {
+        self.down_rate = 0.0;
+        self.up_rate = 0.0;
+    }
+
+    /// Adds what the session counted since the last look to the totals;
+    /// with `elapsed`, also updates the smoothed rates.
+    pub fn account(
+        &mut self,
+        daemon: &mut DaemonRecord,
+        stats: &TorrentStats,
+        elapsed: Option<f64>,
+    ) {
+        // The session's counters restart when a torrent is added again.
+        let since = |now: u64, seen: u64| if now >= seen { now - seen } else { now };
+        let down = since(stats.downloaded, self.seen_down);
+        let up = since(stats.uploaded, self.seen_up);
+        let failures = since(stats.hash_failures, self.seen_failures);
+        self.seen_down = stats.downloaded;
+        self.seen_up = stats.uploaded;
+        self.seen_failures = stats.hash_failures;
+        if failures > 0 {
+            self.record.hash_failures = self.record.hash_failures.saturating_add(failures);
+            self.dirty = true;
+        }
+        if down > 0 || up > 0 {
+            self.record.downloaded = self.record.downloaded.saturating_add(down);
+            self.record.uploaded = self.record.uploaded.saturating_add(up);
+            daemon.downloaded = daemon.downloaded.saturating_add(down);
+            daemon.uploaded = daemon.uploaded.saturating_add(up);
+            self.dirty = true;
+            self.idle_since = Instant::now();
+        }
+        if let Some(secs) = elapsed {
+            let secs = secs.max(1e-3);
+            // Half-life of about a second: smooth, yet quick to show a stop.
+            self.down_rate = 0.5 * self.down_rate + 0.5 * down as f64 / secs;
+            self.up_rate = 0.5 * self.up_rate + 0.5 * up as f64 / secs;
+        }
+        self.stats = *stats;
+    }
+}

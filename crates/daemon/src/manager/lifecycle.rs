@@ -1,0 +1,417 @@
+//! Lifecycle steps: start (fetching a magnet link's metadata first),
+//! stop, recheck, move and remove, each run as a task holding the
+//! torrent's lifecycle lock so they happen in the order asked and never
+//! overlap.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use shoal_metainfo::infohash::hex;
+use shoal_metainfo::{Magnet, Torrent};
+use shoal_session::{TorrentOptions, TorrentStats};
+
+use super::entry::Phase;
+use super::metainfo::{metainfo_bytes, stats_of};
+use super::state::{Daemon, State};
+use crate::DaemonError;
+
+/// First wait before asking peers for a magnet link's metadata again; it
+/// doubles up to [`FETCH_RETRY_MAX`].
+const FETCH_RETRY: Duration = Duration::from_secs(2);
+/// Longest wait between metadata attempts.
+const FETCH_RETRY_MAX: Duration = Duration::from_secs(30);
+
+/// A lifecycle step, run under the torrent's lifecycle lock.
+pub(super) enum Op {
+    Start,
+    Stop,
+    Restart {
+        recheck: bool,
+        move_to: Option<(PathBuf, bool)>,
+    },
+    Remove {
+        torrent: Option<Arc<Torrent>>,
+        dir: PathBuf,
+        delete_data: bool,
+    },
+}
+
+impl Daemon {
+    /// Queues `op` behind the torrent's earlier lifecycle steps.
+    pub(super) fn spawn_op(&self, id: u32, hash: [u8; 20], op: Op) {
+        let lock = {
+            let mut state = self.lock();
+            Arc::clone(state.op_locks.entry(hash).or_default())
+        };
+        let this = self.clone();
+        tokio::spawn(async move {
+            let _guard = lock.lock().await;
+            this.run_op(id, hash, op).await;
+            this.bump();
+        });
+    }
+
+    /// Marks a torrent stopped now (its session exit follows as an op).
+    pub(super) fn set_stopped(&self, id: u32) {
+        let mut state = self.lock();
+        if let Some(e) = state.entries.get_mut(&id) {
+            if let Phase::Running(h) = &e.phase {
+                e.stats = h.stats();
+            }
+            // A metadata fetch in progress gives up; its last failure is
+            // no error of a stopped torrent.
+            e.cancel.send_modify(|n| *n = n.wrapping_add(1));
+            if matches!(e.phase, Phase::Fetching) {
+                e.error = None;
+            }
+            e.phase = Phase::Stopped;
+            e.still();
+        }
+    }
+
+    /// Stops a torrent that reached its seed ratio or idle limit.
+    pub(super) fn finish_torrent(&self, id: u32) -> Result<(), DaemonError> {
+        let hash = self.update_record(id, |r| {
+            r.paused = true;
+            r.finished = true;
+        })?;
+        self.set_stopped(id);
+        self.spawn_op(id, hash, Op::Stop);
+        Ok(())
+    }
+
+    async fn run_op(&self, id: u32, hash: [u8; 20], op: Op) {
+        match op {
+            Op::Start => self.ensure_running(id, hash).await,
+            Op::Stop => self.leave_session(id, hash).await,
+            Op::Remove {
+                torrent,
+                dir,
+                delete_data,
+            } => {
+                self.leave_session(id, hash).await;
+                let _ = std::fs::remove_file(self.shared.session.resume_path(&hash));
+                // The fetched info dictionary the session kept.
+                let kept = self
+                    .shared
+                    .store
+                    .resume_dir()
+                    .join(format!("{}.info", hex(&hash)));
+                let _ = std::fs::remove_file(kept);
+                if let (true, Some(torrent)) = (delete_data, torrent) {
+                    let result = tokio::task::spawn_blocking(move || {
+                        crate::content::delete_content(&torrent, &dir)
+                    })
+                    .await;
+                    if let Ok(Err(err)) = result {
+                        tracing::warn!("deleting data: {err}");
+                    }
+                }
+                let mut state = self.lock();
+                if !state.by_hash.contains_key(&hash) {
+                    state.op_locks.remove(&hash);
+                }
+            }
+            Op::Restart { recheck, move_to } => {
+                self.leave_session(id, hash).await;
+                if recheck {
+                    let _ = std::fs::remove_file(self.shared.session.resume_path(&hash));
+                }
+                if let Some((dir, move_data)) = move_to {
+                    if let Err(err) = self.relocate(id, &dir, move_data).await {
+                        self.fail(id, &err.to_string());
+                        return;
+                    }
+                }
+                let paused = self.lock().entries.get(&id).is_none_or(|e| e.record.paused);
+                if !paused {
+                    self.ensure_running(id, hash).await;
+                } else if recheck {
+                    // A stopped torrent is checked and stays stopped.
+                    self.check_only(id, hash).await;
+                }
+            }
+        }
+    }
+
+    /// Adds the torrent to the session if it is still wanted there.
+    async fn ensure_running(&self, id: u32, hash: [u8; 20]) {
+        if !self.ensure_metadata(id, hash).await {
+            return;
+        }
+        let plan = {
+            let mut state = self.lock();
+            let Some(e) = state.entries.get_mut(&id) else {
+                return;
+            };
+            if e.hash != hash || e.record.paused {
+                return;
+            }
+            let Some(torrent) = e.torrent.clone() else {
+                return;
+            };
+            if let Some(handle) = self.shared.session.torrent(&hash) {
+                e.phase = Phase::Running(handle);
+                return;
+            }
+            e.phase = Phase::Checking;
+            e.error = None;
+            // The link's own peers (x.pe) on every start: a magnet without
+            // trackers has no other way to find them again.
+            let mut peers = std::mem::take(&mut e.fetched_peers);
+            if let Some(m) = e
+                .record
+                .magnet
+                .as_deref()
+                .and_then(|l| l.parse::<Magnet>().ok())
+            {
+                peers.extend(
+                    m.peers
+                        .iter()
+                        .filter_map(|p| p.parse::<std::net::SocketAddr>().ok()),
+                );
+            }
+            (
+                torrent,
+                e.record.download_dir.clone(),
+                TorrentOptions {
+                    sequential: e.record.sequential,
+                    file_priorities: e.record.file_priorities.clone(),
+                    peers,
+                    ..TorrentOptions::default()
+                },
+            )
+        };
+        self.bump();
+        let (torrent, dir, options) = plan;
+        match self
+            .shared
+            .session
+            .add_torrent((*torrent).clone(), dir, options)
+            .await
+        {
+            Ok(handle) => {
+                let keep = {
+                    let mut state = self.lock();
+                    match state.entries.get_mut(&id) {
+                        Some(e) if e.hash == hash && !e.record.paused => {
+                            handle.set_rate_limits(e.record.max_upload, e.record.max_download);
+                            e.stats = handle.stats();
+                            e.seen_down = 0;
+                            e.seen_up = 0;
+                            e.seen_failures = 0;
+                            e.idle_since = Instant::now();
+                            e.phase = Phase::Running(handle);
+                            true
+                        }
+                        Some(e) => {
+                            e.stats = handle.stats();
+                            e.phase = Phase::Stopped;
+                            false
+                        }
+                        None => false,
+                    }
+                };
+                if !keep {
+                    let _ = self.shared.session.remove_torrent(&hash).await;
+                }
+            }
+            Err(err) => self.fail(id, &err.to_string()),
+        }
+    }
+
+    /// Gets a magnet link's metadata if the torrent lacks it, retrying until
+    /// a peer delivers; false when it is still missing (paused, removed).
+    async fn ensure_metadata(&self, id: u32, hash: [u8; 20]) -> bool {
+        let (link, mut cancel) = {
+            let mut state = self.lock();
+            let Some(e) = state.entries.get_mut(&id) else {
+                return false;
+            };
+            if e.hash != hash || e.record.paused {
+                return false;
+            }
+            if e.torrent.is_some() {
+                return true;
+            }
+            let Some(link) = e.record.magnet.clone() else {
+                return false;
+            };
+            e.phase = Phase::Fetching;
+            (link, e.cancel.subscribe())
+        };
+        self.bump();
+        let magnet = match link.parse::<Magnet>() {
+            Ok(m) => m,
+            Err(err) => {
+                self.fail(id, &format!("invalid magnet link: {err}"));
+                return false;
+            }
+        };
+        let mut delay = FETCH_RETRY;
+        loop {
+            let fetched = tokio::select! {
+                r = self.shared.session.fetch_metadata(&magnet, &[]) => r,
+                _ = cancel.changed() => return false,
+            };
+            let message = match fetched {
+                Ok(fetched) => match self.metadata_arrived(id, hash, fetched) {
+                    Ok(()) => return true,
+                    Err(err) => err.to_string(),
+                },
+                Err(err) => err.to_string(),
+            };
+            tracing::info!(id, "metadata not fetched yet: {message}");
+            {
+                let mut state = self.lock();
+                match state.entries.get_mut(&id) {
+                    Some(e) if e.hash == hash => e.error = Some(message),
+                    _ => return false,
+                }
+            }
+            self.bump();
+            tokio::select! {
+                () = tokio::time::sleep(delay) => {}
+                _ = cancel.changed() => return false,
+            }
+            delay = delay.saturating_mul(2).min(FETCH_RETRY_MAX);
+        }
+    }
+
+    /// Keeps a magnet link's fetched torrent: as a .torrent in the state
+    /// directory (so a restart needs no peer) and in the entry.
+    fn metadata_arrived(
+        &self,
+        id: u32,
+        hash: [u8; 20],
+        fetched: shoal_session::FetchedMetadata,
+    ) -> Result<(), DaemonError> {
+        if fetched.torrent.info_hashes.wire_id() != Some(hash) {
+            return Err(DaemonError::BadRequest(
+                "fetched metadata has another info-hash".into(),
+            ));
+        }
+        let metainfo = metainfo_bytes(&fetched.torrent);
+        // The saved file is read back on restart: use what it parses to, so
+        // this run and the next see the same torrent.
+        let torrent = match Torrent::from_bytes(&metainfo) {
+            Ok(t) if t.info_hashes.wire_id() == Some(hash) => t,
+            _ => fetched.torrent,
+        };
+        let mut state = self.lock();
+        let Some(e) = state.entries.get_mut(&id).filter(|e| e.hash == hash) else {
+            return Ok(());
+        };
+        self.shared
+            .store
+            .put_metainfo(&e.record.info_hash, &metainfo)?;
+        e.record.name = torrent.info.name.clone();
+        self.shared.store.save(&e.record)?;
+        e.stats = stats_of(&torrent);
+        e.torrent = Some(Arc::new(torrent));
+        e.fetched_peers = fetched.peers;
+        e.error = None;
+        Ok(())
+    }
+
+    /// Adds a stopped torrent just long enough to check its data.
+    async fn check_only(&self, id: u32, hash: [u8; 20]) {
+        let Some((Some(torrent), dir, priorities)) = self.with_entry(id, |e| {
+            (
+                e.torrent.clone(),
+                e.record.download_dir.clone(),
+                e.record.file_priorities.clone(),
+            )
+        }) else {
+            return;
+        };
+        self.set_phase(id, Phase::Checking);
+        let options = TorrentOptions {
+            file_priorities: priorities,
+            ..TorrentOptions::default()
+        };
+        match self
+            .shared
+            .session
+            .add_torrent((*torrent).clone(), dir, options)
+            .await
+        {
+            Ok(handle) => {
+                let stats = handle.stats();
+                let _ = self.shared.session.remove_torrent(&hash).await;
+                let mut state = self.lock();
+                if let Some(e) = state.entries.get_mut(&id) {
+                    e.stats = stats;
+                    e.phase = Phase::Stopped;
+                }
+            }
+            Err(err) => self.fail(id, &err.to_string()),
+        }
+    }
+
+    async fn leave_session(&self, id: u32, hash: [u8; 20]) {
+        if let Some(handle) = self.shared.session.torrent(&hash) {
+            let stats = handle.stats();
+            self.account(id, &stats);
+            let _ = self.shared.session.remove_torrent(&hash).await;
+        }
+        let mut state = self.lock();
+        if let Some(e) = state.entries.get_mut(&id) {
+            if e.hash == hash && !matches!(e.phase, Phase::Queued) {
+                e.phase = Phase::Stopped;
+                e.still();
+            }
+            if e.dirty {
+                e.dirty = false;
+                let _ = self.shared.store.save(&e.record);
+            }
+        }
+    }
+
+    /// Moves the content (if asked) and records the new directory.
+    async fn relocate(&self, id: u32, dir: &Path, move_data: bool) -> Result<(), DaemonError> {
+        let Some((torrent, old)) =
+            self.with_entry(id, |e| (e.torrent.clone(), e.record.download_dir.clone()))
+        else {
+            return Ok(());
+        };
+        if let (true, Some(torrent)) = (move_data && old != dir, torrent) {
+            let (from, to) = (old.clone(), dir.to_path_buf());
+            tokio::task::spawn_blocking(move || crate::content::move_content(&torrent, &from, &to))
+                .await
+                .map_err(|e| DaemonError::BadRequest(format!("move task: {e}")))??;
+        }
+        self.update_record(id, |r| r.download_dir = dir.to_path_buf())?;
+        Ok(())
+    }
+
+    fn fail(&self, id: u32, message: &str) {
+        tracing::warn!(id, "torrent failed: {message}");
+        let mut state = self.lock();
+        if let Some(e) = state.entries.get_mut(&id) {
+            e.phase = Phase::Stopped;
+            e.error = Some(message.to_owned());
+        }
+    }
+
+    fn set_phase(&self, id: u32, phase: Phase) {
+        let mut state = self.lock();
+        if let Some(e) = state.entries.get_mut(&id) {
+            e.phase = phase;
+        }
+        drop(state);
+        self.bump();
+    }
+
+    /// Folds the session's counters into the lifetime totals.
+    fn account(&self, id: u32, stats: &TorrentStats) {
+        let mut state = self.lock();
+        let State {
+            entries, daemon, ..
+        } = &mut *state;
+        if let Some(e) = entries.get_mut(&id) {
+            e.account(daemon, stats, None);
+        }
+    }
+}

@@ -1,0 +1,118 @@
+//! A torrent's metainfo as the daemon keeps it: parsing what users send,
+//! writing a .torrent for a fetched magnet link, and the figures of a
+//! torrent not yet in the session.
+
+use shoal_bencode::{Encode, OwnedValue, write_bytes};
+use shoal_metainfo::Torrent;
+use shoal_session::{Session, TorrentStats};
+
+use crate::DaemonError;
+
+/// A .torrent from a user, or why it is not one.
+pub(super) fn parse_torrent(bytes: &[u8]) -> Result<Torrent, DaemonError> {
+    Torrent::from_bytes(bytes)
+        .map_err(|e| DaemonError::BadRequest(format!("not a valid torrent: {e}")))
+}
+
+/// Figures of a torrent with nothing verified yet.
+pub(super) fn stats_of(torrent: &Torrent) -> TorrentStats {
+    TorrentStats {
+        pieces_total: torrent.info.num_pieces() as u32,
+        total_size: torrent.info.total_length(),
+        bytes_left: torrent.info.total_length(),
+        ..TorrentStats::default()
+    }
+}
+
+/// What a stopped torrent has on disk, from its resume data (nothing
+/// verified when there is none).
+pub(super) fn stats_from_resume(
+    session: &Session,
+    torrent: &Torrent,
+    hash: [u8; 20],
+) -> TorrentStats {
+    let mut stats = stats_of(torrent);
+    if let Ok(Some(record)) = shoal_storage::resume::load(&session.resume_path(&hash)) {
+        if record.info_hash == hash && record.num_pieces == u64::from(stats.pieces_total) {
+            let have: Vec<usize> = (0..stats.pieces_total as usize)
+                .filter(|p| record.has_piece(*p))
+                .collect();
+            let bytes: u64 = have.iter().map(|p| torrent.info.piece_size(*p)).sum();
+            stats.pieces_have = have.len() as u32;
+            stats.bytes_left = stats.total_size.saturating_sub(bytes);
+        }
+    }
+    stats
+}
+
+/// A .torrent file for a torrent known from a magnet link: the fetched info
+/// dictionary byte for byte (so its hash stays), the link's trackers and
+/// web seeds. Keys in bencode's sorted order.
+pub(super) fn metainfo_bytes(torrent: &Torrent) -> Vec<u8> {
+    let list = |urls: &mut dyn Iterator<Item = &String>| {
+        OwnedValue::List(urls.map(|u| OwnedValue::from(u.as_str())).collect())
+    };
+    let mut out = b"d".to_vec();
+    if let Some(first) = torrent.trackers.iter().flatten().next() {
+        write_bytes(&mut out, b"announce");
+        write_bytes(&mut out, first.as_bytes());
+        write_bytes(&mut out, b"announce-list");
+        let tiers = torrent
+            .trackers
+            .iter()
+            .filter(|t| !t.is_empty())
+            .map(|t| list(&mut t.iter()))
+            .collect();
+        OwnedValue::List(tiers).encode(&mut out);
+    }
+    // The info dictionary goes in as it came, not re-encoded: a peer's
+    // non-canonical but valid encoding must keep its hash.
+    write_bytes(&mut out, b"info");
+    out.extend_from_slice(torrent.info_bytes());
+    if !torrent.web_seeds.is_empty() {
+        write_bytes(&mut out, b"url-list");
+        list(&mut torrent.web_seeds.iter()).encode(&mut out);
+    }
+    out.push(b'e');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fetched_metadata_becomes_a_torrent_file_with_the_same_hash() {
+        use shoal_metainfo::{ContentHashes, NewFile, TorrentSpec, Version};
+        let files = vec![NewFile {
+            path: vec!["a.bin".into()],
+            length: 40_000,
+            executable: false,
+        }];
+        let mut spec = TorrentSpec::new("m".into(), files, false, 16 * 1024);
+        spec.version = Version::V1;
+        let bytes = spec
+            .encode(&ContentHashes {
+                v1_pieces: vec![[7u8; 20]; 3],
+                v2_files: vec![],
+            })
+            .unwrap();
+        let original = Torrent::from_bytes(&bytes).unwrap();
+        let trackers = vec![
+            vec!["http://127.0.0.1:1/announce".to_owned()],
+            vec![
+                "udp://127.0.0.1:2".to_owned(),
+                "http://127.0.0.1:3/a".to_owned(),
+            ],
+        ];
+        let seeds = vec!["http://127.0.0.1:4/files/".to_owned()];
+        let fetched =
+            Torrent::from_metadata(original.info_bytes(), trackers.clone(), seeds.clone()).unwrap();
+        let back = Torrent::from_bytes(&metainfo_bytes(&fetched)).unwrap();
+        assert_eq!(back.info_hashes, original.info_hashes);
+        assert_eq!((back.trackers, back.web_seeds), (trackers, seeds));
+        let bare = Torrent::from_metadata(original.info_bytes(), vec![], vec![]).unwrap();
+        let back = Torrent::from_bytes(&metainfo_bytes(&bare)).unwrap();
+        assert!(back.trackers.is_empty() && back.web_seeds.is_empty());
+    }
+}

@@ -1,0 +1,164 @@
+//! The daemon's core: the torrents it holds, what the user wants of each
+//! (running, paused, options) and what each is doing, kept in step with the
+//! session and the state directory.
+//!
+//! Every change of a torrent's life (start, stop, recheck, move, remove)
+//! runs as a task holding that info-hash's lifecycle lock, so they happen
+//! in the order asked and never overlap; API calls only record the wish
+//! and return at once (`commands`, `lifecycle`). Readers outside take
+//! [`crate::snapshot::TorrentSnapshot`]s; the decisions the sampler applies
+//! are plain functions in `policy`.
+
+mod add;
+mod commands;
+mod entry;
+mod lifecycle;
+mod metainfo;
+mod policy;
+mod sampler;
+mod state;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::AtomicUsize;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use shoal_metainfo::infohash::hex;
+use shoal_metainfo::{Magnet, Torrent};
+use shoal_session::{Session, SessionConfig, TorrentStats};
+
+pub use add::{AddOutcome, AddRequest, AddSource};
+pub use commands::TorrentChanges;
+pub use state::Daemon;
+
+use entry::Entry;
+use lifecycle::Op;
+use metainfo::stats_from_resume;
+use state::{SCRAPE_REQUESTS, Shared, State};
+
+use crate::store::Store;
+use crate::{DaemonConfig, DaemonError};
+
+impl Daemon {
+    /// Opens the state directory, binds the peer port, brings back every
+    /// saved torrent (running ones are started again) and starts the
+    /// sampler. Also returns the torrents the scraper is asked to scrape
+    /// soon.
+    pub(crate) async fn open(
+        config: DaemonConfig,
+    ) -> Result<(Daemon, tokio::sync::mpsc::Receiver<u32>), DaemonError> {
+        config.validate()?;
+        let store = Store::open(&config.state_dir)?;
+        let mut session_config = SessionConfig::new(config.listen, store.resume_dir());
+        session_config.max_peers = config.max_peers;
+        if config.dht {
+            session_config.dht = Some(dht_config(&config.dht_bootstrap));
+        }
+        let session = Session::bind(session_config).await?;
+        let mut daemon = store.load_daemon();
+        daemon.session_count += 1;
+        let (up, down) = if daemon.limits_set {
+            (daemon.max_upload, daemon.max_download)
+        } else {
+            (config.max_upload, config.max_download)
+        };
+        session.set_rate_limits(up, down);
+        store.save_daemon(&daemon)?;
+        let (scrape_requests, scrape_rx) = tokio::sync::mpsc::channel(SCRAPE_REQUESTS);
+        let shared = Arc::new(Shared {
+            session,
+            store,
+            config,
+            state: Mutex::new(State {
+                entries: BTreeMap::new(),
+                by_hash: HashMap::new(),
+                daemon,
+                op_locks: HashMap::new(),
+            }),
+            changed: tokio::sync::watch::Sender::new(0),
+            started: Instant::now(),
+            dht_nodes: AtomicUsize::new(0),
+            scrape_requests,
+        });
+        let this = Daemon { shared };
+        this.restore()?;
+        tokio::spawn(sampler::sampler(Arc::clone(&this.shared)));
+        Ok((this, scrape_rx))
+    }
+
+    fn restore(&self) -> Result<(), DaemonError> {
+        let saved = self.shared.store.load_all()?;
+        let mut to_start = Vec::new();
+        for (record, metainfo) in saved {
+            let parsed = metainfo.as_deref().map(Torrent::from_bytes);
+            let torrent = match (parsed, &record.magnet) {
+                (Some(Ok(t)), _) => Some(t),
+                // No metainfo yet, or an unreadable one built from a magnet
+                // link: fetch the metadata again (the session kept a copy).
+                (None | Some(Err(_)), Some(_)) => None,
+                (Some(Err(err)), None) => {
+                    tracing::warn!("skipping saved torrent {}: {err}", record.info_hash);
+                    continue;
+                }
+                (None, None) => continue,
+            };
+            let hash = match (&torrent, &record.magnet) {
+                (Some(t), _) => t.info_hashes.wire_id(),
+                (None, Some(link)) => link
+                    .parse::<Magnet>()
+                    .ok()
+                    .and_then(|m| m.info_hashes.wire_id()),
+                (None, None) => None,
+            };
+            let Some(hash) = hash else {
+                tracing::warn!("skipping saved torrent {}: no info-hash", record.info_hash);
+                continue;
+            };
+            if hex(&hash) != record.info_hash {
+                tracing::warn!("skipping saved torrent {}: hash mismatch", record.info_hash);
+                continue;
+            }
+            let stats = match &torrent {
+                Some(t) => stats_from_resume(&self.shared.session, t, hash),
+                None => TorrentStats::default(),
+            };
+            let mut state = self.lock();
+            state.daemon.next_id = state.daemon.next_id.max(record.id.saturating_add(1));
+            if !record.paused {
+                to_start.push((record.id, hash));
+            }
+            state.by_hash.insert(hash, record.id);
+            state
+                .entries
+                .insert(record.id, Entry::new(record, torrent, hash, stats));
+        }
+        for (id, hash) in to_start {
+            self.spawn_op(id, hash, Op::Start);
+        }
+        Ok(())
+    }
+
+    /// Saves every torrent's counters and takes each out of the session
+    /// (resume data saved, trackers told).
+    pub async fn shutdown(&self) {
+        sampler::save_counters(&self.shared);
+        self.shared.session.shutdown().await;
+    }
+}
+
+/// The session's DHT settings: bound beside the peer socket; `bootstrap`
+/// entries that are IP addresses are used as they are, names are resolved
+/// by the session, and none at all means the public routers.
+fn dht_config(bootstrap: &[String]) -> shoal_session::DhtConfig {
+    let mut dht = shoal_session::DhtConfig::new(std::net::SocketAddr::from(([0, 0, 0, 0], 0)));
+    if !bootstrap.is_empty() {
+        dht.bootstrap_hosts.clear();
+        for node in bootstrap {
+            match node.parse() {
+                Ok(addr) => dht.bootstrap.push(addr),
+                Err(_) => dht.bootstrap_hosts.push(node.clone()),
+            }
+        }
+    }
+    dht
+}

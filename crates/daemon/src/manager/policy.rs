@@ -1,0 +1,204 @@
+//! The daemon's decisions, as plain functions of plain values so they can
+//! be tested without a session: the download and seed queues, and when a
+//! seeding torrent has reached its ratio or idle limit.
+
+use std::time::Duration;
+
+/// Where a torrent stands, as the queues see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SlotState {
+    /// In the session: holds a slot.
+    Running,
+    /// Being checked on its way in: holds a slot.
+    Checking,
+    /// Waiting for a slot.
+    Queued,
+    /// Stopped or fetching metadata: not in a queue.
+    Other,
+}
+
+/// One torrent as the queues see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Slot {
+    /// Its id (older torrents have smaller ones).
+    pub id: u32,
+    /// Complete: it counts against the seed queue, not the download queue.
+    pub seed: bool,
+    /// Where it stands.
+    pub state: SlotState,
+    /// Stopped by the user: never started by the queue.
+    pub paused: bool,
+}
+
+/// What the queues decided.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct QueuePlan {
+    /// Running torrents to take out of the session and queue.
+    pub queue: Vec<u32>,
+    /// Queued torrents to start.
+    pub start: Vec<u32>,
+}
+
+/// The queues, one per class (downloads, seeds; a limit of 0 is none):
+/// the newest running torrents beyond the limit become queued, and the
+/// oldest queued ones that are not paused start while there is room
+/// (torrents being checked hold a slot). `slots` are in id order.
+pub(crate) fn plan_queues(slots: &[Slot], max_down: usize, max_seed: usize) -> QueuePlan {
+    let mut plan = QueuePlan::default();
+    for (seeds, max) in [(false, max_down), (true, max_seed)] {
+        let class: Vec<&Slot> = slots.iter().filter(|s| s.seed == seeds).collect();
+        let count = |state| class.iter().filter(|s| s.state == state).count();
+        let (running, checking) = (count(SlotState::Running), count(SlotState::Checking));
+        let mut room = if max == 0 {
+            usize::MAX
+        } else {
+            let over = running.saturating_sub(max);
+            plan.queue.extend(
+                class
+                    .iter()
+                    .rev()
+                    .filter(|s| s.state == SlotState::Running)
+                    .take(over)
+                    .map(|s| s.id),
+            );
+            max.saturating_sub(running + checking)
+        };
+        for s in &class {
+            if room == 0 {
+                break;
+            }
+            if s.state == SlotState::Queued && !s.paused {
+                plan.start.push(s.id);
+                room -= 1;
+            }
+        }
+    }
+    plan
+}
+
+/// Whether a complete torrent has seeded enough: uploaded ≥ `ratio` ×
+/// its size, or nothing moved for `idle_limit` seconds.
+pub(crate) fn seed_limit_reached(
+    ratio: Option<f64>,
+    idle_limit: Option<u64>,
+    uploaded: u64,
+    total_size: u64,
+    idle: Duration,
+) -> bool {
+    let by_ratio = ratio.is_some_and(|r| uploaded as f64 >= r * total_size.max(1) as f64);
+    let by_idle = idle_limit.is_some_and(|limit| idle >= Duration::from_secs(limit));
+    by_ratio || by_idle
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn slot(id: u32, seed: bool, state: SlotState) -> Slot {
+        Slot {
+            id,
+            seed,
+            state,
+            paused: false,
+        }
+    }
+
+    #[test]
+    fn no_limit_starts_every_queued_torrent() {
+        let slots = [
+            slot(1, false, SlotState::Running),
+            slot(2, false, SlotState::Queued),
+            slot(3, true, SlotState::Queued),
+        ];
+        let plan = plan_queues(&slots, 0, 0);
+        assert_eq!(plan.queue, Vec::<u32>::new());
+        assert_eq!(plan.start, vec![2, 3]);
+    }
+
+    #[test]
+    fn the_newest_beyond_the_limit_are_queued_and_nothing_starts() {
+        let slots = [
+            slot(1, false, SlotState::Running),
+            slot(2, false, SlotState::Running),
+            slot(3, false, SlotState::Running),
+            slot(4, false, SlotState::Queued),
+        ];
+        let plan = plan_queues(&slots, 1, 0);
+        assert_eq!(plan.queue, vec![3, 2]);
+        assert!(plan.start.is_empty());
+    }
+
+    #[test]
+    fn the_oldest_unpaused_queued_start_while_there_is_room() {
+        let mut paused = slot(2, false, SlotState::Queued);
+        paused.paused = true;
+        let slots = [
+            slot(1, false, SlotState::Checking),
+            paused,
+            slot(3, false, SlotState::Queued),
+            slot(4, false, SlotState::Queued),
+            slot(5, false, SlotState::Queued),
+        ];
+        // Three slots, one held by the check: two start, oldest first.
+        assert_eq!(plan_queues(&slots, 3, 0).start, vec![3, 4]);
+    }
+
+    #[test]
+    fn downloads_and_seeds_are_separate_classes() {
+        let slots = [
+            slot(1, true, SlotState::Running),
+            slot(2, false, SlotState::Queued),
+            slot(3, true, SlotState::Queued),
+            slot(4, true, SlotState::Running),
+        ];
+        let plan = plan_queues(&slots, 1, 1);
+        assert_eq!(plan.queue, vec![4]);
+        assert_eq!(plan.start, vec![2]);
+    }
+
+    #[test]
+    fn stopped_and_fetching_torrents_are_outside_the_queues() {
+        let slots = [
+            slot(1, false, SlotState::Other),
+            slot(2, false, SlotState::Queued),
+        ];
+        assert_eq!(plan_queues(&slots, 1, 1).start, vec![2]);
+    }
+
+    #[test]
+    fn the_ratio_limit_counts_the_whole_size() {
+        let idle = Duration::ZERO;
+        assert!(!seed_limit_reached(Some(2.0), None, 199, 100, idle));
+        assert!(seed_limit_reached(Some(2.0), None, 200, 100, idle));
+        assert!(seed_limit_reached(Some(0.0), None, 0, 100, idle));
+        assert!(!seed_limit_reached(None, None, u64::MAX, 100, idle));
+        // An empty torrent counts as one byte: no division by zero.
+        assert!(seed_limit_reached(Some(1.0), None, 1, 0, idle));
+    }
+
+    #[test]
+    fn the_idle_limit_counts_seconds_without_transfer() {
+        let limit = Some(60);
+        assert!(!seed_limit_reached(
+            None,
+            limit,
+            0,
+            1,
+            Duration::from_secs(59)
+        ));
+        assert!(seed_limit_reached(
+            None,
+            limit,
+            0,
+            1,
+            Duration::from_secs(60)
+        ));
+        assert!(!seed_limit_reached(
+            None,
+            None,
+            0,
+            1,
+            Duration::from_secs(1 << 30)
+        ));
+    }
+}

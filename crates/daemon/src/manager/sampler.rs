@@ -1,0 +1,164 @@
+//! Once a second: rates, totals, completion, seed limits and the queues;
+//! records whose counters moved are saved every [`SAVE_EVERY`] rounds.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use super::entry::{Entry, Phase};
+use super::lifecycle::Op;
+use super::policy::{Slot, SlotState, plan_queues, seed_limit_reached};
+use super::state::{Daemon, Shared, State};
+use crate::snapshot::now_unix;
+
+/// How often rates are sampled and completion is noticed.
+const SAMPLE: Duration = Duration::from_secs(1);
+/// Records whose byte counters moved are saved this often.
+const SAVE_EVERY: u32 = 15;
+
+/// Runs until the runtime stops.
+pub(super) async fn sampler(shared: Arc<Shared>) {
+    let daemon = Daemon {
+        shared: Arc::clone(&shared),
+    };
+    let mut tick = tokio::time::interval(SAMPLE);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last = Instant::now();
+    let mut rounds = 0u32;
+    loop {
+        tick.tick().await;
+        if let Some(dht) = shared.session.dht() {
+            if let Some(stats) = dht.stats().await {
+                shared.dht_nodes.store(stats.node.nodes, Ordering::Relaxed);
+            }
+        }
+        let elapsed = last.elapsed().as_secs_f64();
+        last = Instant::now();
+        rounds = rounds.wrapping_add(1);
+        let mut finish = Vec::new();
+        let mut stop = Vec::new();
+        let mut to_save = Vec::new();
+        let start;
+        {
+            let mut state = shared.lock();
+            let (max_down, max_seed) = shared.queue_limits(&state);
+            let State {
+                entries, daemon: d, ..
+            } = &mut *state;
+            for e in entries.values_mut() {
+                let Phase::Running(handle) = &e.phase else {
+                    continue;
+                };
+                let stats = handle.stats();
+                e.account(d, &stats, Some(elapsed));
+                if stats.bytes_left == 0 {
+                    if e.record.done_at.is_none() {
+                        e.record.done_at = Some(now_unix());
+                        e.dirty = true;
+                        to_save.push(e.record.clone());
+                    }
+                    if seed_limit_reached(
+                        e.record.seed_ratio_limit,
+                        e.record.seed_idle_limit,
+                        e.record.uploaded,
+                        stats.total_size,
+                        e.idle_since.elapsed(),
+                    ) {
+                        finish.push(e.record.id);
+                    }
+                }
+            }
+            start = run_queues(entries.values_mut(), max_down, max_seed);
+            for e in entries.values() {
+                if matches!(e.phase, Phase::Queued) && shared.session.torrent(&e.hash).is_some() {
+                    stop.push((e.record.id, e.hash));
+                }
+            }
+            if rounds % SAVE_EVERY == 0 {
+                for e in entries.values_mut().filter(|e| e.dirty) {
+                    e.dirty = false;
+                    to_save.push(e.record.clone());
+                }
+                d.seconds_active = d.seconds_active.saturating_add(u64::from(SAVE_EVERY));
+                let _ = shared.store.save_daemon(d);
+            }
+        }
+        for record in &to_save {
+            if let Err(err) = shared.store.save(record) {
+                tracing::error!("saving {}: {err}", record.info_hash);
+            }
+        }
+        for id in finish {
+            let _ = daemon.finish_torrent(id);
+        }
+        for (id, hash) in stop {
+            daemon.spawn_op(id, hash, Op::Stop);
+        }
+        for (id, hash) in start {
+            daemon.spawn_op(id, hash, Op::Start);
+        }
+        daemon.bump();
+    }
+}
+
+/// Applies the queue plan to the entries (in id order): the ones it
+/// queues become `Queued`; returns the ones to start.
+fn run_queues<'a>(
+    entries: impl Iterator<Item = &'a mut Entry>,
+    max_down: usize,
+    max_seed: usize,
+) -> Vec<(u32, [u8; 20])> {
+    let mut entries: Vec<&mut Entry> = entries.collect();
+    let slots: Vec<Slot> = entries
+        .iter()
+        .map(|e| Slot {
+            id: e.record.id,
+            seed: e.is_seed(),
+            state: match e.phase {
+                Phase::Running(_) => SlotState::Running,
+                Phase::Checking => SlotState::Checking,
+                Phase::Queued => SlotState::Queued,
+                Phase::Stopped | Phase::Fetching => SlotState::Other,
+            },
+            paused: e.record.paused,
+        })
+        .collect();
+    let plan = plan_queues(&slots, max_down, max_seed);
+    let queue: HashSet<u32> = plan.queue.into_iter().collect();
+    let to_start: HashSet<u32> = plan.start.into_iter().collect();
+    let mut start = Vec::new();
+    for e in &mut entries {
+        if queue.contains(&e.record.id) {
+            e.phase = Phase::Queued;
+            e.still();
+        }
+        if to_start.contains(&e.record.id) {
+            start.push((e.record.id, e.hash));
+        }
+    }
+    start
+}
+
+/// Saves every torrent's moved counters and the daemon's totals.
+pub(super) fn save_counters(shared: &Shared) {
+    let mut state = shared.lock();
+    let elapsed = shared.started.elapsed().as_secs();
+    let records: Vec<_> = state
+        .entries
+        .values_mut()
+        .filter(|e| e.dirty)
+        .map(|e| {
+            e.dirty = false;
+            e.record.clone()
+        })
+        .collect();
+    for record in &records {
+        if let Err(err) = shared.store.save(record) {
+            tracing::error!("saving {}: {err}", record.info_hash);
+        }
+    }
+    let mut daemon = state.daemon.clone();
+    daemon.seconds_active = daemon.seconds_active.saturating_add(elapsed);
+    let _ = shared.store.save_daemon(&daemon);
+}

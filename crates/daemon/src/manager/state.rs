@@ -1,0 +1,205 @@
+//! The daemon's shared state and the small steps every other part of the
+//! manager builds on: locking, saving a record, telling listeners.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Instant;
+
+use shoal_session::Session;
+
+use super::entry::Entry;
+use crate::snapshot::{ScrapeStatus, TorrentSnapshot};
+use crate::store::{DaemonRecord, Store, TorrentRecord};
+use crate::{DaemonConfig, DaemonError};
+
+/// Scrape requests (after a reannounce) waiting for the scraper; beyond
+/// this many, further ones are dropped (the periodic scrape still comes).
+pub(crate) const SCRAPE_REQUESTS: usize = 64;
+
+/// The torrents and the daemon-wide record, behind one lock.
+pub(super) struct State {
+    pub entries: BTreeMap<u32, Entry>,
+    pub by_hash: HashMap<[u8; 20], u32>,
+    pub daemon: DaemonRecord,
+    /// One lifecycle lock per info-hash (see the module doc).
+    pub op_locks: HashMap<[u8; 20], Arc<tokio::sync::Mutex<()>>>,
+}
+
+/// Everything a running daemon shares between its tasks.
+pub(crate) struct Shared {
+    pub session: Session,
+    pub store: Store,
+    pub config: DaemonConfig,
+    pub(super) state: Mutex<State>,
+    /// Bumped on every change, for live updates.
+    pub changed: tokio::sync::watch::Sender<u64>,
+    pub started: Instant,
+    /// Nodes in the DHT routing table, as last sampled.
+    pub dht_nodes: AtomicUsize,
+    /// Torrents to scrape soon (after a reannounce).
+    pub scrape_requests: tokio::sync::mpsc::Sender<u32>,
+}
+
+/// A running daemon (cheap to clone).
+#[derive(Clone)]
+pub struct Daemon {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl Shared {
+    pub(super) fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Queue sizes (downloads, seeds): set through the API, else configured.
+    pub(super) fn queue_limits(&self, state: &State) -> (usize, usize) {
+        (
+            state
+                .daemon
+                .max_active_downloads
+                .unwrap_or(self.config.max_active_downloads),
+            state
+                .daemon
+                .max_active_seeds
+                .unwrap_or(self.config.max_active_seeds),
+        )
+    }
+}
+
+impl Daemon {
+    pub(super) fn lock(&self) -> MutexGuard<'_, State> {
+        self.shared.lock()
+    }
+
+    /// The session underneath.
+    pub fn session(&self) -> &Session {
+        &self.shared.session
+    }
+
+    /// The settings the daemon runs with.
+    pub fn config(&self) -> &DaemonConfig {
+        &self.shared.config
+    }
+
+    /// A receiver that changes whenever a torrent changes.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.shared.changed.subscribe()
+    }
+
+    /// How long this daemon has been running.
+    pub fn uptime(&self) -> std::time::Duration {
+        self.shared.started.elapsed()
+    }
+
+    /// Nodes in the DHT routing table, as last sampled (0 without a DHT).
+    pub fn dht_nodes(&self) -> usize {
+        self.shared.dht_nodes.load(Ordering::Relaxed)
+    }
+
+    /// Daemon-wide record (totals over all sessions).
+    pub fn daemon_record(&self) -> DaemonRecord {
+        self.lock().daemon.clone()
+    }
+
+    /// Resolves an id or a hex info-hash to an id.
+    pub fn resolve(&self, key: &str) -> Option<u32> {
+        if let Ok(id) = key.parse::<u32>() {
+            return self.lock().entries.contains_key(&id).then_some(id);
+        }
+        let mut hash = [0u8; 20];
+        shoal_metainfo::infohash::unhex(key, &mut hash).ok()?;
+        self.lock().by_hash.get(&hash).copied()
+    }
+
+    /// Every torrent id, in order.
+    pub fn ids(&self) -> Vec<u32> {
+        self.lock().entries.keys().copied().collect()
+    }
+
+    /// A copy of one torrent's state.
+    pub(crate) fn snapshot(&self, id: u32) -> Option<TorrentSnapshot> {
+        self.lock().entries.get(&id).map(Entry::snapshot)
+    }
+
+    /// Copies of every torrent's state, in id order.
+    pub(crate) fn snapshots(&self) -> Vec<TorrentSnapshot> {
+        self.lock().entries.values().map(Entry::snapshot).collect()
+    }
+
+    /// Torrents with trackers for which `due` holds and no scrape is under
+    /// way, marked as being scraped: (id, hash, tiers).
+    pub(crate) fn take_due(
+        &self,
+        due: impl Fn(&ScrapeStatus) -> bool,
+    ) -> Vec<(u32, [u8; 20], Vec<Vec<String>>)> {
+        let mut state = self.lock();
+        let mut out = Vec::new();
+        for e in state.entries.values_mut() {
+            if e.scraping || !due(&e.scrape_status()) {
+                continue;
+            }
+            let tiers = e.trackers();
+            if tiers.iter().all(Vec::is_empty) {
+                continue;
+            }
+            e.scraping = true;
+            out.push((e.record.id, e.hash, tiers));
+        }
+        out
+    }
+
+    /// Keeps a scrape's results.
+    pub(crate) fn scraped(
+        &self,
+        id: u32,
+        hash: [u8; 20],
+        results: Vec<shoal_session::ScrapeResult>,
+    ) {
+        let mut state = self.lock();
+        if let Some(e) = state.entries.get_mut(&id).filter(|e| e.hash == hash) {
+            e.scrape = results;
+            e.scraped_at = Some(crate::snapshot::now_unix());
+            e.scraping = false;
+        }
+        drop(state);
+        self.bump();
+    }
+
+    /// Tells live-update listeners that something changed.
+    pub(crate) fn bump(&self) {
+        self.shared.changed.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// Runs `f` on a torrent's entry.
+    pub(super) fn with_entry<R>(&self, id: u32, f: impl FnOnce(&Entry) -> R) -> Option<R> {
+        self.lock().entries.get(&id).map(f)
+    }
+
+    pub(super) fn hash_of(&self, id: u32) -> Result<[u8; 20], DaemonError> {
+        self.lock()
+            .entries
+            .get(&id)
+            .map(|e| e.hash)
+            .ok_or_else(|| DaemonError::NotFound(id.to_string()))
+    }
+
+    /// Changes a record and saves it; returns the torrent's hash.
+    pub(super) fn update_record(
+        &self,
+        id: u32,
+        f: impl FnOnce(&mut TorrentRecord),
+    ) -> Result<[u8; 20], DaemonError> {
+        let mut state = self.lock();
+        let entry = state
+            .entries
+            .get_mut(&id)
+            .ok_or_else(|| DaemonError::NotFound(id.to_string()))?;
+        f(&mut entry.record);
+        self.shared.store.save(&entry.record)?;
+        let hash = entry.hash;
+        drop(state);
+        self.bump();
+        Ok(hash)
+    }
+}

@@ -1,0 +1,71 @@
+//! What the manager hands out about a torrent: owned copies, so the views,
+//! the scraper and the RPCs read torrents without reaching into the
+//! manager's entries or holding its lock.
+
+use std::sync::Arc;
+
+use shoal_metainfo::Torrent;
+use shoal_session::{ScrapeResult, TorrentHandle, TorrentStats};
+
+use crate::store::TorrentRecord;
+
+/// What a torrent is doing, as the manager's phase without its handle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Activity {
+    /// Not in the session.
+    Stopped,
+    /// Waiting for a download or seed slot.
+    Queued,
+    /// Its data is being checked.
+    Checking,
+    /// A magnet link's metadata is being fetched.
+    Fetching,
+    /// In the session, trading.
+    Running,
+}
+
+/// One torrent at one moment.
+#[derive(Clone)]
+pub(crate) struct TorrentSnapshot {
+    /// What the user wants of it (saved).
+    pub record: TorrentRecord,
+    /// The torrent; `None` while a magnet link's metadata is missing.
+    pub torrent: Option<Arc<Torrent>>,
+    /// What it is doing.
+    pub activity: Activity,
+    /// The session's handle while it runs (for peers, pieces, announces).
+    pub handle: Option<TorrentHandle>,
+    /// Why it stopped, if it failed.
+    pub error: Option<String>,
+    /// Last figures seen (kept while stopped).
+    pub stats: TorrentStats,
+    /// Smoothed download rate, bytes per second.
+    pub down_rate: f64,
+    /// Smoothed upload rate, bytes per second.
+    pub up_rate: f64,
+    /// The last scrape of its trackers.
+    pub scrape: Vec<ScrapeResult>,
+    /// When that scrape was (Unix seconds).
+    pub scraped_at: Option<u64>,
+    /// Tracker tiers: the torrent's, or the magnet link's until the
+    /// metadata arrives.
+    pub trackers: Vec<Vec<String>>,
+}
+
+/// What the scraper needs to decide whether a torrent is due.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ScrapeStatus {
+    /// The torrent's id.
+    pub id: u32,
+    /// Whether it is running.
+    pub running: bool,
+    /// When it was last scraped (Unix seconds).
+    pub scraped_at: Option<u64>,
+}
+
+/// The current time as Unix seconds (0 before 1970).
+pub(crate) fn now_unix() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}

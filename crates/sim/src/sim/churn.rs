@@ -1,0 +1,162 @@
+//! Arrivals and departures, and the count of copies of each piece.
+
+use shoal_engine::{Config, Engine, PeerKey};
+use shoal_swarm::PieceSet;
+
+use super::{SimError, Simulation, TICK};
+
+impl Simulation {
+    /// Peers whose arrival time has come join and dial a tracker sample.
+    pub(super) fn arrive_due(&mut self) -> Result<(), SimError> {
+        while let Some(&i) = self.arrivals.get(self.arrived) {
+            let Some(node) = self.nodes.get(i) else {
+                break;
+            };
+            if node.arrive > self.now {
+                break;
+            }
+            self.arrived += 1;
+            if node.leave.is_some_and(|t| t <= self.now) {
+                continue;
+            }
+            let engine = self.engine_for(i)?;
+            let phase = TICK.mul_f64(self.rng.below(1000) as f64 / 1000.0);
+            if let Some(node) = self.nodes.get_mut(i) {
+                node.engine = Some(engine);
+                node.next_tick = self.now + phase;
+            }
+            self.last_progress = self.now;
+            // The tracker's answer: a random sample of the peers present.
+            let mut present: Vec<usize> = (0..self.nodes.len())
+                .filter(|&j| j != i && self.nodes.get(j).is_some_and(|n| n.engine.is_some()))
+                .collect();
+            self.rng.shuffle(&mut present);
+            present.truncate(self.scenario.tracker_sample);
+            for j in present {
+                self.dial(i, j);
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn engine_for(&self, i: usize) -> Result<Engine, SimError> {
+        let node = self
+            .nodes
+            .get(i)
+            .ok_or_else(|| SimError::Setup("no such peer".into()))?;
+        let n = u32::try_from(self.copies.len()).unwrap_or(u32::MAX);
+        let have = if node.seeder {
+            PieceSet::full(n)
+        } else {
+            PieceSet::new(n)
+        };
+        let mut config = Config::default();
+        let index = i as u64;
+        config.peer_id[8..16].copy_from_slice(&index.to_be_bytes());
+        config.client_name = "shoal-sim".into();
+        config.listen_port = u16::try_from(10_000 + i).ok();
+        let seed = self.scenario.seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ index;
+        config.picker.seed = seed;
+        config.choker.seed = seed.rotate_left(17);
+        // The session passes its upload limit the same way.
+        config.choker.upload_limit = node.up.is_finite().then_some(node.up as u64);
+        if node.free_rider {
+            // It never uploads: nobody is ever unchoked, so nobody asks.
+            config.choker.slots = 0;
+            config.choker.optimistic_slots = 0;
+        }
+        Engine::new(&self.info, self.info_hash, &have, config)
+            .map_err(|e| SimError::Setup(e.to_string()))
+    }
+
+    /// Peers leave at their time, once a full copy is out, or when done.
+    pub(super) fn leave_due(&mut self) {
+        for i in 0..self.nodes.len() {
+            let Some(node) = self.nodes.get(i) else {
+                continue;
+            };
+            let Some(engine) = node.engine.as_ref() else {
+                continue;
+            };
+            let leave = node.leave.is_some_and(|t| t <= self.now)
+                || (node.leave_after_copy && self.missing == 0)
+                || (node.leave_when_done && !node.seeder && engine.is_complete());
+            if leave {
+                self.depart(i);
+            }
+        }
+    }
+
+    /// Takes peer `i` out of the swarm: every connection closes.
+    pub(super) fn depart(&mut self, i: usize) {
+        let now = self.now;
+        let Some(node) = self.nodes.get_mut(i) else {
+            return;
+        };
+        let Some(engine) = node.engine.take() else {
+            return;
+        };
+        let stats = engine.stats();
+        node.uploaded = stats.uploaded;
+        node.downloaded = stats.downloaded;
+        node.left_at = Some(now);
+        node.neighbours.clear();
+        let conns: Vec<usize> = std::mem::take(&mut node.conns)
+            .streams()
+            .map(|s| s / 2)
+            .collect();
+        if !node.seeder {
+            for piece in engine.have().iter() {
+                self.lose_copy(piece);
+            }
+        }
+        for c in conns {
+            self.close(c);
+        }
+    }
+
+    pub(super) fn lose_copy(&mut self, piece: u32) {
+        if let Some(count) = self.copies.get_mut(piece as usize) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                self.missing += 1;
+            }
+        }
+    }
+
+    pub(super) fn gain_copy(&mut self, piece: u32) {
+        if let Some(count) = self.copies.get_mut(piece as usize) {
+            *count += 1;
+            if *count == 1 {
+                self.missing = self.missing.saturating_sub(1);
+            }
+        }
+    }
+
+    /// Closes connection `c`; ends still present forget the other side.
+    pub(super) fn close(&mut self, c: usize) {
+        let now = self.now;
+        let Some(conn) = self.conns.get_mut(c) else {
+            return;
+        };
+        if !conn.open {
+            return;
+        }
+        conn.open = false;
+        let ends = conn.ends;
+        self.active.remove(&(c, 0));
+        self.active.remove(&(c, 1));
+        for (side, me) in ends.into_iter().enumerate() {
+            let other = ends.get(1 - side).copied().unwrap_or(me);
+            let key = conn.keys.get(side).copied().unwrap_or(PeerKey(0));
+            if let Some(node) = self.nodes.get_mut(me) {
+                node.neighbours.remove(&other);
+                if node.conns.remove(key).is_some() {
+                    if let Some(engine) = node.engine.as_mut() {
+                        engine.remove_peer(key, now);
+                    }
+                }
+            }
+        }
+    }
+}
