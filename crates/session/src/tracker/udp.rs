@@ -1,8 +1,11 @@
-//! A BEP 15 UDP tracker client: connect (ids cached for a minute), announce,
-//! retransmits with back-off, error replies.
+//! A BEP 15 UDP tracker client: connect (ids cached for a minute by
+//! [`ConnectionIdCache`]), announce, retransmits with [`Backoff`], error
+//! replies.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
+
+use shoal_tracker_proto::announce::{Backoff, ConnectionIdCache};
 
 use shoal_tracker_proto::udp::{
     AddrFamily, ConnectRequest, HashList, Request, Response, ScrapeRequest,
@@ -11,8 +14,6 @@ use tokio::net::UdpSocket;
 
 use super::{Announce, AnnounceOutcome, SwarmCounts, TrackerError};
 
-/// A connection id may be reused this long (BEP 15).
-const CONNECTION_ID_LIFETIME: Duration = Duration::from_secs(60);
 /// First wait for a reply; doubled on each retransmit. BEP 15 starts at 15 s
 /// and goes up to an hour; a client that the user is watching gives up sooner.
 const FIRST_TIMEOUT: Duration = Duration::from_secs(2);
@@ -25,7 +26,9 @@ const MAX_DATAGRAM: usize = 2048;
 pub(crate) struct UdpTracker {
     addr: SocketAddr,
     socket: UdpSocket,
-    connection: Option<(u64, Instant)>,
+    connection: ConnectionIdCache,
+    /// The cache's time zero.
+    epoch: Instant,
     /// BEP 41 options carrying the URL's path and query (empty if none).
     url_options: Vec<u8>,
 }
@@ -48,7 +51,8 @@ impl UdpTracker {
         Ok(UdpTracker {
             addr,
             socket,
-            connection: None,
+            connection: ConnectionIdCache::default(),
+            epoch: Instant::now(),
             url_options: if url_data.is_empty() {
                 Vec::new()
             } else {
@@ -88,7 +92,7 @@ impl UdpTracker {
             }),
             Response::Error(e) => {
                 // A stale connection id is a common cause; get a fresh one next time.
-                self.connection = None;
+                self.connection.forget();
                 Err(TrackerError::Failure(e.message))
             }
             _ => Err(TrackerError::Malformed(
@@ -119,7 +123,7 @@ impl UdpTracker {
                 })
             }
             Response::Error(e) => {
-                self.connection = None;
+                self.connection.forget();
                 Err(TrackerError::Failure(e.message))
             }
             _ => Err(TrackerError::Malformed("unexpected reply to scrape".into())),
@@ -127,17 +131,15 @@ impl UdpTracker {
     }
 
     async fn connection_id(&mut self) -> Result<u64, TrackerError> {
-        if let Some((id, at)) = self.connection {
-            if at.elapsed() < CONNECTION_ID_LIFETIME {
-                return Ok(id);
-            }
+        if let Some(id) = self.connection.get(self.epoch.elapsed()) {
+            return Ok(id);
         }
         let transaction_id = fastrand::u32(..);
         let mut packet = Vec::with_capacity(16);
         Request::Connect(ConnectRequest { transaction_id }).encode(&mut packet);
         match self.exchange(&packet, transaction_id).await? {
             Response::Connect(c) => {
-                self.connection = Some((c.connection_id, Instant::now()));
+                self.connection.store(c.connection_id, self.epoch.elapsed());
                 Ok(c.connection_id)
             }
             Response::Error(e) => Err(TrackerError::Failure(e.message)),
@@ -155,8 +157,9 @@ impl UdpTracker {
             AddrFamily::V6
         };
         let mut buf = vec![0u8; MAX_DATAGRAM];
-        let mut wait = FIRST_TIMEOUT;
+        let mut backoff = Backoff::new(FIRST_TIMEOUT, Duration::MAX);
         for _ in 0..TRIES {
+            let wait = backoff.next_delay();
             self.socket.send(packet).await?;
             let deadline = tokio::time::Instant::now() + wait;
             loop {
@@ -169,7 +172,6 @@ impl UdpTracker {
                     _ => continue,
                 }
             }
-            wait = wait.saturating_mul(2);
         }
         Err(TrackerError::Timeout)
     }
