@@ -1,5 +1,7 @@
-//! The announcer: whom to announce to, with which event, and when — for one
-//! torrent, without I/O.
+//! The client side of trackers, without I/O: the announcer — whom to
+//! announce to, with which event, and when, for one torrent — and one UDP
+//! request's exchange ([`UdpExchange`]: connect, connection-id cache,
+//! retransmits).
 //!
 //! - **Tiers (BEP 12)**: trackers are shuffled within their tier once, at
 //!   the start. A round tries the first tier's trackers in order, then the
@@ -42,9 +44,13 @@
 
 mod backoff;
 mod connection_id;
+mod udp_exchange;
 
 pub use backoff::{Backoff, delay_after};
 pub use connection_id::{CONNECTION_ID_LIFETIME, ConnectionIdCache};
+pub use udp_exchange::{
+    FIRST_WAIT, SENDS, UdpAnnounce, UdpExchange, UdpFailure, UdpQuery, UdpReply,
+};
 
 use std::time::Duration;
 
