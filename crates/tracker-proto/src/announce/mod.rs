@@ -365,4 +365,6 @@ impl Announcer {
 }
 
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod tests;
