@@ -138,7 +138,9 @@ impl DialBook {
             if due.len() >= room {
                 break;
             }
-            if !e.connected && !e.banned && e.next_try <= now {
+            // A host banned through another port is not dialled either.
+            let host_banned = self.banned_hosts.contains(&addr.ip());
+            if !e.connected && !e.banned && !host_banned && e.next_try <= now {
                 e.connected = true;
                 due.push(*addr);
             }
@@ -149,9 +151,9 @@ impl DialBook {
     /// When the next address becomes due, if any is waiting.
     pub fn poll_timeout(&self) -> Option<Duration> {
         self.entries
-            .values()
-            .filter(|e| !e.connected && !e.banned)
-            .map(|e| e.next_try)
+            .iter()
+            .filter(|(addr, e)| !e.connected && !e.banned && !self.host_banned(**addr))
+            .map(|(_, e)| e.next_try)
             .min()
     }
 

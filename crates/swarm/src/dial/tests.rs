@@ -98,6 +98,15 @@ fn bans_cover_the_host_except_on_loopback() {
     assert!(book.is_banned(addr("192.0.2.7:50000")));
     assert!(!book.connected(addr("192.0.2.7:50000"), false, Duration::ZERO));
     assert!(!book.connected(addr("192.0.2.7:50001"), true, Duration::ZERO));
+    // Other ports of a banned host already in the book are not dialled.
+    let other_port = addr("192.0.2.8:1");
+    book.add(other_port, Duration::ZERO);
+    book.ban(addr("192.0.2.8:2"), Duration::ZERO);
+    assert!(
+        book.take_due(secs(1), 10)
+            .iter()
+            .all(|a| a.ip() != other_port.ip())
+    );
 }
 
 #[test]
@@ -122,4 +131,84 @@ fn the_book_is_bounded() {
     // A dialled peer past the bound is allowed, untracked.
     assert!(book.connected(addr("10.0.0.2:1"), true, Duration::ZERO));
     assert_eq!(book.len(), 3);
+}
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Debug, Clone, Copy)]
+    enum Op {
+        Add(u8),
+        Take(u8),
+        Connected(u8, bool),
+        Disconnected(u8, bool),
+        Ban(u8),
+        Wait(u16),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            any::<u8>().prop_map(Op::Add),
+            (0u8..8).prop_map(Op::Take),
+            (any::<u8>(), any::<bool>()).prop_map(|(a, d)| Op::Connected(a, d)),
+            (any::<u8>(), any::<bool>()).prop_map(|(a, f)| Op::Disconnected(a, f)),
+            any::<u8>().prop_map(Op::Ban),
+            any::<u16>().prop_map(Op::Wait),
+        ]
+    }
+
+    /// Addresses on two hosts, one of them loopback.
+    fn at(n: u8) -> SocketAddr {
+        let host = if n % 2 == 0 {
+            [127, 0, 0, 1]
+        } else {
+            [192, 0, 2, 1]
+        };
+        SocketAddr::from((host, u16::from(n)))
+    }
+
+    proptest! {
+        /// Whatever happens, nothing banned or already taken is handed out,
+        /// never more than asked, and the book stays within its bound.
+        #[test]
+        fn never_hands_out_banned_or_taken_addresses(ops in proptest::collection::vec(op(), 0..200)) {
+            let config = DialConfig { max_known: 20, ..DialConfig::default() };
+            let mut book = DialBook::new(config);
+            let mut now = Duration::ZERO;
+            let mut out = std::collections::BTreeSet::new();
+            for op in ops {
+                match op {
+                    Op::Add(a) => book.add(at(a), now),
+                    Op::Take(room) => {
+                        let due = book.take_due(now, usize::from(room));
+                        prop_assert!(due.len() <= usize::from(room));
+                        for a in due {
+                            prop_assert!(!book.is_banned(a));
+                            prop_assert!(out.insert(a), "{a} handed out twice");
+                        }
+                    }
+                    Op::Connected(a, dialed) => {
+                        if book.connected(at(a), dialed, now) && dialed {
+                            out.insert(at(a));
+                        }
+                    }
+                    Op::Disconnected(a, failed) => {
+                        book.disconnected(at(a), failed, now);
+                        out.remove(&at(a));
+                    }
+                    Op::Ban(a) => book.ban(at(a), now),
+                    Op::Wait(ms) => now += Duration::from_millis(u64::from(ms)),
+                }
+                prop_assert!(book.len() <= 20);
+                if let Some(t) = book.poll_timeout() {
+                    prop_assert!(t <= now + config_max_backoff());
+                }
+            }
+        }
+    }
+
+    fn config_max_backoff() -> Duration {
+        DialConfig::default().max_backoff
+    }
 }
