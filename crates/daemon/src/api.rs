@@ -34,6 +34,8 @@ struct AddBody {
     file_priorities: Option<Vec<u8>>,
     #[serde(default)]
     sequential: bool,
+    #[serde(default)]
+    labels: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -61,6 +63,10 @@ struct ChangeBody {
     download_dir: Option<PathBuf>,
     /// With `download_dir`: move the files too (default true).
     move_data: Option<bool>,
+    /// Replaces the labels.
+    labels: Option<Vec<String>>,
+    /// Place in the queue, 0 first.
+    queue_position: Option<usize>,
 }
 
 /// Body of `PATCH /api/v1/session`.
@@ -198,6 +204,9 @@ async fn torrent(
                 max_download: body.max_download.map(|v| Some(v).filter(|v| *v > 0)),
                 seed_ratio_limit: body.seed_ratio_limit.map(|r| Some(r).filter(|r| *r >= 0.0)),
                 seed_idle_limit: body.seed_idle_limit.map(|s| Some(s).filter(|s| *s > 0)),
+                labels: body.labels,
+                queue_position: body.queue_position,
+                ..TorrentChanges::default()
             };
             let changed = d.change(id, &changes);
             match (changed, body.download_dir) {
@@ -257,6 +266,7 @@ async fn add(ctx: &Ctx, req: Request<Incoming>) -> Response<Body> {
             paused: body.paused,
             file_priorities: body.file_priorities,
             sequential: body.sequential,
+            labels: body.labels,
         })
         .await;
     match outcome {

@@ -26,6 +26,6 @@ pub use config::{DEFAULT_RPC, DaemonConfig, default_config_file};
 pub use error::DaemonError;
 pub use http::serve;
 
-pub use manager::{AddOutcome, AddRequest, AddSource, Daemon, TorrentChanges};
+pub use manager::{AddOutcome, AddRequest, AddSource, Daemon, QueueMove, TorrentChanges};
 pub use store::{DaemonRecord, TorrentRecord};
 pub use view::{DetailView, FileView, Status, TorrentView, TrackerView};

@@ -14,6 +14,8 @@ use crate::store::TorrentRecord;
 pub(crate) enum Activity {
     /// Not in the session.
     Stopped,
+    /// Asked to start, about to be added to the session.
+    Starting,
     /// Waiting for a download or seed slot.
     Queued,
     /// Its data is being checked.
@@ -47,6 +49,12 @@ pub(crate) struct TorrentSnapshot {
     pub scrape: Vec<ScrapeResult>,
     /// When that scrape was (Unix seconds).
     pub scraped_at: Option<u64>,
+    /// The seed ratio limit in force (its own or the session's).
+    pub seed_ratio_limit: Option<f64>,
+    /// The seed idle limit in force, seconds.
+    pub seed_idle_limit: Option<u64>,
+    /// Its place in the queue, 0 first.
+    pub queue_position: usize,
     /// Tracker tiers: the torrent's, or the magnet link's until the
     /// metadata arrives.
     pub trackers: Vec<Vec<String>>,

@@ -18,6 +18,19 @@ use crate::DaemonError;
 /// Largest record file read back (records are small; a huge one is damage).
 const MAX_RECORD: u64 = 1 << 20;
 
+/// Which seed limit a torrent follows (Transmission's `seedRatioMode` and
+/// `seedIdleMode`: 0, 1, 2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LimitMode {
+    /// The session-wide limit.
+    Session,
+    /// Its own limit.
+    Own,
+    /// None.
+    Unlimited,
+}
+
 /// How to run one torrent, kept across restarts.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TorrentRecord {
@@ -70,6 +83,70 @@ pub struct TorrentRecord {
     /// Pieces that failed their hash check over the torrent's whole life.
     #[serde(default)]
     pub hash_failures: u64,
+    /// The user's labels (Transmission's `labels`), in the order given.
+    #[serde(default)]
+    pub labels: Vec<String>,
+    /// Seconds spent running while incomplete, over the torrent's life.
+    #[serde(default)]
+    pub seconds_downloading: u64,
+    /// Seconds spent running while complete, over the torrent's life.
+    #[serde(default)]
+    pub seconds_seeding: u64,
+    /// When it last started running (Unix seconds).
+    #[serde(default)]
+    pub started_at: Option<u64>,
+    /// When it last sent or received payload (Unix seconds).
+    #[serde(default)]
+    pub active_at: Option<u64>,
+    /// When its options were last changed (Unix seconds).
+    #[serde(default)]
+    pub edited_at: Option<u64>,
+    /// Which ratio limit applies; unset: its own if it has one, else the
+    /// session's.
+    #[serde(default)]
+    pub seed_ratio_mode: Option<LimitMode>,
+    /// Which idle limit applies, as `seed_ratio_mode`.
+    #[serde(default)]
+    pub seed_idle_mode: Option<LimitMode>,
+    /// Transmission settings shoal keeps and reports but does not act on
+    /// (`bandwidthPriority`, `peer-limit`, `honorsSessionLimits`, `group`).
+    #[serde(default)]
+    pub stored: std::collections::BTreeMap<String, serde_json::Value>,
+}
+
+impl TorrentRecord {
+    /// A record with default options and no history.
+    pub fn new(id: u32, info_hash: String, name: String, download_dir: PathBuf) -> TorrentRecord {
+        TorrentRecord {
+            id,
+            info_hash,
+            name,
+            download_dir,
+            paused: false,
+            added_at: 0,
+            done_at: None,
+            file_priorities: Vec::new(),
+            sequential: false,
+            max_upload: None,
+            max_download: None,
+            seed_ratio_limit: None,
+            seed_idle_limit: None,
+            finished: false,
+            uploaded: 0,
+            downloaded: 0,
+            magnet: None,
+            hash_failures: 0,
+            labels: Vec::new(),
+            seconds_downloading: 0,
+            seconds_seeding: 0,
+            started_at: None,
+            active_at: None,
+            edited_at: None,
+            seed_ratio_mode: None,
+            seed_idle_mode: None,
+            stored: std::collections::BTreeMap::new(),
+        }
+    }
 }
 
 /// Daemon-wide state that changes at run time.
@@ -106,6 +183,28 @@ pub struct DaemonRecord {
     /// Most torrents seeding at once, set through the API.
     #[serde(default)]
     pub max_active_seeds: Option<usize>,
+    /// Default download directory set through the API (overrides the
+    /// config file).
+    #[serde(default)]
+    pub download_dir: Option<PathBuf>,
+    /// Whether added torrents start, set through the API (overrides the
+    /// config file's `start_paused`).
+    #[serde(default)]
+    pub start_added_torrents: Option<bool>,
+    /// Session-wide seed ratio limit, when enabled.
+    #[serde(default)]
+    pub seed_ratio_limit: Option<f64>,
+    /// Session-wide seed idle limit in seconds, when enabled.
+    #[serde(default)]
+    pub seed_idle_limit: Option<u64>,
+    /// Transmission session settings shoal keeps and reports but does not
+    /// act on (see the README).
+    #[serde(default)]
+    pub stored: std::collections::BTreeMap<String, serde_json::Value>,
+    /// Torrent ids in queue order (the queues start the first ones first);
+    /// ids missing here go to the end in id order.
+    #[serde(default)]
+    pub queue: Vec<u32>,
 }
 
 /// A saved torrent: its record and metainfo (none while a magnet link's
@@ -139,7 +238,8 @@ impl Store {
         self.root.join("resume")
     }
 
-    fn torrent_path(&self, hex: &str) -> PathBuf {
+    /// Where a torrent's metainfo is kept.
+    pub(crate) fn torrent_path(&self, hex: &str) -> PathBuf {
         self.root.join("torrents").join(format!("{hex}.torrent"))
     }
 
@@ -290,24 +390,12 @@ mod tests {
 
     fn record(id: u32, hex: &str) -> TorrentRecord {
         TorrentRecord {
-            id,
-            info_hash: hex.into(),
-            name: "n".into(),
-            download_dir: "/tmp".into(),
-            paused: false,
             added_at: 1,
-            done_at: None,
             file_priorities: vec![4, 0],
-            sequential: false,
-            max_upload: None,
             max_download: Some(5),
-            seed_ratio_limit: None,
             seed_idle_limit: Some(60),
-            finished: false,
-            uploaded: 0,
-            downloaded: 0,
-            magnet: None,
-            hash_failures: 0,
+            labels: vec!["tv".into()],
+            ..TorrentRecord::new(id, hex.into(), "n".into(), "/tmp".into())
         }
     }
 

@@ -80,9 +80,9 @@ pub struct TorrentView {
     pub max_upload: Option<u64>,
     /// Own download limit, bytes per second.
     pub max_download: Option<u64>,
-    /// Seed ratio limit.
+    /// Seed ratio limit in force (its own, else the session's).
     pub seed_ratio_limit: Option<f64>,
-    /// Seed idle limit: seconds without upload before seeding stops.
+    /// Seed idle limit in force: seconds without upload before seeding stops.
     pub seed_idle_limit: Option<u64>,
     /// Stopped by its seed ratio or idle limit.
     pub finished: bool,
@@ -93,6 +93,20 @@ pub struct TorrentView {
     pub magnet: Option<String>,
     /// Pieces that failed their hash check over the torrent's life.
     pub hash_failures: u64,
+    /// The user's labels.
+    pub labels: Vec<String>,
+    /// Place in the queue, 0 first.
+    pub queue_position: usize,
+    /// Seconds it ran while incomplete.
+    pub seconds_downloading: u64,
+    /// Seconds it ran while complete.
+    pub seconds_seeding: u64,
+    /// When it last started (Unix seconds).
+    pub started_at: Option<u64>,
+    /// When it last sent or received payload (Unix seconds).
+    pub active_at: Option<u64>,
+    /// When its options last changed (Unix seconds).
+    pub edited_at: Option<u64>,
 }
 
 /// The bytes of files with a non-zero priority (pad files excluded).
@@ -147,6 +161,9 @@ pub(crate) fn of(e: &TorrentSnapshot) -> TorrentView {
         Activity::Fetching => (Status::FetchingMetadata, 0),
         Activity::Running if left == 0 => (Status::Seeding, s.peers),
         Activity::Running => (Status::Downloading, s.peers),
+        // A start shows at once, before the session has the torrent.
+        Activity::Starting if left == 0 && e.torrent.is_some() => (Status::Seeding, 0),
+        Activity::Starting => (Status::Downloading, 0),
     };
     let eta = if left == 0 || e.down_rate < 1.0 {
         -1
@@ -184,12 +201,19 @@ pub(crate) fn of(e: &TorrentSnapshot) -> TorrentView {
         sequential: e.record.sequential,
         max_upload: e.record.max_upload,
         max_download: e.record.max_download,
-        seed_ratio_limit: e.record.seed_ratio_limit,
-        seed_idle_limit: e.record.seed_idle_limit,
+        seed_ratio_limit: e.seed_ratio_limit,
+        seed_idle_limit: e.seed_idle_limit,
         finished: e.record.finished,
         has_metadata: e.torrent.is_some(),
         magnet: e.record.magnet.clone(),
         hash_failures: e.record.hash_failures,
+        labels: e.record.labels.clone(),
+        queue_position: e.queue_position,
+        seconds_downloading: e.record.seconds_downloading,
+        seconds_seeding: e.record.seconds_seeding,
+        started_at: e.record.started_at,
+        active_at: e.record.active_at,
+        edited_at: e.record.edited_at,
     }
 }
 

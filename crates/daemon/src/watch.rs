@@ -25,6 +25,7 @@ pub(crate) async fn watch_loop(daemon: Daemon, dir: PathBuf) {
                     paused: None,
                     file_priorities: None,
                     sequential: false,
+                    labels: Vec::new(),
                 })
                 .await;
             let suffix = match outcome {

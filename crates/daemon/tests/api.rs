@@ -3,6 +3,10 @@
 //! missing CSRF tokens, foreign Host headers, missing credentials.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+mod common;
+
+use common::{request, rpc, server, session_id, torrent_bytes, write_complete};
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
@@ -10,141 +14,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use serde_json::{Value, json};
-use sha1::{Digest, Sha1};
 use shoal_daemon::DaemonConfig;
-use shoal_metainfo::{ContentHashes, LayoutItem, NewFile, TorrentSpec, Version};
-
-/// A two-file v1 torrent whose content is not on disk.
-fn torrent_bytes(name: &str) -> Vec<u8> {
-    let sizes = [40_000usize, 70_000];
-    let files = sizes
-        .iter()
-        .enumerate()
-        .map(|(i, &len)| NewFile {
-            path: vec![format!("f{i}.bin")],
-            length: len as u64,
-            executable: false,
-        })
-        .collect();
-    let mut spec = TorrentSpec::new(name.into(), files, false, 16 * 1024);
-    spec.version = Version::V1;
-    let mut stream = Vec::new();
-    for item in spec.layout() {
-        if let LayoutItem::File(i) = item {
-            stream.extend((0..sizes[i]).map(|b| (b % 251) as u8));
-        }
-    }
-    let v1_pieces = stream
-        .chunks(16 * 1024)
-        .map(|c| Sha1::digest(c).into())
-        .collect();
-    spec.encode(&ContentHashes {
-        v1_pieces,
-        v2_files: vec![],
-    })
-    .unwrap()
-}
-
-/// A daemon served from a thread of its own; stopped on drop.
-struct Server {
-    addr: SocketAddr,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-    _tmp: tempfile::TempDir,
-    downloads: std::path::PathBuf,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-fn server(configure: impl FnOnce(&mut DaemonConfig)) -> Server {
-    let tmp = tempfile::tempdir().unwrap();
-    let downloads = tmp.path().join("downloads");
-    let mut config = DaemonConfig {
-        state_dir: tmp.path().join("state"),
-        download_dir: downloads.clone(),
-        listen: "127.0.0.1:0".parse().unwrap(),
-        rpc: "127.0.0.1:0".parse().unwrap(),
-        max_body: 256 * 1024,
-        ..DaemonConfig::default()
-    };
-    configure(&mut config);
-    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let thread = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let shutdown = async move {
-                let _ = stop_rx.await;
-            };
-            shoal_daemon::serve(config, shutdown, |api, _| {
-                addr_tx.send(api).unwrap();
-            })
-            .await
-            .unwrap();
-        });
-    });
-    let addr = addr_rx.recv_timeout(Duration::from_secs(20)).unwrap();
-    Server {
-        addr,
-        stop: Some(stop_tx),
-        thread: Some(thread),
-        _tmp: tmp,
-        downloads,
-    }
-}
-
-/// A raw HTTP/1.1 exchange; returns status, headers (lowercased) and body.
-fn raw(addr: SocketAddr, request: &[u8]) -> (u16, String, String) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    s.write_all(request).unwrap();
-    let mut out = Vec::new();
-    let _ = s.read_to_end(&mut out);
-    let text = String::from_utf8_lossy(&out).into_owned();
-    let status = text
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    (status, head.to_ascii_lowercase(), body.to_owned())
-}
-
-fn request(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
-) -> (u16, String, String) {
-    let mut req = format!(
-        "{method} {path} HTTP/1.1\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
-        req.push_str(&format!("Host: {addr}\r\n"));
-    }
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str("\r\n");
-    let mut bytes = req.into_bytes();
-    bytes.extend_from_slice(body);
-    raw(addr, &bytes)
-}
 
 fn get(addr: SocketAddr, path: &str) -> Value {
     let (status, _, body) = request(addr, "GET", path, &[], b"");
@@ -1096,41 +966,6 @@ fn add_by_url_follows_redirects_and_magnet_redirects() {
     assert_eq!(count(a), 2);
 }
 
-/// Writes the content of `torrent_bytes(name)` under `dir`, so the
-/// torrent is complete there.
-fn write_complete(dir: &Path, name: &str) {
-    for (i, len) in [40_000usize, 70_000].into_iter().enumerate() {
-        let path = dir.join(name).join(format!("f{i}.bin"));
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, (0..len).map(|b| (b % 251) as u8).collect::<Vec<_>>()).unwrap();
-    }
-}
-
-/// The session id a Transmission RPC client learns from its first (409) call.
-fn session_id(addr: SocketAddr) -> String {
-    let (_, head, _) = request(addr, "POST", "/transmission/rpc", &[], b"{}");
-    head.lines()
-        .find_map(|l| l.strip_prefix("x-transmission-session-id: "))
-        .unwrap()
-        .trim()
-        .to_owned()
-}
-
-/// One Transmission RPC call that must succeed (handshake included); returns the reply.
-fn rpc(addr: SocketAddr, body: Value) -> Value {
-    let sid = session_id(addr);
-    let (_, _, text) = request(
-        addr,
-        "POST",
-        "/transmission/rpc",
-        &[("X-Transmission-Session-Id", &sid)],
-        body.to_string().as_bytes(),
-    );
-    let v: Value = serde_json::from_str(&text).unwrap();
-    assert_eq!(v["result"], "success", "{body}: {v}");
-    v
-}
-
 fn statuses(addr: SocketAddr) -> Vec<String> {
     get(addr, "/api/v1/torrents")
         .as_array()
@@ -1350,23 +1185,4 @@ fn add_by_url_refuses_urls_that_smuggle_headers() {
     assert!(head.starts_with("GET /ok.torrent HTTP/1.1\r\n"), "{head:?}");
     assert!(!head.contains("X-Injected"), "{head:?}");
     assert_eq!(count(a), 1);
-}
-
-/// Transmission clients warn about space from `free-space` and
-/// `download-dir-free-space`: real figures, not -1.
-#[test]
-fn free_space_is_reported_for_the_download_dir() {
-    let s = server(|_| {});
-    let v = rpc(s.addr, json!({ "method": "session-get" }));
-    assert!(
-        v["arguments"]["download-dir-free-space"].as_i64().unwrap() > 0,
-        "{v}"
-    );
-    let path = s.downloads.display().to_string();
-    let v = rpc(
-        s.addr,
-        json!({ "method": "free-space", "arguments": { "path": path } }),
-    );
-    assert_eq!(v["arguments"]["path"], path.as_str());
-    assert!(v["arguments"]["size-bytes"].as_i64().unwrap() > 0, "{v}");
 }

@@ -15,6 +15,7 @@ mod dht;
 mod dht_peers;
 mod error;
 mod fault;
+pub mod http;
 mod magnet;
 mod metadata;
 mod peers;
@@ -31,10 +32,8 @@ pub use control::PeerSummary;
 pub use dht::{Dht, DhtConfig, DhtStats};
 pub use error::SessionError;
 pub use fault::StorageFault;
+pub use http::{HttpFetched, MAX_REDIRECTS, http_get, http_get_following};
 pub use magnet::FetchedMetadata;
 pub use session::Session;
 pub use torrent::{TorrentHandle, TorrentStats};
-pub use tracker::{
-    AnnounceStatus, HttpFetched, MAX_REDIRECTS, ScrapeResult, SwarmCounts, http_get,
-    http_get_following, scrape,
-};
+pub use tracker::{AnnounceStatus, ScrapeResult, SwarmCounts, scrape};

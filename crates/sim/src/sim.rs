@@ -5,7 +5,8 @@
 //! or leave; dials whose handshake time has passed connect; bytes that have
 //! arrived are decoded and fed to the receiving engines; engines' events are
 //! served (piece checks, block reads, disconnects) and their timers run
-//! every 100 ms as the session's do; idle connections take their engine's
+//! every 100 ms as the session's do, dialing what each peer's dial book
+//! (the session's policy) holds due; idle connections take their engine's
 //! outbox (the session's writer task); then each peer's upload and download
 //! capacity is shared out over the connections with bytes waiting
 //! ([`crate::bandwidth`]), and the bytes moved arrive one latency later.
@@ -15,7 +16,7 @@ use std::time::Duration;
 
 use shoal_engine::Engine;
 use shoal_metainfo::{ContentHashes, Info, NewFile, Torrent, TorrentSpec};
-use shoal_swarm::Rng;
+use shoal_swarm::{DialBook, Rng};
 use shoal_wire::Decoder;
 
 use crate::bandwidth::{Allocator, Flow};
@@ -132,6 +133,7 @@ impl Simulation {
                     completed_at: None,
                     conns: KeyMap::default(),
                     neighbours: BTreeSet::new(),
+                    book: DialBook::default(),
                     next_tick: Duration::ZERO,
                     uploaded: 0,
                     downloaded: 0,

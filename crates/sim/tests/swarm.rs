@@ -72,6 +72,40 @@ fn the_only_seeder_may_leave_once_a_copy_is_out() {
 }
 
 #[test]
+fn peers_that_found_everyone_full_dial_again_when_a_slot_frees() {
+    // One connection per peer: the second leecher finds both peers full on
+    // arrival, and only the dial policy's redial (after its back-off, once
+    // the first leecher left the seeder) lets it finish.
+    let text = r#"
+content_size = 1048576
+piece_size = 65536
+seed = 9
+latency = 0.01
+step = 0.01
+time_limit = 600
+max_peers = 1
+
+[[group]]
+name = "seeder"
+seeder = true
+upload = 1048576
+
+[[group]]
+name = "leechers"
+count = 2
+arrive_every = 0.5
+upload = 1048576
+leave_when_done = true
+"#;
+    let report = run(&Scenario::from_toml(text).unwrap()).unwrap();
+    assert_eq!(report.completed, 2, "{}", report.to_text());
+    assert!(!report.stalled);
+    let done = leechers(&report, "leechers");
+    // The second waited at least one back-off (5 s) for a slot.
+    assert!(done.iter().any(|&t| t > 5.0), "{done:?}");
+}
+
+#[test]
 fn free_riders_finish_after_contributors() {
     let text = scenario(12, "", "").clone();
     let mut s = text;

@@ -1,7 +1,7 @@
 //! Sans-IO swarm decisions for shoal: which blocks to request from whom
 //! ([`Picker`]), how many requests to keep in flight per peer ([`Pipeline`]),
-//! whom to upload to ([`Choker`]), and whom to ban after hash failures
-//! ([`Blame`]).
+//! whom to upload to ([`Choker`]), whom to ban after hash failures
+//! ([`Blame`]), and which peers to dial when ([`DialBook`]).
 //!
 //! Nothing here does I/O or reads a clock. Time is a [`Duration`] since an
 //! arbitrary epoch chosen by the caller (the session uses the time since it
@@ -66,6 +66,7 @@
 
 mod blame;
 mod choker;
+mod dial;
 mod error;
 mod picker;
 mod piece_set;
@@ -74,6 +75,7 @@ mod rarity;
 
 pub use blame::{Blame, BlameConfig};
 pub use choker::{ChokeDiff, Choker, ChokerConfig, SeedMode};
+pub use dial::{DialBook, DialConfig, Slots};
 pub use error::{PickerError, PieceSetError};
 pub use picker::{
     BlockOutcome, FailedPiece, MAX_PIECES, MAX_REQUESTERS, Picker, PickerConfig, PieceSizes,

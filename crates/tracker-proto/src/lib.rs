@@ -1,11 +1,14 @@
 //! Tracker protocol messages for shoal, without I/O: the HTTP announce/scrape
-//! exchange (BEP 3, 7, 23, 48) and the UDP tracker protocol (BEP 15, 41).
+//! exchange (BEP 3, 7, 23, 48) and the UDP tracker protocol (BEP 15, 41);
+//! and the client's announce schedule ([`announce`]: BEP 12 tiers, events,
+//! intervals, retries, the BEP 15 connection-id cache), on the caller's clock.
 //!
 //! Both directions are implemented so the same code serves the tracker server
 //! (`shoal-tracker`) and the download engine's tracker client. Every length and
 //! count read from the network is bounded by a constant in [`limits`]; decoders
 //! return typed errors and never panic.
 
+pub mod announce;
 pub mod http;
 pub mod limits;
 pub mod udp;

@@ -8,7 +8,7 @@ use shoal_metainfo::Magnet;
 use shoal_metainfo::infohash::hex;
 use shoal_session::TorrentStats;
 
-use super::entry::Entry;
+use super::entry::{Entry, Phase};
 use super::lifecycle::Op;
 use super::metainfo::{parse_torrent, stats_of};
 use super::state::Daemon;
@@ -43,6 +43,8 @@ pub struct AddRequest {
     pub file_priorities: Option<Vec<u8>>,
     /// Download pieces in order.
     pub sequential: bool,
+    /// Labels (see [`check_labels`]).
+    pub labels: Vec<String>,
 }
 
 /// What an add did.
@@ -110,7 +112,7 @@ impl Daemon {
         };
         let dir = match req.download_dir {
             Some(dir) => check_dir(&dir)?,
-            None => self.shared.config.download_dir.clone(),
+            None => self.default_download_dir(),
         };
         let priorities = req.file_priorities.unwrap_or_default();
         match &torrent {
@@ -129,7 +131,8 @@ impl Daemon {
             }
             None => {}
         }
-        let paused = req.paused.unwrap_or(self.shared.config.start_paused);
+        let labels = check_labels(req.labels)?;
+        let paused = req.paused.unwrap_or(self.start_paused());
         let id = {
             let mut state = self.lock();
             if let Some(id) = state.by_hash.get(&hash).copied() {
@@ -143,24 +146,13 @@ impl Daemon {
             state.daemon.next_id = id.saturating_add(1);
             self.shared.store.save_daemon(&state.daemon)?;
             let record = TorrentRecord {
-                id,
-                info_hash: hex(&hash),
-                name: name.clone(),
-                download_dir: dir,
                 paused,
                 added_at: now_unix(),
-                done_at: None,
                 file_priorities: priorities,
                 sequential: req.sequential,
-                max_upload: None,
-                max_download: None,
-                seed_ratio_limit: None,
-                seed_idle_limit: None,
-                finished: false,
-                uploaded: 0,
-                downloaded: 0,
                 magnet: magnet.map(|(link, _)| link),
-                hash_failures: 0,
+                labels,
+                ..TorrentRecord::new(id, hex(&hash), name.clone(), dir)
             };
             let stats = match &torrent {
                 Some(t) => {
@@ -173,9 +165,14 @@ impl Daemon {
                 }
             };
             state.by_hash.insert(hash, id);
-            state
-                .entries
-                .insert(id, Entry::new(record, torrent, hash, stats));
+            let mut entry = Entry::new(record, torrent, hash, stats);
+            if !paused {
+                // Shown as running in the very next read.
+                entry.phase = Phase::Starting;
+            }
+            state.entries.insert(id, entry);
+            state.daemon.queue.push(id);
+            self.shared.store.save_daemon(&state.daemon)?;
             id
         };
         if !paused {
@@ -208,9 +205,42 @@ async fn fetch_url(url: &str) -> Result<shoal_session::HttpFetched, DaemonError>
         .map_err(|e| DaemonError::BadRequest(format!("cannot fetch the torrent: {e}")))
 }
 
+/// Most labels on one torrent.
+pub(crate) const MAX_LABELS: usize = 64;
+/// Longest label, bytes.
+pub(crate) const MAX_LABEL_LEN: usize = 128;
+
+/// Labels from a request: trimmed, non-empty, without commas (Transmission
+/// joins them with commas) or control characters, at most [`MAX_LABELS`] of
+/// at most [`MAX_LABEL_LEN`] bytes; duplicates dropped, order kept.
+pub(crate) fn check_labels(labels: Vec<String>) -> Result<Vec<String>, DaemonError> {
+    if labels.len() > MAX_LABELS {
+        return Err(DaemonError::BadRequest(format!(
+            "at most {MAX_LABELS} labels"
+        )));
+    }
+    let mut out: Vec<String> = Vec::with_capacity(labels.len());
+    for label in labels {
+        let label = label.trim();
+        if label.is_empty()
+            || label.len() > MAX_LABEL_LEN
+            || label.contains(',')
+            || label.chars().any(char::is_control)
+        {
+            return Err(DaemonError::BadRequest(format!(
+                "label {label:?}: 1–{MAX_LABEL_LEN} bytes, no commas or control characters"
+            )));
+        }
+        if !out.iter().any(|l| l == label) {
+            out.push(label.to_owned());
+        }
+    }
+    Ok(out)
+}
+
 /// A download directory from a request: absolute, with no `..` (so no
 /// request can point a torrent outside what it names).
-pub(super) fn check_dir(dir: &Path) -> Result<PathBuf, DaemonError> {
+pub(crate) fn check_dir(dir: &Path) -> Result<PathBuf, DaemonError> {
     let shown = dir.display();
     if !dir.is_absolute() {
         return Err(DaemonError::BadRequest(format!(
@@ -234,6 +264,17 @@ pub(super) fn check_dir(dir: &Path) -> Result<PathBuf, DaemonError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn labels_are_checked() {
+        let ok = check_labels(vec![" tv ".into(), "hd".into(), "tv".into()]).unwrap();
+        assert_eq!(ok, vec!["tv".to_owned(), "hd".to_owned()]);
+        assert!(check_labels(vec!["a,b".into()]).is_err());
+        assert!(check_labels(vec!["  ".into()]).is_err());
+        assert!(check_labels(vec!["a\u{7}b".into()]).is_err());
+        assert!(check_labels(vec!["x".repeat(MAX_LABEL_LEN + 1)]).is_err());
+        assert!(check_labels(vec!["x".into(); MAX_LABELS + 1]).is_err());
+    }
 
     #[test]
     fn download_dirs_are_checked() {

@@ -6,10 +6,14 @@ use std::path::Path;
 use std::time::Instant;
 
 use super::add::check_dir;
+use super::add::check_labels;
 use super::entry::Phase;
 use super::lifecycle::Op;
-use super::state::Daemon;
+use super::policy::{QueueMove, move_in_queue, set_queue_position};
+use super::state::{Daemon, REMOVED_KEPT};
 use crate::DaemonError;
+use crate::snapshot::now_unix;
+use crate::store::LimitMode;
 
 /// Changes to a torrent's options.
 #[derive(Debug, Clone, Default)]
@@ -26,7 +30,22 @@ pub struct TorrentChanges {
     pub seed_ratio_limit: Option<Option<f64>>,
     /// Seed idle limit, seconds without upload (`Some(None)`: none).
     pub seed_idle_limit: Option<Option<u64>>,
+    /// New labels (replacing the old ones).
+    pub labels: Option<Vec<String>>,
+    /// New place in the queue (0 first; beyond the end means last).
+    pub queue_position: Option<usize>,
+    /// Which seed ratio limit applies.
+    pub seed_ratio_mode: Option<LimitMode>,
+    /// Which seed idle limit applies.
+    pub seed_idle_mode: Option<LimitMode>,
 }
+
+/// A torrent's own ratio limit when it is told to use its own and has none
+/// (Transmission's default).
+const DEFAULT_RATIO: f64 = 2.0;
+/// A torrent's own idle limit in that case, seconds (Transmission's 30
+/// minutes).
+const DEFAULT_IDLE: u64 = 30 * 60;
 
 impl Daemon {
     /// Starts (or resumes) a torrent.
@@ -39,6 +58,9 @@ impl Daemon {
             let mut state = self.lock();
             if let Some(e) = state.entries.get_mut(&id) {
                 e.error = None;
+                if !matches!(e.phase, Phase::Running(_)) {
+                    e.phase = Phase::Starting;
+                }
             }
         }
         self.spawn_op(id, hash, Op::Start);
@@ -101,7 +123,13 @@ impl Daemon {
                 .remove(&id)
                 .ok_or_else(|| DaemonError::NotFound(id.to_string()))?;
             state.by_hash.remove(&entry.hash);
+            state.daemon.queue.retain(|q| *q != id);
+            if state.removed.len() >= REMOVED_KEPT {
+                state.removed.pop_front();
+            }
+            state.removed.push_back((id, now_unix()));
             self.shared.store.remove(&entry.record.info_hash)?;
+            self.shared.store.save_daemon(&state.daemon)?;
             // Dropping the entry drops its cancel sender: a metadata fetch
             // in progress stops.
             (entry.hash, entry.torrent, entry.record.download_dir)
@@ -177,7 +205,17 @@ impl Daemon {
                 return Err(DaemonError::BadRequest("seed ratio must be ≥ 0".into()));
             }
         }
+        let labels = changes.labels.clone().map(check_labels).transpose()?;
+        if let Some(position) = changes.queue_position {
+            let mut state = self.lock();
+            set_queue_position(&mut state.daemon.queue, id, position);
+            self.shared.store.save_daemon(&state.daemon)?;
+        }
         let hash = self.update_record(id, |r| {
+            r.edited_at = Some(now_unix());
+            if let Some(labels) = labels {
+                r.labels = labels;
+            }
             if !changes.file_priorities.is_empty() && r.file_priorities.len() < files {
                 r.file_priorities.resize(files, 4);
             }
@@ -201,8 +239,20 @@ impl Daemon {
             if let Some(l) = changes.seed_idle_limit {
                 r.seed_idle_limit = l;
             }
+            if let Some(m) = changes.seed_ratio_mode {
+                r.seed_ratio_mode = Some(m);
+                if m == LimitMode::Own && r.seed_ratio_limit.is_none() {
+                    r.seed_ratio_limit = Some(DEFAULT_RATIO);
+                }
+            }
+            if let Some(m) = changes.seed_idle_mode {
+                r.seed_idle_mode = Some(m);
+                if m == LimitMode::Own && r.seed_idle_limit.is_none() {
+                    r.seed_idle_limit = Some(DEFAULT_IDLE);
+                }
+            }
         })?;
-        if changes.seed_idle_limit.is_some() {
+        if changes.seed_idle_limit.is_some() || changes.seed_idle_mode.is_some() {
             // A new limit counts from now, not from an idle spell that
             // began before anyone asked for it.
             if let Some(e) = self.lock().entries.get_mut(&id) {
@@ -228,6 +278,27 @@ impl Daemon {
                 },
             );
         }
+        self.bump();
+        Ok(())
+    }
+
+    /// Keeps settings shoal reports but does not act on (merged into the
+    /// ones kept before).
+    pub(crate) fn store_torrent_settings(
+        &self,
+        id: u32,
+        settings: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<(), DaemonError> {
+        self.update_record(id, |r| r.stored.extend(settings))?;
+        Ok(())
+    }
+
+    /// Moves torrents in the queue (unknown ids are ignored).
+    pub fn queue_move(&self, ids: &[u32], how: QueueMove) -> Result<(), DaemonError> {
+        let mut state = self.lock();
+        move_in_queue(&mut state.daemon.queue, ids, how);
+        self.shared.store.save_daemon(&state.daemon)?;
+        drop(state);
         self.bump();
         Ok(())
     }

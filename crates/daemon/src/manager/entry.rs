@@ -7,7 +7,8 @@ use std::time::Instant;
 use shoal_metainfo::{Magnet, Torrent};
 use shoal_session::{ScrapeResult, TorrentHandle, TorrentStats};
 
-use crate::snapshot::{Activity, ScrapeStatus, TorrentSnapshot};
+use super::policy::effective_limit;
+use crate::snapshot::{Activity, ScrapeStatus, TorrentSnapshot, now_unix};
 use crate::store::{DaemonRecord, TorrentRecord};
 
 /// What a torrent is doing.
@@ -15,6 +16,9 @@ use crate::store::{DaemonRecord, TorrentRecord};
 pub(crate) enum Phase {
     /// Not in the session.
     Stopped,
+    /// Asked to start; its lifecycle step has not begun yet (shown as
+    /// running at once, as Transmission shows a start).
+    Starting,
     /// Waiting for a download or seed slot (`max_active_downloads`,
     /// `max_active_seeds`).
     Queued,
@@ -31,6 +35,7 @@ impl Phase {
     pub fn activity(&self) -> Activity {
         match self {
             Phase::Stopped => Activity::Stopped,
+            Phase::Starting => Activity::Starting,
             Phase::Queued => Activity::Queued,
             Phase::Checking => Activity::Checking,
             Phase::Fetching => Activity::Fetching,
@@ -72,6 +77,8 @@ pub(crate) struct Entry {
     /// Since when nothing was sent or received (or the torrent started, or
     /// its idle limit changed): the seed idle limit counts from here.
     pub idle_since: Instant,
+    /// Running time not yet counted in whole seconds in the record.
+    pub time_carry: f64,
 }
 
 impl Entry {
@@ -101,6 +108,7 @@ impl Entry {
             scraped_at: None,
             scraping: false,
             idle_since: Instant::now(),
+            time_carry: 0.0,
         }
     }
 
@@ -126,7 +134,8 @@ impl Entry {
     }
 
     /// An owned copy for readers outside the manager.
-    pub fn snapshot(&self) -> TorrentSnapshot {
+    pub fn snapshot(&self, queue_position: usize, daemon: &DaemonRecord) -> TorrentSnapshot {
+        let r = &self.record;
         TorrentSnapshot {
             record: self.record.clone(),
             torrent: self.torrent.clone(),
@@ -138,6 +147,17 @@ impl Entry {
             up_rate: self.up_rate,
             scrape: self.scrape.clone(),
             scraped_at: self.scraped_at,
+            seed_ratio_limit: effective_limit(
+                r.seed_ratio_mode,
+                r.seed_ratio_limit,
+                daemon.seed_ratio_limit,
+            ),
+            seed_idle_limit: effective_limit(
+                r.seed_idle_mode,
+                r.seed_idle_limit,
+                daemon.seed_idle_limit,
+            ),
+            queue_position,
             trackers: self.trackers(),
         }
     }
@@ -190,6 +210,7 @@ impl Entry {
             daemon.uploaded = daemon.uploaded.saturating_add(up);
             self.dirty = true;
             self.idle_since = Instant::now();
+            self.record.active_at = Some(now_unix());
         }
         if let Some(secs) = elapsed {
             let secs = secs.max(1e-3);
@@ -198,5 +219,22 @@ impl Entry {
             self.up_rate = 0.5 * self.up_rate + 0.5 * up as f64 / secs;
         }
         self.stats = *stats;
+    }
+
+    /// Counts `secs` of running time as downloading or seeding.
+    pub fn count_running(&mut self, secs: f64) {
+        self.time_carry += secs.max(0.0);
+        let whole = self.time_carry.floor();
+        if whole >= 1.0 {
+            self.time_carry -= whole;
+            let whole = whole as u64;
+            let counter = if self.stats.bytes_left == 0 {
+                &mut self.record.seconds_seeding
+            } else {
+                &mut self.record.seconds_downloading
+            };
+            *counter = counter.saturating_add(whole);
+            self.dirty = true;
+        }
     }
 }

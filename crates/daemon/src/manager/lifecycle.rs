@@ -15,6 +15,7 @@ use super::entry::Phase;
 use super::metainfo::{metainfo_bytes, stats_of};
 use super::state::{Daemon, State};
 use crate::DaemonError;
+use crate::snapshot::now_unix;
 
 /// First wait before asking peers for a magnet link's metadata again; it
 /// doubles up to [`FETCH_RETRY_MAX`].
@@ -215,6 +216,8 @@ impl Daemon {
                             e.seen_up = 0;
                             e.seen_failures = 0;
                             e.idle_since = Instant::now();
+                            e.record.started_at = Some(now_unix());
+                            e.dirty = true;
                             e.phase = Phase::Running(handle);
                             true
                         }
@@ -371,7 +374,9 @@ impl Daemon {
         }
         let mut state = self.lock();
         if let Some(e) = state.entries.get_mut(&id) {
-            if e.hash == hash && !matches!(e.phase, Phase::Queued) {
+            // A queued torrent stays queued, and one asked to start again
+            // meanwhile shows as starting until its own step runs.
+            if e.hash == hash && !matches!(e.phase, Phase::Queued | Phase::Starting) {
                 e.phase = Phase::Stopped;
                 e.still();
             }

@@ -27,9 +27,12 @@ use shoal_metainfo::infohash::hex;
 use shoal_metainfo::{Magnet, Torrent};
 use shoal_session::{Session, SessionConfig, TorrentStats};
 
+pub(crate) use add::check_dir;
 pub use add::{AddOutcome, AddRequest, AddSource};
 pub use commands::TorrentChanges;
+pub use policy::QueueMove;
 pub use state::Daemon;
+pub(crate) use state::RECENT;
 
 use entry::Entry;
 use lifecycle::Op;
@@ -73,6 +76,7 @@ impl Daemon {
                 entries: BTreeMap::new(),
                 by_hash: HashMap::new(),
                 daemon,
+                removed: std::collections::VecDeque::new(),
                 op_locks: HashMap::new(),
             }),
             changed: tokio::sync::watch::Sender::new(0),
@@ -131,6 +135,15 @@ impl Daemon {
             state
                 .entries
                 .insert(record.id, Entry::new(record, torrent, hash, stats));
+        }
+        {
+            let mut state = self.lock();
+            let present: Vec<u32> = state.entries.keys().copied().collect();
+            let queue = policy::normalize_queue(&state.daemon.queue, &present);
+            if queue != state.daemon.queue {
+                state.daemon.queue = queue;
+                self.shared.store.save_daemon(&state.daemon)?;
+            }
         }
         for (id, hash) in to_start {
             self.spawn_op(id, hash, Op::Start);

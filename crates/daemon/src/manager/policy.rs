@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+use crate::store::LimitMode;
+
 /// Where a torrent stands, as the queues see it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum SlotState {
@@ -20,7 +22,7 @@ pub(crate) enum SlotState {
 /// One torrent as the queues see it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Slot {
-    /// Its id (older torrents have smaller ones).
+    /// Its id.
     pub id: u32,
     /// Complete: it counts against the seed queue, not the download queue.
     pub seed: bool,
@@ -42,7 +44,7 @@ pub(crate) struct QueuePlan {
 /// The queues, one per class (downloads, seeds; a limit of 0 is none):
 /// the newest running torrents beyond the limit become queued, and the
 /// oldest queued ones that are not paused start while there is room
-/// (torrents being checked hold a slot). `slots` are in id order.
+/// (torrents being checked hold a slot). `slots` are in queue order.
 pub(crate) fn plan_queues(slots: &[Slot], max_down: usize, max_seed: usize) -> QueuePlan {
     let mut plan = QueuePlan::default();
     for (seeds, max) in [(false, max_down), (true, max_seed)] {
@@ -74,6 +76,92 @@ pub(crate) fn plan_queues(slots: &[Slot], max_down: usize, max_seed: usize) -> Q
         }
     }
     plan
+}
+
+/// A move in the queue (Transmission's `queue-move-*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueueMove {
+    /// To the front.
+    Top,
+    /// One place forward.
+    Up,
+    /// One place back.
+    Down,
+    /// To the end.
+    Bottom,
+}
+
+/// Moves `ids` in `queue` (ids in queue order). Several ids keep their
+/// order among themselves: to the top they go as a block in queue order,
+/// up and down each moves one place unless the one it would pass is moved
+/// too. Ids not in the queue are ignored.
+pub(crate) fn move_in_queue(queue: &mut Vec<u32>, ids: &[u32], how: QueueMove) {
+    let moved = |id: &u32| ids.contains(id);
+    match how {
+        QueueMove::Top | QueueMove::Bottom => {
+            let (picked, rest): (Vec<u32>, Vec<u32>) = queue.iter().partition(|id| moved(id));
+            *queue = if how == QueueMove::Top {
+                picked.into_iter().chain(rest).collect()
+            } else {
+                rest.into_iter().chain(picked).collect()
+            };
+        }
+        QueueMove::Up => {
+            for i in 1..queue.len() {
+                if queue.get(i).is_some_and(moved) && !queue.get(i - 1).is_some_and(moved) {
+                    queue.swap(i - 1, i);
+                }
+            }
+        }
+        QueueMove::Down => {
+            for i in (0..queue.len().saturating_sub(1)).rev() {
+                if queue.get(i).is_some_and(moved) && !queue.get(i + 1).is_some_and(moved) {
+                    queue.swap(i, i + 1);
+                }
+            }
+        }
+    }
+}
+
+/// Puts `id` at `position` in `queue` (clamped to the end).
+pub(crate) fn set_queue_position(queue: &mut Vec<u32>, id: u32, position: usize) {
+    if let Some(at) = queue.iter().position(|q| *q == id) {
+        queue.remove(at);
+        queue.insert(position.min(queue.len()), id);
+    }
+}
+
+/// `queue` with the ids no longer present dropped and the ones missing
+/// appended in id order (`present` is in id order).
+pub(crate) fn normalize_queue(queue: &[u32], present: &[u32]) -> Vec<u32> {
+    let mut out: Vec<u32> = Vec::with_capacity(present.len());
+    for id in queue {
+        if present.binary_search(id).is_ok() && !out.contains(id) {
+            out.push(*id);
+        }
+    }
+    let listed: std::collections::HashSet<u32> = out.iter().copied().collect();
+    out.extend(present.iter().filter(|id| !listed.contains(id)));
+    out
+}
+
+/// The limit in force: its own, the session's or none, as `mode` says;
+/// with no mode, its own if it has one, else the session's.
+pub(crate) fn effective_limit<T>(
+    mode: Option<LimitMode>,
+    own: Option<T>,
+    session: Option<T>,
+) -> Option<T> {
+    let mode = mode.unwrap_or(if own.is_some() {
+        LimitMode::Own
+    } else {
+        LimitMode::Session
+    });
+    match mode {
+        LimitMode::Own => own,
+        LimitMode::Session => session,
+        LimitMode::Unlimited => None,
+    }
 }
 
 /// Whether a complete torrent has seeded enough: uploaded ≥ `ratio` ×
@@ -163,6 +251,47 @@ mod tests {
             slot(2, false, SlotState::Queued),
         ];
         assert_eq!(plan_queues(&slots, 1, 1).start, vec![2]);
+    }
+
+    #[test]
+    fn queue_moves_keep_the_order_of_what_moves() {
+        let q = || vec![1, 2, 3, 4, 5];
+        let moved = |ids: &[u32], how| {
+            let mut v = q();
+            move_in_queue(&mut v, ids, how);
+            v
+        };
+        assert_eq!(moved(&[4, 2], QueueMove::Top), vec![2, 4, 1, 3, 5]);
+        assert_eq!(moved(&[2, 4], QueueMove::Bottom), vec![1, 3, 5, 2, 4]);
+        assert_eq!(moved(&[3, 5], QueueMove::Up), vec![1, 3, 2, 5, 4]);
+        assert_eq!(moved(&[1, 2], QueueMove::Up), q(), "already at the front");
+        assert_eq!(moved(&[1, 3], QueueMove::Down), vec![2, 1, 4, 3, 5]);
+        assert_eq!(moved(&[4, 5], QueueMove::Down), q(), "already at the end");
+        assert_eq!(moved(&[9], QueueMove::Top), q(), "unknown ids are ignored");
+    }
+
+    #[test]
+    fn queue_positions_are_set_and_kept_whole() {
+        let mut v = vec![1, 2, 3];
+        set_queue_position(&mut v, 3, 0);
+        assert_eq!(v, vec![3, 1, 2]);
+        set_queue_position(&mut v, 3, 99);
+        assert_eq!(v, vec![1, 2, 3]);
+        assert_eq!(
+            normalize_queue(&[3, 9, 1, 3], &[1, 2, 3, 4]),
+            vec![3, 1, 2, 4]
+        );
+    }
+
+    #[test]
+    fn the_mode_picks_the_limit() {
+        use LimitMode::*;
+        assert_eq!(effective_limit(Some(Own), Some(1), Some(2)), Some(1));
+        assert_eq!(effective_limit(Some(Session), Some(1), Some(2)), Some(2));
+        assert_eq!(effective_limit(Some(Unlimited), Some(1), Some(2)), None);
+        assert_eq!(effective_limit(None, Some(1), Some(2)), Some(1));
+        assert_eq!(effective_limit(None, None, Some(2)), Some(2));
+        assert_eq!(effective_limit::<u8>(None, None, None), None);
     }
 
     #[test]

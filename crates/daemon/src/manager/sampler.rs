@@ -1,14 +1,14 @@
 //! Once a second: rates, totals, completion, seed limits and the queues;
 //! records whose counters moved are saved every [`SAVE_EVERY`] rounds.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use super::entry::{Entry, Phase};
 use super::lifecycle::Op;
-use super::policy::{Slot, SlotState, plan_queues, seed_limit_reached};
+use super::policy::{Slot, SlotState, effective_limit, plan_queues, seed_limit_reached};
 use super::state::{Daemon, Shared, State};
 use crate::snapshot::now_unix;
 
@@ -44,6 +44,7 @@ pub(super) async fn sampler(shared: Arc<Shared>) {
         {
             let mut state = shared.lock();
             let (max_down, max_seed) = shared.queue_limits(&state);
+            let positions = state.queue_positions();
             let State {
                 entries, daemon: d, ..
             } = &mut *state;
@@ -53,6 +54,7 @@ pub(super) async fn sampler(shared: Arc<Shared>) {
                 };
                 let (stats, fault) = (handle.stats(), handle.error());
                 e.account(d, &stats, Some(elapsed));
+                e.count_running(elapsed);
                 if let Some(fault) = fault {
                     faulted.push((e.record.id, e.hash, fault.to_string()));
                     continue;
@@ -63,9 +65,14 @@ pub(super) async fn sampler(shared: Arc<Shared>) {
                         e.dirty = true;
                         to_save.push(e.record.clone());
                     }
+                    let r = &e.record;
+                    let ratio =
+                        effective_limit(r.seed_ratio_mode, r.seed_ratio_limit, d.seed_ratio_limit);
+                    let idle =
+                        effective_limit(r.seed_idle_mode, r.seed_idle_limit, d.seed_idle_limit);
                     if seed_limit_reached(
-                        e.record.seed_ratio_limit,
-                        e.record.seed_idle_limit,
+                        ratio,
+                        idle,
                         e.record.uploaded,
                         stats.total_size,
                         e.idle_since.elapsed(),
@@ -74,7 +81,7 @@ pub(super) async fn sampler(shared: Arc<Shared>) {
                     }
                 }
             }
-            start = run_queues(entries.values_mut(), max_down, max_seed);
+            start = run_queues(entries.values_mut(), &positions, max_down, max_seed);
             for e in entries.values() {
                 if matches!(e.phase, Phase::Queued) && shared.session.torrent(&e.hash).is_some() {
                     stop.push((e.record.id, e.hash));
@@ -110,14 +117,21 @@ pub(super) async fn sampler(shared: Arc<Shared>) {
     }
 }
 
-/// Applies the queue plan to the entries (in id order): the ones it
+/// Applies the queue plan to the entries (taken in queue order): the ones it
 /// queues become `Queued`; returns the ones to start.
 fn run_queues<'a>(
     entries: impl Iterator<Item = &'a mut Entry>,
+    positions: &HashMap<u32, usize>,
     max_down: usize,
     max_seed: usize,
 ) -> Vec<(u32, [u8; 20])> {
     let mut entries: Vec<&mut Entry> = entries.collect();
+    entries.sort_by_key(|e| {
+        (
+            positions.get(&e.record.id).copied().unwrap_or(usize::MAX),
+            e.record.id,
+        )
+    });
     let slots: Vec<Slot> = entries
         .iter()
         .map(|e| Slot {
@@ -125,7 +139,8 @@ fn run_queues<'a>(
             seed: e.is_seed(),
             state: match e.phase {
                 Phase::Running(_) => SlotState::Running,
-                Phase::Checking => SlotState::Checking,
+                // On its way in: holds a slot like a check.
+                Phase::Checking | Phase::Starting => SlotState::Checking,
                 Phase::Queued => SlotState::Queued,
                 Phase::Stopped | Phase::Fetching => SlotState::Other,
             },

@@ -2,13 +2,14 @@
 //! manager builds on: locking, saving a record, telling listeners.
 
 use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
 use shoal_session::Session;
 
-use super::entry::Entry;
+use super::entry::{Entry, Phase};
 use crate::snapshot::{ScrapeStatus, TorrentSnapshot};
 use crate::store::{DaemonRecord, Store, TorrentRecord};
 use crate::{DaemonConfig, DaemonError};
@@ -17,11 +18,19 @@ use crate::{DaemonConfig, DaemonError};
 /// this many, further ones are dropped (the periodic scrape still comes).
 pub(crate) const SCRAPE_REQUESTS: usize = 64;
 
+/// What `recently-active` means, seconds.
+pub(crate) const RECENT: u64 = 60;
+/// Removals remembered for `recently-active` readers.
+pub(super) const REMOVED_KEPT: usize = 1024;
+
 /// The torrents and the daemon-wide record, behind one lock.
 pub(super) struct State {
     pub entries: BTreeMap<u32, Entry>,
     pub by_hash: HashMap<[u8; 20], u32>,
     pub daemon: DaemonRecord,
+    /// Recently removed torrents and when (Unix seconds), newest last, for
+    /// Transmission's `removed` (at most [`REMOVED_KEPT`]).
+    pub removed: std::collections::VecDeque<(u32, u64)>,
     /// One lifecycle lock per info-hash (see the module doc).
     pub op_locks: HashMap<[u8; 20], Arc<tokio::sync::Mutex<()>>>,
 }
@@ -45,6 +54,18 @@ pub(crate) struct Shared {
 #[derive(Clone)]
 pub struct Daemon {
     pub(crate) shared: Arc<Shared>,
+}
+
+impl State {
+    /// Each torrent's place in the queue.
+    pub fn queue_positions(&self) -> HashMap<u32, usize> {
+        self.daemon
+            .queue
+            .iter()
+            .enumerate()
+            .map(|(at, id)| (*id, at))
+            .collect()
+    }
 }
 
 impl Shared {
@@ -97,9 +118,45 @@ impl Daemon {
         self.shared.dht_nodes.load(Ordering::Relaxed)
     }
 
+    /// Where a torrent's .torrent file is kept (it exists once the
+    /// metadata is known).
+    pub fn torrent_file(&self, info_hash: &str) -> PathBuf {
+        self.shared.store.torrent_path(info_hash)
+    }
+
     /// Daemon-wide record (totals over all sessions).
     pub fn daemon_record(&self) -> DaemonRecord {
         self.lock().daemon.clone()
+    }
+
+    /// Whether added torrents stay stopped unless asked otherwise.
+    pub fn start_paused(&self) -> bool {
+        self.lock()
+            .daemon
+            .start_added_torrents
+            .map_or(self.shared.config.start_paused, |start| !start)
+    }
+
+    /// Where torrents download unless told otherwise.
+    pub fn default_download_dir(&self) -> PathBuf {
+        self.lock()
+            .daemon
+            .download_dir
+            .clone()
+            .unwrap_or_else(|| self.shared.config.download_dir.clone())
+    }
+
+    /// Changes the daemon-wide record and saves it.
+    pub(crate) fn update_daemon(
+        &self,
+        f: impl FnOnce(&mut DaemonRecord),
+    ) -> Result<(), DaemonError> {
+        let mut state = self.lock();
+        f(&mut state.daemon);
+        self.shared.store.save_daemon(&state.daemon)?;
+        drop(state);
+        self.bump();
+        Ok(())
     }
 
     /// Resolves an id or a hex info-hash to an id.
@@ -119,12 +176,61 @@ impl Daemon {
 
     /// A copy of one torrent's state.
     pub(crate) fn snapshot(&self, id: u32) -> Option<TorrentSnapshot> {
-        self.lock().entries.get(&id).map(Entry::snapshot)
+        let state = self.lock();
+        let position = state.daemon.queue.iter().position(|q| *q == id);
+        let entry = state.entries.get(&id)?;
+        Some(entry.snapshot(position.unwrap_or(state.daemon.queue.len()), &state.daemon))
     }
 
     /// Copies of every torrent's state, in id order.
     pub(crate) fn snapshots(&self) -> Vec<TorrentSnapshot> {
-        self.lock().entries.values().map(Entry::snapshot).collect()
+        let state = self.lock();
+        let positions = state.queue_positions();
+        state
+            .entries
+            .values()
+            .map(|e| {
+                let position = positions.get(&e.record.id).copied();
+                e.snapshot(position.unwrap_or(usize::MAX), &state.daemon)
+            })
+            .collect()
+    }
+
+    /// Torrents that are on their way in or running, or whose state changed
+    /// in the last [`RECENT`] seconds (Transmission's `recently-active`).
+    pub(crate) fn recently_active(&self) -> Vec<u32> {
+        let since = crate::snapshot::now_unix().saturating_sub(RECENT);
+        let state = self.lock();
+        state
+            .entries
+            .values()
+            .filter(|e| {
+                let r = &e.record;
+                !matches!(e.phase, Phase::Stopped | Phase::Queued)
+                    || [
+                        r.active_at,
+                        r.started_at,
+                        r.edited_at,
+                        r.done_at,
+                        Some(r.added_at),
+                    ]
+                    .into_iter()
+                    .flatten()
+                    .any(|at| at >= since)
+            })
+            .map(|e| e.record.id)
+            .collect()
+    }
+
+    /// Ids of torrents removed at or after `since` (Unix seconds).
+    pub(crate) fn removed_since(&self, since: u64) -> Vec<u32> {
+        let state = self.lock();
+        state
+            .removed
+            .iter()
+            .filter(|(_, at)| *at >= since)
+            .map(|(id, _)| *id)
+            .collect()
     }
 
     /// Torrents with trackers for which `due` holds and no scrape is under

@@ -1,25 +1,30 @@
-//! Transmission's RPC (protocol version 16, as Transmission 3.00 speaks it)
-//! at `/transmission/rpc`, so `transmission-remote` and the tools built on
-//! it (Sonarr, Radarr, Flood …) can drive shoal unchanged.
+//! Transmission's RPC at `/transmission/rpc`, so `transmission-remote` and
+//! the tools built on it (Sonarr, Radarr, Flood, the `transmission-rpc`
+//! libraries …) drive shoal unchanged: the legacy protocol (Transmission
+//! 4.0, rpc-version 17: `{"method": "torrent-get", "arguments": …,
+//! "tag": …}`) and JSON-RPC 2.0 (`{"jsonrpc": "2.0", "method":
+//! "torrent_get", "params": …, "id": …}`, batches included) as Transmission
+//! 4.1 added. Keys may be spelled in kebab-case, camelCase or snake_case.
 //!
 //! The session-id handshake: a request without the current
 //! `X-Transmission-Session-Id` gets 409 and the id to use; it protects
 //! against cross-site requests, as a browser page cannot read the header.
 
 mod args;
+mod jsonrpc;
+mod methods;
 mod session;
+mod torrent_detail;
 mod torrent_get;
 mod torrent_set;
 
-use std::path::PathBuf;
-
 use hyper::body::Incoming;
-use hyper::header::HeaderValue;
+use hyper::header::{CONNECTION, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use serde_json::{Map, Value, json};
 
 use crate::http::{Body, Ctx, read_body, response};
-use args::{each, flag};
+use args::{Style, canonical};
 
 /// The session-id header.
 const SESSION_HEADER: &str = "x-transmission-session-id";
@@ -31,6 +36,10 @@ pub(crate) async fn handle(ctx: &Ctx, req: Request<Incoming>) -> Response<Body> 
         .get(SESSION_HEADER)
         .is_some_and(|v| v.as_bytes() == ctx.rpc_session_id.as_bytes());
     if !id_ok {
+        // The body is read and dropped so the connection stays usable for
+        // the retry (clients resend on the same one); one that cannot be
+        // read ends the connection, and the answer says so.
+        let drained = read_body(req, ctx.max_body).await.is_ok();
         let mut resp = response(
             StatusCode::CONFLICT,
             "text/html; charset=utf-8",
@@ -43,6 +52,10 @@ pub(crate) async fn handle(ctx: &Ctx, req: Request<Incoming>) -> Response<Body> 
         if let Ok(v) = HeaderValue::from_str(&ctx.rpc_session_id) {
             resp.headers_mut().insert(SESSION_HEADER, v);
         }
+        if !drained {
+            resp.headers_mut()
+                .insert(CONNECTION, HeaderValue::from_static("close"));
+        }
         return resp;
     }
     if req.method() != Method::POST {
@@ -53,6 +66,9 @@ pub(crate) async fn handle(ctx: &Ctx, req: Request<Incoming>) -> Response<Body> 
         Err(resp) => return resp,
     };
     let Ok(request) = serde_json::from_slice::<Value>(&body) else {
+        if jsonrpc::looks_like(&body) {
+            return jsonrpc::parse_error();
+        }
         return reply(
             StatusCode::BAD_REQUEST,
             "invalid JSON in request",
@@ -60,6 +76,9 @@ pub(crate) async fn handle(ctx: &Ctx, req: Request<Incoming>) -> Response<Body> 
             None,
         );
     };
+    if jsonrpc::is_jsonrpc(&request) {
+        return jsonrpc::handle(ctx, request).await;
+    }
     let tag = request
         .get("tag")
         .filter(|t| t.is_i64() || t.is_u64())
@@ -68,13 +87,15 @@ pub(crate) async fn handle(ctx: &Ctx, req: Request<Incoming>) -> Response<Body> 
         return reply(StatusCode::OK, "no method name", None, tag);
     };
     let empty = Map::new();
-    let args = request
-        .get("arguments")
-        .and_then(Value::as_object)
-        .unwrap_or(&empty);
-    match dispatch(ctx, method, args).await {
+    let args = canonical(
+        request
+            .get("arguments")
+            .and_then(Value::as_object)
+            .unwrap_or(&empty),
+    );
+    match methods::dispatch(ctx, method, &args, Style::Legacy).await {
         Ok(arguments) => reply(StatusCode::OK, "success", Some(arguments), tag),
-        Err(message) => reply(StatusCode::OK, &message, None, tag),
+        Err(err) => reply(StatusCode::OK, &err.message, None, tag),
     }
 }
 
@@ -90,45 +111,4 @@ fn reply(
         obj.insert("tag".into(), tag);
     }
     crate::http::json(status, &body)
-}
-
-/// Runs one method.
-async fn dispatch(ctx: &Ctx, method: &str, args: &Map<String, Value>) -> Result<Value, String> {
-    let d = &ctx.daemon;
-    match method {
-        "session-get" => Ok(session::session_get(d)),
-        "session-set" => session::session_set(d, args),
-        "session-stats" => Ok(session::session_stats(d)),
-        "torrent-get" => torrent_get::torrent_get(d, args),
-        "torrent-add" => torrent_set::torrent_add(d, args).await,
-        "torrent-start" | "torrent-start-now" => each(d, args, |d, id| d.start_torrent(id)),
-        "torrent-stop" => each(d, args, |d, id| d.stop_torrent(id)),
-        "torrent-verify" => each(d, args, |d, id| d.verify_torrent(id)),
-        "torrent-reannounce" => each(d, args, |d, id| d.reannounce_torrent(id)),
-        "torrent-remove" => {
-            let delete = flag(args, "delete-local-data").unwrap_or(false);
-            each(d, args, |d, id| d.remove_torrent(id, delete))
-        }
-        "torrent-set" => torrent_set::torrent_set(d, args),
-        "torrent-set-location" => {
-            let location = args
-                .get("location")
-                .and_then(Value::as_str)
-                .ok_or("torrent-set-location needs a location")?;
-            let move_data = flag(args, "move").unwrap_or(false);
-            let dir = PathBuf::from(location);
-            each(d, args, |d, id| d.set_location(id, &dir, move_data))
-        }
-        "port-test" => Ok(json!({ "port-is-open": false })),
-        "free-space" => {
-            let path = args
-                .get("path")
-                .and_then(Value::as_str)
-                .filter(|p| p.starts_with('/'))
-                .ok_or("free-space needs an absolute path")?;
-            let size = session::free_space(std::path::Path::new(path));
-            Ok(json!({ "path": path, "size-bytes": size }))
-        }
-        _ => Err("method name not recognized".into()),
-    }
 }

@@ -1,70 +1,204 @@
-//! `session-get`, `session-set` and `session-stats`.
+//! `session-get`, `session-set`, `session-stats` and `free-space`.
+//!
+//! Settings shoal has are applied (download dir, speed limits, seed ratio
+//! and idle limits, queue sizes, start-added-torrents); the others are
+//! stored and reported as set (see the README for the list); read-only
+//! ones that describe shoal (peer port, DHT, uTP, PEX) say what shoal does.
+
+use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value, json};
 
-use super::args::{SPEED_K, flag, uint};
+use super::args::{SPEED_K, Style, canon, flag, float, string, uint};
 use crate::Daemon;
 use crate::view::Status;
 
-/// RPC version we claim: Transmission 3.00's.
-const RPC_VERSION: u64 = 16;
+/// RPC version we claim: Transmission 4.0's.
+const RPC_VERSION: u64 = 17;
+/// The same as a semantic version (`rpc-version-semver`).
+const RPC_VERSION_SEMVER: &str = "5.3.0";
+/// The Transmission release whose RPC we speak. `version` starts with it,
+/// as Transmission's own does, because tools parse the first number in it
+/// (Sonarr and Radarr refuse anything below 2.40).
+const TRANSMISSION_VERSION: &str = "4.0.6";
 
-/// `session-get`: the daemon's settings in Transmission's names.
-pub(super) fn session_get(d: &Daemon) -> Value {
+/// Settings kept and reported but not acted on, with the value reported
+/// until one is set (snake_case names).
+const STORED: &[(&str, StoredDefault)] = &[
+    ("alt_speed_down", StoredDefault::Int(50)),
+    ("alt_speed_enabled", StoredDefault::Bool(false)),
+    ("alt_speed_time_begin", StoredDefault::Int(540)),
+    ("alt_speed_time_day", StoredDefault::Int(127)),
+    ("alt_speed_time_enabled", StoredDefault::Bool(false)),
+    ("alt_speed_time_end", StoredDefault::Int(1020)),
+    ("alt_speed_up", StoredDefault::Int(50)),
+    ("blocklist_enabled", StoredDefault::Bool(false)),
+    (
+        "blocklist_url",
+        StoredDefault::Str("http://www.example.com/blocklist"),
+    ),
+    ("cache_size_mb", StoredDefault::Int(4)),
+    ("default_trackers", StoredDefault::Str("")),
+    ("incomplete_dir", StoredDefault::Str("")),
+    ("incomplete_dir_enabled", StoredDefault::Bool(false)),
+    ("peer_port_random_on_start", StoredDefault::Bool(false)),
+    ("queue_stalled_enabled", StoredDefault::Bool(true)),
+    ("queue_stalled_minutes", StoredDefault::Int(30)),
+    ("rename_partial_files", StoredDefault::Bool(false)),
+    ("script_torrent_added_enabled", StoredDefault::Bool(false)),
+    ("script_torrent_added_filename", StoredDefault::Str("")),
+    ("script_torrent_done_enabled", StoredDefault::Bool(false)),
+    ("script_torrent_done_filename", StoredDefault::Str("")),
+    (
+        "script_torrent_done_seeding_enabled",
+        StoredDefault::Bool(false),
+    ),
+    (
+        "script_torrent_done_seeding_filename",
+        StoredDefault::Str(""),
+    ),
+    ("trash_original_torrent_files", StoredDefault::Bool(false)),
+    ("reqq", StoredDefault::Int(2000)),
+];
+
+/// Settings that describe what shoal does; a client may set them, the
+/// value asked is kept, and the answer still says what shoal does.
+const DESCRIBED: &[&str] = &[
+    "dht_enabled",
+    "encryption",
+    "lpd_enabled",
+    "peer_limit_global",
+    "peer_limit_per_torrent",
+    "peer_port",
+    "pex_enabled",
+    "port_forwarding_enabled",
+    "utp_enabled",
+    "tcp_enabled",
+];
+
+/// The value a stored-only setting has until a client sets it.
+#[derive(Clone, Copy)]
+enum StoredDefault {
+    Bool(bool),
+    Int(i64),
+    Str(&'static str),
+}
+
+impl From<StoredDefault> for Value {
+    fn from(d: StoredDefault) -> Value {
+        match d {
+            StoredDefault::Bool(b) => b.into(),
+            StoredDefault::Int(n) => n.into(),
+            StoredDefault::Str(s) => s.into(),
+        }
+    }
+}
+
+/// The key `session-get` uses for a snake_case name: Transmission 4.0
+/// spelled session keys in kebab-case except the seed ratio pair.
+fn legacy_session_key(snake: &str) -> String {
+    match snake {
+        "seed_ratio_limit" => "seedRatioLimit".into(),
+        "seed_ratio_limited" => "seedRatioLimited".into(),
+        _ => snake.replace('_', "-"),
+    }
+}
+
+/// Free bytes and total bytes of the file system holding `path`.
+pub(super) fn disk_space(path: &Path) -> Option<(u64, u64)> {
+    let st = rustix::fs::statvfs(path).ok()?;
+    let unit = st.f_frsize.max(1);
+    Some((
+        st.f_bavail.saturating_mul(unit),
+        st.f_blocks.saturating_mul(unit),
+    ))
+}
+
+/// `free-space`: free and total bytes where `path` lives.
+pub(super) fn free_space(args: &Map<String, Value>) -> Result<Value, String> {
+    let path = string(args, "path").ok_or("free-space needs a path")?;
+    let (free, total) = disk_space(Path::new(path))
+        .ok_or_else(|| format!("{path}: no such directory or not readable"))?;
+    Ok(json!({ "path": path, "size-bytes": free, "total_size": total }))
+}
+
+/// `session-get`: the daemon's settings in Transmission's names (only the
+/// asked `fields`, if given).
+pub(super) fn session_get(
+    d: &Daemon,
+    args: &Map<String, Value>,
+    session_id: &str,
+    style: Style,
+) -> Value {
     let config = d.config();
+    let record = d.daemon_record();
     let (up, down) = d.rate_limits();
     let (max_downloads, max_seeds) = d.queue_limits();
-    json!({
-        "version": format!("shoal {} (3.00 compatible)", env!("CARGO_PKG_VERSION")),
-        "rpc-version": RPC_VERSION,
-        "rpc-version-minimum": 1,
-        "config-dir": config.state_dir.display().to_string(),
-        "download-dir": config.download_dir.display().to_string(),
-        // Clients show it and warn when a torrent will not fit (-1: unknown).
-        "download-dir-free-space": free_space(&config.download_dir),
-        "peer-port": d.session().local_addr().port(),
-        "peer-limit-global": config.max_peers.saturating_mul(10),
-        "peer-limit-per-torrent": config.max_peers,
-        "port-forwarding-enabled": false,
-        "utp-enabled": false,
-        "dht-enabled": false,
-        "lpd-enabled": false,
-        "pex-enabled": false,
+    let download_dir = d.default_download_dir();
+    let stored = |key: &str, default: Value| record.stored.get(key).cloned().unwrap_or(default);
+    let mut m = json!({
+        "version": format!("{TRANSMISSION_VERSION} (shoal {})", env!("CARGO_PKG_VERSION")),
+        "rpc_version": RPC_VERSION,
+        "rpc_version_semver": RPC_VERSION_SEMVER,
+        "rpc_version_minimum": 1,
+        "session_id": session_id,
+        "config_dir": config.state_dir.display().to_string(),
+        "download_dir": download_dir.display().to_string(),
+        "download_dir_free_space": disk_space(&download_dir).map_or(-1, |(free, _)| i64::try_from(free).unwrap_or(i64::MAX)),
+        "peer_port": d.session().local_addr().port(),
+        "peer_limit_global": config.max_peers.saturating_mul(10),
+        "peer_limit_per_torrent": config.max_peers,
+        "port_forwarding_enabled": false,
+        "utp_enabled": false,
+        "tcp_enabled": true,
+        "dht_enabled": config.dht,
+        "lpd_enabled": false,
+        "pex_enabled": true,
         "encryption": "tolerated",
-        "cache-size-mb": 8,
-        "alt-speed-enabled": false,
-        "alt-speed-down": 0,
-        "alt-speed-up": 0,
-        "alt-speed-time-enabled": false,
-        "alt-speed-time-begin": 0,
-        "alt-speed-time-end": 0,
-        "alt-speed-time-day": 127,
-        "speed-limit-down": down.map_or(0, |b| b / SPEED_K),
-        "speed-limit-down-enabled": down.is_some(),
-        "speed-limit-up": up.map_or(0, |b| b / SPEED_K),
-        "speed-limit-up-enabled": up.is_some(),
-        "seedRatioLimit": 0.0,
-        "seedRatioLimited": false,
-        "start-added-torrents": !config.start_paused,
-        "trash-original-torrent-files": false,
-        "download-queue-enabled": max_downloads > 0,
-        "download-queue-size": max_downloads,
-        "seed-queue-enabled": max_seeds > 0,
-        "seed-queue-size": max_seeds,
+        "blocklist_size": 0,
+        "speed_limit_down": down.map_or(0, |b| b / SPEED_K),
+        "speed_limit_down_enabled": down.is_some(),
+        "speed_limit_up": up.map_or(0, |b| b / SPEED_K),
+        "speed_limit_up_enabled": up.is_some(),
+        "seed_ratio_limit": record.seed_ratio_limit.unwrap_or_else(|| stored("seed_ratio_limit", 2.0.into()).as_f64().unwrap_or(2.0)),
+        "seed_ratio_limited": record.seed_ratio_limit.is_some(),
+        "idle_seeding_limit": record.seed_idle_limit.map_or_else(|| stored("idle_seeding_limit", 30.into()), |s| s.div_ceil(60).into()),
+        "idle_seeding_limit_enabled": record.seed_idle_limit.is_some(),
+        "start_added_torrents": !d.start_paused(),
+        "download_queue_enabled": max_downloads > 0,
+        "download_queue_size": max_downloads,
+        "seed_queue_enabled": max_seeds > 0,
+        "seed_queue_size": max_seeds,
         "units": {
             "speed-units": ["kB/s", "MB/s", "GB/s", "TB/s"], "speed-bytes": SPEED_K,
             "size-units": ["kB", "MB", "GB", "TB"], "size-bytes": 1000,
             "memory-units": ["KiB", "MiB", "GiB", "TiB"], "memory-bytes": 1024
         },
-    })
+    });
+    if let Some(obj) = m.as_object_mut() {
+        for (key, default) in STORED {
+            obj.insert((*key).to_owned(), stored(key, (*default).into()));
+        }
+    }
+    let wanted: Option<Vec<String>> = args
+        .get("fields")
+        .and_then(Value::as_array)
+        .map(|f| f.iter().filter_map(Value::as_str).map(canon).collect());
+    let Value::Object(all) = m else {
+        return json!({});
+    };
+    let out: Map<String, Value> = all
+        .into_iter()
+        .filter(|(k, _)| wanted.as_ref().is_none_or(|w| w.contains(k)))
+        .map(|(k, v)| match style {
+            Style::Snake => (k, v),
+            Style::Legacy => (legacy_session_key(&k), v),
+        })
+        .collect();
+    Value::Object(out)
 }
 
-/// Bytes free for us under `dir` (-1 when unknown), as Transmission reports it.
-pub(super) fn free_space(dir: &std::path::Path) -> i64 {
-    shoal_storage::available_space(dir).map_or(-1, |b| i64::try_from(b).unwrap_or(i64::MAX))
-}
-
-/// `session-set`: applies the settings shoal has.
+/// `session-set`: applies the settings shoal has, keeps the others.
 pub(super) fn session_set(d: &Daemon, args: &Map<String, Value>) -> Result<Value, String> {
     let (mut up, mut down) = d.rate_limits();
     let limit = |enabled: Option<bool>, value: Option<u64>, current: Option<u64>| -> Option<u64> {
@@ -76,30 +210,90 @@ pub(super) fn session_set(d: &Daemon, args: &Map<String, Value>) -> Result<Value
             None
         }
     };
-    down = limit(
-        flag(args, "speed-limit-down-enabled"),
-        uint(args, "speed-limit-down"),
-        down,
-    );
-    up = limit(
-        flag(args, "speed-limit-up-enabled"),
-        uint(args, "speed-limit-up"),
-        up,
-    );
-    d.set_rate_limits(up, down).map_err(|e| e.to_string())?;
+    let speed_keys = [
+        "speed_limit_down",
+        "speed_limit_down_enabled",
+        "speed_limit_up",
+        "speed_limit_up_enabled",
+    ];
+    if speed_keys.iter().any(|k| args.contains_key(*k)) {
+        down = limit(
+            flag(args, "speed_limit_down_enabled"),
+            uint(args, "speed_limit_down"),
+            down,
+        );
+        up = limit(
+            flag(args, "speed_limit_up_enabled"),
+            uint(args, "speed_limit_up"),
+            up,
+        );
+        d.set_rate_limits(up, down).map_err(|e| e.to_string())?;
+    }
     let (max_downloads, max_seeds) = d.queue_limits();
     let downloads = queue(
-        flag(args, "download-queue-enabled"),
-        uint(args, "download-queue-size"),
+        flag(args, "download_queue_enabled"),
+        uint(args, "download_queue_size"),
         max_downloads,
     );
     let seeds = queue(
-        flag(args, "seed-queue-enabled"),
-        uint(args, "seed-queue-size"),
+        flag(args, "seed_queue_enabled"),
+        uint(args, "seed_queue_size"),
         max_seeds,
     );
-    d.set_queue_limits(downloads, seeds)
-        .map_err(|e| e.to_string())?;
+    if downloads.is_some() || seeds.is_some() {
+        d.set_queue_limits(downloads, seeds)
+            .map_err(|e| e.to_string())?;
+    }
+    let dir = match string(args, "download_dir") {
+        Some(dir) => {
+            Some(crate::manager::check_dir(&PathBuf::from(dir)).map_err(|e| e.to_string())?)
+        }
+        None => None,
+    };
+    let ratio = float(args, "seed_ratio_limit");
+    if ratio.is_some_and(|r| r < 0.0) {
+        return Err("seedRatioLimit must be ≥ 0".into());
+    }
+    let mut kept = Map::new();
+    for key in STORED
+        .iter()
+        .map(|(k, _)| *k)
+        .chain(DESCRIBED.iter().copied())
+    {
+        if let Some(v) = args.get(key) {
+            kept.insert(key.to_owned(), v.clone());
+        }
+    }
+    d.update_daemon(|r| {
+        if let Some(dir) = dir {
+            r.download_dir = Some(dir);
+        }
+        if let Some(start) = flag(args, "start_added_torrents") {
+            r.start_added_torrents = Some(start);
+        }
+        // The value and the switch come apart in Transmission: the value
+        // is kept while the switch is off.
+        let kept_ratio = r
+            .seed_ratio_limit
+            .or_else(|| r.stored.get("seed_ratio_limit").and_then(Value::as_f64));
+        let ratio = ratio.or(kept_ratio).unwrap_or(2.0);
+        let ratio_on = flag(args, "seed_ratio_limited").unwrap_or(r.seed_ratio_limit.is_some());
+        r.stored.insert("seed_ratio_limit".into(), ratio.into());
+        r.seed_ratio_limit = ratio_on.then_some(ratio);
+        let kept_idle = r
+            .seed_idle_limit
+            .map(|s| s.div_ceil(60))
+            .or_else(|| r.stored.get("idle_seeding_limit").and_then(Value::as_u64));
+        let minutes = uint(args, "idle_seeding_limit").or(kept_idle).unwrap_or(30);
+        let idle_on =
+            flag(args, "idle_seeding_limit_enabled").unwrap_or(r.seed_idle_limit.is_some());
+        r.stored.insert("idle_seeding_limit".into(), minutes.into());
+        r.seed_idle_limit = idle_on
+            .then_some(minutes.saturating_mul(60))
+            .filter(|s| *s > 0);
+        r.stored.extend(kept);
+    })
+    .map_err(|e| e.to_string())?;
     Ok(json!({}))
 }
 

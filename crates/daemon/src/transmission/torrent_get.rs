@@ -1,62 +1,104 @@
-//! `torrent-get`: our torrent views in Transmission's field names.
+//! `torrent-get`: our torrent snapshots under Transmission's field names,
+//! as objects or as a table, with the removed ids for `recently-active`.
 
 use serde_json::{Map, Value, json};
 
-use super::args::{SPEED_K, select};
+use super::args::{SPEED_K, Style, canon, select, string};
+use super::torrent_detail::detail_fields;
 use crate::Daemon;
-use crate::view::{DetailView, Status, TorrentView};
+use crate::snapshot::{TorrentSnapshot, now_unix};
+use crate::store::LimitMode;
+use crate::view::{Status, TorrentView};
 
-/// Fields that need the per-file, per-peer or per-piece details.
+/// Fields (snake_case) that need the per-file, per-peer or per-piece
+/// details.
 const DETAIL_FIELDS: &[&str] = &[
     "files",
-    "fileStats",
+    "file_stats",
     "priorities",
     "wanted",
     "peers",
     "pieces",
     "trackers",
-    "trackerStats",
-    "magnetLink",
-    "comment",
-    "creator",
-    "dateCreated",
-    "isPrivate",
+    "tracker_stats",
+    "magnet_link",
 ];
 
+/// Most fields one request may ask for.
+const MAX_FIELDS: usize = 256;
+
 /// `torrent-get`: the asked fields of the selected torrents.
-pub(super) fn torrent_get(d: &Daemon, args: &Map<String, Value>) -> Result<Value, String> {
-    let fields: Vec<&str> = args
+pub(super) fn torrent_get(
+    d: &Daemon,
+    args: &Map<String, Value>,
+    style: Style,
+) -> Result<Value, String> {
+    let fields: Vec<String> = args
         .get("fields")
         .and_then(Value::as_array)
-        .map(|f| f.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_else(|| vec!["id", "name", "hashString"]);
-    let detailed = fields.iter().any(|f| DETAIL_FIELDS.contains(f));
-    let ids = select(d, args)?;
-    let mut torrents = Vec::new();
-    for id in ids {
+        .map(|f| {
+            f.iter()
+                .filter_map(Value::as_str)
+                .take(MAX_FIELDS)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_else(|| vec!["id".into(), "name".into(), style.key("hash_string")]);
+    let canonical: Vec<String> = fields.iter().map(|f| canon(f)).collect();
+    let detailed = canonical
+        .iter()
+        .any(|f| DETAIL_FIELDS.contains(&f.as_str()));
+    let table = string(args, "format") == Some("table");
+    let selection = select(d, args)?;
+    let mut rows = Vec::new();
+    for id in selection.ids {
         let Some(snap) = d.snapshot(id) else { continue };
-        let view = crate::view::of(&snap);
-        let detail = detailed.then(|| crate::view::detail(&snap));
-        let creator = snap
-            .torrent
-            .as_ref()
-            .map(|t| (t.created_by.clone(), t.creation_date))
-            .unwrap_or_default();
-        let all = torrent_fields(d, &view, detail.as_ref(), creator);
-        let picked: Map<String, Value> = fields
+        let mut all = torrent_fields(d, &snap);
+        if detailed {
+            all.extend(detail_fields(&snap, style));
+        }
+        let values: Vec<Value> = canonical
             .iter()
-            .filter_map(|f| all.get(*f).map(|v| ((*f).to_owned(), v.clone())))
+            .map(|f| all.get(f).cloned().unwrap_or(Value::Null))
             .collect();
-        torrents.push(Value::Object(picked));
+        rows.push(values);
     }
-    Ok(json!({ "torrents": torrents, "removed": [] }))
+    let torrents: Vec<Value> = if table {
+        let header = Value::from(fields.clone());
+        std::iter::once(header)
+            .chain(rows.into_iter().map(Value::from))
+            .collect()
+    } else {
+        rows.into_iter()
+            .map(|values| {
+                let object: Map<String, Value> = fields
+                    .iter()
+                    .zip(values)
+                    // A field we do not know is left out, as Transmission does.
+                    .filter(|(_, v)| !v.is_null())
+                    .map(|(f, v)| (f.clone(), v))
+                    .collect();
+                Value::Object(object)
+            })
+            .collect()
+    };
+    let mut out = Map::new();
+    out.insert("torrents".into(), torrents.into());
+    if selection.recently_active {
+        let since = now_unix().saturating_sub(crate::manager::RECENT);
+        out.insert("removed".into(), d.removed_since(since).into());
+    }
+    Ok(out.into())
 }
 
-/// Transmission's status number (`tr_torrent_activity`).
-fn status_code(status: Status) -> u8 {
-    match status {
+/// Transmission's status number (`tr_torrent_activity`): 0 stopped, 2
+/// checking, 3 queued to download, 4 downloading, 5 queued to seed, 6
+/// seeding.
+fn status_code(v: &TorrentView) -> u8 {
+    match v.status {
         Status::Stopped | Status::Error => 0,
         Status::Checking => 2,
+        Status::Queued if v.has_metadata && v.left_until_done == 0 => 5,
         Status::Queued => 3,
         // Fetching metadata counts as downloading, with
         // metadataPercentComplete 0, as Transmission shows magnets.
@@ -65,221 +107,139 @@ fn status_code(status: Status) -> u8 {
     }
 }
 
-/// Transmission's priority (-1, 0, 1) of one of ours (0–7).
-fn tr_priority(p: u8) -> i64 {
-    match p {
-        0 | 4 => 0,
-        1..=3 => -1,
-        _ => 1,
+/// Transmission's 0 (session), 1 (own), 2 (none) for the limit in force.
+fn mode_number(mode: Option<LimitMode>, own: bool) -> u8 {
+    match mode.unwrap_or(if own {
+        LimitMode::Own
+    } else {
+        LimitMode::Session
+    }) {
+        LimitMode::Session => 0,
+        LimitMode::Own => 1,
+        LimitMode::Unlimited => 2,
     }
 }
 
-/// Every field we answer for one torrent (details only when asked).
-fn torrent_fields(
-    d: &Daemon,
-    v: &TorrentView,
-    detail: Option<&DetailView>,
-    (creator, created): (Option<String>, Option<i64>),
-) -> Map<String, Value> {
-    let running = matches!(v.status, Status::Downloading | Status::Seeding);
+/// A MIME type from a file name's extension (the common ones), for
+/// `primaryMimeType`.
+fn mime_of(name: &str) -> &'static str {
+    let ext = name
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default();
+    match ext.as_str() {
+        "mkv" => "video/x-matroska",
+        "mp4" | "m4v" => "video/mp4",
+        "avi" => "video/x-msvideo",
+        "webm" => "video/webm",
+        "mp3" => "audio/mpeg",
+        "flac" => "audio/flac",
+        "ogg" | "opus" => "audio/ogg",
+        "iso" => "application/x-iso9660-image",
+        "zip" => "application/zip",
+        "gz" | "tgz" => "application/gzip",
+        "pdf" => "application/pdf",
+        "epub" => "application/epub+zip",
+        "txt" | "nfo" => "text/plain",
+        "jpg" | "jpeg" => "image/jpeg",
+        "png" => "image/png",
+        _ => "application/octet-stream",
+    }
+}
+
+/// Every field that needs no details, keyed in snake_case.
+fn torrent_fields(d: &Daemon, snap: &TorrentSnapshot) -> Map<String, Value> {
+    let v = crate::view::of(snap);
+    let r = &snap.record;
+    let stored = |key: &str, default: Value| r.stored.get(key).cloned().unwrap_or(default);
     let have = v.size_when_done - v.left_until_done;
-    let mut m = json!({
+    let torrent = snap.torrent.as_deref();
+    let largest = torrent.and_then(|t| {
+        t.info
+            .files
+            .iter()
+            .filter(|f| !f.attr.pad)
+            .max_by_key(|f| f.length)
+    });
+    let session = d.daemon_record();
+    let ratio_mode = mode_number(r.seed_ratio_mode, r.seed_ratio_limit.is_some());
+    let idle_mode = mode_number(r.seed_idle_mode, r.seed_idle_limit.is_some());
+    let m = json!({
         "id": v.id,
         "name": v.name,
-        "hashString": v.info_hash,
-        // 5: queued to seed, 3: queued to download.
-        "status": if v.status == Status::Queued && v.has_metadata && v.left_until_done == 0 { 5 } else { status_code(v.status) },
-        "sequentialDownload": v.sequential,
+        "hash_string": v.info_hash,
+        "status": status_code(&v),
+        "sequential_download": v.sequential,
         "error": if v.error.is_some() { 3 } else { 0 },
-        "errorString": v.error.clone().unwrap_or_default(),
+        "error_string": v.error.clone().unwrap_or_default(),
         "eta": v.eta,
-        "etaIdle": -1,
-        // Finished: stopped by its seed ratio limit, not by hand.
-        "isFinished": v.finished || (v.left_until_done == 0 && v.paused && v.seed_ratio_limit.is_some_and(|r| v.ratio >= r)),
-        "isStalled": false,
-        "leftUntilDone": v.left_until_done,
-        "sizeWhenDone": v.size_when_done,
-        "totalSize": v.total_size,
-        "haveValid": have,
-        "haveUnchecked": 0,
-        "desiredAvailable": v.left_until_done,
-        "percentDone": v.progress,
-        "metadataPercentComplete": if v.has_metadata { 1.0 } else { 0.0 },
-        "recheckProgress": if v.status == Status::Checking { 0.5 } else { 0.0 },
-        "rateDownload": v.download_rate,
-        "rateUpload": v.upload_rate,
-        "uploadRatio": v.ratio,
-        "uploadedEver": v.uploaded,
-        "downloadedEver": v.downloaded,
-        "corruptEver": v.hash_failures.saturating_mul(v.piece_size),
-        "peersConnected": v.peers,
+        "eta_idle": -1,
+        // Finished: stopped by its seed ratio or idle limit, not by hand.
+        "is_finished": v.finished || (v.left_until_done == 0 && v.paused && v.seed_ratio_limit.is_some_and(|r| v.ratio >= r)),
+        "is_stalled": false,
+        "left_until_done": v.left_until_done,
+        "size_when_done": v.size_when_done,
+        "total_size": v.total_size,
+        "have_valid": have,
+        "have_unchecked": 0,
+        "desired_available": v.left_until_done,
+        "percent_done": v.progress,
+        "percent_complete": if v.total_size == 0 { 0.0 } else {
+            v.total_size.saturating_sub(snap.stats.bytes_left) as f64 / v.total_size as f64
+        },
+        "metadata_percent_complete": if v.has_metadata { 1.0 } else { 0.0 },
+        "recheck_progress": if v.status == Status::Checking { 0.5 } else { 0.0 },
+        "rate_download": v.download_rate,
+        "rate_upload": v.upload_rate,
+        "upload_ratio": v.ratio,
+        "uploaded_ever": v.uploaded,
+        "downloaded_ever": v.downloaded,
+        "corrupt_ever": v.hash_failures.saturating_mul(v.piece_size),
+        "peers_connected": v.peers,
         // Per-peer rates are not tracked: while downloading, connected
         // peers count as sending; once complete, as getting from us.
-        "peersGettingFromUs": if v.upload_rate > 0 || v.left_until_done == 0 { v.peers } else { 0 },
-        "peersSendingToUs": if v.left_until_done > 0 && v.download_rate > 0 { v.peers } else { 0 },
-        "peer-limit": d.config().max_peers,
-        "downloadDir": v.download_dir,
-        "addedDate": v.added_at,
-        "doneDate": v.done_at.unwrap_or(0),
-        "startDate": 0,
-        "activityDate": if running { crate::snapshot::now_unix() } else { 0 },
-        "secondsDownloading": 0,
-        "secondsSeeding": 0,
-        "pieceCount": v.pieces_total,
-        "pieceSize": v.piece_size,
-        "downloadLimit": v.max_download.map_or(0, |b| b / SPEED_K),
-        "downloadLimited": v.max_download.is_some(),
-        "uploadLimit": v.max_upload.map_or(0, |b| b / SPEED_K),
-        "uploadLimited": v.max_upload.is_some(),
-        "seedRatioLimit": v.seed_ratio_limit.unwrap_or(0.0),
-        "seedRatioMode": if v.seed_ratio_limit.is_some() { 1 } else { 0 },
+        "peers_getting_from_us": if v.upload_rate > 0 || v.left_until_done == 0 { v.peers } else { 0 },
+        "peers_sending_to_us": if v.left_until_done > 0 && v.download_rate > 0 { v.peers } else { 0 },
+        "peer_limit": stored("peer_limit", d.config().max_peers.into()),
+        "max_connected_peers": d.config().max_peers,
+        "download_dir": v.download_dir,
+        "added_date": v.added_at,
+        "done_date": v.done_at.unwrap_or(0),
+        "start_date": v.started_at.unwrap_or(0),
+        "activity_date": v.active_at.unwrap_or(0),
+        "edit_date": v.edited_at.unwrap_or(0),
+        "manual_announce_time": 0,
+        "seconds_downloading": v.seconds_downloading,
+        "seconds_seeding": v.seconds_seeding,
+        "piece_count": v.pieces_total,
+        "piece_size": v.piece_size,
+        "download_limit": v.max_download.map_or(0, |b| b / SPEED_K),
+        "download_limited": v.max_download.is_some(),
+        "upload_limit": v.max_upload.map_or(0, |b| b / SPEED_K),
+        "upload_limited": v.max_upload.is_some(),
+        "seed_ratio_limit": r.seed_ratio_limit.or(session.seed_ratio_limit).unwrap_or(2.0),
+        "seed_ratio_mode": ratio_mode,
         // Minutes in Transmission; ours counts seconds (rounded up here).
-        "seedIdleLimit": v.seed_idle_limit.map_or(0, |s| s.div_ceil(60)),
-        "seedIdleMode": if v.seed_idle_limit.is_some() { 1 } else { 0 },
-        "honorsSessionLimits": true,
-        "bandwidthPriority": 0,
-        "queuePosition": v.id,
-        "labels": [],
-        "webseeds": [],
-        "webseedsSendingToUs": 0,
-        "creator": creator.unwrap_or_default(),
-        "dateCreated": created.unwrap_or(0),
+        "seed_idle_limit": r.seed_idle_limit.or(session.seed_idle_limit).map_or(30, |s| s.div_ceil(60)),
+        "seed_idle_mode": idle_mode,
+        "honors_session_limits": stored("honors_session_limits", true.into()),
+        "bandwidth_priority": stored("bandwidth_priority", 0.into()),
+        "group": stored("group", "".into()),
+        "queue_position": v.queue_position,
+        "labels": v.labels,
+        "webseeds": torrent.map(|t| t.web_seeds.clone()).unwrap_or_default(),
+        "webseeds_sending_to_us": 0,
+        "comment": torrent.and_then(|t| t.comment.clone()).unwrap_or_default(),
+        "creator": torrent.and_then(|t| t.created_by.clone()).unwrap_or_default(),
+        "date_created": torrent.and_then(|t| t.creation_date).unwrap_or(0),
+        "is_private": torrent.is_some_and(|t| t.info.private),
+        "file_count": torrent.map_or(0, |t| t.info.files.iter().filter(|f| !f.attr.pad).count()),
+        "primary_mime_type": largest.map_or("application/octet-stream", |f| mime_of(&f.display_path())),
+        "torrent_file": if v.has_metadata { d.torrent_file(&v.info_hash).display().to_string() } else { String::new() },
+        "tracker_list": snap.trackers.iter().map(|tier| tier.join("\n")).collect::<Vec<_>>().join("\n\n"),
     });
-    if let (Some(detail), Some(obj)) = (detail, m.as_object_mut()) {
-        let files: Vec<Value> = detail
-            .files
-            .iter()
-            .map(|f| json!({ "name": f.name, "length": f.length, "bytesCompleted": f.bytes_completed }))
-            .collect();
-        let stats: Vec<Value> = detail
-            .files
-            .iter()
-            .map(|f| json!({ "bytesCompleted": f.bytes_completed, "wanted": f.priority > 0, "priority": tr_priority(f.priority) }))
-            .collect();
-        obj.insert("files".into(), files.into());
-        obj.insert("fileStats".into(), stats.into());
-        obj.insert(
-            "priorities".into(),
-            detail
-                .files
-                .iter()
-                .map(|f| tr_priority(f.priority))
-                .collect(),
-        );
-        obj.insert(
-            "wanted".into(),
-            detail
-                .files
-                .iter()
-                .map(|f| i64::from(f.priority > 0))
-                .collect(),
-        );
-        let peers: Vec<Value> = detail
-            .peer_list
-            .iter()
-            .map(|a| {
-                let (ip, port) = a.rsplit_once(':').unwrap_or((a, "0"));
-                json!({
-                    "address": ip.trim_start_matches('[').trim_end_matches(']'),
-                    "port": port.parse::<u16>().unwrap_or(0),
-                    "clientName": "", "flagStr": "", "progress": 0.0,
-                    "rateToClient": 0, "rateToPeer": 0, "isEncrypted": false,
-                })
-            })
-            .collect();
-        obj.insert("peers".into(), peers.into());
-        obj.insert("pieces".into(), detail.pieces.clone().into());
-        let mut trackers = Vec::new();
-        for (tier, urls) in detail.trackers.iter().enumerate() {
-            for url in urls {
-                trackers.push(json!({
-                    "announce": url, "scrape": scrape_url(url), "tier": tier, "id": trackers.len(),
-                }));
-            }
-        }
-        obj.insert("trackers".into(), trackers.into());
-        obj.insert("trackerStats".into(), tracker_stats(detail).into());
-        obj.insert("magnetLink".into(), detail.magnet.clone().into());
-        obj.insert(
-            "comment".into(),
-            detail.comment.clone().unwrap_or_default().into(),
-        );
-        obj.insert("isPrivate".into(), detail.private.into());
-    }
     match m {
         Value::Object(map) => map,
         _ => Map::new(),
     }
-}
-
-/// Transmission's `trackerStats` of our tracker views.
-fn tracker_stats(detail: &DetailView) -> Vec<Value> {
-    let running = matches!(detail.summary.status, Status::Downloading | Status::Seeding);
-    detail
-        .tracker_stats
-        .iter()
-        .enumerate()
-        .map(|(id, t)| {
-            // "scheme://host:port", as Transmission shows a tracker's host.
-            let host = t
-                .url
-                .split_once("://")
-                .map(|(scheme, rest)| {
-                    let authority = rest.split(['/', '?']).next().unwrap_or_default();
-                    format!("{scheme}://{authority}")
-                })
-                .unwrap_or_else(|| t.url.clone());
-            let count = |c: Option<u32>| c.map_or(-1, i64::from);
-            json!({
-                "id": id,
-                "tier": t.tier,
-                "announce": t.url,
-                "scrape": scrape_url(&t.url),
-                "host": host,
-                "sitename": "",
-                "isBackup": false,
-                "hasAnnounced": t.last_announce.is_some(),
-                "lastAnnounceTime": t.last_announce.unwrap_or(0),
-                "lastAnnounceStartTime": t.last_announce.unwrap_or(0),
-                "lastAnnounceSucceeded": t.last_announce_ok.unwrap_or(false),
-                "lastAnnounceResult": t.last_announce_error.clone().unwrap_or_else(|| "Success".into()),
-                "lastAnnouncePeerCount": t.last_announce_peers.unwrap_or(0),
-                "lastAnnounceTimedOut": t.last_announce_error.as_deref() == Some("timed out"),
-                "nextAnnounceTime": t.next_announce.unwrap_or(0),
-                // 0 inactive, 1 waiting (tr_tracker_state).
-                "announceState": if running && t.next_announce.is_some() { 1 } else { 0 },
-                "hasScraped": t.last_scrape.is_some(),
-                "lastScrapeTime": t.last_scrape.unwrap_or(0),
-                "lastScrapeStartTime": t.last_scrape.unwrap_or(0),
-                "lastScrapeSucceeded": t.last_scrape.is_some() && t.scrape_error.is_none(),
-                "lastScrapeResult": t.scrape_error.clone().unwrap_or_default(),
-                "lastScrapeTimedOut": t.scrape_error.as_deref() == Some("timed out"),
-                "nextScrapeTime": if running { t.last_scrape.map_or(0, |at| at + 300) } else { 0 },
-                "scrapeState": if running { 1 } else { 0 },
-                "seederCount": count(t.seeders),
-                "leecherCount": count(t.leechers),
-                "downloadCount": count(t.downloads),
-            })
-        })
-        .collect()
-}
-
-/// The scrape URL BEP 48 derives from an announce URL (empty if none).
-fn scrape_url(announce: &str) -> String {
-    if announce.starts_with("udp://") {
-        return announce.to_owned();
-    }
-    let (base, query) = announce.split_once('?').unwrap_or((announce, ""));
-    let Some((dir, last)) = base.rsplit_once('/') else {
-        return String::new();
-    };
-    let Some(rest) = last.strip_prefix("announce") else {
-        return String::new();
-    };
-    let mut url = format!("{dir}/scrape{rest}");
-    if !query.is_empty() {
-        url.push('?');
-        url.push_str(query);
-    }
-    url
 }

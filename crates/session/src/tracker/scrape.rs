@@ -3,8 +3,8 @@
 
 use shoal_tracker_proto::http::{ScrapeReply, ScrapeRequest};
 
-use super::http::{self, HttpUrl};
 use super::{HTTP_TIMEOUT, Tracker, TrackerError};
+use crate::http::{self, HttpUrl};
 
 /// A swarm's size as one tracker sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

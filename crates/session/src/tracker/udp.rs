@@ -1,23 +1,19 @@
-//! A BEP 15 UDP tracker client: connect (ids cached for a minute), announce,
-//! retransmits with back-off, error replies.
+//! A BEP 15 UDP tracker client: the I/O around
+//! [`shoal_tracker_proto::announce::UdpExchange`], which decides what to
+//! send when (connect, cached connection ids, retransmits) and what a reply
+//! means; this file owns the socket and the clock.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use shoal_tracker_proto::udp::{
-    AddrFamily, ConnectRequest, HashList, Request, Response, ScrapeRequest,
+use shoal_tracker_proto::announce::{
+    ConnectionIdCache, UdpAnnounce, UdpExchange, UdpFailure, UdpQuery, UdpReply,
 };
+use shoal_tracker_proto::udp::AddrFamily;
 use tokio::net::UdpSocket;
 
 use super::{Announce, AnnounceOutcome, SwarmCounts, TrackerError};
 
-/// A connection id may be reused this long (BEP 15).
-const CONNECTION_ID_LIFETIME: Duration = Duration::from_secs(60);
-/// First wait for a reply; doubled on each retransmit. BEP 15 starts at 15 s
-/// and goes up to an hour; a client that the user is watching gives up sooner.
-const FIRST_TIMEOUT: Duration = Duration::from_secs(2);
-/// Sends per request before giving up.
-const TRIES: u32 = 4;
 /// Largest datagram read.
 const MAX_DATAGRAM: usize = 2048;
 
@@ -25,7 +21,9 @@ const MAX_DATAGRAM: usize = 2048;
 pub(crate) struct UdpTracker {
     addr: SocketAddr,
     socket: UdpSocket,
-    connection: Option<(u64, Instant)>,
+    connection: ConnectionIdCache,
+    /// The exchanges' time zero.
+    epoch: Instant,
     /// BEP 41 options carrying the URL's path and query (empty if none).
     url_options: Vec<u8>,
 }
@@ -48,7 +46,8 @@ impl UdpTracker {
         Ok(UdpTracker {
             addr,
             socket,
-            connection: None,
+            connection: ConnectionIdCache::default(),
+            epoch: Instant::now(),
             url_options: if url_data.is_empty() {
                 Vec::new()
             } else {
@@ -61,37 +60,25 @@ impl UdpTracker {
 
     /// Announces and returns the peers and interval.
     pub async fn announce(&mut self, a: &Announce) -> Result<AnnounceOutcome, TrackerError> {
-        let connection_id = self.connection_id().await?;
-        let transaction_id = crate::secure::u32();
-        let mut packet = Vec::with_capacity(98);
-        shoal_tracker_proto::udp::AnnounceRequest {
-            connection_id,
-            transaction_id,
+        let query = UdpQuery::Announce(UdpAnnounce {
             info_hash: a.info_hash,
             peer_id: a.peer_id,
             downloaded: a.downloaded,
             left: a.left,
             uploaded: a.uploaded,
             event: a.event,
-            ip: 0,
             key: a.key,
             num_want: a.numwant.try_into().unwrap_or(-1),
             port: a.port,
-            options: &self.url_options,
-        }
-        .encode(&mut packet);
-        match self.exchange(&packet, transaction_id).await? {
-            Response::Announce(r) => Ok(AnnounceOutcome {
+            options: self.url_options.clone(),
+        });
+        match self.exchange(query).await? {
+            UdpReply::Announce(r) => Ok(AnnounceOutcome {
                 interval: Duration::from_secs(u64::from(r.interval)),
                 min_interval: None,
                 peers: r.peers,
             }),
-            Response::Error(e) => {
-                // A stale connection id is a common cause; get a fresh one next time.
-                self.connection = None;
-                Err(TrackerError::Failure(e.message))
-            }
-            _ => Err(TrackerError::Malformed(
+            UdpReply::Scrape(_) => Err(TrackerError::Malformed(
                 "unexpected reply to announce".into(),
             )),
         }
@@ -99,18 +86,8 @@ impl UdpTracker {
 
     /// Scrapes one torrent.
     pub async fn scrape(&mut self, info_hash: [u8; 20]) -> Result<SwarmCounts, TrackerError> {
-        let connection_id = self.connection_id().await?;
-        let transaction_id = crate::secure::u32();
-        let mut packet = Vec::with_capacity(36);
-        Request::Scrape(ScrapeRequest {
-            connection_id,
-            transaction_id,
-            info_hashes: HashList::new(&info_hash)
-                .map_err(|e| TrackerError::Malformed(e.to_string()))?,
-        })
-        .encode(&mut packet);
-        match self.exchange(&packet, transaction_id).await? {
-            Response::Scrape(r) => {
+        match self.exchange(UdpQuery::Scrape(info_hash)).await? {
+            UdpReply::Scrape(r) => {
                 let s = r.stats.first().copied().unwrap_or_default();
                 Ok(SwarmCounts {
                     seeders: s.seeders,
@@ -118,68 +95,48 @@ impl UdpTracker {
                     downloaded: s.completed,
                 })
             }
-            Response::Error(e) => {
-                self.connection = None;
-                Err(TrackerError::Failure(e.message))
+            UdpReply::Announce(_) => {
+                Err(TrackerError::Malformed("unexpected reply to scrape".into()))
             }
-            _ => Err(TrackerError::Malformed("unexpected reply to scrape".into())),
         }
     }
 
-    async fn connection_id(&mut self) -> Result<u64, TrackerError> {
-        if let Some((id, at)) = self.connection {
-            if at.elapsed() < CONNECTION_ID_LIFETIME {
-                return Ok(id);
-            }
-        }
-        let transaction_id = crate::secure::u32();
-        let mut packet = Vec::with_capacity(16);
-        Request::Connect(ConnectRequest { transaction_id }).encode(&mut packet);
-        match self.exchange(&packet, transaction_id).await? {
-            Response::Connect(c) => {
-                self.connection = Some((c.connection_id, Instant::now()));
-                Ok(c.connection_id)
-            }
-            Response::Error(e) => Err(TrackerError::Failure(e.message)),
-            _ => Err(TrackerError::Malformed(
-                "unexpected reply to connect".into(),
-            )),
-        }
-    }
-
-    /// Sends `packet` until a reply with `transaction_id` arrives.
-    async fn exchange(&self, packet: &[u8], transaction_id: u32) -> Result<Response, TrackerError> {
+    /// Runs one exchange: sends what it says when it says, hands it every
+    /// datagram that arrives, until it has a result.
+    async fn exchange(&mut self, query: UdpQuery) -> Result<UdpReply, TrackerError> {
         let family = if self.addr.is_ipv4() {
             AddrFamily::V4
         } else {
             AddrFamily::V6
         };
+        // Transaction ids must not be guessable by an off-path spoofer:
+        // from the OS, not a fast PRNG (`secure.rs`).
+        let ids = [crate::secure::u32(), crate::secure::u32()];
+        let now = self.epoch.elapsed();
+        let mut ex = UdpExchange::new(query, family, &self.connection, ids, now);
         let mut buf = vec![0u8; MAX_DATAGRAM];
-        let mut wait = FIRST_TIMEOUT;
-        for _ in 0..TRIES {
-            self.socket.send(packet).await?;
-            let deadline = tokio::time::Instant::now() + wait;
-            loop {
-                let received = tokio::time::timeout_at(deadline, self.socket.recv(&mut buf)).await;
-                let Ok(n) = received else { break };
-                let datagram = buf.get(..n?).unwrap_or_default();
-                // Junk and replies to older requests are skipped, not fatal.
-                match Response::decode(datagram, family) {
-                    Ok(r) if response_transaction(&r) == transaction_id => return Ok(r),
-                    _ => continue,
-                }
+        loop {
+            while let Some(packet) = ex.poll_transmit(self.epoch.elapsed()) {
+                self.socket.send(&packet).await?;
             }
-            wait = wait.saturating_mul(2);
+            if let Some(outcome) = ex.poll_outcome() {
+                return outcome.map_err(|failure| match failure {
+                    UdpFailure::TimedOut => TrackerError::Timeout,
+                    UdpFailure::Refused(message) => TrackerError::Failure(message),
+                    // "unexpected reply to …", and whatever comes later.
+                    other => TrackerError::Malformed(other.to_string()),
+                });
+            }
+            let Some(next) = ex.poll_timeout() else {
+                return Err(TrackerError::Timeout);
+            };
+            let deadline = tokio::time::Instant::from_std(self.epoch + next);
+            if let Ok(received) =
+                tokio::time::timeout_at(deadline, self.socket.recv(&mut buf)).await
+            {
+                let datagram = buf.get(..received?).unwrap_or_default();
+                ex.handle_datagram(datagram, &mut self.connection, self.epoch.elapsed());
+            }
         }
-        Err(TrackerError::Timeout)
-    }
-}
-
-fn response_transaction(r: &Response) -> u32 {
-    match r {
-        Response::Connect(c) => c.transaction_id,
-        Response::Announce(a) => a.transaction_id,
-        Response::Scrape(s) => s.transaction_id,
-        Response::Error(e) => e.transaction_id,
     }
 }

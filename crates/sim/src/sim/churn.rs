@@ -3,10 +3,12 @@
 use shoal_engine::{Config, Engine, PeerKey};
 use shoal_swarm::PieceSet;
 
+use super::node::peer_addr;
 use super::{SimError, Simulation, TICK};
 
 impl Simulation {
-    /// Peers whose arrival time has come join and dial a tracker sample.
+    /// Peers whose arrival time has come join, learn a tracker sample and
+    /// dial it at once.
     pub(super) fn arrive_due(&mut self) -> Result<(), SimError> {
         while let Some(&i) = self.arrivals.get(self.arrived) {
             let Some(node) = self.nodes.get(i) else {
@@ -32,9 +34,13 @@ impl Simulation {
                 .collect();
             self.rng.shuffle(&mut present);
             present.truncate(self.scenario.tracker_sample);
-            for j in present {
-                self.dial(i, j);
+            let now = self.now;
+            if let Some(node) = self.nodes.get_mut(i) {
+                for j in present {
+                    node.book.add(peer_addr(j), now);
+                }
             }
+            self.dial_due(i);
         }
         Ok(())
     }
@@ -133,7 +139,8 @@ impl Simulation {
         }
     }
 
-    /// Closes connection `c`; ends still present forget the other side.
+    /// Closes connection `c`; ends still present forget the other side,
+    /// and the dialler retries it after the policy's back-off.
     pub(super) fn close(&mut self, c: usize) {
         let now = self.now;
         let Some(conn) = self.conns.get_mut(c) else {
@@ -151,6 +158,7 @@ impl Simulation {
             let key = conn.keys.get(side).copied().unwrap_or(PeerKey(0));
             if let Some(node) = self.nodes.get_mut(me) {
                 node.neighbours.remove(&other);
+                node.book.disconnected(peer_addr(other), false, now);
                 if node.conns.remove(key).is_some() {
                     if let Some(engine) = node.engine.as_mut() {
                         engine.remove_peer(key, now);

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use shoal_engine::{Engine, PeerKey};
+use shoal_swarm::DialBook;
 
 use crate::stream::Stream;
 
@@ -28,8 +29,10 @@ pub(super) struct Node {
     /// Open connections by the key the other end has in our engine: the
     /// stream we send on.
     pub(super) conns: KeyMap,
-    /// Peers connected or being dialled (each pair connects once).
+    /// Peers connected or being dialled (a pair holds one connection).
     pub(super) neighbours: BTreeSet<usize>,
+    /// Whom to dial when: the session's dial policy.
+    pub(super) book: DialBook,
     pub(super) next_tick: Duration,
     /// Payload totals, kept when the peer leaves.
     pub(super) uploaded: u64,
@@ -87,8 +90,17 @@ impl KeyMap {
     }
 }
 
+/// First port of [`peer_addr`]; peer `i` is known by port `FIRST_PORT + i`.
+const FIRST_PORT: usize = 10_000;
+
 /// The address a peer is known by (never contacted: the network is simulated).
 pub(super) fn peer_addr(i: usize) -> SocketAddr {
-    let port = u16::try_from(10_000 + i % 50_000).unwrap_or(u16::MAX);
+    let port = u16::try_from(FIRST_PORT + i % 50_000).unwrap_or(u16::MAX);
     SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+/// The peer known by `addr` (the inverse of [`peer_addr`]; scenarios have
+/// at most 5000 peers, so ports do not wrap).
+pub(super) fn peer_index(addr: SocketAddr) -> Option<usize> {
+    usize::from(addr.port()).checked_sub(FIRST_PORT)
 }

@@ -70,11 +70,13 @@ impl Simulation {
         }
     }
 
-    /// Serves peer `i`'s events, running its timers when due.
+    /// Serves peer `i`'s events, running its timers when due (and dialing
+    /// what its book holds due, as the session's timer does).
     pub(super) fn serve(&mut self, i: usize) {
         let now = self.now;
         let mut closed = Vec::new();
         let mut verified = Vec::new();
+        let mut ticked = false;
         {
             let Some(node) = self.nodes.get_mut(i) else {
                 return;
@@ -85,6 +87,7 @@ impl Simulation {
             if node.next_tick <= now {
                 engine.tick(now);
                 node.next_tick += TICK;
+                ticked = true;
             }
             while let Some(event) = engine.poll_event() {
                 match event {
@@ -108,9 +111,9 @@ impl Simulation {
                             _ => engine.block_read_failed(peer, block, now),
                         }
                     }
-                    Event::Disconnect { peer, .. } => {
+                    Event::Disconnect { peer, banned, .. } => {
                         if let Some(s) = node.conns.get(peer) {
-                            closed.push(s / 2);
+                            closed.push((s / 2, banned));
                         }
                     }
                     Event::PieceVerified(piece) => {
@@ -128,8 +131,14 @@ impl Simulation {
         for piece in verified {
             self.gain_copy(piece);
         }
-        for c in closed {
+        for (c, banned) in closed {
+            if banned {
+                self.ban(i, c);
+            }
             self.close(c);
+        }
+        if ticked {
+            self.dial_due(i);
         }
     }
 

@@ -1,4 +1,4 @@
-//! TLS for `https://` trackers, by rustls.
+//! TLS for `https://` URLs (trackers, .torrent downloads), by rustls.
 //!
 //! Trusted roots are Mozilla's (compiled in by `webpki-roots`, so nothing
 //! depends on the system's certificate store), plus every certificate in the
@@ -14,10 +14,10 @@ use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::rustls::{ClientConfig, RootCertStore};
 
-use super::TrackerError;
+use super::HttpError;
 
 /// The client configuration, built once per process.
-fn config() -> Result<Arc<ClientConfig>, TrackerError> {
+fn config() -> Result<Arc<ClientConfig>, HttpError> {
     static CONFIG: OnceLock<Result<Arc<ClientConfig>, String>> = OnceLock::new();
     CONFIG
         .get_or_init(|| {
@@ -40,7 +40,7 @@ fn config() -> Result<Arc<ClientConfig>, TrackerError> {
                 .map_err(|e| e.to_string())
         })
         .clone()
-        .map_err(TrackerError::Tls)
+        .map_err(HttpError::Tls)
 }
 
 /// Runs the TLS handshake on `stream` for `host` (a name or an IP address,
@@ -48,11 +48,11 @@ fn config() -> Result<Arc<ClientConfig>, TrackerError> {
 pub(crate) async fn connect(
     host: &str,
     stream: TcpStream,
-) -> Result<TlsStream<TcpStream>, TrackerError> {
+) -> Result<TlsStream<TcpStream>, HttpError> {
     let name = ServerName::try_from(host.to_owned())
-        .map_err(|_| TrackerError::BadUrl(format!("{host} is not a valid TLS server name")))?;
+        .map_err(|_| HttpError::BadUrl(format!("{host} is not a valid TLS server name")))?;
     TlsConnector::from(config()?)
         .connect(name, stream)
         .await
-        .map_err(|e| TrackerError::Tls(e.to_string()))
+        .map_err(|e| HttpError::Tls(e.to_string()))
 }

@@ -1,0 +1,177 @@
+//! `torrent-get`'s detail fields: files, peers, pieces, trackers and their
+//! stats, which need the per-file and per-piece view of a torrent.
+
+use serde_json::{Map, Value, json};
+
+use super::args::Style;
+use crate::snapshot::TorrentSnapshot;
+use crate::view::{DetailView, Status};
+
+/// Transmission's priority (-1, 0, 1) of one of ours (0–7).
+fn tr_priority(p: u8) -> i64 {
+    match p {
+        0 | 4 => 0,
+        1..=3 => -1,
+        _ => 1,
+    }
+}
+
+/// The detail fields of one torrent, keyed in snake_case; nested objects
+/// in `style`.
+pub(super) fn detail_fields(snap: &TorrentSnapshot, style: Style) -> Map<String, Value> {
+    let detail = crate::view::detail(snap);
+    let info = snap.torrent.as_ref().map(|t| &t.info);
+    let piece_span = |index: usize| {
+        info.map_or((0, 0), |info| {
+            let mut pieces = info.file_pieces(index);
+            let first = pieces.next().unwrap_or(0);
+            (first, pieces.last().unwrap_or(first))
+        })
+    };
+    let files: Vec<Value> = detail
+        .files
+        .iter()
+        .map(|f| {
+            let (begin, end) = piece_span(f.index);
+            style.object(json!({
+                "name": f.name, "length": f.length, "bytes_completed": f.bytes_completed,
+                "begin_piece": begin, "end_piece": end,
+            }))
+        })
+        .collect();
+    let stats: Vec<Value> = detail
+        .files
+        .iter()
+        .map(|f| {
+            style.object(json!({
+                "bytes_completed": f.bytes_completed, "wanted": f.priority > 0,
+                "priority": tr_priority(f.priority),
+            }))
+        })
+        .collect();
+    let peers: Vec<Value> = detail
+        .peer_list
+        .iter()
+        .map(|a| {
+            let (ip, port) = a.rsplit_once(':').unwrap_or((a, "0"));
+            style.object(json!({
+                "address": ip.trim_start_matches('[').trim_end_matches(']'),
+                "port": port.parse::<u16>().unwrap_or(0),
+                "client_name": "", "flag_str": "", "progress": 0.0,
+                "rate_to_client": 0, "rate_to_peer": 0, "is_encrypted": false,
+            }))
+        })
+        .collect();
+    let mut trackers = Vec::new();
+    for (tier, urls) in detail.trackers.iter().enumerate() {
+        for url in urls {
+            trackers.push(style.object(json!({
+                "announce": url, "scrape": scrape_url(url), "tier": tier,
+                "id": trackers.len(), "sitename": sitename(url),
+            })));
+        }
+    }
+    let m = json!({
+        "files": files,
+        "file_stats": stats,
+        "priorities": detail.files.iter().map(|f| tr_priority(f.priority)).collect::<Vec<_>>(),
+        "wanted": detail.files.iter().map(|f| i64::from(f.priority > 0)).collect::<Vec<_>>(),
+        "peers": peers,
+        "pieces": detail.pieces,
+        "trackers": trackers,
+        "tracker_stats": tracker_stats(&detail, style),
+        "magnet_link": detail.magnet,
+    });
+    match m {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
+}
+
+/// A tracker's site name as Transmission shows it: the host's second-level
+/// label ("example" for tracker.example.org).
+fn sitename(url: &str) -> String {
+    let host = url
+        .split_once("://")
+        .map_or(url, |(_, rest)| rest)
+        .split(['/', ':', '?'])
+        .next()
+        .unwrap_or_default();
+    let labels: Vec<&str> = host.split('.').collect();
+    match labels.len() {
+        0 | 1 => host.to_owned(),
+        n => labels.get(n - 2).copied().unwrap_or(host).to_owned(),
+    }
+}
+
+/// Transmission's `trackerStats` of our tracker views.
+fn tracker_stats(detail: &DetailView, style: Style) -> Vec<Value> {
+    let running = matches!(detail.summary.status, Status::Downloading | Status::Seeding);
+    detail
+        .tracker_stats
+        .iter()
+        .enumerate()
+        .map(|(id, t)| {
+            // "scheme://host:port", as Transmission shows a tracker's host.
+            let host = t
+                .url
+                .split_once("://")
+                .map(|(scheme, rest)| {
+                    let authority = rest.split(['/', '?']).next().unwrap_or_default();
+                    format!("{scheme}://{authority}")
+                })
+                .unwrap_or_else(|| t.url.clone());
+            let count = |c: Option<u32>| c.map_or(-1, i64::from);
+            style.object(json!({
+                "id": id,
+                "tier": t.tier,
+                "announce": t.url,
+                "scrape": scrape_url(&t.url),
+                "host": host,
+                "sitename": sitename(&t.url),
+                "is_backup": false,
+                "has_announced": t.last_announce.is_some(),
+                "last_announce_time": t.last_announce.unwrap_or(0),
+                "last_announce_start_time": t.last_announce.unwrap_or(0),
+                "last_announce_succeeded": t.last_announce_ok.unwrap_or(false),
+                "last_announce_result": t.last_announce_error.clone().unwrap_or_else(|| "Success".into()),
+                "last_announce_peer_count": t.last_announce_peers.unwrap_or(0),
+                "last_announce_timed_out": t.last_announce_error.as_deref() == Some("timed out"),
+                "next_announce_time": t.next_announce.unwrap_or(0),
+                // 0 inactive, 1 waiting (tr_tracker_state).
+                "announce_state": if running && t.next_announce.is_some() { 1 } else { 0 },
+                "has_scraped": t.last_scrape.is_some(),
+                "last_scrape_time": t.last_scrape.unwrap_or(0),
+                "last_scrape_start_time": t.last_scrape.unwrap_or(0),
+                "last_scrape_succeeded": t.last_scrape.is_some() && t.scrape_error.is_none(),
+                "last_scrape_result": t.scrape_error.clone().unwrap_or_default(),
+                "last_scrape_timed_out": t.scrape_error.as_deref() == Some("timed out"),
+                "next_scrape_time": if running { t.last_scrape.map_or(0, |at| at + 300) } else { 0 },
+                "scrape_state": if running { 1 } else { 0 },
+                "seeder_count": count(t.seeders),
+                "leecher_count": count(t.leechers),
+                "download_count": count(t.downloads),
+            }))
+        })
+        .collect()
+}
+
+/// The scrape URL BEP 48 derives from an announce URL (empty if none).
+fn scrape_url(announce: &str) -> String {
+    if announce.starts_with("udp://") {
+        return announce.to_owned();
+    }
+    let (base, query) = announce.split_once('?').unwrap_or((announce, ""));
+    let Some((dir, last)) = base.rsplit_once('/') else {
+        return String::new();
+    };
+    let Some(rest) = last.strip_prefix("announce") else {
+        return String::new();
+    };
+    let mut url = format!("{dir}/scrape{rest}");
+    if !query.is_empty() {
+        url.push('?');
+        url.push_str(query);
+    }
+    url
+}
