@@ -11,6 +11,7 @@
 //! against cross-site requests, as a browser page cannot read the header.
 
 mod args;
+mod groups;
 mod jsonrpc;
 mod methods;
 mod session;

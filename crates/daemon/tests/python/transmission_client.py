@@ -56,6 +56,11 @@ session = client.get_session()
 assert session.speed_limit_down == 100 and session.speed_limit_down_enabled
 assert session.seed_ratio_limit == 3 and session.seed_ratio_limited
 
+# Bandwidth groups are kept (shoal stores them; it has no group limits).
+client.set_group("slow", speed_limit_down=10, speed_limit_down_enabled=True)
+group = client.get_groups()["slow"]
+assert group.speed_limit_down == 10 and group.speed_limit_down_enabled
+
 # Every field the library asks for by default parses.
 everything = client.get_torrents()
 assert sorted(t.id for t in everything) == sorted([a.id, b.id])
