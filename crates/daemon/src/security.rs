@@ -59,6 +59,46 @@ impl Security {
     }
 }
 
+/// Login sessions kept; the oldest is dropped beyond this.
+const MAX_SESSIONS: usize = 64;
+
+/// The `SID` cookies handed out by the qBittorrent API's `auth/login`.
+#[derive(Default)]
+pub(crate) struct LoginSessions {
+    ids: std::sync::Mutex<std::collections::VecDeque<String>>,
+}
+
+impl LoginSessions {
+    pub fn add(&self) -> String {
+        let sid = random_token();
+        let mut ids = self
+            .ids
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if ids.len() >= MAX_SESSIONS {
+            ids.pop_front();
+        }
+        ids.push_back(sid.clone());
+        sid
+    }
+
+    pub fn knows(&self, sid: &str) -> bool {
+        let ids = self
+            .ids
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        ids.iter().any(|known| known == sid)
+    }
+
+    pub fn remove(&self, sid: &str) {
+        let mut ids = self
+            .ids
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        ids.retain(|known| known != sid);
+    }
+}
+
 /// `host` without a `:port` (IPv6 literals keep their brackets' content).
 fn strip_port(host: &str) -> &str {
     if let Some(rest) = host.strip_prefix('[') {

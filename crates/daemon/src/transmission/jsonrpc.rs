@@ -10,7 +10,7 @@ use serde_json::{Map, Value, json};
 
 use super::args::{Style, canon, canonical};
 use super::methods::{ErrorKind, dispatch};
-use crate::http::{Body, Ctx, response};
+use crate::web::{Body, Ctx, response};
 
 /// The body was not JSON.
 const PARSE_ERROR: i64 = -32700;
@@ -40,7 +40,7 @@ pub(super) fn looks_like(body: &[u8]) -> bool {
 
 /// The answer to a body that is not JSON.
 pub(super) fn parse_error() -> hyper::Response<Body> {
-    crate::http::json(
+    crate::web::json(
         StatusCode::OK,
         &error_object(Value::Null, PARSE_ERROR, "parse error"),
     )
@@ -51,7 +51,7 @@ pub(super) async fn handle(ctx: &Ctx, request: Value) -> hyper::Response<Body> {
     let answers = match request {
         Value::Array(batch) if batch.is_empty() || batch.len() > MAX_BATCH => {
             let message = format!("a batch holds 1 to {MAX_BATCH} requests");
-            return crate::http::json(
+            return crate::web::json(
                 StatusCode::OK,
                 &error_object(Value::Null, INVALID_REQUEST, &message),
             );
@@ -72,7 +72,7 @@ pub(super) async fn handle(ctx: &Ctx, request: Value) -> hyper::Response<Body> {
         // Only notifications: nothing to say.
         Value::Null => response(StatusCode::NO_CONTENT, "application/json", ""),
         Value::Array(a) if a.is_empty() => response(StatusCode::NO_CONTENT, "application/json", ""),
-        answers => crate::http::json(StatusCode::OK, &answers),
+        answers => crate::web::json(StatusCode::OK, &answers),
     }
 }
 

@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 use super::args::{Style, canon, each, flag, select, string};
 use super::{groups, session, torrent_get, torrent_set};
 use crate::QueueMove;
-use crate::http::Ctx;
+use crate::web::Ctx;
 
 /// Why a method failed: the message Transmission's `result` carries, and
 /// whether it is the method that is unknown or the arguments that are bad

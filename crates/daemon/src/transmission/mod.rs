@@ -24,8 +24,13 @@ use hyper::header::{CONNECTION, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use serde_json::{Map, Value, json};
 
-use crate::http::{Body, Ctx, read_body, response};
+use crate::web::{Body, Ctx, read_body, response};
 use args::{Style, canonical};
+
+/// Free bytes on the file system holding `path`.
+pub(crate) fn free_bytes(path: &std::path::Path) -> Option<u64> {
+    session::disk_space(path).map(|(free, _)| free)
+}
 
 /// The session-id header.
 const SESSION_HEADER: &str = "x-transmission-session-id";
@@ -111,5 +116,5 @@ fn reply(
     if let (Some(tag), Some(obj)) = (tag, body.as_object_mut()) {
         obj.insert("tag".into(), tag);
     }
-    crate::http::json(status, &body)
+    crate::web::json(status, &body)
 }

@@ -51,6 +51,7 @@ pub(super) async fn torrent_add(d: &Daemon, args: &Map<String, Value>) -> Result
             file_priorities: None,
             sequential: flag(args, "sequential_download").unwrap_or(false),
             labels: strings(args, "labels").unwrap_or_default(),
+            category: None,
         })
         .await
         .map_err(|e| match e {
