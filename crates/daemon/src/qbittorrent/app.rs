@@ -41,6 +41,9 @@ pub(super) fn handle(ctx: &Ctx, name: &str, form: &Form) -> Response<Body> {
             },
             _ => text(StatusCode::BAD_REQUEST, "json is missing or not an object"),
         },
+        "networkInterfaceList" | "networkInterfaceAddressList" => {
+            crate::web::json(StatusCode::OK, &json!([]))
+        }
         "shutdown" => text(StatusCode::FORBIDDEN, "stop the daemon itself"),
         _ => text(StatusCode::NOT_FOUND, "Not Found"),
     }
@@ -128,6 +131,40 @@ fn set_preferences(d: &Daemon, p: &Map<String, Value>) -> Result<(), String> {
         }
     })
     .map_err(|e| e.to_string())
+}
+
+/// `sync/torrentPeers`: the connected peers of `hash` (addresses; shoal
+/// does not yet report per-peer figures), always a full update.
+pub(super) fn torrent_peers(d: &Daemon, form: &Form) -> Response<Body> {
+    let Some(snap) = form
+        .get("hash")
+        .and_then(|h| d.resolve(h))
+        .and_then(|id| d.snapshot(id))
+    else {
+        return text(StatusCode::NOT_FOUND, "Torrent hash was not found");
+    };
+    let rid = form
+        .get("rid")
+        .and_then(|r| r.parse::<u64>().ok())
+        .unwrap_or(0);
+    let peers: Map<String, Value> = crate::view::detail(&snap)
+        .peer_list
+        .into_iter()
+        .map(|addr| {
+            let (ip, port) = addr.rsplit_once(':').unwrap_or((&addr, "0"));
+            let peer = json!({
+                "ip": ip.trim_start_matches('[').trim_end_matches(']'),
+                "port": port.parse::<u16>().unwrap_or(0),
+                "client": "", "connection": "BT", "flags": "", "progress": 0,
+                "dl_speed": 0, "up_speed": 0, "downloaded": 0, "uploaded": 0,
+            });
+            (addr, peer)
+        })
+        .collect();
+    crate::web::json(
+        StatusCode::OK,
+        &json!({ "rid": rid.saturating_add(1), "full_update": true, "peers": peers }),
+    )
 }
 
 /// `transfer/info`.

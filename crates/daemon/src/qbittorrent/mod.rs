@@ -163,6 +163,9 @@ pub(crate) async fn handle(ctx: &Ctx, req: Request<Incoming>, rest: &str) -> Res
             text(StatusCode::OK, &d.rate_limits().0.unwrap_or(0).to_string())
         }
         "/sync/maindata" => app::maindata(d, &form),
+        "/sync/torrentPeers" => app::torrent_peers(d, &form),
+        // shoal keeps its log in its own output, not for this API.
+        "/log/main" | "/log/peers" => crate::web::json(StatusCode::OK, &serde_json::json!([])),
         _ => text(StatusCode::NOT_FOUND, "Not Found"),
     }
 }

@@ -124,6 +124,35 @@ pub(super) async fn handle(d: &Daemon, name: &str, form: &Form) -> Response<Body
                 Err(e) => failed(&e),
             }
         }
+        // qBittorrent's 0 skip, 1 normal, 6 high, 7 maximal; `id` is
+        // `|`-separated file indices.
+        "filePrio" => {
+            let priority = match form.get("priority").and_then(|p| p.parse::<u8>().ok()) {
+                Some(0) => 0,
+                Some(1) => 4,
+                Some(6) => 6,
+                Some(7) => 7,
+                _ => return text(StatusCode::BAD_REQUEST, "priority is 0, 1, 6 or 7"),
+            };
+            let files: Option<Vec<usize>> = form
+                .get("id")
+                .map(|ids| ids.split('|').map(|i| i.parse().ok()).collect())
+                .unwrap_or(None);
+            let Some(files) = files.filter(|f| !f.is_empty()) else {
+                return text(StatusCode::BAD_REQUEST, "id is missing or not file indices");
+            };
+            let Some(id) = form.get("hash").and_then(|h| d.resolve(h)) else {
+                return not_found();
+            };
+            let changes = TorrentChanges {
+                file_priorities: files.into_iter().map(|f| (f, priority)).collect(),
+                ..TorrentChanges::default()
+            };
+            updated(d.change(id, &changes))
+        }
+        // Every torrent runs under the queues; forcing is not kept.
+        "setForceStart" => each(d, form, |d, id| d.start_torrent(id)),
+        "setAutoManagement" | "setSuperSeeding" | "setFirstLastPiecePrio" => ok(),
         "toggleSequentialDownload" => each(d, form, |d, id| {
             let now = d.view(id).is_some_and(|v| v.sequential);
             d.change(

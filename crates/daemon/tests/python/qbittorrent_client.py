@@ -50,6 +50,10 @@ h = t.hash
 assert client.torrents_properties(torrent_hash=h).total_size > 0
 assert len(client.torrents_files(torrent_hash=h)) == 2
 client.torrents_trackers(torrent_hash=h)
+client.torrents_file_priority(torrent_hash=h, file_ids=[1], priority=0)
+assert [f.priority for f in client.torrents_files(torrent_hash=h)] == [1, 0]
+client.sync_torrent_peers(torrent_hash=h)
+client.log_main()
 
 client.torrents_start(torrent_hashes=h)
 assert client.torrents_info(torrent_hashes=h)[0].state not in ("stoppedDL", "pausedDL")
