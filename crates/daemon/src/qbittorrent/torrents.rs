@@ -152,7 +152,11 @@ pub(super) async fn handle(d: &Daemon, name: &str, form: &Form) -> Response<Body
         }
         // Every torrent runs under the queues; forcing is not kept.
         "setForceStart" => each(d, form, |d, id| d.start_torrent(id)),
-        "setAutoManagement" | "setSuperSeeding" | "setFirstLastPiecePrio" => ok(),
+        // Refused rather than ignored: shoal has none of these.
+        "setAutoManagement" | "setSuperSeeding" | "setFirstLastPiecePrio" => text(
+            StatusCode::CONFLICT,
+            "not supported by shoal (no automatic management, super seeding or piece priorities)",
+        ),
         "toggleSequentialDownload" => each(d, form, |d, id| {
             let now = d.view(id).is_some_and(|v| v.sequential);
             d.change(
