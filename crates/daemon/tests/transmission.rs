@@ -415,6 +415,13 @@ fn json_rpc_2_single_batch_errors_and_notifications() {
         json!({ "jsonrpc": "2.0", "method": "torrent_set", "params": { "labels": ["a,b"] }, "id": 9 }),
     );
     assert_eq!(v["error"]["code"], -32000, "{v}");
+    assert!(
+        v["error"]["data"]["error_string"]
+            .as_str()
+            .unwrap()
+            .contains("label"),
+        "{v}"
+    );
 }
 
 #[test]

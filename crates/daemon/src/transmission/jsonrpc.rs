@@ -124,8 +124,14 @@ async fn one(ctx: &Ctx, request: Value) -> Option<Value> {
     })
 }
 
+/// An error answer; Transmission puts its explanation in
+/// `data.error_string` too.
 fn error_object(id: Value, code: i64, message: &str) -> Value {
-    json!({ "jsonrpc": "2.0", "error": { "code": code, "message": message }, "id": id })
+    json!({
+        "jsonrpc": "2.0",
+        "error": { "code": code, "message": message, "data": { "error_string": message } },
+        "id": id,
+    })
 }
 
 /// Every object key in `value`, at any depth, in snake_case.

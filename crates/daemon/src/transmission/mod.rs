@@ -1,8 +1,7 @@
 //! Transmission's RPC at `/transmission/rpc`, so `transmission-remote` and
 //! the tools built on it (Sonarr, Radarr, Flood, the `transmission-rpc`
-//! libraries …) drive shoal unchanged: the legacy protocol (Transmission
-//! 4.0, rpc-version 17: `{"method": "torrent-get", "arguments": …,
-//! "tag": …}`) and JSON-RPC 2.0 (`{"jsonrpc": "2.0", "method":
+//! libraries …) drive shoal unchanged: the legacy protocol
+//! (`{"method": "torrent-get", "arguments": …, "tag": …}`) and JSON-RPC 2.0 (`{"jsonrpc": "2.0", "method":
 //! "torrent_get", "params": …, "id": …}`, batches included) as Transmission
 //! 4.1 added. Keys may be spelled in kebab-case, camelCase or snake_case.
 //!
