@@ -43,6 +43,7 @@ pub async fn serve(
             credentials: config.username.clone().zip(config.password.clone()),
             allowed_hosts: config.allowed_hosts.clone(),
             csrf_token: crate::security::random_token(),
+            api_key: config.api_key.clone(),
         },
         rpc_session_id: crate::security::random_token(),
         qbt_sessions: LoginSessions::default(),

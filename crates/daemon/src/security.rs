@@ -11,6 +11,8 @@ pub(crate) struct Security {
     pub allowed_hosts: Vec<String>,
     /// Must come back in `X-Shoal-Csrf` on mutating native API calls.
     pub csrf_token: String,
+    /// Accepted as `Authorization: Bearer <key>` by the qBittorrent API.
+    pub api_key: Option<String>,
 }
 
 impl Security {
@@ -51,6 +53,21 @@ impl Security {
         };
         let expected = format!("{user}:{password}");
         constant_time_eq(&decoded, expected.as_bytes())
+    }
+
+    /// Whether an `Authorization` header carries the configured API key.
+    pub fn api_key_ok(&self, header: Option<&[u8]>) -> bool {
+        let (Some(key), Some(value)) = (&self.api_key, header) else {
+            return false;
+        };
+        let Some(given) = value
+            .get(..7)
+            .filter(|scheme| scheme.eq_ignore_ascii_case(b"bearer "))
+            .and_then(|_| value.get(7..))
+        else {
+            return false;
+        };
+        constant_time_eq(given.trim_ascii(), key.as_bytes())
     }
 
     /// Whether a mutating request carries the CSRF token.
@@ -138,6 +155,7 @@ mod tests {
             credentials: Some(("u".into(), "p w".into())),
             allowed_hosts: vec!["box.lan".into()],
             csrf_token: "tok".into(),
+            api_key: Some("0123456789abcdef".into()),
         }
     }
 
@@ -176,5 +194,20 @@ mod tests {
         assert!(s.csrf_ok(Some(b"tok")));
         assert!(!s.csrf_ok(Some(b"to")));
         assert!(!s.csrf_ok(None));
+    }
+
+    #[test]
+    fn api_keys() {
+        let s = sec();
+        assert!(s.api_key_ok(Some(b"Bearer 0123456789abcdef")));
+        assert!(s.api_key_ok(Some(b"bearer 0123456789abcdef ")));
+        assert!(!s.api_key_ok(Some(b"Bearer 0123456789abcde")));
+        assert!(!s.api_key_ok(Some(b"Basic 0123456789abcdef")));
+        assert!(!s.api_key_ok(None));
+        let none = Security {
+            api_key: None,
+            ..sec()
+        };
+        assert!(!none.api_key_ok(Some(b"Bearer 0123456789abcdef")));
     }
 }

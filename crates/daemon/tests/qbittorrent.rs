@@ -15,6 +15,7 @@ fn login_cookie_and_cross_site_checks() {
     let s = server(|c| {
         c.username = Some("admin".into());
         c.password = Some("pw".into());
+        c.api_key = Some("key-of-sixteen-chars".into());
     });
     let a = s.addr;
     let (status, _, body) = request(a, "GET", "/api/v2/app/version", &[], b"");
@@ -63,6 +64,13 @@ fn login_cookie_and_cross_site_checks() {
     );
     let (status, _, _) = request(a, "GET", "/api/v2/app/version", &[("Cookie", &cookie)], b"");
     assert_eq!(status, 403, "logged out");
+    // qBittorrent 5.2's API key.
+    let bearer = [("Authorization", "Bearer key-of-sixteen-chars")];
+    let (status, _, _) = request(a, "GET", "/api/v2/app/version", &bearer, b"");
+    assert_eq!(status, 200);
+    let wrong = [("Authorization", "Bearer key-of-sixteen-charX")];
+    let (status, _, _) = request(a, "GET", "/api/v2/app/version", &wrong, b"");
+    assert_eq!(status, 403);
 }
 
 #[test]

@@ -8,7 +8,8 @@
 //! loopback only) every call is allowed and `auth/login` accepts any name,
 //! as qBittorrent's localhost bypass does; otherwise `auth/login` checks the
 //! configured pair and sets an `SID` cookie, and calls need it (or basic
-//! auth). A request whose `Origin`/`Referer` names another host is refused,
+//! auth, or the configured `api_key` as `Authorization: Bearer`, as
+//! qBittorrent 5.2 takes API keys). A request whose `Origin`/`Referer` names another host is refused,
 //! as qBittorrent refuses cross-site calls.
 
 mod app;
@@ -94,8 +95,14 @@ pub(crate) async fn handle(ctx: &Ctx, req: Request<Incoming>, rest: &str) -> Res
                 .get(hyper::header::AUTHORIZATION)
                 .map(HeaderValue::as_bytes),
         );
+    let key_ok = ctx.security.api_key_ok(
+        req.headers()
+            .get(hyper::header::AUTHORIZATION)
+            .map(HeaderValue::as_bytes),
+    );
     let authed = credentials.is_none()
         || basic_ok
+        || key_ok
         || sid.as_deref().is_some_and(|s| ctx.qbt_sessions.knows(s));
     let method = req.method().clone();
     let form = match read_form(ctx, req).await {
