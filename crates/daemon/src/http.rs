@@ -47,6 +47,7 @@ pub async fn serve(
         },
         rpc_session_id: crate::security::random_token(),
         qbt_sessions: LoginSessions::default(),
+        qbt_sync: crate::sync_log::SyncLog::default(),
         max_body: config.max_body,
         daemon: daemon.clone(),
     });

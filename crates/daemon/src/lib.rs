@@ -19,6 +19,7 @@ mod service;
 mod snapshot;
 mod sse;
 mod store;
+mod sync_log;
 mod transmission;
 mod ui;
 mod view;

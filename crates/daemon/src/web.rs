@@ -29,6 +29,8 @@ pub(crate) struct Ctx {
     pub rpc_session_id: String,
     /// qBittorrent WebAPI login sessions.
     pub qbt_sessions: LoginSessions,
+    /// What qBittorrent `sync/maindata` answers showed, by `rid`.
+    pub qbt_sync: crate::sync_log::SyncLog,
     /// Largest upload body.
     pub max_body: usize,
 }

@@ -124,3 +124,50 @@ fn without_credentials_any_login_works_and_tags_are_labels() {
     let (status, _, _) = request(a, "GET", "/api/v2/torrents/delete?hashes=all", &[], b"");
     assert_eq!(status, 405);
 }
+
+#[test]
+fn maindata_sends_what_changed_since_a_rid() {
+    let s = server(|_| {});
+    let a = s.addr;
+    let get = |path: &str| -> Value {
+        let (status, _, body) = request(a, "GET", path, &[], b"");
+        assert_eq!(status, 200, "{path}: {body}");
+        serde_json::from_str(&body).unwrap()
+    };
+    let meta = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        torrent_bytes("m"),
+    );
+    common::rpc(
+        a,
+        json!({ "method": "torrent-add", "arguments": { "metainfo": meta, "paused": true } }),
+    );
+    let full = get("/api/v2/sync/maindata?rid=0");
+    assert_eq!(full["full_update"], true);
+    let hash = full["torrents"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .next()
+        .unwrap()
+        .clone();
+    let rid = full["rid"].as_u64().unwrap();
+    let same = get(&format!("/api/v2/sync/maindata?rid={rid}"));
+    assert_eq!(same["full_update"], false, "{same}");
+    assert!(same.get("torrents").is_none(), "nothing changed: {same}");
+    common::rpc(
+        a,
+        json!({ "method": "torrent-set", "arguments": { "labels": ["x"] } }),
+    );
+    let rid = same["rid"].as_u64().unwrap();
+    let changed = get(&format!("/api/v2/sync/maindata?rid={rid}"));
+    assert_eq!(changed["torrents"][&hash]["tags"], "x", "{changed}");
+    assert_eq!(changed["tags"], json!(["x"]));
+    common::rpc(a, json!({ "method": "torrent-remove", "arguments": {} }));
+    let rid = changed["rid"].as_u64().unwrap();
+    let removed = get(&format!("/api/v2/sync/maindata?rid={rid}"));
+    assert_eq!(removed["torrents_removed"], json!([hash]), "{removed}");
+    assert_eq!(removed["tags_removed"], json!(["x"]));
+    // A rid never handed out gets a full update.
+    assert_eq!(get("/api/v2/sync/maindata?rid=999999")["full_update"], true);
+}

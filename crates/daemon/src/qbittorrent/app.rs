@@ -4,10 +4,8 @@ use hyper::{Response, StatusCode};
 use serde_json::{Map, Value, json};
 
 use super::form::Form;
-use super::info;
 use super::reply::{ok, text};
 use crate::Daemon;
-use crate::view::Status;
 use crate::web::{Body, Ctx};
 
 /// The qBittorrent release whose WebAPI we speak.
@@ -133,40 +131,6 @@ fn set_preferences(d: &Daemon, p: &Map<String, Value>) -> Result<(), String> {
     .map_err(|e| e.to_string())
 }
 
-/// `sync/torrentPeers`: the connected peers of `hash` (addresses; shoal
-/// does not yet report per-peer figures), always a full update.
-pub(super) fn torrent_peers(d: &Daemon, form: &Form) -> Response<Body> {
-    let Some(snap) = form
-        .get("hash")
-        .and_then(|h| d.resolve(h))
-        .and_then(|id| d.snapshot(id))
-    else {
-        return text(StatusCode::NOT_FOUND, "Torrent hash was not found");
-    };
-    let rid = form
-        .get("rid")
-        .and_then(|r| r.parse::<u64>().ok())
-        .unwrap_or(0);
-    let peers: Map<String, Value> = crate::view::detail(&snap)
-        .peer_list
-        .into_iter()
-        .map(|addr| {
-            let (ip, port) = addr.rsplit_once(':').unwrap_or((&addr, "0"));
-            let peer = json!({
-                "ip": ip.trim_start_matches('[').trim_end_matches(']'),
-                "port": port.parse::<u16>().unwrap_or(0),
-                "client": "", "connection": "BT", "flags": "", "progress": 0,
-                "dl_speed": 0, "up_speed": 0, "downloaded": 0, "uploaded": 0,
-            });
-            (addr, peer)
-        })
-        .collect();
-    crate::web::json(
-        StatusCode::OK,
-        &json!({ "rid": rid.saturating_add(1), "full_update": true, "peers": peers }),
-    )
-}
-
 /// `transfer/info`.
 pub(super) fn transfer_info(d: &Daemon) -> Response<Body> {
     let views = d.views();
@@ -182,65 +146,6 @@ pub(super) fn transfer_info(d: &Daemon) -> Response<Body> {
             "up_rate_limit": up.unwrap_or(0),
             "dht_nodes": d.dht_nodes(),
             "connection_status": "connected",
-        }),
-    )
-}
-
-/// `sync/maindata`: always a full update (`full_update: true`), which
-/// qBittorrent clients accept for any `rid`; the answer's `rid` counts up.
-pub(super) fn maindata(d: &Daemon, form: &Form) -> Response<Body> {
-    let rid = form
-        .get("rid")
-        .and_then(|r| r.parse::<u64>().ok())
-        .unwrap_or(0);
-    let snaps = d.snapshots();
-    let torrents: Map<String, Value> = snaps
-        .iter()
-        .map(|s| {
-            (
-                s.record.info_hash.clone(),
-                Value::Object(info::without_internal(info::torrent(s))),
-            )
-        })
-        .collect();
-    let record = d.daemon_record();
-    let categories: Map<String, Value> = record
-        .categories
-        .iter()
-        .map(|(name, path)| (name.clone(), json!({ "name": name, "savePath": path })))
-        .collect();
-    let mut tags = record.tags.clone();
-    for s in &snaps {
-        tags.extend(s.record.labels.iter().cloned());
-    }
-    tags.sort();
-    tags.dedup();
-    let views = d.views();
-    let (up, down) = d.rate_limits();
-    crate::web::json(
-        StatusCode::OK,
-        &json!({
-            "rid": rid.saturating_add(1),
-            "full_update": true,
-            "torrents": torrents,
-            "categories": categories,
-            "tags": tags,
-            "server_state": {
-                "dl_info_speed": views.iter().map(|v| v.download_rate).sum::<u64>(),
-                "up_info_speed": views.iter().map(|v| v.upload_rate).sum::<u64>(),
-                "dl_info_data": views.iter().map(|v| v.downloaded).sum::<u64>(),
-                "up_info_data": views.iter().map(|v| v.uploaded).sum::<u64>(),
-                "dl_rate_limit": down.unwrap_or(0),
-                "up_rate_limit": up.unwrap_or(0),
-                "alltime_dl": record.downloaded,
-                "alltime_ul": record.uploaded,
-                "dht_nodes": d.dht_nodes(),
-                "connection_status": "connected",
-                "queueing": d.queue_limits() != (0, 0),
-                "use_alt_speed_limits": false,
-                "free_space_on_disk": crate::transmission::free_bytes(&d.default_download_dir()).unwrap_or(0),
-                "total_peer_connections": views.iter().filter(|v| matches!(v.status, Status::Downloading | Status::Seeding)).map(|v| v.peers).sum::<usize>(),
-            },
         }),
     )
 }

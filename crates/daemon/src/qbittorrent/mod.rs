@@ -16,6 +16,7 @@ mod app;
 mod form;
 mod info;
 mod reply;
+mod sync;
 mod torrents;
 
 use hyper::body::Incoming;
@@ -169,8 +170,8 @@ pub(crate) async fn handle(ctx: &Ctx, req: Request<Incoming>, rest: &str) -> Res
         "/transfer/uploadLimit" => {
             text(StatusCode::OK, &d.rate_limits().0.unwrap_or(0).to_string())
         }
-        "/sync/maindata" => app::maindata(d, &form),
-        "/sync/torrentPeers" => app::torrent_peers(d, &form),
+        "/sync/maindata" => sync::maindata(d, &ctx.qbt_sync, &form),
+        "/sync/torrentPeers" => sync::torrent_peers(d, &form),
         // shoal keeps its log in its own output, not for this API.
         "/log/main" | "/log/peers" => crate::web::json(StatusCode::OK, &serde_json::json!([])),
         _ => text(StatusCode::NOT_FOUND, "Not Found"),

@@ -69,6 +69,8 @@ client.torrents_bottom_priority(torrent_hashes=h)
 client.transfer_info()
 data = client.sync_maindata()
 assert h in data["torrents"] and "tv" in data["categories"]
+again = client.sync_maindata(rid=data["rid"])
+assert not again["full_update"] and h not in again.get("torrents", {}), again
 
 # A tag set here is a Transmission label: check through the other API too.
 client.torrents_delete(delete_files=False, torrent_hashes="all")
