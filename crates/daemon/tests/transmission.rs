@@ -306,6 +306,17 @@ fn session_settings_are_applied_or_kept() {
     assert_eq!(t["download_dir"], json!(elsewhere));
     assert_eq!(t["status"], "stopped");
     assert_eq!(t["seed_ratio_limit"], 1.5);
+    // A stored-only value cannot grow the state without bound.
+    let sid = common::session_id(s.addr);
+    let huge = json!({ "method": "session-set", "arguments": { "script-torrent-done-filename": "x".repeat(10_000) } });
+    let (_, _, text) = common::request(
+        s.addr,
+        "POST",
+        "/transmission/rpc",
+        &[("X-Transmission-Session-Id", &sid)],
+        huge.to_string().as_bytes(),
+    );
+    assert!(text.contains("at most"), "{text}");
     // `fields` picks keys.
     let v = rpc(
         s.addr,

@@ -13,6 +13,11 @@ use crate::store::LimitMode;
 use crate::web::Body;
 use crate::{AddRequest, AddSource, Daemon, DaemonError, QueueMove, TorrentChanges};
 
+/// Most torrents one `torrents/add` may add.
+const MAX_ADD: usize = 100;
+/// Most categories kept.
+const MAX_CATEGORIES: usize = 1024;
+
 /// The ids `hashes` names (`all`: every torrent).
 fn ids(d: &Daemon, form: &Form) -> Vec<u32> {
     let hashes = form.hashes();
@@ -235,6 +240,12 @@ pub(super) async fn handle(d: &Daemon, name: &str, form: &Form) -> Response<Body
             if name == "editCategory" && !exists {
                 return text(StatusCode::CONFLICT, "Category does not exist");
             }
+            if !exists && d.daemon_record().categories.len() >= MAX_CATEGORIES {
+                return text(
+                    StatusCode::CONFLICT,
+                    &format!("at most {MAX_CATEGORIES} categories"),
+                );
+            }
             updated(d.update_daemon(|r| {
                 r.categories.insert(category, path);
             }))
@@ -415,12 +426,27 @@ async fn add(d: &Daemon, form: &Form) -> Response<Body> {
     if sources.is_empty() {
         return text(StatusCode::BAD_REQUEST, "Fails.");
     }
+    if sources.len() > MAX_ADD {
+        return text(
+            StatusCode::BAD_REQUEST,
+            &format!("at most {MAX_ADD} torrents at once"),
+        );
+    }
     let category = form
         .get("category")
         .filter(|c| !c.is_empty())
         .map(str::to_owned);
     let record = d.daemon_record();
     if let Some(c) = &category {
+        if let Err(e) = crate::manager::check_category(c) {
+            return failed(&e);
+        }
+        if !record.categories.contains_key(c) && record.categories.len() >= MAX_CATEGORIES {
+            return text(
+                StatusCode::CONFLICT,
+                &format!("at most {MAX_CATEGORIES} categories"),
+            );
+        }
         if !record.categories.contains_key(c) {
             // qBittorrent creates a category named on add.
             if let Err(e) = d.update_daemon(|r| {

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value, json};
 
-use super::args::{SPEED_K, Style, canon, flag, float, string, uint};
+use super::args::{SPEED_K, Style, canon, flag, float, stored_values, string, uint};
 use crate::Daemon;
 use crate::view::Status;
 
@@ -255,16 +255,13 @@ pub(super) fn session_set(d: &Daemon, args: &Map<String, Value>) -> Result<Value
     if ratio.is_some_and(|r| r < 0.0) {
         return Err("seedRatioLimit must be ≥ 0".into());
     }
-    let mut kept = Map::new();
-    for key in STORED
-        .iter()
-        .map(|(k, _)| *k)
-        .chain(DESCRIBED.iter().copied())
-    {
-        if let Some(v) = args.get(key) {
-            kept.insert(key.to_owned(), v.clone());
-        }
-    }
+    let kept = stored_values(
+        args,
+        STORED
+            .iter()
+            .map(|(k, _)| *k)
+            .chain(DESCRIBED.iter().copied()),
+    )?;
     d.update_daemon(|r| {
         if let Some(dir) = dir {
             r.download_dir = Some(dir);
