@@ -254,6 +254,21 @@ pub(crate) fn check_category(name: &str) -> Result<String, DaemonError> {
     Ok(name.to_owned())
 }
 
+/// Longest display name, bytes.
+const MAX_NAME: usize = 255;
+
+/// A display name from a request: 1 to [`MAX_NAME`] bytes, no control
+/// characters, trimmed.
+pub(crate) fn check_name(name: &str) -> Result<String, DaemonError> {
+    let name = name.trim();
+    if name.is_empty() || name.len() > MAX_NAME || name.chars().any(char::is_control) {
+        return Err(DaemonError::BadRequest(format!(
+            "name: 1–{MAX_NAME} bytes, no control characters"
+        )));
+    }
+    Ok(name.to_owned())
+}
+
 /// A download directory from a request: absolute, with no `..` (so no
 /// request can point a torrent outside what it names).
 pub(crate) fn check_dir(dir: &Path) -> Result<PathBuf, DaemonError> {

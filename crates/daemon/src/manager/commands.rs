@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use super::add::check_dir;
-use super::add::{check_category, check_labels};
+use super::add::{check_category, check_labels, check_name};
 use super::entry::Phase;
 use super::lifecycle::Op;
 use super::policy::{QueueMove, move_in_queue, set_queue_position};
@@ -40,6 +40,8 @@ pub struct TorrentChanges {
     pub seed_idle_mode: Option<LimitMode>,
     /// New category (`Some(None)`: none).
     pub category: Option<Option<String>>,
+    /// New display name (the files keep theirs).
+    pub name: Option<String>,
 }
 
 /// A torrent's own ratio limit when it is told to use its own and has none
@@ -208,6 +210,7 @@ impl Daemon {
             }
         }
         let labels = changes.labels.clone().map(check_labels).transpose()?;
+        let name = changes.name.as_deref().map(check_name).transpose()?;
         let category = match &changes.category {
             Some(Some(name)) => Some(Some(check_category(name)?)),
             Some(None) => Some(None),
@@ -222,6 +225,9 @@ impl Daemon {
             r.edited_at = Some(now_unix());
             if let Some(c) = category {
                 r.category = c;
+            }
+            if let Some(n) = name {
+                r.name = n;
             }
             if let Some(labels) = labels {
                 r.labels = labels;

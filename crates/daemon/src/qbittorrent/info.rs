@@ -35,8 +35,14 @@ pub(super) fn torrent(snap: &TorrentSnapshot) -> Value {
     let r = &snap.record;
     let name = v.name.clone();
     let save_path = v.download_dir.clone();
+    // Where the files are: under the torrent's own name, whatever name it
+    // is shown under.
+    let root = snap
+        .torrent
+        .as_ref()
+        .map_or_else(|| name.clone(), |t| t.info.name.clone());
     let content_path = std::path::Path::new(&save_path)
-        .join(&name)
+        .join(root)
         .display()
         .to_string();
     let tracker = snap

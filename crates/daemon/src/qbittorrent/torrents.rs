@@ -162,6 +162,20 @@ pub(super) async fn handle(d: &Daemon, name: &str, form: &Form) -> Response<Body
             StatusCode::CONFLICT,
             "not supported by shoal (no automatic management, super seeding or piece priorities)",
         ),
+        // The name shown, as qBittorrent's rename: the files keep theirs.
+        "rename" => {
+            let (Some(id), Some(name)) = (
+                form.get("hash").and_then(|h| d.resolve(h)),
+                form.get("name"),
+            ) else {
+                return text(StatusCode::BAD_REQUEST, "hash and name are needed");
+            };
+            let changes = TorrentChanges {
+                name: Some(name.to_owned()),
+                ..TorrentChanges::default()
+            };
+            updated(d.change(id, &changes))
+        }
         "toggleSequentialDownload" => each(d, form, |d, id| {
             let now = d.view(id).is_some_and(|v| v.sequential);
             d.change(

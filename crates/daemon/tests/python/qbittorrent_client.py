@@ -65,6 +65,10 @@ assert client.torrents_info(torrent_hashes=h)[0].tags == "hd"
 client.torrents_set_share_limits(ratio_limit=2.5, seeding_time_limit=-2, inactive_seeding_time_limit=-2, torrent_hashes=h)
 assert client.torrents_info(torrent_hashes=h)[0].ratio_limit == 2.5
 
+client.torrents_rename(torrent_hash=h, new_torrent_name="Renamed")
+t = client.torrents_info(torrent_hashes=h)[0]
+assert t.name == "Renamed" and t.content_path.endswith("qb-a"), (t.name, t.content_path)
+
 client.torrents_bottom_priority(torrent_hashes=h)
 client.transfer_info()
 data = client.sync_maindata()
