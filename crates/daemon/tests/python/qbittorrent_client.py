@@ -1,13 +1,16 @@
 """Drives a shoal daemon through the `qbittorrent-api` Python library (as
 qBittorrent tools and scripts do): login, app info, categories, tags, add
 by file and magnet, info with filters, properties/files/trackers, stop and
-start, share limits, queue, delete.
+start, share limits, limits, sequential order, piece states, recheck,
+reannounce, set location, preferences, queue, rename, sync, delete, and
+category and tag removal.
 
 Usage: qbittorrent_client.py HOST PORT USER PASSWORD TORRENT SAVE_DIR
 Prints OK and exits 0 when every check passes.
 """
 
 import sys
+import time
 
 import qbittorrentapi
 
@@ -69,6 +72,28 @@ client.torrents_rename(torrent_hash=h, new_torrent_name="Renamed")
 t = client.torrents_info(torrent_hashes=h)[0]
 assert t.name == "Renamed" and t.content_path.endswith("qb-a"), (t.name, t.content_path)
 
+client.torrents_set_download_limit(limit=50_000, torrent_hashes=h)
+assert client.torrents_info(torrent_hashes=h)[0].dl_limit == 50_000
+client.torrents_toggle_sequential_download(torrent_hashes=h)
+assert client.torrents_info(torrent_hashes=h)[0].seq_dl
+assert len(client.torrents_piece_states(torrent_hash=h)) == client.torrents_properties(torrent_hash=h).pieces_num
+client.torrents_webseeds(torrent_hash=h)
+client.torrents_recheck(torrent_hashes=h)
+client.torrents_reannounce(torrent_hashes=h)
+moved = save_dir + "/moved"
+client.torrents_set_location(location=moved, torrent_hashes=h)
+for _ in range(100):
+    if client.torrents_info(torrent_hashes=h)[0].save_path == moved:
+        break
+    time.sleep(0.1)
+assert client.torrents_info(torrent_hashes=h)[0].save_path == moved
+
+prefs = client.app_preferences()
+client.app_set_preferences(prefs={"max_ratio_enabled": True, "max_ratio": 3.0, "dl_limit": 123_000})
+prefs = client.app_preferences()
+assert prefs.max_ratio_enabled and prefs.max_ratio == 3.0 and prefs.dl_limit == 123_000
+
+client.torrents_increase_priority(torrent_hashes=h)
 client.torrents_bottom_priority(torrent_hashes=h)
 client.transfer_info()
 data = client.sync_maindata()
@@ -79,5 +104,9 @@ assert not again["full_update"] and h not in again.get("torrents", {}), again
 # A tag set here is a Transmission label: check through the other API too.
 client.torrents_delete(delete_files=False, torrent_hashes="all")
 assert client.torrents_info() == []
+client.torrents_remove_categories(categories="tv")
+assert "tv" not in client.torrents_categories()
+client.torrents_delete_tags(tags="hd")
+assert "hd" not in client.torrents_tags()
 client.auth_log_out()
 print("OK")
