@@ -48,7 +48,7 @@ pub struct Engine {
     blame: Blame,
     pub(crate) peers: BTreeMap<PeerKey, Peer>,
     /// Peers whose outbox may hold bytes: every write to an outbox adds its
-    /// peer, [`Engine::take_outbox`] removes it. The driver asks after every
+    /// peer, [`Engine::poll_transmit`] removes it. The driver asks after every
     /// call ([`Engine::peers_with_output`]); scanning every peer's outbox
     /// for that cost more than the calls themselves in large swarms.
     pub(crate) has_output: OutputSet,
@@ -296,7 +296,7 @@ impl Engine {
         self.events.pop_front()
     }
 
-    /// When [`Engine::tick`] next has work.
+    /// When [`Engine::handle_timeout`] next has work.
     pub fn poll_timeout(&self) -> Duration {
         let mut next = self.choker.poll_timeout();
         for p in self.peers.values() {
@@ -310,7 +310,7 @@ impl Engine {
     }
 
     /// Runs timers: rechoke, request timeouts, keep-alives, dead peers.
-    pub fn tick(&mut self, now: Duration) {
+    pub fn handle_timeout(&mut self, now: Duration) {
         self.rechoke(now);
         for key in self.keys() {
             let Some(peer) = self.peers.get_mut(&key) else {

@@ -19,7 +19,7 @@ impl Engine {
     /// Feeds one decoded message from `key`. A protocol violation drops the
     /// peer (an [`crate::Event::Disconnect`] follows); nothing a peer sends
     /// can make this panic.
-    pub fn handle(&mut self, key: PeerKey, msg: Message<'_>, now: Duration) {
+    pub fn handle_message(&mut self, key: PeerKey, msg: Message<'_>, now: Duration) {
         let Some(peer) = self.peers.get_mut(&key) else {
             return;
         };

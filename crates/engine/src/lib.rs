@@ -4,10 +4,10 @@
 //! The driver (the tokio session, or the deterministic simulator) owns the
 //! sockets, the disk and the clock. It feeds the engine what happened —
 //! a peer finished its handshake ([`Engine::add_peer`]), a message arrived
-//! ([`Engine::handle`]), a piece was hashed ([`Engine::piece_checked`]), a
+//! ([`Engine::handle_message`]), a piece was hashed ([`Engine::piece_checked`]), a
 //! block was read for upload ([`Engine::block_read`]), time passed
-//! ([`Engine::tick`]) — and takes back what to do: bytes to send to each
-//! peer ([`Engine::take_outbox`]) and [`Event`]s ([`Engine::poll_event`]):
+//! ([`Engine::handle_timeout`]) — and takes back what to do: bytes to send to each
+//! peer ([`Engine::poll_transmit`]) and [`Event`]s ([`Engine::poll_event`]):
 //! check this piece, read that block, drop that peer.
 //!
 //! Time is a [`std::time::Duration`] since an epoch the driver chooses.

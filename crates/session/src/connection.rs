@@ -172,7 +172,7 @@ async fn write_loop(
             () = slot.wake.notified() => {}
             _ = closed.wait_for(|c| *c) => break,
         }
-        shared.take_outbox(key, &mut buf);
+        shared.poll_transmit(key, &mut buf);
         if buf.is_empty() {
             continue;
         }
@@ -230,7 +230,7 @@ async fn read_loop(
             let mut bad = false;
             for frame in frames.by_ref() {
                 match frame {
-                    Ok(msg) => engine.handle(key, msg, now),
+                    Ok(msg) => engine.handle_message(key, msg, now),
                     Err(_) => {
                         bad = true;
                         break;

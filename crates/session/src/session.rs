@@ -308,7 +308,7 @@ async fn torrent_timer(inner: Arc<Inner>, shared: Arc<TorrentShared>) {
         };
         let (learned, nodes) = shared.with_engine(|e, now| {
             e.set_upload_limit(up_limit);
-            e.tick(now);
+            e.handle_timeout(now);
             (e.take_discovered_peers(), e.take_dht_nodes())
         });
         if !nodes.is_empty() {

@@ -177,8 +177,8 @@ impl TorrentShared {
 
     /// Moves `key`'s pending bytes into `out` (through [`Self::with_engine`]:
     /// block reads paused by a full outbox restart here).
-    pub fn take_outbox(self: &Arc<Self>, key: PeerKey, out: &mut Vec<u8>) {
-        self.with_engine(|e, _| e.take_outbox(key, out));
+    pub fn poll_transmit(self: &Arc<Self>, key: PeerKey, out: &mut Vec<u8>) {
+        self.with_engine(|e, _| e.poll_transmit(key, out));
     }
 
     fn dispatch(self: &Arc<Self>, event: Event) {

@@ -1,7 +1,7 @@
 //! One direction of a simulated connection: bytes the sender's engine
 //! queued, how far they have been transmitted, and how far they arrived.
 //!
-//! Bytes are never copied on the way: each [`Engine::take_outbox_shared`]
+//! Bytes are never copied on the way: each [`Engine::poll_transmit_shared`]
 //! batch becomes a segment, the link only moves offsets, and the receiver
 //! decodes straight out of the segment. Block payloads are not in the
 //! batch's bytes at all but shared with the content they were read from
@@ -9,7 +9,7 @@
 //! header and its block apart ([`Decoder::decode_piece`]). A batch always
 //! holds whole frames, so no frame spans two segments.
 //!
-//! [`Engine::take_outbox_shared`]: shoal_engine::Engine::take_outbox_shared
+//! [`Engine::poll_transmit_shared`]: shoal_engine::Engine::poll_transmit_shared
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -158,7 +158,7 @@ impl Stream {
             let input = seg.data.get(seg.pos..plain_end).ok_or(Broken)?;
             let mut frames = decoder.messages(input);
             for msg in frames.by_ref() {
-                engine.handle(key, msg?, now);
+                engine.handle_message(key, msg?, now);
             }
             let used = frames.consumed();
             let needed = frames.needed();
@@ -182,7 +182,7 @@ impl Stream {
             let Some((_, block)) = seg.blocks.get(seg.next) else {
                 return Err(Broken);
             };
-            engine.handle(key, decoder.decode_piece(head, block.as_slice())?, now);
+            engine.handle_message(key, decoder.decode_piece(head, block.as_slice())?, now);
             seg.pos = splice;
             seg.next += 1;
             self.consumed = frame_end;

@@ -14,7 +14,7 @@ impl Engine {
     /// buffers so neither side reallocates in steady state.
     /// Block reads paused by a full outbox resume here, so the driver
     /// should dispatch events after this call.
-    pub fn take_outbox(&mut self, peer: PeerKey, out: &mut Vec<u8>) {
+    pub fn poll_transmit(&mut self, peer: PeerKey, out: &mut Vec<u8>) {
         out.clear();
         if let Some(p) = self.peers.get_mut(&peer) {
             if p.shared.is_empty() {
@@ -32,11 +32,11 @@ impl Engine {
         }
     }
 
-    /// Like [`Engine::take_outbox`], for drivers that send with vectored
+    /// Like [`Engine::poll_transmit`], for drivers that send with vectored
     /// writes: `out` gets the encoded bytes without the payloads queued by
     /// [`Engine::block_read_shared`], and `blocks` (cleared first) those
     /// payloads, each with the position in `out` it is sent at.
-    pub fn take_outbox_shared(
+    pub fn poll_transmit_shared(
         &mut self,
         peer: PeerKey,
         out: &mut Vec<u8>,
@@ -98,7 +98,7 @@ impl Engine {
 
     /// Like [`Engine::block_read`] with the payload shared instead of
     /// copied into the outbox: it is sent from `data` itself (take output
-    /// with [`Engine::take_outbox_shared`] to keep it that way).
+    /// with [`Engine::poll_transmit_shared`] to keep it that way).
     pub fn block_read_shared(
         &mut self,
         key: PeerKey,

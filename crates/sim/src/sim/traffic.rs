@@ -83,7 +83,7 @@ impl Simulation {
                 return;
             };
             if node.next_tick <= now {
-                engine.tick(now);
+                engine.handle_timeout(now);
                 node.next_tick += TICK;
             }
             while let Some(event) = engine.poll_event() {
@@ -160,7 +160,7 @@ impl Simulation {
                 // The engine fills `buf` next.
                 let mut buf = self.spare.bytes.pop().unwrap_or_default();
                 let mut blocks = self.spare.blocks.pop().unwrap_or_default();
-                engine.take_outbox_shared(key, &mut buf, &mut blocks);
+                engine.poll_transmit_shared(key, &mut buf, &mut blocks);
                 stream.push(buf, blocks, &mut self.spare);
                 if stream.backlog() > 0 {
                     link.busy = true;
