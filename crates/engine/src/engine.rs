@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use shoal_metainfo::Info;
 use shoal_swarm::{Blame, BlameConfig, BlockRequest, Choker, PeerKey, Picker, PieceSet};
-use shoal_wire::{BlockRef, ExtHandshake, Handshake, Message, Reserved, UT_METADATA, UT_PEX};
+use shoal_wire::{
+    BlockRef, Decoder, ExtHandshake, Handshake, Message, Reserved, UT_METADATA, UT_PEX,
+};
 
 use crate::first_copy::FirstCopy;
 use crate::peer::Peer;
@@ -47,6 +49,8 @@ pub struct Engine {
     pub(crate) choker: Choker,
     blame: Blame,
     pub(crate) peers: BTreeMap<PeerKey, Peer>,
+    /// Frames peers' bytes (`Engine::handle_bytes`), knowing the piece count.
+    pub(crate) decoder: Decoder,
     /// Peers whose outbox may hold bytes: every write to an outbox adds its
     /// peer, [`Engine::poll_transmit`] removes it. The driver asks after every
     /// call ([`Engine::peers_with_output`]); scanning every peer's outbox
@@ -136,6 +140,7 @@ impl Engine {
             picker,
             choker,
             peers: BTreeMap::new(),
+            decoder: Decoder::with_piece_count(expected),
             has_output: OutputSet::default(),
             buffers: HashMap::new(),
             spare_buffers: Vec::new(),

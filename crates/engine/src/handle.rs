@@ -16,6 +16,25 @@ use crate::Engine;
 use crate::engine::block_ref;
 
 impl Engine {
+    /// Feeds bytes that arrived from `key` after its handshake: every whole
+    /// frame in `input` is decoded (with the torrent's piece count) and
+    /// handled. Returns the bytes consumed; the driver keeps the rest for
+    /// the next call. A frame that does not decode is an error, after which
+    /// the driver closes the connection.
+    pub fn handle_bytes(
+        &mut self,
+        key: PeerKey,
+        input: &[u8],
+        now: Duration,
+    ) -> Result<usize, shoal_wire::DecodeError> {
+        let decoder = self.decoder;
+        let mut frames = decoder.messages(input);
+        for frame in frames.by_ref() {
+            self.handle_message(key, frame?, now);
+        }
+        Ok(frames.consumed())
+    }
+
     /// Feeds one decoded message from `key`. A protocol violation drops the
     /// peer (an [`crate::Event::Disconnect`] follows); nothing a peer sends
     /// can make this panic.

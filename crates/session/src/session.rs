@@ -259,30 +259,14 @@ fn clock_seed() -> u64 {
 
 async fn accept_loop(inner: Arc<Inner>, listener: TcpListener) {
     loop {
-        let Ok((mut stream, addr)) = listener.accept().await else {
+        let Ok((stream, addr)) = listener.accept().await else {
             // Out of file descriptors and the like: back off a little.
             tokio::time::sleep(Duration::from_millis(100)).await;
             continue;
         };
         let inner = Arc::clone(&inner);
         tokio::spawn(async move {
-            let timeout = inner.config.handshake_timeout;
-            let Ok((_, info_hash, head)) =
-                connection::read_handshake_head(&mut stream, timeout).await
-            else {
-                return;
-            };
-            let shared = inner
-                .torrents
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .get(&info_hash)
-                .cloned();
-            let Some(shared) = shared else { return };
-            if shared.connected() >= shared.max_peers {
-                return;
-            }
-            if let Err(err) = connection::accept(shared, stream, addr, head, timeout).await {
+            if let Err(err) = connection::accept(&inner, stream, addr).await {
                 tracing::debug!(%addr, "inbound connection failed: {err}");
             }
         });
