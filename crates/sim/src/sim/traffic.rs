@@ -3,6 +3,7 @@
 
 use shoal_engine::Event;
 
+use super::magnet::Fetched;
 use super::{MIN_RTO, Simulation, TICK};
 use crate::bandwidth::Flow;
 use crate::stream::Stream;
@@ -28,6 +29,7 @@ impl Simulation {
             due.sort_unstable();
         }
         let mut broken = Vec::new();
+        let mut fetched = Vec::new();
         for (k, &(c, side, arrived)) in due.iter().enumerate() {
             if due
                 .get(k + 1)
@@ -55,16 +57,49 @@ impl Simulation {
             else {
                 continue;
             };
+            if let Some(fetch) = conn.fetch.as_mut().filter(|_| side == 1) {
+                // To a magnet peer's metadata fetch: the first verdict counts.
+                let mut verdict = None;
+                let result = stream.deliver(
+                    arrived,
+                    &self.decoder,
+                    |msg| {
+                        if verdict.is_none() {
+                            verdict = fetch.handle_message(msg).transpose();
+                        }
+                    },
+                    &mut self.spare,
+                );
+                link.complete_at = stream.complete_at();
+                fetched.push((
+                    c,
+                    match (verdict, result) {
+                        (Some(Ok(_)), _) => Fetched::Done,
+                        (Some(Err(e)), _) => Fetched::Failed(Some(e)),
+                        (None, Err(_)) => Fetched::Failed(None),
+                        (None, Ok(())) => Fetched::More,
+                    },
+                ));
+                continue;
+            }
             let Some(engine) = node.engine.as_mut() else {
                 continue;
             };
-            let result = stream.deliver(arrived, now, &self.decoder, engine, key, &mut self.spare);
+            let result = stream.deliver(
+                arrived,
+                &self.decoder,
+                |msg| engine.handle_message(key, msg, now),
+                &mut self.spare,
+            );
             link.complete_at = stream.complete_at();
             if result.is_err() {
                 broken.push(c);
             }
         }
         self.due_now = due;
+        for (c, outcome) in fetched {
+            self.fetched(c, outcome);
+        }
         for c in broken {
             self.close(c);
         }
