@@ -217,8 +217,7 @@ impl Engine {
         if refused {
             // Without BEP 6 there is no way to refuse: the request is dropped.
             if peer.fast() {
-                peer.send(&Message::Reject(block_ref(req)), now);
-                self.has_output.note(key, &mut peer.listed);
+                peer.send(&mut self.has_output, &Message::Reject(block_ref(req)), now);
             }
             return Ok(());
         }
@@ -328,9 +327,9 @@ impl Engine {
             },
             _ => MetadataMessage::Reject { piece },
         };
-        msg.encode_message(their_id, &mut peer.outbox);
-        peer.last_send = now;
-        self.has_output.note(key, &mut peer.listed);
+        peer.send_with(&mut self.has_output, now, |p| {
+            msg.encode_message(their_id, &mut p.outbox);
+        });
     }
 }
 

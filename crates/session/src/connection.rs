@@ -275,4 +275,6 @@ async fn read_loop(
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .disconnected(slot.addr, failed);
+    // Its retry is a deadline the timer task must know of.
+    shared.timers.kick(Arc::clone(&shared));
 }

@@ -48,6 +48,8 @@ impl Session {
             .remove(info_hash)
             .ok_or_else(|| SessionError::Torrent("not in this session".into()))?;
         shared.closed.store(true, Ordering::Relaxed);
+        // The timer task lets go of it now, not at its next deadline.
+        shared.timers.kick(Arc::clone(&shared));
         let _ = shared.stopping.send(true);
         let slots: Vec<_> = shared
             .slots

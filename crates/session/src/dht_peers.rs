@@ -5,7 +5,7 @@
 //! or a young swarm), so early retries come quickly and back off.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -36,11 +36,7 @@ pub(crate) async fn announce_loop(dht: Arc<Dht>, shared: Arc<TorrentShared>, por
         let (mut peers, done) = dht.announce_with_peers(shared.info_hash, Some(port));
         let collect = async {
             while let Some(addr) = peers.recv().await {
-                shared
-                    .book
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .add(addr);
+                shared.learn_peers([addr]);
             }
             done.await.unwrap_or(0)
         };

@@ -21,6 +21,7 @@ mod piece_cache;
 mod rate;
 mod session;
 mod startup;
+mod timers;
 mod torrent;
 mod tracker;
 

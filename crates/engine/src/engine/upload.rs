@@ -82,8 +82,11 @@ impl Engine {
         };
         peer.reading.swap_remove(pos);
         if peer.fast() {
-            peer.send(&Message::Reject(block_ref(block)), now);
-            self.has_output.note(key, &mut peer.listed);
+            peer.send(
+                &mut self.has_output,
+                &Message::Reject(block_ref(block)),
+                now,
+            );
         }
         self.start_reads(key, now);
     }
@@ -131,24 +134,27 @@ impl Engine {
             // rejected then), or the read came back short: with BEP 6 this
             // one is rejected too, or the peer waits until it times out.
             if peer.fast() {
-                peer.send(&Message::Reject(block_ref(block)), now);
-                self.has_output.note(key, &mut peer.listed);
+                peer.send(
+                    &mut self.has_output,
+                    &Message::Reject(block_ref(block)),
+                    now,
+                );
             }
             return;
         };
-        shoal_wire::write_piece_header(&mut peer.outbox, block.piece, block.offset, block.length);
-        match data {
-            BlockData::Shared(shared) if zeros == 0 => {
-                peer.shared_len += shared.len();
-                peer.shared.push((peer.outbox.len(), shared));
+        peer.send_with(&mut self.has_output, now, |p| {
+            shoal_wire::write_piece_header(&mut p.outbox, block.piece, block.offset, block.length);
+            match data {
+                BlockData::Shared(shared) if zeros == 0 => {
+                    p.shared_len += shared.len();
+                    p.shared.push((p.outbox.len(), shared));
+                }
+                data => {
+                    p.outbox.extend_from_slice(data.as_slice());
+                    p.outbox.resize(p.outbox.len() + zeros, 0);
+                }
             }
-            data => {
-                peer.outbox.extend_from_slice(data.as_slice());
-                peer.outbox.resize(peer.outbox.len() + zeros, 0);
-            }
-        }
-        peer.last_send = now;
-        self.has_output.note(key, &mut peer.listed);
+        });
         peer.uploaded += u64::from(block.length);
         self.uploaded += u64::from(block.length);
         if self
@@ -179,8 +185,11 @@ impl Engine {
             // and the other's request is refused now rather than served twice.
             if let Some(f) = self.first_copy.as_mut().filter(|_| peer.fast()) {
                 if f.refuses(key, block, now) {
-                    peer.send(&Message::Reject(block_ref(block)), now);
-                    self.has_output.note(key, &mut peer.listed);
+                    peer.send(
+                        &mut self.has_output,
+                        &Message::Reject(block_ref(block)),
+                        now,
+                    );
                     continue;
                 }
                 f.claim(key, block.piece);

@@ -13,7 +13,7 @@ pub(crate) use status::AnnounceLog;
 pub use status::AnnounceStatus;
 
 use std::net::SocketAddr;
-use std::sync::{Arc, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use shoal_tracker_proto::Event;
@@ -307,12 +307,7 @@ pub(crate) async fn announce_loop(
         let outcome = announce_tiers(&mut tiers, &announce(event), Some(&shared.announces)).await;
         let wait = match outcome {
             Some(outcome) => {
-                {
-                    let mut book = shared.book.lock().unwrap_or_else(PoisonError::into_inner);
-                    for addr in outcome.peers {
-                        book.add(addr);
-                    }
-                }
+                shared.learn_peers(outcome.peers);
                 event = Event::None;
                 retry = RETRY;
                 outcome
