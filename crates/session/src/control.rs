@@ -88,7 +88,7 @@ impl Session {
     /// Where the resume data of a torrent is kept (deleting it forces a
     /// full check the next time the torrent is added).
     pub fn resume_path(&self, info_hash: &[u8; 20]) -> PathBuf {
-        let hex: String = info_hash.iter().map(|b| format!("{b:02x}")).collect();
+        let hex = shoal_metainfo::infohash::hex(info_hash);
         self.inner.config.state_dir.join(format!("{hex}.resume"))
     }
 

@@ -347,9 +347,9 @@ impl Driver {
         let bytes = self.node.save();
         let path = path.clone();
         let result = tokio::task::spawn_blocking(move || {
-            // Temp file + rename: a crash mid-write leaves the old state.
-            let tmp = path.with_extension("tmp");
-            std::fs::write(&tmp, &bytes).and_then(|()| std::fs::rename(&tmp, &path))
+            // Temp file, fsync, rename, directory fsync: a crash leaves the
+            // old state or the new one, never a torn or empty file.
+            shoal_storage::write_atomic(&path, &bytes)
         })
         .await;
         if let Ok(Err(e)) = result {

@@ -90,13 +90,13 @@ impl Session {
             .info_hashes
             .wire_id()
             .ok_or_else(|| SessionError::Torrent("no info-hash".into()))?;
-        let hex: String = info_hash.iter().map(|b| format!("{b:02x}")).collect();
+        let hex = shoal_metainfo::infohash::hex(&info_hash);
         if self.lock_torrents().contains_key(&info_hash) {
             return Err(SessionError::Duplicate(hex));
         }
         let torrent = Arc::new(torrent);
         let store = Arc::new(FileStore::new(dir, Arc::new(torrent.info.clone())));
-        let resume_path = self.inner.config.state_dir.join(format!("{hex}.resume"));
+        let resume_path = self.resume_path(&info_hash);
         let have = {
             let (torrent, store, resume_path) = (
                 Arc::clone(&torrent),
