@@ -249,7 +249,7 @@ impl Driver {
         let mut next_save = Instant::now() + self.save_interval;
         loop {
             self.flush().await;
-            let deadline = self.epoch + self.node.next_deadline();
+            let deadline = self.epoch + self.node.poll_timeout();
             tokio::select! {
                 r = self.socket.recv_from(&mut buf) => {
                     // Errors here are ICMP reports for earlier sends; the
@@ -267,7 +267,7 @@ impl Driver {
                 },
                 () = tokio::time::sleep_until(deadline) => {
                     let now = self.now();
-                    self.node.tick(now);
+                    self.node.handle_timeout(now);
                 }
                 () = tokio::time::sleep_until(next_save) => {
                     next_save = Instant::now() + self.save_interval;
