@@ -57,7 +57,12 @@ pub(crate) async fn run_handshake(
                 stream.write_all(&out).await?;
                 return Ok((theirs, input));
             }
-            (_, Progress::Torrent(info_hash)) => core.serve(serve(info_hash))?,
+            (_, Progress::Torrent(info_hash)) => {
+                // The rest of their handshake may be here already: look
+                // again before reading (our answer is written either way).
+                core.serve(serve(info_hash))?;
+                continue;
+            }
             (_, Progress::More) => {}
         }
         core.poll_transmit(&mut out);
@@ -277,4 +282,52 @@ async fn read_loop(
         .disconnected(slot.addr, failed);
     // Its retry is a deadline the timer task must know of.
     shared.timers.kick(Arc::clone(&shared));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::net::TcpListener;
+
+    fn hs(id: u8) -> Handshake {
+        Handshake {
+            reserved: shoal_wire::Reserved::FAST,
+            info_hash: [7; 20],
+            peer_id: [id; 20],
+        }
+    }
+
+    /// A peer's handshake and first message often arrive in one read: the
+    /// acceptor must finish from what it holds, not wait for more bytes.
+    #[tokio::test]
+    async fn a_handshake_and_a_message_in_one_read_complete_at_once() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let client = tokio::spawn(async move {
+            let mut s = TcpStream::connect(addr).await.unwrap();
+            let mut bytes = hs(1).to_bytes().to_vec();
+            bytes.extend_from_slice(&[0, 0, 0, 1, 2]); // interested
+            s.write_all(&bytes).await.unwrap();
+            let mut back = [0u8; 68];
+            s.read_exact(&mut back).await.unwrap();
+            back
+        });
+        let (mut stream, _) = listener.accept().await.unwrap();
+        let mut core = PeerHandshake::accept([2; 20], Duration::from_secs(30));
+        let serve = |h: [u8; 20]| {
+            if h == [7; 20] {
+                Ok(hs(2))
+            } else {
+                Err(Refused::UnknownTorrent)
+            }
+        };
+        let done = run_handshake(&mut stream, &mut core, Instant::now(), serve);
+        let (theirs, rest) = tokio::time::timeout(Duration::from_secs(5), done)
+            .await
+            .expect("waited for bytes it already had")
+            .unwrap();
+        assert_eq!(theirs, hs(1));
+        assert_eq!(rest, [0, 0, 0, 1, 2]);
+        assert_eq!(client.await.unwrap(), hs(2).to_bytes());
+    }
 }
