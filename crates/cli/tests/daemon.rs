@@ -827,12 +827,11 @@ fn thousand_idle_torrents_fit_in_64_mib() {
     use base64::Engine as _;
     const N: usize = 1000;
     let tmp = tempfile::tempdir().unwrap();
-    let mut d = start_daemon_with(
+    let mut d = start_daemon(
         tmp.path(),
         "daemon",
         &tmp.path().join("state"),
         &tmp.path().join("dl"),
-        &["--no-dht"],
     );
     let empty = rss_kib(d.proc.pid());
     let token = csrf(d.api);
@@ -885,9 +884,8 @@ fn thousand_idle_torrents_fit_in_64_mib() {
         "RSS {loaded} KiB with {N} idle torrents"
     );
     // Idle torrents cost no wake-ups (one timer task sleeps until the
-    // earliest deadline): context switches of all the daemon's threads.
-    // The DHT is off: a node that knows nobody retries every torrent's
-    // announce (`dht_peers.rs`) every 30 s, ~150 wake-ups/s for 1,000.
+    // earliest deadline; DHT announces wait for the node to know someone):
+    // context switches of all the daemon's threads.
     let window = Duration::from_secs(3);
     let before = context_switches(d.proc.pid());
     std::thread::sleep(window);

@@ -228,6 +228,11 @@ impl Node {
         }
     }
 
+    /// Nodes in the routing tables, both families (cheap: a sum per bucket).
+    pub fn node_count(&self) -> usize {
+        self.table4.len() + self.table6.len()
+    }
+
     /// The IPv4 routing table (read-only, for diagnostics and tests).
     pub fn table(&self) -> &RoutingTable {
         &self.table4
