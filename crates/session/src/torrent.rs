@@ -194,7 +194,10 @@ impl TorrentShared {
                 events.push(e);
             }
             // A first peer: the timer task must tick the engine again.
-            let woke = engine.peer_count() > 0 && self.idle.swap(false, Ordering::Relaxed);
+            // (A load first: the swap is a write, and this runs on every call.)
+            let woke = self.idle.load(Ordering::Relaxed)
+                && engine.peer_count() > 0
+                && self.idle.swap(false, Ordering::Relaxed);
             (result, events, engine.peers_with_output(), woke)
         };
         if woke {
