@@ -64,6 +64,10 @@ pub(crate) struct Entry {
     pub seen_failures: u64,
     /// Counters moved since the record was last saved.
     pub dirty: bool,
+    /// Only the running-time counters moved since the last save: they move
+    /// every second for every running torrent, so they are saved far less
+    /// often (a seedbox must not rewrite thousands of records a minute).
+    pub clock_dirty: bool,
     /// Bumped to cancel a metadata fetch in progress (pause); dropped with
     /// the entry (removal), which cancels it too.
     pub cancel: tokio::sync::watch::Sender<u64>,
@@ -102,6 +106,7 @@ impl Entry {
             seen_up: 0,
             seen_failures: 0,
             dirty: false,
+            clock_dirty: false,
             cancel: tokio::sync::watch::Sender::new(0),
             fetched_peers: Vec::new(),
             scrape: Vec::new(),
@@ -221,6 +226,17 @@ impl Entry {
         self.stats = *stats;
     }
 
+    /// Whether the record has changes to save; `clock_too` counts changes
+    /// of the running-time counters alone. Clears what it reports.
+    pub fn take_dirty(&mut self, clock_too: bool) -> bool {
+        let due = self.dirty || (clock_too && self.clock_dirty);
+        if due {
+            self.dirty = false;
+            self.clock_dirty = false;
+        }
+        due
+    }
+
     /// Counts `secs` of running time as downloading or seeding.
     pub fn count_running(&mut self, secs: f64) {
         self.time_carry += secs.max(0.0);
@@ -234,7 +250,7 @@ impl Entry {
                 &mut self.record.seconds_downloading
             };
             *counter = counter.saturating_add(whole);
-            self.dirty = true;
+            self.clock_dirty = true;
         }
     }
 }

@@ -217,7 +217,7 @@ impl Daemon {
                             e.seen_failures = 0;
                             e.idle_since = Instant::now();
                             e.record.started_at = Some(now_unix());
-                            e.dirty = true;
+                            e.clock_dirty = true;
                             e.phase = Phase::Running(handle);
                             true
                         }
@@ -380,8 +380,7 @@ impl Daemon {
                 e.phase = Phase::Stopped;
                 e.still();
             }
-            if e.dirty {
-                e.dirty = false;
+            if e.take_dirty(true) {
                 let _ = self.shared.store.save(&e.record);
             }
         }

@@ -1,5 +1,6 @@
 //! Once a second: rates, totals, completion, seed limits and the queues;
-//! records whose counters moved are saved every [`SAVE_EVERY`] rounds.
+//! records whose counters moved are saved every [`SAVE_EVERY`] rounds,
+//! those whose running time alone moved every [`CLOCK_SAVE_EVERY`].
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -16,6 +17,9 @@ use crate::snapshot::now_unix;
 const SAMPLE: Duration = Duration::from_secs(1);
 /// Records whose byte counters moved are saved this often.
 const SAVE_EVERY: u32 = 15;
+/// Records whose running-time counters alone moved are saved this often
+/// (a multiple of [`SAVE_EVERY`]); a crash loses at most this much of them.
+const CLOCK_SAVE_EVERY: u32 = 3600;
 
 /// Runs until the runtime stops.
 pub(super) async fn sampler(shared: Arc<Shared>) {
@@ -88,18 +92,27 @@ pub(super) async fn sampler(shared: Arc<Shared>) {
                 }
             }
             if rounds % SAVE_EVERY == 0 {
-                for e in entries.values_mut().filter(|e| e.dirty) {
-                    e.dirty = false;
-                    to_save.push(e.record.clone());
+                let clock_too = rounds % CLOCK_SAVE_EVERY == 0;
+                for e in entries.values_mut() {
+                    if e.take_dirty(clock_too) {
+                        to_save.push(e.record.clone());
+                    }
                 }
                 d.seconds_active = d.seconds_active.saturating_add(u64::from(SAVE_EVERY));
                 let _ = shared.store.save_daemon(d);
             }
         }
-        for record in &to_save {
-            if let Err(err) = shared.store.save(record) {
-                tracing::error!("saving {}: {err}", record.info_hash);
-            }
+        if !to_save.is_empty() {
+            // Each save is an fsync: off the async threads.
+            let store = Arc::clone(&shared);
+            let _ = tokio::task::spawn_blocking(move || {
+                for record in &to_save {
+                    if let Err(err) = store.store.save(record) {
+                        tracing::error!("saving {}: {err}", record.info_hash);
+                    }
+                }
+            })
+            .await;
         }
         for (id, hash, message) in faulted {
             daemon.stop_on_error(id, hash, &message);
@@ -170,11 +183,7 @@ pub(super) fn save_counters(shared: &Shared) {
     let records: Vec<_> = state
         .entries
         .values_mut()
-        .filter(|e| e.dirty)
-        .map(|e| {
-            e.dirty = false;
-            e.record.clone()
-        })
+        .filter_map(|e| e.take_dirty(true).then(|| e.record.clone()))
         .collect();
     for record in &records {
         if let Err(err) = shared.store.save(record) {
