@@ -225,7 +225,13 @@ impl Engine {
     pub fn add_peer(&mut self, addr: SocketAddr, theirs: &Handshake, now: Duration) -> PeerKey {
         let key = PeerKey(self.next_key);
         self.next_key = self.next_key.wrapping_add(1);
-        let mut peer = Peer::new(addr, theirs.reserved, self.config.pipeline.clone(), now);
+        let mut peer = Peer::new(
+            addr,
+            theirs.reserved,
+            theirs.peer_id,
+            self.config.pipeline.clone(),
+            now,
+        );
         // The have-set first (BEP 3), then the extension handshake.
         let have = self.picker.have();
         if peer.fast() && have.is_full() {

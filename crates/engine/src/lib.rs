@@ -22,6 +22,7 @@ mod event;
 mod first_copy;
 mod handle;
 mod peer;
+mod peer_status;
 mod pex;
 mod shared;
 
@@ -29,5 +30,6 @@ pub use config::{Config, SEED_PIECE_QUOTA};
 pub use engine::{Engine, Stats};
 pub use error::EngineError;
 pub use event::Event;
+pub use peer_status::PeerStatus;
 pub use shared::SharedBlock;
 pub use shoal_swarm::{BlockRequest, PeerKey};

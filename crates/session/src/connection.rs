@@ -129,6 +129,7 @@ fn start(
     let (close, closed) = watch::channel(false);
     let slot = Arc::new(PeerSlot {
         addr,
+        dialed,
         wake: Notify::new(),
         close,
     });

@@ -44,6 +44,8 @@ pub struct TorrentStats {
 /// to close it.
 pub(crate) struct PeerSlot {
     pub addr: SocketAddr,
+    /// We opened the connection (the peer did not come to us).
+    pub dialed: bool,
     /// Wakes the writer task: the engine has bytes for this peer.
     pub wake: Notify,
     /// Set to true to close the connection.
