@@ -11,6 +11,7 @@ mod error;
 mod http;
 mod manager;
 mod metrics;
+mod peers;
 mod scrape;
 mod security;
 mod service;
@@ -27,5 +28,6 @@ pub use error::DaemonError;
 pub use http::serve;
 
 pub use manager::{AddOutcome, AddRequest, AddSource, Daemon, QueueMove, TorrentChanges};
+pub use peers::PeerView;
 pub use store::{DaemonRecord, TorrentRecord};
 pub use view::{DetailView, FileView, Status, TorrentView, TrackerView};

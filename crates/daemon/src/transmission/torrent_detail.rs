@@ -50,15 +50,20 @@ pub(super) fn detail_fields(snap: &TorrentSnapshot, style: Style) -> Map<String,
         })
         .collect();
     let peers: Vec<Value> = detail
-        .peer_list
+        .peers
         .iter()
-        .map(|a| {
-            let (ip, port) = a.rsplit_once(':').unwrap_or((a, "0"));
+        .map(|p| {
             style.object(json!({
-                "address": ip.trim_start_matches('[').trim_end_matches(']'),
-                "port": port.parse::<u16>().unwrap_or(0),
-                "client_name": "", "flag_str": "", "progress": 0.0,
-                "rate_to_client": 0, "rate_to_peer": 0, "is_encrypted": false,
+                "address": p.ip, "port": p.port, "client_name": p.client,
+                "client_is_choked": p.peer_choking, "client_is_interested": p.am_interested,
+                "peer_is_choked": p.am_choking, "peer_is_interested": p.peer_interested,
+                "is_downloading_from": p.am_interested && !p.peer_choking,
+                "is_uploading_to": p.peer_interested && !p.am_choking,
+                "is_incoming": p.incoming, "flag_str": p.flags, "progress": p.progress,
+                "rate_to_client": p.download_rate, "rate_to_peer": p.upload_rate,
+                "bytes_to_client": p.downloaded, "bytes_to_peer": p.uploaded,
+                // Neither is spoken yet: plain TCP only.
+                "is_encrypted": false, "is_utp": false,
             }))
         })
         .collect();

@@ -1,0 +1,112 @@
+//! Per-peer data through the APIs: two daemons trade one torrent, and each
+//! lists the other with its client, direction, progress, flags and bytes
+//! (Transmission's `peers`, the native API's detail `peers`).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+mod common;
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use common::{rpc, server, torrent_bytes};
+use serde_json::{Value, json};
+
+/// Transmission `peers` of the only torrent.
+fn peers(addr: SocketAddr) -> Vec<Value> {
+    let v = rpc(
+        addr,
+        json!({ "method": "torrent-get", "arguments": { "fields": ["peers"] } }),
+    );
+    v["arguments"]["torrents"][0]["peers"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// Polls `addr`'s peers until one satisfies `ok`, for at most 20 s.
+fn wait_peer(addr: SocketAddr, ok: impl Fn(&Value) -> bool) -> Value {
+    let start = Instant::now();
+    loop {
+        let list = peers(addr);
+        if let Some(p) = list.iter().find(|p| ok(p)) {
+            return p.clone();
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "no such peer: {list:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn each_side_lists_the_other_with_its_figures() {
+    let seed = server(|c| c.dht = false);
+    common::write_complete(&seed.downloads, "p");
+    let meta = base64::engine::general_purpose::STANDARD.encode(torrent_bytes("p"));
+    let v = rpc(
+        seed.addr,
+        json!({ "method": "torrent-add", "arguments": { "metainfo": meta } }),
+    );
+    let hash = v["arguments"]["torrent-added"]["hashString"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // The leecher is slowed to 8 KiB/s so the connection outlives a few
+    // polls; its only source is the seed, given in the magnet link.
+    let leech = server(|c| c.dht = false);
+    let link = format!("magnet:?xt=urn:btih:{hash}&dn=p&x.pe={}", seed.peer_addr);
+    let v = rpc(
+        leech.addr,
+        json!({ "method": "torrent-add", "arguments": { "filename": link, "paused": true } }),
+    );
+    let id = v["arguments"]["torrent-added"]["id"].clone();
+    rpc(
+        leech.addr,
+        json!({ "method": "torrent-set", "arguments": { "ids": [id], "downloadLimit": 8, "downloadLimited": true } }),
+    );
+    rpc(
+        leech.addr,
+        json!({ "method": "torrent-start", "arguments": { "ids": [id] } }),
+    );
+
+    let seen_by_leech = wait_peer(leech.addr, |p| p["rateToClient"].as_u64() > Some(0));
+    assert_eq!(
+        seen_by_leech["port"],
+        seed.peer_addr.port(),
+        "{seen_by_leech}"
+    );
+    assert_eq!(seen_by_leech["progress"], 1.0, "{seen_by_leech}");
+    assert_eq!(seen_by_leech["isIncoming"], false, "{seen_by_leech}");
+    assert_eq!(seen_by_leech["clientIsInterested"], true, "{seen_by_leech}");
+    assert!(
+        seen_by_leech["clientName"]
+            .as_str()
+            .unwrap()
+            .starts_with("shoal "),
+        "{seen_by_leech}"
+    );
+
+    let seen_by_seed = wait_peer(seed.addr, |p| p["bytesToPeer"].as_u64() > Some(0));
+    assert_eq!(seen_by_seed["isIncoming"], true, "{seen_by_seed}");
+    assert_eq!(seen_by_seed["peerIsInterested"], true, "{seen_by_seed}");
+    assert!(
+        seen_by_seed["progress"].as_f64().unwrap() < 1.0,
+        "{seen_by_seed}"
+    );
+    assert!(
+        seen_by_seed["flagStr"].as_str().unwrap().contains('I'),
+        "{seen_by_seed}"
+    );
+
+    // The native API's detail lists the same peer.
+    let detail = common::get_json(seed.addr, &format!("/api/v1/torrents/{hash}"));
+    let native = &detail["peers"][0];
+    assert_eq!(native["incoming"], true, "{detail}");
+    assert!(
+        native["client"].as_str().unwrap().starts_with("shoal "),
+        "{detail}"
+    );
+}
