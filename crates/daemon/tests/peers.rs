@@ -40,6 +40,26 @@ fn wait_peer(addr: SocketAddr, ok: impl Fn(&Value) -> bool) -> Value {
     }
 }
 
+/// Polls `addr`'s only torrent until `field` is `want`, for at most 20 s.
+fn wait_field(addr: SocketAddr, field: &str, want: u64) {
+    let start = Instant::now();
+    loop {
+        let v = rpc(
+            addr,
+            json!({ "method": "torrent-get", "arguments": { "fields": [field] } }),
+        );
+        let got = &v["arguments"]["torrents"][0][field];
+        if got.as_u64() == Some(want) {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "{field} never {want}: {got}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 #[test]
 fn each_side_lists_the_other_with_its_figures() {
     let seed = server(|c| c.dht = false);
@@ -100,6 +120,11 @@ fn each_side_lists_the_other_with_its_figures() {
         seen_by_seed["flagStr"].as_str().unwrap().contains('I'),
         "{seen_by_seed}"
     );
+
+    // The per-torrent counts follow the same flags.
+    wait_field(leech.addr, "peersSendingToUs", 1);
+    wait_field(seed.addr, "peersGettingFromUs", 1);
+    wait_field(seed.addr, "peersSendingToUs", 0);
 
     // The native API's detail lists the same peer.
     let detail = common::get_json(seed.addr, &format!("/api/v1/torrents/{hash}"));

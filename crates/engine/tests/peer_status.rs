@@ -59,6 +59,13 @@ fn a_peer_shows_its_id_client_pieces_and_choke_state() {
     assert_eq!(s.pieces, pieces);
     assert!(s.am_interested, "it has what we lack");
     assert!(!s.peer_choking && s.peer_interested);
+    assert!(!s.am_choking, "unchoked at once: upload slots are free");
     assert_eq!(s.connected_for, now);
     assert_eq!((s.downloaded, s.uploaded), (0, 0));
+    let stats = e.stats();
+    assert_eq!(
+        (stats.peers_sending, stats.peers_receiving, stats.seeds),
+        (1, 1, 1),
+        "it unchoked us and has everything; interested, it took a free slot"
+    );
 }

@@ -36,6 +36,12 @@ pub struct TorrentStats {
     pub uploaded: u64,
     /// Connected peers.
     pub peers: usize,
+    /// Connected peers we may download from (interested, not choked).
+    pub peers_sending: usize,
+    /// Connected peers we may upload to (interested, not choked).
+    pub peers_receiving: usize,
+    /// Connected peers that have every piece.
+    pub seeds: usize,
     /// Pieces that failed their hash check this session.
     pub hash_failures: u64,
 }
@@ -394,6 +400,9 @@ impl TorrentShared {
             downloaded: s.downloaded,
             uploaded: s.uploaded,
             peers: s.peers,
+            peers_sending: s.peers_sending,
+            peers_receiving: s.peers_receiving,
+            seeds: s.seeds,
             hash_failures: s.hash_failures,
         }
     }
