@@ -2,7 +2,7 @@
 //! and Transmission's one-letter flags (`flagStr`).
 
 use serde::Serialize;
-use shoal_session::PeerSummary;
+use shoal_session::{PeerSource, PeerSummary};
 
 /// One connected peer.
 #[derive(Debug, Clone, Serialize)]
@@ -17,6 +17,9 @@ pub struct PeerView {
     pub client: String,
     /// It connected to us.
     pub incoming: bool,
+    /// Where its address came from: `tracker`, `dht`, `pex`, `given` (a
+    /// magnet link's `x.pe`, an API call) or `incoming`.
+    pub source: &'static str,
     /// The share of the torrent it has, 0–1.
     pub progress: f64,
     /// Payload bytes per second from it.
@@ -53,6 +56,7 @@ pub(crate) fn view(p: &PeerSummary) -> PeerView {
         port: p.addr.port(),
         client: p.client.clone(),
         incoming: p.incoming,
+        source: source_name(p.source),
         progress: p.progress,
         download_rate: p.download_rate,
         upload_rate: p.upload_rate,
@@ -69,11 +73,22 @@ pub(crate) fn view(p: &PeerSummary) -> PeerView {
     }
 }
 
+/// The name of a peer source in the native API.
+pub(crate) fn source_name(source: PeerSource) -> &'static str {
+    match source {
+        PeerSource::Tracker => "tracker",
+        PeerSource::Dht => "dht",
+        PeerSource::Pex => "pex",
+        PeerSource::Given => "given",
+        PeerSource::Incoming => "incoming",
+    }
+}
+
 /// Transmission's `flagStr`: O optimistic unchoke, D downloading from it
 /// (d: we want to but it chokes us), U uploading to it (u: it wants to but
 /// we choke it), K it unchokes us but we want nothing, ? we unchoke it but
-/// it wants nothing, I incoming. (E, H, X, T: encryption, DHT, PEX and uTP
-/// sources shoal does not track per peer yet.)
+/// it wants nothing, H found through the DHT, X through peer exchange, I
+/// incoming. (E and T, encryption and uTP, are not spoken yet.)
 pub(crate) fn transmission_flags(p: &PeerSummary) -> String {
     let mut f = String::new();
     if p.optimistic {
@@ -95,8 +110,11 @@ pub(crate) fn transmission_flags(p: &PeerSummary) -> String {
     if !p.am_choking && !p.peer_interested {
         f.push('?');
     }
-    if p.incoming {
-        f.push('I');
+    match p.source {
+        PeerSource::Dht => f.push('H'),
+        PeerSource::Pex => f.push('X'),
+        PeerSource::Incoming => f.push('I'),
+        PeerSource::Tracker | PeerSource::Given => {}
     }
     f
 }
@@ -111,6 +129,7 @@ mod tests {
             peer_id: *b"-qB5010-abcdefghijkl",
             client: "qBittorrent 5.0.1".into(),
             incoming: false,
+            source: PeerSource::Tracker,
             am_choking: true,
             am_interested: false,
             peer_choking: true,
@@ -137,6 +156,7 @@ mod tests {
             am_choking: false,
             optimistic: true,
             incoming: true,
+            source: PeerSource::Incoming,
             ..peer()
         };
         assert_eq!(transmission_flags(&trading), "ODUI");
@@ -144,9 +164,10 @@ mod tests {
             am_interested: true,
             peer_interested: true,
             snubbed: true,
+            source: PeerSource::Pex,
             ..peer()
         };
-        assert_eq!(transmission_flags(&waiting), "du");
+        assert_eq!(transmission_flags(&waiting), "duX");
         let idle_unchoked = PeerSummary {
             am_choking: false,
             peer_choking: false,
@@ -158,6 +179,6 @@ mod tests {
             (v.ip.as_str(), v.port, v.connected_secs),
             ("127.0.0.1", 6881, 3)
         );
-        assert_eq!(v.flags, "ODUI");
+        assert_eq!((v.flags.as_str(), v.source), ("ODUI", "incoming"));
     }
 }

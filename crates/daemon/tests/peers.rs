@@ -126,10 +126,21 @@ fn each_side_lists_the_other_with_its_figures() {
     wait_field(seed.addr, "peersGettingFromUs", 1);
     wait_field(seed.addr, "peersSendingToUs", 0);
 
-    // The native API's detail lists the same peer.
+    let v = rpc(
+        seed.addr,
+        json!({ "method": "torrent-get", "arguments": { "fields": ["peersFrom"] } }),
+    );
+    let from = &v["arguments"]["torrents"][0]["peersFrom"];
+    assert_eq!(from["fromIncoming"], 1, "{v}");
+    assert_eq!(from["fromTracker"], 0, "{v}");
+
+    // The native API's detail lists the same peers, with their sources.
     let detail = common::get_json(seed.addr, &format!("/api/v1/torrents/{hash}"));
     let native = &detail["peers"][0];
     assert_eq!(native["incoming"], true, "{detail}");
+    assert_eq!(native["source"], "incoming", "{detail}");
+    let detail = common::get_json(leech.addr, &format!("/api/v1/torrents/{hash}"));
+    assert_eq!(detail["peers"][0]["source"], "given", "{detail}");
     assert!(
         native["client"].as_str().unwrap().starts_with("shoal "),
         "{detail}"

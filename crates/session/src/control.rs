@@ -162,13 +162,23 @@ impl TorrentHandle {
             .iter()
             .map(|(key, slot)| (*key, !slot.dialed))
             .collect();
+        let book = self
+            .shared
+            .book
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         let mut peers: Vec<PeerSummary> = statuses
             .into_iter()
             .filter_map(|s| {
-                let incoming = *incoming.get(&s.key)?;
-                Some(PeerSummary::new(s, pieces, incoming))
+                let source = if *incoming.get(&s.key)? {
+                    crate::PeerSource::Incoming
+                } else {
+                    book.source(s.addr).unwrap_or(crate::PeerSource::Given)
+                };
+                Some(PeerSummary::new(s, pieces, source))
             })
             .collect();
+        drop(book);
         peers.sort_by_key(|p| p.addr);
         peers
     }

@@ -40,7 +40,7 @@ pub(crate) async fn announce_loop(dht: Arc<Dht>, shared: Arc<TorrentShared>, por
                     .book
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
-                    .add(addr);
+                    .add(addr, crate::PeerSource::Dht);
             }
             done.await.unwrap_or(0)
         };

@@ -35,6 +35,7 @@ pub use fault::StorageFault;
 pub use http::{HttpFetched, MAX_REDIRECTS, http_get, http_get_following};
 pub use magnet::FetchedMetadata;
 pub use peer_summary::{PeerSummary, client_name};
+pub use peers::PeerSource;
 pub use session::Session;
 pub use torrent::{TorrentHandle, TorrentStats};
 pub use tracker::{AnnounceStatus, ScrapeResult, SwarmCounts, scrape};

@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use shoal_engine::PeerStatus;
 
+use crate::PeerSource;
+
 /// Longest client name kept from a peer's extension handshake.
 const MAX_CLIENT_LEN: usize = 64;
 
@@ -20,6 +22,9 @@ pub struct PeerSummary {
     pub client: String,
     /// It connected to us (we did not dial it).
     pub incoming: bool,
+    /// Where its address came from ([`PeerSource::Incoming`] when it
+    /// connected to us).
+    pub source: PeerSource,
     /// We refuse its requests.
     pub am_choking: bool,
     /// We want something it has.
@@ -49,12 +54,13 @@ pub struct PeerSummary {
 impl PeerSummary {
     /// The summary of an engine's peer status; `pieces` is the torrent's
     /// piece count.
-    pub(crate) fn new(s: PeerStatus, pieces: u32, incoming: bool) -> PeerSummary {
+    pub(crate) fn new(s: PeerStatus, pieces: u32, source: PeerSource) -> PeerSummary {
         PeerSummary {
             addr: s.addr,
             peer_id: s.peer_id,
             client: client_name(&s.peer_id, s.client.as_deref()),
-            incoming,
+            incoming: source == PeerSource::Incoming,
+            source,
             am_choking: s.am_choking,
             am_interested: s.am_interested,
             peer_choking: s.peer_choking,

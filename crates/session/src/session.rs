@@ -326,7 +326,7 @@ async fn torrent_timer(inner: Arc<Inner>, shared: Arc<TorrentShared>) {
         if !learned.is_empty() {
             let mut book = shared.book.lock().unwrap_or_else(PoisonError::into_inner);
             for addr in learned {
-                book.add(addr);
+                book.add(addr, crate::PeerSource::Pex);
             }
         }
         let room = shared.max_peers.saturating_sub(shared.connected());

@@ -467,7 +467,7 @@ impl TorrentHandle {
             .book
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .add(addr);
+            .add(addr, crate::PeerSource::Given);
     }
 
     /// True once every wanted piece is verified.

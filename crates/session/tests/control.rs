@@ -48,12 +48,14 @@ async fn remove_and_add_again_keeps_verified_pieces() {
     let p = &peers[0];
     assert_eq!(p.addr, seeder.local_addr());
     assert!(!p.incoming, "the leecher dialed");
+    assert_eq!(p.source, shoal_session::PeerSource::Given);
     assert_eq!(p.progress, 1.0);
     assert!(p.client.starts_with("shoal "), "{}", p.client);
     assert!(p.am_interested && p.downloaded > 0, "{p:?}");
     let seen = seeding.peers();
     assert_eq!(seen.len(), 1, "{seen:?}");
     assert!(seen[0].incoming && seen[0].uploaded > 0, "{:?}", seen[0]);
+    assert_eq!(seen[0].source, shoal_session::PeerSource::Incoming);
     assert!(seen[0].progress < 1.0);
     assert_eq!(
         h.have_bitfield().len(),

@@ -67,6 +67,11 @@ pub(super) fn detail_fields(snap: &TorrentSnapshot, style: Style) -> Map<String,
             }))
         })
         .collect();
+    let from = |source: &str| detail.peers.iter().filter(|p| p.source == source).count();
+    let peers_from = style.object(json!({
+        "from_cache": 0, "from_dht": from("dht"), "from_incoming": from("incoming"),
+        "from_lpd": 0, "from_ltep": 0, "from_pex": from("pex"), "from_tracker": from("tracker"),
+    }));
     let mut trackers = Vec::new();
     for (tier, urls) in detail.trackers.iter().enumerate() {
         for url in urls {
@@ -82,6 +87,7 @@ pub(super) fn detail_fields(snap: &TorrentSnapshot, style: Style) -> Map<String,
         "priorities": detail.files.iter().map(|f| tr_priority(f.priority)).collect::<Vec<_>>(),
         "wanted": detail.files.iter().map(|f| i64::from(f.priority > 0)).collect::<Vec<_>>(),
         "peers": peers,
+        "peers_from": peers_from,
         "pieces": detail.pieces,
         "trackers": trackers,
         "tracker_stats": tracker_stats(&detail, style),

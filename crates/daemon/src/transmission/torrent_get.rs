@@ -18,6 +18,7 @@ const DETAIL_FIELDS: &[&str] = &[
     "priorities",
     "wanted",
     "peers",
+    "peers_from",
     "pieces",
     "trackers",
     "tracker_stats",

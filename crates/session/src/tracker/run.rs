@@ -151,7 +151,7 @@ pub(crate) async fn announce_loop(
         {
             let mut book = shared.book.lock().unwrap_or_else(PoisonError::into_inner);
             for addr in peers {
-                book.add(addr);
+                book.add(addr, crate::PeerSource::Tracker);
             }
         }
         let Some(due) = trackers.next_due() else {
