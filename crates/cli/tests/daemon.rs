@@ -326,7 +326,7 @@ fn transmission_remote_drives_the_daemon() {
     assert!(list.contains("Seeding") || list.contains("Idle"), "{list}");
 
     let session = tr(api, &["-si"]);
-    assert!(session.contains("RPC version: 17"), "{session}");
+    assert!(session.contains("RPC version: 18"), "{session}");
     assert!(
         session.contains(&format!("Download directory: {}", downloads.display())),
         "{session}"
