@@ -15,6 +15,8 @@ pub struct PeerView {
     pub port: u16,
     /// Its client's name and version.
     pub client: String,
+    /// Its client as its peer id names it (the extension handshake aside).
+    pub peer_id_client: String,
     /// It connected to us.
     pub incoming: bool,
     /// Where its address came from: `tracker`, `dht`, `pex`, `given` (a
@@ -55,6 +57,7 @@ pub(crate) fn view(p: &PeerSummary) -> PeerView {
         ip: p.addr.ip().to_string(),
         port: p.addr.port(),
         client: p.client.clone(),
+        peer_id_client: shoal_session::client_name(&p.peer_id, None),
         incoming: p.incoming,
         source: source_name(p.source),
         progress: p.progress,

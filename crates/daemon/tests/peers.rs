@@ -1,6 +1,7 @@
 //! Per-peer data through the APIs: two daemons trade one torrent, and each
 //! lists the other with its client, direction, progress, flags and bytes
-//! (Transmission's `peers`, the native API's detail `peers`).
+//! (Transmission's `peers`, qBittorrent's `sync/torrentPeers`, the native
+//! API's detail `peers`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 mod common;
@@ -133,6 +134,36 @@ fn each_side_lists_the_other_with_its_figures() {
     let from = &v["arguments"]["torrents"][0]["peersFrom"];
     assert_eq!(from["fromIncoming"], 1, "{v}");
     assert_eq!(from["fromTracker"], 0, "{v}");
+
+    // qBittorrent's torrentPeers and connected seed/leecher counts.
+    let qb = common::get_json(
+        seed.addr,
+        &format!("/api/v2/sync/torrentPeers?hash={hash}&rid=0"),
+    );
+    let (key, peer) = qb["peers"].as_object().unwrap().iter().next().unwrap();
+    assert_eq!(
+        key,
+        &format!("{}:{}", peer["ip"].as_str().unwrap(), peer["port"]),
+        "{qb}"
+    );
+    assert!(
+        peer["client"].as_str().unwrap().starts_with("shoal "),
+        "{qb}"
+    );
+    assert!(
+        peer["flags"].as_str().unwrap().split(' ').any(|f| f == "I"),
+        "{qb}"
+    );
+    assert!(peer["uploaded"].as_u64().unwrap() > 0, "{qb}");
+    let start = Instant::now();
+    loop {
+        let info = common::get_json(leech.addr, "/api/v2/torrents/info");
+        if info[0]["num_seeds"] == 1 {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "{info}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 
     // The native API's detail lists the same peers, with their sources.
     let detail = common::get_json(seed.addr, &format!("/api/v1/torrents/{hash}"));

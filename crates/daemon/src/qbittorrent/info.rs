@@ -57,6 +57,7 @@ pub(super) fn torrent(snap: &TorrentSnapshot) -> Value {
         })
         .unwrap_or_default();
     let downloaded = v.size_when_done - v.left_until_done;
+    let seeds = connected_seeds(snap, &v);
     json!({
         "hash": v.info_hash,
         "infohash_v1": v.info_hash,
@@ -68,8 +69,8 @@ pub(super) fn torrent(snap: &TorrentSnapshot) -> Value {
         "dlspeed": v.download_rate,
         "upspeed": v.upload_rate,
         "priority": if matches!(v.status, Status::Queued) { v.queue_position + 1 } else { 0 },
-        "num_seeds": 0,
-        "num_leechs": 0,
+        "num_seeds": seeds,
+        "num_leechs": v.peers.saturating_sub(seeds),
         "num_complete": -1,
         "num_incomplete": -1,
         "ratio": v.ratio,
@@ -116,6 +117,15 @@ pub(super) fn torrent(snap: &TorrentSnapshot) -> Value {
         "popularity": 0,
         "has_metadata": v.has_metadata,
     })
+}
+
+/// Connected peers that have every piece (none while not running).
+fn connected_seeds(snap: &TorrentSnapshot, v: &TorrentView) -> usize {
+    if v.peers == 0 {
+        0
+    } else {
+        snap.stats.seeds.min(v.peers)
+    }
 }
 
 /// Whether `v` passes qBittorrent's `filter`.
@@ -218,6 +228,7 @@ pub(super) fn properties(snap: &TorrentSnapshot) -> Value {
     let v = crate::view::of(snap);
     let t = torrent(snap);
     let get = |k: &str| t.get(k).cloned().unwrap_or(Value::Null);
+    let seeds = connected_seeds(snap, &v);
     json!({
         "hash": v.info_hash,
         "infohash_v1": v.info_hash,
@@ -247,13 +258,13 @@ pub(super) fn properties(snap: &TorrentSnapshot) -> Value {
         "dl_speed": v.download_rate,
         "eta": get("eta"),
         "last_seen": get("seen_complete"),
-        "peers": v.peers,
-        "peers_total": v.peers,
+        "peers": v.peers.saturating_sub(seeds),
+        "peers_total": v.peers.saturating_sub(seeds),
         "pieces_have": v.pieces_have,
         "pieces_num": v.pieces_total,
         "reannounce": 0,
-        "seeds": 0,
-        "seeds_total": 0,
+        "seeds": seeds,
+        "seeds_total": seeds,
         "total_size": v.total_size,
         "up_speed_avg": 0,
         "up_speed": v.upload_rate,

@@ -15,6 +15,7 @@
 mod app;
 mod form;
 mod info;
+mod peers;
 mod reply;
 mod sync;
 mod torrents;
