@@ -10,6 +10,7 @@ mod config;
 mod content;
 mod error;
 mod http;
+mod login_throttle;
 mod manager;
 mod metrics;
 mod peers;

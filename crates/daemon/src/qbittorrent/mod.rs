@@ -15,6 +15,7 @@
 mod app;
 mod form;
 mod info;
+mod limits;
 mod peers;
 mod reply;
 mod sync;
@@ -107,16 +108,34 @@ pub(crate) async fn handle(ctx: &Ctx, req: Request<Incoming>, rest: &str) -> Res
         || key_ok
         || sid.as_deref().is_some_and(|s| ctx.qbt_sessions.knows(s));
     let method = req.method().clone();
+    let remote = req
+        .extensions()
+        .get::<crate::login_throttle::RemoteIp>()
+        .map(|r| r.0);
     let form = match read_form(ctx, req).await {
         Ok(f) => f,
         Err(resp) => return resp,
     };
     match rest {
         "/auth/login" => {
+            let now = std::time::Instant::now();
+            if remote.is_some_and(|ip| ctx.qbt_throttle.banned(ip, now)) {
+                return text(
+                    StatusCode::FORBIDDEN,
+                    "Your IP address has been banned after too many failed authentication attempts.",
+                );
+            }
             let good = credentials.as_ref().is_none_or(|(user, pass)| {
                 form.get("username") == Some(user.as_str())
                     && form.get("password") == Some(pass.as_str())
             });
+            if let Some(ip) = remote {
+                if good {
+                    ctx.qbt_throttle.succeeded(ip);
+                } else {
+                    ctx.qbt_throttle.failed(ip, now);
+                }
+            }
             if !good {
                 return text(StatusCode::OK, "Fails.");
             }
@@ -154,17 +173,39 @@ pub(crate) async fn handle(ctx: &Ctx, req: Request<Incoming>, rest: &str) -> Res
                 | "files"
                 | "pieceStates"
                 | "pieceHashes"
+                | "uploadLimit"
+                | "downloadLimit"
                 | "categories"
                 | "tags"
         );
         if writes && method != Method::POST {
             return text(StatusCode::METHOD_NOT_ALLOWED, "use POST");
         }
+        match name {
+            "uploadLimit" => return limits::torrent_limits(d, &form, false),
+            "downloadLimit" => return limits::torrent_limits(d, &form, true),
+            "pieceHashes" => return limits::piece_hashes(d, &form),
+            _ => {}
+        }
         return torrents::handle(d, name, &form).await;
     }
     match rest {
         "/transfer/info" => app::transfer_info(d),
-        "/transfer/speedLimitsMode" => text(StatusCode::OK, "0"),
+        "/transfer/speedLimitsMode" => limits::speed_limits_mode(d),
+        "/transfer/toggleSpeedLimitsMode" | "/transfer/setSpeedLimitsMode" => {
+            if method != Method::POST {
+                return text(StatusCode::METHOD_NOT_ALLOWED, "use POST");
+            }
+            let mode =
+                (rest == "/transfer/setSpeedLimitsMode").then(|| form.get("mode").unwrap_or(""));
+            limits::set_speed_limits_mode(d, mode)
+        }
+        "/transfer/setDownloadLimit" | "/transfer/setUploadLimit" => {
+            if method != Method::POST {
+                return text(StatusCode::METHOD_NOT_ALLOWED, "use POST");
+            }
+            limits::set_transfer_limit(d, &form, rest == "/transfer/setDownloadLimit")
+        }
         "/transfer/downloadLimit" => {
             text(StatusCode::OK, &d.rate_limits().1.unwrap_or(0).to_string())
         }
