@@ -9,6 +9,7 @@ mod api;
 mod config;
 mod content;
 mod error;
+mod event_log;
 mod http;
 mod login_throttle;
 mod manager;

@@ -54,10 +54,16 @@ const DEFAULT_IDLE: u64 = 30 * 60;
 impl Daemon {
     /// Starts (or resumes) a torrent.
     pub fn start_torrent(&self, id: u32) -> Result<(), DaemonError> {
+        let mut name = String::new();
         let hash = self.update_record(id, |r| {
             r.paused = false;
             r.finished = false;
+            name.clone_from(&r.name);
         })?;
+        self.log(
+            crate::event_log::Level::Normal,
+            &format!("Torrent started. Torrent: \"{name}\""),
+        );
         {
             let mut state = self.lock();
             if let Some(e) = state.entries.get_mut(&id) {
@@ -73,7 +79,15 @@ impl Daemon {
 
     /// Stops (pauses) a torrent; its progress is kept.
     pub fn stop_torrent(&self, id: u32) -> Result<(), DaemonError> {
-        let hash = self.update_record(id, |r| r.paused = true)?;
+        let mut name = String::new();
+        let hash = self.update_record(id, |r| {
+            r.paused = true;
+            name.clone_from(&r.name);
+        })?;
+        self.log(
+            crate::event_log::Level::Normal,
+            &format!("Torrent stopped. Torrent: \"{name}\""),
+        );
         self.set_stopped(id);
         self.spawn_op(id, hash, Op::Stop);
         Ok(())
@@ -134,6 +148,18 @@ impl Daemon {
             state.removed.push_back((id, now_unix()));
             self.shared.store.remove(&entry.record.info_hash)?;
             self.shared.store.save_daemon(&state.daemon)?;
+            self.log(
+                crate::event_log::Level::Normal,
+                &format!(
+                    "Removed torrent{}. Torrent: \"{}\"",
+                    if delete_data {
+                        " and deleted its content"
+                    } else {
+                        ""
+                    },
+                    entry.record.name
+                ),
+            );
             // Dropping the entry drops its cancel sender: a metadata fetch
             // in progress stops.
             (entry.hash, entry.torrent, entry.record.download_dir)

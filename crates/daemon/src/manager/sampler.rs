@@ -61,6 +61,10 @@ pub(super) async fn sampler(shared: Arc<Shared>) {
                 }
                 if stats.bytes_left == 0 {
                     if e.record.done_at.is_none() {
+                        shared.log.push(
+                            crate::event_log::Level::Info,
+                            &format!("Torrent download finished. Torrent: \"{}\"", e.record.name),
+                        );
                         e.record.done_at = Some(now_unix());
                         e.dirty = true;
                         to_save.push(e.record.clone());

@@ -48,6 +48,8 @@ pub(crate) struct Shared {
     pub dht_nodes: AtomicUsize,
     /// Torrents to scrape soon (after a reannounce).
     pub scrape_requests: tokio::sync::mpsc::Sender<u32>,
+    /// Recent messages (qBittorrent's `log/main`).
+    pub log: crate::event_log::EventLog,
 }
 
 /// A running daemon (cheap to clone).

@@ -214,8 +214,29 @@ pub(crate) async fn handle(ctx: &Ctx, req: Request<Incoming>, rest: &str) -> Res
         }
         "/sync/maindata" => sync::maindata(d, &ctx.qbt_sync, &form),
         "/sync/torrentPeers" => sync::torrent_peers(d, &form),
-        // shoal keeps its log in its own output, not for this API.
-        "/log/main" | "/log/peers" => crate::web::json(StatusCode::OK, &serde_json::json!([])),
+        "/log/main" => log_main(d, &form),
+        // No peer is banned by address: the peer log stays empty.
+        "/log/peers" => crate::web::json(StatusCode::OK, &serde_json::json!([])),
         _ => text(StatusCode::NOT_FOUND, "Not Found"),
     }
+}
+
+/// `log/main`: the daemon's recent messages after `last_known_id`, of the
+/// types asked (`normal`, `info`, `warning`, `critical`; all by default).
+fn log_main(d: &crate::Daemon, form: &Form) -> Response<Body> {
+    use crate::event_log::Level;
+    let on = |key: &str| form.get(key).is_none_or(|v| v != "false" && v != "0");
+    let (normal, info, warning, critical) =
+        (on("normal"), on("info"), on("warning"), on("critical"));
+    let last_known = form
+        .get("last_known_id")
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .and_then(|v| u64::try_from(v).ok());
+    let entries = d.log_since(last_known, |level| match level {
+        Level::Normal => normal,
+        Level::Info => info,
+        Level::Warning => warning,
+        Level::Critical => critical,
+    });
+    crate::web::json(StatusCode::OK, &entries)
 }

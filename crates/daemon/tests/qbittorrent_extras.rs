@@ -1,7 +1,7 @@
-//! qBittorrent WebAPI calls about logins and limits over real HTTP: failed
-//! logins ban the address as qBittorrent does, the session-wide limits and
-//! speed limits mode (seen through the Transmission RPC too), per-torrent
-//! limit reads and piece hashes.
+//! qBittorrent WebAPI calls over real HTTP: failed logins ban the address
+//! as qBittorrent does, the session-wide limits and speed limits mode (seen
+//! through the Transmission RPC too), per-torrent limit reads, piece hashes
+//! and the daemon's recent messages (`log/main`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 mod common;
@@ -99,4 +99,54 @@ fn limits_speed_mode_and_piece_hashes() {
     let pieces = pieces.as_array().unwrap();
     assert_eq!(pieces.len(), 110_000usize.div_ceil(16 * 1024), "{pieces:?}");
     assert!(pieces.iter().all(|p| p.as_str().unwrap().len() == 40));
+}
+
+#[test]
+fn log_main_lists_what_happened_after_an_id() {
+    let s = server(|_| {});
+    let a = s.addr;
+    let log = |query: &str| {
+        let (status, _, text) = request(a, "GET", &format!("/api/v2/log/main{query}"), &[], b"");
+        assert_eq!(status, 200, "{text}");
+        serde_json::from_str::<Value>(&text)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .clone()
+    };
+    let first = log("");
+    assert!(
+        first[0]["message"].as_str().unwrap().contains("started"),
+        "{first:?}"
+    );
+    let last_id = first.last().unwrap()["id"].as_u64().unwrap();
+
+    let meta = base64::engine::general_purpose::STANDARD.encode(torrent_bytes("logged"));
+    let v = rpc(
+        a,
+        json!({ "method": "torrent-add", "arguments": { "metainfo": meta, "paused": true } }),
+    );
+    let id = v["arguments"]["torrent-added"]["id"].clone();
+    rpc(
+        a,
+        json!({ "method": "torrent-remove", "arguments": { "ids": [id] } }),
+    );
+
+    let new = log(&format!("?last_known_id={last_id}"));
+    let messages: Vec<&str> = new.iter().map(|e| e["message"].as_str().unwrap()).collect();
+    assert_eq!(messages.len(), 2, "{new:?}");
+    assert!(
+        messages[0].starts_with("Added new torrent") && messages[0].contains("logged"),
+        "{messages:?}"
+    );
+    assert!(messages[1].starts_with("Removed torrent"), "{messages:?}");
+    assert!(
+        new[0]["id"].as_u64().unwrap() > last_id && new[1]["id"].as_u64() > new[0]["id"].as_u64()
+    );
+    assert_eq!(new[0]["type"], 1);
+    assert!(new[0]["timestamp"].as_u64().unwrap() > 1_700_000_000);
+    assert!(
+        log("?normal=false").is_empty(),
+        "only normal messages so far"
+    );
 }
