@@ -150,3 +150,132 @@ fn log_main_lists_what_happened_after_an_id() {
         "only normal messages so far"
     );
 }
+
+/// A multipart body with `fields` and one .torrent file.
+fn multipart(fields: &[(&str, &str)], torrent: &[u8]) -> (String, Vec<u8>) {
+    let boundary = "shoalBoundary7";
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            )
+            .as_bytes(),
+        );
+    }
+    body.extend_from_slice(
+        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"torrents\"; filename=\"t.torrent\"\r\nContent-Type: application/x-bittorrent\r\n\r\n").as_bytes(),
+    );
+    body.extend_from_slice(torrent);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+#[test]
+fn add_options_and_the_seeding_time_limit() {
+    let s = server(|_| {});
+    let a = s.addr;
+    let info = || {
+        let (_, _, text) = request(a, "GET", "/api/v2/torrents/info", &[], b"");
+        serde_json::from_str::<Value>(&text).unwrap()[0].clone()
+    };
+    // Complete on disk, with a seeding time limit of 0 minutes: it checks,
+    // seeds, and stops at once, as qBittorrent does.
+    common::write_complete(&s.downloads, "timed");
+    let (ct, body) = multipart(
+        &[
+            ("upLimit", "70000"),
+            ("dlLimit", "80000"),
+            ("ratioLimit", "1.5"),
+            ("seedingTimeLimit", "0"),
+            ("inactiveSeedingTimeLimit", "-1"),
+        ],
+        &torrent_bytes("timed"),
+    );
+    let (status, _, text) = request(
+        a,
+        "POST",
+        "/api/v2/torrents/add",
+        &[("Content-Type", &ct)],
+        &body,
+    );
+    assert_eq!((status, text.as_str()), (200, "Ok."));
+    let t = info();
+    assert_eq!(
+        (t["up_limit"].as_i64(), t["dl_limit"].as_i64()),
+        (Some(70000), Some(80000)),
+        "{t}"
+    );
+    assert_eq!(t["ratio_limit"], 1.5, "{t}");
+    assert_eq!(t["seeding_time_limit"], 0, "{t}");
+    assert_eq!(t["inactive_seeding_time_limit"], -1, "{t}");
+    let start = std::time::Instant::now();
+    loop {
+        let t = info();
+        if t["state"] == "stoppedUP" {
+            break;
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(20),
+            "never stopped: {t}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+
+    let hash = info()["hash"].as_str().unwrap().to_owned();
+    let (status, _, _) = request(
+        a,
+        "POST",
+        "/api/v2/torrents/setShareLimits",
+        &[FORM],
+        format!("hashes={hash}&ratioLimit=-2&seedingTimeLimit=30&inactiveSeedingTimeLimit=-2")
+            .as_bytes(),
+    );
+    assert_eq!(status, 200);
+    let t = info();
+    assert_eq!(
+        (
+            t["seeding_time_limit"].as_i64(),
+            t["max_seeding_time"].as_i64()
+        ),
+        (Some(30), Some(30)),
+        "{t}"
+    );
+    assert_eq!(t["ratio_limit"], -2.0, "{t}");
+
+    // The session-wide limit through the preferences, in force with -2.
+    let (status, _, _) = request(
+        a,
+        "POST",
+        "/api/v2/app/setPreferences",
+        &[FORM],
+        br#"json={"max_seeding_time_enabled":true,"max_seeding_time":90}"#,
+    );
+    assert_eq!(status, 200);
+    let (_, _, prefs) = request(a, "GET", "/api/v2/app/preferences", &[], b"");
+    let prefs: Value = serde_json::from_str(&prefs).unwrap();
+    assert_eq!(
+        (
+            prefs["max_seeding_time_enabled"].as_bool(),
+            prefs["max_seeding_time"].as_i64()
+        ),
+        (Some(true), Some(90))
+    );
+    request(
+        a,
+        "POST",
+        "/api/v2/torrents/setShareLimits",
+        &[FORM],
+        format!("hashes={hash}&ratioLimit=-2&seedingTimeLimit=-2&inactiveSeedingTimeLimit=-2")
+            .as_bytes(),
+    );
+    let t = info();
+    assert_eq!(
+        (
+            t["seeding_time_limit"].as_i64(),
+            t["max_seeding_time"].as_i64()
+        ),
+        (Some(-2), Some(90)),
+        "{t}"
+    );
+}

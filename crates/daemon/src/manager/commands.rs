@@ -38,6 +38,10 @@ pub struct TorrentChanges {
     pub seed_ratio_mode: Option<LimitMode>,
     /// Which seed idle limit applies.
     pub seed_idle_mode: Option<LimitMode>,
+    /// Seeding time limit, seconds of seeding in all (`Some(None)`: none).
+    pub seed_time_limit: Option<Option<u64>>,
+    /// Which seeding time limit applies.
+    pub seed_time_mode: Option<LimitMode>,
     /// New category (`Some(None)`: none).
     pub category: Option<Option<String>>,
     /// New display name (the files keep theirs).
@@ -286,6 +290,12 @@ impl Daemon {
                 if m == LimitMode::Own && r.seed_ratio_limit.is_none() {
                     r.seed_ratio_limit = Some(DEFAULT_RATIO);
                 }
+            }
+            if let Some(l) = changes.seed_time_limit {
+                r.seed_time_limit = l;
+            }
+            if let Some(m) = changes.seed_time_mode {
+                r.seed_time_mode = Some(m);
             }
             if let Some(m) = changes.seed_idle_mode {
                 r.seed_idle_mode = Some(m);

@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 
 use super::entry::{Entry, Phase};
 use super::lifecycle::Op;
-use super::policy::{Slot, SlotState, effective_limit, plan_queues, seed_limit_reached};
+use super::policy::{
+    Slot, SlotState, effective_limit, plan_queues, seed_limit_reached, seed_time_reached,
+};
 use super::state::{Daemon, Shared, State};
 use crate::snapshot::now_unix;
 
@@ -74,13 +76,16 @@ pub(super) async fn sampler(shared: Arc<Shared>) {
                         effective_limit(r.seed_ratio_mode, r.seed_ratio_limit, d.seed_ratio_limit);
                     let idle =
                         effective_limit(r.seed_idle_mode, r.seed_idle_limit, d.seed_idle_limit);
+                    let time =
+                        effective_limit(r.seed_time_mode, r.seed_time_limit, d.seed_time_limit);
                     if seed_limit_reached(
                         ratio,
                         idle,
                         e.record.uploaded,
                         stats.total_size,
                         e.idle_since.elapsed(),
-                    ) {
+                    ) || seed_time_reached(time, e.record.seconds_seeding)
+                    {
                         finish.push(e.record.id);
                     }
                 }

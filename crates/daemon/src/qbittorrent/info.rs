@@ -7,6 +7,7 @@ use serde_json::{Map, Value, json};
 use super::form::Form;
 use crate::Daemon;
 use crate::snapshot::TorrentSnapshot;
+use crate::store::LimitMode;
 use crate::view::{Status, TorrentView};
 
 /// qBittorrent 5's state name (its `stoppedUP`/`stoppedDL` were
@@ -99,11 +100,15 @@ pub(super) fn torrent(snap: &TorrentSnapshot) -> Value {
         "amount_left": v.left_until_done,
         "completed": downloaded,
         "max_ratio": v.seed_ratio_limit.unwrap_or(-1.0),
-        "max_seeding_time": -1,
+        "max_seeding_time": snap.seed_time_limit.map_or(-1, minutes),
         "max_inactive_seeding_time": v.seed_idle_limit.map_or(-1, |s| i64::try_from(s.div_ceil(60)).unwrap_or(-1)),
-        "ratio_limit": r.seed_ratio_limit.unwrap_or(-2.0),
-        "seeding_time_limit": -2,
-        "inactive_seeding_time_limit": r.seed_idle_limit.map_or(-2, |s| i64::try_from(s.div_ceil(60)).unwrap_or(-2)),
+        "ratio_limit": match r.seed_ratio_mode {
+            Some(LimitMode::Unlimited) => -1.0,
+            Some(LimitMode::Session) => -2.0,
+            _ => r.seed_ratio_limit.unwrap_or(-2.0),
+        },
+        "seeding_time_limit": own_limit(r.seed_time_mode, r.seed_time_limit),
+        "inactive_seeding_time_limit": own_limit(r.seed_idle_mode, r.seed_idle_limit),
         "seen_complete": v.done_at.unwrap_or(0),
         "last_activity": v.active_at.unwrap_or(0),
         "time_active": v.seconds_downloading + v.seconds_seeding,
@@ -117,6 +122,22 @@ pub(super) fn torrent(snap: &TorrentSnapshot) -> Value {
         "popularity": 0,
         "has_metadata": v.has_metadata,
     })
+}
+
+/// Whole minutes of `secs`, rounded up (qBittorrent counts limits in
+/// minutes).
+fn minutes(secs: u64) -> i64 {
+    i64::try_from(secs.div_ceil(60)).unwrap_or(i64::MAX)
+}
+
+/// A torrent's own time limit as qBittorrent shows it: minutes, -2 for
+/// the session's, -1 for none.
+fn own_limit(mode: Option<LimitMode>, own: Option<u64>) -> i64 {
+    match (mode, own) {
+        (Some(LimitMode::Unlimited), _) => -1,
+        (Some(LimitMode::Session), _) | (None | Some(LimitMode::Own), None) => -2,
+        (_, Some(secs)) => minutes(secs),
+    }
 }
 
 /// Connected peers that have every piece (none while not running).
