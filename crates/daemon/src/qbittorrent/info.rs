@@ -72,8 +72,10 @@ pub(super) fn torrent(snap: &TorrentSnapshot) -> Value {
         "priority": if matches!(v.status, Status::Queued) { v.queue_position + 1 } else { 0 },
         "num_seeds": seeds,
         "num_leechs": v.peers.saturating_sub(seeds),
-        "num_complete": -1,
-        "num_incomplete": -1,
+        // The swarm as the trackers' last scrape saw it (the largest
+        // answer, as qBittorrent takes); -1 before any.
+        "num_complete": swarm_count(snap, |c| c.seeders),
+        "num_incomplete": swarm_count(snap, |c| c.leechers),
         "ratio": v.ratio,
         "eta": if v.eta < 0 { 8_640_000 } else { v.eta },
         "state": state(&v),
@@ -138,6 +140,16 @@ fn own_limit(mode: Option<LimitMode>, own: Option<u64>) -> i64 {
         (Some(LimitMode::Session), _) | (None | Some(LimitMode::Own), None) => -2,
         (_, Some(secs)) => minutes(secs),
     }
+}
+
+/// The largest of the trackers' scraped counts, -1 when none answered.
+fn swarm_count(snap: &TorrentSnapshot, count: impl Fn(&shoal_session::SwarmCounts) -> u32) -> i64 {
+    snap.scrape
+        .iter()
+        .filter_map(|s| s.counts.as_ref().ok())
+        .map(|c| i64::from(count(c)))
+        .max()
+        .unwrap_or(-1)
 }
 
 /// Connected peers that have every piece (none while not running).

@@ -126,8 +126,16 @@ pub(crate) async fn handle(ctx: &Ctx, req: Request<Incoming>, rest: &str) -> Res
                 );
             }
             let good = credentials.as_ref().is_none_or(|(user, pass)| {
-                form.get("username") == Some(user.as_str())
-                    && form.get("password") == Some(pass.as_str())
+                // Both compared in full, so timing tells nothing.
+                let same = |given: Option<&str>, want: &str| {
+                    crate::security::constant_time_eq(
+                        given.unwrap_or("").as_bytes(),
+                        want.as_bytes(),
+                    )
+                };
+                let user_ok = same(form.get("username"), user);
+                let pass_ok = same(form.get("password"), pass);
+                user_ok && pass_ok && form.get("password").is_some()
             });
             if let Some(ip) = remote {
                 if good {
