@@ -24,6 +24,8 @@ pub struct PeerView {
     pub source: &'static str,
     /// The share of the torrent it has, 0–1.
     pub progress: f64,
+    /// The share of the pieces we lack that it has, 0–1.
+    pub relevance: f64,
     /// Payload bytes per second from it.
     pub download_rate: u64,
     /// Payload bytes per second to it.
@@ -61,6 +63,7 @@ pub(crate) fn view(p: &PeerSummary) -> PeerView {
         incoming: p.incoming,
         source: source_name(p.source),
         progress: p.progress,
+        relevance: p.relevance,
         download_rate: p.download_rate,
         upload_rate: p.upload_rate,
         downloaded: p.downloaded,
@@ -140,6 +143,7 @@ mod tests {
             optimistic: false,
             snubbed: false,
             progress: 0.5,
+            relevance: 0.0,
             download_rate: 0,
             upload_rate: 0,
             downloaded: 0,

@@ -172,6 +172,10 @@ fn each_side_lists_the_other_with_its_figures() {
     assert_eq!(native["source"], "incoming", "{detail}");
     let detail = common::get_json(leech.addr, &format!("/api/v1/torrents/{hash}"));
     assert_eq!(detail["peers"][0]["source"], "given", "{detail}");
+    assert_eq!(
+        detail["peers"][0]["relevance"], 1.0,
+        "the seed has all we lack: {detail}"
+    );
     assert!(
         native["client"].as_str().unwrap().starts_with("shoal "),
         "{detail}"

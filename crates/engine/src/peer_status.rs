@@ -34,6 +34,8 @@ pub struct PeerStatus {
     pub snubbed: bool,
     /// Pieces it has told us it has.
     pub pieces: u32,
+    /// Of those, pieces we do not have yet.
+    pub useful_pieces: u32,
     /// Payload bytes it sent us on this connection.
     pub downloaded: u64,
     /// Payload bytes we sent it on this connection.
@@ -49,10 +51,20 @@ pub struct PeerStatus {
 impl Engine {
     /// Every connected peer's status at `now`, in key order.
     pub fn peer_statuses(&self, now: Duration) -> Vec<PeerStatus> {
+        let have = self.picker.have().as_bytes();
         self.peers
             .iter()
             .map(|(key, p)| {
                 let (download_rate, upload_rate) = self.choker.rates(*key, now);
+                let theirs = self.picker.peer_pieces(*key);
+                // Bits past the last piece are zero in both sets.
+                let useful_pieces = theirs.map_or(0, |t| {
+                    t.as_bytes()
+                        .iter()
+                        .zip(have)
+                        .map(|(t, h)| (t & !h).count_ones())
+                        .sum()
+                });
                 PeerStatus {
                     key: *key,
                     addr: p.addr,
@@ -64,7 +76,8 @@ impl Engine {
                     peer_interested: p.peer_interested,
                     optimistic: self.choker.is_optimistic(*key),
                     snubbed: self.choker.is_snubbed(*key, now),
-                    pieces: self.picker.peer_pieces(*key).map_or(0, |s| s.count()),
+                    pieces: theirs.map_or(0, |s| s.count()),
+                    useful_pieces,
                     downloaded: p.downloaded,
                     uploaded: p.uploaded,
                     download_rate,

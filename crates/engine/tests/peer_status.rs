@@ -39,7 +39,7 @@ fn a_peer_shows_its_id_client_pieces_and_choke_state() {
     );
     assert_eq!(s.client, None);
     assert!(s.am_choking && s.peer_choking && !s.am_interested && !s.peer_interested);
-    assert_eq!(s.pieces, 0);
+    assert_eq!((s.pieces, s.useful_pieces), (0, 0));
 
     let mut bytes = Vec::new();
     ExtHandshake {
@@ -57,6 +57,7 @@ fn a_peer_shows_its_id_client_pieces_and_choke_state() {
     let s = &e.peer_statuses(now)[0];
     assert_eq!(s.client.as_deref(), Some("qBittorrent/5.0.1"));
     assert_eq!(s.pieces, pieces);
+    assert_eq!(s.useful_pieces, pieces, "we have nothing yet");
     assert!(s.am_interested, "it has what we lack");
     assert!(!s.peer_choking && s.peer_interested);
     assert!(!s.am_choking, "unchoked at once: upload slots are free");

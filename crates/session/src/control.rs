@@ -149,9 +149,9 @@ impl TorrentHandle {
     /// The peers connected right now, with what the engine knows of each
     /// (rates, progress, choke and interest, client), by address.
     pub fn peers(&self) -> Vec<PeerSummary> {
-        let (statuses, pieces) = self
+        let (statuses, pieces, have) = self
             .shared
-            .with_engine(|e, now| (e.peer_statuses(now), e.have().len()));
+            .with_engine(|e, now| (e.peer_statuses(now), e.have().len(), e.have().count()));
         // The slots after the engine, never both locks in the other order
         // (a new connection takes the engine lock, then the slots').
         let incoming: std::collections::HashMap<_, _> = self
@@ -175,7 +175,12 @@ impl TorrentHandle {
                 } else {
                     book.source(s.addr).unwrap_or(crate::PeerSource::Given)
                 };
-                Some(PeerSummary::new(s, pieces, source))
+                Some(PeerSummary::new(
+                    s,
+                    pieces,
+                    pieces.saturating_sub(have),
+                    source,
+                ))
             })
             .collect();
         drop(book);

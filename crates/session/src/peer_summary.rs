@@ -39,6 +39,9 @@ pub struct PeerSummary {
     pub snubbed: bool,
     /// The share of the torrent's pieces it has, 0–1.
     pub progress: f64,
+    /// The share of the pieces we lack that it has, 0–1 (0 when we lack
+    /// nothing): how much it can still give us.
+    pub relevance: f64,
     /// Payload bytes per second from it.
     pub download_rate: u64,
     /// Payload bytes per second to it.
@@ -53,8 +56,8 @@ pub struct PeerSummary {
 
 impl PeerSummary {
     /// The summary of an engine's peer status; `pieces` is the torrent's
-    /// piece count.
-    pub(crate) fn new(s: PeerStatus, pieces: u32, source: PeerSource) -> PeerSummary {
+    /// piece count, `lacking` how many of them we do not have.
+    pub(crate) fn new(s: PeerStatus, pieces: u32, lacking: u32, source: PeerSource) -> PeerSummary {
         PeerSummary {
             addr: s.addr,
             peer_id: s.peer_id,
@@ -71,6 +74,11 @@ impl PeerSummary {
                 0.0
             } else {
                 (f64::from(s.pieces) / f64::from(pieces)).min(1.0)
+            },
+            relevance: if lacking == 0 {
+                0.0
+            } else {
+                (f64::from(s.useful_pieces) / f64::from(lacking)).min(1.0)
             },
             download_rate: s.download_rate as u64,
             upload_rate: s.upload_rate as u64,

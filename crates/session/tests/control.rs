@@ -50,6 +50,7 @@ async fn remove_and_add_again_keeps_verified_pieces() {
     assert!(!p.incoming, "the leecher dialed");
     assert_eq!(p.source, shoal_session::PeerSource::Given);
     assert_eq!(p.progress, 1.0);
+    assert_eq!(p.relevance, 1.0, "the seed has every piece we lack");
     assert!(p.client.starts_with("shoal "), "{}", p.client);
     assert!(p.am_interested && p.downloaded > 0, "{p:?}");
     let seen = seeding.peers();

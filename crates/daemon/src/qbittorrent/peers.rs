@@ -67,8 +67,7 @@ pub(super) fn peer(p: &PeerView) -> Value {
         "up_speed": p.upload_rate,
         "downloaded": p.downloaded,
         "uploaded": p.uploaded,
-        // Which of its pieces we lack is not tracked per peer.
-        "relevance": 0,
+        "relevance": p.relevance,
         "files": "",
         "shadowbanned": false,
     })
@@ -88,6 +87,7 @@ mod tests {
             incoming: true,
             source: "incoming",
             progress: 0.5,
+            relevance: 0.25,
             download_rate: 10,
             upload_rate: 20,
             downloaded: 30,
