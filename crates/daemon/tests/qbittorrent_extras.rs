@@ -99,6 +99,14 @@ fn limits_speed_mode_and_piece_hashes() {
     let pieces = pieces.as_array().unwrap();
     assert_eq!(pieces.len(), 110_000usize.div_ceil(16 * 1024), "{pieces:?}");
     assert!(pieces.iter().all(|p| p.as_str().unwrap().len() == 40));
+    let (status, _, _) = request(
+        a,
+        "POST",
+        "/api/v2/torrents/renameFile",
+        &[FORM],
+        format!("hash={hash}&oldPath=lim/f0.bin&newPath=lim/g.bin").as_bytes(),
+    );
+    assert_eq!(status, 409, "refused, not ignored");
 }
 
 #[test]

@@ -193,6 +193,15 @@ pub(crate) async fn handle(ctx: &Ctx, req: Request<Incoming>, rest: &str) -> Res
             "uploadLimit" => return limits::torrent_limits(d, &form, false),
             "downloadLimit" => return limits::torrent_limits(d, &form, true),
             "pieceHashes" => return limits::piece_hashes(d, &form),
+            // Refused rather than ignored, as Transmission's rename-path
+            // is: files keep the torrent's names, and pieces have no
+            // priorities of their own.
+            "renameFile" | "renameFolder" | "toggleFirstLastPiecePrio" => {
+                return text(
+                    StatusCode::CONFLICT,
+                    "not supported by shoal (files keep the torrent's names; no first/last piece priority)",
+                );
+            }
             _ => {}
         }
         return torrents::handle(d, name, &form).await;
