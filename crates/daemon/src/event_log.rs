@@ -8,7 +8,6 @@ use std::sync::{Mutex, PoisonError};
 
 use serde::Serialize;
 
-use crate::Daemon;
 use crate::snapshot::now_unix;
 
 /// Most messages kept.
@@ -86,22 +85,6 @@ fn level_of(kind: u8) -> Level {
         2 => Level::Info,
         4 => Level::Warning,
         _ => Level::Critical,
-    }
-}
-
-impl Daemon {
-    /// Keeps a message in the daemon's recent log.
-    pub(crate) fn log(&self, level: Level, message: &str) {
-        self.shared.log.push(level, message);
-    }
-
-    /// The recent log (see [`EventLog::since`]).
-    pub(crate) fn log_since(
-        &self,
-        last_known: Option<u64>,
-        wanted: impl Fn(Level) -> bool,
-    ) -> Vec<Entry> {
-        self.shared.log.since(last_known, wanted)
     }
 }
 

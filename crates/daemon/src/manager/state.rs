@@ -288,6 +288,20 @@ impl Daemon {
         self.bump();
     }
 
+    /// Keeps a message in the daemon's recent log.
+    pub(crate) fn log(&self, level: crate::event_log::Level, message: &str) {
+        self.shared.log.push(level, message);
+    }
+
+    /// The recent log (see [`crate::event_log::EventLog::since`]).
+    pub(crate) fn log_since(
+        &self,
+        last_known: Option<u64>,
+        wanted: impl Fn(crate::event_log::Level) -> bool,
+    ) -> Vec<crate::event_log::Entry> {
+        self.shared.log.since(last_known, wanted)
+    }
+
     /// Tells live-update listeners that something changed.
     pub(crate) fn bump(&self) {
         self.shared.changed.send_modify(|n| *n = n.wrapping_add(1));
