@@ -128,6 +128,17 @@ fn each_side_lists_the_other_with_its_figures() {
     wait_field(seed.addr, "peersGettingFromUs", 1);
     wait_field(seed.addr, "peersSendingToUs", 0);
 
+    // Per piece: the leecher counts the seed on every piece it lacks.
+    let v = rpc(
+        leech.addr,
+        json!({ "method": "torrent-get", "arguments": { "fields": ["availability", "pieceCount"] } }),
+    );
+    let t = &v["arguments"]["torrents"][0];
+    let avail = t["availability"].as_array().unwrap();
+    assert_eq!(avail.len() as u64, t["pieceCount"].as_u64().unwrap(), "{t}");
+    assert!(avail.iter().all(|a| a == 1 || a == -1), "{t}");
+    assert!(avail.iter().any(|a| a == 1), "{t}");
+
     let v = rpc(
         seed.addr,
         json!({ "method": "torrent-get", "arguments": { "fields": ["peersFrom"] } }),

@@ -87,4 +87,13 @@ impl Engine {
             })
             .collect()
     }
+
+    /// For each piece, how many connected peers have it, or `None` when we
+    /// have it ourselves (Transmission's `availability`). O(pieces).
+    pub fn piece_availability(&self) -> Vec<Option<u32>> {
+        let have = self.picker.have();
+        (0..self.picker.num_pieces())
+            .map(|p| (!have.contains(p)).then(|| self.picker.availability(p)))
+            .collect()
+    }
 }

@@ -63,6 +63,12 @@ fn a_peer_shows_its_id_client_pieces_and_choke_state() {
     assert!(!s.am_choking, "unchoked at once: upload slots are free");
     assert_eq!(s.connected_for, now);
     assert_eq!((s.downloaded, s.uploaded), (0, 0));
+    let avail = e.piece_availability();
+    assert_eq!(avail.len(), pieces as usize);
+    assert!(
+        avail.iter().all(|a| *a == Some(1)),
+        "one peer has each: {avail:?}"
+    );
     let stats = e.stats();
     assert_eq!(
         (stats.peers_sending, stats.peers_receiving, stats.seeds),

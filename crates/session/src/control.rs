@@ -188,6 +188,12 @@ impl TorrentHandle {
         peers
     }
 
+    /// For each piece, how many connected peers have it, or `None` when
+    /// we have it ourselves.
+    pub fn piece_availability(&self) -> Vec<Option<u32>> {
+        self.shared.with_engine(|e, _| e.piece_availability())
+    }
+
     /// Verified pieces as a wire-format bitfield (first piece in the high
     /// bit of the first byte).
     pub fn have_bitfield(&self) -> Vec<u8> {

@@ -81,7 +81,16 @@ pub(super) fn detail_fields(snap: &TorrentSnapshot, style: Style) -> Map<String,
             })));
         }
     }
+    // Transmission's `availability`: peers with each piece, -1 for the
+    // pieces we have; empty while the torrent is not running.
+    let availability: Vec<i64> = snap.handle.as_ref().map_or_else(Vec::new, |h| {
+        h.piece_availability()
+            .into_iter()
+            .map(|a| a.map_or(-1, i64::from))
+            .collect()
+    });
     let m = json!({
+        "availability": availability,
         "files": files,
         "file_stats": stats,
         "priorities": detail.files.iter().map(|f| tr_priority(f.priority)).collect::<Vec<_>>(),

@@ -19,6 +19,7 @@ const DETAIL_FIELDS: &[&str] = &[
     "wanted",
     "peers",
     "peers_from",
+    "availability",
     "pieces",
     "trackers",
     "tracker_stats",
