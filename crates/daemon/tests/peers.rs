@@ -167,6 +167,10 @@ fn each_side_lists_the_other_with_its_figures() {
         "{qb}"
     );
     assert!(peer["uploaded"].as_u64().unwrap() > 0, "{qb}");
+    let files = common::get_json(leech.addr, &format!("/api/v2/torrents/files?hash={hash}"));
+    for f in files.as_array().unwrap() {
+        assert_eq!(f["availability"], 1.0, "the seed has every piece: {files}");
+    }
     let start = Instant::now();
     loop {
         let info = common::get_json(leech.addr, "/api/v2/torrents/info");

@@ -312,6 +312,9 @@ pub(super) fn properties(snap: &TorrentSnapshot) -> Value {
 pub(super) fn files(snap: &TorrentSnapshot) -> Value {
     let detail = crate::view::detail(snap);
     let info = snap.torrent.as_ref().map(|t| &t.info);
+    // Per piece: ours (None) or how many connected peers have it; only
+    // while running.
+    let pieces = snap.handle.as_ref().map(|h| h.piece_availability());
     let files: Vec<Value> = detail
         .files
         .iter()
@@ -330,11 +333,32 @@ pub(super) fn files(snap: &TorrentSnapshot) -> Value {
                 "priority": match f.priority { 0 => 0, 1..=4 => 1, 5 | 6 => 6, _ => 7 },
                 "is_seed": f.bytes_completed == f.length,
                 "piece_range": [first, last],
-                "availability": -1,
+                "availability": file_availability(pieces.as_deref(), info, f.index),
             })
         })
         .collect();
     Value::Array(files)
+}
+
+/// The share of a file's pieces that we or a connected peer have, 0–1
+/// (qBittorrent's file `availability`); -1 while not running.
+fn file_availability(
+    pieces: Option<&[Option<u32>]>,
+    info: Option<&shoal_metainfo::Info>,
+    file: usize,
+) -> f64 {
+    let (Some(pieces), Some(info)) = (pieces, info) else {
+        return -1.0;
+    };
+    let range = info.file_pieces(file);
+    let total = range.len();
+    if total == 0 {
+        return 1.0;
+    }
+    let available = range
+        .filter(|p| pieces.get(*p).is_some_and(|a| a.is_none_or(|n| n > 0)))
+        .count();
+    available as f64 / total as f64
 }
 
 /// `torrents/trackers`: the DHT/PeX/LSD pseudo-rows, then each tracker.
