@@ -52,7 +52,7 @@ fn a_peer_shows_its_id_client_pieces_and_choke_state() {
     Message::Interested.encode(&mut bytes);
     let now = Duration::from_secs(2);
     for msg in Decoder::new().messages(&bytes) {
-        e.handle(key, msg.unwrap(), now);
+        e.handle_message(key, msg.unwrap(), now);
     }
     let s = &e.peer_statuses(now)[0];
     assert_eq!(s.client.as_deref(), Some("qBittorrent/5.0.1"));
