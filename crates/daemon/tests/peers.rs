@@ -131,13 +131,16 @@ fn each_side_lists_the_other_with_its_figures() {
     // Per piece: the leecher counts the seed on every piece it lacks.
     let v = rpc(
         leech.addr,
-        json!({ "method": "torrent-get", "arguments": { "fields": ["availability", "pieceCount"] } }),
+        json!({ "method": "torrent-get", "arguments": { "fields": ["availability", "pieceCount", "desiredAvailable", "leftUntilDone"] } }),
     );
     let t = &v["arguments"]["torrents"][0];
     let avail = t["availability"].as_array().unwrap();
     assert_eq!(avail.len() as u64, t["pieceCount"].as_u64().unwrap(), "{t}");
     assert!(avail.iter().all(|a| a == 1 || a == -1), "{t}");
     assert!(avail.iter().any(|a| a == 1), "{t}");
+    // The seed has all we lack: some bytes, at most the torrent's size.
+    let desired = t["desiredAvailable"].as_u64().unwrap();
+    assert!(desired > 0 && desired <= 110_000, "{t}");
 
     let v = rpc(
         seed.addr,

@@ -83,14 +83,13 @@ pub(super) fn detail_fields(snap: &TorrentSnapshot, style: Style) -> Map<String,
     }
     // Transmission's `availability`: peers with each piece, -1 for the
     // pieces we have; empty while the torrent is not running.
-    let availability: Vec<i64> = snap.handle.as_ref().map_or_else(Vec::new, |h| {
-        h.piece_availability()
-            .into_iter()
-            .map(|a| a.map_or(-1, i64::from))
-            .collect()
+    let pieces = snap.handle.as_ref().map(|h| h.piece_availability());
+    let availability: Vec<i64> = pieces.as_ref().map_or_else(Vec::new, |p| {
+        p.iter().map(|a| a.map_or(-1, i64::from)).collect()
     });
     let m = json!({
         "availability": availability,
+        "desired_available": desired_available(snap, pieces.as_deref()),
         "files": files,
         "file_stats": stats,
         "priorities": detail.files.iter().map(|f| tr_priority(f.priority)).collect::<Vec<_>>(),
@@ -106,6 +105,34 @@ pub(super) fn detail_fields(snap: &TorrentSnapshot, style: Style) -> Map<String,
         Value::Object(map) => map,
         _ => Map::new(),
     }
+}
+
+/// Bytes of wanted pieces we lack that a connected peer has
+/// (Transmission's `desiredAvailable`); 0 while not running.
+fn desired_available(snap: &TorrentSnapshot, pieces: Option<&[Option<u32>]>) -> u64 {
+    let (Some(pieces), Some(torrent)) = (pieces, snap.torrent.as_ref()) else {
+        return 0;
+    };
+    let info = &torrent.info;
+    let mut wanted = vec![false; pieces.len()];
+    for (index, file) in info.files.iter().enumerate() {
+        let skipped = snap.record.file_priorities.get(index) == Some(&0);
+        if file.attr.pad || skipped {
+            continue;
+        }
+        for p in info.file_pieces(index) {
+            if let Some(w) = wanted.get_mut(p) {
+                *w = true;
+            }
+        }
+    }
+    pieces
+        .iter()
+        .zip(wanted)
+        .enumerate()
+        .filter(|(_, (a, w))| *w && a.is_some_and(|n| n > 0))
+        .map(|(p, _)| info.piece_size(p))
+        .sum()
 }
 
 /// A tracker's site name as Transmission shows it: the host's second-level

@@ -20,6 +20,7 @@ const DETAIL_FIELDS: &[&str] = &[
     "peers",
     "peers_from",
     "availability",
+    "desired_available",
     "pieces",
     "trackers",
     "tracker_stats",
