@@ -47,6 +47,7 @@ pub async fn serve(
         },
         rpc_session_id: crate::security::random_token(),
         qbt_sessions: LoginSessions::default(),
+        qbt_throttle: crate::login_throttle::LoginThrottle::default(),
         qbt_sync: crate::sync_log::SyncLog::default(),
         max_body: config.max_body,
         daemon: daemon.clone(),
@@ -65,14 +66,17 @@ async fn accept_loop(ctx: Arc<Ctx>, listener: TcpListener) {
         let Ok(permit) = Arc::clone(&slots).acquire_owned().await else {
             return;
         };
-        let Ok((stream, _peer)) = listener.accept().await else {
+        let Ok((stream, peer)) = listener.accept().await else {
             tokio::time::sleep(Duration::from_millis(50)).await;
             continue;
         };
         let ctx = Arc::clone(&ctx);
         tokio::spawn(async move {
             let _permit = permit;
-            let service = hyper::service::service_fn(move |req| {
+            let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
+                // Who is asking, for the qBittorrent login throttle.
+                req.extensions_mut()
+                    .insert(crate::login_throttle::RemoteIp(peer.ip()));
                 let ctx = Arc::clone(&ctx);
                 async move { Ok::<_, Infallible>(handle(&ctx, req).await) }
             });

@@ -53,6 +53,8 @@ pub(crate) struct TorrentSnapshot {
     pub seed_ratio_limit: Option<f64>,
     /// The seed idle limit in force, seconds.
     pub seed_idle_limit: Option<u64>,
+    /// The seeding time limit in force, seconds.
+    pub seed_time_limit: Option<u64>,
     /// Its place in the queue, 0 first.
     pub queue_position: usize,
     /// Tracker tiers: the torrent's, or the magnet link's until the

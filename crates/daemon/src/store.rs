@@ -108,6 +108,13 @@ pub struct TorrentRecord {
     /// Which idle limit applies, as `seed_ratio_mode`.
     #[serde(default)]
     pub seed_idle_mode: Option<LimitMode>,
+    /// Stop seeding after this many seconds of seeding in all
+    /// (qBittorrent's `seedingTimeLimit`).
+    #[serde(default)]
+    pub seed_time_limit: Option<u64>,
+    /// Which seeding time limit applies, as `seed_ratio_mode`.
+    #[serde(default)]
+    pub seed_time_mode: Option<LimitMode>,
     /// Its category (qBittorrent's), if any.
     #[serde(default)]
     pub category: Option<String>,
@@ -147,6 +154,8 @@ impl TorrentRecord {
             edited_at: None,
             seed_ratio_mode: None,
             seed_idle_mode: None,
+            seed_time_limit: None,
+            seed_time_mode: None,
             category: None,
             stored: std::collections::BTreeMap::new(),
         }
@@ -201,6 +210,10 @@ pub struct DaemonRecord {
     /// Session-wide seed idle limit in seconds, when enabled.
     #[serde(default)]
     pub seed_idle_limit: Option<u64>,
+    /// Session-wide seeding time limit in seconds, when enabled
+    /// (qBittorrent's `max_seeding_time`).
+    #[serde(default)]
+    pub seed_time_limit: Option<u64>,
     /// Transmission session settings shoal keeps and reports but does not
     /// act on (see the README).
     #[serde(default)]

@@ -245,6 +245,8 @@ pub struct DetailView {
     pub files: Vec<FileView>,
     /// Connected peers' addresses.
     pub peer_list: Vec<String>,
+    /// Connected peers with their rates, progress, flags and client.
+    pub peers: Vec<crate::PeerView>,
     /// Tracker tiers.
     pub trackers: Vec<Vec<String>>,
     /// Each tracker's last announce and scrape.
@@ -322,18 +324,18 @@ pub(crate) fn trackers(e: &TorrentSnapshot) -> Vec<TrackerView> {
 /// Details of `e`; `have` is the verified-piece bitfield when known.
 pub(crate) fn detail(e: &TorrentSnapshot) -> DetailView {
     use base64::Engine as _;
-    let (have, peers) = match &e.handle {
-        Some(h) => (
-            Some(h.have_bitfield()),
-            h.peers().iter().map(|p| p.addr.to_string()).collect(),
-        ),
+    let (have, summaries) = match &e.handle {
+        Some(h) => (Some(h.have_bitfield()), h.peers()),
         None => (None, Vec::new()),
     };
+    let peer_list: Vec<String> = summaries.iter().map(|p| p.addr.to_string()).collect();
+    let peers: Vec<crate::PeerView> = summaries.iter().map(crate::peers::view).collect();
     let Some(torrent) = &e.torrent else {
         return DetailView {
             summary: of(e),
             files: Vec::new(),
-            peer_list: peers,
+            peer_list,
+            peers,
             trackers: e.trackers.clone(),
             tracker_stats: trackers(e),
             pieces: String::new(),
@@ -381,7 +383,8 @@ pub(crate) fn detail(e: &TorrentSnapshot) -> DetailView {
     DetailView {
         summary: of(e),
         files,
-        peer_list: peers,
+        peer_list,
+        peers,
         trackers: torrent.trackers.clone(),
         tracker_stats: trackers(e),
         pieces: base64::engine::general_purpose::STANDARD.encode(have.unwrap_or_default()),

@@ -29,6 +29,8 @@ pub(crate) struct Ctx {
     pub rpc_session_id: String,
     /// qBittorrent WebAPI login sessions.
     pub qbt_sessions: LoginSessions,
+    /// Failed qBittorrent logins by address (bans after too many).
+    pub qbt_throttle: crate::login_throttle::LoginThrottle,
     /// What qBittorrent `sync/maindata` answers showed, by `rid`.
     pub qbt_sync: crate::sync_log::SyncLog,
     /// Largest upload body.

@@ -131,7 +131,11 @@ async function loadDetail() {
       files.append(tr);
     }
     const peers = $("peers"); peers.replaceChildren();
-    for (const p of d.peer_list) { const li = document.createElement("li"); li.textContent = p; peers.append(li); }
+    for (const p of d.peers) {
+      const li = document.createElement("li");
+      li.textContent = p.address + " · " + p.client + " · " + (100 * p.progress).toFixed(1) + "% · ↓ " + bytes(p.download_rate) + "/s ↑ " + bytes(p.upload_rate) + "/s" + (p.flags ? " · " + p.flags : "");
+      peers.append(li);
+    }
     const trackers = $("trackers"); trackers.replaceChildren();
     for (const t of d.tracker_stats) {
       const li = document.createElement("li");

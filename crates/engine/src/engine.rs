@@ -38,6 +38,14 @@ pub struct Stats {
     pub uploaded: u64,
     /// Connected peers.
     pub peers: usize,
+    /// Connected peers we may download from (we are interested and they
+    /// do not choke us: Transmission's `peersSendingToUs`).
+    pub peers_sending: usize,
+    /// Connected peers we may upload to (they are interested and we do
+    /// not choke them: `peersGettingFromUs`).
+    pub peers_receiving: usize,
+    /// Connected peers that have every piece.
+    pub seeds: usize,
     /// Pieces that failed their hash check.
     pub hash_failures: u64,
 }
@@ -201,6 +209,7 @@ impl Engine {
 
     /// Figures for progress displays.
     pub fn stats(&self) -> Stats {
+        let count = |f: &dyn Fn(&Peer) -> bool| self.peers.values().filter(|p| f(p)).count();
         Stats {
             pieces_have: self.picker.have().count(),
             pieces_total: self.picker.num_pieces(),
@@ -209,6 +218,13 @@ impl Engine {
             downloaded: self.downloaded,
             uploaded: self.uploaded,
             peers: self.peers.len(),
+            peers_sending: count(&|p| p.am_interested && !p.peer_choking),
+            peers_receiving: count(&|p| p.peer_interested && !p.am_choking),
+            seeds: self
+                .peers
+                .keys()
+                .filter(|k| self.picker.peer_pieces(**k).is_some_and(|s| s.is_full()))
+                .count(),
             hash_failures: self.hash_failures,
         }
     }
@@ -239,6 +255,7 @@ impl Engine {
             key,
             addr,
             theirs.reserved,
+            theirs.peer_id,
             self.config.pipeline.clone(),
             now,
         );

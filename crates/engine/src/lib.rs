@@ -32,6 +32,7 @@ mod event;
 mod first_copy;
 mod handle;
 mod peer;
+mod peer_status;
 mod pex;
 mod shared;
 
@@ -40,5 +41,6 @@ pub use conn::{FetchError, MetadataFetch, PeerHandshake, Progress, Refused};
 pub use engine::{Engine, Stats};
 pub use error::EngineError;
 pub use event::Event;
+pub use peer_status::PeerStatus;
 pub use shared::SharedBlock;
 pub use shoal_swarm::{BlockRequest, PeerKey};

@@ -17,6 +17,8 @@ pub(crate) struct Peer {
     pub addr: SocketAddr,
     /// Reserved bits from its handshake.
     pub reserved: Reserved,
+    /// Its peer id from the handshake (names its client).
+    pub peer_id: [u8; 20],
     /// Its extension handshake's `m` id for ut_metadata etc., once received.
     pub ext: Option<shoal_wire::ExtHandshake>,
     /// Whether the first message after the handshake has been seen; only it
@@ -66,6 +68,7 @@ impl Peer {
         key: PeerKey,
         addr: SocketAddr,
         reserved: Reserved,
+        peer_id: [u8; 20],
         pipeline: PipelineConfig,
         now: Duration,
     ) -> Self {
@@ -73,6 +76,7 @@ impl Peer {
             key,
             addr,
             reserved,
+            peer_id,
             ext: None,
             got_first_message: false,
             am_choking: true,

@@ -157,6 +157,7 @@ fn start(
     let (close, closed) = watch::channel(false);
     let slot = Arc::new(PeerSlot {
         addr,
+        dialed,
         wake: Notify::new(),
         close,
     });

@@ -4,7 +4,7 @@
 //! Pausing is done by the caller as remove + add: removing saves resume
 //! data, so adding the torrent again trusts it and starts where it stopped.
 
-use std::net::SocketAddr;
+use crate::PeerSummary;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, PoisonError};
@@ -116,13 +116,6 @@ impl TorrentShared {
     }
 }
 
-/// A connected peer, as a UI shows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PeerSummary {
-    /// The peer's address.
-    pub addr: SocketAddr,
-}
-
 impl TorrentHandle {
     /// The torrent's metainfo.
     pub fn torrent(&self) -> &Arc<Torrent> {
@@ -155,18 +148,52 @@ impl TorrentHandle {
         self.shared.announces.snapshot()
     }
 
-    /// The peers connected right now.
+    /// The peers connected right now, with what the engine knows of each
+    /// (rates, progress, choke and interest, client), by address.
     pub fn peers(&self) -> Vec<PeerSummary> {
-        let mut peers: Vec<PeerSummary> = self
+        let (statuses, pieces, have) = self
+            .shared
+            .with_engine(|e, now| (e.peer_statuses(now), e.have().len(), e.have().count()));
+        // The slots after the engine, never both locks in the other order
+        // (a new connection takes the engine lock, then the slots').
+        let incoming: std::collections::HashMap<_, _> = self
             .shared
             .slots
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .values()
-            .map(|slot| PeerSummary { addr: slot.addr })
+            .iter()
+            .map(|(key, slot)| (*key, !slot.dialed))
             .collect();
+        let book = self
+            .shared
+            .book
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut peers: Vec<PeerSummary> = statuses
+            .into_iter()
+            .filter_map(|s| {
+                let source = if *incoming.get(&s.key)? {
+                    crate::PeerSource::Incoming
+                } else {
+                    book.source(s.addr).unwrap_or(crate::PeerSource::Given)
+                };
+                Some(PeerSummary::new(
+                    s,
+                    pieces,
+                    pieces.saturating_sub(have),
+                    source,
+                ))
+            })
+            .collect();
+        drop(book);
         peers.sort_by_key(|p| p.addr);
         peers
+    }
+
+    /// For each piece, how many connected peers have it, or `None` when
+    /// we have it ourselves.
+    pub fn piece_availability(&self) -> Vec<Option<u32>> {
+        self.shared.with_engine(|e, _| e.piece_availability())
     }
 
     /// Verified pieces as a wire-format bitfield (first piece in the high

@@ -38,7 +38,7 @@ pub(crate) async fn announce_loop(dht: Arc<Dht>, shared: Arc<TorrentShared>, por
         let (mut peers, done) = dht.announce_with_peers(shared.info_hash, Some(port));
         let collect = async {
             while let Some(addr) = peers.recv().await {
-                shared.learn_peers([addr]);
+                shared.learn_peers([addr], crate::PeerSource::Dht);
             }
             done.await.unwrap_or(0)
         };

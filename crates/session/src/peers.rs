@@ -2,10 +2,27 @@
 //! which holds the dial policy (back-off, bans, what is due); this file only
 //! reads the clock for it.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use shoal_swarm::{DialBook, DialConfig};
+
+/// Where a peer's address came from (what Transmission's `peersFrom` and
+/// the peer flags H, X and I report).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PeerSource {
+    /// A tracker's announce reply.
+    Tracker,
+    /// A DHT lookup.
+    Dht,
+    /// Another peer's ut_pex message.
+    Pex,
+    /// Given by the user (a magnet link's `x.pe`, an API call).
+    Given,
+    /// It connected to us.
+    Incoming,
+}
 
 /// Known peer addresses and their dialing state, on the wall clock.
 #[derive(Debug)]
@@ -13,13 +30,21 @@ pub struct PeerBook {
     policy: DialBook,
     /// The policy's time zero.
     epoch: Instant,
+    /// Where each address was first learned; bounded as the policy's
+    /// addresses are, so a flood of replies cannot grow it.
+    sources: HashMap<SocketAddr, PeerSource>,
+    /// Most sources kept.
+    max_sources: usize,
 }
 
 impl Default for PeerBook {
     fn default() -> Self {
+        let config = DialConfig::default();
         PeerBook {
-            policy: DialBook::new(DialConfig::default()),
+            max_sources: config.max_known,
+            policy: DialBook::new(config),
             epoch: Instant::now(),
+            sources: HashMap::new(),
         }
     }
 }
@@ -29,10 +54,19 @@ impl PeerBook {
         self.epoch.elapsed()
     }
 
-    /// Learns an address (ignored when full or already known).
-    pub fn add(&mut self, addr: SocketAddr) {
+    /// Learns an address from `source` (ignored when full or already
+    /// known; the first source is the one kept).
+    pub fn add(&mut self, addr: SocketAddr, source: PeerSource) {
         let now = self.now();
         self.policy.add(addr, now);
+        if self.sources.len() < self.max_sources {
+            self.sources.entry(addr).or_insert(source);
+        }
+    }
+
+    /// Where `addr` was learned, if it is known.
+    pub fn source(&self, addr: SocketAddr) -> Option<PeerSource> {
+        self.sources.get(&addr).copied()
     }
 
     /// When the next address becomes worth dialing (now or in the past if
@@ -65,5 +99,24 @@ impl PeerBook {
     pub fn ban(&mut self, addr: SocketAddr) {
         let now = self.now();
         self.policy.ban(addr, now);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{PeerBook, PeerSource};
+
+    #[test]
+    fn the_first_source_is_kept_and_the_map_is_bounded() {
+        let mut book = PeerBook::default();
+        let a = "127.0.0.1:1".parse().unwrap_or_else(|_| unreachable!());
+        book.add(a, PeerSource::Dht);
+        book.add(a, PeerSource::Tracker);
+        assert_eq!(book.source(a), Some(PeerSource::Dht));
+        for port in 2..=(book.max_sources as u16 + 10) {
+            book.add(([127, 0, 0, 1], port).into(), PeerSource::Pex);
+        }
+        assert_eq!(book.sources.len(), book.max_sources);
+        assert_eq!(book.source(([127, 0, 0, 1], 65000).into()), None);
     }
 }

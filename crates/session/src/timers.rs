@@ -173,7 +173,7 @@ fn run_timers(inner: &Arc<Inner>, entry: &mut Armed, now: Instant) -> Option<Ins
     let (due, next_dial) = {
         let mut book = shared.book.lock().unwrap_or_else(PoisonError::into_inner);
         for addr in learned {
-            book.add(addr);
+            book.add(addr, crate::PeerSource::Pex);
         }
         let due = book.take_due(room);
         let next = if room > due.len() {

@@ -36,6 +36,12 @@ pub struct TorrentStats {
     pub uploaded: u64,
     /// Connected peers.
     pub peers: usize,
+    /// Connected peers we may download from (interested, not choked).
+    pub peers_sending: usize,
+    /// Connected peers we may upload to (interested, not choked).
+    pub peers_receiving: usize,
+    /// Connected peers that have every piece.
+    pub seeds: usize,
     /// Pieces that failed their hash check this session.
     pub hash_failures: u64,
 }
@@ -44,6 +50,8 @@ pub struct TorrentStats {
 /// to close it.
 pub(crate) struct PeerSlot {
     pub addr: SocketAddr,
+    /// We opened the connection (the peer did not come to us).
+    pub dialed: bool,
     /// Wakes the writer task: the engine has bytes for this peer.
     pub wake: Notify,
     /// Set to true to close the connection.
@@ -155,11 +163,15 @@ impl TorrentShared {
 
     /// Learns peer addresses (tracker, DHT, PEX, the user) for dialing; an
     /// idle torrent's timer is kicked, as they are due at once.
-    pub fn learn_peers(self: &Arc<Self>, addrs: impl IntoIterator<Item = SocketAddr>) {
+    pub fn learn_peers(
+        self: &Arc<Self>,
+        addrs: impl IntoIterator<Item = SocketAddr>,
+        source: crate::PeerSource,
+    ) {
         {
             let mut book = self.book.lock().unwrap_or_else(PoisonError::into_inner);
             for addr in addrs {
-                book.add(addr);
+                book.add(addr, source);
             }
         }
         if self.idle.swap(false, Ordering::Relaxed) {
@@ -434,6 +446,9 @@ impl TorrentShared {
             downloaded: s.downloaded,
             uploaded: s.uploaded,
             peers: s.peers,
+            peers_sending: s.peers_sending,
+            peers_receiving: s.peers_receiving,
+            seeds: s.seeds,
             hash_failures: s.hash_failures,
         }
     }
@@ -494,7 +509,7 @@ impl TorrentHandle {
 
     /// Adds a peer address to try (connection is made by the torrent's timer).
     pub fn add_peer(&self, addr: SocketAddr) {
-        self.shared.learn_peers([addr]);
+        self.shared.learn_peers([addr], crate::PeerSource::Given);
     }
 
     /// True once every wanted piece is verified.

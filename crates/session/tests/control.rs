@@ -15,7 +15,7 @@ async fn remove_and_add_again_keeps_verified_pieces() {
     let tmp = tempfile::tempdir().unwrap();
     let torrent = make_content(&tmp.path().join("seed"), &[3 << 20, 1 << 20]);
     let seeder = session(&tmp.path().join("seed-state")).await;
-    seeder
+    let seeding = seeder
         .add_torrent(
             torrent.clone(),
             tmp.path().join("seed"),
@@ -42,7 +42,22 @@ async fn remove_and_add_again_keeps_verified_pieces() {
         assert!(start.elapsed() < Duration::from_secs(30), "{:?}", h.stats());
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert!(!h.peers().is_empty());
+    // The peer lists show each side as the other sees it.
+    let peers = h.peers();
+    assert_eq!(peers.len(), 1, "{peers:?}");
+    let p = &peers[0];
+    assert_eq!(p.addr, seeder.local_addr());
+    assert!(!p.incoming, "the leecher dialed");
+    assert_eq!(p.source, shoal_session::PeerSource::Given);
+    assert_eq!(p.progress, 1.0);
+    assert_eq!(p.relevance, 1.0, "the seed has every piece we lack");
+    assert!(p.client.starts_with("shoal "), "{}", p.client);
+    assert!(p.am_interested && p.downloaded > 0, "{p:?}");
+    let seen = seeding.peers();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert!(seen[0].incoming && seen[0].uploaded > 0, "{:?}", seen[0]);
+    assert_eq!(seen[0].source, shoal_session::PeerSource::Incoming);
+    assert!(seen[0].progress < 1.0);
     assert_eq!(
         h.have_bitfield().len(),
         (h.stats().pieces_total as usize).div_ceil(8)

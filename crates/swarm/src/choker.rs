@@ -382,6 +382,12 @@ impl Choker {
     pub fn download_rate(&self, peer: PeerKey, now: Duration) -> f64 {
         self.peers.get(&peer).map_or(0.0, |p| p.rate(now).0)
     }
+
+    /// Download and upload rates with `peer` over the rate window, bytes
+    /// per second (what a UI shows per peer).
+    pub fn rates(&self, peer: PeerKey, now: Duration) -> (f64, f64) {
+        self.peers.get(&peer).map_or((0.0, 0.0), |p| p.rate(now))
+    }
 }
 
 impl PeerState {

@@ -183,6 +183,10 @@ impl Daemon {
             self.spawn_op(id, hash, Op::Start);
         }
         self.bump();
+        self.log(
+            crate::event_log::Level::Normal,
+            &format!("Added new torrent. Torrent: \"{name}\""),
+        );
         Ok(AddOutcome::Added {
             id,
             hash: hex(&hash),

@@ -38,6 +38,10 @@ pub struct TorrentChanges {
     pub seed_ratio_mode: Option<LimitMode>,
     /// Which seed idle limit applies.
     pub seed_idle_mode: Option<LimitMode>,
+    /// Seeding time limit, seconds of seeding in all (`Some(None)`: none).
+    pub seed_time_limit: Option<Option<u64>>,
+    /// Which seeding time limit applies.
+    pub seed_time_mode: Option<LimitMode>,
     /// New category (`Some(None)`: none).
     pub category: Option<Option<String>>,
     /// New display name (the files keep theirs).
@@ -54,10 +58,16 @@ const DEFAULT_IDLE: u64 = 30 * 60;
 impl Daemon {
     /// Starts (or resumes) a torrent.
     pub fn start_torrent(&self, id: u32) -> Result<(), DaemonError> {
+        let mut name = String::new();
         let hash = self.update_record(id, |r| {
             r.paused = false;
             r.finished = false;
+            name.clone_from(&r.name);
         })?;
+        self.log(
+            crate::event_log::Level::Normal,
+            &format!("Torrent started. Torrent: \"{name}\""),
+        );
         {
             let mut state = self.lock();
             if let Some(e) = state.entries.get_mut(&id) {
@@ -73,7 +83,15 @@ impl Daemon {
 
     /// Stops (pauses) a torrent; its progress is kept.
     pub fn stop_torrent(&self, id: u32) -> Result<(), DaemonError> {
-        let hash = self.update_record(id, |r| r.paused = true)?;
+        let mut name = String::new();
+        let hash = self.update_record(id, |r| {
+            r.paused = true;
+            name.clone_from(&r.name);
+        })?;
+        self.log(
+            crate::event_log::Level::Normal,
+            &format!("Torrent stopped. Torrent: \"{name}\""),
+        );
         self.set_stopped(id);
         self.spawn_op(id, hash, Op::Stop);
         Ok(())
@@ -134,6 +152,18 @@ impl Daemon {
             state.removed.push_back((id, now_unix()));
             self.shared.store.remove(&entry.record.info_hash)?;
             self.shared.store.save_daemon(&state.daemon)?;
+            self.log(
+                crate::event_log::Level::Normal,
+                &format!(
+                    "Removed torrent{}. Torrent: \"{}\"",
+                    if delete_data {
+                        " and deleted its content"
+                    } else {
+                        ""
+                    },
+                    entry.record.name
+                ),
+            );
             // Dropping the entry drops its cancel sender: a metadata fetch
             // in progress stops.
             (entry.hash, entry.torrent, entry.record.download_dir)
@@ -260,6 +290,12 @@ impl Daemon {
                 if m == LimitMode::Own && r.seed_ratio_limit.is_none() {
                     r.seed_ratio_limit = Some(DEFAULT_RATIO);
                 }
+            }
+            if let Some(l) = changes.seed_time_limit {
+                r.seed_time_limit = l;
+            }
+            if let Some(m) = changes.seed_time_mode {
+                r.seed_time_mode = Some(m);
             }
             if let Some(m) = changes.seed_idle_mode {
                 r.seed_idle_mode = Some(m);

@@ -162,6 +162,11 @@ impl Entry {
                 r.seed_idle_limit,
                 daemon.seed_idle_limit,
             ),
+            seed_time_limit: effective_limit(
+                r.seed_time_mode,
+                r.seed_time_limit,
+                daemon.seed_time_limit,
+            ),
             queue_position,
             trackers: self.trackers(),
         }

@@ -78,18 +78,32 @@ impl Daemon {
     pub(super) fn stop_on_error(&self, id: u32, hash: [u8; 20], message: &str) {
         tracing::warn!(id, "torrent stopped by a disk error: {message}");
         self.set_stopped(id);
-        if let Some(e) = self.lock().entries.get_mut(&id) {
+        let name = self.lock().entries.get_mut(&id).map(|e| {
             e.error = Some(message.to_owned());
-        }
+            e.record.name.clone()
+        });
+        self.log(
+            crate::event_log::Level::Critical,
+            &format!(
+                "Torrent stopped by a disk error. Torrent: \"{}\". Error: {message}",
+                name.unwrap_or_default()
+            ),
+        );
         self.spawn_op(id, hash, Op::Stop);
     }
 
     /// Stops a torrent that reached its seed ratio or idle limit.
     pub(super) fn finish_torrent(&self, id: u32) -> Result<(), DaemonError> {
+        let mut name = String::new();
         let hash = self.update_record(id, |r| {
             r.paused = true;
             r.finished = true;
+            name.clone_from(&r.name);
         })?;
+        self.log(
+            crate::event_log::Level::Info,
+            &format!("Torrent reached its seeding limit and was stopped. Torrent: \"{name}\""),
+        );
         self.set_stopped(id);
         self.spawn_op(id, hash, Op::Stop);
         Ok(())
@@ -406,10 +420,19 @@ impl Daemon {
     fn fail(&self, id: u32, message: &str) {
         tracing::warn!(id, "torrent failed: {message}");
         let mut state = self.lock();
-        if let Some(e) = state.entries.get_mut(&id) {
+        let name = state.entries.get_mut(&id).map(|e| {
             e.phase = Phase::Stopped;
             e.error = Some(message.to_owned());
-        }
+            e.record.name.clone()
+        });
+        drop(state);
+        self.log(
+            crate::event_log::Level::Warning,
+            &format!(
+                "Torrent failed. Torrent: \"{}\". Error: {message}",
+                name.unwrap_or_default()
+            ),
+        );
     }
 
     fn set_phase(&self, id: u32, phase: Phase) {

@@ -39,6 +39,7 @@ use lifecycle::Op;
 use metainfo::stats_from_resume;
 use state::{SCRAPE_REQUESTS, Shared, State};
 
+use crate::event_log::Level;
 use crate::store::Store;
 use crate::{DaemonConfig, DaemonError};
 
@@ -83,8 +84,13 @@ impl Daemon {
             started: Instant::now(),
             dht_nodes: AtomicUsize::new(0),
             scrape_requests,
+            log: crate::event_log::EventLog::default(),
         });
         let this = Daemon { shared };
+        this.log(
+            Level::Normal,
+            &format!("shoal {} started", env!("CARGO_PKG_VERSION")),
+        );
         this.restore()?;
         tokio::spawn(sampler::sampler(Arc::clone(&this.shared)));
         Ok((this, scrape_rx))
@@ -102,6 +108,10 @@ impl Daemon {
                 (None | Some(Err(_)), Some(_)) => None,
                 (Some(Err(err)), None) => {
                     tracing::warn!("skipping saved torrent {}: {err}", record.info_hash);
+                    self.log(
+                        Level::Warning,
+                        &format!("Skipped saved torrent {}: {err}", record.info_hash),
+                    );
                     continue;
                 }
                 (None, None) => continue,

@@ -180,6 +180,13 @@ pub(crate) fn seed_limit_reached(
     by_ratio || by_idle
 }
 
+/// Whether a complete torrent has seeded for its seeding time limit
+/// (seconds of seeding over its whole life, qBittorrent's
+/// `seedingTimeLimit`).
+pub(crate) fn seed_time_reached(limit: Option<u64>, seconds_seeding: u64) -> bool {
+    limit.is_some_and(|limit| seconds_seeding >= limit)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -301,6 +308,13 @@ mod tests {
         let idle = Duration::ZERO;
         assert!(!seed_limit_reached(Some(2.0), None, 199, 100, idle));
         assert!(seed_limit_reached(Some(2.0), None, 200, 100, idle));
+        assert!(!seed_time_reached(None, u64::MAX));
+        assert!(!seed_time_reached(Some(600), 599));
+        assert!(seed_time_reached(Some(600), 600));
+        assert!(
+            seed_time_reached(Some(0), 0),
+            "0 stops at once, as in qBittorrent"
+        );
         assert!(seed_limit_reached(Some(0.0), None, 0, 100, idle));
         assert!(!seed_limit_reached(None, None, u64::MAX, 100, idle));
         // An empty torrent counts as one byte: no division by zero.

@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 
 use super::entry::{Entry, Phase};
 use super::lifecycle::Op;
-use super::policy::{Slot, SlotState, effective_limit, plan_queues, seed_limit_reached};
+use super::policy::{
+    Slot, SlotState, effective_limit, plan_queues, seed_limit_reached, seed_time_reached,
+};
 use super::state::{Daemon, Shared, State};
 use crate::snapshot::now_unix;
 
@@ -65,6 +67,10 @@ pub(super) async fn sampler(shared: Arc<Shared>) {
                 }
                 if stats.bytes_left == 0 {
                     if e.record.done_at.is_none() {
+                        shared.log.push(
+                            crate::event_log::Level::Info,
+                            &format!("Torrent download finished. Torrent: \"{}\"", e.record.name),
+                        );
                         e.record.done_at = Some(now_unix());
                         e.dirty = true;
                         to_save.push(e.record.clone());
@@ -74,13 +80,16 @@ pub(super) async fn sampler(shared: Arc<Shared>) {
                         effective_limit(r.seed_ratio_mode, r.seed_ratio_limit, d.seed_ratio_limit);
                     let idle =
                         effective_limit(r.seed_idle_mode, r.seed_idle_limit, d.seed_idle_limit);
+                    let time =
+                        effective_limit(r.seed_time_mode, r.seed_time_limit, d.seed_time_limit);
                     if seed_limit_reached(
                         ratio,
                         idle,
                         e.record.uploaded,
                         stats.total_size,
                         e.idle_since.elapsed(),
-                    ) {
+                    ) || seed_time_reached(time, e.record.seconds_seeding)
+                    {
                         finish.push(e.record.id);
                     }
                 }

@@ -48,6 +48,8 @@ pub(crate) struct Shared {
     pub dht_nodes: AtomicUsize,
     /// Torrents to scrape soon (after a reannounce).
     pub scrape_requests: tokio::sync::mpsc::Sender<u32>,
+    /// Recent messages (qBittorrent's `log/main`).
+    pub log: crate::event_log::EventLog,
 }
 
 /// A running daemon (cheap to clone).
@@ -284,6 +286,20 @@ impl Daemon {
         }
         drop(state);
         self.bump();
+    }
+
+    /// Keeps a message in the daemon's recent log.
+    pub(crate) fn log(&self, level: crate::event_log::Level, message: &str) {
+        self.shared.log.push(level, message);
+    }
+
+    /// The recent log (see [`crate::event_log::EventLog::since`]).
+    pub(crate) fn log_since(
+        &self,
+        last_known: Option<u64>,
+        wanted: impl Fn(crate::event_log::Level) -> bool,
+    ) -> Vec<crate::event_log::Entry> {
+        self.shared.log.since(last_known, wanted)
     }
 
     /// Tells live-update listeners that something changed.

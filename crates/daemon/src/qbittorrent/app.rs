@@ -63,8 +63,8 @@ fn preferences(d: &Daemon) -> Value {
         "max_ratio_enabled": record.seed_ratio_limit.is_some(),
         "max_ratio": record.seed_ratio_limit.unwrap_or(-1.0),
         "max_ratio_act": 0,
-        "max_seeding_time_enabled": false,
-        "max_seeding_time": -1,
+        "max_seeding_time_enabled": record.seed_time_limit.is_some(),
+        "max_seeding_time": record.seed_time_limit.map_or(-1, |s| i64::try_from(s.div_ceil(60)).unwrap_or(-1)),
         "max_inactive_seeding_time_enabled": record.seed_idle_limit.is_some(),
         "max_inactive_seeding_time": record.seed_idle_limit.map_or(-1, |s| i64::try_from(s.div_ceil(60)).unwrap_or(-1)),
         "queueing_enabled": max_down > 0 || max_seed > 0,
@@ -114,6 +114,8 @@ fn set_preferences(d: &Daemon, p: &Map<String, Value>) -> Result<(), String> {
     };
     let ratio_on = flag("max_ratio_enabled");
     let ratio = p.get("max_ratio").and_then(Value::as_f64);
+    let time_on = flag("max_seeding_time_enabled");
+    let time = p.get("max_seeding_time").and_then(Value::as_i64);
     let start_paused = flag("add_stopped_enabled").or_else(|| flag("start_paused_enabled"));
     d.update_daemon(|r| {
         if let Some(dir) = dir {
@@ -125,6 +127,13 @@ fn set_preferences(d: &Daemon, p: &Map<String, Value>) -> Result<(), String> {
         match (ratio_on, ratio) {
             (Some(false), _) => r.seed_ratio_limit = None,
             (Some(true) | None, Some(x)) if x >= 0.0 => r.seed_ratio_limit = Some(x),
+            _ => {}
+        }
+        match (time_on, time) {
+            (Some(false), _) => r.seed_time_limit = None,
+            (Some(true) | None, Some(m)) if m >= 0 => {
+                r.seed_time_limit = Some(m.unsigned_abs().saturating_mul(60));
+            }
             _ => {}
         }
     })

@@ -7,6 +7,7 @@ use serde_json::{Map, Value, json};
 use super::form::Form;
 use crate::Daemon;
 use crate::snapshot::TorrentSnapshot;
+use crate::store::LimitMode;
 use crate::view::{Status, TorrentView};
 
 /// qBittorrent 5's state name (its `stoppedUP`/`stoppedDL` were
@@ -57,6 +58,7 @@ pub(super) fn torrent(snap: &TorrentSnapshot) -> Value {
         })
         .unwrap_or_default();
     let downloaded = v.size_when_done - v.left_until_done;
+    let seeds = connected_seeds(snap, &v);
     json!({
         "hash": v.info_hash,
         "infohash_v1": v.info_hash,
@@ -68,10 +70,12 @@ pub(super) fn torrent(snap: &TorrentSnapshot) -> Value {
         "dlspeed": v.download_rate,
         "upspeed": v.upload_rate,
         "priority": if matches!(v.status, Status::Queued) { v.queue_position + 1 } else { 0 },
-        "num_seeds": 0,
-        "num_leechs": 0,
-        "num_complete": -1,
-        "num_incomplete": -1,
+        "num_seeds": seeds,
+        "num_leechs": v.peers.saturating_sub(seeds),
+        // The swarm as the trackers' last scrape saw it (the largest
+        // answer, as qBittorrent takes); -1 before any.
+        "num_complete": swarm_count(snap, |c| c.seeders),
+        "num_incomplete": swarm_count(snap, |c| c.leechers),
         "ratio": v.ratio,
         "eta": if v.eta < 0 { 8_640_000 } else { v.eta },
         "state": state(&v),
@@ -98,11 +102,15 @@ pub(super) fn torrent(snap: &TorrentSnapshot) -> Value {
         "amount_left": v.left_until_done,
         "completed": downloaded,
         "max_ratio": v.seed_ratio_limit.unwrap_or(-1.0),
-        "max_seeding_time": -1,
+        "max_seeding_time": snap.seed_time_limit.map_or(-1, minutes),
         "max_inactive_seeding_time": v.seed_idle_limit.map_or(-1, |s| i64::try_from(s.div_ceil(60)).unwrap_or(-1)),
-        "ratio_limit": r.seed_ratio_limit.unwrap_or(-2.0),
-        "seeding_time_limit": -2,
-        "inactive_seeding_time_limit": r.seed_idle_limit.map_or(-2, |s| i64::try_from(s.div_ceil(60)).unwrap_or(-2)),
+        "ratio_limit": match r.seed_ratio_mode {
+            Some(LimitMode::Unlimited) => -1.0,
+            Some(LimitMode::Session) => -2.0,
+            _ => r.seed_ratio_limit.unwrap_or(-2.0),
+        },
+        "seeding_time_limit": own_limit(r.seed_time_mode, r.seed_time_limit),
+        "inactive_seeding_time_limit": own_limit(r.seed_idle_mode, r.seed_idle_limit),
         "seen_complete": v.done_at.unwrap_or(0),
         "last_activity": v.active_at.unwrap_or(0),
         "time_active": v.seconds_downloading + v.seconds_seeding,
@@ -116,6 +124,41 @@ pub(super) fn torrent(snap: &TorrentSnapshot) -> Value {
         "popularity": 0,
         "has_metadata": v.has_metadata,
     })
+}
+
+/// Whole minutes of `secs`, rounded up (qBittorrent counts limits in
+/// minutes).
+fn minutes(secs: u64) -> i64 {
+    i64::try_from(secs.div_ceil(60)).unwrap_or(i64::MAX)
+}
+
+/// A torrent's own time limit as qBittorrent shows it: minutes, -2 for
+/// the session's, -1 for none.
+fn own_limit(mode: Option<LimitMode>, own: Option<u64>) -> i64 {
+    match (mode, own) {
+        (Some(LimitMode::Unlimited), _) => -1,
+        (Some(LimitMode::Session), _) | (None | Some(LimitMode::Own), None) => -2,
+        (_, Some(secs)) => minutes(secs),
+    }
+}
+
+/// The largest of the trackers' scraped counts, -1 when none answered.
+fn swarm_count(snap: &TorrentSnapshot, count: impl Fn(&shoal_session::SwarmCounts) -> u32) -> i64 {
+    snap.scrape
+        .iter()
+        .filter_map(|s| s.counts.as_ref().ok())
+        .map(|c| i64::from(count(c)))
+        .max()
+        .unwrap_or(-1)
+}
+
+/// Connected peers that have every piece (none while not running).
+fn connected_seeds(snap: &TorrentSnapshot, v: &TorrentView) -> usize {
+    if v.peers == 0 {
+        0
+    } else {
+        snap.stats.seeds.min(v.peers)
+    }
 }
 
 /// Whether `v` passes qBittorrent's `filter`.
@@ -218,6 +261,7 @@ pub(super) fn properties(snap: &TorrentSnapshot) -> Value {
     let v = crate::view::of(snap);
     let t = torrent(snap);
     let get = |k: &str| t.get(k).cloned().unwrap_or(Value::Null);
+    let seeds = connected_seeds(snap, &v);
     json!({
         "hash": v.info_hash,
         "infohash_v1": v.info_hash,
@@ -247,13 +291,13 @@ pub(super) fn properties(snap: &TorrentSnapshot) -> Value {
         "dl_speed": v.download_rate,
         "eta": get("eta"),
         "last_seen": get("seen_complete"),
-        "peers": v.peers,
-        "peers_total": v.peers,
+        "peers": v.peers.saturating_sub(seeds),
+        "peers_total": v.peers.saturating_sub(seeds),
         "pieces_have": v.pieces_have,
         "pieces_num": v.pieces_total,
         "reannounce": 0,
-        "seeds": 0,
-        "seeds_total": 0,
+        "seeds": seeds,
+        "seeds_total": seeds,
         "total_size": v.total_size,
         "up_speed_avg": 0,
         "up_speed": v.upload_rate,
@@ -268,6 +312,9 @@ pub(super) fn properties(snap: &TorrentSnapshot) -> Value {
 pub(super) fn files(snap: &TorrentSnapshot) -> Value {
     let detail = crate::view::detail(snap);
     let info = snap.torrent.as_ref().map(|t| &t.info);
+    // Per piece: ours (None) or how many connected peers have it; only
+    // while running.
+    let pieces = snap.handle.as_ref().map(|h| h.piece_availability());
     let files: Vec<Value> = detail
         .files
         .iter()
@@ -286,11 +333,32 @@ pub(super) fn files(snap: &TorrentSnapshot) -> Value {
                 "priority": match f.priority { 0 => 0, 1..=4 => 1, 5 | 6 => 6, _ => 7 },
                 "is_seed": f.bytes_completed == f.length,
                 "piece_range": [first, last],
-                "availability": -1,
+                "availability": file_availability(pieces.as_deref(), info, f.index),
             })
         })
         .collect();
     Value::Array(files)
+}
+
+/// The share of a file's pieces that we or a connected peer have, 0–1
+/// (qBittorrent's file `availability`); -1 while not running.
+fn file_availability(
+    pieces: Option<&[Option<u32>]>,
+    info: Option<&shoal_metainfo::Info>,
+    file: usize,
+) -> f64 {
+    let (Some(pieces), Some(info)) = (pieces, info) else {
+        return -1.0;
+    };
+    let range = info.file_pieces(file);
+    let total = range.len();
+    if total == 0 {
+        return 1.0;
+    }
+    let available = range
+        .filter(|p| pieces.get(*p).is_some_and(|a| a.is_none_or(|n| n > 0)))
+        .count();
+    available as f64 / total as f64
 }
 
 /// `torrents/trackers`: the DHT/PeX/LSD pseudo-rows, then each tracker.

@@ -15,6 +15,8 @@
 mod app;
 mod form;
 mod info;
+mod limits;
+mod peers;
 mod reply;
 mod sync;
 mod torrents;
@@ -106,16 +108,42 @@ pub(crate) async fn handle(ctx: &Ctx, req: Request<Incoming>, rest: &str) -> Res
         || key_ok
         || sid.as_deref().is_some_and(|s| ctx.qbt_sessions.knows(s));
     let method = req.method().clone();
+    let remote = req
+        .extensions()
+        .get::<crate::login_throttle::RemoteIp>()
+        .map(|r| r.0);
     let form = match read_form(ctx, req).await {
         Ok(f) => f,
         Err(resp) => return resp,
     };
     match rest {
         "/auth/login" => {
+            let now = std::time::Instant::now();
+            if remote.is_some_and(|ip| ctx.qbt_throttle.banned(ip, now)) {
+                return text(
+                    StatusCode::FORBIDDEN,
+                    "Your IP address has been banned after too many failed authentication attempts.",
+                );
+            }
             let good = credentials.as_ref().is_none_or(|(user, pass)| {
-                form.get("username") == Some(user.as_str())
-                    && form.get("password") == Some(pass.as_str())
+                // Both compared in full, so timing tells nothing.
+                let same = |given: Option<&str>, want: &str| {
+                    crate::security::constant_time_eq(
+                        given.unwrap_or("").as_bytes(),
+                        want.as_bytes(),
+                    )
+                };
+                let user_ok = same(form.get("username"), user);
+                let pass_ok = same(form.get("password"), pass);
+                user_ok && pass_ok && form.get("password").is_some()
             });
+            if let Some(ip) = remote {
+                if good {
+                    ctx.qbt_throttle.succeeded(ip);
+                } else {
+                    ctx.qbt_throttle.failed(ip, now);
+                }
+            }
             if !good {
                 return text(StatusCode::OK, "Fails.");
             }
@@ -153,17 +181,48 @@ pub(crate) async fn handle(ctx: &Ctx, req: Request<Incoming>, rest: &str) -> Res
                 | "files"
                 | "pieceStates"
                 | "pieceHashes"
+                | "uploadLimit"
+                | "downloadLimit"
                 | "categories"
                 | "tags"
         );
         if writes && method != Method::POST {
             return text(StatusCode::METHOD_NOT_ALLOWED, "use POST");
         }
+        match name {
+            "uploadLimit" => return limits::torrent_limits(d, &form, false),
+            "downloadLimit" => return limits::torrent_limits(d, &form, true),
+            "pieceHashes" => return limits::piece_hashes(d, &form),
+            // Refused rather than ignored, as Transmission's rename-path
+            // is: files keep the torrent's names, and pieces have no
+            // priorities of their own.
+            "renameFile" | "renameFolder" | "toggleFirstLastPiecePrio" => {
+                return text(
+                    StatusCode::CONFLICT,
+                    "not supported by shoal (files keep the torrent's names; no first/last piece priority)",
+                );
+            }
+            _ => {}
+        }
         return torrents::handle(d, name, &form).await;
     }
     match rest {
         "/transfer/info" => app::transfer_info(d),
-        "/transfer/speedLimitsMode" => text(StatusCode::OK, "0"),
+        "/transfer/speedLimitsMode" => limits::speed_limits_mode(d),
+        "/transfer/toggleSpeedLimitsMode" | "/transfer/setSpeedLimitsMode" => {
+            if method != Method::POST {
+                return text(StatusCode::METHOD_NOT_ALLOWED, "use POST");
+            }
+            let mode =
+                (rest == "/transfer/setSpeedLimitsMode").then(|| form.get("mode").unwrap_or(""));
+            limits::set_speed_limits_mode(d, mode)
+        }
+        "/transfer/setDownloadLimit" | "/transfer/setUploadLimit" => {
+            if method != Method::POST {
+                return text(StatusCode::METHOD_NOT_ALLOWED, "use POST");
+            }
+            limits::set_transfer_limit(d, &form, rest == "/transfer/setDownloadLimit")
+        }
         "/transfer/downloadLimit" => {
             text(StatusCode::OK, &d.rate_limits().1.unwrap_or(0).to_string())
         }
@@ -172,8 +231,29 @@ pub(crate) async fn handle(ctx: &Ctx, req: Request<Incoming>, rest: &str) -> Res
         }
         "/sync/maindata" => sync::maindata(d, &ctx.qbt_sync, &form),
         "/sync/torrentPeers" => sync::torrent_peers(d, &form),
-        // shoal keeps its log in its own output, not for this API.
-        "/log/main" | "/log/peers" => crate::web::json(StatusCode::OK, &serde_json::json!([])),
+        "/log/main" => log_main(d, &form),
+        // No peer is banned by address: the peer log stays empty.
+        "/log/peers" => crate::web::json(StatusCode::OK, &serde_json::json!([])),
         _ => text(StatusCode::NOT_FOUND, "Not Found"),
     }
+}
+
+/// `log/main`: the daemon's recent messages after `last_known_id`, of the
+/// types asked (`normal`, `info`, `warning`, `critical`; all by default).
+fn log_main(d: &crate::Daemon, form: &Form) -> Response<Body> {
+    use crate::event_log::Level;
+    let on = |key: &str| form.get(key).is_none_or(|v| v != "false" && v != "0");
+    let (normal, info, warning, critical) =
+        (on("normal"), on("info"), on("warning"), on("critical"));
+    let last_known = form
+        .get("last_known_id")
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .and_then(|v| u64::try_from(v).ok());
+    let entries = d.log_since(last_known, |level| match level {
+        Level::Normal => normal,
+        Level::Info => info,
+        Level::Warning => warning,
+        Level::Critical => critical,
+    });
+    crate::web::json(StatusCode::OK, &entries)
 }

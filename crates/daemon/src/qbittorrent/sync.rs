@@ -137,8 +137,8 @@ fn server_state(d: &Daemon, record: &crate::store::DaemonRecord) -> Value {
     })
 }
 
-/// `sync/torrentPeers`: the connected peers of `hash` (addresses; shoal
-/// does not yet report per-peer figures), always a full update.
+/// `sync/torrentPeers`: the connected peers of `hash` with their figures,
+/// always a full update.
 pub(super) fn torrent_peers(d: &Daemon, form: &Form) -> Response<Body> {
     let Some(snap) = form
         .get("hash")
@@ -152,21 +152,14 @@ pub(super) fn torrent_peers(d: &Daemon, form: &Form) -> Response<Body> {
         .and_then(|r| r.parse::<u64>().ok())
         .unwrap_or(0);
     let peers: Map<String, Value> = crate::view::detail(&snap)
-        .peer_list
-        .into_iter()
-        .map(|addr| {
-            let (ip, port) = addr.rsplit_once(':').unwrap_or((&addr, "0"));
-            let peer = json!({
-                "ip": ip.trim_start_matches('[').trim_end_matches(']'),
-                "port": port.parse::<u16>().unwrap_or(0),
-                "client": "", "connection": "BT", "flags": "", "progress": 0,
-                "dl_speed": 0, "up_speed": 0, "downloaded": 0, "uploaded": 0,
-            });
-            (addr, peer)
-        })
+        .peers
+        .iter()
+        .map(|p| (p.address.clone(), super::peers::peer(p)))
         .collect();
     crate::web::json(
         StatusCode::OK,
-        &json!({ "rid": rid.saturating_add(1), "full_update": true, "peers": peers }),
+        &json!({
+            "rid": rid.saturating_add(1), "full_update": true, "show_flags": true, "peers": peers,
+        }),
     )
 }

@@ -394,6 +394,19 @@ fn share_limits(form: &Form) -> TorrentChanges {
         }
     }
     if let Some(m) = form
+        .get("seedingTimeLimit")
+        .and_then(|m| m.parse::<i64>().ok())
+    {
+        match m {
+            -2 => c.seed_time_mode = Some(LimitMode::Session),
+            m if m < 0 => c.seed_time_mode = Some(LimitMode::Unlimited),
+            m => {
+                c.seed_time_mode = Some(LimitMode::Own);
+                c.seed_time_limit = Some(Some(m.unsigned_abs().saturating_mul(60)));
+            }
+        }
+    }
+    if let Some(m) = form
         .get("inactiveSeedingTimeLimit")
         .and_then(|m| m.parse::<i64>().ok())
     {
@@ -408,6 +421,22 @@ fn share_limits(form: &Form) -> TorrentChanges {
         }
     }
     c
+}
+
+/// The options `torrents/add` takes beyond where and how: `upLimit` and
+/// `dlLimit` (bytes per second; 0 or less none) and the share limits.
+/// (`firstLastPiecePrio` is not kept: `f_l_piece_prio` reads false.)
+fn add_options(form: &Form) -> TorrentChanges {
+    let limit = |key: &str| {
+        form.get(key)
+            .and_then(|l| l.trim().parse::<i64>().ok())
+            .map(|l| u64::try_from(l).ok().filter(|l| *l > 0))
+    };
+    TorrentChanges {
+        max_upload: limit("upLimit"),
+        max_download: limit("dlLimit"),
+        ..share_limits(form)
+    }
 }
 
 /// `torrents/add`: `urls` (newline-separated magnet links or http(s) URLs)
@@ -493,7 +522,12 @@ async fn add(d: &Daemon, form: &Form) -> Response<Body> {
             })
             .await;
         match outcome {
-            Ok(crate::AddOutcome::Added { .. }) => added += 1,
+            Ok(crate::AddOutcome::Added { id, .. }) => {
+                added += 1;
+                if let Err(e) = d.change(id, &add_options(form)) {
+                    return failed(&e);
+                }
+            }
             Ok(crate::AddOutcome::Duplicate { .. }) => {}
             Err(e) => return failed(&e),
         }

@@ -50,18 +50,28 @@ pub(super) fn detail_fields(snap: &TorrentSnapshot, style: Style) -> Map<String,
         })
         .collect();
     let peers: Vec<Value> = detail
-        .peer_list
+        .peers
         .iter()
-        .map(|a| {
-            let (ip, port) = a.rsplit_once(':').unwrap_or((a, "0"));
+        .map(|p| {
             style.object(json!({
-                "address": ip.trim_start_matches('[').trim_end_matches(']'),
-                "port": port.parse::<u16>().unwrap_or(0),
-                "client_name": "", "flag_str": "", "progress": 0.0,
-                "rate_to_client": 0, "rate_to_peer": 0, "is_encrypted": false,
+                "address": p.ip, "port": p.port, "client_name": p.client,
+                "client_is_choked": p.peer_choking, "client_is_interested": p.am_interested,
+                "peer_is_choked": p.am_choking, "peer_is_interested": p.peer_interested,
+                "is_downloading_from": p.am_interested && !p.peer_choking,
+                "is_uploading_to": p.peer_interested && !p.am_choking,
+                "is_incoming": p.incoming, "flag_str": p.flags, "progress": p.progress,
+                "rate_to_client": p.download_rate, "rate_to_peer": p.upload_rate,
+                "bytes_to_client": p.downloaded, "bytes_to_peer": p.uploaded,
+                // Neither is spoken yet: plain TCP only.
+                "is_encrypted": false, "is_utp": false,
             }))
         })
         .collect();
+    let from = |source: &str| detail.peers.iter().filter(|p| p.source == source).count();
+    let peers_from = style.object(json!({
+        "from_cache": 0, "from_dht": from("dht"), "from_incoming": from("incoming"),
+        "from_lpd": 0, "from_ltep": 0, "from_pex": from("pex"), "from_tracker": from("tracker"),
+    }));
     let mut trackers = Vec::new();
     for (tier, urls) in detail.trackers.iter().enumerate() {
         for url in urls {
@@ -71,12 +81,21 @@ pub(super) fn detail_fields(snap: &TorrentSnapshot, style: Style) -> Map<String,
             })));
         }
     }
+    // Transmission's `availability`: peers with each piece, -1 for the
+    // pieces we have; empty while the torrent is not running.
+    let pieces = snap.handle.as_ref().map(|h| h.piece_availability());
+    let availability: Vec<i64> = pieces.as_ref().map_or_else(Vec::new, |p| {
+        p.iter().map(|a| a.map_or(-1, i64::from)).collect()
+    });
     let m = json!({
+        "availability": availability,
+        "desired_available": desired_available(snap, pieces.as_deref()),
         "files": files,
         "file_stats": stats,
         "priorities": detail.files.iter().map(|f| tr_priority(f.priority)).collect::<Vec<_>>(),
         "wanted": detail.files.iter().map(|f| i64::from(f.priority > 0)).collect::<Vec<_>>(),
         "peers": peers,
+        "peers_from": peers_from,
         "pieces": detail.pieces,
         "trackers": trackers,
         "tracker_stats": tracker_stats(&detail, style),
@@ -86,6 +105,34 @@ pub(super) fn detail_fields(snap: &TorrentSnapshot, style: Style) -> Map<String,
         Value::Object(map) => map,
         _ => Map::new(),
     }
+}
+
+/// Bytes of wanted pieces we lack that a connected peer has
+/// (Transmission's `desiredAvailable`); 0 while not running.
+fn desired_available(snap: &TorrentSnapshot, pieces: Option<&[Option<u32>]>) -> u64 {
+    let (Some(pieces), Some(torrent)) = (pieces, snap.torrent.as_ref()) else {
+        return 0;
+    };
+    let info = &torrent.info;
+    let mut wanted = vec![false; pieces.len()];
+    for (index, file) in info.files.iter().enumerate() {
+        let skipped = snap.record.file_priorities.get(index) == Some(&0);
+        if file.attr.pad || skipped {
+            continue;
+        }
+        for p in info.file_pieces(index) {
+            if let Some(w) = wanted.get_mut(p) {
+                *w = true;
+            }
+        }
+    }
+    pieces
+        .iter()
+        .zip(wanted)
+        .enumerate()
+        .filter(|(_, (a, w))| *w && a.is_some_and(|n| n > 0))
+        .map(|(p, _)| info.piece_size(p))
+        .sum()
 }
 
 /// A tracker's site name as Transmission shows it: the host's second-level

@@ -18,6 +18,9 @@ const DETAIL_FIELDS: &[&str] = &[
     "priorities",
     "wanted",
     "peers",
+    "peers_from",
+    "availability",
+    "desired_available",
     "pieces",
     "trackers",
     "tracker_stats",
@@ -199,10 +202,10 @@ fn torrent_fields(
         "downloaded_ever": v.downloaded,
         "corrupt_ever": v.hash_failures.saturating_mul(v.piece_size),
         "peers_connected": v.peers,
-        // Per-peer rates are not tracked: while downloading, connected
-        // peers count as sending; once complete, as getting from us.
-        "peers_getting_from_us": if v.upload_rate > 0 || v.left_until_done == 0 { v.peers } else { 0 },
-        "peers_sending_to_us": if v.left_until_done > 0 && v.download_rate > 0 { v.peers } else { 0 },
+        // Peers we may upload to / download from (interested, unchoked),
+        // as Transmission counts them; none while not running.
+        "peers_getting_from_us": if v.peers == 0 { 0 } else { snap.stats.peers_receiving },
+        "peers_sending_to_us": if v.peers == 0 { 0 } else { snap.stats.peers_sending },
         "peer_limit": stored("peer_limit", d.config().max_peers.into()),
         "max_connected_peers": d.config().max_peers,
         "download_dir": v.download_dir,

@@ -51,6 +51,8 @@ pub fn torrent_bytes(name: &str) -> Vec<u8> {
 /// A daemon served from a thread of its own; stopped on drop.
 pub struct Server {
     pub addr: SocketAddr,
+    /// Where it takes peer connections.
+    pub peer_addr: SocketAddr,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
     pub _tmp: tempfile::TempDir,
@@ -92,16 +94,17 @@ pub fn server(configure: impl FnOnce(&mut DaemonConfig)) -> Server {
             let shutdown = async move {
                 let _ = stop_rx.await;
             };
-            shoal_daemon::serve(config, shutdown, |api, _| {
-                addr_tx.send(api).unwrap();
+            shoal_daemon::serve(config, shutdown, |api, peer| {
+                addr_tx.send((api, peer)).unwrap();
             })
             .await
             .unwrap();
         });
     });
-    let addr = addr_rx.recv_timeout(Duration::from_secs(20)).unwrap();
+    let (addr, peer_addr) = addr_rx.recv_timeout(Duration::from_secs(20)).unwrap();
     Server {
         addr,
+        peer_addr,
         stop: Some(stop_tx),
         thread: Some(thread),
         _tmp: tmp,

@@ -2,7 +2,8 @@
 qBittorrent tools and scripts do): login, app info, categories, tags, add
 by file and magnet, info with filters, properties/files/trackers, stop and
 start, share limits, limits, sequential order, piece states, recheck,
-reannounce, set location, preferences, queue, rename, sync, delete, and
+reannounce, set location, preferences, queue, rename, sync, peers, the
+log, transfer limits and speed limits mode, piece hashes, delete, and
 category and tag removal.
 
 Usage: qbittorrent_client.py HOST PORT USER PASSWORD TORRENT SAVE_DIR
@@ -55,8 +56,11 @@ assert len(client.torrents_files(torrent_hash=h)) == 2
 client.torrents_trackers(torrent_hash=h)
 client.torrents_file_priority(torrent_hash=h, file_ids=[1], priority=0)
 assert [f.priority for f in client.torrents_files(torrent_hash=h)] == [1, 0]
-client.sync_torrent_peers(torrent_hash=h)
-client.log_main()
+peers = client.sync_torrent_peers(torrent_hash=h)
+assert peers["full_update"] and peers["peers"] == {}, peers
+log = client.log_main()
+assert any("Added new torrent" in e.message for e in log), log
+newest = log[-1].id
 
 client.torrents_start(torrent_hashes=h)
 assert client.torrents_info(torrent_hashes=h)[0].state not in ("stoppedDL", "pausedDL")
@@ -74,6 +78,10 @@ assert t.name == "Renamed" and t.content_path.endswith("qb-a"), (t.name, t.conte
 
 client.torrents_set_download_limit(limit=50_000, torrent_hashes=h)
 assert client.torrents_info(torrent_hashes=h)[0].dl_limit == 50_000
+assert client.torrents_download_limit(torrent_hashes=h)[h] == 50_000
+assert client.torrents_upload_limit(torrent_hashes=h)[h] == -1
+pieces = client.torrents_piece_hashes(torrent_hash=h)
+assert len(pieces) == client.torrents_properties(torrent_hash=h).pieces_num and len(pieces[0]) == 40
 client.torrents_toggle_sequential_download(torrent_hashes=h)
 assert client.torrents_info(torrent_hashes=h)[0].seq_dl
 assert len(client.torrents_piece_states(torrent_hash=h)) == client.torrents_properties(torrent_hash=h).pieces_num
@@ -96,6 +104,18 @@ assert prefs.max_ratio_enabled and prefs.max_ratio == 3.0 and prefs.dl_limit == 
 client.torrents_increase_priority(torrent_hashes=h)
 client.torrents_bottom_priority(torrent_hashes=h)
 client.transfer_info()
+client.transfer_set_upload_limit(limit=77_000)
+assert client.transfer_upload_limit() == 77_000
+client.transfer_set_upload_limit(limit=0)
+assert client.transfer_upload_limit() == 0
+assert client.transfer_speed_limits_mode() == "0"
+client.transfer_toggle_speed_limits_mode()
+assert client.transfer_speed_limits_mode() == "1"
+client.transfer_set_speed_limits_mode(intended_state=False)
+assert client.transfer_speed_limits_mode() == "0"
+later = client.log_main(last_known_id=newest)
+assert later and all(e.id > newest for e in later), later
+assert any(e.message.startswith("Torrent started") for e in later), later
 data = client.sync_maindata()
 assert h in data["torrents"] and "tv" in data["categories"]
 again = client.sync_maindata(rid=data["rid"])

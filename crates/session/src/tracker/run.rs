@@ -149,7 +149,7 @@ pub(crate) async fn announce_loop(
             .announce_due(announce, Some(&shared.announces))
             .await
         {
-            shared.learn_peers(peers);
+            shared.learn_peers(peers, crate::PeerSource::Tracker);
         }
         let Some(due) = trackers.next_due() else {
             return;

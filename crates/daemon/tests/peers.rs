@@ -1,0 +1,202 @@
+//! Per-peer data through the APIs: two daemons trade one torrent, and each
+//! lists the other with its client, direction, progress, flags and bytes
+//! (Transmission's `peers`, qBittorrent's `sync/torrentPeers`, the native
+//! API's detail `peers`).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+mod common;
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use common::{rpc, server, torrent_bytes};
+use serde_json::{Value, json};
+
+/// Transmission `peers` of the only torrent.
+fn peers(addr: SocketAddr) -> Vec<Value> {
+    let v = rpc(
+        addr,
+        json!({ "method": "torrent-get", "arguments": { "fields": ["peers"] } }),
+    );
+    v["arguments"]["torrents"][0]["peers"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// Polls `addr`'s peers until one satisfies `ok`, for at most 20 s.
+fn wait_peer(addr: SocketAddr, ok: impl Fn(&Value) -> bool) -> Value {
+    let start = Instant::now();
+    loop {
+        let list = peers(addr);
+        if let Some(p) = list.iter().find(|p| ok(p)) {
+            return p.clone();
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "no such peer: {list:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Polls `addr`'s only torrent until `field` is `want`, for at most 20 s.
+fn wait_field(addr: SocketAddr, field: &str, want: u64) {
+    let start = Instant::now();
+    loop {
+        let v = rpc(
+            addr,
+            json!({ "method": "torrent-get", "arguments": { "fields": [field] } }),
+        );
+        let got = &v["arguments"]["torrents"][0][field];
+        if got.as_u64() == Some(want) {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "{field} never {want}: {got}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn each_side_lists_the_other_with_its_figures() {
+    let seed = server(|c| c.dht = false);
+    common::write_complete(&seed.downloads, "p");
+    let meta = base64::engine::general_purpose::STANDARD.encode(torrent_bytes("p"));
+    let v = rpc(
+        seed.addr,
+        json!({ "method": "torrent-add", "arguments": { "metainfo": meta } }),
+    );
+    let hash = v["arguments"]["torrent-added"]["hashString"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // The leecher is slowed to 4 KiB/s (about 27 s for the torrent) so it
+    // is still downloading, connected, through every check below; its only
+    // source is the seed, given in the magnet link.
+    let leech = server(|c| c.dht = false);
+    let link = format!("magnet:?xt=urn:btih:{hash}&dn=p&x.pe={}", seed.peer_addr);
+    let v = rpc(
+        leech.addr,
+        json!({ "method": "torrent-add", "arguments": { "filename": link, "paused": true } }),
+    );
+    let id = v["arguments"]["torrent-added"]["id"].clone();
+    rpc(
+        leech.addr,
+        json!({ "method": "torrent-set", "arguments": { "ids": [id], "downloadLimit": 4, "downloadLimited": true } }),
+    );
+    rpc(
+        leech.addr,
+        json!({ "method": "torrent-start", "arguments": { "ids": [id] } }),
+    );
+
+    let seen_by_leech = wait_peer(leech.addr, |p| p["rateToClient"].as_u64() > Some(0));
+    assert_eq!(
+        seen_by_leech["port"],
+        seed.peer_addr.port(),
+        "{seen_by_leech}"
+    );
+    assert_eq!(seen_by_leech["progress"], 1.0, "{seen_by_leech}");
+    assert_eq!(seen_by_leech["isIncoming"], false, "{seen_by_leech}");
+    assert_eq!(seen_by_leech["clientIsInterested"], true, "{seen_by_leech}");
+    assert!(
+        seen_by_leech["clientName"]
+            .as_str()
+            .unwrap()
+            .starts_with("shoal "),
+        "{seen_by_leech}"
+    );
+
+    let seen_by_seed = wait_peer(seed.addr, |p| p["bytesToPeer"].as_u64() > Some(0));
+    assert_eq!(seen_by_seed["isIncoming"], true, "{seen_by_seed}");
+    assert_eq!(seen_by_seed["peerIsInterested"], true, "{seen_by_seed}");
+    assert!(
+        seen_by_seed["progress"].as_f64().unwrap() < 1.0,
+        "{seen_by_seed}"
+    );
+    assert!(
+        seen_by_seed["flagStr"].as_str().unwrap().contains('I'),
+        "{seen_by_seed}"
+    );
+
+    // The per-torrent counts follow the same flags.
+    wait_field(leech.addr, "peersSendingToUs", 1);
+    wait_field(seed.addr, "peersGettingFromUs", 1);
+    wait_field(seed.addr, "peersSendingToUs", 0);
+
+    // Per piece: the leecher counts the seed on every piece it lacks.
+    let v = rpc(
+        leech.addr,
+        json!({ "method": "torrent-get", "arguments": { "fields": ["availability", "pieceCount", "desiredAvailable", "leftUntilDone"] } }),
+    );
+    let t = &v["arguments"]["torrents"][0];
+    let avail = t["availability"].as_array().unwrap();
+    assert_eq!(avail.len() as u64, t["pieceCount"].as_u64().unwrap(), "{t}");
+    assert!(avail.iter().all(|a| a == 1 || a == -1), "{t}");
+    assert!(avail.iter().any(|a| a == 1), "{t}");
+    // The seed has all we lack: some bytes, at most the torrent's size.
+    let desired = t["desiredAvailable"].as_u64().unwrap();
+    assert!(desired > 0 && desired <= 110_000, "{t}");
+
+    let v = rpc(
+        seed.addr,
+        json!({ "method": "torrent-get", "arguments": { "fields": ["peersFrom"] } }),
+    );
+    let from = &v["arguments"]["torrents"][0]["peersFrom"];
+    assert_eq!(from["fromIncoming"], 1, "{v}");
+    assert_eq!(from["fromTracker"], 0, "{v}");
+
+    // qBittorrent's torrentPeers and connected seed/leecher counts.
+    let qb = common::get_json(
+        seed.addr,
+        &format!("/api/v2/sync/torrentPeers?hash={hash}&rid=0"),
+    );
+    let (key, peer) = qb["peers"].as_object().unwrap().iter().next().unwrap();
+    assert_eq!(
+        key,
+        &format!("{}:{}", peer["ip"].as_str().unwrap(), peer["port"]),
+        "{qb}"
+    );
+    assert!(
+        peer["client"].as_str().unwrap().starts_with("shoal "),
+        "{qb}"
+    );
+    assert!(
+        peer["flags"].as_str().unwrap().split(' ').any(|f| f == "I"),
+        "{qb}"
+    );
+    assert!(peer["uploaded"].as_u64().unwrap() > 0, "{qb}");
+    let files = common::get_json(leech.addr, &format!("/api/v2/torrents/files?hash={hash}"));
+    for f in files.as_array().unwrap() {
+        assert_eq!(f["availability"], 1.0, "the seed has every piece: {files}");
+    }
+    let start = Instant::now();
+    loop {
+        let info = common::get_json(leech.addr, "/api/v2/torrents/info");
+        if info[0]["num_seeds"] == 1 {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "{info}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    // The native API's detail lists the same peers, with their sources.
+    let detail = common::get_json(seed.addr, &format!("/api/v1/torrents/{hash}"));
+    let native = &detail["peers"][0];
+    assert_eq!(native["incoming"], true, "{detail}");
+    assert_eq!(native["source"], "incoming", "{detail}");
+    let detail = common::get_json(leech.addr, &format!("/api/v1/torrents/{hash}"));
+    assert_eq!(detail["peers"][0]["source"], "given", "{detail}");
+    assert_eq!(
+        detail["peers"][0]["relevance"], 1.0,
+        "the seed has all we lack: {detail}"
+    );
+    assert!(
+        native["client"].as_str().unwrap().starts_with("shoal "),
+        "{detail}"
+    );
+}
