@@ -24,6 +24,8 @@ const GRACE: Duration = Duration::from_secs(3);
 /// How often the sources of a magnet link are probed while its metadata
 /// does not come.
 const PROBE_EVERY: Duration = Duration::from_secs(15);
+/// Most source problems shown on their own lines of the live display.
+const MAX_PROBLEM_LINES: usize = 4;
 /// How long one probe of a tracker or peer may take.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(8);
 
@@ -39,8 +41,9 @@ impl Display {
     pub fn new() -> Display {
         let bar = std::io::stderr().is_terminal().then(|| {
             let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-            // `wide_msg` cuts the line to the terminal's width.
-            if let Ok(style) = ProgressStyle::with_template("{wide_msg}") {
+            // Lines are cut to the terminal's width in `show`: `wide_msg`
+            // would cut the whole block as one line.
+            if let Ok(style) = ProgressStyle::with_template("{msg}") {
                 bar.set_style(style);
             }
             bar
@@ -57,7 +60,16 @@ impl Display {
     /// it differs in a way worth telling.
     fn show(&mut self, live: String, plain: impl FnOnce() -> String, changed: Option<&str>) {
         match &self.bar {
-            Some(bar) => bar.set_message(live),
+            Some(bar) => {
+                let width = console::Term::stderr()
+                    .size_checked()
+                    .map_or(80, |(_, cols)| usize::from(cols));
+                let lines: Vec<String> = live
+                    .lines()
+                    .map(|l| console::truncate_str(l, width.saturating_sub(1), "…").into_owned())
+                    .collect();
+                bar.set_message(lines.join("\n"));
+            }
             None => {
                 let due = self.last_plain.is_none_or(|t| t.elapsed() >= PLAIN_EVERY);
                 let news = changed.is_some_and(|c| c != self.last_text);
@@ -194,32 +206,39 @@ pub async fn fetching_metadata(
                 parts.push("no tracker, peer or DHT to ask".to_owned());
             }
             // Sources get a moment before their silence counts as a problem.
-            let problems = if started.elapsed() >= GRACE {
+            let problems: Vec<String> = if started.elapsed() >= GRACE {
                 problems
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
-                    .join("; ")
+                    .clone()
             } else {
-                String::new()
+                Vec::new()
             };
-            if !problems.is_empty() {
-                parts.push(problems.clone());
-            }
             let elapsed = units::duration(started.elapsed().as_secs());
-            let live = format!(
+            // One problem a line on a terminal, a few at most.
+            let mut live = format!(
                 "fetching metadata of {shown}: {elapsed}  {}",
-                parts.join("  | ")
+                parts.join("  ")
             );
+            for problem in problems.iter().take(MAX_PROBLEM_LINES) {
+                live.push_str("\n  ");
+                live.push_str(problem);
+            }
+            if problems.len() > MAX_PROBLEM_LINES {
+                let more = problems.len() - MAX_PROBLEM_LINES;
+                live.push_str(&format!("\n  ({more} more)"));
+            }
             if display.bar.is_none() && started.elapsed() < GRACE {
                 continue;
             }
+            parts.extend(problems.iter().cloned());
             let plain = || {
                 format!(
                     "still fetching metadata of {shown} ({elapsed}): {}",
                     parts.join("; ")
                 )
             };
-            display.show(live, plain, Some(&problems));
+            display.show(live, plain, Some(&problems.join("; ")));
         }
     };
     tokio::select! {

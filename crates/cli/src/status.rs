@@ -130,9 +130,11 @@ impl Snapshot {
         line
     }
 
-    /// The live line on a terminal: a bar, then all the plain line says.
+    /// The live line on a terminal: a bar, then all the plain line says;
+    /// an obstacle goes on a second line, so a narrow terminal that cuts
+    /// the first does not hide it.
     pub fn live_line(&self) -> String {
-        const WIDTH: usize = 20;
+        const WIDTH: usize = 12;
         let filled = ((self.percent() / 100.0) * WIDTH as f64).floor() as usize;
         let filled = filled.min(WIDTH);
         let bar: String = (0..WIDTH)
@@ -154,7 +156,7 @@ impl Snapshot {
             self.eta()
         );
         if let Some(obstacle) = &self.obstacle {
-            line.push_str("  | ");
+            line.push_str("\n  ");
             line.push_str(obstacle);
         }
         line
@@ -284,7 +286,7 @@ mod tests {
         };
         assert!(
             snap.live_line()
-                .contains("0 peers  stalled  | no peers yet")
+                .ends_with("0 peers  stalled\n  no peers yet: searching the DHT")
         );
         assert!(
             snap.plain_line()
