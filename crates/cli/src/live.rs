@@ -16,8 +16,13 @@ use crate::units;
 
 /// How often the live line is redrawn.
 const TICK: Duration = Duration::from_millis(250);
-/// How often the plain line is printed when stderr is not a terminal.
+/// How often the plain line of a download is printed when stderr is not a
+/// terminal.
 const PLAIN_EVERY: Duration = Duration::from_secs(5);
+/// The same for a seeder, which may run for weeks into a log file, and a
+/// magnet link waiting for its metadata (news, such as a change in the
+/// peer count or the sources' problems, is printed at once).
+const QUIET_PLAIN_EVERY: Duration = Duration::from_secs(60);
 /// How long a torrent may have no peer before the line says why: the
 /// first announce and DHT lookup deserve a moment.
 const GRACE: Duration = Duration::from_secs(3);
@@ -33,12 +38,14 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(8);
 pub struct Display {
     bar: Option<ProgressBar>,
     last_plain: Option<Instant>,
+    plain_every: Duration,
     last_text: String,
 }
 
 impl Display {
-    /// A live line when stderr is a terminal, plain lines otherwise.
-    pub fn new() -> Display {
+    /// A live line when stderr is a terminal, plain lines every
+    /// `plain_every` otherwise.
+    pub fn new(plain_every: Duration) -> Display {
         let bar = std::io::stderr().is_terminal().then(|| {
             let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
             // Lines are cut to the terminal's width in `show`: `wide_msg`
@@ -51,11 +58,12 @@ impl Display {
         Display {
             bar,
             last_plain: None,
+            plain_every,
             last_text: String::new(),
         }
     }
 
-    /// Shows `live` on a terminal; otherwise prints `plain` if `PLAIN_EVERY`
+    /// Shows `live` on a terminal; otherwise prints `plain` if `plain_every`
     /// has passed since the last plain line, or at once if `changed` says
     /// it differs in a way worth telling.
     fn show(&mut self, live: String, plain: impl FnOnce() -> String, changed: Option<&str>) {
@@ -71,7 +79,9 @@ impl Display {
                 bar.set_message(lines.join("\n"));
             }
             None => {
-                let due = self.last_plain.is_none_or(|t| t.elapsed() >= PLAIN_EVERY);
+                let due = self
+                    .last_plain
+                    .is_none_or(|t| t.elapsed() >= self.plain_every);
                 let news = changed.is_some_and(|c| c != self.last_text);
                 if due || news {
                     if let Some(c) = changed {
@@ -130,7 +140,7 @@ impl Meters {
 
 /// Shows a download's progress until `handle` completes.
 pub async fn until_complete(handle: &TorrentHandle, dht: bool) {
-    let mut display = Display::new();
+    let mut display = Display::new(PLAIN_EVERY);
     let mut meters = Meters::new();
     let mut tick = tokio::time::interval(TICK);
     loop {
@@ -148,14 +158,14 @@ pub async fn until_complete(handle: &TorrentHandle, dht: bool) {
 /// Shows a seeder's rate, peers, uploaded bytes and ratio until the
 /// future this runs beside ends (the caller selects on both).
 pub async fn seeding(handle: &TorrentHandle) {
-    let mut display = Display::new();
+    let mut display = Display::new(QUIET_PLAIN_EVERY);
     let mut meters = Meters::new();
     let mut tick = tokio::time::interval(TICK);
     loop {
         tick.tick().await;
         let snap = meters.sample(handle, false);
         let line = status::seed_line(&snap.stats, snap.up);
-        // Plain lines only when the peer count changes or every 5 s.
+        // Plain lines when the peer count changes, else once a minute.
         let peers = snap.stats.peers.to_string();
         display.show(line.clone(), || line, Some(&peers));
     }
@@ -185,7 +195,7 @@ pub async fn fetching_metadata(
     let problems: Arc<Mutex<Vec<String>>> = Arc::default();
     let wire_id = magnet.info_hashes.wire_id().unwrap_or_default();
     let probe = probe_sources(magnet, peers, wire_id, Arc::clone(&problems));
-    let mut display = Display::new();
+    let mut display = Display::new(PLAIN_EVERY);
     let started = Instant::now();
     let mut tick = tokio::time::interval(TICK);
     let no_sources = magnet.trackers.is_empty()
