@@ -372,3 +372,32 @@ fn the_terminal_line_shows_percent_peers_rates_and_eta_and_resumed_data_is_not_s
     );
     assert_verified(&torrent, &tmp.path().join("out"));
 }
+
+#[test]
+fn the_daemon_log_has_no_colour_codes_in_a_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let watch = tmp.path().join("watch");
+    std::fs::create_dir(&watch).unwrap();
+    // A file the watcher rejects, with a warning in the log.
+    std::fs::write(watch.join("junk.torrent"), b"junk").unwrap();
+    let [rpc, peers] = free_ports(2)[..] else {
+        panic!()
+    };
+    let mut cmd = shoal();
+    cmd.arg("daemon")
+        .arg("--state-dir")
+        .arg(tmp.path().join("state"))
+        .arg("--download-dir")
+        .arg(tmp.path().join("dl"))
+        .arg("--watch-dir")
+        .arg(&watch)
+        .args(["--rpc", &format!("127.0.0.1:{rpc}")])
+        .args(["--listen", &format!("127.0.0.1:{peers}"), "--no-dht"]);
+    let mut daemon = Proc::spawn("daemon", &mut cmd, tmp.path());
+    daemon.wait_until("the watcher's warning", Duration::from_secs(30), |p| {
+        p.stderr().contains("junk.torrent: not a valid torrent")
+    });
+    let log = daemon.stderr();
+    assert!(log.contains(" WARN "), "{log}");
+    assert!(!log.contains('\x1b'), "colour codes in {log:?}");
+}
