@@ -241,7 +241,7 @@ fn run(
                 let fetched = tokio::select! {
                     fetched = session.fetch_metadata(&magnet, &net.peers) => fetched?,
                     () = live::fetching_metadata(&session, &magnet, &net.peers, &shown) => {
-                        unreachable!("the metadata display runs until dropped")
+                        bail!("the metadata display ended before the fetch")
                     }
                     code = runtime::stop_signal() => {
                         code.context("waiting for a signal")?;

@@ -5,7 +5,8 @@ pub fn bytes(n: u64) -> String {
     const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
     let mut value = n as f64;
     let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
+    // 1023.96 KiB would print as `1024.0 KiB`: such a value moves up too.
+    while value >= 1023.95 && unit + 1 < UNITS.len() {
         value /= 1024.0;
         unit += 1;
     }
@@ -24,6 +25,9 @@ mod tests {
         assert_eq!(super::bytes(0), "0 B");
         assert_eq!(super::bytes(1536), "1.5 KiB");
         assert_eq!(super::bytes(1 << 30), "1.0 GiB");
+        assert_eq!(super::bytes(1023), "1023 B");
+        assert_eq!(super::bytes((1 << 20) - 1), "1.0 MiB");
+        assert_eq!(super::bytes(1_046_000), "1021.5 KiB");
     }
 }
 
