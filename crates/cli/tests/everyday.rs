@@ -200,10 +200,11 @@ struct Tmux {
 }
 
 impl Tmux {
-    fn new(width: u16) -> Tmux {
+    /// A server named after the test (tests share the process id).
+    fn new(test: &str, width: u16) -> Tmux {
         require("tmux", &["-V"]);
         let tmux = Tmux {
-            socket: format!("shoal-test-{}", std::process::id()),
+            socket: format!("shoal-{test}-{}", std::process::id()),
         };
         let ok = tmux
             .cmd()
@@ -313,7 +314,7 @@ fn the_terminal_line_shows_percent_peers_rates_and_eta_and_resumed_data_is_not_s
         tmp.path().join("out").display(),
         tmp.path().join("st").display(),
     );
-    let tmux = Tmux::new(120);
+    let tmux = Tmux::new("live", 120);
     tmux.send(&[&command, "Enter"]);
     let live = |s: &str| {
         s.lines().any(|l| {
@@ -400,4 +401,38 @@ fn the_daemon_log_has_no_colour_codes_in_a_file() {
     let log = daemon.stderr();
     assert!(log.contains(" WARN "), "{log}");
     assert!(!log.contains('\x1b'), "colour codes in {log:?}");
+}
+
+#[test]
+fn a_dead_tracker_is_named_on_the_terminal_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let content = make_content(tmp.path(), "1", 1, "alone.bin");
+    let torrent = tmp.path().join("t.torrent");
+    let [dead, own] = free_ports(2)[..] else {
+        panic!()
+    };
+    let tracker = format!("http://127.0.0.1:{dead}/announce");
+    shoal_create(&content, &torrent, &["--tracker", &tracker]);
+    let tmux = Tmux::new("dead", 100);
+    let command = format!(
+        "{} download {} -o {} --state-dir {} --listen 127.0.0.1:{own} --no-dht",
+        env!("CARGO_BIN_EXE_shoal"),
+        torrent.display(),
+        tmp.path().join("out").display(),
+        tmp.path().join("st").display(),
+    );
+    tmux.send(&[&command, "Enter"]);
+    let said = format!("  no peers yet: tracker {tracker} failed: ");
+    let screen = tmux.wait_for("the tracker's failure", Duration::from_secs(30), |s| {
+        s.lines().any(|l| l.starts_with(&said))
+    });
+    let bar = screen
+        .lines()
+        .find(|l| l.starts_with('['))
+        .unwrap_or_default();
+    assert!(bar.contains("0.0% 0 B/1.0 MiB"), "{screen}");
+    assert!(bar.contains("0 peers"), "{screen}");
+    assert!(!bar.contains("eta 0s"), "{screen}");
+    // Every line fits the terminal: none wraps into the next.
+    assert!(screen.lines().all(|l| l.chars().count() < 100), "{screen}");
 }
