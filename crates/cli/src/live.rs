@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use shoal_metainfo::Magnet;
-use shoal_session::{Session, TorrentHandle};
+use shoal_session::{Session, SwarmCounts, TorrentHandle};
 
 use crate::status::{self, RateMeter, Snapshot};
 use crate::units;
@@ -134,6 +134,7 @@ impl Meters {
             up: self.up.rate(),
             settled: self.down.full(),
             obstacle,
+            swarm: None,
         }
     }
 }
@@ -143,16 +144,58 @@ pub async fn until_complete(handle: &TorrentHandle, dht: bool) {
     let mut display = Display::new(PLAIN_EVERY);
     let mut meters = Meters::new();
     let mut tick = tokio::time::interval(TICK);
+    let swarm: Arc<Mutex<Option<SwarmCounts>>> = Arc::default();
+    let scraping = scrape_swarm(handle, Arc::clone(&swarm));
+    tokio::pin!(scraping);
+    // It ends at once without trackers, and must not be polled again then.
+    let mut scraping_ended = false;
     loop {
         tokio::select! {
             _ = tick.tick() => {}
+            () = &mut scraping, if !scraping_ended => scraping_ended = true,
             () = handle.wait_complete() => break,
         }
-        let snap = meters.sample(handle, dht);
+        let mut snap = meters.sample(handle, dht);
+        snap.swarm = *swarm.lock().unwrap_or_else(PoisonError::into_inner);
         let obstacle = snap.obstacle.clone().unwrap_or_default();
         display.show(snap.live_line(), || snap.plain_line(), Some(&obstacle));
     }
     display.clear();
+}
+
+/// When the trackers are asked for the swarm's size: soon after the start
+/// (a first announce has then told them about us and others), again a
+/// little later, then as seldom as clients usually scrape.
+const SCRAPE_AFTER: [Duration; 2] = [Duration::from_secs(1), Duration::from_secs(15)];
+/// How often the trackers are asked after that.
+const SCRAPE_EVERY: Duration = Duration::from_secs(300);
+
+/// Keeps `swarm` at the largest swarm the torrent's trackers report (they
+/// usually see the same swarm; the largest view is the least stale);
+/// returns at once for a torrent without trackers.
+async fn scrape_swarm(handle: &TorrentHandle, swarm: Arc<Mutex<Option<SwarmCounts>>>) {
+    let tiers = handle.torrent().trackers.clone();
+    if tiers.is_empty() {
+        return;
+    }
+    let info_hash = handle.info_hash();
+    for wait in SCRAPE_AFTER
+        .into_iter()
+        .chain(std::iter::repeat(SCRAPE_EVERY))
+    {
+        tokio::time::sleep(wait).await;
+        let asked =
+            tokio::time::timeout(PROBE_TIMEOUT * 2, shoal_session::scrape(&tiers, info_hash));
+        let best = asked
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|r| r.counts.ok())
+            .max_by_key(|c| c.seeders.saturating_add(c.leechers));
+        if best.is_some() {
+            *swarm.lock().unwrap_or_else(PoisonError::into_inner) = best;
+        }
+    }
 }
 
 /// Shows a seeder's rate, peers, uploaded bytes and ratio until the

@@ -5,7 +5,7 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use shoal_session::{AnnounceStatus, TorrentStats};
+use shoal_session::{AnnounceStatus, SwarmCounts, TorrentStats};
 
 use crate::units;
 
@@ -68,6 +68,8 @@ pub struct Snapshot {
     pub settled: bool,
     /// What stands in the way, if anything.
     pub obstacle: Option<String>,
+    /// The swarm's size as the trackers last reported it.
+    pub swarm: Option<SwarmCounts>,
 }
 
 impl Snapshot {
@@ -84,6 +86,17 @@ impl Snapshot {
         } else {
             self.done() as f64 * 100.0 / self.stats.bytes_wanted as f64
         }
+    }
+
+    /// ` (swarm: 3 seeds, 1 leecher)` when a tracker told, else nothing.
+    fn swarm_text(&self) -> String {
+        self.swarm.map_or_else(String::new, |c| {
+            format!(
+                " (swarm: {}, {})",
+                units::count(c.seeders as usize, "seed"),
+                units::count(c.leechers as usize, "leecher")
+            )
+        })
     }
 
     /// `eta 3m 05s`, `done`, `eta ?` (rate not known yet) or `stalled`
@@ -114,13 +127,14 @@ impl Snapshot {
             _ => "eta ?".to_owned(),
         };
         let mut line = format!(
-            "{:5.1}% {}/{}  down {}  up {}  peers {}  {eta}",
+            "{:5.1}% {}/{}  down {}  up {}  peers {}{}  {eta}",
             self.percent(),
             units::bytes(self.done()),
             units::bytes(self.stats.bytes_wanted),
             units::rate(self.down.unwrap_or(0.0)),
             units::rate(self.up.unwrap_or(0.0)),
-            self.stats.peers
+            self.stats.peers,
+            self.swarm_text()
         );
         if let Some(obstacle) = &self.obstacle {
             line.push_str("  (");
@@ -152,7 +166,7 @@ impl Snapshot {
             units::bytes(self.stats.bytes_wanted),
             rate(self.down),
             rate(self.up),
-            units::count(self.stats.peers, "peer"),
+            units::count(self.stats.peers, "peer") + &self.swarm_text(),
             self.eta()
         );
         if let Some(obstacle) = &self.obstacle {
@@ -260,11 +274,19 @@ mod tests {
             up: Some(0.0),
             settled: m.full(),
             obstacle: None,
+            swarm: Some(SwarmCounts {
+                seeders: 1,
+                leechers: 2,
+                downloaded: 0,
+            }),
         };
         let line = snap.live_line();
         assert!(line.contains(" 93.8% 45.0 MiB/48.0 MiB"), "{line}");
         assert!(line.contains("down 1.0 MiB/s"), "{line}");
-        assert!(line.contains("up 0 B/s  1 peer  eta 3s"), "{line}");
+        assert!(
+            line.contains("up 0 B/s  1 peer (swarm: 1 seed, 2 leechers)  eta 3s"),
+            "{line}"
+        );
     }
 
     #[test]
@@ -283,6 +305,7 @@ mod tests {
             up: m.rate(),
             settled: m.full(),
             obstacle: Some("no peers yet: searching the DHT".into()),
+            swarm: None,
         };
         assert!(
             snap.live_line()

@@ -433,6 +433,54 @@ fn a_dead_tracker_is_named_on_the_terminal_line() {
     assert!(bar.contains("0.0% 0 B/1.0 MiB"), "{screen}");
     assert!(bar.contains("0 peers"), "{screen}");
     assert!(!bar.contains("eta 0s"), "{screen}");
-    // Every line fits the terminal: none wraps into the next.
-    assert!(screen.lines().all(|l| l.chars().count() < 100), "{screen}");
+    // The status lines are cut to fit the terminal: none wraps.
+    let status = screen
+        .lines()
+        .filter(|l| l.starts_with('[') || l.starts_with("  no peers"));
+    for line in status {
+        assert!(line.chars().count() < 100, "{line:?} in\n{screen}");
+    }
+}
+
+#[test]
+fn the_progress_line_shows_the_swarm_the_tracker_reports() {
+    let tmp = tempfile::tempdir().unwrap();
+    let content = make_content(tmp.path(), "3", 1, "swarm.bin");
+    let [tracker_port] = free_ports(1)[..] else {
+        panic!()
+    };
+    let _tracker = spawn_http_tracker(tracker_port, tmp.path());
+    let torrent = tmp.path().join("t.torrent");
+    let announce = format!("http://127.0.0.1:{tracker_port}/announce");
+    shoal_create(&content, &torrent, &["--tracker", &announce]);
+    let info = stdout_json(&run_ok(shoal().args(["info", "--json"]).arg(&torrent)));
+    let hash = info["info_hash_v1"].as_str().unwrap().to_owned();
+    let (_seed, _) = seeder(tmp.path(), &torrent, &content, &[]);
+    let scrape = || {
+        last_json(&run_ok(
+            Command::new("/usr/bin/python3")
+                .arg(interop_dir().join("tracker_probe.py"))
+                .arg(format!("127.0.0.1:{tracker_port}"))
+                .args(["--scrape", "--infohash", &hash]),
+        ))
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while scrape()["complete"] != 1 {
+        assert!(Instant::now() < deadline, "the seeder never announced");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // The tracker is the only source; 6 s at 512 KiB/s gives a plain line
+    // after the first scrape.
+    let [own] = free_ports(1)[..] else { panic!() };
+    let out = tmp.path().join("out");
+    let mut cmd = shoal_download(&torrent, &out, &tmp.path().join("st"), own);
+    cmd.args(["--no-dht", "--max-down", "512K"]);
+    let mut leech = Proc::spawn("leech", &mut cmd, tmp.path());
+    leech.wait_success(Duration::from_secs(60));
+    let stderr = leech.stderr();
+    assert!(
+        stderr.contains("peers 1 (swarm: 1 seed, "),
+        "no swarm counts in:\n{stderr}"
+    );
+    assert_verified(&torrent, &out);
 }
