@@ -23,6 +23,9 @@ const PLAIN_EVERY: Duration = Duration::from_secs(5);
 /// magnet link waiting for its metadata (news, such as a change in the
 /// peer count or the sources' problems, is printed at once).
 const QUIET_PLAIN_EVERY: Duration = Duration::from_secs(60);
+/// Least time between two plain lines, news or not: a busy seeder's peer
+/// count changes all the time.
+const PLAIN_GAP: Duration = Duration::from_secs(2);
 /// How long a torrent may have no peer before the line says why: the
 /// first announce and DHT lookup deserve a moment.
 const GRACE: Duration = Duration::from_secs(3);
@@ -79,10 +82,10 @@ impl Display {
                 bar.set_message(lines.join("\n"));
             }
             None => {
-                let due = self
-                    .last_plain
-                    .is_none_or(|t| t.elapsed() >= self.plain_every);
-                let news = changed.is_some_and(|c| c != self.last_text);
+                let since = self.last_plain.map(|t| t.elapsed());
+                let due = since.is_none_or(|s| s >= self.plain_every);
+                let news = changed.is_some_and(|c| c != self.last_text)
+                    && since.is_none_or(|s| s >= PLAIN_GAP);
                 if due || news {
                     if let Some(c) = changed {
                         c.clone_into(&mut self.last_text);

@@ -176,8 +176,8 @@ fn seed_reports_rate_peers_and_ratio_and_sums_up_on_ctrl_c() {
     let [own] = free_ports(1)[..] else { panic!() };
     let out = tmp.path().join("out");
     let mut cmd = shoal_download(&torrent, &out, &tmp.path().join("dl"), own);
-    // Slow enough (2 s) that the seeder's line sees its peer connected.
-    cmd.args(["--no-dht", "--max-down", "1M"])
+    // Slow enough (4 s) that the seeder's line sees its peer connected.
+    cmd.args(["--no-dht", "--max-down", "512K"])
         .args(["--peer", &format!("127.0.0.1:{port}")]);
     run_ok(&mut cmd);
     seed.wait_until("a line with the upload", Duration::from_secs(20), |p| {
