@@ -126,8 +126,10 @@ impl Meters {
         let now = self.start.elapsed();
         self.down.record(now, stats.downloaded);
         self.up.record(now, stats.uploaded);
+        let stalled = self.down.full() && self.down.rate().is_some_and(|r| r < 1.0);
         let obstacle = if now >= GRACE {
             status::no_peers_reason(stats.peers, &handle.announces().0, dht)
+                .or_else(|| status::stall_reason(&stats, stalled))
         } else {
             None
         };

@@ -208,6 +208,22 @@ pub fn no_peers_reason(peers: usize, announces: &[AnnounceStatus], dht: bool) ->
     })
 }
 
+/// Why a download with peers gets nothing: they choke us or lack what we
+/// still need. `None` unless `stalled` (nothing arrived over a window).
+pub fn stall_reason(stats: &TorrentStats, stalled: bool) -> Option<String> {
+    (stalled && stats.peers > 0 && stats.bytes_left > 0).then(|| {
+        format!(
+            "nothing from {} for {} s: they choke us or lack the pieces still needed",
+            if stats.peers == 1 {
+                "the connected peer".to_owned()
+            } else {
+                format!("the {} connected peers", stats.peers)
+            },
+            RATE_WINDOW.as_secs()
+        )
+    })
+}
+
 /// What a seeder's line says: upload rate, peers, uploaded and ratio.
 pub fn seed_line(stats: &TorrentStats, up: Option<f64>) -> String {
     format!(
@@ -377,6 +393,25 @@ mod tests {
                 .unwrap()
                 .contains("1 tracker answered")
         );
+    }
+
+    #[test]
+    fn a_stall_with_peers_says_they_send_nothing() {
+        let stats = TorrentStats {
+            peers: 2,
+            bytes_left: 10,
+            ..TorrentStats::default()
+        };
+        assert_eq!(stall_reason(&stats, false), None);
+        assert_eq!(
+            stall_reason(&stats, true).unwrap(),
+            "nothing from the 2 connected peers for 5 s: they choke us or lack the pieces still needed"
+        );
+        let done = TorrentStats {
+            bytes_left: 0,
+            ..stats
+        };
+        assert_eq!(stall_reason(&done, true), None);
     }
 
     #[test]
