@@ -125,11 +125,11 @@ pub fn run(args: &CreateArgs) -> anyhow::Result<ExitCode> {
     report += &format!("magnet:       {}\n", torrent.magnet());
     output::emit(&report)?;
     eprintln!(
-        "wrote {} ({} in {} files, {} pieces of {}, hashed in {:.2} s)",
+        "wrote {} ({} in {}, {} of {}, hashed in {:.2} s)",
         args.output.display(),
         units::bytes(made.total),
-        made.files,
-        torrent.info.num_pieces(),
+        units::count(made.files, "file"),
+        units::count(torrent.info.num_pieces(), "piece"),
         units::bytes(torrent.info.piece_length),
         made.hashing.as_secs_f64()
     );

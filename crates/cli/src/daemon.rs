@@ -67,6 +67,8 @@ pub fn run(args: &DaemonArgs) -> anyhow::Result<ExitCode> {
     }
     let _ = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        // Colour codes only where a terminal draws them, not in a log file.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_max_level(tracing_subscriber::filter::LevelFilter::INFO)
         .try_init();
     // One daemon per state directory, held for the whole run.

@@ -202,11 +202,11 @@ async fn swarm(
     let total = torrent.info.total_length();
     let torrent = Arc::new(torrent);
     summary.push_str(&format!(
-        "\n{} leechers got {} each in {:.2} s ({} /s in total)\n\n{:>10} {:>12} {:>12}  copy\n",
-        leechers,
+        "\n{} got {} each in {:.2} s ({} in total)\n\n{:>10} {:>12} {:>12}  copy\n",
+        units::count(leechers, "leecher"),
         units::bytes(total),
         elapsed.as_secs_f64(),
-        units::bytes((total as f64 * leechers as f64 / elapsed.as_secs_f64().max(1e-3)) as u64),
+        units::rate(total as f64 * leechers as f64 / elapsed.as_secs_f64().max(1e-3)),
         "peer",
         "downloaded",
         "uploaded"

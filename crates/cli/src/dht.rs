@@ -10,7 +10,7 @@ use clap::{Args, Subcommand};
 use shoal_dht::NodeId;
 use shoal_session::{Dht, DhtConfig};
 
-use crate::runtime;
+use crate::{runtime, units};
 
 /// Arguments of `shoal dht`.
 #[derive(Args)]
@@ -144,7 +144,7 @@ async fn get_peers(dht: &Dht, info_hash: [u8; 20], wait: u64) -> ExitCode {
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
-    eprintln!("{} peers found", seen.len());
+    eprintln!("{} found", units::count(seen.len(), "peer"));
     if seen.is_empty() {
         ExitCode::FAILURE
     } else {

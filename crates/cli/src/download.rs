@@ -10,17 +10,19 @@ use clap::Args;
 use shoal_session::{Session, SessionConfig, TorrentOptions};
 
 use crate::load::{self, Source};
-use crate::{glob, progress, runtime, units};
+use crate::{glob, live, runtime, units};
 
 /// Arguments of `shoal download`.
 #[derive(Args)]
 pub struct DownloadArgs {
-    /// A .torrent file or a magnet link (its metadata is fetched from peers
-    /// named by `x.pe`, `--peer` and the link's trackers).
-    #[arg(value_name = "TORRENT|MAGNET")]
+    /// A .torrent file, an http(s) URL of one, a magnet link or a bare
+    /// info-hash (40 hex or 32 base32 characters; a magnet's metadata is
+    /// fetched from peers named by `x.pe`, `--peer`, the link's trackers
+    /// and the DHT).
+    #[arg(value_name = "TORRENT|URL|MAGNET|HASH")]
     source: String,
     /// Directory to download into.
-    #[arg(short, long, value_name = "DIR")]
+    #[arg(short, long, value_name = "DIR", default_value = ".")]
     output: PathBuf,
     #[command(flatten)]
     net: NetArgs,
@@ -65,7 +67,8 @@ pub struct NetArgs {
     /// Where resume data is kept (default: $XDG_STATE_HOME/shoal).
     #[arg(long, value_name = "DIR")]
     state_dir: Option<PathBuf>,
-    /// Upload limit in bytes per second (K/M/G suffixes: 4M = 4 MiB/s).
+    /// Upload limit in bytes per second (K/M/G suffixes, decimals allowed:
+    /// 4M = 4 MiB/s, 1.5M = 1.5 MiB/s).
     #[arg(long, value_name = "RATE", value_parser = parse_rate)]
     max_up: Option<u64>,
     /// Download limit in bytes per second (K/M/G suffixes).
@@ -237,6 +240,9 @@ fn run(
                 eprintln!("fetching metadata of {shown} ...");
                 let fetched = tokio::select! {
                     fetched = session.fetch_metadata(&magnet, &net.peers) => fetched?,
+                    () = live::fetching_metadata(&session, &magnet, &net.peers, &shown) => {
+                        bail!("the metadata display ended before the fetch")
+                    }
                     code = runtime::stop_signal() => {
                         code.context("waiting for a signal")?;
                         return Ok(ExitCode::from(130));
@@ -255,11 +261,9 @@ fn run(
         eprintln!("listening on {}", session.local_addr());
         warn_if_short_of_space(&dir, handle.stats().bytes_left);
         let started = Instant::now();
-        let start_stats = handle.stats();
-        let bar = progress::bytes_bar(start_stats.bytes_wanted, "download");
-        let bar = (!bar.is_hidden()).then_some(bar);
+        let dht = session.dht().is_some();
         tokio::select! {
-            () = runtime::show_until_complete(&handle, bar) => {}
+            () = live::until_complete(&handle, dht) => {}
             fault = handle.wait_error() => return Ok(stop_on_error(&session, &name, &fault).await),
             code = runtime::stop_signal() => {
                 let code = code.context("waiting for a signal")?;
@@ -273,9 +277,9 @@ fn run(
         let secs = started.elapsed().as_secs_f64();
         if fetched > 0 {
             eprintln!(
-                "{name}: complete, {} in {secs:.1} s ({}/s)",
+                "{name}: complete, {} in {secs:.1} s ({})",
                 units::bytes(fetched),
-                units::bytes((fetched as f64 / secs.max(1e-3)) as u64)
+                units::rate(fetched as f64 / secs.max(1e-3))
             );
         } else {
             eprintln!(
@@ -283,6 +287,7 @@ fn run(
                 units::bytes(stats.total_size)
             );
         }
+        let seeding_since = Instant::now();
         match after {
             AfterComplete::Stop => {}
             AfterComplete::Seed => {
@@ -291,6 +296,7 @@ fn run(
                     code = runtime::stop_signal() => {
                         code.context("waiting for a signal")?;
                     }
+                    () = live::seeding(&handle) => {}
                     fault = handle.wait_error() => {
                         return Ok(stop_on_error(&session, &name, &fault).await);
                     }
@@ -304,8 +310,11 @@ fn run(
                     units::bytes(target)
                 );
                 let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+                let show = live::seeding(&handle);
+                tokio::pin!(show);
                 loop {
                     tokio::select! {
+                        () = &mut show => {}
                         _ = tick.tick() => {
                             if handle.stats().uploaded >= target {
                                 break;
@@ -318,6 +327,9 @@ fn run(
                     }
                 }
             }
+        }
+        if !matches!(after, AfterComplete::Stop) {
+            eprintln!("{}", live::seed_summary(&name, &handle, seeding_since));
         }
         session.shutdown().await;
         Ok(ExitCode::SUCCESS)

@@ -13,8 +13,9 @@ use crate::units;
 /// Arguments of `shoal info`.
 #[derive(Args)]
 pub struct InfoArgs {
-    /// A .torrent file or a magnet link.
-    #[arg(value_name = "TORRENT|MAGNET")]
+    /// A .torrent file, an http(s) URL of one, a magnet link or a bare
+    /// info-hash.
+    #[arg(value_name = "TORRENT|URL|MAGNET|HASH")]
     source: String,
     /// Print one JSON object instead of text.
     #[arg(long)]

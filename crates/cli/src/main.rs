@@ -8,11 +8,13 @@ mod download;
 mod files;
 mod glob;
 mod info;
+mod live;
 mod load;
 mod output;
 mod progress;
 mod runtime;
 mod sim;
+mod status;
 mod units;
 mod verify;
 
@@ -69,9 +71,48 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            // One clear line: the error and its causes.
-            eprintln!("shoal: error: {e:#}");
+            eprintln!("shoal: error: {}", error_line(&e));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// One clear line: the error and each of its causes once. Some errors
+/// already show their source in their own message (`{context}: {source}`)
+/// and return it from `source()` too; printing both would repeat it.
+fn error_line(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if text.is_empty() || line.ends_with(&text) || line.contains(&format!("{text}: ")) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    #[derive(Debug, thiserror::Error)]
+    #[error("input ends inside a value")]
+    struct Inner;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("bad torrent: {0}")]
+    struct Outer(#[source] Inner);
+
+    #[test]
+    fn each_cause_is_printed_once() {
+        let e = anyhow::Error::new(Outer(Inner)).context("x.torrent is not a valid torrent");
+        assert_eq!(
+            super::error_line(&e),
+            "x.torrent is not a valid torrent: bad torrent: input ends inside a value"
+        );
+        let plain = anyhow::anyhow!("disk full").context("cannot write");
+        assert_eq!(super::error_line(&plain), "cannot write: disk full");
     }
 }

@@ -5,7 +5,8 @@ pub fn bytes(n: u64) -> String {
     const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
     let mut value = n as f64;
     let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
+    // 1023.96 KiB would print as `1024.0 KiB`: such a value moves up too.
+    while value >= 1023.95 && unit + 1 < UNITS.len() {
         value /= 1024.0;
         unit += 1;
     }
@@ -24,6 +25,9 @@ mod tests {
         assert_eq!(super::bytes(0), "0 B");
         assert_eq!(super::bytes(1536), "1.5 KiB");
         assert_eq!(super::bytes(1 << 30), "1.0 GiB");
+        assert_eq!(super::bytes(1023), "1023 B");
+        assert_eq!(super::bytes((1 << 20) - 1), "1.0 MiB");
+        assert_eq!(super::bytes(1_046_000), "1021.5 KiB");
     }
 }
 
@@ -59,14 +63,14 @@ mod date_tests {
     }
 }
 
-/// Parses a size like `262144`, `256K`, `1M` or `1MiB` (binary units).
+/// Parses a size like `262144`, `256K`, `1M`, `1.5M` or `1MiB` (binary
+/// units; a fraction is rounded down to whole bytes).
 pub fn parse_size(s: &str) -> anyhow::Result<u64> {
     let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (digits, unit) = s.split_at(split);
-    let n: u64 = digits
-        .parse()
-        .map_err(|_| anyhow::anyhow!("{s:?} is not a size"))?;
+    let split = s
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(s.len());
+    let (number, unit) = s.split_at(split);
     let shift = match unit.trim().to_ascii_lowercase().as_str() {
         "" | "b" => 0,
         "k" | "kb" | "kib" => 10,
@@ -74,8 +78,46 @@ pub fn parse_size(s: &str) -> anyhow::Result<u64> {
         "g" | "gb" | "gib" => 30,
         other => anyhow::bail!("unknown size unit {other:?}"),
     };
-    n.checked_mul(1 << shift)
-        .ok_or_else(|| anyhow::anyhow!("{s:?} is too large"))
+    let not_a_size = || anyhow::anyhow!("{s:?} is not a size");
+    if let Ok(n) = number.parse::<u64>() {
+        return n
+            .checked_mul(1 << shift)
+            .ok_or_else(|| anyhow::anyhow!("{s:?} is too large"));
+    }
+    // Only digits and one dot reach here, so no sign, exponent or `inf`.
+    if number.is_empty() || number == "." || number.matches('.').count() != 1 {
+        return Err(not_a_size());
+    }
+    let value: f64 = number.parse().map_err(|_| not_a_size())?;
+    let bytes = value * f64::from(1u32 << shift);
+    if bytes >= u64::MAX as f64 {
+        anyhow::bail!("{s:?} is too large");
+    }
+    Ok(bytes as u64)
+}
+
+/// A rate in bytes per second, `339.5 MiB/s`.
+pub fn rate(bytes_per_sec: f64) -> String {
+    format!("{}/s", bytes(bytes_per_sec.max(0.0) as u64))
+}
+
+/// `1 file`, `2 files`: `count` and `noun`, plural unless `count` is 1.
+pub fn count(count: usize, noun: &str) -> String {
+    if count == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{count} {noun}s")
+    }
+}
+
+/// A duration for an ETA: `45s`, `3m 05s`, `2h 10m`, `3d 4h`.
+pub fn duration(secs: u64) -> String {
+    match secs {
+        0..60 => format!("{secs}s"),
+        60..3600 => format!("{}m {:02}s", secs / 60, secs % 60),
+        3600..86_400 => format!("{}h {:02}m", secs / 3600, secs % 3600 / 60),
+        _ => format!("{}d {}h", secs / 86_400, secs % 86_400 / 3600),
+    }
 }
 
 #[cfg(test)]
@@ -87,5 +129,22 @@ mod size_tests {
         assert_eq!(super::parse_size("1MiB").unwrap(), 1 << 20);
         assert!(super::parse_size("1X").is_err());
         assert!(super::parse_size("").is_err());
+        assert_eq!(super::parse_size("1.5M").unwrap(), 3 << 19);
+        assert_eq!(super::parse_size("0.5k").unwrap(), 512);
+        assert_eq!(super::parse_size(".5K").unwrap(), 512);
+        assert!(super::parse_size("1.2.3M").is_err());
+        assert!(super::parse_size(".").is_err());
+        assert!(super::parse_size("99999999999999999999G").is_err());
+    }
+
+    #[test]
+    fn words_and_times() {
+        assert_eq!(super::rate(339.5 * 1024.0 * 1024.0), "339.5 MiB/s");
+        assert_eq!(super::count(1, "file"), "1 file");
+        assert_eq!(super::count(0, "peer"), "0 peers");
+        assert_eq!(super::duration(59), "59s");
+        assert_eq!(super::duration(185), "3m 05s");
+        assert_eq!(super::duration(7800), "2h 10m");
+        assert_eq!(super::duration(90_000), "1d 1h");
     }
 }
