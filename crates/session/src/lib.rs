@@ -8,6 +8,7 @@
 //! (engine outbox → socket). Hashing and file I/O run on tokio's blocking
 //! pool, off the async threads.
 
+mod clock;
 mod config;
 mod connection;
 mod control;
@@ -28,6 +29,7 @@ mod timers;
 mod torrent;
 mod tracker;
 
+pub use clock::now_unix;
 pub use config::{SessionConfig, TorrentOptions};
 pub use control::PeerSummary;
 pub use dht::{Dht, DhtConfig, DhtStats};

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use shoal_tracker_proto::Event;
 use shoal_tracker_proto::announce::{Announcer, AnnouncerConfig, Interval};
 
-use super::status::{self, AnnounceLog};
+use super::status::AnnounceLog;
 use super::{Announce, Tracker};
 use crate::torrent::TorrentShared;
 
@@ -157,7 +157,7 @@ pub(crate) async fn announce_loop(
         let wait = due.saturating_duration_since(tokio::time::Instant::now());
         shared
             .announces
-            .set_next(status::now_unix().saturating_add(wait.as_secs()));
+            .set_next(crate::now_unix().saturating_add(wait.as_secs()));
         // `changed()` rather than `wait_for`: no watch guard may be held
         // across an await in a task that must be `Send`.
         tokio::select! {
