@@ -99,7 +99,7 @@ pub(crate) async fn accept(
             .get(&info_hash)
             .cloned()
             .ok_or(Refused::UnknownTorrent)?;
-        if shared.connected() >= shared.max_peers {
+        if shared.slots().full() {
             return Err(Refused::Full);
         }
         let ours = shared.with_engine(|e, _| e.handshake());

@@ -169,7 +169,7 @@ fn run_timers(inner: &Arc<Inner>, entry: &mut Armed, now: Instant) -> Option<Ins
             }
         }
     }
-    let room = shared.max_peers.saturating_sub(shared.connected());
+    let room = shared.slots().room();
     let (due, next_dial) = {
         let mut book = shared.book.lock().unwrap_or_else(PoisonError::into_inner);
         for addr in learned {

@@ -444,6 +444,15 @@ impl TorrentShared {
             .unwrap_or_else(PoisonError::into_inner)
             .len()
     }
+
+    /// The connection slots: the dial policy's view of `max_peers` and
+    /// `connected()`, so free room is worked out in one place.
+    pub fn slots(&self) -> shoal_swarm::Slots {
+        shoal_swarm::Slots {
+            max: self.max_peers,
+            connected: self.connected(),
+        }
+    }
 }
 
 /// What became of a downloaded piece.
