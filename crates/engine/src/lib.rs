@@ -30,9 +30,6 @@ mod engine;
 mod error;
 mod event;
 mod first_copy;
-mod handle;
-mod peer;
-mod pex;
 mod shared;
 
 pub use config::{Config, SEED_PIECE_QUOTA};
