@@ -12,7 +12,7 @@ use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::{Notify, watch};
 
-use crate::session::Inner;
+use crate::inner::Inner;
 use crate::torrent::{PeerSlot, TorrentShared};
 
 /// Bytes read from a socket per call: large, so one read carries many messages.

@@ -8,6 +8,7 @@
 //! (engine outbox → socket). Hashing and file I/O run on tokio's blocking
 //! pool, off the async threads.
 
+mod announce;
 mod clock;
 mod config;
 mod connection;
@@ -15,8 +16,8 @@ mod control;
 mod dht;
 mod dht_peers;
 mod error;
-mod fault;
 pub mod http;
+mod inner;
 mod magnet;
 mod metadata;
 mod peers;
@@ -34,9 +35,9 @@ pub use config::{SessionConfig, TorrentOptions};
 pub use control::PeerSummary;
 pub use dht::{Dht, DhtConfig, DhtStats};
 pub use error::SessionError;
-pub use fault::StorageFault;
 pub use http::{HttpFetched, MAX_REDIRECTS, http_get, http_get_following};
 pub use magnet::FetchedMetadata;
 pub use session::Session;
+pub use torrent::StorageFault;
 pub use torrent::{TorrentHandle, TorrentStats};
 pub use tracker::{AnnounceStatus, ScrapeResult, SwarmCounts, scrape};
