@@ -123,6 +123,26 @@ impl Encode for OwnedValue {
     }
 }
 
+impl Value<'_> {
+    /// A deep, owned copy (dictionary keys sorted, later duplicates dropped).
+    pub fn to_owned_value(&self) -> OwnedValue {
+        match &self.kind {
+            Kind::Int(i) => OwnedValue::Int(*i),
+            Kind::Bytes(b) => OwnedValue::Bytes(b.to_vec()),
+            Kind::List(items) => {
+                OwnedValue::List(items.iter().map(Value::to_owned_value).collect())
+            }
+            Kind::Dict(entries) => {
+                let mut map = std::collections::BTreeMap::new();
+                for (k, v) in entries {
+                    map.entry(k.to_vec()).or_insert_with(|| v.to_owned_value());
+                }
+                OwnedValue::Dict(map)
+            }
+        }
+    }
+}
+
 impl Encode for Value<'_> {
     /// Re-encodes canonically: sorted keys, later duplicates dropped.
     fn encode(&self, out: &mut Vec<u8>) {

@@ -1,7 +1,5 @@
 //! Decoded values that borrow from the input and remember their raw bytes.
 
-use crate::OwnedValue;
-
 /// One decoded bencode value: its kind and the exact input bytes it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Value<'a> {
@@ -77,23 +75,5 @@ impl<'a> Value<'a> {
             .iter()
             .find(|(k, _)| *k == key)
             .map(|(_, v)| v)
-    }
-
-    /// A deep, owned copy (dictionary keys sorted, later duplicates dropped).
-    pub fn to_owned_value(&self) -> OwnedValue {
-        match &self.kind {
-            Kind::Int(i) => OwnedValue::Int(*i),
-            Kind::Bytes(b) => OwnedValue::Bytes(b.to_vec()),
-            Kind::List(items) => {
-                OwnedValue::List(items.iter().map(Value::to_owned_value).collect())
-            }
-            Kind::Dict(entries) => {
-                let mut map = std::collections::BTreeMap::new();
-                for (k, v) in entries {
-                    map.entry(k.to_vec()).or_insert_with(|| v.to_owned_value());
-                }
-                OwnedValue::Dict(map)
-            }
-        }
     }
 }

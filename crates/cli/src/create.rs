@@ -113,7 +113,8 @@ pub fn run(args: &CreateArgs) -> anyhow::Result<ExitCode> {
         },
     )?;
     let (bytes, torrent) = (&made.bytes, &made.torrent);
-    write_atomically(&args.output, bytes)?;
+    shoal_storage::write_atomic(&args.output, bytes)
+        .with_context(|| format!("cannot write {}", args.output.display()))?;
 
     let mut report = String::new();
     if let Some(h) = torrent.info_hashes.v1 {
@@ -250,24 +251,5 @@ fn hash_spec(
     Ok(ContentHashes {
         v1_pieces,
         v2_files,
-    })
-}
-
-/// Writes through a temporary file and a rename, so a crash never leaves half a torrent.
-fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let file_name = path.file_name().context("output path has no file name")?;
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}",
-        file_name.to_string_lossy(),
-        std::process::id()
-    ));
-    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| {
-        let _ = std::fs::remove_file(&tmp);
-        format!("cannot write {}", path.display())
     })
 }

@@ -9,6 +9,9 @@ use shoal_session::{ScrapeResult, TorrentHandle, TorrentStats};
 
 use crate::store::TorrentRecord;
 
+/// The wall clock in Unix seconds, shared with the session.
+pub(crate) use shoal_session::now_unix;
+
 /// What a torrent is doing, as the manager's phase without its handle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Activity {
@@ -71,11 +74,4 @@ pub(crate) struct ScrapeStatus {
     pub running: bool,
     /// When it was last scraped (Unix seconds).
     pub scraped_at: Option<u64>,
-}
-
-/// The current time as Unix seconds (0 before 1970).
-pub(crate) fn now_unix() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }

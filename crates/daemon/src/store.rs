@@ -8,7 +8,6 @@
 //! session's resume data and fetched info dictionaries). A record with a
 //! magnet link and no metainfo is a torrent still fetching its metadata.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -376,33 +375,14 @@ fn read_capped(path: &Path, cap: u64) -> Result<Vec<u8>, DaemonError> {
     std::fs::read(path).map_err(|e| DaemonError::io(format!("reading {}", path.display()), e))
 }
 
-/// Writes `data` to `path` so that a crash leaves the old or the new file:
-/// a temporary beside it, fsync, rename over, fsync of the directory.
+/// Writes `data` to `path` so that a crash leaves the old or the new file
+/// ([`shoal_storage::write_atomic`]), with the path in the error.
 pub(crate) fn write_atomic(path: &Path, data: &[u8]) -> Result<(), DaemonError> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("state");
-    // A unique temporary name: concurrent writers never share one.
-    let tmp = dir.join(format!(".{name}.{}.tmp", unique()));
-    let result = (|| {
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(data)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(DaemonError::io(format!("writing {}", path.display()), e));
-    }
-    sync_dir(dir);
-    Ok(())
+    shoal_storage::write_atomic(path, data)
+        .map_err(|e| DaemonError::io(format!("writing {}", path.display()), e))
 }
 
-fn unique() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    u64::from(std::process::id()) << 32 | NEXT.fetch_add(1, Ordering::Relaxed)
-}
-
+/// Makes removals in `dir` durable; best effort, like the write's own.
 fn sync_dir(dir: &Path) {
     if let Ok(d) = std::fs::File::open(dir) {
         let _ = d.sync_all();

@@ -11,11 +11,14 @@ use shoal_wire::{
 };
 
 use crate::first_copy::FirstCopy;
-use crate::peer::Peer;
 use crate::{Config, EngineError, Event};
+use peer::Peer;
 
 mod download;
 mod halt;
+mod handle;
+mod peer;
+mod pex;
 mod upload;
 
 pub(crate) use upload::OutputSet;
@@ -289,10 +292,9 @@ impl Engine {
                 ..ExtHandshake::default()
             };
             ext.extensions
-                .insert(UT_METADATA.to_owned(), crate::handle::UT_METADATA_ID);
+                .insert(UT_METADATA.to_owned(), handle::UT_METADATA_ID);
             if self.pex_enabled() {
-                ext.extensions
-                    .insert(UT_PEX.to_owned(), crate::pex::UT_PEX_ID);
+                ext.extensions.insert(UT_PEX.to_owned(), pex::UT_PEX_ID);
             }
             peer.send_with(&mut self.has_output, now, |p| {
                 ext.encode_message(&mut p.outbox)

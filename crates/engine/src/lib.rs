@@ -30,10 +30,7 @@ mod engine;
 mod error;
 mod event;
 mod first_copy;
-mod handle;
-mod peer;
 mod peer_status;
-mod pex;
 mod shared;
 
 pub use config::{Config, SEED_PIECE_QUOTA};

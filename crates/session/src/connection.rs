@@ -12,7 +12,7 @@ use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::{Notify, watch};
 
-use crate::session::Inner;
+use crate::inner::Inner;
 use crate::torrent::{PeerSlot, TorrentShared};
 
 /// Bytes read from a socket per call: large, so one read carries many messages.
@@ -99,7 +99,7 @@ pub(crate) async fn accept(
             .get(&info_hash)
             .cloned()
             .ok_or(Refused::UnknownTorrent)?;
-        if shared.connected() >= shared.max_peers {
+        if shared.slots().full() {
             return Err(Refused::Full);
         }
         let ours = shared.with_engine(|e, _| e.handshake());

@@ -4,12 +4,14 @@
 //! Right after start the node may know nobody yet (bootstrap still running,
 //! or a young swarm): while its routing tables are empty an announce waits
 //! for a node to appear; one that reached nobody although nodes are known
-//! retries quickly and backs off.
+//! retries quickly and backs off, and the back-off starts over once an
+//! announce reaches a node again.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use shoal_swarm::Backoff;
 use tokio::sync::mpsc;
 
 use crate::dht::Dht;
@@ -33,7 +35,7 @@ const METADATA_INTERVAL: Duration = Duration::from_secs(30);
 /// until the torrent stops.
 pub(crate) async fn announce_loop(dht: Arc<Dht>, shared: Arc<TorrentShared>, port: u16) {
     let mut stopping = shared.stopping.subscribe();
-    let mut retry = FIRST_RETRY;
+    let mut retry = Backoff::new(FIRST_RETRY, LONELY_INTERVAL);
     loop {
         let (mut peers, done) = dht.announce_with_peers(shared.info_hash, Some(port));
         let collect = async {
@@ -55,21 +57,30 @@ pub(crate) async fn announce_loop(dht: Arc<Dht>, shared: Arc<TorrentShared>, por
                 () = dht.wait_for_nodes() => {}
                 _ = stopping.changed() => return,
             }
-            retry = FIRST_RETRY;
+            retry.reset();
             continue;
         }
-        let wait = if nodes == 0 {
-            retry = (retry * 2).min(LONELY_INTERVAL);
-            retry / 2
-        } else if shared.connected() == 0 {
-            LONELY_INTERVAL
-        } else {
-            ANNOUNCE_INTERVAL
-        };
+        let wait = next_announce(&mut retry, nodes, shared.connected());
         tokio::select! {
             () = tokio::time::sleep(wait) => {}
             _ = stopping.changed() => return,
         }
+    }
+}
+
+/// The wait before the next announce, after one that reached `nodes` nodes
+/// while the torrent had `connected` peers: a failed one backs off, a
+/// successful one waits the full interval (shorter without peers) and starts
+/// the back-off over.
+fn next_announce(retry: &mut Backoff, nodes: usize, connected: usize) -> Duration {
+    if nodes == 0 {
+        return retry.next_delay();
+    }
+    retry.reset();
+    if connected == 0 {
+        LONELY_INTERVAL
+    } else {
+        ANNOUNCE_INTERVAL
     }
 }
 
@@ -81,7 +92,7 @@ pub(crate) async fn metadata_peers(
     port: u16,
     found: mpsc::Sender<SocketAddr>,
 ) {
-    let mut retry = FIRST_RETRY;
+    let mut retry = Backoff::new(FIRST_RETRY, METADATA_INTERVAL);
     loop {
         let (mut peers, _) = dht.announce_with_peers(info_hash, Some(port));
         loop {
@@ -97,11 +108,37 @@ pub(crate) async fn metadata_peers(
                 () = found.closed() => return,
             }
         }
-        let wait = retry;
-        retry = (retry * 2).min(METADATA_INTERVAL);
+        let wait = retry.next_delay();
         tokio::select! {
             () = tokio::time::sleep(wait) => {}
             () = found.closed() => return,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_successful_announce_starts_the_back_off_over() {
+        let mut retry = Backoff::new(FIRST_RETRY, LONELY_INTERVAL);
+        let secs = |d: Duration| d.as_secs();
+        let failed: Vec<u64> = (0..3)
+            .map(|_| secs(next_announce(&mut retry, 0, 0)))
+            .collect();
+        assert_eq!(failed, [2, 4, 8]);
+        assert_eq!(next_announce(&mut retry, 5, 0), LONELY_INTERVAL);
+        assert_eq!(next_announce(&mut retry, 0, 0), FIRST_RETRY, "reset");
+        assert_eq!(next_announce(&mut retry, 0, 0), FIRST_RETRY * 2);
+        assert_eq!(next_announce(&mut retry, 5, 3), ANNOUNCE_INTERVAL);
+        assert_eq!(next_announce(&mut retry, 0, 3), FIRST_RETRY, "reset");
+    }
+
+    #[test]
+    fn failed_announces_back_off_to_the_lonely_interval() {
+        let mut retry = Backoff::new(FIRST_RETRY, LONELY_INTERVAL);
+        let last = (0..20).map(|_| next_announce(&mut retry, 0, 0)).last();
+        assert_eq!(last, Some(LONELY_INTERVAL));
     }
 }

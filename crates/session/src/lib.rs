@@ -8,14 +8,16 @@
 //! (engine outbox → socket). Hashing and file I/O run on tokio's blocking
 //! pool, off the async threads.
 
+mod announce;
+mod clock;
 mod config;
 mod connection;
 mod control;
 mod dht;
 mod dht_peers;
 mod error;
-mod fault;
 pub mod http;
+mod inner;
 mod magnet;
 mod metadata;
 mod peer_summary;
@@ -29,14 +31,15 @@ mod timers;
 mod torrent;
 mod tracker;
 
+pub use clock::now_unix;
 pub use config::{SessionConfig, TorrentOptions};
 pub use dht::{Dht, DhtConfig, DhtStats};
 pub use error::SessionError;
-pub use fault::StorageFault;
 pub use http::{HttpFetched, MAX_REDIRECTS, http_get, http_get_following};
 pub use magnet::FetchedMetadata;
 pub use peer_summary::{PeerSummary, client_name};
 pub use peers::PeerSource;
 pub use session::Session;
+pub use torrent::StorageFault;
 pub use torrent::{TorrentHandle, TorrentStats};
 pub use tracker::{AnnounceStatus, ScrapeResult, SwarmCounts, scrape};

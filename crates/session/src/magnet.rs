@@ -73,7 +73,7 @@ impl Session {
                 found.clone(),
             ));
         }
-        tokio::spawn(crate::tracker::discover(
+        tokio::spawn(crate::announce::discover(
             trackers.clone(),
             wire_id,
             self.inner.config.peer_id,

@@ -73,7 +73,9 @@ impl PeerBook {
     /// one is due), or `None` if none ever will be (all connected or banned):
     /// the torrent's timer sleeps until then.
     pub fn next_due(&self) -> Option<Instant> {
-        self.policy.poll_timeout().map(|at| self.epoch + at)
+        self.policy
+            .poll_timeout()
+            .and_then(|due| self.epoch.checked_add(due))
     }
 
     /// Addresses worth dialing now, at most `max`; they are marked connected.

@@ -12,20 +12,10 @@ use shoal_storage::FileStore;
 use tokio::net::TcpListener;
 
 use crate::connection;
+use crate::inner::Inner;
 use crate::startup::initial_pieces;
 use crate::torrent::{TorrentHandle, TorrentShared};
 use crate::{Dht, DhtConfig, SessionConfig, SessionError, TorrentOptions};
-
-pub(crate) struct Inner {
-    pub(crate) config: SessionConfig,
-    /// The DHT node, if running; taken at shutdown to save its table.
-    pub(crate) dht: Mutex<Option<Arc<Dht>>>,
-    /// The one timer task of every torrent (`timers.rs`).
-    pub(crate) timers: crate::timers::Timers,
-    pub(crate) limits: Arc<crate::rate::Limits>,
-    local_addr: SocketAddr,
-    pub(crate) torrents: Mutex<HashMap<[u8; 20], Arc<TorrentShared>>>,
-}
 
 /// A BitTorrent session: listens for peers and runs torrents.
 #[derive(Clone)]
@@ -136,8 +126,14 @@ impl Session {
                 .set_file_priority(file, *priority, Duration::ZERO)
                 .map_err(|e| SessionError::Torrent(e.to_string()))?;
         }
-        let shared =
-            TorrentShared::new(torrent, info_hash, store, engine, resume_path, &self.inner);
+        let shared = TorrentShared::new(
+            torrent,
+            info_hash,
+            store,
+            engine,
+            resume_path,
+            self.inner.links(),
+        );
         // Record the check's result right away, so a restart can trust it.
         shared.save_resume().await;
         self.lock_torrents().insert(info_hash, Arc::clone(&shared));
@@ -148,7 +144,7 @@ impl Session {
             handle.add_peer(peer);
         }
         let trackers = shared.torrent.trackers.clone();
-        let announcer = tokio::spawn(crate::tracker::announce_loop(
+        let announcer = tokio::spawn(crate::announce::announce_loop(
             Arc::clone(&shared),
             trackers,
             self.inner.config.peer_id,

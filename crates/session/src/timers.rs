@@ -19,32 +19,13 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 use crate::connection;
-use crate::session::Inner;
+use crate::inner::Inner;
+pub(crate) use crate::torrent::Timers;
 use crate::torrent::TorrentShared;
 
 /// How often a torrent with peers runs its timers (the old per-torrent
 /// timer task's period).
 pub(crate) const ACTIVE_TICK: Duration = Duration::from_millis(100);
-
-/// The handle torrents use to reach the session's timer task.
-#[derive(Clone, Debug)]
-pub(crate) struct Timers {
-    tx: mpsc::UnboundedSender<Arc<TorrentShared>>,
-}
-
-impl Timers {
-    /// A handle and the receiving end for [`run`].
-    pub(crate) fn new() -> (Timers, mpsc::UnboundedReceiver<Arc<TorrentShared>>) {
-        let (tx, rx) = mpsc::unbounded_channel();
-        (Timers { tx }, rx)
-    }
-
-    /// Runs `torrent`'s timers now and re-arms it (also how a torrent is
-    /// first registered).
-    pub(crate) fn kick(&self, torrent: Arc<TorrentShared>) {
-        let _ = self.tx.send(torrent);
-    }
-}
 
 /// A torrent the task knows, with its timer state.
 struct Armed {
@@ -169,7 +150,7 @@ fn run_timers(inner: &Arc<Inner>, entry: &mut Armed, now: Instant) -> Option<Ins
             }
         }
     }
-    let room = shared.max_peers.saturating_sub(shared.connected());
+    let room = shared.slots().room();
     let (due, next_dial) = {
         let mut book = shared.book.lock().unwrap_or_else(PoisonError::into_inner);
         for addr in learned {

@@ -13,8 +13,14 @@ use shoal_storage::resume::{self, ResumeData};
 use shoal_storage::{FileStore, piece_matches};
 use tokio::sync::{Notify, Semaphore, watch};
 
-use crate::fault::StorageFault;
 use crate::peers::PeerBook;
+use crate::rate::Limits;
+
+mod fault;
+mod timer_handle;
+
+pub use fault::StorageFault;
+pub(crate) use timer_handle::Timers;
 
 /// Progress of a torrent, for displays.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -95,13 +101,24 @@ pub(crate) struct TorrentShared {
     pub closed: AtomicBool,
     /// The last announce to each tracker, for displays.
     pub announces: crate::tracker::AnnounceLog,
-    /// The disk error the torrent is stopped by (`fault.rs`).
-    pub fault: watch::Sender<crate::fault::FaultState>,
+    /// The disk error the torrent is stopped by (`torrent/fault.rs`).
+    pub fault: watch::Sender<fault::FaultState>,
     /// The session's timer task (`timers.rs`).
-    pub timers: crate::timers::Timers,
+    pub timers: Timers,
     /// Armed without a peer: the timer task sleeps until the torrent's own
     /// deadlines, so a first peer or a learned address must kick it.
     idle: AtomicBool,
+}
+
+/// What a torrent takes from its session: the peer cap, the shared rate
+/// limits and the timer task.
+pub(crate) struct SessionLinks {
+    /// Most connections per torrent.
+    pub max_peers: usize,
+    /// The session's rate limits.
+    pub limits: Arc<Limits>,
+    /// The session's timer task.
+    pub timers: Timers,
 }
 
 impl TorrentShared {
@@ -111,11 +128,13 @@ impl TorrentShared {
         store: Arc<FileStore>,
         engine: Engine,
         resume_path: PathBuf,
-        session: &crate::session::Inner,
+        session: SessionLinks,
     ) -> Arc<Self> {
-        let max_peers = session.config.max_peers;
-        let limits = Arc::clone(&session.limits);
-        let timers = session.timers.clone();
+        let SessionLinks {
+            max_peers,
+            limits,
+            timers,
+        } = session;
         let complete = engine.is_complete();
         Arc::new(TorrentShared {
             torrent,
@@ -144,7 +163,7 @@ impl TorrentShared {
             reannounce: Notify::new(),
             closed: AtomicBool::new(false),
             announces: crate::tracker::AnnounceLog::default(),
-            fault: watch::Sender::new(crate::fault::FaultState::default()),
+            fault: watch::Sender::new(fault::FaultState::default()),
             timers,
             idle: AtomicBool::new(true),
         })
@@ -458,6 +477,15 @@ impl TorrentShared {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .len()
+    }
+
+    /// The connection slots: the dial policy's view of `max_peers` and
+    /// `connected()`, so free room is worked out in one place.
+    pub fn slots(&self) -> shoal_swarm::Slots {
+        shoal_swarm::Slots {
+            max: self.max_peers,
+            connected: self.connected(),
+        }
     }
 }
 

@@ -3,8 +3,10 @@
 //! torrent's files ([`FileStore`]), checking downloaded pieces
 //! ([`piece_matches`]), and crash-safe resume data ([`resume`]), the free space
 //! left for a download ([`available_space`]), and the one-process lock on a
-//! state directory ([`lock_dir`]).
+//! state directory ([`lock_dir`]), and the crash-safe file write everything
+//! that keeps state uses ([`write_atomic`]).
 
+mod atomic;
 mod check;
 mod dir_lock;
 mod direct;
@@ -15,10 +17,10 @@ mod store;
 mod unwritten;
 mod verify;
 
+pub use atomic::write_atomic;
 pub use check::{PieceState, check_options, check_pieces};
 pub use dir_lock::{DirLock, DirLockError, LOCK_FILE, lock_dir};
 pub use hash::{ContentHashes, HashError, HashOptions, PieceHash, Segment, V2File, hash_content};
-pub use resume::write_atomic;
 pub use space::available_space;
 pub use store::{FileStore, MAX_OPEN_FILES, StoreError};
 pub use unwritten::never_written;

@@ -5,7 +5,6 @@
 //! the data first, then [`save`] the record. A piece in a saved record was
 //! therefore durable before the record was, and a restart never fetches it again.
 
-use std::io::Write;
 use std::path::Path;
 
 use shoal_bencode::{Encode, Limits, OwnedValue, decode};
@@ -134,29 +133,9 @@ pub fn mtime(path: &Path) -> Option<i64> {
     i64::try_from(nanos).ok()
 }
 
-/// Writes `data` to `path` atomically (see [`write_atomic`]).
+/// Writes `data` to `path` atomically (see [`write_atomic`](crate::write_atomic)).
 pub fn save(path: &Path, data: &ResumeData) -> Result<(), ResumeError> {
-    Ok(write_atomic(path, &data.encode())?)
-}
-
-/// Writes `bytes` to `path` so that a crash leaves either the old file or
-/// the new one, never a mix: a temporary file in the same directory, `fsync`,
-/// rename over the old file, then `fsync` the directory so the rename itself
-/// survives a power cut.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let mut tmp = tempfile_in(dir, path)?;
-    let result = (|| {
-        tmp.1.write_all(bytes)?;
-        tmp.1.sync_all()?;
-        std::fs::rename(&tmp.0, path)?;
-        std::fs::File::open(dir)?.sync_all()
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp.0);
-    }
-    result
+    Ok(crate::write_atomic(path, &data.encode())?)
 }
 
 /// Loads a record; `Ok(None)` if there is none yet.
@@ -170,20 +149,6 @@ pub fn load(path: &Path) -> Result<Option<ResumeData>, ResumeError> {
         Ok(_) => {}
     }
     ResumeData::decode(&std::fs::read(path)?).map(Some)
-}
-
-fn tempfile_in(dir: &Path, target: &Path) -> std::io::Result<(std::path::PathBuf, std::fs::File)> {
-    let name = target
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(&tmp)?;
-    Ok((tmp, file))
 }
 
 #[cfg(test)]

@@ -38,10 +38,6 @@ pub struct DialConfig {
     pub max_backoff: Duration,
 }
 
-/// Failures in a row past which the back-off stops doubling (5 s · 2⁶ =
-/// 320 s is already over the 300 s cap).
-const MAX_DOUBLINGS: u32 = 6;
-
 impl Default for DialConfig {
     fn default() -> Self {
         DialConfig {
@@ -218,11 +214,7 @@ impl DialBook {
 /// The wait after `failures` failures in a row: the first failure waits the
 /// base, as a clean close (no failure) does; each further one doubles it.
 fn backoff(config: &DialConfig, failures: u32) -> Duration {
-    let doublings = failures.saturating_sub(1).min(MAX_DOUBLINGS);
-    config
-        .base_backoff
-        .saturating_mul(1 << doublings)
-        .min(config.max_backoff)
+    crate::delay_after(config.base_backoff, config.max_backoff, failures)
 }
 
 #[cfg(test)]

@@ -1,7 +1,8 @@
 //! Sans-IO swarm decisions for shoal: which blocks to request from whom
 //! ([`Picker`]), how many requests to keep in flight per peer ([`Pipeline`]),
 //! whom to upload to ([`Choker`]), whom to ban after hash failures
-//! ([`Blame`]), and which peers to dial when ([`DialBook`]).
+//! ([`Blame`]), which peers to dial when ([`DialBook`]), and how long to wait
+//! before retrying anything that failed ([`Backoff`]).
 //!
 //! Nothing here does I/O or reads a clock. Time is a [`Duration`] since an
 //! arbitrary epoch chosen by the caller (the session uses the time since it
@@ -64,6 +65,7 @@
 //!
 //! [`Duration`]: std::time::Duration
 
+mod backoff;
 mod blame;
 mod choker;
 mod dial;
@@ -73,6 +75,7 @@ mod piece_set;
 mod pipeline;
 mod rarity;
 
+pub use backoff::{Backoff, delay_after};
 pub use blame::{Blame, BlameConfig};
 pub use choker::{ChokeDiff, Choker, ChokerConfig, SeedMode};
 pub use dial::{DialBook, DialConfig, Slots};

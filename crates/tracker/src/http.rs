@@ -18,44 +18,11 @@ use shoal_tracker_proto::http::{HttpError, RequestHead, parse_request_head};
 use shoal_tracker_proto::limits::MAX_HTTP_HEAD;
 
 use crate::access::{split_path, valid_passkey};
-use crate::http_handlers::{announce, scrape};
+use crate::http_handlers::{Reply, announce, scrape};
 use crate::state::Shared;
 
 /// Time allowed for a request head once its first byte has arrived.
 const HEAD_DEADLINE: Duration = Duration::from_secs(10);
-
-/// One finished response.
-pub struct Reply {
-    /// Status line text, e.g. `200 OK`.
-    pub status: &'static str,
-    /// Content type.
-    pub content_type: &'static str,
-    /// Body.
-    pub body: Vec<u8>,
-    /// Close the connection afterwards.
-    pub close: bool,
-}
-
-impl Reply {
-    /// A `200 OK` bencoded body.
-    pub fn bencode(body: Vec<u8>) -> Reply {
-        Reply {
-            status: "200 OK",
-            content_type: "text/plain",
-            body,
-            close: false,
-        }
-    }
-
-    fn error(status: &'static str) -> Reply {
-        Reply {
-            status,
-            content_type: "text/plain",
-            body: status.as_bytes().to_vec(),
-            close: true,
-        }
-    }
-}
 
 /// Accepts connections until shutdown.
 pub async fn serve(

@@ -1,4 +1,5 @@
-//! HTTP announce and scrape: query in, bencoded reply out.
+//! HTTP announce and scrape: query in, bencoded [`Reply`] out (the server in
+//! `http.rs` only moves them over the connection).
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddrV4, SocketAddrV6};
@@ -9,9 +10,42 @@ use shoal_tracker_proto::http::{
     ScrapeRequest, ScrapeStats,
 };
 
-use crate::http::Reply;
 use crate::state::Shared;
 use crate::store::{Announce, PeerAddr};
+
+/// One finished response.
+pub struct Reply {
+    /// Status line text, e.g. `200 OK`.
+    pub status: &'static str,
+    /// Content type.
+    pub content_type: &'static str,
+    /// Body.
+    pub body: Vec<u8>,
+    /// Close the connection afterwards.
+    pub close: bool,
+}
+
+impl Reply {
+    /// A `200 OK` bencoded body.
+    pub fn bencode(body: Vec<u8>) -> Reply {
+        Reply {
+            status: "200 OK",
+            content_type: "text/plain",
+            body,
+            close: false,
+        }
+    }
+
+    /// A bare status reply that closes the connection (malformed HTTP).
+    pub(crate) fn error(status: &'static str) -> Reply {
+        Reply {
+            status,
+            content_type: "text/plain",
+            body: status.as_bytes().to_vec(),
+            close: true,
+        }
+    }
+}
 
 fn failure(shared: &Shared, reason: impl Into<String>) -> Reply {
     shared.metrics.http_errors.fetch_add(1, Relaxed);

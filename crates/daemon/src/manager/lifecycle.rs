@@ -279,7 +279,7 @@ impl Daemon {
                 return false;
             }
         };
-        let mut delay = FETCH_RETRY;
+        let mut retry = shoal_swarm::Backoff::new(FETCH_RETRY, FETCH_RETRY_MAX);
         loop {
             let fetched = tokio::select! {
                 r = self.shared.session.fetch_metadata(&magnet, &[]) => r,
@@ -302,10 +302,9 @@ impl Daemon {
             }
             self.bump();
             tokio::select! {
-                () = tokio::time::sleep(delay) => {}
+                () = tokio::time::sleep(retry.next_delay()) => {}
                 _ = cancel.changed() => return false,
             }
-            delay = delay.saturating_mul(2).min(FETCH_RETRY_MAX);
         }
     }
 

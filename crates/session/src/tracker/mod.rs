@@ -4,12 +4,9 @@
 //! intervals, retries); this module speaks HTTP(S) and UDP (BEP 15) to the
 //! trackers it names ([`run`] drives it).
 
-mod run;
 mod scrape;
 mod status;
 mod udp;
-
-pub(crate) use run::{announce_loop, discover};
 
 pub use scrape::{ScrapeResult, SwarmCounts, scrape};
 pub(crate) use status::AnnounceLog;
@@ -66,7 +63,7 @@ pub(crate) struct AnnounceOutcome {
 }
 
 /// One tracker and its protocol state.
-enum Tracker {
+pub(crate) enum Tracker {
     Http {
         url: String,
         tracker_id: Option<Vec<u8>>,
@@ -82,7 +79,7 @@ enum Tracker {
 }
 
 impl Tracker {
-    fn new(url: &str) -> Result<Tracker, TrackerError> {
+    pub(crate) fn new(url: &str) -> Result<Tracker, TrackerError> {
         if !shoal_metainfo::is_clean_url(url) {
             // Control bytes would reach an HTTP request line or, as BEP 41
             // URL data, a UDP tracker's logs.
@@ -135,7 +132,7 @@ impl Tracker {
         }
     }
 
-    async fn announce(&mut self, a: &Announce) -> Result<AnnounceOutcome, TrackerError> {
+    pub(crate) async fn announce(&mut self, a: &Announce) -> Result<AnnounceOutcome, TrackerError> {
         match self {
             Tracker::Http { url, tracker_id } => {
                 let request = AnnounceRequest {

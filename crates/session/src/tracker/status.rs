@@ -31,12 +31,6 @@ struct LogInner {
 /// this only guards against a pathological one).
 const MAX_TRACKERS: usize = 256;
 
-pub(crate) fn now_unix() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
 impl AnnounceLog {
     fn lock(&self) -> std::sync::MutexGuard<'_, LogInner> {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
@@ -46,7 +40,7 @@ impl AnnounceLog {
     pub fn record(&self, url: &str, result: Result<usize, String>) {
         let status = AnnounceStatus {
             url: url.to_owned(),
-            at: now_unix(),
+            at: crate::now_unix(),
             result,
         };
         let mut inner = self.lock();

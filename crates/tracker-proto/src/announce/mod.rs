@@ -42,12 +42,11 @@
 //! assert_eq!(announcer.poll_timeout(), Some(Duration::from_secs(1800)));
 //! ```
 
-mod backoff;
 mod connection_id;
 mod udp_exchange;
 
-pub use backoff::{Backoff, delay_after};
 pub use connection_id::{CONNECTION_ID_LIFETIME, ConnectionIdCache};
+pub use shoal_swarm::{Backoff, delay_after};
 pub use udp_exchange::{
     FIRST_WAIT, SENDS, UdpAnnounce, UdpExchange, UdpFailure, UdpQuery, UdpReply,
 };

@@ -6,7 +6,6 @@
 //! Written to a temporary file, fsynced and renamed, so a crash never leaves a
 //! half-written snapshot behind.
 
-use std::io::Write;
 use std::path::Path;
 
 use super::{PeerAddr, Store};
@@ -110,14 +109,7 @@ fn u32_at(b: &mut &[u8]) -> Result<u32, SnapshotError> {
     ))
 }
 
-/// Writes `bytes` to `path` atomically: temporary file, fsync, rename.
+/// Writes `bytes` to `path` atomically ([`shoal_storage::write_atomic`]).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), SnapshotError> {
-    let tmp = path.with_extension("tmp");
-    {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&tmp, path)?;
-    Ok(())
+    Ok(shoal_storage::write_atomic(path, bytes)?)
 }

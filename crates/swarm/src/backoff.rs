@@ -1,6 +1,7 @@
 //! Retry delays that double after each failure in a row, up to a cap: the
-//! one helper behind the announcer's retries and the UDP client's
-//! retransmits.
+//! one helper behind the dial policy's back-off, the tracker announcer's
+//! retries and UDP retransmits (in `shoal-tracker-proto`), and the session's
+//! and the daemon's DHT and metadata retries.
 
 use std::time::Duration;
 

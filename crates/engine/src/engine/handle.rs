@@ -273,7 +273,7 @@ impl Engine {
             self.on_metadata(key, payload, now);
             return;
         }
-        if id == crate::pex::UT_PEX_ID {
+        if id == super::pex::UT_PEX_ID {
             self.on_pex(key, payload, now);
             return;
         }

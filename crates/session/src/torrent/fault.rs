@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use shoal_storage::StoreError;
 
-use crate::torrent::{TorrentHandle, TorrentShared};
+use super::{TorrentHandle, TorrentShared};
 
 /// A disk error that stopped a torrent's download.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -42,6 +42,20 @@ pub(crate) struct PexState {
     pub listen_addr: Option<SocketAddr>,
 }
 
+impl PexState {
+    /// Whether the next ut_pex message to a peer connected at
+    /// `connected_at` is due at `now` (whether it speaks ut_pex aside).
+    pub(crate) fn due(&self, connected_at: Duration, now: Duration) -> bool {
+        let since = self.last_sent.unwrap_or(connected_at);
+        let gap = if self.last_sent.is_some() {
+            PEX_INTERVAL
+        } else {
+            FIRST_PEX_DELAY
+        };
+        now.saturating_sub(since) >= gap
+    }
+}
+
 impl Engine {
     /// Records that we dialed `peer`, so its address is where it listens and
     /// may be passed on to others.
@@ -94,7 +108,7 @@ impl Engine {
     /// Sends due ut_pex messages: peers added since the last message to each
     /// peer, and peers dropped since.
     pub(crate) fn send_pex(&mut self, now: Duration) {
-        if !self.pex_enabled() || !self.peers.values().any(|p| pex_due(p, now)) {
+        if !self.pex_enabled() || !self.peers.values().any(|p| p.pex_due(now)) {
             // Most ticks: nobody is due, so the peer list is not built.
             return;
         }
@@ -111,7 +125,7 @@ impl Engine {
             let Some(their_id) = peer.ext.as_ref().and_then(|e| e.extension_id(UT_PEX)) else {
                 continue;
             };
-            if !pex_due(peer, now) {
+            if !peer.pex_due(now) {
                 continue;
             }
             peer.pex.last_sent = Some(now);
@@ -149,22 +163,4 @@ impl Engine {
             });
         }
     }
-}
-
-/// Whether `peer` speaks ut_pex and its next message is due at `now`.
-fn pex_due(peer: &crate::peer::Peer, now: Duration) -> bool {
-    let since = peer.pex.last_sent.unwrap_or(peer.connected_at);
-    let gap = if peer.pex.last_sent.is_some() {
-        PEX_INTERVAL
-    } else {
-        FIRST_PEX_DELAY
-    };
-    // The time first: it is nearly always not due, and the extension
-    // lookup is a string search (this runs for every peer every tick).
-    now.saturating_sub(since) >= gap
-        && peer
-            .ext
-            .as_ref()
-            .and_then(|e| e.extension_id(UT_PEX))
-            .is_some()
 }

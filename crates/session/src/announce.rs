@@ -10,9 +10,8 @@ use std::time::{Duration, Instant};
 use shoal_tracker_proto::Event;
 use shoal_tracker_proto::announce::{Announcer, AnnouncerConfig, Interval};
 
-use super::status::{self, AnnounceLog};
-use super::{Announce, Tracker};
 use crate::torrent::TorrentShared;
+use crate::tracker::{Announce, AnnounceLog, Tracker, TrackerError};
 
 /// Peers asked for per announce.
 const NUMWANT: u32 = 50;
@@ -86,7 +85,7 @@ impl Trackers {
             let url = self.core.url(id).unwrap_or_default().to_owned();
             let result = match self.io.get_mut(id.0) {
                 Some(tracker) => tracker.announce(&announce(attempt.event)).await,
-                None => Err(super::TrackerError::Unsupported(url.clone())),
+                None => Err(TrackerError::Unsupported(url.clone())),
             };
             let now = self.now();
             match result {
@@ -157,7 +156,7 @@ pub(crate) async fn announce_loop(
         let wait = due.saturating_duration_since(tokio::time::Instant::now());
         shared
             .announces
-            .set_next(status::now_unix().saturating_add(wait.as_secs()));
+            .set_next(crate::now_unix().saturating_add(wait.as_secs()));
         // `changed()` rather than `wait_for`: no watch guard may be held
         // across an await in a task that must be `Send`.
         tokio::select! {

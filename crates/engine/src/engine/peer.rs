@@ -58,7 +58,7 @@ pub(crate) struct Peer {
     /// When it connected.
     pub connected_at: Duration,
     /// Peer exchange with it.
-    pub pex: crate::pex::PexState,
+    pub pex: super::pex::PexState,
     /// Its `port` message (BEP 5) was passed on already.
     pub dht_node_told: bool,
 }
@@ -95,7 +95,7 @@ impl Peer {
             downloaded: 0,
             uploaded: 0,
             connected_at: now,
-            pex: crate::pex::PexState::default(),
+            pex: super::pex::PexState::default(),
             dht_node_told: false,
         }
     }
@@ -128,5 +128,17 @@ impl Peer {
         write(self);
         self.last_send = now;
         output.note(self.key, &mut self.listed);
+    }
+
+    /// Whether this peer speaks ut_pex and its next message is due at `now`.
+    pub(crate) fn pex_due(&self, now: Duration) -> bool {
+        // The time first: it is nearly always not due, and the extension
+        // lookup is a string search (this runs for every peer every tick).
+        self.pex.due(self.connected_at, now)
+            && self
+                .ext
+                .as_ref()
+                .and_then(|e| e.extension_id(shoal_wire::UT_PEX))
+                .is_some()
     }
 }

@@ -1,0 +1,33 @@
+//! The state a session shares with its tasks (the accept loop, the timer
+//! task, connections): below them, so they need not import the session.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use crate::torrent::{SessionLinks, Timers, TorrentShared};
+use crate::{Dht, SessionConfig};
+
+/// The session's shared state.
+pub(crate) struct Inner {
+    pub(crate) config: SessionConfig,
+    /// The DHT node, if running; taken at shutdown to save its table.
+    pub(crate) dht: Mutex<Option<Arc<Dht>>>,
+    /// The one timer task of every torrent (`timers.rs`).
+    pub(crate) timers: Timers,
+    pub(crate) limits: Arc<crate::rate::Limits>,
+    /// Where the listener accepts peers.
+    pub(crate) local_addr: SocketAddr,
+    pub(crate) torrents: Mutex<HashMap<[u8; 20], Arc<TorrentShared>>>,
+}
+
+impl Inner {
+    /// What a new torrent takes from this session.
+    pub(crate) fn links(&self) -> SessionLinks {
+        SessionLinks {
+            max_peers: self.config.max_peers,
+            limits: Arc::clone(&self.limits),
+            timers: self.timers.clone(),
+        }
+    }
+}
