@@ -4,8 +4,9 @@
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::combinators::BoxBody;
@@ -26,6 +27,10 @@ const MAX_CONNECTIONS: usize = 256;
 const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// Body size for requests that carry no upload.
 pub(crate) const SMALL_BODY: usize = 64 * 1024;
+/// Most JSON structure (`[`, `{`, `,` and `:` outside strings) in one
+/// request body: a generic JSON value costs tens of bytes per element, so
+/// this bounds a parsed body to a few tens of MB whatever its size.
+const MAX_JSON_STRUCTURE: usize = 256 * 1024;
 
 /// The response body type of every handler.
 pub(crate) type Body = BoxBody<Bytes, Infallible>;
@@ -38,6 +43,8 @@ pub(crate) struct Ctx {
     pub rpc_session_id: String,
     /// Largest upload body.
     pub max_body: usize,
+    /// Time for a whole request body to arrive.
+    pub body_timeout: Duration,
 }
 
 /// Runs the daemon until `shutdown` resolves: opens the state, binds the
@@ -61,9 +68,11 @@ pub async fn serve(
             credentials: config.username.clone().zip(config.password.clone()),
             allowed_hosts: config.allowed_hosts.clone(),
             csrf_token: crate::security::random_token(),
+            throttle: crate::security::AuthThrottle::default(),
         },
         rpc_session_id: crate::security::random_token(),
         max_body: config.max_body,
+        body_timeout: Duration::from_secs(config.body_timeout),
         daemon: daemon.clone(),
     });
     tokio::select! {
@@ -80,7 +89,7 @@ async fn accept_loop(ctx: Arc<Ctx>, listener: TcpListener) {
         let Ok(permit) = Arc::clone(&slots).acquire_owned().await else {
             return;
         };
-        let Ok((stream, _peer)) = listener.accept().await else {
+        let Ok((stream, peer)) = listener.accept().await else {
             tokio::time::sleep(Duration::from_millis(50)).await;
             continue;
         };
@@ -89,7 +98,7 @@ async fn accept_loop(ctx: Arc<Ctx>, listener: TcpListener) {
             let _permit = permit;
             let service = hyper::service::service_fn(move |req| {
                 let ctx = Arc::clone(&ctx);
-                async move { Ok::<_, Infallible>(handle(&ctx, req).await) }
+                async move { Ok::<_, Infallible>(handle(&ctx, req, peer.ip()).await) }
             });
             let conn = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
@@ -101,7 +110,7 @@ async fn accept_loop(ctx: Arc<Ctx>, listener: TcpListener) {
     }
 }
 
-async fn handle(ctx: &Ctx, req: Request<Incoming>) -> Response<Body> {
+async fn handle(ctx: &Ctx, req: Request<Incoming>, peer: IpAddr) -> Response<Body> {
     let host = req
         .headers()
         .get(hyper::header::HOST)
@@ -117,7 +126,26 @@ async fn handle(ctx: &Ctx, req: Request<Incoming>) -> Response<Body> {
         .headers()
         .get(hyper::header::AUTHORIZATION)
         .map(HeaderValue::as_bytes);
+    if ctx.security.credentials.is_some() {
+        if let Err(wait) = ctx.security.throttle.check(peer, Instant::now()) {
+            let mut resp = error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "throttled",
+                "too many failed logins from this address; try again later",
+            );
+            let secs = wait.as_secs().max(1).to_string();
+            if let Ok(v) = HeaderValue::from_str(&secs) {
+                resp.headers_mut().insert(hyper::header::RETRY_AFTER, v);
+            }
+            return resp;
+        }
+    }
     if !ctx.security.authorized(auth) {
+        // A request without credentials is no guess (browsers and clients
+        // send one first to learn that auth is needed).
+        if auth.is_some() {
+            ctx.security.throttle.failed(peer, Instant::now());
+        }
         let mut resp = error(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
@@ -142,10 +170,14 @@ async fn handle(ctx: &Ctx, req: Request<Incoming>) -> Response<Body> {
     crate::ui::handle(&path, req.method())
 }
 
-/// Reads a request body of at most `limit` bytes, or answers 413.
+/// Reads a request body of at most `limit` bytes within `deadline`, or
+/// answers 413 (refused from its declared length before any of it is read)
+/// or 408. Either error closes the connection, as the rest of the body is
+/// left unread.
 pub(crate) async fn read_body(
     req: Request<Incoming>,
     limit: usize,
+    deadline: Duration,
 ) -> Result<Bytes, Response<Body>> {
     let declared = req
         .headers()
@@ -153,25 +185,76 @@ pub(crate) async fn read_body(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
-        return Err(too_large(limit));
+        return Err(closing(too_large(limit)));
     }
-    match Limited::new(req.into_body(), limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(err) if err.is::<http_body_util::LengthLimitError>() => Err(too_large(limit)),
-        Err(_) => Err(error(
+    let collect = Limited::new(req.into_body(), limit).collect();
+    match tokio::time::timeout(deadline, collect).await {
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(err)) if err.is::<http_body_util::LengthLimitError>() => {
+            Err(closing(too_large(limit)))
+        }
+        Ok(Err(_)) => Err(closing(error(
             StatusCode::BAD_REQUEST,
             "bad_body",
             "could not read the request body",
-        )),
+        ))),
+        Err(_) => Err(closing(error(
+            StatusCode::REQUEST_TIMEOUT,
+            "body_timeout",
+            &format!(
+                "the request body did not arrive within {} s",
+                deadline.as_secs()
+            ),
+        ))),
     }
 }
 
-fn too_large(limit: usize) -> Response<Body> {
+/// A 413 for JSON whose structure (not its strings) exceeds
+/// [`MAX_JSON_STRUCTURE`], to answer before it is parsed into a generic
+/// value. Only a scan: whether the JSON is valid is left to the parser.
+pub(crate) fn json_too_big(body: &[u8]) -> Option<Response<Body>> {
+    let mut structure = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for &b in body {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+        } else {
+            match b {
+                b'"' => in_string = true,
+                b'[' | b'{' | b',' | b':' => structure += 1,
+                _ => {}
+            }
+        }
+    }
+    (structure > MAX_JSON_STRUCTURE).then(|| {
+        closing(error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            &format!("request body has more than {MAX_JSON_STRUCTURE} JSON elements"),
+        ))
+    })
+}
+
+/// An answer of 413 for a body over `limit`.
+pub(crate) fn too_large(limit: usize) -> Response<Body> {
     error(
         StatusCode::PAYLOAD_TOO_LARGE,
         "too_large",
         &format!("request body is larger than {limit} bytes"),
     )
+}
+
+/// `resp` with `Connection: close`.
+fn closing(mut resp: Response<Body>) -> Response<Body> {
+    resp.headers_mut()
+        .insert(hyper::header::CONNECTION, HeaderValue::from_static("close"));
+    resp
 }
 
 /// A response with a body and content type.
