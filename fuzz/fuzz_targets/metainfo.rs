@@ -89,6 +89,11 @@ fn check_info(info: &Info) {
         }
     }
 
+    // Files lie in piece-space order: ends never go back, so the last
+    // file's end (what `piece_space_end` takes) is the largest.
+    let ends: Vec<u64> = info.files.iter().map(|f| f.offset + f.length).collect();
+    assert!(ends.windows(2).all(|w| w[0] <= w[1]), "files out of order");
+    assert_eq!(info.piece_space_end(), ends.iter().copied().max().unwrap_or(0));
     let n = info.num_pieces();
     if info.version.has_v1() {
         assert_eq!(info.v1_pieces.len(), n);
