@@ -103,7 +103,7 @@ fn big_bodies_are_refused_before_they_are_read() {
 }
 
 #[test]
-fn only_torrent_add_gets_a_big_rpc_body_and_json_structure_is_capped() {
+fn only_add_and_set_get_a_big_rpc_body_and_json_structure_is_capped() {
     let s = server(|c| c.max_body = 4 << 20);
     let a = s.addr;
     let sid = session_id(a);
@@ -129,6 +129,11 @@ fn only_torrent_add_gets_a_big_rpc_body_and_json_structure_is_capped() {
         serde_json::from_str::<serde_json::Value>(&body).unwrap()["result"],
         "success"
     );
+    // Per-file lists of a large torrent are long too.
+    let (status, _, body) = rpc(&format!(
+        r#"{{"method": "torrent-set", "arguments": {{"ids": [1]}}}}{padding}"#
+    ));
+    assert_eq!(status, 200, "{body}");
     // 300k tiny elements parse to far more memory than their 600 KB.
     let elements = "0,".repeat(300_000);
     let (status, _, body) = rpc(&format!(

@@ -79,7 +79,7 @@ pub(crate) async fn handle(ctx: &Ctx, req: Request<Incoming>) -> Response<Body> 
             None,
         );
     };
-    if body.len() > SMALL_BODY && !only_adds(&request) {
+    if body.len() > SMALL_BODY && !may_be_big(&request) {
         return too_large(SMALL_BODY);
     }
     if jsonrpc::is_jsonrpc(&request) {
@@ -105,17 +105,18 @@ pub(crate) async fn handle(ctx: &Ctx, req: Request<Incoming>) -> Response<Body> 
     }
 }
 
-/// Whether a request (or every request of a batch) is `torrent-add`, the
-/// only method allowed a body over [`SMALL_BODY`].
-fn only_adds(request: &Value) -> bool {
-    let is_add = |r: &Value| {
+/// Whether a request (or every request of a batch) may have a body over
+/// [`SMALL_BODY`]: `torrent-add` (a .torrent file) and `torrent-set` (per-file
+/// lists such as `files-wanted`, over 10k indices for a large torrent).
+fn may_be_big(request: &Value) -> bool {
+    let allowed = |r: &Value| {
         r.get("method")
             .and_then(Value::as_str)
-            .is_some_and(|m| args::canon(m) == "torrent_add")
+            .is_some_and(|m| matches!(args::canon(m).as_str(), "torrent_add" | "torrent_set"))
     };
     match request {
-        Value::Array(batch) => batch.iter().all(is_add),
-        one => is_add(one),
+        Value::Array(batch) => batch.iter().all(allowed),
+        one => allowed(one),
     }
 }
 
