@@ -38,7 +38,7 @@ fuzz_target!(|data: &[u8]| {
     }
     for p in [data, &packet[..]] {
         node.handle_packet(peer, p, Duration::from_millis(10));
-        node.tick(Duration::from_secs(5));
+        node.handle_timeout(Duration::from_secs(5));
         while let Some((_, out)) = node.poll_transmit() {
             assert!(out.len() <= shoal_dht::limits::MAX_PACKET);
         }

@@ -8,45 +8,21 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use http_body_util::combinators::BoxBody;
-use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use hyper::header::{CONTENT_TYPE, HeaderValue};
+use hyper::header::HeaderValue;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
-use crate::security::Security;
+use crate::security::{LoginSessions, Security};
+use crate::web::{Body, Ctx, Peer, error};
 use crate::{Daemon, DaemonConfig, DaemonError};
 
 /// Most client connections served at once.
 const MAX_CONNECTIONS: usize = 256;
 /// A client must send its request headers within this time.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
-/// Body size for requests that carry no upload.
-pub(crate) const SMALL_BODY: usize = 64 * 1024;
-/// Most JSON structure (`[`, `{`, `,` and `:` outside strings) in one
-/// request body: a generic JSON value costs tens of bytes per element, so
-/// this bounds a parsed body to a few tens of MB whatever its size.
-const MAX_JSON_STRUCTURE: usize = 256 * 1024;
-
-/// The response body type of every handler.
-pub(crate) type Body = BoxBody<Bytes, Infallible>;
-
-/// What the handlers share.
-pub(crate) struct Ctx {
-    pub daemon: Daemon,
-    pub security: Security,
-    /// Transmission's session id (the 409 handshake).
-    pub rpc_session_id: String,
-    /// Largest upload body.
-    pub max_body: usize,
-    /// Time for a whole request body to arrive.
-    pub body_timeout: Duration,
-}
-
 /// Runs the daemon until `shutdown` resolves: opens the state, binds the
 /// peer port and the API address, serves, then saves and stops.
 pub async fn serve(
@@ -68,9 +44,12 @@ pub async fn serve(
             credentials: config.username.clone().zip(config.password.clone()),
             allowed_hosts: config.allowed_hosts.clone(),
             csrf_token: crate::security::random_token(),
+            api_key: config.api_key.clone(),
             throttle: crate::security::AuthThrottle::default(),
         },
         rpc_session_id: crate::security::random_token(),
+        qbt_sessions: LoginSessions::default(),
+        qbt_sync: crate::sync_log::SyncLog::default(),
         max_body: config.max_body,
         body_timeout: Duration::from_secs(config.body_timeout),
         daemon: daemon.clone(),
@@ -110,7 +89,7 @@ async fn accept_loop(ctx: Arc<Ctx>, listener: TcpListener) {
     }
 }
 
-async fn handle(ctx: &Ctx, req: Request<Incoming>, peer: IpAddr) -> Response<Body> {
+async fn handle(ctx: &Ctx, mut req: Request<Incoming>, peer: IpAddr) -> Response<Body> {
     let host = req
         .headers()
         .get(hyper::header::HOST)
@@ -122,10 +101,8 @@ async fn handle(ctx: &Ctx, req: Request<Incoming>, peer: IpAddr) -> Response<Bod
             "this Host is not allowed (add it to allowed_hosts)",
         );
     }
-    let auth = req
-        .headers()
-        .get(hyper::header::AUTHORIZATION)
-        .map(HeaderValue::as_bytes);
+    // A source that failed to log in too often waits, whatever it sends
+    // (basic auth here, or the qBittorrent API's login form).
     if ctx.security.credentials.is_some() {
         if let Err(wait) = ctx.security.throttle.check(peer, Instant::now()) {
             let mut resp = error(
@@ -140,6 +117,17 @@ async fn handle(ctx: &Ctx, req: Request<Incoming>, peer: IpAddr) -> Response<Bod
             return resp;
         }
     }
+    req.extensions_mut().insert(Peer(peer));
+    // qBittorrent's clients log in for a cookie instead of sending basic
+    // auth: that API checks its callers itself.
+    let path = req.uri().path().to_owned();
+    if let Some(rest) = path.strip_prefix("/api/v2") {
+        return crate::qbittorrent::handle(ctx, req, rest).await;
+    }
+    let auth = req
+        .headers()
+        .get(hyper::header::AUTHORIZATION)
+        .map(HeaderValue::as_bytes);
     if !ctx.security.authorized(auth) {
         // A request without credentials is no guess (browsers and clients
         // send one first to learn that auth is needed).
@@ -157,7 +145,6 @@ async fn handle(ctx: &Ctx, req: Request<Incoming>, peer: IpAddr) -> Response<Bod
         );
         return resp;
     }
-    let path = req.uri().path().to_owned();
     if path == "/transmission/rpc" || path == "/transmission/rpc/" {
         return crate::transmission::handle(ctx, req).await;
     }
@@ -168,137 +155,4 @@ async fn handle(ctx: &Ctx, req: Request<Incoming>, peer: IpAddr) -> Response<Bod
         return crate::metrics::handle(ctx);
     }
     crate::ui::handle(&path, req.method())
-}
-
-/// Reads a request body of at most `limit` bytes within `deadline`, or
-/// answers 413 (refused from its declared length before any of it is read)
-/// or 408. Either error closes the connection, as the rest of the body is
-/// left unread.
-pub(crate) async fn read_body(
-    req: Request<Incoming>,
-    limit: usize,
-    deadline: Duration,
-) -> Result<Bytes, Response<Body>> {
-    let declared = req
-        .headers()
-        .get(hyper::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit as u64) {
-        return Err(closing(too_large(limit)));
-    }
-    let collect = Limited::new(req.into_body(), limit).collect();
-    match tokio::time::timeout(deadline, collect).await {
-        Ok(Ok(collected)) => Ok(collected.to_bytes()),
-        Ok(Err(err)) if err.is::<http_body_util::LengthLimitError>() => {
-            Err(closing(too_large(limit)))
-        }
-        Ok(Err(_)) => Err(closing(error(
-            StatusCode::BAD_REQUEST,
-            "bad_body",
-            "could not read the request body",
-        ))),
-        Err(_) => Err(closing(error(
-            StatusCode::REQUEST_TIMEOUT,
-            "body_timeout",
-            &format!(
-                "the request body did not arrive within {} s",
-                deadline.as_secs()
-            ),
-        ))),
-    }
-}
-
-/// A 413 for JSON whose structure (not its strings) exceeds
-/// [`MAX_JSON_STRUCTURE`], to answer before it is parsed into a generic
-/// value. Only a scan: whether the JSON is valid is left to the parser.
-pub(crate) fn json_too_big(body: &[u8]) -> Option<Response<Body>> {
-    let mut structure = 0usize;
-    let mut in_string = false;
-    let mut escaped = false;
-    for &b in body {
-        if in_string {
-            match (escaped, b) {
-                (true, _) => escaped = false,
-                (false, b'\\') => escaped = true,
-                (false, b'"') => in_string = false,
-                _ => {}
-            }
-        } else {
-            match b {
-                b'"' => in_string = true,
-                b'[' | b'{' | b',' | b':' => structure += 1,
-                _ => {}
-            }
-        }
-    }
-    (structure > MAX_JSON_STRUCTURE).then(|| {
-        closing(error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too_large",
-            &format!("request body has more than {MAX_JSON_STRUCTURE} JSON elements"),
-        ))
-    })
-}
-
-/// An answer of 413 for a body over `limit`.
-pub(crate) fn too_large(limit: usize) -> Response<Body> {
-    error(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "too_large",
-        &format!("request body is larger than {limit} bytes"),
-    )
-}
-
-/// `resp` with `Connection: close`.
-fn closing(mut resp: Response<Body>) -> Response<Body> {
-    resp.headers_mut()
-        .insert(hyper::header::CONNECTION, HeaderValue::from_static("close"));
-    resp
-}
-
-/// A response with a body and content type.
-pub(crate) fn response(
-    status: StatusCode,
-    content_type: &str,
-    body: impl Into<Bytes>,
-) -> Response<Body> {
-    let mut resp = Response::new(Full::new(body.into()).boxed());
-    *resp.status_mut() = status;
-    if let Ok(v) = HeaderValue::from_str(content_type) {
-        resp.headers_mut().insert(CONTENT_TYPE, v);
-    }
-    resp.headers_mut().insert(
-        "x-content-type-options",
-        HeaderValue::from_static("nosniff"),
-    );
-    resp.headers_mut()
-        .insert("cache-control", HeaderValue::from_static("no-store"));
-    resp
-}
-
-/// A JSON response.
-pub(crate) fn json(status: StatusCode, value: &impl serde::Serialize) -> Response<Body> {
-    match serde_json::to_vec(value) {
-        Ok(body) => response(status, "application/json", body),
-        Err(_) => response(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "application/json",
-            r#"{"error":{"code":"internal","message":"encoding failed"}}"#,
-        ),
-    }
-}
-
-/// A JSON error: `{"error": {"code": …, "message": …}}`.
-pub(crate) fn error(status: StatusCode, code: &str, message: &str) -> Response<Body> {
-    json(
-        status,
-        &serde_json::json!({ "error": { "code": code, "message": message } }),
-    )
-}
-
-/// The JSON error for a daemon error.
-pub(crate) fn daemon_error(err: &DaemonError) -> Response<Body> {
-    let status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    error(status, err.code(), &err.to_string())
 }

@@ -187,3 +187,27 @@ fn password_guessing_is_throttled() {
     // Even the right password waits: a throttled guess learns nothing.
     assert_eq!(get(Some(&basic("admin:s3cret"))).0, 429);
 }
+
+#[test]
+fn qbittorrent_login_guessing_is_throttled_too() {
+    let s = server(|c| {
+        c.username = Some("admin".into());
+        c.password = Some("s3cret".into());
+    });
+    let a = s.addr;
+    let login = |password: &str| {
+        request(
+            a,
+            "POST",
+            "/api/v2/auth/login",
+            &[("Content-Type", "application/x-www-form-urlencoded")],
+            format!("username=admin&password={password}").as_bytes(),
+        )
+    };
+    for i in 0..10 {
+        let (status, _, body) = login(&format!("guess{i}"));
+        assert_eq!((status, body.as_str()), (200, "Fails."));
+    }
+    assert_eq!(login("guess10").0, 429);
+    assert_eq!(login("s3cret").0, 429);
+}

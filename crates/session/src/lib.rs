@@ -24,6 +24,7 @@ mod rate;
 mod secure;
 mod session;
 mod startup;
+mod timers;
 mod torrent;
 mod tracker;
 

@@ -89,6 +89,11 @@ pub(crate) struct TorrentShared {
     pub announces: crate::tracker::AnnounceLog,
     /// The disk error the torrent is stopped by (`fault.rs`).
     pub fault: watch::Sender<crate::fault::FaultState>,
+    /// The session's timer task (`timers.rs`).
+    pub timers: crate::timers::Timers,
+    /// Armed without a peer: the timer task sleeps until the torrent's own
+    /// deadlines, so a first peer or a learned address must kick it.
+    idle: AtomicBool,
 }
 
 impl TorrentShared {
@@ -98,9 +103,11 @@ impl TorrentShared {
         store: Arc<FileStore>,
         engine: Engine,
         resume_path: PathBuf,
-        max_peers: usize,
-        limits: Arc<crate::rate::Limits>,
+        session: &crate::session::Inner,
     ) -> Arc<Self> {
+        let max_peers = session.config.max_peers;
+        let limits = Arc::clone(&session.limits);
+        let timers = session.timers.clone();
         let complete = engine.is_complete();
         Arc::new(TorrentShared {
             torrent,
@@ -130,7 +137,34 @@ impl TorrentShared {
             closed: AtomicBool::new(false),
             announces: crate::tracker::AnnounceLog::default(),
             fault: watch::Sender::new(crate::fault::FaultState::default()),
+            timers,
+            idle: AtomicBool::new(true),
         })
+    }
+
+    /// The instant `at` (engine time) stands for; `None` if beyond reach
+    /// (`Duration::MAX`: nothing due).
+    pub fn instant_of(&self, at: Duration) -> Option<Instant> {
+        self.epoch.checked_add(at)
+    }
+
+    /// Recorded by the timer task: whether it armed the torrent without peers.
+    pub fn set_idle(&self, idle: bool) {
+        self.idle.store(idle, Ordering::Relaxed);
+    }
+
+    /// Learns peer addresses (tracker, DHT, PEX, the user) for dialing; an
+    /// idle torrent's timer is kicked, as they are due at once.
+    pub fn learn_peers(self: &Arc<Self>, addrs: impl IntoIterator<Item = SocketAddr>) {
+        {
+            let mut book = self.book.lock().unwrap_or_else(PoisonError::into_inner);
+            for addr in addrs {
+                book.add(addr);
+            }
+        }
+        if self.idle.swap(false, Ordering::Relaxed) {
+            self.timers.kick(Arc::clone(self));
+        }
     }
 
     /// The engine's clock: time since this torrent started.
@@ -147,7 +181,7 @@ impl TorrentShared {
     /// released before any of that.
     pub fn with_engine<R>(self: &Arc<Self>, f: impl FnOnce(&mut Engine, Duration) -> R) -> R {
         let now = self.now();
-        let (result, events, dirty) = {
+        let (result, events, dirty, woke) = {
             let mut engine = self.lock();
             let result = f(&mut engine, now);
             let mut events = Vec::new();
@@ -163,8 +197,16 @@ impl TorrentShared {
                 }
                 events.push(e);
             }
-            (result, events, engine.peers_with_output())
+            // A first peer: the timer task must tick the engine again.
+            // (A load first: the swap is a write, and this runs on every call.)
+            let woke = self.idle.load(Ordering::Relaxed)
+                && engine.peer_count() > 0
+                && self.idle.swap(false, Ordering::Relaxed);
+            (result, events, engine.peers_with_output(), woke)
         };
+        if woke {
+            self.timers.kick(Arc::clone(self));
+        }
         {
             let slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
             for key in dirty {
@@ -181,8 +223,8 @@ impl TorrentShared {
 
     /// Moves `key`'s pending bytes into `out` (through [`Self::with_engine`]:
     /// block reads paused by a full outbox restart here).
-    pub fn take_outbox(self: &Arc<Self>, key: PeerKey, out: &mut Vec<u8>) {
-        self.with_engine(|e, _| e.take_outbox(key, out));
+    pub fn poll_transmit(self: &Arc<Self>, key: PeerKey, out: &mut Vec<u8>) {
+        self.with_engine(|e, _| e.poll_transmit(key, out));
     }
 
     fn dispatch(self: &Arc<Self>, event: Event) {
@@ -452,11 +494,7 @@ impl TorrentHandle {
 
     /// Adds a peer address to try (connection is made by the torrent's timer).
     pub fn add_peer(&self, addr: SocketAddr) {
-        self.shared
-            .book
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .add(addr);
+        self.shared.learn_peers([addr]);
     }
 
     /// True once every wanted piece is verified.

@@ -1,10 +1,13 @@
 //! The DHT node: sans-IO glue between packets, the routing tables, lookups,
 //! tokens, the peer store and the rate limiter.
 //!
-//! The driver feeds it datagrams ([`Node::handle_packet`]) and the time
-//! ([`Node::tick`] at [`Node::next_deadline`]), and sends what
-//! [`Node::poll_transmit`] returns. Time is a [`Duration`] since an epoch the
-//! driver picks; choices a simulation replays come from [`Config::seed`],
+//! Call order, with the verbs of quinn-proto and of the engine (`handle_*`
+//! in, `poll_*` out): the driver feeds it datagrams
+//! ([`Node::handle_packet`]) and the time ([`Node::handle_timeout`] when
+//! [`Node::poll_timeout`] is due), starts lookups when asked, then sends
+//! every datagram [`Node::poll_transmit`] returns and acts on every
+//! [`Node::poll_event`]. Time is a [`Duration`] since an epoch the driver
+//! picks; choices a simulation replays come from [`Config::seed`],
 //! what must stay unpredictable from [`Config::secret`] (`secret.rs`).
 //!
 //! Submodules by job: `serve` answers queries, `replies` matches replies
@@ -234,6 +237,11 @@ impl Node {
         }
     }
 
+    /// Nodes in the routing tables, both families (cheap: a sum per bucket).
+    pub fn node_count(&self) -> usize {
+        self.table4.len() + self.table6.len()
+    }
+
     /// The IPv4 routing table (read-only, for diagnostics and tests).
     pub fn table(&self) -> &RoutingTable {
         &self.table4
@@ -263,8 +271,8 @@ impl Node {
         self.events.pop_front()
     }
 
-    /// When [`Node::tick`] should run next.
-    pub fn next_deadline(&self) -> Duration {
+    /// When [`Node::handle_timeout`] should run next.
+    pub fn poll_timeout(&self) -> Duration {
         let mut t = self.next_maintenance;
         if let Some((d, _)) = self.hard.front() {
             t = t.min(*d);
@@ -334,7 +342,7 @@ impl Node {
     }
 
     /// Runs timers: query timeouts, lookup steps, housekeeping.
-    pub fn tick(&mut self, now: Duration) {
+    pub fn handle_timeout(&mut self, now: Duration) {
         while let Some(&(deadline, tid)) = self.hard.front() {
             if deadline > now {
                 break;

@@ -194,7 +194,7 @@ impl Net {
         while let Some(e) = node.poll_event() {
             self.events[i].push(e);
         }
-        let deadline = node.next_deadline().max(self.now);
+        let deadline = node.poll_timeout().max(self.now);
         for (to, bytes) in out {
             self.sent += 1;
             if self.rng.unit() < self.cfg.loss {
@@ -236,7 +236,7 @@ impl Net {
                     self.timers[i] = None;
                     let now = self.now;
                     if let Some(node) = self.nodes[i].as_mut() {
-                        node.tick(now);
+                        node.handle_timeout(now);
                         self.pump(i);
                     }
                 }

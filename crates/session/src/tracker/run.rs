@@ -4,7 +4,7 @@
 //! sends and records.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, PoisonError};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use shoal_tracker_proto::Event;
@@ -149,10 +149,7 @@ pub(crate) async fn announce_loop(
             .announce_due(announce, Some(&shared.announces))
             .await
         {
-            let mut book = shared.book.lock().unwrap_or_else(PoisonError::into_inner);
-            for addr in peers {
-                book.add(addr);
-            }
+            shared.learn_peers(peers);
         }
         let Some(due) = trackers.next_due() else {
             return;
