@@ -55,7 +55,7 @@ fuzz_target!(|data: &[u8]| {
             0 => now += Duration::from_millis(u64::from(input.u16()) * 8),
             1 => {
                 now += Duration::from_millis(u64::from(input.byte()));
-                node.tick(now);
+                node.handle_timeout(now);
             }
             2 => {
                 let target = id(&mut input);

@@ -153,7 +153,7 @@ impl Harness {
             5 => self.deliver(slot, input.byte()),
             6 => {
                 self.now += Duration::from_millis(u64::from(input.u16()) * 4);
-                self.engine.tick(self.now);
+                self.engine.handle_timeout(self.now);
             }
             7 => {
                 if !self.checking.is_empty() {
@@ -215,20 +215,18 @@ impl Harness {
         self.slots[slot].key = Some(key);
     }
 
-    /// Raw bytes from a peer, framed as its connection would read them.
+    /// Raw bytes from a peer, as its connection hands them over.
     fn wire(&mut self, slot: usize, bytes: &[u8]) {
         let Some(key) = self.slots[slot].key else {
             return;
         };
-        let decoder = Decoder::with_piece_count(self.pieces);
-        for frame in decoder.messages(bytes) {
-            match frame {
-                Ok(msg) => self.engine.handle(key, msg, self.now),
-                Err(_) => {
-                    self.slots[slot].key = None;
-                    self.engine.remove_peer(key, self.now);
-                    return;
-                }
+        match self.engine.handle_bytes(key, bytes, self.now) {
+            Ok(used) => assert!(used <= bytes.len()),
+            Err(_) => {
+                // The driver closes the connection.
+                self.slots[slot].key = None;
+                self.slots[slot].asked.clear();
+                self.engine.remove_peer(key, self.now);
             }
         }
     }
@@ -268,7 +266,7 @@ impl Harness {
                 payload: ext,
             },
         };
-        self.engine.handle(key, msg, self.now);
+        self.engine.handle_message(key, msg, self.now);
     }
 
     /// Answers one of the blocks the engine asked `slot` for.
@@ -287,7 +285,7 @@ impl Harness {
             begin: b.begin,
             data: &data,
         };
-        self.engine.handle(key, msg, self.now);
+        self.engine.handle_message(key, msg, self.now);
     }
 
     /// Takes every peer's outbox; it must be whole frames that decode.
@@ -296,7 +294,7 @@ impl Harness {
         for slot in &mut self.slots {
             let Some(key) = slot.key else { continue };
             let mut out = Vec::new();
-            self.engine.take_outbox(key, &mut out);
+            self.engine.poll_transmit(key, &mut out);
             let mut frames = decoder.messages(&out);
             for frame in frames.by_ref() {
                 let msg = frame.unwrap_or_else(|e| {
