@@ -100,6 +100,16 @@ fn big_bodies_are_refused_before_they_are_read() {
         ),
     );
     assert_eq!(status, 413, "{text}");
+    // qBittorrent API: only torrents/add takes an upload.
+    let (status, text) = head_only(
+        a,
+        &format!(
+            "POST /api/v2/app/setPreferences HTTP/1.1\r\nHost: {a}\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\n\
+             Content-Length: {sixteen_mb}\r\n\r\n"
+        ),
+    );
+    assert_eq!(status, 413, "{text}");
 }
 
 #[test]
