@@ -125,7 +125,7 @@ pub(crate) async fn handle(ctx: &Ctx, req: Request<Incoming>, rest: &str) -> Res
             )
         }
         (Method::PATCH, ["session"]) => {
-            let body: SessionBody = match parse(req, SMALL_BODY).await {
+            let body: SessionBody = match parse(req, SMALL_BODY, ctx.body_timeout).await {
                 Ok(b) => b,
                 Err(resp) => return resp,
             };
@@ -193,7 +193,7 @@ async fn torrent(
             d.remove_torrent(id, delete_data)
         }
         (Method::PATCH, []) => {
-            let body: ChangeBody = match parse(req, SMALL_BODY).await {
+            let body: ChangeBody = match parse(req, SMALL_BODY, ctx.body_timeout).await {
                 Ok(b) => b,
                 Err(resp) => return resp,
             };
@@ -230,7 +230,7 @@ async fn torrent(
 }
 
 async fn add(ctx: &Ctx, req: Request<Incoming>) -> Response<Body> {
-    let body: AddBody = match parse(req, ctx.max_body).await {
+    let body: AddBody = match parse(req, ctx.max_body, ctx.body_timeout).await {
         Ok(b) => b,
         Err(resp) => return resp,
     };
@@ -288,8 +288,9 @@ async fn add(ctx: &Ctx, req: Request<Incoming>) -> Response<Body> {
 async fn parse<T: serde::de::DeserializeOwned>(
     req: Request<Incoming>,
     limit: usize,
+    deadline: std::time::Duration,
 ) -> Result<T, Response<Body>> {
-    let bytes = read_body(req, limit).await?;
+    let bytes = read_body(req, limit, deadline).await?;
     serde_json::from_slice(&bytes).map_err(|e| {
         error(
             StatusCode::BAD_REQUEST,

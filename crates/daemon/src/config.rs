@@ -44,6 +44,9 @@ pub struct DaemonConfig {
     pub watch_dir: Option<PathBuf>,
     /// Largest request body accepted, bytes (uploads of .torrent files).
     pub max_body: usize,
+    /// Seconds a client has to send a whole request body (a body trickled
+    /// slowly would otherwise hold one of the 256 connections for ever).
+    pub body_timeout: u64,
     /// Most peer connections per torrent.
     pub max_peers: usize,
     /// Most torrents downloading at once; more wait in the queue (0: no limit).
@@ -74,6 +77,7 @@ impl Default for DaemonConfig {
             max_download: None,
             watch_dir: None,
             max_body: 16 << 20,
+            body_timeout: 60,
             max_peers: 80,
             max_active_downloads: 0,
             max_active_seeds: 0,
@@ -198,6 +202,11 @@ impl DaemonConfig {
         }
         if self.max_body < 1024 {
             return Err(DaemonError::Config("max_body is below 1024 bytes".into()));
+        }
+        if self.body_timeout == 0 {
+            return Err(DaemonError::Config(
+                "body_timeout must be at least 1 s".into(),
+            ));
         }
         Ok(())
     }

@@ -4,8 +4,9 @@
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use hyper::body::Incoming;
 use hyper::header::HeaderValue;
@@ -15,7 +16,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 use crate::security::{LoginSessions, Security};
-use crate::web::{Body, Ctx, error};
+use crate::web::{Body, Ctx, Peer, error};
 use crate::{Daemon, DaemonConfig, DaemonError};
 
 /// Most client connections served at once.
@@ -44,12 +45,14 @@ pub async fn serve(
             allowed_hosts: config.allowed_hosts.clone(),
             csrf_token: crate::security::random_token(),
             api_key: config.api_key.clone(),
+            throttle: crate::security::AuthThrottle::default(),
         },
         rpc_session_id: crate::security::random_token(),
         qbt_sessions: LoginSessions::default(),
         qbt_throttle: crate::login_throttle::LoginThrottle::default(),
         qbt_sync: crate::sync_log::SyncLog::default(),
         max_body: config.max_body,
+        body_timeout: Duration::from_secs(config.body_timeout),
         daemon: daemon.clone(),
     });
     tokio::select! {
@@ -73,12 +76,9 @@ async fn accept_loop(ctx: Arc<Ctx>, listener: TcpListener) {
         let ctx = Arc::clone(&ctx);
         tokio::spawn(async move {
             let _permit = permit;
-            let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
-                // Who is asking, for the qBittorrent login throttle.
-                req.extensions_mut()
-                    .insert(crate::login_throttle::RemoteIp(peer.ip()));
+            let service = hyper::service::service_fn(move |req: Request<Incoming>| {
                 let ctx = Arc::clone(&ctx);
-                async move { Ok::<_, Infallible>(handle(&ctx, req).await) }
+                async move { Ok::<_, Infallible>(handle(&ctx, req, peer.ip()).await) }
             });
             let conn = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
@@ -90,7 +90,7 @@ async fn accept_loop(ctx: Arc<Ctx>, listener: TcpListener) {
     }
 }
 
-async fn handle(ctx: &Ctx, req: Request<Incoming>) -> Response<Body> {
+async fn handle(ctx: &Ctx, mut req: Request<Incoming>, peer: IpAddr) -> Response<Body> {
     let host = req
         .headers()
         .get(hyper::header::HOST)
@@ -102,6 +102,23 @@ async fn handle(ctx: &Ctx, req: Request<Incoming>) -> Response<Body> {
             "this Host is not allowed (add it to allowed_hosts)",
         );
     }
+    // A source that failed to log in too often waits, whatever it sends
+    // (basic auth here, or the qBittorrent API's login form).
+    if ctx.security.credentials.is_some() {
+        if let Err(wait) = ctx.security.throttle.check(peer, Instant::now()) {
+            let mut resp = error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "throttled",
+                "too many failed logins from this address; try again later",
+            );
+            let secs = wait.as_secs().max(1).to_string();
+            if let Ok(v) = HeaderValue::from_str(&secs) {
+                resp.headers_mut().insert(hyper::header::RETRY_AFTER, v);
+            }
+            return resp;
+        }
+    }
+    req.extensions_mut().insert(Peer(peer));
     // qBittorrent's clients log in for a cookie instead of sending basic
     // auth: that API checks its callers itself.
     let path = req.uri().path().to_owned();
@@ -113,6 +130,11 @@ async fn handle(ctx: &Ctx, req: Request<Incoming>) -> Response<Body> {
         .get(hyper::header::AUTHORIZATION)
         .map(HeaderValue::as_bytes);
     if !ctx.security.authorized(auth) {
+        // A request without credentials is no guess (browsers and clients
+        // send one first to learn that auth is needed).
+        if auth.is_some() {
+            ctx.security.throttle.failed(peer, Instant::now());
+        }
         let mut resp = error(
             StatusCode::UNAUTHORIZED,
             "unauthorized",

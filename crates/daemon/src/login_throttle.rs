@@ -14,10 +14,6 @@ pub(crate) const BAN: Duration = Duration::from_secs(3600);
 /// Most addresses remembered; beyond, the stalest entry is forgotten.
 const MAX_TRACKED: usize = 4096;
 
-/// The client address of a request (a request extension set by the server).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct RemoteIp(pub IpAddr);
-
 #[derive(Debug, Clone, Copy)]
 struct Record {
     failures: u32,

@@ -1,7 +1,21 @@
 //! Who may talk to the daemon: a `Host` header check against DNS
-//! rebinding, HTTP basic auth, and the CSRF token of the native API.
+//! rebinding, HTTP basic auth (throttled per source), and the CSRF token of
+//! the native API.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use base64::Engine as _;
+
+/// Failed logins a source may make in a burst before it is throttled.
+pub(crate) const AUTH_BURST: u32 = 10;
+/// After the burst, one more failed login per this interval (10 a minute).
+pub(crate) const AUTH_REFILL: Duration = Duration::from_secs(6);
+/// Most sources whose failures are tracked one by one; when full, new
+/// sources share one bucket (so many addresses cannot buy many bursts).
+const AUTH_SOURCES: usize = 4096;
 
 /// The checks every request goes through.
 pub(crate) struct Security {
@@ -13,6 +27,8 @@ pub(crate) struct Security {
     pub csrf_token: String,
     /// Accepted as `Authorization: Bearer <key>` by the qBittorrent API.
     pub api_key: Option<String>,
+    /// Failed logins per source.
+    pub throttle: AuthThrottle,
 }
 
 impl Security {
@@ -116,6 +132,76 @@ impl LoginSessions {
     }
 }
 
+/// Throttles failed logins per source (an IPv4 address or an IPv6 /64),
+/// a leaky bucket: [`AUTH_BURST`] failures at once, then one per
+/// [`AUTH_REFILL`]. A throttled source is refused before its credentials are
+/// checked, so guessing gains nothing; other sources are unaffected (unlike
+/// Transmission's global lock-out after 100 failures, which an attacker can
+/// use to lock the owner out).
+#[derive(Default)]
+pub(crate) struct AuthThrottle {
+    /// Per source, when its bucket will be empty again.
+    sources: Mutex<HashMap<Source, Instant>>,
+}
+
+/// Whom failures are counted against.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum Source {
+    /// An IPv4 address (IPv4-mapped IPv6 included).
+    V4(u32),
+    /// The first 64 bits of an IPv6 address.
+    V6(u64),
+    /// Every source not tracked because the table is full.
+    Overflow,
+}
+
+impl Source {
+    fn of(ip: IpAddr) -> Self {
+        match ip.to_canonical() {
+            IpAddr::V4(v4) => Source::V4(u32::from(v4)),
+            IpAddr::V6(v6) => Source::V6((u128::from(v6) >> 64) as u64),
+        }
+    }
+}
+
+impl AuthThrottle {
+    /// `Err(retry_after)` while `ip` is throttled.
+    pub fn check(&self, ip: IpAddr, now: Instant) -> Result<(), Duration> {
+        let sources = self.sources.lock().unwrap_or_else(|p| p.into_inner());
+        let source = Source::of(ip);
+        let key = if sources.contains_key(&source) || sources.len() < AUTH_SOURCES {
+            source
+        } else {
+            Source::Overflow
+        };
+        let Some(empty_at) = sources.get(&key) else {
+            return Ok(());
+        };
+        let debt = empty_at.saturating_duration_since(now);
+        let allowed = AUTH_REFILL * (AUTH_BURST - 1);
+        if debt > allowed {
+            Err(debt - allowed)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Records a failed login from `ip`.
+    pub fn failed(&self, ip: IpAddr, now: Instant) {
+        let mut sources = self.sources.lock().unwrap_or_else(|p| p.into_inner());
+        let mut key = Source::of(ip);
+        if !sources.contains_key(&key) && sources.len() >= AUTH_SOURCES {
+            // Forget the sources whose buckets have drained.
+            sources.retain(|_, empty_at| *empty_at > now);
+            if sources.len() >= AUTH_SOURCES {
+                key = Source::Overflow;
+            }
+        }
+        let empty_at = sources.entry(key).or_insert(now);
+        *empty_at = (*empty_at).max(now) + AUTH_REFILL;
+    }
+}
+
 /// `host` without a `:port` (IPv6 literals keep their brackets' content).
 fn strip_port(host: &str) -> &str {
     if let Some(rest) = host.strip_prefix('[') {
@@ -156,6 +242,7 @@ mod tests {
             allowed_hosts: vec!["box.lan".into()],
             csrf_token: "tok".into(),
             api_key: Some("0123456789abcdef".into()),
+            throttle: AuthThrottle::default(),
         }
     }
 
@@ -178,6 +265,49 @@ mod tests {
         ] {
             assert!(!s.host_allowed(Some(bad)), "{bad}");
         }
+    }
+
+    #[test]
+    fn failed_logins_are_throttled_per_source() {
+        let t = AuthThrottle::default();
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        let b: IpAddr = "2001:db8::1".parse().unwrap();
+        let b_same_64: IpAddr = "2001:db8::ffff".parse().unwrap();
+        let now = Instant::now();
+        for _ in 0..AUTH_BURST {
+            assert!(t.check(a, now).is_ok());
+            t.failed(a, now);
+        }
+        assert_eq!(t.check(a, now), Err(AUTH_REFILL));
+        assert!(t.check(b, now).is_ok());
+        // One more attempt per interval after the burst.
+        assert!(t.check(a, now + AUTH_REFILL).is_ok());
+        t.failed(a, now + AUTH_REFILL);
+        assert!(t.check(a, now + AUTH_REFILL).is_err());
+        // A whole IPv6 /64 is one source.
+        for _ in 0..AUTH_BURST {
+            t.failed(b, now);
+        }
+        assert!(t.check(b_same_64, now).is_err());
+        assert!(t.check("2001:db8:0:1::1".parse().unwrap(), now).is_ok());
+    }
+
+    #[test]
+    fn a_full_table_shares_one_bucket() {
+        let t = AuthThrottle::default();
+        let now = Instant::now();
+        for i in 0..AUTH_SOURCES as u32 {
+            t.failed(IpAddr::from(std::net::Ipv4Addr::from(i)), now);
+        }
+        let late: IpAddr = "2001:db8::1".parse().unwrap();
+        for _ in 0..AUTH_BURST {
+            t.failed(late, now);
+        }
+        assert!(t.check("2001:db8:1::1".parse().unwrap(), now).is_err());
+        // Once the old buckets drain, their room is reused.
+        let later = now + AUTH_REFILL * (AUTH_BURST + 1) * 2;
+        t.failed(late, later);
+        assert!(t.check(late, later).is_ok());
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! depends on them.
 
 use std::convert::Infallible;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::combinators::BoxBody;
@@ -17,6 +18,10 @@ use crate::{Daemon, DaemonError};
 
 /// Body size for requests that carry no upload.
 pub(crate) const SMALL_BODY: usize = 64 * 1024;
+/// Most JSON structure (`[`, `{`, `,` and `:` outside strings) in one
+/// request body: a generic JSON value costs tens of bytes per element, so
+/// this bounds a parsed body to a few tens of MB whatever its size.
+const MAX_JSON_STRUCTURE: usize = 256 * 1024;
 
 /// The response body type of every handler.
 pub(crate) type Body = BoxBody<Bytes, Infallible>;
@@ -35,12 +40,22 @@ pub(crate) struct Ctx {
     pub qbt_sync: crate::sync_log::SyncLog,
     /// Largest upload body.
     pub max_body: usize,
+    /// Time for a whole request body to arrive.
+    pub body_timeout: Duration,
 }
 
-/// Reads a request body of at most `limit` bytes, or answers 413.
+/// The client's address, in each request's extensions (for login throttling).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Peer(pub std::net::IpAddr);
+
+/// Reads a request body of at most `limit` bytes within `deadline`, or
+/// answers 413 (refused from its declared length before any of it is read)
+/// or 408. Either error closes the connection, as the rest of the body is
+/// left unread.
 pub(crate) async fn read_body(
     req: Request<Incoming>,
     limit: usize,
+    deadline: Duration,
 ) -> Result<Bytes, Response<Body>> {
     let declared = req
         .headers()
@@ -48,25 +63,76 @@ pub(crate) async fn read_body(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
-        return Err(too_large(limit));
+        return Err(closing(too_large(limit)));
     }
-    match Limited::new(req.into_body(), limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(err) if err.is::<http_body_util::LengthLimitError>() => Err(too_large(limit)),
-        Err(_) => Err(error(
+    let collect = Limited::new(req.into_body(), limit).collect();
+    match tokio::time::timeout(deadline, collect).await {
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(err)) if err.is::<http_body_util::LengthLimitError>() => {
+            Err(closing(too_large(limit)))
+        }
+        Ok(Err(_)) => Err(closing(error(
             StatusCode::BAD_REQUEST,
             "bad_body",
             "could not read the request body",
-        )),
+        ))),
+        Err(_) => Err(closing(error(
+            StatusCode::REQUEST_TIMEOUT,
+            "body_timeout",
+            &format!(
+                "the request body did not arrive within {} s",
+                deadline.as_secs()
+            ),
+        ))),
     }
 }
 
-fn too_large(limit: usize) -> Response<Body> {
+/// A 413 for JSON whose structure (not its strings) exceeds
+/// [`MAX_JSON_STRUCTURE`], to answer before it is parsed into a generic
+/// value. Only a scan: whether the JSON is valid is left to the parser.
+pub(crate) fn json_too_big(body: &[u8]) -> Option<Response<Body>> {
+    let mut structure = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for &b in body {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+        } else {
+            match b {
+                b'"' => in_string = true,
+                b'[' | b'{' | b',' | b':' => structure += 1,
+                _ => {}
+            }
+        }
+    }
+    (structure > MAX_JSON_STRUCTURE).then(|| {
+        closing(error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            &format!("request body has more than {MAX_JSON_STRUCTURE} JSON elements"),
+        ))
+    })
+}
+
+/// An answer of 413 for a body over `limit`.
+pub(crate) fn too_large(limit: usize) -> Response<Body> {
     error(
         StatusCode::PAYLOAD_TOO_LARGE,
         "too_large",
         &format!("request body is larger than {limit} bytes"),
     )
+}
+
+/// `resp` with `Connection: close`.
+fn closing(mut resp: Response<Body>) -> Response<Body> {
+    resp.headers_mut()
+        .insert(hyper::header::CONNECTION, HeaderValue::from_static("close"));
+    resp
 }
 
 /// A response with a body and content type.

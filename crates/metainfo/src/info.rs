@@ -119,12 +119,12 @@ impl Info {
     }
 
     /// End of the last file in piece space (pad files and v2 alignment included).
+    /// Files lie in piece-space order (back to back, or aligned forward), so
+    /// the last one ends the space. O(1): it is asked for every piece, and
+    /// scanning all files here made starting a torrent quadratic in its file
+    /// count (80k files: 11 s).
     pub fn piece_space_end(&self) -> u64 {
-        self.files
-            .iter()
-            .map(|f| f.offset + f.length)
-            .max()
-            .unwrap_or(0)
+        self.files.last().map_or(0, |f| f.offset + f.length)
     }
 
     /// Number of pieces.

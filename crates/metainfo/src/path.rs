@@ -50,10 +50,20 @@ pub fn sanitize_component(raw: &[u8]) -> Result<Option<String>, PathError> {
         b"" | b"." => return Ok(None),
         _ => {}
     }
-    let mut name: String = String::from_utf8_lossy(raw)
-        .chars()
-        .map(|c| if is_forbidden(c) { '_' } else { c })
-        .collect();
+    // Most names are printable ASCII with nothing to replace: copied as they
+    // are, without decoding them char by char (a torrent of many files spends
+    // its parse here).
+    let plain = raw
+        .iter()
+        .all(|&b| (0x20..0x7f).contains(&b) && !is_forbidden(char::from(b)));
+    let mut name: String = if plain {
+        String::from_utf8_lossy(raw).into_owned()
+    } else {
+        String::from_utf8_lossy(raw)
+            .chars()
+            .map(|c| if is_forbidden(c) { '_' } else { c })
+            .collect()
+    };
     escape_reserved(&mut name);
     truncate_keeping_extension(&mut name);
     let trimmed = name.trim_end_matches(['.', ' ']).len();

@@ -25,7 +25,7 @@ use hyper::body::Incoming;
 use hyper::header::{CONTENT_TYPE, HeaderValue, SET_COOKIE};
 use hyper::{Method, Request, Response, StatusCode};
 
-use crate::web::{Body, Ctx, read_body};
+use crate::web::{Body, Ctx, Peer, SMALL_BODY, read_body};
 use form::Form;
 use reply::{ok, text};
 
@@ -61,7 +61,11 @@ fn same_origin(req: &Request<Incoming>) -> bool {
 
 /// Reads the parameters: the query string, then a urlencoded or multipart
 /// body.
-async fn read_form(ctx: &Ctx, req: Request<Incoming>) -> Result<Form, Response<Body>> {
+async fn read_form(
+    ctx: &Ctx,
+    req: Request<Incoming>,
+    limit: usize,
+) -> Result<Form, Response<Body>> {
     let mut form = Form::default();
     if let Some(q) = req.uri().query() {
         form.add_urlencoded(q);
@@ -75,7 +79,7 @@ async fn read_form(ctx: &Ctx, req: Request<Incoming>) -> Result<Form, Response<B
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned();
-    let body = read_body(req, ctx.max_body).await?;
+    let body = read_body(req, limit, ctx.body_timeout).await?;
     if let Some(boundary) = form::boundary(&content_type) {
         form.add_multipart(&body, &boundary)
             .map_err(|e| text(StatusCode::BAD_REQUEST, &e))?;
@@ -108,11 +112,14 @@ pub(crate) async fn handle(ctx: &Ctx, req: Request<Incoming>, rest: &str) -> Res
         || key_ok
         || sid.as_deref().is_some_and(|s| ctx.qbt_sessions.knows(s));
     let method = req.method().clone();
-    let remote = req
-        .extensions()
-        .get::<crate::login_throttle::RemoteIp>()
-        .map(|r| r.0);
-    let form = match read_form(ctx, req).await {
+    let remote = req.extensions().get::<Peer>().map(|p| p.0);
+    // Only adding torrents uploads files; every other form is small.
+    let limit = if rest == "/torrents/add" {
+        ctx.max_body
+    } else {
+        SMALL_BODY
+    };
+    let form = match read_form(ctx, req, limit).await {
         Ok(f) => f,
         Err(resp) => return resp,
     };
@@ -145,6 +152,10 @@ pub(crate) async fn handle(ctx: &Ctx, req: Request<Incoming>, rest: &str) -> Res
                 }
             }
             if !good {
+                // Counted like a failed basic auth (see `security::AuthThrottle`).
+                if let Some(ip) = remote {
+                    ctx.security.throttle.failed(ip, now);
+                }
                 return text(StatusCode::OK, "Fails.");
             }
             let sid = ctx.qbt_sessions.add();

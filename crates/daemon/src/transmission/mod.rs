@@ -23,7 +23,7 @@ use hyper::header::{CONNECTION, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use serde_json::{Map, Value, json};
 
-use crate::web::{Body, Ctx, read_body, response};
+use crate::web::{Body, Ctx, SMALL_BODY, json_too_big, read_body, response, too_large};
 use args::{Style, canonical};
 
 /// Free bytes on the file system holding `path`.
@@ -44,7 +44,7 @@ pub(crate) async fn handle(ctx: &Ctx, req: Request<Incoming>) -> Response<Body> 
         // The body is read and dropped so the connection stays usable for
         // the retry (clients resend on the same one); one that cannot be
         // read ends the connection, and the answer says so.
-        let drained = read_body(req, ctx.max_body).await.is_ok();
+        let drained = read_body(req, SMALL_BODY, ctx.body_timeout).await.is_ok();
         let mut resp = response(
             StatusCode::CONFLICT,
             "text/html; charset=utf-8",
@@ -66,10 +66,13 @@ pub(crate) async fn handle(ctx: &Ctx, req: Request<Incoming>) -> Response<Body> 
     if req.method() != Method::POST {
         return reply(StatusCode::METHOD_NOT_ALLOWED, "use POST", None, None);
     }
-    let body = match read_body(req, ctx.max_body).await {
+    let body = match read_body(req, ctx.max_body, ctx.body_timeout).await {
         Ok(b) => b,
         Err(resp) => return resp,
     };
+    if let Some(resp) = json_too_big(&body) {
+        return resp;
+    }
     let Ok(request) = serde_json::from_slice::<Value>(&body) else {
         if jsonrpc::looks_like(&body) {
             return jsonrpc::parse_error();
@@ -81,6 +84,9 @@ pub(crate) async fn handle(ctx: &Ctx, req: Request<Incoming>) -> Response<Body> 
             None,
         );
     };
+    if body.len() > SMALL_BODY && !may_be_big(&request) {
+        return too_large(SMALL_BODY);
+    }
     if jsonrpc::is_jsonrpc(&request) {
         return jsonrpc::handle(ctx, request).await;
     }
@@ -101,6 +107,21 @@ pub(crate) async fn handle(ctx: &Ctx, req: Request<Incoming>) -> Response<Body> 
     match methods::dispatch(ctx, method, &args, Style::Legacy).await {
         Ok(arguments) => reply(StatusCode::OK, "success", Some(arguments), tag),
         Err(err) => reply(StatusCode::OK, &err.message, None, tag),
+    }
+}
+
+/// Whether a request (or every request of a batch) may have a body over
+/// [`SMALL_BODY`]: `torrent-add` (a .torrent file) and `torrent-set` (per-file
+/// lists such as `files-wanted`, over 10k indices for a large torrent).
+fn may_be_big(request: &Value) -> bool {
+    let allowed = |r: &Value| {
+        r.get("method")
+            .and_then(Value::as_str)
+            .is_some_and(|m| matches!(args::canon(m).as_str(), "torrent_add" | "torrent_set"))
+    };
+    match request {
+        Value::Array(batch) => batch.iter().all(allowed),
+        one => allowed(one),
     }
 }
 

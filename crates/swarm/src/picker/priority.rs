@@ -86,9 +86,30 @@ impl Picker {
         if let Some(p) = self.files.priority.get_mut(file) {
             *p = prio.clamped();
         }
+        if range.is_empty() {
+            // An empty or pad file: no pieces to recompute.
+            return Ok(Vec::new());
+        }
         // Recompute each piece of the file from every file that overlaps it.
+        // Files lie in piece order, so those are its neighbours (empty and
+        // pad files between them hold no pieces): the walk stops at the first
+        // file with pieces on either side that does not reach into `range`,
+        // so setting every file's priority is linear, not quadratic, in the
+        // file count.
+        let pieces = &self.files.pieces;
+        let reaches = |f: usize, side: fn(&Range<u32>, &Range<u32>) -> bool| {
+            pieces
+                .get(f)
+                .is_some_and(|r| r.is_empty() || side(r, &range))
+        };
+        let before = (0..file)
+            .rev()
+            .take_while(|&f| reaches(f, |r, range| r.end > range.start));
+        let after =
+            (file + 1..pieces.len()).take_while(|&f| reaches(f, |r, range| r.start < range.end));
         let mut new: Vec<u8> = vec![0; range.len()];
-        for (f, r) in self.files.pieces.iter().enumerate() {
+        for f in before.chain(std::iter::once(file)).chain(after) {
+            let Some(r) = pieces.get(f) else { continue };
             let (lo, hi) = (r.start.max(range.start), r.end.min(range.end));
             let fp = self.files.priority.get(f).copied().unwrap_or(0);
             for piece in lo..hi {

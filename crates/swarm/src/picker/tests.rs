@@ -201,6 +201,46 @@ fn skipped_files_never_picked_shared_piece_still_needed() {
 }
 
 #[test]
+fn shared_pieces_are_found_across_empty_files() {
+    let pl = u64::from(PIECE);
+    // a: pieces 0..=1 (ends mid piece 1); two empty files; b: 1..=2; an
+    // empty file; c: 2..=3. Piece 1 is a's and b's, piece 2 b's and c's.
+    let files = vec![
+        file("a", pl + 100, 0),
+        file("e1", 0, pl + 100),
+        file("e2", 0, pl + 100),
+        file("b", pl, pl + 100),
+        file("e3", 0, 2 * pl + 100),
+        file("c", 2 * pl - 100, 2 * pl + 100),
+    ];
+    let info = Info {
+        name: "t".into(),
+        piece_length: pl,
+        private: false,
+        source: None,
+        version: Version::V1,
+        files,
+        single_file: false,
+        v1_pieces: vec![[0; 20]; 4],
+    };
+    let mut p = Picker::from_info(&info, PickerConfig::default()).unwrap();
+    p.set_file_priority(3, Priority::SKIP).unwrap();
+    assert_eq!(p.piece_priority(1), Priority::NORMAL, "still a's");
+    assert_eq!(p.piece_priority(2), Priority::NORMAL, "still c's");
+    p.set_file_priority(0, Priority::SKIP).unwrap();
+    assert_eq!(p.piece_priority(0), Priority::SKIP);
+    assert_eq!(p.piece_priority(1), Priority::SKIP, "neither a's nor b's");
+    p.set_file_priority(5, Priority::HIGH).unwrap();
+    assert_eq!(p.piece_priority(2), Priority::HIGH);
+    p.set_file_priority(3, Priority::LOW).unwrap();
+    assert_eq!(p.piece_priority(1), Priority::LOW);
+    assert_eq!(p.piece_priority(2), Priority::HIGH, "c's is higher");
+    // Empty files have no pieces to change.
+    assert!(p.set_file_priority(1, Priority::HIGH).unwrap().is_empty());
+    assert_eq!(p.piece_priority(1), Priority::LOW);
+}
+
+#[test]
 fn priority_levels_beat_rarity() {
     let n = 8;
     let mut p = rarest(n, 3);
