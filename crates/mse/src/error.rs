@@ -41,6 +41,10 @@ pub enum Error {
     /// The handshake did not finish within [`crate::HANDSHAKE_TIMEOUT`].
     #[error("handshake timed out")]
     Timeout,
+    /// Bytes were handed over after the event was taken: they belong to the
+    /// stream (decrypt them with the [`crate::Ciphers`]), not the handshake.
+    #[error("handshake already established; bytes belong to the stream")]
+    AlreadyEstablished,
     /// Bytes arrived after the handshake had already failed.
     #[error("handshake already failed")]
     Failed,

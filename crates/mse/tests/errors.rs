@@ -237,3 +237,19 @@ fn rc4_or_plaintext_per_policy_pair() {
         assert_eq!((ea.method, eb.method), (want, want), "{pa} -> {pb}");
     }
 }
+
+#[test]
+fn bytes_after_completion_join_the_payload_until_the_event_is_taken() {
+    let ia = bt_handshake();
+    let stream = message3(0, &ia);
+    let mut b = acceptor(Policy::Allow, secrets(2, 0, 0));
+    b.handle_bytes(&stream).unwrap();
+    // Allow selects plaintext when offered: later bytes pass unchanged.
+    b.handle_bytes(b"more").unwrap();
+    let Some(Event::Established(est)) = b.poll_event() else {
+        panic!("not established")
+    };
+    assert_eq!(est.method, Method::Plaintext);
+    assert_eq!(est.initial_payload, [&ia[..], b"more"].concat());
+    assert_eq!(b.handle_bytes(b"late"), Err(Error::AlreadyEstablished));
+}

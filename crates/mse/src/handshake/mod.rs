@@ -225,7 +225,7 @@ impl Handshake {
             transmit,
             event: None,
             ciphers: None,
-            deadline: now + HANDSHAKE_TIMEOUT,
+            deadline: now.checked_add(HANDSHAKE_TIMEOUT).unwrap_or(now),
             status: Status::Running,
         }
     }
@@ -236,12 +236,10 @@ impl Handshake {
         match self.status {
             Status::Running => {}
             Status::Failed => return Err(Error::Failed),
-            // Bytes after the event belong to the stream; the caller should
-            // have stopped feeding us. Keep them in order for it anyway.
-            Status::Done => {
-                self.append_to_payload(bytes);
-                return Ok(());
-            }
+            // Bytes after completion belong to the stream. While the event
+            // is unread they join its payload, in order; after that they
+            // would be lost, so it is the caller's error.
+            Status::Done => return self.append_to_payload(bytes),
         }
         self.inbox.push(bytes);
         let step = match &mut self.role {
@@ -264,17 +262,18 @@ impl Handshake {
     }
 
     /// Bytes handled after completion: decrypt and queue them behind the
-    /// initial payload if the event is still pending.
-    fn append_to_payload(&mut self, bytes: &[u8]) {
-        if let Some(Event::Established(est)) = &mut self.event {
-            let start = est.initial_payload.len();
-            est.initial_payload.extend_from_slice(bytes);
-            if let (Some(c), Some(tail)) =
-                (self.ciphers.as_mut(), est.initial_payload.get_mut(start..))
-            {
-                c.recv.apply(tail);
-            }
+    /// initial payload while the event is still pending.
+    fn append_to_payload(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        let Some(Event::Established(est)) = &mut self.event else {
+            return Err(Error::AlreadyEstablished);
+        };
+        let start = est.initial_payload.len();
+        est.initial_payload.extend_from_slice(bytes);
+        if let (Some(c), Some(tail)) = (self.ciphers.as_mut(), est.initial_payload.get_mut(start..))
+        {
+            c.recv.apply(tail);
         }
+        Ok(())
     }
 
     /// Bytes to write to the peer, if any.
