@@ -79,14 +79,19 @@ impl Secrets {
     /// Fresh secrets from the OS random source: a random key, a random
     /// 0..=512-byte PadA/PadB and no PadC/PadD (the encrypted padding hides
     /// nothing that RC4 does not, and Transmission and libtorrent send none).
-    pub fn random() -> Result<Self, getrandom::Error> {
+    /// Fails only when the OS has no random source.
+    pub fn random() -> std::io::Result<Self> {
+        let fill = |buf: &mut [u8]| {
+            getrandom::fill(buf)
+                .map_err(|e| std::io::Error::other(format!("OS random source: {e}")))
+        };
         let mut private_key = [0u8; PRIVATE_LEN];
-        getrandom::fill(&mut private_key)?;
+        fill(&mut private_key)?;
         let mut len = [0u8; 2];
-        getrandom::fill(&mut len)?;
+        fill(&mut len)?;
         let pad_len = usize::from(u16::from_be_bytes(len)) % (MAX_PAD + 1);
         let mut pad = vec![0u8; pad_len];
-        getrandom::fill(&mut pad)?;
+        fill(&mut pad)?;
         Ok(Self {
             private_key,
             pad,
