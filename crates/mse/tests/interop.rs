@@ -1,10 +1,11 @@
-//! Interop of the handshake core with libtorrent (`lt_peer.py --enc require`,
-//! RC4 only), both directions, over real loopback TCP with blocking std
-//! sockets: the core dials a libtorrent seed and downloads a small torrent
-//! through the RC4 stream, and serves one to a libtorrent leecher that dials
-//! it. Every byte is checked against the content. Like the CLI's interop
-//! tests it fails, never skips, when libtorrent is missing (`.ci/run`
-//! installs it).
+//! Interop of the handshake core with the reference clients over real
+//! loopback TCP with blocking std sockets: libtorrent with encryption
+//! required (`lt_peer.py --enc require`, RC4 only) both directions,
+//! Transmission with encryption required as a seed (it cannot be told to
+//! dial a loopback peer), and a plaintext-only libtorrent against `require`
+//! (refused) and `prefer` (served in plaintext). Every byte of content is
+//! checked. Like the CLI's interop tests they fail, never skip, when a
+//! reference client is missing (`.ci/run` installs them).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -116,35 +117,44 @@ impl Drop for Fixture {
     }
 }
 
-/// A libtorrent peer process, killed on drop.
-struct LtPeer {
+/// A reference peer process, killed on drop.
+struct RefPeer {
     /// The process.
     child: Child,
     /// Its JSON lines.
     stdout: BufReader<ChildStdout>,
 }
 
-impl LtPeer {
-    /// Starts `lt_peer.py MODE` with encryption required, TCP only.
-    fn spawn(mode: &str, fx: &Fixture, dir: &Path, port: u16, extra: &[&str]) -> Self {
-        let mut child = Command::new("/usr/bin/python3")
-            .arg(interop_dir().join("lt_peer.py"))
+impl RefPeer {
+    /// Starts `lt_peer.py MODE`, TCP only; `extra` holds `--enc` and more.
+    fn libtorrent(mode: &str, fx: &Fixture, dir: &Path, port: u16, extra: &[&str]) -> Self {
+        let mut cmd = Command::new("/usr/bin/python3");
+        cmd.arg(interop_dir().join("lt_peer.py"))
             .arg(mode)
             .arg(&fx.torrent)
             .arg(dir)
             .arg(port.to_string())
-            .args([
-                "--no-tracker",
-                "--no-utp",
-                "--enc",
-                "require",
-                "--timeout",
-                "90",
-            ])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
+            .args(["--no-tracker", "--no-utp", "--timeout", "90"])
+            .args(extra);
+        Self::spawn(cmd)
+    }
+
+    /// Starts a `transmission_peer.sh` seed with encryption required, TCP only.
+    fn transmission_seed(fx: &Fixture, port: u16, rpc_port: u16) -> Self {
+        let mut cmd = Command::new("bash");
+        cmd.arg(interop_dir().join("transmission_peer.sh"))
+            .arg("seed")
+            .arg(&fx.torrent)
+            .arg(&fx.src)
+            .arg(fx.dir.join("transmission"))
+            .args([port.to_string(), rpc_port.to_string()])
+            .args(["--no-utp", "--enc", "required", "--timeout", "90"]);
+        Self::spawn(cmd)
+    }
+
+    /// Spawns with stdout captured.
+    fn spawn(mut cmd: Command) -> Self {
+        let mut child = cmd.stdout(Stdio::piped()).spawn().unwrap();
         let stdout = BufReader::new(child.stdout.take().unwrap());
         Self { child, stdout }
     }
@@ -156,7 +166,7 @@ impl LtPeer {
         loop {
             line.clear();
             let n = self.stdout.read_line(&mut line).unwrap();
-            assert!(n > 0, "lt_peer.py exited before printing {what}");
+            assert!(n > 0, "the reference peer exited before printing {what}");
             if line.contains(what) {
                 return line;
             }
@@ -164,15 +174,32 @@ impl LtPeer {
     }
 }
 
-impl Drop for LtPeer {
+impl Drop for RefPeer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
 }
 
+/// A free TCP port on 127.0.0.1.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// Runs a handshake over `stream` to its event; flushes the last message.
-fn drive(stream: &mut TcpStream, mut hs: Handshake) -> (Established, Option<Ciphers>) {
+fn drive(stream: &mut TcpStream, hs: Handshake) -> (Established, Option<Ciphers>) {
+    try_drive(stream, hs).unwrap()
+}
+
+/// [`drive`], with the handshake's error.
+fn try_drive(
+    stream: &mut TcpStream,
+    mut hs: Handshake,
+) -> Result<(Established, Option<Ciphers>), shoal_mse::Error> {
     let mut buf = vec![0u8; 4096];
     loop {
         while let Some(bytes) = hs.poll_transmit() {
@@ -182,20 +209,20 @@ fn drive(stream: &mut TcpStream, mut hs: Handshake) -> (Established, Option<Ciph
             while let Some(bytes) = hs.poll_transmit() {
                 stream.write_all(&bytes).unwrap();
             }
-            return (est, hs.into_ciphers());
+            return Ok((est, hs.into_ciphers()));
         }
         let n = stream.read(&mut buf).unwrap();
         assert!(n > 0, "peer closed during the MSE handshake");
-        hs.handle_bytes(&buf[..n]).unwrap();
+        hs.handle_bytes(&buf[..n])?;
     }
 }
 
-/// An RC4 BitTorrent connection after the handshake.
+/// A BitTorrent connection after the handshake.
 struct Conn {
     /// The socket.
     stream: TcpStream,
-    /// The RC4 pair.
-    ciphers: Ciphers,
+    /// The RC4 pair, or `None` for plaintext.
+    ciphers: Option<Ciphers>,
     /// Decrypted, unparsed bytes.
     inbuf: Vec<u8>,
 }
@@ -203,8 +230,19 @@ struct Conn {
 impl Conn {
     /// Encrypts in place and writes.
     fn send(&mut self, mut bytes: Vec<u8>) {
-        self.ciphers.send.apply(&mut bytes);
+        if let Some(c) = self.ciphers.as_mut() {
+            c.send.apply(&mut bytes);
+        }
         self.stream.write_all(&bytes).unwrap();
+    }
+
+    /// Appends bytes read from the socket, decrypted.
+    fn push(&mut self, bytes: &[u8]) {
+        let start = self.inbuf.len();
+        self.inbuf.extend_from_slice(bytes);
+        if let Some(c) = self.ciphers.as_mut() {
+            c.recv.apply(&mut self.inbuf[start..]);
+        }
     }
 
     /// The next message as (id, payload); `None` at end of stream.
@@ -228,9 +266,7 @@ impl Conn {
             if n == 0 {
                 return None;
             }
-            let start = self.inbuf.len();
-            self.inbuf.extend_from_slice(&buf[..n]);
-            self.ciphers.recv.apply(&mut self.inbuf[start..]);
+            self.push(&buf[..n]);
         }
     }
 }
@@ -270,37 +306,34 @@ fn fill_handshake(conn: &mut Conn) {
         let mut buf = [0u8; 4096];
         let n = conn.stream.read(&mut buf).unwrap();
         assert!(n > 0, "closed before the BitTorrent handshake");
-        let start = conn.inbuf.len();
-        conn.inbuf.extend_from_slice(&buf[..n]);
-        conn.ciphers.recv.apply(&mut conn.inbuf[start..]);
+        conn.push(&buf[..n]);
     }
 }
 
-#[test]
-fn downloads_from_a_libtorrent_seed_that_requires_encryption() {
-    let fx = Fixture::new("dial");
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut seed = LtPeer::spawn("seed", &fx, &fx.src, port, &[]);
-    seed.wait_for("\"ready\"");
-
-    // "ready" is printed after the torrent is added; libtorrent opens its
-    // listener asynchronously and prints nothing when it is up, so poll.
+/// Connects to a reference seed. "ready" comes once the torrent is added;
+/// the clients open their listeners asynchronously and print nothing when
+/// it is up, so this polls.
+fn dial(port: u16) -> TcpStream {
     let deadline = Instant::now() + STEP;
-    let mut stream = loop {
+    loop {
         match TcpStream::connect(("127.0.0.1", port)) {
-            Ok(s) => break s,
+            Ok(s) => {
+                s.set_read_timeout(Some(STEP)).unwrap();
+                return s;
+            }
             Err(e) if Instant::now() < deadline => {
                 eprintln!("connect: {e}, retrying");
                 std::thread::sleep(Duration::from_millis(100));
             }
-            Err(e) => panic!("cannot reach the libtorrent seed: {e}"),
+            Err(e) => panic!("cannot reach the seed: {e}"),
         }
-    };
-    stream.set_read_timeout(Some(STEP)).unwrap();
+    }
+}
+
+/// Dials a seed on `port` with `require`, then downloads the whole torrent
+/// through RC4 and checks every byte.
+fn download_encrypted(fx: &Fixture, port: u16) {
+    let mut stream = dial(port);
     let hs = Handshake::outgoing(
         Policy::Require,
         fx.info_hash,
@@ -312,9 +345,10 @@ fn downloads_from_a_libtorrent_seed_that_requires_encryption() {
     let (est, ciphers) = drive(&mut stream, hs);
     assert_eq!(est.method, Method::Rc4);
     assert_eq!(est.info_hash, Some(fx.info_hash));
+    assert!(ciphers.is_some());
     let mut conn = Conn {
         stream,
-        ciphers: ciphers.unwrap(),
+        ciphers,
         inbuf: est.initial_payload,
     };
     fill_handshake(&mut conn);
@@ -349,21 +383,30 @@ fn downloads_from_a_libtorrent_seed_that_requires_encryption() {
     );
 }
 
-#[test]
-fn serves_a_libtorrent_leecher_that_requires_encryption() {
-    let fx = Fixture::new("accept");
+/// Starts a libtorrent leecher with `enc` that dials us, and accepts it with
+/// `policy`. Returns the leecher, its download dir, and the handshake's outcome.
+#[allow(clippy::type_complexity)]
+fn accept_libtorrent(
+    fx: &Fixture,
+    enc: &str,
+    policy: Policy,
+) -> (
+    RefPeer,
+    PathBuf,
+    TcpStream,
+    Result<(Established, Option<Ciphers>), shoal_mse::Error>,
+) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let our_port = listener.local_addr().unwrap().port();
-    let lt_port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let peer = format!("127.0.0.1:{}", listener.local_addr().unwrap().port());
     let out = fx.dir.join("out");
     std::fs::create_dir_all(&out).unwrap();
-    let peer = format!("127.0.0.1:{our_port}");
-    let mut leech = LtPeer::spawn("leech", &fx, &out, lt_port, &["--peer", &peer]);
-
+    let leech = RefPeer::libtorrent(
+        "leech",
+        fx,
+        &out,
+        free_port(),
+        &["--enc", enc, "--peer", &peer],
+    );
     // Blocking accept on a thread, so a peer that never dials fails the test in time.
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
@@ -375,23 +418,16 @@ fn serves_a_libtorrent_leecher_that_requires_encryption() {
         .unwrap();
     stream.set_read_timeout(Some(STEP)).unwrap();
     let index = Arc::new(Req2Index::new([[0x11; 20], fx.info_hash]));
-    let hs = Handshake::incoming(
-        Policy::Require,
-        index,
-        Secrets::random().unwrap(),
-        Instant::now(),
-    );
-    let (est, ciphers) = drive(&mut stream, hs);
-    assert_eq!(est.method, Method::Rc4);
-    assert_eq!(est.info_hash, Some(fx.info_hash));
-    let mut conn = Conn {
-        stream,
-        ciphers: ciphers.unwrap(),
-        inbuf: est.initial_payload,
-    };
+    let hs = Handshake::incoming(policy, index, Secrets::random().unwrap(), Instant::now());
+    let outcome = try_drive(&mut stream, hs);
+    (leech, out, stream, outcome)
+}
+
+/// Serves the whole torrent on an established connection until the
+/// leecher, complete, exits; checks its copy.
+fn serve(fx: &Fixture, mut leech: RefPeer, out: &Path, mut conn: Conn) {
     fill_handshake(&mut conn);
     expect_bt_handshake(&mut conn.inbuf, &fx.info_hash);
-
     let mut hello = bt_handshake(&fx.info_hash);
     hello.extend(msg(5, &[0xFF, 0xFF])); // bitfield: all 16 pieces
     hello.extend(msg(1, &[])); // unchoke
@@ -415,5 +451,78 @@ fn serves_a_libtorrent_leecher_that_requires_encryption() {
     assert!(
         downloaded == fx.content,
         "libtorrent's copy differs from the content"
+    );
+}
+
+#[test]
+fn downloads_from_a_libtorrent_seed_that_requires_encryption() {
+    let fx = Fixture::new("lt-seed");
+    let port = free_port();
+    let mut seed = RefPeer::libtorrent("seed", &fx, &fx.src, port, &["--enc", "require"]);
+    seed.wait_for("\"ready\"");
+    download_encrypted(&fx, port);
+}
+
+#[test]
+fn downloads_from_a_transmission_seed_that_requires_encryption() {
+    let ok = Command::new("transmission-daemon")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        ok,
+        "transmission-daemon is missing; run `bash .ci/run` (it installs it)"
+    );
+    let fx = Fixture::new("tr-seed");
+    let port = free_port();
+    let mut seed = RefPeer::transmission_seed(&fx, port, free_port());
+    seed.wait_for("\"ready\"");
+    download_encrypted(&fx, port);
+}
+
+#[test]
+fn serves_a_libtorrent_leecher_that_requires_encryption() {
+    let fx = Fixture::new("lt-leech");
+    let (leech, out, stream, outcome) = accept_libtorrent(&fx, "require", Policy::Require);
+    let (est, ciphers) = outcome.unwrap();
+    assert_eq!(est.method, Method::Rc4);
+    assert_eq!(est.info_hash, Some(fx.info_hash));
+    assert!(ciphers.is_some());
+    serve(
+        &fx,
+        leech,
+        &out,
+        Conn {
+            stream,
+            ciphers,
+            inbuf: est.initial_payload,
+        },
+    );
+}
+
+#[test]
+fn a_plaintext_only_peer_is_refused_by_require_and_served_by_prefer() {
+    let fx = Fixture::new("lt-plain");
+    let (_leech, _, _, outcome) = accept_libtorrent(&fx, "plain", Policy::Require);
+    assert_eq!(outcome.err(), Some(shoal_mse::Error::PlaintextRefused));
+
+    let fx = Fixture::new("lt-plain2");
+    let (leech, out, stream, outcome) = accept_libtorrent(&fx, "plain", Policy::Prefer);
+    let (est, ciphers) = outcome.unwrap();
+    assert_eq!(est.method, Method::Plaintext);
+    assert_eq!(
+        est.info_hash, None,
+        "a plaintext handshake names its torrent itself"
+    );
+    assert!(ciphers.is_none());
+    serve(
+        &fx,
+        leech,
+        &out,
+        Conn {
+            stream,
+            ciphers,
+            inbuf: est.initial_payload,
+        },
     );
 }
