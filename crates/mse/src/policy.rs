@@ -84,6 +84,34 @@ impl Policy {
         }
     }
 
+    /// Whether the policy ever dials or accepts in this mode.
+    pub fn permits(self, attempt: Attempt) -> bool {
+        match attempt {
+            Attempt::Encrypted => self.accepts_mse(),
+            Attempt::Plaintext => self.accepts_plaintext_handshake(),
+        }
+    }
+
+    /// The modes to dial a peer with, in order. A mode that worked for this
+    /// peer before goes first when the policy permits it (so a peer that
+    /// refused MSE once does not cost a failed attempt on every redial, as
+    /// libtorrent remembers); then the policy's own order.
+    pub fn dial_order(self, worked_before: Option<Attempt>) -> Vec<Attempt> {
+        let mut order = Vec::with_capacity(2);
+        if let Some(mode) = worked_before.filter(|m| self.permits(*m)) {
+            order.push(mode);
+        }
+        for mode in [Some(self.first_attempt()), self.fallback()]
+            .into_iter()
+            .flatten()
+        {
+            if !order.contains(&mode) {
+                order.push(mode);
+            }
+        }
+        order
+    }
+
     /// The `crypto_provide` bits of an outgoing MSE handshake.
     pub fn crypto_provide(self) -> u32 {
         match self {
@@ -225,6 +253,23 @@ mod tests {
         assert_eq!(Policy::Disable.fallback(), None);
         assert!(!Policy::Require.accepts_plaintext_handshake());
         assert!(!Policy::Disable.accepts_mse());
+    }
+
+    #[test]
+    fn dial_order_puts_what_worked_first_within_the_policy() {
+        use Attempt::{Encrypted, Plaintext};
+        assert_eq!(Policy::Prefer.dial_order(None), vec![Encrypted, Plaintext]);
+        assert_eq!(
+            Policy::Prefer.dial_order(Some(Plaintext)),
+            vec![Plaintext, Encrypted]
+        );
+        assert_eq!(Policy::Allow.dial_order(None), vec![Plaintext, Encrypted]);
+        assert_eq!(
+            Policy::Allow.dial_order(Some(Encrypted)),
+            vec![Encrypted, Plaintext]
+        );
+        assert_eq!(Policy::Require.dial_order(Some(Plaintext)), vec![Encrypted]);
+        assert_eq!(Policy::Disable.dial_order(Some(Encrypted)), vec![Plaintext]);
     }
 
     #[test]
