@@ -71,15 +71,16 @@ pub struct Secrets {
     /// PadA/PadB, sent in the clear after our public key so the stream's
     /// length does not identify MSE; at most [`MAX_PAD`] bytes are used.
     pub pad: Vec<u8>,
-    /// Length of PadC/PadD, sent encrypted (so zero bytes are fine).
+    /// Length of PadC/PadD, sent encrypted (so its bytes are zeros); at
+    /// most [`MAX_PAD`] is used.
     pub inner_pad_len: u16,
 }
 
 impl Secrets {
-    /// Fresh secrets from the OS random source: a random key, a random
-    /// 0..=512-byte PadA/PadB and no PadC/PadD (the encrypted padding hides
-    /// nothing that RC4 does not, and Transmission and libtorrent send none).
-    /// Fails only when the OS has no random source.
+    /// Fresh secrets from the OS random source: a random key, random
+    /// 0..=512-byte PadA/PadB and a random 0..=512 length for PadC/PadD (as
+    /// libtorrent sends; message sizes then vary too). Fails only when the
+    /// OS has no random source.
     pub fn random() -> std::io::Result<Self> {
         let fill = |buf: &mut [u8]| {
             getrandom::fill(buf)
@@ -87,15 +88,18 @@ impl Secrets {
         };
         let mut private_key = [0u8; PRIVATE_LEN];
         fill(&mut private_key)?;
-        let mut len = [0u8; 2];
-        fill(&mut len)?;
-        let pad_len = usize::from(u16::from_be_bytes(len)) % (MAX_PAD + 1);
+        let mut lens = [0u8; 4];
+        fill(&mut lens)?;
+        let [a, b, c, d] = lens;
+        let pad_len = usize::from(u16::from_be_bytes([a, b])) % (MAX_PAD + 1);
+        // MAX_PAD + 1 fits a u16, so the remainder does too.
+        let inner_pad_len = u16::from_be_bytes([c, d]) % (MAX_PAD as u16 + 1);
         let mut pad = vec![0u8; pad_len];
         fill(&mut pad)?;
         Ok(Self {
             private_key,
             pad,
-            inner_pad_len: 0,
+            inner_pad_len,
         })
     }
 }
