@@ -9,6 +9,9 @@
 //!
 //! # Call order
 //!
+//! Time is a `Duration` since an epoch the driver picks (as in every shoal
+//! core), so the simulator can drive it on a virtual clock.
+//!
 //! ```text
 //! let mut hs = Handshake::outgoing(policy, info_hash, bt_handshake, Secrets::random()?, now)?;
 //! //  or  Handshake::incoming(policy, Arc::new(req2_index), Secrets::random()?, now);
@@ -17,7 +20,7 @@
 //!     if let Some(Event::Established(est)) = hs.poll_event() { break }
 //!     select! {
 //!         n = socket.read(&mut buf) => hs.handle_bytes(&buf[..n])?,   // error: close
-//!         _ = sleep_until(hs.poll_timeout()) => hs.handle_timeout(now)?,
+//!         _ = sleep_until(epoch + hs.poll_timeout()) => hs.handle_timeout(epoch.elapsed())?,
 //!     }
 //! }
 //! // est.initial_payload: peer bytes already decrypted, feed them first.

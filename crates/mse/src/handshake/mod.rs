@@ -8,7 +8,7 @@ mod outgoing;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::Duration;
 
 use crate::crypto::Cipher;
 use crate::dh::{KeyPair, PRIVATE_LEN};
@@ -176,7 +176,7 @@ pub struct Handshake {
     /// RC4 ciphers once established with [`Method::Rc4`].
     ciphers: Option<Ciphers>,
     /// When the handshake gives up.
-    deadline: Instant,
+    deadline: Duration,
     /// Running, done or failed.
     status: Status,
 }
@@ -191,7 +191,7 @@ impl Handshake {
         info_hash: [u8; 20],
         initial_payload: Vec<u8>,
         secrets: Secrets,
-        now: Instant,
+        now: Duration,
     ) -> Result<Self, Error> {
         if initial_payload.len() > MAX_INITIAL_PAYLOAD {
             return Err(Error::InitialPayloadTooLong(initial_payload.len()));
@@ -220,21 +220,21 @@ impl Handshake {
         policy: Policy,
         skeys: Arc<dyn SkeyLookup>,
         secrets: Secrets,
-        now: Instant,
+        now: Duration,
     ) -> Self {
         let role = Incoming::new(policy, skeys, secrets);
         Self::with_role(Role::Incoming(Box::new(role)), Vec::new(), now)
     }
 
     /// Common construction.
-    fn with_role(role: Role, transmit: Vec<u8>, now: Instant) -> Self {
+    fn with_role(role: Role, transmit: Vec<u8>, now: Duration) -> Self {
         Self {
             role,
             inbox: Inbox::default(),
             transmit,
             event: None,
             ciphers: None,
-            deadline: now.checked_add(HANDSHAKE_TIMEOUT).unwrap_or(now),
+            deadline: now.saturating_add(HANDSHAKE_TIMEOUT),
             status: Status::Running,
         }
     }
@@ -299,14 +299,14 @@ impl Handshake {
         self.event.take()
     }
 
-    /// The deadline while the handshake runs.
-    pub fn poll_timeout(&self) -> Option<Instant> {
+    /// The deadline while the handshake runs, on the caller's clock.
+    pub fn poll_timeout(&self) -> Option<Duration> {
         matches!(self.status, Status::Running).then_some(self.deadline)
     }
 
     /// Tells the handshake the time; past the deadline it fails with
     /// [`Error::Timeout`].
-    pub fn handle_timeout(&mut self, now: Instant) -> Result<(), Error> {
+    pub fn handle_timeout(&mut self, now: Duration) -> Result<(), Error> {
         if matches!(self.status, Status::Running) && now >= self.deadline {
             self.status = Status::Failed;
             return Err(Error::Timeout);

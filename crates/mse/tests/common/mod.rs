@@ -8,7 +8,7 @@
 )]
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::Duration;
 
 use shoal_mse::{Error, Established, Event, Handshake, Policy, Req2Index, Secrets};
 
@@ -29,7 +29,7 @@ pub fn secrets(seed: u8, pad: usize, inner: u16) -> Secrets {
 
 /// An outgoing handshake for [`INFO_HASH`].
 pub fn dialer(policy: Policy, ia: &[u8], s: Secrets) -> Handshake {
-    Handshake::outgoing(policy, INFO_HASH, ia.to_vec(), s, Instant::now()).unwrap()
+    Handshake::outgoing(policy, INFO_HASH, ia.to_vec(), s, Duration::ZERO).unwrap()
 }
 
 /// An incoming handshake serving [`INFO_HASH`] and one other torrent.
@@ -40,7 +40,7 @@ pub fn acceptor(policy: Policy, s: Secrets) -> Handshake {
 /// An incoming handshake serving the given torrents.
 pub fn acceptor_for(policy: Policy, s: Secrets, torrents: &[[u8; 20]]) -> Handshake {
     let index = Arc::new(Req2Index::new(torrents.iter().copied()));
-    Handshake::incoming(policy, index, s, Instant::now())
+    Handshake::incoming(policy, index, s, Duration::ZERO)
 }
 
 /// How one side of a pumped exchange ended.
