@@ -76,3 +76,86 @@ proptest! {
         }
     }
 }
+
+/// Feeds `bytes` to `h` in chunks cycling through `splits`; returns the
+/// first error or the event, and every byte it sent (only up to a success:
+/// how much went out before an error depends on where the reads ended).
+fn outcome(mut h: shoal_mse::Handshake, bytes: &[u8], splits: &[usize]) -> (String, Vec<u8>) {
+    let mut sent = h.poll_transmit().unwrap_or_default();
+    let mut rest = bytes;
+    let mut k = 0;
+    let mut end = String::from("pending");
+    while !rest.is_empty() {
+        let n = splits[k % splits.len()].clamp(1, rest.len());
+        k += 1;
+        let (chunk, tail) = rest.split_at(n);
+        rest = tail;
+        if let Err(e) = h.handle_bytes(chunk) {
+            assert_nothing_sent(h.poll_transmit());
+            return (format!("{e:?}"), Vec::new());
+        }
+        sent.extend(h.poll_transmit().unwrap_or_default());
+        if let Some(ev) = h.poll_event() {
+            // Later bytes would belong to the stream; stop here as a driver does.
+            end = format!("{ev:?}");
+            break;
+        }
+    }
+    (end, sent)
+}
+
+/// A failed handshake sends nothing more.
+fn assert_nothing_sent(t: Option<Vec<u8>>) {
+    assert_eq!(t, None, "output queued after a failure");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// The parser's verdict and output do not depend on how the bytes were
+    /// split, for honest streams with random corruption and for raw input,
+    /// in both roles.
+    #[test]
+    fn outcome_does_not_depend_on_the_split(
+        pa in policy(),
+        pb in policy(),
+        flips in proptest::collection::vec((0usize..1200, any::<u8>()), 0..3),
+        raw in proptest::collection::vec(any::<u8>(), 0..700),
+        split_a in proptest::collection::vec(1usize..300, 1..20),
+        split_b in proptest::collection::vec(1usize..300, 1..20),
+    ) {
+        // The honest streams of a full exchange between fixed-key peers.
+        let a = dialer(pa, b"ia", common::secrets(1, 100, 7));
+        let b = acceptor(pb, common::secrets(2, 200, 9));
+        let (mut a2b, mut b2a) = (Vec::new(), Vec::new());
+        {
+            let (mut a, mut b) = (a, b);
+            for _ in 0..3 {
+                while let Some(t) = a.poll_transmit() {
+                    a2b.extend_from_slice(&t);
+                    let _ = b.handle_bytes(&t);
+                }
+                while let Some(t) = b.poll_transmit() {
+                    b2a.extend_from_slice(&t);
+                    let _ = a.handle_bytes(&t);
+                }
+            }
+        }
+        for (at, x) in &flips {
+            if let Some(byte) = a2b.get_mut(*at) {
+                *byte ^= x;
+            }
+            if let Some(byte) = b2a.get_mut(*at) {
+                *byte ^= x;
+            }
+        }
+        let accept = || acceptor(pb, common::secrets(2, 200, 9));
+        let dial = || dialer(pa, b"ia", common::secrets(1, 100, 7));
+        for input in [&a2b, &raw] {
+            prop_assert_eq!(outcome(accept(), input, &split_a), outcome(accept(), input, &split_b));
+        }
+        for input in [&b2a, &raw] {
+            prop_assert_eq!(outcome(dial(), input, &split_a), outcome(dial(), input, &split_b));
+        }
+    }
+}

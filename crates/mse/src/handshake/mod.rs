@@ -264,7 +264,9 @@ impl Handshake {
                 Ok(())
             }
             Err(e) => {
+                // Nothing more goes out on a failed handshake: the caller closes.
                 self.status = Status::Failed;
+                self.transmit.clear();
                 Err(e)
             }
         }
