@@ -250,3 +250,14 @@ fn bytes_after_completion_join_the_payload_until_the_event_is_taken() {
     assert_eq!(est.initial_payload, [&ia[..], b"more"].concat());
     assert_eq!(b.handle_bytes(b"late"), Err(Error::AlreadyEstablished));
 }
+
+#[test]
+fn debug_output_shows_no_secrets() {
+    let h = dialer(Policy::Prefer, b"", secrets(1, 0, 0));
+    let shown = format!("{h:?} {:?}", secrets(1, 0, 0));
+    assert!(
+        shown.contains("outgoing") && shown.contains("Running"),
+        "{shown}"
+    );
+    assert!(!shown.contains("private_key"), "{shown}");
+}

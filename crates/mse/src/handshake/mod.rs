@@ -154,6 +154,7 @@ enum Role {
 }
 
 /// Where the handshake stands.
+#[derive(Debug)]
 enum Status {
     /// Still exchanging bytes.
     Running,
@@ -179,6 +180,21 @@ pub struct Handshake {
     deadline: Duration,
     /// Running, done or failed.
     status: Status,
+}
+
+impl std::fmt::Debug for Handshake {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Keys and cipher states stay out of logs.
+        let role = match self.role {
+            Role::Outgoing(_) => "outgoing",
+            Role::Incoming(_) => "incoming",
+        };
+        f.debug_struct("Handshake")
+            .field("role", &role)
+            .field("status", &self.status)
+            .field("deadline", &self.deadline)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Handshake {
