@@ -69,6 +69,8 @@ pub fn run(args: &DaemonArgs) -> anyhow::Result<ExitCode> {
         .with_writer(std::io::stderr)
         .with_max_level(tracing_subscriber::filter::LevelFilter::INFO)
         .try_init();
+    // One daemon per state directory, held for the whole run.
+    let _lock = shoal_storage::lock_dir(&config.state_dir)?;
     let rt = runtime::build()?;
     rt.block_on(async {
         let shutdown = async {

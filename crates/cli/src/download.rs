@@ -203,12 +203,14 @@ fn run(
     options: impl FnOnce(&shoal_metainfo::Torrent) -> anyhow::Result<TorrentOptions>,
     after: AfterComplete,
 ) -> anyhow::Result<ExitCode> {
+    let state_dir = net
+        .state_dir
+        .clone()
+        .unwrap_or_else(runtime::default_state_dir);
+    // Held until this function returns, the process's whole run.
+    let _lock = shoal_storage::lock_dir(&state_dir)?;
     let rt = runtime::build()?;
     rt.block_on(async {
-        let state_dir = net
-            .state_dir
-            .clone()
-            .unwrap_or_else(runtime::default_state_dir);
         let mut config = SessionConfig::new(SocketAddr::from(([0, 0, 0, 0], 0)), state_dir);
         config.max_upload = net.max_up;
         config.max_download = net.max_down;
@@ -249,14 +251,16 @@ fn run(
         };
         let name = torrent.info.name.clone();
         eprintln!("checking existing data of {name} ...");
-        let handle = session.add_torrent(torrent, dir, options).await?;
+        let handle = session.add_torrent(torrent, dir.clone(), options).await?;
         eprintln!("listening on {}", session.local_addr());
+        warn_if_short_of_space(&dir, handle.stats().bytes_left);
         let started = Instant::now();
         let start_stats = handle.stats();
         let bar = progress::bytes_bar(start_stats.bytes_wanted, "download");
         let bar = (!bar.is_hidden()).then_some(bar);
         tokio::select! {
             () = runtime::show_until_complete(&handle, bar) => {}
+            fault = handle.wait_error() => return Ok(stop_on_error(&session, &name, &fault).await),
             code = runtime::stop_signal() => {
                 let code = code.context("waiting for a signal")?;
                 session.shutdown().await;
@@ -283,9 +287,14 @@ fn run(
             AfterComplete::Stop => {}
             AfterComplete::Seed => {
                 eprintln!("seeding on {} (Ctrl-C to stop)", session.local_addr());
-                runtime::stop_signal()
-                    .await
-                    .context("waiting for a signal")?;
+                tokio::select! {
+                    code = runtime::stop_signal() => {
+                        code.context("waiting for a signal")?;
+                    }
+                    fault = handle.wait_error() => {
+                        return Ok(stop_on_error(&session, &name, &fault).await);
+                    }
+                }
             }
             AfterComplete::SeedToRatio(ratio) => {
                 let target = (ratio * stats.total_size as f64) as u64;
@@ -303,6 +312,9 @@ fn run(
                             }
                         }
                         _ = runtime::stop_signal() => break,
+                        fault = handle.wait_error() => {
+                            return Ok(stop_on_error(&session, &name, &fault).await);
+                        }
                     }
                 }
             }
@@ -310,4 +322,34 @@ fn run(
         session.shutdown().await;
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// Ends the run on a disk error: saves what is verified, prints the error
+/// and returns a failing exit code (waiting would only hang, as a disk
+/// that is full or read-only does not fix itself).
+async fn stop_on_error(
+    session: &Session,
+    name: &str,
+    fault: &shoal_session::StorageFault,
+) -> ExitCode {
+    session.shutdown().await;
+    eprintln!("{name}: stopped by a disk error: {fault}");
+    eprintln!("verified pieces are kept; run the command again once the disk is fixed");
+    ExitCode::FAILURE
+}
+
+/// Warns when the file system under `dir` has less free space than the
+/// selected files still need (the download is not stopped: the user may
+/// free space meanwhile, and other files may shrink).
+fn warn_if_short_of_space(dir: &std::path::Path, needed: u64) {
+    match shoal_storage::available_space(dir) {
+        Ok(free) if free < needed => eprintln!(
+            "warning: {} needs {} more, but only {} is free there",
+            dir.display(),
+            units::bytes(needed),
+            units::bytes(free)
+        ),
+        // Unknown free space is no reason to say anything: writes will tell.
+        Ok(_) | Err(_) => {}
+    }
 }

@@ -1,10 +1,11 @@
 //! `shoal verify`: hash-check data on disk against a torrent.
 
 use std::fmt::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use anyhow::bail;
 use clap::Args;
 use serde_json::json;
 use shoal_metainfo::Torrent;
@@ -18,8 +19,8 @@ use crate::{load, output, progress};
 pub struct VerifyArgs {
     /// The .torrent file.
     torrent: PathBuf,
-    /// The download directory: the one that contains the torrent's file (or its
-    /// root directory, for a multi-file torrent).
+    /// The download directory (the one that contains the torrent's file or
+    /// root folder), or the content itself (that file or folder).
     dir: PathBuf,
     /// Print one JSON object instead of text.
     #[arg(long)]
@@ -35,14 +36,26 @@ struct Tally {
     ok: usize,
     bad: usize,
     missing: usize,
-    /// Files with at least one bad or missing piece, by index.
+    /// Indices of bad and of missing pieces.
+    bad_pieces: Vec<usize>,
+    missing_pieces: Vec<usize>,
+    /// Files holding bytes of a bad piece, or missing bytes, by index.
     damaged_files: Vec<usize>,
+}
+
+impl Tally {
+    fn damaged(&mut self, file: usize) {
+        if !self.damaged_files.contains(&file) {
+            self.damaged_files.push(file);
+        }
+    }
 }
 
 /// Runs `shoal verify`; exit status 0 only if every piece is good.
 pub fn run(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
     let torrent = load::torrent(&args.torrent)?;
-    let store = FileStore::new(&args.dir, Arc::new(torrent.info.clone()));
+    let holder = content_holder(&torrent, &args.dir)?;
+    let store = FileStore::new(&holder, Arc::new(torrent.info.clone()));
     let segments = store.segments();
     let mut opts = check_options(&torrent);
     opts.threads = args.threads;
@@ -52,30 +65,74 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
 
     let mut tally = Tally::default();
     for (piece, state) in states.iter().enumerate() {
-        match state {
-            PieceState::Good => tally.ok += 1,
-            PieceState::Bad => tally.bad += 1,
-            PieceState::Missing => tally.missing += 1,
+        if *state == PieceState::Good {
+            tally.ok += 1;
+            continue;
         }
-        if *state != PieceState::Good {
-            for slice in torrent.info.piece_slices(piece) {
-                let is_pad = torrent
-                    .info
-                    .files
-                    .get(slice.file)
-                    .is_some_and(|f| f.attr.pad);
-                if !is_pad && !tally.damaged_files.contains(&slice.file) {
-                    tally.damaged_files.push(slice.file);
-                }
-            }
+        let slices: Vec<_> = torrent
+            .info
+            .piece_slices(piece)
+            .into_iter()
+            .filter(|s| torrent.info.files.get(s.file).is_some_and(|f| !f.attr.pad))
+            .collect();
+        // Bytes never written (absent or short files, holes of sparse
+        // files) make a piece missing, and only their files are damaged;
+        // a piece whose bytes are all there but wrong is bad, in every
+        // file it touches.
+        let unwritten: Vec<usize> = slices
+            .iter()
+            .filter(|s| {
+                store
+                    .file_path(s.file)
+                    .is_none_or(|p| shoal_storage::never_written(&p, s.offset, s.length))
+            })
+            .map(|s| s.file)
+            .collect();
+        if unwritten.is_empty() {
+            tally.bad += 1;
+            tally.bad_pieces.push(piece);
+            slices.iter().for_each(|s| tally.damaged(s.file));
+        } else {
+            tally.missing += 1;
+            tally.missing_pieces.push(piece);
+            unwritten.into_iter().for_each(|f| tally.damaged(f));
         }
     }
+    tally.damaged_files.sort_unstable();
     report(&torrent, &tally, args.json)?;
     Ok(if tally.bad == 0 && tally.missing == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// The directory the torrent's paths start from: `dir` itself when it
+/// holds the content (the torrent's file, or its root folder), or `dir`'s
+/// parent when `dir` is the content (the root folder, or the single file).
+/// A path that does not exist is an error, not a torrent with every piece
+/// missing.
+fn content_holder(torrent: &Torrent, dir: &Path) -> anyhow::Result<PathBuf> {
+    if !dir.exists() {
+        bail!("{} does not exist", dir.display());
+    }
+    let holds_content = |holder: &Path| {
+        let store = FileStore::new(holder, Arc::new(torrent.info.clone()));
+        (0..torrent.info.files.len())
+            .filter_map(|i| store.file_path(i))
+            .any(|p| p.exists())
+    };
+    let parent = dir.parent().map(|p| {
+        if p.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            p
+        }
+    });
+    match parent {
+        Some(parent) if !holds_content(dir) && holds_content(parent) => Ok(parent.to_path_buf()),
+        _ => Ok(dir.to_path_buf()),
+    }
 }
 
 fn report(torrent: &Torrent, tally: &Tally, as_json: bool) -> anyhow::Result<()> {
@@ -93,6 +150,8 @@ fn report(torrent: &Torrent, tally: &Tally, as_json: bool) -> anyhow::Result<()>
             "pieces_ok": tally.ok,
             "pieces_bad": tally.bad,
             "pieces_missing": tally.missing,
+            "bad_pieces": tally.bad_pieces,
+            "missing_pieces": tally.missing_pieces,
             "damaged_files": damaged,
         });
         writeln!(text, "{}", serde_json::to_string_pretty(&value)?)?;

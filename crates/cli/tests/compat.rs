@@ -219,3 +219,94 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// `shoal verify --json TORRENT DIR`: status and report.
+fn verify_json(torrent: &Path, dir: &Path) -> (bool, serde_json::Value) {
+    let out = shoal()
+        .arg("verify")
+        .arg("--json")
+        .arg(torrent)
+        .arg(dir)
+        .output()
+        .unwrap();
+    (out.status.success(), stdout_json(&out))
+}
+
+fn damaged(v: &serde_json::Value) -> Vec<String> {
+    v["damaged_files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn verify_accepts_the_content_folder_and_tells_missing_from_bad() {
+    let tmp = tempfile::tempdir().unwrap();
+    let content = make_content(tmp.path(), "1000000B", 4, "album");
+    let torrent = tmp.path().join("album.torrent");
+    shoal_create(&content, &torrent, &["--v1", "--piece-size", "16K"]);
+    let n = shoal_info(&torrent)["num_pieces"].as_u64().unwrap();
+
+    // The folder that holds the content, and the content folder itself.
+    for dir in [content.parent().unwrap(), content.as_path()] {
+        let (ok, v) = verify_json(&torrent, dir);
+        assert!(ok, "{}: {v}", dir.display());
+        assert_eq!(v["pieces_ok"].as_u64(), Some(n));
+    }
+    // A path that does not exist is an error, not "everything missing".
+    let out = shoal()
+        .arg("verify")
+        .arg(&torrent)
+        .arg(tmp.path().join("nowhere"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not exist"));
+
+    // A download in progress: every file at full length (sparse), only the
+    // first one written. The rest was never written: missing, not bad.
+    let partial = tmp.path().join("partial/album");
+    let mut names: Vec<_> = walk(&content);
+    names.sort();
+    let place = |root: &Path, path: &Path| {
+        let to = root.join(path.strip_prefix(&content).unwrap());
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        to
+    };
+    for (i, path) in names.iter().enumerate() {
+        let to = place(&partial, path);
+        if i == 0 {
+            std::fs::copy(path, &to).unwrap();
+        } else {
+            let f = std::fs::File::create(&to).unwrap();
+            f.set_len(std::fs::metadata(path).unwrap().len()).unwrap();
+        }
+    }
+    let (ok, v) = verify_json(&torrent, &partial);
+    assert!(!ok);
+    assert_eq!(v["pieces_bad"].as_u64(), Some(0), "{v}");
+    assert!(v["pieces_missing"].as_u64().unwrap() > 0, "{v}");
+    assert!(
+        !damaged(&v).contains(&"album/file000.bin".to_owned()),
+        "{v}"
+    );
+
+    // One file deleted from a full copy: only that file is damaged, not
+    // its intact neighbours that share pieces with it.
+    let copy = tmp.path().join("copy/album");
+    for path in &names {
+        std::fs::copy(path, place(&copy, path)).unwrap();
+    }
+    let gone = names[1].strip_prefix(&content).unwrap();
+    std::fs::remove_file(copy.join(gone)).unwrap();
+    let (ok, v) = verify_json(&torrent, &copy);
+    assert!(!ok);
+    assert_eq!(v["pieces_bad"].as_u64(), Some(0), "{v}");
+    assert_eq!(
+        damaged(&v),
+        vec![format!("album/{}", gone.display())],
+        "{v}"
+    );
+}

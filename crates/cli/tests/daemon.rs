@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{Proc, free_ports, require, run_ok, shoal, shoal_create, spawn_http_tracker};
+use common::{Proc, Tmpfs, free_ports, require, run_ok, shoal, shoal_create, spawn_http_tracker};
 use serde_json::Value;
 
 /// Deterministic bytes (xorshift), so content differs between files.
@@ -326,7 +326,7 @@ fn transmission_remote_drives_the_daemon() {
     assert!(list.contains("Seeding") || list.contains("Idle"), "{list}");
 
     let session = tr(api, &["-si"]);
-    assert!(session.contains("RPC version: 17"), "{session}");
+    assert!(session.contains("RPC version: 18"), "{session}");
     assert!(
         session.contains(&format!("Download directory: {}", downloads.display())),
         "{session}"
@@ -638,6 +638,75 @@ fn hash_failures_are_counted() {
     d.proc.stop();
 }
 
+/// A download dir on a disk too small for the torrent: the torrent stops
+/// with the OS error and the file (native API and Transmission `error` 3),
+/// no hash failure is counted, and starting it again once there is room
+/// keeps the verified pieces and completes.
+#[test]
+fn a_full_disk_is_a_torrent_error_and_start_resumes_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let swarm = swarm(tmp.path(), 1_500_000, None);
+    let disk = Tmpfs::mount(&tmp.path().join("small"), "size=1m");
+    let mut d = start_daemon(tmp.path(), "daemon", &tmp.path().join("state"), &disk.path);
+    let added = Instant::now();
+    let id = add_torrent(d.api, &swarm.torrent, false)["id"]
+        .as_u64()
+        .unwrap();
+    let t = wait_torrent(&mut d, id, "error", Duration::from_secs(20), |t| {
+        t["status"] == "error"
+    });
+    assert!(
+        added.elapsed() < Duration::from_secs(10),
+        "error shown after {:?}",
+        added.elapsed()
+    );
+    let message = t["error"].as_str().unwrap();
+    assert!(message.contains("No space left on device"), "{t}");
+    assert!(message.contains(&disk.path.display().to_string()), "{t}");
+    assert_eq!(t["hash_failures"], 0, "{t}");
+    let before = t["pieces_have"].as_u64().unwrap();
+    let got = tr_rpc(
+        d.api,
+        &serde_json::json!({"method": "torrent-get", "arguments": {
+            "ids": [id], "fields": ["error", "errorString", "corruptEver"]}}),
+    );
+    let tt = &got["arguments"]["torrents"][0];
+    assert_eq!(tt["error"], 3, "{tt}");
+    assert!(
+        tt["errorString"]
+            .as_str()
+            .unwrap()
+            .contains("No space left"),
+        "{tt}"
+    );
+    assert_eq!(tt["corruptEver"], 0, "{tt}");
+
+    // Room is made; the user starts the torrent again.
+    disk.remount("size=16m");
+    let (status, body) = call(
+        d.api,
+        "POST",
+        &format!("/api/v1/torrents/{id}/start"),
+        &Value::Null,
+    );
+    assert!(status < 300, "{status} {body}");
+    let t = wait_torrent(&mut d, id, "restarted", Duration::from_secs(30), |t| {
+        t["status"] == "downloading" || t["status"] == "seeding"
+    });
+    assert!(t["error"].is_null(), "{t}");
+    assert!(
+        t["pieces_have"].as_u64().unwrap() >= before,
+        "verified pieces kept: {t}"
+    );
+    wait_torrent(&mut d, id, "complete", Duration::from_secs(60), |t| {
+        t["status"] == "seeding"
+    });
+    same_content(&swarm.content, &disk.path.join("content"));
+    let t = wait_torrent(&mut d, id, "listed", Duration::from_secs(5), |_| true);
+    assert_eq!(t["hash_failures"], 0, "{t}");
+    d.proc.stop();
+}
+
 fn wait_gone(d: &mut Daemon, id: u64) {
     let start = Instant::now();
     while get_json(d.api, "/api/v1/torrents")
@@ -883,7 +952,33 @@ fn thousand_idle_torrents_fit_in_64_mib() {
         loaded <= 64 * 1024,
         "RSS {loaded} KiB with {N} idle torrents"
     );
+    // Idle torrents cost no wake-ups (one timer task sleeps until the
+    // earliest deadline; DHT announces wait for the node to know someone):
+    // context switches of all the daemon's threads.
+    let window = Duration::from_secs(3);
+    let before = context_switches(d.proc.pid());
+    std::thread::sleep(window);
+    let per_s = context_switches(d.proc.pid()).saturating_sub(before) as f64 / window.as_secs_f64();
+    println!("wake-ups with {N} idle torrents: {per_s:.1}/s");
+    assert!(per_s < 50.0, "{per_s:.1} wake-ups/s with {N} idle torrents");
     d.proc.stop();
+}
+
+/// Context switches (voluntary and not) of every thread of `pid`.
+fn context_switches(pid: u32) -> u64 {
+    let mut total = 0;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
+        let path = task.unwrap().path().join("status");
+        let Ok(status) = std::fs::read_to_string(path) else {
+            continue; // the thread ended meanwhile
+        };
+        total += status
+            .lines()
+            .filter(|l| l.contains("ctxt_switches:"))
+            .filter_map(|l| l.split(':').nth(1)?.trim().parse::<u64>().ok())
+            .sum::<u64>();
+    }
+    total
 }
 
 /// One Transmission RPC call over HTTP (session-id handshake included).

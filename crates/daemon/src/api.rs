@@ -13,7 +13,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::http::{Body, Ctx, SMALL_BODY, daemon_error, error, json, read_body, response};
+use crate::web::{Body, Ctx, SMALL_BODY, daemon_error, error, json, read_body, response};
 use crate::{AddOutcome, AddRequest, AddSource, TorrentChanges};
 
 /// The OpenAPI description served at `/api/v1/openapi.yaml`.
@@ -267,6 +267,7 @@ async fn add(ctx: &Ctx, req: Request<Incoming>) -> Response<Body> {
             file_priorities: body.file_priorities,
             sequential: body.sequential,
             labels: body.labels,
+            category: None,
         })
         .await;
     match outcome {

@@ -29,6 +29,9 @@ pub struct DaemonConfig {
     pub username: Option<String>,
     /// Password for HTTP basic auth.
     pub password: Option<String>,
+    /// Key accepted as `Authorization: Bearer <key>` by the qBittorrent
+    /// WebAPI (qBittorrent 5.2's API keys); at least 16 characters.
+    pub api_key: Option<String>,
     /// Host names accepted in the `Host` header besides `localhost` and IP
     /// literals (a guard against DNS rebinding).
     pub allowed_hosts: Vec<String>,
@@ -65,6 +68,7 @@ impl Default for DaemonConfig {
             rpc: SocketAddr::from(([127, 0, 0, 1], 9091)),
             username: None,
             password: None,
+            api_key: None,
             allowed_hosts: Vec::new(),
             max_upload: None,
             max_download: None,
@@ -135,7 +139,8 @@ impl DaemonConfig {
     }
 
     /// Applies `SHOAL_STATE_DIR`, `SHOAL_DOWNLOAD_DIR`, `SHOAL_LISTEN`,
-    /// `SHOAL_RPC`, `SHOAL_USERNAME`, `SHOAL_PASSWORD`, `SHOAL_WATCH_DIR`.
+    /// `SHOAL_RPC`, `SHOAL_USERNAME`, `SHOAL_PASSWORD`, `SHOAL_API_KEY`,
+    /// `SHOAL_WATCH_DIR`.
     pub fn apply_env(&mut self, env: &dyn Fn(&str) -> Option<String>) -> Result<(), DaemonError> {
         let get = |name: &str| env(name).filter(|v| !v.is_empty());
         if let Some(v) = get("SHOAL_STATE_DIR") {
@@ -156,6 +161,9 @@ impl DaemonConfig {
         if let Some(v) = get("SHOAL_PASSWORD") {
             self.password = Some(v);
         }
+        if let Some(v) = get("SHOAL_API_KEY") {
+            self.api_key = Some(v);
+        }
         if let Some(v) = get("SHOAL_WATCH_DIR") {
             self.watch_dir = Some(v.into());
         }
@@ -175,6 +183,11 @@ impl DaemonConfig {
         if self.username.is_some() != self.password.is_some() {
             return Err(DaemonError::Config(
                 "username and password go together".into(),
+            ));
+        }
+        if self.api_key.as_ref().is_some_and(|k| k.len() < 16) {
+            return Err(DaemonError::Config(
+                "api_key must have at least 16 characters".into(),
             ));
         }
         if !self.download_dir.is_absolute() {

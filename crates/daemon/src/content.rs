@@ -18,9 +18,16 @@ use crate::DaemonError;
 /// that fails like a rename across file systems would.
 pub(crate) type Rename = fn(&Path, &Path) -> io::Result<()>;
 
-/// The top-level path a torrent occupies under `dir`: its file, or its root folder.
-pub(crate) fn content_root(torrent: &Torrent, dir: &Path) -> PathBuf {
-    dir.join(&torrent.info.name)
+/// The top-level path a torrent occupies under `dir` (its file, or its
+/// root folder), from the files it lists: not `dir/<name>`, which for a v2
+/// single-file torrent need not be its file (the file tree names it) and
+/// may be an unrelated folder of the user's. `None` when the files do not
+/// share one top-level entry.
+pub(crate) fn content_root(torrent: &Torrent, dir: &Path) -> Option<PathBuf> {
+    let mut tops =
+        listed(torrent).filter_map(|p| p.components().next().map(|c| c.as_os_str().to_owned()));
+    let first = tops.next()?;
+    tops.all(|t| t == first).then(|| dir.join(first))
 }
 
 /// The torrent's files that hold data of their own (pad files are never
@@ -73,8 +80,12 @@ pub(crate) fn move_content_with(
     to: &Path,
     rename: Rename,
 ) -> Result<(), DaemonError> {
-    let src = content_root(torrent, from);
-    let dst = content_root(torrent, to);
+    let (Some(src), Some(dst)) = (content_root(torrent, from), content_root(torrent, to)) else {
+        // No single top-level entry to rename: file by file.
+        std::fs::create_dir_all(to)
+            .map_err(|e| DaemonError::io(format!("creating {}", to.display()), e))?;
+        return copy_then_delete(torrent, from, to);
+    };
     if std::fs::symlink_metadata(&src).is_err() {
         return Ok(());
     }
@@ -213,6 +224,31 @@ mod tests {
         assert!(err.to_string().contains("b.bin"), "{err}");
         assert_eq!(std::fs::read(from.join("t/a.bin")).unwrap(), b"abc");
         assert!(!to.join("t").exists(), "the copy of a.bin was not removed");
+    }
+
+    /// A v2 single-file torrent named `album` whose one file is `song.bin`.
+    fn v2_single_file() -> Torrent {
+        let mut b = b"d4:infod9:file treed8:song.bind0:d6:lengthi3e11:pieces root32:".to_vec();
+        b.extend_from_slice(&[7u8; 32]);
+        b.extend_from_slice(b"eee12:meta versioni2e4:name5:album12:piece lengthi16384eee");
+        Torrent::from_bytes(&b).unwrap()
+    }
+
+    #[test]
+    fn the_root_comes_from_the_file_list_not_the_name() {
+        let t = v2_single_file();
+        assert_eq!(t.info.name, "album");
+        let tmp = tempfile::tempdir().unwrap();
+        let (from, to) = (tmp.path().join("from"), tmp.path().join("to"));
+        // An unrelated folder of the user's happens to bear the torrent's name.
+        std::fs::create_dir_all(from.join("album")).unwrap();
+        std::fs::write(from.join("album/mine.txt"), b"mine").unwrap();
+        std::fs::write(from.join("song.bin"), b"abc").unwrap();
+        assert_eq!(content_root(&t, &from), Some(from.join("song.bin")));
+        move_content(&t, &from, &to).unwrap();
+        assert_eq!(std::fs::read(to.join("song.bin")).unwrap(), b"abc");
+        assert_eq!(std::fs::read(from.join("album/mine.txt")).unwrap(), b"mine");
+        assert!(!to.join("album").exists());
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! `shoal daemon`: a long-running service holding many torrents, with
 //! state that survives restarts and crashes, a web UI, a native JSON API
 //! (`/api/v1`, see `openapi.yaml`) with live updates, a Transmission-compatible
-//! RPC (`/transmission/rpc`) and Prometheus metrics (`/metrics`).
+//! RPC (`/transmission/rpc`), the qBittorrent WebAPI v2 (`/api/v2`) and
+//! Prometheus metrics (`/metrics`).
 
 mod api;
 mod config;
@@ -11,16 +12,19 @@ mod error;
 mod http;
 mod manager;
 mod metrics;
+mod qbittorrent;
 mod scrape;
 mod security;
 mod service;
 mod snapshot;
 mod sse;
 mod store;
+mod sync_log;
 mod transmission;
 mod ui;
 mod view;
 mod watch;
+mod web;
 
 pub use config::{DEFAULT_RPC, DaemonConfig, default_config_file};
 pub use error::DaemonError;

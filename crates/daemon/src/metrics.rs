@@ -4,8 +4,8 @@ use std::fmt::Write;
 
 use hyper::{Response, StatusCode};
 
-use crate::http::{Body, Ctx, response};
 use crate::view::Status;
+use crate::web::{Body, Ctx, response};
 
 /// Renders the metrics.
 pub(crate) fn handle(ctx: &Ctx) -> Response<Body> {

@@ -11,6 +11,8 @@ pub(crate) struct Security {
     pub allowed_hosts: Vec<String>,
     /// Must come back in `X-Shoal-Csrf` on mutating native API calls.
     pub csrf_token: String,
+    /// Accepted as `Authorization: Bearer <key>` by the qBittorrent API.
+    pub api_key: Option<String>,
 }
 
 impl Security {
@@ -53,9 +55,64 @@ impl Security {
         constant_time_eq(&decoded, expected.as_bytes())
     }
 
+    /// Whether an `Authorization` header carries the configured API key.
+    pub fn api_key_ok(&self, header: Option<&[u8]>) -> bool {
+        let (Some(key), Some(value)) = (&self.api_key, header) else {
+            return false;
+        };
+        let Some(given) = value
+            .get(..7)
+            .filter(|scheme| scheme.eq_ignore_ascii_case(b"bearer "))
+            .and_then(|_| value.get(7..))
+        else {
+            return false;
+        };
+        constant_time_eq(given.trim_ascii(), key.as_bytes())
+    }
+
     /// Whether a mutating request carries the CSRF token.
     pub fn csrf_ok(&self, header: Option<&[u8]>) -> bool {
         header.is_some_and(|h| constant_time_eq(h, self.csrf_token.as_bytes()))
+    }
+}
+
+/// Login sessions kept; the oldest is dropped beyond this.
+const MAX_SESSIONS: usize = 64;
+
+/// The `SID` cookies handed out by the qBittorrent API's `auth/login`.
+#[derive(Default)]
+pub(crate) struct LoginSessions {
+    ids: std::sync::Mutex<std::collections::VecDeque<String>>,
+}
+
+impl LoginSessions {
+    pub fn add(&self) -> String {
+        let sid = random_token();
+        let mut ids = self
+            .ids
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if ids.len() >= MAX_SESSIONS {
+            ids.pop_front();
+        }
+        ids.push_back(sid.clone());
+        sid
+    }
+
+    pub fn knows(&self, sid: &str) -> bool {
+        let ids = self
+            .ids
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        ids.iter().any(|known| known == sid)
+    }
+
+    pub fn remove(&self, sid: &str) {
+        let mut ids = self
+            .ids
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        ids.retain(|known| known != sid);
     }
 }
 
@@ -98,6 +155,7 @@ mod tests {
             credentials: Some(("u".into(), "p w".into())),
             allowed_hosts: vec!["box.lan".into()],
             csrf_token: "tok".into(),
+            api_key: Some("0123456789abcdef".into()),
         }
     }
 
@@ -136,5 +194,20 @@ mod tests {
         assert!(s.csrf_ok(Some(b"tok")));
         assert!(!s.csrf_ok(Some(b"to")));
         assert!(!s.csrf_ok(None));
+    }
+
+    #[test]
+    fn api_keys() {
+        let s = sec();
+        assert!(s.api_key_ok(Some(b"Bearer 0123456789abcdef")));
+        assert!(s.api_key_ok(Some(b"bearer 0123456789abcdef ")));
+        assert!(!s.api_key_ok(Some(b"Bearer 0123456789abcde")));
+        assert!(!s.api_key_ok(Some(b"Basic 0123456789abcdef")));
+        assert!(!s.api_key_ok(None));
+        let none = Security {
+            api_key: None,
+            ..sec()
+        };
+        assert!(!none.api_key_ok(Some(b"Bearer 0123456789abcdef")));
     }
 }

@@ -15,7 +15,7 @@ use hyper::{Response, StatusCode};
 use tokio::sync::mpsc;
 
 use crate::Daemon;
-use crate::http::Body;
+use crate::web::Body;
 
 /// Shortest gap between two events.
 const MIN_GAP: Duration = Duration::from_millis(500);

@@ -108,6 +108,9 @@ pub struct TorrentRecord {
     /// Which idle limit applies, as `seed_ratio_mode`.
     #[serde(default)]
     pub seed_idle_mode: Option<LimitMode>,
+    /// Its category (qBittorrent's), if any.
+    #[serde(default)]
+    pub category: Option<String>,
     /// Transmission settings shoal keeps and reports but does not act on
     /// (`bandwidthPriority`, `peer-limit`, `honorsSessionLimits`, `group`).
     #[serde(default)]
@@ -144,6 +147,7 @@ impl TorrentRecord {
             edited_at: None,
             seed_ratio_mode: None,
             seed_idle_mode: None,
+            category: None,
             stored: std::collections::BTreeMap::new(),
         }
     }
@@ -201,6 +205,14 @@ pub struct DaemonRecord {
     /// act on (see the README).
     #[serde(default)]
     pub stored: std::collections::BTreeMap<String, serde_json::Value>,
+    /// Categories (qBittorrent's): name → save path (empty: the default
+    /// download directory).
+    #[serde(default)]
+    pub categories: std::collections::BTreeMap<String, String>,
+    /// Tags known without a torrent carrying them (qBittorrent's
+    /// `createTags`); a torrent's tags are its labels.
+    #[serde(default)]
+    pub tags: Vec<String>,
     /// Torrent ids in queue order (the queues start the first ones first);
     /// ids missing here go to the end in id order.
     #[serde(default)]

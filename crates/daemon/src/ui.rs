@@ -4,7 +4,7 @@
 use hyper::header::HeaderValue;
 use hyper::{Method, Response, StatusCode};
 
-use crate::http::{Body, error, response};
+use crate::web::{Body, error, response};
 
 const INDEX: &str = include_str!("../ui/index.html");
 const APP: &str = include_str!("../ui/app.js");

@@ -93,8 +93,10 @@ pub struct TorrentView {
     pub magnet: Option<String>,
     /// Pieces that failed their hash check over the torrent's life.
     pub hash_failures: u64,
-    /// The user's labels.
+    /// The user's labels (qBittorrent's tags).
     pub labels: Vec<String>,
+    /// Its category (qBittorrent's), if any.
+    pub category: Option<String>,
     /// Place in the queue, 0 first.
     pub queue_position: usize,
     /// Seconds it ran while incomplete.
@@ -208,6 +210,7 @@ pub(crate) fn of(e: &TorrentSnapshot) -> TorrentView {
         magnet: e.record.magnet.clone(),
         hash_failures: e.record.hash_failures,
         labels: e.record.labels.clone(),
+        category: e.record.category.clone(),
         queue_position: e.queue_position,
         seconds_downloading: e.record.seconds_downloading,
         seconds_seeding: e.record.seconds_seeding,

@@ -26,6 +26,7 @@ pub(crate) async fn watch_loop(daemon: Daemon, dir: PathBuf) {
                     file_priorities: None,
                     sequential: false,
                     labels: Vec::new(),
+                    category: None,
                 })
                 .await;
             let suffix = match outcome {

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{request, rpc, server, torrent_bytes, write_complete};
+use common::{request, rpc, server, session_id, torrent_bytes, write_complete};
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -1119,4 +1119,70 @@ fn seed_queue_holds_extra_seeds() {
     let (status, _) = send(a, "POST", "/api/v1/torrents/1/stop", b"");
     assert_eq!(status, 200);
     wait_statuses(a, &["stopped", "seeding"]);
+}
+
+/// Like [`http_file_server`], and hands each request's head to the test.
+fn recording_file_server(body: Vec<u8>) -> (SocketAddr, std::sync::mpsc::Receiver<String>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut head = [0u8; 4096];
+            let n = stream.read(&mut head).unwrap_or(0);
+            let _ = tx.send(String::from_utf8_lossy(&head[..n]).into_owned());
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = stream.write_all(&body);
+        }
+    });
+    (addr, rx)
+}
+
+/// A URL with CR/LF (or a space) is refused before any connection: it
+/// would add headers or requests to whatever HTTP service it names.
+#[test]
+fn add_by_url_refuses_urls_that_smuggle_headers() {
+    let s = server(|_| {});
+    let a = s.addr;
+    let (files, heads) = recording_file_server(torrent_bytes("clean"));
+    for bad in [
+        format!("http://{files}/x.torrent\r\nX-Injected: 1"),
+        format!("http://{files}/x.torrent HTTP/1.1\r\nHost: other\r\n\r\nGET /second"),
+        format!("http://{files}/a b.torrent"),
+    ] {
+        let body = json!({ "url": bad });
+        let (status, v) = send(a, "POST", "/api/v1/torrents", body.to_string().as_bytes());
+        assert_eq!(
+            (status, error_code(&v)),
+            (400, "bad_request"),
+            "{bad:?}: {v}"
+        );
+    }
+    let add = json!({
+        "method": "torrent-add",
+        "arguments": { "filename": format!("http://{files}/t.torrent\r\nX-Injected: 1") },
+    });
+    let sid = session_id(a);
+    let (_, _, text) = request(
+        a,
+        "POST",
+        "/transmission/rpc",
+        &[("X-Transmission-Session-Id", &sid)],
+        add.to_string().as_bytes(),
+    );
+    let v: Value = serde_json::from_str(&text).unwrap();
+    assert_ne!(v["result"], "success", "{v}");
+    // The first request the server sees is the clean one that follows.
+    let body = json!({ "url": format!("http://{files}/ok.torrent"), "paused": true });
+    let (status, t) = send(a, "POST", "/api/v1/torrents", body.to_string().as_bytes());
+    assert_eq!(status, 201, "{t}");
+    let head = heads.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert!(head.starts_with("GET /ok.torrent HTTP/1.1\r\n"), "{head:?}");
+    assert!(!head.contains("X-Injected"), "{head:?}");
+    assert_eq!(count(a), 1);
 }

@@ -306,6 +306,17 @@ fn session_settings_are_applied_or_kept() {
     assert_eq!(t["download_dir"], json!(elsewhere));
     assert_eq!(t["status"], "stopped");
     assert_eq!(t["seed_ratio_limit"], 1.5);
+    // A stored-only value cannot grow the state without bound.
+    let sid = common::session_id(s.addr);
+    let huge = json!({ "method": "session-set", "arguments": { "script-torrent-done-filename": "x".repeat(10_000) } });
+    let (_, _, text) = common::request(
+        s.addr,
+        "POST",
+        "/transmission/rpc",
+        &[("X-Transmission-Session-Id", &sid)],
+        huge.to_string().as_bytes(),
+    );
+    assert!(text.contains("at most"), "{text}");
     // `fields` picks keys.
     let v = rpc(
         s.addr,
@@ -415,4 +426,77 @@ fn json_rpc_2_single_batch_errors_and_notifications() {
         json!({ "jsonrpc": "2.0", "method": "torrent_set", "params": { "labels": ["a,b"] }, "id": 9 }),
     );
     assert_eq!(v["error"]["code"], -32000, "{v}");
+    assert!(
+        v["error"]["data"]["error_string"]
+            .as_str()
+            .unwrap()
+            .contains("label"),
+        "{v}"
+    );
+}
+
+#[test]
+fn labels_queue_times_and_settings_survive_a_restart() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (state, dl) = (tmp.path().join("state"), tmp.path().join("dl"));
+    let config = |c: &mut shoal_daemon::DaemonConfig| {
+        c.state_dir = state.clone();
+        c.download_dir = dl.clone();
+    };
+    let fields = json!([
+        "id",
+        "labels",
+        "queuePosition",
+        "secondsSeeding",
+        "startDate",
+        "status"
+    ]);
+    let (a, b) = {
+        let s = server(config);
+        common::write_complete(&dl, "kept");
+        let a = add(s.addr, "kept", json!({ "labels": ["keep"] }));
+        let b = add(s.addr, "other", json!({}));
+        rpc(
+            s.addr,
+            json!({ "method": "torrent-start", "arguments": { "ids": [a] } }),
+        );
+        let start = std::time::Instant::now();
+        while torrents(s.addr, fields.clone())[0]["secondsSeeding"]
+            .as_u64()
+            .unwrap()
+            < 1
+        {
+            assert!(start.elapsed() < Duration::from_secs(20), "never seeded");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        rpc(
+            s.addr,
+            json!({ "method": "torrent-stop", "arguments": { "ids": [a] } }),
+        );
+        rpc(
+            s.addr,
+            json!({ "method": "queue-move-top", "arguments": { "ids": [b] } }),
+        );
+        rpc(
+            s.addr,
+            json!({ "method": "session-set", "arguments": { "seedRatioLimit": 4, "seedRatioLimited": true, "alt-speed-up": 9 } }),
+        );
+        (a, b)
+    };
+    let s = server(config);
+    let got = torrents(s.addr, fields);
+    let (ta, tb) = (&got[0], &got[1]);
+    assert_eq!((ta["id"].as_u64(), tb["id"].as_u64()), (Some(a), Some(b)));
+    assert_eq!(ta["labels"], json!(["keep"]), "{ta}");
+    assert_eq!(
+        (ta["queuePosition"].as_u64(), tb["queuePosition"].as_u64()),
+        (Some(1), Some(0))
+    );
+    assert!(ta["secondsSeeding"].as_u64().unwrap() >= 1, "{ta}");
+    assert!(ta["startDate"].as_u64().unwrap() > 0, "{ta}");
+    assert_eq!(ta["status"], 0, "stopped before the restart: {ta}");
+    let v = rpc(s.addr, json!({ "method": "session-get" }));
+    assert_eq!(v["arguments"]["seedRatioLimit"], 4.0);
+    assert_eq!(v["arguments"]["seedRatioLimited"], true);
+    assert_eq!(v["arguments"]["alt-speed-up"], 9);
 }

@@ -79,7 +79,8 @@ function render() {
     tr.append(cell(t.status.replace("_", " ") + (t.error ? ": " + t.error : ""), "status status-" + t.status));
     tr.append(cell(bytes(t.download_rate) + "/s"), cell(bytes(t.upload_rate) + "/s"), cell(String(t.peers)), cell(eta(t.eta)));
     const actions = document.createElement("td");
-    if (t.paused) actions.append(button("Resume", () => api("POST", "/torrents/" + t.info_hash + "/start")));
+    // A torrent stopped by an error (a full disk) is resumed like a paused one.
+    if (t.paused || t.status === "error") actions.append(button("Resume", () => api("POST", "/torrents/" + t.info_hash + "/start")));
     else actions.append(button("Pause", () => api("POST", "/torrents/" + t.info_hash + "/stop")));
     actions.append(button("Verify", () => api("POST", "/torrents/" + t.info_hash + "/verify")));
     actions.append(button("Remove", () => {

@@ -6,6 +6,7 @@ use std::time::Duration;
 use crate::id::NodeId;
 use crate::peer_store::StoreLimits;
 use crate::rate::RateLimits;
+use crate::secret::Secret;
 
 /// Everything a [`crate::Node`] can be told; [`Config::default`] suits the
 /// public network.
@@ -13,8 +14,12 @@ use crate::rate::RateLimits;
 pub struct Config {
     /// Our id; by default derived per BEP 42 from `external_ip`, else random.
     pub id: Option<NodeId>,
-    /// Seed for every random choice (ids, tokens, samples, transaction ids).
+    /// Seed for the random choices a simulation replays (peer samples,
+    /// refresh targets); anyone who learns it predicts only those.
     pub seed: u64,
+    /// Key for what must stay unpredictable (node id, token secrets,
+    /// transaction ids): from the OS by default; a simulator sets its own.
+    pub secret: Secret,
     /// Bucket size and lookup width (BEP 5: 8).
     pub k: usize,
     /// Queries a lookup keeps in flight (not counting soft-timed-out ones).
@@ -61,6 +66,7 @@ impl Default for Config {
         Config {
             id: None,
             seed: 0,
+            secret: Secret::from_os(),
             k: 8,
             // Measured (bench/dht.sh, 10,000 nodes, 100 ms RTT, 5 % loss):
             // α = 4 → median 4.3 RTT, 15 queries; α = 8 → 3.6 RTT, 23 queries.

@@ -15,6 +15,7 @@ mod node;
 mod peer_store;
 mod rate;
 mod routing;
+mod secret;
 mod state;
 mod token;
 
@@ -25,5 +26,6 @@ pub use node::{DhtEvent, Node, Stats};
 pub use peer_store::StoreLimits;
 pub use rate::RateLimits;
 pub use routing::{Entry, NodeState, RoutingTable};
+pub use secret::Secret;
 pub use shoal_rng::Rng;
 pub use state::{SavedState, StateError};

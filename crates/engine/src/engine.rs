@@ -6,13 +6,16 @@ use std::time::Duration;
 
 use shoal_metainfo::Info;
 use shoal_swarm::{Blame, BlameConfig, BlockRequest, Choker, PeerKey, Picker, PieceSet};
-use shoal_wire::{BlockRef, ExtHandshake, Handshake, Message, Reserved, UT_METADATA, UT_PEX};
+use shoal_wire::{
+    BlockRef, Decoder, ExtHandshake, Handshake, Message, Reserved, UT_METADATA, UT_PEX,
+};
 
 use crate::first_copy::FirstCopy;
 use crate::peer::Peer;
 use crate::{Config, EngineError, Event};
 
 mod download;
+mod halt;
 mod upload;
 
 pub(crate) use upload::OutputSet;
@@ -47,8 +50,10 @@ pub struct Engine {
     pub(crate) choker: Choker,
     blame: Blame,
     pub(crate) peers: BTreeMap<PeerKey, Peer>,
+    /// Frames peers' bytes (`Engine::handle_bytes`), knowing the piece count.
+    pub(crate) decoder: Decoder,
     /// Peers whose outbox may hold bytes: every write to an outbox adds its
-    /// peer, [`Engine::take_outbox`] removes it. The driver asks after every
+    /// peer (`Peer::send`, the one way bytes are queued), [`Engine::poll_transmit`] removes it. The driver asks after every
     /// call ([`Engine::peers_with_output`]); scanning every peer's outbox
     /// for that cost more than the calls themselves in large swarms.
     pub(crate) has_output: OutputSet,
@@ -69,6 +74,8 @@ pub struct Engine {
     pending_checks: u32,
     /// Most pending checks before requesting pauses.
     max_pending_checks: u32,
+    /// No new requests: the driver cannot store pieces (see `halt.rs`).
+    halted: bool,
     pub(crate) downloaded: u64,
     /// Pieces that failed their hash check.
     hash_failures: u64,
@@ -136,6 +143,7 @@ impl Engine {
             picker,
             choker,
             peers: BTreeMap::new(),
+            decoder: Decoder::with_piece_count(expected),
             has_output: OutputSet::default(),
             buffers: HashMap::new(),
             spare_buffers: Vec::new(),
@@ -146,6 +154,7 @@ impl Engine {
             v2_only: info.version == shoal_metainfo::Version::V2,
             pending_checks: 0,
             max_pending_checks,
+            halted: false,
             downloaded: 0,
             hash_failures: 0,
             uploaded: 0,
@@ -211,6 +220,11 @@ impl Engine {
         self.choker.set_upload_limit(limit);
     }
 
+    /// Connected peers.
+    pub fn peer_count(&self) -> usize {
+        self.peers.len()
+    }
+
     /// Address of a connected peer.
     pub fn peer_addr(&self, key: PeerKey) -> Option<SocketAddr> {
         self.peers.get(&key).map(|p| p.addr)
@@ -221,18 +235,28 @@ impl Engine {
     pub fn add_peer(&mut self, addr: SocketAddr, theirs: &Handshake, now: Duration) -> PeerKey {
         let key = PeerKey(self.next_key);
         self.next_key = self.next_key.wrapping_add(1);
-        let mut peer = Peer::new(addr, theirs.reserved, self.config.pipeline.clone(), now);
+        let mut peer = Peer::new(
+            key,
+            addr,
+            theirs.reserved,
+            self.config.pipeline.clone(),
+            now,
+        );
         // The have-set first (BEP 3), then the extension handshake.
         let have = self.picker.have();
         if peer.fast() && have.is_full() {
-            peer.send(&Message::HaveAll, now);
+            peer.send(&mut self.has_output, &Message::HaveAll, now);
         } else if peer.fast() && have.is_empty() {
-            peer.send(&Message::HaveNone, now);
+            peer.send(&mut self.has_output, &Message::HaveNone, now);
         } else if !have.is_empty() {
-            peer.send(&Message::Bitfield(have.as_bytes()), now);
+            peer.send(
+                &mut self.has_output,
+                &Message::Bitfield(have.as_bytes()),
+                now,
+            );
         }
         if let Some(port) = self.config.dht_port.filter(|_| peer.reserved.dht()) {
-            peer.send(&Message::Port(port), now);
+            peer.send(&mut self.has_output, &Message::Port(port), now);
         }
         if peer.reserved.extension() {
             let mut ext = ExtHandshake {
@@ -253,16 +277,15 @@ impl Engine {
                 ext.extensions
                     .insert(UT_PEX.to_owned(), crate::pex::UT_PEX_ID);
             }
-            ext.encode_message(&mut peer.outbox);
+            peer.send_with(&mut self.has_output, now, |p| {
+                ext.encode_message(&mut p.outbox)
+            });
         }
         // A new peer has nothing until it says otherwise.
         let _ = self
             .picker
             .peer_added(key, PieceSet::new(self.picker.num_pieces()));
         self.choker.peer_connected(key, now);
-        if !peer.outbox.is_empty() {
-            self.has_output.note(key, &mut peer.listed);
-        }
         self.peers.insert(key, peer);
         key
     }
@@ -296,8 +319,13 @@ impl Engine {
         self.events.pop_front()
     }
 
-    /// When [`Engine::tick`] next has work.
+    /// When [`Engine::handle_timeout`] next has work: `Duration::MAX` with
+    /// no peer connected, as every timer (rechoke, keep-alives, request
+    /// timeouts, PEX) concerns peers, so an idle torrent costs no wake-ups.
     pub fn poll_timeout(&self) -> Duration {
+        if self.peers.is_empty() {
+            return Duration::MAX;
+        }
         let mut next = self.choker.poll_timeout();
         for p in self.peers.values() {
             next = next.min(p.last_send + self.config.keepalive_interval);
@@ -310,7 +338,7 @@ impl Engine {
     }
 
     /// Runs timers: rechoke, request timeouts, keep-alives, dead peers.
-    pub fn tick(&mut self, now: Duration) {
+    pub fn handle_timeout(&mut self, now: Duration) {
         self.rechoke(now);
         for key in self.keys() {
             let Some(peer) = self.peers.get_mut(&key) else {
@@ -321,8 +349,7 @@ impl Engine {
                 continue;
             }
             if now.saturating_sub(peer.last_send) >= self.config.keepalive_interval {
-                peer.send(&Message::KeepAlive, now);
-                self.has_output.note(key, &mut peer.listed);
+                peer.send(&mut self.has_output, &Message::KeepAlive, now);
             }
             for block in peer.pipeline.timed_out(now) {
                 let _ = self.picker.request_timed_out(key, block);
@@ -365,21 +392,20 @@ impl Engine {
             return;
         }
         peer.am_choking = choking;
-        self.has_output.note(key, &mut peer.listed);
         if choking {
             if let Some(f) = self.first_copy.as_mut() {
                 f.release(key);
             }
-            peer.send(&Message::Choke, now);
+            peer.send(&mut self.has_output, &Message::Choke, now);
             // Without BEP 6 a choke silently drops the queue; with it, each is rejected.
             let dropped: Vec<BlockRequest> = peer.queued.drain(..).collect();
             if peer.fast() {
                 for b in dropped {
-                    peer.send(&Message::Reject(block_ref(b)), now);
+                    peer.send(&mut self.has_output, &Message::Reject(block_ref(b)), now);
                 }
             }
         } else {
-            peer.send(&Message::Unchoke, now);
+            peer.send(&mut self.has_output, &Message::Unchoke, now);
         }
     }
 }

@@ -6,7 +6,8 @@ use shoal_swarm::{BlockRequest, PeerKey};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     /// All blocks of `piece` arrived: hash `data`, write it if it matches, and
-    /// report with [`crate::Engine::piece_checked`].
+    /// report with [`crate::Engine::piece_checked`] (or, when our disk
+    /// refused a good piece, [`crate::Engine::piece_not_stored`]).
     CheckPiece {
         /// Piece index.
         piece: u32,

@@ -16,10 +16,29 @@ use crate::Engine;
 use crate::engine::block_ref;
 
 impl Engine {
+    /// Feeds bytes that arrived from `key` after its handshake: every whole
+    /// frame in `input` is decoded (with the torrent's piece count) and
+    /// handled. Returns the bytes consumed; the driver keeps the rest for
+    /// the next call. A frame that does not decode is an error, after which
+    /// the driver closes the connection.
+    pub fn handle_bytes(
+        &mut self,
+        key: PeerKey,
+        input: &[u8],
+        now: Duration,
+    ) -> Result<usize, shoal_wire::DecodeError> {
+        let decoder = self.decoder;
+        let mut frames = decoder.messages(input);
+        for frame in frames.by_ref() {
+            self.handle_message(key, frame?, now);
+        }
+        Ok(frames.consumed())
+    }
+
     /// Feeds one decoded message from `key`. A protocol violation drops the
     /// peer (an [`crate::Event::Disconnect`] follows); nothing a peer sends
     /// can make this panic.
-    pub fn handle(&mut self, key: PeerKey, msg: Message<'_>, now: Duration) {
+    pub fn handle_message(&mut self, key: PeerKey, msg: Message<'_>, now: Duration) {
         let Some(peer) = self.peers.get_mut(&key) else {
             return;
         };
@@ -198,8 +217,7 @@ impl Engine {
         if refused {
             // Without BEP 6 there is no way to refuse: the request is dropped.
             if peer.fast() {
-                peer.send(&Message::Reject(block_ref(req)), now);
-                self.has_output.note(key, &mut peer.listed);
+                peer.send(&mut self.has_output, &Message::Reject(block_ref(req)), now);
             }
             return Ok(());
         }
@@ -309,9 +327,9 @@ impl Engine {
             },
             _ => MetadataMessage::Reject { piece },
         };
-        msg.encode_message(their_id, &mut peer.outbox);
-        peer.last_send = now;
-        self.has_output.note(key, &mut peer.listed);
+        peer.send_with(&mut self.has_output, now, |p| {
+            msg.encode_message(their_id, &mut p.outbox);
+        });
     }
 }
 

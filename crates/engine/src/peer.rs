@@ -4,11 +4,15 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use shoal_swarm::{BlockRequest, Pipeline, PipelineConfig};
+use shoal_swarm::{BlockRequest, PeerKey, Pipeline, PipelineConfig};
+
+use crate::engine::OutputSet;
 use shoal_wire::{Message, Reserved};
 
 /// Protocol state of one connection.
 pub(crate) struct Peer {
+    /// Its key in the engine.
+    pub key: PeerKey,
     /// Where it is.
     pub addr: SocketAddr,
     /// Reserved bits from its handshake.
@@ -59,12 +63,14 @@ pub(crate) struct Peer {
 
 impl Peer {
     pub fn new(
+        key: PeerKey,
         addr: SocketAddr,
         reserved: Reserved,
         pipeline: PipelineConfig,
         now: Duration,
     ) -> Self {
         Peer {
+            key,
             addr,
             reserved,
             ext: None,
@@ -100,9 +106,23 @@ impl Peer {
         self.outbox.len() + self.shared_len
     }
 
-    /// Queues a message.
-    pub fn send(&mut self, msg: &Message<'_>, now: Duration) {
-        msg.encode(&mut self.outbox);
+    /// Queues a message and records that the peer has output.
+    pub fn send(&mut self, output: &mut OutputSet, msg: &Message<'_>, now: Duration) {
+        self.send_with(output, now, |p| msg.encode(&mut p.outbox));
+    }
+
+    /// Queues what `write` puts in the outbox (or beside it, for shared
+    /// block payloads) and records that the peer has output: every write
+    /// goes through here, so none can be forgotten by the driver's
+    /// `peers_with_output`.
+    pub fn send_with(
+        &mut self,
+        output: &mut OutputSet,
+        now: Duration,
+        write: impl FnOnce(&mut Peer),
+    ) {
+        write(self);
         self.last_send = now;
+        output.note(self.key, &mut self.listed);
     }
 }

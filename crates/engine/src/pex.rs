@@ -144,9 +144,9 @@ impl Engine {
                 peer.pex.advertised.remove(a);
             }
             peer.pex.advertised.extend(added.iter().map(|p| p.addr));
-            PexMessage { added, dropped }.encode_message(their_id, &mut peer.outbox);
-            peer.last_send = now;
-            self.has_output.note(*key, &mut peer.listed);
+            peer.send_with(&mut self.has_output, now, |p| {
+                PexMessage { added, dropped }.encode_message(their_id, &mut p.outbox);
+            });
         }
     }
 }

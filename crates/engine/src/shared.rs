@@ -4,9 +4,9 @@
 //! simulator's content; a piece cache) hands blocks over as
 //! [`SharedBlock`]s with [`crate::Engine::block_read_shared`]. The outbox
 //! then holds each `piece` message's header, and the payload waits beside
-//! it until the driver takes both with [`crate::Engine::take_outbox_shared`]
+//! it until the driver takes both with [`crate::Engine::poll_transmit_shared`]
 //! and sends them in order (a vectored write), or flattened into one buffer
-//! by [`crate::Engine::take_outbox`]. Either way the bytes on the wire are
+//! by [`crate::Engine::poll_transmit`]. Either way the bytes on the wire are
 //! the same as with [`crate::Engine::block_read`].
 
 use std::ops::Range;

@@ -36,7 +36,7 @@ fn peer_handshake(reserved: Reserved) -> Handshake {
 
 fn sent_ports(e: &mut Engine, key: shoal_engine::PeerKey) -> Vec<u16> {
     let mut out = Vec::new();
-    e.take_outbox(key, &mut out);
+    e.poll_transmit(key, &mut out);
     Decoder::new()
         .messages(&out)
         .filter_map(|m| match m.unwrap() {
@@ -57,9 +57,9 @@ fn port_messages_go_both_ways_only_with_the_dht_bit() {
     let plain_peer = with_dht.add_peer(addr, &peer_handshake(Reserved::NONE), now);
     assert!(sent_ports(&mut with_dht, plain_peer).is_empty());
 
-    with_dht.handle(dht_peer, Message::Port(7001), now);
-    with_dht.handle(dht_peer, Message::Port(7002), now);
-    with_dht.handle(plain_peer, Message::Port(7003), now);
+    with_dht.handle_message(dht_peer, Message::Port(7001), now);
+    with_dht.handle_message(dht_peer, Message::Port(7002), now);
+    with_dht.handle_message(plain_peer, Message::Port(7003), now);
     let nodes = with_dht.take_dht_nodes();
     assert_eq!(nodes, vec![SocketAddr::from(([127, 0, 0, 1], 7001))]);
 
@@ -67,6 +67,6 @@ fn port_messages_go_both_ways_only_with_the_dht_bit() {
     assert!(!without.handshake().reserved.dht());
     let key = without.add_peer(addr, &peer_handshake(Reserved::DHT), now);
     assert!(sent_ports(&mut without, key).is_empty());
-    without.handle(key, Message::Port(7001), now);
+    without.handle_message(key, Message::Port(7001), now);
     assert!(without.take_dht_nodes().is_empty());
 }

@@ -58,7 +58,7 @@ fn deliver(
     now: Duration,
 ) -> Vec<PexMessage> {
     let mut buf = Vec::new();
-    engines[from].take_outbox(key_at_from, &mut buf);
+    engines[from].poll_transmit(key_at_from, &mut buf);
     let decoder = Decoder::new();
     let mut pex = Vec::new();
     for msg in decoder.messages(&buf) {
@@ -73,7 +73,7 @@ fn deliver(
             Message::Extended { id: 2, payload } => pex.push(PexMessage::decode(payload).unwrap()),
             _ => {}
         }
-        engines[to].handle(key_at_to, msg, now);
+        engines[to].handle_message(key_at_to, msg, now);
     }
     pex
 }
@@ -112,7 +112,7 @@ impl Star {
         while self.now < until && !done(&heard) {
             let now = self.now;
             for engine in self.e.iter_mut() {
-                engine.tick(now);
+                engine.handle_timeout(now);
             }
             let e = &mut self.e;
             heard.extend(deliver(e, (0, self.one_in_0), (1, self.zero_in_1), now));
@@ -170,7 +170,7 @@ fn a_flooding_peer_is_heard_at_most_once_per_gap() {
     for (i, secs) in [0u64, 1, 2, 30].into_iter().enumerate() {
         payload.clear();
         msg(1000 + i as u16).encode(&mut payload);
-        e[1].handle(
+        e[1].handle_message(
             zero_in_1,
             Message::Extended {
                 id: 2,

@@ -1,6 +1,6 @@
 //! Blocks handed over shared (`block_read_shared`) go on the wire exactly
 //! as copied ones (`block_read`) do, whether the driver takes them
-//! flattened (`take_outbox`) or beside the bytes (`take_outbox_shared`),
+//! flattened (`poll_transmit`) or beside the bytes (`poll_transmit_shared`),
 //! and count against the send buffer the same way.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
@@ -27,7 +27,7 @@ fn seeder(config: Config, count: u32) -> (Engine, PeerKey) {
             begin: (b % 2) * BLOCK,
             length: BLOCK,
         });
-        engine.handle(peer, msg, now);
+        engine.handle_message(peer, msg, now);
     }
     (engine, peer)
 }
@@ -66,7 +66,7 @@ fn wire_bytes(shared_reads: bool, shared_take: bool) -> Vec<u8> {
     for _ in 0..100 {
         serve(&mut engine, &content, shared_reads);
         if shared_take {
-            engine.take_outbox_shared(peer, &mut out, &mut blocks);
+            engine.poll_transmit_shared(peer, &mut out, &mut blocks);
             let mut from = 0;
             for (at, block) in &blocks {
                 wire.extend_from_slice(&out[from..*at]);
@@ -75,7 +75,7 @@ fn wire_bytes(shared_reads: bool, shared_take: bool) -> Vec<u8> {
             }
             wire.extend_from_slice(&out[from..]);
         } else {
-            engine.take_outbox(peer, &mut out);
+            engine.poll_transmit(peer, &mut out);
             wire.extend_from_slice(&out);
         }
     }
@@ -106,7 +106,7 @@ fn shared_blocks_fill_the_send_buffer() {
     // Reads stop once 128 KiB are queued (plus the reads in flight then).
     assert!(reads <= 128 / 16 + 4, "{reads} blocks read, none taken");
     let (mut out, mut blocks) = (Vec::new(), Vec::new());
-    engine.take_outbox_shared(peer, &mut out, &mut blocks);
+    engine.poll_transmit_shared(peer, &mut out, &mut blocks);
     assert_eq!(blocks.len(), reads);
     assert!(serve(&mut engine, &content, true) > 0, "reads resume");
 }

@@ -63,7 +63,7 @@ impl Seeder {
             begin: (b % 2) * BLOCK,
             length: BLOCK,
         });
-        self.engine.handle(self.peer, msg, self.now);
+        self.engine.handle_message(self.peer, msg, self.now);
         self.serve();
     }
 }
@@ -89,7 +89,7 @@ fn block_reads_wait_for_a_peer_that_does_not_read() {
     // The driver takes the outbox (the socket drained): reads resume.
     let mut out = Vec::new();
     let before = s.reads;
-    s.engine.take_outbox(s.peer, &mut out);
+    s.engine.poll_transmit(s.peer, &mut out);
     s.serve();
     assert!(out.len() <= bound * (BLOCK as usize + 13) + 4096);
     assert!(
@@ -98,7 +98,7 @@ fn block_reads_wait_for_a_peer_that_does_not_read() {
     );
     // Draining the socket as fast as it fills serves every request.
     for _ in 0..1000 {
-        s.engine.take_outbox(s.peer, &mut out);
+        s.engine.poll_transmit(s.peer, &mut out);
         s.serve();
     }
     assert_eq!(s.reads, 400);

@@ -24,6 +24,8 @@ struct Node {
     /// Holds piece checks instead of doing them (a stalled disk).
     stalled_disk: bool,
     held_checks: Vec<(u32, Vec<u8>)>,
+    /// Cannot write: good pieces are reported not stored and requests halt.
+    full_disk: bool,
     completed: bool,
     banned: Vec<PeerKey>,
 }
@@ -91,6 +93,7 @@ impl Net {
                 liar: i >= seeders + leechers,
                 stalled_disk: false,
                 held_checks: Vec::new(),
+                full_disk: false,
                 completed: seeder,
                 banned: Vec::new(),
             });
@@ -144,11 +147,13 @@ impl Net {
             for (from, to, key_at_from, key_at_to) in
                 [(a, b, b_in_a, a_in_b), (b, a, a_in_b, b_in_a)]
             {
-                self.nodes[from].engine.take_outbox(key_at_from, &mut buf);
+                self.nodes[from].engine.poll_transmit(key_at_from, &mut buf);
                 let mut frames = decoder.messages(&buf);
                 for msg in frames.by_ref() {
                     let msg: Message<'_> = msg.expect("engines emit valid frames");
-                    self.nodes[to].engine.handle(key_at_to, msg, self.now);
+                    self.nodes[to]
+                        .engine
+                        .handle_message(key_at_to, msg, self.now);
                 }
                 assert!(frames.remaining().is_empty(), "whole frames only");
             }
@@ -157,7 +162,7 @@ impl Net {
             while let Some(event) = self.nodes[i].engine.poll_event() {
                 self.serve(i, event);
             }
-            self.nodes[i].engine.tick(self.now);
+            self.nodes[i].engine.handle_timeout(self.now);
         }
         self.now += Duration::from_millis(5);
     }
@@ -173,6 +178,11 @@ impl Net {
             Event::CheckPiece { piece, data } => {
                 let ok =
                     Sha1::digest(&data).as_slice() == self.torrent.info.v1_pieces[piece as usize];
+                if ok && node.full_disk {
+                    node.engine.piece_not_stored(piece, now);
+                    node.engine.set_download_halted(true, now);
+                    return;
+                }
                 if ok {
                     let start = piece as usize * pl;
                     node.data[start..start + data.len()].copy_from_slice(&data);
@@ -293,6 +303,34 @@ fn a_stalled_disk_pauses_requests_until_checks_finish() {
 }
 
 #[test]
+fn a_full_disk_halts_requests_without_blaming_the_seeder() {
+    let mut net = Net::new(1_000_000, 1, 1, 0);
+    net.nodes[1].full_disk = true;
+    for _ in 0..2000 {
+        net.step();
+    }
+    let stats = net.nodes[1].engine.stats();
+    assert!(net.nodes[1].engine.download_halted());
+    assert_eq!(stats.pieces_have, 0, "nothing stored is verified");
+    assert_eq!(stats.hash_failures, 0, "our disk is not the peer's fault");
+    assert!(net.nodes[1].banned.is_empty());
+    assert!(net.links[0].open, "the seeder stays connected");
+    // Halted: what was in flight landed, and no more is asked for.
+    let asked = net.nodes[0].engine.stats().uploaded;
+    for _ in 0..500 {
+        net.step();
+    }
+    assert_eq!(net.nodes[0].engine.stats().uploaded, asked);
+    // Space is freed and the user resumes: the download completes.
+    net.nodes[1].full_disk = false;
+    let now = net.now;
+    net.nodes[1].engine.set_download_halted(false, now);
+    net.run_until_done(20_000);
+    assert!(net.nodes[1].data == net.content);
+    assert_eq!(net.nodes[1].engine.stats().hash_failures, 0);
+}
+
+#[test]
 fn failed_upload_reads_are_refused_and_serving_goes_on() {
     let (mut seeder, key, n) = seeder_with_a_peer(2_000_000, Config::default());
     let now = Duration::ZERO;
@@ -303,7 +341,7 @@ fn failed_upload_reads_are_refused_and_serving_goes_on() {
             begin: (i % 2) * 16384,
             length: 16384,
         };
-        seeder.handle(key, Message::Request(block), now);
+        seeder.handle_message(key, Message::Request(block), now);
     }
     let mut reads = Vec::new();
     let mut failed = 0;
@@ -323,7 +361,7 @@ fn failed_upload_reads_are_refused_and_serving_goes_on() {
     assert_eq!(failed, 100, "every request reached the disk");
     // The leecher was told: one reject per failed read.
     let mut out = Vec::new();
-    seeder.take_outbox(key, &mut out);
+    seeder.poll_transmit(key, &mut out);
     let rejects = Decoder::with_piece_count(n)
         .messages(&out)
         .filter(|m| matches!(m, Ok(Message::Reject(_))))
@@ -341,7 +379,7 @@ fn a_read_that_finishes_after_a_choke_is_rejected() {
             begin: 0,
             length: 16384,
         };
-        seeder.handle(key, Message::Request(block), now);
+        seeder.handle_message(key, Message::Request(block), now);
     }
     let mut reads = Vec::new();
     while let Some(event) = seeder.poll_event() {
@@ -352,14 +390,14 @@ fn a_read_that_finishes_after_a_choke_is_rejected() {
     assert_eq!(reads.len(), 4, "the reads went out before the choke");
     // The peer loses interest and is choked while the disk reads.
     let later = Duration::from_secs(1);
-    seeder.handle(key, Message::NotInterested, later);
-    seeder.tick(later);
+    seeder.handle_message(key, Message::NotInterested, later);
+    seeder.handle_timeout(later);
     let data = vec![0u8; 16384];
     for (peer, block) in reads {
         seeder.block_read(peer, block, &data, later);
     }
     let mut out = Vec::new();
-    seeder.take_outbox(key, &mut out);
+    seeder.poll_transmit(key, &mut out);
     let msgs: Vec<_> = Decoder::with_piece_count(n)
         .messages(&out)
         .map(Result::unwrap)
@@ -385,8 +423,8 @@ fn a_refused_piece_is_asked_again_while_the_peer_keeps_us_unchoked() {
     let decoder = Decoder::with_piece_count(1);
     let mut out = Vec::new();
     let mut requests_at = |leecher: &mut Engine, now: Duration| {
-        leecher.tick(now);
-        leecher.take_outbox(key, &mut out);
+        leecher.handle_timeout(now);
+        leecher.poll_transmit(key, &mut out);
         decoder
             .messages(&out)
             .filter_map(|m| match m {
@@ -395,11 +433,11 @@ fn a_refused_piece_is_asked_again_while_the_peer_keeps_us_unchoked() {
             })
             .collect::<Vec<_>>()
     };
-    leecher.handle(key, Message::HaveAll, Duration::ZERO);
-    leecher.handle(key, Message::Unchoke, Duration::ZERO);
+    leecher.handle_message(key, Message::HaveAll, Duration::ZERO);
+    leecher.handle_message(key, Message::Unchoke, Duration::ZERO);
     let asked = requests_at(&mut leecher, Duration::ZERO);
     assert_eq!(asked.len(), 1);
-    leecher.handle(key, Message::Reject(asked[0]), Duration::from_secs(1));
+    leecher.handle_message(key, Message::Reject(asked[0]), Duration::from_secs(1));
     assert!(
         requests_at(&mut leecher, Duration::from_secs(2)).is_empty(),
         "a refused piece is not asked again at once"
@@ -434,7 +472,7 @@ fn metadata_is_served_in_pieces_and_unknown_pieces_are_rejected() {
     let key = seeder.add_peer(Net::addr(1), &other.handshake(), Duration::ZERO);
     // Our extension handshake announces the size.
     let mut out = Vec::new();
-    seeder.take_outbox(key, &mut out);
+    seeder.poll_transmit(key, &mut out);
     let decoder = Decoder::with_piece_count(n);
     let announced = decoder
         .messages(&out)
@@ -450,7 +488,7 @@ fn metadata_is_served_in_pieces_and_unknown_pieces_are_rejected() {
     theirs.extensions.insert(UT_METADATA.into(), 7);
     let mut hs = Vec::new();
     theirs.encode(&mut hs);
-    seeder.handle(
+    seeder.handle_message(
         key,
         Message::Extended {
             id: 0,
@@ -462,7 +500,7 @@ fn metadata_is_served_in_pieces_and_unknown_pieces_are_rejected() {
     for piece in [0u32, 2, 3] {
         let mut req = Vec::new();
         MetadataMessage::Request { piece }.encode(&mut req);
-        seeder.handle(
+        seeder.handle_message(
             key,
             Message::Extended {
                 id: our_id,
@@ -471,7 +509,7 @@ fn metadata_is_served_in_pieces_and_unknown_pieces_are_rejected() {
             Duration::ZERO,
         );
     }
-    seeder.take_outbox(key, &mut out);
+    seeder.poll_transmit(key, &mut out);
     let replies: Vec<MetadataMessage<'_>> = decoder
         .messages(&out)
         .filter_map(|m| match m {

@@ -13,6 +13,7 @@ pub mod merkle;
 mod parse_info;
 pub mod path;
 mod torrent;
+mod url;
 
 pub use build::{
     BuildError, ContentHashes, LayoutItem, NewFile, TorrentSpec, V2FileHashes, auto_piece_length,
@@ -23,3 +24,4 @@ pub use infohash::{InfoHashV1, InfoHashV2, InfoHashes, ParseHashError};
 pub use magnet::{Magnet, MagnetError};
 pub use path::PathError;
 pub use torrent::{TORRENT_LIMITS, Torrent, parse_info_bytes};
+pub use url::is_clean_url;

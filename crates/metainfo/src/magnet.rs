@@ -140,8 +140,11 @@ fn decode_value(key: &str, raw: &str, plus_is_space: bool) -> Result<String, Mag
         .map_err(|_| MagnetError::BadEncoding(key.to_owned()))
 }
 
+/// Keeps a decoded URL (tracker, web seed, peer) unless it is too long, a
+/// duplicate, or carries control bytes (`url.rs`): `%0d%0a` in a `tr=`
+/// decodes to a CR/LF that would end up in our announce requests.
 fn push_url(list: &mut Vec<String>, value: String) {
-    if !value.is_empty()
+    if crate::is_clean_url(&value)
         && value.len() <= MAX_URL_LEN
         && list.len() < MAX_URLS
         && !list.contains(&value)

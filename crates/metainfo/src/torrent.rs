@@ -159,11 +159,13 @@ fn parse_info_value(value: &Value<'_>) -> Result<(Info, InfoHashes), MetainfoErr
     Ok((info, hashes))
 }
 
-/// Keeps a URL if it is text of sane length; trackers and seeds are optional,
-/// so a bad one is skipped rather than failing the torrent.
+/// Keeps a URL if it is clean text of sane length (`url.rs`: no control
+/// bytes, which could smuggle headers into our requests); trackers and
+/// seeds are optional, so a bad one is skipped rather than failing the
+/// torrent.
 fn url(v: &Value<'_>) -> Option<String> {
     let s = v.as_str()?.trim();
-    (!s.is_empty() && s.len() <= MAX_URL_LEN).then(|| s.to_owned())
+    (s.len() <= MAX_URL_LEN && crate::is_clean_url(s)).then(|| s.to_owned())
 }
 
 fn trackers(root: &Value<'_>) -> Vec<Vec<String>> {

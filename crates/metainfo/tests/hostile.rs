@@ -681,3 +681,46 @@ fn magnet_lists_are_capped_and_names_kept_verbatim() {
     let again: Magnet = m.to_string().parse().unwrap();
     assert_eq!(again, m);
 }
+
+/// CR/LF, spaces or DEL in a URL would reach an HTTP request line: such
+/// trackers, web seeds and peers are dropped, in magnet links (after
+/// percent-decoding) and in .torrent files alike, and the rest is kept.
+#[test]
+fn urls_with_control_bytes_are_dropped() {
+    let link = format!(
+        "magnet:?xt=urn:btih:{HEX}&tr=http%3A%2F%2Ft%2Fa%0D%0AX-Injected%3A%201\
+         &tr=http://ok.invalid/announce&ws=http%3A%2F%2Fw%2Fa%20b&x.pe=1.2.3.4%7F:1"
+    );
+    let m = magnet(&link).unwrap();
+    assert_eq!(m.trackers, vec!["http://ok.invalid/announce"]);
+    assert!(m.web_seeds.is_empty() && m.peers.is_empty(), "{m:?}");
+
+    let mut spec = shoal_metainfo::TorrentSpec::new(
+        "f.bin".into(),
+        vec![shoal_metainfo::NewFile {
+            path: vec!["f.bin".into()],
+            length: 10,
+            executable: false,
+        }],
+        true,
+        16384,
+    );
+    spec.version = Version::V1;
+    spec.trackers = vec![
+        vec!["http://t/a\r\nX-Injected: 1".into()],
+        vec!["http://ok.invalid/announce".into()],
+    ];
+    spec.web_seeds = vec!["http://w/\u{7f}".into()];
+    let bytes = spec
+        .encode(&shoal_metainfo::ContentHashes {
+            v1_pieces: vec![[0; 20]],
+            v2_files: vec![],
+        })
+        .unwrap();
+    let t = Torrent::from_bytes(&bytes).unwrap();
+    assert_eq!(
+        t.trackers,
+        vec![vec!["http://ok.invalid/announce".to_owned()]]
+    );
+    assert!(t.web_seeds.is_empty());
+}

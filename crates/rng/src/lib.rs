@@ -1,9 +1,10 @@
 //! A tiny seeded PRNG (xoshiro256** seeded by splitmix64). Every random
 //! decision of the swarm logic and the DHT draws from one of these, so a
 //! simulation gets the same decisions from the same seed, on every platform.
+//! Never for secrets: a few outputs give away its state, and with it every
+//! later output (ids, tokens and transaction ids come from the OS instead).
 
-/// Deterministic pseudo-random generator; not for cryptography (the DHT's
-/// tokens drawn from it are also bound to the address they were given to).
+/// Deterministic pseudo-random generator; not for cryptography.
 #[derive(Debug, Clone)]
 pub struct Rng {
     s: [u64; 4],

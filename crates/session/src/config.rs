@@ -68,21 +68,15 @@ pub(crate) fn client_name() -> String {
     format!("shoal {}", env!("CARGO_PKG_VERSION"))
 }
 
-/// `-SH0100-` followed by 12 random bytes from the OS's randomness (via the
-/// standard library's hasher seeding), so two sessions never share an id.
+/// `-SH0100-` followed by 12 random letters from the OS's randomness
+/// (`secure.rs`), so two sessions never share an id and none can be guessed.
 fn random_peer_id() -> [u8; 20] {
-    use std::hash::{BuildHasher, Hasher};
     let mut id = *b"-SH0100-000000000000";
     let (_, random) = id.split_at_mut(8);
-    for (i, chunk) in random.chunks_mut(8).enumerate() {
-        // Each RandomState gets fresh keys, so equal input hashes differently.
-        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-        h.write_usize(i);
-        let bytes = h.finish().to_le_bytes();
-        for (dst, src) in chunk.iter_mut().zip(bytes) {
-            // Printable characters keep logs and trackers happy.
-            *dst = b'a' + src % 26;
-        }
+    crate::secure::fill(random);
+    for b in random.iter_mut() {
+        // Printable characters keep logs and trackers happy.
+        *b = b'a' + *b % 26;
     }
     id
 }

@@ -3,14 +3,16 @@
 
 use std::net::SocketAddr;
 use std::sync::{Arc, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use shoal_wire::{Decoder, HANDSHAKE_HEAD_LEN, Handshake, MAX_MESSAGE_LEN};
+use shoal_engine::{PeerHandshake, Progress, Refused};
+use shoal_wire::{Handshake, MAX_MESSAGE_LEN};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::{Notify, watch};
 
+use crate::session::Inner;
 use crate::torrent::{PeerSlot, TorrentShared};
 
 /// Bytes read from a socket per call: large, so one read carries many messages.
@@ -19,63 +21,94 @@ const READ_BUFFER: usize = 256 * 1024;
 /// Largest frame (length prefix included) a read buffer grows to.
 const MAX_FRAME: usize = MAX_MESSAGE_LEN as usize + 4;
 
-/// Length of the full handshake.
-const HANDSHAKE_LEN: usize = 68;
-
 /// Why a connection could not be set up.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum HandshakeError {
     #[error("i/o: {0}")]
     Io(#[from] std::io::Error),
-    #[error("handshake timed out")]
-    Timeout,
-    #[error("bad handshake: {0}")]
-    Protocol(#[from] shoal_wire::DecodeError),
-    #[error("peer is serving another torrent")]
-    WrongTorrent,
-    #[error("connected to ourselves")]
-    OurselvesOrBanned,
+    #[error("connect timed out")]
+    ConnectTimeout,
+    #[error("connection closed during the handshake")]
+    Closed,
+    /// The connection core's verdict: wrong or unknown torrent, ourselves,
+    /// banned, full, timed out, not a handshake.
+    #[error(transparent)]
+    Refused(#[from] Refused),
 }
 
-/// Reads the first 48 bytes of an inbound handshake: enough to pick the torrent.
-pub(crate) async fn read_handshake_head(
+/// Runs the connection core's handshake over `stream`: writes what it
+/// gives, reads until it is done, asks `serve` for our handshake when an
+/// incoming peer names its torrent. Returns their handshake and the bytes
+/// read past it (the first messages, for the engine). The core holds the
+/// deadline; this only moves bytes.
+pub(crate) async fn run_handshake(
     stream: &mut TcpStream,
-    timeout: Duration,
-) -> Result<(shoal_wire::Reserved, [u8; 20], [u8; HANDSHAKE_HEAD_LEN]), HandshakeError> {
-    let mut head = [0u8; HANDSHAKE_HEAD_LEN];
-    tokio::time::timeout(timeout, stream.read_exact(&mut head))
-        .await
-        .map_err(|_| HandshakeError::Timeout)??;
-    let (reserved, info_hash) = Handshake::decode_head(&head)?;
-    Ok((reserved, info_hash, head))
+    core: &mut PeerHandshake,
+    epoch: Instant,
+    mut serve: impl FnMut([u8; 20]) -> Result<Handshake, Refused>,
+) -> Result<(Handshake, Vec<u8>), HandshakeError> {
+    let mut input = Vec::with_capacity(128);
+    let mut out = Vec::new();
+    loop {
+        match core.handle_bytes(&input)? {
+            (used, Progress::Done(theirs)) => {
+                input.drain(..used);
+                core.poll_transmit(&mut out);
+                stream.write_all(&out).await?;
+                return Ok((theirs, input));
+            }
+            (_, Progress::Torrent(info_hash)) => {
+                // The rest of their handshake may be here already: look
+                // again before reading (our answer is written either way).
+                core.serve(serve(info_hash))?;
+                continue;
+            }
+            (_, Progress::More) => {}
+        }
+        core.poll_transmit(&mut out);
+        if !out.is_empty() {
+            stream.write_all(&out).await?;
+            out.clear();
+        }
+        let deadline = tokio::time::Instant::from_std(epoch + core.poll_timeout());
+        let mut chunk = [0u8; 128];
+        match tokio::time::timeout_at(deadline, stream.read(&mut chunk)).await {
+            Ok(Ok(0)) => return Err(HandshakeError::Closed),
+            Ok(Ok(n)) => input.extend_from_slice(chunk.get(..n).unwrap_or_default()),
+            Ok(Err(e)) => return Err(e.into()),
+            Err(_) => core.handle_timeout(epoch.elapsed())?,
+        }
+    }
 }
 
-/// Finishes an inbound handshake whose head is known: reply with ours, read
-/// the peer id, and start the connection.
+/// An inbound connection: the handshake picks the torrent among those the
+/// session serves, then the connection starts.
 pub(crate) async fn accept(
-    shared: Arc<TorrentShared>,
+    inner: &Arc<Inner>,
     mut stream: TcpStream,
     addr: SocketAddr,
-    head: [u8; HANDSHAKE_HEAD_LEN],
-    timeout: Duration,
 ) -> Result<(), HandshakeError> {
-    let ours = shared.with_engine(|e, _| e.handshake());
-    let mut full = [0u8; HANDSHAKE_LEN];
-    full.get_mut(..HANDSHAKE_HEAD_LEN)
-        .unwrap_or_default()
-        .copy_from_slice(&head);
-    let exchange = async {
-        stream.write_all(&ours.to_bytes()).await?;
-        stream
-            .read_exact(full.get_mut(HANDSHAKE_HEAD_LEN..).unwrap_or_default())
-            .await?;
-        Ok::<_, HandshakeError>(())
-    };
-    tokio::time::timeout(timeout, exchange)
-        .await
-        .map_err(|_| HandshakeError::Timeout)??;
-    let (theirs, _) = Handshake::decode(&full)?;
-    start(shared, stream, addr, theirs, ours.peer_id, false)
+    let epoch = Instant::now();
+    let mut core = PeerHandshake::accept(inner.config.peer_id, inner.config.handshake_timeout);
+    let mut chosen = None;
+    let (theirs, rest) = run_handshake(&mut stream, &mut core, epoch, |info_hash| {
+        let shared = inner
+            .torrents
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&info_hash)
+            .cloned()
+            .ok_or(Refused::UnknownTorrent)?;
+        if shared.connected() >= shared.max_peers {
+            return Err(Refused::Full);
+        }
+        let ours = shared.with_engine(|e, _| e.handshake());
+        chosen = Some(shared);
+        Ok(ours)
+    })
+    .await?;
+    let shared = chosen.ok_or(Refused::UnknownTorrent)?;
+    start(shared, stream, addr, theirs, rest, false)
 }
 
 /// Dials `addr`, exchanges handshakes and starts the connection.
@@ -87,42 +120,37 @@ pub(crate) async fn dial(
 ) -> Result<(), HandshakeError> {
     let mut stream = tokio::time::timeout(connect_timeout, TcpStream::connect(addr))
         .await
-        .map_err(|_| HandshakeError::Timeout)??;
+        .map_err(|_| HandshakeError::ConnectTimeout)??;
     let ours = shared.with_engine(|e, _| e.handshake());
-    let mut buf = [0u8; HANDSHAKE_LEN];
-    let exchange = async {
-        stream.write_all(&ours.to_bytes()).await?;
-        stream.read_exact(&mut buf).await?;
-        Ok::<_, HandshakeError>(())
-    };
-    tokio::time::timeout(handshake_timeout, exchange)
-        .await
-        .map_err(|_| HandshakeError::Timeout)??;
-    let (theirs, _) = Handshake::decode(&buf)?;
-    if theirs.info_hash != ours.info_hash {
-        return Err(HandshakeError::WrongTorrent);
-    }
-    start(shared, stream, addr, theirs, ours.peer_id, true)
+    let mut core = PeerHandshake::dial(ours, handshake_timeout);
+    let (theirs, rest) = run_handshake(&mut stream, &mut core, Instant::now(), |_| {
+        Err(Refused::UnknownTorrent)
+    })
+    .await?;
+    start(shared, stream, addr, theirs, rest, true)
 }
 
 /// Registers the peer with the engine and spawns its reader and writer;
-/// `own_id` is our peer id (to spot ourselves); `dialed` says whether we
+/// `rest` is what was read past the handshake; `dialed` says whether we
 /// opened the connection.
 fn start(
     shared: Arc<TorrentShared>,
     stream: TcpStream,
     addr: SocketAddr,
     theirs: Handshake,
-    own_id: [u8; 20],
+    rest: Vec<u8>,
     dialed: bool,
 ) -> Result<(), HandshakeError> {
+    if shared.is_closed() {
+        return Err(Refused::UnknownTorrent.into());
+    }
     let admitted = shared
         .book
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .connected(addr, dialed);
-    if theirs.peer_id == own_id || !admitted || shared.is_closed() {
-        return Err(HandshakeError::OurselvesOrBanned);
+    if !admitted {
+        return Err(Refused::Banned.into());
     }
     let _ = stream.set_nodelay(true);
     let (reader, writer) = stream.into_split();
@@ -147,7 +175,6 @@ fn start(
         key
     });
     slot.wake.notify_one();
-    let decoder = Decoder::with_piece_count(shared.torrent.info.num_pieces() as u32);
     tokio::spawn(write_loop(
         Arc::clone(&shared),
         key,
@@ -155,7 +182,7 @@ fn start(
         writer,
         closed.clone(),
     ));
-    tokio::spawn(read_loop(shared, key, slot, reader, closed, decoder));
+    tokio::spawn(read_loop(shared, key, slot, reader, closed, rest));
     Ok(())
 }
 
@@ -172,7 +199,7 @@ async fn write_loop(
             () = slot.wake.notified() => {}
             _ = closed.wait_for(|c| *c) => break,
         }
-        shared.take_outbox(key, &mut buf);
+        shared.poll_transmit(key, &mut buf);
         if buf.is_empty() {
             continue;
         }
@@ -192,11 +219,16 @@ async fn read_loop(
     slot: Arc<PeerSlot>,
     mut reader: OwnedReadHalf,
     mut closed: watch::Receiver<bool>,
-    decoder: Decoder,
+    rest: Vec<u8>,
 ) {
-    let mut buf = vec![0u8; READ_BUFFER];
-    let mut filled = 0usize;
+    let mut buf = vec![0u8; READ_BUFFER.max(rest.len())];
+    let mut filled = rest.len();
+    if let Some(head) = buf.get_mut(..filled) {
+        head.copy_from_slice(&rest);
+    }
     let mut failed = false;
+    // Messages that came with the handshake are handled before any read.
+    let mut read_first = filled == 0;
     loop {
         if filled == buf.len() {
             // A single frame larger than the buffer (a big bitfield): grow up
@@ -207,42 +239,32 @@ async fn read_loop(
             }
             buf.resize((buf.len() * 2).min(MAX_FRAME), 0);
         }
-        let read = tokio::select! {
-            r = reader.read(buf.get_mut(filled..).unwrap_or_default()) => r,
-            _ = closed.wait_for(|c| *c) => break,
-        };
-        match read {
-            Ok(0) => break,
-            Ok(n) => {
-                filled += n;
-                // Reading later is how a receiver slows a TCP sender down.
-                shared.limits.down.consume(n).await;
-                shared.own_limits.down.consume(n).await;
-            }
-            Err(_) => {
-                failed = true;
-                break;
+        if std::mem::replace(&mut read_first, true) {
+            let read = tokio::select! {
+                r = reader.read(buf.get_mut(filled..).unwrap_or_default()) => r,
+                _ = closed.wait_for(|c| *c) => break,
+            };
+            match read {
+                Ok(0) => break,
+                Ok(n) => {
+                    filled += n;
+                    // Reading later is how a receiver slows a TCP sender down.
+                    shared.limits.down.consume(n).await;
+                    shared.own_limits.down.consume(n).await;
+                }
+                Err(_) => {
+                    failed = true;
+                    break;
+                }
             }
         }
         let window = buf.get(..filled).unwrap_or_default();
-        let (consumed, bad) = shared.with_engine(|engine, now| {
-            let mut frames = decoder.messages(window);
-            let mut bad = false;
-            for frame in frames.by_ref() {
-                match frame {
-                    Ok(msg) => engine.handle(key, msg, now),
-                    Err(_) => {
-                        bad = true;
-                        break;
-                    }
-                }
-            }
-            (frames.consumed(), bad)
-        });
-        if bad {
+        // The engine frames and handles; this loop only moves bytes.
+        let Ok(consumed) = shared.with_engine(|engine, now| engine.handle_bytes(key, window, now))
+        else {
             failed = true;
             break;
-        }
+        };
         buf.copy_within(consumed..filled, 0);
         filled -= consumed;
     }
@@ -258,4 +280,54 @@ async fn read_loop(
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .disconnected(slot.addr, failed);
+    // Its retry is a deadline the timer task must know of.
+    shared.timers.kick(Arc::clone(&shared));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::net::TcpListener;
+
+    fn hs(id: u8) -> Handshake {
+        Handshake {
+            reserved: shoal_wire::Reserved::FAST,
+            info_hash: [7; 20],
+            peer_id: [id; 20],
+        }
+    }
+
+    /// A peer's handshake and first message often arrive in one read: the
+    /// acceptor must finish from what it holds, not wait for more bytes.
+    #[tokio::test]
+    async fn a_handshake_and_a_message_in_one_read_complete_at_once() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let client = tokio::spawn(async move {
+            let mut s = TcpStream::connect(addr).await.unwrap();
+            let mut bytes = hs(1).to_bytes().to_vec();
+            bytes.extend_from_slice(&[0, 0, 0, 1, 2]); // interested
+            s.write_all(&bytes).await.unwrap();
+            let mut back = [0u8; 68];
+            s.read_exact(&mut back).await.unwrap();
+            back
+        });
+        let (mut stream, _) = listener.accept().await.unwrap();
+        let mut core = PeerHandshake::accept([2; 20], Duration::from_secs(30));
+        let serve = |h: [u8; 20]| {
+            if h == [7; 20] {
+                Ok(hs(2))
+            } else {
+                Err(Refused::UnknownTorrent)
+            }
+        };
+        let done = run_handshake(&mut stream, &mut core, Instant::now(), serve);
+        let (theirs, rest) = tokio::time::timeout(Duration::from_secs(5), done)
+            .await
+            .expect("waited for bytes it already had")
+            .unwrap();
+        assert_eq!(theirs, hs(1));
+        assert_eq!(rest, [0, 0, 0, 1, 2]);
+        assert_eq!(client.await.unwrap(), hs(2).to_bytes());
+    }
 }

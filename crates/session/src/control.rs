@@ -48,6 +48,8 @@ impl Session {
             .remove(info_hash)
             .ok_or_else(|| SessionError::Torrent("not in this session".into()))?;
         shared.closed.store(true, Ordering::Relaxed);
+        // The timer task lets go of it now, not at its next deadline.
+        shared.timers.kick(Arc::clone(&shared));
         let _ = shared.stopping.send(true);
         let slots: Vec<_> = shared
             .slots
@@ -86,7 +88,7 @@ impl Session {
     /// Where the resume data of a torrent is kept (deleting it forces a
     /// full check the next time the torrent is added).
     pub fn resume_path(&self, info_hash: &[u8; 20]) -> PathBuf {
-        let hex: String = info_hash.iter().map(|b| format!("{b:02x}")).collect();
+        let hex = shoal_metainfo::infohash::hex(info_hash);
         self.inner.config.state_dir.join(format!("{hex}.resume"))
     }
 

@@ -83,6 +83,8 @@ enum Command {
 pub struct Dht {
     commands: mpsc::UnboundedSender<Command>,
     bootstrapped: watch::Receiver<bool>,
+    /// Nodes in the routing tables, as of the driver's last step.
+    known: watch::Receiver<usize>,
     local_addr: SocketAddr,
     task: tokio::task::JoinHandle<()>,
 }
@@ -105,6 +107,7 @@ impl Dht {
         let node = load_or_new(node_config, config.state_file.as_ref());
         let (commands, rx) = mpsc::unbounded_channel();
         let (bootstrapped_tx, bootstrapped) = watch::channel(false);
+        let (known_tx, known) = watch::channel(node.node_count());
         let driver = Driver {
             node,
             socket,
@@ -114,11 +117,13 @@ impl Dht {
             lookups: HashMap::new(),
             announces: HashMap::new(),
             bootstrapped: bootstrapped_tx,
+            known: known_tx,
         };
         let task = tokio::spawn(driver.run(rx));
         Ok(Dht {
             commands,
             bootstrapped,
+            known,
             local_addr,
             task,
         })
@@ -191,6 +196,18 @@ impl Dht {
         let _ = task.await;
     }
 
+    /// Whether the routing tables hold a node.
+    pub fn knows_nodes(&self) -> bool {
+        *self.known.borrow() > 0
+    }
+
+    /// Waits until the routing tables hold a node (at once if they do):
+    /// until then no lookup can reach anyone, and waiting costs nothing.
+    pub async fn wait_for_nodes(&self) {
+        let mut rx = self.known.clone();
+        let _ = rx.wait_for(|n| *n > 0).await;
+    }
+
     /// Waits until the start-up lookup ends, at most `timeout`; returns
     /// whether it did.
     pub async fn wait_bootstrapped(&self, timeout: Duration) -> bool {
@@ -237,6 +254,7 @@ struct Driver {
     lookups: HashMap<LookupId, mpsc::Sender<SocketAddr>>,
     announces: HashMap<LookupId, oneshot::Sender<usize>>,
     bootstrapped: watch::Sender<bool>,
+    known: watch::Sender<usize>,
 }
 
 impl Driver {
@@ -249,7 +267,10 @@ impl Driver {
         let mut next_save = Instant::now() + self.save_interval;
         loop {
             self.flush().await;
-            let deadline = self.epoch + self.node.next_deadline();
+            let known = self.node.node_count();
+            self.known
+                .send_if_modified(|k| std::mem::replace(k, known) != known);
+            let deadline = self.epoch + self.node.poll_timeout();
             tokio::select! {
                 r = self.socket.recv_from(&mut buf) => {
                     // Errors here are ICMP reports for earlier sends; the
@@ -267,7 +288,7 @@ impl Driver {
                 },
                 () = tokio::time::sleep_until(deadline) => {
                     let now = self.now();
-                    self.node.tick(now);
+                    self.node.handle_timeout(now);
                 }
                 () = tokio::time::sleep_until(next_save) => {
                     next_save = Instant::now() + self.save_interval;
@@ -347,9 +368,9 @@ impl Driver {
         let bytes = self.node.save();
         let path = path.clone();
         let result = tokio::task::spawn_blocking(move || {
-            // Temp file + rename: a crash mid-write leaves the old state.
-            let tmp = path.with_extension("tmp");
-            std::fs::write(&tmp, &bytes).and_then(|()| std::fs::rename(&tmp, &path))
+            // Temp file, fsync, rename, directory fsync: a crash leaves the
+            // old state or the new one, never a torn or empty file.
+            shoal_storage::write_atomic(&path, &bytes)
         })
         .await;
         if let Ok(Err(e)) = result {

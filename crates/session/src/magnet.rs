@@ -39,7 +39,7 @@ impl Session {
         let small = std::fs::metadata(&kept)
             .is_ok_and(|m| m.len() <= u64::from(shoal_wire::MAX_METADATA_SIZE));
         if let Some(info) = small.then(|| std::fs::read(&kept).ok()).flatten() {
-            if crate::metadata::matches(&info, &magnet.info_hashes) {
+            if shoal_engine::conn::metadata_matches(&info, &magnet.info_hashes) {
                 return Ok(FetchedMetadata {
                     torrent: make(&info)?,
                     peers: extra_peers.to_vec(),

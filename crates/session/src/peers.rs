@@ -35,6 +35,17 @@ impl PeerBook {
         self.policy.add(addr, now);
     }
 
+    /// When the next address becomes worth dialing (now or in the past if
+    /// one is due), or `None` if none ever will be (all connected or banned):
+    /// the torrent's timer sleeps until then.
+    pub fn next_due(&self) -> Option<Instant> {
+        self.entries
+            .values()
+            .filter(|e| !e.connected && !e.banned)
+            .map(|e| e.next_try)
+            .min()
+    }
+
     /// Addresses worth dialing now, at most `max`; they are marked connected.
     pub fn take_due(&mut self, max: usize) -> Vec<SocketAddr> {
         let now = self.now();

@@ -16,13 +16,12 @@ use crate::startup::initial_pieces;
 use crate::torrent::{TorrentHandle, TorrentShared};
 use crate::{Dht, DhtConfig, SessionConfig, SessionError, TorrentOptions};
 
-/// How often each torrent's timer runs (rechokes, timeouts, dialing).
-const TICK: Duration = Duration::from_millis(100);
-
 pub(crate) struct Inner {
     pub(crate) config: SessionConfig,
     /// The DHT node, if running; taken at shutdown to save its table.
-    dht: Mutex<Option<Arc<Dht>>>,
+    pub(crate) dht: Mutex<Option<Arc<Dht>>>,
+    /// The one timer task of every torrent (`timers.rs`).
+    pub(crate) timers: crate::timers::Timers,
     pub(crate) limits: Arc<crate::rate::Limits>,
     local_addr: SocketAddr,
     pub(crate) torrents: Mutex<HashMap<[u8; 20], Arc<TorrentShared>>>,
@@ -51,7 +50,9 @@ impl Session {
             Some(dht) => Some(Arc::new(start_dht(dht, &config, local_addr).await?)),
             None => None,
         };
+        let (timers, kicks) = crate::timers::Timers::new();
         let inner = Arc::new(Inner {
+            timers,
             dht: Mutex::new(dht),
             config,
             limits,
@@ -59,6 +60,7 @@ impl Session {
             torrents: Mutex::new(HashMap::new()),
         });
         tokio::spawn(accept_loop(Arc::clone(&inner), listener));
+        tokio::spawn(crate::timers::run(Arc::downgrade(&inner), kicks));
         Ok(Session { inner })
     }
 
@@ -88,13 +90,13 @@ impl Session {
             .info_hashes
             .wire_id()
             .ok_or_else(|| SessionError::Torrent("no info-hash".into()))?;
-        let hex: String = info_hash.iter().map(|b| format!("{b:02x}")).collect();
+        let hex = shoal_metainfo::infohash::hex(&info_hash);
         if self.lock_torrents().contains_key(&info_hash) {
             return Err(SessionError::Duplicate(hex));
         }
         let torrent = Arc::new(torrent);
         let store = Arc::new(FileStore::new(dir, Arc::new(torrent.info.clone())));
-        let resume_path = self.inner.config.state_dir.join(format!("{hex}.resume"));
+        let resume_path = self.resume_path(&info_hash);
         let have = {
             let (torrent, store, resume_path) = (
                 Arc::clone(&torrent),
@@ -134,15 +136,8 @@ impl Session {
                 .set_file_priority(file, *priority, Duration::ZERO)
                 .map_err(|e| SessionError::Torrent(e.to_string()))?;
         }
-        let shared = TorrentShared::new(
-            torrent,
-            info_hash,
-            store,
-            engine,
-            resume_path,
-            self.inner.config.max_peers,
-            Arc::clone(&self.inner.limits),
-        );
+        let shared =
+            TorrentShared::new(torrent, info_hash, store, engine, resume_path, &self.inner);
         // Record the check's result right away, so a restart can trust it.
         shared.save_resume().await;
         self.lock_torrents().insert(info_hash, Arc::clone(&shared));
@@ -171,7 +166,7 @@ impl Session {
                 port,
             ));
         }
-        tokio::spawn(torrent_timer(Arc::clone(&self.inner), shared));
+        self.inner.timers.kick(shared);
         Ok(handle)
     }
 
@@ -259,100 +254,16 @@ fn clock_seed() -> u64 {
 
 async fn accept_loop(inner: Arc<Inner>, listener: TcpListener) {
     loop {
-        let Ok((mut stream, addr)) = listener.accept().await else {
+        let Ok((stream, addr)) = listener.accept().await else {
             // Out of file descriptors and the like: back off a little.
             tokio::time::sleep(Duration::from_millis(100)).await;
             continue;
         };
         let inner = Arc::clone(&inner);
         tokio::spawn(async move {
-            let timeout = inner.config.handshake_timeout;
-            let Ok((_, info_hash, head)) =
-                connection::read_handshake_head(&mut stream, timeout).await
-            else {
-                return;
-            };
-            let shared = inner
-                .torrents
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .get(&info_hash)
-                .cloned();
-            let Some(shared) = shared else { return };
-            if shared.connected() >= shared.max_peers {
-                return;
-            }
-            if let Err(err) = connection::accept(shared, stream, addr, head, timeout).await {
+            if let Err(err) = connection::accept(&inner, stream, addr).await {
                 tracing::debug!(%addr, "inbound connection failed: {err}");
             }
         });
-    }
-}
-
-/// Per-torrent timer: engine ticks, dialing known peers, saving resume data.
-async fn torrent_timer(inner: Arc<Inner>, shared: Arc<TorrentShared>) {
-    let mut interval = tokio::time::interval(TICK);
-    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut since_save = Duration::ZERO;
-    loop {
-        interval.tick().await;
-        if shared.is_closed() {
-            // Removed from the session (see `control.rs`).
-            return;
-        }
-        // The choker sizes its upload slots by the limit in force (the
-        // tighter of the session's and the torrent's own).
-        let up_limit = match (shared.limits.up.get(), shared.own_limits.up.get()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        let (learned, nodes) = shared.with_engine(|e, now| {
-            e.set_upload_limit(up_limit);
-            e.tick(now);
-            (e.take_discovered_peers(), e.take_dht_nodes())
-        });
-        if !nodes.is_empty() {
-            if let Some(dht) = inner
-                .dht
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .as_ref()
-            {
-                for node in nodes {
-                    dht.add_node(node);
-                }
-            }
-        }
-        if !learned.is_empty() {
-            let mut book = shared.book.lock().unwrap_or_else(PoisonError::into_inner);
-            for addr in learned {
-                book.add(addr);
-            }
-        }
-        let room = shared.max_peers.saturating_sub(shared.connected());
-        let due = shared
-            .book
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take_due(room);
-        for addr in due {
-            let shared = Arc::clone(&shared);
-            let (ct, ht) = (inner.config.connect_timeout, inner.config.handshake_timeout);
-            tokio::spawn(async move {
-                if let Err(err) = connection::dial(Arc::clone(&shared), addr, ct, ht).await {
-                    tracing::debug!(%addr, "dial failed: {err}");
-                    shared
-                        .book
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .disconnected(addr, true);
-                }
-            });
-        }
-        since_save += TICK;
-        if since_save >= inner.config.resume_interval && shared.resume_dirty() {
-            since_save = Duration::ZERO;
-            shared.save_resume().await;
-        }
     }
 }

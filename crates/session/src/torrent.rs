@@ -13,6 +13,7 @@ use shoal_storage::resume::{self, ResumeData};
 use shoal_storage::{FileStore, piece_matches};
 use tokio::sync::{Notify, Semaphore, watch};
 
+use crate::fault::StorageFault;
 use crate::peers::PeerBook;
 
 /// Progress of a torrent, for displays.
@@ -86,6 +87,13 @@ pub(crate) struct TorrentShared {
     pub closed: AtomicBool,
     /// The last announce to each tracker, for displays.
     pub announces: crate::tracker::AnnounceLog,
+    /// The disk error the torrent is stopped by (`fault.rs`).
+    pub fault: watch::Sender<crate::fault::FaultState>,
+    /// The session's timer task (`timers.rs`).
+    pub timers: crate::timers::Timers,
+    /// Armed without a peer: the timer task sleeps until the torrent's own
+    /// deadlines, so a first peer or a learned address must kick it.
+    idle: AtomicBool,
 }
 
 impl TorrentShared {
@@ -95,9 +103,11 @@ impl TorrentShared {
         store: Arc<FileStore>,
         engine: Engine,
         resume_path: PathBuf,
-        max_peers: usize,
-        limits: Arc<crate::rate::Limits>,
+        session: &crate::session::Inner,
     ) -> Arc<Self> {
+        let max_peers = session.config.max_peers;
+        let limits = Arc::clone(&session.limits);
+        let timers = session.timers.clone();
         let complete = engine.is_complete();
         Arc::new(TorrentShared {
             torrent,
@@ -126,7 +136,35 @@ impl TorrentShared {
             reannounce: Notify::new(),
             closed: AtomicBool::new(false),
             announces: crate::tracker::AnnounceLog::default(),
+            fault: watch::Sender::new(crate::fault::FaultState::default()),
+            timers,
+            idle: AtomicBool::new(true),
         })
+    }
+
+    /// The instant `at` (engine time) stands for; `None` if beyond reach
+    /// (`Duration::MAX`: nothing due).
+    pub fn instant_of(&self, at: Duration) -> Option<Instant> {
+        self.epoch.checked_add(at)
+    }
+
+    /// Recorded by the timer task: whether it armed the torrent without peers.
+    pub fn set_idle(&self, idle: bool) {
+        self.idle.store(idle, Ordering::Relaxed);
+    }
+
+    /// Learns peer addresses (tracker, DHT, PEX, the user) for dialing; an
+    /// idle torrent's timer is kicked, as they are due at once.
+    pub fn learn_peers(self: &Arc<Self>, addrs: impl IntoIterator<Item = SocketAddr>) {
+        {
+            let mut book = self.book.lock().unwrap_or_else(PoisonError::into_inner);
+            for addr in addrs {
+                book.add(addr);
+            }
+        }
+        if self.idle.swap(false, Ordering::Relaxed) {
+            self.timers.kick(Arc::clone(self));
+        }
     }
 
     /// The engine's clock: time since this torrent started.
@@ -143,7 +181,7 @@ impl TorrentShared {
     /// released before any of that.
     pub fn with_engine<R>(self: &Arc<Self>, f: impl FnOnce(&mut Engine, Duration) -> R) -> R {
         let now = self.now();
-        let (result, events, dirty) = {
+        let (result, events, dirty, woke) = {
             let mut engine = self.lock();
             let result = f(&mut engine, now);
             let mut events = Vec::new();
@@ -159,8 +197,16 @@ impl TorrentShared {
                 }
                 events.push(e);
             }
-            (result, events, engine.peers_with_output())
+            // A first peer: the timer task must tick the engine again.
+            // (A load first: the swap is a write, and this runs on every call.)
+            let woke = self.idle.load(Ordering::Relaxed)
+                && engine.peer_count() > 0
+                && self.idle.swap(false, Ordering::Relaxed);
+            (result, events, engine.peers_with_output(), woke)
         };
+        if woke {
+            self.timers.kick(Arc::clone(self));
+        }
         {
             let slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
             for key in dirty {
@@ -177,8 +223,8 @@ impl TorrentShared {
 
     /// Moves `key`'s pending bytes into `out` (through [`Self::with_engine`]:
     /// block reads paused by a full outbox restart here).
-    pub fn take_outbox(self: &Arc<Self>, key: PeerKey, out: &mut Vec<u8>) {
-        self.with_engine(|e, _| e.take_outbox(key, out));
+    pub fn poll_transmit(self: &Arc<Self>, key: PeerKey, out: &mut Vec<u8>) {
+        self.with_engine(|e, _| e.poll_transmit(key, out));
     }
 
     fn dispatch(self: &Arc<Self>, event: Event) {
@@ -189,17 +235,39 @@ impl TorrentShared {
                     let Ok(_permit) = Arc::clone(&shared.disk_jobs).acquire_owned().await else {
                         return;
                     };
+                    let epoch = shared.fault_epoch();
                     let job = Arc::clone(&shared);
                     let checked = tokio::task::spawn_blocking(move || {
-                        let ok = job.check_and_write(piece, &data);
-                        (ok, data)
+                        let verdict = job.check_and_write(piece, &data);
+                        (verdict, data)
                     })
                     .await;
-                    let (ok, data) = checked.unwrap_or((false, Vec::new()));
-                    shared.with_engine(|e, now| {
-                        e.piece_checked(piece, ok, now);
-                        e.recycle(data);
+                    let (verdict, data) = checked.unwrap_or_else(|err| {
+                        let fault = StorageFault {
+                            action: format!("writing piece {piece}"),
+                            path: None,
+                            message: err.to_string(),
+                        };
+                        (Verdict::NotStored(fault), Vec::new())
                     });
+                    match verdict {
+                        Verdict::Stored => shared.with_engine(|e, now| {
+                            e.piece_checked(piece, true, now);
+                            e.recycle(data);
+                        }),
+                        Verdict::BadHash => shared.with_engine(|e, now| {
+                            e.piece_checked(piece, false, now);
+                            e.recycle(data);
+                        }),
+                        Verdict::NotStored(fault) => {
+                            // Halt before the engine may request again.
+                            shared.storage_failed(fault, epoch);
+                            shared.with_engine(|e, now| {
+                                e.piece_not_stored(piece, now);
+                                e.recycle(data);
+                            });
+                        }
+                    }
                 });
             }
             Event::ReadBlock { peer, block } => {
@@ -212,6 +280,7 @@ impl TorrentShared {
                     let Ok(_permit) = Arc::clone(&shared.disk_jobs).acquire_owned().await else {
                         return;
                     };
+                    let epoch = shared.fault_epoch();
                     let job = Arc::clone(&shared);
                     let piece = block.piece;
                     let read = tokio::task::spawn_blocking(move || {
@@ -234,8 +303,9 @@ impl TorrentShared {
                             });
                         }
                         Ok(Err(err)) => {
-                            tracing::warn!("read for upload failed: {err}");
                             shared.refuse(shared.cache.failed(piece));
+                            let fault = StorageFault::new(format!("reading piece {piece}"), &err);
+                            shared.storage_failed(fault, epoch);
                         }
                         Err(err) => {
                             tracing::warn!("read task failed: {err}");
@@ -290,16 +360,16 @@ impl TorrentShared {
     }
 
     /// Hashes a downloaded piece and writes it if it matches (blocking).
-    fn check_and_write(&self, piece: u32, data: &[u8]) -> bool {
+    fn check_and_write(&self, piece: u32, data: &[u8]) -> Verdict {
         if !piece_matches(&self.torrent, piece, data) {
-            return false;
+            return Verdict::BadHash;
         }
         match self.store.write(piece as usize, 0, data) {
-            Ok(()) => true,
+            Ok(()) => Verdict::Stored,
+            // Not verified if it is not on disk: it will be fetched again,
+            // once the user has fixed the disk.
             Err(err) => {
-                // Not verified if it is not on disk: it will be fetched again.
-                tracing::error!("writing piece {piece}: {err}");
-                false
+                Verdict::NotStored(StorageFault::new(format!("writing piece {piece}"), &err))
             }
         }
     }
@@ -315,9 +385,12 @@ impl TorrentShared {
             let engine = self.lock();
             (engine.have().as_bytes().to_vec(), engine.stats())
         };
+        let epoch = self.fault_epoch();
         let shared = Arc::clone(self);
         let result = tokio::task::spawn_blocking(move || {
-            shared.store.sync().map_err(|e| e.to_string())?;
+            if let Err(err) = shared.store.sync() {
+                return Err(SaveError::Flush(StorageFault::new("flushing".into(), &err)));
+            }
             let file_mtimes = (0..shared.torrent.info.files.len())
                 .map(|i| shared.store.file_path(i).and_then(|p| vouched_mtime(&p)))
                 .collect();
@@ -329,14 +402,17 @@ impl TorrentShared {
                 downloaded: stats.downloaded,
                 file_mtimes,
             };
-            resume::save(&shared.resume_path, &record).map_err(|e| e.to_string())
+            resume::save(&shared.resume_path, &record).map_err(|e| SaveError::Record(e.to_string()))
         })
         .await;
         match result {
             Ok(Ok(())) => {}
             Ok(Err(err)) => {
                 self.unsaved.fetch_add(unsaved.max(1), Ordering::Relaxed);
-                tracing::error!("saving resume data: {err}");
+                match err {
+                    SaveError::Flush(fault) => self.storage_failed(fault, epoch),
+                    SaveError::Record(err) => tracing::error!("saving resume data: {err}"),
+                }
             }
             Err(err) => tracing::error!("resume task failed: {err}"),
         }
@@ -370,6 +446,24 @@ impl TorrentShared {
     }
 }
 
+/// What became of a downloaded piece.
+enum Verdict {
+    /// Hashed right and written.
+    Stored,
+    /// The hash did not match: the peers that sent it are to blame.
+    BadHash,
+    /// Hashed right, but our disk refused it: no peer is to blame.
+    NotStored(StorageFault),
+}
+
+/// Why resume data was not saved.
+enum SaveError {
+    /// Written data could not be flushed: a disk error of the torrent's.
+    Flush(StorageFault),
+    /// The record itself could not be written (the state directory).
+    Record(String),
+}
+
 /// How recent a modification time must not be for resume data to vouch for
 /// it: file systems stamp writes with a coarse clock (jiffies; whole seconds
 /// on some), so a write just after the save could carry the same stamp.
@@ -400,11 +494,7 @@ impl TorrentHandle {
 
     /// Adds a peer address to try (connection is made by the torrent's timer).
     pub fn add_peer(&self, addr: SocketAddr) {
-        self.shared
-            .book
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .add(addr);
+        self.shared.learn_peers([addr]);
     }
 
     /// True once every wanted piece is verified.

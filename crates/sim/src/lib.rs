@@ -11,6 +11,10 @@
 //!   sample of the peers present from a "tracker" on arrival (50 by
 //!   default), and connect up to the session's cap (80 connections).
 //!   Free riders never upload: they unchoke nobody and refuse requests.
+//! - **Connections** run the connection core (`shoal_engine::conn`): the
+//!   handshake, and for magnet peers (which arrive with only the link) the
+//!   BEP 9 metadata exchange, from up to 6 peers at a time; liars serve a
+//!   dictionary that fails the hash check.
 //! - **Storage** is the content itself, held once in memory as windows of
 //!   a small pool (it stays in the CPU caches); a completed piece is
 //!   checked by comparing it byte for byte with the content, which gives

@@ -34,6 +34,10 @@ pub struct PeerReport {
     pub upload_capacity: Option<u64>,
     /// Its download capacity, bytes/s (absent: unlimited).
     pub download_capacity: Option<u64>,
+    /// A magnet peer: when it had the checked info dictionary, seconds.
+    pub metadata_s: Option<f64>,
+    /// Copies of the info dictionary it refused (they failed the hash check).
+    pub bad_metadata: u32,
 }
 
 /// The outcome of a run.

@@ -82,6 +82,15 @@ pub struct Group {
     /// Never uploads: it unchokes nobody and refuses every request.
     #[serde(default)]
     pub free_rider: bool,
+    /// Arrives with a magnet link only: it fetches the info dictionary
+    /// (BEP 9, up to 6 peers at a time, the whole dictionary from each)
+    /// before its download starts.
+    #[serde(default)]
+    pub magnet: bool,
+    /// Serves an info dictionary that does not match the info-hash to
+    /// peers fetching it (its pieces are good).
+    #[serde(default)]
+    pub liar: bool,
 }
 
 fn default_latency() -> f64 {
@@ -174,6 +183,12 @@ impl Scenario {
                 return bad(
                     "group.arrive",
                     format!("{}: times must be 0 to {MAX_TIME_LIMIT}", g.name),
+                );
+            }
+            if g.magnet && g.seeder {
+                return bad(
+                    "group.magnet",
+                    format!("{}: a seeder has the metadata already", g.name),
                 );
             }
             if g.upload == Some(0) || g.download == Some(0) {

@@ -1,9 +1,11 @@
 //! The simulation: peers' engines, the links between them, and the loop
 //! that advances the virtual clock one step at a time.
 //!
-//! Each step, in this order: peers due arrive (and dial a tracker sample)
-//! or leave; dials whose handshake time has passed connect; bytes that have
-//! arrived are decoded and fed to the receiving engines; engines' events are
+//! Each step, in this order: peers due arrive (and dial a tracker sample,
+//! or, with a magnet link only, start fetching the metadata) or leave;
+//! dials whose handshake time has passed connect (through the connection
+//! core's handshake); bytes that have arrived are decoded and fed to the
+//! receiving engines (or metadata fetches); engines' events are
 //! served (piece checks, block reads, disconnects) and their timers run
 //! every 100 ms as the session's do, dialing what each peer's dial book
 //! (the session's policy) holds due; idle connections take their engine's
@@ -12,10 +14,11 @@
 //! ([`crate::bandwidth`]), and the bytes moved arrive one latency later.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
 use std::time::Duration;
 
 use shoal_engine::Engine;
-use shoal_metainfo::{ContentHashes, Info, NewFile, Torrent, TorrentSpec};
+use shoal_metainfo::{ContentHashes, Info, InfoHashes, NewFile, Torrent, TorrentSpec};
 use shoal_swarm::{DialBook, Rng};
 use shoal_wire::Decoder;
 
@@ -27,6 +30,7 @@ use crate::stream::Spare;
 
 mod churn;
 mod dial;
+mod magnet;
 mod node;
 mod traffic;
 
@@ -57,6 +61,12 @@ pub struct Simulation {
     content: Content,
     info: Info,
     info_hash: [u8; 20],
+    /// The info-hashes a magnet link carries.
+    hashes: InfoHashes,
+    /// The info dictionary every peer serves over BEP 9, and the copy the
+    /// liars serve instead (one byte changed: it fails the hash check).
+    metadata: Arc<[u8]>,
+    lie: Arc<[u8]>,
     decoder: Decoder,
     nodes: Vec<Node>,
     conns: Vec<Conn>,
@@ -111,7 +121,17 @@ impl Simulation {
     pub fn new(scenario: &Scenario) -> Result<Simulation, SimError> {
         scenario.validate()?;
         let n = scenario.num_pieces();
-        let (info, info_hash) = torrent_for(scenario)?;
+        let torrent = torrent_for(scenario)?;
+        let info_hash = torrent
+            .info_hashes
+            .wire_id()
+            .ok_or_else(|| SimError::Setup("no info-hash".into()))?;
+        let metadata: Arc<[u8]> = Arc::from(torrent.info_bytes());
+        let mut lie = metadata.to_vec();
+        // Inside the last value of the dictionary: still bencode, wrong hash.
+        if let Some(b) = lie.len().checked_sub(2).and_then(|at| lie.get_mut(at)) {
+            *b ^= 1;
+        }
         let content = Content::new(scenario.content_size, scenario.piece_size, scenario.seed);
         let mut nodes = Vec::new();
         for (gi, g) in scenario.groups.iter().enumerate() {
@@ -122,6 +142,11 @@ impl Simulation {
                     group: gi,
                     seeder: g.seeder,
                     free_rider: g.free_rider,
+                    magnet: g.magnet,
+                    liar: g.liar,
+                    fetching: None,
+                    metadata_at: None,
+                    bad_metadata: 0,
                     leave_after_copy: g.leave_after_copy,
                     leave_when_done: g.leave_when_done,
                     up: g.upload.map_or(f64::INFINITY, |u| u as f64),
@@ -145,8 +170,11 @@ impl Simulation {
         let pieces = usize::try_from(n).map_err(|e| SimError::Setup(e.to_string()))?;
         Ok(Simulation {
             content,
-            info,
             info_hash,
+            hashes: torrent.info_hashes,
+            metadata,
+            lie: Arc::from(lie),
+            info: torrent.info,
             decoder: Decoder::with_piece_count(u32::try_from(n).unwrap_or(u32::MAX)),
             nodes,
             conns: Vec::new(),
@@ -243,6 +271,8 @@ impl Simulation {
                 downloaded: node.downloaded,
                 upload_capacity: node.up.is_finite().then_some(node.up as u64),
                 download_capacity: node.down.is_finite().then_some(node.down as u64),
+                metadata_s: node.metadata_at.map(|t| t.as_secs_f64()),
+                bad_metadata: node.bad_metadata,
             });
         }
         Report::new(&self.scenario, peers, now.as_secs_f64(), self.stalled)
@@ -251,7 +281,7 @@ impl Simulation {
 
 /// A v1 torrent of the scenario's size. Its piece hashes are zeros: the
 /// simulator checks pieces against the content itself.
-fn torrent_for(s: &Scenario) -> Result<(Info, [u8; 20]), SimError> {
+fn torrent_for(s: &Scenario) -> Result<Torrent, SimError> {
     let spec = TorrentSpec::new(
         "sim.bin".into(),
         vec![NewFile {
@@ -269,10 +299,5 @@ fn torrent_for(s: &Scenario) -> Result<(Info, [u8; 20]), SimError> {
             v2_files: vec![],
         })
         .map_err(|e| SimError::Setup(e.to_string()))?;
-    let torrent = Torrent::from_bytes(&bytes).map_err(|e| SimError::Setup(e.to_string()))?;
-    let hash = torrent
-        .info_hashes
-        .wire_id()
-        .ok_or_else(|| SimError::Setup("no info-hash".into()))?;
-    Ok((torrent.info, hash))
+    Torrent::from_bytes(&bytes).map_err(|e| SimError::Setup(e.to_string()))
 }

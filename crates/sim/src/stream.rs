@@ -1,7 +1,7 @@
 //! One direction of a simulated connection: bytes the sender's engine
 //! queued, how far they have been transmitted, and how far they arrived.
 //!
-//! Bytes are never copied on the way: each [`Engine::take_outbox_shared`]
+//! Bytes are never copied on the way: each [`Engine::poll_transmit_shared`]
 //! batch becomes a segment, the link only moves offsets, and the receiver
 //! decodes straight out of the segment. Block payloads are not in the
 //! batch's bytes at all but shared with the content they were read from
@@ -9,13 +9,13 @@
 //! header and its block apart ([`Decoder::decode_piece`]). A batch always
 //! holds whole frames, so no frame spans two segments.
 //!
-//! [`Engine::take_outbox_shared`]: shoal_engine::Engine::take_outbox_shared
+//! [`Engine::poll_transmit_shared`]: shoal_engine::Engine::poll_transmit_shared
 
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use shoal_engine::{Engine, PeerKey, SharedBlock};
-use shoal_wire::Decoder;
+use shoal_engine::SharedBlock;
+use shoal_wire::{Decoder, Message};
 
 /// Block payloads of a batch, each with its position in the batch's bytes.
 pub(crate) type Blocks = Vec<(usize, SharedBlock)>;
@@ -124,15 +124,14 @@ impl Stream {
     }
 
     /// Feeds every whole frame up to stream offset `arrived` (what has
-    /// arrived by `now`) to `engine` as coming from `key`. Emptied segment
-    /// buffers go to `spare`. An undecodable frame ends the stream.
+    /// arrived by then) to `receive`: the receiving engine, or a magnet
+    /// peer's metadata fetch. Emptied segment buffers go to `spare`. An
+    /// undecodable frame ends the stream.
     pub fn deliver(
         &mut self,
         arrived: u64,
-        now: Duration,
         decoder: &Decoder,
-        engine: &mut Engine,
-        key: PeerKey,
+        mut receive: impl FnMut(Message<'_>),
         spare: &mut Spare,
     ) -> Result<(), Broken> {
         self.arrived = self.arrived.max(arrived.min(self.sent));
@@ -158,7 +157,7 @@ impl Stream {
             let input = seg.data.get(seg.pos..plain_end).ok_or(Broken)?;
             let mut frames = decoder.messages(input);
             for msg in frames.by_ref() {
-                engine.handle(key, msg?, now);
+                receive(msg?);
             }
             let used = frames.consumed();
             let needed = frames.needed();
@@ -182,7 +181,7 @@ impl Stream {
             let Some((_, block)) = seg.blocks.get(seg.next) else {
                 return Err(Broken);
             };
-            engine.handle(key, decoder.decode_piece(head, block.as_slice())?, now);
+            receive(decoder.decode_piece(head, block.as_slice())?);
             seg.pos = splice;
             seg.next += 1;
             self.consumed = frame_end;

@@ -92,8 +92,16 @@ pub struct Config {
     pub max_peers_per_torrent: usize,
     /// Use the announced `ip` parameter (only behind a trusted proxy or in a lab).
     pub trust_ip_param: bool,
-    /// Use `X-Forwarded-For`/`X-Real-IP` as the client address (behind a reverse proxy).
+    /// Behind a reverse proxy: the client address is the rightmost
+    /// `X-Forwarded-For` entry (the one the proxy appended; entries left of
+    /// it are the client's own claims).
     pub trust_forwarded_for: bool,
+    /// Behind a reverse proxy that overwrites `X-Real-IP`: take the client
+    /// address from it (wins over `trust_forwarded_for`).
+    pub trust_real_ip: bool,
+    /// Addresses that may read `/metrics` (the connection's own address);
+    /// empty: anyone who can reach the HTTP port.
+    pub metrics_allow: Vec<std::net::IpAddr>,
     /// UDP worker threads sharing the socket.
     pub udp_threads: usize,
     /// UDP socket receive buffer in bytes (the kernel may cap it).
@@ -129,6 +137,8 @@ impl Default for Config {
             max_peers_per_torrent: 100_000,
             trust_ip_param: false,
             trust_forwarded_for: false,
+            trust_real_ip: false,
+            metrics_allow: Vec::new(),
             udp_threads: 1,
             udp_recv_buffer: 8 << 20,
             udp_busy_poll_us: 0,

@@ -170,6 +170,10 @@ fn route_inner(head: &RequestHead<'_>, peer: SocketAddr, shared: &Shared) -> Rep
     if head.method != "GET" {
         return Reply::error("405 Method Not Allowed");
     }
+    if head.has_body {
+        // Never read as the next request: 400 and close (see `has_body`).
+        return Reply::error("400 Bad Request");
+    }
     let (endpoint, key) = split_path(head.path());
     if key.is_some_and(|k| !valid_passkey(k)) {
         return Reply::error("404 Not Found");
@@ -184,7 +188,7 @@ fn route_inner(head: &RequestHead<'_>, peer: SocketAddr, shared: &Shared) -> Rep
             shared.metrics.http_scrapes.fetch_add(1, Relaxed);
             scrape(shared, head.query(), key)
         }
-        b"metrics" if key.is_none() => {
+        b"metrics" if key.is_none() && metrics_allowed(peer, shared) => {
             let stats = shared.store().stats();
             Reply {
                 status: "200 OK",
@@ -197,15 +201,24 @@ fn route_inner(head: &RequestHead<'_>, peer: SocketAddr, shared: &Shared) -> Rep
     }
 }
 
+/// Whether `peer` may read `/metrics` (`metrics_allow`; empty: anyone).
+/// The connection's own address counts, never a forwarded one.
+fn metrics_allowed(peer: SocketAddr, shared: &Shared) -> bool {
+    let allow = &shared.cfg.metrics_allow;
+    allow.is_empty() || allow.contains(&peer.ip().to_canonical())
+}
+
+/// The client's address: the connection's, unless a trusted proxy names it
+/// (the rightmost `X-Forwarded-For` hop, or `X-Real-IP` when configured).
 fn client_ip(head: &RequestHead<'_>, peer: SocketAddr, shared: &Shared) -> IpAddr {
-    if shared.cfg.trust_forwarded_for {
-        if let Some(ip) = head
-            .forwarded_for
-            .and_then(|f| std::str::from_utf8(f).ok())
-            .and_then(|s| s.parse().ok())
-        {
-            return ip;
-        }
-    }
-    peer.ip().to_canonical()
+    let parse = |v: Option<&[u8]>| {
+        v.and_then(|f| std::str::from_utf8(f).ok())
+            .and_then(|s| s.parse::<IpAddr>().ok())
+    };
+    let named = match (shared.cfg.trust_real_ip, shared.cfg.trust_forwarded_for) {
+        (true, _) => parse(head.real_ip),
+        (false, true) => parse(head.forwarded_for),
+        (false, false) => None,
+    };
+    named.unwrap_or(peer.ip()).to_canonical()
 }

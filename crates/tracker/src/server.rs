@@ -101,6 +101,10 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
             );
         }
     }
+    // Handlers go in before the "listening" line: whoever reads it may signal at once.
+    let mut hup = signal(SignalKind::hangup())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut term = signal(SignalKind::terminate())?;
     // One machine-readable line so scripts and tests learn the bound ports.
     println!(
         "{{\"event\":\"listening\",\"http\":{},\"udp\":{},\"pid\":{}}}",
@@ -111,9 +115,6 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
     tracing::info!(http = ?http_addr, udp = ?udp_addr, "tracker listening");
 
     let housekeeping = tokio::spawn(housekeeping(Arc::clone(&shared), stop_rx.clone()));
-    let mut hup = signal(SignalKind::hangup())?;
-    let mut int = signal(SignalKind::interrupt())?;
-    let mut term = signal(SignalKind::terminate())?;
     loop {
         tokio::select! {
             _ = hup.recv() => match load_access(&shared.cfg) {

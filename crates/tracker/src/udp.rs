@@ -55,23 +55,19 @@ pub fn handle(ctx: &mut Ctx<'_>, src: SocketAddr, pkt: &[u8], out: &mut Vec<u8>)
         }
         Request::Announce(a) => {
             if !ctx.shared.connids.check(&src, a.connection_id, ctx.now) {
-                return error(
-                    ctx,
-                    out,
-                    a.transaction_id,
-                    "invalid or expired connection id",
-                );
+                return bad_connection_id(ctx, out, a.transaction_id, pkt.len());
             }
             announce(ctx, src, &a, out)
         }
         Request::Scrape(s) => {
             if !ctx.shared.connids.check(&src, s.connection_id, ctx.now) {
-                return error(
-                    ctx,
-                    out,
-                    s.transaction_id,
-                    "invalid or expired connection id",
-                );
+                return bad_connection_id(ctx, out, s.transaction_id, pkt.len());
+            }
+            if ctx.access.private() {
+                // A UDP scrape has no room for a passkey (BEP 41 URL data
+                // rides on announces only): private swarms are scraped over
+                // HTTP with the key, or not at all.
+                return error(ctx, out, s.transaction_id, "scrape needs a passkey");
             }
             ctx.counts.scrapes += 1;
             write_scrape_header(out, s.transaction_id);
@@ -82,6 +78,15 @@ pub fn handle(ctx: &mut Ctx<'_>, src: SocketAddr, pkt: &[u8], out: &mut Vec<u8>)
             true
         }
     }
+}
+
+/// The error for a request whose connection id is not valid for its source,
+/// never longer than the request: the source address may be spoofed, and a
+/// reply larger than what it cost to send would make us an amplifier.
+fn bad_connection_id(ctx: &mut Ctx<'_>, out: &mut Vec<u8>, tid: u32, request_len: usize) -> bool {
+    error(ctx, out, tid, "invalid or expired connection id");
+    out.truncate(request_len);
+    true
 }
 
 fn scrape_one(store: &Store, access: &Access, h: &InfoHash) -> ScrapeStats {

@@ -449,3 +449,47 @@ pub fn dht_node(dir: &Path, port: u16) -> Proc {
     });
     node
 }
+
+/// A tmpfs mounted for one test (needs root, as CI runs), unmounted when
+/// dropped: a small disk to fill, or one to remount read-only.
+pub struct Tmpfs {
+    /// The mount point.
+    pub path: PathBuf,
+}
+
+impl Tmpfs {
+    /// Mounts a tmpfs with `options` (`size=1m`) at `path`, made if missing.
+    pub fn mount(path: &Path, options: &str) -> Tmpfs {
+        std::fs::create_dir_all(path).expect("mount point");
+        let status = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", options, "tmpfs"])
+            .arg(path)
+            .status()
+            .expect("run mount");
+        assert!(
+            status.success(),
+            "mount tmpfs at {} (needs root)",
+            path.display()
+        );
+        Tmpfs {
+            path: path.to_path_buf(),
+        }
+    }
+
+    /// Changes the mount's options (`size=8m`, `ro`, `rw`).
+    pub fn remount(&self, options: &str) {
+        let status = Command::new("mount")
+            .args(["-o", &format!("remount,{options}")])
+            .arg(&self.path)
+            .status()
+            .expect("run mount");
+        assert!(status.success(), "remount {}", self.path.display());
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        // Lazy: a process still holding a file must not keep the mount.
+        let _ = Command::new("umount").arg("-l").arg(&self.path).status();
+    }
+}

@@ -45,6 +45,8 @@ pub struct AddRequest {
     pub sequential: bool,
     /// Labels (see [`check_labels`]).
     pub labels: Vec<String>,
+    /// Category (qBittorrent's).
+    pub category: Option<String>,
 }
 
 /// What an add did.
@@ -132,6 +134,7 @@ impl Daemon {
             None => {}
         }
         let labels = check_labels(req.labels)?;
+        let category = req.category.as_deref().map(check_category).transpose()?;
         let paused = req.paused.unwrap_or(self.start_paused());
         let id = {
             let mut state = self.lock();
@@ -152,6 +155,7 @@ impl Daemon {
                 sequential: req.sequential,
                 magnet: magnet.map(|(link, _)| link),
                 labels,
+                category,
                 ..TorrentRecord::new(id, hex(&hash), name.clone(), dir)
             };
             let stats = match &torrent {
@@ -236,6 +240,33 @@ pub(crate) fn check_labels(labels: Vec<String>) -> Result<Vec<String>, DaemonErr
         }
     }
     Ok(out)
+}
+
+/// A category name from a request: 1 to [`MAX_LABEL_LEN`] bytes, no
+/// control characters, trimmed.
+pub(crate) fn check_category(name: &str) -> Result<String, DaemonError> {
+    let name = name.trim();
+    if name.is_empty() || name.len() > MAX_LABEL_LEN || name.chars().any(char::is_control) {
+        return Err(DaemonError::BadRequest(format!(
+            "category {name:?}: 1–{MAX_LABEL_LEN} bytes, no control characters"
+        )));
+    }
+    Ok(name.to_owned())
+}
+
+/// Longest display name, bytes.
+const MAX_NAME: usize = 255;
+
+/// A display name from a request: 1 to [`MAX_NAME`] bytes, no control
+/// characters, trimmed.
+pub(crate) fn check_name(name: &str) -> Result<String, DaemonError> {
+    let name = name.trim();
+    if name.is_empty() || name.len() > MAX_NAME || name.chars().any(char::is_control) {
+        return Err(DaemonError::BadRequest(format!(
+            "name: 1–{MAX_NAME} bytes, no control characters"
+        )));
+    }
+    Ok(name.to_owned())
 }
 
 /// A download directory from a request: absolute, with no `..` (so no

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use super::add::check_dir;
-use super::add::check_labels;
+use super::add::{check_category, check_labels, check_name};
 use super::entry::Phase;
 use super::lifecycle::Op;
 use super::policy::{QueueMove, move_in_queue, set_queue_position};
@@ -38,6 +38,10 @@ pub struct TorrentChanges {
     pub seed_ratio_mode: Option<LimitMode>,
     /// Which seed idle limit applies.
     pub seed_idle_mode: Option<LimitMode>,
+    /// New category (`Some(None)`: none).
+    pub category: Option<Option<String>>,
+    /// New display name (the files keep theirs).
+    pub name: Option<String>,
 }
 
 /// A torrent's own ratio limit when it is told to use its own and has none
@@ -206,6 +210,12 @@ impl Daemon {
             }
         }
         let labels = changes.labels.clone().map(check_labels).transpose()?;
+        let name = changes.name.as_deref().map(check_name).transpose()?;
+        let category = match &changes.category {
+            Some(Some(name)) => Some(Some(check_category(name)?)),
+            Some(None) => Some(None),
+            None => None,
+        };
         if let Some(position) = changes.queue_position {
             let mut state = self.lock();
             set_queue_position(&mut state.daemon.queue, id, position);
@@ -213,6 +223,12 @@ impl Daemon {
         }
         let hash = self.update_record(id, |r| {
             r.edited_at = Some(now_unix());
+            if let Some(c) = category {
+                r.category = c;
+            }
+            if let Some(n) = name {
+                r.name = n;
+            }
             if let Some(labels) = labels {
                 r.labels = labels;
             }

@@ -71,6 +71,19 @@ impl Daemon {
         }
     }
 
+    /// Stops a torrent whose disk failed (full, read-only, I/O error) and
+    /// shows why, as Transmission does: a torrent writing into a failing
+    /// disk only wastes its peers' bandwidth. Its verified pieces are kept,
+    /// and starting it again (once the user has made room) carries on.
+    pub(super) fn stop_on_error(&self, id: u32, hash: [u8; 20], message: &str) {
+        tracing::warn!(id, "torrent stopped by a disk error: {message}");
+        self.set_stopped(id);
+        if let Some(e) = self.lock().entries.get_mut(&id) {
+            e.error = Some(message.to_owned());
+        }
+        self.spawn_op(id, hash, Op::Stop);
+    }
+
     /// Stops a torrent that reached its seed ratio or idle limit.
     pub(super) fn finish_torrent(&self, id: u32) -> Result<(), DaemonError> {
         let hash = self.update_record(id, |r| {

@@ -27,8 +27,8 @@ use shoal_metainfo::infohash::hex;
 use shoal_metainfo::{Magnet, Torrent};
 use shoal_session::{Session, SessionConfig, TorrentStats};
 
-pub(crate) use add::check_dir;
 pub use add::{AddOutcome, AddRequest, AddSource};
+pub(crate) use add::{check_category, check_dir, check_labels};
 pub use commands::TorrentChanges;
 pub use policy::QueueMove;
 pub use state::Daemon;

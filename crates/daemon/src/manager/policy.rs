@@ -2,6 +2,7 @@
 //! be tested without a session: the download and seed queues, and when a
 //! seeding torrent has reached its ratio or idle limit.
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use crate::store::LimitMode;
@@ -96,6 +97,7 @@ pub enum QueueMove {
 /// up and down each moves one place unless the one it would pass is moved
 /// too. Ids not in the queue are ignored.
 pub(crate) fn move_in_queue(queue: &mut Vec<u32>, ids: &[u32], how: QueueMove) {
+    let ids: HashSet<u32> = ids.iter().copied().collect();
     let moved = |id: &u32| ids.contains(id);
     match how {
         QueueMove::Top | QueueMove::Bottom => {
@@ -135,12 +137,12 @@ pub(crate) fn set_queue_position(queue: &mut Vec<u32>, id: u32, position: usize)
 /// appended in id order (`present` is in id order).
 pub(crate) fn normalize_queue(queue: &[u32], present: &[u32]) -> Vec<u32> {
     let mut out: Vec<u32> = Vec::with_capacity(present.len());
+    let mut listed = HashSet::new();
     for id in queue {
-        if present.binary_search(id).is_ok() && !out.contains(id) {
+        if present.binary_search(id).is_ok() && listed.insert(*id) {
             out.push(*id);
         }
     }
-    let listed: std::collections::HashSet<u32> = out.iter().copied().collect();
     out.extend(present.iter().filter(|id| !listed.contains(id)));
     out
 }

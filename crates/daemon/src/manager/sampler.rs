@@ -38,6 +38,7 @@ pub(super) async fn sampler(shared: Arc<Shared>) {
         rounds = rounds.wrapping_add(1);
         let mut finish = Vec::new();
         let mut stop = Vec::new();
+        let mut faulted = Vec::new();
         let mut to_save = Vec::new();
         let start;
         {
@@ -51,9 +52,13 @@ pub(super) async fn sampler(shared: Arc<Shared>) {
                 let Phase::Running(handle) = &e.phase else {
                     continue;
                 };
-                let stats = handle.stats();
+                let (stats, fault) = (handle.stats(), handle.error());
                 e.account(d, &stats, Some(elapsed));
                 e.count_running(elapsed);
+                if let Some(fault) = fault {
+                    faulted.push((e.record.id, e.hash, fault.to_string()));
+                    continue;
+                }
                 if stats.bytes_left == 0 {
                     if e.record.done_at.is_none() {
                         e.record.done_at = Some(now_unix());
@@ -95,6 +100,9 @@ pub(super) async fn sampler(shared: Arc<Shared>) {
             if let Err(err) = shared.store.save(record) {
                 tracing::error!("saving {}: {err}", record.info_hash);
             }
+        }
+        for (id, hash, message) in faulted {
+            daemon.stop_on_error(id, hash, &message);
         }
         for id in finish {
             let _ = daemon.finish_torrent(id);

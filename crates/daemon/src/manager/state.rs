@@ -182,6 +182,20 @@ impl Daemon {
         Some(entry.snapshot(position.unwrap_or(state.daemon.queue.len()), &state.daemon))
     }
 
+    /// Copies of the state of the torrents in `ids` that exist, in that
+    /// order.
+    pub(crate) fn snapshots_of(&self, ids: &[u32]) -> Vec<TorrentSnapshot> {
+        let state = self.lock();
+        let positions = state.queue_positions();
+        ids.iter()
+            .filter_map(|id| state.entries.get(id))
+            .map(|e| {
+                let position = positions.get(&e.record.id).copied();
+                e.snapshot(position.unwrap_or(usize::MAX), &state.daemon)
+            })
+            .collect()
+    }
+
     /// Copies of every torrent's state, in id order.
     pub(crate) fn snapshots(&self) -> Vec<TorrentSnapshot> {
         let state = self.lock();

@@ -133,6 +133,28 @@ pub(super) fn index_list(args: &Map<String, Value>, key: &str) -> Vec<usize> {
         .unwrap_or_default()
 }
 
+/// Longest value of a stored-only setting, as JSON text: they are kept in
+/// the state directory, so a client cannot grow it without bound.
+const MAX_STORED: usize = 4096;
+
+/// The stored-only settings among `keys` that `args` carries; an error if
+/// one is too large.
+pub(super) fn stored_values<'a>(
+    args: &Map<String, Value>,
+    keys: impl Iterator<Item = &'a str>,
+) -> Result<Map<String, Value>, String> {
+    let mut out = Map::new();
+    for key in keys {
+        if let Some(v) = args.get(key) {
+            if v.to_string().len() > MAX_STORED {
+                return Err(format!("{key}: at most {MAX_STORED} bytes"));
+            }
+            out.insert(key.to_owned(), v.clone());
+        }
+    }
+    Ok(out)
+}
+
 /// Which torrents a request names.
 pub(super) struct Selection {
     /// Their ids, in the order named (every torrent when none is named).

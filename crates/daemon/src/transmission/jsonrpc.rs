@@ -10,7 +10,7 @@ use serde_json::{Map, Value, json};
 
 use super::args::{Style, canon, canonical};
 use super::methods::{ErrorKind, dispatch};
-use crate::http::{Body, Ctx, response};
+use crate::web::{Body, Ctx, response};
 
 /// The body was not JSON.
 const PARSE_ERROR: i64 = -32700;
@@ -40,7 +40,7 @@ pub(super) fn looks_like(body: &[u8]) -> bool {
 
 /// The answer to a body that is not JSON.
 pub(super) fn parse_error() -> hyper::Response<Body> {
-    crate::http::json(
+    crate::web::json(
         StatusCode::OK,
         &error_object(Value::Null, PARSE_ERROR, "parse error"),
     )
@@ -51,7 +51,7 @@ pub(super) async fn handle(ctx: &Ctx, request: Value) -> hyper::Response<Body> {
     let answers = match request {
         Value::Array(batch) if batch.is_empty() || batch.len() > MAX_BATCH => {
             let message = format!("a batch holds 1 to {MAX_BATCH} requests");
-            return crate::http::json(
+            return crate::web::json(
                 StatusCode::OK,
                 &error_object(Value::Null, INVALID_REQUEST, &message),
             );
@@ -72,7 +72,7 @@ pub(super) async fn handle(ctx: &Ctx, request: Value) -> hyper::Response<Body> {
         // Only notifications: nothing to say.
         Value::Null => response(StatusCode::NO_CONTENT, "application/json", ""),
         Value::Array(a) if a.is_empty() => response(StatusCode::NO_CONTENT, "application/json", ""),
-        answers => crate::http::json(StatusCode::OK, &answers),
+        answers => crate::web::json(StatusCode::OK, &answers),
     }
 }
 
@@ -124,8 +124,14 @@ async fn one(ctx: &Ctx, request: Value) -> Option<Value> {
     })
 }
 
+/// An error answer; Transmission puts its explanation in
+/// `data.error_string` too.
 fn error_object(id: Value, code: i64, message: &str) -> Value {
-    json!({ "jsonrpc": "2.0", "error": { "code": code, "message": message }, "id": id })
+    json!({
+        "jsonrpc": "2.0",
+        "error": { "code": code, "message": message, "data": { "error_string": message } },
+        "id": id,
+    })
 }
 
 /// Every object key in `value`, at any depth, in snake_case.

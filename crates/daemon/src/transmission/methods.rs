@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use serde_json::{Map, Value, json};
 
 use super::args::{Style, canon, each, flag, select, string};
-use super::{session, torrent_get, torrent_set};
+use super::{groups, session, torrent_get, torrent_set};
 use crate::QueueMove;
-use crate::http::Ctx;
+use crate::web::Ctx;
 
 /// Why a method failed: the message Transmission's `result` carries, and
 /// whether it is the method that is unknown or the arguments that are bad
@@ -97,8 +97,9 @@ pub(super) async fn dispatch(
         "port_test" => ok(json!({ "port-is-open": false })),
         // No blocklist: nothing is blocked, and the answer says so.
         "blocklist_update" => ok(json!({ "blocklist-size": 0 })),
-        "group_get" => ok(json!({ "group": [] })),
-        "group_set" => Err("bandwidth groups are not supported by shoal".into()),
+        // Stored and reported, not applied: shoal has no bandwidth groups.
+        "group_get" => ok(groups::group_get(d, args)),
+        "group_set" => ok(groups::group_set(d, args)?),
         _ => Err(MethodError {
             message: "method name not recognized".into(),
             kind: ErrorKind::UnknownMethod,

@@ -1,8 +1,7 @@
 //! Transmission's RPC at `/transmission/rpc`, so `transmission-remote` and
 //! the tools built on it (Sonarr, Radarr, Flood, the `transmission-rpc`
-//! libraries …) drive shoal unchanged: the legacy protocol (Transmission
-//! 4.0, rpc-version 17: `{"method": "torrent-get", "arguments": …,
-//! "tag": …}`) and JSON-RPC 2.0 (`{"jsonrpc": "2.0", "method":
+//! libraries …) drive shoal unchanged: the legacy protocol
+//! (`{"method": "torrent-get", "arguments": …, "tag": …}`) and JSON-RPC 2.0 (`{"jsonrpc": "2.0", "method":
 //! "torrent_get", "params": …, "id": …}`, batches included) as Transmission
 //! 4.1 added. Keys may be spelled in kebab-case, camelCase or snake_case.
 //!
@@ -11,6 +10,7 @@
 //! against cross-site requests, as a browser page cannot read the header.
 
 mod args;
+mod groups;
 mod jsonrpc;
 mod methods;
 mod session;
@@ -23,8 +23,13 @@ use hyper::header::{CONNECTION, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use serde_json::{Map, Value, json};
 
-use crate::http::{Body, Ctx, read_body, response};
+use crate::web::{Body, Ctx, read_body, response};
 use args::{Style, canonical};
+
+/// Free bytes on the file system holding `path`.
+pub(crate) fn free_bytes(path: &std::path::Path) -> Option<u64> {
+    session::disk_space(path).map(|(free, _)| free)
+}
 
 /// The session-id header.
 const SESSION_HEADER: &str = "x-transmission-session-id";
@@ -110,5 +115,5 @@ fn reply(
     if let (Some(tag), Some(obj)) = (tag, body.as_object_mut()) {
         obj.insert("tag".into(), tag);
     }
-    crate::http::json(status, &body)
+    crate::web::json(status, &body)
 }

@@ -9,18 +9,19 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value, json};
 
-use super::args::{SPEED_K, Style, canon, flag, float, string, uint};
+use super::args::{SPEED_K, Style, canon, flag, float, stored_values, string, uint};
 use crate::Daemon;
 use crate::view::Status;
 
-/// RPC version we claim: Transmission 4.0's.
-const RPC_VERSION: u64 = 17;
+/// RPC version we claim: Transmission 4.1's, the first with JSON-RPC 2.0
+/// and snake_case keys (both served here, beside the legacy protocol).
+const RPC_VERSION: u64 = 18;
 /// The same as a semantic version (`rpc-version-semver`).
-const RPC_VERSION_SEMVER: &str = "5.3.0";
+const RPC_VERSION_SEMVER: &str = "6.0.0";
 /// The Transmission release whose RPC we speak. `version` starts with it,
 /// as Transmission's own does, because tools parse the first number in it
 /// (Sonarr and Radarr refuse anything below 2.40).
-const TRANSMISSION_VERSION: &str = "4.0.6";
+const TRANSMISSION_VERSION: &str = "4.1.0";
 
 /// Settings kept and reported but not acted on, with the value reported
 /// until one is set (snake_case names).
@@ -254,16 +255,13 @@ pub(super) fn session_set(d: &Daemon, args: &Map<String, Value>) -> Result<Value
     if ratio.is_some_and(|r| r < 0.0) {
         return Err("seedRatioLimit must be ≥ 0".into());
     }
-    let mut kept = Map::new();
-    for key in STORED
-        .iter()
-        .map(|(k, _)| *k)
-        .chain(DESCRIBED.iter().copied())
-    {
-        if let Some(v) = args.get(key) {
-            kept.insert(key.to_owned(), v.clone());
-        }
-    }
+    let kept = stored_values(
+        args,
+        STORED
+            .iter()
+            .map(|(k, _)| *k)
+            .chain(DESCRIBED.iter().copied()),
+    )?;
     d.update_daemon(|r| {
         if let Some(dir) = dir {
             r.download_dir = Some(dir);

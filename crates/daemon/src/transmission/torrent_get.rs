@@ -7,7 +7,7 @@ use super::args::{SPEED_K, Style, canon, select, string};
 use super::torrent_detail::detail_fields;
 use crate::Daemon;
 use crate::snapshot::{TorrentSnapshot, now_unix};
-use crate::store::LimitMode;
+use crate::store::{DaemonRecord, LimitMode};
 use crate::view::{Status, TorrentView};
 
 /// Fields (snake_case) that need the per-file, per-peer or per-piece
@@ -51,9 +51,9 @@ pub(super) fn torrent_get(
     let table = string(args, "format") == Some("table");
     let selection = select(d, args)?;
     let mut rows = Vec::new();
-    for id in selection.ids {
-        let Some(snap) = d.snapshot(id) else { continue };
-        let mut all = torrent_fields(d, &snap);
+    let session = d.daemon_record();
+    for snap in d.snapshots_of(&selection.ids) {
+        let mut all = torrent_fields(d, &snap, &session);
         if detailed {
             all.extend(detail_fields(&snap, style));
         }
@@ -148,7 +148,11 @@ fn mime_of(name: &str) -> &'static str {
 }
 
 /// Every field that needs no details, keyed in snake_case.
-fn torrent_fields(d: &Daemon, snap: &TorrentSnapshot) -> Map<String, Value> {
+fn torrent_fields(
+    d: &Daemon,
+    snap: &TorrentSnapshot,
+    session: &DaemonRecord,
+) -> Map<String, Value> {
     let v = crate::view::of(snap);
     let r = &snap.record;
     let stored = |key: &str, default: Value| r.stored.get(key).cloned().unwrap_or(default);
@@ -161,7 +165,6 @@ fn torrent_fields(d: &Daemon, snap: &TorrentSnapshot) -> Map<String, Value> {
             .filter(|f| !f.attr.pad)
             .max_by_key(|f| f.length)
     });
-    let session = d.daemon_record();
     let ratio_mode = mode_number(r.seed_ratio_mode, r.seed_ratio_limit.is_some());
     let idle_mode = mode_number(r.seed_idle_mode, r.seed_idle_limit.is_some());
     let m = json!({

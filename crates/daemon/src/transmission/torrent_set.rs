@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use base64::Engine as _;
 use serde_json::{Map, Value, json};
 
-use super::args::{SPEED_K, each, flag, float, index_list, string, strings, uint};
+use super::args::{SPEED_K, each, flag, float, index_list, stored_values, string, strings, uint};
 use crate::store::LimitMode;
 use crate::{AddOutcome, AddRequest, AddSource, Daemon, DaemonError, TorrentChanges};
 
@@ -51,6 +51,7 @@ pub(super) async fn torrent_add(d: &Daemon, args: &Map<String, Value>) -> Result
             file_priorities: None,
             sequential: flag(args, "sequential_download").unwrap_or(false),
             labels: strings(args, "labels").unwrap_or_default(),
+            category: None,
         })
         .await
         .map_err(|e| match e {
@@ -61,7 +62,7 @@ pub(super) async fn torrent_add(d: &Daemon, args: &Map<String, Value>) -> Result
         AddOutcome::Added { id, hash, name } => {
             let mut changes = file_changes(args);
             changes.labels = None;
-            let stored = stored_keys(args);
+            let stored = stored_keys(args)?;
             if !changes.file_priorities.is_empty() || !stored.is_empty() {
                 d.change(id, &changes).map_err(|e| e.to_string())?;
                 d.store_torrent_settings(id, stored)
@@ -123,11 +124,8 @@ fn file_changes(args: &Map<String, Value>) -> TorrentChanges {
 }
 
 /// The stored-only settings a request carries.
-fn stored_keys(args: &Map<String, Value>) -> Map<String, Value> {
-    STORED_TORRENT_KEYS
-        .iter()
-        .filter_map(|k| args.get(*k).map(|v| ((*k).to_owned(), v.clone())))
-        .collect()
+fn stored_keys(args: &Map<String, Value>) -> Result<Map<String, Value>, String> {
+    stored_values(args, STORED_TORRENT_KEYS.iter().copied())
 }
 
 /// A limit mode from Transmission's 0 (session), 1 (own), 2 (none).
@@ -179,7 +177,7 @@ pub(super) fn torrent_set(d: &Daemon, args: &Map<String, Value>) -> Result<Value
     changes.labels = strings(args, "labels");
     changes.queue_position =
         uint(args, "queue_position").map(|p| usize::try_from(p).unwrap_or(usize::MAX));
-    let stored = stored_keys(args);
+    let stored = stored_keys(args)?;
     let location = string(args, "location").map(PathBuf::from);
     each(d, args, |d, id| {
         d.change(id, &changes)?;

@@ -116,11 +116,14 @@ impl Net {
         &mut self.rng
     }
 
-    /// Starts a node from `config` (its seed is derived from the network's);
-    /// returns its index.
+    /// Starts a node from `config` (its seed and secret are derived from
+    /// the network's seed, so runs replay); returns its index.
     pub fn add(&mut self, mut config: Config) -> usize {
         let i = self.nodes.len();
         config.seed = self.rng.next_u64();
+        let mut key = [0u8; 32];
+        self.rng.fill(&mut key);
+        config.secret = shoal_dht::Secret::from_bytes(key);
         if config.id.is_none() {
             config.id = Some(NodeId::random(&mut self.rng));
         }
@@ -191,7 +194,7 @@ impl Net {
         while let Some(e) = node.poll_event() {
             self.events[i].push(e);
         }
-        let deadline = node.next_deadline().max(self.now);
+        let deadline = node.poll_timeout().max(self.now);
         for (to, bytes) in out {
             self.sent += 1;
             if self.rng.unit() < self.cfg.loss {
@@ -233,7 +236,7 @@ impl Net {
                     self.timers[i] = None;
                     let now = self.now;
                     if let Some(node) = self.nodes[i].as_mut() {
-                        node.tick(now);
+                        node.handle_timeout(now);
                         self.pump(i);
                     }
                 }

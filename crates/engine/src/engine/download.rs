@@ -35,8 +35,7 @@ impl Engine {
         for (key, req) in cancelled {
             if let Some(p) = self.peers.get_mut(&key) {
                 p.pipeline.request_cancelled(req);
-                p.send(&Message::Cancel(block_ref(req)), now);
-                self.has_output.note(key, &mut p.listed);
+                p.send(&mut self.has_output, &Message::Cancel(block_ref(req)), now);
             }
         }
     }
@@ -61,8 +60,8 @@ impl Engine {
 
     /// Tops up our requests to `key` as far as its pipeline allows.
     pub(crate) fn fill_requests(&mut self, key: PeerKey, now: Duration) {
-        if self.pending_checks >= self.max_pending_checks {
-            // The disk is behind: let it catch up before asking for more.
+        if self.pending_checks >= self.max_pending_checks || self.halted {
+            // The disk is behind (or failing): let it catch up first.
             return;
         }
         let Some(peer) = self.peers.get_mut(&key) else {
@@ -80,8 +79,11 @@ impl Engine {
         };
         for block in blocks {
             peer.pipeline.request_sent(block, now);
-            peer.send(&Message::Request(block_ref(block)), now);
-            self.has_output.note(key, &mut peer.listed);
+            peer.send(
+                &mut self.has_output,
+                &Message::Request(block_ref(block)),
+                now,
+            );
         }
     }
 
@@ -98,8 +100,7 @@ impl Engine {
             } else {
                 Message::NotInterested
             };
-            peer.send(&msg, now);
-            self.has_output.note(key, &mut peer.listed);
+            peer.send(&mut self.has_output, &msg, now);
             self.choker.set_am_interested(key, interested, now);
         }
     }
@@ -166,9 +167,8 @@ impl Engine {
             return;
         };
         self.events.push_back(Event::PieceVerified(piece));
-        for (key, peer) in &mut self.peers {
-            peer.send(&Message::Have(piece), now);
-            self.has_output.note(*key, &mut peer.listed);
+        for peer in self.peers.values_mut() {
+            peer.send(&mut self.has_output, &Message::Have(piece), now);
         }
         for key in not_interesting {
             self.update_interest(key, now);

@@ -14,7 +14,7 @@ impl Engine {
     /// buffers so neither side reallocates in steady state.
     /// Block reads paused by a full outbox resume here, so the driver
     /// should dispatch events after this call.
-    pub fn take_outbox(&mut self, peer: PeerKey, out: &mut Vec<u8>) {
+    pub fn poll_transmit(&mut self, peer: PeerKey, out: &mut Vec<u8>) {
         out.clear();
         if let Some(p) = self.peers.get_mut(&peer) {
             if p.shared.is_empty() {
@@ -32,11 +32,11 @@ impl Engine {
         }
     }
 
-    /// Like [`Engine::take_outbox`], for drivers that send with vectored
+    /// Like [`Engine::poll_transmit`], for drivers that send with vectored
     /// writes: `out` gets the encoded bytes without the payloads queued by
     /// [`Engine::block_read_shared`], and `blocks` (cleared first) those
     /// payloads, each with the position in `out` it is sent at.
-    pub fn take_outbox_shared(
+    pub fn poll_transmit_shared(
         &mut self,
         peer: PeerKey,
         out: &mut Vec<u8>,
@@ -82,8 +82,11 @@ impl Engine {
         };
         peer.reading.swap_remove(pos);
         if peer.fast() {
-            peer.send(&Message::Reject(block_ref(block)), now);
-            self.has_output.note(key, &mut peer.listed);
+            peer.send(
+                &mut self.has_output,
+                &Message::Reject(block_ref(block)),
+                now,
+            );
         }
         self.start_reads(key, now);
     }
@@ -98,7 +101,7 @@ impl Engine {
 
     /// Like [`Engine::block_read`] with the payload shared instead of
     /// copied into the outbox: it is sent from `data` itself (take output
-    /// with [`Engine::take_outbox_shared`] to keep it that way).
+    /// with [`Engine::poll_transmit_shared`] to keep it that way).
     pub fn block_read_shared(
         &mut self,
         key: PeerKey,
@@ -131,24 +134,27 @@ impl Engine {
             // rejected then), or the read came back short: with BEP 6 this
             // one is rejected too, or the peer waits until it times out.
             if peer.fast() {
-                peer.send(&Message::Reject(block_ref(block)), now);
-                self.has_output.note(key, &mut peer.listed);
+                peer.send(
+                    &mut self.has_output,
+                    &Message::Reject(block_ref(block)),
+                    now,
+                );
             }
             return;
         };
-        shoal_wire::write_piece_header(&mut peer.outbox, block.piece, block.offset, block.length);
-        match data {
-            BlockData::Shared(shared) if zeros == 0 => {
-                peer.shared_len += shared.len();
-                peer.shared.push((peer.outbox.len(), shared));
+        peer.send_with(&mut self.has_output, now, |p| {
+            shoal_wire::write_piece_header(&mut p.outbox, block.piece, block.offset, block.length);
+            match data {
+                BlockData::Shared(shared) if zeros == 0 => {
+                    p.shared_len += shared.len();
+                    p.shared.push((p.outbox.len(), shared));
+                }
+                data => {
+                    p.outbox.extend_from_slice(data.as_slice());
+                    p.outbox.resize(p.outbox.len() + zeros, 0);
+                }
             }
-            data => {
-                peer.outbox.extend_from_slice(data.as_slice());
-                peer.outbox.resize(peer.outbox.len() + zeros, 0);
-            }
-        }
-        peer.last_send = now;
-        self.has_output.note(key, &mut peer.listed);
+        });
         peer.uploaded += u64::from(block.length);
         self.uploaded += u64::from(block.length);
         if self
@@ -179,8 +185,11 @@ impl Engine {
             // and the other's request is refused now rather than served twice.
             if let Some(f) = self.first_copy.as_mut().filter(|_| peer.fast()) {
                 if f.refuses(key, block, now) {
-                    peer.send(&Message::Reject(block_ref(block)), now);
-                    self.has_output.note(key, &mut peer.listed);
+                    peer.send(
+                        &mut self.has_output,
+                        &Message::Reject(block_ref(block)),
+                        now,
+                    );
                     continue;
                 }
                 f.claim(key, block.piece);

@@ -56,8 +56,8 @@ pub fn seeder_with_a_peer(
         &theirs,
         now,
     );
-    engine.handle(peer, Message::HaveNone, now);
-    engine.handle(peer, Message::Interested, now);
-    engine.tick(now);
+    engine.handle_message(peer, Message::HaveNone, now);
+    engine.handle_message(peer, Message::Interested, now);
+    engine.handle_timeout(now);
     (engine, peer, n)
 }

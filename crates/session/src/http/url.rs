@@ -3,25 +3,38 @@
 
 use super::HttpError;
 
-/// The parts of an `http://host:port/path?query` URL.
+/// The parts of an `http://host:port/path?query` URL, each checked by
+/// [`HttpUrl::parse`]: the request line and the `Host` header are built
+/// from these parts alone, so a URL from a .torrent, a magnet link or an
+/// API call cannot add headers or requests (a CR/LF in it is refused, not
+/// sent).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpUrl {
     /// `https`: the request goes over TLS.
     pub tls: bool,
+    /// A DNS name or IP literal (no brackets): letters, digits, `.-_`, or
+    /// hex digits and `:.` for IPv6.
     pub host: String,
     pub port: u16,
-    /// Path and query, starting with `/`.
+    /// Path and query, starting with `/`: printable ASCII without spaces,
+    /// the fragment dropped (it is never sent).
     pub target: String,
 }
 
 impl HttpUrl {
-    /// Splits an `http` or `https` URL; other schemes are refused.
+    /// Splits an `http` or `https` URL; other schemes are refused, and so is
+    /// any URL with bytes ≤ 0x20, 0x7f or beyond ASCII.
     pub fn parse(url: &str) -> Result<HttpUrl, HttpError> {
         let (tls, rest) = match (url.strip_prefix("http://"), url.strip_prefix("https://")) {
             (Some(rest), _) => (false, rest),
             (None, Some(rest)) => (true, rest),
             (None, None) => return Err(HttpError::Unsupported(url.to_owned())),
         };
+        if !shoal_metainfo::is_clean_url(url) || !url.is_ascii() {
+            // Shown escaped: the raw bytes must not reach a log line either.
+            return Err(HttpError::BadUrl(url.escape_debug().to_string()));
+        }
+        let rest = rest.split('#').next().unwrap_or_default();
         let (authority, target) = match rest.find(['/', '?']) {
             Some(i) => (
                 rest.get(..i).unwrap_or_default(),
@@ -36,6 +49,7 @@ impl HttpUrl {
         };
         let default_port = if tls { 443 } else { 80 };
         let (host, port) = split_host_port(authority, default_port)
+            .filter(|(host, _)| host_is_plain(host))
             .ok_or_else(|| HttpError::BadUrl(url.to_owned()))?;
         Ok(HttpUrl {
             tls,
@@ -79,6 +93,17 @@ impl HttpUrl {
     }
 }
 
+/// A host name or IP literal with nothing else in it (no user info, no
+/// zone id, no characters that mean something in a header).
+fn host_is_plain(host: &str) -> bool {
+    let v6 = host.contains(':');
+    !host.is_empty()
+        && host.bytes().all(|b| match v6 {
+            true => b.is_ascii_hexdigit() || b == b':' || b == b'.',
+            false => b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'),
+        })
+}
+
 /// `host:port`, `[v6]:port` or a bare host with `default_port`.
 pub fn split_host_port(authority: &str, default_port: u16) -> Option<(String, u16)> {
     if let Some(v6) = authority.strip_prefix('[') {
@@ -118,6 +143,28 @@ mod tests {
         assert_eq!(u.port, 443);
         assert!(HttpUrl::parse("ftp://x/announce").is_err());
         assert!(HttpUrl::parse("http://:5/").is_err());
+        let u = HttpUrl::parse("http://x/a?b=1#frag").unwrap();
+        assert_eq!(u.target, "/a?b=1");
+    }
+
+    #[test]
+    fn urls_that_could_smuggle_headers_are_refused() {
+        for bad in [
+            "http://x/a\r\nX-Injected: 1",
+            "http://x/a b",
+            "http://x/a\tb",
+            "http://x/\u{7f}",
+            "http://x/caf\u{e9}",
+            "http://user@x/",
+            "http://x\r\nEvil: 1/",
+            "http://x%0d%0a/",
+            "https://[::1%25eth0]/",
+        ] {
+            assert!(
+                matches!(HttpUrl::parse(bad), Err(HttpError::BadUrl(_))),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]

@@ -83,6 +83,11 @@ enum Tracker {
 
 impl Tracker {
     fn new(url: &str) -> Result<Tracker, TrackerError> {
+        if !shoal_metainfo::is_clean_url(url) {
+            // Control bytes would reach an HTTP request line or, as BEP 41
+            // URL data, a UDP tracker's logs.
+            return Err(TrackerError::BadUrl(url.escape_debug().to_string()));
+        }
         if url.starts_with("http://") || url.starts_with("https://") {
             http::HttpUrl::parse(url)?;
             return Ok(Tracker::Http {

@@ -4,7 +4,7 @@
 //! sends and records.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, PoisonError};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use shoal_tracker_proto::Event;
@@ -129,7 +129,7 @@ pub(crate) async fn announce_loop(
         return;
     };
     let mut stopping = shared.stopping.subscribe();
-    let key = fastrand::u32(..);
+    let key = crate::secure::u32();
     let announce = |event: Event| {
         let stats = shared.stats();
         Announce {
@@ -149,10 +149,7 @@ pub(crate) async fn announce_loop(
             .announce_due(announce, Some(&shared.announces))
             .await
         {
-            let mut book = shared.book.lock().unwrap_or_else(PoisonError::into_inner);
-            for addr in peers {
-                book.add(addr);
-            }
+            shared.learn_peers(peers);
         }
         let Some(due) = trackers.next_due() else {
             return;
@@ -201,7 +198,7 @@ pub(crate) async fn discover(
     let Some(mut trackers) = Trackers::new(tiers, false) else {
         return;
     };
-    let key = fastrand::u32(..);
+    let key = crate::secure::u32();
     let announce = |event: Event| Announce {
         info_hash,
         peer_id,

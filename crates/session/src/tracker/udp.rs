@@ -109,8 +109,9 @@ impl UdpTracker {
         } else {
             AddrFamily::V6
         };
-        // Transaction ids must not be guessable by an off-path spoofer.
-        let ids = [fastrand::u32(..), fastrand::u32(..)];
+        // Transaction ids must not be guessable by an off-path spoofer:
+        // from the OS, not a fast PRNG (`secure.rs`).
+        let ids = [crate::secure::u32(), crate::secure::u32()];
         let now = self.epoch.elapsed();
         let mut ex = UdpExchange::new(query, family, &self.connection, ids, now);
         let mut buf = vec![0u8; MAX_DATAGRAM];

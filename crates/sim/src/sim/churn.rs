@@ -28,21 +28,42 @@ impl Simulation {
                 node.next_tick = self.now + phase;
             }
             self.last_progress = self.now;
-            // The tracker's answer: a random sample of the peers present.
-            let mut present: Vec<usize> = (0..self.nodes.len())
-                .filter(|&j| j != i && self.nodes.get(j).is_some_and(|n| n.engine.is_some()))
-                .collect();
-            self.rng.shuffle(&mut present);
-            present.truncate(self.scenario.tracker_sample);
-            let now = self.now;
-            if let Some(node) = self.nodes.get_mut(i) {
-                for j in present {
-                    node.book.add(peer_addr(j), now);
-                }
+            if self.nodes.get(i).is_some_and(|n| n.magnet) {
+                self.start_fetch(i);
+                continue;
             }
+            self.learn_tracker_sample(i);
             self.dial_due(i);
         }
         Ok(())
+    }
+
+    /// Puts the tracker's answer to `i` into its dial book.
+    pub(super) fn learn_tracker_sample(&mut self, i: usize) {
+        let present = self.tracker_sample(i);
+        let now = self.now;
+        if let Some(node) = self.nodes.get_mut(i) {
+            for j in present {
+                node.book.add(peer_addr(j), now);
+            }
+        }
+    }
+
+    /// The tracker's answer to `i`: a random sample of the peers present
+    /// (magnet peers still fetching the metadata do not announce yet).
+    pub(super) fn tracker_sample(&mut self, i: usize) -> Vec<usize> {
+        let mut present: Vec<usize> = (0..self.nodes.len())
+            .filter(|&j| {
+                j != i
+                    && self
+                        .nodes
+                        .get(j)
+                        .is_some_and(|n| n.engine.is_some() && n.fetching.is_none())
+            })
+            .collect();
+        self.rng.shuffle(&mut present);
+        present.truncate(self.scenario.tracker_sample);
+        present
     }
 
     pub(super) fn engine_for(&self, i: usize) -> Result<Engine, SimError> {
@@ -71,8 +92,16 @@ impl Simulation {
             config.choker.slots = 0;
             config.choker.optimistic_slots = 0;
         }
-        Engine::new(&self.info, self.info_hash, &have, config)
-            .map_err(|e| SimError::Setup(e.to_string()))
+        let mut engine = Engine::new(&self.info, self.info_hash, &have, config)
+            .map_err(|e| SimError::Setup(e.to_string()))?;
+        // Every peer serves the metadata to magnet peers; a liar serves a
+        // copy that fails the hash check.
+        engine.set_metadata(if node.liar {
+            std::sync::Arc::clone(&self.lie)
+        } else {
+            std::sync::Arc::clone(&self.metadata)
+        });
+        Ok(engine)
     }
 
     /// Peers leave at their time, once a full copy is out, or when done.
@@ -107,10 +136,19 @@ impl Simulation {
         node.downloaded = stats.downloaded;
         node.left_at = Some(now);
         node.neighbours.clear();
-        let conns: Vec<usize> = std::mem::take(&mut node.conns)
+        let mut conns: Vec<usize> = std::mem::take(&mut node.conns)
             .streams()
             .map(|s| s / 2)
             .collect();
+        if node.fetching.take().is_some() {
+            // Its metadata connections have no engine peer on its side.
+            let fetches = self.conns.iter().enumerate();
+            conns.extend(
+                fetches
+                    .filter(|(_, k)| k.open && k.fetch.is_some() && k.ends[0] == i)
+                    .map(|(c, _)| c),
+            );
+        }
         if !node.seeder {
             for piece in engine.have().iter() {
                 self.lose_copy(piece);
@@ -151,6 +189,8 @@ impl Simulation {
         }
         conn.open = false;
         let ends = conn.ends;
+        // A magnet peer's metadata exchange ended, done or not.
+        let fetcher = conn.fetch.take().map(|_| ends[0]);
         self.active.remove(&(c, 0));
         self.active.remove(&(c, 1));
         for (side, me) in ends.into_iter().enumerate() {
@@ -165,6 +205,9 @@ impl Simulation {
                     }
                 }
             }
+        }
+        if let Some(i) = fetcher {
+            self.fetch_ended(i);
         }
     }
 }

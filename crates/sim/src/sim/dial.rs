@@ -3,12 +3,21 @@
 //! session's policy: back-off, bans, free slots); this file plays the
 //! network's part (the other end refuses when full or when it banned us).
 
-use shoal_engine::{Engine, PeerKey};
+use std::time::Duration;
+
+use shoal_engine::conn::METADATA_ONLY;
+use shoal_engine::{Engine, MetadataFetch, PeerHandshake, PeerKey, Progress, Refused};
 use shoal_swarm::Slots;
+use shoal_wire::Handshake;
 
 use super::Simulation;
 use super::node::{Conn, Link, peer_addr, peer_index};
 use crate::stream::Stream;
+
+/// The session's handshake timeout (`SessionConfig::handshake_timeout`).
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// The session's limit on one peer's metadata exchange.
+const FETCH_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl Simulation {
     /// Peer `i` dials the addresses its book holds due, as many as it has
@@ -30,7 +39,7 @@ impl Simulation {
 
     /// Starts a connection from `i` to the peer at `addr`; a peer that is
     /// gone, full or has banned `i` refuses it, which counts as a failure.
-    fn dial(&mut self, i: usize, addr: std::net::SocketAddr) {
+    pub(super) fn dial(&mut self, i: usize, addr: std::net::SocketAddr) {
         let now = self.now;
         let max = self.scenario.max_peers;
         let j = peer_index(addr).filter(|&j| j != i);
@@ -89,7 +98,11 @@ impl Simulation {
         }
     }
 
-    /// Dials whose handshake completed become connections.
+    /// Dials whose handshake completed become connections. The handshake
+    /// is the connection core's (`PeerHandshake`), its bytes passed at once:
+    /// the dial's delay already stands for the round trips. A magnet peer
+    /// still fetching dials with metadata-only bits, and its end of the
+    /// connection is a `MetadataFetch` instead of an engine peer.
     pub(super) fn connect_due(&mut self) {
         while let Some(&(at, i, j)) = self.dials.front() {
             if at > self.now {
@@ -98,7 +111,8 @@ impl Simulation {
             self.dials.pop_front();
             let now = self.now;
             let c = self.conns.len();
-            let (Some(hi), Some(hj)) = (self.handshake(i), self.handshake(j)) else {
+            let fetching = self.nodes.get(i).is_some_and(|n| n.fetching.is_some());
+            let Ok((theirs_at_i, theirs_at_j)) = self.handshake_pair(i, j, fetching) else {
                 // One side left meanwhile.
                 for (x, y) in [(i, j), (j, i)] {
                     if let Some(n) = self.nodes.get_mut(x) {
@@ -106,18 +120,40 @@ impl Simulation {
                         n.book.disconnected(peer_addr(y), x == i, now);
                     }
                 }
+                self.fetch_ended(i);
                 continue;
             };
             if let Some(n) = self.nodes.get_mut(i) {
                 n.book.connected(peer_addr(j), true, now);
             }
-            let mut keys = [PeerKey(0); 2];
-            for (slot, (me, other, theirs)) in [(i, j, &hj), (j, i, &hi)].into_iter().enumerate() {
+            // Unused on a fetching end (see `Conn::fetch`).
+            let mut keys = [PeerKey(u32::MAX); 2];
+            let fetch = if fetching {
+                let deadline = now + FETCH_TIMEOUT;
+                let port = u16::try_from(10_000 + i).ok();
+                MetadataFetch::new(
+                    self.hashes,
+                    &theirs_at_i,
+                    "shoal-sim".into(),
+                    port,
+                    deadline,
+                )
+                .ok()
+                .map(Box::new)
+            } else {
+                None
+            };
+            let engine_ends = if fetching {
+                vec![(1, j, i, theirs_at_j)]
+            } else {
+                vec![(0, i, j, theirs_at_i), (1, j, i, theirs_at_j)]
+            };
+            for (slot, me, other, theirs) in engine_ends {
                 let Some(node) = self.nodes.get_mut(me) else {
                     continue;
                 };
                 if let Some(engine) = node.engine.as_mut() {
-                    let key = engine.add_peer(peer_addr(other), theirs, now);
+                    let key = engine.add_peer(peer_addr(other), &theirs, now);
                     node.conns.insert(key, 2 * c + slot);
                     if let Some(k) = keys.get_mut(slot) {
                         *k = key;
@@ -129,13 +165,51 @@ impl Simulation {
                 keys,
                 streams: [Stream::default(), Stream::default()],
                 open: true,
+                fetch,
             });
             self.links.push(Link::default());
             self.links.push(Link::default());
+            self.flush_fetch(c);
         }
     }
 
-    pub(super) fn handshake(&self, i: usize) -> Option<shoal_wire::Handshake> {
+    /// Runs the connection core's handshake between `i` (dialing, with
+    /// metadata-only bits when `metadata_only`) and `j` (accepting, which
+    /// looks the info-hash up as the session does). Returns each side's
+    /// view of the other's handshake.
+    fn handshake_pair(
+        &self,
+        i: usize,
+        j: usize,
+        metadata_only: bool,
+    ) -> Result<(Handshake, Handshake), Refused> {
+        let (Some(mut ours_i), Some(ours_j)) = (self.handshake(i), self.handshake(j)) else {
+            return Err(Refused::UnknownTorrent);
+        };
+        if metadata_only {
+            ours_i.reserved = METADATA_ONLY;
+        }
+        let deadline = self.now + HANDSHAKE_TIMEOUT;
+        let mut dialer = PeerHandshake::dial(ours_i, deadline);
+        let mut acceptor = PeerHandshake::accept(ours_j.peer_id, deadline);
+        let (mut to_j, mut to_i) = (Vec::new(), Vec::new());
+        dialer.poll_transmit(&mut to_j);
+        let theirs_at_j = loop {
+            match acceptor.handle_bytes(&to_j)? {
+                (_, Progress::Torrent(h)) if h == self.info_hash => acceptor.serve(Ok(ours_j))?,
+                (_, Progress::Torrent(_)) => acceptor.serve(Err(Refused::UnknownTorrent))?,
+                (_, Progress::Done(theirs)) => break theirs,
+                (_, Progress::More) => return Err(Refused::TimedOut),
+            }
+        };
+        acceptor.poll_transmit(&mut to_i);
+        match dialer.handle_bytes(&to_i)? {
+            (_, Progress::Done(theirs_at_i)) => Ok((theirs_at_i, theirs_at_j)),
+            _ => Err(Refused::TimedOut),
+        }
+    }
+
+    pub(super) fn handshake(&self, i: usize) -> Option<Handshake> {
         self.nodes
             .get(i)
             .and_then(|n| n.engine.as_ref())

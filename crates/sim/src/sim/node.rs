@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use shoal_engine::{Engine, PeerKey};
+use shoal_engine::{Engine, MetadataFetch, PeerKey};
 use shoal_swarm::DialBook;
 
 use crate::stream::Stream;
@@ -37,6 +37,27 @@ pub(super) struct Node {
     /// Payload totals, kept when the peer leaves.
     pub(super) uploaded: u64,
     pub(super) downloaded: u64,
+    /// Arrives with a magnet link only (see `Group::magnet`).
+    pub(super) magnet: bool,
+    /// Serves a wrong info dictionary (see `Group::liar`).
+    pub(super) liar: bool,
+    /// A magnet peer still fetching the info dictionary.
+    pub(super) fetching: Option<Fetching>,
+    /// When a magnet peer had the checked dictionary.
+    pub(super) metadata_at: Option<Duration>,
+    /// Copies of the dictionary it refused.
+    pub(super) bad_metadata: u32,
+}
+
+/// A magnet peer's search for the info dictionary: the session's policy
+/// (`session/src/metadata.rs`), up to [`super::magnet::FETCH_PARALLEL`] peers at a
+/// time, each asked once per tracker answer.
+#[derive(Default)]
+pub(super) struct Fetching {
+    /// Peers from the tracker not asked yet, next last.
+    pub(super) candidates: Vec<usize>,
+    /// Metadata connections open or being dialled.
+    pub(super) running: usize,
 }
 
 /// A connection: `streams[i]` carries bytes from `ends[i]` to the other
@@ -46,6 +67,9 @@ pub(super) struct Conn {
     pub(super) keys: [PeerKey; 2],
     pub(super) streams: [Stream; 2],
     pub(super) open: bool,
+    /// A magnet peer's metadata exchange: `ends[0]` has no engine peer on
+    /// this connection but this fetch (`keys[0]` is unused).
+    pub(super) fetch: Option<Box<MetadataFetch>>,
 }
 
 /// The hot state of one stream (see `Simulation::links`).

@@ -15,8 +15,18 @@ pub struct RequestHead<'a> {
     pub minor_version: u8,
     /// Whether the connection may stay open after the reply.
     pub keep_alive: bool,
-    /// Value of `X-Forwarded-For`/`X-Real-IP`, for trackers behind a proxy.
+    /// The rightmost entry of the last `X-Forwarded-For` header: the hop
+    /// our own reverse proxy appended. Entries to its left come from the
+    /// client and prove nothing.
     pub forwarded_for: Option<&'a [u8]>,
+    /// `X-Real-IP`, for proxies that overwrite it (trust it only then).
+    pub real_ip: Option<&'a [u8]>,
+    /// The request announces a body (`Content-Length` other than 0, or any
+    /// `Transfer-Encoding`). A tracker takes none: reading on would treat
+    /// the body as the next request (smuggling behind a proxy that frames
+    /// it differently), so such a request is refused and the connection
+    /// closed.
+    pub has_body: bool,
 }
 
 impl<'a> RequestHead<'a> {
@@ -75,6 +85,8 @@ pub fn parse_request_head(buf: &[u8]) -> Result<(RequestHead<'_>, usize), HttpEr
     }
     let mut keep_alive = minor_version == 1;
     let mut forwarded_for = None;
+    let mut real_ip = None;
+    let mut has_body = false;
     for (n, line) in lines.enumerate() {
         if n >= MAX_HTTP_HEADERS {
             return Err(HttpError::TooManyHeaders);
@@ -94,11 +106,17 @@ pub fn parse_request_head(buf: &[u8]) -> Result<(RequestHead<'_>, usize), HttpEr
             } else if value.eq_ignore_ascii_case(b"keep-alive") {
                 keep_alive = true;
             }
-        } else if name.eq_ignore_ascii_case(b"x-forwarded-for")
-            || name.eq_ignore_ascii_case(b"x-real-ip")
-        {
-            // The first hop is the client; later ones are proxies.
-            forwarded_for = value.split(|&b| b == b',').next().map(<[u8]>::trim_ascii);
+        } else if name.eq_ignore_ascii_case(b"x-forwarded-for") {
+            // Each proxy appends the address it saw: only the last entry
+            // is our proxy's word, the rest is whatever the client sent.
+            forwarded_for = value.rsplit(|&b| b == b',').next().map(<[u8]>::trim_ascii);
+        } else if name.eq_ignore_ascii_case(b"x-real-ip") {
+            real_ip = Some(value);
+        } else if name.eq_ignore_ascii_case(b"content-length") {
+            // Anything but a plain zero (junk included) counts as a body.
+            has_body |= value.is_empty() || value.iter().any(|&b| b != b'0');
+        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+            has_body = true;
         }
     }
     let method = std::str::from_utf8(method).map_err(|_| HttpError::Malformed("bad method"))?;
@@ -109,6 +127,8 @@ pub fn parse_request_head(buf: &[u8]) -> Result<(RequestHead<'_>, usize), HttpEr
             minor_version,
             keep_alive,
             forwarded_for,
+            real_ip,
+            has_body,
         },
         end + 4,
     ))
@@ -127,6 +147,28 @@ mod tests {
         assert_eq!(h.query(), b"a=1&b=2");
         assert!(!h.keep_alive);
         assert_eq!(&req[n..], b"rest");
+    }
+
+    #[test]
+    fn forwarded_for_is_the_rightmost_hop_and_bodies_are_seen() {
+        let req = b"GET / HTTP/1.1\r\nX-Forwarded-For: 6.6.6.6, 10.0.0.9\r\n\
+            X-Forwarded-For: 1.1.1.1 , 203.0.113.5 \r\nX-Real-IP: 198.51.100.1\r\n\r\n";
+        let (h, _) = parse_request_head(req).unwrap();
+        assert_eq!(h.forwarded_for, Some(&b"203.0.113.5"[..]));
+        assert_eq!(h.real_ip, Some(&b"198.51.100.1"[..]));
+        assert!(!h.has_body);
+        for (header, body) in [
+            ("Content-Length: 0", false),
+            ("Content-Length: 5", true),
+            ("content-length: 00", false),
+            ("Content-Length: x", true),
+            ("Transfer-Encoding: chunked", true),
+            ("Transfer-Encoding: identity", true),
+        ] {
+            let req = format!("GET / HTTP/1.1\r\n{header}\r\n\r\n");
+            let (h, _) = parse_request_head(req.as_bytes()).unwrap();
+            assert_eq!(h.has_body, body, "{header}");
+        }
     }
 
     #[test]

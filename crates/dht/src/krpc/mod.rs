@@ -5,14 +5,13 @@
 //! use, see [`crate::limits`]) and lenient about the rest: unknown keys are
 //! ignored so newer clients keep working.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::net::SocketAddr;
 
 use shoal_bencode::{Encode, Limits, OwnedValue, Value, decode};
 
 use crate::id::NodeId;
 use crate::limits::{
-    MAX_ERROR_MESSAGE, MAX_METHOD, MAX_NODES, MAX_PACKET, MAX_TID, MAX_TOKEN, MAX_VALUES,
-    MAX_VERSION,
+    MAX_ERROR_MESSAGE, MAX_METHOD, MAX_PACKET, MAX_TID, MAX_TOKEN, MAX_VALUES, MAX_VERSION,
 };
 
 /// A node id with its address, as in a compact node entry.
@@ -445,65 +444,6 @@ fn truncate(mut s: String, max: usize) -> String {
     s
 }
 
-/// Decodes a compact peer: 6 bytes (IPv4) or 18 bytes (IPv6).
-pub fn decode_peer(b: &[u8]) -> Option<SocketAddr> {
-    match b.len() {
-        6 => {
-            let ip: [u8; 4] = b.get(..4)?.try_into().ok()?;
-            let port = u16::from_be_bytes(b.get(4..6)?.try_into().ok()?);
-            Some(SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::from(ip), port)))
-        }
-        18 => {
-            let ip: [u8; 16] = b.get(..16)?.try_into().ok()?;
-            let port = u16::from_be_bytes(b.get(16..18)?.try_into().ok()?);
-            Some(SocketAddr::V6(SocketAddrV6::new(
-                Ipv6Addr::from(ip),
-                port,
-                0,
-                0,
-            )))
-        }
-        _ => None,
-    }
-}
-
-/// Encodes a compact peer (6 or 18 bytes).
-pub fn encode_peer(addr: SocketAddr) -> Vec<u8> {
-    let mut out = Vec::with_capacity(18);
-    match addr.ip() {
-        IpAddr::V4(v4) => out.extend_from_slice(&v4.octets()),
-        IpAddr::V6(v6) => out.extend_from_slice(&v6.octets()),
-    }
-    out.extend_from_slice(&addr.port().to_be_bytes());
-    out
-}
-
-/// Decodes compact nodes of `entry` bytes each (26 for IPv4, 38 for IPv6);
-/// `None` if the length is not a multiple or there are too many.
-pub fn decode_nodes(b: &[u8], entry: usize) -> Option<Vec<Contact>> {
-    if b.len() % entry != 0 || b.len() / entry > MAX_NODES {
-        return None;
-    }
-    b.chunks_exact(entry)
-        .map(|c| {
-            Some(Contact {
-                id: NodeId::from_slice(c.get(..20)?)?,
-                addr: decode_peer(c.get(20..)?)?,
-            })
-        })
-        .collect()
-}
-
-/// Encodes contacts of one family compactly (others are skipped).
-pub fn encode_nodes(contacts: &[Contact], v6: bool) -> Vec<u8> {
-    let mut out = Vec::new();
-    for c in contacts.iter().filter(|c| c.addr.is_ipv6() == v6) {
-        out.extend_from_slice(&c.id.0);
-        out.extend_from_slice(&encode_peer(c.addr));
-    }
-    out
-}
-
 fn encode_want(want: Want) -> Option<OwnedValue> {
     let mut items = Vec::new();
     if want.n4 {
@@ -580,138 +520,8 @@ fn encode_response(r: &Response) -> OwnedValue {
     d
 }
 
+mod compact;
 #[cfg(test)]
-mod tests {
-    use super::*;
+mod tests;
 
-    fn id(b: u8) -> NodeId {
-        NodeId([b; 20])
-    }
-
-    #[test]
-    fn decodes_bep5_examples() {
-        let ping = b"d1:ad2:id20:abcdefghij0123456789e1:q4:ping1:t2:aa1:y1:qe";
-        let m = Message::decode(ping).unwrap();
-        assert_eq!(m.tid, b"aa");
-        assert!(matches!(m.body, Body::Query(Query::Ping { .. })));
-        assert_eq!(m.encode(), ping.to_vec());
-
-        let err = b"d1:eli201e23:A Generic Error Ocurrede1:t2:aa1:y1:ee";
-        let m = Message::decode(err).unwrap();
-        assert_eq!(
-            m.body,
-            Body::Error(ErrorBody {
-                code: 201,
-                message: "A Generic Error Ocurred".into()
-            })
-        );
-        assert_eq!(m.encode(), err.to_vec());
-
-        let ann = b"d1:ad2:id20:abcdefghij012345678912:implied_porti1e9:info_hash20:mnopqrstuvwxyz1234564:porti6881e5:token8:aoeusnthe1:q13:announce_peer1:t2:aa1:y1:qe";
-        let m = Message::decode(ann).unwrap();
-        match &m.body {
-            Body::Query(Query::AnnouncePeer {
-                port,
-                implied_port,
-                token,
-                ..
-            }) => {
-                assert_eq!(*port, 6881);
-                assert!(*implied_port);
-                assert_eq!(token, b"aoeusnth");
-            }
-            other => panic!("{other:?}"),
-        }
-        assert_eq!(m.encode(), ann.to_vec());
-    }
-
-    #[test]
-    fn response_round_trip_with_both_families() {
-        let m = Message {
-            tid: vec![1, 2, 3, 4],
-            version: Some(b"SH01".to_vec()),
-            ip: Some("1.2.3.4:5".parse().unwrap()),
-            read_only: false,
-            body: Body::Response(Response {
-                id: id(1),
-                nodes: vec![Contact {
-                    id: id(2),
-                    addr: "10.0.0.1:6881".parse().unwrap(),
-                }],
-                nodes6: vec![Contact {
-                    id: id(3),
-                    addr: "[::1]:6881".parse().unwrap(),
-                }],
-                values: vec!["127.0.0.1:1".parse().unwrap(), "[::1]:2".parse().unwrap()],
-                token: Some(b"tok".to_vec()),
-            }),
-        };
-        assert_eq!(Message::decode(&m.encode()).unwrap(), m);
-    }
-
-    #[test]
-    fn rejects_bad_fields_with_typed_errors() {
-        let short_id = b"d1:ad2:id3:abce1:q4:ping1:t2:aa1:y1:qe";
-        assert_eq!(Message::decode(short_id), Err(KrpcError::Invalid("id")));
-        assert_eq!(
-            Message::decode(b"d1:t2:aa1:y1:qe"),
-            Err(KrpcError::Missing("q"))
-        );
-        assert_eq!(Message::decode(b"li1ee"), Err(KrpcError::NotADict));
-        assert_eq!(
-            Message::decode(b"d1:t2:aa1:y1:xe"),
-            Err(KrpcError::UnknownType)
-        );
-        let unknown = b"d1:ad2:id20:abcdefghij0123456789e1:q3:foo1:t2:aa1:y1:qe";
-        assert_eq!(
-            Message::decode(unknown),
-            Err(KrpcError::UnknownMethod {
-                tid: b"aa".to_vec(),
-                method: "foo".into()
-            })
-        );
-        let big = vec![b'x'; MAX_PACKET + 1];
-        assert_eq!(
-            Message::decode(&big),
-            Err(KrpcError::TooLarge(MAX_PACKET + 1))
-        );
-        // nodes of a length that is not a multiple of 26.
-        let bad_nodes = b"d1:rd2:id20:abcdefghij01234567895:nodes3:abce1:t2:aa1:y1:re";
-        assert_eq!(Message::decode(bad_nodes), Err(KrpcError::Invalid("nodes")));
-        // port out of range.
-        let bad_port = b"d1:ad2:id20:abcdefghij01234567899:info_hash20:mnopqrstuvwxyz1234564:porti70000e5:token1:xe1:q13:announce_peer1:t2:aa1:y1:qe";
-        assert_eq!(Message::decode(bad_port), Err(KrpcError::Invalid("port")));
-        let long_tid = format!("d1:t{}:{}1:y1:re", MAX_TID + 1, "a".repeat(MAX_TID + 1));
-        assert_eq!(
-            Message::decode(long_tid.as_bytes()),
-            Err(KrpcError::Invalid("t"))
-        );
-    }
-
-    #[test]
-    fn error_text_stays_within_the_limit_after_lossy_conversion() {
-        let mut packet = b"d1:eli201e256:".to_vec();
-        packet.extend([0xff; 256]);
-        packet.extend(b"e1:t2:aa1:y1:ee");
-        let m = Message::decode(&packet).unwrap();
-        let Body::Error(e) = &m.body else { panic!() };
-        assert!(e.message.len() <= MAX_ERROR_MESSAGE);
-        assert_eq!(Message::decode(&m.encode()).unwrap(), m);
-    }
-
-    #[test]
-    fn want_is_parsed() {
-        let q = Message {
-            tid: b"x".to_vec(),
-            version: None,
-            ip: None,
-            read_only: true,
-            body: Body::Query(Query::FindNode {
-                id: id(1),
-                target: id(2),
-                want: Want { n4: true, n6: true },
-            }),
-        };
-        assert_eq!(Message::decode(&q.encode()).unwrap(), q);
-    }
-}
+pub use compact::{decode_nodes, decode_peer, encode_nodes, encode_peer};

@@ -1,0 +1,334 @@
+//! Torrents as qBittorrent describes them: `torrents/info` objects with
+//! their state names, filters and sorting, `properties`, `files` and
+//! `trackers`.
+
+use serde_json::{Map, Value, json};
+
+use super::form::Form;
+use crate::Daemon;
+use crate::snapshot::TorrentSnapshot;
+use crate::view::{Status, TorrentView};
+
+/// qBittorrent 5's state name (its `stoppedUP`/`stoppedDL` were
+/// `pausedUP`/`pausedDL` before 5.0).
+pub(super) fn state(v: &TorrentView) -> &'static str {
+    let done = v.has_metadata && v.left_until_done == 0;
+    match (v.status, done) {
+        (Status::Error, _) => "error",
+        (Status::Stopped, true) => "stoppedUP",
+        (Status::Stopped, false) => "stoppedDL",
+        (Status::Queued, true) => "queuedUP",
+        (Status::Queued, false) => "queuedDL",
+        (Status::Checking, true) => "checkingUP",
+        (Status::Checking, false) => "checkingDL",
+        (Status::FetchingMetadata, _) => "metaDL",
+        (Status::Seeding, _) if v.upload_rate == 0 => "stalledUP",
+        (Status::Seeding, _) => "uploading",
+        (Status::Downloading, _) if v.download_rate == 0 => "stalledDL",
+        (Status::Downloading, _) => "downloading",
+    }
+}
+
+/// One `torrents/info` object.
+pub(super) fn torrent(snap: &TorrentSnapshot) -> Value {
+    let v = crate::view::of(snap);
+    let r = &snap.record;
+    let name = v.name.clone();
+    let save_path = v.download_dir.clone();
+    // Where the files are: under the torrent's own name, whatever name it
+    // is shown under.
+    let root = snap
+        .torrent
+        .as_ref()
+        .map_or_else(|| name.clone(), |t| t.info.name.clone());
+    let content_path = std::path::Path::new(&save_path)
+        .join(root)
+        .display()
+        .to_string();
+    let tracker = snap
+        .handle
+        .as_ref()
+        .and_then(|h| {
+            h.announces()
+                .0
+                .into_iter()
+                .find(|a| a.result.is_ok())
+                .map(|a| a.url)
+        })
+        .unwrap_or_default();
+    let downloaded = v.size_when_done - v.left_until_done;
+    json!({
+        "hash": v.info_hash,
+        "infohash_v1": v.info_hash,
+        "infohash_v2": "",
+        "name": name,
+        "size": v.size_when_done,
+        "total_size": v.total_size,
+        "progress": v.progress,
+        "dlspeed": v.download_rate,
+        "upspeed": v.upload_rate,
+        "priority": if matches!(v.status, Status::Queued) { v.queue_position + 1 } else { 0 },
+        "num_seeds": 0,
+        "num_leechs": 0,
+        "num_complete": -1,
+        "num_incomplete": -1,
+        "ratio": v.ratio,
+        "eta": if v.eta < 0 { 8_640_000 } else { v.eta },
+        "state": state(&v),
+        "seq_dl": v.sequential,
+        "f_l_piece_prio": false,
+        "category": r.category.clone().unwrap_or_default(),
+        "tags": v.labels.join(", "),
+        "super_seeding": false,
+        "force_start": false,
+        "save_path": save_path,
+        "download_path": "",
+        "content_path": content_path,
+        "root_path": content_path,
+        "added_on": v.added_at,
+        "completion_on": v.done_at.map_or(-1, |t| i64::try_from(t).unwrap_or(-1)),
+        "tracker": tracker,
+        "trackers_count": snap.trackers.iter().map(Vec::len).sum::<usize>(),
+        "dl_limit": v.max_download.map_or(-1, |b| i64::try_from(b).unwrap_or(-1)),
+        "up_limit": v.max_upload.map_or(-1, |b| i64::try_from(b).unwrap_or(-1)),
+        "downloaded": v.downloaded,
+        "uploaded": v.uploaded,
+        "downloaded_session": v.downloaded,
+        "uploaded_session": v.uploaded,
+        "amount_left": v.left_until_done,
+        "completed": downloaded,
+        "max_ratio": v.seed_ratio_limit.unwrap_or(-1.0),
+        "max_seeding_time": -1,
+        "max_inactive_seeding_time": v.seed_idle_limit.map_or(-1, |s| i64::try_from(s.div_ceil(60)).unwrap_or(-1)),
+        "ratio_limit": r.seed_ratio_limit.unwrap_or(-2.0),
+        "seeding_time_limit": -2,
+        "inactive_seeding_time_limit": r.seed_idle_limit.map_or(-2, |s| i64::try_from(s.div_ceil(60)).unwrap_or(-2)),
+        "seen_complete": v.done_at.unwrap_or(0),
+        "last_activity": v.active_at.unwrap_or(0),
+        "time_active": v.seconds_downloading + v.seconds_seeding,
+        "seeding_time": v.seconds_seeding,
+        "auto_tmm": false,
+        "availability": -1,
+        "magnet_uri": v.magnet.clone().or_else(|| snap.torrent.as_ref().map(|t| t.magnet().to_string())).unwrap_or_default(),
+        "private": snap.torrent.as_ref().is_some_and(|t| t.info.private),
+        "comment": snap.torrent.as_ref().and_then(|t| t.comment.clone()).unwrap_or_default(),
+        "reannounce": 0,
+        "popularity": 0,
+        "has_metadata": v.has_metadata,
+    })
+}
+
+/// Whether `v` passes qBittorrent's `filter`.
+fn passes(filter: &str, v: &TorrentView) -> bool {
+    let state = state(v);
+    let active = v.download_rate > 0 || v.upload_rate > 0;
+    match filter {
+        "downloading" => {
+            matches!(v.status, Status::Downloading | Status::FetchingMetadata)
+                || state == "queuedDL"
+                || state == "stoppedDL" && !v.paused
+        }
+        "seeding" => v.status == Status::Seeding,
+        "completed" => v.has_metadata && v.left_until_done == 0,
+        "stopped" | "paused" => matches!(v.status, Status::Stopped | Status::Error),
+        "running" | "resumed" => !matches!(v.status, Status::Stopped | Status::Error),
+        "active" => active,
+        "inactive" => !active,
+        "stalled" => state == "stalledUP" || state == "stalledDL",
+        "stalled_uploading" => state == "stalledUP",
+        "stalled_downloading" => state == "stalledDL",
+        "checking" => v.status == Status::Checking,
+        "errored" => v.status == Status::Error,
+        _ => true,
+    }
+}
+
+/// `torrents/info`: filtered by `filter`, `category`, `tag` and `hashes`,
+/// sorted by `sort` (any field, `reverse`), then `offset` and `limit`.
+pub(super) fn list(d: &Daemon, form: &Form) -> Value {
+    let hashes: Vec<String> = form
+        .hashes()
+        .into_iter()
+        .map(|h| h.to_ascii_lowercase())
+        .filter(|h| h != "all")
+        .collect();
+    let filter = form.get("filter").unwrap_or("all");
+    let mut out: Vec<Value> = d
+        .snapshots()
+        .iter()
+        .filter(|s| hashes.is_empty() || hashes.contains(&s.record.info_hash))
+        .filter(|s| passes(filter, &crate::view::of(s)))
+        .filter(|s| {
+            form.get("category")
+                .is_none_or(|c| s.record.category.as_deref().unwrap_or("") == c)
+        })
+        .filter(|s| {
+            form.get("tag").is_none_or(|t| {
+                if t.is_empty() {
+                    s.record.labels.is_empty()
+                } else {
+                    s.record.labels.iter().any(|l| l == t)
+                }
+            })
+        })
+        .map(torrent)
+        .collect();
+    if let Some(key) = form.get("sort") {
+        out.sort_by(|a, b| compare(a.get(key), b.get(key)));
+        if form.flag("reverse") == Some(true) {
+            out.reverse();
+        }
+    }
+    let offset = form
+        .get("offset")
+        .and_then(|o| o.parse::<i64>().ok())
+        .unwrap_or(0);
+    // A negative offset counts from the end, as in qBittorrent.
+    let start = if offset < 0 {
+        out.len().saturating_sub(offset.unsigned_abs() as usize)
+    } else {
+        (offset as usize).min(out.len())
+    };
+    let limit = form
+        .get("limit")
+        .and_then(|l| l.parse::<usize>().ok())
+        .filter(|l| *l > 0)
+        .unwrap_or(usize::MAX);
+    Value::Array(out.into_iter().skip(start).take(limit).collect())
+}
+
+/// Orders two JSON values of one field: numbers by value, strings and
+/// booleans as they compare, missing first.
+fn compare(a: Option<&Value>, b: Option<&Value>) -> std::cmp::Ordering {
+    match (a, b) {
+        (Some(Value::Number(x)), Some(Value::Number(y))) => x
+            .as_f64()
+            .unwrap_or(0.0)
+            .total_cmp(&y.as_f64().unwrap_or(0.0)),
+        (Some(Value::String(x)), Some(Value::String(y))) => x.cmp(y),
+        (Some(Value::Bool(x)), Some(Value::Bool(y))) => x.cmp(y),
+        (None, Some(_)) => std::cmp::Ordering::Less,
+        (Some(_), None) => std::cmp::Ordering::Greater,
+        _ => std::cmp::Ordering::Equal,
+    }
+}
+
+/// `torrents/properties`.
+pub(super) fn properties(snap: &TorrentSnapshot) -> Value {
+    let v = crate::view::of(snap);
+    let t = torrent(snap);
+    let get = |k: &str| t.get(k).cloned().unwrap_or(Value::Null);
+    json!({
+        "hash": v.info_hash,
+        "infohash_v1": v.info_hash,
+        "infohash_v2": "",
+        "name": v.name,
+        "save_path": v.download_dir,
+        "download_path": "",
+        "creation_date": snap.torrent.as_ref().and_then(|t| t.creation_date).unwrap_or(-1),
+        "piece_size": v.piece_size,
+        "comment": get("comment"),
+        "total_wasted": v.hash_failures.saturating_mul(v.piece_size),
+        "total_uploaded": v.uploaded,
+        "total_uploaded_session": v.uploaded,
+        "total_downloaded": v.downloaded,
+        "total_downloaded_session": v.downloaded,
+        "up_limit": get("up_limit"),
+        "dl_limit": get("dl_limit"),
+        "time_elapsed": v.seconds_downloading + v.seconds_seeding,
+        "seeding_time": v.seconds_seeding,
+        "nb_connections": v.peers,
+        "nb_connections_limit": -1,
+        "share_ratio": v.ratio,
+        "addition_date": v.added_at,
+        "completion_date": get("completion_on"),
+        "created_by": snap.torrent.as_ref().and_then(|t| t.created_by.clone()).unwrap_or_default(),
+        "dl_speed_avg": 0,
+        "dl_speed": v.download_rate,
+        "eta": get("eta"),
+        "last_seen": get("seen_complete"),
+        "peers": v.peers,
+        "peers_total": v.peers,
+        "pieces_have": v.pieces_have,
+        "pieces_num": v.pieces_total,
+        "reannounce": 0,
+        "seeds": 0,
+        "seeds_total": 0,
+        "total_size": v.total_size,
+        "up_speed_avg": 0,
+        "up_speed": v.upload_rate,
+        "isPrivate": get("private"),
+        "private": get("private"),
+        "has_metadata": v.has_metadata,
+        "is_private": get("private"),
+    })
+}
+
+/// `torrents/files`.
+pub(super) fn files(snap: &TorrentSnapshot) -> Value {
+    let detail = crate::view::detail(snap);
+    let info = snap.torrent.as_ref().map(|t| &t.info);
+    let files: Vec<Value> = detail
+        .files
+        .iter()
+        .map(|f| {
+            let (first, last) = info.map_or((0, 0), |info| {
+                let mut pieces = info.file_pieces(f.index);
+                let first = pieces.next().unwrap_or(0);
+                (first, pieces.last().unwrap_or(first))
+            });
+            json!({
+                "index": f.index,
+                "name": f.name,
+                "size": f.length,
+                "progress": if f.length == 0 { 1.0 } else { f.bytes_completed as f64 / f.length as f64 },
+                // qBittorrent: 0 skip, 1 normal, 6 high, 7 maximal.
+                "priority": match f.priority { 0 => 0, 1..=4 => 1, 5 | 6 => 6, _ => 7 },
+                "is_seed": f.bytes_completed == f.length,
+                "piece_range": [first, last],
+                "availability": -1,
+            })
+        })
+        .collect();
+    Value::Array(files)
+}
+
+/// `torrents/trackers`: the DHT/PeX/LSD pseudo-rows, then each tracker.
+pub(super) fn trackers(snap: &TorrentSnapshot) -> Value {
+    let detail = crate::view::detail(snap);
+    let mut out: Vec<Value> = ["** [DHT] **", "** [PeX] **", "** [LSD] **"]
+        .iter()
+        .map(|url| {
+            json!({ "url": url, "status": 0, "tier": -1, "num_peers": 0, "num_seeds": 0,
+                    "num_leeches": 0, "num_downloaded": 0, "msg": "" })
+        })
+        .collect();
+    for t in &detail.tracker_stats {
+        // 1 not contacted yet, 2 working, 4 not working.
+        let status = match t.last_announce_ok {
+            None => 1,
+            Some(true) => 2,
+            Some(false) => 4,
+        };
+        let count = |c: Option<u32>| c.map_or(-1, i64::from);
+        out.push(json!({
+            "url": t.url, "status": status, "tier": t.tier,
+            "num_peers": t.last_announce_peers.unwrap_or(0),
+            "num_seeds": count(t.seeders), "num_leeches": count(t.leechers),
+            "num_downloaded": count(t.downloads),
+            "msg": t.last_announce_error.clone().unwrap_or_default(),
+        }));
+    }
+    Value::Array(out)
+}
+
+/// Fields of an object for `sync/maindata`.
+pub(super) fn without_internal(mut t: Value) -> Map<String, Value> {
+    if let Some(o) = t.as_object_mut() {
+        o.remove("hash");
+    }
+    match t {
+        Value::Object(o) => o,
+        _ => Map::new(),
+    }
+}

@@ -1,0 +1,124 @@
+//! Storage errors are torrent errors: when our own disk fails (full,
+//! read-only, no permission, I/O error) the torrent stops asking peers for
+//! data and carries the error until the user clears it, as Transmission and
+//! qBittorrent show an error state. A failed write is never taken for a bad
+//! piece: the peers that sent it are not blamed and no hash failure is
+//! counted. Verified pieces stay verified, so clearing the error continues
+//! where the download stopped.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use shoal_storage::StoreError;
+
+use crate::torrent::{TorrentHandle, TorrentShared};
+
+/// A disk error that stopped a torrent's download.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StorageFault {
+    /// What was being done ("writing piece 3", "reading piece 7", "flushing").
+    pub action: String,
+    /// The file, when the error is about one.
+    pub path: Option<PathBuf>,
+    /// What the OS said.
+    pub message: String,
+}
+
+impl std::fmt::Display for StorageFault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.path {
+            Some(path) => write!(f, "{}: {}: {}", self.action, path.display(), self.message),
+            None => write!(f, "{}: {}", self.action, self.message),
+        }
+    }
+}
+
+impl StorageFault {
+    /// The fault for `err`, met while doing `action`.
+    pub(crate) fn new(action: String, err: &StoreError) -> Self {
+        match err {
+            StoreError::Io { path, source } => StorageFault {
+                action,
+                path: Some(path.clone()),
+                message: source.to_string(),
+            },
+            other => StorageFault {
+                action,
+                path: None,
+                message: other.to_string(),
+            },
+        }
+    }
+}
+
+/// A torrent's error state, in a `watch` so displays can wait for it.
+#[derive(Debug, Default)]
+pub(crate) struct FaultState {
+    /// The error the torrent is stopped by.
+    fault: Option<StorageFault>,
+    /// How many times the error was cleared: a disk job that started before
+    /// the last clear reports a failure the user has already dealt with
+    /// (several writes in flight fail together on a full disk), which must
+    /// not stop the resumed download again.
+    clears: u64,
+}
+
+impl TorrentShared {
+    /// Which clear the torrent is at: taken when a disk job starts and
+    /// passed to [`TorrentShared::storage_failed`] if it fails.
+    pub(crate) fn fault_epoch(&self) -> u64 {
+        self.fault.borrow().clears
+    }
+
+    /// Puts the torrent in the error state (the first error is kept: later
+    /// ones are usually the same disk failing again) and halts requests.
+    /// `epoch` is [`TorrentShared::fault_epoch`] when the failed job began.
+    pub(crate) fn storage_failed(self: &Arc<Self>, fault: StorageFault, epoch: u64) {
+        tracing::error!(info_hash = ?self.info_hash, "storage error: {fault}");
+        let mut stale = false;
+        self.fault.send_if_modified(|state| {
+            stale = state.clears != epoch;
+            if stale || state.fault.is_some() {
+                return false;
+            }
+            state.fault = Some(fault);
+            true
+        });
+        if !stale {
+            self.with_engine(|e, now| e.set_download_halted(true, now));
+        }
+    }
+}
+
+impl TorrentHandle {
+    /// The disk error that stopped this torrent, if any.
+    pub fn error(&self) -> Option<StorageFault> {
+        self.shared.fault.borrow().fault.clone()
+    }
+
+    /// Waits until the torrent meets a disk error and returns it.
+    pub async fn wait_error(&self) -> StorageFault {
+        let mut rx = self.shared.fault.subscribe();
+        loop {
+            if let Some(fault) = rx.borrow_and_update().fault.clone() {
+                return fault;
+            }
+            if rx.changed().await.is_err() {
+                // The torrent is gone: no error will ever come.
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+
+    /// Clears the error (after the user freed space or fixed permissions)
+    /// and asks peers for data again; verified pieces are kept. A disk that
+    /// still fails puts the torrent back in the error state.
+    pub fn clear_error(&self) {
+        self.shared.fault.send_modify(|state| {
+            state.fault = None;
+            state.clears += 1;
+        });
+        self.shared
+            .with_engine(|e, now| e.set_download_halted(false, now));
+    }
+}
