@@ -18,6 +18,7 @@ mod fault;
 pub mod http;
 mod magnet;
 mod metadata;
+mod mse;
 mod peers;
 mod piece_cache;
 mod rate;
@@ -36,5 +37,7 @@ pub use fault::StorageFault;
 pub use http::{HttpFetched, MAX_REDIRECTS, http_get, http_get_following};
 pub use magnet::FetchedMetadata;
 pub use session::Session;
+/// The encryption (MSE/PE) policy of a session's peer connections.
+pub use shoal_mse::Policy as EncryptionPolicy;
 pub use torrent::{TorrentHandle, TorrentStats};
 pub use tracker::{AnnounceStatus, ScrapeResult, SwarmCounts, scrape};

@@ -39,11 +39,7 @@ impl PeerBook {
     /// one is due), or `None` if none ever will be (all connected or banned):
     /// the torrent's timer sleeps until then.
     pub fn next_due(&self) -> Option<Instant> {
-        self.entries
-            .values()
-            .filter(|e| !e.connected && !e.banned)
-            .map(|e| e.next_try)
-            .min()
+        self.policy.poll_timeout().map(|due| self.epoch + due)
     }
 
     /// Addresses worth dialing now, at most `max`; they are marked connected.
