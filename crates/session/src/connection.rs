@@ -30,6 +30,9 @@ pub(crate) enum HandshakeError {
     Io(#[from] std::io::Error),
     #[error("connect timed out")]
     ConnectTimeout,
+    /// The TCP connect itself failed (refused, unreachable).
+    #[error("connect: {0}")]
+    Connect(std::io::Error),
     #[error("connection closed during the handshake")]
     Closed,
     /// The connection core's verdict: wrong or unknown torrent, ourselves,
@@ -44,7 +47,8 @@ pub(crate) enum HandshakeError {
 impl HandshakeError {
     /// Whether a dial that failed this way is worth retrying in the other
     /// mode: the peer hung up or the MSE layer failed, which is how a peer
-    /// that does not speak (or requires) encryption answers.
+    /// that does not speak (or requires) encryption answers. A failed
+    /// connect is not: nobody is there in either mode.
     fn retry_other_mode(&self) -> bool {
         matches!(
             self,
@@ -216,7 +220,8 @@ async fn dial_once(
     let epoch = Instant::now();
     let mut stream = tokio::time::timeout(connect_timeout, TcpStream::connect(addr))
         .await
-        .map_err(|_| HandshakeError::ConnectTimeout)??;
+        .map_err(|_| HandshakeError::ConnectTimeout)?
+        .map_err(HandshakeError::Connect)?;
     let (input, mut ciphers) = match attempt {
         Attempt::Encrypted => mse::dial(&mut stream, policy, shared.info_hash, epoch).await?,
         Attempt::Plaintext => (Vec::new(), None),
