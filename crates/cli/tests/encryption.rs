@@ -1,11 +1,13 @@
 //! Encrypted connections (MSE/PE, `--encryption require`) with libtorrent
 //! requiring encryption too (`lt_peer.py --enc require`, RC4 only), both
-//! directions, content checked byte for byte. Fails, never skips, when
+//! directions and through a magnet link (metadata over RC4 too), content
+//! checked byte for byte. Fails, never skips, when
 //! libtorrent is missing.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 mod common;
 
+use std::path::Path;
 use std::time::Duration;
 
 use common::*;
@@ -19,6 +21,15 @@ fn fixture() -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
     (tmp, content, torrent)
 }
 
+/// A libtorrent seed that requires encryption, ready.
+fn lt_seed_requiring_encryption(tmp: &Path, content: &Path, torrent: &Path, port: u16) -> Proc {
+    let mut cmd = lt_peer("seed", torrent, content.parent().unwrap(), port);
+    cmd.args(["--enc", "require", "--timeout", "120"]);
+    let mut seed = Proc::spawn("lt-seed", &mut cmd, tmp);
+    seed.wait_event("ready", Duration::from_secs(30));
+    seed
+}
+
 #[test]
 fn shoal_downloads_from_a_libtorrent_seed_that_requires_encryption() {
     require_libtorrent();
@@ -26,10 +37,7 @@ fn shoal_downloads_from_a_libtorrent_seed_that_requires_encryption() {
     let [sp, lp] = free_ports(2)[..] else {
         panic!()
     };
-    let mut cmd = lt_peer("seed", &torrent, content.parent().unwrap(), sp);
-    cmd.args(["--enc", "require", "--timeout", "120"]);
-    let mut seed = Proc::spawn("lt-seed", &mut cmd, tmp.path());
-    seed.wait_event("ready", Duration::from_secs(30));
+    let _seed = lt_seed_requiring_encryption(tmp.path(), &content, &torrent, sp);
 
     let out = tmp.path().join("dl");
     let mut cmd = shoal_download(&torrent, &out, &tmp.path().join("state"), lp);
@@ -77,4 +85,33 @@ fn libtorrent_that_requires_encryption_downloads_from_a_shoal_seed() {
     assert_same_tree(&content, &out.join("content"));
     let status = seed.stop();
     assert!(status.success(), "{status}\n{}", seed.describe());
+}
+
+#[test]
+fn a_magnet_is_fetched_and_downloaded_from_a_libtorrent_seed_that_requires_encryption() {
+    require_libtorrent();
+    let (tmp, content, torrent) = fixture();
+    let [sp, lp] = free_ports(2)[..] else {
+        panic!()
+    };
+    let _seed = lt_seed_requiring_encryption(tmp.path(), &content, &torrent, sp);
+    let info = stdout_json(&run_ok(shoal().args(["info", "--json"]).arg(&torrent)));
+    let magnet = format!(
+        "magnet:?xt=urn:btih:{}&x.pe=127.0.0.1:{sp}",
+        info["info_hash_v1"].as_str().unwrap()
+    );
+    let out = tmp.path().join("dl");
+    let mut cmd = shoal();
+    cmd.arg("download")
+        .arg(&magnet)
+        .arg("-o")
+        .arg(&out)
+        .arg("--state-dir")
+        .arg(tmp.path().join("state"))
+        .args(["--listen", &format!("127.0.0.1:{lp}")])
+        .args(["--encryption", "require", "--no-dht"]);
+    let mut dl = Proc::spawn("shoal-magnet", &mut cmd, tmp.path());
+    dl.wait_success(Duration::from_secs(60));
+    assert_verified(&torrent, &out);
+    assert_same_tree(&content, &out.join("content"));
 }

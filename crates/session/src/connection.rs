@@ -49,7 +49,7 @@ impl HandshakeError {
     /// mode: the peer hung up or the MSE layer failed, which is how a peer
     /// that does not speak (or requires) encryption answers. A failed
     /// connect is not: nobody is there in either mode.
-    fn retry_other_mode(&self) -> bool {
+    pub(crate) fn retry_other_mode(&self) -> bool {
         matches!(
             self,
             HandshakeError::Io(_) | HandshakeError::Closed | HandshakeError::Mse(_)
@@ -62,19 +62,11 @@ impl HandshakeError {
 /// incoming peer names its torrent. Returns their handshake and the bytes
 /// read past it (the first messages, for the engine). The core holds the
 /// deadline; this only moves bytes.
+///
+/// It runs after the MSE layer: `input` holds peer bytes that came with it
+/// (already decrypted), and `ciphers`, when RC4 was chosen, encrypt what is
+/// written and decrypt what is read.
 pub(crate) async fn run_handshake(
-    stream: &mut TcpStream,
-    core: &mut PeerHandshake,
-    epoch: Instant,
-    serve: impl FnMut([u8; 20]) -> Result<Handshake, Refused>,
-) -> Result<(Handshake, Vec<u8>), HandshakeError> {
-    run_handshake_with(stream, core, epoch, Vec::new(), &mut None, serve).await
-}
-
-/// [`run_handshake`] after the MSE layer: `input` holds peer bytes that
-/// came with it (already decrypted), and `ciphers`, when RC4 was chosen,
-/// encrypt what is written and decrypt what is read.
-async fn run_handshake_with(
     stream: &mut TcpStream,
     core: &mut PeerHandshake,
     epoch: Instant,
@@ -170,7 +162,7 @@ pub(crate) async fn accept(
         Ok(ours)
     };
     let (theirs, rest) =
-        run_handshake_with(&mut stream, &mut core, epoch, input, &mut ciphers, serve).await?;
+        run_handshake(&mut stream, &mut core, epoch, input, &mut ciphers, serve).await?;
     let shared = chosen.ok_or(Refused::UnknownTorrent)?;
     start(shared, stream, addr, theirs, rest, false, ciphers)
 }
@@ -228,11 +220,10 @@ async fn dial_once(
     };
     let ours = shared.with_engine(|e, _| e.handshake());
     let mut core = PeerHandshake::dial(ours, handshake_timeout);
-    let (theirs, rest) =
-        run_handshake_with(&mut stream, &mut core, epoch, input, &mut ciphers, |_| {
-            Err(Refused::UnknownTorrent)
-        })
-        .await?;
+    let (theirs, rest) = run_handshake(&mut stream, &mut core, epoch, input, &mut ciphers, |_| {
+        Err(Refused::UnknownTorrent)
+    })
+    .await?;
     start(
         Arc::clone(shared),
         stream,
@@ -450,7 +441,15 @@ mod tests {
                 Err(Refused::UnknownTorrent)
             }
         };
-        let done = run_handshake(&mut stream, &mut core, Instant::now(), serve);
+        let mut plain = None;
+        let done = run_handshake(
+            &mut stream,
+            &mut core,
+            Instant::now(),
+            Vec::new(),
+            &mut plain,
+            serve,
+        );
         let (theirs, rest) = tokio::time::timeout(Duration::from_secs(5), done)
             .await
             .expect("waited for bytes it already had")
