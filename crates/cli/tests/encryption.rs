@@ -1,8 +1,8 @@
 //! Encrypted connections (MSE/PE, `--encryption require`) with libtorrent
 //! requiring encryption too (`lt_peer.py --enc require`, RC4 only), both
-//! directions and through a magnet link (metadata over RC4 too), content
-//! checked byte for byte. Fails, never skips, when
-//! libtorrent is missing.
+//! directions and through a magnet link (metadata over RC4 too), and from a
+//! Transmission seed requiring encryption; content checked byte for byte.
+//! Fails, never skips, when a reference client is missing.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 mod common;
@@ -112,6 +112,36 @@ fn a_magnet_is_fetched_and_downloaded_from_a_libtorrent_seed_that_requires_encry
         .args(["--encryption", "require", "--no-dht"]);
     let mut dl = Proc::spawn("shoal-magnet", &mut cmd, tmp.path());
     dl.wait_success(Duration::from_secs(60));
+    assert_verified(&torrent, &out);
+    assert_same_tree(&content, &out.join("content"));
+}
+
+#[test]
+fn shoal_downloads_from_a_transmission_seed_that_requires_encryption() {
+    require("transmission-daemon", &["-V"]);
+    let (tmp, content, torrent) = fixture();
+    let [tp, rp, lp] = free_ports(3)[..] else {
+        panic!()
+    };
+    let mut cmd = script_peer(
+        "transmission_peer.sh",
+        "seed",
+        &torrent,
+        content.parent().unwrap(),
+        &tmp.path().join("tr"),
+        (tp, rp),
+    );
+    cmd.args(["--timeout", "90", "--no-utp", "--enc", "required"]);
+    let mut seed = Proc::spawn("transmission-seed", &mut cmd, tmp.path());
+    seed.wait_event("ready", Duration::from_secs(30));
+    let out = tmp.path().join("dl");
+    let mut cmd = shoal_download(&torrent, &out, &tmp.path().join("state"), lp);
+    cmd.args(["--encryption", "require", "--no-dht"])
+        .arg("--peer")
+        .arg(format!("127.0.0.1:{tp}"));
+    let mut leech = Proc::spawn("shoal-leech", &mut cmd, tmp.path());
+    // Transmission unchokes on its 10 s tick.
+    leech.wait_success(Duration::from_secs(60));
     assert_verified(&torrent, &out);
     assert_same_tree(&content, &out.join("content"));
 }
