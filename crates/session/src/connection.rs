@@ -137,7 +137,17 @@ pub(crate) async fn accept(
             .copied(),
     ));
     let (established, mut ciphers) =
-        mse::accept(&mut stream, inner.config.encryption, skeys, epoch).await?;
+        match mse::accept(&mut stream, inner.config.encryption, skeys, epoch).await {
+            Ok(done) => done,
+            Err(MseError::Refused(
+                e @ (shoal_mse::Error::PlaintextRefused | shoal_mse::Error::EncryptedRefused),
+            )) => {
+                // A policy decision the user should be able to see.
+                tracing::info!(%addr, "peer refused: {e}");
+                return Err(MseError::Refused(e).into());
+            }
+            Err(e) => return Err(e.into()),
+        };
     let mut core = PeerHandshake::accept(inner.config.peer_id, inner.config.handshake_timeout);
     let mut chosen = None;
     let input = established.initial_payload;
