@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use clap::Args;
-use shoal_session::{Session, SessionConfig, TorrentOptions};
+use shoal_session::{EncryptionPolicy, Session, SessionConfig, TorrentOptions};
 
 use crate::load::{self, Source};
 use crate::{glob, live, runtime, units};
@@ -80,6 +80,11 @@ pub struct NetArgs {
     /// Do not use the DHT (peers come from trackers, PEX and `--peer` only).
     #[arg(long, conflicts_with = "dht_bootstrap")]
     no_dht: bool,
+    /// Peer connection encryption (MSE/PE): prefer (try encrypted, accept
+    /// plaintext), require (encrypted only, both ways), allow (plaintext
+    /// first, accept encrypted) or disable.
+    #[arg(long, value_name = "POLICY", default_value = "prefer")]
+    encryption: EncryptionPolicy,
 }
 
 fn parse_rate(s: &str) -> Result<u64, String> {
@@ -217,6 +222,7 @@ fn run(
         let mut config = SessionConfig::new(SocketAddr::from(([0, 0, 0, 0], 0)), state_dir);
         config.max_upload = net.max_up;
         config.max_download = net.max_down;
+        config.encryption = net.encryption;
         if !net.no_dht {
             // Bound beside the peer socket (same address and port, UDP).
             let mut dht = shoal_session::DhtConfig::new(SocketAddr::from(([0, 0, 0, 0], 0)));

@@ -87,7 +87,9 @@ impl Fixture {
         for p in std::iter::once(&self.seed_port).chain(peers) {
             cmd.arg("--peer").arg(format!("127.0.0.1:{p}"));
         }
-        cmd.args(extra);
+        // The fake peers speak plaintext only; a first MSE attempt would
+        // count as one more connection in their logs.
+        cmd.args(["--encryption", "disable"]).args(extra);
         Proc::spawn("shoal-leech", &mut cmd, self.tmp.path())
     }
 

@@ -29,6 +29,9 @@ pub struct SessionConfig {
     /// the peer listening address and port (over UDP), as other clients do;
     /// without a `state_file` the routing table is kept in `state_dir`.
     pub dht: Option<crate::DhtConfig>,
+    /// Encryption (MSE/PE) of peer connections: what to dial with, what to
+    /// accept (`prefer`: try encrypted, accept plaintext).
+    pub encryption: shoal_mse::Policy,
 }
 
 impl SessionConfig {
@@ -45,6 +48,7 @@ impl SessionConfig {
             max_upload: None,
             max_download: None,
             dht: None,
+            encryption: shoal_mse::Policy::default(),
         }
     }
 }

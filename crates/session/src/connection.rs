@@ -6,6 +6,7 @@ use std::sync::{Arc, PoisonError};
 use std::time::{Duration, Instant};
 
 use shoal_engine::{PeerHandshake, Progress, Refused};
+use shoal_mse::{Attempt, Cipher, Ciphers, Req2Index};
 use shoal_wire::{Handshake, MAX_MESSAGE_LEN};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -13,6 +14,7 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::{Notify, watch};
 
 use crate::inner::Inner;
+use crate::mse::{self, MseError};
 use crate::torrent::{PeerSlot, TorrentShared};
 
 /// Bytes read from a socket per call: large, so one read carries many messages.
@@ -28,12 +30,31 @@ pub(crate) enum HandshakeError {
     Io(#[from] std::io::Error),
     #[error("connect timed out")]
     ConnectTimeout,
+    /// The TCP connect itself failed (refused, unreachable).
+    #[error("connect: {0}")]
+    Connect(std::io::Error),
     #[error("connection closed during the handshake")]
     Closed,
     /// The connection core's verdict: wrong or unknown torrent, ourselves,
     /// banned, full, timed out, not a handshake.
     #[error(transparent)]
     Refused(#[from] Refused),
+    /// The encryption (MSE/PE) layer failed or was refused by the policy.
+    #[error("encryption: {0}")]
+    Mse(#[from] MseError),
+}
+
+impl HandshakeError {
+    /// Whether a dial that failed this way is worth retrying in the other
+    /// mode: the peer hung up or the MSE layer failed, which is how a peer
+    /// that does not speak (or requires) encryption answers. A failed
+    /// connect is not: nobody is there in either mode.
+    pub(crate) fn retry_other_mode(&self) -> bool {
+        matches!(
+            self,
+            HandshakeError::Io(_) | HandshakeError::Closed | HandshakeError::Mse(_)
+        )
+    }
 }
 
 /// Runs the connection core's handshake over `stream`: writes what it
@@ -41,19 +62,27 @@ pub(crate) enum HandshakeError {
 /// incoming peer names its torrent. Returns their handshake and the bytes
 /// read past it (the first messages, for the engine). The core holds the
 /// deadline; this only moves bytes.
+///
+/// It runs after the MSE layer: `input` holds peer bytes that came with it
+/// (already decrypted), and `ciphers`, when RC4 was chosen, encrypt what is
+/// written and decrypt what is read.
 pub(crate) async fn run_handshake(
     stream: &mut TcpStream,
     core: &mut PeerHandshake,
     epoch: Instant,
+    mut input: Vec<u8>,
+    ciphers: &mut Option<Ciphers>,
     mut serve: impl FnMut([u8; 20]) -> Result<Handshake, Refused>,
 ) -> Result<(Handshake, Vec<u8>), HandshakeError> {
-    let mut input = Vec::with_capacity(128);
     let mut out = Vec::new();
     loop {
         match core.handle_bytes(&input)? {
             (used, Progress::Done(theirs)) => {
                 input.drain(..used);
                 core.poll_transmit(&mut out);
+                if let Some(c) = ciphers.as_mut() {
+                    c.send.apply(&mut out);
+                }
                 stream.write_all(&out).await?;
                 return Ok((theirs, input));
             }
@@ -67,6 +96,9 @@ pub(crate) async fn run_handshake(
         }
         core.poll_transmit(&mut out);
         if !out.is_empty() {
+            if let Some(c) = ciphers.as_mut() {
+                c.send.apply(&mut out);
+            }
             stream.write_all(&out).await?;
             out.clear();
         }
@@ -74,7 +106,13 @@ pub(crate) async fn run_handshake(
         let mut chunk = [0u8; 128];
         match tokio::time::timeout_at(deadline, stream.read(&mut chunk)).await {
             Ok(Ok(0)) => return Err(HandshakeError::Closed),
-            Ok(Ok(n)) => input.extend_from_slice(chunk.get(..n).unwrap_or_default()),
+            Ok(Ok(n)) => {
+                let fresh = chunk.get_mut(..n).unwrap_or_default();
+                if let Some(c) = ciphers.as_mut() {
+                    c.recv.apply(fresh);
+                }
+                input.extend_from_slice(fresh);
+            }
             Ok(Err(e)) => return Err(e.into()),
             Err(_) => core.handle_timeout(epoch.elapsed())?,
         }
@@ -89,9 +127,36 @@ pub(crate) async fn accept(
     addr: SocketAddr,
 ) -> Result<(), HandshakeError> {
     let epoch = Instant::now();
+    // The torrents an MSE initiator may ask for (SKEY), as of now.
+    let skeys = Arc::new(Req2Index::new(
+        inner
+            .torrents
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .keys()
+            .copied(),
+    ));
+    let (established, mut ciphers) =
+        match mse::accept(&mut stream, inner.config.encryption, skeys, epoch).await {
+            Ok(done) => done,
+            Err(MseError::Refused(
+                e @ (shoal_mse::Error::PlaintextRefused | shoal_mse::Error::EncryptedRefused),
+            )) => {
+                // A policy decision the user should be able to see.
+                tracing::info!(%addr, "peer refused: {e}");
+                return Err(MseError::Refused(e).into());
+            }
+            Err(e) => return Err(e.into()),
+        };
     let mut core = PeerHandshake::accept(inner.config.peer_id, inner.config.handshake_timeout);
     let mut chosen = None;
-    let (theirs, rest) = run_handshake(&mut stream, &mut core, epoch, |info_hash| {
+    let input = established.initial_payload;
+    let skey = established.info_hash;
+    let serve = |info_hash: [u8; 20]| {
+        // Under MSE the BitTorrent handshake must name the torrent SKEY named.
+        if skey.is_some_and(|k| k != info_hash) {
+            return Err(Refused::UnknownTorrent);
+        }
         let shared = inner
             .torrents
             .lock()
@@ -105,29 +170,79 @@ pub(crate) async fn accept(
         let ours = shared.with_engine(|e, _| e.handshake());
         chosen = Some(shared);
         Ok(ours)
-    })
-    .await?;
+    };
+    let (theirs, rest) =
+        run_handshake(&mut stream, &mut core, epoch, input, &mut ciphers, serve).await?;
     let shared = chosen.ok_or(Refused::UnknownTorrent)?;
-    start(shared, stream, addr, theirs, rest, false)
+    start(shared, stream, addr, theirs, rest, false, ciphers)
 }
 
-/// Dials `addr`, exchanges handshakes and starts the connection.
+/// Dials `addr` in the modes the encryption policy allows, in its order
+/// (retrying the other mode when the peer hangs up on the first), exchanges
+/// handshakes and starts the connection.
 pub(crate) async fn dial(
     shared: Arc<TorrentShared>,
     addr: SocketAddr,
     connect_timeout: Duration,
     handshake_timeout: Duration,
+    policy: shoal_mse::Policy,
 ) -> Result<(), HandshakeError> {
+    let order = policy.dial_order(None);
+    let mut attempts = order.iter().peekable();
+    loop {
+        let Some(&attempt) = attempts.next() else {
+            return Err(HandshakeError::Closed);
+        };
+        let result = dial_once(
+            &shared,
+            addr,
+            connect_timeout,
+            handshake_timeout,
+            policy,
+            attempt,
+        );
+        match result.await {
+            Err(e) if e.retry_other_mode() && attempts.peek().is_some() => {
+                tracing::debug!(%addr, ?attempt, "dial failed ({e}); trying the other mode");
+            }
+            other => return other,
+        }
+    }
+}
+
+/// One dial in one mode.
+async fn dial_once(
+    shared: &Arc<TorrentShared>,
+    addr: SocketAddr,
+    connect_timeout: Duration,
+    handshake_timeout: Duration,
+    policy: shoal_mse::Policy,
+    attempt: Attempt,
+) -> Result<(), HandshakeError> {
+    let epoch = Instant::now();
     let mut stream = tokio::time::timeout(connect_timeout, TcpStream::connect(addr))
         .await
-        .map_err(|_| HandshakeError::ConnectTimeout)??;
+        .map_err(|_| HandshakeError::ConnectTimeout)?
+        .map_err(HandshakeError::Connect)?;
+    let (input, mut ciphers) = match attempt {
+        Attempt::Encrypted => mse::dial(&mut stream, policy, shared.info_hash, epoch).await?,
+        Attempt::Plaintext => (Vec::new(), None),
+    };
     let ours = shared.with_engine(|e, _| e.handshake());
     let mut core = PeerHandshake::dial(ours, handshake_timeout);
-    let (theirs, rest) = run_handshake(&mut stream, &mut core, Instant::now(), |_| {
+    let (theirs, rest) = run_handshake(&mut stream, &mut core, epoch, input, &mut ciphers, |_| {
         Err(Refused::UnknownTorrent)
     })
     .await?;
-    start(shared, stream, addr, theirs, rest, true)
+    start(
+        Arc::clone(shared),
+        stream,
+        addr,
+        theirs,
+        rest,
+        true,
+        ciphers,
+    )
 }
 
 /// Registers the peer with the engine and spawns its reader and writer;
@@ -140,6 +255,7 @@ fn start(
     theirs: Handshake,
     rest: Vec<u8>,
     dialed: bool,
+    ciphers: Option<Ciphers>,
 ) -> Result<(), HandshakeError> {
     if shared.is_closed() {
         return Err(Refused::UnknownTorrent.into());
@@ -154,6 +270,7 @@ fn start(
     }
     let _ = stream.set_nodelay(true);
     let (reader, writer) = stream.into_split();
+    let (encrypt, decrypt) = ciphers.map(|c| (c.send, c.recv)).unzip();
     let (close, closed) = watch::channel(false);
     let slot = Arc::new(PeerSlot {
         addr,
@@ -181,9 +298,10 @@ fn start(
         key,
         Arc::clone(&slot),
         writer,
+        encrypt,
         closed.clone(),
     ));
-    tokio::spawn(read_loop(shared, key, slot, reader, closed, rest));
+    tokio::spawn(read_loop(shared, key, slot, reader, decrypt, closed, rest));
     Ok(())
 }
 
@@ -192,6 +310,7 @@ async fn write_loop(
     key: shoal_engine::PeerKey,
     slot: Arc<PeerSlot>,
     mut writer: OwnedWriteHalf,
+    mut encrypt: Option<Cipher>,
     mut closed: watch::Receiver<bool>,
 ) {
     let mut buf = Vec::new();
@@ -203,6 +322,10 @@ async fn write_loop(
         shared.poll_transmit(key, &mut buf);
         if buf.is_empty() {
             continue;
+        }
+        // In place, in the send buffer: RC4 adds no copy.
+        if let Some(c) = encrypt.as_mut() {
+            c.apply(&mut buf);
         }
         shared.limits.up.consume(buf.len()).await;
         shared.own_limits.up.consume(buf.len()).await;
@@ -219,6 +342,7 @@ async fn read_loop(
     key: shoal_engine::PeerKey,
     slot: Arc<PeerSlot>,
     mut reader: OwnedReadHalf,
+    mut decrypt: Option<Cipher>,
     mut closed: watch::Receiver<bool>,
     rest: Vec<u8>,
 ) {
@@ -248,6 +372,12 @@ async fn read_loop(
             match read {
                 Ok(0) => break,
                 Ok(n) => {
+                    // In place, in the read buffer; `rest` was decrypted already.
+                    if let (Some(c), Some(fresh)) =
+                        (decrypt.as_mut(), buf.get_mut(filled..filled + n))
+                    {
+                        c.apply(fresh);
+                    }
                     filled += n;
                     // Reading later is how a receiver slows a TCP sender down.
                     shared.limits.down.consume(n).await;
@@ -322,7 +452,15 @@ mod tests {
                 Err(Refused::UnknownTorrent)
             }
         };
-        let done = run_handshake(&mut stream, &mut core, Instant::now(), serve);
+        let mut plain = None;
+        let done = run_handshake(
+            &mut stream,
+            &mut core,
+            Instant::now(),
+            Vec::new(),
+            &mut plain,
+            serve,
+        );
         let (theirs, rest) = tokio::time::timeout(Duration::from_secs(5), done)
             .await
             .expect("waited for bytes it already had")

@@ -20,6 +20,7 @@ pub mod http;
 mod inner;
 mod magnet;
 mod metadata;
+mod mse;
 mod peer_summary;
 mod peers;
 mod piece_cache;
@@ -40,6 +41,8 @@ pub use magnet::FetchedMetadata;
 pub use peer_summary::{PeerSummary, client_name};
 pub use peers::PeerSource;
 pub use session::Session;
+/// The encryption (MSE/PE) policy of a session's peer connections.
+pub use shoal_mse::Policy as EncryptionPolicy;
 pub use torrent::StorageFault;
 pub use torrent::{TorrentHandle, TorrentStats};
 pub use tracker::{AnnounceStatus, ScrapeResult, SwarmCounts, scrape};

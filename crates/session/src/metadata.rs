@@ -19,6 +19,8 @@ use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
+use shoal_mse::Attempt;
+
 use crate::connection::{HandshakeError, run_handshake};
 
 /// Peers asked at the same time.
@@ -57,6 +59,8 @@ pub(crate) struct Wanted {
     pub peer_id: [u8; 20],
     /// Our listen port, told to peers in the extension handshake.
     pub listen_port: u16,
+    /// The session's encryption policy: the modes to dial in.
+    pub encryption: shoal_mse::Policy,
 }
 
 /// Tries candidate peers until one hands over metadata matching the
@@ -96,21 +100,62 @@ pub(crate) async fn fetch(
     }
 }
 
-/// Connects to `addr` and fetches the whole info dictionary from it: the
-/// connection core decides, this only moves bytes.
+/// Connects to `addr` and fetches the whole info dictionary from it, in the
+/// modes the encryption policy allows (the other one when the peer hangs up
+/// on the first).
 async fn from_peer(addr: SocketAddr, wanted: Wanted) -> Result<Vec<u8>, PeerError> {
+    let order = wanted.encryption.dial_order(None);
+    let mut attempts = order.iter().peekable();
+    loop {
+        let Some(&attempt) = attempts.next() else {
+            return Err(PeerError::Closed);
+        };
+        let retry = |e: &PeerError| match e {
+            PeerError::Closed | PeerError::Io(_) => true,
+            PeerError::Handshake(h) => h.retry_other_mode(),
+            PeerError::Timeout | PeerError::Fetch(_) => false,
+        };
+        match from_peer_once(addr, wanted, attempt).await {
+            Err(e) if retry(&e) && attempts.peek().is_some() => {
+                tracing::debug!(%addr, ?attempt, "metadata dial failed ({e}); other mode");
+            }
+            other => return other,
+        }
+    }
+}
+
+/// One connection to `addr` in one mode: the connection core decides, this
+/// only moves bytes (through RC4 when the MSE layer chose it).
+async fn from_peer_once(
+    addr: SocketAddr,
+    wanted: Wanted,
+    attempt: Attempt,
+) -> Result<Vec<u8>, PeerError> {
     let epoch = Instant::now();
     let mut stream = TcpStream::connect(addr).await?;
     let _ = stream.set_nodelay(true);
+    let (input, mut ciphers) = match attempt {
+        Attempt::Encrypted => {
+            crate::mse::dial(&mut stream, wanted.encryption, wanted.wire_id, epoch)
+                .await
+                .map_err(HandshakeError::from)?
+        }
+        Attempt::Plaintext => (Vec::new(), None),
+    };
     let ours = Handshake {
         reserved: METADATA_ONLY,
         info_hash: wanted.wire_id,
         peer_id: wanted.peer_id,
     };
     let mut handshake = PeerHandshake::dial(ours, PEER_TIMEOUT);
-    let (theirs, mut buf) = run_handshake(&mut stream, &mut handshake, epoch, |_| {
-        Err(Refused::UnknownTorrent)
-    })
+    let (theirs, mut buf) = run_handshake(
+        &mut stream,
+        &mut handshake,
+        epoch,
+        input,
+        &mut ciphers,
+        |_| Err(Refused::UnknownTorrent),
+    )
     .await?;
     let mut core = MetadataFetch::new(
         wanted.info_hashes,
@@ -128,6 +173,9 @@ async fn from_peer(addr: SocketAddr, wanted: Wanted) -> Result<Vec<u8>, PeerErro
         buf.drain(..used);
         core.poll_transmit(&mut out);
         if !out.is_empty() {
+            if let Some(c) = ciphers.as_mut() {
+                c.send.apply(&mut out);
+            }
             stream.write_all(&out).await?;
             out.clear();
         }
@@ -141,7 +189,12 @@ async fn from_peer(addr: SocketAddr, wanted: Wanted) -> Result<Vec<u8>, PeerErro
         .await;
         match read {
             Ok(Ok(0)) => return Err(PeerError::Closed),
-            Ok(Ok(n)) => buf.truncate(start + n),
+            Ok(Ok(n)) => {
+                buf.truncate(start + n);
+                if let (Some(c), Some(fresh)) = (ciphers.as_mut(), buf.get_mut(start..)) {
+                    c.recv.apply(fresh);
+                }
+            }
             Ok(Err(e)) => return Err(e.into()),
             Err(_) => {
                 core.handle_timeout(epoch.elapsed())?;
