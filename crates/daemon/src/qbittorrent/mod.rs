@@ -152,10 +152,8 @@ pub(crate) async fn handle(ctx: &Ctx, req: Request<Incoming>, rest: &str) -> Res
                 }
             }
             if !good {
-                // Counted like a failed basic auth (see `security::AuthThrottle`).
-                if let Some(ip) = remote {
-                    ctx.security.throttle.failed(ip, now);
-                }
+                // Counted by qBittorrent's own rule above (`login_throttle`),
+                // which its clients know, not by the basic-auth throttle.
                 return text(StatusCode::OK, "Fails.");
             }
             let sid = ctx.qbt_sessions.add();
