@@ -264,4 +264,13 @@ fn a_seed_that_allows_encryption_picks_plaintext_inside_mse() {
     let (_, peer) = qb["peers"].as_object().unwrap().iter().next().unwrap();
     let flags: Vec<&str> = peer["flags"].as_str().unwrap().split(' ').collect();
     assert!(flags.contains(&"e") && !flags.contains(&"E"), "{qb}");
+    let metrics = common::request(seed.addr, "GET", "/metrics", &[], b"").2;
+    assert!(
+        metrics.contains("shoal_peers_by_encryption{encryption=\"mse_plaintext\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("shoal_peers_by_encryption{encryption=\"rc4\"} 0"),
+        "{metrics}"
+    );
 }
