@@ -38,6 +38,10 @@ pub struct DaemonArgs {
     /// Do not run a DHT node.
     #[arg(long, conflicts_with = "dht_bootstrap")]
     no_dht: bool,
+    /// Peer connection encryption (MSE/PE): prefer, require, allow or
+    /// disable (default prefer; a policy later set through an API wins).
+    #[arg(long, value_name = "POLICY")]
+    encryption: Option<shoal_session::EncryptionPolicy>,
 }
 
 /// Runs `shoal daemon`.
@@ -64,6 +68,9 @@ pub fn run(args: &DaemonArgs) -> anyhow::Result<ExitCode> {
     }
     if args.no_dht {
         config.dht = false;
+    }
+    if let Some(policy) = args.encryption {
+        config.encryption = policy;
     }
     let _ = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)

@@ -1123,3 +1123,22 @@ fn sequential_mode_fetches_pieces_in_order() {
     same_content(&swarm.content, &downloads.join("content"));
     d.proc.stop();
 }
+
+#[test]
+fn the_encryption_flag_sets_the_daemon_policy() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (state, dl) = (tmp.path().join("state"), tmp.path().join("dl"));
+    std::fs::create_dir_all(&dl).unwrap();
+    let d = start_daemon_with(
+        tmp.path(),
+        "daemon",
+        &state,
+        &dl,
+        &["--encryption", "require"],
+    );
+    let v = tr_rpc(
+        d.api,
+        &serde_json::json!({ "method": "session-get", "arguments": { "fields": ["encryption"] } }),
+    );
+    assert_eq!(v["arguments"]["encryption"], "required", "{v}");
+}

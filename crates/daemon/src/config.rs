@@ -60,6 +60,18 @@ pub struct DaemonConfig {
     pub dht: bool,
     /// DHT nodes to bootstrap from, `HOST:PORT` (empty: the public routers).
     pub dht_bootstrap: Vec<String>,
+    /// Encryption (MSE/PE) of peer connections: `prefer`, `require`,
+    /// `allow` or `disable`; a policy set through an API overrides it.
+    #[serde(deserialize_with = "policy")]
+    pub encryption: shoal_session::EncryptionPolicy,
+}
+
+/// Reads an encryption policy by its name.
+fn policy<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<shoal_session::EncryptionPolicy, D::Error> {
+    let name = String::deserialize(d)?;
+    name.parse().map_err(serde::de::Error::custom)
 }
 
 impl Default for DaemonConfig {
@@ -84,6 +96,7 @@ impl Default for DaemonConfig {
             start_paused: false,
             dht: true,
             dht_bootstrap: Vec::new(),
+            encryption: shoal_session::EncryptionPolicy::default(),
         }
     }
 }
@@ -144,7 +157,7 @@ impl DaemonConfig {
 
     /// Applies `SHOAL_STATE_DIR`, `SHOAL_DOWNLOAD_DIR`, `SHOAL_LISTEN`,
     /// `SHOAL_RPC`, `SHOAL_USERNAME`, `SHOAL_PASSWORD`, `SHOAL_API_KEY`,
-    /// `SHOAL_WATCH_DIR`.
+    /// `SHOAL_WATCH_DIR`, `SHOAL_ENCRYPTION`.
     pub fn apply_env(&mut self, env: &dyn Fn(&str) -> Option<String>) -> Result<(), DaemonError> {
         let get = |name: &str| env(name).filter(|v| !v.is_empty());
         if let Some(v) = get("SHOAL_STATE_DIR") {
@@ -170,6 +183,11 @@ impl DaemonConfig {
         }
         if let Some(v) = get("SHOAL_WATCH_DIR") {
             self.watch_dir = Some(v.into());
+        }
+        if let Some(v) = get("SHOAL_ENCRYPTION") {
+            self.encryption = v
+                .parse()
+                .map_err(|e| DaemonError::Config(format!("SHOAL_ENCRYPTION: {e}")))?;
         }
         Ok(())
     }
@@ -237,6 +255,22 @@ mod tests {
         assert_eq!(c.download_dir, PathBuf::from("/srv/dl"));
         assert_eq!(c.max_upload, Some(1000));
         c.validate().unwrap();
+    }
+
+    #[test]
+    fn encryption_is_read_by_name_and_bad_names_refused() {
+        use shoal_session::EncryptionPolicy;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.toml");
+        std::fs::write(&path, "encryption = \"require\"\n").unwrap();
+        let c = DaemonConfig::load(Some(&path), &|_| None).unwrap();
+        assert_eq!(c.encryption, EncryptionPolicy::Require);
+        let env = |k: &str| (k == "SHOAL_ENCRYPTION").then(|| "disable".to_owned());
+        let c = DaemonConfig::load(Some(&path), &env).unwrap();
+        assert_eq!(c.encryption, EncryptionPolicy::Disable);
+        std::fs::write(&path, "encryption = \"forced\"\n").unwrap();
+        assert!(DaemonConfig::load(Some(&path), &|_| None).is_err());
+        assert_eq!(DaemonConfig::default().encryption, EncryptionPolicy::Prefer);
     }
 
     #[test]

@@ -92,6 +92,7 @@ fn render(d: &crate::Daemon) -> String {
         let n = views.iter().filter(|v| v.status == status).count();
         let _ = writeln!(out, "shoal_torrents{{status=\"{label}\"}} {n}");
     }
+    peers_by_encryption(d, &mut out);
     let _ = writeln!(
         out,
         "# HELP shoal_hash_failures_total Pieces that failed their hash check, over every run.\n\
@@ -113,4 +114,27 @@ fn render(d: &crate::Daemon) -> String {
         );
     }
     out
+}
+
+/// Connected peers by how their connection is carried: `rc4` (MSE with
+/// RC4), `mse_plaintext` (MSE, then plaintext) and `plaintext` (no MSE).
+fn peers_by_encryption(d: &crate::Daemon, out: &mut String) {
+    let (mut rc4, mut mse, mut plain) = (0usize, 0usize, 0usize);
+    for snapshot in d.snapshots() {
+        for p in snapshot.handle.iter().flat_map(|h| h.peers()) {
+            match (p.encrypted, p.mse) {
+                (true, _) => rc4 += 1,
+                (false, true) => mse += 1,
+                (false, false) => plain += 1,
+            }
+        }
+    }
+    let _ = writeln!(
+        out,
+        "# HELP shoal_peers_by_encryption Connected peers by encryption.\n\
+         # TYPE shoal_peers_by_encryption gauge\n\
+         shoal_peers_by_encryption{{encryption=\"rc4\"}} {rc4}\n\
+         shoal_peers_by_encryption{{encryption=\"mse_plaintext\"}} {mse}\n\
+         shoal_peers_by_encryption{{encryption=\"plaintext\"}} {plain}"
+    );
 }

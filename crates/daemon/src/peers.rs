@@ -48,6 +48,11 @@ pub struct PeerView {
     pub snubbed: bool,
     /// Seconds since it connected.
     pub connected_secs: u64,
+    /// Its payload is RC4-encrypted (MSE/PE).
+    pub encrypted: bool,
+    /// The connection began with an MSE/PE handshake (RC4 or, inside it,
+    /// plaintext).
+    pub mse: bool,
     /// Transmission's flag letters (see [`transmission_flags`]).
     pub flags: String,
 }
@@ -75,6 +80,8 @@ pub(crate) fn view(p: &PeerSummary) -> PeerView {
         optimistic: p.optimistic,
         snubbed: p.snubbed,
         connected_secs: p.connected_for.as_secs(),
+        encrypted: p.encrypted,
+        mse: p.mse,
         flags: transmission_flags(p),
     }
 }
@@ -93,8 +100,8 @@ pub(crate) fn source_name(source: PeerSource) -> &'static str {
 /// Transmission's `flagStr`: O optimistic unchoke, D downloading from it
 /// (d: we want to but it chokes us), U uploading to it (u: it wants to but
 /// we choke it), K it unchokes us but we want nothing, ? we unchoke it but
-/// it wants nothing, H found through the DHT, X through peer exchange, I
-/// incoming. (E and T, encryption and uTP, are not spoken yet.)
+/// it wants nothing, E encrypted (RC4), H found through the DHT, X through
+/// peer exchange, I incoming. (T, uTP, is not spoken yet.)
 pub(crate) fn transmission_flags(p: &PeerSummary) -> String {
     let mut f = String::new();
     if p.optimistic {
@@ -115,6 +122,9 @@ pub(crate) fn transmission_flags(p: &PeerSummary) -> String {
     }
     if !p.am_choking && !p.peer_interested {
         f.push('?');
+    }
+    if p.encrypted {
+        f.push('E');
     }
     match p.source {
         PeerSource::Dht => f.push('H'),
@@ -149,6 +159,8 @@ mod tests {
             downloaded: 0,
             uploaded: 0,
             connected_for: std::time::Duration::from_secs(3),
+            mse: false,
+            encrypted: false,
         }
     }
 
@@ -164,9 +176,11 @@ mod tests {
             optimistic: true,
             incoming: true,
             source: PeerSource::Incoming,
+            mse: true,
+            encrypted: true,
             ..peer()
         };
-        assert_eq!(transmission_flags(&trading), "ODUI");
+        assert_eq!(transmission_flags(&trading), "ODUEI");
         let waiting = PeerSummary {
             am_interested: true,
             peer_interested: true,
@@ -186,6 +200,7 @@ mod tests {
             (v.ip.as_str(), v.port, v.connected_secs),
             ("127.0.0.1", 6881, 3)
         );
-        assert_eq!((v.flags.as_str(), v.source), ("ODUI", "incoming"));
+        assert_eq!((v.flags.as_str(), v.source), ("ODUEI", "incoming"));
+        assert!(v.encrypted && v.mse);
     }
 }

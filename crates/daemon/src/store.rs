@@ -213,6 +213,10 @@ pub struct DaemonRecord {
     /// (qBittorrent's `max_seeding_time`).
     #[serde(default)]
     pub seed_time_limit: Option<u64>,
+    /// Encryption policy set through the API (`prefer`, `require`,
+    /// `allow`, `disable`; overrides the config file).
+    #[serde(default)]
+    pub encryption: Option<String>,
     /// Transmission session settings shoal keeps and reports but does not
     /// act on (see the README).
     #[serde(default)]

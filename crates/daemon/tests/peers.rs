@@ -103,6 +103,12 @@ fn each_side_lists_the_other_with_its_figures() {
     assert_eq!(seen_by_leech["progress"], 1.0, "{seen_by_leech}");
     assert_eq!(seen_by_leech["isIncoming"], false, "{seen_by_leech}");
     assert_eq!(seen_by_leech["clientIsInterested"], true, "{seen_by_leech}");
+    // Both sides `prefer` (the default): MSE with RC4.
+    assert_eq!(seen_by_leech["isEncrypted"], true, "{seen_by_leech}");
+    assert!(
+        seen_by_leech["flagStr"].as_str().unwrap().contains('E'),
+        "{seen_by_leech}"
+    );
     assert!(
         seen_by_leech["clientName"]
             .as_str()
@@ -169,6 +175,10 @@ fn each_side_lists_the_other_with_its_figures() {
         peer["flags"].as_str().unwrap().split(' ').any(|f| f == "I"),
         "{qb}"
     );
+    assert!(
+        peer["flags"].as_str().unwrap().split(' ').any(|f| f == "E"),
+        "{qb}"
+    );
     assert!(peer["uploaded"].as_u64().unwrap() > 0, "{qb}");
     let files = common::get_json(leech.addr, &format!("/api/v2/torrents/files?hash={hash}"));
     for f in files.as_array().unwrap() {
@@ -189,6 +199,11 @@ fn each_side_lists_the_other_with_its_figures() {
     let native = &detail["peers"][0];
     assert_eq!(native["incoming"], true, "{detail}");
     assert_eq!(native["source"], "incoming", "{detail}");
+    assert_eq!(
+        (native["encrypted"].as_bool(), native["mse"].as_bool()),
+        (Some(true), Some(true)),
+        "{detail}"
+    );
     let detail = common::get_json(leech.addr, &format!("/api/v1/torrents/{hash}"));
     assert_eq!(detail["peers"][0]["source"], "given", "{detail}");
     assert_eq!(
@@ -198,5 +213,64 @@ fn each_side_lists_the_other_with_its_figures() {
     assert!(
         native["client"].as_str().unwrap().starts_with("shoal "),
         "{detail}"
+    );
+}
+
+/// A seed that only allows encryption (plaintext first) answers the
+/// leecher's MSE offer with plaintext inside MSE: not encrypted, but an
+/// encrypted handshake (qBittorrent's `e`).
+#[test]
+fn a_seed_that_allows_encryption_picks_plaintext_inside_mse() {
+    let seed = server(|c| {
+        c.dht = false;
+        c.encryption = shoal_session::EncryptionPolicy::Allow;
+    });
+    common::write_complete(&seed.downloads, "q");
+    let meta = base64::engine::general_purpose::STANDARD.encode(torrent_bytes("q"));
+    let v = rpc(
+        seed.addr,
+        json!({ "method": "torrent-add", "arguments": { "metainfo": meta } }),
+    );
+    let hash = v["arguments"]["torrent-added"]["hashString"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let g = rpc(seed.addr, json!({ "method": "session-get" }));
+    assert_eq!(g["arguments"]["encryption"], "tolerated", "{g}");
+    // Slowed, so it stays connected while it is looked at.
+    let leech = server(|c| {
+        c.dht = false;
+        c.max_download = Some(4096);
+    });
+    let link = format!("magnet:?xt=urn:btih:{hash}&dn=q&x.pe={}", seed.peer_addr);
+    rpc(
+        leech.addr,
+        json!({ "method": "torrent-add", "arguments": { "filename": link } }),
+    );
+    let p = wait_peer(seed.addr, |p| p["isIncoming"] == true);
+    assert_eq!(p["isEncrypted"], false, "{p}");
+    assert!(!p["flagStr"].as_str().unwrap().contains('E'), "{p}");
+    let detail = common::get_json(seed.addr, &format!("/api/v1/torrents/{hash}"));
+    let native = &detail["peers"][0];
+    assert_eq!(
+        (native["encrypted"].as_bool(), native["mse"].as_bool()),
+        (Some(false), Some(true)),
+        "{detail}"
+    );
+    let qb = common::get_json(
+        seed.addr,
+        &format!("/api/v2/sync/torrentPeers?hash={hash}&rid=0"),
+    );
+    let (_, peer) = qb["peers"].as_object().unwrap().iter().next().unwrap();
+    let flags: Vec<&str> = peer["flags"].as_str().unwrap().split(' ').collect();
+    assert!(flags.contains(&"e") && !flags.contains(&"E"), "{qb}");
+    let metrics = common::request(seed.addr, "GET", "/metrics", &[], b"").2;
+    assert!(
+        metrics.contains("shoal_peers_by_encryption{encryption=\"mse_plaintext\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("shoal_peers_by_encryption{encryption=\"rc4\"} 0"),
+        "{metrics}"
     );
 }

@@ -257,11 +257,20 @@ fn add_options_and_the_seeding_time_limit() {
         "POST",
         "/api/v2/app/setPreferences",
         &[FORM],
-        br#"json={"max_seeding_time_enabled":true,"max_seeding_time":90}"#,
+        br#"json={"max_seeding_time_enabled":true,"max_seeding_time":90,"encryption":1}"#,
     );
     assert_eq!(status, 200);
     let (_, _, prefs) = request(a, "GET", "/api/v2/app/preferences", &[], b"");
     let prefs: Value = serde_json::from_str(&prefs).unwrap();
+    assert_eq!(prefs["encryption"], 1, "encryption required");
+    let (status, _, _) = request(
+        a,
+        "POST",
+        "/api/v2/app/setPreferences",
+        &[FORM],
+        br#"json={"encryption":7}"#,
+    );
+    assert_eq!(status, 400, "no such encryption mode");
     assert_eq!(
         (
             prefs["max_seeding_time_enabled"].as_bool(),

@@ -288,10 +288,7 @@ fn session_settings_are_applied_or_kept() {
         (Some(7), Some(true))
     );
     assert_eq!(g["alt-speed-down"], 123, "stored-only settings read back");
-    assert_eq!(
-        g["encryption"], "tolerated",
-        "what shoal does, not what was asked"
-    );
+    assert_eq!(g["encryption"], "required", "applied to the session");
     assert!(g["download-dir-free-space"].as_i64().unwrap() > 0, "{g}");
     assert_eq!(g["session-id"], json!(common::session_id(s.addr)));
     // Applied: a torrent added without a directory or `paused` lands there,
@@ -479,7 +476,7 @@ fn labels_queue_times_and_settings_survive_a_restart() {
         );
         rpc(
             s.addr,
-            json!({ "method": "session-set", "arguments": { "seedRatioLimit": 4, "seedRatioLimited": true, "alt-speed-up": 9 } }),
+            json!({ "method": "session-set", "arguments": { "seedRatioLimit": 4, "seedRatioLimited": true, "alt-speed-up": 9, "encryption": "tolerated" } }),
         );
         (a, b)
     };
@@ -499,4 +496,8 @@ fn labels_queue_times_and_settings_survive_a_restart() {
     assert_eq!(v["arguments"]["seedRatioLimit"], 4.0);
     assert_eq!(v["arguments"]["seedRatioLimited"], true);
     assert_eq!(v["arguments"]["alt-speed-up"], 9);
+    assert_eq!(
+        v["arguments"]["encryption"], "tolerated",
+        "kept, not the default"
+    );
 }

@@ -137,7 +137,7 @@ pub(crate) async fn accept(
             .copied(),
     ));
     let (established, mut ciphers) =
-        match mse::accept(&mut stream, inner.config.encryption, skeys, epoch).await {
+        match mse::accept(&mut stream, inner.encryption(), skeys, epoch).await {
             Ok(done) => done,
             Err(MseError::Refused(
                 e @ (shoal_mse::Error::PlaintextRefused | shoal_mse::Error::EncryptedRefused),
@@ -174,7 +174,11 @@ pub(crate) async fn accept(
     let (theirs, rest) =
         run_handshake(&mut stream, &mut core, epoch, input, &mut ciphers, serve).await?;
     let shared = chosen.ok_or(Refused::UnknownTorrent)?;
-    start(shared, stream, addr, theirs, rest, false, ciphers)
+    let link = Link {
+        mse: established.info_hash.is_some(),
+        ciphers,
+    };
+    start(shared, stream, addr, theirs, rest, false, link)
 }
 
 /// Dials `addr` in the modes the encryption policy allows, in its order
@@ -241,8 +245,19 @@ async fn dial_once(
         theirs,
         rest,
         true,
-        ciphers,
+        Link {
+            mse: attempt == Attempt::Encrypted,
+            ciphers,
+        },
     )
+}
+
+/// How a connection is carried once its handshakes are done.
+struct Link {
+    /// It went through MSE/PE (an incoming one did when SKEY named a torrent).
+    mse: bool,
+    /// The RC4 pair, when RC4 was chosen.
+    ciphers: Option<Ciphers>,
 }
 
 /// Registers the peer with the engine and spawns its reader and writer;
@@ -255,7 +270,7 @@ fn start(
     theirs: Handshake,
     rest: Vec<u8>,
     dialed: bool,
-    ciphers: Option<Ciphers>,
+    link: Link,
 ) -> Result<(), HandshakeError> {
     if shared.is_closed() {
         return Err(Refused::UnknownTorrent.into());
@@ -270,11 +285,14 @@ fn start(
     }
     let _ = stream.set_nodelay(true);
     let (reader, writer) = stream.into_split();
-    let (encrypt, decrypt) = ciphers.map(|c| (c.send, c.recv)).unzip();
+    let encrypted = link.ciphers.is_some();
+    let (encrypt, decrypt) = link.ciphers.map(|c| (c.send, c.recv)).unzip();
     let (close, closed) = watch::channel(false);
     let slot = Arc::new(PeerSlot {
         addr,
         dialed,
+        mse: link.mse,
+        encrypted,
         wake: Notify::new(),
         close,
     });

@@ -102,6 +102,21 @@ impl Session {
         self.inner.limits.up.set(up);
         self.inner.limits.down.set(down);
     }
+
+    /// The encryption (MSE/PE) policy new connections use.
+    pub fn encryption(&self) -> crate::EncryptionPolicy {
+        self.inner.encryption()
+    }
+
+    /// Changes the encryption policy for connections made or accepted from
+    /// now on; established connections keep the mode they agreed.
+    pub fn set_encryption(&self, policy: crate::EncryptionPolicy) {
+        *self
+            .inner
+            .encryption
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = policy;
+    }
 }
 
 impl TorrentShared {
@@ -162,7 +177,7 @@ impl TorrentHandle {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .iter()
-            .map(|(key, slot)| (*key, !slot.dialed))
+            .map(|(key, slot)| (*key, (!slot.dialed, slot.mse, slot.encrypted)))
             .collect();
         let book = self
             .shared
@@ -172,17 +187,16 @@ impl TorrentHandle {
         let mut peers: Vec<PeerSummary> = statuses
             .into_iter()
             .filter_map(|s| {
-                let source = if *incoming.get(&s.key)? {
+                let &(incoming, mse, encrypted) = incoming.get(&s.key)?;
+                let source = if incoming {
                     crate::PeerSource::Incoming
                 } else {
                     book.source(s.addr).unwrap_or(crate::PeerSource::Given)
                 };
-                Some(PeerSummary::new(
-                    s,
-                    pieces,
-                    pieces.saturating_sub(have),
-                    source,
-                ))
+                let mut summary = PeerSummary::new(s, pieces, pieces.saturating_sub(have), source);
+                summary.mse = mse;
+                summary.encrypted = encrypted;
+                Some(summary)
             })
             .collect();
         drop(book);

@@ -19,9 +19,21 @@ pub(crate) struct Inner {
     /// Where the listener accepts peers.
     pub(crate) local_addr: SocketAddr,
     pub(crate) torrents: Mutex<HashMap<[u8; 20], Arc<TorrentShared>>>,
+    /// The encryption policy in force: starts as `config.encryption` and
+    /// can be changed while running (the daemon's APIs set it); new
+    /// connections read it, established ones keep what they agreed.
+    pub(crate) encryption: Mutex<shoal_mse::Policy>,
 }
 
 impl Inner {
+    /// The encryption policy for the next connection.
+    pub(crate) fn encryption(&self) -> shoal_mse::Policy {
+        *self
+            .encryption
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// What a new torrent takes from this session.
     pub(crate) fn links(&self) -> SessionLinks {
         SessionLinks {

@@ -85,7 +85,7 @@ impl Session {
             wire_id,
             peer_id: self.inner.config.peer_id,
             listen_port: self.local_addr().port(),
-            encryption: self.inner.config.encryption,
+            encryption: self.inner.encryption(),
         };
         let (info, peers) = crate::metadata::fetch(wanted, candidates)
             .await

@@ -52,6 +52,11 @@ pub struct PeerSummary {
     pub uploaded: u64,
     /// How long it has been connected.
     pub connected_for: Duration,
+    /// The connection began with an MSE/PE handshake (obfuscated, even
+    /// when the payload then went plaintext).
+    pub mse: bool,
+    /// The payload is RC4-encrypted (MSE with the RC4 method chosen).
+    pub encrypted: bool,
 }
 
 impl PeerSummary {
@@ -85,6 +90,8 @@ impl PeerSummary {
             downloaded: s.downloaded,
             uploaded: s.uploaded,
             connected_for: s.connected_for,
+            mse: false,
+            encrypted: false,
         }
     }
 

@@ -44,6 +44,7 @@ impl Session {
         let inner = Arc::new(Inner {
             timers,
             dht: Mutex::new(dht),
+            encryption: Mutex::new(config.encryption),
             config,
             limits,
             local_addr,

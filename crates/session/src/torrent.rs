@@ -58,6 +58,10 @@ pub(crate) struct PeerSlot {
     pub addr: SocketAddr,
     /// We opened the connection (the peer did not come to us).
     pub dialed: bool,
+    /// The connection went through an MSE/PE handshake.
+    pub mse: bool,
+    /// Its payload is RC4-encrypted.
+    pub encrypted: bool,
     /// Wakes the writer task: the engine has bytes for this peer.
     pub wake: Notify,
     /// Set to true to close the connection.

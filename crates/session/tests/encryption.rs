@@ -60,3 +60,43 @@ async fn each_policy_pair_that_can_talk_does_with_a_retry_in_the_other_mode() {
     // MSE first, refused by `disable`, then plaintext.
     transfer(tmp.path(), &torrent, Disable, Prefer).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_policy_set_at_run_time_applies_and_peers_show_the_encryption() {
+    let tmp = tempfile::tempdir().unwrap();
+    let torrent = make_content(&tmp.path().join("seed"), &[200_000, 50_000]);
+    // Bound with `disable`, which refuses MSE: the download below works
+    // only if the change to `require` is in force.
+    let seeder = session(&tmp.path().join("s"), EncryptionPolicy::Disable).await;
+    seeder.set_encryption(EncryptionPolicy::Require);
+    assert_eq!(seeder.encryption(), EncryptionPolicy::Require);
+    let _seed = seeder
+        .add_torrent(
+            torrent.clone(),
+            tmp.path().join("seed"),
+            TorrentOptions::default(),
+        )
+        .await
+        .unwrap();
+    let leecher = session(&tmp.path().join("l"), EncryptionPolicy::Require).await;
+    // Only the first file, so the leecher stays a leecher and keeps the
+    // connection after it is done.
+    let opts = TorrentOptions {
+        peers: vec![seeder.local_addr()],
+        file_priorities: vec![1, 0],
+        ..TorrentOptions::default()
+    };
+    let h = leecher
+        .add_torrent(torrent, tmp.path().join("got"), opts)
+        .await
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(60), h.wait_complete())
+        .await
+        .expect("download timed out");
+    let peers = h.peers();
+    let seed = peers
+        .iter()
+        .find(|p| p.addr == seeder.local_addr())
+        .expect("the seed is still connected");
+    assert!(seed.mse && seed.encrypted, "{seed:?}");
+}

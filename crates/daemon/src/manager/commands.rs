@@ -373,6 +373,26 @@ impl Daemon {
         Ok(())
     }
 
+    /// The encryption policy of new peer connections.
+    pub fn encryption(&self) -> shoal_session::EncryptionPolicy {
+        self.shared.session.encryption()
+    }
+
+    /// Changes the encryption policy of new peer connections (established
+    /// ones keep theirs) and keeps it across restarts.
+    pub fn set_encryption(
+        &self,
+        policy: shoal_session::EncryptionPolicy,
+    ) -> Result<(), DaemonError> {
+        self.shared.session.set_encryption(policy);
+        let mut state = self.lock();
+        state.daemon.encryption = Some(policy.to_string());
+        self.shared.store.save_daemon(&state.daemon)?;
+        drop(state);
+        self.bump();
+        Ok(())
+    }
+
     /// The queue sizes (downloads, seeds) in force; 0 means no limit.
     pub fn queue_limits(&self) -> (usize, usize) {
         self.shared.queue_limits(&self.lock())

@@ -55,6 +55,7 @@ impl Daemon {
         let store = Store::open(&config.state_dir)?;
         let mut session_config = SessionConfig::new(config.listen, store.resume_dir());
         session_config.max_peers = config.max_peers;
+        session_config.encryption = config.encryption;
         if config.dht {
             session_config.dht = Some(dht_config(&config.dht_bootstrap));
         }
@@ -67,6 +68,10 @@ impl Daemon {
             (config.max_upload, config.max_download)
         };
         session.set_rate_limits(up, down);
+        // A policy set through an API wins over the config file's.
+        if let Some(policy) = daemon.encryption.as_deref().and_then(|p| p.parse().ok()) {
+            session.set_encryption(policy);
+        }
         store.save_daemon(&daemon)?;
         let (scrape_requests, scrape_rx) = tokio::sync::mpsc::channel(SCRAPE_REQUESTS);
         let shared = Arc::new(Shared {

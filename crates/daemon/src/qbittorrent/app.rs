@@ -2,6 +2,7 @@
 
 use hyper::{Response, StatusCode};
 use serde_json::{Map, Value, json};
+use shoal_session::EncryptionPolicy;
 
 use super::form::Form;
 use super::reply::{ok, text};
@@ -75,7 +76,12 @@ fn preferences(d: &Daemon) -> Value {
         "dht": d.config().dht,
         "pex": true,
         "lsd": false,
-        "encryption": 0,
+        // qBittorrent has no `allow`; `prefer` (0) is the nearest.
+        "encryption": match d.encryption() {
+            EncryptionPolicy::Prefer | EncryptionPolicy::Allow => 0,
+            EncryptionPolicy::Require => 1,
+            EncryptionPolicy::Disable => 2,
+        },
         "max_connec_per_torrent": d.config().max_peers,
         "web_ui_port": 0,
         "bypass_local_auth": d.config().username.is_none(),
@@ -95,6 +101,15 @@ fn set_preferences(d: &Daemon, p: &Map<String, Value>) -> Result<(), String> {
         };
         d.set_rate_limits(pick(int("up_limit"), up), pick(int("dl_limit"), down))
             .map_err(|e| e.to_string())?;
+    }
+    if let Some(mode) = int("encryption") {
+        let policy = match mode {
+            0 => EncryptionPolicy::Prefer,
+            1 => EncryptionPolicy::Require,
+            2 => EncryptionPolicy::Disable,
+            _ => return Err("encryption must be 0, 1 or 2".into()),
+        };
+        d.set_encryption(policy).map_err(|e| e.to_string())?;
     }
     let queue = |k: &str| int(k).map(|n| usize::try_from(n).unwrap_or(0));
     let queueing = flag("queueing_enabled");

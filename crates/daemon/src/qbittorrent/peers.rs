@@ -10,7 +10,8 @@ use crate::PeerView;
 /// order: D/d download (we are interested; it unchokes/chokes us), U/u
 /// upload (it is interested; we unchoke/choke it), O optimistic unchoke,
 /// S snubbed, ? we unchoke it but it wants nothing, K it unchokes us but we
-/// want nothing, I incoming, H from the DHT, X from peer exchange.
+/// want nothing, I incoming, H from the DHT, X from peer exchange, E
+/// encrypted traffic (RC4), e encrypted handshake only (MSE, then plaintext).
 fn flags(p: &PeerView) -> Vec<(&'static str, &'static str)> {
     let mut f = Vec::new();
     if p.am_interested {
@@ -44,6 +45,11 @@ fn flags(p: &PeerView) -> Vec<(&'static str, &'static str)> {
         "dht" => f.push(("H", "Peer from DHT")),
         "pex" => f.push(("X", "Peer from PEX")),
         _ => {}
+    }
+    if p.encrypted {
+        f.push(("E", "Encrypted traffic"));
+    } else if p.mse {
+        f.push(("e", "Encrypted handshake"));
     }
     f
 }
@@ -99,6 +105,8 @@ mod tests {
             optimistic: true,
             snubbed: false,
             connected_secs: 5,
+            encrypted: false,
+            mse: false,
             flags: String::new(),
         }
     }
@@ -124,5 +132,16 @@ mod tests {
             ..view()
         };
         assert_eq!(peer(&idle)["flags"], "? K X");
+        let rc4 = PeerView {
+            encrypted: true,
+            mse: true,
+            ..view()
+        };
+        assert_eq!(peer(&rc4)["flags"], "d U O I E");
+        let obfuscated = PeerView {
+            mse: true,
+            ..view()
+        };
+        assert_eq!(peer(&obfuscated)["flags"], "d U O I e");
     }
 }

@@ -12,6 +12,7 @@ use serde_json::{Map, Value, json};
 use super::args::{SPEED_K, Style, canon, flag, float, stored_values, string, uint};
 use crate::Daemon;
 use crate::view::Status;
+use shoal_session::EncryptionPolicy;
 
 /// RPC version we claim: Transmission 4.1's, the first with JSON-RPC 2.0
 /// and snake_case keys (both served here, beside the legacy protocol).
@@ -66,7 +67,6 @@ const STORED: &[(&str, StoredDefault)] = &[
 /// value asked is kept, and the answer still says what shoal does.
 const DESCRIBED: &[&str] = &[
     "dht_enabled",
-    "encryption",
     "lpd_enabled",
     "peer_limit_global",
     "peer_limit_per_torrent",
@@ -155,7 +155,7 @@ pub(super) fn session_get(
         "dht_enabled": config.dht,
         "lpd_enabled": false,
         "pex_enabled": true,
-        "encryption": "tolerated",
+        "encryption": transmission_encryption(d.encryption()),
         "blocklist_size": 0,
         "speed_limit_down": down.map_or(0, |b| b / SPEED_K),
         "speed_limit_down_enabled": down.is_some(),
@@ -201,6 +201,11 @@ pub(super) fn session_get(
 
 /// `session-set`: applies the settings shoal has, keeps the others.
 pub(super) fn session_set(d: &Daemon, args: &Map<String, Value>) -> Result<Value, String> {
+    // Checked before anything is applied, so a bad value changes nothing.
+    let encryption = match string(args, "encryption") {
+        Some(name) => Some(policy_from_transmission(name)?),
+        None => None,
+    };
     let (mut up, mut down) = d.rate_limits();
     let limit = |enabled: Option<bool>, value: Option<u64>, current: Option<u64>| -> Option<u64> {
         let enabled = enabled.unwrap_or(current.is_some());
@@ -262,6 +267,9 @@ pub(super) fn session_set(d: &Daemon, args: &Map<String, Value>) -> Result<Value
             .map(|(k, _)| *k)
             .chain(DESCRIBED.iter().copied()),
     )?;
+    if let Some(policy) = encryption {
+        d.set_encryption(policy).map_err(|e| e.to_string())?;
+    }
     d.update_daemon(|r| {
         if let Some(dir) = dir {
             r.download_dir = Some(dir);
@@ -293,6 +301,28 @@ pub(super) fn session_set(d: &Daemon, args: &Map<String, Value>) -> Result<Value
     })
     .map_err(|e| e.to_string())?;
     Ok(json!({}))
+}
+
+/// Transmission's name for an encryption policy. It has no `disable`;
+/// `tolerated` (plaintext preferred) is the nearest.
+fn transmission_encryption(policy: EncryptionPolicy) -> &'static str {
+    match policy {
+        EncryptionPolicy::Require => "required",
+        EncryptionPolicy::Prefer => "preferred",
+        EncryptionPolicy::Allow | EncryptionPolicy::Disable => "tolerated",
+    }
+}
+
+/// The policy a Transmission `encryption` value names.
+fn policy_from_transmission(name: &str) -> Result<EncryptionPolicy, String> {
+    match name {
+        "required" => Ok(EncryptionPolicy::Require),
+        "preferred" => Ok(EncryptionPolicy::Prefer),
+        "tolerated" => Ok(EncryptionPolicy::Allow),
+        other => Err(format!(
+            "encryption must be required, preferred or tolerated, not {other:?}"
+        )),
+    }
 }
 
 /// A queue size from Transmission's `*-queue-enabled` / `*-queue-size`
