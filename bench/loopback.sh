@@ -4,7 +4,8 @@
 # default). Prints transfer seconds, MiB/s, the leecher's user+sys CPU seconds,
 # its peak RSS, and the shoal/libtorrent ratios. A benchmark, not a test.
 #
-# Usage: bench/loopback.sh          (env: BENCH_DIR=/tmp/shoal-bench SIZE_MIB=1024 RUNS=3)
+# Usage: bench/loopback.sh          (env: BENCH_DIR=/tmp/shoal-bench SIZE_MIB=1024 RUNS=3
+#                                    SHOAL_FLAGS="--encryption disable": extra flags for both shoal peers)
 # Needs: cargo, openssl, /usr/bin/python3 with python3-libtorrent, GNU time.
 # libtorrent runs through ../shared/interop/lt_peer.py over TCP (--no-utp), so
 # its process includes the Python interpreter (a few MiB of RSS, negligible CPU).
@@ -52,11 +53,12 @@ shoal_run() {
     local sp lp
     read -r sp lp < <("$I/freeport.py" 2 | xargs)
     rm -rf "$W/shoal_dl" "$W/shoal_state_l" "$W/shoal_state_s"
-    "$SHOAL" seed "$TORRENT" "$BENCH_DIR" --listen 127.0.0.1:$sp --state-dir "$W/shoal_state_s" >"$W/seed.log" 2>&1 &
+    # shellcheck disable=SC2086 # SHOAL_FLAGS is a list of flags
+    "$SHOAL" seed "$TORRENT" "$BENCH_DIR" --listen 127.0.0.1:$sp --state-dir "$W/shoal_state_s" ${SHOAL_FLAGS:-} >"$W/seed.log" 2>&1 &
     PIDS+=($!)
     for _ in $(seq 100); do grep -q "^seeding" "$W/seed.log" && break; sleep 0.1; done
     measure "$W/shoal.time" "$SHOAL" download "$TORRENT" -o "$W/shoal_dl" --listen 127.0.0.1:$lp \
-        --peer 127.0.0.1:$sp --state-dir "$W/shoal_state_l"
+        --peer 127.0.0.1:$sp --state-dir "$W/shoal_state_l" ${SHOAL_FLAGS:-}
     kill "${PIDS[-1]}" 2>/dev/null; wait "${PIDS[-1]}" 2>/dev/null || true
     cmp -s "$DATA" "$W/shoal_dl/$(basename "$DATA")" || die "shoal's copy differs"
 }
