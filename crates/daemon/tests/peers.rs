@@ -63,7 +63,11 @@ fn wait_field(addr: SocketAddr, field: &str, want: u64) {
 
 #[test]
 fn each_side_lists_the_other_with_its_figures() {
-    let seed = server(|c| c.dht = false);
+    // The seed requires RC4; the leecher keeps the default `prefer`.
+    let seed = server(|c| {
+        c.dht = false;
+        c.encryption = shoal_session::EncryptionPolicy::Require;
+    });
     common::write_complete(&seed.downloads, "p");
     let meta = base64::engine::general_purpose::STANDARD.encode(torrent_bytes("p"));
     let v = rpc(
@@ -103,7 +107,7 @@ fn each_side_lists_the_other_with_its_figures() {
     assert_eq!(seen_by_leech["progress"], 1.0, "{seen_by_leech}");
     assert_eq!(seen_by_leech["isIncoming"], false, "{seen_by_leech}");
     assert_eq!(seen_by_leech["clientIsInterested"], true, "{seen_by_leech}");
-    // Both sides `prefer` (the default): MSE with RC4.
+    // The seed requires it: MSE with RC4.
     assert_eq!(seen_by_leech["isEncrypted"], true, "{seen_by_leech}");
     assert!(
         seen_by_leech["flagStr"].as_str().unwrap().contains('E'),

@@ -216,9 +216,10 @@ fn oversize_initial_payload_is_refused_locally() {
 #[test]
 fn rc4_or_plaintext_per_policy_pair() {
     let cases = [
-        (Policy::Prefer, Policy::Prefer, Method::Rc4),
+        (Policy::Prefer, Policy::Prefer, Method::Plaintext),
         (Policy::Prefer, Policy::Allow, Method::Plaintext),
-        (Policy::Allow, Policy::Prefer, Method::Rc4),
+        (Policy::Allow, Policy::Prefer, Method::Plaintext),
+        (Policy::Prefer, Policy::Require, Method::Rc4),
         (Policy::Require, Policy::Allow, Method::Rc4),
         (Policy::Allow, Policy::Require, Method::Rc4),
     ];
