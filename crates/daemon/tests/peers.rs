@@ -251,7 +251,11 @@ fn a_seed_that_allows_encryption_picks_plaintext_inside_mse() {
         leech.addr,
         json!({ "method": "torrent-add", "arguments": { "filename": link } }),
     );
-    let p = wait_peer(seed.addr, |p| p["isIncoming"] == true);
+    // A connection that carries pieces: the magnet's metadata connection
+    // comes and goes before it.
+    let p = wait_peer(seed.addr, |p| {
+        p["isIncoming"] == true && p["bytesToPeer"].as_u64() > Some(0)
+    });
     assert_eq!(p["isEncrypted"], false, "{p}");
     assert!(!p["flagStr"].as_str().unwrap().contains('E'), "{p}");
     let detail = common::get_json(seed.addr, &format!("/api/v1/torrents/{hash}"));
