@@ -10,9 +10,8 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use common::{Tracker, UdpClient};
-use shoal_tracker_proto::Event;
-use shoal_tracker_proto::http::{AnnounceReply, AnnounceRequest, Peers};
+use common::{Tracker, UdpClient, announce_query};
+use shoal_tracker_proto::http::{AnnounceReply, Peers};
 use shoal_tracker_proto::udp::{self, Request, Response};
 
 const H: [u8; 20] = [0xcd; 20];
@@ -24,25 +23,6 @@ fn with_config(dir: &std::path::Path, toml: &str, extra: &[&str]) -> Tracker {
     let mut args = vec!["--config", file.to_str().unwrap()];
     args.extend_from_slice(extra);
     Tracker::start(&args)
-}
-
-fn announce_query(port: u16, left: u64) -> String {
-    AnnounceRequest {
-        info_hash: H,
-        peer_id: [port as u8; 20],
-        port,
-        uploaded: 0,
-        downloaded: 0,
-        left: Some(left),
-        event: Event::Started,
-        compact: true,
-        no_peer_id: false,
-        numwant: None,
-        key: None,
-        ip: None,
-        tracker_id: None,
-    }
-    .to_query()
 }
 
 /// Everything the server sends on one connection for `raw`, until it closes.
@@ -90,11 +70,11 @@ fn the_client_address_is_the_rightmost_forwarded_hop() {
     // The client claims 6.6.6.6; the proxy appended what it saw.
     let raw = format!(
         "GET /announce?{} HTTP/1.1\r\nX-Forwarded-For: 6.6.6.6, 127.0.0.9\r\nConnection: close\r\n\r\n",
-        announce_query(7001, 1)
+        announce_query(&H, 7001, 1)
     );
     assert!(exchange(&t, raw.as_bytes()).starts_with("HTTP/1.1 200 OK"));
     // A seeder sees the leecher at the proxy's word, not the client's.
-    let (_, body) = t.http_get(&format!("/announce?{}", announce_query(7002, 0)));
+    let (_, body) = t.http_get(&format!("/announce?{}", announce_query(&H, 7002, 0)));
     let AnnounceReply::Ok(r) = AnnounceReply::decode(&body).unwrap() else {
         panic!()
     };

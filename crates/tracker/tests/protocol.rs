@@ -24,22 +24,8 @@ fn http_announce(
     left: u64,
     extra: &str,
 ) -> AnnounceReply {
-    let req = shoal_tracker_proto::http::AnnounceRequest {
-        info_hash: *ih,
-        peer_id: [port as u8; 20],
-        port,
-        uploaded: 0,
-        downloaded: 0,
-        left: Some(left),
-        event: Event::Started,
-        compact: true,
-        no_peer_id: false,
-        numwant: None,
-        key: None,
-        ip: None,
-        tracker_id: None,
-    };
-    let (status, body) = t.http_get(&format!("{path}?{}{extra}", req.to_query()));
+    let query = common::announce_query(ih, port, left);
+    let (status, body) = t.http_get(&format!("{path}?{query}{extra}"));
     assert_eq!(status, "HTTP/1.1 200 OK");
     AnnounceReply::decode(&body).unwrap()
 }

@@ -185,3 +185,24 @@ pub fn interop_dir() -> PathBuf {
 pub fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
+
+/// The query string of a compact HTTP `started` announce for `info_hash`
+/// from `port` (its peer id derived from the port) with `left` bytes left.
+pub fn announce_query(info_hash: &[u8; 20], port: u16, left: u64) -> String {
+    shoal_tracker_proto::http::AnnounceRequest {
+        info_hash: *info_hash,
+        peer_id: [port as u8; 20],
+        port,
+        uploaded: 0,
+        downloaded: 0,
+        left: Some(left),
+        event: Event::Started,
+        compact: true,
+        no_peer_id: false,
+        numwant: None,
+        key: None,
+        ip: None,
+        tracker_id: None,
+    }
+    .to_query()
+}
