@@ -42,6 +42,13 @@ pub struct DaemonArgs {
     /// disable (default prefer; a policy later set through an API wins).
     #[arg(long, value_name = "POLICY")]
     encryption: Option<shoal_session::EncryptionPolicy>,
+    /// Do not ask the router to forward the peer port (PCP, NAT-PMP, UPnP).
+    #[arg(long)]
+    no_port_mapping: bool,
+    /// Do not look for peers on the local network (BEP 14 local service
+    /// discovery).
+    #[arg(long)]
+    no_lsd: bool,
 }
 
 /// Runs `shoal daemon`.
@@ -68,6 +75,12 @@ pub fn run(args: &DaemonArgs) -> anyhow::Result<ExitCode> {
     }
     if args.no_dht {
         config.dht = false;
+    }
+    if args.no_port_mapping {
+        config.port_mapping = false;
+    }
+    if args.no_lsd {
+        config.lsd = false;
     }
     if let Some(policy) = args.encryption {
         config.encryption = policy;

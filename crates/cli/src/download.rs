@@ -85,6 +85,13 @@ pub struct NetArgs {
     /// first, accept encrypted) or disable.
     #[arg(long, value_name = "POLICY", default_value = "prefer")]
     encryption: EncryptionPolicy,
+    /// Do not ask the router to forward the peer port (PCP, NAT-PMP, UPnP).
+    #[arg(long)]
+    no_port_mapping: bool,
+    /// Do not look for peers on the local network (BEP 14 local service
+    /// discovery).
+    #[arg(long)]
+    no_lsd: bool,
 }
 
 fn parse_rate(s: &str) -> Result<u64, String> {
@@ -223,6 +230,8 @@ fn run(
         config.max_upload = net.max_up;
         config.max_download = net.max_down;
         config.encryption = net.encryption;
+        config.port_mapping = !net.no_port_mapping;
+        config.lsd = !net.no_lsd;
         if !net.no_dht {
             // Bound beside the peer socket (same address and port, UDP).
             let mut dht = shoal_session::DhtConfig::new(SocketAddr::from(([0, 0, 0, 0], 0)));
@@ -236,6 +245,9 @@ fn run(
         let session = bind(config, net.listen).await?;
         if let Some(dht) = session.dht() {
             eprintln!("DHT node on {}", dht.local_addr());
+        }
+        if let Some(watch) = session.watch_port_mapping() {
+            tokio::spawn(show_port_mapping(watch));
         }
         let (torrent, peers) = match source {
             Source::Torrent(torrent) => (*torrent, net.peers.clone()),
@@ -369,5 +381,24 @@ fn warn_if_short_of_space(dir: &std::path::Path, needed: u64) {
         ),
         // Unknown free space is no reason to say anything: writes will tell.
         Ok(_) | Err(_) => {}
+    }
+}
+
+/// Prints each new port mapping the router grants (one line per change).
+async fn show_port_mapping(mut watch: tokio::sync::watch::Receiver<shoal_session::PortMapStatus>) {
+    let mut shown = String::new();
+    while watch.changed().await.is_ok() {
+        let status = watch.borrow_and_update().clone();
+        let (Some(method), Some(port)) = (status.method, status.tcp_port) else {
+            continue;
+        };
+        let external = status
+            .external_ip
+            .map_or_else(|| "?".to_owned(), |ip| ip.to_string());
+        let line = format!("port mapped by {method}: {external}:{port}");
+        if line != shown {
+            eprintln!("{line}");
+            shown = line;
+        }
     }
 }

@@ -58,6 +58,12 @@ pub struct DaemonConfig {
     /// Run a DHT node (on the peer port, UDP) to find peers and magnet
     /// links' metadata without trackers.
     pub dht: bool,
+    /// Map the peer port on the router (PCP, NAT-PMP, UPnP IGD) so peers
+    /// outside can connect in; never on a loopback `listen` address.
+    pub port_mapping: bool,
+    /// Find peers on the local network (BEP 14 local service discovery);
+    /// never on a loopback `listen` address.
+    pub lsd: bool,
     /// DHT nodes to bootstrap from, `HOST:PORT` (empty: the public routers).
     pub dht_bootstrap: Vec<String>,
     /// Encryption (MSE/PE) of peer connections: `prefer`, `require`,
@@ -95,6 +101,8 @@ impl Default for DaemonConfig {
             max_active_seeds: 0,
             start_paused: false,
             dht: true,
+            port_mapping: true,
+            lsd: true,
             dht_bootstrap: Vec::new(),
             encryption: shoal_session::EncryptionPolicy::default(),
         }

@@ -48,6 +48,13 @@ fn render(d: &crate::Daemon) -> String {
         "gauge",
         d.dht_nodes().to_string(),
     );
+    let mapping = d.session().port_mapping();
+    gauge(
+        "shoal_port_mapped",
+        "1 when the router maps the peer port (PCP, NAT-PMP or UPnP), else 0.",
+        "gauge",
+        u8::from(mapping.as_ref().is_some_and(|s| s.is_mapped())).to_string(),
+    );
     gauge(
         "shoal_peers",
         "Connected peers over all torrents.",

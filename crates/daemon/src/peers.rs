@@ -94,6 +94,7 @@ pub(crate) fn source_name(source: PeerSource) -> &'static str {
         PeerSource::Pex => "pex",
         PeerSource::Given => "given",
         PeerSource::Incoming => "incoming",
+        PeerSource::Lsd => "lsd",
     }
 }
 
@@ -130,7 +131,7 @@ pub(crate) fn transmission_flags(p: &PeerSummary) -> String {
         PeerSource::Dht => f.push('H'),
         PeerSource::Pex => f.push('X'),
         PeerSource::Incoming => f.push('I'),
-        PeerSource::Tracker | PeerSource::Given => {}
+        PeerSource::Tracker | PeerSource::Given | PeerSource::Lsd => {}
     }
     f
 }

@@ -173,6 +173,12 @@ impl Lsd {
         self.torrents.remove(info_hash);
     }
 
+    /// Keeps only the torrents `keep` says yes to (the driver drops those
+    /// the session no longer runs).
+    pub fn retain(&mut self, mut keep: impl FnMut(&[u8; 20]) -> bool) {
+        self.torrents.retain(|ih, _| keep(ih));
+    }
+
     /// When the next announce is due (`None`: no torrent).
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.torrents.values().min().copied()

@@ -32,6 +32,12 @@ pub struct SessionConfig {
     /// Encryption (MSE/PE) of peer connections: what to dial with, what to
     /// accept (`prefer`: try encrypted, accept plaintext).
     pub encryption: shoal_mse::Policy,
+    /// Map the peer port (TCP) and the DHT port (UDP) on the gateway with
+    /// PCP, NAT-PMP or UPnP IGD. Never on a loopback `listen` address.
+    pub port_mapping: bool,
+    /// Find peers of public torrents on the LAN (local service discovery,
+    /// BEP 14). Never on a loopback `listen` address.
+    pub lsd: bool,
 }
 
 impl SessionConfig {
@@ -49,6 +55,8 @@ impl SessionConfig {
             max_download: None,
             dht: None,
             encryption: shoal_mse::Policy::default(),
+            port_mapping: false,
+            lsd: false,
         }
     }
 }

@@ -22,6 +22,8 @@ pub enum PeerSource {
     Given,
     /// It connected to us.
     Incoming,
+    /// A local service discovery (BEP 14) announce on the LAN.
+    Lsd,
 }
 
 /// Known peer addresses and their dialing state, on the wall clock.

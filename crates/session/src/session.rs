@@ -40,8 +40,37 @@ impl Session {
             Some(dht) => Some(Arc::new(start_dht(dht, &config, local_addr).await?)),
             None => None,
         };
+        // A session on loopback (every test's) sends no multicast and
+        // never talks to a gateway, as its DHT never contacts the routers.
+        let on_lan = !local_addr.ip().is_loopback();
+        let lsd = if config.lsd && on_lan {
+            match crate::lsd::open(local_addr) {
+                Ok(sock) => Some((sock, tokio::sync::mpsc::unbounded_channel())),
+                Err(e) => {
+                    tracing::warn!("local peer discovery off: {e}");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        let portmap = (config.port_mapping && on_lan).then(|| {
+            crate::portmap::PortMapper::start(crate::portmap::Target {
+                local_ip: local_addr.ip(),
+                tcp_port: local_addr.port(),
+                udp_port: dht
+                    .as_ref()
+                    .map_or(local_addr.port(), |d| d.local_addr().port()),
+            })
+        });
+        let (lsd_tx, lsd) = match lsd {
+            Some((sock, (tx, rx))) => (Some(tx), Some((sock, rx))),
+            None => (None, None),
+        };
         let (timers, kicks) = crate::timers::Timers::new();
         let inner = Arc::new(Inner {
+            lsd: lsd_tx,
+            portmap,
             timers,
             dht: Mutex::new(dht),
             encryption: Mutex::new(config.encryption),
@@ -50,6 +79,9 @@ impl Session {
             local_addr,
             torrents: Mutex::new(HashMap::new()),
         });
+        if let Some((sock, rx)) = lsd {
+            crate::lsd::start(&inner, sock, rx);
+        }
         tokio::spawn(accept_loop(Arc::clone(&inner), listener));
         tokio::spawn(crate::timers::run(Arc::downgrade(&inner), kicks));
         Ok(Session { inner })
@@ -58,6 +90,21 @@ impl Session {
     /// The address peers can reach us on.
     pub fn local_addr(&self) -> SocketAddr {
         self.inner.local_addr
+    }
+
+    /// What port mapping has achieved (`None`: it does not run).
+    pub fn port_mapping(&self) -> Option<crate::PortMapStatus> {
+        self.inner.portmap.as_ref().map(|p| p.status())
+    }
+
+    /// A receiver that sees each change of [`Session::port_mapping`].
+    pub fn watch_port_mapping(&self) -> Option<tokio::sync::watch::Receiver<crate::PortMapStatus>> {
+        self.inner.portmap.as_ref().map(|p| p.watch())
+    }
+
+    /// Whether local peer discovery (BEP 14) runs.
+    pub fn lsd_enabled(&self) -> bool {
+        self.inner.lsd.is_some()
     }
 
     /// The DHT node, if this session runs one.
@@ -163,6 +210,14 @@ impl Session {
                 port,
             ));
         }
+        if let Some(lsd) = self
+            .inner
+            .lsd
+            .as_ref()
+            .filter(|_| !shared.torrent.info.private)
+        {
+            let _ = lsd.send(info_hash);
+        }
         self.inner.timers.kick(shared);
         Ok(handle)
     }
@@ -184,6 +239,9 @@ impl Session {
             if let Some(task) = announcer {
                 let _ = task.await;
             }
+        }
+        if let Some(portmap) = &self.inner.portmap {
+            portmap.shutdown().await;
         }
         self.stop_dht().await;
     }

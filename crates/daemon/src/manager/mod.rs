@@ -56,6 +56,8 @@ impl Daemon {
         let mut session_config = SessionConfig::new(config.listen, store.resume_dir());
         session_config.max_peers = config.max_peers;
         session_config.encryption = config.encryption;
+        session_config.port_mapping = config.port_mapping;
+        session_config.lsd = config.lsd;
         if config.dht {
             session_config.dht = Some(dht_config(&config.dht_bootstrap));
         }

@@ -92,9 +92,12 @@ pub(super) async fn dispatch(
             ok(json!({}))
         }
         "free_space" => ok(session::free_space(args)?),
-        // No port test service is asked: shoal makes no outside requests
-        // on its own. The answer says the port is not known to be open.
-        "port_test" => ok(json!({ "port-is-open": false })),
+        // No outside port test service is asked (shoal makes no requests
+        // to third parties on its own): the port is open when the router
+        // mapped it.
+        "port_test" => {
+            ok(json!({ "port-is-open": d.session().port_mapping().is_some_and(|s| s.is_mapped()) }))
+        }
         // No blocklist: nothing is blocked, and the answer says so.
         "blocklist_update" => ok(json!({ "blocklist-size": 0 })),
         // Stored and reported, not applied: shoal has no bandwidth groups.

@@ -70,7 +70,7 @@ pub(super) fn detail_fields(snap: &TorrentSnapshot, style: Style) -> Map<String,
     let from = |source: &str| detail.peers.iter().filter(|p| p.source == source).count();
     let peers_from = style.object(json!({
         "from_cache": 0, "from_dht": from("dht"), "from_incoming": from("incoming"),
-        "from_lpd": 0, "from_ltep": 0, "from_pex": from("pex"), "from_tracker": from("tracker"),
+        "from_lpd": from("lsd"), "from_ltep": 0, "from_pex": from("pex"), "from_tracker": from("tracker"),
     }));
     let mut trackers = Vec::new();
     for (tier, urls) in detail.trackers.iter().enumerate() {

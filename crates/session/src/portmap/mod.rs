@@ -1,0 +1,202 @@
+//! The port-mapping driver: one task that maps the peer port (TCP) and the
+//! DHT port (UDP) on the gateway, keeps the mappings alive and removes them
+//! on a clean shutdown. It tries PCP, then NAT-PMP (`gateway.rs`) on the
+//! default gateway of `/proc/net/route`, then UPnP IGD (`upnp.rs`); after a
+//! success the method that worked is tried first. The protocol decisions
+//! are `shoal_portmap`'s; this only moves datagrams and streams and reads
+//! the clock. A session bound to a loopback address never starts it.
+
+mod gateway;
+mod upnp;
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
+
+use shoal_portmap::lease::Schedule;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+/// Lifetime asked for, in seconds (RFC 6886 recommends 7200; UPnP routers
+/// get the same, or permanent when that is all they keep).
+const LIFETIME: u32 = 7200;
+/// Longest a clean shutdown waits for the mappings to be removed.
+const REMOVE_WAIT: Duration = Duration::from_secs(3);
+
+/// What the port mapping has achieved, for the APIs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PortMapStatus {
+    /// The method holding the mappings: `pcp`, `nat-pmp` or `upnp`.
+    pub method: Option<&'static str>,
+    /// The gateway's external address, when it told us.
+    pub external_ip: Option<IpAddr>,
+    /// The external port mapped to our peer port (TCP).
+    pub tcp_port: Option<u16>,
+    /// The external port mapped to our DHT port (UDP).
+    pub udp_port: Option<u16>,
+    /// Why the last attempt failed (cleared by a success).
+    pub error: Option<String>,
+}
+
+impl PortMapStatus {
+    /// Whether peers outside can reach our peer port through the gateway.
+    pub fn is_mapped(&self) -> bool {
+        self.tcp_port.is_some()
+    }
+}
+
+/// The ports to map and where from.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Target {
+    /// The session's address (unspecified: the kernel picks per gateway).
+    pub(crate) local_ip: IpAddr,
+    /// The peer port (TCP).
+    pub(crate) tcp_port: u16,
+    /// The DHT port (UDP).
+    pub(crate) udp_port: u16,
+}
+
+/// Mappings held, so they can be renewed and removed.
+#[derive(Debug, Clone)]
+pub(crate) enum Held {
+    /// Through PCP or NAT-PMP.
+    Gateway(gateway::Held),
+    /// Through UPnP IGD.
+    Upnp(upnp::Held),
+}
+
+/// A running mapper: its status and the way to stop it.
+pub(crate) struct PortMapper {
+    status: watch::Receiver<PortMapStatus>,
+    stop: watch::Sender<bool>,
+    task: std::sync::Mutex<Option<JoinHandle<()>>>,
+}
+
+impl PortMapper {
+    /// Starts mapping `target`.
+    pub(crate) fn start(target: Target) -> PortMapper {
+        let (status_tx, status) = watch::channel(PortMapStatus::default());
+        let (stop, stop_rx) = watch::channel(false);
+        let task = tokio::spawn(run(target, status_tx, stop_rx));
+        PortMapper {
+            status,
+            stop,
+            task: std::sync::Mutex::new(Some(task)),
+        }
+    }
+
+    /// The current status.
+    pub(crate) fn status(&self) -> PortMapStatus {
+        self.status.borrow().clone()
+    }
+
+    /// A receiver that sees every change of the status.
+    pub(crate) fn watch(&self) -> watch::Receiver<PortMapStatus> {
+        self.status.clone()
+    }
+
+    /// Removes the mappings (a few seconds at most) and ends the task.
+    pub(crate) async fn shutdown(&self) {
+        let _ = self.stop.send(true);
+        let task = self
+            .task
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        if let Some(task) = task {
+            let _ = tokio::time::timeout(REMOVE_WAIT * 2, task).await;
+        }
+    }
+}
+
+async fn run(
+    target: Target,
+    status: watch::Sender<PortMapStatus>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut schedule = Schedule::new(std::time::Instant::now());
+    let mut held: Option<Held> = None;
+    let mut nonces = gateway::Nonces::new();
+    loop {
+        let wait = schedule
+            .deadline()
+            .saturating_duration_since(std::time::Instant::now());
+        tokio::select! {
+            () = tokio::time::sleep_until(Instant::now() + wait) => {}
+            _ = stop.changed() => break,
+        }
+        let attempt = tokio::select! {
+            result = attempt(target, held.as_ref(), &mut nonces) => result,
+            _ = stop.changed() => break,
+        };
+        let now = std::time::Instant::now();
+        match attempt {
+            Ok((new_status, new_held, lifetime)) => {
+                tracing::info!(
+                    method = new_status.method,
+                    external = ?new_status.external_ip,
+                    tcp = ?new_status.tcp_port,
+                    udp = ?new_status.udp_port,
+                    "port mapped"
+                );
+                held = Some(new_held);
+                schedule.mapped(now, lifetime);
+                status.send_replace(new_status);
+            }
+            Err(error) => {
+                tracing::debug!("port mapping failed: {error}");
+                schedule.failed(now);
+                status.send_modify(|s| s.error = Some(error));
+            }
+        }
+    }
+    if let Some(held) = held {
+        let _ = tokio::time::timeout(REMOVE_WAIT, remove(target, held)).await;
+        tracing::info!("port mapping removed");
+    }
+    status.send_replace(PortMapStatus::default());
+}
+
+/// One round: renew or create the mappings with the method that worked
+/// last, else each in turn.
+async fn attempt(
+    target: Target,
+    held: Option<&Held>,
+    nonces: &mut gateway::Nonces,
+) -> Result<(PortMapStatus, Held, u32), String> {
+    let upnp_first = matches!(held, Some(Held::Upnp(_)));
+    let mut errors = Vec::new();
+    for use_upnp in [upnp_first, !upnp_first] {
+        let result = if use_upnp {
+            upnp::map(target, LIFETIME)
+                .await
+                .map(|(s, h, l)| (s, Held::Upnp(h), l))
+        } else {
+            match default_gateway() {
+                Some(gw) => gateway::map(target, gw, nonces, LIFETIME)
+                    .await
+                    .map(|(s, h, l)| (s, Held::Gateway(h), l)),
+                None => Err("no default gateway".to_owned()),
+            }
+        };
+        match result {
+            Ok(done) => return Ok(done),
+            Err(e) => errors.push(e),
+        }
+    }
+    Err(errors.join("; "))
+}
+
+async fn remove(target: Target, held: Held) {
+    match held {
+        Held::Gateway(h) => gateway::remove(target, h).await,
+        Held::Upnp(h) => upnp::remove(target, h).await,
+    }
+}
+
+/// The default IPv4 gateway, from `/proc/net/route`.
+fn default_gateway() -> Option<Ipv4Addr> {
+    // A small procfs read, which does not block on a disk.
+    let text = std::fs::read_to_string("/proc/net/route").ok()?;
+    shoal_portmap::gateway::default_gateway(&text).map(|(ip, _)| ip)
+}
