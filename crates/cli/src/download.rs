@@ -88,6 +88,14 @@ pub struct NetArgs {
     /// Do not ask the router to forward the peer port (PCP, NAT-PMP, UPnP).
     #[arg(long)]
     no_port_mapping: bool,
+    /// Port mapping method to use (repeatable): pcp, nat-pmp or upnp
+    /// (default: all, in that order).
+    #[arg(
+        long = "port-mapping-method",
+        value_name = "METHOD",
+        conflicts_with = "no_port_mapping"
+    )]
+    port_mapping_methods: Vec<shoal_session::PortMapMethod>,
     /// Do not look for peers on the local network (BEP 14 local service
     /// discovery).
     #[arg(long)]
@@ -231,6 +239,11 @@ fn run(
         config.max_download = net.max_down;
         config.encryption = net.encryption;
         config.port_mapping = !net.no_port_mapping;
+        if !net.port_mapping_methods.is_empty() {
+            config
+                .port_mapping_methods
+                .clone_from(&net.port_mapping_methods);
+        }
         config.lsd = !net.no_lsd;
         if !net.no_dht {
             // Bound beside the peer socket (same address and port, UDP).

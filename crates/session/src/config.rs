@@ -35,6 +35,9 @@ pub struct SessionConfig {
     /// Map the peer port (TCP) and the DHT port (UDP) on the gateway with
     /// PCP, NAT-PMP or UPnP IGD. Never on a loopback `listen` address.
     pub port_mapping: bool,
+    /// The port mapping methods to use (default: PCP, falling back to
+    /// NAT-PMP, then UPnP IGD).
+    pub port_mapping_methods: Vec<crate::PortMapMethod>,
     /// Find peers of public torrents on the LAN (local service discovery,
     /// BEP 14). Never on a loopback `listen` address.
     pub lsd: bool,
@@ -56,6 +59,7 @@ impl SessionConfig {
             dht: None,
             encryption: shoal_mse::Policy::default(),
             port_mapping: false,
+            port_mapping_methods: crate::PortMapMethod::ALL.to_vec(),
             lsd: false,
         }
     }

@@ -42,7 +42,7 @@ pub use http::{HttpFetched, MAX_REDIRECTS, http_get, http_get_following};
 pub use magnet::FetchedMetadata;
 pub use peer_summary::{PeerSummary, client_name};
 pub use peers::PeerSource;
-pub use portmap::PortMapStatus;
+pub use portmap::{PortMapMethod, PortMapStatus};
 pub use session::Session;
 /// The encryption (MSE/PE) policy of a session's peer connections.
 pub use shoal_mse::Policy as EncryptionPolicy;

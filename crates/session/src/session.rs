@@ -61,6 +61,7 @@ impl Session {
                 udp_port: dht
                     .as_ref()
                     .map_or(local_addr.port(), |d| d.local_addr().port()),
+                methods: crate::portmap::Methods::from_list(&config.port_mapping_methods),
             })
         });
         let (lsd_tx, lsd) = match lsd {

@@ -156,13 +156,18 @@ async fn natpmp_map(
 pub(crate) async fn map(
     target: Target,
     gateway: Ipv4Addr,
-    nonces: &mut Nonces,
+    nonces: &Nonces,
     lifetime: u32,
 ) -> Result<(PortMapStatus, Held, u32), String> {
     let sock = socket(target, gateway).await?;
     let client = sock.local_addr().map_err(|e| e.to_string())?.ip();
     let tcp = pcp_request(client, nonces, Protocol::Tcp, target.tcp_port, lifetime);
-    match pcp_map(&sock, tcp).await? {
+    let pcp = if target.methods.pcp {
+        pcp_map(&sock, tcp).await?
+    } else {
+        Err(PcpError::NatPmpOnly)
+    };
+    match pcp {
         Ok(tcp) => {
             let udp = pcp_request(client, nonces, Protocol::Udp, target.udp_port, lifetime);
             let udp = pcp_map(&sock, udp).await.ok().and_then(Result::ok);
@@ -181,7 +186,8 @@ pub(crate) async fn map(
             };
             return Ok((status, held, granted));
         }
-        Err(PcpError::NatPmpOnly) => {}
+        Err(PcpError::NatPmpOnly) if target.methods.nat_pmp => {}
+        Err(PcpError::NatPmpOnly) => return Err("the gateway speaks NAT-PMP, not PCP".to_owned()),
         Err(e) => return Err(e.to_string()),
     }
     let external_ip = exchange(

@@ -45,6 +45,59 @@ impl PortMapStatus {
     }
 }
 
+/// A way to ask a gateway for a port mapping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PortMapMethod {
+    /// PCP (RFC 6887).
+    Pcp,
+    /// NAT-PMP (RFC 6886).
+    NatPmp,
+    /// UPnP IGD (SSDP and SOAP).
+    Upnp,
+}
+
+impl PortMapMethod {
+    /// Every method, in the order they are tried.
+    pub const ALL: [PortMapMethod; 3] = [
+        PortMapMethod::Pcp,
+        PortMapMethod::NatPmp,
+        PortMapMethod::Upnp,
+    ];
+}
+
+impl std::str::FromStr for PortMapMethod {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "pcp" => Ok(PortMapMethod::Pcp),
+            "nat-pmp" | "natpmp" => Ok(PortMapMethod::NatPmp),
+            "upnp" => Ok(PortMapMethod::Upnp),
+            _ => Err(format!(
+                "unknown port mapping method {s:?} (pcp, nat-pmp, upnp)"
+            )),
+        }
+    }
+}
+
+/// Which methods may be used.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Methods {
+    pub(crate) pcp: bool,
+    pub(crate) nat_pmp: bool,
+    pub(crate) upnp: bool,
+}
+
+impl Methods {
+    /// The methods in `list`.
+    pub(crate) fn from_list(list: &[PortMapMethod]) -> Methods {
+        Methods {
+            pcp: list.contains(&PortMapMethod::Pcp),
+            nat_pmp: list.contains(&PortMapMethod::NatPmp),
+            upnp: list.contains(&PortMapMethod::Upnp),
+        }
+    }
+}
+
 /// The ports to map and where from.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Target {
@@ -54,6 +107,8 @@ pub(crate) struct Target {
     pub(crate) tcp_port: u16,
     /// The DHT port (UDP).
     pub(crate) udp_port: u16,
+    /// The methods allowed.
+    pub(crate) methods: Methods,
 }
 
 /// Mappings held, so they can be renewed and removed.
@@ -116,7 +171,7 @@ async fn run(
 ) {
     let mut schedule = Schedule::new(std::time::Instant::now());
     let mut held: Option<Held> = None;
-    let mut nonces = gateway::Nonces::new();
+    let nonces = gateway::Nonces::new();
     loop {
         let wait = schedule
             .deadline()
@@ -126,7 +181,7 @@ async fn run(
             _ = stop.changed() => break,
         }
         let attempt = tokio::select! {
-            result = attempt(target, held.as_ref(), &mut nonces) => result,
+            result = attempt(target, held.as_ref(), nonces) => result,
             _ = stop.changed() => break,
         };
         let now = std::time::Instant::now();
@@ -162,18 +217,22 @@ async fn run(
 async fn attempt(
     target: Target,
     held: Option<&Held>,
-    nonces: &mut gateway::Nonces,
+    nonces: gateway::Nonces,
 ) -> Result<(PortMapStatus, Held, u32), String> {
     let upnp_first = matches!(held, Some(Held::Upnp(_)));
     let mut errors = Vec::new();
     for use_upnp in [upnp_first, !upnp_first] {
+        let methods = target.methods;
+        if (use_upnp && !methods.upnp) || (!use_upnp && !methods.pcp && !methods.nat_pmp) {
+            continue;
+        }
         let result = if use_upnp {
             upnp::map(target, LIFETIME)
                 .await
                 .map(|(s, h, l)| (s, Held::Upnp(h), l))
         } else {
             match default_gateway() {
-                Some(gw) => gateway::map(target, gw, nonces, LIFETIME)
+                Some(gw) => gateway::map(target, gw, &nonces, LIFETIME)
                     .await
                     .map(|(s, h, l)| (s, Held::Gateway(h), l)),
                 None => Err("no default gateway".to_owned()),
