@@ -53,6 +53,8 @@ pub fn run_ok(cmd: &mut Command) -> Output {
     out
 }
 
+pub mod netns;
+
 /// Deterministic content from `mkdata.sh` (SIZE as the script takes it).
 pub fn make_content(dir: &Path, size: &str, files: u32, name: &str) -> PathBuf {
     let out = run_ok(

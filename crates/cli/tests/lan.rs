@@ -1,0 +1,251 @@
+//! Reachability on a LAN, in network namespaces this test builds (root and
+//! `ip` needed, as in CI; nothing leaves the namespaces):
+//!
+//! - local service discovery (BEP 14): two shoal processes on two ends of a
+//!   veth pair, with no tracker, no DHT and no `--peer`, find each other
+//!   and complete;
+//! - port mapping: a LAN namespace behind a router namespace that NATs
+//!   (nftables masquerade) and runs miniupnpd; shoal maps its port over
+//!   UPnP IGD, and separately over NAT-PMP, a peer in the WAN namespace
+//!   downloads from it through the mapping, and the mapping is gone after
+//!   shoal's clean shutdown.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use common::netns::{Netns, require_netns, unique};
+use common::*;
+
+/// Content of 2 MiB and its torrent.
+fn content_and_torrent(tmp: &Path) -> (PathBuf, PathBuf) {
+    let content = make_content(&tmp.join("src"), "2", 1, "content");
+    let torrent = tmp.join("t.torrent");
+    shoal_create(&content, &torrent, &[]);
+    (content, torrent)
+}
+
+/// `shoal ARGS... --state-dir DIR --listen ADDR --no-dht` inside `ns`.
+fn shoal_in(ns: &Netns, args: &[&str], state: &Path, listen: &str) -> Command {
+    let mut cmd = ns.command(env!("CARGO_BIN_EXE_shoal"));
+    cmd.args(args)
+        .arg("--state-dir")
+        .arg(state)
+        .args(["--listen", listen, "--no-dht"]);
+    cmd
+}
+
+#[test]
+fn lsd_peers_in_two_namespaces_find_each_other_and_complete() {
+    require_netns();
+    let tmp = tempfile::tempdir().unwrap();
+    let (content, torrent) = content_and_torrent(tmp.path());
+    let a = Netns::new(&unique("lsda"));
+    let b = Netns::new(&unique("lsdb"));
+    a.link(&b, "10.201.0.1/24", "10.201.0.2/24", "l");
+    let t = torrent.to_str().unwrap();
+    let src = content.parent().unwrap().to_str().unwrap();
+    let mut seed = Proc::spawn(
+        "seed",
+        &mut shoal_in(
+            &a,
+            &["seed", t, src, "--no-port-mapping"],
+            &tmp.path().join("s1"),
+            "10.201.0.1:6881",
+        ),
+        tmp.path(),
+    );
+    seed.wait_until("seeding", Duration::from_secs(30), |p| {
+        p.stderr().contains("seeding on")
+    });
+    let out = tmp.path().join("dl");
+    let o = out.to_str().unwrap();
+    let mut dl = Proc::spawn(
+        "leech",
+        &mut shoal_in(
+            &b,
+            &["download", t, "-o", o, "--no-port-mapping"],
+            &tmp.path().join("s2"),
+            "10.201.0.2:6881",
+        ),
+        tmp.path(),
+    );
+    dl.wait_success(Duration::from_secs(60));
+    assert_verified(&torrent, &out);
+}
+
+/// WAN (5.5.5.2) — router (5.5.5.1 outside, 192.168.77.1 inside, NAT and
+/// miniupnpd) — LAN (192.168.77.2). miniupnpd refuses a private external
+/// address, so the WAN side has a public-looking one; the namespaces have
+/// no link to the host, so nothing can leave them.
+struct NatLab {
+    _miniupnpd: Proc,
+    lan: Netns,
+    router: Netns,
+    wan: Netns,
+}
+
+fn nat_lab(tmp: &Path, tag: &str, nat_pmp: bool, upnp: bool) -> NatLab {
+    require_netns();
+    require("/usr/sbin/miniupnpd", &["--version"]);
+    require("nft", &["--version"]);
+    let wan = Netns::new(&unique(&format!("{tag}w")));
+    let router = Netns::new(&unique(&format!("{tag}r")));
+    let lan = Netns::new(&unique(&format!("{tag}l")));
+    let (ext, _) = router.link(&wan, "5.5.5.1/24", "5.5.5.2/24", &format!("{tag}x"));
+    let (int, _) = router.link(
+        &lan,
+        "192.168.77.1/24",
+        "192.168.77.2/24",
+        &format!("{tag}i"),
+    );
+    lan.ip(&["route", "add", "default", "via", "192.168.77.1"]);
+    run_ok(
+        router
+            .command("sysctl")
+            .args(["-qw", "net.ipv4.ip_forward=1"]),
+    );
+    // The table and chains miniupnpd 2.3.1's nftables backend fills by
+    // default (its nft_init.sh would make them, with a drop policy).
+    let rules = format!(
+        "table inet filter {{
+  chain miniupnpd {{ }}
+  chain prerouting_miniupnpd {{ }}
+  chain postrouting_miniupnpd {{ }}
+  chain forward {{ type filter hook forward priority 0; policy accept; jump miniupnpd; }}
+  chain prerouting {{ type nat hook prerouting priority -100; policy accept; jump prerouting_miniupnpd; }}
+  chain postrouting {{ type nat hook postrouting priority 100; policy accept; jump postrouting_miniupnpd; oifname \"{ext}\" masquerade; }}
+}}\n"
+    );
+    let nft_file = tmp.join(format!("{tag}.nft"));
+    std::fs::write(&nft_file, rules).unwrap();
+    run_ok(router.command("nft").arg("-f").arg(&nft_file));
+    let yes = |b: bool| if b { "yes" } else { "no" };
+    let conf = format!(
+        "ext_ifname={ext}\nlistening_ip={int}\nhttp_port=5000\n\
+         enable_natpmp={}\nenable_upnp={}\nsecure_mode=yes\nsystem_uptime=yes\n\
+         uuid=a48854e6-9b58-47e3-bdf4-6749bd7a3b50\n\
+         allow 1024-65535 192.168.77.0/24 1024-65535\ndeny 0-65535 0.0.0.0/0 0-65535\n",
+        yes(nat_pmp),
+        yes(upnp)
+    );
+    let conf_file = tmp.join(format!("{tag}-miniupnpd.conf"));
+    std::fs::write(&conf_file, conf).unwrap();
+    let mut cmd = router.command("/usr/sbin/miniupnpd");
+    // Its own pid file: the default one would make a second lab's
+    // miniupnpd think it is already running.
+    cmd.arg("-f")
+        .arg(&conf_file)
+        .arg("-P")
+        .arg(tmp.join(format!("{tag}-miniupnpd.pid")))
+        .arg("-d");
+    let mut miniupnpd = Proc::spawn(&format!("{tag}-miniupnpd"), &mut cmd, tmp);
+    miniupnpd.wait_until("miniupnpd listening", Duration::from_secs(10), |p| {
+        let log = p.stderr() + &p.stdout();
+        (!upnp || log.contains("HTTP listening")) && (!nat_pmp || log.contains("NAT-PMP"))
+    });
+    NatLab {
+        _miniupnpd: miniupnpd,
+        lan,
+        router,
+        wan,
+    }
+}
+
+impl NatLab {
+    /// miniupnpd's redirections, as nftables lists them.
+    fn redirects(&self) -> String {
+        let out = run_ok(self.router.command("nft").args([
+            "list",
+            "chain",
+            "inet",
+            "filter",
+            "prerouting_miniupnpd",
+        ]));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+/// Seeds behind the NAT with `methods`, waits for the mapping by
+/// `expected`, lets a WAN peer download through it, and checks the
+/// mapping is removed when the seed stops.
+fn map_serve_and_unmap(lab: &NatLab, tmp: &Path, methods: &[&str], expected: &str) {
+    let (content, torrent) = content_and_torrent(tmp);
+    let t = torrent.to_str().unwrap();
+    let src = content.parent().unwrap().to_str().unwrap();
+    let mut args = vec!["seed", t, src, "--no-lsd"];
+    for m in methods {
+        args.extend(["--port-mapping-method", m]);
+    }
+    let mut seed = Proc::spawn(
+        "seed",
+        &mut shoal_in(&lab.lan, &args, &tmp.join("s1"), "192.168.77.2:6881"),
+        tmp,
+    );
+    let line = format!("port mapped by {expected}: 5.5.5.1:6881");
+    seed.wait_until("the port mapping", Duration::from_secs(30), |p| {
+        p.stderr().contains(&line)
+    });
+    let redirects = lab.redirects();
+    assert!(
+        redirects.contains("6881"),
+        "no redirect in miniupnpd's chain:\n{redirects}"
+    );
+
+    let out = tmp.join("dl");
+    let o = out.to_str().unwrap();
+    let mut dl = Proc::spawn(
+        "wan-peer",
+        &mut shoal_in(
+            &lab.wan,
+            &[
+                "download",
+                t,
+                "-o",
+                o,
+                "--no-lsd",
+                "--no-port-mapping",
+                "--peer",
+                "5.5.5.1:6881",
+            ],
+            &tmp.join("s2"),
+            "5.5.5.2:7000",
+        ),
+        tmp,
+    );
+    dl.wait_success(Duration::from_secs(60));
+    assert_verified(&torrent, &out);
+
+    let status = seed.stop();
+    assert!(status.success(), "seed: {status}\n{}", seed.describe());
+    let redirects = lab.redirects();
+    assert!(
+        !redirects.contains("6881"),
+        "mapping left after shutdown:\n{redirects}"
+    );
+}
+
+#[test]
+fn maps_the_port_over_upnp_and_a_wan_peer_connects_in() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lab = nat_lab(tmp.path(), "u", false, true);
+    // Every method allowed: PCP and NAT-PMP find no server, UPnP maps.
+    map_serve_and_unmap(&lab, tmp.path(), &[], "upnp");
+}
+
+#[test]
+fn maps_the_port_over_nat_pmp_and_a_wan_peer_connects_in() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lab = nat_lab(tmp.path(), "n", true, false);
+    map_serve_and_unmap(&lab, tmp.path(), &["nat-pmp"], "nat-pmp");
+}
+
+#[test]
+fn maps_the_port_over_pcp_and_a_wan_peer_connects_in() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lab = nat_lab(tmp.path(), "p", true, false);
+    map_serve_and_unmap(&lab, tmp.path(), &[], "pcp");
+}
