@@ -3,7 +3,9 @@
 //!
 //! - local service discovery (BEP 14): two shoal processes on two ends of a
 //!   veth pair, with no tracker, no DHT and no `--peer`, find each other
-//!   and complete;
+//!   and complete; libtorrent finds a shoal seed, and shoal a libtorrent
+//!   seed, with the finder's namespace refusing incoming connections so
+//!   the finder must have heard the other's announce;
 //! - port mapping: a LAN namespace behind a router namespace that NATs
 //!   (nftables masquerade) and runs miniupnpd; shoal maps its port over
 //!   UPnP IGD, and separately over NAT-PMP, a peer in the WAN namespace
@@ -40,12 +42,8 @@ fn shoal_in(ns: &Netns, args: &[&str], state: &Path, listen: &str) -> Command {
 
 #[test]
 fn lsd_peers_in_two_namespaces_find_each_other_and_complete() {
-    require_netns();
     let tmp = tempfile::tempdir().unwrap();
-    let (content, torrent) = content_and_torrent(tmp.path());
-    let a = Netns::new(&unique("lsda"));
-    let b = Netns::new(&unique("lsdb"));
-    a.link(&b, "10.201.0.1/24", "10.201.0.2/24", "l");
+    let (a, b, content, torrent) = lsd_pair(tmp.path(), "ls");
     let t = torrent.to_str().unwrap();
     let src = content.parent().unwrap().to_str().unwrap();
     let mut seed = Proc::spawn(
@@ -62,6 +60,108 @@ fn lsd_peers_in_two_namespaces_find_each_other_and_complete() {
         p.stderr().contains("seeding on")
     });
     let out = tmp.path().join("dl");
+    let o = out.to_str().unwrap();
+    let mut dl = Proc::spawn(
+        "leech",
+        &mut shoal_in(
+            &b,
+            &["download", t, "-o", o, "--no-port-mapping"],
+            &tmp.path().join("s2"),
+            "10.201.0.2:6881",
+        ),
+        tmp.path(),
+    );
+    dl.wait_success(Duration::from_secs(60));
+    assert_verified(&torrent, &out);
+}
+
+/// Drops TCP connections coming into `ns` (not those it dials): the
+/// process there must find its peer itself.
+fn refuse_incoming_tcp(ns: &Netns, tmp: &Path) {
+    let rules = "table inet inbound {
+  chain input { type filter hook input priority 0; policy accept; tcp flags & (syn | ack) == syn drop; }
+}\n";
+    let file = tmp.join(format!("{}-inbound.nft", ns.name));
+    std::fs::write(&file, rules).unwrap();
+    run_ok(ns.command("nft").arg("-f").arg(&file));
+}
+
+/// libtorrent with LSD on (`support/lt_lsd.py`) in `ns`.
+fn lt_lsd(ns: &Netns, mode: &str, torrent: &Path, dir: &Path, listen: &str) -> Command {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/lt_lsd.py");
+    let mut cmd = ns.command("/usr/bin/python3");
+    cmd.arg(script).arg(mode).arg(torrent).arg(dir).arg(listen);
+    cmd
+}
+
+/// Two namespaces on a veth pair, the content, and its torrent.
+fn lsd_pair(tmp: &Path, tag: &str) -> (Netns, Netns, PathBuf, PathBuf) {
+    require_netns();
+    let (content, torrent) = content_and_torrent(tmp);
+    let a = Netns::new(&unique(&format!("{tag}a")));
+    let b = Netns::new(&unique(&format!("{tag}b")));
+    a.link(&b, "10.201.0.1/24", "10.201.0.2/24", tag);
+    (a, b, content, torrent)
+}
+
+#[test]
+fn libtorrent_finds_a_shoal_seed_by_lsd() {
+    require_libtorrent();
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b, content, torrent) = lsd_pair(tmp.path(), "lf");
+    // libtorrent can only dial: it must have heard shoal's announce. It
+    // starts first, so its own start-up announce reaches nobody, and a
+    // peer announces again only after 5 minutes: shoal's start-up
+    // announce is what it hears.
+    refuse_incoming_tcp(&b, tmp.path());
+    let out = tmp.path().join("dl");
+    let mut lt = Proc::spawn(
+        "lt-leech",
+        &mut lt_lsd(&b, "leech", &torrent, &out, "10.201.0.2:6881"),
+        tmp.path(),
+    );
+    lt.wait_until("libtorrent running", Duration::from_secs(30), |p| {
+        p.stdout().contains("added torrent")
+    });
+    let t = torrent.to_str().unwrap();
+    let src = content.parent().unwrap().to_str().unwrap();
+    let _seed = Proc::spawn(
+        "seed",
+        &mut shoal_in(
+            &a,
+            &["seed", t, src, "--no-port-mapping"],
+            &tmp.path().join("s1"),
+            "10.201.0.1:6881",
+        ),
+        tmp.path(),
+    );
+    lt.wait_success(Duration::from_secs(60));
+    assert_verified(&torrent, &out);
+}
+
+#[test]
+fn shoal_finds_a_libtorrent_seed_by_lsd() {
+    require_libtorrent();
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b, content, torrent) = lsd_pair(tmp.path(), "sf");
+    // shoal can only dial: it must have heard libtorrent's announce.
+    refuse_incoming_tcp(&b, tmp.path());
+    let mut seed = Proc::spawn(
+        "lt-seed",
+        &mut lt_lsd(
+            &a,
+            "seed",
+            &torrent,
+            content.parent().unwrap(),
+            "10.201.0.1:6881",
+        ),
+        tmp.path(),
+    );
+    seed.wait_until("seeding", Duration::from_secs(30), |p| {
+        p.stdout().contains("seeding")
+    });
+    let out = tmp.path().join("dl");
+    let t = torrent.to_str().unwrap();
     let o = out.to_str().unwrap();
     let mut dl = Proc::spawn(
         "leech",
