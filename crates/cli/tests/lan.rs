@@ -3,7 +3,7 @@
 //!
 //! - local service discovery (BEP 14): two shoal processes on two ends of a
 //!   veth pair, with no tracker, no DHT and no `--peer`, find each other
-//!   and complete; libtorrent finds a shoal seed, and shoal a libtorrent
+//!   and complete, over IPv4 and over IPv6; libtorrent finds a shoal seed, and shoal a libtorrent
 //!   seed, with the finder's namespace refusing incoming connections so
 //!   the finder must have heard the other's announce;
 //! - port mapping: a LAN namespace behind a router namespace that NATs
@@ -40,39 +40,74 @@ fn shoal_in(ns: &Netns, args: &[&str], state: &Path, listen: &str) -> Command {
     cmd
 }
 
-#[test]
-fn lsd_peers_in_two_namespaces_find_each_other_and_complete() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (a, b, content, torrent) = lsd_pair(tmp.path(), "ls");
+/// A shoal seed in `a` on `seed_at` and a shoal leech in `b` on
+/// `leech_at`, with nothing but LSD to find each other: the leech completes.
+fn shoal_pair_completes(
+    tmp: &Path,
+    a: &Netns,
+    b: &Netns,
+    (content, torrent): (&Path, &Path),
+    seed_at: &str,
+    leech_at: &str,
+) {
     let t = torrent.to_str().unwrap();
     let src = content.parent().unwrap().to_str().unwrap();
     let mut seed = Proc::spawn(
         "seed",
         &mut shoal_in(
-            &a,
+            a,
             &["seed", t, src, "--no-port-mapping"],
-            &tmp.path().join("s1"),
-            "10.201.0.1:6881",
+            &tmp.join("s1"),
+            seed_at,
         ),
-        tmp.path(),
+        tmp,
     );
     seed.wait_until("seeding", Duration::from_secs(30), |p| {
         p.stderr().contains("seeding on")
     });
-    let out = tmp.path().join("dl");
+    let out = tmp.join("dl");
     let o = out.to_str().unwrap();
     let mut dl = Proc::spawn(
         "leech",
         &mut shoal_in(
-            &b,
+            b,
             &["download", t, "-o", o, "--no-port-mapping"],
-            &tmp.path().join("s2"),
-            "10.201.0.2:6881",
+            &tmp.join("s2"),
+            leech_at,
         ),
-        tmp.path(),
+        tmp,
     );
     dl.wait_success(Duration::from_secs(60));
-    assert_verified(&torrent, &out);
+    assert_verified(torrent, &out);
+}
+
+#[test]
+fn lsd_peers_in_two_namespaces_find_each_other_and_complete() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b, content, torrent) = lsd_pair(tmp.path(), "ls");
+    shoal_pair_completes(
+        tmp.path(),
+        &a,
+        &b,
+        (&content, &torrent),
+        "10.201.0.1:6881",
+        "10.201.0.2:6881",
+    );
+}
+
+#[test]
+fn lsd_over_ipv6_finds_the_peer_and_completes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b, content, torrent) =
+        lsd_pair_with(tmp.path(), "l6", ("fd00:77::1/64", "fd00:77::2/64"));
+    shoal_pair_completes(
+        tmp.path(),
+        &a,
+        &b,
+        (&content, &torrent),
+        "[fd00:77::1]:6881",
+        "[fd00:77::2]:6881",
+    );
 }
 
 /// Drops TCP connections coming into `ns` (not those it dials): the
@@ -94,13 +129,18 @@ fn lt_lsd(ns: &Netns, mode: &str, torrent: &Path, dir: &Path, listen: &str) -> C
     cmd
 }
 
-/// Two namespaces on a veth pair, the content, and its torrent.
+/// Two namespaces on a veth pair (10.201.0.1 and .2), the content, and
+/// its torrent.
 fn lsd_pair(tmp: &Path, tag: &str) -> (Netns, Netns, PathBuf, PathBuf) {
+    lsd_pair_with(tmp, tag, ("10.201.0.1/24", "10.201.0.2/24"))
+}
+
+fn lsd_pair_with(tmp: &Path, tag: &str, addrs: (&str, &str)) -> (Netns, Netns, PathBuf, PathBuf) {
     require_netns();
     let (content, torrent) = content_and_torrent(tmp);
     let a = Netns::new(&unique(&format!("{tag}a")));
     let b = Netns::new(&unique(&format!("{tag}b")));
-    a.link(&b, "10.201.0.1/24", "10.201.0.2/24", tag);
+    a.link(&b, addrs.0, addrs.1, tag);
     (a, b, content, torrent)
 }
 

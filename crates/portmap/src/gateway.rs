@@ -1,7 +1,8 @@
-//! The default IPv4 gateway, read from the text of Linux's
-//! `/proc/net/route` (the driver reads the file; this only parses it).
+//! What Linux's procfs says about routes and interfaces: the default IPv4
+//! gateway (`/proc/net/route`) and the interface that holds an IPv6 address
+//! (`/proc/net/if_inet6`). The driver reads the files; this only parses them.
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 use crate::limits::MAX_ROUTE_TABLE;
 
@@ -51,6 +52,27 @@ pub fn default_gateway(route_table: &str) -> Option<(Ipv4Addr, String)> {
     best.map(|(_, ip, iface)| (ip, iface.to_owned()))
 }
 
+/// The index of the interface holding `addr`, from the text of
+/// `/proc/net/if_inet6` (multicast on IPv6 is joined per interface index).
+pub fn ipv6_interface(if_inet6: &str, addr: Ipv6Addr) -> Option<u32> {
+    if if_inet6.len() > MAX_ROUTE_TABLE {
+        return None;
+    }
+    let want = addr
+        .octets()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<String>();
+    if_inet6.lines().find_map(|line| {
+        let mut f = line.split_whitespace();
+        let (a, index) = (f.next()?, f.next()?);
+        if !a.eq_ignore_ascii_case(&want) {
+            return None;
+        }
+        u32::from_str_radix(index, 16).ok()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -67,5 +89,15 @@ mod tests {
         );
         assert_eq!(default_gateway("Iface\tDestination\n"), None);
         assert_eq!(default_gateway("h\nx zz yy 3 0 0 0 0\n"), None);
+    }
+
+    #[test]
+    fn finds_the_interface_of_an_ipv6_address() {
+        let text = "00000000000000000000000000000001 01 80 10 80       lo\n\
+            fd000000000000000000000000000002 1a 40 00 80   veth0\n";
+        assert_eq!(ipv6_interface(text, "fd00::2".parse().unwrap()), Some(26));
+        assert_eq!(ipv6_interface(text, "::1".parse().unwrap()), Some(1));
+        assert_eq!(ipv6_interface(text, "fd00::3".parse().unwrap()), None);
+        assert_eq!(ipv6_interface("zz", "::1".parse().unwrap()), None);
     }
 }

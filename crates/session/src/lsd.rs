@@ -48,8 +48,16 @@ pub(crate) fn open(listen: SocketAddr) -> std::io::Result<LsdSocket> {
             socket.set_only_v6(true)?;
             socket.bind(&SocketAddr::from((Ipv6Addr::UNSPECIFIED, g.port())).into())?;
             let index = match listen {
-                SocketAddr::V6(v6) => v6.scope_id(),
-                SocketAddr::V4(_) => 0,
+                SocketAddr::V6(v6) if v6.scope_id() != 0 => v6.scope_id(),
+                SocketAddr::V6(v6) if !v6.ip().is_unspecified() => {
+                    // The interface that holds our address (a small procfs
+                    // read, once at start).
+                    std::fs::read_to_string("/proc/net/if_inet6")
+                        .ok()
+                        .and_then(|t| shoal_portmap::gateway::ipv6_interface(&t, *v6.ip()))
+                        .unwrap_or(0)
+                }
+                _ => 0,
             };
             socket.join_multicast_v6(g.ip(), index)?;
             if index != 0 {

@@ -66,8 +66,15 @@ impl Netns {
         );
         run_ok(Command::new("ip").args(["link", "set", &left, "netns", &self.name]));
         run_ok(Command::new("ip").args(["link", "set", &right, "netns", &other.name]));
-        self.ip(&["addr", "add", a, "dev", &left]);
-        other.ip(&["addr", "add", b, "dev", &right]);
+        // IPv6 addresses usable at once, without duplicate address detection.
+        let nodad = |addr: &str| if addr.contains(':') { "nodad" } else { "" };
+        let add = |ns: &Netns, addr: &str, dev: &str| {
+            let mut args = vec!["addr", "add", addr, "dev", dev];
+            args.extend([nodad(addr)].into_iter().filter(|s| !s.is_empty()));
+            ns.ip(&args);
+        };
+        add(self, a, &left);
+        add(other, b, &right);
         self.ip(&["link", "set", &left, "up"]);
         other.ip(&["link", "set", &right, "up"]);
         (left, right)
