@@ -121,6 +121,15 @@ pub(crate) async fn handle(ctx: &Ctx, req: Request<Incoming>, rest: &str) -> Res
                     "max_download": down,
                     "csrf_token": ctx.security.csrf_token,
                     "magnet_supported": true,
+                    "port_mapping": d.session().port_mapping().map(|s| json!({
+                        "mapped": s.is_mapped(),
+                        "method": s.method,
+                        "external_ip": s.external_ip.map(|ip| ip.to_string()),
+                        "tcp_port": s.tcp_port,
+                        "udp_port": s.udp_port,
+                        "error": s.error,
+                    })),
+                    "lsd": d.session().lsd_enabled(),
                 }),
             )
         }

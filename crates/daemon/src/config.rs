@@ -266,6 +266,17 @@ mod tests {
     }
 
     #[test]
+    fn port_mapping_and_lsd_are_on_unless_turned_off() {
+        let d = DaemonConfig::default();
+        assert!(d.port_mapping && d.lsd);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.toml");
+        std::fs::write(&path, "port_mapping = false\nlsd = false\n").unwrap();
+        let c = DaemonConfig::load(Some(&path), &|_| None).unwrap();
+        assert!(!c.port_mapping && !c.lsd);
+    }
+
+    #[test]
     fn encryption_is_read_by_name_and_bad_names_refused() {
         use shoal_session::EncryptionPolicy;
         let dir = tempfile::tempdir().unwrap();

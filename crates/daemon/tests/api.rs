@@ -156,6 +156,12 @@ fn native_api_lifecycle() {
     // OpenAPI and UI.
     let (status, _, doc) = request(a, "GET", "/api/v1/openapi.yaml", &[], b"");
     assert!(status == 200 && doc.starts_with("openapi: 3"));
+    // A daemon on loopback maps no port and runs no LSD.
+    let session = get(a, "/api/v1/session");
+    assert!(
+        session["port_mapping"].is_null() && session["lsd"] == false,
+        "{session}"
+    );
     let (status, head, page) = request(a, "GET", "/", &[], b"");
     assert!(status == 200 && page.contains("<title>shoal</title>"));
     assert!(head.contains("content-security-policy"));

@@ -291,6 +291,17 @@ fn session_settings_are_applied_or_kept() {
     assert_eq!(g["encryption"], "required", "applied to the session");
     assert!(g["download-dir-free-space"].as_i64().unwrap() > 0, "{g}");
     assert_eq!(g["session-id"], json!(common::session_id(s.addr)));
+    // On loopback no port is mapped and LSD is off, whatever the config.
+    assert_eq!(
+        (
+            g["port-forwarding-enabled"].as_bool(),
+            g["lpd-enabled"].as_bool()
+        ),
+        (Some(false), Some(false)),
+        "{g}"
+    );
+    let v = rpc(s.addr, json!({ "method": "port-test" }));
+    assert_eq!(v["arguments"]["port-is-open"], false, "{v}");
     // Applied: a torrent added without a directory or `paused` lands there,
     // stopped, and follows the session's ratio limit.
     let meta = base64::engine::general_purpose::STANDARD.encode(torrent_bytes("s"));
