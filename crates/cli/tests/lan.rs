@@ -228,7 +228,21 @@ struct NatLab {
     wan: Netns,
 }
 
-fn nat_lab(tmp: &Path, tag: &str, nat_pmp: bool, upnp: bool) -> NatLab {
+/// The services miniupnpd offers in a lab.
+#[derive(Clone, Copy)]
+struct Offer {
+    nat_pmp: bool,
+    upnp: bool,
+    /// Only the host asking may be mapped (off: a test maps another host).
+    secure: bool,
+}
+
+fn nat_lab(tmp: &Path, tag: &str, offer: Offer) -> NatLab {
+    let Offer {
+        nat_pmp,
+        upnp,
+        secure,
+    } = offer;
     require_netns();
     require("/usr/sbin/miniupnpd", &["--version"]);
     require("nft", &["--version"]);
@@ -266,11 +280,12 @@ fn nat_lab(tmp: &Path, tag: &str, nat_pmp: bool, upnp: bool) -> NatLab {
     let yes = |b: bool| if b { "yes" } else { "no" };
     let conf = format!(
         "ext_ifname={ext}\nlistening_ip={int}\nhttp_port=5000\n\
-         enable_natpmp={}\nenable_upnp={}\nsecure_mode=yes\nsystem_uptime=yes\n\
+         enable_natpmp={}\nenable_upnp={}\nsecure_mode={}\nsystem_uptime=yes\n\
          uuid=a48854e6-9b58-47e3-bdf4-6749bd7a3b50\n\
          allow 1024-65535 192.168.77.0/24 1024-65535\ndeny 0-65535 0.0.0.0/0 0-65535\n",
         yes(nat_pmp),
-        yes(upnp)
+        yes(upnp),
+        yes(secure)
     );
     let conf_file = tmp.join(format!("{tag}-miniupnpd.conf"));
     std::fs::write(&conf_file, conf).unwrap();
@@ -309,10 +324,24 @@ impl NatLab {
     }
 }
 
+/// Whether nftables' listing redirects TCP or UDP port `port`.
+fn redirects_port(listing: &str, port: u16) -> bool {
+    let words: Vec<&str> = listing.split_whitespace().collect();
+    let port = port.to_string();
+    words.windows(2).any(|w| w[0] == "dport" && w[1] == port)
+}
+
 /// Seeds behind the NAT with `methods`, waits for the mapping by
-/// `expected`, lets a WAN peer download through it, and checks the
-/// mapping is removed when the seed stops.
-fn map_serve_and_unmap(lab: &NatLab, tmp: &Path, methods: &[&str], expected: &str) {
+/// `expected` (on 6881 outside when `same_port`, on another port
+/// otherwise), lets a WAN peer download through it, and checks the mapping
+/// is removed when the seed stops.
+fn map_serve_and_unmap(
+    lab: &NatLab,
+    tmp: &Path,
+    methods: &[&str],
+    expected: &str,
+    same_port: bool,
+) {
     let (content, torrent) = content_and_torrent(tmp);
     let t = torrent.to_str().unwrap();
     let src = content.parent().unwrap().to_str().unwrap();
@@ -325,18 +354,26 @@ fn map_serve_and_unmap(lab: &NatLab, tmp: &Path, methods: &[&str], expected: &st
         &mut shoal_in(&lab.lan, &args, &tmp.join("s1"), "192.168.77.2:6881"),
         tmp,
     );
-    let line = format!("port mapped by {expected}: 5.5.5.1:6881");
+    let prefix = format!("port mapped by {expected}: 5.5.5.1:");
+    let mapped = |p: &Proc| {
+        let err = p.stderr();
+        let line = err.lines().find(|l| l.starts_with(&prefix))?;
+        line.get(prefix.len()..)?.trim().parse::<u16>().ok()
+    };
     seed.wait_until("the port mapping", Duration::from_secs(30), |p| {
-        p.stderr().contains(&line)
+        mapped(p).is_some()
     });
+    let port = mapped(&seed).unwrap();
+    assert_eq!(port == 6881, same_port, "mapped on {port}");
     let redirects = lab.redirects();
     assert!(
-        redirects.contains("6881"),
-        "no redirect in miniupnpd's chain:\n{redirects}"
+        redirects_port(&redirects, port),
+        "no redirect of {port} in miniupnpd's chain:\n{redirects}"
     );
 
     let out = tmp.join("dl");
     let o = out.to_str().unwrap();
+    let peer = format!("5.5.5.1:{port}");
     let mut dl = Proc::spawn(
         "wan-peer",
         &mut shoal_in(
@@ -349,7 +386,7 @@ fn map_serve_and_unmap(lab: &NatLab, tmp: &Path, methods: &[&str], expected: &st
                 "--no-lsd",
                 "--no-port-mapping",
                 "--peer",
-                "5.5.5.1:6881",
+                &peer,
             ],
             &tmp.join("s2"),
             "5.5.5.2:7000",
@@ -363,29 +400,85 @@ fn map_serve_and_unmap(lab: &NatLab, tmp: &Path, methods: &[&str], expected: &st
     assert!(status.success(), "seed: {status}\n{}", seed.describe());
     let redirects = lab.redirects();
     assert!(
-        !redirects.contains("6881"),
+        !redirects_port(&redirects, port),
         "mapping left after shutdown:\n{redirects}"
     );
 }
 
+const SECURE: Offer = Offer {
+    nat_pmp: true,
+    upnp: true,
+    secure: true,
+};
+
 #[test]
 fn maps_the_port_over_upnp_and_a_wan_peer_connects_in() {
     let tmp = tempfile::tempdir().unwrap();
-    let lab = nat_lab(tmp.path(), "u", false, true);
+    let lab = nat_lab(
+        tmp.path(),
+        "u",
+        Offer {
+            nat_pmp: false,
+            ..SECURE
+        },
+    );
     // Every method allowed: PCP and NAT-PMP find no server, UPnP maps.
-    map_serve_and_unmap(&lab, tmp.path(), &[], "upnp");
+    map_serve_and_unmap(&lab, tmp.path(), &[], "upnp", true);
+}
+
+#[test]
+fn upnp_maps_another_external_port_when_another_host_holds_ours() {
+    assert!(
+        Path::new("/usr/bin/upnpc").exists(),
+        "upnpc (miniupnpc) is missing; run `bash .ci/run` (it installs the reference tools)"
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let lab = nat_lab(
+        tmp.path(),
+        "c",
+        Offer {
+            nat_pmp: false,
+            upnp: true,
+            secure: false,
+        },
+    );
+    // 5.5.5.1:6881 goes to another LAN host: AddPortMapping answers 718.
+    run_ok(
+        lab.lan
+            .command("upnpc")
+            .args(["-a", "192.168.77.9", "6881", "6881", "TCP"]),
+    );
+    map_serve_and_unmap(&lab, tmp.path(), &["upnp"], "upnp", false);
+    assert!(
+        redirects_port(&lab.redirects(), 6881),
+        "the other host's mapping was removed"
+    );
 }
 
 #[test]
 fn maps_the_port_over_nat_pmp_and_a_wan_peer_connects_in() {
     let tmp = tempfile::tempdir().unwrap();
-    let lab = nat_lab(tmp.path(), "n", true, false);
-    map_serve_and_unmap(&lab, tmp.path(), &["nat-pmp"], "nat-pmp");
+    let lab = nat_lab(
+        tmp.path(),
+        "n",
+        Offer {
+            upnp: false,
+            ..SECURE
+        },
+    );
+    map_serve_and_unmap(&lab, tmp.path(), &["nat-pmp"], "nat-pmp", true);
 }
 
 #[test]
 fn maps_the_port_over_pcp_and_a_wan_peer_connects_in() {
     let tmp = tempfile::tempdir().unwrap();
-    let lab = nat_lab(tmp.path(), "p", true, false);
-    map_serve_and_unmap(&lab, tmp.path(), &[], "pcp");
+    let lab = nat_lab(
+        tmp.path(),
+        "p",
+        Offer {
+            upnp: false,
+            ..SECURE
+        },
+    );
+    map_serve_and_unmap(&lab, tmp.path(), &[], "pcp", true);
 }

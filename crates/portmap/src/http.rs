@@ -107,6 +107,25 @@ impl Url {
         })
     }
 
+    /// Whether the host is an IP literal on a local network (RFC 1918,
+    /// CGNAT shared space, link-local, IPv6 unique local or link-local):
+    /// where a router's own web server can be. A URL from an SSDP reply
+    /// or a description elsewhere (any LAN host may answer a search) is
+    /// not fetched.
+    pub fn is_local_network(&self) -> bool {
+        match self.host.parse::<std::net::IpAddr>() {
+            Ok(std::net::IpAddr::V4(ip)) => {
+                let [a, b, ..] = ip.octets();
+                ip.is_private() || ip.is_link_local() || (a == 100 && (64..128).contains(&b))
+            }
+            Ok(std::net::IpAddr::V6(ip)) => {
+                let first = ip.segments().first().copied().unwrap_or(0);
+                (first & 0xfe00) == 0xfc00 || (first & 0xffc0) == 0xfe80
+            }
+            Err(_) => false,
+        }
+    }
+
     /// The `Host` header's value.
     pub fn host_header(&self) -> String {
         if self.host.contains(':') {
@@ -261,6 +280,26 @@ mod tests {
         assert_eq!(Url::parse("https://h/"), Err(HttpError::BadUrl));
         assert_eq!(Url::parse("http://h/a\r\nX: y"), Err(HttpError::BadUrl));
         assert_eq!(u.join("a b"), Err(HttpError::BadUrl));
+        assert!(u.is_local_network());
+        for local in [
+            "http://10.1.2.3/",
+            "http://172.16.0.1/",
+            "http://100.64.0.1/",
+            "http://169.254.1.1/",
+            "http://[fd00::1]/",
+            "http://[fe80::1]/",
+        ] {
+            assert!(Url::parse(local).unwrap().is_local_network(), "{local}");
+        }
+        for remote in [
+            "http://8.8.8.8/",
+            "http://127.0.0.1/",
+            "http://router.example/",
+            "http://[2001:db8::1]/",
+            "http://100.128.0.1/",
+        ] {
+            assert!(!Url::parse(remote).unwrap().is_local_network(), "{remote}");
+        }
     }
 
     #[test]

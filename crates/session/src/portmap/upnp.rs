@@ -63,6 +63,10 @@ async fn discover(target: Target) -> Result<Control, String> {
             continue;
         };
         tracing::debug!(%from, location = ?reply.location, "SSDP reply");
+        if !reply.location.is_local_network() {
+            last_error = format!("UPnP description outside the LAN: {}", reply.location.host);
+            continue;
+        }
         match description(&reply.location).await {
             Ok(control) => return Ok(control),
             Err(e) => last_error = e,
@@ -80,7 +84,14 @@ async fn description(location: &Url) -> Result<Control, String> {
     if response.status != 200 {
         return Err(format!("device description: HTTP {}", response.status));
     }
-    igd::parse_description(&response.body, location).map_err(|e| e.to_string())
+    let control = igd::parse_description(&response.body, location).map_err(|e| e.to_string())?;
+    if !control.url.is_local_network() {
+        return Err(format!(
+            "UPnP control URL outside the LAN: {}",
+            control.url.host
+        ));
+    }
+    Ok(control)
 }
 
 /// One HTTP exchange with `url`; `build` makes the request knowing our
@@ -115,48 +126,45 @@ async fn exchange(
         .map_err(|_| "UPnP router did not answer in time".to_owned())?
 }
 
+/// Another host's mapping holds the external port this many times at
+/// most before we give up (each time another port is tried).
+const CONFLICT_TRIES: u32 = 3;
+
+/// Maps `port`, on the same external port if it is free, else on a random
+/// one; returns the external port and the lease granted (0: permanent).
 async fn add(
     control: &Control,
     protocol: Protocol,
     port: u16,
     lifetime: u32,
-) -> Result<u16, IgdErrorText> {
-    let mut lease = lifetime;
+) -> Result<(u16, u32), String> {
+    let (mut lease, mut external, mut conflicts) = (lifetime, port, 0);
     loop {
         let (response, _) = exchange(&control.url, |local| {
             control.add_port_mapping(&MappingRequest {
                 protocol,
-                external_port: port,
+                external_port: external,
                 internal_port: port,
                 internal_client: local,
                 lease,
                 description: format!("shoal {}", protocol.upnp_name()),
             })
         })
-        .await
-        .map_err(IgdErrorText::Other)?;
+        .await?;
         match igd::parse_action(&response) {
-            Ok(_) => return Ok(port),
+            Ok(_) => return Ok((external, lease)),
             Err(IgdError::Upnp {
                 code: igd::ONLY_PERMANENT_LEASES,
                 ..
             }) if lease != 0 => lease = 0,
-            Err(e) => return Err(IgdErrorText::Igd(e)),
-        }
-    }
-}
-
-/// Failure text of an action.
-enum IgdErrorText {
-    Igd(IgdError),
-    Other(String),
-}
-
-impl std::fmt::Display for IgdErrorText {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            IgdErrorText::Igd(e) => e.fmt(f),
-            IgdErrorText::Other(e) => f.write_str(e),
+            Err(IgdError::Upnp {
+                code: igd::CONFLICT_IN_MAPPING,
+                ..
+            }) if conflicts < CONFLICT_TRIES => {
+                conflicts += 1;
+                external = fastrand::u16(1024..=u16::MAX);
+            }
+            Err(e) => return Err(e.to_string()),
         }
     }
 }
@@ -167,12 +175,13 @@ pub(crate) async fn map(
     lifetime: u32,
 ) -> Result<(PortMapStatus, Held, u32), String> {
     let control = discover(target).await?;
-    let tcp = add(&control, Protocol::Tcp, target.tcp_port, lifetime)
+    let (tcp, lease) = add(&control, Protocol::Tcp, target.tcp_port, lifetime)
         .await
         .map_err(|e| format!("UPnP AddPortMapping: {e}"))?;
     let udp = add(&control, Protocol::Udp, target.udp_port, lifetime)
         .await
-        .ok();
+        .ok()
+        .map(|(port, _)| port);
     let external_ip = match exchange(&control.url, |_| control.get_external_ip()).await {
         Ok((response, _)) => igd::parse_external_ip(&response).ok(),
         Err(_) => None,
@@ -184,7 +193,7 @@ pub(crate) async fn map(
         udp_port: udp,
         error: None,
     };
-    Ok((status, Held { control, tcp, udp }, lifetime))
+    Ok((status, Held { control, tcp, udp }, lease))
 }
 
 /// Deletes the mappings.
