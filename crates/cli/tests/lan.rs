@@ -110,6 +110,54 @@ fn lsd_over_ipv6_finds_the_peer_and_completes() {
     );
 }
 
+#[test]
+fn lsd_never_announces_a_private_torrent() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b, content, public) = lsd_pair(tmp.path(), "pv");
+    let private = tmp.path().join("private.torrent");
+    shoal_create(&content, &private, &["--private"]);
+    let hash = |t: &Path| {
+        let info = stdout_json(&run_ok(shoal().arg("info").arg("--json").arg(t)));
+        info["info_hash_v1"].as_str().unwrap().to_owned()
+    };
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/lsd_listen.py");
+    let mut cmd = b.command("/usr/bin/python3");
+    cmd.arg(script).arg("10.201.0.2");
+    let mut listener = Proc::spawn("listener", &mut cmd, tmp.path());
+    listener.wait_until("listening", Duration::from_secs(10), |p| {
+        p.stdout().contains("listening")
+    });
+    let src = content.parent().unwrap().to_str().unwrap();
+    // The private torrent's seed starts first: an announce of it would
+    // come before the public one's.
+    let mut seeds = Vec::new();
+    for (name, torrent, listen) in [
+        ("private", &private, "10.201.0.1:6881"),
+        ("public", &public, "10.201.0.1:6882"),
+    ] {
+        let args = ["seed", torrent.to_str().unwrap(), src, "--no-port-mapping"];
+        let mut seed = Proc::spawn(
+            name,
+            &mut shoal_in(&a, &args, &tmp.path().join(name), listen),
+            tmp.path(),
+        );
+        seed.wait_until("seeding", Duration::from_secs(30), |p| {
+            p.stderr().contains("seeding on")
+        });
+        seeds.push(seed);
+    }
+    let public_hash = hash(&public);
+    listener.wait_until("the public announce", Duration::from_secs(10), |p| {
+        p.stdout().to_lowercase().contains(&public_hash)
+    });
+    let heard = listener.stdout().to_lowercase();
+    assert!(heard.contains("port: 6882"), "{heard}");
+    assert!(
+        !heard.contains(&hash(&private)),
+        "private torrent announced:\n{heard}"
+    );
+}
+
 /// Drops TCP connections coming into `ns` (not those it dials): the
 /// process there must find its peer itself.
 fn refuse_incoming_tcp(ns: &Netns, tmp: &Path) {
