@@ -263,6 +263,12 @@ fn add_options_and_the_seeding_time_limit() {
     let (_, _, prefs) = request(a, "GET", "/api/v2/app/preferences", &[], b"");
     let prefs: Value = serde_json::from_str(&prefs).unwrap();
     assert_eq!(prefs["encryption"], 1, "encryption required");
+    // On loopback neither runs.
+    assert_eq!(
+        (&prefs["upnp"], &prefs["lsd"]),
+        (&Value::Bool(false), &Value::Bool(false)),
+        "{prefs}"
+    );
     let (status, _, _) = request(
         a,
         "POST",

@@ -75,7 +75,8 @@ fn preferences(d: &Daemon) -> Value {
         "listen_port": d.session().local_addr().port(),
         "dht": d.config().dht,
         "pex": true,
-        "lsd": false,
+        "lsd": d.session().lsd_enabled(),
+        "upnp": d.session().port_mapping().is_some(),
         // qBittorrent has no `allow`; `prefer` (0) is the nearest.
         "encryption": match d.encryption() {
             EncryptionPolicy::Prefer | EncryptionPolicy::Allow => 0,

@@ -44,6 +44,7 @@ fn flags(p: &PeerView) -> Vec<(&'static str, &'static str)> {
         "incoming" => f.push(("I", "Incoming connection")),
         "dht" => f.push(("H", "Peer from DHT")),
         "pex" => f.push(("X", "Peer from PEX")),
+        "lsd" => f.push(("L", "Peer from LSD")),
         _ => {}
     }
     if p.encrypted {
