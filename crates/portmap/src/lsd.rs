@@ -4,7 +4,7 @@
 //!
 //! [`Lsd`] is the sans-IO core: torrents are added and removed, each is
 //! announced when added and then every [`ANNOUNCE_INTERVAL`]
-//! ([`Lsd::poll_announce`], several info-hashes per datagram), and
+//! ([`Lsd::poll_transmit`], several info-hashes per datagram), and
 //! incoming announces ([`Lsd::handle_datagram`]) yield `(info-hash, peer)`
 //! pairs for torrents we have. Our own announces come back to us through
 //! multicast loopback: they carry our random cookie and are dropped. Each
@@ -186,7 +186,7 @@ impl Lsd {
 
     /// The next announce due at `now`, for `group`: the due torrents, as
     /// many as fit one datagram; call again until `None`.
-    pub fn poll_announce(&mut self, now: Instant, group: SocketAddr) -> Option<Vec<u8>> {
+    pub fn poll_transmit(&mut self, now: Instant, group: SocketAddr) -> Option<Vec<u8>> {
         let mut due: Vec<[u8; 20]> = self
             .torrents
             .iter()

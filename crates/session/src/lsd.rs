@@ -129,7 +129,7 @@ pub(crate) async fn run(
                 .collect();
             drop(inner);
             core.retain(|ih| running.contains(ih));
-            while let Some(datagram) = core.poll_announce(now, sock.group) {
+            while let Some(datagram) = core.poll_transmit(now, sock.group) {
                 if let Err(e) = sock.socket.send_to(&datagram, sock.group).await {
                     tracing::debug!("LSD announce not sent: {e}");
                 }

@@ -69,11 +69,11 @@ fn announces_when_added_then_every_interval() {
     let mut lsd = Lsd::new(6881, "me".into());
     assert_eq!(lsd.poll_timeout(), None);
     lsd.add_torrent(IH, t0);
-    let first = lsd.poll_announce(t0, group()).unwrap();
+    let first = lsd.poll_transmit(t0, group()).unwrap();
     assert_eq!(Announce::parse(&first).unwrap().info_hashes, vec![IH]);
-    assert_eq!(lsd.poll_announce(t0, group()), None);
+    assert_eq!(lsd.poll_transmit(t0, group()), None);
     assert_eq!(lsd.poll_timeout(), Some(t0 + ANNOUNCE_INTERVAL));
-    assert!(lsd.poll_announce(t0 + ANNOUNCE_INTERVAL, group()).is_some());
+    assert!(lsd.poll_transmit(t0 + ANNOUNCE_INTERVAL, group()).is_some());
     lsd.remove_torrent(&IH);
     assert_eq!(lsd.poll_timeout(), None);
 }
@@ -86,7 +86,7 @@ fn many_torrents_split_over_datagrams() {
         lsd.add_torrent([i; 20], t0);
     }
     let mut seen = 0;
-    while let Some(d) = lsd.poll_announce(t0, group()) {
+    while let Some(d) = lsd.poll_transmit(t0, group()) {
         assert!(d.len() <= MAX_LSD_DATAGRAM);
         seen += Announce::parse(&d).unwrap().info_hashes.len();
     }
@@ -98,7 +98,7 @@ fn ignores_our_own_and_unknown_torrents() {
     let t0 = Instant::now();
     let mut lsd = Lsd::new(6881, "me".into());
     lsd.add_torrent(IH, t0);
-    let ours = lsd.poll_announce(t0, group()).unwrap();
+    let ours = lsd.poll_transmit(t0, group()).unwrap();
     let from: IpAddr = "10.0.0.2".parse().unwrap();
     assert!(lsd.handle_datagram(&ours, from, t0).is_empty());
     let theirs = Announce {
