@@ -80,7 +80,7 @@ impl Trackers {
         log: Option<&AnnounceLog>,
     ) -> Option<Vec<SocketAddr>> {
         let mut found = None;
-        while let Some(attempt) = self.core.poll_transmit(self.now()) {
+        while let Some(attempt) = self.core.poll_announce(self.now()) {
             let id = attempt.tracker;
             let url = self.core.url(id).unwrap_or_default().to_owned();
             let result = match self.io.get_mut(id.0) {
