@@ -530,3 +530,66 @@ fn maps_the_port_over_pcp_and_a_wan_peer_connects_in() {
     );
     map_serve_and_unmap(&lab, tmp.path(), &[], "pcp", true);
 }
+
+#[test]
+fn the_daemon_reports_its_mapping_in_its_apis() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lab = nat_lab(
+        tmp.path(),
+        "d",
+        Offer {
+            upnp: false,
+            ..SECURE
+        },
+    );
+    let downloads = tmp.path().join("downloads");
+    std::fs::create_dir_all(&downloads).unwrap();
+    let mut cmd = lab.lan.command(env!("CARGO_BIN_EXE_shoal"));
+    cmd.arg("daemon")
+        .arg("--state-dir")
+        .arg(tmp.path().join("state"))
+        .arg("--download-dir")
+        .arg(&downloads)
+        .args([
+            "--listen",
+            "192.168.77.2:6881",
+            "--rpc",
+            "127.0.0.1:9091",
+            "--no-dht",
+            "--no-lsd",
+        ])
+        .env("XDG_CONFIG_HOME", tmp.path());
+    let mut daemon = Proc::spawn("daemon", &mut cmd, tmp.path());
+    daemon.wait_until("the port mapping", Duration::from_secs(30), |p| {
+        p.stderr().contains("port mapped")
+    });
+    let get = |path: &str| {
+        let out = run_ok(
+            lab.lan
+                .command("curl")
+                .args(["-sf", &format!("http://127.0.0.1:9091{path}")]),
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let metrics = get("/metrics");
+    assert!(metrics.contains("\nshoal_port_mapped 1\n"), "{metrics}");
+    let session: serde_json::Value = serde_json::from_str(&get("/api/v1/session")).unwrap();
+    let mapping = &session["port_mapping"];
+    assert_eq!(
+        (
+            &mapping["method"],
+            &mapping["external_ip"],
+            &mapping["tcp_port"]
+        ),
+        (&"pcp".into(), &"5.5.5.1".into(), &6881.into()),
+        "{session}"
+    );
+    assert_eq!(session["lsd"], false, "--no-lsd");
+    let status = daemon.stop();
+    assert!(status.success(), "daemon: {status}\n{}", daemon.describe());
+    let redirects = lab.redirects();
+    assert!(
+        !redirects_port(&redirects, 6881),
+        "mapping left after the daemon stopped:\n{redirects}"
+    );
+}
