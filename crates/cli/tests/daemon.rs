@@ -852,6 +852,8 @@ fn web_ui_in_chromium() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+    // The steps and the scrolling measurements, for the CI log.
+    println!("{log}");
     assert!(
         out.status.success(),
         "browser test failed:\n{log}\n{}",

@@ -6,7 +6,7 @@ import { COLUMNS, arrange } from "./columns.js";
 import * as fmt from "./format.js";
 
 /** Rows drawn above and below the visible ones. */
-const OVERSCAN = 6;
+const OVERSCAN = 3;
 /** Narrow screens show cards; keep in step with style.css. */
 const NARROW = window.matchMedia("(max-width: 700px)");
 
@@ -130,7 +130,11 @@ export class TorrentList {
     const h = this.rowHeight();
     const n = this.view.length;
     const spacerHeight = n * h + "px";
-    if (this.spacer.style.height !== spacerHeight) this.spacer.style.height = spacerHeight;
+    if (this.spacer.style.height !== spacerHeight) {
+      this.spacer.style.height = spacerHeight;
+      // A short list takes only its own height (see style.css).
+      this.viewport.style.setProperty("--content", spacerHeight);
+    }
     const first = Math.max(0, Math.floor(top / h) - OVERSCAN);
     const last = Math.min(n, Math.ceil((top + height) / h) + OVERSCAN);
     while (this.pool.length < last - first) this.pool.push(this.makeRow());
