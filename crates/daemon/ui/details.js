@@ -98,6 +98,7 @@ function general(d) {
     ["Peers", String(d.peers.length)],
     ["Location", d.download_dir],
     ["Labels", d.labels.join(", ") || "–"],
+    ["Category", d.category || "–"],
     ["Added", fmt.date(d.added_at)],
     ["Completed", fmt.date(d.done_at)],
     ["Info-hash", d.info_hash],

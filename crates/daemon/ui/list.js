@@ -10,6 +10,21 @@ const OVERSCAN = 3;
 /** Narrow screens show cards; keep in step with style.css. */
 const NARROW = window.matchMedia("(max-width: 700px)");
 
+/** Where the sorting and filters are kept between visits. */
+const STORE_KEY = "shoal.list";
+
+/** The kept sorting and filters (only known keys, only strings). */
+function saved() {
+  try {
+    const v = JSON.parse(localStorage.getItem(STORE_KEY) || "{}");
+    const out = {};
+    for (const k of ["state", "label", "sortKey", "sortDir"]) if (typeof v[k] === "string") out[k] = v[k];
+    return out;
+  } catch {
+    return {};
+  }
+}
+
 const el = (tag, cls, text) => {
   const e = document.createElement(tag);
   if (cls) e.className = cls;
@@ -27,7 +42,7 @@ export class TorrentList {
     this.selected = new Set();
     this.lastClicked = -1;
     this.pool = [];
-    this.opts = { state: "all", label: "", text: "", sortKey: "added", sortDir: "ascending" };
+    this.opts = { state: "all", label: "", text: "", sortKey: "added", sortDir: "ascending", ...saved() };
     this.buildHeader();
     viewport.addEventListener("scroll", () => this.schedule(), { passive: true });
     window.addEventListener("resize", () => this.schedule());
@@ -43,9 +58,11 @@ export class TorrentList {
     this.refresh();
   }
 
-  /** Changes filters or sorting (any of `opts`' keys). */
+  /** Changes filters or sorting (any of `opts`' keys); kept for the next visit. */
   set(opts) {
     Object.assign(this.opts, opts);
+    const { state, label, sortKey, sortDir } = this.opts;
+    try { localStorage.setItem(STORE_KEY, JSON.stringify({ state, label, sortKey, sortDir })); } catch { /* private mode */ }
     this.refresh();
   }
 
@@ -134,6 +151,9 @@ export class TorrentList {
       this.spacer.style.height = spacerHeight;
       // A short list takes only its own height (see style.css).
       this.viewport.style.setProperty("--content", spacerHeight);
+      // Rows out of view are not in the page: tell assistive technology
+      // how many there are (the header row counts).
+      this.viewport.parentElement.setAttribute("aria-rowcount", n + 1);
     }
     const first = Math.max(0, Math.floor(top / h) - OVERSCAN);
     const last = Math.min(n, Math.ceil((top + height) / h) + OVERSCAN);

@@ -130,13 +130,21 @@ try {
   await page.fill("#add-magnet", "magnet:?xt=urn:btih:" + "ab".repeat(20) + "&dn=pasted-magnet");
   await page.click("#add-button");
   await rowOf("pasted-magnet").waitFor({ timeout: 10000 });
+  // Pasted anywhere outside a text field.
+  await page.locator("h1").click();
+  await page.evaluate((link) => {
+    const dt = new DataTransfer();
+    dt.setData("text/plain", link);
+    document.body.dispatchEvent(new ClipboardEvent("paste", { clipboardData: dt, bubbles: true, cancelable: true }));
+  }, "magnet:?xt=urn:btih:" + "cd".repeat(20) + "&dn=pasted-anywhere");
+  await rowOf("pasted-anywhere").waitFor({ timeout: 10000 });
   await page.uncheck("#add-paused");
 
   step("sort");
   const nameHead = page.locator("[role=columnheader][data-key=name]");
   await nameHead.locator("button").click();
   if ((await nameHead.getAttribute("aria-sort")) !== "ascending") throw new Error("name not sorted ascending");
-  const sorted = [name, "dropped-one", "pasted-magnet"].sort((a, b) => a.toLowerCase().localeCompare(b.toLowerCase()));
+  const sorted = [name, "dropped-one", "pasted-anywhere", "pasted-magnet"].sort((a, b) => a.toLowerCase().localeCompare(b.toLowerCase()));
   await until("ascending order " + sorted, async () => (await shownNames()).join() === sorted.join(), 5000);
   await nameHead.locator("button").click();
   if ((await nameHead.getAttribute("aria-sort")) !== "descending") throw new Error("name not sorted descending");
@@ -152,8 +160,19 @@ try {
   await page.selectOption("#filter-state", "seeding");
   await expectShown("seeding filter", [name]);
   await page.selectOption("#filter-state", "stopped");
-  await expectShown("stopped filter", ["dropped-one", "pasted-magnet"]);
+  await expectShown("stopped filter", ["dropped-one", "pasted-anywhere", "pasted-magnet"]);
   await page.selectOption("#filter-state", "all");
+
+  step("shift-click selects a range");
+  await page.locator("[role=columnheader][data-key=name] button").click();
+  await until("sorted by name", async () => (await shownNames()).join() === sorted.join(), 5000);
+  await rowOf(sorted[0]).locator("input.select").check();
+  await rowOf(sorted[2]).locator("input.select").click({ modifiers: ["Shift"] });
+  await page.locator("#selected-count", { hasText: "3 selected" }).waitFor({ timeout: 5000 });
+  await page.locator("#select-all").check();
+  await page.locator("#selected-count", { hasText: "4 selected" }).waitFor({ timeout: 5000 });
+  await page.locator("#select-all").uncheck();
+  await page.locator("#selected-count", { hasText: "0 selected" }).waitFor({ timeout: 5000 });
 
   step("bulk label and label filter");
   await rowOf("dropped-one").locator("input.select").check();
@@ -167,14 +186,14 @@ try {
   await page.selectOption("#filter-label", "linux");
   await expectShown("label filter", ["dropped-one", "pasted-magnet"]);
   await page.selectOption("#filter-label", { label: "No label" });
-  await expectShown("no-label filter", [name]);
+  await expectShown("no-label filter", [name, "pasted-anywhere"]);
   await page.selectOption("#filter-label", "");
 
   step("bulk start and stop");
   await page.click("[data-bulk=start]");
   await until("both started", async () => (await api("GET", "/torrents")).filter((t) => !t.paused).length === 3, 10000);
   await page.click("[data-bulk=stop]");
-  await until("both stopped", async () => (await api("GET", "/torrents")).filter((t) => t.paused).length === 2, 10000);
+  await until("both stopped", async () => (await api("GET", "/torrents")).filter((t) => t.paused).length === 3, 10000);
   await rowOf("dropped-one").locator(".cell.status", { hasText: "stopped" }).waitFor({ timeout: 5000 });
 
   step("bulk move");
@@ -229,6 +248,7 @@ try {
   removing = true;
   await rowOf("dropped-one").locator("input.select").check();
   await rowOf("pasted-magnet").locator("input.select").check();
+  await rowOf("pasted-anywhere").locator("input.select").check();
   await page.click("[data-bulk=remove]");
   await expectShown("after bulk remove", [name]);
 
