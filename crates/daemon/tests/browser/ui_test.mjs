@@ -108,6 +108,8 @@ try {
   step("trackers, pieces and general tabs");
   await page.click("#tab-trackers");
   await page.locator("#trackers tbody tr td", { hasText: "http://" }).first().waitFor({ timeout: 5000 });
+  await page.click("#reannounce");
+  await page.locator("#message", { hasText: "announcing" }).waitFor({ timeout: 5000 });
   await page.click("#tab-pieces");
   await page.locator("#pieces-info", { hasText: "of" }).waitFor({ timeout: 5000 });
   await page.click("#tab-general");
