@@ -57,3 +57,48 @@ pub(crate) fn handle(path: &str, method: &Method) -> Response<Body> {
     h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
     resp
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What index.html loads.
+    const INDEX_LINKS: [&str; 2] = ["/app.js", "/style.css"];
+
+    /// Every module a served module imports is served too (a missing
+    /// entry would only show in a browser otherwise).
+    #[test]
+    fn every_import_is_served() {
+        let served = |p: &str| ASSETS.iter().any(|(path, _, _)| *path == p);
+        let mut imports = 0;
+        for (path, body, kind) in ASSETS {
+            if *kind != JS {
+                continue;
+            }
+            for part in body.split("from \"./").skip(1) {
+                let name = part.split('"').next().unwrap_or_default();
+                assert!(
+                    served(&format!("/{name}")),
+                    "{path} imports {name}, not served"
+                );
+                imports += 1;
+            }
+        }
+        assert!(imports > 5, "found only {imports} imports");
+        assert!(INDEX_LINKS.iter().all(|p| served(p)));
+    }
+
+    #[test]
+    fn index_loads_the_app_as_a_module() {
+        let html = ASSETS.first().map(|(_, body, _)| *body).unwrap_or_default();
+        assert!(html.contains(r#"<script type="module" src="/app.js">"#));
+        assert!(html.contains(r#"href="/style.css""#));
+        let resp = handle("/list.js", &Method::GET);
+        assert_eq!(resp.status(), StatusCode::OK);
+        assert!(resp.headers().contains_key("content-security-policy"));
+        assert_eq!(
+            handle("/nope.js", &Method::GET).status(),
+            StatusCode::NOT_FOUND
+        );
+    }
+}
