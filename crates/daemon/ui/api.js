@@ -19,8 +19,12 @@ export async function get(path) {
   return data;
 }
 
-/** Sends a change; throws an Error with the daemon's message on failure. */
-export async function send(method, path, body) {
+/**
+ * Sends a change; throws an Error with the daemon's message on failure.
+ * A restarted daemon has a new CSRF token: a refusal for the token is
+ * retried once with a fresh one.
+ */
+export async function send(method, path, body, retried = false) {
   const opts = { method, headers: { "X-Shoal-Csrf": csrf } };
   if (body !== undefined) {
     opts.headers["Content-Type"] = "application/json";
@@ -28,6 +32,10 @@ export async function send(method, path, body) {
   }
   const resp = await fetch("/api/v1" + path, opts);
   const data = await resp.json().catch(() => ({}));
+  if (resp.status === 403 && data.error && data.error.code === "csrf" && !retried) {
+    await session();
+    return send(method, path, body, true);
+  }
   if (!resp.ok) throw new Error(message(data, resp));
   return data;
 }

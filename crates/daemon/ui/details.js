@@ -10,6 +10,10 @@ const PRIORITIES = [[0, "skip"], [2, "low"], [4, "normal"], [6, "high"]];
 
 let hash = null;
 let busy = false;
+/** The last details read, drawn again when another tab is chosen. */
+let last = null;
+let tab = "general";
+const DRAW = { general: (d) => general(d), files: (d) => files(d), peers: (d) => peers(d), trackers: (d) => trackers(d), pieces: (d) => pieces(d) };
 let notify = () => {};
 
 const cell = (text, cls) => {
@@ -41,6 +45,7 @@ export function setup(report) {
 
 /** Opens the details of a torrent. */
 export function open(h) {
+  if (h !== hash) last = null;
   hash = h;
   $("detail").hidden = false;
   load().then(() => $("detail").scrollIntoView({ block: "nearest" }));
@@ -49,6 +54,7 @@ export function open(h) {
 /** Closes the details. */
 export function close() {
   hash = null;
+  last = null;
   $("detail").hidden = true;
 }
 
@@ -58,6 +64,8 @@ export function forget(known) {
 }
 
 function show(name) {
+  tab = name;
+  if (last) DRAW[name](last);
   for (const n of TABS) {
     const on = n === name;
     $("tab-" + n).setAttribute("aria-selected", String(on));
@@ -73,12 +81,10 @@ async function load() {
     const d = await api.get("/torrents/" + hash);
     if (!d) { close(); return; }
     if (d.info_hash !== hash) return;
+    last = d;
     $("detail-name").textContent = d.name;
-    general(d);
-    files(d);
-    peers(d);
-    trackers(d);
-    pieces(d);
+    // Only the tab in view is drawn (a torrent may have thousands of files).
+    DRAW[tab](d);
   } catch (e) {
     notify(e.message, true);
   } finally {
