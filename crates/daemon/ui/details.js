@@ -37,6 +37,10 @@ export function setup(report) {
     $("tab-" + next).focus();
   });
   $("detail-close").addEventListener("click", close);
+  $("options").addEventListener("submit", (e) => {
+    e.preventDefault();
+    if (hash) saveOptions(hash);
+  });
   $("reannounce").addEventListener("click", () => {
     if (hash) api.send("POST", "/torrents/" + hash + "/reannounce").then(() => notify("announcing"), (e) => notify(e.message, true));
   });
@@ -81,6 +85,8 @@ async function load() {
     const d = await api.get("/torrents/" + hash);
     if (!d) { close(); return; }
     if (d.info_hash !== hash) return;
+    // The options form is filled once per torrent, not under the user's typing.
+    if (!last) fillOptions(d);
     last = d;
     $("detail-name").textContent = d.name;
     // Only the tab in view is drawn (a torrent may have thousands of files).
@@ -121,6 +127,29 @@ function general(d) {
     dd.textContent = v;
     return [dt, dd];
   }));
+}
+
+function fillOptions(d) {
+  $("opt-down").value = d.max_download ? Math.round(d.max_download / 1024) : 0;
+  $("opt-up").value = d.max_upload ? Math.round(d.max_upload / 1024) : 0;
+  $("opt-labels").value = d.labels.join(", ");
+  $("opt-sequential").checked = d.sequential;
+}
+
+async function saveOptions(h) {
+  const kib = (id) => Math.max(0, Math.round(Number($(id).value) || 0)) * 1024;
+  const body = {
+    max_download: kib("opt-down"),
+    max_upload: kib("opt-up"),
+    labels: $("opt-labels").value.split(",").map((s) => s.trim()).filter(Boolean),
+    sequential: $("opt-sequential").checked,
+  };
+  try {
+    await api.send("PATCH", "/torrents/" + h, body);
+    notify("options saved");
+  } catch (e) {
+    notify(e.message, true);
+  }
 }
 
 function files(d) {

@@ -114,6 +114,15 @@ try {
   await page.locator("#pieces-info", { hasText: "of" }).waitFor({ timeout: 5000 });
   await page.click("#tab-general");
   await page.getByText(hash, { exact: true }).waitFor({ timeout: 5000 });
+  await page.fill("#opt-up", "300");
+  await page.check("#opt-sequential");
+  await page.click("#opt-save");
+  await page.locator("#message", { hasText: "options saved" }).waitFor({ timeout: 5000 });
+  const opts = await api("GET", "/torrents/" + hash);
+  if (opts.max_upload !== 300 * 1024 || opts.sequential !== true) throw new Error("options not saved: " + opts.max_upload + " " + opts.sequential);
+  await page.fill("#opt-up", "0");
+  await page.click("#opt-save");
+  await until("upload limit removed", async () => (await api("GET", "/torrents/" + hash)).max_upload === null, 5000);
   if (await page.locator("#panel-pieces").isVisible()) throw new Error("two tabs shown at once");
 
   step("drop a .torrent file");
