@@ -7,6 +7,9 @@ import * as api from "./api.js";
 const $ = (id) => document.getElementById(id);
 const KIB = 1024;
 
+/** The settings as the form showed them, to send only what changed. */
+let shown = {};
+
 function fill(s) {
   $("set-down").value = s.max_download ? Math.round(s.max_download / KIB) : 0;
   $("set-up").value = s.max_upload ? Math.round(s.max_upload / KIB) : 0;
@@ -18,6 +21,7 @@ function fill(s) {
   $("set-idle").value = s.seed_idle_limit ? Math.round(s.seed_idle_limit / 60) : 30;
   $("set-dir").value = s.download_dir;
   $("set-encryption").value = s.encryption;
+  shown = read();
 }
 
 function read() {
@@ -49,7 +53,11 @@ export function setup(notify) {
   $("settings-form").addEventListener("submit", async (e) => {
     e.preventDefault();
     try {
-      fill(await api.send("PATCH", "/session", read()));
+      // Only what changed: a value the daemon has from its config file
+      // stays there (what the API sets overrides the file from then on).
+      const now = read();
+      const changed = Object.fromEntries(Object.entries(now).filter(([k, v]) => shown[k] !== v));
+      fill(await api.send("PATCH", "/session", changed));
       dialog.close();
       notify("settings saved");
     } catch (err) {
