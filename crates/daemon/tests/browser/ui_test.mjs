@@ -295,6 +295,9 @@ try {
     await checkNarrow(page);
     await page.screenshot({ path: join(shots, "daemon-ui-narrow.png"), fullPage: true });
     await scrollSmoothly(page, "narrow");
+    // The smallest phones in common use.
+    await page.setViewportSize({ width: 360, height: 740 });
+    await until("360 px layout", async () => (await page.evaluate(() => document.documentElement.scrollWidth)) <= 360, 5000);
   }
 
   if (problems.length) throw new Error(problems.join("\n"));
