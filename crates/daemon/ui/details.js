@@ -203,12 +203,13 @@ function pieces(d) {
   if (canvas.width !== width) canvas.width = width;
   const ctx = canvas.getContext("2d");
   const w = canvas.width, h = canvas.height, n = d.pieces_total;
-  ctx.fillStyle = "#e5e8eb";
+  const css = getComputedStyle(document.documentElement);
+  ctx.fillStyle = css.getPropertyValue("--rule").trim() || "#e5e8eb";
   ctx.fillRect(0, 0, w, h);
   if (!n) return;
   const raw = atob(d.pieces || "");
   const complete = d.left_until_done === 0 && d.pieces_have === n;
-  ctx.fillStyle = "#1f6feb";
+  ctx.fillStyle = css.getPropertyValue("--accent").trim() || "#1f6feb";
   for (let x = 0; x < w; x++) {
     const first = Math.floor(x * n / w), last = Math.max(first, Math.floor((x + 1) * n / w) - 1);
     let have = 0;

@@ -47,9 +47,10 @@ function draw() {
     ctx.lineWidth = 1.5 * dpr;
     ctx.stroke();
   };
-  line(0, "#1f6feb");
-  line(1, "#2da44e");
-  ctx.fillStyle = "#6b7685";
+  const css = getComputedStyle(document.documentElement);
+  line(0, css.getPropertyValue("--accent").trim() || "#1f6feb");
+  line(1, css.getPropertyValue("--ok").trim() || "#2da44e");
+  ctx.fillStyle = css.getPropertyValue("--muted").trim() || "#6b7685";
   ctx.font = 11 * dpr + "px system-ui, sans-serif";
   ctx.fillText("peak " + (max / 1048576).toFixed(2) + " MiB/s · ↓ blue ↑ green · 5 min", 4 * dpr, 11 * dpr);
 }

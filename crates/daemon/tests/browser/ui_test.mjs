@@ -298,6 +298,8 @@ try {
     // The smallest phones in common use.
     await page.setViewportSize({ width: 360, height: 740 });
     await until("360 px layout", async () => (await page.evaluate(() => document.documentElement.scrollWidth)) <= 360, 5000);
+    await page.emulateMedia({ colorScheme: "dark" });
+    await page.screenshot({ path: join(shots, "daemon-ui-dark.png") });
   }
 
   if (problems.length) throw new Error(problems.join("\n"));
