@@ -43,12 +43,21 @@ function totals(all) {
   details.forget(new Set(all.map((t) => t.info_hash)));
 }
 
+/** "/" goes to the search box, Escape closes the details (outside text fields). */
+function keys(e) {
+  if (e.ctrlKey || e.metaKey || e.altKey || $("settings").open) return;
+  if (e.target.closest && e.target.closest("input, textarea, select")) return;
+  if (e.key === "/") { e.preventDefault(); $("search").focus(); }
+  else if (e.key === "Escape") details.close();
+}
+
 async function start() {
   await api.session();
   add.setup(notify);
   toolbar.setup(list, notify);
   details.setup(notify);
   settings.setup(notify);
+  document.addEventListener("keydown", keys);
   list.refresh();
   api.follow(torrents, (state) => { if ($("conn").textContent !== state) $("conn").textContent = state; });
 }

@@ -125,6 +125,10 @@ try {
   await until("upload limit removed", async () => (await api("GET", "/torrents/" + hash)).max_upload === null, 5000);
   if (await page.locator("#panel-pieces").isVisible()) throw new Error("two tabs shown at once");
 
+  await page.locator("h1").click();
+  await page.keyboard.press("Escape");
+  await page.locator("#detail").waitFor({ state: "hidden", timeout: 5000 });
+
   step("drop a .torrent file");
   const dropped = tinyTorrent("dropped-one").toString("base64");
   await page.evaluate((b64) => {
@@ -165,7 +169,10 @@ try {
 
   step("search and state filter");
   if ((await page.getAttribute("#search", "type")) !== "search") throw new Error("search is not type=search");
-  await page.fill("#search", "dropped");
+  await page.locator("h1").click();
+  await page.keyboard.press("/");
+  if (!(await page.evaluate(() => document.activeElement.id === "search"))) throw new Error("/ does not go to the search box");
+  await page.keyboard.type("dropped");
   await expectShown("search", ["dropped-one"]);
   await page.fill("#search", "");
   await page.selectOption("#filter-state", "seeding");
