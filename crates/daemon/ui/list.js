@@ -53,8 +53,10 @@ export class TorrentList {
   /** New torrents from the daemon. */
   setTorrents(torrents) {
     this.torrents = torrents;
-    const known = new Set(torrents.map((t) => t.info_hash));
-    for (const h of [...this.selected]) if (!known.has(h)) this.selected.delete(h);
+    if (this.selected.size) {
+      const known = new Set(torrents.map((t) => t.info_hash));
+      for (const h of [...this.selected]) if (!known.has(h)) this.selected.delete(h);
+    }
     this.refresh();
   }
 

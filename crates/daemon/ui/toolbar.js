@@ -5,6 +5,7 @@ import * as api from "./api.js";
 import { STATES, NO_LABEL, labels } from "./columns.js";
 
 const $ = (id) => document.getElementById(id);
+const setText = (e, v) => { if (e.textContent !== v) e.textContent = v; };
 
 /** Wires the filters to `list`; `notify(text, isError)` reports results. */
 export function setup(list, notify) {
@@ -33,16 +34,19 @@ export function update(list) {
   });
   const label = $("filter-label");
   const names = labels(list.torrents);
+  // The label filtered by stays a choice while no torrent carries it (as
+  // before the first update, with a filter kept from the last visit).
+  const chosen = list.opts.label;
+  if (chosen && chosen !== NO_LABEL && !names.includes(chosen)) names.push(chosen);
   const want = ["", NO_LABEL, ...names].join("\n");
   if (label.dataset.names !== want) {
     label.dataset.names = want;
     label.replaceChildren(new Option("Any label", ""), new Option("No label", NO_LABEL), ...names.map((n) => new Option(n, n)));
-    label.value = names.includes(list.opts.label) || list.opts.label === NO_LABEL ? list.opts.label : "";
-    if (label.value !== list.opts.label) list.set({ label: label.value });
+    label.value = chosen;
   }
   const n = list.selected.size;
-  $("selected-count").textContent = n + " selected";
-  for (const b of document.querySelectorAll("[data-bulk]")) b.disabled = n === 0;
+  setText($("selected-count"), n + " selected");
+  for (const b of document.querySelectorAll("[data-bulk]")) if (b.disabled !== (n === 0)) b.disabled = n === 0;
 }
 
 /** Runs a bulk (or single-row) action on torrents by hash. */

@@ -203,6 +203,14 @@ try {
   await until("label option", async () => (await page.locator("#filter-label option[value=linux]").count()) === 1, 5000);
   await page.selectOption("#filter-label", "linux");
   await expectShown("label filter", ["dropped-one", "pasted-magnet"]);
+  // Filters and sorting are kept across a reload; the selection is not.
+  await page.reload();
+  await page.locator("#conn", { hasText: "live" }).waitFor({ timeout: 15000 });
+  await expectShown("label filter after a reload", ["dropped-one", "pasted-magnet"]);
+  if ((await page.inputValue("#filter-label")) !== "linux") throw new Error("label filter not kept");
+  if ((await page.getAttribute("[role=columnheader][data-key=name]", "aria-sort")) !== "ascending") throw new Error("sorting not kept");
+  await rowOf("dropped-one").locator("input.select").check();
+  await rowOf("pasted-magnet").locator("input.select").check();
   await page.selectOption("#filter-label", { label: "No label" });
   await expectShown("no-label filter", [name, "pasted-anywhere"]);
   await page.selectOption("#filter-label", "");
