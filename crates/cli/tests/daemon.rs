@@ -824,6 +824,16 @@ fn web_ui_in_chromium() {
     let shots = std::env::var_os("CARGO_TARGET_DIR")
         .map_or(shots, |t| PathBuf::from(t).join("test-artifacts"));
     std::fs::create_dir_all(&shots).unwrap();
+    // A second daemon with 2,000 torrents, for scrolling and the narrow
+    // layout with a full list.
+    let many_state = tmp.path().join("state-many");
+    seed_state(&many_state, &tmp.path().join("dl-many"), 2000);
+    let mut many = start_daemon(
+        tmp.path(),
+        "daemon-many",
+        &many_state,
+        &tmp.path().join("dl-many"),
+    );
     let out = Command::new("node")
         .arg(browser_dir.join("ui_test.mjs"))
         .arg(format!("http://{}/", d.api))
@@ -834,6 +844,7 @@ fn web_ui_in_chromium() {
             info_hash(&swarm.torrent),
             swarm.seed_port
         ))
+        .arg(format!("http://{}/", many.api))
         .output()
         .unwrap();
     let log = format!(
@@ -841,6 +852,8 @@ fn web_ui_in_chromium() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+    // The steps and the scrolling measurements, for the CI log.
+    println!("{log}");
     assert!(
         out.status.success(),
         "browser test failed:\n{log}\n{}",
@@ -850,7 +863,13 @@ fn web_ui_in_chromium() {
         log.contains("ui test: add magnet") && log.contains("ui test: ok"),
         "{log}"
     );
-    assert!(shots.join("daemon-ui.png").exists());
+    for shot in [
+        "daemon-ui.png",
+        "daemon-ui-2000.png",
+        "daemon-ui-narrow.png",
+    ] {
+        assert!(shots.join(shot).exists(), "no {shot}");
+    }
     // The UI removed the torrent and kept the data.
     assert!(
         get_json(d.api, "/api/v1/torrents")
@@ -859,7 +878,38 @@ fn web_ui_in_chromium() {
             .is_empty()
     );
     same_content(&swarm.content, &downloads.join("content"));
+    many.proc.stop();
     d.proc.stop();
+}
+
+/// Writes `n` stopped torrents (every third labelled `bulk`) straight into
+/// a daemon's state directory: adding thousands through the API costs
+/// several fsyncs each, loading them at start costs little.
+fn seed_state(state: &Path, downloads: &Path, n: usize) {
+    let dir = state.join("torrents");
+    std::fs::create_dir_all(&dir).unwrap();
+    for i in 0..n {
+        let bytes = idle_torrent(i);
+        let t = shoal_metainfo::Torrent::from_bytes(&bytes).unwrap();
+        let hex = shoal_metainfo::infohash::hex(&t.info_hashes.wire_id().unwrap());
+        let mut record = shoal_daemon::TorrentRecord::new(
+            u32::try_from(i + 1).unwrap(),
+            hex.clone(),
+            t.info.name.clone(),
+            downloads.to_path_buf(),
+        );
+        record.paused = true;
+        record.added_at = 1_700_000_000 + i as u64;
+        if i % 3 == 0 {
+            record.labels = vec!["bulk".into()];
+        }
+        std::fs::write(dir.join(format!("{hex}.torrent")), &bytes).unwrap();
+        std::fs::write(
+            dir.join(format!("{hex}.json")),
+            serde_json::to_vec(&record).unwrap(),
+        )
+        .unwrap();
+    }
 }
 
 /// A one-file v1 torrent of 64 KiB whose content is nowhere: it waits for

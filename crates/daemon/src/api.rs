@@ -69,19 +69,6 @@ struct ChangeBody {
     queue_position: Option<usize>,
 }
 
-/// Body of `PATCH /api/v1/session`.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SessionBody {
-    /// Bytes per second; 0 removes the limit.
-    max_upload: Option<u64>,
-    max_download: Option<u64>,
-    /// Most torrents downloading at once; 0 removes the limit.
-    max_active_downloads: Option<usize>,
-    /// Most torrents seeding at once; 0 removes the limit.
-    max_active_seeds: Option<usize>,
-}
-
 /// Answers a request for `/api/v1{rest}`.
 pub(crate) async fn handle(ctx: &Ctx, req: Request<Incoming>, rest: &str) -> Response<Body> {
     let method = req.method().clone();
@@ -107,61 +94,16 @@ pub(crate) async fn handle(ctx: &Ctx, req: Request<Incoming>, rest: &str) -> Res
     match (method, parts.as_slice()) {
         (Method::GET, ["openapi.yaml"]) => response(StatusCode::OK, "application/yaml", OPENAPI),
         (Method::GET, ["session"]) => {
-            let (up, down) = d.rate_limits();
-            let (max_downloads, max_seeds) = d.queue_limits();
-            json(
-                StatusCode::OK,
-                &json!({
-                    "version": env!("CARGO_PKG_VERSION"),
-                    "max_active_downloads": max_downloads,
-                    "max_active_seeds": max_seeds,
-                    "peer_port": d.session().local_addr().port(),
-                    "download_dir": d.config().download_dir.display().to_string(),
-                    "max_upload": up,
-                    "max_download": down,
-                    "csrf_token": ctx.security.csrf_token,
-                    "magnet_supported": true,
-                    "port_mapping": d.session().port_mapping().map(|s| json!({
-                        "mapped": s.is_mapped(),
-                        "method": s.method,
-                        "external_ip": s.external_ip.map(|ip| ip.to_string()),
-                        "tcp_port": s.tcp_port,
-                        "udp_port": s.udp_port,
-                        "error": s.error,
-                    })),
-                    "lsd": d.session().lsd_enabled(),
-                }),
-            )
+            let mut settings = crate::session_api::settings(d);
+            if let Some(map) = settings.as_object_mut() {
+                map.insert("csrf_token".into(), json!(ctx.security.csrf_token));
+            }
+            json(StatusCode::OK, &settings)
         }
-        (Method::PATCH, ["session"]) => {
-            let body: SessionBody = match parse(req, SMALL_BODY, ctx.body_timeout).await {
-                Ok(b) => b,
-                Err(resp) => return resp,
-            };
-            let (mut up, mut down) = d.rate_limits();
-            if let Some(v) = body.max_upload {
-                up = Some(v).filter(|v| *v > 0);
-            }
-            if let Some(v) = body.max_download {
-                down = Some(v).filter(|v| *v > 0);
-            }
-            let set = d.set_rate_limits(up, down).and_then(|()| {
-                d.set_queue_limits(body.max_active_downloads, body.max_active_seeds)
-            });
-            let (max_downloads, max_seeds) = d.queue_limits();
-            match set {
-                Ok(()) => json(
-                    StatusCode::OK,
-                    &json!({
-                        "max_upload": up,
-                        "max_download": down,
-                        "max_active_downloads": max_downloads,
-                        "max_active_seeds": max_seeds,
-                    }),
-                ),
-                Err(e) => daemon_error(&e),
-            }
-        }
+        (Method::PATCH, ["session"]) => match parse(req, SMALL_BODY, ctx.body_timeout).await {
+            Ok(body) => crate::session_api::change(ctx, body),
+            Err(resp) => resp,
+        },
         (Method::GET, ["torrents"]) => json(StatusCode::OK, &d.views()),
         (Method::POST, ["torrents"]) => add(ctx, req).await,
         (Method::GET, ["events"]) => crate::sse::stream(d.clone()),

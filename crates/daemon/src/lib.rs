@@ -19,6 +19,7 @@ mod qbittorrent;
 mod scrape;
 mod security;
 mod service;
+mod session_api;
 mod snapshot;
 mod sse;
 mod store;

@@ -180,6 +180,57 @@ fn native_api_lifecycle() {
 }
 
 #[test]
+fn session_settings_for_the_settings_page() {
+    let s = server(|_| {});
+    let a = s.addr;
+    let dir = s._tmp.path().join("elsewhere");
+    let body = json!({
+        "encryption": "require",
+        "download_dir": dir,
+        "seed_ratio_limit": 1.5,
+        "seed_idle_limit": 600,
+        "max_download": 2_000_000,
+        "max_active_downloads": 3,
+    });
+    let (status, v) = send(a, "PATCH", "/api/v1/session", body.to_string().as_bytes());
+    assert_eq!(status, 200, "{v}");
+    let got = get(a, "/api/v1/session");
+    assert_eq!(got["encryption"], "require", "{got}");
+    assert_eq!(got["download_dir"], dir.display().to_string());
+    assert_eq!(got["seed_ratio_limit"], 1.5);
+    assert_eq!(got["seed_idle_limit"], 600);
+    assert_eq!(got["max_download"], 2_000_000);
+    assert_eq!(got["max_active_downloads"], 3);
+    // Removing the seed limits; a bad value changes nothing.
+    let (status, v) = send(
+        a,
+        "PATCH",
+        "/api/v1/session",
+        br#"{"seed_ratio_limit": -1, "seed_idle_limit": 0}"#,
+    );
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(
+        (v["seed_ratio_limit"].clone(), v["seed_idle_limit"].clone()),
+        (Value::Null, Value::Null)
+    );
+    let (status, v) = send(
+        a,
+        "PATCH",
+        "/api/v1/session",
+        br#"{"encryption": "sometimes", "max_download": 1}"#,
+    );
+    assert_eq!((status, error_code(&v)), (400, "bad_request"), "{v}");
+    let (status, v) = send(
+        a,
+        "PATCH",
+        "/api/v1/session",
+        br#"{"download_dir": "relative"}"#,
+    );
+    assert_eq!(status, 400, "{v}");
+    assert_eq!(get(a, "/api/v1/session")["max_download"], 2_000_000);
+}
+
+#[test]
 fn hostile_native_requests_change_nothing() {
     let s = server(|_| {});
     let a = s.addr;

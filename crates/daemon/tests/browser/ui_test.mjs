@@ -1,19 +1,24 @@
-// Drives the daemon's web UI in Debian's Chromium: add a torrent from a
-// file, watch it complete, pause, resume, look at the details, remove;
-// then add the same torrent by magnet link and remove it again.
-// Usage: node ui_test.mjs URL TORRENT_FILE SCREENSHOT_DIR [MAGNET]
+// Drives the daemon's web UI in Debian's Chromium: every action through
+// the UI (add by file, drop and paste; sort, search, filter; bulk start,
+// stop, verify, label, move, remove; details tabs; settings), the layout
+// at 400 px, and smooth scrolling with 2,000 torrents.
+// Usage: node ui_test.mjs URL TORRENT_FILE SCREENSHOT_DIR [MAGNET [MANY_URL]]
+// MANY_URL: a daemon holding 2,000 torrents.
 import { chromium } from "playwright-core";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { tinyTorrent } from "./torrents.mjs";
+import { checkNarrow, scrollSmoothly } from "./checks.mjs";
 
-const [url, torrentFile, shots, magnet] = process.argv.slice(2);
+const [url, torrentFile, shots, magnet, manyUrl] = process.argv.slice(2);
 if (!url || !torrentFile || !shots) {
-  console.error("usage: node ui_test.mjs URL TORRENT_FILE SCREENSHOT_DIR");
+  console.error("usage: node ui_test.mjs URL TORRENT_FILE SCREENSHOT_DIR [MAGNET]");
   process.exit(2);
 }
 
 const profile = mkdtempSync(join(tmpdir(), "shoal-chromium-"));
+const moveTo = mkdtempSync(join(tmpdir(), "shoal-moved-"));
 const context = await chromium.launchPersistentContext(profile, {
   executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
   headless: true,
@@ -30,15 +35,40 @@ page.on("pageerror", (e) => problems.push("page error: " + e.message));
 page.on("console", (m) => { if (m.type() === "error" && !m.text().startsWith("Failed to load resource")) problems.push("console: " + m.text()); });
 page.on("dialog", (d) => d.accept());
 let removing = false;
+let refusing = false;
 page.on("response", (r) => {
   // The detail view may ask once more for a torrent just removed.
   const gone = removing && r.status() === 404 && r.url().includes("/api/v1/torrents/");
-  if (r.status() >= 400 && !gone) problems.push("HTTP " + r.status() + " for " + r.url());
+  // A bad setting is refused on purpose.
+  const refused = refusing && r.status() === 400 && r.url().endsWith("/api/v1/session");
+  if (r.status() >= 400 && !gone && !refused) problems.push("HTTP " + r.status() + " for " + r.url());
 });
 // Nothing outside the daemon may be fetched (no CDN).
-page.on("request", (r) => { if (!r.url().startsWith(url)) problems.push("outside request: " + r.url()); });
+page.on("request", (r) => { if (!r.url().startsWith(url) && !(manyUrl && r.url().startsWith(manyUrl))) problems.push("outside request: " + r.url()); });
 
 const step = (name) => console.log("ui test: " + name);
+const api = (method, path, body) => page.evaluate(async ([method, path, body]) => {
+  const s = await (await fetch("/api/v1/session")).json();
+  const r = await fetch("/api/v1" + path, { method, headers: { "X-Shoal-Csrf": s.csrf_token, "Content-Type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
+  return r.json();
+}, [method, path, body]);
+const until = async (what, test, ms = 15000) => {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await test();
+    if (v) return v;
+    if (Date.now() > end) throw new Error("timed out waiting for " + what);
+    await page.waitForTimeout(100);
+  }
+};
+const rowOf = (name) => page.locator("#spacer .row:not([hidden])", { has: page.locator("button.open", { hasText: name }) });
+const shownNames = () => page.evaluate(() => [...document.querySelectorAll("#spacer .row:not([hidden])")]
+  .sort((a, b) => a.dataset.index - b.dataset.index).map((r) => r.querySelector("button.open").textContent));
+const expectShown = async (what, names) => until(what + ": " + names.join(", "), async () => {
+  const got = await shownNames();
+  return got.length === names.length && names.every((n) => got.includes(n));
+}, 5000);
+
 let code = 0;
 try {
   step("load");
@@ -46,35 +76,210 @@ try {
   await page.locator("#conn", { hasText: "live" }).waitFor({ timeout: 15000 });
   await page.locator("#empty").waitFor({ state: "visible" });
 
-  step("add");
+  step("add a file, paused");
+  await page.check("#add-paused");
   await page.setInputFiles("#add-file", torrentFile);
   await page.click("#add-button");
-  const row = page.locator("#rows tr").first();
-  await row.waitFor({ timeout: 15000 });
+  const row = page.locator("#spacer .row:not([hidden])").first();
+  await row.locator(".cell.status", { hasText: "stopped" }).waitFor({ timeout: 15000 });
+  const name = await row.locator("button.open").textContent();
+  const hash = await row.getAttribute("data-hash");
+  // Slow enough to see its peer in the details.
+  await api("PATCH", "/torrents/" + hash, { max_download: 256 * 1024 });
 
-  step("complete");
-  await row.locator("td.status", { hasText: "seeding" }).waitFor({ timeout: 90000 });
+  step("start from its row; peers tab");
+  await row.locator("button[data-action=start]").click();
+  await row.locator("button.open").click();
+  await page.locator("#detail").waitFor({ state: "visible" });
+  await page.click("#tab-peers");
+  const client = page.locator("#peers tbody tr td.client").first();
+  await client.waitFor({ timeout: 20000 });
+  if (!(await client.textContent()).trim() || (await client.textContent()) === "?") throw new Error("peer without a client name");
+  await api("PATCH", "/torrents/" + hash, { max_download: 0 });
+  await row.locator(".cell.status", { hasText: "seeding" }).waitFor({ timeout: 60000 });
   await row.locator(".pct", { hasText: "100.0%" }).waitFor({ timeout: 5000 });
 
-  step("pause");
-  await row.locator("button[data-action=pause]").click();
-  await row.locator("td.status", { hasText: "stopped" }).waitFor({ timeout: 15000 });
+  step("files tab: progress and priority");
+  await page.click("#tab-files");
+  await page.locator("#files tbody tr td:nth-child(3)", { hasText: "100.0%" }).first().waitFor({ timeout: 5000 });
+  await page.locator("#files tbody tr select").nth(1).selectOption({ label: "high" });
+  await until("file priority high", async () => (await api("GET", "/torrents/" + hash)).files[1].priority === 6);
 
-  step("resume");
-  await row.locator("button[data-action=resume]").click();
-  await row.locator("td.status", { hasText: "seeding" }).waitFor({ timeout: 30000 });
+  step("trackers, pieces and general tabs");
+  await page.click("#tab-trackers");
+  await page.locator("#trackers tbody tr td", { hasText: "http://" }).first().waitFor({ timeout: 5000 });
+  await page.click("#reannounce");
+  await page.locator("#message", { hasText: "announcing" }).waitFor({ timeout: 5000 });
+  await page.click("#tab-pieces");
+  await page.locator("#pieces-info", { hasText: "of" }).waitFor({ timeout: 5000 });
+  await page.click("#tab-general");
+  await page.getByText(hash, { exact: true }).waitFor({ timeout: 5000 });
+  await page.fill("#opt-up", "300");
+  await page.check("#opt-sequential");
+  await page.click("#opt-save");
+  await page.locator("#message", { hasText: "options saved" }).waitFor({ timeout: 5000 });
+  const opts = await api("GET", "/torrents/" + hash);
+  if (opts.max_upload !== 300 * 1024 || opts.sequential !== true) throw new Error("options not saved: " + opts.max_upload + " " + opts.sequential);
+  await page.fill("#opt-up", "0");
+  await page.click("#opt-save");
+  await until("upload limit removed", async () => (await api("GET", "/torrents/" + hash)).max_upload === null, 5000);
+  if (await page.locator("#panel-pieces").isVisible()) throw new Error("two tabs shown at once");
 
-  step("details");
-  await row.locator("td.name").click();
-  await page.locator("#detail").waitFor({ state: "visible", timeout: 10000 });
-  await page.locator("#files tbody tr").first().waitFor({ timeout: 10000 });
-  const done = await page.locator("#files tbody tr td:nth-child(3)").first().textContent();
-  if (done !== "100.0%") throw new Error("file shows " + done + " done");
+  await page.locator("h1").click();
+  await page.keyboard.press("Escape");
+  await page.locator("#detail").waitFor({ state: "hidden", timeout: 5000 });
+
+  step("drop a .torrent file");
+  const dropped = tinyTorrent("dropped-one").toString("base64");
+  await page.evaluate((b64) => {
+    const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+    const dt = new DataTransfer();
+    dt.items.add(new File([bytes], "dropped-one.torrent", { type: "application/x-bittorrent" }));
+    document.getElementById("list").dispatchEvent(new DragEvent("dragenter", { dataTransfer: dt, bubbles: true }));
+    if (document.getElementById("drop").hidden) throw new Error("no drop zone shown");
+    document.getElementById("list").dispatchEvent(new DragEvent("drop", { dataTransfer: dt, bubbles: true, cancelable: true }));
+  }, dropped);
+  await rowOf("dropped-one").waitFor({ timeout: 10000 });
+
+  step("paste a magnet link");
+  await page.fill("#add-magnet", "magnet:?xt=urn:btih:" + "ab".repeat(20) + "&dn=pasted-magnet");
+  await page.click("#add-button");
+  await rowOf("pasted-magnet").waitFor({ timeout: 10000 });
+  // Pasted anywhere outside a text field.
+  await page.locator("h1").click();
+  await page.evaluate((link) => {
+    const dt = new DataTransfer();
+    dt.setData("text/plain", link);
+    document.body.dispatchEvent(new ClipboardEvent("paste", { clipboardData: dt, bubbles: true, cancelable: true }));
+  }, "magnet:?xt=urn:btih:" + "cd".repeat(20) + "&dn=pasted-anywhere");
+  await rowOf("pasted-anywhere").waitFor({ timeout: 10000 });
+  await page.uncheck("#add-paused");
+
+  step("sort");
+  const nameHead = page.locator("[role=columnheader][data-key=name]");
+  await nameHead.locator("button").click();
+  if ((await nameHead.getAttribute("aria-sort")) !== "ascending") throw new Error("name not sorted ascending");
+  const sorted = [name, "dropped-one", "pasted-anywhere", "pasted-magnet"].sort((a, b) => a.toLowerCase().localeCompare(b.toLowerCase()));
+  await until("ascending order " + sorted, async () => (await shownNames()).join() === sorted.join(), 5000);
+  await nameHead.locator("button").click();
+  if ((await nameHead.getAttribute("aria-sort")) !== "descending") throw new Error("name not sorted descending");
+  await until("descending order", async () => (await shownNames()).join() === [...sorted].reverse().join(), 5000);
+  await page.locator("[role=columnheader][data-key=size] button").click();
+  if ((await nameHead.getAttribute("aria-sort")) !== "none") throw new Error("two sorted columns");
+
+  step("search and state filter");
+  if ((await page.getAttribute("#search", "type")) !== "search") throw new Error("search is not type=search");
+  await page.locator("h1").click();
+  await page.keyboard.press("/");
+  if (!(await page.evaluate(() => document.activeElement.id === "search"))) throw new Error("/ does not go to the search box");
+  await page.keyboard.type("dropped");
+  await expectShown("search", ["dropped-one"]);
+  await page.fill("#search", "");
+  await page.selectOption("#filter-state", "seeding");
+  await expectShown("seeding filter", [name]);
+  await page.selectOption("#filter-state", "stopped");
+  await expectShown("stopped filter", ["dropped-one", "pasted-anywhere", "pasted-magnet"]);
+  await page.selectOption("#filter-state", "all");
+
+  step("shift-click selects a range");
+  await page.locator("[role=columnheader][data-key=name] button").click();
+  await until("sorted by name", async () => (await shownNames()).join() === sorted.join(), 5000);
+  await rowOf(sorted[0]).locator("input.select").check();
+  await rowOf(sorted[2]).locator("input.select").click({ modifiers: ["Shift"] });
+  await page.locator("#selected-count", { hasText: "3 selected" }).waitFor({ timeout: 5000 });
+  await page.locator("#select-all").check();
+  await page.locator("#selected-count", { hasText: "4 selected" }).waitFor({ timeout: 5000 });
+  await page.locator("#select-all").uncheck();
+  await page.locator("#selected-count", { hasText: "0 selected" }).waitFor({ timeout: 5000 });
+
+  step("bulk label and label filter");
+  await rowOf("dropped-one").locator("input.select").check();
+  await rowOf("pasted-magnet").locator("input.select").check();
+  await page.locator("#selected-count", { hasText: "2 selected" }).waitFor();
+  await page.fill("#bulk-label", "linux, iso");
+  await page.click("[data-bulk=label]");
+  await rowOf("dropped-one").locator(".cell.label", { hasText: "linux" }).waitFor({ timeout: 5000 });
+  await rowOf("pasted-magnet").locator(".cell.label", { hasText: "iso" }).waitFor({ timeout: 5000 });
+  await until("label option", async () => (await page.locator("#filter-label option[value=linux]").count()) === 1, 5000);
+  await page.selectOption("#filter-label", "linux");
+  await expectShown("label filter", ["dropped-one", "pasted-magnet"]);
+  // Filters and sorting are kept across a reload; the selection is not.
+  await page.reload();
+  await page.locator("#conn", { hasText: "live" }).waitFor({ timeout: 15000 });
+  await expectShown("label filter after a reload", ["dropped-one", "pasted-magnet"]);
+  if ((await page.inputValue("#filter-label")) !== "linux") throw new Error("label filter not kept");
+  if ((await page.getAttribute("[role=columnheader][data-key=name]", "aria-sort")) !== "ascending") throw new Error("sorting not kept");
+  await rowOf("dropped-one").locator("input.select").check();
+  await rowOf("pasted-magnet").locator("input.select").check();
+  await page.selectOption("#filter-label", { label: "No label" });
+  await expectShown("no-label filter", [name, "pasted-anywhere"]);
+  await page.selectOption("#filter-label", "");
+
+  step("bulk start and stop");
+  await page.click("[data-bulk=start]");
+  await until("both started", async () => (await api("GET", "/torrents")).filter((t) => !t.paused).length === 3, 10000);
+  await page.click("[data-bulk=stop]");
+  await until("both stopped", async () => (await api("GET", "/torrents")).filter((t) => t.paused).length === 3, 10000);
+  await rowOf("dropped-one").locator(".cell.status", { hasText: "stopped" }).waitFor({ timeout: 5000 });
+
+  step("bulk move");
+  await rowOf("pasted-magnet").locator("input.select").uncheck();
+  await page.fill("#bulk-dir", moveTo);
+  await page.click("[data-bulk=move]");
+  await until("moved", async () => (await api("GET", "/torrents")).find((t) => t.name === "dropped-one").download_dir === moveTo, 10000);
+
+  step("bulk verify");
+  await rowOf("dropped-one").locator("input.select").uncheck();
+  await page.locator(".row.head input#select-all").uncheck();
+  await rowOf(name).locator("input.select").check();
+  await page.locator("#selected-count", { hasText: "1 selected" }).waitFor();
+  await page.click("[data-bulk=verify]");
+  await page.locator("#message", { hasText: "1 torrent verifying" }).waitFor({ timeout: 5000 });
+  await rowOf(name).locator(".cell.status", { hasText: "seeding" }).waitFor({ timeout: 30000 });
+  await rowOf(name).locator("input.select").uncheck();
+
+  step("settings");
+  await page.click("#open-settings");
+  await page.locator("#settings").waitFor({ state: "visible" });
+  await page.fill("#set-down", "1000");
+  await page.selectOption("#set-encryption", "require");
+  await page.check("#set-ratio-on");
+  await page.fill("#set-ratio", "1.5");
+  await page.fill("#set-queue-down", "7");
+  await page.click("#settings-save");
+  await page.locator("#settings").waitFor({ state: "hidden" });
+  let s = await api("GET", "/session");
+  if (s.max_download !== 1024000 || s.encryption !== "require" || s.seed_ratio_limit !== 1.5 || s.max_active_downloads !== 7) throw new Error("settings not saved: " + JSON.stringify(s));
+  await page.click("#open-settings");
+  await page.fill("#set-dir", "relative/dir");
+  refusing = true;
+  await page.click("#settings-save");
+  await page.locator("#settings-message", { hasText: "absolute" }).waitFor({ timeout: 5000 });
+  refusing = false;
+  await page.fill("#set-dir", s.download_dir);
+  await page.fill("#set-down", "0");
+  await page.selectOption("#set-encryption", "prefer");
+  await page.uncheck("#set-ratio-on");
+  await page.fill("#set-queue-down", "0");
+  await page.click("#settings-save");
+  await page.locator("#settings").waitFor({ state: "hidden" });
+  s = await api("GET", "/session");
+  if (s.max_download !== null || s.seed_ratio_limit !== null || s.encryption !== "prefer") throw new Error("settings not reset: " + JSON.stringify(s));
+
+  step("speed graph");
+  await until("graph samples", async () => Number(await page.getAttribute("#graph", "data-samples")) >= 2, 5000);
   await page.screenshot({ path: join(shots, "daemon-ui.png"), fullPage: true });
 
-  step("remove");
+  step("bulk remove");
   removing = true;
-  await row.locator("button[data-action=remove]").click();
+  await rowOf("dropped-one").locator("input.select").check();
+  await rowOf("pasted-magnet").locator("input.select").check();
+  await rowOf("pasted-anywhere").locator("input.select").check();
+  await page.click("[data-bulk=remove]");
+  await expectShown("after bulk remove", [name]);
+
+  step("remove from its row");
+  await rowOf(name).locator("button[data-action=remove]").click();
   await page.locator("#empty").waitFor({ state: "visible", timeout: 15000 });
   await page.screenshot({ path: join(shots, "daemon-ui-removed.png"), fullPage: true });
 
@@ -82,12 +287,34 @@ try {
     step("add magnet");
     await page.fill("#add-magnet", magnet);
     await page.click("#add-button");
-    const mrow = page.locator("#rows tr").first();
+    const mrow = page.locator("#spacer .row:not([hidden])").first();
     await mrow.waitFor({ timeout: 15000 });
     // The data is already there: once the metadata arrives, it is checked and seeds.
-    await mrow.locator("td.status", { hasText: "seeding" }).waitFor({ timeout: 60000 });
+    await mrow.locator(".cell.status", { hasText: "seeding" }).waitFor({ timeout: 60000 });
     await mrow.locator("button[data-action=remove]").click();
     await page.locator("#empty").waitFor({ state: "visible", timeout: 15000 });
+  }
+
+  if (manyUrl) {
+    step("2,000 torrents");
+    await page.goto(manyUrl);
+    await page.locator("#totals", { hasText: "2000 torrents" }).waitFor({ timeout: 30000 });
+    await scrollSmoothly(page, "wide");
+    await page.selectOption("#filter-label", "bulk");
+    await until("667 torrents labelled bulk", async () => (await page.evaluate(() => document.getElementById("spacer").style.height)) === 667 * 36 + "px", 5000);
+    await page.selectOption("#filter-label", "");
+    await page.screenshot({ path: join(shots, "daemon-ui-2000.png") });
+
+    step("400 px wide");
+    await page.setViewportSize({ width: 400, height: 800 });
+    await checkNarrow(page);
+    await page.screenshot({ path: join(shots, "daemon-ui-narrow.png"), fullPage: true });
+    await scrollSmoothly(page, "narrow");
+    // The smallest phones in common use.
+    await page.setViewportSize({ width: 360, height: 740 });
+    await until("360 px layout", async () => (await page.evaluate(() => document.documentElement.scrollWidth)) <= 360, 5000);
+    await page.emulateMedia({ colorScheme: "dark" });
+    await page.screenshot({ path: join(shots, "daemon-ui-dark.png") });
   }
 
   if (problems.length) throw new Error(problems.join("\n"));
@@ -99,5 +326,6 @@ try {
 } finally {
   await context.close();
   rmSync(profile, { recursive: true, force: true });
+  rmSync(moveTo, { recursive: true, force: true });
 }
 process.exit(code);

@@ -1,0 +1,79 @@
+// The daemon's JSON API (/api/v1): reads are plain GETs; every change
+// carries the CSRF token from GET /api/v1/session.
+
+let csrf = "";
+
+/** Reads the session (settings and the CSRF token). */
+export async function session() {
+  const s = await get("/session");
+  csrf = s.csrf_token;
+  return s;
+}
+
+/** GET a JSON document; null for a 404. */
+export async function get(path) {
+  const resp = await fetch("/api/v1" + path);
+  if (resp.status === 404) return null;
+  const data = await resp.json().catch(() => ({}));
+  if (!resp.ok) throw new Error(message(data, resp));
+  return data;
+}
+
+/**
+ * Sends a change; throws an Error with the daemon's message on failure.
+ * A restarted daemon has a new CSRF token: a refusal for the token is
+ * retried once with a fresh one.
+ */
+export async function send(method, path, body, retried = false) {
+  const opts = { method, headers: { "X-Shoal-Csrf": csrf } };
+  if (body !== undefined) {
+    opts.headers["Content-Type"] = "application/json";
+    opts.body = JSON.stringify(body);
+  }
+  const resp = await fetch("/api/v1" + path, opts);
+  const data = await resp.json().catch(() => ({}));
+  if (resp.status === 403 && data.error && data.error.code === "csrf" && !retried) {
+    await session();
+    return send(method, path, body, true);
+  }
+  if (!resp.ok) throw new Error(message(data, resp));
+  return data;
+}
+
+function message(data, resp) {
+  return (data.error && data.error.message) || resp.statusText || "HTTP " + resp.status;
+}
+
+/**
+ * Runs `action` on every hash, a few at a time (so a bulk action on
+ * thousands of torrents neither floods the daemon nor takes forever).
+ * Resolves to the error messages, empty when all went well.
+ */
+export async function each(hashes, action, parallel = 6) {
+  const queue = [...hashes];
+  const errors = [];
+  const worker = async () => {
+    while (queue.length) {
+      const h = queue.shift();
+      try { await action(h); } catch (e) { errors.push(e.message); }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(parallel, queue.length) }, worker));
+  return errors;
+}
+
+/** Follows the live torrent list (server-sent events). */
+export function follow(onTorrents, onState) {
+  const es = new EventSource("/api/v1/events");
+  let latest = null;
+  es.addEventListener("torrents", (ev) => {
+    onState("live");
+    // Parsed now, used in a task of its own; an update that arrives
+    // before the previous one was used replaces it.
+    const first = latest === null;
+    latest = JSON.parse(ev.data);
+    if (first) setTimeout(() => { const t = latest; latest = null; onTorrents(t); }, 0);
+  });
+  es.onerror = () => onState("reconnecting…");
+  return es;
+}

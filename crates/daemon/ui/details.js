@@ -1,0 +1,220 @@
+// The details of one torrent, in tabs: general, files (with priorities),
+// peers, trackers and pieces. Refreshed every two seconds while open.
+
+import * as api from "./api.js";
+import * as fmt from "./format.js";
+
+const $ = (id) => document.getElementById(id);
+const TABS = ["general", "files", "peers", "trackers", "pieces"];
+const PRIORITIES = [[0, "skip"], [2, "low"], [4, "normal"], [6, "high"]];
+
+let hash = null;
+let busy = false;
+/** The last details read, drawn again when another tab is chosen. */
+let last = null;
+let tab = "general";
+const DRAW = { general: (d) => general(d), files: (d) => files(d), peers: (d) => peers(d), trackers: (d) => trackers(d), pieces: (d) => pieces(d) };
+let notify = () => {};
+
+const cell = (text, cls) => {
+  const td = document.createElement("td");
+  td.textContent = text;
+  if (cls) td.className = cls;
+  return td;
+};
+
+/** Wires the tabs and the refresh timer. */
+export function setup(report) {
+  notify = report;
+  for (const name of TABS) $("tab-" + name).addEventListener("click", () => show(name));
+  $("tabs").addEventListener("keydown", (e) => {
+    // Arrow keys move between tabs, as the ARIA tabs pattern has it.
+    const i = TABS.findIndex((n) => $("tab-" + n).getAttribute("aria-selected") === "true");
+    const step = e.key === "ArrowRight" ? 1 : e.key === "ArrowLeft" ? -1 : 0;
+    if (!step) return;
+    const next = TABS[(i + step + TABS.length) % TABS.length];
+    show(next);
+    $("tab-" + next).focus();
+  });
+  $("detail-close").addEventListener("click", close);
+  $("options").addEventListener("submit", (e) => {
+    e.preventDefault();
+    if (hash) saveOptions(hash);
+  });
+  $("reannounce").addEventListener("click", () => {
+    if (hash) api.send("POST", "/torrents/" + hash + "/reannounce").then(() => notify("announcing"), (e) => notify(e.message, true));
+  });
+  setInterval(load, 2000);
+}
+
+/** Opens the details of a torrent. */
+export function open(h) {
+  if (h !== hash) last = null;
+  hash = h;
+  $("detail").hidden = false;
+  load().then(() => $("detail").scrollIntoView({ block: "nearest" }));
+}
+
+/** Closes the details. */
+export function close() {
+  hash = null;
+  last = null;
+  $("detail").hidden = true;
+}
+
+/** Closes the details if their torrent is gone. */
+export function forget(known) {
+  if (hash && !known.has(hash)) close();
+}
+
+function show(name) {
+  tab = name;
+  if (last) DRAW[name](last);
+  for (const n of TABS) {
+    const on = n === name;
+    $("tab-" + n).setAttribute("aria-selected", String(on));
+    $("tab-" + n).tabIndex = on ? 0 : -1;
+    $("panel-" + n).hidden = !on;
+  }
+}
+
+async function load() {
+  if (!hash || busy) return;
+  busy = true;
+  try {
+    const d = await api.get("/torrents/" + hash);
+    if (!d) { close(); return; }
+    if (d.info_hash !== hash) return;
+    // The options form is filled once per torrent, not under the user's typing.
+    if (!last) fillOptions(d);
+    last = d;
+    $("detail-name").textContent = d.name;
+    // Only the tab in view is drawn (a torrent may have thousands of files).
+    DRAW[tab](d);
+  } catch (e) {
+    notify(e.message, true);
+  } finally {
+    busy = false;
+  }
+}
+
+function general(d) {
+  const rows = [
+    ["Status", fmt.status(d)],
+    ["Progress", fmt.percent(d.progress) + " of " + fmt.bytes(d.size_when_done) + (d.size_when_done !== d.total_size ? " wanted (" + fmt.bytes(d.total_size) + " in all)" : "")],
+    ["Downloaded", fmt.bytes(d.downloaded)],
+    ["Uploaded", fmt.bytes(d.uploaded) + " (ratio " + fmt.ratio(d.ratio) + ")"],
+    ["Rates", "↓ " + fmt.rate(d.download_rate) + " · ↑ " + fmt.rate(d.upload_rate)],
+    ["ETA", fmt.eta(d.eta, d)],
+    // `peers` here is the list (the summary's count is shadowed by it).
+    ["Peers", String(d.peers.length)],
+    ["Location", d.download_dir],
+    ["Labels", d.labels.join(", ") || "–"],
+    ["Category", d.category || "–"],
+    ["Added", fmt.date(d.added_at)],
+    ["Completed", fmt.date(d.done_at)],
+    ["Info-hash", d.info_hash],
+    ["Pieces", d.pieces_have + " of " + d.pieces_total + " × " + fmt.bytes(d.piece_size)],
+    ["Seed limits", (d.seed_ratio_limit === null ? "no ratio limit" : "ratio " + d.seed_ratio_limit) + ", " + (d.seed_idle_limit === null ? "no idle limit" : "idle " + Math.round(d.seed_idle_limit / 60) + " min")],
+    ["Private", d.private ? "yes" : "no"],
+    ["Comment", d.comment || "–"],
+    ["Magnet", d.magnet || "–"],
+  ];
+  $("general").replaceChildren(...rows.flatMap(([k, v]) => {
+    const dt = document.createElement("dt");
+    dt.textContent = k;
+    const dd = document.createElement("dd");
+    dd.textContent = v;
+    return [dt, dd];
+  }));
+}
+
+function fillOptions(d) {
+  $("opt-down").value = d.max_download ? Math.round(d.max_download / 1024) : 0;
+  $("opt-up").value = d.max_upload ? Math.round(d.max_upload / 1024) : 0;
+  $("opt-labels").value = d.labels.join(", ");
+  $("opt-sequential").checked = d.sequential;
+}
+
+async function saveOptions(h) {
+  const kib = (id) => Math.max(0, Math.round(Number($(id).value) || 0)) * 1024;
+  const body = {
+    max_download: kib("opt-down"),
+    max_upload: kib("opt-up"),
+    labels: $("opt-labels").value.split(",").map((s) => s.trim()).filter(Boolean),
+    sequential: $("opt-sequential").checked,
+  };
+  try {
+    await api.send("PATCH", "/torrents/" + h, body);
+    notify("options saved");
+  } catch (e) {
+    notify(e.message, true);
+  }
+}
+
+function files(d) {
+  const body = $("files").querySelector("tbody");
+  const focused = body.contains(document.activeElement);
+  if (focused) return; // leave a priority being chosen alone
+  body.replaceChildren(...d.files.map((f) => {
+    const tr = document.createElement("tr");
+    tr.append(cell(f.name, "name"), cell(fmt.bytes(f.length)), cell(f.length ? fmt.percent(f.bytes_completed / f.length) : "100.0%"));
+    const sel = document.createElement("select");
+    sel.setAttribute("aria-label", "Priority of " + f.name);
+    const near = PRIORITIES.reduce((a, b) => (Math.abs(b[0] - f.priority) < Math.abs(a[0] - f.priority) ? b : a));
+    for (const [v, label] of PRIORITIES) sel.append(new Option(label, v, false, v === near[0]));
+    sel.addEventListener("change", () => api.send("PATCH", "/torrents/" + d.info_hash, { files: [{ index: f.index, priority: Number(sel.value) }] })
+      .then(() => notify("priority of " + f.name + ": " + sel.selectedOptions[0].text), (e) => notify(e.message, true)));
+    const td = document.createElement("td");
+    td.append(sel);
+    tr.append(td);
+    return tr;
+  }));
+}
+
+function peers(d) {
+  $("peers-none").hidden = d.peers.length > 0;
+  $("peers").querySelector("tbody").replaceChildren(...d.peers.map((p) => {
+    const tr = document.createElement("tr");
+    const flags = p.flags + (p.encrypted ? " 🔒" : "");
+    tr.append(cell(p.address), cell(p.client || "?", "client"), cell(flags), cell(fmt.rate(p.download_rate)), cell(fmt.rate(p.upload_rate)), cell(fmt.percent(p.progress)));
+    tr.title = "from " + p.source + (p.incoming ? ", incoming" : "") + ", connected " + p.connected_secs + " s";
+    return tr;
+  }));
+}
+
+function trackers(d) {
+  $("trackers-none").hidden = d.tracker_stats.length > 0;
+  $("trackers").querySelector("tbody").replaceChildren(...d.tracker_stats.map((t) => {
+    const tr = document.createElement("tr");
+    let state = "not yet";
+    if (t.last_announce_ok === true) state = "ok, " + t.last_announce_peers + " peers";
+    else if (t.last_announce_error) state = "failed: " + t.last_announce_error;
+    const n = (v) => (v === null ? "?" : String(v));
+    tr.append(cell(String(t.tier)), cell(t.url, "name"), cell(state), cell(n(t.seeders)), cell(n(t.leechers)));
+    return tr;
+  }));
+}
+
+function pieces(d) {
+  $("pieces-info").textContent = d.pieces_have + " of " + d.pieces_total + " pieces";
+  const canvas = $("pieces");
+  const width = Math.max(100, Math.floor(canvas.clientWidth || 800));
+  if (canvas.width !== width) canvas.width = width;
+  const ctx = canvas.getContext("2d");
+  const w = canvas.width, h = canvas.height, n = d.pieces_total;
+  const css = getComputedStyle(document.documentElement);
+  ctx.fillStyle = css.getPropertyValue("--rule").trim() || "#e5e8eb";
+  ctx.fillRect(0, 0, w, h);
+  if (!n) return;
+  const raw = atob(d.pieces || "");
+  const complete = d.left_until_done === 0 && d.pieces_have === n;
+  ctx.fillStyle = css.getPropertyValue("--accent").trim() || "#1f6feb";
+  for (let x = 0; x < w; x++) {
+    const first = Math.floor(x * n / w), last = Math.max(first, Math.floor((x + 1) * n / w) - 1);
+    let have = 0;
+    for (let p = first; p <= last; p++) if (complete || (raw.charCodeAt(p >> 3) & (0x80 >> (p & 7)))) have++;
+    if (have) { ctx.globalAlpha = have / (last - first + 1); ctx.fillRect(x, 0, 1, h); }
+  }
+  ctx.globalAlpha = 1;
+}
