@@ -10,6 +10,7 @@
 mod config;
 mod id;
 mod item;
+mod item_store;
 pub mod krpc;
 pub mod limits;
 mod lookup;
@@ -27,6 +28,7 @@ pub use item::{
     Item, ItemError, ItemKey, ItemQuery, MutableItem, check_value, immutable_target,
     mutable_target, signed_buffer,
 };
+pub use item_store::ItemLimits;
 pub use lookup::{LookupId, LookupKind};
 pub use node::{DhtEvent, Node, Stats};
 pub use peer_store::StoreLimits;

@@ -76,6 +76,7 @@ fn response() -> impl Strategy<Value = Response> {
                 .collect(),
             values,
             token,
+            item: Default::default(),
         })
 }
 

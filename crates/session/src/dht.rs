@@ -348,6 +348,7 @@ impl Driver {
                         let _ = done.send(announced);
                     }
                 }
+                DhtEvent::Item { .. } => {}
                 DhtEvent::Bootstrapped { nodes } => {
                     tracing::debug!("DHT bootstrapped with {nodes} nodes");
                     self.bootstrapped.send_replace(true);
