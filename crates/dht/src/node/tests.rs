@@ -218,3 +218,79 @@ fn put_checks_token_signature_size_and_seq() {
     let short = item_of(&mut node, Some(7));
     assert_eq!((short.seq, short.v), (Some(7), None));
 }
+
+#[test]
+fn a_get_reports_only_items_that_verify_and_only_higher_seqs() {
+    use crate::item::{ItemKey, ItemQuery};
+    use crate::krpc::ItemFields;
+    let key = ItemKey::from_seed([3; 32]);
+    let signed = |seq| key.sign(b"", seq, b"1:x".to_vec()).unwrap();
+    let fields = |m: crate::item::MutableItem| ItemFields {
+        v: Some(m.value),
+        k: Some(m.key),
+        seq: Some(m.seq),
+        sig: Some(m.sig),
+    };
+    let mut forged = signed(9);
+    forged.seq = 10;
+    let mut other_key = signed(11);
+    other_key.key = ItemKey::from_seed([4; 32]).public();
+    let nodes: Vec<SocketAddr> = (1..=5)
+        .map(|i| format!("10.0.0.{i}:1000").parse().unwrap())
+        .collect();
+    let mut node = Node::new(
+        Config {
+            bootstrap: nodes.clone(),
+            ..Config::default()
+        },
+        Duration::ZERO,
+    );
+    replies(&mut node);
+    let lid = node.get_item(
+        ItemQuery::Mutable {
+            key: key.public(),
+            salt: Vec::new(),
+        },
+        Duration::ZERO,
+    );
+    let gets: Vec<(SocketAddr, Vec<u8>)> = replies(&mut node)
+        .into_iter()
+        .filter(|(_, m)| matches!(m.body, Body::Query(Query::Get { .. })))
+        .map(|(to, m)| (to, m.tid))
+        .collect();
+    assert_eq!(gets.len(), 5);
+    // Replies in this order: genuine seq 5, a forged seq 10, another key's
+    // seq 11, genuine seq 3 (lower), genuine seq 7.
+    let answers = [
+        fields(signed(5)),
+        fields(forged),
+        fields(other_key),
+        fields(signed(3)),
+        fields(signed(7)),
+    ];
+    for (i, ((from, tid), item)) in gets.into_iter().zip(answers).enumerate() {
+        let reply = Message {
+            tid,
+            version: None,
+            ip: None,
+            read_only: false,
+            body: Body::Response(Response {
+                id: NodeId([i as u8 + 1; 20]),
+                item,
+                ..Response::default()
+            }),
+        };
+        node.handle_packet(from, &reply.encode(), Duration::from_millis(10));
+    }
+    let mut found = Vec::new();
+    let mut done = false;
+    while let Some(e) = node.poll_event() {
+        match e {
+            DhtEvent::Item { lookup, item } if lookup == lid => found.push(item.seq()),
+            DhtEvent::LookupDone { lookup, .. } if lookup == lid => done = true,
+            _ => {}
+        }
+    }
+    assert!(done);
+    assert_eq!(found, vec![Some(5), Some(7)]);
+}
