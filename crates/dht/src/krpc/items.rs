@@ -1,7 +1,9 @@
 //! The BEP 44 parts of KRPC: `get` and `put` arguments, and the item
 //! fields of a `get` reply. Sizes are checked for what has a fixed size
 //! (`k`, `sig`); the value and salt limits are the storing node's to
-//! enforce with BEP 44's error codes (205, 207), so they pass here.
+//! enforce with BEP 44's error codes (205, 207), so they pass here. A value
+//! must be canonical bencode: its bytes are what is hashed and signed, and
+//! only canonical bencode re-encodes to the same bytes.
 
 use shoal_bencode::{Limits, Mode, OwnedValue, Value, decode};
 
@@ -41,12 +43,7 @@ pub(super) fn decode_put(args: &Value<'_>, id: NodeId) -> Result<Query, KrpcErro
     if token.len() > MAX_TOKEN {
         return Err(KrpcError::Invalid("token"));
     }
-    // The raw span: the signature and the immutable target cover these bytes.
-    let value = args
-        .get(b"v")
-        .ok_or(KrpcError::Missing("v"))?
-        .raw()
-        .to_vec();
+    let value = value(args.get(b"v").ok_or(KrpcError::Missing("v"))?)?;
     let item = if args.get(b"k").is_some() {
         Item::Mutable(MutableItem {
             key: fixed(args, b"k", "k")?,
@@ -71,11 +68,19 @@ pub(super) fn decode_put(args: &Value<'_>, id: NodeId) -> Result<Query, KrpcErro
 
 pub(super) fn decode_fields(r: &Value<'_>) -> Result<ItemFields, KrpcError> {
     Ok(ItemFields {
-        v: r.get(b"v").map(|v| v.raw().to_vec()),
+        v: r.get(b"v").map(value).transpose()?,
         k: r.get(b"k").map(|_| fixed(r, b"k", "k")).transpose()?,
         seq: int(r, b"seq", "seq")?,
         sig: r.get(b"sig").map(|_| fixed(r, b"sig", "sig")).transpose()?,
     })
+}
+
+/// The raw span of `v` (the signature and the immutable target cover these
+/// bytes), if it is canonical.
+fn value(v: &Value<'_>) -> Result<Vec<u8>, KrpcError> {
+    let raw = v.raw();
+    owned(raw).ok_or(KrpcError::Invalid("v"))?;
+    Ok(raw.to_vec())
 }
 
 /// A bencoded value as an [`OwnedValue`] to encode; `None` if it is not

@@ -185,3 +185,14 @@ aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa5:token1:x1:vi1e
 1:q3:put1:t1:x1:y1:qe";
     assert_eq!(Message::decode(short_key), Err(KrpcError::Invalid("k")));
 }
+
+#[test]
+fn bep44_values_must_be_canonical_to_round_trip() {
+    let put = b"d1:ad2:id20:abcdefghij01234567895:token1:x1:vd1:bi1e1:ai2eee1:q3:put1:t1:x1:y1:qe";
+    assert_eq!(Message::decode(put), Err(KrpcError::Invalid("v")));
+    let reply = b"d1:rd2:id20:abcdefghij01234567891:vi01ee1:t1:x1:y1:re";
+    assert!(Message::decode(reply).is_err());
+    let ok = b"d1:rd2:id20:abcdefghij01234567891:vd1:ai2e1:bi1eee1:t1:x1:y1:re";
+    let m = Message::decode(ok).unwrap();
+    assert_eq!(m.encode(), ok.to_vec());
+}
