@@ -162,11 +162,12 @@ async fn standalone(dht: &Dht, every: u64) -> anyhow::Result<ExitCode> {
             tick.tick().await;
             if let Some(s) = dht.stats().await {
                 println!(
-                    "nodes {} (good {})  stored peers {} in {} torrents  queries in {}",
+                    "nodes {} (good {})  stored peers {} in {} torrents  items {}  queries in {}",
                     s.node.nodes,
                     s.node.good_nodes,
                     s.node.stored_peers,
                     s.node.stored_torrents,
+                    s.node.stored_items,
                     s.node.queries_in
                 );
             }
