@@ -90,8 +90,11 @@ pub fn run(args: &PublishArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// The item to put: the one the DHT holds if it already names this
-/// torrent (a re-publish changes nothing), else a new one signed with the
-/// next sequence number.
+/// torrent (a re-publish changes nothing), else a new one signed with a
+/// sequence number above the DHT's and no lower than the Unix time in
+/// seconds: should the lookup miss the current item (the DHT unreachable
+/// for a while), a later publish still outranks every earlier one, with no
+/// state kept beside the key.
 async fn version_to_put(
     dht: &Dht,
     key: &ItemKey,
@@ -108,9 +111,13 @@ async fn version_to_put(
             return Ok(item.clone());
         }
     }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
     let seq = current
         .and_then(|i| i.seq())
-        .map_or(1, |s| s.saturating_add(1));
+        .map_or(1, |s| s.saturating_add(1))
+        .max(now);
     Ok(Item::Mutable(key.sign(
         salt,
         seq,
