@@ -14,7 +14,7 @@ use shoal_dht::{Item, ItemQuery};
 use shoal_metainfo::{InfoHashV1, KeyMagnet, Magnet, bep46_info_hash};
 use shoal_session::{Dht, Session, TorrentHandle, TorrentOptions};
 
-use crate::download::{fetch, report_complete};
+use crate::fetch::{fetch, report_complete};
 use crate::{live, runtime};
 
 /// A link being followed, and the version we hold.

@@ -6,6 +6,7 @@ mod demo;
 mod dht;
 mod dht_items;
 mod download;
+mod fetch;
 mod files;
 mod follow;
 mod glob;

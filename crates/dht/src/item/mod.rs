@@ -84,7 +84,8 @@ impl ItemError {
             ItemError::ValueTooLarge(_) => 205,
             ItemError::BadSignature => 206,
             ItemError::SaltTooLarge(_) => 207,
-            ItemError::NotBencode => crate::krpc::PROTOCOL_ERROR,
+            // KRPC's protocol error (not named from `krpc`, which uses this module).
+            ItemError::NotBencode => 203,
             ItemError::CasMismatch => 301,
             ItemError::SeqTooLow => 302,
         }
