@@ -95,6 +95,11 @@ pub struct NetArgs {
 }
 
 impl NetArgs {
+    /// The peers named with `--peer`.
+    pub(crate) fn peers(&self) -> Vec<SocketAddr> {
+        self.peers.clone()
+    }
+
     /// Where state is kept: `--state-dir`, else the user's default.
     pub(crate) fn state_dir(&self) -> PathBuf {
         self.state_dir

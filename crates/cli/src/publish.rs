@@ -63,7 +63,14 @@ pub fn run(args: &PublishArgs) -> anyhow::Result<ExitCode> {
         let name = torrent.info.name.clone();
         eprintln!("checking existing data of {name} ...");
         let handle = session
-            .add_torrent(torrent, args.dir.clone(), TorrentOptions::default())
+            .add_torrent(
+                torrent,
+                args.dir.clone(),
+                TorrentOptions {
+                    peers: args.net.peers(),
+                    ..TorrentOptions::default()
+                },
+            )
             .await?;
         dht.wait_for_nodes().await;
         let item = version_to_put(&dht, &key, &salt, info_hash).await?;
