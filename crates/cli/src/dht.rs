@@ -1,4 +1,5 @@
-//! `shoal dht`: a standalone DHT node, and `get-peers`/`announce` for diagnosis.
+//! `shoal dht`: a standalone DHT node, `get-peers`/`announce` for diagnosis,
+//! and BEP 44 `put`/`get` (`dht_items.rs`).
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
@@ -10,7 +11,7 @@ use clap::{Args, Subcommand};
 use shoal_dht::NodeId;
 use shoal_session::{Dht, DhtConfig};
 
-use crate::{runtime, units};
+use crate::{dht_items, runtime, units};
 
 /// Arguments of `shoal dht`.
 #[derive(Args)]
@@ -49,6 +50,35 @@ enum DhtAction {
         /// The TCP port peers should connect to.
         port: u16,
     },
+    /// Store a BEP 44 item: immutable, or signed with --key (mutable).
+    Put {
+        /// The value: stored as a byte string, or as is with --bencoded.
+        value: String,
+        /// VALUE is bencode already (e.g. d2:ih20:...e).
+        #[arg(long)]
+        bencoded: bool,
+        /// Key file signing a mutable item (created, mode 0600, if missing).
+        #[arg(long, value_name = "FILE")]
+        key: Option<PathBuf>,
+        /// Salt of a mutable item (at most 64 bytes).
+        #[arg(long, default_value = "", requires = "key")]
+        salt: String,
+        /// Sequence number [default: one more than the DHT holds].
+        #[arg(long, requires = "key")]
+        seq: Option<i64>,
+    },
+    /// Print a BEP 44 item's value: TARGET is an immutable item's target
+    /// (40 hex digits) or a mutable item's public key (64 hex digits).
+    Get {
+        /// Target or public key, in hex.
+        target: String,
+        /// Salt of a mutable item.
+        #[arg(long, default_value = "")]
+        salt: String,
+        /// Repeat the lookup until the item is found or this many seconds pass.
+        #[arg(long, default_value_t = 0, value_name = "SECS")]
+        wait: u64,
+    },
 }
 
 /// Runs `shoal dht`.
@@ -74,6 +104,26 @@ pub fn run(args: &DhtArgs) -> anyhow::Result<ExitCode> {
             }
             Some(DhtAction::Announce { info_hash, port }) => {
                 announce(&dht, parse_hash(info_hash)?, *port).await
+            }
+            Some(DhtAction::Put {
+                value,
+                bencoded,
+                key,
+                salt,
+                seq,
+            }) => {
+                let req = dht_items::PutRequest {
+                    value,
+                    bencoded: *bencoded,
+                    key: key.as_deref(),
+                    salt: salt.as_bytes(),
+                    seq: *seq,
+                };
+                dht_items::put(&dht, &req).await?
+            }
+            Some(DhtAction::Get { target, salt, wait }) => {
+                let query = dht_items::parse_query(target, salt.as_bytes())?;
+                dht_items::get(&dht, query, *wait).await?
             }
         };
         dht.shutdown().await;
@@ -112,11 +162,12 @@ async fn standalone(dht: &Dht, every: u64) -> anyhow::Result<ExitCode> {
             tick.tick().await;
             if let Some(s) = dht.stats().await {
                 println!(
-                    "nodes {} (good {})  stored peers {} in {} torrents  queries in {}",
+                    "nodes {} (good {})  stored peers {} in {} torrents  items {}  queries in {}",
                     s.node.nodes,
                     s.node.good_nodes,
                     s.node.stored_peers,
                     s.node.stored_torrents,
+                    s.node.stored_items,
                     s.node.queries_in
                 );
             }

@@ -3,14 +3,15 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::Args;
-use shoal_session::{EncryptionPolicy, Session, SessionConfig, TorrentOptions};
+use shoal_session::{EncryptionPolicy, Session, SessionConfig, TorrentHandle, TorrentOptions};
 
+use crate::fetch::{fetch, report_complete};
 use crate::load::{self, Source};
-use crate::{glob, live, runtime, units};
+use crate::{follow, glob, live, runtime, units};
 
 /// Arguments of `shoal download`.
 #[derive(Args)]
@@ -18,7 +19,9 @@ pub struct DownloadArgs {
     /// A .torrent file, an http(s) URL of one, a magnet link or a bare
     /// info-hash (40 hex or 32 base32 characters; a magnet's metadata is
     /// fetched from peers named by `x.pe`, `--peer`, the link's trackers
-    /// and the DHT).
+    /// and the DHT). A BEP 46 link (`magnet:?xs=urn:btpk:KEY&s=SALT`) is
+    /// resolved through the DHT to its publisher's current torrent; with
+    /// --seed it is followed to newer versions.
     #[arg(value_name = "TORRENT|URL|MAGNET|HASH")]
     source: String,
     /// Directory to download into.
@@ -41,6 +44,10 @@ pub struct DownloadArgs {
     /// shared with a chosen file are still fetched whole.
     #[arg(long = "only", value_name = "GLOB")]
     only: Vec<String>,
+    /// Seconds between checks of a BEP 46 link for a newer version (while
+    /// seeding with --seed).
+    #[arg(long, default_value_t = 300, value_name = "SECS")]
+    follow_every: u64,
 }
 
 /// Arguments of `shoal seed`.
@@ -102,6 +109,20 @@ pub struct NetArgs {
     no_lsd: bool,
 }
 
+impl NetArgs {
+    /// The peers named with `--peer`.
+    pub(crate) fn peers(&self) -> Vec<SocketAddr> {
+        self.peers.clone()
+    }
+
+    /// Where state is kept: `--state-dir`, else the user's default.
+    pub(crate) fn state_dir(&self) -> PathBuf {
+        self.state_dir
+            .clone()
+            .unwrap_or_else(runtime::default_state_dir)
+    }
+}
+
 fn parse_rate(s: &str) -> Result<u64, String> {
     units::parse_size(s).map_err(|e| e.to_string())
 }
@@ -127,7 +148,7 @@ pub fn run_download(args: &DownloadArgs) -> anyhow::Result<ExitCode> {
     };
     let select_only = match &source {
         Source::Magnet(m) => m.select_only.clone(),
-        Source::Torrent(_) => Vec::new(),
+        Source::Torrent(_) | Source::KeyMagnet(_) => Vec::new(),
     };
     let options = |torrent: &shoal_metainfo::Torrent| {
         let file_priorities = if args.only.is_empty() && !select_only.is_empty() {
@@ -150,7 +171,14 @@ pub fn run_download(args: &DownloadArgs) -> anyhow::Result<ExitCode> {
             ..TorrentOptions::default()
         })
     };
-    run(source, args.output.clone(), &args.net, options, after)
+    let follow_every = Duration::from_secs(args.follow_every.max(1));
+    run(
+        source,
+        args.output.clone(),
+        &args.net,
+        options,
+        (after, follow_every),
+    )
 }
 
 /// Priorities from `--only` patterns: matching files normal, others skipped.
@@ -212,19 +240,20 @@ pub fn run_seed(args: &SeedArgs) -> anyhow::Result<ExitCode> {
         args.dir.clone(),
         &args.net,
         |_| Ok(TorrentOptions::default()),
-        AfterComplete::Seed,
+        (AfterComplete::Seed, Duration::MAX),
     )
 }
 
 /// Runs one torrent: binds, gets the metadata if `source` is a magnet link,
 /// adds the torrent with the options `options` makes for it, shows progress,
-/// then seeds as `after` says.
+/// then seeds as `after` says (a BEP 46 link is resolved first, and while
+/// seeding checked every `follow_every` for a newer version).
 fn run(
     source: Source,
     dir: PathBuf,
     net: &NetArgs,
     options: impl FnOnce(&shoal_metainfo::Torrent) -> anyhow::Result<TorrentOptions>,
-    after: AfterComplete,
+    (after, follow_every): (AfterComplete, Duration),
 ) -> anyhow::Result<ExitCode> {
     let state_dir = net
         .state_dir
@@ -234,53 +263,29 @@ fn run(
     let _lock = shoal_storage::lock_dir(&state_dir)?;
     let rt = runtime::build()?;
     rt.block_on(async {
-        let mut config = SessionConfig::new(SocketAddr::from(([0, 0, 0, 0], 0)), state_dir);
-        config.max_upload = net.max_up;
-        config.max_download = net.max_down;
-        config.encryption = net.encryption;
-        config.port_mapping = !net.no_port_mapping;
-        if !net.port_mapping_methods.is_empty() {
-            config
-                .port_mapping_methods
-                .clone_from(&net.port_mapping_methods);
-        }
-        config.lsd = !net.no_lsd;
-        if !net.no_dht {
-            // Bound beside the peer socket (same address and port, UDP).
-            let mut dht = shoal_session::DhtConfig::new(SocketAddr::from(([0, 0, 0, 0], 0)));
-            let family = net.listen.unwrap_or(dht.bind);
-            dht.bootstrap = crate::dht::resolve(&net.dht_bootstrap, family)?;
-            if !net.dht_bootstrap.is_empty() {
-                dht.bootstrap_hosts.clear();
-            }
-            config.dht = Some(dht);
-        }
-        let session = bind(config, net.listen).await?;
-        if let Some(dht) = session.dht() {
-            eprintln!("DHT node on {}", dht.local_addr());
-        }
-        if let Some(watch) = session.watch_port_mapping() {
-            tokio::spawn(show_port_mapping(watch));
-        }
-        let (torrent, peers) = match source {
-            Source::Torrent(torrent) => (*torrent, net.peers.clone()),
-            Source::Magnet(magnet) => {
-                let shown = magnet.name.clone().unwrap_or_else(|| {
-                    shoal_metainfo::infohash::hex(&magnet.info_hashes.wire_id().unwrap_or_default())
-                });
-                eprintln!("fetching metadata of {shown} ...");
-                let fetched = tokio::select! {
-                    fetched = session.fetch_metadata(&magnet, &net.peers) => fetched?,
-                    () = live::fetching_metadata(&session, &magnet, &net.peers, &shown) => {
-                        bail!("the metadata display ended before the fetch")
-                    }
+        let session = open_session(net, state_dir).await?;
+        let mut following = None;
+        let source = match source {
+            Source::KeyMagnet(key_magnet) => {
+                let (f, magnet) = tokio::select! {
+                    r = follow::resolve(&session, key_magnet) => r?,
                     code = runtime::stop_signal() => {
                         code.context("waiting for a signal")?;
                         return Ok(ExitCode::from(130));
                     }
                 };
-                (fetched.torrent, fetched.peers)
+                following = Some(f);
+                Source::Magnet(magnet)
             }
+            other => other,
+        };
+        let (torrent, peers) = match source {
+            Source::Torrent(torrent) => (*torrent, net.peers.clone()),
+            Source::Magnet(magnet) => match fetch(&session, &magnet, &net.peers).await? {
+                Some(fetched) => fetched,
+                None => return Ok(ExitCode::from(130)),
+            },
+            Source::KeyMagnet(_) => bail!("a BEP 46 link is resolved above"),
         };
         let options = TorrentOptions {
             peers,
@@ -303,68 +308,103 @@ fn run(
                 return Ok(ExitCode::from(code));
             }
         }
-        let stats = handle.stats();
-        let fetched = stats.downloaded;
-        let secs = started.elapsed().as_secs_f64();
-        if fetched > 0 {
-            eprintln!(
-                "{name}: complete, {} in {secs:.1} s ({})",
-                units::bytes(fetched),
-                units::rate(fetched as f64 / secs.max(1e-3))
-            );
-        } else {
-            eprintln!(
-                "{name}: complete ({} verified)",
-                units::bytes(stats.total_size)
-            );
+        report_complete(&name, &handle, started);
+        if let (Some(f), AfterComplete::Seed) = (following, &after) {
+            let code = follow::seed_and_follow(&session, f, handle, &dir, follow_every).await?;
+            session.shutdown().await;
+            return Ok(code);
         }
-        let seeding_since = Instant::now();
-        match after {
-            AfterComplete::Stop => {}
-            AfterComplete::Seed => {
-                eprintln!("seeding on {} (Ctrl-C to stop)", session.local_addr());
-                tokio::select! {
-                    code = runtime::stop_signal() => {
-                        code.context("waiting for a signal")?;
-                    }
-                    () = live::seeding(&handle) => {}
-                    fault = handle.wait_error() => {
-                        return Ok(stop_on_error(&session, &name, &fault).await);
-                    }
-                }
-            }
-            AfterComplete::SeedToRatio(ratio) => {
-                let target = (ratio * stats.total_size as f64) as u64;
-                eprintln!(
-                    "seeding on {} until {} are uploaded (Ctrl-C to stop)",
-                    session.local_addr(),
-                    units::bytes(target)
-                );
-                let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
-                let show = live::seeding(&handle);
-                tokio::pin!(show);
-                loop {
-                    tokio::select! {
-                        () = &mut show => {}
-                        _ = tick.tick() => {
-                            if handle.stats().uploaded >= target {
-                                break;
-                            }
-                        }
-                        _ = runtime::stop_signal() => break,
-                        fault = handle.wait_error() => {
-                            return Ok(stop_on_error(&session, &name, &fault).await);
-                        }
-                    }
-                }
-            }
-        }
-        if !matches!(after, AfterComplete::Stop) {
-            eprintln!("{}", live::seed_summary(&name, &handle, seeding_since));
-        }
-        session.shutdown().await;
-        Ok(ExitCode::SUCCESS)
+        seed_after(&session, &name, &handle, after).await
     })
+}
+
+/// A session bound per the network flags, with its DHT unless turned off.
+pub(crate) async fn open_session(net: &NetArgs, state_dir: PathBuf) -> anyhow::Result<Session> {
+    let mut config = SessionConfig::new(SocketAddr::from(([0, 0, 0, 0], 0)), state_dir);
+    config.max_upload = net.max_up;
+    config.max_download = net.max_down;
+    config.encryption = net.encryption;
+    config.port_mapping = !net.no_port_mapping;
+    if !net.port_mapping_methods.is_empty() {
+        config
+            .port_mapping_methods
+            .clone_from(&net.port_mapping_methods);
+    }
+    config.lsd = !net.no_lsd;
+    if !net.no_dht {
+        // Bound beside the peer socket (same address and port, UDP).
+        let mut dht = shoal_session::DhtConfig::new(SocketAddr::from(([0, 0, 0, 0], 0)));
+        let family = net.listen.unwrap_or(dht.bind);
+        dht.bootstrap = crate::dht::resolve(&net.dht_bootstrap, family)?;
+        if !net.dht_bootstrap.is_empty() {
+            dht.bootstrap_hosts.clear();
+        }
+        config.dht = Some(dht);
+    }
+    let session = bind(config, net.listen).await?;
+    if let Some(dht) = session.dht() {
+        eprintln!("DHT node on {}", dht.local_addr());
+    }
+    if let Some(watch) = session.watch_port_mapping() {
+        tokio::spawn(show_port_mapping(watch));
+    }
+    Ok(session)
+}
+
+/// Seeds as `after` says, then shuts the session down.
+async fn seed_after(
+    session: &Session,
+    name: &str,
+    handle: &TorrentHandle,
+    after: AfterComplete,
+) -> anyhow::Result<ExitCode> {
+    let stats = handle.stats();
+    let seeding_since = Instant::now();
+    match after {
+        AfterComplete::Stop => {}
+        AfterComplete::Seed => {
+            eprintln!("seeding on {} (Ctrl-C to stop)", session.local_addr());
+            tokio::select! {
+                code = runtime::stop_signal() => {
+                    code.context("waiting for a signal")?;
+                }
+                () = live::seeding(handle) => {}
+                fault = handle.wait_error() => {
+                    return Ok(stop_on_error(session, name, &fault).await);
+                }
+            }
+        }
+        AfterComplete::SeedToRatio(ratio) => {
+            let target = (ratio * stats.total_size as f64) as u64;
+            eprintln!(
+                "seeding on {} until {} are uploaded (Ctrl-C to stop)",
+                session.local_addr(),
+                units::bytes(target)
+            );
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+            let show = live::seeding(handle);
+            tokio::pin!(show);
+            loop {
+                tokio::select! {
+                    () = &mut show => {}
+                    _ = tick.tick() => {
+                        if handle.stats().uploaded >= target {
+                            break;
+                        }
+                    }
+                    _ = runtime::stop_signal() => break,
+                    fault = handle.wait_error() => {
+                        return Ok(stop_on_error(session, name, &fault).await);
+                    }
+                }
+            }
+        }
+    }
+    if !matches!(after, AfterComplete::Stop) {
+        eprintln!("{}", live::seed_summary(name, handle, seeding_since));
+    }
+    session.shutdown().await;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Ends the run on a disk error: saves what is verified, prints the error

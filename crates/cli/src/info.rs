@@ -36,6 +36,8 @@ pub fn run(args: &InfoArgs) -> anyhow::Result<ExitCode> {
                 m.trackers.iter().map(|t| vec![t.clone()]).collect(),
                 m.info_hashes,
             ),
+            // Its torrent is known only after a DHT lookup.
+            Source::KeyMagnet(_) => (Vec::new(), Default::default()),
         };
         let info_hash = hashes.wire_id().unwrap_or_default();
         crate::runtime::build()?.block_on(shoal_session::scrape(&trackers, info_hash))
@@ -46,6 +48,7 @@ pub fn run(args: &InfoArgs) -> anyhow::Result<ExitCode> {
         let mut value = match &source {
             Source::Torrent(t) => torrent_json(t),
             Source::Magnet(m) => magnet_json(m),
+            Source::KeyMagnet(m) => key_magnet_json(m),
         };
         if let (true, Some(object)) = (args.scrape, value.as_object_mut()) {
             object.insert("scrape".into(), scraped.iter().map(scrape_json).collect());
@@ -55,6 +58,7 @@ pub fn run(args: &InfoArgs) -> anyhow::Result<ExitCode> {
         let mut text = match &source {
             Source::Torrent(t) => describe_torrent(t)?,
             Source::Magnet(m) => describe_magnet(m)?,
+            Source::KeyMagnet(m) => describe_key_magnet(m),
         };
         for s in &scraped {
             match &s.counts {
@@ -69,6 +73,26 @@ pub fn run(args: &InfoArgs) -> anyhow::Result<ExitCode> {
         crate::output::emit(&text)?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A BEP 46 link names a key, not a torrent: its key and salt are all
+/// there is to show without asking the DHT.
+fn describe_key_magnet(m: &shoal_metainfo::KeyMagnet) -> String {
+    let key = shoal_metainfo::infohash::hex(&m.public_key);
+    let salt = shoal_metainfo::infohash::hex(&m.salt);
+    format!(
+        "BEP 46 link (mutable torrent)\npublic key {key}\nsalt       {salt}\n\
+         (shoal download resolves it through the DHT)\n"
+    )
+}
+
+fn key_magnet_json(m: &shoal_metainfo::KeyMagnet) -> Value {
+    serde_json::json!({
+        "public_key": shoal_metainfo::infohash::hex(&m.public_key),
+        "salt": shoal_metainfo::infohash::hex(&m.salt),
+        "name": m.name,
+        "trackers": m.trackers,
+    })
 }
 
 fn scrape_json(s: &shoal_session::ScrapeResult) -> Value {

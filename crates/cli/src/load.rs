@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use shoal_metainfo::limits::MAX_TORRENT_SIZE;
-use shoal_metainfo::{Magnet, Torrent};
+use shoal_metainfo::{KeyMagnet, Magnet, Torrent};
 use shoal_session::HttpFetched;
 
 /// What a TORRENT|MAGNET argument named.
@@ -14,6 +14,8 @@ pub enum Source {
     Torrent(Box<Torrent>),
     /// A magnet link (metadata not yet known).
     Magnet(Magnet),
+    /// A BEP 46 magnet link: a publisher's key, resolved through the DHT.
+    KeyMagnet(KeyMagnet),
 }
 
 /// How long fetching a .torrent over HTTP(S) may take, redirects included.
@@ -23,6 +25,10 @@ const URL_TIMEOUT: Duration = Duration::from_secs(60);
 /// characters, taken as a magnet link with only that hash), an `http(s)://`
 /// URL of a .torrent file, else a .torrent file on disk.
 pub fn source(arg: &str) -> anyhow::Result<Source> {
+    if KeyMagnet::is_key_magnet(arg) {
+        let magnet = arg.parse().context("invalid BEP 46 magnet link")?;
+        return Ok(Source::KeyMagnet(magnet));
+    }
     if has_prefix(arg, "magnet:") {
         let magnet = arg.parse().context("invalid magnet link")?;
         return Ok(Source::Magnet(magnet));

@@ -4,14 +4,19 @@ mod create;
 mod daemon;
 mod demo;
 mod dht;
+mod dht_items;
 mod download;
+mod fetch;
 mod files;
+mod follow;
 mod glob;
 mod info;
+mod keyfile;
 mod live;
 mod load;
 mod output;
 mod progress;
+mod publish;
 mod runtime;
 mod sim;
 mod status;
@@ -44,6 +49,8 @@ enum Command {
     Download(download::DownloadArgs),
     /// Check data on disk, then seed it.
     Seed(download::SeedArgs),
+    /// Seed a torrent and publish it under a key (BEP 46: urn:btpk links follow it).
+    Publish(publish::PublishArgs),
     /// Show what a .torrent file or magnet link describes.
     Info(info::InfoArgs),
     /// Simulate a swarm scenario on a virtual clock and compare it with the fluid bound.
@@ -63,6 +70,7 @@ fn main() -> ExitCode {
         Command::Dht(args) => dht::run(&args),
         Command::Download(args) => download::run_download(&args),
         Command::Seed(args) => download::run_seed(&args),
+        Command::Publish(args) => publish::run(&args),
         Command::Info(args) => info::run(&args),
         Command::Sim(args) => sim::run(&args),
         Command::Tracker(args) => shoal_tracker::run(args).map(|()| ExitCode::SUCCESS),

@@ -114,7 +114,7 @@ fn main() {
                             }
                         }
                     }
-                    DhtEvent::Bootstrapped { .. } => {}
+                    DhtEvent::Bootstrapped { .. } | DhtEvent::Item { .. } => {}
                 }
             }
         }

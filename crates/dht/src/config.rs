@@ -4,6 +4,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use crate::id::NodeId;
+use crate::item_store::ItemLimits;
 use crate::peer_store::StoreLimits;
 use crate::rate::RateLimits;
 use crate::secret::Secret;
@@ -49,6 +50,8 @@ pub struct Config {
     pub read_only: bool,
     /// Peer store caps.
     pub store: StoreLimits,
+    /// BEP 44 item store caps and `put` rate limits.
+    pub items: ItemLimits,
     /// Incoming query rate limits.
     pub rate: RateLimits,
     /// How often the token secret rotates (tokens live 1–2 periods).
@@ -83,6 +86,7 @@ impl Default for Config {
             prefer_verified: true,
             read_only: false,
             store: StoreLimits::default(),
+            items: ItemLimits::default(),
             rate: RateLimits::default(),
             token_period: Duration::from_secs(5 * 60),
             refresh_interval: Duration::from_secs(15 * 60),

@@ -18,3 +18,7 @@ pub const MAX_ERROR_MESSAGE: usize = 256;
 pub const MAX_METHOD: usize = 32;
 /// Most peers we put in one `get_peers` reply (fits a 1500-byte datagram).
 pub const REPLY_VALUES: usize = 100;
+/// Largest BEP 44 value, bencoded.
+pub const MAX_VALUE: usize = 1000;
+/// Longest BEP 44 salt.
+pub const MAX_SALT: usize = 64;

@@ -33,12 +33,21 @@ pub enum LookupKind {
         /// Announce as a seed.
         seed: bool,
     },
+    /// BEP 44 `get` of an item (what to look for is kept by the node).
+    GetItem,
+    /// BEP 44 `get` for tokens, then `put` to the closest nodes that gave one.
+    PutItem,
 }
 
 impl LookupKind {
     /// Whether this lookup sends `get_peers` (else `find_node`).
     pub fn wants_peers(self) -> bool {
         matches!(self, LookupKind::GetPeers | LookupKind::Announce { .. })
+    }
+
+    /// Whether this lookup sends BEP 44 `get` (an item, or tokens for `put`).
+    pub fn wants_item(self) -> bool {
+        matches!(self, LookupKind::GetItem | LookupKind::PutItem)
     }
 }
 

@@ -5,8 +5,8 @@
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 
 use proptest::prelude::*;
-use shoal_dht::NodeId;
-use shoal_dht::krpc::{Body, Contact, ErrorBody, Message, Query, Response, Want};
+use shoal_dht::krpc::{Body, Contact, ErrorBody, ItemFields, Message, Query, Response, Want};
+use shoal_dht::{Item, MutableItem, NodeId};
 
 fn id() -> impl Strategy<Value = NodeId> {
     any::<[u8; 20]>().prop_map(NodeId)
@@ -24,6 +24,57 @@ fn v6() -> impl Strategy<Value = SocketAddr> {
 
 fn want() -> impl Strategy<Value = Want> {
     (any::<bool>(), any::<bool>()).prop_map(|(n4, n6)| Want { n4, n6 })
+}
+
+/// A canonical bencoded value, as BEP 44 items carry.
+fn value() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        prop::collection::vec(any::<u8>(), 0..=200).prop_map(|b| {
+            let mut out = Vec::new();
+            shoal_bencode::write_bytes(&mut out, &b);
+            out
+        }),
+        any::<i64>().prop_map(|n| {
+            let mut out = Vec::new();
+            shoal_bencode::write_int(&mut out, n);
+            out
+        }),
+    ]
+}
+
+fn item() -> impl Strategy<Value = Item> {
+    prop_oneof![
+        value().prop_map(Item::Immutable),
+        (
+            any::<[u8; 32]>(),
+            prop::collection::vec(any::<u8>(), 0..=64),
+            any::<i64>(),
+            prop::collection::vec(any::<u8>(), 64),
+            value()
+        )
+            .prop_map(|(key, salt, seq, sig, value)| Item::Mutable(MutableItem {
+                key,
+                salt,
+                seq,
+                sig: sig.try_into().unwrap(),
+                value,
+            })),
+    ]
+}
+
+fn item_fields() -> impl Strategy<Value = ItemFields> {
+    (
+        prop::option::of(value()),
+        prop::option::of(any::<[u8; 32]>()),
+        prop::option::of(any::<i64>()),
+        prop::option::of(prop::collection::vec(any::<u8>(), 64)),
+    )
+        .prop_map(|(v, k, seq, sig)| ItemFields {
+            v,
+            k,
+            seq,
+            sig: sig.map(|s| s.try_into().unwrap()),
+        })
 }
 
 fn query() -> impl Strategy<Value = Query> {
@@ -53,6 +104,26 @@ fn query() -> impl Strategy<Value = Query> {
                     seed,
                 }
             }),
+        (id(), id(), prop::option::of(any::<i64>()), want()).prop_map(|(id, target, seq, want)| {
+            Query::Get {
+                id,
+                target,
+                seq,
+                want,
+            }
+        }),
+        (
+            id(),
+            prop::collection::vec(any::<u8>(), 0..=64),
+            item(),
+            prop::option::of(any::<i64>())
+        )
+            .prop_map(|(id, token, item, cas)| Query::Put {
+                id,
+                token,
+                item,
+                cas
+            }),
     ]
 }
 
@@ -63,8 +134,9 @@ fn response() -> impl Strategy<Value = Response> {
         prop::collection::vec((id(), v6()), 0..=8),
         prop::collection::vec(prop_oneof![v4(), v6()], 0..=50),
         prop::option::of(prop::collection::vec(any::<u8>(), 0..=64)),
+        item_fields(),
     )
-        .prop_map(|(id, nodes, nodes6, values, token)| Response {
+        .prop_map(|(id, nodes, nodes6, values, token, item)| Response {
             id,
             nodes: nodes
                 .into_iter()
@@ -76,6 +148,7 @@ fn response() -> impl Strategy<Value = Response> {
                 .collect(),
             values,
             token,
+            item,
         })
 }
 

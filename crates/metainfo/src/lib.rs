@@ -2,6 +2,7 @@
 //! (BEP 3 v1, BEP 52 v2 and hybrids), info-hashes, magnet links (BEP 9/53),
 //! path sanitising, and the map between pieces and file ranges.
 
+mod btpk;
 pub mod build;
 mod error;
 mod fields;
@@ -15,6 +16,7 @@ pub mod path;
 mod torrent;
 mod url;
 
+pub use btpk::{KeyMagnet, KeyMagnetError, bep46_info_hash, bep46_value};
 pub use build::{
     BuildError, ContentHashes, LayoutItem, NewFile, TorrentSpec, V2FileHashes, auto_piece_length,
 };

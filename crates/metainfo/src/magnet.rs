@@ -58,7 +58,7 @@ pub enum MagnetError {
 }
 
 /// Characters left as they are in printed parameter values.
-const VALUE_SET: &AsciiSet = &NON_ALPHANUMERIC
+pub(crate) const VALUE_SET: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'.')
     .remove(b'_')
@@ -128,7 +128,11 @@ impl Magnet {
     }
 }
 
-fn decode_value(key: &str, raw: &str, plus_is_space: bool) -> Result<String, MagnetError> {
+pub(crate) fn decode_value(
+    key: &str,
+    raw: &str,
+    plus_is_space: bool,
+) -> Result<String, MagnetError> {
     let raw = if plus_is_space {
         raw.replace('+', " ")
     } else {
@@ -143,7 +147,7 @@ fn decode_value(key: &str, raw: &str, plus_is_space: bool) -> Result<String, Mag
 /// Keeps a decoded URL (tracker, web seed, peer) unless it is too long, a
 /// duplicate, or carries control bytes (`url.rs`): `%0d%0a` in a `tr=`
 /// decodes to a CR/LF that would end up in our announce requests.
-fn push_url(list: &mut Vec<String>, value: String) {
+pub(crate) fn push_url(list: &mut Vec<String>, value: String) {
     if crate::is_clean_url(&value)
         && value.len() <= MAX_URL_LEN
         && list.len() < MAX_URLS

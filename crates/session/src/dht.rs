@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use shoal_dht::{DEFAULT_ROUTERS, DhtEvent, LookupId, Node, NodeId, Stats};
+use shoal_dht::{DEFAULT_ROUTERS, DhtEvent, Item, ItemQuery, LookupId, Node, NodeId, Stats};
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
@@ -76,6 +76,15 @@ enum Command {
     },
     Stats(oneshot::Sender<DhtStats>),
     AddNode(SocketAddr),
+    GetItem {
+        query: ItemQuery,
+        done: oneshot::Sender<Option<Item>>,
+    },
+    PutItem {
+        item: Item,
+        cas: Option<i64>,
+        done: oneshot::Sender<usize>,
+    },
 }
 
 /// A running DHT node; dropping the last handle stops it (after a save).
@@ -116,6 +125,7 @@ impl Dht {
             save_interval: config.save_interval,
             lookups: HashMap::new(),
             announces: HashMap::new(),
+            item_gets: HashMap::new(),
             bootstrapped: bootstrapped_tx,
             known: known_tx,
         };
@@ -174,6 +184,22 @@ impl Dht {
             done,
         });
         (peers_rx, done_rx)
+    }
+
+    /// Looks a BEP 44 item up; the best valid one found (the immutable item
+    /// of the target, or the mutable one with the highest `seq`), if any.
+    pub async fn get_item(&self, query: ItemQuery) -> Option<Item> {
+        let (done, rx) = oneshot::channel();
+        self.commands.send(Command::GetItem { query, done }).ok()?;
+        rx.await.ok().flatten()
+    }
+
+    /// Puts a checked BEP 44 item (see [`Item::check`]) to the closest nodes
+    /// that give a write token; returns how many it went to.
+    pub async fn put_item(&self, item: Item, cas: Option<i64>) -> usize {
+        let (done, rx) = oneshot::channel();
+        let _ = self.commands.send(Command::PutItem { item, cas, done });
+        rx.await.unwrap_or(0)
     }
 
     /// Pings `addr` and, if it answers, adds it to the routing table (a
@@ -253,6 +279,8 @@ struct Driver {
     save_interval: Duration,
     lookups: HashMap<LookupId, mpsc::Sender<SocketAddr>>,
     announces: HashMap<LookupId, oneshot::Sender<usize>>,
+    /// Item lookups: the best item so far and who waits for it.
+    item_gets: HashMap<LookupId, (Option<Item>, oneshot::Sender<Option<Item>>)>,
     bootstrapped: watch::Sender<bool>,
     known: watch::Sender<usize>,
 }
@@ -319,6 +347,14 @@ impl Driver {
                 self.announces.insert(lid, done);
             }
             Command::AddNode(addr) => self.node.add_node(addr, now),
+            Command::GetItem { query, done } => {
+                let lid = self.node.get_item(query, now);
+                self.item_gets.insert(lid, (None, done));
+            }
+            Command::PutItem { item, cas, done } => {
+                let lid = self.node.put_item(item, cas, now);
+                self.announces.insert(lid, done);
+            }
             Command::Stats(reply) => {
                 let _ = reply.send(DhtStats {
                     id: self.node.id(),
@@ -346,6 +382,15 @@ impl Driver {
                     self.lookups.remove(&lookup);
                     if let Some(done) = self.announces.remove(&lookup) {
                         let _ = done.send(announced);
+                    }
+                    if let Some((best, done)) = self.item_gets.remove(&lookup) {
+                        let _ = done.send(best);
+                    }
+                }
+                DhtEvent::Item { lookup, item } => {
+                    // The node reports only better items than before.
+                    if let Some((best, _)) = self.item_gets.get_mut(&lookup) {
+                        *best = Some(item);
                     }
                 }
                 DhtEvent::Bootstrapped { nodes } => {

@@ -4,8 +4,8 @@
 use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
-use shoal_metainfo::Magnet;
 use shoal_metainfo::infohash::hex;
+use shoal_metainfo::{KeyMagnet, Magnet};
 use shoal_session::TorrentStats;
 
 use super::entry::{Entry, Phase};
@@ -24,7 +24,7 @@ const URL_TIMEOUT: Duration = Duration::from_secs(30);
 pub enum AddSource {
     /// The bytes of a .torrent file.
     Metainfo(Vec<u8>),
-    /// A magnet link.
+    /// A magnet link (a BEP 46 `urn:btpk` one is resolved through the DHT).
     Magnet(String),
     /// An `http://` or `https://` URL of a .torrent file.
     Url(String),
@@ -94,6 +94,10 @@ impl Daemon {
                     (None, Vec::new(), Some((link, magnet)))
                 }
             },
+            AddSource::Magnet(link) if KeyMagnet::is_key_magnet(link) => {
+                let magnet = self.resolve_key_magnet(link).await?;
+                (None, Vec::new(), Some((magnet.to_string(), magnet)))
+            }
             AddSource::Magnet(link) => {
                 let magnet: Magnet = link
                     .parse()

@@ -10,6 +10,7 @@
 //! are plain functions in `policy`.
 
 mod add;
+mod btpk;
 mod commands;
 mod entry;
 mod lifecycle;

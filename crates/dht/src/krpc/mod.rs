@@ -1,5 +1,6 @@
 //! KRPC (BEP 5) messages over bencode: typed queries, responses and errors,
-//! with BEP 32 `want`/`nodes6`, BEP 42 `ip` and BEP 43 `ro`.
+//! with BEP 32 `want`/`nodes6`, BEP 42 `ip`, BEP 43 `ro` and BEP 44
+//! `get`/`put` (`items.rs`).
 //!
 //! Decoding is strict about what matters (types and lengths of every field we
 //! use, see [`crate::limits`]) and lenient about the rest: unknown keys are
@@ -10,6 +11,7 @@ use std::net::SocketAddr;
 use shoal_bencode::{Encode, Limits, OwnedValue, Value, decode};
 
 use crate::id::NodeId;
+use crate::item::Item;
 use crate::limits::{
     MAX_ERROR_MESSAGE, MAX_METHOD, MAX_PACKET, MAX_TID, MAX_TOKEN, MAX_VALUES, MAX_VERSION,
 };
@@ -100,6 +102,28 @@ pub enum Query {
         /// BEP 33-style seed flag, if sent.
         seed: bool,
     },
+    /// BEP 44 `get`.
+    Get {
+        /// Querier id.
+        id: NodeId,
+        /// Item looked for.
+        target: NodeId,
+        /// Send the value only if the stored `seq` is higher than this.
+        seq: Option<i64>,
+        /// Families wanted (BEP 32).
+        want: Want,
+    },
+    /// BEP 44 `put`: the item is only a claim until checked.
+    Put {
+        /// Querier id.
+        id: NodeId,
+        /// Token from an earlier `get` reply.
+        token: Vec<u8>,
+        /// The item (`v`, and `k`, `salt`, `seq`, `sig` for a mutable one).
+        item: Item,
+        /// Compare-and-swap: store only if the stored `seq` equals this.
+        cas: Option<i64>,
+    },
 }
 
 impl Query {
@@ -109,7 +133,9 @@ impl Query {
             Query::Ping { id }
             | Query::FindNode { id, .. }
             | Query::GetPeers { id, .. }
-            | Query::AnnouncePeer { id, .. } => *id,
+            | Query::AnnouncePeer { id, .. }
+            | Query::Get { id, .. }
+            | Query::Put { id, .. } => *id,
         }
     }
 
@@ -119,11 +145,13 @@ impl Query {
             Query::FindNode { .. } => "find_node",
             Query::GetPeers { .. } => "get_peers",
             Query::AnnouncePeer { .. } => "announce_peer",
+            Query::Get { .. } => "get",
+            Query::Put { .. } => "put",
         }
     }
 }
 
-/// A response (`y=r`): every field any of our four queries can get back.
+/// A response (`y=r`): every field any of our queries can get back.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Response {
     /// Responder id.
@@ -136,6 +164,22 @@ pub struct Response {
     pub values: Vec<SocketAddr>,
     /// Write token (`token`).
     pub token: Option<Vec<u8>>,
+    /// A BEP 44 item's fields (`get` replies).
+    pub item: ItemFields,
+}
+
+/// The BEP 44 fields of a `get` reply, each as sent (nothing checked but
+/// types and sizes): `seq` may come without the value.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ItemFields {
+    /// The value (`v`), bencoded as received.
+    pub v: Option<Vec<u8>>,
+    /// The public key (`k`).
+    pub k: Option<[u8; 32]>,
+    /// The sequence number (`seq`).
+    pub seq: Option<i64>,
+    /// The signature (`sig`).
+    pub sig: Option<[u8; 64]>,
 }
 
 /// An error (`y=e`).
@@ -192,7 +236,8 @@ impl Message {
         }
         let limits = Limits {
             max_input: MAX_PACKET,
-            max_depth: 4,
+            // A BEP 44 value nests below the third level.
+            max_depth: 16,
             max_tokens: 1024,
             max_string: MAX_PACKET,
             ..Limits::MESSAGE
@@ -357,6 +402,8 @@ fn decode_query(root: &Value<'_>, tid: &[u8]) -> Result<Query, KrpcError> {
                 seed: args.get(b"seed").and_then(Value::as_int) == Some(1),
             }
         }
+        b"get" => items::decode_get(args, id)?,
+        b"put" => items::decode_put(args, id)?,
         other => {
             let len = other.len().min(MAX_METHOD);
             return Err(KrpcError::UnknownMethod {
@@ -407,6 +454,7 @@ fn decode_response(r: &Value<'_>) -> Result<Response, KrpcError> {
         nodes6,
         values,
         token,
+        item: items::decode_fields(r)?,
     })
 }
 
@@ -491,6 +539,20 @@ fn encode_query_args(q: &Query) -> OwnedValue {
                 a.insert("seed", 1i64);
             }
         }
+        Query::Get {
+            target, seq, want, ..
+        } => {
+            a.insert("target", target.0.to_vec());
+            if let Some(seq) = seq {
+                a.insert("seq", *seq);
+            }
+            if let Some(w) = encode_want(*want) {
+                a.insert("want", w);
+            }
+        }
+        Query::Put {
+            token, item, cas, ..
+        } => items::encode_put(&mut a, token, item, *cas),
     }
     a
 }
@@ -517,10 +579,12 @@ fn encode_response(r: &Response) -> OwnedValue {
     if let Some(t) = &r.token {
         d.insert("token", t.clone());
     }
+    items::encode_fields(&mut d, &r.item);
     d
 }
 
 mod compact;
+mod items;
 #[cfg(test)]
 mod tests;
 

@@ -62,6 +62,7 @@ fn response_round_trip_with_both_families() {
             }],
             values: vec!["127.0.0.1:1".parse().unwrap(), "[::1]:2".parse().unwrap()],
             token: Some(b"tok".to_vec()),
+            item: ItemFields::default(),
         }),
     };
     assert_eq!(Message::decode(&m.encode()).unwrap(), m);
@@ -131,4 +132,67 @@ fn want_is_parsed() {
         }),
     };
     assert_eq!(Message::decode(&q.encode()).unwrap(), q);
+}
+
+#[test]
+fn bep44_get_and_put_round_trip() {
+    use crate::item::{Item, MutableItem};
+    let msg = |body| Message {
+        tid: vec![7],
+        version: None,
+        ip: None,
+        read_only: false,
+        body,
+    };
+    let mutable = Item::Mutable(MutableItem {
+        key: [1; 32],
+        salt: b"salt".to_vec(),
+        seq: 9,
+        sig: [2; 64],
+        value: b"d2:ih20:aaaaaaaaaaaaaaaaaaaae".to_vec(),
+    });
+    for item in [mutable, Item::Immutable(b"li1e3:abce".to_vec())] {
+        let m = msg(Body::Query(Query::Put {
+            id: id(1),
+            token: b"tok".to_vec(),
+            item,
+            cas: Some(8),
+        }));
+        assert_eq!(Message::decode(&m.encode()).unwrap(), m);
+    }
+    let get = msg(Body::Query(Query::Get {
+        id: id(1),
+        target: id(3),
+        seq: Some(4),
+        want: Want::default(),
+    }));
+    assert_eq!(Message::decode(&get.encode()).unwrap(), get);
+    let reply = msg(Body::Response(Response {
+        id: id(4),
+        token: Some(b"t".to_vec()),
+        item: ItemFields {
+            v: Some(b"3:abc".to_vec()),
+            k: Some([5; 32]),
+            seq: Some(3),
+            sig: Some([6; 64]),
+        },
+        ..Response::default()
+    }));
+    assert_eq!(Message::decode(&reply.encode()).unwrap(), reply);
+    // Fixed sizes are checked at decode.
+    let short_key = b"d1:ad2:id20:abcdefghij01234567891:k3:abc3:seqi1e3:sig64:\
+aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa5:token1:x1:vi1ee\
+1:q3:put1:t1:x1:y1:qe";
+    assert_eq!(Message::decode(short_key), Err(KrpcError::Invalid("k")));
+}
+
+#[test]
+fn bep44_values_must_be_canonical_to_round_trip() {
+    let put = b"d1:ad2:id20:abcdefghij01234567895:token1:x1:vd1:bi1e1:ai2eee1:q3:put1:t1:x1:y1:qe";
+    assert_eq!(Message::decode(put), Err(KrpcError::Invalid("v")));
+    let reply = b"d1:rd2:id20:abcdefghij01234567891:vi01ee1:t1:x1:y1:re";
+    assert!(Message::decode(reply).is_err());
+    let ok = b"d1:rd2:id20:abcdefghij01234567891:vd1:ai2e1:bi1eee1:t1:x1:y1:re";
+    let m = Message::decode(ok).unwrap();
+    assert_eq!(m.encode(), ok.to_vec());
 }

@@ -77,7 +77,14 @@ impl Node {
             let Some((expected, addr)) = l.next_query(now, soft) else {
                 break;
             };
-            let query = if l.kind.wants_peers() {
+            let query = if l.kind.wants_item() {
+                Query::Get {
+                    id: self.id,
+                    target: l.target,
+                    seq: None,
+                    want,
+                }
+            } else if l.kind.wants_peers() {
                 Query::GetPeers {
                     id: self.id,
                     info_hash: l.target,
@@ -122,6 +129,9 @@ impl Node {
                 }
             }
         }
+        if l.kind.wants_item() {
+            announced = self.finish_item(lid, &closest, now);
+        }
         match l.kind {
             LookupKind::Bootstrap => {
                 self.bootstrap = None;
@@ -132,7 +142,11 @@ impl Node {
                 }
             }
             LookupKind::Refresh => {}
-            LookupKind::FindNode | LookupKind::GetPeers | LookupKind::Announce { .. } => {
+            LookupKind::FindNode
+            | LookupKind::GetPeers
+            | LookupKind::Announce { .. }
+            | LookupKind::GetItem
+            | LookupKind::PutItem => {
                 self.events.push_back(DhtEvent::LookupDone {
                     lookup: lid,
                     target: l.target,
@@ -178,6 +192,7 @@ impl Node {
     pub(super) fn maintenance(&mut self, now: Duration) {
         self.tokens.tick(now);
         self.store.expire(now);
+        self.items.expire(now);
         let timeout = self.config.lookup_timeout;
         let expired: Vec<LookupId> = self
             .lookups

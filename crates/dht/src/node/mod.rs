@@ -11,7 +11,8 @@
 //! what must stay unpredictable from [`Config::secret`] (`secret.rs`).
 //!
 //! Submodules by job: `serve` answers queries, `replies` matches replies
-//! to our queries, `lookups` runs lookups and housekeeping.
+//! to our queries, `lookups` runs lookups and housekeeping, `items` the
+//! BEP 44 gets and puts.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
@@ -19,6 +20,8 @@ use std::time::Duration;
 
 use crate::config::Config;
 use crate::id::{NodeId, bep42_id, bep42_verified};
+use crate::item::Item;
+use crate::item_store::ItemStore;
 use crate::krpc::{
     Body, Contact, ErrorBody, KrpcError, METHOD_UNKNOWN, Message, PROTOCOL_ERROR, Query, Response,
     Want,
@@ -71,6 +74,14 @@ pub enum DhtEvent {
         /// Time from start to end.
         elapsed: Duration,
     },
+    /// An item lookup found a valid item better than any before it (an
+    /// immutable one, or a mutable one with a higher `seq`).
+    Item {
+        /// The lookup.
+        lookup: LookupId,
+        /// The item, checked.
+        item: Item,
+    },
     /// The start-up lookup ended; `nodes` are in the routing table.
     Bootstrapped {
         /// Routing table size.
@@ -97,6 +108,8 @@ pub struct Stats {
     pub stored_peers: usize,
     /// Torrents in the store.
     pub stored_torrents: usize,
+    /// BEP 44 items in the store.
+    pub stored_items: usize,
     /// Queries answered.
     pub queries_in: u64,
     /// Queries dropped by the rate limiter.
@@ -133,6 +146,11 @@ pub struct Node {
     tokens: Tokens,
     store: PeerStore,
     limiter: RateLimiter,
+    items: ItemStore,
+    /// `put` queries pass this too: storing costs more than answering.
+    put_limiter: RateLimiter,
+    /// What each item lookup looks for or puts, and the best item found.
+    item_lookups: HashMap<LookupId, items::ItemLookup>,
     requests: HashMap<u32, Request>,
     /// Hard deadlines in send order (the query timeout is constant).
     hard: VecDeque<(Duration, u32)>,
@@ -187,6 +205,9 @@ impl Node {
                 .with_extended_buckets(config.extended_buckets),
             store: PeerStore::new(config.store),
             limiter: RateLimiter::new(config.rate, now),
+            items: ItemStore::new(config.items),
+            put_limiter: RateLimiter::new(items::put_rate(&config), now),
+            item_lookups: HashMap::new(),
             tids: TidStream::new(config.secret.clone()),
             tokens,
             rng,
@@ -233,6 +254,7 @@ impl Node {
             pending: self.requests.len(),
             stored_peers: self.store.len(),
             stored_torrents: self.store.torrent_count(),
+            stored_items: self.items.len(),
             ..self.stats
         }
     }
@@ -494,6 +516,7 @@ impl Node {
     }
 }
 
+mod items;
 mod lookups;
 mod replies;
 mod serve;

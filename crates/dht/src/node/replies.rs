@@ -69,7 +69,14 @@ impl Node {
             let Some(lookup) = self.lookups.get_mut(&lid) else {
                 return;
             };
+            let wants_item = lookup.kind.wants_item();
             let peers = lookup.on_response(from, r.id, &nodes, &r.values, r.token);
+            if wants_item {
+                self.on_item_reply(lid, r.item);
+            }
+            let Some(lookup) = self.lookups.get(&lid) else {
+                return;
+            };
             if !peers.is_empty() && lookup.kind.wants_peers() {
                 let info_hash = lookup.target;
                 self.events.push_back(DhtEvent::Peers {

@@ -1,5 +1,6 @@
 //! Answering queries: ping, find_node, get_peers (with a write token),
-//! announce_peer (only with a token we issued to that address).
+//! announce_peer (only with a token we issued to that address); BEP 44's
+//! get and put are in `items.rs`.
 
 use super::*;
 
@@ -63,6 +64,19 @@ impl Node {
                     ..Response::default()
                 })
             }
+            Query::Get {
+                target, seq, want, ..
+            } => Body::Response(self.serve_get(target, seq, want, from, now)),
+            Query::Put {
+                token, item, cas, ..
+            } => match self.serve_put(from, &token, item, cas, now) {
+                Some(Ok(())) => Body::Response(Response {
+                    id: self.id,
+                    ..Response::default()
+                }),
+                Some(Err((code, message))) => Body::Error(ErrorBody { code, message }),
+                None => return,
+            },
         };
         self.send_reply(from, tid, body);
     }
