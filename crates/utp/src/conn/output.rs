@@ -90,20 +90,22 @@ impl Conn {
         if self.unsent.is_empty() || self.send.is_full() {
             return None;
         }
+        let flight = self.send.flight();
+        let window = self.cc.cwnd().min(self.peer_wnd.saturating_add(HEADER_LEN));
+        // A probe needs the bytes to fill it and room in the window: a
+        // probe must not be what the window waits on.
         let probe = self
             .mtu
             .probe_size()
-            .filter(|&p| self.unsent.len() + HEADER_LEN + SACK_ROOM >= p);
+            .filter(|&p| self.unsent.len() + HEADER_LEN + SACK_ROOM >= p && flight + p <= window);
         let size = probe.unwrap_or(self.mtu.size()).min(buf.len());
         let max_payload = size.saturating_sub(HEADER_LEN + SACK_ROOM).max(1);
         let n = self.unsent.len().min(max_payload);
         let wire = HEADER_LEN + n;
-        let flight = self.send.flight();
-        let window = self.cc.cwnd().min(self.peer_wnd.saturating_add(HEADER_LEN));
         if flight > 0 && flight + wire > window {
             return None;
         }
-        if flight == 0 && wire > window && !self.window_probe {
+        if flight == 0 && wire > self.peer_wnd.saturating_add(HEADER_LEN) && !self.window_probe {
             // The peer's window is shut: the retransmission timer sends a
             // probe later (zero-window persist).
             self.arm_rto(now);
