@@ -218,7 +218,9 @@ impl SendWindow {
         if p.transmissions == 1 && !p.sacked {
             acked.rtt = Some(now.saturating_sub(p.sent_at));
         }
-        if p.probe {
+        // A probe proves its size only if its first copy got through: a
+        // retransmission may have been fragmented by the IP layer.
+        if p.probe && p.transmissions == 1 {
             acked.probe = Some(p.wire_len());
         }
         if p.kind == Kind::Fin {

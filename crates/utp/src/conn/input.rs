@@ -93,8 +93,9 @@ impl Conn {
         }
         if acked.bytes > 0 {
             if h.timestamp_diff != 0 {
-                self.cc
-                    .on_delay_sample(h.timestamp_diff, now, self.rtt.min_rtt());
+                // This ack's round trip bounds the one-way delay.
+                let bound = acked.rtt.unwrap_or(self.rtt.srtt());
+                self.cc.on_delay_sample(h.timestamp_diff, now, Some(bound));
             }
             self.cc.on_ack(acked.bytes, flight_before, self.mtu.size());
             self.window_probe = false;

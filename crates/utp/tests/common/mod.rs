@@ -29,9 +29,10 @@ pub struct Link {
     pub rate: Option<u64>,
     /// Bytes the bottleneck queue holds before it drops (tail drop).
     pub queue_limit: usize,
-    /// Datagrams above this size are dropped with this probability (an
-    /// IP fragment lost on the way).
-    pub mtu: Option<(usize, f64)>,
+    /// Path MTU: a datagram above it is dropped the first time its
+    /// sequence number is seen (a router's ICMP teaches the sender's kernel
+    /// the MTU) and fragmented, so delivered, after that, as Linux does.
+    pub mtu: Option<usize>,
     /// Drop everything (a cut cable).
     pub cut: bool,
 }
@@ -57,6 +58,7 @@ struct LinkState {
     /// (time entered, queueing delay) of every packet through the bottleneck.
     queue_samples: Vec<(Duration, Duration)>,
     delivered_bytes: u64,
+    oversize_seen: std::collections::HashSet<u16>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
@@ -173,17 +175,19 @@ impl Sim {
         if link.cut || self.chance(link.loss) {
             return;
         }
-        if let Some((mtu, p)) = link.mtu
-            && data.len() > mtu
-            && self.chance(p)
-        {
-            return;
-        }
         let now = self.now;
         let state = match from {
             Side::A => &mut self.state_ab,
             Side::B => &mut self.state_ba,
         };
+        if let Some(mtu) = link.mtu
+            && data.len() > mtu
+            && state
+                .oversize_seen
+                .insert(u16::from_be_bytes([data[16], data[17]]))
+        {
+            return;
+        }
         let mut at = now;
         if let Some(rate) = link.rate {
             let start = state.busy_until.max(now);
