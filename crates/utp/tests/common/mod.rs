@@ -101,6 +101,10 @@ pub struct Sim {
     pub filter_ab: Option<Filter>,
     buf: Vec<u8>,
     pub datagrams: u64,
+    /// The connection id on the latest datagram A sent, and B sent.
+    pub wire_ids: (u16, u16),
+    /// (seq_nr, ack_nr) on the latest datagram A sent, and B sent.
+    pub wire_seqs: ((u16, u16), (u16, u16)),
 }
 
 impl Sim {
@@ -136,6 +140,8 @@ impl Sim {
             filter_ab: None,
             buf: vec![0; max],
             datagrams: 0,
+            wire_ids: (0, 0),
+            wire_seqs: ((0, 0), (0, 0)),
         }
     }
 
@@ -162,6 +168,15 @@ impl Sim {
 
     fn send_on_link(&mut self, from: Side, data: Vec<u8>) {
         self.datagrams += 1;
+        let id = u16::from_be_bytes([data[2], data[3]]);
+        let seqs = (
+            u16::from_be_bytes([data[16], data[17]]),
+            u16::from_be_bytes([data[18], data[19]]),
+        );
+        match from {
+            Side::A => (self.wire_ids.0, self.wire_seqs.0) = (id, seqs),
+            Side::B => (self.wire_ids.1, self.wire_seqs.1) = (id, seqs),
+        }
         let (link, to) = match from {
             Side::A => (self.ab.clone(), Side::B),
             Side::B => (self.ba.clone(), Side::A),
