@@ -82,7 +82,11 @@ fuzz_target!(|data: &[u8]| {
         drain(&mut a, now, max_packet);
         drain(&mut b, now, max_packet);
         let op = input.byte();
-        let (from, to) = if op & 0x80 == 0 { (&mut a, &mut b) } else { (&mut b, &mut a) };
+        let (from, to) = if op & 0x80 == 0 {
+            (&mut a, &mut b)
+        } else {
+            (&mut b, &mut a)
+        };
         match op & 0x7f {
             0..=39 => {
                 // Real traffic: deliver what `from` sent, maybe dropping

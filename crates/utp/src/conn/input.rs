@@ -152,11 +152,8 @@ impl Conn {
         let Some(probe) = self.send.fast_lost(s, now, min_age) else {
             return;
         };
-        if probe {
-            if let Some(p) = self.send.get(s) {
-                let size = p.wire_len();
-                self.mtu.probe_lost(size);
-            }
+        if let Some(size) = probe {
+            self.mtu.probe_lost(size);
             return;
         }
         let in_recovery = self.recovery_until.is_some_and(|r| seq::le(s, r));

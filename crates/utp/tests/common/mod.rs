@@ -29,9 +29,8 @@ pub struct Link {
     pub rate: Option<u64>,
     /// Bytes the bottleneck queue holds before it drops (tail drop).
     pub queue_limit: usize,
-    /// Path MTU: a datagram above it is dropped the first time its
-    /// sequence number is seen (a router's ICMP teaches the sender's kernel
-    /// the MTU) and fragmented, so delivered, after that, as Linux does.
+    /// Path MTU: a datagram above it is dropped (don't-fragment set, or
+    /// a receiver that reads into a smaller buffer).
     pub mtu: Option<usize>,
     /// Drop everything (a cut cable).
     pub cut: bool,
@@ -58,7 +57,6 @@ struct LinkState {
     /// (time entered, queueing delay) of every packet through the bottleneck.
     queue_samples: Vec<(Duration, Duration)>,
     delivered_bytes: u64,
-    oversize_seen: std::collections::HashSet<u16>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
@@ -195,12 +193,7 @@ impl Sim {
             Side::A => &mut self.state_ab,
             Side::B => &mut self.state_ba,
         };
-        if let Some(mtu) = link.mtu
-            && data.len() > mtu
-            && state
-                .oversize_seen
-                .insert(u16::from_be_bytes([data[16], data[17]]))
-        {
+        if link.mtu.is_some_and(|mtu| data.len() > mtu) {
             return;
         }
         let mut at = now;
