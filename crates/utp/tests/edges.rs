@@ -78,6 +78,40 @@ fn one_lost_packet_is_resent_by_sack_without_timeout() {
 }
 
 #[test]
+fn duplicate_acks_alone_trigger_fast_retransmit() {
+    // A receiver without SACK (its extension stripped on the way back):
+    // three duplicate acks must resend the hole, no timeout needed.
+    let mut sim = Sim::new(Config::default(), 12);
+    // Packets arrive one by one (a 10 MB/s link), so each one after the
+    // hole gets its own duplicate ack.
+    sim.ab.rate = Some(10_000_000);
+    let mut data_seen = 0;
+    sim.filter_ab = Some(Box::new(move |d| {
+        if packet::decode(d).unwrap().header.ty == PacketType::Data {
+            data_seen += 1;
+            return data_seen == 8;
+        }
+        false
+    }));
+    let sacks_stripped = std::rc::Rc::new(std::cell::Cell::new(0));
+    let count = sacks_stripped.clone();
+    sim.filter_ba = Some(Box::new(move |d| {
+        if d[1] == packet::EXT_SACK {
+            let len = usize::from(d[21]);
+            d[1] = d[20];
+            d.drain(20..22 + len);
+            count.set(count.get() + 1);
+        }
+        false
+    }));
+    sim.transfer(Sim::random_data(300_000, 1), MINUTE);
+    let stats = sim.a.stats(sim.conn_a.unwrap()).unwrap();
+    assert!(sacks_stripped.get() >= 3, "the receiver sent SACKs");
+    assert_eq!(stats.timeouts, 0, "{stats:?}");
+    assert!(stats.retransmits >= 1, "{stats:?}");
+}
+
+#[test]
 fn dial_refused_when_not_accepting() {
     let mut sim = Sim::new(Config::default(), 2);
     sim.b.set_accepting(false);

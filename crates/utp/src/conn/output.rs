@@ -41,7 +41,10 @@ impl Conn {
         if let Some(s) = self.send.peek_resend() {
             let len = self.send.get(s).map_or(0, |p| p.wire_len());
             let flight = self.send.flight();
-            if flight == 0 || flight + len <= self.cc.cwnd() {
+            // The oldest hole goes at once, whatever the window (TCP's
+            // fast retransmit): without SACK the acks that would drain the
+            // window only come after it is filled.
+            if flight == 0 || flight + len <= self.cc.cwnd() || s == self.send.una() {
                 let n = self.encode_sequenced(s, now, buf)?;
                 self.send.resent(s, now);
                 self.stats.retransmits += 1;

@@ -67,8 +67,8 @@ pub enum Side {
 
 /// A datagram on its way: arrival time, tie-breaker, receiver, bytes.
 type InFlight = (Duration, u64, Side, Vec<u8>);
-/// Decides whether to drop a datagram A sends.
-pub type Filter = Box<dyn FnMut(&[u8]) -> bool>;
+/// Decides whether to drop a datagram (`true`), and may rewrite it.
+pub type Filter = Box<dyn FnMut(&mut Vec<u8>) -> bool>;
 
 /// The two endpoints, the link, and one transfer's application state.
 pub struct Sim {
@@ -97,6 +97,8 @@ pub struct Sim {
     pub events: Vec<(Duration, Side, Event)>,
     /// Called on every datagram A sends; `true` drops it.
     pub filter_ab: Option<Filter>,
+    /// Called on every datagram B sends; `true` drops it.
+    pub filter_ba: Option<Filter>,
     buf: Vec<u8>,
     pub datagrams: u64,
     /// The connection id on the latest datagram A sent, and B sent.
@@ -136,6 +138,7 @@ impl Sim {
             conn_b: None,
             events: Vec::new(),
             filter_ab: None,
+            filter_ba: None,
             buf: vec![0; max],
             datagrams: 0,
             wire_ids: (0, 0),
@@ -179,9 +182,13 @@ impl Sim {
             Side::A => (self.ab.clone(), Side::B),
             Side::B => (self.ba.clone(), Side::A),
         };
-        if from == Side::A
-            && let Some(f) = self.filter_ab.as_mut()
-            && f(&data)
+        let mut data = data;
+        let filter = match from {
+            Side::A => self.filter_ab.as_mut(),
+            Side::B => self.filter_ba.as_mut(),
+        };
+        if let Some(f) = filter
+            && f(&mut data)
         {
             return;
         }
