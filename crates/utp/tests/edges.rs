@@ -112,6 +112,47 @@ fn duplicate_acks_alone_trigger_fast_retransmit() {
 }
 
 #[test]
+fn acceptor_data_sent_before_a_lost_handshake_is_not_skipped() {
+    // B answers a SYN and writes at once; its STATE and data are lost and
+    // the SYN comes again. The STATE answering it must still point at B's
+    // first data packet: the dialler takes `seq_nr - 1` as received.
+    let mut b = Endpoint::new(Config::default(), 3);
+    b.set_accepting(true);
+    let from = "127.0.0.1:4000".parse().unwrap();
+    let syn = packet::Header {
+        ty: PacketType::Syn,
+        conn_id: 500,
+        timestamp: 1,
+        timestamp_diff: 0,
+        wnd_size: 1 << 20,
+        seq_nr: 9,
+        ack_nr: 0,
+    };
+    let mut d = [0u8; 20];
+    packet::encode(&syn, &[], &[], &mut d).unwrap();
+    let t = Duration::from_secs(1);
+    b.handle_datagram(from, &d, t);
+    let Some(Event::Incoming(id, _)) = b.poll_event() else {
+        panic!("no Incoming")
+    };
+    let state = b.poll_transmit(t).unwrap();
+    let first_data = packet::decode(&state.data).unwrap().header.seq_nr;
+    b.write(id, b"hello", t).unwrap();
+    let data = b.poll_transmit(t).unwrap();
+    assert_eq!(
+        packet::decode(&data.data).unwrap().header.seq_nr,
+        first_data
+    );
+    // Both lost; the SYN again.
+    b.handle_datagram(from, &d, t + Duration::from_millis(100));
+    let again = b.poll_transmit(t + Duration::from_millis(100)).unwrap();
+    let h = packet::decode(&again.data).unwrap().header;
+    assert_eq!(h.ty, PacketType::State);
+    assert_eq!(h.seq_nr, first_data);
+    assert_eq!(h.ack_nr, 9);
+}
+
+#[test]
 fn dial_refused_when_not_accepting() {
     let mut sim = Sim::new(Config::default(), 2);
     sim.b.set_accepting(false);

@@ -52,6 +52,7 @@ impl Conn {
                     self.ack_due = true;
                     return;
                 }
+                self.syn_reply_seq = None;
             }
         }
         if !self.send.ack_in_range(h.ack_nr) {

@@ -72,6 +72,10 @@ pub(crate) struct Conn {
     nagle_expired: bool,
     window_probe: bool,
     last_adv_wnd: usize,
+    /// Acceptor only, until the dialler sends anything but SYN: our ISN,
+    /// which every STATE must carry (the dialler takes `seq_nr - 1` as
+    /// received, so a later number would skip our data it never got).
+    syn_reply_seq: Option<u16>,
     fin_queued: bool,
     fin_sent: bool,
     fin_acked: bool,
@@ -126,6 +130,7 @@ impl Conn {
             nagle_expired: false,
             window_probe: false,
             last_adv_wnd: cfg.recv_window,
+            syn_reply_seq: None,
             fin_queued: false,
             fin_sent: false,
             fin_acked: false,
@@ -175,6 +180,7 @@ impl Conn {
         c.recv.set_ack_nr(syn.seq_nr);
         c.peer_wnd = syn.wnd_size as usize;
         c.reply_micro = micros(now).wrapping_sub(syn.timestamp);
+        c.syn_reply_seq = Some(isn);
         c.ack_due = true;
         c
     }

@@ -82,10 +82,10 @@ impl Conn {
         // the FIN's own number, as libtorrent counts it (it drops a packet
         // numbered past the FIN it got, so our acks would go unheard).
         let next = self.send.next_seq();
-        let seq_nr = if self.fin_sent {
-            next.wrapping_sub(1)
-        } else {
-            next
+        let seq_nr = match self.syn_reply_seq {
+            Some(isn) => isn,
+            None if self.fin_sent => next.wrapping_sub(1),
+            None => next,
         };
         let h = self.header(PacketType::State, seq_nr, now);
         self.encode(&h, &[], 0, buf, MAX_SACK)
@@ -106,7 +106,11 @@ impl Conn {
         let window = self.cc.cwnd().min(self.peer_wnd.saturating_add(HEADER_LEN));
         // A probe goes while there is data to move and room in the window
         // (a probe must never be what the window waits on).
-        if let Some(size) = self.mtu.probe_size().filter(|&p| flight + p <= window) {
+        if let Some(size) = self
+            .mtu
+            .probe_size()
+            .filter(|&p| flight + p <= window && p <= buf.len())
+        {
             let empty = self.send.buffer();
             let s = self.send.push(Kind::Data, empty, now, size - HEADER_LEN)?;
             self.mtu.probe_sent(size);
