@@ -153,6 +153,40 @@ fn acceptor_data_sent_before_a_lost_handshake_is_not_skipped() {
 }
 
 #[test]
+fn sacks_of_odd_length_are_used() {
+    // libtorrent sends SACK bitmasks of any byte length (13 is common);
+    // grow every SACK B sends by one zero byte and drop one data packet:
+    // the SACK must still drive the retransmission.
+    let mut sim = Sim::new(Config::default(), 16);
+    sim.ab.rate = Some(10_000_000);
+    let mut data_seen = 0;
+    sim.filter_ab = Some(Box::new(move |d| {
+        if packet::decode(d).unwrap().header.ty == PacketType::Data {
+            data_seen += 1;
+            return data_seen == 8;
+        }
+        false
+    }));
+    let odd = std::rc::Rc::new(std::cell::Cell::new(0));
+    let count = odd.clone();
+    sim.filter_ba = Some(Box::new(move |d| {
+        if d[1] == packet::EXT_SACK {
+            let len = usize::from(d[21]);
+            d.insert(22 + len, 0);
+            d[21] += 1;
+            assert_eq!(packet::decode(d).unwrap().sack.unwrap().len() % 4, 1);
+            count.set(count.get() + 1);
+        }
+        false
+    }));
+    sim.transfer(Sim::random_data(300_000, 1), MINUTE);
+    let stats = sim.a.stats(sim.conn_a.unwrap()).unwrap();
+    assert!(odd.get() >= 3);
+    assert_eq!(stats.timeouts, 0, "{stats:?}");
+    assert!(stats.retransmits >= 1, "{stats:?}");
+}
+
+#[test]
 fn dial_refused_when_not_accepting() {
     let mut sim = Sim::new(Config::default(), 2);
     sim.b.set_accepting(false);
