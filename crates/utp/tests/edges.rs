@@ -187,6 +187,49 @@ fn sacks_of_odd_length_are_used() {
 }
 
 #[test]
+fn spoofed_syns_expire_after_the_connect_timeout() {
+    let config = Config {
+        max_connections: 4,
+        connect_timeout: Duration::from_secs(5),
+        ..Config::default()
+    };
+    let mut ep = Endpoint::new(config, 1);
+    ep.set_accepting(true);
+    let mut d = [0u8; 20];
+    let t = Duration::from_secs(1);
+    for i in 0..6u16 {
+        let syn = packet::Header {
+            ty: PacketType::Syn,
+            conn_id: 100 + 2 * i,
+            timestamp: 1,
+            timestamp_diff: 0,
+            wnd_size: 1000,
+            seq_nr: 1,
+            ack_nr: 0,
+        };
+        packet::encode(&syn, &[], &[], &mut d).unwrap();
+        ep.handle_datagram(format!("10.0.0.{i}:1").parse().unwrap(), &d, t);
+    }
+    assert_eq!(ep.connection_count(), 4, "the table is bounded");
+    while ep.poll_transmit(t).is_some() {}
+    // Nothing follows the SYNs: they are gone after the connect timeout.
+    let mut closed = 0;
+    while let Some(deadline) = ep.poll_timeout() {
+        assert!(deadline <= t + Duration::from_secs(5));
+        ep.handle_timeout(deadline);
+        while ep.poll_transmit(deadline).is_some() {}
+        while let Some(ev) = ep.poll_event() {
+            if let Event::Closed(id, CloseReason::TimedOut) = ev {
+                ep.remove(id);
+                closed += 1;
+            }
+        }
+    }
+    assert_eq!(closed, 4);
+    assert_eq!(ep.connection_count(), 0);
+}
+
+#[test]
 fn dial_refused_when_not_accepting() {
     let mut sim = Sim::new(Config::default(), 2);
     sim.b.set_accepting(false);

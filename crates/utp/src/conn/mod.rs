@@ -325,6 +325,9 @@ impl Conn {
         .min();
         let extra = match self.state {
             State::SynSent => self.connect_deadline,
+            State::Connected if self.syn_reply_seq.is_some() => self
+                .connect_deadline
+                .min(self.last_send + self.cfg.keepalive_interval),
             State::Connected => self.last_send + self.cfg.keepalive_interval,
         };
         d = Some(d.map_or(extra, |d| d.min(extra)));

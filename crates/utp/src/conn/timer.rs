@@ -21,6 +21,13 @@ impl Conn {
             self.fail(CloseReason::ConnectTimedOut);
             return;
         }
+        // An accepted connection whose dialler never followed its SYN
+        // (spoofed SYNs fill the table) goes after the connect timeout,
+        // not the idle one.
+        if self.syn_reply_seq.is_some() && now >= self.connect_deadline {
+            self.fail(CloseReason::TimedOut);
+            return;
+        }
         if now.saturating_sub(self.last_recv) >= self.cfg.idle_timeout {
             self.fail(CloseReason::TimedOut);
             return;
