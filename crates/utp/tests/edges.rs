@@ -230,6 +230,36 @@ fn spoofed_syns_expire_after_the_connect_timeout() {
 }
 
 #[test]
+fn a_closed_receive_window_stalls_the_sender_until_read() {
+    // B's window is 20 kB and B stops reading: A must stop at the window
+    // (no drops, no timeouts), probe the closed window, and go on once B
+    // reads again.
+    let small = Config {
+        recv_window: 20_000,
+        ..Config::default()
+    };
+    let mut sim = Sim::with_configs(Config::default(), small, 1, 2, 3);
+    sim.b_not_reading = true;
+    let data = Sim::random_data(200_000, 9);
+    sim.to_send = data.clone();
+    sim.dial();
+    sim.run_until(Duration::from_secs(20), |_| false);
+    let a = sim.conn_a.unwrap();
+    let b = sim.conn_b.unwrap();
+    let stats = sim.a.stats(a).unwrap();
+    // The window's worth, then one-byte probes (resent with backoff, not
+    // counted as congestion timeouts).
+    assert_eq!(stats.bytes_sent, 20_001, "{stats:?}");
+    assert_eq!(stats.timeouts, 0, "{stats:?}");
+    assert!(stats.retransmits >= 2, "{stats:?}");
+    sim.b_not_reading = false;
+    sim.read_b(b);
+    // The window update brings the rest at once, not after the backoff.
+    assert!(sim.run_until(Duration::from_secs(5), |s| s.received.len() == data.len()));
+    assert!(sim.received == data);
+}
+
+#[test]
 fn dial_refused_when_not_accepting() {
     let mut sim = Sim::new(Config::default(), 2);
     sim.b.set_accepting(false);

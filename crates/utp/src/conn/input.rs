@@ -61,8 +61,16 @@ impl Conn {
         }
         self.last_recv = now;
         self.reply_micro = micros(now).wrapping_sub(h.timestamp);
+        let was_shut = self.peer_wnd < self.mtu.size();
         self.peer_wnd = h.wnd_size as usize;
         self.on_ack(p, now);
+        if was_shut && self.peer_wnd >= self.mtu.size() && self.send.len() > 0 {
+            // The window reopened (the reader caught up): resend the
+            // probe it dropped now, not after a backed-off timeout.
+            let first = self.send.una();
+            let _ = self.send.mark_lost(first);
+            self.rto_deadline = Some(now + self.rtt.rto());
+        }
         if matches!(h.ty, PacketType::Data | PacketType::Fin) {
             self.on_data(p, now);
         }

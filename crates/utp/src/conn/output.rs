@@ -119,16 +119,21 @@ impl Conn {
         }
         let size = self.mtu.size().min(buf.len());
         let max_payload = size.saturating_sub(HEADER_LEN + SACK_ROOM).max(1);
-        let n = self.unsent.len().min(max_payload);
+        let mut n = self.unsent.len().min(max_payload);
         let wire = HEADER_LEN + n;
         if flight > 0 && flight + wire > window {
             return None;
         }
-        if flight == 0 && wire > self.peer_wnd.saturating_add(HEADER_LEN) && !self.window_probe {
-            // The peer's window is shut: the retransmission timer sends a
-            // probe later (zero-window persist).
-            self.arm_rto(now);
-            return None;
+        if flight == 0 && n > self.peer_wnd {
+            if !self.window_probe {
+                // The peer's window is shut: the retransmission timer sends
+                // a probe later (zero-window persist).
+                self.arm_rto(now);
+                return None;
+            }
+            // The probe takes what fits, one byte when nothing does: the
+            // point is the ack, which says the window again.
+            n = n.min(self.peer_wnd.max(1));
         }
         // Nagle: hold a small packet while data is unacknowledged, until
         // more bytes fill it or the delay passes.

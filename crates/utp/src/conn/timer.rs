@@ -65,6 +65,17 @@ impl Conn {
             }
             return;
         }
+        if self.peer_wnd < self.mtu.size() {
+            // Not congestion: the peer's window is shut and our probe went
+            // unacked (it had no room). Probe again with backoff, without
+            // touching the window or counting toward giving up; the idle
+            // timeout still ends a peer that stops answering.
+            let first = self.send.una();
+            let _ = self.send.mark_lost(first);
+            self.rtt.back_off();
+            self.rto_deadline = Some(now + self.rtt.rto());
+            return;
+        }
         if self.send.oldest_transmissions() > self.cfg.max_retransmits {
             self.fail(CloseReason::TimedOut);
             return;

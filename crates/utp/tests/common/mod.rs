@@ -114,6 +114,8 @@ pub struct Sim {
     pub closed_sent: bool,
     /// What B read.
     pub received: Vec<u8>,
+    /// B leaves its data unread (its receive window fills up).
+    pub b_not_reading: bool,
     pub conn_a: Option<ConnId>,
     pub conn_b: Option<ConnId>,
     pub events: Vec<(Duration, Side, Event)>,
@@ -160,6 +162,7 @@ impl Sim {
             close_when_sent: true,
             closed_sent: false,
             received: Vec::new(),
+            b_not_reading: false,
             conn_a: None,
             conn_b: None,
             events: Vec::new(),
@@ -432,17 +435,20 @@ impl Sim {
                 assert_eq!(from, self.addr_a);
                 self.conn_b = Some(id);
             }
-            (Side::B, Event::Readable(id)) => {
-                let mut buf = vec![0u8; 64 * 1024];
-                loop {
-                    let n = self.b.read(id, &mut buf).unwrap();
-                    if n == 0 {
-                        break;
-                    }
-                    self.received.extend_from_slice(&buf[..n]);
-                }
-            }
+            (Side::B, Event::Readable(id)) if !self.b_not_reading => self.read_b(id),
             _ => {}
+        }
+    }
+
+    /// Reads everything B has.
+    pub fn read_b(&mut self, id: ConnId) {
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = self.b.read(id, &mut buf).unwrap();
+            if n == 0 {
+                break;
+            }
+            self.received.extend_from_slice(&buf[..n]);
         }
     }
 
