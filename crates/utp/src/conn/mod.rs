@@ -101,7 +101,10 @@ impl Conn {
         now: Duration,
     ) -> Self {
         let mtu = Mtu::new(cfg.initial_packet, cfg.max_packet);
-        let max_ooo = cfg.recv_window / 150 + 16;
+        // Reordering deeper than a window of ~1100-byte packets is dropped
+        // (as libtorrent does): it bounds the ring a hostile sender can make
+        // us allocate by sending far ahead.
+        let max_ooo = cfg.recv_window / 1100 + 16;
         Self {
             id,
             addr,
