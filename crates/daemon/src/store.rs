@@ -121,6 +121,15 @@ pub struct TorrentRecord {
     /// (`bandwidthPriority`, `peer-limit`, `honorsSessionLimits`, `group`).
     #[serde(default)]
     pub stored: std::collections::BTreeMap<String, serde_json::Value>,
+    /// Files and folders the user renamed, in order: (old path, new path),
+    /// `/`-separated from the download directory; replayed over the
+    /// metainfo's paths at every load.
+    #[serde(default)]
+    pub renames: Vec<(String, String)>,
+    /// The user's tracker tiers, replacing the metainfo's (or the magnet
+    /// link's) once edited.
+    #[serde(default)]
+    pub trackers: Option<Vec<Vec<String>>>,
 }
 
 impl TorrentRecord {
@@ -157,6 +166,8 @@ impl TorrentRecord {
             seed_time_mode: None,
             category: None,
             stored: std::collections::BTreeMap::new(),
+            renames: Vec::new(),
+            trackers: None,
         }
     }
 }

@@ -11,10 +11,12 @@
 
 mod add;
 mod commands;
+mod edits;
 mod entry;
 mod lifecycle;
 mod metainfo;
 mod policy;
+mod renames;
 mod sampler;
 mod state;
 
@@ -30,6 +32,7 @@ use shoal_session::{Session, SessionConfig, TorrentStats};
 pub use add::{AddOutcome, AddRequest, AddSource};
 pub(crate) use add::{check_category, check_dir, check_labels};
 pub use commands::TorrentChanges;
+pub(crate) use edits::{check_tracker, parse_tier_text};
 pub use policy::QueueMove;
 pub use state::Daemon;
 pub(crate) use state::RECENT;

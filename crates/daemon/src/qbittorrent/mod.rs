@@ -13,6 +13,7 @@
 //! as qBittorrent refuses cross-site calls.
 
 mod app;
+mod edits;
 mod form;
 mod info;
 mod limits;
@@ -202,16 +203,17 @@ pub(crate) async fn handle(ctx: &Ctx, req: Request<Incoming>, rest: &str) -> Res
             "uploadLimit" => return limits::torrent_limits(d, &form, false),
             "downloadLimit" => return limits::torrent_limits(d, &form, true),
             "pieceHashes" => return limits::piece_hashes(d, &form),
-            // Refused rather than ignored, as Transmission's rename-path
-            // is: files keep the torrent's names, and pieces have no
-            // priorities of their own.
-            "renameFile" | "renameFolder" | "toggleFirstLastPiecePrio" => {
+            // No first/last piece priority: refused rather than ignored.
+            "toggleFirstLastPiecePrio" => {
                 return text(
                     StatusCode::CONFLICT,
-                    "not supported by shoal (files keep the torrent's names; no first/last piece priority)",
+                    "not supported by shoal (no first/last piece priority)",
                 );
             }
             _ => {}
+        }
+        if let Some(reply) = edits::handle(d, name, &form).await {
+            return reply;
         }
         return torrents::handle(d, name, &form).await;
     }

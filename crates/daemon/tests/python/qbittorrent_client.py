@@ -3,8 +3,8 @@ qBittorrent tools and scripts do): login, app info, categories, tags, add
 by file and magnet, info with filters, properties/files/trackers, stop and
 start, share limits, limits, sequential order, piece states, recheck,
 reannounce, set location, preferences, queue, rename, sync, peers, the
-log, transfer limits and speed limits mode, piece hashes, delete, and
-category and tag removal.
+log, transfer limits and speed limits mode, piece hashes, file and
+folder renames, tracker edits, delete, and category and tag removal.
 
 Usage: qbittorrent_client.py HOST PORT USER PASSWORD TORRENT SAVE_DIR
 Prints OK and exits 0 when every check passes.
@@ -75,6 +75,29 @@ assert client.torrents_info(torrent_hashes=h)[0].ratio_limit == 2.5
 client.torrents_rename(torrent_hash=h, new_torrent_name="Renamed")
 t = client.torrents_info(torrent_hashes=h)[0]
 assert t.name == "Renamed" and t.content_path.endswith("qb-a"), (t.name, t.content_path)
+
+client.torrents_rename_file(torrent_hash=h, old_path="qb-a/f0.bin", new_path="qb-a/sub/zero.bin")
+client.torrents_rename_folder(torrent_hash=h, old_path="qb-a", new_path="qb-b")
+names = sorted(f.name for f in client.torrents_files(torrent_hash=h))
+assert names == ["qb-b/f1.bin", "qb-b/sub/zero.bin"], names
+try:
+    client.torrents_rename_file(torrent_hash=h, old_path="qb-b/f1.bin", new_path="qb-b/sub/zero.bin")
+except qbittorrentapi.Conflict409Error:
+    pass
+else:
+    raise AssertionError("a rename onto a taken name was accepted")
+
+client.torrents_add_trackers(torrent_hash=h, urls=["http://127.0.0.1:9/a", "udp://127.0.0.1:9/b"])
+client.torrents_edit_tracker(torrent_hash=h, original_url="http://127.0.0.1:9/a", new_url="http://127.0.0.1:9/c")
+client.torrents_remove_trackers(torrent_hash=h, urls=["udp://127.0.0.1:9/b"])
+urls = [x.url for x in client.torrents_trackers(torrent_hash=h) if x.url.startswith(("http", "udp"))]
+assert urls == ["http://127.0.0.1:9/c"], urls
+try:
+    client.torrents_edit_tracker(torrent_hash=h, original_url="http://127.0.0.1:9/x", new_url="http://127.0.0.1:9/y")
+except qbittorrentapi.Conflict409Error:
+    pass
+else:
+    raise AssertionError("editing a missing tracker was accepted")
 
 client.torrents_set_download_limit(limit=50_000, torrent_hashes=h)
 assert client.torrents_info(torrent_hashes=h)[0].dl_limit == 50_000
