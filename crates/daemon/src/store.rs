@@ -54,6 +54,10 @@ pub struct TorrentRecord {
     /// Download pieces in order.
     #[serde(default)]
     pub sequential: bool,
+    /// Each wanted file's first and last pieces first (qBittorrent's
+    /// `f_l_piece_prio`).
+    #[serde(default)]
+    pub first_last_pieces: bool,
     /// Upload limit, bytes per second.
     #[serde(default)]
     pub max_upload: Option<u64>,
@@ -145,6 +149,7 @@ impl TorrentRecord {
             done_at: None,
             file_priorities: Vec::new(),
             sequential: false,
+            first_last_pieces: false,
             max_upload: None,
             max_download: None,
             seed_ratio_limit: None,

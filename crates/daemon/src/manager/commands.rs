@@ -22,6 +22,8 @@ pub struct TorrentChanges {
     pub file_priorities: Vec<(usize, u8)>,
     /// Download in order.
     pub sequential: Option<bool>,
+    /// Each wanted file's first and last pieces first.
+    pub first_last_pieces: Option<bool>,
     /// Upload limit (`Some(None)`: unlimited).
     pub max_upload: Option<Option<u64>>,
     /// Download limit.
@@ -273,6 +275,9 @@ impl Daemon {
             if let Some(s) = changes.sequential {
                 r.sequential = s;
             }
+            if let Some(on) = changes.first_last_pieces {
+                r.first_last_pieces = on;
+            }
             if let Some(l) = changes.max_upload {
                 r.max_upload = l;
             }
@@ -314,6 +319,9 @@ impl Daemon {
         if let Some(handle) = handle {
             for (file, priority) in &changes.file_priorities {
                 handle.set_file_priority(*file, *priority)?;
+            }
+            if let Some(on) = changes.first_last_pieces {
+                handle.set_first_last_priority(on)?;
             }
             let state = self.lock();
             if let Some(e) = state.entries.get(&id) {

@@ -214,6 +214,7 @@ impl Daemon {
                 e.record.download_dir.clone(),
                 TorrentOptions {
                     sequential: e.record.sequential,
+                    first_last_pieces: e.record.first_last_pieces,
                     file_priorities: e.record.file_priorities.clone(),
                     peers,
                     ..TorrentOptions::default()

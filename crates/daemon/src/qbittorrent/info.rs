@@ -80,7 +80,7 @@ pub(super) fn torrent(snap: &TorrentSnapshot) -> Value {
         "eta": if v.eta < 0 { 8_640_000 } else { v.eta },
         "state": state(&v),
         "seq_dl": v.sequential,
-        "f_l_piece_prio": false,
+        "f_l_piece_prio": v.first_last_pieces,
         "category": r.category.clone().unwrap_or_default(),
         "tags": v.labels.join(", "),
         "super_seeding": false,

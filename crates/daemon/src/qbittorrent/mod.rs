@@ -203,13 +203,6 @@ pub(crate) async fn handle(ctx: &Ctx, req: Request<Incoming>, rest: &str) -> Res
             "uploadLimit" => return limits::torrent_limits(d, &form, false),
             "downloadLimit" => return limits::torrent_limits(d, &form, true),
             "pieceHashes" => return limits::piece_hashes(d, &form),
-            // No first/last piece priority: refused rather than ignored.
-            "toggleFirstLastPiecePrio" => {
-                return text(
-                    StatusCode::CONFLICT,
-                    "not supported by shoal (no first/last piece priority)",
-                );
-            }
             _ => {}
         }
         if let Some(reply) = edits::handle(d, name, &form).await {

@@ -158,9 +158,9 @@ pub(super) async fn handle(d: &Daemon, name: &str, form: &Form) -> Response<Body
         // Every torrent runs under the queues; forcing is not kept.
         "setForceStart" => each(d, form, |d, id| d.start_torrent(id)),
         // Refused rather than ignored: shoal has none of these.
-        "setAutoManagement" | "setSuperSeeding" | "setFirstLastPiecePrio" => text(
+        "setAutoManagement" | "setSuperSeeding" => text(
             StatusCode::CONFLICT,
-            "not supported by shoal (no automatic management, super seeding or piece priorities)",
+            "not supported by shoal (no automatic management or super seeding)",
         ),
         // The name shown, as qBittorrent's rename: the files keep theirs.
         "rename" => {
@@ -176,6 +176,16 @@ pub(super) async fn handle(d: &Daemon, name: &str, form: &Form) -> Response<Body
             };
             updated(d.change(id, &changes))
         }
+        "toggleFirstLastPiecePrio" => each(d, form, |d, id| {
+            let now = d.view(id).is_some_and(|v| v.first_last_pieces);
+            d.change(
+                id,
+                &TorrentChanges {
+                    first_last_pieces: Some(!now),
+                    ..TorrentChanges::default()
+                },
+            )
+        }),
         "toggleSequentialDownload" => each(d, form, |d, id| {
             let now = d.view(id).is_some_and(|v| v.sequential);
             d.change(
@@ -425,7 +435,7 @@ fn share_limits(form: &Form) -> TorrentChanges {
 
 /// The options `torrents/add` takes beyond where and how: `upLimit` and
 /// `dlLimit` (bytes per second; 0 or less none) and the share limits.
-/// (`firstLastPiecePrio` is not kept: `f_l_piece_prio` reads false.)
+/// and `firstLastPiecePrio`.
 fn add_options(form: &Form) -> TorrentChanges {
     let limit = |key: &str| {
         form.get(key)
@@ -435,6 +445,7 @@ fn add_options(form: &Form) -> TorrentChanges {
     TorrentChanges {
         max_upload: limit("upLimit"),
         max_download: limit("dlLimit"),
+        first_last_pieces: form.flag("firstLastPiecePrio").filter(|on| *on),
         ..share_limits(form)
     }
 }

@@ -4,7 +4,7 @@ by file and magnet, info with filters, properties/files/trackers, stop and
 start, share limits, limits, sequential order, piece states, recheck,
 reannounce, set location, preferences, queue, rename, sync, peers, the
 log, transfer limits and speed limits mode, piece hashes, file and
-folder renames, tracker edits, delete, and category and tag removal.
+folder renames, tracker edits, first and last pieces first, delete, and category and tag removal.
 
 Usage: qbittorrent_client.py HOST PORT USER PASSWORD TORRENT SAVE_DIR
 Prints OK and exits 0 when every check passes.
@@ -38,7 +38,7 @@ client.torrents_create_tags(tags=["hd"])
 with open(torrent, "rb") as f:
     assert client.torrents_add(torrent_files=f, category="tv", tags="hd,new", is_stopped=True) == "Ok."
 magnet = "magnet:?xt=urn:btih:" + "ab" * 20 + "&dn=fetching"
-assert client.torrents_add(urls=magnet, is_stopped=True) == "Ok."
+assert client.torrents_add(urls=magnet, is_stopped=True, is_first_last_piece_priority=True) == "Ok."
 
 tv = client.torrents_info(category="tv")
 assert len(tv) == 1, tv
@@ -107,6 +107,10 @@ pieces = client.torrents_piece_hashes(torrent_hash=h)
 assert len(pieces) == client.torrents_properties(torrent_hash=h).pieces_num and len(pieces[0]) == 40
 client.torrents_toggle_sequential_download(torrent_hashes=h)
 assert client.torrents_info(torrent_hashes=h)[0].seq_dl
+assert not client.torrents_info(torrent_hashes=h)[0].f_l_piece_prio
+client.torrents_toggle_first_last_piece_priority(torrent_hashes=h)
+assert client.torrents_info(torrent_hashes=h)[0].f_l_piece_prio
+assert client.torrents_info(torrent_hashes="ab" * 20)[0].f_l_piece_prio
 assert len(client.torrents_piece_states(torrent_hash=h)) == client.torrents_properties(torrent_hash=h).pieces_num
 client.torrents_webseeds(torrent_hash=h)
 client.torrents_recheck(torrent_hashes=h)
