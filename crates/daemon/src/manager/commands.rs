@@ -209,7 +209,7 @@ impl Daemon {
 
     /// Changes a torrent's options (file priorities, limits, order).
     pub fn change(&self, id: u32, changes: &TorrentChanges) -> Result<(), DaemonError> {
-        let (handle, files, restart) = {
+        let (handle, files) = {
             let state = self.lock();
             let entry = state
                 .entries
@@ -219,12 +219,8 @@ impl Daemon {
                 Phase::Running(h) => Some(h.clone()),
                 _ => None,
             };
-            let restart = changes
-                .sequential
-                .is_some_and(|s| s != entry.record.sequential)
-                && handle.is_some();
             let files = entry.torrent.as_ref().map_or(0, |t| t.info.files.len());
-            (handle, files, restart)
+            (handle, files)
         };
         for (file, priority) in &changes.file_priorities {
             if *file >= files || *priority > 7 {
@@ -253,7 +249,7 @@ impl Daemon {
             set_queue_position(&mut state.daemon.queue, id, position);
             self.shared.store.save_daemon(&state.daemon)?;
         }
-        let hash = self.update_record(id, |r| {
+        self.update_record(id, |r| {
             r.edited_at = Some(now_unix());
             if let Some(c) = category {
                 r.category = c;
@@ -323,20 +319,13 @@ impl Daemon {
             if let Some(on) = changes.first_last_pieces {
                 handle.set_first_last_priority(on)?;
             }
+            if let Some(on) = changes.sequential {
+                handle.set_sequential(on);
+            }
             let state = self.lock();
             if let Some(e) = state.entries.get(&id) {
                 handle.set_rate_limits(e.record.max_upload, e.record.max_download);
             }
-        }
-        if restart {
-            self.spawn_op(
-                id,
-                hash,
-                Op::Restart {
-                    recheck: false,
-                    move_to: None,
-                },
-            );
         }
         self.bump();
         Ok(())

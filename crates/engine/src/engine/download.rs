@@ -39,6 +39,12 @@ impl Engine {
         Ok(())
     }
 
+    /// Switches sequential (in order, for streaming) picking on or off.
+    pub fn set_sequential(&mut self, on: bool, now: Duration) {
+        self.picker.set_sequential(on);
+        self.fill_all(now);
+    }
+
     /// Whether files' first and last pieces go first.
     pub fn first_last_priority(&self) -> bool {
         self.picker.first_last_priority()
