@@ -1,8 +1,10 @@
 //! The Python client libraries (pinned in `.ci/run`) drive the daemon:
 //! `transmission-rpc` (add, get, start/stop, labels, queue-move-top,
-//! session-get/set, groups, remove, and Sonarr's version check on
-//! `version`) and `qbittorrent-api` (login, categories, tags, add, info,
-//! start/stop, share limits, queue, sync, delete).
+//! rename-path, tracker edits, session-get/set, groups, remove, and
+//! Sonarr's version check on `version`) and `qbittorrent-api` (login,
+//! categories, tags, add, info, start/stop, share limits, file and folder
+//! renames, tracker edits, first/last piece priority, queue, sync, peers
+//! sync, delete).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;

@@ -234,7 +234,7 @@ pub(crate) async fn handle(ctx: &Ctx, req: Request<Incoming>, rest: &str) -> Res
             text(StatusCode::OK, &d.rate_limits().0.unwrap_or(0).to_string())
         }
         "/sync/maindata" => sync::maindata(d, &ctx.qbt_sync, &form),
-        "/sync/torrentPeers" => sync::torrent_peers(d, &form),
+        "/sync/torrentPeers" => sync::torrent_peers(d, &ctx.qbt_sync, &form),
         "/log/main" => log_main(d, &form),
         // No peer is banned by address: the peer log stays empty.
         "/log/peers" => crate::web::json(StatusCode::OK, &serde_json::json!([])),

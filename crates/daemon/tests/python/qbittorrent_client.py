@@ -58,6 +58,8 @@ client.torrents_file_priority(torrent_hash=h, file_ids=[1], priority=0)
 assert [f.priority for f in client.torrents_files(torrent_hash=h)] == [1, 0]
 peers = client.sync_torrent_peers(torrent_hash=h)
 assert peers["full_update"] and peers["peers"] == {}, peers
+again = client.sync_torrent_peers(torrent_hash=h, rid=peers["rid"])
+assert not again["full_update"] and "peers" not in again, again
 log = client.log_main()
 assert any("Added new torrent" in e.message for e in log), log
 newest = log[-1].id
