@@ -130,30 +130,47 @@ pub(crate) fn rename_in(
     Ok(())
 }
 
-/// A tracker URL from a user: http, https or udp, printable, bounded.
+/// A tracker URL from a user, as Transmission takes one: http, https or
+/// udp, printable, bounded.
 pub(crate) fn check_tracker(url: &str) -> Result<String, DaemonError> {
-    let url = url.trim();
+    let url = check_tracker_text(url)?;
     let scheme_ok = ["http://", "https://", "udp://"].iter().any(|s| {
         url.get(..s.len())
             .is_some_and(|p| p.eq_ignore_ascii_case(s))
     });
-    if !scheme_ok || url.len() > MAX_URL || url.chars().any(|c| c.is_control() || c == ' ') {
+    if !scheme_ok {
         return Err(DaemonError::BadRequest(format!(
             "invalid tracker announce URL {url:?}"
+        )));
+    }
+    Ok(url)
+}
+
+/// A tracker entry as qBittorrent takes one (any text: one it cannot
+/// announce to is listed and skipped): not empty, bounded, no whitespace
+/// or control characters.
+pub(crate) fn check_tracker_text(url: &str) -> Result<String, DaemonError> {
+    let url = url.trim();
+    if url.is_empty()
+        || url.len() > MAX_URL
+        || url.chars().any(|c| c.is_control() || c.is_whitespace())
+    {
+        return Err(DaemonError::BadRequest(format!(
+            "invalid tracker URL {url:?}"
         )));
     }
     Ok(url.to_owned())
 }
 
-/// Checks a whole new tier list: valid URLs, no repeats, bounded, no
-/// empty tiers.
+/// Checks a whole new tier list: sane entries (each API checks its own
+/// rules first), no repeats, bounded, no empty tiers.
 pub(crate) fn check_tiers(tiers: Vec<Vec<String>>) -> Result<Vec<Vec<String>>, DaemonError> {
     let mut seen = std::collections::HashSet::new();
     let mut out = Vec::new();
     for tier in tiers {
         let mut kept = Vec::new();
         for url in tier {
-            let url = check_tracker(&url)?;
+            let url = check_tracker_text(&url)?;
             if seen.insert(url.clone()) {
                 kept.push(url);
             }

@@ -5,7 +5,7 @@ use hyper::{Response, StatusCode};
 
 use super::form::Form;
 use super::reply::{ok, text};
-use crate::manager::check_tracker;
+use crate::manager::check_tracker_text;
 use crate::web::Body;
 use crate::{Daemon, DaemonError};
 
@@ -60,7 +60,7 @@ fn add_trackers(d: &Daemon, id: u32, form: &Form) -> Response<Body> {
         .lines()
         .map(str::trim)
         .filter(|l| !l.is_empty())
-        .map(check_tracker)
+        .map(check_tracker_text)
         .collect();
     let urls = match urls {
         Ok(u) => u,
@@ -82,7 +82,7 @@ fn edit_tracker(d: &Daemon, id: u32, form: &Form) -> Response<Body> {
     let (Some(orig), Some(new)) = (form.get("origUrl"), form.get("newUrl")) else {
         return text(StatusCode::BAD_REQUEST, "origUrl and newUrl are needed");
     };
-    let new = match check_tracker(new) {
+    let new = match check_tracker_text(new) {
         Ok(u) => u,
         Err(_) => return text(StatusCode::BAD_REQUEST, "New tracker URL is invalid"),
     };

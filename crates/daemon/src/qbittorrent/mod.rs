@@ -17,6 +17,7 @@ mod edits;
 mod form;
 mod info;
 mod limits;
+mod options;
 mod peers;
 mod reply;
 mod sync;
@@ -204,6 +205,9 @@ pub(crate) async fn handle(ctx: &Ctx, req: Request<Incoming>, rest: &str) -> Res
             "downloadLimit" => return limits::torrent_limits(d, &form, true),
             "pieceHashes" => return limits::piece_hashes(d, &form),
             _ => {}
+        }
+        if let Some(reply) = options::handle(d, name, &form) {
+            return reply;
         }
         if let Some(reply) = edits::handle(d, name, &form).await {
             return reply;

@@ -118,6 +118,9 @@ pub(super) async fn handle(d: &Daemon, name: &str, form: &Form) -> Response<Body
             each(d, form, |d, id| d.set_location(id, &dir, true))
         }
         "topPrio" | "bottomPrio" | "increasePrio" | "decreasePrio" => {
+            if d.queue_limits() == (0, 0) {
+                return text(StatusCode::CONFLICT, "Torrent queueing must be enabled");
+            }
             let how = match name {
                 "topPrio" => QueueMove::Top,
                 "bottomPrio" => QueueMove::Bottom,
@@ -155,13 +158,6 @@ pub(super) async fn handle(d: &Daemon, name: &str, form: &Form) -> Response<Body
             };
             updated(d.change(id, &changes))
         }
-        // Every torrent runs under the queues; forcing is not kept.
-        "setForceStart" => each(d, form, |d, id| d.start_torrent(id)),
-        // Refused rather than ignored: shoal has none of these.
-        "setAutoManagement" | "setSuperSeeding" => text(
-            StatusCode::CONFLICT,
-            "not supported by shoal (no automatic management or super seeding)",
-        ),
         // The name shown, as qBittorrent's rename: the files keep theirs.
         "rename" => {
             let (Some(id), Some(name)) = (

@@ -88,7 +88,13 @@ pub(super) fn tracker_edit(args: &Map<String, Value>) -> Result<Option<TrackerEd
     let replace = replacements(args.get("tracker_replace"))?;
     let list = match args.get("tracker_list") {
         None => None,
-        Some(Value::String(text)) => Some(parse_tier_text(text)),
+        Some(Value::String(text)) => {
+            let tiers = parse_tier_text(text);
+            for url in tiers.iter().flatten() {
+                check_tracker(url).map_err(|e| e.to_string())?;
+            }
+            Some(tiers)
+        }
         Some(_) => return Err("trackerList: a string, one URL a line".into()),
     };
     Ok(Some(TrackerEdit {

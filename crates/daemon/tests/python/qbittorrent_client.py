@@ -113,6 +113,16 @@ assert not client.torrents_info(torrent_hashes=h)[0].f_l_piece_prio
 client.torrents_toggle_first_last_piece_priority(torrent_hashes=h)
 assert client.torrents_info(torrent_hashes=h)[0].f_l_piece_prio
 assert client.torrents_info(torrent_hashes="ab" * 20)[0].f_l_piece_prio
+# Stored only (shoal has no such features), read back as set.
+client.torrents_set_super_seeding(enable=True, torrent_hashes=h)
+client.torrents_set_auto_management(enable=True, torrent_hashes=h)
+client.torrents_set_download_path(download_path=save_dir + "/incomplete", torrent_hashes=h)
+t = client.torrents_info(torrent_hashes=h)[0]
+assert t.super_seeding and t.auto_tmm and t.download_path == save_dir + "/incomplete", t
+client.torrents_set_force_start(enable=False, torrent_hashes=h)
+assert not client.torrents_info(torrent_hashes=h)[0].force_start
+with open(torrent, "rb") as f:
+    assert client.torrents_export(torrent_hash=h) == f.read()
 assert len(client.torrents_piece_states(torrent_hash=h)) == client.torrents_properties(torrent_hash=h).pieces_num
 client.torrents_webseeds(torrent_hash=h)
 client.torrents_recheck(torrent_hashes=h)
@@ -126,12 +136,21 @@ for _ in range(100):
 assert client.torrents_info(torrent_hashes=h)[0].save_path == moved
 
 prefs = client.app_preferences()
-client.app_set_preferences(prefs={"max_ratio_enabled": True, "max_ratio": 3.0, "dl_limit": 123_000})
+try:
+    client.torrents_increase_priority(torrent_hashes=h)
+except qbittorrentapi.Conflict409Error:
+    pass
+else:
+    raise AssertionError("queue moves need queueing on, as in qBittorrent")
+client.app_set_preferences(prefs={"max_ratio_enabled": True, "max_ratio": 3.0, "dl_limit": 123_000, "queueing_enabled": True})
 prefs = client.app_preferences()
 assert prefs.max_ratio_enabled and prefs.max_ratio == 3.0 and prefs.dl_limit == 123_000
 
-client.torrents_increase_priority(torrent_hashes=h)
+assert client.app_preferences().max_active_downloads == 3
+before = client.torrents_info(torrent_hashes=h)[0].priority
 client.torrents_bottom_priority(torrent_hashes=h)
+assert client.torrents_info(torrent_hashes=h)[0].priority > before
+client.torrents_increase_priority(torrent_hashes=h)
 client.transfer_info()
 client.transfer_set_upload_limit(limit=77_000)
 assert client.transfer_upload_limit() == 77_000
