@@ -196,6 +196,7 @@ pub(crate) async fn handle(ctx: &Ctx, req: Request<Incoming>, rest: &str) -> Res
                 | "downloadLimit"
                 | "categories"
                 | "tags"
+                | "count"
         );
         if writes && method != Method::POST {
             return text(StatusCode::METHOD_NOT_ALLOWED, "use POST");

@@ -1,5 +1,6 @@
 //! `torrents/setSavePath`, `setDownloadPath`, `setForceStart`,
-//! `setSuperSeeding`, `setAutoManagement` and `export`.
+//! `setSuperSeeding`, `setAutoManagement`, `export`, `count`, `addPeers`,
+//! and the categories' download paths.
 //!
 //! shoal has no incomplete-download folder, no forced start beyond the
 //! queues, no super seeding and no automatic torrent management: those
@@ -24,6 +25,57 @@ pub(super) const SUPER_SEEDING: &str = "qbt_super_seeding";
 pub(super) const AUTO_TMM: &str = "qbt_auto_tmm";
 /// See [`FORCE_START`].
 pub(super) const DOWNLOAD_PATH: &str = "qbt_download_path";
+
+/// The daemon record key of the categories' download paths (stored only):
+/// name → path, or `false` when switched off for the category.
+const CATEGORY_DOWNLOAD_PATHS: &str = "qbt_category_download_paths";
+
+/// One category as qBittorrent lists it (`download_path` is null when the
+/// category follows the default).
+pub(super) fn category(record: &crate::store::DaemonRecord, name: &str, path: &str) -> Value {
+    let download = record
+        .stored
+        .get(CATEGORY_DOWNLOAD_PATHS)
+        .and_then(|m| m.get(name))
+        .cloned()
+        .unwrap_or(Value::Null);
+    serde_json::json!({ "name": name, "savePath": path, "download_path": download })
+}
+
+/// Keeps a category's download path from `createCategory`/`editCategory`
+/// (`downloadPath`, `downloadPathEnabled`), or forgets it (`None`: the
+/// category is gone).
+pub(super) fn set_category_download_path(
+    record: &mut crate::store::DaemonRecord,
+    name: &str,
+    form: Option<&Form>,
+) {
+    let map = record
+        .stored
+        .entry(CATEGORY_DOWNLOAD_PATHS.to_owned())
+        .or_insert_with(|| Value::Object(Map::new()));
+    if !map.is_object() {
+        *map = Value::Object(Map::new());
+    }
+    let Some(map) = map.as_object_mut() else {
+        return;
+    };
+    let Some(form) = form else {
+        map.remove(name);
+        return;
+    };
+    match (form.flag("downloadPathEnabled"), form.get("downloadPath")) {
+        (Some(false), _) => {
+            map.insert(name.to_owned(), Value::Bool(false));
+        }
+        (_, Some(path)) if !path.is_empty() => {
+            map.insert(name.to_owned(), Value::from(path));
+        }
+        _ => {
+            map.remove(name);
+        }
+    }
+}
 
 /// Answers one of these endpoints; `None` when `name` is none of them.
 pub(super) fn handle(d: &Daemon, name: &str, form: &Form) -> Option<Response<Body>> {
@@ -70,6 +122,8 @@ pub(super) fn handle(d: &Daemon, name: &str, form: &Form) -> Option<Response<Bod
             form.flag("enable").unwrap_or(false).into(),
         ),
         "export" => export(d, form),
+        "count" => text(StatusCode::OK, &d.ids().len().to_string()),
+        "addPeers" => add_peers(d, form),
         _ => return None,
     })
 }
@@ -114,6 +168,42 @@ fn store(d: &Daemon, form: &Form, key: &str, value: Value) -> Response<Body> {
         m.insert(key.to_owned(), value.clone());
         d.store_torrent_settings(id, m)
     })
+}
+
+/// Most peers one `addPeers` call may name.
+const MAX_PEERS: usize = 1000;
+
+/// `addPeers`: `peers` (`|`-separated `ip:port`) handed to each named
+/// running torrent to dial; answers per torrent how many were taken.
+fn add_peers(d: &Daemon, form: &Form) -> Response<Body> {
+    let peers: Vec<std::net::SocketAddr> = form
+        .get("peers")
+        .unwrap_or_default()
+        .split('|')
+        .take(MAX_PEERS)
+        .filter_map(|p| p.trim().parse().ok())
+        .collect();
+    if peers.is_empty() {
+        return text(StatusCode::BAD_REQUEST, "No valid peers were specified");
+    }
+    let mut out = Map::new();
+    for id in ids(d, form) {
+        let Some(snap) = d.snapshot(id) else { continue };
+        let (added, failed) = match &snap.handle {
+            Some(handle) => {
+                for addr in &peers {
+                    handle.add_peer(*addr);
+                }
+                (peers.len(), 0)
+            }
+            None => (0, peers.len()),
+        };
+        out.insert(
+            snap.record.info_hash.clone(),
+            serde_json::json!({ "added": added, "failed": failed }),
+        );
+    }
+    crate::web::json(StatusCode::OK, &Value::Object(out))
 }
 
 /// The torrent's .torrent file, as added (or as built from a magnet

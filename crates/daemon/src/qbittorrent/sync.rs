@@ -37,7 +37,7 @@ pub(super) fn maindata(d: &Daemon, log: &SyncLog, form: &Form) -> Response<Body>
     let categories: Map<String, Value> = record
         .categories
         .iter()
-        .map(|(name, path)| (name.clone(), json!({ "name": name, "savePath": path })))
+        .map(|(name, path)| (name.clone(), super::options::category(&record, name, path)))
         .collect();
     let mut tags = record.tags.clone();
     for s in &snaps {

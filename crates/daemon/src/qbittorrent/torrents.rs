@@ -226,16 +226,11 @@ pub(super) async fn handle(d: &Daemon, name: &str, form: &Form) -> Response<Body
             each(d, form, |d, id| d.change(id, &changes))
         }
         "categories" => {
-            let cats: serde_json::Map<String, Value> = d
-                .daemon_record()
+            let record = d.daemon_record();
+            let cats: serde_json::Map<String, Value> = record
                 .categories
-                .into_iter()
-                .map(|(name, path)| {
-                    (
-                        name.clone(),
-                        json!({ "name": name, "savePath": path, "download_path": Value::Null }),
-                    )
-                })
+                .iter()
+                .map(|(name, path)| (name.clone(), super::options::category(&record, name, path)))
                 .collect();
             json_ok(&Value::Object(cats))
         }
@@ -248,9 +243,11 @@ pub(super) async fn handle(d: &Daemon, name: &str, form: &Form) -> Response<Body
                 Err(e) => return failed(&e),
             };
             let path = form.get("savePath").unwrap_or_default().to_owned();
-            if !path.is_empty() {
-                if let Err(e) = crate::manager::check_dir(&PathBuf::from(&path)) {
-                    return failed(&e);
+            for dir in [path.as_str(), form.get("downloadPath").unwrap_or_default()] {
+                if !dir.is_empty() {
+                    if let Err(e) = crate::manager::check_dir(&PathBuf::from(dir)) {
+                        return failed(&e);
+                    }
                 }
             }
             let exists = d.daemon_record().categories.contains_key(&category);
@@ -267,6 +264,7 @@ pub(super) async fn handle(d: &Daemon, name: &str, form: &Form) -> Response<Body
                 );
             }
             updated(d.update_daemon(|r| {
+                super::options::set_category_download_path(r, &category, Some(form));
                 r.categories.insert(category, path);
             }))
         }
@@ -275,7 +273,12 @@ pub(super) async fn handle(d: &Daemon, name: &str, form: &Form) -> Response<Body
                 .get("categories")
                 .map(|c| c.split('\n').map(str::to_owned).collect())
                 .unwrap_or_default();
-            if let Err(e) = d.update_daemon(|r| r.categories.retain(|k, _| !names.contains(k))) {
+            if let Err(e) = d.update_daemon(|r| {
+                for name in &names {
+                    super::options::set_category_download_path(r, name, None);
+                }
+                r.categories.retain(|k, _| !names.contains(k));
+            }) {
                 return failed(&e);
             }
             // Torrents in a removed category have none, as in qBittorrent.
@@ -431,7 +434,7 @@ fn share_limits(form: &Form) -> TorrentChanges {
 
 /// The options `torrents/add` takes beyond where and how: `upLimit` and
 /// `dlLimit` (bytes per second; 0 or less none) and the share limits.
-/// and `firstLastPiecePrio`.
+/// `firstLastPiecePrio` and `rename` (the name shown).
 fn add_options(form: &Form) -> TorrentChanges {
     let limit = |key: &str| {
         form.get(key)
@@ -442,6 +445,10 @@ fn add_options(form: &Form) -> TorrentChanges {
         max_upload: limit("upLimit"),
         max_download: limit("dlLimit"),
         first_last_pieces: form.flag("firstLastPiecePrio").filter(|on| *on),
+        name: form
+            .get("rename")
+            .filter(|n| !n.trim().is_empty())
+            .map(str::to_owned),
         ..share_limits(form)
     }
 }

@@ -47,6 +47,9 @@ assert t.category == "tv" and set(t.tags.split(", ")) == {"hd", "new"}, (t.categ
 assert t.save_path == save_dir, t.save_path
 assert t.state in ("stoppedDL", "pausedDL"), t.state
 assert len(client.torrents_info()) == 2
+assert client.torrents_count() == 2
+client.torrents_edit_category(name="tv", save_path=save_dir, download_path=save_dir + "/dl", enable_download_path=True)
+assert client.torrents_categories()["tv"]["download_path"] == save_dir + "/dl"
 assert len(client.torrents_info(tag="new")) == 1
 assert [x.name for x in client.torrents_info(sort="name")] == sorted(x.name for x in client.torrents_info())
 
@@ -113,6 +116,8 @@ assert not client.torrents_info(torrent_hashes=h)[0].f_l_piece_prio
 client.torrents_toggle_first_last_piece_priority(torrent_hashes=h)
 assert client.torrents_info(torrent_hashes=h)[0].f_l_piece_prio
 assert client.torrents_info(torrent_hashes="ab" * 20)[0].f_l_piece_prio
+added = client.torrents_add_peers(peers=["127.0.0.1:9", "127.0.0.2:9"], torrent_hashes=h)
+assert added[h] == {"added": 0, "failed": 2}, added  # stopped: nothing to dial with
 # Stored only (shoal has no such features), read back as set.
 client.torrents_set_super_seeding(enable=True, torrent_hashes=h)
 client.torrents_set_auto_management(enable=True, torrent_hashes=h)
