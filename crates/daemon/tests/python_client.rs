@@ -70,14 +70,17 @@ fn qbittorrent_api_python_client_drives_the_daemon() {
     std::fs::create_dir_all(&dir).unwrap();
     let torrent = dir.join("a.torrent");
     std::fs::write(&torrent, torrent_bytes("qb-a")).unwrap();
+    let flat = dir.join("flat.torrent");
+    std::fs::write(&flat, torrent_bytes("qb-flat")).unwrap();
     let (ip, port) = (s.addr.ip().to_string(), s.addr.port().to_string());
-    let args: [&OsStr; 6] = [
+    let args: [&OsStr; 7] = [
         ip.as_ref(),
         port.as_ref(),
         "admin".as_ref(),
         "secret".as_ref(),
         torrent.as_ref(),
         dir.as_ref(),
+        flat.as_ref(),
     ];
     run_script(&python, "qbittorrent_client.py", &args);
 }

@@ -26,8 +26,13 @@ const MAX_URL: usize = 2048;
 /// damaged record) is skipped with a warning.
 pub(crate) fn apply(mut torrent: Torrent, record: &TorrentRecord) -> Torrent {
     for (from, to) in &record.renames {
+        // An empty new path: the top folder was dropped (`drop_root`).
+        let target = |to: &str| match to {
+            "" => Ok(Vec::new()),
+            _ => split_path(to),
+        };
         let moved = split_path(from)
-            .and_then(|f| split_path(to).map(|t| (f, t)))
+            .and_then(|f| target(to).map(|t| (f, t)))
             .and_then(|(f, t)| rename_in(&mut torrent.info, &f, &t));
         if let Err(err) = moved {
             tracing::warn!("torrent {}: rename {from} → {to} skipped: {err}", record.id);
@@ -90,8 +95,11 @@ pub(crate) fn rename_in(
     from: &[String],
     to: &[String],
 ) -> Result<(), DaemonError> {
-    if from.is_empty() || to.is_empty() {
+    if from.is_empty() {
         return Err(DaemonError::BadRequest("empty path".into()));
+    }
+    if to.is_empty() {
+        return drop_root(info, from);
     }
     if from == to {
         return Ok(());
@@ -126,6 +134,21 @@ pub(crate) fn rename_in(
         if let Some(top) = to.first() {
             info.name.clone_from(top);
         }
+    }
+    Ok(())
+}
+
+/// Takes the top folder `root` out of every path (qBittorrent's
+/// `NoSubfolder` layout): refused unless every file lies inside it.
+fn drop_root(info: &mut Info, root: &[String]) -> Result<(), DaemonError> {
+    let inside = |f: &shoal_metainfo::FileEntry| f.path.len() > 1 && under(&f.path, root);
+    if root.len() != 1 || !info.files.iter().all(inside) {
+        return Err(DaemonError::BadRequest(
+            "only a top folder holding every file can be dropped".into(),
+        ));
+    }
+    for file in &mut info.files {
+        file.path.remove(0);
     }
     Ok(())
 }
@@ -269,6 +292,17 @@ mod tests {
             assert!(check_name(bad).is_err(), "{bad:?}");
         }
         assert!(split_path("root/../x").is_err());
+    }
+
+    #[test]
+    fn the_top_folder_can_be_dropped_when_it_holds_everything() {
+        let mut t = multi();
+        rename_in(&mut t.info, &p("root"), &[]).unwrap();
+        assert_eq!(paths(&t), ["a/x.txt", "a/y.txt", "z.txt"]);
+        assert!(
+            rename_in(&mut t.info, &p("a"), &[]).is_err(),
+            "z.txt is outside"
+        );
     }
 
     #[test]

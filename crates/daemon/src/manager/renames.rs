@@ -23,6 +23,49 @@ impl Daemon {
     /// entry renames the torrent too.
     pub async fn rename_path(&self, id: u32, from: &str, to: &str) -> Result<(), DaemonError> {
         let (from, to) = (edits::split_path(from)?, edits::split_path(to)?);
+        self.rename_parts(id, from, to).await
+    }
+
+    /// Lays a torrent's files out without their top folder (qBittorrent's
+    /// `NoSubfolder`), or inside a folder named after the torrent
+    /// (`Subfolder`, for a lone file); a no-op when already so. Meant for
+    /// new torrents: files already on disk at the old paths are moved
+    /// only for `Subfolder`.
+    pub async fn set_layout(&self, id: u32, subfolder: bool) -> Result<(), DaemonError> {
+        let Some(Some(torrent)) = self.with_entry(id, |e| e.torrent.clone()) else {
+            return Ok(());
+        };
+        let files: Vec<&Vec<String>> = torrent.info.files.iter().map(|f| &f.path).collect();
+        let Some(first) = files.first().and_then(|p| p.first()).cloned() else {
+            return Ok(());
+        };
+        let one_top = files
+            .iter()
+            .all(|p| p.len() > 1 && p.first() == Some(&first));
+        match (subfolder, files.as_slice()) {
+            (false, _) if one_top => self.rename_parts(id, vec![first], Vec::new()).await,
+            (true, [lone]) if lone.len() == 1 => {
+                let stem = std::path::Path::new(&first)
+                    .file_stem()
+                    .and_then(|s| s.to_str())
+                    .filter(|s| edits::check_name(s).is_ok() && *s != first)
+                    .unwrap_or("files")
+                    .to_owned();
+                self.rename_parts(id, vec![first.clone()], vec![stem, first])
+                    .await
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// [`Daemon::rename_path`] on split paths (an empty `to` drops the top
+    /// folder).
+    async fn rename_parts(
+        &self,
+        id: u32,
+        from: Vec<String>,
+        to: Vec<String>,
+    ) -> Result<(), DaemonError> {
         let (hash, torrent, count) = self
             .with_entry(id, |e| (e.hash, e.torrent.clone(), e.record.renames.len()))
             .ok_or_else(|| DaemonError::NotFound(id.to_string()))?;
@@ -156,6 +199,11 @@ impl Daemon {
 /// Renames `from` to `to` under `dir` if it is on disk (a file not
 /// downloaded yet has nothing to rename); refuses to replace anything.
 fn rename_on_disk(dir: &Path, from: &[String], to: &[String]) -> Result<(), DaemonError> {
+    if to.is_empty() {
+        // A dropped top folder is a layout chosen at add: nothing on disk
+        // is moved (its files may not be one folder's to move).
+        return Ok(());
+    }
     let src = dir.join(from.iter().collect::<PathBuf>());
     let tgt = dir.join(to.iter().collect::<PathBuf>());
     if std::fs::symlink_metadata(&tgt).is_ok() {

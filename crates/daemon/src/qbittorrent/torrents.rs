@@ -453,6 +453,19 @@ fn add_options(form: &Form) -> TorrentChanges {
     }
 }
 
+/// The content layout asked for on add: `Some(true)` a folder around a
+/// lone file (`Subfolder`, legacy `root_folder=true`), `Some(false)` no top
+/// folder (`NoSubfolder`, `root_folder=false`), `None` as the torrent has
+/// it (`Original`).
+fn layout(form: &Form) -> Option<bool> {
+    match form.get("contentLayout") {
+        Some("Subfolder") => Some(true),
+        Some("NoSubfolder") => Some(false),
+        Some(_) => None,
+        None => form.flag("root_folder"),
+    }
+}
+
 /// `torrents/add`: `urls` (newline-separated magnet links or http(s) URLs)
 /// and/or uploaded .torrent files, with `savepath`, `category`, `tags`,
 /// `stopped`/`paused`, `sequentialDownload`.
@@ -540,6 +553,20 @@ async fn add(d: &Daemon, form: &Form) -> Response<Body> {
                 added += 1;
                 if let Err(e) = d.change(id, &add_options(form)) {
                     return failed(&e);
+                }
+                if let Some(path) = form.get("downloadPath").filter(|p| !p.is_empty()) {
+                    if form.flag("useDownloadPath") != Some(false) {
+                        let mut m = serde_json::Map::new();
+                        m.insert(super::options::DOWNLOAD_PATH.into(), path.into());
+                        if let Err(e) = d.store_torrent_settings(id, m) {
+                            return failed(&e);
+                        }
+                    }
+                }
+                if let Some(subfolder) = layout(form) {
+                    if let Err(e) = d.set_layout(id, subfolder).await {
+                        return failed(&e);
+                    }
                 }
             }
             Ok(crate::AddOutcome::Duplicate { .. }) => {}

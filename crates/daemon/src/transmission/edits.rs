@@ -23,6 +23,9 @@ pub(super) async fn rename_path(d: &Daemon, args: &Map<String, Value>) -> Result
     let (Some(path), Some(name)) = (string(args, "path"), string(args, "name")) else {
         return Err("torrent-rename-path needs a path and a name".into());
     };
+    if name.is_empty() {
+        return Err("invalid name \"\": empty".into());
+    }
     if name.contains('/') {
         return Err(format!(
             "invalid name {name:?}: a name cannot hold a path separator"

@@ -6,7 +6,7 @@ reannounce, set location, preferences, queue, rename, sync, peers, the
 log, transfer limits and speed limits mode, piece hashes, file and
 folder renames, tracker edits, first and last pieces first, delete, and category and tag removal.
 
-Usage: qbittorrent_client.py HOST PORT USER PASSWORD TORRENT SAVE_DIR
+Usage: qbittorrent_client.py HOST PORT USER PASSWORD TORRENT SAVE_DIR FLAT_TORRENT
 Prints OK and exits 0 when every check passes.
 """
 
@@ -15,7 +15,7 @@ import time
 
 import qbittorrentapi
 
-host, port, user, password, torrent, save_dir = sys.argv[1:7]
+host, port, user, password, torrent, save_dir, flat = sys.argv[1:8]
 
 client = qbittorrentapi.Client(
     host=host,
@@ -173,6 +173,13 @@ data = client.sync_maindata()
 assert h in data["torrents"] and "tv" in data["categories"]
 again = client.sync_maindata(rid=data["rid"])
 assert not again["full_update"] and h not in again.get("torrents", {}), again
+
+# Added without its top folder, under another name, with a download path.
+with open(flat, "rb") as f:
+    client.torrents_add(torrent_files=f, is_stopped=True, content_layout="NoSubfolder", rename="flat", download_path=save_dir + "/inc")
+t = [x for x in client.torrents_info() if x.name == "flat"][0]
+assert sorted(f.name for f in client.torrents_files(torrent_hash=t.hash)) == ["f0.bin", "f1.bin"]
+assert t.download_path == save_dir + "/inc", t.download_path
 
 # A tag set here is a Transmission label: check through the other API too.
 client.torrents_delete(delete_files=False, torrent_hashes="all")
