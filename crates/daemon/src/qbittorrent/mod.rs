@@ -168,6 +168,9 @@ pub(crate) async fn handle(ctx: &Ctx, req: Request<Incoming>, rest: &str) -> Res
             return resp;
         }
         "/auth/logout" => {
+            if method != Method::POST {
+                return text(StatusCode::METHOD_NOT_ALLOWED, "use POST");
+            }
             if let Some(s) = &sid {
                 ctx.qbt_sessions.remove(s);
             }

@@ -135,6 +135,10 @@ pub(super) async fn handle(d: &Daemon, name: &str, form: &Form) -> Response<Body
         // qBittorrent's 0 skip, 1 normal, 6 high, 7 maximal; `id` is
         // `|`-separated file indices.
         "filePrio" => {
+            if form.get("id").is_none() || form.get("priority").is_none() {
+                // qBittorrent's answer to a missing parameter.
+                return text(StatusCode::BAD_REQUEST, "Bad Request");
+            }
             let priority = match form.get("priority").and_then(|p| p.parse::<u8>().ok()) {
                 Some(0) => 0,
                 Some(1) => 4,
@@ -160,11 +164,11 @@ pub(super) async fn handle(d: &Daemon, name: &str, form: &Form) -> Response<Body
         }
         // The name shown, as qBittorrent's rename: the files keep theirs.
         "rename" => {
-            let (Some(id), Some(name)) = (
-                form.get("hash").and_then(|h| d.resolve(h)),
-                form.get("name"),
-            ) else {
-                return text(StatusCode::BAD_REQUEST, "hash and name are needed");
+            let (Some(hash), Some(name)) = (form.get("hash"), form.get("name")) else {
+                return text(StatusCode::BAD_REQUEST, "Bad Request");
+            };
+            let Some(id) = d.resolve(hash) else {
+                return not_found();
             };
             let changes = TorrentChanges {
                 name: Some(name.to_owned()),
@@ -377,7 +381,8 @@ pub(super) async fn handle(d: &Daemon, name: &str, form: &Form) -> Response<Body
 }
 
 fn not_found() -> Response<Body> {
-    text(StatusCode::NOT_FOUND, "Torrent hash was not found")
+    // qBittorrent's bare answer: clients name the hash themselves.
+    text(StatusCode::NOT_FOUND, "Not Found")
 }
 
 fn updated(r: Result<(), DaemonError>) -> Response<Body> {
@@ -537,6 +542,7 @@ async fn add(d: &Daemon, form: &Form) -> Response<Body> {
     let paused = form.flag("stopped").or_else(|| form.flag("paused"));
     let mut added = 0;
     for source in sources {
+        let is_file = matches!(source, AddSource::Metainfo(_));
         let outcome = d
             .add(AddRequest {
                 source,
@@ -570,6 +576,13 @@ async fn add(d: &Daemon, form: &Form) -> Response<Body> {
                 }
             }
             Ok(crate::AddOutcome::Duplicate { .. }) => {}
+            // As qBittorrent: an uploaded file that is no torrent is 415.
+            Err(DaemonError::BadRequest(_)) if is_file => {
+                return text(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "Torrent file is not valid",
+                );
+            }
             Err(e) => return failed(&e),
         }
     }

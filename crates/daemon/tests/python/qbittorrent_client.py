@@ -31,6 +31,20 @@ assert client.app.version.startswith("v"), client.app.version
 assert client.app.web_api_version.startswith("2."), client.app.web_api_version
 assert client.app.default_save_path
 
+# Errors in qBittorrent's codes: a file that is no torrent, an unknown hash.
+try:
+    client.torrents_add(torrent_files=b"not a torrent")
+except qbittorrentapi.UnsupportedMediaType415Error:
+    pass
+else:
+    raise AssertionError("a bad file was accepted")
+try:
+    client.torrents_rename(torrent_hash="zxcv", new_torrent_name="x")
+except qbittorrentapi.NotFound404Error as e:
+    assert "zxcv" in str(e), e
+else:
+    raise AssertionError("an unknown hash was accepted")
+
 client.torrents_create_category(name="tv", save_path=save_dir)
 assert "tv" in client.torrents_categories()
 client.torrents_create_tags(tags=["hd"])
