@@ -57,7 +57,7 @@ pub(crate) fn delete_content(torrent: &Torrent, dir: &Path) -> io::Result<()> {
 }
 
 /// Removes the empty folders above `path` up to (not including) `dir`.
-fn remove_empty_parents(path: &Path, dir: &Path) {
+pub(crate) fn remove_empty_parents(path: &Path, dir: &Path) {
     let mut parent = path.parent();
     while let Some(p) = parent {
         if p == dir || !p.starts_with(dir) || std::fs::remove_dir(p).is_err() {

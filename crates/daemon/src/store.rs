@@ -54,6 +54,10 @@ pub struct TorrentRecord {
     /// Download pieces in order.
     #[serde(default)]
     pub sequential: bool,
+    /// Each wanted file's first and last pieces first (qBittorrent's
+    /// `f_l_piece_prio`).
+    #[serde(default)]
+    pub first_last_pieces: bool,
     /// Upload limit, bytes per second.
     #[serde(default)]
     pub max_upload: Option<u64>,
@@ -121,6 +125,15 @@ pub struct TorrentRecord {
     /// (`bandwidthPriority`, `peer-limit`, `honorsSessionLimits`, `group`).
     #[serde(default)]
     pub stored: std::collections::BTreeMap<String, serde_json::Value>,
+    /// Files and folders the user renamed, in order: (old path, new path),
+    /// `/`-separated from the download directory; replayed over the
+    /// metainfo's paths at every load.
+    #[serde(default)]
+    pub renames: Vec<(String, String)>,
+    /// The user's tracker tiers, replacing the metainfo's (or the magnet
+    /// link's) once edited.
+    #[serde(default)]
+    pub trackers: Option<Vec<Vec<String>>>,
 }
 
 impl TorrentRecord {
@@ -136,6 +149,7 @@ impl TorrentRecord {
             done_at: None,
             file_priorities: Vec::new(),
             sequential: false,
+            first_last_pieces: false,
             max_upload: None,
             max_download: None,
             seed_ratio_limit: None,
@@ -157,6 +171,8 @@ impl TorrentRecord {
             seed_time_mode: None,
             category: None,
             stored: std::collections::BTreeMap::new(),
+            renames: Vec::new(),
+            trackers: None,
         }
     }
 }

@@ -1,8 +1,10 @@
-//! What each answer of qBittorrent's `sync/maindata` showed, by `rid`, so
-//! the next call with that `rid` can send only what changed: a fingerprint
-//! per torrent (a changed torrent is sent whole, which clients merge like a
-//! partial one), the category and tag lists. Bounded: the oldest answers
-//! are forgotten, and a call naming one gets a full update.
+//! What each answer of qBittorrent's `sync/maindata` and
+//! `sync/torrentPeers` showed, by `rid`, so the next call with that `rid`
+//! can send only what changed. For `maindata`: a fingerprint per torrent (a
+//! changed torrent is sent whole, which clients merge like a partial one),
+//! the category and tag lists; for `torrentPeers`: the torrent and each
+//! peer's object, so only changed fields are sent. Bounded: the oldest
+//! answers are forgotten, and a call naming one gets a full update.
 
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -23,15 +25,52 @@ pub(crate) struct Seen {
     pub tags: Vec<String>,
 }
 
-/// The remembered answers.
+/// What one `sync/torrentPeers` answer showed.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct PeersSeen {
+    /// The torrent's info-hash.
+    pub hash: String,
+    /// Peer key (`ip:port`) → its object.
+    pub peers: serde_json::Map<String, serde_json::Value>,
+}
+
+/// The remembered answers of `sync/maindata` and, apart (their `rid`s
+/// never name each other's), of `sync/torrentPeers`.
 #[derive(Default)]
 pub(crate) struct SyncLog {
-    inner: Mutex<(u64, VecDeque<(u64, Seen)>)>,
+    inner: Answers<Seen>,
+    /// `sync/torrentPeers`' answers.
+    pub peers: Answers<PeersSeen>,
 }
 
 impl SyncLog {
-    /// What the answer numbered `rid` showed, if it is remembered.
+    /// What the `maindata` answer numbered `rid` showed, if remembered.
     pub fn get(&self, rid: u64) -> Option<Seen> {
+        self.inner.get(rid)
+    }
+
+    /// Remembers a `maindata` answer; returns its `rid`.
+    pub fn record(&self, seen: Seen) -> u64 {
+        self.inner.record(seen)
+    }
+}
+
+/// The last [`KEPT`] answers of one kind, by `rid`.
+pub(crate) struct Answers<T> {
+    inner: Mutex<(u64, VecDeque<(u64, T)>)>,
+}
+
+impl<T> Default for Answers<T> {
+    fn default() -> Self {
+        Answers {
+            inner: Mutex::new((0, VecDeque::new())),
+        }
+    }
+}
+
+impl<T: Clone> Answers<T> {
+    /// What the answer numbered `rid` showed, if it is remembered.
+    pub fn get(&self, rid: u64) -> Option<T> {
         let inner = self
             .inner
             .lock()
@@ -44,7 +83,7 @@ impl SyncLog {
     }
 
     /// Remembers an answer; returns its `rid`.
-    pub fn record(&self, seen: Seen) -> u64 {
+    pub fn record(&self, seen: T) -> u64 {
         let mut inner = self
             .inner
             .lock()

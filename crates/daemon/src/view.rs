@@ -76,6 +76,8 @@ pub struct TorrentView {
     pub error: Option<String>,
     /// Pieces are fetched in order.
     pub sequential: bool,
+    /// Each wanted file's first and last pieces are fetched first.
+    pub first_last_pieces: bool,
     /// Own upload limit, bytes per second.
     pub max_upload: Option<u64>,
     /// Own download limit, bytes per second.
@@ -201,6 +203,7 @@ pub(crate) fn of(e: &TorrentSnapshot) -> TorrentView {
         done_at: e.record.done_at,
         error: e.error.clone(),
         sequential: e.record.sequential,
+        first_last_pieces: e.record.first_last_pieces,
         max_upload: e.record.max_upload,
         max_download: e.record.max_download,
         seed_ratio_limit: e.seed_ratio_limit,

@@ -184,6 +184,29 @@ fn each_side_lists_the_other_with_its_figures() {
         "{qb}"
     );
     assert!(peer["uploaded"].as_u64().unwrap() > 0, "{qb}");
+    // With its rid: only what changed (the peer's moving figures, not its
+    // client or address).
+    let peer_key = key.clone();
+    let mut rid = qb["rid"].as_u64().unwrap();
+    let start = Instant::now();
+    loop {
+        let next = common::get_json(
+            seed.addr,
+            &format!("/api/v2/sync/torrentPeers?hash={hash}&rid={rid}"),
+        );
+        assert_eq!(next["full_update"], false, "{next}");
+        rid = next["rid"].as_u64().unwrap();
+        if let Some(changed) = next["peers"].get(&peer_key) {
+            let changed = changed.as_object().unwrap();
+            assert!(
+                !changed.contains_key("client") && !changed.contains_key("ip"),
+                "{next}"
+            );
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "{next}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
     let files = common::get_json(leech.addr, &format!("/api/v2/torrents/files?hash={hash}"));
     for f in files.as_array().unwrap() {
         assert_eq!(f["availability"], 1.0, "the seed has every piece: {files}");
@@ -218,6 +241,25 @@ fn each_side_lists_the_other_with_its_figures() {
         native["client"].as_str().unwrap().starts_with("shoal "),
         "{detail}"
     );
+
+    // The leecher leaves: the seed's next torrentPeers says it is gone.
+    rpc(
+        leech.addr,
+        json!({ "method": "torrent-stop", "arguments": { "ids": [id] } }),
+    );
+    let start = Instant::now();
+    loop {
+        let next = common::get_json(
+            seed.addr,
+            &format!("/api/v2/sync/torrentPeers?hash={hash}&rid={rid}"),
+        );
+        rid = next["rid"].as_u64().unwrap();
+        if next["peers_removed"] == json!([peer_key]) {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "{next}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 /// A seed that only allows encryption (plaintext first) answers the

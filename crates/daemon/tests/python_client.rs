@@ -1,8 +1,10 @@
 //! The Python client libraries (pinned in `.ci/run`) drive the daemon:
 //! `transmission-rpc` (add, get, start/stop, labels, queue-move-top,
-//! session-get/set, groups, remove, and Sonarr's version check on
-//! `version`) and `qbittorrent-api` (login, categories, tags, add, info,
-//! start/stop, share limits, queue, sync, delete).
+//! rename-path, tracker edits, session-get/set, groups, remove, and
+//! Sonarr's version check on `version`) and `qbittorrent-api` (login,
+//! categories, tags, add, info, start/stop, share limits, file and folder
+//! renames, tracker edits, first/last piece priority, queue, sync, peers
+//! sync, delete).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -68,14 +70,17 @@ fn qbittorrent_api_python_client_drives_the_daemon() {
     std::fs::create_dir_all(&dir).unwrap();
     let torrent = dir.join("a.torrent");
     std::fs::write(&torrent, torrent_bytes("qb-a")).unwrap();
+    let flat = dir.join("flat.torrent");
+    std::fs::write(&flat, torrent_bytes("qb-flat")).unwrap();
     let (ip, port) = (s.addr.ip().to_string(), s.addr.port().to_string());
-    let args: [&OsStr; 6] = [
+    let args: [&OsStr; 7] = [
         ip.as_ref(),
         port.as_ref(),
         "admin".as_ref(),
         "secret".as_ref(),
         torrent.as_ref(),
         dir.as_ref(),
+        flat.as_ref(),
     ];
     run_script(&python, "qbittorrent_client.py", &args);
 }

@@ -99,14 +99,19 @@ fn limits_speed_mode_and_piece_hashes() {
     let pieces = pieces.as_array().unwrap();
     assert_eq!(pieces.len(), 110_000usize.div_ceil(16 * 1024), "{pieces:?}");
     assert!(pieces.iter().all(|p| p.as_str().unwrap().len() == 40));
-    let (status, _, _) = request(
-        a,
-        "POST",
-        "/api/v2/torrents/renameFile",
-        &[FORM],
-        format!("hash={hash}&oldPath=lim/f0.bin&newPath=lim/g.bin").as_bytes(),
-    );
-    assert_eq!(status, 409, "refused, not ignored");
+    let rename = |from: &str, to: &str| {
+        request(
+            a,
+            "POST",
+            "/api/v2/torrents/renameFile",
+            &[FORM],
+            format!("hash={hash}&oldPath={from}&newPath={to}").as_bytes(),
+        )
+        .0
+    };
+    assert_eq!(rename("lim/f0.bin", "lim/g.bin"), 200);
+    assert_eq!(rename("lim/f1.bin", "lim/g.bin"), 409, "taken");
+    assert_eq!(rename("lim/nothing", "lim/h.bin"), 409, "no such file");
 }
 
 #[test]

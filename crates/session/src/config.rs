@@ -77,6 +77,8 @@ pub struct TorrentOptions {
     /// Per-file priorities (0 skips a file, 4 is normal); files beyond the
     /// list keep the normal priority.
     pub file_priorities: Vec<u8>,
+    /// Each wanted file's first and last pieces first (for previews).
+    pub first_last_pieces: bool,
 }
 
 /// Our client name, sent as `v` in extension handshakes.

@@ -145,6 +145,19 @@ impl TorrentHandle {
             .map_err(|e| SessionError::Torrent(e.to_string()))
     }
 
+    /// Switches sequential (in order) downloading on or off while running.
+    pub fn set_sequential(&self, on: bool) {
+        self.shared.with_engine(|e, now| e.set_sequential(on, now));
+    }
+
+    /// Puts each wanted file's first and last pieces first, or not, while
+    /// running.
+    pub fn set_first_last_priority(&self, on: bool) -> Result<(), SessionError> {
+        self.shared
+            .with_engine(|e, now| e.set_first_last_priority(on, now))
+            .map_err(|e| SessionError::Torrent(e.to_string()))
+    }
+
     /// This torrent's own rate limits in bytes per second (`None`:
     /// unlimited); the session's limits still apply on top.
     pub fn set_rate_limits(&self, up: Option<u64>, down: Option<u64>) {

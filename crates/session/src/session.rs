@@ -175,6 +175,11 @@ impl Session {
                 .set_file_priority(file, *priority, Duration::ZERO)
                 .map_err(|e| SessionError::Torrent(e.to_string()))?;
         }
+        if options.first_last_pieces {
+            engine
+                .set_first_last_priority(true, Duration::ZERO)
+                .map_err(|e| SessionError::Torrent(e.to_string()))?;
+        }
         let shared = TorrentShared::new(
             torrent,
             info_hash,

@@ -22,6 +22,8 @@ pub struct TorrentChanges {
     pub file_priorities: Vec<(usize, u8)>,
     /// Download in order.
     pub sequential: Option<bool>,
+    /// Each wanted file's first and last pieces first.
+    pub first_last_pieces: Option<bool>,
     /// Upload limit (`Some(None)`: unlimited).
     pub max_upload: Option<Option<u64>>,
     /// Download limit.
@@ -207,7 +209,7 @@ impl Daemon {
 
     /// Changes a torrent's options (file priorities, limits, order).
     pub fn change(&self, id: u32, changes: &TorrentChanges) -> Result<(), DaemonError> {
-        let (handle, files, restart) = {
+        let (handle, files) = {
             let state = self.lock();
             let entry = state
                 .entries
@@ -217,12 +219,8 @@ impl Daemon {
                 Phase::Running(h) => Some(h.clone()),
                 _ => None,
             };
-            let restart = changes
-                .sequential
-                .is_some_and(|s| s != entry.record.sequential)
-                && handle.is_some();
             let files = entry.torrent.as_ref().map_or(0, |t| t.info.files.len());
-            (handle, files, restart)
+            (handle, files)
         };
         for (file, priority) in &changes.file_priorities {
             if *file >= files || *priority > 7 {
@@ -251,7 +249,7 @@ impl Daemon {
             set_queue_position(&mut state.daemon.queue, id, position);
             self.shared.store.save_daemon(&state.daemon)?;
         }
-        let hash = self.update_record(id, |r| {
+        self.update_record(id, |r| {
             r.edited_at = Some(now_unix());
             if let Some(c) = category {
                 r.category = c;
@@ -272,6 +270,9 @@ impl Daemon {
             }
             if let Some(s) = changes.sequential {
                 r.sequential = s;
+            }
+            if let Some(on) = changes.first_last_pieces {
+                r.first_last_pieces = on;
             }
             if let Some(l) = changes.max_upload {
                 r.max_upload = l;
@@ -315,20 +316,16 @@ impl Daemon {
             for (file, priority) in &changes.file_priorities {
                 handle.set_file_priority(*file, *priority)?;
             }
+            if let Some(on) = changes.first_last_pieces {
+                handle.set_first_last_priority(on)?;
+            }
+            if let Some(on) = changes.sequential {
+                handle.set_sequential(on);
+            }
             let state = self.lock();
             if let Some(e) = state.entries.get(&id) {
                 handle.set_rate_limits(e.record.max_upload, e.record.max_download);
             }
-        }
-        if restart {
-            self.spawn_op(
-                id,
-                hash,
-                Op::Restart {
-                    recheck: false,
-                    move_to: None,
-                },
-            );
         }
         self.bump();
         Ok(())

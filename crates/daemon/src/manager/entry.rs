@@ -86,16 +86,18 @@ pub(crate) struct Entry {
 }
 
 impl Entry {
-    /// A stopped entry.
+    /// A stopped entry; the record's renames and tracker list are laid
+    /// over the torrent.
     pub fn new(
         record: TorrentRecord,
         torrent: Option<Torrent>,
         hash: [u8; 20],
         stats: TorrentStats,
     ) -> Entry {
+        let torrent = torrent.map(|t| Arc::new(super::edits::apply(t, &record)));
         Entry {
             record,
-            torrent: torrent.map(Arc::new),
+            torrent,
             hash,
             phase: Phase::Stopped,
             error: None,
@@ -120,6 +122,9 @@ impl Entry {
     /// The tracker tiers: the torrent's, or the magnet link's while its
     /// metadata is missing.
     pub fn trackers(&self) -> Vec<Vec<String>> {
+        if let Some(edited) = &self.record.trackers {
+            return edited.clone();
+        }
         match (&self.torrent, &self.record.magnet) {
             (Some(t), _) => t.trackers.clone(),
             (None, Some(link)) => link

@@ -36,6 +36,12 @@ pub(super) enum Op {
         dir: PathBuf,
         delete_data: bool,
     },
+    /// Renames a file or folder (`renames.rs`); the outcome goes to `done`.
+    Rename {
+        from: Vec<String>,
+        to: Vec<String>,
+        done: tokio::sync::oneshot::Sender<Result<(), DaemonError>>,
+    },
 }
 
 impl Daemon {
@@ -141,6 +147,9 @@ impl Daemon {
                     state.op_locks.remove(&hash);
                 }
             }
+            Op::Rename { from, to, done } => {
+                let _ = done.send(self.rename_step(id, hash, &from, &to).await);
+            }
             Op::Restart { recheck, move_to } => {
                 self.leave_session(id, hash).await;
                 if recheck {
@@ -164,7 +173,7 @@ impl Daemon {
     }
 
     /// Adds the torrent to the session if it is still wanted there.
-    async fn ensure_running(&self, id: u32, hash: [u8; 20]) {
+    pub(super) async fn ensure_running(&self, id: u32, hash: [u8; 20]) {
         if !self.ensure_metadata(id, hash).await {
             return;
         }
@@ -205,6 +214,7 @@ impl Daemon {
                 e.record.download_dir.clone(),
                 TorrentOptions {
                     sequential: e.record.sequential,
+                    first_last_pieces: e.record.first_last_pieces,
                     file_priorities: e.record.file_priorities.clone(),
                     peers,
                     ..TorrentOptions::default()
@@ -254,7 +264,7 @@ impl Daemon {
     /// Gets a magnet link's metadata if the torrent lacks it, retrying until
     /// a peer delivers; false when it is still missing (paused, removed).
     async fn ensure_metadata(&self, id: u32, hash: [u8; 20]) -> bool {
-        let (link, mut cancel) = {
+        let (link, edited, mut cancel) = {
             let mut state = self.lock();
             let Some(e) = state.entries.get_mut(&id) else {
                 return false;
@@ -269,11 +279,18 @@ impl Daemon {
                 return false;
             };
             e.phase = Phase::Fetching;
-            (link, e.cancel.subscribe())
+            (link, e.record.trackers.clone(), e.cancel.subscribe())
         };
         self.bump();
         let magnet = match link.parse::<Magnet>() {
-            Ok(m) => m,
+            // An edited tracker list replaces the link's `tr=`.
+            Ok(m) => match edited {
+                Some(tiers) => Magnet {
+                    trackers: tiers.into_iter().flatten().collect(),
+                    ..m
+                },
+                None => m,
+            },
             Err(err) => {
                 self.fail(id, &format!("invalid magnet link: {err}"));
                 return false;
@@ -338,7 +355,7 @@ impl Daemon {
         e.record.name = torrent.info.name.clone();
         self.shared.store.save(&e.record)?;
         e.stats = stats_of(&torrent);
-        e.torrent = Some(Arc::new(torrent));
+        e.torrent = Some(Arc::new(super::edits::apply(torrent, &e.record)));
         e.fetched_peers = fetched.peers;
         e.error = None;
         Ok(())
@@ -379,7 +396,7 @@ impl Daemon {
         }
     }
 
-    async fn leave_session(&self, id: u32, hash: [u8; 20]) {
+    pub(super) async fn leave_session(&self, id: u32, hash: [u8; 20]) {
         if let Some(handle) = self.shared.session.torrent(&hash) {
             let stats = handle.stats();
             self.account(id, &stats);

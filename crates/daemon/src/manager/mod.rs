@@ -12,10 +12,12 @@
 mod add;
 mod btpk;
 mod commands;
+mod edits;
 mod entry;
 mod lifecycle;
 mod metainfo;
 mod policy;
+mod renames;
 mod sampler;
 mod state;
 
@@ -31,6 +33,7 @@ use shoal_session::{Session, SessionConfig, TorrentStats};
 pub use add::{AddOutcome, AddRequest, AddSource};
 pub(crate) use add::{check_category, check_dir, check_labels};
 pub use commands::TorrentChanges;
+pub(crate) use edits::{check_tracker, check_tracker_text, parse_tier_text};
 pub use policy::QueueMove;
 pub use state::Daemon;
 pub(crate) use state::RECENT;

@@ -13,6 +13,9 @@ use crate::web::{Body, Ctx};
 const APP_VERSION: &str = "v5.0.0";
 /// Its WebAPI version.
 const WEBAPI_VERSION: &str = "2.11.2";
+/// Downloads and seeds at once when queueing is switched on with no sizes
+/// (qBittorrent's defaults).
+const QUEUE_DEFAULT: usize = 3;
 
 /// Answers one `app/<name>` call.
 pub(super) fn handle(ctx: &Ctx, name: &str, form: &Form) -> Response<Body> {
@@ -116,6 +119,11 @@ fn set_preferences(d: &Daemon, p: &Map<String, Value>) -> Result<(), String> {
     let queueing = flag("queueing_enabled");
     let (downs, seeds) = match queueing {
         Some(false) => (Some(0), Some(0)),
+        // Switched on with no sizes given: qBittorrent's defaults.
+        Some(true) if d.queue_limits() == (0, 0) => (
+            queue("max_active_downloads").or(Some(QUEUE_DEFAULT)),
+            queue("max_active_uploads").or(Some(QUEUE_DEFAULT)),
+        ),
         _ => (queue("max_active_downloads"), queue("max_active_uploads")),
     };
     if downs.is_some() || seeds.is_some() {

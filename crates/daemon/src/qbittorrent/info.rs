@@ -5,6 +5,7 @@
 use serde_json::{Map, Value, json};
 
 use super::form::Form;
+use super::options;
 use crate::Daemon;
 use crate::snapshot::TorrentSnapshot;
 use crate::store::LimitMode;
@@ -69,7 +70,9 @@ pub(super) fn torrent(snap: &TorrentSnapshot) -> Value {
         "progress": v.progress,
         "dlspeed": v.download_rate,
         "upspeed": v.upload_rate,
-        "priority": if matches!(v.status, Status::Queued) { v.queue_position + 1 } else { 0 },
+        // Its place in the queue (1 first), as qBittorrent shows it for
+        // torrents still downloading; 0 once complete.
+        "priority": if v.has_metadata && v.left_until_done == 0 { 0 } else { v.queue_position + 1 },
         "num_seeds": seeds,
         "num_leechs": v.peers.saturating_sub(seeds),
         // The swarm as the trackers' last scrape saw it (the largest
@@ -80,13 +83,13 @@ pub(super) fn torrent(snap: &TorrentSnapshot) -> Value {
         "eta": if v.eta < 0 { 8_640_000 } else { v.eta },
         "state": state(&v),
         "seq_dl": v.sequential,
-        "f_l_piece_prio": false,
+        "f_l_piece_prio": v.first_last_pieces,
         "category": r.category.clone().unwrap_or_default(),
         "tags": v.labels.join(", "),
-        "super_seeding": false,
-        "force_start": false,
+        "super_seeding": stored_flag(r, options::SUPER_SEEDING),
+        "force_start": stored_flag(r, options::FORCE_START),
         "save_path": save_path,
-        "download_path": "",
+        "download_path": stored_path(r),
         "content_path": content_path,
         "root_path": content_path,
         "added_on": v.added_at,
@@ -115,7 +118,7 @@ pub(super) fn torrent(snap: &TorrentSnapshot) -> Value {
         "last_activity": v.active_at.unwrap_or(0),
         "time_active": v.seconds_downloading + v.seconds_seeding,
         "seeding_time": v.seconds_seeding,
-        "auto_tmm": false,
+        "auto_tmm": stored_flag(r, options::AUTO_TMM),
         "availability": -1,
         "magnet_uri": v.magnet.clone().or_else(|| snap.torrent.as_ref().map(|t| t.magnet().to_string())).unwrap_or_default(),
         "private": snap.torrent.as_ref().is_some_and(|t| t.info.private),
@@ -268,7 +271,7 @@ pub(super) fn properties(snap: &TorrentSnapshot) -> Value {
         "infohash_v2": "",
         "name": v.name,
         "save_path": v.download_dir,
-        "download_path": "",
+        "download_path": stored_path(&snap.record),
         "creation_date": snap.torrent.as_ref().and_then(|t| t.creation_date).unwrap_or(-1),
         "piece_size": v.piece_size,
         "comment": get("comment"),
@@ -399,4 +402,18 @@ pub(super) fn without_internal(mut t: Value) -> Map<String, Value> {
         Value::Object(o) => o,
         _ => Map::new(),
     }
+}
+
+/// A stored-only flag of qBittorrent's (see `options`).
+fn stored_flag(r: &crate::store::TorrentRecord, key: &str) -> bool {
+    r.stored.get(key).and_then(Value::as_bool).unwrap_or(false)
+}
+
+/// The stored-only incomplete-download path (see `options`).
+fn stored_path(r: &crate::store::TorrentRecord) -> String {
+    r.stored
+        .get(options::DOWNLOAD_PATH)
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned()
 }

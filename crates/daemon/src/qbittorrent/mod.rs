@@ -13,9 +13,11 @@
 //! as qBittorrent refuses cross-site calls.
 
 mod app;
+mod edits;
 mod form;
 mod info;
 mod limits;
+mod options;
 mod peers;
 mod reply;
 mod sync;
@@ -166,6 +168,9 @@ pub(crate) async fn handle(ctx: &Ctx, req: Request<Incoming>, rest: &str) -> Res
             return resp;
         }
         "/auth/logout" => {
+            if method != Method::POST {
+                return text(StatusCode::METHOD_NOT_ALLOWED, "use POST");
+            }
             if let Some(s) = &sid {
                 ctx.qbt_sessions.remove(s);
             }
@@ -194,6 +199,7 @@ pub(crate) async fn handle(ctx: &Ctx, req: Request<Incoming>, rest: &str) -> Res
                 | "downloadLimit"
                 | "categories"
                 | "tags"
+                | "count"
         );
         if writes && method != Method::POST {
             return text(StatusCode::METHOD_NOT_ALLOWED, "use POST");
@@ -202,16 +208,13 @@ pub(crate) async fn handle(ctx: &Ctx, req: Request<Incoming>, rest: &str) -> Res
             "uploadLimit" => return limits::torrent_limits(d, &form, false),
             "downloadLimit" => return limits::torrent_limits(d, &form, true),
             "pieceHashes" => return limits::piece_hashes(d, &form),
-            // Refused rather than ignored, as Transmission's rename-path
-            // is: files keep the torrent's names, and pieces have no
-            // priorities of their own.
-            "renameFile" | "renameFolder" | "toggleFirstLastPiecePrio" => {
-                return text(
-                    StatusCode::CONFLICT,
-                    "not supported by shoal (files keep the torrent's names; no first/last piece priority)",
-                );
-            }
             _ => {}
+        }
+        if let Some(reply) = options::handle(d, name, &form) {
+            return reply;
+        }
+        if let Some(reply) = edits::handle(d, name, &form).await {
+            return reply;
         }
         return torrents::handle(d, name, &form).await;
     }
@@ -239,7 +242,7 @@ pub(crate) async fn handle(ctx: &Ctx, req: Request<Incoming>, rest: &str) -> Res
             text(StatusCode::OK, &d.rate_limits().0.unwrap_or(0).to_string())
         }
         "/sync/maindata" => sync::maindata(d, &ctx.qbt_sync, &form),
-        "/sync/torrentPeers" => sync::torrent_peers(d, &form),
+        "/sync/torrentPeers" => sync::torrent_peers(d, &ctx.qbt_sync, &form),
         "/log/main" => log_main(d, &form),
         // No peer is banned by address: the peer log stays empty.
         "/log/peers" => crate::web::json(StatusCode::OK, &serde_json::json!([])),

@@ -1,7 +1,9 @@
-//! `sync/maindata` and `sync/torrentPeers`. `maindata` answers a `rid`
-//! it remembers (see [`crate::sync_log`]) with what changed since: new or
-//! changed torrents whole, removed ones in `torrents_removed`, category and
-//! tag changes; an unknown or zero `rid` gets a full update.
+//! `sync/maindata` and `sync/torrentPeers`. Each answers a `rid` it
+//! remembers (see [`crate::sync_log`]) with what changed since: for
+//! `maindata` new or changed torrents whole, removed ones in
+//! `torrents_removed`, category and tag changes; for `torrentPeers` new
+//! peers, changed fields of known ones and `peers_removed`. An unknown or
+//! zero `rid` gets a full update.
 
 use hyper::{Response, StatusCode};
 use serde_json::{Map, Value, json};
@@ -10,7 +12,7 @@ use super::form::Form;
 use super::info;
 use super::reply::text;
 use crate::Daemon;
-use crate::sync_log::{Seen, SyncLog, fingerprint};
+use crate::sync_log::{PeersSeen, Seen, SyncLog, fingerprint};
 use crate::view::Status;
 use crate::web::Body;
 
@@ -35,7 +37,7 @@ pub(super) fn maindata(d: &Daemon, log: &SyncLog, form: &Form) -> Response<Body>
     let categories: Map<String, Value> = record
         .categories
         .iter()
-        .map(|(name, path)| (name.clone(), json!({ "name": name, "savePath": path })))
+        .map(|(name, path)| (name.clone(), super::options::category(&record, name, path)))
         .collect();
     let mut tags = record.tags.clone();
     for s in &snaps {
@@ -137,9 +139,11 @@ fn server_state(d: &Daemon, record: &crate::store::DaemonRecord) -> Value {
     })
 }
 
-/// `sync/torrentPeers`: the connected peers of `hash` with their figures,
-/// always a full update.
-pub(super) fn torrent_peers(d: &Daemon, form: &Form) -> Response<Body> {
+/// `sync/torrentPeers`: the connected peers of `hash` with their figures.
+/// With a `rid` it handed out for the same torrent, only what changed: new
+/// peers whole, known ones with their changed fields only (none: left
+/// out), gone ones in `peers_removed`; otherwise a full update.
+pub(super) fn torrent_peers(d: &Daemon, log: &SyncLog, form: &Form) -> Response<Body> {
     let Some(snap) = form
         .get("hash")
         .and_then(|h| d.resolve(h))
@@ -147,19 +151,76 @@ pub(super) fn torrent_peers(d: &Daemon, form: &Form) -> Response<Body> {
     else {
         return text(StatusCode::NOT_FOUND, "Torrent hash was not found");
     };
-    let rid = form
+    let hash = snap.record.info_hash.clone();
+    let before = form
         .get("rid")
         .and_then(|r| r.parse::<u64>().ok())
-        .unwrap_or(0);
+        .filter(|r| *r > 0)
+        .and_then(|r| log.peers.get(r))
+        .filter(|old| old.hash == hash);
     let peers: Map<String, Value> = crate::view::detail(&snap)
         .peers
         .iter()
         .map(|p| (p.address.clone(), super::peers::peer(p)))
         .collect();
-    crate::web::json(
-        StatusCode::OK,
-        &json!({
-            "rid": rid.saturating_add(1), "full_update": true, "show_flags": true, "peers": peers,
-        }),
-    )
+    let mut out = Map::new();
+    match &before {
+        None => {
+            out.insert("full_update".into(), true.into());
+            out.insert("peers".into(), Value::Object(peers.clone()));
+        }
+        Some(old) => {
+            out.insert("full_update".into(), false.into());
+            let changed: Map<String, Value> = peers
+                .iter()
+                .filter_map(|(key, now)| match old.peers.get(key) {
+                    None => Some((key.clone(), now.clone())),
+                    Some(was) => changed_fields(was, now).map(|c| (key.clone(), c)),
+                })
+                .collect();
+            let removed: Vec<&String> = old
+                .peers
+                .keys()
+                .filter(|k| !peers.contains_key(*k))
+                .collect();
+            if !changed.is_empty() {
+                out.insert("peers".into(), Value::Object(changed));
+            }
+            if !removed.is_empty() {
+                out.insert("peers_removed".into(), json!(removed));
+            }
+        }
+    }
+    out.insert("show_flags".into(), true.into());
+    let rid = log.peers.record(PeersSeen { hash, peers });
+    out.insert("rid".into(), rid.into());
+    crate::web::json(StatusCode::OK, &Value::Object(out))
+}
+
+/// The fields of `now` that differ from `was`, or `None` when none do.
+fn changed_fields(was: &Value, now: &Value) -> Option<Value> {
+    let (Value::Object(was), Value::Object(now)) = (was, now) else {
+        return (was != now).then(|| now.clone());
+    };
+    let diff: Map<String, Value> = now
+        .iter()
+        .filter(|(k, v)| was.get(*k) != Some(*v))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    (!diff.is_empty()).then_some(Value::Object(diff))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_changed_peer_fields_are_sent() {
+        let was = json!({ "client": "x", "up_speed": 1 });
+        assert_eq!(
+            changed_fields(&was, &json!({ "client": "x", "up_speed": 2 })),
+            Some(json!({ "up_speed": 2 }))
+        );
+        assert_eq!(changed_fields(&was, &was.clone()), None);
+    }
 }

@@ -118,6 +118,9 @@ pub(super) async fn handle(d: &Daemon, name: &str, form: &Form) -> Response<Body
             each(d, form, |d, id| d.set_location(id, &dir, true))
         }
         "topPrio" | "bottomPrio" | "increasePrio" | "decreasePrio" => {
+            if d.queue_limits() == (0, 0) {
+                return text(StatusCode::CONFLICT, "Torrent queueing must be enabled");
+            }
             let how = match name {
                 "topPrio" => QueueMove::Top,
                 "bottomPrio" => QueueMove::Bottom,
@@ -132,6 +135,10 @@ pub(super) async fn handle(d: &Daemon, name: &str, form: &Form) -> Response<Body
         // qBittorrent's 0 skip, 1 normal, 6 high, 7 maximal; `id` is
         // `|`-separated file indices.
         "filePrio" => {
+            if form.get("id").is_none() || form.get("priority").is_none() {
+                // qBittorrent's answer to a missing parameter.
+                return text(StatusCode::BAD_REQUEST, "Bad Request");
+            }
             let priority = match form.get("priority").and_then(|p| p.parse::<u8>().ok()) {
                 Some(0) => 0,
                 Some(1) => 4,
@@ -155,20 +162,13 @@ pub(super) async fn handle(d: &Daemon, name: &str, form: &Form) -> Response<Body
             };
             updated(d.change(id, &changes))
         }
-        // Every torrent runs under the queues; forcing is not kept.
-        "setForceStart" => each(d, form, |d, id| d.start_torrent(id)),
-        // Refused rather than ignored: shoal has none of these.
-        "setAutoManagement" | "setSuperSeeding" | "setFirstLastPiecePrio" => text(
-            StatusCode::CONFLICT,
-            "not supported by shoal (no automatic management, super seeding or piece priorities)",
-        ),
         // The name shown, as qBittorrent's rename: the files keep theirs.
         "rename" => {
-            let (Some(id), Some(name)) = (
-                form.get("hash").and_then(|h| d.resolve(h)),
-                form.get("name"),
-            ) else {
-                return text(StatusCode::BAD_REQUEST, "hash and name are needed");
+            let (Some(hash), Some(name)) = (form.get("hash"), form.get("name")) else {
+                return text(StatusCode::BAD_REQUEST, "Bad Request");
+            };
+            let Some(id) = d.resolve(hash) else {
+                return not_found();
             };
             let changes = TorrentChanges {
                 name: Some(name.to_owned()),
@@ -176,6 +176,16 @@ pub(super) async fn handle(d: &Daemon, name: &str, form: &Form) -> Response<Body
             };
             updated(d.change(id, &changes))
         }
+        "toggleFirstLastPiecePrio" => each(d, form, |d, id| {
+            let now = d.view(id).is_some_and(|v| v.first_last_pieces);
+            d.change(
+                id,
+                &TorrentChanges {
+                    first_last_pieces: Some(!now),
+                    ..TorrentChanges::default()
+                },
+            )
+        }),
         "toggleSequentialDownload" => each(d, form, |d, id| {
             let now = d.view(id).is_some_and(|v| v.sequential);
             d.change(
@@ -220,16 +230,11 @@ pub(super) async fn handle(d: &Daemon, name: &str, form: &Form) -> Response<Body
             each(d, form, |d, id| d.change(id, &changes))
         }
         "categories" => {
-            let cats: serde_json::Map<String, Value> = d
-                .daemon_record()
+            let record = d.daemon_record();
+            let cats: serde_json::Map<String, Value> = record
                 .categories
-                .into_iter()
-                .map(|(name, path)| {
-                    (
-                        name.clone(),
-                        json!({ "name": name, "savePath": path, "download_path": Value::Null }),
-                    )
-                })
+                .iter()
+                .map(|(name, path)| (name.clone(), super::options::category(&record, name, path)))
                 .collect();
             json_ok(&Value::Object(cats))
         }
@@ -242,9 +247,11 @@ pub(super) async fn handle(d: &Daemon, name: &str, form: &Form) -> Response<Body
                 Err(e) => return failed(&e),
             };
             let path = form.get("savePath").unwrap_or_default().to_owned();
-            if !path.is_empty() {
-                if let Err(e) = crate::manager::check_dir(&PathBuf::from(&path)) {
-                    return failed(&e);
+            for dir in [path.as_str(), form.get("downloadPath").unwrap_or_default()] {
+                if !dir.is_empty() {
+                    if let Err(e) = crate::manager::check_dir(&PathBuf::from(dir)) {
+                        return failed(&e);
+                    }
                 }
             }
             let exists = d.daemon_record().categories.contains_key(&category);
@@ -261,6 +268,7 @@ pub(super) async fn handle(d: &Daemon, name: &str, form: &Form) -> Response<Body
                 );
             }
             updated(d.update_daemon(|r| {
+                super::options::set_category_download_path(r, &category, Some(form));
                 r.categories.insert(category, path);
             }))
         }
@@ -269,7 +277,12 @@ pub(super) async fn handle(d: &Daemon, name: &str, form: &Form) -> Response<Body
                 .get("categories")
                 .map(|c| c.split('\n').map(str::to_owned).collect())
                 .unwrap_or_default();
-            if let Err(e) = d.update_daemon(|r| r.categories.retain(|k, _| !names.contains(k))) {
+            if let Err(e) = d.update_daemon(|r| {
+                for name in &names {
+                    super::options::set_category_download_path(r, name, None);
+                }
+                r.categories.retain(|k, _| !names.contains(k));
+            }) {
                 return failed(&e);
             }
             // Torrents in a removed category have none, as in qBittorrent.
@@ -368,7 +381,8 @@ pub(super) async fn handle(d: &Daemon, name: &str, form: &Form) -> Response<Body
 }
 
 fn not_found() -> Response<Body> {
-    text(StatusCode::NOT_FOUND, "Torrent hash was not found")
+    // qBittorrent's bare answer: clients name the hash themselves.
+    text(StatusCode::NOT_FOUND, "Not Found")
 }
 
 fn updated(r: Result<(), DaemonError>) -> Response<Body> {
@@ -425,7 +439,7 @@ fn share_limits(form: &Form) -> TorrentChanges {
 
 /// The options `torrents/add` takes beyond where and how: `upLimit` and
 /// `dlLimit` (bytes per second; 0 or less none) and the share limits.
-/// (`firstLastPiecePrio` is not kept: `f_l_piece_prio` reads false.)
+/// `firstLastPiecePrio` and `rename` (the name shown).
 fn add_options(form: &Form) -> TorrentChanges {
     let limit = |key: &str| {
         form.get(key)
@@ -435,7 +449,25 @@ fn add_options(form: &Form) -> TorrentChanges {
     TorrentChanges {
         max_upload: limit("upLimit"),
         max_download: limit("dlLimit"),
+        first_last_pieces: form.flag("firstLastPiecePrio").filter(|on| *on),
+        name: form
+            .get("rename")
+            .filter(|n| !n.trim().is_empty())
+            .map(str::to_owned),
         ..share_limits(form)
+    }
+}
+
+/// The content layout asked for on add: `Some(true)` a folder around a
+/// lone file (`Subfolder`, legacy `root_folder=true`), `Some(false)` no top
+/// folder (`NoSubfolder`, `root_folder=false`), `None` as the torrent has
+/// it (`Original`).
+fn layout(form: &Form) -> Option<bool> {
+    match form.get("contentLayout") {
+        Some("Subfolder") => Some(true),
+        Some("NoSubfolder") => Some(false),
+        Some(_) => None,
+        None => form.flag("root_folder"),
     }
 }
 
@@ -510,6 +542,7 @@ async fn add(d: &Daemon, form: &Form) -> Response<Body> {
     let paused = form.flag("stopped").or_else(|| form.flag("paused"));
     let mut added = 0;
     for source in sources {
+        let is_file = matches!(source, AddSource::Metainfo(_));
         let outcome = d
             .add(AddRequest {
                 source,
@@ -527,8 +560,29 @@ async fn add(d: &Daemon, form: &Form) -> Response<Body> {
                 if let Err(e) = d.change(id, &add_options(form)) {
                     return failed(&e);
                 }
+                if let Some(path) = form.get("downloadPath").filter(|p| !p.is_empty()) {
+                    if form.flag("useDownloadPath") != Some(false) {
+                        let mut m = serde_json::Map::new();
+                        m.insert(super::options::DOWNLOAD_PATH.into(), path.into());
+                        if let Err(e) = d.store_torrent_settings(id, m) {
+                            return failed(&e);
+                        }
+                    }
+                }
+                if let Some(subfolder) = layout(form) {
+                    if let Err(e) = d.set_layout(id, subfolder).await {
+                        return failed(&e);
+                    }
+                }
             }
             Ok(crate::AddOutcome::Duplicate { .. }) => {}
+            // As qBittorrent: an uploaded file that is no torrent is 415.
+            Err(DaemonError::BadRequest(_)) if is_file => {
+                return text(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "Torrent file is not valid",
+                );
+            }
             Err(e) => return failed(&e),
         }
     }

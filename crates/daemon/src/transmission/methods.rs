@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use serde_json::{Map, Value, json};
 
 use super::args::{Style, canon, each, flag, select, string};
-use super::{groups, session, torrent_get, torrent_set};
+use super::{edits, groups, session, torrent_get, torrent_set};
 use crate::QueueMove;
 use crate::web::Ctx;
 
@@ -77,9 +77,7 @@ pub(super) async fn dispatch(
             let dir = PathBuf::from(location);
             ok(each(d, args, |d, id| d.set_location(id, &dir, move_data))?)
         }
-        "torrent_rename_path" => Err(
-            "renaming files is not supported by shoal: the files keep the torrent's names".into(),
-        ),
+        "torrent_rename_path" => ok(edits::rename_path(d, args).await?),
         "queue_move_top" | "queue_move_up" | "queue_move_down" | "queue_move_bottom" => {
             let how = match canon(method).as_str() {
                 "queue_move_top" => QueueMove::Top,

@@ -10,6 +10,7 @@
 //! against cross-site requests, as a browser page cannot read the header.
 
 mod args;
+mod edits;
 mod groups;
 mod jsonrpc;
 mod methods;

@@ -139,19 +139,9 @@ fn mode(args: &Map<String, Value>, key: &str) -> Option<LimitMode> {
 }
 
 /// `torrent-set`: limits, seed limits, labels, queue position, file
-/// priorities, order, location; stored-only settings kept.
+/// priorities, order, location, trackers; stored-only settings kept.
 pub(super) fn torrent_set(d: &Daemon, args: &Map<String, Value>) -> Result<Value, String> {
-    if [
-        "tracker_add",
-        "tracker_remove",
-        "tracker_replace",
-        "tracker_list",
-    ]
-    .iter()
-    .any(|k| args.contains_key(*k))
-    {
-        return Err("changing a torrent's trackers is not supported by shoal".into());
-    }
+    let trackers = super::edits::tracker_edit(args)?;
     let limit = |enabled: &str, value: &str| -> Option<Option<u64>> {
         match (flag(args, enabled), uint(args, value)) {
             (Some(false), _) => Some(None),
@@ -183,6 +173,9 @@ pub(super) fn torrent_set(d: &Daemon, args: &Map<String, Value>) -> Result<Value
         d.change(id, &changes)?;
         if !stored.is_empty() {
             d.store_torrent_settings(id, stored.clone())?;
+        }
+        if let Some(edit) = &trackers {
+            d.edit_trackers(id, |tiers| edit.apply(tiers))?;
         }
         match &location {
             Some(dir) => d.set_location(id, dir, false),

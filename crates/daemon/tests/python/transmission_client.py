@@ -1,5 +1,5 @@
 """Drives a shoal daemon through the `transmission-rpc` Python library (as
-scripts and tools built on it do), and applies Sonarr's version check.
+scripts and tools built on it do), and applies Sonarr's version check; renames files and edits trackers.
 
 Usage: transmission_client.py HOST PORT TORRENT_A TORRENT_B DOWNLOAD_DIR
 Prints OK and exits 0 when every check passes; an assertion fails otherwise.
@@ -44,6 +44,32 @@ client.change_torrent(a.id, labels=["movies", "hd"], seed_ratio_limit=1.5, seed_
 t = client.get_torrent(a.id)
 assert t.labels == ["movies", "hd"], t.labels
 assert t.seed_ratio_limit == 1.5 and t.seed_ratio_mode.value == 1
+
+# Renames (nothing on disk yet: only the torrent's paths change).
+assert client.rename_torrent_path(a.id, "py-a/f0.bin", "zero.bin") == ("py-a/f0.bin", "zero.bin")
+assert client.rename_torrent_path(a.id, "py-a", "py-renamed") == ("py-a", "py-renamed")
+t = client.get_torrent(a.id)
+assert sorted(f.name for f in t.get_files()) == ["py-renamed/f1.bin", "py-renamed/zero.bin"], t.get_files()
+assert t.name == "py-renamed", t.name
+for bad in ("f1.bin", "..", "x/y"):
+    try:
+        client.rename_torrent_path(a.id, "py-renamed/zero.bin", bad)
+    except Exception:
+        pass
+    else:
+        raise AssertionError("rename to " + bad + " was accepted")
+
+# Tracker edits: 3.x's add/replace/remove and 4.x's whole list.
+client.change_torrent(a.id, tracker_add=["http://127.0.0.1:9/announce"])
+client.change_torrent(a.id, tracker_replace=[(0, "udp://127.0.0.1:9/announce")])
+assert [x.announce for x in client.get_torrent(a.id).trackers] == ["udp://127.0.0.1:9/announce"]
+client.change_torrent(a.id, tracker_list=[["http://127.0.0.1:9/a", "http://127.0.0.1:9/b"], ["http://127.0.0.1:9/c"]])
+t = client.get_torrent(a.id)
+assert [(x.announce, x.tier) for x in t.trackers] == [
+    ("http://127.0.0.1:9/a", 0), ("http://127.0.0.1:9/b", 0), ("http://127.0.0.1:9/c", 1)
+], t.trackers
+client.change_torrent(a.id, tracker_remove=[1])
+assert [x.announce for x in client.get_torrent(a.id).trackers] == ["http://127.0.0.1:9/a", "http://127.0.0.1:9/c"]
 
 # What the *arrs call after adding with priority "First".
 assert client.get_torrent(b.id, arguments=["id", "queuePosition"]).queue_position == 1

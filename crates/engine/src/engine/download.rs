@@ -30,6 +30,26 @@ impl Engine {
         Ok(())
     }
 
+    /// Puts each wanted file's first and last pieces ahead of the rest
+    /// (`on`), or back at their file's priority.
+    pub fn set_first_last_priority(&mut self, on: bool, now: Duration) -> Result<(), EngineError> {
+        let cancelled = self.picker.set_first_last_priority(on)?;
+        self.cancel_requests(cancelled, now);
+        self.fill_all(now);
+        Ok(())
+    }
+
+    /// Switches sequential (in order, for streaming) picking on or off.
+    pub fn set_sequential(&mut self, on: bool, now: Duration) {
+        self.picker.set_sequential(on);
+        self.fill_all(now);
+    }
+
+    /// Whether files' first and last pieces go first.
+    pub fn first_last_priority(&self) -> bool {
+        self.picker.first_last_priority()
+    }
+
     /// Withdraws requests the picker no longer wants answered.
     fn cancel_requests(&mut self, cancelled: Vec<(PeerKey, BlockRequest)>, now: Duration) {
         for (key, req) in cancelled {

@@ -34,6 +34,10 @@ pub(crate) struct FileMap {
     /// Piece range of each file (empty for empty and pad files).
     pieces: Vec<Range<u32>>,
     priority: Vec<u8>,
+    /// Each wanted file's first and last pieces go at the highest
+    /// priority (qBittorrent's "first and last piece first": a player can
+    /// read a file's header and index before the rest arrives).
+    first_last: bool,
 }
 
 impl FileMap {
@@ -52,7 +56,11 @@ impl FileMap {
             })
             .collect();
         let priority = vec![Priority::NORMAL.0; pieces.len()];
-        Self { pieces, priority }
+        Self {
+            pieces,
+            priority,
+            first_last: false,
+        }
     }
 
     /// Pieces overlapped by at least one real (non-pad) file.
@@ -108,13 +116,20 @@ impl Picker {
         let after =
             (file + 1..pieces.len()).take_while(|&f| reaches(f, |r, range| r.start < range.end));
         let mut new: Vec<u8> = vec![0; range.len()];
+        let first_last = self.files.first_last;
         for f in before.chain(std::iter::once(file)).chain(after) {
             let Some(r) = pieces.get(f) else { continue };
             let (lo, hi) = (r.start.max(range.start), r.end.min(range.end));
             let fp = self.files.priority.get(f).copied().unwrap_or(0);
             for piece in lo..hi {
+                let end = piece == r.start || piece + 1 == r.end;
+                let p = if first_last && fp > 0 && end {
+                    Priority::HIGH.0
+                } else {
+                    fp
+                };
                 if let Some(slot) = new.get_mut((piece - range.start) as usize) {
-                    *slot = (*slot).max(fp);
+                    *slot = (*slot).max(p);
                 }
             }
         }
@@ -123,6 +138,31 @@ impl Picker {
             cancel.extend(self.set_piece_priority(piece, Priority(p))?);
         }
         Ok(cancel)
+    }
+
+    /// Puts each wanted file's first and last pieces at the highest
+    /// priority, or back to their file's (`on` false). Requires a picker
+    /// made by [`Picker::from_info`]. Returns the requests to cancel, as
+    /// [`Picker::set_file_priority`]. Cost: O(pieces × peers).
+    pub fn set_first_last_priority(
+        &mut self,
+        on: bool,
+    ) -> Result<Vec<(PeerKey, BlockRequest)>, PickerError> {
+        let mut cancel = Vec::new();
+        if self.files.first_last == on {
+            return Ok(cancel);
+        }
+        self.files.first_last = on;
+        for file in 0..self.files.priority.len() {
+            let prio = Priority(self.files.priority.get(file).copied().unwrap_or(0));
+            cancel.extend(self.set_file_priority(file, prio)?);
+        }
+        Ok(cancel)
+    }
+
+    /// Whether files' first and last pieces go first.
+    pub fn first_last_priority(&self) -> bool {
+        self.files.first_last
     }
 
     /// A file's priority (None past the file list or without a file map).

@@ -241,6 +241,44 @@ fn shared_pieces_are_found_across_empty_files() {
 }
 
 #[test]
+fn first_and_last_pieces_of_wanted_files_go_first() {
+    let pl = u64::from(PIECE);
+    // a: pieces 0..=3; b: 4..=7 (skipped).
+    let files = vec![file("a", 4 * pl, 0), file("b", 4 * pl, 4 * pl)];
+    let info = Info {
+        name: "t".into(),
+        piece_length: pl,
+        private: false,
+        source: None,
+        version: Version::V1,
+        files,
+        single_file: false,
+        v1_pieces: vec![[0; 20]; 8],
+    };
+    let mut p = Picker::from_info(&info, PickerConfig::default()).unwrap();
+    p.set_file_priority(1, Priority::SKIP).unwrap();
+    p.set_first_last_priority(true).unwrap();
+    assert!(p.first_last_priority());
+    let prios: Vec<u8> = (0..8).map(|i| p.piece_priority(i).0).collect();
+    assert_eq!(
+        prios,
+        [7, 4, 4, 7, 0, 0, 0, 0],
+        "a skipped file gains nothing"
+    );
+    // A later file priority change keeps the ends first.
+    p.set_file_priority(0, Priority::LOW).unwrap();
+    assert_eq!(p.piece_priority(0), Priority::HIGH);
+    assert_eq!(p.piece_priority(1), Priority::LOW);
+    p.peer_added(k(1), PieceSet::full(8)).unwrap();
+    // Two pieces' worth of blocks: the two ends, not the middle.
+    let first: BTreeSet<u32> = p.pick(k(1), 4).unwrap().iter().map(|r| r.piece).collect();
+    assert_eq!(first, BTreeSet::from([0, 3]));
+    p.set_first_last_priority(false).unwrap();
+    let prios: Vec<u8> = (0..8).map(|i| p.piece_priority(i).0).collect();
+    assert_eq!(prios, [1, 1, 1, 1, 0, 0, 0, 0]);
+}
+
+#[test]
 fn priority_levels_beat_rarity() {
     let n = 8;
     let mut p = rarest(n, 3);

@@ -1,0 +1,131 @@
+//! `torrents/renameFile`, `renameFolder`, `addTrackers`, `editTracker`
+//! and `removeTrackers`: edits of one torrent's files and trackers.
+
+use hyper::{Response, StatusCode};
+
+use super::form::Form;
+use super::reply::{ok, text};
+use crate::manager::check_tracker_text;
+use crate::web::Body;
+use crate::{Daemon, DaemonError};
+
+/// Answers one of the edit endpoints; `None` when `name` is none of them.
+pub(super) async fn handle(d: &Daemon, name: &str, form: &Form) -> Option<Response<Body>> {
+    if !matches!(
+        name,
+        "renameFile" | "renameFolder" | "addTrackers" | "editTracker" | "removeTrackers"
+    ) {
+        return None;
+    }
+    let Some(id) = form.get("hash").and_then(|h| d.resolve(h)) else {
+        return Some(text(StatusCode::NOT_FOUND, "Torrent not found"));
+    };
+    Some(match name {
+        "renameFile" | "renameFolder" => rename(d, id, form).await,
+        "addTrackers" => add_trackers(d, id, form),
+        "editTracker" => edit_tracker(d, id, form),
+        _ => remove_trackers(d, id, form),
+    })
+}
+
+/// An error as qBittorrent reports these: a conflict for what cannot be
+/// done to this torrent, a bad request for malformed input.
+fn failed(e: &DaemonError) -> Response<Body> {
+    let status = match e {
+        DaemonError::BadRequest(_) => StatusCode::BAD_REQUEST,
+        DaemonError::NotFound(_) | DaemonError::Duplicate(_) => StatusCode::CONFLICT,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    text(status, &e.to_string())
+}
+
+/// Renames a file or folder to another path (any folder of the torrent).
+async fn rename(d: &Daemon, id: u32, form: &Form) -> Response<Body> {
+    let (Some(from), Some(to)) = (form.get("oldPath"), form.get("newPath")) else {
+        return text(StatusCode::BAD_REQUEST, "oldPath and newPath are needed");
+    };
+    match d.rename_path(id, from, to).await {
+        Ok(()) => ok(),
+        // qBittorrent answers 409 for every refused rename.
+        Err(DaemonError::BadRequest(m)) => text(StatusCode::CONFLICT, &m),
+        Err(e) => failed(&e),
+    }
+}
+
+/// `urls`, one a line: each added in a tier of its own, unless listed.
+fn add_trackers(d: &Daemon, id: u32, form: &Form) -> Response<Body> {
+    let urls: Result<Vec<String>, _> = form
+        .get("urls")
+        .unwrap_or("")
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(check_tracker_text)
+        .collect();
+    let urls = match urls {
+        Ok(u) => u,
+        Err(e) => return failed(&e),
+    };
+    let result = d.edit_trackers(id, |mut tiers| {
+        for url in urls {
+            if !tiers.iter().flatten().any(|u| *u == url) {
+                tiers.push(vec![url]);
+            }
+        }
+        Ok(tiers)
+    });
+    result.map_or_else(|e| failed(&e), |()| ok())
+}
+
+/// Replaces `origUrl` with `newUrl` in its tier.
+fn edit_tracker(d: &Daemon, id: u32, form: &Form) -> Response<Body> {
+    let (Some(orig), Some(new)) = (form.get("origUrl"), form.get("newUrl")) else {
+        return text(StatusCode::BAD_REQUEST, "origUrl and newUrl are needed");
+    };
+    let new = match check_tracker_text(new) {
+        Ok(u) => u,
+        Err(_) => return text(StatusCode::BAD_REQUEST, "New tracker URL is invalid"),
+    };
+    let orig = orig.trim();
+    let result = d.edit_trackers(id, |mut tiers| {
+        if orig == new {
+            return Ok(tiers);
+        }
+        if tiers.iter().flatten().any(|u| *u == new) {
+            return Err(DaemonError::Duplicate(
+                "New tracker URL already exists".into(),
+            ));
+        }
+        let slot = tiers.iter_mut().flatten().find(|u| u.as_str() == orig);
+        let Some(slot) = slot else {
+            return Err(DaemonError::NotFound("Tracker not found".into()));
+        };
+        *slot = new;
+        Ok(tiers)
+    });
+    match result {
+        Ok(()) => ok(),
+        Err(DaemonError::Duplicate(m)) => text(StatusCode::CONFLICT, &m),
+        Err(DaemonError::NotFound(_)) => text(StatusCode::CONFLICT, "Tracker not found"),
+        Err(e) => failed(&e),
+    }
+}
+
+/// Removes the trackers `urls` lists (`|`-separated); unknown ones are
+/// ignored.
+fn remove_trackers(d: &Daemon, id: u32, form: &Form) -> Response<Body> {
+    let gone: Vec<&str> = form
+        .get("urls")
+        .unwrap_or("")
+        .split('|')
+        .map(str::trim)
+        .collect();
+    let result = d.edit_trackers(id, |mut tiers| {
+        for tier in &mut tiers {
+            tier.retain(|u| !gone.contains(&u.as_str()));
+        }
+        tiers.retain(|t| !t.is_empty());
+        Ok(tiers)
+    });
+    result.map_or_else(|e| failed(&e), |()| ok())
+}
