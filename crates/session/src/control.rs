@@ -163,6 +163,11 @@ impl TorrentHandle {
         self.shared.announces.snapshot()
     }
 
+    /// The torrent's web seeds (BEP 19) and what each is doing.
+    pub fn web_seeds(&self) -> Vec<crate::WebSeedStatus> {
+        self.shared.web_seeds.snapshot()
+    }
+
     /// The peers connected right now, with what the engine knows of each
     /// (rates, progress, choke and interest, client), by address.
     pub fn peers(&self) -> Vec<PeerSummary> {

@@ -31,6 +31,7 @@ mod startup;
 mod timers;
 mod torrent;
 mod tracker;
+mod webseed;
 
 pub use clock::now_unix;
 pub use config::{SessionConfig, TorrentOptions};
@@ -46,3 +47,4 @@ pub use shoal_mse::Policy as EncryptionPolicy;
 pub use torrent::StorageFault;
 pub use torrent::{TorrentHandle, TorrentStats};
 pub use tracker::{AnnounceStatus, ScrapeResult, SwarmCounts, scrape};
+pub use webseed::WebSeedStatus;

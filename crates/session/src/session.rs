@@ -163,6 +163,7 @@ impl Session {
                 port,
             ));
         }
+        crate::webseed::start(&shared);
         self.inner.timers.kick(shared);
         Ok(handle)
     }

@@ -112,6 +112,8 @@ pub(crate) struct TorrentShared {
     /// Armed without a peer: the timer task sleeps until the torrent's own
     /// deadlines, so a first peer or a learned address must kick it.
     idle: AtomicBool,
+    /// BEP 19 web seeds and what they are doing (`webseed/`).
+    pub web_seeds: crate::webseed::WebSeeds,
 }
 
 /// What a torrent takes from its session: the peer cap, the shared rate
@@ -169,6 +171,7 @@ impl TorrentShared {
             announces: crate::tracker::AnnounceLog::default(),
             fault: watch::Sender::new(fault::FaultState::default()),
             timers,
+            web_seeds: crate::webseed::WebSeeds::default(),
             idle: AtomicBool::new(true),
         })
     }

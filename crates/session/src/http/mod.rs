@@ -12,6 +12,7 @@ use std::time::Duration;
 
 pub(crate) use client::{get, get_capped, get_reply};
 pub(crate) use reply::Reply;
+pub(crate) use tls::connect as tls_connect;
 pub(crate) use url::{HttpUrl, split_host_port};
 
 /// Why a GET failed.

@@ -1,0 +1,95 @@
+//! BEP 19 (GetRight-style) web seeds: HTTP servers holding the torrent's
+//! files. Each URL of the torrent's `url-list` gets [`WORKERS_PER_SEED`]
+//! workers (`worker.rs`); each is a source of the engine's picker
+//! (`Engine::add_web_seed`), asks it for blocks like a peer connection
+//! does, fetches them as byte ranges (`plan.rs`: runs of blocks across
+//! pieces and file boundaries) over a kept-alive connection (`http.rs`,
+//! hyper's client), and hands the blocks back to be verified like any
+//! peer's. A web seed whose data fails a check is banned by the engine's
+//! blame; errors free its blocks and back off (5 s doubling to 5 min; a
+//! 404 waits the longest). Downloads pay the session's and the torrent's
+//! rate limits. What each seed is doing is kept here for the APIs
+//! ([`WebSeedStatus`], `TorrentHandle::web_seeds`).
+
+mod http;
+mod plan;
+mod worker;
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use crate::torrent::TorrentShared;
+
+/// Concurrent requests to one web seed (one connection each).
+pub(crate) const WORKERS_PER_SEED: usize = 2;
+/// Most web seeds used per torrent (the rest of a long list is ignored).
+pub(crate) const MAX_WEB_SEEDS: usize = 8;
+
+/// What one web seed is doing, for user interfaces.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct WebSeedStatus {
+    /// The URL from the torrent's `url-list` (or the magnet link's `ws=`).
+    pub url: String,
+    /// Requests now receiving data from it (Transmission's
+    /// `webseedsSendingToUs` counts seeds where this is above 0).
+    pub sending: usize,
+    /// Payload bytes received from it.
+    pub downloaded: u64,
+    /// Failed requests since the last one that worked.
+    pub failures: u32,
+    /// It sent data that failed a hash check and is no longer used.
+    pub banned: bool,
+    /// The last error, for display.
+    pub last_error: Option<String>,
+}
+
+/// The torrent's web seeds and their status.
+#[derive(Debug, Default)]
+pub(crate) struct WebSeeds {
+    seeds: Mutex<Vec<WebSeedStatus>>,
+}
+
+impl WebSeeds {
+    fn update<R>(&self, index: usize, f: impl FnOnce(&mut WebSeedStatus) -> R) -> Option<R> {
+        let mut seeds = self.seeds.lock().unwrap_or_else(PoisonError::into_inner);
+        seeds.get_mut(index).map(f)
+    }
+
+    /// A copy of every seed's status.
+    pub fn snapshot(&self) -> Vec<WebSeedStatus> {
+        self.seeds
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn register(&self, url: &str) -> usize {
+        let mut seeds = self.seeds.lock().unwrap_or_else(PoisonError::into_inner);
+        seeds.push(WebSeedStatus {
+            url: url.to_owned(),
+            ..WebSeedStatus::default()
+        });
+        seeds.len() - 1
+    }
+
+    fn is_banned(&self, index: usize) -> bool {
+        self.update(index, |s| s.banned).unwrap_or(true)
+    }
+}
+
+/// Starts the workers of every web seed of the torrent.
+pub(crate) fn start(shared: &Arc<TorrentShared>) {
+    let urls: Vec<String> = shared
+        .torrent
+        .web_seeds
+        .iter()
+        .filter(|u| shoal_metainfo::is_web_seed_url(u))
+        .take(MAX_WEB_SEEDS)
+        .cloned()
+        .collect();
+    for url in urls {
+        let index = shared.web_seeds.register(&url);
+        for _ in 0..WORKERS_PER_SEED {
+            tokio::spawn(worker::run(Arc::clone(shared), index, url.clone()));
+        }
+    }
+}

@@ -1,0 +1,206 @@
+//! One worker of a web seed: ask the engine for blocks, fetch them, hand
+//! them back; back off on errors; stop when the torrent stops, or when the
+//! engine dropped this source for bad data.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use shoal_swarm::{Backoff, BlockRequest, PeerKey};
+
+use super::http::{Client, FetchError, next_data};
+use super::plan::{Run, Source, plan};
+use crate::torrent::TorrentShared;
+
+/// Connecting and the reply's head must come within this.
+const HEAD_TIMEOUT: Duration = Duration::from_secs(20);
+/// The body may pause this long between two reads.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(20);
+/// With nothing to ask for, the engine is asked again this often (a peer
+/// may fail, the disk may catch up).
+const IDLE_POLL: Duration = Duration::from_millis(500);
+/// After a 404 or 410: the file may appear later, but not soon.
+const MISSING_WAIT: Duration = Duration::from_secs(300);
+/// A batch is sized to take about this long at the seed's measured speed,
+/// so a slow server holds few blocks and a fast one gets long ranges.
+const BATCH_TIME: Duration = Duration::from_secs(2);
+/// Smallest and largest batch, in 16 KiB blocks (64 KiB to 4 MiB).
+const MIN_BATCH: usize = 4;
+const MAX_BATCH: usize = 256;
+/// Bytes of a block.
+const BLOCK: u64 = 16 * 1024;
+
+/// Runs one worker of web seed `index` at `url` until the torrent stops or
+/// the seed is banned.
+pub(crate) async fn run(shared: Arc<TorrentShared>, index: usize, url: String) {
+    let key = shared.with_engine(|e, _| e.add_web_seed());
+    let mut stopping = shared.stopping.subscribe();
+    let mut client = Client::default();
+    let mut backoff = Backoff::new(Duration::from_secs(5), Duration::from_secs(300));
+    let mut batch = MIN_BATCH;
+    loop {
+        if *stopping.borrow() || shared.web_seeds.is_banned(index) {
+            break;
+        }
+        if !shared.with_engine(|e, _| e.has_web_seed(key)) {
+            tracing::info!(%url, "web seed sent corrupt data; no longer used");
+            shared.web_seeds.update(index, |s| s.banned = true);
+            break;
+        }
+        let blocks = shared.with_engine(|e, _| e.web_seed_requests(key, batch));
+        if blocks.is_empty() {
+            tokio::select! {
+                _ = stopping.changed() => {}
+                () = tokio::time::sleep(IDLE_POLL) => {}
+            }
+            continue;
+        }
+        let started = Instant::now();
+        let result = fetch(&shared, key, index, &url, &mut client, blocks).await;
+        shared
+            .web_seeds
+            .update(index, |s| s.sending = s.sending.saturating_sub(1));
+        let wait = match result {
+            Ok(bytes) => {
+                backoff.reset();
+                shared.web_seeds.update(index, |s| s.failures = 0);
+                batch = next_batch(bytes, started.elapsed());
+                continue;
+            }
+            Err(err) => {
+                tracing::debug!(%url, %err, "web seed request failed");
+                client.reset();
+                shared.with_engine(|e, now| e.web_seed_failed(key, now));
+                shared.web_seeds.update(index, |s| {
+                    s.failures = s.failures.saturating_add(1);
+                    s.last_error = Some(err.to_string());
+                });
+                batch = MIN_BATCH;
+                let delay = backoff.next_delay();
+                if err.is_missing() {
+                    delay.max(MISSING_WAIT)
+                } else {
+                    delay
+                }
+            }
+        };
+        tokio::select! {
+            _ = stopping.changed() => {}
+            () = tokio::time::sleep(wait) => {}
+        }
+    }
+    shared.with_engine(|e, now| e.remove_web_seed(key, now));
+}
+
+/// The next batch size from the last one's speed.
+fn next_batch(bytes: u64, took: Duration) -> usize {
+    let rate = bytes as f64 / took.as_secs_f64().max(0.001);
+    let blocks = (rate * BATCH_TIME.as_secs_f64() / BLOCK as f64) as usize;
+    blocks.clamp(MIN_BATCH, MAX_BATCH)
+}
+
+/// Fetches `blocks` run by run; returns the bytes received.
+async fn fetch(
+    shared: &Arc<TorrentShared>,
+    key: PeerKey,
+    index: usize,
+    url: &str,
+    client: &mut Client,
+    blocks: Vec<BlockRequest>,
+) -> Result<u64, FetchError> {
+    shared.web_seeds.update(index, |s| s.sending += 1);
+    let mut total = 0;
+    for run in plan(url, &shared.torrent.info, blocks) {
+        total += fetch_run(shared, key, index, client, &run).await?;
+    }
+    Ok(total)
+}
+
+/// Fetches one run, handing each block to the engine as soon as its bytes
+/// are in.
+async fn fetch_run(
+    shared: &Arc<TorrentShared>,
+    key: PeerKey,
+    index: usize,
+    client: &mut Client,
+    run: &Run,
+) -> Result<u64, FetchError> {
+    let len = usize::try_from(run.len()).unwrap_or(usize::MAX);
+    let mut buf: Vec<u8> = Vec::with_capacity(len);
+    let mut handed = Handed::default();
+    for part in &run.parts {
+        match part {
+            Source::Zeros(n) => buf.resize(buf.len() + *n as usize, 0),
+            Source::Http { url, range } => {
+                let want = (range.end - range.start) as usize;
+                let mut reply = client.get_range(url, range.clone(), HEAD_TIMEOUT).await?;
+                let mut got = 0;
+                while got < want {
+                    let data = next_data(&mut reply.body, IDLE_TIMEOUT)
+                        .await?
+                        .ok_or_else(|| FetchError::Malformed("body ended early".into()))?;
+                    let take = data.len().min(want - got);
+                    buf.extend_from_slice(data.get(..take).unwrap_or_default());
+                    got += take;
+                    shared.limits.down.consume(take).await;
+                    shared.own_limits.down.consume(take).await;
+                    shared
+                        .web_seeds
+                        .update(index, |s| s.downloaded += take as u64);
+                    handed.hand_over(shared, key, run, &buf);
+                }
+                // A range reply that ends where we stopped leaves the
+                // connection ready for the next request; anything else
+                // (a whole file sent, extra bytes) closes it.
+                let at_end = !reply.whole_file
+                    && matches!(
+                        next_data(&mut reply.body, Duration::from_millis(100)).await,
+                        Ok(None)
+                    );
+                if !at_end {
+                    client.reset();
+                }
+            }
+        }
+        handed.hand_over(shared, key, run, &buf);
+    }
+    Ok(buf.len() as u64)
+}
+
+/// How many of a run's blocks went to the engine, and where the next starts.
+#[derive(Default)]
+struct Handed {
+    blocks: usize,
+    offset: usize,
+}
+
+impl Handed {
+    /// Hands every block whose bytes are all in `buf` to the engine.
+    fn hand_over(&mut self, shared: &Arc<TorrentShared>, key: PeerKey, run: &Run, buf: &[u8]) {
+        let start = self.blocks;
+        let mut end = start;
+        let mut offset = self.offset;
+        while let Some(b) = run.blocks.get(end) {
+            let next = offset + b.length as usize;
+            if next > buf.len() {
+                break;
+            }
+            offset = next;
+            end += 1;
+        }
+        if end == start {
+            return;
+        }
+        let mut at = self.offset;
+        shared.with_engine(|e, now| {
+            for b in run.blocks.get(start..end).unwrap_or_default() {
+                let next = at + b.length as usize;
+                if let Some(data) = buf.get(at..next) {
+                    e.web_seed_block(key, *b, data, now);
+                }
+                at = next;
+            }
+        });
+        self.blocks = end;
+        self.offset = offset;
+    }
+}
