@@ -31,8 +31,7 @@ const BLOCK: u64 = 16 * 1024;
 
 /// Runs one worker of web seed `index` at `url` until the torrent stops or
 /// the seed is banned.
-pub(crate) async fn run(shared: Arc<TorrentShared>, index: usize, url: String) {
-    let key = shared.with_engine(|e, _| e.add_web_seed());
+pub(crate) async fn run(shared: Arc<TorrentShared>, key: PeerKey, index: usize, url: String) {
     let mut stopping = shared.stopping.subscribe();
     let mut client = Client::default();
     let mut backoff = Backoff::new(Duration::from_secs(5), Duration::from_secs(300));
@@ -88,6 +87,8 @@ pub(crate) async fn run(shared: Arc<TorrentShared>, index: usize, url: String) {
             () = tokio::time::sleep(wait) => {}
         }
     }
+    // The seed's other worker is stopping too (or banned): both may
+    // remove it, the second call does nothing.
     shared.with_engine(|e, now| e.remove_web_seed(key, now));
 }
 

@@ -1,0 +1,223 @@
+//! BEP 19 web seeds against a real HTTP server (Debian's lighttpd, which
+//! serves byte ranges) on 127.0.0.1: a web seed alone completes a torrent;
+//! a web seed beside a peer both deliver; a web seed serving wrong bytes is
+//! banned while the download completes from the peer; a 404 and a server
+//! throttled to a crawl do not stop the download. Under `CI=true` a missing
+//! lighttpd is a failure, not a skip.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use shoal_metainfo::Torrent;
+use shoal_session::{Session, TorrentHandle, TorrentOptions};
+
+mod common;
+
+use common::{make_content, same_files, session};
+
+const SIZES: [usize; 3] = [1_000_000, 123_457, 2_500_001];
+
+/// A lighttpd serving `root` on 127.0.0.1, killed when dropped.
+struct Lighttpd {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Lighttpd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn lighttpd_path() -> Option<PathBuf> {
+    ["/usr/sbin/lighttpd", "/usr/bin/lighttpd"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+}
+
+/// Starts lighttpd on `root`; `kbytes_per_sec` throttles each connection.
+/// `None` when lighttpd is not installed (a panic under CI).
+fn lighttpd(root: &Path, conf_dir: &Path, kbytes_per_sec: Option<u32>) -> Option<Lighttpd> {
+    let Some(bin) = lighttpd_path() else {
+        assert!(
+            !std::env::var("CI").is_ok_and(|v| v == "true"),
+            "lighttpd missing under CI"
+        );
+        eprintln!("lighttpd not installed: skipping");
+        return None;
+    };
+    // A free port: bound and released, then handed to the server.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    std::fs::create_dir_all(conf_dir).unwrap();
+    let throttle = kbytes_per_sec
+        .map(|k| format!("connection.kbytes-per-second = {k}\n"))
+        .unwrap_or_default();
+    let conf = format!(
+        "server.document-root = \"{}\"\nserver.bind = \"127.0.0.1\"\nserver.port = {port}\n\
+         server.errorlog = \"{}/error.log\"\n{throttle}",
+        root.display(),
+        conf_dir.display()
+    );
+    let conf_path = conf_dir.join("lighttpd.conf");
+    std::fs::write(&conf_path, conf).unwrap();
+    let child = Command::new(bin)
+        .arg("-D")
+        .arg("-f")
+        .arg(&conf_path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let server = Lighttpd { child, port };
+    // Up when it accepts a connection (an external process: no event to await).
+    for _ in 0..500 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Some(server);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!("lighttpd did not start on port {port}");
+}
+
+fn url(server: &Lighttpd, path: &str) -> String {
+    format!("http://127.0.0.1:{}/{path}", server.port)
+}
+
+async fn add(
+    s: &Session,
+    torrent: &Torrent,
+    dir: PathBuf,
+    peers: Vec<std::net::SocketAddr>,
+) -> TorrentHandle {
+    let opts = TorrentOptions {
+        peers,
+        ..TorrentOptions::default()
+    };
+    s.add_torrent(torrent.clone(), dir, opts).await.unwrap()
+}
+
+async fn complete(h: &TorrentHandle) {
+    tokio::time::timeout(Duration::from_secs(60), h.wait_complete())
+        .await
+        .expect("download timed out");
+}
+
+/// A seeding session for `torrent` over the content in `dir`.
+async fn seeder(tmp: &Path, torrent: &Torrent, dir: PathBuf) -> (Session, TorrentHandle) {
+    let s = session(&tmp.join("seed-state")).await;
+    let h = add(&s, torrent, dir, vec![]).await;
+    assert!(h.is_complete());
+    (s, h)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_web_seed_alone_completes_the_torrent() {
+    let tmp = tempfile::tempdir().unwrap();
+    let seed_dir = tmp.path().join("www");
+    let mut torrent = make_content(&seed_dir, &SIZES);
+    let Some(server) = lighttpd(&seed_dir, &tmp.path().join("httpd"), None) else {
+        return;
+    };
+    // Multi-file: the URL is the directory holding the torrent's root.
+    torrent.web_seeds = vec![url(&server, "")];
+    let s = session(&tmp.path().join("state")).await;
+    let h = add(&s, &torrent, tmp.path().join("dl"), vec![]).await;
+    complete(&h).await;
+    same_files(&seed_dir, &tmp.path().join("dl"), SIZES.len());
+    let seeds = h.web_seeds();
+    assert_eq!(seeds.len(), 1);
+    assert_eq!(seeds[0].downloaded, SIZES.iter().sum::<usize>() as u64);
+    assert!(!seeds[0].banned);
+    assert_eq!(h.stats().downloaded, seeds[0].downloaded);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_web_seed_and_a_peer_both_deliver() {
+    let tmp = tempfile::tempdir().unwrap();
+    let seed_dir = tmp.path().join("www");
+    let mut torrent = make_content(&seed_dir, &SIZES);
+    // Throttled, so the peer has pieces left to give.
+    let Some(server) = lighttpd(&seed_dir, &tmp.path().join("httpd"), Some(400)) else {
+        return;
+    };
+    let (peer, _seed) = seeder(tmp.path(), &torrent, seed_dir.clone()).await;
+    torrent.web_seeds = vec![url(&server, "")];
+    let s = session(&tmp.path().join("state")).await;
+    let h = add(&s, &torrent, tmp.path().join("dl"), vec![peer.local_addr()]).await;
+    complete(&h).await;
+    same_files(&seed_dir, &tmp.path().join("dl"), SIZES.len());
+    let web = h.web_seeds()[0].downloaded;
+    let all = h.stats().downloaded;
+    assert!(web > 0, "the web seed delivered nothing");
+    assert!(all > web, "the peer delivered nothing");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_web_seed_with_wrong_bytes_is_banned_and_the_peer_completes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let seed_dir = tmp.path().join("seed");
+    let mut torrent = make_content(&seed_dir, &SIZES);
+    // The web server's copy is wrong in a few places of every file.
+    let www = tmp.path().join("www");
+    make_content(&www, &SIZES);
+    for i in 0..SIZES.len() {
+        let path = www.join(format!("content/f{i}.bin"));
+        let mut bytes = std::fs::read(&path).unwrap();
+        for at in [0, bytes.len() / 2, bytes.len() - 1] {
+            bytes[at] ^= 0x55;
+        }
+        std::fs::write(&path, bytes).unwrap();
+    }
+    let Some(server) = lighttpd(&www, &tmp.path().join("httpd"), None) else {
+        return;
+    };
+    let (peer, _seed) = seeder(tmp.path(), &torrent, seed_dir.clone()).await;
+    torrent.web_seeds = vec![url(&server, "")];
+    let s = session(&tmp.path().join("state")).await;
+    let h = add(&s, &torrent, tmp.path().join("dl"), vec![peer.local_addr()]).await;
+    complete(&h).await;
+    same_files(&seed_dir, &tmp.path().join("dl"), SIZES.len());
+    assert!(
+        h.stats().hash_failures > 0,
+        "the bad bytes were never asked for"
+    );
+    assert!(h.web_seeds()[0].banned);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_and_a_crawling_web_seed_do_not_stop_the_download() {
+    let tmp = tempfile::tempdir().unwrap();
+    let seed_dir = tmp.path().join("www");
+    let mut torrent = make_content(&seed_dir, &SIZES);
+    let Some(fast) = lighttpd(&seed_dir, &tmp.path().join("httpd"), None) else {
+        return;
+    };
+    let Some(slow) = lighttpd(&seed_dir, &tmp.path().join("httpd-slow"), Some(1)) else {
+        return;
+    };
+    let (peer, _seed) = seeder(tmp.path(), &torrent, seed_dir.clone()).await;
+    torrent.web_seeds = vec![url(&fast, "nothing-here/"), url(&slow, "")];
+    let s = session(&tmp.path().join("state")).await;
+    let h = add(&s, &torrent, tmp.path().join("dl"), vec![peer.local_addr()]).await;
+    complete(&h).await;
+    same_files(&seed_dir, &tmp.path().join("dl"), SIZES.len());
+    let seeds = h.web_seeds();
+    assert_eq!(seeds[0].downloaded, 0);
+    assert!(seeds[0].failures > 0);
+    assert!(
+        seeds[0]
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("404")),
+        "{:?}",
+        seeds[0].last_error
+    );
+}
