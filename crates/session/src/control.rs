@@ -140,9 +140,12 @@ impl TorrentHandle {
     /// Changes one file's priority while running (0 skips it, 1–7 low to
     /// high, 4 normal); requests for pieces no longer wanted are cancelled.
     pub fn set_file_priority(&self, file: usize, priority: u8) -> Result<(), SessionError> {
-        self.shared
+        let set = self
+            .shared
             .with_engine(|e, now| e.set_file_priority(file, priority, now))
-            .map_err(|e| SessionError::Torrent(e.to_string()))
+            .map_err(|e| SessionError::Torrent(e.to_string()));
+        self.shared.web_seeds.wanted_changed();
+        set
     }
 
     /// This torrent's own rate limits in bytes per second (`None`:

@@ -371,6 +371,8 @@ impl TorrentShared {
                             .ban(slot.addr);
                     }
                     let _ = slot.close.send(true);
+                } else {
+                    self.web_seeds.dropped(peer, banned);
                 }
             }
             Event::PieceVerified(_) => {

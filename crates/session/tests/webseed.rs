@@ -99,17 +99,16 @@ async fn a_web_seed_with_wrong_bytes_is_banned_and_the_peer_completes() {
     let tmp = tempfile::tempdir().unwrap();
     let seed_dir = tmp.path().join("seed");
     let mut torrent = make_content(&seed_dir, &SIZES);
-    // The web server's copy is wrong in a few places of every file.
+    // The web server's copy of the first file is wrong in every 16 KiB
+    // block (the first ranges asked for), the other files are right.
     let www = tmp.path().join("www");
     make_content(&www, &SIZES);
-    for i in 0..SIZES.len() {
-        let path = www.join(format!("content/f{i}.bin"));
-        let mut bytes = std::fs::read(&path).unwrap();
-        for at in [0, bytes.len() / 2, bytes.len() - 1] {
-            bytes[at] ^= 0x55;
-        }
-        std::fs::write(&path, bytes).unwrap();
+    let path = www.join("content/f0.bin");
+    let mut bytes = std::fs::read(&path).unwrap();
+    for at in (0..bytes.len()).step_by(16 * 1024) {
+        bytes[at] ^= 0x55;
     }
+    std::fs::write(&path, bytes).unwrap();
     let Some(server) = lighttpd(&www, &tmp.path().join("httpd"), None) else {
         return;
     };
@@ -154,4 +153,24 @@ async fn a_missing_and_a_crawling_web_seed_do_not_stop_the_download() {
         "{:?}",
         seeds[0].last_error
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redirected_web_seed_is_followed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let seed_dir = tmp.path().join("www");
+    let mut torrent = make_content(&seed_dir, &SIZES);
+    // Every file under /old/ answers 301 to where it really is.
+    let redirect = "server.modules += (\"mod_redirect\")\n\
+                    url.redirect = (\"^/old/(.*)$\" => \"/$1\")";
+    let Some(server) = lighttpd::lighttpd_with(&seed_dir, &tmp.path().join("httpd"), redirect)
+    else {
+        return;
+    };
+    torrent.web_seeds = vec![url(&server, "old/")];
+    let s = session(&tmp.path().join("state")).await;
+    let h = add(&s, &torrent, tmp.path().join("dl"), vec![]).await;
+    complete(&h).await;
+    same_files(&seed_dir, &tmp.path().join("dl"), SIZES.len());
+    assert_eq!(h.web_seeds()[0].failures, 0);
 }

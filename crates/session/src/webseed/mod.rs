@@ -19,6 +19,8 @@ mod worker;
 
 use std::sync::{Arc, Mutex, PoisonError};
 
+use shoal_swarm::PeerKey;
+
 use crate::torrent::TorrentShared;
 
 /// Concurrent requests to one web seed (one connection each).
@@ -48,9 +50,19 @@ pub struct WebSeedStatus {
 #[derive(Debug, Default)]
 pub(crate) struct WebSeeds {
     seeds: Mutex<Vec<WebSeedStatus>>,
+    /// Each seed's picker source, by index into `seeds`.
+    keys: Mutex<Vec<PeerKey>>,
+    /// Bumped when what is wanted may have grown (file priorities): wakes
+    /// workers that sleep because nothing wanted was missing.
+    wanted: tokio::sync::watch::Sender<u64>,
 }
 
 impl WebSeeds {
+    /// File priorities changed: workers with nothing to do look again.
+    pub fn wanted_changed(&self) {
+        self.wanted.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
     fn update<R>(&self, index: usize, f: impl FnOnce(&mut WebSeedStatus) -> R) -> Option<R> {
         let mut seeds = self.seeds.lock().unwrap_or_else(PoisonError::into_inner);
         seeds.get_mut(index).map(f)
@@ -64,13 +76,33 @@ impl WebSeeds {
             .clone()
     }
 
-    fn register(&self, url: &str) -> usize {
+    fn register(&self, url: &str, key: PeerKey) -> usize {
         let mut seeds = self.seeds.lock().unwrap_or_else(PoisonError::into_inner);
         seeds.push(WebSeedStatus {
             url: url.to_owned(),
             ..WebSeedStatus::default()
         });
+        self.keys
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(key);
         seeds.len() - 1
+    }
+
+    /// The engine dropped `key` (`Event::Disconnect` for a key with no
+    /// connection); if it is a web seed that sent bad data, it is marked
+    /// banned now, whatever its workers are waiting on.
+    pub fn dropped(&self, key: PeerKey, banned: bool) {
+        let index = self
+            .keys
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .position(|k| *k == key);
+        if let Some(i) = index.filter(|_| banned) {
+            self.update(i, |s| s.banned = true);
+            self.wanted_changed();
+        }
     }
 
     fn is_banned(&self, index: usize) -> bool {
@@ -89,12 +121,12 @@ pub(crate) fn start(shared: &Arc<TorrentShared>) {
         .cloned()
         .collect();
     for url in urls {
-        let index = shared.web_seeds.register(&url);
         // One picker source per server, shared by its workers: the picker
         // then never hands two of them the same block (endgame duplicates
         // from one server would only fetch the bytes twice), and blame
         // falls on the server.
         let key = shared.with_engine(|e, _| e.add_web_seed());
+        let index = shared.web_seeds.register(&url, key);
         for _ in 0..WORKERS_PER_SEED {
             tokio::spawn(worker::run(Arc::clone(shared), key, index, url.clone()));
         }

@@ -33,6 +33,7 @@ const BLOCK: u64 = 16 * 1024;
 /// the seed is banned.
 pub(crate) async fn run(shared: Arc<TorrentShared>, key: PeerKey, index: usize, url: String) {
     let mut stopping = shared.stopping.subscribe();
+    let mut wanted = shared.web_seeds.wanted.subscribe();
     let mut client = Client::default();
     let mut backoff = Backoff::new(Duration::from_secs(5), Duration::from_secs(300));
     let mut batch = MIN_BATCH;
@@ -47,6 +48,17 @@ pub(crate) async fn run(shared: Arc<TorrentShared>, key: PeerKey, index: usize, 
         }
         let blocks = shared.with_engine(|e, _| e.web_seed_requests(key, batch));
         if blocks.is_empty() {
+            if shared.with_engine(|e, _| e.is_complete()) {
+                // Nothing wanted is missing: nothing to fetch until file
+                // priorities change (or the torrent stops). No polling, and
+                // the server's connection is let go.
+                client.reset();
+                tokio::select! {
+                    _ = stopping.changed() => {}
+                    _ = wanted.changed() => {}
+                }
+                continue;
+            }
             tokio::select! {
                 _ = stopping.changed() => {}
                 () = tokio::time::sleep(IDLE_POLL) => {}

@@ -31,6 +31,14 @@ fn lighttpd_path() -> Option<PathBuf> {
 /// Starts lighttpd on `root`; `kbytes_per_sec` throttles each connection.
 /// `None` when lighttpd is not installed (a panic under CI).
 pub fn lighttpd(root: &Path, conf_dir: &Path, kbytes_per_sec: Option<u32>) -> Option<Lighttpd> {
+    let throttle = kbytes_per_sec
+        .map(|k| format!("connection.kbytes-per-second = {k}\n"))
+        .unwrap_or_default();
+    lighttpd_with(root, conf_dir, &throttle)
+}
+
+/// [`lighttpd`] with more configuration lines (`extra`).
+pub fn lighttpd_with(root: &Path, conf_dir: &Path, extra: &str) -> Option<Lighttpd> {
     let Some(bin) = lighttpd_path() else {
         assert!(
             !std::env::var("CI").is_ok_and(|v| v == "true"),
@@ -46,12 +54,9 @@ pub fn lighttpd(root: &Path, conf_dir: &Path, kbytes_per_sec: Option<u32>) -> Op
         .unwrap()
         .port();
     std::fs::create_dir_all(conf_dir).unwrap();
-    let throttle = kbytes_per_sec
-        .map(|k| format!("connection.kbytes-per-second = {k}\n"))
-        .unwrap_or_default();
     let conf = format!(
         "server.document-root = \"{}\"\nserver.bind = \"127.0.0.1\"\nserver.port = {port}\n\
-         server.errorlog = \"{}/error.log\"\n{throttle}",
+         server.errorlog = \"{}/error.log\"\n{extra}\n",
         root.display(),
         conf_dir.display()
     );
