@@ -1,5 +1,6 @@
-//! The generic HTTP(S) client: one GET per connection over `http://` or
-//! `https://` (rustls), every reply bounded in size and time. Trackers
+//! The generic HTTP(S) client: hyper's HTTP/1.1 client, one GET per
+//! connection over `http://` or `https://` (rustls), every reply bounded in
+//! size and time (web seeds keep connections open: `webseed/http.rs`). Trackers
 //! announce and scrape with it ([`crate::tracker`]); the daemon downloads
 //! `.torrent` files with [`http_get_following`].
 
