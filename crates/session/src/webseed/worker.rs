@@ -75,6 +75,11 @@ pub(crate) async fn run(shared: Arc<TorrentShared>, key: PeerKey, index: usize, 
                 backoff.reset();
                 shared.web_seeds.update(index, |s| s.failures = 0);
                 batch = next_batch(bytes, started.elapsed());
+                // Without peers the timer task sleeps until the torrent's own
+                // deadlines; pieces verified here must arm its resume save.
+                if shared.resume_dirty() && shared.with_engine(|e, _| e.peer_count() == 0) {
+                    shared.timers.kick(Arc::clone(&shared));
+                }
                 continue;
             }
             Err(err) => {
