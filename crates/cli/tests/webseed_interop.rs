@@ -44,6 +44,11 @@ fn shoal_downloads_from_a_web_seed_and_a_libtorrent_seed_at_once() {
     cmd.arg("--peer").arg(format!("127.0.0.1:{sp}"));
     let mut leech = Proc::spawn("shoal-leech", &mut cmd, tmp.path());
     leech.wait_success(Duration::from_secs(90));
+    assert!(
+        leech.stderr().contains("of it from web seeds"),
+        "{}",
+        leech.describe()
+    );
     assert_verified(&torrent, &out);
     assert_same_tree(&content, &out.join("content"));
 
