@@ -32,6 +32,7 @@ mod timers;
 mod torrent;
 mod tracker;
 mod webseed;
+mod webseed_status;
 
 pub use clock::now_unix;
 pub use config::{SessionConfig, TorrentOptions};
@@ -47,4 +48,4 @@ pub use shoal_mse::Policy as EncryptionPolicy;
 pub use torrent::StorageFault;
 pub use torrent::{TorrentHandle, TorrentStats};
 pub use tracker::{AnnounceStatus, ScrapeResult, SwarmCounts, scrape};
-pub use webseed::WebSeedStatus;
+pub use webseed_status::WebSeedStatus;

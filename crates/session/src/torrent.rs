@@ -113,7 +113,7 @@ pub(crate) struct TorrentShared {
     /// deadlines, so a first peer or a learned address must kick it.
     idle: AtomicBool,
     /// BEP 19 web seeds and what they are doing (`webseed/`).
-    pub web_seeds: crate::webseed::WebSeeds,
+    pub web_seeds: crate::webseed_status::WebSeeds,
 }
 
 /// What a torrent takes from its session: the peer cap, the shared rate
@@ -171,7 +171,7 @@ impl TorrentShared {
             announces: crate::tracker::AnnounceLog::default(),
             fault: watch::Sender::new(fault::FaultState::default()),
             timers,
-            web_seeds: crate::webseed::WebSeeds::default(),
+            web_seeds: crate::webseed_status::WebSeeds::default(),
             idle: AtomicBool::new(true),
         })
     }

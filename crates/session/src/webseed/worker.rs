@@ -33,7 +33,7 @@ const BLOCK: u64 = 16 * 1024;
 /// the seed is banned.
 pub(crate) async fn run(shared: Arc<TorrentShared>, key: PeerKey, index: usize, url: String) {
     let mut stopping = shared.stopping.subscribe();
-    let mut wanted = shared.web_seeds.wanted.subscribe();
+    let mut wanted = shared.web_seeds.watch_wanted();
     let mut client = Client::default();
     let mut backoff = Backoff::new(Duration::from_secs(5), Duration::from_secs(300));
     let mut batch = MIN_BATCH;
