@@ -1,8 +1,9 @@
 //! `shoal download` from a BEP 19 web seed (Debian's lighttpd, serving byte
 //! ranges on 127.0.0.1) and a libtorrent seed at once: both deliver, and
 //! the download is checked byte for byte. Both sources are throttled so
-//! neither finishes alone. Fails, never skips, under `CI=true` when a tool
-//! is missing.
+//! neither finishes alone. Hybrid and v2 torrents made by `shoal create`
+//! download from a web seed alone (pad files, piece-aligned files). Fails,
+//! never skips, under `CI=true` when a tool is missing.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 mod common;
@@ -61,4 +62,41 @@ fn shoal_downloads_from_a_web_seed_and_a_libtorrent_seed_at_once() {
         from_libtorrent < total,
         "the web seed sent nothing (libtorrent sent it all): {last}"
     );
+}
+
+/// `shoal create --<format> --webseed URL`, then `shoal download` with the
+/// web seed as the only source; pad files (hybrid) and piece-aligned files
+/// (v2) map onto the server's files.
+fn web_seed_only(format: &str) {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    let content = make_content(&src, "3", 5, "content");
+    let Some(httpd) = lighttpd::lighttpd(&src, &tmp.path().join("httpd"), None) else {
+        return;
+    };
+    let url = format!("http://127.0.0.1:{}", httpd.port);
+    let torrent = tmp.path().join("content.torrent");
+    shoal_create(
+        &content,
+        &torrent,
+        &[format, "--webseed", &url, "--piece-size", "32KiB"],
+    );
+    let [lp] = free_ports(1)[..] else { panic!() };
+    let out = tmp.path().join("dl");
+    let mut cmd = shoal_download(&torrent, &out, &tmp.path().join("state"), lp);
+    cmd.arg("--no-dht");
+    let mut leech = Proc::spawn("shoal-leech", &mut cmd, tmp.path());
+    leech.wait_success(Duration::from_secs(60));
+    assert_verified(&torrent, &out);
+    assert_same_tree(&content, &out.join("content"));
+}
+
+#[test]
+fn a_hybrid_torrent_downloads_from_a_web_seed_alone() {
+    web_seed_only("--hybrid");
+}
+
+#[test]
+fn a_v2_torrent_downloads_from_a_web_seed_alone() {
+    web_seed_only("--v2");
 }
