@@ -147,6 +147,17 @@ async function loadDetail() {
       li.textContent = text;
       trackers.append(li);
     }
+    const seeds = $("webseeds"); seeds.replaceChildren();
+    $("webseeds-title").hidden = !(d.web_seeds || []).length;
+    for (const w of d.web_seeds || []) {
+      const li = document.createElement("li");
+      let text = w.url + " · " + bytes(w.downloaded);
+      if (w.banned) text += " · banned: sent bad data";
+      else if (w.sending) text += " · sending";
+      else if (w.failures) text += " · failing: " + (w.last_error || "");
+      li.textContent = text;
+      seeds.append(li);
+    }
   } catch (e) {
     message(e.message, true);
   } finally {
