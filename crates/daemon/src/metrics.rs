@@ -140,8 +140,8 @@ fn peers_by_encryption(d: &crate::Daemon, out: &mut String) {
     );
 }
 
-/// Web seeds of running torrents by state (`sending`: a request receiving
-/// data; `banned`: sent data that failed a check; `failing`: its last
+/// Web seeds of running torrents by state (`sending`: a request in flight;
+/// `banned`: sent data that failed a check; `failing`: its last
 /// request failed; `idle`: none of those), and the bytes they delivered.
 fn web_seeds(d: &crate::Daemon, out: &mut String) {
     let (mut sending, mut banned, mut failing, mut idle, mut bytes) = (0, 0, 0, 0, 0u64);

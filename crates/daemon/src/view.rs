@@ -297,7 +297,7 @@ pub struct TrackerView {
 pub struct WebSeedView {
     /// The URL from the torrent's `url-list` or the magnet link's `ws=`.
     pub url: String,
-    /// Whether a request to it is receiving data now.
+    /// Whether a request to it is in flight now.
     pub sending: bool,
     /// Payload bytes it delivered since the torrent started.
     pub downloaded: u64,

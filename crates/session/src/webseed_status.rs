@@ -11,8 +11,8 @@ use shoal_swarm::PeerKey;
 pub struct WebSeedStatus {
     /// The URL from the torrent's `url-list` (or the magnet link's `ws=`).
     pub url: String,
-    /// Requests now receiving data from it (Transmission's
-    /// `webseedsSendingToUs` counts seeds where this is above 0).
+    /// Requests to it in flight (Transmission's `webseedsSendingToUs`
+    /// counts seeds where this is above 0).
     pub sending: usize,
     /// Payload bytes received from it.
     pub downloaded: u64,

@@ -28,6 +28,10 @@ const MIN_BATCH: usize = 4;
 const MAX_BATCH: usize = 256;
 /// Bytes of a block.
 const BLOCK: u64 = 16 * 1024;
+/// A run may take this long, plus its length at [`MIN_RATE`].
+const RUN_TIME: Duration = Duration::from_secs(60);
+/// Bytes per second below which a run is given up on.
+const MIN_RATE: u64 = 1024;
 
 /// Runs one worker of web seed `index` at `url` until the torrent stops or
 /// the seed is banned.
@@ -128,13 +132,18 @@ async fn fetch(
     shared.web_seeds.update(index, |s| s.sending += 1);
     let mut total = 0;
     for run in plan(url, &shared.torrent.info, blocks) {
-        total += fetch_run(shared, key, index, client, &run).await?;
+        // However the server paces its bytes, a run ends in bounded time:
+        // a trickle just above the idle timeout must not hold a worker.
+        let deadline = RUN_TIME + Duration::from_secs(run.len() / MIN_RATE);
+        total += tokio::time::timeout(deadline, fetch_run(shared, key, index, client, &run))
+            .await
+            .map_err(|_| FetchError::Timeout)??;
     }
     Ok(total)
 }
 
 /// Fetches one run, handing each block to the engine as soon as its bytes
-/// are in.
+/// are in; only the bytes of the block being received are kept.
 async fn fetch_run(
     shared: &Arc<TorrentShared>,
     key: PeerKey,
@@ -142,9 +151,9 @@ async fn fetch_run(
     client: &mut Client,
     run: &Run,
 ) -> Result<u64, FetchError> {
-    let len = usize::try_from(run.len()).unwrap_or(usize::MAX);
-    let mut buf: Vec<u8> = Vec::with_capacity(len);
-    let mut handed = Handed::default();
+    let mut buf: Vec<u8> = Vec::new();
+    let mut received = 0u64;
+    let mut handed = 0usize;
     for part in &run.parts {
         match part {
             Source::Zeros(n) => buf.resize(buf.len() + *n as usize, 0),
@@ -159,12 +168,13 @@ async fn fetch_run(
                     let take = data.len().min(want - got);
                     buf.extend_from_slice(data.get(..take).unwrap_or_default());
                     got += take;
+                    received += take as u64;
                     shared.limits.down.consume(take).await;
                     shared.own_limits.down.consume(take).await;
                     shared
                         .web_seeds
                         .update(index, |s| s.downloaded += take as u64);
-                    handed.hand_over(shared, key, run, &buf);
+                    handed = hand_over(shared, key, run, handed, &mut buf);
                 }
                 // A range reply that ends where we stopped leaves the
                 // connection ready for the next request; anything else
@@ -179,46 +189,44 @@ async fn fetch_run(
                 }
             }
         }
-        handed.hand_over(shared, key, run, &buf);
+        handed = hand_over(shared, key, run, handed, &mut buf);
     }
-    Ok(buf.len() as u64)
+    Ok(received)
 }
 
-/// How many of a run's blocks went to the engine, and where the next starts.
-#[derive(Default)]
-struct Handed {
-    blocks: usize,
-    offset: usize,
-}
-
-impl Handed {
-    /// Hands every block whose bytes are all in `buf` to the engine.
-    fn hand_over(&mut self, shared: &Arc<TorrentShared>, key: PeerKey, run: &Run, buf: &[u8]) {
-        let start = self.blocks;
-        let mut end = start;
-        let mut offset = self.offset;
-        while let Some(b) = run.blocks.get(end) {
-            let next = offset + b.length as usize;
-            if next > buf.len() {
-                break;
-            }
-            offset = next;
-            end += 1;
+/// Hands the run's blocks from index `from` on whose bytes are all at the
+/// front of `buf` to the engine, drops those bytes, and returns the index
+/// of the first block not handed over.
+fn hand_over(
+    shared: &Arc<TorrentShared>,
+    key: PeerKey,
+    run: &Run,
+    from: usize,
+    buf: &mut Vec<u8>,
+) -> usize {
+    let mut end = from;
+    let mut used = 0;
+    while let Some(b) = run.blocks.get(end) {
+        let next = used + b.length as usize;
+        if next > buf.len() {
+            break;
         }
-        if end == start {
-            return;
-        }
-        let mut at = self.offset;
-        shared.with_engine(|e, now| {
-            for b in run.blocks.get(start..end).unwrap_or_default() {
-                let next = at + b.length as usize;
-                if let Some(data) = buf.get(at..next) {
-                    e.web_seed_block(key, *b, data, now);
-                }
-                at = next;
-            }
-        });
-        self.blocks = end;
-        self.offset = offset;
+        used = next;
+        end += 1;
     }
+    if end == from {
+        return from;
+    }
+    shared.with_engine(|e, now| {
+        let mut at = 0;
+        for b in run.blocks.get(from..end).unwrap_or_default() {
+            let next = at + b.length as usize;
+            if let Some(data) = buf.get(at..next) {
+                e.web_seed_block(key, *b, data, now);
+            }
+            at = next;
+        }
+    });
+    buf.drain(..used);
+    end
 }
