@@ -86,3 +86,18 @@ fn a_failed_fetch_frees_its_blocks_for_another_source() {
     assert!(!e.has_web_seed(b));
     assert!(!e.web_seed_requests(a, 1000).is_empty());
 }
+
+#[test]
+fn raised_pieces_are_asked_of_a_web_seed_first() {
+    let (mut e, _) = engine(1_000_000);
+    let now = Duration::ZERO;
+    let ws = e.add_web_seed();
+    let last = e.have().len() - 1;
+    for p in last - 2..=last {
+        e.set_piece_priority(p, 7, now).unwrap();
+        assert_eq!(e.piece_priority(p), 7);
+    }
+    let blocks = e.web_seed_requests(ws, 5);
+    let pieces: std::collections::BTreeSet<u32> = blocks.iter().map(|b| b.piece).collect();
+    assert_eq!(pieces, (last - 2..=last).collect(), "{blocks:?}");
+}

@@ -28,6 +28,7 @@ mod rate;
 mod secure;
 mod session;
 mod startup;
+pub mod stream;
 mod timers;
 mod torrent;
 mod tracker;

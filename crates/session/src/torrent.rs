@@ -114,6 +114,8 @@ pub(crate) struct TorrentShared {
     idle: AtomicBool,
     /// BEP 19 web seeds and what they are doing (`webseed/`).
     pub web_seeds: crate::webseed_status::WebSeeds,
+    /// Bumped per verified piece: streaming reads wait on it (`stream.rs`).
+    pub verified: watch::Sender<u64>,
 }
 
 /// What a torrent takes from its session: the peer cap, the shared rate
@@ -172,6 +174,7 @@ impl TorrentShared {
             fault: watch::Sender::new(fault::FaultState::default()),
             timers,
             web_seeds: crate::webseed_status::WebSeeds::default(),
+            verified: watch::Sender::new(0),
             idle: AtomicBool::new(true),
         })
     }
@@ -377,6 +380,7 @@ impl TorrentShared {
             }
             Event::PieceVerified(_) => {
                 self.unsaved.fetch_add(1, Ordering::Relaxed);
+                self.verified.send_modify(|n| *n = n.wrapping_add(1));
             }
             Event::Completed => {
                 let shared = Arc::clone(self);

@@ -174,3 +174,39 @@ async fn a_redirected_web_seed_is_followed() {
     same_files(&seed_dir, &tmp.path().join("dl"), SIZES.len());
     assert_eq!(h.web_seeds()[0].failures, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_near_the_end_is_served_before_the_download_completes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let seed_dir = tmp.path().join("www");
+    let mut torrent = make_content(&seed_dir, &SIZES);
+    // About 200 KB/s in all: the whole torrent takes some 18 s.
+    let Some(server) = lighttpd(&seed_dir, &tmp.path().join("httpd"), Some(100)) else {
+        return;
+    };
+    torrent.web_seeds = vec![url(&server, "")];
+    let s = session(&tmp.path().join("state")).await;
+    let h = add(&s, &torrent, tmp.path().join("dl"), vec![]).await;
+    // The last 100 kB of the last file: its pieces are raised and fetched
+    // first, so the read is answered long before the rest is in.
+    let len = SIZES[2] as u64;
+    let t0 = std::time::Instant::now();
+    let bytes = tokio::time::timeout(
+        Duration::from_secs(60),
+        h.read_range(2, len - 100_000, 100_000),
+    )
+    .await
+    .expect("read timed out")
+    .unwrap();
+    eprintln!("read answered after {:?}", t0.elapsed());
+    assert!(
+        h.stats().pieces_have < h.stats().pieces_total,
+        "the read waited for the whole torrent ({:?})",
+        t0.elapsed()
+    );
+    let want = std::fs::read(seed_dir.join("content/f2.bin")).unwrap();
+    assert!(bytes == want[want.len() - 100_000..], "wrong bytes");
+    // Past the end: nothing; a missing file: an error.
+    assert!(h.read_range(2, len, 10).await.unwrap().is_empty());
+    assert!(h.read_range(9, 0, 10).await.is_err());
+}

@@ -30,6 +30,31 @@ impl Engine {
         Ok(())
     }
 
+    /// Sets one piece's priority (0 skips it, 1–7 low to high): a streaming
+    /// read raises the pieces it waits for, so they are picked first
+    /// among new pieces. Requests for a piece no longer wanted are cancelled.
+    pub fn set_piece_priority(
+        &mut self,
+        piece: u32,
+        priority: u8,
+        now: Duration,
+    ) -> Result<(), EngineError> {
+        let cancelled = self
+            .picker
+            .set_piece_priority(piece, shoal_swarm::Priority(priority))?;
+        self.cancel_requests(cancelled, now);
+        for key in self.keys() {
+            self.update_interest(key, now);
+        }
+        self.fill_all(now);
+        Ok(())
+    }
+
+    /// A piece's priority (see [`Engine::set_piece_priority`]).
+    pub fn piece_priority(&self, piece: u32) -> u8 {
+        self.picker.piece_priority(piece).0
+    }
+
     /// Withdraws requests the picker no longer wants answered.
     fn cancel_requests(&mut self, cancelled: Vec<(PeerKey, BlockRequest)>, now: Duration) {
         for (key, req) in cancelled {

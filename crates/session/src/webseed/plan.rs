@@ -77,8 +77,10 @@ fn space_start(info: &Info, b: &BlockRequest) -> u64 {
 }
 
 /// Groups `blocks` into runs and maps each onto files of web seed `base`.
-pub(crate) fn plan(base: &str, info: &Info, mut blocks: Vec<BlockRequest>) -> Vec<Run> {
-    blocks.sort_by_key(|b| (b.piece, b.offset));
+/// The picker's order is kept (its first blocks are the most urgent: a
+/// streaming read's raised pieces); a block joins the run before it when it
+/// follows it in piece space.
+pub(crate) fn plan(base: &str, info: &Info, blocks: Vec<BlockRequest>) -> Vec<Run> {
     let mut runs: Vec<Vec<BlockRequest>> = Vec::new();
     let mut end = None;
     for b in blocks {
@@ -178,6 +180,18 @@ mod tests {
     }
 
     #[test]
+    fn the_pickers_order_is_kept() {
+        let i = info(&[(&["t", "a"], 200_000, false)], false);
+        let runs = plan(
+            "http://h/",
+            &i,
+            vec![block(5, 0, 16384), block(0, 0, 16384)],
+        );
+        assert_eq!(runs.len(), 2);
+        assert_eq!(runs[0].blocks[0].piece, 5);
+    }
+
+    #[test]
     fn urls_for_single_and_multi_file_torrents() {
         let single = info(&[(&["a b.iso"], 10, false)], true);
         assert_eq!(
@@ -204,12 +218,12 @@ mod tests {
             ],
             false,
         );
-        // Out of order on purpose; piece 0's two blocks and piece 1's first
-        // follow each other, piece 2's block stands alone.
+        // Piece 0's two blocks and piece 1's first follow each other,
+        // piece 2's block stands alone.
         let blocks = vec![
-            block(1, 0, 16384),
-            block(0, 16384, 16384),
             block(0, 0, 16384),
+            block(0, 16384, 16384),
+            block(1, 0, 16384),
             block(2, 0, 7232),
         ];
         let runs = plan("http://h/", &i, blocks);

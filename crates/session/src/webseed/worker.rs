@@ -78,7 +78,7 @@ pub(crate) async fn run(shared: Arc<TorrentShared>, key: PeerKey, index: usize, 
             Ok(bytes) => {
                 backoff.reset();
                 shared.web_seeds.update(index, |s| s.failures = 0);
-                batch = next_batch(bytes, started.elapsed());
+                batch = next_batch(batch, bytes, started.elapsed());
                 // Without peers the timer task sleeps until the torrent's own
                 // deadlines; pieces verified here must arm its resume save.
                 if shared.resume_dirty() && shared.with_engine(|e, _| e.peer_count() == 0) {
@@ -113,11 +113,16 @@ pub(crate) async fn run(shared: Arc<TorrentShared>, key: PeerKey, index: usize, 
     shared.with_engine(|e, now| e.remove_web_seed(key, now));
 }
 
-/// The next batch size from the last one's speed.
-fn next_batch(bytes: u64, took: Duration) -> usize {
+/// The next batch size from the last one's speed, at most twice the last:
+/// a server's first bytes often come in a burst (a throttled one too), and
+/// a batch sized by a burst would hold the seed's blocks for long, out of
+/// reach of a streaming read that raises other pieces.
+fn next_batch(last: usize, bytes: u64, took: Duration) -> usize {
     let rate = bytes as f64 / took.as_secs_f64().max(0.001);
     let blocks = (rate * BATCH_TIME.as_secs_f64() / BLOCK as f64) as usize;
-    blocks.clamp(MIN_BATCH, MAX_BATCH)
+    blocks
+        .min(last.saturating_mul(2))
+        .clamp(MIN_BATCH, MAX_BATCH)
 }
 
 /// Fetches `blocks` run by run; returns the bytes received.

@@ -47,36 +47,58 @@ pub fn lighttpd_with(root: &Path, conf_dir: &Path, extra: &str) -> Option<Lightt
         eprintln!("lighttpd not installed: skipping");
         return None;
     };
-    // A free port: bound and released, then handed to the server.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
     std::fs::create_dir_all(conf_dir).unwrap();
-    let conf = format!(
-        "server.document-root = \"{}\"\nserver.bind = \"127.0.0.1\"\nserver.port = {port}\n\
-         server.errorlog = \"{}/error.log\"\n{extra}\n",
-        root.display(),
-        conf_dir.display()
-    );
-    let conf_path = conf_dir.join("lighttpd.conf");
-    std::fs::write(&conf_path, conf).unwrap();
-    let child = Command::new(bin)
-        .arg("-D")
-        .arg("-f")
-        .arg(&conf_path)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let server = Lighttpd { child, port };
-    // Up when it accepts a connection (an external process: no event to await).
-    for _ in 0..500 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Some(server);
+    // A free port is bound and released, then handed to the server; another
+    // test's server may take it first, so each server names itself in its
+    // `Server` header and is asked who it is. A server that lost the port
+    // exits, and another port is tried.
+    for attempt in 0..20 {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let tag = format!("shoal-test-{}-{port}-{attempt}", std::process::id());
+        let conf = format!(
+            "server.document-root = \"{}\"\nserver.bind = \"127.0.0.1\"\nserver.port = {port}\n\
+             server.errorlog = \"{}/error.log\"\nserver.tag = \"{tag}\"\n{extra}\n",
+            root.display(),
+            conf_dir.display()
+        );
+        let conf_path = conf_dir.join("lighttpd.conf");
+        std::fs::write(&conf_path, conf).unwrap();
+        let child = Command::new(&bin)
+            .arg("-D")
+            .arg("-f")
+            .arg(&conf_path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut server = Lighttpd { child, port };
+        // Up when it answers as itself (an external process: no event to await).
+        for _ in 0..500 {
+            if server.child.try_wait().unwrap().is_some() {
+                break;
+            }
+            if answers_as(port, &tag) {
+                return Some(server);
+            }
+            std::thread::sleep(Duration::from_millis(10));
         }
-        std::thread::sleep(Duration::from_millis(10));
     }
-    panic!("lighttpd did not start on port {port}");
+    panic!("lighttpd did not start");
+}
+
+/// Whether the server on `port` sends `Server: <tag>`.
+fn answers_as(port: u16, tag: &str) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+    let _ = s.write_all(b"HEAD / HTTP/1.0\r\n\r\n");
+    let mut reply = Vec::new();
+    let _ = s.read_to_end(&mut reply);
+    String::from_utf8_lossy(&reply).contains(&format!("Server: {tag}"))
 }
