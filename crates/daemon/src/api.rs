@@ -186,6 +186,7 @@ async fn torrent(
                 None => error(StatusCode::NOT_FOUND, "not_found", "torrent is gone"),
             };
         }
+        (Method::GET, ["streams"]) => return streams(ctx, id),
         (Method::DELETE, []) => {
             let delete_data = query
                 .split('&')
@@ -227,6 +228,34 @@ async fn torrent(
         },
         Err(e) => daemon_error(&e),
     }
+}
+
+/// The stream URL of each file of torrent `id` (`stream.rs`), with the
+/// token a media player needs.
+fn streams(ctx: &Ctx, id: u32) -> Response<Body> {
+    let Some(snap) = ctx.daemon.snapshot(id) else {
+        return error(StatusCode::NOT_FOUND, "not_found", "torrent is gone");
+    };
+    let Some(torrent) = &snap.torrent else {
+        return json(StatusCode::OK, &json!([]));
+    };
+    let hash = snap.record.info_hash.to_ascii_lowercase();
+    let files: Vec<_> = torrent
+        .info
+        .files
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| !f.attr.pad)
+        .map(|(index, f)| {
+            json!({
+                "index": index,
+                "name": f.display_path(),
+                "length": f.length,
+                "url": crate::stream::url(&ctx.security.csrf_token, &hash, index),
+            })
+        })
+        .collect();
+    json(StatusCode::OK, &files)
 }
 
 async fn add(ctx: &Ctx, req: Request<Incoming>) -> Response<Body> {

@@ -22,6 +22,7 @@ mod service;
 mod snapshot;
 mod sse;
 mod store;
+mod stream;
 mod sync_log;
 mod transmission;
 mod ui;

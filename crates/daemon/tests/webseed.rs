@@ -22,6 +22,30 @@ fn get(addr: std::net::SocketAddr, id: &Value, fields: &[&str]) -> Value {
     v["arguments"]["torrents"][0].clone()
 }
 
+/// A GET whose body is bytes (the common helper reads text): status,
+/// lowercased head, body.
+fn get_bytes(
+    addr: std::net::SocketAddr,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> (u16, String, Vec<u8>) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).unwrap();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    let split = out.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&out[..split]).to_ascii_lowercase();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, head, out[split + 4..].to_vec())
+}
+
 /// Polls `field` of torrent `id` until it equals `want` (20 s at most).
 fn wait_for(addr: std::net::SocketAddr, id: &Value, field: &str, want: Value) {
     let start = Instant::now();
@@ -84,4 +108,100 @@ fn a_web_seed_shows_in_transmission_native_api_and_metrics() {
         std::fs::read(d.downloads.join("w/f1.bin")).unwrap(),
         std::fs::read(www.join("w/f1.bin")).unwrap()
     );
+}
+
+#[test]
+fn files_stream_with_ranges_and_tokens() {
+    let tmp = tempfile::tempdir().unwrap();
+    let www = tmp.path().join("www");
+    common::write_complete(&www, "s");
+    let Some(httpd) = lighttpd::lighttpd(&www, &tmp.path().join("httpd"), None) else {
+        return;
+    };
+    let url = format!("http://127.0.0.1:{}/", httpd.port);
+    let d = server(|c| {
+        c.dht = false;
+        c.username = Some("u".into());
+        c.password = Some("p".into());
+    });
+    let basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode("u:p")
+    );
+    let auth = [("Authorization", basic.as_str())];
+    let (_, _, session) = request(d.addr, "GET", "/api/v1/session", &auth, b"");
+    let session: Value = serde_json::from_str(&session).unwrap();
+    let csrf = session["csrf_token"].as_str().unwrap().to_owned();
+    let meta = base64::engine::general_purpose::STANDARD
+        .encode(torrent_bytes_with_web_seeds("s", vec![url]));
+    let body = json!({ "metainfo": meta }).to_string();
+    let (status, _, added) = request(
+        d.addr,
+        "POST",
+        "/api/v1/torrents",
+        &[("Authorization", &basic), ("X-Shoal-Csrf", &csrf)],
+        body.as_bytes(),
+    );
+    assert_eq!(status, 201, "{added}");
+    let id = serde_json::from_str::<Value>(&added).unwrap()["id"].clone();
+    // Streams are served while the torrent runs.
+    let start = Instant::now();
+    loop {
+        let (_, _, t) = request(d.addr, "GET", &format!("/api/v1/torrents/{id}"), &auth, b"");
+        let status = serde_json::from_str::<Value>(&t).unwrap()["status"].clone();
+        if status == "downloading" || status == "seeding" {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "{t}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (status, _, list) = request(
+        d.addr,
+        "GET",
+        &format!("/api/v1/torrents/{id}/streams"),
+        &auth,
+        b"",
+    );
+    assert_eq!(status, 200, "{list}");
+    let list: Value = serde_json::from_str(&list).unwrap();
+    assert_eq!(list[1]["name"], "s/f1.bin", "{list}");
+    let stream = list[1]["url"].as_str().unwrap().to_owned();
+    let want = std::fs::read(www.join("s/f1.bin")).unwrap();
+
+    // A player: no credentials, the token in the URL, a range near the end.
+    let (status, head, got) = get_bytes(d.addr, &stream, &[("Range", "bytes=60000-69999")]);
+    assert_eq!(status, 206, "{head}");
+    assert!(
+        head.contains("content-range: bytes 60000-69999/70000"),
+        "{head}"
+    );
+    assert!(head.contains("accept-ranges: bytes"), "{head}");
+    assert!(
+        head.contains("content-type: application/octet-stream"),
+        "{head}"
+    );
+    assert!(got == want[60_000..], "wrong bytes");
+    // The whole file, and a range past its end.
+    let (status, _, got) = get_bytes(d.addr, &stream, &[]);
+    assert_eq!(status, 200);
+    assert!(got == want, "wrong bytes");
+    let (status, head, _) = request(d.addr, "GET", &stream, &[("Range", "bytes=70000-")], b"");
+    assert_eq!(status, 416);
+    assert!(head.contains("content-range: bytes */70000"), "{head}");
+    // Without the token (or with another file's) and without credentials: refused.
+    let bare = stream.split('?').next().unwrap().to_owned();
+    let (status, _, _) = request(d.addr, "GET", &bare, &[], b"");
+    assert_eq!(status, 401);
+    let other = list[0]["url"]
+        .as_str()
+        .unwrap()
+        .split_once('?')
+        .unwrap()
+        .1
+        .to_owned();
+    let (status, _, _) = request(d.addr, "GET", &format!("{bare}?{other}"), &[], b"");
+    assert_eq!(status, 401);
+    // With credentials the token is not needed.
+    let (status, _, _) = request(d.addr, "GET", &bare, &auth, b"");
+    assert_eq!(status, 200);
 }

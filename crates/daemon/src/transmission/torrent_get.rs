@@ -125,7 +125,7 @@ fn mode_number(mode: Option<LimitMode>, own: bool) -> u8 {
 
 /// A MIME type from a file name's extension (the common ones), for
 /// `primaryMimeType`.
-fn mime_of(name: &str) -> &'static str {
+pub(crate) fn mime_of(name: &str) -> &'static str {
     let ext = name
         .rsplit_once('.')
         .map(|(_, e)| e.to_ascii_lowercase())
