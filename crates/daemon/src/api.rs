@@ -236,10 +236,11 @@ fn streams(ctx: &Ctx, id: u32) -> Response<Body> {
     let Some(snap) = ctx.daemon.snapshot(id) else {
         return error(StatusCode::NOT_FOUND, "not_found", "torrent is gone");
     };
-    let Some(torrent) = &snap.torrent else {
-        return json(StatusCode::OK, &json!([]));
-    };
     let hash = snap.record.info_hash.to_ascii_lowercase();
+    let secret = &ctx.security.csrf_token;
+    let Some(torrent) = &snap.torrent else {
+        return json(StatusCode::OK, &json!({ "playlist": null, "files": [] }));
+    };
     let files: Vec<_> = torrent
         .info
         .files
@@ -251,11 +252,15 @@ fn streams(ctx: &Ctx, id: u32) -> Response<Body> {
                 "index": index,
                 "name": f.display_path(),
                 "length": f.length,
-                "url": crate::stream::url(&ctx.security.csrf_token, &hash, index),
+                "url": crate::stream::url(secret, &hash, index),
             })
         })
         .collect();
-    json(StatusCode::OK, &files)
+    let playlist = crate::stream::playlist_url(secret, &hash);
+    json(
+        StatusCode::OK,
+        &json!({ "playlist": playlist, "files": files }),
+    )
 }
 
 async fn add(ctx: &Ctx, req: Request<Incoming>) -> Response<Body> {

@@ -42,6 +42,20 @@ pub(crate) fn url(secret: &str, hash_hex: &str, index: usize) -> String {
     )
 }
 
+/// The token of the torrent's playlist (one past the last file index is
+/// never a file's: `usize::MAX` stands for the playlist).
+fn playlist_token(secret: &str, hash_hex: &str) -> String {
+    token(secret, hash_hex, usize::MAX)
+}
+
+/// The playlist URL (path and token) of `hash_hex`: every file, in order.
+pub(crate) fn playlist_url(secret: &str, hash_hex: &str) -> String {
+    format!(
+        "/stream/{hash_hex}.m3u?token={}",
+        playlist_token(secret, hash_hex)
+    )
+}
+
 /// Answers `/stream/{rest}`; `authorized` says whether the caller's
 /// credentials passed (else the token must).
 pub(crate) async fn handle(
@@ -53,19 +67,23 @@ pub(crate) async fn handle(
     if req.method() != Method::GET && req.method() != Method::HEAD {
         return error(StatusCode::METHOD_NOT_ALLOWED, "method", "GET or HEAD");
     }
-    let Some((hash, index)) = rest
-        .split_once('/')
-        .and_then(|(h, i)| Some((h.to_ascii_lowercase(), i.parse::<usize>().ok()?)))
-    else {
-        return error(StatusCode::NOT_FOUND, "not_found", "no such stream");
-    };
     let given = req
         .uri()
         .query()
         .unwrap_or("")
         .split('&')
         .find_map(|kv| kv.strip_prefix("token="))
-        .unwrap_or("");
+        .unwrap_or("")
+        .to_owned();
+    if let Some(hash) = rest.strip_suffix(".m3u") {
+        return playlist(ctx, &req, &hash.to_ascii_lowercase(), &given, authorized);
+    }
+    let Some((hash, index)) = rest
+        .split_once('/')
+        .and_then(|(h, i)| Some((h.to_ascii_lowercase(), i.parse::<usize>().ok()?)))
+    else {
+        return error(StatusCode::NOT_FOUND, "not_found", "no such stream");
+    };
     let expected = token(&ctx.security.csrf_token, &hash, index);
     if !authorized && !crate::security::constant_time_eq(given.as_bytes(), expected.as_bytes()) {
         return error(
@@ -140,6 +158,59 @@ pub(crate) async fn handle(
         }
     }
     resp
+}
+
+/// An M3U playlist of the torrent's files with absolute stream URLs (the
+/// request's Host, already checked against `allowed_hosts`).
+fn playlist(
+    ctx: &Ctx,
+    req: &Request<Incoming>,
+    hash: &str,
+    given: &str,
+    authorized: bool,
+) -> Response<Body> {
+    let secret = &ctx.security.csrf_token;
+    let expected = playlist_token(secret, hash);
+    if !authorized && !crate::security::constant_time_eq(given.as_bytes(), expected.as_bytes()) {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "credentials or the playlist's token required",
+        );
+    }
+    let d = &ctx.daemon;
+    let Some(torrent) = d
+        .resolve(hash)
+        .and_then(|id| d.snapshot(id))
+        .and_then(|s| s.torrent)
+    else {
+        return error(StatusCode::NOT_FOUND, "not_found", "no such torrent");
+    };
+    let host = req
+        .headers()
+        .get(hyper::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("127.0.0.1");
+    let mut out = String::from("#EXTM3U\n");
+    for (index, f) in torrent
+        .info
+        .files
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| !f.attr.pad)
+    {
+        // Names are one line each: line breaks in a name would add entries.
+        let name: String = f
+            .display_path()
+            .chars()
+            .filter(|c| !c.is_control())
+            .collect();
+        out.push_str(&format!(
+            "#EXTINF:-1,{name}\nhttp://{host}{}\n",
+            url(secret, hash, index)
+        ));
+    }
+    crate::web::response(StatusCode::OK, "audio/x-mpegurl", out)
 }
 
 /// One `bytes=` range of a file of `length` bytes, as `start..end`; `None`

@@ -163,9 +163,16 @@ fn files_stream_with_ranges_and_tokens() {
         b"",
     );
     assert_eq!(status, 200, "{list}");
-    let list: Value = serde_json::from_str(&list).unwrap();
-    assert_eq!(list[1]["name"], "s/f1.bin", "{list}");
+    let streams: Value = serde_json::from_str(&list).unwrap();
+    let list = &streams["files"];
+    assert_eq!(list[1]["name"], "s/f1.bin", "{streams}");
     let stream = list[1]["url"].as_str().unwrap().to_owned();
+    // The playlist names both files with absolute URLs.
+    let playlist = streams["playlist"].as_str().unwrap();
+    let (status, head, m3u) = request(d.addr, "GET", playlist, &[], b"");
+    assert_eq!(status, 200, "{head}");
+    assert!(m3u.starts_with("#EXTM3U\n#EXTINF:-1,s/f0.bin\n"), "{m3u}");
+    assert!(m3u.contains(&format!("http://{}{stream}", d.addr)), "{m3u}");
     let want = std::fs::read(www.join("s/f1.bin")).unwrap();
 
     // A player: no credentials, the token in the URL, a range near the end.
