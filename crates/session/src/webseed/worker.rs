@@ -70,10 +70,17 @@ pub(crate) async fn run(shared: Arc<TorrentShared>, key: PeerKey, index: usize, 
             continue;
         }
         let started = Instant::now();
-        let result = fetch(&shared, key, index, &url, &mut client, blocks).await;
+        // A torrent that stops (or is removed) drops the request at once.
+        let result = tokio::select! {
+            r = fetch(&shared, key, index, &url, &mut client, blocks) => r,
+            _ = stopping.changed() => Err(FetchError::Malformed("the torrent stopped".into())),
+        };
         shared
             .web_seeds
             .update(index, |s| s.sending = s.sending.saturating_sub(1));
+        if *stopping.borrow() {
+            break;
+        }
         let wait = match result {
             Ok(bytes) => {
                 backoff.reset();
