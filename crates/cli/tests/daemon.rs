@@ -1144,3 +1144,49 @@ fn the_encryption_flag_sets_the_daemon_policy() {
     );
     assert_eq!(v["arguments"]["encryption"], "required", "{v}");
 }
+
+#[test]
+fn shoal_stream_prints_the_stream_urls_of_a_daemon_torrent() {
+    let tmp = tempfile::tempdir().unwrap();
+    let content = tmp.path().join("content");
+    write_content(&content.join("a.bin"), 40_000, 1);
+    write_content(&content.join("sub/b.bin"), 30_000, 2);
+    let torrent = tmp.path().join("content.torrent");
+    shoal_create(&content, &torrent, &[]);
+    let mut d = start_daemon(
+        tmp.path(),
+        "daemon",
+        &tmp.path().join("state"),
+        &tmp.path().join("dl"),
+    );
+    add_torrent(d.api, &torrent, true);
+    let hash = info_hash(&torrent);
+    let out = run_ok(
+        shoal()
+            .arg("stream")
+            .arg(&torrent)
+            .args(["--rpc", &d.api.to_string()])
+            .env_remove("SHOAL_USERNAME")
+            .env_remove("SHOAL_PASSWORD")
+            .env("XDG_CONFIG_HOME", tmp.path().join("no-config")),
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert!(
+        lines[0].starts_with(&format!(
+            "playlist  http://{}/stream/{hash}.m3u?token=",
+            d.api
+        )),
+        "{text}"
+    );
+    assert!(
+        lines[1].starts_with(&format!(
+            "0  content/a.bin  http://{}/stream/{hash}/0?token=",
+            d.api
+        )),
+        "{text}"
+    );
+    assert!(lines[2].contains("content/sub/b.bin"), "{text}");
+    d.proc.stop();
+}

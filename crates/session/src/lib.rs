@@ -39,7 +39,7 @@ pub use clock::now_unix;
 pub use config::{SessionConfig, TorrentOptions};
 pub use dht::{Dht, DhtConfig, DhtStats};
 pub use error::SessionError;
-pub use http::{HttpFetched, MAX_REDIRECTS, http_get, http_get_following};
+pub use http::{HttpFetched, MAX_REDIRECTS, http_get, http_get_authorized, http_get_following};
 pub use magnet::FetchedMetadata;
 pub use peer_summary::{PeerSummary, client_name};
 pub use peers::PeerSource;

@@ -12,7 +12,8 @@ use http_body_util::{BodyExt, Empty};
 use hyper::body::Body as _;
 use hyper::client::conn::http1;
 use hyper::header::{
-    ACCEPT_ENCODING, CONNECTION, CONTENT_LENGTH, HOST, LOCATION, TRANSFER_ENCODING, USER_AGENT,
+    ACCEPT_ENCODING, AUTHORIZATION, CONNECTION, CONTENT_LENGTH, HOST, LOCATION, TRANSFER_ENCODING,
+    USER_AGENT,
 };
 use hyper::{Request, StatusCode};
 use hyper_util::rt::TokioIo;
@@ -49,15 +50,26 @@ pub(crate) async fn get_reply(
     timeout: Duration,
     max_body: usize,
 ) -> Result<Reply, HttpError> {
+    get_reply_with(url, timeout, max_body, None).await
+}
+
+/// [`get_reply`] with an `Authorization` header (the CLI asking the
+/// daemon's API).
+pub(crate) async fn get_reply_with(
+    url: &HttpUrl,
+    timeout: Duration,
+    max_body: usize,
+    authorization: Option<&str>,
+) -> Result<Reply, HttpError> {
     let max = max_body;
     let work = async {
         let addr = resolve(&url.host, url.port).await?;
         let stream = TcpStream::connect(addr).await?;
         if url.tls {
             let stream = tls::connect(&url.host, stream).await?;
-            exchange(url, stream, max).await
+            exchange(url, stream, max, authorization).await
         } else {
-            exchange(url, stream, max).await
+            exchange(url, stream, max, authorization).await
         }
     };
     let reply = tokio::time::timeout(timeout, work)
@@ -73,7 +85,12 @@ pub(crate) async fn get_reply(
 /// (status line, headers, `Content-Length`, chunked bodies and the
 /// connection's end are its job) and reads a 200's body (at most `max`
 /// bytes) or a redirect's `Location`.
-async fn exchange<S>(url: &HttpUrl, stream: S, max: usize) -> Result<Reply, HttpError>
+async fn exchange<S>(
+    url: &HttpUrl,
+    stream: S,
+    max: usize,
+    authorization: Option<&str>,
+) -> Result<Reply, HttpError>
 where
     S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
@@ -90,7 +107,11 @@ where
     } else {
         format!("{}:{}", url.host, url.port)
     };
-    let request = Request::get(url.target.as_str())
+    let mut request = Request::get(url.target.as_str());
+    if let Some(value) = authorization {
+        request = request.header(AUTHORIZATION, value);
+    }
+    let request = request
         .header(HOST, host)
         .header(USER_AGENT, concat!("shoal/", env!("CARGO_PKG_VERSION")))
         .header(ACCEPT_ENCODING, "identity")
