@@ -102,6 +102,8 @@ function render() {
 }
 
 let detailBusy = false;
+let streams = [];
+let streamsOf = null;
 async function loadDetail() {
   if (!selected || detailBusy) return;
   detailBusy = true;
@@ -113,11 +115,25 @@ async function loadDetail() {
     $("detail-name").textContent = d.name;
     $("detail-info").textContent = d.info_hash + " · " + bytes(d.total_size) + " · " + d.pieces_total + " pieces of " + bytes(d.piece_size) + " · in " + d.download_dir;
     drawPieces(d);
+    // Stream URLs (with their tokens) change only with the torrent.
+    if (streamsOf !== d.info_hash) {
+      const s = await fetch("/api/v1/torrents/" + d.info_hash + "/streams");
+      streams = s.ok ? (await s.json()).files || [] : [];
+      streamsOf = d.info_hash;
+    }
     const files = $("files").querySelector("tbody");
     files.replaceChildren();
     for (const f of d.files) {
       const tr = document.createElement("tr");
-      tr.append(cell(f.name), cell(bytes(f.length)), cell(f.length ? (100 * f.bytes_completed / f.length).toFixed(1) + "%" : "100%"));
+      const name = cell(f.name);
+      const stream = streams.find((x) => x.index === f.index);
+      if (stream && d.status !== "stopped") {
+        // Plays (or opens) in the browser while it downloads.
+        const a = document.createElement("a");
+        a.href = stream.url; a.target = "_blank"; a.textContent = " ▶"; a.title = "stream";
+        name.append(a);
+      }
+      tr.append(name, cell(bytes(f.length)), cell(f.length ? (100 * f.bytes_completed / f.length).toFixed(1) + "%" : "100%"));
       const td = document.createElement("td");
       const sel = document.createElement("select");
       for (const [v, label] of [[0, "skip"], [2, "low"], [4, "normal"], [6, "high"]]) {

@@ -70,6 +70,14 @@ try {
   await page.locator("#files tbody tr").first().waitFor({ timeout: 10000 });
   const done = await page.locator("#files tbody tr td:nth-child(3)").first().textContent();
   if (done !== "100.0%") throw new Error("file shows " + done + " done");
+  // Each file links to its stream, which serves the file's bytes by range.
+  const href = await page.locator("#files tbody tr td a").first().getAttribute("href", { timeout: 10000 });
+  if (!href || !href.startsWith("/stream/")) throw new Error("stream link " + href);
+  const part = await page.evaluate(async (u) => {
+    const r = await fetch(u, { headers: { Range: "bytes=0-9" } });
+    return r.status + " " + (await r.arrayBuffer()).byteLength;
+  }, href);
+  if (part !== "206 10") throw new Error("stream answered " + part);
   await page.screenshot({ path: join(shots, "daemon-ui.png"), fullPage: true });
 
   step("remove");
