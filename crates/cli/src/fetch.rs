@@ -38,9 +38,15 @@ pub(crate) fn report_complete(name: &str, handle: &TorrentHandle, started: Insta
     let stats = handle.stats();
     let fetched = stats.downloaded;
     let secs = started.elapsed().as_secs_f64();
+    let from_web: u64 = handle.web_seeds().iter().map(|w| w.downloaded).sum();
     if fetched > 0 {
+        let web = if from_web > 0 {
+            format!(", {} of it from web seeds", units::bytes(from_web))
+        } else {
+            String::new()
+        };
         eprintln!(
-            "{name}: complete, {} in {secs:.1} s ({})",
+            "{name}: complete, {} in {secs:.1} s ({}){web}",
             units::bytes(fetched),
             units::rate(fetched as f64 / secs.max(1e-3))
         );

@@ -127,7 +127,9 @@ impl Meters {
         self.down.record(now, stats.downloaded);
         self.up.record(now, stats.uploaded);
         let stalled = self.down.full() && self.down.rate().is_some_and(|r| r < 1.0);
-        let obstacle = if now >= GRACE {
+        // A web seed that is sending is a source, whatever the peers say.
+        let web_sending = handle.web_seeds().iter().any(|w| w.sending > 0);
+        let obstacle = if now >= GRACE && !web_sending {
             status::no_peers_reason(stats.peers, &handle.announces().0, dht)
                 .or_else(|| status::stall_reason(&stats, stalled))
         } else {

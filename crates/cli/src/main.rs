@@ -20,6 +20,7 @@ mod publish;
 mod runtime;
 mod sim;
 mod status;
+mod stream;
 mod units;
 mod verify;
 
@@ -55,6 +56,8 @@ enum Command {
     Info(info::InfoArgs),
     /// Simulate a swarm scenario on a virtual clock and compare it with the fluid bound.
     Sim(sim::SimArgs),
+    /// Print the stream URLs of a torrent in the running daemon (play while it downloads).
+    Stream(stream::StreamArgs),
     /// Run an HTTP + UDP tracker.
     Tracker(shoal_tracker::TrackerArgs),
     /// Hash-check downloaded data against a .torrent (exit 0 only if all is good).
@@ -67,6 +70,7 @@ fn main() -> ExitCode {
         Command::Create(args) => create::run(&args),
         Command::Daemon(args) => daemon::run(&args),
         Command::Demo(args) => demo::run(&args),
+        Command::Stream(args) => stream::run(&args),
         Command::Dht(args) => dht::run(&args),
         Command::Download(args) => download::run_download(&args),
         Command::Seed(args) => download::run_seed(&args),

@@ -1,7 +1,9 @@
 //! `shoal daemon` as a process on 127.0.0.1: driven by Debian's
 //! `transmission-remote`, by a real browser (Playwright + Chromium),
-//! restarted gracefully and with `kill -9` mid-download, and loaded with
-//! 1,000 idle torrents.
+//! restarted gracefully and with `kill -9` mid-download, loaded with
+//! 1,000 idle torrents, and streaming: `shoal stream` prints a torrent's
+//! URLs, and a range near the end of a 64 MiB file is served while a
+//! throttled libtorrent seed is still sending the rest.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 mod common;
@@ -12,7 +14,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{Proc, Tmpfs, free_ports, require, run_ok, shoal, shoal_create, spawn_http_tracker};
+use common::{
+    Proc, Tmpfs, free_ports, lt_peer, make_content, make_torrent, require, require_libtorrent,
+    run_ok, shoal, shoal_create, spawn_http_tracker,
+};
 use serde_json::Value;
 
 /// Deterministic bytes (xorshift), so content differs between files.
@@ -1193,4 +1198,119 @@ fn the_encryption_flag_sets_the_daemon_policy() {
         &serde_json::json!({ "method": "session-get", "arguments": { "fields": ["encryption"] } }),
     );
     assert_eq!(v["arguments"]["encryption"], "required", "{v}");
+}
+
+#[test]
+fn shoal_stream_prints_the_stream_urls_of_a_daemon_torrent() {
+    let tmp = tempfile::tempdir().unwrap();
+    let content = tmp.path().join("content");
+    write_content(&content.join("a.bin"), 40_000, 1);
+    write_content(&content.join("sub/b.bin"), 30_000, 2);
+    let torrent = tmp.path().join("content.torrent");
+    shoal_create(&content, &torrent, &[]);
+    let mut d = start_daemon(
+        tmp.path(),
+        "daemon",
+        &tmp.path().join("state"),
+        &tmp.path().join("dl"),
+    );
+    add_torrent(d.api, &torrent, true);
+    let hash = info_hash(&torrent);
+    let out = run_ok(
+        shoal()
+            .arg("stream")
+            .arg(&torrent)
+            .args(["--rpc", &d.api.to_string()])
+            .env_remove("SHOAL_USERNAME")
+            .env_remove("SHOAL_PASSWORD")
+            .env("XDG_CONFIG_HOME", tmp.path().join("no-config")),
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert!(
+        lines[0].starts_with(&format!(
+            "playlist  http://{}/stream/{hash}.m3u?token=",
+            d.api
+        )),
+        "{text}"
+    );
+    assert!(
+        lines[1].starts_with(&format!(
+            "0  content/a.bin  http://{}/stream/{hash}/0?token=",
+            d.api
+        )),
+        "{text}"
+    );
+    assert!(lines[2].contains("content/sub/b.bin"), "{text}");
+    d.proc.stop();
+}
+
+/// A GET whose body is bytes: status and body.
+fn get_bytes(addr: SocketAddr, path: &str, range: &str) -> (u16, Vec<u8>) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let req = format!(
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nRange: {range}\r\n\r\n"
+    );
+    s.write_all(req.as_bytes()).unwrap();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    let split = out.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&out[..split]).into_owned();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, out[split + 4..].to_vec())
+}
+
+#[test]
+fn a_range_near_the_end_is_served_while_a_libtorrent_seed_still_sends() {
+    require_libtorrent();
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    let content = make_content(&src, "64", 1, "movie.bin");
+    let torrent = tmp.path().join("movie.torrent");
+    make_torrent(&content, &torrent, 256);
+    let [sp] = free_ports(1)[..] else { panic!() };
+    // 2 MB/s: the whole file takes over 30 s.
+    let mut seed_cmd = lt_peer("seed", &torrent, &src, sp);
+    seed_cmd.args(["--timeout", "120", "--upload-limit", "2000000"]);
+    let mut seed = Proc::spawn("lt-seed", &mut seed_cmd, tmp.path());
+    seed.wait_event("ready", Duration::from_secs(30));
+
+    let downloads = tmp.path().join("downloads");
+    let mut d = start_daemon(tmp.path(), "daemon", &tmp.path().join("state"), &downloads);
+    let link = format!(
+        "magnet:?xt=urn:btih:{}&x.pe=127.0.0.1:{sp}",
+        info_hash(&torrent)
+    );
+    let (status, t) = call(
+        d.api,
+        "POST",
+        "/api/v1/torrents",
+        &serde_json::json!({ "magnet": link }),
+    );
+    assert_eq!(status, 201, "{t}");
+    let id = t["id"].as_u64().unwrap();
+    wait_torrent(&mut d, id, "downloading", Duration::from_secs(30), |t| {
+        t["has_metadata"] == true && t["status"] == "downloading"
+    });
+    let streams = get_json(d.api, &format!("/api/v1/torrents/{id}/streams"));
+    let url = streams["files"][0]["url"].as_str().unwrap().to_owned();
+    let data = std::fs::read(&content).unwrap();
+    let len = data.len();
+    // The last MB: its pieces are raised above the rest and come first.
+    let (status, got) = get_bytes(
+        d.api,
+        &url,
+        &format!("bytes={}-{}", len - 1_000_000, len - 1),
+    );
+    assert_eq!(status, 206);
+    assert!(got == data[len - 1_000_000..], "wrong bytes");
+    let t = get_json(d.api, &format!("/api/v1/torrents/{id}"));
+    assert!(
+        t["left_until_done"].as_u64().unwrap() > 0,
+        "the read waited for the whole file: {t}"
+    );
+    d.proc.stop();
+    seed.stop();
 }

@@ -137,6 +137,7 @@ async fn torrent(
                 None => error(StatusCode::NOT_FOUND, "not_found", "torrent is gone"),
             };
         }
+        (Method::GET, ["streams"]) => return streams(ctx, id),
         (Method::DELETE, []) => {
             let delete_data = query
                 .split('&')
@@ -178,6 +179,39 @@ async fn torrent(
         },
         Err(e) => daemon_error(&e),
     }
+}
+
+/// The stream URL of each file of torrent `id` (`stream.rs`), with the
+/// token a media player needs.
+fn streams(ctx: &Ctx, id: u32) -> Response<Body> {
+    let Some(snap) = ctx.daemon.snapshot(id) else {
+        return error(StatusCode::NOT_FOUND, "not_found", "torrent is gone");
+    };
+    let hash = snap.record.info_hash.to_ascii_lowercase();
+    let secret = &ctx.security.csrf_token;
+    let Some(torrent) = &snap.torrent else {
+        return json(StatusCode::OK, &json!({ "playlist": null, "files": [] }));
+    };
+    let files: Vec<_> = torrent
+        .info
+        .files
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| !f.attr.pad)
+        .map(|(index, f)| {
+            json!({
+                "index": index,
+                "name": f.display_path(),
+                "length": f.length,
+                "url": crate::stream::url(secret, &hash, index),
+            })
+        })
+        .collect();
+    let playlist = crate::stream::playlist_url(secret, &hash);
+    json(
+        StatusCode::OK,
+        &json!({ "playlist": playlist, "files": files }),
+    )
 }
 
 async fn add(ctx: &Ctx, req: Request<Incoming>) -> Response<Body> {

@@ -129,6 +129,11 @@ async fn handle(ctx: &Ctx, mut req: Request<Incoming>, peer: IpAddr) -> Response
         .headers()
         .get(hyper::header::AUTHORIZATION)
         .map(HeaderValue::as_bytes);
+    if let Some(rest) = path.strip_prefix("/stream/") {
+        // Media players carry no credentials: the stream's token stands in.
+        let authorized = ctx.security.authorized(auth);
+        return crate::stream::handle(ctx, req, rest, authorized).await;
+    }
     if !ctx.security.authorized(auth) {
         // A request without credentials is no guess (browsers and clients
         // send one first to learn that auth is needed).

@@ -23,6 +23,7 @@ mod session_api;
 mod snapshot;
 mod sse;
 mod store;
+mod stream;
 mod sync_log;
 mod transmission;
 mod ui;

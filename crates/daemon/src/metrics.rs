@@ -100,6 +100,7 @@ fn render(d: &crate::Daemon) -> String {
         let _ = writeln!(out, "shoal_torrents{{status=\"{label}\"}} {n}");
     }
     peers_by_encryption(d, &mut out);
+    web_seeds(d, &mut out);
     let _ = writeln!(
         out,
         "# HELP shoal_hash_failures_total Pieces that failed their hash check, over every run.\n\
@@ -143,5 +144,35 @@ fn peers_by_encryption(d: &crate::Daemon, out: &mut String) {
          shoal_peers_by_encryption{{encryption=\"rc4\"}} {rc4}\n\
          shoal_peers_by_encryption{{encryption=\"mse_plaintext\"}} {mse}\n\
          shoal_peers_by_encryption{{encryption=\"plaintext\"}} {plain}"
+    );
+}
+
+/// Web seeds of running torrents by state (`sending`: a request in flight;
+/// `banned`: sent data that failed a check; `failing`: its last
+/// request failed; `idle`: none of those), and the bytes they delivered.
+fn web_seeds(d: &crate::Daemon, out: &mut String) {
+    let (mut sending, mut banned, mut failing, mut idle, mut bytes) = (0, 0, 0, 0, 0u64);
+    for snapshot in d.snapshots() {
+        for s in snapshot.handle.iter().flat_map(|h| h.web_seeds()) {
+            bytes += s.downloaded;
+            match (s.banned, s.sending > 0, s.failures > 0) {
+                (true, _, _) => banned += 1,
+                (false, true, _) => sending += 1,
+                (false, false, true) => failing += 1,
+                (false, false, false) => idle += 1,
+            }
+        }
+    }
+    let _ = writeln!(
+        out,
+        "# HELP shoal_web_seeds Web seeds (BEP 19) of running torrents by state.\n\
+         # TYPE shoal_web_seeds gauge\n\
+         shoal_web_seeds{{state=\"sending\"}} {sending}\n\
+         shoal_web_seeds{{state=\"idle\"}} {idle}\n\
+         shoal_web_seeds{{state=\"failing\"}} {failing}\n\
+         shoal_web_seeds{{state=\"banned\"}} {banned}\n\
+         # HELP shoal_web_seed_downloaded_bytes Payload bytes web seeds delivered to the running torrents since they started.\n\
+         # TYPE shoal_web_seed_downloaded_bytes gauge\n\
+         shoal_web_seed_downloaded_bytes {bytes}"
     );
 }

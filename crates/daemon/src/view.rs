@@ -254,6 +254,8 @@ pub struct DetailView {
     pub trackers: Vec<Vec<String>>,
     /// Each tracker's last announce and scrape.
     pub tracker_stats: Vec<TrackerView>,
+    /// BEP 19 web seeds and what each is doing.
+    pub web_seeds: Vec<WebSeedView>,
     /// Verified pieces, base64 of a bitfield (first piece = high bit of the first byte).
     pub pieces: String,
     /// A magnet link.
@@ -291,6 +293,54 @@ pub struct TrackerView {
     pub leechers: Option<u32>,
     /// Completed downloads the tracker has seen.
     pub downloads: Option<u32>,
+}
+
+/// One web seed (BEP 19): its URL and, while the torrent runs, its work.
+#[derive(Debug, Clone, Serialize)]
+pub struct WebSeedView {
+    /// The URL from the torrent's `url-list` or the magnet link's `ws=`.
+    pub url: String,
+    /// Whether a request to it is in flight now.
+    pub sending: bool,
+    /// Payload bytes it delivered since the torrent started.
+    pub downloaded: u64,
+    /// Failed requests since the last that worked.
+    pub failures: u32,
+    /// It sent data that failed a hash check and is no longer used.
+    pub banned: bool,
+    /// Its last error.
+    pub last_error: Option<String>,
+}
+
+/// The web seeds of `e`: the session's status while it runs, else the
+/// torrent's list.
+pub(crate) fn web_seeds(e: &TorrentSnapshot) -> Vec<WebSeedView> {
+    if let Some(h) = &e.handle {
+        return h
+            .web_seeds()
+            .into_iter()
+            .map(|s| WebSeedView {
+                url: s.url,
+                sending: s.sending > 0,
+                downloaded: s.downloaded,
+                failures: s.failures,
+                banned: s.banned,
+                last_error: s.last_error,
+            })
+            .collect();
+    }
+    let urls = e.torrent.as_ref().map(|t| t.web_seeds.clone());
+    urls.unwrap_or_default()
+        .into_iter()
+        .map(|url| WebSeedView {
+            url,
+            sending: false,
+            downloaded: 0,
+            failures: 0,
+            banned: false,
+            last_error: None,
+        })
+        .collect()
 }
 
 /// The trackers of `e` with what is known of each.
@@ -341,6 +391,7 @@ pub(crate) fn detail(e: &TorrentSnapshot) -> DetailView {
             peers,
             trackers: e.trackers.clone(),
             tracker_stats: trackers(e),
+            web_seeds: web_seeds(e),
             pieces: String::new(),
             magnet: e.record.magnet.clone().unwrap_or_default(),
             comment: None,
@@ -390,6 +441,7 @@ pub(crate) fn detail(e: &TorrentSnapshot) -> DetailView {
         peers,
         trackers: torrent.trackers.clone(),
         tracker_stats: trackers(e),
+        web_seeds: web_seeds(e),
         pieces: base64::engine::general_purpose::STANDARD.encode(have.unwrap_or_default()),
         magnet: torrent.magnet().to_string(),
         comment: torrent.comment.clone(),

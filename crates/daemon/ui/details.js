@@ -15,6 +15,8 @@ let last = null;
 let tab = "general";
 const DRAW = { general: (d) => general(d), files: (d) => files(d), peers: (d) => peers(d), trackers: (d) => trackers(d), pieces: (d) => pieces(d) };
 let notify = () => {};
+/** Stream URLs (with their tokens) of the torrent they were read for. */
+let streams = { of: null, files: [] };
 
 const cell = (text, cls) => {
   const td = document.createElement("td");
@@ -90,6 +92,10 @@ async function load() {
     last = d;
     $("detail-name").textContent = d.name;
     // Only the tab in view is drawn (a torrent may have thousands of files).
+    if (tab === "files" && streams.of !== d.info_hash) {
+      const s = await api.get("/torrents/" + d.info_hash + "/streams");
+      streams = { of: d.info_hash, files: (s && s.files) || [] };
+    }
     DRAW[tab](d);
   } catch (e) {
     notify(e.message, true);
@@ -158,7 +164,15 @@ function files(d) {
   if (focused) return; // leave a priority being chosen alone
   body.replaceChildren(...d.files.map((f) => {
     const tr = document.createElement("tr");
-    tr.append(cell(f.name, "name"), cell(fmt.bytes(f.length)), cell(f.length ? fmt.percent(f.bytes_completed / f.length) : "100.0%"));
+    const name = cell(f.name, "name");
+    const stream = streams.files.find((x) => x.index === f.index);
+    if (stream && d.status !== "stopped") {
+      // Plays (or opens) in the browser while it downloads.
+      const a = document.createElement("a");
+      a.href = stream.url; a.target = "_blank"; a.textContent = " ▶"; a.title = "stream"; a.className = "stream";
+      name.append(a);
+    }
+    tr.append(name, cell(fmt.bytes(f.length)), cell(f.length ? fmt.percent(f.bytes_completed / f.length) : "100.0%"));
     const sel = document.createElement("select");
     sel.setAttribute("aria-label", "Priority of " + f.name);
     const near = PRIORITIES.reduce((a, b) => (Math.abs(b[0] - f.priority) < Math.abs(a[0] - f.priority) ? b : a));
@@ -193,6 +207,21 @@ function trackers(d) {
     const n = (v) => (v === null ? "?" : String(v));
     tr.append(cell(String(t.tier)), cell(t.url, "name"), cell(state), cell(n(t.seeders)), cell(n(t.leechers)));
     return tr;
+  }));
+  webSeeds(d);
+}
+
+function webSeeds(d) {
+  const seeds = d.web_seeds || [];
+  $("webseeds-title").hidden = seeds.length === 0;
+  $("webseeds").replaceChildren(...seeds.map((w) => {
+    const li = document.createElement("li");
+    let text = w.url + " · " + fmt.bytes(w.downloaded);
+    if (w.banned) text += " · banned: sent bad data";
+    else if (w.sending) text += " · sending";
+    else if (w.failures) text += " · failing: " + (w.last_error || "");
+    li.textContent = text;
+    return li;
   }));
 }
 

@@ -1,6 +1,6 @@
 //! The engine: peers, picker, choker and piece buffers of one torrent.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -20,6 +20,7 @@ mod handle;
 mod peer;
 mod pex;
 mod upload;
+mod webseed;
 
 pub(crate) use upload::OutputSet;
 
@@ -61,6 +62,8 @@ pub struct Engine {
     pub(crate) choker: Choker,
     blame: Blame,
     pub(crate) peers: BTreeMap<PeerKey, Peer>,
+    /// BEP 19 web seeds: picker sources without a wire connection (`webseed.rs`).
+    pub(crate) web_seeds: BTreeSet<PeerKey>,
     /// Frames peers' bytes (`Engine::handle_bytes`), knowing the piece count.
     pub(crate) decoder: Decoder,
     /// Peers whose outbox may hold bytes: every write to an outbox adds its
@@ -154,6 +157,7 @@ impl Engine {
             picker,
             choker,
             peers: BTreeMap::new(),
+            web_seeds: BTreeSet::new(),
             decoder: Decoder::with_piece_count(expected),
             has_output: OutputSet::default(),
             buffers: HashMap::new(),
@@ -325,6 +329,9 @@ impl Engine {
 
     /// Drops a peer for a protocol fault and tells the driver to close it.
     pub(crate) fn drop_peer(&mut self, peer: PeerKey, reason: String, banned: bool, now: Duration) {
+        if self.ban_web_seed(peer, now) {
+            return;
+        }
         self.remove_peer(peer, now);
         self.events.push_back(Event::Disconnect {
             peer,

@@ -83,8 +83,8 @@ pub struct V2FileHashes {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum BuildError {
-    /// Nothing to share.
-    #[error("no files")]
+    /// Nothing to share: no files, or only empty ones.
+    #[error("no data: no files, or only empty ones")]
     NoFiles,
     /// A piece length that is not a power of two in range.
     #[error(
@@ -225,7 +225,9 @@ impl TorrentSpec {
     }
 
     fn check(&self, hashes: &ContentHashes) -> Result<(), BuildError> {
-        if self.files.is_empty() || (self.single_file && self.files.len() != 1) {
+        // Only empty files is no content: parsers (ours, libtorrent's)
+        // refuse a torrent of total length 0.
+        if self.files.iter().all(|f| f.length == 0) || (self.single_file && self.files.len() != 1) {
             return Err(BuildError::NoFiles);
         }
         let pl = self.piece_length;

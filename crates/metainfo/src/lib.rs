@@ -26,4 +26,4 @@ pub use infohash::{InfoHashV1, InfoHashV2, InfoHashes, ParseHashError};
 pub use magnet::{Magnet, MagnetError};
 pub use path::PathError;
 pub use torrent::{TORRENT_LIMITS, Torrent, parse_info_bytes};
-pub use url::is_clean_url;
+pub use url::{is_clean_url, is_tracker_url, is_web_seed_url};

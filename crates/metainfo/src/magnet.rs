@@ -84,14 +84,17 @@ impl FromStr for Magnet {
         let mut m = Magnet::default();
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (key, raw) = pair.split_once('=').unwrap_or((pair, ""));
+            // Keys are matched in any case (`XT=`, `Dn=`), as libtorrent does.
+            let key = key.to_ascii_lowercase();
+            let key = key.as_str();
             // `+` is a space only in names; URLs keep it.
             let value = decode_value(key, raw, key == "dn")?;
             match key {
                 "xt" => m.add_exact_topic(&value)?,
                 k if k.starts_with("xt.") => m.add_exact_topic(&value)?,
                 "dn" => m.name = Some(value),
-                "tr" => push_url(&mut m.trackers, value),
-                "ws" => push_url(&mut m.web_seeds, value),
+                "tr" if crate::is_tracker_url(&value) => push_url(&mut m.trackers, value),
+                "ws" if crate::is_web_seed_url(&value) => push_url(&mut m.web_seeds, value),
                 "x.pe" => push_url(&mut m.peers, value),
                 "so" => m.select_only = parse_select_only(&value)?,
                 _ => {}
@@ -240,6 +243,19 @@ mod tests {
         assert_eq!(m.select_only, vec![0..=0, 2..=4, 7..=7]);
         let again: Magnet = m.to_string().parse().unwrap();
         assert_eq!(again, m);
+    }
+
+    #[test]
+    fn keys_in_any_case_and_junk_trackers_dropped() {
+        let s = format!(
+            "magnet:?XT=urn:btih:{HEX}&DN=n&Tr=udp://t:1&tr=ftp://t/x&tr=%3Cb%3Ehi%3C%2Fb%3E\
+             &tr=announce&WS=http://w/f&ws=ftp://w/f"
+        );
+        let m: Magnet = s.parse().unwrap();
+        assert_eq!(m.info_hashes.v1.unwrap().to_hex(), HEX);
+        assert_eq!(m.name.as_deref(), Some("n"));
+        assert_eq!(m.trackers, vec!["udp://t:1"]);
+        assert_eq!(m.web_seeds, vec!["http://w/f"]);
     }
 
     #[test]

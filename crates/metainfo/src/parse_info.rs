@@ -83,6 +83,15 @@ pub(crate) fn parse_info(info: &Value<'_>) -> Result<Info, MetainfoError> {
         single_file,
         v1_pieces: Vec::new(),
     };
+    // Nothing to download can never complete (libtorrent refuses it too:
+    // `zero.torrent`), and a zero-piece torrent breaks every "all pieces"
+    // invariant downstream.
+    if info.piece_space_end() == 0 {
+        return Err(MetainfoError::invalid(
+            "info.length",
+            "the torrent holds no data",
+        ));
+    }
     let expected = info.piece_space_end().div_ceil(piece_length);
     if expected > MAX_PIECES as u64 {
         return Err(MetainfoError::Limit {
@@ -154,6 +163,16 @@ fn symlink_target(
         .map_err(|reason| unsafe_path(&raw, reason))
 }
 
+/// A file's `length`: required and bounded, except for a BEP 47 symlink,
+/// which has no data of its own, so it takes no piece space whatever its
+/// `length` says and may omit it (libtorrent: `symlink_zero_size`).
+fn file_length(dict: &Value<'_>, attr: FileAttr, field: &str) -> Result<u64, MetainfoError> {
+    if attr.symlink {
+        return Ok(0);
+    }
+    req_uint(dict, "length", field, MAX_TOTAL_SIZE)
+}
+
 /// Advances a piece-space cursor, refusing totals above [`MAX_TOTAL_SIZE`].
 fn add_length(total: &mut u64, length: u64) -> Result<(), MetainfoError> {
     *total = total
@@ -170,8 +189,8 @@ fn add_length(total: &mut u64, length: u64) -> Result<(), MetainfoError> {
 /// v1 `length` (single file) or `files` (multi-file), offsets packed back to back.
 fn v1_files(info: &Value<'_>, name: &str) -> Result<(Vec<FileEntry>, bool), MetainfoError> {
     if info.get(b"files").is_none() {
-        let length = req_uint(info, "length", "info.length", MAX_TOTAL_SIZE)?;
         let attr = parse_attr(info);
+        let length = file_length(info, attr, "info.length")?;
         let file = FileEntry {
             path: vec![name.to_owned()],
             length,
@@ -203,10 +222,16 @@ fn v1_files(info: &Value<'_>, name: &str) -> Result<(Vec<FileEntry>, bool), Meta
         if entry.as_dict().is_none() {
             return Err(wrong(&field));
         }
-        let length = req_uint(entry, "length", &format!("{field}.length"), MAX_TOTAL_SIZE)?;
-        let raw = path_list(entry, "path", &format!("{field}.path"))?;
         let attr = parse_attr(entry);
-        let rel = sanitize_path(raw.iter().copied()).map_err(|reason| unsafe_path(&raw, reason))?;
+        let length = file_length(entry, attr, &format!("{field}.length"))?;
+        let rel = if attr.pad && entry.get(b"path").is_none() {
+            // A pad file without a path (libtorrent's `pad_file_no_path`):
+            // it is never written, so any name will do.
+            vec![".pad".to_owned(), length.to_string()]
+        } else {
+            let raw = path_list(entry, "path", &format!("{field}.path"))?;
+            sanitize_path(raw.iter().copied()).map_err(|reason| unsafe_path(&raw, reason))?
+        };
         let mut path = Vec::with_capacity(rel.len() + 1);
         path.push(name.to_owned());
         path.extend(rel);
@@ -248,17 +273,28 @@ fn v2_files(
         let rel = sanitize_path(raw_path.iter().copied())
             .map_err(|reason| unsafe_path(&raw_path, reason))?;
         let field = format!("info.file tree/{}", rel.join("/"));
-        let length = req_uint(node, "length", &format!("{field}.length"), MAX_TOTAL_SIZE)?;
-        let pieces_root = match opt_bytes(node, "pieces root", &format!("{field}.pieces root"))? {
-            Some(root) => Some(<[u8; 32]>::try_from(root).map_err(|_| {
-                MetainfoError::invalid(format!("{field}.pieces root"), "not 32 bytes")
-            })?),
-            None if length > 0 => {
-                return Err(MetainfoError::Missing(format!("{field}.pieces root")));
-            }
+        let attr = parse_attr(node);
+        if attr.pad {
+            // BEP 52 aligns files by piece boundaries, not pad files; a pad
+            // entry in a tree would be data no peer ever sends (libtorrent:
+            // `v2_invalid_pad_file`).
+            return Err(MetainfoError::invalid(field, "pad file in a v2 file tree"));
+        }
+        let length = file_length(node, attr, &format!("{field}.length"))?;
+        let root_field = format!("{field}.pieces root");
+        let pieces_root = match opt_bytes(node, "pieces root", &root_field)? {
+            Some(root) => Some(
+                <[u8; 32]>::try_from(root)
+                    .map_err(|_| MetainfoError::invalid(&root_field, "not 32 bytes"))?,
+            ),
+            None if length > 0 => return Err(MetainfoError::Missing(root_field)),
             None => None,
         };
-        let attr = parse_attr(node);
+        if length > 0 && pieces_root == Some([0; 32]) {
+            // An all-zero root is what a creator writes when it hashed nothing;
+            // no data can ever match it (libtorrent: `v2_zero_root`).
+            return Err(MetainfoError::invalid(root_field, "all zeros"));
+        }
         let path = if single {
             rel
         } else {
@@ -291,6 +327,16 @@ fn walk_tree<'v, 'a>(
     if prefix.len() > MAX_PATH_DEPTH {
         return Err(unsafe_path(prefix, PathError::TooDeep));
     }
+    // BEP 52 files lie in piece space in key order; the decoder is lenient
+    // about order elsewhere, but here unsorted or repeated keys would make
+    // two readers disagree on every file's offset (libtorrent refuses
+    // `v2_unordered_files`).
+    if entries
+        .windows(2)
+        .any(|w| matches!(w, [a, b] if a.0 >= b.0))
+    {
+        return Err(unsorted_tree(prefix));
+    }
     for (key, child) in entries {
         if key.is_empty() {
             // The "" key marks a file; it must be the only entry of its node.
@@ -318,6 +364,18 @@ fn walk_tree<'v, 'a>(
         prefix.pop();
     }
     Ok(())
+}
+
+fn unsorted_tree(prefix: &[&[u8]]) -> MetainfoError {
+    let at = prefix
+        .iter()
+        .map(|e| String::from_utf8_lossy(e))
+        .collect::<Vec<_>>()
+        .join("/");
+    MetainfoError::invalid(
+        "info.file tree",
+        format!("keys under {at:?} are not sorted or repeat"),
+    )
 }
 
 /// Checks a hybrid's v1 list against its v2 tree and copies the merkle roots over.

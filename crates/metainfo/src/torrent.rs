@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use shoal_bencode::{Limits, Mode, Value, decode};
+use shoal_bencode::{Limits, Mode, Value, decode, decode_prefix};
 
 use crate::fields::{opt_int, text, wrong};
 use crate::info::Info;
@@ -54,7 +54,10 @@ impl Torrent {
                 max: MAX_TORRENT_SIZE,
             });
         }
-        let root = decode(bytes, &TORRENT_LIMITS)?;
+        // Bytes after the top-level dictionary are ignored, as libtorrent
+        // and Transmission do: real release torrents end in a newline, BEP 3
+        // says nothing of it, and the info-hash covers only the info span.
+        let (root, _used) = decode_prefix(bytes, &TORRENT_LIMITS)?;
         if root.as_dict().is_none() {
             return Err(wrong("torrent"));
         }
@@ -168,6 +171,19 @@ fn url(v: &Value<'_>) -> Option<String> {
     (s.len() <= MAX_URL_LEN && crate::is_clean_url(s)).then(|| s.to_owned())
 }
 
+/// A tracker URL we can announce to (`url.rs`: http, https, udp).
+fn tracker_url(v: &Value<'_>) -> Option<String> {
+    url(v).filter(|u| crate::url::is_tracker_url(u))
+}
+
+/// A web seed URL: http(s) only; spaces are percent-encoded first, since
+/// some creators write them raw (libtorrent's `url_seed_multi_space`).
+fn web_seed_url(v: &Value<'_>) -> Option<String> {
+    let s = v.as_str()?.trim().replace(' ', "%20");
+    (s.len() <= MAX_URL_LEN && crate::is_clean_url(&s) && crate::url::is_web_seed_url(&s))
+        .then_some(s)
+}
+
 fn trackers(root: &Value<'_>) -> Vec<Vec<String>> {
     let mut seen = std::collections::HashSet::new();
     let mut budget = MAX_URLS;
@@ -187,7 +203,7 @@ fn trackers(root: &Value<'_>) -> Vec<Vec<String>> {
     for tier in tier_values {
         let urls: Vec<String> = tier
             .into_iter()
-            .filter_map(url)
+            .filter_map(tracker_url)
             .filter(|u| seen.insert(u.clone()))
             .take(budget)
             .collect();
@@ -204,8 +220,12 @@ fn web_seeds(root: &Value<'_>) -> Vec<String> {
         return Vec::new();
     };
     match v.as_list() {
-        Some(list) => list.iter().filter_map(url).take(MAX_URLS).collect(),
-        None => url(v).into_iter().collect(),
+        Some(list) => list
+            .iter()
+            .filter_map(web_seed_url)
+            .take(MAX_URLS)
+            .collect(),
+        None => web_seed_url(v).into_iter().collect(),
     }
 }
 

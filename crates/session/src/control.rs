@@ -140,9 +140,12 @@ impl TorrentHandle {
     /// Changes one file's priority while running (0 skips it, 1–7 low to
     /// high, 4 normal); requests for pieces no longer wanted are cancelled.
     pub fn set_file_priority(&self, file: usize, priority: u8) -> Result<(), SessionError> {
-        self.shared
+        let set = self
+            .shared
             .with_engine(|e, now| e.set_file_priority(file, priority, now))
-            .map_err(|e| SessionError::Torrent(e.to_string()))
+            .map_err(|e| SessionError::Torrent(e.to_string()));
+        self.shared.web_seeds.wanted_changed();
+        set
     }
 
     /// Switches sequential (in order) downloading on or off while running.
@@ -174,6 +177,11 @@ impl TorrentHandle {
     /// seconds; `None` before the first).
     pub fn announces(&self) -> (Vec<crate::AnnounceStatus>, Option<u64>) {
         self.shared.announces.snapshot()
+    }
+
+    /// The torrent's web seeds (BEP 19) and what each is doing.
+    pub fn web_seeds(&self) -> Vec<crate::WebSeedStatus> {
+        self.shared.web_seeds.snapshot()
     }
 
     /// The peers connected right now, with what the engine knows of each

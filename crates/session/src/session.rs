@@ -224,6 +224,7 @@ impl Session {
         {
             let _ = lsd.send(info_hash);
         }
+        crate::webseed::start(&shared);
         self.inner.timers.kick(shared);
         Ok(handle)
     }

@@ -112,6 +112,10 @@ pub(crate) struct TorrentShared {
     /// Armed without a peer: the timer task sleeps until the torrent's own
     /// deadlines, so a first peer or a learned address must kick it.
     idle: AtomicBool,
+    /// BEP 19 web seeds and what they are doing (`webseed/`).
+    pub web_seeds: crate::webseed_status::WebSeeds,
+    /// Bumped per verified piece: streaming reads wait on it (`stream.rs`).
+    pub verified: watch::Sender<u64>,
 }
 
 /// What a torrent takes from its session: the peer cap, the shared rate
@@ -169,6 +173,8 @@ impl TorrentShared {
             announces: crate::tracker::AnnounceLog::default(),
             fault: watch::Sender::new(fault::FaultState::default()),
             timers,
+            web_seeds: crate::webseed_status::WebSeeds::default(),
+            verified: watch::Sender::new(0),
             idle: AtomicBool::new(true),
         })
     }
@@ -368,10 +374,13 @@ impl TorrentShared {
                             .ban(slot.addr);
                     }
                     let _ = slot.close.send(true);
+                } else {
+                    self.web_seeds.dropped(peer, banned);
                 }
             }
             Event::PieceVerified(_) => {
                 self.unsaved.fetch_add(1, Ordering::Relaxed);
+                self.verified.send_modify(|n| *n = n.wrapping_add(1));
             }
             Event::Completed => {
                 let shared = Arc::clone(self);

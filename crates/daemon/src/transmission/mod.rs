@@ -19,6 +19,8 @@ mod torrent_detail;
 mod torrent_get;
 mod torrent_set;
 
+pub(crate) use torrent_get::mime_of;
+
 use hyper::body::Incoming;
 use hyper::header::{CONNECTION, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};

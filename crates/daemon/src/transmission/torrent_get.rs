@@ -125,7 +125,7 @@ fn mode_number(mode: Option<LimitMode>, own: bool) -> u8 {
 
 /// A MIME type from a file name's extension (the common ones), for
 /// `primaryMimeType`.
-fn mime_of(name: &str) -> &'static str {
+pub(crate) fn mime_of(name: &str) -> &'static str {
     let ext = name
         .rsplit_once('.')
         .map(|(_, e)| e.to_ascii_lowercase())
@@ -234,7 +234,7 @@ fn torrent_fields(
         "queue_position": v.queue_position,
         "labels": v.labels,
         "webseeds": torrent.map(|t| t.web_seeds.clone()).unwrap_or_default(),
-        "webseeds_sending_to_us": 0,
+        "webseeds_sending_to_us": crate::view::web_seeds(snap).iter().filter(|w| w.sending).count(),
         "comment": torrent.and_then(|t| t.comment.clone()).unwrap_or_default(),
         "creator": torrent.and_then(|t| t.created_by.clone()).unwrap_or_default(),
         "date_created": torrent.and_then(|t| t.creation_date).unwrap_or(0),

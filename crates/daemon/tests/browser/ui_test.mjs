@@ -102,6 +102,14 @@ try {
   step("files tab: progress and priority");
   await page.click("#tab-files");
   await page.locator("#files tbody tr td:nth-child(3)", { hasText: "100.0%" }).first().waitFor({ timeout: 5000 });
+  // Each file links to its stream, which serves the file's bytes by range.
+  const href = await page.locator("#files tbody tr td a.stream").first().getAttribute("href", { timeout: 10000 });
+  if (!href || !href.startsWith("/stream/")) throw new Error("stream link " + href);
+  const part = await page.evaluate(async (u) => {
+    const r = await fetch(u, { headers: { Range: "bytes=0-9" } });
+    return r.status + " " + (await r.arrayBuffer()).byteLength;
+  }, href);
+  if (part !== "206 10") throw new Error("stream answered " + part);
   await page.locator("#files tbody tr select").nth(1).selectOption({ label: "high" });
   await until("file priority high", async () => (await api("GET", "/torrents/" + hash)).files[1].priority === 6);
 

@@ -19,6 +19,11 @@ use shoal_metainfo::{ContentHashes, LayoutItem, NewFile, TorrentSpec, Version};
 
 /// A two-file v1 torrent whose content is not on disk.
 pub fn torrent_bytes(name: &str) -> Vec<u8> {
+    torrent_bytes_with_web_seeds(name, vec![])
+}
+
+/// [`torrent_bytes`] with a BEP 19 `url-list`.
+pub fn torrent_bytes_with_web_seeds(name: &str, web_seeds: Vec<String>) -> Vec<u8> {
     let sizes = [40_000usize, 70_000];
     let files = sizes
         .iter()
@@ -31,6 +36,7 @@ pub fn torrent_bytes(name: &str) -> Vec<u8> {
         .collect();
     let mut spec = TorrentSpec::new(name.into(), files, false, 16 * 1024);
     spec.version = Version::V1;
+    spec.web_seeds = web_seeds;
     let mut stream = Vec::new();
     for item in spec.layout() {
         if let LayoutItem::File(i) = item {

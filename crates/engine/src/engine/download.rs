@@ -39,6 +39,26 @@ impl Engine {
         Ok(())
     }
 
+    /// Sets one piece's priority (0 skips it, 1–7 low to high): a streaming
+    /// read raises the pieces it waits for, so they are picked first
+    /// among new pieces. Requests for a piece no longer wanted are cancelled.
+    pub fn set_piece_priority(
+        &mut self,
+        piece: u32,
+        priority: u8,
+        now: Duration,
+    ) -> Result<(), EngineError> {
+        let cancelled = self
+            .picker
+            .set_piece_priority(piece, shoal_swarm::Priority(priority))?;
+        self.cancel_requests(cancelled, now);
+        for key in self.keys() {
+            self.update_interest(key, now);
+        }
+        self.fill_all(now);
+        Ok(())
+    }
+
     /// Switches sequential (in order, for streaming) picking on or off.
     pub fn set_sequential(&mut self, on: bool, now: Duration) {
         self.picker.set_sequential(on);
@@ -48,6 +68,11 @@ impl Engine {
     /// Whether files' first and last pieces go first.
     pub fn first_last_priority(&self) -> bool {
         self.picker.first_last_priority()
+    }
+
+    /// A piece's priority (see [`Engine::set_piece_priority`]).
+    pub fn piece_priority(&self, piece: u32) -> u8 {
+        self.picker.piece_priority(piece).0
     }
 
     /// Withdraws requests the picker no longer wants answered.

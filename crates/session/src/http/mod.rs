@@ -1,5 +1,6 @@
-//! The generic HTTP(S) client: one GET per connection over `http://` or
-//! `https://` (rustls), every reply bounded in size and time. Trackers
+//! The generic HTTP(S) client: hyper's HTTP/1.1 client, one GET per
+//! connection over `http://` or `https://` (rustls), every reply bounded in
+//! size and time (web seeds keep connections open: `webseed/http.rs`). Trackers
 //! announce and scrape with it ([`crate::tracker`]); the daemon downloads
 //! `.torrent` files with [`http_get_following`].
 
@@ -10,8 +11,9 @@ mod url;
 
 use std::time::Duration;
 
-pub(crate) use client::{get, get_capped, get_reply};
+pub(crate) use client::{get, get_capped, get_reply, get_reply_with};
 pub(crate) use reply::Reply;
+pub(crate) use tls::connect as tls_connect;
 pub(crate) use url::{HttpUrl, split_host_port};
 
 /// Why a GET failed.
@@ -53,6 +55,25 @@ pub async fn http_get(
         ))));
     }
     Ok(body)
+}
+
+/// [`http_get`] with an `Authorization` header value (as the CLI sends
+/// the daemon's credentials); a redirect is an error.
+pub async fn http_get_authorized(
+    url: &str,
+    authorization: Option<&str>,
+    max_bytes: usize,
+    timeout: Duration,
+) -> Result<Vec<u8>, crate::SessionError> {
+    let fail = |e: HttpError| crate::SessionError::Http(format!("{url}: {e}"));
+    let target = HttpUrl::parse(url).map_err(fail)?;
+    match get_reply_with(&target, timeout, max_bytes, authorization)
+        .await
+        .map_err(fail)?
+    {
+        Reply::Body(body) => Ok(body),
+        Reply::Redirect(to) => Err(fail(HttpError::Status(format!("redirect to {to}")))),
+    }
 }
 
 /// Most redirects [`http_get_following`] follows.
