@@ -161,6 +161,7 @@ mod tests {
             connected_for: std::time::Duration::from_secs(3),
             mse: false,
             encrypted: false,
+            transport: shoal_session::Transport::Tcp,
         }
     }
 

@@ -8,13 +8,13 @@ use std::time::{Duration, Instant};
 use shoal_engine::{PeerHandshake, Progress, Refused};
 use shoal_mse::{Attempt, Cipher, Ciphers, Req2Index};
 use shoal_wire::{Handshake, MAX_MESSAGE_LEN};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::{Notify, watch};
 
 use crate::inner::Inner;
 use crate::mse::{self, MseError};
+use crate::stream::{PeerReader, PeerStream, PeerWriter};
 use crate::torrent::{PeerSlot, TorrentShared};
 
 /// Bytes read from a socket per call: large, so one read carries many messages.
@@ -67,7 +67,7 @@ impl HandshakeError {
 /// (already decrypted), and `ciphers`, when RC4 was chosen, encrypt what is
 /// written and decrypt what is read.
 pub(crate) async fn run_handshake(
-    stream: &mut TcpStream,
+    stream: &mut (impl AsyncRead + AsyncWrite + Unpin),
     core: &mut PeerHandshake,
     epoch: Instant,
     mut input: Vec<u8>,
@@ -123,7 +123,7 @@ pub(crate) async fn run_handshake(
 /// session serves, then the connection starts.
 pub(crate) async fn accept(
     inner: &Arc<Inner>,
-    mut stream: TcpStream,
+    mut stream: PeerStream,
     addr: SocketAddr,
 ) -> Result<(), HandshakeError> {
     let epoch = Instant::now();
@@ -224,10 +224,12 @@ async fn dial_once(
     attempt: Attempt,
 ) -> Result<(), HandshakeError> {
     let epoch = Instant::now();
-    let mut stream = tokio::time::timeout(connect_timeout, TcpStream::connect(addr))
-        .await
-        .map_err(|_| HandshakeError::ConnectTimeout)?
-        .map_err(HandshakeError::Connect)?;
+    let mut stream = PeerStream::Tcp(
+        tokio::time::timeout(connect_timeout, TcpStream::connect(addr))
+            .await
+            .map_err(|_| HandshakeError::ConnectTimeout)?
+            .map_err(HandshakeError::Connect)?,
+    );
     let (input, mut ciphers) = match attempt {
         Attempt::Encrypted => mse::dial(&mut stream, policy, shared.info_hash, epoch).await?,
         Attempt::Plaintext => (Vec::new(), None),
@@ -265,7 +267,7 @@ struct Link {
 /// opened the connection.
 fn start(
     shared: Arc<TorrentShared>,
-    stream: TcpStream,
+    stream: PeerStream,
     addr: SocketAddr,
     theirs: Handshake,
     rest: Vec<u8>,
@@ -283,7 +285,7 @@ fn start(
     if !admitted {
         return Err(Refused::Banned.into());
     }
-    let _ = stream.set_nodelay(true);
+    let transport = stream.transport();
     let (reader, writer) = stream.into_split();
     let encrypted = link.ciphers.is_some();
     let (encrypt, decrypt) = link.ciphers.map(|c| (c.send, c.recv)).unzip();
@@ -293,6 +295,7 @@ fn start(
         dialed,
         mse: link.mse,
         encrypted,
+        transport,
         wake: Notify::new(),
         close,
     });
@@ -327,7 +330,7 @@ async fn write_loop(
     shared: Arc<TorrentShared>,
     key: shoal_engine::PeerKey,
     slot: Arc<PeerSlot>,
-    mut writer: OwnedWriteHalf,
+    mut writer: PeerWriter,
     mut encrypt: Option<Cipher>,
     mut closed: watch::Receiver<bool>,
 ) {
@@ -359,7 +362,7 @@ async fn read_loop(
     shared: Arc<TorrentShared>,
     key: shoal_engine::PeerKey,
     slot: Arc<PeerSlot>,
-    mut reader: OwnedReadHalf,
+    mut reader: PeerReader,
     mut decrypt: Option<Cipher>,
     mut closed: watch::Receiver<bool>,
     rest: Vec<u8>,

@@ -28,6 +28,7 @@ mod rate;
 mod secure;
 mod session;
 mod startup;
+mod stream;
 mod timers;
 mod torrent;
 mod tracker;
@@ -43,6 +44,7 @@ pub use peers::PeerSource;
 pub use session::Session;
 /// The encryption (MSE/PE) policy of a session's peer connections.
 pub use shoal_mse::Policy as EncryptionPolicy;
+pub use stream::Transport;
 pub use torrent::StorageFault;
 pub use torrent::{TorrentHandle, TorrentStats};
 pub use tracker::{AnnounceStatus, ScrapeResult, SwarmCounts, scrape};

@@ -22,6 +22,7 @@ use tokio::task::JoinSet;
 use shoal_mse::Attempt;
 
 use crate::connection::{HandshakeError, run_handshake};
+use crate::stream::PeerStream;
 
 /// Peers asked at the same time.
 const PARALLEL: usize = 6;
@@ -132,8 +133,9 @@ async fn from_peer_once(
     attempt: Attempt,
 ) -> Result<Vec<u8>, PeerError> {
     let epoch = Instant::now();
-    let mut stream = TcpStream::connect(addr).await?;
-    let _ = stream.set_nodelay(true);
+    let tcp = TcpStream::connect(addr).await?;
+    let _ = tcp.set_nodelay(true);
+    let mut stream = PeerStream::Tcp(tcp);
     let (input, mut ciphers) = match attempt {
         Attempt::Encrypted => {
             crate::mse::dial(&mut stream, wanted.encryption, wanted.wire_id, epoch)

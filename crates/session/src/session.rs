@@ -14,6 +14,7 @@ use tokio::net::TcpListener;
 use crate::connection;
 use crate::inner::Inner;
 use crate::startup::initial_pieces;
+use crate::stream::PeerStream;
 use crate::torrent::{TorrentHandle, TorrentShared};
 use crate::{Dht, DhtConfig, SessionConfig, SessionError, TorrentOptions};
 
@@ -258,7 +259,7 @@ async fn accept_loop(inner: Arc<Inner>, listener: TcpListener) {
         };
         let inner = Arc::clone(&inner);
         tokio::spawn(async move {
-            if let Err(err) = connection::accept(&inner, stream, addr).await {
+            if let Err(err) = connection::accept(&inner, PeerStream::Tcp(stream), addr).await {
                 tracing::debug!(%addr, "inbound connection failed: {err}");
             }
         });
