@@ -32,6 +32,9 @@ pub struct SessionConfig {
     /// Encryption (MSE/PE) of peer connections: what to dial with, what to
     /// accept (`prefer`: try encrypted, accept plaintext).
     pub encryption: shoal_mse::Policy,
+    /// The transports to dial and accept (both by default; uTP is dialed
+    /// first).
+    pub transports: crate::Transports,
 }
 
 impl SessionConfig {
@@ -49,6 +52,7 @@ impl SessionConfig {
             max_download: None,
             dht: None,
             encryption: shoal_mse::Policy::default(),
+            transports: crate::Transports::default(),
         }
     }
 }

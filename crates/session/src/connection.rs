@@ -9,9 +9,10 @@ use shoal_engine::{PeerHandshake, Progress, Refused};
 use shoal_mse::{Attempt, Cipher, Ciphers, Req2Index};
 use shoal_wire::{Handshake, MAX_MESSAGE_LEN};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::sync::{Notify, watch};
 
+use crate::Transport;
+use crate::dialer::Dialer;
 use crate::inner::Inner;
 use crate::mse::{self, MseError};
 use crate::stream::{PeerReader, PeerStream, PeerWriter};
@@ -30,6 +31,9 @@ pub(crate) enum HandshakeError {
     Io(#[from] std::io::Error),
     #[error("connect timed out")]
     ConnectTimeout,
+    /// Both transports are switched off.
+    #[error("no transport enabled (TCP and uTP are off)")]
+    NoTransport,
     /// The TCP connect itself failed (refused, unreachable).
     #[error("connect: {0}")]
     Connect(std::io::Error),
@@ -182,17 +186,23 @@ pub(crate) async fn accept(
 }
 
 /// Dials `addr` in the modes the encryption policy allows, in its order
-/// (retrying the other mode when the peer hangs up on the first), exchanges
+/// (retrying the other mode when the peer hangs up on the first), over the
+/// transport that reached it before if any (`dialer.rs`), exchanges
 /// handshakes and starts the connection.
 pub(crate) async fn dial(
     shared: Arc<TorrentShared>,
     addr: SocketAddr,
-    connect_timeout: Duration,
+    dialer: Dialer,
     handshake_timeout: Duration,
     policy: shoal_mse::Policy,
 ) -> Result<(), HandshakeError> {
     let order = policy.dial_order(None);
     let mut attempts = order.iter().peekable();
+    let mut worked = shared
+        .book
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .transport(addr);
     loop {
         let Some(&attempt) = attempts.next() else {
             return Err(HandshakeError::Closed);
@@ -200,7 +210,8 @@ pub(crate) async fn dial(
         let result = dial_once(
             &shared,
             addr,
-            connect_timeout,
+            &dialer,
+            &mut worked,
             handshake_timeout,
             policy,
             attempt,
@@ -214,22 +225,20 @@ pub(crate) async fn dial(
     }
 }
 
-/// One dial in one mode.
+/// One dial in one mode; `worked` is the transport to try first, and
+/// becomes the one that connected.
 async fn dial_once(
     shared: &Arc<TorrentShared>,
     addr: SocketAddr,
-    connect_timeout: Duration,
+    dialer: &Dialer,
+    worked: &mut Option<Transport>,
     handshake_timeout: Duration,
     policy: shoal_mse::Policy,
     attempt: Attempt,
 ) -> Result<(), HandshakeError> {
     let epoch = Instant::now();
-    let mut stream = PeerStream::Tcp(
-        tokio::time::timeout(connect_timeout, TcpStream::connect(addr))
-            .await
-            .map_err(|_| HandshakeError::ConnectTimeout)?
-            .map_err(HandshakeError::Connect)?,
-    );
+    let mut stream = dialer.connect(addr, *worked).await?;
+    *worked = Some(stream.transport());
     let (input, mut ciphers) = match attempt {
         Attempt::Encrypted => mse::dial(&mut stream, policy, shared.info_hash, epoch).await?,
         Attempt::Plaintext => (Vec::new(), None),
@@ -277,11 +286,14 @@ fn start(
     if shared.is_closed() {
         return Err(Refused::UnknownTorrent.into());
     }
-    let admitted = shared
-        .book
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .connected(addr, dialed);
+    let admitted = {
+        let mut book = shared.book.lock().unwrap_or_else(PoisonError::into_inner);
+        if dialed {
+            // Tried first next time (the dial policy's per-peer memory).
+            book.set_transport(addr, stream.transport());
+        }
+        book.connected(addr, dialed)
+    };
     if !admitted {
         return Err(Refused::Banned.into());
     }
@@ -440,6 +452,7 @@ async fn read_loop(
 mod tests {
     use super::*;
     use tokio::net::TcpListener;
+    use tokio::net::TcpStream;
 
     fn hs(id: u8) -> Handshake {
         Handshake {

@@ -10,6 +10,8 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 
+use crate::utp::{UtpReader, UtpStream, UtpWriter};
+
 /// The transport under a peer connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Transport {
@@ -33,6 +35,8 @@ impl Transport {
 pub(crate) enum PeerStream {
     /// Over TCP.
     Tcp(TcpStream),
+    /// Over uTP.
+    Utp(UtpStream),
 }
 
 impl PeerStream {
@@ -40,6 +44,7 @@ impl PeerStream {
     pub(crate) fn transport(&self) -> Transport {
         match self {
             PeerStream::Tcp(_) => Transport::Tcp,
+            PeerStream::Utp(_) => Transport::Utp,
         }
     }
 
@@ -52,6 +57,10 @@ impl PeerStream {
                 let (r, w) = s.into_split();
                 (PeerReader::Tcp(r), PeerWriter::Tcp(w))
             }
+            PeerStream::Utp(s) => {
+                let (r, w) = s.into_split();
+                (PeerReader::Utp(r), PeerWriter::Utp(w))
+            }
         }
     }
 }
@@ -60,12 +69,16 @@ impl PeerStream {
 pub(crate) enum PeerReader {
     /// Over TCP.
     Tcp(OwnedReadHalf),
+    /// Over uTP.
+    Utp(UtpReader),
 }
 
 /// The writing half of a [`PeerStream`].
 pub(crate) enum PeerWriter {
     /// Over TCP.
     Tcp(OwnedWriteHalf),
+    /// Over uTP.
+    Utp(UtpWriter),
 }
 
 impl AsyncRead for PeerStream {
@@ -76,6 +89,7 @@ impl AsyncRead for PeerStream {
     ) -> Poll<io::Result<()>> {
         match self.get_mut() {
             PeerStream::Tcp(s) => Pin::new(s).poll_read(cx, buf),
+            PeerStream::Utp(s) => Pin::new(s).poll_read(cx, buf),
         }
     }
 }
@@ -88,18 +102,21 @@ impl AsyncWrite for PeerStream {
     ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             PeerStream::Tcp(s) => Pin::new(s).poll_write(cx, buf),
+            PeerStream::Utp(s) => Pin::new(s).poll_write(cx, buf),
         }
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             PeerStream::Tcp(s) => Pin::new(s).poll_flush(cx),
+            PeerStream::Utp(s) => Pin::new(s).poll_flush(cx),
         }
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             PeerStream::Tcp(s) => Pin::new(s).poll_shutdown(cx),
+            PeerStream::Utp(s) => Pin::new(s).poll_shutdown(cx),
         }
     }
 }
@@ -112,6 +129,7 @@ impl AsyncRead for PeerReader {
     ) -> Poll<io::Result<()>> {
         match self.get_mut() {
             PeerReader::Tcp(s) => Pin::new(s).poll_read(cx, buf),
+            PeerReader::Utp(s) => Pin::new(s).poll_read(cx, buf),
         }
     }
 }
@@ -124,18 +142,21 @@ impl AsyncWrite for PeerWriter {
     ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             PeerWriter::Tcp(s) => Pin::new(s).poll_write(cx, buf),
+            PeerWriter::Utp(s) => Pin::new(s).poll_write(cx, buf),
         }
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             PeerWriter::Tcp(s) => Pin::new(s).poll_flush(cx),
+            PeerWriter::Utp(s) => Pin::new(s).poll_flush(cx),
         }
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             PeerWriter::Tcp(s) => Pin::new(s).poll_shutdown(cx),
+            PeerWriter::Utp(s) => Pin::new(s).poll_shutdown(cx),
         }
     }
 }
