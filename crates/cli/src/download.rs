@@ -85,6 +85,12 @@ pub struct NetArgs {
     /// first, accept encrypted) or disable.
     #[arg(long, value_name = "POLICY", default_value = "prefer")]
     encryption: EncryptionPolicy,
+    /// Do not use uTP (peers over TCP only).
+    #[arg(long, conflicts_with = "no_tcp")]
+    no_utp: bool,
+    /// Do not use TCP (peers over uTP only, on the UDP peer port).
+    #[arg(long)]
+    no_tcp: bool,
 }
 
 fn parse_rate(s: &str) -> Result<u64, String> {
@@ -223,6 +229,10 @@ fn run(
         config.max_upload = net.max_up;
         config.max_download = net.max_down;
         config.encryption = net.encryption;
+        config.transports = shoal_session::Transports {
+            tcp: !net.no_tcp,
+            utp: !net.no_utp,
+        };
         if !net.no_dht {
             // Bound beside the peer socket (same address and port, UDP).
             let mut dht = shoal_session::DhtConfig::new(SocketAddr::from(([0, 0, 0, 0], 0)));

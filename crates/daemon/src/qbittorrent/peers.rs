@@ -62,8 +62,8 @@ pub(super) fn peer(p: &PeerView) -> Value {
         "port": p.port,
         "client": p.client,
         "peer_id_client": p.peer_id_client,
-        // Plain TCP only: no uTP yet.
-        "connection": "BT",
+        // qBittorrent's names for the two transports.
+        "connection": if p.transport == "utp" { "μTP" } else { "BT" },
         "country": "",
         "country_code": "",
         "flags": f.iter().map(|(l, _)| *l).collect::<Vec<_>>().join(" "),
@@ -107,6 +107,7 @@ mod tests {
             connected_secs: 5,
             encrypted: false,
             mse: false,
+            transport: "tcp",
             flags: String::new(),
         }
     }
