@@ -203,8 +203,10 @@ pub(crate) async fn dial(
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .transport(addr);
+    let mut attempt = attempts.next().copied();
+    let mut over_tcp_tried = false;
     loop {
-        let Some(&attempt) = attempts.next() else {
+        let Some(mode) = attempt else {
             return Err(HandshakeError::Closed);
         };
         let result = dial_once(
@@ -214,11 +216,24 @@ pub(crate) async fn dial(
             &mut worked,
             handshake_timeout,
             policy,
-            attempt,
+            mode,
         );
         match result.await {
+            // A peer with incoming uTP off may still answer the SYN, then
+            // hang up: the same mode over TCP before the other mode.
+            Err(e)
+                if e.retry_other_mode()
+                    && worked == Some(Transport::Utp)
+                    && dialer.tcp
+                    && !over_tcp_tried =>
+            {
+                tracing::debug!(%addr, ?mode, "dial over uTP failed ({e}); TCP");
+                worked = Some(Transport::Tcp);
+                over_tcp_tried = true;
+            }
             Err(e) if e.retry_other_mode() && attempts.peek().is_some() => {
-                tracing::debug!(%addr, ?attempt, "dial failed ({e}); trying the other mode");
+                tracing::debug!(%addr, ?mode, "dial failed ({e}); trying the other mode");
+                attempt = attempts.next().copied();
             }
             other => return other,
         }

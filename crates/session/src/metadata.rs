@@ -109,8 +109,10 @@ async fn from_peer(addr: SocketAddr, wanted: Wanted) -> Result<Vec<u8>, PeerErro
     let order = wanted.encryption.dial_order(None);
     let mut attempts = order.iter().peekable();
     let mut worked = None;
+    let mut attempt = attempts.next().copied();
+    let mut over_tcp_tried = false;
     loop {
-        let Some(&attempt) = attempts.next() else {
+        let Some(mode) = attempt else {
             return Err(PeerError::Closed);
         };
         let retry = |e: &PeerError| match e {
@@ -118,9 +120,21 @@ async fn from_peer(addr: SocketAddr, wanted: Wanted) -> Result<Vec<u8>, PeerErro
             PeerError::Handshake(h) => h.retry_other_mode(),
             PeerError::Timeout | PeerError::Fetch(_) => false,
         };
-        match from_peer_once(addr, &wanted, &mut worked, attempt).await {
+        match from_peer_once(addr, &wanted, &mut worked, mode).await {
+            // Hung up on over uTP: the same mode over TCP first.
+            Err(e)
+                if retry(&e)
+                    && worked == Some(crate::Transport::Utp)
+                    && wanted.dialer.tcp
+                    && !over_tcp_tried =>
+            {
+                tracing::debug!(%addr, ?mode, "metadata dial over uTP failed ({e}); TCP");
+                worked = Some(crate::Transport::Tcp);
+                over_tcp_tried = true;
+            }
             Err(e) if retry(&e) && attempts.peek().is_some() => {
-                tracing::debug!(%addr, ?attempt, "metadata dial failed ({e}); other mode");
+                tracing::debug!(%addr, ?mode, "metadata dial failed ({e}); other mode");
+                attempt = attempts.next().copied();
             }
             other => return other,
         }
