@@ -5,6 +5,7 @@
 use std::io;
 use std::net::SocketAddr;
 use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
 
 use shoal_utp::Endpoint;
 use tokio::sync::mpsc;
@@ -13,6 +14,8 @@ use super::{RECV_BUFFER, Shared, State};
 
 /// Datagrams handled under one lock before the endpoint's output is sent.
 const RECV_BATCH: usize = 64;
+/// Shortest sleep of the driver between timer runs.
+const MIN_SLEEP: Duration = Duration::from_micros(200);
 
 /// Runs until every handle on the endpoint is gone.
 pub(super) async fn run(shared: Weak<Shared>, dht: Option<mpsc::Sender<(SocketAddr, Vec<u8>)>>) {
@@ -42,7 +45,11 @@ pub(super) async fn run(shared: Weak<Shared>, dht: Option<mpsc::Sender<(SocketAd
         drop(s);
         let sleep = async {
             match deadline {
-                Some(d) => tokio::time::sleep_until((epoch + d).into()).await,
+                // A deadline still due after `handle_timeout` must not spin.
+                Some(d) => {
+                    let at = (epoch + d).max(Instant::now() + MIN_SLEEP);
+                    tokio::time::sleep_until(at.into()).await;
+                }
                 None => std::future::pending().await,
             }
         };
