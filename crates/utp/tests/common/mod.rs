@@ -1,0 +1,394 @@
+//! A deterministic, seeded simulated link between two uTP endpoints in one
+//! process: delay, jitter (reordering), loss, duplication, a rate-limited
+//! bottleneck with a byte-limited queue, and a path MTU. Virtual time only.
+
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing
+)]
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use shoal_rng::Rng;
+use shoal_utp::{CloseReason, Config, ConnId, Endpoint, Event};
+
+/// One direction of the link.
+#[derive(Clone)]
+pub struct Link {
+    pub delay: Duration,
+    /// Extra random delay in `0..jitter`, which reorders packets.
+    pub jitter: Duration,
+    pub loss: f64,
+    pub dup: f64,
+    /// Bottleneck rate in bytes per second (none: infinite).
+    pub rate: Option<u64>,
+    /// Bytes the bottleneck queue holds before it drops (tail drop).
+    pub queue_limit: usize,
+    /// Datagrams above this size are dropped with this probability (an
+    /// IP fragment lost on the way).
+    pub mtu: Option<(usize, f64)>,
+    /// Drop everything (a cut cable).
+    pub cut: bool,
+}
+
+impl Default for Link {
+    fn default() -> Self {
+        Self {
+            delay: Duration::from_millis(10),
+            jitter: Duration::ZERO,
+            loss: 0.0,
+            dup: 0.0,
+            rate: None,
+            queue_limit: usize::MAX,
+            mtu: None,
+            cut: false,
+        }
+    }
+}
+
+#[derive(Default)]
+struct LinkState {
+    busy_until: Duration,
+    /// (time entered, queueing delay) of every packet through the bottleneck.
+    queue_samples: Vec<(Duration, Duration)>,
+    delivered_bytes: u64,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+pub enum Side {
+    A,
+    B,
+}
+
+/// A datagram on its way: arrival time, tie-breaker, receiver, bytes.
+type InFlight = (Duration, u64, Side, Vec<u8>);
+/// Decides whether to drop a datagram A sends.
+pub type Filter = Box<dyn FnMut(&[u8]) -> bool>;
+
+/// The two endpoints, the link, and one transfer's application state.
+pub struct Sim {
+    pub a: Endpoint,
+    pub b: Endpoint,
+    pub addr_a: SocketAddr,
+    pub addr_b: SocketAddr,
+    pub now: Duration,
+    pub ab: Link,
+    pub ba: Link,
+    state_ab: LinkState,
+    state_ba: LinkState,
+    rng: Rng,
+    counter: u64,
+    queue: BinaryHeap<Reverse<InFlight>>,
+    /// Data A writes to its connection.
+    pub to_send: Vec<u8>,
+    pub sent: usize,
+    /// Whether A closes once everything is written.
+    pub close_when_sent: bool,
+    pub closed_sent: bool,
+    /// What B read.
+    pub received: Vec<u8>,
+    pub conn_a: Option<ConnId>,
+    pub conn_b: Option<ConnId>,
+    pub events: Vec<(Duration, Side, Event)>,
+    /// Called on every datagram A sends; `true` drops it.
+    pub filter_ab: Option<Filter>,
+    buf: Vec<u8>,
+    pub datagrams: u64,
+}
+
+impl Sim {
+    pub fn new(config: Config, seed: u64) -> Self {
+        Self::with_configs(config.clone(), config, seed, seed ^ 0x5eed, seed ^ 0x11)
+    }
+
+    pub fn with_configs(ca: Config, cb: Config, seed_a: u64, seed_b: u64, link_seed: u64) -> Self {
+        let max = ca.max_packet.max(cb.max_packet) + 64;
+        let mut b = Endpoint::new(cb, seed_b);
+        b.set_accepting(true);
+        Self {
+            a: Endpoint::new(ca, seed_a),
+            b,
+            addr_a: "127.0.0.1:1001".parse().unwrap(),
+            addr_b: "127.0.0.1:1002".parse().unwrap(),
+            now: Duration::from_secs(1),
+            ab: Link::default(),
+            ba: Link::default(),
+            state_ab: LinkState::default(),
+            state_ba: LinkState::default(),
+            rng: Rng::new(link_seed),
+            counter: 0,
+            queue: BinaryHeap::new(),
+            to_send: Vec::new(),
+            sent: 0,
+            close_when_sent: true,
+            closed_sent: false,
+            received: Vec::new(),
+            conn_a: None,
+            conn_b: None,
+            events: Vec::new(),
+            filter_ab: None,
+            buf: vec![0; max],
+            datagrams: 0,
+        }
+    }
+
+    /// Random bytes for a transfer.
+    pub fn random_data(len: usize, seed: u64) -> Vec<u8> {
+        let mut rng = Rng::new(seed);
+        let mut v = vec![0u8; len];
+        for chunk in v.chunks_mut(8) {
+            let x = rng.next_u64().to_le_bytes();
+            chunk.copy_from_slice(&x[..chunk.len()]);
+        }
+        v
+    }
+
+    pub fn dial(&mut self) -> ConnId {
+        let id = self.a.connect(self.addr_b, self.now).unwrap();
+        self.conn_a = Some(id);
+        id
+    }
+
+    fn chance(&mut self, p: f64) -> bool {
+        p > 0.0 && (self.rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64 <= p
+    }
+
+    fn send_on_link(&mut self, from: Side, data: Vec<u8>) {
+        self.datagrams += 1;
+        let (link, to) = match from {
+            Side::A => (self.ab.clone(), Side::B),
+            Side::B => (self.ba.clone(), Side::A),
+        };
+        if from == Side::A
+            && let Some(f) = self.filter_ab.as_mut()
+            && f(&data)
+        {
+            return;
+        }
+        if link.cut || self.chance(link.loss) {
+            return;
+        }
+        if let Some((mtu, p)) = link.mtu
+            && data.len() > mtu
+            && self.chance(p)
+        {
+            return;
+        }
+        let now = self.now;
+        let state = match from {
+            Side::A => &mut self.state_ab,
+            Side::B => &mut self.state_ba,
+        };
+        let mut at = now;
+        if let Some(rate) = link.rate {
+            let start = state.busy_until.max(now);
+            let waiting = start - now;
+            let queued_bytes = waiting.as_secs_f64() * rate as f64;
+            if queued_bytes > link.queue_limit as f64 {
+                return;
+            }
+            state.queue_samples.push((now, waiting));
+            state.busy_until = start + Duration::from_secs_f64(data.len() as f64 / rate as f64);
+            at = state.busy_until;
+        }
+        state.delivered_bytes += data.len() as u64;
+        let jitter = if link.jitter > Duration::ZERO {
+            Duration::from_nanos(self.rng.next_u64() % link.jitter.as_nanos() as u64)
+        } else {
+            Duration::ZERO
+        };
+        let deliver = at + link.delay + jitter;
+        let copies = if self.chance(link.dup) { 2 } else { 1 };
+        for _ in 0..copies {
+            self.counter += 1;
+            self.queue
+                .push(Reverse((deliver, self.counter, to, data.clone())));
+        }
+    }
+
+    /// Queueing delays seen at the A→B bottleneck after `since`.
+    pub fn queue_delays_ab(&self, since: Duration) -> Vec<Duration> {
+        self.state_ab
+            .queue_samples
+            .iter()
+            .filter(|(t, _)| *t >= since)
+            .map(|&(_, d)| d)
+            .collect()
+    }
+
+    fn pump(&mut self) {
+        let mut rounds = 0u64;
+        loop {
+            rounds += 1;
+            assert!(
+                rounds < 1_000_000,
+                "pump does not settle: {:?}",
+                self.events.last()
+            );
+            let mut progressed = false;
+            for side in [Side::A, Side::B] {
+                loop {
+                    let ep = match side {
+                        Side::A => &mut self.a,
+                        Side::B => &mut self.b,
+                    };
+                    let Some((to, n)) = ep.poll_transmit_into(self.now, &mut self.buf) else {
+                        break;
+                    };
+                    let expected = match side {
+                        Side::A => self.addr_b,
+                        Side::B => self.addr_a,
+                    };
+                    assert_eq!(to, expected);
+                    let data = self.buf[..n].to_vec();
+                    if rounds > 999_990 {
+                        eprintln!(
+                            "{side:?} sends {:?}",
+                            shoal_utp::packet::decode(&data).map(|p| p.header)
+                        );
+                    }
+                    self.send_on_link(side, data);
+                    progressed = true;
+                }
+                while let Some(ev) = match side {
+                    Side::A => self.a.poll_event(),
+                    Side::B => self.b.poll_event(),
+                } {
+                    self.events.push((self.now, side, ev));
+                    self.on_event(side, ev);
+                    progressed = true;
+                }
+            }
+            if self.fill_sender() {
+                progressed = true;
+            }
+            if !progressed {
+                break;
+            }
+        }
+    }
+
+    fn fill_sender(&mut self) -> bool {
+        let Some(id) = self.conn_a else { return false };
+        if !self.a.is_connected(id) {
+            return false;
+        }
+        let mut wrote = false;
+        while self.sent < self.to_send.len() {
+            let end = (self.sent + 256 * 1024).min(self.to_send.len());
+            match self.a.write(id, &self.to_send[self.sent..end], self.now) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    self.sent += n;
+                    wrote = true;
+                }
+            }
+        }
+        if self.sent == self.to_send.len() && self.close_when_sent && !self.closed_sent {
+            self.closed_sent = true;
+            self.a.close(id, self.now);
+            wrote = true;
+        }
+        wrote
+    }
+
+    fn on_event(&mut self, side: Side, ev: Event) {
+        match (side, ev) {
+            (Side::B, Event::Incoming(id, from)) => {
+                assert_eq!(from, self.addr_a);
+                self.conn_b = Some(id);
+            }
+            (Side::B, Event::Readable(id)) => {
+                let mut buf = vec![0u8; 64 * 1024];
+                loop {
+                    let n = self.b.read(id, &mut buf).unwrap();
+                    if n == 0 {
+                        break;
+                    }
+                    self.received.extend_from_slice(&buf[..n]);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Advances to the next delivery or deadline; false when nothing is left
+    /// before `until`.
+    pub fn step(&mut self, until: Duration) -> bool {
+        self.pump();
+        let next_packet = self.queue.peek().map(|Reverse((t, ..))| *t);
+        let next = [next_packet, self.a.poll_timeout(), self.b.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min();
+        let Some(next) = next else { return false };
+        if next > until {
+            self.now = until;
+            return false;
+        }
+        self.now = self.now.max(next);
+        while let Some(Reverse((t, ..))) = self.queue.peek() {
+            if *t > self.now {
+                break;
+            }
+            let Reverse((_, _, to, data)) = self.queue.pop().unwrap();
+            match to {
+                Side::A => self.a.handle_datagram(self.addr_b, &data, self.now),
+                Side::B => self.b.handle_datagram(self.addr_a, &data, self.now),
+            }
+        }
+        if self.a.poll_timeout().is_some_and(|t| t <= self.now) {
+            self.a.handle_timeout(self.now);
+        }
+        if self.b.poll_timeout().is_some_and(|t| t <= self.now) {
+            self.b.handle_timeout(self.now);
+        }
+        true
+    }
+
+    /// Runs until `done` or `limit` of virtual time passes.
+    pub fn run_until(&mut self, limit: Duration, mut done: impl FnMut(&Sim) -> bool) -> bool {
+        let until = self.now + limit;
+        while !done(self) {
+            if !self.step(until) {
+                return done(self);
+            }
+        }
+        true
+    }
+
+    /// Whether `side` saw `Closed` with `reason`.
+    pub fn closed(&self, side: Side, reason: CloseReason) -> bool {
+        self.events
+            .iter()
+            .any(|&(_, s, e)| s == side && matches!(e, Event::Closed(_, r) if r == reason))
+    }
+
+    /// Transfers `data` A→B and checks it arrived byte-exact; returns the
+    /// virtual time it took.
+    pub fn transfer(&mut self, data: Vec<u8>, limit: Duration) -> Duration {
+        let start = self.now;
+        self.to_send = data;
+        self.dial();
+        let len = self.to_send.len();
+        let ok = self.run_until(limit, |s| {
+            s.received.len() >= len && s.closed(Side::B, CloseReason::Finished)
+        });
+        assert!(
+            ok,
+            "transfer stalled: {} of {} bytes at {:?}, A {:?}, B {:?}",
+            self.received.len(),
+            len,
+            self.now - start,
+            self.conn_a.and_then(|id| self.a.stats(id)),
+            self.conn_b.and_then(|id| self.b.stats(id)),
+        );
+        assert!(self.received == self.to_send, "data differs");
+        self.now - start
+    }
+}
