@@ -12,7 +12,11 @@
 //! `off_target = (TARGET − queue_delay) / TARGET`: at most one MSS per RTT,
 //! TCP's additive increase, and down when the queue is above target.
 //! Slow start (`cwnd += bytes_acked`, TCP's rate) runs until loss, until the
-//! queue reaches the target, or until the slow-start threshold.
+//! slow-start threshold, or until the queue reaches 3/4 of the target; in
+//! that last case the window is halved, because the delay seen is a round
+//! trip old and slow start doubled the window since (without the cut a
+//! 10 Mbit/s, 50 ms path kept a 250 ms queue for 30 s, with it the queue
+//! settles just under 100 ms: `tests/ledbat.rs`).
 
 use std::time::Duration;
 
@@ -134,9 +138,15 @@ impl Ledbat {
             return;
         }
         let queue = if self.sampled { self.queue_delay_us } else { 0 };
-        if queue >= self.target_us && self.slow_start {
+        if self.slow_start && queue >= self.target_us / 4 * 3 {
+            // The delay seen now is a round trip old, and slow start
+            // doubled the window since: halve back to the window that made
+            // this queue (HyStart's idea; LEDBAT++ also leaves slow start
+            // at 3/4 of the target), then let LEDBAT steer.
             self.slow_start = false;
+            self.cwnd = (self.cwnd / 2).max(mss * MIN_CWND_PACKETS);
             self.ssthresh = self.cwnd;
+            return;
         }
         // RFC 6817 2.4.1: only a sender that fills its window may grow it
         // (cwnd <= flightsize + ALLOWED_INCREASE·MSS); shrinking is always
@@ -193,12 +203,23 @@ mod tests {
         let now = Duration::ZERO;
         l.on_delay_sample(5_000, now, None);
         let start = l.cwnd();
-        l.on_ack(start, start, MSS);
-        assert_eq!(l.cwnd(), 2 * start, "slow start doubles per window");
-        // Queue at the target: leave slow start; no growth.
-        l.on_delay_sample(105_000, now, None);
-        l.on_delay_sample(105_000, now, None);
-        l.on_delay_sample(105_000, now, None);
+        for round in 1..=3 {
+            let c = l.cwnd();
+            l.on_ack(c, c, MSS);
+            assert_eq!(l.cwnd(), start << round, "slow start doubles per window");
+        }
+        // Queue at 3/4 of the target: leave slow start, back to the window
+        // of a round trip ago.
+        for _ in 0..3 {
+            l.on_delay_sample(80_000, now, None);
+        }
+        let c = l.cwnd();
+        l.on_ack(MSS, c, MSS);
+        assert_eq!(l.cwnd(), c / 2);
+        // Queue at the target: no growth.
+        for _ in 0..3 {
+            l.on_delay_sample(105_000, now, None);
+        }
         assert_eq!(l.queue_delay(), Duration::from_millis(100));
         let before = l.cwnd();
         l.on_ack(MSS, before, MSS);

@@ -1,7 +1,8 @@
 //! Packet size: start at a size every path carries, then probe upward by
-//! binary search toward the driver's ceiling. An acked probe raises the
-//! floor; a lost one lowers the ceiling and is not taken as congestion (the
-//! retransmission goes out at the same size: the IP layer fragments it).
+//! binary search toward the driver's ceiling. A probe is a DATA packet with
+//! no payload, padded to the size tried (see `packet::EXT_PADDING`). An
+//! acked probe raises the floor; a lost one lowers the ceiling and is not
+//! taken as congestion; its retransmission goes without the padding.
 
 /// Stop probing when floor and ceiling are this close.
 const PROBE_STEP: usize = 64;
@@ -48,6 +49,12 @@ impl Mtu {
         if self.probe == Some(size) {
             self.probe = None;
         }
+    }
+
+    /// The outstanding probe's fate is unknown (a timeout resent it
+    /// without its padding): allow a new one.
+    pub(crate) fn probe_abandoned(&mut self) {
+        self.probe = None;
     }
 
     /// The probe of `size` was lost: the path's limit is below it.

@@ -18,9 +18,18 @@ pub const HEADER_LEN: usize = 20;
 pub const VERSION: u8 = 1;
 /// Extension type of the selective ACK bitmask.
 pub const EXT_SACK: u8 = 1;
-/// Most extensions decoded from one packet (each is at least 2 bytes, so a
-/// datagram bounds them too; this bounds the work).
-pub const MAX_EXTENSIONS: usize = 8;
+/// Extension type of padding (ignored by receivers, as BEP 29 asks of
+/// unknown extensions): packet-size probes carry no payload, only padding,
+/// so a probe a receiver truncates (libtorrent reads datagrams into 1500
+/// bytes) breaks the extension chain and is dropped whole, never taken as
+/// shortened data.
+pub const EXT_PADDING: u8 = 0x53;
+/// Most extensions decoded from one packet: padding a 64 kB probe takes
+/// 252 of 255 bytes each; each is at least 2 bytes, so a datagram bounds
+/// them too, this bounds the work.
+pub const MAX_EXTENSIONS: usize = 300;
+/// Bytes of padding one extension carries at most.
+const PAD_CHUNK: usize = 255;
 
 /// The five packet types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -195,21 +204,75 @@ pub fn encoded_len(sack_len: usize, payload_len: usize) -> usize {
 /// Encodes a packet into `out`; returns its length, or `None` when `out`
 /// is too small or `sack` is longer than 252 bytes or not a multiple of 4.
 pub fn encode(header: &Header, sack: &[u8], payload: &[u8], out: &mut [u8]) -> Option<usize> {
-    let len = encoded_len(sack.len(), payload.len());
+    encode_padded(header, sack, 0, payload, out)
+}
+
+/// Bytes `pad` bytes of padding take on the wire: the padding extensions
+/// (headers included) add up to exactly `pad` when `pad` is 0 or at least 2.
+fn padding_chunks(pad: usize) -> impl Iterator<Item = usize> {
+    // Each extension is 2 header bytes plus up to 255 bytes.
+    let mut left = pad;
+    std::iter::from_fn(move || {
+        if left < 2 {
+            return None;
+        }
+        let body = (left - 2).min(PAD_CHUNK);
+        // Never leave a remainder of 1, which no extension can take.
+        let body = if left - 2 - body == 1 { body - 1 } else { body };
+        left -= 2 + body;
+        Some(body)
+    })
+}
+
+/// [`encode`] with `pad` extra bytes of padding extensions after the SACK
+/// (`pad` of 1 is taken as 0: no extension is one byte long).
+pub fn encode_padded(
+    header: &Header,
+    sack: &[u8],
+    pad: usize,
+    payload: &[u8],
+    out: &mut [u8],
+) -> Option<usize> {
     if sack.len() > 252 || sack.len() % 4 != 0 {
         return None;
     }
+    let pad = if pad < 2 { 0 } else { pad };
+    let len = encoded_len(sack.len(), payload.len()) + pad;
     let out = out.get_mut(..len)?;
-    let (head, rest) = out.split_first_chunk_mut::<HEADER_LEN>()?;
-    header.write(!sack.is_empty(), head);
-    let rest = if sack.is_empty() {
-        rest
+    let (head, mut rest) = out.split_first_chunk_mut::<HEADER_LEN>()?;
+    let mut pads = padding_chunks(pad).peekable();
+    header.write(false, head);
+    head[1] = if !sack.is_empty() {
+        EXT_SACK
+    } else if pads.peek().is_some() {
+        EXT_PADDING
     } else {
-        let (ext, rest) = rest.split_first_chunk_mut::<2>()?;
-        *ext = [0, sack.len() as u8];
-        rest.get_mut(..sack.len())?.copy_from_slice(sack);
-        rest.get_mut(sack.len()..)?
+        0
     };
+    if !sack.is_empty() {
+        let next = if pads.peek().is_some() {
+            EXT_PADDING
+        } else {
+            0
+        };
+        let (ext, after) = rest.split_first_chunk_mut::<2>()?;
+        *ext = [next, sack.len() as u8];
+        let (data, after) = after.split_at_mut_checked(sack.len())?;
+        data.copy_from_slice(sack);
+        rest = after;
+    }
+    while let Some(body) = pads.next() {
+        let next = if pads.peek().is_some() {
+            EXT_PADDING
+        } else {
+            0
+        };
+        let (ext, after) = rest.split_first_chunk_mut::<2>()?;
+        *ext = [next, body as u8];
+        let (data, after) = after.split_at_mut_checked(body)?;
+        data.fill(0);
+        rest = after;
+    }
     rest.copy_from_slice(payload);
     Some(len)
 }
@@ -266,6 +329,25 @@ mod tests {
         odd[1] = EXT_SACK;
         odd.extend_from_slice(&[0, 3, 1, 2, 3]);
         assert_eq!(decode(&odd), Err(DecodeError::BadExtension));
+    }
+
+    #[test]
+    fn padding_reaches_the_exact_size_and_decodes() {
+        let h = header(PacketType::Data);
+        let mut out = vec![0u8; 70_000];
+        for pad in [0usize, 2, 3, 256, 257, 258, 259, 512, 63_980] {
+            for sack in [&[][..], &[0xff, 0, 0, 1][..]] {
+                let n = encode_padded(&h, sack, pad, b"ab", &mut out).expect("fits");
+                assert_eq!(n, encoded_len(sack.len(), 2) + pad, "pad {pad}");
+                let p = decode(&out[..n]).expect("valid");
+                assert_eq!(p.payload, b"ab");
+                assert_eq!(p.sack.unwrap_or(&[]), sack);
+                // Cut short anywhere inside the padding: never valid data.
+                if pad > 0 {
+                    assert!(decode(&out[..n - 3]).is_err(), "pad {pad}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -69,11 +69,6 @@ impl Rtt {
     pub(crate) fn srtt(&self) -> Duration {
         self.srtt
     }
-
-    /// Lowest RTT seen, if any.
-    pub(crate) fn min_rtt(&self) -> Option<Duration> {
-        self.min_rtt
-    }
 }
 
 #[cfg(test)]

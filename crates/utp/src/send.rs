@@ -30,12 +30,14 @@ pub(crate) struct OutPacket {
     pub(crate) lost: bool,
     /// Sent as a packet-size probe.
     pub(crate) probe: bool,
+    /// Padding bytes (a probe's whole size; dropped once it is lost).
+    pub(crate) pad: usize,
 }
 
 impl OutPacket {
     /// Bytes on the wire, as congestion control counts them.
     pub(crate) fn wire_len(&self) -> usize {
-        HEADER_LEN + self.payload.len()
+        HEADER_LEN + self.payload.len() + self.pad
     }
 }
 
@@ -152,14 +154,15 @@ impl SendWindow {
         self.ring = ring;
     }
 
-    /// Assigns the next sequence number to a packet about to be sent;
-    /// `None` when the window is full.
+    /// Assigns the next sequence number to a packet about to be sent
+    /// (`pad` > 0 makes it a packet-size probe); `None` when the window is
+    /// full.
     pub(crate) fn push(
         &mut self,
         kind: Kind,
         payload: Vec<u8>,
         now: Duration,
-        probe: bool,
+        pad: usize,
     ) -> Option<u16> {
         if self.is_full() {
             return None;
@@ -175,7 +178,8 @@ impl SendWindow {
             in_flight: true,
             sacked: false,
             lost: false,
-            probe,
+            probe: pad > 0,
+            pad,
             payload,
         };
         self.flight += packet.wire_len();
@@ -218,7 +222,9 @@ impl SendWindow {
         if p.transmissions == 1 && !p.sacked {
             acked.rtt = Some(now.saturating_sub(p.sent_at));
         }
-        if p.probe {
+        // A probe proves its size only if its first copy got through: a
+        // retransmission may have been fragmented by the IP layer.
+        if p.probe && p.transmissions == 1 {
             acked.probe = Some(p.wire_len());
         }
         if p.kind == Kind::Fin {
@@ -272,17 +278,19 @@ impl SendWindow {
         self.get(seq).is_some_and(|p| !p.sacked)
     }
 
-    /// Declares `seq` lost: out of flight, queued for resending. Returns
-    /// whether it was a probe, or `None` if there was nothing to declare.
-    pub(crate) fn mark_lost(&mut self, seq: u16) -> Option<bool> {
+    /// Declares `seq` lost: out of flight, queued for resending (a probe
+    /// without its padding). `None` if there was nothing to declare, else
+    /// the size of the probe it was, if it was one.
+    pub(crate) fn mark_lost(&mut self, seq: u16) -> Option<Option<usize>> {
         let p = self.get(seq)?;
         if p.sacked || p.lost {
             return None;
         }
-        let probe = p.probe;
+        let probe = (p.pad > 0).then(|| p.wire_len());
         self.take_out_of_flight(seq);
         if let Some(p) = self.get_mut(seq) {
             p.lost = true;
+            p.pad = 0;
         }
         self.resend.push_back(seq);
         Some(probe)
@@ -335,7 +343,12 @@ impl SendWindow {
     /// already retransmitted is declared lost again only once it has been
     /// out longer than `min_age` (about an RTT), so one ack pattern does not
     /// trigger a burst of copies.
-    pub(crate) fn fast_lost(&mut self, seq: u16, now: Duration, min_age: Duration) -> Option<bool> {
+    pub(crate) fn fast_lost(
+        &mut self,
+        seq: u16,
+        now: Duration,
+        min_age: Duration,
+    ) -> Option<Option<usize>> {
         let p = self.get(seq)?;
         if p.transmissions > 1 && now.saturating_sub(p.sent_at) < min_age {
             return None;
@@ -358,8 +371,7 @@ mod tests {
     fn filled(isn: u16, n: usize) -> SendWindow {
         let mut w = SendWindow::new(isn, 1024);
         for i in 0..n {
-            w.push(Kind::Data, vec![i as u8; 100], T, false)
-                .expect("room");
+            w.push(Kind::Data, vec![i as u8; 100], T, 0).expect("room");
         }
         w
     }
@@ -390,7 +402,7 @@ mod tests {
         w.sack(105, T, &mut a);
         assert_eq!(a.bytes, 120);
         assert_eq!(w.held(), 900);
-        assert_eq!(w.mark_lost(101), Some(false));
+        assert_eq!(w.mark_lost(101), Some(None));
         assert_eq!(w.mark_lost(101), None);
         assert_eq!(w.mark_lost(105), None);
         assert_eq!(w.flight(), 8 * 120);
@@ -411,10 +423,10 @@ mod tests {
     fn grows_up_to_the_limit() {
         let mut w = SendWindow::new(0, 40);
         for _ in 0..40 {
-            assert!(w.push(Kind::Data, Vec::new(), T, false).is_some());
+            assert!(w.push(Kind::Data, Vec::new(), T, 0).is_some());
         }
         assert!(w.is_full());
-        assert!(w.push(Kind::Data, Vec::new(), T, false).is_none());
+        assert!(w.push(Kind::Data, Vec::new(), T, 0).is_none());
         assert!(w.get(39).is_some() && w.get(40).is_none());
     }
 }

@@ -93,8 +93,9 @@ impl Conn {
         }
         if acked.bytes > 0 {
             if h.timestamp_diff != 0 {
-                self.cc
-                    .on_delay_sample(h.timestamp_diff, now, self.rtt.min_rtt());
+                // This ack's round trip bounds the one-way delay.
+                let bound = acked.rtt.unwrap_or(self.rtt.srtt());
+                self.cc.on_delay_sample(h.timestamp_diff, now, Some(bound));
             }
             self.cc.on_ack(acked.bytes, flight_before, self.mtu.size());
             self.window_probe = false;
@@ -151,11 +152,8 @@ impl Conn {
         let Some(probe) = self.send.fast_lost(s, now, min_age) else {
             return;
         };
-        if probe {
-            if let Some(p) = self.send.get(s) {
-                let size = p.wire_len();
-                self.mtu.probe_lost(size);
-            }
+        if let Some(size) = probe {
+            self.mtu.probe_lost(size);
             return;
         }
         let in_recovery = self.recovery_until.is_some_and(|r| seq::le(s, r));

@@ -154,7 +154,7 @@ impl Conn {
         let mut c = Self::new(id, addr, (recv_id, recv_id.wrapping_add(1)), isn, cfg, now);
         // The SYN takes sequence number `isn`; its ack completes the dial.
         let syn = c.send.buffer();
-        let _ = c.send.push(Kind::Syn, syn, now, false);
+        let _ = c.send.push(Kind::Syn, syn, now, 0);
         c.syn_due = true;
         c
     }

@@ -63,7 +63,7 @@ impl Conn {
             && !self.send.is_full()
         {
             let empty = self.send.buffer();
-            let s = self.send.push(Kind::Fin, empty, now, false)?;
+            let s = self.send.push(Kind::Fin, empty, now, 0)?;
             self.fin_sent = true;
             self.arm_rto(now);
             return self.encode_sequenced(s, now, buf);
@@ -75,8 +75,17 @@ impl Conn {
         if !self.ack_due || self.state != State::Connected {
             return None;
         }
-        let h = self.header(PacketType::State, self.send.next_seq(), now);
-        self.encode(&h, &[], buf, MAX_SACK)
+        // STATE carries the next number to be sent; after our FIN that is
+        // the FIN's own number, as libtorrent counts it (it drops a packet
+        // numbered past the FIN it got, so our acks would go unheard).
+        let next = self.send.next_seq();
+        let seq_nr = if self.fin_sent {
+            next.wrapping_sub(1)
+        } else {
+            next
+        };
+        let h = self.header(PacketType::State, seq_nr, now);
+        self.encode(&h, &[], 0, buf, MAX_SACK)
     }
 
     fn arm_rto(&mut self, now: Duration) {
@@ -92,13 +101,16 @@ impl Conn {
         }
         let flight = self.send.flight();
         let window = self.cc.cwnd().min(self.peer_wnd.saturating_add(HEADER_LEN));
-        // A probe needs the bytes to fill it and room in the window: a
-        // probe must not be what the window waits on.
-        let probe = self
-            .mtu
-            .probe_size()
-            .filter(|&p| self.unsent.len() + HEADER_LEN + SACK_ROOM >= p && flight + p <= window);
-        let size = probe.unwrap_or(self.mtu.size()).min(buf.len());
+        // A probe goes while there is data to move and room in the window
+        // (a probe must never be what the window waits on).
+        if let Some(size) = self.mtu.probe_size().filter(|&p| flight + p <= window) {
+            let empty = self.send.buffer();
+            let s = self.send.push(Kind::Data, empty, now, size - HEADER_LEN)?;
+            self.mtu.probe_sent(size);
+            self.arm_rto(now);
+            return self.encode_sequenced(s, now, buf);
+        }
+        let size = self.mtu.size().min(buf.len());
         let max_payload = size.saturating_sub(HEADER_LEN + SACK_ROOM).max(1);
         let n = self.unsent.len().min(max_payload);
         let wire = HEADER_LEN + n;
@@ -129,11 +141,7 @@ impl Conn {
         payload.extend_from_slice(a.get(..from_a).unwrap_or_default());
         payload.extend_from_slice(b.get(..n - from_a).unwrap_or_default());
         self.unsent.drain(..n);
-        let is_probe = probe.is_some() && n == max_payload;
-        let s = self.send.push(Kind::Data, payload, now, is_probe)?;
-        if is_probe {
-            self.mtu.probe_sent(wire);
-        }
+        let s = self.send.push(Kind::Data, payload, now, 0)?;
         self.stats.bytes_sent += n as u64;
         self.arm_rto(now);
         self.maybe_writable();
@@ -165,19 +173,24 @@ impl Conn {
             Kind::Fin => PacketType::Fin,
         };
         let h = self.header(ty, s, now);
-        let room = self
-            .mtu
-            .size()
-            .max(p.wire_len() + SACK_ROOM)
-            .saturating_sub(p.wire_len() + 2)
-            .min(MAX_SACK);
-        self.encode(&h, &p.payload, buf, room)
+        // A probe's size is exact: no SACK on it.
+        let room = if p.pad > 0 {
+            0
+        } else {
+            self.mtu
+                .size()
+                .max(p.wire_len() + SACK_ROOM)
+                .saturating_sub(p.wire_len() + 2)
+                .min(MAX_SACK)
+        };
+        self.encode(&h, &p.payload, p.pad, buf, room)
     }
 
     fn encode(
         &self,
         h: &Header,
         payload: &[u8],
+        pad: usize,
         buf: &mut [u8],
         sack_room: usize,
     ) -> Option<usize> {
@@ -188,6 +201,6 @@ impl Conn {
         } else {
             self.recv.sack(sack.get_mut(..room)?)
         };
-        packet::encode(h, sack.get(..sack_len)?, payload, buf)
+        packet::encode_padded(h, sack.get(..sack_len)?, pad, payload, buf)
     }
 }

@@ -73,7 +73,11 @@ impl Conn {
             // The oldest packet is a lost probe: the path is smaller, not
             // congested.
             Some(size) => self.mtu.probe_lost(size),
-            None => self.cc.on_timeout(self.mtu.size()),
+            None => {
+                self.cc.on_timeout(self.mtu.size());
+                // A probe among the rest proves nothing either way now.
+                self.mtu.probe_abandoned();
+            }
         }
         self.send.mark_all_lost();
         self.rtt.back_off();

@@ -29,9 +29,9 @@ pub struct Link {
     pub rate: Option<u64>,
     /// Bytes the bottleneck queue holds before it drops (tail drop).
     pub queue_limit: usize,
-    /// Datagrams above this size are dropped with this probability (an
-    /// IP fragment lost on the way).
-    pub mtu: Option<(usize, f64)>,
+    /// Path MTU: a datagram above it is dropped (don't-fragment set, or
+    /// a receiver that reads into a smaller buffer).
+    pub mtu: Option<usize>,
     /// Drop everything (a cut cable).
     pub cut: bool,
 }
@@ -99,6 +99,10 @@ pub struct Sim {
     pub filter_ab: Option<Filter>,
     buf: Vec<u8>,
     pub datagrams: u64,
+    /// The connection id on the latest datagram A sent, and B sent.
+    pub wire_ids: (u16, u16),
+    /// (seq_nr, ack_nr) on the latest datagram A sent, and B sent.
+    pub wire_seqs: ((u16, u16), (u16, u16)),
 }
 
 impl Sim {
@@ -134,6 +138,8 @@ impl Sim {
             filter_ab: None,
             buf: vec![0; max],
             datagrams: 0,
+            wire_ids: (0, 0),
+            wire_seqs: ((0, 0), (0, 0)),
         }
     }
 
@@ -160,6 +166,15 @@ impl Sim {
 
     fn send_on_link(&mut self, from: Side, data: Vec<u8>) {
         self.datagrams += 1;
+        let id = u16::from_be_bytes([data[2], data[3]]);
+        let seqs = (
+            u16::from_be_bytes([data[16], data[17]]),
+            u16::from_be_bytes([data[18], data[19]]),
+        );
+        match from {
+            Side::A => (self.wire_ids.0, self.wire_seqs.0) = (id, seqs),
+            Side::B => (self.wire_ids.1, self.wire_seqs.1) = (id, seqs),
+        }
         let (link, to) = match from {
             Side::A => (self.ab.clone(), Side::B),
             Side::B => (self.ba.clone(), Side::A),
@@ -173,17 +188,14 @@ impl Sim {
         if link.cut || self.chance(link.loss) {
             return;
         }
-        if let Some((mtu, p)) = link.mtu
-            && data.len() > mtu
-            && self.chance(p)
-        {
-            return;
-        }
         let now = self.now;
         let state = match from {
             Side::A => &mut self.state_ab,
             Side::B => &mut self.state_ba,
         };
+        if link.mtu.is_some_and(|mtu| data.len() > mtu) {
+            return;
+        }
         let mut at = now;
         if let Some(rate) = link.rate {
             let start = state.busy_until.max(now);
