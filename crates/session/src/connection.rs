@@ -12,7 +12,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{Notify, watch};
 
 use crate::Transport;
-use crate::dialer::Dialer;
+use crate::dialer::{ConnectError, Dialer};
 use crate::inner::Inner;
 use crate::mse::{self, MseError};
 use crate::stream::{PeerReader, PeerStream, PeerWriter};
@@ -46,6 +46,16 @@ pub(crate) enum HandshakeError {
     /// The encryption (MSE/PE) layer failed or was refused by the policy.
     #[error("encryption: {0}")]
     Mse(#[from] MseError),
+}
+
+impl From<ConnectError> for HandshakeError {
+    fn from(e: ConnectError) -> Self {
+        match e {
+            ConnectError::Timeout => HandshakeError::ConnectTimeout,
+            ConnectError::Failed(e) => HandshakeError::Connect(e),
+            ConnectError::NoTransport => HandshakeError::NoTransport,
+        }
+    }
 }
 
 impl HandshakeError {

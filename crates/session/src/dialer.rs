@@ -8,7 +8,6 @@ use std::time::Duration;
 use tokio::net::TcpStream;
 
 use crate::Transport;
-use crate::connection::HandshakeError;
 use crate::stream::PeerStream;
 use crate::utp::Utp;
 
@@ -35,6 +34,20 @@ impl Default for Transports {
     }
 }
 
+/// Why no transport connected.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ConnectError {
+    /// Nobody answered in time.
+    #[error("connect timed out")]
+    Timeout,
+    /// The connect failed (refused, unreachable, uTP RESET).
+    #[error("connect: {0}")]
+    Failed(std::io::Error),
+    /// Both transports are switched off.
+    #[error("no transport enabled (TCP and uTP are off)")]
+    NoTransport,
+}
+
 /// What a dial may use.
 #[derive(Clone)]
 pub(crate) struct Dialer {
@@ -53,11 +66,11 @@ impl Dialer {
         &self,
         addr: SocketAddr,
         worked: Option<Transport>,
-    ) -> Result<PeerStream, HandshakeError> {
+    ) -> Result<PeerStream, ConnectError> {
         match (&self.utp, self.tcp) {
             (None, true) => self.tcp(addr).await,
             (Some(utp), false) => self.utp(utp, addr).await,
-            (None, false) => Err(HandshakeError::NoTransport),
+            (None, false) => Err(ConnectError::NoTransport),
             (Some(utp), true) if worked == Some(Transport::Tcp) => match self.tcp(addr).await {
                 Ok(s) => Ok(s),
                 Err(_) => self.utp(utp, addr).await,
@@ -66,25 +79,25 @@ impl Dialer {
         }
     }
 
-    async fn tcp(&self, addr: SocketAddr) -> Result<PeerStream, HandshakeError> {
+    async fn tcp(&self, addr: SocketAddr) -> Result<PeerStream, ConnectError> {
         let stream = tokio::time::timeout(self.connect_timeout, TcpStream::connect(addr))
             .await
-            .map_err(|_| HandshakeError::ConnectTimeout)?
-            .map_err(HandshakeError::Connect)?;
+            .map_err(|_| ConnectError::Timeout)?
+            .map_err(ConnectError::Failed)?;
         Ok(PeerStream::Tcp(stream))
     }
 
-    async fn utp(&self, utp: &Utp, addr: SocketAddr) -> Result<PeerStream, HandshakeError> {
+    async fn utp(&self, utp: &Utp, addr: SocketAddr) -> Result<PeerStream, ConnectError> {
         let stream = tokio::time::timeout(self.connect_timeout, utp.connect(addr))
             .await
-            .map_err(|_| HandshakeError::ConnectTimeout)?
-            .map_err(|e| HandshakeError::Connect(std::io::Error::other(e)))?;
+            .map_err(|_| ConnectError::Timeout)?
+            .map_err(|e| ConnectError::Failed(std::io::Error::other(e)))?;
         Ok(PeerStream::Utp(stream))
     }
 
     /// uTP alone for [`UTP_HEAD_START`] (or until it fails), then TCP
     /// beside it; the first to connect wins and the other is dropped.
-    async fn race(&self, utp: &Utp, addr: SocketAddr) -> Result<PeerStream, HandshakeError> {
+    async fn race(&self, utp: &Utp, addr: SocketAddr) -> Result<PeerStream, ConnectError> {
         let by_utp = self.utp(utp, addr);
         tokio::pin!(by_utp);
         tokio::select! {

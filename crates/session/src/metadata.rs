@@ -150,7 +150,11 @@ async fn from_peer_once(
     attempt: Attempt,
 ) -> Result<Vec<u8>, PeerError> {
     let epoch = Instant::now();
-    let mut stream = wanted.dialer.connect(addr, *worked).await?;
+    let mut stream = wanted
+        .dialer
+        .connect(addr, *worked)
+        .await
+        .map_err(HandshakeError::from)?;
     *worked = Some(stream.transport());
     let (input, mut ciphers) = match attempt {
         Attempt::Encrypted => {
