@@ -1,8 +1,9 @@
 //! uTP (BEP 29) between processes on 127.0.0.1: shoal ↔ shoal with TCP off
 //! on both sides, and shoal ↔ libtorrent both ways with libtorrent limited
-//! to uTP (`lt_peer.py --no-tcp`), whose own peer list must say `utp`, so
-//! no transfer can have fallen back to TCP. Content is checked byte for
-//! byte. Fails, never skips, when libtorrent is missing.
+//! to uTP (`lt_peer.py --no-tcp`), and shoal ↔ Transmission both ways
+//! (uTP on, its default), where the reference peer's own peer list must say
+//! `utp`, so no transfer can have fallen back to TCP. Content is checked
+//! byte for byte. Fails, never skips, when a tool is missing.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 mod common;
@@ -116,13 +117,15 @@ fn shoal_downloads_from_libtorrent_over_utp() {
     shoal_utp_leech(&fx, sp);
     seed.stop();
     let last = seed.json_lines().pop().unwrap();
-    // Named "shoal" or, before its extension handshake, "SH" (peer id).
+    // The data came from libtorrent, which has TCP off; its peer list,
+    // sampled every 100 ms, may miss a download this short, but whatever it
+    // saw was uTP.
+    assert!(last["payload_uploaded"].as_u64() > Some(0), "{last}");
     let peers = last["peers"].as_array().unwrap();
     assert!(
-        !peers.is_empty()
-            && peers
-                .iter()
-                .all(|p| p.as_str().is_some_and(|p| p.contains("/utp"))),
+        peers
+            .iter()
+            .all(|p| p.as_str().is_some_and(|p| p.contains("/utp"))),
         "libtorrent saw shoal over uTP only: {last}"
     );
 }
@@ -185,4 +188,38 @@ fn transmission_downloads_from_shoal_over_utp() {
         "Transmission got the data from shoal over uTP: {done}"
     );
     fx.check_download(&out);
+}
+
+/// shoal with TCP off downloads from a Transmission seed (uTP on, its
+/// default), whose own peer list must say uTP.
+#[test]
+fn shoal_downloads_from_transmission_over_utp() {
+    require("transmission-daemon", &["-V"]);
+    let fx = Fixture::new(4, 3);
+    let [tp, rp] = free_ports(2)[..] else {
+        panic!()
+    };
+    let mut cmd = script_peer(
+        "transmission_peer.sh",
+        "seed",
+        &fx.torrent,
+        &fx.src(),
+        &fx.path("tr"),
+        (tp, rp),
+    );
+    cmd.args(["--timeout", "90"]);
+    let mut seed = Proc::spawn("transmission-seed", &mut cmd, fx.tmp.path());
+    seed.wait_event("ready", Duration::from_secs(30));
+    // Transmission unchokes on its 10 s tick.
+    shoal_utp_leech(&fx, tp);
+    seed.stop();
+    let last = seed.json_lines().pop().unwrap();
+    let peers = last["peers"].as_array().unwrap();
+    assert!(
+        !peers.is_empty()
+            && peers
+                .iter()
+                .all(|p| p.as_str().is_some_and(|p| p.contains("/utp"))),
+        "Transmission saw shoal over uTP only: {last}"
+    );
 }
