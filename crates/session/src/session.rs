@@ -51,7 +51,13 @@ impl Session {
             connect_timeout: config.connect_timeout,
             ..shoal_utp::Config::default()
         };
-        let started = Utp::start(Arc::clone(&bound.udp), utp_config, transports.utp, dht_tx);
+        let started = Utp::start(
+            Arc::clone(&bound.udp),
+            utp_config,
+            crate::utp::has_loopback_paths(local_addr),
+            transports.utp,
+            dht_tx,
+        );
         let dht = match (&config.dht, dht_rx) {
             (Some(dht), Some(rx)) => {
                 let mut dht = dht.clone();

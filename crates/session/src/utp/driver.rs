@@ -7,7 +7,6 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
-use shoal_utp::Endpoint;
 use tokio::sync::mpsc;
 
 use super::{RECV_BUFFER, Shared, State};
@@ -31,9 +30,7 @@ pub(super) async fn run(shared: Weak<Shared>, dht: Option<mpsc::Sender<(SocketAd
         let (deadline, blocked) = {
             let mut state = s.lock();
             let now = s.now();
-            if state.endpoint.poll_timeout().is_some_and(|d| d <= now) {
-                state.endpoint.handle_timeout(now);
-            }
+            state.endpoint.handle_timeout(now);
             send_blocked(&mut state, &s.socket);
             state.flush(&s.socket, now);
             state.dispatch(&s);
@@ -98,7 +95,7 @@ fn receive(
             if let Some(dht) = dht {
                 let _ = dht.try_send((from, datagram.to_vec()));
             }
-        } else if Endpoint::is_utp(datagram) {
+        } else if shoal_utp::Endpoint::is_utp(datagram) {
             let now = shared.now();
             state.endpoint.handle_datagram(from, datagram, now);
         }

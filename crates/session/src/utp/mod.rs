@@ -11,6 +11,7 @@
 //! socket buffer held back.
 
 mod driver;
+mod paths;
 mod stream;
 
 use std::collections::HashMap;
@@ -20,10 +21,11 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
-use shoal_utp::{CloseReason, ConnId, Endpoint, Event};
+use shoal_utp::{CloseReason, Endpoint, Event};
 use tokio::net::UdpSocket;
 use tokio::sync::{Notify, mpsc, oneshot};
 
+use paths::{Key, Paths};
 pub(crate) use stream::{UtpReader, UtpStream, UtpWriter};
 
 /// Incoming connections waiting for the accept loop; beyond this, new ones
@@ -39,15 +41,25 @@ const RECV_BUFFER: usize = 65_536;
 /// and a dropped datagram costs a uTP retransmission.
 const SOCKET_BUFFER: usize = 4 << 20;
 
+/// The largest uTP datagram on loopback, whose MTU is 64 KiB.
+const LOOPBACK_PACKET: usize = 64_000;
+
 /// The largest uTP datagram for a socket bound to `local`: loopback has a
 /// 64 KiB MTU; elsewhere an Ethernet MTU less IP and UDP headers (1500 −
-/// 28 for IPv4; IPv6's minimum MTU 1280 − 48, as the path is unknown).
+/// 28 for IPv4; IPv6's minimum MTU 1280 − 48, as the path is unknown). A
+/// socket bound to all interfaces also reaches loopback peers, which get
+/// their own endpoint (`paths.rs`, [`has_loopback_paths`]).
 pub(crate) fn max_packet_for(local: SocketAddr) -> usize {
     match local {
-        a if a.ip().is_loopback() => 64_000,
+        a if a.ip().is_loopback() => LOOPBACK_PACKET,
         SocketAddr::V4(_) => 1452,
         SocketAddr::V6(_) => 1232,
     }
+}
+
+/// Whether a socket bound to `local` reaches loopback peers besides others.
+pub(crate) fn has_loopback_paths(local: SocketAddr) -> bool {
+    local.ip().is_unspecified()
 }
 
 /// Asks the kernel for large socket buffers; failure only costs speed.
@@ -72,10 +84,10 @@ struct Conn {
     handles: u8,
 }
 
-/// The endpoint and what waits on it.
+/// The endpoints and what waits on them.
 struct State {
-    endpoint: Endpoint,
-    conns: HashMap<ConnId, Conn>,
+    endpoint: Paths,
+    conns: HashMap<Key, Conn>,
     /// Accepted connections for the session's accept loop.
     incoming: mpsc::Sender<(UtpStream, SocketAddr)>,
     /// A datagram the socket would not take yet: the driver sends it once
@@ -149,14 +161,14 @@ impl State {
 
     /// Turns the endpoint's events into wake-ups and accepted streams.
     fn dispatch(&mut self, shared: &Arc<Shared>) {
-        while let Some(event) = self.endpoint.poll_event() {
+        while let Some((id, event)) = self.endpoint.poll_event() {
             match event {
-                Event::Connected(id) => {
+                Event::Connected(_) => {
                     if let Some(tx) = self.conns.get_mut(&id).and_then(|c| c.connect.take()) {
                         let _ = tx.send(Ok(()));
                     }
                 }
-                Event::Incoming(id, from) => {
+                Event::Incoming(_, from) => {
                     // Nobody accepting, or too many waiting: refuse (RESET).
                     let Ok(permit) = self.incoming.try_reserve() else {
                         self.endpoint.remove(id);
@@ -171,17 +183,17 @@ impl State {
                     );
                     permit.send((UtpStream::new(Arc::clone(shared), id), from));
                 }
-                Event::Readable(id) => {
+                Event::Readable(_) => {
                     if let Some(w) = self.conns.get_mut(&id).and_then(|c| c.read_waker.take()) {
                         w.wake();
                     }
                 }
-                Event::Writable(id) => {
+                Event::Writable(_) => {
                     if let Some(w) = self.conns.get_mut(&id).and_then(|c| c.write_waker.take()) {
                         w.wake();
                     }
                 }
-                Event::Closed(id, reason) => {
+                Event::Closed(_, reason) => {
                     let Some(conn) = self.conns.get_mut(&id) else {
                         self.endpoint.remove(id);
                         continue;
@@ -236,15 +248,28 @@ pub(crate) struct Started {
 
 impl Utp {
     /// Starts the driver on `socket`; KRPC datagrams go to `dht` if given.
+    /// With `local_paths`, loopback peers get an endpoint of their own with
+    /// [`LOOPBACK_PACKET`]-sized packets (`paths.rs`).
     pub(crate) fn start(
         socket: Arc<UdpSocket>,
         config: shoal_utp::Config,
+        local_paths: bool,
         accepting: bool,
         dht: Option<mpsc::Sender<(SocketAddr, Vec<u8>)>>,
     ) -> Started {
-        let mut seed = [0u8; 8];
-        crate::secure::fill(&mut seed);
-        let mut endpoint = Endpoint::new(config.clone(), u64::from_le_bytes(seed));
+        let seed = || {
+            let mut seed = [0u8; 8];
+            crate::secure::fill(&mut seed);
+            u64::from_le_bytes(seed)
+        };
+        let local = local_paths.then(|| {
+            let config = shoal_utp::Config {
+                max_packet: LOOPBACK_PACKET,
+                ..config.clone()
+            };
+            Endpoint::new(config, seed())
+        });
+        let mut endpoint = Paths::new(Endpoint::new(config.clone(), seed()), local);
         endpoint.set_accepting(accepting);
         let (incoming_tx, incoming) = mpsc::channel(ACCEPT_QUEUE);
         let shared = Arc::new(Shared {
@@ -254,7 +279,7 @@ impl Utp {
                 incoming: incoming_tx,
                 blocked: None,
                 armed: None,
-                out: vec![0; config.max_packet.max(RECV_BUFFER)],
+                out: vec![0; LOOPBACK_PACKET.max(config.max_packet).max(RECV_BUFFER)],
             }),
             socket,
             epoch: Instant::now(),

@@ -7,16 +7,16 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use shoal_utp::{CloseReason, ConnId};
+use shoal_utp::CloseReason;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use super::Shared;
+use super::{Key, Shared};
 
 /// One handle on a connection; the connection is closed (FIN) when the
 /// last handle goes, and forgotten once it ended.
 struct Half {
     shared: Arc<Shared>,
-    id: ConnId,
+    id: Key,
 }
 
 impl Half {
@@ -120,7 +120,7 @@ impl Drop for Half {
 }
 
 /// The error for a call on a connection the endpoint no longer takes.
-fn closed_error(state: &super::State, id: ConnId, e: shoal_utp::Error) -> io::Error {
+fn closed_error(state: &super::State, id: Key, e: shoal_utp::Error) -> io::Error {
     match state.conns.get(&id).and_then(|c| c.closed) {
         Some(reason) => reason_error(reason),
         None => io::Error::new(io::ErrorKind::BrokenPipe, e),
@@ -147,7 +147,7 @@ pub(crate) struct UtpWriter(Half);
 
 impl UtpStream {
     /// The stream of connection `id`, whose handle count already counts it.
-    pub(super) fn new(shared: Arc<Shared>, id: ConnId) -> UtpStream {
+    pub(super) fn new(shared: Arc<Shared>, id: Key) -> UtpStream {
         UtpStream(Half { shared, id })
     }
 
