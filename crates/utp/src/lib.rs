@@ -28,7 +28,25 @@
 //!
 //! Reads and writes are level-triggered in effect: `Readable` and `Writable`
 //! are raised when state changes, and `read` returning 0 / `write`
-//! returning 0 means "wait for the next event".
+//! returning 0 means "wait for the next event". Read until `read` returns
+//! 0: `Readable` comes again only after that.
+//!
+//! Driver notes: the buffer given to `poll_transmit_into` must hold
+//! `Config::max_packet` bytes; `max_packet` is what the path allows (1452
+//! is safe on Ethernet with IPv6, ~64 000 on loopback). The core starts at
+//! `initial_packet` and probes upward with padded, payload-free packets,
+//! so a receiver that truncates big datagrams (libtorrent reads 1500
+//! bytes) only ever loses a probe, never stream bytes. A connection stays
+//! in the endpoint after `Closed` until `remove`; `close` then `remove`
+//! still delivers queued data and the FIN in the background.
+//!
+//! Interoperability, checked against libtorrent 2.0.8 with
+//! `examples/lt_fetch.rs` and `examples/lt_serve.rs`: the dialler takes
+//! `seq_nr - 1` of the answering STATE as received (so the acceptor's
+//! STATE carries its ISN until the dialler speaks); STATE after our FIN
+//! carries the FIN's number; SACK bitmasks of any byte length are
+//! accepted (libtorrent sends 13 bytes); duplicate acks count even when
+//! they carry an (empty) SACK.
 
 mod conn;
 mod endpoint;

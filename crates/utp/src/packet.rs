@@ -92,8 +92,7 @@ pub enum DecodeError {
     /// Type nibble above 4.
     #[error("unknown uTP packet type")]
     BadType,
-    /// Too many extensions, or a selective ACK whose length is not a
-    /// positive multiple of 4.
+    /// Too many extensions.
     #[error("malformed uTP extension")]
     BadExtension,
 }
@@ -165,10 +164,9 @@ pub fn decode(datagram: &[u8]) -> Result<Packet<'_>, DecodeError> {
         let (ext, after) = body
             .split_at_checked(usize::from(len))
             .ok_or(DecodeError::Truncated)?;
-        if next == EXT_SACK {
-            if len == 0 || len % 4 != 0 {
-                return Err(DecodeError::BadExtension);
-            }
+        // BEP 29 says a SACK is a multiple of 4 bytes, but libtorrent sends
+        // any length (13 bytes is common): take what comes, first one wins.
+        if next == EXT_SACK && sack.is_none() && !ext.is_empty() {
             sack = Some(ext);
         }
         next = kind;
@@ -324,11 +322,19 @@ mod tests {
         let mut ext = out;
         ext[1] = 2;
         assert_eq!(decode(&ext[..n]), Err(DecodeError::Truncated));
-        // A SACK whose length is not a multiple of 4.
+        // A SACK whose length is not a multiple of 4 (libtorrent sends
+        // those) is taken as it is.
         let mut odd = out[..n].to_vec();
         odd[1] = EXT_SACK;
         odd.extend_from_slice(&[0, 3, 1, 2, 3]);
-        assert_eq!(decode(&odd), Err(DecodeError::BadExtension));
+        assert_eq!(decode(&odd).expect("valid").sack, Some(&[1u8, 2, 3][..]));
+        // Too many extensions.
+        let mut many = out[..n].to_vec();
+        many[1] = EXT_PADDING;
+        for _ in 0..=MAX_EXTENSIONS {
+            many.extend_from_slice(&[EXT_PADDING, 0]);
+        }
+        assert_eq!(decode(&many), Err(DecodeError::BadExtension));
     }
 
     #[test]

@@ -67,3 +67,40 @@ fn packet_size_probes_up_to_the_path_mtu() {
     assert!(stats.packet_size > 8900, "{stats:?}");
     assert_eq!(stats.retransmits, 0, "{stats:?}");
 }
+
+#[test]
+fn yields_to_a_loss_based_flow() {
+    // The same bottleneck with a 300 ms buffer, shared with a TCP Reno
+    // flow: Reno fills the buffer, the queue stays above LEDBAT's target,
+    // and uTP should fall back to a small share while the link stays full.
+    let rate = 1_250_000u64;
+    let mut sim = Sim::new(Config::default(), 23);
+    sim.ab = Link {
+        delay: Duration::from_millis(25),
+        rate: Some(rate),
+        queue_limit: rate as usize * 3 / 10,
+        ..Link::default()
+    };
+    sim.ba.delay = Duration::from_millis(25);
+    sim.to_send = Sim::random_data(60 * rate as usize, 3);
+    sim.dial();
+    // uTP alone first, then the competitor joins.
+    let start = sim.now;
+    sim.run_until(Duration::from_secs(5), |_| false);
+    sim.start_reno();
+    sim.run_until(Duration::from_secs(40), |_| false);
+    let (from, to) = (
+        start + Duration::from_secs(20),
+        start + Duration::from_secs(45),
+    );
+    let utp = (sim.received_by(to) - sim.received_by(from)) as f64;
+    let tcp = sim.reno_bytes(from, to) as f64;
+    let link = rate as f64 * (to - from).as_secs_f64();
+    eprintln!(
+        "uTP {:.1}% TCP {:.1}% of the link",
+        100.0 * utp / link,
+        100.0 * tcp / link
+    );
+    assert!(utp / link <= 0.2, "uTP share {}", utp / link);
+    assert!((utp + tcp) / link >= 0.9, "link use {}", (utp + tcp) / link);
+}

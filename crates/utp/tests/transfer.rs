@@ -48,3 +48,35 @@ fn lossy_reordering_duplicating_link() {
         assert!(stats.retransmits > 0, "{stats:?}");
     }
 }
+
+#[test]
+fn small_writes_are_coalesced_while_data_is_in_flight() {
+    // 50 writes of 10 bytes, one per millisecond, over a 20 ms round trip:
+    // Nagle holds them while earlier data is unacknowledged (at most
+    // `nagle_delay`, 10 ms), so far fewer than 50 packets go.
+    let mut sim = Sim::new(Config::default(), 4);
+    sim.close_when_sent = false;
+    let data_packets = std::rc::Rc::new(std::cell::Cell::new(0));
+    let count = data_packets.clone();
+    sim.filter_ab = Some(Box::new(move |d| {
+        if shoal_utp::packet::decode(d).unwrap().header.ty == shoal_utp::packet::PacketType::Data {
+            count.set(count.get() + 1);
+        }
+        false
+    }));
+    let a = sim.dial();
+    assert!(sim.run_until(MINUTE, |s| s.a.is_connected(a)));
+    let before = data_packets.get();
+    let mut want = Vec::new();
+    for i in 0..50u8 {
+        let chunk = [i; 10];
+        assert_eq!(sim.a.write(a, &chunk, sim.now).unwrap(), 10);
+        want.extend_from_slice(&chunk);
+        let until = sim.now + Duration::from_millis(1);
+        while sim.step(until) {}
+    }
+    assert!(sim.run_until(MINUTE, |s| s.received.len() == want.len()));
+    assert_eq!(sim.received, want);
+    let sent = data_packets.get() - before;
+    assert!(sent <= 12, "{sent} data packets for 50 small writes");
+}

@@ -52,6 +52,7 @@ impl Conn {
                     self.ack_due = true;
                     return;
                 }
+                self.syn_reply_seq = None;
             }
         }
         if !self.send.ack_in_range(h.ack_nr) {
@@ -60,8 +61,16 @@ impl Conn {
         }
         self.last_recv = now;
         self.reply_micro = micros(now).wrapping_sub(h.timestamp);
+        let was_shut = self.peer_wnd < self.mtu.size();
         self.peer_wnd = h.wnd_size as usize;
         self.on_ack(p, now);
+        if was_shut && self.peer_wnd >= self.mtu.size() && self.send.len() > 0 {
+            // The window reopened (the reader caught up): resend the
+            // probe it dropped now, not after a backed-off timeout.
+            let first = self.send.una();
+            let _ = self.send.mark_lost(first);
+            self.rto_deadline = Some(now + self.rtt.rto());
+        }
         if matches!(h.ty, PacketType::Data | PacketType::Fin) {
             self.on_data(p, now);
         }
@@ -108,8 +117,9 @@ impl Conn {
             {
                 self.recovery_until = None;
             }
-        } else if h.ty == PacketType::State && self.send.len() > 0 && p.sack.is_none() {
-            // The same cumulative ack again, nothing else in it.
+        } else if h.ty == PacketType::State && self.send.len() > 0 {
+            // The same cumulative ack again (libtorrent sends these with an
+            // empty SACK, so a SACK does not disqualify it).
             self.dup_acks += 1;
             if self.dup_acks == DUP_THRESHOLD {
                 let first = self.send.una();
@@ -119,26 +129,32 @@ impl Conn {
     }
 
     /// Bit `i` of the mask acks `ack_nr + 2 + i`; `ack_nr + 1` is missing by
-    /// definition. A packet with `DUP_THRESHOLD` acked packets after it is lost.
+    /// definition. A packet with `DUP_THRESHOLD` acked packets after it is
+    /// lost; losses are queued lowest first, since the lowest hole is what
+    /// holds the receiver's stream back.
     fn on_sack(&mut self, ack_nr: u16, mask: &[u8], now: Duration, acked: &mut Acked) {
         let base = ack_nr.wrapping_add(2);
         let bits = (mask.len() * 8).min(MAX_SACK_BITS).min(self.send.len());
-        let mut set = 0u32;
-        for i in 0..bits {
-            if mask.get(i / 8).is_some_and(|b| b & (1 << (i % 8)) != 0) {
-                self.send.sack(base.wrapping_add(i as u16), now, acked);
-            }
+        let is_set = |i: usize| mask.get(i / 8).is_some_and(|b| b & (1 << (i % 8)) != 0);
+        let mut total = 0u32;
+        for i in (0..bits).filter(|&i| is_set(i)) {
+            total += 1;
+            self.send.sack(base.wrapping_add(i as u16), now, acked);
         }
-        // Walk down from the top counting acked packets above each hole.
-        for i in (0..bits).rev() {
-            if mask.get(i / 8).is_some_and(|b| b & (1 << (i % 8)) != 0) {
-                set += 1;
-            } else if set >= DUP_THRESHOLD {
+        if total >= DUP_THRESHOLD {
+            self.declare_lost(ack_nr.wrapping_add(1), now);
+        }
+        // Acked packets above bit `i`, walking up.
+        let mut above = total;
+        for i in 0..bits {
+            if is_set(i) {
+                above -= 1;
+                if above < DUP_THRESHOLD {
+                    break;
+                }
+            } else {
                 self.declare_lost(base.wrapping_add(i as u16), now);
             }
-        }
-        if set >= DUP_THRESHOLD {
-            self.declare_lost(ack_nr.wrapping_add(1), now);
         }
     }
 

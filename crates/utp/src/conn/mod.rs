@@ -72,6 +72,10 @@ pub(crate) struct Conn {
     nagle_expired: bool,
     window_probe: bool,
     last_adv_wnd: usize,
+    /// Acceptor only, until the dialler sends anything but SYN: our ISN,
+    /// which every STATE must carry (the dialler takes `seq_nr - 1` as
+    /// received, so a later number would skip our data it never got).
+    syn_reply_seq: Option<u16>,
     fin_queued: bool,
     fin_sent: bool,
     fin_acked: bool,
@@ -97,7 +101,10 @@ impl Conn {
         now: Duration,
     ) -> Self {
         let mtu = Mtu::new(cfg.initial_packet, cfg.max_packet);
-        let max_ooo = cfg.recv_window / 150 + 16;
+        // Reordering deeper than a window of ~1100-byte packets is dropped
+        // (as libtorrent does): it bounds the ring a hostile sender can make
+        // us allocate by sending far ahead.
+        let max_ooo = cfg.recv_window / 1100 + 16;
         Self {
             id,
             addr,
@@ -126,6 +133,7 @@ impl Conn {
             nagle_expired: false,
             window_probe: false,
             last_adv_wnd: cfg.recv_window,
+            syn_reply_seq: None,
             fin_queued: false,
             fin_sent: false,
             fin_acked: false,
@@ -175,6 +183,7 @@ impl Conn {
         c.recv.set_ack_nr(syn.seq_nr);
         c.peer_wnd = syn.wnd_size as usize;
         c.reply_micro = micros(now).wrapping_sub(syn.timestamp);
+        c.syn_reply_seq = Some(isn);
         c.ack_due = true;
         c
     }
@@ -319,6 +328,9 @@ impl Conn {
         .min();
         let extra = match self.state {
             State::SynSent => self.connect_deadline,
+            State::Connected if self.syn_reply_seq.is_some() => self
+                .connect_deadline
+                .min(self.last_send + self.cfg.keepalive_interval),
             State::Connected => self.last_send + self.cfg.keepalive_interval,
         };
         d = Some(d.map_or(extra, |d| d.min(extra)));

@@ -41,7 +41,10 @@ impl Conn {
         if let Some(s) = self.send.peek_resend() {
             let len = self.send.get(s).map_or(0, |p| p.wire_len());
             let flight = self.send.flight();
-            if flight == 0 || flight + len <= self.cc.cwnd() {
+            // The oldest hole goes at once, whatever the window (TCP's
+            // fast retransmit): without SACK the acks that would drain the
+            // window only come after it is filled.
+            if flight == 0 || flight + len <= self.cc.cwnd() || s == self.send.una() {
                 let n = self.encode_sequenced(s, now, buf)?;
                 self.send.resent(s, now);
                 self.stats.retransmits += 1;
@@ -79,10 +82,10 @@ impl Conn {
         // the FIN's own number, as libtorrent counts it (it drops a packet
         // numbered past the FIN it got, so our acks would go unheard).
         let next = self.send.next_seq();
-        let seq_nr = if self.fin_sent {
-            next.wrapping_sub(1)
-        } else {
-            next
+        let seq_nr = match self.syn_reply_seq {
+            Some(isn) => isn,
+            None if self.fin_sent => next.wrapping_sub(1),
+            None => next,
         };
         let h = self.header(PacketType::State, seq_nr, now);
         self.encode(&h, &[], 0, buf, MAX_SACK)
@@ -103,7 +106,11 @@ impl Conn {
         let window = self.cc.cwnd().min(self.peer_wnd.saturating_add(HEADER_LEN));
         // A probe goes while there is data to move and room in the window
         // (a probe must never be what the window waits on).
-        if let Some(size) = self.mtu.probe_size().filter(|&p| flight + p <= window) {
+        if let Some(size) = self
+            .mtu
+            .probe_size()
+            .filter(|&p| flight + p <= window && p <= buf.len())
+        {
             let empty = self.send.buffer();
             let s = self.send.push(Kind::Data, empty, now, size - HEADER_LEN)?;
             self.mtu.probe_sent(size);
@@ -112,16 +119,21 @@ impl Conn {
         }
         let size = self.mtu.size().min(buf.len());
         let max_payload = size.saturating_sub(HEADER_LEN + SACK_ROOM).max(1);
-        let n = self.unsent.len().min(max_payload);
+        let mut n = self.unsent.len().min(max_payload);
         let wire = HEADER_LEN + n;
         if flight > 0 && flight + wire > window {
             return None;
         }
-        if flight == 0 && wire > self.peer_wnd.saturating_add(HEADER_LEN) && !self.window_probe {
-            // The peer's window is shut: the retransmission timer sends a
-            // probe later (zero-window persist).
-            self.arm_rto(now);
-            return None;
+        if flight == 0 && n > self.peer_wnd {
+            if !self.window_probe {
+                // The peer's window is shut: the retransmission timer sends
+                // a probe later (zero-window persist).
+                self.arm_rto(now);
+                return None;
+            }
+            // The probe takes what fits, one byte when nothing does: the
+            // point is the ack, which says the window again.
+            n = n.min(self.peer_wnd.max(1));
         }
         // Nagle: hold a small packet while data is unacknowledged, until
         // more bytes fill it or the delay passes.

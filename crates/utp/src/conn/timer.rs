@@ -21,6 +21,13 @@ impl Conn {
             self.fail(CloseReason::ConnectTimedOut);
             return;
         }
+        // An accepted connection whose dialler never followed its SYN
+        // (spoofed SYNs fill the table) goes after the connect timeout,
+        // not the idle one.
+        if self.syn_reply_seq.is_some() && now >= self.connect_deadline {
+            self.fail(CloseReason::TimedOut);
+            return;
+        }
         if now.saturating_sub(self.last_recv) >= self.cfg.idle_timeout {
             self.fail(CloseReason::TimedOut);
             return;
@@ -56,6 +63,17 @@ impl Conn {
                 self.window_probe = true;
                 self.rtt.back_off();
             }
+            return;
+        }
+        if self.peer_wnd < self.mtu.size() {
+            // Not congestion: the peer's window is shut and our probe went
+            // unacked (it had no room). Probe again with backoff, without
+            // touching the window or counting toward giving up; the idle
+            // timeout still ends a peer that stops answering.
+            let first = self.send.una();
+            let _ = self.send.mark_lost(first);
+            self.rtt.back_off();
+            self.rto_deadline = Some(now + self.rtt.rto());
             return;
         }
         if self.send.oldest_transmissions() > self.cfg.max_retransmits {

@@ -63,12 +63,34 @@ struct LinkState {
 pub enum Side {
     A,
     B,
+    /// The competing TCP flow's ack reaches its sender.
+    TcpAck,
+    /// The competing TCP flow's sender learns a packet was dropped.
+    TcpLoss,
 }
+
+/// A loss-based competitor (TCP Reno in packets: slow start, +1 per RTT,
+/// halve once per window on loss) sharing the A→B bottleneck.
+#[derive(Default)]
+pub struct Reno {
+    pub on: bool,
+    cwnd: f64,
+    ssthresh: f64,
+    in_flight: u32,
+    /// Packets sent; a loss of one sent before `recovery_until` is part of
+    /// the same window and halves nothing.
+    sent: u64,
+    recovery_until: u64,
+    /// Bytes it delivered, with when.
+    pub delivered: Vec<(Duration, u64)>,
+}
+
+const RENO_PACKET: usize = 1500;
 
 /// A datagram on its way: arrival time, tie-breaker, receiver, bytes.
 type InFlight = (Duration, u64, Side, Vec<u8>);
-/// Decides whether to drop a datagram A sends.
-pub type Filter = Box<dyn FnMut(&[u8]) -> bool>;
+/// Decides whether to drop a datagram (`true`), and may rewrite it.
+pub type Filter = Box<dyn FnMut(&mut Vec<u8>) -> bool>;
 
 /// The two endpoints, the link, and one transfer's application state.
 pub struct Sim {
@@ -92,13 +114,21 @@ pub struct Sim {
     pub closed_sent: bool,
     /// What B read.
     pub received: Vec<u8>,
+    /// B leaves its data unread (its receive window fills up).
+    pub b_not_reading: bool,
     pub conn_a: Option<ConnId>,
     pub conn_b: Option<ConnId>,
     pub events: Vec<(Duration, Side, Event)>,
     /// Called on every datagram A sends; `true` drops it.
     pub filter_ab: Option<Filter>,
+    /// Called on every datagram B sends; `true` drops it.
+    pub filter_ba: Option<Filter>,
     buf: Vec<u8>,
     pub datagrams: u64,
+    /// Competing TCP-like traffic A→B (off unless `reno.on`).
+    pub reno: Reno,
+    /// (time, bytes B has read), sampled at every step.
+    pub progress: Vec<(Duration, usize)>,
     /// The connection id on the latest datagram A sent, and B sent.
     pub wire_ids: (u16, u16),
     /// (seq_nr, ack_nr) on the latest datagram A sent, and B sent.
@@ -132,12 +162,16 @@ impl Sim {
             close_when_sent: true,
             closed_sent: false,
             received: Vec::new(),
+            b_not_reading: false,
             conn_a: None,
             conn_b: None,
             events: Vec::new(),
             filter_ab: None,
+            filter_ba: None,
             buf: vec![0; max],
             datagrams: 0,
+            reno: Reno::default(),
+            progress: Vec::new(),
             wire_ids: (0, 0),
             wire_seqs: ((0, 0), (0, 0)),
         }
@@ -173,15 +207,21 @@ impl Sim {
         );
         match from {
             Side::A => (self.wire_ids.0, self.wire_seqs.0) = (id, seqs),
-            Side::B => (self.wire_ids.1, self.wire_seqs.1) = (id, seqs),
+            Side::B | Side::TcpAck | Side::TcpLoss => {
+                (self.wire_ids.1, self.wire_seqs.1) = (id, seqs)
+            }
         }
         let (link, to) = match from {
             Side::A => (self.ab.clone(), Side::B),
-            Side::B => (self.ba.clone(), Side::A),
+            Side::B | Side::TcpAck | Side::TcpLoss => (self.ba.clone(), Side::A),
         };
-        if from == Side::A
-            && let Some(f) = self.filter_ab.as_mut()
-            && f(&data)
+        let mut data = data;
+        let filter = match from {
+            Side::A => self.filter_ab.as_mut(),
+            Side::B | Side::TcpAck | Side::TcpLoss => self.filter_ba.as_mut(),
+        };
+        if let Some(f) = filter
+            && f(&mut data)
         {
             return;
         }
@@ -191,7 +231,7 @@ impl Sim {
         let now = self.now;
         let state = match from {
             Side::A => &mut self.state_ab,
-            Side::B => &mut self.state_ba,
+            Side::B | Side::TcpAck | Side::TcpLoss => &mut self.state_ba,
         };
         if link.mtu.is_some_and(|mtu| data.len() > mtu) {
             return;
@@ -223,6 +263,86 @@ impl Sim {
         }
     }
 
+    /// Puts one competitor packet into the A→B bottleneck: its ack (or the
+    /// news of its loss, a round trip later) comes back as an event.
+    fn reno_send(&mut self) {
+        let link = self.ab.clone();
+        let now = self.now;
+        let rate = link.rate.unwrap_or(u64::MAX);
+        let state = &mut self.state_ab;
+        let start = state.busy_until.max(now);
+        let waiting = start - now;
+        let rtt = link.delay + self.ba.delay;
+        self.reno.sent += 1;
+        self.reno.in_flight += 1;
+        self.counter += 1;
+        let id = self.reno.sent.to_le_bytes().to_vec();
+        if waiting.as_secs_f64() * rate as f64 > link.queue_limit as f64 {
+            self.queue
+                .push(Reverse((now + rtt, self.counter, Side::TcpLoss, id)));
+            return;
+        }
+        state.queue_samples.push((now, waiting));
+        state.busy_until = start + Duration::from_secs_f64(RENO_PACKET as f64 / rate as f64);
+        let ack_at = state.busy_until + rtt;
+        self.queue
+            .push(Reverse((ack_at, self.counter, Side::TcpAck, id)));
+    }
+
+    fn reno_event(&mut self, to: Side, id: &[u8]) {
+        let r = &mut self.reno;
+        r.in_flight -= 1;
+        if to == Side::TcpAck {
+            r.delivered.push((self.now, RENO_PACKET as u64));
+            if r.cwnd < r.ssthresh {
+                r.cwnd += 1.0;
+            } else {
+                r.cwnd += 1.0 / r.cwnd;
+            }
+        } else {
+            let n = u64::from_le_bytes(id.try_into().unwrap());
+            if n > r.recovery_until {
+                r.cwnd = (r.cwnd / 2.0).max(2.0);
+                r.ssthresh = r.cwnd;
+                r.recovery_until = r.sent;
+            }
+        }
+        self.reno_fill();
+    }
+
+    fn reno_fill(&mut self) {
+        while self.reno.on && f64::from(self.reno.in_flight) < self.reno.cwnd {
+            self.reno_send();
+        }
+    }
+
+    /// Starts the competitor.
+    pub fn start_reno(&mut self) {
+        self.reno.on = true;
+        self.reno.cwnd = 2.0;
+        self.reno.ssthresh = f64::MAX;
+        self.reno_fill();
+    }
+
+    /// Bytes the competitor delivered in `[from, to)`.
+    pub fn reno_bytes(&self, from: Duration, to: Duration) -> u64 {
+        self.reno
+            .delivered
+            .iter()
+            .filter(|(t, _)| *t >= from && *t < to)
+            .map(|(_, b)| b)
+            .sum()
+    }
+
+    /// Bytes B read by `t`.
+    pub fn received_by(&self, t: Duration) -> usize {
+        self.progress
+            .iter()
+            .take_while(|(at, _)| *at <= t)
+            .last()
+            .map_or(0, |&(_, n)| n)
+    }
+
     /// Queueing delays seen at the A→B bottleneck after `since`.
     pub fn queue_delays_ab(&self, since: Duration) -> Vec<Duration> {
         self.state_ab
@@ -247,14 +367,14 @@ impl Sim {
                 loop {
                     let ep = match side {
                         Side::A => &mut self.a,
-                        Side::B => &mut self.b,
+                        Side::B | Side::TcpAck | Side::TcpLoss => &mut self.b,
                     };
                     let Some((to, n)) = ep.poll_transmit_into(self.now, &mut self.buf) else {
                         break;
                     };
                     let expected = match side {
                         Side::A => self.addr_b,
-                        Side::B => self.addr_a,
+                        Side::B | Side::TcpAck | Side::TcpLoss => self.addr_a,
                     };
                     assert_eq!(to, expected);
                     let data = self.buf[..n].to_vec();
@@ -269,7 +389,7 @@ impl Sim {
                 }
                 while let Some(ev) = match side {
                     Side::A => self.a.poll_event(),
-                    Side::B => self.b.poll_event(),
+                    Side::B | Side::TcpAck | Side::TcpLoss => self.b.poll_event(),
                 } {
                     self.events.push((self.now, side, ev));
                     self.on_event(side, ev);
@@ -315,17 +435,20 @@ impl Sim {
                 assert_eq!(from, self.addr_a);
                 self.conn_b = Some(id);
             }
-            (Side::B, Event::Readable(id)) => {
-                let mut buf = vec![0u8; 64 * 1024];
-                loop {
-                    let n = self.b.read(id, &mut buf).unwrap();
-                    if n == 0 {
-                        break;
-                    }
-                    self.received.extend_from_slice(&buf[..n]);
-                }
-            }
+            (Side::B, Event::Readable(id)) if !self.b_not_reading => self.read_b(id),
             _ => {}
+        }
+    }
+
+    /// Reads everything B has.
+    pub fn read_b(&mut self, id: ConnId) {
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = self.b.read(id, &mut buf).unwrap();
+            if n == 0 {
+                break;
+            }
+            self.received.extend_from_slice(&buf[..n]);
         }
     }
 
@@ -352,6 +475,7 @@ impl Sim {
             match to {
                 Side::A => self.a.handle_datagram(self.addr_b, &data, self.now),
                 Side::B => self.b.handle_datagram(self.addr_a, &data, self.now),
+                Side::TcpAck | Side::TcpLoss => self.reno_event(to, &data),
             }
         }
         if self.a.poll_timeout().is_some_and(|t| t <= self.now) {
@@ -359,6 +483,13 @@ impl Sim {
         }
         if self.b.poll_timeout().is_some_and(|t| t <= self.now) {
             self.b.handle_timeout(self.now);
+        }
+        if self
+            .progress
+            .last()
+            .is_none_or(|&(_, n)| n != self.received.len())
+        {
+            self.progress.push((self.now, self.received.len()));
         }
         true
     }
