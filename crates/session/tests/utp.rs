@@ -1,6 +1,6 @@
 //! Real sessions on 127.0.0.1 over uTP: only uTP, uTP chosen first when
-//! both are on, TCP when the peer refuses uTP, and the DHT on the same UDP
-//! socket as uTP.
+//! both are on, TCP when the peer refuses uTP (by configuration or switched
+//! off at run time), and the DHT on the same UDP socket as uTP.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::path::Path;
@@ -138,4 +138,17 @@ async fn the_dht_shares_the_utp_socket() {
     tokio::time::timeout(Duration::from_secs(10), a_dht.wait_for_nodes())
         .await
         .expect("a learned b from its query");
+}
+
+/// Switching uTP off while running (as the daemon's `utp-enabled` does)
+/// refuses new uTP dials, so peers come in over TCP.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn utp_switched_off_at_run_time_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (seed, _h, torrent) = seeder(tmp.path(), &[300_000], Transports::default()).await;
+    seed.set_transports(TCP_ONLY);
+    assert_eq!(seed.transports(), TCP_ONLY);
+    let (_l, leech) = leecher(tmp.path(), &torrent, &seed, Transports::default()).await;
+    assert_eq!(first_transport(&leech).await, Transport::Tcp);
+    finish(&leech).await;
 }
