@@ -49,6 +49,13 @@ pub struct DaemonArgs {
     /// discovery).
     #[arg(long)]
     no_lsd: bool,
+    /// Do not use uTP (peers over TCP only; `utp` in the config file,
+    /// `SHOAL_UTP`).
+    #[arg(long, conflicts_with = "no_tcp")]
+    no_utp: bool,
+    /// Do not use TCP (peers over uTP only; `tcp`, `SHOAL_TCP`).
+    #[arg(long)]
+    no_tcp: bool,
 }
 
 /// Runs `shoal daemon`.
@@ -84,6 +91,12 @@ pub fn run(args: &DaemonArgs) -> anyhow::Result<ExitCode> {
     }
     if let Some(policy) = args.encryption {
         config.encryption = policy;
+    }
+    if args.no_utp {
+        config.utp = false;
+    }
+    if args.no_tcp {
+        config.tcp = false;
     }
     let _ = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)

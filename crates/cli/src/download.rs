@@ -107,6 +107,12 @@ pub struct NetArgs {
     /// discovery).
     #[arg(long)]
     no_lsd: bool,
+    /// Do not use uTP (peers over TCP only).
+    #[arg(long, conflicts_with = "no_tcp")]
+    no_utp: bool,
+    /// Do not use TCP (peers over uTP only, on the UDP peer port).
+    #[arg(long)]
+    no_tcp: bool,
 }
 
 impl NetArgs {
@@ -331,6 +337,10 @@ pub(crate) async fn open_session(net: &NetArgs, state_dir: PathBuf) -> anyhow::R
             .clone_from(&net.port_mapping_methods);
     }
     config.lsd = !net.no_lsd;
+    config.transports = shoal_session::Transports {
+        tcp: !net.no_tcp,
+        utp: !net.no_utp,
+    };
     if !net.no_dht {
         // Bound beside the peer socket (same address and port, UDP).
         let mut dht = shoal_session::DhtConfig::new(SocketAddr::from(([0, 0, 0, 0], 0)));

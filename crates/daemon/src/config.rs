@@ -70,6 +70,10 @@ pub struct DaemonConfig {
     /// `allow` or `disable`; a policy set through an API overrides it.
     #[serde(deserialize_with = "policy")]
     pub encryption: shoal_session::EncryptionPolicy,
+    /// Dial and accept uTP (BEP 29) peers on the peer port (UDP).
+    pub utp: bool,
+    /// Dial and accept TCP peers; `utp` and `tcp` cannot both be off.
+    pub tcp: bool,
 }
 
 /// Reads an encryption policy by its name.
@@ -105,6 +109,8 @@ impl Default for DaemonConfig {
             lsd: true,
             dht_bootstrap: Vec::new(),
             encryption: shoal_session::EncryptionPolicy::default(),
+            utp: true,
+            tcp: true,
         }
     }
 }
@@ -165,7 +171,7 @@ impl DaemonConfig {
 
     /// Applies `SHOAL_STATE_DIR`, `SHOAL_DOWNLOAD_DIR`, `SHOAL_LISTEN`,
     /// `SHOAL_RPC`, `SHOAL_USERNAME`, `SHOAL_PASSWORD`, `SHOAL_API_KEY`,
-    /// `SHOAL_WATCH_DIR`, `SHOAL_ENCRYPTION`.
+    /// `SHOAL_WATCH_DIR`, `SHOAL_ENCRYPTION`, `SHOAL_UTP`, `SHOAL_TCP`.
     pub fn apply_env(&mut self, env: &dyn Fn(&str) -> Option<String>) -> Result<(), DaemonError> {
         let get = |name: &str| env(name).filter(|v| !v.is_empty());
         if let Some(v) = get("SHOAL_STATE_DIR") {
@@ -196,6 +202,12 @@ impl DaemonConfig {
             self.encryption = v
                 .parse()
                 .map_err(|e| DaemonError::Config(format!("SHOAL_ENCRYPTION: {e}")))?;
+        }
+        if let Some(v) = get("SHOAL_UTP") {
+            self.utp = parse_switch("SHOAL_UTP", &v)?;
+        }
+        if let Some(v) = get("SHOAL_TCP") {
+            self.tcp = parse_switch("SHOAL_TCP", &v)?;
         }
         Ok(())
     }
@@ -229,12 +241,28 @@ impl DaemonConfig {
         if self.max_body < 1024 {
             return Err(DaemonError::Config("max_body is below 1024 bytes".into()));
         }
+        if !self.utp && !self.tcp {
+            return Err(DaemonError::Config(
+                "utp and tcp cannot both be off: peers could not connect".into(),
+            ));
+        }
         if self.body_timeout == 0 {
             return Err(DaemonError::Config(
                 "body_timeout must be at least 1 s".into(),
             ));
         }
         Ok(())
+    }
+}
+
+/// `true`/`false` (also `1`/`0`, `on`/`off`, `yes`/`no`).
+fn parse_switch(name: &str, value: &str) -> Result<bool, DaemonError> {
+    match value.to_ascii_lowercase().as_str() {
+        "1" | "true" | "on" | "yes" => Ok(true),
+        "0" | "false" | "off" | "no" => Ok(false),
+        _ => Err(DaemonError::Config(format!(
+            "{name}: {value:?} is not true or false"
+        ))),
     }
 }
 
@@ -274,6 +302,18 @@ mod tests {
         std::fs::write(&path, "port_mapping = false\nlsd = false\n").unwrap();
         let c = DaemonConfig::load(Some(&path), &|_| None).unwrap();
         assert!(!c.port_mapping && !c.lsd);
+    }
+
+    #[test]
+    fn transports_come_from_env_and_cannot_both_be_off() {
+        let env = |k: &str| (k == "SHOAL_UTP").then(|| "off".to_owned());
+        let c = DaemonConfig::load(None, &env).unwrap();
+        assert!(!c.utp && c.tcp);
+        let both = |k: &str| matches!(k, "SHOAL_UTP" | "SHOAL_TCP").then(|| "0".to_owned());
+        let err = DaemonConfig::load(None, &both).unwrap().validate();
+        assert!(err.unwrap_err().to_string().contains("cannot both be off"));
+        let bad = |k: &str| (k == "SHOAL_TCP").then(|| "maybe".to_owned());
+        assert!(DaemonConfig::load(None, &bad).is_err());
     }
 
     #[test]

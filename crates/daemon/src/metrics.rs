@@ -124,16 +124,22 @@ fn render(d: &crate::Daemon) -> String {
     out
 }
 
-/// Connected peers by how their connection is carried: `rc4` (MSE with
-/// RC4), `mse_plaintext` (MSE, then plaintext) and `plaintext` (no MSE).
+/// Connected peers by how their connection is carried: by encryption,
+/// `rc4` (MSE with RC4), `mse_plaintext` (MSE, then plaintext) and
+/// `plaintext` (no MSE); by transport, `tcp` and `utp`.
 fn peers_by_encryption(d: &crate::Daemon, out: &mut String) {
     let (mut rc4, mut mse, mut plain) = (0usize, 0usize, 0usize);
+    let (mut tcp, mut utp) = (0usize, 0usize);
     for snapshot in d.snapshots() {
         for p in snapshot.handle.iter().flat_map(|h| h.peers()) {
             match (p.encrypted, p.mse) {
                 (true, _) => rc4 += 1,
                 (false, true) => mse += 1,
                 (false, false) => plain += 1,
+            }
+            match p.transport {
+                shoal_session::Transport::Tcp => tcp += 1,
+                shoal_session::Transport::Utp => utp += 1,
             }
         }
     }
@@ -143,7 +149,11 @@ fn peers_by_encryption(d: &crate::Daemon, out: &mut String) {
          # TYPE shoal_peers_by_encryption gauge\n\
          shoal_peers_by_encryption{{encryption=\"rc4\"}} {rc4}\n\
          shoal_peers_by_encryption{{encryption=\"mse_plaintext\"}} {mse}\n\
-         shoal_peers_by_encryption{{encryption=\"plaintext\"}} {plain}"
+         shoal_peers_by_encryption{{encryption=\"plaintext\"}} {plain}\n\
+         # HELP shoal_peers_by_transport Connected peers by transport.\n\
+         # TYPE shoal_peers_by_transport gauge\n\
+         shoal_peers_by_transport{{transport=\"tcp\"}} {tcp}\n\
+         shoal_peers_by_transport{{transport=\"utp\"}} {utp}"
     );
 }
 

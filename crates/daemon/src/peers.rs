@@ -53,6 +53,8 @@ pub struct PeerView {
     /// The connection began with an MSE/PE handshake (RC4 or, inside it,
     /// plaintext).
     pub mse: bool,
+    /// What carries the connection: `tcp` or `utp`.
+    pub transport: &'static str,
     /// Transmission's flag letters (see [`transmission_flags`]).
     pub flags: String,
 }
@@ -82,6 +84,7 @@ pub(crate) fn view(p: &PeerSummary) -> PeerView {
         connected_secs: p.connected_for.as_secs(),
         encrypted: p.encrypted,
         mse: p.mse,
+        transport: p.transport.as_str(),
         flags: transmission_flags(p),
     }
 }
@@ -102,7 +105,7 @@ pub(crate) fn source_name(source: PeerSource) -> &'static str {
 /// (d: we want to but it chokes us), U uploading to it (u: it wants to but
 /// we choke it), K it unchokes us but we want nothing, ? we unchoke it but
 /// it wants nothing, E encrypted (RC4), H found through the DHT, X through
-/// peer exchange, I incoming. (T, uTP, is not spoken yet.)
+/// peer exchange, I incoming, T over uTP.
 pub(crate) fn transmission_flags(p: &PeerSummary) -> String {
     let mut f = String::new();
     if p.optimistic {
@@ -126,6 +129,9 @@ pub(crate) fn transmission_flags(p: &PeerSummary) -> String {
     }
     if p.encrypted {
         f.push('E');
+    }
+    if p.transport == shoal_session::Transport::Utp {
+        f.push('T');
     }
     match p.source {
         PeerSource::Dht => f.push('H'),
@@ -162,6 +168,7 @@ mod tests {
             connected_for: std::time::Duration::from_secs(3),
             mse: false,
             encrypted: false,
+            transport: shoal_session::Transport::Tcp,
         }
     }
 
@@ -179,9 +186,10 @@ mod tests {
             source: PeerSource::Incoming,
             mse: true,
             encrypted: true,
+            transport: shoal_session::Transport::Utp,
             ..peer()
         };
-        assert_eq!(transmission_flags(&trading), "ODUEI");
+        assert_eq!(transmission_flags(&trading), "ODUETI");
         let waiting = PeerSummary {
             am_interested: true,
             peer_interested: true,
@@ -201,7 +209,8 @@ mod tests {
             (v.ip.as_str(), v.port, v.connected_secs),
             ("127.0.0.1", 6881, 3)
         );
-        assert_eq!((v.flags.as_str(), v.source), ("ODUEI", "incoming"));
+        assert_eq!((v.flags.as_str(), v.source), ("ODUETI", "incoming"));
         assert!(v.encrypted && v.mse);
+        assert_eq!(v.transport, "utp");
     }
 }

@@ -233,6 +233,12 @@ pub struct DaemonRecord {
     /// `allow`, `disable`; overrides the config file).
     #[serde(default)]
     pub encryption: Option<String>,
+    /// uTP switched on or off through the API (overrides the config file).
+    #[serde(default)]
+    pub utp_enabled: Option<bool>,
+    /// TCP switched on or off through the API (overrides the config file).
+    #[serde(default)]
+    pub tcp_enabled: Option<bool>,
     /// Transmission session settings shoal keeps and reports but does not
     /// act on (see the README).
     #[serde(default)]

@@ -324,3 +324,66 @@ fn a_seed_that_allows_encryption_picks_plaintext_inside_mse() {
         "{metrics}"
     );
 }
+
+/// Two daemons with TCP off trade over uTP, and every API says so:
+/// Transmission's `isUTP` and flag `T`, qBittorrent's `μTP`, the native
+/// `transport` and the metrics by transport.
+#[test]
+fn peers_over_utp_are_shown_as_utp() {
+    let seed = server(|c| {
+        c.dht = false;
+        c.tcp = false;
+    });
+    common::write_complete(&seed.downloads, "u");
+    let meta = base64::engine::general_purpose::STANDARD.encode(torrent_bytes("u"));
+    let v = rpc(
+        seed.addr,
+        json!({ "method": "torrent-add", "arguments": { "metainfo": meta } }),
+    );
+    let hash = v["arguments"]["torrent-added"]["hashString"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let g = rpc(seed.addr, json!({ "method": "session-get" }));
+    assert_eq!(
+        (
+            g["arguments"]["utp-enabled"].as_bool(),
+            g["arguments"]["tcp-enabled"].as_bool()
+        ),
+        (Some(true), Some(false)),
+        "{g}"
+    );
+    // Slowed, so it stays connected while it is looked at.
+    let leech = server(|c| {
+        c.dht = false;
+        c.tcp = false;
+        c.max_download = Some(4096);
+    });
+    let link = format!("magnet:?xt=urn:btih:{hash}&dn=u&x.pe={}", seed.peer_addr);
+    rpc(
+        leech.addr,
+        json!({ "method": "torrent-add", "arguments": { "filename": link } }),
+    );
+    let p = wait_peer(seed.addr, |p| {
+        p["isIncoming"] == true && p["bytesToPeer"].as_u64() > Some(0)
+    });
+    assert_eq!(p["isUTP"], true, "{p}");
+    assert!(p["flagStr"].as_str().unwrap().contains('T'), "{p}");
+    let detail = common::get_json(seed.addr, &format!("/api/v1/torrents/{hash}"));
+    assert_eq!(detail["peers"][0]["transport"], "utp", "{detail}");
+    let qb = common::get_json(
+        seed.addr,
+        &format!("/api/v2/sync/torrentPeers?hash={hash}&rid=0"),
+    );
+    let (_, peer) = qb["peers"].as_object().unwrap().iter().next().unwrap();
+    assert_eq!(peer["connection"], "μTP", "{qb}");
+    let metrics = common::request(seed.addr, "GET", "/metrics", &[], b"").2;
+    assert!(
+        metrics.contains("shoal_peers_by_transport{transport=\"utp\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("shoal_peers_by_transport{transport=\"tcp\"} 0"),
+        "{metrics}"
+    );
+}

@@ -267,6 +267,7 @@ fn session_settings_are_applied_or_kept() {
             "seedRatioLimit": 1.5, "seedRatioLimited": true,
             "idle-seeding-limit": 7, "idle-seeding-limit-enabled": true,
             "alt-speed-down": 123, "encryption": "required",
+            "utp-enabled": false,
         } }),
     );
     let v = rpc(s.addr, json!({ "method": "session-get" }));
@@ -289,6 +290,21 @@ fn session_settings_are_applied_or_kept() {
     );
     assert_eq!(g["alt-speed-down"], 123, "stored-only settings read back");
     assert_eq!(g["encryption"], "required", "applied to the session");
+    assert_eq!(
+        (g["utp-enabled"].as_bool(), g["tcp-enabled"].as_bool()),
+        (Some(false), Some(true)),
+        "{g}"
+    );
+    let sid = common::session_id(s.addr);
+    let body = json!({ "method": "session-set", "arguments": { "tcp-enabled": false } });
+    let (_, _, text) = common::request(
+        s.addr,
+        "POST",
+        "/transmission/rpc",
+        &[("X-Transmission-Session-Id", &sid)],
+        body.to_string().as_bytes(),
+    );
+    assert!(text.contains("cannot both be false"), "{text}");
     assert!(g["download-dir-free-space"].as_i64().unwrap() > 0, "{g}");
     assert_eq!(g["session-id"], json!(common::session_id(s.addr)));
     // On loopback no port is mapped and LSD is off, whatever the config.

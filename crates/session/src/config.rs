@@ -41,6 +41,9 @@ pub struct SessionConfig {
     /// Find peers of public torrents on the LAN (local service discovery,
     /// BEP 14). Never on a loopback `listen` address.
     pub lsd: bool,
+    /// The transports to dial and accept (both by default; uTP is dialed
+    /// first).
+    pub transports: crate::Transports,
 }
 
 impl SessionConfig {
@@ -61,6 +64,7 @@ impl SessionConfig {
             port_mapping: false,
             port_mapping_methods: crate::PortMapMethod::ALL.to_vec(),
             lsd: false,
+            transports: crate::Transports::default(),
         }
     }
 }

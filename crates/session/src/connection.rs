@@ -8,13 +8,14 @@ use std::time::{Duration, Instant};
 use shoal_engine::{PeerHandshake, Progress, Refused};
 use shoal_mse::{Attempt, Cipher, Ciphers, Req2Index};
 use shoal_wire::{Handshake, MAX_MESSAGE_LEN};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{Notify, watch};
 
+use crate::Transport;
+use crate::dialer::{ConnectError, Dialer};
 use crate::inner::Inner;
 use crate::mse::{self, MseError};
+use crate::peer_stream::{PeerReader, PeerStream, PeerWriter};
 use crate::torrent::{PeerSlot, TorrentShared};
 
 /// Bytes read from a socket per call: large, so one read carries many messages.
@@ -30,6 +31,9 @@ pub(crate) enum HandshakeError {
     Io(#[from] std::io::Error),
     #[error("connect timed out")]
     ConnectTimeout,
+    /// Both transports are switched off.
+    #[error("no transport enabled (TCP and uTP are off)")]
+    NoTransport,
     /// The TCP connect itself failed (refused, unreachable).
     #[error("connect: {0}")]
     Connect(std::io::Error),
@@ -42,6 +46,16 @@ pub(crate) enum HandshakeError {
     /// The encryption (MSE/PE) layer failed or was refused by the policy.
     #[error("encryption: {0}")]
     Mse(#[from] MseError),
+}
+
+impl From<ConnectError> for HandshakeError {
+    fn from(e: ConnectError) -> Self {
+        match e {
+            ConnectError::Timeout => HandshakeError::ConnectTimeout,
+            ConnectError::Failed(e) => HandshakeError::Connect(e),
+            ConnectError::NoTransport => HandshakeError::NoTransport,
+        }
+    }
 }
 
 impl HandshakeError {
@@ -67,7 +81,7 @@ impl HandshakeError {
 /// (already decrypted), and `ciphers`, when RC4 was chosen, encrypt what is
 /// written and decrypt what is read.
 pub(crate) async fn run_handshake(
-    stream: &mut TcpStream,
+    stream: &mut (impl AsyncRead + AsyncWrite + Unpin),
     core: &mut PeerHandshake,
     epoch: Instant,
     mut input: Vec<u8>,
@@ -123,7 +137,7 @@ pub(crate) async fn run_handshake(
 /// session serves, then the connection starts.
 pub(crate) async fn accept(
     inner: &Arc<Inner>,
-    mut stream: TcpStream,
+    mut stream: PeerStream,
     addr: SocketAddr,
 ) -> Result<(), HandshakeError> {
     let epoch = Instant::now();
@@ -182,52 +196,74 @@ pub(crate) async fn accept(
 }
 
 /// Dials `addr` in the modes the encryption policy allows, in its order
-/// (retrying the other mode when the peer hangs up on the first), exchanges
+/// (retrying the other mode when the peer hangs up on the first), over the
+/// transport that reached it before if any (`dialer.rs`), exchanges
 /// handshakes and starts the connection.
 pub(crate) async fn dial(
     shared: Arc<TorrentShared>,
     addr: SocketAddr,
-    connect_timeout: Duration,
+    dialer: Dialer,
     handshake_timeout: Duration,
     policy: shoal_mse::Policy,
 ) -> Result<(), HandshakeError> {
     let order = policy.dial_order(None);
     let mut attempts = order.iter().peekable();
+    let mut worked = shared
+        .book
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .transport(addr);
+    let mut attempt = attempts.next().copied();
+    let mut over_tcp_tried = false;
     loop {
-        let Some(&attempt) = attempts.next() else {
+        let Some(mode) = attempt else {
             return Err(HandshakeError::Closed);
         };
         let result = dial_once(
             &shared,
             addr,
-            connect_timeout,
+            &dialer,
+            &mut worked,
             handshake_timeout,
             policy,
-            attempt,
+            mode,
         );
         match result.await {
+            // A peer with incoming uTP off may still answer the SYN, then
+            // hang up: the same mode over TCP before the other mode.
+            Err(e)
+                if e.retry_other_mode()
+                    && worked == Some(Transport::Utp)
+                    && dialer.tcp
+                    && !over_tcp_tried =>
+            {
+                tracing::debug!(%addr, ?mode, "dial over uTP failed ({e}); TCP");
+                worked = Some(Transport::Tcp);
+                over_tcp_tried = true;
+            }
             Err(e) if e.retry_other_mode() && attempts.peek().is_some() => {
-                tracing::debug!(%addr, ?attempt, "dial failed ({e}); trying the other mode");
+                tracing::debug!(%addr, ?mode, "dial failed ({e}); trying the other mode");
+                attempt = attempts.next().copied();
             }
             other => return other,
         }
     }
 }
 
-/// One dial in one mode.
+/// One dial in one mode; `worked` is the transport to try first, and
+/// becomes the one that connected.
 async fn dial_once(
     shared: &Arc<TorrentShared>,
     addr: SocketAddr,
-    connect_timeout: Duration,
+    dialer: &Dialer,
+    worked: &mut Option<Transport>,
     handshake_timeout: Duration,
     policy: shoal_mse::Policy,
     attempt: Attempt,
 ) -> Result<(), HandshakeError> {
     let epoch = Instant::now();
-    let mut stream = tokio::time::timeout(connect_timeout, TcpStream::connect(addr))
-        .await
-        .map_err(|_| HandshakeError::ConnectTimeout)?
-        .map_err(HandshakeError::Connect)?;
+    let mut stream = dialer.connect(addr, *worked).await?;
+    *worked = Some(stream.transport());
     let (input, mut ciphers) = match attempt {
         Attempt::Encrypted => mse::dial(&mut stream, policy, shared.info_hash, epoch).await?,
         Attempt::Plaintext => (Vec::new(), None),
@@ -265,7 +301,7 @@ struct Link {
 /// opened the connection.
 fn start(
     shared: Arc<TorrentShared>,
-    stream: TcpStream,
+    stream: PeerStream,
     addr: SocketAddr,
     theirs: Handshake,
     rest: Vec<u8>,
@@ -275,15 +311,18 @@ fn start(
     if shared.is_closed() {
         return Err(Refused::UnknownTorrent.into());
     }
-    let admitted = shared
-        .book
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .connected(addr, dialed);
+    let admitted = {
+        let mut book = shared.book.lock().unwrap_or_else(PoisonError::into_inner);
+        if dialed {
+            // Tried first next time (the dial policy's per-peer memory).
+            book.set_transport(addr, stream.transport());
+        }
+        book.connected(addr, dialed)
+    };
     if !admitted {
         return Err(Refused::Banned.into());
     }
-    let _ = stream.set_nodelay(true);
+    let transport = stream.transport();
     let (reader, writer) = stream.into_split();
     let encrypted = link.ciphers.is_some();
     let (encrypt, decrypt) = link.ciphers.map(|c| (c.send, c.recv)).unzip();
@@ -293,6 +332,7 @@ fn start(
         dialed,
         mse: link.mse,
         encrypted,
+        transport,
         wake: Notify::new(),
         close,
     });
@@ -327,7 +367,7 @@ async fn write_loop(
     shared: Arc<TorrentShared>,
     key: shoal_engine::PeerKey,
     slot: Arc<PeerSlot>,
-    mut writer: OwnedWriteHalf,
+    mut writer: PeerWriter,
     mut encrypt: Option<Cipher>,
     mut closed: watch::Receiver<bool>,
 ) {
@@ -359,7 +399,7 @@ async fn read_loop(
     shared: Arc<TorrentShared>,
     key: shoal_engine::PeerKey,
     slot: Arc<PeerSlot>,
-    mut reader: OwnedReadHalf,
+    mut reader: PeerReader,
     mut decrypt: Option<Cipher>,
     mut closed: watch::Receiver<bool>,
     rest: Vec<u8>,
@@ -437,6 +477,7 @@ async fn read_loop(
 mod tests {
     use super::*;
     use tokio::net::TcpListener;
+    use tokio::net::TcpStream;
 
     fn hs(id: u8) -> Handshake {
         Handshake {

@@ -198,7 +198,10 @@ impl TorrentHandle {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .iter()
-            .map(|(key, slot)| (*key, (!slot.dialed, slot.mse, slot.encrypted)))
+            .map(|(key, slot)| {
+                let how = (!slot.dialed, slot.mse, slot.encrypted, slot.transport);
+                (*key, how)
+            })
             .collect();
         let book = self
             .shared
@@ -208,7 +211,7 @@ impl TorrentHandle {
         let mut peers: Vec<PeerSummary> = statuses
             .into_iter()
             .filter_map(|s| {
-                let &(incoming, mse, encrypted) = incoming.get(&s.key)?;
+                let &(incoming, mse, encrypted, transport) = incoming.get(&s.key)?;
                 let source = if incoming {
                     crate::PeerSource::Incoming
                 } else {
@@ -217,6 +220,7 @@ impl TorrentHandle {
                 let mut summary = PeerSummary::new(s, pieces, pieces.saturating_sub(have), source);
                 summary.mse = mse;
                 summary.encrypted = encrypted;
+                summary.transport = transport;
                 Some(summary)
             })
             .collect();

@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use shoal_dht::{DEFAULT_ROUTERS, DhtEvent, Item, ItemQuery, LookupId, Node, NodeId, Stats};
@@ -104,6 +105,25 @@ impl Dht {
         let socket = UdpSocket::bind(config.bind)
             .await
             .map_err(|e| SessionError::io(format!("binding DHT socket {}", config.bind), e))?;
+        Dht::start_on(config, Arc::new(socket), None).await
+    }
+
+    /// Starts the node on a socket it shares (the session's, with uTP):
+    /// it sends on `socket` and gets its datagrams from `received`, where
+    /// the socket's reader puts the KRPC ones (`utp/driver.rs`).
+    pub(crate) async fn start_shared(
+        config: DhtConfig,
+        socket: Arc<UdpSocket>,
+        received: mpsc::Receiver<(SocketAddr, Vec<u8>)>,
+    ) -> Result<Dht, SessionError> {
+        Dht::start_on(config, socket, Some(received)).await
+    }
+
+    async fn start_on(
+        config: DhtConfig,
+        socket: Arc<UdpSocket>,
+        received: Option<mpsc::Receiver<(SocketAddr, Vec<u8>)>>,
+    ) -> Result<Dht, SessionError> {
         let local_addr = socket
             .local_addr()
             .map_err(|e| SessionError::io("DHT socket address", e))?;
@@ -120,6 +140,7 @@ impl Dht {
         let driver = Driver {
             node,
             socket,
+            received,
             epoch,
             state_file: config.state_file,
             save_interval: config.save_interval,
@@ -271,9 +292,22 @@ fn load_or_new(config: shoal_dht::Config, state_file: Option<&PathBuf>) -> Node 
     Node::new(config, Duration::ZERO)
 }
 
+/// The next datagram from the socket's owner; never resolves without one.
+async fn recv_shared(
+    received: &mut Option<mpsc::Receiver<(SocketAddr, Vec<u8>)>>,
+) -> Option<(SocketAddr, Vec<u8>)> {
+    match received {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
 struct Driver {
     node: Node,
-    socket: UdpSocket,
+    socket: Arc<UdpSocket>,
+    /// Datagrams read by the socket's owner when the socket is shared;
+    /// `None`: this task reads the socket itself.
+    received: Option<mpsc::Receiver<(SocketAddr, Vec<u8>)>>,
     epoch: Instant,
     state_file: Option<PathBuf>,
     save_interval: Duration,
@@ -300,7 +334,7 @@ impl Driver {
                 .send_if_modified(|k| std::mem::replace(k, known) != known);
             let deadline = self.epoch + self.node.poll_timeout();
             tokio::select! {
-                r = self.socket.recv_from(&mut buf) => {
+                r = self.socket.recv_from(&mut buf), if self.received.is_none() => {
                     // Errors here are ICMP reports for earlier sends; the
                     // query's timeout deals with them.
                     if let Ok((n, from)) = r {
@@ -309,6 +343,10 @@ impl Driver {
                             self.node.handle_packet(from, packet, now);
                         }
                     }
+                }
+                Some((from, packet)) = recv_shared(&mut self.received) => {
+                    let now = self.now();
+                    self.node.handle_packet(from, &packet, now);
                 }
                 cmd = commands.recv() => match cmd {
                     Some(cmd) => self.command(cmd),

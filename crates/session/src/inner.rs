@@ -27,6 +27,11 @@ pub(crate) struct Inner {
     pub(crate) lsd: Option<tokio::sync::mpsc::UnboundedSender<[u8; 20]>>,
     /// The port mapper, when it runs.
     pub(crate) portmap: Option<crate::portmap::PortMapper>,
+    /// The transports in force: starts as `config.transports`; the
+    /// daemon's APIs can change it.
+    pub(crate) transports: Mutex<crate::Transports>,
+    /// The uTP endpoint on the session's UDP socket.
+    pub(crate) utp: crate::utp::Utp,
 }
 
 impl Inner {
@@ -36,6 +41,24 @@ impl Inner {
             .encryption
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The transports for the next connection.
+    pub(crate) fn transports(&self) -> crate::Transports {
+        *self
+            .transports
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// How the next dial may connect.
+    pub(crate) fn dialer(&self) -> crate::dialer::Dialer {
+        let t = self.transports();
+        crate::dialer::Dialer {
+            utp: t.utp.then(|| self.utp.clone()),
+            tcp: t.tcp,
+            connect_timeout: self.config.connect_timeout,
+        }
     }
 
     /// What a new torrent takes from this session.

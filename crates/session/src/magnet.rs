@@ -86,6 +86,7 @@ impl Session {
             peer_id: self.inner.config.peer_id,
             listen_port: self.local_addr().port(),
             encryption: self.inner.encryption(),
+            dialer: self.inner.dialer(),
         };
         let (info, peers) = crate::metadata::fetch(wanted, candidates)
             .await

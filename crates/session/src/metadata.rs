@@ -15,7 +15,6 @@ use shoal_engine::{FetchError, MetadataFetch, PeerHandshake, Refused};
 use shoal_metainfo::InfoHashes;
 use shoal_wire::Handshake;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
@@ -49,7 +48,7 @@ pub(crate) enum PeerError {
 }
 
 /// What we are looking for and how we introduce ourselves.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone)]
 pub(crate) struct Wanted {
     /// The magnet link's hashes; every one given must match.
     pub info_hashes: InfoHashes,
@@ -61,6 +60,8 @@ pub(crate) struct Wanted {
     pub listen_port: u16,
     /// The session's encryption policy: the modes to dial in.
     pub encryption: shoal_mse::Policy,
+    /// The transports to connect over.
+    pub dialer: crate::dialer::Dialer,
 }
 
 /// Tries candidate peers until one hands over metadata matching the
@@ -79,6 +80,7 @@ pub(crate) async fn fetch(
             next = candidates.recv(), if open && running.len() < PARALLEL => match next {
                 Some(addr) if tried.get(&addr).is_none_or(|at| at.elapsed() >= RETRY_AFTER) => {
                     tried.insert(addr, Instant::now());
+                    let wanted = wanted.clone();
                     running.spawn(async move {
                         let result = tokio::time::timeout(PEER_TIMEOUT, from_peer(addr, wanted)).await;
                         (addr, result.unwrap_or(Err(PeerError::Timeout)))
@@ -106,8 +108,11 @@ pub(crate) async fn fetch(
 async fn from_peer(addr: SocketAddr, wanted: Wanted) -> Result<Vec<u8>, PeerError> {
     let order = wanted.encryption.dial_order(None);
     let mut attempts = order.iter().peekable();
+    let mut worked = None;
+    let mut attempt = attempts.next().copied();
+    let mut over_tcp_tried = false;
     loop {
-        let Some(&attempt) = attempts.next() else {
+        let Some(mode) = attempt else {
             return Err(PeerError::Closed);
         };
         let retry = |e: &PeerError| match e {
@@ -115,9 +120,21 @@ async fn from_peer(addr: SocketAddr, wanted: Wanted) -> Result<Vec<u8>, PeerErro
             PeerError::Handshake(h) => h.retry_other_mode(),
             PeerError::Timeout | PeerError::Fetch(_) => false,
         };
-        match from_peer_once(addr, wanted, attempt).await {
+        match from_peer_once(addr, &wanted, &mut worked, mode).await {
+            // Hung up on over uTP: the same mode over TCP first.
+            Err(e)
+                if retry(&e)
+                    && worked == Some(crate::Transport::Utp)
+                    && wanted.dialer.tcp
+                    && !over_tcp_tried =>
+            {
+                tracing::debug!(%addr, ?mode, "metadata dial over uTP failed ({e}); TCP");
+                worked = Some(crate::Transport::Tcp);
+                over_tcp_tried = true;
+            }
             Err(e) if retry(&e) && attempts.peek().is_some() => {
-                tracing::debug!(%addr, ?attempt, "metadata dial failed ({e}); other mode");
+                tracing::debug!(%addr, ?mode, "metadata dial failed ({e}); other mode");
+                attempt = attempts.next().copied();
             }
             other => return other,
         }
@@ -128,12 +145,17 @@ async fn from_peer(addr: SocketAddr, wanted: Wanted) -> Result<Vec<u8>, PeerErro
 /// only moves bytes (through RC4 when the MSE layer chose it).
 async fn from_peer_once(
     addr: SocketAddr,
-    wanted: Wanted,
+    wanted: &Wanted,
+    worked: &mut Option<crate::Transport>,
     attempt: Attempt,
 ) -> Result<Vec<u8>, PeerError> {
     let epoch = Instant::now();
-    let mut stream = TcpStream::connect(addr).await?;
-    let _ = stream.set_nodelay(true);
+    let mut stream = wanted
+        .dialer
+        .connect(addr, *worked)
+        .await
+        .map_err(HandshakeError::from)?;
+    *worked = Some(stream.transport());
     let (input, mut ciphers) = match attempt {
         Attempt::Encrypted => {
             crate::mse::dial(&mut stream, wanted.encryption, wanted.wire_id, epoch)

@@ -1,13 +1,12 @@
 //! Message Stream Encryption on peer connections: runs `shoal_mse`'s
-//! handshake core over the socket before the BitTorrent handshake, per the
+//! handshake core over the stream (TCP or uTP) before the BitTorrent handshake, per the
 //! session's policy. This only moves bytes; the core decides.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use shoal_mse::{Ciphers, Established, Event, Handshake, Policy, Secrets, SkeyLookup};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// Why the MSE layer failed.
 #[derive(Debug, thiserror::Error)]
@@ -26,7 +25,7 @@ pub(crate) enum MseError {
 /// Drives `hs` over `stream` until it is established; `epoch` is the clock
 /// its deadline counts from.
 async fn drive(
-    stream: &mut TcpStream,
+    stream: &mut (impl AsyncRead + AsyncWrite + Unpin),
     mut hs: Handshake,
     epoch: Instant,
 ) -> Result<(Established, Option<Ciphers>), MseError> {
@@ -56,7 +55,7 @@ async fn drive(
 /// The outgoing handshake for `info_hash`. Returns the peer bytes that came
 /// with it (decrypted) and the RC4 pair if RC4 was chosen.
 pub(crate) async fn dial(
-    stream: &mut TcpStream,
+    stream: &mut (impl AsyncRead + AsyncWrite + Unpin),
     policy: Policy,
     info_hash: [u8; 20],
     epoch: Instant,
@@ -74,7 +73,7 @@ pub(crate) async fn dial(
 
 /// The incoming side: plaintext or MSE, told apart by the first bytes.
 pub(crate) async fn accept(
-    stream: &mut TcpStream,
+    stream: &mut (impl AsyncRead + AsyncWrite + Unpin),
     policy: Policy,
     skeys: Arc<dyn SkeyLookup>,
     epoch: Instant,

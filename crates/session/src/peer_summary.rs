@@ -57,6 +57,8 @@ pub struct PeerSummary {
     pub mse: bool,
     /// The payload is RC4-encrypted (MSE with the RC4 method chosen).
     pub encrypted: bool,
+    /// What carries the connection: TCP or uTP.
+    pub transport: crate::Transport,
 }
 
 impl PeerSummary {
@@ -92,6 +94,7 @@ impl PeerSummary {
             connected_for: s.connected_for,
             mse: false,
             encrypted: false,
+            transport: crate::Transport::Tcp,
         }
     }
 

@@ -35,7 +35,10 @@ pub struct PeerBook {
     /// Where each address was first learned; bounded as the policy's
     /// addresses are, so a flood of replies cannot grow it.
     sources: HashMap<SocketAddr, PeerSource>,
-    /// Most sources kept.
+    /// The transport each dialed address last connected over, bounded
+    /// like `sources`.
+    transports: HashMap<SocketAddr, crate::Transport>,
+    /// Most sources (and transports) kept.
     max_sources: usize,
 }
 
@@ -47,6 +50,7 @@ impl Default for PeerBook {
             policy: DialBook::new(config),
             epoch: Instant::now(),
             sources: HashMap::new(),
+            transports: HashMap::new(),
         }
     }
 }
@@ -69,6 +73,18 @@ impl PeerBook {
     /// Where `addr` was learned, if it is known.
     pub fn source(&self, addr: SocketAddr) -> Option<PeerSource> {
         self.sources.get(&addr).copied()
+    }
+
+    /// The transport `addr` last connected over when we dialed it.
+    pub fn transport(&self, addr: SocketAddr) -> Option<crate::Transport> {
+        self.transports.get(&addr).copied()
+    }
+
+    /// Records the transport a dial to `addr` connected over.
+    pub fn set_transport(&mut self, addr: SocketAddr, transport: crate::Transport) {
+        if self.transports.len() < self.max_sources || self.transports.contains_key(&addr) {
+            self.transports.insert(addr, transport);
+        }
     }
 
     /// When the next address becomes worth dialing (now or in the past if

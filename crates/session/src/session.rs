@@ -13,8 +13,10 @@ use tokio::net::TcpListener;
 
 use crate::connection;
 use crate::inner::Inner;
+use crate::peer_stream::PeerStream;
 use crate::startup::initial_pieces;
 use crate::torrent::{TorrentHandle, TorrentShared};
+use crate::utp::Utp;
 use crate::{Dht, DhtConfig, SessionConfig, SessionError, TorrentOptions};
 
 /// A BitTorrent session: listens for peers and runs torrents.
@@ -26,19 +28,47 @@ pub struct Session {
 impl Session {
     /// Binds the listening socket and starts accepting peers.
     pub async fn bind(config: SessionConfig) -> Result<Session, SessionError> {
-        let listener = TcpListener::bind(config.listen)
-            .await
-            .map_err(|e| SessionError::io(format!("cannot listen on {}", config.listen), e))?;
-        let local_addr = listener
-            .local_addr()
-            .map_err(|e| SessionError::io("listen address", e))?;
+        let transports = config.transports;
+        let bound = crate::listen::bind(config.listen, transports.tcp).await?;
+        let local_addr = bound.local_addr;
         let limits = Arc::new(crate::rate::Limits {
             up: crate::rate::RateLimit::new(config.max_upload),
             down: crate::rate::RateLimit::new(config.max_download),
         });
-        let dht = match &config.dht {
-            Some(dht) => Some(Arc::new(start_dht(dht, &config, local_addr).await?)),
-            None => None,
+        // The DHT shares the UDP socket unless told to bind elsewhere.
+        let shared_dht = config
+            .dht
+            .as_ref()
+            .is_some_and(|d| d.bind.port() == 0 && d.bind.ip().is_unspecified());
+        let (dht_tx, dht_rx) = if shared_dht {
+            let (tx, rx) = tokio::sync::mpsc::channel(crate::utp::DHT_QUEUE);
+            (Some(tx), Some(rx))
+        } else {
+            (None, None)
+        };
+        let utp_config = shoal_utp::Config {
+            max_packet: crate::utp::max_packet_for(local_addr),
+            connect_timeout: config.connect_timeout,
+            ..shoal_utp::Config::default()
+        };
+        let started = Utp::start(
+            Arc::clone(&bound.udp),
+            utp_config,
+            crate::utp::has_loopback_paths(local_addr),
+            transports.utp,
+            dht_tx,
+        );
+        let dht = match (&config.dht, dht_rx) {
+            (Some(dht), Some(rx)) => {
+                let mut dht = dht.clone();
+                if dht.state_file.is_none() {
+                    dht.state_file = Some(config.state_dir.join("dht.dat"));
+                }
+                let node = Dht::start_shared(dht, Arc::clone(&bound.udp), rx).await?;
+                Some(Arc::new(node))
+            }
+            (Some(dht), None) => Some(Arc::new(start_dht(dht, &config, local_addr).await?)),
+            (None, _) => None,
         };
         // A session on loopback (every test's) sends no multicast and
         // never talks to a gateway, as its DHT never contacts the routers.
@@ -75,6 +105,8 @@ impl Session {
             timers,
             dht: Mutex::new(dht),
             encryption: Mutex::new(config.encryption),
+            transports: Mutex::new(transports),
+            utp: started.utp,
             config,
             limits,
             local_addr,
@@ -83,7 +115,10 @@ impl Session {
         if let Some((sock, rx)) = lsd {
             crate::lsd::start(&inner, sock, rx);
         }
-        tokio::spawn(accept_loop(Arc::clone(&inner), listener));
+        if let Some(listener) = bound.tcp {
+            tokio::spawn(accept_loop(Arc::clone(&inner), listener));
+        }
+        tokio::spawn(accept_utp(Arc::clone(&inner), started.incoming));
         tokio::spawn(crate::timers::run(Arc::downgrade(&inner), kicks));
         Ok(Session { inner })
     }
@@ -106,6 +141,22 @@ impl Session {
     /// Whether local peer discovery (BEP 14) runs.
     pub fn lsd_enabled(&self) -> bool {
         self.inner.lsd.is_some()
+    }
+
+    /// The transports in use.
+    pub fn transports(&self) -> crate::Transports {
+        self.inner.transports()
+    }
+
+    /// Switches TCP and uTP on or off for new connections (established
+    /// ones stay); uTP dials to us are refused while it is off.
+    pub fn set_transports(&self, transports: crate::Transports) {
+        *self
+            .inner
+            .transports
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = transports;
+        self.inner.utp.set_accepting(transports.utp);
     }
 
     /// The DHT node, if this session runs one.
@@ -321,11 +372,32 @@ async fn accept_loop(inner: Arc<Inner>, listener: TcpListener) {
             tokio::time::sleep(Duration::from_millis(100)).await;
             continue;
         };
-        let inner = Arc::clone(&inner);
-        tokio::spawn(async move {
-            if let Err(err) = connection::accept(&inner, stream, addr).await {
-                tracing::debug!(%addr, "inbound connection failed: {err}");
-            }
-        });
+        if !inner.transports().tcp {
+            // Switched off while running: the listener stays bound so it
+            // can be switched on again.
+            continue;
+        }
+        spawn_accept(&inner, PeerStream::Tcp(stream), addr);
     }
+}
+
+/// Peers that dialed us over uTP (the endpoint refuses them while uTP is
+/// off).
+async fn accept_utp(
+    inner: Arc<Inner>,
+    mut incoming: tokio::sync::mpsc::Receiver<(crate::utp::UtpStream, SocketAddr)>,
+) {
+    while let Some((stream, addr)) = incoming.recv().await {
+        spawn_accept(&inner, PeerStream::Utp(stream), addr);
+    }
+}
+
+fn spawn_accept(inner: &Arc<Inner>, stream: PeerStream, addr: SocketAddr) {
+    let inner = Arc::clone(inner);
+    tokio::spawn(async move {
+        let transport = stream.transport();
+        if let Err(err) = connection::accept(&inner, stream, addr).await {
+            tracing::debug!(%addr, ?transport, "inbound connection failed: {err}");
+        }
+    });
 }

@@ -166,10 +166,11 @@ fn run_timers(inner: &Arc<Inner>, entry: &mut Armed, now: Instant) -> Option<Ins
     };
     for addr in due {
         let shared = Arc::clone(shared);
-        let (ct, ht) = (inner.config.connect_timeout, inner.config.handshake_timeout);
+        let (dialer, ht) = (inner.dialer(), inner.config.handshake_timeout);
         let policy = inner.encryption();
         tokio::spawn(async move {
-            if let Err(err) = connection::dial(Arc::clone(&shared), addr, ct, ht, policy).await {
+            if let Err(err) = connection::dial(Arc::clone(&shared), addr, dialer, ht, policy).await
+            {
                 tracing::debug!(%addr, "dial failed: {err}");
                 shared
                     .book

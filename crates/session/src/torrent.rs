@@ -62,6 +62,8 @@ pub(crate) struct PeerSlot {
     pub mse: bool,
     /// Its payload is RC4-encrypted.
     pub encrypted: bool,
+    /// TCP or uTP.
+    pub transport: crate::peer_stream::Transport,
     /// Wakes the writer task: the engine has bytes for this peer.
     pub wake: Notify,
     /// Set to true to close the connection.

@@ -390,6 +390,27 @@ impl Daemon {
         Ok(())
     }
 
+    /// The peer transports in use (TCP, uTP).
+    pub fn transports(&self) -> shoal_session::Transports {
+        self.shared.session.transports()
+    }
+
+    /// Switches TCP and uTP for new peer connections and keeps the choice
+    /// across restarts; both off is refused.
+    pub fn set_transports(&self, t: shoal_session::Transports) -> Result<(), DaemonError> {
+        if !t.tcp && !t.utp {
+            return Err(DaemonError::Config("TCP and uTP cannot both be off".into()));
+        }
+        self.shared.session.set_transports(t);
+        let mut state = self.lock();
+        state.daemon.utp_enabled = Some(t.utp);
+        state.daemon.tcp_enabled = Some(t.tcp);
+        self.shared.store.save_daemon(&state.daemon)?;
+        drop(state);
+        self.bump();
+        Ok(())
+    }
+
     /// The queue sizes (downloads, seeds) in force; 0 means no limit.
     pub fn queue_limits(&self) -> (usize, usize) {
         self.shared.queue_limits(&self.lock())

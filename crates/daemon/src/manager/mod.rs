@@ -62,6 +62,10 @@ impl Daemon {
         session_config.encryption = config.encryption;
         session_config.port_mapping = config.port_mapping;
         session_config.lsd = config.lsd;
+        session_config.transports = shoal_session::Transports {
+            tcp: config.tcp,
+            utp: config.utp,
+        };
         if config.dht {
             session_config.dht = Some(dht_config(&config.dht_bootstrap));
         }
@@ -77,6 +81,14 @@ impl Daemon {
         // A policy set through an API wins over the config file's.
         if let Some(policy) = daemon.encryption.as_deref().and_then(|p| p.parse().ok()) {
             session.set_encryption(policy);
+        }
+        if daemon.utp_enabled.is_some() || daemon.tcp_enabled.is_some() {
+            let mut t = session.transports();
+            t.utp = daemon.utp_enabled.unwrap_or(t.utp);
+            t.tcp = daemon.tcp_enabled.unwrap_or(t.tcp);
+            if t.utp || t.tcp {
+                session.set_transports(t);
+            }
         }
         store.save_daemon(&daemon)?;
         let (scrape_requests, scrape_rx) = tokio::sync::mpsc::channel(SCRAPE_REQUESTS);

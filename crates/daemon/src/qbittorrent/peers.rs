@@ -63,8 +63,8 @@ pub(super) fn peer(p: &PeerView) -> Value {
         "port": p.port,
         "client": p.client,
         "peer_id_client": p.peer_id_client,
-        // Plain TCP only: no uTP yet.
-        "connection": "BT",
+        // qBittorrent's names for the two transports.
+        "connection": if p.transport == "utp" { "μTP" } else { "BT" },
         "country": "",
         "country_code": "",
         "flags": f.iter().map(|(l, _)| *l).collect::<Vec<_>>().join(" "),
@@ -108,6 +108,7 @@ mod tests {
             connected_secs: 5,
             encrypted: false,
             mse: false,
+            transport: "tcp",
             flags: String::new(),
         }
     }

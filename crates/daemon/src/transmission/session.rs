@@ -73,8 +73,6 @@ const DESCRIBED: &[&str] = &[
     "peer_port",
     "pex_enabled",
     "port_forwarding_enabled",
-    "utp_enabled",
-    "tcp_enabled",
 ];
 
 /// The value a stored-only setting has until a client sets it.
@@ -150,8 +148,8 @@ pub(super) fn session_get(
         "peer_limit_global": config.max_peers.saturating_mul(10),
         "peer_limit_per_torrent": config.max_peers,
         "port_forwarding_enabled": d.session().port_mapping().is_some(),
-        "utp_enabled": false,
-        "tcp_enabled": true,
+        "utp_enabled": d.transports().utp,
+        "tcp_enabled": d.transports().tcp,
         "dht_enabled": config.dht,
         "lpd_enabled": d.session().lsd_enabled(),
         "pex_enabled": true,
@@ -205,6 +203,15 @@ pub(super) fn session_set(d: &Daemon, args: &Map<String, Value>) -> Result<Value
     let encryption = match string(args, "encryption") {
         Some(name) => Some(policy_from_transmission(name)?),
         None => None,
+    };
+    let transports = {
+        let mut t = d.transports();
+        t.utp = flag(args, "utp_enabled").unwrap_or(t.utp);
+        t.tcp = flag(args, "tcp_enabled").unwrap_or(t.tcp);
+        if !t.utp && !t.tcp {
+            return Err("utp-enabled and tcp-enabled cannot both be false".into());
+        }
+        (t != d.transports()).then_some(t)
     };
     let (mut up, mut down) = d.rate_limits();
     let limit = |enabled: Option<bool>, value: Option<u64>, current: Option<u64>| -> Option<u64> {
@@ -269,6 +276,9 @@ pub(super) fn session_set(d: &Daemon, args: &Map<String, Value>) -> Result<Value
     )?;
     if let Some(policy) = encryption {
         d.set_encryption(policy).map_err(|e| e.to_string())?;
+    }
+    if let Some(t) = transports {
+        d.set_transports(t).map_err(|e| e.to_string())?;
     }
     d.update_daemon(|r| {
         if let Some(dir) = dir {

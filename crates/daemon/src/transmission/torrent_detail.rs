@@ -62,8 +62,7 @@ pub(super) fn detail_fields(snap: &TorrentSnapshot, style: Style) -> Map<String,
                 "is_incoming": p.incoming, "flag_str": p.flags, "progress": p.progress,
                 "rate_to_client": p.download_rate, "rate_to_peer": p.upload_rate,
                 "bytes_to_client": p.downloaded, "bytes_to_peer": p.uploaded,
-                // TCP only: uTP is not spoken yet.
-                "is_encrypted": p.encrypted, "is_utp": false,
+                "is_encrypted": p.encrypted, "is_utp": p.transport == "utp",
             }))
         })
         .collect();
