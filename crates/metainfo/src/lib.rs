@@ -5,6 +5,7 @@
 pub mod build;
 mod error;
 mod fields;
+mod file_path;
 mod info;
 pub mod infohash;
 pub mod limits;
@@ -19,6 +20,7 @@ pub use build::{
     BuildError, ContentHashes, LayoutItem, NewFile, TorrentSpec, V2FileHashes, auto_piece_length,
 };
 pub use error::MetainfoError;
+pub use file_path::FilePath;
 pub use info::{FileAttr, FileEntry, FileSlice, Info, Version};
 pub use infohash::{InfoHashV1, InfoHashV2, InfoHashes, ParseHashError};
 pub use magnet::{Magnet, MagnetError};

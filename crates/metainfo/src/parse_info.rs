@@ -5,12 +5,13 @@ use std::collections::HashSet;
 use shoal_bencode::Value;
 
 use crate::fields::{name_bytes, opt_bytes, opt_int, path_list, req_uint, text, wrong};
+use crate::file_path::PathArena;
 use crate::info::{FileAttr, FileEntry, Info, Version};
 use crate::limits::{
     MAX_FILES, MAX_PATH_DEPTH, MAX_PIECE_LENGTH, MAX_PIECES, MAX_TOTAL_SIZE, MIN_PIECE_LENGTH,
 };
 use crate::path::{sanitize_component, sanitize_path};
-use crate::{MetainfoError, PathError};
+use crate::{FilePath, MetainfoError, PathError};
 
 /// Parses a decoded info dictionary.
 pub(crate) fn parse_info(info: &Value<'_>) -> Result<Info, MetainfoError> {
@@ -144,14 +145,23 @@ fn symlink_target(
     dict: &Value<'_>,
     attr: FileAttr,
     field: &str,
-) -> Result<Option<Vec<String>>, MetainfoError> {
+    arena: &mut PathArena,
+) -> Result<Option<Box<FilePath>>, MetainfoError> {
     if !attr.symlink {
         return Ok(None);
     }
     let raw = path_list(dict, "symlink path", field)?;
-    sanitize_path(raw.iter().copied())
-        .map(Some)
-        .map_err(|reason| unsafe_path(&raw, reason))
+    let target = sanitize_path(raw.iter().copied()).map_err(|reason| unsafe_path(&raw, reason))?;
+    Ok(Some(Box::new(arena.push(target))))
+}
+
+/// Points the paths of `files` at their finished arena.
+fn seal(arena: PathArena, files: &mut [FileEntry]) {
+    arena.seal(
+        files
+            .iter_mut()
+            .flat_map(|f| std::iter::once(&mut f.path).chain(f.symlink_target.as_deref_mut())),
+    );
 }
 
 /// Advances a piece-space cursor, refusing totals above [`MAX_TOTAL_SIZE`].
@@ -169,18 +179,20 @@ fn add_length(total: &mut u64, length: u64) -> Result<(), MetainfoError> {
 
 /// v1 `length` (single file) or `files` (multi-file), offsets packed back to back.
 fn v1_files(info: &Value<'_>, name: &str) -> Result<(Vec<FileEntry>, bool), MetainfoError> {
+    let mut arena = PathArena::default();
     if info.get(b"files").is_none() {
         let length = req_uint(info, "length", "info.length", MAX_TOTAL_SIZE)?;
         let attr = parse_attr(info);
-        let file = FileEntry {
-            path: vec![name.to_owned()],
+        let mut files = vec![FileEntry {
+            path: arena.push([name]),
             length,
             attr,
-            symlink_target: symlink_target(info, attr, "info.symlink path")?,
+            symlink_target: symlink_target(info, attr, "info.symlink path", &mut arena)?,
             pieces_root: None,
             offset: 0,
-        };
-        return Ok((vec![file], true));
+        }];
+        seal(arena, &mut files);
+        return Ok((files, true));
     }
     let list = info
         .get(b"files")
@@ -207,19 +219,19 @@ fn v1_files(info: &Value<'_>, name: &str) -> Result<(Vec<FileEntry>, bool), Meta
         let raw = path_list(entry, "path", &format!("{field}.path"))?;
         let attr = parse_attr(entry);
         let rel = sanitize_path(raw.iter().copied()).map_err(|reason| unsafe_path(&raw, reason))?;
-        let mut path = Vec::with_capacity(rel.len() + 1);
-        path.push(name.to_owned());
-        path.extend(rel);
+        let path = arena.push(std::iter::once(name).chain(rel.iter().map(String::as_str)));
+        let target_field = format!("{field}.symlink path");
         files.push(FileEntry {
             path,
             length,
             attr,
-            symlink_target: symlink_target(entry, attr, &format!("{field}.symlink path"))?,
+            symlink_target: symlink_target(entry, attr, &target_field, &mut arena)?,
             pieces_root: None,
             offset,
         });
         add_length(&mut offset, length)?;
     }
+    seal(arena, &mut files);
     Ok((files, false))
 }
 
@@ -243,6 +255,7 @@ fn v2_files(
     let single = single
         .unwrap_or_else(|| flat.len() == 1 && flat.first().is_some_and(|(p, _)| p.len() == 1));
     let mut files = Vec::with_capacity(flat.len());
+    let mut arena = PathArena::default();
     let mut offset = 0u64;
     for (raw_path, node) in flat {
         let rel = sanitize_path(raw_path.iter().copied())
@@ -250,20 +263,17 @@ fn v2_files(
         let field = format!("info.file tree/{}", rel.join("/"));
         let length = req_uint(node, "length", &format!("{field}.length"), MAX_TOTAL_SIZE)?;
         let pieces_root = match opt_bytes(node, "pieces root", &format!("{field}.pieces root"))? {
-            Some(root) => Some(<[u8; 32]>::try_from(root).map_err(|_| {
+            Some(root) => Some(Box::new(<[u8; 32]>::try_from(root).map_err(|_| {
                 MetainfoError::invalid(format!("{field}.pieces root"), "not 32 bytes")
-            })?),
+            })?)),
             None if length > 0 => {
                 return Err(MetainfoError::Missing(format!("{field}.pieces root")));
             }
             None => None,
         };
         let attr = parse_attr(node);
-        let path = if single {
-            rel
-        } else {
-            std::iter::once(name.to_owned()).chain(rel).collect()
-        };
+        let prefix = if single { None } else { Some(name) };
+        let path = arena.push(prefix.into_iter().chain(rel.iter().map(String::as_str)));
         if length > 0 {
             offset = offset.div_ceil(piece_length) * piece_length;
         }
@@ -271,12 +281,18 @@ fn v2_files(
             path,
             length,
             attr,
-            symlink_target: symlink_target(node, attr, &format!("{field}.symlink path"))?,
+            symlink_target: symlink_target(
+                node,
+                attr,
+                &format!("{field}.symlink path"),
+                &mut arena,
+            )?,
             pieces_root: pieces_root.filter(|_| length > 0),
             offset,
         });
         add_length(&mut offset, length)?;
     }
+    seal(arena, &mut files);
     Ok((files, single))
 }
 
@@ -349,7 +365,7 @@ fn attach_v2_roots(
                 file.display_path()
             )));
         }
-        file.pieces_root = twin.pieces_root;
+        file.pieces_root.clone_from(&twin.pieces_root);
     }
     if let Some(extra) = v2_iter.next() {
         return Err(MetainfoError::HybridMismatch(format!(
@@ -363,9 +379,9 @@ fn attach_v2_roots(
 /// Refuses two files with one path, and a file that is also another's directory.
 fn check_collisions(files: &[FileEntry]) -> Result<(), MetainfoError> {
     let real = files.iter().filter(|f| !f.attr.pad);
-    let mut paths: HashSet<&[String]> = HashSet::new();
+    let mut paths: HashSet<&str> = HashSet::with_capacity(files.len());
     for f in real.clone() {
-        if !paths.insert(&f.path) {
+        if !paths.insert(f.path.as_str()) {
             return Err(MetainfoError::PathCollision(format!(
                 "{} appears twice",
                 f.display_path()
@@ -373,14 +389,11 @@ fn check_collisions(files: &[FileEntry]) -> Result<(), MetainfoError> {
         }
     }
     for f in real {
-        for depth in 1..f.path.len() {
-            if let Some(dir) = f.path.get(..depth).filter(|d| paths.contains(d)) {
-                return Err(MetainfoError::PathCollision(format!(
-                    "{} is a file and the directory of {}",
-                    dir.join("/"),
-                    f.display_path()
-                )));
-            }
+        if let Some(dir) = f.path.ancestors().find(|d| paths.contains(d)) {
+            return Err(MetainfoError::PathCollision(format!(
+                "{dir} is a file and the directory of {}",
+                f.display_path()
+            )));
         }
     }
     Ok(())

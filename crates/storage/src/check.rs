@@ -58,7 +58,7 @@ pub fn check_pieces(
         let (Some(v2), Some(file)) = (v2, info.files.get(file_index)) else {
             continue;
         };
-        let Some(root) = file.pieces_root else {
+        let Some(root) = file.pieces_root.as_deref().copied() else {
             continue;
         };
         let expected: Vec<[u8; 32]> = if file.length > info.piece_length {
