@@ -78,6 +78,20 @@ fn native_api_lifecycle() {
     let d = get(a, &format!("/api/v1/torrents/{hash}"));
     assert_eq!(d["files"].as_array().unwrap().len(), 2);
     assert_eq!(get(a, "/api/v1/torrents/1")["info_hash"], hash.as_str());
+    // Files come in pages (a hostile torrent lists 500k); `files_total` says
+    // how many there are.
+    let d = get(
+        a,
+        &format!("/api/v1/torrents/{hash}?files_offset=1&files_limit=5"),
+    );
+    assert_eq!(
+        (d["files_total"].as_u64(), d["files_offset"].as_u64()),
+        (Some(2), Some(1))
+    );
+    assert_eq!(d["files"].as_array().unwrap().len(), 1, "{d}");
+    assert_eq!(d["files"][0]["index"], 1);
+    let d = get(a, &format!("/api/v1/torrents/{hash}?files_limit=0"));
+    assert!(d["files"].as_array().unwrap().is_empty(), "{d}");
 
     // File priorities and limits.
     let (status, v) = send(

@@ -130,6 +130,11 @@ async function loadDetail() {
       tr.append(td);
       files.append(tr);
     }
+    if (d.files_total > d.files.length) {
+      const tr = document.createElement("tr");
+      tr.append(cell("… and " + (d.files_total - d.files.length) + " more files"));
+      files.append(tr);
+    }
     const peers = $("peers"); peers.replaceChildren();
     for (const p of d.peers) {
       const li = document.createElement("li");

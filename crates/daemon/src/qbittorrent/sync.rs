@@ -151,7 +151,7 @@ pub(super) fn torrent_peers(d: &Daemon, form: &Form) -> Response<Body> {
         .get("rid")
         .and_then(|r| r.parse::<u64>().ok())
         .unwrap_or(0);
-    let peers: Map<String, Value> = crate::view::detail(&snap)
+    let peers: Map<String, Value> = crate::view::detail(&snap, crate::view::FilePage::NONE)
         .peers
         .iter()
         .map(|p| (p.address.clone(), super::peers::peer(p)))
