@@ -74,6 +74,9 @@ pub struct TorrentView {
     pub done_at: Option<u64>,
     /// Why it stopped, if it failed.
     pub error: Option<String>,
+    /// A problem that has not stopped it yet: its download directory has
+    /// less free space than it still has to download.
+    pub warning: Option<String>,
     /// Pieces are fetched in order.
     pub sequential: bool,
     /// Own upload limit, bytes per second.
@@ -200,6 +203,7 @@ pub(crate) fn of(e: &TorrentSnapshot) -> TorrentView {
         added_at: e.record.added_at,
         done_at: e.record.done_at,
         error: e.error.clone(),
+        warning: e.warning.clone(),
         sequential: e.record.sequential,
         max_upload: e.record.max_upload,
         max_download: e.record.max_download,

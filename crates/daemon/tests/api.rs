@@ -1200,3 +1200,69 @@ fn add_by_url_refuses_urls_that_smuggle_headers() {
     assert!(!head.contains("X-Injected"), "{head:?}");
     assert_eq!(count(a), 1);
 }
+
+/// A torrent of one 64 TiB file: more than any test machine has free.
+fn huge_single_file() -> Vec<u8> {
+    let (length, piece) = (1u64 << 46, 1u64 << 29);
+    let pieces = (length / piece) as usize;
+    let mut t = format!(
+        "d4:infod6:lengthi{length}e4:name3:big12:piece lengthi{piece}e6:pieces{}:",
+        pieces * 20
+    )
+    .into_bytes();
+    t.resize(t.len() + pieces * 20, 9);
+    t.extend_from_slice(b"ee");
+    t
+}
+
+#[test]
+fn a_torrent_bigger_than_the_free_space_is_warned_about() {
+    let s = server(|_| {});
+    let path = s.downloads.with_file_name("big.torrent");
+    std::fs::write(&path, huge_single_file()).unwrap();
+    let added = rpc(
+        s.addr,
+        json!({ "method": "torrent-add", "arguments": { "filename": path } }),
+    );
+    let hash = added["arguments"]["torrent-added"]["hashString"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let warning = |want: bool| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let t = get(s.addr, &format!("/api/v1/torrents/{hash}"));
+            if t["warning"].is_string() == want {
+                return t;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "warning still {}",
+                t["warning"]
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    // Downloading, not stopped: a warning, not an error.
+    let t = warning(true);
+    let text = t["warning"].as_str().unwrap();
+    assert!(
+        text.contains("not enough free space") && text.contains("64.0 TiB"),
+        "{t}"
+    );
+    assert!(t["error"].is_null(), "{t}");
+    assert_ne!(t["status"], "error", "{t}");
+    let v = rpc(
+        s.addr,
+        json!({ "method": "torrent-get", "arguments": { "fields": ["error", "errorString"] } }),
+    );
+    let tr = &v["arguments"]["torrents"][0];
+    assert_eq!(tr["error"], 3, "{v}");
+    assert!(
+        tr["errorString"].as_str().unwrap().contains("free space"),
+        "{v}"
+    );
+    // Paused, it needs nothing: the warning goes.
+    rpc(s.addr, json!({ "method": "torrent-stop", "arguments": {} }));
+    warning(false);
+}

@@ -76,7 +76,7 @@ function render() {
     const pct = document.createElement("span"); pct.className = "pct"; pct.textContent = " " + (t.progress * 100).toFixed(1) + "%";
     p.append(bar, pct);
     tr.append(p);
-    tr.append(cell(t.status.replace("_", " ") + (t.error ? ": " + t.error : ""), "status status-" + t.status));
+    tr.append(cell(t.status.replace("_", " ") + (t.error ? ": " + t.error : "") + (t.warning ? " · warning: " + t.warning : ""), "status status-" + t.status));
     tr.append(cell(bytes(t.download_rate) + "/s"), cell(bytes(t.upload_rate) + "/s"), cell(String(t.peers)), cell(eta(t.eta)));
     const actions = document.createElement("td");
     // A torrent stopped by an error (a full disk) is resumed like a paused one.

@@ -16,6 +16,7 @@ mod lifecycle;
 mod metainfo;
 mod policy;
 mod sampler;
+mod space;
 mod state;
 
 use std::collections::{BTreeMap, HashMap};

@@ -195,8 +195,10 @@ fn torrent_fields(
         "hash_string": v.info_hash,
         "status": status_code(&v),
         "sequential_download": v.sequential,
-        "error": if v.error.is_some() { 3 } else { 0 },
-        "error_string": v.error.clone().unwrap_or_default(),
+        // 3 is Transmission's local error; a space warning shows the same
+        // way (Transmission has no local warning), while the torrent runs on.
+        "error": if v.error.is_some() || v.warning.is_some() { 3 } else { 0 },
+        "error_string": v.error.clone().or_else(|| v.warning.clone()).unwrap_or_default(),
         "eta": v.eta,
         "eta_idle": -1,
         // Finished: stopped by its seed ratio or idle limit, not by hand.
