@@ -1266,3 +1266,58 @@ fn a_torrent_bigger_than_the_free_space_is_warned_about() {
     rpc(s.addr, json!({ "method": "torrent-stop", "arguments": {} }));
     warning(false);
 }
+
+#[test]
+fn removing_a_torrent_during_a_long_check_does_not_wait_for_it() {
+    // 64 GiB of sparse file: checking it reads and hashes every byte, many
+    // seconds even on many cores, while it takes no disk space.
+    let (length, piece) = (64u64 << 30, 64u64 << 20);
+    let s = server(|_| {});
+    let content = s.downloads.join("sparse.bin");
+    std::fs::create_dir_all(&s.downloads).unwrap();
+    std::fs::File::create(&content)
+        .unwrap()
+        .set_len(length)
+        .unwrap();
+    let pieces = (length / piece) as usize;
+    let mut t = format!(
+        "d4:infod6:lengthi{length}e4:name10:sparse.bin12:piece lengthi{piece}e6:pieces{}:",
+        pieces * 20
+    )
+    .into_bytes();
+    t.resize(t.len() + pieces * 20, 3);
+    t.extend_from_slice(b"ee");
+    let path = s.downloads.with_file_name("sparse.torrent");
+    std::fs::write(&path, t).unwrap();
+    let added = rpc(
+        s.addr,
+        json!({ "method": "torrent-add", "arguments": { "filename": path } }),
+    );
+    let hash = added["arguments"]["torrent-added"]["hashString"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let until = |what: &str, done: &dyn Fn() -> bool, secs: u64| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+        while !done() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{what} after {secs} s"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    let status = || get(s.addr, &format!("/api/v1/torrents/{hash}"))["status"].clone();
+    until("checking", &|| status() == "checking", 20);
+    // Removal with the data runs after the start step, which holds the
+    // torrent's lifecycle lock: only a check given up lets it run soon.
+    let (code, _, body) = request(
+        s.addr,
+        "DELETE",
+        &format!("/api/v1/torrents/{hash}?delete_data=true"),
+        &[("X-Shoal-Csrf", &token(s.addr))],
+        b"",
+    );
+    assert_eq!(code, 200, "{body}");
+    until("content deleted", &|| !content.exists(), 5);
+}

@@ -65,6 +65,11 @@ pub struct TorrentOptions {
     /// Per-file priorities (0 skips a file, 4 is normal); files beyond the
     /// list keep the normal priority.
     pub file_priorities: Vec<u8>,
+    /// Raised to give up the check of existing data that starting runs (the
+    /// torrent was stopped or removed meanwhile): `add_torrent` then fails
+    /// with `SessionError::Check(HashError::Cancelled)` within about a
+    /// megabyte of hashing per thread.
+    pub cancel_check: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 /// Our client name, sent as `v` in extension handshakes.
