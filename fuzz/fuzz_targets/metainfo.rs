@@ -9,7 +9,7 @@ use std::collections::HashSet;
 
 use libfuzzer_sys::fuzz_target;
 use shoal_metainfo::limits::{MAX_COMPONENT_LEN, MAX_MAGNET_LEN};
-use shoal_metainfo::{Info, Magnet, MetainfoError, Torrent, parse_info_bytes};
+use shoal_metainfo::{FilePath, Info, Magnet, MetainfoError, Torrent, parse_info_bytes};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(t) = Torrent::from_bytes(data) {
@@ -118,9 +118,9 @@ fn check_info(info: &Info) {
     }
 }
 
-fn check_path(path: &[String]) {
-    assert!(!path.is_empty(), "empty path");
-    path.iter().for_each(|e| check_element(e));
+fn check_path(path: &FilePath) {
+    assert!(!path.as_str().is_empty(), "empty path");
+    path.elements().for_each(check_element);
 }
 
 fn check_element(e: &str) {

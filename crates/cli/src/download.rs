@@ -202,7 +202,11 @@ fn file_selection(torrent: &shoal_metainfo::Torrent, only: &[String]) -> anyhow:
             let inner = if info.single_file {
                 full.clone()
             } else {
-                f.path.get(1..).unwrap_or_default().join("/")
+                f.path
+                    .as_str()
+                    .split_once('/')
+                    .map_or("", |(_, rest)| rest)
+                    .to_owned()
             };
             let wanted = !f.attr.pad
                 && only

@@ -10,6 +10,7 @@ use clap::Args;
 use serde_json::json;
 use shoal_metainfo::Torrent;
 use shoal_storage::hash::work_len;
+use shoal_storage::resume::{self, ResumeData};
 use shoal_storage::{FileStore, PieceState, check_options, check_pieces};
 
 use crate::{load, output, progress};
@@ -28,6 +29,12 @@ pub struct VerifyArgs {
     /// Hashing threads (default: one per core).
     #[arg(long, default_value_t = 0)]
     threads: usize,
+    /// The state directory of the `download` or `seed` that wrote the data
+    /// (default: theirs; a daemon's is its `state_dir`): its resume data
+    /// tells pieces never downloaded (missing) from pieces downloaded once
+    /// and damaged since (bad), where holes in sparse files cannot.
+    #[arg(long)]
+    state_dir: Option<PathBuf>,
 }
 
 /// How each piece fared.
@@ -41,6 +48,8 @@ struct Tally {
     missing_pieces: Vec<usize>,
     /// Files holding bytes of a bad piece, or missing bytes, by index.
     damaged_files: Vec<usize>,
+    /// The resume data that told missing from bad, if any.
+    resume: Option<PathBuf>,
 }
 
 impl Tally {
@@ -63,6 +72,11 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
     let states = check_pieces(&torrent, &segments, &opts, &|n| bar.inc(n))?;
     bar.finish_and_clear();
 
+    let state_dir = args
+        .state_dir
+        .clone()
+        .unwrap_or_else(crate::runtime::default_state_dir);
+    let resume = resume_record(&torrent, &state_dir);
     let mut tally = Tally::default();
     for (piece, state) in states.iter().enumerate() {
         if *state == PieceState::Good {
@@ -75,36 +89,73 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
             .into_iter()
             .filter(|s| torrent.info.files.get(s.file).is_some_and(|f| !f.attr.pad))
             .collect();
-        // Bytes never written (absent or short files, holes of sparse
-        // files) make a piece missing, and only their files are damaged;
-        // a piece whose bytes are all there but wrong is bad, in every
-        // file it touches.
+        let lacking = |s: &&shoal_metainfo::FileSlice, holes: bool| {
+            store.file_path(s.file).is_none_or(|p| {
+                if holes {
+                    shoal_storage::never_written(&p, s.offset, s.length)
+                } else {
+                    absent_or_short(&p, s.offset + s.length)
+                }
+            })
+        };
+        // Missing: bytes not there (an absent or short file), or a piece
+        // never downloaded, which resume data knows and which a hole of a
+        // sparse file only suggests (a preallocated file has none, and some
+        // file systems store written zeros as holes). Bad: downloaded once
+        // (or, without resume data, all bytes written) but wrong now.
+        let holes = resume.is_none();
         let unwritten: Vec<usize> = slices
             .iter()
-            .filter(|s| {
-                store
-                    .file_path(s.file)
-                    .is_none_or(|p| shoal_storage::never_written(&p, s.offset, s.length))
-            })
+            .filter(|s| lacking(s, holes))
             .map(|s| s.file)
             .collect();
-        if unwritten.is_empty() {
-            tally.bad += 1;
-            tally.bad_pieces.push(piece);
-            slices.iter().for_each(|s| tally.damaged(s.file));
-        } else {
+        let missing = match &resume {
+            Some((_, r)) => !unwritten.is_empty() || !r.has_piece(piece),
+            None => !unwritten.is_empty(),
+        };
+        if missing {
             tally.missing += 1;
             tally.missing_pieces.push(piece);
+        } else {
+            tally.bad += 1;
+            tally.bad_pieces.push(piece);
+        }
+        // Only the files lacking bytes are damaged by a missing piece, so
+        // deleting one file does not mark its intact neighbours.
+        if unwritten.is_empty() {
+            slices.iter().for_each(|s| tally.damaged(s.file));
+        } else {
             unwritten.into_iter().for_each(|f| tally.damaged(f));
         }
     }
     tally.damaged_files.sort_unstable();
+    tally.resume = resume.map(|(path, _)| path);
     report(&torrent, &tally, args.json)?;
     Ok(if tally.bad == 0 && tally.missing == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// Whether the file at `path` is absent or ends before `end`.
+fn absent_or_short(path: &Path, end: u64) -> bool {
+    std::fs::metadata(path).map_or(true, |m| !m.is_file() || m.len() < end)
+}
+
+/// This torrent's resume data in `state_dir` (`download` and `seed` keep it
+/// there, the daemon in `resume/`), if it is there and is this torrent's.
+fn resume_record(torrent: &Torrent, state_dir: &Path) -> Option<(PathBuf, ResumeData)> {
+    let hash = torrent.info_hashes.wire_id()?;
+    let name = format!("{}.resume", shoal_metainfo::infohash::hex(&hash));
+    [state_dir.join(&name), state_dir.join("resume").join(&name)]
+        .into_iter()
+        .find_map(|path| {
+            let record = resume::load(&path).ok().flatten()?;
+            let ours =
+                record.info_hash == hash && record.num_pieces == torrent.info.num_pieces() as u64;
+            ours.then_some((path, record))
+        })
 }
 
 /// The directory the torrent's paths start from: `dir` itself when it
@@ -153,6 +204,7 @@ fn report(torrent: &Torrent, tally: &Tally, as_json: bool) -> anyhow::Result<()>
             "bad_pieces": tally.bad_pieces,
             "missing_pieces": tally.missing_pieces,
             "damaged_files": damaged,
+            "resume_data": tally.resume.as_ref().map(|p| p.display().to_string()),
         });
         writeln!(text, "{}", serde_json::to_string_pretty(&value)?)?;
     } else {

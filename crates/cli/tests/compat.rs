@@ -310,3 +310,82 @@ fn verify_accepts_the_content_folder_and_tells_missing_from_bad() {
         "{v}"
     );
 }
+
+#[test]
+fn verify_tells_missing_from_bad_by_resume_data() {
+    let tmp = tempfile::tempdir().unwrap();
+    let content = make_content(tmp.path(), "200000B", 2, "pre");
+    let torrent_path = tmp.path().join("pre.torrent");
+    shoal_create(&content, &torrent_path, &["--v1", "--piece-size", "16K"]);
+    let torrent =
+        shoal_metainfo::Torrent::from_bytes(&std::fs::read(&torrent_path).unwrap()).unwrap();
+    let info = &torrent.info;
+    let n = info.num_pieces();
+    // A download in progress into preallocated files (zeros written, no
+    // holes, as some clients and file systems leave them): the first file
+    // complete, the second all zeros.
+    let dl = tmp.path().join("dl");
+    for (i, f) in info.files.iter().enumerate() {
+        let to = dl.join(f.relative_path());
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        if i == 0 {
+            std::fs::copy(content.parent().unwrap().join(f.relative_path()), &to).unwrap();
+        } else {
+            std::fs::write(&to, vec![0u8; f.length as usize]).unwrap();
+        }
+    }
+    let verify = |state: &Path| {
+        let out = shoal()
+            .args(["verify", "--json", "--state-dir"])
+            .arg(state)
+            .arg(&torrent_path)
+            .arg(&dl)
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        stdout_json(&out)
+    };
+    // Without resume data, all bytes are there, so the zeros look bad.
+    let empty = tmp.path().join("no-state");
+    std::fs::create_dir_all(&empty).unwrap();
+    let v = verify(&empty);
+    assert!(v["pieces_bad"].as_u64().unwrap() > 0, "{v}");
+    assert!(v["resume_data"].is_null(), "{v}");
+
+    // The download's resume data: it had the first file's pieces and one
+    // piece of the second, since lost (a damaged disk).
+    let second = info.file_pieces(1);
+    let lost = second.end - 1;
+    let mut have = vec![0u8; n.div_ceil(8)];
+    for p in info
+        .file_pieces(0)
+        .filter(|p| !second.contains(p))
+        .chain([lost])
+    {
+        have[p / 8] |= 0x80 >> (p % 8);
+    }
+    let hash = torrent.info_hashes.wire_id().unwrap();
+    let record = shoal_storage::resume::ResumeData {
+        info_hash: hash,
+        num_pieces: n as u64,
+        have,
+        uploaded: 0,
+        downloaded: 0,
+        file_mtimes: vec![None; info.files.len()],
+    };
+    let state = tmp.path().join("state");
+    std::fs::create_dir_all(&state).unwrap();
+    let resume = state.join(format!("{}.resume", shoal_metainfo::infohash::hex(&hash)));
+    shoal_storage::resume::save(&resume, &record).unwrap();
+    let v = verify(&state);
+    assert_eq!(v["resume_data"], resume.display().to_string(), "{v}");
+    // Never downloaded: missing; downloaded once and wrong now: bad.
+    assert_eq!(v["bad_pieces"], serde_json::json!([lost]), "{v}");
+    let ok = v["pieces_ok"].as_u64().unwrap() as usize;
+    assert_eq!(
+        v["pieces_missing"].as_u64(),
+        Some((n - ok - 1) as u64),
+        "{v}"
+    );
+    assert!(damaged(&v).contains(&info.files[1].display_path()), "{v}");
+}

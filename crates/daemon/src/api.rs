@@ -13,6 +13,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::view::FilePage;
 use crate::web::{Body, Ctx, SMALL_BODY, daemon_error, error, json, read_body, response};
 use crate::{AddOutcome, AddRequest, AddSource, TorrentChanges};
 
@@ -132,7 +133,7 @@ async fn torrent(
     let d = &ctx.daemon;
     let result = match (method, tail) {
         (Method::GET, []) => {
-            return match d.detail(id) {
+            return match d.detail(id, file_page(query)) {
                 Some(detail) => json(StatusCode::OK, &detail),
                 None => error(StatusCode::NOT_FOUND, "not_found", "torrent is gone"),
             };
@@ -283,4 +284,25 @@ async fn parse<T: serde::de::DeserializeOwned>(
             &format!("invalid request body: {e}"),
         )
     })
+}
+
+/// Files listed by `GET /torrents/{key}` unless `files_limit` says otherwise.
+pub const FILES_PAGE: usize = 1000;
+/// Most files one `GET /torrents/{key}` lists (a hostile torrent has 500k).
+pub const MAX_FILES_PAGE: usize = 10_000;
+
+/// The page of files asked by `files_offset` and `files_limit` (default
+/// [`FILES_PAGE`], at most [`MAX_FILES_PAGE`]).
+fn file_page(query: &str) -> FilePage {
+    let get = |key: &str| {
+        query
+            .split('&')
+            .filter_map(|kv| kv.split_once('='))
+            .find(|(k, _)| *k == key)
+            .and_then(|(_, v)| v.parse::<usize>().ok())
+    };
+    FilePage {
+        offset: get("files_offset").unwrap_or(0),
+        limit: get("files_limit").unwrap_or(FILES_PAGE).min(MAX_FILES_PAGE),
+    }
 }

@@ -42,6 +42,8 @@ pub(crate) struct TorrentSnapshot {
     pub handle: Option<TorrentHandle>,
     /// Why it stopped, if it failed.
     pub error: Option<String>,
+    /// A problem that has not stopped it (too little free space).
+    pub warning: Option<String>,
     /// Last figures seen (kept while stopped).
     pub stats: TorrentStats,
     /// Smoothed download rate, bytes per second.

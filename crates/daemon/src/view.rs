@@ -74,6 +74,9 @@ pub struct TorrentView {
     pub done_at: Option<u64>,
     /// Why it stopped, if it failed.
     pub error: Option<String>,
+    /// A problem that has not stopped it yet: its download directory has
+    /// less free space than it still has to download.
+    pub warning: Option<String>,
     /// Pieces are fetched in order.
     pub sequential: bool,
     /// Each wanted file's first and last pieces are fetched first.
@@ -139,9 +142,9 @@ impl Daemon {
         self.snapshots().iter().map(of).collect()
     }
 
-    /// Details of one torrent: files, peers, trackers, pieces.
-    pub fn detail(&self, id: u32) -> Option<DetailView> {
-        self.snapshot(id).as_ref().map(detail)
+    /// Details of one torrent: a page of its files, peers, trackers, pieces.
+    pub fn detail(&self, id: u32, files: FilePage) -> Option<DetailView> {
+        self.snapshot(id).as_ref().map(|e| detail(e, files))
     }
 }
 
@@ -202,6 +205,7 @@ pub(crate) fn of(e: &TorrentSnapshot) -> TorrentView {
         added_at: e.record.added_at,
         done_at: e.record.done_at,
         error: e.error.clone(),
+        warning: e.warning.clone(),
         sequential: e.record.sequential,
         first_last_pieces: e.record.first_last_pieces,
         max_upload: e.record.max_upload,
@@ -238,14 +242,42 @@ pub struct FileView {
     pub priority: u8,
 }
 
+/// Which of a torrent's files (pad files not counted) a detail view lists:
+/// a hostile torrent lists 500k files, and a view of all of them per
+/// request is hundreds of megabytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FilePage {
+    /// Files skipped.
+    pub offset: usize,
+    /// Most files listed.
+    pub limit: usize,
+}
+
+impl FilePage {
+    /// No files (views that need only peers, trackers or pieces).
+    pub const NONE: FilePage = FilePage {
+        offset: 0,
+        limit: 0,
+    };
+    /// Every file.
+    pub const ALL: FilePage = FilePage {
+        offset: 0,
+        limit: usize::MAX,
+    };
+}
+
 /// Details of one torrent: the summary, files, peers, trackers, pieces.
 #[derive(Debug, Clone, Serialize)]
 pub struct DetailView {
     /// The summary.
     #[serde(flatten)]
     pub summary: TorrentView,
-    /// Files (pad files left out).
+    /// The asked page of the files (pad files left out).
     pub files: Vec<FileView>,
+    /// Files in all (pad files left out).
+    pub files_total: usize,
+    /// Index among them of `files`' first.
+    pub files_offset: usize,
     /// Connected peers' addresses.
     pub peer_list: Vec<String>,
     /// Connected peers with their rates, progress, flags and client.
@@ -375,7 +407,7 @@ pub(crate) fn trackers(e: &TorrentSnapshot) -> Vec<TrackerView> {
 }
 
 /// Details of `e`; `have` is the verified-piece bitfield when known.
-pub(crate) fn detail(e: &TorrentSnapshot) -> DetailView {
+pub(crate) fn detail(e: &TorrentSnapshot, page: FilePage) -> DetailView {
     use base64::Engine as _;
     let (have, summaries) = match &e.handle {
         Some(h) => (Some(h.have_bitfield()), h.peers()),
@@ -387,6 +419,8 @@ pub(crate) fn detail(e: &TorrentSnapshot) -> DetailView {
         return DetailView {
             summary: of(e),
             files: Vec::new(),
+            files_total: 0,
+            files_offset: page.offset,
             peer_list,
             peers,
             trackers: e.trackers.clone(),
@@ -399,44 +433,12 @@ pub(crate) fn detail(e: &TorrentSnapshot) -> DetailView {
         };
     };
     let info = &torrent.info;
-    let has = |p: usize| {
-        have.as_ref().is_some_and(|b| {
-            b.get(p / 8)
-                .is_some_and(|byte| byte & (0x80 >> (p % 8)) != 0)
-        })
-    };
-    let complete = e.stats.bytes_left == 0 && e.stats.pieces_have == e.stats.pieces_total;
-    let files = info
-        .files
-        .iter()
-        .enumerate()
-        .filter(|(_, f)| !f.attr.pad)
-        .map(|(index, f)| {
-            let span = f.span();
-            let bytes_completed = if complete {
-                f.length
-            } else {
-                info.file_pieces(index)
-                    .filter(|p| has(*p))
-                    .map(|p| {
-                        let start = p as u64 * info.piece_length;
-                        let end = start + info.piece_size(p);
-                        end.min(span.end).saturating_sub(start.max(span.start))
-                    })
-                    .sum()
-            };
-            FileView {
-                index,
-                name: f.display_path(),
-                length: f.length,
-                bytes_completed,
-                priority: e.record.file_priorities.get(index).copied().unwrap_or(4),
-            }
-        })
-        .collect();
+    let files = file_views(e, have.as_deref(), page).collect();
     DetailView {
         summary: of(e),
         files,
+        files_total: info.files.iter().filter(|f| !f.attr.pad).count(),
+        files_offset: page.offset,
         peer_list,
         peers,
         trackers: torrent.trackers.clone(),
@@ -447,4 +449,57 @@ pub(crate) fn detail(e: &TorrentSnapshot) -> DetailView {
         comment: torrent.comment.clone(),
         private: info.private,
     }
+}
+
+/// The views of a page of `e`'s files (pad files left out), made one at a
+/// time so that an API can write each as it goes; `have` is the torrent's
+/// bitfield (none while it is not running).
+pub(crate) fn file_views<'e>(
+    e: &'e TorrentSnapshot,
+    have: Option<&'e [u8]>,
+    page: FilePage,
+) -> impl Iterator<Item = FileView> + 'e {
+    let has = move |p: usize| {
+        have.is_some_and(|b| {
+            b.get(p / 8)
+                .is_some_and(|byte| byte & (0x80 >> (p % 8)) != 0)
+        })
+    };
+    let complete = e.stats.bytes_left == 0 && e.stats.pieces_have == e.stats.pieces_total;
+    let files = e.torrent.as_ref().map(|t| &t.info.files);
+    files
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .filter(|(_, f)| !f.attr.pad)
+        .skip(page.offset)
+        .take(page.limit)
+        .map(move |(index, f)| {
+            let span = f.span();
+            let bytes_completed = match &e.torrent {
+                Some(t) if !complete => {
+                    let info = &t.info;
+                    // A piece's bytes in this file: its range cut to the file's
+                    // span (no `piece_size`, which lists every file of the
+                    // piece: a piece of 1,000 small files cost 1,000 slices per
+                    // file, 10^8 steps for a torrent of 100k such files).
+                    info.file_pieces(index)
+                        .filter(|p| has(*p))
+                        .map(|p| {
+                            let start = p as u64 * info.piece_length;
+                            let end = start.saturating_add(info.piece_length);
+                            end.min(span.end).saturating_sub(start.max(span.start))
+                        })
+                        .sum()
+                }
+                _ => f.length,
+            };
+            FileView {
+                index,
+                name: f.display_path(),
+                length: f.length,
+                bytes_completed,
+                priority: e.record.file_priorities.get(index).copied().unwrap_or(4),
+            }
+        })
 }

@@ -78,6 +78,20 @@ fn native_api_lifecycle() {
     let d = get(a, &format!("/api/v1/torrents/{hash}"));
     assert_eq!(d["files"].as_array().unwrap().len(), 2);
     assert_eq!(get(a, "/api/v1/torrents/1")["info_hash"], hash.as_str());
+    // Files come in pages (a hostile torrent lists 500k); `files_total` says
+    // how many there are.
+    let d = get(
+        a,
+        &format!("/api/v1/torrents/{hash}?files_offset=1&files_limit=5"),
+    );
+    assert_eq!(
+        (d["files_total"].as_u64(), d["files_offset"].as_u64()),
+        (Some(2), Some(1))
+    );
+    assert_eq!(d["files"].as_array().unwrap().len(), 1, "{d}");
+    assert_eq!(d["files"][0]["index"], 1);
+    let d = get(a, &format!("/api/v1/torrents/{hash}?files_limit=0"));
+    assert!(d["files"].as_array().unwrap().is_empty(), "{d}");
 
     // File priorities and limits.
     let (status, v) = send(
@@ -1242,4 +1256,125 @@ fn add_by_url_refuses_urls_that_smuggle_headers() {
     assert!(head.starts_with("GET /ok.torrent HTTP/1.1\r\n"), "{head:?}");
     assert!(!head.contains("X-Injected"), "{head:?}");
     assert_eq!(count(a), 1);
+}
+
+/// A torrent of one 64 TiB file: more than any test machine has free.
+fn huge_single_file() -> Vec<u8> {
+    let (length, piece) = (1u64 << 46, 1u64 << 29);
+    let pieces = (length / piece) as usize;
+    let mut t = format!(
+        "d4:infod6:lengthi{length}e4:name3:big12:piece lengthi{piece}e6:pieces{}:",
+        pieces * 20
+    )
+    .into_bytes();
+    t.resize(t.len() + pieces * 20, 9);
+    t.extend_from_slice(b"ee");
+    t
+}
+
+#[test]
+fn a_torrent_bigger_than_the_free_space_is_warned_about() {
+    let s = server(|_| {});
+    let path = s.downloads.with_file_name("big.torrent");
+    std::fs::write(&path, huge_single_file()).unwrap();
+    let added = rpc(
+        s.addr,
+        json!({ "method": "torrent-add", "arguments": { "filename": path } }),
+    );
+    let hash = added["arguments"]["torrent-added"]["hashString"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let warning = |want: bool| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let t = get(s.addr, &format!("/api/v1/torrents/{hash}"));
+            if t["warning"].is_string() == want {
+                return t;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "warning still {}",
+                t["warning"]
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    // Downloading, not stopped: a warning, not an error.
+    let t = warning(true);
+    let text = t["warning"].as_str().unwrap();
+    assert!(
+        text.contains("not enough free space") && text.contains("64.0 TiB"),
+        "{t}"
+    );
+    assert!(t["error"].is_null(), "{t}");
+    assert_ne!(t["status"], "error", "{t}");
+    let v = rpc(
+        s.addr,
+        json!({ "method": "torrent-get", "arguments": { "fields": ["error", "errorString"] } }),
+    );
+    let tr = &v["arguments"]["torrents"][0];
+    assert_eq!(tr["error"], 3, "{v}");
+    assert!(
+        tr["errorString"].as_str().unwrap().contains("free space"),
+        "{v}"
+    );
+    // Paused, it needs nothing: the warning goes.
+    rpc(s.addr, json!({ "method": "torrent-stop", "arguments": {} }));
+    warning(false);
+}
+
+#[test]
+fn removing_a_torrent_during_a_long_check_does_not_wait_for_it() {
+    // 64 GiB of sparse file: checking it reads and hashes every byte, many
+    // seconds even on many cores, while it takes no disk space.
+    let (length, piece) = (64u64 << 30, 64u64 << 20);
+    let s = server(|_| {});
+    let content = s.downloads.join("sparse.bin");
+    std::fs::create_dir_all(&s.downloads).unwrap();
+    std::fs::File::create(&content)
+        .unwrap()
+        .set_len(length)
+        .unwrap();
+    let pieces = (length / piece) as usize;
+    let mut t = format!(
+        "d4:infod6:lengthi{length}e4:name10:sparse.bin12:piece lengthi{piece}e6:pieces{}:",
+        pieces * 20
+    )
+    .into_bytes();
+    t.resize(t.len() + pieces * 20, 3);
+    t.extend_from_slice(b"ee");
+    let path = s.downloads.with_file_name("sparse.torrent");
+    std::fs::write(&path, t).unwrap();
+    let added = rpc(
+        s.addr,
+        json!({ "method": "torrent-add", "arguments": { "filename": path } }),
+    );
+    let hash = added["arguments"]["torrent-added"]["hashString"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let until = |what: &str, done: &dyn Fn() -> bool, secs: u64| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+        while !done() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{what} after {secs} s"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    let status = || get(s.addr, &format!("/api/v1/torrents/{hash}"))["status"].clone();
+    until("checking", &|| status() == "checking", 20);
+    // Removal with the data runs after the start step, which holds the
+    // torrent's lifecycle lock: only a check given up lets it run soon.
+    let (code, _, body) = request(
+        s.addr,
+        "DELETE",
+        &format!("/api/v1/torrents/{hash}?delete_data=true"),
+        &[("X-Shoal-Csrf", &token(s.addr))],
+        b"",
+    );
+    assert_eq!(code, 200, "{body}");
+    until("content deleted", &|| !content.exists(), 5);
 }

@@ -184,6 +184,12 @@ function files(d) {
     tr.append(td);
     return tr;
   }));
+  if (d.files_total > d.files.length) {
+    // The API pages a torrent's files; the first page is shown.
+    const tr = document.createElement("tr");
+    tr.append(cell("… and " + (d.files_total - d.files.length) + " more files"));
+    body.append(tr);
+  }
 }
 
 function peers(d) {

@@ -46,5 +46,6 @@ export function date(unix) {
 /** A status as shown to people. */
 export function status(t) {
   const s = t.status.replace("_", " ");
-  return t.error ? s + ": " + t.error : s;
+  const shown = t.error ? s + ": " + t.error : s;
+  return t.warning ? shown + " · warning: " + t.warning : shown;
 }

@@ -3,6 +3,8 @@
 use std::ops::Range;
 use std::path::PathBuf;
 
+use crate::FilePath;
+
 /// Which BitTorrent metadata versions a torrent carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Version {
@@ -39,20 +41,22 @@ pub struct FileAttr {
     pub symlink: bool,
 }
 
-/// One file of a torrent.
+/// One file of a torrent. Kept small (64 bytes plus its path's bytes in the
+/// torrent's shared arena): hostile torrents list hundreds of thousands of
+/// files, and rare fields (a merkle root, a symlink target) are boxed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileEntry {
     /// Sanitised path relative to the download directory; a multi-file torrent's
     /// files start with the torrent's name, as every client lays them out.
-    pub path: Vec<String>,
+    pub path: FilePath,
     /// Length in bytes.
     pub length: u64,
     /// BEP 47 attributes.
     pub attr: FileAttr,
     /// Sanitised target of a symlink, relative to the torrent's root.
-    pub symlink_target: Option<Vec<String>>,
+    pub symlink_target: Option<Box<FilePath>>,
     /// BEP 52 merkle root (v2 and hybrid torrents; `None` for empty files).
-    pub pieces_root: Option<[u8; 32]>,
+    pub pieces_root: Option<Box<[u8; 32]>>,
     /// Where the file starts in the torrent's piece space.
     pub offset: u64,
 }
@@ -60,12 +64,12 @@ pub struct FileEntry {
 impl FileEntry {
     /// The path as a relative `PathBuf`.
     pub fn relative_path(&self) -> PathBuf {
-        self.path.iter().collect()
+        self.path.to_path_buf()
     }
 
     /// The path joined with `/`, for display.
     pub fn display_path(&self) -> String {
-        self.path.join("/")
+        self.path.as_str().to_owned()
     }
 
     /// The byte range this file occupies in piece space.
@@ -192,7 +196,7 @@ mod tests {
 
     fn file(name: &str, length: u64, offset: u64, pad: bool) -> FileEntry {
         FileEntry {
-            path: vec![name.into()],
+            path: FilePath::new([name]),
             length,
             attr: FileAttr {
                 pad,
@@ -215,6 +219,12 @@ mod tests {
             single_file: false,
             v1_pieces: vec![],
         }
+    }
+
+    #[test]
+    fn a_file_entry_stays_small() {
+        // Hostile torrents list 500k files: every byte here is half a megabyte.
+        assert!(size_of::<FileEntry>() <= 64, "{}", size_of::<FileEntry>());
     }
 
     #[test]

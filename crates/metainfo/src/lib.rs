@@ -6,6 +6,7 @@ mod btpk;
 pub mod build;
 mod error;
 mod fields;
+mod file_path;
 mod info;
 pub mod infohash;
 pub mod limits;
@@ -21,6 +22,7 @@ pub use build::{
     BuildError, ContentHashes, LayoutItem, NewFile, TorrentSpec, V2FileHashes, auto_piece_length,
 };
 pub use error::MetainfoError;
+pub use file_path::FilePath;
 pub use info::{FileAttr, FileEntry, FileSlice, Info, Version};
 pub use infohash::{InfoHashV1, InfoHashV2, InfoHashes, ParseHashError};
 pub use magnet::{Magnet, MagnetError};

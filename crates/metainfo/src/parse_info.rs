@@ -5,12 +5,13 @@ use std::collections::HashSet;
 use shoal_bencode::Value;
 
 use crate::fields::{name_bytes, opt_bytes, opt_int, path_list, req_uint, text, wrong};
+use crate::file_path::PathArena;
 use crate::info::{FileAttr, FileEntry, Info, Version};
 use crate::limits::{
     MAX_FILES, MAX_PATH_DEPTH, MAX_PIECE_LENGTH, MAX_PIECES, MAX_TOTAL_SIZE, MIN_PIECE_LENGTH,
 };
 use crate::path::{sanitize_component, sanitize_path};
-use crate::{MetainfoError, PathError};
+use crate::{FilePath, MetainfoError, PathError};
 
 /// Parses a decoded info dictionary.
 pub(crate) fn parse_info(info: &Value<'_>) -> Result<Info, MetainfoError> {
@@ -153,14 +154,23 @@ fn symlink_target(
     dict: &Value<'_>,
     attr: FileAttr,
     field: &str,
-) -> Result<Option<Vec<String>>, MetainfoError> {
+    arena: &mut PathArena,
+) -> Result<Option<Box<FilePath>>, MetainfoError> {
     if !attr.symlink {
         return Ok(None);
     }
     let raw = path_list(dict, "symlink path", field)?;
-    sanitize_path(raw.iter().copied())
-        .map(Some)
-        .map_err(|reason| unsafe_path(&raw, reason))
+    let target = sanitize_path(raw.iter().copied()).map_err(|reason| unsafe_path(&raw, reason))?;
+    Ok(Some(Box::new(arena.push(target))))
+}
+
+/// Points the paths of `files` at their finished arena.
+fn seal(arena: PathArena, files: &mut [FileEntry]) {
+    arena.seal(
+        files
+            .iter_mut()
+            .flat_map(|f| std::iter::once(&mut f.path).chain(f.symlink_target.as_deref_mut())),
+    );
 }
 
 /// A file's `length`: required and bounded, except for a BEP 47 symlink,
@@ -188,18 +198,20 @@ fn add_length(total: &mut u64, length: u64) -> Result<(), MetainfoError> {
 
 /// v1 `length` (single file) or `files` (multi-file), offsets packed back to back.
 fn v1_files(info: &Value<'_>, name: &str) -> Result<(Vec<FileEntry>, bool), MetainfoError> {
+    let mut arena = PathArena::default();
     if info.get(b"files").is_none() {
         let attr = parse_attr(info);
         let length = file_length(info, attr, "info.length")?;
-        let file = FileEntry {
-            path: vec![name.to_owned()],
+        let mut files = vec![FileEntry {
+            path: arena.push([name]),
             length,
             attr,
-            symlink_target: symlink_target(info, attr, "info.symlink path")?,
+            symlink_target: symlink_target(info, attr, "info.symlink path", &mut arena)?,
             pieces_root: None,
             offset: 0,
-        };
-        return Ok((vec![file], true));
+        }];
+        seal(arena, &mut files);
+        return Ok((files, true));
     }
     let list = info
         .get(b"files")
@@ -232,19 +244,19 @@ fn v1_files(info: &Value<'_>, name: &str) -> Result<(Vec<FileEntry>, bool), Meta
             let raw = path_list(entry, "path", &format!("{field}.path"))?;
             sanitize_path(raw.iter().copied()).map_err(|reason| unsafe_path(&raw, reason))?
         };
-        let mut path = Vec::with_capacity(rel.len() + 1);
-        path.push(name.to_owned());
-        path.extend(rel);
+        let path = arena.push(std::iter::once(name).chain(rel.iter().map(String::as_str)));
+        let target_field = format!("{field}.symlink path");
         files.push(FileEntry {
             path,
             length,
             attr,
-            symlink_target: symlink_target(entry, attr, &format!("{field}.symlink path"))?,
+            symlink_target: symlink_target(entry, attr, &target_field, &mut arena)?,
             pieces_root: None,
             offset,
         });
         add_length(&mut offset, length)?;
     }
+    seal(arena, &mut files);
     Ok((files, false))
 }
 
@@ -268,6 +280,7 @@ fn v2_files(
     let single = single
         .unwrap_or_else(|| flat.len() == 1 && flat.first().is_some_and(|(p, _)| p.len() == 1));
     let mut files = Vec::with_capacity(flat.len());
+    let mut arena = PathArena::default();
     let mut offset = 0u64;
     for (raw_path, node) in flat {
         let rel = sanitize_path(raw_path.iter().copied())
@@ -283,23 +296,21 @@ fn v2_files(
         let length = file_length(node, attr, &format!("{field}.length"))?;
         let root_field = format!("{field}.pieces root");
         let pieces_root = match opt_bytes(node, "pieces root", &root_field)? {
-            Some(root) => Some(
-                <[u8; 32]>::try_from(root)
-                    .map_err(|_| MetainfoError::invalid(&root_field, "not 32 bytes"))?,
-            ),
+            Some(root) => {
+                Some(Box::new(<[u8; 32]>::try_from(root).map_err(|_| {
+                    MetainfoError::invalid(&root_field, "not 32 bytes")
+                })?))
+            }
             None if length > 0 => return Err(MetainfoError::Missing(root_field)),
             None => None,
         };
-        if length > 0 && pieces_root == Some([0; 32]) {
+        if length > 0 && pieces_root.as_deref() == Some(&[0; 32]) {
             // An all-zero root is what a creator writes when it hashed nothing;
             // no data can ever match it (libtorrent: `v2_zero_root`).
             return Err(MetainfoError::invalid(root_field, "all zeros"));
         }
-        let path = if single {
-            rel
-        } else {
-            std::iter::once(name.to_owned()).chain(rel).collect()
-        };
+        let prefix = if single { None } else { Some(name) };
+        let path = arena.push(prefix.into_iter().chain(rel.iter().map(String::as_str)));
         if length > 0 {
             offset = offset.div_ceil(piece_length) * piece_length;
         }
@@ -307,12 +318,18 @@ fn v2_files(
             path,
             length,
             attr,
-            symlink_target: symlink_target(node, attr, &format!("{field}.symlink path"))?,
+            symlink_target: symlink_target(
+                node,
+                attr,
+                &format!("{field}.symlink path"),
+                &mut arena,
+            )?,
             pieces_root: pieces_root.filter(|_| length > 0),
             offset,
         });
         add_length(&mut offset, length)?;
     }
+    seal(arena, &mut files);
     Ok((files, single))
 }
 
@@ -407,7 +424,7 @@ fn attach_v2_roots(
                 file.display_path()
             )));
         }
-        file.pieces_root = twin.pieces_root;
+        file.pieces_root.clone_from(&twin.pieces_root);
     }
     if let Some(extra) = v2_iter.next() {
         return Err(MetainfoError::HybridMismatch(format!(
@@ -421,9 +438,9 @@ fn attach_v2_roots(
 /// Refuses two files with one path, and a file that is also another's directory.
 fn check_collisions(files: &[FileEntry]) -> Result<(), MetainfoError> {
     let real = files.iter().filter(|f| !f.attr.pad);
-    let mut paths: HashSet<&[String]> = HashSet::new();
+    let mut paths: HashSet<&str> = HashSet::with_capacity(files.len());
     for f in real.clone() {
-        if !paths.insert(&f.path) {
+        if !paths.insert(f.path.as_str()) {
             return Err(MetainfoError::PathCollision(format!(
                 "{} appears twice",
                 f.display_path()
@@ -431,14 +448,11 @@ fn check_collisions(files: &[FileEntry]) -> Result<(), MetainfoError> {
         }
     }
     for f in real {
-        for depth in 1..f.path.len() {
-            if let Some(dir) = f.path.get(..depth).filter(|d| paths.contains(d)) {
-                return Err(MetainfoError::PathCollision(format!(
-                    "{} is a file and the directory of {}",
-                    dir.join("/"),
-                    f.display_path()
-                )));
-            }
+        if let Some(dir) = f.path.ancestors().find(|d| paths.contains(d)) {
+            return Err(MetainfoError::PathCollision(format!(
+                "{dir} is a file and the directory of {}",
+                f.display_path()
+            )));
         }
     }
     Ok(())

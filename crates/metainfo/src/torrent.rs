@@ -244,7 +244,7 @@ fn piece_layers(
     };
     let by_root: BTreeMap<&[u8], &Value<'_>> = entries.iter().map(|(k, v)| (*k, v)).collect();
     for file in &info.files {
-        let Some(pieces_root) = file.pieces_root else {
+        let Some(pieces_root) = file.pieces_root.as_deref().copied() else {
             continue;
         };
         if file.length <= info.piece_length || layers.contains_key(&pieces_root) {

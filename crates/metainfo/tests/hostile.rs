@@ -15,7 +15,7 @@ use shoal_metainfo::limits::{
     MAX_TOTAL_SIZE, MAX_URLS,
 };
 use shoal_metainfo::{
-    Magnet, MagnetError, MetainfoError, ParseHashError, PathError, Torrent, Version,
+    FilePath, Magnet, MagnetError, MetainfoError, ParseHashError, PathError, Torrent, Version,
     parse_info_bytes,
 };
 
@@ -42,7 +42,7 @@ fn read(file: &str) -> Vec<u8> {
 /// Every file path (and symlink target) is a plain relative path whose elements
 /// are real names: nothing that could leave, or alias, the download directory.
 fn contained(t: &Torrent) -> bool {
-    let element_ok = |e: &String| {
+    let element_ok = |e: &str| {
         !e.is_empty()
             && e != "."
             && e != ".."
@@ -50,11 +50,10 @@ fn contained(t: &Torrent) -> bool {
             && !e.contains(['/', '\\'])
             && !e.chars().any(char::is_control)
     };
-    let path_ok = |p: &Vec<String>| {
-        !p.is_empty()
-            && p.iter().all(element_ok)
-            && p.iter()
-                .collect::<PathBuf>()
+    let path_ok = |p: &FilePath| {
+        !p.as_str().is_empty()
+            && p.elements().all(element_ok)
+            && p.to_path_buf()
                 .components()
                 .all(|c| matches!(c, Component::Normal(_)))
     };
@@ -62,7 +61,7 @@ fn contained(t: &Torrent) -> bool {
         && t.info
             .files
             .iter()
-            .all(|f| path_ok(&f.path) && f.symlink_target.as_ref().is_none_or(path_ok))
+            .all(|f| path_ok(&f.path) && f.symlink_target.as_deref().is_none_or(path_ok))
 }
 
 /// Ok, contained, and the files' paths are exactly `expected` (`/`-joined).
@@ -219,7 +218,7 @@ const CASES: &[Case] = &[
     }),
     case("symlink_absolute.torrent", |r| {
         matches!(r, Ok(t) if contained(t)
-            && t.info.files[1].symlink_target == Some(vec!["etc".into(), "passwd".into()]))
+            && t.info.files[1].symlink_target == Some(Box::new(FilePath::new(["etc", "passwd"]))))
     }),
     case("v2_path_slash_key.torrent", |r| {
         paths_are(r, &["root/.._.._x", "root/y"])

@@ -83,6 +83,11 @@ pub struct TorrentOptions {
     pub file_priorities: Vec<u8>,
     /// Each wanted file's first and last pieces first (for previews).
     pub first_last_pieces: bool,
+    /// Raised to give up the check of existing data that starting runs (the
+    /// torrent was stopped or removed meanwhile): `add_torrent` then fails
+    /// with `SessionError::Check(HashError::Cancelled)` within about a
+    /// megabyte of hashing per thread.
+    pub cancel_check: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 /// Our client name, sent as `v` in extension handshakes.

@@ -193,8 +193,9 @@ impl Session {
                 Arc::clone(&store),
                 resume_path.clone(),
             );
+            let cancel = options.cancel_check.clone().unwrap_or_default();
             tokio::task::spawn_blocking(move || {
-                initial_pieces(&torrent, info_hash, &store, &resume_path)
+                initial_pieces(&torrent, info_hash, &store, &resume_path, &cancel)
             })
             .await
             .map_err(|e| SessionError::Torrent(format!("check task failed: {e}")))??

@@ -1,10 +1,11 @@
 //! What is already on disk when a torrent starts: trusted resume data, or a recheck.
 
 use std::path::Path;
+use std::sync::atomic::AtomicBool;
 
 use shoal_metainfo::Torrent;
 use shoal_storage::resume::{self, ResumeData};
-use shoal_storage::{FileStore, PieceState, check_options, check_pieces};
+use shoal_storage::{FileStore, PieceState, check_options, check_pieces_until};
 use shoal_swarm::PieceSet;
 
 use crate::SessionError;
@@ -19,6 +20,7 @@ pub(crate) fn initial_pieces(
     info_hash: [u8; 20],
     store: &FileStore,
     resume_path: &Path,
+    cancel: &AtomicBool,
 ) -> Result<PieceSet, SessionError> {
     let num_pieces = torrent.info.num_pieces() as u32;
     match resume::load(resume_path) {
@@ -30,7 +32,8 @@ pub(crate) fn initial_pieces(
         Ok(_) => {}
         Err(err) => tracing::warn!("ignoring resume data: {err}"),
     }
-    let states = check_pieces(torrent, &store.segments(), &check_options(torrent), &|_| {})?;
+    let opts = check_options(torrent);
+    let states = check_pieces_until(torrent, &store.segments(), &opts, &|_| {}, cancel)?;
     let mut have = PieceSet::new(num_pieces);
     for (piece, state) in states.iter().enumerate() {
         if *state == PieceState::Good {

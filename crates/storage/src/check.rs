@@ -2,7 +2,9 @@
 
 use shoal_metainfo::{Torrent, Version};
 
-use crate::hash::{HashError, HashOptions, PieceHash, Segment, hash_content};
+use std::sync::atomic::AtomicBool;
+
+use crate::hash::{HashError, HashOptions, PieceHash, Segment, hash_content_until};
 
 /// How one piece fared in a check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,9 +33,21 @@ pub fn check_pieces(
     opts: &HashOptions,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<Vec<PieceState>, HashError> {
+    check_pieces_until(torrent, segments, opts, progress, &AtomicBool::new(false))
+}
+
+/// [`check_pieces`] that gives up with [`HashError::Cancelled`] soon after
+/// `cancel` is raised.
+pub fn check_pieces_until(
+    torrent: &Torrent,
+    segments: &[Segment],
+    opts: &HashOptions,
+    progress: &(dyn Fn(u64) + Sync),
+    cancel: &AtomicBool,
+) -> Result<Vec<PieceState>, HashError> {
     let info = &torrent.info;
     let use_v1 = opts.v1;
-    let hashes = hash_content(segments, opts, progress)?;
+    let hashes = hash_content_until(segments, opts, progress, cancel)?;
     let mut states = vec![PieceState::Missing; info.num_pieces()];
     let verdict = |matches: bool| {
         if matches {
@@ -58,7 +72,7 @@ pub fn check_pieces(
         let (Some(v2), Some(file)) = (v2, info.files.get(file_index)) else {
             continue;
         };
-        let Some(root) = file.pieces_root else {
+        let Some(root) = file.pieces_root.as_deref().copied() else {
             continue;
         };
         let expected: Vec<[u8; 32]> = if file.length > info.piece_length {

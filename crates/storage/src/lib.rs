@@ -18,9 +18,12 @@ mod unwritten;
 mod verify;
 
 pub use atomic::write_atomic;
-pub use check::{PieceState, check_options, check_pieces};
+pub use check::{PieceState, check_options, check_pieces, check_pieces_until};
 pub use dir_lock::{DirLock, DirLockError, LOCK_FILE, lock_dir};
-pub use hash::{ContentHashes, HashError, HashOptions, PieceHash, Segment, V2File, hash_content};
+pub use hash::{
+    ContentHashes, HashError, HashOptions, PieceHash, Segment, V2File, hash_content,
+    hash_content_until,
+};
 pub use space::available_space;
 pub use store::{FileStore, MAX_OPEN_FILES, StoreError};
 pub use unwritten::never_written;

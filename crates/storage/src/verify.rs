@@ -22,7 +22,7 @@ pub fn piece_matches(torrent: &Torrent, piece: u32, data: &[u8]) -> bool {
     let Some(file) = info.files.get(slice.file) else {
         return false;
     };
-    let Some(root) = file.pieces_root else {
+    let Some(root) = file.pieces_root.as_deref().copied() else {
         return false;
     };
     let blocks: Vec<merkle::Node> = data

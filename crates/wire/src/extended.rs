@@ -172,7 +172,7 @@ impl ExtHandshake {
             .collect();
         let client = get_bytes(&dict, b"v")
             .filter(|v| v.len() <= MAX_CLIENT_NAME_LEN)
-            .map(|v| String::from_utf8_lossy(v).into_owned());
+            .map(client_name);
         Ok(ExtHandshake {
             extensions,
             client,
@@ -209,6 +209,20 @@ fn ip_from_bytes(b: &[u8]) -> Option<IpAddr> {
         return Some(IpAddr::from(v4));
     }
     <[u8; 16]>::try_from(b).ok().map(IpAddr::from)
+}
+
+/// A peer's client name as text within [`MAX_CLIENT_NAME_LEN`] bytes: each
+/// invalid UTF-8 byte becomes a 3-byte replacement character, so a name at
+/// the limit could triple, and the handshake we re-encode (or show) from it
+/// would lose it (found by the `ext_handshake` fuzz target).
+fn client_name(raw: &[u8]) -> String {
+    let mut name = String::from_utf8_lossy(raw).into_owned();
+    let mut cut = name.len().min(MAX_CLIENT_NAME_LEN);
+    while !name.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    name.truncate(cut);
+    name
 }
 
 #[cfg(test)]
@@ -314,5 +328,23 @@ mod tests {
                 payload: &out
             }
         );
+    }
+
+    #[test]
+    fn an_invalid_utf8_client_name_stays_within_the_limit() {
+        // 200 bytes of invalid UTF-8: 600 bytes as replacement characters.
+        let mut raw = b"d1:v200:".to_vec();
+        raw.extend([0xd0; 200]);
+        raw.push(b'e');
+        let hs = ExtHandshake::decode(&raw).unwrap();
+        let name = hs.client.clone().unwrap_or_default();
+        assert!(
+            !name.is_empty() && name.len() <= MAX_CLIENT_NAME_LEN,
+            "{}",
+            name.len()
+        );
+        let mut out = Vec::new();
+        hs.encode(&mut out);
+        assert_eq!(ExtHandshake::decode(&out).unwrap(), hs);
     }
 }

@@ -85,6 +85,11 @@ fn under(path: &[String], prefix: &[String]) -> bool {
     path.starts_with(prefix)
 }
 
+/// A file's path as its elements.
+fn parts(path: &shoal_metainfo::FilePath) -> Vec<String> {
+    path.elements().map(str::to_owned).collect()
+}
+
 /// Renames the file or folder `from` to `to` in the torrent's file list
 /// (a folder's files move with it); a rename of the torrent's top-level
 /// entry renames the torrent too. Refused: a `from` that names nothing, a
@@ -104,7 +109,7 @@ pub(crate) fn rename_in(
     if from == to {
         return Ok(());
     }
-    if !info.files.iter().any(|f| under(&f.path, from)) {
+    if !info.files.iter().any(|f| under(&parts(&f.path), from)) {
         return Err(DaemonError::BadRequest(format!(
             "{}: no such file or folder in the torrent",
             from.join("/")
@@ -118,17 +123,20 @@ pub(crate) fn rename_in(
     let taken = info
         .files
         .iter()
-        .filter(|f| !under(&f.path, from))
-        .any(|f| under(&f.path, to) || under(to, &f.path));
+        .map(|f| parts(&f.path))
+        .filter(|p| !under(p, from))
+        .any(|p| under(&p, to) || under(to, &p));
     if taken {
         return Err(DaemonError::Duplicate(format!(
             "{}: a file or folder of that name exists",
             to.join("/")
         )));
     }
-    for file in info.files.iter_mut().filter(|f| under(&f.path, from)) {
-        let rest = file.path.split_off(from.len());
-        file.path = to.iter().cloned().chain(rest).collect();
+    for file in &mut info.files {
+        let path = parts(&file.path);
+        if let Some(rest) = path.strip_prefix(from) {
+            file.path = shoal_metainfo::FilePath::new(to.iter().chain(rest));
+        }
     }
     if from.len() == 1 && from.first() == Some(&info.name) {
         if let Some(top) = to.first() {
@@ -141,14 +149,14 @@ pub(crate) fn rename_in(
 /// Takes the top folder `root` out of every path (qBittorrent's
 /// `NoSubfolder` layout): refused unless every file lies inside it.
 fn drop_root(info: &mut Info, root: &[String]) -> Result<(), DaemonError> {
-    let inside = |f: &shoal_metainfo::FileEntry| f.path.len() > 1 && under(&f.path, root);
+    let inside = |f: &shoal_metainfo::FileEntry| f.path.depth() > 1 && under(&parts(&f.path), root);
     if root.len() != 1 || !info.files.iter().all(inside) {
         return Err(DaemonError::BadRequest(
             "only a top folder holding every file can be dropped".into(),
         ));
     }
     for file in &mut info.files {
-        file.path.remove(0);
+        file.path = shoal_metainfo::FilePath::new(file.path.elements().skip(1));
     }
     Ok(())
 }

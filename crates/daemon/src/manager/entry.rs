@@ -53,6 +53,8 @@ pub(crate) struct Entry {
     pub phase: Phase,
     /// Why it stopped, if it failed.
     pub error: Option<String>,
+    /// Its download directory lacks the space it still needs (`space`).
+    pub space_warning: Option<String>,
     /// Last figures seen (kept while stopped).
     pub stats: TorrentStats,
     /// Smoothed rates, bytes per second.
@@ -101,6 +103,7 @@ impl Entry {
             hash,
             phase: Phase::Stopped,
             error: None,
+            space_warning: None,
             stats,
             down_rate: 0.0,
             up_rate: 0.0,
@@ -152,6 +155,7 @@ impl Entry {
             activity: self.phase.activity(),
             handle: self.handle().cloned(),
             error: self.error.clone(),
+            warning: self.space_warning.clone(),
             stats: self.stats,
             down_rate: self.down_rate,
             up_rate: self.up_rate,

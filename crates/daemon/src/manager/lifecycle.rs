@@ -5,11 +5,13 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use shoal_metainfo::infohash::hex;
 use shoal_metainfo::{Magnet, Torrent};
-use shoal_session::{TorrentOptions, TorrentStats};
+use shoal_session::{SessionError, TorrentHandle, TorrentOptions, TorrentStats};
+use shoal_storage::HashError;
 
 use super::entry::Phase;
 use super::metainfo::{metainfo_bytes, stats_of};
@@ -219,16 +221,15 @@ impl Daemon {
                     peers,
                     ..TorrentOptions::default()
                 },
+                e.cancel.subscribe(),
             )
         };
         self.bump();
-        let (torrent, dir, options) = plan;
-        match self
-            .shared
-            .session
-            .add_torrent((*torrent).clone(), dir, options)
-            .await
-        {
+        let (torrent, dir, options, cancel) = plan;
+        let Some(added) = self.add_cancellable(&torrent, dir, options, cancel).await else {
+            return;
+        };
+        match added {
             Ok(handle) => {
                 let keep = {
                     let mut state = self.lock();
@@ -361,13 +362,48 @@ impl Daemon {
         Ok(())
     }
 
+    /// Adds `torrent` to the session, giving up the check of its data
+    /// when `cancel` fires (a stop bumps it) or closes (a removal drops the
+    /// entry): this step holds the torrent's lifecycle lock, and a stop or
+    /// removal queued behind it must not wait for a check of many minutes.
+    /// `None` when the check was given up.
+    async fn add_cancellable(
+        &self,
+        torrent: &Torrent,
+        dir: PathBuf,
+        mut options: TorrentOptions,
+        mut cancel: tokio::sync::watch::Receiver<u64>,
+    ) -> Option<Result<TorrentHandle, SessionError>> {
+        let flag = Arc::new(AtomicBool::new(false));
+        options.cancel_check = Some(Arc::clone(&flag));
+        let add = self
+            .shared
+            .session
+            .add_torrent(torrent.clone(), dir, options);
+        tokio::pin!(add);
+        let result = tokio::select! {
+            result = &mut add => result,
+            _ = cancel.changed() => {
+                flag.store(true, Ordering::Relaxed);
+                // Returns within a unit of hashing; a torrent that made it
+                // into the session anyway is taken out by the caller.
+                add.await
+            }
+        };
+        match result {
+            Err(SessionError::Check(HashError::Cancelled)) => None,
+            other => Some(other),
+        }
+    }
+
     /// Adds a stopped torrent just long enough to check its data.
     async fn check_only(&self, id: u32, hash: [u8; 20]) {
-        let Some((Some(torrent), dir, priorities)) = self.with_entry(id, |e| {
+        let Some((Some(torrent), dir, priorities, cancel)) = self.with_entry(id, |e| {
             (
                 e.torrent.clone(),
                 e.record.download_dir.clone(),
                 e.record.file_priorities.clone(),
+                e.cancel.subscribe(),
             )
         }) else {
             return;
@@ -377,12 +413,10 @@ impl Daemon {
             file_priorities: priorities,
             ..TorrentOptions::default()
         };
-        match self
-            .shared
-            .session
-            .add_torrent((*torrent).clone(), dir, options)
-            .await
-        {
+        let Some(added) = self.add_cancellable(&torrent, dir, options, cancel).await else {
+            return;
+        };
+        match added {
             Ok(handle) => {
                 let stats = handle.stats();
                 let _ = self.shared.session.remove_torrent(&hash).await;

@@ -19,6 +19,7 @@ mod metainfo;
 mod policy;
 mod renames;
 mod sampler;
+mod space;
 mod state;
 
 use std::collections::{BTreeMap, HashMap};

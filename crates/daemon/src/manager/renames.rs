@@ -35,13 +35,22 @@ impl Daemon {
         let Some(Some(torrent)) = self.with_entry(id, |e| e.torrent.clone()) else {
             return Ok(());
         };
-        let files: Vec<&Vec<String>> = torrent.info.files.iter().map(|f| &f.path).collect();
-        let Some(first) = files.first().and_then(|p| p.first()).cloned() else {
+        let files: Vec<Vec<&str>> = torrent
+            .info
+            .files
+            .iter()
+            .map(|f| f.path.elements().collect())
+            .collect();
+        let Some(first) = files
+            .first()
+            .and_then(|p| p.first())
+            .map(|s| (*s).to_owned())
+        else {
             return Ok(());
         };
         let one_top = files
             .iter()
-            .all(|p| p.len() > 1 && p.first() == Some(&first));
+            .all(|p| p.len() > 1 && p.first() == Some(&first.as_str()));
         match (subfolder, files.as_slice()) {
             (false, _) if one_top => self.rename_parts(id, vec![first], Vec::new()).await,
             (true, [lone]) if lone.len() == 1 => {

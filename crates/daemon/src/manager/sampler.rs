@@ -123,6 +123,9 @@ pub(super) async fn sampler(shared: Arc<Shared>) {
             })
             .await;
         }
+        if rounds % super::space::CHECK_EVERY == 0 {
+            super::space::check(&shared).await;
+        }
         for (id, hash, message) in faulted {
             daemon.stop_on_error(id, hash, &message);
         }

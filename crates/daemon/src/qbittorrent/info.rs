@@ -2,6 +2,7 @@
 //! their state names, filters and sorting, `properties`, `files` and
 //! `trackers`.
 
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use super::form::Form;
@@ -9,7 +10,7 @@ use super::options;
 use crate::Daemon;
 use crate::snapshot::TorrentSnapshot;
 use crate::store::LimitMode;
-use crate::view::{Status, TorrentView};
+use crate::view::{FilePage, Status, TorrentView};
 
 /// qBittorrent 5's state name (its `stoppedUP`/`stoppedDL` were
 /// `pausedUP`/`pausedDL` before 5.0).
@@ -311,36 +312,61 @@ pub(super) fn properties(snap: &TorrentSnapshot) -> Value {
     })
 }
 
-/// `torrents/files`.
-pub(super) fn files(snap: &TorrentSnapshot) -> Value {
-    let detail = crate::view::detail(snap);
-    let info = snap.torrent.as_ref().map(|t| &t.info);
-    // Per piece: ours (None) or how many connected peers have it; only
-    // while running.
-    let pieces = snap.handle.as_ref().map(|h| h.piece_availability());
-    let files: Vec<Value> = detail
-        .files
-        .iter()
-        .map(|f| {
+/// `torrents/files`: the whole list, written file by file as it is
+/// serialised (no JSON tree of it: a 500k-file torrent would be hundreds of
+/// megabytes per request; this way the answer's text is all it costs).
+pub(super) struct Files<'s>(pub(super) &'s TorrentSnapshot);
+
+/// One row of `torrents/files`.
+#[derive(Serialize)]
+struct FileRow {
+    index: usize,
+    name: String,
+    size: u64,
+    progress: f64,
+    /// qBittorrent: 0 skip, 1 normal, 6 high, 7 maximal.
+    priority: u8,
+    is_seed: bool,
+    piece_range: [usize; 2],
+    availability: f64,
+}
+
+impl Serialize for Files<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let snap = self.0;
+        let info = snap.torrent.as_ref().map(|t| &t.info);
+        let have = snap.handle.as_ref().map(|h| h.have_bitfield());
+        // Per piece: ours (None) or how many connected peers have it; only
+        // while running.
+        let pieces = snap.handle.as_ref().map(|h| h.piece_availability());
+        let rows = crate::view::file_views(snap, have.as_deref(), FilePage::ALL).map(|f| {
             let (first, last) = info.map_or((0, 0), |info| {
                 let mut pieces = info.file_pieces(f.index);
                 let first = pieces.next().unwrap_or(0);
                 (first, pieces.last().unwrap_or(first))
             });
-            json!({
-                "index": f.index,
-                "name": f.name,
-                "size": f.length,
-                "progress": if f.length == 0 { 1.0 } else { f.bytes_completed as f64 / f.length as f64 },
-                // qBittorrent: 0 skip, 1 normal, 6 high, 7 maximal.
-                "priority": match f.priority { 0 => 0, 1..=4 => 1, 5 | 6 => 6, _ => 7 },
-                "is_seed": f.bytes_completed == f.length,
-                "piece_range": [first, last],
-                "availability": file_availability(pieces.as_deref(), info, f.index),
-            })
-        })
-        .collect();
-    Value::Array(files)
+            FileRow {
+                index: f.index,
+                size: f.length,
+                progress: if f.length == 0 {
+                    1.0
+                } else {
+                    f.bytes_completed as f64 / f.length as f64
+                },
+                priority: match f.priority {
+                    0 => 0,
+                    1..=4 => 1,
+                    5 | 6 => 6,
+                    _ => 7,
+                },
+                is_seed: f.bytes_completed == f.length,
+                piece_range: [first, last],
+                availability: file_availability(pieces.as_deref(), info, f.index),
+                name: f.name,
+            }
+        });
+        serializer.collect_seq(rows)
+    }
 }
 
 /// The share of a file's pieces that we or a connected peer have, 0–1
@@ -366,7 +392,7 @@ fn file_availability(
 
 /// `torrents/trackers`: the DHT/PeX/LSD pseudo-rows, then each tracker.
 pub(super) fn trackers(snap: &TorrentSnapshot) -> Value {
-    let detail = crate::view::detail(snap);
+    let detail = crate::view::detail(snap, crate::view::FilePage::NONE);
     let mut out: Vec<Value> = ["** [DHT] **", "** [PeX] **", "** [LSD] **"]
         .iter()
         .map(|url| {

@@ -158,7 +158,7 @@ pub(super) fn torrent_peers(d: &Daemon, log: &SyncLog, form: &Form) -> Response<
         .filter(|r| *r > 0)
         .and_then(|r| log.peers.get(r))
         .filter(|old| old.hash == hash);
-    let peers: Map<String, Value> = crate::view::detail(&snap)
+    let peers: Map<String, Value> = crate::view::detail(&snap, crate::view::FilePage::NONE)
         .peers
         .iter()
         .map(|p| (p.address.clone(), super::peers::peer(p)))

@@ -77,7 +77,9 @@ pub(super) async fn handle(d: &Daemon, name: &str, form: &Form) -> Response<Body
     match name {
         "info" => json_ok(&info::list(d, form)),
         "properties" => one().map_or_else(not_found, |s| json_ok(&info::properties(&s))),
-        "files" => one().map_or_else(not_found, |s| json_ok(&info::files(&s))),
+        "files" => one().map_or_else(not_found, |s| {
+            crate::web::json(StatusCode::OK, &info::Files(&s))
+        }),
         "trackers" => one().map_or_else(not_found, |s| json_ok(&info::trackers(&s))),
         "webseeds" => one().map_or_else(not_found, |s| {
             let seeds = s
@@ -88,7 +90,7 @@ pub(super) async fn handle(d: &Daemon, name: &str, form: &Form) -> Response<Body
             json_ok(&seeds.iter().map(|u| json!({ "url": u })).collect::<Value>())
         }),
         "pieceStates" => one().map_or_else(not_found, |s| {
-            let detail = crate::view::detail(&s);
+            let detail = crate::view::detail(&s, crate::view::FilePage::NONE);
             use base64::Engine as _;
             let have = base64::engine::general_purpose::STANDARD
                 .decode(&detail.pieces)

@@ -9,6 +9,7 @@ use hyper::StatusCode;
 use serde_json::{Map, Value, json};
 
 use super::args::{Style, canon, canonical};
+use super::file_lists::{Deferred, Expanded};
 use super::methods::{ErrorKind, dispatch};
 use crate::web::{Body, Ctx, response};
 
@@ -48,6 +49,7 @@ pub(super) fn parse_error() -> hyper::Response<Body> {
 
 /// Answers one request or a batch.
 pub(super) async fn handle(ctx: &Ctx, request: Value) -> hyper::Response<Body> {
+    let mut deferred = Deferred::default();
     let answers = match request {
         Value::Array(batch) if batch.is_empty() || batch.len() > MAX_BATCH => {
             let message = format!("a batch holds 1 to {MAX_BATCH} requests");
@@ -59,11 +61,11 @@ pub(super) async fn handle(ctx: &Ctx, request: Value) -> hyper::Response<Body> {
         Value::Array(batch) => {
             let mut answers = Vec::new();
             for request in batch {
-                answers.extend(one(ctx, request).await);
+                answers.extend(one(ctx, request, &mut deferred).await);
             }
             Value::Array(answers)
         }
-        request => match one(ctx, request).await {
+        request => match one(ctx, request, &mut deferred).await {
             Some(answer) => answer,
             None => Value::Null,
         },
@@ -72,12 +74,21 @@ pub(super) async fn handle(ctx: &Ctx, request: Value) -> hyper::Response<Body> {
         // Only notifications: nothing to say.
         Value::Null => response(StatusCode::NO_CONTENT, "application/json", ""),
         Value::Array(a) if a.is_empty() => response(StatusCode::NO_CONTENT, "application/json", ""),
-        answers => crate::web::json(StatusCode::OK, &answers),
+        answers => {
+            let value = &answers;
+            crate::web::json(
+                StatusCode::OK,
+                &Expanded {
+                    value,
+                    deferred: &deferred,
+                },
+            )
+        }
     }
 }
 
 /// One request's answer; `None` for a notification.
-async fn one(ctx: &Ctx, request: Value) -> Option<Value> {
+async fn one(ctx: &Ctx, request: Value, deferred: &mut Deferred) -> Option<Value> {
     let Value::Object(request) = request else {
         return Some(error_object(
             Value::Null,
@@ -109,7 +120,7 @@ async fn one(ctx: &Ctx, request: Value) -> Option<Value> {
             "not a JSON-RPC 2.0 request: jsonrpc \"2.0\", a method, params as an object",
         ));
     };
-    let result = dispatch(ctx, method, &params, Style::Snake).await;
+    let result = dispatch(ctx, method, &params, Style::Snake, deferred).await;
     // A notification is run but not answered.
     id.as_ref()?;
     Some(match result {

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use serde_json::{Map, Value, json};
 
 use super::args::{Style, canon, each, flag, select, string};
+use super::file_lists::Deferred;
 use super::{edits, groups, session, torrent_get, torrent_set};
 use crate::QueueMove;
 use crate::web::Ctx;
@@ -51,6 +52,7 @@ pub(super) async fn dispatch(
     method: &str,
     args: &Map<String, Value>,
     style: Style,
+    deferred: &mut Deferred,
 ) -> Result<Value, MethodError> {
     let d = &ctx.daemon;
     let ok = Ok::<Value, MethodError>;
@@ -59,7 +61,7 @@ pub(super) async fn dispatch(
         "session_set" => ok(session::session_set(d, args)?),
         "session_stats" => ok(session::session_stats(d)),
         "session_close" => Err("session-close is not allowed: stop the daemon itself".into()),
-        "torrent_get" => ok(torrent_get::torrent_get(d, args, style)?),
+        "torrent_get" => ok(torrent_get::torrent_get(d, args, style, deferred)?),
         "torrent_add" => ok(torrent_set::torrent_add(d, args).await?),
         "torrent_start" | "torrent_start_now" => ok(each(d, args, |d, id| d.start_torrent(id))?),
         "torrent_stop" => ok(each(d, args, |d, id| d.stop_torrent(id))?),

@@ -11,6 +11,7 @@
 
 mod args;
 mod edits;
+mod file_lists;
 mod groups;
 mod jsonrpc;
 mod methods;
@@ -28,6 +29,7 @@ use serde_json::{Map, Value, json};
 
 use crate::web::{Body, Ctx, SMALL_BODY, json_too_big, read_body, response, too_large};
 use args::{Style, canonical};
+use file_lists::{Deferred, Expanded};
 
 /// Free bytes on the file system holding `path`.
 pub(crate) fn free_bytes(path: &std::path::Path) -> Option<u64> {
@@ -67,7 +69,13 @@ pub(crate) async fn handle(ctx: &Ctx, req: Request<Incoming>) -> Response<Body> 
         return resp;
     }
     if req.method() != Method::POST {
-        return reply(StatusCode::METHOD_NOT_ALLOWED, "use POST", None, None);
+        return reply(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "use POST",
+            None,
+            None,
+            &Deferred::default(),
+        );
     }
     let body = match read_body(req, ctx.max_body, ctx.body_timeout).await {
         Ok(b) => b,
@@ -85,6 +93,7 @@ pub(crate) async fn handle(ctx: &Ctx, req: Request<Incoming>) -> Response<Body> 
             "invalid JSON in request",
             None,
             None,
+            &Deferred::default(),
         );
     };
     if body.len() > SMALL_BODY && !may_be_big(&request) {
@@ -98,7 +107,13 @@ pub(crate) async fn handle(ctx: &Ctx, req: Request<Incoming>) -> Response<Body> 
         .filter(|t| t.is_i64() || t.is_u64())
         .cloned();
     let Some(method) = request.get("method").and_then(Value::as_str) else {
-        return reply(StatusCode::OK, "no method name", None, tag);
+        return reply(
+            StatusCode::OK,
+            "no method name",
+            None,
+            tag,
+            &Deferred::default(),
+        );
     };
     let empty = Map::new();
     let args = canonical(
@@ -107,9 +122,10 @@ pub(crate) async fn handle(ctx: &Ctx, req: Request<Incoming>) -> Response<Body> 
             .and_then(Value::as_object)
             .unwrap_or(&empty),
     );
-    match methods::dispatch(ctx, method, &args, Style::Legacy).await {
-        Ok(arguments) => reply(StatusCode::OK, "success", Some(arguments), tag),
-        Err(err) => reply(StatusCode::OK, &err.message, None, tag),
+    let mut deferred = Deferred::default();
+    match methods::dispatch(ctx, method, &args, Style::Legacy, &mut deferred).await {
+        Ok(arguments) => reply(StatusCode::OK, "success", Some(arguments), tag, &deferred),
+        Err(err) => reply(StatusCode::OK, &err.message, None, tag, &deferred),
     }
 }
 
@@ -134,10 +150,12 @@ fn reply(
     result: &str,
     arguments: Option<Value>,
     tag: Option<Value>,
+    deferred: &Deferred,
 ) -> Response<Body> {
     let mut body = json!({ "result": result, "arguments": arguments.unwrap_or_else(|| json!({})) });
     if let (Some(tag), Some(obj)) = (tag, body.as_object_mut()) {
         obj.insert("tag".into(), tag);
     }
-    crate::web::json(status, &body)
+    let value = &body;
+    crate::web::json(status, &Expanded { value, deferred })
 }

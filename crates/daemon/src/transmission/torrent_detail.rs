@@ -5,105 +5,82 @@ use serde_json::{Map, Value, json};
 
 use super::args::Style;
 use crate::snapshot::TorrentSnapshot;
-use crate::view::{DetailView, Status};
+use crate::view::{DetailView, FilePage, Status};
 
-/// Transmission's priority (-1, 0, 1) of one of ours (0–7).
-fn tr_priority(p: u8) -> i64 {
-    match p {
-        0 | 4 => 0,
-        1..=3 => -1,
-        _ => 1,
-    }
-}
-
-/// The detail fields of one torrent, keyed in snake_case; nested objects
-/// in `style`.
-pub(super) fn detail_fields(snap: &TorrentSnapshot, style: Style) -> Map<String, Value> {
-    let detail = crate::view::detail(snap);
-    let info = snap.torrent.as_ref().map(|t| &t.info);
-    let piece_span = |index: usize| {
-        info.map_or((0, 0), |info| {
-            let mut pieces = info.file_pieces(index);
-            let first = pieces.next().unwrap_or(0);
-            (first, pieces.last().unwrap_or(first))
-        })
-    };
-    let files: Vec<Value> = detail
-        .files
-        .iter()
-        .map(|f| {
-            let (begin, end) = piece_span(f.index);
-            style.object(json!({
-                "name": f.name, "length": f.length, "bytes_completed": f.bytes_completed,
-                "begin_piece": begin, "end_piece": end,
-            }))
-        })
-        .collect();
-    let stats: Vec<Value> = detail
-        .files
-        .iter()
-        .map(|f| {
-            style.object(json!({
-                "bytes_completed": f.bytes_completed, "wanted": f.priority > 0,
-                "priority": tr_priority(f.priority),
-            }))
-        })
-        .collect();
-    let peers: Vec<Value> = detail
-        .peers
-        .iter()
-        .map(|p| {
-            style.object(json!({
-                "address": p.ip, "port": p.port, "client_name": p.client,
-                "client_is_choked": p.peer_choking, "client_is_interested": p.am_interested,
-                "peer_is_choked": p.am_choking, "peer_is_interested": p.peer_interested,
-                "is_downloading_from": p.am_interested && !p.peer_choking,
-                "is_uploading_to": p.peer_interested && !p.am_choking,
-                "is_incoming": p.incoming, "flag_str": p.flags, "progress": p.progress,
-                "rate_to_client": p.download_rate, "rate_to_peer": p.upload_rate,
-                "bytes_to_client": p.downloaded, "bytes_to_peer": p.uploaded,
-                "is_encrypted": p.encrypted, "is_utp": p.transport == "utp",
-            }))
-        })
-        .collect();
-    let from = |source: &str| detail.peers.iter().filter(|p| p.source == source).count();
-    let peers_from = style.object(json!({
-        "from_cache": 0, "from_dht": from("dht"), "from_incoming": from("incoming"),
-        "from_lpd": from("lsd"), "from_ltep": 0, "from_pex": from("pex"), "from_tracker": from("tracker"),
-    }));
-    let mut trackers = Vec::new();
-    for (tier, urls) in detail.trackers.iter().enumerate() {
-        for url in urls {
-            trackers.push(style.object(json!({
-                "announce": url, "scrape": scrape_url(url), "tier": tier,
-                "id": trackers.len(), "sitename": sitename(url),
-            })));
-        }
-    }
+/// The detail fields of one torrent that `wanted` asks for, keyed in
+/// snake_case; nested objects in `style`. Only the asked ones are built: the
+/// per-piece ones are as long as a hostile torrent's piece list. The
+/// per-file ones are `file_lists`' job.
+pub(super) fn detail_fields(
+    snap: &TorrentSnapshot,
+    style: Style,
+    wanted: impl Fn(&str) -> bool,
+) -> Map<String, Value> {
+    let detail = crate::view::detail(snap, FilePage::NONE);
     // Transmission's `availability`: peers with each piece, -1 for the
     // pieces we have; empty while the torrent is not running.
     let pieces = snap.handle.as_ref().map(|h| h.piece_availability());
-    let availability: Vec<i64> = pieces.as_ref().map_or_else(Vec::new, |p| {
-        p.iter().map(|a| a.map_or(-1, i64::from)).collect()
+    let mut m = Map::new();
+    let mut put = |key: &str, value: &dyn Fn() -> Value| {
+        if wanted(key) {
+            m.insert(key.to_owned(), value());
+        }
+    };
+    put("peers", &|| {
+        detail
+            .peers
+            .iter()
+            .map(|p| {
+                style.object(json!({
+                    "address": p.ip, "port": p.port, "client_name": p.client,
+                    "client_is_choked": p.peer_choking, "client_is_interested": p.am_interested,
+                    "peer_is_choked": p.am_choking, "peer_is_interested": p.peer_interested,
+                    "is_downloading_from": p.am_interested && !p.peer_choking,
+                    "is_uploading_to": p.peer_interested && !p.am_choking,
+                    "is_incoming": p.incoming, "flag_str": p.flags, "progress": p.progress,
+                    "rate_to_client": p.download_rate, "rate_to_peer": p.upload_rate,
+                    "bytes_to_client": p.downloaded, "bytes_to_peer": p.uploaded,
+                    "is_encrypted": p.encrypted, "is_utp": p.transport == "utp",
+                }))
+            })
+            .collect()
     });
-    let m = json!({
-        "availability": availability,
-        "desired_available": desired_available(snap, pieces.as_deref()),
-        "files": files,
-        "file_stats": stats,
-        "priorities": detail.files.iter().map(|f| tr_priority(f.priority)).collect::<Vec<_>>(),
-        "wanted": detail.files.iter().map(|f| i64::from(f.priority > 0)).collect::<Vec<_>>(),
-        "peers": peers,
-        "peers_from": peers_from,
-        "pieces": detail.pieces,
-        "trackers": trackers,
-        "tracker_stats": tracker_stats(&detail, style),
-        "magnet_link": detail.magnet,
+    put("peers_from", &|| {
+        let from = |source: &str| detail.peers.iter().filter(|p| p.source == source).count();
+        style.object(json!({
+            "from_cache": 0, "from_dht": from("dht"), "from_incoming": from("incoming"),
+            "from_lpd": from("lsd"), "from_ltep": 0, "from_pex": from("pex"), "from_tracker": from("tracker"),
+        }))
     });
-    match m {
-        Value::Object(map) => map,
-        _ => Map::new(),
-    }
+    put("trackers", &|| {
+        let mut trackers = Vec::new();
+        for (tier, urls) in detail.trackers.iter().enumerate() {
+            for url in urls {
+                trackers.push(style.object(json!({
+                    "announce": url, "scrape": scrape_url(url), "tier": tier,
+                    "id": trackers.len(), "sitename": sitename(url),
+                })));
+            }
+        }
+        trackers.into()
+    });
+    put("availability", &|| {
+        pieces
+            .as_ref()
+            .map_or_else(Vec::new, |p| {
+                p.iter()
+                    .map(|a| Value::from(a.map_or(-1, i64::from)))
+                    .collect()
+            })
+            .into()
+    });
+    put("desired_available", &|| {
+        desired_available(snap, pieces.as_deref()).into()
+    });
+    put("pieces", &|| detail.pieces.clone().into());
+    put("tracker_stats", &|| tracker_stats(&detail, style).into());
+    put("magnet_link", &|| detail.magnet.clone().into());
+    m
 }
 
 /// Bytes of wanted pieces we lack that a connected peer has

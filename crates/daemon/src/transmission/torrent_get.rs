@@ -1,9 +1,12 @@
 //! `torrent-get`: our torrent snapshots under Transmission's field names,
 //! as objects or as a table, with the removed ids for `recently-active`.
 
+use std::sync::Arc;
+
 use serde_json::{Map, Value, json};
 
 use super::args::{SPEED_K, Style, canon, select, string};
+use super::file_lists::{Deferred, FileField};
 use super::torrent_detail::detail_fields;
 use crate::Daemon;
 use crate::snapshot::{TorrentSnapshot, now_unix};
@@ -35,6 +38,7 @@ pub(super) fn torrent_get(
     d: &Daemon,
     args: &Map<String, Value>,
     style: Style,
+    deferred: &mut Deferred,
 ) -> Result<Value, String> {
     let fields: Vec<String> = args
         .get("fields")
@@ -56,13 +60,28 @@ pub(super) fn torrent_get(
     let mut rows = Vec::new();
     let session = d.daemon_record();
     for snap in d.snapshots_of(&selection.ids) {
+        let snap = Arc::new(snap);
         let mut all = torrent_fields(d, &snap, &session);
-        if detailed {
-            all.extend(detail_fields(&snap, style));
+        // Per-file lists: placeholders, written file by file at the end.
+        let file_fields: Vec<FileField> =
+            canonical.iter().filter_map(|f| FileField::of(f)).collect();
+        if !file_fields.is_empty() {
+            let have = snap.handle.as_ref().map(|h| Arc::new(h.have_bitfield()));
+            for field in file_fields {
+                let placeholder = deferred.defer(&snap, have.as_ref(), field, style);
+                all.insert(field.name().to_owned(), placeholder);
+            }
         }
+        if detailed {
+            all.extend(detail_fields(&snap, style, |f| {
+                canonical.iter().any(|c| c == f)
+            }));
+        }
+        // Moved, not cloned: a file list is the size of the torrent's. A
+        // field asked twice is answered once (an object holds a key once).
         let values: Vec<Value> = canonical
             .iter()
-            .map(|f| all.get(f).cloned().unwrap_or(Value::Null))
+            .map(|f| all.remove(f).unwrap_or(Value::Null))
             .collect();
         rows.push(values);
     }
@@ -176,8 +195,10 @@ fn torrent_fields(
         "hash_string": v.info_hash,
         "status": status_code(&v),
         "sequential_download": v.sequential,
-        "error": if v.error.is_some() { 3 } else { 0 },
-        "error_string": v.error.clone().unwrap_or_default(),
+        // 3 is Transmission's local error; a space warning shows the same
+        // way (Transmission has no local warning), while the torrent runs on.
+        "error": if v.error.is_some() || v.warning.is_some() { 3 } else { 0 },
+        "error_string": v.error.clone().or_else(|| v.warning.clone()).unwrap_or_default(),
         "eta": v.eta,
         "eta_idle": -1,
         // Finished: stopped by its seed ratio or idle limit, not by hand.

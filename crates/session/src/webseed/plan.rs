@@ -64,7 +64,7 @@ pub(crate) fn file_url(base: &str, info: &Info, file: usize) -> Option<String> {
     }
     let encoded: Vec<String> = entry
         .path
-        .iter()
+        .elements()
         .map(|e| utf8_percent_encode(e, ELEMENT).to_string())
         .collect();
     url.push_str(&encoded.join("/"));
@@ -145,7 +145,7 @@ mod tests {
             .iter()
             .map(|(path, length, pad)| {
                 let f = FileEntry {
-                    path: path.iter().map(|s| s.to_string()).collect(),
+                    path: shoal_metainfo::FilePath::new(path.iter()),
                     length: *length,
                     attr: FileAttr {
                         pad: *pad,

@@ -52,4 +52,8 @@ pub enum HashError {
     /// A worker thread could not be started or died.
     #[error("hashing worker failed: {0}")]
     Worker(String),
+    /// The caller's cancel flag was raised (a torrent stopped or removed
+    /// during its check).
+    #[error("cancelled")]
+    Cancelled,
 }

@@ -176,7 +176,25 @@ pub fn hash_content(
     opts: &HashOptions,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<ContentHashes, HashError> {
-    hash_in_units(segments, opts, progress, layout::UNIT_BYTES)
+    hash_in_units(
+        segments,
+        opts,
+        progress,
+        layout::UNIT_BYTES,
+        &AtomicBool::new(false),
+    )
+}
+
+/// [`hash_content`] that gives up with [`HashError::Cancelled`] soon (within
+/// a unit of about 1 MiB per thread) after `cancel` is raised: a check of a
+/// large torrent takes minutes, and stopping or removing it must not wait.
+pub fn hash_content_until(
+    segments: &[Segment],
+    opts: &HashOptions,
+    progress: &(dyn Fn(u64) + Sync),
+    cancel: &AtomicBool,
+) -> Result<ContentHashes, HashError> {
+    hash_in_units(segments, opts, progress, layout::UNIT_BYTES, cancel)
 }
 
 /// [`hash_content`] with a chosen unit size, so tests can cut small content
@@ -186,6 +204,7 @@ fn hash_in_units(
     opts: &HashOptions,
     progress: &(dyn Fn(u64) + Sync),
     unit_bytes: u64,
+    cancel: &AtomicBool,
 ) -> Result<ContentHashes, HashError> {
     let plan = Plan::new(segments, opts, unit_bytes)?;
     let threads = match opts.threads {
@@ -195,7 +214,7 @@ fn hash_in_units(
     .clamp(1, plan.units.len().max(1));
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
-    let run = || worker::work(&plan, opts.allow_missing, &next, &stop, progress);
+    let run = || worker::work(&plan, opts.allow_missing, &next, &stop, cancel, progress);
 
     let mut outputs = if threads == 1 {
         vec![run()]
@@ -218,6 +237,9 @@ fn hash_in_units(
     };
     if outputs.is_empty() {
         outputs.push(run());
+    }
+    if cancel.load(std::sync::atomic::Ordering::Relaxed) {
+        return Err(HashError::Cancelled);
     }
     assemble(&plan, opts, outputs)
 }

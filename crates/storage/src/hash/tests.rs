@@ -2,7 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use proptest::prelude::*;
 use sha1::{Digest, Sha1};
@@ -143,6 +143,7 @@ fn check(layout: &[(Kind, u64)], pl: u64, v1: bool, v2: bool, threads: usize, un
             reported.fetch_add(n, Ordering::Relaxed);
         },
         unit,
+        &AtomicBool::new(false),
     )
     .unwrap();
     assert_eq!(reported.into_inner(), work_len(&segments, &opts));
@@ -367,7 +368,14 @@ fn hash_after_change(
     change();
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
-    let out = worker::work(&plan, opts.allow_missing, &next, &stop, &|_| {});
+    let out = worker::work(
+        &plan,
+        opts.allow_missing,
+        &next,
+        &stop,
+        &AtomicBool::new(false),
+        &|_| {},
+    );
     assemble(&plan, opts, vec![out])
 }
 
@@ -427,4 +435,29 @@ fn file_vanishing_before_read() {
     let remove = || std::fs::remove_file(&gone).unwrap();
     let err = hash_after_change(&segs, &HashOptions::create(64, true, false), remove).unwrap_err();
     assert!(matches!(err, HashError::NotFound { path } if path == gone));
+}
+
+#[test]
+fn a_raised_cancel_flag_stops_hashing() {
+    let dir = tempfile::tempdir().unwrap();
+    let segments = build(
+        dir.path(),
+        &[(Kind::Full, 64 << 10), (Kind::Full, 64 << 10)],
+    );
+    let opts = HashOptions::verify(16 << 10, true, false);
+    let cancel = AtomicBool::new(false);
+    let units = AtomicU64::new(0);
+    // Raised by the first unit's progress report: the rest is not hashed.
+    let got = hash_in_units(
+        &segments,
+        &HashOptions { threads: 1, ..opts },
+        &|_| {
+            units.fetch_add(1, Ordering::Relaxed);
+            cancel.store(true, Ordering::Relaxed);
+        },
+        16 << 10,
+        &cancel,
+    );
+    assert!(matches!(got, Err(HashError::Cancelled)), "{got:?}");
+    assert_eq!(units.into_inner(), 1);
 }

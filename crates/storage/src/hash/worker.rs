@@ -43,6 +43,7 @@ pub(crate) fn work(
     allow_missing: bool,
     next: &AtomicUsize,
     stop: &AtomicBool,
+    cancel: &AtomicBool,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<Output, HashError> {
     let mut worker = Worker {
@@ -52,7 +53,7 @@ pub(crate) fn work(
         file: None,
     };
     let mut out = Output::default();
-    while !stop.load(Ordering::Relaxed) {
+    while !stop.load(Ordering::Relaxed) && !cancel.load(Ordering::Relaxed) {
         let Some(&unit) = plan.units.get(next.fetch_add(1, Ordering::Relaxed)) else {
             break;
         };

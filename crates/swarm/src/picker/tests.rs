@@ -1,6 +1,6 @@
 use super::*;
 use crate::{BLOCK_SIZE, BlockRequest};
-use shoal_metainfo::{FileAttr, FileEntry, Info, Version};
+use shoal_metainfo::{FileAttr, FileEntry, FilePath, Info, Version};
 
 pub(super) const PIECE: u32 = 2 * BLOCK_SIZE;
 
@@ -141,7 +141,7 @@ fn sequential_order() {
 
 fn file(name: &str, length: u64, offset: u64) -> FileEntry {
     FileEntry {
-        path: vec![name.into()],
+        path: FilePath::new([name]),
         length,
         attr: FileAttr::default(),
         symlink_target: None,
