@@ -1,10 +1,11 @@
 //! uTP on a shaped link, in network namespaces this test builds (root and
 //! `ip`, `tc`, `nft` needed, as in CI; nothing leaves the namespaces).
 //!
-//! Two namespaces on a veth pair; the seeder's end sends through
-//! `tc tbf rate 50mbit latency 200ms`, the bottleneck (this kernel has tbf,
-//! not netem; the veth adds no delay of its own, so every millisecond a
-//! ping sees above the idle link is queue). nftables counters in the
+//! Two namespaces joined through a third, a router, by veth pairs; the
+//! router's link to the leecher sends through `tc tbf rate 50mbit
+//! latency 200ms`, the bottleneck (this kernel has tbf, not netem; the
+//! veths add no delay of their own, so every millisecond a ping sees above
+//! the idle link is queue). nftables counters in the
 //! leecher's namespace count what arrives, per protocol, and a UDP
 //! ping-pong whose replies cross the bottleneck measures the queue.
 //!
@@ -12,8 +13,8 @@
 //!   link with payload (the ceiling is ~95.8 %: of a 1494-byte frame,
 //!   14 Ethernet + 20 IP + 8 UDP + 20 uTP header bytes carry none), while
 //!   the queue it keeps stays near LEDBAT's 100 ms target;
-//! - against a bulk TCP flow through the same bottleneck uTP takes ≤ 20 %
-//!   of it and does not lengthen the queue TCP keeps.
+//! - a bulk TCP flow (the kernel's default, CUBIC) started while uTP runs
+//!   takes the link over: uTP keeps ≤ 20 % of it, and the link stays full.
 //!
 //! 50 Mbit/s and 48 MiB: 8 s of transfer at the link rate, of which the
 //! steady part measured (4 MiB in to 4 MiB before the end) lasts ~5 s,
@@ -45,28 +46,53 @@ const SEED_PORT: u16 = 6881;
 /// Both tests load the CPU and measure rates: one at a time.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
-/// The seeder's namespace `up`, the leecher's `down`, and addresses.
+/// The seeder's namespace `up`, the leecher's `down`, the router between
+/// them, and addresses.
 struct Link {
     up: Netns,
     down: Netns,
+    _router: Netns,
     up_ip: String,
     down_ip: String,
 }
 
-/// Two namespaces on a veth pair, `up` sending through the tbf bottleneck,
-/// with per-protocol counters on what `down` receives.
+/// `up` and `down` joined through a router namespace whose link to `down`
+/// is the tbf bottleneck, with per-protocol counters on what `down`
+/// receives. The queue sits in the router, as on a real path: in the
+/// sender's own namespace TCP Small Queues would hold a TCP sender to a
+/// millisecond of queue, which no real bottleneck does.
 fn shaped_link(tmp: &Path, tag: &str, net: u8) -> Link {
     require_netns();
     require("tc", &["-V"]);
     require("nft", &["--version"]);
     let up = Netns::new(&unique(&format!("{tag}u")));
     let down = Netns::new(&unique(&format!("{tag}d")));
-    let (up_ip, down_ip) = (format!("10.{net}.0.1"), format!("10.{net}.0.2"));
-    let (up_dev, down_dev) = up.link(&down, &format!("{up_ip}/24"), &format!("{down_ip}/24"), tag);
+    let router = Netns::new(&unique(&format!("{tag}r")));
+    let (up_ip, down_ip) = (format!("10.{net}.1.2"), format!("10.{net}.2.2"));
+    let (r_up, r_down) = (format!("10.{net}.1.1"), format!("10.{net}.2.1"));
+    up.link(
+        &router,
+        &format!("{up_ip}/24"),
+        &format!("{r_up}/24"),
+        &format!("{tag}1"),
+    );
+    let (to_down, down_dev) = router.link(
+        &down,
+        &format!("{r_down}/24"),
+        &format!("{down_ip}/24"),
+        &format!("{tag}2"),
+    );
+    up.ip(&["route", "add", "default", "via", &r_up]);
+    down.ip(&["route", "add", "default", "via", &r_down]);
+    run_ok(
+        router
+            .command("sysctl")
+            .args(["-qw", "net.ipv4.ip_forward=1"]),
+    );
     // burst: a few frames, well above rate/HZ; latency: the queue tbf
     // keeps before it drops (200 ms is 1.25 MB at 50 Mbit/s).
-    run_ok(up.command("tc").args([
-        "qdisc", "add", "dev", &up_dev, "root", "tbf", "rate", "50mbit", "burst", "32kb",
+    run_ok(router.command("tc").args([
+        "qdisc", "add", "dev", &to_down, "root", "tbf", "rate", "50mbit", "burst", "32kb",
         "latency", "200ms",
     ]));
     let rules = format!(
@@ -86,6 +112,7 @@ fn shaped_link(tmp: &Path, tag: &str, net: u8) -> Link {
     Link {
         up,
         down,
+        _router: router,
         up_ip,
         down_ip,
     }
@@ -352,5 +379,9 @@ fn utp_yields_to_a_tcp_flow_on_the_shaped_link() {
     );
     assert!(!ended_early, "the download ended inside the window");
     assert!(share <= 0.20, "uTP took {:.1} % > 20 %", share * 100.0);
-    assert!(both >= 0.85, "the link went idle: {:.1} % used", both * 100.0);
+    assert!(
+        both >= 0.85,
+        "the link went idle: {:.1} % used",
+        both * 100.0
+    );
 }
