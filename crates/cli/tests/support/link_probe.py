@@ -21,10 +21,9 @@ def say(line):
 
 # SO_RCVBUFFORCE / SO_SNDBUFFORCE (root): past net.core.*mem_max.
 RCVBUFFORCE, SNDBUFFORCE = 33, 32
-# The bulk flow's buffers, as `iperf3 -w` sets them: the veth has no delay
-# of its own, so autotuning would keep TCP's window (and so its queue) at a
-# few kilobytes; with 8 MiB it fills the bottleneck as a flow on a long
-# path does, and backs off only on loss.
+# The bulk flow's buffers, as `iperf3 -w` sets them, so that neither end's
+# buffer is what limits the flow: on links with no delay of their own
+# autotuning starts from small buffers.
 BULK_BUF = 8 << 20
 
 
