@@ -96,8 +96,8 @@ pub struct Engine {
     uploaded: u64,
     /// A private torrent (BEP 27): peers come from its tracker only.
     pub(crate) private: bool,
-    /// Addresses learned over PEX, waiting for the driver.
-    pub(crate) discovered: Vec<SocketAddr>,
+    /// Peers (and their flags) learned over PEX, waiting for the driver.
+    pub(crate) discovered: Vec<shoal_wire::PexPeer>,
     /// DHT nodes named by peers' `port` messages, waiting for the driver.
     pub(crate) dht_nodes: Vec<SocketAddr>,
     /// Blocks sent so far, while a torrent that started complete has not

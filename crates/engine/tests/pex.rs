@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use shoal_engine::{Config, Engine, PeerKey};
 use shoal_swarm::PieceSet;
-use shoal_wire::{Decoder, ExtHandshake, Message, PexMessage, UT_PEX};
+use shoal_wire::{Decoder, ExtHandshake, Message, PexFlags, PexMessage, PexPeer, UT_PEX};
 
 mod common;
 
@@ -134,7 +134,12 @@ fn peers_learn_each_other_and_hear_of_departures() {
     assert_eq!(heard.len(), 1, "{heard:?}");
     assert_eq!(heard[0].added.len(), 1);
     assert_eq!(heard[0].added[0].addr, addr(2));
-    assert_eq!(star.e[1].take_discovered_peers(), vec![addr(2)]);
+    assert!(!heard[0].added[0].flags.contains(PexFlags::UTP), "TCP peer");
+    let learned = star.e[1].take_discovered_peers();
+    assert_eq!(
+        learned.iter().map(|p| p.addr).collect::<Vec<_>>(),
+        vec![addr(2)]
+    );
     assert!(star.e[1].take_discovered_peers().is_empty(), "taken once");
 
     // 2 leaves; a minute later 0 tells 1 it dropped it.
@@ -182,7 +187,64 @@ fn a_flooding_peer_is_heard_at_most_once_per_gap() {
     let learned: Vec<u16> = e[1]
         .take_discovered_peers()
         .iter()
-        .map(SocketAddr::port)
+        .map(|p| p.addr.port())
         .collect();
     assert_eq!(learned, vec![1000, 1003]);
+}
+
+#[test]
+fn a_peer_connected_over_utp_is_advertised_with_the_utp_flag_and_the_flag_is_kept() {
+    let mut star = Star::new(false);
+    // 0 reached 2 over uTP.
+    star.e[0].set_utp(star.two_in_0);
+    let heard = star.run(Duration::from_secs(10), |h| !h.is_empty());
+    assert_eq!(heard.len(), 1, "{heard:?}");
+    let added = &heard[0].added;
+    assert_eq!(added.len(), 1);
+    assert_eq!(added[0].addr, addr(2));
+    assert!(
+        added[0].flags.contains(PexFlags::UTP),
+        "{:?}",
+        added[0].flags
+    );
+    assert!(!added[0].flags.contains(PexFlags::SEED), "2 has nothing");
+    // 1 keeps what 0 said about 2 for its dialer.
+    let learned = star.e[1].take_discovered_peers();
+    assert_eq!(
+        learned,
+        vec![PexPeer {
+            addr: addr(2),
+            flags: added[0].flags
+        }]
+    );
+}
+
+#[test]
+fn received_flags_are_kept_per_peer() {
+    let mut e = engines(2, false);
+    let (_, zero_in_1) = dial(&mut e, 0, 1);
+    let peer = |port: u16, flags| PexPeer {
+        addr: SocketAddr::from(([10, 0, 0, 1], port)),
+        flags,
+    };
+    let sent = vec![
+        peer(1000, PexFlags::UTP),
+        peer(1001, PexFlags::NONE),
+        peer(1002, PexFlags::SEED | PexFlags::UTP | PexFlags::ENCRYPTION),
+    ];
+    let mut payload = Vec::new();
+    PexMessage {
+        added: sent.clone(),
+        dropped: vec![],
+    }
+    .encode(&mut payload);
+    e[1].handle_message(
+        zero_in_1,
+        Message::Extended {
+            id: 2,
+            payload: &payload,
+        },
+        Duration::ZERO,
+    );
+    assert_eq!(e[1].take_discovered_peers(), sent);
 }

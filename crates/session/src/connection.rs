@@ -343,6 +343,10 @@ fn start(
             // Where we reached it is where it listens: worth passing on (PEX).
             e.set_outgoing(key);
         }
+        if transport == Transport::Utp {
+            // It took a uTP connection: PEX tells others it speaks uTP.
+            e.set_utp(key);
+        }
         shared
             .slots
             .lock()

@@ -153,8 +153,8 @@ fn run_timers(inner: &Arc<Inner>, entry: &mut Armed, now: Instant) -> Option<Ins
     let room = shared.slots().room();
     let (due, next_dial) = {
         let mut book = shared.book.lock().unwrap_or_else(PoisonError::into_inner);
-        for addr in learned {
-            book.add(addr, crate::PeerSource::Pex);
+        for peer in learned {
+            book.add(peer.addr, crate::PeerSource::Pex);
         }
         let due = book.take_due(room);
         let next = if room > due.len() {

@@ -40,6 +40,9 @@ pub(crate) struct PexState {
     /// The address it accepts connections on, if known: the one we dialed,
     /// or its address with the port from its extension handshake.
     pub listen_addr: Option<SocketAddr>,
+    /// It is connected over uTP, so it takes uTP connections: others hear
+    /// so (BEP 11 `added.f` 0x04).
+    utp: bool,
 }
 
 impl PexState {
@@ -65,8 +68,17 @@ impl Engine {
         }
     }
 
-    /// Addresses learned from peers' ut_pex messages since the last call.
-    pub fn take_discovered_peers(&mut self) -> Vec<SocketAddr> {
+    /// Records that `peer` is connected over uTP, so the peers we tell
+    /// about it hear that it speaks uTP.
+    pub fn set_utp(&mut self, peer: PeerKey) {
+        if let Some(p) = self.peers.get_mut(&peer) {
+            p.pex.utp = true;
+        }
+    }
+
+    /// Peers learned from ut_pex messages since the last call, with the
+    /// flags their senders gave (seed, uTP, encryption, ...).
+    pub fn take_discovered_peers(&mut self) -> Vec<PexPeer> {
         std::mem::take(&mut self.discovered)
     }
 
@@ -98,9 +110,8 @@ impl Engine {
         let room = MAX_DISCOVERED.saturating_sub(self.discovered.len());
         self.discovered.extend(
             msg.added
-                .iter()
-                .map(|p| p.addr)
-                .filter(|a| a.port() != 0 && !a.ip().is_unspecified())
+                .into_iter()
+                .filter(|p| p.addr.port() != 0 && !p.addr.ip().is_unspecified())
                 .take(room),
         );
     }
@@ -112,13 +123,20 @@ impl Engine {
             // Most ticks: nobody is due, so the peer list is not built.
             return;
         }
-        let connected: Vec<(PeerKey, SocketAddr, bool)> = self
+        let connected: Vec<(PeerKey, SocketAddr, PexFlags)> = self
             .peers
             .iter()
             .filter_map(|(k, p)| {
                 let seed = p.ext.as_ref().is_some_and(|e| e.upload_only)
                     || self.picker.peer_pieces(*k).is_some_and(|s| s.is_full());
-                p.pex.listen_addr.map(|a| (*k, a, seed))
+                let mut flags = PexFlags::NONE;
+                if seed {
+                    flags = flags | PexFlags::SEED;
+                }
+                if p.pex.utp {
+                    flags = flags | PexFlags::UTP;
+                }
+                p.pex.listen_addr.map(|a| (*k, a, flags))
             })
             .collect();
         for (key, peer) in &mut self.peers {
@@ -138,10 +156,7 @@ impl Engine {
                 .iter()
                 .filter(|(k, a, _)| k != key && !peer.pex.advertised.contains(a))
                 .take(MAX_PEX_ADDED)
-                .map(|&(_, addr, seed)| PexPeer {
-                    addr,
-                    flags: if seed { PexFlags::SEED } else { PexFlags::NONE },
-                })
+                .map(|&(_, addr, flags)| PexPeer { addr, flags })
                 .collect();
             let dropped: Vec<SocketAddr> = peer
                 .pex
