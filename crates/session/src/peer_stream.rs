@@ -31,132 +31,87 @@ impl Transport {
     }
 }
 
-/// A peer connection's byte stream, whatever carries it.
-pub(crate) enum PeerStream {
+/// Something carried over TCP or over uTP: a whole connection or one of
+/// its halves. Reads and writes go to whichever it is, so everything above
+/// the seam is written once for both.
+pub(crate) enum Carried<T, U> {
     /// Over TCP.
-    Tcp(TcpStream),
+    Tcp(T),
     /// Over uTP.
-    Utp(UtpStream),
+    Utp(U),
 }
+
+/// A peer connection's byte stream, whatever carries it.
+pub(crate) type PeerStream = Carried<TcpStream, UtpStream>;
+
+/// The reading half of a [`PeerStream`].
+pub(crate) type PeerReader = Carried<OwnedReadHalf, UtpReader>;
+
+/// The writing half of a [`PeerStream`].
+pub(crate) type PeerWriter = Carried<OwnedWriteHalf, UtpWriter>;
 
 impl PeerStream {
     /// Which transport carries it.
     pub(crate) fn transport(&self) -> Transport {
         match self {
-            PeerStream::Tcp(_) => Transport::Tcp,
-            PeerStream::Utp(_) => Transport::Utp,
+            Carried::Tcp(_) => Transport::Tcp,
+            Carried::Utp(_) => Transport::Utp,
         }
     }
 
     /// Splits it for the reader and the writer task.
     pub(crate) fn into_split(self) -> (PeerReader, PeerWriter) {
         match self {
-            PeerStream::Tcp(s) => {
+            Carried::Tcp(s) => {
                 // Small messages (requests, haves) must not wait for Nagle.
                 let _ = s.set_nodelay(true);
                 let (r, w) = s.into_split();
-                (PeerReader::Tcp(r), PeerWriter::Tcp(w))
+                (Carried::Tcp(r), Carried::Tcp(w))
             }
-            PeerStream::Utp(s) => {
+            Carried::Utp(s) => {
                 let (r, w) = s.into_split();
-                (PeerReader::Utp(r), PeerWriter::Utp(w))
+                (Carried::Utp(r), Carried::Utp(w))
             }
         }
     }
 }
 
-/// The reading half of a [`PeerStream`].
-pub(crate) enum PeerReader {
-    /// Over TCP.
-    Tcp(OwnedReadHalf),
-    /// Over uTP.
-    Utp(UtpReader),
-}
-
-/// The writing half of a [`PeerStream`].
-pub(crate) enum PeerWriter {
-    /// Over TCP.
-    Tcp(OwnedWriteHalf),
-    /// Over uTP.
-    Utp(UtpWriter),
-}
-
-impl AsyncRead for PeerStream {
+impl<T: AsyncRead + Unpin, U: AsyncRead + Unpin> AsyncRead for Carried<T, U> {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         match self.get_mut() {
-            PeerStream::Tcp(s) => Pin::new(s).poll_read(cx, buf),
-            PeerStream::Utp(s) => Pin::new(s).poll_read(cx, buf),
+            Carried::Tcp(s) => Pin::new(s).poll_read(cx, buf),
+            Carried::Utp(s) => Pin::new(s).poll_read(cx, buf),
         }
     }
 }
 
-impl AsyncWrite for PeerStream {
+impl<T: AsyncWrite + Unpin, U: AsyncWrite + Unpin> AsyncWrite for Carried<T, U> {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
-            PeerStream::Tcp(s) => Pin::new(s).poll_write(cx, buf),
-            PeerStream::Utp(s) => Pin::new(s).poll_write(cx, buf),
+            Carried::Tcp(s) => Pin::new(s).poll_write(cx, buf),
+            Carried::Utp(s) => Pin::new(s).poll_write(cx, buf),
         }
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
-            PeerStream::Tcp(s) => Pin::new(s).poll_flush(cx),
-            PeerStream::Utp(s) => Pin::new(s).poll_flush(cx),
+            Carried::Tcp(s) => Pin::new(s).poll_flush(cx),
+            Carried::Utp(s) => Pin::new(s).poll_flush(cx),
         }
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
-            PeerStream::Tcp(s) => Pin::new(s).poll_shutdown(cx),
-            PeerStream::Utp(s) => Pin::new(s).poll_shutdown(cx),
-        }
-    }
-}
-
-impl AsyncRead for PeerReader {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            PeerReader::Tcp(s) => Pin::new(s).poll_read(cx, buf),
-            PeerReader::Utp(s) => Pin::new(s).poll_read(cx, buf),
-        }
-    }
-}
-
-impl AsyncWrite for PeerWriter {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            PeerWriter::Tcp(s) => Pin::new(s).poll_write(cx, buf),
-            PeerWriter::Utp(s) => Pin::new(s).poll_write(cx, buf),
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            PeerWriter::Tcp(s) => Pin::new(s).poll_flush(cx),
-            PeerWriter::Utp(s) => Pin::new(s).poll_flush(cx),
-        }
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            PeerWriter::Tcp(s) => Pin::new(s).poll_shutdown(cx),
-            PeerWriter::Utp(s) => Pin::new(s).poll_shutdown(cx),
+            Carried::Tcp(s) => Pin::new(s).poll_shutdown(cx),
+            Carried::Utp(s) => Pin::new(s).poll_shutdown(cx),
         }
     }
 }
