@@ -241,4 +241,18 @@ fn a_subscribed_daemon_follows_the_key_to_version_2() {
         let want = std::fs::read(publisher.downloads.join("v2/feed").join(name)).unwrap();
         assert!(got == want, "file {name} differs from version 2");
     }
+
+    // A later version whose value names no torrent is shown as the
+    // subscription's error; the torrent stays as it is.
+    let item = key.sign(b"s", 3, b"d1:xi1ee".to_vec()).unwrap();
+    assert!(rt.block_on(nodes[1].put_item(Item::Mutable(item), None)) >= 1);
+    let (t, _) = wait_torrent(subscriber.addr, "error shown", |t| {
+        t["subscription"]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("seq 3") && e.contains("no info-hash"))
+    });
+    assert_eq!(
+        (&t["info_hash"], &t["subscription"]["seq"]),
+        (&json!(v2.to_hex()), &json!(2))
+    );
 }
