@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use serde_json::{Value, json};
 use sha1::{Digest, Sha1};
+use shoal_daemon::DaemonConfig;
 use shoal_dht::{Item, ItemKey};
 use shoal_metainfo::{
     ContentHashes, InfoHashV1, LayoutItem, NewFile, Torrent, TorrentSpec, Version, bep46_value,
@@ -173,11 +174,17 @@ fn a_subscribed_daemon_follows_the_key_to_version_2() {
         c.dht = true;
         c.dht_bootstrap = vec![root.clone()];
     });
-    let subscriber = server(|c| {
+    // The subscriber's state and downloads outlive it, for its restart.
+    let kept = tempfile::tempdir().unwrap();
+    let downloads = kept.path().join("downloads");
+    let subscribed = |c: &mut DaemonConfig| {
         c.dht = true;
         c.dht_bootstrap = vec![root.clone()];
         c.follow_interval = 1;
-    });
+        c.state_dir = kept.path().join("state");
+        c.download_dir = downloads.clone();
+    };
+    let subscriber = server(subscribed);
     let key = ItemKey::from_seed([47; 32]);
     let seed = |version: &str, tag: [u8; 3]| {
         let dir = publisher.downloads.join(version);
@@ -225,10 +232,7 @@ fn a_subscribed_daemon_follows_the_key_to_version_2() {
         1,
         "the old version stays: {all}"
     );
-    assert_eq!(
-        t["download_dir"],
-        subscriber.downloads.display().to_string()
-    );
+    assert_eq!(t["download_dir"], downloads.display().to_string());
     // Only file b's 16 pieces came again (a duplicate block or two in
     // endgame at most).
     let downloaded = t["downloaded"].as_u64().unwrap();
@@ -237,7 +241,7 @@ fn a_subscribed_daemon_follows_the_key_to_version_2() {
         "downloaded {downloaded} bytes for one changed 256 KiB file"
     );
     for name in ["a", "b", "c"] {
-        let got = std::fs::read(subscriber.downloads.join("feed").join(name)).unwrap();
+        let got = std::fs::read(downloads.join("feed").join(name)).unwrap();
         let want = std::fs::read(publisher.downloads.join("v2/feed").join(name)).unwrap();
         assert!(got == want, "file {name} differs from version 2");
     }
@@ -254,5 +258,25 @@ fn a_subscribed_daemon_follows_the_key_to_version_2() {
     assert_eq!(
         (&t["info_hash"], &t["subscription"]["seq"]),
         (&json!(v2.to_hex()), &json!(2))
+    );
+
+    // The subscription survives a restart and is followed on: seq 4 names
+    // version 1 again, and only file b comes back.
+    drop(subscriber);
+    let subscriber = server(subscribed);
+    let (t, _) = wait_torrent(subscriber.addr, "restored", |t| {
+        t["subscription"].is_object()
+    });
+    assert_eq!(t["subscription"]["seq"], 2, "{t}");
+    publish(&rt, &nodes[1], &key, 4, &v1);
+    let (t, all) = wait_torrent(subscriber.addr, "back to version 1", |t| {
+        t["info_hash"] == v1.to_hex() && t["left_until_done"] == 0
+    });
+    assert_eq!(all.as_array().unwrap().len(), 1, "{all}");
+    assert!(t["subscription"]["error"].is_null(), "{t}");
+    let downloaded = t["downloaded"].as_u64().unwrap();
+    assert!(
+        (256 * 1024..300 * 1024).contains(&downloaded),
+        "{downloaded}"
     );
 }
