@@ -125,6 +125,7 @@ function general(d) {
     ["Private", d.private ? "yes" : "no"],
     ["Comment", d.comment || "–"],
     ["Magnet", d.magnet || "–"],
+    ...subscriptionRows(d.subscription),
   ];
   $("general").replaceChildren(...rows.flatMap(([k, v]) => {
     const dt = document.createElement("dt");
@@ -133,6 +134,16 @@ function general(d) {
     dd.textContent = v;
     return [dt, dd];
   }));
+}
+
+/** The BEP 46 key a torrent follows, if it was added by a urn:btpk link. */
+function subscriptionRows(s) {
+  if (!s) return [];
+  return [
+    ["Follows key", s.public_key + (s.salt ? " (salt " + s.salt + ")" : "") + ", seq " + s.seq],
+    ["Key checked", fmt.date(s.checked_at) + ", next " + fmt.date(s.next_check_at) + (s.updated_at ? ", updated " + fmt.date(s.updated_at) : "")],
+    ["Key error", s.error || "–"],
+  ];
 }
 
 function fillOptions(d) {

@@ -9,6 +9,7 @@
 //! pool, off the async threads.
 
 mod announce;
+mod btpk;
 mod clock;
 mod config;
 mod connection;
@@ -41,9 +42,10 @@ mod utp;
 mod webseed;
 mod webseed_status;
 
+pub use btpk::{KeyLookupError, KeyVersion, key_query};
 pub use clock::now_unix;
 pub use config::{SessionConfig, TorrentOptions};
-pub use dht::{Dht, DhtConfig, DhtStats};
+pub use dht::{Dht, DhtConfig, DhtStats, ItemLookup};
 pub use dialer::Transports;
 pub use error::SessionError;
 pub use http::{HttpFetched, MAX_REDIRECTS, http_get, http_get_authorized, http_get_following};

@@ -14,6 +14,7 @@ mod btpk;
 mod commands;
 mod edits;
 mod entry;
+mod follow;
 mod lifecycle;
 mod metainfo;
 mod policy;
@@ -117,6 +118,7 @@ impl Daemon {
         );
         this.restore()?;
         tokio::spawn(sampler::sampler(Arc::clone(&this.shared)));
+        tokio::spawn(follow::follower(Arc::clone(&this.shared)));
         Ok((this, scrape_rx))
     }
 
