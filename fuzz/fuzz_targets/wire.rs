@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use shoal_wire::{Decoder, ExtHandshake, Handshake, MetadataMessage, PexMessage};
+use shoal_wire::{Decoder, ExtHandshake, Handshake, Message, MetadataMessage, PexMessage};
 
 fuzz_target!(|data: &[u8]| {
     let _ = Handshake::decode(data);
@@ -16,6 +16,16 @@ fuzz_target!(|data: &[u8]| {
     let mut frames = decoder.messages(rest);
     for frame in frames.by_ref() {
         let Ok(msg) = frame else { break };
+        // BEP 52 messages decode only with fields that can name nodes, and
+        // `hashes` only with as many hashes as its request implies.
+        match msg {
+            Message::HashRequest(r) | Message::HashReject(r) => assert!(r.is_well_formed()),
+            Message::Hashes { request, hashes } => {
+                assert!(request.is_well_formed());
+                assert_eq!(hashes.len(), 32 * request.answer_hash_count() as usize);
+            }
+            _ => {}
+        }
         let mut out = Vec::new();
         msg.encode(&mut out);
         assert_eq!(out.len(), msg.encoded_len());
