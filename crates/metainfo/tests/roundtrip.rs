@@ -210,7 +210,28 @@ fn v2_only_metadata_without_piece_layers_is_refused() {
     let (big, contents) = spec(&[100_000], true, Version::V2);
     let t = Torrent::from_bytes(&big.encode(&hash(&big, &contents)).unwrap()).unwrap();
     let err = Torrent::from_metadata(t.info_bytes(), vec![], vec![]).unwrap_err();
-    assert!(err.to_string().contains("not supported"), "{err}");
+    assert!(err.to_string().contains("missing"), "{err}");
+    // Without layers it loads, names what is missing, and takes the layer
+    // (checked against the root) from the .torrent's copy or a kept file.
+    let mut bare = Torrent::from_metadata_without_layers(t.info_bytes(), vec![], vec![]).unwrap();
+    let missing = bare.missing_piece_layers();
+    assert_eq!(missing.len(), 1);
+    assert_eq!(missing[0].pieces, t.info.file_pieces(0).len() as u64);
+    let layer = t.piece_layers[&missing[0].root].clone();
+    let mut wrong = layer.clone();
+    wrong[0][0] ^= 1;
+    assert!(bare.set_piece_layer(missing[0].root, wrong).is_err());
+    assert!(
+        bare.set_piece_layer(missing[0].root, layer[1..].to_vec())
+            .is_err()
+    );
+    let mut kept = bare.clone();
+    bare.set_piece_layer(missing[0].root, layer).unwrap();
+    assert!(bare.missing_piece_layers().is_empty());
+    assert_eq!(bare.piece_layers, t.piece_layers);
+    kept.load_piece_layers(&t.piece_layers_bytes()).unwrap();
+    assert_eq!(kept.piece_layers, t.piece_layers);
+    assert!(kept.check_piece_layers().is_ok());
 }
 
 proptest! {
