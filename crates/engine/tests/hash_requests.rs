@@ -6,7 +6,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use shoal_engine::{Config, Engine, PeerKey};
+use shoal_engine::{Config, Engine, LayerError, LayerFetch, PeerKey};
 use shoal_metainfo::merkle::{self, BLOCK_SIZE};
 use shoal_metainfo::merkle_proof::{check_layer_hashes, layer_requests};
 use shoal_metainfo::{ContentHashes, NewFile, Torrent, TorrentSpec, V2FileHashes, Version};
@@ -146,4 +146,74 @@ fn peers_without_the_v2_bit_are_refused() {
         Decoder::new().decode(&out).unwrap().0,
         Message::HashReject(req)
     );
+}
+
+/// Runs a `LayerFetch` against the serving engine `e`, passing each answer
+/// through `tamper` first.
+fn fetch_from(
+    t: &Torrent,
+    e: &mut Engine,
+    key: PeerKey,
+    tamper: impl Fn(&mut Vec<u8>),
+) -> Result<Vec<(merkle::Node, Vec<merkle::Node>)>, LayerError> {
+    let bare = Torrent::from_metadata_without_layers(t.info_bytes(), vec![], vec![]).unwrap();
+    let missing = bare.missing_piece_layers();
+    let ours = Handshake {
+        reserved: Reserved::V2 | Reserved::FAST,
+        info_hash: e.handshake().info_hash,
+        peer_id: [4; 20],
+    };
+    let mut fetch = LayerFetch::new(
+        &missing,
+        PIECE,
+        &ours,
+        &e.handshake(),
+        Duration::from_secs(30),
+    )?;
+    for _ in 0..1000 {
+        let mut out = Vec::new();
+        fetch.poll_transmit(&mut out);
+        let used = e.handle_bytes(key, &out, Duration::ZERO).unwrap();
+        assert_eq!(used, out.len());
+        let mut answer = Vec::new();
+        e.poll_transmit(key, &mut answer);
+        tamper(&mut answer);
+        let (used, done) = fetch.handle_bytes(&answer)?;
+        assert_eq!(used, answer.len());
+        if let Some(layers) = done {
+            return Ok(layers);
+        }
+    }
+    panic!("no end");
+}
+
+#[test]
+fn a_layer_fetch_gets_every_layer_and_catches_a_liar() {
+    let t = v2_torrent(1300 * PIECE as usize - 100);
+    let (mut e, key) = seed_with_peer(&t, Reserved::V2);
+    let layers = fetch_from(&t, &mut e, key, |_| {}).unwrap();
+    let mut bare = Torrent::from_metadata_without_layers(t.info_bytes(), vec![], vec![]).unwrap();
+    for (root, layer) in layers {
+        bare.set_piece_layer(root, layer).unwrap();
+    }
+    assert_eq!(bare.piece_layers, t.piece_layers);
+
+    let (mut e, key) = seed_with_peer(&t, Reserved::V2);
+    let flip_last = |a: &mut Vec<u8>| {
+        if let Some(b) = a.last_mut() {
+            *b ^= 1;
+        }
+    };
+    assert!(matches!(
+        fetch_from(&t, &mut e, key, flip_last),
+        Err(LayerError::BadProof(_))
+    ));
+    // A peer without the v2 bit is not asked.
+    let (e, _) = seed_with_peer(&t, Reserved::NONE);
+    let mut theirs = e.handshake();
+    theirs.reserved = Reserved::FAST;
+    assert!(matches!(
+        LayerFetch::new(&[], PIECE, &theirs, &theirs, Duration::ZERO),
+        Err(LayerError::NotV2)
+    ));
 }
