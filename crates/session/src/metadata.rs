@@ -277,7 +277,7 @@ async fn from_peer_once(
             &ours,
             &theirs,
             PEER_TIMEOUT,
-        )?),
+        )),
     };
     let mut out = Vec::new();
     loop {

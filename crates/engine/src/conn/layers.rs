@@ -6,9 +6,11 @@
 //! Each file larger than a piece is asked for in chunks of up to 512
 //! hashes, each with the uncle hashes up to the root, so every answer is
 //! checked on its own ([`check_layer_hashes`]) and a peer that lies is
-//! caught by the first wrong chunk. Only peers that set the v2 bit of the
-//! handshake are asked (libtorrent drops a peer that sends hash requests
-//! without it).
+//! caught by the first wrong chunk. Any peer of the torrent is asked: only
+//! v2-only torrents need layers, and their handshakes carry the v2
+//! info-hash, so the peer speaks v2 whether or not it set the BEP 52 bit
+//! (libtorrent 2.0 sets it only to offer hybrids' upgrade, and counts a
+//! connection on the v2 hash as v2).
 
 use std::time::Duration;
 
@@ -31,9 +33,6 @@ pub enum LayerError {
     /// A frame that does not decode, or breaks the protocol.
     #[error("protocol: {0}")]
     Protocol(String),
-    /// The peer did not set the v2 bit: it cannot serve hash requests.
-    #[error("peer does not speak BitTorrent v2")]
-    NotV2,
     /// The peer refused a request (it may lack the layer itself).
     #[error("peer rejected a hash request")]
     Rejected,
@@ -82,10 +81,7 @@ impl LayerFetch {
         ours: &Handshake,
         theirs: &Handshake,
         deadline: Duration,
-    ) -> Result<LayerFetch, LayerError> {
-        if !theirs.reserved.v2() {
-            return Err(LayerError::NotV2);
-        }
+    ) -> LayerFetch {
         let mut out = Vec::new();
         if ours.reserved.fast() && theirs.reserved.fast() {
             Message::HaveNone.encode(&mut out);
@@ -108,7 +104,7 @@ impl LayerFetch {
             deadline,
         };
         fetch.send_more();
-        Ok(fetch)
+        fetch
     }
 
     /// Feeds bytes that arrived after the handshake (`input` starts at the

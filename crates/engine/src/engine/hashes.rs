@@ -1,7 +1,11 @@
 //! Serving BEP 52 hash requests: a v2 peer that lacks a file's piece layer
 //! (it came with a magnet link) asks for it in chunks with uncle hashes up
 //! to the file's `pieces root`. We answer from the layers we hold (from the
-//! .torrent, or fetched from peers ourselves) and reject the rest: block
+//! .torrent, or fetched from peers ourselves) to peers that speak v2 — those
+//! that set the BEP 52 bit, and every peer of a v2-only torrent, whose
+//! handshake named the v2 info-hash (libtorrent 2.0 counts a connection
+//! the same way, and sets the bit only for hybrids) — and reject the rest:
+//! peers of a hybrid connected on its v1 hash without the bit, block
 //! hashes (layer 0; we keep no block trees), files we hold no layer for,
 //! requests over 512 hashes or reaching past the root.
 
@@ -33,14 +37,12 @@ impl Engine {
     }
 
     /// Answers a hash request with the hashes, or a reject when we cannot
-    /// (or the peer never said it speaks v2).
+    /// (or the peer does not speak v2).
     pub(crate) fn on_hash_request(&mut self, key: PeerKey, request: HashRequest, now: Duration) {
         let Some(peer) = self.peers.get_mut(&key) else {
             return;
         };
-        let answer = peer
-            .reserved
-            .v2()
+        let answer = (peer.reserved.v2() || self.v2_only)
             .then(|| self.hash_trees.trees.get(&request.pieces_root))
             .flatten()
             .and_then(|tree| {

@@ -1,0 +1,76 @@
+//! v2-only magnet links (BEP 52): the info dictionary names each file's
+//! `pieces root` but not its piece hashes, so after the metadata shoal asks
+//! v2 peers for the piece layers with hash requests, checks them against the
+//! roots, keeps them, and serves them to others in turn.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+
+#[test]
+fn a_v2_only_magnet_travels_from_libtorrent_through_shoal_to_libtorrent() {
+    require_libtorrent();
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    // Three files of about 1 MiB in 64 KiB pieces: every file spans pieces,
+    // so nothing verifies without the layers.
+    let content = make_content(&t.join("src"), "3", 3, "content");
+    let torrent = t.join("t.torrent");
+    let made = make_torrent_as(&content, &torrent, 64, "v2");
+    assert!(made["infohash_v1"].is_null(), "{made}");
+    let magnet = made["magnet"].as_str().unwrap().to_owned();
+    assert!(magnet.contains("urn:btmh:"), "{magnet}");
+
+    let [sp, own, lp] = free_ports(3)[..] else {
+        panic!()
+    };
+    let mut cmd = lt_peer("seed", &torrent, content.parent().unwrap(), sp);
+    cmd.args(["--timeout", "120"]);
+    let mut lt_seed = Proc::spawn("lt-seed", &mut cmd, t);
+    lt_seed.wait_event("ready", Duration::from_secs(30));
+
+    // shoal has only the magnet: metadata, then layers, then data.
+    let out = t.join("dl");
+    let state = t.join("dl-state");
+    let download = |extra: &[&str]| {
+        let mut cmd = shoal();
+        cmd.arg("download")
+            .arg(format!("{magnet}&x.pe=127.0.0.1:{sp}"))
+            .arg("-o")
+            .arg(&out)
+            .arg("--state-dir")
+            .arg(&state)
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{own}"))
+            .args(extra);
+        cmd
+    };
+    let mut shoal_peer = Proc::spawn("shoal", &mut download(&["--seed"]), t);
+    shoal_peer.wait_until("shoal complete", Duration::from_secs(90), |p| {
+        p.stderr().contains("seeding on")
+    });
+    assert_verified(&torrent, &out);
+    assert_same_tree(&content, &out.join("content"));
+    let hash = made["infohash_v2"].as_str().unwrap();
+    assert!(
+        state.join(format!("{}.layers", &hash[..40])).is_file(),
+        "layers kept"
+    );
+    lt_seed.stop();
+
+    // libtorrent with only the magnet gets metadata, layers and data from shoal.
+    let mut cmd = lt_peer("leech", std::path::Path::new(&magnet), &t.join("lt-dl"), lp);
+    cmd.args(["--peer", &format!("127.0.0.1:{own}"), "--timeout", "90"]);
+    let mut lt_leech = Proc::spawn("lt-leech", &mut cmd, t);
+    lt_leech.wait_success(Duration::from_secs(100));
+    assert_same_tree(&content, &t.join("lt-dl").join("content"));
+    shoal_peer.stop();
+
+    // A restart with no peer at all: the metadata and the layers were kept.
+    let again = run_ok(&mut download(&[]));
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(stderr.contains("complete"), "{stderr}");
+}
