@@ -104,16 +104,22 @@ impl Torrent {
     /// the .torrent's own shape: kept beside a magnet's info dictionary so a
     /// restart need not ask peers again.
     pub fn piece_layers_bytes(&self) -> Vec<u8> {
-        let layers = self
-            .piece_layers
-            .iter()
-            .map(|(root, layer)| (root.to_vec(), OwnedValue::Bytes(layer.concat())))
-            .collect();
         let mut out = Vec::new();
         OwnedValue::dict()
-            .with("piece layers", OwnedValue::Dict(layers))
+            .with("piece layers", self.piece_layers_value())
             .encode(&mut out);
         out
+    }
+
+    /// The `piece layers` dictionary (root → concatenated hashes), for
+    /// writing a .torrent of a torrent whose layers came from peers.
+    pub fn piece_layers_value(&self) -> OwnedValue {
+        OwnedValue::Dict(
+            self.piece_layers
+                .iter()
+                .map(|(root, layer)| (root.to_vec(), OwnedValue::Bytes(layer.concat())))
+                .collect(),
+        )
     }
 
     /// Adds the layers in `bytes` (as [`Torrent::piece_layers_bytes`] writes
