@@ -74,3 +74,48 @@ fn a_v2_only_magnet_travels_from_libtorrent_through_shoal_to_libtorrent() {
     let stderr = String::from_utf8_lossy(&again.stderr);
     assert!(stderr.contains("complete"), "{stderr}");
 }
+
+#[test]
+fn a_v2_torrent_without_piece_layers_gets_them_from_libtorrent() {
+    require_libtorrent();
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let content = make_content(&t.join("src"), "2", 2, "content");
+    let torrent = t.join("t.torrent");
+    make_torrent_as(&content, &torrent, 64, "v2");
+    // libtorrent writes `piece layers` last (keys sorted, after `info`): cut
+    // it off, leaving the top-level dictionary's end.
+    let bytes = std::fs::read(&torrent).unwrap();
+    let key = b"12:piece layers";
+    let at = bytes
+        .windows(key.len())
+        .rposition(|w| w == key)
+        .expect("piece layers");
+    let mut bare = bytes[..at].to_vec();
+    bare.push(b'e');
+    let bare_torrent = t.join("bare.torrent");
+    std::fs::write(&bare_torrent, &bare).unwrap();
+    // Only what needs no layers accepts it as it is.
+    let verify = shoal()
+        .arg("verify")
+        .arg(&bare_torrent)
+        .arg(t.join("src"))
+        .output()
+        .unwrap();
+    assert!(!verify.status.success(), "verify needs the layers");
+
+    let [sp, own] = free_ports(2)[..] else {
+        panic!()
+    };
+    let mut cmd = lt_peer("seed", &torrent, content.parent().unwrap(), sp);
+    cmd.args(["--timeout", "60"]);
+    let mut lt_seed = Proc::spawn("lt-seed", &mut cmd, t);
+    lt_seed.wait_event("ready", Duration::from_secs(30));
+    let out = t.join("dl");
+    let mut cmd = shoal_download(&bare_torrent, &out, &t.join("dl-state"), own);
+    cmd.args(["--peer", &format!("127.0.0.1:{sp}")]);
+    let mut dl = Proc::spawn("shoal", &mut cmd, t);
+    dl.wait_success(Duration::from_secs(60));
+    assert_verified(&torrent, &out);
+    assert_same_tree(&content, &out.join("content"));
+}

@@ -46,8 +46,21 @@ pub struct Torrent {
 }
 
 impl Torrent {
-    /// Parses and validates a .torrent file.
+    /// Parses and validates a .torrent file. A v2 torrent must carry the
+    /// piece layer of every file larger than a piece (BEP 52).
     pub fn from_bytes(bytes: &[u8]) -> Result<Torrent, MetainfoError> {
+        Torrent::parse(bytes, Layers::Required)
+    }
+
+    /// Like [`Torrent::from_bytes`], but `piece layers` may lack files (or
+    /// be absent), as libtorrent allows: a v2-only torrent then needs them
+    /// from peers ([`Torrent::missing_piece_layers`]) before it can verify
+    /// anything. Layers that are present are still checked.
+    pub fn from_bytes_without_layers(bytes: &[u8]) -> Result<Torrent, MetainfoError> {
+        Torrent::parse(bytes, Layers::Partial)
+    }
+
+    fn parse(bytes: &[u8], need: Layers) -> Result<Torrent, MetainfoError> {
         if bytes.len() > MAX_TORRENT_SIZE {
             return Err(MetainfoError::TooLarge {
                 len: bytes.len(),
@@ -65,7 +78,7 @@ impl Torrent {
             .get(b"info")
             .ok_or_else(|| MetainfoError::Missing("info".into()))?;
         let (info, info_hashes) = parse_info_value(info_value)?;
-        let piece_layers = piece_layers(&root, &info, Layers::Required)?;
+        let piece_layers = piece_layers(&root, &info, need)?;
         Ok(Torrent {
             trackers: trackers(&root),
             web_seeds: web_seeds(&root),

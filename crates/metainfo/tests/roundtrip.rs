@@ -248,3 +248,35 @@ proptest! {
         prop_assert_eq!(size, t.info.total_length() + pads);
     }
 }
+
+#[test]
+fn a_torrent_file_may_lack_piece_layers_when_asked_leniently() {
+    let (big, contents) = spec(&[100_000, 5], false, Version::V2);
+    let full = Torrent::from_bytes(&big.encode(&hash(&big, &contents)).unwrap()).unwrap();
+    // The same torrent written without `piece layers`.
+    let mut bare_bytes = b"d4:info".to_vec();
+    bare_bytes.extend_from_slice(full.info_bytes());
+    bare_bytes.push(b'e');
+    assert!(Torrent::from_bytes(&bare_bytes).is_err());
+    let bare = Torrent::from_bytes_without_layers(&bare_bytes).unwrap();
+    assert_eq!(bare.info_hashes, full.info_hashes);
+    assert_eq!(
+        bare.missing_piece_layers().len(),
+        1,
+        "the 5-byte file needs none"
+    );
+    assert!(bare.check_piece_layers().is_err());
+    // A layer that is there is still checked.
+    let mut bad = full.clone();
+    for layer in bad.piece_layers.values_mut() {
+        layer[0][0] ^= 1;
+    }
+    let mut bad_bytes = b"d4:info".to_vec();
+    bad_bytes.extend_from_slice(full.info_bytes());
+    bad_bytes.extend_from_slice(b"12:piece layers");
+    let mut layers = Vec::new();
+    shoal_bencode::Encode::encode(&bad.piece_layers_value(), &mut layers);
+    bad_bytes.extend_from_slice(&layers);
+    bad_bytes.push(b'e');
+    assert!(Torrent::from_bytes_without_layers(&bad_bytes).is_err());
+}

@@ -85,6 +85,34 @@ impl Session {
         Ok(FetchedMetadata { torrent, peers })
     }
 
+    /// Completes the piece layers of a v2-only .torrent that lacks some
+    /// (`Torrent::from_bytes_without_layers`): from the copy kept by an
+    /// earlier run, else from v2 peers (`peers`, the DHT's and the
+    /// trackers'), each checked against its file's root; then kept. Waits
+    /// until some peer delivers, like [`Session::fetch_metadata`].
+    pub async fn fetch_piece_layers(
+        &self,
+        torrent: Torrent,
+        peers: &[SocketAddr],
+    ) -> Result<Torrent, SessionError> {
+        let wire_id = torrent
+            .info_hashes
+            .wire_id()
+            .ok_or_else(|| SessionError::Torrent("no info-hash".into()))?;
+        let wanted = crate::metadata::Wanted {
+            info_hashes: torrent.info_hashes,
+            wire_id,
+            peer_id: self.inner.config.peer_id,
+            listen_port: self.local_addr().port(),
+            encryption: self.inner.encryption(),
+            dialer: self.inner.dialer(),
+            job: Job::Metadata,
+        };
+        let trackers = torrent.trackers.clone();
+        self.with_piece_layers(torrent, &trackers, peers.to_vec(), wanted)
+            .await
+    }
+
     /// Completes a v2-only torrent's piece layers: from the copy kept by an
     /// earlier run, else from v2 peers (those in `known`, the DHT's and the
     /// trackers'), then kept for the next run.
