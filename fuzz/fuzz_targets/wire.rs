@@ -7,7 +7,7 @@ use libfuzzer_sys::fuzz_target;
 use shoal_metainfo::merkle::Node;
 use shoal_metainfo::merkle_proof::{LayerRequest, PieceTree, check_layer_hashes};
 use shoal_wire::{
-    Decoder, ExtHandshake, HashRequest, Handshake, Message, MetadataMessage, PexMessage,
+    Decoder, ExtHandshake, Handshake, HashRequest, Message, MetadataMessage, PexMessage,
 };
 
 /// A peer's `hashes` answer checked as a piece layer proof, and its hashes
