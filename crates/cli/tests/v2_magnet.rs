@@ -119,3 +119,46 @@ fn a_v2_torrent_without_piece_layers_gets_them_from_libtorrent() {
     assert_verified(&torrent, &out);
     assert_same_tree(&content, &out.join("content"));
 }
+
+#[test]
+fn a_v2_only_magnet_travels_between_shoal_peers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let content = make_content(&t.join("src"), "3", 3, "content");
+    let torrent = t.join("t.torrent");
+    shoal_create(&content, &torrent, &["--v2", "--piece-size", "64K"]);
+    let info = stdout_json(&run_ok(shoal().args(["info", "--json"]).arg(&torrent)));
+    let magnet = info["magnet"].as_str().unwrap().to_owned();
+    assert!(
+        magnet.contains("urn:btmh:") && !magnet.contains("btih"),
+        "{magnet}"
+    );
+    let [sp, own] = free_ports(2)[..] else {
+        panic!()
+    };
+    let mut cmd = shoal_seed(
+        &torrent,
+        content.parent().unwrap(),
+        &t.join("seed-state"),
+        sp,
+    );
+    let mut seed = Proc::spawn("seed", &mut cmd, t);
+    seed.wait_until("seeding", Duration::from_secs(30), |p| {
+        p.stderr().contains("seeding on")
+    });
+    let out = t.join("dl");
+    let mut cmd = shoal();
+    cmd.arg("download")
+        .arg(&magnet)
+        .arg("-o")
+        .arg(&out)
+        .arg("--state-dir")
+        .arg(t.join("dl-state"))
+        .arg("--listen")
+        .arg(format!("127.0.0.1:{own}"))
+        .args(["--peer", &format!("127.0.0.1:{sp}")]);
+    let mut dl = Proc::spawn("shoal-dl", &mut cmd, t);
+    dl.wait_success(Duration::from_secs(60));
+    assert_verified(&torrent, &out);
+    assert_same_tree(&content, &out.join("content"));
+}
