@@ -64,7 +64,7 @@ fn seed_with_peer(t: &Torrent, reserved: Reserved) -> (Engine, PeerKey) {
         e.handshake().reserved.v2(),
         "a v2 torrent sets the BEP 52 bit"
     );
-    e.set_piece_layers(&t.piece_layers, t.info.piece_length);
+    e.set_piece_layers(std::sync::Arc::new(t.clone()));
     let theirs = Handshake {
         reserved: reserved | Reserved::FAST | Reserved::EXTENSION,
         info_hash: hash,

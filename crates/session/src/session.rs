@@ -228,7 +228,7 @@ impl Session {
         // Peers holding only a magnet link can fetch the metadata from us.
         engine.set_metadata(Arc::from(torrent.info_bytes()));
         // ... and v2 peers the piece layers (BEP 52 hash requests).
-        engine.set_piece_layers(&torrent.piece_layers, torrent.info.piece_length);
+        engine.set_piece_layers(Arc::clone(&torrent));
         for (file, priority) in options.file_priorities.iter().enumerate() {
             engine
                 .set_file_priority(file, *priority, Duration::ZERO)

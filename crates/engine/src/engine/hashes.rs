@@ -9,9 +9,11 @@
 //! hashes (layer 0; we keep no block trees), files we hold no layer for,
 //! requests over 512 hashes or reaching past the root.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
+use shoal_metainfo::Torrent;
 use shoal_metainfo::merkle::Node;
 use shoal_metainfo::merkle_proof::{LayerRequest, PieceTree};
 use shoal_swarm::PeerKey;
@@ -19,21 +21,45 @@ use shoal_wire::{HashRequest, Message};
 
 use crate::Engine;
 
-/// The trees above each file's piece layer, by `pieces root`.
+/// Trees kept at once: a peer asks for one file's chunks in a row, and a
+/// tree costs as much memory as its layer, so only the files asked about
+/// lately are kept.
+const TREES_KEPT: usize = 4;
+
+/// The torrent's piece layers, and the trees above those asked about lately,
+/// by `pieces root`.
 #[derive(Debug, Default)]
 pub(crate) struct HashTrees {
+    torrent: Option<Arc<Torrent>>,
     trees: HashMap<Node, PieceTree>,
 }
 
+impl HashTrees {
+    /// The tree over `root`'s layer, built on first use.
+    fn tree(&mut self, root: &Node) -> Option<&PieceTree> {
+        if !self.trees.contains_key(root) {
+            let torrent = self.torrent.as_ref()?;
+            let layer = torrent.piece_layers.get(root)?;
+            if self.trees.len() >= TREES_KEPT {
+                self.trees.clear();
+            }
+            let tree = PieceTree::new(layer, torrent.info.piece_length);
+            self.trees.insert(*root, tree);
+        }
+        self.trees.get(root)
+    }
+}
+
 impl Engine {
-    /// Gives the engine the torrent's piece layers (by `pieces root`), to
-    /// answer hash requests from v2 peers. Call when the layers are known:
-    /// from the start for a .torrent, after fetching them for a magnet link.
-    pub fn set_piece_layers(&mut self, layers: &BTreeMap<Node, Vec<Node>>, piece_length: u64) {
-        self.hash_trees.trees = layers
-            .iter()
-            .map(|(root, layer)| (*root, PieceTree::new(layer, piece_length)))
-            .collect();
+    /// Gives the engine the torrent, whose piece layers answer hash
+    /// requests from v2 peers (the trees above them are built when first
+    /// asked for). Call when the layers are known: from the start for a
+    /// .torrent, after fetching them for a magnet link.
+    pub fn set_piece_layers(&mut self, torrent: Arc<Torrent>) {
+        self.hash_trees = HashTrees {
+            torrent: Some(torrent),
+            trees: HashMap::new(),
+        };
     }
 
     /// Answers a hash request with the hashes, or a reject when we cannot
@@ -43,7 +69,7 @@ impl Engine {
             return;
         };
         let answer = (peer.reserved.v2() || self.v2_only)
-            .then(|| self.hash_trees.trees.get(&request.pieces_root))
+            .then(|| self.hash_trees.tree(&request.pieces_root))
             .flatten()
             .and_then(|tree| {
                 tree.answer(&LayerRequest {
