@@ -31,6 +31,8 @@ use crate::connection::{HandshakeError, run_handshake};
 const PARALLEL: usize = 6;
 /// The whole exchange with one peer, connect included.
 const PEER_TIMEOUT: Duration = Duration::from_secs(30);
+/// Extra time a layer fetch gets per hash request (512 hashes, 16 KiB).
+const PER_LAYER_REQUEST: Duration = Duration::from_millis(250);
 /// A peer named again is asked again once this long has passed since the
 /// last try (it may have been down, or not have had the metadata yet).
 pub(crate) const RETRY_AFTER: Duration = Duration::from_secs(15);
@@ -66,6 +68,29 @@ pub(crate) enum Job {
         /// The torrent's piece length.
         piece_length: u64,
     },
+}
+
+impl Job {
+    /// How long the whole exchange with one peer may take: the metadata
+    /// is at most a few MiB, but a layer fetch grows with the torrent
+    /// (one request per 512 pieces), so it gets time per request too.
+    fn timeout(&self) -> Duration {
+        match self {
+            Job::Metadata => PEER_TIMEOUT,
+            Job::Layers {
+                missing,
+                piece_length,
+            } => {
+                let requests: usize = missing
+                    .iter()
+                    .map(|m| {
+                        shoal_metainfo::merkle_proof::layer_requests(m.pieces, *piece_length).len()
+                    })
+                    .sum();
+                PEER_TIMEOUT + PER_LAYER_REQUEST * u32::try_from(requests).unwrap_or(u32::MAX)
+            }
+        }
+    }
 }
 
 /// What a connection got.
@@ -157,7 +182,7 @@ pub(crate) async fn fetch(
                     tried.insert(addr, Instant::now());
                     let wanted = wanted.clone();
                     running.spawn(async move {
-                        let result = tokio::time::timeout(PEER_TIMEOUT, from_peer(addr, wanted)).await;
+                        let result = tokio::time::timeout(wanted.job.timeout(), from_peer(addr, wanted)).await;
                         (addr, result.unwrap_or(Err(PeerError::Timeout)))
                     });
                 }
@@ -276,7 +301,7 @@ async fn from_peer_once(
             *piece_length,
             &ours,
             &theirs,
-            PEER_TIMEOUT,
+            wanted.job.timeout(),
         )),
     };
     let mut out = Vec::new();
