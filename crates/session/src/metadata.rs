@@ -1,5 +1,7 @@
-//! Fetching a magnet link's info dictionary from peers (BEP 9 ut_metadata):
-//! the driver of the connection core's `MetadataFetch`.
+//! Fetching a magnet link's info dictionary from peers (BEP 9 ut_metadata),
+//! and then, for a v2-only torrent, its piece layers (BEP 52 hash
+//! requests): the driver of the connection core's `MetadataFetch` and
+//! `LayerFetch`.
 //!
 //! Each candidate peer is asked for the *whole* dictionary on its own
 //! connection, several peers at a time. The first copy whose hash equals the
@@ -10,10 +12,13 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use std::sync::Arc;
+
 use shoal_engine::conn::METADATA_ONLY;
-use shoal_engine::{FetchError, MetadataFetch, PeerHandshake, Refused};
-use shoal_metainfo::InfoHashes;
-use shoal_wire::Handshake;
+use shoal_engine::{FetchError, LayerError, LayerFetch, MetadataFetch, PeerHandshake, Refused};
+use shoal_metainfo::merkle::Node;
+use shoal_metainfo::{InfoHashes, MissingLayer};
+use shoal_wire::{Handshake, Reserved};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
@@ -26,6 +31,8 @@ use crate::connection::{HandshakeError, run_handshake};
 const PARALLEL: usize = 6;
 /// The whole exchange with one peer, connect included.
 const PEER_TIMEOUT: Duration = Duration::from_secs(30);
+/// Extra time a layer fetch gets per hash request (512 hashes, 16 KiB).
+const PER_LAYER_REQUEST: Duration = Duration::from_millis(250);
 /// A peer named again is asked again once this long has passed since the
 /// last try (it may have been down, or not have had the metadata yet).
 pub(crate) const RETRY_AFTER: Duration = Duration::from_secs(15);
@@ -45,6 +52,96 @@ pub(crate) enum PeerError {
     Handshake(#[from] HandshakeError),
     #[error(transparent)]
     Fetch(#[from] FetchError),
+    #[error(transparent)]
+    Layers(#[from] LayerError),
+}
+
+/// What each connection asks its peer for.
+#[derive(Clone)]
+pub(crate) enum Job {
+    /// The info dictionary (BEP 9).
+    Metadata,
+    /// These piece layers of a v2-only torrent (BEP 52).
+    Layers {
+        /// The files' roots and piece counts.
+        missing: Arc<Vec<MissingLayer>>,
+        /// The torrent's piece length.
+        piece_length: u64,
+    },
+}
+
+impl Job {
+    /// How long the whole exchange with one peer may take: the metadata
+    /// is at most a few MiB, but a layer fetch grows with the torrent
+    /// (one request per 512 pieces), so it gets time per request too.
+    fn timeout(&self) -> Duration {
+        match self {
+            Job::Metadata => PEER_TIMEOUT,
+            Job::Layers {
+                missing,
+                piece_length,
+            } => {
+                let requests: usize = missing
+                    .iter()
+                    .map(|m| {
+                        shoal_metainfo::merkle_proof::layer_requests(m.pieces, *piece_length).len()
+                    })
+                    .sum();
+                PEER_TIMEOUT + PER_LAYER_REQUEST * u32::try_from(requests).unwrap_or(u32::MAX)
+            }
+        }
+    }
+}
+
+/// What a connection got.
+pub(crate) enum Got {
+    /// The info dictionary, checked against the info-hash.
+    Metadata(Vec<u8>),
+    /// Piece layers by root, each checked against its root.
+    Layers(Vec<(Node, Vec<Node>)>),
+}
+
+/// The connection core doing the job.
+enum Core {
+    Metadata(MetadataFetch),
+    Layers(LayerFetch),
+}
+
+impl Core {
+    fn handle_bytes(&mut self, input: &[u8]) -> Result<(usize, Option<Got>), PeerError> {
+        Ok(match self {
+            Core::Metadata(c) => {
+                let (used, done) = c.handle_bytes(input)?;
+                (used, done.map(Got::Metadata))
+            }
+            Core::Layers(c) => {
+                let (used, done) = c.handle_bytes(input)?;
+                (used, done.map(Got::Layers))
+            }
+        })
+    }
+
+    fn poll_transmit(&mut self, out: &mut Vec<u8>) {
+        match self {
+            Core::Metadata(c) => c.poll_transmit(out),
+            Core::Layers(c) => c.poll_transmit(out),
+        }
+    }
+
+    fn poll_timeout(&self) -> Duration {
+        match self {
+            Core::Metadata(c) => c.poll_timeout(),
+            Core::Layers(c) => c.poll_timeout(),
+        }
+    }
+
+    fn handle_timeout(&mut self, now: Duration) -> Result<(), PeerError> {
+        match self {
+            Core::Metadata(c) => c.handle_timeout(now)?,
+            Core::Layers(c) => c.handle_timeout(now)?,
+        }
+        Ok(())
+    }
 }
 
 /// What we are looking for and how we introduce ourselves.
@@ -62,16 +159,19 @@ pub(crate) struct Wanted {
     pub encryption: shoal_mse::Policy,
     /// The transports to connect over.
     pub dialer: crate::dialer::Dialer,
+    /// What to ask for.
+    pub job: Job,
 }
 
-/// Tries candidate peers until one hands over metadata matching the
-/// info-hash. Returns the info dictionary and every peer heard of (for the
-/// download to connect to), or `None` once `candidates` is closed and every
-/// peer failed. A peer named again is asked again only after [`RETRY_AFTER`].
+/// Tries candidate peers until one does the job: hands over metadata
+/// matching the info-hash, or every piece layer proved against its root.
+/// Returns what it got and every peer heard of (for the download to connect
+/// to), or `None` once `candidates` is closed and every peer failed. A peer
+/// named again is asked again only after [`RETRY_AFTER`].
 pub(crate) async fn fetch(
     wanted: Wanted,
     mut candidates: mpsc::Receiver<SocketAddr>,
-) -> Option<(Vec<u8>, Vec<SocketAddr>)> {
+) -> Option<(Got, Vec<SocketAddr>)> {
     let mut tried: HashMap<SocketAddr, Instant> = HashMap::new();
     let mut running = JoinSet::new();
     let mut open = true;
@@ -82,7 +182,7 @@ pub(crate) async fn fetch(
                     tried.insert(addr, Instant::now());
                     let wanted = wanted.clone();
                     running.spawn(async move {
-                        let result = tokio::time::timeout(PEER_TIMEOUT, from_peer(addr, wanted)).await;
+                        let result = tokio::time::timeout(wanted.job.timeout(), from_peer(addr, wanted)).await;
                         (addr, result.unwrap_or(Err(PeerError::Timeout)))
                     });
                 }
@@ -91,7 +191,8 @@ pub(crate) async fn fetch(
             },
             Some(done) = running.join_next(), if !running.is_empty() => match done {
                 Ok((_, Ok(info))) => return Some((info, tried.into_keys().collect())),
-                Ok((addr, Err(err @ PeerError::Fetch(FetchError::HashMismatch)))) => {
+                Ok((addr, Err(err @ (PeerError::Fetch(FetchError::HashMismatch)
+                    | PeerError::Layers(LayerError::BadProof(_)))))) => {
                     tracing::warn!(%addr, "dropping peer: {err}");
                 }
                 Ok((addr, Err(err))) => tracing::debug!(%addr, "no metadata from peer: {err}"),
@@ -105,7 +206,7 @@ pub(crate) async fn fetch(
 /// Connects to `addr` and fetches the whole info dictionary from it, in the
 /// modes the encryption policy allows (the other one when the peer hangs up
 /// on the first).
-async fn from_peer(addr: SocketAddr, wanted: Wanted) -> Result<Vec<u8>, PeerError> {
+async fn from_peer(addr: SocketAddr, wanted: Wanted) -> Result<Got, PeerError> {
     let order = wanted.encryption.dial_order(None);
     let mut attempts = order.iter().peekable();
     let mut worked = None;
@@ -118,7 +219,7 @@ async fn from_peer(addr: SocketAddr, wanted: Wanted) -> Result<Vec<u8>, PeerErro
         let retry = |e: &PeerError| match e {
             PeerError::Closed | PeerError::Io(_) => true,
             PeerError::Handshake(h) => h.retry_other_mode(),
-            PeerError::Timeout | PeerError::Fetch(_) => false,
+            PeerError::Timeout | PeerError::Fetch(_) | PeerError::Layers(_) => false,
         };
         match from_peer_once(addr, &wanted, &mut worked, mode).await {
             // Hung up on over uTP: the same mode over TCP first.
@@ -148,7 +249,7 @@ async fn from_peer_once(
     wanted: &Wanted,
     worked: &mut Option<crate::Transport>,
     attempt: Attempt,
-) -> Result<Vec<u8>, PeerError> {
+) -> Result<Got, PeerError> {
     let epoch = Instant::now();
     let mut stream = wanted
         .dialer
@@ -164,8 +265,13 @@ async fn from_peer_once(
         }
         Attempt::Plaintext => (Vec::new(), None),
     };
+    // The v2 bit: v2 peers answer hash requests only from peers that set it.
+    let v2 = match wanted.job {
+        Job::Metadata if wanted.info_hashes.v2.is_none() => Reserved::NONE,
+        _ => Reserved::V2,
+    };
     let ours = Handshake {
-        reserved: METADATA_ONLY,
+        reserved: METADATA_ONLY | v2,
         info_hash: wanted.wire_id,
         peer_id: wanted.peer_id,
     };
@@ -179,18 +285,30 @@ async fn from_peer_once(
         |_| Err(Refused::UnknownTorrent),
     )
     .await?;
-    let mut core = MetadataFetch::new(
-        wanted.info_hashes,
-        &theirs,
-        crate::config::client_name(),
-        Some(wanted.listen_port),
-        PEER_TIMEOUT,
-    )?;
+    let mut core = match &wanted.job {
+        Job::Metadata => Core::Metadata(MetadataFetch::new(
+            wanted.info_hashes,
+            &theirs,
+            crate::config::client_name(),
+            Some(wanted.listen_port),
+            PEER_TIMEOUT,
+        )?),
+        Job::Layers {
+            missing,
+            piece_length,
+        } => Core::Layers(LayerFetch::new(
+            missing,
+            *piece_length,
+            &ours,
+            &theirs,
+            wanted.job.timeout(),
+        )),
+    };
     let mut out = Vec::new();
     loop {
         let (used, done) = core.handle_bytes(&buf)?;
-        if let Some(info) = done {
-            return Ok(info);
+        if let Some(got) = done {
+            return Ok(got);
         }
         buf.drain(..used);
         core.poll_transmit(&mut out);
