@@ -5,7 +5,9 @@
 //! RPC (`/transmission/rpc`), the qBittorrent WebAPI v2 (`/api/v2`) and
 //! Prometheus metrics (`/metrics`).
 
+mod alt_speed;
 mod api;
+mod category_api;
 mod config;
 mod content;
 mod error;
@@ -25,6 +27,7 @@ mod sse;
 mod store;
 mod stream;
 mod sync_log;
+mod tracker_api;
 mod transmission;
 mod ui;
 mod view;

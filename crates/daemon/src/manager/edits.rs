@@ -218,6 +218,49 @@ pub(crate) fn check_tiers(tiers: Vec<Vec<String>>) -> Result<Vec<Vec<String>>, D
     Ok(out)
 }
 
+/// Adds each of `urls` in a tier of its own after the others, unless it
+/// is listed already (qBittorrent's `addTrackers`, the native API's `add`).
+pub(crate) fn add_trackers(tiers: &mut Vec<Vec<String>>, urls: Vec<String>) {
+    for url in urls {
+        if !tiers.iter().flatten().any(|u| *u == url) {
+            tiers.push(vec![url]);
+        }
+    }
+}
+
+/// Replaces `orig` with `new` in its tier. Refused: a `new` listed already
+/// ([`DaemonError::Duplicate`]) or an `orig` not listed
+/// ([`DaemonError::NotFound`]).
+pub(crate) fn replace_tracker(
+    tiers: &mut [Vec<String>],
+    orig: &str,
+    new: String,
+) -> Result<(), DaemonError> {
+    if orig == new {
+        return Ok(());
+    }
+    if tiers.iter().flatten().any(|u| *u == new) {
+        return Err(DaemonError::Duplicate(
+            "New tracker URL already exists".into(),
+        ));
+    }
+    let slot = tiers.iter_mut().flatten().find(|u| u.as_str() == orig);
+    let Some(slot) = slot else {
+        return Err(DaemonError::NotFound("Tracker not found".into()));
+    };
+    *slot = new;
+    Ok(())
+}
+
+/// Removes the trackers `gone` lists (unknown ones are ignored) and the
+/// tiers left empty.
+pub(crate) fn remove_trackers(tiers: &mut Vec<Vec<String>>, gone: &[&str]) {
+    for tier in tiers.iter_mut() {
+        tier.retain(|u| !gone.contains(&u.as_str()));
+    }
+    tiers.retain(|t| !t.is_empty());
+}
+
 /// A tracker list in Transmission's `trackerList` form: one URL a line, a
 /// blank line between tiers.
 pub(crate) fn parse_tier_text(text: &str) -> Vec<Vec<String>> {
@@ -337,5 +380,23 @@ mod tests {
         assert!(check_tracker("http://a b").is_err());
         let deduped = check_tiers(vec![vec!["http://a/x".into()], vec!["http://a/x".into()]]);
         assert_eq!(deduped.unwrap(), [["http://a/x"]]);
+    }
+
+    #[test]
+    fn tracker_edits_add_replace_and_remove() {
+        let mut tiers = vec![vec!["http://a/ann".to_owned(), "http://b/ann".to_owned()]];
+        add_trackers(&mut tiers, vec!["udp://c:1".into(), "http://a/ann".into()]);
+        assert_eq!(
+            tiers,
+            [vec!["http://a/ann", "http://b/ann"], vec!["udp://c:1"]]
+        );
+        replace_tracker(&mut tiers, "http://b/ann", "http://d/ann".into()).unwrap();
+        assert_eq!(tiers.first().unwrap(), &["http://a/ann", "http://d/ann"]);
+        let taken = replace_tracker(&mut tiers, "http://a/ann", "udp://c:1".into());
+        assert!(matches!(taken, Err(DaemonError::Duplicate(_))));
+        let missing = replace_tracker(&mut tiers, "http://nope", "http://e".into());
+        assert!(matches!(missing, Err(DaemonError::NotFound(_))));
+        remove_trackers(&mut tiers, &["udp://c:1", "http://unknown"]);
+        assert_eq!(tiers, [["http://a/ann", "http://d/ann"]]);
     }
 }

@@ -5,7 +5,9 @@ use hyper::{Response, StatusCode};
 
 use super::form::Form;
 use super::reply::{ok, text};
-use crate::manager::check_tracker_text;
+use crate::manager::{
+    add_trackers as add_to, check_tracker_text, remove_trackers as remove_from, replace_tracker,
+};
 use crate::web::Body;
 use crate::{Daemon, DaemonError};
 
@@ -67,11 +69,7 @@ fn add_trackers(d: &Daemon, id: u32, form: &Form) -> Response<Body> {
         Err(e) => return failed(&e),
     };
     let result = d.edit_trackers(id, |mut tiers| {
-        for url in urls {
-            if !tiers.iter().flatten().any(|u| *u == url) {
-                tiers.push(vec![url]);
-            }
-        }
+        add_to(&mut tiers, urls);
         Ok(tiers)
     });
     result.map_or_else(|e| failed(&e), |()| ok())
@@ -88,19 +86,7 @@ fn edit_tracker(d: &Daemon, id: u32, form: &Form) -> Response<Body> {
     };
     let orig = orig.trim();
     let result = d.edit_trackers(id, |mut tiers| {
-        if orig == new {
-            return Ok(tiers);
-        }
-        if tiers.iter().flatten().any(|u| *u == new) {
-            return Err(DaemonError::Duplicate(
-                "New tracker URL already exists".into(),
-            ));
-        }
-        let slot = tiers.iter_mut().flatten().find(|u| u.as_str() == orig);
-        let Some(slot) = slot else {
-            return Err(DaemonError::NotFound("Tracker not found".into()));
-        };
-        *slot = new;
+        replace_tracker(&mut tiers, orig, new)?;
         Ok(tiers)
     });
     match result {
@@ -121,10 +107,7 @@ fn remove_trackers(d: &Daemon, id: u32, form: &Form) -> Response<Body> {
         .map(str::trim)
         .collect();
     let result = d.edit_trackers(id, |mut tiers| {
-        for tier in &mut tiers {
-            tier.retain(|u| !gone.contains(&u.as_str()));
-        }
-        tiers.retain(|t| !t.is_empty());
+        remove_from(&mut tiers, &gone);
         Ok(tiers)
     });
     result.map_or_else(|e| failed(&e), |()| ok())

@@ -1,8 +1,7 @@
 //! The smaller qBittorrent calls about limits and pieces: per-torrent
 //! `uploadLimit`/`downloadLimit` reads, `pieceHashes`, the session-wide
-//! `transfer/set*Limit` and the alternative speed mode (kept as
-//! Transmission's `alt-speed-enabled`: stored and reported, not applied,
-//! as the README says).
+//! `transfer/set*Limit` and the alternative speed mode (Transmission's
+//! `alt-speed-enabled`, applied by `alt_speed`).
 
 use hyper::{Response, StatusCode};
 use serde_json::{Map, Value};
@@ -13,7 +12,7 @@ use crate::Daemon;
 use crate::web::Body;
 
 /// The stored setting qBittorrent's speed limits mode reads and writes.
-const ALT_SPEED: &str = "alt_speed_enabled";
+const ALT_SPEED: &str = crate::alt_speed::ENABLED;
 
 /// `torrents/uploadLimit` / `downloadLimit`: each named torrent's own
 /// limit in bytes per second, -1 for none (as `torrents/info` shows it).
@@ -79,11 +78,7 @@ pub(super) fn speed_limits_mode(d: &Daemon) -> Response<Body> {
 }
 
 fn alt_speed(d: &Daemon) -> bool {
-    d.daemon_record()
-        .stored
-        .get(ALT_SPEED)
-        .and_then(Value::as_bool)
-        .unwrap_or(false)
+    d.alt_speed().enabled
 }
 
 /// `transfer/toggleSpeedLimitsMode` and `setSpeedLimitsMode` (`mode` 0 or
@@ -98,7 +93,10 @@ pub(super) fn set_speed_limits_mode(d: &Daemon, mode: Option<&str>) -> Response<
     match d.update_daemon(|r| {
         r.stored.insert(ALT_SPEED.into(), on.into());
     }) {
-        Ok(()) => ok(),
+        Ok(()) => {
+            d.apply_rate_limits();
+            ok()
+        }
         Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
     }
 }

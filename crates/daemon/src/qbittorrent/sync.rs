@@ -129,7 +129,7 @@ fn server_state(d: &Daemon, record: &crate::store::DaemonRecord) -> Value {
         "dht_nodes": d.dht_nodes(),
         "connection_status": "connected",
         "queueing": d.queue_limits() != (0, 0),
-        "use_alt_speed_limits": false,
+        "use_alt_speed_limits": d.alt_speed().enabled,
         "free_space_on_disk": crate::transmission::free_bytes(&d.default_download_dir()).unwrap_or(0),
         "total_peer_connections": views
             .iter()

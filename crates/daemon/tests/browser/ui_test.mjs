@@ -118,6 +118,23 @@ try {
   await page.locator("#trackers tbody tr td", { hasText: "http://" }).first().waitFor({ timeout: 5000 });
   await page.click("#reannounce");
   await page.locator("#message", { hasText: "announcing" }).waitFor({ timeout: 5000 });
+  step("trackers tab: add, edit and remove a tracker");
+  const trackerList = async () => (await api("GET", "/torrents/" + hash)).trackers.flat();
+  const trackerRow = (u) => page.locator("#trackers tbody tr", { has: page.locator("td", { hasText: u }) });
+  await page.fill("#tracker-add-url", "udp://127.0.0.1:9/announce");
+  await page.click("#tracker-add");
+  await until("tracker added", async () => (await trackerList()).includes("udp://127.0.0.1:9/announce"), 5000);
+  await trackerRow("udp://127.0.0.1:9/announce").waitFor({ timeout: 5000 });
+  await trackerRow("udp://127.0.0.1:9/announce").locator("button.tracker-edit").click();
+  await page.fill("#trackers input.tracker-url", "udp://127.0.0.1:10/announce");
+  await page.locator("#trackers button.tracker-save").click();
+  await until("tracker edited", async () => {
+    const list = await trackerList();
+    return list.includes("udp://127.0.0.1:10/announce") && !list.includes("udp://127.0.0.1:9/announce");
+  }, 5000);
+  await trackerRow("udp://127.0.0.1:10/announce").locator("button.tracker-remove").click();
+  await until("tracker removed", async () => !(await trackerList()).some((u) => u.startsWith("udp://127.0.0.1:")), 5000);
+  await page.locator("#trackers tbody tr td", { hasText: "udp://127.0.0.1:10/" }).waitFor({ state: "detached", timeout: 5000 });
   await page.click("#tab-pieces");
   await page.locator("#pieces-info", { hasText: "of" }).waitFor({ timeout: 5000 });
   await page.click("#tab-general");
