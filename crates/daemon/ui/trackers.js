@@ -75,12 +75,12 @@ function editor(url) {
   return td;
 }
 
-/** Draws the trackers of the details `d`. */
-export function draw(d) {
+/** Draws the trackers of the details `d` (`force`: even while editing). */
+export function draw(d, force = false) {
   if (current !== d.info_hash) editing = null;
   current = d.info_hash;
   // Not under the user's typing.
-  if (editing && $("trackers").contains(document.activeElement)) return;
+  if (!force && editing && $("trackers").contains(document.activeElement)) return;
   $("trackers-none").hidden = d.tracker_stats.length > 0;
   $("trackers").querySelector("tbody").replaceChildren(...d.tracker_stats.map((t) => {
     const tr = document.createElement("tr");
@@ -92,7 +92,7 @@ export function draw(d) {
     const actions = document.createElement("td");
     actions.className = "actions";
     actions.append(
-      button("Edit", "Edit tracker " + t.url, () => { editing = t.url; draw(d); }, "tracker-edit"),
+      button("Edit", "Edit tracker " + t.url, () => { editing = t.url; draw(d, true); }, "tracker-edit"),
       button("✕", "Remove tracker " + t.url, () => edit({ remove: [t.url] }, "tracker removed"), "danger tracker-remove"),
     );
     const url = editing === t.url ? editor(t.url) : cell(t.url, "name");
