@@ -20,6 +20,17 @@ impl Session {
         magnet: &Magnet,
         extra_peers: &[SocketAddr],
     ) -> Result<FetchedMetadata, SessionError> {
+        self.fetch_metadata_watched(magnet, extra_peers, None).await
+    }
+
+    /// [`Session::fetch_metadata`], telling `progress` how it goes: peers
+    /// heard of and being asked, pieces of the dictionary received.
+    pub async fn fetch_metadata_watched(
+        &self,
+        magnet: &Magnet,
+        extra_peers: &[SocketAddr],
+        progress: Option<tokio::sync::watch::Sender<crate::MetadataProgress>>,
+    ) -> Result<FetchedMetadata, SessionError> {
         let wire_id = magnet
             .info_hashes
             .wire_id()
@@ -87,6 +98,7 @@ impl Session {
             listen_port: self.local_addr().port(),
             encryption: self.inner.encryption(),
             dialer: self.inner.dialer(),
+            progress: progress.map(std::sync::Arc::new),
         };
         let (info, peers) = crate::metadata::fetch(wanted, candidates)
             .await

@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use shoal_engine::conn::METADATA_ONLY;
@@ -15,7 +16,7 @@ use shoal_engine::{FetchError, MetadataFetch, PeerHandshake, Refused};
 use shoal_metainfo::InfoHashes;
 use shoal_wire::Handshake;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
 use shoal_mse::Attempt;
@@ -47,6 +48,24 @@ pub(crate) enum PeerError {
     Fetch(#[from] FetchError),
 }
 
+/// How a metadata fetch goes, for a display
+/// ([`crate::Session::fetch_metadata_watched`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MetadataProgress {
+    /// Peers heard of so far (from the link, trackers, the DHT).
+    pub peers_known: usize,
+    /// Peers being asked now (connecting or exchanging).
+    pub peers_asked: usize,
+    /// Most pieces of the dictionary any one peer has sent (each peer
+    /// sends a whole copy of its own).
+    pub pieces: u32,
+    /// Pieces in the dictionary, once a peer has told its size (0 before).
+    pub pieces_total: u32,
+}
+
+/// Where a fetch reports its progress (shared by its peer tasks).
+pub(crate) type ProgressTx = Option<Arc<watch::Sender<MetadataProgress>>>;
+
 /// What we are looking for and how we introduce ourselves.
 #[derive(Clone)]
 pub(crate) struct Wanted {
@@ -62,6 +81,8 @@ pub(crate) struct Wanted {
     pub encryption: shoal_mse::Policy,
     /// The transports to connect over.
     pub dialer: crate::dialer::Dialer,
+    /// Where progress goes, if anyone watches.
+    pub progress: ProgressTx,
 }
 
 /// Tries candidate peers until one hands over metadata matching the
@@ -76,6 +97,14 @@ pub(crate) async fn fetch(
     let mut running = JoinSet::new();
     let mut open = true;
     loop {
+        if let Some(tx) = &wanted.progress {
+            let (known, asked) = (tried.len(), running.len());
+            tx.send_if_modified(|p| {
+                let changed = (p.peers_known, p.peers_asked) != (known, asked);
+                (p.peers_known, p.peers_asked) = (known, asked);
+                changed
+            });
+        }
         tokio::select! {
             next = candidates.recv(), if open && running.len() < PARALLEL => match next {
                 Some(addr) if tried.get(&addr).is_none_or(|at| at.elapsed() >= RETRY_AFTER) => {
@@ -189,6 +218,18 @@ async fn from_peer_once(
     let mut out = Vec::new();
     loop {
         let (used, done) = core.handle_bytes(&buf)?;
+        if let (Some(tx), Some((got, total))) = (&wanted.progress, core.progress()) {
+            tx.send_if_modified(|p| {
+                let more = got > p.pieces || total != p.pieces_total;
+                if more {
+                    // A peer with another size lies or has another copy:
+                    // the largest count shown is the most any peer sent.
+                    p.pieces = p.pieces.max(got);
+                    p.pieces_total = total;
+                }
+                more
+            });
+        }
         if let Some(info) = done {
             return Ok(info);
         }
