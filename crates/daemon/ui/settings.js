@@ -34,8 +34,10 @@ function fill(s) {
   $("set-tcp").checked = s.tcp_enabled;
   $("set-portmap").checked = s.port_mapping_enabled;
   const running = s.port_mapping !== null;
+  // A change applies from the next start; a loopback address is never mapped.
   $("portmap-state").textContent = running === s.port_mapping_enabled ? ""
-    : "port mapping " + (running ? "runs" : "is off") + " until the daemon restarts";
+    : running ? "port mapping runs until the daemon restarts"
+      : "port mapping does not run now (it starts with the daemon, unless it listens on a loopback address)";
   shown = read();
 }
 

@@ -362,6 +362,7 @@ try {
   await page.locator("#category-list li[data-name=junk] button.category-remove").click();
   await page.locator("#category-list li[data-name=junk]").waitFor({ state: "detached", timeout: 5000 });
   if (JSON.stringify(Object.keys(await api("GET", "/categories"))) !== '["films"]') throw new Error("categories: " + JSON.stringify(await api("GET", "/categories")));
+  await page.screenshot({ path: join(shots, "daemon-ui-settings.png") });
   await page.click("#settings-cancel");
   await page.locator("#settings").waitFor({ state: "hidden" });
 
