@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::view::FilePage;
-use crate::web::{Body, Ctx, SMALL_BODY, daemon_error, error, json, read_body, response};
+use crate::web::{Body, Ctx, SMALL_BODY, daemon_error, error, json, parse, response};
 use crate::{AddOutcome, AddRequest, AddSource, TorrentChanges};
 
 /// The OpenAPI description served at `/api/v1/openapi.yaml`.
@@ -283,22 +283,6 @@ async fn add(ctx: &Ctx, req: Request<Incoming>) -> Response<Body> {
         ),
         Err(e) => daemon_error(&e),
     }
-}
-
-/// Reads and decodes a JSON body, or answers with a clear error.
-pub(crate) async fn parse<T: serde::de::DeserializeOwned>(
-    req: Request<Incoming>,
-    limit: usize,
-    deadline: std::time::Duration,
-) -> Result<T, Response<Body>> {
-    let bytes = read_body(req, limit, deadline).await?;
-    serde_json::from_slice(&bytes).map_err(|e| {
-        error(
-            StatusCode::BAD_REQUEST,
-            "bad_json",
-            &format!("invalid request body: {e}"),
-        )
-    })
 }
 
 /// Files listed by `GET /torrents/{key}` unless `files_limit` says otherwise.

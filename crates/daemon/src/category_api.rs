@@ -43,7 +43,7 @@ pub(crate) async fn change(ctx: &Ctx, req: Request<Incoming>, method: Method) ->
     let result = match method {
         Method::POST | Method::PATCH => {
             let body: CategoryBody =
-                match crate::api::parse(req, SMALL_BODY, ctx.body_timeout).await {
+                match crate::web::parse(req, SMALL_BODY, ctx.body_timeout).await {
                     Ok(b) => b,
                     Err(resp) => return resp,
                 };
@@ -56,7 +56,7 @@ pub(crate) async fn change(ctx: &Ctx, req: Request<Incoming>, method: Method) ->
                 .map(drop)
         }
         Method::DELETE => {
-            let body: RemoveBody = match crate::api::parse(req, SMALL_BODY, ctx.body_timeout).await
+            let body: RemoveBody = match crate::web::parse(req, SMALL_BODY, ctx.body_timeout).await
             {
                 Ok(b) => b,
                 Err(resp) => return resp,
