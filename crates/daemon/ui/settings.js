@@ -12,7 +12,17 @@ const KIB = 1024;
 /** The settings as the form showed them, to send only what changed. */
 let shown = {};
 
+/** Shows whether the alternative limits are on (the header's switch). */
+function showAlt(s) {
+  const b = $("alt-speed");
+  b.setAttribute("aria-pressed", String(s.alt_speed_enabled));
+  const limit = (v) => (v ? Math.round(v / KIB) + " KiB/s" : "none");
+  b.title = "alternative speed limits " + (s.alt_speed_enabled ? "on" : "off") + " (↓ " + limit(s.alt_speed_down) + ", ↑ " + limit(s.alt_speed_up) + ")"
+    + (s.alt_speed_time_enabled ? "; on a schedule" : "");
+}
+
 function fill(s) {
+  showAlt(s);
   $("set-down").value = s.max_download ? Math.round(s.max_download / KIB) : 0;
   $("set-up").value = s.max_upload ? Math.round(s.max_upload / KIB) : 0;
   $("set-queue-down").value = s.max_active_downloads;
@@ -86,6 +96,17 @@ export function setup(notify) {
     } catch (e) { notify(e.message, true); }
   });
   $("settings-cancel").addEventListener("click", () => dialog.close());
+  $("alt-speed").addEventListener("click", async () => {
+    try {
+      const on = $("alt-speed").getAttribute("aria-pressed") !== "true";
+      showAlt(await api.send("PATCH", "/session", { alt_speed_enabled: on }));
+      notify("alternative speed limits " + (on ? "on" : "off"));
+    } catch (e) { notify(e.message, true); }
+  });
+  // The schedule may switch them meanwhile.
+  const follow = () => api.get("/session").then(showAlt, () => {});
+  follow();
+  setInterval(follow, 15000);
   categories.setup(notify);
   $("settings-form").addEventListener("submit", async (e) => {
     e.preventDefault();

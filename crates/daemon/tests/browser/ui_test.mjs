@@ -341,6 +341,15 @@ try {
   s = await api("GET", "/session");
   if (s.alt_speed_enabled || s.limits_in_force.down !== null || !s.utp_enabled || s.port_mapping_enabled !== mapping) throw new Error("switches not reset: " + JSON.stringify(s));
 
+  step("the header's alternative speed switch");
+  if ((await page.getAttribute("#alt-speed", "aria-pressed")) !== "false") throw new Error("alternative limits shown on");
+  await page.click("#alt-speed");
+  await page.locator("#alt-speed[aria-pressed=true]").waitFor({ timeout: 5000 });
+  if (!(await api("GET", "/session")).alt_speed_enabled) throw new Error("alternative limits not switched on");
+  await page.click("#alt-speed");
+  await page.locator("#alt-speed[aria-pressed=false]").waitFor({ timeout: 5000 });
+  if ((await api("GET", "/session")).limits_in_force.down !== null) throw new Error("alternative limits not switched off");
+
   step("settings: categories");
   await page.click("#open-settings");
   await page.locator("#settings").waitFor({ state: "visible" });
