@@ -252,6 +252,34 @@ fn alternative_speed_limits_replace_the_normal_ones_while_on() {
         json!({ "method": "session-set", "arguments": { "alt-speed-enabled": true, "alt-speed-down": 7 } }),
     );
     assert_eq!(in_force(s.addr), json!({ "up": 20_000, "down": 7_000 }));
+    // qBittorrent's preferences name the same settings.
+    let prefs = r#"json={"alt_up_limit":5000,"scheduler_days":3,"schedule_from_hour":7,"schedule_from_min":5}"#;
+    let head = [("Content-Type", "application/x-www-form-urlencoded")];
+    let (status, _, body) = request(
+        s.addr,
+        "POST",
+        "/api/v2/app/setPreferences",
+        &head,
+        prefs.as_bytes(),
+    );
+    assert_eq!(status, 200, "{body}");
+    let v = get_json(s.addr, "/api/v1/session");
+    assert_eq!(
+        (
+            &v["alt_speed_up"],
+            &v["alt_speed_time_day"],
+            &v["alt_speed_time_begin"]
+        ),
+        (&json!(5000), &json!(2), &json!(425)),
+        "{v}"
+    );
+    assert_eq!(v["limits_in_force"], json!({ "up": 5_000, "down": 7_000 }));
+    let q = get_json(s.addr, "/api/v2/app/preferences");
+    assert_eq!(
+        (&q["alt_dl_limit"], &q["scheduler_days"]),
+        (&json!(7000), &json!(3)),
+        "{q}"
+    );
     // Checked before anything is applied.
     for body in [
         json!({ "alt_speed_time_begin": 1440, "alt_speed_enabled": false }),
