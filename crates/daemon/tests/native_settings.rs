@@ -274,6 +274,12 @@ fn alternative_speed_limits_replace_the_normal_ones_while_on() {
         "{v}"
     );
     assert_eq!(v["limits_in_force"], json!({ "up": 5_000, "down": 7_000 }));
+    let info = get_json(s.addr, "/api/v2/transfer/info");
+    assert_eq!(
+        (&info["dl_rate_limit"], &info["up_rate_limit"]),
+        (&json!(7000), &json!(5000)),
+        "{info}"
+    );
     let q = get_json(s.addr, "/api/v2/app/preferences");
     assert_eq!(
         (&q["alt_dl_limit"], &q["scheduler_days"]),

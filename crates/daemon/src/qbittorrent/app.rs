@@ -175,7 +175,8 @@ fn set_preferences(d: &Daemon, p: &Map<String, Value>) -> Result<(), String> {
 /// `transfer/info`.
 pub(super) fn transfer_info(d: &Daemon) -> Response<Body> {
     let views = d.views();
-    let (up, down) = d.rate_limits();
+    // The limits in force, the alternative ones while on (as qBittorrent).
+    let (up, down) = d.session().rate_limits();
     crate::web::json(
         StatusCode::OK,
         &json!({
