@@ -5,7 +5,9 @@
 //! RPC (`/transmission/rpc`), the qBittorrent WebAPI v2 (`/api/v2`) and
 //! Prometheus metrics (`/metrics`).
 
+mod alt_speed;
 mod api;
+mod category_api;
 mod config;
 mod content;
 mod error;
@@ -26,6 +28,7 @@ mod store;
 mod stream;
 mod subscription;
 mod sync_log;
+mod tracker_api;
 mod transmission;
 mod ui;
 mod view;

@@ -243,6 +243,10 @@ pub struct DaemonRecord {
     /// TCP switched on or off through the API (overrides the config file).
     #[serde(default)]
     pub tcp_enabled: Option<bool>,
+    /// Port mapping (UPnP, NAT-PMP/PCP) switched on or off through the API
+    /// (overrides the config file from the next start).
+    #[serde(default)]
+    pub port_mapping: Option<bool>,
     /// Transmission session settings shoal keeps and reports but does not
     /// act on (see the README).
     #[serde(default)]

@@ -50,6 +50,7 @@ pub use dialer::Transports;
 pub use error::SessionError;
 pub use http::{HttpFetched, MAX_REDIRECTS, http_get, http_get_authorized, http_get_following};
 pub use magnet::FetchedMetadata;
+pub use metadata::MetadataProgress;
 pub use peer_stream::Transport;
 pub use peer_summary::{PeerSummary, client_name};
 pub use peers::PeerSource;

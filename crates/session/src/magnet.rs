@@ -25,6 +25,17 @@ impl Session {
         magnet: &Magnet,
         extra_peers: &[SocketAddr],
     ) -> Result<FetchedMetadata, SessionError> {
+        self.fetch_metadata_watched(magnet, extra_peers, None).await
+    }
+
+    /// [`Session::fetch_metadata`], telling `progress` how it goes: peers
+    /// heard of and being asked, pieces of the dictionary received.
+    pub async fn fetch_metadata_watched(
+        &self,
+        magnet: &Magnet,
+        extra_peers: &[SocketAddr],
+        progress: Option<tokio::sync::watch::Sender<crate::MetadataProgress>>,
+    ) -> Result<FetchedMetadata, SessionError> {
         let wire_id = magnet
             .info_hashes
             .wire_id()
@@ -55,6 +66,7 @@ impl Session {
             encryption: self.inner.encryption(),
             dialer: self.inner.dialer(),
             job: Job::Metadata,
+            progress: progress.map(Arc::new),
         };
         // A small file (the size is checked first): reading it inline is fine.
         if let Some(info) = read_small(&kept, u64::from(shoal_wire::MAX_METADATA_SIZE)) {
@@ -107,6 +119,7 @@ impl Session {
             encryption: self.inner.encryption(),
             dialer: self.inner.dialer(),
             job: Job::Metadata,
+            progress: None,
         };
         let trackers = torrent.trackers.clone();
         self.with_piece_layers(torrent, &trackers, peers.to_vec(), wanted)

@@ -10,9 +10,8 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
-
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use shoal_engine::conn::METADATA_ONLY;
 use shoal_engine::{FetchError, LayerError, LayerFetch, MetadataFetch, PeerHandshake, Refused};
@@ -20,7 +19,7 @@ use shoal_metainfo::merkle::Node;
 use shoal_metainfo::{InfoHashes, MissingLayer};
 use shoal_wire::{Handshake, Reserved};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
 use shoal_mse::Attempt;
@@ -121,6 +120,15 @@ impl Core {
         })
     }
 
+    /// Pieces of the dictionary received and in all, once known (a layer
+    /// fetch reports none).
+    fn progress(&self) -> Option<(u32, u32)> {
+        match self {
+            Core::Metadata(c) => c.progress(),
+            Core::Layers(_) => None,
+        }
+    }
+
     fn poll_transmit(&mut self, out: &mut Vec<u8>) {
         match self {
             Core::Metadata(c) => c.poll_transmit(out),
@@ -144,6 +152,24 @@ impl Core {
     }
 }
 
+/// How a metadata fetch goes, for a display
+/// ([`crate::Session::fetch_metadata_watched`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MetadataProgress {
+    /// Peers heard of so far (from the link, trackers, the DHT).
+    pub peers_known: usize,
+    /// Peers being asked now (connecting or exchanging).
+    pub peers_asked: usize,
+    /// Most pieces of the dictionary any one peer has sent (each peer
+    /// sends a whole copy of its own).
+    pub pieces: u32,
+    /// Pieces in the dictionary, once a peer has told its size (0 before).
+    pub pieces_total: u32,
+}
+
+/// Where a fetch reports its progress (shared by its peer tasks).
+pub(crate) type ProgressTx = Option<Arc<watch::Sender<MetadataProgress>>>;
+
 /// What we are looking for and how we introduce ourselves.
 #[derive(Clone)]
 pub(crate) struct Wanted {
@@ -161,6 +187,8 @@ pub(crate) struct Wanted {
     pub dialer: crate::dialer::Dialer,
     /// What to ask for.
     pub job: Job,
+    /// Where progress goes, if anyone watches.
+    pub progress: ProgressTx,
 }
 
 /// Tries candidate peers until one does the job: hands over metadata
@@ -176,6 +204,14 @@ pub(crate) async fn fetch(
     let mut running = JoinSet::new();
     let mut open = true;
     loop {
+        if let Some(tx) = &wanted.progress {
+            let (known, asked) = (tried.len(), running.len());
+            tx.send_if_modified(|p| {
+                let changed = (p.peers_known, p.peers_asked) != (known, asked);
+                (p.peers_known, p.peers_asked) = (known, asked);
+                changed
+            });
+        }
         tokio::select! {
             next = candidates.recv(), if open && running.len() < PARALLEL => match next {
                 Some(addr) if tried.get(&addr).is_none_or(|at| at.elapsed() >= RETRY_AFTER) => {
@@ -307,6 +343,18 @@ async fn from_peer_once(
     let mut out = Vec::new();
     loop {
         let (used, done) = core.handle_bytes(&buf)?;
+        if let (Some(tx), Some((got, total))) = (&wanted.progress, core.progress()) {
+            tx.send_if_modified(|p| {
+                let more = got > p.pieces || total != p.pieces_total;
+                if more {
+                    // A peer with another size lies or has another copy:
+                    // the largest count shown is the most any peer sent.
+                    p.pieces = p.pieces.max(got);
+                    p.pieces_total = total;
+                }
+                more
+            });
+        }
         if let Some(got) = done {
             return Ok(got);
         }

@@ -7,7 +7,9 @@ use hyper::{Response, StatusCode};
 
 use super::form::Form;
 use super::reply::{ok, text};
-use crate::manager::check_tracker_text;
+use crate::manager::{
+    add_trackers as add_to, check_tracker_text, remove_trackers as remove_from, replace_tracker,
+};
 use crate::web::Body;
 use crate::{Daemon, DaemonError};
 
@@ -74,11 +76,7 @@ fn add_trackers(d: &Daemon, id: u32, form: &Form) -> Response<Body> {
         Err(e) => return failed(&e),
     };
     let result = d.edit_trackers(id, |mut tiers| {
-        for url in urls {
-            if !tiers.iter().flatten().any(|u| *u == url) {
-                tiers.push(vec![url]);
-            }
-        }
+        add_to(&mut tiers, urls);
         Ok(tiers)
     });
     result.map_or_else(|e| failed(&e), |()| ok())
@@ -102,7 +100,10 @@ fn edit_tracker(d: &Daemon, id: u32, form: &Form) -> Response<Body> {
         Some(_) => return text(StatusCode::BAD_REQUEST, "tier is invalid"),
     };
     let orig = orig.trim();
-    let result = d.edit_trackers(id, |tiers| replace_tracker(tiers, orig, new, tier));
+    let result = d.edit_trackers(id, |mut tiers| {
+        replace_tracker(&mut tiers, orig, new, tier)?;
+        Ok(tiers)
+    });
     match result {
         Ok(()) => ok(),
         Err(DaemonError::Duplicate(m)) => text(StatusCode::CONFLICT, &m),
@@ -114,43 +115,6 @@ fn edit_tracker(d: &Daemon, id: u32, form: &Form) -> Response<Body> {
 /// The highest tier `editTrackers` may move a tracker to.
 const MAX_TIER: usize = 255;
 
-/// `tiers` with `orig` replaced by `new`, in tier `tier` if given (tiers
-/// left empty are dropped, missing ones up to `tier` are not invented: the
-/// tracker goes to the last tier when `tier` is past it).
-fn replace_tracker(
-    mut tiers: Vec<Vec<String>>,
-    orig: &str,
-    new: String,
-    tier: Option<usize>,
-) -> Result<Vec<Vec<String>>, DaemonError> {
-    if orig != new && tiers.iter().flatten().any(|u| *u == new) {
-        return Err(DaemonError::Duplicate(
-            "New tracker URL already exists".into(),
-        ));
-    }
-    let Some(at) = tiers
-        .iter()
-        .position(|t| t.iter().any(|u| u.as_str() == orig))
-    else {
-        return Err(DaemonError::NotFound("Tracker not found".into()));
-    };
-    let Some(target) = tier else {
-        for slot in tiers.iter_mut().flatten().filter(|u| u.as_str() == orig) {
-            slot.clone_from(&new);
-        }
-        return Ok(tiers);
-    };
-    if let Some(t) = tiers.get_mut(at) {
-        t.retain(|u| u.as_str() != orig);
-    }
-    match tiers.get_mut(target) {
-        Some(t) => t.push(new),
-        None => tiers.push(vec![new]),
-    }
-    tiers.retain(|t| !t.is_empty());
-    Ok(tiers)
-}
-
 /// Removes the trackers `urls` lists (`|`-separated); unknown ones are
 /// ignored.
 fn remove_trackers(d: &Daemon, id: u32, form: &Form) -> Response<Body> {
@@ -161,43 +125,8 @@ fn remove_trackers(d: &Daemon, id: u32, form: &Form) -> Response<Body> {
         .map(str::trim)
         .collect();
     let result = d.edit_trackers(id, |mut tiers| {
-        for tier in &mut tiers {
-            tier.retain(|u| !gone.contains(&u.as_str()));
-        }
-        tiers.retain(|t| !t.is_empty());
+        remove_from(&mut tiers, &gone);
         Ok(tiers)
     });
     result.map_or_else(|e| failed(&e), |()| ok())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn tiers(t: &[&[&str]]) -> Vec<Vec<String>> {
-        t.iter()
-            .map(|tier| tier.iter().map(|u| (*u).to_string()).collect())
-            .collect()
-    }
-
-    #[test]
-    fn a_tracker_is_replaced_in_its_tier_or_moved_to_another() {
-        let start = tiers(&[&["a", "b"], &["c"]]);
-        let same_tier = replace_tracker(start.clone(), "b", "x".into(), None);
-        assert_eq!(same_tier.ok(), Some(tiers(&[&["a", "x"], &["c"]])));
-        let moved = replace_tracker(start.clone(), "b", "x".into(), Some(1));
-        assert_eq!(moved.ok(), Some(tiers(&[&["a"], &["c", "x"]])));
-        let emptied = replace_tracker(start.clone(), "c", "c".into(), Some(0));
-        assert_eq!(emptied.ok(), Some(tiers(&[&["a", "b", "c"]])));
-        let past_the_end = replace_tracker(start.clone(), "a", "a".into(), Some(9));
-        assert_eq!(past_the_end.ok(), Some(tiers(&[&["b"], &["c"], &["a"]])));
-        assert!(matches!(
-            replace_tracker(start.clone(), "a", "c".into(), None),
-            Err(DaemonError::Duplicate(_))
-        ));
-        assert!(matches!(
-            replace_tracker(start, "zz", "y".into(), None),
-            Err(DaemonError::NotFound(_))
-        ));
-    }
 }
