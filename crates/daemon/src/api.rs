@@ -105,7 +105,11 @@ pub(crate) async fn handle(ctx: &Ctx, req: Request<Incoming>, rest: &str) -> Res
             Ok(body) => crate::session_api::change(ctx, body),
             Err(resp) => resp,
         },
-        (Method::GET, ["torrents"]) => json(StatusCode::OK, &d.views()),
+        (Method::GET, ["torrents"]) => {
+            let table = d.table();
+            let views: Vec<&crate::TorrentView> = table.rows.iter().map(|r| &r.view).collect();
+            json(StatusCode::OK, &views)
+        }
         (Method::POST, ["torrents"]) => add(ctx, req).await,
         (Method::GET, ["events"]) => crate::sse::stream(d.clone()),
         (method, ["torrents", key, tail @ ..]) => {

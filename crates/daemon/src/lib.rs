@@ -25,6 +25,7 @@ mod sse;
 mod store;
 mod stream;
 mod sync_log;
+mod table;
 mod transmission;
 mod ui;
 mod view;

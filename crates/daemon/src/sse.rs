@@ -1,6 +1,10 @@
-//! Live updates as server-sent events: a `torrents` event with every
-//! torrent's summary whenever something changes (at most every 500 ms)
-//! and at least once a second while rates move.
+//! Live updates as server-sent events: on connect a `torrents` event with
+//! every torrent's summary; then, whenever something changes (at most every
+//! 500 ms; rates are sampled once a second), a `delta` event with the
+//! summaries of the torrents that changed and the ids of those removed, so
+//! an update costs what changed, not the whole list. Summaries in a delta
+//! are whole (a client replaces its copy); the running-time clocks alone do
+//! not make a torrent changed.
 
 use std::convert::Infallible;
 use std::pin::Pin;
@@ -19,8 +23,8 @@ use crate::web::Body;
 
 /// Shortest gap between two events.
 const MIN_GAP: Duration = Duration::from_millis(500);
-/// Longest gap (rates and ETAs change without events).
-const MAX_GAP: Duration = Duration::from_secs(1);
+/// A comment line this often keeps idle connections (and proxies) alive.
+const KEEP_ALIVE: Duration = Duration::from_secs(30);
 
 /// A body fed by a task through a small channel; the task ends when the
 /// client goes away (the send fails).
@@ -40,26 +44,62 @@ impl hyper::body::Body for ChannelBody {
     }
 }
 
+/// What a `delta` event carries.
+#[derive(serde::Serialize)]
+struct Delta<'a> {
+    /// Summaries of the torrents that changed or were added.
+    changed: Vec<&'a crate::TorrentView>,
+    /// Ids of the torrents removed.
+    removed: Vec<u32>,
+}
+
 /// The `/api/v1/events` response.
 pub(crate) fn stream(daemon: Daemon) -> Response<Body> {
     let (tx, rx) = mpsc::channel::<Bytes>(4);
     tokio::spawn(async move {
         let mut changed = daemon.subscribe();
+        let mut shown = daemon.table();
+        let views: Vec<&crate::TorrentView> = shown.rows.iter().map(|r| &r.view).collect();
+        let Ok(json) = serde_json::to_string(&views) else {
+            return;
+        };
+        if tx.send(event("torrents", &json)).await.is_err() {
+            return;
+        }
         loop {
-            let views = daemon.views();
-            let Ok(json) = serde_json::to_string(&views) else {
-                return;
-            };
-            let event = format!("event: torrents\ndata: {json}\n\n");
-            if tx.send(Bytes::from(event)).await.is_err() {
-                return;
-            }
             tokio::time::sleep(MIN_GAP).await;
             tokio::select! {
                 _ = changed.changed() => {}
-                () = tokio::time::sleep(MAX_GAP - MIN_GAP) => {}
+                () = tokio::time::sleep(KEEP_ALIVE) => {
+                    if tx.send(Bytes::from_static(b": keep-alive\n\n")).await.is_err() {
+                        return;
+                    }
+                    continue;
+                }
                 () = tx.closed() => return,
             }
+            let table = daemon.table();
+            if table.generation == shown.generation {
+                continue;
+            }
+            let delta = Delta {
+                changed: table
+                    .changed_since(shown.generation)
+                    .map(|r| &r.view)
+                    .collect(),
+                removed: table.removed_since(&shown),
+            };
+            if delta.changed.is_empty() && delta.removed.is_empty() {
+                shown = table;
+                continue;
+            }
+            let Ok(json) = serde_json::to_string(&delta) else {
+                return;
+            };
+            if tx.send(event("delta", &json)).await.is_err() {
+                return;
+            }
+            shown = table;
         }
     });
     let mut resp = Response::new(ChannelBody { rx }.boxed());
@@ -72,4 +112,9 @@ pub(crate) fn stream(daemon: Daemon) -> Response<Body> {
     h.insert("cache-control", HeaderValue::from_static("no-store"));
     h.insert("x-accel-buffering", HeaderValue::from_static("no"));
     resp
+}
+
+/// One event of the stream.
+fn event(name: &str, data: &str) -> Bytes {
+    Bytes::from(format!("event: {name}\ndata: {data}\n\n"))
 }

@@ -1,0 +1,254 @@
+//! The torrent table the read APIs answer from: every torrent's snapshot
+//! and view, built at most once per change of the manager (the sampler
+//! bumps it once a second) and shared by every request until the next, so
+//! a list of 10,000 torrents costs a copy of each once, not once per call.
+//! Each row remembers the generation and time of its last change (running
+//! clocks aside), which is what incremental readers ask for: Transmission's
+//! `recently-active`, qBittorrent's `sync/maindata` and the SSE stream.
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use crate::manager::Daemon;
+use crate::snapshot::{TorrentSnapshot, now_unix};
+use crate::view::TorrentView;
+
+/// One torrent in a table.
+pub(crate) struct Row {
+    /// Its state.
+    pub snap: Arc<TorrentSnapshot>,
+    /// Its view.
+    pub view: TorrentView,
+    /// The table generation in which it last changed.
+    pub changed: u64,
+    /// When it last changed (Unix seconds).
+    pub changed_at: u64,
+}
+
+/// Every torrent at one moment, in id order.
+pub(crate) struct Table {
+    /// The manager's change counter when it was built.
+    version: u64,
+    /// Its generation: 1 for the first table, one more for each rebuild.
+    pub generation: u64,
+    /// The rows, by ascending id.
+    pub rows: Vec<Arc<Row>>,
+}
+
+/// The latest table (kept by the manager's shared state).
+#[derive(Default)]
+pub(crate) struct Tables {
+    current: Mutex<Option<Arc<Table>>>,
+}
+
+impl Table {
+    /// The row of torrent `id`.
+    pub fn get(&self, id: u32) -> Option<&Arc<Row>> {
+        let at = self.rows.binary_search_by_key(&id, |r| r.view.id).ok()?;
+        self.rows.get(at)
+    }
+
+    /// Rows that changed after generation `since`.
+    pub fn changed_since(&self, since: u64) -> impl Iterator<Item = &Arc<Row>> {
+        self.rows.iter().filter(move |r| r.changed > since)
+    }
+
+    /// Rows that changed at or after `since` (Unix seconds).
+    pub fn active_since(&self, since: u64) -> impl Iterator<Item = &Arc<Row>> {
+        self.rows.iter().filter(move |r| r.changed_at >= since)
+    }
+
+    /// Ids in `older` that this table no longer has (both are in id order,
+    /// so one walk over the two).
+    pub fn removed_since(&self, older: &Table) -> Vec<u32> {
+        let mut now = self.rows.iter().map(|r| r.view.id).peekable();
+        let mut gone = Vec::new();
+        for id in older.rows.iter().map(|r| r.view.id) {
+            while now.next_if(|n| *n < id).is_some() {}
+            if now.peek() != Some(&id) {
+                gone.push(id);
+            }
+        }
+        gone
+    }
+}
+
+impl Daemon {
+    /// Torrents whose state, rates or progress changed in the last
+    /// [`crate::manager::RECENT`] seconds (Transmission's `recently-active`).
+    pub(crate) fn recently_active(&self) -> Vec<u32> {
+        let since = now_unix().saturating_sub(crate::manager::RECENT);
+        let table = self.table();
+        table.active_since(since).map(|r| r.view.id).collect()
+    }
+
+    /// The table as of now: the last one if nothing changed since it was
+    /// built, else a new one (one rebuild shared by concurrent readers).
+    pub(crate) fn table(&self) -> Arc<Table> {
+        let version = *self.shared.changed.borrow();
+        let mut current = self
+            .shared
+            .tables
+            .current
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(table) = current.as_ref().filter(|t| t.version == version) {
+            return Arc::clone(table);
+        }
+        let table = Arc::new(build(current.as_deref(), version, self.snapshots()));
+        *current = Some(Arc::clone(&table));
+        table
+    }
+}
+
+/// The table after `older` from `snaps` (in id order): rows that did not
+/// change keep their generation and time.
+fn build(older: Option<&Table>, version: u64, snaps: Vec<TorrentSnapshot>) -> Table {
+    let generation = older.map_or(1, |t| t.generation.wrapping_add(1));
+    let now = now_unix();
+    let rows = snaps
+        .into_iter()
+        .map(|snap| {
+            let view = crate::view::of(&snap);
+            let before = older.and_then(|t| t.get(view.id));
+            let (changed, changed_at) = match before {
+                Some(row) if same(&row.snap, &row.view, &snap, &view) => {
+                    (row.changed, row.changed_at)
+                }
+                Some(_) => (generation, now),
+                // A torrent new to this table: added now, or (the first
+                // table) as old as its last dated change.
+                None if older.is_some() => (generation, now),
+                None => (generation, last_dated(&view)),
+            };
+            Arc::new(Row {
+                snap: Arc::new(snap),
+                view,
+                changed,
+                changed_at,
+            })
+        })
+        .collect();
+    Table {
+        version,
+        generation,
+        rows,
+    }
+}
+
+/// The latest of a view's dates (added, started, active, edited, done).
+fn last_dated(v: &TorrentView) -> u64 {
+    [v.active_at, v.started_at, v.edited_at, v.done_at]
+        .into_iter()
+        .flatten()
+        .fold(v.added_at, u64::max)
+}
+
+/// Whether a torrent is the same in two snapshots as the APIs show it,
+/// except for the running-time clocks (they move every second for every
+/// running torrent; counted as a change, nothing would ever be idle).
+fn same(a: &TorrentSnapshot, av: &TorrentView, b: &TorrentSnapshot, bv: &TorrentView) -> bool {
+    same_view(av, bv)
+        && a.activity == b.activity
+        && a.record.stored == b.record.stored
+        && a.record.file_priorities == b.record.file_priorities
+        && a.record.trackers == b.record.trackers
+        && a.trackers == b.trackers
+        && a.scraped_at == b.scraped_at
+        && a.stats == b.stats
+        && a.seed_time_limit == b.seed_time_limit
+        && a.handle.is_some() == b.handle.is_some()
+        && match (&a.torrent, &b.torrent) {
+            (Some(x), Some(y)) => Arc::ptr_eq(x, y),
+            (None, None) => true,
+            _ => false,
+        }
+}
+
+/// [`same`] for the views: every field but the clocks (listed in full so
+/// that a new field must be placed on one side or the other).
+fn same_view(a: &TorrentView, b: &TorrentView) -> bool {
+    let TorrentView {
+        id,
+        info_hash,
+        name,
+        status,
+        paused,
+        progress,
+        total_size,
+        size_when_done,
+        left_until_done,
+        download_rate,
+        upload_rate,
+        eta,
+        peers,
+        downloaded,
+        uploaded,
+        ratio,
+        pieces_have,
+        pieces_total,
+        piece_size,
+        download_dir,
+        added_at,
+        done_at,
+        error,
+        warning,
+        sequential,
+        first_last_pieces,
+        max_upload,
+        max_download,
+        seed_ratio_limit,
+        seed_idle_limit,
+        finished,
+        has_metadata,
+        magnet,
+        hash_failures,
+        labels,
+        category,
+        queue_position,
+        seconds_downloading: _,
+        seconds_seeding: _,
+        started_at,
+        active_at,
+        edited_at,
+    } = a;
+    *id == b.id
+        && *info_hash == b.info_hash
+        && *name == b.name
+        && *status == b.status
+        && *paused == b.paused
+        && progress.to_bits() == b.progress.to_bits()
+        && *total_size == b.total_size
+        && *size_when_done == b.size_when_done
+        && *left_until_done == b.left_until_done
+        && *download_rate == b.download_rate
+        && *upload_rate == b.upload_rate
+        && *eta == b.eta
+        && *peers == b.peers
+        && *downloaded == b.downloaded
+        && *uploaded == b.uploaded
+        && ratio.to_bits() == b.ratio.to_bits()
+        && *pieces_have == b.pieces_have
+        && *pieces_total == b.pieces_total
+        && *piece_size == b.piece_size
+        && *download_dir == b.download_dir
+        && *added_at == b.added_at
+        && *done_at == b.done_at
+        && *error == b.error
+        && *warning == b.warning
+        && *sequential == b.sequential
+        && *first_last_pieces == b.first_last_pieces
+        && *max_upload == b.max_upload
+        && *max_download == b.max_download
+        && *seed_ratio_limit == b.seed_ratio_limit
+        && *seed_idle_limit == b.seed_idle_limit
+        && *finished == b.finished
+        && *has_metadata == b.has_metadata
+        && *magnet == b.magnet
+        && *hash_failures == b.hash_failures
+        && *labels == b.labels
+        && *category == b.category
+        && *queue_position == b.queue_position
+        && *started_at == b.started_at
+        && *active_at == b.active_at
+        && *edited_at == b.edited_at
+}
