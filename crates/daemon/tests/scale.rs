@@ -142,6 +142,14 @@ fn two_thousand_torrents_answer_with_what_was_asked_and_what_changed() {
     assert_eq!(ids(torrents(&v)), Vec::<u64>::new(), "{v}");
     assert_eq!(v["arguments"]["removed"], json!([]));
 
+    // qBittorrent's sync: everything once, then only what changes.
+    let maindata = |rid: u64| -> Value {
+        let path = format!("/api/v2/sync/maindata?rid={rid}");
+        serde_json::from_str(&common::request(s.addr, "GET", &path, &[], b"").2).unwrap()
+    };
+    let full = maindata(0);
+    assert_eq!(full["torrents"].as_object().unwrap().len(), 2000);
+
     // The event stream: everything once, then only what changes.
     let mut events = Events::open(s.addr);
     let (name, all) = events.next();
@@ -160,6 +168,10 @@ fn two_thousand_torrents_answer_with_what_was_asked_and_what_changed() {
     );
     assert_eq!(delta["changed"][0]["labels"], json!(["x"]));
     assert_eq!(delta["removed"], json!([]));
+    let hash = delta["changed"][0]["info_hash"].as_str().unwrap();
+    let since = maindata(full["rid"].as_u64().unwrap());
+    let sent: Vec<&String> = since["torrents"].as_object().unwrap().keys().collect();
+    assert_eq!(sent, vec![hash]);
     // The last in the queue: removing another moves those behind it up,
     // a change to each (as in Transmission).
     rpc(
