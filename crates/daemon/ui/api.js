@@ -69,7 +69,10 @@ export function follow(onTorrents, onState) {
   const es = new EventSource("/api/v1/events");
   const byId = new Map();
   let pending = false;
+  let live = false;
+  let used = 0;
   const changed = () => {
+    live = true;
     onState("live");
     // Used in a task of its own; updates that arrive before the previous
     // one was used are merged into it.
@@ -77,9 +80,13 @@ export function follow(onTorrents, onState) {
     pending = true;
     setTimeout(() => {
       pending = false;
+      used = performance.now();
       onTorrents([...byId.values()].sort((a, b) => a.id - b.id));
     }, 0);
   };
+  // Quiet torrents send nothing: the list is still handed on once a second
+  // (the totals and the speed graph tick with time, not with changes).
+  setInterval(() => { if (live && performance.now() - used >= 1000) changed(); }, 1000);
   es.addEventListener("torrents", (ev) => {
     byId.clear();
     for (const t of JSON.parse(ev.data)) byId.set(t.id, t);
@@ -91,6 +98,6 @@ export function follow(onTorrents, onState) {
     for (const id of d.removed) byId.delete(id);
     changed();
   });
-  es.onerror = () => onState("reconnecting…");
+  es.onerror = () => { live = false; onState("reconnecting…"); };
   return es;
 }
