@@ -252,3 +252,66 @@ fn same_view(a: &TorrentView, b: &TorrentView) -> bool {
         && *active_at == b.active_at
         && *edited_at == b.edited_at
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::snapshot::Activity;
+    use crate::store::TorrentRecord;
+
+    /// A stopped torrent without metadata, added at `added`.
+    fn snap(id: u32, added: u64) -> TorrentSnapshot {
+        let mut record =
+            TorrentRecord::new(id, format!("{id:040x}"), format!("t{id}"), "/d".into());
+        record.added_at = added;
+        TorrentSnapshot {
+            record,
+            torrent: None,
+            activity: Activity::Stopped,
+            handle: None,
+            error: None,
+            warning: None,
+            stats: Default::default(),
+            down_rate: 0.0,
+            up_rate: 0.0,
+            scrape: Vec::new(),
+            scraped_at: None,
+            seed_ratio_limit: None,
+            seed_idle_limit: None,
+            seed_time_limit: None,
+            queue_position: id as usize,
+            trackers: Vec::new(),
+        }
+    }
+
+    fn ids<'a>(rows: impl Iterator<Item = &'a Arc<Row>>) -> Vec<u32> {
+        rows.map(|r| r.view.id).collect()
+    }
+
+    #[test]
+    fn rows_keep_their_last_change_and_clocks_do_not_count() {
+        let first = build(None, 1, vec![snap(1, 100), snap(2, 100), snap(3, 5000)]);
+        assert_eq!(first.generation, 1);
+        // The first table dates each torrent by its own dates.
+        assert_eq!(ids(first.active_since(1000)), vec![3]);
+        let mut moved = snap(2, 100);
+        moved.down_rate = 2048.0;
+        let mut clock = snap(3, 5000);
+        clock.record.seconds_seeding = 60;
+        let second = build(
+            Some(&first),
+            2,
+            vec![snap(1, 100), moved.clone(), clock.clone()],
+        );
+        assert_eq!(ids(second.changed_since(first.generation)), vec![2]);
+        assert_eq!(second.get(3).map(|r| r.view.seconds_seeding), Some(60));
+        assert_eq!(second.get(3).map(|r| r.changed), Some(1));
+        // A new torrent is a change; a missing one is removed.
+        let third = build(Some(&second), 3, vec![moved, clock, snap(4, 100)]);
+        assert_eq!(ids(third.changed_since(second.generation)), vec![4]);
+        assert_eq!(third.removed_since(&second), vec![1]);
+        assert_eq!(third.removed_since(&first), vec![1]);
+        assert_eq!(first.removed_since(&third), vec![4]);
+        assert!(third.get(1).is_none());
+    }
+}
