@@ -130,7 +130,8 @@ fn render(d: &crate::Daemon) -> String {
 /// `rc4` (MSE with RC4), `mse_plaintext` (MSE, then plaintext) and
 /// `plaintext` (no MSE); by transport, `tcp` and `utp`. Only torrents the
 /// table shows with peers are asked for theirs: a seedbox's idle thousands
-/// cost nothing.
+/// cost nothing. Like `shoal_peers`, it counts as of the last once-a-second
+/// sample (a peer that came since shows at the next).
 fn peers_by_encryption(table: &Table, out: &mut String) {
     let (mut rc4, mut mse, mut plain) = (0usize, 0usize, 0usize);
     let (mut tcp, mut utp) = (0usize, 0usize);
