@@ -107,8 +107,8 @@ pub(crate) async fn handle(ctx: &Ctx, req: Request<Incoming>, rest: &str) -> Res
         },
         (Method::GET, ["torrents"]) => {
             let table = d.table();
-            let views: Vec<&crate::TorrentView> = table.rows.iter().map(|r| &r.view).collect();
-            json(StatusCode::OK, &views)
+            let body = crate::table::json_array(table.rows.iter());
+            response(StatusCode::OK, "application/json", body)
         }
         (Method::POST, ["torrents"]) => add(ctx, req).await,
         (Method::GET, ["events"]) => crate::sse::stream(d.clone()),

@@ -19,6 +19,7 @@ use hyper::{Response, StatusCode};
 use tokio::sync::mpsc;
 
 use crate::Daemon;
+use crate::table::json_array;
 use crate::web::Body;
 
 /// Shortest gap between two events.
@@ -44,25 +45,13 @@ impl hyper::body::Body for ChannelBody {
     }
 }
 
-/// What a `delta` event carries.
-#[derive(serde::Serialize)]
-struct Delta<'a> {
-    /// Summaries of the torrents that changed or were added.
-    changed: Vec<&'a crate::TorrentView>,
-    /// Ids of the torrents removed.
-    removed: Vec<u32>,
-}
-
 /// The `/api/v1/events` response.
 pub(crate) fn stream(daemon: Daemon) -> Response<Body> {
     let (tx, rx) = mpsc::channel::<Bytes>(4);
     tokio::spawn(async move {
         let mut changed = daemon.subscribe();
         let mut shown = daemon.table();
-        let views: Vec<&crate::TorrentView> = shown.rows.iter().map(|r| &r.view).collect();
-        let Ok(json) = serde_json::to_string(&views) else {
-            return;
-        };
+        let json = json_array(shown.rows.iter());
         if tx.send(event("torrents", &json)).await.is_err() {
             return;
         }
@@ -82,24 +71,23 @@ pub(crate) fn stream(daemon: Daemon) -> Response<Body> {
             if table.generation == shown.generation {
                 continue;
             }
-            let delta = Delta {
-                changed: table
-                    .changed_since(shown.generation)
-                    .map(|r| &r.view)
-                    .collect(),
-                removed: table.removed_since(&shown),
-            };
-            if delta.changed.is_empty() && delta.removed.is_empty() {
-                shown = table;
+            let changed: Vec<_> = table.changed_since(shown.generation).collect();
+            let removed = table.removed_since(&shown);
+            // `{"changed": [summaries], "removed": [ids]}`, or nothing.
+            let json = (!changed.is_empty() || !removed.is_empty()).then(|| {
+                format!(
+                    "{{\"changed\":{},\"removed\":{}}}",
+                    json_array(changed.into_iter()),
+                    serde_json::Value::from(removed)
+                )
+            });
+            shown = table;
+            let Some(json) = json else {
                 continue;
-            }
-            let Ok(json) = serde_json::to_string(&delta) else {
-                return;
             };
             if tx.send(event("delta", &json)).await.is_err() {
                 return;
             }
-            shown = table;
         }
     });
     let mut resp = Response::new(ChannelBody { rx }.boxed());

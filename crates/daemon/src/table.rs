@@ -6,10 +6,11 @@
 //! clocks aside), which is what incremental readers ask for: Transmission's
 //! `recently-active`, qBittorrent's `sync/maindata` and the SSE stream.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use crate::manager::Daemon;
 use crate::snapshot::{TorrentSnapshot, now_unix};
+use crate::store::TorrentRecord;
 use crate::view::TorrentView;
 
 /// One torrent in a table.
@@ -22,6 +23,31 @@ pub(crate) struct Row {
     pub changed: u64,
     /// When it last changed (Unix seconds).
     pub changed_at: u64,
+    /// The view as JSON, written on first use: a row that does not change
+    /// at all (clocks included) is carried into the next table whole, so a
+    /// quiet torrent is serialized once, not once per list.
+    json: OnceLock<String>,
+}
+
+impl Row {
+    /// The view as JSON (as the native API shows a torrent).
+    pub fn json(&self) -> &str {
+        self.json
+            .get_or_init(|| serde_json::to_string(&self.view).unwrap_or_else(|_| "null".into()))
+    }
+}
+
+/// `rows`' views as one JSON array.
+pub(crate) fn json_array<'a>(rows: impl Iterator<Item = &'a Arc<Row>>) -> String {
+    let mut out = String::from("[");
+    for (i, row) in rows.enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(row.json());
+    }
+    out.push(']');
+    out
 }
 
 /// Every torrent at one moment, in id order.
@@ -112,6 +138,10 @@ fn build(older: Option<&Table>, version: u64, snaps: Vec<TorrentSnapshot>) -> Ta
             let before = older.and_then(|t| t.get(view.id));
             let (changed, changed_at) = match before {
                 Some(row) if same(&row.snap, &row.view, &snap, &view) => {
+                    let clocks = |v: &TorrentView| (v.seconds_downloading, v.seconds_seeding);
+                    if clocks(&row.view) == clocks(&view) {
+                        return Arc::clone(row);
+                    }
                     (row.changed, row.changed_at)
                 }
                 Some(_) => (generation, now),
@@ -125,6 +155,7 @@ fn build(older: Option<&Table>, version: u64, snaps: Vec<TorrentSnapshot>) -> Ta
                 view,
                 changed,
                 changed_at,
+                json: OnceLock::new(),
             })
         })
         .collect();
@@ -148,10 +179,8 @@ fn last_dated(v: &TorrentView) -> u64 {
 /// running torrent; counted as a change, nothing would ever be idle).
 fn same(a: &TorrentSnapshot, av: &TorrentView, b: &TorrentSnapshot, bv: &TorrentView) -> bool {
     same_view(av, bv)
+        && same_record(&a.record, &b.record)
         && a.activity == b.activity
-        && a.record.stored == b.record.stored
-        && a.record.file_priorities == b.record.file_priorities
-        && a.record.trackers == b.record.trackers
         && a.trackers == b.trackers
         && a.scraped_at == b.scraped_at
         && a.stats == b.stats
@@ -162,6 +191,77 @@ fn same(a: &TorrentSnapshot, av: &TorrentView, b: &TorrentSnapshot, bv: &Torrent
             (None, None) => true,
             _ => false,
         }
+}
+
+/// [`same`] for the records: every field but the clocks (listed in full,
+/// as in [`same_view`]).
+fn same_record(a: &TorrentRecord, b: &TorrentRecord) -> bool {
+    let TorrentRecord {
+        id,
+        info_hash,
+        name,
+        download_dir,
+        paused,
+        added_at,
+        done_at,
+        file_priorities,
+        sequential,
+        first_last_pieces,
+        max_upload,
+        max_download,
+        seed_ratio_limit,
+        seed_idle_limit,
+        finished,
+        uploaded,
+        downloaded,
+        magnet,
+        hash_failures,
+        labels,
+        seconds_downloading: _,
+        seconds_seeding: _,
+        started_at,
+        active_at,
+        edited_at,
+        seed_ratio_mode,
+        seed_idle_mode,
+        seed_time_limit,
+        seed_time_mode,
+        category,
+        stored,
+        renames,
+        trackers,
+    } = a;
+    *id == b.id
+        && *info_hash == b.info_hash
+        && *name == b.name
+        && *download_dir == b.download_dir
+        && *paused == b.paused
+        && *added_at == b.added_at
+        && *done_at == b.done_at
+        && *file_priorities == b.file_priorities
+        && *sequential == b.sequential
+        && *first_last_pieces == b.first_last_pieces
+        && *max_upload == b.max_upload
+        && *max_download == b.max_download
+        && *seed_ratio_limit == b.seed_ratio_limit
+        && *seed_idle_limit == b.seed_idle_limit
+        && *finished == b.finished
+        && *uploaded == b.uploaded
+        && *downloaded == b.downloaded
+        && *magnet == b.magnet
+        && *hash_failures == b.hash_failures
+        && *labels == b.labels
+        && *started_at == b.started_at
+        && *active_at == b.active_at
+        && *edited_at == b.edited_at
+        && *seed_ratio_mode == b.seed_ratio_mode
+        && *seed_idle_mode == b.seed_idle_mode
+        && *seed_time_limit == b.seed_time_limit
+        && *seed_time_mode == b.seed_time_mode
+        && *category == b.category
+        && *stored == b.stored
+        && *renames == b.renames
+        && *trackers == b.trackers
 }
 
 /// [`same`] for the views: every field but the clocks (listed in full so
@@ -257,7 +357,6 @@ fn same_view(a: &TorrentView, b: &TorrentView) -> bool {
 mod tests {
     use super::*;
     use crate::snapshot::Activity;
-    use crate::store::TorrentRecord;
 
     /// A stopped torrent without metadata, added at `added`.
     fn snap(id: u32, added: u64) -> TorrentSnapshot {
@@ -307,11 +406,24 @@ mod tests {
         assert_eq!(second.get(3).map(|r| r.view.seconds_seeding), Some(60));
         assert_eq!(second.get(3).map(|r| r.changed), Some(1));
         // A new torrent is a change; a missing one is removed.
-        let third = build(Some(&second), 3, vec![moved, clock, snap(4, 100)]);
+        let third = build(
+            Some(&second),
+            3,
+            vec![moved.clone(), clock.clone(), snap(4, 100)],
+        );
         assert_eq!(ids(third.changed_since(second.generation)), vec![4]);
         assert_eq!(third.removed_since(&second), vec![1]);
         assert_eq!(third.removed_since(&first), vec![1]);
         assert_eq!(first.removed_since(&third), vec![4]);
         assert!(third.get(1).is_none());
+        // Nothing moved at all: the rows (and their JSON) are carried over.
+        assert!(third.get(2).is_some_and(|r| r.json().contains("\"id\":2")));
+        let fourth = build(Some(&third), 4, vec![moved, clock, snap(4, 100)]);
+        let carried = |id| Arc::ptr_eq(third.get(id).unwrap(), fourth.get(id).unwrap());
+        assert!(carried(2) && carried(3) && carried(4));
+        assert_eq!(
+            json_array(fourth.rows.iter().take(1)),
+            format!("[{}]", third.get(2).unwrap().json())
+        );
     }
 }
