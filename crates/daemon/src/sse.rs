@@ -71,13 +71,13 @@ pub(crate) fn stream(daemon: Daemon) -> Response<Body> {
             if table.generation == shown.generation {
                 continue;
             }
-            let changed: Vec<_> = table.changed_since(shown.generation).collect();
+            let moved: Vec<_> = table.changed_since(shown.generation).collect();
             let removed = table.removed_since(&shown);
             // `{"changed": [summaries], "removed": [ids]}`, or nothing.
-            let json = (!changed.is_empty() || !removed.is_empty()).then(|| {
+            let json = (!moved.is_empty() || !removed.is_empty()).then(|| {
                 format!(
                     "{{\"changed\":{},\"removed\":{}}}",
-                    json_array(changed.into_iter()),
+                    json_array(moved.into_iter()),
                     serde_json::Value::from(removed)
                 )
             });
