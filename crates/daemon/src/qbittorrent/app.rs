@@ -166,7 +166,9 @@ fn set_preferences(d: &Daemon, p: &Map<String, Value>) -> Result<(), String> {
 
 /// `transfer/info`.
 pub(super) fn transfer_info(d: &Daemon) -> Response<Body> {
-    let views = d.views();
+    // Borrowed from the shared table: no copy of every view per call.
+    let table = d.table();
+    let views: Vec<&crate::TorrentView> = table.rows.iter().map(|r| &r.view).collect();
     let (up, down) = d.rate_limits();
     crate::web::json(
         StatusCode::OK,
