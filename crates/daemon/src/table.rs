@@ -139,7 +139,8 @@ fn build(older: Option<&Table>, version: u64, snaps: Vec<TorrentSnapshot>) -> Ta
             let (changed, changed_at) = match before {
                 Some(row) if same(&row.snap, &row.view, &snap, &view) => {
                     let clocks = |v: &TorrentView| (v.seconds_downloading, v.seconds_seeding);
-                    if clocks(&row.view) == clocks(&view) {
+                    if clocks(&row.view) == clocks(&view) && row.snap.scraped_at == snap.scraped_at
+                    {
                         return Arc::clone(row);
                     }
                     (row.changed, row.changed_at)
@@ -176,13 +177,17 @@ fn last_dated(v: &TorrentView) -> u64 {
 
 /// Whether a torrent is the same in two snapshots as the APIs show it,
 /// except for the running-time clocks (they move every second for every
-/// running torrent; counted as a change, nothing would ever be idle).
+/// running torrent; counted as a change, nothing would ever be idle) and
+/// the time of a scrape that found nothing new.
 fn same(a: &TorrentSnapshot, av: &TorrentView, b: &TorrentSnapshot, bv: &TorrentView) -> bool {
     same_view(av, bv)
         && same_record(&a.record, &b.record)
         && a.activity == b.activity
         && a.trackers == b.trackers
-        && a.scraped_at == b.scraped_at
+        // A scrape that found the swarm as it was is no change (its time
+        // alone is carried, see `build`).
+        && a.scrape.len() == b.scrape.len()
+        && a.scrape.iter().zip(&b.scrape).all(|(x, y)| x.url == y.url && x.counts == y.counts)
         && a.stats == b.stats
         && a.seed_time_limit == b.seed_time_limit
         && a.handle.is_some() == b.handle.is_some()
@@ -418,12 +423,25 @@ mod tests {
         assert!(third.get(1).is_none());
         // Nothing moved at all: the rows (and their JSON) are carried over.
         assert!(third.get(2).is_some_and(|r| r.json().contains("\"id\":2")));
-        let fourth = build(Some(&third), 4, vec![moved, clock, snap(4, 100)]);
+        let fourth = build(
+            Some(&third),
+            4,
+            vec![moved.clone(), clock.clone(), snap(4, 100)],
+        );
         let carried = |id| Arc::ptr_eq(third.get(id).unwrap(), fourth.get(id).unwrap());
         assert!(carried(2) && carried(3) && carried(4));
         assert_eq!(
             json_array(fourth.rows.iter().take(1)),
             format!("[{}]", third.get(2).unwrap().json())
         );
+        // A scrape that found nothing new is shown, yet is no change.
+        let mut scraped = clock;
+        scraped.scraped_at = Some(9);
+        let fifth = build(Some(&fourth), 5, vec![moved, scraped, snap(4, 100)]);
+        assert_eq!(
+            ids(fifth.changed_since(fourth.generation)),
+            Vec::<u32>::new()
+        );
+        assert_eq!(fifth.get(3).and_then(|r| r.snap.scraped_at), Some(9));
     }
 }
