@@ -109,7 +109,11 @@ pub(crate) async fn handle(ctx: &Ctx, req: Request<Incoming>, rest: &str) -> Res
         },
         (Method::GET, ["categories"]) => json(StatusCode::OK, &crate::category_api::list(ctx)),
         (method, ["categories"]) => crate::category_api::change(ctx, req, method).await,
-        (Method::GET, ["torrents"]) => json(StatusCode::OK, &d.views()),
+        (Method::GET, ["torrents"]) => {
+            let table = d.table();
+            let body = crate::table::json_array(table.rows.iter());
+            response(StatusCode::OK, "application/json", body)
+        }
         (Method::POST, ["torrents"]) => add(ctx, req).await,
         (Method::GET, ["events"]) => crate::sse::stream(d.clone()),
         (method, ["torrents", key, tail @ ..]) => {

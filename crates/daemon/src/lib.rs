@@ -28,6 +28,7 @@ mod store;
 mod stream;
 mod subscription;
 mod sync_log;
+mod table;
 mod tracker_api;
 mod transmission;
 mod ui;

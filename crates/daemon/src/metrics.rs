@@ -4,6 +4,7 @@ use std::fmt::Write;
 
 use hyper::{Response, StatusCode};
 
+use crate::table::Table;
 use crate::view::Status;
 use crate::web::{Body, Ctx, response};
 
@@ -17,7 +18,8 @@ pub(crate) fn handle(ctx: &Ctx) -> Response<Body> {
 }
 
 fn render(d: &crate::Daemon) -> String {
-    let views = d.views();
+    let table = d.table();
+    let views: Vec<&crate::TorrentView> = table.rows.iter().map(|r| &r.view).collect();
     let record = d.daemon_record();
     let mut out = String::new();
     let mut gauge = |name: &str, help: &str, kind: &str, value: String| {
@@ -99,8 +101,8 @@ fn render(d: &crate::Daemon) -> String {
         let n = views.iter().filter(|v| v.status == status).count();
         let _ = writeln!(out, "shoal_torrents{{status=\"{label}\"}} {n}");
     }
-    peers_by_encryption(d, &mut out);
-    web_seeds(d, &mut out);
+    peers_by_encryption(&table, &mut out);
+    web_seeds(&table, &mut out);
     let _ = writeln!(
         out,
         "# HELP shoal_hash_failures_total Pieces that failed their hash check, over every run.\n\
@@ -113,7 +115,7 @@ fn render(d: &crate::Daemon) -> String {
         "# HELP shoal_torrent_hash_failures_total Pieces of one torrent that failed their hash check.\n\
          # TYPE shoal_torrent_hash_failures_total counter"
     );
-    for v in &views {
+    for v in views {
         // Info-hashes are hex: nothing to escape in the label.
         let _ = writeln!(
             out,
@@ -126,12 +128,16 @@ fn render(d: &crate::Daemon) -> String {
 
 /// Connected peers by how their connection is carried: by encryption,
 /// `rc4` (MSE with RC4), `mse_plaintext` (MSE, then plaintext) and
-/// `plaintext` (no MSE); by transport, `tcp` and `utp`.
-fn peers_by_encryption(d: &crate::Daemon, out: &mut String) {
+/// `plaintext` (no MSE); by transport, `tcp` and `utp`. Only torrents the
+/// table shows with peers are asked for theirs: a seedbox's idle thousands
+/// cost nothing. Like `shoal_peers`, it counts as of the last once-a-second
+/// sample (a peer that came since shows at the next).
+fn peers_by_encryption(table: &Table, out: &mut String) {
     let (mut rc4, mut mse, mut plain) = (0usize, 0usize, 0usize);
     let (mut tcp, mut utp) = (0usize, 0usize);
-    for snapshot in d.snapshots() {
-        for p in snapshot.handle.iter().flat_map(|h| h.peers()) {
+    let busy = table.rows.iter().filter(|r| r.view.peers > 0);
+    for row in busy {
+        for p in row.snap.handle.iter().flat_map(|h| h.peers()) {
             match (p.encrypted, p.mse) {
                 (true, _) => rc4 += 1,
                 (false, true) => mse += 1,
@@ -160,10 +166,15 @@ fn peers_by_encryption(d: &crate::Daemon, out: &mut String) {
 /// Web seeds of running torrents by state (`sending`: a request in flight;
 /// `banned`: sent data that failed a check; `failing`: its last
 /// request failed; `idle`: none of those), and the bytes they delivered.
-fn web_seeds(d: &crate::Daemon, out: &mut String) {
+/// Only torrents with web seeds are asked.
+fn web_seeds(table: &Table, out: &mut String) {
     let (mut sending, mut banned, mut failing, mut idle, mut bytes) = (0, 0, 0, 0, 0u64);
-    for snapshot in d.snapshots() {
-        for s in snapshot.handle.iter().flat_map(|h| h.web_seeds()) {
+    let seeded = table.rows.iter().filter(|r| {
+        let torrent = r.snap.torrent.as_deref();
+        torrent.is_none_or(|t| !t.web_seeds.is_empty())
+    });
+    for row in seeded {
+        for s in row.snap.handle.iter().flat_map(|h| h.web_seeds()) {
             bytes += s.downloaded;
             match (s.banned, s.sending > 0, s.failures > 0) {
                 (true, _, _) => banned += 1,

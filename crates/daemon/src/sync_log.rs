@@ -1,8 +1,9 @@
 //! What each answer of qBittorrent's `sync/maindata` and
 //! `sync/torrentPeers` showed, by `rid`, so the next call with that `rid`
-//! can send only what changed. For `maindata`: a fingerprint per torrent (a
-//! changed torrent is sent whole, which clients merge like a partial one),
-//! the category and tag lists; for `torrentPeers`: the torrent and each
+//! can send only what changed. For `maindata`: the table generation of each
+//! torrent's last change (see `crate::table`; a changed torrent is sent
+//! whole, which clients merge like a partial one), a fingerprint per
+//! category and the tag list; for `torrentPeers`: the torrent and each
 //! peer's object, so only changed fields are sent. Bounded: the oldest
 //! answers are forgotten, and a call naming one gets a full update.
 
@@ -17,7 +18,7 @@ const KEPT: usize = 8;
 /// What one answer showed.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Seen {
-    /// Torrent key (info-hash) → fingerprint of its object.
+    /// Torrent key (info-hash) → table generation of its last change.
     pub torrents: HashMap<String, u64>,
     /// Category name → fingerprint of its object.
     pub categories: BTreeMap<String, u64>,

@@ -139,9 +139,9 @@ impl Daemon {
         self.snapshot(id).as_ref().map(of)
     }
 
-    /// Snapshots of every torrent.
+    /// Snapshots of every torrent (copied from the shared table).
     pub fn views(&self) -> Vec<TorrentView> {
-        self.snapshots().iter().map(of).collect()
+        self.table().rows.iter().map(|r| r.view.clone()).collect()
     }
 
     /// Details of one torrent: a page of its files, peers, trackers, pieces.

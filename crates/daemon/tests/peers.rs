@@ -41,6 +41,23 @@ fn wait_peer(addr: SocketAddr, ok: impl Fn(&Value) -> bool) -> Value {
     }
 }
 
+/// Polls `/metrics` until it holds every line of `want`, for at most 20 s
+/// (peer gauges count the peers of the last once-a-second sample).
+fn wait_metrics(addr: SocketAddr, want: &[&str]) {
+    let start = Instant::now();
+    loop {
+        let metrics = common::request(addr, "GET", "/metrics", &[], b"").2;
+        if want.iter().all(|w| metrics.lines().any(|l| l == *w)) {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "{want:?}: {metrics}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// Polls `addr`'s only torrent until `field` is `want`, for at most 20 s.
 fn wait_field(addr: SocketAddr, field: &str, want: u64) {
     let start = Instant::now();
@@ -314,14 +331,12 @@ fn a_seed_that_allows_encryption_picks_plaintext_inside_mse() {
     let (_, peer) = qb["peers"].as_object().unwrap().iter().next().unwrap();
     let flags: Vec<&str> = peer["flags"].as_str().unwrap().split(' ').collect();
     assert!(flags.contains(&"e") && !flags.contains(&"E"), "{qb}");
-    let metrics = common::request(seed.addr, "GET", "/metrics", &[], b"").2;
-    assert!(
-        metrics.contains("shoal_peers_by_encryption{encryption=\"mse_plaintext\"} 1"),
-        "{metrics}"
-    );
-    assert!(
-        metrics.contains("shoal_peers_by_encryption{encryption=\"rc4\"} 0"),
-        "{metrics}"
+    wait_metrics(
+        seed.addr,
+        &[
+            "shoal_peers_by_encryption{encryption=\"mse_plaintext\"} 1",
+            "shoal_peers_by_encryption{encryption=\"rc4\"} 0",
+        ],
     );
 }
 
@@ -377,13 +392,11 @@ fn peers_over_utp_are_shown_as_utp() {
     );
     let (_, peer) = qb["peers"].as_object().unwrap().iter().next().unwrap();
     assert_eq!(peer["connection"], "μTP", "{qb}");
-    let metrics = common::request(seed.addr, "GET", "/metrics", &[], b"").2;
-    assert!(
-        metrics.contains("shoal_peers_by_transport{transport=\"utp\"} 1"),
-        "{metrics}"
-    );
-    assert!(
-        metrics.contains("shoal_peers_by_transport{transport=\"tcp\"} 0"),
-        "{metrics}"
+    wait_metrics(
+        seed.addr,
+        &[
+            "shoal_peers_by_transport{transport=\"utp\"} 1",
+            "shoal_peers_by_transport{transport=\"tcp\"} 0",
+        ],
     );
 }

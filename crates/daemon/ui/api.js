@@ -62,18 +62,42 @@ export async function each(hashes, action, parallel = 6) {
   return errors;
 }
 
-/** Follows the live torrent list (server-sent events). */
+/** Follows the live torrent list (server-sent events): the full list on
+ * connect (`torrents`), then the changed and removed torrents (`delta`),
+ * merged here so the caller still gets the whole list, in id order. */
 export function follow(onTorrents, onState) {
   const es = new EventSource("/api/v1/events");
-  let latest = null;
-  es.addEventListener("torrents", (ev) => {
+  const byId = new Map();
+  let pending = false;
+  let live = false;
+  let used = 0;
+  const changed = () => {
+    live = true;
     onState("live");
-    // Parsed now, used in a task of its own; an update that arrives
-    // before the previous one was used replaces it.
-    const first = latest === null;
-    latest = JSON.parse(ev.data);
-    if (first) setTimeout(() => { const t = latest; latest = null; onTorrents(t); }, 0);
+    // Used in a task of its own; updates that arrive before the previous
+    // one was used are merged into it.
+    if (pending) return;
+    pending = true;
+    setTimeout(() => {
+      pending = false;
+      used = performance.now();
+      onTorrents([...byId.values()].sort((a, b) => a.id - b.id));
+    }, 0);
+  };
+  // Quiet torrents send nothing: the list is still handed on once a second
+  // (the totals and the speed graph tick with time, not with changes).
+  setInterval(() => { if (live && performance.now() - used >= 1000) changed(); }, 1000);
+  es.addEventListener("torrents", (ev) => {
+    byId.clear();
+    for (const t of JSON.parse(ev.data)) byId.set(t.id, t);
+    changed();
   });
-  es.onerror = () => onState("reconnecting…");
+  es.addEventListener("delta", (ev) => {
+    const d = JSON.parse(ev.data);
+    for (const t of d.changed) byId.set(t.id, t);
+    for (const id of d.removed) byId.delete(id);
+    changed();
+  });
+  es.onerror = () => { live = false; onState("reconnecting…"); };
   return es;
 }

@@ -79,6 +79,9 @@ impl Daemon {
                 }
             }
         }
+        // The readers' shared table (`crate::table`) is rebuilt on a bump:
+        // one built since the record's save must not keep the old phase.
+        self.bump();
         self.spawn_op(id, hash, Op::Start);
         Ok(())
     }

@@ -77,6 +77,9 @@ impl Daemon {
             e.phase = Phase::Stopped;
             e.still();
         }
+        drop(state);
+        // Readers' shared table: see `start_torrent`.
+        self.bump();
     }
 
     /// Stops a torrent whose disk failed (full, read-only, I/O error) and

@@ -116,6 +116,7 @@ impl Daemon {
             dht_nodes: AtomicUsize::new(0),
             scrape_requests,
             log: crate::event_log::EventLog::default(),
+            tables: crate::table::Tables::default(),
         });
         let this = Daemon { shared };
         this.log(

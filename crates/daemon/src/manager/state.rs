@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use shoal_session::Session;
 
-use super::entry::{Entry, Phase};
+use super::entry::Entry;
 use crate::snapshot::{ScrapeStatus, TorrentSnapshot};
 use crate::store::{DaemonRecord, Store, TorrentRecord};
 use crate::{DaemonConfig, DaemonError};
@@ -50,6 +50,8 @@ pub(crate) struct Shared {
     pub scrape_requests: tokio::sync::mpsc::Sender<u32>,
     /// Recent messages (qBittorrent's `log/main`).
     pub log: crate::event_log::EventLog,
+    /// The read APIs' shared table of torrents (`crate::table`).
+    pub tables: crate::table::Tables,
 }
 
 /// A running daemon (cheap to clone).
@@ -184,20 +186,6 @@ impl Daemon {
         Some(entry.snapshot(position.unwrap_or(state.daemon.queue.len()), &state.daemon))
     }
 
-    /// Copies of the state of the torrents in `ids` that exist, in that
-    /// order.
-    pub(crate) fn snapshots_of(&self, ids: &[u32]) -> Vec<TorrentSnapshot> {
-        let state = self.lock();
-        let positions = state.queue_positions();
-        ids.iter()
-            .filter_map(|id| state.entries.get(id))
-            .map(|e| {
-                let position = positions.get(&e.record.id).copied();
-                e.snapshot(position.unwrap_or(usize::MAX), &state.daemon)
-            })
-            .collect()
-    }
-
     /// Copies of every torrent's state, in id order.
     pub(crate) fn snapshots(&self) -> Vec<TorrentSnapshot> {
         let state = self.lock();
@@ -209,32 +197,6 @@ impl Daemon {
                 let position = positions.get(&e.record.id).copied();
                 e.snapshot(position.unwrap_or(usize::MAX), &state.daemon)
             })
-            .collect()
-    }
-
-    /// Torrents that are on their way in or running, or whose state changed
-    /// in the last [`RECENT`] seconds (Transmission's `recently-active`).
-    pub(crate) fn recently_active(&self) -> Vec<u32> {
-        let since = crate::snapshot::now_unix().saturating_sub(RECENT);
-        let state = self.lock();
-        state
-            .entries
-            .values()
-            .filter(|e| {
-                let r = &e.record;
-                !matches!(e.phase, Phase::Stopped | Phase::Queued)
-                    || [
-                        r.active_at,
-                        r.started_at,
-                        r.edited_at,
-                        r.done_at,
-                        Some(r.added_at),
-                    ]
-                    .into_iter()
-                    .flatten()
-                    .any(|at| at >= since)
-            })
-            .map(|e| e.record.id)
             .collect()
     }
 

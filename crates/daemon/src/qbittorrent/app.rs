@@ -174,7 +174,9 @@ fn set_preferences(d: &Daemon, p: &Map<String, Value>) -> Result<(), String> {
 
 /// `transfer/info`.
 pub(super) fn transfer_info(d: &Daemon) -> Response<Body> {
-    let views = d.views();
+    // Borrowed from the shared table: no copy of every view per call.
+    let table = d.table();
+    let views: Vec<&crate::TorrentView> = table.rows.iter().map(|r| &r.view).collect();
     // The limits in force, the alternative ones while on (as qBittorrent).
     let (up, down) = d.session().rate_limits();
     crate::web::json(

@@ -32,9 +32,8 @@ pub(super) fn state(v: &TorrentView) -> &'static str {
     }
 }
 
-/// One `torrents/info` object.
-pub(super) fn torrent(snap: &TorrentSnapshot) -> Value {
-    let v = crate::view::of(snap);
+/// One `torrents/info` object of a snapshot and its view.
+pub(super) fn torrent(snap: &TorrentSnapshot, v: &TorrentView) -> Value {
     let r = &snap.record;
     let name = v.name.clone();
     let save_path = v.download_dir.clone();
@@ -60,7 +59,7 @@ pub(super) fn torrent(snap: &TorrentSnapshot) -> Value {
         })
         .unwrap_or_default();
     let downloaded = v.size_when_done - v.left_until_done;
-    let seeds = connected_seeds(snap, &v);
+    let seeds = connected_seeds(snap, v);
     json!({
         "hash": v.info_hash,
         "infohash_v1": v.info_hash,
@@ -82,7 +81,7 @@ pub(super) fn torrent(snap: &TorrentSnapshot) -> Value {
         "num_incomplete": swarm_count(snap, |c| c.leechers),
         "ratio": v.ratio,
         "eta": if v.eta < 0 { 8_640_000 } else { v.eta },
-        "state": state(&v),
+        "state": state(v),
         "seq_dl": v.sequential,
         "f_l_piece_prio": v.first_last_pieces,
         "category": r.category.clone().unwrap_or_default(),
@@ -200,50 +199,59 @@ pub(super) fn list(d: &Daemon, form: &Form) -> Value {
         .filter(|h| h != "all")
         .collect();
     let filter = form.get("filter").unwrap_or("all");
-    let mut out: Vec<Value> = d
-        .snapshots()
+    let table = d.table();
+    let rows = table
+        .rows
         .iter()
-        .filter(|s| hashes.is_empty() || hashes.contains(&s.record.info_hash))
-        .filter(|s| passes(filter, &crate::view::of(s)))
-        .filter(|s| {
+        .filter(|r| hashes.is_empty() || hashes.contains(&r.view.info_hash))
+        .filter(|r| passes(filter, &r.view))
+        .filter(|r| {
             form.get("category")
-                .is_none_or(|c| s.record.category.as_deref().unwrap_or("") == c)
+                .is_none_or(|c| r.view.category.as_deref().unwrap_or("") == c)
         })
-        .filter(|s| {
+        .filter(|r| {
             form.get("tag").is_none_or(|t| {
                 if t.is_empty() {
-                    s.record.labels.is_empty()
+                    r.view.labels.is_empty()
                 } else {
-                    s.record.labels.iter().any(|l| l == t)
+                    r.view.labels.iter().any(|l| l == t)
                 }
             })
-        })
-        .map(torrent)
-        .collect();
-    if let Some(key) = form.get("sort") {
-        out.sort_by(|a, b| compare(a.get(key), b.get(key)));
-        if form.flag("reverse") == Some(true) {
-            out.reverse();
-        }
-    }
+        });
     let offset = form
         .get("offset")
         .and_then(|o| o.parse::<i64>().ok())
         .unwrap_or(0);
-    // A negative offset counts from the end, as in qBittorrent.
-    let start = if offset < 0 {
-        out.len().saturating_sub(offset.unsigned_abs() as usize)
-    } else {
-        (offset as usize).min(out.len())
-    };
     let limit = form
         .get("limit")
         .and_then(|l| l.parse::<usize>().ok())
         .filter(|l| *l > 0)
         .unwrap_or(usize::MAX);
+    // Unsorted, only the page's objects are built.
+    let Some(key) = form.get("sort") else {
+        let rows: Vec<_> = rows.collect();
+        let start = page_start(offset, rows.len());
+        let page = rows.into_iter().skip(start).take(limit);
+        return Value::Array(page.map(|r| torrent(&r.snap, &r.view)).collect());
+    };
+    let mut out: Vec<Value> = rows.map(|r| torrent(&r.snap, &r.view)).collect();
+    out.sort_by(|a, b| compare(a.get(key), b.get(key)));
+    if form.flag("reverse") == Some(true) {
+        out.reverse();
+    }
+    let start = page_start(offset, out.len());
     Value::Array(out.into_iter().skip(start).take(limit).collect())
 }
 
+/// Where a page at `offset` starts in `len` items: a negative offset
+/// counts from the end, as in qBittorrent.
+fn page_start(offset: i64, len: usize) -> usize {
+    if offset < 0 {
+        len.saturating_sub(offset.unsigned_abs() as usize)
+    } else {
+        usize::try_from(offset).map_or(len, |o| o.min(len))
+    }
+}
 /// Orders two JSON values of one field: numbers by value, strings and
 /// booleans as they compare, missing first.
 fn compare(a: Option<&Value>, b: Option<&Value>) -> std::cmp::Ordering {
@@ -263,7 +271,7 @@ fn compare(a: Option<&Value>, b: Option<&Value>) -> std::cmp::Ordering {
 /// `torrents/properties`.
 pub(super) fn properties(snap: &TorrentSnapshot) -> Value {
     let v = crate::view::of(snap);
-    let t = torrent(snap);
+    let t = torrent(snap, &v);
     let get = |k: &str| t.get(k).cloned().unwrap_or(Value::Null);
     let seeds = connected_seeds(snap, &v);
     json!({

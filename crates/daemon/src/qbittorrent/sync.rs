@@ -13,6 +13,7 @@ use super::info;
 use super::reply::text;
 use crate::Daemon;
 use crate::sync_log::{PeersSeen, Seen, SyncLog, fingerprint};
+use crate::table::Table;
 use crate::view::Status;
 use crate::web::Body;
 
@@ -23,16 +24,7 @@ pub(super) fn maindata(d: &Daemon, log: &SyncLog, form: &Form) -> Response<Body>
         .and_then(|r| r.parse::<u64>().ok())
         .filter(|r| *r > 0)
         .and_then(|r| log.get(r));
-    let snaps = d.snapshots();
-    let torrents: Map<String, Value> = snaps
-        .iter()
-        .map(|s| {
-            (
-                s.record.info_hash.clone(),
-                Value::Object(info::without_internal(info::torrent(s))),
-            )
-        })
-        .collect();
+    let table = d.table();
     let record = d.daemon_record();
     let categories: Map<String, Value> = record
         .categories
@@ -40,15 +32,18 @@ pub(super) fn maindata(d: &Daemon, log: &SyncLog, form: &Form) -> Response<Body>
         .map(|(name, path)| (name.clone(), super::options::category(&record, name, path)))
         .collect();
     let mut tags = record.tags.clone();
-    for s in &snaps {
-        tags.extend(s.record.labels.iter().cloned());
+    for r in &table.rows {
+        tags.extend(r.view.labels.iter().cloned());
     }
     tags.sort();
     tags.dedup();
     let seen = Seen {
-        torrents: torrents
+        // The generation of each torrent's last change: a torrent is sent
+        // again only when that moved (running clocks alone do not).
+        torrents: table
+            .rows
             .iter()
-            .map(|(k, v)| (k.clone(), fingerprint(v)))
+            .map(|r| (r.view.info_hash.clone(), r.changed))
             .collect(),
         categories: categories
             .iter()
@@ -56,20 +51,30 @@ pub(super) fn maindata(d: &Daemon, log: &SyncLog, form: &Form) -> Response<Body>
             .collect(),
         tags: tags.clone(),
     };
+    // The objects of the torrents `old` did not show as they are now (all
+    // of them without `old`): only those are built.
+    let objects = |old: Option<&Seen>| -> Map<String, Value> {
+        table
+            .rows
+            .iter()
+            .filter(|r| old.is_none_or(|o| o.torrents.get(&r.view.info_hash) != Some(&r.changed)))
+            .map(|r| {
+                let object = info::without_internal(info::torrent(&r.snap, &r.view));
+                (r.view.info_hash.clone(), Value::Object(object))
+            })
+            .collect()
+    };
     let mut out = Map::new();
     match before {
         None => {
             out.insert("full_update".into(), true.into());
-            out.insert("torrents".into(), torrents.into());
+            out.insert("torrents".into(), objects(None).into());
             out.insert("categories".into(), categories.into());
             out.insert("tags".into(), tags.into());
         }
         Some(old) => {
             out.insert("full_update".into(), false.into());
-            let changed: Map<String, Value> = torrents
-                .into_iter()
-                .filter(|(k, _)| old.torrents.get(k) != seen.torrents.get(k))
-                .collect();
+            let changed = objects(Some(&old));
             let removed: Vec<&String> = old
                 .torrents
                 .keys()
@@ -108,14 +113,14 @@ pub(super) fn maindata(d: &Daemon, log: &SyncLog, form: &Form) -> Response<Body>
             put("tags_removed", json!(removed_tags), removed_tags.is_empty());
         }
     }
-    out.insert("server_state".into(), server_state(d, &record));
+    out.insert("server_state".into(), server_state(d, &table, &record));
     out.insert("rid".into(), log.record(seen).into());
     crate::web::json(StatusCode::OK, &Value::Object(out))
 }
 
 /// The `server_state` object (sent whole in every answer).
-fn server_state(d: &Daemon, record: &crate::store::DaemonRecord) -> Value {
-    let views = d.views();
+fn server_state(d: &Daemon, table: &Table, record: &crate::store::DaemonRecord) -> Value {
+    let views: Vec<&crate::TorrentView> = table.rows.iter().map(|r| &r.view).collect();
     // The limits in force, the alternative ones while on (as qBittorrent).
     let (up, down) = d.session().rate_limits();
     json!({

@@ -159,8 +159,6 @@ pub(super) fn stored_values<'a>(
 pub(super) struct Selection {
     /// Their ids, in the order named (every torrent when none is named).
     pub ids: Vec<u32>,
-    /// `ids` was `recently-active`: the answer also lists removed ids.
-    pub recently_active: bool,
 }
 
 /// The torrents `ids` names: a number, a hash, a list of those,
@@ -175,16 +173,10 @@ pub(super) fn select(d: &Daemon, args: &Map<String, Value>) -> Result<Selection,
         Value::String(s) => d.resolve(s),
         _ => None,
     };
-    let all = |ids| Selection {
-        ids,
-        recently_active: false,
-    };
+    let all = |ids| Selection { ids };
     match args.get("ids") {
         None => Ok(all(d.ids())),
-        Some(Value::String(s)) if canon(s) == "recently_active" => Ok(Selection {
-            ids: d.recently_active(),
-            recently_active: true,
-        }),
+        Some(Value::String(s)) if canon(s) == "recently_active" => Ok(all(d.recently_active())),
         Some(Value::Array(list)) if list.len() > MAX_IDS => Err("too many ids".into()),
         Some(Value::Array(list)) => Ok(all(list.iter().filter_map(resolve).collect())),
         Some(v @ (Value::Number(_) | Value::String(_))) => {

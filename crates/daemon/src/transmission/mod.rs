@@ -11,6 +11,7 @@
 
 mod args;
 mod edits;
+mod fields;
 mod file_lists;
 mod groups;
 mod jsonrpc;
@@ -20,7 +21,7 @@ mod torrent_detail;
 mod torrent_get;
 mod torrent_set;
 
-pub(crate) use torrent_get::mime_of;
+pub(crate) use fields::mime_of;
 
 use hyper::body::Incoming;
 use hyper::header::{CONNECTION, HeaderValue};

@@ -354,7 +354,9 @@ fn queue(enabled: Option<bool>, size: Option<u64>, current: usize) -> Option<usi
 
 /// `session-stats`: rates and byte totals.
 pub(super) fn session_stats(d: &Daemon) -> Value {
-    let views = d.views();
+    // Borrowed from the shared table: no copy of every view per call.
+    let table = d.table();
+    let views: Vec<&crate::TorrentView> = table.rows.iter().map(|r| &r.view).collect();
     let active = views
         .iter()
         .filter(|v| matches!(v.status, Status::Downloading | Status::Seeding))

@@ -1,0 +1,451 @@
+//! The torrent table the read APIs answer from: every torrent's snapshot
+//! and view, built at most once per change of the manager (the sampler
+//! bumps it once a second) and shared by every request until the next, so
+//! a list of 10,000 torrents costs a copy of each once, not once per call.
+//! Each row remembers the generation and time of its last change (running
+//! clocks aside), which is what incremental readers ask for: Transmission's
+//! `recently-active`, qBittorrent's `sync/maindata` and the SSE stream.
+
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+
+use crate::manager::Daemon;
+use crate::snapshot::{TorrentSnapshot, now_unix};
+use crate::store::TorrentRecord;
+use crate::view::TorrentView;
+
+/// One torrent in a table.
+pub(crate) struct Row {
+    /// Its state.
+    pub snap: Arc<TorrentSnapshot>,
+    /// Its view.
+    pub view: TorrentView,
+    /// The table generation in which it last changed.
+    pub changed: u64,
+    /// When it last changed (Unix seconds).
+    pub changed_at: u64,
+    /// The view as JSON, written on first use: a row that does not change
+    /// at all (clocks included) is carried into the next table whole, so a
+    /// quiet torrent is serialized once, not once per list.
+    json: OnceLock<String>,
+}
+
+impl Row {
+    /// The view as JSON (as the native API shows a torrent).
+    pub fn json(&self) -> &str {
+        self.json
+            .get_or_init(|| serde_json::to_string(&self.view).unwrap_or_else(|_| "null".into()))
+    }
+}
+
+/// `rows`' views as one JSON array.
+pub(crate) fn json_array<'a>(rows: impl Iterator<Item = &'a Arc<Row>>) -> String {
+    let mut out = String::from("[");
+    for (i, row) in rows.enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(row.json());
+    }
+    out.push(']');
+    out
+}
+
+/// Every torrent at one moment, in id order.
+pub(crate) struct Table {
+    /// The manager's change counter when it was built.
+    version: u64,
+    /// Its generation: 1 for the first table, one more for each rebuild.
+    pub generation: u64,
+    /// The rows, by ascending id.
+    pub rows: Vec<Arc<Row>>,
+}
+
+/// The latest table (kept by the manager's shared state).
+#[derive(Default)]
+pub(crate) struct Tables {
+    current: Mutex<Option<Arc<Table>>>,
+}
+
+impl Table {
+    /// The row of torrent `id`.
+    pub fn get(&self, id: u32) -> Option<&Arc<Row>> {
+        let at = self.rows.binary_search_by_key(&id, |r| r.view.id).ok()?;
+        self.rows.get(at)
+    }
+
+    /// Rows that changed after generation `since`.
+    pub fn changed_since(&self, since: u64) -> impl Iterator<Item = &Arc<Row>> {
+        self.rows.iter().filter(move |r| r.changed > since)
+    }
+
+    /// Rows that changed at or after `since` (Unix seconds).
+    pub fn active_since(&self, since: u64) -> impl Iterator<Item = &Arc<Row>> {
+        self.rows.iter().filter(move |r| r.changed_at >= since)
+    }
+
+    /// Ids in `older` that this table no longer has (both are in id order,
+    /// so one walk over the two).
+    pub fn removed_since(&self, older: &Table) -> Vec<u32> {
+        let mut now = self.rows.iter().map(|r| r.view.id).peekable();
+        let mut gone = Vec::new();
+        for id in older.rows.iter().map(|r| r.view.id) {
+            while now.next_if(|n| *n < id).is_some() {}
+            if now.peek() != Some(&id) {
+                gone.push(id);
+            }
+        }
+        gone
+    }
+}
+
+impl Daemon {
+    /// Torrents whose state, rates or progress changed in the last
+    /// [`crate::manager::RECENT`] seconds (Transmission's `recently-active`).
+    pub(crate) fn recently_active(&self) -> Vec<u32> {
+        let since = now_unix().saturating_sub(crate::manager::RECENT);
+        let table = self.table();
+        table.active_since(since).map(|r| r.view.id).collect()
+    }
+
+    /// The table as of now: the last one if nothing changed since it was
+    /// built, else a new one (one rebuild shared by concurrent readers).
+    pub(crate) fn table(&self) -> Arc<Table> {
+        let version = *self.shared.changed.borrow();
+        let mut current = self
+            .shared
+            .tables
+            .current
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(table) = current.as_ref().filter(|t| t.version == version) {
+            return Arc::clone(table);
+        }
+        let table = Arc::new(build(current.as_deref(), version, self.snapshots()));
+        *current = Some(Arc::clone(&table));
+        table
+    }
+}
+
+/// The table after `older` from `snaps` (in id order): rows that did not
+/// change keep their generation and time.
+fn build(older: Option<&Table>, version: u64, snaps: Vec<TorrentSnapshot>) -> Table {
+    let generation = older.map_or(1, |t| t.generation.wrapping_add(1));
+    let now = now_unix();
+    let rows = snaps
+        .into_iter()
+        .map(|snap| {
+            let view = crate::view::of(&snap);
+            let before = older.and_then(|t| t.get(view.id));
+            let (changed, changed_at) = match before {
+                Some(row) if same(&row.snap, &row.view, &snap, &view) => {
+                    let clocks = |v: &TorrentView| (v.seconds_downloading, v.seconds_seeding);
+                    if clocks(&row.view) == clocks(&view) && row.snap.scraped_at == snap.scraped_at
+                    {
+                        return Arc::clone(row);
+                    }
+                    (row.changed, row.changed_at)
+                }
+                Some(_) => (generation, now),
+                // A torrent new to this table: added now, or (the first
+                // table) as old as its last dated change.
+                None if older.is_some() => (generation, now),
+                None => (generation, last_dated(&view)),
+            };
+            Arc::new(Row {
+                snap: Arc::new(snap),
+                view,
+                changed,
+                changed_at,
+                json: OnceLock::new(),
+            })
+        })
+        .collect();
+    Table {
+        version,
+        generation,
+        rows,
+    }
+}
+
+/// The latest of a view's dates (added, started, active, edited, done).
+fn last_dated(v: &TorrentView) -> u64 {
+    [v.active_at, v.started_at, v.edited_at, v.done_at]
+        .into_iter()
+        .flatten()
+        .fold(v.added_at, u64::max)
+}
+
+/// Whether a torrent is the same in two snapshots as the APIs show it,
+/// except for the running-time clocks (they move every second for every
+/// running torrent; counted as a change, nothing would ever be idle) and
+/// the time of a scrape that found nothing new.
+fn same(a: &TorrentSnapshot, av: &TorrentView, b: &TorrentSnapshot, bv: &TorrentView) -> bool {
+    same_view(av, bv)
+        && same_record(&a.record, &b.record)
+        && a.activity == b.activity
+        && a.trackers == b.trackers
+        // A scrape that found the swarm as it was is no change (its time
+        // alone is carried, see `build`).
+        && a.scrape.len() == b.scrape.len()
+        && a.scrape.iter().zip(&b.scrape).all(|(x, y)| x.url == y.url && x.counts == y.counts)
+        && a.stats == b.stats
+        && a.seed_time_limit == b.seed_time_limit
+        && a.handle.is_some() == b.handle.is_some()
+        && match (&a.torrent, &b.torrent) {
+            (Some(x), Some(y)) => Arc::ptr_eq(x, y),
+            (None, None) => true,
+            _ => false,
+        }
+}
+
+/// [`same`] for the records: every field but the clocks (listed in full,
+/// as in [`same_view`]).
+fn same_record(a: &TorrentRecord, b: &TorrentRecord) -> bool {
+    let TorrentRecord {
+        id,
+        info_hash,
+        name,
+        download_dir,
+        paused,
+        added_at,
+        done_at,
+        file_priorities,
+        sequential,
+        first_last_pieces,
+        max_upload,
+        max_download,
+        seed_ratio_limit,
+        seed_idle_limit,
+        finished,
+        uploaded,
+        downloaded,
+        magnet,
+        hash_failures,
+        labels,
+        seconds_downloading: _,
+        seconds_seeding: _,
+        started_at,
+        active_at,
+        edited_at,
+        seed_ratio_mode,
+        seed_idle_mode,
+        seed_time_limit,
+        seed_time_mode,
+        category,
+        stored,
+        renames,
+        trackers,
+        subscription,
+    } = a;
+    *id == b.id
+        && *info_hash == b.info_hash
+        && *name == b.name
+        && *download_dir == b.download_dir
+        && *paused == b.paused
+        && *added_at == b.added_at
+        && *done_at == b.done_at
+        && *file_priorities == b.file_priorities
+        && *sequential == b.sequential
+        && *first_last_pieces == b.first_last_pieces
+        && *max_upload == b.max_upload
+        && *max_download == b.max_download
+        && *seed_ratio_limit == b.seed_ratio_limit
+        && *seed_idle_limit == b.seed_idle_limit
+        && *finished == b.finished
+        && *uploaded == b.uploaded
+        && *downloaded == b.downloaded
+        && *magnet == b.magnet
+        && *hash_failures == b.hash_failures
+        && *labels == b.labels
+        && *started_at == b.started_at
+        && *active_at == b.active_at
+        && *edited_at == b.edited_at
+        && *seed_ratio_mode == b.seed_ratio_mode
+        && *seed_idle_mode == b.seed_idle_mode
+        && *seed_time_limit == b.seed_time_limit
+        && *seed_time_mode == b.seed_time_mode
+        && *category == b.category
+        && *stored == b.stored
+        && *renames == b.renames
+        && *trackers == b.trackers
+        && *subscription == b.subscription
+}
+
+/// [`same`] for the views: every field but the clocks (listed in full so
+/// that a new field must be placed on one side or the other).
+fn same_view(a: &TorrentView, b: &TorrentView) -> bool {
+    let TorrentView {
+        id,
+        info_hash,
+        name,
+        status,
+        paused,
+        progress,
+        total_size,
+        size_when_done,
+        left_until_done,
+        download_rate,
+        upload_rate,
+        eta,
+        peers,
+        downloaded,
+        uploaded,
+        ratio,
+        pieces_have,
+        pieces_total,
+        piece_size,
+        download_dir,
+        added_at,
+        done_at,
+        error,
+        warning,
+        sequential,
+        first_last_pieces,
+        max_upload,
+        max_download,
+        seed_ratio_limit,
+        seed_idle_limit,
+        finished,
+        has_metadata,
+        magnet,
+        hash_failures,
+        labels,
+        category,
+        queue_position,
+        seconds_downloading: _,
+        seconds_seeding: _,
+        started_at,
+        active_at,
+        edited_at,
+        subscription,
+    } = a;
+    *id == b.id
+        && *subscription == b.subscription
+        && *info_hash == b.info_hash
+        && *name == b.name
+        && *status == b.status
+        && *paused == b.paused
+        && progress.to_bits() == b.progress.to_bits()
+        && *total_size == b.total_size
+        && *size_when_done == b.size_when_done
+        && *left_until_done == b.left_until_done
+        && *download_rate == b.download_rate
+        && *upload_rate == b.upload_rate
+        && *eta == b.eta
+        && *peers == b.peers
+        && *downloaded == b.downloaded
+        && *uploaded == b.uploaded
+        && ratio.to_bits() == b.ratio.to_bits()
+        && *pieces_have == b.pieces_have
+        && *pieces_total == b.pieces_total
+        && *piece_size == b.piece_size
+        && *download_dir == b.download_dir
+        && *added_at == b.added_at
+        && *done_at == b.done_at
+        && *error == b.error
+        && *warning == b.warning
+        && *sequential == b.sequential
+        && *first_last_pieces == b.first_last_pieces
+        && *max_upload == b.max_upload
+        && *max_download == b.max_download
+        && *seed_ratio_limit == b.seed_ratio_limit
+        && *seed_idle_limit == b.seed_idle_limit
+        && *finished == b.finished
+        && *has_metadata == b.has_metadata
+        && *magnet == b.magnet
+        && *hash_failures == b.hash_failures
+        && *labels == b.labels
+        && *category == b.category
+        && *queue_position == b.queue_position
+        && *started_at == b.started_at
+        && *active_at == b.active_at
+        && *edited_at == b.edited_at
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::snapshot::Activity;
+
+    /// A stopped torrent without metadata, added at `added`.
+    fn snap(id: u32, added: u64) -> TorrentSnapshot {
+        let mut record =
+            TorrentRecord::new(id, format!("{id:040x}"), format!("t{id}"), "/d".into());
+        record.added_at = added;
+        TorrentSnapshot {
+            record,
+            torrent: None,
+            activity: Activity::Stopped,
+            handle: None,
+            error: None,
+            warning: None,
+            stats: Default::default(),
+            down_rate: 0.0,
+            up_rate: 0.0,
+            scrape: Vec::new(),
+            scraped_at: None,
+            seed_ratio_limit: None,
+            seed_idle_limit: None,
+            seed_time_limit: None,
+            queue_position: id as usize,
+            trackers: Vec::new(),
+        }
+    }
+
+    fn ids<'a>(rows: impl Iterator<Item = &'a Arc<Row>>) -> Vec<u32> {
+        rows.map(|r| r.view.id).collect()
+    }
+
+    #[test]
+    fn rows_keep_their_last_change_and_clocks_do_not_count() {
+        let first = build(None, 1, vec![snap(1, 100), snap(2, 100), snap(3, 5000)]);
+        assert_eq!(first.generation, 1);
+        // The first table dates each torrent by its own dates.
+        assert_eq!(ids(first.active_since(1000)), vec![3]);
+        let mut moved = snap(2, 100);
+        moved.down_rate = 2048.0;
+        let mut clock = snap(3, 5000);
+        clock.record.seconds_seeding = 60;
+        let second = build(
+            Some(&first),
+            2,
+            vec![snap(1, 100), moved.clone(), clock.clone()],
+        );
+        assert_eq!(ids(second.changed_since(first.generation)), vec![2]);
+        assert_eq!(second.get(3).map(|r| r.view.seconds_seeding), Some(60));
+        assert_eq!(second.get(3).map(|r| r.changed), Some(1));
+        // A new torrent is a change; a missing one is removed.
+        let third = build(
+            Some(&second),
+            3,
+            vec![moved.clone(), clock.clone(), snap(4, 100)],
+        );
+        assert_eq!(ids(third.changed_since(second.generation)), vec![4]);
+        assert_eq!(third.removed_since(&second), vec![1]);
+        assert_eq!(third.removed_since(&first), vec![1]);
+        assert_eq!(first.removed_since(&third), vec![4]);
+        assert!(third.get(1).is_none());
+        // Nothing moved at all: the rows (and their JSON) are carried over.
+        assert!(third.get(2).is_some_and(|r| r.json().contains("\"id\":2")));
+        let fourth = build(
+            Some(&third),
+            4,
+            vec![moved.clone(), clock.clone(), snap(4, 100)],
+        );
+        let carried = |id| Arc::ptr_eq(third.get(id).unwrap(), fourth.get(id).unwrap());
+        assert!(carried(2) && carried(3) && carried(4));
+        assert_eq!(
+            json_array(fourth.rows.iter().take(1)),
+            format!("[{}]", third.get(2).unwrap().json())
+        );
+        // A scrape that found nothing new is shown, yet is no change.
+        let mut scraped = clock;
+        scraped.scraped_at = Some(9);
+        let fifth = build(Some(&fourth), 5, vec![moved, scraped, snap(4, 100)]);
+        assert_eq!(
+            ids(fifth.changed_since(fourth.generation)),
+            Vec::<u32>::new()
+        );
+        assert_eq!(fifth.get(3).and_then(|r| r.snap.scraped_at), Some(9));
+    }
+}
