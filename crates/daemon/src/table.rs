@@ -6,9 +6,8 @@
 //! clocks aside), which is what incremental readers ask for: Transmission's
 //! `recently-active`, qBittorrent's `sync/maindata` and the SSE stream.
 
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock};
 
-use crate::manager::Daemon;
 use crate::snapshot::{TorrentSnapshot, now_unix};
 use crate::store::TorrentRecord;
 use crate::view::TorrentView;
@@ -53,7 +52,7 @@ pub(crate) fn json_array<'a>(rows: impl Iterator<Item = &'a Arc<Row>>) -> String
 /// Every torrent at one moment, in id order.
 pub(crate) struct Table {
     /// The manager's change counter when it was built.
-    version: u64,
+    pub(crate) version: u64,
     /// Its generation: 1 for the first table, one more for each rebuild.
     pub generation: u64,
     /// The rows, by ascending id.
@@ -63,7 +62,7 @@ pub(crate) struct Table {
 /// The latest table (kept by the manager's shared state).
 #[derive(Default)]
 pub(crate) struct Tables {
-    current: Mutex<Option<Arc<Table>>>,
+    pub(crate) current: Mutex<Option<Arc<Table>>>,
 }
 
 impl Table {
@@ -98,37 +97,9 @@ impl Table {
     }
 }
 
-impl Daemon {
-    /// Torrents whose state, rates or progress changed in the last
-    /// [`crate::manager::RECENT`] seconds (Transmission's `recently-active`).
-    pub(crate) fn recently_active(&self) -> Vec<u32> {
-        let since = now_unix().saturating_sub(crate::manager::RECENT);
-        let table = self.table();
-        table.active_since(since).map(|r| r.view.id).collect()
-    }
-
-    /// The table as of now: the last one if nothing changed since it was
-    /// built, else a new one (one rebuild shared by concurrent readers).
-    pub(crate) fn table(&self) -> Arc<Table> {
-        let version = *self.shared.changed.borrow();
-        let mut current = self
-            .shared
-            .tables
-            .current
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if let Some(table) = current.as_ref().filter(|t| t.version == version) {
-            return Arc::clone(table);
-        }
-        let table = Arc::new(build(current.as_deref(), version, self.snapshots()));
-        *current = Some(Arc::clone(&table));
-        table
-    }
-}
-
 /// The table after `older` from `snaps` (in id order): rows that did not
 /// change keep their generation and time.
-fn build(older: Option<&Table>, version: u64, snaps: Vec<TorrentSnapshot>) -> Table {
+pub(crate) fn build(older: Option<&Table>, version: u64, snaps: Vec<TorrentSnapshot>) -> Table {
     let generation = older.map_or(1, |t| t.generation.wrapping_add(1));
     let now = now_unix();
     let rows = snaps

@@ -2,7 +2,6 @@
 
 use serde::Serialize;
 
-use crate::manager::Daemon;
 use crate::snapshot::{Activity, TorrentSnapshot};
 
 /// What a torrent is doing, for display.
@@ -131,23 +130,6 @@ pub(crate) fn wanted_size(e: &TorrentSnapshot) -> u64 {
         .filter(|(i, f)| !f.attr.pad && e.record.file_priorities.get(*i).is_none_or(|p| *p > 0))
         .map(|(_, f)| f.length)
         .sum()
-}
-
-impl Daemon {
-    /// A snapshot of one torrent.
-    pub fn view(&self, id: u32) -> Option<TorrentView> {
-        self.snapshot(id).as_ref().map(of)
-    }
-
-    /// Snapshots of every torrent (copied from the shared table).
-    pub fn views(&self) -> Vec<TorrentView> {
-        self.table().rows.iter().map(|r| r.view.clone()).collect()
-    }
-
-    /// Details of one torrent: a page of its files, peers, trackers, pieces.
-    pub fn detail(&self, id: u32, files: FilePage) -> Option<DetailView> {
-        self.snapshot(id).as_ref().map(|e| detail(e, files))
-    }
 }
 
 /// The view of `e`.

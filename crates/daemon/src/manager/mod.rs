@@ -23,6 +23,7 @@ mod renames;
 mod sampler;
 mod space;
 mod state;
+mod views;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::AtomicUsize;

@@ -7,10 +7,10 @@ use std::collections::BTreeMap;
 
 use shoal_bencode::{Encode, OwnedValue, Value, decode};
 
+use super::TORRENT_LIMITS;
 use crate::fields::wrong;
 use crate::merkle::{Node, root_from_piece_layer};
 use crate::merkle_proof::file_piece_count;
-use crate::torrent::TORRENT_LIMITS;
 use crate::{Info, MetainfoError, Torrent};
 
 /// Whether a file larger than a piece may lack its layer.

@@ -7,12 +7,16 @@ use shoal_bencode::{Limits, Mode, Value, decode, decode_prefix};
 
 use crate::fields::{opt_int, text, wrong};
 use crate::info::Info;
-use crate::layers::{Layers, piece_layers};
 use crate::limits::{
     MAX_DEPTH, MAX_INFO_SIZE, MAX_TOKENS, MAX_TORRENT_SIZE, MAX_URL_LEN, MAX_URLS,
 };
 use crate::parse_info::parse_info;
 use crate::{InfoHashV1, InfoHashV2, InfoHashes, Magnet, MetainfoError};
+
+mod layers;
+
+pub use layers::MissingLayer;
+use layers::{Layers, piece_layers};
 
 /// Bencode limits for .torrent files.
 pub const TORRENT_LIMITS: Limits = Limits {

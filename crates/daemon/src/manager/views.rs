@@ -1,0 +1,54 @@
+//! The read side the APIs share: one torrent's view or details, and the
+//! table of every torrent, rebuilt at most once per manager change.
+
+use std::sync::{Arc, PoisonError};
+
+use super::Daemon;
+use crate::snapshot::now_unix;
+use crate::table::{Table, build};
+use crate::view::{DetailView, FilePage, TorrentView, detail, of};
+
+impl Daemon {
+    /// A snapshot of one torrent.
+    pub fn view(&self, id: u32) -> Option<TorrentView> {
+        self.snapshot(id).as_ref().map(of)
+    }
+
+    /// Snapshots of every torrent (copied from the shared table).
+    pub fn views(&self) -> Vec<TorrentView> {
+        self.table().rows.iter().map(|r| r.view.clone()).collect()
+    }
+
+    /// Details of one torrent: a page of its files, peers, trackers, pieces.
+    pub fn detail(&self, id: u32, files: FilePage) -> Option<DetailView> {
+        self.snapshot(id).as_ref().map(|e| detail(e, files))
+    }
+}
+
+impl Daemon {
+    /// Torrents whose state, rates or progress changed in the last
+    /// [`super::RECENT`] seconds (Transmission's `recently-active`).
+    pub(crate) fn recently_active(&self) -> Vec<u32> {
+        let since = now_unix().saturating_sub(super::RECENT);
+        let table = self.table();
+        table.active_since(since).map(|r| r.view.id).collect()
+    }
+
+    /// The table as of now: the last one if nothing changed since it was
+    /// built, else a new one (one rebuild shared by concurrent readers).
+    pub(crate) fn table(&self) -> Arc<Table> {
+        let version = *self.shared.changed.borrow();
+        let mut current = self
+            .shared
+            .tables
+            .current
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(table) = current.as_ref().filter(|t| t.version == version) {
+            return Arc::clone(table);
+        }
+        let table = Arc::new(build(current.as_deref(), version, self.snapshots()));
+        *current = Some(Arc::clone(&table));
+        table
+    }
+}
