@@ -160,32 +160,40 @@ impl Node {
         }
     }
 
-    /// After bootstrap: one lookup per prefix length between us and our
-    /// closest neighbour, so every distance range gets nodes (the buckets
-    /// themselves may not have split yet: the far ones hold many nodes).
+    /// After bootstrap: in each family's table, one lookup per prefix
+    /// length between us and our closest neighbour, so every distance
+    /// range gets nodes (the buckets themselves may not have split yet: the
+    /// far ones hold many nodes).
     pub(super) fn explore(&mut self, now: Duration) {
-        let Some(nearest) = self.table4.closest(&self.id, 1, now).first().copied() else {
-            return;
-        };
-        let depth = self.id.distance(&nearest.id).leading_zeros().min(159);
-        for prefix in 0..depth {
-            let target = self.id.random_in_bucket(prefix, &mut self.rng);
-            let lid = self.new_lookup(target, LookupKind::Refresh, now);
-            self.step_lookup(lid, now);
-        }
-        for idx in 0..self.table4.bucket_count() {
-            self.table4.touch_bucket(idx, now);
+        for v6 in [false, true] {
+            let table = self.table_of(v6);
+            let Some(nearest) = table.closest(&self.id, 1, now).first().copied() else {
+                continue;
+            };
+            let depth = self.id.distance(&nearest.id).leading_zeros().min(159);
+            for prefix in 0..depth {
+                let target = self.id.random_in_bucket(prefix, &mut self.rng);
+                let lid = self.new_lookup(target, LookupKind::Refresh, now);
+                self.step_lookup(lid, now);
+            }
+            let table = self.table_of_mut(v6);
+            for idx in 0..table.bucket_count() {
+                table.touch_bucket(idx, now);
+            }
         }
     }
 
-    /// Starts a refresh lookup for every bucket unchanged for `interval`.
+    /// Starts a refresh lookup for every bucket, of either family's table,
+    /// unchanged for `interval`.
     pub(super) fn refresh(&mut self, now: Duration, interval: Duration) {
-        let stale = self.table4.stale_buckets(now, interval);
-        for idx in stale {
-            self.table4.touch_bucket(idx, now);
-            let target = self.id.random_in_bucket(idx, &mut self.rng);
-            let lid = self.new_lookup(target, LookupKind::Refresh, now);
-            self.step_lookup(lid, now);
+        for v6 in [false, true] {
+            let stale = self.table_of(v6).stale_buckets(now, interval);
+            for idx in stale {
+                self.table_of_mut(v6).touch_bucket(idx, now);
+                let target = self.id.random_in_bucket(idx, &mut self.rng);
+                let lid = self.new_lookup(target, LookupKind::Refresh, now);
+                self.step_lookup(lid, now);
+            }
         }
     }
 
@@ -217,9 +225,12 @@ impl Node {
                 self.refresh(now, self.config.refresh_interval);
             }
         }
+        // Both tables: a family's nodes go stale just the same (BEP 32).
         let quiet = self.config.refresh_interval;
-        for c in self.table4.questionable(now, quiet, PINGS_PER_ROUND) {
-            self.ping(c.addr, Some(c.id), now);
+        for v6 in [false, true] {
+            for c in self.table_of(v6).questionable(now, quiet, PINGS_PER_ROUND) {
+                self.ping(c.addr, Some(c.id), now);
+            }
         }
     }
 }

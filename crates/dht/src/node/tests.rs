@@ -298,3 +298,62 @@ fn a_get_reports_only_items_that_verify_and_only_higher_seqs() {
     // The forged seq 10 and the other key's 11 are reported as rejected.
     assert_eq!(rejected, 2);
 }
+
+#[test]
+fn a_dual_stack_node_keeps_both_tables_and_pings_both() {
+    let v4: SocketAddr = "10.0.0.1:1000".parse().unwrap();
+    let v6: SocketAddr = "[2001:db8::1]:1000".parse().unwrap();
+    let mut node = Node::new(
+        Config {
+            id: Some(NodeId([0; 20])),
+            bootstrap: vec![v4, v6],
+            ipv4: true,
+            ipv6: true,
+            // Two nodes make a full table: no bootstrap retries.
+            k: 2,
+            ..Config::default()
+        },
+        Duration::ZERO,
+    );
+    let sent = replies(&mut node);
+    // BEP 32: a dual-stack node asks for both families.
+    for (_, m) in &sent {
+        let Body::Query(Query::FindNode { want, .. }) = &m.body else {
+            panic!("{m:?}");
+        };
+        assert_eq!(*want, Want { n4: true, n6: true });
+    }
+    for (i, (to, m)) in sent.into_iter().enumerate() {
+        let mut id = [0u8; 20];
+        // Far from our id: no explore lookups to keep track of.
+        id[0] = 0x80 | i as u8;
+        let reply = Message {
+            tid: m.tid,
+            version: None,
+            ip: None,
+            read_only: false,
+            body: Body::Response(Response {
+                id: NodeId(id),
+                ..Response::default()
+            }),
+        };
+        node.handle_packet(to, &reply.encode(), Duration::from_millis(5));
+    }
+    let stats = node.stats(Duration::from_millis(5));
+    assert_eq!((stats.nodes, stats.nodes6), (1, 1), "{stats:?}");
+    assert_eq!((stats.good_nodes, stats.good_nodes6), (1, 1), "{stats:?}");
+    // Quiet for the refresh interval: both families' nodes are pinged.
+    let mut pinged = HashSet::new();
+    let end = Config::default().refresh_interval + Duration::from_secs(5);
+    let mut now = Duration::from_millis(5);
+    while now < end {
+        now += Duration::from_secs(1);
+        node.handle_timeout(now);
+        for (to, m) in replies(&mut node) {
+            if matches!(m.body, Body::Query(Query::Ping { .. })) {
+                pinged.insert(to);
+            }
+        }
+    }
+    assert!(pinged.contains(&v4) && pinged.contains(&v6), "{pinged:?}");
+}
