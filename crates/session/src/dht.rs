@@ -15,6 +15,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
 use crate::SessionError;
+use crate::dht_socket::{Families, bootstrap_addrs, canonical, mapped};
 
 /// Peers buffered per lookup before the slowest reader loses some.
 const PEER_CHANNEL: usize = 1024;
@@ -145,14 +146,22 @@ impl Dht {
         let local_addr = socket
             .local_addr()
             .map_err(|e| SessionError::io("DHT socket address", e))?;
-        let other = crate::dht_socket::bind_other(&config, local_addr).map(Arc::new);
-        let other_addr = other.as_ref().and_then(|s| s.local_addr().ok());
-        let locals: Vec<SocketAddr> = std::iter::once(local_addr).chain(other_addr).collect();
+        let other = crate::dht_socket::bind_other(&config, local_addr)
+            .and_then(|s| Some((s.local_addr().ok()?, Arc::new(s))))
+            .map(|(a, s)| (s, a));
+        let other_addr = other.as_ref().map(|(_, a)| *a);
+        let mut families = Families::of(&socket, local_addr);
+        if let Some((s, a)) = &other {
+            families = families.or(Families::of(s, *a));
+        }
+        let loopback = std::iter::once(local_addr)
+            .chain(other_addr)
+            .all(|a| a.ip().to_canonical().is_loopback());
         let mut node_config = config.node.clone();
         node_config.seed = fastrand::u64(..);
-        node_config.ipv4 = locals.iter().any(SocketAddr::is_ipv4);
-        node_config.ipv6 = locals.iter().any(SocketAddr::is_ipv6);
-        node_config.bootstrap = crate::dht_socket::bootstrap_addrs(&config, &locals).await;
+        node_config.ipv4 = families.v4;
+        node_config.ipv6 = families.v6;
+        node_config.bootstrap = bootstrap_addrs(&config, families, loopback).await;
         let epoch = Instant::now();
         let node = load_or_new(node_config, config.state_file.as_ref());
         let (commands, rx) = mpsc::unbounded_channel();
@@ -347,8 +356,9 @@ struct Driver {
     socket: Arc<UdpSocket>,
     /// `socket`'s address.
     local: SocketAddr,
-    /// The other family's socket of a dual-stack node, read here.
-    other: Option<Arc<UdpSocket>>,
+    /// The other family's socket of a dual-stack node and its address,
+    /// read here.
+    other: Option<(Arc<UdpSocket>, SocketAddr)>,
     /// Datagrams read by the socket's owner when the socket is shared;
     /// `None`: this task reads the socket itself.
     received: Option<mpsc::Receiver<(SocketAddr, Vec<u8>)>>,
@@ -385,21 +395,21 @@ impl Driver {
                     if let Ok((n, from)) = r {
                         let now = self.now();
                         if let Some(packet) = buf.get(..n) {
-                            self.node.handle_packet(from, packet, now);
+                            self.node.handle_packet(canonical(from), packet, now);
                         }
                     }
                 }
-                r = recv_other(self.other.as_deref(), &mut buf_other) => {
+                r = recv_other(self.other.as_ref().map(|(s, _)| &**s), &mut buf_other) => {
                     if let Ok((n, from)) = r {
                         let now = self.now();
                         if let Some(packet) = buf_other.get(..n) {
-                            self.node.handle_packet(from, packet, now);
+                            self.node.handle_packet(canonical(from), packet, now);
                         }
                     }
                 }
                 Some((from, packet)) = recv_shared(&mut self.received) => {
                     let now = self.now();
-                    self.node.handle_packet(from, &packet, now);
+                    self.node.handle_packet(canonical(from), &packet, now);
                 }
                 cmd = commands.recv() => match cmd {
                     Some(cmd) => self.command(cmd),
@@ -496,11 +506,13 @@ impl Driver {
             }
         }
         while let Some((to, bytes)) = self.node.poll_transmit() {
-            // The node talks only to families it has a socket for.
-            let socket = match &self.other {
-                Some(other) if to.is_ipv4() != self.local.is_ipv4() => other,
-                _ => &self.socket,
+            // The node talks only to families it has a socket for; an IPv6
+            // socket reaches IPv4 nodes only as mapped addresses.
+            let (socket, local) = match &self.other {
+                Some((other, local)) if to.is_ipv4() != self.local.is_ipv4() => (other, *local),
+                _ => (&self.socket, self.local),
             };
+            let to = if local.is_ipv6() { mapped(to) } else { to };
             if let Err(e) = socket.send_to(&bytes, to).await {
                 tracing::trace!("DHT send to {to}: {e}");
             }

@@ -179,3 +179,30 @@ async fn routing_table_survives_a_restart() {
     assert!(after.node.good_nodes >= 3, "{after:?}");
     drop(others);
 }
+
+#[tokio::test]
+async fn a_node_on_an_ipv6_socket_reaches_ipv4_nodes_as_ipv4() {
+    // An IPv6 socket bound to an IPv4-mapped address carries IPv4, the way
+    // one bound to `[::]` does for IPv4 peers (not bound here: tests stay
+    // on loopback).
+    let v4 = network("127.0.0.1:0", 4).await;
+    let node = Dht::start(config_on("[::ffff:127.0.0.1]:0", vec![v4[0].local_addr()]))
+        .await
+        .unwrap();
+    assert!(node.wait_bootstrapped(Duration::from_secs(10)).await);
+    let stats = node.stats().await.unwrap();
+    assert!(
+        stats.node.nodes >= 4 && stats.node.nodes6 == 0,
+        "IPv4 nodes in the IPv4 table: {stats:?}"
+    );
+    // Others see it as an IPv4 node: its implied-port announce is stored
+    // under 127.0.0.1, not under a mapped address.
+    let info_hash = [0x44; 20];
+    assert!(node.announce(info_hash, None).await >= 3);
+    let found = lookup(&v4[1], info_hash).await;
+    let port = node.local_addr().port();
+    assert!(
+        found.contains(&SocketAddr::from(([127, 0, 0, 1], port))),
+        "{found:?}"
+    );
+}
