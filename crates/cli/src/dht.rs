@@ -147,19 +147,43 @@ pub(crate) fn resolve(hosts: &[String], listen: SocketAddr) -> anyhow::Result<Ve
     resolve_for(hosts, &[listen])
 }
 
-/// Resolves `HOST:PORT`s, keeping addresses of the families of `listen`.
+/// Resolves `HOST:PORT`s, keeping addresses of the families of `listen`
+/// (`[::]` reaches both: its socket carries IPv4 as mapped addresses).
 pub(crate) fn resolve_for(
     hosts: &[String],
     listen: &[SocketAddr],
 ) -> anyhow::Result<Vec<SocketAddr>> {
+    let reaches = |a: &SocketAddr| {
+        listen
+            .iter()
+            .any(|l| l.is_ipv4() == a.is_ipv4() || (l.is_ipv6() && l.ip().is_unspecified()))
+    };
     let mut out = Vec::new();
     for host in hosts {
         let addrs = host
             .to_socket_addrs()
             .with_context(|| format!("bootstrap node {host}"))?;
-        out.extend(addrs.filter(|a| listen.iter().any(|l| l.is_ipv4() == a.is_ipv4())));
+        out.extend(addrs.filter(reaches));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bootstrap_nodes_are_kept_for_the_families_listened_on() {
+        let hosts = ["127.0.0.1:1".to_owned(), "[::1]:2".to_owned()];
+        let v4: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        let v6: SocketAddr = "[::1]:0".parse().unwrap();
+        let any6: SocketAddr = "[::]:0".parse().unwrap();
+        let kept = |listen: &[SocketAddr]| resolve_for(&hosts, listen).unwrap().len();
+        assert_eq!(kept(&[v4]), 1);
+        assert_eq!(kept(&[v6]), 1);
+        assert_eq!(kept(&[v4, v6]), 2);
+        assert_eq!(kept(&[any6]), 2);
+    }
 }
 
 async fn standalone(dht: &Dht, every: u64) -> anyhow::Result<ExitCode> {
