@@ -168,24 +168,6 @@ pub(crate) fn resolve_for(
     Ok(out)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn bootstrap_nodes_are_kept_for_the_families_listened_on() {
-        let hosts = ["127.0.0.1:1".to_owned(), "[::1]:2".to_owned()];
-        let v4: SocketAddr = "127.0.0.1:0".parse().unwrap();
-        let v6: SocketAddr = "[::1]:0".parse().unwrap();
-        let any6: SocketAddr = "[::]:0".parse().unwrap();
-        let kept = |listen: &[SocketAddr]| resolve_for(&hosts, listen).unwrap().len();
-        assert_eq!(kept(&[v4]), 1);
-        assert_eq!(kept(&[v6]), 1);
-        assert_eq!(kept(&[v4, v6]), 2);
-        assert_eq!(kept(&[any6]), 2);
-    }
-}
-
 async fn standalone(dht: &Dht, every: u64) -> anyhow::Result<ExitCode> {
     let id = dht
         .stats()
@@ -251,5 +233,23 @@ async fn announce(dht: &Dht, info_hash: [u8; 20], port: u16) -> ExitCode {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bootstrap_nodes_are_kept_for_the_families_listened_on() {
+        let hosts = ["127.0.0.1:1".to_owned(), "[::1]:2".to_owned()];
+        let v4: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        let v6: SocketAddr = "[::1]:0".parse().unwrap();
+        let any6: SocketAddr = "[::]:0".parse().unwrap();
+        let kept = |listen: &[SocketAddr]| resolve_for(&hosts, listen).unwrap().len();
+        assert_eq!(kept(&[v4]), 1);
+        assert_eq!(kept(&[v6]), 1);
+        assert_eq!(kept(&[v4, v6]), 2);
+        assert_eq!(kept(&[any6]), 2);
     }
 }
