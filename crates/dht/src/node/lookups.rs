@@ -53,11 +53,15 @@ impl Node {
                 l.add(Some(c.id), c.addr);
             }
         }
-        if self.table4.len() + self.table6.len() < self.config.k {
-            for &addr in &self.config.bootstrap {
-                if self.family_ok(addr) {
-                    l.add(None, addr);
-                }
+        // With few nodes, the routers; and for housekeeping those of a
+        // family whose table is under a bucket: a dual-stack node must fill
+        // its IPv6 table even when the IPv4 one is full.
+        let few = self.table4.len() + self.table6.len() < self.config.k;
+        let housekeeping = matches!(kind, LookupKind::Bootstrap | LookupKind::Refresh);
+        for &addr in &self.config.bootstrap {
+            if self.family_ok(addr) && (few || (housekeeping && self.family_small(addr.is_ipv6())))
+            {
+                l.add(None, addr);
             }
         }
         self.lookups.insert(id, l);
@@ -197,6 +201,19 @@ impl Node {
         }
     }
 
+    /// Whether the table of a family (IPv6 if `v6`) holds less than a bucket.
+    fn family_small(&self, v6: bool) -> bool {
+        self.table_of(v6).len() < self.config.k
+    }
+
+    /// Whether a family we serve has a small table and routers to ask.
+    fn family_needs_bootstrap(&self) -> bool {
+        self.config
+            .bootstrap
+            .iter()
+            .any(|a| self.family_ok(*a) && self.family_small(a.is_ipv6()))
+    }
+
     pub(super) fn maintenance(&mut self, now: Duration) {
         self.tokens.tick(now);
         self.store.expire(now);
@@ -216,12 +233,19 @@ impl Node {
             // met only poorly connected nodes: try again, from them and the
             // configured routers.
             let small = self.table4.len() + self.table6.len() < self.config.k;
-            let due = self
-                .last_bootstrap
-                .is_none_or(|t| now.saturating_sub(t) >= BOOTSTRAP_RETRY);
-            if small && due {
+            let since = |t: Option<Duration>, wait| t.is_none_or(|t| now.saturating_sub(t) >= wait);
+            if small && since(self.last_bootstrap, BOOTSTRAP_RETRY) {
                 self.start_bootstrap(now);
             } else if !small {
+                if self.family_needs_bootstrap()
+                    && since(self.last_bootstrap, FAMILY_BOOTSTRAP_RETRY)
+                {
+                    // A lookup of our id from that family's routers; not a
+                    // new bootstrap, which would explore every range again.
+                    self.last_bootstrap = Some(now);
+                    let lid = self.new_lookup(self.id, LookupKind::Refresh, now);
+                    self.step_lookup(lid, now);
+                }
                 self.refresh(now, self.config.refresh_interval);
             }
         }

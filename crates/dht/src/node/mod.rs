@@ -40,6 +40,11 @@ use shoal_rng::Rng;
 const MAINTENANCE: Duration = Duration::from_secs(1);
 /// After a failed bootstrap, wait this long before the next attempt.
 const BOOTSTRAP_RETRY: Duration = Duration::from_secs(10);
+/// With one family's table full and the other's under a bucket (a host
+/// whose IPv6 reaches nobody, or few dual-stack nodes to learn `nodes6`
+/// from), bootstrap again this often from that family's routers: rarely,
+/// as it may never work.
+const FAMILY_BOOTSTRAP_RETRY: Duration = Duration::from_secs(120);
 /// Questionable nodes pinged per housekeeping round.
 const PINGS_PER_ROUND: usize = 4;
 /// Most queued outgoing datagrams; beyond, new ones are dropped.
