@@ -19,9 +19,10 @@ pub struct DhtArgs {
     #[command(subcommand)]
     action: Option<DhtAction>,
     /// UDP address to listen on [default: 0.0.0.0:6881 for a standalone
-    /// node, 0.0.0.0:0 for get-peers and announce].
+    /// node, 0.0.0.0:0 for get-peers and announce]; given twice, one IPv4
+    /// and one IPv6 address, the node serves both families (BEP 32).
     #[arg(long, global = true, value_name = "ADDR:PORT")]
-    listen: Option<SocketAddr>,
+    listen: Vec<SocketAddr>,
     /// Node to bootstrap from (repeatable; replaces the public routers).
     #[arg(long, global = true, value_name = "HOST:PORT")]
     bootstrap: Vec<String>,
@@ -88,12 +89,16 @@ pub fn run(args: &DhtArgs) -> anyhow::Result<ExitCode> {
     } else {
         "0.0.0.0:6881"
     };
-    let listen = match args.listen {
-        Some(l) => l,
-        None => default_listen.parse()?,
+    let (listen, also) = match args.listen[..] {
+        [] => (default_listen.parse()?, None),
+        [one] => (one, None),
+        [a, b] if a.is_ipv4() != b.is_ipv4() => (a, Some(b)),
+        _ => anyhow::bail!("--listen takes one address, or one IPv4 and one IPv6 address"),
     };
     let mut config = DhtConfig::new(listen);
-    config.bootstrap = resolve(&args.bootstrap, listen)?;
+    config.also_bind = also;
+    let families: Vec<SocketAddr> = std::iter::once(listen).chain(also).collect();
+    config.bootstrap = resolve_for(&args.bootstrap, &families)?;
     config.state_file.clone_from(&args.state);
     runtime::build()?.block_on(async {
         let dht = Dht::start(config).await?;
@@ -139,12 +144,26 @@ fn parse_hash(hex: &str) -> anyhow::Result<[u8; 20]> {
 
 /// Resolves `HOST:PORT`s, keeping addresses of the listening family.
 pub(crate) fn resolve(hosts: &[String], listen: SocketAddr) -> anyhow::Result<Vec<SocketAddr>> {
+    resolve_for(hosts, &[listen])
+}
+
+/// Resolves `HOST:PORT`s, keeping addresses of the families of `listen`
+/// (`[::]` reaches both: its socket carries IPv4 as mapped addresses).
+pub(crate) fn resolve_for(
+    hosts: &[String],
+    listen: &[SocketAddr],
+) -> anyhow::Result<Vec<SocketAddr>> {
+    let reaches = |a: &SocketAddr| {
+        listen
+            .iter()
+            .any(|l| l.is_ipv4() == a.is_ipv4() || (l.is_ipv6() && l.ip().is_unspecified()))
+    };
     let mut out = Vec::new();
     for host in hosts {
         let addrs = host
             .to_socket_addrs()
             .with_context(|| format!("bootstrap node {host}"))?;
-        out.extend(addrs.filter(|a| a.is_ipv4() == listen.is_ipv4()));
+        out.extend(addrs.filter(reaches));
     }
     Ok(out)
 }
@@ -155,16 +174,19 @@ async fn standalone(dht: &Dht, every: u64) -> anyhow::Result<ExitCode> {
         .await
         .map(|s| s.id.to_string())
         .unwrap_or_default();
-    println!("dht node listening on {} id {id}", dht.local_addr());
+    let addrs: Vec<String> = dht.local_addrs().iter().map(ToString::to_string).collect();
+    println!("dht node listening on {} id {id}", addrs.join(" and "));
     let status = async {
         let mut tick = tokio::time::interval(Duration::from_secs(every.max(1)));
         loop {
             tick.tick().await;
             if let Some(s) = dht.stats().await {
                 println!(
-                    "nodes {} (good {})  stored peers {} in {} torrents  items {}  queries in {}",
+                    "nodes {} (good {})  ipv6 nodes {} (good {})  stored peers {} in {} torrents  items {}  queries in {}",
                     s.node.nodes,
                     s.node.good_nodes,
+                    s.node.nodes6,
+                    s.node.good_nodes6,
                     s.node.stored_peers,
                     s.node.stored_torrents,
                     s.node.stored_items,
@@ -211,5 +233,23 @@ async fn announce(dht: &Dht, info_hash: [u8; 20], port: u16) -> ExitCode {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bootstrap_nodes_are_kept_for_the_families_listened_on() {
+        let hosts = ["127.0.0.1:1".to_owned(), "[::1]:2".to_owned()];
+        let v4: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        let v6: SocketAddr = "[::1]:0".parse().unwrap();
+        let any6: SocketAddr = "[::]:0".parse().unwrap();
+        let kept = |listen: &[SocketAddr]| resolve_for(&hosts, listen).unwrap().len();
+        assert_eq!(kept(&[v4]), 1);
+        assert_eq!(kept(&[v6]), 1);
+        assert_eq!(kept(&[v4, v6]), 2);
+        assert_eq!(kept(&[any6]), 2);
     }
 }

@@ -570,6 +570,11 @@ fn a_bare_magnet_completes_through_the_dht() {
         .and_then(|n| n.trim().parse().ok())
         .unwrap_or_else(|| panic!("no shoal_dht_nodes in {metrics}"));
     assert!(nodes >= 1, "{metrics}");
+    // Everyone is on 127.0.0.1: the IPv6 table is empty, and reported.
+    assert!(
+        metrics.lines().any(|l| l == "shoal_dht_nodes_ipv6 0"),
+        "{metrics}"
+    );
 }
 
 #[test]

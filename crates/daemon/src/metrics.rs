@@ -46,9 +46,15 @@ fn render(d: &crate::Daemon) -> String {
     );
     gauge(
         "shoal_dht_nodes",
-        "Nodes in the DHT routing table (0 without a DHT).",
+        "Nodes in the DHT routing tables, both address families (0 without a DHT).",
         "gauge",
         d.dht_nodes().to_string(),
+    );
+    gauge(
+        "shoal_dht_nodes_ipv6",
+        "Of shoal_dht_nodes, those in the IPv6 routing table (BEP 32).",
+        "gauge",
+        d.dht_nodes6().to_string(),
     );
     let mapping = d.session().port_mapping();
     gauge(

@@ -1,5 +1,5 @@
-//! The DHT driver: one UDP socket and one task pumping a sans-IO
-//! [`shoal_dht::Node`]. Handles are cheap: commands go over a channel, peers
+//! The DHT driver: one UDP socket (two for a dual-stack node, one per
+//! address family) and one task pumping a sans-IO [`shoal_dht::Node`]. Handles are cheap: commands go over a channel, peers
 //! come back on a channel per lookup, and the routing table is saved to
 //! `state_file` periodically and when the last handle is dropped.
 
@@ -15,6 +15,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
 use crate::SessionError;
+use crate::dht_socket::{Families, bootstrap_addrs, canonical, mapped};
 
 /// Peers buffered per lookup before the slowest reader loses some.
 const PEER_CHANNEL: usize = 1024;
@@ -26,6 +27,11 @@ const RECV_BUFFER: usize = 65_536;
 pub struct DhtConfig {
     /// UDP address to bind (port 0 picks a free one).
     pub bind: SocketAddr,
+    /// A UDP address of the other family, for a node on both (BEP 32):
+    /// bound by the node itself (with `IPV6_V6ONLY`), read by the DHT alone
+    /// (a session's uTP stays on `bind`'s socket). Port 0: `bind`'s port if
+    /// free, else any. If it cannot be bound the node runs on one family.
+    pub also_bind: Option<SocketAddr>,
     /// Nodes to bootstrap from; when empty, `bootstrap_hosts` are resolved.
     pub bootstrap: Vec<SocketAddr>,
     /// Host names resolved only if `bootstrap` is empty and `bind` is not a
@@ -44,6 +50,7 @@ impl DhtConfig {
     pub fn new(bind: SocketAddr) -> DhtConfig {
         DhtConfig {
             bind,
+            also_bind: None,
             bootstrap: Vec::new(),
             bootstrap_hosts: DEFAULT_ROUTERS.iter().map(|s| (*s).to_owned()).collect(),
             state_file: None,
@@ -106,6 +113,8 @@ pub struct Dht {
     /// Nodes in the routing tables, as of the driver's last step.
     known: watch::Receiver<usize>,
     local_addr: SocketAddr,
+    /// The other family's address of a dual-stack node.
+    other_addr: Option<SocketAddr>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -137,11 +146,22 @@ impl Dht {
         let local_addr = socket
             .local_addr()
             .map_err(|e| SessionError::io("DHT socket address", e))?;
+        let other = crate::dht_socket::bind_other(&config, local_addr)
+            .and_then(|s| Some((s.local_addr().ok()?, Arc::new(s))))
+            .map(|(a, s)| (s, a));
+        let other_addr = other.as_ref().map(|(_, a)| *a);
+        let mut families = Families::of(&socket, local_addr);
+        if let Some((s, a)) = &other {
+            families = families.or(Families::of(s, *a));
+        }
+        let loopback = std::iter::once(local_addr)
+            .chain(other_addr)
+            .all(|a| a.ip().to_canonical().is_loopback());
         let mut node_config = config.node.clone();
         node_config.seed = fastrand::u64(..);
-        node_config.ipv4 = local_addr.is_ipv4();
-        node_config.ipv6 = local_addr.is_ipv6();
-        node_config.bootstrap = bootstrap_addrs(&config, local_addr).await;
+        node_config.ipv4 = families.v4;
+        node_config.ipv6 = families.v6;
+        node_config.bootstrap = bootstrap_addrs(&config, families, loopback).await;
         let epoch = Instant::now();
         let node = load_or_new(node_config, config.state_file.as_ref());
         let (commands, rx) = mpsc::unbounded_channel();
@@ -150,6 +170,8 @@ impl Dht {
         let driver = Driver {
             node,
             socket,
+            local: local_addr,
+            other,
             received,
             epoch,
             state_file: config.state_file,
@@ -166,6 +188,7 @@ impl Dht {
             bootstrapped,
             known,
             local_addr,
+            other_addr,
             task,
         })
     }
@@ -173,6 +196,14 @@ impl Dht {
     /// The UDP address the node listens on.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// Every UDP address the node listens on: [`Dht::local_addr`], then the
+    /// other family's of a dual-stack node ([`DhtConfig::also_bind`]).
+    pub fn local_addrs(&self) -> Vec<SocketAddr> {
+        std::iter::once(self.local_addr)
+            .chain(self.other_addr)
+            .collect()
     }
 
     /// Looks up peers of `info_hash`: they arrive as found; the channel
@@ -286,20 +317,6 @@ impl Dht {
     }
 }
 
-async fn bootstrap_addrs(config: &DhtConfig, local: SocketAddr) -> Vec<SocketAddr> {
-    if !config.bootstrap.is_empty() || local.ip().is_loopback() {
-        return config.bootstrap.clone();
-    }
-    let mut out = Vec::new();
-    for host in &config.bootstrap_hosts {
-        match tokio::net::lookup_host(host.as_str()).await {
-            Ok(addrs) => out.extend(addrs.filter(|a| a.is_ipv4() == local.is_ipv4())),
-            Err(e) => tracing::debug!("DHT bootstrap {host}: {e}"),
-        }
-    }
-    out
-}
-
 fn load_or_new(config: shoal_dht::Config, state_file: Option<&PathBuf>) -> Node {
     if let Some(path) = state_file {
         // A few kilobytes, read once at start.
@@ -311,6 +328,17 @@ fn load_or_new(config: shoal_dht::Config, state_file: Option<&PathBuf>) -> Node 
         }
     }
     Node::new(config, Duration::ZERO)
+}
+
+/// The next datagram on the other family's socket; never resolves without one.
+async fn recv_other(
+    other: Option<&UdpSocket>,
+    buf: &mut [u8],
+) -> std::io::Result<(usize, SocketAddr)> {
+    match other {
+        Some(socket) => socket.recv_from(buf).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// The next datagram from the socket's owner; never resolves without one.
@@ -326,6 +354,11 @@ async fn recv_shared(
 struct Driver {
     node: Node,
     socket: Arc<UdpSocket>,
+    /// `socket`'s address.
+    local: SocketAddr,
+    /// The other family's socket of a dual-stack node and its address,
+    /// read here.
+    other: Option<(Arc<UdpSocket>, SocketAddr)>,
     /// Datagrams read by the socket's owner when the socket is shared;
     /// `None`: this task reads the socket itself.
     received: Option<mpsc::Receiver<(SocketAddr, Vec<u8>)>>,
@@ -347,6 +380,7 @@ impl Driver {
 
     async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
         let mut buf = vec![0u8; RECV_BUFFER];
+        let mut buf_other = vec![0u8; if self.other.is_some() { RECV_BUFFER } else { 0 }];
         let mut next_save = Instant::now() + self.save_interval;
         loop {
             self.flush().await;
@@ -361,13 +395,21 @@ impl Driver {
                     if let Ok((n, from)) = r {
                         let now = self.now();
                         if let Some(packet) = buf.get(..n) {
-                            self.node.handle_packet(from, packet, now);
+                            self.node.handle_packet(canonical(from), packet, now);
+                        }
+                    }
+                }
+                r = recv_other(self.other.as_ref().map(|(s, _)| &**s), &mut buf_other) => {
+                    if let Ok((n, from)) = r {
+                        let now = self.now();
+                        if let Some(packet) = buf_other.get(..n) {
+                            self.node.handle_packet(canonical(from), packet, now);
                         }
                     }
                 }
                 Some((from, packet)) = recv_shared(&mut self.received) => {
                     let now = self.now();
-                    self.node.handle_packet(from, &packet, now);
+                    self.node.handle_packet(canonical(from), &packet, now);
                 }
                 cmd = commands.recv() => match cmd {
                     Some(cmd) => self.command(cmd),
@@ -464,7 +506,14 @@ impl Driver {
             }
         }
         while let Some((to, bytes)) = self.node.poll_transmit() {
-            if let Err(e) = self.socket.send_to(&bytes, to).await {
+            // The node talks only to families it has a socket for; an IPv6
+            // socket reaches IPv4 nodes only as mapped addresses.
+            let (socket, local) = match &self.other {
+                Some((other, local)) if to.is_ipv4() != self.local.is_ipv4() => (other, *local),
+                _ => (&self.socket, self.local),
+            };
+            let to = if local.is_ipv6() { mapped(to) } else { to };
+            if let Err(e) = socket.send_to(&bytes, to).await {
                 tracing::trace!("DHT send to {to}: {e}");
             }
         }

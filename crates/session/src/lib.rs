@@ -16,6 +16,7 @@ mod connection;
 mod control;
 mod dht;
 mod dht_peers;
+mod dht_socket;
 mod dialer;
 mod error;
 pub mod http;

@@ -115,6 +115,7 @@ impl Daemon {
             changed: tokio::sync::watch::Sender::new(0),
             started: Instant::now(),
             dht_nodes: AtomicUsize::new(0),
+            dht_nodes6: AtomicUsize::new(0),
             scrape_requests,
             log: crate::event_log::EventLog::default(),
             tables: crate::table::Tables::default(),

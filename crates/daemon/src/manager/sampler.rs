@@ -36,7 +36,11 @@ pub(super) async fn sampler(shared: Arc<Shared>) {
         tick.tick().await;
         if let Some(dht) = shared.session.dht() {
             if let Some(stats) = dht.stats().await {
-                shared.dht_nodes.store(stats.node.nodes, Ordering::Relaxed);
+                let nodes = stats.node.nodes + stats.node.nodes6;
+                shared.dht_nodes.store(nodes, Ordering::Relaxed);
+                shared
+                    .dht_nodes6
+                    .store(stats.node.nodes6, Ordering::Relaxed);
             }
         }
         let elapsed = last.elapsed().as_secs_f64();

@@ -44,8 +44,10 @@ pub(crate) struct Shared {
     /// Bumped on every change, for live updates.
     pub changed: tokio::sync::watch::Sender<u64>,
     pub started: Instant,
-    /// Nodes in the DHT routing table, as last sampled.
+    /// Nodes in the DHT routing tables (both families), as last sampled.
     pub dht_nodes: AtomicUsize,
+    /// Of which in the IPv6 table.
+    pub dht_nodes6: AtomicUsize,
     /// Torrents to scrape soon (after a reannounce).
     pub scrape_requests: tokio::sync::mpsc::Sender<u32>,
     /// Recent messages (qBittorrent's `log/main`).
@@ -117,9 +119,15 @@ impl Daemon {
         self.shared.started.elapsed()
     }
 
-    /// Nodes in the DHT routing table, as last sampled (0 without a DHT).
+    /// Nodes in the DHT routing tables, both families, as last sampled
+    /// (0 without a DHT).
     pub fn dht_nodes(&self) -> usize {
         self.shared.dht_nodes.load(Ordering::Relaxed)
+    }
+
+    /// Of [`Daemon::dht_nodes`], those in the IPv6 table (BEP 32).
+    pub fn dht_nodes6(&self) -> usize {
+        self.shared.dht_nodes6.load(Ordering::Relaxed)
     }
 
     /// Where a torrent's .torrent file is kept (it exists once the

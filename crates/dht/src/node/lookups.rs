@@ -53,11 +53,15 @@ impl Node {
                 l.add(Some(c.id), c.addr);
             }
         }
-        if self.table4.len() + self.table6.len() < self.config.k {
-            for &addr in &self.config.bootstrap {
-                if self.family_ok(addr) {
-                    l.add(None, addr);
-                }
+        // With few nodes, the routers; and for housekeeping those of a
+        // family whose table is under a bucket: a dual-stack node must fill
+        // its IPv6 table even when the IPv4 one is full.
+        let few = self.table4.len() + self.table6.len() < self.config.k;
+        let housekeeping = matches!(kind, LookupKind::Bootstrap | LookupKind::Refresh);
+        for &addr in &self.config.bootstrap {
+            if self.family_ok(addr) && (few || (housekeeping && self.family_small(addr.is_ipv6())))
+            {
+                l.add(None, addr);
             }
         }
         self.lookups.insert(id, l);
@@ -160,33 +164,54 @@ impl Node {
         }
     }
 
-    /// After bootstrap: one lookup per prefix length between us and our
-    /// closest neighbour, so every distance range gets nodes (the buckets
-    /// themselves may not have split yet: the far ones hold many nodes).
+    /// After bootstrap: in each family's table, one lookup per prefix
+    /// length between us and our closest neighbour, so every distance
+    /// range gets nodes (the buckets themselves may not have split yet: the
+    /// far ones hold many nodes).
     pub(super) fn explore(&mut self, now: Duration) {
-        let Some(nearest) = self.table4.closest(&self.id, 1, now).first().copied() else {
-            return;
-        };
-        let depth = self.id.distance(&nearest.id).leading_zeros().min(159);
-        for prefix in 0..depth {
-            let target = self.id.random_in_bucket(prefix, &mut self.rng);
-            let lid = self.new_lookup(target, LookupKind::Refresh, now);
-            self.step_lookup(lid, now);
-        }
-        for idx in 0..self.table4.bucket_count() {
-            self.table4.touch_bucket(idx, now);
+        for v6 in [false, true] {
+            let table = self.table_of(v6);
+            let Some(nearest) = table.closest(&self.id, 1, now).first().copied() else {
+                continue;
+            };
+            let depth = self.id.distance(&nearest.id).leading_zeros().min(159);
+            for prefix in 0..depth {
+                let target = self.id.random_in_bucket(prefix, &mut self.rng);
+                let lid = self.new_lookup(target, LookupKind::Refresh, now);
+                self.step_lookup(lid, now);
+            }
+            let table = self.table_of_mut(v6);
+            for idx in 0..table.bucket_count() {
+                table.touch_bucket(idx, now);
+            }
         }
     }
 
-    /// Starts a refresh lookup for every bucket unchanged for `interval`.
+    /// Starts a refresh lookup for every bucket, of either family's table,
+    /// unchanged for `interval`.
     pub(super) fn refresh(&mut self, now: Duration, interval: Duration) {
-        let stale = self.table4.stale_buckets(now, interval);
-        for idx in stale {
-            self.table4.touch_bucket(idx, now);
-            let target = self.id.random_in_bucket(idx, &mut self.rng);
-            let lid = self.new_lookup(target, LookupKind::Refresh, now);
-            self.step_lookup(lid, now);
+        for v6 in [false, true] {
+            let stale = self.table_of(v6).stale_buckets(now, interval);
+            for idx in stale {
+                self.table_of_mut(v6).touch_bucket(idx, now);
+                let target = self.id.random_in_bucket(idx, &mut self.rng);
+                let lid = self.new_lookup(target, LookupKind::Refresh, now);
+                self.step_lookup(lid, now);
+            }
         }
+    }
+
+    /// Whether the table of a family (IPv6 if `v6`) holds less than a bucket.
+    fn family_small(&self, v6: bool) -> bool {
+        self.table_of(v6).len() < self.config.k
+    }
+
+    /// Whether a family we serve has a small table and routers to ask.
+    fn family_needs_bootstrap(&self) -> bool {
+        self.config
+            .bootstrap
+            .iter()
+            .any(|a| self.family_ok(*a) && self.family_small(a.is_ipv6()))
     }
 
     pub(super) fn maintenance(&mut self, now: Duration) {
@@ -208,18 +233,28 @@ impl Node {
             // met only poorly connected nodes: try again, from them and the
             // configured routers.
             let small = self.table4.len() + self.table6.len() < self.config.k;
-            let due = self
-                .last_bootstrap
-                .is_none_or(|t| now.saturating_sub(t) >= BOOTSTRAP_RETRY);
-            if small && due {
+            let since = |t: Option<Duration>, wait| t.is_none_or(|t| now.saturating_sub(t) >= wait);
+            if small && since(self.last_bootstrap, BOOTSTRAP_RETRY) {
                 self.start_bootstrap(now);
             } else if !small {
+                if self.family_needs_bootstrap()
+                    && since(self.last_bootstrap, FAMILY_BOOTSTRAP_RETRY)
+                {
+                    // A lookup of our id from that family's routers; not a
+                    // new bootstrap, which would explore every range again.
+                    self.last_bootstrap = Some(now);
+                    let lid = self.new_lookup(self.id, LookupKind::Refresh, now);
+                    self.step_lookup(lid, now);
+                }
                 self.refresh(now, self.config.refresh_interval);
             }
         }
+        // Both tables: a family's nodes go stale just the same (BEP 32).
         let quiet = self.config.refresh_interval;
-        for c in self.table4.questionable(now, quiet, PINGS_PER_ROUND) {
-            self.ping(c.addr, Some(c.id), now);
+        for v6 in [false, true] {
+            for c in self.table_of(v6).questionable(now, quiet, PINGS_PER_ROUND) {
+                self.ping(c.addr, Some(c.id), now);
+            }
         }
     }
 }

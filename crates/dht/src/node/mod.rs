@@ -40,6 +40,11 @@ use shoal_rng::Rng;
 const MAINTENANCE: Duration = Duration::from_secs(1);
 /// After a failed bootstrap, wait this long before the next attempt.
 const BOOTSTRAP_RETRY: Duration = Duration::from_secs(10);
+/// With one family's table full and the other's under a bucket (a host
+/// whose IPv6 reaches nobody, or few dual-stack nodes to learn `nodes6`
+/// from), bootstrap again this often from that family's routers: rarely,
+/// as it may never work.
+const FAMILY_BOOTSTRAP_RETRY: Duration = Duration::from_secs(120);
 /// Questionable nodes pinged per housekeeping round.
 const PINGS_PER_ROUND: usize = 4;
 /// Most queued outgoing datagrams; beyond, new ones are dropped.
@@ -105,8 +110,12 @@ pub struct Stats {
     pub good_nodes: usize,
     /// Nodes in the IPv6 routing table.
     pub nodes6: usize,
+    /// Of which good.
+    pub good_nodes6: usize,
     /// Buckets in the IPv4 table.
     pub buckets: usize,
+    /// Buckets in the IPv6 table.
+    pub buckets6: usize,
     /// Lookups running.
     pub lookups: usize,
     /// Queries awaiting an answer.
@@ -254,9 +263,11 @@ impl Node {
     pub fn stats(&self, now: Duration) -> Stats {
         Stats {
             nodes: self.table4.len(),
-            good_nodes: self.table4.good_count(now) + self.table6.good_count(now),
+            good_nodes: self.table4.good_count(now),
             nodes6: self.table6.len(),
+            good_nodes6: self.table6.good_count(now),
             buckets: self.table4.bucket_count(),
+            buckets6: self.table6.bucket_count(),
             lookups: self.lookups.len(),
             pending: self.requests.len(),
             stored_peers: self.store.len(),
@@ -274,6 +285,11 @@ impl Node {
     /// The IPv4 routing table (read-only, for diagnostics and tests).
     pub fn table(&self) -> &RoutingTable {
         &self.table4
+    }
+
+    /// The IPv6 routing table (read-only, for diagnostics and tests).
+    pub fn table6(&self) -> &RoutingTable {
+        &self.table6
     }
 
     /// The routing table as bytes for [`Node::load`].
@@ -413,10 +429,18 @@ impl Node {
     }
 
     fn table_mut(&mut self, addr: SocketAddr) -> &mut RoutingTable {
-        if addr.is_ipv4() {
-            &mut self.table4
-        } else {
+        self.table_of_mut(addr.is_ipv6())
+    }
+
+    fn table_of(&self, v6: bool) -> &RoutingTable {
+        if v6 { &self.table6 } else { &self.table4 }
+    }
+
+    fn table_of_mut(&mut self, v6: bool) -> &mut RoutingTable {
+        if v6 {
             &mut self.table6
+        } else {
+            &mut self.table4
         }
     }
 

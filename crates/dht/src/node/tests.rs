@@ -298,3 +298,112 @@ fn a_get_reports_only_items_that_verify_and_only_higher_seqs() {
     // The forged seq 10 and the other key's 11 are reported as rejected.
     assert_eq!(rejected, 2);
 }
+
+/// `from` (id `id`) queries the node, which pings it back; the ping is
+/// answered, so `from` joins the routing table.
+fn join(node: &mut Node, from: SocketAddr, id: NodeId, now: Duration) {
+    node.handle_packet(from, &query(b"q", Query::Ping { id }), now);
+    for (to, m) in replies(node) {
+        if to == from && matches!(m.body, Body::Query(Query::Ping { .. })) {
+            let reply = Message {
+                tid: m.tid,
+                version: None,
+                ip: None,
+                read_only: false,
+                body: Body::Response(Response {
+                    id,
+                    ..Response::default()
+                }),
+            };
+            node.handle_packet(from, &reply.encode(), now);
+        }
+    }
+}
+
+#[test]
+fn a_dual_stack_node_keeps_both_tables_and_pings_both() {
+    let v4: SocketAddr = "10.0.0.1:1000".parse().unwrap();
+    let v6: SocketAddr = "[2001:db8::1]:1000".parse().unwrap();
+    let mut node = Node::new(
+        Config {
+            id: Some(NodeId([0; 20])),
+            ipv4: true,
+            ipv6: true,
+            // Two nodes make a full table: no bootstrap retries.
+            k: 2,
+            ..Config::default()
+        },
+        Duration::ZERO,
+    );
+    let t = Duration::from_millis(5);
+    // Far from our id: no explore lookups to keep track of.
+    join(&mut node, v4, NodeId([0x80; 20]), t);
+    join(&mut node, v6, NodeId([0x81; 20]), t);
+    let stats = node.stats(t);
+    assert_eq!((stats.nodes, stats.nodes6), (1, 1), "{stats:?}");
+    assert_eq!((stats.good_nodes, stats.good_nodes6), (1, 1), "{stats:?}");
+    // Quiet for the refresh interval: both families' nodes are pinged, and
+    // the refresh lookups ask for both families (BEP 32 `want`).
+    let mut pinged = HashSet::new();
+    let mut wants = Vec::new();
+    let end = Config::default().refresh_interval + Duration::from_secs(5);
+    let mut now = t;
+    while now < end {
+        now += Duration::from_secs(1);
+        node.handle_timeout(now);
+        for (to, m) in replies(&mut node) {
+            match m.body {
+                Body::Query(Query::Ping { .. }) => {
+                    pinged.insert(to);
+                }
+                Body::Query(Query::FindNode { want, .. }) => wants.push(want),
+                _ => {}
+            }
+        }
+    }
+    assert!(pinged.contains(&v4) && pinged.contains(&v6), "{pinged:?}");
+    assert!(!wants.is_empty());
+    assert!(wants.iter().all(|w| *w == Want { n4: true, n6: true }));
+}
+
+#[test]
+fn a_dual_stack_node_with_a_full_ipv4_table_still_bootstraps_ipv6() {
+    let r6: SocketAddr = "[2001:db8::1]:6881".parse().unwrap();
+    let mut node = Node::new(
+        Config {
+            bootstrap: vec![r6],
+            ipv4: true,
+            ipv6: true,
+            k: 2,
+            ..Config::default()
+        },
+        Duration::ZERO,
+    );
+    replies(&mut node);
+    // Two IPv4 nodes query us, answer our pings and fill the IPv4 table;
+    // the IPv6 router never answers.
+    let t = Duration::from_millis(1);
+    join(
+        &mut node,
+        "10.0.0.1:1000".parse().unwrap(),
+        NodeId([0x80; 20]),
+        t,
+    );
+    join(
+        &mut node,
+        "10.0.0.2:1000".parse().unwrap(),
+        NodeId([0x81; 20]),
+        t,
+    );
+    assert_eq!(node.stats(t).nodes, 2);
+    let mut asked_again = false;
+    let mut now = t;
+    while now < FAMILY_BOOTSTRAP_RETRY + Duration::from_secs(5) {
+        now += Duration::from_secs(1);
+        node.handle_timeout(now);
+        let to_router = replies(&mut node).iter().any(|(to, _)| *to == r6);
+        // Past the first bootstrap's re-send and timeout.
+        asked_again |= to_router && now > Duration::from_secs(30);
+    }
+    assert!(asked_again, "the IPv6 router is asked again");
+}
