@@ -196,9 +196,10 @@ pub(crate) async fn accept(
 }
 
 /// Dials `addr` in the modes the encryption policy allows, in its order
-/// (retrying the other mode when the peer hangs up on the first), over the
-/// transport that reached it before if any (`dialer.rs`), exchanges
-/// handshakes and starts the connection.
+/// (retrying the other mode when the peer hangs up on the first; the mode
+/// that connected last time goes first), over the transport that reached it
+/// before if any (`dialer.rs`), exchanges handshakes and starts the
+/// connection.
 pub(crate) async fn dial(
     shared: Arc<TorrentShared>,
     addr: SocketAddr,
@@ -206,13 +207,13 @@ pub(crate) async fn dial(
     handshake_timeout: Duration,
     policy: shoal_mse::Policy,
 ) -> Result<(), HandshakeError> {
-    let order = policy.dial_order(None);
+    let (mut worked, mode_worked) = {
+        let book = shared.book.lock().unwrap_or_else(PoisonError::into_inner);
+        (book.transport(addr), book.mode(addr))
+    };
+    // The mode that connected last time first, when the policy allows it.
+    let order = policy.dial_order(mode_worked);
     let mut attempts = order.iter().peekable();
-    let mut worked = shared
-        .book
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .transport(addr);
     let mut attempt = attempts.next().copied();
     let mut over_tcp_tried = false;
     loop {
@@ -315,7 +316,12 @@ fn start(
         let mut book = shared.book.lock().unwrap_or_else(PoisonError::into_inner);
         if dialed {
             // Tried first next time (the dial policy's per-peer memory).
-            book.set_transport(addr, stream.transport());
+            let mode = if link.mse {
+                Attempt::Encrypted
+            } else {
+                Attempt::Plaintext
+            };
+            book.set_worked(addr, stream.transport(), mode);
         }
         book.connected(addr, dialed)
     };
