@@ -265,12 +265,17 @@ async fn dial_once(
     let epoch = Instant::now();
     let mut stream = dialer.connect(addr, *worked).await?;
     *worked = Some(stream.transport());
-    let (input, mut ciphers) = match attempt {
-        Attempt::Encrypted => mse::dial(&mut stream, policy, shared.info_hash, epoch).await?,
-        Attempt::Plaintext => (Vec::new(), None),
-    };
     let ours = shared.with_engine(|e, _| e.handshake());
     let mut core = PeerHandshake::dial(ours, handshake_timeout);
+    let (input, mut ciphers) = match attempt {
+        Attempt::Encrypted => {
+            // Our handshake goes inside MSE as its initial payload (IA).
+            let mut ia = Vec::new();
+            core.poll_transmit(&mut ia);
+            mse::dial(&mut stream, policy, shared.info_hash, ia, epoch).await?
+        }
+        Attempt::Plaintext => (Vec::new(), None),
+    };
     let (theirs, rest) = run_handshake(&mut stream, &mut core, epoch, input, &mut ciphers, |_| {
         Err(Refused::UnknownTorrent)
     })

@@ -176,3 +176,59 @@ async fn a_peer_that_refused_mse_is_redialed_in_plaintext_straight_away() {
         .unwrap();
     assert_eq!((seen.mse, seen.plain), (1, 2), "{:?}", *seen);
 }
+
+/// A dialed MSE connection carries the BitTorrent handshake as the initial
+/// payload (IA): a receiver holds it when its MSE handshake completes, so
+/// it can answer with its own at once instead of a round trip later.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dial_sends_its_bittorrent_handshake_inside_mse() {
+    use shoal_mse::{Event, Handshake, Method, Req2Index, Secrets};
+    use std::sync::Arc;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let tmp = tempfile::tempdir().unwrap();
+    let torrent = make_content(&tmp.path().join("seed"), &[100_000]);
+    let info_hash = torrent.info_hashes.wire_id().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let peer = listener.local_addr().unwrap();
+    let receiver = tokio::spawn(async move {
+        let (mut s, _) = listener.accept().await.unwrap();
+        let skeys = Arc::new(Req2Index::new([info_hash]));
+        let now = std::time::Duration::ZERO;
+        let mut hs = Handshake::incoming(
+            EncryptionPolicy::Require,
+            skeys,
+            Secrets::random().unwrap(),
+            now,
+        );
+        let mut buf = [0u8; 4096];
+        loop {
+            while let Some(out) = hs.poll_transmit() {
+                s.write_all(&out).await.unwrap();
+            }
+            if let Some(Event::Established(est)) = hs.poll_event() {
+                return est;
+            }
+            let n = s.read(&mut buf).await.unwrap();
+            assert!(n > 0, "the dialer hung up during MSE");
+            hs.handle_bytes(&buf[..n]).unwrap();
+        }
+    });
+    let session = session(&tmp.path().join("state"), EncryptionPolicy::Require).await;
+    let opts = TorrentOptions {
+        peers: vec![peer],
+        ..TorrentOptions::default()
+    };
+    let _h = session
+        .add_torrent(torrent, tmp.path().join("got"), opts)
+        .await
+        .unwrap();
+    let est = tokio::time::timeout(Duration::from_secs(30), receiver)
+        .await
+        .expect("no MSE dial arrived")
+        .unwrap();
+    assert_eq!(est.method, Method::Rc4);
+    let ia = &est.initial_payload;
+    assert!(ia.len() >= 68, "{} bytes of initial payload", ia.len());
+    assert_eq!(&ia[..20], b"\x13BitTorrent protocol");
+    assert_eq!(&ia[28..48], &info_hash);
+}
