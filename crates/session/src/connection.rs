@@ -6,7 +6,7 @@ use std::sync::{Arc, PoisonError};
 use std::time::{Duration, Instant};
 
 use shoal_engine::{PeerHandshake, Progress, Refused};
-use shoal_mse::{Attempt, Cipher, Ciphers, Req2Index};
+use shoal_mse::{Attempt, Cipher, Ciphers};
 use shoal_wire::{Handshake, MAX_MESSAGE_LEN};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{Notify, watch};
@@ -17,6 +17,7 @@ use crate::inner::Inner;
 use crate::mse::{self, MseError};
 use crate::peer_stream::{PeerReader, PeerStream, PeerWriter};
 use crate::torrent::{PeerSlot, TorrentShared};
+use crate::torrent_table::LiveSkeys;
 
 /// Bytes read from a socket per call: large, so one read carries many messages.
 const READ_BUFFER: usize = 256 * 1024;
@@ -141,15 +142,9 @@ pub(crate) async fn accept(
     addr: SocketAddr,
 ) -> Result<(), HandshakeError> {
     let epoch = Instant::now();
-    // The torrents an MSE initiator may ask for (SKEY), as of now.
-    let skeys = Arc::new(Req2Index::new(
-        inner
-            .torrents
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .keys()
-            .copied(),
-    ));
+    // The torrents an MSE initiator may ask for (SKEY): the table's index,
+    // kept as torrents come and go, so this costs no hashing per torrent.
+    let skeys = Arc::new(LiveSkeys(Arc::clone(inner)));
     let (established, mut ciphers) =
         match mse::accept(&mut stream, inner.encryption(), skeys, epoch).await {
             Ok(done) => done,

@@ -1,11 +1,11 @@
 //! The state a session shares with its tasks (the accept loop, the timer
 //! task, connections): below them, so they need not import the session.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
-use crate::torrent::{SessionLinks, Timers, TorrentShared};
+use crate::torrent::{SessionLinks, Timers};
+use crate::torrent_table::TorrentTable;
 use crate::{Dht, SessionConfig};
 
 /// The session's shared state.
@@ -18,7 +18,8 @@ pub(crate) struct Inner {
     pub(crate) limits: Arc<crate::rate::Limits>,
     /// Where the listener accepts peers.
     pub(crate) local_addr: SocketAddr,
-    pub(crate) torrents: Mutex<HashMap<[u8; 20], Arc<TorrentShared>>>,
+    /// The torrents served, with their MSE SKEY index.
+    pub(crate) torrents: Mutex<TorrentTable>,
     /// The encryption policy in force: starts as `config.encryption` and
     /// can be changed while running (the daemon's APIs set it); new
     /// connections read it, established ones keep what they agreed.

@@ -36,6 +36,7 @@ mod startup;
 pub mod stream;
 mod timers;
 mod torrent;
+mod torrent_table;
 mod tracker;
 mod utp;
 mod webseed;
