@@ -13,11 +13,10 @@ use tokio::sync::{Notify, watch};
 
 use crate::Transport;
 use crate::dialer::{ConnectError, Dialer};
-use crate::inner::Inner;
+use crate::inner::{Inner, LiveSkeys};
 use crate::mse::{self, MseError};
 use crate::peer_stream::{PeerReader, PeerStream, PeerWriter};
 use crate::torrent::{PeerSlot, TorrentShared};
-use crate::torrent_table::LiveSkeys;
 
 /// Bytes read from a socket per call: large, so one read carries many messages.
 const READ_BUFFER: usize = 256 * 1024;

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use crate::torrent::{SessionLinks, Timers};
 use crate::torrent_table::TorrentTable;
 use crate::{Dht, SessionConfig};
+use shoal_mse::SkeyLookup;
 
 /// The session's shared state.
 pub(crate) struct Inner {
@@ -69,5 +70,19 @@ impl Inner {
             limits: Arc::clone(&self.limits),
             timers: self.timers.clone(),
         }
+    }
+}
+
+/// SKEY lookups against the session's live table: an MSE peer may ask for
+/// any torrent served when its request arrives.
+pub(crate) struct LiveSkeys(pub(crate) Arc<Inner>);
+
+impl SkeyLookup for LiveSkeys {
+    fn find(&self, req2: &[u8; 20]) -> Option<[u8; 20]> {
+        self.0
+            .torrents
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .find_skey(req2)
     }
 }

@@ -7,11 +7,10 @@
 
 use std::collections::HashMap;
 use std::ops::Deref;
-use std::sync::{Arc, PoisonError};
+use std::sync::Arc;
 
 use shoal_mse::{Req2Index, SkeyLookup};
 
-use crate::inner::Inner;
 use crate::torrent::TorrentShared;
 
 /// Torrents by wire info-hash. Reads go through `Deref` to the map; the
@@ -59,20 +58,6 @@ impl<T> TorrentTable<T> {
     /// The torrent whose `HASH('req2', info_hash)` is `req2`, if served.
     pub(crate) fn find_skey(&self, req2: &[u8; 20]) -> Option<[u8; 20]> {
         self.skeys.find(req2)
-    }
-}
-
-/// SKEY lookups against the session's live table: an MSE peer may ask for
-/// any torrent served when its request arrives.
-pub(crate) struct LiveSkeys(pub(crate) Arc<Inner>);
-
-impl SkeyLookup for LiveSkeys {
-    fn find(&self, req2: &[u8; 20]) -> Option<[u8; 20]> {
-        self.0
-            .torrents
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .find_skey(req2)
     }
 }
 
