@@ -290,6 +290,19 @@ fn run(
             other => other,
         };
         let (torrent, peers) = match source {
+            Source::Torrent(torrent) if !torrent.missing_piece_layers().is_empty() => {
+                eprintln!(
+                    "asking peers for the piece layers of {} ...",
+                    torrent.info.name
+                );
+                tokio::select! {
+                    r = session.fetch_piece_layers(*torrent, &net.peers) => (r?, net.peers.clone()),
+                    code = runtime::stop_signal() => {
+                        code.context("waiting for a signal")?;
+                        return Ok(ExitCode::from(130));
+                    }
+                }
+            }
             Source::Torrent(torrent) => (*torrent, net.peers.clone()),
             Source::Magnet(magnet) => match fetch(&session, &magnet, &net.peers).await? {
                 Some(fetched) => fetched,

@@ -20,9 +20,11 @@ pub(crate) async fn fetch(
         shoal_metainfo::infohash::hex(&magnet.info_hashes.wire_id().unwrap_or_default())
     });
     eprintln!("fetching metadata of {shown} ...");
+    let (progress, watched) =
+        tokio::sync::watch::channel(shoal_session::MetadataProgress::default());
     let fetched = tokio::select! {
-        fetched = session.fetch_metadata(magnet, peers) => fetched?,
-        () = live::fetching_metadata(session, magnet, peers, &shown) => {
+        fetched = session.fetch_metadata_watched(magnet, peers, Some(progress)) => fetched?,
+        () = live::fetching_metadata(session, magnet, peers, &shown, &watched) => {
             bail!("the metadata display ended before the fetch")
         }
         code = runtime::stop_signal() => {

@@ -10,9 +10,8 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use shoal_dht::{Item, ItemQuery};
-use shoal_metainfo::{InfoHashV1, KeyMagnet, Magnet, bep46_info_hash};
-use shoal_session::{Dht, Session, TorrentHandle, TorrentOptions};
+use shoal_metainfo::{KeyMagnet, Magnet};
+use shoal_session::{KeyVersion, Session, TorrentHandle, TorrentOptions};
 
 use crate::fetch::{fetch, report_complete};
 use crate::{live, runtime};
@@ -20,23 +19,7 @@ use crate::{live, runtime};
 /// A link being followed, and the version we hold.
 pub struct Following {
     link: KeyMagnet,
-    seq: i64,
-    info_hash: InfoHashV1,
-}
-
-/// The longest wait between tries while the publisher's item is not found.
-const MAX_RETRY: Duration = Duration::from_secs(30);
-
-fn query(link: &KeyMagnet) -> ItemQuery {
-    ItemQuery::Mutable {
-        key: link.public_key,
-        salt: link.salt.clone(),
-    }
-}
-
-/// The `seq` and info-hash of a valid BEP 46 item.
-fn version(item: &Item) -> Option<(i64, InfoHashV1)> {
-    Some((item.seq()?, bep46_info_hash(item.value())?))
+    version: KeyVersion,
 }
 
 fn short(link: &KeyMagnet) -> String {
@@ -51,26 +34,15 @@ pub async fn resolve(session: &Session, link: KeyMagnet) -> anyhow::Result<(Foll
         .dht()
         .context("a urn:btpk link is resolved through the DHT, which --no-dht turns off")?;
     eprintln!("looking up key {} in the DHT ...", short(&link));
-    let mut wait = Duration::from_secs(2);
-    loop {
-        dht.wait_for_nodes().await;
-        if let Some((seq, info_hash)) = dht.get_item(query(&link)).await.as_ref().and_then(version)
-        {
-            eprintln!("key {} seq {seq}: info-hash {info_hash}", short(&link));
-            let magnet = link.resolved(info_hash);
-            return Ok((
-                Following {
-                    link,
-                    seq,
-                    info_hash,
-                },
-                magnet,
-            ));
-        }
-        eprintln!("no item for key {} yet; retrying in {wait:?}", short(&link));
-        tokio::time::sleep(wait).await;
-        wait = (wait * 2).min(MAX_RETRY);
-    }
+    let version = dht
+        .resolve_key(&link, |err, wait| {
+            eprintln!("key {}: {err}; retrying in {wait:?}", short(&link));
+        })
+        .await;
+    let KeyVersion { seq, info_hash } = version;
+    eprintln!("key {} seq {seq}: info-hash {info_hash}", short(&link));
+    let magnet = link.resolved(info_hash);
+    Ok((Following { link, version }, magnet))
 }
 
 /// Seeds `handle` and checks the link every `every`; a newer version is
@@ -97,11 +69,16 @@ pub async fn seed_and_follow(
             () = tokio::time::sleep(every) => {}
             () = live::seeding(&handle) => {}
         }
-        let Some((seq, info_hash)) = newer(&dht, &following).await else {
-            continue;
+        let KeyVersion { seq, info_hash } = match dht.key_version(&following.link).await {
+            Ok(v) if v.seq > following.version.seq => v,
+            Ok(_) => continue,
+            Err(err) => {
+                eprintln!("key {}: {err}", short(&following.link));
+                continue;
+            }
         };
-        following.seq = seq;
-        if info_hash == following.info_hash {
+        let old = std::mem::replace(&mut following.version, KeyVersion { seq, info_hash });
+        if info_hash == old.info_hash {
             continue;
         }
         eprintln!(
@@ -115,8 +92,7 @@ pub async fn seed_and_follow(
         };
         // The old torrent lets go of the files first; the new one checks
         // them and keeps every piece that still matches.
-        session.remove_torrent(&following.info_hash.0).await?;
-        following.info_hash = info_hash;
+        session.remove_torrent(&old.info_hash.0).await?;
         let name = torrent.info.name.clone();
         eprintln!("checking existing data of {name} ...");
         let options = TorrentOptions {
@@ -136,10 +112,4 @@ pub async fn seed_and_follow(
         report_complete(&name, &handle, started);
         eprintln!("updated to seq {seq}");
     }
-}
-
-/// The item's version if it is newer than the one followed.
-async fn newer(dht: &Dht, following: &Following) -> Option<(i64, InfoHashV1)> {
-    let item = dht.get_item(query(&following.link)).await?;
-    version(&item).filter(|(seq, _)| *seq > following.seq)
 }

@@ -142,6 +142,7 @@ impl Meters {
             settled: self.down.full(),
             obstacle,
             swarm: None,
+            known_peers: handle.known_peers(),
         }
     }
 }
@@ -233,14 +234,16 @@ pub fn seed_summary(name: &str, handle: &TorrentHandle, started: Instant) -> Str
 }
 
 /// Shows how the fetch of a magnet link's metadata goes: time spent, DHT
-/// size and, when the metadata is slow to come, what is wrong with the
-/// link's sources (trackers that fail, peers that cannot be reached).
+/// size, peers asked of those known, pieces received (from the session's
+/// `progress`) and, when the metadata is slow to come, what is wrong with
+/// the link's sources (trackers that fail, peers that cannot be reached).
 /// Runs until dropped (the caller selects on the fetch).
 pub async fn fetching_metadata(
     session: &Session,
     magnet: &Magnet,
     peers: &[SocketAddr],
     shown: &str,
+    progress: &tokio::sync::watch::Receiver<shoal_session::MetadataProgress>,
 ) {
     let problems: Arc<Mutex<Vec<String>>> = Arc::default();
     let wire_id = magnet.info_hashes.wire_id().unwrap_or_default();
@@ -264,6 +267,8 @@ pub async fn fetching_metadata(
             }
             if no_sources {
                 parts.push("no tracker, peer or DHT to ask".to_owned());
+            } else {
+                parts.extend(status::metadata_progress(&progress.borrow()));
             }
             // Sources get a moment before their silence counts as a problem.
             let problems: Vec<String> = if started.elapsed() >= GRACE {

@@ -23,7 +23,8 @@ const URL_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Loads `arg` as a magnet link, a bare info-hash (40 hex or 32 base32
 /// characters, taken as a magnet link with only that hash), an `http(s)://`
-/// URL of a .torrent file, else a .torrent file on disk.
+/// URL of a .torrent file, else a .torrent file on disk. A v2 .torrent may
+/// lack `piece layers` here: `download` asks peers for them.
 pub fn source(arg: &str) -> anyhow::Result<Source> {
     if KeyMagnet::is_key_magnet(arg) {
         let magnet = arg.parse().context("invalid BEP 46 magnet link")?;
@@ -42,7 +43,10 @@ pub fn source(arg: &str) -> anyhow::Result<Source> {
     if has_prefix(arg, "http://") || has_prefix(arg, "https://") {
         return from_url(arg);
     }
-    Ok(Source::Torrent(Box::new(torrent(Path::new(arg))?)))
+    Ok(Source::Torrent(Box::new(read(
+        Path::new(arg),
+        Torrent::from_bytes_without_layers,
+    )?)))
 }
 
 fn has_prefix(arg: &str, prefix: &str) -> bool {
@@ -77,7 +81,7 @@ fn from_url(url: &str) -> anyhow::Result<Source> {
         .map_err(anyhow::Error::from)?;
     match fetched {
         HttpFetched::Body(bytes) => {
-            let torrent = Torrent::from_bytes(&bytes)
+            let torrent = Torrent::from_bytes_without_layers(&bytes)
                 .with_context(|| format!("{url} is not a valid torrent"))?;
             Ok(Source::Torrent(Box::new(torrent)))
         }
@@ -95,6 +99,14 @@ fn from_url(url: &str) -> anyhow::Result<Source> {
 
 /// Loads a .torrent file, refusing oversized files before reading them.
 pub fn torrent(path: &Path) -> anyhow::Result<Torrent> {
+    read(path, Torrent::from_bytes)
+}
+
+/// Reads a .torrent file of bounded size and parses it with `parse`.
+fn read(
+    path: &Path,
+    parse: fn(&[u8]) -> Result<Torrent, shoal_metainfo::MetainfoError>,
+) -> anyhow::Result<Torrent> {
     let shown = path.display();
     let size = std::fs::metadata(path)
         .with_context(|| format!("cannot read {shown}"))?
@@ -105,7 +117,7 @@ pub fn torrent(path: &Path) -> anyhow::Result<Torrent> {
         );
     }
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {shown}"))?;
-    Torrent::from_bytes(&bytes).with_context(|| format!("{shown} is not a valid torrent"))
+    parse(&bytes).with_context(|| format!("{shown} is not a valid torrent"))
 }
 
 #[cfg(test)]

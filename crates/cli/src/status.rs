@@ -70,6 +70,8 @@ pub struct Snapshot {
     pub obstacle: Option<String>,
     /// The swarm's size as the trackers last reported it.
     pub swarm: Option<SwarmCounts>,
+    /// Peer addresses known, connected or not.
+    pub known_peers: usize,
 }
 
 impl Snapshot {
@@ -97,6 +99,18 @@ impl Snapshot {
                 units::count(c.leechers as usize, "leecher")
             )
         })
+    }
+
+    /// `peers 5 (2 seeds)/12`: connected (the seeds among them), then
+    /// known; `peers 0/12` with none connected.
+    fn peers_text(&self) -> String {
+        let seeds = match (self.stats.peers, self.stats.seeds) {
+            (0, _) => String::new(),
+            (_, n) => format!(" ({})", units::count(n, "seed")),
+        };
+        // A peer connected to us unasked is connected and known.
+        let known = self.known_peers.max(self.stats.peers);
+        format!("peers {}{seeds}/{known}", self.stats.peers)
     }
 
     /// `eta 3m 05s`, `done`, `eta ?` (rate not known yet) or `stalled`
@@ -166,7 +180,7 @@ impl Snapshot {
             units::bytes(self.stats.bytes_wanted),
             rate(self.down),
             rate(self.up),
-            units::count(self.stats.peers, "peer") + &self.swarm_text(),
+            self.peers_text() + &self.swarm_text(),
             self.eta()
         );
         if let Some(obstacle) = &self.obstacle {
@@ -222,6 +236,21 @@ pub fn stall_reason(stats: &TorrentStats, stalled: bool) -> Option<String> {
             RATE_WINDOW.as_secs()
         )
     })
+}
+
+/// What the line of a metadata fetch says of it: the peers asked of those
+/// known, then the pieces of the dictionary received once a peer told its
+/// size.
+pub fn metadata_progress(p: &shoal_session::MetadataProgress) -> Vec<String> {
+    let mut parts = vec![format!(
+        "waiting for metadata from {} of {}",
+        p.peers_asked,
+        units::count(p.peers_known, "peer")
+    )];
+    if p.pieces_total > 0 {
+        parts.push(format!("metadata {}/{} pieces", p.pieces, p.pieces_total));
+    }
+    parts
 }
 
 /// What a seeder's line says: upload rate, peers, uploaded and ratio.
@@ -295,14 +324,28 @@ mod tests {
                 leechers: 2,
                 downloaded: 0,
             }),
+            known_peers: 4,
         };
         let line = snap.live_line();
         assert!(line.contains(" 93.8% 45.0 MiB/48.0 MiB"), "{line}");
         assert!(line.contains("down 1.0 MiB/s"), "{line}");
         assert!(
-            line.contains("up 0 B/s  1 peer (swarm: 1 seed, 2 leechers)  eta 3s"),
+            line.contains("up 0 B/s  peers 1 (0 seeds)/4 (swarm: 1 seed, 2 leechers)  eta 3s"),
             "{line}"
         );
+        let seeds = Snapshot {
+            stats: TorrentStats {
+                peers: 5,
+                seeds: 2,
+                ..snap.stats
+            },
+            known_peers: 12,
+            swarm: None,
+            ..snap
+        };
+        assert!(seeds.live_line().contains("  peers 5 (2 seeds)/12  eta "));
+        // The plain line stays as it was.
+        assert!(seeds.plain_line().contains("  peers 5  eta "));
     }
 
     #[test]
@@ -322,10 +365,11 @@ mod tests {
             settled: m.full(),
             obstacle: Some("no peers yet: searching the DHT".into()),
             swarm: None,
+            known_peers: 3,
         };
         assert!(
             snap.live_line()
-                .ends_with("0 peers  stalled\n  no peers yet: searching the DHT")
+                .ends_with("peers 0/3  stalled\n  no peers yet: searching the DHT")
         );
         assert!(
             snap.plain_line()
@@ -412,6 +456,28 @@ mod tests {
             ..stats
         };
         assert_eq!(stall_reason(&done, true), None);
+    }
+
+    #[test]
+    fn metadata_progress_names_peers_and_pieces() {
+        let mut p = shoal_session::MetadataProgress {
+            peers_known: 3,
+            ..Default::default()
+        };
+        assert_eq!(
+            metadata_progress(&p),
+            ["waiting for metadata from 0 of 3 peers"]
+        );
+        p.peers_asked = 1;
+        p.pieces = 2;
+        p.pieces_total = 5;
+        assert_eq!(
+            metadata_progress(&p),
+            [
+                "waiting for metadata from 1 of 3 peers",
+                "metadata 2/5 pieces"
+            ]
+        );
     }
 
     #[test]

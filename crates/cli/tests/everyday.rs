@@ -164,6 +164,41 @@ fn a_bare_info_hash_is_a_magnet_and_unreachable_sources_are_reported() {
         "{stderr}"
     );
     assert!(stderr.contains("DHT 0 nodes"), "{stderr}");
+    // What the session's fetch says: the named peer is known, not asked
+    // for long (it refuses at once).
+    assert!(
+        stderr.contains("waiting for metadata from ") && stderr.contains(" of 1 peer; "),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn the_terminal_line_of_a_magnet_says_which_peers_are_asked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let [dead_peer, dead_dht, own] = free_ports(3)[..] else {
+        panic!()
+    };
+    let hash = "89abcdef0123456789abcdef0123456789abcdef";
+    // The DHT keeps the fetch waiting for more peers after the named one fails.
+    let command = format!(
+        "{} download {hash} -o {} --state-dir {} --listen 127.0.0.1:{own} --dht-bootstrap 127.0.0.1:{dead_dht} --peer 127.0.0.1:{dead_peer}",
+        env!("CARGO_BIN_EXE_shoal"),
+        tmp.path().join("out").display(),
+        tmp.path().join("st").display(),
+    );
+    let tmux = Tmux::new("magnet", 160);
+    tmux.send(&[&command, "Enter"]);
+    let screen = tmux.wait_for("the metadata line", Duration::from_secs(30), |s| {
+        s.lines().any(|l| {
+            l.starts_with(&format!("fetching metadata of {hash}: "))
+                && l.contains("  waiting for metadata from ")
+                && l.contains(" of 1 peer")
+        }) && s.contains(&format!("  peer 127.0.0.1:{dead_peer} unreachable: "))
+    });
+    assert!(
+        !screen.contains("metadata 0/"),
+        "no size is known: {screen}"
+    );
 }
 
 #[test]
@@ -322,7 +357,8 @@ fn the_terminal_line_shows_percent_peers_rates_and_eta_and_resumed_data_is_not_s
                 && l.contains("% ")
                 && l.contains("  down ")
                 && l.contains("  up ")
-                && l.contains(" 1 peer ")
+                // Connected (the seeds among them) of those known.
+                && l.contains("  peers 1 (1 seed)/")
                 && l.contains("  eta ")
         })
     };
@@ -431,7 +467,7 @@ fn a_dead_tracker_is_named_on_the_terminal_line() {
         .find(|l| l.starts_with('['))
         .unwrap_or_default();
     assert!(bar.contains("0.0% 0 B/1.0 MiB"), "{screen}");
-    assert!(bar.contains("0 peers"), "{screen}");
+    assert!(bar.contains("  peers 0/0"), "{screen}");
     assert!(!bar.contains("eta 0s"), "{screen}");
     // The status lines are cut to fit the terminal: none wraps.
     let status = screen

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::view::FilePage;
-use crate::web::{Body, Ctx, SMALL_BODY, daemon_error, error, json, read_body, response};
+use crate::web::{Body, Ctx, SMALL_BODY, daemon_error, error, json, parse, response};
 use crate::{AddOutcome, AddRequest, AddSource, TorrentChanges};
 
 /// The OpenAPI description served at `/api/v1/openapi.yaml`.
@@ -68,6 +68,8 @@ struct ChangeBody {
     labels: Option<Vec<String>>,
     /// Place in the queue, 0 first.
     queue_position: Option<usize>,
+    /// The category (one of `/categories`); empty: none.
+    category: Option<String>,
 }
 
 /// Answers a request for `/api/v1{rest}`.
@@ -105,6 +107,8 @@ pub(crate) async fn handle(ctx: &Ctx, req: Request<Incoming>, rest: &str) -> Res
             Ok(body) => crate::session_api::change(ctx, body),
             Err(resp) => resp,
         },
+        (Method::GET, ["categories"]) => json(StatusCode::OK, &crate::category_api::list(ctx)),
+        (method, ["categories"]) => crate::category_api::change(ctx, req, method).await,
         (Method::GET, ["torrents"]) => json(StatusCode::OK, &d.views()),
         (Method::POST, ["torrents"]) => add(ctx, req).await,
         (Method::GET, ["events"]) => crate::sse::stream(d.clone()),
@@ -150,6 +154,12 @@ async fn torrent(
                 Ok(b) => b,
                 Err(resp) => return resp,
             };
+            if let Some(c) = body.category.as_deref().filter(|c| !c.is_empty()) {
+                if !d.daemon_record().categories.contains_key(c) {
+                    let why = format!("no category {c:?} (create it first)");
+                    return error(StatusCode::BAD_REQUEST, "bad_request", &why);
+                }
+            }
             let changes = TorrentChanges {
                 file_priorities: body.files.iter().map(|f| (f.index, f.priority)).collect(),
                 sequential: body.sequential,
@@ -159,6 +169,7 @@ async fn torrent(
                 seed_idle_limit: body.seed_idle_limit.map(|s| Some(s).filter(|s| *s > 0)),
                 labels: body.labels,
                 queue_position: body.queue_position,
+                category: body.category.map(|c| Some(c).filter(|c| !c.is_empty())),
                 ..TorrentChanges::default()
             };
             let changed = d.change(id, &changes);
@@ -167,6 +178,10 @@ async fn torrent(
                 (other, _) => other,
             }
         }
+        (Method::PATCH, ["trackers"]) => match parse(req, SMALL_BODY, ctx.body_timeout).await {
+            Ok(edits) => crate::tracker_api::edit(d, id, edits),
+            Err(resp) => return resp,
+        },
         (Method::POST, ["start"]) => d.start_torrent(id),
         (Method::POST, ["stop"]) => d.stop_torrent(id),
         (Method::POST, ["verify"]) => d.verify_torrent(id),
@@ -268,22 +283,6 @@ async fn add(ctx: &Ctx, req: Request<Incoming>) -> Response<Body> {
         ),
         Err(e) => daemon_error(&e),
     }
-}
-
-/// Reads and decodes a JSON body, or answers with a clear error.
-async fn parse<T: serde::de::DeserializeOwned>(
-    req: Request<Incoming>,
-    limit: usize,
-    deadline: std::time::Duration,
-) -> Result<T, Response<Body>> {
-    let bytes = read_body(req, limit, deadline).await?;
-    serde_json::from_slice(&bytes).map_err(|e| {
-        error(
-            StatusCode::BAD_REQUEST,
-            "bad_json",
-            &format!("invalid request body: {e}"),
-        )
-    })
 }
 
 /// Files listed by `GET /torrents/{key}` unless `files_limit` says otherwise.

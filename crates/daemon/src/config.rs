@@ -74,7 +74,15 @@ pub struct DaemonConfig {
     pub utp: bool,
     /// Dial and accept TCP peers; `utp` and `tcp` cannot both be off.
     pub tcp: bool,
+    /// Seconds between lookups of the key of each torrent added by a BEP 46
+    /// (`urn:btpk`) link, at least [`MIN_FOLLOW_INTERVAL`].
+    pub follow_interval: u64,
 }
+
+/// The shortest `follow_interval` allowed, seconds (tests and private
+/// DHTs use short ones; the default of 30 min suits the public DHT, where
+/// items live for 2 h and publishers re-put every 30 min).
+pub const MIN_FOLLOW_INTERVAL: u64 = 1;
 
 /// Reads an encryption policy by its name.
 fn policy<'de, D: serde::Deserializer<'de>>(
@@ -111,6 +119,7 @@ impl Default for DaemonConfig {
             encryption: shoal_session::EncryptionPolicy::default(),
             utp: true,
             tcp: true,
+            follow_interval: 30 * 60,
         }
     }
 }
@@ -246,6 +255,11 @@ impl DaemonConfig {
                 "utp and tcp cannot both be off: peers could not connect".into(),
             ));
         }
+        if self.follow_interval < MIN_FOLLOW_INTERVAL {
+            return Err(DaemonError::Config(format!(
+                "follow_interval must be at least {MIN_FOLLOW_INTERVAL} s"
+            )));
+        }
         if self.body_timeout == 0 {
             return Err(DaemonError::Config(
                 "body_timeout must be at least 1 s".into(),
@@ -291,6 +305,21 @@ mod tests {
         assert_eq!(c.download_dir, PathBuf::from("/srv/dl"));
         assert_eq!(c.max_upload, Some(1000));
         c.validate().unwrap();
+    }
+
+    #[test]
+    fn follow_interval_has_a_default_and_a_minimum() {
+        assert_eq!(DaemonConfig::default().follow_interval, 1800);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.toml");
+        std::fs::write(&path, "download_dir = \"/srv\"\nfollow_interval = 0\n").unwrap();
+        let c = DaemonConfig::load(Some(&path), &|_| None).unwrap();
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("follow_interval")
+        );
     }
 
     #[test]

@@ -44,7 +44,13 @@ fn listed(torrent: &Torrent) -> impl Iterator<Item = PathBuf> + '_ {
 /// Deletes the torrent's files (only those it lists) and the folders they
 /// leave empty.
 pub(crate) fn delete_content(torrent: &Torrent, dir: &Path) -> io::Result<()> {
-    for rel in listed(torrent) {
+    delete_files(listed(torrent), dir)
+}
+
+/// Deletes the files at `rels` under `dir` (missing ones are fine) and the
+/// folders they leave empty.
+fn delete_files(rels: impl Iterator<Item = PathBuf>, dir: &Path) -> io::Result<()> {
+    for rel in rels {
         let path = dir.join(rel);
         match std::fs::remove_file(&path) {
             Ok(()) => {}
@@ -54,6 +60,14 @@ pub(crate) fn delete_content(torrent: &Torrent, dir: &Path) -> io::Result<()> {
         remove_empty_parents(&path, dir);
     }
     Ok(())
+}
+
+/// Deletes the files `old` lists under `dir` that `new` does not (a BEP 46
+/// version's files that its successor dropped), and the folders they leave
+/// empty; files both list stay for the new version's check.
+pub(crate) fn delete_dropped(old: &Torrent, new: &Torrent, dir: &Path) -> io::Result<()> {
+    let kept: std::collections::HashSet<PathBuf> = listed(new).collect();
+    delete_files(listed(old).filter(|rel| !kept.contains(rel)), dir)
 }
 
 /// Removes the empty folders above `path` up to (not including) `dir`.

@@ -5,7 +5,9 @@
 //! RPC (`/transmission/rpc`), the qBittorrent WebAPI v2 (`/api/v2`) and
 //! Prometheus metrics (`/metrics`).
 
+mod alt_speed;
 mod api;
+mod category_api;
 mod config;
 mod content;
 mod error;
@@ -24,7 +26,9 @@ mod snapshot;
 mod sse;
 mod store;
 mod stream;
+mod subscription;
 mod sync_log;
+mod tracker_api;
 mod transmission;
 mod ui;
 mod view;
@@ -38,4 +42,5 @@ pub use http::serve;
 pub use manager::{AddOutcome, AddRequest, AddSource, Daemon, QueueMove, TorrentChanges};
 pub use peers::PeerView;
 pub use store::{DaemonRecord, TorrentRecord};
+pub use subscription::Subscription;
 pub use view::{DetailView, FileView, Status, TorrentView, TrackerView};

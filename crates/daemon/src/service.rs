@@ -11,6 +11,7 @@ impl Daemon {
     pub async fn start(config: DaemonConfig) -> Result<Daemon, DaemonError> {
         let (this, scrape_requests) = Daemon::open(config).await?;
         tokio::spawn(crate::scrape::scrape_loop(this.clone(), scrape_requests));
+        tokio::spawn(crate::alt_speed::run(this.clone()));
         if let Some(dir) = this.config().watch_dir.clone() {
             tokio::spawn(crate::watch::watch_loop(this.clone(), dir));
         }

@@ -134,6 +134,9 @@ pub struct TorrentRecord {
     /// link's) once edited.
     #[serde(default)]
     pub trackers: Option<Vec<Vec<String>>>,
+    /// The BEP 46 key it follows, if it was added by a `urn:btpk` link.
+    #[serde(default)]
+    pub subscription: Option<crate::subscription::Subscription>,
 }
 
 impl TorrentRecord {
@@ -173,6 +176,7 @@ impl TorrentRecord {
             stored: std::collections::BTreeMap::new(),
             renames: Vec::new(),
             trackers: None,
+            subscription: None,
         }
     }
 }
@@ -239,6 +243,10 @@ pub struct DaemonRecord {
     /// TCP switched on or off through the API (overrides the config file).
     #[serde(default)]
     pub tcp_enabled: Option<bool>,
+    /// Port mapping (UPnP, NAT-PMP/PCP) switched on or off through the API
+    /// (overrides the config file from the next start).
+    #[serde(default)]
+    pub port_mapping: Option<bool>,
     /// Transmission session settings shoal keeps and reports but does not
     /// act on (see the README).
     #[serde(default)]
@@ -434,7 +442,20 @@ mod tests {
     fn round_trip_and_damage() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
-        let a = record(2, &"a".repeat(40));
+        let a = TorrentRecord {
+            subscription: Some(crate::Subscription {
+                link: "magnet:?xs=urn:btpk:00".into(),
+                public_key: "00".repeat(32),
+                salt: String::new(),
+                seq: 3,
+                info_hash: "a".repeat(40),
+                checked_at: Some(10),
+                next_check_at: Some(20),
+                updated_at: None,
+                error: Some("no item for this key was found in the DHT".into()),
+            }),
+            ..record(2, &"a".repeat(40))
+        };
         let b = record(1, &"b".repeat(40));
         store.add(&a, b"meta-a").unwrap();
         store.add(&b, b"meta-b").unwrap();
@@ -453,6 +474,8 @@ mod tests {
         assert_eq!(all.len(), 2);
         assert_eq!(all[0].0, b);
         assert_eq!(all[1].1.as_deref(), Some(&b"meta-a"[..]));
+        // A BEP 46 subscription survives a restart with its state.
+        assert_eq!(all[1].0, a);
         store.remove(&a.info_hash).unwrap();
         assert_eq!(store.load_all().unwrap().len(), 1);
         // A magnet link's record stands alone until its metadata arrives.

@@ -19,6 +19,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("/app.js", include_str!("../ui/app.js"), JS),
     ("/api.js", include_str!("../ui/api.js"), JS),
     ("/add.js", include_str!("../ui/add.js"), JS),
+    ("/categories.js", include_str!("../ui/categories.js"), JS),
     ("/columns.js", include_str!("../ui/columns.js"), JS),
     ("/details.js", include_str!("../ui/details.js"), JS),
     ("/format.js", include_str!("../ui/format.js"), JS),
@@ -26,6 +27,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("/list.js", include_str!("../ui/list.js"), JS),
     ("/settings.js", include_str!("../ui/settings.js"), JS),
     ("/toolbar.js", include_str!("../ui/toolbar.js"), JS),
+    ("/trackers.js", include_str!("../ui/trackers.js"), JS),
 ];
 
 /// Serves an asset, or 404.

@@ -114,6 +114,8 @@ pub struct TorrentView {
     pub active_at: Option<u64>,
     /// When its options last changed (Unix seconds).
     pub edited_at: Option<u64>,
+    /// The BEP 46 key it follows, if it was added by a `urn:btpk` link.
+    pub subscription: Option<crate::Subscription>,
 }
 
 /// The bytes of files with a non-zero priority (pad files excluded).
@@ -224,6 +226,7 @@ pub(crate) fn of(e: &TorrentSnapshot) -> TorrentView {
         started_at: e.record.started_at,
         active_at: e.record.active_at,
         edited_at: e.record.edited_at,
+        subscription: e.record.subscription.clone(),
     }
 }
 

@@ -48,6 +48,23 @@ pub(crate) struct Ctx {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Peer(pub std::net::IpAddr);
 
+/// Reads and decodes a JSON body (see [`read_body`]), or answers with a
+/// clear error.
+pub(crate) async fn parse<T: serde::de::DeserializeOwned>(
+    req: Request<Incoming>,
+    limit: usize,
+    deadline: Duration,
+) -> Result<T, Response<Body>> {
+    let bytes = read_body(req, limit, deadline).await?;
+    serde_json::from_slice(&bytes).map_err(|e| {
+        error(
+            StatusCode::BAD_REQUEST,
+            "bad_json",
+            &format!("invalid request body: {e}"),
+        )
+    })
+}
+
 /// Reads a request body of at most `limit` bytes within `deadline`, or
 /// answers 413 (refused from its declared length before any of it is read)
 /// or 408. Either error closes the connection, as the rest of the body is

@@ -3,6 +3,8 @@
 
 import * as api from "./api.js";
 import * as fmt from "./format.js";
+import * as trackerTab from "./trackers.js";
+import * as categories from "./categories.js";
 
 const $ = (id) => document.getElementById(id);
 const TABS = ["general", "files", "peers", "trackers", "pieces"];
@@ -46,6 +48,7 @@ export function setup(report) {
   $("reannounce").addEventListener("click", () => {
     if (hash) api.send("POST", "/torrents/" + hash + "/reannounce").then(() => notify("announcing"), (e) => notify(e.message, true));
   });
+  trackerTab.setup(report, load);
   setInterval(load, 2000);
 }
 
@@ -125,6 +128,7 @@ function general(d) {
     ["Private", d.private ? "yes" : "no"],
     ["Comment", d.comment || "–"],
     ["Magnet", d.magnet || "–"],
+    ...subscriptionRows(d.subscription),
   ];
   $("general").replaceChildren(...rows.flatMap(([k, v]) => {
     const dt = document.createElement("dt");
@@ -135,11 +139,22 @@ function general(d) {
   }));
 }
 
+/** The BEP 46 key a torrent follows, if it was added by a urn:btpk link. */
+function subscriptionRows(s) {
+  if (!s) return [];
+  return [
+    ["Follows key", s.public_key + (s.salt ? " (salt " + s.salt + ")" : "") + ", seq " + s.seq],
+    ["Key checked", fmt.date(s.checked_at) + ", next " + fmt.date(s.next_check_at) + (s.updated_at ? ", updated " + fmt.date(s.updated_at) : "")],
+    ["Key error", s.error || "–"],
+  ];
+}
+
 function fillOptions(d) {
   $("opt-down").value = d.max_download ? Math.round(d.max_download / 1024) : 0;
   $("opt-up").value = d.max_upload ? Math.round(d.max_upload / 1024) : 0;
   $("opt-labels").value = d.labels.join(", ");
   $("opt-sequential").checked = d.sequential;
+  categories.fillSelect($("opt-category"), d.category).catch((e) => notify(e.message, true));
 }
 
 async function saveOptions(h) {
@@ -149,6 +164,7 @@ async function saveOptions(h) {
     max_upload: kib("opt-up"),
     labels: $("opt-labels").value.split(",").map((s) => s.trim()).filter(Boolean),
     sequential: $("opt-sequential").checked,
+    category: $("opt-category").value,
   };
   try {
     await api.send("PATCH", "/torrents/" + h, body);
@@ -204,16 +220,7 @@ function peers(d) {
 }
 
 function trackers(d) {
-  $("trackers-none").hidden = d.tracker_stats.length > 0;
-  $("trackers").querySelector("tbody").replaceChildren(...d.tracker_stats.map((t) => {
-    const tr = document.createElement("tr");
-    let state = "not yet";
-    if (t.last_announce_ok === true) state = "ok, " + t.last_announce_peers + " peers";
-    else if (t.last_announce_error) state = "failed: " + t.last_announce_error;
-    const n = (v) => (v === null ? "?" : String(v));
-    tr.append(cell(String(t.tier)), cell(t.url, "name"), cell(state), cell(n(t.seeders)), cell(n(t.leechers)));
-    return tr;
-  }));
+  trackerTab.draw(d);
   webSeeds(d);
 }
 

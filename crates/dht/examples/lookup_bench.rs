@@ -114,7 +114,9 @@ fn main() {
                             }
                         }
                     }
-                    DhtEvent::Bootstrapped { .. } | DhtEvent::Item { .. } => {}
+                    DhtEvent::Bootstrapped { .. }
+                    | DhtEvent::Item { .. }
+                    | DhtEvent::ItemRejected { .. } => {}
                 }
             }
         }

@@ -29,10 +29,15 @@
 //!    - a metadata fetch for a magnet link (BEP 9): [`MetadataFetch::new`],
 //!      then [`MetadataFetch::handle_bytes`] until it returns the checked
 //!      info dictionary, writing what [`MetadataFetch::poll_transmit`]
-//!      gives, within [`MetadataFetch::poll_timeout`].
+//!      gives, within [`MetadataFetch::poll_timeout`];
+//!    - a piece-layer fetch for a v2-only magnet link (BEP 52):
+//!      [`LayerFetch::new`], then [`LayerFetch::handle_bytes`] until it
+//!      returns every layer checked against its root, the same way.
 
 mod handshake;
+mod layers;
 mod metadata;
 
 pub use handshake::{METADATA_ONLY, PeerHandshake, Progress, Refused};
+pub use layers::{LayerError, LayerFetch};
 pub use metadata::{FetchError, MetadataFetch, metadata_matches};

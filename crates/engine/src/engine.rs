@@ -17,6 +17,7 @@ use peer::Peer;
 mod download;
 mod halt;
 mod handle;
+mod hashes;
 mod peer;
 mod pex;
 mod upload;
@@ -106,6 +107,10 @@ pub struct Engine {
     pub(crate) first_copy: Option<FirstCopy>,
     /// When pieces peers refused are next asked of them again.
     next_forgive: Duration,
+    /// A v2 or hybrid torrent: our handshake sets the BEP 52 bit.
+    v2: bool,
+    /// Piece-layer trees for answering BEP 52 hash requests (`hashes.rs`).
+    hash_trees: hashes::HashTrees,
 }
 
 /// How often pieces a peer refused (BEP 6 reject) or timed out on are asked
@@ -167,6 +172,8 @@ impl Engine {
             completed,
             metadata: None,
             v2_only: info.version == shoal_metainfo::Version::V2,
+            v2: info.version.has_v2(),
+            hash_trees: hashes::HashTrees::default(),
             pending_checks: 0,
             max_pending_checks,
             halted: false,
@@ -191,14 +198,21 @@ impl Engine {
         self.metadata.as_deref()
     }
 
-    /// The handshake we send: fast extension and extension protocol on.
+    /// The handshake we send: fast extension and extension protocol on,
+    /// the DHT bit with a DHT, the BEP 52 bit for v2 and hybrid torrents
+    /// (v2 peers send hash requests only to peers that set it).
     pub fn handshake(&self) -> Handshake {
         let dht = match self.config.dht_port {
             Some(_) => Reserved::DHT,
             None => Reserved::NONE,
         };
+        let v2 = if self.v2 {
+            Reserved::V2
+        } else {
+            Reserved::NONE
+        };
         Handshake {
-            reserved: Reserved::FAST | Reserved::EXTENSION | dht,
+            reserved: Reserved::FAST | Reserved::EXTENSION | dht | v2,
             info_hash: self.info_hash,
             peer_id: self.config.peer_id,
         }

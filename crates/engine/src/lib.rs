@@ -34,7 +34,9 @@ mod peer_status;
 mod shared;
 
 pub use config::{Config, SEED_PIECE_QUOTA};
-pub use conn::{FetchError, MetadataFetch, PeerHandshake, Progress, Refused};
+pub use conn::{
+    FetchError, LayerError, LayerFetch, MetadataFetch, PeerHandshake, Progress, Refused,
+};
 pub use engine::{Engine, Stats};
 pub use error::EngineError;
 pub use event::Event;

@@ -7,10 +7,10 @@ use shoal_bencode::{Limits, Mode, Value, decode, decode_prefix};
 
 use crate::fields::{opt_int, text, wrong};
 use crate::info::Info;
+use crate::layers::{Layers, piece_layers};
 use crate::limits::{
     MAX_DEPTH, MAX_INFO_SIZE, MAX_TOKENS, MAX_TORRENT_SIZE, MAX_URL_LEN, MAX_URLS,
 };
-use crate::merkle::root_from_piece_layer;
 use crate::parse_info::parse_info;
 use crate::{InfoHashV1, InfoHashV2, InfoHashes, Magnet, MetainfoError};
 
@@ -46,8 +46,21 @@ pub struct Torrent {
 }
 
 impl Torrent {
-    /// Parses and validates a .torrent file.
+    /// Parses and validates a .torrent file. A v2 torrent must carry the
+    /// piece layer of every file larger than a piece (BEP 52).
     pub fn from_bytes(bytes: &[u8]) -> Result<Torrent, MetainfoError> {
+        Torrent::parse(bytes, Layers::Required)
+    }
+
+    /// Like [`Torrent::from_bytes`], but `piece layers` may lack files (or
+    /// be absent), as libtorrent allows: a v2-only torrent then needs them
+    /// from peers ([`Torrent::missing_piece_layers`]) before it can verify
+    /// anything. Layers that are present are still checked.
+    pub fn from_bytes_without_layers(bytes: &[u8]) -> Result<Torrent, MetainfoError> {
+        Torrent::parse(bytes, Layers::Partial)
+    }
+
+    fn parse(bytes: &[u8], need: Layers) -> Result<Torrent, MetainfoError> {
         if bytes.len() > MAX_TORRENT_SIZE {
             return Err(MetainfoError::TooLarge {
                 len: bytes.len(),
@@ -65,7 +78,7 @@ impl Torrent {
             .get(b"info")
             .ok_or_else(|| MetainfoError::Missing("info".into()))?;
         let (info, info_hashes) = parse_info_value(info_value)?;
-        let piece_layers = piece_layers(&root, &info)?;
+        let piece_layers = piece_layers(&root, &info, need)?;
         Ok(Torrent {
             trackers: trackers(&root),
             web_seeds: web_seeds(&root),
@@ -83,26 +96,28 @@ impl Torrent {
     /// the magnet link said about trackers and web seeds. A v2-only torrent
     /// whose files span several pieces needs piece layers, which the info
     /// dictionary does not carry; that case is refused with
-    /// [`MetainfoError::PieceLayer`] rather than downloading unverifiable data.
+    /// [`MetainfoError::PieceLayer`] rather than downloading unverifiable data
+    /// (fetch them first: [`Torrent::from_metadata_without_layers`]).
     pub fn from_metadata(
         info_bytes: &[u8],
         trackers: Vec<Vec<String>>,
         web_seeds: Vec<String>,
     ) -> Result<Torrent, MetainfoError> {
+        let torrent = Torrent::from_metadata_without_layers(info_bytes, trackers, web_seeds)?;
+        torrent.check_piece_layers()?;
+        Ok(torrent)
+    }
+
+    /// Like [`Torrent::from_metadata`], but a v2-only torrent may still lack
+    /// piece layers ([`Torrent::missing_piece_layers`]); they are to be
+    /// fetched from peers (BEP 52 hash requests) and added with
+    /// [`Torrent::set_piece_layer`] before any piece can be verified.
+    pub fn from_metadata_without_layers(
+        info_bytes: &[u8],
+        trackers: Vec<Vec<String>>,
+        web_seeds: Vec<String>,
+    ) -> Result<Torrent, MetainfoError> {
         let (info, info_hashes) = parse_info_bytes(info_bytes)?;
-        if !info.version.has_v1() {
-            if let Some(file) = info
-                .files
-                .iter()
-                .find(|f| f.pieces_root.is_some() && f.length > info.piece_length)
-            {
-                return Err(MetainfoError::PieceLayer {
-                    path: file.display_path(),
-                    reason: "needed for a v2-only magnet download, which is not supported yet"
-                        .to_owned(),
-                });
-            }
-        }
         Ok(Torrent {
             info,
             info_hashes,
@@ -227,58 +242,4 @@ fn web_seeds(root: &Value<'_>) -> Vec<String> {
             .collect(),
         None => web_seed_url(v).into_iter().collect(),
     }
-}
-
-/// Reads `piece layers` and checks each file larger than a piece against its root.
-fn piece_layers(
-    root: &Value<'_>,
-    info: &Info,
-) -> Result<BTreeMap<[u8; 32], Vec<[u8; 32]>>, MetainfoError> {
-    let mut layers = BTreeMap::new();
-    if !info.version.has_v2() {
-        return Ok(layers);
-    }
-    let entries = match root.get(b"piece layers") {
-        Some(v) => v.as_dict().ok_or_else(|| wrong("piece layers"))?,
-        None => &[],
-    };
-    let by_root: BTreeMap<&[u8], &Value<'_>> = entries.iter().map(|(k, v)| (*k, v)).collect();
-    for file in &info.files {
-        let Some(pieces_root) = file.pieces_root.as_deref().copied() else {
-            continue;
-        };
-        if file.length <= info.piece_length || layers.contains_key(&pieces_root) {
-            continue;
-        }
-        let err = |reason: &str| MetainfoError::PieceLayer {
-            path: file.display_path(),
-            reason: reason.to_owned(),
-        };
-        let bytes = by_root
-            .get(pieces_root.as_slice())
-            .ok_or_else(|| err("missing"))?
-            .as_bytes()
-            .ok_or_else(|| err("not a string"))?;
-        let expected = file.length.div_ceil(info.piece_length);
-        if bytes.len() as u64 != expected * 32 {
-            return Err(err(&format!(
-                "{} bytes, expected {}",
-                bytes.len(),
-                expected * 32
-            )));
-        }
-        let layer: Vec<[u8; 32]> = bytes
-            .chunks_exact(32)
-            .map(|c| {
-                let mut h = [0u8; 32];
-                h.copy_from_slice(c);
-                h
-            })
-            .collect();
-        if root_from_piece_layer(&layer, info.piece_length) != Some(pieces_root) {
-            return Err(err("does not hash to the file's pieces root"));
-        }
-        layers.insert(pieces_root, layer);
-    }
-    Ok(layers)
 }

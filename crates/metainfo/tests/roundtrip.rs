@@ -210,7 +210,28 @@ fn v2_only_metadata_without_piece_layers_is_refused() {
     let (big, contents) = spec(&[100_000], true, Version::V2);
     let t = Torrent::from_bytes(&big.encode(&hash(&big, &contents)).unwrap()).unwrap();
     let err = Torrent::from_metadata(t.info_bytes(), vec![], vec![]).unwrap_err();
-    assert!(err.to_string().contains("not supported"), "{err}");
+    assert!(err.to_string().contains("missing"), "{err}");
+    // Without layers it loads, names what is missing, and takes the layer
+    // (checked against the root) from the .torrent's copy or a kept file.
+    let mut bare = Torrent::from_metadata_without_layers(t.info_bytes(), vec![], vec![]).unwrap();
+    let missing = bare.missing_piece_layers();
+    assert_eq!(missing.len(), 1);
+    assert_eq!(missing[0].pieces, t.info.file_pieces(0).len() as u64);
+    let layer = t.piece_layers[&missing[0].root].clone();
+    let mut wrong = layer.clone();
+    wrong[0][0] ^= 1;
+    assert!(bare.set_piece_layer(missing[0].root, wrong).is_err());
+    assert!(
+        bare.set_piece_layer(missing[0].root, layer[1..].to_vec())
+            .is_err()
+    );
+    let mut kept = bare.clone();
+    bare.set_piece_layer(missing[0].root, layer).unwrap();
+    assert!(bare.missing_piece_layers().is_empty());
+    assert_eq!(bare.piece_layers, t.piece_layers);
+    kept.load_piece_layers(&t.piece_layers_bytes()).unwrap();
+    assert_eq!(kept.piece_layers, t.piece_layers);
+    assert!(kept.check_piece_layers().is_ok());
 }
 
 proptest! {
@@ -226,4 +247,36 @@ proptest! {
         let pads: u64 = t.info.files.iter().filter(|f| f.attr.pad).map(|f| f.length).sum();
         prop_assert_eq!(size, t.info.total_length() + pads);
     }
+}
+
+#[test]
+fn a_torrent_file_may_lack_piece_layers_when_asked_leniently() {
+    let (big, contents) = spec(&[100_000, 5], false, Version::V2);
+    let full = Torrent::from_bytes(&big.encode(&hash(&big, &contents)).unwrap()).unwrap();
+    // The same torrent written without `piece layers`.
+    let mut bare_bytes = b"d4:info".to_vec();
+    bare_bytes.extend_from_slice(full.info_bytes());
+    bare_bytes.push(b'e');
+    assert!(Torrent::from_bytes(&bare_bytes).is_err());
+    let bare = Torrent::from_bytes_without_layers(&bare_bytes).unwrap();
+    assert_eq!(bare.info_hashes, full.info_hashes);
+    assert_eq!(
+        bare.missing_piece_layers().len(),
+        1,
+        "the 5-byte file needs none"
+    );
+    assert!(bare.check_piece_layers().is_err());
+    // A layer that is there is still checked.
+    let mut bad = full.clone();
+    for layer in bad.piece_layers.values_mut() {
+        layer[0][0] ^= 1;
+    }
+    let mut bad_bytes = b"d4:info".to_vec();
+    bad_bytes.extend_from_slice(full.info_bytes());
+    bad_bytes.extend_from_slice(b"12:piece layers");
+    let mut layers = Vec::new();
+    shoal_bencode::Encode::encode(&bad.piece_layers_value(), &mut layers);
+    bad_bytes.extend_from_slice(&layers);
+    bad_bytes.push(b'e');
+    assert!(Torrent::from_bytes_without_layers(&bad_bytes).is_err());
 }

@@ -79,13 +79,23 @@ enum Command {
     AddNode(SocketAddr),
     GetItem {
         query: ItemQuery,
-        done: oneshot::Sender<Option<Item>>,
+        done: oneshot::Sender<ItemLookup>,
     },
     PutItem {
         item: Item,
         cas: Option<i64>,
         done: oneshot::Sender<usize>,
     },
+}
+
+/// What an item lookup found.
+#[derive(Debug, Clone, Default)]
+pub struct ItemLookup {
+    /// The best valid item, if any.
+    pub item: Option<Item>,
+    /// Items that would have been better but failed their check (a bad
+    /// signature): a forgery, or a publisher's broken client.
+    pub rejected: usize,
 }
 
 /// A running DHT node; dropping the last handle stops it (after a save).
@@ -210,9 +220,20 @@ impl Dht {
     /// Looks a BEP 44 item up; the best valid one found (the immutable item
     /// of the target, or the mutable one with the highest `seq`), if any.
     pub async fn get_item(&self, query: ItemQuery) -> Option<Item> {
+        self.lookup_item(query).await.item
+    }
+
+    /// [`Dht::get_item`], also counting the items that failed their check.
+    pub async fn lookup_item(&self, query: ItemQuery) -> ItemLookup {
         let (done, rx) = oneshot::channel();
-        self.commands.send(Command::GetItem { query, done }).ok()?;
-        rx.await.ok().flatten()
+        if self
+            .commands
+            .send(Command::GetItem { query, done })
+            .is_err()
+        {
+            return ItemLookup::default();
+        }
+        rx.await.unwrap_or_default()
     }
 
     /// Puts a checked BEP 44 item (see [`Item::check`]) to the closest nodes
@@ -314,7 +335,7 @@ struct Driver {
     lookups: HashMap<LookupId, mpsc::Sender<SocketAddr>>,
     announces: HashMap<LookupId, oneshot::Sender<usize>>,
     /// Item lookups: the best item so far and who waits for it.
-    item_gets: HashMap<LookupId, (Option<Item>, oneshot::Sender<Option<Item>>)>,
+    item_gets: HashMap<LookupId, (ItemLookup, oneshot::Sender<ItemLookup>)>,
     bootstrapped: watch::Sender<bool>,
     known: watch::Sender<usize>,
 }
@@ -387,7 +408,7 @@ impl Driver {
             Command::AddNode(addr) => self.node.add_node(addr, now),
             Command::GetItem { query, done } => {
                 let lid = self.node.get_item(query, now);
-                self.item_gets.insert(lid, (None, done));
+                self.item_gets.insert(lid, (ItemLookup::default(), done));
             }
             Command::PutItem { item, cas, done } => {
                 let lid = self.node.put_item(item, cas, now);
@@ -427,8 +448,13 @@ impl Driver {
                 }
                 DhtEvent::Item { lookup, item } => {
                     // The node reports only better items than before.
-                    if let Some((best, _)) = self.item_gets.get_mut(&lookup) {
-                        *best = Some(item);
+                    if let Some((found, _)) = self.item_gets.get_mut(&lookup) {
+                        found.item = Some(item);
+                    }
+                }
+                DhtEvent::ItemRejected { lookup } => {
+                    if let Some((found, _)) = self.item_gets.get_mut(&lookup) {
+                        found.rejected = found.rejected.saturating_add(1);
                     }
                 }
                 DhtEvent::Bootstrapped { nodes } => {

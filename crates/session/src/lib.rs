@@ -9,6 +9,7 @@
 //! pool, off the async threads.
 
 mod announce;
+mod btpk;
 mod clock;
 mod config;
 mod connection;
@@ -42,13 +43,15 @@ mod utp;
 mod webseed;
 mod webseed_status;
 
+pub use btpk::{KeyLookupError, KeyVersion, key_query};
 pub use clock::now_unix;
 pub use config::{SessionConfig, TorrentOptions};
-pub use dht::{Dht, DhtConfig, DhtStats};
+pub use dht::{Dht, DhtConfig, DhtStats, ItemLookup};
 pub use dialer::Transports;
 pub use error::SessionError;
 pub use http::{HttpFetched, MAX_REDIRECTS, http_get, http_get_authorized, http_get_following};
 pub use magnet::FetchedMetadata;
+pub use metadata::MetadataProgress;
 pub use peer_stream::Transport;
 pub use peer_summary::{PeerSummary, client_name};
 pub use peers::PeerSource;

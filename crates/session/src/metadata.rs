@@ -1,5 +1,7 @@
-//! Fetching a magnet link's info dictionary from peers (BEP 9 ut_metadata):
-//! the driver of the connection core's `MetadataFetch`.
+//! Fetching a magnet link's info dictionary from peers (BEP 9 ut_metadata),
+//! and then, for a v2-only torrent, its piece layers (BEP 52 hash
+//! requests): the driver of the connection core's `MetadataFetch` and
+//! `LayerFetch`.
 //!
 //! Each candidate peer is asked for the *whole* dictionary on its own
 //! connection, several peers at a time. The first copy whose hash equals the
@@ -8,14 +10,16 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use shoal_engine::conn::METADATA_ONLY;
-use shoal_engine::{FetchError, MetadataFetch, PeerHandshake, Refused};
-use shoal_metainfo::InfoHashes;
-use shoal_wire::Handshake;
+use shoal_engine::{FetchError, LayerError, LayerFetch, MetadataFetch, PeerHandshake, Refused};
+use shoal_metainfo::merkle::Node;
+use shoal_metainfo::{InfoHashes, MissingLayer};
+use shoal_wire::{Handshake, Reserved};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
 use shoal_mse::Attempt;
@@ -26,6 +30,8 @@ use crate::connection::{HandshakeError, run_handshake};
 const PARALLEL: usize = 6;
 /// The whole exchange with one peer, connect included.
 const PEER_TIMEOUT: Duration = Duration::from_secs(30);
+/// Extra time a layer fetch gets per hash request (512 hashes, 16 KiB).
+const PER_LAYER_REQUEST: Duration = Duration::from_millis(250);
 /// A peer named again is asked again once this long has passed since the
 /// last try (it may have been down, or not have had the metadata yet).
 pub(crate) const RETRY_AFTER: Duration = Duration::from_secs(15);
@@ -45,7 +51,124 @@ pub(crate) enum PeerError {
     Handshake(#[from] HandshakeError),
     #[error(transparent)]
     Fetch(#[from] FetchError),
+    #[error(transparent)]
+    Layers(#[from] LayerError),
 }
+
+/// What each connection asks its peer for.
+#[derive(Clone)]
+pub(crate) enum Job {
+    /// The info dictionary (BEP 9).
+    Metadata,
+    /// These piece layers of a v2-only torrent (BEP 52).
+    Layers {
+        /// The files' roots and piece counts.
+        missing: Arc<Vec<MissingLayer>>,
+        /// The torrent's piece length.
+        piece_length: u64,
+    },
+}
+
+impl Job {
+    /// How long the whole exchange with one peer may take: the metadata
+    /// is at most a few MiB, but a layer fetch grows with the torrent
+    /// (one request per 512 pieces), so it gets time per request too.
+    fn timeout(&self) -> Duration {
+        match self {
+            Job::Metadata => PEER_TIMEOUT,
+            Job::Layers {
+                missing,
+                piece_length,
+            } => {
+                let requests: usize = missing
+                    .iter()
+                    .map(|m| {
+                        shoal_metainfo::merkle_proof::layer_requests(m.pieces, *piece_length).len()
+                    })
+                    .sum();
+                PEER_TIMEOUT + PER_LAYER_REQUEST * u32::try_from(requests).unwrap_or(u32::MAX)
+            }
+        }
+    }
+}
+
+/// What a connection got.
+pub(crate) enum Got {
+    /// The info dictionary, checked against the info-hash.
+    Metadata(Vec<u8>),
+    /// Piece layers by root, each checked against its root.
+    Layers(Vec<(Node, Vec<Node>)>),
+}
+
+/// The connection core doing the job.
+enum Core {
+    Metadata(MetadataFetch),
+    Layers(LayerFetch),
+}
+
+impl Core {
+    fn handle_bytes(&mut self, input: &[u8]) -> Result<(usize, Option<Got>), PeerError> {
+        Ok(match self {
+            Core::Metadata(c) => {
+                let (used, done) = c.handle_bytes(input)?;
+                (used, done.map(Got::Metadata))
+            }
+            Core::Layers(c) => {
+                let (used, done) = c.handle_bytes(input)?;
+                (used, done.map(Got::Layers))
+            }
+        })
+    }
+
+    /// Pieces of the dictionary received and in all, once known (a layer
+    /// fetch reports none).
+    fn progress(&self) -> Option<(u32, u32)> {
+        match self {
+            Core::Metadata(c) => c.progress(),
+            Core::Layers(_) => None,
+        }
+    }
+
+    fn poll_transmit(&mut self, out: &mut Vec<u8>) {
+        match self {
+            Core::Metadata(c) => c.poll_transmit(out),
+            Core::Layers(c) => c.poll_transmit(out),
+        }
+    }
+
+    fn poll_timeout(&self) -> Duration {
+        match self {
+            Core::Metadata(c) => c.poll_timeout(),
+            Core::Layers(c) => c.poll_timeout(),
+        }
+    }
+
+    fn handle_timeout(&mut self, now: Duration) -> Result<(), PeerError> {
+        match self {
+            Core::Metadata(c) => c.handle_timeout(now)?,
+            Core::Layers(c) => c.handle_timeout(now)?,
+        }
+        Ok(())
+    }
+}
+
+/// How a metadata fetch goes, for a display
+/// ([`crate::Session::fetch_metadata_watched`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MetadataProgress {
+    /// Peers heard of so far (from the link, trackers, the DHT).
+    pub peers_known: usize,
+    /// Peers being asked now (connecting or exchanging).
+    pub peers_asked: usize,
+    /// Most pieces of the dictionary any one peer has sent (each peer
+    /// sends a whole copy of its own).
+    pub pieces: u32,
+    /// Pieces in the dictionary, once a peer has told its size (0 before).
+    pub pieces_total: u32,
+}
+
+/// Where a fetch reports its progress (shared by its peer tasks).
+pub(crate) type ProgressTx = Option<Arc<watch::Sender<MetadataProgress>>>;
 
 /// What we are looking for and how we introduce ourselves.
 #[derive(Clone)]
@@ -62,27 +185,40 @@ pub(crate) struct Wanted {
     pub encryption: shoal_mse::Policy,
     /// The transports to connect over.
     pub dialer: crate::dialer::Dialer,
+    /// What to ask for.
+    pub job: Job,
+    /// Where progress goes, if anyone watches.
+    pub progress: ProgressTx,
 }
 
-/// Tries candidate peers until one hands over metadata matching the
-/// info-hash. Returns the info dictionary and every peer heard of (for the
-/// download to connect to), or `None` once `candidates` is closed and every
-/// peer failed. A peer named again is asked again only after [`RETRY_AFTER`].
+/// Tries candidate peers until one does the job: hands over metadata
+/// matching the info-hash, or every piece layer proved against its root.
+/// Returns what it got and every peer heard of (for the download to connect
+/// to), or `None` once `candidates` is closed and every peer failed. A peer
+/// named again is asked again only after [`RETRY_AFTER`].
 pub(crate) async fn fetch(
     wanted: Wanted,
     mut candidates: mpsc::Receiver<SocketAddr>,
-) -> Option<(Vec<u8>, Vec<SocketAddr>)> {
+) -> Option<(Got, Vec<SocketAddr>)> {
     let mut tried: HashMap<SocketAddr, Instant> = HashMap::new();
     let mut running = JoinSet::new();
     let mut open = true;
     loop {
+        if let Some(tx) = &wanted.progress {
+            let (known, asked) = (tried.len(), running.len());
+            tx.send_if_modified(|p| {
+                let changed = (p.peers_known, p.peers_asked) != (known, asked);
+                (p.peers_known, p.peers_asked) = (known, asked);
+                changed
+            });
+        }
         tokio::select! {
             next = candidates.recv(), if open && running.len() < PARALLEL => match next {
                 Some(addr) if tried.get(&addr).is_none_or(|at| at.elapsed() >= RETRY_AFTER) => {
                     tried.insert(addr, Instant::now());
                     let wanted = wanted.clone();
                     running.spawn(async move {
-                        let result = tokio::time::timeout(PEER_TIMEOUT, from_peer(addr, wanted)).await;
+                        let result = tokio::time::timeout(wanted.job.timeout(), from_peer(addr, wanted)).await;
                         (addr, result.unwrap_or(Err(PeerError::Timeout)))
                     });
                 }
@@ -91,7 +227,8 @@ pub(crate) async fn fetch(
             },
             Some(done) = running.join_next(), if !running.is_empty() => match done {
                 Ok((_, Ok(info))) => return Some((info, tried.into_keys().collect())),
-                Ok((addr, Err(err @ PeerError::Fetch(FetchError::HashMismatch)))) => {
+                Ok((addr, Err(err @ (PeerError::Fetch(FetchError::HashMismatch)
+                    | PeerError::Layers(LayerError::BadProof(_)))))) => {
                     tracing::warn!(%addr, "dropping peer: {err}");
                 }
                 Ok((addr, Err(err))) => tracing::debug!(%addr, "no metadata from peer: {err}"),
@@ -105,7 +242,7 @@ pub(crate) async fn fetch(
 /// Connects to `addr` and fetches the whole info dictionary from it, in the
 /// modes the encryption policy allows (the other one when the peer hangs up
 /// on the first).
-async fn from_peer(addr: SocketAddr, wanted: Wanted) -> Result<Vec<u8>, PeerError> {
+async fn from_peer(addr: SocketAddr, wanted: Wanted) -> Result<Got, PeerError> {
     let order = wanted.encryption.dial_order(None);
     let mut attempts = order.iter().peekable();
     let mut worked = None;
@@ -118,7 +255,7 @@ async fn from_peer(addr: SocketAddr, wanted: Wanted) -> Result<Vec<u8>, PeerErro
         let retry = |e: &PeerError| match e {
             PeerError::Closed | PeerError::Io(_) => true,
             PeerError::Handshake(h) => h.retry_other_mode(),
-            PeerError::Timeout | PeerError::Fetch(_) => false,
+            PeerError::Timeout | PeerError::Fetch(_) | PeerError::Layers(_) => false,
         };
         match from_peer_once(addr, &wanted, &mut worked, mode).await {
             // Hung up on over uTP: the same mode over TCP first.
@@ -148,7 +285,7 @@ async fn from_peer_once(
     wanted: &Wanted,
     worked: &mut Option<crate::Transport>,
     attempt: Attempt,
-) -> Result<Vec<u8>, PeerError> {
+) -> Result<Got, PeerError> {
     let epoch = Instant::now();
     let mut stream = wanted
         .dialer
@@ -156,8 +293,13 @@ async fn from_peer_once(
         .await
         .map_err(HandshakeError::from)?;
     *worked = Some(stream.transport());
+    // The v2 bit: v2 peers answer hash requests only from peers that set it.
+    let v2 = match wanted.job {
+        Job::Metadata if wanted.info_hashes.v2.is_none() => Reserved::NONE,
+        _ => Reserved::V2,
+    };
     let ours = Handshake {
-        reserved: METADATA_ONLY,
+        reserved: METADATA_ONLY | v2,
         info_hash: wanted.wire_id,
         peer_id: wanted.peer_id,
     };
@@ -182,18 +324,42 @@ async fn from_peer_once(
         |_| Err(Refused::UnknownTorrent),
     )
     .await?;
-    let mut core = MetadataFetch::new(
-        wanted.info_hashes,
-        &theirs,
-        crate::config::client_name(),
-        Some(wanted.listen_port),
-        PEER_TIMEOUT,
-    )?;
+    let mut core = match &wanted.job {
+        Job::Metadata => Core::Metadata(MetadataFetch::new(
+            wanted.info_hashes,
+            &theirs,
+            crate::config::client_name(),
+            Some(wanted.listen_port),
+            PEER_TIMEOUT,
+        )?),
+        Job::Layers {
+            missing,
+            piece_length,
+        } => Core::Layers(LayerFetch::new(
+            missing,
+            *piece_length,
+            &ours,
+            &theirs,
+            wanted.job.timeout(),
+        )),
+    };
     let mut out = Vec::new();
     loop {
         let (used, done) = core.handle_bytes(&buf)?;
-        if let Some(info) = done {
-            return Ok(info);
+        if let (Some(tx), Some((got, total))) = (&wanted.progress, core.progress()) {
+            tx.send_if_modified(|p| {
+                let more = got > p.pieces || total != p.pieces_total;
+                if more {
+                    // A peer with another size lies or has another copy:
+                    // the largest count shown is the most any peer sent.
+                    p.pieces = p.pieces.max(got);
+                    p.pieces_total = total;
+                }
+                more
+            });
+        }
+        if let Some(got) = done {
+            return Ok(got);
         }
         buf.drain(..used);
         core.poll_transmit(&mut out);

@@ -70,6 +70,11 @@ impl PeerBook {
         self.epoch.elapsed()
     }
 
+    /// Addresses known (banned ones included).
+    pub fn len(&self) -> usize {
+        self.policy.len()
+    }
+
     /// Learns an address from `source` (ignored when full or already
     /// known; the first source is the one kept).
     pub fn add(&mut self, addr: SocketAddr, source: PeerSource) {

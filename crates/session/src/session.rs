@@ -183,6 +183,11 @@ impl Session {
         if self.lock_torrents().contains_key(&info_hash) {
             return Err(SessionError::Duplicate(hex));
         }
+        // Without its piece layers a v2-only torrent could verify nothing:
+        // every piece would fail and every peer be blamed.
+        torrent
+            .check_piece_layers()
+            .map_err(|e| SessionError::Torrent(e.to_string()))?;
         let torrent = Arc::new(torrent);
         let store = Arc::new(FileStore::new(dir, Arc::new(torrent.info.clone())));
         let resume_path = self.resume_path(&info_hash);
@@ -221,6 +226,8 @@ impl Session {
             .map_err(|e| SessionError::Torrent(e.to_string()))?;
         // Peers holding only a magnet link can fetch the metadata from us.
         engine.set_metadata(Arc::from(torrent.info_bytes()));
+        // ... and v2 peers the piece layers (BEP 52 hash requests).
+        engine.set_piece_layers(Arc::clone(&torrent));
         for (file, priority) in options.file_priorities.iter().enumerate() {
             engine
                 .set_file_priority(file, *priority, Duration::ZERO)

@@ -555,6 +555,15 @@ impl TorrentHandle {
         self.shared.learn_peers([addr], crate::PeerSource::Given);
     }
 
+    /// Peer addresses known (connected or not, banned ones included).
+    pub fn known_peers(&self) -> usize {
+        self.shared
+            .book
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+
     /// True once every wanted piece is verified.
     pub fn is_complete(&self) -> bool {
         *self.shared.completed.borrow()

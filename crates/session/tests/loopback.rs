@@ -165,3 +165,41 @@ async fn completion_is_seen_by_late_waiters() {
         .expect("a finished torrent never reported completion");
     assert!(h.is_complete());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_magnet_fetch_reports_its_progress_and_a_leecher_counts_seeds_and_known_peers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let torrent = make_content(&tmp.path().join("seed"), &[300_000, 5]);
+    let (seeder, _seed) = start_seed(tmp.path(), &torrent).await;
+    let leecher = session(&tmp.path().join("l-state")).await;
+    let (tx, rx) = tokio::sync::watch::channel(shoal_session::MetadataProgress::default());
+    let fetched = tokio::time::timeout(
+        Duration::from_secs(30),
+        leecher.fetch_metadata_watched(&torrent.magnet(), &[seeder.local_addr()], Some(tx)),
+    )
+    .await
+    .expect("metadata fetch timed out")
+    .unwrap();
+    let seen = *rx.borrow();
+    assert_eq!(seen.peers_known, 1, "{seen:?}");
+    assert!(
+        seen.pieces_total >= 1 && seen.pieces == seen.pieces_total,
+        "{seen:?}"
+    );
+    let opts = TorrentOptions {
+        peers: fetched.peers,
+        ..TorrentOptions::default()
+    };
+    let h = leecher
+        .add_torrent(fetched.torrent, tmp.path().join("l"), opts)
+        .await
+        .unwrap();
+    assert!(h.known_peers() >= 1);
+    tokio::time::timeout(Duration::from_secs(30), async {
+        while h.stats().seeds != 1 && !h.is_complete() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the seeder never counted as a seed");
+}

@@ -8,8 +8,8 @@
 use crate::bitfield::{bitfield_len, validate_bitfield};
 use crate::message::{BlockRef, HASH_REQUEST_LEN, HashRequest, Message, id};
 use crate::{
-    DecodeError, MAX_BITFIELD_LEN, MAX_EXTENDED_LEN, MAX_MESSAGE_LEN, MAX_PIECE_DATA_LEN,
-    MAX_REQUEST_LEN, MAX_UNKNOWN_LEN,
+    DecodeError, MAX_BITFIELD_LEN, MAX_EXTENDED_LEN, MAX_HASH_COUNT, MAX_MESSAGE_LEN,
+    MAX_PIECE_DATA_LEN, MAX_PROOF_LAYERS, MAX_REQUEST_LEN, MAX_UNKNOWN_LEN,
 };
 
 /// Decodes peer wire frames for one connection.
@@ -175,8 +175,9 @@ impl Decoder {
             id::EXTENDED if len > 1 + MAX_EXTENDED_LEN => Err(too_long(1 + MAX_EXTENDED_LEN)),
             id::HASHES => {
                 let hashes = (len as usize).checked_sub(1 + HASH_REQUEST_LEN);
+                let most = 32 * (MAX_HASH_COUNT + MAX_PROOF_LAYERS) as usize;
                 match hashes {
-                    Some(h) if h % 32 == 0 => Ok(()),
+                    Some(h) if h % 32 == 0 && h <= most => Ok(()),
                     _ => Err(bad),
                 }
             }
@@ -235,12 +236,18 @@ impl Decoder {
                 id: u8::from_be_bytes(r.array()?),
                 payload: r.buf,
             },
-            id::HASH_REQUEST => Message::HashRequest(r.hash_request()?),
-            id::HASH_REJECT => Message::HashReject(r.hash_request()?),
-            id::HASHES => Message::Hashes {
-                request: r.hash_request()?,
-                hashes: r.buf,
-            },
+            id::HASH_REQUEST => Message::HashRequest(hash_request(msg_id, &mut r)?),
+            id::HASH_REJECT => Message::HashReject(hash_request(msg_id, &mut r)?),
+            id::HASHES => {
+                let request = hash_request(msg_id, &mut r)?;
+                if r.buf.len() / 32 != request.answer_hash_count() as usize {
+                    return Err(DecodeError::BadHashRequest { id: msg_id });
+                }
+                Message::Hashes {
+                    request,
+                    hashes: r.buf,
+                }
+            }
             other => Message::Unknown { id: other, payload },
         };
         Ok(message)
@@ -260,6 +267,16 @@ impl Decoder {
             length: r.u32()?,
         })
     }
+}
+
+/// The common header of the three BEP 52 messages, refused when it cannot
+/// name any nodes (a length that is no power of two, a misaligned index).
+fn hash_request(msg_id: u8, r: &mut Reader<'_>) -> Result<HashRequest, DecodeError> {
+    let request = r.hash_request()?;
+    if !request.is_well_formed() {
+        return Err(DecodeError::BadHashRequest { id: msg_id });
+    }
+    Ok(request)
 }
 
 /// Reads big-endian fields off the front of a payload without indexing.
@@ -351,3 +368,78 @@ impl<'a> Iterator for Messages<'a> {
 }
 
 impl std::iter::FusedIterator for Messages<'_> {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(msg: &Message<'_>) -> Vec<u8> {
+        let mut out = Vec::new();
+        msg.encode(&mut out);
+        out
+    }
+
+    fn request(base_layer: u32, index: u32, length: u32, proof_layers: u32) -> HashRequest {
+        HashRequest {
+            pieces_root: [7; 32],
+            base_layer,
+            index,
+            length,
+            proof_layers,
+        }
+    }
+
+    #[test]
+    fn hash_request_limits() {
+        let d = Decoder::new();
+        let good = request(2, 512, 512, 12);
+        let m = Message::HashRequest(good);
+        assert_eq!(d.decode(&frame(&m)), Ok((m, 53)));
+        for bad in [
+            request(2, 0, 0, 0),                    // no hashes
+            request(2, 0, 3, 0),                    // not a power of two
+            request(2, 256, 512, 0),                // misaligned index
+            request(2, 0, MAX_HASH_COUNT * 2, 0),   // too many
+            request(2, 0, 2, MAX_PROOF_LAYERS + 1), // too tall a proof
+            request(MAX_PROOF_LAYERS + 1, 0, 2, 0), // no such layer
+        ] {
+            for m in [Message::HashRequest(bad), Message::HashReject(bad)] {
+                let id = m.id().unwrap_or_default();
+                assert_eq!(
+                    d.decode(&frame(&m)),
+                    Err(DecodeError::BadHashRequest { id }),
+                    "{bad:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn hashes_carry_exactly_base_plus_proof() {
+        let d = Decoder::new();
+        // 8 base hashes prove 3 layers; proof_layers 5 adds 3 uncles.
+        let req = request(2, 8, 8, 5);
+        assert_eq!(req.proof_hash_count(), 3);
+        let hashes = [9u8; 32 * 11];
+        let m = Message::Hashes {
+            request: req,
+            hashes: &hashes,
+        };
+        assert_eq!(d.decode(&frame(&m)).map(|(m, _)| m), Ok(m));
+        for n in [10, 12] {
+            let m = Message::Hashes {
+                request: req,
+                hashes: hashes.get(..32 * n).unwrap_or_default(),
+            };
+            let mut bytes = Vec::new();
+            m.encode(&mut bytes);
+            assert_eq!(
+                d.decode(&bytes),
+                Err(DecodeError::BadHashRequest { id: id::HASHES })
+            );
+        }
+        // No proof wanted below the subtree's own root: none sent.
+        assert_eq!(request(2, 0, 8, 2).proof_hash_count(), 0);
+        assert_eq!(request(2, 0, 1, 0).proof_hash_count(), 1);
+    }
+}

@@ -59,6 +59,14 @@ pub enum DecodeError {
         /// Bytes expected.
         expected: usize,
     },
+    /// A BEP 52 hash request, hashes or hash reject whose fields can name no
+    /// nodes (see `HashRequest::is_well_formed`), or a `hashes` message whose
+    /// hash count is not what its request implies.
+    #[error("malformed BEP 52 hash message (id {id})")]
+    BadHashRequest {
+        /// The message id.
+        id: u8,
+    },
     /// A bitfield with bits set past the last piece.
     #[error("bitfield has spare bits set")]
     BitfieldSpareBits,

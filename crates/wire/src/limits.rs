@@ -73,6 +73,20 @@ pub const MAX_PEX_ADDED: usize = 50;
 /// Most `dropped` peers (IPv4 and IPv6 together) we put in one ut_pex message.
 pub const MAX_PEX_DROPPED: usize = 50;
 
+/// Most hashes a BEP 52 `hash request` may name (its `length`). BEP 52 says a
+/// request SHOULD NOT exceed 512; libtorrent asks for a whole piece of block
+/// hashes at once and caps that at 8192 (a 128 MiB piece), so that is the
+/// protocol-error bound. What we *serve* is capped lower
+/// ([`MAX_SERVED_HASHES`]); larger requests get a `hash reject`.
+pub const MAX_HASH_COUNT: u32 = 8192;
+
+/// Most hashes we answer in one `hashes` message (BEP 52's 512).
+pub const MAX_SERVED_HASHES: u32 = 512;
+
+/// Most proof layers a hash request may ask for: a merkle tree over 16 KiB
+/// blocks of a file below 2^64 bytes has fewer than 64 layers.
+pub const MAX_PROOF_LAYERS: u32 = 64;
+
 /// Most peers read from one compact list of a received ut_pex message; entries
 /// beyond it are ignored rather than treated as an error, since other clients
 /// use larger caps than ours and PEX is advisory anyway.
@@ -83,5 +97,7 @@ pub const MAX_PEX_RECV_PEERS: usize = 200;
 const _: () = assert!(MAX_BITFIELD_LEN < MAX_MESSAGE_LEN);
 const _: () = assert!(MAX_EXTENDED_LEN < MAX_MESSAGE_LEN);
 const _: () = assert!(MAX_UNKNOWN_LEN <= MAX_MESSAGE_LEN);
+// The largest legal `hashes` frame: header, every hash, every proof hash.
+const _: () = assert!(1 + 48 + 32 * (MAX_HASH_COUNT + MAX_PROOF_LAYERS) <= MAX_MESSAGE_LEN);
 // A ut_metadata data message is a full piece plus a short dictionary.
 const _: () = assert!(1 + METADATA_PIECE_LEN + 256 <= MAX_EXTENDED_LEN);

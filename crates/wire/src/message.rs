@@ -80,6 +80,33 @@ pub struct HashRequest {
     pub proof_layers: u32,
 }
 
+impl HashRequest {
+    /// True when the fields make sense on their own (BEP 52): `length` a
+    /// power of two up to [`crate::MAX_HASH_COUNT`], `index` a multiple of
+    /// it, `proof_layers` at most [`crate::MAX_PROOF_LAYERS`]. Whether the
+    /// file's tree has such nodes is for the receiver to judge.
+    pub const fn is_well_formed(&self) -> bool {
+        self.length.is_power_of_two()
+            && self.length <= crate::MAX_HASH_COUNT
+            && self.index % self.length == 0
+            && self.proof_layers <= crate::MAX_PROOF_LAYERS
+            && self.base_layer <= crate::MAX_PROOF_LAYERS
+    }
+
+    /// Uncle hashes a `hashes` answer carries after the `length` base hashes:
+    /// the base hashes prove their own subtree (`log2(length)` layers), each
+    /// proof layer above it costs one sibling. libtorrent counts the same way.
+    pub const fn proof_hash_count(&self) -> u32 {
+        let own = self.length.trailing_zeros();
+        self.proof_layers.saturating_add(1).saturating_sub(own)
+    }
+
+    /// Hashes in a `hashes` answer to this request: base plus proof.
+    pub const fn answer_hash_count(&self) -> u32 {
+        self.length.saturating_add(self.proof_hash_count())
+    }
+}
+
 /// One peer wire message, borrowing its variable-length parts from the input.
 ///
 /// Deliberately not `#[non_exhaustive]`: the connection state machine should

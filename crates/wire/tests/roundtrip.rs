@@ -49,12 +49,15 @@ fn build(s: &Spec) -> Message<'_> {
         begin: s.b,
         length: s.c,
     };
+    // Only well-formed hash requests decode: a power-of-two length, an
+    // aligned index, bounded layers.
+    let length = 1 << (s.c % 14);
     let hr = HashRequest {
         pieces_root: s.root,
-        base_layer: s.a,
-        index: s.b,
-        length: s.c,
-        proof_layers: s.a ^ s.b,
+        base_layer: s.a % (MAX_PROOF_LAYERS + 1),
+        index: (s.b % 4096) * length,
+        length,
+        proof_layers: (s.a ^ s.b) % (MAX_PROOF_LAYERS + 1),
     };
     match s.kind {
         0 => Message::KeepAlive,
@@ -82,10 +85,28 @@ fn build(s: &Spec) -> Message<'_> {
             payload: &s.bytes,
         },
         17 => Message::HashRequest(hr),
-        18 => Message::Hashes {
-            request: hr,
-            hashes: &s.bytes[..s.bytes.len() / 32 * 32],
-        },
+        18 => {
+            // As many hashes as the request implies (cut to what `bytes` has).
+            let length = 1 << (s.c % 5);
+            let request = HashRequest {
+                length,
+                index: 0,
+                ..hr
+            };
+            let want = request.answer_hash_count() as usize * 32;
+            let have = s.bytes.len() / 32 * 32;
+            if have >= want {
+                Message::Hashes {
+                    request,
+                    hashes: &s.bytes[..want],
+                }
+            } else {
+                Message::Extended {
+                    id: 1,
+                    payload: &s.bytes,
+                }
+            }
+        }
         19 => Message::HashReject(hr),
         _ => Message::Unknown {
             id: UNKNOWN_IDS[s.a as usize % UNKNOWN_IDS.len()],

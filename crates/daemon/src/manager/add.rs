@@ -77,6 +77,7 @@ impl Daemon {
     /// fetched first; a magnet link is recorded at once and its metadata
     /// fetched in the background.
     pub async fn add(&self, req: AddRequest) -> Result<AddOutcome, DaemonError> {
+        let mut subscription = None;
         let (torrent, metainfo, magnet) = match &req.source {
             AddSource::Metainfo(bytes) => (Some(parse_torrent(bytes)?), bytes.clone(), None),
             AddSource::Url(url) => match fetch_url(url).await? {
@@ -95,7 +96,8 @@ impl Daemon {
                 }
             },
             AddSource::Magnet(link) if KeyMagnet::is_key_magnet(link) => {
-                let magnet = self.resolve_key_magnet(link).await?;
+                let (key, version, magnet) = self.resolve_key_magnet(link).await?;
+                subscription = Some(self.new_subscription(link, &key, version));
                 (None, Vec::new(), Some((magnet.to_string(), magnet)))
             }
             AddSource::Magnet(link) => {
@@ -160,6 +162,7 @@ impl Daemon {
                 magnet: magnet.map(|(link, _)| link),
                 labels,
                 category,
+                subscription,
                 ..TorrentRecord::new(id, hex(&hash), name.clone(), dir)
             };
             let stats = match &torrent {

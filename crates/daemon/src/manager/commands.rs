@@ -352,20 +352,30 @@ impl Daemon {
         Ok(())
     }
 
-    /// The session-wide rate limits (up, down), bytes per second.
+    /// The normal session-wide rate limits (up, down), bytes per second;
+    /// the alternative ones replace them while on (`alt_speed`).
     pub fn rate_limits(&self) -> (Option<u64>, Option<u64>) {
-        self.shared.session.rate_limits()
+        let state = self.lock();
+        if state.daemon.limits_set {
+            (state.daemon.max_upload, state.daemon.max_download)
+        } else {
+            (
+                self.shared.config.max_upload,
+                self.shared.config.max_download,
+            )
+        }
     }
 
-    /// Changes the session-wide rate limits and keeps them across restarts.
+    /// Changes the normal session-wide rate limits and keeps them across
+    /// restarts.
     pub fn set_rate_limits(&self, up: Option<u64>, down: Option<u64>) -> Result<(), DaemonError> {
-        self.shared.session.set_rate_limits(up, down);
         let mut state = self.lock();
         state.daemon.max_upload = up;
         state.daemon.max_download = down;
         state.daemon.limits_set = true;
         self.shared.store.save_daemon(&state.daemon)?;
         drop(state);
+        self.apply_rate_limits();
         self.bump();
         Ok(())
     }

@@ -218,6 +218,64 @@ pub(crate) fn check_tiers(tiers: Vec<Vec<String>>) -> Result<Vec<Vec<String>>, D
     Ok(out)
 }
 
+/// Adds each of `urls` in a tier of its own after the others, unless it
+/// is listed already (qBittorrent's `addTrackers`, the native API's `add`).
+pub(crate) fn add_trackers(tiers: &mut Vec<Vec<String>>, urls: Vec<String>) {
+    for url in urls {
+        if !tiers.iter().flatten().any(|u| *u == url) {
+            tiers.push(vec![url]);
+        }
+    }
+}
+
+/// Replaces `orig` with `new` in its tier, or moves it to tier `tier`
+/// when that is given (qBittorrent 2.13's `editTrackers`; a tier past the
+/// last becomes a new last tier, tiers left empty are dropped). Refused: a
+/// `new` listed already ([`DaemonError::Duplicate`]) or an `orig` not
+/// listed ([`DaemonError::NotFound`]).
+pub(crate) fn replace_tracker(
+    tiers: &mut Vec<Vec<String>>,
+    orig: &str,
+    new: String,
+    tier: Option<usize>,
+) -> Result<(), DaemonError> {
+    if orig != new && tiers.iter().flatten().any(|u| *u == new) {
+        return Err(DaemonError::Duplicate(
+            "New tracker URL already exists".into(),
+        ));
+    }
+    let Some(at) = tiers
+        .iter()
+        .position(|t| t.iter().any(|u| u.as_str() == orig))
+    else {
+        return Err(DaemonError::NotFound("Tracker not found".into()));
+    };
+    let Some(target) = tier else {
+        for slot in tiers.iter_mut().flatten().filter(|u| u.as_str() == orig) {
+            slot.clone_from(&new);
+        }
+        return Ok(());
+    };
+    if let Some(t) = tiers.get_mut(at) {
+        t.retain(|u| u.as_str() != orig);
+    }
+    match tiers.get_mut(target) {
+        Some(t) => t.push(new),
+        None => tiers.push(vec![new]),
+    }
+    tiers.retain(|t| !t.is_empty());
+    Ok(())
+}
+
+/// Removes the trackers `gone` lists (unknown ones are ignored) and the
+/// tiers left empty.
+pub(crate) fn remove_trackers(tiers: &mut Vec<Vec<String>>, gone: &[&str]) {
+    for tier in tiers.iter_mut() {
+        tier.retain(|u| !gone.contains(&u.as_str()));
+    }
+    tiers.retain(|t| !t.is_empty());
+}
+
 /// A tracker list in Transmission's `trackerList` form: one URL a line, a
 /// blank line between tiers.
 pub(crate) fn parse_tier_text(text: &str) -> Vec<Vec<String>> {
@@ -337,5 +395,43 @@ mod tests {
         assert!(check_tracker("http://a b").is_err());
         let deduped = check_tiers(vec![vec!["http://a/x".into()], vec!["http://a/x".into()]]);
         assert_eq!(deduped.unwrap(), [["http://a/x"]]);
+    }
+
+    #[test]
+    fn tracker_edits_add_replace_and_remove() {
+        let mut tiers = vec![vec!["http://a/ann".to_owned(), "http://b/ann".to_owned()]];
+        add_trackers(&mut tiers, vec!["udp://c:1".into(), "http://a/ann".into()]);
+        assert_eq!(
+            tiers,
+            [vec!["http://a/ann", "http://b/ann"], vec!["udp://c:1"]]
+        );
+        replace_tracker(&mut tiers, "http://b/ann", "http://d/ann".into(), None).unwrap();
+        assert_eq!(tiers.first().unwrap(), &["http://a/ann", "http://d/ann"]);
+        let taken = replace_tracker(&mut tiers, "http://a/ann", "udp://c:1".into(), None);
+        assert!(matches!(taken, Err(DaemonError::Duplicate(_))));
+        let missing = replace_tracker(&mut tiers, "http://nope", "http://e".into(), None);
+        assert!(matches!(missing, Err(DaemonError::NotFound(_))));
+        remove_trackers(&mut tiers, &["udp://c:1", "http://unknown"]);
+        assert_eq!(tiers, [["http://a/ann", "http://d/ann"]]);
+    }
+
+    #[test]
+    fn a_tracker_is_moved_to_another_tier() {
+        let tiers = |t: &[&[&str]]| -> Vec<Vec<String>> {
+            t.iter()
+                .map(|tier| tier.iter().map(|u| (*u).to_string()).collect())
+                .collect()
+        };
+        let moved = |orig: &str, new: &str, tier: usize| {
+            let mut t = tiers(&[&["a", "b"], &["c"]]);
+            replace_tracker(&mut t, orig, new.into(), Some(tier)).map(|()| t)
+        };
+        assert_eq!(moved("b", "x", 1).ok(), Some(tiers(&[&["a"], &["c", "x"]])));
+        assert_eq!(moved("c", "c", 0).ok(), Some(tiers(&[&["a", "b", "c"]])));
+        assert_eq!(
+            moved("a", "a", 9).ok(),
+            Some(tiers(&[&["b"], &["c"], &["a"]]))
+        );
+        assert!(matches!(moved("a", "c", 1), Err(DaemonError::Duplicate(_))));
     }
 }

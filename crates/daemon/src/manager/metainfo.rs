@@ -46,8 +46,9 @@ pub(super) fn stats_from_resume(
 }
 
 /// A .torrent file for a torrent known from a magnet link: the fetched info
-/// dictionary byte for byte (so its hash stays), the link's trackers and
-/// web seeds. Keys in bencode's sorted order.
+/// dictionary byte for byte (so its hash stays), the piece layers a v2
+/// torrent got from peers (BEP 52; without them the file would not load),
+/// the link's trackers and web seeds. Keys in bencode's sorted order.
 pub(super) fn metainfo_bytes(torrent: &Torrent) -> Vec<u8> {
     let list = |urls: &mut dyn Iterator<Item = &String>| {
         OwnedValue::List(urls.map(|u| OwnedValue::from(u.as_str())).collect())
@@ -69,6 +70,10 @@ pub(super) fn metainfo_bytes(torrent: &Torrent) -> Vec<u8> {
     // non-canonical but valid encoding must keep its hash.
     write_bytes(&mut out, b"info");
     out.extend_from_slice(torrent.info_bytes());
+    if !torrent.piece_layers.is_empty() {
+        write_bytes(&mut out, b"piece layers");
+        torrent.piece_layers_value().encode(&mut out);
+    }
     if !torrent.web_seeds.is_empty() {
         write_bytes(&mut out, b"url-list");
         list(&mut torrent.web_seeds.iter()).encode(&mut out);
@@ -114,5 +119,43 @@ mod tests {
         let bare = Torrent::from_metadata(original.info_bytes(), vec![], vec![]).unwrap();
         let back = Torrent::from_bytes(&metainfo_bytes(&bare)).unwrap();
         assert!(back.trackers.is_empty() && back.web_seeds.is_empty());
+    }
+
+    #[test]
+    fn a_v2_magnets_fetched_layers_go_into_its_torrent_file() {
+        use shoal_metainfo::merkle::{self, BLOCK_SIZE};
+        use shoal_metainfo::{ContentHashes, NewFile, TorrentSpec, V2FileHashes, Version};
+        let data = vec![5u8; 100_000];
+        let files = vec![NewFile {
+            path: vec!["a.bin".into()],
+            length: data.len() as u64,
+            executable: false,
+        }];
+        let mut spec = TorrentSpec::new("m".into(), files, false, 16 * 1024);
+        spec.version = Version::V2;
+        let blocks: Vec<merkle::Node> = data
+            .chunks(BLOCK_SIZE as usize)
+            .map(merkle::block_hash)
+            .collect();
+        let original = Torrent::from_bytes(
+            &spec
+                .encode(&ContentHashes {
+                    v1_pieces: vec![],
+                    v2_files: vec![Some(V2FileHashes {
+                        root: merkle::file_root(&blocks).unwrap(),
+                        piece_layer: merkle::piece_layer(&blocks, 16 * 1024),
+                    })],
+                })
+                .unwrap(),
+        )
+        .unwrap();
+        let mut fetched =
+            Torrent::from_metadata_without_layers(original.info_bytes(), vec![], vec![]).unwrap();
+        for (root, layer) in &original.piece_layers {
+            fetched.set_piece_layer(*root, layer.clone()).unwrap();
+        }
+        let back = Torrent::from_bytes(&metainfo_bytes(&fetched)).unwrap();
+        assert_eq!(back.piece_layers, original.piece_layers);
+        assert_eq!(back.info_hashes, original.info_hashes);
     }
 }

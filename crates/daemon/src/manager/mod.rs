@@ -11,9 +11,11 @@
 
 mod add;
 mod btpk;
+mod categories;
 mod commands;
 mod edits;
 mod entry;
+mod follow;
 mod lifecycle;
 mod metainfo;
 mod policy;
@@ -33,8 +35,12 @@ use shoal_session::{Session, SessionConfig, TorrentStats};
 
 pub use add::{AddOutcome, AddRequest, AddSource};
 pub(crate) use add::{check_category, check_dir, check_labels};
+pub(crate) use categories::{CategoryError, CategoryMode, MAX_CATEGORIES};
 pub use commands::TorrentChanges;
-pub(crate) use edits::{check_tracker, check_tracker_text, parse_tier_text};
+pub(crate) use edits::{
+    add_trackers, check_tracker, check_tracker_text, parse_tier_text, remove_trackers,
+    replace_tracker,
+};
 pub use policy::QueueMove;
 pub use state::Daemon;
 pub(crate) use state::RECENT;
@@ -58,10 +64,12 @@ impl Daemon {
     ) -> Result<(Daemon, tokio::sync::mpsc::Receiver<u32>), DaemonError> {
         config.validate()?;
         let store = Store::open(&config.state_dir)?;
+        let mut daemon = store.load_daemon();
         let mut session_config = SessionConfig::new(config.listen, store.resume_dir());
         session_config.max_peers = config.max_peers;
         session_config.encryption = config.encryption;
-        session_config.port_mapping = config.port_mapping;
+        // A choice made through an API wins over the config file's.
+        session_config.port_mapping = daemon.port_mapping.unwrap_or(config.port_mapping);
         session_config.lsd = config.lsd;
         session_config.transports = shoal_session::Transports {
             tcp: config.tcp,
@@ -71,7 +79,6 @@ impl Daemon {
             session_config.dht = Some(dht_config(&config.dht_bootstrap));
         }
         let session = Session::bind(session_config).await?;
-        let mut daemon = store.load_daemon();
         daemon.session_count += 1;
         let (up, down) = if daemon.limits_set {
             (daemon.max_upload, daemon.max_download)
@@ -117,6 +124,7 @@ impl Daemon {
         );
         this.restore()?;
         tokio::spawn(sampler::sampler(Arc::clone(&this.shared)));
+        tokio::spawn(follow::follower(Arc::clone(&this.shared)));
         Ok((this, scrape_rx))
     }
 

@@ -56,7 +56,7 @@ fn preferences(d: &Daemon) -> Value {
     let (up, down) = d.rate_limits();
     let (max_down, max_seed) = d.queue_limits();
     let record = d.daemon_record();
-    json!({
+    let mut prefs = json!({
         "save_path": d.default_download_dir().display().to_string(),
         "temp_path_enabled": false,
         "temp_path": "",
@@ -89,7 +89,11 @@ fn preferences(d: &Daemon) -> Value {
         "max_connec_per_torrent": d.config().max_peers,
         "web_ui_port": 0,
         "bypass_local_auth": d.config().username.is_none(),
-    })
+    });
+    if let Some(map) = prefs.as_object_mut() {
+        map.extend(super::limits::alt_preferences(d));
+    }
+    prefs
 }
 
 /// `app/setPreferences`: applies the settings shoal has; others are
@@ -97,6 +101,7 @@ fn preferences(d: &Daemon) -> Value {
 fn set_preferences(d: &Daemon, p: &Map<String, Value>) -> Result<(), String> {
     let int = |k: &str| p.get(k).and_then(Value::as_i64);
     let flag = |k: &str| p.get(k).and_then(Value::as_bool);
+    let alt = super::limits::alt_settings(p)?;
     if int("dl_limit").is_some() || int("up_limit").is_some() {
         let (up, down) = d.rate_limits();
         let pick = |v: Option<i64>, old: Option<u64>| match v {
@@ -160,14 +165,18 @@ fn set_preferences(d: &Daemon, p: &Map<String, Value>) -> Result<(), String> {
             }
             _ => {}
         }
+        r.stored.extend(alt);
     })
-    .map_err(|e| e.to_string())
+    .map_err(|e| e.to_string())?;
+    d.apply_rate_limits();
+    Ok(())
 }
 
 /// `transfer/info`.
 pub(super) fn transfer_info(d: &Daemon) -> Response<Body> {
     let views = d.views();
-    let (up, down) = d.rate_limits();
+    // The limits in force, the alternative ones while on (as qBittorrent).
+    let (up, down) = d.session().rate_limits();
     crate::web::json(
         StatusCode::OK,
         &json!({

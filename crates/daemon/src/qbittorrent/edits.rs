@@ -1,11 +1,15 @@
 //! `torrents/renameFile`, `renameFolder`, `addTrackers`, `editTracker`
-//! and `removeTrackers`: edits of one torrent's files and trackers.
+//! (and WebAPI 2.13's `editTrackers`, which can also move a tracker to
+//! another tier) and `removeTrackers`: edits of one torrent's files and
+//! trackers.
 
 use hyper::{Response, StatusCode};
 
 use super::form::Form;
 use super::reply::{ok, text};
-use crate::manager::check_tracker_text;
+use crate::manager::{
+    add_trackers as add_to, check_tracker_text, remove_trackers as remove_from, replace_tracker,
+};
 use crate::web::Body;
 use crate::{Daemon, DaemonError};
 
@@ -13,7 +17,12 @@ use crate::{Daemon, DaemonError};
 pub(super) async fn handle(d: &Daemon, name: &str, form: &Form) -> Option<Response<Body>> {
     if !matches!(
         name,
-        "renameFile" | "renameFolder" | "addTrackers" | "editTracker" | "removeTrackers"
+        "renameFile"
+            | "renameFolder"
+            | "addTrackers"
+            | "editTracker"
+            | "editTrackers"
+            | "removeTrackers"
     ) {
         return None;
     }
@@ -23,7 +32,7 @@ pub(super) async fn handle(d: &Daemon, name: &str, form: &Form) -> Option<Respon
     Some(match name {
         "renameFile" | "renameFolder" => rename(d, id, form).await,
         "addTrackers" => add_trackers(d, id, form),
-        "editTracker" => edit_tracker(d, id, form),
+        "editTracker" | "editTrackers" => edit_tracker(d, id, form),
         _ => remove_trackers(d, id, form),
     })
 }
@@ -67,40 +76,32 @@ fn add_trackers(d: &Daemon, id: u32, form: &Form) -> Response<Body> {
         Err(e) => return failed(&e),
     };
     let result = d.edit_trackers(id, |mut tiers| {
-        for url in urls {
-            if !tiers.iter().flatten().any(|u| *u == url) {
-                tiers.push(vec![url]);
-            }
-        }
+        add_to(&mut tiers, urls);
         Ok(tiers)
     });
     result.map_or_else(|e| failed(&e), |()| ok())
 }
 
-/// Replaces `origUrl` with `newUrl` in its tier.
+/// Replaces `origUrl` (`url` in WebAPI 2.13) with `newUrl` in its tier,
+/// or in tier `tier` when that is given.
 fn edit_tracker(d: &Daemon, id: u32, form: &Form) -> Response<Body> {
-    let (Some(orig), Some(new)) = (form.get("origUrl"), form.get("newUrl")) else {
+    let orig = form.get("origUrl").or_else(|| form.get("url"));
+    let (Some(orig), Some(new)) = (orig, form.get("newUrl").or(orig)) else {
         return text(StatusCode::BAD_REQUEST, "origUrl and newUrl are needed");
     };
     let new = match check_tracker_text(new) {
         Ok(u) => u,
         Err(_) => return text(StatusCode::BAD_REQUEST, "New tracker URL is invalid"),
     };
+    let tier = match form.get("tier").map(str::parse::<usize>) {
+        None => None,
+        // Every tier is a list of its own; more than that many is no tier.
+        Some(Ok(t)) if t <= MAX_TIER => Some(t),
+        Some(_) => return text(StatusCode::BAD_REQUEST, "tier is invalid"),
+    };
     let orig = orig.trim();
     let result = d.edit_trackers(id, |mut tiers| {
-        if orig == new {
-            return Ok(tiers);
-        }
-        if tiers.iter().flatten().any(|u| *u == new) {
-            return Err(DaemonError::Duplicate(
-                "New tracker URL already exists".into(),
-            ));
-        }
-        let slot = tiers.iter_mut().flatten().find(|u| u.as_str() == orig);
-        let Some(slot) = slot else {
-            return Err(DaemonError::NotFound("Tracker not found".into()));
-        };
-        *slot = new;
+        replace_tracker(&mut tiers, orig, new, tier)?;
         Ok(tiers)
     });
     match result {
@@ -110,6 +111,9 @@ fn edit_tracker(d: &Daemon, id: u32, form: &Form) -> Response<Body> {
         Err(e) => failed(&e),
     }
 }
+
+/// The highest tier `editTrackers` may move a tracker to.
+const MAX_TIER: usize = 255;
 
 /// Removes the trackers `urls` lists (`|`-separated); unknown ones are
 /// ignored.
@@ -121,10 +125,7 @@ fn remove_trackers(d: &Daemon, id: u32, form: &Form) -> Response<Body> {
         .map(str::trim)
         .collect();
     let result = d.edit_trackers(id, |mut tiers| {
-        for tier in &mut tiers {
-            tier.retain(|u| !gone.contains(&u.as_str()));
-        }
-        tiers.retain(|t| !t.is_empty());
+        remove_from(&mut tiers, &gone);
         Ok(tiers)
     });
     result.map_or_else(|e| failed(&e), |()| ok())

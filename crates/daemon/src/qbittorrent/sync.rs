@@ -116,7 +116,8 @@ pub(super) fn maindata(d: &Daemon, log: &SyncLog, form: &Form) -> Response<Body>
 /// The `server_state` object (sent whole in every answer).
 fn server_state(d: &Daemon, record: &crate::store::DaemonRecord) -> Value {
     let views = d.views();
-    let (up, down) = d.rate_limits();
+    // The limits in force, the alternative ones while on (as qBittorrent).
+    let (up, down) = d.session().rate_limits();
     json!({
         "dl_info_speed": views.iter().map(|v| v.download_rate).sum::<u64>(),
         "up_info_speed": views.iter().map(|v| v.upload_rate).sum::<u64>(),
@@ -129,7 +130,7 @@ fn server_state(d: &Daemon, record: &crate::store::DaemonRecord) -> Value {
         "dht_nodes": d.dht_nodes(),
         "connection_status": "connected",
         "queueing": d.queue_limits() != (0, 0),
-        "use_alt_speed_limits": false,
+        "use_alt_speed_limits": d.alt_speed().enabled,
         "free_space_on_disk": crate::transmission::free_bytes(&d.default_download_dir()).unwrap_or(0),
         "total_peer_connections": views
             .iter()

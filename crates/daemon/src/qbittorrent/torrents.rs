@@ -9,14 +9,13 @@ use serde_json::{Value, json};
 use super::form::Form;
 use super::info;
 use super::reply::{ok, text};
+use crate::manager::{CategoryError, CategoryMode, MAX_CATEGORIES};
 use crate::store::LimitMode;
 use crate::web::Body;
 use crate::{AddRequest, AddSource, Daemon, DaemonError, QueueMove, TorrentChanges};
 
 /// Most torrents one `torrents/add` may add.
 const MAX_ADD: usize = 100;
-/// Most categories kept.
-const MAX_CATEGORIES: usize = 1024;
 
 /// The ids `hashes` names (`all`: every torrent).
 fn ids(d: &Daemon, form: &Form) -> Vec<u32> {
@@ -244,64 +243,42 @@ pub(super) async fn handle(d: &Daemon, name: &str, form: &Form) -> Response<Body
             let Some(category) = form.get("category").filter(|c| !c.is_empty()) else {
                 return text(StatusCode::BAD_REQUEST, "category is missing");
             };
-            let category = match crate::manager::check_category(category) {
-                Ok(c) => c,
-                Err(e) => return failed(&e),
-            };
-            let path = form.get("savePath").unwrap_or_default().to_owned();
-            for dir in [path.as_str(), form.get("downloadPath").unwrap_or_default()] {
-                if !dir.is_empty() {
-                    if let Err(e) = crate::manager::check_dir(&PathBuf::from(dir)) {
-                        return failed(&e);
-                    }
+            let download = form.get("downloadPath").unwrap_or_default();
+            if !download.is_empty() {
+                if let Err(e) = crate::manager::check_dir(&PathBuf::from(download)) {
+                    return failed(&e);
                 }
             }
-            let exists = d.daemon_record().categories.contains_key(&category);
-            if name == "createCategory" && exists {
-                return text(StatusCode::CONFLICT, "Category already exists");
+            let mode = if name == "createCategory" {
+                CategoryMode::Create
+            } else {
+                CategoryMode::Edit
+            };
+            let path = form.get("savePath").unwrap_or_default();
+            let set = d.set_category(category, path, mode, |r, name| {
+                super::options::set_category_download_path(r, name, Some(form));
+            });
+            match set {
+                Ok(_) => ok(),
+                Err(CategoryError::Exists(_)) => {
+                    text(StatusCode::CONFLICT, "Category already exists")
+                }
+                Err(CategoryError::Missing(_)) => {
+                    text(StatusCode::CONFLICT, "Category does not exist")
+                }
+                Err(e @ CategoryError::TooMany) => text(StatusCode::CONFLICT, &e.to_string()),
+                Err(CategoryError::Daemon(e)) => failed(&e),
             }
-            if name == "editCategory" && !exists {
-                return text(StatusCode::CONFLICT, "Category does not exist");
-            }
-            if !exists && d.daemon_record().categories.len() >= MAX_CATEGORIES {
-                return text(
-                    StatusCode::CONFLICT,
-                    &format!("at most {MAX_CATEGORIES} categories"),
-                );
-            }
-            updated(d.update_daemon(|r| {
-                super::options::set_category_download_path(r, &category, Some(form));
-                r.categories.insert(category, path);
-            }))
         }
         "removeCategories" => {
             let names: Vec<String> = form
                 .get("categories")
                 .map(|c| c.split('\n').map(str::to_owned).collect())
                 .unwrap_or_default();
-            if let Err(e) = d.update_daemon(|r| {
-                for name in &names {
-                    super::options::set_category_download_path(r, name, None);
-                }
-                r.categories.retain(|k, _| !names.contains(k));
-            }) {
-                return failed(&e);
-            }
-            // Torrents in a removed category have none, as in qBittorrent.
-            for s in d.snapshots() {
-                if s.record
-                    .category
-                    .as_ref()
-                    .is_some_and(|c| names.contains(c))
-                {
-                    let changes = TorrentChanges {
-                        category: Some(None),
-                        ..TorrentChanges::default()
-                    };
-                    let _ = d.change(s.record.id, &changes);
-                }
-            }
-            ok()
+            let removed = d.remove_categories(&names, |r, name| {
+                super::options::set_category_download_path(r, name, None);
+            });
+            removed.map_or_else(|e| failed(&e), |()| ok())
         }
         "tags" => {
             let mut tags = d.daemon_record().tags;

@@ -24,8 +24,9 @@ const RPC_VERSION_SEMVER: &str = "6.0.0";
 /// (Sonarr and Radarr refuse anything below 2.40).
 const TRANSMISSION_VERSION: &str = "4.1.0";
 
-/// Settings kept and reported but not acted on, with the value reported
-/// until one is set (snake_case names).
+/// Settings kept and reported (snake_case names), with the value reported
+/// until one is set: the `alt_speed_*` ones are acted on (`alt_speed`),
+/// the others are not.
 const STORED: &[(&str, StoredDefault)] = &[
     ("alt_speed_down", StoredDefault::Int(50)),
     ("alt_speed_enabled", StoredDefault::Bool(false)),
@@ -310,6 +311,8 @@ pub(super) fn session_set(d: &Daemon, args: &Map<String, Value>) -> Result<Value
         r.stored.extend(kept);
     })
     .map_err(|e| e.to_string())?;
+    // The alternative speed settings may have changed.
+    d.apply_rate_limits();
     Ok(json!({}))
 }
 

@@ -112,14 +112,22 @@ fn desired_available(snap: &TorrentSnapshot, pieces: Option<&[Option<u32>]>) -> 
 }
 
 /// A tracker's site name as Transmission shows it: the host's second-level
-/// label ("example" for tracker.example.org).
+/// label ("example" for tracker.example.org), or the address itself for an
+/// IP address.
 fn sitename(url: &str) -> String {
-    let host = url
+    let authority = url
         .split_once("://")
         .map_or(url, |(_, rest)| rest)
-        .split(['/', ':', '?'])
+        .split(['/', '?'])
         .next()
         .unwrap_or_default();
+    if let Some(v6) = authority.strip_prefix('[') {
+        return v6.split(']').next().unwrap_or_default().to_owned();
+    }
+    let host = authority.split(':').next().unwrap_or_default();
+    if host.parse::<std::net::Ipv4Addr>().is_ok() {
+        return host.to_owned();
+    }
     let labels: Vec<&str> = host.split('.').collect();
     match labels.len() {
         0 | 1 => host.to_owned(),
@@ -157,7 +165,12 @@ fn tracker_stats(detail: &DetailView, style: Style) -> Vec<Value> {
                 "last_announce_time": t.last_announce.unwrap_or(0),
                 "last_announce_start_time": t.last_announce.unwrap_or(0),
                 "last_announce_succeeded": t.last_announce_ok.unwrap_or(false),
-                "last_announce_result": t.last_announce_error.clone().unwrap_or_else(|| "Success".into()),
+                // Transmission's words: empty until the first announce.
+                "last_announce_result": match (&t.last_announce_error, t.last_announce) {
+                    (Some(e), _) => e.clone(),
+                    (None, Some(_)) => "Success".to_owned(),
+                    (None, None) => String::new(),
+                },
                 "last_announce_peer_count": t.last_announce_peers.unwrap_or(0),
                 "last_announce_timed_out": t.last_announce_error.as_deref() == Some("timed out"),
                 "next_announce_time": t.next_announce.unwrap_or(0),
@@ -197,4 +210,20 @@ fn scrape_url(announce: &str) -> String {
         url.push_str(query);
     }
     url
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sitename;
+
+    #[test]
+    fn site_names_are_the_second_level_label_or_the_address() {
+        assert_eq!(
+            sitename("https://tracker.example.org:443/announce"),
+            "example"
+        );
+        assert_eq!(sitename("udp://opentracker:6969"), "opentracker");
+        assert_eq!(sitename("http://127.0.0.1:1/announce"), "127.0.0.1");
+        assert_eq!(sitename("http://[::1]:6969/announce"), "::1");
+    }
 }

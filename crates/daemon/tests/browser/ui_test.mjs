@@ -1,6 +1,8 @@
 // Drives the daemon's web UI in Debian's Chromium: every action through
 // the UI (add by file, drop and paste; sort, search, filter; bulk start,
-// stop, verify, label, move, remove; details tabs; settings), the layout
+// stop, verify, label, move, remove; details tabs, tracker edits and a
+// torrent's category; settings with the alternative speed schedule,
+// transports, port mapping and categories), the layout
 // at 400 px, and smooth scrolling with 2,000 torrents.
 // Usage: node ui_test.mjs URL TORRENT_FILE SCREENSHOT_DIR [MAGNET [MANY_URL]]
 // MANY_URL: a daemon holding 2,000 torrents.
@@ -118,6 +120,23 @@ try {
   await page.locator("#trackers tbody tr td", { hasText: "http://" }).first().waitFor({ timeout: 5000 });
   await page.click("#reannounce");
   await page.locator("#message", { hasText: "announcing" }).waitFor({ timeout: 5000 });
+  step("trackers tab: add, edit and remove a tracker");
+  const trackerList = async () => (await api("GET", "/torrents/" + hash)).trackers.flat();
+  const trackerRow = (u) => page.locator("#trackers tbody tr", { has: page.locator("td", { hasText: u }) });
+  await page.fill("#tracker-add-url", "udp://127.0.0.1:9/announce");
+  await page.click("#tracker-add");
+  await until("tracker added", async () => (await trackerList()).includes("udp://127.0.0.1:9/announce"), 5000);
+  await trackerRow("udp://127.0.0.1:9/announce").waitFor({ timeout: 5000 });
+  await trackerRow("udp://127.0.0.1:9/announce").locator("button.tracker-edit").click();
+  await page.fill("#trackers input.tracker-url", "udp://127.0.0.1:10/announce");
+  await page.locator("#trackers button.tracker-save").click();
+  await until("tracker edited", async () => {
+    const list = await trackerList();
+    return list.includes("udp://127.0.0.1:10/announce") && !list.includes("udp://127.0.0.1:9/announce");
+  }, 5000);
+  await trackerRow("udp://127.0.0.1:10/announce").locator("button.tracker-remove").click();
+  await until("tracker removed", async () => !(await trackerList()).some((u) => u.startsWith("udp://127.0.0.1:")), 5000);
+  await page.locator("#trackers tbody tr td", { hasText: "udp://127.0.0.1:10/" }).waitFor({ state: "detached", timeout: 5000 });
   await page.click("#tab-pieces");
   await page.locator("#pieces-info", { hasText: "of" }).waitFor({ timeout: 5000 });
   await page.click("#tab-general");
@@ -273,6 +292,101 @@ try {
   await page.locator("#settings").waitFor({ state: "hidden" });
   s = await api("GET", "/session");
   if (s.max_download !== null || s.seed_ratio_limit !== null || s.encryption !== "prefer") throw new Error("settings not reset: " + JSON.stringify(s));
+
+  step("settings: alternative speed limits, transports, port mapping");
+  await page.click("#open-settings");
+  await page.locator("#settings").waitFor({ state: "visible" });
+  const mapping = await page.isChecked("#set-portmap");
+  await page.check("#set-alt-on");
+  await page.fill("#set-alt-down", "100");
+  await page.fill("#set-alt-up", "20");
+  await page.uncheck("#set-utp");
+  await page.setChecked("#set-portmap", !mapping);
+  await page.click("#settings-save");
+  await page.locator("#settings").waitFor({ state: "hidden" });
+  s = await api("GET", "/session");
+  if (!s.alt_speed_enabled || s.alt_speed_down !== 102000 || s.alt_speed_up !== 20000 || s.limits_in_force.down !== 102000
+    || s.utp_enabled || !s.tcp_enabled || s.port_mapping_enabled === mapping) throw new Error("alternative limits or switches not saved: " + JSON.stringify(s));
+
+  step("settings: the schedule of the alternative limits");
+  await page.click("#open-settings");
+  await page.locator("#settings").waitFor({ state: "visible" });
+  if ((await page.inputValue("#set-alt-down")) !== "100") throw new Error("alternative limit shown as " + (await page.inputValue("#set-alt-down")));
+  await page.check("#set-alt-time-on");
+  await page.fill("#set-alt-begin", "01:30");
+  await page.fill("#set-alt-end", "23:15");
+  await page.uncheck("#set-alt-days input[data-day='0']");
+  await page.click("#settings-save");
+  await page.locator("#settings").waitFor({ state: "hidden" });
+  s = await api("GET", "/session");
+  if (!s.alt_speed_time_enabled || s.alt_speed_time_begin !== 90 || s.alt_speed_time_end !== 1395 || s.alt_speed_time_day !== 126) throw new Error("schedule not saved: " + JSON.stringify(s));
+  // The daemon follows the schedule at once, in the same local time as the browser.
+  const inWindow = await page.evaluate(() => {
+    const d = new Date();
+    const m = d.getHours() * 60 + d.getMinutes();
+    return d.getDay() !== 0 && m >= 90 && m < 1395;
+  });
+  await until("the alternative limits " + (inWindow ? "on" : "off") + " by the schedule", async () => {
+    const now = await api("GET", "/session");
+    return now.alt_speed_enabled === inWindow && (now.limits_in_force.down === 102000) === inWindow;
+  }, 15000);
+  await page.click("#open-settings");
+  await page.locator("#settings").waitFor({ state: "visible" });
+  await page.uncheck("#set-alt-time-on");
+  await page.uncheck("#set-alt-on");
+  await page.check("#set-utp");
+  await page.setChecked("#set-portmap", mapping);
+  await page.click("#settings-save");
+  await page.locator("#settings").waitFor({ state: "hidden" });
+  s = await api("GET", "/session");
+  if (s.alt_speed_enabled || s.limits_in_force.down !== null || !s.utp_enabled || s.port_mapping_enabled !== mapping) throw new Error("switches not reset: " + JSON.stringify(s));
+
+  step("the header's alternative speed switch");
+  if ((await page.getAttribute("#alt-speed", "aria-pressed")) !== "false") throw new Error("alternative limits shown on");
+  await page.click("#alt-speed");
+  await page.locator("#alt-speed[aria-pressed=true]").waitFor({ timeout: 5000 });
+  if (!(await api("GET", "/session")).alt_speed_enabled) throw new Error("alternative limits not switched on");
+  await page.click("#alt-speed");
+  await page.locator("#alt-speed[aria-pressed=false]").waitFor({ timeout: 5000 });
+  if ((await api("GET", "/session")).limits_in_force.down !== null) throw new Error("alternative limits not switched off");
+
+  step("settings: categories");
+  await page.click("#open-settings");
+  await page.locator("#settings").waitFor({ state: "visible" });
+  await page.fill("#category-name", "films");
+  await page.fill("#category-path", moveTo);
+  await page.click("#category-add");
+  const films = page.locator("#category-list li[data-name=films]");
+  await films.waitFor({ timeout: 5000 });
+  if ((await films.locator("input.category-path").inputValue()) !== moveTo) throw new Error("category path not shown");
+  await films.locator("input.category-path").fill("");
+  await films.locator("button.category-save").click();
+  await until("category path cleared", async () => {
+    const c = await api("GET", "/categories");
+    return c.films && c.films.save_path === "";
+  }, 5000);
+  await page.fill("#category-name", "junk");
+  await page.click("#category-add");
+  await page.locator("#category-list li[data-name=junk]").waitFor({ timeout: 5000 });
+  await page.locator("#category-list li[data-name=junk] button.category-remove").click();
+  await page.locator("#category-list li[data-name=junk]").waitFor({ state: "detached", timeout: 5000 });
+  if (JSON.stringify(Object.keys(await api("GET", "/categories"))) !== '["films"]') throw new Error("categories: " + JSON.stringify(await api("GET", "/categories")));
+  await page.screenshot({ path: join(shots, "daemon-ui-settings.png") });
+  await page.click("#settings-cancel");
+  await page.locator("#settings").waitFor({ state: "hidden" });
+
+  step("a torrent's category from its options");
+  await rowOf(name).locator("button.open").click();
+  await page.locator("#detail").waitFor({ state: "visible" });
+  await page.click("#tab-general");
+  await page.locator("#opt-category option[value=films]").waitFor({ state: "attached", timeout: 5000 });
+  await page.selectOption("#opt-category", "films");
+  await page.click("#opt-save");
+  await until("category set", async () => (await api("GET", "/torrents/" + hash)).category === "films", 5000);
+  await page.locator("#general dd", { hasText: "films" }).waitFor({ timeout: 5000 });
+  await page.locator("h1").click();
+  await page.keyboard.press("Escape");
+  await page.locator("#detail").waitFor({ state: "hidden", timeout: 5000 });
 
   step("speed graph");
   await until("graph samples", async () => Number(await page.getAttribute("#graph", "data-samples")) >= 2, 5000);

@@ -99,12 +99,18 @@ impl Node {
             (Some(best), Some(seq)) => best.seq().is_some_and(|b| seq > b),
             (Some(_), None) => false,
         };
+        if !better {
+            return;
+        }
         // The signature check last: it is the expensive part.
-        if better && item.answers(&l.query) {
+        if item.answers(&l.query) {
             l.best = Some(item.clone());
             if l.put.is_none() {
                 self.events.push_back(DhtEvent::Item { lookup: lid, item });
             }
+        } else if l.put.is_none() {
+            self.events
+                .push_back(DhtEvent::ItemRejected { lookup: lid });
         }
     }
 

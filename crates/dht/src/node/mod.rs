@@ -82,6 +82,13 @@ pub enum DhtEvent {
         /// The item, checked.
         item: Item,
     },
+    /// An item lookup got an item that would have been its best but failed
+    /// its check (a bad signature, another key or salt): shown to callers,
+    /// who would otherwise see a forged item only as one not found.
+    ItemRejected {
+        /// The lookup.
+        lookup: LookupId,
+    },
     /// The start-up lookup ended; `nodes` are in the routing table.
     Bootstrapped {
         /// Routing table size.

@@ -283,14 +283,18 @@ fn a_get_reports_only_items_that_verify_and_only_higher_seqs() {
         node.handle_packet(from, &reply.encode(), Duration::from_millis(10));
     }
     let mut found = Vec::new();
+    let mut rejected = 0;
     let mut done = false;
     while let Some(e) = node.poll_event() {
         match e {
             DhtEvent::Item { lookup, item } if lookup == lid => found.push(item.seq()),
+            DhtEvent::ItemRejected { lookup } if lookup == lid => rejected += 1,
             DhtEvent::LookupDone { lookup, .. } if lookup == lid => done = true,
             _ => {}
         }
     }
     assert!(done);
     assert_eq!(found, vec![Some(5), Some(7)]);
+    // The forged seq 10 and the other key's 11 are reported as rejected.
+    assert_eq!(rejected, 2);
 }

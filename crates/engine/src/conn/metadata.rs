@@ -169,6 +169,15 @@ impl MetadataFetch {
         out.append(&mut self.out);
     }
 
+    /// Pieces of the dictionary received and pieces in all, once the peer
+    /// has told the size (`None` before).
+    pub fn progress(&self) -> Option<(u32, u32)> {
+        let a = self.assembly.as_ref()?;
+        let total = u32::try_from(a.pieces.len()).unwrap_or(u32::MAX);
+        let missing = u32::try_from(a.missing).unwrap_or(u32::MAX);
+        Some((total.saturating_sub(missing), total))
+    }
+
     /// When [`MetadataFetch::handle_timeout`] gives up.
     pub fn poll_timeout(&self) -> Duration {
         self.deadline
@@ -268,6 +277,7 @@ mod tests {
         assert!(a.add(0, 39_999, &info[..16384]).is_err(), "size changed");
         assert!(!a.add(0, 40_000, &info[..16384]).unwrap());
         assert!(!a.add(0, 40_000, &info[..16384]).unwrap(), "duplicate");
+        assert_eq!((a.pieces.len(), a.missing), (3, 2));
         assert!(!a.add(2, 40_000, &info[32768..]).unwrap());
         assert!(a.add(1, 40_000, &info[16384..32768]).unwrap());
         assert_eq!(a.finish(&hashes).unwrap(), info);

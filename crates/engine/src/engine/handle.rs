@@ -120,12 +120,14 @@ impl Engine {
                 self.on_extended(key, id, payload, now);
                 Ok(())
             }
-            // v2 hash exchange and unknown ids are not served yet; skipping them
-            // keeps peers that use them connected.
-            Message::HashRequest(_)
-            | Message::Hashes { .. }
-            | Message::HashReject(_)
-            | Message::Unknown { .. } => Ok(()),
+            Message::HashRequest(request) => {
+                self.on_hash_request(key, request, now);
+                Ok(())
+            }
+            // We ask for hashes only on the magnet's own connections
+            // (`conn::LayerFetch`), so answers here were never asked for;
+            // skipping them and unknown ids keeps such peers connected.
+            Message::Hashes { .. } | Message::HashReject(_) | Message::Unknown { .. } => Ok(()),
         };
         if let Err(reason) = result {
             self.drop_peer(key, reason.into(), false, now);

@@ -1,0 +1,97 @@
+//! Serving BEP 52 hash requests: a v2 peer that lacks a file's piece layer
+//! (it came with a magnet link) asks for it in chunks with uncle hashes up
+//! to the file's `pieces root`. We answer from the layers we hold (from the
+//! .torrent, or fetched from peers ourselves) to peers that speak v2 — those
+//! that set the BEP 52 bit, and every peer of a v2-only torrent, whose
+//! handshake named the v2 info-hash (libtorrent 2.0 counts a connection
+//! the same way, and sets the bit only for hybrids) — and reject the rest:
+//! peers of a hybrid connected on its v1 hash without the bit, block
+//! hashes (layer 0; we keep no block trees), files we hold no layer for,
+//! requests over 512 hashes or reaching past the root.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use shoal_metainfo::Torrent;
+use shoal_metainfo::merkle::Node;
+use shoal_metainfo::merkle_proof::{LayerRequest, PieceTree};
+use shoal_swarm::PeerKey;
+use shoal_wire::{HashRequest, Message};
+
+use crate::Engine;
+
+/// Trees kept at once: a peer asks for one file's chunks in a row, and a
+/// tree costs as much memory as its layer, so only the files asked about
+/// lately are kept.
+const TREES_KEPT: usize = 4;
+
+/// The torrent's piece layers, and the trees above those asked about lately,
+/// by `pieces root`.
+#[derive(Debug, Default)]
+pub(crate) struct HashTrees {
+    torrent: Option<Arc<Torrent>>,
+    trees: HashMap<Node, PieceTree>,
+}
+
+impl HashTrees {
+    /// The tree over `root`'s layer, built on first use.
+    fn tree(&mut self, root: &Node) -> Option<&PieceTree> {
+        if !self.trees.contains_key(root) {
+            let torrent = self.torrent.as_ref()?;
+            let layer = torrent.piece_layers.get(root)?;
+            if self.trees.len() >= TREES_KEPT {
+                self.trees.clear();
+            }
+            let tree = PieceTree::new(layer, torrent.info.piece_length);
+            self.trees.insert(*root, tree);
+        }
+        self.trees.get(root)
+    }
+}
+
+impl Engine {
+    /// Gives the engine the torrent, whose piece layers answer hash
+    /// requests from v2 peers (the trees above them are built when first
+    /// asked for). Call when the layers are known: from the start for a
+    /// .torrent, after fetching them for a magnet link.
+    pub fn set_piece_layers(&mut self, torrent: Arc<Torrent>) {
+        self.hash_trees = HashTrees {
+            torrent: Some(torrent),
+            trees: HashMap::new(),
+        };
+    }
+
+    /// Answers a hash request with the hashes, or a reject when we cannot
+    /// (or the peer does not speak v2).
+    pub(crate) fn on_hash_request(&mut self, key: PeerKey, request: HashRequest, now: Duration) {
+        let Some(peer) = self.peers.get_mut(&key) else {
+            return;
+        };
+        let answer = (peer.reserved.v2() || self.v2_only)
+            .then(|| self.hash_trees.tree(&request.pieces_root))
+            .flatten()
+            .and_then(|tree| {
+                tree.answer(&LayerRequest {
+                    base_layer: request.base_layer,
+                    index: request.index,
+                    length: request.length,
+                    proof_layers: request.proof_layers,
+                })
+            });
+        match answer {
+            Some(hashes) => {
+                let hashes = hashes.concat();
+                peer.send(
+                    &mut self.has_output,
+                    &Message::Hashes {
+                        request,
+                        hashes: &hashes,
+                    },
+                    now,
+                );
+            }
+            None => peer.send(&mut self.has_output, &Message::HashReject(request), now),
+        }
+    }
+}
