@@ -1,8 +1,9 @@
 //! The hashes and RC4 streams MSE derives from the shared secret `S` and
 //! the torrent's info-hash (`SKEY`).
 
-use rc4::{KeyInit, Rc4, StreamCipher};
 use sha1::{Digest, Sha1};
+
+use crate::stream::Keystream;
 
 /// Keystream bytes dropped after keying RC4: its first bytes leak key
 /// material (Mantin-Shamir), so every MSE peer discards exactly 1024.
@@ -50,8 +51,8 @@ pub(crate) fn xor20(a: &[u8; 20], b: &[u8; 20]) -> [u8; 20] {
 /// writing, on the read buffer just after reading. Every byte of the
 /// direction must pass through it exactly once, in order.
 pub struct Cipher {
-    /// The keyed RC4 state.
-    rc4: Rc4,
+    /// The keyed RC4 state (OpenSSL's or the portable one, see `stream.rs`).
+    rc4: Keystream,
 }
 
 impl Cipher {
@@ -62,15 +63,21 @@ impl Cipher {
         // The key is always 20 bytes, inside RC4's 1..=256 range, so this
         // cannot fail whatever the peer sends.
         #[allow(clippy::expect_used)]
-        let mut rc4 = Rc4::new_from_slice(&key).expect("a 20-byte key is a valid RC4 key");
+        let mut rc4 = Keystream::new(&key).expect("a 20-byte key is a valid RC4 key");
         let mut discard = [0u8; RC4_DISCARD];
-        rc4.apply_keystream(&mut discard);
+        rc4.apply(&mut discard);
         Self { rc4 }
     }
 
     /// Encrypts or decrypts `buf` in place (RC4 is its own inverse).
     pub fn apply(&mut self, buf: &mut [u8]) {
-        self.rc4.apply_keystream(buf);
+        self.rc4.apply(buf);
+    }
+
+    /// Which RC4 implementation runs this stream (`"openssl"` or
+    /// `"rc4 crate"`), for logs and benchmark notes.
+    pub fn implementation(&self) -> &'static str {
+        self.rc4.implementation()
     }
 }
 

@@ -50,6 +50,7 @@ mod dh;
 mod error;
 mod handshake;
 mod policy;
+mod stream;
 
 use std::time::Duration;
 

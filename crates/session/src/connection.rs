@@ -6,14 +6,14 @@ use std::sync::{Arc, PoisonError};
 use std::time::{Duration, Instant};
 
 use shoal_engine::{PeerHandshake, Progress, Refused};
-use shoal_mse::{Attempt, Cipher, Ciphers, Req2Index};
+use shoal_mse::{Attempt, Cipher, Ciphers};
 use shoal_wire::{Handshake, MAX_MESSAGE_LEN};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{Notify, watch};
 
 use crate::Transport;
 use crate::dialer::{ConnectError, Dialer};
-use crate::inner::Inner;
+use crate::inner::{Inner, LiveSkeys};
 use crate::mse::{self, MseError};
 use crate::peer_stream::{PeerReader, PeerStream, PeerWriter};
 use crate::torrent::{PeerSlot, TorrentShared};
@@ -141,15 +141,9 @@ pub(crate) async fn accept(
     addr: SocketAddr,
 ) -> Result<(), HandshakeError> {
     let epoch = Instant::now();
-    // The torrents an MSE initiator may ask for (SKEY), as of now.
-    let skeys = Arc::new(Req2Index::new(
-        inner
-            .torrents
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .keys()
-            .copied(),
-    ));
+    // The torrents an MSE initiator may ask for (SKEY): the table's index,
+    // kept as torrents come and go, so this costs no hashing per torrent.
+    let skeys = Arc::new(LiveSkeys(Arc::clone(inner)));
     let (established, mut ciphers) =
         match mse::accept(&mut stream, inner.encryption(), skeys, epoch).await {
             Ok(done) => done,
@@ -196,9 +190,10 @@ pub(crate) async fn accept(
 }
 
 /// Dials `addr` in the modes the encryption policy allows, in its order
-/// (retrying the other mode when the peer hangs up on the first), over the
-/// transport that reached it before if any (`dialer.rs`), exchanges
-/// handshakes and starts the connection.
+/// (retrying the other mode when the peer hangs up on the first; the mode
+/// that connected last time goes first), over the transport that reached it
+/// before if any (`dialer.rs`), exchanges handshakes and starts the
+/// connection.
 pub(crate) async fn dial(
     shared: Arc<TorrentShared>,
     addr: SocketAddr,
@@ -206,13 +201,13 @@ pub(crate) async fn dial(
     handshake_timeout: Duration,
     policy: shoal_mse::Policy,
 ) -> Result<(), HandshakeError> {
-    let order = policy.dial_order(None);
+    let (mut worked, mode_worked) = {
+        let book = shared.book.lock().unwrap_or_else(PoisonError::into_inner);
+        (book.transport(addr), book.mode(addr))
+    };
+    // The mode that connected last time first, when the policy allows it.
+    let order = policy.dial_order(mode_worked);
     let mut attempts = order.iter().peekable();
-    let mut worked = shared
-        .book
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .transport(addr);
     let mut attempt = attempts.next().copied();
     let mut over_tcp_tried = false;
     loop {
@@ -264,12 +259,17 @@ async fn dial_once(
     let epoch = Instant::now();
     let mut stream = dialer.connect(addr, *worked).await?;
     *worked = Some(stream.transport());
-    let (input, mut ciphers) = match attempt {
-        Attempt::Encrypted => mse::dial(&mut stream, policy, shared.info_hash, epoch).await?,
-        Attempt::Plaintext => (Vec::new(), None),
-    };
     let ours = shared.with_engine(|e, _| e.handshake());
     let mut core = PeerHandshake::dial(ours, handshake_timeout);
+    let (input, mut ciphers) = match attempt {
+        Attempt::Encrypted => {
+            // Our handshake goes inside MSE as its initial payload (IA).
+            let mut ia = Vec::new();
+            core.poll_transmit(&mut ia);
+            mse::dial(&mut stream, policy, shared.info_hash, ia, epoch).await?
+        }
+        Attempt::Plaintext => (Vec::new(), None),
+    };
     let (theirs, rest) = run_handshake(&mut stream, &mut core, epoch, input, &mut ciphers, |_| {
         Err(Refused::UnknownTorrent)
     })
@@ -315,7 +315,12 @@ fn start(
         let mut book = shared.book.lock().unwrap_or_else(PoisonError::into_inner);
         if dialed {
             // Tried first next time (the dial policy's per-peer memory).
-            book.set_transport(addr, stream.transport());
+            let mode = if link.mse {
+                Attempt::Encrypted
+            } else {
+                Attempt::Plaintext
+            };
+            book.set_worked(addr, stream.transport(), mode);
         }
         book.connected(addr, dialed)
     };

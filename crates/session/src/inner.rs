@@ -1,12 +1,13 @@
 //! The state a session shares with its tasks (the accept loop, the timer
 //! task, connections): below them, so they need not import the session.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
-use crate::torrent::{SessionLinks, Timers, TorrentShared};
+use crate::torrent::{SessionLinks, Timers};
+use crate::torrent_table::TorrentTable;
 use crate::{Dht, SessionConfig};
+use shoal_mse::SkeyLookup;
 
 /// The session's shared state.
 pub(crate) struct Inner {
@@ -18,7 +19,8 @@ pub(crate) struct Inner {
     pub(crate) limits: Arc<crate::rate::Limits>,
     /// Where the listener accepts peers.
     pub(crate) local_addr: SocketAddr,
-    pub(crate) torrents: Mutex<HashMap<[u8; 20], Arc<TorrentShared>>>,
+    /// The torrents served, with their MSE SKEY index.
+    pub(crate) torrents: Mutex<TorrentTable>,
     /// The encryption policy in force: starts as `config.encryption` and
     /// can be changed while running (the daemon's APIs set it); new
     /// connections read it, established ones keep what they agreed.
@@ -68,5 +70,19 @@ impl Inner {
             limits: Arc::clone(&self.limits),
             timers: self.timers.clone(),
         }
+    }
+}
+
+/// SKEY lookups against the session's live table: an MSE peer may ask for
+/// any torrent served when its request arrives.
+pub(crate) struct LiveSkeys(pub(crate) Arc<Inner>);
+
+impl SkeyLookup for LiveSkeys {
+    fn find(&self, req2: &[u8; 20]) -> Option<[u8; 20]> {
+        self.0
+            .torrents
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .find_skey(req2)
     }
 }

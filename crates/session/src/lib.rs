@@ -38,6 +38,7 @@ mod startup;
 pub mod stream;
 mod timers;
 mod torrent;
+mod torrent_table;
 mod tracker;
 mod utp;
 mod webseed;

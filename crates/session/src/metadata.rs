@@ -293,14 +293,6 @@ async fn from_peer_once(
         .await
         .map_err(HandshakeError::from)?;
     *worked = Some(stream.transport());
-    let (input, mut ciphers) = match attempt {
-        Attempt::Encrypted => {
-            crate::mse::dial(&mut stream, wanted.encryption, wanted.wire_id, epoch)
-                .await
-                .map_err(HandshakeError::from)?
-        }
-        Attempt::Plaintext => (Vec::new(), None),
-    };
     // The v2 bit: v2 peers answer hash requests only from peers that set it.
     let v2 = match wanted.job {
         Job::Metadata if wanted.info_hashes.v2.is_none() => Reserved::NONE,
@@ -312,6 +304,17 @@ async fn from_peer_once(
         peer_id: wanted.peer_id,
     };
     let mut handshake = PeerHandshake::dial(ours, PEER_TIMEOUT);
+    let (input, mut ciphers) = match attempt {
+        Attempt::Encrypted => {
+            // Our handshake rides inside MSE (IA): one round trip fewer.
+            let mut ia = Vec::new();
+            handshake.poll_transmit(&mut ia);
+            crate::mse::dial(&mut stream, wanted.encryption, wanted.wire_id, ia, epoch)
+                .await
+                .map_err(HandshakeError::from)?
+        }
+        Attempt::Plaintext => (Vec::new(), None),
+    };
     let (theirs, mut buf) = run_handshake(
         &mut stream,
         &mut handshake,

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use shoal_mse::Attempt;
 use shoal_swarm::{DialBook, DialConfig};
 
 /// Where a peer's address came from (what Transmission's `peersFrom` and
@@ -26,6 +27,15 @@ pub enum PeerSource {
     Lsd,
 }
 
+/// How a dial to one address connected.
+#[derive(Debug, Clone, Copy)]
+struct Worked {
+    /// TCP or uTP.
+    transport: crate::Transport,
+    /// Through MSE or with the plain BitTorrent handshake.
+    mode: Attempt,
+}
+
 /// Known peer addresses and their dialing state, on the wall clock.
 #[derive(Debug)]
 pub struct PeerBook {
@@ -35,10 +45,10 @@ pub struct PeerBook {
     /// Where each address was first learned; bounded as the policy's
     /// addresses are, so a flood of replies cannot grow it.
     sources: HashMap<SocketAddr, PeerSource>,
-    /// The transport each dialed address last connected over, bounded
-    /// like `sources`.
-    transports: HashMap<SocketAddr, crate::Transport>,
-    /// Most sources (and transports) kept.
+    /// How each dialed address last connected (transport and encryption
+    /// mode), tried first on the next dial; bounded like `sources`.
+    worked: HashMap<SocketAddr, Worked>,
+    /// Most sources (and `worked` entries) kept.
     max_sources: usize,
 }
 
@@ -50,7 +60,7 @@ impl Default for PeerBook {
             policy: DialBook::new(config),
             epoch: Instant::now(),
             sources: HashMap::new(),
-            transports: HashMap::new(),
+            worked: HashMap::new(),
         }
     }
 }
@@ -82,13 +92,20 @@ impl PeerBook {
 
     /// The transport `addr` last connected over when we dialed it.
     pub fn transport(&self, addr: SocketAddr) -> Option<crate::Transport> {
-        self.transports.get(&addr).copied()
+        self.worked.get(&addr).map(|w| w.transport)
     }
 
-    /// Records the transport a dial to `addr` connected over.
-    pub fn set_transport(&mut self, addr: SocketAddr, transport: crate::Transport) {
-        if self.transports.len() < self.max_sources || self.transports.contains_key(&addr) {
-            self.transports.insert(addr, transport);
+    /// The encryption mode (MSE or plain BitTorrent handshake) a dial to
+    /// `addr` last connected with: dialed first next time, so a peer that
+    /// refuses one mode costs a failed attempt once, not on every redial.
+    pub fn mode(&self, addr: SocketAddr) -> Option<Attempt> {
+        self.worked.get(&addr).map(|w| w.mode)
+    }
+
+    /// Records how a dial to `addr` connected.
+    pub fn set_worked(&mut self, addr: SocketAddr, transport: crate::Transport, mode: Attempt) {
+        if self.worked.len() < self.max_sources || self.worked.contains_key(&addr) {
+            self.worked.insert(addr, Worked { transport, mode });
         }
     }
 
@@ -143,5 +160,29 @@ mod tests {
         }
         assert_eq!(book.sources.len(), book.max_sources);
         assert_eq!(book.source(([127, 0, 0, 1], 65000).into()), None);
+    }
+
+    #[test]
+    fn how_a_dial_worked_is_remembered_and_bounded() {
+        use crate::Transport;
+        use shoal_mse::Attempt;
+        let mut book = PeerBook::default();
+        let a = "127.0.0.1:1".parse().unwrap_or_else(|_| unreachable!());
+        assert_eq!(book.mode(a), None);
+        book.set_worked(a, Transport::Utp, Attempt::Encrypted);
+        book.set_worked(a, Transport::Tcp, Attempt::Plaintext);
+        assert_eq!(book.mode(a), Some(Attempt::Plaintext));
+        assert_eq!(book.transport(a), Some(Transport::Tcp));
+        for port in 2..=(book.max_sources as u16 + 10) {
+            book.set_worked(
+                ([127, 0, 0, 1], port).into(),
+                Transport::Tcp,
+                Attempt::Plaintext,
+            );
+        }
+        assert_eq!(book.worked.len(), book.max_sources);
+        // A known address is still updated when the map is full.
+        book.set_worked(a, Transport::Tcp, Attempt::Encrypted);
+        assert_eq!(book.mode(a), Some(Attempt::Encrypted));
     }
 }

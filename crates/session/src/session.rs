@@ -1,6 +1,5 @@
 //! A session: one listening socket, many torrents.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -110,7 +109,7 @@ impl Session {
             config,
             limits,
             local_addr,
-            torrents: Mutex::new(HashMap::new()),
+            torrents: Mutex::default(),
         });
         if let Some((sock, rx)) = lsd {
             crate::lsd::start(&inner, sock, rx);
@@ -334,7 +333,7 @@ impl Session {
 
     pub(crate) fn lock_torrents(
         &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<[u8; 20], Arc<TorrentShared>>> {
+    ) -> std::sync::MutexGuard<'_, crate::torrent_table::TorrentTable> {
         self.inner
             .torrents
             .lock()

@@ -100,3 +100,135 @@ async fn a_policy_set_at_run_time_applies_and_peers_show_the_encryption() {
         .expect("the seed is still connected");
     assert!(seed.mse && seed.encrypted, "{seed:?}");
 }
+
+/// How many connections a plaintext-only peer saw in each mode.
+#[derive(Debug, Default)]
+struct Seen {
+    /// Connections that opened with MSE (refused: closed at once).
+    mse: usize,
+    /// Connections that opened with a plain BitTorrent handshake.
+    plain: usize,
+}
+
+/// A peer that speaks only plaintext, as old clients do: it hangs up on an
+/// MSE opening and answers a plain handshake (echoing its info-hash), then
+/// ends the connection cleanly so the session redials. Reports each
+/// connection on `seen`.
+async fn plaintext_only_peer(
+    listener: tokio::net::TcpListener,
+    seen: tokio::sync::watch::Sender<Seen>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    loop {
+        let (mut s, _) = listener.accept().await.unwrap();
+        // An MSE opening is at least 96 bytes (the public key).
+        let mut head = [0u8; 68];
+        if s.read_exact(&mut head[..20]).await.is_err() {
+            continue;
+        }
+        if &head[..20] != b"\x13BitTorrent protocol" {
+            seen.send_modify(|s| s.mse += 1);
+            continue;
+        }
+        s.read_exact(&mut head[20..]).await.unwrap();
+        let mut answer = head;
+        answer[20..28].fill(0);
+        answer[48..].fill(0x42);
+        s.write_all(&answer).await.unwrap();
+        seen.send_modify(|s| s.plain += 1);
+        // FIN first, then read to the session's own close: no RST, so the
+        // session sees a clean end of stream after the handshake.
+        s.shutdown().await.unwrap();
+        let mut sink = Vec::new();
+        let _ = s.read_to_end(&mut sink).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_that_refused_mse_is_redialed_in_plaintext_straight_away() {
+    let tmp = tempfile::tempdir().unwrap();
+    let torrent = make_content(&tmp.path().join("seed"), &[100_000]);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let peer = listener.local_addr().unwrap();
+    let (seen, mut watch) = tokio::sync::watch::channel(Seen::default());
+    tokio::spawn(plaintext_only_peer(listener, seen));
+    let mut config = SessionConfig::new("127.0.0.1:0".parse().unwrap(), tmp.path().join("state"));
+    config.encryption = EncryptionPolicy::Prefer;
+    // TCP only: the fake peer has no uTP, and a uTP attempt first would only
+    // slow the dial down.
+    config.transports.utp = false;
+    let session = Session::bind(config).await.unwrap();
+    let opts = TorrentOptions {
+        peers: vec![peer],
+        ..TorrentOptions::default()
+    };
+    let _h = session
+        .add_torrent(torrent, tmp.path().join("got"), opts)
+        .await
+        .unwrap();
+    // First dial: MSE, refused; the retry in plaintext connects. The peer
+    // then hangs up, and the redial after the back-off goes to plaintext
+    // without another MSE attempt.
+    let wait = watch.wait_for(|s| s.plain >= 2);
+    let seen = tokio::time::timeout(Duration::from_secs(30), wait)
+        .await
+        .expect("the peer was not redialed")
+        .unwrap();
+    assert_eq!((seen.mse, seen.plain), (1, 2), "{:?}", *seen);
+}
+
+/// A dialed MSE connection carries the BitTorrent handshake as the initial
+/// payload (IA): a receiver holds it when its MSE handshake completes, so
+/// it can answer with its own at once instead of a round trip later.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dial_sends_its_bittorrent_handshake_inside_mse() {
+    use shoal_mse::{Event, Handshake, Method, Req2Index, Secrets};
+    use std::sync::Arc;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let tmp = tempfile::tempdir().unwrap();
+    let torrent = make_content(&tmp.path().join("seed"), &[100_000]);
+    let info_hash = torrent.info_hashes.wire_id().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let peer = listener.local_addr().unwrap();
+    let receiver = tokio::spawn(async move {
+        let (mut s, _) = listener.accept().await.unwrap();
+        let skeys = Arc::new(Req2Index::new([info_hash]));
+        let now = std::time::Duration::ZERO;
+        let mut hs = Handshake::incoming(
+            EncryptionPolicy::Require,
+            skeys,
+            Secrets::random().unwrap(),
+            now,
+        );
+        let mut buf = [0u8; 4096];
+        loop {
+            while let Some(out) = hs.poll_transmit() {
+                s.write_all(&out).await.unwrap();
+            }
+            if let Some(Event::Established(est)) = hs.poll_event() {
+                return est;
+            }
+            let n = s.read(&mut buf).await.unwrap();
+            assert!(n > 0, "the dialer hung up during MSE");
+            hs.handle_bytes(&buf[..n]).unwrap();
+        }
+    });
+    let session = session(&tmp.path().join("state"), EncryptionPolicy::Require).await;
+    let opts = TorrentOptions {
+        peers: vec![peer],
+        ..TorrentOptions::default()
+    };
+    let _h = session
+        .add_torrent(torrent, tmp.path().join("got"), opts)
+        .await
+        .unwrap();
+    let est = tokio::time::timeout(Duration::from_secs(30), receiver)
+        .await
+        .expect("no MSE dial arrived")
+        .unwrap();
+    assert_eq!(est.method, Method::Rc4);
+    let ia = &est.initial_payload;
+    assert!(ia.len() >= 68, "{} bytes of initial payload", ia.len());
+    assert_eq!(&ia[..20], b"\x13BitTorrent protocol");
+    assert_eq!(&ia[28..48], &info_hash);
+}
