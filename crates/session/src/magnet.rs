@@ -79,6 +79,7 @@ impl Session {
             self.inner.config.peer_id,
             self.local_addr().port(),
             found,
+            std::sync::Arc::clone(&self.inner.trackers),
         ));
         let wanted = crate::metadata::Wanted {
             info_hashes: magnet.info_hashes,

@@ -4,11 +4,13 @@
 //! intervals, retries); this module speaks HTTP(S) and UDP (BEP 15) to the
 //! trackers it names ([`run`] drives it).
 
+pub(crate) mod gate;
 mod scrape;
 mod status;
 mod udp;
 
-pub use scrape::{ScrapeResult, SwarmCounts, scrape};
+pub use gate::TrackerPace;
+pub use scrape::{SCRAPE_BATCH, ScrapeCounts, ScrapeResult, SwarmCounts, scrape, scrape_many};
 pub(crate) use status::AnnounceLog;
 pub use status::AnnounceStatus;
 
@@ -124,11 +126,12 @@ impl Tracker {
         client.as_mut().ok_or(TrackerError::Timeout)
     }
 
-    /// Asks this tracker for the swarm's size.
-    async fn scrape(&mut self, info_hash: [u8; 20]) -> Result<SwarmCounts, TrackerError> {
+    /// Asks this tracker for the swarms' sizes of up to
+    /// [`scrape::SCRAPE_BATCH`] torrents in one request.
+    async fn scrape(&mut self, info_hashes: &[[u8; 20]]) -> Result<Vec<SwarmCounts>, TrackerError> {
         match self {
-            Tracker::Http { url, .. } => scrape::http_scrape(url, info_hash).await,
-            Tracker::Udp { .. } => self.udp_client().await?.scrape(info_hash).await,
+            Tracker::Http { url, .. } => scrape::http_scrape(url, info_hashes).await,
+            Tracker::Udp { .. } => self.udp_client().await?.scrape(info_hashes).await,
         }
     }
 

@@ -84,16 +84,29 @@ impl UdpTracker {
         }
     }
 
-    /// Scrapes one torrent.
-    pub async fn scrape(&mut self, info_hash: [u8; 20]) -> Result<SwarmCounts, TrackerError> {
-        match self.exchange(UdpQuery::Scrape(info_hash)).await? {
+    /// Scrapes up to 74 torrents in one request (BEP 15); their counts in
+    /// the order given (zero for any the reply leaves out).
+    pub async fn scrape(
+        &mut self,
+        info_hashes: &[[u8; 20]],
+    ) -> Result<Vec<SwarmCounts>, TrackerError> {
+        let batch = info_hashes
+            .get(..info_hashes.len().min(super::SCRAPE_BATCH))
+            .unwrap_or_default();
+        match self.exchange(UdpQuery::Scrape(batch.to_vec())).await? {
             UdpReply::Scrape(r) => {
-                let s = r.stats.first().copied().unwrap_or_default();
-                Ok(SwarmCounts {
-                    seeders: s.seeders,
-                    leechers: s.leechers,
-                    downloaded: s.completed,
-                })
+                let mut stats = r.stats.into_iter();
+                Ok(batch
+                    .iter()
+                    .map(|_| {
+                        let s = stats.next().unwrap_or_default();
+                        SwarmCounts {
+                            seeders: s.seeders,
+                            leechers: s.leechers,
+                            downloaded: s.completed,
+                        }
+                    })
+                    .collect())
             }
             UdpReply::Announce(_) => {
                 Err(TrackerError::Malformed("unexpected reply to scrape".into()))
