@@ -47,7 +47,8 @@ impl Trackers {
             .map(|tier| {
                 tier.into_iter()
                     .filter_map(|url| match Tracker::new(&url) {
-                        Ok(t) => {
+                        Ok(mut t) => {
+                            t.share_udp(&gate.udp);
                             io.push(t);
                             Some(url)
                         }

@@ -186,7 +186,37 @@ async fn scrapes_go_74_hashes_to_a_request() {
             assert_eq!(hash, want);
             assert_eq!(c.as_ref().map(|c| c.seeders), Ok(seeders), "{url}");
         }
-        let sizes: Vec<usize> = log.seen().iter().map(|s| s.hashes.len()).collect();
+        let sizes: Vec<usize> = log
+            .seen()
+            .iter()
+            .filter(|s| s.kind == "scrape")
+            .map(|s| s.hashes.len())
+            .collect();
         assert_eq!(sizes, [74, 74, 74, 74, 4], "{url}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn torrents_share_one_socket_and_connection_id_per_udp_tracker() {
+    let (url, log) = fake_tracker::udp_tracker().await;
+    let content = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let n = 100;
+    let all = torrents(content.path(), n, &url);
+    let eager = TrackerPace {
+        spread: Duration::from_secs(1),
+        floor: 1000,
+    };
+    let s = session(state.path(), eager).await;
+    add_all(&s, &all, content.path()).await;
+    let got = wait_for(&log, "started", n, Duration::from_secs(60)).await;
+    assert_eq!(got, n);
+    let seen = log.seen();
+    let ports: std::collections::BTreeSet<u16> = seen.iter().map(|s| s.port).collect();
+    assert_eq!(ports.len(), 1, "{} sockets for {n} torrents", ports.len());
+    let connects = seen.iter().filter(|s| s.kind == "connect").count();
+    // Exchanges begun before the first id came back connect too: at most
+    // the requests open to one host at once.
+    assert!(connects <= 8, "{connects} connects for {n} announces");
+    s.shutdown().await;
 }

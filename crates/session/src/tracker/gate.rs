@@ -93,6 +93,8 @@ impl State {
 /// The session's tracker gate (see the module docs).
 pub(crate) struct TrackerGate {
     pace: TrackerPace,
+    /// UDP tracker hosts shared by every torrent (`udp_host.rs`).
+    pub(crate) udp: Arc<super::udp_host::UdpHosts>,
     /// Time zero of the paces.
     epoch: Instant,
     state: Mutex<State>,
@@ -134,6 +136,7 @@ impl TrackerGate {
         let _ = std::fs::remove_file(&path);
         TrackerGate {
             pace,
+            udp: Arc::default(),
             epoch: Instant::now(),
             state: Mutex::new(State {
                 schedules,

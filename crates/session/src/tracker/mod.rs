@@ -8,6 +8,7 @@ pub(crate) mod gate;
 mod scrape;
 mod status;
 mod udp;
+pub(crate) mod udp_host;
 
 pub use gate::TrackerPace;
 pub use scrape::{SCRAPE_BATCH, ScrapeCounts, ScrapeResult, SwarmCounts, scrape, scrape_many};
@@ -77,6 +78,8 @@ pub(crate) enum Tracker {
         /// (private UDP trackers put passkeys there).
         url_data: String,
         client: Option<udp::UdpTracker>,
+        /// The session's shared UDP hosts (none: a socket of its own).
+        hosts: Option<std::sync::Arc<udp_host::UdpHosts>>,
     },
 }
 
@@ -106,7 +109,16 @@ impl Tracker {
             port,
             url_data,
             client: None,
+            hosts: None,
         })
+    }
+
+    /// Shares the session's UDP tracker hosts (one socket and connection
+    /// id per host for all torrents) instead of opening its own socket.
+    pub(crate) fn share_udp(&mut self, shared: &std::sync::Arc<udp_host::UdpHosts>) {
+        if let Tracker::Udp { hosts, .. } = self {
+            *hosts = Some(std::sync::Arc::clone(shared));
+        }
     }
 
     /// The UDP client of a `udp://` tracker, resolved and bound on first use.
@@ -116,12 +128,14 @@ impl Tracker {
             port,
             url_data,
             client,
+            hosts,
         } = self
         else {
             return Err(TrackerError::Unsupported("not a UDP tracker".into()));
         };
         if client.is_none() {
-            *client = Some(udp::UdpTracker::new(host, *port, url_data).await?);
+            let hosts = hosts.as_deref();
+            *client = Some(udp::UdpTracker::new(host, *port, url_data, hosts).await?);
         }
         client.as_mut().ok_or(TrackerError::Timeout)
     }

@@ -1,13 +1,16 @@
 //! Counting trackers on 127.0.0.1 for the tracker-manners tests: an HTTP
 //! one (announce and BEP 48 multi-hash scrape) and a UDP one (BEP 15
-//! scrape), each recording every request with its arrival time.
+//! connect, announce and scrape), each recording every request with its
+//! arrival time (and, over UDP, its source port).
 #![allow(dead_code, clippy::unwrap_used, clippy::indexing_slicing)]
 
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use shoal_tracker_proto::Event;
 use shoal_tracker_proto::udp::{
-    Request, ScrapeStats, write_connect_response, write_scrape_header, write_scrape_stats,
+    Request, ScrapeStats, write_announce_header, write_connect_response, write_scrape_header,
+    write_scrape_stats,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -16,8 +19,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 pub struct Seen {
     /// When it arrived.
     pub at: Instant,
-    /// `announce` or `scrape`.
+    /// `announce`, `scrape` or (UDP) `connect`.
     pub kind: &'static str,
+    /// The UDP source port (0 over HTTP).
+    pub port: u16,
     /// The announce's `event` (empty for a regular one or a scrape).
     pub event: String,
     /// The info-hashes it named, percent-encoded as sent (raw hex for UDP).
@@ -116,6 +121,7 @@ fn answer(head: &str, log: &Log) -> Vec<u8> {
     log.push(Seen {
         at: Instant::now(),
         kind,
+        port: 0,
         event,
         hashes,
     });
@@ -158,8 +164,8 @@ pub async fn http_tracker() -> (String, Log) {
     (url, log)
 }
 
-/// A UDP tracker on 127.0.0.1 that answers connects and scrapes: its
-/// announce URL and its log.
+/// A UDP tracker on 127.0.0.1 that answers connects, announces (no peers,
+/// 120 s interval) and scrapes: its announce URL and its log.
 pub async fn udp_tracker() -> (String, Log) {
     let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let url = format!("udp://127.0.0.1:{}", socket.local_addr().unwrap().port());
@@ -169,12 +175,34 @@ pub async fn udp_tracker() -> (String, Log) {
         let mut buf = vec![0u8; 2048];
         while let Ok((n, from)) = socket.recv_from(&mut buf).await {
             let mut out = Vec::new();
+            let seen = |kind, event: &str, hashes| Seen {
+                at: Instant::now(),
+                kind,
+                port: from.port(),
+                event: event.to_owned(),
+                hashes,
+            };
             match Request::decode(&buf[..n]) {
-                Ok(Request::Connect(c)) => write_connect_response(&mut out, c.transaction_id, 7),
+                Ok(Request::Connect(c)) => {
+                    kept.push(seen("connect", "", Vec::new()));
+                    write_connect_response(&mut out, c.transaction_id, 7);
+                }
+                Ok(Request::Announce(a)) => {
+                    let event = match a.event {
+                        Event::None => "",
+                        Event::Completed => "completed",
+                        Event::Started => "started",
+                        Event::Stopped => "stopped",
+                    };
+                    let hash = shoal_metainfo::infohash::hex(&a.info_hash);
+                    kept.push(seen("announce", event, vec![hash]));
+                    write_announce_header(&mut out, a.transaction_id, 120, 0, 1);
+                }
                 Ok(Request::Scrape(s)) => {
                     kept.push(Seen {
                         at: Instant::now(),
                         kind: "scrape",
+                        port: from.port(),
                         event: String::new(),
                         hashes: s
                             .info_hashes
