@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use shoal_tracker_proto::Event;
 use shoal_tracker_proto::announce::{Announcer, AnnouncerConfig, Interval};
 
+use crate::http::HttpError;
 use crate::torrent::TorrentShared;
 use crate::tracker::gate::{Registration, STOP_BUDGET, TrackerGate};
 use crate::tracker::{Announce, AnnounceLog, Tracker, TrackerError};
@@ -123,7 +124,10 @@ impl Trackers {
             let url = self.core.url(id).unwrap_or_default().to_owned();
             let stopped = attempt.event == Event::Stopped;
             let Some(_open) = self.gate.turn(&url, stopped).await else {
-                tracing::debug!(%url, "stopped dropped: past the shutdown's budget");
+                tracing::debug!(%url, ?attempt.event, "not sent: host down or past the stop budget");
+                if let Some(log) = log {
+                    log.record(&url, Err("tracker unreachable, retrying later".into()));
+                }
                 self.core.handle_failure(id, self.now());
                 continue;
             };
@@ -143,6 +147,16 @@ impl Trackers {
                 None => Err(TrackerError::Unsupported(url.clone())),
             };
             let now = self.now();
+            // No answer at all, as opposed to an answer saying no.
+            let answered = !matches!(
+                result,
+                Err(TrackerError::Timeout
+                    | TrackerError::Io(_)
+                    | TrackerError::Http(
+                        HttpError::Timeout | HttpError::Io(_) | HttpError::Tls(_)
+                    ))
+            );
+            self.gate.record(&url, answered);
             match result {
                 Ok(outcome) => {
                     tracing::debug!(%url, peers = outcome.peers.len(), "announced");

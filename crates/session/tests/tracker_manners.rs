@@ -19,8 +19,8 @@ use shoal_session::{Session, SessionConfig, TorrentOptions, TrackerPace};
 const TORRENTS: usize = 300;
 
 /// `n` single-file torrents of a few bytes each, their files under `dir`,
-/// all announcing to `tracker`.
-fn torrents(dir: &Path, n: usize, tracker: &str) -> Vec<Torrent> {
+/// all announcing to `tiers` (one tracker per tier).
+fn torrents(dir: &Path, n: usize, tiers: &[&str]) -> Vec<Torrent> {
     (0..n)
         .map(|i| {
             let data = format!("torrent number {i} of the tracker manners test");
@@ -33,7 +33,7 @@ fn torrents(dir: &Path, n: usize, tracker: &str) -> Vec<Torrent> {
             };
             let mut spec = TorrentSpec::new(name, vec![file], true, 16 * 1024);
             spec.version = Version::V1;
-            spec.trackers = vec![vec![tracker.to_owned()]];
+            spec.trackers = tiers.iter().map(|t| vec![(*t).to_owned()]).collect();
             let hashes = shoal_metainfo::ContentHashes {
                 v1_pieces: vec![sha1_of(data.as_bytes())],
                 v2_files: vec![],
@@ -88,7 +88,7 @@ async fn started_is_spread_and_only_announced_torrents_say_stopped() {
     let (url, log) = fake_tracker::http_tracker().await;
     let content = tempfile::tempdir().unwrap();
     let state = tempfile::tempdir().unwrap();
-    let all = torrents(content.path(), TORRENTS, &url);
+    let all = torrents(content.path(), TORRENTS, &[&url]);
     let s = session(state.path(), TrackerPace::default()).await;
     add_all(&s, &all, content.path()).await;
     // 300 torrents on one tracker: 8 at once, then 8 a second (300/60 is
@@ -116,7 +116,7 @@ async fn shutdown_stops_are_bounded_and_a_restart_keeps_the_schedules() {
     let (url, log) = fake_tracker::http_tracker().await;
     let content = tempfile::tempdir().unwrap();
     let state = tempfile::tempdir().unwrap();
-    let all = torrents(content.path(), TORRENTS, &url);
+    let all = torrents(content.path(), TORRENTS, &[&url]);
     // A pace letting all 300 start at once: this test is about the stop.
     let eager = TrackerPace {
         spread: Duration::from_secs(1),
@@ -202,7 +202,7 @@ async fn torrents_share_one_socket_and_connection_id_per_udp_tracker() {
     let content = tempfile::tempdir().unwrap();
     let state = tempfile::tempdir().unwrap();
     let n = 100;
-    let all = torrents(content.path(), n, &url);
+    let all = torrents(content.path(), n, &[&url]);
     let eager = TrackerPace {
         spread: Duration::from_secs(1),
         floor: 1000,
@@ -218,5 +218,43 @@ async fn torrents_share_one_socket_and_connection_id_per_udp_tracker() {
     // Exchanges begun before the first id came back connect too: at most
     // the requests open to one host at once.
     assert!(connects <= 8, "{connects} connects for {n} announces");
+    s.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_that_never_answers_is_skipped_after_a_few_tries() {
+    // A port nothing listens on: every connect is refused.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_url = format!("http://{}/announce", dead.local_addr().unwrap());
+    drop(dead);
+    let (url, log) = fake_tracker::http_tracker().await;
+    let content = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let n = 30;
+    let all = torrents(content.path(), n, &[&dead_url, &url]);
+    let eager = TrackerPace {
+        spread: Duration::from_secs(1),
+        floor: 1000,
+    };
+    let s = session(state.path(), eager).await;
+    add_all(&s, &all, content.path()).await;
+    // Every torrent falls through to the second tier.
+    let got = wait_for(&log, "started", n, Duration::from_secs(60)).await;
+    assert_eq!(got, n);
+    let skipped = s
+        .torrents()
+        .iter()
+        .filter(|t| {
+            t.announces().0.iter().any(|a| {
+                a.url == dead_url && a.result == Err("tracker unreachable, retrying later".into())
+            })
+        })
+        .count();
+    // Three refusals in a row mark it down; requests already under way
+    // (at most 8 open) still fail on their own.
+    assert!(
+        skipped >= n - 3 - 8,
+        "only {skipped} of {n} skipped the dead tracker"
+    );
     s.shutdown().await;
 }

@@ -6,6 +6,9 @@
 //! of [`STOP_BURST`]) for [`STOP_SPREAD`] and must be answered within
 //! [`STOP_BUDGET`]; the rest are dropped (those trackers expire us). So a
 //! shutdown sends at most 116 `stopped` per tracker host, in 5 s at most.
+//! A host that stops answering altogether fails requests at once until it
+//! is probed again ([`Reachability`]), so its few open slots do not hold
+//! every torrent's turn for a timeout each.
 //!
 //! Around a restart the gate carries each torrent's announce schedule in
 //! the state directory ([`SCHEDULE_FILE`]): a torrent whose `stopped` was
@@ -17,7 +20,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use shoal_tracker_proto::announce::{Pace, announce_every};
+use shoal_tracker_proto::announce::{Pace, Reachability, announce_every};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// Requests open to one tracker host at once.
@@ -64,6 +67,7 @@ struct Host {
     pace: Pace,
     stop_pace: Pace,
     open: Arc<Semaphore>,
+    reach: Reachability,
 }
 
 #[derive(Default)]
@@ -86,6 +90,7 @@ impl State {
             pace: Pace::default(),
             stop_pace: Pace::default(),
             open: Arc::new(Semaphore::new(IN_FLIGHT)),
+            reach: Reachability::default(),
         })
     }
 }
@@ -172,20 +177,32 @@ impl TrackerGate {
     }
 
     /// Waits for this torrent's turn at `url`'s host and a free request
-    /// slot there; hold the permit while the request runs. A `stopped`
-    /// announce gets `None` when its turn would come more than
+    /// slot there; hold the permit while the request runs, then tell
+    /// [`TrackerGate::record`] how it went. `None`: do not send; the host
+    /// is down, or a `stopped` announce's turn would come more than
     /// [`STOP_SPREAD`] after the shutdown began (or after now, outside a
     /// shutdown), or no slot frees before the deadline.
     pub(crate) async fn turn(&self, url: &str, stopped: bool) -> Option<OwnedSemaphorePermit> {
         let (slot, open, deadline) = self.reserve(url, stopped, self.now())?;
+        // Passing while the host is down makes this the probe.
+        let probe = self.is_down(url);
         tokio::time::sleep_until(self.instant(slot)).await;
-        match deadline {
+        let permit = match deadline {
             Some(d) => tokio::time::timeout_at(self.instant(d), open.acquire_owned())
                 .await
                 .ok()?
                 .ok(),
             None => open.acquire_owned().await.ok(),
-        }
+        }?;
+        // The host went down while this one waited: fail it at once too.
+        (probe || !self.is_down(url)).then_some(permit)
+    }
+
+    fn is_down(&self, url: &str) -> bool {
+        self.lock()
+            .hosts
+            .get(&host_key(url))
+            .is_some_and(|h| h.reach.is_down())
     }
 
     /// The decision behind [`TrackerGate::turn`] at `now`: the slot, the
@@ -201,6 +218,9 @@ impl TrackerGate {
         let deadline = stopped.then(|| state.stop_deadline.unwrap_or(now + STOP_BUDGET));
         let last_start = deadline.map(|d| d.saturating_sub(STOP_BUDGET) + STOP_SPREAD);
         let host = state.host(&host_key(url));
+        if !host.reach.may_send(now) {
+            return None;
+        }
         let slot = if stopped {
             let every = Duration::from_secs(1) / STOP_PER_SECOND;
             host.stop_pace.reserve(now, every, STOP_BURST)
@@ -212,6 +232,19 @@ impl TrackerGate {
             return None;
         }
         Some((slot, Arc::clone(&host.open), deadline))
+    }
+
+    /// A request to `url`'s host got an answer (`true`, even an error
+    /// message) or none (`false`: timed out, refused, unresolvable).
+    pub(crate) fn record(&self, url: &str, answered: bool) {
+        let now = self.now();
+        let mut state = self.lock();
+        let host = state.host(&host_key(url));
+        if answered {
+            host.reach.handle_answer();
+        } else {
+            host.reach.handle_unreachable(now);
+        }
     }
 
     /// When a `stopped` announce must have finished, if the session is

@@ -42,6 +42,74 @@ pub fn announce_every(torrents: usize, spread: Duration, floor: u32) -> Duration
     Duration::from_nanos((1e9 / per_second).ceil() as u64)
 }
 
+/// Failures in a row (no answer at all) after which a host is taken for
+/// down.
+pub const DOWN_AFTER: u32 = 3;
+/// First wait before a down host is tried again; doubles per failed probe.
+pub const DOWN_FIRST: Duration = Duration::from_secs(30);
+/// Longest wait before a down host is tried again.
+pub const DOWN_MAX: Duration = Duration::from_secs(30 * 60);
+
+/// Whether a tracker host answers at all. With many torrents on one host
+/// and few requests open to it at once, a host that only times out would
+/// hold every torrent's turn for minutes each; so after [`DOWN_AFTER`]
+/// unanswered requests in a row, requests to it fail at once until a retry
+/// time ([`DOWN_FIRST`] doubling to [`DOWN_MAX`]); then one goes through as
+/// a probe while the others keep failing at once, and an answer ends it.
+#[derive(Debug, Clone)]
+pub struct Reachability {
+    failures: u32,
+    /// Set while the host is down: when the next probe may go.
+    retry_at: Option<Duration>,
+    backoff: shoal_swarm::Backoff,
+}
+
+impl Default for Reachability {
+    fn default() -> Self {
+        Reachability {
+            failures: 0,
+            retry_at: None,
+            backoff: shoal_swarm::Backoff::new(DOWN_FIRST, DOWN_MAX),
+        }
+    }
+}
+
+impl Reachability {
+    /// Whether a request may go to the host at `now` (`false`: fail it
+    /// without sending). Past the retry time the first caller is the probe.
+    pub fn may_send(&mut self, now: Duration) -> bool {
+        match self.retry_at {
+            None => true,
+            Some(at) if now >= at => {
+                // Others wait for the probe's outcome.
+                self.retry_at = Some(now.saturating_add(DOWN_FIRST));
+                true
+            }
+            Some(_) => false,
+        }
+    }
+
+    /// The host answered (even with an error message): it is up.
+    pub fn handle_answer(&mut self) {
+        self.failures = 0;
+        self.retry_at = None;
+        self.backoff.reset();
+    }
+
+    /// A request got no answer (timed out, refused, unresolvable).
+    pub fn handle_unreachable(&mut self, now: Duration) {
+        self.failures = self.failures.saturating_add(1);
+        if self.failures >= DOWN_AFTER {
+            self.retry_at = Some(now.saturating_add(self.backoff.next_delay()));
+        }
+    }
+
+    /// Whether the host is taken for down now.
+    pub fn is_down(&self) -> bool {
+        self.retry_at.is_some()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -87,6 +155,28 @@ mod tests {
         assert!(most_in_window(&slots, Duration::from_secs(1)) <= 100);
         let last = slots.iter().max().copied().unwrap_or_default();
         assert!(last < Duration::from_secs(66), "{last:?}");
+    }
+
+    #[test]
+    fn a_silent_host_fails_fast_and_is_probed_with_a_doubling_wait() {
+        let s = Duration::from_secs;
+        let mut r = Reachability::default();
+        for t in 0..2 {
+            assert!(r.may_send(s(t)));
+            r.handle_unreachable(s(t));
+        }
+        assert!(!r.is_down(), "two failures are bad luck");
+        r.handle_unreachable(s(2));
+        assert!(r.is_down());
+        assert!(!r.may_send(s(31)));
+        assert!(r.may_send(s(32)), "the probe");
+        assert!(!r.may_send(s(33)), "others wait for it");
+        r.handle_unreachable(s(40));
+        assert!(!r.may_send(s(99)));
+        assert!(r.may_send(s(100)), "60 s after the failed probe");
+        r.handle_answer();
+        assert!(!r.is_down());
+        assert!(r.may_send(s(101)) && r.may_send(s(101)));
     }
 
     #[test]
