@@ -90,12 +90,14 @@ impl Trackers {
     }
 
     /// When the next regular announce is due (Unix seconds), if the
-    /// trackers count us now (a `started` went through).
+    /// trackers count us now (a `started` went through); now if one is
+    /// under way.
     fn schedule(&self) -> Option<u64> {
-        if self.core.event() != Event::None {
+        if self.core.event() != Event::None || self.core.is_finished() {
             return None;
         }
-        let wait = self.core.poll_timeout()?.saturating_sub(self.now());
+        let due = self.core.poll_timeout().unwrap_or_else(|| self.now());
+        let wait = due.saturating_sub(self.now());
         Some(crate::now_unix().saturating_add(wait.as_secs()))
     }
 

@@ -36,6 +36,10 @@ pub(crate) const STOP_PER_SECOND: u32 = 50;
 pub(crate) const STOP_BURST: u32 = 16;
 /// The announce schedules carried over a restart, in the state directory.
 pub(crate) const SCHEDULE_FILE: &str = "announce-schedule";
+/// How long past its due time a carried schedule still holds: trackers
+/// keep a peer well beyond its interval, so a torrent whose announce fell
+/// due during the restart still announces as one they know.
+pub(crate) const SCHEDULE_GRACE: u64 = 60;
 /// Most schedules read back (one line each).
 const MAX_SCHEDULES: usize = 1_000_000;
 
@@ -264,7 +268,7 @@ impl TrackerGate {
     /// seconds), if its trackers still count it; taken once.
     pub(crate) fn take_schedule(&self, info_hash: &[u8; 20]) -> Option<u64> {
         let due = self.lock().schedules.remove(info_hash)?;
-        (due > crate::now_unix()).then_some(due)
+        (due.saturating_add(SCHEDULE_GRACE) > crate::now_unix()).then_some(due)
     }
 
     /// Remembers that `info_hash` left without `stopped` reaching its
@@ -279,7 +283,7 @@ impl TrackerGate {
         let now = crate::now_unix();
         let mut text = String::new();
         for (hash, due) in &self.lock().schedules {
-            if *due > now {
+            if due.saturating_add(SCHEDULE_GRACE) > now {
                 let hex = shoal_metainfo::infohash::hex(hash);
                 text.push_str(&format!("{hex} {due}\n"));
             }
@@ -302,7 +306,8 @@ impl TrackerGate {
     }
 }
 
-/// `hex due` lines whose due time is after `now`; anything else is skipped.
+/// `hex due` lines still within their grace at `now`; anything else is
+/// skipped.
 fn parse_schedules(text: &str, now: u64) -> HashMap<[u8; 20], u64> {
     text.lines()
         .take(MAX_SCHEDULES)
@@ -311,7 +316,7 @@ fn parse_schedules(text: &str, now: u64) -> HashMap<[u8; 20], u64> {
             let mut hash = [0u8; 20];
             shoal_metainfo::infohash::unhex(hex, &mut hash).ok()?;
             let due: u64 = due.trim().parse().ok()?;
-            (due > now).then_some((hash, due))
+            (due.saturating_add(SCHEDULE_GRACE) > now).then_some((hash, due))
         })
         .collect()
 }
@@ -334,13 +339,13 @@ mod tests {
     }
 
     #[test]
-    fn schedules_read_back_only_future_well_formed_lines() {
+    fn schedules_read_back_only_live_well_formed_lines() {
         let hex = "0123456789abcdef0123456789abcdef01234567";
         let text = format!(
             "{hex} 2000\n{hex}x 3000\nzz 3000\n{} 1000\n\n",
             "ab".repeat(20)
         );
-        let got = parse_schedules(&text, 1500);
+        let got = parse_schedules(&text, 1500 + SCHEDULE_GRACE);
         assert_eq!(got.len(), 1);
         assert_eq!(got.values().next(), Some(&2000));
     }
