@@ -1,7 +1,8 @@
 //! The daemon scrapes in batches: with 40 torrents on one tracker, no
 //! scrape goes out until one is asked for (the periodic sweep is 30 min
-//! away), and a reannounce of all of them is answered by scrapes of many
-//! info-hashes each, not 40 requests of one.
+//! away); a UI opening one torrent's detail scrapes that one (once while
+//! its counts are fresh), and a reannounce of all of them is answered by
+//! scrapes of many info-hashes each, not 40 requests of one.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 mod common;
@@ -112,19 +113,29 @@ fn scrapes_are_batched_and_only_asked_for() {
     });
     // Running for a while is no reason to scrape.
     assert_eq!(of_kind(&lines, "scrape"), Vec::<String>::new());
-
-    let v = rpc(s.addr, json!({ "method": "torrent-reannounce" }));
-    assert_eq!(v["result"], "success", "{v}");
     let hashes = |lines: &Lines| -> usize {
         of_kind(lines, "scrape")
             .iter()
             .map(|l| l.matches("info_hash=").count())
             .sum()
     };
-    wait_until("every torrent scraped", || hashes(&lines) >= TORRENTS);
+    // The native detail view shows the counts: that torrent is scraped.
+    let first = common::get_json(s.addr, "/api/v1/torrents")[0]["id"].clone();
+    let detail = format!("/api/v1/torrents/{first}");
+    common::get_json(s.addr, &detail);
+    wait_until("the viewed torrent scraped", || hashes(&lines) == 1);
+    // Fresh counts are not asked for again.
+    common::get_json(s.addr, &detail);
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(of_kind(&lines, "scrape").len(), 1);
+
+    let v = rpc(s.addr, json!({ "method": "torrent-reannounce" }));
+    assert_eq!(v["result"], "success", "{v}");
+    wait_until("every torrent scraped", || hashes(&lines) > TORRENTS);
     std::thread::sleep(Duration::from_millis(500));
     let scrapes = of_kind(&lines, "scrape");
-    assert_eq!(hashes(&lines), TORRENTS, "{scrapes:?}");
-    // One batch; two if the asks straddled the batching tick.
-    assert!(scrapes.len() <= 2, "{} scrape requests", scrapes.len());
+    assert_eq!(hashes(&lines), 1 + TORRENTS, "{scrapes:?}");
+    // The viewed one, then one batch (two if the asks straddled the
+    // batching tick).
+    assert!(scrapes.len() <= 3, "{} scrape requests", scrapes.len());
 }
