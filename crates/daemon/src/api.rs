@@ -141,6 +141,8 @@ async fn torrent(
     let d = &ctx.daemon;
     let result = match (method, tail) {
         (Method::GET, []) => {
+            // The detail shows the swarm counts: fresh ones, batched.
+            d.want_scrape(id);
             return match d.detail(id, file_page(query)) {
                 Some(detail) => json(StatusCode::OK, &detail),
                 None => error(StatusCode::NOT_FOUND, "not_found", "torrent is gone"),

@@ -1,7 +1,9 @@
 //! The announce tasks: a torrent's (`started`, `completed`, regular,
 //! `stopped`) and a magnet link's peer discovery. Each pairs an
 //! [`Announcer`], which decides, with the trackers' I/O, and only sleeps,
-//! sends and records.
+//! sends and records. Every request waits for its turn at the session's
+//! [`TrackerGate`] (spacing per tracker host, requests open at once, the
+//! shutdown's budget for `stopped`).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -10,13 +12,16 @@ use std::time::{Duration, Instant};
 use shoal_tracker_proto::Event;
 use shoal_tracker_proto::announce::{Announcer, AnnouncerConfig, Interval};
 
+use crate::http::HttpError;
 use crate::torrent::TorrentShared;
+use crate::tracker::gate::{Registration, STOP_BUDGET, TrackerGate};
 use crate::tracker::{Announce, AnnounceLog, Tracker, TrackerError};
 
 /// Peers asked for per announce.
 const NUMWANT: u32 = 50;
-/// How long the `stopped` announce may take at shutdown.
-const STOP_TIMEOUT: Duration = Duration::from_secs(2);
+/// Share of each interval drawn off at random, so torrents started
+/// together do not announce in step forever.
+const JITTER_PERCENT: u8 = 10;
 /// `left` announced while a magnet link's metadata is unknown: not zero, so
 /// the tracker does not take us for a seed and hand us only leechers.
 const UNKNOWN_LEFT: u64 = u32::MAX as u64;
@@ -28,19 +33,23 @@ struct Trackers {
     io: Vec<Tracker>,
     /// The core's time zero.
     epoch: Instant,
+    gate: Arc<TrackerGate>,
+    /// Counts this torrent at its trackers' hosts (their announce spacing).
+    _registration: Registration,
 }
 
 impl Trackers {
     /// The usable trackers of `tiers` (others are skipped with a warning);
     /// `None` if there is none.
-    fn new(tiers: Vec<Vec<String>>, complete: bool) -> Option<Trackers> {
+    fn new(tiers: Vec<Vec<String>>, complete: bool, gate: &Arc<TrackerGate>) -> Option<Trackers> {
         let mut io = Vec::new();
         let tiers = tiers
             .into_iter()
             .map(|tier| {
                 tier.into_iter()
                     .filter_map(|url| match Tracker::new(&url) {
-                        Ok(t) => {
+                        Ok(mut t) => {
+                            t.share_udp(&gate.udp);
                             io.push(t);
                             Some(url)
                         }
@@ -52,13 +61,44 @@ impl Trackers {
                     .collect()
             })
             .collect();
-        let config = AnnouncerConfig::default();
+        let config = AnnouncerConfig {
+            jitter_percent: JITTER_PERCENT,
+            ..AnnouncerConfig::default()
+        };
         let core = Announcer::new(tiers, config, fastrand::u64(..), complete, Duration::ZERO);
-        (!core.is_empty()).then(|| Trackers {
+        if core.is_empty() {
+            return None;
+        }
+        let registration = gate.register(core.trackers().map(|(_, url)| url));
+        Some(Trackers {
             core,
             io,
             epoch: Instant::now(),
+            gate: Arc::clone(gate),
+            _registration: registration,
         })
+    }
+
+    /// Carries over the schedule a previous run left for `info_hash`: a
+    /// regular announce when it is due rather than `started` now.
+    fn resume(&mut self, info_hash: &[u8; 20]) {
+        if let Some(due) = self.gate.take_schedule(info_hash) {
+            let wait = due.saturating_sub(crate::now_unix());
+            let at = self.now() + Duration::from_secs(wait);
+            self.core.resume(at);
+        }
+    }
+
+    /// When the next regular announce is due (Unix seconds), if the
+    /// trackers count us now (a `started` went through); now if one is
+    /// under way.
+    fn schedule(&self) -> Option<u64> {
+        if self.core.event() != Event::None || self.core.is_finished() {
+            return None;
+        }
+        let due = self.core.poll_timeout().unwrap_or_else(|| self.now());
+        let wait = due.saturating_sub(self.now());
+        Some(crate::now_unix().saturating_add(wait.as_secs()))
     }
 
     fn now(&self) -> Duration {
@@ -73,7 +113,8 @@ impl Trackers {
 
     /// Sends the announces due now, one tracker after another, until one
     /// answers or all failed; returns the peers of the one that answered.
-    /// Each attempt's result goes to `log` when given.
+    /// Each attempt's result goes to `log` when given. Each waits for its
+    /// turn at the gate; a `stopped` past the shutdown's budget is dropped.
     async fn announce_due(
         &mut self,
         announce: impl Fn(Event) -> Announce,
@@ -83,11 +124,41 @@ impl Trackers {
         while let Some(attempt) = self.core.poll_announce(self.now()) {
             let id = attempt.tracker;
             let url = self.core.url(id).unwrap_or_default().to_owned();
+            let stopped = attempt.event == Event::Stopped;
+            let Some(_open) = self.gate.turn(&url, stopped).await else {
+                tracing::debug!(%url, ?attempt.event, "not sent: host down or past the stop budget");
+                if let Some(log) = log {
+                    log.record(&url, Err("tracker unreachable, retrying later".into()));
+                }
+                self.core.handle_failure(id, self.now());
+                continue;
+            };
+            self.core.handle_sent(id);
+            let deadline = self.gate.stop_deadline().filter(|_| stopped);
             let result = match self.io.get_mut(id.0) {
-                Some(tracker) => tracker.announce(&announce(attempt.event)).await,
+                Some(tracker) => {
+                    let what = announce(attempt.event);
+                    let request = tracker.announce(&what);
+                    match deadline {
+                        Some(d) => tokio::time::timeout_at(d, request)
+                            .await
+                            .unwrap_or(Err(TrackerError::Timeout)),
+                        None => request.await,
+                    }
+                }
                 None => Err(TrackerError::Unsupported(url.clone())),
             };
             let now = self.now();
+            // No answer at all, as opposed to an answer saying no.
+            let answered = !matches!(
+                result,
+                Err(TrackerError::Timeout
+                    | TrackerError::Io(_)
+                    | TrackerError::Http(
+                        HttpError::Timeout | HttpError::Io(_) | HttpError::Tls(_)
+                    ))
+            );
+            self.gate.record(&url, answered);
             match result {
                 Ok(outcome) => {
                     tracing::debug!(%url, peers = outcome.peers.len(), "announced");
@@ -121,12 +192,14 @@ pub(crate) async fn announce_loop(
     tiers: Vec<Vec<String>>,
     peer_id: [u8; 20],
     port: u16,
+    gate: Arc<TrackerGate>,
 ) {
     let mut completed = shared.completed.subscribe();
     let mut announced_complete = *completed.borrow();
-    let Some(mut trackers) = Trackers::new(tiers, announced_complete) else {
+    let Some(mut trackers) = Trackers::new(tiers, announced_complete, &gate) else {
         return;
     };
+    trackers.resume(&shared.info_hash);
     let mut stopping = shared.stopping.subscribe();
     let key = crate::secure::u32();
     let announce = |event: Event| {
@@ -144,11 +217,15 @@ pub(crate) async fn announce_loop(
         }
     };
     loop {
-        if let Some(peers) = trackers
-            .announce_due(announce, Some(&shared.announces))
-            .await
-        {
-            shared.learn_peers(peers, crate::PeerSource::Tracker);
+        // A torrent waiting for its turn at a busy tracker still stops at once.
+        let due = tokio::select! {
+            found = trackers.announce_due(announce, Some(&shared.announces)) => Some(found),
+            () = stopped(&mut stopping) => None,
+        };
+        match due {
+            Some(Some(peers)) => shared.learn_peers(peers, crate::PeerSource::Tracker),
+            Some(None) => {}
+            None => return announce_stopped(&mut trackers, announce, shared.info_hash).await,
         }
         let Some(due) = trackers.next_due() else {
             return;
@@ -173,13 +250,39 @@ pub(crate) async fn announce_loop(
             changed = stopping.changed() => {
                 let stop = changed.is_err() || *stopping.borrow();
                 if stop {
-                    // Best effort: a tracker that does not answer quickly is
-                    // left to expire us.
-                    trackers.core.handle_stop(trackers.now());
-                    let _ = tokio::time::timeout(STOP_TIMEOUT, trackers.announce_due(announce, None)).await;
-                    return;
+                    return announce_stopped(&mut trackers, announce, shared.info_hash).await;
                 }
             }
+        }
+    }
+}
+
+/// Announces `stopped`, best effort: a tracker that does not answer within
+/// the budget is left to expire us. If none heard it, the schedule is kept
+/// for a restart (the trackers still count us until it is due).
+async fn announce_stopped(
+    trackers: &mut Trackers,
+    announce: impl Fn(Event) -> Announce,
+    info_hash: [u8; 20],
+) {
+    let schedule = trackers.schedule();
+    trackers.core.handle_stop(trackers.now());
+    let heard = tokio::time::timeout(STOP_BUDGET, trackers.announce_due(announce, None))
+        .await
+        .ok()
+        .flatten()
+        .is_some();
+    if let Some(due) = schedule.filter(|_| !heard) {
+        trackers.gate.keep_schedule(info_hash, due);
+    }
+}
+
+/// Returns once the torrent is stopping (or its sender is gone).
+async fn stopped(stopping: &mut tokio::sync::watch::Receiver<bool>) {
+    // No watch guard is held across an await (the task must be `Send`).
+    while !*stopping.borrow_and_update() {
+        if stopping.changed().await.is_err() {
+            return;
         }
     }
 }
@@ -193,8 +296,9 @@ pub(crate) async fn discover(
     peer_id: [u8; 20],
     port: u16,
     found: tokio::sync::mpsc::Sender<SocketAddr>,
+    gate: Arc<TrackerGate>,
 ) {
-    let Some(mut trackers) = Trackers::new(tiers, false) else {
+    let Some(mut trackers) = Trackers::new(tiers, false, &gate) else {
         return;
     };
     let key = crate::secure::u32();

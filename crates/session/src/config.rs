@@ -44,6 +44,9 @@ pub struct SessionConfig {
     /// The transports to dial and accept (both by default; uTP is dialed
     /// first).
     pub transports: crate::Transports,
+    /// How announces are spread per tracker host (by default N torrents'
+    /// announces over a minute, 8 at once).
+    pub tracker_pace: crate::TrackerPace,
 }
 
 impl SessionConfig {
@@ -65,6 +68,7 @@ impl SessionConfig {
             port_mapping_methods: crate::PortMapMethod::ALL.to_vec(),
             lsd: false,
             transports: crate::Transports::default(),
+            tracker_pace: crate::TrackerPace::default(),
         }
     }
 }

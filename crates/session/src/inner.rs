@@ -34,6 +34,8 @@ pub(crate) struct Inner {
     pub(crate) transports: Mutex<crate::Transports>,
     /// The uTP endpoint on the session's UDP socket.
     pub(crate) utp: crate::utp::Utp,
+    /// Every torrent's manners towards the tracker hosts (`tracker/gate.rs`).
+    pub(crate) trackers: Arc<crate::tracker::gate::TrackerGate>,
 }
 
 impl Inner {

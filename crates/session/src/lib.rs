@@ -62,5 +62,8 @@ pub use session::Session;
 pub use shoal_mse::Policy as EncryptionPolicy;
 pub use torrent::StorageFault;
 pub use torrent::{TorrentHandle, TorrentStats};
-pub use tracker::{AnnounceStatus, ScrapeResult, SwarmCounts, scrape};
+pub use tracker::{
+    AnnounceStatus, SCRAPE_BATCH, ScrapeCounts, ScrapeResult, SwarmCounts, TrackerPace, scrape,
+    scrape_many,
+};
 pub use webseed_status::WebSeedStatus;

@@ -214,6 +214,7 @@ impl Session {
             self.inner.config.peer_id,
             self.local_addr().port(),
             found,
+            std::sync::Arc::clone(&self.inner.trackers),
         ));
         candidates
     }

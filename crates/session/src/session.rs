@@ -98,7 +98,10 @@ impl Session {
             None => (None, None),
         };
         let (timers, kicks) = crate::timers::Timers::new();
+        let trackers =
+            crate::tracker::gate::TrackerGate::new(config.tracker_pace, &config.state_dir);
         let inner = Arc::new(Inner {
+            trackers: Arc::new(trackers),
             lsd: lsd_tx,
             portmap,
             timers,
@@ -261,6 +264,7 @@ impl Session {
             trackers,
             self.inner.config.peer_id,
             self.inner.local_addr.port(),
+            Arc::clone(&self.inner.trackers),
         ));
         *shared
             .announcer
@@ -288,8 +292,11 @@ impl Session {
     }
 
     /// For a clean exit: saves every torrent's resume data and tells the
-    /// trackers we are leaving (`stopped`, a couple of seconds at most).
+    /// trackers we are leaving (`stopped`, at a bounded rate for 5 s at
+    /// most; the schedules of torrents whose trackers did not hear it are
+    /// kept for the next run).
     pub async fn shutdown(&self) {
+        self.inner.trackers.begin_shutdown();
         let torrents: Vec<Arc<TorrentShared>> = self.lock_torrents().values().cloned().collect();
         for t in &torrents {
             let _ = t.stopping.send(true);
@@ -305,6 +312,7 @@ impl Session {
                 let _ = task.await;
             }
         }
+        self.inner.trackers.save(&self.inner.config.state_dir).await;
         if let Some(portmap) = &self.inner.portmap {
             portmap.shutdown().await;
         }

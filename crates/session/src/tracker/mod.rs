@@ -4,11 +4,14 @@
 //! intervals, retries); this module speaks HTTP(S) and UDP (BEP 15) to the
 //! trackers it names ([`run`] drives it).
 
+pub(crate) mod gate;
 mod scrape;
 mod status;
 mod udp;
+pub(crate) mod udp_host;
 
-pub use scrape::{ScrapeResult, SwarmCounts, scrape};
+pub use gate::TrackerPace;
+pub use scrape::{SCRAPE_BATCH, ScrapeCounts, ScrapeResult, SwarmCounts, scrape, scrape_many};
 pub(crate) use status::AnnounceLog;
 pub use status::AnnounceStatus;
 
@@ -75,6 +78,8 @@ pub(crate) enum Tracker {
         /// (private UDP trackers put passkeys there).
         url_data: String,
         client: Option<udp::UdpTracker>,
+        /// The session's shared UDP hosts (none: a socket of its own).
+        hosts: Option<std::sync::Arc<udp_host::UdpHosts>>,
     },
 }
 
@@ -104,7 +109,16 @@ impl Tracker {
             port,
             url_data,
             client: None,
+            hosts: None,
         })
+    }
+
+    /// Shares the session's UDP tracker hosts (one socket and connection
+    /// id per host for all torrents) instead of opening its own socket.
+    pub(crate) fn share_udp(&mut self, shared: &std::sync::Arc<udp_host::UdpHosts>) {
+        if let Tracker::Udp { hosts, .. } = self {
+            *hosts = Some(std::sync::Arc::clone(shared));
+        }
     }
 
     /// The UDP client of a `udp://` tracker, resolved and bound on first use.
@@ -114,21 +128,24 @@ impl Tracker {
             port,
             url_data,
             client,
+            hosts,
         } = self
         else {
             return Err(TrackerError::Unsupported("not a UDP tracker".into()));
         };
         if client.is_none() {
-            *client = Some(udp::UdpTracker::new(host, *port, url_data).await?);
+            let hosts = hosts.as_deref();
+            *client = Some(udp::UdpTracker::new(host, *port, url_data, hosts).await?);
         }
         client.as_mut().ok_or(TrackerError::Timeout)
     }
 
-    /// Asks this tracker for the swarm's size.
-    async fn scrape(&mut self, info_hash: [u8; 20]) -> Result<SwarmCounts, TrackerError> {
+    /// Asks this tracker for the swarms' sizes of up to
+    /// [`scrape::SCRAPE_BATCH`] torrents in one request.
+    async fn scrape(&mut self, info_hashes: &[[u8; 20]]) -> Result<Vec<SwarmCounts>, TrackerError> {
         match self {
-            Tracker::Http { url, .. } => scrape::http_scrape(url, info_hash).await,
-            Tracker::Udp { .. } => self.udp_client().await?.scrape(info_hash).await,
+            Tracker::Http { url, .. } => scrape::http_scrape(url, info_hashes).await,
+            Tracker::Udp { .. } => self.udp_client().await?.scrape(info_hashes).await,
         }
     }
 

@@ -14,7 +14,13 @@
 //! - **Intervals**: after a success the next round waits the tracker's
 //!   `interval` or its `min interval`, whichever is longer, clamped to
 //!   [`AnnouncerConfig::min_interval`] …
-//!   [`AnnouncerConfig::max_interval`].
+//!   [`AnnouncerConfig::max_interval`], then shortened by a random part of
+//!   up to [`AnnouncerConfig::jitter_percent`] (never below the clamp's
+//!   floor), so torrents started together drift apart instead of
+//!   announcing in step forever.
+//! - **Nothing owed to a tracker that never heard of us**: `stop` before
+//!   any request went out ([`Announcer::handle_sent`]) finishes at once; a
+//!   schedule carried over a restart ([`Announcer::resume`]) skips `started`.
 //! - **Retries**: after a round in which every tracker failed, the next waits
 //!   [`AnnouncerConfig::retry_first`], doubling per failed round up to
 //!   [`AnnouncerConfig::retry_max`] ([`Backoff`]).
@@ -43,9 +49,11 @@
 //! ```
 
 mod connection_id;
+mod pace;
 mod udp_exchange;
 
 pub use connection_id::{CONNECTION_ID_LIFETIME, ConnectionIdCache};
+pub use pace::{DOWN_AFTER, DOWN_FIRST, DOWN_MAX, Pace, Reachability, announce_every};
 pub use shoal_swarm::{Backoff, delay_after};
 pub use udp_exchange::{
     FIRST_WAIT, SENDS, UdpAnnounce, UdpExchange, UdpFailure, UdpQuery, UdpReply,
@@ -69,6 +77,9 @@ pub struct AnnouncerConfig {
     pub retry_first: Duration,
     /// Longest wait after failed rounds.
     pub retry_max: Duration,
+    /// Each wait after a success is shortened by a random 0 … this many
+    /// percent of it (0: exact intervals).
+    pub jitter_percent: u8,
 }
 
 impl Default for AnnouncerConfig {
@@ -78,6 +89,7 @@ impl Default for AnnouncerConfig {
             max_interval: Duration::from_secs(3600),
             retry_first: Duration::from_secs(15),
             retry_max: Duration::from_secs(1800),
+            jitter_percent: 0,
         }
     }
 }
@@ -132,6 +144,11 @@ pub struct Announcer {
     /// A round is wanted as soon as the current one ends.
     urgent: bool,
     retry: Backoff,
+    /// A request went out (or a resumed schedule says the tracker knows
+    /// us): `stopped` is owed at the end.
+    contacted: bool,
+    /// Draws the jitter.
+    rng: Rng,
 }
 
 impl Announcer {
@@ -176,6 +193,29 @@ impl Announcer {
             round: None,
             urgent: false,
             retry,
+            contacted: false,
+            rng,
+        }
+    }
+
+    /// Carries a schedule over a restart: the trackers still count us (no
+    /// `stopped` reached them), so the first round is a regular one at
+    /// `due` instead of `started` now. Ignored once a round began.
+    pub fn resume(&mut self, due: Duration) {
+        if self.round.is_some() || self.event != Event::Started || self.due.is_none() {
+            return;
+        }
+        self.event = Event::None;
+        self.contacted = true;
+        self.due = Some(due);
+    }
+
+    /// The attempt to `id` in flight is going out on the wire now (the
+    /// driver may hold an attempt a while before sending it, waiting for
+    /// its turn at a busy tracker).
+    pub fn handle_sent(&mut self, id: TrackerId) {
+        if self.in_flight(id).is_some() {
+            self.contacted = true;
         }
     }
 
@@ -250,6 +290,7 @@ impl Announcer {
         let Some(round) = self.in_flight(id) else {
             return;
         };
+        self.contacted = true;
         if let Some(tier) = self.tiers.get_mut(round.tier) {
             if round.pos < tier.len() {
                 let answered = tier.remove(round.pos);
@@ -269,6 +310,7 @@ impl Announcer {
             .interval
             .max(reply.min_interval.unwrap_or_default())
             .clamp(self.config.min_interval, self.config.max_interval);
+        let wait = self.jittered(wait);
         self.schedule(now, wait);
     }
 
@@ -279,6 +321,7 @@ impl Announcer {
         let Some(mut round) = self.in_flight(id) else {
             return;
         };
+        self.contacted = true;
         round.in_flight = false;
         round.pos += 1;
         while self
@@ -321,9 +364,15 @@ impl Announcer {
     }
 
     /// The torrent stops: any round under way is dropped and `stopped` is
-    /// due now; the announcer finishes after that round.
+    /// due now; the announcer finishes after that round, or at once if no
+    /// tracker ever heard from us.
     pub fn handle_stop(&mut self, now: Duration) {
         if self.stopping() {
+            return;
+        }
+        if !self.contacted {
+            self.round = None;
+            self.due = None;
             return;
         }
         self.event = Event::Stopped;
@@ -350,6 +399,19 @@ impl Announcer {
         } else {
             self.due = Some(now);
         }
+    }
+
+    /// `wait` less a random part of up to `jitter_percent` of it, never
+    /// below the shortest interval honoured.
+    fn jittered(&mut self, wait: Duration) -> Duration {
+        let span = wait.as_millis() * u128::from(self.config.jitter_percent) / 100;
+        let span = usize::try_from(span).unwrap_or(usize::MAX);
+        if span == 0 {
+            return wait;
+        }
+        let cut = Duration::from_millis(self.rng.below(span.saturating_add(1)) as u64);
+        wait.saturating_sub(cut)
+            .max(self.config.min_interval.min(wait))
     }
 
     /// The next round after `wait`, or at once if one was asked for meanwhile.

@@ -96,7 +96,7 @@ proptest! {
     ) {
         let family = if v6 { AddrFamily::V6 } else { AddrFamily::V4 };
         let mut cache = ConnectionIdCache::default();
-        let query = UdpQuery::Scrape([3; 20]);
+        let query = UdpQuery::Scrape(vec![[3; 20]]);
         let mut ex = UdpExchange::new(query, family, &cache, [1, 2], Duration::ZERO);
         prop_assert!(ex.poll_transmit(Duration::ZERO).is_some());
         for d in &datagrams {

@@ -247,6 +247,7 @@ fn reannounce_is_due_now_with_the_owed_event() {
 fn stop_drops_a_round_in_flight_and_ignores_stale_answers() {
     let mut a = ordered(&[&["a"], &["b"]], false);
     let started = a.poll_announce(secs(0)).unwrap();
+    a.handle_sent(started.tracker);
     a.handle_stop(secs(1));
     // The answer to the dropped attempt changes nothing.
     a.handle_reply(started.tracker, reply(100), secs(1));
@@ -277,4 +278,58 @@ fn no_trackers_means_nothing_to_do() {
     assert!(a.is_empty() && a.is_finished());
     assert_eq!(a.poll_announce(secs(0)), None);
     assert_eq!(a.poll_timeout(), None);
+}
+
+#[test]
+fn no_stopped_is_owed_before_any_request_went_out() {
+    let mut a = ordered(&[&["a"]], true);
+    // Waiting for its turn at the tracker when the torrent stops.
+    let held = a.poll_announce(secs(0)).unwrap();
+    a.handle_stop(secs(1));
+    assert!(a.is_finished());
+    assert_eq!(a.poll_announce(secs(1)), None);
+    a.handle_reply(held.tracker, reply(100), secs(1));
+    assert!(a.is_finished());
+}
+
+#[test]
+fn a_resumed_schedule_skips_started_and_owes_stopped() {
+    let mut a = ordered(&[&["a"]], true);
+    a.resume(secs(500));
+    assert_eq!(a.poll_announce(secs(499)), None);
+    assert_eq!(a.poll_timeout(), Some(secs(500)));
+    let at = a.poll_announce(secs(500)).unwrap();
+    assert_eq!(at.event, Event::None);
+    a.handle_reply(at.tracker, reply(100), secs(500));
+    // Too late once a round ran.
+    a.resume(secs(9000));
+    assert_eq!(a.poll_timeout(), Some(secs(600)));
+    let mut b = ordered(&[&["a"]], true);
+    b.resume(secs(500));
+    b.handle_stop(secs(10));
+    let at = b.poll_announce(secs(10)).unwrap();
+    assert_eq!(at.event, Event::Stopped);
+}
+
+#[test]
+fn jitter_shortens_waits_within_its_share_and_spreads_them() {
+    let config = AnnouncerConfig {
+        jitter_percent: 10,
+        ..AnnouncerConfig::default()
+    };
+    let mut waits = std::collections::BTreeSet::new();
+    for seed in 0..50 {
+        let mut a = Announcer::new(urls(&[&["a"]]), config.clone(), seed, true, secs(0));
+        let at = a.poll_announce(secs(0)).unwrap();
+        a.handle_reply(at.tracker, reply(1000), secs(0));
+        let wait = a.poll_timeout().unwrap();
+        assert!(wait <= secs(1000) && wait >= secs(900), "{wait:?}");
+        waits.insert(wait);
+    }
+    assert!(waits.len() > 10, "spread: {waits:?}");
+    // Never below the shortest interval honoured.
+    let mut a = Announcer::new(urls(&[&["a"]]), config, 3, true, secs(0));
+    let at = a.poll_announce(secs(0)).unwrap();
+    a.handle_reply(at.tracker, reply(1), secs(0));
+    assert_eq!(a.poll_timeout(), Some(secs(30)));
 }

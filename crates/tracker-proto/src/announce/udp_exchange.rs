@@ -58,8 +58,9 @@ pub struct UdpAnnounce {
 pub enum UdpQuery {
     /// An announce.
     Announce(UdpAnnounce),
-    /// The counts of one torrent.
-    Scrape(InfoHash),
+    /// The counts of up to [`crate::limits::MAX_UDP_SCRAPE_HASHES`]
+    /// torrents in one request (BEP 15); hashes past that are left out.
+    Scrape(Vec<InfoHash>),
 }
 
 /// The tracker's answer to a [`UdpQuery`].
@@ -259,9 +260,15 @@ impl UdpExchange {
                 options: &a.options,
             }
             .encode(&mut packet),
-            UdpQuery::Scrape(info_hash) => {
-                // One 20-byte hash is always a valid list.
-                if let Ok(info_hashes) = HashList::new(info_hash) {
+            UdpQuery::Scrape(hashes) => {
+                let flat: Vec<u8> = hashes
+                    .iter()
+                    .take(crate::limits::MAX_UDP_SCRAPE_HASHES)
+                    .flatten()
+                    .copied()
+                    .collect();
+                // 1 to 74 whole hashes are always a valid list.
+                if let Ok(info_hashes) = HashList::new(&flat) {
                     Request::Scrape(ScrapeRequest {
                         connection_id,
                         transaction_id,

@@ -168,7 +168,7 @@ fn the_wrong_kind_of_reply_is_an_error() {
     let mut cache = ConnectionIdCache::default();
     cache.store(5, secs(0));
     let mut ex = UdpExchange::new(
-        UdpQuery::Scrape([1; 20]),
+        UdpQuery::Scrape(vec![[1; 20]]),
         AddrFamily::V4,
         &cache,
         IDS,
@@ -185,7 +185,7 @@ fn the_wrong_kind_of_reply_is_an_error() {
 fn scrapes_one_torrent() {
     let mut cache = ConnectionIdCache::default();
     let mut ex = UdpExchange::new(
-        UdpQuery::Scrape([1; 20]),
+        UdpQuery::Scrape(vec![[1; 20]]),
         AddrFamily::V6,
         &cache,
         IDS,

@@ -1,0 +1,385 @@
+//! One session's manners towards each tracker host, shared by every
+//! torrent's announce task: announces are spaced by the sans-IO
+//! [`Pace`] (at most N/60 a second for N torrents on that host, a small
+//! burst at once), at most [`IN_FLIGHT`] requests are open to one host,
+//! and at shutdown `stopped` starts at [`STOP_PER_SECOND`] (after a burst
+//! of [`STOP_BURST`]) for [`STOP_SPREAD`] and must be answered within
+//! [`STOP_BUDGET`]; the rest are dropped (those trackers expire us). So a
+//! shutdown sends at most 116 `stopped` per tracker host, in 5 s at most.
+//! A host that stops answering altogether fails requests at once until it
+//! is probed again ([`Reachability`]), so its few open slots do not hold
+//! every torrent's turn for a timeout each.
+//!
+//! Around a restart the gate carries each torrent's announce schedule in
+//! the state directory ([`SCHEDULE_FILE`]): a torrent whose `stopped` was
+//! not sent resumes with a regular announce when it was due, instead of
+//! `started` now, so a restart is not a stop and a start for everything.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use shoal_tracker_proto::announce::{Pace, Reachability, announce_every};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// Requests open to one tracker host at once.
+pub(crate) const IN_FLIGHT: usize = 8;
+/// Longest a shutdown spends on `stopped` announces.
+pub(crate) const STOP_BUDGET: Duration = Duration::from_secs(5);
+/// How long after the shutdown began a `stopped` may still start.
+pub(crate) const STOP_SPREAD: Duration = Duration::from_secs(2);
+/// `stopped` announces started per second and tracker host, after a burst
+/// of [`STOP_BURST`].
+pub(crate) const STOP_PER_SECOND: u32 = 50;
+/// `stopped` announces that may start at once per tracker host.
+pub(crate) const STOP_BURST: u32 = 16;
+/// The announce schedules carried over a restart, in the state directory.
+pub(crate) const SCHEDULE_FILE: &str = "announce-schedule";
+/// How long past its due time a carried schedule still holds: trackers
+/// keep a peer well beyond its interval, so a torrent whose announce fell
+/// due during the restart still announces as one they know.
+pub(crate) const SCHEDULE_GRACE: u64 = 60;
+/// Most schedules read back (one line each).
+const MAX_SCHEDULES: usize = 1_000_000;
+
+/// How announces are spread over time (see [`crate::SessionConfig`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrackerPace {
+    /// A tracker with N torrents gets at most N announces per `spread`
+    /// (after the burst), so `started` for a session's torrents spreads
+    /// over about this long.
+    pub spread: Duration,
+    /// Announces a tracker may get at once, and at least this many a
+    /// second, so a small session starts at once.
+    pub floor: u32,
+}
+
+impl Default for TrackerPace {
+    fn default() -> Self {
+        TrackerPace {
+            spread: Duration::from_secs(60),
+            floor: 8,
+        }
+    }
+}
+
+/// What the gate knows of one tracker host.
+struct Host {
+    /// Torrents announcing to it.
+    torrents: usize,
+    pace: Pace,
+    stop_pace: Pace,
+    open: Arc<Semaphore>,
+    reach: Reachability,
+}
+
+#[derive(Default)]
+struct State {
+    hosts: HashMap<String, Host>,
+    /// Set at shutdown: when `stopped` announces must have been answered
+    /// (a [`STOP_SPREAD`] before it, no more start).
+    stop_deadline: Option<Duration>,
+    /// Next regular announce (Unix seconds) of torrents whose trackers
+    /// still count them, by info-hash.
+    schedules: HashMap<[u8; 20], u64>,
+}
+
+impl State {
+    /// The host behind `key`, met now if not before (hosts are few: one per
+    /// tracker, kept for the session's life).
+    fn host(&mut self, key: &str) -> &mut Host {
+        self.hosts.entry(key.to_owned()).or_insert_with(|| Host {
+            torrents: 0,
+            pace: Pace::default(),
+            stop_pace: Pace::default(),
+            open: Arc::new(Semaphore::new(IN_FLIGHT)),
+            reach: Reachability::default(),
+        })
+    }
+}
+
+/// The session's tracker gate (see the module docs).
+pub(crate) struct TrackerGate {
+    pace: TrackerPace,
+    /// UDP tracker hosts shared by every torrent (`udp_host.rs`).
+    pub(crate) udp: Arc<super::udp_host::UdpHosts>,
+    /// Time zero of the paces.
+    epoch: Instant,
+    state: Mutex<State>,
+}
+
+/// A torrent's place at its trackers' hosts; leaves them when dropped.
+pub(crate) struct Registration {
+    gate: Arc<TrackerGate>,
+    hosts: Vec<String>,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        let mut state = self.gate.lock();
+        for key in &self.hosts {
+            if let Some(host) = state.hosts.get_mut(key) {
+                host.torrents = host.torrents.saturating_sub(1);
+            }
+        }
+    }
+}
+
+/// The host a tracker URL's requests go to: scheme and authority.
+pub(crate) fn host_key(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let authority = rest.split(['/', '?']).next().unwrap_or_default();
+    format!("{scheme}://{}", authority.to_ascii_lowercase())
+}
+
+impl TrackerGate {
+    /// A gate spacing announces by `pace`, with the schedules a previous
+    /// run left in `state_dir` (the file is removed: a crash later must not
+    /// find them stale).
+    pub(crate) fn new(pace: TrackerPace, state_dir: &Path) -> TrackerGate {
+        let path = state_dir.join(SCHEDULE_FILE);
+        let schedules = std::fs::read_to_string(&path)
+            .map(|text| parse_schedules(&text, crate::now_unix()))
+            .unwrap_or_default();
+        let _ = std::fs::remove_file(&path);
+        TrackerGate {
+            pace,
+            udp: Arc::default(),
+            epoch: Instant::now(),
+            state: Mutex::new(State {
+                schedules,
+                ..State::default()
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn now(&self) -> Duration {
+        self.epoch.elapsed()
+    }
+
+    /// Counts a torrent at the hosts of `urls` until the registration drops.
+    pub(crate) fn register<'a>(
+        self: &Arc<Self>,
+        urls: impl IntoIterator<Item = &'a str>,
+    ) -> Registration {
+        let mut hosts: Vec<String> = urls.into_iter().map(host_key).collect();
+        hosts.sort();
+        hosts.dedup();
+        let mut state = self.lock();
+        for key in &hosts {
+            state.host(key).torrents += 1;
+        }
+        Registration {
+            gate: Arc::clone(self),
+            hosts,
+        }
+    }
+
+    /// Waits for this torrent's turn at `url`'s host and a free request
+    /// slot there; hold the permit while the request runs, then tell
+    /// [`TrackerGate::record`] how it went. `None`: do not send; the host
+    /// is down, or a `stopped` announce's turn would come more than
+    /// [`STOP_SPREAD`] after the shutdown began (or after now, outside a
+    /// shutdown), or no slot frees before the deadline.
+    pub(crate) async fn turn(&self, url: &str, stopped: bool) -> Option<OwnedSemaphorePermit> {
+        let (slot, open, deadline) = self.reserve(url, stopped, self.now())?;
+        // Passing while the host is down makes this the probe.
+        let probe = self.is_down(url);
+        tokio::time::sleep_until(self.instant(slot)).await;
+        let permit = match deadline {
+            Some(d) => tokio::time::timeout_at(self.instant(d), open.acquire_owned())
+                .await
+                .ok()?
+                .ok(),
+            None => open.acquire_owned().await.ok(),
+        }?;
+        // The host went down while this one waited: fail it at once too.
+        (probe || !self.is_down(url)).then_some(permit)
+    }
+
+    fn is_down(&self, url: &str) -> bool {
+        self.lock()
+            .hosts
+            .get(&host_key(url))
+            .is_some_and(|h| h.reach.is_down())
+    }
+
+    /// The decision behind [`TrackerGate::turn`] at `now`: the slot, the
+    /// host's open requests and, for `stopped`, the deadline.
+    fn reserve(
+        &self,
+        url: &str,
+        stopped: bool,
+        now: Duration,
+    ) -> Option<(Duration, Arc<Semaphore>, Option<Duration>)> {
+        let mut state = self.lock();
+        let pace = self.pace;
+        let deadline = stopped.then(|| state.stop_deadline.unwrap_or(now + STOP_BUDGET));
+        let last_start = deadline.map(|d| d.saturating_sub(STOP_BUDGET) + STOP_SPREAD);
+        let host = state.host(&host_key(url));
+        if !host.reach.may_send(now) {
+            return None;
+        }
+        let slot = if stopped {
+            let every = Duration::from_secs(1) / STOP_PER_SECOND;
+            host.stop_pace.reserve(now, every, STOP_BURST)
+        } else {
+            let every = announce_every(host.torrents, pace.spread, pace.floor);
+            host.pace.reserve(now, every, pace.floor)
+        };
+        if last_start.is_some_and(|last| slot > last) {
+            return None;
+        }
+        Some((slot, Arc::clone(&host.open), deadline))
+    }
+
+    /// A request to `url`'s host got an answer (`true`, even an error
+    /// message) or none (`false`: timed out, refused, unresolvable).
+    pub(crate) fn record(&self, url: &str, answered: bool) {
+        let now = self.now();
+        let mut state = self.lock();
+        let host = state.host(&host_key(url));
+        if answered {
+            host.reach.handle_answer();
+        } else {
+            host.reach.handle_unreachable(now);
+        }
+    }
+
+    /// When a `stopped` announce must have finished, if the session is
+    /// shutting down.
+    pub(crate) fn stop_deadline(&self) -> Option<tokio::time::Instant> {
+        self.lock().stop_deadline.map(|d| self.instant(d))
+    }
+
+    /// The session shuts down: `stopped` announces get [`STOP_BUDGET`]
+    /// from now, all together.
+    pub(crate) fn begin_shutdown(&self) {
+        let deadline = self.now() + STOP_BUDGET;
+        self.lock().stop_deadline = Some(deadline);
+    }
+
+    /// The next regular announce carried over for `info_hash` (Unix
+    /// seconds), if its trackers still count it; taken once.
+    pub(crate) fn take_schedule(&self, info_hash: &[u8; 20]) -> Option<u64> {
+        let due = self.lock().schedules.remove(info_hash)?;
+        (due.saturating_add(SCHEDULE_GRACE) > crate::now_unix()).then_some(due)
+    }
+
+    /// Remembers that `info_hash` left without `stopped` reaching its
+    /// trackers, its next regular announce due at `due` (Unix seconds).
+    pub(crate) fn keep_schedule(&self, info_hash: [u8; 20], due: u64) {
+        self.lock().schedules.insert(info_hash, due);
+    }
+
+    /// Writes the schedules still in the future to the state directory, for
+    /// the next run (at the end of a shutdown).
+    pub(crate) async fn save(&self, state_dir: &Path) {
+        let now = crate::now_unix();
+        let mut text = String::new();
+        for (hash, due) in &self.lock().schedules {
+            if due.saturating_add(SCHEDULE_GRACE) > now {
+                let hex = shoal_metainfo::infohash::hex(hash);
+                text.push_str(&format!("{hex} {due}\n"));
+            }
+        }
+        if text.is_empty() {
+            return;
+        }
+        let path = state_dir.join(SCHEDULE_FILE);
+        let saved = tokio::task::spawn_blocking(move || {
+            shoal_storage::write_atomic(&path, text.as_bytes())
+        })
+        .await;
+        if let Ok(Err(err)) = saved {
+            tracing::warn!("announce schedules not saved: {err}");
+        }
+    }
+
+    fn instant(&self, at: Duration) -> tokio::time::Instant {
+        tokio::time::Instant::from_std(self.epoch + at)
+    }
+}
+
+/// `hex due` lines still within their grace at `now`; anything else is
+/// skipped.
+fn parse_schedules(text: &str, now: u64) -> HashMap<[u8; 20], u64> {
+    text.lines()
+        .take(MAX_SCHEDULES)
+        .filter_map(|line| {
+            let (hex, due) = line.split_once(' ')?;
+            let mut hash = [0u8; 20];
+            shoal_metainfo::infohash::unhex(hex, &mut hash).ok()?;
+            let due: u64 = due.trim().parse().ok()?;
+            (due.saturating_add(SCHEDULE_GRACE) > now).then_some((hash, due))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_are_scheme_and_authority() {
+        assert_eq!(
+            host_key("http://T.example:80/a/announce?pk=1"),
+            "http://t.example:80"
+        );
+        assert_eq!(host_key("udp://t.example:6969"), "udp://t.example:6969");
+        assert_ne!(
+            host_key("https://t/announce"),
+            host_key("http://t/announce")
+        );
+    }
+
+    #[test]
+    fn schedules_read_back_only_live_well_formed_lines() {
+        let hex = "0123456789abcdef0123456789abcdef01234567";
+        let text = format!(
+            "{hex} 2000\n{hex}x 3000\nzz 3000\n{} 1000\n\n",
+            "ab".repeat(20)
+        );
+        let got = parse_schedules(&text, 1500 + SCHEDULE_GRACE);
+        assert_eq!(got.len(), 1);
+        assert_eq!(got.values().next(), Some(&2000));
+    }
+
+    #[test]
+    fn stops_past_the_spread_are_dropped_and_announces_are_spaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let gate = Arc::new(TrackerGate::new(TrackerPace::default(), dir.path()));
+        let _many: Vec<Registration> = (0..6000)
+            .map(|_| gate.register(["http://t/announce", "http://T/announce"]))
+            .collect();
+        let begun = gate.now();
+        gate.lock().stop_deadline = Some(begun + STOP_BUDGET);
+        let slots: Vec<Duration> = (0..1000)
+            .filter_map(|_| gate.reserve("http://t/announce", true, begun))
+            .map(|(slot, _, deadline)| {
+                assert_eq!(deadline, Some(begun + STOP_BUDGET));
+                slot
+            })
+            .collect();
+        let sent = slots.len();
+        assert!(slots.iter().all(|s| *s <= begun + STOP_SPREAD));
+        // A burst, then 50 a second for 2 s.
+        let most = STOP_BURST + STOP_PER_SECOND * 2;
+        assert!(sent <= most as usize + 1 && sent >= 100, "{sent}");
+        // 6,000 torrents on one host (both spellings): 100 a second.
+        let t0 = Duration::from_secs(100);
+        let in_first_second = (0..1000)
+            .filter_map(|_| gate.reserve("http://t/announce", false, t0))
+            .filter(|(slot, _, _)| *slot < t0 + Duration::from_secs(1))
+            .count();
+        assert!((90..=100).contains(&in_first_second), "{in_first_second}");
+        // Another host has its own pace.
+        let (slot, ..) = gate.reserve("udp://t:1", false, t0).unwrap();
+        assert_eq!(slot, t0);
+    }
+}

@@ -1,0 +1,205 @@
+//! One UDP tracker host shared by every torrent of a session: one socket
+//! and one BEP 15 connection id for all of them, not a socket and a
+//! `connect` per torrent (10,000 torrents on one UDP tracker would
+//! otherwise hold 10,000 sockets and send twice the datagrams). A receive
+//! task hands each datagram to the exchange waiting for its transaction id;
+//! the exchanges themselves are the sans-IO
+//! [`shoal_tracker_proto::announce::UdpExchange`].
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::time::Instant;
+
+use shoal_tracker_proto::announce::{
+    ConnectionIdCache, UdpExchange, UdpFailure, UdpQuery, UdpReply,
+};
+use shoal_tracker_proto::udp::AddrFamily;
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+
+use super::TrackerError;
+
+/// Largest datagram read.
+const MAX_DATAGRAM: usize = 2048;
+/// Datagrams queued for one exchange before more are dropped (it expects
+/// one at a time; more are junk or duplicates).
+const QUEUED: usize = 4;
+
+/// Exchanges waiting for replies, by transaction id.
+type Waiting = Mutex<HashMap<u32, mpsc::Sender<Vec<u8>>>>;
+
+/// A UDP tracker host (see the module docs).
+pub(crate) struct UdpHost {
+    addr: SocketAddr,
+    socket: Arc<UdpSocket>,
+    connection: Mutex<ConnectionIdCache>,
+    waiting: Arc<Waiting>,
+    /// The exchanges' time zero.
+    epoch: Instant,
+    /// Dropped with the host: ends the receive task.
+    _alive: tokio::sync::watch::Sender<()>,
+}
+
+/// The session's UDP tracker hosts, each alive while a torrent uses it.
+#[derive(Default)]
+pub(crate) struct UdpHosts {
+    hosts: Mutex<HashMap<(String, u16), Weak<UdpHost>>>,
+}
+
+impl UdpHosts {
+    /// The shared host `host:port`, opened on first use.
+    pub(crate) async fn get(&self, host: &str, port: u16) -> Result<Arc<UdpHost>, TrackerError> {
+        let key = (host.to_ascii_lowercase(), port);
+        if let Some(open) = lock(&self.hosts).get(&key).and_then(Weak::upgrade) {
+            return Ok(open);
+        }
+        let opened = UdpHost::open(host, port).await?;
+        let mut hosts = lock(&self.hosts);
+        // Another torrent may have opened it meanwhile: keep one.
+        if let Some(open) = hosts.get(&key).and_then(Weak::upgrade) {
+            return Ok(open);
+        }
+        hosts.retain(|_, h| h.strong_count() > 0);
+        hosts.insert(key, Arc::downgrade(&opened));
+        Ok(opened)
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl UdpHost {
+    /// Resolves `host:port`, opens a socket of the matching family and
+    /// starts its receive task.
+    pub(crate) async fn open(host: &str, port: u16) -> Result<Arc<UdpHost>, TrackerError> {
+        let addr = tokio::net::lookup_host((host, port))
+            .await?
+            .next()
+            .ok_or_else(|| TrackerError::BadUrl(format!("{host} has no address")))?;
+        let local: SocketAddr = if addr.is_ipv4() {
+            ([0, 0, 0, 0], 0).into()
+        } else {
+            (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+        };
+        let socket = UdpSocket::bind(local).await?;
+        socket.connect(addr).await?;
+        let socket = Arc::new(socket);
+        let waiting = Arc::new(Waiting::default());
+        let (alive, gone) = tokio::sync::watch::channel(());
+        tokio::spawn(receive(Arc::clone(&socket), Arc::clone(&waiting), gone));
+        Ok(Arc::new(UdpHost {
+            addr,
+            socket,
+            connection: Mutex::new(ConnectionIdCache::default()),
+            waiting,
+            epoch: Instant::now(),
+            _alive: alive,
+        }))
+    }
+
+    /// Runs one exchange: sends what it says when it says, hands it every
+    /// datagram for its transaction ids, until it has a result.
+    pub(crate) async fn exchange(&self, query: UdpQuery) -> Result<UdpReply, TrackerError> {
+        let family = if self.addr.is_ipv4() {
+            AddrFamily::V4
+        } else {
+            AddrFamily::V6
+        };
+        let (tx, mut rx) = mpsc::channel(QUEUED);
+        let ids = self.register(&tx);
+        let _registered = Registered {
+            waiting: &self.waiting,
+            ids,
+        };
+        let now = self.epoch.elapsed();
+        let mut ex = UdpExchange::new(query, family, &lock(&self.connection), ids, now);
+        loop {
+            while let Some(packet) = ex.poll_transmit(self.epoch.elapsed()) {
+                self.socket.send(&packet).await?;
+            }
+            if let Some(outcome) = ex.poll_outcome() {
+                return outcome.map_err(|failure| match failure {
+                    UdpFailure::TimedOut => TrackerError::Timeout,
+                    UdpFailure::Refused(message) => TrackerError::Failure(message),
+                    // "unexpected reply to …", and whatever comes later.
+                    other => TrackerError::Malformed(other.to_string()),
+                });
+            }
+            let Some(next) = ex.poll_timeout() else {
+                return Err(TrackerError::Timeout);
+            };
+            let deadline = tokio::time::Instant::from_std(self.epoch + next);
+            if let Ok(received) = tokio::time::timeout_at(deadline, rx.recv()).await {
+                let datagram = received.ok_or(TrackerError::Timeout)?;
+                let mut cache = lock(&self.connection);
+                ex.handle_datagram(&datagram, &mut cache, self.epoch.elapsed());
+            }
+        }
+    }
+
+    /// Two transaction ids no other exchange of this host uses, routed to
+    /// `tx`. They come from the OS, not a fast PRNG: an off-path spoofer
+    /// must not guess them (`secure.rs`).
+    fn register(&self, tx: &mpsc::Sender<Vec<u8>>) -> [u32; 2] {
+        let mut waiting = lock(&self.waiting);
+        let mut ids = [0u32; 2];
+        for id in &mut ids {
+            let mut fresh = crate::secure::u32();
+            while waiting.contains_key(&fresh) {
+                fresh = crate::secure::u32();
+            }
+            waiting.insert(fresh, tx.clone());
+            *id = fresh;
+        }
+        ids
+    }
+}
+
+/// Takes an exchange's transaction ids out of the table when it ends.
+struct Registered<'a> {
+    waiting: &'a Waiting,
+    ids: [u32; 2],
+}
+
+impl Drop for Registered<'_> {
+    fn drop(&mut self) {
+        let mut waiting = lock(self.waiting);
+        for id in &self.ids {
+            waiting.remove(id);
+        }
+    }
+}
+
+/// Reads the host's socket until the host is dropped, handing each datagram
+/// to the exchange its transaction id (bytes 4..8, BEP 15) belongs to;
+/// datagrams for no one are dropped.
+async fn receive(
+    socket: Arc<UdpSocket>,
+    waiting: Arc<Waiting>,
+    mut gone: tokio::sync::watch::Receiver<()>,
+) {
+    let mut buf = vec![0u8; MAX_DATAGRAM];
+    loop {
+        let received = tokio::select! {
+            r = socket.recv(&mut buf) => r,
+            _ = gone.changed() => return,
+        };
+        // An ICMP error surfaces as a failed read on a connected socket:
+        // the exchanges time out on their own.
+        let Ok(n) = received else { continue };
+        let datagram = buf.get(..n).unwrap_or_default();
+        let Some(id) = datagram
+            .get(4..8)
+            .and_then(|b| <[u8; 4]>::try_from(b).ok())
+            .map(u32::from_be_bytes)
+        else {
+            continue;
+        };
+        let to = lock(&waiting).get(&id).cloned();
+        if let Some(to) = to {
+            let _ = to.try_send(datagram.to_vec());
+        }
+    }
+}

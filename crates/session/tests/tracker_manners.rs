@@ -1,0 +1,260 @@
+//! A session with 300 torrents on one tracker behaves like a good citizen,
+//! counted by fake trackers on 127.0.0.1: `started` spread rather than a
+//! burst, scrapes batched, `stopped` bounded at shutdown, and a restart
+//! that neither stops nor starts every torrent. The bounds asserted are
+//! the pace's structure (counts), not timings.
+
+#![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+
+#[path = "support/fake_tracker.rs"]
+mod fake_tracker;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use fake_tracker::{Log, most_in_a_second};
+use shoal_metainfo::{NewFile, Torrent, TorrentSpec, Version};
+use shoal_session::{Session, SessionConfig, TorrentOptions, TrackerPace};
+
+const TORRENTS: usize = 300;
+
+/// `n` single-file torrents of a few bytes each, their files under `dir`,
+/// all announcing to `tiers` (one tracker per tier).
+fn torrents(dir: &Path, n: usize, tiers: &[&str]) -> Vec<Torrent> {
+    (0..n)
+        .map(|i| {
+            let data = format!("torrent number {i} of the tracker manners test");
+            let name = format!("t{i}.txt");
+            std::fs::write(dir.join(&name), &data).unwrap();
+            let file = NewFile {
+                path: vec![name.clone()],
+                length: data.len() as u64,
+                executable: false,
+            };
+            let mut spec = TorrentSpec::new(name, vec![file], true, 16 * 1024);
+            spec.version = Version::V1;
+            spec.trackers = tiers.iter().map(|t| vec![(*t).to_owned()]).collect();
+            let hashes = shoal_metainfo::ContentHashes {
+                v1_pieces: vec![sha1_of(data.as_bytes())],
+                v2_files: vec![],
+            };
+            Torrent::from_bytes(&spec.encode(&hashes).unwrap()).unwrap()
+        })
+        .collect()
+}
+
+fn sha1_of(data: &[u8]) -> [u8; 20] {
+    use sha1::Digest;
+    sha1::Sha1::digest(data).into()
+}
+
+async fn session(state: &Path, pace: TrackerPace) -> Session {
+    let mut config = SessionConfig::new("127.0.0.1:0".parse().unwrap(), state.to_path_buf());
+    config.tracker_pace = pace;
+    Session::bind(config).await.unwrap()
+}
+
+/// Adds every torrent at once (as a daemon restoring its list does).
+async fn add_all(session: &Session, torrents: &[Torrent], dir: &Path) {
+    let mut adds = tokio::task::JoinSet::new();
+    for t in torrents {
+        let (session, t, dir) = (session.clone(), t.clone(), dir.to_path_buf());
+        adds.spawn(async move {
+            session
+                .add_torrent(t, dir, TorrentOptions::default())
+                .await
+                .unwrap();
+        });
+    }
+    while let Some(added) = adds.join_next().await {
+        added.unwrap();
+    }
+}
+
+/// Waits until `log` holds at least `n` announces with `event`, or `limit`.
+async fn wait_for(log: &Log, event: &str, n: usize, limit: Duration) -> usize {
+    let start = Instant::now();
+    loop {
+        let seen = log.announces(event).len();
+        if seen >= n || start.elapsed() > limit {
+            return seen;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn started_is_spread_and_only_announced_torrents_say_stopped() {
+    let (url, log) = fake_tracker::http_tracker().await;
+    let content = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let all = torrents(content.path(), TORRENTS, &[&url]);
+    let s = session(state.path(), TrackerPace::default()).await;
+    add_all(&s, &all, content.path()).await;
+    // 300 torrents on one tracker: 8 at once, then 8 a second (300/60 is
+    // under the floor). Without the pace all 300 come within the adds.
+    let got = wait_for(&log, "started", 24, Duration::from_secs(30)).await;
+    assert!(got >= 24, "only {got} started");
+    let times: Vec<Instant> = log.announces("started").iter().map(|a| a.at).collect();
+    let most = most_in_a_second(&times);
+    // 16 by the pace; a little more where delivery bunches them up.
+    assert!(most <= 24, "{most} started in one second");
+    assert!(times.len() < 100, "{} started already", times.len());
+    s.shutdown().await;
+    let started = log.announces("started").len();
+    let stopped = log.announces("stopped").len();
+    // Torrents still waiting for their turn never told the tracker
+    // anything, so they owe it no `stopped`.
+    assert!(
+        stopped <= started,
+        "{stopped} stopped for {started} started"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_stops_are_bounded_and_a_restart_keeps_the_schedules() {
+    let (url, log) = fake_tracker::http_tracker().await;
+    let content = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let all = torrents(content.path(), TORRENTS, &[&url]);
+    // A pace letting all 300 start at once: this test is about the stop.
+    let eager = TrackerPace {
+        spread: Duration::from_secs(1),
+        floor: 1000,
+    };
+    let s = session(state.path(), eager).await;
+    add_all(&s, &all, content.path()).await;
+    let got = wait_for(&log, "started", TORRENTS, Duration::from_secs(60)).await;
+    assert_eq!(got, TORRENTS);
+
+    let begun = Instant::now();
+    s.shutdown().await;
+    drop(s);
+    let stops = log.announces("stopped");
+    // A burst of 16, then 50 a second for 2 s; answered within 5 s.
+    assert!((16..=116).contains(&stops.len()), "{} stopped", stops.len());
+    let last = stops.iter().map(|a| a.at).max().unwrap();
+    assert!(last.saturating_duration_since(begun) <= Duration::from_secs(5));
+    let before = log.seen().len();
+
+    // The restart: only the torrents whose `stopped` went through start
+    // again; the others resume their schedule (next announce in ~2 min).
+    let s = session(state.path(), eager).await;
+    add_all(&s, &all, content.path()).await;
+    let again = wait_for(
+        &log,
+        "started",
+        TORRENTS + stops.len(),
+        Duration::from_secs(10),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let after: Vec<_> = log.seen().into_iter().skip(before).collect();
+    assert!(
+        again - TORRENTS <= stops.len(),
+        "{} started again, {} had stopped",
+        again - TORRENTS,
+        stops.len()
+    );
+    assert!(
+        after.len() <= stops.len(),
+        "{} requests after the restart",
+        after.len()
+    );
+    for a in &after {
+        assert_eq!((a.kind, a.event.as_str()), ("announce", "started"));
+        assert!(
+            stops.iter().any(|s| s.hashes == a.hashes),
+            "{:?} started again without having stopped",
+            a.hashes
+        );
+    }
+    s.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scrapes_go_74_hashes_to_a_request() {
+    let hashes: Vec<[u8; 20]> = (0..TORRENTS as u32)
+        .map(|i| sha1_of(&i.to_be_bytes()))
+        .collect();
+    let (http, http_log) = fake_tracker::http_tracker().await;
+    let (udp, udp_log) = fake_tracker::udp_tracker().await;
+    for (url, log, seeders) in [(&http, &http_log, 1), (&udp, &udp_log, 2)] {
+        let counts = shoal_session::scrape_many(url, &hashes).await;
+        assert_eq!(counts.len(), TORRENTS);
+        for ((hash, c), want) in counts.iter().zip(&hashes) {
+            assert_eq!(hash, want);
+            assert_eq!(c.as_ref().map(|c| c.seeders), Ok(seeders), "{url}");
+        }
+        let sizes: Vec<usize> = log
+            .seen()
+            .iter()
+            .filter(|s| s.kind == "scrape")
+            .map(|s| s.hashes.len())
+            .collect();
+        assert_eq!(sizes, [74, 74, 74, 74, 4], "{url}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn torrents_share_one_socket_and_connection_id_per_udp_tracker() {
+    let (url, log) = fake_tracker::udp_tracker().await;
+    let content = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let n = 100;
+    let all = torrents(content.path(), n, &[&url]);
+    let eager = TrackerPace {
+        spread: Duration::from_secs(1),
+        floor: 1000,
+    };
+    let s = session(state.path(), eager).await;
+    add_all(&s, &all, content.path()).await;
+    let got = wait_for(&log, "started", n, Duration::from_secs(60)).await;
+    assert_eq!(got, n);
+    let seen = log.seen();
+    let ports: std::collections::BTreeSet<u16> = seen.iter().map(|s| s.port).collect();
+    assert_eq!(ports.len(), 1, "{} sockets for {n} torrents", ports.len());
+    let connects = seen.iter().filter(|s| s.kind == "connect").count();
+    // Exchanges begun before the first id came back connect too: at most
+    // the requests open to one host at once.
+    assert!(connects <= 8, "{connects} connects for {n} announces");
+    s.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_that_never_answers_is_skipped_after_a_few_tries() {
+    // A port nothing listens on: every connect is refused.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_url = format!("http://{}/announce", dead.local_addr().unwrap());
+    drop(dead);
+    let (url, log) = fake_tracker::http_tracker().await;
+    let content = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let n = 30;
+    let all = torrents(content.path(), n, &[&dead_url, &url]);
+    let eager = TrackerPace {
+        spread: Duration::from_secs(1),
+        floor: 1000,
+    };
+    let s = session(state.path(), eager).await;
+    add_all(&s, &all, content.path()).await;
+    // Every torrent falls through to the second tier.
+    let got = wait_for(&log, "started", n, Duration::from_secs(60)).await;
+    assert_eq!(got, n);
+    let skipped = s
+        .torrents()
+        .iter()
+        .filter(|t| {
+            t.announces().0.iter().any(|a| {
+                a.url == dead_url && a.result == Err("tracker unreachable, retrying later".into())
+            })
+        })
+        .count();
+    // Three refusals in a row mark it down; requests already under way
+    // (at most 8 open) still fail on their own.
+    assert!(
+        skipped >= n - 3 - 8,
+        "only {skipped} of {n} skipped the dead tracker"
+    );
+    s.shutdown().await;
+}
