@@ -16,7 +16,6 @@ mod connection;
 mod control;
 mod dht;
 mod dht_peers;
-mod dht_socket;
 mod dialer;
 mod error;
 pub mod http;

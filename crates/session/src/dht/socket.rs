@@ -8,7 +8,7 @@ use std::net::{IpAddr, SocketAddr};
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::UdpSocket;
 
-use crate::DhtConfig;
+use super::DhtConfig;
 
 /// Binds `addr` over UDP; an IPv6 socket with `IPV6_V6ONLY`, so an IPv4
 /// socket on the same port (the node's other family) does not clash with it.

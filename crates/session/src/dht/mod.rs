@@ -15,7 +15,9 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
 use crate::SessionError;
-use crate::dht_socket::{Families, bootstrap_addrs, canonical, mapped};
+use socket::{Families, bootstrap_addrs, canonical, mapped};
+
+mod socket;
 
 /// Peers buffered per lookup before the slowest reader loses some.
 const PEER_CHANNEL: usize = 1024;
@@ -146,7 +148,7 @@ impl Dht {
         let local_addr = socket
             .local_addr()
             .map_err(|e| SessionError::io("DHT socket address", e))?;
-        let other = crate::dht_socket::bind_other(&config, local_addr)
+        let other = socket::bind_other(&config, local_addr)
             .and_then(|s| Some((s.local_addr().ok()?, Arc::new(s))))
             .map(|(a, s)| (s, a));
         let other_addr = other.as_ref().map(|(_, a)| *a);
