@@ -21,7 +21,7 @@ use crate::Daemon;
 use crate::snapshot::now_unix;
 
 /// How often every running torrent is scraped.
-const SWEEP: Duration = Duration::from_secs(30 * 60);
+pub(crate) const SWEEP: Duration = Duration::from_secs(30 * 60);
 /// Counts younger than this (seconds) are fresh enough for a UI.
 const FRESH: u64 = 300;
 /// How often asked-for torrents are gathered into one batch.

@@ -79,7 +79,11 @@ pub(super) async fn handle(d: &Daemon, name: &str, form: &Form) -> Response<Body
         "files" => one().map_or_else(not_found, |s| {
             crate::web::json(StatusCode::OK, &info::Files(&s))
         }),
-        "trackers" => one().map_or_else(not_found, |s| json_ok(&info::trackers(&s))),
+        "trackers" => one().map_or_else(not_found, |s| {
+            // Shown with the swarm counts: refresh them if stale.
+            d.want_scrape(s.record.id);
+            json_ok(&info::trackers(&s))
+        }),
         "webseeds" => one().map_or_else(not_found, |s| {
             let seeds = s
                 .torrent

@@ -182,7 +182,7 @@ fn tracker_stats(detail: &DetailView, style: Style) -> Vec<Value> {
                 "last_scrape_succeeded": t.last_scrape.is_some() && t.scrape_error.is_none(),
                 "last_scrape_result": t.scrape_error.clone().unwrap_or_default(),
                 "last_scrape_timed_out": t.scrape_error.as_deref() == Some("timed out"),
-                "next_scrape_time": if running { t.last_scrape.map_or(0, |at| at + 300) } else { 0 },
+                "next_scrape_time": if running { t.last_scrape.map_or(0, |at| at + crate::scrape::SWEEP.as_secs()) } else { 0 },
                 "scrape_state": if running { 1 } else { 0 },
                 "seeder_count": count(t.seeders),
                 "leecher_count": count(t.leechers),

@@ -95,8 +95,14 @@ pub(super) fn torrent_get(
         daemon: d,
         session: &session,
     };
+    // A client that shows swarm counts gets them refreshed (batched, and
+    // only when older than the scrape module's freshness bound).
+    let counts_shown = canonical.iter().any(|c| c == "tracker_stats");
     let mut rows = Vec::with_capacity(selected.len());
     for row in selected {
+        if counts_shown {
+            d.want_scrape(row.view.id);
+        }
         let have = if files {
             row.snap
                 .handle
