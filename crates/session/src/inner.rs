@@ -32,6 +32,19 @@ pub(crate) struct Inner {
     pub(crate) transports: Mutex<crate::Transports>,
     /// The uTP endpoint on the session's UDP socket.
     pub(crate) utp: crate::utp::Utp,
+    /// Bounds start-up checks (resume data read, or pieces hashed) running
+    /// on the blocking pool at once: thousands of torrents added together
+    /// would otherwise start one thread each, up to the pool's 512.
+    pub(crate) start_checks: tokio::sync::Semaphore,
+    /// The timer task's wake-ups and the torrent timers it ran (`timers.rs`),
+    /// for `/metrics`: with only idle torrents both stand still.
+    pub(crate) timer_counts: crate::timers::TimerCounts,
+}
+
+/// How many start-up checks may run at once: twice the cores, so reading
+/// resume data overlaps its I/O, while a full hash already uses every core.
+pub(crate) fn start_check_slots() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get().saturating_mul(2))
 }
 
 impl Inner {

@@ -111,6 +111,8 @@ impl Session {
             limits,
             local_addr,
             torrents: Mutex::new(HashMap::new()),
+            start_checks: tokio::sync::Semaphore::new(crate::inner::start_check_slots()),
+            timer_counts: crate::timers::TimerCounts::default(),
         });
         if let Some((sock, rx)) = lsd {
             crate::lsd::start(&inner, sock, rx);
@@ -159,6 +161,12 @@ impl Session {
         self.inner.utp.set_accepting(transports.utp);
     }
 
+    /// How often the session's timer task woke up, and how many torrent
+    /// timers it ran, since the session started.
+    pub fn timer_counts(&self) -> (u64, u64) {
+        self.inner.timer_counts.get()
+    }
+
     /// The DHT node, if this session runs one.
     pub fn dht(&self) -> Option<Arc<Dht>> {
         self.inner
@@ -194,6 +202,8 @@ impl Session {
                 resume_path.clone(),
             );
             let cancel = options.cancel_check.clone().unwrap_or_default();
+            // Never closed; a closed one would only lift the bound.
+            let _slot = self.inner.start_checks.acquire().await.ok();
             tokio::task::spawn_blocking(move || {
                 initial_pieces(&torrent, info_hash, &store, &resume_path, &cancel)
             })
@@ -288,8 +298,9 @@ impl Session {
         for t in &torrents {
             let _ = t.stopping.send(true);
         }
+        // One batch: a flush and a directory sync for all, not two each.
+        crate::torrent::save_resume_batch(&torrents).await;
         for t in &torrents {
-            t.save_resume().await;
             let announcer = t
                 .announcer
                 .lock()

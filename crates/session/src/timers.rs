@@ -13,6 +13,7 @@
 //! re-arms it.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
@@ -26,6 +27,23 @@ use crate::torrent::TorrentShared;
 /// How often a torrent with peers runs its timers (the old per-torrent
 /// timer task's period).
 pub(crate) const ACTIVE_TICK: Duration = Duration::from_millis(100);
+
+/// Counters of the timer task's work, read by the daemon's `/metrics`.
+#[derive(Default)]
+pub(crate) struct TimerCounts {
+    wakeups: AtomicU64,
+    runs: AtomicU64,
+}
+
+impl TimerCounts {
+    /// (wake-ups, torrent timers run).
+    pub(crate) fn get(&self) -> (u64, u64) {
+        (
+            self.wakeups.load(Ordering::Relaxed),
+            self.runs.load(Ordering::Relaxed),
+        )
+    }
+}
 
 /// A torrent the task knows, with its timer state.
 struct Armed {
@@ -56,6 +74,8 @@ pub(crate) async fn run(
             return;
         };
         let now = Instant::now();
+        let counts = &inner.timer_counts;
+        counts.wakeups.fetch_add(1, Ordering::Relaxed);
         let due: Vec<[u8; 20]> = match kicked {
             Some(None) => return,
             Some(Some(torrent)) => {
@@ -97,6 +117,7 @@ pub(crate) async fn run(
             let Some(entry) = armed.get_mut(&hash) else {
                 continue;
             };
+            counts.runs.fetch_add(1, Ordering::Relaxed);
             match run_timers(&inner, entry, now) {
                 Some(deadline) => {
                     entry.deadline = deadline;

@@ -107,6 +107,7 @@ impl Daemon {
             changed: tokio::sync::watch::Sender::new(0),
             started: Instant::now(),
             dht_nodes: AtomicUsize::new(0),
+            sampler_counts: Default::default(),
             scrape_requests,
             log: crate::event_log::EventLog::default(),
         });

@@ -23,6 +23,14 @@ const SAVE_EVERY: u32 = 15;
 /// (a multiple of [`SAVE_EVERY`]); a crash loses at most this much of them.
 const CLOCK_SAVE_EVERY: u32 = 3600;
 
+/// A running torrent without peers whose counters stood still this many
+/// samples in a row (its rates have decayed to nothing) is sampled only
+/// every [`QUIET_SAMPLE_EVERY`] rounds: nothing it shows can change
+/// meanwhile, and a seedbox holds thousands of them.
+const QUIET_AFTER: u32 = 5;
+/// How often quiet torrents are sampled anyway (faults, clock-only work).
+const QUIET_SAMPLE_EVERY: u32 = 15;
+
 /// Runs until the runtime stops.
 pub(super) async fn sampler(shared: Arc<Shared>) {
     let daemon = Daemon {
@@ -42,6 +50,7 @@ pub(super) async fn sampler(shared: Arc<Shared>) {
         let elapsed = last.elapsed().as_secs_f64();
         last = Instant::now();
         rounds = rounds.wrapping_add(1);
+        let mut sampled = 0u64;
         let mut finish = Vec::new();
         let mut stop = Vec::new();
         let mut faulted = Vec::new();
@@ -58,9 +67,37 @@ pub(super) async fn sampler(shared: Arc<Shared>) {
                 let Phase::Running(handle) = &e.phase else {
                     continue;
                 };
-                let (stats, fault) = (handle.stats(), handle.error());
-                e.account(d, &stats, Some(elapsed));
+                let r = &e.record;
+                // A seed limit may be reached without a byte moving.
+                let limited =
+                    effective_limit(r.seed_ratio_mode, r.seed_ratio_limit, d.seed_ratio_limit)
+                        .is_some()
+                        || effective_limit(r.seed_idle_mode, r.seed_idle_limit, d.seed_idle_limit)
+                            .is_some()
+                        || effective_limit(r.seed_time_mode, r.seed_time_limit, d.seed_time_limit)
+                            .is_some();
+                let fault = handle.error();
+                let skip = e.quiet_samples >= QUIET_AFTER
+                    && !limited
+                    && fault.is_none()
+                    && rounds % QUIET_SAMPLE_EVERY != 0
+                    && handle.is_idle();
+                let stats = (!skip).then(|| {
+                    sampled += 1;
+                    handle.stats()
+                });
                 e.count_running(elapsed);
+                let Some(stats) = stats else {
+                    e.still();
+                    continue;
+                };
+                let seen = (e.seen_down, e.seen_up);
+                e.account(d, &stats, Some(elapsed));
+                e.quiet_samples = if seen == (stats.downloaded, stats.uploaded) {
+                    e.quiet_samples.saturating_add(1)
+                } else {
+                    0
+                };
                 if let Some(fault) = fault {
                     faulted.push((e.record.id, e.hash, fault.to_string()));
                     continue;
@@ -94,6 +131,9 @@ pub(super) async fn sampler(shared: Arc<Shared>) {
                     }
                 }
             }
+            let [rounds_done, samples] = &shared.sampler_counts;
+            rounds_done.fetch_add(1, Ordering::Relaxed);
+            samples.fetch_add(sampled, Ordering::Relaxed);
             start = run_queues(entries.values_mut(), &positions, max_down, max_seed);
             for e in entries.values() {
                 if matches!(e.phase, Phase::Queued) && shared.session.torrent(&e.hash).is_some() {
@@ -115,10 +155,8 @@ pub(super) async fn sampler(shared: Arc<Shared>) {
             // Each save is an fsync: off the async threads.
             let store = Arc::clone(&shared);
             let _ = tokio::task::spawn_blocking(move || {
-                for record in &to_save {
-                    if let Err(err) = store.store.save(record) {
-                        tracing::error!("saving {}: {err}", record.info_hash);
-                    }
+                if let Err(err) = store.store.save_batch(&to_save) {
+                    tracing::error!("saving records: {err}");
                 }
             })
             .await;
@@ -197,10 +235,9 @@ pub(super) fn save_counters(shared: &Shared) {
         .values_mut()
         .filter_map(|e| e.take_dirty(true).then(|| e.record.clone()))
         .collect();
-    for record in &records {
-        if let Err(err) = shared.store.save(record) {
-            tracing::error!("saving {}: {err}", record.info_hash);
-        }
+    // One batch: at shutdown every running torrent's clock has moved.
+    if let Err(err) = shared.store.save_batch(&records) {
+        tracing::error!("saving records: {err}");
     }
     let mut daemon = state.daemon.clone();
     daemon.seconds_active = daemon.seconds_active.saturating_add(elapsed);

@@ -46,6 +46,9 @@ pub(crate) struct Shared {
     pub started: Instant,
     /// Nodes in the DHT routing table, as last sampled.
     pub dht_nodes: AtomicUsize,
+    /// Sampler rounds and torrents sampled in them, for `/metrics`: quiet
+    /// torrents without peers are sampled only now and then.
+    pub sampler_counts: [std::sync::atomic::AtomicU64; 2],
     /// Torrents to scrape soon (after a reannounce).
     pub scrape_requests: tokio::sync::mpsc::Sender<u32>,
     /// Recent messages (qBittorrent's `log/main`).
@@ -118,6 +121,15 @@ impl Daemon {
     /// Nodes in the DHT routing table, as last sampled (0 without a DHT).
     pub fn dht_nodes(&self) -> usize {
         self.shared.dht_nodes.load(Ordering::Relaxed)
+    }
+
+    /// The sampler's rounds and the torrents it sampled in them.
+    pub fn sampler_counts(&self) -> (u64, u64) {
+        let [rounds, sampled] = &self.shared.sampler_counts;
+        (
+            rounds.load(Ordering::Relaxed),
+            sampled.load(Ordering::Relaxed),
+        )
     }
 
     /// Where a torrent's .torrent file is kept (it exists once the
