@@ -14,7 +14,7 @@ use tokio::net::TcpListener;
 use crate::connection;
 use crate::inner::Inner;
 use crate::peer_stream::PeerStream;
-use crate::startup::initial_pieces;
+use crate::startup::{Checked, initial_pieces};
 use crate::torrent::{TorrentHandle, TorrentShared};
 use crate::utp::Utp;
 use crate::{Dht, DhtConfig, SessionConfig, SessionError, TorrentOptions};
@@ -195,7 +195,7 @@ impl Session {
         let torrent = Arc::new(torrent);
         let store = Arc::new(FileStore::new(dir, Arc::new(torrent.info.clone())));
         let resume_path = self.resume_path(&info_hash);
-        let have = {
+        let (have, checked) = {
             let (torrent, store, resume_path) = (
                 Arc::clone(&torrent),
                 Arc::clone(&store),
@@ -250,8 +250,12 @@ impl Session {
             resume_path,
             self.inner.links(),
         );
-        // Record the check's result right away, so a restart can trust it.
-        shared.save_resume().await;
+        // Record a hash check's result right away, so a restart can trust
+        // it; resume data that held is already on disk (rewriting it would
+        // cost thousands of fsyncs and blocking threads at a seedbox start).
+        if checked == Checked::Hashed {
+            shared.save_resume().await;
+        }
         self.lock_torrents().insert(info_hash, Arc::clone(&shared));
         let handle = TorrentHandle {
             shared: Arc::clone(&shared),
