@@ -59,7 +59,19 @@ pub(super) async fn sampler(shared: Arc<Shared>) {
         {
             let mut state = shared.lock();
             let (max_down, max_seed) = shared.queue_limits(&state);
-            let positions = state.queue_positions();
+            // Without queue limits and with nothing queued the plan is
+            // empty: not worth sorting thousands of torrents every second.
+            let queues = max_down != 0
+                || max_seed != 0
+                || state
+                    .entries
+                    .values()
+                    .any(|e| matches!(e.phase, Phase::Queued));
+            let positions = if queues {
+                state.queue_positions()
+            } else {
+                HashMap::new()
+            };
             let State {
                 entries, daemon: d, ..
             } = &mut *state;
@@ -76,18 +88,18 @@ pub(super) async fn sampler(shared: Arc<Shared>) {
                             .is_some()
                         || effective_limit(r.seed_time_mode, r.seed_time_limit, d.seed_time_limit)
                             .is_some();
-                let fault = handle.error();
+                // A quiet torrent's fault (a read for its last peer that
+                // failed) is seen at its next sweep.
                 let skip = e.quiet_samples >= QUIET_AFTER
                     && !limited
-                    && fault.is_none()
                     && rounds % QUIET_SAMPLE_EVERY != 0
                     && handle.is_idle();
-                let stats = (!skip).then(|| {
+                let sample = (!skip).then(|| {
                     sampled += 1;
-                    handle.stats()
+                    (handle.stats(), handle.error())
                 });
                 e.count_running(elapsed);
-                let Some(stats) = stats else {
+                let Some((stats, fault)) = sample else {
                     e.still();
                     continue;
                 };
@@ -134,7 +146,11 @@ pub(super) async fn sampler(shared: Arc<Shared>) {
             let [rounds_done, samples] = &shared.sampler_counts;
             rounds_done.fetch_add(1, Ordering::Relaxed);
             samples.fetch_add(sampled, Ordering::Relaxed);
-            start = run_queues(entries.values_mut(), &positions, max_down, max_seed);
+            start = if queues {
+                run_queues(entries.values_mut(), &positions, max_down, max_seed)
+            } else {
+                Vec::new()
+            };
             for e in entries.values() {
                 if matches!(e.phase, Phase::Queued) && shared.session.torrent(&e.hash).is_some() {
                     stop.push((e.record.id, e.hash));
