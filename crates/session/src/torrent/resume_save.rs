@@ -1,7 +1,8 @@
 //! Saving resume data: one torrent's (periodically, on completion, on
 //! removal) or every torrent's at once at shutdown, where the records are
 //! written as one batch with the flushes shared (`write_atomic_batch`), so
-//! stopping thousands of torrents costs a couple of flushes, not two each.
+//! stopping thousands of torrents costs a couple of flushes, not two each;
+//! a record equal to the file on disk is not written again.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -104,7 +105,17 @@ fn write_records(pending: &[Pending]) -> Vec<Result<(), SaveError>> {
             downloaded: p.stats.downloaded,
             file_mtimes,
         };
-        items.push((shared.resume_path.clone(), record.encode()));
+        let bytes = record.encode();
+        // An idle seed's record is often what is on disk already: replacing
+        // a file frees its blocks (a synchronous discard on some mounts),
+        // and a seedbox stop would do it thousands of times for nothing.
+        let path = &shared.resume_path;
+        let same_len = std::fs::metadata(path).is_ok_and(|m| m.len() == bytes.len() as u64);
+        if same_len && std::fs::read(path).is_ok_and(|old| old == bytes) {
+            results.push(Some(Ok(())));
+            continue;
+        }
+        items.push((shared.resume_path.clone(), bytes));
         results.push(None);
     }
     let mut written = shoal_storage::write_atomic_batch(&items).into_iter();
