@@ -56,6 +56,39 @@ fn render(d: &crate::Daemon) -> String {
         "gauge",
         d.dht_nodes6().to_string(),
     );
+    let (wakeups, runs) = d.session().timer_counts();
+    gauge(
+        "shoal_timer_wakeups_total",
+        "Wake-ups of the session's timer task (one task serves every torrent).",
+        "counter",
+        wakeups.to_string(),
+    );
+    gauge(
+        "shoal_torrent_timer_runs_total",
+        "Torrent timers run by the timer task (none for a torrent without peers and nothing due).",
+        "counter",
+        runs.to_string(),
+    );
+    let (rounds, sampled) = d.sampler_counts();
+    gauge(
+        "shoal_sampler_rounds_total",
+        "Rounds of the daemon's once-a-second sampler.",
+        "counter",
+        rounds.to_string(),
+    );
+    gauge(
+        "shoal_sampler_torrents_total",
+        "Torrents sampled (rates, totals, limits); quiet ones without peers are sampled every 15 s.",
+        "counter",
+        sampled.to_string(),
+    );
+    let dir_syncs = shoal_storage::dir_syncs();
+    gauge(
+        "shoal_dir_fsyncs_total",
+        "Directory fsyncs (the costly step of a crash-safe save); batches share one.",
+        "counter",
+        dir_syncs.to_string(),
+    );
     let mapping = d.session().port_mapping();
     gauge(
         "shoal_port_mapped",

@@ -325,6 +325,22 @@ impl Store {
         write_atomic(&self.record_path(&record.info_hash), &json)
     }
 
+    /// Replaces many records as one batch of writes (shared flushes, one
+    /// directory sync): the daemon's shutdown saves thousands at once.
+    pub fn save_batch(&self, records: &[TorrentRecord]) -> Result<(), DaemonError> {
+        let mut items = Vec::with_capacity(records.len());
+        for record in records {
+            let json = serde_json::to_vec_pretty(record)
+                .map_err(|e| DaemonError::BadRequest(format!("encoding record: {e}")))?;
+            items.push((self.record_path(&record.info_hash), json));
+        }
+        let results = shoal_storage::write_atomic_batch(&items);
+        for ((path, _), result) in items.iter().zip(results) {
+            result.map_err(|e| DaemonError::io(format!("writing {}", path.display()), e))?;
+        }
+        Ok(())
+    }
+
     /// Forgets a torrent: the record first (without it the metainfo is ignored).
     pub fn remove(&self, hex: &str) -> Result<(), DaemonError> {
         for path in [self.record_path(hex), self.torrent_path(hex)] {

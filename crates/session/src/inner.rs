@@ -2,6 +2,7 @@
 //! task, connections): below them, so they need not import the session.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::torrent::{SessionLinks, Timers};
@@ -36,6 +37,19 @@ pub(crate) struct Inner {
     pub(crate) utp: crate::utp::Utp,
     /// Every torrent's manners towards the tracker hosts (`tracker/gate.rs`).
     pub(crate) trackers: Arc<crate::tracker::gate::TrackerGate>,
+    /// Bounds start-up checks (resume data read, or pieces hashed) running
+    /// on the blocking pool at once: thousands of torrents added together
+    /// would otherwise start one thread each, up to the pool's 512.
+    pub(crate) start_checks: tokio::sync::Semaphore,
+    /// The timer task's wake-ups and the torrent timers it ran (`timers.rs`),
+    /// for `/metrics`: with only idle torrents both stand still.
+    pub(crate) timer_counts: TimerCounts,
+}
+
+/// How many start-up checks may run at once: twice the cores, so reading
+/// resume data overlaps its I/O, while a full hash already uses every core.
+pub(crate) fn start_check_slots() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get().saturating_mul(2))
 }
 
 impl Inner {
@@ -86,5 +100,32 @@ impl SkeyLookup for LiveSkeys {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .find_skey(req2)
+    }
+}
+
+/// Counters of the timer task's work, read by the daemon's `/metrics`.
+#[derive(Default)]
+pub(crate) struct TimerCounts {
+    wakeups: AtomicU64,
+    runs: AtomicU64,
+}
+
+impl TimerCounts {
+    /// The task woke up.
+    pub(crate) fn woke(&self) {
+        self.wakeups.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The task ran one torrent's timers.
+    pub(crate) fn ran(&self) {
+        self.runs.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// (wake-ups, torrent timers run).
+    pub(crate) fn get(&self) -> (u64, u64) {
+        (
+            self.wakeups.load(Ordering::Relaxed),
+            self.runs.load(Ordering::Relaxed),
+        )
     }
 }

@@ -13,7 +13,7 @@ use tokio::net::TcpListener;
 use crate::connection;
 use crate::inner::Inner;
 use crate::peer_stream::PeerStream;
-use crate::startup::initial_pieces;
+use crate::startup::{Checked, initial_pieces};
 use crate::torrent::{TorrentHandle, TorrentShared};
 use crate::utp::Utp;
 use crate::{Dht, DhtConfig, SessionConfig, SessionError, TorrentOptions};
@@ -113,6 +113,8 @@ impl Session {
             limits,
             local_addr,
             torrents: Mutex::default(),
+            start_checks: tokio::sync::Semaphore::new(crate::inner::start_check_slots()),
+            timer_counts: crate::inner::TimerCounts::default(),
         });
         if let Some((sock, rx)) = lsd {
             crate::lsd::start(&inner, sock, rx);
@@ -161,6 +163,12 @@ impl Session {
         self.inner.utp.set_accepting(transports.utp);
     }
 
+    /// How often the session's timer task woke up, and how many torrent
+    /// timers it ran, since the session started.
+    pub fn timer_counts(&self) -> (u64, u64) {
+        self.inner.timer_counts.get()
+    }
+
     /// The DHT node, if this session runs one.
     pub fn dht(&self) -> Option<Arc<Dht>> {
         self.inner
@@ -194,13 +202,15 @@ impl Session {
         let torrent = Arc::new(torrent);
         let store = Arc::new(FileStore::new(dir, Arc::new(torrent.info.clone())));
         let resume_path = self.resume_path(&info_hash);
-        let have = {
+        let (have, checked) = {
             let (torrent, store, resume_path) = (
                 Arc::clone(&torrent),
                 Arc::clone(&store),
                 resume_path.clone(),
             );
             let cancel = options.cancel_check.clone().unwrap_or_default();
+            // Never closed; a closed one would only lift the bound.
+            let _slot = self.inner.start_checks.acquire().await.ok();
             tokio::task::spawn_blocking(move || {
                 initial_pieces(&torrent, info_hash, &store, &resume_path, &cancel)
             })
@@ -249,8 +259,12 @@ impl Session {
             resume_path,
             self.inner.links(),
         );
-        // Record the check's result right away, so a restart can trust it.
-        shared.save_resume().await;
+        // Record a hash check's result right away, so a restart can trust
+        // it; resume data that held is already on disk (rewriting it would
+        // cost thousands of fsyncs and blocking threads at a seedbox start).
+        if checked == Checked::Hashed {
+            shared.save_resume().await;
+        }
         self.lock_torrents().insert(info_hash, Arc::clone(&shared));
         let handle = TorrentHandle {
             shared: Arc::clone(&shared),
@@ -301,8 +315,9 @@ impl Session {
         for t in &torrents {
             let _ = t.stopping.send(true);
         }
+        // One batch: a flush and a directory sync for all, not two each.
+        crate::torrent::save_resume_batch(&torrents).await;
         for t in &torrents {
-            t.save_resume().await;
             let announcer = t
                 .announcer
                 .lock()

@@ -21,12 +21,12 @@ pub(crate) fn initial_pieces(
     store: &FileStore,
     resume_path: &Path,
     cancel: &AtomicBool,
-) -> Result<PieceSet, SessionError> {
+) -> Result<(PieceSet, Checked), SessionError> {
     let num_pieces = torrent.info.num_pieces() as u32;
     match resume::load(resume_path) {
         Ok(Some(record)) if trustworthy(&record, info_hash, num_pieces, store) => {
             if let Ok(set) = PieceSet::from_bytes(&record.have, num_pieces) {
-                return Ok(set);
+                return Ok((set, Checked::FromResume));
             }
         }
         Ok(_) => {}
@@ -40,7 +40,16 @@ pub(crate) fn initial_pieces(
             have.insert(piece as u32);
         }
     }
-    Ok(have)
+    Ok((have, Checked::Hashed))
+}
+
+/// Where a start-up check's verified pieces came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Checked {
+    /// Resume data that still holds: it need not be written again.
+    FromResume,
+    /// The data was hashed: the result is worth recording.
+    Hashed,
 }
 
 fn trustworthy(

@@ -56,6 +56,8 @@ pub(crate) async fn run(
             return;
         };
         let now = Instant::now();
+        let counts = &inner.timer_counts;
+        counts.woke();
         let due: Vec<[u8; 20]> = match kicked {
             Some(None) => return,
             Some(Some(torrent)) => {
@@ -97,6 +99,7 @@ pub(crate) async fn run(
             let Some(entry) = armed.get_mut(&hash) else {
                 continue;
             };
+            counts.ran();
             match run_timers(&inner, entry, now) {
                 Some(deadline) => {
                     entry.deadline = deadline;

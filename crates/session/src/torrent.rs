@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use shoal_engine::{Engine, Event, PeerKey};
 use shoal_metainfo::Torrent;
-use shoal_storage::resume::{self, ResumeData};
 use shoal_storage::{FileStore, piece_matches};
 use tokio::sync::{Notify, Semaphore, watch};
 
@@ -17,9 +16,11 @@ use crate::peers::PeerBook;
 use crate::rate::Limits;
 
 mod fault;
+mod resume_save;
 mod timer_handle;
 
 pub use fault::StorageFault;
+pub(crate) use resume_save::save_resume_batch;
 pub(crate) use timer_handle::Timers;
 
 /// Progress of a torrent, for displays.
@@ -420,50 +421,6 @@ impl TorrentShared {
         }
     }
 
-    /// Flushes data, then records the verified pieces (in that order, so the
-    /// record never claims data the disk could lose).
-    pub async fn save_resume(self: &Arc<Self>) {
-        // One save at a time: two saves racing through the same temporary
-        // file could leave the older snapshot as the record.
-        let _saving = self.save_lock.lock().await;
-        let unsaved = self.unsaved.swap(0, Ordering::Relaxed);
-        let (have, stats) = {
-            let engine = self.lock();
-            (engine.have().as_bytes().to_vec(), engine.stats())
-        };
-        let epoch = self.fault_epoch();
-        let shared = Arc::clone(self);
-        let result = tokio::task::spawn_blocking(move || {
-            if let Err(err) = shared.store.sync() {
-                return Err(SaveError::Flush(StorageFault::new("flushing".into(), &err)));
-            }
-            let file_mtimes = (0..shared.torrent.info.files.len())
-                .map(|i| shared.store.file_path(i).and_then(|p| vouched_mtime(&p)))
-                .collect();
-            let record = ResumeData {
-                info_hash: shared.info_hash,
-                num_pieces: u64::from(stats.pieces_total),
-                have,
-                uploaded: stats.uploaded,
-                downloaded: stats.downloaded,
-                file_mtimes,
-            };
-            resume::save(&shared.resume_path, &record).map_err(|e| SaveError::Record(e.to_string()))
-        })
-        .await;
-        match result {
-            Ok(Ok(())) => {}
-            Ok(Err(err)) => {
-                self.unsaved.fetch_add(unsaved.max(1), Ordering::Relaxed);
-                match err {
-                    SaveError::Flush(fault) => self.storage_failed(fault, epoch),
-                    SaveError::Record(err) => tracing::error!("saving resume data: {err}"),
-                }
-            }
-            Err(err) => tracing::error!("resume task failed: {err}"),
-        }
-    }
-
     /// Whether resume data is behind.
     pub fn resume_dirty(&self) -> bool {
         self.unsaved.load(Ordering::Relaxed) > 0
@@ -514,30 +471,6 @@ enum Verdict {
     NotStored(StorageFault),
 }
 
-/// Why resume data was not saved.
-enum SaveError {
-    /// Written data could not be flushed: a disk error of the torrent's.
-    Flush(StorageFault),
-    /// The record itself could not be written (the state directory).
-    Record(String),
-}
-
-/// How recent a modification time must not be for resume data to vouch for
-/// it: file systems stamp writes with a coarse clock (jiffies; whole seconds
-/// on some), so a write just after the save could carry the same stamp.
-const MTIME_MARGIN: Duration = Duration::from_secs(2);
-
-/// A file's mtime for resume data, or 0 — which never matches a real file —
-/// when it is too fresh to prove that later writes would change it.
-fn vouched_mtime(path: &std::path::Path) -> Option<i64> {
-    let mtime = resume::mtime(path)?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    let fresh = now.saturating_sub(u128::try_from(mtime).unwrap_or(0)) < MTIME_MARGIN.as_nanos();
-    Some(if fresh { 0 } else { mtime })
-}
-
 /// A handle on a running torrent.
 #[derive(Clone)]
 pub struct TorrentHandle {
@@ -562,6 +495,12 @@ impl TorrentHandle {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .len()
+    }
+
+    /// True while the torrent has no peer (its timer sleeps until its own
+    /// deadlines): its counters cannot move, so pollers may look less often.
+    pub fn is_idle(&self) -> bool {
+        self.shared.idle.load(Ordering::Relaxed)
     }
 
     /// True once every wanted piece is verified.

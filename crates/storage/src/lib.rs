@@ -17,7 +17,7 @@ mod store;
 mod unwritten;
 mod verify;
 
-pub use atomic::write_atomic;
+pub use atomic::{dir_syncs, write_atomic, write_atomic_batch};
 pub use check::{PieceState, check_options, check_pieces, check_pieces_until};
 pub use dir_lock::{DirLock, DirLockError, LOCK_FILE, lock_dir};
 pub use hash::{

@@ -85,6 +85,9 @@ pub(crate) struct Entry {
     pub idle_since: Instant,
     /// Running time not yet counted in whole seconds in the record.
     pub time_carry: f64,
+    /// Samples in a row that saw no byte move since it (last) started: the
+    /// sampler looks at a quiet torrent without peers only now and then.
+    pub quiet_samples: u32,
 }
 
 impl Entry {
@@ -119,6 +122,7 @@ impl Entry {
             scraping: false,
             idle_since: Instant::now(),
             time_carry: 0.0,
+            quiet_samples: 0,
         }
     }
 

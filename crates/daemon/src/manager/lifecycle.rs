@@ -246,6 +246,7 @@ impl Daemon {
                             e.idle_since = Instant::now();
                             e.record.started_at = Some(now_unix());
                             e.clock_dirty = true;
+                            e.quiet_samples = 0;
                             e.phase = Phase::Running(handle);
                             true
                         }

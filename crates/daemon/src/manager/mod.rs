@@ -116,6 +116,7 @@ impl Daemon {
             started: Instant::now(),
             dht_nodes: AtomicUsize::new(0),
             dht_nodes6: AtomicUsize::new(0),
+            sampler_counts: Default::default(),
             scrape_requests,
             log: crate::event_log::EventLog::default(),
             tables: crate::table::Tables::default(),

@@ -23,6 +23,14 @@ const SAVE_EVERY: u32 = 15;
 /// (a multiple of [`SAVE_EVERY`]); a crash loses at most this much of them.
 const CLOCK_SAVE_EVERY: u32 = 3600;
 
+/// A running torrent without peers whose counters stood still this many
+/// samples in a row (its rates have decayed to nothing) is sampled only
+/// every [`QUIET_SAMPLE_EVERY`] rounds: nothing it shows can change
+/// meanwhile, and a seedbox holds thousands of them.
+const QUIET_AFTER: u32 = 5;
+/// How often quiet torrents are sampled anyway (faults, clock-only work).
+const QUIET_SAMPLE_EVERY: u32 = 15;
+
 /// Runs until the runtime stops.
 pub(super) async fn sampler(shared: Arc<Shared>) {
     let daemon = Daemon {
@@ -46,6 +54,7 @@ pub(super) async fn sampler(shared: Arc<Shared>) {
         let elapsed = last.elapsed().as_secs_f64();
         last = Instant::now();
         rounds = rounds.wrapping_add(1);
+        let mut sampled = 0u64;
         let mut finish = Vec::new();
         let mut stop = Vec::new();
         let mut faulted = Vec::new();
@@ -54,7 +63,19 @@ pub(super) async fn sampler(shared: Arc<Shared>) {
         {
             let mut state = shared.lock();
             let (max_down, max_seed) = shared.queue_limits(&state);
-            let positions = state.queue_positions();
+            // Without queue limits and with nothing queued the plan is
+            // empty: not worth sorting thousands of torrents every second.
+            let queues = max_down != 0
+                || max_seed != 0
+                || state
+                    .entries
+                    .values()
+                    .any(|e| matches!(e.phase, Phase::Queued));
+            let positions = if queues {
+                state.queue_positions()
+            } else {
+                HashMap::new()
+            };
             let State {
                 entries, daemon: d, ..
             } = &mut *state;
@@ -62,9 +83,37 @@ pub(super) async fn sampler(shared: Arc<Shared>) {
                 let Phase::Running(handle) = &e.phase else {
                     continue;
                 };
-                let (stats, fault) = (handle.stats(), handle.error());
-                e.account(d, &stats, Some(elapsed));
+                let r = &e.record;
+                // A seed limit may be reached without a byte moving.
+                let limited =
+                    effective_limit(r.seed_ratio_mode, r.seed_ratio_limit, d.seed_ratio_limit)
+                        .is_some()
+                        || effective_limit(r.seed_idle_mode, r.seed_idle_limit, d.seed_idle_limit)
+                            .is_some()
+                        || effective_limit(r.seed_time_mode, r.seed_time_limit, d.seed_time_limit)
+                            .is_some();
+                // A quiet torrent's fault (a read for its last peer that
+                // failed) is seen at its next sweep.
+                let skip = e.quiet_samples >= QUIET_AFTER
+                    && !limited
+                    && rounds % QUIET_SAMPLE_EVERY != 0
+                    && handle.is_idle();
+                let sample = (!skip).then(|| {
+                    sampled += 1;
+                    (handle.stats(), handle.error())
+                });
                 e.count_running(elapsed);
+                let Some((stats, fault)) = sample else {
+                    e.still();
+                    continue;
+                };
+                let seen = (e.seen_down, e.seen_up);
+                e.account(d, &stats, Some(elapsed));
+                e.quiet_samples = if seen == (stats.downloaded, stats.uploaded) {
+                    e.quiet_samples.saturating_add(1)
+                } else {
+                    0
+                };
                 if let Some(fault) = fault {
                     faulted.push((e.record.id, e.hash, fault.to_string()));
                     continue;
@@ -98,7 +147,14 @@ pub(super) async fn sampler(shared: Arc<Shared>) {
                     }
                 }
             }
-            start = run_queues(entries.values_mut(), &positions, max_down, max_seed);
+            let [rounds_done, samples] = &shared.sampler_counts;
+            rounds_done.fetch_add(1, Ordering::Relaxed);
+            samples.fetch_add(sampled, Ordering::Relaxed);
+            start = if queues {
+                run_queues(entries.values_mut(), &positions, max_down, max_seed)
+            } else {
+                Vec::new()
+            };
             for e in entries.values() {
                 if matches!(e.phase, Phase::Queued) && shared.session.torrent(&e.hash).is_some() {
                     stop.push((e.record.id, e.hash));
@@ -119,10 +175,8 @@ pub(super) async fn sampler(shared: Arc<Shared>) {
             // Each save is an fsync: off the async threads.
             let store = Arc::clone(&shared);
             let _ = tokio::task::spawn_blocking(move || {
-                for record in &to_save {
-                    if let Err(err) = store.store.save(record) {
-                        tracing::error!("saving {}: {err}", record.info_hash);
-                    }
+                if let Err(err) = store.store.save_batch(&to_save) {
+                    tracing::error!("saving records: {err}");
                 }
             })
             .await;
@@ -201,10 +255,9 @@ pub(super) fn save_counters(shared: &Shared) {
         .values_mut()
         .filter_map(|e| e.take_dirty(true).then(|| e.record.clone()))
         .collect();
-    for record in &records {
-        if let Err(err) = shared.store.save(record) {
-            tracing::error!("saving {}: {err}", record.info_hash);
-        }
+    // One batch: at shutdown every running torrent's clock has moved.
+    if let Err(err) = shared.store.save_batch(&records) {
+        tracing::error!("saving records: {err}");
     }
     let mut daemon = state.daemon.clone();
     daemon.seconds_active = daemon.seconds_active.saturating_add(elapsed);

@@ -48,6 +48,9 @@ pub(crate) struct Shared {
     pub dht_nodes: AtomicUsize,
     /// Of which in the IPv6 table.
     pub dht_nodes6: AtomicUsize,
+    /// Sampler rounds and torrents sampled in them, for `/metrics`: quiet
+    /// torrents without peers are sampled only now and then.
+    pub sampler_counts: [std::sync::atomic::AtomicU64; 2],
     /// Torrents to scrape soon (after a reannounce).
     pub scrape_requests: tokio::sync::mpsc::Sender<u32>,
     /// Recent messages (qBittorrent's `log/main`).
@@ -128,6 +131,15 @@ impl Daemon {
     /// Of [`Daemon::dht_nodes`], those in the IPv6 table (BEP 32).
     pub fn dht_nodes6(&self) -> usize {
         self.shared.dht_nodes6.load(Ordering::Relaxed)
+    }
+
+    /// The sampler's rounds and the torrents it sampled in them.
+    pub fn sampler_counts(&self) -> (u64, u64) {
+        let [rounds, sampled] = &self.shared.sampler_counts;
+        (
+            rounds.load(Ordering::Relaxed),
+            sampled.load(Ordering::Relaxed),
+        )
     }
 
     /// Where a torrent's .torrent file is kept (it exists once the

@@ -1,0 +1,398 @@
+#!/usr/bin/env python3
+"""bench/seedbox.py - the seedbox measurement behind bench/seedbox.sh (issue 21).
+
+Usage: seedbox.py N SHOAL_BIN WORKDIR [CLIENTS]
+  N          number of complete 64 KiB torrents (one file each, 16 KiB pieces)
+  SHOAL_BIN  the shoal binary (tracker and daemon)
+  WORKDIR    scratch directory (emptied first)
+  CLIENTS    comma-separated subset of shoal,transmission,qbittorrent
+             (default: all that are installed)
+
+Everything runs on 127.0.0.1: one `shoal tracker` (HTTP, interval 120 s) that
+every torrent announces to, and each daemon in turn with DHT, LSD, PEX and
+port mapping off. Each daemon gets the same torrents and the same data folder
+through its own RPC, and the same figures are taken:
+  add      first add -> every torrent seeding (s)
+  cpu      idle CPU % over IDLE_S seconds (utime + stime of the process)
+  rss      RSS after the idle window (MB)
+  list     full-list latency, median of 15 calls (ms): Transmission
+           torrent-get id,name,percentDone,rateDownload,rateUpload,status;
+           qBittorrent torrents/info
+  stop     SIGTERM -> process gone (s)
+  restart  process start -> every torrent seeding again (s)
+Then a table with the ratios shoal/other.
+
+Extension points (other parts of issue 21 add their figures here):
+  - EXTRA_FIGURES: (key, label, unit) rows printed in the table.
+  - tracker_figures(): per-client figures read from the tracker between
+    phases (announce/scrape counts in steady state and around a restart).
+  - recently_active(): Transmission `torrent-get ids=recently-active`.
+"""
+import base64
+import hashlib
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+IDLE_S = int(os.environ.get("IDLE_S", "60"))
+SETTLE_S = int(os.environ.get("SETTLE_S", "10"))
+SIZE = 64 * 1024
+PIECE = 16 * 1024
+TRACKER_INTERVAL = 120
+DEADLINE_S = int(os.environ.get("DEADLINE_S", "1800"))
+
+FIGURES = [
+    ("add", "add all -> all seeding", "s"),
+    ("cpu", "idle CPU while seeding, no peers", "%"),
+    ("rss", "RSS settled", "MB"),
+    ("list", "full list", "ms"),
+    ("stop", "graceful stop", "s"),
+    ("restart", "restart -> all seeding", "s"),
+]
+# seedtrk (tracker traffic) and seedapi (recently-active) append rows here
+# and fill them in tracker_figures() / recently_active() below.
+EXTRA_FIGURES = []
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def bencode(v):
+    if isinstance(v, int):
+        return b"i%de" % v
+    if isinstance(v, str):
+        v = v.encode()
+    if isinstance(v, bytes):
+        return b"%d:%s" % (len(v), v)
+    if isinstance(v, list):
+        return b"l" + b"".join(bencode(x) for x in v) + b"e"
+    if isinstance(v, dict):
+        items = sorted((k.encode() if isinstance(k, str) else k, x) for k, x in v.items())
+        return b"d" + b"".join(bencode(k) + bencode(x) for k, x in items) + b"e"
+    raise TypeError(type(v))
+
+
+def make_torrents(n, work, announce):
+    """N files of 64 KiB (distinct content) in work/data, their .torrents in
+    work/torrents; returns the list of (name, metainfo bytes)."""
+    data, tdir = os.path.join(work, "data"), os.path.join(work, "torrents")
+    os.makedirs(data)
+    os.makedirs(tdir)
+    out = []
+    for i in range(n):
+        name = "seed-%05d.bin" % i
+        block = hashlib.sha256(b"seedbox %d" % i).digest()
+        content = (block * (SIZE // len(block)))[:SIZE]
+        # Pieces differ from one another too.
+        content = b"".join(
+            hashlib.sha256(b"%d/%d" % (i, p)).digest() + content[p * PIECE + 32:(p + 1) * PIECE]
+            for p in range(SIZE // PIECE)
+        )
+        with open(os.path.join(data, name), "wb") as f:
+            f.write(content)
+        pieces = b"".join(
+            hashlib.sha1(content[o:o + PIECE]).digest() for o in range(0, SIZE, PIECE)
+        )
+        meta = bencode({
+            "announce": announce,
+            "info": {"name": name, "length": SIZE, "piece length": PIECE, "pieces": pieces},
+        })
+        with open(os.path.join(tdir, name + ".torrent"), "wb") as f:
+            f.write(meta)
+        out.append((name, meta))
+    return out
+
+
+def proc_cpu_ticks(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime, stime
+
+
+def proc_rss_mb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024.0
+    return float("nan")
+
+
+def wait_until(what, check, limit=DEADLINE_S, step=0.2):
+    start = time.monotonic()
+    while True:
+        try:
+            if check():
+                return time.monotonic() - start
+        except (OSError, urllib.error.URLError, ValueError, KeyError):
+            pass
+        if time.monotonic() - start > limit:
+            sys.exit("seedbox: timed out waiting for %s" % what)
+        time.sleep(step)
+
+
+class TransmissionRpc:
+    """Transmission RPC (also served by shoal at /transmission/rpc)."""
+
+    def __init__(self, port):
+        self.url = "http://127.0.0.1:%d/transmission/rpc" % port
+        self.sid = ""
+
+    def call(self, method, args=None, timeout=120):
+        body = json.dumps({"method": method, "arguments": args or {}}).encode()
+        for _ in range(3):
+            req = urllib.request.Request(self.url, data=body, method="POST")
+            req.add_header("X-Transmission-Session-Id", self.sid)
+            req.add_header("Content-Type", "application/json")
+            try:
+                with urllib.request.urlopen(req, timeout=timeout) as r:
+                    reply = json.loads(r.read())
+            except urllib.error.HTTPError as e:
+                if e.code == 409:
+                    self.sid = e.headers.get("X-Transmission-Session-Id", "")
+                    continue
+                raise
+            if reply.get("result") != "success":
+                raise ValueError("%s: %s" % (method, reply.get("result")))
+            return reply.get("arguments", {})
+        raise ValueError("no session id")
+
+    def add(self, meta, data_dir):
+        self.call("torrent-add", {
+            "metainfo": base64.b64encode(meta).decode(),
+            "download-dir": data_dir,
+        })
+
+    def statuses(self):
+        ts = self.call("torrent-get", {"fields": ["id", "status"]})["torrents"]
+        return [t["status"] for t in ts]
+
+    def all_seeding(self, n):
+        s = self.statuses()
+        return len(s) == n and all(x == 6 for x in s)
+
+    def full_list(self):
+        fields = ["id", "name", "percentDone", "rateDownload", "rateUpload", "status"]
+        return len(self.call("torrent-get", {"fields": fields})["torrents"])
+
+
+class QbitRpc:
+    """qBittorrent Web API v2 (localhost auth bypassed in its config)."""
+
+    def __init__(self, port):
+        self.base = "http://127.0.0.1:%d/api/v2" % port
+
+    def get(self, path):
+        with urllib.request.urlopen(self.base + path, timeout=120) as r:
+            return r.read()
+
+    def add(self, meta, data_dir):
+        boundary = "seedboxboundary"
+        parts = [
+            b"--%s\r\nContent-Disposition: form-data; name=\"savepath\"\r\n\r\n%s\r\n"
+            % (boundary.encode(), data_dir.encode()),
+            b"--%s\r\nContent-Disposition: form-data; name=\"torrents\"; filename=\"t.torrent\"\r\n"
+            b"Content-Type: application/x-bittorrent\r\n\r\n" % boundary.encode() + meta + b"\r\n",
+            b"--%s--\r\n" % boundary.encode(),
+        ]
+        req = urllib.request.Request(self.base + "/torrents/add", data=b"".join(parts), method="POST")
+        req.add_header("Content-Type", "multipart/form-data; boundary=" + boundary)
+        with urllib.request.urlopen(req, timeout=120) as r:
+            r.read()
+
+    def all_seeding(self, n):
+        ts = json.loads(self.get("/torrents/info"))
+        return len(ts) == n and all(t["state"] in ("uploading", "stalledUP") for t in ts)
+
+    def full_list(self):
+        return len(json.loads(self.get("/torrents/info")))
+
+
+class Client:
+    """One daemon under test: how to start it and talk to it."""
+
+    def __init__(self, name, work, shoal_bin):
+        self.name, self.shoal_bin = name, shoal_bin
+        self.dir = os.path.join(work, name)
+        self.rpc_port, self.peer_port = free_port(), free_port()
+        self.proc = None
+        os.makedirs(self.dir)
+        if name == "transmission":
+            settings = {
+                "dht-enabled": False, "lpd-enabled": False, "pex-enabled": False,
+                "port-forwarding-enabled": False, "utp-enabled": False,
+                "rpc-bind-address": "127.0.0.1", "rpc-authentication-required": False,
+                "rpc-whitelist": "127.0.0.1", "rpc-host-whitelist-enabled": False,
+                "bind-address-ipv4": "127.0.0.1", "peer-port": self.peer_port,
+                "rpc-port": self.rpc_port, "download-queue-enabled": False,
+                "seed-queue-enabled": False, "queue-stalled-enabled": False,
+                "ratio-limit-enabled": False, "idle-seeding-limit-enabled": False,
+                "message-level": 1,
+            }
+            with open(os.path.join(self.dir, "settings.json"), "w") as f:
+                json.dump(settings, f)
+            self.rpc = TransmissionRpc(self.rpc_port)
+        elif name == "qbittorrent":
+            conf = os.path.join(self.dir, "qBittorrent", "config")
+            os.makedirs(conf)
+            with open(os.path.join(conf, "qBittorrent.conf"), "w") as f:
+                f.write(
+                    "[LegalNotice]\nAccepted=true\n\n"
+                    "[BitTorrent]\nSession\\DHTEnabled=false\nSession\\LSDEnabled=false\n"
+                    "Session\\PeXEnabled=false\nSession\\Port=%d\nSession\\Interface=lo\n"
+                    "Session\\QueueingSystemEnabled=false\n\n"
+                    "[Preferences]\nConnection\\UPnP=false\nWebUI\\Address=127.0.0.1\n"
+                    "WebUI\\Port=%d\nWebUI\\LocalHostAuth=false\n"
+                    "WebUI\\CSRFProtection=false\nWebUI\\HostHeaderValidation=false\n"
+                    % (self.peer_port, self.rpc_port)
+                )
+            self.rpc = QbitRpc(self.rpc_port)
+        else:
+            self.rpc = TransmissionRpc(self.rpc_port)
+
+    def start(self):
+        log = open(os.path.join(self.dir, "log"), "ab")
+        if self.name == "shoal":
+            cmd = [self.shoal_bin, "daemon", "--state-dir", os.path.join(self.dir, "state"),
+                   "--listen", "127.0.0.1:%d" % self.peer_port,
+                   "--rpc", "127.0.0.1:%d" % self.rpc_port,
+                   "--download-dir", os.path.join(os.path.dirname(self.dir), "data"),
+                   "--no-dht", "--no-lsd", "--no-port-mapping"]
+        elif self.name == "transmission":
+            cmd = ["transmission-daemon", "-f", "-g", self.dir]
+        else:
+            cmd = ["qbittorrent-nox", "--profile=" + self.dir]
+        env = dict(os.environ, RUST_LOG=os.environ.get("RUST_LOG", "warn"))
+        self.proc = subprocess.Popen(cmd, stdout=log, stderr=log, env=env)
+        return time.monotonic()
+
+    def stop(self):
+        start = time.monotonic()
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=600)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        return time.monotonic() - start
+
+
+def tracker_figures(client, phase, tracker_port, fig):
+    """Hook for tracker request counts (issue 21 item 3): called with phase
+    "steady" after the idle window and "restart" after the restart."""
+
+
+def recently_active(client, fig):
+    """Hook for `torrent-get ids=recently-active` latency (issue 21 item 5)."""
+
+
+def measure(client, torrents, data_dir, tracker_port):
+    fig = {}
+    n = len(torrents)
+    client.start()
+    wait_until(client.name + " RPC", lambda: client.rpc.full_list() == 0, limit=60)
+    t0 = time.monotonic()
+    for _, meta in torrents:
+        client.rpc.add(meta, data_dir)
+    wait_until(client.name + " seeding", lambda: client.rpc.all_seeding(n), step=0.5)
+    fig["add"] = time.monotonic() - t0
+    time.sleep(SETTLE_S)
+    pid = client.proc.pid
+    ticks0, w0 = proc_cpu_ticks(pid), time.monotonic()
+    time.sleep(IDLE_S)
+    ticks1, w1 = proc_cpu_ticks(pid), time.monotonic()
+    fig["cpu"] = 100.0 * (ticks1 - ticks0) / os.sysconf("SC_CLK_TCK") / (w1 - w0)
+    fig["rss"] = proc_rss_mb(pid)
+    times = []
+    for _ in range(15):
+        s = time.monotonic()
+        got = client.rpc.full_list()
+        times.append((time.monotonic() - s) * 1000)
+        assert got == n, "%s listed %d of %d" % (client.name, got, n)
+    fig["list"] = statistics.median(times)
+    recently_active(client, fig)
+    tracker_figures(client, "steady", tracker_port, fig)
+    fig["stop"] = client.stop()
+    t0 = client.start()
+    wait_until(client.name + " restart", lambda: client.rpc.all_seeding(n), step=0.2)
+    fig["restart"] = time.monotonic() - t0
+    fig["restart_rss"] = proc_rss_mb(client.proc.pid)
+    fig["threads"] = len(os.listdir("/proc/%d/task" % client.proc.pid))
+    tracker_figures(client, "restart", tracker_port, fig)
+    client.stop()
+    return fig
+
+
+def main():
+    if len(sys.argv) < 4:
+        sys.exit(__doc__)
+    n, shoal_bin, work = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+    installed = ["shoal"] + [c for c, b in (("transmission", "transmission-daemon"),
+                                            ("qbittorrent", "qbittorrent-nox")) if shutil.which(b)]
+    wanted = sys.argv[4].split(",") if len(sys.argv) > 4 and sys.argv[4] else installed
+    clients = [c for c in wanted if c in installed]
+    for c in wanted:
+        if c not in installed:
+            print("seedbox: %s is not installed, skipped" % c)
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    tracker_port = free_port()
+    tracker = subprocess.Popen(
+        [shoal_bin, "tracker", "--http", "127.0.0.1:%d" % tracker_port, "--no-udp",
+         "--interval", str(TRACKER_INTERVAL), "--log-level", "warn"],
+        stdout=subprocess.DEVNULL, stderr=open(os.path.join(work, "tracker.log"), "wb"))
+    try:
+        torrents = make_torrents(n, work, "http://127.0.0.1:%d/announce" % tracker_port)
+        data_dir = os.path.join(work, "data")
+        results = {}
+        for name in clients:
+            print("seedbox: %s with %d torrents ..." % (name, n), flush=True)
+            c = Client(name, work, shoal_bin)
+            try:
+                results[name] = measure(c, torrents, data_dir, tracker_port)
+            finally:
+                if c.proc and c.proc.poll() is None:
+                    c.proc.kill()
+                    c.proc.wait()
+            print("seedbox: %s: %s" % (name, json.dumps(results[name])), flush=True)
+    finally:
+        tracker.send_signal(signal.SIGTERM)
+        tracker.wait()
+    print_table(n, results)
+
+
+def print_table(n, results):
+    names = list(results)
+    others = [x for x in names if x != "shoal"]
+    head = ["figure (N=%d)" % n] + names + ["shoal/%s" % o for o in others if "shoal" in results]
+    print("| " + " | ".join(head) + " |")
+    print("|" + "---|" * len(head))
+    for key, label, unit in FIGURES + EXTRA_FIGURES:
+        row = ["%s (%s)" % (label, unit)]
+        for name in names:
+            v = results[name].get(key)
+            row.append("-" if v is None else "%.2f" % v)
+        if "shoal" in results:
+            for o in others:
+                a, b = results["shoal"].get(key), results[o].get(key)
+                row.append("%.2f" % (a / b) if a is not None and b else "-")
+        print("| " + " | ".join(row) + " |")
+    for name in names:
+        r = results[name]
+        print("%s after restart: %d threads, RSS %.1f MB" % (name, r["threads"], r["restart_rss"]))
+
+
+if __name__ == "__main__":
+    main()
