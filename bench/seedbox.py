@@ -18,15 +18,12 @@ through its own RPC, and the same figures are taken:
   list     full-list latency, median of 15 calls (ms): Transmission
            torrent-get id,name,percentDone,rateDownload,rateUpload,status;
            qBittorrent torrents/info
+  recent   Transmission `torrent-get ids=recently-active` with the same
+           fields, median of 15 calls (ms; Transmission RPC clients only)
   stop     SIGTERM -> process gone (s)
   restart  process start -> every torrent seeding again (s)
-Then a table with the ratios shoal/other.
-
-Extension points (other parts of issue 21 add their figures here):
-  - EXTRA_FIGURES: (key, label, unit) rows printed in the table.
-  - tracker_figures(): per-client figures read from the tracker between
-    phases (announce/scrape counts in steady state and around a restart).
-  - recently_active(): Transmission `torrent-get ids=recently-active`.
+Then a table with the ratios shoal/other. The tracker traffic of the same
+daemons and torrents is bench/seedbox_tracker.sh's.
 """
 import base64
 import hashlib
@@ -54,12 +51,10 @@ FIGURES = [
     ("cpu", "idle CPU while seeding, no peers", "%"),
     ("rss", "RSS settled", "MB"),
     ("list", "full list", "ms"),
+    ("recent", "torrent-get ids=recently-active", "ms"),
     ("stop", "graceful stop", "s"),
     ("restart", "restart -> all seeding", "s"),
 ]
-# seedtrk (tracker traffic) and seedapi (recently-active) append rows here
-# and fill them in tracker_figures() / recently_active() below.
-EXTRA_FIGURES = []
 
 
 def free_port():
@@ -289,16 +284,20 @@ class Client:
         return time.monotonic() - start
 
 
-def tracker_figures(client, phase, tracker_port, fig):
-    """Hook for tracker request counts (issue 21 item 3): called with phase
-    "steady" after the idle window and "restart" after the restart."""
-
-
 def recently_active(client, fig):
-    """Hook for `torrent-get ids=recently-active` latency (issue 21 item 5)."""
+    """`torrent-get ids=recently-active` latency, for Transmission RPCs."""
+    if not isinstance(client.rpc, TransmissionRpc):
+        return
+    fields = ["id", "name", "percentDone", "rateDownload", "rateUpload", "status"]
+    times = []
+    for _ in range(15):
+        s = time.monotonic()
+        client.rpc.call("torrent-get", {"ids": "recently-active", "fields": fields})
+        times.append((time.monotonic() - s) * 1000)
+    fig["recent"] = statistics.median(times)
 
 
-def measure(client, torrents, data_dir, tracker_port):
+def measure(client, torrents, data_dir):
     fig = {}
     n = len(torrents)
     client.start()
@@ -323,14 +322,12 @@ def measure(client, torrents, data_dir, tracker_port):
         assert got == n, "%s listed %d of %d" % (client.name, got, n)
     fig["list"] = statistics.median(times)
     recently_active(client, fig)
-    tracker_figures(client, "steady", tracker_port, fig)
     fig["stop"] = client.stop()
     t0 = client.start()
     wait_until(client.name + " restart", lambda: client.rpc.all_seeding(n), step=0.2)
     fig["restart"] = time.monotonic() - t0
     fig["restart_rss"] = proc_rss_mb(client.proc.pid)
     fig["threads"] = len(os.listdir("/proc/%d/task" % client.proc.pid))
-    tracker_figures(client, "restart", tracker_port, fig)
     client.stop()
     return fig
 
@@ -361,7 +358,7 @@ def main():
             print("seedbox: %s with %d torrents ..." % (name, n), flush=True)
             c = Client(name, work, shoal_bin)
             try:
-                results[name] = measure(c, torrents, data_dir, tracker_port)
+                results[name] = measure(c, torrents, data_dir)
             finally:
                 if c.proc and c.proc.poll() is None:
                     c.proc.kill()
@@ -379,7 +376,7 @@ def print_table(n, results):
     head = ["figure (N=%d)" % n] + names + ["shoal/%s" % o for o in others if "shoal" in results]
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
-    for key, label, unit in FIGURES + EXTRA_FIGURES:
+    for key, label, unit in FIGURES:
         row = ["%s (%s)" % (label, unit)]
         for name in names:
             v = results[name].get(key)
