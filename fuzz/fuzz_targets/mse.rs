@@ -1,17 +1,31 @@
-//! The MSE handshake parser, both roles. The first byte picks the policy,
-//! the chunk size the bytes arrive in, and the mode: raw input (exercises
-//! plaintext detection, the key checks and the marker searches), or an
-//! honest stream from a fixed-key peer with the input XORed over it (gets
-//! past the Diffie-Hellman step into VC, crypto_provide/select, padding and
-//! IA parsing). Nothing may panic, and an established handshake never
-//! reports more payload than the bytes fed.
+//! The MSE handshake state machines past the key exchange, both roles: the
+//! handshake under test talks to an honest shoal peer whose PadA/PadB,
+//! PadC/PadD length, initial payload (IA) and policy come from the input,
+//! and the rest of the input is XORed over everything the peer sends after
+//! its public key (RC4 is a stream cipher, so this flips the plaintext of
+//! VC, crypto_provide/select, the padding lengths and IA at will); bytes past
+//! the honest stream are appended as they are. The bytes arrive in
+//! input-chosen chunk sizes.
+//!
+//! The keys are fixed, so every input replays the same two key exchanges;
+//! `cfg(fuzzing)` makes shoal-mse remember those `modpow`s, which leaves the
+//! parsers, the marker searches and the ciphers to the fuzzer. A forged
+//! public key (a new `modpow` per input) is `mse_dh`'s job.
+//!
+//! Nothing may panic; an established handshake never reports more payload
+//! than the bytes fed; an unmodified exchange between two peers of the same
+//! encrypting policy establishes, and the receiver gets exactly the IA sent.
 #![no_main]
 
-use std::sync::{Arc, OnceLock};
+#[path = "common/cursor.rs"]
+mod cursor;
+
+use std::sync::Arc;
 use std::time::Duration;
 
+use cursor::Cursor;
 use libfuzzer_sys::fuzz_target;
-use shoal_mse::{Event, Handshake, Policy, Req2Index, Secrets};
+use shoal_mse::{Event, Handshake, KEY_LEN, MAX_PAD, Policy, Req2Index, Secrets};
 
 const INFO_HASH: [u8; 20] = [0xAB; 20];
 const POLICIES: [Policy; 4] = [
@@ -20,29 +34,31 @@ const POLICIES: [Policy; 4] = [
     Policy::Allow,
     Policy::Disable,
 ];
+/// The private keys of the dialer and the receiver (fixed: see above).
+const DIALER_KEY: u8 = 1;
+const RECEIVER_KEY: u8 = 2;
 
-fn secrets(seed: u8) -> Secrets {
+fn secrets(key: u8, pad: Vec<u8>, inner_pad_len: u16) -> Secrets {
     Secrets {
-        private_key: [seed; 20],
-        pad: vec![seed; 37],
-        inner_pad_len: 3,
+        private_key: [key; 20],
+        pad,
+        inner_pad_len,
     }
 }
 
-fn acceptor(policy: Policy, seed: u8) -> Handshake {
+fn receiver(policy: Policy, secrets: Secrets) -> Handshake {
     let index = Arc::new(Req2Index::new([[1; 20], INFO_HASH]));
-    Handshake::incoming(policy, index, secrets(seed), Duration::ZERO)
+    Handshake::incoming(policy, index, secrets, Duration::ZERO)
 }
 
-fn dialer(policy: Policy, seed: u8) -> Handshake {
-    let ia = b"\x13BitTorrent protocol".to_vec();
-    match Handshake::outgoing(policy, INFO_HASH, ia, secrets(seed), Duration::ZERO) {
+fn dialer(policy: Policy, ia: Vec<u8>, secrets: Secrets) -> Handshake {
+    match Handshake::outgoing(policy, INFO_HASH, ia, secrets, Duration::ZERO) {
         Ok(h) => h,
-        Err(_) => unreachable!("a 20-byte initial payload is within the limit"),
+        Err(_) => unreachable!("the initial payload is within the limit"),
     }
 }
 
-/// Everything `h` sends.
+/// Everything `h` has to send.
 fn drain(h: &mut Handshake) -> Vec<u8> {
     let mut out = Vec::new();
     while let Some(t) = h.poll_transmit() {
@@ -51,70 +67,125 @@ fn drain(h: &mut Handshake) -> Vec<u8> {
     out
 }
 
-/// Feeds `bytes` in `chunk`-sized pieces until done or failed.
-fn feed(h: &mut Handshake, bytes: &[u8], chunk: usize) {
-    for c in bytes.chunks(chunk) {
-        if h.handle_bytes(c).is_err() {
-            return;
-        }
-        drain(h);
-        if let Some(Event::Established(est)) = h.poll_event() {
-            assert!(est.initial_payload.len() <= bytes.len());
-            return;
-        }
-    }
+/// The handshake under test and what it has seen.
+struct Tested {
+    hs: Handshake,
+    /// Bytes fed so far.
+    fed: usize,
+    /// The chunk size bytes arrive in.
+    chunk: usize,
+    failed: bool,
+    /// The payload it reported, once established.
+    payload: Option<Vec<u8>>,
 }
 
-/// The honest bytes each side sends in a full exchange between a dialer
-/// (seed 1) and an acceptor (seed 2): (dialer → acceptor, acceptor → dialer).
-fn honest_streams(policy: Policy) -> (Vec<u8>, Vec<u8>) {
-    let mut a = dialer(policy, 1);
-    let mut b = acceptor(policy, 2);
-    let (mut a2b, mut b2a) = (drain(&mut a), Vec::new());
-    let _ = b.handle_bytes(&a2b);
-    let reply = drain(&mut b);
-    b2a.extend_from_slice(&reply);
-    let _ = a.handle_bytes(&reply);
-    let third = drain(&mut a);
-    a2b.extend_from_slice(&third);
-    let _ = b.handle_bytes(&third);
-    b2a.extend(drain(&mut b));
-    (a2b, b2a)
-}
-
-fn xor_over(honest: &[u8], mask: &[u8]) -> Vec<u8> {
-    let mut out = honest.to_vec();
-    for (o, m) in out.iter_mut().zip(mask) {
-        *o ^= m;
+impl Tested {
+    /// Feeds `bytes` in chunks until it fails.
+    fn feed(&mut self, bytes: &[u8]) {
+        for c in bytes.chunks(self.chunk) {
+            if self.failed {
+                return;
+            }
+            self.fed += c.len();
+            if self.hs.handle_bytes(c).is_err() {
+                self.failed = true;
+                assert!(
+                    self.hs.handle_bytes(b"x").is_err(),
+                    "a failed handshake goes on"
+                );
+                return;
+            }
+            if let Some(Event::Established(est)) = self.hs.poll_event() {
+                assert!(self.payload.is_none(), "established twice");
+                assert!(
+                    est.initial_payload.len() <= self.fed,
+                    "payload out of nothing"
+                );
+                self.payload = Some(est.initial_payload);
+            }
+        }
     }
-    if mask.len() > honest.len() {
-        out.extend_from_slice(mask.get(honest.len()..).unwrap_or(&[]));
-    }
-    out
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&ctl, rest)) = data.split_first() else {
-        return;
-    };
-    let policy = POLICIES[usize::from(ctl & 3)];
-    let chunk = usize::from((ctl >> 2) & 0x1F) * 11 + 1;
-    if ctl & 0x80 == 0 {
-        feed(&mut acceptor(policy, 2), rest, chunk);
-        let mut a = dialer(policy, 1);
-        drain(&mut a);
-        feed(&mut a, rest, chunk);
+    let mut input = Cursor(data);
+    let ctl = input.byte();
+    let ours = POLICIES[usize::from(ctl & 3)];
+    let theirs = POLICIES[usize::from((ctl >> 2) & 3)];
+    let we_dial = ctl & 0x10 != 0;
+    let chunk = usize::from(input.byte()) % 97 + 1;
+    // The peer's PadA/PadB: past MAX_PAD it sends only MAX_PAD bytes.
+    let pad = input.chunk(MAX_PAD + 16).to_vec();
+    // The peer's PadC/PadD length: past MAX_PAD the receiver must refuse it.
+    let inner = input.u16() % 600;
+    let ia = input.chunk(300).to_vec();
+    let mask = input.0;
+
+    let our_ia = b"\x13BitTorrent protocol".to_vec();
+    let (hs, mut peer) = if we_dial {
+        (
+            dialer(ours, our_ia, secrets(DIALER_KEY, vec![7; 37], 3)),
+            receiver(theirs, secrets(RECEIVER_KEY, pad, inner)),
+        )
     } else {
-        // Four Diffie-Hellman steps per honest exchange: compute each
-        // policy's once per process, not per input.
-        static HONEST: OnceLock<Vec<(Vec<u8>, Vec<u8>)>> = OnceLock::new();
-        let all = HONEST.get_or_init(|| POLICIES.iter().map(|p| honest_streams(*p)).collect());
-        let Some((a2b, b2a)) = all.get(usize::from(ctl & 3)) else {
-            return;
-        };
-        feed(&mut acceptor(policy, 2), &xor_over(a2b, rest), chunk);
-        let mut a = dialer(policy, 1);
-        drain(&mut a);
-        feed(&mut a, &xor_over(b2a, rest), chunk);
+        (
+            receiver(ours, secrets(RECEIVER_KEY, vec![7; 37], 3)),
+            dialer(theirs, ia.clone(), secrets(DIALER_KEY, pad, inner)),
+        )
+    };
+    let mut t = Tested {
+        hs,
+        fed: 0,
+        chunk,
+        failed: false,
+        payload: None,
+    };
+    // Position in the peer's stream, and whether the peer gave up.
+    let mut pos = 0usize;
+    let mut peer_failed = false;
+    for _ in 0..8 {
+        let mut from_peer = drain(&mut peer);
+        for b in &mut from_peer {
+            if let Some(m) = pos.checked_sub(KEY_LEN).and_then(|i| mask.get(i)) {
+                *b ^= m;
+            }
+            pos += 1;
+        }
+        t.feed(&from_peer);
+        let to_peer = drain(&mut t.hs);
+        if !peer_failed && !to_peer.is_empty() {
+            peer_failed = peer.handle_bytes(&to_peer).is_err();
+        }
+        if from_peer.is_empty() && to_peer.is_empty() {
+            break;
+        }
+    }
+    // The mask past the honest stream: bytes the peer adds (more payload,
+    // or garbage where the handshake was cut short). Not when the peer
+    // refused before sending its whole public key: the input would then be
+    // a forged key, a `modpow` per input (`mse_dh` covers that).
+    let honest_tail = pos.saturating_sub(KEY_LEN);
+    if pos >= KEY_LEN {
+        if let Some(extra) = mask.get(honest_tail..) {
+            t.feed(extra);
+        }
+    }
+    drain(&mut t.hs);
+    if t.payload.is_none() && !t.failed {
+        let late = Duration::from_secs(u64::from(ctl >> 5) * 3);
+        let timed_out = t.hs.handle_timeout(late).is_err();
+        assert_eq!(timed_out, late >= shoal_mse::HANDSHAKE_TIMEOUT);
+    }
+
+    let untouched = mask.iter().all(|&m| m == 0) && mask.len() <= honest_tail;
+    let encrypting = matches!(ours, Policy::Prefer | Policy::Require) && ours == theirs;
+    if untouched && encrypting && usize::from(inner) <= MAX_PAD {
+        let payload = t
+            .payload
+            .unwrap_or_else(|| panic!("honest handshake failed"));
+        assert!(peer.is_established() && !peer_failed, "honest peer failed");
+        if !we_dial {
+            assert_eq!(payload, ia, "the receiver gets exactly the IA");
+        }
     }
 });

@@ -1319,6 +1319,26 @@ fn a_torrent_bigger_than_the_free_space_is_warned_about() {
         tr["errorString"].as_str().unwrap().contains("free space"),
         "{v}"
     );
+    // qBittorrent: the state stays (it runs on), the log has the warning.
+    let (status, _, text) = request(s.addr, "GET", "/api/v2/torrents/info", &[], b"");
+    assert_eq!(status, 200, "{text}");
+    let info: Value = serde_json::from_str(&text).unwrap();
+    let state = info[0]["state"].as_str().unwrap();
+    assert!(state.ends_with("DL") && state != "stoppedDL", "{info}");
+    let (_, _, text) = request(s.addr, "GET", "/api/v2/log/main", &[], b"");
+    let log: Value = serde_json::from_str(&text).unwrap();
+    let warnings: Vec<&Value> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == 4)
+        .collect();
+    assert_eq!(warnings.len(), 1, "{log}");
+    let message = warnings[0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("\"big\"") && message.contains("not enough free space"),
+        "{message}"
+    );
     // Paused, it needs nothing: the warning goes.
     rpc(s.addr, json!({ "method": "torrent-stop", "arguments": {} }));
     warning(false);

@@ -36,12 +36,13 @@ impl KeyPair {
     /// Builds the pair from a private exponent (random in production,
     /// fixed in tests).
     pub(crate) fn from_private(private: &[u8; PRIVATE_LEN]) -> Self {
-        let private = BigUint::from_bytes_be(private);
-        let p = BigUint::from_bytes_be(&PRIME);
-        let public = BigUint::from(2u32).modpow(&private, &p);
+        let public = memo::remember(private, &[0; KEY_LEN], || {
+            let p = BigUint::from_bytes_be(&PRIME);
+            encode(&BigUint::from(2u32).modpow(&BigUint::from_bytes_be(private), &p))
+        });
         Self {
-            private,
-            public: encode(&public),
+            private: BigUint::from_bytes_be(private),
+            public,
         }
     }
 
@@ -64,7 +65,68 @@ impl KeyPair {
         if y < two || y > &p - &two {
             return Err(Error::BadPublicKey);
         }
-        Ok(encode(&y.modpow(&self.private, &p)))
+        Ok(memo::remember(&self.public, peer_public, || {
+            encode(&y.modpow(&self.private, &p))
+        }))
+    }
+}
+
+/// Under `cfg(fuzzing)` (set by cargo-fuzz) the results of the last few
+/// `modpow`s are kept per thread: both are pure functions of their inputs,
+/// and a fuzz target that replays one key exchange per input would
+/// otherwise spend nearly all its time in them (186 inputs/s) instead of in
+/// the handshake parser. Normal builds compute every time.
+#[cfg(fuzzing)]
+mod memo {
+    use std::cell::RefCell;
+
+    /// How many results are kept; the oldest goes first.
+    const SLOTS: usize = 16;
+
+    /// One remembered result: its two inputs (a private exponent is keyed
+    /// by its bytes, a shared secret by our public key) and the value.
+    type Entry = (Vec<u8>, Vec<u8>, [u8; super::KEY_LEN]);
+
+    thread_local! {
+        static KEPT: RefCell<Vec<Entry>> = const { RefCell::new(Vec::new()) };
+    }
+
+    /// `compute()` for the inputs `a`, `b`, from memory when it was done
+    /// recently.
+    pub(super) fn remember(
+        a: &[u8],
+        b: &[u8],
+        compute: impl FnOnce() -> [u8; super::KEY_LEN],
+    ) -> [u8; super::KEY_LEN] {
+        let hit = KEPT.with_borrow(|kept| {
+            kept.iter()
+                .find(|(x, y, _)| x == a && y == b)
+                .map(|(_, _, v)| *v)
+        });
+        if let Some(v) = hit {
+            return v;
+        }
+        let v = compute();
+        KEPT.with_borrow_mut(|kept| {
+            if kept.len() >= SLOTS {
+                kept.remove(0);
+            }
+            kept.push((a.to_vec(), b.to_vec(), v));
+        });
+        v
+    }
+}
+
+/// Outside fuzzing nothing is remembered: a key pair is used once.
+#[cfg(not(fuzzing))]
+mod memo {
+    /// Always `compute()`.
+    pub(super) fn remember(
+        _a: &[u8],
+        _b: &[u8],
+        compute: impl FnOnce() -> [u8; super::KEY_LEN],
+    ) -> [u8; super::KEY_LEN] {
+        compute()
     }
 }
 

@@ -95,7 +95,21 @@ pub(super) async fn check(shared: &Shared) {
     }
     let mut state = shared.lock();
     for e in state.entries.values_mut() {
-        e.space_warning = warnings.remove(&e.record.id).flatten();
+        let warning = warnings.remove(&e.record.id).flatten();
+        if let (None, Some(text)) = (&e.space_warning, &warning) {
+            // qBittorrent's API has no warning field on a torrent (its
+            // clients show `state` and the log), so the warning's onset goes
+            // to `log/main` as a warning, before any API can show it; the
+            // torrent keeps its state, as it keeps running.
+            shared.log.push(
+                crate::event_log::Level::Warning,
+                &format!(
+                    "Torrent may not fit on disk. Torrent: \"{}\". Warning: {text}",
+                    e.record.name
+                ),
+            );
+        }
+        e.space_warning = warning;
     }
 }
 
