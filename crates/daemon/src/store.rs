@@ -305,11 +305,23 @@ impl Store {
         self.root.join("torrents").join(format!("{hex}.json"))
     }
 
-    /// Saves a new torrent: the metainfo first, then its record, so a
-    /// record never exists without its metainfo.
+    /// Saves a new torrent: its metainfo and its record, renamed in that
+    /// order once both are flushed (a record without its metainfo is
+    /// skipped on load, so a crash mid-add loses only that unanswered add).
     pub fn add(&self, record: &TorrentRecord, metainfo: &[u8]) -> Result<(), DaemonError> {
-        write_atomic(&self.torrent_path(&record.info_hash), metainfo)?;
-        self.save(record)
+        let json = serde_json::to_vec_pretty(record)
+            .map_err(|e| DaemonError::BadRequest(format!("encoding record: {e}")))?;
+        // One batch: both files flushed together and one directory sync,
+        // not two of each (adds run one after another under the state lock).
+        let items = [
+            (self.torrent_path(&record.info_hash), metainfo.to_vec()),
+            (self.record_path(&record.info_hash), json),
+        ];
+        let results = shoal_storage::write_atomic_batch(&items);
+        for ((path, _), result) in items.iter().zip(results) {
+            result.map_err(|e| DaemonError::io(format!("writing {}", path.display()), e))?;
+        }
+        Ok(())
     }
 
     /// Saves the metainfo of a torrent whose record exists (a magnet

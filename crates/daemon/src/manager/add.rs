@@ -152,8 +152,10 @@ impl Daemon {
                 });
             }
             let id = state.daemon.next_id.max(1);
+            // Saved with the queue below: after a crash in between, loading
+            // takes the next id past every saved record's and puts records
+            // missing from the queue at its end.
             state.daemon.next_id = id.saturating_add(1);
-            self.shared.store.save_daemon(&state.daemon)?;
             let record = TorrentRecord {
                 paused,
                 added_at: now_unix(),
