@@ -7,10 +7,10 @@
 //! the honest stream are appended as they are. The bytes arrive in
 //! input-chosen chunk sizes.
 //!
-//! The keys are fixed, so every input replays the same two key exchanges;
-//! `cfg(fuzzing)` makes shoal-mse remember those `modpow`s, which leaves the
-//! parsers, the marker searches and the ciphers to the fuzzer. A forged
-//! public key (a new `modpow` per input) is `mse_dh`'s job.
+//! The keys are fixed, so every input replays the same two key exchanges
+//! (under `cfg(fuzzing)` with shoal-mse's cheap stand-in for the group
+//! arithmetic), which leaves the parsers, the marker searches and the
+//! ciphers to the fuzzer. A forged public key is `mse_dh`'s job.
 //!
 //! Nothing may panic; an established handshake never reports more payload
 //! than the bytes fed; an unmodified exchange between two peers of the same

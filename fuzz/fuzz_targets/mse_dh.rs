@@ -1,6 +1,7 @@
-//! The whole MSE handshake, key exchange included (slow: a fresh public key
-//! in the input costs a 768-bit `modpow`; `mse` is the fast target for the
-//! parser after the exchange). The first byte picks the policy,
+//! The whole MSE handshake, forged public keys included (`mse` targets the
+//! parser after an honest exchange). Under `cfg(fuzzing)` shoal-mse swaps
+//! its 768-bit `modpow`s for a cheap stand-in with the same shape, so a
+//! fresh public key per input is affordable. The first byte picks the policy,
 //! the chunk size the bytes arrive in, and the mode: raw input (exercises
 //! plaintext detection, the key checks and the marker searches), or an
 //! honest stream from a fixed-key peer with the input XORed over it (gets
@@ -107,8 +108,8 @@ fuzz_target!(|data: &[u8]| {
         drain(&mut a);
         feed(&mut a, rest, chunk);
     } else {
-        // Four Diffie-Hellman steps per honest exchange: compute each
-        // policy's once per process, not per input.
+        // Each policy's honest exchange is the same for every input:
+        // compute it once per process.
         static HONEST: OnceLock<Vec<(Vec<u8>, Vec<u8>)>> = OnceLock::new();
         let all = HONEST.get_or_init(|| POLICIES.iter().map(|p| honest_streams(*p)).collect());
         let Some((a2b, b2a)) = all.get(usize::from(ctl & 3)) else {
