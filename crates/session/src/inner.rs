@@ -41,6 +41,9 @@ pub(crate) struct Inner {
     /// on the blocking pool at once: thousands of torrents added together
     /// would otherwise start one thread each, up to the pool's 512.
     pub(crate) start_checks: tokio::sync::Semaphore,
+    /// How each dialed address last connected, for every torrent's dials
+    /// and magnet fetches; saved at shutdown, loaded at start (`modes.rs`).
+    pub(crate) modes: Arc<crate::modes::Modes>,
     /// The timer task's wake-ups and the torrent timers it ran (`timers.rs`),
     /// for `/metrics`: with only idle torrents both stand still.
     pub(crate) timer_counts: TimerCounts,
@@ -85,6 +88,7 @@ impl Inner {
             max_peers: self.config.max_peers,
             limits: Arc::clone(&self.limits),
             timers: self.timers.clone(),
+            modes: Arc::clone(&self.modes),
         }
     }
 }

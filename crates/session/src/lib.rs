@@ -24,6 +24,7 @@ mod listen;
 mod lsd;
 mod magnet;
 mod metadata;
+mod modes;
 mod mse;
 mod peer_stream;
 mod peer_summary;

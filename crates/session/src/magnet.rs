@@ -65,6 +65,7 @@ impl Session {
             listen_port: self.local_addr().port(),
             encryption: self.inner.encryption(),
             dialer: self.inner.dialer(),
+            modes: Arc::clone(&self.inner.modes),
             job: Job::Metadata,
             progress: progress.map(Arc::new),
         };
@@ -118,6 +119,7 @@ impl Session {
             listen_port: self.local_addr().port(),
             encryption: self.inner.encryption(),
             dialer: self.inner.dialer(),
+            modes: Arc::clone(&self.inner.modes),
             job: Job::Metadata,
             progress: None,
         };

@@ -185,6 +185,9 @@ pub(crate) struct Wanted {
     pub encryption: shoal_mse::Policy,
     /// The transports to connect over.
     pub dialer: crate::dialer::Dialer,
+    /// The session's memory of how addresses connected: read for the
+    /// first attempt, written when a handshake completes.
+    pub modes: Arc<crate::modes::Modes>,
     /// What to ask for.
     pub job: Job,
     /// Where progress goes, if anyone watches.
@@ -241,11 +244,13 @@ pub(crate) async fn fetch(
 
 /// Connects to `addr` and fetches the whole info dictionary from it, in the
 /// modes the encryption policy allows (the other one when the peer hangs up
-/// on the first).
+/// on the first; the mode and transport that connected to it last, in this
+/// fetch, a download or a previous run, go first).
 async fn from_peer(addr: SocketAddr, wanted: Wanted) -> Result<Got, PeerError> {
-    let order = wanted.encryption.dial_order(None);
+    let before = wanted.modes.get(addr);
+    let order = wanted.encryption.dial_order(before.map(|w| w.mode));
     let mut attempts = order.iter().peekable();
-    let mut worked = None;
+    let mut worked = before.map(|w| w.transport);
     let mut attempt = attempts.next().copied();
     let mut over_tcp_tried = false;
     loop {
@@ -324,6 +329,13 @@ async fn from_peer_once(
         |_| Err(Refused::UnknownTorrent),
     )
     .await?;
+    // Both handshakes passed: this mode works with this peer, whatever
+    // the fetch brings (the download's dials read it too).
+    let connected = crate::modes::Worked {
+        transport: stream.transport(),
+        mode: attempt,
+    };
+    wanted.modes.record(addr, connected);
     let mut core = match &wanted.job {
         Job::Metadata => Core::Metadata(MetadataFetch::new(
             wanted.info_hashes,

@@ -4,10 +4,13 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use shoal_mse::Attempt;
 use shoal_swarm::{DialBook, DialConfig};
+
+use crate::modes::{Modes, Worked};
 
 /// Where a peer's address came from (what Transmission's `peersFrom` and
 /// the peer flags H, X and I report).
@@ -27,15 +30,6 @@ pub enum PeerSource {
     Lsd,
 }
 
-/// How a dial to one address connected.
-#[derive(Debug, Clone, Copy)]
-struct Worked {
-    /// TCP or uTP.
-    transport: crate::Transport,
-    /// Through MSE or with the plain BitTorrent handshake.
-    mode: Attempt,
-}
-
 /// Known peer addresses and their dialing state, on the wall clock.
 #[derive(Debug)]
 pub struct PeerBook {
@@ -46,26 +40,33 @@ pub struct PeerBook {
     /// addresses are, so a flood of replies cannot grow it.
     sources: HashMap<SocketAddr, PeerSource>,
     /// How each dialed address last connected (transport and encryption
-    /// mode), tried first on the next dial; bounded like `sources`.
-    worked: HashMap<SocketAddr, Worked>,
-    /// Most sources (and `worked` entries) kept.
+    /// mode), tried first on the next dial: the session's memory
+    /// (`modes.rs`), shared with other torrents and metadata fetches.
+    worked: Arc<Modes>,
+    /// Most sources kept.
     max_sources: usize,
 }
 
 impl Default for PeerBook {
+    /// A book with a memory of its own (tests; torrents share the session's).
     fn default() -> Self {
+        PeerBook::new(Arc::default())
+    }
+}
+
+impl PeerBook {
+    /// A book remembering how dials connected in `worked`.
+    pub(crate) fn new(worked: Arc<Modes>) -> Self {
         let config = DialConfig::default();
         PeerBook {
             max_sources: config.max_known,
             policy: DialBook::new(config),
             epoch: Instant::now(),
             sources: HashMap::new(),
-            worked: HashMap::new(),
+            worked,
         }
     }
-}
 
-impl PeerBook {
     fn now(&self) -> Duration {
         self.epoch.elapsed()
     }
@@ -92,21 +93,19 @@ impl PeerBook {
 
     /// The transport `addr` last connected over when we dialed it.
     pub fn transport(&self, addr: SocketAddr) -> Option<crate::Transport> {
-        self.worked.get(&addr).map(|w| w.transport)
+        self.worked.get(addr).map(|w| w.transport)
     }
 
     /// The encryption mode (MSE or plain BitTorrent handshake) a dial to
     /// `addr` last connected with: dialed first next time, so a peer that
     /// refuses one mode costs a failed attempt once, not on every redial.
     pub fn mode(&self, addr: SocketAddr) -> Option<Attempt> {
-        self.worked.get(&addr).map(|w| w.mode)
+        self.worked.get(addr).map(|w| w.mode)
     }
 
     /// Records how a dial to `addr` connected.
     pub fn set_worked(&mut self, addr: SocketAddr, transport: crate::Transport, mode: Attempt) {
-        if self.worked.len() < self.max_sources || self.worked.contains_key(&addr) {
-            self.worked.insert(addr, Worked { transport, mode });
-        }
+        self.worked.record(addr, Worked { transport, mode });
     }
 
     /// When the next address becomes worth dialing (now or in the past if
@@ -163,26 +162,21 @@ mod tests {
     }
 
     #[test]
-    fn how_a_dial_worked_is_remembered_and_bounded() {
+    fn how_a_dial_worked_is_remembered_in_the_shared_memory() {
         use crate::Transport;
+        use crate::modes::Modes;
         use shoal_mse::Attempt;
-        let mut book = PeerBook::default();
+        use std::sync::Arc;
+        let modes = Arc::new(Modes::default());
+        let mut book = PeerBook::new(Arc::clone(&modes));
         let a = "127.0.0.1:1".parse().unwrap_or_else(|_| unreachable!());
         assert_eq!(book.mode(a), None);
         book.set_worked(a, Transport::Utp, Attempt::Encrypted);
         book.set_worked(a, Transport::Tcp, Attempt::Plaintext);
         assert_eq!(book.mode(a), Some(Attempt::Plaintext));
         assert_eq!(book.transport(a), Some(Transport::Tcp));
-        for port in 2..=(book.max_sources as u16 + 10) {
-            book.set_worked(
-                ([127, 0, 0, 1], port).into(),
-                Transport::Tcp,
-                Attempt::Plaintext,
-            );
-        }
-        assert_eq!(book.worked.len(), book.max_sources);
-        // A known address is still updated when the map is full.
-        book.set_worked(a, Transport::Tcp, Attempt::Encrypted);
-        assert_eq!(book.mode(a), Some(Attempt::Encrypted));
+        // Another torrent's book on the same session sees it.
+        let other = PeerBook::new(modes);
+        assert_eq!(other.mode(a), Some(Attempt::Plaintext));
     }
 }

@@ -100,6 +100,8 @@ impl Session {
         let (timers, kicks) = crate::timers::Timers::new();
         let trackers =
             crate::tracker::gate::TrackerGate::new(config.tracker_pace, &config.state_dir);
+        // What a previous run learned about peers' modes (a small file).
+        let modes = Arc::new(crate::modes::Modes::load(&config.state_dir));
         let inner = Arc::new(Inner {
             trackers: Arc::new(trackers),
             lsd: lsd_tx,
@@ -115,6 +117,7 @@ impl Session {
             torrents: Mutex::default(),
             start_checks: tokio::sync::Semaphore::new(crate::inner::start_check_slots()),
             timer_counts: crate::inner::TimerCounts::default(),
+            modes,
         });
         if let Some((sock, rx)) = lsd {
             crate::lsd::start(&inner, sock, rx);
@@ -328,6 +331,7 @@ impl Session {
             }
         }
         self.inner.trackers.save(&self.inner.config.state_dir).await;
+        self.inner.modes.save(&self.inner.config.state_dir).await;
         if let Some(portmap) = &self.inner.portmap {
             portmap.shutdown().await;
         }

@@ -122,7 +122,7 @@ pub(crate) struct TorrentShared {
 }
 
 /// What a torrent takes from its session: the peer cap, the shared rate
-/// limits and the timer task.
+/// limits, the timer task and the memory of how peers connected.
 pub(crate) struct SessionLinks {
     /// Most connections per torrent.
     pub max_peers: usize,
@@ -130,6 +130,8 @@ pub(crate) struct SessionLinks {
     pub limits: Arc<Limits>,
     /// The session's timer task.
     pub timers: Timers,
+    /// How dialed addresses connected (transport, encryption mode).
+    pub modes: Arc<crate::modes::Modes>,
 }
 
 impl TorrentShared {
@@ -145,6 +147,7 @@ impl TorrentShared {
             max_peers,
             limits,
             timers,
+            modes,
         } = session;
         let complete = engine.is_complete();
         Arc::new(TorrentShared {
@@ -153,7 +156,7 @@ impl TorrentShared {
             store,
             engine: Mutex::new(engine),
             slots: Mutex::new(HashMap::new()),
-            book: Mutex::new(PeerBook::default()),
+            book: Mutex::new(PeerBook::new(modes)),
             epoch: Instant::now(),
             resume_path,
             unsaved: AtomicU32::new(0),

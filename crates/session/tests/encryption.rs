@@ -102,12 +102,15 @@ async fn a_policy_set_at_run_time_applies_and_peers_show_the_encryption() {
 }
 
 /// How many connections a plaintext-only peer saw in each mode.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone, Copy)]
 struct Seen {
     /// Connections that opened with MSE (refused: closed at once).
     mse: usize,
     /// Connections that opened with a plain BitTorrent handshake.
     plain: usize,
+    /// Of those, the ones the session has closed: by then it has handled
+    /// the handshake (and recorded how it connected).
+    ended: usize,
 }
 
 /// A peer that speaks only plaintext, as old clients do: it hangs up on an
@@ -141,40 +144,128 @@ async fn plaintext_only_peer(
         s.shutdown().await.unwrap();
         let mut sink = Vec::new();
         let _ = s.read_to_end(&mut sink).await;
+        seen.send_modify(|s| s.ended += 1);
     }
+}
+
+/// A plaintext-only peer on 127.0.0.1 and the counts of what it saw.
+async fn start_plaintext_only_peer() -> (std::net::SocketAddr, tokio::sync::watch::Receiver<Seen>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let peer = listener.local_addr().unwrap();
+    let (seen, watch) = tokio::sync::watch::channel(Seen::default());
+    tokio::spawn(plaintext_only_peer(listener, seen));
+    (peer, watch)
+}
+
+/// A `prefer` session over TCP only: the fake peer has no uTP, and a uTP
+/// attempt first would only slow each dial down.
+async fn prefer_over_tcp(state: &Path) -> Session {
+    let mut config = SessionConfig::new("127.0.0.1:0".parse().unwrap(), state.to_path_buf());
+    config.encryption = EncryptionPolicy::Prefer;
+    config.transports.utp = false;
+    Session::bind(config).await.unwrap()
+}
+
+/// Waits until the fake peer's counts satisfy `done`, and returns them.
+async fn seen_until(
+    watch: &mut tokio::sync::watch::Receiver<Seen>,
+    done: impl FnMut(&Seen) -> bool,
+) -> Seen {
+    let wait = watch.wait_for(done);
+    *tokio::time::timeout(Duration::from_secs(30), wait)
+        .await
+        .expect("the peer was not dialed")
+        .unwrap()
+}
+
+/// Adds `torrent` with `peer` as its only peer.
+async fn add_with_peer(
+    session: &Session,
+    torrent: &Torrent,
+    dir: std::path::PathBuf,
+    peer: std::net::SocketAddr,
+) {
+    let opts = TorrentOptions {
+        peers: vec![peer],
+        ..TorrentOptions::default()
+    };
+    session
+        .add_torrent(torrent.clone(), dir, opts)
+        .await
+        .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_peer_that_refused_mse_is_redialed_in_plaintext_straight_away() {
     let tmp = tempfile::tempdir().unwrap();
     let torrent = make_content(&tmp.path().join("seed"), &[100_000]);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let peer = listener.local_addr().unwrap();
-    let (seen, mut watch) = tokio::sync::watch::channel(Seen::default());
-    tokio::spawn(plaintext_only_peer(listener, seen));
-    let mut config = SessionConfig::new("127.0.0.1:0".parse().unwrap(), tmp.path().join("state"));
-    config.encryption = EncryptionPolicy::Prefer;
-    // TCP only: the fake peer has no uTP, and a uTP attempt first would only
-    // slow the dial down.
-    config.transports.utp = false;
-    let session = Session::bind(config).await.unwrap();
-    let opts = TorrentOptions {
-        peers: vec![peer],
-        ..TorrentOptions::default()
-    };
-    let _h = session
-        .add_torrent(torrent, tmp.path().join("got"), opts)
-        .await
-        .unwrap();
+    let (peer, mut watch) = start_plaintext_only_peer().await;
+    let session = prefer_over_tcp(&tmp.path().join("state")).await;
+    add_with_peer(&session, &torrent, tmp.path().join("got"), peer).await;
     // First dial: MSE, refused; the retry in plaintext connects. The peer
     // then hangs up, and the redial after the back-off goes to plaintext
     // without another MSE attempt.
-    let wait = watch.wait_for(|s| s.plain >= 2);
-    let seen = tokio::time::timeout(Duration::from_secs(30), wait)
-        .await
-        .expect("the peer was not redialed")
-        .unwrap();
-    assert_eq!((seen.mse, seen.plain), (1, 2), "{:?}", *seen);
+    let seen = seen_until(&mut watch, |s| s.plain >= 2).await;
+    assert_eq!((seen.mse, seen.plain), (1, 2), "{seen:?}");
+}
+
+/// The mode that connected is kept in the state directory at shutdown: the
+/// next run dials a plaintext-only peer in plaintext at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_mode_that_worked_is_remembered_across_a_restart() {
+    let tmp = tempfile::tempdir().unwrap();
+    let torrent = make_content(&tmp.path().join("seed"), &[100_000]);
+    let hash = torrent.info_hashes.wire_id().unwrap();
+    let (peer, mut watch) = start_plaintext_only_peer().await;
+    let state = tmp.path().join("state");
+    let first = prefer_over_tcp(&state).await;
+    add_with_peer(&first, &torrent, tmp.path().join("got"), peer).await;
+    let seen = seen_until(&mut watch, |s| s.ended >= 1).await;
+    assert_eq!((seen.mse, seen.plain), (1, 1), "{seen:?}");
+    // No redial from the first run after this.
+    first.remove_torrent(&hash).await.unwrap();
+    first.shutdown().await;
+    drop(first);
+    let second = prefer_over_tcp(&state).await;
+    add_with_peer(&second, &torrent, tmp.path().join("got"), peer).await;
+    let seen = seen_until(&mut watch, |s| s.plain >= 2).await;
+    assert_eq!((seen.mse, seen.plain), (1, 2), "{seen:?}");
+}
+
+/// Magnet metadata fetches share the session's memory with downloads: a
+/// fetch records the mode that connected (a download's dial then starts in
+/// it), and starts in the mode a download recorded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn magnet_fetches_use_and_record_the_mode_that_worked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let torrent = make_content(&tmp.path().join("seed"), &[100_000]);
+    let hash = torrent.info_hashes.wire_id().unwrap();
+    // Another torrent, fetched by magnet link from the same peer (which
+    // never sends metadata: only how the fetch dials it matters here).
+    let other = make_content(&tmp.path().join("other"), &[50_000]).magnet();
+    let (peer, mut watch) = start_plaintext_only_peer().await;
+    let session = prefer_over_tcp(&tmp.path().join("state")).await;
+    let peers = [peer];
+    // The fetch: MSE refused, then plaintext; recorded.
+    tokio::select! {
+        _ = session.fetch_metadata(&other, &peers) => {}
+        _ = seen_until(&mut watch, |s| s.ended >= 1) => {}
+    }
+    let seen = seen_until(&mut watch, |s| s.ended >= 1).await;
+    assert_eq!((seen.mse, seen.plain), (1, 1), "{seen:?}");
+    // The download dials in plaintext straight away.
+    add_with_peer(&session, &torrent, tmp.path().join("got"), peer).await;
+    let seen = seen_until(&mut watch, |s| s.plain >= 2).await;
+    assert_eq!((seen.mse, seen.plain), (1, 2), "{seen:?}");
+    session.remove_torrent(&hash).await.unwrap();
+    // A new fetch starts in plaintext too.
+    let before = seen.plain;
+    tokio::select! {
+        _ = session.fetch_metadata(&other, &peers) => {}
+        _ = seen_until(&mut watch, |s| s.plain > before) => {}
+    }
+    let seen = seen_until(&mut watch, |s| s.plain > before).await;
+    assert_eq!(seen.mse, 1, "{seen:?}");
 }
 
 /// A dialed MSE connection carries the BitTorrent handshake as the initial
