@@ -50,12 +50,21 @@ impl Session {
             connect_timeout: config.connect_timeout,
             ..shoal_utp::Config::default()
         };
+        // UDP tracker clients share the socket too (`tracker/udp_replies.rs`).
+        let tracker_udp = crate::tracker::udp_replies::SharedUdp {
+            socket: Arc::clone(&bound.udp),
+            replies: Arc::default(),
+            local: local_addr,
+        };
         let started = Utp::start(
             Arc::clone(&bound.udp),
             utp_config,
             crate::utp::has_loopback_paths(local_addr),
             transports.utp,
-            dht_tx,
+            crate::utp::Demux {
+                dht: dht_tx,
+                trackers: Arc::clone(&tracker_udp.replies),
+            },
         );
         let dht = match (&config.dht, dht_rx) {
             (Some(dht), Some(rx)) => {
@@ -98,8 +107,11 @@ impl Session {
             None => (None, None),
         };
         let (timers, kicks) = crate::timers::Timers::new();
-        let trackers =
-            crate::tracker::gate::TrackerGate::new(config.tracker_pace, &config.state_dir);
+        let trackers = crate::tracker::gate::TrackerGate::new(
+            config.tracker_pace,
+            &config.state_dir,
+            Some(tracker_udp),
+        );
         let inner = Arc::new(Inner {
             trackers: Arc::new(trackers),
             lsd: lsd_tx,
