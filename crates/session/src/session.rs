@@ -8,11 +8,8 @@ use std::time::Duration;
 use shoal_engine::{Config as EngineConfig, Engine};
 use shoal_metainfo::Torrent;
 use shoal_storage::FileStore;
-use tokio::net::TcpListener;
 
-use crate::connection;
 use crate::inner::Inner;
-use crate::peer_stream::PeerStream;
 use crate::startup::{Checked, initial_pieces};
 use crate::torrent::{TorrentHandle, TorrentShared};
 use crate::utp::Utp;
@@ -121,6 +118,7 @@ impl Session {
             encryption: Mutex::new(config.encryption),
             transports: Mutex::new(transports),
             utp: started.utp,
+            tcp_accept: Mutex::default(),
             config,
             limits,
             local_addr,
@@ -132,9 +130,12 @@ impl Session {
             crate::lsd::start(&inner, sock, rx);
         }
         if let Some(listener) = bound.tcp {
-            tokio::spawn(accept_loop(Arc::clone(&inner), listener));
+            crate::accept::start_tcp(&inner, listener);
         }
-        tokio::spawn(accept_utp(Arc::clone(&inner), started.incoming));
+        tokio::spawn(crate::accept::accept_utp(
+            Arc::clone(&inner),
+            started.incoming,
+        ));
         tokio::spawn(crate::timers::run(Arc::downgrade(&inner), kicks));
         Ok(Session { inner })
     }
@@ -165,14 +166,23 @@ impl Session {
     }
 
     /// Switches TCP and uTP on or off for new connections (established
-    /// ones stay); uTP dials to us are refused while it is off.
-    pub fn set_transports(&self, transports: crate::Transports) {
+    /// ones stay): uTP dials to us are refused while it is off, and the
+    /// TCP listener is bound on the session's port when TCP comes on and
+    /// closed when it goes off. Fails, changing nothing, if that port is
+    /// taken for TCP.
+    pub fn set_transports(&self, transports: crate::Transports) -> Result<(), SessionError> {
+        if transports.tcp {
+            crate::accept::open_tcp(&self.inner)?;
+        } else {
+            crate::accept::close_tcp(&self.inner);
+        }
         *self
             .inner
             .transports
             .lock()
             .unwrap_or_else(PoisonError::into_inner) = transports;
         self.inner.utp.set_accepting(transports.utp);
+        Ok(())
     }
 
     /// How often the session's timer task woke up, and how many torrent
@@ -405,41 +415,4 @@ fn clock_seed() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(1, |d| d.as_nanos() as u64 | 1)
-}
-
-async fn accept_loop(inner: Arc<Inner>, listener: TcpListener) {
-    loop {
-        let Ok((stream, addr)) = listener.accept().await else {
-            // Out of file descriptors and the like: back off a little.
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            continue;
-        };
-        if !inner.transports().tcp {
-            // Switched off while running: the listener stays bound so it
-            // can be switched on again.
-            continue;
-        }
-        spawn_accept(&inner, PeerStream::Tcp(stream), addr);
-    }
-}
-
-/// Peers that dialed us over uTP (the endpoint refuses them while uTP is
-/// off).
-async fn accept_utp(
-    inner: Arc<Inner>,
-    mut incoming: tokio::sync::mpsc::Receiver<(crate::utp::UtpStream, SocketAddr)>,
-) {
-    while let Some((stream, addr)) = incoming.recv().await {
-        spawn_accept(&inner, PeerStream::Utp(stream), addr);
-    }
-}
-
-fn spawn_accept(inner: &Arc<Inner>, stream: PeerStream, addr: SocketAddr) {
-    let inner = Arc::clone(inner);
-    tokio::spawn(async move {
-        let transport = stream.transport();
-        if let Err(err) = connection::accept(&inner, stream, addr).await {
-            tracing::debug!(%addr, ?transport, "inbound connection failed: {err}");
-        }
-    });
 }
