@@ -338,3 +338,33 @@ fn transports_and_port_mapping_are_switched() {
     );
     assert_eq!(t["arguments"]["utp-enabled"], false, "{t}");
 }
+
+/// A daemon started with TCP off binds no TCP listener; `tcp-enabled`
+/// binds it on the peer port while running and closes it again.
+#[test]
+fn tcp_enabled_binds_and_closes_the_listener_at_run_time() {
+    use std::net::TcpStream;
+    let s = server(|c| {
+        c.dht = false;
+        c.tcp = false;
+    });
+    let refused = || TcpStream::connect(s.peer_addr).is_err();
+    assert!(refused(), "a TCP listener with TCP off");
+    let set = |on: bool| {
+        let r = common::rpc(
+            s.addr,
+            json!({ "method": "session-set", "arguments": { "tcp-enabled": on } }),
+        );
+        assert_eq!(r["result"], "success", "{r}");
+    };
+    set(true);
+    // Bound before the reply: a dial connects at once.
+    TcpStream::connect(s.peer_addr).expect("no TCP listener after tcp-enabled");
+    set(false);
+    // The accept task is dropped on a runtime thread soon after the reply.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !refused() {
+        assert!(std::time::Instant::now() < deadline, "listener still open");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}

@@ -33,6 +33,8 @@ pub(crate) struct Inner {
     /// The transports in force: starts as `config.transports`; the
     /// daemon's APIs can change it.
     pub(crate) transports: Mutex<crate::Transports>,
+    /// The TCP listener's accept task, while one is open (`accept.rs`).
+    pub(crate) tcp_accept: Mutex<Option<tokio::task::AbortHandle>>,
     /// The uTP endpoint on the session's UDP socket.
     pub(crate) utp: crate::utp::Utp,
     /// Every torrent's manners towards the tracker hosts (`tracker/gate.rs`).

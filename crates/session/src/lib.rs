@@ -8,6 +8,7 @@
 //! (engine outbox → socket). Hashing and file I/O run on tokio's blocking
 //! pool, off the async threads.
 
+mod accept;
 mod announce;
 mod btpk;
 mod clock;

@@ -8,11 +8,8 @@ use std::time::Duration;
 use shoal_engine::{Config as EngineConfig, Engine};
 use shoal_metainfo::Torrent;
 use shoal_storage::FileStore;
-use tokio::net::TcpListener;
 
-use crate::connection;
 use crate::inner::Inner;
-use crate::peer_stream::PeerStream;
 use crate::startup::{Checked, initial_pieces};
 use crate::torrent::{TorrentHandle, TorrentShared};
 use crate::utp::Utp;
@@ -50,12 +47,21 @@ impl Session {
             connect_timeout: config.connect_timeout,
             ..shoal_utp::Config::default()
         };
+        // UDP tracker clients share the socket too (`tracker/udp_replies.rs`).
+        let tracker_udp = crate::tracker::udp_replies::SharedUdp {
+            socket: Arc::clone(&bound.udp),
+            replies: Arc::default(),
+            local: local_addr,
+        };
         let started = Utp::start(
             Arc::clone(&bound.udp),
             utp_config,
             crate::utp::has_loopback_paths(local_addr),
             transports.utp,
-            dht_tx,
+            crate::utp::Demux {
+                dht: dht_tx,
+                trackers: Arc::clone(&tracker_udp.replies),
+            },
         );
         let dht = match (&config.dht, dht_rx) {
             (Some(dht), Some(rx)) => {
@@ -98,8 +104,11 @@ impl Session {
             None => (None, None),
         };
         let (timers, kicks) = crate::timers::Timers::new();
-        let trackers =
-            crate::tracker::gate::TrackerGate::new(config.tracker_pace, &config.state_dir);
+        let trackers = crate::tracker::gate::TrackerGate::new(
+            config.tracker_pace,
+            &config.state_dir,
+            Some(tracker_udp),
+        );
         // What a previous run learned about peers' modes (a small file).
         let modes = Arc::new(crate::modes::Modes::load(&config.state_dir));
         let inner = Arc::new(Inner {
@@ -111,6 +120,7 @@ impl Session {
             encryption: Mutex::new(config.encryption),
             transports: Mutex::new(transports),
             utp: started.utp,
+            tcp_accept: Mutex::default(),
             config,
             limits,
             local_addr,
@@ -123,9 +133,12 @@ impl Session {
             crate::lsd::start(&inner, sock, rx);
         }
         if let Some(listener) = bound.tcp {
-            tokio::spawn(accept_loop(Arc::clone(&inner), listener));
+            crate::accept::start_tcp(&inner, listener);
         }
-        tokio::spawn(accept_utp(Arc::clone(&inner), started.incoming));
+        tokio::spawn(crate::accept::accept_utp(
+            Arc::clone(&inner),
+            started.incoming,
+        ));
         tokio::spawn(crate::timers::run(Arc::downgrade(&inner), kicks));
         Ok(Session { inner })
     }
@@ -156,14 +169,23 @@ impl Session {
     }
 
     /// Switches TCP and uTP on or off for new connections (established
-    /// ones stay); uTP dials to us are refused while it is off.
-    pub fn set_transports(&self, transports: crate::Transports) {
+    /// ones stay): uTP dials to us are refused while it is off, and the
+    /// TCP listener is bound on the session's port when TCP comes on and
+    /// closed when it goes off. Fails, changing nothing, if that port is
+    /// taken for TCP.
+    pub fn set_transports(&self, transports: crate::Transports) -> Result<(), SessionError> {
+        if transports.tcp {
+            crate::accept::open_tcp(&self.inner)?;
+        } else {
+            crate::accept::close_tcp(&self.inner);
+        }
         *self
             .inner
             .transports
             .lock()
             .unwrap_or_else(PoisonError::into_inner) = transports;
         self.inner.utp.set_accepting(transports.utp);
+        Ok(())
     }
 
     /// How often the session's timer task woke up, and how many torrent
@@ -397,41 +419,4 @@ fn clock_seed() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(1, |d| d.as_nanos() as u64 | 1)
-}
-
-async fn accept_loop(inner: Arc<Inner>, listener: TcpListener) {
-    loop {
-        let Ok((stream, addr)) = listener.accept().await else {
-            // Out of file descriptors and the like: back off a little.
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            continue;
-        };
-        if !inner.transports().tcp {
-            // Switched off while running: the listener stays bound so it
-            // can be switched on again.
-            continue;
-        }
-        spawn_accept(&inner, PeerStream::Tcp(stream), addr);
-    }
-}
-
-/// Peers that dialed us over uTP (the endpoint refuses them while uTP is
-/// off).
-async fn accept_utp(
-    inner: Arc<Inner>,
-    mut incoming: tokio::sync::mpsc::Receiver<(crate::utp::UtpStream, SocketAddr)>,
-) {
-    while let Some((stream, addr)) = incoming.recv().await {
-        spawn_accept(&inner, PeerStream::Utp(stream), addr);
-    }
-}
-
-fn spawn_accept(inner: &Arc<Inner>, stream: PeerStream, addr: SocketAddr) {
-    let inner = Arc::clone(inner);
-    tokio::spawn(async move {
-        let transport = stream.transport();
-        if let Err(err) = connection::accept(&inner, stream, addr).await {
-            tracing::debug!(%addr, ?transport, "inbound connection failed: {err}");
-        }
-    });
 }

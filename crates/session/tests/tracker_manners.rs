@@ -222,6 +222,41 @@ async fn torrents_share_one_socket_and_connection_id_per_udp_tracker() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn udp_trackers_are_asked_from_the_peer_port() {
+    let (url, log) = fake_tracker::udp_tracker().await;
+    let content = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let all = torrents(content.path(), 2, &[&url]);
+    let s = session(state.path(), TrackerPace::default()).await;
+    add_all(&s, &all, content.path()).await;
+    // An announce follows a connect whose reply came back through the uTP
+    // driver's demultiplexer.
+    assert_eq!(
+        wait_for(&log, "started", 2, Duration::from_secs(30)).await,
+        2
+    );
+    let ports: std::collections::BTreeSet<u16> = log.seen().iter().map(|s| s.port).collect();
+    assert_eq!(
+        ports,
+        [s.local_addr().port()].into(),
+        "not from the peer port"
+    );
+    // And the announce's own reply reached its torrent.
+    let answered = async {
+        while !s.torrents().iter().all(|t| {
+            let (announces, ..) = t.announces();
+            announces.iter().any(|a| a.url == url && a.result.is_ok())
+        }) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(30), answered)
+        .await
+        .expect("announce replies never reached the torrents");
+    s.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_host_that_never_answers_is_skipped_after_a_few_tries() {
     // A port nothing listens on: every connect is refused.
     let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

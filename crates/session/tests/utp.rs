@@ -146,7 +146,7 @@ async fn the_dht_shares_the_utp_socket() {
 async fn utp_switched_off_at_run_time_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let (seed, _h, torrent) = seeder(tmp.path(), &[300_000], Transports::default()).await;
-    seed.set_transports(TCP_ONLY);
+    seed.set_transports(TCP_ONLY).unwrap();
     assert_eq!(seed.transports(), TCP_ONLY);
     let (_l, leech) = leecher(tmp.path(), &torrent, &seed, Transports::default()).await;
     assert_eq!(first_transport(&leech).await, Transport::Tcp);

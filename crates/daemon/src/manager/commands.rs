@@ -414,7 +414,7 @@ impl Daemon {
         if !t.tcp && !t.utp {
             return Err(DaemonError::Config("TCP and uTP cannot both be off".into()));
         }
-        self.shared.session.set_transports(t);
+        self.shared.session.set_transports(t)?;
         let mut state = self.lock();
         state.daemon.utp_enabled = Some(t.utp);
         state.daemon.tcp_enabled = Some(t.tcp);

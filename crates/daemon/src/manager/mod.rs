@@ -96,7 +96,10 @@ impl Daemon {
             t.utp = daemon.utp_enabled.unwrap_or(t.utp);
             t.tcp = daemon.tcp_enabled.unwrap_or(t.tcp);
             if t.utp || t.tcp {
-                session.set_transports(t);
+                // The port taken for TCP meanwhile: run without it.
+                if let Err(e) = session.set_transports(t) {
+                    tracing::warn!("transports as last set not restored: {e}");
+                }
             }
         }
         store.save_daemon(&daemon)?;

@@ -136,8 +136,12 @@ pub(crate) fn host_key(url: &str) -> String {
 impl TrackerGate {
     /// A gate spacing announces by `pace`, with the schedules a previous
     /// run left in `state_dir` (the file is removed: a crash later must not
-    /// find them stale).
-    pub(crate) fn new(pace: TrackerPace, state_dir: &Path) -> TrackerGate {
+    /// find them stale); UDP trackers go over `shared` where it reaches.
+    pub(crate) fn new(
+        pace: TrackerPace,
+        state_dir: &Path,
+        shared: Option<super::udp_replies::SharedUdp>,
+    ) -> TrackerGate {
         let path = state_dir.join(SCHEDULE_FILE);
         let schedules = std::fs::read_to_string(&path)
             .map(|text| parse_schedules(&text, crate::now_unix()))
@@ -145,7 +149,7 @@ impl TrackerGate {
         let _ = std::fs::remove_file(&path);
         TrackerGate {
             pace,
-            udp: Arc::default(),
+            udp: Arc::new(super::udp_host::UdpHosts::new(shared)),
             epoch: Instant::now(),
             state: Mutex::new(State {
                 schedules,
@@ -353,7 +357,7 @@ mod tests {
     #[test]
     fn stops_past_the_spread_are_dropped_and_announces_are_spaced() {
         let dir = tempfile::tempdir().unwrap();
-        let gate = Arc::new(TrackerGate::new(TrackerPace::default(), dir.path()));
+        let gate = Arc::new(TrackerGate::new(TrackerPace::default(), dir.path(), None));
         let _many: Vec<Registration> = (0..6000)
             .map(|_| gate.register(["http://t/announce", "http://T/announce"]))
             .collect();

@@ -9,6 +9,7 @@ mod scrape;
 mod status;
 mod udp;
 pub(crate) mod udp_host;
+pub(crate) mod udp_replies;
 
 pub use gate::TrackerPace;
 pub use scrape::{SCRAPE_BATCH, ScrapeCounts, ScrapeResult, SwarmCounts, scrape, scrape_many};

@@ -31,7 +31,7 @@ impl UdpTracker {
     ) -> Result<UdpTracker, TrackerError> {
         let host = match hosts {
             Some(hosts) => hosts.get(host, port).await?,
-            None => UdpHost::open(host, port).await?,
+            None => UdpHost::open(host, port, None).await?,
         };
         Ok(UdpTracker {
             host,

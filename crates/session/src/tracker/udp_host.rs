@@ -4,7 +4,11 @@
 //! otherwise hold 10,000 sockets and send twice the datagrams). A receive
 //! task hands each datagram to the exchange waiting for its transaction id;
 //! the exchanges themselves are the sans-IO
-//! [`shoal_tracker_proto::announce::UdpExchange`].
+//! [`shoal_tracker_proto::announce::UdpExchange`]. When the session lends
+//! its UDP socket ([`SharedUdp`]) and it reaches the tracker, requests go
+//! out from the peer port and the uTP driver hands the replies over, so a
+//! session behind a NAT needs one mapping and the tracker sees the port it
+//! announces; otherwise the host opens a socket of its own.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -19,6 +23,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
 use super::TrackerError;
+use super::udp_replies::{Replies, SharedUdp};
 
 /// Largest datagram read.
 const MAX_DATAGRAM: usize = 2048;
@@ -26,35 +31,43 @@ const MAX_DATAGRAM: usize = 2048;
 /// one at a time; more are junk or duplicates).
 const QUEUED: usize = 4;
 
-/// Exchanges waiting for replies, by transaction id.
-type Waiting = Mutex<HashMap<u32, mpsc::Sender<Vec<u8>>>>;
-
 /// A UDP tracker host (see the module docs).
 pub(crate) struct UdpHost {
     addr: SocketAddr,
     socket: Arc<UdpSocket>,
     connection: Mutex<ConnectionIdCache>,
-    waiting: Arc<Waiting>,
+    /// The exchanges waiting on `socket` (on the shared one, every host's).
+    replies: Arc<Replies>,
     /// The exchanges' time zero.
     epoch: Instant,
-    /// Dropped with the host: ends the receive task.
-    _alive: tokio::sync::watch::Sender<()>,
+    /// A socket of its own: dropped with the host, ends its receive task.
+    _alive: Option<tokio::sync::watch::Sender<()>>,
 }
 
 /// The session's UDP tracker hosts, each alive while a torrent uses it.
 #[derive(Default)]
 pub(crate) struct UdpHosts {
     hosts: Mutex<HashMap<(String, u16), Weak<UdpHost>>>,
+    /// The session's socket on the peer port, if it lends it.
+    shared: Option<SharedUdp>,
 }
 
 impl UdpHosts {
+    /// Hosts that send from `shared` when it reaches them.
+    pub(crate) fn new(shared: Option<SharedUdp>) -> UdpHosts {
+        UdpHosts {
+            hosts: Mutex::default(),
+            shared,
+        }
+    }
+
     /// The shared host `host:port`, opened on first use.
     pub(crate) async fn get(&self, host: &str, port: u16) -> Result<Arc<UdpHost>, TrackerError> {
         let key = (host.to_ascii_lowercase(), port);
         if let Some(open) = lock(&self.hosts).get(&key).and_then(Weak::upgrade) {
             return Ok(open);
         }
-        let opened = UdpHost::open(host, port).await?;
+        let opened = UdpHost::open(host, port, self.shared.as_ref()).await?;
         let mut hosts = lock(&self.hosts);
         // Another torrent may have opened it meanwhile: keep one.
         if let Some(open) = hosts.get(&key).and_then(Weak::upgrade) {
@@ -71,13 +84,28 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl UdpHost {
-    /// Resolves `host:port`, opens a socket of the matching family and
-    /// starts its receive task.
-    pub(crate) async fn open(host: &str, port: u16) -> Result<Arc<UdpHost>, TrackerError> {
+    /// Resolves `host:port`; uses `shared` if it reaches that address,
+    /// else opens a socket of the matching family and starts its receive
+    /// task.
+    pub(crate) async fn open(
+        host: &str,
+        port: u16,
+        shared: Option<&SharedUdp>,
+    ) -> Result<Arc<UdpHost>, TrackerError> {
         let addr = tokio::net::lookup_host((host, port))
             .await?
             .next()
             .ok_or_else(|| TrackerError::BadUrl(format!("{host} has no address")))?;
+        if let Some(shared) = shared.filter(|s| s.reaches(addr)) {
+            return Ok(Arc::new(UdpHost {
+                addr,
+                socket: Arc::clone(&shared.socket),
+                connection: Mutex::new(ConnectionIdCache::default()),
+                replies: Arc::clone(&shared.replies),
+                epoch: Instant::now(),
+                _alive: None,
+            }));
+        }
         let local: SocketAddr = if addr.is_ipv4() {
             ([0, 0, 0, 0], 0).into()
         } else {
@@ -86,16 +114,16 @@ impl UdpHost {
         let socket = UdpSocket::bind(local).await?;
         socket.connect(addr).await?;
         let socket = Arc::new(socket);
-        let waiting = Arc::new(Waiting::default());
+        let replies = Arc::new(Replies::default());
         let (alive, gone) = tokio::sync::watch::channel(());
-        tokio::spawn(receive(Arc::clone(&socket), Arc::clone(&waiting), gone));
+        tokio::spawn(receive(Arc::clone(&socket), Arc::clone(&replies), gone));
         Ok(Arc::new(UdpHost {
             addr,
             socket,
             connection: Mutex::new(ConnectionIdCache::default()),
-            waiting,
+            replies,
             epoch: Instant::now(),
-            _alive: alive,
+            _alive: Some(alive),
         }))
     }
 
@@ -108,16 +136,17 @@ impl UdpHost {
             AddrFamily::V6
         };
         let (tx, mut rx) = mpsc::channel(QUEUED);
-        let ids = self.register(&tx);
+        let ids = self.replies.register(self.addr, &tx);
         let _registered = Registered {
-            waiting: &self.waiting,
+            replies: &self.replies,
             ids,
         };
         let now = self.epoch.elapsed();
         let mut ex = UdpExchange::new(query, family, &lock(&self.connection), ids, now);
         loop {
             while let Some(packet) = ex.poll_transmit(self.epoch.elapsed()) {
-                self.socket.send(&packet).await?;
+                // Unconnected (the shared socket) or connected to `addr`.
+                self.socket.send_to(&packet, self.addr).await?;
             }
             if let Some(outcome) = ex.poll_outcome() {
                 return outcome.map_err(|failure| match failure {
@@ -138,68 +167,36 @@ impl UdpHost {
             }
         }
     }
-
-    /// Two transaction ids no other exchange of this host uses, routed to
-    /// `tx`. They come from the OS, not a fast PRNG: an off-path spoofer
-    /// must not guess them (`secure.rs`).
-    fn register(&self, tx: &mpsc::Sender<Vec<u8>>) -> [u32; 2] {
-        let mut waiting = lock(&self.waiting);
-        let mut ids = [0u32; 2];
-        for id in &mut ids {
-            let mut fresh = crate::secure::u32();
-            while waiting.contains_key(&fresh) {
-                fresh = crate::secure::u32();
-            }
-            waiting.insert(fresh, tx.clone());
-            *id = fresh;
-        }
-        ids
-    }
 }
 
 /// Takes an exchange's transaction ids out of the table when it ends.
 struct Registered<'a> {
-    waiting: &'a Waiting,
+    replies: &'a Replies,
     ids: [u32; 2],
 }
 
 impl Drop for Registered<'_> {
     fn drop(&mut self) {
-        let mut waiting = lock(self.waiting);
-        for id in &self.ids {
-            waiting.remove(id);
-        }
+        self.replies.unregister(&self.ids);
     }
 }
 
-/// Reads the host's socket until the host is dropped, handing each datagram
-/// to the exchange its transaction id (bytes 4..8, BEP 15) belongs to;
-/// datagrams for no one are dropped.
+/// Reads the host's own socket until the host is dropped, handing each
+/// datagram to the exchange waiting for it (`udp_replies.rs`).
 async fn receive(
     socket: Arc<UdpSocket>,
-    waiting: Arc<Waiting>,
+    replies: Arc<Replies>,
     mut gone: tokio::sync::watch::Receiver<()>,
 ) {
     let mut buf = vec![0u8; MAX_DATAGRAM];
     loop {
         let received = tokio::select! {
-            r = socket.recv(&mut buf) => r,
+            r = socket.recv_from(&mut buf) => r,
             _ = gone.changed() => return,
         };
         // An ICMP error surfaces as a failed read on a connected socket:
         // the exchanges time out on their own.
-        let Ok(n) = received else { continue };
-        let datagram = buf.get(..n).unwrap_or_default();
-        let Some(id) = datagram
-            .get(4..8)
-            .and_then(|b| <[u8; 4]>::try_from(b).ok())
-            .map(u32::from_be_bytes)
-        else {
-            continue;
-        };
-        let to = lock(&waiting).get(&id).cloned();
-        if let Some(to) = to {
-            let _ = to.try_send(datagram.to_vec());
-        }
+        let Ok((n, from)) = received else { continue };
+        replies.deliver(from, buf.get(..n).unwrap_or_default());
     }
 }

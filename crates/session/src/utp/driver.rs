@@ -1,15 +1,13 @@
 //! The task that owns the UDP socket's receive side: it demultiplexes
-//! datagrams (KRPC to the DHT, uTP to the endpoint, the rest dropped), runs
+//! datagrams by their first byte (KRPC's `d` to the DHT, BEP 15's zero to
+//! the UDP tracker exchanges, uTP to the endpoint, the rest dropped), runs
 //! the endpoint's timers and sends what a full socket buffer held back.
 
 use std::io;
-use std::net::SocketAddr;
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
-use tokio::sync::mpsc;
-
-use super::{RECV_BUFFER, Shared, State};
+use super::{Demux, RECV_BUFFER, Shared, State};
 
 /// Datagrams handled under one lock before the endpoint's output is sent.
 const RECV_BATCH: usize = 64;
@@ -17,7 +15,7 @@ const RECV_BATCH: usize = 64;
 const MIN_SLEEP: Duration = Duration::from_micros(200);
 
 /// Runs until every handle on the endpoint is gone.
-pub(super) async fn run(shared: Weak<Shared>, dht: Option<mpsc::Sender<(SocketAddr, Vec<u8>)>>) {
+pub(super) async fn run(shared: Weak<Shared>, demux: Demux) {
     let Some((socket, epoch, wake)) = shared
         .upgrade()
         .map(|s| (Arc::clone(&s.socket), s.epoch, Arc::clone(&s.wake)))
@@ -56,7 +54,7 @@ pub(super) async fn run(shared: Weak<Shared>, dht: Option<mpsc::Sender<(SocketAd
                     return;
                 }
                 let Some(s) = shared.upgrade() else { return };
-                receive(&s, &mut buf, dht.as_ref());
+                receive(&s, &mut buf, &demux);
             }
             // A `notify_one` while nobody waited is kept as a permit, so a
             // wake-up between the lock above and here is not lost.
@@ -72,12 +70,8 @@ pub(super) async fn run(shared: Weak<Shared>, dht: Option<mpsc::Sender<(SocketAd
 }
 
 /// Reads what the socket holds (up to a batch) and hands each datagram to
-/// the DHT or the endpoint.
-fn receive(
-    shared: &Arc<Shared>,
-    buf: &mut [u8],
-    dht: Option<&mpsc::Sender<(SocketAddr, Vec<u8>)>>,
-) {
+/// the DHT, a tracker exchange or the endpoint.
+fn receive(shared: &Arc<Shared>, buf: &mut [u8], demux: &Demux) {
     let mut state = shared.lock();
     for _ in 0..RECV_BATCH {
         let (n, from) = match shared.socket.try_recv_from(buf) {
@@ -89,15 +83,22 @@ fn receive(
         let Some(datagram) = buf.get(..n) else {
             continue;
         };
-        if datagram.first() == Some(&b'd') {
+        match datagram.first() {
             // KRPC is a bencoded dictionary. A full queue drops it, as a
             // full socket buffer would; the DHT retries.
-            if let Some(dht) = dht {
-                let _ = dht.try_send((from, datagram.to_vec()));
+            Some(b'd') => {
+                if let Some(dht) = &demux.dht {
+                    let _ = dht.try_send((from, datagram.to_vec()));
+                }
             }
-        } else if shoal_utp::Endpoint::is_utp(datagram) {
-            let now = shared.now();
-            state.endpoint.handle_datagram(from, datagram, now);
+            // A tracker reply's action (0..3) is big-endian; no uTP packet
+            // starts with a zero byte (its low nibble is the version, 1).
+            Some(0) => demux.trackers.deliver(from, datagram),
+            _ if shoal_utp::Endpoint::is_utp(datagram) => {
+                let now = shared.now();
+                state.endpoint.handle_datagram(from, datagram, now);
+            }
+            _ => {}
         }
     }
     let now = shared.now();

@@ -6,7 +6,8 @@
 //! call `read`/`write` on it directly and send what it then has to send
 //! from their own task (non-blocking `try_send_to`), so a write costs no
 //! task switch; the driver task (`driver.rs`) reads the socket, hands
-//! KRPC datagrams (they start with `d`) to the DHT, runs the endpoint's
+//! KRPC datagrams (they start with `d`) to the DHT and UDP tracker replies
+//! (a zero byte) to their exchanges, runs the endpoint's
 //! timers, turns its events into wake-ups, and sends whatever a full
 //! socket buffer held back.
 
@@ -232,6 +233,14 @@ pub(crate) enum DialError {
     Stopped,
 }
 
+/// Where the driver hands the socket's datagrams that are not uTP.
+pub(crate) struct Demux {
+    /// KRPC (starts with `d`), when the DHT shares the socket.
+    pub dht: Option<mpsc::Sender<(SocketAddr, Vec<u8>)>>,
+    /// UDP tracker replies (start with a zero byte: a BEP 15 action).
+    pub trackers: Arc<crate::tracker::udp_replies::Replies>,
+}
+
 /// The session's uTP endpoint on its UDP socket; cheap to clone.
 #[derive(Clone)]
 pub(crate) struct Utp {
@@ -247,7 +256,8 @@ pub(crate) struct Started {
 }
 
 impl Utp {
-    /// Starts the driver on `socket`; KRPC datagrams go to `dht` if given.
+    /// Starts the driver on `socket`; other protocols' datagrams go where
+    /// `demux` says.
     /// With `local_paths`, loopback peers get an endpoint of their own with
     /// [`LOOPBACK_PACKET`]-sized packets (`paths.rs`).
     pub(crate) fn start(
@@ -255,7 +265,7 @@ impl Utp {
         config: shoal_utp::Config,
         local_paths: bool,
         accepting: bool,
-        dht: Option<mpsc::Sender<(SocketAddr, Vec<u8>)>>,
+        demux: Demux,
     ) -> Started {
         let seed = || {
             let mut seed = [0u8; 8];
@@ -286,7 +296,7 @@ impl Utp {
             wake: Arc::new(Notify::new()),
         });
         // It ends when every handle on the endpoint is gone.
-        tokio::spawn(driver::run(Arc::downgrade(&shared), dht));
+        tokio::spawn(driver::run(Arc::downgrade(&shared), demux));
         Started {
             utp: Utp { shared },
             incoming,
