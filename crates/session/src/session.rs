@@ -28,8 +28,12 @@ impl Session {
     /// Binds the listening socket and starts accepting peers.
     pub async fn bind(config: SessionConfig) -> Result<Session, SessionError> {
         let transports = config.transports;
-        let bound = crate::listen::bind(config.listen, transports.tcp).await?;
+        let (bound, also) = crate::listen::bind(config.listen, config.listen_also, transports.tcp)?;
         let local_addr = bound.local_addr;
+        let mut families = crate::dht::Families::of(&bound.udp, local_addr);
+        if let Some(also) = &also {
+            families = families.or(crate::dht::Families::of(&also.udp, also.local_addr));
+        }
         let limits = Arc::new(crate::rate::Limits {
             up: crate::rate::RateLimit::new(config.max_upload),
             down: crate::rate::RateLimit::new(config.max_download),
@@ -50,6 +54,22 @@ impl Session {
             connect_timeout: config.connect_timeout,
             ..shoal_utp::Config::default()
         };
+        // The other family's socket hands its KRPC to the same node.
+        let started_also = also.as_ref().map(|also| {
+            let config = shoal_utp::Config {
+                max_packet: crate::utp::max_packet_for(also.local_addr),
+                ..utp_config.clone()
+            };
+            let local_paths = crate::utp::has_loopback_paths(also.local_addr);
+            let started = Utp::start(
+                Arc::clone(&also.udp),
+                config,
+                local_paths,
+                transports.utp,
+                dht_tx.clone(),
+            );
+            (started, also.local_addr)
+        });
         let started = Utp::start(
             Arc::clone(&bound.udp),
             utp_config,
@@ -63,7 +83,8 @@ impl Session {
                 if dht.state_file.is_none() {
                     dht.state_file = Some(config.state_dir.join("dht.dat"));
                 }
-                let node = Dht::start_shared(dht, Arc::clone(&bound.udp), rx).await?;
+                let other = also.as_ref().map(|a| Arc::clone(&a.udp));
+                let node = Dht::start_shared(dht, Arc::clone(&bound.udp), other, rx).await?;
                 Some(Arc::new(node))
             }
             (Some(dht), None) => Some(Arc::new(start_dht(dht, &config, local_addr).await?)),
@@ -109,6 +130,10 @@ impl Session {
             encryption: Mutex::new(config.encryption),
             transports: Mutex::new(transports),
             utp: started.utp,
+            utp_also: started_also
+                .as_ref()
+                .map(|(s, addr)| (s.utp.clone(), *addr)),
+            families,
             config,
             limits,
             local_addr,
@@ -119,10 +144,14 @@ impl Session {
         if let Some((sock, rx)) = lsd {
             crate::lsd::start(&inner, sock, rx);
         }
-        if let Some(listener) = bound.tcp {
+        let listeners = std::iter::once(bound.tcp).chain(also.map(|a| a.tcp));
+        for listener in listeners.flatten() {
             tokio::spawn(accept_loop(Arc::clone(&inner), listener));
         }
         tokio::spawn(accept_utp(Arc::clone(&inner), started.incoming));
+        if let Some((started, _)) = started_also {
+            tokio::spawn(accept_utp(Arc::clone(&inner), started.incoming));
+        }
         tokio::spawn(crate::timers::run(Arc::downgrade(&inner), kicks));
         Ok(Session { inner })
     }
@@ -130,6 +159,15 @@ impl Session {
     /// The address peers can reach us on.
     pub fn local_addr(&self) -> SocketAddr {
         self.inner.local_addr
+    }
+
+    /// Every address peers can reach us on: [`Session::local_addr`], then
+    /// the other family's of a dual-stack session
+    /// ([`SessionConfig::listen_also`]).
+    pub fn local_addrs(&self) -> Vec<SocketAddr> {
+        std::iter::once(self.inner.local_addr)
+            .chain(self.inner.utp_also.as_ref().map(|(_, a)| *a))
+            .collect()
     }
 
     /// What port mapping has achieved (`None`: it does not run).
@@ -161,6 +199,9 @@ impl Session {
             .lock()
             .unwrap_or_else(PoisonError::into_inner) = transports;
         self.inner.utp.set_accepting(transports.utp);
+        if let Some((utp, _)) = &self.inner.utp_also {
+            utp.set_accepting(transports.utp);
+        }
     }
 
     /// How often the session's timer task woke up, and how many torrent
@@ -277,7 +318,7 @@ impl Session {
             Arc::clone(&shared),
             trackers,
             self.inner.config.peer_id,
-            self.inner.local_addr.port(),
+            self.inner.listening(),
             Arc::clone(&self.inner.trackers),
         ));
         *shared

@@ -115,6 +115,8 @@ pub(crate) struct TorrentShared {
     /// Armed without a peer: the timer task sleeps until the torrent's own
     /// deadlines, so a first peer or a learned address must kick it.
     idle: AtomicBool,
+    /// The address families the session listens on (`reaches`).
+    families: crate::dht::Families,
     /// BEP 19 web seeds and what they are doing (`webseed/`).
     pub web_seeds: crate::webseed_status::WebSeeds,
     /// Bumped per verified piece: streaming reads wait on it (`stream.rs`).
@@ -130,6 +132,8 @@ pub(crate) struct SessionLinks {
     pub limits: Arc<Limits>,
     /// The session's timer task.
     pub timers: Timers,
+    /// The address families the session listens on.
+    pub families: crate::dht::Families,
 }
 
 impl TorrentShared {
@@ -145,6 +149,7 @@ impl TorrentShared {
             max_peers,
             limits,
             timers,
+            families,
         } = session;
         let complete = engine.is_complete();
         Arc::new(TorrentShared {
@@ -179,6 +184,7 @@ impl TorrentShared {
             web_seeds: crate::webseed_status::WebSeeds::default(),
             verified: watch::Sender::new(0),
             idle: AtomicBool::new(true),
+            families,
         })
     }
 
@@ -202,13 +208,23 @@ impl TorrentShared {
     ) {
         {
             let mut book = self.book.lock().unwrap_or_else(PoisonError::into_inner);
-            for addr in addrs {
+            // A peer the user named is dialed whatever its family.
+            let given = source == crate::PeerSource::Given;
+            for addr in addrs.into_iter().filter(|a| given || self.reaches(*a)) {
                 book.add(addr, source);
             }
         }
         if self.idle.swap(false, Ordering::Relaxed) {
             self.timers.kick(Arc::clone(self));
         }
+    }
+
+    /// Whether `addr` is of a family the session listens on: one of
+    /// another could not reach us back where trackers and peers are told
+    /// we listen, so it is not dialed.
+    pub fn reaches(&self, addr: SocketAddr) -> bool {
+        let addr = SocketAddr::new(addr.ip().to_canonical(), addr.port());
+        self.families.reach(addr)
     }
 
     /// The engine's clock: time since this torrent started.

@@ -45,11 +45,31 @@ pub(crate) enum TrackerError {
     Failure(String),
 }
 
+/// Where the session listens, as trackers are told and asked.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Listening {
+    /// The peer port (the same on both families).
+    pub port: u16,
+    /// A dual-stack session's IPv4 address, sent as BEP 7 `ipv4` (none
+    /// when bound to all interfaces: the tracker sees it when asked over
+    /// IPv4).
+    pub ipv4: Option<std::net::Ipv4Addr>,
+    /// A dual-stack session's IPv6 address, sent as BEP 7 `ipv6`.
+    pub ipv6: Option<std::net::Ipv6Addr>,
+    /// The families listened on: a tracker named by an address of another
+    /// is not asked (it would list us where nobody listens).
+    pub families: crate::dht::Families,
+}
+
 /// What we tell a tracker.
 pub(crate) struct Announce {
     pub info_hash: [u8; 20],
     pub peer_id: [u8; 20],
     pub port: u16,
+    /// BEP 7: our address of each family, for a tracker that hears us
+    /// over the other one (HTTP only; BEP 15 has no such field).
+    pub ipv4: Option<std::net::Ipv4Addr>,
+    pub ipv6: Option<std::net::Ipv6Addr>,
     pub uploaded: u64,
     pub downloaded: u64,
     pub left: u64,
@@ -113,6 +133,15 @@ impl Tracker {
         })
     }
 
+    /// The tracker's IP address when its URL names one rather than a host
+    /// name.
+    pub(crate) fn literal_ip(&self) -> Option<std::net::IpAddr> {
+        match self {
+            Tracker::Http { url, .. } => http::HttpUrl::parse(url).ok()?.host.parse().ok(),
+            Tracker::Udp { host, .. } => host.parse().ok(),
+        }
+    }
+
     /// Shares the session's UDP tracker hosts (one socket and connection
     /// id per host for all torrents) instead of opening its own socket.
     pub(crate) fn share_udp(&mut self, shared: &std::sync::Arc<udp_host::UdpHosts>) {
@@ -166,6 +195,8 @@ impl Tracker {
                     key: Some(format!("{:08x}", a.key).into_bytes()),
                     ip: None,
                     tracker_id: tracker_id.clone(),
+                    ipv4: a.ipv4,
+                    ipv6: a.ipv6,
                 };
                 let target = http::HttpUrl::parse(&request.to_url(url))?;
                 let body = http::get(&target, HTTP_TIMEOUT).await?;
