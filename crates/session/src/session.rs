@@ -464,6 +464,10 @@ async fn accept_utp(
 }
 
 fn spawn_accept(inner: &Arc<Inner>, stream: PeerStream, addr: SocketAddr) {
+    // An IPv6 socket that carries IPv4 (`[::]`, or a mapped address)
+    // names IPv4 peers by mapped addresses: they are IPv4 peers (PEX
+    // passes them on in `added`, not `added6`; the views show them so).
+    let addr = SocketAddr::new(addr.ip().to_canonical(), addr.port());
     let inner = Arc::clone(inner);
     tokio::spawn(async move {
         let transport = stream.transport();

@@ -1,7 +1,9 @@
 //! Dual-stack sessions on 127.0.0.1 and ::1 (`SessionConfig::listen_also`):
 //! one port on both families; IPv4-only and IPv6-only peers reach it over
 //! uTP and over TCP; it dials an IPv6 peer over uTP from its IPv6 socket
-//! and an IPv4 one from its IPv4 socket; its DHT node answers on both.
+//! and an IPv4 one from its IPv4 socket; its DHT node answers on both. A
+//! session on an IPv6 socket carrying IPv4 (a mapped address) dials IPv4
+//! peers over uTP and names incoming ones by their IPv4 addresses.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::net::SocketAddr;
@@ -141,4 +143,29 @@ async fn a_dual_stack_sessions_dht_answers_on_both_families() {
             .await
             .unwrap_or_else(|_| panic!("{state} heard the dual node"));
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ipv6_socket_carrying_ipv4_dials_and_names_ipv4_peers_as_ipv4() {
+    let tmp = tempfile::tempdir().unwrap();
+    let torrent = make_content(&tmp.path().join("seed"), &[700_000]);
+    let seed = single(&tmp.path().join("s"), "127.0.0.1:0", UTP_ONLY).await;
+    let seed_h = add(&seed, &torrent, &tmp.path().join("seed"), vec![]).await;
+    let mapped = single(&tmp.path().join("m"), "[::ffff:127.0.0.1]:0", UTP_ONLY).await;
+    let dir = tmp.path().join("dl");
+    let h = add(&mapped, &torrent, &dir, vec![seed.local_addr()]).await;
+    assert_eq!(first_peer(&h).await, (seed.local_addr(), Transport::Utp));
+    finish(&h).await;
+    same_files(&tmp.path().join("seed"), &dir, 1);
+    // The seed saw a plain IPv4 peer; the other way round, the mapped
+    // session names the peer that dialed it by its IPv4 address.
+    assert!(first_peer(&seed_h).await.0.is_ipv4());
+    let l = single(&tmp.path().join("l"), "127.0.0.1:0", UTP_ONLY).await;
+    // Its IPv4 address: what IPv4 peers hear of it.
+    let port = mapped.local_addr().port();
+    let at = SocketAddr::from(([127, 0, 0, 1], port));
+    let lh = add(&l, &torrent, &tmp.path().join("dl2"), vec![at]).await;
+    finish(&lh).await;
+    let incoming = h.peers().into_iter().find(|p| p.incoming).map(|p| p.addr);
+    assert!(incoming.is_some_and(|a| a.is_ipv4()), "{incoming:?}");
 }
