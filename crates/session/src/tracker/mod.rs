@@ -70,12 +70,20 @@ pub(crate) struct Announce {
     /// over the other one (HTTP only; BEP 15 has no such field).
     pub ipv4: Option<std::net::Ipv4Addr>,
     pub ipv6: Option<std::net::Ipv6Addr>,
+    /// The families we listen on: a host name is reached at an address
+    /// of one of them when it has one.
+    pub families: crate::dht::Families,
     pub uploaded: u64,
     pub downloaded: u64,
     pub left: u64,
     pub event: Event,
     pub key: u32,
     pub numwant: u32,
+}
+
+/// `addr` with an IPv4-mapped address as the IPv4 one it stands for.
+fn canonical(addr: SocketAddr) -> SocketAddr {
+    SocketAddr::new(addr.ip().to_canonical(), addr.port())
 }
 
 /// What a tracker told us.
@@ -150,8 +158,12 @@ impl Tracker {
         }
     }
 
-    /// The UDP client of a `udp://` tracker, resolved and bound on first use.
-    async fn udp_client(&mut self) -> Result<&mut udp::UdpTracker, TrackerError> {
+    /// The UDP client of a `udp://` tracker, resolved and bound on first
+    /// use (at an address of `families` when the host has one).
+    async fn udp_client(
+        &mut self,
+        families: Option<crate::dht::Families>,
+    ) -> Result<&mut udp::UdpTracker, TrackerError> {
         let Tracker::Udp {
             host,
             port,
@@ -164,7 +176,7 @@ impl Tracker {
         };
         if client.is_none() {
             let hosts = hosts.as_deref();
-            *client = Some(udp::UdpTracker::new(host, *port, url_data, hosts).await?);
+            *client = Some(udp::UdpTracker::new(host, *port, url_data, hosts, families).await?);
         }
         client.as_mut().ok_or(TrackerError::Timeout)
     }
@@ -174,7 +186,7 @@ impl Tracker {
     async fn scrape(&mut self, info_hashes: &[[u8; 20]]) -> Result<Vec<SwarmCounts>, TrackerError> {
         match self {
             Tracker::Http { url, .. } => scrape::http_scrape(url, info_hashes).await,
-            Tracker::Udp { .. } => self.udp_client().await?.scrape(info_hashes).await,
+            Tracker::Udp { .. } => self.udp_client(None).await?.scrape(info_hashes).await,
         }
     }
 
@@ -199,7 +211,9 @@ impl Tracker {
                     ipv6: a.ipv6,
                 };
                 let target = http::HttpUrl::parse(&request.to_url(url))?;
-                let body = http::get(&target, HTTP_TIMEOUT).await?;
+                let families = a.families;
+                let ours = move |addr: SocketAddr| families.reach(canonical(addr));
+                let body = http::get_preferring(&target, HTTP_TIMEOUT, &ours).await?;
                 match AnnounceReply::decode(&body)
                     .map_err(|e| TrackerError::Malformed(e.to_string()))?
                 {
@@ -229,7 +243,7 @@ impl Tracker {
                     }
                 }
             }
-            Tracker::Udp { .. } => self.udp_client().await?.announce(a).await,
+            Tracker::Udp { .. } => self.udp_client(Some(a.families)).await?.announce(a).await,
         }
     }
 }
