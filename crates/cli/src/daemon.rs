@@ -19,9 +19,10 @@ pub struct DaemonArgs {
     /// State directory: torrents, options, resume data (default: $XDG_STATE_HOME/shoal/daemon).
     #[arg(long, value_name = "DIR")]
     state_dir: Option<PathBuf>,
-    /// Address peers connect to (default 0.0.0.0:51413).
+    /// Address peers connect to (default 0.0.0.0:51413). Given twice, an
+    /// IPv4 and an IPv6 address on one port (dual stack).
     #[arg(long, value_name = "ADDR:PORT")]
-    listen: Option<SocketAddr>,
+    listen: Vec<SocketAddr>,
     /// Address of the web UI and APIs (default 127.0.0.1:9091; other than
     /// loopback needs username and password).
     #[arg(long, value_name = "ADDR:PORT")]
@@ -65,8 +66,14 @@ pub fn run(args: &DaemonArgs) -> anyhow::Result<ExitCode> {
     if let Some(dir) = &args.state_dir {
         config.state_dir = absolute(dir)?;
     }
-    if let Some(addr) = args.listen {
-        config.listen = addr;
+    match args.listen[..] {
+        [] => {}
+        [addr] => config.listen = addr,
+        [addr, also] if addr.is_ipv4() != also.is_ipv4() => {
+            config.listen = addr;
+            config.listen_also = Some(also);
+        }
+        _ => anyhow::bail!("--listen takes one address, or one IPv4 and one IPv6 address"),
     }
     if let Some(addr) = args.rpc {
         config.rpc = addr;

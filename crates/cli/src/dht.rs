@@ -142,11 +142,6 @@ fn parse_hash(hex: &str) -> anyhow::Result<[u8; 20]> {
         .with_context(|| format!("{hex:?} is not a 40-digit hex info-hash"))
 }
 
-/// Resolves `HOST:PORT`s, keeping addresses of the listening family.
-pub(crate) fn resolve(hosts: &[String], listen: SocketAddr) -> anyhow::Result<Vec<SocketAddr>> {
-    resolve_for(hosts, &[listen])
-}
-
 /// Resolves `HOST:PORT`s, keeping addresses of the families of `listen`
 /// (`[::]` reaches both: its socket carries IPv4 as mapped addresses).
 pub(crate) fn resolve_for(

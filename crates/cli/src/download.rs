@@ -11,7 +11,7 @@ use shoal_session::{EncryptionPolicy, Session, SessionConfig, TorrentHandle, Tor
 
 use crate::fetch::{fetch, report_complete};
 use crate::load::{self, Source};
-use crate::{follow, glob, live, runtime, units};
+use crate::{follow, glob, live, output, runtime, units};
 
 /// Arguments of `shoal download`.
 #[derive(Args)]
@@ -65,9 +65,11 @@ pub struct SeedArgs {
 #[derive(Args)]
 pub struct NetArgs {
     /// Address to accept peers on (default: the first free port of
-    /// 6881–6889 on all interfaces, else any free port).
+    /// 6881–6889 on all interfaces, else any free port). Given twice, an
+    /// IPv4 and an IPv6 address on one port: TCP, uTP and the DHT on both
+    /// (the second's port may be 0 for the first's).
     #[arg(long, value_name = "ADDR:PORT")]
-    listen: Option<SocketAddr>,
+    listen: Vec<SocketAddr>,
     /// A peer to connect to (repeatable).
     #[arg(long = "peer", value_name = "IP:PORT")]
     peers: Vec<SocketAddr>,
@@ -221,12 +223,18 @@ fn file_selection(torrent: &shoal_metainfo::Torrent, only: &[String]) -> anyhow:
     Ok(priorities)
 }
 
-/// Binds `listen` if given; otherwise the first free port of the usual
-/// BitTorrent range, then any port, as other clients do.
-async fn bind(mut config: SessionConfig, listen: Option<SocketAddr>) -> anyhow::Result<Session> {
-    let candidates: Vec<SocketAddr> = match listen {
-        Some(addr) => vec![addr],
-        None => (6881..=6889)
+/// Binds `listen` if given (a second address of the other family as well);
+/// otherwise the first free port of the usual BitTorrent range, then any
+/// port, as other clients do.
+async fn bind(mut config: SessionConfig, listen: &[SocketAddr]) -> anyhow::Result<Session> {
+    let candidates: Vec<SocketAddr> = match *listen {
+        [addr] => vec![addr],
+        [addr, also] if addr.is_ipv4() != also.is_ipv4() => {
+            config.listen_also = Some(also);
+            vec![addr]
+        }
+        [_, _, ..] => bail!("--listen takes one address, or one IPv4 and one IPv6 address"),
+        [] => (6881..=6889)
             .chain(std::iter::once(0))
             .map(|port| SocketAddr::from(([0, 0, 0, 0], port)))
             .collect(),
@@ -317,7 +325,7 @@ fn run(
         let name = torrent.info.name.clone();
         eprintln!("checking existing data of {name} ...");
         let handle = session.add_torrent(torrent, dir.clone(), options).await?;
-        eprintln!("listening on {}", session.local_addr());
+        eprintln!("listening on {}", output::listening_on(&session));
         warn_if_short_of_space(&dir, handle.stats().bytes_left);
         let started = Instant::now();
         let dht = session.dht().is_some();
@@ -361,14 +369,18 @@ pub(crate) async fn open_session(net: &NetArgs, state_dir: PathBuf) -> anyhow::R
     if !net.no_dht {
         // Bound beside the peer socket (same address and port, UDP).
         let mut dht = shoal_session::DhtConfig::new(SocketAddr::from(([0, 0, 0, 0], 0)));
-        let family = net.listen.unwrap_or(dht.bind);
-        dht.bootstrap = crate::dht::resolve(&net.dht_bootstrap, family)?;
+        let families = if net.listen.is_empty() {
+            vec![dht.bind]
+        } else {
+            net.listen.clone()
+        };
+        dht.bootstrap = crate::dht::resolve_for(&net.dht_bootstrap, &families)?;
         if !net.dht_bootstrap.is_empty() {
             dht.bootstrap_hosts.clear();
         }
         config.dht = Some(dht);
     }
-    let session = bind(config, net.listen).await?;
+    let session = bind(config, &net.listen).await?;
     if let Some(dht) = session.dht() {
         eprintln!("DHT node on {}", dht.local_addr());
     }
@@ -390,7 +402,10 @@ async fn seed_after(
     match after {
         AfterComplete::Stop => {}
         AfterComplete::Seed => {
-            eprintln!("seeding on {} (Ctrl-C to stop)", session.local_addr());
+            eprintln!(
+                "seeding on {} (Ctrl-C to stop)",
+                output::listening_on(session)
+            );
             tokio::select! {
                 code = runtime::stop_signal() => {
                     code.context("waiting for a signal")?;
@@ -405,7 +420,7 @@ async fn seed_after(
             let target = (ratio * stats.total_size as f64) as u64;
             eprintln!(
                 "seeding on {} until {} are uploaded (Ctrl-C to stop)",
-                session.local_addr(),
+                output::listening_on(session),
                 units::bytes(target)
             );
             let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));

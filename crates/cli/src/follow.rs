@@ -57,7 +57,7 @@ pub async fn seed_and_follow(
     let dht = session.dht().context("following needs the DHT")?;
     eprintln!(
         "seeding on {} and following key {} every {} s (Ctrl-C to stop)",
-        session.local_addr(),
+        crate::output::listening_on(session),
         short(&following.link),
         every.as_secs()
     );

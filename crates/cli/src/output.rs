@@ -1,4 +1,5 @@
-//! Writing results to stdout without panicking when the reader goes away.
+//! Writing results to stdout without panicking when the reader goes away,
+//! and the words for where a session listens.
 
 use std::io::{ErrorKind, Write};
 
@@ -12,4 +13,14 @@ pub fn emit(text: &str) -> std::io::Result<()> {
         Err(e) if e.kind() == ErrorKind::BrokenPipe => Ok(()),
         other => other,
     }
+}
+
+/// The addresses a session listens on, for people: `A` or `A and B`.
+pub fn listening_on(session: &shoal_session::Session) -> String {
+    let addrs: Vec<String> = session
+        .local_addrs()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    addrs.join(" and ")
 }

@@ -78,7 +78,7 @@ pub fn run(args: &PublishArgs) -> anyhow::Result<ExitCode> {
         eprintln!(
             "publishing {name} (info-hash {info_hash}) as seq {}; seeding on {} (Ctrl-C to stop)",
             item.seq().unwrap_or_default(),
-            session.local_addr()
+            crate::output::listening_on(&session)
         );
         let every = Duration::from_secs(args.reput_every.max(1));
         let code = loop {

@@ -2,7 +2,11 @@
 //! ::1 on one port) reports its tables per family; a trackerless magnet
 //! link completes between two shoal processes that only have IPv6 (peers
 //! found through the DHT over IPv6, pieces over IPv6); libtorrent on ::1
-//! bootstraps from the shoal node and finds a shoal seed.
+//! bootstraps from the shoal node and finds a shoal seed; a mixed swarm
+//! where an IPv4-only and an IPv6-only leecher both complete from a
+//! dual-stack seed (HTTP tracker on 127.0.0.1, UDP on ::1, one table; the
+//! seed listed on both families by BEP 7 `ipv6=`), and a third IPv6 peer
+//! finds the seed only through the IPv6 leecher's PEX `added6`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 mod common;
@@ -148,4 +152,103 @@ fn libtorrent_bootstraps_from_shoal_over_ipv6_and_finds_a_shoal_seed() {
     lt.stop();
     seed.stop();
     node.stop();
+}
+
+/// Starts `shoal download` (`extra` flags) and returns it.
+fn leecher(dir: &Path, name: &str, torrent: &Path, listen: &str, extra: &[&str]) -> Proc {
+    let mut cmd = shoal();
+    cmd.arg("download")
+        .arg(torrent)
+        .arg("-o")
+        .arg(dir.join(name))
+        .arg("--state-dir")
+        .arg(dir.join(format!("{name}-state")))
+        .args(["--listen", listen, "--no-dht"])
+        .args(extra);
+    Proc::spawn(name, &mut cmd, dir)
+}
+
+#[test]
+fn a_mixed_swarm_completes_from_a_dual_stack_seed_and_pex_carries_ipv6() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let [http_port, udp_port, seed_port, v4_port, v6_port, late_port] = free_ports(6)[..] else {
+        panic!()
+    };
+    let mut tracker = Proc::spawn(
+        "tracker",
+        shoal()
+            .arg("tracker")
+            .args(["--http", &format!("127.0.0.1:{http_port}")])
+            .args(["--udp", &format!("[::1]:{udp_port}")]),
+        dir,
+    );
+    tracker.wait_event("listening", Duration::from_secs(10));
+    let content = make_content(&dir.join("src"), "2", 2, "content");
+    // Two tiers: an IPv4-only peer skips the IPv6 one and the other way
+    // round; the dual-stack seed answers to the first (HTTP over IPv4).
+    let torrent = dir.join("tracked.torrent");
+    let http = format!("http://127.0.0.1:{http_port}/announce");
+    let udp = format!("udp://[::1]:{udp_port}/announce");
+    shoal_create(&content, &torrent, &["--tracker", &http, "--tracker", &udp]);
+    let bare = dir.join("bare.torrent");
+    shoal_create(&content, &bare, &[]);
+    let info = |t: &Path| stdout_json(&run_ok(shoal().args(["info", "--json"]).arg(t)));
+    let hash = info(&torrent)["info_hash_v1"].as_str().unwrap().to_owned();
+    assert_eq!(info(&bare)["info_hash_v1"], hash.as_str());
+
+    let mut seed = Proc::spawn(
+        "dual-seed",
+        shoal()
+            .arg("seed")
+            .arg(&torrent)
+            .arg(content.parent().unwrap())
+            .arg("--state-dir")
+            .arg(dir.join("seed-state"))
+            .args(["--listen", &format!("127.0.0.1:{seed_port}")])
+            .args(["--listen", &format!("[::1]:{seed_port}")])
+            .arg("--no-dht"),
+        dir,
+    );
+    let both = format!("seeding on 127.0.0.1:{seed_port} and [::1]:{seed_port}");
+    seed.wait_until("seeding on both", Duration::from_secs(30), |p| {
+        p.stderr().contains(&both)
+    });
+    // Announced over IPv4 with `ipv6=::1`: listed once per family.
+    let seeders = || {
+        let info = stdout_json(&run_ok(
+            shoal().args(["info", "--json", "--scrape"]).arg(&torrent),
+        ));
+        info["scrape"][0]["seeders"].as_u64()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while seeders() != Some(2) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the seed is not listed on both families\n{}",
+            seed.describe()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    let v4 = format!("127.0.0.1:{v4_port}");
+    let mut only_v4 = leecher(dir, "v4", &torrent, &v4, &[]);
+    // The IPv6 leecher stays, seeding at 4 KiB/s: too slow for the last
+    // peer, which knows only it, to finish in time from it alone.
+    let v6 = format!("[::1]:{v6_port}");
+    let mut only_v6 = leecher(dir, "v6", &torrent, &v6, &["--seed", "--max-up", "4K"]);
+    only_v4.wait_success(Duration::from_secs(60));
+    assert_verified(&torrent, &dir.join("v4"));
+    only_v6.wait_until("IPv6 leecher complete", Duration::from_secs(60), |p| {
+        p.stderr().contains("seeding on")
+    });
+    assert_verified(&torrent, &dir.join("v6"));
+
+    let late = format!("[::1]:{late_port}");
+    let mut pex = leecher(dir, "late", &bare, &late, &["--peer", &v6]);
+    pex.wait_success(Duration::from_secs(60));
+    assert_verified(&bare, &dir.join("late"));
+    only_v6.stop();
+    seed.stop();
+    tracker.stop();
 }

@@ -22,6 +22,9 @@ pub struct DaemonConfig {
     pub download_dir: PathBuf,
     /// Address peers connect to.
     pub listen: SocketAddr,
+    /// A second address peers connect to, of the other family (dual
+    /// stack), on `listen`'s port (0: the same).
+    pub listen_also: Option<SocketAddr>,
     /// Address of the web UI, the JSON API and the Transmission RPC.
     pub rpc: SocketAddr,
     /// User name for HTTP basic auth (required with `password` when `rpc`
@@ -98,6 +101,7 @@ impl Default for DaemonConfig {
             state_dir: xdg_dir("XDG_STATE_HOME", ".local/state").join("shoal/daemon"),
             download_dir: download_dir(),
             listen: SocketAddr::from(([0, 0, 0, 0], 51413)),
+            listen_also: None,
             rpc: SocketAddr::from(([127, 0, 0, 1], 9091)),
             username: None,
             password: None,

@@ -1,6 +1,6 @@
 //! Peer exchange (BEP 11) between engines over in-memory links: peers learn
-//! each other's listen addresses, hear when one leaves, and private torrents
-//! exchange nothing.
+//! each other's listen addresses (IPv6 ones in `added6`), hear when one
+//! leaves (`dropped6` for IPv6), and private torrents exchange nothing.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::net::SocketAddr;
@@ -13,10 +13,17 @@ use shoal_wire::{Decoder, ExtHandshake, Message, PexFlags, PexMessage, PexPeer, 
 mod common;
 
 fn addr(i: usize) -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], 7000 + i as u16))
+    let port = 7000 + i as u16;
+    if IPV6.with(|v| v.get()) {
+        SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, port))
+    } else {
+        SocketAddr::from(([127, 0, 0, 1], port))
+    }
 }
 
 thread_local! {
+    /// Whether this test's peers have IPv6 addresses (checked in `addr`).
+    static IPV6: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
     /// Whether this test's torrent is private (checked in `deliver`).
     static PRIVATE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
@@ -127,6 +134,18 @@ impl Star {
 
 #[test]
 fn peers_learn_each_other_and_hear_of_departures() {
+    learn_and_hear_of_departures();
+}
+
+/// The same over IPv6: the addresses travel in `added6` and `dropped6`
+/// (an 18-byte address cannot sit in `added`, so decoding one proves it).
+#[test]
+fn ipv6_peers_travel_in_added6_and_dropped6() {
+    IPV6.with(|v| v.set(true));
+    learn_and_hear_of_departures();
+}
+
+fn learn_and_hear_of_departures() {
     let mut star = Star::new(false);
     let heard = star.run(Duration::from_secs(10), |_| false);
     // 0 told 1 about 2 (whom it dialed, so it knows 2's listen address)

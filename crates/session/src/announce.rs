@@ -15,7 +15,7 @@ use shoal_tracker_proto::announce::{Announcer, AnnouncerConfig, Interval};
 use crate::http::HttpError;
 use crate::torrent::TorrentShared;
 use crate::tracker::gate::{Registration, STOP_BUDGET, TrackerGate};
-use crate::tracker::{Announce, AnnounceLog, Tracker, TrackerError};
+use crate::tracker::{Announce, AnnounceLog, Listening, Tracker, TrackerError};
 
 /// Peers asked for per announce.
 const NUMWANT: u32 = 50;
@@ -39,15 +39,25 @@ struct Trackers {
 }
 
 impl Trackers {
-    /// The usable trackers of `tiers` (others are skipped with a warning);
-    /// `None` if there is none.
-    fn new(tiers: Vec<Vec<String>>, complete: bool, gate: &Arc<TrackerGate>) -> Option<Trackers> {
+    /// The usable trackers of `tiers` (others are skipped with a warning,
+    /// and those named by an IP address of a family we do not listen on
+    /// quietly); `None` if there is none.
+    fn new(
+        tiers: Vec<Vec<String>>,
+        complete: bool,
+        gate: &Arc<TrackerGate>,
+        listening: &Listening,
+    ) -> Option<Trackers> {
         let mut io = Vec::new();
         let tiers = tiers
             .into_iter()
             .map(|tier| {
                 tier.into_iter()
                     .filter_map(|url| match Tracker::new(&url) {
+                        Ok(t) if !reaches(&t, listening) => {
+                            tracing::debug!(%url, "skipping tracker of an address family we do not listen on");
+                            None
+                        }
                         Ok(mut t) => {
                             t.share_udp(&gate.udp);
                             io.push(t);
@@ -185,18 +195,27 @@ impl Trackers {
     }
 }
 
+/// Whether a tracker is of a family we listen on (always, for a host name:
+/// it is resolved when asked).
+fn reaches(tracker: &Tracker, listening: &Listening) -> bool {
+    tracker.literal_ip().is_none_or(|ip| {
+        let addr = SocketAddr::new(ip.to_canonical(), 0);
+        listening.families.reach(addr)
+    })
+}
+
 /// Announces for one torrent until the torrent stops: `started` first,
 /// `completed` when the download finishes, then at the tracker's interval.
 pub(crate) async fn announce_loop(
     shared: Arc<TorrentShared>,
     tiers: Vec<Vec<String>>,
     peer_id: [u8; 20],
-    port: u16,
+    listening: Listening,
     gate: Arc<TrackerGate>,
 ) {
     let mut completed = shared.completed.subscribe();
     let mut announced_complete = *completed.borrow();
-    let Some(mut trackers) = Trackers::new(tiers, announced_complete, &gate) else {
+    let Some(mut trackers) = Trackers::new(tiers, announced_complete, &gate, &listening) else {
         return;
     };
     trackers.resume(&shared.info_hash);
@@ -207,7 +226,10 @@ pub(crate) async fn announce_loop(
         Announce {
             info_hash: shared.info_hash,
             peer_id,
-            port,
+            port: listening.port,
+            ipv4: listening.ipv4,
+            ipv6: listening.ipv6,
+            families: listening.families,
             uploaded: stats.uploaded,
             downloaded: stats.downloaded,
             left: stats.bytes_left,
@@ -294,18 +316,21 @@ pub(crate) async fn discover(
     tiers: Vec<Vec<String>>,
     info_hash: [u8; 20],
     peer_id: [u8; 20],
-    port: u16,
+    listening: Listening,
     found: tokio::sync::mpsc::Sender<SocketAddr>,
     gate: Arc<TrackerGate>,
 ) {
-    let Some(mut trackers) = Trackers::new(tiers, false, &gate) else {
+    let Some(mut trackers) = Trackers::new(tiers, false, &gate, &listening) else {
         return;
     };
     let key = crate::secure::u32();
     let announce = |event: Event| Announce {
         info_hash,
         peer_id,
-        port,
+        port: listening.port,
+        ipv4: listening.ipv4,
+        ipv6: listening.ipv6,
+        families: listening.families,
         uploaded: 0,
         downloaded: 0,
         left: UNKNOWN_LEFT,

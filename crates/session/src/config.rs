@@ -9,6 +9,10 @@ use std::time::Duration;
 pub struct SessionConfig {
     /// Address to accept peer connections on (port 0 picks a free one).
     pub listen: SocketAddr,
+    /// A second address to accept peers on, of the other family (dual
+    /// stack: IPv4 and IPv6), with TCP, uTP and the DHT on both. Its port
+    /// must be `listen`'s, or 0 for the same one.
+    pub listen_also: Option<SocketAddr>,
     /// Our peer id; the default is random with shoal's client prefix.
     pub peer_id: [u8; 20],
     /// Where resume data is kept (one file per torrent).
@@ -54,6 +58,7 @@ impl SessionConfig {
     pub fn new(listen: SocketAddr, state_dir: PathBuf) -> Self {
         SessionConfig {
             listen,
+            listen_also: None,
             peer_id: random_peer_id(),
             state_dir,
             max_peers: 80,

@@ -53,6 +53,10 @@ pub(crate) enum ConnectError {
 pub(crate) struct Dialer {
     /// The session's uTP endpoint, when uTP is on.
     pub utp: Option<Utp>,
+    /// A dual-stack session's endpoint of the other family, when uTP is
+    /// on, and whether that family is IPv6: peers of that family are
+    /// dialed from it.
+    pub utp_also: Option<(Utp, bool)>,
     /// Whether TCP is on.
     pub tcp: bool,
     /// Give up on one transport's connect after this long.
@@ -67,7 +71,11 @@ impl Dialer {
         addr: SocketAddr,
         worked: Option<Transport>,
     ) -> Result<PeerStream, ConnectError> {
-        match (&self.utp, self.tcp) {
+        let utp = match &self.utp_also {
+            Some((utp, v6)) if addr.ip().to_canonical().is_ipv6() == *v6 => Some(utp),
+            _ => self.utp.as_ref(),
+        };
+        match (utp, self.tcp) {
             (None, true) => self.tcp(addr).await,
             (Some(utp), false) => self.utp(utp, addr).await,
             (None, false) => Err(ConnectError::NoTransport),

@@ -1,7 +1,7 @@
 //! The state a session shares with its tasks (the accept loop, the timer
 //! task, connections): below them, so they need not import the session.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -33,10 +33,18 @@ pub(crate) struct Inner {
     /// The transports in force: starts as `config.transports`; the
     /// daemon's APIs can change it.
     pub(crate) transports: Mutex<crate::Transports>,
-    /// The TCP listener's accept task, while one is open (`accept.rs`).
-    pub(crate) tcp_accept: Mutex<Option<tokio::task::AbortHandle>>,
+    /// The TCP listeners' accept tasks, one per listen address, while TCP
+    /// is open (`accept.rs`).
+    pub(crate) tcp_accept: Mutex<Vec<tokio::task::AbortHandle>>,
     /// The uTP endpoint on the session's UDP socket.
     pub(crate) utp: crate::utp::Utp,
+    /// A dual-stack session's endpoint on its other family's UDP socket,
+    /// and that socket's address (`SessionConfig::listen_also`).
+    pub(crate) utp_also: Option<(crate::utp::Utp, SocketAddr)>,
+    /// The address families we listen on: peers of others are not dialed
+    /// (they could not reach us back at an address we announce), and
+    /// trackers named by an address of others are not asked.
+    pub(crate) families: crate::dht::Families,
     /// Every torrent's manners towards the tracker hosts (`tracker/gate.rs`).
     pub(crate) trackers: Arc<crate::tracker::gate::TrackerGate>,
     /// Bounds start-up checks (resume data read, or pieces hashed) running
@@ -79,9 +87,36 @@ impl Inner {
         let t = self.transports();
         crate::dialer::Dialer {
             utp: t.utp.then(|| self.utp.clone()),
+            utp_also: self
+                .utp_also
+                .as_ref()
+                .filter(|_| t.utp)
+                .map(|(utp, addr)| (utp.clone(), addr.is_ipv6())),
             tcp: t.tcp,
             connect_timeout: self.config.connect_timeout,
         }
+    }
+
+    /// Where we listen, as trackers hear it: the port, and for a
+    /// dual-stack session each family's address (BEP 7) unless bound to
+    /// all interfaces.
+    pub(crate) fn listening(&self) -> crate::tracker::Listening {
+        let mut listening = crate::tracker::Listening {
+            port: self.local_addr.port(),
+            ipv4: None,
+            ipv6: None,
+            families: self.families,
+        };
+        if let Some((_, also)) = &self.utp_also {
+            for addr in [self.local_addr, *also] {
+                match addr.ip() {
+                    IpAddr::V4(ip) if !ip.is_unspecified() => listening.ipv4 = Some(ip),
+                    IpAddr::V6(ip) if !ip.is_unspecified() => listening.ipv6 = Some(ip),
+                    _ => {}
+                }
+            }
+        }
+        listening
     }
 
     /// What a new torrent takes from this session.
@@ -91,6 +126,7 @@ impl Inner {
             limits: Arc::clone(&self.limits),
             timers: self.timers.clone(),
             modes: Arc::clone(&self.modes),
+            families: self.families,
         }
     }
 }

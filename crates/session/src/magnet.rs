@@ -214,7 +214,7 @@ impl Session {
             trackers.to_vec(),
             wire_id,
             self.inner.config.peer_id,
-            self.local_addr().port(),
+            self.inner.listening(),
             found,
             std::sync::Arc::clone(&self.inner.trackers),
         ));

@@ -25,8 +25,12 @@ impl Session {
     /// Binds the listening socket and starts accepting peers.
     pub async fn bind(config: SessionConfig) -> Result<Session, SessionError> {
         let transports = config.transports;
-        let bound = crate::listen::bind(config.listen, transports.tcp).await?;
+        let (bound, also) = crate::listen::bind(config.listen, config.listen_also, transports.tcp)?;
         let local_addr = bound.local_addr;
+        let mut families = crate::dht::Families::of(&bound.udp, local_addr);
+        if let Some(also) = &also {
+            families = families.or(crate::dht::Families::of(&also.udp, also.local_addr));
+        }
         let limits = Arc::new(crate::rate::Limits {
             up: crate::rate::RateLimit::new(config.max_upload),
             down: crate::rate::RateLimit::new(config.max_download),
@@ -53,6 +57,27 @@ impl Session {
             replies: Arc::default(),
             local: local_addr,
         };
+        // The other family's socket hands its KRPC to the same node.
+        let started_also = also.as_ref().map(|also| {
+            let config = shoal_utp::Config {
+                max_packet: crate::utp::max_packet_for(also.local_addr),
+                ..utp_config.clone()
+            };
+            let local_paths = crate::utp::has_loopback_paths(also.local_addr);
+            let started = Utp::start(
+                Arc::clone(&also.udp),
+                config,
+                local_paths,
+                transports.utp,
+                // Trackers of the other family keep sockets of their own:
+                // no replies are awaited here.
+                crate::utp::Demux {
+                    dht: dht_tx.clone(),
+                    trackers: Arc::default(),
+                },
+            );
+            (started, also.local_addr)
+        });
         let started = Utp::start(
             Arc::clone(&bound.udp),
             utp_config,
@@ -69,7 +94,8 @@ impl Session {
                 if dht.state_file.is_none() {
                     dht.state_file = Some(config.state_dir.join("dht.dat"));
                 }
-                let node = Dht::start_shared(dht, Arc::clone(&bound.udp), rx).await?;
+                let other = also.as_ref().map(|a| Arc::clone(&a.udp));
+                let node = Dht::start_shared(dht, Arc::clone(&bound.udp), other, rx).await?;
                 Some(Arc::new(node))
             }
             (Some(dht), None) => Some(Arc::new(start_dht(dht, &config, local_addr).await?)),
@@ -121,6 +147,10 @@ impl Session {
             transports: Mutex::new(transports),
             utp: started.utp,
             tcp_accept: Mutex::default(),
+            utp_also: started_also
+                .as_ref()
+                .map(|(s, addr)| (s.utp.clone(), *addr)),
+            families,
             config,
             limits,
             local_addr,
@@ -132,13 +162,20 @@ impl Session {
         if let Some((sock, rx)) = lsd {
             crate::lsd::start(&inner, sock, rx);
         }
-        if let Some(listener) = bound.tcp {
+        let listeners = std::iter::once(bound.tcp).chain(also.map(|a| a.tcp));
+        for listener in listeners.flatten() {
             crate::accept::start_tcp(&inner, listener);
         }
         tokio::spawn(crate::accept::accept_utp(
             Arc::clone(&inner),
             started.incoming,
         ));
+        if let Some((started, _)) = started_also {
+            tokio::spawn(crate::accept::accept_utp(
+                Arc::clone(&inner),
+                started.incoming,
+            ));
+        }
         tokio::spawn(crate::timers::run(Arc::downgrade(&inner), kicks));
         Ok(Session { inner })
     }
@@ -146,6 +183,15 @@ impl Session {
     /// The address peers can reach us on.
     pub fn local_addr(&self) -> SocketAddr {
         self.inner.local_addr
+    }
+
+    /// Every address peers can reach us on: [`Session::local_addr`], then
+    /// the other family's of a dual-stack session
+    /// ([`SessionConfig::listen_also`]).
+    pub fn local_addrs(&self) -> Vec<SocketAddr> {
+        std::iter::once(self.inner.local_addr)
+            .chain(self.inner.utp_also.as_ref().map(|(_, a)| *a))
+            .collect()
     }
 
     /// What port mapping has achieved (`None`: it does not run).
@@ -185,6 +231,9 @@ impl Session {
             .lock()
             .unwrap_or_else(PoisonError::into_inner) = transports;
         self.inner.utp.set_accepting(transports.utp);
+        if let Some((utp, _)) = &self.inner.utp_also {
+            utp.set_accepting(transports.utp);
+        }
         Ok(())
     }
 
@@ -302,7 +351,7 @@ impl Session {
             Arc::clone(&shared),
             trackers,
             self.inner.config.peer_id,
-            self.inner.local_addr.port(),
+            self.inner.listening(),
             Arc::clone(&self.inner.trackers),
         ));
         *shared

@@ -156,7 +156,7 @@ fn run_timers(inner: &Arc<Inner>, entry: &mut Armed, now: Instant) -> Option<Ins
     let room = shared.slots().room();
     let (due, next_dial) = {
         let mut book = shared.book.lock().unwrap_or_else(PoisonError::into_inner);
-        for peer in learned {
+        for peer in learned.into_iter().filter(|p| shared.reaches(p.addr)) {
             book.add(peer.addr, crate::PeerSource::Pex);
         }
         let due = book.take_due(room);

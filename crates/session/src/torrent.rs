@@ -115,6 +115,8 @@ pub(crate) struct TorrentShared {
     /// Armed without a peer: the timer task sleeps until the torrent's own
     /// deadlines, so a first peer or a learned address must kick it.
     idle: AtomicBool,
+    /// The address families the session listens on (`reaches`).
+    families: crate::dht::Families,
     /// BEP 19 web seeds and what they are doing (`webseed/`).
     pub web_seeds: crate::webseed_status::WebSeeds,
     /// Bumped per verified piece: streaming reads wait on it (`stream.rs`).
@@ -132,6 +134,8 @@ pub(crate) struct SessionLinks {
     pub timers: Timers,
     /// How dialed addresses connected (transport, encryption mode).
     pub modes: Arc<crate::modes::Modes>,
+    /// The address families the session listens on.
+    pub families: crate::dht::Families,
 }
 
 impl TorrentShared {
@@ -148,6 +152,7 @@ impl TorrentShared {
             limits,
             timers,
             modes,
+            families,
         } = session;
         let complete = engine.is_complete();
         Arc::new(TorrentShared {
@@ -182,6 +187,7 @@ impl TorrentShared {
             web_seeds: crate::webseed_status::WebSeeds::default(),
             verified: watch::Sender::new(0),
             idle: AtomicBool::new(true),
+            families,
         })
     }
 
@@ -205,13 +211,23 @@ impl TorrentShared {
     ) {
         {
             let mut book = self.book.lock().unwrap_or_else(PoisonError::into_inner);
-            for addr in addrs {
+            // A peer the user named is dialed whatever its family.
+            let given = source == crate::PeerSource::Given;
+            for addr in addrs.into_iter().filter(|a| given || self.reaches(*a)) {
                 book.add(addr, source);
             }
         }
         if self.idle.swap(false, Ordering::Relaxed) {
             self.timers.kick(Arc::clone(self));
         }
+    }
+
+    /// Whether `addr` is of a family the session listens on: one of
+    /// another could not reach us back where trackers and peers are told
+    /// we listen, so it is not dialed.
+    pub fn reaches(&self, addr: SocketAddr) -> bool {
+        let addr = SocketAddr::new(addr.ip().to_canonical(), addr.port());
+        self.families.reach(addr)
     }
 
     /// The engine's clock: time since this torrent started.

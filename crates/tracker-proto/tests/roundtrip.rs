@@ -118,9 +118,13 @@ proptest! {
         key in proptest::option::of(proptest::collection::vec(any::<u8>(), 0..16)),
         ip in proptest::option::of("[0-9a-f:.]{1,39}"),
         tracker_id in proptest::option::of(proptest::collection::vec(any::<u8>(), 0..16)),
+        ipv4 in proptest::option::of(any::<[u8; 4]>()),
+        ipv6 in proptest::option::of(any::<[u8; 16]>()),
     ) {
+        // An IPv4-mapped `ipv6` is no IPv6 address: dropped when parsed.
+        let ipv6 = ipv6.map(std::net::Ipv6Addr::from).filter(|a| a.to_ipv4_mapped().is_none());
         let r = http::AnnounceRequest { info_hash: ih, peer_id: pid, port, uploaded: up, downloaded: down, left,
-            event: ev, compact, no_peer_id, numwant, key, ip, tracker_id };
+            event: ev, compact, no_peer_id, numwant, key, ip, tracker_id, ipv4: ipv4.map(Into::into), ipv6 };
         let url = r.to_url("http://127.0.0.1:1/announce");
         let q = url.split_once('?').unwrap().1;
         prop_assert_eq!(http::AnnounceRequest::parse_query(q.as_bytes()).unwrap(), r);

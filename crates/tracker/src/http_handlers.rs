@@ -95,9 +95,17 @@ pub fn announce(shared: &Shared, query: &[u8], key: Option<&[u8]>, client_ip: Ip
         peer_id: Some(req.peer_id),
     };
     let (mut raw4, mut raw6) = (Vec::with_capacity(want * 6), Vec::new());
-    let counts = shared
-        .store()
-        .announce(&ann, shared.now(), want, want, &mut raw4, &mut raw6);
+    let counts = {
+        let mut store = shared.store();
+        if let Some(other) = other_family(&req, ip) {
+            let also = Announce {
+                addr: PeerAddr::from_ip_port(other, req.port),
+                ..ann
+            };
+            store.announce(&also, shared.now(), 0, 0, &mut Vec::new(), &mut Vec::new());
+        }
+        store.announce(&ann, shared.now(), want, want, &mut raw4, &mut raw6)
+    };
     let v4: Vec<SocketAddrV4> = raw4
         .chunks_exact(6)
         .filter_map(|c| {
@@ -160,6 +168,31 @@ pub fn announce(shared: &Shared, query: &[u8], key: Option<&[u8]>, client_ip: Ip
     Reply::bencode(body)
 }
 
+/// BEP 7: the address a dual-stack client heard over one family gives of
+/// the other (`ipv6` over IPv4, `ipv4` over IPv6), listed there too on the
+/// same port. Only one of the same scope as the request's (loopback for a
+/// loopback client, else global unicast), so a client cannot point the
+/// swarm at a host on the tracker's own networks.
+fn other_family(req: &AnnounceRequest, ip: IpAddr) -> Option<IpAddr> {
+    let other = match ip.to_canonical() {
+        IpAddr::V4(_) => IpAddr::V6(req.ipv6?),
+        IpAddr::V6(_) => IpAddr::V4(req.ipv4?),
+    };
+    let loopback = ip.to_canonical().is_loopback();
+    let fits = match other {
+        IpAddr::V4(a) if loopback => a.is_loopback(),
+        IpAddr::V6(a) if loopback => a.is_loopback(),
+        IpAddr::V4(a) => {
+            let special = a.is_private() || a.is_loopback() || a.is_link_local();
+            let not_unicast = a.is_unspecified() || a.is_multicast() || a.is_broadcast();
+            !special && !not_unicast
+        }
+        // Global unicast: 2000::/3.
+        IpAddr::V6(a) => a.segments()[0] & 0xe000 == 0x2000,
+    };
+    fits.then_some(other)
+}
+
 /// Handles `/scrape[/<key>]`, including BEP 48 multi-hash scrapes. Unknown
 /// hashes get zeros, unlisted ones are omitted; a scrape without hashes is
 /// refused (a full dump of a large table would be a free amplification).
@@ -196,4 +229,37 @@ pub fn scrape(shared: &Shared, query: &[u8], key: Option<&[u8]>) -> Reply {
     let mut body = Vec::new();
     ScrapeReply::Files(files).encode(&mut body);
     Reply::bencode(body)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn request(extra: &str) -> AnnounceRequest {
+        let q = format!(
+            "info_hash={}&peer_id={}&port=1{extra}",
+            "a".repeat(20),
+            "b".repeat(20)
+        );
+        AnnounceRequest::parse_query(q.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn bep7_lists_a_dual_stack_client_on_its_other_family_in_the_same_scope() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let r = request("&ipv6=::1&ipv4=127.0.0.2");
+        assert_eq!(other_family(&r, ip("127.0.0.1")), Some(ip("::1")));
+        assert_eq!(other_family(&r, ip("::1")), Some(ip("127.0.0.2")));
+        // A loopback claim from afar, or a LAN one, is not listed.
+        assert_eq!(other_family(&r, ip("198.51.100.7")), None);
+        let r = request("&ipv6=2001:db8::7&ipv4=10.1.2.3");
+        assert_eq!(
+            other_family(&r, ip("198.51.100.7")),
+            Some(ip("2001:db8::7"))
+        );
+        assert_eq!(other_family(&r, ip("2001:db8::8")), None);
+        assert_eq!(other_family(&r, ip("127.0.0.1")), None);
+        assert_eq!(other_family(&request(""), ip("198.51.100.7")), None);
+    }
 }

@@ -67,6 +67,7 @@ impl Daemon {
         let store = Store::open(&config.state_dir)?;
         let mut daemon = store.load_daemon();
         let mut session_config = SessionConfig::new(config.listen, store.resume_dir());
+        session_config.listen_also = config.listen_also;
         session_config.max_peers = config.max_peers;
         session_config.encryption = config.encryption;
         // A choice made through an API wins over the config file's.

@@ -15,7 +15,8 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
 use crate::SessionError;
-use socket::{Families, bootstrap_addrs, canonical, mapped};
+pub(crate) use socket::Families;
+use socket::{bootstrap_addrs, canonical, mapped};
 
 mod socket;
 
@@ -126,35 +127,59 @@ impl Dht {
         let socket = UdpSocket::bind(config.bind)
             .await
             .map_err(|e| SessionError::io(format!("binding DHT socket {}", config.bind), e))?;
-        Dht::start_on(config, Arc::new(socket), None).await
+        Dht::start_on(config, Arc::new(socket), None, None).await
     }
 
     /// Starts the node on a socket it shares (the session's, with uTP):
     /// it sends on `socket` and gets its datagrams from `received`, where
-    /// the socket's reader puts the KRPC ones (`utp/driver.rs`).
+    /// the socket's reader puts the KRPC ones (`utp/driver.rs`). A
+    /// dual-stack session shares its other family's socket too (`other`,
+    /// whose reader feeds the same `received`); `also_bind` is then unused.
     pub(crate) async fn start_shared(
         config: DhtConfig,
         socket: Arc<UdpSocket>,
+        other: Option<Arc<UdpSocket>>,
         received: mpsc::Receiver<(SocketAddr, Vec<u8>)>,
     ) -> Result<Dht, SessionError> {
-        Dht::start_on(config, socket, Some(received)).await
+        let other = match other {
+            Some(s) => {
+                let addr = s
+                    .local_addr()
+                    .map_err(|e| SessionError::io("DHT socket address", e))?;
+                Some(Other {
+                    socket: s,
+                    addr,
+                    read_here: false,
+                })
+            }
+            None => None,
+        };
+        Dht::start_on(config, socket, other, Some(received)).await
     }
 
     async fn start_on(
         config: DhtConfig,
         socket: Arc<UdpSocket>,
+        other: Option<Other>,
         received: Option<mpsc::Receiver<(SocketAddr, Vec<u8>)>>,
     ) -> Result<Dht, SessionError> {
         let local_addr = socket
             .local_addr()
             .map_err(|e| SessionError::io("DHT socket address", e))?;
-        let other = socket::bind_other(&config, local_addr)
-            .and_then(|s| Some((s.local_addr().ok()?, Arc::new(s))))
-            .map(|(a, s)| (s, a));
-        let other_addr = other.as_ref().map(|(_, a)| *a);
+        let other = match other {
+            Some(o) => Some(o),
+            None => socket::bind_other(&config, local_addr)
+                .and_then(|s| Some((s.local_addr().ok()?, Arc::new(s))))
+                .map(|(addr, socket)| Other {
+                    socket,
+                    addr,
+                    read_here: true,
+                }),
+        };
+        let other_addr = other.as_ref().map(|o| o.addr);
         let mut families = Families::of(&socket, local_addr);
-        if let Some((s, a)) = &other {
-            families = families.or(Families::of(s, *a));
+        if let Some(o) = &other {
+            families = families.or(Families::of(&o.socket, o.addr));
         }
         let loopback = std::iter::once(local_addr)
             .chain(other_addr)
@@ -353,14 +378,23 @@ async fn recv_shared(
     }
 }
 
+/// The other family's socket of a dual-stack node.
+struct Other {
+    socket: Arc<UdpSocket>,
+    /// Its address.
+    addr: SocketAddr,
+    /// Whether the node's task reads it (its own socket), or the session's
+    /// uTP driver does and hands KRPC on with the first socket's.
+    read_here: bool,
+}
+
 struct Driver {
     node: Node,
     socket: Arc<UdpSocket>,
     /// `socket`'s address.
     local: SocketAddr,
-    /// The other family's socket of a dual-stack node and its address,
-    /// read here.
-    other: Option<(Arc<UdpSocket>, SocketAddr)>,
+    /// The other family's socket of a dual-stack node.
+    other: Option<Other>,
     /// Datagrams read by the socket's owner when the socket is shared;
     /// `None`: this task reads the socket itself.
     received: Option<mpsc::Receiver<(SocketAddr, Vec<u8>)>>,
@@ -382,7 +416,8 @@ impl Driver {
 
     async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
         let mut buf = vec![0u8; RECV_BUFFER];
-        let mut buf_other = vec![0u8; if self.other.is_some() { RECV_BUFFER } else { 0 }];
+        let read_other = self.other.as_ref().is_some_and(|o| o.read_here);
+        let mut buf_other = vec![0u8; if read_other { RECV_BUFFER } else { 0 }];
         let mut next_save = Instant::now() + self.save_interval;
         loop {
             self.flush().await;
@@ -401,7 +436,10 @@ impl Driver {
                         }
                     }
                 }
-                r = recv_other(self.other.as_ref().map(|(s, _)| &**s), &mut buf_other) => {
+                r = recv_other(
+                    self.other.as_ref().filter(|o| o.read_here).map(|o| &*o.socket),
+                    &mut buf_other,
+                ) => {
                     if let Ok((n, from)) = r {
                         let now = self.now();
                         if let Some(packet) = buf_other.get(..n) {
@@ -511,7 +549,7 @@ impl Driver {
             // The node talks only to families it has a socket for; an IPv6
             // socket reaches IPv4 nodes only as mapped addresses.
             let (socket, local) = match &self.other {
-                Some((other, local)) if to.is_ipv4() != self.local.is_ipv4() => (other, *local),
+                Some(o) if to.is_ipv4() != self.local.is_ipv4() => (&o.socket, o.addr),
                 _ => (&self.socket, self.local),
             };
             let to = if local.is_ipv6() { mapped(to) } else { to };

@@ -26,6 +26,41 @@ use super::{HttpError, HttpUrl, tls};
 /// Largest reply accepted (a compact reply with 50 peers is under 1 KiB).
 const MAX_REPLY: usize = 256 * 1024;
 
+/// Which of a host's addresses to prefer (a tracker must hear us over an
+/// address family we listen on, or it lists us where nobody listens).
+pub(crate) type Prefer<'a> = &'a (dyn Fn(SocketAddr) -> bool + Send + Sync);
+
+/// The first of `addrs` that `prefer` accepts, else the first.
+pub(crate) fn pick_addr(
+    addrs: impl IntoIterator<Item = SocketAddr>,
+    prefer: Option<Prefer<'_>>,
+) -> Option<SocketAddr> {
+    let mut first = None;
+    for addr in addrs {
+        match prefer {
+            None => return Some(addr),
+            Some(p) if p(addr) => return Some(addr),
+            Some(_) => {
+                first.get_or_insert(addr);
+            }
+        }
+    }
+    first
+}
+
+/// [`get`], connecting to the first of the host's addresses `prefer`
+/// accepts (else its first).
+pub(crate) async fn get_preferring(
+    url: &HttpUrl,
+    timeout: Duration,
+    prefer: Prefer<'_>,
+) -> Result<Vec<u8>, HttpError> {
+    match fetch(url, timeout, MAX_REPLY, None, Some(prefer)).await? {
+        Reply::Body(body) => Ok(body),
+        Reply::Redirect(to) => Err(HttpError::Status(format!("redirect to {to}"))),
+    }
+}
+
 /// GETs `url` and returns the body of a 200 reply.
 pub(crate) async fn get(url: &HttpUrl, timeout: Duration) -> Result<Vec<u8>, HttpError> {
     get_capped(url, timeout, MAX_REPLY).await
@@ -61,9 +96,19 @@ pub(crate) async fn get_reply_with(
     max_body: usize,
     authorization: Option<&str>,
 ) -> Result<Reply, HttpError> {
+    fetch(url, timeout, max_body, authorization, None).await
+}
+
+async fn fetch(
+    url: &HttpUrl,
+    timeout: Duration,
+    max_body: usize,
+    authorization: Option<&str>,
+    prefer: Option<Prefer<'_>>,
+) -> Result<Reply, HttpError> {
     let max = max_body;
     let work = async {
-        let addr = resolve(&url.host, url.port).await?;
+        let addr = resolve(&url.host, url.port, prefer).await?;
         let stream = TcpStream::connect(addr).await?;
         if url.tls {
             let stream = tls::connect(&url.host, stream).await?;
@@ -183,9 +228,32 @@ impl Drop for AbortOnDrop {
     }
 }
 
-async fn resolve(host: &str, port: u16) -> Result<SocketAddr, HttpError> {
-    tokio::net::lookup_host((host, port))
-        .await?
-        .next()
+async fn resolve(
+    host: &str,
+    port: u16,
+    prefer: Option<Prefer<'_>>,
+) -> Result<SocketAddr, HttpError> {
+    pick_addr(tokio::net::lookup_host((host, port)).await?, prefer)
         .ok_or_else(|| HttpError::BadUrl(format!("{host} has no address")))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn the_first_preferred_address_is_picked_else_the_first() {
+        let a4: SocketAddr = "192.0.2.1:80".parse().unwrap();
+        let b6: SocketAddr = "[2001:db8::1]:80".parse().unwrap();
+        let c6: SocketAddr = "[2001:db8::2]:80".parse().unwrap();
+        let v4 = |a: SocketAddr| a.is_ipv4();
+        let v6 = |a: SocketAddr| a.is_ipv6();
+        let never = |_: SocketAddr| false;
+        assert_eq!(pick_addr([b6, c6, a4], Some(&v4)), Some(a4));
+        assert_eq!(pick_addr([a4, c6, b6], Some(&v6)), Some(c6));
+        assert_eq!(pick_addr([b6, a4], Some(&never)), Some(b6));
+        assert_eq!(pick_addr([b6, a4], None), Some(b6));
+        assert_eq!(pick_addr([], Some(&v4)), None);
+    }
 }

@@ -46,17 +46,45 @@ pub(crate) enum TrackerError {
     Failure(String),
 }
 
+/// Where the session listens, as trackers are told and asked.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Listening {
+    /// The peer port (the same on both families).
+    pub port: u16,
+    /// A dual-stack session's IPv4 address, sent as BEP 7 `ipv4` (none
+    /// when bound to all interfaces: the tracker sees it when asked over
+    /// IPv4).
+    pub ipv4: Option<std::net::Ipv4Addr>,
+    /// A dual-stack session's IPv6 address, sent as BEP 7 `ipv6`.
+    pub ipv6: Option<std::net::Ipv6Addr>,
+    /// The families listened on: a tracker named by an address of another
+    /// is not asked (it would list us where nobody listens).
+    pub families: crate::dht::Families,
+}
+
 /// What we tell a tracker.
 pub(crate) struct Announce {
     pub info_hash: [u8; 20],
     pub peer_id: [u8; 20],
     pub port: u16,
+    /// BEP 7: our address of each family, for a tracker that hears us
+    /// over the other one (HTTP only; BEP 15 has no such field).
+    pub ipv4: Option<std::net::Ipv4Addr>,
+    pub ipv6: Option<std::net::Ipv6Addr>,
+    /// The families we listen on: a host name is reached at an address
+    /// of one of them when it has one.
+    pub families: crate::dht::Families,
     pub uploaded: u64,
     pub downloaded: u64,
     pub left: u64,
     pub event: Event,
     pub key: u32,
     pub numwant: u32,
+}
+
+/// `addr` with an IPv4-mapped address as the IPv4 one it stands for.
+fn canonical(addr: SocketAddr) -> SocketAddr {
+    SocketAddr::new(addr.ip().to_canonical(), addr.port())
 }
 
 /// What a tracker told us.
@@ -114,6 +142,15 @@ impl Tracker {
         })
     }
 
+    /// The tracker's IP address when its URL names one rather than a host
+    /// name.
+    pub(crate) fn literal_ip(&self) -> Option<std::net::IpAddr> {
+        match self {
+            Tracker::Http { url, .. } => http::HttpUrl::parse(url).ok()?.host.parse().ok(),
+            Tracker::Udp { host, .. } => host.parse().ok(),
+        }
+    }
+
     /// Shares the session's UDP tracker hosts (one socket and connection
     /// id per host for all torrents) instead of opening its own socket.
     pub(crate) fn share_udp(&mut self, shared: &std::sync::Arc<udp_host::UdpHosts>) {
@@ -122,8 +159,12 @@ impl Tracker {
         }
     }
 
-    /// The UDP client of a `udp://` tracker, resolved and bound on first use.
-    async fn udp_client(&mut self) -> Result<&mut udp::UdpTracker, TrackerError> {
+    /// The UDP client of a `udp://` tracker, resolved and bound on first
+    /// use (at an address of `families` when the host has one).
+    async fn udp_client(
+        &mut self,
+        families: Option<crate::dht::Families>,
+    ) -> Result<&mut udp::UdpTracker, TrackerError> {
         let Tracker::Udp {
             host,
             port,
@@ -136,7 +177,7 @@ impl Tracker {
         };
         if client.is_none() {
             let hosts = hosts.as_deref();
-            *client = Some(udp::UdpTracker::new(host, *port, url_data, hosts).await?);
+            *client = Some(udp::UdpTracker::new(host, *port, url_data, hosts, families).await?);
         }
         client.as_mut().ok_or(TrackerError::Timeout)
     }
@@ -146,7 +187,7 @@ impl Tracker {
     async fn scrape(&mut self, info_hashes: &[[u8; 20]]) -> Result<Vec<SwarmCounts>, TrackerError> {
         match self {
             Tracker::Http { url, .. } => scrape::http_scrape(url, info_hashes).await,
-            Tracker::Udp { .. } => self.udp_client().await?.scrape(info_hashes).await,
+            Tracker::Udp { .. } => self.udp_client(None).await?.scrape(info_hashes).await,
         }
     }
 
@@ -167,9 +208,13 @@ impl Tracker {
                     key: Some(format!("{:08x}", a.key).into_bytes()),
                     ip: None,
                     tracker_id: tracker_id.clone(),
+                    ipv4: a.ipv4,
+                    ipv6: a.ipv6,
                 };
                 let target = http::HttpUrl::parse(&request.to_url(url))?;
-                let body = http::get(&target, HTTP_TIMEOUT).await?;
+                let families = a.families;
+                let ours = move |addr: SocketAddr| families.reach(canonical(addr));
+                let body = http::get_preferring(&target, HTTP_TIMEOUT, &ours).await?;
                 match AnnounceReply::decode(&body)
                     .map_err(|e| TrackerError::Malformed(e.to_string()))?
                 {
@@ -199,7 +244,7 @@ impl Tracker {
                     }
                 }
             }
-            Tracker::Udp { .. } => self.udp_client().await?.announce(a).await,
+            Tracker::Udp { .. } => self.udp_client(Some(a.families)).await?.announce(a).await,
         }
     }
 }

@@ -22,16 +22,18 @@ pub(crate) struct UdpTracker {
 impl UdpTracker {
     /// The host `host:port` (the session's shared one when `hosts` is
     /// given, else one of its own); `url_data` (the URL's path and query)
-    /// goes with every announce.
+    /// goes with every announce; the host is reached at an address of
+    /// `families` when it has one.
     pub async fn new(
         host: &str,
         port: u16,
         url_data: &str,
         hosts: Option<&UdpHosts>,
+        families: Option<crate::dht::Families>,
     ) -> Result<UdpTracker, TrackerError> {
         let host = match hosts {
-            Some(hosts) => hosts.get(host, port).await?,
-            None => UdpHost::open(host, port, None).await?,
+            Some(hosts) => hosts.get(host, port, families).await?,
+            None => UdpHost::open(host, port, None, families).await?,
         };
         Ok(UdpTracker {
             host,

@@ -61,13 +61,20 @@ impl UdpHosts {
         }
     }
 
-    /// The shared host `host:port`, opened on first use.
-    pub(crate) async fn get(&self, host: &str, port: u16) -> Result<Arc<UdpHost>, TrackerError> {
+    /// The shared host `host:port`, opened on first use (at an address of
+    /// `families` when it has one: the session's families are the same
+    /// for every torrent).
+    pub(crate) async fn get(
+        &self,
+        host: &str,
+        port: u16,
+        families: Option<crate::dht::Families>,
+    ) -> Result<Arc<UdpHost>, TrackerError> {
         let key = (host.to_ascii_lowercase(), port);
         if let Some(open) = lock(&self.hosts).get(&key).and_then(Weak::upgrade) {
             return Ok(open);
         }
-        let opened = UdpHost::open(host, port, self.shared.as_ref()).await?;
+        let opened = UdpHost::open(host, port, self.shared.as_ref(), families).await?;
         let mut hosts = lock(&self.hosts);
         // Another torrent may have opened it meanwhile: keep one.
         if let Some(open) = hosts.get(&key).and_then(Weak::upgrade) {
@@ -84,17 +91,20 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl UdpHost {
-    /// Resolves `host:port`; uses `shared` if it reaches that address,
-    /// else opens a socket of the matching family and starts its receive
-    /// task.
+    /// Resolves `host:port` (an address of `families` if it has one); uses
+    /// `shared` if it reaches that address, else opens a socket of the
+    /// matching family and starts its receive task.
     pub(crate) async fn open(
         host: &str,
         port: u16,
         shared: Option<&SharedUdp>,
+        families: Option<crate::dht::Families>,
     ) -> Result<Arc<UdpHost>, TrackerError> {
-        let addr = tokio::net::lookup_host((host, port))
-            .await?
-            .next()
+        let ours = move |a: SocketAddr| {
+            families.is_none_or(|f| f.reach(SocketAddr::new(a.ip().to_canonical(), a.port())))
+        };
+        let addrs = tokio::net::lookup_host((host, port)).await?;
+        let addr = crate::http::pick_addr(addrs, Some(&ours))
             .ok_or_else(|| TrackerError::BadUrl(format!("{host} has no address")))?;
         if let Some(shared) = shared.filter(|s| s.reaches(addr)) {
             return Ok(Arc::new(UdpHost {

@@ -311,6 +311,14 @@ impl Utp {
     /// Dials `to`; resolves once the peer answered (or refused, or not
     /// within the endpoint's connect timeout).
     pub(crate) async fn connect(&self, to: SocketAddr) -> Result<UtpStream, DialError> {
+        // An IPv6 socket that carries IPv4 (`[::]`, or a mapped address)
+        // reaches IPv4 peers only by their mapped addresses.
+        let to = match (to, self.shared.socket.local_addr()) {
+            (SocketAddr::V4(v4), Ok(SocketAddr::V6(_))) => {
+                SocketAddr::new(std::net::IpAddr::V6(v4.ip().to_ipv6_mapped()), v4.port())
+            }
+            _ => to,
+        };
         let (tx, rx) = oneshot::channel();
         let stream = {
             let mut state = self.shared.lock();

@@ -4,6 +4,7 @@ use super::HttpError;
 use super::query::{percent_decode, percent_encode, query_pairs};
 use crate::limits::{MAX_HTTP_SHORT_PARAM, MAX_QUERY_PARAMS};
 use crate::{Event, InfoHash, PeerId};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 /// An HTTP announce. Unknown parameters are ignored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,6 +36,14 @@ pub struct AnnounceRequest {
     pub ip: Option<String>,
     /// Tracker id from a previous reply.
     pub tracker_id: Option<Vec<u8>>,
+    /// BEP 7 `ipv4`: the IPv4 address a dual-stack client also listens on
+    /// (on `port`), for a tracker it reaches over IPv6. A value that is no
+    /// IPv4 address (or `addr:port`, whose port is dropped) is ignored.
+    pub ipv4: Option<Ipv4Addr>,
+    /// BEP 7 `ipv6`: the IPv6 address a dual-stack client also listens on
+    /// (on `port`), for a tracker it reaches over IPv4; as an address or
+    /// `[addr]:port` (port dropped); anything else is ignored.
+    pub ipv6: Option<Ipv6Addr>,
 }
 
 fn parse_u64(v: &[u8], name: &'static str) -> Result<u64, HttpError> {
@@ -55,6 +64,15 @@ fn short(buf: &[u8], name: &'static str) -> Result<Vec<u8>, HttpError> {
     Ok(buf.to_vec())
 }
 
+/// A BEP 7 `ipv4`/`ipv6` value: an address, or an endpoint whose port is
+/// dropped (the announce's `port` is where we listen on both).
+fn endpoint_ip(v: &[u8]) -> Option<IpAddr> {
+    let s = std::str::from_utf8(v).ok()?;
+    s.parse::<IpAddr>()
+        .ok()
+        .or_else(|| Some(s.parse::<SocketAddr>().ok()?.ip()))
+}
+
 impl AnnounceRequest {
     /// Parses the query string of an announce (the part after `?`).
     pub fn parse_query(q: &[u8]) -> Result<AnnounceRequest, HttpError> {
@@ -73,6 +91,8 @@ impl AnnounceRequest {
             key: None,
             ip: None,
             tracker_id: None,
+            ipv4: None,
+            ipv6: None,
         };
         let mut buf = Vec::with_capacity(64);
         for (n, (k, v)) in query_pairs(q).enumerate() {
@@ -115,6 +135,19 @@ impl AnnounceRequest {
                 }
                 b"key" => r.key = Some(short(&buf, "key")?),
                 b"trackerid" => r.tracker_id = Some(short(&buf, "trackerid")?),
+                // Advisory: a bad value loses the hint, not the announce.
+                b"ipv4" => {
+                    r.ipv4 = match endpoint_ip(&buf) {
+                        Some(IpAddr::V4(a)) => Some(a),
+                        _ => None,
+                    }
+                }
+                b"ipv6" => {
+                    r.ipv6 = match endpoint_ip(&buf) {
+                        Some(IpAddr::V6(a)) if a.to_ipv4_mapped().is_none() => Some(a),
+                        _ => None,
+                    }
+                }
                 b"ip" => {
                     let s = short(&buf, "ip")?;
                     r.ip = Some(String::from_utf8(s).map_err(|_| HttpError::Invalid("ip"))?);
@@ -169,6 +202,13 @@ impl AnnounceRequest {
             q.push_str("&ip=");
             percent_encode(ip.as_bytes(), &mut q);
         }
+        if let Some(ip) = self.ipv4 {
+            q.push_str(&format!("&ipv4={ip}"));
+        }
+        if let Some(ip) = self.ipv6 {
+            q.push_str("&ipv6=");
+            percent_encode(ip.to_string().as_bytes(), &mut q);
+        }
         q
     }
 
@@ -176,5 +216,38 @@ impl AnnounceRequest {
     pub fn to_url(&self, announce_url: &str) -> String {
         let sep = if announce_url.contains('?') { '&' } else { '?' };
         format!("{announce_url}{sep}{}", self.to_query())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn parse(extra: &str) -> AnnounceRequest {
+        let q = format!(
+            "info_hash={}&peer_id={}&port=1{extra}",
+            "a".repeat(20),
+            "b".repeat(20)
+        );
+        AnnounceRequest::parse_query(q.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn bep7_addresses_are_taken_as_addresses_or_endpoints() {
+        let r = parse("&ipv6=%5B%3A%3A1%5D%3A6881&ipv4=10.0.0.1");
+        assert_eq!(r.ipv6, Some(Ipv6Addr::LOCALHOST));
+        assert_eq!(r.ipv4, Some(Ipv4Addr::new(10, 0, 0, 1)));
+        let r = parse("&ipv6=2001:db8::1&ipv4=10.0.0.1:80");
+        assert_eq!(r.ipv6, "2001:db8::1".parse().ok());
+        assert_eq!(r.ipv4, Some(Ipv4Addr::new(10, 0, 0, 1)));
+    }
+
+    #[test]
+    fn bep7_values_of_the_wrong_family_or_garbage_are_dropped() {
+        let r = parse("&ipv6=10.0.0.1&ipv4=::1");
+        assert_eq!((r.ipv4, r.ipv6), (None, None));
+        let r = parse("&ipv6=::ffff:10.0.0.1&ipv4=x%FF");
+        assert_eq!((r.ipv4, r.ipv6), (None, None));
     }
 }

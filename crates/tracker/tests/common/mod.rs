@@ -203,6 +203,8 @@ pub fn announce_query(info_hash: &[u8; 20], port: u16, left: u64) -> String {
         key: None,
         ip: None,
         tracker_id: None,
+        ipv4: None,
+        ipv6: None,
     }
     .to_query()
 }
