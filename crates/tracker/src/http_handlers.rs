@@ -95,9 +95,14 @@ pub fn announce(shared: &Shared, query: &[u8], key: Option<&[u8]>, client_ip: Ip
         peer_id: Some(req.peer_id),
     };
     let (mut raw4, mut raw6) = (Vec::with_capacity(want * 6), Vec::new());
-    let counts = shared
-        .store()
-        .announce(&ann, shared.now(), want, want, &mut raw4, &mut raw6);
+    let counts = shared.store().for_hash(&ann.info_hash).announce(
+        &ann,
+        shared.now(),
+        want,
+        want,
+        &mut raw4,
+        &mut raw6,
+    );
     let v4: Vec<SocketAddrV4> = raw4
         .chunks_exact(6)
         .filter_map(|c| {
@@ -128,7 +133,7 @@ pub fn announce(shared: &Shared, query: &[u8], key: Option<&[u8]>, client_ip: Ip
     } else {
         // Ids are kept for peers that announced over HTTP only; UDP peers
         // are listed without one, as after BEP 23's no_peer_id.
-        let store = shared.store();
+        let store = shared.store().for_hash(&req.info_hash);
         let all = v4
             .into_iter()
             .map(std::net::SocketAddr::V4)
@@ -182,7 +187,7 @@ pub fn scrape(shared: &Shared, query: &[u8], key: Option<&[u8]>) -> Reply {
             if !access.allows(h) {
                 continue;
             }
-            let c = store.scrape(h).unwrap_or_default();
+            let c = store.for_hash(h).scrape(h).unwrap_or_default();
             files.insert(
                 *h,
                 ScrapeStats {

@@ -5,12 +5,14 @@
 //! reads no clock; callers pass `now` in seconds since server start.
 
 mod peers;
+pub mod shards;
 pub mod snapshot;
 mod table;
 
 use shoal_tracker_proto::{Event, InfoHash};
 
 pub use peers::{INDEX_THRESHOLD, Peer, PeerList};
+pub use shards::Shards;
 
 /// When the table is full, this fraction of it (1/N) is freed in one pass.
 const EVICTION_FRACTION: usize = 32;
