@@ -17,7 +17,9 @@
 # Environment: WORKERS="1 2" (tracker worker counts, default 1),
 #   LOAD_WORKERS (load-generator workers, default 1), LOAD_SOCKETS (sockets
 #   per load worker, default 4), CEILING=1 (also load udp_ceiling),
-#   SHOAL_BIN (a shoal-tracker binary to use instead of building one).
+#   SHOAL_BIN (a shoal-tracker binary to use instead of building one),
+#   SHOAL_BASE (an older shoal-tracker binary to run in the same rounds,
+#   reported as its own rows, for before/after figures).
 # The machine may be shared: rounds alternate between the trackers and the
 # medians are reported; CPU µs per response is the least noise-sensitive
 # figure, and the one comparable across machines of different core counts.
@@ -95,7 +97,8 @@ round() {
   elif [ "$name" = ceiling ]; then
     "$CEILING" "$p" > "$RUN/ceiling.log" 2>&1 & pid=$!
   else
-    "$SHOAL" --udp "127.0.0.1:$p" --no-http --udp-threads "$w" --log-level warn > "$RUN/shoal.log" 2>&1 & pid=$!
+    local bin=$SHOAL; [ "$name" = base ] && bin=$SHOAL_BASE
+    "$bin" --udp "127.0.0.1:$p" --no-http --udp-threads "$w" --log-level warn > "$RUN/shoal.log" 2>&1 & pid=$!
   fi
   sleep 1
   out=$(run_load "$name" "$p" "$pid")
@@ -111,7 +114,8 @@ minmax() { sort -g | awk 'NR==1 {lo=$1} {hi=$1} END {printf (lo==hi ? "%.*f" : "
 
 if [ "$ROUNDS" -gt 0 ]; then
 : > "$RUN/rounds.txt"
-NAMES="aquatic shoal"; [ "$CEILING_ON" = 1 ] && NAMES="$NAMES ceiling"
+NAMES="aquatic shoal"; [ -n "${SHOAL_BASE:-}" ] && NAMES="$NAMES base"
+[ "$CEILING_ON" = 1 ] && NAMES="$NAMES ceiling"
 for w in $WORKERS; do
   for r in $(seq "$ROUNDS"); do
     for name in $NAMES; do
@@ -123,15 +127,20 @@ col() { awk -v w="$1" -v n="$2" -v c="$3" '$1 == w && $2 == n {print $c}' "$RUN/
 echo "== UDP load test: aquatic_udp_load_test ($LOAD_WORKERS workers x $LOAD_SOCKETS sockets), ${DUR}s x $ROUNDS rounds each; load avg $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "| workers | aquatic responses/s | shoal responses/s | ratio | tracker CPU s (aquatic / shoal) | CPU µs/response (aquatic / shoal) | CPU ratio | peak RSS MB (aquatic / shoal) |"
 echo "|---|---|---|---|---|---|---|---|"
+row() {  # WORKERS NAME LABEL
+  local w=$1 n=$2 A_RPS S_RPS A_CPU S_CPU
+  A_RPS=$(col "$w" aquatic 3 | median); S_RPS=$(col "$w" "$n" 3 | median)
+  A_CPU=$(col "$w" aquatic 5 | median); S_CPU=$(col "$w" "$n" 5 | median)
+  printf "| %s%s | %s | %s | %.2fx | %s / %s | %.2f / %.2f | **%.2fx** | %s / %s |\n" "$w" "$3" \
+    "$(col "$w" aquatic 3 | minmax 0)" "$(col "$w" "$n" 3 | minmax 0)" "$(echo "$S_RPS/$A_RPS" | bc -l)" \
+    "$(col "$w" aquatic 6 | minmax 2)" "$(col "$w" "$n" 6 | minmax 2)" "$A_CPU" "$S_CPU" "$(echo "$S_CPU/$A_CPU" | bc -l)" \
+    "$(col "$w" aquatic 4 | awk '{print $1/1024}' | minmax 0)" "$(col "$w" "$n" 4 | awk '{print $1/1024}' | minmax 0)"
+}
 for w in $WORKERS; do
-  A_RPS=$(col "$w" aquatic 3 | median); S_RPS=$(col "$w" shoal 3 | median)
-  A_CPU=$(col "$w" aquatic 5 | median); S_CPU=$(col "$w" shoal 5 | median)
-  printf "| %s | %s | %s | %.2fx | %s / %s | %.2f / %.2f | **%.2fx** | %s / %s |\n" "$w" \
-    "$(col "$w" aquatic 3 | minmax 0)" "$(col "$w" shoal 3 | minmax 0)" "$(echo "$S_RPS/$A_RPS" | bc -l)" \
-    "$(col "$w" aquatic 6 | minmax 2)" "$(col "$w" shoal 6 | minmax 2)" "$A_CPU" "$S_CPU" "$(echo "$S_CPU/$A_CPU" | bc -l)" \
-    "$(col "$w" aquatic 4 | awk '{print $1/1024}' | minmax 0)" "$(col "$w" shoal 4 | awk '{print $1/1024}' | minmax 0)"
+  row "$w" shoal ""
+  [ -n "${SHOAL_BASE:-}" ] && row "$w" base " (shoal before)"
   if [ "$CEILING_ON" = 1 ]; then
-    C_RPS=$(col "$w" ceiling 3 | median)
+    A_RPS=$(col "$w" aquatic 3 | median); S_RPS=$(col "$w" shoal 3 | median); C_RPS=$(col "$w" ceiling 3 | median)
     printf "ceiling (stateless responder): %.0f responses/s = %.2fx aquatic; shoal reaches %.0f%% of it\n" \
       "$C_RPS" "$(echo "$C_RPS/$A_RPS" | bc -l)" "$(echo "100*$S_RPS/$C_RPS" | bc -l)"
   fi
