@@ -45,12 +45,10 @@ impl Shared {
             max_peers_per_torrent: cfg.max_peers_per_torrent,
             peer_ttl: cfg.peer_ttl,
         };
-        let mut key = [0u8; 8];
-        getrandom::fill(&mut key).map_err(|e| std::io::Error::other(e.to_string()))?;
         let n = shards::shard_count(cfg.udp_threads, cfg.max_torrents);
         let metrics = Metrics::new(cfg.udp_threads);
         Ok(Shared {
-            store: Shards::new(limits, n, u64::from_le_bytes(key)),
+            store: Shards::new(limits, n),
             cfg,
             access: RwLock::new(Arc::new(access)),
             access_gen: AtomicU64::new(0),

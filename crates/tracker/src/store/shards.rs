@@ -26,11 +26,13 @@ struct Shard(Mutex<Store>);
 /// Swarms by info-hash, across shards.
 pub struct Shards {
     shards: Box<[Shard]>,
-    /// Secret multiplier for the shard choice: info-hashes are chosen by
-    /// clients, and a known mapping would let one pile every swarm onto a
-    /// single lock.
-    key: u64,
-    /// `64 - log2(shards)`: the shard is the product's top bits.
+    /// Keyed hash of the whole info-hash for the shard choice: clients choose
+    /// info-hashes, and a known mapping (or one that ignored some bytes)
+    /// would let one pile every swarm onto a single lock and a single share
+    /// of the torrent cap. Seeded apart from the tables' own hashers, so the
+    /// keys of one shard do not all share hash bits inside its table.
+    hasher: foldhash::fast::RandomState,
+    /// `64 - log2(shards)`: the shard is the hash's top bits.
     shift: u32,
 }
 
@@ -60,7 +62,7 @@ pub fn shard_count(workers: usize, max_torrents: usize) -> usize {
 impl Shards {
     /// `n` empty shards (rounded down to a power of two, at least one) that
     /// share `limits` between them.
-    pub fn new(limits: StoreLimits, n: usize, key: u64) -> Shards {
+    pub fn new(limits: StoreLimits, n: usize) -> Shards {
         let n = n.clamp(1, MAX_SHARDS);
         let n = if n.is_power_of_two() {
             n
@@ -73,7 +75,7 @@ impl Shards {
         };
         Shards {
             shards: (0..n).map(|_| Shard(Mutex::new(Store::new(per)))).collect(),
-            key: key | 1,
+            hasher: foldhash::fast::RandomState::default(),
             shift: 64 - n.trailing_zeros(),
         }
     }
@@ -93,9 +95,8 @@ impl Shards {
         if self.shift >= 64 {
             return 0;
         }
-        let mut w = [0u8; 8];
-        w.copy_from_slice(h.get(..8).unwrap_or(&[0; 8]));
-        (u64::from_le_bytes(w).wrapping_mul(self.key) >> self.shift) as usize
+        use std::hash::BuildHasher;
+        (self.hasher.hash_one(h) >> self.shift) as usize
     }
 
     /// Locks shard `i` (taken modulo the shard count). A panic elsewhere
@@ -209,12 +210,12 @@ mod tests {
         assert_eq!(shard_count(1000, 1_000_000), MAX_SHARDS);
         assert_eq!(shard_count(8, 5), 4);
         assert_eq!(shard_count(8, 1), 1);
-        assert_eq!(Shards::new(limits(100), 6, 3).len(), 4);
+        assert_eq!(Shards::new(limits(100), 6).len(), 4);
     }
 
     #[test]
     fn swarms_spread_over_shards_and_totals_add_up() {
-        let s = Shards::new(limits(1 << 20), 16, 0x9e37_79b9_7f4a_7c15);
+        let s = Shards::new(limits(1 << 20), 16);
         let mut used = [0usize; 16];
         for i in 0..1600 {
             used[s.index(&hash(i))] += 1;
@@ -222,10 +223,18 @@ mod tests {
             assert_eq!(announce(&s, hash(i), 2), 1, "second peer sees the first");
         }
         assert!(used.iter().all(|&u| u > 50), "{used:?}");
+        // Hashes that differ only in their last bytes spread as well.
+        let mut tail = [0usize; 16];
+        for i in 0..1600u32 {
+            let mut h = [0xab; 20];
+            h[16..].copy_from_slice(&i.to_be_bytes());
+            tail[s.index(&h)] += 1;
+        }
+        assert!(tail.iter().all(|&u| u > 50), "{tail:?}");
         let st = s.stats();
         assert_eq!((st.torrents, st.leechers), (1600, 3200));
         let snap = s.snapshot(0);
-        let t = Shards::new(limits(1 << 20), 4, 12345);
+        let t = Shards::new(limits(1 << 20), 4);
         assert_eq!(t.restore(&snap, 0).unwrap(), 3200);
         assert_eq!(t.stats().leechers, 3200);
         // A single store reads the same file.
@@ -237,7 +246,7 @@ mod tests {
 
     #[test]
     fn the_torrent_cap_holds_across_shards() {
-        let s = Shards::new(limits(64), 8, 99);
+        let s = Shards::new(limits(64), 8);
         for i in 0..1000 {
             announce(&s, hash(i), 1);
         }
