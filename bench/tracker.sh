@@ -1,25 +1,38 @@
 #!/usr/bin/env bash
-# bench/tracker.sh — UDP tracker throughput and memory: shoal vs aquatic_udp.
+# bench/tracker.sh — UDP tracker throughput, CPU and memory: shoal vs aquatic_udp.
 #
 # Installs aquatic_udp (--no-default-features) and aquatic_udp_load_test from
 # crates.io into bench/build/cache (not committed), builds shoal-tracker in
-# release mode, then runs the same load test against each tracker in turn, one
-# worker each, everything on 127.0.0.1. Prints average responses/s, peak RSS
-# (VmHWM) and the ratio, then a memory-per-peer measurement with many torrents.
-# Each round also loads bench/udp_ceiling.c, a stateless responder that does
-# the least work a tracker can: what the load generator reaches against it is
-# the most any tracker can show here, because the generator is one process on
-# one of the machine's cores and saturates it too.
+# release mode, then runs the same load test against each tracker in turn,
+# everything on 127.0.0.1, for each worker count in WORKERS (aquatic's
+# `socket_workers`, shoal's `--udp-threads`). Prints responses/s, the tracker's
+# CPU seconds, peak RSS (VmHWM), CPU µs per response and the ratios, then a
+# memory-per-peer measurement with many torrents.
+# Each round can also load bench/udp_ceiling.c (CEILING=1), a stateless
+# responder that does the least work a tracker can: what the load generator
+# reaches against it is the most any tracker can show here, because the
+# generator runs on the same machine and saturates cores too.
 #
-# Usage: bench/tracker.sh [DURATION_S (default 20)] [MEM_TORRENTS (default 1000000)] [ROUNDS (default 3; 0 = memory only)]
+# Usage: bench/tracker.sh [DURATION_S (default 20)] [MEM_TORRENTS (default 1000000; 0 = skip)] [ROUNDS (default 3; 0 = memory only)]
+# Environment: WORKERS="1 2" (tracker worker counts, default 1),
+#   LOAD_WORKERS (load-generator workers, default 1), LOAD_SOCKETS (sockets
+#   per load worker, default 4), CEILING=1 (also load udp_ceiling),
+#   SHOAL_BIN (a shoal-tracker binary to use instead of building one),
+#   SHOAL_BASE (an older shoal-tracker binary to run in the same rounds,
+#   reported as its own rows, for before/after figures).
 # The machine may be shared: rounds alternate between the trackers and the
-# medians are reported; CPU µs per response is the least noise-sensitive figure.
+# medians are reported; CPU µs per response is the least noise-sensitive
+# figure, and the one comparable across machines of different core counts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 DUR=${1:-20}
 MEM_TORRENTS=${2:-1000000}
 ROUNDS=${3:-3}
+WORKERS=${WORKERS:-1}
+LOAD_WORKERS=${LOAD_WORKERS:-1}
+LOAD_SOCKETS=${LOAD_SOCKETS:-4}
+CEILING_ON=${CEILING:-0}
 BUILD=$ROOT/bench/build
 CACHE=$BUILD/cache
 RUN=$BUILD/run-tracker
@@ -32,10 +45,14 @@ fi
 if [ ! -x "$CACHE/bin/aquatic_udp_load_test" ]; then
   cargo install --locked aquatic_udp_load_test --version 0.9.0 --root "$CACHE"
 fi
-cargo build --release -p shoal-tracker
-SHOAL=$CARGO_TARGET_DIR/release/shoal-tracker
+if [ -n "${SHOAL_BIN:-}" ]; then
+  SHOAL=$SHOAL_BIN
+else
+  cargo build --release -p shoal-tracker
+  SHOAL=$CARGO_TARGET_DIR/release/shoal-tracker
+fi
 CEILING=$BUILD/udp_ceiling
-gcc -O2 -o "$CEILING" bench/udp_ceiling.c
+[ "$CEILING_ON" = 1 ] && gcc -O2 -o "$CEILING" bench/udp_ceiling.c
 FREEPORT=${FREEPORT:-$ROOT/../shared/interop/freeport.py}
 port() { if [ -x "$FREEPORT" ]; then "$FREEPORT" 1; else python3 -c 'import socket;s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; fi; }
 
@@ -47,13 +64,13 @@ run_load() {
   cat > "$RUN/load-$name.toml" <<CFG
 server_address = "127.0.0.1:$p"
 log_level = "error"
-workers = 1
+workers = $LOAD_WORKERS
 duration = $DUR
 summarize_last = 0
 extra_statistics = false
 [network]
 multiple_client_ipv4s = true
-sockets_per_worker = 4
+sockets_per_worker = $LOAD_SOCKETS
 recv_buffer = 8000000
 CFG
   "$CACHE/bin/aquatic_udp_load_test" -c "$RUN/load-$name.toml" > "$RUN/load-$name.log" 2>&1
@@ -62,25 +79,26 @@ CFG
 }
 
 cat > "$RUN/aquatic.toml" <<CFG
-socket_workers = 1
+socket_workers = WORKERS
 log_level = "error"
 [network]
 address = "127.0.0.1:PORT"
 socket_recv_buffer_size = 8000000
 CFG
 
-# One round: start tracker NAME, load it for DUR seconds, print
-# "responses/s peak_rss_kib cpu_us_per_response".
+# One round: start tracker NAME with W workers, load it for DUR seconds, print
+# "responses/s peak_rss_kib cpu_us_per_response cpu_s".
 round() {
-  local name=$1 p pid out
+  local name=$1 w=$2 p pid out
   p=$(port)
   if [ "$name" = aquatic ]; then
-    sed "s/PORT/$p/" "$RUN/aquatic.toml" > "$RUN/aquatic-run.toml"
+    sed "s/PORT/$p/; s/WORKERS/$w/" "$RUN/aquatic.toml" > "$RUN/aquatic-run.toml"
     "$CACHE/bin/aquatic_udp" -c "$RUN/aquatic-run.toml" > "$RUN/aquatic.log" 2>&1 & pid=$!
   elif [ "$name" = ceiling ]; then
     "$CEILING" "$p" > "$RUN/ceiling.log" 2>&1 & pid=$!
   else
-    "$SHOAL" --udp "127.0.0.1:$p" --no-http --udp-threads 1 --log-level warn > "$RUN/shoal.log" 2>&1 & pid=$!
+    local bin=$SHOAL; [ "$name" = base ] && bin=$SHOAL_BASE
+    "$bin" --udp "127.0.0.1:$p" --no-http --udp-threads "$w" --log-level warn > "$RUN/shoal.log" 2>&1 & pid=$!
   fi
   sleep 1
   out=$(run_load "$name" "$p" "$pid")
@@ -88,33 +106,48 @@ round() {
   local ticks hz; ticks=$(awk '{print $14+$15}' "/proc/$pid/stat"); hz=$(getconf CLK_TCK)
   kill "$pid"; wait "$pid" 2>/dev/null || true
   set -- $out
-  echo "$1 $2 $(echo "$ticks/$hz*1000000/($1*$DUR)" | bc -l)"
+  echo "$1 $2 $(echo "$ticks/$hz*1000000/($1*$DUR)" | bc -l) $(echo "$ticks/$hz" | bc -l)"
 }
 
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+minmax() { sort -g | awk 'NR==1 {lo=$1} {hi=$1} END {printf (lo==hi ? "%.*f" : "%.*f–%.*f"), d, lo, d, hi}' d="$1"; }
 
 if [ "$ROUNDS" -gt 0 ]; then
 : > "$RUN/rounds.txt"
-for r in $(seq "$ROUNDS"); do
-  for name in aquatic shoal ceiling; do
-    echo "$name $(round $name)" | tee -a "$RUN/rounds.txt" >&2
+NAMES="aquatic shoal"; [ -n "${SHOAL_BASE:-}" ] && NAMES="$NAMES base"
+[ "$CEILING_ON" = 1 ] && NAMES="$NAMES ceiling"
+for w in $WORKERS; do
+  for r in $(seq "$ROUNDS"); do
+    for name in $NAMES; do
+      echo "$w $name $(round $name "$w")" | tee -a "$RUN/rounds.txt" >&2
+    done
   done
 done
-col() { awk -v n="$1" -v c="$2" '$1 == n {print $c}' "$RUN/rounds.txt" | median; }
-A_RPS=$(col aquatic 2); A_RSS=$(col aquatic 3); A_CPU=$(col aquatic 4)
-S_RPS=$(col shoal 2); S_RSS=$(col shoal 3); S_CPU=$(col shoal 4)
-C_RPS=$(col ceiling 2)
-
-echo "== UDP load test: aquatic_udp_load_test (1 worker, 1M torrents, 2M peers), ${DUR}s x $ROUNDS rounds each, medians"
-printf "%-12s %12s %13s %18s\n" tracker "responses/s" "peak RSS MiB" "CPU us/response"
-printf "%-12s %12.0f %13.1f %18.2f\n" aquatic_udp "$A_RPS" "$(echo "$A_RSS/1024" | bc -l)" "$A_CPU"
-printf "%-12s %12.0f %13.1f %18.2f\n" shoal "$S_RPS" "$(echo "$S_RSS/1024" | bc -l)" "$S_CPU"
-printf "ratio shoal/aquatic: responses/s %.2fx, peak RSS %.2fx, CPU per response %.2fx\n" \
-  "$(echo "$S_RPS/$A_RPS" | bc -l)" "$(echo "$S_RSS/$A_RSS" | bc -l)" "$(echo "$S_CPU/$A_CPU" | bc -l)"
-printf "ceiling (stateless responder): %.0f responses/s = %.2fx aquatic; shoal reaches %.0f%% of it\n" \
-  "$C_RPS" "$(echo "$C_RPS/$A_RPS" | bc -l)" "$(echo "100*$S_RPS/$C_RPS" | bc -l)"
+col() { awk -v w="$1" -v n="$2" -v c="$3" '$1 == w && $2 == n {print $c}' "$RUN/rounds.txt"; }
+echo "== UDP load test: aquatic_udp_load_test ($LOAD_WORKERS workers x $LOAD_SOCKETS sockets), ${DUR}s x $ROUNDS rounds each; load avg $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "| workers | aquatic responses/s | shoal responses/s | ratio | tracker CPU s (aquatic / shoal) | CPU µs/response (aquatic / shoal) | CPU ratio | peak RSS MB (aquatic / shoal) |"
+echo "|---|---|---|---|---|---|---|---|"
+row() {  # WORKERS NAME LABEL
+  local w=$1 n=$2 A_RPS S_RPS A_CPU S_CPU
+  A_RPS=$(col "$w" aquatic 3 | median); S_RPS=$(col "$w" "$n" 3 | median)
+  A_CPU=$(col "$w" aquatic 5 | median); S_CPU=$(col "$w" "$n" 5 | median)
+  printf "| %s%s | %s | %s | %.2fx | %s / %s | %.2f / %.2f | **%.2fx** | %s / %s |\n" "$w" "$3" \
+    "$(col "$w" aquatic 3 | minmax 0)" "$(col "$w" "$n" 3 | minmax 0)" "$(echo "$S_RPS/$A_RPS" | bc -l)" \
+    "$(col "$w" aquatic 6 | minmax 2)" "$(col "$w" "$n" 6 | minmax 2)" "$A_CPU" "$S_CPU" "$(echo "$S_CPU/$A_CPU" | bc -l)" \
+    "$(col "$w" aquatic 4 | awk '{print $1/1024}' | minmax 0)" "$(col "$w" "$n" 4 | awk '{print $1/1024}' | minmax 0)"
+}
+for w in $WORKERS; do
+  row "$w" shoal ""
+  [ -n "${SHOAL_BASE:-}" ] && row "$w" base " (shoal before)"
+  if [ "$CEILING_ON" = 1 ]; then
+    A_RPS=$(col "$w" aquatic 3 | median); S_RPS=$(col "$w" shoal 3 | median); C_RPS=$(col "$w" ceiling 3 | median)
+    printf "ceiling (stateless responder): %.0f responses/s = %.2fx aquatic; shoal reaches %.0f%% of it\n" \
+      "$C_RPS" "$(echo "$C_RPS/$A_RPS" | bc -l)" "$(echo "100*$S_RPS/$C_RPS" | bc -l)"
+  fi
+done
 fi
 
+[ "$MEM_TORRENTS" -gt 0 ] || exit 0
 # Memory per peer: MEM_TORRENTS torrents x 3 peers, announced over UDP by a
 # small Python client (one connect, then announces with a bounded window),
 # against each tracker; RSS growth over the idle baseline divided by peers.
@@ -147,7 +180,7 @@ PY
 }
 echo "== memory: $MEM_TORRENTS torrents x 3 peers = $(( MEM_TORRENTS * 3 )) peers"
 AP=$(port)
-sed "s/PORT/$AP/" "$RUN/aquatic.toml" > "$RUN/aquatic-run.toml"
+sed "s/PORT/$AP/; s/WORKERS/1/" "$RUN/aquatic.toml" > "$RUN/aquatic-run.toml"
 "$CACHE/bin/aquatic_udp" -c "$RUN/aquatic-run.toml" > "$RUN/aquatic-mem.log" 2>&1 & APID=$!
 mem_run aquatic_udp "$AP" "$APID"
 MP=$(port)

@@ -96,7 +96,8 @@ pub fn announce(shared: &Shared, query: &[u8], key: Option<&[u8]>, client_ip: Ip
     };
     let (mut raw4, mut raw6) = (Vec::with_capacity(want * 6), Vec::new());
     let counts = {
-        let mut store = shared.store();
+        // One info-hash, one shard: both announces under one lock.
+        let mut store = shared.store().for_hash(&ann.info_hash);
         if let Some(other) = other_family(&req, ip) {
             let also = Announce {
                 addr: PeerAddr::from_ip_port(other, req.port),
@@ -136,7 +137,7 @@ pub fn announce(shared: &Shared, query: &[u8], key: Option<&[u8]>, client_ip: Ip
     } else {
         // Ids are kept for peers that announced over HTTP only; UDP peers
         // are listed without one, as after BEP 23's no_peer_id.
-        let store = shared.store();
+        let store = shared.store().for_hash(&req.info_hash);
         let all = v4
             .into_iter()
             .map(std::net::SocketAddr::V4)
@@ -215,7 +216,7 @@ pub fn scrape(shared: &Shared, query: &[u8], key: Option<&[u8]>) -> Reply {
             if !access.allows(h) {
                 continue;
             }
-            let c = store.scrape(h).unwrap_or_default();
+            let c = store.for_hash(h).scrape(h).unwrap_or_default();
             files.insert(
                 *h,
                 ScrapeStats {

@@ -1,24 +1,34 @@
-//! Prometheus counters. The UDP worker batches its increments (one atomic add
-//! per kind per receive batch) so metrics cost nothing measurable per packet.
+//! Prometheus counters. Each UDP worker batches its increments (one atomic add
+//! per kind per receive batch) into a slot of its own, on its own cache lines,
+//! so workers on different cores never write the same line; a scrape of
+//! `/metrics` sums the slots.
 
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use crate::store::StoreStats;
 
+/// One UDP worker's counters.
+#[derive(Debug, Default)]
+#[repr(align(128))]
+pub struct UdpSlot {
+    /// UDP connect requests answered.
+    pub connects: AtomicU64,
+    /// UDP announces answered.
+    pub announces: AtomicU64,
+    /// UDP scrapes answered.
+    pub scrapes: AtomicU64,
+    /// UDP error replies sent.
+    pub errors: AtomicU64,
+    /// UDP datagrams dropped without reply (junk).
+    pub dropped: AtomicU64,
+}
+
 /// Request counters by protocol.
 #[derive(Debug, Default)]
 pub struct Metrics {
-    /// UDP connect requests answered.
-    pub udp_connects: AtomicU64,
-    /// UDP announces answered.
-    pub udp_announces: AtomicU64,
-    /// UDP scrapes answered.
-    pub udp_scrapes: AtomicU64,
-    /// UDP error replies sent.
-    pub udp_errors: AtomicU64,
-    /// UDP datagrams dropped without reply (junk).
-    pub udp_dropped: AtomicU64,
+    /// Per UDP worker (at least one slot).
+    udp: Box<[UdpSlot]>,
     /// HTTP announces answered (including refusals).
     pub http_announces: AtomicU64,
     /// HTTP scrapes answered.
@@ -43,14 +53,30 @@ pub struct UdpCounts {
 }
 
 impl Metrics {
-    /// Adds a batch's UDP counts.
-    pub fn flush_udp(&self, c: &mut UdpCounts) {
+    /// Zeroed counters with one UDP slot per worker.
+    pub fn new(udp_workers: usize) -> Metrics {
+        Metrics {
+            udp: (0..udp_workers.max(1))
+                .map(|_| UdpSlot::default())
+                .collect(),
+            ..Metrics::default()
+        }
+    }
+
+    /// Adds a batch's UDP counts to `worker`'s slot.
+    pub fn flush_udp(&self, worker: usize, c: &mut UdpCounts) {
+        let Some(slot) = self.udp.get(worker).or(self.udp.first()) else {
+            // `new` makes at least one slot; a default-built Metrics has none
+            // and simply does not count UDP.
+            *c = UdpCounts::default();
+            return;
+        };
         for (a, v) in [
-            (&self.udp_connects, c.connects),
-            (&self.udp_announces, c.announces),
-            (&self.udp_scrapes, c.scrapes),
-            (&self.udp_errors, c.errors),
-            (&self.udp_dropped, c.dropped),
+            (&slot.connects, c.connects),
+            (&slot.announces, c.announces),
+            (&slot.scrapes, c.scrapes),
+            (&slot.errors, c.errors),
+            (&slot.dropped, c.dropped),
         ] {
             if v > 0 {
                 a.fetch_add(v, Relaxed);
@@ -69,11 +95,12 @@ impl Metrics {
             }
         };
         let l = |a: &AtomicU64| a.load(Relaxed);
+        let udp = |f: fn(&UdpSlot) -> &AtomicU64| self.udp.iter().map(|s| l(f(s))).sum::<u64>();
         counter(
             "shoal_tracker_announces_total",
             "Announces answered.",
             &[
-                ("{proto=\"udp\"}", l(&self.udp_announces)),
+                ("{proto=\"udp\"}", udp(|s| &s.announces)),
                 ("{proto=\"http\"}", l(&self.http_announces)),
             ],
         );
@@ -81,27 +108,27 @@ impl Metrics {
             "shoal_tracker_scrapes_total",
             "Scrapes answered.",
             &[
-                ("{proto=\"udp\"}", l(&self.udp_scrapes)),
+                ("{proto=\"udp\"}", udp(|s| &s.scrapes)),
                 ("{proto=\"http\"}", l(&self.http_scrapes)),
             ],
         );
         counter(
             "shoal_tracker_connects_total",
             "UDP connect requests answered.",
-            &[("", l(&self.udp_connects))],
+            &[("", udp(|s| &s.connects))],
         );
         counter(
             "shoal_tracker_errors_total",
             "Requests answered with an error.",
             &[
-                ("{proto=\"udp\"}", l(&self.udp_errors)),
+                ("{proto=\"udp\"}", udp(|s| &s.errors)),
                 ("{proto=\"http\"}", l(&self.http_errors)),
             ],
         );
         counter(
             "shoal_tracker_udp_dropped_total",
             "UDP datagrams dropped as junk.",
-            &[("", l(&self.udp_dropped))],
+            &[("", udp(|s| &s.dropped))],
         );
         counter(
             "shoal_tracker_evictions_total",
@@ -111,6 +138,20 @@ impl Metrics {
                 ("{kind=\"peer\"}", s.evicted_peers),
             ],
         );
+        if self.udp.len() > 1 {
+            let _ = writeln!(
+                o,
+                "# HELP shoal_tracker_udp_worker_requests_total UDP datagrams handled, by worker.\n# TYPE shoal_tracker_udp_worker_requests_total counter"
+            );
+            for (i, s) in self.udp.iter().enumerate() {
+                let n =
+                    l(&s.connects) + l(&s.announces) + l(&s.scrapes) + l(&s.errors) + l(&s.dropped);
+                let _ = writeln!(
+                    o,
+                    "shoal_tracker_udp_worker_requests_total{{worker=\"{i}\"}} {n}"
+                );
+            }
+        }
         let _ = writeln!(
             o,
             "# HELP shoal_tracker_torrents Torrents tracked.\n# TYPE shoal_tracker_torrents gauge"

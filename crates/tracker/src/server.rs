@@ -84,17 +84,15 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
     let mut udp_addr: Option<SocketAddr> = None;
     let mut workers = Vec::new();
     if let Some(addr) = cfg.udp {
-        let sock = UdpSocket::bind(addr).with_context(|| format!("binding UDP {addr}"))?;
-        crate::udp_io::set_recv_buffer(&sock, cfg.udp_recv_buffer);
-        udp_addr = Some(sock.local_addr()?);
-        for i in 0..cfg.udp_threads {
-            let sock = sock.try_clone()?;
+        let socks = bind_udp(addr, cfg.udp_threads, cfg.udp_recv_buffer)?;
+        udp_addr = socks.first().map(UdpSocket::local_addr).transpose()?;
+        for (i, sock) in socks.into_iter().enumerate() {
             let shared = Arc::clone(&shared);
             workers.push(
                 std::thread::Builder::new()
                     .name(format!("tracker-udp-{i}"))
                     .spawn(move || {
-                        if let Err(e) = crate::udp_io::run_worker(sock, &shared) {
+                        if let Err(e) = crate::udp_io::run_worker(sock, &shared, i) {
                             tracing::error!("udp worker: {e}");
                         }
                     })?,
@@ -141,6 +139,36 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
     }
     save_snapshot(&shared).await;
     Ok(())
+}
+
+/// One socket per worker on the same address. With several workers each has
+/// its own `SO_REUSEPORT` socket: the kernel spreads clients over them by
+/// address, and no two workers contend on one socket's queue or lock. The
+/// first socket picks the port (the address may say 0); the others join it.
+fn bind_udp(
+    addr: SocketAddr,
+    workers: usize,
+    recv_buffer: usize,
+) -> anyhow::Result<Vec<UdpSocket>> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let mut socks: Vec<UdpSocket> = Vec::with_capacity(workers);
+    let mut at = addr;
+    for _ in 0..workers.max(1) {
+        let s = Socket::new(Domain::for_address(at), Type::DGRAM, Some(Protocol::UDP))
+            .context("creating UDP socket")?;
+        if workers > 1 {
+            // Only this user's sockets may join the group (kernel rule), so
+            // another account cannot steal a share of the traffic.
+            s.set_reuse_port(true).context("SO_REUSEPORT")?;
+        }
+        s.bind(&at.into())
+            .with_context(|| format!("binding UDP {at}"))?;
+        let s = UdpSocket::from(s);
+        crate::udp_io::set_recv_buffer(&s, recv_buffer);
+        at = s.local_addr()?;
+        socks.push(s);
+    }
+    Ok(socks)
 }
 
 async fn save_snapshot(shared: &Arc<Shared>) {

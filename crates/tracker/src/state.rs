@@ -1,24 +1,27 @@
 //! State shared by the UDP workers, the HTTP server and the housekeeping task.
 
-use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
 use crate::access::Access;
 use crate::config::Config;
 use crate::connid::ConnIds;
 use crate::metrics::Metrics;
-use crate::store::{Store, StoreLimits};
+use crate::store::{Shards, Store, StoreLimits, shards};
 
-/// Everything the front ends share. The store sits behind one mutex: the UDP
-/// worker takes it once per receive batch, not per packet, so contention with
-/// the (much rarer) HTTP requests stays negligible.
+/// Everything the front ends share. The store is sharded by info-hash, one
+/// lock per shard, so UDP workers on different cores rarely meet; with one
+/// worker there is one shard, locked once per receive batch.
 #[derive(Debug)]
 pub struct Shared {
     /// Effective settings.
     pub cfg: Config,
-    store: Mutex<Store>,
+    store: Shards,
     access: RwLock<Arc<Access>>,
+    /// Bumped on every access-list reload, so workers can keep their own
+    /// copy and only read this (a shared, rarely written line) per batch.
+    access_gen: AtomicU64,
     /// Connection-id MAC key.
     pub connids: ConnIds,
     /// Counters.
@@ -42,12 +45,15 @@ impl Shared {
             max_peers_per_torrent: cfg.max_peers_per_torrent,
             peer_ttl: cfg.peer_ttl,
         };
+        let n = shards::shard_count(cfg.udp_threads, cfg.max_torrents);
+        let metrics = Metrics::new(cfg.udp_threads);
         Ok(Shared {
+            store: Shards::new(limits, n),
             cfg,
-            store: Mutex::new(Store::new(limits)),
             access: RwLock::new(Arc::new(access)),
+            access_gen: AtomicU64::new(0),
             connids: ConnIds::random()?,
-            metrics: Metrics::default(),
+            metrics,
             start: Instant::now(),
             shutdown: AtomicBool::new(false),
         })
@@ -58,10 +64,14 @@ impl Shared {
         u32::try_from(self.start.elapsed().as_secs()).unwrap_or(u32::MAX)
     }
 
-    /// The store. A panic elsewhere cannot leave it logically broken (every
-    /// update is a few field writes), so a poisoned lock is simply taken over.
-    pub fn store(&self) -> MutexGuard<'_, Store> {
-        self.store.lock().unwrap_or_else(|e| e.into_inner())
+    /// The swarm table.
+    pub fn store(&self) -> &Shards {
+        &self.store
+    }
+
+    /// The access-list generation: changes whenever [`Shared::set_access`] runs.
+    pub fn access_gen(&self) -> u64 {
+        self.access_gen.load(Ordering::Acquire)
     }
 
     /// The current access rules.
@@ -78,5 +88,6 @@ impl Shared {
             Ok(mut g) => *g = Arc::new(a),
             Err(e) => *e.into_inner() = Arc::new(a),
         }
+        self.access_gen.fetch_add(1, Ordering::Release);
     }
 }

@@ -2,6 +2,7 @@
 //! The socket loop lives in [`crate::udp_io`].
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::MutexGuard;
 
 use shoal_tracker_proto::InfoHash;
 use shoal_tracker_proto::udp::{
@@ -12,14 +13,44 @@ use shoal_tracker_proto::udp::{
 use crate::access::{Access, split_path};
 use crate::metrics::UdpCounts;
 use crate::state::Shared;
-use crate::store::{Announce, PeerAddr, Store};
+use crate::store::{Announce, PeerAddr, Shards, Store};
+
+/// The shard lock a batch holds: kept from one packet to the next while they
+/// hit the same shard (with one worker there is one shard, so one lock per
+/// batch), released when another shard is needed or the batch ends. A thread
+/// never holds two, so workers cannot deadlock.
+pub struct Held<'a> {
+    shards: &'a Shards,
+    guard: Option<(usize, MutexGuard<'a, Store>)>,
+}
+
+impl<'a> Held<'a> {
+    /// Nothing locked yet.
+    pub fn new(shards: &'a Shards) -> Held<'a> {
+        Held {
+            shards,
+            guard: None,
+        }
+    }
+
+    /// The store holding `h`'s swarm, locked.
+    pub fn store(&mut self, h: &InfoHash) -> &mut Store {
+        let i = self.shards.index(h);
+        if self.guard.as_ref().is_some_and(|(j, _)| *j != i) {
+            // Unlock before locking the next one: one lock per thread at a time.
+            self.guard = None;
+        }
+        let (_, g) = self.guard.get_or_insert_with(|| (i, self.shards.lock(i)));
+        g
+    }
+}
 
 /// What one batch needs: taken once per batch, used per packet.
 pub struct Ctx<'a> {
     /// Shared state (settings, connection ids).
     pub shared: &'a Shared,
-    /// The locked store.
-    pub store: &'a mut Store,
+    /// The store, locked shard by shard as packets need it.
+    pub store: Held<'a>,
     /// Access rules at batch start.
     pub access: &'a Access,
     /// Store clock.
@@ -72,7 +103,7 @@ pub fn handle(ctx: &mut Ctx<'_>, src: SocketAddr, pkt: &[u8], out: &mut Vec<u8>)
             ctx.counts.scrapes += 1;
             write_scrape_header(out, s.transaction_id);
             for h in s.info_hashes.iter() {
-                let st = scrape_one(ctx.store, ctx.access, &h);
+                let st = scrape_one(&mut ctx.store, ctx.access, &h);
                 write_scrape_stats(out, st);
             }
             true
@@ -89,11 +120,12 @@ fn bad_connection_id(ctx: &mut Ctx<'_>, out: &mut Vec<u8>, tid: u32, request_len
     true
 }
 
-fn scrape_one(store: &Store, access: &Access, h: &InfoHash) -> ScrapeStats {
+fn scrape_one(store: &mut Held<'_>, access: &Access, h: &InfoHash) -> ScrapeStats {
     if !access.allows(h) {
         return ScrapeStats::default();
     }
     store
+        .store(h)
         .scrape(h)
         .map(|c| ScrapeStats {
             seeders: c.seeders,
@@ -202,12 +234,11 @@ fn announce(
     // Peers are appended straight after the header; the unused family's buffer
     // stays empty and never allocates.
     let mut none = Vec::new();
+    let store = ctx.store.store(&a.info_hash);
     let counts = if family == AddrFamily::V4 {
-        ctx.store
-            .announce(&ann, ctx.now, want4, want6, out, &mut none)
+        store.announce(&ann, ctx.now, want4, want6, out, &mut none)
     } else {
-        ctx.store
-            .announce(&ann, ctx.now, want4, want6, &mut none, out)
+        store.announce(&ann, ctx.now, want4, want6, &mut none, out)
     };
     if let Some(h) = out.get_mut(12..20) {
         let (l, s) = h.split_at_mut(4);

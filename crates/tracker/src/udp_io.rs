@@ -1,18 +1,23 @@
-//! The UDP socket loop. On Linux it moves up to [`BATCH`] datagrams per system
-//! call each way (`recvmmsg`/`sendmmsg`) and takes the store lock once per
-//! batch; replies are written into buffers reused for the life of the worker,
-//! so the steady state allocates nothing. Elsewhere it falls back to one
+//! The UDP socket loop. Each worker owns a socket (`SO_REUSEPORT` on one
+//! port, so the kernel spreads clients over the workers). On Linux it moves up
+//! to [`BATCH`] datagrams per system call each way (`recvmmsg`/`sendmmsg`) and
+//! locks store shards only as packets need them (one lock per batch with a
+//! single worker); replies are written into buffers owned by the worker and
+//! reused for its life, so the steady state allocates nothing and touches no
+//! line another worker writes. Elsewhere it falls back to one
 //! `recv_from`/`send_to` per datagram.
 
 use std::net::UdpSocket;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use shoal_tracker_proto::limits::MAX_UDP_PACKET;
 
+use crate::access::Access;
 use crate::metrics::UdpCounts;
 use crate::state::Shared;
-use crate::udp::{Ctx, handle};
+use crate::udp::{Ctx, Held, handle};
 
 /// Datagrams per system call.
 pub const BATCH: usize = 64;
@@ -22,36 +27,64 @@ const RECV_BUF: usize = MAX_UDP_PACKET + 64;
 /// How often a blocked worker wakes to check for shutdown.
 const POLL: Duration = Duration::from_millis(100);
 
-/// Runs one worker until shutdown is flagged.
-pub fn run_worker(sock: UdpSocket, shared: &Shared) -> std::io::Result<()> {
+/// Runs worker number `id` until shutdown is flagged.
+pub fn run_worker(sock: UdpSocket, shared: &Shared, id: usize) -> std::io::Result<()> {
     sock.set_read_timeout(Some(POLL))?;
+    let w = Worker {
+        id,
+        access: shared.access(),
+        access_gen: shared.access_gen(),
+        counts: UdpCounts::default(),
+    };
     #[cfg(target_os = "linux")]
     {
-        linux::run(sock, shared)
+        linux::run(sock, shared, w)
     }
     #[cfg(not(target_os = "linux"))]
     {
-        portable(sock, shared)
+        portable(sock, shared, w)
     }
 }
 
-/// Processes `n` received datagrams under one store lock.
+/// What a worker keeps to itself between batches.
+struct Worker {
+    /// Index of its metrics slot.
+    id: usize,
+    /// Its copy of the access rules, refreshed when the generation moves.
+    access: Arc<Access>,
+    access_gen: u64,
+    /// Counts not yet flushed into the metrics.
+    counts: UdpCounts,
+}
+
+impl Worker {
+    fn flush(&mut self, shared: &Shared) {
+        shared.metrics.flush_udp(self.id, &mut self.counts);
+    }
+}
+
+/// Processes `n` received datagrams, locking store shards as they are needed.
 fn process_batch(
     shared: &Shared,
-    counts: &mut UdpCounts,
+    w: &mut Worker,
     n: usize,
     mut datagram: impl FnMut(usize) -> Option<(std::net::SocketAddr, *const u8, usize)>,
     outs: &mut [Vec<u8>],
 ) {
-    let access = shared.access();
+    // One read of a rarely written line, instead of a lock and two reference
+    // count updates on lines every worker shares.
+    let gen_now = shared.access_gen();
+    if gen_now != w.access_gen {
+        w.access = shared.access();
+        w.access_gen = gen_now;
+    }
     let now = shared.now();
-    let mut store = shared.store();
     let mut ctx = Ctx {
         shared,
-        store: &mut store,
-        access: &access,
+        store: Held::new(shared.store()),
+        access: &w.access,
         now,
-        counts,
+        counts: &mut w.counts,
     };
     for (i, out) in outs.iter_mut().enumerate().take(n) {
         out.clear();
@@ -69,10 +102,9 @@ fn process_batch(
 }
 
 #[cfg(not(target_os = "linux"))]
-fn portable(sock: UdpSocket, shared: &Shared) -> std::io::Result<()> {
+fn portable(sock: UdpSocket, shared: &Shared, mut w: Worker) -> std::io::Result<()> {
     let mut buf = vec![0u8; RECV_BUF];
     let mut outs = vec![Vec::with_capacity(MAX_UDP_PACKET)];
-    let mut counts = UdpCounts::default();
     while !shared.shutdown.load(Ordering::Relaxed) {
         let (len, src) = match sock.recv_from(&mut buf) {
             Ok(x) => x,
@@ -93,15 +125,15 @@ fn portable(sock: UdpSocket, shared: &Shared) -> std::io::Result<()> {
         let ptr = buf.as_ptr();
         process_batch(
             shared,
-            &mut counts,
+            &mut w,
             1,
             |_| ok.then_some((src, ptr, len)),
             &mut outs,
         );
+        w.flush(shared);
         if let Some(out) = outs.first().filter(|o| !o.is_empty()) {
             let _ = sock.send_to(out, src);
         }
-        shared.metrics.flush_udp(&mut counts);
     }
     Ok(())
 }
@@ -279,10 +311,9 @@ mod linux {
         }
     }
 
-    pub(super) fn run(sock: UdpSocket, shared: &Shared) -> std::io::Result<()> {
+    pub(super) fn run(sock: UdpSocket, shared: &Shared, mut w: Worker) -> std::io::Result<()> {
         let fd = sock.as_raw_fd();
         let mut s = Slots::new();
-        let mut counts = UdpCounts::default();
         let spin = Duration::from_micros(shared.cfg.udp_busy_poll_us);
         let mut last_packet = Instant::now();
         while !shared.shutdown.load(Ordering::Relaxed) {
@@ -321,7 +352,7 @@ mod linux {
             } = &mut s;
             process_batch(
                 shared,
-                &mut counts,
+                &mut w,
                 n,
                 |i| {
                     let h = hdrs.get(i)?;
@@ -334,8 +365,10 @@ mod linux {
                 },
                 outs,
             );
+            // Counts go out before the replies, so a client that has its
+            // reply already finds it in `/metrics`.
+            w.flush(shared);
             s.send(fd, n);
-            shared.metrics.flush_udp(&mut counts);
         }
         Ok(())
     }

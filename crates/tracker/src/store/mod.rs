@@ -5,12 +5,14 @@
 //! reads no clock; callers pass `now` in seconds since server start.
 
 mod peers;
+pub mod shards;
 pub mod snapshot;
 mod table;
 
 use shoal_tracker_proto::{Event, InfoHash};
 
 pub use peers::{INDEX_THRESHOLD, Peer, PeerList};
+pub use shards::Shards;
 
 /// When the table is full, this fraction of it (1/N) is freed in one pass.
 const EVICTION_FRACTION: usize = 32;
@@ -306,15 +308,23 @@ impl Store {
         out4: &mut Vec<u8>,
         out6: &mut Vec<u8>,
     ) -> SwarmCounts {
-        if !self.torrents.contains_key(&a.info_hash) {
-            if a.event == Event::Stopped {
-                return SwarmCounts::default();
+        // One hash lookup for a known torrent (the common case); a new one
+        // may first need room.
+        let slot = match self.torrents.slot(&a.info_hash) {
+            Some(i) => i,
+            None => {
+                if a.event == Event::Stopped {
+                    return SwarmCounts::default();
+                }
+                if self.torrents.len() >= self.limits.max_torrents {
+                    self.evict_torrents();
+                }
+                self.torrents.insert_slot(a.info_hash)
             }
-            if self.torrents.len() >= self.limits.max_torrents {
-                self.evict_torrents();
-            }
-        }
-        let t = self.torrents.get_or_insert(a.info_hash);
+        };
+        let Some(t) = self.torrents.at(slot) else {
+            return SwarmCounts::default();
+        };
         let room = t.len() < self.limits.max_peers_per_torrent;
         let expires = now.saturating_add(self.limits.peer_ttl);
         let counts = (&mut t.seeders, &mut t.leechers);

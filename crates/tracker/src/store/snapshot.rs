@@ -25,11 +25,35 @@ pub enum SnapshotError {
     Corrupt(&'static str),
 }
 
+/// A snapshot file's first bytes, before any torrent record.
+pub fn header() -> Vec<u8> {
+    MAGIC.to_vec()
+}
+
+/// The torrent records after the header.
+pub fn strip_header(b: &[u8]) -> Result<&[u8], SnapshotError> {
+    b.strip_prefix(MAGIC.as_slice())
+        .ok_or(SnapshotError::Corrupt("bad magic"))
+}
+
+/// The info-hash of the record at the start of `b`, without consuming it.
+pub fn peek_hash(b: &[u8]) -> Result<[u8; 20], SnapshotError> {
+    b.get(..20)
+        .and_then(|h| h.try_into().ok())
+        .ok_or(SnapshotError::Corrupt("truncated"))
+}
+
 impl Store {
     /// Serialises every live peer with its remaining lifetime relative to `now`.
     pub fn snapshot(&self, now: u32) -> Vec<u8> {
-        let mut out = Vec::with_capacity(64 + self.torrents.len() * 48);
-        out.extend_from_slice(MAGIC);
+        let mut out = header();
+        self.snapshot_records(now, &mut out);
+        out
+    }
+
+    /// Appends one record per torrent (no header) to `out`.
+    pub fn snapshot_records(&self, now: u32, out: &mut Vec<u8>) {
+        out.reserve(self.torrents.len() * 48);
         for (h, t) in self.torrents.iter() {
             out.extend_from_slice(h);
             out.extend_from_slice(&t.completed.to_be_bytes());
@@ -47,47 +71,52 @@ impl Store {
                 out.extend_from_slice(&left.to_be_bytes());
             }
         }
-        out
     }
 
     /// Adds the peers of a snapshot (limits still apply). Returns peers restored.
-    pub fn restore(&mut self, mut b: &[u8], now: u32) -> Result<usize, SnapshotError> {
-        b = b
-            .strip_prefix(MAGIC.as_slice())
-            .ok_or(SnapshotError::Corrupt("bad magic"))?;
+    pub fn restore(&mut self, b: &[u8], now: u32) -> Result<usize, SnapshotError> {
+        let mut b = strip_header(b)?;
         let mut n = 0;
         while !b.is_empty() {
-            let h: [u8; 20] = take(&mut b, 20)?
-                .try_into()
-                .map_err(|_| SnapshotError::Corrupt("hash"))?;
-            let completed = u32_at(&mut b)?;
-            for v6 in [false, true] {
-                let count = u32_at(&mut b)?;
-                for _ in 0..count {
-                    let addr = if v6 {
-                        PeerAddr::V6(
-                            take(&mut b, 18)?
-                                .try_into()
-                                .map_err(|_| SnapshotError::Corrupt("peer"))?,
-                        )
-                    } else {
-                        PeerAddr::V4(
-                            take(&mut b, 6)?
-                                .try_into()
-                                .map_err(|_| SnapshotError::Corrupt("peer"))?,
-                        )
-                    };
-                    let left = u32_at(&mut b)?;
-                    let ttl = (left & !SEEDER).min(self.limits.peer_ttl);
-                    if ttl > 0 {
-                        self.restore_peer(h, addr, left & SEEDER != 0, now.saturating_add(ttl));
-                        n += 1;
-                    }
+            n += self.restore_record(&mut b, now)?;
+        }
+        Ok(n)
+    }
+
+    /// Consumes one torrent record from the front of `b` and adds its peers.
+    /// Returns peers restored.
+    pub fn restore_record(&mut self, b: &mut &[u8], now: u32) -> Result<usize, SnapshotError> {
+        let h: [u8; 20] = take(b, 20)?
+            .try_into()
+            .map_err(|_| SnapshotError::Corrupt("hash"))?;
+        let completed = u32_at(b)?;
+        let mut n = 0;
+        for v6 in [false, true] {
+            let count = u32_at(b)?;
+            for _ in 0..count {
+                let addr = if v6 {
+                    PeerAddr::V6(
+                        take(b, 18)?
+                            .try_into()
+                            .map_err(|_| SnapshotError::Corrupt("peer"))?,
+                    )
+                } else {
+                    PeerAddr::V4(
+                        take(b, 6)?
+                            .try_into()
+                            .map_err(|_| SnapshotError::Corrupt("peer"))?,
+                    )
+                };
+                let left = u32_at(b)?;
+                let ttl = (left & !SEEDER).min(self.limits.peer_ttl);
+                if ttl > 0 {
+                    self.restore_peer(h, addr, left & SEEDER != 0, now.saturating_add(ttl));
+                    n += 1;
                 }
             }
-            if let Some(t) = self.torrents.get_mut(&h) {
-                t.completed = completed;
-            }
+        }
+        if let Some(t) = self.torrents.get_mut(&h) {
+            t.completed = completed;
         }
         Ok(n)
     }

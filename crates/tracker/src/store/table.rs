@@ -47,6 +47,28 @@ impl Table {
         self.slab.get_mut(i as usize)
     }
 
+    /// The slab slot of `h`, if present.
+    pub fn slot(&self, h: &InfoHash) -> Option<u32> {
+        self.index.get(h).copied()
+    }
+
+    /// The torrent in slot `i`.
+    pub fn at(&mut self, i: u32) -> Option<&mut Torrent> {
+        self.slab.get_mut(i as usize)
+    }
+
+    /// Adds `h` (known absent) with an empty torrent; returns its slot.
+    pub fn insert_slot(&mut self, h: InfoHash) -> u32 {
+        let (slab, free) = (&mut self.slab, &mut self.free);
+        *self.index.entry(h).or_insert_with(|| match free.pop() {
+            Some(i) => i,
+            None => {
+                slab.push(Torrent::default());
+                (slab.len() - 1) as u32
+            }
+        })
+    }
+
     /// The torrent for `h`, created empty if absent.
     pub fn get_or_insert(&mut self, h: InfoHash) -> &mut Torrent {
         let (slab, free) = (&mut self.slab, &mut self.free);
