@@ -16,6 +16,7 @@ use crate::peers::PeerBook;
 use crate::rate::Limits;
 
 mod fault;
+mod links;
 mod resume_save;
 mod timer_handle;
 
@@ -119,6 +120,8 @@ pub(crate) struct TorrentShared {
     pub web_seeds: crate::webseed_status::WebSeeds,
     /// Bumped per verified piece: streaming reads wait on it (`stream.rs`).
     pub verified: watch::Sender<u64>,
+    /// BEP 47 symlinks that were refused (`torrent/links.rs`).
+    pub link_errors: Mutex<Vec<String>>,
 }
 
 /// What a torrent takes from its session: the peer cap, the shared rate
@@ -179,6 +182,7 @@ impl TorrentShared {
             web_seeds: crate::webseed_status::WebSeeds::default(),
             verified: watch::Sender::new(0),
             idle: AtomicBool::new(true),
+            link_errors: Mutex::new(Vec::new()),
         })
     }
 
@@ -389,6 +393,7 @@ impl TorrentShared {
                 let shared = Arc::clone(self);
                 tokio::spawn(async move {
                     shared.save_resume().await;
+                    shared.make_links().await;
                     // `send` would drop the value when nobody is waiting
                     // right now, and the torrent would never read complete.
                     shared.completed.send_replace(true);
@@ -522,5 +527,16 @@ impl TorrentHandle {
     /// The torrent's v1 or truncated v2 info-hash.
     pub fn info_hash(&self) -> [u8; 20] {
         self.shared.info_hash
+    }
+
+    /// Why BEP 47 symlinks of the complete torrent were not made (a target
+    /// outside the download directory, a file in the way); empty when all
+    /// were, or before completion.
+    pub fn link_errors(&self) -> Vec<String> {
+        self.shared
+            .link_errors
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 }
