@@ -59,6 +59,23 @@ impl Engine {
         Ok(())
     }
 
+    /// Marks a piece a reader waits for now (`on`) or not: its blocks are
+    /// requested before any other's, pieces in progress included, and
+    /// asked of a second peer when all are in flight (the picker's
+    /// `set_urgent`). Cleared by itself once the piece is verified.
+    pub fn set_piece_urgent(
+        &mut self,
+        piece: u32,
+        on: bool,
+        now: Duration,
+    ) -> Result<(), EngineError> {
+        self.picker.set_urgent(piece, on)?;
+        if on {
+            self.fill_all(now);
+        }
+        Ok(())
+    }
+
     /// Switches sequential (in order, for streaming) picking on or off.
     pub fn set_sequential(&mut self, on: bool, now: Duration) {
         self.picker.set_sequential(on);

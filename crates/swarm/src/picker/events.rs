@@ -260,6 +260,7 @@ impl Picker {
 
     fn mark_have(&mut self, piece: u32) -> Vec<PeerKey> {
         let needed = self.needed(piece);
+        self.urgent.remove(&piece);
         self.have.insert(piece);
         let mut lost = Vec::new();
         if needed {
