@@ -303,9 +303,10 @@ impl TorrentShared {
                             e.piece_checked(piece, true, now);
                             e.recycle(data);
                         }),
+                        // A v2 piece's good blocks may be kept (the
+                        // engine asks for its block hashes).
                         Verdict::BadHash => shared.with_engine(|e, now| {
-                            e.piece_checked(piece, false, now);
-                            e.recycle(data);
+                            e.piece_failed_with_data(piece, data, now);
                         }),
                         Verdict::NotStored(fault) => {
                             // Halt before the engine may request again.

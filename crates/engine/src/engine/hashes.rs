@@ -35,6 +35,11 @@ pub(crate) struct HashTrees {
 }
 
 impl HashTrees {
+    /// The torrent whose layers answer, once known.
+    pub(crate) fn torrent(&self) -> Option<&Arc<Torrent>> {
+        self.torrent.as_ref()
+    }
+
     /// The tree over `root`'s layer, built on first use.
     fn tree(&mut self, root: &Node) -> Option<&PieceTree> {
         if !self.trees.contains_key(root) {
