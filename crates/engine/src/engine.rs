@@ -21,6 +21,7 @@ mod handle;
 mod hashes;
 mod peer;
 mod pex;
+mod serve_blocks;
 mod upload;
 mod webseed;
 
@@ -114,6 +115,8 @@ pub struct Engine {
     hash_trees: hashes::HashTrees,
     /// Failed v2 pieces waiting for their block hashes (`block_hashes.rs`).
     suspects: block_hashes::Suspects,
+    /// Block hash requests waiting for the driver's read (`serve_blocks.rs`).
+    hash_reads: Vec<(PeerKey, shoal_wire::HashRequest, serve_blocks::BlockSpan)>,
 }
 
 /// How often pieces a peer refused (BEP 6 reject) or timed out on are asked
@@ -178,6 +181,7 @@ impl Engine {
             v2: info.version.has_v2(),
             hash_trees: hashes::HashTrees::default(),
             suspects: block_hashes::Suspects::default(),
+            hash_reads: Vec::new(),
             pending_checks: 0,
             max_pending_checks,
             halted: false,

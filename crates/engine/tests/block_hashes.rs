@@ -160,6 +160,7 @@ fn only_the_wrong_block_is_fetched_again_and_its_sender_banned() {
     assert!(e.awaits_block_hashes(piece));
     let (asked, req) = hash_request(&mut e, [liar, honest]);
     assert_eq!((req.base_layer, req.index, req.length), (0, 4, 4));
+    assert_eq!(asked, honest, "a peer that sent none of the piece is asked");
     let data = content();
     let hashes: Vec<u8> = data[PIECE as usize..2 * PIECE as usize]
         .chunks(BLOCK_SIZE as usize)
@@ -207,4 +208,85 @@ fn without_block_hashes_the_piece_is_fetched_again_whole() {
     blocks.sort_unstable();
     assert_eq!(blocks, vec![0, 16384, 32768, 49152], "fetched whole again");
     assert_eq!(again, content()[..PIECE as usize]);
+}
+
+#[test]
+fn a_seed_answers_block_hash_requests_from_the_piece_it_reads() {
+    let t = v2_torrent();
+    let root = *t.piece_layers.keys().next().unwrap();
+    let n = t.info.num_pieces() as u32;
+    let hash = t.info_hashes.wire_id().unwrap();
+    let mut e = Engine::new(&t.info, hash, &PieceSet::full(n), Config::default()).unwrap();
+    e.set_piece_layers(Arc::new(t.clone()));
+    let theirs = Handshake {
+        reserved: Reserved::V2 | Reserved::FAST,
+        info_hash: hash,
+        peer_id: [7; 20],
+    };
+    let key = e.add_peer(SocketAddr::from(([127, 0, 0, 1], 7)), &theirs, T0);
+    sent(&mut e, key);
+    let data = content();
+    let leaves: Vec<merkle::Node> = data
+        .chunks(BLOCK_SIZE as usize)
+        .map(merkle::block_hash)
+        .collect();
+    // Blocks 4 and 5 (the first half of piece 1), proven up to the root:
+    // one uncle inside the piece, two above it.
+    let req = HashRequest {
+        pieces_root: root,
+        base_layer: 0,
+        index: 4,
+        length: 2,
+        proof_layers: 3,
+    };
+    assert_eq!(req.proof_hash_count(), 3);
+    e.handle_message(key, Message::HashRequest(req), T0);
+    let Some(Event::HashBlocks {
+        peer,
+        request,
+        piece,
+    }) = e.poll_event()
+    else {
+        panic!("no read asked for");
+    };
+    assert_eq!((peer, request, piece), (key, req, 1));
+    // The driver hashes the piece as read from disk.
+    let read: Vec<merkle::Node> = data[PIECE as usize..2 * PIECE as usize]
+        .chunks(BLOCK_SIZE as usize)
+        .map(merkle::block_hash)
+        .collect();
+    e.block_hashes_read(key, req, &read, T0);
+    let mut out = Vec::new();
+    e.poll_transmit(key, &mut out);
+    let (msg, _) = Decoder::new().decode(&out).unwrap();
+    let Message::Hashes { request, hashes } = msg else {
+        panic!("not hashes: {msg:?}");
+    };
+    assert_eq!(request, req);
+    let nodes: Vec<merkle::Node> = hashes
+        .chunks_exact(32)
+        .map(|c| c.try_into().unwrap())
+        .collect();
+    assert_eq!(nodes[..2], leaves[4..6]);
+    // Base and uncles climb to the file's root.
+    let mut node = merkle::parent(&nodes[0], &nodes[1]);
+    let mut at = 4 >> 1;
+    for uncle in &nodes[2..] {
+        node = match at % 2 {
+            0 => merkle::parent(&node, uncle),
+            _ => merkle::parent(uncle, &node),
+        };
+        at >>= 1;
+    }
+    assert_eq!(node, root);
+    // A piece read that does not match the piece layer is not sent on.
+    e.handle_message(key, Message::HashRequest(req), T0);
+    assert!(matches!(e.poll_event(), Some(Event::HashBlocks { .. })));
+    e.block_hashes_read(key, req, &[[0; 32]; 4], T0);
+    let mut out = Vec::new();
+    e.poll_transmit(key, &mut out);
+    assert_eq!(
+        Decoder::new().decode(&out).unwrap().0,
+        Message::HashReject(req)
+    );
 }

@@ -16,6 +16,7 @@ use crate::peers::PeerBook;
 use crate::rate::Limits;
 
 mod fault;
+mod hash_blocks;
 mod links;
 mod resume_save;
 mod timer_handle;
@@ -319,6 +320,11 @@ impl TorrentShared {
                     }
                 });
             }
+            Event::HashBlocks {
+                peer,
+                request,
+                piece,
+            } => self.hash_blocks(peer, request, piece),
             Event::ReadBlock { peer, block } => {
                 // A miss: read the whole piece once for every block waiting on it.
                 if !self.cache.wait(block.piece, peer, block) {

@@ -80,13 +80,21 @@ impl Engine {
             return Err(data);
         };
         let v2_only = self.v2_only;
-        let asked = self.peers.iter().find_map(|(key, p)| {
-            let has = self
-                .picker
-                .peer_pieces(*key)
-                .is_some_and(|s| s.contains(piece));
-            (has && (p.reserved.v2() || v2_only)).then_some(*key)
-        });
+        // One that sent none of the piece first: a sender of a wrong block
+        // would rather not answer (the hashes cannot be forged, though).
+        let senders = self.picker.piece_senders(piece);
+        let asked = self
+            .peers
+            .iter()
+            .filter(|(key, p)| {
+                (p.reserved.v2() || v2_only)
+                    && self
+                        .picker
+                        .peer_pieces(**key)
+                        .is_some_and(|s| s.contains(piece))
+            })
+            .map(|(key, _)| *key)
+            .min_by_key(|key| senders.contains(key));
         let Some(asked) = asked else {
             return Err(data);
         };

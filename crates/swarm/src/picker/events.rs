@@ -280,6 +280,15 @@ impl Picker {
         lost
     }
 
+    /// The distinct peers that sent blocks of `piece` in progress, sorted
+    /// (empty when it is not in progress).
+    pub fn piece_senders(&self, piece: u32) -> Vec<PeerKey> {
+        self.partials
+            .get(&piece)
+            .map(|p| p.contributors())
+            .unwrap_or_default()
+    }
+
     /// The caller's hash check failed and block hashes (BEP 52) named the
     /// wrong blocks (indices in `bad`): only those are downloaded again,
     /// from anyone; the others stay received. Returns the distinct peers
