@@ -47,12 +47,26 @@ struct Swarm {
 }
 
 fn swarm(tmp: &Path, size: usize, max_up: Option<&str>) -> Swarm {
+    swarm_as(tmp, size, max_up, &[], &[])
+}
+
+/// [`swarm`] with more `shoal create` arguments (`--v2`) and more files.
+fn swarm_as(
+    tmp: &Path,
+    size: usize,
+    max_up: Option<&str>,
+    create: &[&str],
+    files: &[(&str, Vec<u8>)],
+) -> Swarm {
     let ports = free_ports(2);
     let (tracker_port, seed_port) = (ports[0], ports[1]);
     let dir = tmp.join("seed");
     let content = dir.join("content");
     write_content(&content.join("a.bin"), size, 7);
     write_content(&content.join("sub/b.bin"), size / 3 + 123, 11);
+    for (name, bytes) in files {
+        std::fs::write(content.join(name), bytes).unwrap();
+    }
     let torrent = tmp.join("content.torrent");
     shoal_create(
         &content,
@@ -62,7 +76,10 @@ fn swarm(tmp: &Path, size: usize, max_up: Option<&str>) -> Swarm {
             "32K",
             "--tracker",
             &format!("http://127.0.0.1:{tracker_port}/announce"),
-        ],
+        ]
+        .into_iter()
+        .chain(create.iter().copied())
+        .collect::<Vec<_>>(),
     );
     let tracker = spawn_http_tracker(tracker_port, tmp);
     std::thread::sleep(Duration::from_millis(300));
@@ -722,6 +739,52 @@ fn a_full_disk_is_a_torrent_error_and_start_resumes_it() {
     d.proc.stop();
 }
 
+/// A v2-only .torrent without its `piece layers` (BEP 52 lets peers
+/// supply them; libtorrent loads such files) added through the API: the
+/// daemon gets the layers from the seed its tracker names, completes, and
+/// after a restart with no peer left still has them (kept beside the
+/// resume data).
+#[test]
+fn a_v2_torrent_without_piece_layers_completes_through_the_daemon() {
+    let tmp = tempfile::tempdir().unwrap();
+    let swarm = swarm_as(tmp.path(), 1 << 20, None, &["--v2"], &[]);
+    let hash = info_hash(&swarm.torrent);
+    let bytes = std::fs::read(&swarm.torrent).unwrap();
+    // `piece layers` is the last key (sorted, after `info`): cut it off,
+    // leaving the top-level dictionary's end.
+    let key = b"12:piece layers";
+    let at = bytes
+        .windows(key.len())
+        .rposition(|w| w == key)
+        .expect("piece layers");
+    let mut bare = bytes[..at].to_vec();
+    bare.push(b'e');
+    let bare_torrent = tmp.path().join("bare.torrent");
+    std::fs::write(&bare_torrent, &bare).unwrap();
+    assert!(shoal_metainfo::Torrent::from_bytes(&bare).is_err());
+
+    let state = tmp.path().join("state");
+    let downloads = tmp.path().join("downloads");
+    let mut d = start_daemon(tmp.path(), "daemon1", &state, &downloads);
+    let t = add_torrent(d.api, &bare_torrent, false);
+    assert_eq!(t["info_hash"], hash.as_str(), "{t}");
+    let id = t["id"].as_u64().unwrap();
+    wait_torrent(&mut d, id, "complete", Duration::from_secs(60), |t| {
+        t["status"] == "seeding"
+    });
+    same_content(&swarm.content, &downloads.join("content"));
+    assert!(state.join(format!("resume/{hash}.layers")).is_file());
+    d.proc.stop();
+    drop(swarm);
+
+    let mut d = start_daemon(tmp.path(), "daemon2", &state, &downloads);
+    let done = wait_torrent(&mut d, id, "seeding again", Duration::from_secs(30), |t| {
+        t["status"] == "seeding"
+    });
+    assert_eq!(done["error"], Value::Null, "{done}");
+    d.proc.stop();
+}
+
 fn wait_gone(d: &mut Daemon, id: u64) {
     let start = Instant::now();
     while get_json(d.api, "/api/v1/torrents")
@@ -826,7 +889,8 @@ fn web_ui_in_chromium() {
     );
     require("/usr/bin/chromium", &["--version"]);
     let tmp = tempfile::tempdir().unwrap();
-    let swarm = swarm(tmp.path(), 2 << 20, None);
+    // A sound file for the files tab's player.
+    let swarm = swarm_as(tmp.path(), 2 << 20, None, &[], &[("tone.wav", wav_tone())]);
     let downloads = tmp.path().join("downloads");
     let mut d = start_daemon(tmp.path(), "daemon", &tmp.path().join("state"), &downloads);
     // Screenshots are kept as artifacts under the target directory.
@@ -890,6 +954,31 @@ fn web_ui_in_chromium() {
     same_content(&swarm.content, &downloads.join("content"));
     many.proc.stop();
     d.proc.stop();
+}
+
+/// One second of a 440 Hz tone: 8 kHz, 8-bit mono PCM in a WAV file.
+fn wav_tone() -> Vec<u8> {
+    let rate = 8000u32;
+    let samples: Vec<u8> = (0..rate)
+        .map(|i| {
+            let t = f64::from(i) / f64::from(rate);
+            (128.0 + 60.0 * (t * 440.0 * std::f64::consts::TAU).sin()) as u8
+        })
+        .collect();
+    let mut out = b"RIFF".to_vec();
+    out.extend_from_slice(&(36 + rate).to_le_bytes());
+    out.extend_from_slice(b"WAVEfmt ");
+    out.extend_from_slice(&16u32.to_le_bytes());
+    out.extend_from_slice(&1u16.to_le_bytes()); // PCM
+    out.extend_from_slice(&1u16.to_le_bytes()); // mono
+    out.extend_from_slice(&rate.to_le_bytes());
+    out.extend_from_slice(&rate.to_le_bytes()); // bytes per second
+    out.extend_from_slice(&1u16.to_le_bytes()); // block align
+    out.extend_from_slice(&8u16.to_le_bytes()); // bits per sample
+    out.extend_from_slice(b"data");
+    out.extend_from_slice(&rate.to_le_bytes());
+    out.extend_from_slice(&samples);
+    out
 }
 
 /// Writes `n` stopped torrents (every third labelled `bulk`) straight into

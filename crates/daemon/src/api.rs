@@ -225,6 +225,7 @@ fn streams(ctx: &Ctx, id: u32) -> Response<Body> {
                 "index": index,
                 "name": f.display_path(),
                 "length": f.length,
+                "content_type": crate::transmission::mime_of(&f.display_path()),
                 "url": crate::stream::url(secret, &hash, index),
             })
         })

@@ -132,6 +132,14 @@ pub(crate) fn wanted_size(e: &TorrentSnapshot) -> u64 {
         .sum()
 }
 
+/// BEP 47 symlinks the session refused to make (they would lead outside
+/// the download directory, or a file is in the way): the data is there,
+/// the links are not.
+fn link_warning(e: &TorrentSnapshot) -> Option<String> {
+    let errors = e.handle.as_ref()?.link_errors();
+    (!errors.is_empty()).then(|| errors.join("; "))
+}
+
 /// The view of `e`.
 pub(crate) fn of(e: &TorrentSnapshot) -> TorrentView {
     let s = &e.stats;
@@ -189,7 +197,7 @@ pub(crate) fn of(e: &TorrentSnapshot) -> TorrentView {
         added_at: e.record.added_at,
         done_at: e.record.done_at,
         error: e.error.clone(),
-        warning: e.warning.clone(),
+        warning: e.warning.clone().or_else(|| link_warning(e)),
         sequential: e.record.sequential,
         first_last_pieces: e.record.first_last_pieces,
         max_upload: e.record.max_upload,

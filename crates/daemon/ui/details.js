@@ -41,6 +41,7 @@ export function setup(report) {
     $("tab-" + next).focus();
   });
   $("detail-close").addEventListener("click", close);
+  $("player-close").addEventListener("click", stopPlayer);
   $("options").addEventListener("submit", (e) => {
     e.preventDefault();
     if (hash) saveOptions(hash);
@@ -52,9 +53,32 @@ export function setup(report) {
   setInterval(load, 2000);
 }
 
+/** Plays a file's stream in the files tab's `<video>` or `<audio>`. */
+function play(kind, url, name) {
+  stopPlayer();
+  const el = $(kind === "video" ? "player-video" : "player-audio");
+  el.src = url;
+  el.hidden = false;
+  $("player-name").textContent = name;
+  $("player").hidden = false;
+  el.play().catch(() => {}); // a browser may want a gesture first; controls remain
+}
+
+/** Stops and hides the player (its stream request ends with it). */
+function stopPlayer() {
+  for (const id of ["player-video", "player-audio"]) {
+    const el = $(id);
+    el.pause();
+    el.removeAttribute("src");
+    el.load();
+    el.hidden = true;
+  }
+  $("player").hidden = true;
+}
+
 /** Opens the details of a torrent. */
 export function open(h) {
-  if (h !== hash) last = null;
+  if (h !== hash) { last = null; stopPlayer(); }
   hash = h;
   $("detail").hidden = false;
   load().then(() => $("detail").scrollIntoView({ block: "nearest" }));
@@ -62,6 +86,7 @@ export function open(h) {
 
 /** Closes the details. */
 export function close() {
+  stopPlayer();
   hash = null;
   last = null;
   $("detail").hidden = true;
@@ -183,10 +208,19 @@ function files(d) {
     const name = cell(f.name, "name");
     const stream = streams.files.find((x) => x.index === f.index);
     if (stream && d.status !== "stopped") {
-      // Plays (or opens) in the browser while it downloads.
+      // Opens in the browser while it downloads.
       const a = document.createElement("a");
-      a.href = stream.url; a.target = "_blank"; a.textContent = " ▶"; a.title = "stream"; a.className = "stream";
+      a.href = stream.url; a.target = "_blank"; a.textContent = " ↗"; a.title = "stream"; a.className = "stream";
       name.append(a);
+      const kind = (stream.content_type || "").split("/")[0];
+      if (kind === "video" || kind === "audio") {
+        // Plays here, seeking by range requests while it downloads.
+        const b = document.createElement("button");
+        b.type = "button"; b.textContent = "▶"; b.className = "play";
+        b.setAttribute("aria-label", "Play " + f.name);
+        b.addEventListener("click", () => play(kind, stream.url, f.name));
+        name.append(" ", b);
+      }
     }
     tr.append(name, cell(fmt.bytes(f.length)), cell(f.length ? fmt.percent(f.bytes_completed / f.length) : "100.0%"));
     const sel = document.createElement("select");

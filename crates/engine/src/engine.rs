@@ -14,12 +14,14 @@ use crate::first_copy::FirstCopy;
 use crate::{Config, EngineError, Event};
 use peer::Peer;
 
+mod block_hashes;
 mod download;
 mod halt;
 mod handle;
 mod hashes;
 mod peer;
 mod pex;
+mod serve_blocks;
 mod upload;
 mod webseed;
 
@@ -111,6 +113,10 @@ pub struct Engine {
     v2: bool,
     /// Piece-layer trees for answering BEP 52 hash requests (`hashes.rs`).
     hash_trees: hashes::HashTrees,
+    /// Failed v2 pieces waiting for their block hashes (`block_hashes.rs`).
+    suspects: block_hashes::Suspects,
+    /// Block hash requests waiting for the driver's read (`serve_blocks.rs`).
+    hash_reads: Vec<(PeerKey, shoal_wire::HashRequest, serve_blocks::BlockSpan)>,
 }
 
 /// How often pieces a peer refused (BEP 6 reject) or timed out on are asked
@@ -174,6 +180,8 @@ impl Engine {
             v2_only: info.version == shoal_metainfo::Version::V2,
             v2: info.version.has_v2(),
             hash_trees: hashes::HashTrees::default(),
+            suspects: block_hashes::Suspects::default(),
+            hash_reads: Vec::new(),
             pending_checks: 0,
             max_pending_checks,
             halted: false,
@@ -380,6 +388,7 @@ impl Engine {
     /// Runs timers: rechoke, request timeouts, keep-alives, dead peers.
     pub fn handle_timeout(&mut self, now: Duration) {
         self.rechoke(now);
+        self.expire_suspects(now);
         for key in self.keys() {
             let Some(peer) = self.peers.get_mut(&key) else {
                 continue;

@@ -21,6 +21,18 @@ pub enum Event {
         /// What to read.
         block: BlockRequest,
     },
+    /// Read `piece` and hash each 16 KiB block of it (SHA-256), for a v2
+    /// peer's block hash request; answer with
+    /// [`crate::Engine::block_hashes_read`] (or
+    /// [`crate::Engine::block_hashes_failed`] if the read failed).
+    HashBlocks {
+        /// Who asked.
+        peer: PeerKey,
+        /// What it asked.
+        request: shoal_wire::HashRequest,
+        /// The piece to read.
+        piece: u32,
+    },
     /// Close the connection to `peer` (it was already removed from the engine).
     Disconnect {
         /// The peer.

@@ -215,7 +215,7 @@ impl Net {
                 }
             }
             Event::Completed => node.completed = true,
-            Event::PieceVerified(_) => {}
+            Event::PieceVerified(_) | Event::HashBlocks { .. } => {}
         }
     }
 

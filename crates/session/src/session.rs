@@ -339,6 +339,9 @@ impl Session {
         if checked == Checked::Hashed {
             shared.save_resume().await;
         }
+        if *shared.completed.borrow() {
+            shared.make_links().await;
+        }
         self.lock_torrents().insert(info_hash, Arc::clone(&shared));
         let handle = TorrentHandle {
             shared: Arc::clone(&shared),

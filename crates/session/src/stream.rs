@@ -1,7 +1,9 @@
 //! Reading a file's bytes while the torrent downloads (for the daemon's
-//! stream URLs): a read raises the priority of the pieces it needs to the
-//! highest (7) and of the next [`READ_AHEAD`] pieces of the file to 6, so
-//! the picker takes them before the rest (a seek in a player jumps there),
+//! stream URLs): a read marks the pieces it needs urgent (requested before
+//! any other, pieces already in progress included, and from a second peer
+//! once all their blocks are in flight) at the highest priority (7), and
+//! raises the next [`READ_AHEAD`] pieces of the file to 6, so the picker
+//! takes them before the rest (a seek in a player jumps there),
 //! waits until they are verified, then reads them from disk.
 
 use std::sync::Arc;
@@ -55,6 +57,10 @@ impl TorrentHandle {
             };
             for p in first..=last {
                 raise(e, p, NOW);
+                if !e.have().contains(p) {
+                    // Ahead of pieces already in progress too.
+                    let _ = e.set_piece_urgent(p, true, now);
+                }
             }
             for p in (last + 1)..(last + 1 + READ_AHEAD).min(file_end) {
                 raise(e, p, NEXT);

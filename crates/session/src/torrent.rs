@@ -16,6 +16,8 @@ use crate::peers::PeerBook;
 use crate::rate::Limits;
 
 mod fault;
+mod hash_blocks;
+mod links;
 mod resume_save;
 mod timer_handle;
 
@@ -121,6 +123,8 @@ pub(crate) struct TorrentShared {
     pub web_seeds: crate::webseed_status::WebSeeds,
     /// Bumped per verified piece: streaming reads wait on it (`stream.rs`).
     pub verified: watch::Sender<u64>,
+    /// BEP 47 symlinks that were refused (`torrent/links.rs`).
+    pub link_errors: Mutex<Vec<String>>,
 }
 
 /// What a torrent takes from its session: the peer cap, the shared rate
@@ -188,6 +192,7 @@ impl TorrentShared {
             verified: watch::Sender::new(0),
             idle: AtomicBool::new(true),
             families,
+            link_errors: Mutex::new(Vec::new()),
         })
     }
 
@@ -318,9 +323,10 @@ impl TorrentShared {
                             e.piece_checked(piece, true, now);
                             e.recycle(data);
                         }),
+                        // A v2 piece's good blocks may be kept (the
+                        // engine asks for its block hashes).
                         Verdict::BadHash => shared.with_engine(|e, now| {
-                            e.piece_checked(piece, false, now);
-                            e.recycle(data);
+                            e.piece_failed_with_data(piece, data, now);
                         }),
                         Verdict::NotStored(fault) => {
                             // Halt before the engine may request again.
@@ -333,6 +339,11 @@ impl TorrentShared {
                     }
                 });
             }
+            Event::HashBlocks {
+                peer,
+                request,
+                piece,
+            } => self.hash_blocks(peer, request, piece),
             Event::ReadBlock { peer, block } => {
                 // A miss: read the whole piece once for every block waiting on it.
                 if !self.cache.wait(block.piece, peer, block) {
@@ -408,6 +419,7 @@ impl TorrentShared {
                 let shared = Arc::clone(self);
                 tokio::spawn(async move {
                     shared.save_resume().await;
+                    shared.make_links().await;
                     // `send` would drop the value when nobody is waiting
                     // right now, and the torrent would never read complete.
                     shared.completed.send_replace(true);
@@ -541,5 +553,16 @@ impl TorrentHandle {
     /// The torrent's v1 or truncated v2 info-hash.
     pub fn info_hash(&self) -> [u8; 20] {
         self.shared.info_hash
+    }
+
+    /// Why BEP 47 symlinks of the complete torrent were not made (a target
+    /// outside the download directory, a file in the way); empty when all
+    /// were, or before completion.
+    pub fn link_errors(&self) -> Vec<String> {
+        self.shared
+            .link_errors
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 }

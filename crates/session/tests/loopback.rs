@@ -203,3 +203,51 @@ async fn a_magnet_fetch_reports_its_progress_and_a_leecher_counts_seeds_and_know
     .await
     .expect("the seeder never counted as a seed");
 }
+
+/// A torrent with a BEP 47 symlink (`links/to-a` → `a.bin`): the leecher
+/// makes the link once the download is complete, and the seeder, whose
+/// data is complete at once, when it adds the torrent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn symlinks_are_made_once_complete() {
+    use sha1::{Digest, Sha1};
+    let tmp = tempfile::tempdir().unwrap();
+    let data: Vec<u8> = (0..40_000u32).map(|i| (i % 251) as u8).collect();
+    std::fs::create_dir_all(tmp.path().join("seed/t")).unwrap();
+    std::fs::write(tmp.path().join("seed/t/a.bin"), &data).unwrap();
+    let mut bytes = b"d4:infod5:filesld6:lengthi40000e4:pathl5:a.bineed4:attr1:l4:pathl5:links4:to-ae12:symlink pathl5:a.bineee4:name1:t12:piece lengthi16384e6:pieces60:".to_vec();
+    for chunk in data.chunks(16384) {
+        bytes.extend_from_slice(&Sha1::digest(chunk));
+    }
+    bytes.extend_from_slice(b"ee");
+    let torrent = Torrent::from_bytes(&bytes).unwrap();
+
+    let seeder = session(&tmp.path().join("s-state")).await;
+    let seed = seeder
+        .add_torrent(
+            torrent.clone(),
+            tmp.path().join("seed"),
+            TorrentOptions::default(),
+        )
+        .await
+        .unwrap();
+    assert!(seed.is_complete());
+    let link = |dir: &str| tmp.path().join(dir).join("t/links/to-a");
+    assert_eq!(
+        std::fs::read_link(link("seed")).unwrap(),
+        Path::new("../a.bin")
+    );
+    let leecher = session(&tmp.path().join("l-state")).await;
+    let opts = TorrentOptions {
+        peers: vec![seeder.local_addr()],
+        ..TorrentOptions::default()
+    };
+    let h = leecher
+        .add_torrent(torrent, tmp.path().join("leech"), opts)
+        .await
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(60), h.wait_complete())
+        .await
+        .expect("download timed out");
+    assert_eq!(std::fs::read(link("leech")).unwrap(), data);
+    assert!(h.link_errors().is_empty(), "{:?}", h.link_errors());
+}

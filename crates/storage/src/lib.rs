@@ -4,13 +4,15 @@
 //! ([`piece_matches`]), and crash-safe resume data ([`resume`]), the free space
 //! left for a download ([`available_space`]), and the one-process lock on a
 //! state directory ([`lock_dir`]), and the crash-safe file write everything
-//! that keeps state uses ([`write_atomic`]).
+//! that keeps state uses ([`write_atomic`]), and BEP 47 symlinks once a
+//! download is complete ([`create_symlinks`]).
 
 mod atomic;
 mod check;
 mod dir_lock;
 mod direct;
 pub mod hash;
+mod links;
 pub mod resume;
 mod space;
 mod store;
@@ -24,6 +26,7 @@ pub use hash::{
     ContentHashes, HashError, HashOptions, PieceHash, Segment, V2File, hash_content,
     hash_content_until,
 };
+pub use links::create_symlinks;
 pub use space::available_space;
 pub use store::{FileStore, MAX_OPEN_FILES, StoreError};
 pub use unwritten::never_written;

@@ -88,6 +88,11 @@ impl FileStore {
         }
     }
 
+    /// The download directory.
+    pub fn root(&self) -> &std::path::Path {
+        &self.root
+    }
+
     /// The torrent this store serves.
     pub fn info(&self) -> &Info {
         &self.info

@@ -138,6 +138,7 @@ impl Daemon {
                     .resume_dir()
                     .join(format!("{}.info", hex(&hash)));
                 let _ = std::fs::remove_file(kept);
+                let _ = std::fs::remove_file(self.kept_layers_path(&hash));
                 if let (true, Some(torrent)) = (delete_data, torrent) {
                     let result = tokio::task::spawn_blocking(move || {
                         crate::content::delete_content(&torrent, &dir)
@@ -179,7 +180,7 @@ impl Daemon {
 
     /// Adds the torrent to the session if it is still wanted there.
     pub(super) async fn ensure_running(&self, id: u32, hash: [u8; 20]) {
-        if !self.ensure_metadata(id, hash).await {
+        if !self.ensure_metadata(id, hash).await || !self.ensure_layers(id, hash).await {
             return;
         }
         let plan = {
@@ -412,6 +413,14 @@ impl Daemon {
         }) else {
             return;
         };
+        if !torrent.missing_piece_layers().is_empty() {
+            // Nothing verifies without them; a start asks peers.
+            self.fail(
+                id,
+                "the piece layers are not fetched yet: start the torrent",
+            );
+            return;
+        }
         self.set_phase(id, Phase::Checking);
         let options = TorrentOptions {
             file_priorities: priorities,

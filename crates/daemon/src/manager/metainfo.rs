@@ -8,9 +8,11 @@ use shoal_session::{Session, TorrentStats};
 
 use crate::DaemonError;
 
-/// A .torrent from a user, or why it is not one.
+/// A .torrent from a user, or why it is not one. A v2-only one may lack
+/// (some of) its piece layers: they are fetched from peers before it
+/// starts (`layers.rs`).
 pub(super) fn parse_torrent(bytes: &[u8]) -> Result<Torrent, DaemonError> {
-    Torrent::from_bytes(bytes)
+    Torrent::from_bytes_without_layers(bytes)
         .map_err(|e| DaemonError::BadRequest(format!("not a valid torrent: {e}")))
 }
 

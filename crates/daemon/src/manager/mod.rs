@@ -16,6 +16,7 @@ mod commands;
 mod edits;
 mod entry;
 mod follow;
+mod layers;
 mod lifecycle;
 mod metainfo;
 mod policy;
@@ -140,7 +141,8 @@ impl Daemon {
         let saved = self.shared.store.load_all()?;
         let mut to_start = Vec::new();
         for (record, metainfo) in saved {
-            let parsed = metainfo.as_deref().map(Torrent::from_bytes);
+            // A v2-only .torrent may lack its piece layers (`layers.rs`).
+            let parsed = metainfo.as_deref().map(Torrent::from_bytes_without_layers);
             let torrent = match (parsed, &record.magnet) {
                 (Some(Ok(t)), _) => Some(t),
                 // No metainfo yet, or an unreadable one built from a magnet
@@ -172,6 +174,7 @@ impl Daemon {
                 tracing::warn!("skipping saved torrent {}: hash mismatch", record.info_hash);
                 continue;
             }
+            let torrent = torrent.map(|t| self.with_kept_layers(t, &hash));
             let stats = match &torrent {
                 Some(t) => stats_from_resume(&self.shared.session, t, hash),
                 None => TorrentStats::default(),

@@ -261,6 +261,8 @@ pub(crate) fn mime_of(name: &str) -> &'static str {
         "mp3" => "audio/mpeg",
         "flac" => "audio/flac",
         "ogg" | "opus" => "audio/ogg",
+        "wav" => "audio/wav",
+        "m4a" => "audio/mp4",
         "iso" => "application/x-iso9660-image",
         "zip" => "application/zip",
         "gz" | "tgz" => "application/gzip",

@@ -112,6 +112,16 @@ try {
     return r.status + " " + (await r.arrayBuffer()).byteLength;
   }, href);
   if (part !== "206 10") throw new Error("stream answered " + part);
+  step("files tab: the player plays a sound file's stream");
+  await page.locator("#files tbody tr button.play").first().click();
+  await page.locator("#player-audio").waitFor({ state: "visible", timeout: 5000 });
+  // Metadata read through range requests: the WAV file lasts one second.
+  await until("audio metadata", () => page.evaluate(() => {
+    const a = document.getElementById("player-audio");
+    return a.readyState >= 1 && Math.abs(a.duration - 1) < 0.05;
+  }));
+  await page.click("#player-close");
+  await page.locator("#player").waitFor({ state: "hidden", timeout: 5000 });
   await page.locator("#files tbody tr select").nth(1).selectOption({ label: "high" });
   await until("file priority high", async () => (await api("GET", "/torrents/" + hash)).files[1].priority === 6);
 

@@ -59,6 +59,23 @@ impl Engine {
         Ok(())
     }
 
+    /// Marks a piece a reader waits for now (`on`) or not: its blocks are
+    /// requested before any other's, pieces in progress included, and
+    /// asked of a second peer when all are in flight (the picker's
+    /// `set_urgent`). Cleared by itself once the piece is verified.
+    pub fn set_piece_urgent(
+        &mut self,
+        piece: u32,
+        on: bool,
+        now: Duration,
+    ) -> Result<(), EngineError> {
+        self.picker.set_urgent(piece, on)?;
+        if on {
+            self.fill_all(now);
+        }
+        Ok(())
+    }
+
     /// Switches sequential (in order, for streaming) picking on or off.
     pub fn set_sequential(&mut self, on: bool, now: Duration) {
         self.picker.set_sequential(on);
@@ -198,14 +215,7 @@ impl Engine {
             self.fill_all(now);
         }
         if !ok {
-            self.hash_failures = self.hash_failures.saturating_add(1);
-            let Ok(failed) = self.picker.piece_failed(piece) else {
-                return;
-            };
-            for key in self.blame.piece_failed(&failed, None) {
-                self.drop_peer(key, "sent corrupt data".into(), true, now);
-            }
-            self.fill_all(now);
+            self.fail_piece(piece, now);
             return;
         }
         let Ok(not_interesting) = self.picker.piece_verified(piece) else {
@@ -219,6 +229,26 @@ impl Engine {
             self.update_interest(key, now);
         }
         self.check_completed(now);
+    }
+
+    /// A piece that failed its check is downloaded again whole; its
+    /// senders are blamed.
+    fn fail_piece(&mut self, piece: u32, now: Duration) {
+        self.hash_failures = self.hash_failures.saturating_add(1);
+        let Ok(failed) = self.picker.piece_failed(piece) else {
+            return;
+        };
+        for key in self.blame.piece_failed(&failed, None) {
+            self.drop_peer(key, "sent corrupt data".into(), true, now);
+        }
+        self.fill_all(now);
+    }
+
+    /// [`Engine::fail_piece`] for a piece whose block hashes did not come
+    /// (its check was already counted), giving its buffer back.
+    pub(crate) fn fail_whole(&mut self, piece: u32, data: Vec<u8>, now: Duration) {
+        self.fail_piece(piece, now);
+        self.recycle(data);
     }
 
     /// Returns a buffer from [`Event::CheckPiece`] for reuse.

@@ -124,10 +124,19 @@ impl Engine {
                 self.on_hash_request(key, request, now);
                 Ok(())
             }
-            // We ask for hashes only on the magnet's own connections
-            // (`conn::LayerFetch`), so answers here were never asked for;
-            // skipping them and unknown ids keeps such peers connected.
-            Message::Hashes { .. } | Message::HashReject(_) | Message::Unknown { .. } => Ok(()),
+            // Block hashes of a failed piece (`block_hashes.rs`); answers
+            // never asked for (layers are fetched on the magnet's own
+            // connections, `conn::LayerFetch`) are skipped, as are unknown
+            // ids, which keeps such peers connected.
+            Message::Hashes { request, hashes } => {
+                self.on_hashes(key, request, hashes, now);
+                Ok(())
+            }
+            Message::HashReject(request) => {
+                self.on_hash_reject(key, &request, now);
+                Ok(())
+            }
+            Message::Unknown { .. } => Ok(()),
         };
         if let Err(reason) = result {
             self.drop_peer(key, reason.into(), false, now);

@@ -5,9 +5,10 @@
 //! that set the BEP 52 bit, and every peer of a v2-only torrent, whose
 //! handshake named the v2 info-hash (libtorrent 2.0 counts a connection
 //! the same way, and sets the bit only for hybrids) — and reject the rest:
-//! peers of a hybrid connected on its v1 hash without the bit, block
-//! hashes (layer 0; we keep no block trees), files we hold no layer for,
-//! requests over 512 hashes or reaching past the root.
+//! peers of a hybrid connected on its v1 hash without the bit, files we
+//! hold no layer for, requests over 512 hashes or reaching past the root.
+//! Block hashes (layer 0) are computed from the piece on disk
+//! (`serve_blocks.rs`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -35,8 +36,13 @@ pub(crate) struct HashTrees {
 }
 
 impl HashTrees {
+    /// The torrent whose layers answer, once known.
+    pub(crate) fn torrent(&self) -> Option<&Arc<Torrent>> {
+        self.torrent.as_ref()
+    }
+
     /// The tree over `root`'s layer, built on first use.
-    fn tree(&mut self, root: &Node) -> Option<&PieceTree> {
+    pub(crate) fn tree(&mut self, root: &Node) -> Option<&PieceTree> {
         if !self.trees.contains_key(root) {
             let torrent = self.torrent.as_ref()?;
             let layer = torrent.piece_layers.get(root)?;
@@ -68,6 +74,10 @@ impl Engine {
         let Some(peer) = self.peers.get_mut(&key) else {
             return;
         };
+        if request.base_layer == 0 && (peer.reserved.v2() || self.v2_only) {
+            self.on_block_hash_request(key, request, now);
+            return;
+        }
         let answer = (peer.reserved.v2() || self.v2_only)
             .then(|| self.hash_trees.tree(&request.pieces_root))
             .flatten()

@@ -160,6 +160,10 @@ impl Simulation {
                     Event::Completed => {
                         node.completed_at.get_or_insert(now);
                     }
+                    // The simulated torrents are v1: nobody asks.
+                    Event::HashBlocks { peer, request, .. } => {
+                        engine.block_hashes_failed(peer, request, now);
+                    }
                 }
             }
         }

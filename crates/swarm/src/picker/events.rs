@@ -260,6 +260,7 @@ impl Picker {
 
     fn mark_have(&mut self, piece: u32) -> Vec<PeerKey> {
         let needed = self.needed(piece);
+        self.urgent.remove(&piece);
         self.have.insert(piece);
         let mut lost = Vec::new();
         if needed {
@@ -277,6 +278,52 @@ impl Picker {
             }
         }
         lost
+    }
+
+    /// The distinct peers that sent blocks of `piece` in progress, sorted
+    /// (empty when it is not in progress).
+    pub fn piece_senders(&self, piece: u32) -> Vec<PeerKey> {
+        self.partials
+            .get(&piece)
+            .map(|p| p.contributors())
+            .unwrap_or_default()
+    }
+
+    /// The caller's hash check failed and block hashes (BEP 52) named the
+    /// wrong blocks (indices in `bad`): only those are downloaded again,
+    /// from anyone; the others stay received. Returns the distinct peers
+    /// that sent the wrong blocks (proven liars).
+    pub fn piece_blocks_failed(
+        &mut self,
+        piece: u32,
+        bad: &[u32],
+    ) -> Result<Vec<PeerKey>, PickerError> {
+        self.check_piece(piece)?;
+        let part = match self.partials.get_mut(&piece) {
+            Some(part) if part.is_complete() => part,
+            _ => return Err(PickerError::NotPending(piece)),
+        };
+        let mut liars = Vec::new();
+        let mut freed = 0u32;
+        for &i in bad {
+            if let Some(block) = part.blocks.get_mut(i as usize) {
+                if let Block::Received(from) = *block {
+                    liars.push(from);
+                    *block = Block::Free;
+                    freed += 1;
+                }
+            }
+        }
+        if freed == 0 {
+            return Err(PickerError::NotPending(piece));
+        }
+        part.received = part.received.saturating_sub(freed);
+        part.free += freed;
+        self.open.insert(piece);
+        self.free_blocks += u64::from(freed);
+        liars.sort_unstable();
+        liars.dedup();
+        Ok(liars)
     }
 
     /// The caller's hash check failed: the piece is downloaded again (from

@@ -35,6 +35,7 @@ mod partial;
 mod pick;
 mod priority;
 mod sizes;
+mod urgent;
 
 pub use events::{BlockOutcome, FailedPiece};
 pub use partial::MAX_REQUESTERS;
@@ -132,6 +133,8 @@ pub struct Picker {
     requeues: u64,
     /// File layout for per-file priorities, when built from an `Info`.
     files: priority::FileMap,
+    /// Pieces a reader waits for, picked before all others (`urgent.rs`).
+    urgent: BTreeSet<u32>,
 }
 
 impl Picker {
@@ -169,6 +172,7 @@ impl Picker {
             retry: BTreeSet::new(),
             requeues: 0,
             files: priority::FileMap::default(),
+            urgent: BTreeSet::new(),
             sizes,
         }
     }

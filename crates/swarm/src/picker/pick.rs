@@ -42,6 +42,10 @@ impl Picker {
         }
         let room = |out: &Vec<BlockRequest>| max_blocks.saturating_sub(out.len() - start);
 
+        // 0. Pieces a reader waits for, ahead of everything (`urgent.rs`).
+        let want = room(out);
+        self.pick_urgent(peer, want, out);
+
         // 1a. Pieces this peer already works on (drop the finished ones).
         let mine = self
             .peers
@@ -107,7 +111,7 @@ impl Picker {
     /// Hands up to `want` free blocks of `piece` to `peer`, in block order
     /// (so a piece from one peer arrives in order and can be hashed as it
     /// streams in).
-    fn take_free(
+    pub(super) fn take_free(
         &mut self,
         peer: PeerKey,
         piece: u32,
@@ -157,7 +161,7 @@ impl Picker {
     }
 
     /// Moves `piece` from the waiting index into the pieces in flight.
-    fn start_piece(&mut self, piece: u32, peer: PeerKey) {
+    pub(super) fn start_piece(&mut self, piece: u32, peer: PeerKey) {
         self.index
             .remove(piece, self.prio(piece), self.avail_of(piece));
         let exclusive = self.retry.contains(&piece).then_some(peer);
