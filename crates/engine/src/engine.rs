@@ -101,6 +101,9 @@ pub struct Engine {
     pub(crate) discovered: Vec<shoal_wire::PexPeer>,
     /// DHT nodes named by peers' `port` messages, waiting for the driver.
     pub(crate) dht_nodes: Vec<SocketAddr>,
+    /// Where peers say they see us (`yourip`: peer, claimed address),
+    /// waiting for the driver's external-address vote.
+    pub(crate) yourip_votes: Vec<(std::net::IpAddr, std::net::IpAddr)>,
     /// Blocks sent so far, while a torrent that started complete has not
     /// sent every block once (`None` after that, or when not seeding from
     /// the start).
@@ -183,6 +186,7 @@ impl Engine {
             private: info.private,
             discovered: Vec::new(),
             dht_nodes: Vec::new(),
+            yourip_votes: Vec::new(),
         })
     }
 

@@ -127,7 +127,7 @@ fn run_timers(inner: &Arc<Inner>, entry: &mut Armed, now: Instant) -> Option<Ins
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     };
-    let (learned, nodes, engine_next, peers) = shared.with_engine(|e, now| {
+    let (learned, (nodes, votes), engine_next, peers) = shared.with_engine(|e, now| {
         e.set_upload_limit(up_limit);
         if e.poll_timeout() <= now || e.peer_count() > 0 {
             e.handle_timeout(now);
@@ -136,12 +136,12 @@ fn run_timers(inner: &Arc<Inner>, entry: &mut Armed, now: Instant) -> Option<Ins
         shared.set_idle(e.peer_count() == 0);
         (
             e.take_discovered_peers(),
-            e.take_dht_nodes(),
+            (e.take_dht_nodes(), e.take_yourip_votes()),
             e.poll_timeout(),
             e.peer_count(),
         )
     });
-    if !nodes.is_empty() {
+    if !nodes.is_empty() || !votes.is_empty() {
         if let Some(dht) = inner
             .dht
             .lock()
@@ -150,6 +150,9 @@ fn run_timers(inner: &Arc<Inner>, entry: &mut Armed, now: Instant) -> Option<Ins
         {
             for node in nodes {
                 dht.add_node(node);
+            }
+            for (peer, ip) in votes {
+                dht.vote_external(shoal_dht::Voter::Peer(peer), ip);
             }
         }
     }
