@@ -276,7 +276,14 @@ impl Engine {
             return;
         }
         if id == super::pex::UT_PEX_ID {
+            let start = self.discovered.len();
             self.on_pex(key, payload, now);
+            // The peer that told us of an address relays a hole punch to it.
+            self.note_pex_source(key, start);
+            return;
+        }
+        if id == super::holepunch::UT_HOLEPUNCH_ID {
+            self.on_holepunch(key, payload, now);
             return;
         }
         if id != EXTENDED_HANDSHAKE_ID {
