@@ -15,14 +15,14 @@ const MAX_PENDING_NODES: usize = 64;
 /// Most `yourip` votes kept until the driver takes them.
 const MAX_PENDING_VOTES: usize = 64;
 
-/// Keeps a peer's `yourip` vote while there is room.
-pub(crate) fn push_vote(votes: &mut Vec<(IpAddr, IpAddr)>, peer: IpAddr, yourip: IpAddr) {
-    if votes.len() < MAX_PENDING_VOTES {
-        votes.push((peer, yourip));
-    }
-}
-
 impl Engine {
+    /// Keeps a peer's `yourip` vote while there is room.
+    pub(crate) fn note_yourip(&mut self, peer: IpAddr, yourip: IpAddr) {
+        if self.yourip_votes.len() < MAX_PENDING_VOTES {
+            self.yourip_votes.push((peer, yourip));
+        }
+    }
+
     /// Peers' `yourip` since the last call: (the peer's address, where it
     /// says it sees us).
     pub fn take_yourip_votes(&mut self) -> Vec<(IpAddr, IpAddr)> {

@@ -302,11 +302,13 @@ impl Engine {
         if let Some(port) = ext.port.filter(|p| *p != 0) {
             peer.pex.listen_addr = Some(SocketAddr::new(peer.addr.ip(), port));
         }
-        if let Some(ip) = ext.yourip.filter(|_| peer.ext.is_none()) {
-            // One vote per connection: a repeated handshake adds none.
-            crate::dht_port::push_vote(&mut self.yourip_votes, peer.addr.ip(), ip);
-        }
+        // One vote per connection: a repeated handshake adds none.
+        let vote = ext.yourip.filter(|_| peer.ext.is_none());
+        let from = peer.addr.ip();
         peer.ext = Some(ext);
+        if let Some(ip) = vote {
+            self.note_yourip(from, ip);
+        }
     }
 }
 
