@@ -177,3 +177,26 @@ fn a_relay_refuses_with_bep55_codes_and_ignores_floods() {
         .unwrap();
     assert!(holepunch_sent(relay, key).is_empty());
 }
+
+#[test]
+fn connects_from_one_peer_are_acted_on_once_a_second() {
+    let mut e = engines();
+    let relay: SocketAddr = "8.8.8.8:6881".parse().unwrap();
+    let key = raw_peer(&mut e[A], relay, true);
+    for (i, ms) in [0u64, 300, 900, 1000, 1500].into_iter().enumerate() {
+        let mut bytes = Vec::new();
+        let to = SocketAddr::from(([7, 7, 7, i as u8], 6881));
+        HolepunchMessage::Connect(to).encode_message(4, &mut bytes);
+        e[A].handle_bytes(key, &bytes, Duration::from_millis(ms))
+            .unwrap();
+    }
+    let dialed: Vec<u8> = e[A]
+        .take_holepunch_connects()
+        .iter()
+        .map(|a| match a.ip() {
+            std::net::IpAddr::V4(v4) => v4.octets()[3],
+            std::net::IpAddr::V6(_) => 99,
+        })
+        .collect();
+    assert_eq!(dialed, vec![0, 3]);
+}

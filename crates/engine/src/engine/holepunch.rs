@@ -12,9 +12,11 @@
 //!   driver calls [`Engine::holepunch`], which sends a `rendezvous` to the
 //!   peer that told us about it.
 //!
-//! Hostile input: the codec is fixed-length; a peer's rendezvous requests
-//! are answered at most once a second, the addresses queued for the driver
-//! are bounded, and a target is asked for at most once a minute.
+//! Hostile input: the codec is fixed-length; one rendezvous or connect a
+//! second is acted on per peer (a connect makes us send to an address the
+//! peer chose: this keeps us from being its flood), the addresses queued
+//! for the driver are bounded, and a target is asked for at most once a
+//! minute.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -28,8 +30,9 @@ use crate::Engine;
 /// The id we ask peers to use for ut_holepunch messages to us.
 pub(crate) const UT_HOLEPUNCH_ID: u8 = 4;
 
-/// A peer's rendezvous requests closer together than this are ignored.
-const RELAY_GAP: Duration = Duration::from_secs(1);
+/// A peer's rendezvous and connect messages closer together than this
+/// are ignored.
+const MIN_GAP: Duration = Duration::from_secs(1);
 /// A target is asked for again only after this long.
 const RETRY_AFTER: Duration = Duration::from_secs(60);
 /// Most addresses (connects, errors) queued for the driver.
@@ -117,6 +120,18 @@ impl Engine {
         let Ok(msg) = HolepunchMessage::decode(payload) else {
             return;
         };
+        if !matches!(msg, HolepunchMessage::Error(..)) {
+            let Some(peer) = self.peers.get_mut(&key) else {
+                return;
+            };
+            if peer
+                .holepunch_at
+                .is_some_and(|t| now.saturating_sub(t) < MIN_GAP)
+            {
+                return;
+            }
+            peer.holepunch_at = Some(now);
+        }
         match msg {
             HolepunchMessage::Rendezvous(target) => self.relay(key, target, now),
             HolepunchMessage::Connect(addr) => {
@@ -135,16 +150,9 @@ impl Engine {
 
     /// `from` asks us to introduce it to `target`.
     fn relay(&mut self, from: PeerKey, target: SocketAddr, now: Duration) {
-        let Some(initiator) = self.peers.get_mut(&from) else {
+        let Some(initiator) = self.peers.get(&from) else {
             return;
         };
-        if initiator
-            .holepunch_relayed
-            .is_some_and(|t| now.saturating_sub(t) < RELAY_GAP)
-        {
-            return;
-        }
-        initiator.holepunch_relayed = Some(now);
         let initiator_at = initiator.pex.listen_addr.unwrap_or(initiator.addr);
         let found = self
             .peers

@@ -61,8 +61,8 @@ pub(crate) struct Peer {
     pub pex: super::pex::PexState,
     /// Its `port` message (BEP 5) was passed on already.
     pub dht_node_told: bool,
-    /// When we last relayed a hole punch it asked for (BEP 55).
-    pub holepunch_relayed: Option<Duration>,
+    /// When we last acted on its ut_holepunch rendezvous or connect (BEP 55).
+    pub holepunch_at: Option<Duration>,
 }
 
 impl Peer {
@@ -99,7 +99,7 @@ impl Peer {
             connected_at: now,
             pex: super::pex::PexState::default(),
             dht_node_told: false,
-            holepunch_relayed: None,
+            holepunch_at: None,
         }
     }
 
