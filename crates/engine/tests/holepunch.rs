@@ -9,7 +9,8 @@ use std::time::Duration;
 use shoal_engine::{Config, Engine, PeerKey};
 use shoal_swarm::PieceSet;
 use shoal_wire::{
-    Decoder, ExtHandshake, HolepunchError, HolepunchMessage, Message, Reserved, UT_HOLEPUNCH,
+    Decoder, ExtHandshake, HolepunchError, HolepunchMessage, Message, PexFlags, Reserved,
+    UT_HOLEPUNCH,
 };
 
 mod common;
@@ -87,7 +88,9 @@ fn a_relay_introduces_two_peers_when_one_asks_for_the_other() {
     let now = Duration::from_secs(6);
     e[RELAY].handle_timeout(now);
     pump(&mut e, &links, now);
-    assert!(e[A].take_discovered_peers().iter().any(|p| p.addr == at(B)));
+    let learned = e[A].take_discovered_peers();
+    let b = learned.iter().find(|p| p.addr == at(B)).unwrap();
+    assert!(b.flags.contains(PexFlags::HOLEPUNCH), "{:?}", b.flags);
     assert!(e[A].holepunch(at(B), now));
     assert!(!e[A].holepunch(at(B), now), "once a minute per target");
     pump(&mut e, &links, now);

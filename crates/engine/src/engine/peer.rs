@@ -133,6 +133,15 @@ impl Peer {
         output.note(self.key, &mut self.listed);
     }
 
+    /// Whether it offers ut_holepunch (BEP 55): PEX flags it 0x08 for
+    /// others, who may then ask us to relay to it.
+    pub(crate) fn offers_holepunch(&self) -> bool {
+        self.ext
+            .as_ref()
+            .and_then(|e| e.extension_id(shoal_wire::UT_HOLEPUNCH))
+            .is_some()
+    }
+
     /// Whether this peer speaks ut_pex and its next message is due at `now`.
     pub(crate) fn pex_due(&self, now: Duration) -> bool {
         // The time first: it is nearly always not due, and the extension
