@@ -190,9 +190,24 @@ async fn standalone(dht: &Dht, every: u64) -> anyhow::Result<ExitCode> {
             }
         }
     };
+    // BEP 42: once enough nodes agree where they see us, our id is made
+    // to fit that address.
+    let external = async {
+        let mut rx = dht.watch_external_ip();
+        loop {
+            let ip = *rx.borrow_and_update();
+            if let (Some(ip), Some(s)) = (ip, dht.stats().await) {
+                println!("external address {ip} id {}", s.id);
+            }
+            if rx.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+    };
     tokio::select! {
         code = runtime::stop_signal() => Ok(ExitCode::from(code?)),
         () = status => Ok(ExitCode::SUCCESS),
+        () = external => Ok(ExitCode::SUCCESS),
     }
 }
 

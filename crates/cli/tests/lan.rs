@@ -585,6 +585,12 @@ fn the_daemon_reports_its_mapping_in_its_apis() {
         "{session}"
     );
     assert_eq!(session["lsd"], false, "--no-lsd");
+    // Without a DHT to vote, the gateway's public address is ours (BEP 42).
+    assert_eq!(session["external_ip"], "5.5.5.1", "{session}");
+    assert!(
+        metrics.contains("\nshoal_external_address{ip=\"5.5.5.1\"} 1\n"),
+        "{metrics}"
+    );
     let status = daemon.stop();
     assert!(status.success(), "daemon: {status}\n{}", daemon.describe());
     let redirects = lab.redirects();

@@ -126,6 +126,13 @@ fn render(d: &crate::Daemon) -> String {
     );
     let _ = writeln!(
         out,
+        "# HELP shoal_external_address Our external address, labelled (BEP 42: voted by DHT nodes, peers and the gateway); no sample until known.\n# TYPE shoal_external_address gauge"
+    );
+    if let Some(ip) = d.session().external_ip() {
+        let _ = writeln!(out, "shoal_external_address{{ip=\"{ip}\"}} 1");
+    }
+    let _ = writeln!(
+        out,
         "# HELP shoal_torrents Torrents by status.\n# TYPE shoal_torrents gauge"
     );
     for (status, label) in [

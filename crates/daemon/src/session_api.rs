@@ -95,6 +95,7 @@ pub(crate) fn settings(d: &Daemon) -> Value {
             "error": s.error,
         })),
         "lsd": d.session().lsd_enabled(),
+        "external_ip": d.session().external_ip().map(|ip| ip.to_string()),
     })
 }
 

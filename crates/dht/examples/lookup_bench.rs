@@ -116,7 +116,8 @@ fn main() {
                     }
                     DhtEvent::Bootstrapped { .. }
                     | DhtEvent::Item { .. }
-                    | DhtEvent::ItemRejected { .. } => {}
+                    | DhtEvent::ItemRejected { .. }
+                    | DhtEvent::ExternalAddress { .. } => {}
                 }
             }
         }

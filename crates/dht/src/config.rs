@@ -42,6 +42,10 @@ pub struct Config {
     pub ipv6: bool,
     /// Our public address, if known, for a BEP 42 id.
     pub external_ip: Option<IpAddr>,
+    /// Distinct sources that must agree on our external address before it
+    /// is adopted (and our id made to fit it, BEP 42); the gateway counts
+    /// as this many.
+    pub external_quorum: usize,
     /// Larger far buckets (16, 8, 4, 2 × k), see [`crate::RoutingTable::with_extended_buckets`].
     pub extended_buckets: bool,
     /// Let BEP 42-verified ids displace unverified ones in full buckets.
@@ -82,6 +86,9 @@ impl Default for Config {
             ipv4: true,
             ipv6: false,
             external_ip: None,
+            // Enough that one lying node cannot move us, few enough that a
+            // node with a handful of contacts still learns it.
+            external_quorum: 3,
             extended_buckets: true,
             prefer_verified: true,
             read_only: false,

@@ -8,6 +8,7 @@
 //! network in one process.
 
 mod config;
+pub mod external;
 mod id;
 mod item;
 mod item_store;
@@ -23,6 +24,7 @@ mod state;
 mod token;
 
 pub use config::{Config, DEFAULT_ROUTERS};
+pub use external::{ExternalIp, Voter};
 pub use id::{NodeId, bep42_id, bep42_verified, is_local};
 pub use item::{
     Item, ItemError, ItemKey, ItemQuery, MutableItem, check_value, immutable_target,

@@ -19,6 +19,7 @@ mod download;
 mod halt;
 mod handle;
 mod hashes;
+mod holepunch;
 mod peer;
 mod pex;
 mod serve_blocks;
@@ -103,6 +104,11 @@ pub struct Engine {
     pub(crate) discovered: Vec<shoal_wire::PexPeer>,
     /// DHT nodes named by peers' `port` messages, waiting for the driver.
     pub(crate) dht_nodes: Vec<SocketAddr>,
+    /// Where peers say they see us (`yourip`: peer, claimed address),
+    /// waiting for the driver's external-address vote.
+    pub(crate) yourip_votes: Vec<(std::net::IpAddr, std::net::IpAddr)>,
+    /// BEP 55: PEX sources, targets asked for, what relays told us.
+    holepunch: holepunch::Holepunch,
     /// Blocks sent so far, while a torrent that started complete has not
     /// sent every block once (`None` after that, or when not seeding from
     /// the start).
@@ -191,6 +197,8 @@ impl Engine {
             private: info.private,
             discovered: Vec::new(),
             dht_nodes: Vec::new(),
+            yourip_votes: Vec::new(),
+            holepunch: holepunch::Holepunch::default(),
         })
     }
 
@@ -321,6 +329,12 @@ impl Engine {
                 .insert(UT_METADATA.to_owned(), handle::UT_METADATA_ID);
             if self.pex_enabled() {
                 ext.extensions.insert(UT_PEX.to_owned(), pex::UT_PEX_ID);
+            }
+            if self.holepunch_enabled() {
+                ext.extensions.insert(
+                    shoal_wire::UT_HOLEPUNCH.to_owned(),
+                    holepunch::UT_HOLEPUNCH_ID,
+                );
             }
             peer.send_with(&mut self.has_output, now, |p| {
                 ext.encode_message(&mut p.outbox)

@@ -70,3 +70,25 @@ fn port_messages_go_both_ways_only_with_the_dht_bit() {
     without.handle_message(key, Message::Port(7001), now);
     assert!(without.take_dht_nodes().is_empty());
 }
+
+#[test]
+fn a_peers_yourip_is_one_vote_per_connection() {
+    let addr = SocketAddr::from(([8, 8, 8, 8], 7000));
+    let now = Duration::ZERO;
+    let mut e = engine(Some(6881));
+    let key = e.add_peer(addr, &peer_handshake(Reserved::EXTENSION), now);
+    let ext = shoal_wire::ExtHandshake {
+        yourip: Some("5.5.5.1".parse().unwrap()),
+        ..shoal_wire::ExtHandshake::default()
+    };
+    let mut bytes = Vec::new();
+    ext.encode_message(&mut bytes);
+    for _ in 0..2 {
+        e.handle_bytes(key, &bytes, now).unwrap();
+    }
+    assert_eq!(
+        e.take_yourip_votes(),
+        vec![(addr.ip(), "5.5.5.1".parse().unwrap())]
+    );
+    assert!(e.take_yourip_votes().is_empty());
+}

@@ -19,6 +19,7 @@ mod dht;
 mod dht_peers;
 mod dialer;
 mod error;
+mod holepunch;
 pub mod http;
 mod inner;
 mod listen;

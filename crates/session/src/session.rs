@@ -125,6 +125,9 @@ impl Session {
                 methods: crate::portmap::Methods::from_list(&config.port_mapping_methods),
             })
         });
+        if let (Some(portmap), Some(dht)) = (&portmap, &dht) {
+            crate::portmap::vote_to_dht(portmap.watch(), Arc::downgrade(dht));
+        }
         let (lsd_tx, lsd) = match lsd {
             Some((sock, (tx, rx))) => (Some(tx), Some((sock, rx))),
             None => (None, None),
@@ -197,6 +200,16 @@ impl Session {
     /// What port mapping has achieved (`None`: it does not run).
     pub fn port_mapping(&self) -> Option<crate::PortMapStatus> {
         self.inner.portmap.as_ref().map(|p| p.status())
+    }
+
+    /// Our external address: the DHT's vote (peers, nodes, the gateway;
+    /// BEP 42), else the gateway's address when it is a public one.
+    pub fn external_ip(&self) -> Option<std::net::IpAddr> {
+        let voted = self.dht().and_then(|d| d.external_ip());
+        voted.or_else(|| {
+            let mapped = self.port_mapping()?.external_ip?;
+            (!shoal_dht::is_local(mapped)).then_some(mapped)
+        })
     }
 
     /// A receiver that sees each change of [`Session::port_mapping`].

@@ -127,7 +127,7 @@ fn run_timers(inner: &Arc<Inner>, entry: &mut Armed, now: Instant) -> Option<Ins
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     };
-    let (learned, nodes, engine_next, peers) = shared.with_engine(|e, now| {
+    let (learned, (nodes, votes), punch, engine_next, peers) = shared.with_engine(|e, now| {
         e.set_upload_limit(up_limit);
         if e.poll_timeout() <= now || e.peer_count() > 0 {
             e.handle_timeout(now);
@@ -136,12 +136,13 @@ fn run_timers(inner: &Arc<Inner>, entry: &mut Armed, now: Instant) -> Option<Ins
         shared.set_idle(e.peer_count() == 0);
         (
             e.take_discovered_peers(),
-            e.take_dht_nodes(),
+            (e.take_dht_nodes(), e.take_yourip_votes()),
+            (e.take_holepunch_connects(), e.take_holepunch_errors()),
             e.poll_timeout(),
             e.peer_count(),
         )
     });
-    if !nodes.is_empty() {
+    if !nodes.is_empty() || !votes.is_empty() {
         if let Some(dht) = inner
             .dht
             .lock()
@@ -151,7 +152,13 @@ fn run_timers(inner: &Arc<Inner>, entry: &mut Armed, now: Instant) -> Option<Ins
             for node in nodes {
                 dht.add_node(node);
             }
+            for (peer, ip) in votes {
+                dht.vote_external(shoal_dht::Voter::Peer(peer), ip);
+            }
         }
+    }
+    if !punch.0.is_empty() || !punch.1.is_empty() {
+        crate::holepunch::punch(inner, shared, punch.0, punch.1);
     }
     let room = shared.slots().room();
     let (due, next_dial) = {
@@ -175,6 +182,7 @@ fn run_timers(inner: &Arc<Inner>, entry: &mut Armed, now: Instant) -> Option<Ins
             if let Err(err) = connection::dial(Arc::clone(&shared), addr, dialer, ht, policy).await
             {
                 tracing::debug!(%addr, "dial failed: {err}");
+                crate::holepunch::after_failed_dial(&shared, addr);
                 shared
                     .book
                     .lock()

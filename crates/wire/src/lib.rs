@@ -9,7 +9,8 @@
 //!   framed [`Message`]s of BEP 3/5/6/10/52 with a [`Decoder`] that enforces
 //!   the [`limits`] before buffering; the owned [`Bitfield`]; and
 //!   the payloads carried inside BEP 10 extended messages: [`ExtHandshake`],
-//!   ut_metadata ([`MetadataMessage`], BEP 9) and ut_pex ([`PexMessage`], BEP 11).
+//!   ut_metadata ([`MetadataMessage`], BEP 9), ut_pex ([`PexMessage`], BEP 11)
+//!   and ut_holepunch ([`HolepunchMessage`], BEP 55).
 //! - **per-connection state machine (later, its own module)**: choke/interest
 //!   state, keep-alives and timeouts driven by a caller-supplied `now`, request
 //!   bookkeeping, and checks that need torrent geometry (a request's
@@ -40,6 +41,7 @@ mod decode;
 mod error;
 mod extended;
 mod handshake;
+mod holepunch;
 pub mod limits;
 mod message;
 mod metadata;
@@ -50,6 +52,7 @@ pub use decode::{Decoder, Messages};
 pub use error::{DecodeError, ExtensionError};
 pub use extended::{EXTENDED_HANDSHAKE_ID, ExtHandshake, UT_METADATA, UT_PEX};
 pub use handshake::{HANDSHAKE_HEAD_LEN, Handshake, PROTOCOL, Reserved};
+pub use holepunch::{HolepunchError, HolepunchMessage, UT_HOLEPUNCH};
 pub use limits::*;
 pub use message::{
     BlockRef, HashRequest, Message, PIECE_HEADER_LEN, id, piece_header, write_extended_header,

@@ -15,10 +15,12 @@
 //! BEP 44 gets and puts.
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use crate::config::Config;
+use crate::external::ExternalIp;
+use crate::external::Voter;
 use crate::id::{NodeId, bep42_id, bep42_verified};
 use crate::item::Item;
 use crate::item_store::ItemStore;
@@ -94,6 +96,16 @@ pub enum DhtEvent {
         /// The lookup.
         lookup: LookupId,
     },
+    /// Enough sources agree on a new external address (see `external.rs`);
+    /// when our id did not satisfy BEP 42 for it, a new one was drawn.
+    ExternalAddress {
+        /// The address.
+        ip: IpAddr,
+        /// Our id now.
+        id: NodeId,
+        /// Whether the id changed.
+        id_changed: bool,
+    },
     /// The start-up lookup ended; `nodes` are in the routing table.
     Bootstrapped {
         /// Routing table size.
@@ -156,6 +168,12 @@ struct Request {
 pub struct Node {
     config: Config,
     id: NodeId,
+    /// Draws our ids (from the secret): the first, and new ones when the
+    /// external address no longer fits the id (BEP 42).
+    id_rng: Rng,
+    /// Votes on our external address, per family.
+    external4: ExternalIp,
+    external6: ExternalIp,
     rng: Rng,
     table4: RoutingTable,
     table6: RoutingTable,
@@ -228,6 +246,9 @@ impl Node {
             tokens,
             rng,
             id,
+            id_rng,
+            external4: ExternalIp::new(config.external_quorum),
+            external6: ExternalIp::new(config.external_quorum),
             requests: HashMap::new(),
             hard: VecDeque::new(),
             soft: VecDeque::new(),
@@ -381,7 +402,15 @@ impl Node {
         };
         match msg.body {
             Body::Query(q) => self.on_query(from, msg.tid, msg.read_only, q, now),
-            Body::Response(r) => self.on_response(from, &msg.tid, msg.read_only, r, now),
+            Body::Response(r) => {
+                if self.on_response(from, &msg.tid, msg.read_only, r, now) {
+                    if let Some(ip) = msg.ip {
+                        // Only a reply to our query votes: a spoofer would
+                        // need the transaction id and the queried address.
+                        self.vote_external(Voter::Node(from.ip()), ip.ip(), now);
+                    }
+                }
+            }
             Body::Error(_) => self.on_error(from, &msg.tid, now),
         }
     }
@@ -547,6 +576,7 @@ impl Node {
     }
 }
 
+mod external;
 mod items;
 mod lookups;
 mod replies;

@@ -32,6 +32,7 @@ impl Node {
         Some(req)
     }
 
+    /// A reply; returns whether it answered a query of ours.
     pub(super) fn on_response(
         &mut self,
         from: SocketAddr,
@@ -39,10 +40,10 @@ impl Node {
         ro: bool,
         r: Response,
         now: Duration,
-    ) {
+    ) -> bool {
         let Some(req) = self.take_request(from, tid) else {
             self.stats.unexpected += 1;
-            return;
+            return false;
         };
         self.rtt_sample(now.saturating_sub(req.sent_at));
         let sender = Contact {
@@ -67,7 +68,7 @@ impl Node {
                 nodes.extend(r.nodes6.iter().filter(|c| c.addr.is_ipv6()));
             }
             let Some(lookup) = self.lookups.get_mut(&lid) else {
-                return;
+                return true;
             };
             let wants_item = lookup.kind.wants_item();
             let peers = lookup.on_response(from, r.id, &nodes, &r.values, r.token);
@@ -75,7 +76,7 @@ impl Node {
                 self.on_item_reply(lid, r.item);
             }
             let Some(lookup) = self.lookups.get(&lid) else {
-                return;
+                return true;
             };
             if !peers.is_empty() && lookup.kind.wants_peers() {
                 let info_hash = lookup.target;
@@ -87,6 +88,7 @@ impl Node {
             }
             self.step_lookup(lid, now);
         }
+        true
     }
 
     pub(super) fn on_error(&mut self, from: SocketAddr, tid: &[u8], now: Duration) {

@@ -302,13 +302,24 @@ fn a_get_reports_only_items_that_verify_and_only_higher_seqs() {
 /// `from` (id `id`) queries the node, which pings it back; the ping is
 /// answered, so `from` joins the routing table.
 fn join(node: &mut Node, from: SocketAddr, id: NodeId, now: Duration) {
+    join_seeing(node, from, id, None, now);
+}
+
+/// [`join`], the ping's reply saying it sees us at `ip` (BEP 42).
+fn join_seeing(
+    node: &mut Node,
+    from: SocketAddr,
+    id: NodeId,
+    ip: Option<SocketAddr>,
+    now: Duration,
+) {
     node.handle_packet(from, &query(b"q", Query::Ping { id }), now);
     for (to, m) in replies(node) {
         if to == from && matches!(m.body, Body::Query(Query::Ping { .. })) {
             let reply = Message {
                 tid: m.tid,
                 version: None,
-                ip: None,
+                ip,
                 read_only: false,
                 body: Body::Response(Response {
                     id,
@@ -406,4 +417,83 @@ fn a_dual_stack_node_with_a_full_ipv4_table_still_bootstraps_ipv6() {
         asked_again |= to_router && now > Duration::from_secs(30);
     }
     assert!(asked_again, "the IPv6 router is asked again");
+}
+
+#[test]
+fn replies_voting_for_an_external_address_give_the_node_a_bep42_id() {
+    let mut node = Node::new(Config::default(), Duration::ZERO);
+    let first = node.id();
+    let seen: SocketAddr = "5.5.5.1:6881".parse().unwrap();
+    let now = Duration::from_secs(1);
+    for i in 1..=3u8 {
+        let from = SocketAddr::from(([8, 8, 8, i], 6881));
+        join_seeing(&mut node, from, NodeId([i; 20]), Some(seen), now);
+        if i < 3 {
+            assert_eq!(node.external_ip(), None, "{i} votes are not a quorum");
+        }
+    }
+    assert_eq!(node.external_ip(), Some(seen.ip()));
+    assert!(bep42_verified(&node.id(), seen.ip()));
+    assert_ne!(node.id(), first);
+    assert_eq!(node.table().own_id(), node.id());
+    assert_eq!(node.stats(now).nodes, 3, "the table kept its nodes");
+    let events: Vec<DhtEvent> = std::iter::from_fn(|| node.poll_event()).collect();
+    assert!(
+        events.contains(&DhtEvent::ExternalAddress {
+            ip: seen.ip(),
+            id: node.id(),
+            id_changed: true,
+        }),
+        "{events:?}"
+    );
+    // Our queries carry the new id.
+    node.add_node("8.8.4.4:1".parse().unwrap(), now);
+    let (_, ping) = replies(&mut node).pop().unwrap();
+    assert!(matches!(ping.body, Body::Query(Query::Ping { id }) if id == node.id()));
+}
+
+#[test]
+fn a_fixed_id_stays_and_unsolicited_or_local_votes_do_not_count() {
+    let fixed = NodeId([3; 20]);
+    let mut node = Node::new(
+        Config {
+            id: Some(fixed),
+            ..Config::default()
+        },
+        Duration::ZERO,
+    );
+    let now = Duration::from_secs(1);
+    // A reply to no query of ours carries no vote.
+    for i in 1..=3u8 {
+        let msg = Message {
+            tid: vec![i; 4],
+            version: None,
+            ip: Some("6.6.6.6:1".parse().unwrap()),
+            read_only: false,
+            body: Body::Response(Response {
+                id: NodeId([i; 20]),
+                ..Response::default()
+            }),
+        };
+        node.handle_packet(SocketAddr::from(([9, 9, 9, i], 1)), &msg.encode(), now);
+    }
+    assert_eq!(node.external_ip(), None);
+    let private: SocketAddr = "192.168.1.2:1".parse().unwrap();
+    for i in 1..=3u8 {
+        let from = SocketAddr::from(([8, 8, 8, i], 6881));
+        join_seeing(&mut node, from, NodeId([i; 20]), Some(private), now);
+    }
+    assert_eq!(node.external_ip(), None, "a private address says nothing");
+    for i in 4..=6u8 {
+        let from = SocketAddr::from(([8, 8, 8, i], 6881));
+        join_seeing(
+            &mut node,
+            from,
+            NodeId([i; 20]),
+            "5.5.5.1:1".parse().ok(),
+            now,
+        );
+    }
+    assert_eq!(node.external_ip(), "5.5.5.1".parse().ok());
+    assert_eq!(node.id(), fixed, "Config::id is kept");
 }

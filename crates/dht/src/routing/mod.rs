@@ -196,6 +196,31 @@ impl RoutingTable {
             .min(self.buckets.len().saturating_sub(1))
     }
 
+    /// The same nodes in a table around a new own id (BEP 42 made us take
+    /// another): each keeps its state; buckets split where the new id
+    /// needs them, and what no longer fits waits as a replacement.
+    pub fn rebuilt(&self, own: NodeId, now: Duration) -> RoutingTable {
+        let mut table = RoutingTable {
+            own,
+            k: self.k,
+            prefer_verified: self.prefer_verified,
+            extended: self.extended,
+            buckets: vec![Bucket {
+                nodes: Vec::new(),
+                replacements: Vec::new(),
+                last_changed: now,
+            }],
+        };
+        let nodes = self.buckets.iter().flat_map(|b| b.nodes.iter());
+        let spares = self.buckets.iter().flat_map(|b| b.replacements.iter());
+        for e in nodes.chain(spares) {
+            if e.id != own {
+                let _ = table.insert(e.clone(), now);
+            }
+        }
+        table
+    }
+
     /// Records that `contact` answered or queried us at `now`.
     pub fn heard(&mut self, contact: Contact, how: Heard, now: Duration) -> Outcome {
         if contact.id == self.own {

@@ -167,3 +167,49 @@ fn same_id_from_another_address_is_ignored() {
     );
     assert_eq!(t.entries().next().unwrap().addr, contact(id, 1).addr);
 }
+
+#[test]
+fn a_table_rebuilt_around_a_new_id_keeps_its_nodes_and_their_state() {
+    let mut rng = Rng::new(9);
+    let own = NodeId::random(&mut rng);
+    let mut t = RoutingTable::new(own, 8, true, Duration::ZERO);
+    let now = Duration::from_secs(10);
+    for n in 0..60 {
+        t.heard(contact(NodeId::random(&mut rng), n), Heard::Response, now);
+    }
+    let before: Vec<Entry> = t.entries().cloned().collect();
+    let known: Vec<Entry> = t
+        .buckets
+        .iter()
+        .flat_map(|b| b.replacements.iter())
+        .chain(t.entries())
+        .cloned()
+        .collect();
+    let new_id = NodeId::random(&mut rng);
+    let r = t.rebuilt(new_id, now);
+    assert_eq!(r.own_id(), new_id);
+    // Buckets are indexed by distance to the new id.
+    for (i, b) in r.buckets.iter().enumerate() {
+        for e in &b.nodes {
+            let lz = new_id.distance(&e.id).leading_zeros();
+            assert!(if i + 1 < r.buckets.len() {
+                lz == i
+            } else {
+                lz >= i
+            });
+        }
+    }
+    // What fits stays, with its state; the rest waits as replacements.
+    let kept: Vec<&Entry> = r.entries().collect();
+    assert!(
+        kept.len() * 2 >= before.len(),
+        "{} of {}",
+        kept.len(),
+        before.len()
+    );
+    for e in kept {
+        assert!(known.contains(e), "{e:?} came from nowhere");
+    }
+    let spares = r.buckets.iter().flat_map(|b| b.replacements.iter());
+    assert!(spares.chain(r.entries()).count() >= before.len().min(r.len() + 8));
+}

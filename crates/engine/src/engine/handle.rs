@@ -285,7 +285,14 @@ impl Engine {
             return;
         }
         if id == super::pex::UT_PEX_ID {
+            let start = self.discovered.len();
             self.on_pex(key, payload, now);
+            // The peer that told us of an address relays a hole punch to it.
+            self.note_pex_source(key, start);
+            return;
+        }
+        if id == super::holepunch::UT_HOLEPUNCH_ID {
+            self.on_holepunch(key, payload, now);
             return;
         }
         if id != EXTENDED_HANDSHAKE_ID {
@@ -304,7 +311,13 @@ impl Engine {
         if let Some(port) = ext.port.filter(|p| *p != 0) {
             peer.pex.listen_addr = Some(SocketAddr::new(peer.addr.ip(), port));
         }
+        // One vote per connection: a repeated handshake adds none.
+        let vote = ext.yourip.filter(|_| peer.ext.is_none());
+        let from = peer.addr.ip();
         peer.ext = Some(ext);
+        if let Some(ip) = vote {
+            self.note_yourip(from, ip);
+        }
     }
 }
 

@@ -61,6 +61,8 @@ pub(crate) struct Peer {
     pub pex: super::pex::PexState,
     /// Its `port` message (BEP 5) was passed on already.
     pub dht_node_told: bool,
+    /// When we last acted on its ut_holepunch rendezvous or connect (BEP 55).
+    pub holepunch_at: Option<Duration>,
 }
 
 impl Peer {
@@ -97,6 +99,7 @@ impl Peer {
             connected_at: now,
             pex: super::pex::PexState::default(),
             dht_node_told: false,
+            holepunch_at: None,
         }
     }
 
@@ -128,6 +131,15 @@ impl Peer {
         write(self);
         self.last_send = now;
         output.note(self.key, &mut self.listed);
+    }
+
+    /// Whether it offers ut_holepunch (BEP 55): PEX flags it 0x08 for
+    /// others, who may then ask us to relay to it.
+    pub(crate) fn offers_holepunch(&self) -> bool {
+        self.ext
+            .as_ref()
+            .and_then(|e| e.extension_id(shoal_wire::UT_HOLEPUNCH))
+            .is_some()
     }
 
     /// Whether this peer speaks ut_pex and its next message is due at `now`.

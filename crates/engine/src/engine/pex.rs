@@ -136,6 +136,9 @@ impl Engine {
                 if p.pex.utp {
                     flags = flags | PexFlags::UTP;
                 }
+                if p.offers_holepunch() {
+                    flags = flags | PexFlags::HOLEPUNCH;
+                }
                 p.pex.listen_addr.map(|a| (*k, a, flags))
             })
             .collect();

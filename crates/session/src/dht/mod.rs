@@ -4,12 +4,12 @@
 //! `state_file` periodically and when the last handle is dropped.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use shoal_dht::{DEFAULT_ROUTERS, DhtEvent, Item, ItemQuery, LookupId, Node, NodeId, Stats};
+use shoal_dht::{DEFAULT_ROUTERS, DhtEvent, Item, ItemQuery, LookupId, Node, NodeId, Stats, Voter};
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
@@ -70,6 +70,8 @@ pub struct DhtStats {
     pub id: NodeId,
     /// Whether the start-up lookup has ended.
     pub bootstrapped: bool,
+    /// Our external address as voted (BEP 42; IPv4 if known).
+    pub external_ip: Option<IpAddr>,
     /// The node's counters.
     pub node: Stats,
 }
@@ -87,6 +89,7 @@ enum Command {
     },
     Stats(oneshot::Sender<DhtStats>),
     AddNode(SocketAddr),
+    VoteExternal(Voter, IpAddr),
     GetItem {
         query: ItemQuery,
         done: oneshot::Sender<ItemLookup>,
@@ -115,6 +118,8 @@ pub struct Dht {
     bootstrapped: watch::Receiver<bool>,
     /// Nodes in the routing tables, as of the driver's last step.
     known: watch::Receiver<usize>,
+    /// Our external address as voted.
+    external: watch::Receiver<Option<IpAddr>>,
     local_addr: SocketAddr,
     /// The other family's address of a dual-stack node.
     other_addr: Option<SocketAddr>,
@@ -194,6 +199,7 @@ impl Dht {
         let (commands, rx) = mpsc::unbounded_channel();
         let (bootstrapped_tx, bootstrapped) = watch::channel(false);
         let (known_tx, known) = watch::channel(node.node_count());
+        let (external_tx, external) = watch::channel(node.external_ip());
         let driver = Driver {
             node,
             socket,
@@ -208,12 +214,14 @@ impl Dht {
             item_gets: HashMap::new(),
             bootstrapped: bootstrapped_tx,
             known: known_tx,
+            external: external_tx,
         };
         let task = tokio::spawn(driver.run(rx));
         Ok(Dht {
             commands,
             bootstrapped,
             known,
+            external,
             local_addr,
             other_addr,
             task,
@@ -306,6 +314,22 @@ impl Dht {
     /// peer's BEP 5 `port` message names its DHT node this way).
     pub fn add_node(&self, addr: SocketAddr) {
         let _ = self.commands.send(Command::AddNode(addr));
+    }
+
+    /// Tells the node where `voter` sees us (a peer's `yourip`, the
+    /// gateway's external address); see [`shoal_dht::ExternalIp`].
+    pub fn vote_external(&self, voter: Voter, ip: IpAddr) {
+        let _ = self.commands.send(Command::VoteExternal(voter, ip));
+    }
+
+    /// Our external address once enough sources agree (IPv4 if known).
+    pub fn external_ip(&self) -> Option<IpAddr> {
+        *self.external.borrow()
+    }
+
+    /// A receiver that sees each change of [`Dht::external_ip`].
+    pub fn watch_external_ip(&self) -> watch::Receiver<Option<IpAddr>> {
+        self.external.clone()
     }
 
     /// Counters and sizes (`None` if the node task has stopped).
@@ -407,6 +431,7 @@ struct Driver {
     item_gets: HashMap<LookupId, (ItemLookup, oneshot::Sender<ItemLookup>)>,
     bootstrapped: watch::Sender<bool>,
     known: watch::Sender<usize>,
+    external: watch::Sender<Option<IpAddr>>,
 }
 
 impl Driver {
@@ -488,6 +513,7 @@ impl Driver {
                 self.announces.insert(lid, done);
             }
             Command::AddNode(addr) => self.node.add_node(addr, now),
+            Command::VoteExternal(voter, ip) => self.node.vote_external(voter, ip, now),
             Command::GetItem { query, done } => {
                 let lid = self.node.get_item(query, now);
                 self.item_gets.insert(lid, (ItemLookup::default(), done));
@@ -500,6 +526,7 @@ impl Driver {
                 let _ = reply.send(DhtStats {
                     id: self.node.id(),
                     bootstrapped: *self.bootstrapped.borrow(),
+                    external_ip: self.node.external_ip(),
                     node: self.node.stats(now),
                 });
             }
@@ -538,6 +565,10 @@ impl Driver {
                     if let Some((found, _)) = self.item_gets.get_mut(&lookup) {
                         found.rejected = found.rejected.saturating_add(1);
                     }
+                }
+                DhtEvent::ExternalAddress { ip, id, id_changed } => {
+                    tracing::info!(%ip, %id, id_changed, "external address");
+                    self.external.send_replace(self.node.external_ip());
                 }
                 DhtEvent::Bootstrapped { nodes } => {
                     tracing::debug!("DHT bootstrapped with {nodes} nodes");

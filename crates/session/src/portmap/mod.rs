@@ -253,6 +253,29 @@ async fn remove(target: Target, held: Held) {
     }
 }
 
+/// Hands each external address the gateway reports to the DHT as its
+/// vote (BEP 42's address, `shoal_dht::external`) until the mapper stops.
+/// Holds the DHT weakly: it must not keep a stopping node alive.
+pub(crate) fn vote_to_dht(
+    mut status: watch::Receiver<PortMapStatus>,
+    dht: std::sync::Weak<crate::Dht>,
+) {
+    tokio::spawn(async move {
+        let mut told = None;
+        loop {
+            let ip = status.borrow_and_update().external_ip;
+            if let Some(ip) = ip.filter(|ip| told != Some(*ip)) {
+                let Some(dht) = dht.upgrade() else { break };
+                dht.vote_external(shoal_dht::Voter::Gateway, ip);
+                told = Some(ip);
+            }
+            if status.changed().await.is_err() {
+                break;
+            }
+        }
+    });
+}
+
 /// The default IPv4 gateway, from `/proc/net/route`.
 fn default_gateway() -> Option<Ipv4Addr> {
     // A small procfs read, which does not block on a disk.
