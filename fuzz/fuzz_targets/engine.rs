@@ -347,6 +347,10 @@ impl Harness {
                 Event::Completed => {
                     assert!(self.engine.is_complete());
                 }
+                Event::HashBlocks { .. } => {
+                    // Block hashes are BEP 52's: this torrent is v1 only.
+                    panic!("a block hash read for a v1 torrent");
+                }
             }
         }
     }

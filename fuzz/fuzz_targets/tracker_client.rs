@@ -43,7 +43,9 @@ fuzz_target!(|data: &[u8]| {
             options: b"/announce?passkey=x".to_vec(),
         })
     } else {
-        UdpQuery::Scrape([7; 20])
+        // A batch of 1 to 32 hashes: the reply's length must match it.
+        let hashes = (setup >> 3) + 1;
+        UdpQuery::Scrape((0..hashes).map(|i| [i; 20]).collect())
     };
     let mut cache = ConnectionIdCache::default();
     let mut now = Duration::from_secs(100);
