@@ -7,16 +7,33 @@
 //! sample over the last ten minutes (one minimum per minute, RFC 6817
 //! BASE_HISTORY), the current delay the lowest of the last three samples
 //! (CURRENT_FILTER, to drop noise), and their difference is the queueing
-//! delay our traffic causes. The window moves by
+//! delay our traffic causes.
+//!
+//! Below the target the window grows by
 //! `GAIN · off_target · bytes_acked · MSS / cwnd` with
-//! `off_target = (TARGET − queue_delay) / TARGET`: at most one MSS per RTT,
-//! TCP's additive increase, and down when the queue is above target.
+//! `off_target = (TARGET − queue_delay) / TARGET` and `GAIN` a quarter:
+//! at most a quarter packet per round trip, slower than TCP (LEDBAT++'s
+//! reduced gain). Above the target it shrinks by
+//! `cwnd · (queue_delay / TARGET − 1)` per round trip, at most half
+//! (LEDBAT++'s multiplicative decrease; RFC 6817's decrease of one packet
+//! per round trip is no faster than TCP's growth, so a window just above
+//! the target barely moved while a TCP flow beside it grew).
+//!
 //! Slow start (`cwnd += bytes_acked`, TCP's rate) runs until loss, until the
-//! slow-start threshold, or until the queue reaches 3/4 of the target; in
+//! slow-start threshold, or until the queue reaches half the target; in
 //! that last case the window is halved, because the delay seen is a round
 //! trip old and slow start doubled the window since (without the cut a
-//! 10 Mbit/s, 50 ms path kept a 250 ms queue for 30 s, with it the queue
-//! settles just under 100 ms: `tests/ledbat.rs`).
+//! 10 Mbit/s, 50 ms path kept a 250 ms queue for 30 s).
+//!
+//! Why these numbers, measured on the simulator's bottleneck
+//! (`crates/sim/tests/ledbat.rs`): a TCP flow already running when uTP
+//! starts holds a standing queue that uTP takes for part of its base
+//! delay, so only growing its window until the queue passes that base
+//! plus the target tells it to yield; what it holds meanwhile is what its
+//! slow start and growth gave it. Against Reno on a 50 Mbit/s link with a
+//! 200 ms queue that was 25 % of the link with TCP's gain and an exit at
+//! 3/4 of the target, 16 % with these. The cost is a queue below the
+//! target when uTP is alone (50–60 ms), which leaves the link as full.
 
 use std::time::Duration;
 
@@ -24,8 +41,11 @@ use std::time::Duration;
 const BASE_HISTORY: usize = 10;
 /// Samples the current delay is the minimum of.
 const CURRENT_FILTER: usize = 3;
-/// RFC 6817 GAIN: 1, so LEDBAT never ramps faster than TCP.
-const GAIN: f64 = 1.0;
+/// Growth below the target per round trip, in packets (RFC 6817's GAIN
+/// at most 1, TCP's rate; a quarter as LEDBAT++'s gain on short paths).
+const GAIN: f64 = 0.25;
+/// Most of the window one round trip above the target takes away.
+const MAX_DECREASE: f64 = 0.5;
 /// RFC 6817 MIN_CWND, in packets.
 const MIN_CWND_PACKETS: usize = 2;
 /// RFC 6817 INIT_CWND, in packets.
@@ -42,6 +62,10 @@ fn below(a: u32, b: u32) -> bool {
 #[derive(Debug, Clone)]
 pub(crate) struct Ledbat {
     cwnd: usize,
+    /// Growth of less than a byte, carried to the next ack (a quarter
+    /// packet per round trip over a window of hundreds of packets is a
+    /// fraction of a byte per ack).
+    grown: f64,
     ssthresh: usize,
     slow_start: bool,
     max_cwnd: usize,
@@ -60,6 +84,7 @@ impl Ledbat {
         let init = mss * INIT_CWND_PACKETS;
         Self {
             cwnd: init,
+            grown: 0.0,
             ssthresh: usize::MAX,
             slow_start: true,
             max_cwnd: max_cwnd.max(init),
@@ -138,26 +163,40 @@ impl Ledbat {
             return;
         }
         let queue = if self.sampled { self.queue_delay_us } else { 0 };
-        if self.slow_start && queue >= self.target_us / 4 * 3 {
+        if self.slow_start && queue >= self.target_us / 2 {
             // The delay seen now is a round trip old, and slow start
             // doubled the window since: halve back to the window that made
-            // this queue (HyStart's idea; LEDBAT++ also leaves slow start
-            // at 3/4 of the target), then let LEDBAT steer.
+            // this queue (HyStart's idea), then let LEDBAT steer. Half the
+            // target rather than LEDBAT++'s 3/4: a window that slow start
+            // built on another flow's standing queue is what uTP keeps
+            // until that flow's queue grows past the target.
             self.slow_start = false;
-            self.cwnd = (self.cwnd / 2).max(mss * MIN_CWND_PACKETS);
+            self.set_cwnd(self.cwnd / 2, mss);
             self.ssthresh = self.cwnd;
             return;
         }
+        if queue > self.target_us {
+            // Above the target: shrink by `cwnd · (queue / target − 1)` per
+            // round trip, at most half (LEDBAT++'s multiplicative
+            // decrease). RFC 6817's linear decrease takes at most one
+            // packet per round trip, as fast as TCP grows, so beside a
+            // loss-based flow a large window barely moved and the two
+            // shared the link.
+            self.slow_start = false;
+            let over =
+                (f64::from(queue - self.target_us) / f64::from(self.target_us)).min(MAX_DECREASE);
+            let next = (self.cwnd as f64 - over * acked as f64).round().max(0.0) as usize;
+            self.set_cwnd(next, mss);
+            return;
+        }
         // RFC 6817 2.4.1: only a sender that fills its window may grow it
-        // (cwnd <= flightsize + ALLOWED_INCREASE·MSS); shrinking is always
-        // allowed.
-        let limited = flight_before + mss > self.cwnd;
-        let off_target =
-            ((f64::from(self.target_us) - f64::from(queue)) / f64::from(self.target_us)).max(-1.0);
+        // (cwnd <= flightsize + ALLOWED_INCREASE·MSS).
+        if flight_before + mss <= self.cwnd {
+            return;
+        }
+        let off_target = f64::from(self.target_us - queue) / f64::from(self.target_us);
         let linear = GAIN * off_target * acked as f64 * mss as f64 / self.cwnd.max(1) as f64;
-        let change = if off_target >= 0.0 && !limited {
-            0.0
-        } else if self.slow_start {
+        let change = if self.slow_start {
             if self.cwnd.saturating_add(acked) > self.ssthresh {
                 self.slow_start = false;
                 linear
@@ -167,17 +206,24 @@ impl Ledbat {
         } else {
             linear
         };
-        let next = (self.cwnd as f64 + change).max(0.0) as usize;
-        self.cwnd = next.clamp(
-            mss * MIN_CWND_PACKETS,
-            self.max_cwnd.max(mss * MIN_CWND_PACKETS),
-        );
+        let total = self.grown + change;
+        let whole = total.trunc();
+        let next = (self.cwnd as f64 + whole) as usize;
+        self.set_cwnd(next, mss);
+        self.grown = total - whole;
+    }
+
+    /// Sets the window, within its bounds, dropping any carried growth.
+    fn set_cwnd(&mut self, cwnd: usize, mss: usize) {
+        let min = mss * MIN_CWND_PACKETS;
+        self.cwnd = cwnd.clamp(min, self.max_cwnd.max(min));
+        self.grown = 0.0;
     }
 
     /// A packet was lost (at most once per window, the caller ensures):
     /// halve, as TCP does.
     pub(crate) fn on_loss(&mut self, mss: usize) {
-        self.cwnd = (self.cwnd / 2).max(mss * MIN_CWND_PACKETS);
+        self.set_cwnd(self.cwnd / 2, mss);
         self.ssthresh = self.cwnd;
         self.slow_start = false;
     }
@@ -187,6 +233,7 @@ impl Ledbat {
     pub(crate) fn on_timeout(&mut self, mss: usize) {
         self.ssthresh = (self.cwnd / 2).max(mss * MIN_CWND_PACKETS);
         self.cwnd = mss;
+        self.grown = 0.0;
         self.slow_start = true;
     }
 }
@@ -208,10 +255,10 @@ mod tests {
             l.on_ack(c, c, MSS);
             assert_eq!(l.cwnd(), start << round, "slow start doubles per window");
         }
-        // Queue at 3/4 of the target: leave slow start, back to the window
+        // Queue at half the target: leave slow start, back to the window
         // of a round trip ago.
         for _ in 0..3 {
-            l.on_delay_sample(80_000, now, None);
+            l.on_delay_sample(55_000, now, None);
         }
         let c = l.cwnd();
         l.on_ack(MSS, c, MSS);
@@ -224,19 +271,26 @@ mod tests {
         let before = l.cwnd();
         l.on_ack(MSS, before, MSS);
         assert_eq!(l.cwnd(), before);
-        // Queue at twice the target: shrink.
+        // A fifth above the target: a window of acks takes a fifth away;
+        // twice the target or more: half.
         for _ in 0..3 {
-            l.on_delay_sample(205_000, now, None);
+            l.on_delay_sample(125_000, now, None);
         }
         l.on_ack(before, before, MSS);
-        assert!(l.cwnd() < before);
-        // Empty queue, full window acked: grow by one MSS at most.
+        assert_eq!(l.cwnd(), before - before / 5);
+        for _ in 0..3 {
+            l.on_delay_sample(405_000, now, None);
+        }
+        let c = l.cwnd();
+        l.on_ack(c, c, MSS);
+        assert_eq!(l.cwnd(), c - c / 2);
+        // Empty queue, full window acked: a quarter MSS more.
         for _ in 0..3 {
             l.on_delay_sample(5_000, now, None);
         }
         let c = l.cwnd();
         l.on_ack(c, c, MSS);
-        assert!(l.cwnd() <= c + MSS && l.cwnd() > c);
+        assert_eq!(l.cwnd(), c + MSS / 4);
     }
 
     #[test]
