@@ -75,14 +75,9 @@ fn utp_alone_fills_a_wan_bottleneck_with_the_queue_near_target() {
 }
 
 /// uTP and Reno, the later one starting `gap` after the other; returns
-/// uTP's share, the link's use and the mean queue over the 30 s after
-/// both run for 10 s.
-fn against_reno(
-    link: Bottleneck,
-    seed: u64,
-    utp_first: bool,
-    gap: Duration,
-) -> (f64, f64, Duration) {
+/// uTP's share and the link's use over the 30 s after both ran for 10 s.
+/// (The queue is Reno's doing: it fills the buffer until it drops.)
+fn against_reno(link: Bottleneck, seed: u64, utp_first: bool, gap: Duration) -> (f64, f64) {
     let mut net = Dumbbell::new(link.clone(), seed);
     let (utp, reno) = if utp_first {
         let utp = net.add_utp(Config::default(), None);
@@ -106,23 +101,31 @@ fn against_reno(
         r * 100.0,
         net.utp_stats(utp)
     );
-    (u / (u + r), u + r, mean)
+    (u / (u + r), u + r)
 }
 
 #[test]
 fn utp_yields_to_reno_starting_later() {
     for (link, seed) in [(lan(), 3), (wan(), 4)] {
-        let (share, used, _) = against_reno(link, seed, true, 5 * S);
+        let (share, used) = against_reno(link, seed, true, 5 * S);
         assert!(share <= 0.2, "uTP kept {share}");
         assert!(used >= 0.9, "link use {used}");
     }
 }
 
+/// Reno's standing queue, which uTP joins, differs with how long Reno ran
+/// (2 s: after its slow start overshot; 20 s: near the buffer's end).
+/// uTP takes it for part of its base delay and, above `buffer − target`,
+/// sees no queue above its target before the buffer overflows: a loss then
+/// sets its target (`shoal-utp`'s `ledbat.rs`). Joining in Reno's slow
+/// start (1 s) it may see no loss at all and keep ~30 %: not covered.
 #[test]
 fn utp_yields_to_reno_already_running() {
-    for (link, seed) in [(lan(), 5), (wan(), 6)] {
-        let (share, used, _) = against_reno(link, seed, false, 5 * S);
-        assert!(share <= 0.2, "uTP kept {share}");
-        assert!(used >= 0.9, "link use {used}");
+    for gap in [2, 5, 10, 20] {
+        for (link, seed) in [(lan(), 5), (wan(), 6)] {
+            let (share, used) = against_reno(link, seed, false, gap * S);
+            assert!(share <= 0.2, "uTP kept {share} joining after {gap} s");
+            assert!(used >= 0.9, "link use {used}");
+        }
     }
 }
