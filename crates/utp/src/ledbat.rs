@@ -49,6 +49,14 @@
 //! and grows slowly there, which leaves the link as full; halving at the
 //! exit instead kept it at 50 ms, and a busy sender's stalls then emptied
 //! it now and then (88.6 % of the shaped link in one run of sixteen).
+//!
+//! TCP's gain (1) with the other rules yields as well in the simulator and
+//! keeps twice the throughput under random loss (a 50 ms path losing
+//! 0.1 %: 74 % of the link against 39 %), but on the shaped link it kept
+//! 19.8 % beside a later CUBIC flow in one run of eight (the rare runs
+//! where CUBIC holds the queue near 130 ms rather than 150–170), against
+//! at most 17.7 % in twenty runs with a quarter: the quarter stays until
+//! that case is understood.
 
 use std::time::Duration;
 
