@@ -23,12 +23,16 @@
 //!   engine's picker and choker) comes from the scenario's seed, and every
 //!   collection is iterated in a fixed order, so a seed gives one report.
 //!
+//! Apart from the swarm, [`datagram`] moves single packets through a
+//! bottleneck queue: uTP (LEDBAT) and TCP Reno flows sharing one link.
+//!
 //! Scenarios are TOML ([`Scenario`]); [`run`] returns a [`Report`]
 //! (completion times, the fluid lower bound T*, upload shares), and
 //! [`plot::svg`] draws completions over time.
 
 mod bandwidth;
 mod content;
+pub mod datagram;
 pub mod plot;
 mod report;
 mod scenario;

@@ -2,7 +2,9 @@
 """Traffic for the shaped-link tests (utp_link.rs), run inside a namespace.
 
   link_probe.py tcp-sink ADDR PORT     accept one TCP connection, discard what comes
-  link_probe.py tcp-source ADDR PORT   send zeros to ADDR:PORT as fast as TCP allows
+  link_probe.py tcp-source ADDR PORT [CC]
+                                       send zeros to ADDR:PORT as fast as TCP allows,
+                                       with congestion control CC (default cubic)
   link_probe.py echo ADDR PORT         echo every UDP datagram back to its sender
   link_probe.py ping ADDR PORT MS      every MS milliseconds send a datagram to the
                                        echo and print `rtt <ms>` for each reply
@@ -39,9 +41,12 @@ def tcp_sink(addr, port):
         pass
 
 
-def tcp_source(addr, port):
+def tcp_source(addr, port, cc):
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, SNDBUFFORCE, BULK_BUF)
+    # Named, not the namespace's default (inherited from the host, which
+    # may be BBR): the flow stands for a desktop's bulk TCP transfer.
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, cc.encode())
     sock.connect((addr, port))
     say("ready")
     block = bytes(1 << 16)
@@ -88,7 +93,7 @@ def main():
     if mode == "tcp-sink":
         tcp_sink(addr, port)
     elif mode == "tcp-source":
-        tcp_source(addr, port)
+        tcp_source(addr, port, sys.argv[4] if len(sys.argv) > 4 else "cubic")
     elif mode == "echo":
         echo(addr, port)
     elif mode == "ping":
