@@ -18,6 +18,7 @@ mod entry;
 mod follow;
 mod lifecycle;
 mod metainfo;
+mod persist;
 mod policy;
 mod renames;
 mod sampler;
@@ -129,6 +130,7 @@ impl Daemon {
         this.restore()?;
         tokio::spawn(sampler::sampler(Arc::clone(&this.shared)));
         tokio::spawn(follow::follower(Arc::clone(&this.shared)));
+        tokio::spawn(persist::flusher(Arc::clone(&this.shared)));
         Ok((this, scrape_rx))
     }
 
@@ -197,10 +199,12 @@ impl Daemon {
         Ok(())
     }
 
-    /// Saves every torrent's counters and takes each out of the session
-    /// (resume data saved, trackers told).
+    /// Saves every torrent's counters (one file; records only where more
+    /// than counters changed) and takes each out of the session (resume
+    /// data saved, trackers told).
     pub async fn shutdown(&self) {
         sampler::save_counters(&self.shared);
+        persist::flush(&self.shared);
         self.shared.session.shutdown().await;
     }
 }
