@@ -102,6 +102,7 @@ impl Daemon {
         }
         store.save_daemon(&daemon)?;
         let (scrape_requests, scrape_rx) = tokio::sync::mpsc::channel(SCRAPE_REQUESTS);
+        let check_slots = state::check_slot_count(config.max_active_checks);
         let shared = Arc::new(Shared {
             session,
             store,
@@ -121,6 +122,7 @@ impl Daemon {
             scrape_requests,
             log: crate::event_log::EventLog::default(),
             tables: crate::table::Tables::default(),
+            check_slots: tokio::sync::Semaphore::new(check_slots),
         });
         let this = Daemon { shared };
         this.log(

@@ -22,6 +22,9 @@ pub(super) fn state(v: &TorrentView) -> &'static str {
         (Status::Stopped, false) => "stoppedDL",
         (Status::Queued, true) => "queuedUP",
         (Status::Queued, false) => "queuedDL",
+        // qBittorrent's WebUI and its clients know this state (libtorrent's
+        // queued_for_checking).
+        (Status::QueuedForCheck, _) => "queuedForChecking",
         (Status::Checking, true) => "checkingUP",
         (Status::Checking, false) => "checkingDL",
         (Status::FetchingMetadata, _) => "metaDL",
@@ -183,7 +186,7 @@ fn passes(filter: &str, v: &TorrentView) -> bool {
         "stalled" => state == "stalledUP" || state == "stalledDL",
         "stalled_uploading" => state == "stalledUP",
         "stalled_downloading" => state == "stalledDL",
-        "checking" => v.status == Status::Checking,
+        "checking" => matches!(v.status, Status::Checking | Status::QueuedForCheck),
         "errored" => v.status == Status::Error,
         _ => true,
     }
