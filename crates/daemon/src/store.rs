@@ -83,21 +83,58 @@ impl Store {
     /// Saves a new torrent: its metainfo and its record, renamed in that
     /// order once both are flushed (a record without its metainfo is
     /// skipped on load, so a crash mid-add loses only that unanswered add).
+    /// The daemon adds through [`Store::add_batch`].
+    #[cfg(test)]
     pub fn add(&self, record: &TorrentRecord, metainfo: &[u8]) -> Result<(), DaemonError> {
-        let json = serde_json::to_vec_pretty(record)
-            .map_err(|e| DaemonError::BadRequest(format!("encoding record: {e}")))?;
-        // One batch: both files flushed together and one directory sync,
-        // not two of each (adds run one after another under the state lock).
-        let items = [
-            (self.torrent_path(&record.info_hash), metainfo.to_vec()),
-            (self.record_path(&record.info_hash), json),
-        ];
-        let results = shoal_storage::write_atomic_batch(&items);
-        for ((path, _), result) in items.iter().zip(results) {
-            result.map_err(|e| DaemonError::io(format!("writing {}", path.display()), e))?;
+        let mut results = self.add_batch(&[(record, Some(metainfo))]);
+        results.pop().unwrap_or(Ok(()))
+    }
+
+    /// Saves new torrents as [`Store::add`] does, all in one batch: every
+    /// file flushed together and one directory sync for all (adds arriving
+    /// together share it). A torrent without metainfo (a magnet link's) is
+    /// its record alone. One result per torrent, in order.
+    pub fn add_batch(
+        &self,
+        torrents: &[(&TorrentRecord, Option<&[u8]>)],
+    ) -> Vec<Result<(), DaemonError>> {
+        // (record's index, item count): its items are consecutive.
+        let mut spans = Vec::with_capacity(torrents.len());
+        let mut items = Vec::with_capacity(torrents.len() * 2);
+        let mut encoded = Vec::with_capacity(torrents.len());
+        for (record, metainfo) in torrents {
+            let json = serde_json::to_vec_pretty(record)
+                .map_err(|e| DaemonError::BadRequest(format!("encoding record: {e}")));
+            let Ok(json) = json else {
+                encoded.push(json.map(|_| ()));
+                spans.push(0);
+                continue;
+            };
+            encoded.push(Ok(()));
+            // The metainfo first: renamed before its record.
+            if let Some(bytes) = metainfo {
+                items.push((self.torrent_path(&record.info_hash), bytes.to_vec()));
+            }
+            items.push((self.record_path(&record.info_hash), json));
+            spans.push(1 + usize::from(metainfo.is_some()));
         }
-        self.ledger().written(record);
-        Ok(())
+        let mut written = shoal_storage::write_atomic_batch(&items)
+            .into_iter()
+            .zip(&items);
+        let mut out = Vec::with_capacity(torrents.len());
+        for ((record, _), (encoded, span)) in torrents.iter().zip(encoded.into_iter().zip(spans)) {
+            let mut result = encoded;
+            for (done, (path, _)) in written.by_ref().take(span) {
+                if let (Ok(()), Err(e)) = (&result, done) {
+                    result = Err(DaemonError::io(format!("writing {}", path.display()), e));
+                }
+            }
+            if result.is_ok() {
+                self.ledger().written(record);
+            }
+            out.push(result);
+        }
+        out
     }
 
     /// Saves the metainfo of a torrent whose record exists (a magnet

@@ -8,6 +8,7 @@ use shoal_metainfo::infohash::hex;
 use shoal_metainfo::{KeyMagnet, Magnet};
 use shoal_session::TorrentStats;
 
+use super::add_batch;
 use super::entry::{Entry, Phase};
 use super::lifecycle::Op;
 use super::metainfo::{parse_torrent, stats_of};
@@ -142,7 +143,7 @@ impl Daemon {
         let labels = check_labels(req.labels)?;
         let category = req.category.as_deref().map(check_category).transpose()?;
         let paused = req.paused.unwrap_or(self.start_paused());
-        let id = {
+        let record = {
             let mut state = self.lock();
             if let Some(id) = state.by_hash.get(&hash).copied() {
                 return Ok(AddOutcome::Duplicate {
@@ -152,11 +153,15 @@ impl Daemon {
                 });
             }
             let id = state.daemon.next_id.max(1);
-            // Saved with the queue below: after a crash in between, loading
+            // Taken now, so adds of the same torrent meanwhile see a
+            // duplicate; the entry follows once the files are on disk.
+            state.by_hash.insert(hash, id);
+            // daemon.json (next id, queue) is not written per add: it is
+            // saved with the sampler's totals, and after a crash loading
             // takes the next id past every saved record's and puts records
             // missing from the queue at its end.
             state.daemon.next_id = id.saturating_add(1);
-            let record = TorrentRecord {
+            TorrentRecord {
                 paused,
                 added_at: now_unix(),
                 file_priorities: priorities,
@@ -166,18 +171,27 @@ impl Daemon {
                 category,
                 subscription,
                 ..TorrentRecord::new(id, hex(&hash), name.clone(), dir)
-            };
-            let stats = match &torrent {
-                Some(t) => {
-                    self.shared.store.add(&record, &metainfo)?;
-                    stats_of(t)
+            }
+        };
+        let id = record.id;
+        // Written with the adds that arrive meanwhile: one batch.
+        let saved = add_batch::write(
+            &self.shared,
+            record.clone(),
+            torrent.is_some().then_some(metainfo),
+        )
+        .await;
+        {
+            let mut state = self.lock();
+            if let Err(err) = saved {
+                if state.by_hash.get(&hash) == Some(&id) {
+                    state.by_hash.remove(&hash);
                 }
-                None => {
-                    self.shared.store.save(&record)?;
-                    TorrentStats::default()
-                }
-            };
-            state.by_hash.insert(hash, id);
+                return Err(err);
+            }
+            let stats = torrent
+                .as_ref()
+                .map_or_else(TorrentStats::default, stats_of);
             let mut entry = Entry::new(record, torrent, hash, stats);
             if !paused {
                 // Shown as running in the very next read.
@@ -185,9 +199,7 @@ impl Daemon {
             }
             state.entries.insert(id, entry);
             state.daemon.queue.push(id);
-            self.shared.store.save_daemon(&state.daemon)?;
-            id
-        };
+        }
         if !paused {
             self.spawn_op(id, hash, Op::Start);
         }

@@ -10,6 +10,7 @@
 //! are plain functions in `policy`.
 
 mod add;
+mod add_batch;
 mod btpk;
 mod categories;
 mod commands;
@@ -103,6 +104,7 @@ impl Daemon {
         store.save_daemon(&daemon)?;
         let (scrape_requests, scrape_rx) = tokio::sync::mpsc::channel(SCRAPE_REQUESTS);
         let check_slots = state::check_slot_count(config.max_active_checks);
+        let (adds, add_jobs) = tokio::sync::mpsc::channel(add_batch::PENDING);
         let shared = Arc::new(Shared {
             session,
             store,
@@ -123,6 +125,7 @@ impl Daemon {
             log: crate::event_log::EventLog::default(),
             tables: crate::table::Tables::default(),
             check_slots: tokio::sync::Semaphore::new(check_slots),
+            adds,
         });
         let this = Daemon { shared };
         this.log(
@@ -133,6 +136,10 @@ impl Daemon {
         tokio::spawn(sampler::sampler(Arc::clone(&this.shared)));
         tokio::spawn(follow::follower(Arc::clone(&this.shared)));
         tokio::spawn(persist::flusher(Arc::clone(&this.shared)));
+        let shared = Arc::clone(&this.shared);
+        let write: Arc<add_batch::WriteBatch> =
+            Arc::new(move |items| shared.store.add_batch(items));
+        tokio::spawn(add_batch::writer(write, add_jobs));
         Ok((this, scrape_rx))
     }
 

@@ -62,6 +62,8 @@ pub(crate) struct Shared {
     /// At most as many as the session runs at once, so its own bound never
     /// makes a torrent shown as checking wait.
     pub check_slots: tokio::sync::Semaphore,
+    /// Adds' files on their way to the disk (`add_batch`).
+    pub(super) adds: tokio::sync::mpsc::Sender<super::add_batch::AddJob>,
 }
 
 /// Start checks the daemon runs at once: `configured`, at most (and by
