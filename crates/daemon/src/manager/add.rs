@@ -5,7 +5,7 @@ use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
 use shoal_metainfo::infohash::hex;
-use shoal_metainfo::{KeyMagnet, Magnet};
+use shoal_metainfo::{KeyMagnet, Magnet, Torrent};
 use shoal_session::TorrentStats;
 
 use super::add_batch;
@@ -173,14 +173,28 @@ impl Daemon {
                 ..TorrentRecord::new(id, hex(&hash), name.clone(), dir)
             }
         };
-        let id = record.id;
-        // Written with the adds that arrive meanwhile: one batch.
-        let saved = add_batch::write(
-            &self.shared,
-            record.clone(),
-            torrent.is_some().then_some(metainfo),
-        )
-        .await;
+        // The rest runs as a task of its own: a request dropped while its
+        // files are written (the client hung up) must not leave the
+        // info-hash taken without an entry.
+        let this = self.clone();
+        let metainfo = torrent.is_some().then_some(metainfo);
+        tokio::spawn(async move { this.finish_add(record, torrent, metainfo, hash).await })
+            .await
+            .map_err(|e| DaemonError::io("adding", std::io::Error::other(e.to_string())))?
+    }
+
+    /// Writes an add's files (with the adds that arrive meanwhile: one
+    /// batch), then makes it an entry and starts it unless paused; gives
+    /// the info-hash back if the write failed.
+    async fn finish_add(
+        &self,
+        record: TorrentRecord,
+        torrent: Option<Torrent>,
+        metainfo: Option<Vec<u8>>,
+        hash: [u8; 20],
+    ) -> Result<AddOutcome, DaemonError> {
+        let (id, paused, name) = (record.id, record.paused, record.name.clone());
+        let saved = add_batch::write(&self.shared, record.clone(), metainfo).await;
         {
             let mut state = self.lock();
             if let Err(err) = saved {
