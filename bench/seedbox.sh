@@ -12,7 +12,8 @@
 #
 # Usage: bench/seedbox.sh N [CLIENTS]   (CLIENTS: e.g. shoal or shoal,transmission)
 # Env: SHOAL_BIN (default: a release build of shoal-cli), IDLE_S (60),
-#      SETTLE_S (10), WORK (bench/build/seedbox; emptied first).
+#      SETTLE_S (10), ADD_JOBS (1: clients adding at once), WORK
+#      (bench/build/seedbox; emptied first).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD

@@ -56,6 +56,10 @@ pub struct DaemonConfig {
     pub max_active_downloads: usize,
     /// Most torrents seeding at once; more wait in the queue (0: no limit).
     pub max_active_seeds: usize,
+    /// Most start checks (resume data read, or data hashed) at once; more
+    /// show as queued for check until a slot frees (0: twice the core
+    /// count, which is also the most the session runs).
+    pub max_active_checks: usize,
     /// Add new torrents paused.
     pub start_paused: bool,
     /// Run a DHT node (on the peer port, UDP) to find peers and magnet
@@ -115,6 +119,7 @@ impl Default for DaemonConfig {
             max_peers: 80,
             max_active_downloads: 0,
             max_active_seeds: 0,
+            max_active_checks: 0,
             start_paused: false,
             dht: true,
             port_mapping: true,

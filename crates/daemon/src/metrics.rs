@@ -138,6 +138,7 @@ fn render(d: &crate::Daemon) -> String {
     for (status, label) in [
         (Status::Stopped, "stopped"),
         (Status::Queued, "queued"),
+        (Status::QueuedForCheck, "queued_for_check"),
         (Status::Checking, "checking"),
         (Status::FetchingMetadata, "fetching_metadata"),
         (Status::Downloading, "downloading"),

@@ -21,6 +21,8 @@ pub(crate) enum Activity {
     Starting,
     /// Waiting for a download or seed slot.
     Queued,
+    /// Waiting for a check slot.
+    CheckWait,
     /// Its data is being checked.
     Checking,
     /// A magnet link's metadata is being fetched.

@@ -4,275 +4,40 @@
 //!
 //! Layout: `torrents/<hash>.torrent` (the metainfo as added, or built from
 //! a magnet link's fetched info dictionary), `torrents/<hash>.json` (a
-//! [`TorrentRecord`]), `daemon.json` ([`DaemonRecord`]), `resume/` (the
+//! [`TorrentRecord`]), `counters.json` (every torrent's running counters,
+//! `counters`), `daemon.json` ([`DaemonRecord`]), `resume/` (the
 //! session's resume data and fetched info dictionaries). A record with a
 //! magnet link and no metainfo is a torrent still fetching its metadata.
+//!
+//! A record's file is rewritten only when more than its counters changed;
+//! counters alone go to `counters.json` ([`Store::flush_counters`]).
+
+mod counters;
+mod records;
 
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use serde::{Deserialize, Serialize};
+pub use records::{DaemonRecord, LimitMode, TorrentRecord};
 
 use crate::DaemonError;
 
 /// Largest record file read back (records are small; a huge one is damage).
 const MAX_RECORD: u64 = 1 << 20;
 
-/// Which seed limit a torrent follows (Transmission's `seedRatioMode` and
-/// `seedIdleMode`: 0, 1, 2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LimitMode {
-    /// The session-wide limit.
-    Session,
-    /// Its own limit.
-    Own,
-    /// None.
-    Unlimited,
-}
-
-/// How to run one torrent, kept across restarts.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TorrentRecord {
-    /// Transmission-style numeric id, stable across restarts.
-    pub id: u32,
-    /// Info-hash (v1, or truncated v2) in hex.
-    pub info_hash: String,
-    /// Display name.
-    pub name: String,
-    /// Where the content lives.
-    pub download_dir: PathBuf,
-    /// Stopped by the user.
-    pub paused: bool,
-    /// When it was added (Unix seconds).
-    pub added_at: u64,
-    /// When it completed (Unix seconds).
-    #[serde(default)]
-    pub done_at: Option<u64>,
-    /// Per-file priorities (0 skip, 1–7, 4 normal); empty means all normal.
-    #[serde(default)]
-    pub file_priorities: Vec<u8>,
-    /// Download pieces in order.
-    #[serde(default)]
-    pub sequential: bool,
-    /// Each wanted file's first and last pieces first (qBittorrent's
-    /// `f_l_piece_prio`).
-    #[serde(default)]
-    pub first_last_pieces: bool,
-    /// Upload limit, bytes per second.
-    #[serde(default)]
-    pub max_upload: Option<u64>,
-    /// Download limit, bytes per second.
-    #[serde(default)]
-    pub max_download: Option<u64>,
-    /// Stop seeding once uploaded ≥ ratio × size.
-    #[serde(default)]
-    pub seed_ratio_limit: Option<f64>,
-    /// Stop seeding after this many seconds without upload.
-    #[serde(default)]
-    pub seed_idle_limit: Option<u64>,
-    /// Stopped by its seed ratio or idle limit (cleared by a start).
-    #[serde(default)]
-    pub finished: bool,
-    /// Payload bytes sent over the torrent's whole life.
-    #[serde(default)]
-    pub uploaded: u64,
-    /// Payload bytes received over the torrent's whole life.
-    #[serde(default)]
-    pub downloaded: u64,
-    /// The magnet link it was added by (its metadata is fetched from peers
-    /// until `torrents/<hash>.torrent` exists).
-    #[serde(default)]
-    pub magnet: Option<String>,
-    /// Pieces that failed their hash check over the torrent's whole life.
-    #[serde(default)]
-    pub hash_failures: u64,
-    /// The user's labels (Transmission's `labels`), in the order given.
-    #[serde(default)]
-    pub labels: Vec<String>,
-    /// Seconds spent running while incomplete, over the torrent's life.
-    #[serde(default)]
-    pub seconds_downloading: u64,
-    /// Seconds spent running while complete, over the torrent's life.
-    #[serde(default)]
-    pub seconds_seeding: u64,
-    /// When it last started running (Unix seconds).
-    #[serde(default)]
-    pub started_at: Option<u64>,
-    /// When it last sent or received payload (Unix seconds).
-    #[serde(default)]
-    pub active_at: Option<u64>,
-    /// When its options were last changed (Unix seconds).
-    #[serde(default)]
-    pub edited_at: Option<u64>,
-    /// Which ratio limit applies; unset: its own if it has one, else the
-    /// session's.
-    #[serde(default)]
-    pub seed_ratio_mode: Option<LimitMode>,
-    /// Which idle limit applies, as `seed_ratio_mode`.
-    #[serde(default)]
-    pub seed_idle_mode: Option<LimitMode>,
-    /// Stop seeding after this many seconds of seeding in all
-    /// (qBittorrent's `seedingTimeLimit`).
-    #[serde(default)]
-    pub seed_time_limit: Option<u64>,
-    /// Which seeding time limit applies, as `seed_ratio_mode`.
-    #[serde(default)]
-    pub seed_time_mode: Option<LimitMode>,
-    /// Its category (qBittorrent's), if any.
-    #[serde(default)]
-    pub category: Option<String>,
-    /// Transmission settings shoal keeps and reports but does not act on
-    /// (`bandwidthPriority`, `peer-limit`, `honorsSessionLimits`, `group`).
-    #[serde(default)]
-    pub stored: std::collections::BTreeMap<String, serde_json::Value>,
-    /// Files and folders the user renamed, in order: (old path, new path),
-    /// `/`-separated from the download directory; replayed over the
-    /// metainfo's paths at every load.
-    #[serde(default)]
-    pub renames: Vec<(String, String)>,
-    /// The user's tracker tiers, replacing the metainfo's (or the magnet
-    /// link's) once edited.
-    #[serde(default)]
-    pub trackers: Option<Vec<Vec<String>>>,
-    /// The BEP 46 key it follows, if it was added by a `urn:btpk` link.
-    #[serde(default)]
-    pub subscription: Option<crate::subscription::Subscription>,
-}
-
-impl TorrentRecord {
-    /// A record with default options and no history.
-    pub fn new(id: u32, info_hash: String, name: String, download_dir: PathBuf) -> TorrentRecord {
-        TorrentRecord {
-            id,
-            info_hash,
-            name,
-            download_dir,
-            paused: false,
-            added_at: 0,
-            done_at: None,
-            file_priorities: Vec::new(),
-            sequential: false,
-            first_last_pieces: false,
-            max_upload: None,
-            max_download: None,
-            seed_ratio_limit: None,
-            seed_idle_limit: None,
-            finished: false,
-            uploaded: 0,
-            downloaded: 0,
-            magnet: None,
-            hash_failures: 0,
-            labels: Vec::new(),
-            seconds_downloading: 0,
-            seconds_seeding: 0,
-            started_at: None,
-            active_at: None,
-            edited_at: None,
-            seed_ratio_mode: None,
-            seed_idle_mode: None,
-            seed_time_limit: None,
-            seed_time_mode: None,
-            category: None,
-            stored: std::collections::BTreeMap::new(),
-            renames: Vec::new(),
-            trackers: None,
-            subscription: None,
-        }
-    }
-}
-
-/// Daemon-wide state that changes at run time.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct DaemonRecord {
-    /// The next torrent id to hand out.
-    #[serde(default)]
-    pub next_id: u32,
-    /// How many times the daemon started.
-    #[serde(default)]
-    pub session_count: u64,
-    /// Bytes sent over all sessions.
-    #[serde(default)]
-    pub uploaded: u64,
-    /// Bytes received over all sessions.
-    #[serde(default)]
-    pub downloaded: u64,
-    /// Seconds the daemon ran.
-    #[serde(default)]
-    pub seconds_active: u64,
-    /// Upload limit set through the API (overrides the config file).
-    #[serde(default)]
-    pub max_upload: Option<u64>,
-    /// Download limit set through the API.
-    #[serde(default)]
-    pub max_download: Option<u64>,
-    /// Whether the limits above were set through the API.
-    #[serde(default)]
-    pub limits_set: bool,
-    /// Most torrents downloading at once, set through the API (overrides
-    /// the config file; 0: no limit).
-    #[serde(default)]
-    pub max_active_downloads: Option<usize>,
-    /// Most torrents seeding at once, set through the API.
-    #[serde(default)]
-    pub max_active_seeds: Option<usize>,
-    /// Default download directory set through the API (overrides the
-    /// config file).
-    #[serde(default)]
-    pub download_dir: Option<PathBuf>,
-    /// Whether added torrents start, set through the API (overrides the
-    /// config file's `start_paused`).
-    #[serde(default)]
-    pub start_added_torrents: Option<bool>,
-    /// Session-wide seed ratio limit, when enabled.
-    #[serde(default)]
-    pub seed_ratio_limit: Option<f64>,
-    /// Session-wide seed idle limit in seconds, when enabled.
-    #[serde(default)]
-    pub seed_idle_limit: Option<u64>,
-    /// Session-wide seeding time limit in seconds, when enabled
-    /// (qBittorrent's `max_seeding_time`).
-    #[serde(default)]
-    pub seed_time_limit: Option<u64>,
-    /// Encryption policy set through the API (`prefer`, `require`,
-    /// `allow`, `disable`; overrides the config file).
-    #[serde(default)]
-    pub encryption: Option<String>,
-    /// uTP switched on or off through the API (overrides the config file).
-    #[serde(default)]
-    pub utp_enabled: Option<bool>,
-    /// TCP switched on or off through the API (overrides the config file).
-    #[serde(default)]
-    pub tcp_enabled: Option<bool>,
-    /// Port mapping (UPnP, NAT-PMP/PCP) switched on or off through the API
-    /// (overrides the config file from the next start).
-    #[serde(default)]
-    pub port_mapping: Option<bool>,
-    /// Transmission session settings shoal keeps and reports but does not
-    /// act on (see the README).
-    #[serde(default)]
-    pub stored: std::collections::BTreeMap<String, serde_json::Value>,
-    /// Categories (qBittorrent's): name → save path (empty: the default
-    /// download directory).
-    #[serde(default)]
-    pub categories: std::collections::BTreeMap<String, String>,
-    /// Tags known without a torrent carrying them (qBittorrent's
-    /// `createTags`); a torrent's tags are its labels.
-    #[serde(default)]
-    pub tags: Vec<String>,
-    /// Torrent ids in queue order (the queues start the first ones first);
-    /// ids missing here go to the end in id order.
-    #[serde(default)]
-    pub queue: Vec<u32>,
-}
-
 /// A saved torrent: its record and metainfo (none while a magnet link's
 /// metadata is being fetched).
 pub type Saved = (TorrentRecord, Option<Vec<u8>>);
 
 /// The state directory.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Store {
     root: PathBuf,
+    /// What is on disk (see `counters`).
+    ledger: Mutex<counters::Ledger>,
+    /// Held while the counters file is written, so two flushes land in
+    /// the order their contents were taken.
+    flushing: Mutex<()>,
 }
 
 impl Store {
@@ -288,7 +53,17 @@ impl Store {
         }
         Ok(Store {
             root: root.to_path_buf(),
+            ledger: Mutex::default(),
+            flushing: Mutex::default(),
         })
+    }
+
+    fn ledger(&self) -> MutexGuard<'_, counters::Ledger> {
+        self.ledger.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn counters_path(&self) -> PathBuf {
+        self.root.join("counters.json")
     }
 
     /// Where the session keeps resume data.
@@ -308,20 +83,58 @@ impl Store {
     /// Saves a new torrent: its metainfo and its record, renamed in that
     /// order once both are flushed (a record without its metainfo is
     /// skipped on load, so a crash mid-add loses only that unanswered add).
+    /// The daemon adds through [`Store::add_batch`].
+    #[cfg(test)]
     pub fn add(&self, record: &TorrentRecord, metainfo: &[u8]) -> Result<(), DaemonError> {
-        let json = serde_json::to_vec_pretty(record)
-            .map_err(|e| DaemonError::BadRequest(format!("encoding record: {e}")))?;
-        // One batch: both files flushed together and one directory sync,
-        // not two of each (adds run one after another under the state lock).
-        let items = [
-            (self.torrent_path(&record.info_hash), metainfo.to_vec()),
-            (self.record_path(&record.info_hash), json),
-        ];
-        let results = shoal_storage::write_atomic_batch(&items);
-        for ((path, _), result) in items.iter().zip(results) {
-            result.map_err(|e| DaemonError::io(format!("writing {}", path.display()), e))?;
+        let mut results = self.add_batch(&[(record, Some(metainfo))]);
+        results.pop().unwrap_or(Ok(()))
+    }
+
+    /// Saves new torrents as [`Store::add`] does, all in one batch: every
+    /// file flushed together and one directory sync for all (adds arriving
+    /// together share it). A torrent without metainfo (a magnet link's) is
+    /// its record alone. One result per torrent, in order.
+    pub fn add_batch(
+        &self,
+        torrents: &[(&TorrentRecord, Option<&[u8]>)],
+    ) -> Vec<Result<(), DaemonError>> {
+        // (record's index, item count): its items are consecutive.
+        let mut spans = Vec::with_capacity(torrents.len());
+        let mut items = Vec::with_capacity(torrents.len() * 2);
+        let mut encoded = Vec::with_capacity(torrents.len());
+        for (record, metainfo) in torrents {
+            let json = serde_json::to_vec_pretty(record)
+                .map_err(|e| DaemonError::BadRequest(format!("encoding record: {e}")));
+            let Ok(json) = json else {
+                encoded.push(json.map(|_| ()));
+                spans.push(0);
+                continue;
+            };
+            encoded.push(Ok(()));
+            // The metainfo first: renamed before its record.
+            if let Some(bytes) = metainfo {
+                items.push((self.torrent_path(&record.info_hash), bytes.to_vec()));
+            }
+            items.push((self.record_path(&record.info_hash), json));
+            spans.push(1 + usize::from(metainfo.is_some()));
         }
-        Ok(())
+        let mut written = shoal_storage::write_atomic_batch(&items)
+            .into_iter()
+            .zip(&items);
+        let mut out = Vec::with_capacity(torrents.len());
+        for ((record, _), (encoded, span)) in torrents.iter().zip(encoded.into_iter().zip(spans)) {
+            let mut result = encoded;
+            for (done, (path, _)) in written.by_ref().take(span) {
+                if let (Ok(()), Err(e)) = (&result, done) {
+                    result = Err(DaemonError::io(format!("writing {}", path.display()), e));
+                }
+            }
+            if result.is_ok() {
+                self.ledger().written(record);
+            }
+            out.push(result);
+        }
+        out
     }
 
     /// Saves the metainfo of a torrent whose record exists (a magnet
@@ -330,31 +143,64 @@ impl Store {
         write_atomic(&self.torrent_path(hex), metainfo)
     }
 
-    /// Replaces a torrent's record.
+    /// Saves a torrent's record: its file is replaced when more than its
+    /// counters changed; counters go to the counters file at its next
+    /// flush.
     pub fn save(&self, record: &TorrentRecord) -> Result<(), DaemonError> {
-        let json = serde_json::to_vec_pretty(record)
-            .map_err(|e| DaemonError::BadRequest(format!("encoding record: {e}")))?;
-        write_atomic(&self.record_path(&record.info_hash), &json)
+        self.save_batch(std::slice::from_ref(record))
     }
 
-    /// Replaces many records as one batch of writes (shared flushes, one
-    /// directory sync): the daemon's shutdown saves thousands at once.
+    /// Saves many records as [`Store::save`] does, the files that change as
+    /// one batch of writes (shared flushes, one directory sync).
     pub fn save_batch(&self, records: &[TorrentRecord]) -> Result<(), DaemonError> {
-        let mut items = Vec::with_capacity(records.len());
-        for record in records {
-            let json = serde_json::to_vec_pretty(record)
-                .map_err(|e| DaemonError::BadRequest(format!("encoding record: {e}")))?;
-            items.push((self.record_path(&record.info_hash), json));
+        let mut items = Vec::new();
+        let mut written = Vec::new();
+        {
+            let mut ledger = self.ledger();
+            for record in records {
+                if !ledger.changed(record) {
+                    ledger.counted(record);
+                    continue;
+                }
+                let json = serde_json::to_vec_pretty(record)
+                    .map_err(|e| DaemonError::BadRequest(format!("encoding record: {e}")))?;
+                items.push((self.record_path(&record.info_hash), json));
+                written.push(record);
+            }
         }
         let results = shoal_storage::write_atomic_batch(&items);
-        for ((path, _), result) in items.iter().zip(results) {
-            result.map_err(|e| DaemonError::io(format!("writing {}", path.display()), e))?;
+        let mut first_error = None;
+        for (((path, _), result), record) in items.iter().zip(results).zip(written) {
+            match result {
+                Ok(()) => self.ledger().written(record),
+                Err(e) => {
+                    first_error.get_or_insert_with(|| {
+                        DaemonError::io(format!("writing {}", path.display()), e)
+                    });
+                }
+            }
         }
-        Ok(())
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// Writes the counters file if counters moved since it was last
+    /// written (temp file, fsync, rename, directory fsync); true if it
+    /// wrote.
+    pub fn flush_counters(&self) -> Result<bool, DaemonError> {
+        let _turn = self.flushing.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(bytes) = self.ledger().take_unsaved() else {
+            return Ok(false);
+        };
+        let written = write_atomic(&self.counters_path(), &bytes);
+        if written.is_err() {
+            self.ledger().unsaved();
+        }
+        written.map(|()| true)
     }
 
     /// Forgets a torrent: the record first (without it the metainfo is ignored).
     pub fn remove(&self, hex: &str) -> Result<(), DaemonError> {
+        self.ledger().forget(hex);
         for path in [self.record_path(hex), self.torrent_path(hex)] {
             match std::fs::remove_file(&path) {
                 Ok(()) => {}
@@ -373,17 +219,33 @@ impl Store {
         let dir = self.root.join("torrents");
         let entries = std::fs::read_dir(&dir)
             .map_err(|e| DaemonError::io(format!("reading {}", dir.display()), e))?;
+        let saved = counters::read(&self.counters_path());
         let mut out = Vec::new();
+        let mut ledger = self.ledger();
         for entry in entries.flatten() {
             let path = entry.path();
             if path.extension().and_then(|e| e.to_str()) != Some("json") {
                 continue;
             }
             match self.load_one(&path) {
-                Ok(pair) => out.push(pair),
+                Ok((mut record, metainfo)) => {
+                    // The file as read, then the counters saved since.
+                    ledger.written(&record);
+                    let mut key = [0u8; 20];
+                    if shoal_metainfo::infohash::unhex(&record.info_hash, &mut key).is_ok() {
+                        if let Some(later) = saved.get(&(key, record.id)) {
+                            counters::Counters::of(&record)
+                                .max(*later)
+                                .lay_on(&mut record);
+                            ledger.counted(&record);
+                        }
+                    }
+                    out.push((record, metainfo));
+                }
                 Err(err) => tracing::warn!("skipping {}: {err}", path.display()),
             }
         }
+        drop(ledger);
         out.sort_by_key(|(r, _)| r.id);
         Ok(out)
     }

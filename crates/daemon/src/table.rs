@@ -26,9 +26,17 @@ pub(crate) struct Row {
     /// at all (clocks included) is carried into the next table whole, so a
     /// quiet torrent is serialized once, not once per list.
     json: OnceLock<String>,
+    /// The qBittorrent `torrents/info` object as JSON, written on first use
+    /// (by `qbittorrent::object`), likewise.
+    qbt: OnceLock<String>,
 }
 
 impl Row {
+    /// The qBittorrent `torrents/info` object, `write` on first use.
+    pub fn qbt_json(&self, write: impl FnOnce(&Row) -> String) -> &str {
+        self.qbt.get_or_init(|| write(self))
+    }
+
     /// The view as JSON (as the native API shows a torrent).
     pub fn json(&self) -> &str {
         self.json
@@ -128,6 +136,7 @@ pub(crate) fn build(older: Option<&Table>, version: u64, snaps: Vec<TorrentSnaps
                 changed,
                 changed_at,
                 json: OnceLock::new(),
+                qbt: OnceLock::new(),
             })
         })
         .collect();

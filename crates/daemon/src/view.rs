@@ -12,6 +12,9 @@ pub enum Status {
     Stopped,
     /// Waiting for a download slot.
     Queued,
+    /// Waiting for a check slot (a few checks run at once; the rest wait
+    /// their turn, as after a restart with thousands of torrents).
+    QueuedForCheck,
     /// Checking data on disk.
     Checking,
     /// Fetching a magnet link's metadata from peers.
@@ -156,6 +159,7 @@ pub(crate) fn of(e: &TorrentSnapshot) -> TorrentView {
         Activity::Stopped if e.error.is_some() => (Status::Error, 0),
         Activity::Stopped => (Status::Stopped, 0),
         Activity::Queued => (Status::Queued, 0),
+        Activity::CheckWait => (Status::QueuedForCheck, 0),
         Activity::Checking => (Status::Checking, 0),
         Activity::Fetching => (Status::FetchingMetadata, 0),
         Activity::Running if left == 0 => (Status::Seeding, s.peers),

@@ -1344,12 +1344,11 @@ fn a_torrent_bigger_than_the_free_space_is_warned_about() {
     warning(false);
 }
 
-#[test]
-fn removing_a_torrent_during_a_long_check_does_not_wait_for_it() {
-    // 64 GiB of sparse file: checking it reads and hashes every byte, many
-    // seconds even on many cores, while it takes no disk space.
+/// Adds a torrent of 64 GiB of sparse file under `s`'s downloads: its
+/// check reads and hashes every byte, minutes even on many cores, while it
+/// takes no disk space. Returns its content's path and its info-hash.
+fn add_long_check(s: &common::Server) -> (std::path::PathBuf, String) {
     let (length, piece) = (64u64 << 30, 64u64 << 20);
-    let s = server(|_| {});
     let content = s.downloads.join("sparse.bin");
     std::fs::create_dir_all(&s.downloads).unwrap();
     std::fs::File::create(&content)
@@ -1374,16 +1373,25 @@ fn removing_a_torrent_during_a_long_check_does_not_wait_for_it() {
         .as_str()
         .unwrap()
         .to_owned();
-    let until = |what: &str, done: &dyn Fn() -> bool, secs: u64| {
-        let deadline = std::time::Instant::now() + Duration::from_secs(secs);
-        while !done() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "{what} after {secs} s"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    };
+    (content, hash)
+}
+
+/// Waits (up to `secs`) until `done` holds.
+fn until(what: &str, done: &dyn Fn() -> bool, secs: u64) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+    while !done() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what} after {secs} s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn removing_a_torrent_during_a_long_check_does_not_wait_for_it() {
+    let s = server(|_| {});
+    let (content, hash) = add_long_check(&s);
     let status = || get(s.addr, &format!("/api/v1/torrents/{hash}"))["status"].clone();
     until("checking", &|| status() == "checking", 20);
     // Removal with the data runs after the start step, which holds the
@@ -1397,4 +1405,70 @@ fn removing_a_torrent_during_a_long_check_does_not_wait_for_it() {
     );
     assert_eq!(code, 200, "{body}");
     until("content deleted", &|| !content.exists(), 5);
+}
+
+#[test]
+fn torrents_waiting_for_a_check_slot_show_queued_for_check() {
+    // One check at a time, held by a check of minutes.
+    let s = server(|c| c.max_active_checks = 1);
+    let (_, long) = add_long_check(&s);
+    let status = |hash: &str| get(s.addr, &format!("/api/v1/torrents/{hash}"))["status"].clone();
+    until("checking", &|| status(&long) == "checking", 20);
+    let (code, t) = send(
+        s.addr,
+        "POST",
+        "/api/v1/torrents",
+        &add_body("next", json!({ "paused": false })),
+    );
+    assert_eq!(code, 201, "{t}");
+    let next = t["info_hash"].as_str().unwrap().to_owned();
+    until(
+        "queued for check",
+        &|| status(&next) == "queued_for_check",
+        20,
+    );
+    // Transmission's check-wait, qBittorrent's queuedForChecking; both
+    // count as checking in qBittorrent's filter.
+    let v = rpc(
+        s.addr,
+        json!({ "method": "torrent-get", "arguments": { "ids": [next.clone()], "fields": ["status"] } }),
+    );
+    assert_eq!(v["arguments"]["torrents"][0]["status"], 1, "{v}");
+    let (code, _, text) = request(
+        s.addr,
+        "GET",
+        &format!("/api/v2/torrents/info?filter=checking&hashes={next}"),
+        &[],
+        b"",
+    );
+    assert_eq!(code, 200, "{text}");
+    let info: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(info[0]["state"], "queuedForChecking", "{info}");
+    // A stop does not wait for the slot.
+    let (code, t) = send(
+        s.addr,
+        "POST",
+        &format!("/api/v1/torrents/{next}/stop"),
+        b"",
+    );
+    assert_eq!(code, 200, "{t}");
+    until("stopped", &|| status(&next) == "stopped", 10);
+    assert_eq!(status(&long), "checking");
+    // Started again, it waits again, and runs once the slot frees.
+    let (code, t) = send(
+        s.addr,
+        "POST",
+        &format!("/api/v1/torrents/{next}/start"),
+        b"",
+    );
+    assert_eq!(code, 200, "{t}");
+    until("queued again", &|| status(&next) == "queued_for_check", 10);
+    let (code, t) = send(
+        s.addr,
+        "POST",
+        &format!("/api/v1/torrents/{long}/stop"),
+        b"",
+    );
+    assert_eq!(code, 200, "{t}");
+    until("running", &|| status(&next) == "downloading", 20);
 }

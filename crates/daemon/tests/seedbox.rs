@@ -159,9 +159,24 @@ fn two_thousand_idle_seeds_cost_no_per_torrent_work_and_stop_in_one_batch() {
     for entry in std::fs::read_dir(&resume_dir).unwrap() {
         std::fs::remove_file(entry.unwrap().path()).unwrap();
     }
+    let records = |state: &Path| -> Vec<(std::path::PathBuf, Vec<u8>)> {
+        let mut files: Vec<_> = std::fs::read_dir(state.join("torrents"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .map(|p| (p.clone(), std::fs::read(&p).unwrap()))
+            .collect();
+        files.sort();
+        files
+    };
+    let before_stop = records(&state);
     let syncs = shoal_storage::dir_syncs();
     drop(server);
     let syncs = shoal_storage::dir_syncs() - syncs;
+    // Every torrent's running clock moved, yet no record was rewritten:
+    // the counters went to the one counters file.
+    assert!(records(&state) == before_stop, "records rewritten at stop");
+    assert!(state.join("counters.json").exists());
     let resumes = std::fs::read_dir(&resume_dir)
         .unwrap()
         .filter(|e| {

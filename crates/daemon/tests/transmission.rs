@@ -528,3 +528,47 @@ fn labels_queue_times_and_settings_survive_a_restart() {
         "kept, not the default"
     );
 }
+
+#[test]
+fn running_counters_survive_a_stop_without_rewriting_records() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (state, dl) = (tmp.path().join("state"), tmp.path().join("dl"));
+    let config = |c: &mut shoal_daemon::DaemonConfig| {
+        c.state_dir = state.clone();
+        c.download_dir = dl.clone();
+        c.dht = false;
+        c.lsd = false;
+        c.port_mapping = false;
+    };
+    let fields = json!(["hashString", "secondsSeeding", "status"]);
+    let (record_path, as_saved, seeded) = {
+        let s = server(config);
+        common::write_complete(&dl, "kept");
+        let id = add(s.addr, "kept", json!({ "paused": false }));
+        let start = std::time::Instant::now();
+        let t = loop {
+            let t = torrents(s.addr, fields.clone()).remove(0);
+            if t["secondsSeeding"].as_u64().unwrap() >= 2 {
+                break t;
+            }
+            assert!(start.elapsed() < Duration::from_secs(30), "never seeded");
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        assert_eq!((id, t["status"].as_u64()), (1, Some(6)), "{t}");
+        let hash = t["hashString"].as_str().unwrap().to_owned();
+        let record_path = state.join("torrents").join(format!("{hash}.json"));
+        let as_saved = std::fs::read(&record_path).unwrap();
+        // Dropping the server stops the daemon gracefully.
+        (record_path, as_saved, t["secondsSeeding"].as_u64().unwrap())
+    };
+    // The running clock moved, yet the record was not rewritten: the
+    // counters went to the one counters file.
+    assert_eq!(std::fs::read(&record_path).unwrap(), as_saved);
+    let counters: Value =
+        serde_json::from_slice(&std::fs::read(state.join("counters.json")).unwrap()).unwrap();
+    let row = &counters["torrents"][0];
+    assert!(row["seconds_seeding"].as_u64().unwrap() >= seeded, "{row}");
+    let s = server(config);
+    let t = torrents(s.addr, fields).remove(0);
+    assert!(t["secondsSeeding"].as_u64().unwrap() >= seeded, "{t}");
+}

@@ -24,7 +24,11 @@ export const STATES = [
   { key: "active", label: "Active", test: (t) => t.download_rate > 0 || t.upload_rate > 0 },
   { key: "stopped", label: "Stopped", test: (t) => t.status === "stopped" },
   { key: "queued", label: "Queued", test: (t) => t.status === "queued" },
-  { key: "checking", label: "Checking", test: (t) => t.status === "checking" },
+  {
+    key: "checking",
+    label: "Checking",
+    test: (t) => t.status === "checking" || t.status === "queued_for_check",
+  },
   { key: "error", label: "Error", test: (t) => t.status === "error" },
 ];
 

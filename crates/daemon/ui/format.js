@@ -45,7 +45,7 @@ export function date(unix) {
 
 /** A status as shown to people. */
 export function status(t) {
-  const s = t.status.replace("_", " ");
+  const s = t.status.replaceAll("_", " ");
   const shown = t.error ? s + ": " + t.error : s;
   return t.warning ? shown + " · warning: " + t.warning : shown;
 }

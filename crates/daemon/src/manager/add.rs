@@ -5,9 +5,10 @@ use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
 use shoal_metainfo::infohash::hex;
-use shoal_metainfo::{KeyMagnet, Magnet};
+use shoal_metainfo::{KeyMagnet, Magnet, Torrent};
 use shoal_session::TorrentStats;
 
+use super::add_batch;
 use super::entry::{Entry, Phase};
 use super::lifecycle::Op;
 use super::metainfo::{parse_torrent, stats_of};
@@ -142,7 +143,7 @@ impl Daemon {
         let labels = check_labels(req.labels)?;
         let category = req.category.as_deref().map(check_category).transpose()?;
         let paused = req.paused.unwrap_or(self.start_paused());
-        let id = {
+        let record = {
             let mut state = self.lock();
             if let Some(id) = state.by_hash.get(&hash).copied() {
                 return Ok(AddOutcome::Duplicate {
@@ -152,11 +153,15 @@ impl Daemon {
                 });
             }
             let id = state.daemon.next_id.max(1);
-            // Saved with the queue below: after a crash in between, loading
+            // Taken now, so adds of the same torrent meanwhile see a
+            // duplicate; the entry follows once the files are on disk.
+            state.by_hash.insert(hash, id);
+            // daemon.json (next id, queue) is not written per add: it is
+            // saved with the sampler's totals, and after a crash loading
             // takes the next id past every saved record's and puts records
             // missing from the queue at its end.
             state.daemon.next_id = id.saturating_add(1);
-            let record = TorrentRecord {
+            TorrentRecord {
                 paused,
                 added_at: now_unix(),
                 file_priorities: priorities,
@@ -166,18 +171,41 @@ impl Daemon {
                 category,
                 subscription,
                 ..TorrentRecord::new(id, hex(&hash), name.clone(), dir)
-            };
-            let stats = match &torrent {
-                Some(t) => {
-                    self.shared.store.add(&record, &metainfo)?;
-                    stats_of(t)
+            }
+        };
+        // The rest runs as a task of its own: a request dropped while its
+        // files are written (the client hung up) must not leave the
+        // info-hash taken without an entry.
+        let this = self.clone();
+        let metainfo = torrent.is_some().then_some(metainfo);
+        tokio::spawn(async move { this.finish_add(record, torrent, metainfo, hash).await })
+            .await
+            .map_err(|e| DaemonError::io("adding", std::io::Error::other(e.to_string())))?
+    }
+
+    /// Writes an add's files (with the adds that arrive meanwhile: one
+    /// batch), then makes it an entry and starts it unless paused; gives
+    /// the info-hash back if the write failed.
+    async fn finish_add(
+        &self,
+        record: TorrentRecord,
+        torrent: Option<Torrent>,
+        metainfo: Option<Vec<u8>>,
+        hash: [u8; 20],
+    ) -> Result<AddOutcome, DaemonError> {
+        let (id, paused, name) = (record.id, record.paused, record.name.clone());
+        let saved = add_batch::write(&self.shared, record.clone(), metainfo).await;
+        {
+            let mut state = self.lock();
+            if let Err(err) = saved {
+                if state.by_hash.get(&hash) == Some(&id) {
+                    state.by_hash.remove(&hash);
                 }
-                None => {
-                    self.shared.store.save(&record)?;
-                    TorrentStats::default()
-                }
-            };
-            state.by_hash.insert(hash, id);
+                return Err(err);
+            }
+            let stats = torrent
+                .as_ref()
+                .map_or_else(TorrentStats::default, stats_of);
             let mut entry = Entry::new(record, torrent, hash, stats);
             if !paused {
                 // Shown as running in the very next read.
@@ -185,9 +213,7 @@ impl Daemon {
             }
             state.entries.insert(id, entry);
             state.daemon.queue.push(id);
-            self.shared.store.save_daemon(&state.daemon)?;
-            id
-        };
+        }
         if !paused {
             self.spawn_op(id, hash, Op::Start);
         }

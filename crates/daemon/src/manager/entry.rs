@@ -22,7 +22,8 @@ pub(crate) enum Phase {
     /// Waiting for a download or seed slot (`max_active_downloads`,
     /// `max_active_seeds`).
     Queued,
-    /// Being added: existing data is checked.
+    /// Being added: existing data is checked, or waits for a check slot
+    /// ([`Entry::check_waiting`]).
     Checking,
     /// A magnet link's metadata is being fetched from peers.
     Fetching,
@@ -51,6 +52,9 @@ pub(crate) struct Entry {
     pub torrent: Option<Arc<Torrent>>,
     pub hash: [u8; 20],
     pub phase: Phase,
+    /// While `Checking`: still waiting for one of the daemon's check slots
+    /// (shown as queued for check, not as checking).
+    pub check_waiting: bool,
     /// Why it stopped, if it failed.
     pub error: Option<String>,
     /// Its download directory lacks the space it still needs (`space`).
@@ -105,6 +109,7 @@ impl Entry {
             torrent,
             hash,
             phase: Phase::Stopped,
+            check_waiting: false,
             error: None,
             space_warning: None,
             stats,
@@ -156,7 +161,10 @@ impl Entry {
         TorrentSnapshot {
             record: self.record.clone(),
             torrent: self.torrent.clone(),
-            activity: self.phase.activity(),
+            activity: match self.phase {
+                Phase::Checking if self.check_waiting => Activity::CheckWait,
+                _ => self.phase.activity(),
+            },
             handle: self.handle().cloned(),
             error: self.error.clone(),
             warning: self.space_warning.clone(),

@@ -199,6 +199,7 @@ impl Daemon {
                 return;
             }
             e.phase = Phase::Checking;
+            e.check_waiting = true;
             e.error = None;
             // The link's own peers (x.pe) on every start: a magnet without
             // trackers has no other way to find them again.
@@ -230,7 +231,10 @@ impl Daemon {
         };
         self.bump();
         let (torrent, dir, options, cancel) = plan;
-        let Some(added) = self.add_cancellable(&torrent, dir, options, cancel).await else {
+        let Some(added) = self
+            .add_cancellable(id, &torrent, dir, options, cancel)
+            .await
+        else {
             return;
         };
         match added {
@@ -367,18 +371,30 @@ impl Daemon {
         Ok(())
     }
 
-    /// Adds `torrent` to the session, giving up the check of its data
-    /// when `cancel` fires (a stop bumps it) or closes (a removal drops the
-    /// entry): this step holds the torrent's lifecycle lock, and a stop or
-    /// removal queued behind it must not wait for a check of many minutes.
-    /// `None` when the check was given up.
+    /// Adds `torrent` to the session once one of the daemon's check slots
+    /// is free (until then entry `id` shows as queued for check), giving
+    /// up the wait or the check of its data when `cancel` fires (a stop
+    /// bumps it) or closes (a removal drops the entry): this step holds
+    /// the torrent's lifecycle lock, and a stop or removal queued behind it
+    /// must not wait for a check of many minutes, nor for the checks of
+    /// thousands of torrents ahead of it. `None` when it was given up.
     async fn add_cancellable(
         &self,
+        id: u32,
         torrent: &Torrent,
         dir: PathBuf,
         mut options: TorrentOptions,
         mut cancel: tokio::sync::watch::Receiver<u64>,
     ) -> Option<Result<TorrentHandle, SessionError>> {
+        let _slot = tokio::select! {
+            // Never closed; a closed one would only lift the bound.
+            slot = self.shared.check_slots.acquire() => slot.ok(),
+            _ = cancel.changed() => return None,
+        };
+        if let Some(e) = self.lock().entries.get_mut(&id) {
+            e.check_waiting = false;
+        }
+        self.bump();
         let flag = Arc::new(AtomicBool::new(false));
         options.cancel_check = Some(Arc::clone(&flag));
         let add = self
@@ -421,12 +437,19 @@ impl Daemon {
             );
             return;
         }
-        self.set_phase(id, Phase::Checking);
+        if let Some(e) = self.lock().entries.get_mut(&id) {
+            e.phase = Phase::Checking;
+            e.check_waiting = true;
+        }
+        self.bump();
         let options = TorrentOptions {
             file_priorities: priorities,
             ..TorrentOptions::default()
         };
-        let Some(added) = self.add_cancellable(&torrent, dir, options, cancel).await else {
+        let Some(added) = self
+            .add_cancellable(id, &torrent, dir, options, cancel)
+            .await
+        else {
             return;
         };
         match added {
@@ -496,15 +519,6 @@ impl Daemon {
                 name.unwrap_or_default()
             ),
         );
-    }
-
-    fn set_phase(&self, id: u32, phase: Phase) {
-        let mut state = self.lock();
-        if let Some(e) = state.entries.get_mut(&id) {
-            e.phase = phase;
-        }
-        drop(state);
-        self.bump();
     }
 
     /// Folds the session's counters into the lifetime totals.

@@ -10,6 +10,7 @@
 //! are plain functions in `policy`.
 
 mod add;
+mod add_batch;
 mod btpk;
 mod categories;
 mod commands;
@@ -19,6 +20,7 @@ mod follow;
 mod layers;
 mod lifecycle;
 mod metainfo;
+mod persist;
 mod policy;
 mod renames;
 mod sampler;
@@ -106,6 +108,8 @@ impl Daemon {
         }
         store.save_daemon(&daemon)?;
         let (scrape_requests, scrape_rx) = tokio::sync::mpsc::channel(SCRAPE_REQUESTS);
+        let check_slots = state::check_slot_count(config.max_active_checks);
+        let (adds, add_jobs) = tokio::sync::mpsc::channel(add_batch::PENDING);
         let shared = Arc::new(Shared {
             session,
             store,
@@ -125,6 +129,8 @@ impl Daemon {
             scrape_requests,
             log: crate::event_log::EventLog::default(),
             tables: crate::table::Tables::default(),
+            check_slots: tokio::sync::Semaphore::new(check_slots),
+            adds,
         });
         let this = Daemon { shared };
         this.log(
@@ -134,6 +140,11 @@ impl Daemon {
         this.restore()?;
         tokio::spawn(sampler::sampler(Arc::clone(&this.shared)));
         tokio::spawn(follow::follower(Arc::clone(&this.shared)));
+        tokio::spawn(persist::flusher(Arc::clone(&this.shared)));
+        let shared = Arc::clone(&this.shared);
+        let write: Arc<add_batch::WriteBatch> =
+            Arc::new(move |items| shared.store.add_batch(items));
+        tokio::spawn(add_batch::writer(write, add_jobs));
         Ok((this, scrape_rx))
     }
 
@@ -204,10 +215,12 @@ impl Daemon {
         Ok(())
     }
 
-    /// Saves every torrent's counters and takes each out of the session
-    /// (resume data saved, trackers told).
+    /// Saves every torrent's counters (one file; records only where more
+    /// than counters changed) and takes each out of the session (resume
+    /// data saved, trackers told).
     pub async fn shutdown(&self) {
         sampler::save_counters(&self.shared);
+        persist::flush(&self.shared);
         self.shared.session.shutdown().await;
     }
 }

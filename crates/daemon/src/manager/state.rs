@@ -57,6 +57,23 @@ pub(crate) struct Shared {
     pub log: crate::event_log::EventLog,
     /// The read APIs' shared table of torrents (`crate::table`).
     pub tables: crate::table::Tables,
+    /// Start checks (resume data read or pieces hashed) running at once;
+    /// the rest wait here, in the order asked, shown as queued for check.
+    /// At most as many as the session runs at once, so its own bound never
+    /// makes a torrent shown as checking wait.
+    pub check_slots: tokio::sync::Semaphore,
+    /// Adds' files on their way to the disk (`add_batch`).
+    pub(super) adds: tokio::sync::mpsc::Sender<super::add_batch::AddJob>,
+}
+
+/// Start checks the daemon runs at once: `configured`, at most (and by
+/// default, 0) twice the core count, the session's own bound.
+pub(super) fn check_slot_count(configured: usize) -> usize {
+    let session = std::thread::available_parallelism().map_or(2, |n| n.get().saturating_mul(2));
+    match configured {
+        0 => session,
+        n => n.min(session),
+    }
 }
 
 /// A running daemon (cheap to clone).

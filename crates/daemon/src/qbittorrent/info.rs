@@ -6,10 +6,9 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use super::form::Form;
-use super::options;
+use super::object::{self, connected_seeds, stored_path};
 use crate::Daemon;
 use crate::snapshot::TorrentSnapshot;
-use crate::store::LimitMode;
 use crate::view::{FilePage, Status, TorrentView};
 
 /// qBittorrent 5's state name (its `stoppedUP`/`stoppedDL` were
@@ -22,6 +21,9 @@ pub(super) fn state(v: &TorrentView) -> &'static str {
         (Status::Stopped, false) => "stoppedDL",
         (Status::Queued, true) => "queuedUP",
         (Status::Queued, false) => "queuedDL",
+        // qBittorrent's WebUI and its clients know this state (libtorrent's
+        // queued_for_checking).
+        (Status::QueuedForCheck, _) => "queuedForChecking",
         (Status::Checking, true) => "checkingUP",
         (Status::Checking, false) => "checkingDL",
         (Status::FetchingMetadata, _) => "metaDL",
@@ -32,136 +34,11 @@ pub(super) fn state(v: &TorrentView) -> &'static str {
     }
 }
 
-/// One `torrents/info` object of a snapshot and its view.
+/// One `torrents/info` object of a snapshot and its view, as a JSON tree
+/// (for `sync/maindata`, sorting and `properties`; the list writes
+/// [`object::object_json`] text).
 pub(super) fn torrent(snap: &TorrentSnapshot, v: &TorrentView) -> Value {
-    let r = &snap.record;
-    let name = v.name.clone();
-    let save_path = v.download_dir.clone();
-    // Where the files are: under the torrent's own name, whatever name it
-    // is shown under.
-    let root = snap
-        .torrent
-        .as_ref()
-        .map_or_else(|| name.clone(), |t| t.info.name.clone());
-    let content_path = std::path::Path::new(&save_path)
-        .join(root)
-        .display()
-        .to_string();
-    let tracker = snap
-        .handle
-        .as_ref()
-        .and_then(|h| {
-            h.announces()
-                .0
-                .into_iter()
-                .find(|a| a.result.is_ok())
-                .map(|a| a.url)
-        })
-        .unwrap_or_default();
-    let downloaded = v.size_when_done - v.left_until_done;
-    let seeds = connected_seeds(snap, v);
-    json!({
-        "hash": v.info_hash,
-        "infohash_v1": v.info_hash,
-        "infohash_v2": "",
-        "name": name,
-        "size": v.size_when_done,
-        "total_size": v.total_size,
-        "progress": v.progress,
-        "dlspeed": v.download_rate,
-        "upspeed": v.upload_rate,
-        // Its place in the queue (1 first), as qBittorrent shows it for
-        // torrents still downloading; 0 once complete.
-        "priority": if v.has_metadata && v.left_until_done == 0 { 0 } else { v.queue_position + 1 },
-        "num_seeds": seeds,
-        "num_leechs": v.peers.saturating_sub(seeds),
-        // The swarm as the trackers' last scrape saw it (the largest
-        // answer, as qBittorrent takes); -1 before any.
-        "num_complete": swarm_count(snap, |c| c.seeders),
-        "num_incomplete": swarm_count(snap, |c| c.leechers),
-        "ratio": v.ratio,
-        "eta": if v.eta < 0 { 8_640_000 } else { v.eta },
-        "state": state(v),
-        "seq_dl": v.sequential,
-        "f_l_piece_prio": v.first_last_pieces,
-        "category": r.category.clone().unwrap_or_default(),
-        "tags": v.labels.join(", "),
-        "super_seeding": stored_flag(r, options::SUPER_SEEDING),
-        "force_start": stored_flag(r, options::FORCE_START),
-        "save_path": save_path,
-        "download_path": stored_path(r),
-        "content_path": content_path,
-        "root_path": content_path,
-        "added_on": v.added_at,
-        "completion_on": v.done_at.map_or(-1, |t| i64::try_from(t).unwrap_or(-1)),
-        "tracker": tracker,
-        "trackers_count": snap.trackers.iter().map(Vec::len).sum::<usize>(),
-        "dl_limit": v.max_download.map_or(-1, |b| i64::try_from(b).unwrap_or(-1)),
-        "up_limit": v.max_upload.map_or(-1, |b| i64::try_from(b).unwrap_or(-1)),
-        "downloaded": v.downloaded,
-        "uploaded": v.uploaded,
-        "downloaded_session": v.downloaded,
-        "uploaded_session": v.uploaded,
-        "amount_left": v.left_until_done,
-        "completed": downloaded,
-        "max_ratio": v.seed_ratio_limit.unwrap_or(-1.0),
-        "max_seeding_time": snap.seed_time_limit.map_or(-1, minutes),
-        "max_inactive_seeding_time": v.seed_idle_limit.map_or(-1, |s| i64::try_from(s.div_ceil(60)).unwrap_or(-1)),
-        "ratio_limit": match r.seed_ratio_mode {
-            Some(LimitMode::Unlimited) => -1.0,
-            Some(LimitMode::Session) => -2.0,
-            _ => r.seed_ratio_limit.unwrap_or(-2.0),
-        },
-        "seeding_time_limit": own_limit(r.seed_time_mode, r.seed_time_limit),
-        "inactive_seeding_time_limit": own_limit(r.seed_idle_mode, r.seed_idle_limit),
-        "seen_complete": v.done_at.unwrap_or(0),
-        "last_activity": v.active_at.unwrap_or(0),
-        "time_active": v.seconds_downloading + v.seconds_seeding,
-        "seeding_time": v.seconds_seeding,
-        "auto_tmm": stored_flag(r, options::AUTO_TMM),
-        "availability": -1,
-        "magnet_uri": v.magnet.clone().or_else(|| snap.torrent.as_ref().map(|t| t.magnet().to_string())).unwrap_or_default(),
-        "private": snap.torrent.as_ref().is_some_and(|t| t.info.private),
-        "comment": snap.torrent.as_ref().and_then(|t| t.comment.clone()).unwrap_or_default(),
-        "reannounce": 0,
-        "popularity": 0,
-        "has_metadata": v.has_metadata,
-    })
-}
-
-/// Whole minutes of `secs`, rounded up (qBittorrent counts limits in
-/// minutes).
-fn minutes(secs: u64) -> i64 {
-    i64::try_from(secs.div_ceil(60)).unwrap_or(i64::MAX)
-}
-
-/// A torrent's own time limit as qBittorrent shows it: minutes, -2 for
-/// the session's, -1 for none.
-fn own_limit(mode: Option<LimitMode>, own: Option<u64>) -> i64 {
-    match (mode, own) {
-        (Some(LimitMode::Unlimited), _) => -1,
-        (Some(LimitMode::Session), _) | (None | Some(LimitMode::Own), None) => -2,
-        (_, Some(secs)) => minutes(secs),
-    }
-}
-
-/// The largest of the trackers' scraped counts, -1 when none answered.
-fn swarm_count(snap: &TorrentSnapshot, count: impl Fn(&shoal_session::SwarmCounts) -> u32) -> i64 {
-    snap.scrape
-        .iter()
-        .filter_map(|s| s.counts.as_ref().ok())
-        .map(|c| i64::from(count(c)))
-        .max()
-        .unwrap_or(-1)
-}
-
-/// Connected peers that have every piece (none while not running).
-fn connected_seeds(snap: &TorrentSnapshot, v: &TorrentView) -> usize {
-    if v.peers == 0 {
-        0
-    } else {
-        snap.stats.seeds.min(v.peers)
-    }
+    serde_json::to_value(object::object(snap, v)).unwrap_or(Value::Null)
 }
 
 /// Whether `v` passes qBittorrent's `filter`.
@@ -183,15 +60,16 @@ fn passes(filter: &str, v: &TorrentView) -> bool {
         "stalled" => state == "stalledUP" || state == "stalledDL",
         "stalled_uploading" => state == "stalledUP",
         "stalled_downloading" => state == "stalledDL",
-        "checking" => v.status == Status::Checking,
+        "checking" => matches!(v.status, Status::Checking | Status::QueuedForCheck),
         "errored" => v.status == Status::Error,
         _ => true,
     }
 }
 
-/// `torrents/info`: filtered by `filter`, `category`, `tag` and `hashes`,
-/// sorted by `sort` (any field, `reverse`), then `offset` and `limit`.
-pub(super) fn list(d: &Daemon, form: &Form) -> Value {
+/// `torrents/info` as JSON text: filtered by `filter`, `category`, `tag`
+/// and `hashes`, sorted by `sort` (any field, `reverse`), then `offset` and
+/// `limit`.
+pub(super) fn list(d: &Daemon, form: &Form) -> String {
     let hashes: Vec<String> = form
         .hashes()
         .into_iter()
@@ -227,12 +105,27 @@ pub(super) fn list(d: &Daemon, form: &Form) -> Value {
         .and_then(|l| l.parse::<usize>().ok())
         .filter(|l| *l > 0)
         .unwrap_or(usize::MAX);
-    // Unsorted, only the page's objects are built.
+    // Unsorted, only the page's objects are written, each once per table
+    // (kept in its row), and joined as text.
     let Some(key) = form.get("sort") else {
         let rows: Vec<_> = rows.collect();
         let start = page_start(offset, rows.len());
-        let page = rows.into_iter().skip(start).take(limit);
-        return Value::Array(page.map(|r| torrent(&r.snap, &r.view)).collect());
+        let page: Vec<&str> = rows
+            .into_iter()
+            .skip(start)
+            .take(limit)
+            .map(|r| r.qbt_json(|r| object::object_json(&r.snap, &r.view)))
+            .collect();
+        let mut out = String::with_capacity(page.iter().map(|o| o.len() + 1).sum::<usize>() + 2);
+        out.push('[');
+        for (i, object) in page.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(object);
+        }
+        out.push(']');
+        return out;
     };
     let mut out: Vec<Value> = rows.map(|r| torrent(&r.snap, &r.view)).collect();
     out.sort_by(|a, b| compare(a.get(key), b.get(key)));
@@ -240,7 +133,8 @@ pub(super) fn list(d: &Daemon, form: &Form) -> Value {
         out.reverse();
     }
     let start = page_start(offset, out.len());
-    Value::Array(out.into_iter().skip(start).take(limit).collect())
+    let page = Value::Array(out.into_iter().skip(start).take(limit).collect());
+    serde_json::to_string(&page).unwrap_or_else(|_| "[]".into())
 }
 
 /// Where a page at `offset` starts in `len` items: a negative offset
@@ -436,18 +330,4 @@ pub(super) fn without_internal(mut t: Value) -> Map<String, Value> {
         Value::Object(o) => o,
         _ => Map::new(),
     }
-}
-
-/// A stored-only flag of qBittorrent's (see `options`).
-fn stored_flag(r: &crate::store::TorrentRecord, key: &str) -> bool {
-    r.stored.get(key).and_then(Value::as_bool).unwrap_or(false)
-}
-
-/// The stored-only incomplete-download path (see `options`).
-fn stored_path(r: &crate::store::TorrentRecord) -> String {
-    r.stored
-        .get(options::DOWNLOAD_PATH)
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_owned()
 }

@@ -17,6 +17,7 @@ mod edits;
 mod form;
 mod info;
 mod limits;
+mod object;
 mod options;
 mod peers;
 mod reply;

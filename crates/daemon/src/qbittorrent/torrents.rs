@@ -74,7 +74,7 @@ pub(super) async fn handle(d: &Daemon, name: &str, form: &Form) -> Response<Body
             .and_then(|id| d.snapshot(id))
     };
     match name {
-        "info" => json_ok(&info::list(d, form)),
+        "info" => crate::web::response(StatusCode::OK, "application/json", info::list(d, form)),
         "properties" => one().map_or_else(not_found, |s| json_ok(&info::properties(&s))),
         "files" => one().map_or_else(not_found, |s| {
             crate::web::json(StatusCode::OK, &info::Files(&s))

@@ -217,12 +217,14 @@ fn stored(r: &Row, key: &str, default: Value) -> Value {
     r.snap.record.stored.get(key).cloned().unwrap_or(default)
 }
 
-/// Transmission's status number (`tr_torrent_activity`): 0 stopped, 2
-/// checking, 3 queued to download, 4 downloading, 5 queued to seed, 6
-/// seeding.
+/// Transmission's status number (`tr_torrent_activity`): 0 stopped, 1
+/// queued for check, 2 checking, 3 queued to download, 4 downloading, 5
+/// queued to seed, 6 seeding.
 fn status_code(v: &TorrentView) -> u8 {
     match v.status {
         Status::Stopped | Status::Error => 0,
+        // TR_STATUS_CHECK_WAIT: queued for verification.
+        Status::QueuedForCheck => 1,
         Status::Checking => 2,
         Status::Queued if v.has_metadata && v.left_until_done == 0 => 5,
         Status::Queued => 3,
