@@ -194,7 +194,7 @@ impl Daemon {
         hash: [u8; 20],
     ) -> Result<AddOutcome, DaemonError> {
         let (id, paused, name) = (record.id, record.paused, record.name.clone());
-        let saved = add_batch::write(&self.shared, record.clone(), metainfo).await;
+        let saved = add_batch::write(&self.shared.adds, record.clone(), metainfo).await;
         {
             let mut state = self.lock();
             if let Err(err) = saved {

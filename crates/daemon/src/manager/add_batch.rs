@@ -9,7 +9,6 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::state::Shared;
 use crate::DaemonError;
 use crate::store::TorrentRecord;
 
@@ -65,23 +64,22 @@ pub(super) async fn writer(write: Arc<WriteBatch>, mut jobs: mpsc::Receiver<AddJ
     }
 }
 
-/// Hands an add's files to the writer and waits until they are on disk.
+/// Hands an add's files to the writer (`adds`, the state's sender) and
+/// waits until they are on disk.
 pub(super) async fn write(
-    shared: &Shared,
+    adds: &mpsc::Sender<AddJob>,
     record: TorrentRecord,
     metainfo: Option<Vec<u8>>,
 ) -> Result<(), DaemonError> {
     let (done, outcome) = oneshot::channel();
     let gone = || DaemonError::io("saving the torrent", std::io::Error::other("shutting down"));
-    shared
-        .adds
-        .send(AddJob {
-            record,
-            metainfo,
-            done,
-        })
-        .await
-        .map_err(|_| gone())?;
+    adds.send(AddJob {
+        record,
+        metainfo,
+        done,
+    })
+    .await
+    .map_err(|_| gone())?;
     outcome.await.map_err(|_| gone())?
 }
 

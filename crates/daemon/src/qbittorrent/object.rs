@@ -13,11 +13,33 @@ use std::fmt;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::info::state;
 use super::options;
 use crate::snapshot::TorrentSnapshot;
 use crate::store::{LimitMode, TorrentRecord};
-use crate::view::TorrentView;
+use crate::view::{Status, TorrentView};
+
+/// qBittorrent 5's state name (its `stoppedUP`/`stoppedDL` were
+/// `pausedUP`/`pausedDL` before 5.0).
+pub(super) fn state(v: &TorrentView) -> &'static str {
+    let done = v.has_metadata && v.left_until_done == 0;
+    match (v.status, done) {
+        (Status::Error, _) => "error",
+        (Status::Stopped, true) => "stoppedUP",
+        (Status::Stopped, false) => "stoppedDL",
+        (Status::Queued, true) => "queuedUP",
+        (Status::Queued, false) => "queuedDL",
+        // qBittorrent's WebUI and its clients know this state (libtorrent's
+        // queued_for_checking).
+        (Status::QueuedForCheck, _) => "queuedForChecking",
+        (Status::Checking, true) => "checkingUP",
+        (Status::Checking, false) => "checkingDL",
+        (Status::FetchingMetadata, _) => "metaDL",
+        (Status::Seeding, _) if v.upload_rate == 0 => "stalledUP",
+        (Status::Seeding, _) => "uploading",
+        (Status::Downloading, _) if v.download_rate == 0 => "stalledDL",
+        (Status::Downloading, _) => "downloading",
+    }
+}
 
 /// A `torrents/info` object.
 #[derive(Serialize)]
