@@ -182,10 +182,13 @@ impl Session {
     /// already there, then starts trading.
     pub async fn add_torrent(
         &self,
-        torrent: Torrent,
+        torrent: impl Into<Arc<Torrent>>,
         dir: PathBuf,
         options: TorrentOptions,
     ) -> Result<TorrentHandle, SessionError> {
+        // Shared with the caller (the daemon keeps the same one): a
+        // torrent's metainfo is held once, whoever reads it.
+        let torrent: Arc<Torrent> = torrent.into();
         let info_hash = torrent
             .info_hashes
             .wire_id()
@@ -199,8 +202,7 @@ impl Session {
         torrent
             .check_piece_layers()
             .map_err(|e| SessionError::Torrent(e.to_string()))?;
-        let torrent = Arc::new(torrent);
-        let store = Arc::new(FileStore::new(dir, Arc::new(torrent.info.clone())));
+        let store = Arc::new(FileStore::of_torrent(dir, Arc::clone(&torrent)));
         let resume_path = self.resume_path(&info_hash);
         let (have, checked) = {
             let (torrent, store, resume_path) = (
@@ -238,7 +240,7 @@ impl Session {
         let mut engine = Engine::new(&torrent.info, info_hash, &have, config)
             .map_err(|e| SessionError::Torrent(e.to_string()))?;
         // Peers holding only a magnet link can fetch the metadata from us.
-        engine.set_metadata(Arc::from(torrent.info_bytes()));
+        engine.set_metadata(torrent.info_bytes_shared());
         // ... and v2 peers the piece layers (BEP 52 hash requests).
         engine.set_piece_layers(Arc::clone(&torrent));
         for (file, priority) in options.file_priorities.iter().enumerate() {

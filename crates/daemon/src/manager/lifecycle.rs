@@ -373,7 +373,7 @@ impl Daemon {
     /// `None` when the check was given up.
     async fn add_cancellable(
         &self,
-        torrent: &Torrent,
+        torrent: &Arc<Torrent>,
         dir: PathBuf,
         mut options: TorrentOptions,
         mut cancel: tokio::sync::watch::Receiver<u64>,
@@ -383,7 +383,7 @@ impl Daemon {
         let add = self
             .shared
             .session
-            .add_torrent(torrent.clone(), dir, options);
+            .add_torrent(Arc::clone(torrent), dir, options);
         tokio::pin!(add);
         let result = tokio::select! {
             result = &mut add => result,
