@@ -49,7 +49,7 @@ impl Trackers {
                 tier.into_iter()
                     .filter_map(|url| match Tracker::new(&url) {
                         Ok(mut t) => {
-                            t.share_udp(&gate.udp);
+                            t.share_hosts(gate);
                             io.push(t);
                             Some(url)
                         }

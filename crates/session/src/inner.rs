@@ -44,6 +44,8 @@ pub(crate) struct Inner {
     /// The timer task's wake-ups and the torrent timers it ran (`timers.rs`),
     /// for `/metrics`: with only idle torrents both stand still.
     pub(crate) timer_counts: TimerCounts,
+    /// Torrents that left their idle state since the daemon last asked.
+    pub(crate) woken: Arc<crate::torrent::Woken>,
 }
 
 /// How many start-up checks may run at once: twice the cores, so reading
@@ -85,6 +87,7 @@ impl Inner {
             max_peers: self.config.max_peers,
             limits: Arc::clone(&self.limits),
             timers: self.timers.clone(),
+            woken: Arc::clone(&self.woken),
         }
     }
 }

@@ -115,6 +115,7 @@ impl Session {
             torrents: Mutex::default(),
             start_checks: tokio::sync::Semaphore::new(crate::inner::start_check_slots()),
             timer_counts: crate::inner::TimerCounts::default(),
+            woken: Arc::default(),
         });
         if let Some((sock, rx)) = lsd {
             crate::lsd::start(&inner, sock, rx);
@@ -167,6 +168,14 @@ impl Session {
     /// timers it ran, since the session started.
     pub fn timer_counts(&self) -> (u64, u64) {
         self.inner.timer_counts.get()
+    }
+
+    /// The info-hashes of torrents that left their idle state (a first
+    /// peer, an address to dial) since the last call, so a poller can look
+    /// at idle torrents rarely and at these at once; `None` when more woke
+    /// than are kept (look at every torrent).
+    pub fn take_woken(&self) -> Option<Vec<[u8; 20]>> {
+        self.inner.woken.take()
     }
 
     /// The DHT node, if this session runs one.

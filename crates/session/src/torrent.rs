@@ -18,10 +18,12 @@ use crate::rate::Limits;
 mod fault;
 mod resume_save;
 mod timer_handle;
+mod woken;
 
 pub use fault::StorageFault;
 pub(crate) use resume_save::save_resume_batch;
 pub(crate) use timer_handle::Timers;
+pub(crate) use woken::Woken;
 
 /// Progress of a torrent, for displays.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -115,6 +117,8 @@ pub(crate) struct TorrentShared {
     /// Armed without a peer: the timer task sleeps until the torrent's own
     /// deadlines, so a first peer or a learned address must kick it.
     idle: AtomicBool,
+    /// The session's list of torrents that left their idle state.
+    woken: Arc<Woken>,
     /// BEP 19 web seeds and what they are doing (`webseed/`).
     pub web_seeds: crate::webseed_status::WebSeeds,
     /// Bumped per verified piece: streaming reads wait on it (`stream.rs`).
@@ -130,6 +134,8 @@ pub(crate) struct SessionLinks {
     pub limits: Arc<Limits>,
     /// The session's timer task.
     pub timers: Timers,
+    /// Where the torrent says it left its idle state.
+    pub woken: Arc<Woken>,
 }
 
 impl TorrentShared {
@@ -145,6 +151,7 @@ impl TorrentShared {
             max_peers,
             limits,
             timers,
+            woken,
         } = session;
         let complete = engine.is_complete();
         Arc::new(TorrentShared {
@@ -179,6 +186,7 @@ impl TorrentShared {
             web_seeds: crate::webseed_status::WebSeeds::default(),
             verified: watch::Sender::new(0),
             idle: AtomicBool::new(true),
+            woken,
         })
     }
 
@@ -207,6 +215,7 @@ impl TorrentShared {
             }
         }
         if self.idle.swap(false, Ordering::Relaxed) {
+            self.woken.push(self.info_hash);
             self.timers.kick(Arc::clone(self));
         }
     }
@@ -249,6 +258,7 @@ impl TorrentShared {
             (result, events, engine.peers_with_output(), woke)
         };
         if woke {
+            self.woken.push(self.info_hash);
             self.timers.kick(Arc::clone(self));
         }
         {
