@@ -271,6 +271,11 @@ fn visit(
         0
     };
     let keep = !(e.quiet_samples >= QUIET_AFTER && !limited && idle);
+    if !keep {
+        // Left alone until the next sweep: its rates are nothing now, not
+        // the last decaying sample.
+        e.still();
+    }
     if let Some(fault) = fault {
         round.faulted.push((e.record.id, e.hash, fault.to_string()));
         return keep;
