@@ -122,7 +122,9 @@ pub(crate) struct TorrentShared {
     /// BEP 19 web seeds and what they are doing (`webseed/`).
     pub web_seeds: crate::webseed_status::WebSeeds,
     /// Bumped per verified piece: streaming reads wait on it (`stream.rs`).
-    pub verified: watch::Sender<u64>,
+    /// Made by the first reader ([`TorrentShared::watch_verified`]): a
+    /// channel is ~350 bytes, and a seedbox's torrents are rarely streamed.
+    verified: std::sync::OnceLock<watch::Sender<u64>>,
 }
 
 /// What a torrent takes from its session: the peer cap, the shared rate
@@ -184,7 +186,7 @@ impl TorrentShared {
             fault: watch::Sender::new(fault::FaultState::default()),
             timers,
             web_seeds: crate::webseed_status::WebSeeds::default(),
-            verified: watch::Sender::new(0),
+            verified: std::sync::OnceLock::new(),
             idle: AtomicBool::new(true),
             woken,
         })
@@ -218,6 +220,13 @@ impl TorrentShared {
             self.woken.push(self.info_hash);
             self.timers.kick(Arc::clone(self));
         }
+    }
+
+    /// Follows the verified pieces (bumped per piece).
+    pub fn watch_verified(&self) -> watch::Receiver<u64> {
+        self.verified
+            .get_or_init(|| watch::Sender::new(0))
+            .subscribe()
     }
 
     /// The engine's clock: time since this torrent started.
@@ -393,7 +402,11 @@ impl TorrentShared {
             }
             Event::PieceVerified(_) => {
                 self.unsaved.fetch_add(1, Ordering::Relaxed);
-                self.verified.send_modify(|n| *n = n.wrapping_add(1));
+                // Without a reader yet there is nobody to wake: a reader
+                // looks at the verified pieces after it subscribes.
+                if let Some(verified) = self.verified.get() {
+                    verified.send_modify(|n| *n = n.wrapping_add(1));
+                }
             }
             Event::Completed => {
                 let shared = Arc::clone(self);
