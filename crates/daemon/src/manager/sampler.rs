@@ -169,17 +169,16 @@ pub(super) async fn sampler(shared: Arc<Shared>) {
                 let _ = shared.store.save_daemon(d);
             }
         }
-        // Listeners hear of a round that looked at something; this
-        // sampler's own change is not a reason for its next sweep (unless
-        // someone else changed the count meanwhile).
-        if sweep || round.sampled > 0 {
-            shared.changed.send_modify(|n| {
-                if *n == seen {
-                    own_change = Some(n.wrapping_add(1));
-                }
-                *n = n.wrapping_add(1);
-            });
-        }
+        // Listeners hear of every round (as before the watch set: some
+        // phase changes rely on this bump to reach the tables within a
+        // second); this sampler's own change is not a reason for its next
+        // sweep, unless someone else changed the count meanwhile.
+        shared.changed.send_modify(|n| {
+            if *n == seen {
+                own_change = Some(n.wrapping_add(1));
+            }
+            *n = n.wrapping_add(1);
+        });
         let Round {
             finish,
             done,
