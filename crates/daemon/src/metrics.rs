@@ -69,7 +69,7 @@ fn render(d: &crate::Daemon) -> String {
         "counter",
         runs.to_string(),
     );
-    let (rounds, sampled) = d.sampler_counts();
+    let (rounds, sampled, visited) = d.sampler_counts();
     gauge(
         "shoal_sampler_rounds_total",
         "Rounds of the daemon's once-a-second sampler.",
@@ -81,6 +81,12 @@ fn render(d: &crate::Daemon) -> String {
         "Torrents sampled (rates, totals, limits); quiet ones without peers are sampled every 15 s.",
         "counter",
         sampled.to_string(),
+    );
+    gauge(
+        "shoal_sampler_visits_total",
+        "Torrent entries the sampler looked at: the active ones each round, every one only at a sweep (every 15 s or after a change).",
+        "counter",
+        visited.to_string(),
     );
     let dir_syncs = shoal_storage::dir_syncs();
     gauge(

@@ -133,20 +133,28 @@ fn two_thousand_idle_seeds_cost_no_per_torrent_work_and_stop_in_one_batch() {
         "shoal_sampler_torrents_total",
         "shoal_timer_wakeups_total",
         "shoal_torrent_timer_runs_total",
+        "shoal_sampler_visits_total",
     ];
     let before: Vec<u64> = names.iter().map(|n| metric(addr, n)).collect();
     sampler_rounds(addr, 15);
     let after: Vec<u64> = names.iter().map(|n| metric(addr, n)).collect();
     let d: Vec<u64> = after.iter().zip(&before).map(|(a, b)| a - b).collect();
-    let (rounds, sampled, wakeups, runs) = (d[0], d[1], d[2], d[3]);
+    let (rounds, sampled, wakeups, runs, visits) = (d[0], d[1], d[2], d[3], d[4]);
     println!(
-        "{rounds} sampler rounds: {sampled} torrents sampled, {wakeups} timer wake-ups, {runs} torrent timers run"
+        "{rounds} sampler rounds: {sampled} torrents sampled, {visits} entries looked at, \
+         {wakeups} timer wake-ups, {runs} torrent timers run"
     );
     // Sampling every torrent every round would be N per round; quiet ones
     // are sampled once in 15 rounds.
     assert!(
         sampled <= 2 * N as u64 + rounds * 20,
         "{sampled} torrents sampled in {rounds} rounds"
+    );
+    // The sampler looks at every entry only at its sweeps (one in 15
+    // rounds, as quiet ones are sampled), not N entries a second.
+    assert!(
+        visits <= 2 * N as u64 + rounds * 20,
+        "{visits} entries looked at in {rounds} rounds"
     );
     // No per-torrent timers: the timer task sleeps while all are idle.
     assert!(

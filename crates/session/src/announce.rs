@@ -59,7 +59,7 @@ impl Trackers {
                             None
                         }
                         Ok(mut t) => {
-                            t.share_udp(&gate.udp);
+                            t.share_hosts(gate);
                             io.push(t);
                             Some(url)
                         }
@@ -148,7 +148,10 @@ impl Trackers {
             let result = match self.io.get_mut(id.0) {
                 Some(tracker) => {
                     let what = announce(attempt.event);
-                    let request = tracker.announce(&what);
+                    // Boxed: the request's state (an HTTP exchange, a UDP
+                    // transaction) exists only while it is in flight, not
+                    // inline in every torrent's resting announce task.
+                    let request = Box::pin(tracker.announce(&what));
                     match deadline {
                         Some(d) => tokio::time::timeout_at(d, request)
                             .await
@@ -240,14 +243,18 @@ pub(crate) async fn announce_loop(
     };
     loop {
         // A torrent waiting for its turn at a busy tracker still stops at once.
+        // Boxed, as below: a seedbox holds thousands of these tasks asleep,
+        // and an unboxed future is as large as its largest await point.
         let due = tokio::select! {
-            found = trackers.announce_due(announce, Some(&shared.announces)) => Some(found),
+            found = Box::pin(trackers.announce_due(announce, Some(&shared.announces))) => Some(found),
             () = stopped(&mut stopping) => None,
         };
         match due {
             Some(Some(peers)) => shared.learn_peers(peers, crate::PeerSource::Tracker),
             Some(None) => {}
-            None => return announce_stopped(&mut trackers, announce, shared.info_hash).await,
+            None => {
+                return Box::pin(announce_stopped(&mut trackers, announce, shared.info_hash)).await;
+            }
         }
         let Some(due) = trackers.next_due() else {
             return;
@@ -272,7 +279,8 @@ pub(crate) async fn announce_loop(
             changed = stopping.changed() => {
                 let stop = changed.is_err() || *stopping.borrow();
                 if stop {
-                    return announce_stopped(&mut trackers, announce, shared.info_hash).await;
+                    return Box::pin(announce_stopped(&mut trackers, announce, shared.info_hash))
+                        .await;
                 }
             }
         }

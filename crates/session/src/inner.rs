@@ -57,6 +57,8 @@ pub(crate) struct Inner {
     /// The timer task's wake-ups and the torrent timers it ran (`timers.rs`),
     /// for `/metrics`: with only idle torrents both stand still.
     pub(crate) timer_counts: TimerCounts,
+    /// Torrents that left their idle state since the daemon last asked.
+    pub(crate) woken: Arc<crate::torrent::Woken>,
 }
 
 /// How many start-up checks may run at once: twice the cores, so reading
@@ -127,6 +129,7 @@ impl Inner {
             timers: self.timers.clone(),
             modes: Arc::clone(&self.modes),
             families: self.families,
+            woken: Arc::clone(&self.woken),
         }
     }
 }

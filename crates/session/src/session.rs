@@ -161,6 +161,7 @@ impl Session {
             start_checks: tokio::sync::Semaphore::new(crate::inner::start_check_slots()),
             timer_counts: crate::inner::TimerCounts::default(),
             modes,
+            woken: Arc::default(),
         });
         if let Some((sock, rx)) = lsd {
             crate::lsd::start(&inner, sock, rx);
@@ -256,6 +257,14 @@ impl Session {
         self.inner.timer_counts.get()
     }
 
+    /// The info-hashes of torrents that left their idle state (a first
+    /// peer, an address to dial) since the last call, so a poller can look
+    /// at idle torrents rarely and at these at once; `None` when more woke
+    /// than are kept (look at every torrent).
+    pub fn take_woken(&self) -> Option<Vec<[u8; 20]>> {
+        self.inner.woken.take()
+    }
+
     /// The DHT node, if this session runs one.
     pub fn dht(&self) -> Option<Arc<Dht>> {
         self.inner
@@ -269,10 +278,13 @@ impl Session {
     /// already there, then starts trading.
     pub async fn add_torrent(
         &self,
-        torrent: Torrent,
+        torrent: impl Into<Arc<Torrent>>,
         dir: PathBuf,
         options: TorrentOptions,
     ) -> Result<TorrentHandle, SessionError> {
+        // Shared with the caller (the daemon keeps the same one): a
+        // torrent's metainfo is held once, whoever reads it.
+        let torrent: Arc<Torrent> = torrent.into();
         let info_hash = torrent
             .info_hashes
             .wire_id()
@@ -286,8 +298,7 @@ impl Session {
         torrent
             .check_piece_layers()
             .map_err(|e| SessionError::Torrent(e.to_string()))?;
-        let torrent = Arc::new(torrent);
-        let store = Arc::new(FileStore::new(dir, Arc::new(torrent.info.clone())));
+        let store = Arc::new(FileStore::of_torrent(dir, Arc::clone(&torrent)));
         let resume_path = self.resume_path(&info_hash);
         let (have, checked) = {
             let (torrent, store, resume_path) = (
@@ -325,7 +336,7 @@ impl Session {
         let mut engine = Engine::new(&torrent.info, info_hash, &have, config)
             .map_err(|e| SessionError::Torrent(e.to_string()))?;
         // Peers holding only a magnet link can fetch the metadata from us.
-        engine.set_metadata(Arc::from(torrent.info_bytes()));
+        engine.set_metadata(torrent.info_bytes_shared());
         // ... and v2 peers the piece layers (BEP 52 hash requests).
         engine.set_piece_layers(Arc::clone(&torrent));
         for (file, priority) in options.file_priorities.iter().enumerate() {

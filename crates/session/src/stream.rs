@@ -47,7 +47,7 @@ impl TorrentHandle {
         let first = u32::try_from(from / pl).unwrap_or(u32::MAX);
         let last = u32::try_from((to - 1) / pl).unwrap_or(u32::MAX);
         let file_end = u32::try_from(info.file_pieces(file).end).unwrap_or(u32::MAX);
-        let mut verified = shared.verified.subscribe();
+        let mut verified = shared.watch_verified();
         let mut stopping = shared.stopping.subscribe();
         shared.with_engine(|e, now| {
             let raise = |e: &mut shoal_engine::Engine, p: u32, prio: u8| {

@@ -20,10 +20,12 @@ mod hash_blocks;
 mod links;
 mod resume_save;
 mod timer_handle;
+mod woken;
 
 pub use fault::StorageFault;
 pub(crate) use resume_save::save_resume_batch;
 pub(crate) use timer_handle::Timers;
+pub(crate) use woken::Woken;
 
 /// Progress of a torrent, for displays.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -119,12 +121,16 @@ pub(crate) struct TorrentShared {
     idle: AtomicBool,
     /// The address families the session listens on (`reaches`).
     families: crate::dht::Families,
+    /// BEP 47 symlinks that were refused (`torrent/links.rs`).
+    pub link_errors: Mutex<Vec<String>>,
+    /// The session's list of torrents that left their idle state.
+    woken: Arc<Woken>,
     /// BEP 19 web seeds and what they are doing (`webseed/`).
     pub web_seeds: crate::webseed_status::WebSeeds,
     /// Bumped per verified piece: streaming reads wait on it (`stream.rs`).
-    pub verified: watch::Sender<u64>,
-    /// BEP 47 symlinks that were refused (`torrent/links.rs`).
-    pub link_errors: Mutex<Vec<String>>,
+    /// Made by the first reader ([`TorrentShared::watch_verified`]): a
+    /// channel is ~350 bytes, and a seedbox's torrents are rarely streamed.
+    verified: std::sync::OnceLock<watch::Sender<u64>>,
 }
 
 /// What a torrent takes from its session: the peer cap, the shared rate
@@ -140,6 +146,8 @@ pub(crate) struct SessionLinks {
     pub modes: Arc<crate::modes::Modes>,
     /// The address families the session listens on.
     pub families: crate::dht::Families,
+    /// Where the torrent says it left its idle state.
+    pub woken: Arc<Woken>,
 }
 
 impl TorrentShared {
@@ -157,6 +165,7 @@ impl TorrentShared {
             timers,
             modes,
             families,
+            woken,
         } = session;
         let complete = engine.is_complete();
         Arc::new(TorrentShared {
@@ -189,10 +198,11 @@ impl TorrentShared {
             fault: watch::Sender::new(fault::FaultState::default()),
             timers,
             web_seeds: crate::webseed_status::WebSeeds::default(),
-            verified: watch::Sender::new(0),
+            verified: std::sync::OnceLock::new(),
             idle: AtomicBool::new(true),
             families,
             link_errors: Mutex::new(Vec::new()),
+            woken,
         })
     }
 
@@ -223,6 +233,7 @@ impl TorrentShared {
             }
         }
         if self.idle.swap(false, Ordering::Relaxed) {
+            self.woken.push(self.info_hash);
             self.timers.kick(Arc::clone(self));
         }
     }
@@ -233,6 +244,13 @@ impl TorrentShared {
     pub fn reaches(&self, addr: SocketAddr) -> bool {
         let addr = SocketAddr::new(addr.ip().to_canonical(), addr.port());
         self.families.reach(addr)
+    }
+
+    /// Follows the verified pieces (bumped per piece).
+    pub fn watch_verified(&self) -> watch::Receiver<u64> {
+        self.verified
+            .get_or_init(|| watch::Sender::new(0))
+            .subscribe()
     }
 
     /// The engine's clock: time since this torrent started.
@@ -273,6 +291,7 @@ impl TorrentShared {
             (result, events, engine.peers_with_output(), woke)
         };
         if woke {
+            self.woken.push(self.info_hash);
             self.timers.kick(Arc::clone(self));
         }
         {
@@ -413,7 +432,11 @@ impl TorrentShared {
             }
             Event::PieceVerified(_) => {
                 self.unsaved.fetch_add(1, Ordering::Relaxed);
-                self.verified.send_modify(|n| *n = n.wrapping_add(1));
+                // Without a reader yet there is nobody to wake: a reader
+                // looks at the verified pieces after it subscribes.
+                if let Some(verified) = self.verified.get() {
+                    verified.send_modify(|n| *n = n.wrapping_add(1));
+                }
             }
             Event::Completed => {
                 let shared = Arc::clone(self);

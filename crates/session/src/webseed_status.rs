@@ -31,19 +31,27 @@ pub(crate) struct WebSeeds {
     /// Each seed's picker source, by index into `seeds`.
     keys: Mutex<Vec<PeerKey>>,
     /// Bumped when what is wanted may have grown (file priorities): wakes
-    /// workers that sleep because nothing wanted was missing.
-    wanted: tokio::sync::watch::Sender<u64>,
+    /// workers that sleep because nothing wanted was missing. Made by the
+    /// first worker that follows it: most torrents have no web seed, and a
+    /// channel is ~350 bytes, per torrent, on a seedbox.
+    wanted: std::sync::OnceLock<tokio::sync::watch::Sender<u64>>,
 }
 
 impl WebSeeds {
     /// File priorities changed: workers with nothing to do look again.
     pub fn wanted_changed(&self) {
-        self.wanted.send_modify(|n| *n = n.wrapping_add(1));
+        // Nobody follows it yet: a worker looks at what is wanted after it
+        // subscribes, so there is nothing to wake.
+        if let Some(wanted) = self.wanted.get() {
+            wanted.send_modify(|n| *n = n.wrapping_add(1));
+        }
     }
 
     /// Follows [`WebSeeds::wanted_changed`].
     pub fn watch_wanted(&self) -> tokio::sync::watch::Receiver<u64> {
-        self.wanted.subscribe()
+        self.wanted
+            .get_or_init(|| tokio::sync::watch::Sender::new(0))
+            .subscribe()
     }
 
     pub fn update<R>(&self, index: usize, f: impl FnOnce(&mut WebSeedStatus) -> R) -> Option<R> {

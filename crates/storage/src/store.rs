@@ -14,7 +14,7 @@ use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use shoal_metainfo::Info;
+use shoal_metainfo::{Info, Torrent};
 
 use crate::direct;
 use crate::hash::Segment;
@@ -49,8 +49,27 @@ pub enum StoreError {
 /// Piece-level access to the files of one torrent in one download directory.
 pub struct FileStore {
     root: PathBuf,
-    info: Arc<Info>,
+    info: Meta,
     open: Mutex<OpenFiles>,
+}
+
+/// The metainfo a store serves: its own info dictionary, or the torrent a
+/// session already holds (one copy per torrent, not one per holder: piece
+/// hashes of thousands of seeded torrents add up).
+enum Meta {
+    Info(Arc<Info>),
+    Torrent(Arc<Torrent>),
+}
+
+impl std::ops::Deref for Meta {
+    type Target = Info;
+
+    fn deref(&self) -> &Info {
+        match self {
+            Meta::Info(info) => info,
+            Meta::Torrent(torrent) => &torrent.info,
+        }
+    }
 }
 
 #[derive(Default)]
@@ -83,7 +102,17 @@ impl FileStore {
     pub fn new(root: impl Into<PathBuf>, info: Arc<Info>) -> Self {
         FileStore {
             root: root.into(),
-            info,
+            info: Meta::Info(info),
+            open: Mutex::new(OpenFiles::default()),
+        }
+    }
+
+    /// A store for `torrent`'s files below `root`, sharing the torrent
+    /// rather than copying its info dictionary.
+    pub fn of_torrent(root: impl Into<PathBuf>, torrent: Arc<Torrent>) -> Self {
+        FileStore {
+            root: root.into(),
+            info: Meta::Torrent(torrent),
             open: Mutex::new(OpenFiles::default()),
         }
     }

@@ -89,6 +89,9 @@ pub(crate) struct Entry {
     pub idle_since: Instant,
     /// Running time not yet counted in whole seconds in the record.
     pub time_carry: f64,
+    /// When the sampler last counted its running time (`None` while not
+    /// running): a quiet torrent is counted only at the sampler's sweeps.
+    pub clock_at: Option<Instant>,
     /// Samples in a row that saw no byte move since it (last) started: the
     /// sampler looks at a quiet torrent without peers only now and then.
     pub quiet_samples: u32,
@@ -127,6 +130,7 @@ impl Entry {
             scraping: false,
             idle_since: Instant::now(),
             time_carry: 0.0,
+            clock_at: None,
             quiet_samples: 0,
         }
     }

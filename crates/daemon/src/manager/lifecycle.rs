@@ -381,7 +381,7 @@ impl Daemon {
     async fn add_cancellable(
         &self,
         id: u32,
-        torrent: &Torrent,
+        torrent: &Arc<Torrent>,
         dir: PathBuf,
         mut options: TorrentOptions,
         mut cancel: tokio::sync::watch::Receiver<u64>,
@@ -400,7 +400,7 @@ impl Daemon {
         let add = self
             .shared
             .session
-            .add_torrent(torrent.clone(), dir, options);
+            .add_torrent(Arc::clone(torrent), dir, options);
         tokio::pin!(add);
         let result = tokio::select! {
             result = &mut add => result,

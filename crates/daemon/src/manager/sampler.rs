@@ -2,7 +2,7 @@
 //! records whose counters moved are saved every [`SAVE_EVERY`] rounds,
 //! those whose running time alone moved every [`CLOCK_SAVE_EVERY`].
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -31,7 +31,28 @@ const QUIET_AFTER: u32 = 5;
 /// How often quiet torrents are sampled anyway (faults, clock-only work).
 const QUIET_SAMPLE_EVERY: u32 = 15;
 
+/// What one round found, acted on once the state lock is released.
+#[derive(Default)]
+struct Round {
+    /// Entries looked at (`/metrics`: proportional to the active ones).
+    visited: u64,
+    /// Entries sampled (stats and fault asked of the session).
+    sampled: u64,
+    finish: Vec<u32>,
+    /// Names of torrents whose download finished this round (event log).
+    done: Vec<String>,
+    faulted: Vec<(u32, [u8; 20], String)>,
+    to_save: Vec<crate::store::TorrentRecord>,
+}
+
 /// Runs until the runtime stops.
+///
+/// A round looks only at the running torrents that are not quiet (the
+/// `watch` set) and at those the session says woke (a first peer); every
+/// entry is looked at in a sweep: every [`QUIET_SAMPLE_EVERY`] rounds (quiet
+/// ones sampled too), after anyone else changed the manager (a start, a
+/// stop, a limit), or when the session's wake list overflowed. A seedbox of
+/// thousands of idle torrents thus costs a handful of visits a second.
 pub(super) async fn sampler(shared: Arc<Shared>) {
     let daemon = Daemon {
         shared: Arc::clone(&shared),
@@ -40,6 +61,14 @@ pub(super) async fn sampler(shared: Arc<Shared>) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last = Instant::now();
     let mut rounds = 0u32;
+    // Running torrents looked at every round, and the info-hash index of
+    // the running ones (for the session's wake list); rebuilt each sweep.
+    let mut watch: BTreeSet<u32> = BTreeSet::new();
+    let mut running: HashMap<[u8; 20], u32> = HashMap::new();
+    let mut any_queued = false;
+    // The manager's change count once this sampler's own changes are
+    // counted: any other value means someone else changed something.
+    let mut own_change: Option<u64> = None;
     loop {
         tick.tick().await;
         if let Some(dht) = shared.session.dht() {
@@ -51,26 +80,30 @@ pub(super) async fn sampler(shared: Arc<Shared>) {
                     .store(stats.node.nodes6, Ordering::Relaxed);
             }
         }
-        let elapsed = last.elapsed().as_secs_f64();
-        last = Instant::now();
+        let now = Instant::now();
+        let elapsed = now.saturating_duration_since(last).as_secs_f64();
+        last = now;
         rounds = rounds.wrapping_add(1);
-        let mut sampled = 0u64;
-        let mut finish = Vec::new();
+        let full = rounds % QUIET_SAMPLE_EVERY == 0;
+        let seen = *shared.changed.borrow();
+        let woken = shared.session.take_woken();
+        let sweep = full || own_change != Some(seen) || woken.is_none();
+        own_change = Some(seen);
+        let mut round = Round::default();
         let mut stop = Vec::new();
-        let mut faulted = Vec::new();
-        let mut to_save = Vec::new();
         let start;
         {
             let mut state = shared.lock();
             let (max_down, max_seed) = shared.queue_limits(&state);
-            // Without queue limits and with nothing queued the plan is
-            // empty: not worth sorting thousands of torrents every second.
-            let queues = max_down != 0
-                || max_seed != 0
-                || state
+            if sweep {
+                any_queued = state
                     .entries
                     .values()
                     .any(|e| matches!(e.phase, Phase::Queued));
+            }
+            // Without queue limits and with nothing queued the plan is
+            // empty: not worth sorting thousands of torrents every second.
+            let queues = max_down != 0 || max_seed != 0 || any_queued;
             let positions = if queues {
                 state.queue_positions()
             } else {
@@ -79,97 +112,85 @@ pub(super) async fn sampler(shared: Arc<Shared>) {
             let State {
                 entries, daemon: d, ..
             } = &mut *state;
-            for e in entries.values_mut() {
-                let Phase::Running(handle) = &e.phase else {
-                    continue;
-                };
-                let r = &e.record;
-                // A seed limit may be reached without a byte moving.
-                let limited =
-                    effective_limit(r.seed_ratio_mode, r.seed_ratio_limit, d.seed_ratio_limit)
-                        .is_some()
-                        || effective_limit(r.seed_idle_mode, r.seed_idle_limit, d.seed_idle_limit)
-                            .is_some()
-                        || effective_limit(r.seed_time_mode, r.seed_time_limit, d.seed_time_limit)
-                            .is_some();
-                // A quiet torrent's fault (a read for its last peer that
-                // failed) is seen at its next sweep.
-                let skip = e.quiet_samples >= QUIET_AFTER
-                    && !limited
-                    && rounds % QUIET_SAMPLE_EVERY != 0
-                    && handle.is_idle();
-                let sample = (!skip).then(|| {
-                    sampled += 1;
-                    (handle.stats(), handle.error())
-                });
-                e.count_running(elapsed);
-                let Some((stats, fault)) = sample else {
-                    e.still();
-                    continue;
-                };
-                let seen = (e.seen_down, e.seen_up);
-                e.account(d, &stats, Some(elapsed));
-                e.quiet_samples = if seen == (stats.downloaded, stats.uploaded) {
-                    e.quiet_samples.saturating_add(1)
-                } else {
-                    0
-                };
-                if let Some(fault) = fault {
-                    faulted.push((e.record.id, e.hash, fault.to_string()));
-                    continue;
-                }
-                if stats.bytes_left == 0 {
-                    if e.record.done_at.is_none() {
-                        shared.log.push(
-                            crate::event_log::Level::Info,
-                            &format!("Torrent download finished. Torrent: \"{}\"", e.record.name),
-                        );
-                        e.record.done_at = Some(now_unix());
-                        e.dirty = true;
-                        to_save.push(e.record.clone());
+            if sweep {
+                watch.clear();
+                running.clear();
+                for e in entries.values_mut() {
+                    if let Phase::Running(handle) = &e.phase {
+                        running.insert(handle.info_hash(), e.record.id);
                     }
-                    let r = &e.record;
-                    let ratio =
-                        effective_limit(r.seed_ratio_mode, r.seed_ratio_limit, d.seed_ratio_limit);
-                    let idle =
-                        effective_limit(r.seed_idle_mode, r.seed_idle_limit, d.seed_idle_limit);
-                    let time =
-                        effective_limit(r.seed_time_mode, r.seed_time_limit, d.seed_time_limit);
-                    if seed_limit_reached(
-                        ratio,
-                        idle,
-                        e.record.uploaded,
-                        stats.total_size,
-                        e.idle_since.elapsed(),
-                    ) || seed_time_reached(time, e.record.seconds_seeding)
-                    {
-                        finish.push(e.record.id);
+                    if visit(e, d, &mut round, now, elapsed, full) {
+                        watch.insert(e.record.id);
+                    }
+                }
+            } else {
+                let woke = woken.unwrap_or_default();
+                let ids: BTreeSet<u32> = woke
+                    .iter()
+                    .filter_map(|h| running.get(h).copied())
+                    .chain(watch.iter().copied())
+                    .collect();
+                for id in ids {
+                    let keep = entries
+                        .get_mut(&id)
+                        .is_some_and(|e| visit(e, d, &mut round, now, elapsed, false));
+                    if keep {
+                        watch.insert(id);
+                    } else {
+                        watch.remove(&id);
                     }
                 }
             }
-            let [rounds_done, samples] = &shared.sampler_counts;
+            let [rounds_done, samples, visits] = &shared.sampler_counts;
             rounds_done.fetch_add(1, Ordering::Relaxed);
-            samples.fetch_add(sampled, Ordering::Relaxed);
+            samples.fetch_add(round.sampled, Ordering::Relaxed);
+            visits.fetch_add(round.visited, Ordering::Relaxed);
             start = if queues {
-                run_queues(entries.values_mut(), &positions, max_down, max_seed)
+                let start = run_queues(entries.values_mut(), &positions, max_down, max_seed);
+                for e in entries.values() {
+                    if matches!(e.phase, Phase::Queued) && shared.session.torrent(&e.hash).is_some()
+                    {
+                        stop.push((e.record.id, e.hash));
+                    }
+                }
+                any_queued = entries.values().any(|e| matches!(e.phase, Phase::Queued));
+                start
             } else {
                 Vec::new()
             };
-            for e in entries.values() {
-                if matches!(e.phase, Phase::Queued) && shared.session.torrent(&e.hash).is_some() {
-                    stop.push((e.record.id, e.hash));
-                }
-            }
             if rounds % SAVE_EVERY == 0 {
                 let clock_too = rounds % CLOCK_SAVE_EVERY == 0;
                 for e in entries.values_mut() {
                     if e.take_dirty(clock_too) {
-                        to_save.push(e.record.clone());
+                        round.to_save.push(e.record.clone());
                     }
                 }
                 d.seconds_active = d.seconds_active.saturating_add(u64::from(SAVE_EVERY));
                 let _ = shared.store.save_daemon(d);
             }
+        }
+        // Listeners hear of every round (as before the watch set: some
+        // phase changes rely on this bump to reach the tables within a
+        // second); this sampler's own change is not a reason for its next
+        // sweep, unless someone else changed the count meanwhile.
+        shared.changed.send_modify(|n| {
+            if *n == seen {
+                own_change = Some(n.wrapping_add(1));
+            }
+            *n = n.wrapping_add(1);
+        });
+        let Round {
+            finish,
+            done,
+            faulted,
+            to_save,
+            ..
+        } = round;
+        for name in done {
+            shared.log.push(
+                crate::event_log::Level::Info,
+                &format!("Torrent download finished. Torrent: \"{name}\""),
+            );
         }
         if !to_save.is_empty() {
             // Each save is an fsync: off the async threads.
@@ -196,8 +217,91 @@ pub(super) async fn sampler(shared: Arc<Shared>) {
         for (id, hash) in start {
             daemon.spawn_op(id, hash, Op::Start);
         }
-        daemon.bump();
     }
+}
+
+/// Looks at one entry: counts its running time, samples a running one
+/// unless it is quiet (and `full` is false), notes completion, faults and
+/// seed limits in `round`. Returns whether it is to be looked at again
+/// next round (running and not quiet).
+fn visit(
+    e: &mut Entry,
+    d: &mut crate::store::DaemonRecord,
+    round: &mut Round,
+    now: Instant,
+    elapsed: f64,
+    full: bool,
+) -> bool {
+    round.visited += 1;
+    let Phase::Running(handle) = &e.phase else {
+        e.clock_at = None;
+        return false;
+    };
+    let r = &e.record;
+    // A seed limit may be reached without a byte moving.
+    let limited = effective_limit(r.seed_ratio_mode, r.seed_ratio_limit, d.seed_ratio_limit)
+        .is_some()
+        || effective_limit(r.seed_idle_mode, r.seed_idle_limit, d.seed_idle_limit).is_some()
+        || effective_limit(r.seed_time_mode, r.seed_time_limit, d.seed_time_limit).is_some();
+    let idle = handle.is_idle();
+    // A quiet torrent's fault (a read for its last peer that failed) is
+    // seen at its next sweep.
+    let skip = e.quiet_samples >= QUIET_AFTER && !limited && !full && idle;
+    let sample = (!skip).then(|| {
+        round.sampled += 1;
+        (handle.stats(), handle.error())
+    });
+    // Running time since it was last counted: quiet torrents are looked
+    // at only at sweeps.
+    let secs = e.clock_at.map_or(elapsed, |at| {
+        now.saturating_duration_since(at).as_secs_f64()
+    });
+    e.clock_at = Some(now);
+    e.count_running(secs);
+    let Some((stats, fault)) = sample else {
+        e.still();
+        return false;
+    };
+    let seen = (e.seen_down, e.seen_up);
+    e.account(d, &stats, Some(elapsed));
+    e.quiet_samples = if seen == (stats.downloaded, stats.uploaded) {
+        e.quiet_samples.saturating_add(1)
+    } else {
+        0
+    };
+    let keep = !(e.quiet_samples >= QUIET_AFTER && !limited && idle);
+    if !keep {
+        // Left alone until the next sweep: its rates are nothing now, not
+        // the last decaying sample.
+        e.still();
+    }
+    if let Some(fault) = fault {
+        round.faulted.push((e.record.id, e.hash, fault.to_string()));
+        return keep;
+    }
+    if stats.bytes_left == 0 {
+        if e.record.done_at.is_none() {
+            round.done.push(e.record.name.clone());
+            e.record.done_at = Some(now_unix());
+            e.dirty = true;
+            round.to_save.push(e.record.clone());
+        }
+        let r = &e.record;
+        let ratio = effective_limit(r.seed_ratio_mode, r.seed_ratio_limit, d.seed_ratio_limit);
+        let idle_limit = effective_limit(r.seed_idle_mode, r.seed_idle_limit, d.seed_idle_limit);
+        let time = effective_limit(r.seed_time_mode, r.seed_time_limit, d.seed_time_limit);
+        if seed_limit_reached(
+            ratio,
+            idle_limit,
+            e.record.uploaded,
+            stats.total_size,
+            e.idle_since.elapsed(),
+        ) || seed_time_reached(time, e.record.seconds_seeding)
+        {
+            round.finish.push(e.record.id);
+        }
+    }
+    keep
 }
 
 /// Applies the queue plan to the entries (taken in queue order): the ones it

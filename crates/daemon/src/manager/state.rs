@@ -48,9 +48,9 @@ pub(crate) struct Shared {
     pub dht_nodes: AtomicUsize,
     /// Of which in the IPv6 table.
     pub dht_nodes6: AtomicUsize,
-    /// Sampler rounds and torrents sampled in them, for `/metrics`: quiet
-    /// torrents without peers are sampled only now and then.
-    pub sampler_counts: [std::sync::atomic::AtomicU64; 2],
+    /// Sampler rounds, torrents sampled and entries looked at in them, for
+    /// `/metrics`: quiet torrents without peers are looked at only now and then.
+    pub sampler_counts: [std::sync::atomic::AtomicU64; 3],
     /// Torrents to scrape soon (after a reannounce).
     pub scrape_requests: tokio::sync::mpsc::Sender<u32>,
     /// Recent messages (qBittorrent's `log/main`).
@@ -150,12 +150,14 @@ impl Daemon {
         self.shared.dht_nodes6.load(Ordering::Relaxed)
     }
 
-    /// The sampler's rounds and the torrents it sampled in them.
-    pub fn sampler_counts(&self) -> (u64, u64) {
-        let [rounds, sampled] = &self.shared.sampler_counts;
+    /// The sampler's rounds, the torrents it sampled and the entries it
+    /// looked at in them.
+    pub fn sampler_counts(&self) -> (u64, u64, u64) {
+        let [rounds, sampled, visited] = &self.shared.sampler_counts;
         (
             rounds.load(Ordering::Relaxed),
             sampled.load(Ordering::Relaxed),
+            visited.load(Ordering::Relaxed),
         )
     }
 

@@ -46,7 +46,8 @@ pub struct Torrent {
     pub created_by: Option<String>,
     /// BEP 52 piece layers, checked against the files' roots, keyed by root.
     pub piece_layers: BTreeMap<[u8; 32], Vec<[u8; 32]>>,
-    info_bytes: Vec<u8>,
+    /// Shared, so the engine serving BEP 9 metadata holds the same bytes.
+    info_bytes: std::sync::Arc<[u8]>,
 }
 
 impl Torrent {
@@ -90,7 +91,7 @@ impl Torrent {
             comment: text(&root, "comment"),
             created_by: text(&root, "created by"),
             piece_layers,
-            info_bytes: info_value.raw().to_vec(),
+            info_bytes: std::sync::Arc::from(info_value.raw()),
             info,
             info_hashes,
         })
@@ -131,13 +132,19 @@ impl Torrent {
             comment: None,
             created_by: None,
             piece_layers: BTreeMap::new(),
-            info_bytes: info_bytes.to_vec(),
+            info_bytes: std::sync::Arc::from(info_bytes),
         })
     }
 
     /// The raw info dictionary exactly as in the file (served to peers by BEP 9).
     pub fn info_bytes(&self) -> &[u8] {
         &self.info_bytes
+    }
+
+    /// The raw info dictionary, shared rather than copied (what a seeder
+    /// serves to magnet-link peers, held once per torrent).
+    pub fn info_bytes_shared(&self) -> std::sync::Arc<[u8]> {
+        std::sync::Arc::clone(&self.info_bytes)
     }
 
     /// A magnet link for this torrent (info-hashes, name, trackers, web seeds).

@@ -20,6 +20,7 @@ use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
+use super::pool::{AbortOnDrop, Conn, Pool, PoolKey};
 use super::reply::Reply;
 use super::{HttpError, HttpUrl, tls};
 
@@ -46,19 +47,6 @@ pub(crate) fn pick_addr(
         }
     }
     first
-}
-
-/// [`get`], connecting to the first of the host's addresses `prefer`
-/// accepts (else its first).
-pub(crate) async fn get_preferring(
-    url: &HttpUrl,
-    timeout: Duration,
-    prefer: Prefer<'_>,
-) -> Result<Vec<u8>, HttpError> {
-    match fetch(url, timeout, MAX_REPLY, None, Some(prefer)).await? {
-        Reply::Body(body) => Ok(body),
-        Reply::Redirect(to) => Err(HttpError::Status(format!("redirect to {to}"))),
-    }
 }
 
 /// GETs `url` and returns the body of a 200 reply.
@@ -99,6 +87,20 @@ pub(crate) async fn get_reply_with(
     fetch(url, timeout, max_body, authorization, None).await
 }
 
+/// [`get`], connecting to the first of the host's addresses `prefer`
+/// accepts (else its first).
+pub(crate) async fn get_preferring(
+    url: &HttpUrl,
+    timeout: Duration,
+    prefer: Prefer<'_>,
+) -> Result<Vec<u8>, HttpError> {
+    match fetch(url, timeout, MAX_REPLY, None, Some(prefer)).await? {
+        Reply::Body(body) => Ok(body),
+        Reply::Redirect(to) => Err(HttpError::Status(format!("redirect to {to}"))),
+    }
+}
+
+/// One request on a connection of its own.
 async fn fetch(
     url: &HttpUrl,
     timeout: Duration,
@@ -106,16 +108,12 @@ async fn fetch(
     authorization: Option<&str>,
     prefer: Option<Prefer<'_>>,
 ) -> Result<Reply, HttpError> {
-    let max = max_body;
     let work = async {
-        let addr = resolve(&url.host, url.port, prefer).await?;
-        let stream = TcpStream::connect(addr).await?;
-        if url.tls {
-            let stream = tls::connect(&url.host, stream).await?;
-            exchange(url, stream, max, authorization).await
-        } else {
-            exchange(url, stream, max, authorization).await
-        }
+        let mut conn = connect(url, prefer).await?;
+        send(url, &mut conn, max_body, authorization, false)
+            .await
+            .map(|(reply, _)| reply)
+            .map_err(Failed::into_error)
     };
     let reply = tokio::time::timeout(timeout, work)
         .await
@@ -126,27 +124,126 @@ async fn fetch(
     }
 }
 
-/// Sends the request on an open connection with hyper's HTTP/1.1 client
-/// (status line, headers, `Content-Length`, chunked bodies and the
-/// connection's end are its job) and reads a 200's body (at most `max`
-/// bytes) or a redirect's `Location`.
-async fn exchange<S>(
+/// [`get`] over a kept-alive connection from `pool` when one is idle (a
+/// fresh one otherwise, to the first address `prefer` accepts), handed back
+/// to it when the server keeps it open.
+pub(crate) async fn get_pooled(
     url: &HttpUrl,
-    stream: S,
-    max: usize,
-    authorization: Option<&str>,
-) -> Result<Reply, HttpError>
+    timeout: Duration,
+    pool: &Pool,
+    prefer: Prefer<'_>,
+) -> Result<Vec<u8>, HttpError> {
+    let key = PoolKey {
+        tls: url.tls,
+        host: url.host.clone(),
+        port: url.port,
+    };
+    let work = async {
+        if let Some(mut conn) = pool.take(&key) {
+            if conn.sender.ready().await.is_ok() {
+                match send(url, &mut conn, MAX_REPLY, None, true).await {
+                    Ok((reply, reusable)) => {
+                        if reusable {
+                            pool.put(key, conn);
+                        }
+                        return Ok(reply);
+                    }
+                    // The server closed it as the request left: not an
+                    // answer, so a fresh connection asks again.
+                    Err(Failed::Unsent(_)) => {}
+                    Err(Failed::Other(e)) => return Err(e),
+                }
+            }
+        }
+        let mut conn = connect(url, Some(prefer)).await?;
+        let (reply, reusable) = send(url, &mut conn, MAX_REPLY, None, true)
+            .await
+            .map_err(Failed::into_error)?;
+        if reusable {
+            pool.put(key, conn);
+        }
+        Ok(reply)
+    };
+    match tokio::time::timeout(timeout, work)
+        .await
+        .map_err(|_| HttpError::Timeout)??
+    {
+        Reply::Body(body) => Ok(body),
+        Reply::Redirect(to) => Err(HttpError::Status(format!(
+            "redirect to {}",
+            url.resolve(&to)
+        ))),
+    }
+}
+
+/// Opens a connection to `url`'s host (TLS for `https`) and starts its
+/// task.
+async fn connect(url: &HttpUrl, prefer: Option<Prefer<'_>>) -> Result<Conn, HttpError> {
+    let addr = resolve(&url.host, url.port, prefer).await?;
+    let stream = TcpStream::connect(addr).await?;
+    if url.tls {
+        handshake(tls::connect(&url.host, stream).await?).await
+    } else {
+        handshake(stream).await
+    }
+}
+
+/// hyper's HTTP/1.1 client on an open stream (status line, headers,
+/// `Content-Length`, chunked bodies and the connection's end are its job);
+/// the connection's own task ends (is aborted) when the [`Conn`] is dropped.
+async fn handshake<S>(stream: S) -> Result<Conn, HttpError>
 where
     S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
-    let hyper_err = |e: hyper::Error| HttpError::Malformed(e.to_string());
-    let (mut sender, conn) = http1::handshake(TokioIo::new(stream))
+    let (sender, conn) = http1::handshake(TokioIo::new(stream))
         .await
         .map_err(hyper_err)?;
-    // The connection's own task; ended (aborted) when this exchange is.
     let driver = AbortOnDrop(tokio::spawn(async move {
         let _ = conn.await;
     }));
+    Ok(Conn {
+        sender,
+        _driver: driver,
+    })
+}
+
+fn hyper_err(e: hyper::Error) -> HttpError {
+    HttpError::Malformed(e.to_string())
+}
+
+/// Why [`send`] failed.
+enum Failed {
+    /// The connection was closed before a reply began (a kept-alive one
+    /// the server had just closed): the request may be sent again.
+    Unsent(HttpError),
+    Other(HttpError),
+}
+
+impl Failed {
+    fn into_error(self) -> HttpError {
+        match self {
+            Failed::Unsent(e) | Failed::Other(e) => e,
+        }
+    }
+}
+
+impl From<HttpError> for Failed {
+    fn from(e: HttpError) -> Self {
+        Failed::Other(e)
+    }
+}
+
+/// Sends a GET for `url` on `conn` and reads a 200's body (at most `max`
+/// bytes) or a redirect's `Location`; also says whether the connection may
+/// carry another request (asked for with `keep_alive`, and the server kept
+/// it open).
+async fn send(
+    url: &HttpUrl,
+    conn: &mut Conn,
+    max: usize,
+    authorization: Option<&str>,
+    keep_alive: bool,
+) -> Result<(Reply, bool), Failed> {
     let host = if url.host.contains(':') {
         format!("[{}]:{}", url.host, url.port)
     } else {
@@ -156,14 +253,23 @@ where
     if let Some(value) = authorization {
         request = request.header(AUTHORIZATION, value);
     }
-    let request = request
+    request = request
         .header(HOST, host)
         .header(USER_AGENT, concat!("shoal/", env!("CARGO_PKG_VERSION")))
-        .header(ACCEPT_ENCODING, "identity")
-        .header(CONNECTION, "close")
+        .header(ACCEPT_ENCODING, "identity");
+    if !keep_alive {
+        request = request.header(CONNECTION, "close");
+    }
+    let request = request
         .body(Empty::<Bytes>::new())
         .map_err(|e| HttpError::BadUrl(e.to_string()))?;
-    let reply = sender.send_request(request).await.map_err(hyper_err)?;
+    let reply = conn.sender.send_request(request).await.map_err(|e| {
+        if e.is_canceled() || e.is_closed() || e.is_incomplete_message() {
+            Failed::Unsent(hyper_err(e))
+        } else {
+            Failed::Other(hyper_err(e))
+        }
+    })?;
     let status = reply.status();
     if matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308) {
         if let Some(location) = reply
@@ -172,16 +278,22 @@ where
             .and_then(|v| v.to_str().ok())
             .filter(|l| !l.is_empty())
         {
-            return Ok(Reply::Redirect(location.to_owned()));
+            return Ok((Reply::Redirect(location.to_owned()), false));
         }
     }
     if status != StatusCode::OK {
-        return Err(HttpError::Status(status.to_string()));
+        return Err(HttpError::Status(status.to_string()).into());
     }
-    let too_large = || HttpError::Malformed("reply too large".into());
+    let too_large = || Failed::Other(HttpError::Malformed("reply too large".into()));
     // A body with neither length nor chunks ends with the connection.
     let ends_with_connection = !reply.headers().contains_key(CONTENT_LENGTH)
         && !reply.headers().contains_key(TRANSFER_ENCODING);
+    let server_closes = reply.version() != hyper::Version::HTTP_11
+        || reply
+            .headers()
+            .get(CONNECTION)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.eq_ignore_ascii_case("close"));
     let mut body = reply.into_body();
     if body.size_hint().lower() > max as u64 {
         return Err(too_large());
@@ -193,7 +305,7 @@ where
             // Many HTTPS servers close without a TLS close_notify; a body
             // framed by the connection's end is still whole.
             Err(e) if url.tls && ends_with_connection && cut_without_close_notify(&e) => break,
-            Err(e) => return Err(hyper_err(e)),
+            Err(e) => return Err(hyper_err(e).into()),
         };
         if let Ok(data) = frame.into_data() {
             out.extend_from_slice(&data);
@@ -202,8 +314,8 @@ where
             }
         }
     }
-    drop(driver);
-    Ok(Reply::Body(out))
+    let reusable = keep_alive && !server_closes && !ends_with_connection;
+    Ok((Reply::Body(out), reusable))
 }
 
 /// Whether `e` is the TLS stream's end without a close_notify (rustls
@@ -217,15 +329,6 @@ fn cut_without_close_notify(e: &hyper::Error) -> bool {
         source = s.source();
     }
     false
-}
-
-/// Aborts a spawned task when dropped.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
 }
 
 async fn resolve(

@@ -1,17 +1,22 @@
 //! The generic HTTP(S) client: hyper's HTTP/1.1 client, one GET per
 //! connection over `http://` or `https://` (rustls), every reply bounded in
-//! size and time (web seeds keep connections open: `webseed/http.rs`). Trackers
+//! size and time (web seeds keep connections open: `webseed/http.rs`;
+//! tracker announces reuse kept-alive connections per host: `pool.rs`). Trackers
 //! announce and scrape with it ([`crate::tracker`]); the daemon downloads
 //! `.torrent` files with [`http_get_following`].
 
 mod client;
+mod pool;
 mod reply;
 mod tls;
 mod url;
 
 use std::time::Duration;
 
-pub(crate) use client::{get, get_capped, get_preferring, get_reply, get_reply_with, pick_addr};
+pub(crate) use client::{
+    get, get_capped, get_pooled, get_preferring, get_reply, get_reply_with, pick_addr,
+};
+pub(crate) use pool::Pool;
 pub(crate) use reply::Reply;
 pub(crate) use tls::connect as tls_connect;
 pub(crate) use url::{HttpUrl, split_host_port};

@@ -104,6 +104,8 @@ pub(crate) struct TrackerGate {
     pace: TrackerPace,
     /// UDP tracker hosts shared by every torrent (`udp_host.rs`).
     pub(crate) udp: Arc<super::udp_host::UdpHosts>,
+    /// Kept-alive HTTP connections to tracker hosts (`http/pool.rs`).
+    pub(crate) http: Arc<crate::http::Pool>,
     /// Time zero of the paces.
     epoch: Instant,
     state: Mutex<State>,
@@ -150,6 +152,7 @@ impl TrackerGate {
         TrackerGate {
             pace,
             udp: Arc::new(super::udp_host::UdpHosts::new(shared)),
+            http: Arc::default(),
             epoch: Instant::now(),
             state: Mutex::new(State {
                 schedules,

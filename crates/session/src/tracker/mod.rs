@@ -99,6 +99,8 @@ pub(crate) enum Tracker {
     Http {
         url: String,
         tracker_id: Option<Vec<u8>>,
+        /// The session's kept-alive connections (none: one per request).
+        pool: Option<std::sync::Arc<http::Pool>>,
     },
     Udp {
         host: String,
@@ -124,6 +126,7 @@ impl Tracker {
             return Ok(Tracker::Http {
                 url: url.to_owned(),
                 tracker_id: None,
+                pool: None,
             });
         }
         let rest = url
@@ -152,10 +155,12 @@ impl Tracker {
     }
 
     /// Shares the session's UDP tracker hosts (one socket and connection
-    /// id per host for all torrents) instead of opening its own socket.
-    pub(crate) fn share_udp(&mut self, shared: &std::sync::Arc<udp_host::UdpHosts>) {
-        if let Tracker::Udp { hosts, .. } = self {
-            *hosts = Some(std::sync::Arc::clone(shared));
+    /// id per host for all torrents) instead of opening its own socket, and
+    /// its kept-alive HTTP connections instead of one per announce.
+    pub(crate) fn share_hosts(&mut self, gate: &gate::TrackerGate) {
+        match self {
+            Tracker::Udp { hosts, .. } => *hosts = Some(std::sync::Arc::clone(&gate.udp)),
+            Tracker::Http { pool, .. } => *pool = Some(std::sync::Arc::clone(&gate.http)),
         }
     }
 
@@ -193,7 +198,11 @@ impl Tracker {
 
     pub(crate) async fn announce(&mut self, a: &Announce) -> Result<AnnounceOutcome, TrackerError> {
         match self {
-            Tracker::Http { url, tracker_id } => {
+            Tracker::Http {
+                url,
+                tracker_id,
+                pool,
+            } => {
                 let request = AnnounceRequest {
                     info_hash: a.info_hash,
                     peer_id: a.peer_id,
@@ -214,7 +223,10 @@ impl Tracker {
                 let target = http::HttpUrl::parse(&request.to_url(url))?;
                 let families = a.families;
                 let ours = move |addr: SocketAddr| families.reach(canonical(addr));
-                let body = http::get_preferring(&target, HTTP_TIMEOUT, &ours).await?;
+                let body = match pool {
+                    Some(pool) => http::get_pooled(&target, HTTP_TIMEOUT, pool, &ours).await?,
+                    None => http::get_preferring(&target, HTTP_TIMEOUT, &ours).await?,
+                };
                 match AnnounceReply::decode(&body)
                     .map_err(|e| TrackerError::Malformed(e.to_string()))?
                 {
