@@ -95,7 +95,8 @@ pub struct Lookup {
     pub queries: u32,
     k: usize,
     alpha: usize,
-    own: NodeId,
+    /// Our ids (one per address family): never a candidate.
+    own: [NodeId; 2],
     candidates: Vec<Candidate>,
     seen_peers: HashSet<SocketAddr>,
 }
@@ -106,7 +107,7 @@ impl Lookup {
         id: LookupId,
         target: NodeId,
         kind: LookupKind,
-        own: NodeId,
+        own: [NodeId; 2],
         k: usize,
         alpha: usize,
         now: Duration,
@@ -127,7 +128,7 @@ impl Lookup {
 
     /// Adds a node to ask (ours, from a reply, or a bootstrap address with no id).
     pub fn add(&mut self, id: Option<NodeId>, addr: SocketAddr) {
-        if id == Some(self.own) || addr.port() == 0 {
+        if id.is_some_and(|id| self.own.contains(&id)) || addr.port() == 0 {
             return;
         }
         if self
@@ -210,7 +211,7 @@ impl Lookup {
                 c.dist = id.distance(&self.target);
                 c.token = token;
                 // The id may differ from the one we were told: re-sort.
-                if self.candidates.iter().any(|o| o.id == Some(id)) || id == self.own {
+                if self.candidates.iter().any(|o| o.id == Some(id)) || self.own.contains(&id) {
                     // A duplicate id under another address: keep the first.
                 } else {
                     let pos = self.candidates.partition_point(|o| o.dist <= c.dist);
@@ -317,7 +318,7 @@ mod tests {
             LookupId(1),
             target,
             LookupKind::GetPeers,
-            own,
+            [own, own],
             2,
             2,
             Duration::ZERO,
@@ -358,7 +359,7 @@ mod tests {
             LookupId(1),
             NodeId([0; 20]),
             LookupKind::Bootstrap,
-            NodeId([0xff; 20]),
+            [NodeId([0xff; 20]); 2],
             8,
             3,
             Duration::ZERO,

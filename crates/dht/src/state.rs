@@ -1,5 +1,6 @@
-//! The routing table saved as bencode (`id`, compact `nodes`, `nodes6`), so a
-//! restarted node knows where to start without the bootstrap routers.
+//! The routing table saved as bencode (`id`, `id6`, compact `nodes`,
+//! `nodes6`), so a restarted node knows where to start without the
+//! bootstrap routers. Files from before `id6` load with `id` for both.
 
 use shoal_bencode::{Encode, Limits, OwnedValue, decode};
 
@@ -24,8 +25,10 @@ pub enum StateError {
 /// What a state file holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SavedState {
-    /// Our node id.
+    /// Our node id on IPv4.
     pub id: NodeId,
+    /// Our node id on IPv6 (BEP 42 allows one per family).
+    pub id6: NodeId,
     /// Known contacts, both families.
     pub nodes: Vec<Contact>,
 }
@@ -35,6 +38,7 @@ impl SavedState {
     pub fn encode(&self) -> Vec<u8> {
         OwnedValue::dict()
             .with("id", self.id.0.to_vec())
+            .with("id6", self.id6.0.to_vec())
             .with("nodes", encode_nodes(&self.nodes, false))
             .with("nodes6", encode_nodes(&self.nodes, true))
             .to_bencode()
@@ -53,6 +57,13 @@ impl SavedState {
             .and_then(|v| v.as_bytes())
             .and_then(NodeId::from_slice)
             .ok_or(StateError::Invalid("id"))?;
+        let id6 = match root.get(b"id6") {
+            None => id,
+            Some(v) => v
+                .as_bytes()
+                .and_then(NodeId::from_slice)
+                .ok_or(StateError::Invalid("id6"))?,
+        };
         let mut nodes = Vec::new();
         for (key, entry) in [(&b"nodes"[..], 26usize), (&b"nodes6"[..], 38)] {
             if let Some(v) = root.get(key) {
@@ -65,7 +76,7 @@ impl SavedState {
                 }
             }
         }
-        Ok(SavedState { id, nodes })
+        Ok(SavedState { id, id6, nodes })
     }
 }
 
@@ -77,6 +88,7 @@ mod tests {
     fn round_trip_and_garbage() {
         let s = SavedState {
             id: NodeId([4; 20]),
+            id6: NodeId([6; 20]),
             nodes: (0..100u16)
                 .map(|i| Contact {
                     id: NodeId([i as u8; 20]),
@@ -92,5 +104,14 @@ mod tests {
         assert!(SavedState::decode(b"de").is_err());
         assert!(SavedState::decode(b"d2:id20:aaaaaaaaaaaaaaaaaaaa5:nodes3:abce").is_err());
         assert!(SavedState::decode(b"not bencode").is_err());
+        assert!(SavedState::decode(b"d2:id20:aaaaaaaaaaaaaaaaaaaa3:id63:abce").is_err());
+    }
+
+    #[test]
+    fn a_file_with_one_id_uses_it_for_both_families() {
+        let old = b"d2:id20:aaaaaaaaaaaaaaaaaaaae";
+        let s = SavedState::decode(old).unwrap();
+        assert_eq!(s.id, NodeId([b'a'; 20]));
+        assert_eq!(s.id6, s.id);
     }
 }

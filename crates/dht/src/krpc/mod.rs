@@ -139,6 +139,20 @@ impl Query {
         }
     }
 
+    /// The same query sent under `new` as the querier's id (a node has one
+    /// id per address family, BEP 42).
+    pub fn with_id(mut self, new: NodeId) -> Query {
+        match &mut self {
+            Query::Ping { id }
+            | Query::FindNode { id, .. }
+            | Query::GetPeers { id, .. }
+            | Query::AnnouncePeer { id, .. }
+            | Query::Get { id, .. }
+            | Query::Put { id, .. } => *id = new,
+        }
+        self
+    }
+
     fn method(&self) -> &'static str {
         match self {
             Query::Ping { .. } => "ping",

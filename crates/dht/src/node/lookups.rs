@@ -8,9 +8,15 @@ impl Node {
             return;
         }
         self.last_bootstrap = Some(now);
-        let id = self.new_lookup(self.id, LookupKind::Bootstrap, now);
+        let own = self.own_id(!self.config.ipv4);
+        let id = self.new_lookup(own, LookupKind::Bootstrap, now);
         self.bootstrap = Some(id);
         self.step_lookup(id, now);
+        if self.config.ipv4 && self.config.ipv6 && self.id6 != self.id {
+            // The IPv6 table is built around its own id: look that up too.
+            let lid = self.new_lookup(self.id6, LookupKind::Refresh, now);
+            self.step_lookup(lid, now);
+        }
     }
 
     pub(super) fn start_lookup(
@@ -36,7 +42,7 @@ impl Node {
             id,
             target,
             kind,
-            self.id,
+            [self.id, self.id6],
             self.config.k,
             self.config.alpha,
             now,
@@ -170,13 +176,14 @@ impl Node {
     /// far ones hold many nodes).
     pub(super) fn explore(&mut self, now: Duration) {
         for v6 in [false, true] {
+            let own = self.own_id(v6);
             let table = self.table_of(v6);
-            let Some(nearest) = table.closest(&self.id, 1, now).first().copied() else {
+            let Some(nearest) = table.closest(&own, 1, now).first().copied() else {
                 continue;
             };
-            let depth = self.id.distance(&nearest.id).leading_zeros().min(159);
+            let depth = own.distance(&nearest.id).leading_zeros().min(159);
             for prefix in 0..depth {
-                let target = self.id.random_in_bucket(prefix, &mut self.rng);
+                let target = own.random_in_bucket(prefix, &mut self.rng);
                 let lid = self.new_lookup(target, LookupKind::Refresh, now);
                 self.step_lookup(lid, now);
             }
@@ -194,7 +201,7 @@ impl Node {
             let stale = self.table_of(v6).stale_buckets(now, interval);
             for idx in stale {
                 self.table_of_mut(v6).touch_bucket(idx, now);
-                let target = self.id.random_in_bucket(idx, &mut self.rng);
+                let target = self.own_id(v6).random_in_bucket(idx, &mut self.rng);
                 let lid = self.new_lookup(target, LookupKind::Refresh, now);
                 self.step_lookup(lid, now);
             }
@@ -240,10 +247,12 @@ impl Node {
                 if self.family_needs_bootstrap()
                     && since(self.last_bootstrap, FAMILY_BOOTSTRAP_RETRY)
                 {
-                    // A lookup of our id from that family's routers; not a
-                    // new bootstrap, which would explore every range again.
+                    // A lookup of our id (that family's, or the IPv4 one
+                    // when both are small) from that family's routers; not
+                    // a new bootstrap, which would explore every range again.
                     self.last_bootstrap = Some(now);
-                    let lid = self.new_lookup(self.id, LookupKind::Refresh, now);
+                    let own = self.own_id(!self.config.ipv4 || !self.family_small(false));
+                    let lid = self.new_lookup(own, LookupKind::Refresh, now);
                     self.step_lookup(lid, now);
                 }
                 self.refresh(now, self.config.refresh_interval);

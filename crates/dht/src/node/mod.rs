@@ -21,7 +21,7 @@ use std::time::Duration;
 use crate::config::Config;
 use crate::external::ExternalIp;
 use crate::external::Voter;
-use crate::id::{NodeId, bep42_id, bep42_verified};
+use crate::id::NodeId;
 use crate::item::Item;
 use crate::item_store::ItemStore;
 use crate::krpc::{
@@ -101,7 +101,7 @@ pub enum DhtEvent {
     ExternalAddress {
         /// The address.
         ip: IpAddr,
-        /// Our id now.
+        /// Our id in that address's family now.
         id: NodeId,
         /// Whether the id changed.
         id_changed: bool,
@@ -167,7 +167,11 @@ struct Request {
 #[derive(Debug)]
 pub struct Node {
     config: Config,
+    /// Our id towards IPv4 nodes (and in the IPv4 table).
     id: NodeId,
+    /// Our id towards IPv6 nodes: BEP 42 ties an id to one address, and a
+    /// dual-stack node has one external address per family.
+    id6: NodeId,
     /// Draws our ids (from the secret): the first, and new ones when the
     /// external address no longer fits the id (BEP 42).
     id_rng: Rng,
@@ -210,8 +214,8 @@ impl Node {
         Self::build(config, None, now)
     }
 
-    /// A node restored from [`Node::save`] output: the saved id (unless the
-    /// config names one, or it does not fit `external_ip`) and the saved
+    /// A node restored from [`Node::save`] output: the saved ids (unless the
+    /// config names one, or one does not fit `external_ip`) and the saved
     /// nodes as questionable entries to bootstrap from.
     pub fn load(config: Config, state: &[u8], now: Duration) -> Result<Node, StateError> {
         let saved = SavedState::decode(state)?;
@@ -223,19 +227,25 @@ impl Node {
         // Drawn from the secret, not the seeded PRNG: an id must give away
         // neither the seed nor the token secrets (`secret.rs`).
         let mut id_rng = config.secret.rng_for(b"node-id");
-        let id = match (config.id, &saved, config.external_ip) {
-            (Some(id), _, _) => id,
-            (None, Some(s), Some(ip)) if bep42_verified(&s.id, ip) => s.id,
-            (None, Some(s), None) => s.id,
-            (None, _, Some(ip)) => bep42_id(ip, &mut id_rng),
-            (None, _, None) => NodeId::random(&mut id_rng),
-        };
+        let external = |v6: bool| config.external_ip.filter(|ip| ip.is_ipv6() == v6);
+        let id = external::pick_id(
+            config.id,
+            saved.as_ref().map(|s| s.id),
+            external(false),
+            &mut id_rng,
+        );
+        let id6 = external::pick_id(
+            config.id,
+            saved.as_ref().map(|s| s.id6),
+            external(true),
+            &mut id_rng,
+        );
         let k = config.k;
         let tokens = Tokens::new(config.secret.clone(), config.token_period, now);
         let mut node = Node {
             table4: RoutingTable::new(id, k, config.prefer_verified, now)
                 .with_extended_buckets(config.extended_buckets),
-            table6: RoutingTable::new(id, k, config.prefer_verified, now)
+            table6: RoutingTable::new(id6, k, config.prefer_verified, now)
                 .with_extended_buckets(config.extended_buckets),
             store: PeerStore::new(config.store),
             limiter: RateLimiter::new(config.rate, now),
@@ -246,6 +256,7 @@ impl Node {
             tokens,
             rng,
             id,
+            id6,
             id_rng,
             external4: ExternalIp::new(config.external_quorum),
             external6: ExternalIp::new(config.external_quorum),
@@ -273,11 +284,6 @@ impl Node {
         }
         node.start_bootstrap(now);
         node
-    }
-
-    /// Our node id.
-    pub fn id(&self) -> NodeId {
-        self.id
     }
 
     /// Counters and sizes.
@@ -317,6 +323,7 @@ impl Node {
     pub fn save(&self) -> Vec<u8> {
         SavedState {
             id: self.id,
+            id6: self.id6,
             nodes: self
                 .table4
                 .entries()
@@ -526,6 +533,9 @@ impl Node {
         while self.requests.contains_key(&tid) {
             tid = self.tids.next_u32();
         }
+        // Callers build queries with any id; each family's nodes get ours
+        // for that family.
+        let query = query.with_id(self.own_id(addr.is_ipv6()));
         let msg = Message {
             tid: Self::tid_bytes(tid),
             version: self.config.version.clone(),
@@ -553,7 +563,11 @@ impl Node {
         true
     }
 
-    fn send_reply(&mut self, to: SocketAddr, tid: Vec<u8>, body: Body) {
+    fn send_reply(&mut self, to: SocketAddr, tid: Vec<u8>, mut body: Body) {
+        // As for queries: the id of the family the reply goes to.
+        if let Body::Response(r) = &mut body {
+            r.id = self.own_id(to.is_ipv6());
+        }
         let msg = Message {
             tid,
             version: self.config.version.clone(),
@@ -583,3 +597,5 @@ mod replies;
 mod serve;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_family;

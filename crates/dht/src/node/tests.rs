@@ -2,8 +2,9 @@
 
 use super::*;
 use crate::RateLimits;
+use crate::id::bep42_verified;
 
-fn query(tid: &[u8], q: Query) -> Vec<u8> {
+pub(super) fn query(tid: &[u8], q: Query) -> Vec<u8> {
     Message {
         tid: tid.to_vec(),
         version: None,
@@ -14,7 +15,7 @@ fn query(tid: &[u8], q: Query) -> Vec<u8> {
     .encode()
 }
 
-fn replies(node: &mut Node) -> Vec<(SocketAddr, Message)> {
+pub(super) fn replies(node: &mut Node) -> Vec<(SocketAddr, Message)> {
     let mut out = Vec::new();
     while let Some((to, b)) = node.poll_transmit() {
         out.push((to, Message::decode(&b).unwrap()));
@@ -306,7 +307,7 @@ fn join(node: &mut Node, from: SocketAddr, id: NodeId, now: Duration) {
 }
 
 /// [`join`], the ping's reply saying it sees us at `ip` (BEP 42).
-fn join_seeing(
+pub(super) fn join_seeing(
     node: &mut Node,
     from: SocketAddr,
     id: NodeId,
