@@ -164,10 +164,16 @@ pub(crate) fn resolve_for(
 }
 
 async fn standalone(dht: &Dht, every: u64) -> anyhow::Result<ExitCode> {
+    // One id per address family (BEP 42); the IPv6 one is shown when the
+    // node serves IPv6.
+    let v6 = dht.local_addrs().iter().any(|a| a.is_ipv6());
     let id = dht
         .stats()
         .await
-        .map(|s| s.id.to_string())
+        .map(|s| match (v6, s.id == s.id6) {
+            (true, false) => format!("{} ipv6 id {}", s.id, s.id6),
+            _ => s.id.to_string(),
+        })
         .unwrap_or_default();
     let addrs: Vec<String> = dht.local_addrs().iter().map(ToString::to_string).collect();
     println!("dht node listening on {} id {id}", addrs.join(" and "));
@@ -190,14 +196,15 @@ async fn standalone(dht: &Dht, every: u64) -> anyhow::Result<ExitCode> {
             }
         }
     };
-    // BEP 42: once enough nodes agree where they see us, our id is made
-    // to fit that address.
+    // BEP 42: once enough nodes agree where they see us, our id for that
+    // address's family is made to fit it.
     let external = async {
         let mut rx = dht.watch_external_ip();
         loop {
             let ip = *rx.borrow_and_update();
             if let (Some(ip), Some(s)) = (ip, dht.stats().await) {
-                println!("external address {ip} id {}", s.id);
+                let id = if ip.is_ipv6() { s.id6 } else { s.id };
+                println!("external address {ip} id {id}");
             }
             if rx.changed().await.is_err() {
                 std::future::pending::<()>().await;

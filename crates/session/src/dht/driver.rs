@@ -160,6 +160,7 @@ impl Driver {
             Command::Stats(reply) => {
                 let _ = reply.send(DhtStats {
                     id: self.node.id(),
+                    id6: self.node.id6(),
                     bootstrapped: *self.bootstrapped.borrow(),
                     external_ip: self.node.external_ip(),
                     node: self.node.stats(now),

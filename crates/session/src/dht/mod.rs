@@ -68,8 +68,10 @@ impl DhtConfig {
 /// A snapshot of the node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DhtStats {
-    /// Our node id.
+    /// Our node id on IPv4.
     pub id: NodeId,
+    /// Our node id on IPv6 (BEP 42: one per address family).
+    pub id6: NodeId,
     /// Whether the start-up lookup has ended.
     pub bootstrapped: bool,
     /// Our external address as voted (BEP 42; IPv4 if known).
