@@ -1,5 +1,6 @@
 //! Engine settings.
 
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
 use shoal_swarm::{ChokerConfig, PickerConfig, PipelineConfig};
@@ -13,6 +14,12 @@ pub struct Config {
     pub client_name: String,
     /// Our listen port, announced as `p` in the extension handshake.
     pub listen_port: Option<u16>,
+    /// Our own IPv4 address, sent as `ipv4` in the extension handshake
+    /// (BEP 10) so a peer that reached us over IPv6 learns the other
+    /// family; `None` when we listen on all interfaces or on one family.
+    pub listen_ipv4: Option<Ipv4Addr>,
+    /// Our own IPv6 address, sent as `ipv6` (see `listen_ipv4`).
+    pub listen_ipv6: Option<Ipv6Addr>,
     /// Requests from one peer we queue before rejecting more (announced as `reqq`).
     pub max_peer_requests: usize,
     /// Block reads for one peer handed to the driver at once.
@@ -73,6 +80,8 @@ impl Default for Config {
             peer_id: *b"-SH0100-000000000000",
             client_name: format!("shoal {}", env!("CARGO_PKG_VERSION")),
             listen_port: None,
+            listen_ipv4: None,
+            listen_ipv6: None,
             max_peer_requests: 500,
             max_reads_in_flight: 64,
             max_pending_check_bytes: 6 << 20,

@@ -318,6 +318,8 @@ impl Engine {
                 port: self.config.listen_port,
                 reqq: u32::try_from(self.config.max_peer_requests).ok(),
                 yourip: Some(addr.ip()),
+                ipv4: self.config.listen_ipv4,
+                ipv6: self.config.listen_ipv6,
                 upload_only: self.completed,
                 metadata_size: self
                     .metadata

@@ -1,5 +1,6 @@
 //! BEP 5 `port` messages: sent to peers that set the DHT bit when we run a
-//! DHT node, and passed to the driver when a peer sends one.
+//! DHT node, and passed to the driver when a peer sends one; the extension
+//! handshake's addresses (a peer's `yourip` vote, our own `ipv4`/`ipv6`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::net::SocketAddr;
@@ -91,4 +92,41 @@ fn a_peers_yourip_is_one_vote_per_connection() {
         vec![(addr.ip(), "5.5.5.1".parse().unwrap())]
     );
     assert!(e.take_yourip_votes().is_empty());
+}
+
+#[test]
+fn the_extension_handshake_carries_our_addresses_when_configured() {
+    let (torrent, _) = common::make_torrent(100_000);
+    let sent = |config: Config| {
+        let mut e = Engine::new(
+            &torrent.info,
+            torrent.info_hashes.wire_id().unwrap(),
+            &PieceSet::new(torrent.info.num_pieces() as u32),
+            config,
+        )
+        .unwrap();
+        let addr = SocketAddr::from(([8, 8, 8, 8], 7000));
+        let key = e.add_peer(addr, &peer_handshake(Reserved::EXTENSION), Duration::ZERO);
+        let mut out = Vec::new();
+        e.poll_transmit(key, &mut out);
+        Decoder::new()
+            .messages(&out)
+            .find_map(|m| match m.unwrap() {
+                Message::Extended { id: 0, payload } => {
+                    Some(shoal_wire::ExtHandshake::decode(payload).unwrap())
+                }
+                _ => None,
+            })
+            .unwrap()
+    };
+    let v4 = "5.5.5.1".parse().unwrap();
+    let v6 = "2a00:1::5".parse().unwrap();
+    let hs = sent(Config {
+        listen_ipv4: Some(v4),
+        listen_ipv6: Some(v6),
+        ..Config::default()
+    });
+    assert_eq!((hs.ipv4, hs.ipv6), (Some(v4), Some(v6)));
+    let hs = sent(Config::default());
+    assert_eq!((hs.ipv4, hs.ipv6), (None, None));
 }

@@ -319,9 +319,14 @@ impl Session {
             .dht()
             .filter(|_| !torrent.info.private)
             .map(|d| d.local_addr().port());
+        // Each family's specific listen address (dual-stack sessions only),
+        // as trackers get it: a peer reached on one family learns the other.
+        let own = self.inner.listening();
         let mut config = EngineConfig {
             peer_id: self.inner.config.peer_id,
             listen_port: Some(self.inner.local_addr.port()),
+            listen_ipv4: own.ipv4,
+            listen_ipv6: own.ipv6,
             dht_port,
             ..EngineConfig::default()
         };
