@@ -19,8 +19,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use crate::config::Config;
-use crate::external::ExternalIp;
-use crate::external::Voter;
+use crate::external::{ExternalIp, Voter};
 use crate::id::NodeId;
 use crate::item::Item;
 use crate::item_store::ItemStore;
