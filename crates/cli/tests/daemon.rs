@@ -141,8 +141,12 @@ fn start_daemon_with(
             .env("XDG_CONFIG_HOME", tmp.join("no-config")),
         tmp,
     );
+    // Unbuffered stderr arrives in pieces: wait for the address's end.
     proc.wait_until("API up", Duration::from_secs(30), |p| {
-        p.stderr().contains("API on http://")
+        p.stderr()
+            .split("API on http://")
+            .nth(1)
+            .is_some_and(|rest| rest.contains('/'))
     });
     let log = proc.stderr();
     let addr = log
