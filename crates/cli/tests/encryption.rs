@@ -76,11 +76,15 @@ fn libtorrent_that_requires_encryption_downloads_from_a_shoal_seed() {
     let mut leech = Proc::spawn("lt-leech", &mut cmd, tmp.path());
     leech.wait_success(Duration::from_secs(80));
     let done = leech.wait_event("complete", Duration::ZERO);
+    // The shoal seed is the only peer libtorrent knows (no tracker, no
+    // DHT), so everything it downloaded came from shoal. Its peer list at
+    // completion may already be empty: shoal drops a peer that became a
+    // seed, and a small torrent completes within one status interval.
     assert!(
-        done["peers"]
-            .to_string()
-            .contains(&format!("127.0.0.1:{sp}")),
-        "libtorrent did not get the data from shoal: {done}"
+        done["bytes"]
+            .as_u64()
+            .is_some_and(|b| b > 0 && done["payload_downloaded"].as_u64() >= Some(b)),
+        "libtorrent did not download the content from shoal: {done}"
     );
     assert_same_tree(&content, &out.join("content"));
     let status = seed.stop();
