@@ -6,7 +6,11 @@
 //! where an IPv4-only and an IPv6-only leecher both complete from a
 //! dual-stack seed (HTTP tracker on 127.0.0.1, UDP on ::1, one table; the
 //! seed listed on both families by BEP 7 `ipv6=`), and a third IPv6 peer
-//! finds the seed only through the IPv6 leecher's PEX `added6`.
+//! finds the seed only through the IPv6 leecher's PEX `added6`; a
+//! dual-stack seed announces to a UDP tracker's name on both families (a
+//! host name with an IPv4 and an IPv6 address, from an `/etc/hosts` of the
+//! seed's own mount namespace), so IPv4-only and IPv6-only peers that know
+//! only one of its addresses both find it.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 mod common;
@@ -251,4 +255,102 @@ fn a_mixed_swarm_completes_from_a_dual_stack_seed_and_pex_carries_ipv6() {
     only_v6.stop();
     seed.stop();
     tracker.stop();
+}
+
+/// `cmd` run in a mount namespace of its own where `/etc/hosts` is `hosts`
+/// (the test's names resolve there and nowhere else).
+fn with_hosts(hosts: &Path, cmd: &Command) -> Command {
+    let mut wrapped = Command::new("unshare");
+    wrapped
+        .args([
+            "--mount",
+            "sh",
+            "-c",
+            r#"mount --bind "$0" /etc/hosts && exec "$@""#,
+        ])
+        .arg(hosts)
+        .arg(cmd.get_program())
+        .args(cmd.get_args());
+    wrapped
+}
+
+#[test]
+fn a_dual_stack_seed_announces_to_a_udp_tracker_on_both_families() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let [tracker_port, seed_port, v4_port, v6_port] = free_ports(4)[..] else {
+        panic!()
+    };
+    // Two trackers on one port, one per family, each with its own table:
+    // a peer is listed at one only if it announced over that family.
+    let mut trackers = ["127.0.0.1", "[::1]"].map(|ip| {
+        let mut t = Proc::spawn(
+            &format!("tracker-{}", ip.len()),
+            shoal()
+                .arg("tracker")
+                .arg("--no-http")
+                .args(["--udp", &format!("{ip}:{tracker_port}")]),
+            dir,
+        );
+        t.wait_event("listening", Duration::from_secs(10));
+        t
+    });
+    let hosts = dir.join("hosts");
+    std::fs::write(
+        &hosts,
+        "127.0.0.1 localhost\n127.0.0.1 dual-tracker\n::1 dual-tracker\n",
+    )
+    .unwrap();
+    let content = make_content(&dir.join("src"), "2", 2, "content");
+    let named = dir.join("named.torrent");
+    let by_name = format!("udp://dual-tracker:{tracker_port}/announce");
+    shoal_create(&content, &named, &["--tracker", &by_name]);
+    let [v4_torrent, v6_torrent] = [("v4", "127.0.0.1"), ("v6", "[::1]")].map(|(name, ip)| {
+        let torrent = dir.join(format!("{name}.torrent"));
+        let url = format!("udp://{ip}:{tracker_port}/announce");
+        shoal_create(&content, &torrent, &["--tracker", &url]);
+        torrent
+    });
+
+    let mut seed_cmd = shoal();
+    seed_cmd
+        .arg("seed")
+        .arg(&named)
+        .arg(content.parent().unwrap())
+        .arg("--state-dir")
+        .arg(dir.join("seed-state"))
+        .args(["--listen", &format!("127.0.0.1:{seed_port}")])
+        .args(["--listen", &format!("[::1]:{seed_port}")])
+        .arg("--no-dht");
+    let mut seed = Proc::spawn("dual-seed", &mut with_hosts(&hosts, &seed_cmd), dir);
+    // Each tracker lists the seed once: it announced over both families.
+    let seeders = |t: &Path| {
+        let info = stdout_json(&run_ok(shoal().args(["info", "--json", "--scrape"]).arg(t)));
+        info["scrape"][0]["seeders"].as_u64()
+    };
+    for torrent in [&v4_torrent, &v6_torrent] {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while seeders(torrent) != Some(1) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the seed is not listed at {}\n{}",
+                torrent.display(),
+                seed.describe()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+    // And each single-family leecher, knowing one tracker, finds it.
+    let v4 = format!("127.0.0.1:{v4_port}");
+    let mut only_v4 = leecher(dir, "v4", &v4_torrent, &v4, &[]);
+    let v6 = format!("[::1]:{v6_port}");
+    let mut only_v6 = leecher(dir, "v6", &v6_torrent, &v6, &[]);
+    only_v4.wait_success(Duration::from_secs(60));
+    only_v6.wait_success(Duration::from_secs(60));
+    assert_verified(&named, &dir.join("v4"));
+    assert_verified(&named, &dir.join("v6"));
+    seed.stop();
+    for t in &mut trackers {
+        t.stop();
+    }
 }

@@ -51,33 +51,43 @@ impl Session {
             connect_timeout: config.connect_timeout,
             ..shoal_utp::Config::default()
         };
-        // UDP tracker clients share the socket too (`tracker/udp_replies.rs`).
+        // UDP tracker clients share the sockets too (`tracker/udp_replies.rs`):
+        // a dual-stack session announces to a tracker on each family from
+        // that family's peer port.
         let tracker_udp = crate::tracker::udp_replies::SharedUdp {
             socket: Arc::clone(&bound.udp),
             replies: Arc::default(),
             local: local_addr,
         };
+        let tracker_udp_also = also
+            .as_ref()
+            .map(|also| crate::tracker::udp_replies::SharedUdp {
+                socket: Arc::clone(&also.udp),
+                replies: Arc::default(),
+                local: also.local_addr,
+            });
         // The other family's socket hands its KRPC to the same node.
-        let started_also = also.as_ref().map(|also| {
-            let config = shoal_utp::Config {
-                max_packet: crate::utp::max_packet_for(also.local_addr),
-                ..utp_config.clone()
-            };
-            let local_paths = crate::utp::has_loopback_paths(also.local_addr);
-            let started = Utp::start(
-                Arc::clone(&also.udp),
-                config,
-                local_paths,
-                transports.utp,
-                // Trackers of the other family keep sockets of their own:
-                // no replies are awaited here.
-                crate::utp::Demux {
-                    dht: dht_tx.clone(),
-                    trackers: Arc::default(),
-                },
-            );
-            (started, also.local_addr)
-        });
+        let started_also = also
+            .as_ref()
+            .zip(tracker_udp_also.as_ref())
+            .map(|(also, shared)| {
+                let config = shoal_utp::Config {
+                    max_packet: crate::utp::max_packet_for(also.local_addr),
+                    ..utp_config.clone()
+                };
+                let local_paths = crate::utp::has_loopback_paths(also.local_addr);
+                let started = Utp::start(
+                    Arc::clone(&also.udp),
+                    config,
+                    local_paths,
+                    transports.utp,
+                    crate::utp::Demux {
+                        dht: dht_tx.clone(),
+                        trackers: Arc::clone(&shared.replies),
+                    },
+                );
+                (started, also.local_addr)
+            });
         let started = Utp::start(
             Arc::clone(&bound.udp),
             utp_config,
@@ -136,7 +146,9 @@ impl Session {
         let trackers = crate::tracker::gate::TrackerGate::new(
             config.tracker_pace,
             &config.state_dir,
-            Some(tracker_udp),
+            std::iter::once(tracker_udp)
+                .chain(tracker_udp_also)
+                .collect(),
         );
         // What a previous run learned about peers' modes (a small file).
         let modes = Arc::new(crate::modes::Modes::load(&config.state_dir));

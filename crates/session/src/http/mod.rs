@@ -13,9 +13,7 @@ mod url;
 
 use std::time::Duration;
 
-pub(crate) use client::{
-    get, get_capped, get_pooled, get_preferring, get_reply, get_reply_with, pick_addr,
-};
+pub(crate) use client::{get, get_capped, get_pooled, get_preferring, get_reply, get_reply_with};
 pub(crate) use pool::Pool;
 pub(crate) use reply::Reply;
 pub(crate) use tls::connect as tls_connect;

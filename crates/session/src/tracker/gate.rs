@@ -138,11 +138,12 @@ pub(crate) fn host_key(url: &str) -> String {
 impl TrackerGate {
     /// A gate spacing announces by `pace`, with the schedules a previous
     /// run left in `state_dir` (the file is removed: a crash later must not
-    /// find them stale); UDP trackers go over `shared` where it reaches.
+    /// find them stale); UDP trackers go over the first of `shared` that
+    /// reaches them.
     pub(crate) fn new(
         pace: TrackerPace,
         state_dir: &Path,
-        shared: Option<super::udp_replies::SharedUdp>,
+        shared: Vec<super::udp_replies::SharedUdp>,
     ) -> TrackerGate {
         let path = state_dir.join(SCHEDULE_FILE);
         let schedules = std::fs::read_to_string(&path)
@@ -360,7 +361,11 @@ mod tests {
     #[test]
     fn stops_past_the_spread_are_dropped_and_announces_are_spaced() {
         let dir = tempfile::tempdir().unwrap();
-        let gate = Arc::new(TrackerGate::new(TrackerPace::default(), dir.path(), None));
+        let gate = Arc::new(TrackerGate::new(
+            TrackerPace::default(),
+            dir.path(),
+            Vec::new(),
+        ));
         let _many: Vec<Registration> = (0..6000)
             .map(|_| gate.register(["http://t/announce", "http://T/announce"]))
             .collect();

@@ -44,69 +44,103 @@ pub(crate) struct UdpHost {
     _alive: Option<tokio::sync::watch::Sender<()>>,
 }
 
+/// A tracker's name and port, as a torrent's URL gives them.
+type HostKey = (String, u16);
+
 /// The session's UDP tracker hosts, each alive while a torrent uses it.
 #[derive(Default)]
 pub(crate) struct UdpHosts {
-    hosts: Mutex<HashMap<(String, u16), Weak<UdpHost>>>,
-    /// The session's socket on the peer port, if it lends it.
-    shared: Option<SharedUdp>,
+    /// By name and port: the host at one address of each family asked for.
+    hosts: Mutex<HashMap<HostKey, Vec<Weak<UdpHost>>>>,
+    /// The session's sockets on the peer port (one per listen address),
+    /// if it lends them.
+    shared: Vec<SharedUdp>,
 }
 
 impl UdpHosts {
-    /// Hosts that send from `shared` when it reaches them.
-    pub(crate) fn new(shared: Option<SharedUdp>) -> UdpHosts {
+    /// Hosts that send from the first of `shared` that reaches them.
+    pub(crate) fn new(shared: Vec<SharedUdp>) -> UdpHosts {
         UdpHosts {
             hosts: Mutex::default(),
             shared,
         }
     }
 
-    /// The shared host `host:port`, opened on first use (at an address of
-    /// `families` when it has one: the session's families are the same
-    /// for every torrent).
+    /// The shared hosts of `host:port`, opened on first use: one per
+    /// family of `families` it has an address of (see [`resolve`]; the
+    /// session's families are the same for every torrent).
     pub(crate) async fn get(
         &self,
         host: &str,
         port: u16,
         families: Option<crate::dht::Families>,
-    ) -> Result<Arc<UdpHost>, TrackerError> {
+    ) -> Result<Vec<Arc<UdpHost>>, TrackerError> {
         let key = (host.to_ascii_lowercase(), port);
-        if let Some(open) = lock(&self.hosts).get(&key).and_then(Weak::upgrade) {
+        if let Some(open) = lock(&self.hosts).get(&key).and_then(|h| upgrade_all(h)) {
             return Ok(open);
         }
-        let opened = UdpHost::open(host, port, self.shared.as_ref(), families).await?;
+        let opened: Vec<Arc<UdpHost>> = resolve(host, port, families)
+            .await?
+            .into_iter()
+            .map(|addr| UdpHost::open(addr, &self.shared))
+            .collect::<Result<_, _>>()?;
         let mut hosts = lock(&self.hosts);
-        // Another torrent may have opened it meanwhile: keep one.
-        if let Some(open) = hosts.get(&key).and_then(Weak::upgrade) {
+        // Another torrent may have opened them meanwhile: keep one set.
+        if let Some(open) = hosts.get(&key).and_then(|h| upgrade_all(h)) {
             return Ok(open);
         }
-        hosts.retain(|_, h| h.strong_count() > 0);
-        hosts.insert(key, Arc::downgrade(&opened));
+        hosts.retain(|_, h| h.iter().all(|h| h.strong_count() > 0));
+        hosts.insert(key, opened.iter().map(Arc::downgrade).collect());
         Ok(opened)
     }
+}
+
+/// All of `hosts`, if every one is still open.
+fn upgrade_all(hosts: &[Weak<UdpHost>]) -> Option<Vec<Arc<UdpHost>>> {
+    hosts.iter().map(Weak::upgrade).collect()
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// The addresses to ask a tracker named `host:port` at: its first address
+/// of each family in `families` (IPv4 first), so a dual-stack session is
+/// listed on both (as libtorrent announces once per family); if it has
+/// none of those, or `families` is `None`, its first address.
+pub(crate) async fn resolve(
+    host: &str,
+    port: u16,
+    families: Option<crate::dht::Families>,
+) -> Result<Vec<SocketAddr>, TrackerError> {
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
+        .await?
+        .map(|a| SocketAddr::new(a.ip().to_canonical(), a.port()))
+        .collect();
+    let first_of = |v4: bool| addrs.iter().copied().find(|a| a.is_ipv4() == v4);
+    let chosen: Vec<SocketAddr> = match families {
+        Some(f) => [(f.v4, true), (f.v6, false)]
+            .into_iter()
+            .filter_map(|(wanted, v4)| if wanted { first_of(v4) } else { None })
+            .collect(),
+        None => Vec::new(),
+    };
+    match (chosen.is_empty(), addrs.first()) {
+        (false, _) => Ok(chosen),
+        (true, Some(&first)) => Ok(vec![first]),
+        (true, None) => Err(TrackerError::BadUrl(format!("{host} has no address"))),
+    }
+}
+
 impl UdpHost {
-    /// Resolves `host:port` (an address of `families` if it has one); uses
-    /// `shared` if it reaches that address, else opens a socket of the
-    /// matching family and starts its receive task.
-    pub(crate) async fn open(
-        host: &str,
-        port: u16,
-        shared: Option<&SharedUdp>,
-        families: Option<crate::dht::Families>,
+    /// The tracker at `addr`: over the first of `shared` that reaches it,
+    /// else over a socket of its own of the matching family with its
+    /// receive task.
+    pub(crate) fn open(
+        addr: SocketAddr,
+        shared: &[SharedUdp],
     ) -> Result<Arc<UdpHost>, TrackerError> {
-        let ours = move |a: SocketAddr| {
-            families.is_none_or(|f| f.reach(SocketAddr::new(a.ip().to_canonical(), a.port())))
-        };
-        let addrs = tokio::net::lookup_host((host, port)).await?;
-        let addr = crate::http::pick_addr(addrs, Some(&ours))
-            .ok_or_else(|| TrackerError::BadUrl(format!("{host} has no address")))?;
-        if let Some(shared) = shared.filter(|s| s.reaches(addr)) {
+        if let Some(shared) = shared.iter().find(|s| s.reaches(addr)) {
             return Ok(Arc::new(UdpHost {
                 addr,
                 socket: Arc::clone(&shared.socket),
@@ -121,9 +155,10 @@ impl UdpHost {
         } else {
             (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
         };
-        let socket = UdpSocket::bind(local).await?;
-        socket.connect(addr).await?;
-        let socket = Arc::new(socket);
+        let socket = std::net::UdpSocket::bind(local)?;
+        socket.connect(addr)?;
+        socket.set_nonblocking(true)?;
+        let socket = Arc::new(UdpSocket::from_std(socket)?);
         let replies = Arc::new(Replies::default());
         let (alive, gone) = tokio::sync::watch::channel(());
         tokio::spawn(receive(Arc::clone(&socket), Arc::clone(&replies), gone));
