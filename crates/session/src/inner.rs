@@ -26,8 +26,9 @@ pub(crate) struct Inner {
     /// can be changed while running (the daemon's APIs set it); new
     /// connections read it, established ones keep what they agreed.
     pub(crate) encryption: Mutex<shoal_mse::Policy>,
-    /// Where new public torrents are announced to LSD, when it runs.
-    pub(crate) lsd: Option<tokio::sync::mpsc::UnboundedSender<[u8; 20]>>,
+    /// Where new public torrents are announced to LSD: one per family it
+    /// runs on (none when it is off).
+    pub(crate) lsd: Vec<tokio::sync::mpsc::UnboundedSender<[u8; 20]>>,
     /// The port mapper, when it runs.
     pub(crate) portmap: Option<crate::portmap::PortMapper>,
     /// The transports in force: starts as `config.transports`; the

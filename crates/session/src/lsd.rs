@@ -1,6 +1,6 @@
 //! The local service discovery driver (BEP 14): a UDP socket on port 6771
-//! joined to the multicast group of the session's address family, on the
-//! session's interface. The decisions (when to announce, our cookie,
+//! joined to the multicast group of each address family the session
+//! listens on, on that listen address's interface. The decisions (when to announce, our cookie,
 //! per-source rate limits) are `shoal_portmap::lsd::Lsd`'s; this task moves
 //! datagrams and puts the peers found in their torrent's book. Private
 //! torrents are never announced nor given LSD peers, and a session bound
@@ -24,10 +24,44 @@ const RECV_BUFFER: usize = shoal_portmap::limits::MAX_LSD_DATAGRAM + 1;
 pub(crate) struct LsdSocket {
     socket: UdpSocket,
     group: SocketAddr,
+    /// Each public torrent's info-hash as it starts.
+    added: mpsc::UnboundedReceiver<[u8; 20]>,
 }
 
-/// Opens the socket for a session listening on `listen`.
-pub(crate) fn open(listen: SocketAddr) -> std::io::Result<LsdSocket> {
+/// The LSD of a session listening on `listen` (each address with the
+/// families its socket reaches): one socket and task per family, each with
+/// the sender that tells it of new public torrents. Loopback addresses get
+/// none (a test's session sends no multicast), and a socket that cannot be
+/// opened leaves its family off, with a warning.
+pub(crate) fn open_all(
+    listen: &[(SocketAddr, crate::dht::Families)],
+) -> Vec<(LsdSocket, mpsc::UnboundedSender<[u8; 20]>)> {
+    let mut addrs = Vec::new();
+    for &(addr, families) in listen {
+        if addr.ip().is_loopback() {
+            continue;
+        }
+        addrs.push(addr);
+        // `[::]` carrying IPv4 too: the IPv4 group on every interface.
+        if addr.is_ipv6() && families.v4 && addr.ip().is_unspecified() {
+            addrs.push((Ipv4Addr::UNSPECIFIED, addr.port()).into());
+        }
+    }
+    addrs
+        .into_iter()
+        .filter_map(|addr| match open(addr) {
+            Ok(sock) => Some(sock),
+            Err(e) => {
+                tracing::warn!(%addr, "local peer discovery off for this address: {e}");
+                None
+            }
+        })
+        .collect()
+}
+
+/// Opens the socket for a session listening on `listen`, and the sender
+/// that tells it of new torrents.
+fn open(listen: SocketAddr) -> std::io::Result<(LsdSocket, mpsc::UnboundedSender<[u8; 20]>)> {
     let (domain, group) = match listen.ip() {
         IpAddr::V4(_) => (Domain::IPV4, SocketAddr::V4(MULTICAST_V4)),
         IpAddr::V6(_) => (Domain::IPV6, SocketAddr::V6(MULTICAST_V6)),
@@ -66,10 +100,13 @@ pub(crate) fn open(listen: SocketAddr) -> std::io::Result<LsdSocket> {
         }
         _ => return Err(std::io::ErrorKind::InvalidInput.into()),
     }
-    Ok(LsdSocket {
+    let (tx, added) = mpsc::unbounded_channel();
+    let sock = LsdSocket {
         socket: UdpSocket::from_std(socket.into())?,
         group,
-    })
+        added,
+    };
+    Ok((sock, tx))
 }
 
 /// A random cookie, so our own announces are recognised when multicast
@@ -80,14 +117,8 @@ fn cookie() -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-/// Runs LSD until the session is gone: `added` brings each public torrent's
-/// info-hash as it starts.
-pub(crate) async fn run(
-    inner: Weak<Inner>,
-    sock: LsdSocket,
-    port: u16,
-    mut added: mpsc::UnboundedReceiver<[u8; 20]>,
-) {
+/// Runs LSD until the session is gone.
+pub(crate) async fn run(inner: Weak<Inner>, mut sock: LsdSocket, port: u16) {
     let mut core = Lsd::new(port, cookie());
     let mut buf = vec![0u8; RECV_BUFFER];
     let far = || tokio::time::Instant::now() + std::time::Duration::from_secs(3600);
@@ -96,7 +127,7 @@ pub(crate) async fn run(
             .poll_timeout()
             .map_or_else(far, tokio::time::Instant::from_std);
         tokio::select! {
-            ih = added.recv() => match ih {
+            ih = sock.added.recv() => match ih {
                 Some(ih) => core.add_torrent(ih, std::time::Instant::now()),
                 None => return,
             },
@@ -140,7 +171,7 @@ pub(crate) async fn run(
 
 /// Starts LSD for the session behind `inner`; `None` (logged) when the
 /// socket cannot be opened.
-pub(crate) fn start(inner: &Arc<Inner>, sock: LsdSocket, added: mpsc::UnboundedReceiver<[u8; 20]>) {
+pub(crate) fn start(inner: &Arc<Inner>, sock: LsdSocket) {
     let port = inner.local_addr.port();
-    tokio::spawn(run(Arc::downgrade(inner), sock, port, added));
+    tokio::spawn(run(Arc::downgrade(inner), sock, port));
 }

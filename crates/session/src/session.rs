@@ -111,23 +111,26 @@ impl Session {
             (Some(dht), None) => Some(Arc::new(start_dht(dht, &config, local_addr).await?)),
             (None, _) => None,
         };
-        // A session on loopback (every test's) sends no multicast and
-        // never talks to a gateway, as its DHT never contacts the routers.
-        let on_lan = !local_addr.ip().is_loopback();
-        let lsd = if config.lsd && on_lan {
-            match crate::lsd::open(local_addr) {
-                Ok(sock) => Some((sock, tokio::sync::mpsc::unbounded_channel())),
-                Err(e) => {
-                    tracing::warn!("local peer discovery off: {e}");
-                    None
-                }
-            }
+        // Port mapping is for IPv4 NATs first: a dual-stack session maps
+        // its IPv4 address. One on loopback (every test's) never talks to
+        // a gateway, as its DHT never contacts the routers.
+        let mapped = std::iter::once(local_addr)
+            .chain(also.as_ref().map(|a| a.local_addr))
+            .find(SocketAddr::is_ipv4)
+            .unwrap_or(local_addr);
+        let on_lan = !mapped.ip().is_loopback();
+        let lsd = if config.lsd {
+            let first = (local_addr, crate::dht::Families::of(&bound.udp, local_addr));
+            let other = also
+                .as_ref()
+                .map(|a| (a.local_addr, crate::dht::Families::of(&a.udp, a.local_addr)));
+            crate::lsd::open_all(&std::iter::once(first).chain(other).collect::<Vec<_>>())
         } else {
-            None
+            Vec::new()
         };
         let portmap = (config.port_mapping && on_lan).then(|| {
             crate::portmap::PortMapper::start(crate::portmap::Target {
-                local_ip: local_addr.ip(),
+                local_ip: mapped.ip(),
                 tcp_port: local_addr.port(),
                 udp_port: dht
                     .as_ref()
@@ -138,10 +141,7 @@ impl Session {
         if let (Some(portmap), Some(dht)) = (&portmap, &dht) {
             crate::portmap::vote_to_dht(portmap.watch(), Arc::downgrade(dht));
         }
-        let (lsd_tx, lsd) = match lsd {
-            Some((sock, (tx, rx))) => (Some(tx), Some((sock, rx))),
-            None => (None, None),
-        };
+        let (lsd, lsd_tx): (Vec<_>, Vec<_>) = lsd.into_iter().unzip();
         let (timers, kicks) = crate::timers::Timers::new();
         let trackers = crate::tracker::gate::TrackerGate::new(
             config.tracker_pace,
@@ -175,8 +175,8 @@ impl Session {
             modes,
             woken: Arc::default(),
         });
-        if let Some((sock, rx)) = lsd {
-            crate::lsd::start(&inner, sock, rx);
+        for sock in lsd {
+            crate::lsd::start(&inner, sock);
         }
         let listeners = std::iter::once(bound.tcp).chain(also.map(|a| a.tcp));
         for listener in listeners.flatten() {
@@ -232,7 +232,7 @@ impl Session {
 
     /// Whether local peer discovery (BEP 14) runs.
     pub fn lsd_enabled(&self) -> bool {
-        self.inner.lsd.is_some()
+        !self.inner.lsd.is_empty()
     }
 
     /// The transports in use.
@@ -410,13 +410,10 @@ impl Session {
                 port,
             ));
         }
-        if let Some(lsd) = self
-            .inner
-            .lsd
-            .as_ref()
-            .filter(|_| !shared.torrent.info.private)
-        {
-            let _ = lsd.send(info_hash);
+        if !shared.torrent.info.private {
+            for lsd in &self.inner.lsd {
+                let _ = lsd.send(info_hash);
+            }
         }
         crate::webseed::start(&shared);
         self.inner.timers.kick(shared);

@@ -4,6 +4,7 @@
 //! namespace is a guard that, when dropped, kills what still runs in it
 //! and deletes it (its veth ends go with it), even after a failed assertion.
 
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use super::run_ok;
@@ -97,4 +98,22 @@ impl Drop for Netns {
             .args(["netns", "del", &self.name])
             .status();
     }
+}
+
+/// Content of 2 MiB and its torrent.
+pub fn content_and_torrent(tmp: &Path) -> (PathBuf, PathBuf) {
+    let content = super::make_content(&tmp.join("src"), "2", 1, "content");
+    let torrent = tmp.join("t.torrent");
+    super::shoal_create(&content, &torrent, &[]);
+    (content, torrent)
+}
+
+/// `shoal ARGS... --state-dir DIR --listen ADDR --no-dht` inside `ns`.
+pub fn shoal_in(ns: &Netns, args: &[&str], state: &Path, listen: &str) -> Command {
+    let mut cmd = ns.command(env!("CARGO_BIN_EXE_shoal"));
+    cmd.args(args)
+        .arg("--state-dir")
+        .arg(state)
+        .args(["--listen", listen, "--no-dht"]);
+    cmd
 }
