@@ -75,6 +75,12 @@ pub(crate) fn settings(d: &Daemon) -> Value {
         "max_active_downloads": max_downloads,
         "max_active_seeds": max_seeds,
         "peer_port": d.session().local_addr().port(),
+        "listen_addresses": d
+            .session()
+            .local_addrs()
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
         "download_dir": d.default_download_dir().display().to_string(),
         "max_upload": up,
         "max_download": down,

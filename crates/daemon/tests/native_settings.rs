@@ -1,6 +1,7 @@
 //! The native API's editing calls beyond a torrent's options: its tracker
 //! list, the categories, the alternative speed limits and the transports,
-//! over real HTTP on 127.0.0.1 (the web UI's settings page uses these).
+//! over real HTTP on 127.0.0.1 (the web UI's settings page uses these),
+//! and the listen addresses a dual-stack daemon shows.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 mod common;
@@ -367,4 +368,19 @@ fn tcp_enabled_binds_and_closes_the_listener_at_run_time() {
         assert!(std::time::Instant::now() < deadline, "listener still open");
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
+}
+
+#[test]
+fn a_dual_stack_daemon_shows_both_listen_addresses() {
+    let srv = server(|c| {
+        c.listen = "127.0.0.1:0".parse().unwrap();
+        c.listen_also = Some("[::1]:0".parse().unwrap());
+    });
+    let session = get_json(srv.addr, "/api/v1/session");
+    let port = session["peer_port"].as_u64().unwrap();
+    assert_eq!(
+        session["listen_addresses"],
+        json!([format!("127.0.0.1:{port}"), format!("[::1]:{port}")]),
+        "{session}"
+    );
 }
