@@ -53,6 +53,8 @@ pub fn run_ok(cmd: &mut Command) -> Output {
     out
 }
 
+pub mod daemon;
+pub mod hostile;
 pub mod netns;
 
 /// Deterministic content from `mkdata.sh` (SIZE as the script takes it).

@@ -12,7 +12,8 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::time::Duration;
 
-use serde_json::Value;
+use base64::Engine as _;
+use serde_json::{Value, json};
 use sha1::{Digest, Sha1};
 use shoal_daemon::DaemonConfig;
 use shoal_metainfo::{ContentHashes, LayoutItem, NewFile, TorrentSpec, Version};
@@ -198,4 +199,50 @@ pub fn get_json(addr: SocketAddr, path: &str) -> Value {
     let (status, _, body) = request(addr, "GET", path, &[], b"");
     assert_eq!(status, 200, "{path}: {body}");
     serde_json::from_str(&body).unwrap()
+}
+
+/// The native API's CSRF token.
+pub fn token(addr: SocketAddr) -> String {
+    get_json(addr, "/api/v1/session")["csrf_token"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// A native API call with the CSRF token; the answer must be JSON.
+pub fn send(addr: SocketAddr, method: &str, path: &str, body: &[u8]) -> (u16, Value) {
+    let t = token(addr);
+    let (status, _, text) = request(
+        addr,
+        method,
+        path,
+        &[("X-Shoal-Csrf", &t), ("Content-Type", "application/json")],
+        body,
+    );
+    let value = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("{method} {path}: not JSON ({e}): {text}"));
+    (status, value)
+}
+
+/// The `error.code` of a native API answer ("" if none).
+pub fn error_code(v: &Value) -> &str {
+    v["error"]["code"].as_str().unwrap_or_default()
+}
+
+/// The body of a native API add of [`torrent_bytes`]`(name)`, paused,
+/// with the fields of `extra` added or replaced.
+pub fn add_body(name: &str, extra: Value) -> Vec<u8> {
+    let mut body = json!({
+        "metainfo": base64::engine::general_purpose::STANDARD.encode(torrent_bytes(name)),
+        "paused": true,
+    });
+    for (k, v) in extra.as_object().unwrap() {
+        body[k] = v.clone();
+    }
+    body.to_string().into_bytes()
+}
+
+/// How many torrents the native API lists.
+pub fn count(addr: SocketAddr) -> usize {
+    get_json(addr, "/api/v1/torrents").as_array().unwrap().len()
 }
