@@ -1,6 +1,7 @@
 //! Hole punching (BEP 55) between engines over in-memory links: a relay
 //! connected to two peers introduces them when one asks for the other it
-//! learned over PEX, and refuses what it cannot relay with BEP 55's codes.
+//! learned over PEX, and refuses what it cannot relay with BEP 55's codes;
+//! only a peer PEX flags as speaking ut_holepunch is asked for.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::net::SocketAddr;
@@ -9,8 +10,8 @@ use std::time::Duration;
 use shoal_engine::{Config, Engine, PeerKey};
 use shoal_swarm::PieceSet;
 use shoal_wire::{
-    Decoder, ExtHandshake, HolepunchError, HolepunchMessage, Message, PexFlags, Reserved,
-    UT_HOLEPUNCH,
+    Decoder, ExtHandshake, HolepunchError, HolepunchMessage, Message, PexFlags, PexMessage,
+    PexPeer, Reserved, UT_HOLEPUNCH, UT_PEX,
 };
 
 mod common;
@@ -202,4 +203,70 @@ fn connects_from_one_peer_are_acted_on_once_a_second() {
         })
         .collect();
     assert_eq!(dialed, vec![0, 3]);
+}
+
+#[test]
+fn only_peers_flagged_for_holepunch_are_asked_for() {
+    let mut e = engines();
+    let a = &mut e[A];
+    // A hand-made relay offering ut_pex and ut_holepunch; what A calls
+    // ut_pex comes from A's extension handshake to it.
+    let relay_addr = at(RELAY);
+    let theirs = shoal_wire::Handshake {
+        reserved: Reserved::EXTENSION,
+        info_hash: a.handshake().info_hash,
+        peer_id: [7; 20],
+    };
+    let relay = a.add_peer(relay_addr, &theirs, Duration::ZERO);
+    let mut ext = ExtHandshake::default();
+    ext.extensions.insert(UT_HOLEPUNCH.to_owned(), 9);
+    ext.extensions.insert(UT_PEX.to_owned(), 8);
+    let mut bytes = Vec::new();
+    ext.encode_message(&mut bytes);
+    a.handle_bytes(relay, &bytes, Duration::ZERO).unwrap();
+    let mut sent = Vec::new();
+    a.poll_transmit(relay, &mut sent);
+    let pex_id = Decoder::new()
+        .messages(&sent)
+        .find_map(|m| match m.unwrap() {
+            Message::Extended { id: 0, payload } => ExtHandshake::decode(payload)
+                .ok()?
+                .extensions
+                .get(UT_PEX)
+                .copied(),
+            _ => None,
+        })
+        .expect("A offers ut_pex");
+    let plain: SocketAddr = "7.7.7.1:6881".parse().unwrap();
+    let punchable: SocketAddr = "7.7.7.2:6881".parse().unwrap();
+    let pex = PexMessage {
+        added: vec![
+            PexPeer {
+                addr: plain,
+                flags: PexFlags::UTP,
+            },
+            PexPeer {
+                addr: punchable,
+                flags: PexFlags::UTP | PexFlags::HOLEPUNCH,
+            },
+        ],
+        dropped: vec![],
+    };
+    let mut bytes = Vec::new();
+    pex.encode_message(pex_id, &mut bytes);
+    let now = Duration::from_secs(1);
+    a.handle_bytes(relay, &bytes, now).unwrap();
+    assert_eq!(a.take_discovered_peers().len(), 2);
+    assert!(!a.holepunch(plain, now), "not flagged 0x08: not asked");
+    assert!(a.holepunch(punchable, now));
+    let mut out = Vec::new();
+    a.poll_transmit(relay, &mut out);
+    let asked: Vec<HolepunchMessage> = Decoder::new()
+        .messages(&out)
+        .filter_map(|m| match m.unwrap() {
+            Message::Extended { id: 9, payload } => HolepunchMessage::decode(payload).ok(),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(asked, vec![HolepunchMessage::Rendezvous(punchable)]);
 }

@@ -8,9 +8,10 @@
 //! - As either side: a `connect` asks the driver to open a uTP connection
 //!   to the endpoint now (`Engine::take_holepunch_connects`): both sides
 //!   sending at once open the holes in both NATs.
-//! - As the initiator: when a peer learned over PEX cannot be dialed, the
-//!   driver calls [`Engine::holepunch`], which sends a `rendezvous` to the
-//!   peer that told us about it.
+//! - As the initiator: when a peer learned over PEX (flagged 0x08, as
+//!   speaking ut_holepunch) cannot be dialed, the driver calls
+//!   [`Engine::holepunch`], which sends a `rendezvous` to the peer that
+//!   told us about it.
 //!
 //! Hostile input: the codec is fixed-length; one rendezvous or connect a
 //! second is acted on per peer (a connect makes us send to an address the
@@ -23,7 +24,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use shoal_swarm::PeerKey;
-use shoal_wire::{HolepunchError, HolepunchMessage, UT_HOLEPUNCH};
+use shoal_wire::{HolepunchError, HolepunchMessage, PexFlags, UT_HOLEPUNCH};
 
 use crate::Engine;
 
@@ -61,10 +62,18 @@ impl Engine {
     }
 
     /// Remembers `from` as the source of the addresses PEX added to
-    /// `discovered` from index `start` on.
+    /// `discovered` from index `start` on, for those it flags as speaking
+    /// ut_holepunch (BEP 55: a rendezvous for a peer that does not would
+    /// only be refused with `NoSupport`).
     pub(crate) fn note_pex_source(&mut self, from: PeerKey, start: usize) {
         let hp = &mut self.holepunch;
-        for p in self.discovered.get(start..).unwrap_or_default() {
+        let punchable = self
+            .discovered
+            .get(start..)
+            .unwrap_or_default()
+            .iter()
+            .filter(|p| p.flags.contains(PexFlags::HOLEPUNCH));
+        for p in punchable {
             if hp.sources.len() >= MAX_SOURCES && !hp.sources.contains_key(&p.addr) {
                 break;
             }
