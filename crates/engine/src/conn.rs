@@ -40,4 +40,4 @@ mod metadata;
 
 pub use handshake::{METADATA_ONLY, PeerHandshake, Progress, Refused};
 pub use layers::{LayerError, LayerFetch};
-pub use metadata::{FetchError, MetadataFetch, metadata_matches};
+pub use metadata::{FetchError, MetadataFetch, OwnListen, metadata_matches};

@@ -35,7 +35,7 @@ mod shared;
 
 pub use config::{Config, SEED_PIECE_QUOTA};
 pub use conn::{
-    FetchError, LayerError, LayerFetch, MetadataFetch, PeerHandshake, Progress, Refused,
+    FetchError, LayerError, LayerFetch, MetadataFetch, OwnListen, PeerHandshake, Progress, Refused,
 };
 pub use engine::{Engine, Stats};
 pub use error::EngineError;

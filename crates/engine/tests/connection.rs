@@ -96,7 +96,7 @@ fn fetch(engine: &mut Engine, hashes: InfoHashes, chunk: usize) -> Result<Vec<u8
                         hashes,
                         &theirs,
                         "test".into(),
-                        None,
+                        shoal_engine::OwnListen::default(),
                         DEADLINE,
                     )?);
                     used

@@ -122,6 +122,16 @@ impl Inner {
         listening
     }
 
+    /// Where we listen, as extension handshakes tell peers.
+    pub(crate) fn own_listen(&self) -> shoal_engine::OwnListen {
+        let own = self.listening();
+        shoal_engine::OwnListen {
+            port: Some(own.port),
+            ipv4: own.ipv4,
+            ipv6: own.ipv6,
+        }
+    }
+
     /// What a new torrent takes from this session.
     pub(crate) fn links(&self) -> SessionLinks {
         SessionLinks {

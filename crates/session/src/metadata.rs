@@ -179,8 +179,8 @@ pub(crate) struct Wanted {
     pub wire_id: [u8; 20],
     /// Our peer id.
     pub peer_id: [u8; 20],
-    /// Our listen port, told to peers in the extension handshake.
-    pub listen_port: u16,
+    /// Where we listen, told to peers in the extension handshake.
+    pub listening: shoal_engine::OwnListen,
     /// The session's encryption policy: the modes to dial in.
     pub encryption: shoal_mse::Policy,
     /// The transports to connect over.
@@ -341,7 +341,7 @@ async fn from_peer_once(
             wanted.info_hashes,
             &theirs,
             crate::config::client_name(),
-            Some(wanted.listen_port),
+            wanted.listening,
             PEER_TIMEOUT,
         )?),
         Job::Layers {

@@ -6,6 +6,7 @@
 //! a bad copy could not be pinned on anyone. A copy that does not hash to
 //! every info-hash given is [`FetchError::HashMismatch`].
 
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
 use shoal_metainfo::{InfoHashV1, InfoHashV2, InfoHashes};
@@ -47,6 +48,19 @@ pub enum FetchError {
     TimedOut,
 }
 
+/// Where we listen, as our extension handshake tells a peer (BEP 10 `p`,
+/// `ipv4`, `ipv6`: a dual-stack session names its other family's address
+/// too, so the peer can reach us there later).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OwnListen {
+    /// Our listen port.
+    pub port: Option<u16>,
+    /// Our IPv4 address, when we listen on a specific one.
+    pub ipv4: Option<Ipv4Addr>,
+    /// Our IPv6 address, when we listen on a specific one.
+    pub ipv6: Option<Ipv6Addr>,
+}
+
 /// The metadata exchange with one peer (see the module docs of `conn` for
 /// the call order).
 #[derive(Debug)]
@@ -63,13 +77,13 @@ pub struct MetadataFetch {
 
 impl MetadataFetch {
     /// Starts the exchange with a peer whose handshake was `theirs`: our
-    /// extension handshake (client name and listen port as given) is
+    /// extension handshake (client name and listen addresses as given) is
     /// queued. It must be over by `deadline`.
     pub fn new(
         hashes: InfoHashes,
         theirs: &Handshake,
         client: String,
-        listen_port: Option<u16>,
+        us: OwnListen,
         deadline: Duration,
     ) -> Result<MetadataFetch, FetchError> {
         if !theirs.reserved.extension() {
@@ -79,7 +93,9 @@ impl MetadataFetch {
         ExtHandshake {
             extensions: [(UT_METADATA.to_owned(), OUR_UT_METADATA)].into(),
             client: Some(client),
-            port: listen_port,
+            port: us.port,
+            ipv4: us.ipv4,
+            ipv6: us.ipv6,
             ..ExtHandshake::default()
         }
         .encode_message(&mut out);
@@ -285,5 +301,42 @@ mod tests {
         let mut bad = Assembly::new(5).unwrap();
         assert!(bad.add(0, 5, b"xxxxy").unwrap());
         assert!(matches!(bad.finish(&hashes), Err(FetchError::HashMismatch)));
+    }
+
+    #[test]
+    fn the_extension_handshake_names_our_listen_addresses() {
+        let info = b"d4:name1:xe".to_vec();
+        let hashes = InfoHashes {
+            v1: Some(InfoHashV1::of(&info)),
+            v2: None,
+        };
+        let theirs = Handshake {
+            reserved: shoal_wire::Reserved::EXTENSION,
+            info_hash: [1; 20],
+            peer_id: [2; 20],
+        };
+        let us = OwnListen {
+            port: Some(6881),
+            ipv4: Some(Ipv4Addr::new(10, 0, 0, 1)),
+            ipv6: Some("fd00::1".parse().unwrap()),
+        };
+        let mut fetch =
+            MetadataFetch::new(hashes, &theirs, "t".into(), us, Duration::from_secs(5)).unwrap();
+        let mut out = Vec::new();
+        fetch.poll_transmit(&mut out);
+        let ours = Decoder::new()
+            .messages(&out)
+            .find_map(|m| match m.ok()? {
+                Message::Extended {
+                    id: EXTENDED_HANDSHAKE_ID,
+                    payload,
+                } => ExtHandshake::decode(payload).ok(),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(
+            (ours.port, ours.ipv4, ours.ipv6),
+            (us.port, us.ipv4, us.ipv6)
+        );
     }
 }

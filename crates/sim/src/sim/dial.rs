@@ -135,7 +135,10 @@ impl Simulation {
                     self.hashes,
                     &theirs_at_i,
                     "shoal-sim".into(),
-                    port,
+                    shoal_engine::OwnListen {
+                        port,
+                        ..Default::default()
+                    },
                     deadline,
                 )
                 .ok()
