@@ -339,6 +339,9 @@ pub struct WebSeedView {
     pub banned: bool,
     /// Its last error.
     pub last_error: Option<String>,
+    /// Connections it may be asked over now (adapted to its speed; 0
+    /// while the torrent does not run).
+    pub connections: usize,
 }
 
 /// The web seeds of `e`: the session's status while it runs, else the
@@ -355,6 +358,7 @@ pub(crate) fn web_seeds(e: &TorrentSnapshot) -> Vec<WebSeedView> {
                 failures: s.failures,
                 banned: s.banned,
                 last_error: s.last_error,
+                connections: s.connections,
             })
             .collect();
     }
@@ -368,6 +372,7 @@ pub(crate) fn web_seeds(e: &TorrentSnapshot) -> Vec<WebSeedView> {
             failures: 0,
             banned: false,
             last_error: None,
+            connections: 0,
         })
         .collect()
 }

@@ -22,6 +22,8 @@ pub struct WebSeedStatus {
     pub banned: bool,
     /// The last error, for display.
     pub last_error: Option<String>,
+    /// Connections its workers may use now (adapted to its speed).
+    pub connections: usize,
 }
 
 /// The torrent's web seeds and their status.
@@ -67,10 +69,11 @@ impl WebSeeds {
             .clone()
     }
 
-    pub fn register(&self, url: &str, key: PeerKey) -> usize {
+    pub fn register(&self, url: &str, key: PeerKey, connections: usize) -> usize {
         let mut seeds = self.seeds.lock().unwrap_or_else(PoisonError::into_inner);
         seeds.push(WebSeedStatus {
             url: url.to_owned(),
+            connections,
             ..WebSeedStatus::default()
         });
         self.keys

@@ -2,7 +2,8 @@
 //! serves byte ranges) on 127.0.0.1: a web seed alone completes a torrent;
 //! a web seed beside a peer both deliver; a web seed serving wrong bytes is
 //! banned while the download completes from the peer; a 404 and a server
-//! throttled to a crawl do not stop the download. Under `CI=true` a missing
+//! throttled to a crawl do not stop the download; a fast server gets more
+//! connections. Under `CI=true` a missing
 //! lighttpd is a failure, not a skip.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
@@ -71,6 +72,28 @@ async fn a_web_seed_alone_completes_the_torrent() {
     assert_eq!(seeds[0].downloaded, SIZES.iter().sum::<usize>() as u64);
     assert!(!seeds[0].banned);
     assert_eq!(h.stats().downloaded, seeds[0].downloaded);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fast_web_seed_gets_more_connections() {
+    let tmp = tempfile::tempdir().unwrap();
+    let seed_dir = tmp.path().join("www");
+    let sizes = [24_000_000, 16_000_000];
+    let mut torrent = make_content(&seed_dir, &sizes);
+    let Some(server) = lighttpd(&seed_dir, &tmp.path().join("httpd"), None) else {
+        return;
+    };
+    torrent.web_seeds = vec![url(&server, "")];
+    let s = session(&tmp.path().join("state")).await;
+    let h = add(&s, &torrent, tmp.path().join("dl"), vec![]).await;
+    let first = h.web_seeds()[0].connections;
+    complete(&h).await;
+    same_files(&seed_dir, &tmp.path().join("dl"), sizes.len());
+    // Loopback serves far above 2 MiB/s a connection: once its batches
+    // reach 4 MiB, each one that works opens another connection.
+    let seed = &h.web_seeds()[0];
+    assert!(seed.connections > first, "{first} → {seed:?}");
+    assert_eq!(seed.failures, 0, "{seed:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

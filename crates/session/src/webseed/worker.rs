@@ -33,9 +33,28 @@ const RUN_TIME: Duration = Duration::from_secs(60);
 /// Bytes per second below which a run is given up on.
 const MIN_RATE: u64 = 1024;
 
-/// Runs one worker of web seed `index` at `url` until the torrent stops or
-/// the seed is banned.
-pub(crate) async fn run(shared: Arc<TorrentShared>, key: PeerKey, index: usize, url: String) {
+/// Which worker of which web seed.
+pub(crate) struct Seed {
+    /// The seed's picker source.
+    pub key: PeerKey,
+    /// The seed's index in the torrent's `WebSeeds`.
+    pub index: usize,
+    /// This worker's place among the seed's: it fetches while the seed's
+    /// `connections` is above it.
+    pub slot: usize,
+    /// The seed's URL.
+    pub url: String,
+}
+
+/// Runs one worker of a web seed until the torrent stops or the seed is
+/// banned.
+pub(crate) async fn run(shared: Arc<TorrentShared>, seed: Seed) {
+    let Seed {
+        key,
+        index,
+        slot,
+        url,
+    } = seed;
     let mut stopping = shared.stopping.subscribe();
     let mut wanted = shared.web_seeds.watch_wanted();
     let mut client = Client::default();
@@ -50,7 +69,18 @@ pub(crate) async fn run(shared: Arc<TorrentShared>, key: PeerKey, index: usize, 
             shared.web_seeds.update(index, |s| s.banned = true);
             break;
         }
-        let blocks = shared.with_engine(|e, _| e.web_seed_requests(key, batch));
+        // A worker beyond the seed's connections asks for nothing, like one
+        // with nothing to fetch (and lets its connection go).
+        let allowed = shared
+            .web_seeds
+            .update(index, |s| slot < s.connections)
+            .unwrap_or(false);
+        let blocks = if allowed {
+            shared.with_engine(|e, _| e.web_seed_requests(key, batch))
+        } else {
+            client.reset();
+            Vec::new()
+        };
         if blocks.is_empty() {
             if shared.with_engine(|e, _| e.is_complete()) {
                 // Nothing wanted is missing: nothing to fetch until file
@@ -84,8 +114,11 @@ pub(crate) async fn run(shared: Arc<TorrentShared>, key: PeerKey, index: usize, 
         let wait = match result {
             Ok(bytes) => {
                 backoff.reset();
-                shared.web_seeds.update(index, |s| s.failures = 0);
                 batch = next_batch(batch, bytes, started.elapsed());
+                shared.web_seeds.update(index, |s| {
+                    s.failures = 0;
+                    s.connections = next_connections(s.connections, batch);
+                });
                 // Without peers the timer task sleeps until the torrent's own
                 // deadlines; pieces verified here must arm its resume save.
                 if shared.resume_dirty() && shared.with_engine(|e, _| e.peer_count() == 0) {
@@ -100,6 +133,7 @@ pub(crate) async fn run(shared: Arc<TorrentShared>, key: PeerKey, index: usize, 
                 shared.web_seeds.update(index, |s| {
                     s.failures = s.failures.saturating_add(1);
                     s.last_error = Some(err.to_string());
+                    s.connections = s.connections.saturating_sub(1).max(1);
                 });
                 batch = MIN_BATCH;
                 let delay = backoff.next_delay();
@@ -115,8 +149,8 @@ pub(crate) async fn run(shared: Arc<TorrentShared>, key: PeerKey, index: usize, 
             () = tokio::time::sleep(wait) => {}
         }
     }
-    // The seed's other worker is stopping too (or banned): both may
-    // remove it, the second call does nothing.
+    // The seed's other workers are stopping too (or it is banned): each
+    // may remove it, the calls after the first do nothing.
     shared.with_engine(|e, now| e.remove_web_seed(key, now));
 }
 
@@ -124,6 +158,21 @@ pub(crate) async fn run(shared: Arc<TorrentShared>, key: PeerKey, index: usize, 
 /// a server's first bytes often come in a burst (a throttled one too), and
 /// a batch sized by a burst would hold the seed's blocks for long, out of
 /// reach of a streaming read that raises other pieces.
+/// The seed's connections after a batch that worked, whose next batch is
+/// `batch` blocks: one more while batches are as large as they go (each
+/// connection moves 2 MiB/s or more: the server keeps up), one fewer while
+/// they stay at their smallest (under 32 KiB/s each: a slow server gains
+/// nothing from more, and each would hold blocks).
+fn next_connections(now: usize, batch: usize) -> usize {
+    if batch >= MAX_BATCH {
+        (now + 1).min(super::MAX_CONNECTIONS)
+    } else if batch <= MIN_BATCH {
+        now.saturating_sub(1).max(1)
+    } else {
+        now
+    }
+}
+
 fn next_batch(last: usize, bytes: u64, took: Duration) -> usize {
     let rate = bytes as f64 / took.as_secs_f64().max(0.001);
     let blocks = (rate * BATCH_TIME.as_secs_f64() / BLOCK as f64) as usize;
@@ -241,4 +290,28 @@ fn hand_over(
     });
     buf.drain(..used);
     end
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connections_grow_with_a_fast_seed_and_shrink_with_a_slow_one() {
+        let max = super::super::MAX_CONNECTIONS;
+        assert_eq!(next_connections(2, MAX_BATCH), 3);
+        assert_eq!(next_connections(max, MAX_BATCH), max);
+        assert_eq!(next_connections(3, MAX_BATCH / 2), 3);
+        assert_eq!(next_connections(3, MIN_BATCH), 2);
+        assert_eq!(next_connections(1, MIN_BATCH), 1);
+        // A batch after a fast transfer doubles at most, so a new seed
+        // reaches the largest batch before it opens more connections.
+        let mut batch = MIN_BATCH;
+        let mut steps = 0;
+        while batch < MAX_BATCH {
+            batch = next_batch(batch, 64 << 20, Duration::from_millis(100));
+            steps += 1;
+        }
+        assert_eq!(steps, 6);
+    }
 }
