@@ -1,7 +1,8 @@
 //! The local service discovery driver (BEP 14): a UDP socket on port 6771
 //! joined to the multicast group of each address family the session
-//! listens on, on that listen address's interface. The decisions (when to announce, our cookie,
-//! per-source rate limits) are `shoal_portmap::lsd::Lsd`'s; this task moves
+//! listens on, on that listen address's interface. The decisions (when to
+//! announce, our cookie, per-source rate limits) are
+//! `shoal_portmap::lsd::Lsd`'s; one task per socket moves
 //! datagrams and puts the peers found in their torrent's book. Private
 //! torrents are never announced nor given LSD peers, and a session bound
 //! to a loopback address never starts it.
@@ -169,8 +170,7 @@ pub(crate) async fn run(inner: Weak<Inner>, mut sock: LsdSocket, port: u16) {
     }
 }
 
-/// Starts LSD for the session behind `inner`; `None` (logged) when the
-/// socket cannot be opened.
+/// Starts the LSD task of one socket for the session behind `inner`.
 pub(crate) fn start(inner: &Arc<Inner>, sock: LsdSocket) {
     let port = inner.local_addr.port();
     tokio::spawn(run(Arc::downgrade(inner), sock, port));
