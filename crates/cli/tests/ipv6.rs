@@ -278,7 +278,7 @@ fn with_hosts(hosts: &Path, cmd: &Command) -> Command {
 fn a_dual_stack_seed_announces_to_a_udp_tracker_on_both_families() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let [tracker_port, seed_port, v4_port, v6_port] = free_ports(4)[..] else {
+    let [tracker_port, seed_port] = free_ports(2)[..] else {
         panic!()
     };
     // Two trackers on one port, one per family, each with its own table:
@@ -340,7 +340,11 @@ fn a_dual_stack_seed_announces_to_a_udp_tracker_on_both_families() {
             std::thread::sleep(Duration::from_millis(200));
         }
     }
-    // And each single-family leecher, knowing one tracker, finds it.
+    // And each single-family leecher, knowing one tracker, finds it (its
+    // port picked only now, so nothing took it meanwhile).
+    let [v4_port, v6_port] = free_ports(2)[..] else {
+        panic!()
+    };
     let v4 = format!("127.0.0.1:{v4_port}");
     let mut only_v4 = leecher(dir, "v4", &v4_torrent, &v4, &[]);
     let v6 = format!("[::1]:{v6_port}");
