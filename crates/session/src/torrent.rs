@@ -218,21 +218,25 @@ impl TorrentShared {
     }
 
     /// Learns peer addresses (tracker, DHT, PEX, the user) for dialing; an
-    /// idle torrent's timer is kicked, as they are due at once.
+    /// idle torrent's timer is kicked, as they are due at once. An empty
+    /// list (a tracker with nobody else, every few minutes for each of a
+    /// seedbox's torrents) leaves an idle torrent asleep.
     pub fn learn_peers(
         self: &Arc<Self>,
         addrs: impl IntoIterator<Item = SocketAddr>,
         source: crate::PeerSource,
     ) {
+        let mut learned = false;
         {
             let mut book = self.book.lock().unwrap_or_else(PoisonError::into_inner);
             // A peer the user named is dialed whatever its family.
             let given = source == crate::PeerSource::Given;
             for addr in addrs.into_iter().filter(|a| given || self.reaches(*a)) {
                 book.add(addr, source);
+                learned = true;
             }
         }
-        if self.idle.swap(false, Ordering::Relaxed) {
+        if learned && self.idle.swap(false, Ordering::Relaxed) {
             self.woken.push(self.info_hash);
             self.timers.kick(Arc::clone(self));
         }
