@@ -1,8 +1,9 @@
 //! A session with 300 torrents on one tracker behaves like a good citizen,
 //! counted by fake trackers on 127.0.0.1: `started` spread rather than a
-//! burst, scrapes batched, `stopped` bounded at shutdown, and a restart
-//! that neither stops nor starts every torrent. The bounds asserted are
-//! the pace's structure (counts), not timings.
+//! burst, scrapes batched, `stopped` bounded at shutdown, a restart that
+//! neither stops nor starts every torrent, and replies with no peers that
+//! leave idle torrents asleep. The bounds asserted are the pace's
+//! structure (counts), not timings.
 
 #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
@@ -291,5 +292,27 @@ async fn a_host_that_never_answers_is_skipped_after_a_few_tries() {
         skipped >= n - 3 - 8,
         "only {skipped} of {n} skipped the dead tracker"
     );
+    s.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_with_no_peers_leaves_an_idle_torrent_asleep() {
+    let (url, log) = fake_tracker::http_tracker().await;
+    let content = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let n = 24;
+    let all = torrents(content.path(), n, &[&url]);
+    let s = session(state.path(), TrackerPace::default()).await;
+    add_all(&s, &all, content.path()).await;
+    // Seeds without peers go idle at once; the pace lets 8 announce now
+    // and the rest over the next seconds, after this drain.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let _ = s.take_woken();
+    let got = wait_for(&log, "started", n, Duration::from_secs(30)).await;
+    assert_eq!(got, n);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Every reply named nobody: nothing to dial, so nobody woke (each
+    // woken torrent costs a timer run and the daemon's sampler visits).
+    assert_eq!(s.take_woken(), Some(vec![]));
     s.shutdown().await;
 }
