@@ -10,8 +10,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::daemon::{
-    add_torrent, call, http, info_hash, same_content, start_daemon, swarm, tr_rpc, wait_torrent,
-    write_content,
+    add_magnet, add_torrent, call, http, info_hash, same_content, start_daemon, swarm, tr_rpc,
+    wait_torrent, write_content,
 };
 use common::{Proc, Tmpfs, free_ports, shoal_create};
 use serde_json::Value;
@@ -145,13 +145,7 @@ fn hash_failures_are_counted() {
     // No tracker: the magnet link's x.pe names the seed.
     let hash = info_hash(&torrent);
     let link = format!("magnet:?xt=urn:btih:{hash}&x.pe=127.0.0.1:{port}");
-    let (status, t) = call(
-        d.api,
-        "POST",
-        "/api/v1/torrents",
-        &serde_json::json!({ "magnet": link }),
-    );
-    assert_eq!(status, 201, "{t}");
+    let t = add_magnet(d.api, &link);
     let id = t["id"].as_u64().unwrap();
     let t = wait_torrent(&mut d, id, "a failed check", Duration::from_secs(60), |t| {
         t["hash_failures"].as_u64().unwrap_or(0) >= 1

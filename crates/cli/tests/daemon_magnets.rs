@@ -12,8 +12,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::daemon::{
-    add_torrent, call, get_json, http, info_hash, same_content, start_daemon, start_daemon_with,
-    swarm, swarm_as, tr, wait_gone, wait_torrent, write_content,
+    add_magnet, add_torrent, call, get_json, http, info_hash, same_content, start_daemon,
+    start_daemon_with, swarm, swarm_as, tr, wait_gone, wait_torrent, write_content,
 };
 use common::{Proc, free_ports, require, shoal, shoal_create};
 use serde_json::Value;
@@ -33,13 +33,7 @@ fn magnets_complete_from_a_seed_also_across_a_restart() {
         "magnet:?xt=urn:btih:{hash}&x.pe=127.0.0.1:{}",
         swarm.seed_port
     );
-    let (status, t) = call(
-        d.api,
-        "POST",
-        "/api/v1/torrents",
-        &serde_json::json!({ "magnet": link }),
-    );
-    assert_eq!(status, 201, "{t}");
+    let t = add_magnet(d.api, &link);
     assert_eq!(t["has_metadata"], false, "{t}");
     let id = t["id"].as_u64().unwrap();
     let done = wait_torrent(&mut d, id, "complete", Duration::from_secs(60), |t| {
@@ -116,13 +110,7 @@ fn magnets_complete_from_a_seed_also_across_a_restart() {
     let late_hash = info_hash(&other_torrent);
     let late_port = free_ports(1)[0];
     let link = format!("magnet:?xt=urn:btih:{late_hash}&dn=late&x.pe=127.0.0.1:{late_port}");
-    let (status, t) = call(
-        d.api,
-        "POST",
-        "/api/v1/torrents",
-        &serde_json::json!({ "magnet": link }),
-    );
-    assert_eq!(status, 201, "{t}");
+    let t = add_magnet(d.api, &link);
     let id = t["id"].as_u64().unwrap();
     wait_torrent(&mut d, id, "fetching", Duration::from_secs(10), |t| {
         t["status"] == "fetching_metadata"
@@ -199,13 +187,7 @@ fn a_bare_magnet_completes_through_the_dht() {
         &["--dht-bootstrap", &bootstrap],
     );
     let link = format!("magnet:?xt=urn:btih:{}", info_hash(&torrent));
-    let (status, t) = call(
-        d.api,
-        "POST",
-        "/api/v1/torrents",
-        &serde_json::json!({ "magnet": link }),
-    );
-    assert_eq!(status, 201, "{t}");
+    let t = add_magnet(d.api, &link);
     let id = t["id"].as_u64().unwrap();
     wait_torrent(&mut d, id, "complete", Duration::from_secs(60), |t| {
         t["status"] == "seeding"

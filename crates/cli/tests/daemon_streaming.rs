@@ -12,8 +12,8 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use common::daemon::{
-    Daemon, add_torrent, call, get_json, info_hash, same_content, start_daemon, swarm, tr_rpc,
-    wait_gone, wait_torrent, write_content,
+    Daemon, add_magnet, add_torrent, call, get_json, info_hash, same_content, start_daemon, swarm,
+    tr_rpc, wait_gone, wait_torrent, write_content,
 };
 use common::{
     Proc, free_ports, lt_peer, make_content, make_torrent, require_libtorrent, run_ok, shoal,
@@ -219,13 +219,7 @@ fn a_range_near_the_end_is_served_while_a_libtorrent_seed_still_sends() {
         "magnet:?xt=urn:btih:{}&x.pe=127.0.0.1:{sp}",
         info_hash(&torrent)
     );
-    let (status, t) = call(
-        d.api,
-        "POST",
-        "/api/v1/torrents",
-        &serde_json::json!({ "magnet": link }),
-    );
-    assert_eq!(status, 201, "{t}");
+    let t = add_magnet(d.api, &link);
     let id = t["id"].as_u64().unwrap();
     wait_torrent(&mut d, id, "downloading", Duration::from_secs(30), |t| {
         t["has_metadata"] == true && t["status"] == "downloading"

@@ -299,16 +299,7 @@ fn watch_dir_and_moving_data() {
 
 /// A torrent of one 64 TiB file: more than any test machine has free.
 fn huge_single_file() -> Vec<u8> {
-    let (length, piece) = (1u64 << 46, 1u64 << 29);
-    let pieces = (length / piece) as usize;
-    let mut t = format!(
-        "d4:infod6:lengthi{length}e4:name3:big12:piece lengthi{piece}e6:pieces{}:",
-        pieces * 20
-    )
-    .into_bytes();
-    t.resize(t.len() + pieces * 20, 9);
-    t.extend_from_slice(b"ee");
-    t
+    common::single_file_torrent("big", 1 << 46, 1 << 29, 9)
 }
 
 #[test]

@@ -223,16 +223,12 @@ fn add_long_check(s: &common::Server) -> (std::path::PathBuf, String) {
         .unwrap()
         .set_len(length)
         .unwrap();
-    let pieces = (length / piece) as usize;
-    let mut t = format!(
-        "d4:infod6:lengthi{length}e4:name10:sparse.bin12:piece lengthi{piece}e6:pieces{}:",
-        pieces * 20
-    )
-    .into_bytes();
-    t.resize(t.len() + pieces * 20, 3);
-    t.extend_from_slice(b"ee");
     let path = s.downloads.with_file_name("sparse.torrent");
-    std::fs::write(&path, t).unwrap();
+    std::fs::write(
+        &path,
+        common::single_file_torrent("sparse.bin", length, piece, 3),
+    )
+    .unwrap();
     let added = rpc(
         s.addr,
         json!({ "method": "torrent-add", "arguments": { "filename": path } }),

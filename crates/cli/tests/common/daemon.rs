@@ -234,6 +234,18 @@ pub fn add_torrent(addr: SocketAddr, torrent: &Path, paused: bool) -> Value {
     body
 }
 
+/// Adds a magnet link through the native API; returns the new torrent.
+pub fn add_magnet(addr: SocketAddr, link: &str) -> Value {
+    let (status, body) = call(
+        addr,
+        "POST",
+        "/api/v1/torrents",
+        &serde_json::json!({ "magnet": link }),
+    );
+    assert_eq!(status, 201, "{body}");
+    body
+}
+
 /// Polls the torrent list until `pred` holds for torrent `id`.
 pub fn wait_torrent(
     d: &mut Daemon,

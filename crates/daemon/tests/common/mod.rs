@@ -246,3 +246,19 @@ pub fn add_body(name: &str, extra: Value) -> Vec<u8> {
 pub fn count(addr: SocketAddr) -> usize {
     get_json(addr, "/api/v1/torrents").as_array().unwrap().len()
 }
+
+/// A v1 single-file torrent named `name` of `length` bytes in pieces of
+/// `piece`, its piece hashes all `fill` bytes (made up: for tests that
+/// never verify the content, or whose content is sparse).
+pub fn single_file_torrent(name: &str, length: u64, piece: u64, fill: u8) -> Vec<u8> {
+    let pieces = length.div_ceil(piece) as usize;
+    let mut t = format!(
+        "d4:infod6:lengthi{length}e4:name{}:{name}12:piece lengthi{piece}e6:pieces{}:",
+        name.len(),
+        pieces * 20
+    )
+    .into_bytes();
+    t.resize(t.len() + pieces * 20, fill);
+    t.extend_from_slice(b"ee");
+    t
+}
