@@ -27,10 +27,14 @@ impl Session {
         let transports = config.transports;
         let (bound, also) = crate::listen::bind(config.listen, config.listen_also, transports.tcp)?;
         let local_addr = bound.local_addr;
-        let mut families = crate::dht::Families::of(&bound.udp, local_addr);
-        if let Some(also) = &also {
-            families = families.or(crate::dht::Families::of(&also.udp, also.local_addr));
-        }
+        // Each listen address with the families its socket reaches.
+        let listening: Vec<(SocketAddr, crate::dht::Families)> = std::iter::once(&bound)
+            .chain(also.as_ref())
+            .map(|b| (b.local_addr, crate::dht::Families::of(&b.udp, b.local_addr)))
+            .collect();
+        let families = listening
+            .iter()
+            .fold(crate::dht::Families::default(), |all, (_, f)| all.or(*f));
         let limits = Arc::new(crate::rate::Limits {
             up: crate::rate::RateLimit::new(config.max_upload),
             down: crate::rate::RateLimit::new(config.max_download),
@@ -114,17 +118,14 @@ impl Session {
         // Port mapping is for IPv4 NATs first: a dual-stack session maps
         // its IPv4 address. One on loopback (every test's) never talks to
         // a gateway, as its DHT never contacts the routers.
-        let mapped = std::iter::once(local_addr)
-            .chain(also.as_ref().map(|a| a.local_addr))
+        let mapped = listening
+            .iter()
+            .map(|(addr, _)| *addr)
             .find(SocketAddr::is_ipv4)
             .unwrap_or(local_addr);
         let on_lan = !mapped.ip().is_loopback();
         let lsd = if config.lsd {
-            let first = (local_addr, crate::dht::Families::of(&bound.udp, local_addr));
-            let other = also
-                .as_ref()
-                .map(|a| (a.local_addr, crate::dht::Families::of(&a.udp, a.local_addr)));
-            crate::lsd::open_all(&std::iter::once(first).chain(other).collect::<Vec<_>>())
+            crate::lsd::open_all(&listening)
         } else {
             Vec::new()
         };

@@ -15,7 +15,7 @@ use super::{Announce, AnnounceOutcome, SwarmCounts, TrackerError};
 /// other torrents when it has a [`UdpHosts`]) and the URL data this torrent
 /// sends.
 pub(crate) struct UdpTracker {
-    /// Never empty; at most one per family ([`super::udp_host::resolve`]).
+    /// Never empty; at most one per family ([`super::udp_host::open_all`]).
     hosts: Vec<Arc<UdpHost>>,
     /// BEP 41 options carrying the URL's path and query (empty if none).
     url_options: Vec<u8>,
@@ -35,11 +35,7 @@ impl UdpTracker {
     ) -> Result<UdpTracker, TrackerError> {
         let hosts = match hosts {
             Some(hosts) => hosts.get(host, port, families).await?,
-            None => super::udp_host::resolve(host, port, families)
-                .await?
-                .into_iter()
-                .map(|addr| UdpHost::open(addr, &[]))
-                .collect::<Result<_, _>>()?,
+            None => super::udp_host::open_all(host, port, families, &[]).await?,
         };
         Ok(UdpTracker {
             hosts,

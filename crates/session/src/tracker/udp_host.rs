@@ -79,11 +79,7 @@ impl UdpHosts {
         if let Some(open) = lock(&self.hosts).get(&key).and_then(|h| upgrade_all(h)) {
             return Ok(open);
         }
-        let opened: Vec<Arc<UdpHost>> = resolve(host, port, families)
-            .await?
-            .into_iter()
-            .map(|addr| UdpHost::open(addr, &self.shared))
-            .collect::<Result<_, _>>()?;
+        let opened = open_all(host, port, families, &self.shared).await?;
         let mut hosts = lock(&self.hosts);
         // Another torrent may have opened them meanwhile: keep one set.
         if let Some(open) = hosts.get(&key).and_then(|h| upgrade_all(h)) {
@@ -108,7 +104,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// of each family in `families` (IPv4 first), so a dual-stack session is
 /// listed on both (as libtorrent announces once per family); if it has
 /// none of those, or `families` is `None`, its first address.
-pub(crate) async fn resolve(
+async fn resolve(
     host: &str,
     port: u16,
     families: Option<crate::dht::Families>,
@@ -130,6 +126,21 @@ pub(crate) async fn resolve(
         (true, Some(&first)) => Ok(vec![first]),
         (true, None) => Err(TrackerError::BadUrl(format!("{host} has no address"))),
     }
+}
+
+/// The hosts of `host:port` at the addresses [`resolve`] picks, each over
+/// the first of `shared` that reaches it, else over a socket of its own.
+pub(crate) async fn open_all(
+    host: &str,
+    port: u16,
+    families: Option<crate::dht::Families>,
+    shared: &[SharedUdp],
+) -> Result<Vec<Arc<UdpHost>>, TrackerError> {
+    resolve(host, port, families)
+        .await?
+        .into_iter()
+        .map(|addr| UdpHost::open(addr, shared))
+        .collect()
 }
 
 impl UdpHost {
