@@ -337,3 +337,56 @@ fn torrents_waiting_for_a_check_slot_show_queued_for_check() {
     assert_eq!(code, 200, "{t}");
     until("running", &|| status(&next) == "downloading", 20);
 }
+
+#[test]
+fn a_start_that_only_loads_resume_data_is_not_shown_as_a_check() {
+    // One check slot, held by a check of minutes.
+    let s = server(|c| c.max_active_checks = 1);
+    write_complete(&s.downloads, "done");
+    let (code, t) = send(
+        s.addr,
+        "POST",
+        "/api/v1/torrents",
+        &add_body("done", json!({ "paused": false })),
+    );
+    assert_eq!(code, 201, "{t}");
+    let done = t["info_hash"].as_str().unwrap().to_owned();
+    let status =
+        |hash: &str| get_json(s.addr, &format!("/api/v1/torrents/{hash}"))["status"].clone();
+    until("seeding", &|| status(&done) == "seeding", 20);
+    // A stop saves its resume data: the next start has nothing to hash.
+    let (code, t) = send(
+        s.addr,
+        "POST",
+        &format!("/api/v1/torrents/{done}/stop"),
+        b"",
+    );
+    assert_eq!(code, 200, "{t}");
+    until("stopped", &|| status(&done) == "stopped", 10);
+    let (_, long) = add_long_check(&s);
+    until("checking", &|| status(&long) == "checking", 20);
+
+    let (code, t) = send(
+        s.addr,
+        "POST",
+        &format!("/api/v1/torrents/{done}/start"),
+        b"",
+    );
+    assert_eq!(code, 200, "{t}");
+    // Waiting for the slot to load its resume data, it shows as started,
+    // not as queued for a check it will not run.
+    for _ in 0..10 {
+        assert_eq!(status(&done), "seeding");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (code, t) = send(
+        s.addr,
+        "POST",
+        &format!("/api/v1/torrents/{long}/stop"),
+        b"",
+    );
+    assert_eq!(code, 200, "{t}");
+    until("long stopped", &|| status(&long) == "stopped", 10);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(status(&done), "seeding");
+}

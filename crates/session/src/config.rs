@@ -97,6 +97,10 @@ pub struct TorrentOptions {
     /// with `SessionError::Check(HashError::Cancelled)` within about a
     /// megabyte of hashing per thread.
     pub cancel_check: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+    /// Set once starting hashes the data on disk (no resume data it can
+    /// trust): until then a start only loads resume data, which a UI need
+    /// not show as a check.
+    pub hashing: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 /// Our client name, sent as `v` in extension handshakes.

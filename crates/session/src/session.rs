@@ -320,10 +320,11 @@ impl Session {
                 resume_path.clone(),
             );
             let cancel = options.cancel_check.clone().unwrap_or_default();
+            let hashing = options.hashing.clone().unwrap_or_default();
             // Never closed; a closed one would only lift the bound.
             let _slot = self.inner.start_checks.acquire().await.ok();
             tokio::task::spawn_blocking(move || {
-                initial_pieces(&torrent, info_hash, &store, &resume_path, &cancel)
+                initial_pieces(&torrent, info_hash, &store, &resume_path, &cancel, &hashing)
             })
             .await
             .map_err(|e| SessionError::Torrent(format!("check task failed: {e}")))??

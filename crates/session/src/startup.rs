@@ -1,7 +1,7 @@
 //! What is already on disk when a torrent starts: trusted resume data, or a recheck.
 
 use std::path::Path;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use shoal_metainfo::Torrent;
 use shoal_storage::resume::{self, ResumeData};
@@ -14,13 +14,14 @@ use crate::SessionError;
 /// torrent and no file changed since it was written (a file's modification
 /// time moves with every write, so data written after the last save — say
 /// before a `kill -9` — triggers a recheck and is found, not re-downloaded).
-/// Otherwise every piece is hashed on all cores.
+/// Otherwise every piece is hashed on all cores, and `hashing` is raised.
 pub(crate) fn initial_pieces(
     torrent: &Torrent,
     info_hash: [u8; 20],
     store: &FileStore,
     resume_path: &Path,
     cancel: &AtomicBool,
+    hashing: &AtomicBool,
 ) -> Result<(PieceSet, Checked), SessionError> {
     let num_pieces = torrent.info.num_pieces() as u32;
     match resume::load(resume_path) {
@@ -32,6 +33,7 @@ pub(crate) fn initial_pieces(
         Ok(_) => {}
         Err(err) => tracing::warn!("ignoring resume data: {err}"),
     }
+    hashing.store(true, Ordering::Relaxed);
     let opts = check_options(torrent);
     let states = check_pieces_until(torrent, &store.segments(), &opts, &|_| {}, cancel)?;
     let mut have = PieceSet::new(num_pieces);

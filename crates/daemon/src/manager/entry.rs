@@ -2,6 +2,7 @@
 //! the figures the sampler keeps up to date.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use shoal_metainfo::{Magnet, Torrent};
@@ -55,6 +56,10 @@ pub(crate) struct Entry {
     /// While `Checking`: still waiting for one of the daemon's check slots
     /// (shown as queued for check, not as checking).
     pub check_waiting: bool,
+    /// While `Checking`: the data is being hashed (raised by the session
+    /// when no resume data can be trusted). Until then the start only
+    /// loads resume data and shows as a start, not as a check.
+    pub hashing: Arc<AtomicBool>,
     /// Why it stopped, if it failed.
     pub error: Option<String>,
     /// Its download directory lacks the space it still needs (`space`).
@@ -113,6 +118,7 @@ impl Entry {
             hash,
             phase: Phase::Stopped,
             check_waiting: false,
+            hashing: Arc::default(),
             error: None,
             space_warning: None,
             stats,
@@ -151,6 +157,17 @@ impl Entry {
         }
     }
 
+    /// Enters `Checking`, waiting for a check slot. `resumable`: resume data
+    /// was saved, so the start will most likely only load it; otherwise a
+    /// hash of the data is expected from the start. Returns the flag the
+    /// session raises once it hashes.
+    pub fn begin_check(&mut self, resumable: bool) -> Arc<AtomicBool> {
+        self.phase = Phase::Checking;
+        self.check_waiting = true;
+        self.hashing = Arc::new(AtomicBool::new(!resumable));
+        Arc::clone(&self.hashing)
+    }
+
     /// The session's handle while it runs.
     pub fn handle(&self) -> Option<&TorrentHandle> {
         match &self.phase {
@@ -166,6 +183,7 @@ impl Entry {
             record: self.record.clone(),
             torrent: self.torrent.clone(),
             activity: match self.phase {
+                Phase::Checking if !self.hashing.load(Ordering::Relaxed) => Activity::Starting,
                 Phase::Checking if self.check_waiting => Activity::CheckWait,
                 _ => self.phase.activity(),
             },

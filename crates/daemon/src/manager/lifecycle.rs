@@ -183,6 +183,7 @@ impl Daemon {
         if !self.ensure_metadata(id, hash).await || !self.ensure_layers(id, hash).await {
             return;
         }
+        let resumable = self.shared.session.resume_path(&hash).exists();
         let plan = {
             let mut state = self.lock();
             let Some(e) = state.entries.get_mut(&id) else {
@@ -198,8 +199,7 @@ impl Daemon {
                 e.phase = Phase::Running(handle);
                 return;
             }
-            e.phase = Phase::Checking;
-            e.check_waiting = true;
+            let hashing = e.begin_check(resumable);
             e.error = None;
             // The link's own peers (x.pe) on every start: a magnet without
             // trackers has no other way to find them again.
@@ -224,6 +224,7 @@ impl Daemon {
                     first_last_pieces: e.record.first_last_pieces,
                     file_priorities: e.record.file_priorities.clone(),
                     peers,
+                    hashing: Some(hashing),
                     ..TorrentOptions::default()
                 },
                 e.cancel.subscribe(),
@@ -437,13 +438,16 @@ impl Daemon {
             );
             return;
         }
-        if let Some(e) = self.lock().entries.get_mut(&id) {
-            e.phase = Phase::Checking;
-            e.check_waiting = true;
-        }
+        let resumable = self.shared.session.resume_path(&hash).exists();
+        let hashing = self
+            .lock()
+            .entries
+            .get_mut(&id)
+            .map(|e| e.begin_check(resumable));
         self.bump();
         let options = TorrentOptions {
             file_priorities: priorities,
+            hashing,
             ..TorrentOptions::default()
         };
         let Some(added) = self
