@@ -124,7 +124,14 @@ async fn one(ctx: &Ctx, request: Value, deferred: &mut Deferred) -> Option<Value
     // A notification is run but not answered.
     id.as_ref()?;
     Some(match result {
-        Ok(value) => json!({ "jsonrpc": "2.0", "result": snake_keys(value), "id": reply_id }),
+        Ok(value) => {
+            // Built by moving the result in: `json!` would copy the tree.
+            let mut answer = Map::new();
+            answer.insert("jsonrpc".into(), "2.0".into());
+            answer.insert("result".into(), snake_keys(value));
+            answer.insert("id".into(), reply_id);
+            Value::Object(answer)
+        }
         Err(err) => {
             let code = match err.kind {
                 ErrorKind::UnknownMethod => METHOD_NOT_FOUND,
@@ -146,7 +153,7 @@ fn error_object(id: Value, code: i64, message: &str) -> Value {
 }
 
 /// Every object key in `value`, at any depth, in snake_case.
-fn snake_keys(value: Value) -> Value {
+pub(super) fn snake_keys(value: Value) -> Value {
     match value {
         Value::Object(map) => map
             .into_iter()
