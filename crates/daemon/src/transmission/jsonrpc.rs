@@ -8,7 +8,7 @@
 use hyper::StatusCode;
 use serde_json::{Map, Value, json};
 
-use super::args::{Style, canon, canonical};
+use super::args::{Style, canonical, snake_keys};
 use super::file_lists::{Deferred, Expanded};
 use super::methods::{ErrorKind, dispatch};
 use crate::web::{Body, Ctx, response};
@@ -150,17 +150,4 @@ fn error_object(id: Value, code: i64, message: &str) -> Value {
         "error": { "code": code, "message": message, "data": { "error_string": message } },
         "id": id,
     })
-}
-
-/// Every object key in `value`, at any depth, in snake_case.
-pub(super) fn snake_keys(value: Value) -> Value {
-    match value {
-        Value::Object(map) => map
-            .into_iter()
-            .map(|(k, v)| (canon(&k), snake_keys(v)))
-            .collect::<Map<String, Value>>()
-            .into(),
-        Value::Array(items) => items.into_iter().map(snake_keys).collect(),
-        other => other,
-    }
 }

@@ -12,9 +12,8 @@ use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use super::args::{Style, canon};
+use super::args::{Style, canon, snake_keys};
 use super::fields::{Env, Writer};
-use super::jsonrpc::snake_keys;
 use crate::table::Row;
 
 /// The asked fields of a plain list, ready to write.
@@ -37,7 +36,7 @@ impl<'f> Layout<'f> {
         if table {
             return Layout::Table(fields, writers);
         }
-        // JSON-RPC answers' keys are snake_case (see `jsonrpc::snake_keys`,
+        // JSON-RPC answers' keys are snake_case (see `args::snake_keys`,
         // which this text does not pass through).
         let mut keyed: Vec<(String, Writer)> = fields
             .iter()
@@ -89,7 +88,7 @@ struct One<'a> {
 
 impl List<'_> {
     /// One field's value; in JSON-RPC, with the keys of any object in it
-    /// snake_case, as `jsonrpc::snake_keys` would have made them.
+    /// snake_case, as `args::snake_keys` would have made them.
     fn value(&self, write: Writer, row: &Row) -> Value {
         let value = write(self.env, row);
         match (&value, self.style) {
