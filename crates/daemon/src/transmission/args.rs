@@ -198,6 +198,19 @@ pub(super) fn each(
     Ok(json!({}))
 }
 
+/// Every object key in `value`, at any depth, in snake_case.
+pub(super) fn snake_keys(value: Value) -> Value {
+    match value {
+        Value::Object(map) => map
+            .into_iter()
+            .map(|(k, v)| (canon(&k), snake_keys(v)))
+            .collect::<Map<String, Value>>()
+            .into(),
+        Value::Array(items) => items.into_iter().map(snake_keys).collect(),
+        other => other,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,11 +6,14 @@
 //! over a gigabyte. So the tree holds a placeholder for each list (a string
 //! with a per-answer random prefix, which no torrent name or URL can equal)
 //! and [`Expanded`] writes the list in its place from the torrent's snapshot.
+//! A plain list's torrents, written as JSON text up front (see
+//! `summary_rows`), go in the same way, so the tree never holds them.
 
 use std::sync::Arc;
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use super::args::Style;
 use crate::snapshot::TorrentSnapshot;
@@ -62,12 +65,20 @@ struct FileList {
     style: Style,
 }
 
+/// What one placeholder stands for.
+enum Part {
+    /// A per-file list, written when the answer is.
+    List(FileList),
+    /// JSON text written already.
+    Raw(Box<RawValue>),
+}
+
 /// The lists of one answer, and the placeholders that stand for them.
 #[derive(Default)]
 pub(crate) struct Deferred {
     /// Starts every placeholder: random, made at the first list.
     prefix: String,
-    lists: Vec<FileList>,
+    lists: Vec<Part>,
 }
 
 impl Deferred {
@@ -79,20 +90,29 @@ impl Deferred {
         field: FileField,
         style: Style,
     ) -> Value {
-        if self.prefix.is_empty() {
-            self.prefix = format!("\u{0}shoal-file-list-{}-", crate::security::random_token());
-        }
-        let token = format!("{}{}", self.prefix, self.lists.len());
-        self.lists.push(FileList {
+        self.placeholder(Part::List(FileList {
             snap: Arc::clone(snap),
             have: have.cloned(),
             field,
             style,
-        });
+        }))
+    }
+
+    /// The placeholder for JSON text, to put where it goes.
+    pub(super) fn raw(&mut self, json: Box<RawValue>) -> Value {
+        self.placeholder(Part::Raw(json))
+    }
+
+    fn placeholder(&mut self, part: Part) -> Value {
+        if self.prefix.is_empty() {
+            self.prefix = format!("\u{0}shoal-file-list-{}-", crate::security::random_token());
+        }
+        let token = format!("{}{}", self.prefix, self.lists.len());
+        self.lists.push(part);
         Value::String(token)
     }
 
-    fn list(&self, s: &str) -> Option<&FileList> {
+    fn list(&self, s: &str) -> Option<&Part> {
         if self.lists.is_empty() {
             return None;
         }
@@ -117,7 +137,9 @@ impl Serialize for Expanded<'_> {
         };
         match self.value {
             Value::String(s) => match self.deferred.list(s) {
-                Some(list) => list.serialize(serializer),
+                Some(Part::List(list)) => list.serialize(serializer),
+                // serde_json's serializer writes it as it is.
+                Some(Part::Raw(json)) => json.serialize(serializer),
                 None => serializer.serialize_str(s),
             },
             Value::Array(items) => serializer.collect_seq(items.iter().map(inner)),

@@ -8,7 +8,7 @@
 use hyper::StatusCode;
 use serde_json::{Map, Value, json};
 
-use super::args::{Style, canon, canonical};
+use super::args::{Style, canonical, snake_keys};
 use super::file_lists::{Deferred, Expanded};
 use super::methods::{ErrorKind, dispatch};
 use crate::web::{Body, Ctx, response};
@@ -124,7 +124,14 @@ async fn one(ctx: &Ctx, request: Value, deferred: &mut Deferred) -> Option<Value
     // A notification is run but not answered.
     id.as_ref()?;
     Some(match result {
-        Ok(value) => json!({ "jsonrpc": "2.0", "result": snake_keys(value), "id": reply_id }),
+        Ok(value) => {
+            // Built by moving the result in: `json!` would copy the tree.
+            let mut answer = Map::new();
+            answer.insert("jsonrpc".into(), "2.0".into());
+            answer.insert("result".into(), snake_keys(value));
+            answer.insert("id".into(), reply_id);
+            Value::Object(answer)
+        }
         Err(err) => {
             let code = match err.kind {
                 ErrorKind::UnknownMethod => METHOD_NOT_FOUND,
@@ -143,17 +150,4 @@ fn error_object(id: Value, code: i64, message: &str) -> Value {
         "error": { "code": code, "message": message, "data": { "error_string": message } },
         "id": id,
     })
-}
-
-/// Every object key in `value`, at any depth, in snake_case.
-fn snake_keys(value: Value) -> Value {
-    match value {
-        Value::Object(map) => map
-            .into_iter()
-            .map(|(k, v)| (canon(&k), snake_keys(v)))
-            .collect::<Map<String, Value>>()
-            .into(),
-        Value::Array(items) => items.into_iter().map(snake_keys).collect(),
-        other => other,
-    }
 }

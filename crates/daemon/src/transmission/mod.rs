@@ -17,6 +17,7 @@ mod groups;
 mod jsonrpc;
 mod methods;
 mod session;
+mod summary_rows;
 mod torrent_detail;
 mod torrent_get;
 mod torrent_set;
@@ -26,7 +27,7 @@ pub(crate) use fields::mime_of;
 use hyper::body::Incoming;
 use hyper::header::{CONNECTION, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use crate::web::{Body, Ctx, SMALL_BODY, json_too_big, read_body, response, too_large};
 use args::{Style, canonical};
@@ -153,10 +154,16 @@ fn reply(
     tag: Option<Value>,
     deferred: &Deferred,
 ) -> Response<Body> {
-    let mut body = json!({ "result": result, "arguments": arguments.unwrap_or_else(|| json!({})) });
-    if let (Some(tag), Some(obj)) = (tag, body.as_object_mut()) {
-        obj.insert("tag".into(), tag);
+    // Built by moving `arguments` in: `json!` would copy the whole tree.
+    let mut body = Map::new();
+    body.insert("result".into(), result.into());
+    body.insert(
+        "arguments".into(),
+        arguments.unwrap_or_else(|| Value::Object(Map::new())),
+    );
+    if let Some(tag) = tag {
+        body.insert("tag".into(), tag);
     }
-    let value = &body;
+    let value = &Value::Object(body);
     crate::web::json(status, &Expanded { value, deferred })
 }
