@@ -333,7 +333,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         let a = TorrentRecord {
-            subscription: Some(crate::Subscription {
+            subscription: Some(Box::new(crate::Subscription {
                 link: "magnet:?xs=urn:btpk:00".into(),
                 public_key: "00".repeat(32),
                 salt: String::new(),
@@ -343,7 +343,7 @@ mod tests {
                 next_check_at: Some(20),
                 updated_at: None,
                 error: Some("no item for this key was found in the DHT".into()),
-            }),
+            })),
             ..record(2, &"a".repeat(40))
         };
         let b = record(1, &"b".repeat(40));

@@ -117,7 +117,7 @@ pub struct TorrentView {
     /// When its options last changed (Unix seconds).
     pub edited_at: Option<u64>,
     /// The BEP 46 key it follows, if it was added by a `urn:btpk` link.
-    pub subscription: Option<crate::Subscription>,
+    pub subscription: Option<Box<crate::Subscription>>,
 }
 
 /// The bytes of files with a non-zero priority (pad files excluded).

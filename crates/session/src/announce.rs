@@ -222,7 +222,6 @@ pub(crate) async fn announce_loop(
         return;
     };
     trackers.resume(&shared.info_hash);
-    let mut stopping = shared.stopping.subscribe();
     let key = crate::secure::u32();
     let announce = |event: Event| {
         let stats = shared.stats();
@@ -247,7 +246,7 @@ pub(crate) async fn announce_loop(
         // and an unboxed future is as large as its largest await point.
         let due = tokio::select! {
             found = Box::pin(trackers.announce_due(announce, Some(&shared.announces))) => Some(found),
-            () = stopped(&mut stopping) => None,
+            () = shared.stopping.raised() => None,
         };
         match due {
             Some(Some(peers)) => shared.learn_peers(peers, crate::PeerSource::Tracker),
@@ -276,12 +275,8 @@ pub(crate) async fn announce_loop(
             }
             // An announce asked for now (reannounce): same event as due.
             () = shared.reannounce.notified() => trackers.core.handle_reannounce(trackers.now()),
-            changed = stopping.changed() => {
-                let stop = changed.is_err() || *stopping.borrow();
-                if stop {
-                    return Box::pin(announce_stopped(&mut trackers, announce, shared.info_hash))
-                        .await;
-                }
+            () = shared.stopping.raised() => {
+                return Box::pin(announce_stopped(&mut trackers, announce, shared.info_hash)).await;
             }
         }
     }
@@ -304,16 +299,6 @@ async fn announce_stopped(
         .is_some();
     if let Some(due) = schedule.filter(|_| !heard) {
         trackers.gate.keep_schedule(info_hash, due);
-    }
-}
-
-/// Returns once the torrent is stopping (or its sender is gone).
-async fn stopped(stopping: &mut tokio::sync::watch::Receiver<bool>) {
-    // No watch guard is held across an await (the task must be `Send`).
-    while !*stopping.borrow_and_update() {
-        if stopping.changed().await.is_err() {
-            return;
-        }
     }
 }
 

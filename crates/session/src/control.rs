@@ -50,7 +50,7 @@ impl Session {
         shared.closed.store(true, Ordering::Relaxed);
         // The timer task lets go of it now, not at its next deadline.
         shared.timers.kick(Arc::clone(&shared));
-        let _ = shared.stopping.send(true);
+        shared.stopping.raise();
         let slots: Vec<_> = shared
             .slots
             .lock()

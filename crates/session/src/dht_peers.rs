@@ -34,7 +34,6 @@ const METADATA_INTERVAL: Duration = Duration::from_secs(30);
 /// Announces `shared` on the DHT and feeds the peers found into its book,
 /// until the torrent stops.
 pub(crate) async fn announce_loop(dht: Arc<Dht>, shared: Arc<TorrentShared>, port: u16) {
-    let mut stopping = shared.stopping.subscribe();
     let mut retry = Backoff::new(FIRST_RETRY, LONELY_INTERVAL);
     loop {
         let (mut peers, done) = dht.announce_with_peers(shared.info_hash, Some(port));
@@ -46,7 +45,7 @@ pub(crate) async fn announce_loop(dht: Arc<Dht>, shared: Arc<TorrentShared>, por
         };
         let nodes = tokio::select! {
             nodes = collect => nodes,
-            _ = stopping.changed() => return,
+            () = shared.stopping.raised() => return,
         };
         tracing::debug!(nodes, "announced on the DHT");
         if nodes == 0 && !dht.knows_nodes() {
@@ -55,7 +54,7 @@ pub(crate) async fn announce_loop(dht: Arc<Dht>, shared: Arc<TorrentShared>, por
             // until the routing tables hold a node, then announce at once.
             tokio::select! {
                 () = dht.wait_for_nodes() => {}
-                _ = stopping.changed() => return,
+                () = shared.stopping.raised() => return,
             }
             retry.reset();
             continue;
@@ -63,7 +62,7 @@ pub(crate) async fn announce_loop(dht: Arc<Dht>, shared: Arc<TorrentShared>, por
         let wait = next_announce(&mut retry, nodes, shared.connected());
         tokio::select! {
             () = tokio::time::sleep(wait) => {}
-            _ = stopping.changed() => return,
+            () = shared.stopping.raised() => return,
         }
     }
 }

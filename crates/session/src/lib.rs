@@ -37,6 +37,7 @@ mod rate;
 mod secure;
 mod session;
 mod startup;
+mod stop_signal;
 pub mod stream;
 mod timers;
 mod torrent;

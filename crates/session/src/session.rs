@@ -430,7 +430,7 @@ impl Session {
         self.inner.trackers.begin_shutdown();
         let torrents: Vec<Arc<TorrentShared>> = self.lock_torrents().values().cloned().collect();
         for t in &torrents {
-            let _ = t.stopping.send(true);
+            t.stopping.raise();
         }
         // One batch: a flush and a directory sync for all, not two each.
         crate::torrent::save_resume_batch(&torrents).await;

@@ -48,7 +48,6 @@ impl TorrentHandle {
         let last = u32::try_from((to - 1) / pl).unwrap_or(u32::MAX);
         let file_end = u32::try_from(info.file_pieces(file).end).unwrap_or(u32::MAX);
         let mut verified = shared.watch_verified();
-        let mut stopping = shared.stopping.subscribe();
         shared.with_engine(|e, now| {
             let raise = |e: &mut shoal_engine::Engine, p: u32, prio: u8| {
                 if !e.have().contains(p) && e.piece_priority(p) < prio {
@@ -72,12 +71,12 @@ impl TorrentHandle {
             if ready {
                 break;
             }
-            if *stopping.borrow() {
+            if shared.stopping.is_raised() {
                 return Err(SessionError::Torrent("the torrent stopped".into()));
             }
             tokio::select! {
                 _ = verified.changed() => {}
-                _ = stopping.changed() => {}
+                () = shared.stopping.raised() => {}
             }
         }
         let job = Arc::clone(&shared);

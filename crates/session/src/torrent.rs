@@ -96,7 +96,7 @@ pub(crate) struct TorrentShared {
     /// Session-wide rate limits.
     pub limits: Arc<crate::rate::Limits>,
     /// Set when the session shuts down: the announce loop sends `stopped`.
-    pub stopping: watch::Sender<bool>,
+    pub stopping: crate::stop_signal::StopSignal,
     /// The announce loop, awaited at shutdown.
     pub announcer: Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// Bounds hash/write and read jobs on the blocking pool to the core
@@ -183,7 +183,7 @@ impl TorrentShared {
             save_lock: tokio::sync::Mutex::new(()),
             cache: crate::piece_cache::PieceCache::default(),
             limits,
-            stopping: watch::Sender::new(false),
+            stopping: crate::stop_signal::StopSignal::default(),
             announcer: Mutex::new(None),
             disk_jobs: Arc::new(Semaphore::new(
                 std::thread::available_parallelism().map_or(2, usize::from),

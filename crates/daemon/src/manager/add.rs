@@ -98,7 +98,7 @@ impl Daemon {
             },
             AddSource::Magnet(link) if KeyMagnet::is_key_magnet(link) => {
                 let (key, version, magnet) = self.resolve_key_magnet(link).await?;
-                subscription = Some(self.new_subscription(link, &key, version));
+                subscription = Some(Box::new(self.new_subscription(link, &key, version)));
                 (None, Vec::new(), Some((magnet.to_string(), magnet)))
             }
             AddSource::Magnet(link) => {
@@ -206,7 +206,7 @@ impl Daemon {
             let stats = torrent
                 .as_ref()
                 .map_or_else(TorrentStats::default, stats_of);
-            let mut entry = Entry::new(record, torrent, hash, stats);
+            let mut entry = Box::new(Entry::new(record, torrent, hash, stats));
             if !paused {
                 // Shown as running in the very next read.
                 entry.phase = Phase::Starting;

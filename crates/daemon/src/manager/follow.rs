@@ -221,7 +221,7 @@ impl Daemon {
             r.seed_idle_mode = old.seed_idle_mode;
             r.seed_time_limit = old.seed_time_limit;
             r.seed_time_mode = old.seed_time_mode;
-            r.subscription = Some(subscription);
+            r.subscription = Some(Box::new(subscription));
         })
         .map_err(|e| format!("seq {seq}: saving {info_hash}: {e}"))?;
         // The old version leaves: out of the session first, under its

@@ -196,9 +196,10 @@ impl Daemon {
                 to_start.push((record.id, hash));
             }
             state.by_hash.insert(hash, record.id);
-            state
-                .entries
-                .insert(record.id, Entry::new(record, torrent, hash, stats));
+            state.entries.insert(
+                record.id,
+                Box::new(Entry::new(record, torrent, hash, stats)),
+            );
         }
         {
             let mut state = self.lock();

@@ -149,7 +149,12 @@ pub(super) async fn sampler(shared: Arc<Shared>) {
             samples.fetch_add(round.sampled, Ordering::Relaxed);
             visits.fetch_add(round.visited, Ordering::Relaxed);
             start = if queues {
-                let start = run_queues(entries.values_mut(), &positions, max_down, max_seed);
+                let start = run_queues(
+                    entries.values_mut().map(|e| &mut **e),
+                    &positions,
+                    max_down,
+                    max_seed,
+                );
                 for e in entries.values() {
                     if matches!(e.phase, Phase::Queued) && shared.session.torrent(&e.hash).is_some()
                     {

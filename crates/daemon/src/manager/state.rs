@@ -25,7 +25,10 @@ pub(super) const REMOVED_KEPT: usize = 1024;
 
 /// The torrents and the daemon-wide record, behind one lock.
 pub(super) struct State {
-    pub entries: BTreeMap<u32, Entry>,
+    /// Boxed: a B-tree node holds up to 11 values inline and is about half
+    /// full after ids arrive in order, so inline entries (~1 KB each) would
+    /// waste about as much again at a seedbox's thousands of torrents.
+    pub entries: BTreeMap<u32, Box<Entry>>,
     pub by_hash: HashMap<[u8; 20], u32>,
     pub daemon: DaemonRecord,
     /// Recently removed torrents and when (Unix seconds), newest last, for
@@ -310,7 +313,7 @@ impl Daemon {
 
     /// Runs `f` on a torrent's entry.
     pub(super) fn with_entry<R>(&self, id: u32, f: impl FnOnce(&Entry) -> R) -> Option<R> {
-        self.lock().entries.get(&id).map(f)
+        self.lock().entries.get(&id).map(|e| f(e))
     }
 
     pub(super) fn hash_of(&self, id: u32) -> Result<[u8; 20], DaemonError> {

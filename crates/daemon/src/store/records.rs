@@ -122,9 +122,11 @@ pub struct TorrentRecord {
     /// link's) once edited.
     #[serde(default)]
     pub trackers: Option<Vec<Vec<String>>>,
-    /// The BEP 46 key it follows, if it was added by a `urn:btpk` link.
+    /// The BEP 46 key it follows, if it was added by a `urn:btpk` link
+    /// (boxed: few torrents have one, and every record is copied into its
+    /// snapshot and view).
     #[serde(default)]
-    pub subscription: Option<crate::subscription::Subscription>,
+    pub subscription: Option<Box<crate::subscription::Subscription>>,
 }
 
 impl TorrentRecord {

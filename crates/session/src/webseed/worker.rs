@@ -55,13 +55,12 @@ pub(crate) async fn run(shared: Arc<TorrentShared>, seed: Seed) {
         slot,
         url,
     } = seed;
-    let mut stopping = shared.stopping.subscribe();
     let mut wanted = shared.web_seeds.watch_wanted();
     let mut client = Client::default();
     let mut backoff = Backoff::new(Duration::from_secs(5), Duration::from_secs(300));
     let mut batch = MIN_BATCH;
     loop {
-        if *stopping.borrow() || shared.web_seeds.is_banned(index) {
+        if shared.stopping.is_raised() || shared.web_seeds.is_banned(index) {
             break;
         }
         if !shared.with_engine(|e, _| e.has_web_seed(key)) {
@@ -88,13 +87,13 @@ pub(crate) async fn run(shared: Arc<TorrentShared>, seed: Seed) {
                 // the server's connection is let go.
                 client.reset();
                 tokio::select! {
-                    _ = stopping.changed() => {}
+                    () = shared.stopping.raised() => {}
                     _ = wanted.changed() => {}
                 }
                 continue;
             }
             tokio::select! {
-                _ = stopping.changed() => {}
+                () = shared.stopping.raised() => {}
                 () = tokio::time::sleep(IDLE_POLL) => {}
             }
             continue;
@@ -103,12 +102,12 @@ pub(crate) async fn run(shared: Arc<TorrentShared>, seed: Seed) {
         // A torrent that stops (or is removed) drops the request at once.
         let result = tokio::select! {
             r = fetch(&shared, key, index, &url, &mut client, blocks) => r,
-            _ = stopping.changed() => Err(FetchError::Malformed("the torrent stopped".into())),
+            () = shared.stopping.raised() => Err(FetchError::Malformed("the torrent stopped".into())),
         };
         shared
             .web_seeds
             .update(index, |s| s.sending = s.sending.saturating_sub(1));
-        if *stopping.borrow() {
+        if shared.stopping.is_raised() {
             break;
         }
         let wait = match result {
@@ -145,7 +144,7 @@ pub(crate) async fn run(shared: Arc<TorrentShared>, seed: Seed) {
             }
         };
         tokio::select! {
-            _ = stopping.changed() => {}
+            () = shared.stopping.raised() => {}
             () = tokio::time::sleep(wait) => {}
         }
     }
