@@ -35,7 +35,7 @@ pub(crate) enum Activity {
 #[derive(Clone)]
 pub(crate) struct TorrentSnapshot {
     /// What the user wants of it (saved).
-    pub record: TorrentRecord,
+    pub record: std::sync::Arc<TorrentRecord>,
     /// The torrent; `None` while a magnet link's metadata is missing.
     pub torrent: Option<Arc<Torrent>>,
     /// What it is doing.

@@ -152,12 +152,15 @@ impl Store {
 
     /// Saves many records as [`Store::save`] does, the files that change as
     /// one batch of writes (shared flushes, one directory sync).
-    pub fn save_batch(&self, records: &[TorrentRecord]) -> Result<(), DaemonError> {
+    pub fn save_batch<R: std::borrow::Borrow<TorrentRecord>>(
+        &self,
+        records: &[R],
+    ) -> Result<(), DaemonError> {
         let mut items = Vec::new();
         let mut written = Vec::new();
         {
             let mut ledger = self.ledger();
-            for record in records {
+            for record in records.iter().map(R::borrow) {
                 if !ledger.changed(record) {
                     ledger.counted(record);
                     continue;

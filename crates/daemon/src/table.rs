@@ -353,7 +353,7 @@ mod tests {
             TorrentRecord::new(id, format!("{id:040x}"), format!("t{id}"), "/d".into());
         record.added_at = added;
         TorrentSnapshot {
-            record,
+            record: record.into(),
             torrent: None,
             activity: Activity::Stopped,
             handle: None,
@@ -385,7 +385,7 @@ mod tests {
         let mut moved = snap(2, 100);
         moved.down_rate = 2048.0;
         let mut clock = snap(3, 5000);
-        clock.record.seconds_seeding = 60;
+        std::sync::Arc::make_mut(&mut clock.record).seconds_seeding = 60;
         let second = build(
             Some(&first),
             2,

@@ -216,8 +216,7 @@ pub(crate) async fn announce_loop(
     listening: Listening,
     gate: Arc<TrackerGate>,
 ) {
-    let mut completed = shared.completed.subscribe();
-    let mut announced_complete = *completed.borrow();
+    let mut announced_complete = shared.completed.is_raised();
     let Some(mut trackers) = Trackers::new(tiers, announced_complete, &gate, &listening) else {
         return;
     };
@@ -262,16 +261,11 @@ pub(crate) async fn announce_loop(
         shared
             .announces
             .set_next(crate::now_unix().saturating_add(wait.as_secs()));
-        // `changed()` rather than `wait_for`: no watch guard may be held
-        // across an await in a task that must be `Send`.
         tokio::select! {
             () = tokio::time::sleep_until(due) => {}
-            changed = completed.changed(), if !announced_complete => {
-                // A closed channel will never say more: stop listening.
-                announced_complete = changed.is_err() || *completed.borrow();
-                if changed.is_ok() && announced_complete {
-                    trackers.core.handle_completed(trackers.now());
-                }
+            () = shared.completed.raised(), if !announced_complete => {
+                announced_complete = true;
+                trackers.core.handle_completed(trackers.now());
             }
             // An announce asked for now (reannounce): same event as due.
             () = shared.reannounce.notified() => trackers.core.handle_reannounce(trackers.now()),

@@ -382,7 +382,7 @@ impl Session {
         if checked == Checked::Hashed {
             shared.save_resume().await;
         }
-        if *shared.completed.borrow() {
+        if shared.completed.is_raised() {
             shared.make_links().await;
         }
         self.lock_torrents().insert(info_hash, Arc::clone(&shared));

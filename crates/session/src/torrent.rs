@@ -87,7 +87,8 @@ pub(crate) struct TorrentShared {
     pub resume_path: PathBuf,
     /// Pieces verified since resume data was last saved.
     unsaved: AtomicU32,
-    pub completed: watch::Sender<bool>,
+    /// Raised once every wanted piece is verified and recorded.
+    pub completed: crate::Latch,
     pub max_peers: usize,
     /// Serialises resume-data saves.
     save_lock: tokio::sync::Mutex<()>,
@@ -96,7 +97,7 @@ pub(crate) struct TorrentShared {
     /// Session-wide rate limits.
     pub limits: Arc<crate::rate::Limits>,
     /// Set when the session shuts down: the announce loop sends `stopped`.
-    pub stopping: crate::stop_signal::StopSignal,
+    pub stopping: crate::Latch,
     /// The announce loop, awaited at shutdown.
     pub announcer: Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// Bounds hash/write and read jobs on the blocking pool to the core
@@ -178,12 +179,12 @@ impl TorrentShared {
             epoch: Instant::now(),
             resume_path,
             unsaved: AtomicU32::new(0),
-            completed: watch::Sender::new(complete),
+            completed: crate::Latch::new(complete),
             max_peers,
             save_lock: tokio::sync::Mutex::new(()),
             cache: crate::piece_cache::PieceCache::default(),
             limits,
-            stopping: crate::stop_signal::StopSignal::default(),
+            stopping: crate::Latch::default(),
             announcer: Mutex::new(None),
             disk_jobs: Arc::new(Semaphore::new(
                 std::thread::available_parallelism().map_or(2, usize::from),
@@ -447,9 +448,7 @@ impl TorrentShared {
                 tokio::spawn(async move {
                     shared.save_resume().await;
                     shared.make_links().await;
-                    // `send` would drop the value when nobody is waiting
-                    // right now, and the torrent would never read complete.
-                    shared.completed.send_replace(true);
+                    shared.completed.raise();
                 });
             }
         }
@@ -563,13 +562,12 @@ impl TorrentHandle {
 
     /// True once every wanted piece is verified.
     pub fn is_complete(&self) -> bool {
-        *self.shared.completed.borrow()
+        self.shared.completed.is_raised()
     }
 
     /// Waits until every wanted piece is verified and recorded.
     pub async fn wait_complete(&self) {
-        let mut rx = self.shared.completed.subscribe();
-        let _ = rx.wait_for(|done| *done).await;
+        self.shared.completed.raised().await;
     }
 
     /// Saves resume data now (also done periodically and on completion).

@@ -169,9 +169,13 @@ impl Daemon {
                     entry.record.name
                 ),
             );
-            // Dropping the entry drops its cancel sender: a metadata fetch
-            // in progress stops.
-            (entry.hash, entry.torrent, entry.record.download_dir)
+            // Dropping the entry raises its cancel latch: a metadata fetch
+            // or check in progress stops.
+            (
+                entry.hash,
+                entry.torrent.clone(),
+                entry.record.download_dir.clone(),
+            )
         };
         self.spawn_op(
             id,

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use shoal_metainfo::{Magnet, Torrent};
-use shoal_session::{ScrapeResult, TorrentHandle, TorrentStats};
+use shoal_session::{Latch, ScrapeResult, TorrentHandle, TorrentStats};
 
 use super::policy::effective_limit;
 use crate::snapshot::{Activity, ScrapeStatus, TorrentSnapshot, now_unix};
@@ -48,7 +48,10 @@ impl Phase {
 
 /// One torrent the daemon holds.
 pub(crate) struct Entry {
-    pub record: TorrentRecord,
+    /// Shared with the snapshots taken of it (a seedbox's table would
+    /// otherwise hold a second copy of every record); written through
+    /// [`Entry::record_mut`], which copies it only while a snapshot holds it.
+    pub record: Arc<TorrentRecord>,
     /// The torrent; `None` while a magnet link's metadata is missing.
     pub torrent: Option<Arc<Torrent>>,
     pub hash: [u8; 20],
@@ -79,9 +82,10 @@ pub(crate) struct Entry {
     /// every second for every running torrent, so they are saved far less
     /// often (a seedbox must not rewrite thousands of records a minute).
     pub clock_dirty: bool,
-    /// Bumped to cancel a metadata fetch in progress (pause); dropped with
-    /// the entry (removal), which cancels it too.
-    pub cancel: tokio::sync::watch::Sender<u64>,
+    /// Raised (and replaced) to cancel a start in progress: a metadata
+    /// fetch or a check (pause); raised too when the entry is dropped
+    /// (removal). See [`Entry::cancel_start`].
+    pub cancel: Arc<Latch>,
     /// Peers heard of while fetching the metadata, for the first start.
     pub fetched_peers: Vec<std::net::SocketAddr>,
     /// The last scrape of its trackers and when it was (Unix seconds).
@@ -112,6 +116,7 @@ impl Entry {
         stats: TorrentStats,
     ) -> Entry {
         let torrent = torrent.map(|t| Arc::new(super::edits::apply(t, &record)));
+        let record = Arc::new(record);
         Entry {
             record,
             torrent,
@@ -129,7 +134,7 @@ impl Entry {
             seen_failures: 0,
             dirty: false,
             clock_dirty: false,
-            cancel: tokio::sync::watch::Sender::new(0),
+            cancel: Arc::default(),
             fetched_peers: Vec::new(),
             scrape: Vec::new(),
             scraped_at: None,
@@ -157,6 +162,17 @@ impl Entry {
         }
     }
 
+    /// Cancels what a start is waiting for; the next start gets a new latch.
+    pub fn cancel_start(&mut self) {
+        self.cancel.raise();
+        self.cancel = Arc::default();
+    }
+
+    /// The record, to change (copied first while a snapshot shares it).
+    pub fn record_mut(&mut self) -> &mut TorrentRecord {
+        Arc::make_mut(&mut self.record)
+    }
+
     /// Enters `Checking`, waiting for a check slot. `resumable`: resume data
     /// was saved, so the start will most likely only load it; otherwise a
     /// hash of the data is expected from the start. Returns the flag the
@@ -180,7 +196,7 @@ impl Entry {
     pub fn snapshot(&self, queue_position: usize, daemon: &DaemonRecord) -> TorrentSnapshot {
         let r = &self.record;
         TorrentSnapshot {
-            record: self.record.clone(),
+            record: Arc::clone(&self.record),
             torrent: self.torrent.clone(),
             activity: match self.phase {
                 Phase::Checking if !self.hashing.load(Ordering::Relaxed) => Activity::Starting,
@@ -253,17 +269,19 @@ impl Entry {
         self.seen_up = stats.uploaded;
         self.seen_failures = stats.hash_failures;
         if failures > 0 {
-            self.record.hash_failures = self.record.hash_failures.saturating_add(failures);
+            let r = self.record_mut();
+            r.hash_failures = r.hash_failures.saturating_add(failures);
             self.dirty = true;
         }
         if down > 0 || up > 0 {
-            self.record.downloaded = self.record.downloaded.saturating_add(down);
-            self.record.uploaded = self.record.uploaded.saturating_add(up);
+            let r = self.record_mut();
+            r.downloaded = r.downloaded.saturating_add(down);
+            r.uploaded = r.uploaded.saturating_add(up);
             daemon.downloaded = daemon.downloaded.saturating_add(down);
             daemon.uploaded = daemon.uploaded.saturating_add(up);
             self.dirty = true;
             self.idle_since = Instant::now();
-            self.record.active_at = Some(now_unix());
+            self.record_mut().active_at = Some(now_unix());
         }
         if let Some(secs) = elapsed {
             let secs = secs.max(1e-3);
@@ -293,12 +311,19 @@ impl Entry {
             self.time_carry -= whole;
             let whole = whole as u64;
             let counter = if self.stats.bytes_left == 0 {
-                &mut self.record.seconds_seeding
+                &mut self.record_mut().seconds_seeding
             } else {
-                &mut self.record.seconds_downloading
+                &mut self.record_mut().seconds_downloading
             };
             *counter = counter.saturating_add(whole);
             self.clock_dirty = true;
         }
+    }
+}
+
+impl Drop for Entry {
+    /// A removed torrent's start in progress gives up.
+    fn drop(&mut self) {
+        self.cancel.raise();
     }
 }

@@ -52,7 +52,7 @@ impl Daemon {
     /// delivers; false when the torrent is no longer wanted running
     /// (paused, removed) before that.
     pub(super) async fn ensure_layers(&self, id: u32, hash: [u8; 20]) -> bool {
-        let (torrent, peers, mut cancel) = {
+        let (torrent, peers, cancel) = {
             let mut state = self.lock();
             let Some(e) = state.entries.get_mut(&id) else {
                 return false;
@@ -67,14 +67,14 @@ impl Daemon {
                 return true;
             }
             e.phase = Phase::Fetching;
-            (torrent, e.fetched_peers.clone(), e.cancel.subscribe())
+            (torrent, e.fetched_peers.clone(), Arc::clone(&e.cancel))
         };
         self.bump();
         let mut retry = shoal_swarm::Backoff::new(RETRY, RETRY_MAX);
         loop {
             let fetched = tokio::select! {
                 r = self.shared.session.fetch_piece_layers((*torrent).clone(), &peers) => r,
-                _ = cancel.changed() => return false,
+                () = cancel.raised() => return false,
             };
             let message = match fetched {
                 Ok(complete) => {
@@ -104,7 +104,7 @@ impl Daemon {
             self.bump();
             tokio::select! {
                 () = tokio::time::sleep(retry.next_delay()) => {}
-                _ = cancel.changed() => return false,
+                () = cancel.raised() => return false,
             }
         }
     }

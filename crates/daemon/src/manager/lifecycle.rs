@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use shoal_metainfo::infohash::hex;
 use shoal_metainfo::{Magnet, Torrent};
-use shoal_session::{SessionError, TorrentHandle, TorrentOptions, TorrentStats};
+use shoal_session::{Latch, SessionError, TorrentHandle, TorrentOptions, TorrentStats};
 use shoal_storage::HashError;
 
 use super::entry::Phase;
@@ -70,7 +70,7 @@ impl Daemon {
             }
             // A metadata fetch in progress gives up; its last failure is
             // no error of a stopped torrent.
-            e.cancel.send_modify(|n| *n = n.wrapping_add(1));
+            e.cancel_start();
             if matches!(e.phase, Phase::Fetching) {
                 e.error = None;
             }
@@ -227,7 +227,7 @@ impl Daemon {
                     hashing: Some(hashing),
                     ..TorrentOptions::default()
                 },
-                e.cancel.subscribe(),
+                Arc::clone(&e.cancel),
             )
         };
         self.bump();
@@ -250,7 +250,7 @@ impl Daemon {
                             e.seen_up = 0;
                             e.seen_failures = 0;
                             e.idle_since = Instant::now();
-                            e.record.started_at = Some(now_unix());
+                            e.record_mut().started_at = Some(now_unix());
                             e.clock_dirty = true;
                             e.quiet_samples = 0;
                             e.phase = Phase::Running(handle);
@@ -275,7 +275,7 @@ impl Daemon {
     /// Gets a magnet link's metadata if the torrent lacks it, retrying until
     /// a peer delivers; false when it is still missing (paused, removed).
     async fn ensure_metadata(&self, id: u32, hash: [u8; 20]) -> bool {
-        let (link, edited, mut cancel) = {
+        let (link, edited, cancel) = {
             let mut state = self.lock();
             let Some(e) = state.entries.get_mut(&id) else {
                 return false;
@@ -290,7 +290,7 @@ impl Daemon {
                 return false;
             };
             e.phase = Phase::Fetching;
-            (link, e.record.trackers.clone(), e.cancel.subscribe())
+            (link, e.record.trackers.clone(), Arc::clone(&e.cancel))
         };
         self.bump();
         let magnet = match link.parse::<Magnet>() {
@@ -311,7 +311,7 @@ impl Daemon {
         loop {
             let fetched = tokio::select! {
                 r = self.shared.session.fetch_metadata(&magnet, &[]) => r,
-                _ = cancel.changed() => return false,
+                () = cancel.raised() => return false,
             };
             let message = match fetched {
                 Ok(fetched) => match self.metadata_arrived(id, hash, fetched) {
@@ -331,7 +331,7 @@ impl Daemon {
             self.bump();
             tokio::select! {
                 () = tokio::time::sleep(retry.next_delay()) => {}
-                _ = cancel.changed() => return false,
+                () = cancel.raised() => return false,
             }
         }
     }
@@ -363,7 +363,7 @@ impl Daemon {
         self.shared
             .store
             .put_metainfo(&e.record.info_hash, &metainfo)?;
-        e.record.name = torrent.info.name.clone();
+        e.record_mut().name = torrent.info.name.clone();
         self.shared.store.save(&e.record)?;
         e.stats = stats_of(&torrent);
         e.torrent = Some(Arc::new(super::edits::apply(torrent, &e.record)));
@@ -385,12 +385,12 @@ impl Daemon {
         torrent: &Arc<Torrent>,
         dir: PathBuf,
         mut options: TorrentOptions,
-        mut cancel: tokio::sync::watch::Receiver<u64>,
+        cancel: Arc<Latch>,
     ) -> Option<Result<TorrentHandle, SessionError>> {
         let _slot = tokio::select! {
             // Never closed; a closed one would only lift the bound.
             slot = self.shared.check_slots.acquire() => slot.ok(),
-            _ = cancel.changed() => return None,
+            () = cancel.raised() => return None,
         };
         if let Some(e) = self.lock().entries.get_mut(&id) {
             e.check_waiting = false;
@@ -405,7 +405,7 @@ impl Daemon {
         tokio::pin!(add);
         let result = tokio::select! {
             result = &mut add => result,
-            _ = cancel.changed() => {
+            () = cancel.raised() => {
                 flag.store(true, Ordering::Relaxed);
                 // Returns within a unit of hashing; a torrent that made it
                 // into the session anyway is taken out by the caller.
@@ -425,7 +425,7 @@ impl Daemon {
                 e.torrent.clone(),
                 e.record.download_dir.clone(),
                 e.record.file_priorities.clone(),
-                e.cancel.subscribe(),
+                Arc::clone(&e.cancel),
             )
         }) else {
             return;

@@ -140,11 +140,11 @@ impl Daemon {
                 .entries
                 .get_mut(&id)
                 .ok_or_else(|| DaemonError::NotFound(id.to_string()))?;
-            e.record.renames.push((from.join("/"), to.join("/")));
+            e.record_mut().renames.push((from.join("/"), to.join("/")));
             if new_name != old_name && e.record.name == old_name {
-                e.record.name.clone_from(&new_name);
+                e.record_mut().name.clone_from(&new_name);
             }
-            e.record.edited_at = Some(now_unix());
+            e.record_mut().edited_at = Some(now_unix());
             e.torrent = Some(Arc::new(renamed));
             self.shared.store.save(&e.record)?;
         }
@@ -180,8 +180,8 @@ impl Daemon {
                 .entries
                 .get_mut(&id)
                 .ok_or_else(|| DaemonError::NotFound(id.to_string()))?;
-            e.record.trackers = Some(tiers.clone());
-            e.record.edited_at = Some(now_unix());
+            e.record_mut().trackers = Some(tiers.clone());
+            e.record_mut().edited_at = Some(now_unix());
             if let Some(t) = &mut e.torrent {
                 Arc::make_mut(t).trackers = tiers;
             }

@@ -45,7 +45,7 @@ struct Round {
     /// Names of torrents whose download finished this round (event log).
     done: Vec<String>,
     faulted: Vec<(u32, [u8; 20], String)>,
-    to_save: Vec<crate::store::TorrentRecord>,
+    to_save: Vec<Arc<crate::store::TorrentRecord>>,
 }
 
 /// Runs until the runtime stops.
@@ -170,7 +170,7 @@ pub(super) async fn sampler(shared: Arc<Shared>) {
                 let clock_too = rounds % CLOCK_SAVE_EVERY == 0;
                 for e in entries.values_mut() {
                     if e.take_dirty(clock_too) {
-                        round.to_save.push(e.record.clone());
+                        round.to_save.push(Arc::clone(&e.record));
                     }
                 }
                 d.seconds_active = d.seconds_active.saturating_add(u64::from(SAVE_EVERY));
@@ -290,9 +290,9 @@ fn visit(
     if stats.bytes_left == 0 {
         if e.record.done_at.is_none() {
             round.done.push(e.record.name.clone());
-            e.record.done_at = Some(now_unix());
+            e.record_mut().done_at = Some(now_unix());
             e.dirty = true;
-            round.to_save.push(e.record.clone());
+            round.to_save.push(Arc::clone(&e.record));
         }
         let r = &e.record;
         let ratio = effective_limit(r.seed_ratio_mode, r.seed_ratio_limit, d.seed_ratio_limit);

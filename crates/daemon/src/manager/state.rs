@@ -335,7 +335,7 @@ impl Daemon {
             .entries
             .get_mut(&id)
             .ok_or_else(|| DaemonError::NotFound(id.to_string()))?;
-        f(&mut entry.record);
+        f(entry.record_mut());
         self.shared.store.save(&entry.record)?;
         let hash = entry.hash;
         drop(state);

@@ -341,7 +341,7 @@ mod tests {
         record.labels = vec!["tv".into(), "hd".into()];
         record.category = Some("films".into());
         TorrentSnapshot {
-            record,
+            record: record.into(),
             trackers: torrent.trackers.clone(),
             torrent: Some(Arc::new(torrent)),
             activity: Activity::Stopped,

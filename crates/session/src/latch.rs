@@ -1,21 +1,29 @@
-//! A torrent's "stopping" signal: raised once, never lowered, awaited by
-//! its announce loop, DHT loop, web seed workers and streaming reads. A
-//! flag and a `Notify` held inline: a `watch` channel did the same with an
-//! allocation of ~370 bytes per torrent, which a seedbox pays thousands of
-//! times.
+//! A one-way signal: raised once, never lowered, awaited by any number of
+//! tasks (a torrent's "stopping" and "completed", the daemon's cancelling
+//! of a start). A flag and a `Notify` held inline: a `watch` channel did
+//! the same with an allocation of ~370 bytes, which a seedbox pays for each
+//! of its thousands of torrents.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio::sync::Notify;
 
-/// Raised once when the torrent stops or the session shuts down.
-#[derive(Default)]
-pub(crate) struct StopSignal {
+/// A signal raised once and for all.
+#[derive(Debug, Default)]
+pub struct Latch {
     raised: AtomicBool,
     notify: Notify,
 }
 
-impl StopSignal {
+impl Latch {
+    /// A latch raised already (or not).
+    pub fn new(raised: bool) -> Latch {
+        Latch {
+            raised: AtomicBool::new(raised),
+            notify: Notify::new(),
+        }
+    }
+
     /// Raises it, waking every waiter.
     pub fn raise(&self) {
         self.raised.store(true, Ordering::SeqCst);
@@ -51,7 +59,7 @@ mod tests {
 
     #[tokio::test]
     async fn waiters_before_and_after_the_raise_return() {
-        let signal = Arc::new(StopSignal::default());
+        let signal = Arc::new(Latch::default());
         let early = tokio::spawn({
             let s = Arc::clone(&signal);
             async move { s.raised().await }
