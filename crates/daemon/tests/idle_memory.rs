@@ -60,10 +60,11 @@ const SIZE: usize = 64 * 1024;
 const PIECE: usize = 16 * 1024;
 /// Most live bytes per idle seeding torrent (unoptimised build, where
 /// futures are larger than in a release): its record, metainfo, session
-/// state, engine, announce task and list row. Measured here at ~13.6 KB;
-/// an unboxed announce task alone added ~5 KB more (release heaptrack of
-/// 1,000 idle torrents: ~16.6 KB live each before, ~11 KB after).
-const MAX_PER_TORRENT: usize = 16 * 1024;
+/// state, engine, announce task and list row. Measured here at ~10.8 KB
+/// (~14.3 KB before entries were boxed, records shared with snapshots and
+/// three watch channels became inline latches); an unboxed announce task
+/// alone added ~5 KB more.
+const MAX_PER_TORRENT: usize = 12 * 1024;
 
 /// An HTTP tracker that answers every announce with no peers and a long
 /// interval, on kept-alive connections; counts the announces.
