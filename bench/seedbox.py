@@ -26,6 +26,9 @@ through its own RPC, and the same figures are taken:
            torrent), median of 15 calls (ms; qBittorrent's own is `list`)
   stop     SIGTERM -> process gone (s)
   restart  process start -> every torrent seeding again (s)
+"Seeding" is the client's own status; for shoal also every torrent in its
+session (metric shoal_session_torrents), since a start shows as seeding
+while resume data may still be loading.
 Then a table with the ratios shoal/other. The tracker traffic of the same
 daemons and torrents is bench/seedbox_tracker.sh's.
 """
@@ -132,6 +135,13 @@ def proc_rss_mb(pid):
     return float("nan")
 
 
+def ready(client, n):
+    """Every torrent seeding, and for shoal in its session too."""
+    if not client.rpc.all_seeding(n):
+        return False
+    return client.name != "shoal" or client.rpc.in_session(n)
+
+
 def wait_until(what, check, limit=DEADLINE_S, step=0.2):
     start = time.monotonic()
     while True:
@@ -184,6 +194,14 @@ class TransmissionRpc:
     def all_seeding(self, n):
         s = self.statuses()
         return len(s) == n and all(x == 6 for x in s)
+
+    def in_session(self, n):
+        """shoal shows a start as seeding at once, while its resume data
+        may still be loading: ready means in its session too (a metric)."""
+        with urllib.request.urlopen(self.url.replace("/transmission/rpc", "/metrics"), timeout=30) as r:
+            text = r.read().decode()
+        line = next(l for l in text.splitlines() if l.startswith("shoal_session_torrents "))
+        return int(line.split()[1]) == n
 
     def full_list(self):
         fields = ["id", "name", "percentDone", "rateDownload", "rateUpload", "status"]
@@ -339,7 +357,7 @@ def measure(client, torrents, data_dir):
     wait_until(client.name + " RPC", lambda: client.rpc.full_list() == 0, limit=60)
     t0 = time.monotonic()
     add_all(client, torrents, data_dir)
-    wait_until(client.name + " seeding", lambda: client.rpc.all_seeding(n), step=0.5)
+    wait_until(client.name + " seeding", lambda: ready(client, n), step=0.5)
     fig["add"] = time.monotonic() - t0
     time.sleep(SETTLE_S)
     pid = client.proc.pid
@@ -366,7 +384,7 @@ def measure(client, torrents, data_dir):
         fig["qbt_list"] = statistics.median(times)
     fig["stop"] = client.stop()
     t0 = client.start()
-    wait_until(client.name + " restart", lambda: client.rpc.all_seeding(n), step=0.2)
+    wait_until(client.name + " restart", lambda: ready(client, n), step=0.2)
     fig["restart"] = time.monotonic() - t0
     fig["restart_rss"] = proc_rss_mb(client.proc.pid)
     fig["threads"] = len(os.listdir("/proc/%d/task" % client.proc.pid))

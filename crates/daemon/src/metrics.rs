@@ -130,6 +130,17 @@ fn render(d: &crate::Daemon) -> String {
             .sum::<u64>()
             .to_string(),
     );
+    gauge(
+        "shoal_session_torrents",
+        "Torrents in the session, trading: a start shows as seeding or downloading at once, while its resume data may still be loading.",
+        "gauge",
+        table
+            .rows
+            .iter()
+            .filter(|r| r.snap.handle.is_some())
+            .count()
+            .to_string(),
+    );
     let _ = writeln!(
         out,
         "# HELP shoal_external_address Our external address, labelled (BEP 42: voted by DHT nodes, peers and the gateway); no sample until known.\n# TYPE shoal_external_address gauge"

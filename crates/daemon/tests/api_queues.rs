@@ -374,9 +374,17 @@ fn a_start_that_only_loads_resume_data_is_not_shown_as_a_check() {
     );
     assert_eq!(code, 200, "{t}");
     // Waiting for the slot to load its resume data, it shows as started,
-    // not as queued for a check it will not run.
+    // not as queued for a check it will not run; the metric of torrents in
+    // the session tells the two apart.
+    let in_session = || {
+        let text = request(s.addr, "GET", "/metrics", &[], b"").2;
+        text.lines()
+            .find_map(|l| l.strip_prefix("shoal_session_torrents "))
+            .map(|n| n.trim().to_owned())
+    };
     for _ in 0..10 {
         assert_eq!(status(&done), "seeding");
+        assert_eq!(in_session().as_deref(), Some("0"));
         std::thread::sleep(Duration::from_millis(100));
     }
     let (code, t) = send(
@@ -387,6 +395,10 @@ fn a_start_that_only_loads_resume_data_is_not_shown_as_a_check() {
     );
     assert_eq!(code, 200, "{t}");
     until("long stopped", &|| status(&long) == "stopped", 10);
-    std::thread::sleep(Duration::from_millis(500));
+    until(
+        "in the session",
+        &|| in_session().as_deref() == Some("1"),
+        20,
+    );
     assert_eq!(status(&done), "seeding");
 }
