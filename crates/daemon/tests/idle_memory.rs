@@ -60,10 +60,10 @@ const SIZE: usize = 64 * 1024;
 const PIECE: usize = 16 * 1024;
 /// Most live bytes per idle seeding torrent (unoptimised build, where
 /// futures are larger than in a release): its record, metainfo, session
-/// state, engine, announce task and list row. Measured here at ~10.8 KB
+/// state, engine, announce task and list row. Measured here at ~10.5 KB
 /// (~14.3 KB before entries were boxed, records shared with snapshots and
-/// three watch channels became inline latches); an unboxed announce task
-/// alone added ~5 KB more.
+/// four watch channels became inline latches and locks); an unboxed
+/// announce task alone added ~5 KB more.
 const MAX_PER_TORRENT: usize = 12 * 1024;
 
 /// An HTTP tracker that answers every announce with no peers and a long

@@ -114,7 +114,7 @@ pub(crate) struct TorrentShared {
     /// The last announce to each tracker, for displays.
     pub announces: crate::tracker::AnnounceLog,
     /// The disk error the torrent is stopped by (`torrent/fault.rs`).
-    pub fault: watch::Sender<fault::FaultState>,
+    pub fault: fault::Fault,
     /// The session's timer task (`timers.rs`).
     pub timers: Timers,
     /// Armed without a peer: the timer task sleeps until the torrent's own
@@ -196,7 +196,7 @@ impl TorrentShared {
             reannounce: Notify::new(),
             closed: AtomicBool::new(false),
             announces: crate::tracker::AnnounceLog::default(),
-            fault: watch::Sender::new(fault::FaultState::default()),
+            fault: fault::Fault::default(),
             timers,
             web_seeds: crate::webseed_status::WebSeeds::default(),
             verified: std::sync::OnceLock::new(),
