@@ -418,7 +418,8 @@ impl Daemon {
         }
     }
 
-    /// Adds a stopped torrent just long enough to check its data.
+    /// Adds a stopped torrent just long enough to check its data (a recheck:
+    /// its resume data was removed first, so the data is hashed).
     async fn check_only(&self, id: u32, hash: [u8; 20]) {
         let Some((Some(torrent), dir, priorities, cancel)) = self.with_entry(id, |e| {
             (
@@ -438,12 +439,11 @@ impl Daemon {
             );
             return;
         }
-        let resumable = self.shared.session.resume_path(&hash).exists();
         let hashing = self
             .lock()
             .entries
             .get_mut(&id)
-            .map(|e| e.begin_check(resumable));
+            .map(|e| e.begin_check(false));
         self.bump();
         let options = TorrentOptions {
             file_priorities: priorities,
