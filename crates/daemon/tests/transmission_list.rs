@@ -78,20 +78,6 @@ const FIELDS: &[&str] = &[
 /// sends the whole answer through the tree.
 const DETAIL: &str = "trackers";
 
-/// The answer's body as sent.
-fn post(addr: SocketAddr, body: &Value) -> String {
-    let sid = common::session_id(addr);
-    let (status, _, text) = common::request(
-        addr,
-        "POST",
-        "/transmission/rpc",
-        &[("X-Transmission-Session-Id", &sid)],
-        body.to_string().as_bytes(),
-    );
-    assert_eq!(status, 200, "{text}");
-    text
-}
-
 /// `value` without the detail field: its key in objects, its column in
 /// tables (the header row names it).
 fn without_detail(value: &mut Value, key: &str) {
@@ -124,8 +110,8 @@ fn same_as_tree(addr: SocketAddr, request: Value, params_key: &str, key: &str) {
         .push(json!(DETAIL));
     let mut last = (String::new(), String::new());
     for _ in 0..5 {
-        let direct = post(addr, &request);
-        let mut tree: Value = serde_json::from_str(&post(addr, &with_detail)).unwrap();
+        let direct = common::rpc_text(addr, &request);
+        let mut tree: Value = serde_json::from_str(&common::rpc_text(addr, &with_detail)).unwrap();
         without_detail(&mut tree, key);
         // The tree path's text for the same fields: serde_json writes a
         // tree's keys in sorted order, as the daemon's answers do.
@@ -162,7 +148,7 @@ fn a_plain_list_is_written_as_the_tree_would_be() {
     let fields = json!(FIELDS);
 
     // The exact text of a small list, the envelope and the tag included.
-    let text = post(
+    let text = common::rpc_text(
         s.addr,
         &json!({ "method": "torrent-get", "arguments": { "fields": ["name", "nope", "id"] }, "tag": 7 }),
     );
@@ -173,7 +159,7 @@ fn a_plain_list_is_written_as_the_tree_would_be() {
             r#"{{"arguments":{{"torrents":[{{"id":{a},"name":{name}}},{{"id":{b},"name":"plain"}}]}},"result":"success","tag":7}}"#
         )
     );
-    let text = post(
+    let text = common::rpc_text(
         s.addr,
         &json!({ "method": "torrent-get", "arguments": { "fields": ["name", "nope", "id"], "format": "table" } }),
     );
@@ -198,7 +184,7 @@ fn a_plain_list_is_written_as_the_tree_would_be() {
     same_as_tree(s.addr, some, "arguments", DETAIL);
 
     // The nested stored object, snake_case in JSON-RPC.
-    let text = post(
+    let text = common::rpc_text(
         s.addr,
         &json!({ "jsonrpc": "2.0", "method": "torrent_get", "params": { "ids": [b], "fields": ["group", "percentDone"] }, "id": 1 }),
     );

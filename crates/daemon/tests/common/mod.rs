@@ -169,16 +169,24 @@ pub fn session_id(addr: SocketAddr) -> String {
         .to_owned()
 }
 
-/// One Transmission RPC call that must succeed (handshake included); returns the reply.
-pub fn rpc(addr: SocketAddr, body: Value) -> Value {
+/// One Transmission RPC call (handshake included) answered with 200; returns
+/// the reply's body as sent.
+pub fn rpc_text(addr: SocketAddr, body: &Value) -> String {
     let sid = session_id(addr);
-    let (_, _, text) = request(
+    let (status, _, text) = request(
         addr,
         "POST",
         "/transmission/rpc",
         &[("X-Transmission-Session-Id", &sid)],
         body.to_string().as_bytes(),
     );
+    assert_eq!(status, 200, "{text}");
+    text
+}
+
+/// One Transmission RPC call that must succeed (handshake included); returns the reply.
+pub fn rpc(addr: SocketAddr, body: Value) -> Value {
+    let text = rpc_text(addr, &body);
     let v: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(v["result"], "success", "{body}: {v}");
     v
