@@ -240,6 +240,17 @@ fn add_long_check(s: &common::Server) -> (std::path::PathBuf, String) {
     (content, hash)
 }
 
+/// A native API action (`start`, `stop`) on torrent `hash`, which must succeed.
+fn act(addr: SocketAddr, hash: &str, action: &str) {
+    let (code, t) = send(
+        addr,
+        "POST",
+        &format!("/api/v1/torrents/{hash}/{action}"),
+        b"",
+    );
+    assert_eq!(code, 200, "{t}");
+}
+
 /// Waits (up to `secs`) until `done` holds.
 fn until(what: &str, done: &dyn Fn() -> bool, secs: u64) {
     let deadline = std::time::Instant::now() + Duration::from_secs(secs);
@@ -310,31 +321,13 @@ fn torrents_waiting_for_a_check_slot_show_queued_for_check() {
     let info: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(info[0]["state"], "queuedForChecking", "{info}");
     // A stop does not wait for the slot.
-    let (code, t) = send(
-        s.addr,
-        "POST",
-        &format!("/api/v1/torrents/{next}/stop"),
-        b"",
-    );
-    assert_eq!(code, 200, "{t}");
+    act(s.addr, &next, "stop");
     until("stopped", &|| status(&next) == "stopped", 10);
     assert_eq!(status(&long), "checking");
     // Started again, it waits again, and runs once the slot frees.
-    let (code, t) = send(
-        s.addr,
-        "POST",
-        &format!("/api/v1/torrents/{next}/start"),
-        b"",
-    );
-    assert_eq!(code, 200, "{t}");
+    act(s.addr, &next, "start");
     until("queued again", &|| status(&next) == "queued_for_check", 10);
-    let (code, t) = send(
-        s.addr,
-        "POST",
-        &format!("/api/v1/torrents/{long}/stop"),
-        b"",
-    );
-    assert_eq!(code, 200, "{t}");
+    act(s.addr, &long, "stop");
     until("running", &|| status(&next) == "downloading", 20);
 }
 
@@ -355,24 +348,12 @@ fn a_start_that_only_loads_resume_data_is_not_shown_as_a_check() {
         |hash: &str| get_json(s.addr, &format!("/api/v1/torrents/{hash}"))["status"].clone();
     until("seeding", &|| status(&done) == "seeding", 20);
     // A stop saves its resume data: the next start has nothing to hash.
-    let (code, t) = send(
-        s.addr,
-        "POST",
-        &format!("/api/v1/torrents/{done}/stop"),
-        b"",
-    );
-    assert_eq!(code, 200, "{t}");
+    act(s.addr, &done, "stop");
     until("stopped", &|| status(&done) == "stopped", 10);
     let (_, long) = add_long_check(&s);
     until("checking", &|| status(&long) == "checking", 20);
 
-    let (code, t) = send(
-        s.addr,
-        "POST",
-        &format!("/api/v1/torrents/{done}/start"),
-        b"",
-    );
-    assert_eq!(code, 200, "{t}");
+    act(s.addr, &done, "start");
     // Waiting for the slot to load its resume data, it shows as started,
     // not as queued for a check it will not run; the metric of torrents in
     // the session tells the two apart.
@@ -387,13 +368,7 @@ fn a_start_that_only_loads_resume_data_is_not_shown_as_a_check() {
         assert_eq!(in_session().as_deref(), Some("0"));
         std::thread::sleep(Duration::from_millis(100));
     }
-    let (code, t) = send(
-        s.addr,
-        "POST",
-        &format!("/api/v1/torrents/{long}/stop"),
-        b"",
-    );
-    assert_eq!(code, 200, "{t}");
+    act(s.addr, &long, "stop");
     until("long stopped", &|| status(&long) == "stopped", 10);
     until(
         "in the session",
