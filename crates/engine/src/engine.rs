@@ -63,7 +63,10 @@ pub struct Engine {
     pub(crate) config: Config,
     info_hash: [u8; 20],
     pub(crate) picker: Picker,
-    pub(crate) choker: Choker,
+    /// Made for the first peer and dropped with the last ([`Engine::choker`]):
+    /// it only holds per-peer state, and a seedbox's torrents mostly have
+    /// no peer.
+    choker: Option<Box<Choker>>,
     blame: Blame,
     pub(crate) peers: BTreeMap<PeerKey, Peer>,
     /// BEP 19 web seeds: picker sources without a wire connection (`webseed.rs`).
@@ -108,11 +111,15 @@ pub struct Engine {
     /// waiting for the driver's external-address vote.
     pub(crate) yourip_votes: Vec<(std::net::IpAddr, std::net::IpAddr)>,
     /// BEP 55: PEX sources, targets asked for, what relays told us.
-    holepunch: holepunch::Holepunch,
+    /// Made on first use (`holepunch.rs`).
+    holepunch: Option<Box<holepunch::Holepunch>>,
     /// Blocks sent so far, while a torrent that started complete has not
     /// sent every block once (`None` after that, or when not seeding from
     /// the start).
     pub(crate) first_copy: Option<FirstCopy>,
+    /// The first copy is still to be tracked: [`Engine::first_copy`] is
+    /// made when the first peer connects, not for every idle torrent.
+    first_copy_pending: bool,
     /// When pieces peers refused are next asked of them again.
     next_forgive: Duration,
     /// A v2 or hybrid torrent: our handshake sets the BEP 52 bit.
@@ -155,24 +162,21 @@ impl Engine {
         let max_pending_checks =
             u32::try_from((config.max_pending_check_bytes / piece_length).max(2))
                 .unwrap_or(u32::MAX);
-        let mut choker_config = config.choker.clone();
-        if choker_config.seed_turn_bytes.is_none() && config.seed_piece_quota > 0 {
-            choker_config.seed_turn_bytes =
+        let mut config = config;
+        if config.choker.seed_turn_bytes.is_none() && config.seed_piece_quota > 0 {
+            config.choker.seed_turn_bytes =
                 Some(u64::from(config.seed_piece_quota) * u64::from(picker.sizes().piece_length()));
         }
-        let mut choker = Choker::new(choker_config);
         let completed = picker.is_complete();
-        choker.set_seeding(completed);
-        let first_copy =
-            (completed && config.seed_first_copy).then(|| FirstCopy::new(picker.sizes()));
         Ok(Engine {
-            first_copy,
+            first_copy: None,
+            first_copy_pending: completed && config.seed_first_copy,
             next_forgive: REFUSALS_FORGIVEN_EVERY,
             blame: Blame::new(BlameConfig::default()),
             config,
             info_hash,
             picker,
-            choker,
+            choker: None,
             peers: BTreeMap::new(),
             web_seeds: BTreeSet::new(),
             decoder: Decoder::with_piece_count(expected),
@@ -198,7 +202,7 @@ impl Engine {
             discovered: Vec::new(),
             dht_nodes: Vec::new(),
             yourip_votes: Vec::new(),
-            holepunch: holepunch::Holepunch::default(),
+            holepunch: None,
         })
     }
 
@@ -270,7 +274,26 @@ impl Engine {
     /// unlimited or unknown); with it known, more peers are unchoked while
     /// the upload stays under it (`ChokerConfig::upload_limit`).
     pub fn set_upload_limit(&mut self, limit: Option<u64>) {
-        self.choker.set_upload_limit(limit);
+        self.config.choker.upload_limit = limit;
+        if let Some(choker) = self.choker.as_mut() {
+            choker.set_upload_limit(limit);
+        }
+    }
+
+    /// The choker, made if there is none yet (from the configuration, the
+    /// upload limit and whether we seed).
+    pub(crate) fn choker(&mut self) -> &mut Choker {
+        let (config, seeding) = (&self.config.choker, self.completed);
+        self.choker.get_or_insert_with(|| {
+            let mut choker = Choker::new(config.clone());
+            choker.set_seeding(seeding);
+            Box::new(choker)
+        })
+    }
+
+    /// The choker, if it exists (while a peer is connected).
+    pub(crate) fn choker_if_any(&self) -> Option<&Choker> {
+        self.choker.as_deref()
     }
 
     /// Connected peers.
@@ -346,7 +369,10 @@ impl Engine {
         let _ = self
             .picker
             .peer_added(key, PieceSet::new(self.picker.num_pieces()));
-        self.choker.peer_connected(key, now);
+        self.choker().peer_connected(key, now);
+        if std::mem::take(&mut self.first_copy_pending) {
+            self.first_copy = Some(FirstCopy::new(self.picker.sizes()));
+        }
         self.peers.insert(key, peer);
         key
     }
@@ -359,7 +385,11 @@ impl Engine {
             if let Some(f) = self.first_copy.as_mut() {
                 f.peer_left(peer);
             }
-            self.choker.peer_disconnected(peer);
+            if self.peers.is_empty() {
+                self.choker = None;
+            } else {
+                self.choker().peer_disconnected(peer);
+            }
             // Blocks it held may now go to others.
             self.fill_all(now);
         }
@@ -390,7 +420,9 @@ impl Engine {
         if self.peers.is_empty() {
             return Duration::MAX;
         }
-        let mut next = self.choker.poll_timeout();
+        let mut next = self
+            .choker_if_any()
+            .map_or(Duration::MAX, Choker::poll_timeout);
         for p in self.peers.values() {
             next = next.min(p.last_send + self.config.keepalive_interval);
             next = next.min(p.last_recv + self.config.peer_timeout);
@@ -439,7 +471,10 @@ impl Engine {
     /// Applies the choker's decisions; it only works when a rechoke is due or
     /// something changed (a peer became interested), so this is cheap.
     pub(crate) fn rechoke(&mut self, now: Duration) {
-        let diff = self.choker.tick(now);
+        let Some(choker) = self.choker.as_mut() else {
+            return;
+        };
+        let diff = choker.tick(now);
         for key in diff.choke {
             self.set_choking(key, true, now);
         }

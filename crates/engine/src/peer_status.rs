@@ -55,7 +55,9 @@ impl Engine {
         self.peers
             .iter()
             .map(|(key, p)| {
-                let (download_rate, upload_rate) = self.choker.rates(*key, now);
+                let choker = self.choker_if_any();
+                let (download_rate, upload_rate) =
+                    choker.map_or((0.0, 0.0), |c| c.rates(*key, now));
                 let theirs = self.picker.peer_pieces(*key);
                 // Bits past the last piece are zero in both sets.
                 let useful_pieces = theirs.map_or(0, |t| {
@@ -74,8 +76,8 @@ impl Engine {
                     am_interested: p.am_interested,
                     peer_choking: p.peer_choking,
                     peer_interested: p.peer_interested,
-                    optimistic: self.choker.is_optimistic(*key),
-                    snubbed: self.choker.is_snubbed(*key, now),
+                    optimistic: choker.is_some_and(|c| c.is_optimistic(*key)),
+                    snubbed: choker.is_some_and(|c| c.is_snubbed(*key, now)),
                     pieces: theirs.map_or(0, |s| s.count()),
                     useful_pieces,
                     downloaded: p.downloaded,

@@ -60,21 +60,28 @@ impl Level {
 }
 
 /// Pieces not yet started, by priority level then availability.
+///
+/// Its arrays exist only while it holds a piece: a complete torrent (most
+/// of a seedbox's) has nothing to start, and `pos` alone is 4 bytes a piece.
 #[derive(Debug, Clone)]
 pub(crate) struct RarityIndex {
+    /// Empty, or one per priority level.
     levels: Vec<Level>,
-    /// Position of each piece in its level's `order`, or `ABSENT`.
+    /// Position of each piece in its level's `order`, or `ABSENT`; empty
+    /// while the index is.
     pos: Vec<u32>,
     len: usize,
+    num_pieces: u32,
 }
 
 impl RarityIndex {
     /// An empty index over `num_pieces` pieces.
     pub(crate) fn new(num_pieces: u32) -> Self {
         Self {
-            levels: vec![Level::default(); LEVELS],
-            pos: vec![ABSENT; num_pieces as usize],
+            levels: Vec::new(),
+            pos: Vec::new(),
             len: 0,
+            num_pieces,
         }
     }
 
@@ -140,8 +147,12 @@ impl RarityIndex {
     /// Adds `piece` (priority `level` in 1..=7, availability `avail`).
     pub(crate) fn insert(&mut self, piece: u32, level: u8, avail: u32, rng: &mut Rng) {
         let lv = level_slot(level);
-        if self.contains(piece) || piece as usize >= self.pos.len() {
+        if self.contains(piece) || piece >= self.num_pieces {
             return;
+        }
+        if self.levels.is_empty() {
+            self.levels = vec![Level::default(); LEVELS];
+            self.pos = vec![ABSENT; self.num_pieces as usize];
         }
         let a = avail as usize;
         let Some(l) = self.levels.get_mut(lv) else {
@@ -202,6 +213,10 @@ impl RarityIndex {
             *p = ABSENT;
         }
         self.len = self.len.saturating_sub(1);
+        if self.len == 0 {
+            self.levels = Vec::new();
+            self.pos = Vec::new();
+        }
     }
 
     /// One more peer has `piece` (availability was `avail`).

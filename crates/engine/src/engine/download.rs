@@ -106,7 +106,9 @@ impl Engine {
     fn check_completed(&mut self, now: Duration) {
         if self.picker.is_complete() && !self.completed {
             self.completed = true;
-            self.choker.set_seeding(true);
+            if let Some(choker) = self.choker.as_mut() {
+                choker.set_seeding(true);
+            }
             self.events.push_back(Event::Completed);
             for key in self.keys() {
                 self.update_interest(key, now);
@@ -163,7 +165,7 @@ impl Engine {
                 Message::NotInterested
             };
             peer.send(&mut self.has_output, &msg, now);
-            self.choker.set_am_interested(key, interested, now);
+            self.choker().set_am_interested(key, interested, now);
         }
     }
 

@@ -81,7 +81,7 @@ impl Engine {
                 if let Some(p) = self.peers.get_mut(&key) {
                     p.peer_choking = false;
                 }
-                self.choker.set_peer_choking(key, false, now);
+                self.choker().set_peer_choking(key, false, now);
                 // Pieces it refused before may be asked again.
                 let _ = self.picker.peer_unchoked(key);
                 self.fill_requests(key, now);
@@ -92,7 +92,7 @@ impl Engine {
                 if let Some(p) = self.peers.get_mut(&key) {
                     p.peer_interested = interested;
                 }
-                self.choker.set_peer_interested(key, interested);
+                self.choker().set_peer_interested(key, interested);
                 self.rechoke(now);
                 Ok(())
             }
@@ -189,7 +189,10 @@ impl Engine {
             return;
         };
         peer.peer_choking = true;
-        self.choker.set_peer_choking(key, true, now);
+        // A connected peer has a choker (made with the first peer).
+        if let Some(choker) = self.choker.as_mut() {
+            choker.set_peer_choking(key, true, now);
+        }
         // BEP 6: with the fast extension a choke keeps pending requests (the
         // peer rejects them one by one); without it, they are all gone.
         if !peer.fast() {
@@ -271,7 +274,7 @@ impl Engine {
         let rtt = peer.pipeline.block_received(req, now);
         peer.downloaded += u64::from(req.length);
         self.downloaded += u64::from(req.length);
-        self.choker.downloaded(key, u64::from(req.length), now);
+        self.choker().downloaded(key, u64::from(req.length), now);
         if rtt.is_some() {
             self.store_block(key, req, data, now);
         }

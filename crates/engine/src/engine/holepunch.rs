@@ -66,13 +66,17 @@ impl Engine {
     /// ut_holepunch (BEP 55: a rendezvous for a peer that does not would
     /// only be refused with `NoSupport`).
     pub(crate) fn note_pex_source(&mut self, from: PeerKey, start: usize) {
-        let hp = &mut self.holepunch;
-        let punchable = self
+        let mut punchable = self
             .discovered
             .get(start..)
             .unwrap_or_default()
             .iter()
-            .filter(|p| p.flags.contains(PexFlags::HOLEPUNCH));
+            .filter(|p| p.flags.contains(PexFlags::HOLEPUNCH))
+            .peekable();
+        if punchable.peek().is_none() {
+            return;
+        }
+        let hp = self.holepunch.get_or_insert_with(Box::default);
         for p in punchable {
             if hp.sources.len() >= MAX_SOURCES && !hp.sources.contains_key(&p.addr) {
                 break;
@@ -88,10 +92,13 @@ impl Engine {
         if !self.holepunch_enabled() {
             return false;
         }
-        let Some(&relay) = self.holepunch.sources.get(&target) else {
+        let Some(hp) = self.holepunch.as_deref() else {
             return false;
         };
-        if let Some(&at) = self.holepunch.asked.get(&target) {
+        let Some(&relay) = hp.sources.get(&target) else {
+            return false;
+        };
+        if let Some(&at) = hp.asked.get(&target) {
             if now.saturating_sub(at) < RETRY_AFTER {
                 return false;
             }
@@ -99,25 +106,31 @@ impl Engine {
         if !self.send_holepunch(relay, HolepunchMessage::Rendezvous(target), now) {
             return false;
         }
-        if self.holepunch.asked.len() >= MAX_SOURCES {
-            self.holepunch
-                .asked
+        let hp = self.holepunch.get_or_insert_with(Box::default);
+        if hp.asked.len() >= MAX_SOURCES {
+            hp.asked
                 .retain(|_, at| now.saturating_sub(*at) < RETRY_AFTER);
         }
-        self.holepunch.asked.insert(target, now);
+        hp.asked.insert(target, now);
         true
     }
 
     /// Endpoints relays asked us to open a uTP connection to since the
     /// last call.
     pub fn take_holepunch_connects(&mut self) -> Vec<SocketAddr> {
-        std::mem::take(&mut self.holepunch.connects)
+        self.holepunch
+            .as_mut()
+            .map(|hp| std::mem::take(&mut hp.connects))
+            .unwrap_or_default()
     }
 
     /// Rendezvous that relays refused since the last call, with BEP 55's
     /// reason.
     pub fn take_holepunch_errors(&mut self) -> Vec<(SocketAddr, HolepunchError)> {
-        std::mem::take(&mut self.holepunch.errors)
+        self.holepunch
+            .as_mut()
+            .map(|hp| std::mem::take(&mut hp.errors))
+            .unwrap_or_default()
     }
 
     /// A ut_holepunch message from `key`.
@@ -144,14 +157,15 @@ impl Engine {
         match msg {
             HolepunchMessage::Rendezvous(target) => self.relay(key, target, now),
             HolepunchMessage::Connect(addr) => {
-                let hp = &mut self.holepunch;
+                let hp = self.holepunch.get_or_insert_with(Box::default);
                 if hp.connects.len() < MAX_QUEUED && !hp.connects.contains(&addr) {
                     hp.connects.push(addr);
                 }
             }
             HolepunchMessage::Error(addr, e) => {
-                if self.holepunch.errors.len() < MAX_QUEUED {
-                    self.holepunch.errors.push((addr, e));
+                let hp = self.holepunch.get_or_insert_with(Box::default);
+                if hp.errors.len() < MAX_QUEUED {
+                    hp.errors.push((addr, e));
                 }
             }
         }

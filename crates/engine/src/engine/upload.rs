@@ -164,7 +164,7 @@ impl Engine {
         {
             self.first_copy = None;
         }
-        self.choker.uploaded(key, u64::from(block.length));
+        self.choker().uploaded(key, u64::from(block.length));
         self.start_reads(key, now);
     }
 
