@@ -24,23 +24,28 @@ pub(crate) struct Row {
     pub changed_at: u64,
     /// The view as JSON, written on first use: a row that does not change
     /// at all (clocks included) is carried into the next table whole, so a
-    /// quiet torrent is serialized once, not once per list.
-    json: OnceLock<String>,
+    /// quiet torrent is serialized once, not once per list. Boxed to its
+    /// length: kept for every torrent, and a grown `String` may hold twice it.
+    json: OnceLock<Box<str>>,
     /// The qBittorrent `torrents/info` object as JSON, written on first use
     /// (by `qbittorrent::object`), likewise.
-    qbt: OnceLock<String>,
+    qbt: OnceLock<Box<str>>,
 }
 
 impl Row {
     /// The qBittorrent `torrents/info` object, `write` on first use.
     pub fn qbt_json(&self, write: impl FnOnce(&Row) -> String) -> &str {
-        self.qbt.get_or_init(|| write(self))
+        self.qbt.get_or_init(|| write(self).into_boxed_str())
     }
 
     /// The view as JSON (as the native API shows a torrent).
     pub fn json(&self) -> &str {
         self.json
-            .get_or_init(|| serde_json::to_string(&self.view).unwrap_or_else(|_| "null".into()))
+            .get_or_init(|| {
+                serde_json::to_string(&self.view)
+                    .unwrap_or_else(|_| "null".into())
+                    .into_boxed_str()
+            })
     }
 }
 
