@@ -92,8 +92,7 @@ pub(crate) async fn handle(
             "credentials or the stream's token required",
         );
     }
-    let d = &ctx.daemon;
-    let Some(snap) = d.resolve(&hash).and_then(|id| d.snapshot(id)) else {
+    let Some(snap) = running_snapshot(&ctx.daemon, &hash).await else {
         return error(StatusCode::NOT_FOUND, "not_found", "no such torrent");
     };
     let (Some(torrent), Some(handle)) = (snap.torrent.clone(), snap.handle.clone()) else {
@@ -276,5 +275,26 @@ mod tests {
         assert_eq!(t.len(), 32);
         assert_ne!(t, token("s", "ab", 1));
         assert_ne!(t, token("x", "ab", 0));
+    }
+}
+
+/// How long a stream asked for while its torrent starts waits for it to
+/// join the session: it is shown running meanwhile (loading resume data
+/// takes a moment), and a player should not be told it is not.
+const START_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// `hash`'s snapshot, once it is past starting (or [`START_WAIT`] passed);
+/// `None` if there is no such torrent.
+async fn running_snapshot(
+    d: &crate::Daemon,
+    hash: &str,
+) -> Option<crate::snapshot::TorrentSnapshot> {
+    let started = tokio::time::Instant::now();
+    loop {
+        let snap = d.resolve(hash).and_then(|id| d.snapshot(id))?;
+        if snap.activity != crate::snapshot::Activity::Starting || started.elapsed() >= START_WAIT {
+            return Some(snap);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }

@@ -40,12 +40,11 @@ impl Row {
 
     /// The view as JSON (as the native API shows a torrent).
     pub fn json(&self) -> &str {
-        self.json
-            .get_or_init(|| {
-                serde_json::to_string(&self.view)
-                    .unwrap_or_else(|_| "null".into())
-                    .into_boxed_str()
-            })
+        self.json.get_or_init(|| {
+            serde_json::to_string(&self.view)
+                .unwrap_or_else(|_| "null".into())
+                .into_boxed_str()
+        })
     }
 }
 

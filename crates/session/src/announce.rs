@@ -1,289 +1,241 @@
-//! The announce tasks: a torrent's (`started`, `completed`, regular,
-//! `stopped`) and a magnet link's peer discovery. Each pairs an
-//! [`Announcer`], which decides, with the trackers' I/O, and only sleeps,
-//! sends and records. Every request waits for its turn at the session's
-//! [`TrackerGate`] (spacing per tracker host, requests open at once, the
-//! shutdown's budget for `stopped`).
+//! The session's announce queue: one task for every torrent's announces
+//! (`started`, `completed`, regular, `stopped`), and a magnet link's peer
+//! discovery. A torrent between announces is only its [`Resting`] state in
+//! its [`AnnounceSlot`] and an entry in the queue, not a task with a
+//! timer: the queue sleeps until the earliest due torrent and runs each
+//! announce in a task of its own, which puts the state back when done.
+//! Each pairs an [`Announcer`](shoal_tracker_proto::announce::Announcer),
+//! which decides, with the trackers' I/O. Every request waits for its turn
+//! at the session's [`TrackerGate`] (spacing per tracker host, requests
+//! open at once, the shutdown's budget for `stopped`).
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Weak};
 
 use shoal_tracker_proto::Event;
-use shoal_tracker_proto::announce::{Announcer, AnnouncerConfig, Interval};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
 
-use crate::http::HttpError;
 use crate::torrent::TorrentShared;
-use crate::tracker::gate::{Registration, STOP_BUDGET, TrackerGate};
-use crate::tracker::{Announce, AnnounceLog, Listening, Tracker, TrackerError};
+use crate::tracker::gate::{STOP_BUDGET, TrackerGate};
+use crate::tracker::{Announce, AnnounceSlot, Listening, Resting, Trackers};
 
 /// Peers asked for per announce.
 const NUMWANT: u32 = 50;
-/// Share of each interval drawn off at random, so torrents started
-/// together do not announce in step forever.
-const JITTER_PERCENT: u8 = 10;
 /// `left` announced while a magnet link's metadata is unknown: not zero, so
 /// the tracker does not take us for a seed and hand us only leechers.
 const UNKNOWN_LEFT: u64 = u32::MAX as u64;
 
-/// A torrent's trackers: the announcer core and each tracker's I/O, by
-/// [`shoal_tracker_proto::announce::TrackerId`].
-struct Trackers {
-    core: Announcer,
-    io: Vec<Tracker>,
-    /// The core's time zero.
-    epoch: Instant,
-    gate: Arc<TrackerGate>,
-    /// Counts this torrent at its trackers' hosts (their announce spacing).
-    _registration: Registration,
+/// Sets `shared` up to announce to its trackers (`started` first, or a
+/// regular announce when a previous run's schedule says so) and hands it
+/// to the queue.
+pub(crate) fn start(shared: &Arc<TorrentShared>, gate: &Arc<TrackerGate>, listening: Listening) {
+    let complete = shared.completed.is_raised();
+    let tiers = shared.torrent.trackers.clone();
+    let slot = match Trackers::new(tiers, complete, gate, &listening) {
+        Some(mut trackers) => {
+            trackers.resume(&shared.info_hash);
+            AnnounceSlot::Resting(Box::new(Resting {
+                trackers,
+                announced_complete: complete,
+                key: crate::secure::u32(),
+                listening,
+                queued: None,
+            }))
+        }
+        None => AnnounceSlot::Off,
+    };
+    *shared.announce_slot() = slot;
+    shared.announce_queue.wake(shared);
 }
 
-impl Trackers {
-    /// The usable trackers of `tiers` (others are skipped with a warning,
-    /// and those named by an IP address of a family we do not listen on
-    /// quietly); `None` if there is none.
-    fn new(
-        tiers: Vec<Vec<String>>,
-        complete: bool,
-        gate: &Arc<TrackerGate>,
-        listening: &Listening,
-    ) -> Option<Trackers> {
-        let mut io = Vec::new();
-        let tiers = tiers
+/// Takes `shared`'s announcing over for its stop (the caller raised
+/// `stopping`): the task that sends `stopped`, or the announce under way,
+/// which sends it when done; `None` when there is nothing to tell.
+pub(crate) fn stop(shared: &Arc<TorrentShared>) -> Option<tokio::task::JoinHandle<()>> {
+    let slot = std::mem::replace(&mut *shared.announce_slot(), AnnounceSlot::Off);
+    match slot {
+        AnnounceSlot::Resting(rest) => {
+            let shared = Arc::clone(shared);
+            Some(tokio::spawn(async move {
+                announce_stopped(&shared, rest).await;
+            }))
+        }
+        AnnounceSlot::Busy(task) => task,
+        AnnounceSlot::Off => None,
+    }
+}
+
+/// The torrents waiting for their next announce, by due time.
+#[derive(Default)]
+struct Queue {
+    due: BTreeMap<(Instant, u64), Weak<TorrentShared>>,
+    next_seq: u64,
+}
+
+impl Queue {
+    fn insert(&mut self, at: Instant, torrent: Weak<TorrentShared>) -> (Instant, u64) {
+        let key = (at, self.next_seq);
+        self.next_seq += 1;
+        self.due.insert(key, torrent);
+        key
+    }
+
+    /// The entries due by `now`.
+    fn pop_due(&mut self, now: Instant) -> Vec<((Instant, u64), Weak<TorrentShared>)> {
+        let later = self.due.split_off(&(now, u64::MAX));
+        std::mem::replace(&mut self.due, later)
             .into_iter()
-            .map(|tier| {
-                tier.into_iter()
-                    .filter_map(|url| match Tracker::new(&url) {
-                        Ok(t) if !reaches(&t, listening) => {
-                            tracing::debug!(%url, "skipping tracker of an address family we do not listen on");
-                            None
-                        }
-                        Ok(mut t) => {
-                            t.share_hosts(gate);
-                            io.push(t);
-                            Some(url)
-                        }
-                        Err(err) => {
-                            tracing::warn!("skipping tracker: {err}");
-                            None
-                        }
-                    })
-                    .collect()
-            })
-            .collect();
-        let config = AnnouncerConfig {
-            jitter_percent: JITTER_PERCENT,
-            ..AnnouncerConfig::default()
-        };
-        let core = Announcer::new(tiers, config, fastrand::u64(..), complete, Duration::ZERO);
-        if core.is_empty() {
-            return None;
-        }
-        let registration = gate.register(core.trackers().map(|(_, url)| url));
-        Some(Trackers {
-            core,
-            io,
-            epoch: Instant::now(),
-            gate: Arc::clone(gate),
-            _registration: registration,
-        })
-    }
-
-    /// Carries over the schedule a previous run left for `info_hash`: a
-    /// regular announce when it is due rather than `started` now.
-    fn resume(&mut self, info_hash: &[u8; 20]) {
-        if let Some(due) = self.gate.take_schedule(info_hash) {
-            let wait = due.saturating_sub(crate::now_unix());
-            let at = self.now() + Duration::from_secs(wait);
-            self.core.resume(at);
-        }
-    }
-
-    /// When the next regular announce is due (Unix seconds), if the
-    /// trackers count us now (a `started` went through); now if one is
-    /// under way.
-    fn schedule(&self) -> Option<u64> {
-        if self.core.event() != Event::None || self.core.is_finished() {
-            return None;
-        }
-        let due = self.core.poll_timeout().unwrap_or_else(|| self.now());
-        let wait = due.saturating_sub(self.now());
-        Some(crate::now_unix().saturating_add(wait.as_secs()))
-    }
-
-    fn now(&self) -> Duration {
-        self.epoch.elapsed()
-    }
-
-    /// When the core wants to be polled again (`None`: never).
-    fn next_due(&self) -> Option<tokio::time::Instant> {
-        let due = self.core.poll_timeout()?;
-        Some(tokio::time::Instant::from_std(self.epoch + due))
-    }
-
-    /// Sends the announces due now, one tracker after another, until one
-    /// answers or all failed; returns the peers of the one that answered.
-    /// Each attempt's result goes to `log` when given. Each waits for its
-    /// turn at the gate; a `stopped` past the shutdown's budget is dropped.
-    async fn announce_due(
-        &mut self,
-        announce: impl Fn(Event) -> Announce,
-        log: Option<&AnnounceLog>,
-    ) -> Option<Vec<SocketAddr>> {
-        let mut found = None;
-        while let Some(attempt) = self.core.poll_announce(self.now()) {
-            let id = attempt.tracker;
-            let url = self.core.url(id).unwrap_or_default().to_owned();
-            let stopped = attempt.event == Event::Stopped;
-            let Some(_open) = self.gate.turn(&url, stopped).await else {
-                tracing::debug!(%url, ?attempt.event, "not sent: host down or past the stop budget");
-                if let Some(log) = log {
-                    log.record(&url, Err("tracker unreachable, retrying later".into()));
-                }
-                self.core.handle_failure(id, self.now());
-                continue;
-            };
-            self.core.handle_sent(id);
-            let deadline = self.gate.stop_deadline().filter(|_| stopped);
-            let result = match self.io.get_mut(id.0) {
-                Some(tracker) => {
-                    let what = announce(attempt.event);
-                    // Boxed: the request's state (an HTTP exchange, a UDP
-                    // transaction) exists only while it is in flight, not
-                    // inline in every torrent's resting announce task.
-                    let request = Box::pin(tracker.announce(&what));
-                    match deadline {
-                        Some(d) => tokio::time::timeout_at(d, request)
-                            .await
-                            .unwrap_or(Err(TrackerError::Timeout)),
-                        None => request.await,
-                    }
-                }
-                None => Err(TrackerError::Unsupported(url.clone())),
-            };
-            let now = self.now();
-            // No answer at all, as opposed to an answer saying no.
-            let answered = !matches!(
-                result,
-                Err(TrackerError::Timeout
-                    | TrackerError::Io(_)
-                    | TrackerError::Http(
-                        HttpError::Timeout | HttpError::Io(_) | HttpError::Tls(_)
-                    ))
-            );
-            self.gate.record(&url, answered);
-            match result {
-                Ok(outcome) => {
-                    tracing::debug!(%url, peers = outcome.peers.len(), "announced");
-                    if let Some(log) = log {
-                        log.record(&url, Ok(outcome.peers.len()));
-                    }
-                    let reply = Interval {
-                        interval: outcome.interval,
-                        min_interval: outcome.min_interval,
-                    };
-                    self.core.handle_reply(id, reply, now);
-                    found = Some(outcome.peers);
-                }
-                Err(err) => {
-                    tracing::info!(%url, "announce failed: {err}");
-                    if let Some(log) = log {
-                        log.record(&url, Err(err.to_string()));
-                    }
-                    self.core.handle_failure(id, now);
-                }
-            }
-        }
-        found
+            .collect()
     }
 }
 
-/// Whether a tracker is of a family we listen on (always, for a host name:
-/// it is resolved when asked).
-fn reaches(tracker: &Tracker, listening: &Listening) -> bool {
-    tracker.literal_ip().is_none_or(|ip| {
-        let addr = SocketAddr::new(ip.to_canonical(), 0);
-        listening.families.reach(addr)
-    })
-}
-
-/// Announces for one torrent until the torrent stops: `started` first,
-/// `completed` when the download finishes, then at the tracker's interval.
-pub(crate) async fn announce_loop(
-    shared: Arc<TorrentShared>,
-    tiers: Vec<Vec<String>>,
-    peer_id: [u8; 20],
-    listening: Listening,
-    gate: Arc<TrackerGate>,
-) {
-    let mut announced_complete = shared.completed.is_raised();
-    let Some(mut trackers) = Trackers::new(tiers, announced_complete, &gate, &listening) else {
-        return;
-    };
-    trackers.resume(&shared.info_hash);
-    let key = crate::secure::u32();
-    let announce = |event: Event| {
-        let stats = shared.stats();
-        Announce {
-            info_hash: shared.info_hash,
-            peer_id,
-            port: listening.port,
-            ipv4: listening.ipv4,
-            ipv6: listening.ipv6,
-            families: listening.families,
-            uploaded: stats.uploaded,
-            downloaded: stats.downloaded,
-            left: stats.bytes_left,
-            event,
-            key,
-            numwant: NUMWANT,
-        }
-    };
+/// The queue's task, until every torrent and the session are gone (the
+/// last handle on the channel with them). `woken` brings torrents whose
+/// state changed: new, back from an announce, completed, asked to
+/// reannounce.
+pub(crate) async fn run(mut woken: mpsc::UnboundedReceiver<Weak<TorrentShared>>) {
+    let mut queue = Queue::default();
     loop {
-        // A torrent waiting for its turn at a busy tracker still stops at once.
-        // Boxed, as below: a seedbox holds thousands of these tasks asleep,
-        // and an unboxed future is as large as its largest await point.
-        let due = tokio::select! {
-            found = Box::pin(trackers.announce_due(announce, Some(&shared.announces))) => Some(found),
-            () = shared.stopping.raised() => None,
+        let next = queue.due.first_key_value().map(|((at, _), _)| *at);
+        let looks = match next {
+            Some(at) => tokio::select! {
+                w = woken.recv() => w.map(|w| vec![(None, w)]),
+                () = tokio::time::sleep_until(at) => Some(
+                    queue
+                        .pop_due(Instant::now())
+                        .into_iter()
+                        .map(|(key, w)| (Some(key), w))
+                        .collect(),
+                ),
+            },
+            None => woken.recv().await.map(|w| vec![(None, w)]),
         };
-        match due {
-            Some(Some(peers)) => shared.learn_peers(peers, crate::PeerSource::Tracker),
-            Some(None) => {}
-            None => {
-                return Box::pin(announce_stopped(&mut trackers, announce, shared.info_hash)).await;
-            }
-        }
-        let Some(due) = trackers.next_due() else {
+        let Some(looks) = looks else {
             return;
         };
-        let wait = due.saturating_duration_since(tokio::time::Instant::now());
-        shared
-            .announces
-            .set_next(crate::now_unix().saturating_add(wait.as_secs()));
-        tokio::select! {
-            () = tokio::time::sleep_until(due) => {}
-            () = shared.completed.raised(), if !announced_complete => {
-                announced_complete = true;
-                trackers.core.handle_completed(trackers.now());
-            }
-            // An announce asked for now (reannounce): same event as due.
-            () = shared.reannounce.notified() => trackers.core.handle_reannounce(trackers.now()),
-            () = shared.stopping.raised() => {
-                return Box::pin(announce_stopped(&mut trackers, announce, shared.info_hash)).await;
+        for (key, torrent) in looks {
+            look(&mut queue, key, torrent);
+        }
+    }
+}
+
+/// Looks at a torrent (woken, or due in the queue under `key`): takes in
+/// what happened, then starts its announce if one is due, else queues it
+/// for when one is.
+fn look(queue: &mut Queue, key: Option<(Instant, u64)>, torrent: Weak<TorrentShared>) {
+    let Some(shared) = torrent.upgrade() else {
+        return;
+    };
+    let mut slot = shared.announce_slot();
+    // Busy: the announce under way wakes it when done. Off: nothing to do.
+    let AnnounceSlot::Resting(rest) = &mut *slot else {
+        return;
+    };
+    match key {
+        // Queued again since: this entry is stale.
+        Some(key) if rest.queued != Some(key) => return,
+        Some(_) => rest.queued = None,
+        None => {
+            if let Some(old) = rest.queued.take() {
+                queue.due.remove(&old);
             }
         }
     }
+    // Whoever raised it sends `stopped` (`stop`).
+    if shared.stopping.is_raised() {
+        return;
+    }
+    let now = rest.trackers.now();
+    if !rest.announced_complete && shared.completed.is_raised() {
+        rest.announced_complete = true;
+        rest.trackers.core.handle_completed(now);
+    }
+    if shared.take_reannounce() {
+        rest.trackers.core.handle_reannounce(now);
+    }
+    match rest.trackers.next_due() {
+        None => *slot = AnnounceSlot::Off,
+        Some(due) if due <= Instant::now() => {
+            let AnnounceSlot::Resting(rest) =
+                std::mem::replace(&mut *slot, AnnounceSlot::Busy(None))
+            else {
+                return;
+            };
+            let task = tokio::spawn(announce(Arc::clone(&shared), rest));
+            *slot = AnnounceSlot::Busy(Some(task));
+        }
+        Some(due) => {
+            let wait = due.saturating_duration_since(Instant::now());
+            shared
+                .announces
+                .set_next(crate::now_unix().saturating_add(wait.as_secs()));
+            rest.queued = Some(queue.insert(due, torrent));
+        }
+    }
+}
+
+/// What a torrent tells a tracker now, for `event` (`key` and `listening`
+/// from its [`Resting`] state).
+fn request(shared: &TorrentShared, key: u32, listening: Listening, event: Event) -> Announce {
+    let stats = shared.stats();
+    Announce {
+        info_hash: shared.info_hash,
+        peer_id: shared.announce_queue.peer_id(),
+        port: listening.port,
+        ipv4: listening.ipv4,
+        ipv6: listening.ipv6,
+        families: listening.families,
+        uploaded: stats.uploaded,
+        downloaded: stats.downloaded,
+        left: stats.bytes_left,
+        event,
+        key,
+        numwant: NUMWANT,
+    }
+}
+
+/// One round of announces for a torrent (the due ones, until a tracker
+/// answers), then its state back in its slot and the torrent back to the
+/// queue; or `stopped`, if the torrent stopped meanwhile.
+async fn announce(shared: Arc<TorrentShared>, mut rest: Box<Resting>) {
+    // A torrent waiting for its turn at a busy tracker still stops at once.
+    let found = {
+        let (key, listening) = (rest.key, rest.listening);
+        let announce = |event| request(&shared, key, listening, event);
+        tokio::select! {
+            found = rest.trackers.announce_due(announce, Some(&shared.announces)) => found,
+            () = shared.stopping.raised() => None,
+        }
+    };
+    if let Some(peers) = found {
+        shared.learn_peers(peers, crate::PeerSource::Tracker);
+    }
+    {
+        let mut slot = shared.announce_slot();
+        if !shared.stopping.is_raised() {
+            *slot = AnnounceSlot::Resting(rest);
+            drop(slot);
+            shared.announce_queue.wake(&shared);
+            return;
+        }
+    }
+    announce_stopped(&shared, rest).await;
 }
 
 /// Announces `stopped`, best effort: a tracker that does not answer within
 /// the budget is left to expire us. If none heard it, the schedule is kept
 /// for a restart (the trackers still count us until it is due).
-async fn announce_stopped(
-    trackers: &mut Trackers,
-    announce: impl Fn(Event) -> Announce,
-    info_hash: [u8; 20],
-) {
+async fn announce_stopped(shared: &TorrentShared, rest: Box<Resting>) {
+    let Resting {
+        mut trackers,
+        key,
+        listening,
+        ..
+    } = *rest;
+    let announce = |event| request(shared, key, listening, event);
+    let info_hash = shared.info_hash;
     let schedule = trackers.schedule();
     trackers.core.handle_stop(trackers.now());
     let heard = tokio::time::timeout(STOP_BUDGET, trackers.announce_due(announce, None))
@@ -292,7 +244,7 @@ async fn announce_stopped(
         .flatten()
         .is_some();
     if let Some(due) = schedule.filter(|_| !heard) {
-        trackers.gate.keep_schedule(info_hash, due);
+        trackers.keep_schedule(info_hash, due);
     }
 }
 

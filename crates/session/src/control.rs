@@ -69,12 +69,7 @@ impl Session {
             drop(all);
         }
         shared.save_resume().await;
-        let announcer = shared
-            .announcer
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        if let Some(mut task) = announcer {
+        if let Some(mut task) = crate::announce::stop(&shared) {
             if tokio::time::timeout(STOP_ANNOUNCE_WAIT, &mut task)
                 .await
                 .is_err()
@@ -170,7 +165,7 @@ impl TorrentHandle {
 
     /// Asks the trackers for peers now instead of at the next interval.
     pub fn reannounce(&self) {
-        self.shared.reannounce.notify_one();
+        self.shared.request_reannounce();
     }
 
     /// The last announce to each tracker and when the next is due (Unix

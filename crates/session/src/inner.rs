@@ -17,6 +17,8 @@ pub(crate) struct Inner {
     pub(crate) dht: Mutex<Option<Arc<Dht>>>,
     /// The one timer task of every torrent (`timers.rs`).
     pub(crate) timers: Timers,
+    /// The announce queue of every torrent (`announce.rs`).
+    pub(crate) announce_queue: crate::torrent::AnnounceQueue,
     pub(crate) limits: Arc<crate::rate::Limits>,
     /// Where the listener accepts peers.
     pub(crate) local_addr: SocketAddr,
@@ -141,6 +143,7 @@ impl Inner {
             modes: Arc::clone(&self.modes),
             families: self.families,
             woken: Arc::clone(&self.woken),
+            announce_queue: self.announce_queue.clone(),
         }
     }
 }

@@ -144,6 +144,7 @@ impl Session {
         }
         let (lsd, lsd_tx): (Vec<_>, Vec<_>) = lsd.into_iter().unzip();
         let (timers, kicks) = crate::timers::Timers::new();
+        let (announce_queue, woken_announces) = crate::torrent::AnnounceQueue::new(config.peer_id);
         let trackers = crate::tracker::gate::TrackerGate::new(
             config.tracker_pace,
             &config.state_dir,
@@ -158,6 +159,7 @@ impl Session {
             lsd: lsd_tx,
             portmap,
             timers,
+            announce_queue,
             dht: Mutex::new(dht),
             encryption: Mutex::new(config.encryption),
             transports: Mutex::new(transports),
@@ -194,6 +196,7 @@ impl Session {
             ));
         }
         tokio::spawn(crate::timers::run(Arc::downgrade(&inner), kicks));
+        tokio::spawn(crate::announce::run(woken_announces));
         Ok(Session { inner })
     }
 
@@ -392,18 +395,7 @@ impl Session {
         for peer in options.peers {
             handle.add_peer(peer);
         }
-        let trackers = shared.torrent.trackers.clone();
-        let announcer = tokio::spawn(crate::announce::announce_loop(
-            Arc::clone(&shared),
-            trackers,
-            self.inner.config.peer_id,
-            self.inner.listening(),
-            Arc::clone(&self.inner.trackers),
-        ));
-        *shared
-            .announcer
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = Some(announcer);
+        crate::announce::start(&shared, &self.inner.trackers, self.inner.listening());
         if let Some(dht) = self.dht().filter(|_| !shared.torrent.info.private) {
             let port = self.inner.local_addr.port();
             tokio::spawn(crate::dht_peers::announce_loop(
@@ -434,15 +426,9 @@ impl Session {
         }
         // One batch: a flush and a directory sync for all, not two each.
         crate::torrent::save_resume_batch(&torrents).await;
-        for t in &torrents {
-            let announcer = t
-                .announcer
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .take();
-            if let Some(task) = announcer {
-                let _ = task.await;
-            }
+        let stops: Vec<_> = torrents.iter().filter_map(crate::announce::stop).collect();
+        for task in stops {
+            let _ = task.await;
         }
         self.inner.trackers.save(&self.inner.config.state_dir).await;
         self.inner.modes.save(&self.inner.config.state_dir).await;

@@ -15,6 +15,7 @@ use tokio::sync::{Notify, Semaphore, watch};
 use crate::peers::PeerBook;
 use crate::rate::Limits;
 
+mod announce_handle;
 mod fault;
 mod hash_blocks;
 mod links;
@@ -22,6 +23,7 @@ mod resume_save;
 mod timer_handle;
 mod woken;
 
+pub(crate) use announce_handle::AnnounceQueue;
 pub use fault::StorageFault;
 pub(crate) use resume_save::save_resume_batch;
 pub(crate) use timer_handle::Timers;
@@ -98,16 +100,19 @@ pub(crate) struct TorrentShared {
     pub limits: Arc<crate::rate::Limits>,
     /// Set when the session shuts down: the announce loop sends `stopped`.
     pub stopping: crate::Latch,
-    /// The announce loop, awaited at shutdown.
-    pub announcer: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Its announcing: the state between announces, or the announce under
+    /// way (`announce.rs`).
+    announce: Mutex<crate::tracker::AnnounceSlot>,
+    /// The session's announce queue.
+    pub announce_queue: AnnounceQueue,
     /// Bounds hash/write and read jobs on the blocking pool to the core
     /// count: more would only queue inside the kernel (a disk under
     /// write-back throttling blocks every writer) and pile up threads.
     pub(crate) disk_jobs: Arc<Semaphore>,
     /// This torrent's own rate limits, on top of the session's.
     pub own_limits: crate::rate::Limits,
-    /// Wakes the announce loop for an announce now.
-    pub reannounce: Notify,
+    /// An announce was asked for now (taken by the announce queue).
+    reannounce: AtomicBool,
     /// Set once the torrent is removed from its session: its timer stops
     /// and no new connection is admitted.
     pub closed: AtomicBool,
@@ -149,6 +154,8 @@ pub(crate) struct SessionLinks {
     pub families: crate::dht::Families,
     /// Where the torrent says it left its idle state.
     pub woken: Arc<Woken>,
+    /// The session's announce queue.
+    pub announce_queue: AnnounceQueue,
 }
 
 impl TorrentShared {
@@ -167,6 +174,7 @@ impl TorrentShared {
             modes,
             families,
             woken,
+            announce_queue,
         } = session;
         let complete = engine.is_complete();
         Arc::new(TorrentShared {
@@ -185,7 +193,8 @@ impl TorrentShared {
             cache: crate::piece_cache::PieceCache::default(),
             limits,
             stopping: crate::Latch::default(),
-            announcer: Mutex::new(None),
+            announce: Mutex::new(crate::tracker::AnnounceSlot::Off),
+            announce_queue,
             disk_jobs: Arc::new(Semaphore::new(
                 std::thread::available_parallelism().map_or(2, usize::from),
             )),
@@ -193,7 +202,7 @@ impl TorrentShared {
                 up: crate::rate::RateLimit::new(None),
                 down: crate::rate::RateLimit::new(None),
             },
-            reannounce: Notify::new(),
+            reannounce: AtomicBool::new(false),
             closed: AtomicBool::new(false),
             announces: crate::tracker::AnnounceLog::default(),
             fault: fault::Fault::default(),
@@ -211,6 +220,22 @@ impl TorrentShared {
     /// (`Duration::MAX`: nothing due).
     pub fn instant_of(&self, at: Duration) -> Option<Instant> {
         self.epoch.checked_add(at)
+    }
+
+    /// Its announcing (`announce.rs`).
+    pub fn announce_slot(&self) -> MutexGuard<'_, crate::tracker::AnnounceSlot> {
+        self.announce.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Asks for an announce now, and wakes the announce queue.
+    pub fn request_reannounce(self: &Arc<Self>) {
+        self.reannounce.store(true, Ordering::Relaxed);
+        self.announce_queue.wake(self);
+    }
+
+    /// Whether an announce was asked for since the last call.
+    pub fn take_reannounce(&self) -> bool {
+        self.reannounce.swap(false, Ordering::Relaxed)
     }
 
     /// Recorded by the timer task: whether it armed the torrent without peers.
@@ -449,6 +474,7 @@ impl TorrentShared {
                     shared.save_resume().await;
                     shared.make_links().await;
                     shared.completed.raise();
+                    shared.announce_queue.wake(&shared);
                 });
             }
         }

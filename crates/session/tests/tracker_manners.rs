@@ -316,3 +316,37 @@ async fn a_reply_with_no_peers_leaves_an_idle_torrent_asleep() {
     assert_eq!(s.take_woken(), Some(vec![]));
     s.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn torrents_between_announces_hold_no_task() {
+    let (url, log) = fake_tracker::http_tracker().await;
+    let content = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let all = torrents(content.path(), TORRENTS, &[&url]);
+    // Every `started` at once: this test is about what stays afterwards.
+    let pace = TrackerPace {
+        spread: Duration::from_secs(1),
+        floor: 10_000,
+    };
+    let s = session(state.path(), pace).await;
+    let tasks = || {
+        tokio::runtime::Handle::current()
+            .metrics()
+            .num_alive_tasks()
+    };
+    let before = tasks();
+    add_all(&s, &all, content.path()).await;
+    let started = wait_for(&log, "started", TORRENTS, Duration::from_secs(60)).await;
+    assert_eq!(started, TORRENTS);
+    // Each announce's task ends with its reply; the next is 120 s away.
+    // One task per torrent (a sleeping announce loop) would leave 300.
+    let start = Instant::now();
+    while tasks().saturating_sub(before) > 20 && start.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let left = tasks().saturating_sub(before);
+    assert!(left <= 20, "{left} tasks for {TORRENTS} idle torrents");
+    // And they still announce: `stopped` reaches the tracker at shutdown.
+    s.shutdown().await;
+    assert!(!log.announces("stopped").is_empty());
+}

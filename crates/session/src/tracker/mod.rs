@@ -5,6 +5,7 @@
 //! trackers it names ([`run`] drives it).
 
 pub(crate) mod gate;
+mod rest;
 mod scrape;
 mod status;
 mod udp;
@@ -12,6 +13,7 @@ pub(crate) mod udp_host;
 pub(crate) mod udp_replies;
 
 pub use gate::TrackerPace;
+pub(crate) use rest::{AnnounceSlot, Resting, Trackers};
 pub use scrape::{SCRAPE_BATCH, ScrapeCounts, ScrapeResult, SwarmCounts, scrape, scrape_many};
 pub(crate) use status::AnnounceLog;
 pub use status::AnnounceStatus;
