@@ -15,6 +15,7 @@ mod event_log;
 mod http;
 mod login_throttle;
 mod manager;
+mod memory;
 mod metrics;
 mod peers;
 mod qbittorrent;

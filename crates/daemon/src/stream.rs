@@ -253,6 +253,27 @@ impl hyper::body::Body for ChannelBody {
     }
 }
 
+/// How long a stream asked for while its torrent starts waits for it to
+/// join the session: it is shown running meanwhile (loading resume data
+/// takes a moment), and a player should not be told it is not.
+const START_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// `hash`'s snapshot, once it is past starting (or [`START_WAIT`] passed);
+/// `None` if there is no such torrent.
+async fn running_snapshot(
+    d: &crate::Daemon,
+    hash: &str,
+) -> Option<crate::snapshot::TorrentSnapshot> {
+    let started = tokio::time::Instant::now();
+    loop {
+        let snap = d.resolve(hash).and_then(|id| d.snapshot(id))?;
+        if snap.activity != crate::snapshot::Activity::Starting || started.elapsed() >= START_WAIT {
+            return Some(snap);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -275,26 +296,5 @@ mod tests {
         assert_eq!(t.len(), 32);
         assert_ne!(t, token("s", "ab", 1));
         assert_ne!(t, token("x", "ab", 0));
-    }
-}
-
-/// How long a stream asked for while its torrent starts waits for it to
-/// join the session: it is shown running meanwhile (loading resume data
-/// takes a moment), and a player should not be told it is not.
-const START_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
-
-/// `hash`'s snapshot, once it is past starting (or [`START_WAIT`] passed);
-/// `None` if there is no such torrent.
-async fn running_snapshot(
-    d: &crate::Daemon,
-    hash: &str,
-) -> Option<crate::snapshot::TorrentSnapshot> {
-    let started = tokio::time::Instant::now();
-    loop {
-        let snap = d.resolve(hash).and_then(|id| d.snapshot(id))?;
-        if snap.activity != crate::snapshot::Activity::Starting || started.elapsed() >= START_WAIT {
-            return Some(snap);
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }

@@ -20,44 +20,16 @@ mod fault;
 mod hash_blocks;
 mod links;
 mod resume_save;
+mod stats;
 mod timer_handle;
 mod woken;
 
 pub(crate) use announce_handle::AnnounceQueue;
 pub use fault::StorageFault;
 pub(crate) use resume_save::save_resume_batch;
+pub use stats::TorrentStats;
 pub(crate) use timer_handle::Timers;
 pub(crate) use woken::Woken;
-
-/// Progress of a torrent, for displays.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct TorrentStats {
-    /// Verified pieces.
-    pub pieces_have: u32,
-    /// Pieces in the torrent.
-    pub pieces_total: u32,
-    /// Bytes still to fetch.
-    pub bytes_left: u64,
-    /// Bytes of the selected files' pieces (the total a progress display
-    /// counts up to; `total_size` unless files are skipped).
-    pub bytes_wanted: u64,
-    /// Total content size.
-    pub total_size: u64,
-    /// Payload bytes received this session.
-    pub downloaded: u64,
-    /// Payload bytes sent this session.
-    pub uploaded: u64,
-    /// Connected peers.
-    pub peers: usize,
-    /// Connected peers we may download from (interested, not choked).
-    pub peers_sending: usize,
-    /// Connected peers we may upload to (interested, not choked).
-    pub peers_receiving: usize,
-    /// Connected peers that have every piece.
-    pub seeds: usize,
-    /// Pieces that failed their hash check this session.
-    pub hash_failures: u64,
-}
 
 /// A live connection as the torrent sees it: how to wake its writer and how
 /// to close it.
@@ -220,22 +192,6 @@ impl TorrentShared {
     /// (`Duration::MAX`: nothing due).
     pub fn instant_of(&self, at: Duration) -> Option<Instant> {
         self.epoch.checked_add(at)
-    }
-
-    /// Its announcing (`announce.rs`).
-    pub fn announce_slot(&self) -> MutexGuard<'_, crate::tracker::AnnounceSlot> {
-        self.announce.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Asks for an announce now, and wakes the announce queue.
-    pub fn request_reannounce(self: &Arc<Self>) {
-        self.reannounce.store(true, Ordering::Relaxed);
-        self.announce_queue.wake(self);
-    }
-
-    /// Whether an announce was asked for since the last call.
-    pub fn take_reannounce(&self) -> bool {
-        self.reannounce.swap(false, Ordering::Relaxed)
     }
 
     /// Recorded by the timer task: whether it armed the torrent without peers.

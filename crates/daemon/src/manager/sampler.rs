@@ -88,6 +88,10 @@ pub(super) async fn sampler(shared: Arc<Shared>) {
         last = now;
         rounds = rounds.wrapping_add(1);
         let full = rounds % QUIET_SAMPLE_EVERY == 0;
+        if full {
+            // Once a minute: what bursts freed goes back to the OS.
+            crate::memory::trim();
+        }
         let seen = *shared.changed.borrow();
         let woken = shared.session.take_woken();
         let sweep = full || own_change != Some(seen) || woken.is_none();

@@ -1,8 +1,10 @@
 //! The handle a torrent holds on the session's announce queue
-//! (`announce.rs`): here, below the queue, so a torrent can wake it without
-//! the torrent module importing the queue that drives torrents.
+//! (`announce.rs`), and the torrent's side of it (its announce slot, a
+//! reannounce asked for): here, below the queue, so a torrent can wake it
+//! without the torrent module importing the queue that drives torrents.
 
-use std::sync::{Arc, Weak};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, MutexGuard, PoisonError, Weak};
 
 use tokio::sync::mpsc;
 
@@ -34,5 +36,23 @@ impl AnnounceQueue {
     /// The peer id the session announces.
     pub(crate) fn peer_id(&self) -> [u8; 20] {
         self.peer_id
+    }
+}
+
+impl TorrentShared {
+    /// Its announcing (`announce.rs`).
+    pub fn announce_slot(&self) -> MutexGuard<'_, crate::tracker::AnnounceSlot> {
+        self.announce.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Asks for an announce now, and wakes the announce queue.
+    pub fn request_reannounce(self: &Arc<Self>) {
+        self.reannounce.store(true, Ordering::Relaxed);
+        self.announce_queue.wake(self);
+    }
+
+    /// Whether an announce was asked for since the last call.
+    pub fn take_reannounce(&self) -> bool {
+        self.reannounce.swap(false, Ordering::Relaxed)
     }
 }
