@@ -70,7 +70,8 @@ pub(crate) struct TorrentShared {
     cache: crate::piece_cache::PieceCache,
     /// Session-wide rate limits.
     pub limits: Arc<crate::rate::Limits>,
-    /// Set when the session shuts down: the announce loop sends `stopped`.
+    /// Set when the torrent leaves the session: `stopped` is announced
+    /// (`announce::stop`), its tasks end.
     pub stopping: crate::Latch,
     /// Its announcing: the state between announces, or the announce under
     /// way (`announce.rs`).
