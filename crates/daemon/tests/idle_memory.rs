@@ -1,6 +1,6 @@
 //! What an idle seeding torrent costs the daemon in memory (issue 21),
 //! measured with a counting global allocator (bytes live, not RSS): the
-//! daemon, its session and the announce tasks of `N` complete torrents on
+//! daemon, its session and the announce state of `N` complete torrents on
 //! one tracker, every one seeding without peers. One test in this binary:
 //! the counters are process-wide.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
@@ -60,11 +60,12 @@ const SIZE: usize = 64 * 1024;
 const PIECE: usize = 16 * 1024;
 /// Most live bytes per idle seeding torrent (unoptimised build, where
 /// futures are larger than in a release): its record, metainfo, session
-/// state, engine, announce task and list row. Measured here at ~10.5 KB
-/// (~14.3 KB before entries were boxed, records shared with snapshots and
-/// four watch channels became inline latches and locks); an unboxed
-/// announce task alone added ~5 KB more.
-const MAX_PER_TORRENT: usize = 12 * 1024;
+/// state, engine, announce state and list row. Measured here at ~8.5 KB
+/// (~10.5 KB before the engine made its per-peer parts with the first peer
+/// and one announce queue replaced a sleeping task per torrent; ~14.3 KB
+/// before entries were boxed, records shared with snapshots and four watch
+/// channels became inline latches and locks).
+const MAX_PER_TORRENT: usize = 10 * 1024;
 
 /// An HTTP tracker that answers every announce with no peers and a long
 /// interval, on kept-alive connections; counts the announces.
