@@ -12,6 +12,7 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Weak};
+use std::time::Duration;
 
 use shoal_tracker_proto::Event;
 use tokio::sync::mpsc;
@@ -21,6 +22,14 @@ use crate::torrent::TorrentShared;
 use crate::tracker::gate::{STOP_BUDGET, TrackerGate};
 use crate::tracker::{Announce, AnnounceSlot, Listening, Resting, Trackers};
 
+/// Announces due this soon go with those due now: a little early costs
+/// nothing (intervals are jittered by 10 %), and a seedbox's announces then
+/// wake the queue about once a second rather than once each.
+const SLACK: Duration = Duration::from_secs(1);
+/// The queue rests this long after each round, so the torrents coming back
+/// from their announces meanwhile are queued in one go, not one wake-up
+/// each; a new torrent or a reannounce waits at most this long.
+const BEAT: Duration = Duration::from_millis(250);
 /// Peers asked for per announce.
 const NUMWANT: u32 = 50;
 /// `left` announced while a magnet link's metadata is unknown: not zero, so
@@ -99,25 +108,27 @@ pub(crate) async fn run(mut woken: mpsc::UnboundedReceiver<Weak<TorrentShared>>)
     let mut queue = Queue::default();
     loop {
         let next = queue.due.first_key_value().map(|((at, _), _)| *at);
-        let looks = match next {
+        let first = match next {
             Some(at) => tokio::select! {
-                w = woken.recv() => w.map(|w| vec![(None, w)]),
-                () = tokio::time::sleep_until(at) => Some(
-                    queue
-                        .pop_due(Instant::now())
-                        .into_iter()
-                        .map(|(key, w)| (Some(key), w))
-                        .collect(),
-                ),
+                w = woken.recv() => w.map(Some),
+                () = tokio::time::sleep_until(at) => Some(None),
             },
-            None => woken.recv().await.map(|w| vec![(None, w)]),
+            None => woken.recv().await.map(Some),
         };
-        let Some(looks) = looks else {
+        let Some(first) = first else {
             return;
         };
+        // Everything woken meanwhile, then everything due soon.
+        let mut looks: Vec<_> = first.into_iter().map(|w| (None, w)).collect();
+        while let Ok(w) = woken.try_recv() {
+            looks.push((None, w));
+        }
+        let soon = Instant::now() + SLACK;
+        looks.extend(queue.pop_due(soon).into_iter().map(|(key, w)| (Some(key), w)));
         for (key, torrent) in looks {
             look(&mut queue, key, torrent);
         }
+        tokio::time::sleep(BEAT).await;
     }
 }
 
@@ -157,7 +168,7 @@ fn look(queue: &mut Queue, key: Option<(Instant, u64)>, torrent: Weak<TorrentSha
     }
     match rest.trackers.next_due() {
         None => *slot = AnnounceSlot::Off,
-        Some(due) if due <= Instant::now() => {
+        Some(due) if due <= Instant::now() + SLACK => {
             let AnnounceSlot::Resting(rest) =
                 std::mem::replace(&mut *slot, AnnounceSlot::Busy(None))
             else {
@@ -205,7 +216,7 @@ async fn announce(shared: Arc<TorrentShared>, mut rest: Box<Resting>) {
         let (key, listening) = (rest.key, rest.listening);
         let announce = |event| request(&shared, key, listening, event);
         tokio::select! {
-            found = rest.trackers.announce_due(announce, Some(&shared.announces)) => found,
+            found = rest.trackers.announce_due(SLACK, announce, Some(&shared.announces)) => found,
             () = shared.stopping.raised() => None,
         }
     };
@@ -238,7 +249,10 @@ async fn announce_stopped(shared: &TorrentShared, rest: Box<Resting>) {
     let info_hash = shared.info_hash;
     let schedule = trackers.schedule();
     trackers.core.handle_stop(trackers.now());
-    let heard = tokio::time::timeout(STOP_BUDGET, trackers.announce_due(announce, None))
+    let heard = tokio::time::timeout(
+        STOP_BUDGET,
+        trackers.announce_due(Duration::ZERO, announce, None),
+    )
         .await
         .ok()
         .flatten()
@@ -279,7 +293,7 @@ pub(crate) async fn discover(
     };
     loop {
         let peers = tokio::select! {
-            peers = trackers.announce_due(announce, None) => peers,
+            peers = trackers.announce_due(Duration::ZERO, announce, None) => peers,
             () = found.closed() => return,
         };
         for addr in peers.into_iter().flatten() {

@@ -148,17 +148,19 @@ impl Trackers {
         Some(tokio::time::Instant::from_std(self.epoch + due))
     }
 
-    /// Sends the announces due now, one tracker after another, until one
-    /// answers or all failed; returns the peers of the one that answered.
-    /// Each attempt's result goes to `log` when given. Each waits for its
-    /// turn at the gate; a `stopped` past the shutdown's budget is dropped.
+    /// Sends the announces due now (or within `early`), one tracker after
+    /// another, until one answers or all failed; returns the peers of the
+    /// one that answered. Each attempt's result goes to `log` when given.
+    /// Each waits for its turn at the gate; a `stopped` past the shutdown's
+    /// budget is dropped.
     pub(crate) async fn announce_due(
         &mut self,
+        early: Duration,
         announce: impl Fn(Event) -> Announce,
         log: Option<&AnnounceLog>,
     ) -> Option<Vec<SocketAddr>> {
         let mut found = None;
-        while let Some(attempt) = self.core.poll_announce(self.now()) {
+        while let Some(attempt) = self.core.poll_announce(self.now() + early) {
             let id = attempt.tracker;
             let url = self.core.url(id).unwrap_or_default().to_owned();
             let stopped = attempt.event == Event::Stopped;
