@@ -11,7 +11,7 @@
 # for tracker counts and recently-active).
 #
 # Usage: bench/seedbox.sh N [CLIENTS]   (CLIENTS: e.g. shoal or shoal,transmission)
-# Env: SHOAL_BIN (default: a release build of shoal-cli), IDLE_S (60),
+# Env: SHOAL_BIN (default: a release build of shoal-cli), IDLE_S (300),
 #      SETTLE_S (10), ADD_JOBS (1: clients adding at once), WORK
 #      (bench/build/seedbox; emptied first).
 set -euo pipefail
