@@ -124,7 +124,12 @@ pub(crate) async fn run(mut woken: mpsc::UnboundedReceiver<Weak<TorrentShared>>)
             looks.push((None, w));
         }
         let soon = Instant::now() + SLACK;
-        looks.extend(queue.pop_due(soon).into_iter().map(|(key, w)| (Some(key), w)));
+        looks.extend(
+            queue
+                .pop_due(soon)
+                .into_iter()
+                .map(|(key, w)| (Some(key), w)),
+        );
         for (key, torrent) in looks {
             look(&mut queue, key, torrent);
         }
@@ -253,10 +258,10 @@ async fn announce_stopped(shared: &TorrentShared, rest: Box<Resting>) {
         STOP_BUDGET,
         trackers.announce_due(Duration::ZERO, announce, None),
     )
-        .await
-        .ok()
-        .flatten()
-        .is_some();
+    .await
+    .ok()
+    .flatten()
+    .is_some();
     if let Some(due) = schedule.filter(|_| !heard) {
         trackers.keep_schedule(info_hash, due);
     }
