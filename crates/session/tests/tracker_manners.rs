@@ -18,6 +18,12 @@ use shoal_metainfo::{NewFile, Torrent, TorrentSpec, Version};
 use shoal_session::{Session, SessionConfig, TorrentOptions, TrackerPace};
 
 const TORRENTS: usize = 300;
+/// A pace letting every torrent of a test (up to 1,000) announce
+/// `started` at once, for tests about what comes after.
+const EAGER: TrackerPace = TrackerPace {
+    spread: Duration::from_secs(1),
+    floor: 1000,
+};
 
 /// `n` single-file torrents of a few bytes each, their files under `dir`,
 /// all announcing to `tiers` (one tracker per tier).
@@ -118,12 +124,8 @@ async fn shutdown_stops_are_bounded_and_a_restart_keeps_the_schedules() {
     let content = tempfile::tempdir().unwrap();
     let state = tempfile::tempdir().unwrap();
     let all = torrents(content.path(), TORRENTS, &[&url]);
-    // A pace letting all 300 start at once: this test is about the stop.
-    let eager = TrackerPace {
-        spread: Duration::from_secs(1),
-        floor: 1000,
-    };
-    let s = session(state.path(), eager).await;
+    // This test is about the stop.
+    let s = session(state.path(), EAGER).await;
     add_all(&s, &all, content.path()).await;
     let got = wait_for(&log, "started", TORRENTS, Duration::from_secs(60)).await;
     assert_eq!(got, TORRENTS);
@@ -140,7 +142,7 @@ async fn shutdown_stops_are_bounded_and_a_restart_keeps_the_schedules() {
 
     // The restart: only the torrents whose `stopped` went through start
     // again; the others resume their schedule (next announce in ~2 min).
-    let s = session(state.path(), eager).await;
+    let s = session(state.path(), EAGER).await;
     add_all(&s, &all, content.path()).await;
     let again = wait_for(
         &log,
@@ -204,11 +206,7 @@ async fn torrents_share_one_socket_and_connection_id_per_udp_tracker() {
     let state = tempfile::tempdir().unwrap();
     let n = 100;
     let all = torrents(content.path(), n, &[&url]);
-    let eager = TrackerPace {
-        spread: Duration::from_secs(1),
-        floor: 1000,
-    };
-    let s = session(state.path(), eager).await;
+    let s = session(state.path(), EAGER).await;
     add_all(&s, &all, content.path()).await;
     let got = wait_for(&log, "started", n, Duration::from_secs(60)).await;
     assert_eq!(got, n);
@@ -268,11 +266,7 @@ async fn a_host_that_never_answers_is_skipped_after_a_few_tries() {
     let state = tempfile::tempdir().unwrap();
     let n = 30;
     let all = torrents(content.path(), n, &[&dead_url, &url]);
-    let eager = TrackerPace {
-        spread: Duration::from_secs(1),
-        floor: 1000,
-    };
-    let s = session(state.path(), eager).await;
+    let s = session(state.path(), EAGER).await;
     add_all(&s, &all, content.path()).await;
     // Every torrent falls through to the second tier.
     let got = wait_for(&log, "started", n, Duration::from_secs(60)).await;
@@ -323,12 +317,8 @@ async fn torrents_between_announces_hold_no_task() {
     let content = tempfile::tempdir().unwrap();
     let state = tempfile::tempdir().unwrap();
     let all = torrents(content.path(), TORRENTS, &[&url]);
-    // Every `started` at once: this test is about what stays afterwards.
-    let pace = TrackerPace {
-        spread: Duration::from_secs(1),
-        floor: 10_000,
-    };
-    let s = session(state.path(), pace).await;
+    // This test is about what stays afterwards.
+    let s = session(state.path(), EAGER).await;
     let tasks = || {
         tokio::runtime::Handle::current()
             .metrics()
