@@ -196,16 +196,38 @@ fn look(queue: &mut Queue, key: Option<(Instant, u64)>, torrent: Weak<TorrentSha
 /// from its [`Resting`] state).
 fn request(shared: &TorrentShared, key: u32, listening: Listening, event: Event) -> Announce {
     let stats = shared.stats();
+    let mut announce = announce_of(
+        shared.info_hash,
+        shared.announce_queue.peer_id(),
+        key,
+        listening,
+        event,
+    );
+    announce.uploaded = stats.uploaded;
+    announce.downloaded = stats.downloaded;
+    announce.left = stats.bytes_left;
+    announce
+}
+
+/// An announce for `event` that reports nothing transferred and
+/// [`UNKNOWN_LEFT`] (what a magnet link without metadata says).
+fn announce_of(
+    info_hash: [u8; 20],
+    peer_id: [u8; 20],
+    key: u32,
+    listening: Listening,
+    event: Event,
+) -> Announce {
     Announce {
-        info_hash: shared.info_hash,
-        peer_id: shared.announce_queue.peer_id(),
+        info_hash,
+        peer_id,
         port: listening.port,
         ipv4: listening.ipv4,
         ipv6: listening.ipv6,
         families: listening.families,
-        uploaded: stats.uploaded,
-        downloaded: stats.downloaded,
-        left: stats.bytes_left,
+        uploaded: 0,
+        downloaded: 0,
+        left: UNKNOWN_LEFT,
         event,
         key,
         numwant: NUMWANT,
@@ -282,20 +304,7 @@ pub(crate) async fn discover(
         return;
     };
     let key = crate::secure::u32();
-    let announce = |event: Event| Announce {
-        info_hash,
-        peer_id,
-        port: listening.port,
-        ipv4: listening.ipv4,
-        ipv6: listening.ipv6,
-        families: listening.families,
-        uploaded: 0,
-        downloaded: 0,
-        left: UNKNOWN_LEFT,
-        event,
-        key,
-        numwant: NUMWANT,
-    };
+    let announce = |event| announce_of(info_hash, peer_id, key, listening, event);
     loop {
         let peers = tokio::select! {
             peers = trackers.announce_due(Duration::ZERO, announce, None) => peers,
