@@ -176,8 +176,8 @@ impl Net {
                 node.held_checks.push((piece, data));
             }
             Event::CheckPiece { piece, data } => {
-                let ok =
-                    Sha1::digest(&data).as_slice() == self.torrent.info.v1_pieces[piece as usize];
+                let want = self.torrent.info.v1_pieces.get(piece as usize);
+                let ok = want.is_some_and(|h| Sha1::digest(&data).as_slice() == h);
                 if ok && node.full_disk {
                     node.engine.piece_not_stored(piece, now);
                     node.engine.set_download_halted(true, now);

@@ -3,7 +3,7 @@
 use std::ops::Range;
 use std::path::PathBuf;
 
-use crate::FilePath;
+use crate::{FilePath, PieceHashes};
 
 /// Which BitTorrent metadata versions a torrent carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,7 +109,7 @@ pub struct Info {
     /// torrent in v2), whose one file sits directly in the download directory.
     pub single_file: bool,
     /// v1 SHA-1 piece hashes (empty for v2-only torrents).
-    pub v1_pieces: Vec<[u8; 20]>,
+    pub v1_pieces: PieceHashes,
 }
 
 impl Info {
@@ -217,7 +217,7 @@ mod tests {
             version: Version::V1,
             files,
             single_file: false,
-            v1_pieces: vec![],
+            v1_pieces: vec![].into(),
         }
     }
 

@@ -15,6 +15,7 @@ pub mod merkle;
 pub mod merkle_proof;
 mod parse_info;
 pub mod path;
+mod piece_hashes;
 mod torrent;
 mod url;
 
@@ -28,6 +29,7 @@ pub use info::{FileAttr, FileEntry, FileSlice, Info, Version};
 pub use infohash::{InfoHashV1, InfoHashV2, InfoHashes, ParseHashError};
 pub use magnet::{Magnet, MagnetError};
 pub use path::PathError;
+pub use piece_hashes::PieceHashes;
 pub use torrent::MissingLayer;
 pub use torrent::{TORRENT_LIMITS, Torrent, parse_info_bytes};
 pub use url::{is_clean_url, is_tracker_url, is_web_seed_url};

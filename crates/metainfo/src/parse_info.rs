@@ -1,6 +1,7 @@
 //! Parsing the info dictionary: v1 file lists, v2 file trees, and hybrids.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use shoal_bencode::Value;
 
@@ -11,10 +12,12 @@ use crate::limits::{
     MAX_FILES, MAX_PATH_DEPTH, MAX_PIECE_LENGTH, MAX_PIECES, MAX_TOTAL_SIZE, MIN_PIECE_LENGTH,
 };
 use crate::path::{sanitize_component, sanitize_path};
+use crate::piece_hashes::PieceHashes;
 use crate::{FilePath, MetainfoError, PathError};
 
-/// Parses a decoded info dictionary.
-pub(crate) fn parse_info(info: &Value<'_>) -> Result<Info, MetainfoError> {
+/// Parses a decoded info dictionary; `raw` holds its bytes (`info.raw()`),
+/// and the piece hashes are read from there rather than copied.
+pub(crate) fn parse_info(info: &Value<'_>, raw: &Arc<[u8]>) -> Result<Info, MetainfoError> {
     if info.as_dict().is_none() {
         return Err(wrong("info"));
     }
@@ -45,6 +48,7 @@ pub(crate) fn parse_info(info: &Value<'_>) -> Result<Info, MetainfoError> {
         }
     };
     let pieces = opt_bytes(info, "pieces", "info.pieces")?;
+    let info_start = info.raw().as_ptr() as usize;
     let has_v1 = pieces.is_some();
     let version = match (has_v1, has_v2) {
         (true, true) => Version::Hybrid,
@@ -82,7 +86,7 @@ pub(crate) fn parse_info(info: &Value<'_>) -> Result<Info, MetainfoError> {
         version,
         files,
         single_file,
-        v1_pieces: Vec::new(),
+        v1_pieces: PieceHashes::default(),
     };
     // Nothing to download can never complete (libtorrent refuses it too:
     // `zero.torrent`), and a zero-piece torrent breaks every "all pieces"
@@ -102,12 +106,19 @@ pub(crate) fn parse_info(info: &Value<'_>) -> Result<Info, MetainfoError> {
         });
     }
     if let Some(pieces) = pieces {
-        info.v1_pieces = split_pieces(pieces, expected)?;
+        info.v1_pieces = piece_hashes(pieces, expected, info_start, raw)?;
     }
     Ok(info)
 }
 
-fn split_pieces(pieces: &[u8], expected: u64) -> Result<Vec<[u8; 20]>, MetainfoError> {
+/// The `pieces` string as hashes, in place in `raw` (the info dictionary's
+/// bytes, which begin at `info_start` in the buffer `pieces` lies in).
+fn piece_hashes(
+    pieces: &[u8],
+    expected: u64,
+    info_start: usize,
+    raw: &Arc<[u8]>,
+) -> Result<PieceHashes, MetainfoError> {
     if pieces.len() % 20 != 0 {
         return Err(MetainfoError::invalid(
             "info.pieces",
@@ -118,14 +129,14 @@ fn split_pieces(pieces: &[u8], expected: u64) -> Result<Vec<[u8; 20]>, MetainfoE
     if found != expected {
         return Err(MetainfoError::PieceCount { expected, found });
     }
-    Ok(pieces
-        .chunks_exact(20)
-        .map(|c| {
-            let mut h = [0u8; 20];
-            h.copy_from_slice(c);
-            h
-        })
-        .collect())
+    // Both are slices of the one decoded buffer, so the string's offset in
+    // the dictionary is the distance between them.
+    let start = (pieces.as_ptr() as usize).wrapping_sub(info_start);
+    let span = start..start.saturating_add(pieces.len());
+    match PieceHashes::within(raw, span) {
+        Some(hashes) if hashes.as_bytes() == pieces => Ok(hashes),
+        _ => Ok(PieceHashes::from(pieces)),
+    }
 }
 
 fn unsafe_path(raw: &[&[u8]], reason: PathError) -> MetainfoError {

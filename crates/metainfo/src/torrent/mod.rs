@@ -2,6 +2,7 @@
 //! v2 piece layers.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use shoal_bencode::{Limits, Mode, Value, decode, decode_prefix};
 
@@ -47,7 +48,7 @@ pub struct Torrent {
     /// BEP 52 piece layers, checked against the files' roots, keyed by root.
     pub piece_layers: BTreeMap<[u8; 32], Vec<[u8; 32]>>,
     /// Shared, so the engine serving BEP 9 metadata holds the same bytes.
-    info_bytes: std::sync::Arc<[u8]>,
+    info_bytes: Arc<[u8]>,
 }
 
 impl Torrent {
@@ -82,7 +83,7 @@ impl Torrent {
         let info_value = root
             .get(b"info")
             .ok_or_else(|| MetainfoError::Missing("info".into()))?;
-        let (info, info_hashes) = parse_info_value(info_value)?;
+        let (info, info_hashes, info_bytes) = parse_info_value(info_value)?;
         let piece_layers = piece_layers(&root, &info, need)?;
         Ok(Torrent {
             trackers: trackers(&root),
@@ -91,7 +92,7 @@ impl Torrent {
             comment: text(&root, "comment"),
             created_by: text(&root, "created by"),
             piece_layers,
-            info_bytes: std::sync::Arc::from(info_value.raw()),
+            info_bytes,
             info,
             info_hashes,
         })
@@ -122,7 +123,7 @@ impl Torrent {
         trackers: Vec<Vec<String>>,
         web_seeds: Vec<String>,
     ) -> Result<Torrent, MetainfoError> {
-        let (info, info_hashes) = parse_info_bytes(info_bytes)?;
+        let (info, info_hashes, info_bytes) = parse_info_shared(info_bytes)?;
         Ok(Torrent {
             info,
             info_hashes,
@@ -132,7 +133,7 @@ impl Torrent {
             comment: None,
             created_by: None,
             piece_layers: BTreeMap::new(),
-            info_bytes: std::sync::Arc::from(info_bytes),
+            info_bytes,
         })
     }
 
@@ -163,6 +164,12 @@ impl Torrent {
 /// Parses a bare info dictionary (as fetched from peers for a magnet link) and
 /// returns it with its hashes.
 pub fn parse_info_bytes(bytes: &[u8]) -> Result<(Info, InfoHashes), MetainfoError> {
+    parse_info_shared(bytes).map(|(info, hashes, _)| (info, hashes))
+}
+
+/// [`parse_info_bytes`], also returning the bytes, shared with the info's
+/// piece hashes.
+fn parse_info_shared(bytes: &[u8]) -> Result<(Info, InfoHashes, Arc<[u8]>), MetainfoError> {
     if bytes.len() > MAX_INFO_SIZE {
         return Err(MetainfoError::TooLarge {
             len: bytes.len(),
@@ -172,7 +179,9 @@ pub fn parse_info_bytes(bytes: &[u8]) -> Result<(Info, InfoHashes), MetainfoErro
     parse_info_value(&decode(bytes, &TORRENT_LIMITS)?)
 }
 
-fn parse_info_value(value: &Value<'_>) -> Result<(Info, InfoHashes), MetainfoError> {
+/// The info dictionary `value`, its hashes and its bytes (kept once: the
+/// info's piece hashes point into them).
+fn parse_info_value(value: &Value<'_>) -> Result<(Info, InfoHashes, Arc<[u8]>), MetainfoError> {
     let raw = value.raw();
     if raw.len() > MAX_INFO_SIZE {
         return Err(MetainfoError::TooLarge {
@@ -180,12 +189,13 @@ fn parse_info_value(value: &Value<'_>) -> Result<(Info, InfoHashes), MetainfoErr
             max: MAX_INFO_SIZE,
         });
     }
-    let info = parse_info(value)?;
+    let shared: Arc<[u8]> = Arc::from(raw);
+    let info = parse_info(value, &shared)?;
     let hashes = InfoHashes {
         v1: info.version.has_v1().then(|| InfoHashV1::of(raw)),
         v2: info.version.has_v2().then(|| InfoHashV2::of(raw)),
     };
-    Ok((info, hashes))
+    Ok((info, hashes, shared))
 }
 
 /// Keeps a URL if it is clean text of sane length (`url.rs`: no control

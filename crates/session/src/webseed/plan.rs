@@ -167,7 +167,7 @@ mod tests {
             version: Version::V1,
             files,
             single_file: single,
-            v1_pieces: vec![],
+            v1_pieces: vec![].into(),
         }
     }
 

@@ -106,9 +106,11 @@ pub struct Picker {
     config: PickerConfig,
     rng: Rng,
     have: PieceSet,
-    /// Per-piece priority, 0 = skip.
+    /// Per-piece priority, 0 = skip; empty while every piece is at normal
+    /// priority (most torrents: 1 byte a piece saved).
     priority: Vec<u8>,
-    /// Per-piece count of non-seed peers that have it.
+    /// Per-piece count of non-seed peers that have it; empty while no such
+    /// peer is connected (a seedbox's torrents mostly: 4 bytes a piece).
     avail: Vec<u32>,
     /// Pieces not started yet, sorted for rarest-first.
     index: RarityIndex,
@@ -159,8 +161,8 @@ impl Picker {
             },
             rng,
             have: PieceSet::new(n),
-            priority: vec![Priority::NORMAL.0; n as usize],
-            avail: vec![0; n as usize],
+            priority: Vec::new(),
+            avail: Vec::new(),
             index,
             partials: BTreeMap::new(),
             open: BTreeSet::new(),
@@ -227,7 +229,11 @@ impl Picker {
 
     /// How many connected peers have `piece` (seeds included).
     pub fn availability(&self, piece: u32) -> u32 {
-        self.avail.get(piece as usize).map_or(0, |a| a + self.seeds)
+        if piece < self.num_pieces() {
+            self.avail_of(piece) + self.seeds
+        } else {
+            0
+        }
     }
 
     /// Pieces in flight (started, not yet verified).
@@ -254,7 +260,11 @@ impl Picker {
     }
 
     fn prio(&self, piece: u32) -> u8 {
-        self.priority.get(piece as usize).copied().unwrap_or(0)
+        match self.priority.get(piece as usize) {
+            Some(p) => *p,
+            None if self.priority.is_empty() && piece < self.num_pieces() => Priority::NORMAL.0,
+            None => 0,
+        }
     }
 
     fn avail_of(&self, piece: u32) -> u32 {
@@ -365,6 +375,10 @@ impl Picker {
         self.peer_choked(peer)?;
         self.forget_availability(peer);
         self.peers.remove(&peer);
+        if self.peers.is_empty() {
+            // Every count is back to zero.
+            self.avail = Vec::new();
+        }
         Ok(())
     }
 
@@ -388,6 +402,9 @@ impl Picker {
     fn add_avail(&mut self, piece: u32) {
         let (a, level) = (self.avail_of(piece), self.prio(piece));
         self.index.increment(piece, level, a, &mut self.rng);
+        if self.avail.is_empty() {
+            self.avail = vec![0; self.num_pieces() as usize];
+        }
         if let Some(v) = self.avail.get_mut(piece as usize) {
             *v += 1;
         }

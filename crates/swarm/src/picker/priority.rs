@@ -202,6 +202,9 @@ impl Picker {
         if self.index.contains(piece) {
             self.index.remove(piece, old, self.avail_of(piece));
         }
+        if self.priority.is_empty() {
+            self.priority = vec![Priority::NORMAL.0; self.num_pieces() as usize];
+        }
         if let Some(p) = self.priority.get_mut(piece as usize) {
             *p = new;
         }

@@ -167,7 +167,7 @@ fn skipped_files_never_picked_shared_piece_still_needed() {
         version: Version::V1,
         files,
         single_file: false,
-        v1_pieces: vec![[0; 20]; 8],
+        v1_pieces: vec![[0; 20]; 8].into(),
     };
     let mut p = Picker::from_info(&info, PickerConfig::default()).unwrap();
     assert_eq!(p.num_pieces(), 8);
@@ -221,7 +221,7 @@ fn shared_pieces_are_found_across_empty_files() {
         version: Version::V1,
         files,
         single_file: false,
-        v1_pieces: vec![[0; 20]; 4],
+        v1_pieces: vec![[0; 20]; 4].into(),
     };
     let mut p = Picker::from_info(&info, PickerConfig::default()).unwrap();
     p.set_file_priority(3, Priority::SKIP).unwrap();
@@ -253,7 +253,7 @@ fn first_and_last_pieces_of_wanted_files_go_first() {
         version: Version::V1,
         files,
         single_file: false,
-        v1_pieces: vec![[0; 20]; 8],
+        v1_pieces: vec![[0; 20]; 8].into(),
     };
     let mut p = Picker::from_info(&info, PickerConfig::default()).unwrap();
     p.set_file_priority(1, Priority::SKIP).unwrap();
