@@ -2,7 +2,10 @@
 """bench/seedbox.py - the seedbox measurement behind bench/seedbox.sh (issue 21).
 
 Usage: seedbox.py N SHOAL_BIN WORKDIR [CLIENTS]
-  N          number of complete 64 KiB torrents (one file each, 16 KiB pieces)
+  N          number of complete 64 KiB torrents (one file each, 16 KiB pieces);
+             PIECES=K (default 4) makes each K pieces long instead, as
+             sparse files of zeros: real torrents have thousands of pieces,
+             and what their hashes cost is then part of the RSS figure
   SHOAL_BIN  the shoal binary (tracker and daemon)
   WORKDIR    scratch directory (emptied first)
   CLIENTS    comma-separated subset of shoal,transmission,qbittorrent
@@ -53,8 +56,9 @@ import urllib.request
 
 IDLE_S = int(os.environ.get("IDLE_S", "300"))
 SETTLE_S = int(os.environ.get("SETTLE_S", "10"))
-SIZE = 64 * 1024
 PIECE = 16 * 1024
+PIECES = max(1, int(os.environ.get("PIECES", "4")))
+SIZE = PIECES * PIECE
 TRACKER_INTERVAL = 120
 DEADLINE_S = int(os.environ.get("DEADLINE_S", "1800"))
 ADD_JOBS = max(1, int(os.environ.get("ADD_JOBS", "1")))
@@ -95,26 +99,23 @@ def bencode(v):
 
 
 def make_torrents(n, work, announce):
-    """N files of 64 KiB (distinct content) in work/data, their .torrents in
-    work/torrents; returns the list of (name, metainfo bytes)."""
+    """N files of SIZE bytes (distinct content; sparse zeros when PIECES is
+    set) in work/data, their .torrents in work/torrents; returns the list of
+    (name, metainfo bytes)."""
     data, tdir = os.path.join(work, "data"), os.path.join(work, "torrents")
     os.makedirs(data)
     os.makedirs(tdir)
     out = []
+    zero_hash = hashlib.sha1(bytes(PIECE)).digest()
     for i in range(n):
         name = "seed-%05d.bin" % i
-        block = hashlib.sha256(b"seedbox %d" % i).digest()
-        content = (block * (SIZE // len(block)))[:SIZE]
-        # Pieces differ from one another too.
-        content = b"".join(
-            hashlib.sha256(b"%d/%d" % (i, p)).digest() + content[p * PIECE + 32:(p + 1) * PIECE]
-            for p in range(SIZE // PIECE)
-        )
-        with open(os.path.join(data, name), "wb") as f:
-            f.write(content)
-        pieces = b"".join(
-            hashlib.sha1(content[o:o + PIECE]).digest() for o in range(0, SIZE, PIECE)
-        )
+        if "PIECES" in os.environ:
+            # The names make the info-hashes distinct; the disk holds nothing.
+            with open(os.path.join(data, name), "wb") as f:
+                f.truncate(SIZE)
+            pieces = zero_hash * PIECES
+        else:
+            pieces = write_content(data, name, i)
         meta = bencode({
             "announce": announce,
             "info": {"name": name, "length": SIZE, "piece length": PIECE, "pieces": pieces},
@@ -123,6 +124,20 @@ def make_torrents(n, work, announce):
             f.write(meta)
         out.append((name, meta))
     return out
+
+
+def write_content(data, name, i):
+    """Writes torrent i's distinct content; returns its piece hashes."""
+    block = hashlib.sha256(b"seedbox %d" % i).digest()
+    content = (block * (SIZE // len(block)))[:SIZE]
+    # Pieces differ from one another too.
+    content = b"".join(
+        hashlib.sha256(b"%d/%d" % (i, p)).digest() + content[p * PIECE + 32:(p + 1) * PIECE]
+        for p in range(SIZE // PIECE)
+    )
+    with open(os.path.join(data, name), "wb") as f:
+        f.write(content)
+    return b"".join(hashlib.sha1(content[o:o + PIECE]).digest() for o in range(0, SIZE, PIECE))
 
 
 def proc_cpu_ticks(pid):
