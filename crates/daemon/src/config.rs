@@ -84,6 +84,9 @@ pub struct DaemonConfig {
     /// Seconds between lookups of the key of each torrent added by a BEP 46
     /// (`urn:btpk`) link, at least [`MIN_FOLLOW_INTERVAL`].
     pub follow_interval: u64,
+    /// Seconds a complete torrent stays without peers before its engine
+    /// sleeps (a third of its memory, woken by the next peer).
+    pub engine_sleep_after: u64,
 }
 
 /// The shortest `follow_interval` allowed, seconds (tests and private
@@ -129,6 +132,7 @@ impl Default for DaemonConfig {
             utp: true,
             tcp: true,
             follow_interval: 30 * 60,
+            engine_sleep_after: 60,
         }
     }
 }

@@ -141,6 +141,17 @@ fn render(d: &crate::Daemon) -> String {
             .count()
             .to_string(),
     );
+    gauge(
+        "shoal_engines_asleep",
+        "Torrents whose engine sleeps: complete, and without peers for engine_sleep_after seconds.",
+        "gauge",
+        table
+            .rows
+            .iter()
+            .filter(|r| r.snap.handle.as_ref().is_some_and(|h| h.engine_asleep()))
+            .count()
+            .to_string(),
+    );
     let _ = writeln!(
         out,
         "# HELP shoal_external_address Our external address, labelled (BEP 42: voted by DHT nodes, peers and the gateway); no sample until known.\n# TYPE shoal_external_address gauge"

@@ -15,6 +15,7 @@ use crate::{Config, EngineError, Event};
 use peer::Peer;
 
 mod block_hashes;
+mod dormant;
 mod download;
 mod halt;
 mod handle;
@@ -26,6 +27,7 @@ mod serve_blocks;
 mod upload;
 mod webseed;
 
+pub use dormant::DormantEngine;
 pub(crate) use upload::OutputSet;
 
 /// Progress figures for display.
@@ -147,7 +149,7 @@ impl Engine {
         config: Config,
     ) -> Result<Self, EngineError> {
         // From the info, so per-file priorities are available.
-        let mut picker = Picker::from_info(info, config.picker.clone())?;
+        let picker = Picker::from_info(info, config.picker.clone())?;
         let expected = picker.num_pieces();
         if have.len() != expected {
             return Err(EngineError::HaveSize {
@@ -155,9 +157,23 @@ impl Engine {
                 found: have.len(),
             });
         }
+        Ok(Self::assemble(info, info_hash, picker, have, config))
+    }
+
+    /// An engine around `picker` (made for `info`, with as many pieces as
+    /// `have`), which it marks as having `have`.
+    fn assemble(
+        info: &Info,
+        info_hash: [u8; 20],
+        mut picker: Picker,
+        have: &PieceSet,
+        config: Config,
+    ) -> Self {
         for piece in have.iter() {
-            picker.set_have(piece)?;
+            // In range (as many pieces as the picker), so it cannot fail.
+            let _ = picker.set_have(piece);
         }
+        let expected = picker.num_pieces();
         let piece_length = u64::from(picker.sizes().piece_length().max(1));
         let max_pending_checks =
             u32::try_from((config.max_pending_check_bytes / piece_length).max(2))
@@ -168,7 +184,7 @@ impl Engine {
                 Some(u64::from(config.seed_piece_quota) * u64::from(picker.sizes().piece_length()));
         }
         let completed = picker.is_complete();
-        Ok(Engine {
+        Engine {
             first_copy: None,
             first_copy_pending: completed && config.seed_first_copy,
             next_forgive: REFUSALS_FORGIVEN_EVERY,
@@ -203,7 +219,7 @@ impl Engine {
             dht_nodes: Vec::new(),
             yourip_votes: Vec::new(),
             holepunch: None,
-        })
+        }
     }
 
     /// Gives the engine the raw info dictionary to serve over ut_metadata

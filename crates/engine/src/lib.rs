@@ -37,7 +37,7 @@ pub use config::{Config, SEED_PIECE_QUOTA};
 pub use conn::{
     FetchError, LayerError, LayerFetch, MetadataFetch, OwnListen, PeerHandshake, Progress, Refused,
 };
-pub use engine::{Engine, Stats};
+pub use engine::{DormantEngine, Engine, Stats};
 pub use error::EngineError;
 pub use event::Event;
 pub use peer_status::PeerStatus;

@@ -25,6 +25,9 @@ pub struct SessionConfig {
     pub handshake_timeout: Duration,
     /// How often resume data is saved while pieces arrive.
     pub resume_interval: Duration,
+    /// A complete torrent without peers for this long puts its engine to
+    /// sleep (a third of its memory; `torrent/engine_slot.rs`).
+    pub engine_sleep_after: Duration,
     /// Upload limit for the whole session, bytes per second (`None`: unlimited).
     pub max_upload: Option<u64>,
     /// Download limit for the whole session, bytes per second (`None`: unlimited).
@@ -65,6 +68,7 @@ impl SessionConfig {
             connect_timeout: Duration::from_secs(5),
             handshake_timeout: Duration::from_secs(10),
             resume_interval: Duration::from_secs(5),
+            engine_sleep_after: Duration::from_secs(60),
             max_upload: None,
             max_download: None,
             dht: None,

@@ -182,6 +182,10 @@ impl TorrentHandle {
     /// The peers connected right now, with what the engine knows of each
     /// (rates, progress, choke and interest, client), by address.
     pub fn peers(&self) -> Vec<PeerSummary> {
+        // A sleeping engine has none (and is not woken to say so).
+        if self.shared.engine_asleep() {
+            return Vec::new();
+        }
         let (statuses, pieces, have) = self
             .shared
             .with_engine(|e, now| (e.peer_statuses(now), e.have().len(), e.have().count()));
@@ -227,12 +231,18 @@ impl TorrentHandle {
     /// For each piece, how many connected peers have it, or `None` when
     /// we have it ourselves.
     pub fn piece_availability(&self) -> Vec<Option<u32>> {
+        if let Some(have) = self.shared.have_if_asleep() {
+            // No peer has anything while the engine sleeps.
+            return (0..have.len())
+                .map(|p| (!have.contains(p)).then_some(0))
+                .collect();
+        }
         self.shared.with_engine(|e, _| e.piece_availability())
     }
 
     /// Verified pieces as a wire-format bitfield (first piece in the high
     /// bit of the first byte).
     pub fn have_bitfield(&self) -> Vec<u8> {
-        self.shared.with_engine(|e, _| e.have().as_bytes().to_vec())
+        self.shared.have_bitfield()
     }
 }

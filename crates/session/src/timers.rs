@@ -5,7 +5,10 @@
 //! without peers is due only at its own deadlines: the engine's
 //! `poll_timeout` (none while it has no peer), the next peer the book may
 //! dial (`PeerBook::next_due`) and the next resume-data save. An idle
-//! torrent therefore costs no wake-ups at all.
+//! torrent therefore costs no wake-ups at all. A complete one that stays
+//! without peers for `Config::engine_sleep_after` has its engine put to sleep
+//! (`torrent/engine_slot.rs`); a sleeping engine is not ticked (it has no
+//! timers), and the first peer wakes it.
 //!
 //! Anything that may bring a deadline forward — a peer learned, a dial
 //! failed, the first peer connected (`TorrentShared::with_engine`) —
@@ -32,6 +35,8 @@ struct Armed {
     torrent: Arc<TorrentShared>,
     deadline: Instant,
     last_save: Instant,
+    /// Since when the engine could sleep (complete, no peer), if it can.
+    sleepy_since: Option<Instant>,
 }
 
 /// The session's timer task: until the session is gone.
@@ -80,6 +85,7 @@ pub(crate) async fn run(
                                 torrent,
                                 deadline: now,
                                 last_save: now,
+                                sleepy_since: None,
                             },
                         );
                     }
@@ -127,21 +133,27 @@ fn run_timers(inner: &Arc<Inner>, entry: &mut Armed, now: Instant) -> Option<Ins
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     };
-    let (learned, (nodes, votes), punch, engine_next, peers) = shared.with_engine(|e, now| {
-        e.set_upload_limit(up_limit);
-        if e.poll_timeout() <= now || e.peer_count() > 0 {
-            e.handle_timeout(now);
-        }
-        // Under the engine lock, so a peer added meanwhile sees the flag.
-        shared.set_idle(e.peer_count() == 0);
-        (
-            e.take_discovered_peers(),
-            (e.take_dht_nodes(), e.take_yourip_votes()),
-            (e.take_holepunch_connects(), e.take_holepunch_errors()),
-            e.poll_timeout(),
-            e.peer_count(),
-        )
-    });
+    // A sleeping engine has no timers: only the book and resume data below.
+    let (learned, (nodes, votes), punch, engine_next, (peers, sleepy)) = if shared.engine_asleep() {
+        shared.set_idle(true);
+        Default::default()
+    } else {
+        shared.with_engine(|e, now| {
+            e.set_upload_limit(up_limit);
+            if e.poll_timeout() <= now || e.peer_count() > 0 {
+                e.handle_timeout(now);
+            }
+            // Under the engine lock, so a peer added meanwhile sees the flag.
+            shared.set_idle(e.peer_count() == 0);
+            (
+                e.take_discovered_peers(),
+                (e.take_dht_nodes(), e.take_yourip_votes()),
+                (e.take_holepunch_connects(), e.take_holepunch_errors()),
+                shared.instant_of(e.poll_timeout()),
+                (e.peer_count(), e.can_sleep()),
+            )
+        })
+    };
     if !nodes.is_empty() || !votes.is_empty() {
         if let Some(dht) = inner
             .dht
@@ -199,9 +211,20 @@ fn run_timers(inner: &Arc<Inner>, entry: &mut Armed, now: Instant) -> Option<Ins
         let shared = Arc::clone(shared);
         tokio::spawn(async move { shared.save_resume().await });
     }
-    let mut next = shared
-        .instant_of(engine_next)
-        .unwrap_or(now + Duration::from_secs(86_400));
+    let mut next = engine_next.unwrap_or(now + Duration::from_secs(86_400));
+    if sleepy {
+        let grace = inner.config.engine_sleep_after;
+        let at = *entry.sleepy_since.get_or_insert(now) + grace;
+        if now < at {
+            next = next.min(at);
+        } else if !shared.sleep_engine() {
+            // Something started meanwhile: another grace period.
+            entry.sleepy_since = Some(now);
+            next = next.min(now + grace);
+        }
+    } else {
+        entry.sleepy_since = None;
+    }
     if peers > 0 {
         next = next.min(now + ACTIVE_TICK);
     }

@@ -16,6 +16,7 @@ use crate::peers::PeerBook;
 use crate::rate::Limits;
 
 mod announce_handle;
+mod engine_slot;
 mod fault;
 mod hash_blocks;
 mod links;
@@ -25,6 +26,7 @@ mod timer_handle;
 mod woken;
 
 pub(crate) use announce_handle::AnnounceQueue;
+use engine_slot::EngineSlot;
 pub use fault::StorageFault;
 pub(crate) use resume_save::save_resume_batch;
 pub use stats::TorrentStats;
@@ -54,7 +56,7 @@ pub(crate) struct TorrentShared {
     pub torrent: Arc<Torrent>,
     pub info_hash: [u8; 20],
     pub store: Arc<FileStore>,
-    engine: Mutex<Engine>,
+    engine: Mutex<EngineSlot>,
     pub slots: Mutex<HashMap<PeerKey, Arc<PeerSlot>>>,
     pub book: Mutex<PeerBook>,
     epoch: Instant,
@@ -154,7 +156,7 @@ impl TorrentShared {
             torrent,
             info_hash,
             store,
-            engine: Mutex::new(engine),
+            engine: Mutex::new(EngineSlot::Awake(Box::new(engine))),
             slots: Mutex::new(HashMap::new()),
             book: Mutex::new(PeerBook::new(modes)),
             epoch: Instant::now(),
@@ -245,7 +247,7 @@ impl TorrentShared {
         self.epoch.elapsed()
     }
 
-    fn lock(&self) -> MutexGuard<'_, Engine> {
+    fn lock(&self) -> MutexGuard<'_, EngineSlot> {
         self.engine.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -255,8 +257,9 @@ impl TorrentShared {
     pub fn with_engine<R>(self: &Arc<Self>, f: impl FnOnce(&mut Engine, Duration) -> R) -> R {
         let now = self.now();
         let (result, events, dirty, woke) = {
-            let mut engine = self.lock();
-            let result = f(&mut engine, now);
+            let mut slot = self.lock();
+            let engine = slot.awake(&self.torrent.info);
+            let result = f(engine, now);
             let mut events = Vec::new();
             while let Some(e) = engine.poll_event() {
                 // Blocks of cached pieces are served at once, under this lock.

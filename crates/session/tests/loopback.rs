@@ -251,3 +251,57 @@ async fn symlinks_are_made_once_complete() {
     assert_eq!(std::fs::read(link("leech")).unwrap(), data);
     assert!(h.link_errors().is_empty(), "{:?}", h.link_errors());
 }
+
+/// Polls `cond` every 20 ms for up to 10 s.
+async fn eventually(what: &str, cond: impl Fn() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !cond() {
+        assert!(tokio::time::Instant::now() < deadline, "never: {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sleeping_seeder_wakes_for_a_leecher_and_keeps_its_counters() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sizes = [700_000, 300_001];
+    let torrent = make_content(&tmp.path().join("seed"), &sizes);
+    let mut config = shoal_session::SessionConfig::new(
+        "127.0.0.1:0".parse().unwrap(),
+        tmp.path().join("s-state"),
+    );
+    config.engine_sleep_after = Duration::from_millis(200);
+    let seeder = Session::bind(config).await.unwrap();
+    let seed = seeder
+        .add_torrent(
+            torrent.clone(),
+            tmp.path().join("seed"),
+            TorrentOptions::default(),
+        )
+        .await
+        .unwrap();
+    eventually("the idle seeder's engine sleeps", || seed.engine_asleep()).await;
+    assert_eq!(seed.stats().pieces_have, seed.stats().pieces_total);
+
+    let leecher = session(&tmp.path().join("l-state")).await;
+    let opts = TorrentOptions {
+        peers: vec![seeder.local_addr()],
+        ..TorrentOptions::default()
+    };
+    let got = leecher
+        .add_torrent(torrent.clone(), tmp.path().join("l"), opts)
+        .await
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(60), got.wait_complete())
+        .await
+        .expect("download from a sleeping seeder timed out");
+    same_files(&tmp.path().join("seed"), &tmp.path().join("l"), sizes.len());
+    let uploaded = seed.stats().uploaded;
+    assert!(uploaded >= 1_000_001, "uploaded {uploaded}");
+
+    let hash = torrent.info_hashes.wire_id().unwrap();
+    leecher.remove_torrent(&hash).await.unwrap();
+    eventually("the seeder's engine sleeps again", || seed.engine_asleep()).await;
+    assert_eq!(seed.stats().uploaded, uploaded, "kept through its sleep");
+    assert!(seed.peers().is_empty());
+}

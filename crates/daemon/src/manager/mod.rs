@@ -31,7 +31,7 @@ mod views;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use shoal_metainfo::infohash::hex;
 use shoal_metainfo::{Magnet, Torrent};
@@ -72,6 +72,7 @@ impl Daemon {
         let mut session_config = SessionConfig::new(config.listen, store.resume_dir());
         session_config.listen_also = config.listen_also;
         session_config.max_peers = config.max_peers;
+        session_config.engine_sleep_after = Duration::from_secs(config.engine_sleep_after);
         session_config.encryption = config.encryption;
         // A choice made through an API wins over the config file's.
         session_config.port_mapping = daemon.port_mapping.unwrap_or(config.port_mapping);

@@ -42,6 +42,13 @@ pub(crate) struct Suspects {
     pieces: HashMap<u32, Suspect>,
 }
 
+impl Suspects {
+    /// No failed piece waits for its block hashes.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.pieces.is_empty()
+    }
+}
+
 impl Engine {
     /// The driver's verdict on a piece from [`crate::Event::CheckPiece`]
     /// that failed its hash check, with its bytes given back: for a piece

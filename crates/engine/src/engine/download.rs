@@ -82,6 +82,16 @@ impl Engine {
         self.fill_all(now);
     }
 
+    /// Whether pieces are fetched in order (streaming).
+    pub fn is_sequential(&self) -> bool {
+        self.picker.is_sequential()
+    }
+
+    /// A file's priority (see [`Engine::set_file_priority`]).
+    pub fn file_priority(&self, file: usize) -> Option<u8> {
+        self.picker.file_priority(file).map(|p| p.0)
+    }
+
     /// Whether files' first and last pieces go first.
     pub fn first_last_priority(&self) -> bool {
         self.picker.first_last_priority()

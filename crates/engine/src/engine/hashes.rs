@@ -41,6 +41,15 @@ impl HashTrees {
         self.torrent.as_ref()
     }
 
+    /// The same torrent without the trees built so far (rebuilt when asked
+    /// for again): what a sleeping engine keeps.
+    pub(crate) fn without_cache(self) -> HashTrees {
+        HashTrees {
+            torrent: self.torrent,
+            trees: HashMap::new(),
+        }
+    }
+
     /// The tree over `root`'s layer, built on first use.
     pub(crate) fn tree(&mut self, root: &Node) -> Option<&PieceTree> {
         if !self.trees.contains_key(root) {

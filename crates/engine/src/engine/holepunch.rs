@@ -54,6 +54,13 @@ pub(crate) struct Holepunch {
     errors: Vec<(SocketAddr, HolepunchError)>,
 }
 
+impl Holepunch {
+    /// Nothing waits for the driver (connects to make, errors to log).
+    pub(crate) fn is_quiet(&self) -> bool {
+        self.connects.is_empty() && self.errors.is_empty()
+    }
+}
+
 impl Engine {
     /// Whether ut_holepunch is offered and acted on: not for private
     /// torrents, whose peers come from their tracker alone (BEP 27).

@@ -184,16 +184,27 @@ impl Picker {
         info: &shoal_metainfo::Info,
         config: PickerConfig,
     ) -> Result<Self, PickerError> {
-        let mut picker = Self::new(PieceSizes::from_info(info)?, config);
+        Ok(Self::with_sizes(PieceSizes::from_info(info)?, info, config))
+    }
+
+    /// [`Picker::from_info`] with `info`'s piece sizes already worked out
+    /// (by [`PieceSizes::from_info`]): it cannot fail.
+    pub fn with_sizes(
+        sizes: PieceSizes,
+        info: &shoal_metainfo::Info,
+        config: PickerConfig,
+    ) -> Self {
+        let mut picker = Self::new(sizes, config);
         picker.files = priority::FileMap::from_info(info);
         // Pieces of pad bytes only are never fetched (storage writes zeros).
         let covered = picker.files.covered(picker.num_pieces());
         for piece in 0..picker.num_pieces() {
             if !covered.contains(piece) {
-                picker.set_piece_priority(piece, Priority::SKIP)?;
+                // In range, so it cannot fail.
+                let _ = picker.set_piece_priority(piece, Priority::SKIP);
             }
         }
-        Ok(picker)
+        picker
     }
 
     /// Number of pieces in the torrent.

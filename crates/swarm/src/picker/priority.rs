@@ -240,6 +240,11 @@ impl Picker {
         Ok(cancel)
     }
 
+    /// Whether sequential (streaming) mode is on.
+    pub fn is_sequential(&self) -> bool {
+        self.config.sequential
+    }
+
     /// Switches sequential (streaming) mode on or off.
     pub fn set_sequential(&mut self, on: bool) {
         self.config.sequential = on;

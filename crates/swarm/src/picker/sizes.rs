@@ -10,7 +10,7 @@ use shoal_metainfo::Info;
 pub const MAX_PIECES: u32 = 1 << 23;
 
 /// The size of every piece of a torrent.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PieceSizes {
     piece_length: u32,
     num_pieces: u32,
