@@ -1,7 +1,7 @@
 //! An engine put to sleep: a complete torrent without peers keeps only what
 //! it shows (its figures) and what it needs to wake as it was. A seedbox
-//! holds thousands of such torrents; the engine's picker, tables and
-//! configuration are ~1.8 KB each, the dormant state a third of that.
+//! holds thousands of such torrents; an engine is 1,552 bytes before its
+//! picker's tables, the dormant state 688 (most of it the configuration).
 
 use std::sync::Arc;
 
@@ -23,7 +23,7 @@ pub struct DormantEngine {
     have: PieceSet,
     /// Its figures when it slept: nothing changes them until it wakes.
     stats: Stats,
-    /// Per-file priorities, in file order.
+    /// Per-file priorities, in file order; empty when all are normal.
     file_priorities: Vec<u8>,
     first_last: bool,
     metadata: Option<Arc<[u8]>>,
@@ -61,7 +61,10 @@ impl Engine {
         }
         let this = *self;
         let stats = this.stats();
-        let file_priorities = (0..).map_while(|f| this.file_priority(f)).collect();
+        let mut file_priorities: Vec<u8> = (0..).map_while(|f| this.file_priority(f)).collect();
+        if file_priorities.iter().all(|p| *p == Priority::NORMAL.0) {
+            file_priorities = Vec::new();
+        }
         let mut config = this.config;
         config.picker.sequential = this.picker.is_sequential();
         Ok(DormantEngine {
