@@ -36,10 +36,10 @@ fn a_seeder_sleeps_only_without_peers_and_wakes_with_its_counters() {
     let mut out = Vec::new();
     engine.poll_transmit(peer, &mut out);
     assert!(!engine.can_sleep(), "a peer is connected");
-    let Err(engine) = Box::new(engine).sleep() else {
+    let Err(engine) = engine.sleep() else {
         panic!("slept with a peer connected");
     };
-    let mut engine = engine;
+    let mut engine = *engine;
     engine.remove_peer(peer, now);
     while engine.poll_event().is_some() {}
     assert!(engine.can_sleep());
@@ -93,7 +93,7 @@ fn a_torrent_complete_with_a_skipped_file_wakes_complete_with_its_settings() {
     while engine.poll_event().is_some() {}
     assert!(engine.can_sleep());
     let before = engine.stats();
-    let woken = Box::new(engine).sleep().ok().unwrap().wake(&t.info);
+    let woken = engine.sleep().ok().unwrap().wake(&t.info);
     assert!(woken.is_complete());
     assert!(woken.can_sleep(), "complete again, nothing to fetch");
     assert_eq!(woken.stats(), before);

@@ -156,7 +156,7 @@ impl TorrentShared {
             torrent,
             info_hash,
             store,
-            engine: Mutex::new(EngineSlot::Awake(Box::new(engine))),
+            engine: Mutex::new(EngineSlot::new(engine)),
             slots: Mutex::new(HashMap::new()),
             book: Mutex::new(PeerBook::new(modes)),
             epoch: Instant::now(),

@@ -55,32 +55,31 @@ impl Engine {
 
     /// Puts the engine to sleep; `Err` gives it back unchanged when it
     /// cannot sleep ([`Engine::can_sleep`]).
-    pub fn sleep(self: Box<Self>) -> Result<DormantEngine, Box<Engine>> {
+    pub fn sleep(self) -> Result<DormantEngine, Box<Engine>> {
         if !self.can_sleep() {
-            return Err(self);
+            return Err(Box::new(self));
         }
-        let this = *self;
-        let stats = this.stats();
-        let mut file_priorities: Vec<u8> = (0..).map_while(|f| this.file_priority(f)).collect();
+        let stats = self.stats();
+        let mut file_priorities: Vec<u8> = (0..).map_while(|f| self.file_priority(f)).collect();
         if file_priorities.iter().all(|p| *p == Priority::NORMAL.0) {
             file_priorities = Vec::new();
         }
-        let mut config = this.config;
-        config.picker.sequential = this.picker.is_sequential();
+        let mut config = self.config;
+        config.picker.sequential = self.picker.is_sequential();
         Ok(DormantEngine {
             config,
-            info_hash: this.info_hash,
-            sizes: this.picker.sizes().clone(),
-            have: this.picker.have().clone(),
+            info_hash: self.info_hash,
+            sizes: self.picker.sizes().clone(),
+            have: self.picker.have().clone(),
             stats,
             file_priorities,
-            first_last: this.picker.first_last_priority(),
-            metadata: this.metadata,
-            hash_trees: this.hash_trees.without_cache(),
-            first_copy: this.first_copy.map(Box::new),
-            first_copy_pending: this.first_copy_pending,
-            halted: this.halted,
-            next_key: this.next_key,
+            first_last: self.picker.first_last_priority(),
+            metadata: self.metadata,
+            hash_trees: self.hash_trees.without_cache(),
+            first_copy: self.first_copy.map(Box::new),
+            first_copy_pending: self.first_copy_pending,
+            halted: self.halted,
+            next_key: self.next_key,
         })
     }
 }

@@ -16,6 +16,17 @@ pub(crate) enum EngineSlot {
 }
 
 impl EngineSlot {
+    /// A starting torrent's engine: asleep at once if it may sleep (a
+    /// complete torrent keeps no engine until a peer comes; one made and
+    /// dropped a minute later would leave its memory in holes the
+    /// allocator cannot give back).
+    pub(crate) fn new(engine: Engine) -> Self {
+        match engine.sleep() {
+            Ok(dormant) => EngineSlot::Asleep(Box::new(dormant)),
+            Err(engine) => EngineSlot::Awake(engine),
+        }
+    }
+
     /// The engine, woken first if it sleeps (`info`: the torrent's).
     pub(crate) fn awake(&mut self, info: &Info) -> &mut Engine {
         if let EngineSlot::Asleep(dormant) = self {
@@ -39,7 +50,7 @@ impl EngineSlot {
         }
         let placeholder = EngineSlot::Asleep(Box::default());
         if let EngineSlot::Awake(engine) = std::mem::replace(self, placeholder) {
-            *self = match engine.sleep() {
+            *self = match (*engine).sleep() {
                 Ok(dormant) => EngineSlot::Asleep(Box::new(dormant)),
                 Err(engine) => EngineSlot::Awake(engine),
             };
