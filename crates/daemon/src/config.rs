@@ -85,7 +85,7 @@ pub struct DaemonConfig {
     /// (`urn:btpk`) link, at least [`MIN_FOLLOW_INTERVAL`].
     pub follow_interval: u64,
     /// Seconds a complete torrent stays without peers before its engine
-    /// sleeps (a third of its memory, woken by the next peer).
+    /// sleeps (under half its memory, woken by the next peer).
     pub engine_sleep_after: u64,
 }
 

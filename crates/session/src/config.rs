@@ -26,7 +26,7 @@ pub struct SessionConfig {
     /// How often resume data is saved while pieces arrive.
     pub resume_interval: Duration,
     /// A complete torrent without peers for this long puts its engine to
-    /// sleep (a third of its memory; `torrent/engine_slot.rs`).
+    /// sleep (under half its memory; `torrent/engine_slot.rs`).
     pub engine_sleep_after: Duration,
     /// Upload limit for the whole session, bytes per second (`None`: unlimited).
     pub max_upload: Option<u64>,

@@ -1,6 +1,7 @@
-//! A torrent's engine, awake or asleep. A complete torrent that has had no
-//! peer for `Config::engine_sleep_after` puts its engine to sleep
-//! (`shoal_engine::DormantEngine`: its figures and settings, a third of
+//! A torrent's engine, awake or asleep. A torrent that starts complete
+//! starts with its engine asleep, and a complete one without peers for
+//! `Config::engine_sleep_after` puts it to sleep
+//! (`shoal_engine::DormantEngine`: its figures and settings, under half
 //! the engine's memory); the first call that needs the engine wakes it as
 //! it was, and figures are read without waking it.
 
