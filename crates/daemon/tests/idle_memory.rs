@@ -68,16 +68,17 @@ const PIECE: usize = 16 * 1024;
 /// channels became inline latches and locks).
 const MAX_PER_TORRENT: usize = 9 * 1024;
 /// Large torrents added after the small ones: sparse files of `BIG_SIZE`
-/// zeros in `PIECE`-sized pieces (2,048 each).
+/// zeros in `PIECE`-sized pieces (8,192 each: enough pieces that the
+/// connections and buffers an announce round leaves in the pools, tens of
+/// KB from one run to the next, weigh under a byte a piece).
 const BIG: usize = 10;
-const BIG_SIZE: usize = 32 * 1024 * 1024;
+const BIG_SIZE: usize = 128 * 1024 * 1024;
 /// Most live bytes per piece of an idle seeding torrent: its 20-byte hash,
-/// held once (in the info dictionary's bytes, which BEP 9 serves), a few
-/// bits of bitfields, and what the daemon's and session's tables grow by
-/// while these few torrents are added. Measured here at 23 to 26 (~47.5
-/// before the hashes were read in place rather than copied and the
-/// picker's per-piece counts and priorities were made only when needed).
-const MAX_PER_PIECE: usize = 28;
+/// held once (in the info dictionary's bytes, which BEP 9 serves), and a
+/// few bits of bitfields. Measured here at ~21 (~46 before the hashes were
+/// read in place rather than copied and the picker's per-piece counts and
+/// priorities were made only when needed).
+const MAX_PER_PIECE: usize = 24;
 
 /// An HTTP tracker that answers every announce with no peers and a long
 /// interval, on kept-alive connections; counts the announces.
