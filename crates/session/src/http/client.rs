@@ -1,26 +1,16 @@
 //! One HTTP/1.1 GET over `http://` or `https://` (TLS by rustls, see
-//! [`super::tls`]) with hyper's client, as web seeds use it
-//! (`webseed/http.rs`): one request per connection, bounded reply size and
-//! time, no redirects followed; [`get_reply`] hands a redirect's target
+//! [`super::tls`]), on a connection of its own or, for tracker announces,
+//! a kept-alive one from the pool ([`super::keepalive`] reads the reply):
+//! bounded reply size and time, no redirects followed; [`get_reply`] hands a redirect's target
 //! back so a caller (add by URL) can choose to follow it.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Empty};
-use hyper::body::Body as _;
-use hyper::client::conn::http1;
-use hyper::header::{
-    ACCEPT_ENCODING, AUTHORIZATION, CONNECTION, CONTENT_LENGTH, HOST, LOCATION, TRANSFER_ENCODING,
-    USER_AGENT,
-};
-use hyper::{Request, StatusCode};
-use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
-use super::pool::{AbortOnDrop, Conn, Pool, PoolKey};
+use super::keepalive::{Failed, KeptAlive};
+use super::pool::{Pool, PoolKey};
 use super::reply::Reply;
 use super::{HttpError, HttpUrl, tls};
 
@@ -110,7 +100,7 @@ async fn fetch(
 ) -> Result<Reply, HttpError> {
     let work = async {
         let mut conn = connect(url, prefer).await?;
-        send(url, &mut conn, max_body, authorization, false)
+        conn.get(url, max_body, authorization, false)
             .await
             .map(|(reply, _)| reply)
             .map_err(Failed::into_error)
@@ -140,23 +130,22 @@ pub(crate) async fn get_pooled(
     };
     let work = async {
         if let Some(mut conn) = pool.take(&key) {
-            if conn.sender.ready().await.is_ok() {
-                match send(url, &mut conn, MAX_REPLY, None, true).await {
-                    Ok((reply, reusable)) => {
-                        if reusable {
-                            pool.put(key, conn);
-                        }
-                        return Ok(reply);
+            match conn.get(url, MAX_REPLY, None, true).await {
+                Ok((reply, reusable)) => {
+                    if reusable {
+                        pool.put(key, conn);
                     }
-                    // The server closed it as the request left: not an
-                    // answer, so a fresh connection asks again.
-                    Err(Failed::Unsent(_)) => {}
-                    Err(Failed::Other(e)) => return Err(e),
+                    return Ok(reply);
                 }
+                // The server closed it as the request left: not an
+                // answer, so a fresh connection asks again.
+                Err(Failed::Unsent(_)) => {}
+                Err(Failed::Other(e)) => return Err(e),
             }
         }
         let mut conn = connect(url, Some(prefer)).await?;
-        let (reply, reusable) = send(url, &mut conn, MAX_REPLY, None, true)
+        let (reply, reusable) = conn
+            .get(url, MAX_REPLY, None, true)
             .await
             .map_err(Failed::into_error)?;
         if reusable {
@@ -176,159 +165,17 @@ pub(crate) async fn get_pooled(
     }
 }
 
-/// Opens a connection to `url`'s host (TLS for `https`) and starts its
-/// task.
-async fn connect(url: &HttpUrl, prefer: Option<Prefer<'_>>) -> Result<Conn, HttpError> {
+/// Opens a connection to `url`'s host (TLS for `https`).
+async fn connect(url: &HttpUrl, prefer: Option<Prefer<'_>>) -> Result<KeptAlive, HttpError> {
     let addr = resolve(&url.host, url.port, prefer).await?;
     let stream = TcpStream::connect(addr).await?;
-    if url.tls {
-        handshake(tls::connect(&url.host, stream).await?).await
+    // Requests are written whole: nothing gains from Nagle's delay.
+    stream.set_nodelay(true)?;
+    Ok(if url.tls {
+        KeptAlive::new(Box::new(tls::connect(&url.host, stream).await?), true)
     } else {
-        handshake(stream).await
-    }
-}
-
-/// hyper's HTTP/1.1 client on an open stream (status line, headers,
-/// `Content-Length`, chunked bodies and the connection's end are its job);
-/// the connection's own task ends (is aborted) when the [`Conn`] is dropped.
-async fn handshake<S>(stream: S) -> Result<Conn, HttpError>
-where
-    S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
-{
-    let (sender, conn) = http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(hyper_err)?;
-    let driver = AbortOnDrop(tokio::spawn(async move {
-        let _ = conn.await;
-    }));
-    Ok(Conn {
-        sender,
-        _driver: driver,
+        KeptAlive::new(Box::new(stream), false)
     })
-}
-
-fn hyper_err(e: hyper::Error) -> HttpError {
-    HttpError::Malformed(e.to_string())
-}
-
-/// Why [`send`] failed.
-enum Failed {
-    /// The connection was closed before a reply began (a kept-alive one
-    /// the server had just closed): the request may be sent again.
-    Unsent(HttpError),
-    Other(HttpError),
-}
-
-impl Failed {
-    fn into_error(self) -> HttpError {
-        match self {
-            Failed::Unsent(e) | Failed::Other(e) => e,
-        }
-    }
-}
-
-impl From<HttpError> for Failed {
-    fn from(e: HttpError) -> Self {
-        Failed::Other(e)
-    }
-}
-
-/// Sends a GET for `url` on `conn` and reads a 200's body (at most `max`
-/// bytes) or a redirect's `Location`; also says whether the connection may
-/// carry another request (asked for with `keep_alive`, and the server kept
-/// it open).
-async fn send(
-    url: &HttpUrl,
-    conn: &mut Conn,
-    max: usize,
-    authorization: Option<&str>,
-    keep_alive: bool,
-) -> Result<(Reply, bool), Failed> {
-    let host = if url.host.contains(':') {
-        format!("[{}]:{}", url.host, url.port)
-    } else {
-        format!("{}:{}", url.host, url.port)
-    };
-    let mut request = Request::get(url.target.as_str());
-    if let Some(value) = authorization {
-        request = request.header(AUTHORIZATION, value);
-    }
-    request = request
-        .header(HOST, host)
-        .header(USER_AGENT, concat!("shoal/", env!("CARGO_PKG_VERSION")))
-        .header(ACCEPT_ENCODING, "identity");
-    if !keep_alive {
-        request = request.header(CONNECTION, "close");
-    }
-    let request = request
-        .body(Empty::<Bytes>::new())
-        .map_err(|e| HttpError::BadUrl(e.to_string()))?;
-    let reply = conn.sender.send_request(request).await.map_err(|e| {
-        if e.is_canceled() || e.is_closed() || e.is_incomplete_message() {
-            Failed::Unsent(hyper_err(e))
-        } else {
-            Failed::Other(hyper_err(e))
-        }
-    })?;
-    let status = reply.status();
-    if matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308) {
-        if let Some(location) = reply
-            .headers()
-            .get(LOCATION)
-            .and_then(|v| v.to_str().ok())
-            .filter(|l| !l.is_empty())
-        {
-            return Ok((Reply::Redirect(location.to_owned()), false));
-        }
-    }
-    if status != StatusCode::OK {
-        return Err(HttpError::Status(status.to_string()).into());
-    }
-    let too_large = || Failed::Other(HttpError::Malformed("reply too large".into()));
-    // A body with neither length nor chunks ends with the connection.
-    let ends_with_connection = !reply.headers().contains_key(CONTENT_LENGTH)
-        && !reply.headers().contains_key(TRANSFER_ENCODING);
-    let server_closes = reply.version() != hyper::Version::HTTP_11
-        || reply
-            .headers()
-            .get(CONNECTION)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.eq_ignore_ascii_case("close"));
-    let mut body = reply.into_body();
-    if body.size_hint().lower() > max as u64 {
-        return Err(too_large());
-    }
-    let mut out = Vec::new();
-    while let Some(frame) = body.frame().await {
-        let frame = match frame {
-            Ok(f) => f,
-            // Many HTTPS servers close without a TLS close_notify; a body
-            // framed by the connection's end is still whole.
-            Err(e) if url.tls && ends_with_connection && cut_without_close_notify(&e) => break,
-            Err(e) => return Err(hyper_err(e).into()),
-        };
-        if let Ok(data) = frame.into_data() {
-            out.extend_from_slice(&data);
-            if out.len() > max {
-                return Err(too_large());
-            }
-        }
-    }
-    let reusable = keep_alive && !server_closes && !ends_with_connection;
-    Ok((Reply::Body(out), reusable))
-}
-
-/// Whether `e` is the TLS stream's end without a close_notify (rustls
-/// reports it as an unexpected EOF).
-fn cut_without_close_notify(e: &hyper::Error) -> bool {
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        if let Some(io) = s.downcast_ref::<std::io::Error>() {
-            return io.kind() == std::io::ErrorKind::UnexpectedEof;
-        }
-        source = s.source();
-    }
-    false
 }
 
 async fn resolve(

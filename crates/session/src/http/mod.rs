@@ -1,11 +1,13 @@
-//! The generic HTTP(S) client: hyper's HTTP/1.1 client, one GET per
-//! connection over `http://` or `https://` (rustls), every reply bounded in
-//! size and time (web seeds keep connections open: `webseed/http.rs`;
-//! tracker announces reuse kept-alive connections per host: `pool.rs`). Trackers
+//! The generic HTTP(S) client: one HTTP/1.1 GET per connection over
+//! `http://` or `https://` (rustls), every reply bounded in size and time
+//! (`keepalive.rs` reads it; tracker announces reuse kept-alive connections
+//! per host: `pool.rs`; web seeds keep connections open with hyper's
+//! client: `webseed/http.rs`). Trackers
 //! announce and scrape with it ([`crate::tracker`]); the daemon downloads
 //! `.torrent` files with [`http_get_following`].
 
 mod client;
+mod keepalive;
 mod pool;
 mod reply;
 mod tls;

@@ -1,17 +1,15 @@
 //! Kept-alive HTTP/1.1 connections per host, for requests a session makes
 //! again and again to the same few hosts (tracker announces: at 10,000
 //! torrents on one tracker with a 120 s interval, 83 a second). Reusing a
-//! connection saves its TCP (and TLS) handshake, its socket and its
-//! connection task per request. A host that closes connections (HTTP/1.0
+//! connection saves its TCP (and TLS) handshake and its socket per
+//! request. A host that closes connections (HTTP/1.0
 //! trackers, `Connection: close`) simply gets a fresh one each time.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use http_body_util::Empty;
-use hyper::client::conn::http1::SendRequest;
+use super::keepalive::KeptAlive;
 
 /// Idle connections kept per host: as many as the tracker gate lets be
 /// open to one host at once (`tracker::gate::IN_FLIGHT`).
@@ -30,15 +28,8 @@ pub(crate) struct PoolKey {
     pub port: u16,
 }
 
-/// One idle connection: the request half and the task driving it.
-pub(crate) struct Conn {
-    pub sender: SendRequest<Empty<Bytes>>,
-    /// Held only to end the task with the connection.
-    pub _driver: AbortOnDrop,
-}
-
 struct Idle {
-    conn: Conn,
+    conn: KeptAlive,
     since: Instant,
 }
 
@@ -49,14 +40,16 @@ pub(crate) struct Pool {
 }
 
 impl Pool {
-    /// An idle connection to `key` that still looks open, if any.
-    pub(crate) fn take(&self, key: &PoolKey) -> Option<Conn> {
+    /// An idle connection to `key` young enough to be likely still open,
+    /// if any (one the server closed meanwhile fails unsent, and the
+    /// request goes on a fresh one).
+    pub(crate) fn take(&self, key: &PoolKey) -> Option<KeptAlive> {
         let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
         let conns = idle.get_mut(key)?;
         let mut found = None;
         // Newest last: the most recently used is the likeliest still open.
         while let Some(c) = conns.pop() {
-            if c.since.elapsed() < IDLE_FOR && !c.conn.sender.is_closed() {
+            if c.since.elapsed() < IDLE_FOR {
                 found = Some(c.conn);
                 break;
             }
@@ -68,7 +61,7 @@ impl Pool {
     }
 
     /// Keeps `conn` for the next request to `key`.
-    pub(crate) fn put(&self, key: PoolKey, conn: Conn) {
+    pub(crate) fn put(&self, key: PoolKey, conn: KeptAlive) {
         let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
         if !idle.contains_key(&key) && idle.len() >= MAX_HOSTS {
             let oldest = idle
@@ -80,7 +73,7 @@ impl Pool {
             }
         }
         let conns = idle.entry(key).or_default();
-        conns.retain(|c| c.since.elapsed() < IDLE_FOR && !c.conn.sender.is_closed());
+        conns.retain(|c| c.since.elapsed() < IDLE_FOR);
         if conns.len() >= MAX_IDLE_PER_HOST {
             conns.remove(0);
         }
@@ -99,15 +92,6 @@ impl Pool {
             .values()
             .map(Vec::len)
             .sum()
-    }
-}
-
-/// Aborts a spawned task when dropped (a connection's driver task).
-pub(crate) struct AbortOnDrop(pub(crate) tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
     }
 }
 

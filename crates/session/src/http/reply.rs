@@ -1,4 +1,4 @@
-//! What one GET ends with (the exchange itself is hyper's: `client.rs`).
+//! What one GET ends with (the exchange itself: `keepalive.rs`).
 
 /// A reply: the body of a 200, or where a redirect points (its
 /// `Location`, resolved against the URL asked for).
