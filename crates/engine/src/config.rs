@@ -6,7 +6,7 @@ use std::time::Duration;
 use shoal_swarm::{ChokerConfig, PickerConfig, PipelineConfig};
 
 /// How the engine behaves; the defaults suit a desktop client.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     /// Our 20-byte peer id.
     pub peer_id: [u8; 20],

@@ -16,6 +16,7 @@ use peer::Peer;
 
 mod block_hashes;
 mod dormant;
+mod dormant_config;
 mod download;
 mod halt;
 mod handle;

@@ -1,22 +1,24 @@
 //! An engine put to sleep: a complete torrent without peers keeps only what
 //! it shows (its figures) and what it needs to wake as it was. A seedbox
 //! holds thousands of such torrents; an engine is 1,552 bytes before its
-//! picker's tables, the dormant state 688 (most of it the configuration).
+//! picker's tables, the dormant state 344 (its configuration shared with
+//! the other sleeping engines: `dormant_config.rs`).
 
 use std::sync::Arc;
 
 use shoal_metainfo::Info;
 use shoal_swarm::{Picker, PieceSet, PieceSizes, Priority};
 
+use super::dormant_config::DormantConfig;
 use super::{Engine, hashes::HashTrees};
+use crate::Stats;
 use crate::first_copy::FirstCopy;
-use crate::{Config, Stats};
 
 /// What a sleeping engine keeps ([`Engine::sleep`], [`DormantEngine::wake`]);
 /// the default is an empty placeholder, for moving one out of its place.
 #[derive(Default)]
 pub struct DormantEngine {
-    config: Config,
+    config: DormantConfig,
     info_hash: [u8; 20],
     /// The piece sizes worked out from the info, so waking cannot fail.
     sizes: PieceSizes,
@@ -67,7 +69,7 @@ impl Engine {
         let mut config = self.config;
         config.picker.sequential = self.picker.is_sequential();
         Ok(DormantEngine {
-            config,
+            config: DormantConfig::split(config),
             info_hash: self.info_hash,
             sizes: self.picker.sizes().clone(),
             have: self.picker.have().clone(),
@@ -97,8 +99,9 @@ impl DormantEngine {
 
     /// The engine again, for `info` (the torrent it slept as), as it was.
     pub fn wake(self, info: &Info) -> Engine {
-        let picker = Picker::with_sizes(self.sizes, info, self.config.picker.clone());
-        let mut engine = Engine::assemble(info, self.info_hash, picker, &self.have, self.config);
+        let config = self.config.join();
+        let picker = Picker::with_sizes(self.sizes, info, config.picker.clone());
+        let mut engine = Engine::assemble(info, self.info_hash, picker, &self.have, config);
         // The files are the picker's own, so neither call can fail.
         for (file, priority) in self.file_priorities.iter().enumerate() {
             if *priority != Priority::NORMAL.0 {
