@@ -28,16 +28,19 @@ struct State {
     loading: HashMap<u32, Waiters>,
 }
 
-/// A small LRU of whole pieces, with the reads in flight.
+/// A small LRU of whole pieces, with the reads in flight; nothing at all
+/// until the first read, and again once released (a seedbox's idle
+/// torrents hold no cache).
 #[derive(Default)]
 pub(crate) struct PieceCache {
-    state: Mutex<State>,
+    state: Mutex<Option<Box<State>>>,
 }
 
 impl PieceCache {
     /// The piece's bytes, if cached.
     pub fn get(&self, piece: u32) -> Option<Arc<Vec<u8>>> {
         let mut s = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let s = s.as_mut()?;
         let pos = s.pieces.iter().position(|(p, _)| *p == piece)?;
         let entry = s.pieces.remove(pos)?;
         let data = Arc::clone(&entry.1);
@@ -49,6 +52,7 @@ impl PieceCache {
     /// (no read of that piece is under way yet).
     pub fn wait(&self, piece: u32, peer: PeerKey, block: BlockRequest) -> bool {
         let mut s = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let s = s.get_or_insert_default();
         let waiters = s.loading.entry(piece).or_default();
         waiters.push((peer, block));
         waiters.len() == 1
@@ -61,8 +65,8 @@ impl PieceCache {
             .state
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .spare
-            .pop();
+            .as_mut()
+            .and_then(|s| s.spare.pop());
         let mut buf = spare.unwrap_or_default();
         buf.resize(len, 0);
         buf
@@ -71,6 +75,7 @@ impl PieceCache {
     /// Stores a piece that was read and returns the blocks waiting for it.
     pub fn loaded(&self, piece: u32, data: Arc<Vec<u8>>) -> Waiters {
         let mut s = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let s = s.get_or_insert_default();
         s.bytes += data.len();
         s.pieces.push_back((piece, data));
         while s.bytes > CACHE_BYTES && s.pieces.len() > 1 {
@@ -87,7 +92,19 @@ impl PieceCache {
     /// A read failed: the blocks waiting for it are dropped.
     pub fn failed(&self, piece: u32) -> Waiters {
         let mut s = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        s.loading.remove(&piece).unwrap_or_default()
+        s.as_mut()
+            .and_then(|s| s.loading.remove(&piece))
+            .unwrap_or_default()
+    }
+
+    /// Drops every cached piece and spare buffer, unless a read is under
+    /// way (a torrent whose engine went to sleep: no peer asks for a while,
+    /// and up to [`CACHE_BYTES`] a torrent would stay held for nothing).
+    pub fn release(&self) {
+        let mut s = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        if s.as_ref().is_some_and(|s| s.loading.is_empty()) {
+            *s = None;
+        }
     }
 }
 
@@ -114,6 +131,23 @@ mod tests {
     }
 
     #[test]
+    fn a_released_cache_holds_nothing_unless_a_read_is_under_way() {
+        let cache = PieceCache::default();
+        assert!(
+            cache.state.lock().unwrap().is_none(),
+            "nothing before a read"
+        );
+        cache.wait(1, PeerKey(1), block(1));
+        cache.release();
+        assert!(cache.state.lock().unwrap().is_some(), "a read is under way");
+        cache.loaded(1, Arc::new(vec![7u8; 64]));
+        assert!(cache.get(1).is_some());
+        cache.release();
+        assert!(cache.state.lock().unwrap().is_none());
+        assert!(cache.get(1).is_none());
+    }
+
+    #[test]
     fn one_read_serves_every_waiter_and_memory_is_bounded() {
         let cache = PieceCache::default();
         assert!(cache.wait(1, PeerKey(1), block(1)));
@@ -126,7 +160,7 @@ mod tests {
             cache.loaded(p, Arc::new(vec![0u8; 1 << 20]));
         }
         // Evicted buffers come back for later reads, a few of them.
-        let spare = || cache.state.lock().unwrap().spare.len();
+        let spare = || cache.state.lock().unwrap().as_ref().unwrap().spare.len();
         assert_eq!(spare(), SPARE_BUFFERS);
         assert_eq!(cache.buffer(100).len(), 100);
         assert_eq!(spare(), SPARE_BUFFERS - 1);

@@ -82,10 +82,14 @@ impl EngineSlot {
 }
 
 impl super::TorrentShared {
-    /// Puts the engine to sleep if it can (`Engine::can_sleep`); returns
-    /// whether it sleeps now.
+    /// Puts the engine to sleep if it can (`Engine::can_sleep`), and lets
+    /// the piece cache go with it; returns whether it sleeps now.
     pub fn sleep_engine(&self) -> bool {
-        self.lock().sleep()
+        let asleep = self.lock().sleep();
+        if asleep {
+            self.cache.release();
+        }
+        asleep
     }
 
     /// Whether the engine sleeps.
