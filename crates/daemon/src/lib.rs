@@ -42,6 +42,7 @@ pub use error::DaemonError;
 pub use http::serve;
 
 pub use manager::{AddOutcome, AddRequest, AddSource, Daemon, QueueMove, TorrentChanges};
+pub use memory::limit_arenas;
 pub use peers::PeerView;
 pub use store::{DaemonRecord, TorrentRecord};
 pub use subscription::Subscription;

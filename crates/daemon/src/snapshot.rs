@@ -64,9 +64,31 @@ pub(crate) struct TorrentSnapshot {
     pub seed_time_limit: Option<u64>,
     /// Its place in the queue, 0 first.
     pub queue_position: usize,
+}
+
+impl TorrentSnapshot {
     /// Tracker tiers: the torrent's, or the magnet link's until the
-    /// metadata arrives.
-    pub trackers: Vec<Vec<String>>,
+    /// metadata arrives. Worked out when asked, not copied into every
+    /// snapshot: each table takes one of every torrent.
+    pub fn trackers(&self) -> Vec<Vec<String>> {
+        tiers_of(&self.record, self.torrent.as_deref())
+    }
+}
+
+/// The tracker tiers of a torrent: as edited in its `record`, else the
+/// `torrent`'s, else (metadata missing) its magnet link's.
+pub(crate) fn tiers_of(record: &TorrentRecord, torrent: Option<&Torrent>) -> Vec<Vec<String>> {
+    if let Some(edited) = &record.trackers {
+        return edited.clone();
+    }
+    match (torrent, &record.magnet) {
+        (Some(t), _) => t.trackers.clone(),
+        (None, Some(link)) => link
+            .parse::<shoal_metainfo::Magnet>()
+            .map(|m| m.trackers.into_iter().map(|t| vec![t]).collect())
+            .unwrap_or_default(),
+        (None, None) => Vec::new(),
+    }
 }
 
 /// What the scraper needs to decide whether a torrent is due.

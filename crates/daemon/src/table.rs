@@ -167,7 +167,8 @@ fn same(a: &TorrentSnapshot, av: &TorrentView, b: &TorrentSnapshot, bv: &Torrent
     same_view(av, bv)
         && same_record(&a.record, &b.record)
         && a.activity == b.activity
-        && a.trackers == b.trackers
+        // The records' (edited) trackers are compared above.
+        && a.torrent.as_ref().map(|t| &t.trackers) == b.torrent.as_ref().map(|t| &t.trackers)
         // A scrape that found the swarm as it was is no change (its time
         // alone is carried, see `build`).
         && a.scrape.len() == b.scrape.len()
@@ -372,7 +373,6 @@ mod tests {
             seed_idle_limit: None,
             seed_time_limit: None,
             queue_position: id as usize,
-            trackers: Vec::new(),
         }
     }
 

@@ -384,7 +384,7 @@ pub(crate) fn trackers(e: &TorrentSnapshot) -> Vec<TrackerView> {
         None => (Vec::new(), None),
     };
     let mut out = Vec::new();
-    for (tier, urls) in e.trackers.iter().enumerate() {
+    for (tier, urls) in e.trackers().iter().enumerate() {
         for url in urls {
             let announce = announces.iter().find(|a| &a.url == url);
             let scrape = e.scrape.iter().find(|s| &s.url == url);
@@ -425,7 +425,7 @@ pub(crate) fn detail(e: &TorrentSnapshot, page: FilePage) -> DetailView {
             files_offset: page.offset,
             peer_list,
             peers,
-            trackers: e.trackers.clone(),
+            trackers: e.trackers(),
             tracker_stats: trackers(e),
             web_seeds: web_seeds(e),
             pieces: String::new(),

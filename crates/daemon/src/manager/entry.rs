@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use shoal_metainfo::{Magnet, Torrent};
+use shoal_metainfo::Torrent;
 use shoal_session::{Latch, ScrapeResult, TorrentHandle, TorrentStats};
 
 use super::policy::effective_limit;
@@ -149,17 +149,7 @@ impl Entry {
     /// The tracker tiers: the torrent's, or the magnet link's while its
     /// metadata is missing.
     pub fn trackers(&self) -> Vec<Vec<String>> {
-        if let Some(edited) = &self.record.trackers {
-            return edited.clone();
-        }
-        match (&self.torrent, &self.record.magnet) {
-            (Some(t), _) => t.trackers.clone(),
-            (None, Some(link)) => link
-                .parse::<Magnet>()
-                .map(|m| m.trackers.into_iter().map(|t| vec![t]).collect())
-                .unwrap_or_default(),
-            (None, None) => Vec::new(),
-        }
+        crate::snapshot::tiers_of(&self.record, self.torrent.as_deref())
     }
 
     /// Cancels what a start is waiting for; the next start gets a new latch.
@@ -227,7 +217,6 @@ impl Entry {
                 daemon.seed_time_limit,
             ),
             queue_position,
-            trackers: self.trackers(),
         }
     }
 

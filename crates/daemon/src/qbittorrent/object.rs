@@ -171,7 +171,7 @@ pub(super) fn object<'a>(snap: &'a TorrentSnapshot, v: &'a TorrentView) -> Torre
         added_on: v.added_at,
         completion_on: v.done_at.map_or(-1, |t| i64::try_from(t).unwrap_or(-1)),
         tracker,
-        trackers_count: snap.trackers.iter().map(Vec::len).sum(),
+        trackers_count: snap.trackers().iter().map(Vec::len).sum(),
         dl_limit: limit(v.max_download),
         up_limit: limit(v.max_upload),
         downloaded: v.downloaded,
@@ -342,7 +342,6 @@ mod tests {
         record.category = Some("films".into());
         TorrentSnapshot {
             record: record.into(),
-            trackers: torrent.trackers.clone(),
             torrent: Some(Arc::new(torrent)),
             activity: Activity::Stopped,
             handle: None,

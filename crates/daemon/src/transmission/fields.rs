@@ -204,7 +204,12 @@ pub(super) fn writer(field: &str) -> Option<Writer> {
             }
         },
         "tracker_list" => |_, r| {
-            let tiers: Vec<String> = r.snap.trackers.iter().map(|tier| tier.join("\n")).collect();
+            let tiers: Vec<String> = r
+                .snap
+                .trackers()
+                .iter()
+                .map(|tier| tier.join("\n"))
+                .collect();
             tiers.join("\n\n").into()
         },
         _ => return None,
