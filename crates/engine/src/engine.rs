@@ -422,7 +422,28 @@ impl Engine {
             peer,
             reason,
             banned,
+            unneeded: false,
         });
+    }
+
+    /// Closes the connection to `peer` if it has every piece and so do we:
+    /// neither will ever want anything of the other, and two seeds kept
+    /// connected only keep each other's torrent awake (libtorrent and
+    /// Transmission part the same way). Returns whether it did.
+    pub(crate) fn part_if_both_seeds(&mut self, peer: PeerKey, now: Duration) -> bool {
+        let both = self.picker.have().is_full()
+            && self.picker.peer_pieces(peer).is_some_and(PieceSet::is_full)
+            && self.peers.contains_key(&peer);
+        if both {
+            self.remove_peer(peer, now);
+            self.events.push_back(Event::Disconnect {
+                peer,
+                reason: "both seeds".into(),
+                banned: false,
+                unneeded: true,
+            });
+        }
+        both
     }
 
     /// The next thing for the driver to do, if any.

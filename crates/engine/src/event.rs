@@ -41,6 +41,10 @@ pub enum Event {
         reason: String,
         /// True if the peer sent corrupt data: do not reconnect to it.
         banned: bool,
+        /// True if neither side wants anything of the other (both are
+        /// seeds): do not dial it again while we have every piece; it may
+        /// still connect.
+        unneeded: bool,
     },
     /// `piece` passed its hash check (record it in resume data).
     PieceVerified(u32),

@@ -101,3 +101,41 @@ fn a_torrent_complete_with_a_skipped_file_wakes_complete_with_its_settings() {
     assert_eq!(woken.file_priority(0), Some(4));
     assert!(woken.is_sequential());
 }
+
+/// Connects a seed to `engine`: a peer that opens with `have_all`.
+fn seed_peer(engine: &mut Engine, port: u16) -> shoal_engine::PeerKey {
+    use shoal_wire::{Handshake, Reserved};
+    let theirs = Handshake {
+        reserved: Reserved::FAST.union(Reserved::EXTENSION),
+        info_hash: engine.handshake().info_hash,
+        peer_id: *b"-XX0000-seedpeer0000",
+    };
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let peer = engine.add_peer(addr, &theirs, Duration::ZERO);
+    engine.handle_message(peer, Message::HaveAll, Duration::ZERO);
+    peer
+}
+
+#[test]
+fn two_seeds_part_so_both_can_sleep_and_a_leecher_keeps_its_seed() {
+    let (t, _) = common::make_torrent(4 * PIECE as usize);
+    let hash = t.info_hashes.wire_id().unwrap();
+    let n = t.info.num_pieces() as u32;
+    let mut seeder = Engine::new(&t.info, hash, &PieceSet::full(n), Config::default()).unwrap();
+    let peer = seed_peer(&mut seeder, 9);
+    let parted = std::iter::from_fn(|| seeder.poll_event()).any(|e| {
+        matches!(e, Event::Disconnect { peer: p, unneeded: true, banned: false, .. } if p == peer)
+    });
+    assert!(parted, "a seed stayed connected to a seed");
+    assert!(seeder.can_sleep());
+
+    let mut missing_one = PieceSet::full(n);
+    missing_one.remove(3);
+    let mut leecher = Engine::new(&t.info, hash, &missing_one, Config::default()).unwrap();
+    let _ = seed_peer(&mut leecher, 10);
+    assert!(
+        !std::iter::from_fn(|| leecher.poll_event()).any(|e| matches!(e, Event::Disconnect { .. })),
+        "a leecher dropped its seed"
+    );
+    assert!(!leecher.can_sleep());
+}

@@ -136,6 +136,11 @@ impl PeerBook {
         self.policy.disconnected(addr, failed, now);
     }
 
+    /// Never dial `addr` again; it may still connect.
+    pub fn retire(&mut self, addr: SocketAddr) {
+        self.policy.retire(addr);
+    }
+
     /// Never dial `addr` again and refuse it inbound.
     pub fn ban(&mut self, addr: SocketAddr) {
         let now = self.now();

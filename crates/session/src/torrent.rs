@@ -401,6 +401,7 @@ impl TorrentShared {
                 peer,
                 reason,
                 banned,
+                unneeded,
             } => {
                 tracing::debug!(?peer, %reason, "dropping peer");
                 let slot = self
@@ -409,11 +410,13 @@ impl TorrentShared {
                     .unwrap_or_else(PoisonError::into_inner)
                     .remove(&peer);
                 if let Some(slot) = slot {
-                    if banned {
-                        self.book
-                            .lock()
-                            .unwrap_or_else(PoisonError::into_inner)
-                            .ban(slot.addr);
+                    if banned || unneeded {
+                        let mut book = self.book.lock().unwrap_or_else(PoisonError::into_inner);
+                        if banned {
+                            book.ban(slot.addr);
+                        } else {
+                            book.retire(slot.addr);
+                        }
                     }
                     let _ = slot.close.send(true);
                 } else {

@@ -266,12 +266,15 @@ async fn a_sleeping_seeder_wakes_for_a_leecher_and_keeps_its_counters() {
     let tmp = tempfile::tempdir().unwrap();
     let sizes = [700_000, 300_001];
     let torrent = make_content(&tmp.path().join("seed"), &sizes);
-    let mut config = shoal_session::SessionConfig::new(
-        "127.0.0.1:0".parse().unwrap(),
-        tmp.path().join("s-state"),
-    );
-    config.engine_sleep_after = Duration::from_millis(200);
-    let seeder = Session::bind(config).await.unwrap();
+    let sleepy = |state: &str| {
+        let mut config = shoal_session::SessionConfig::new(
+            "127.0.0.1:0".parse().unwrap(),
+            tmp.path().join(state),
+        );
+        config.engine_sleep_after = Duration::from_millis(200);
+        Session::bind(config)
+    };
+    let seeder = sleepy("s-state").await.unwrap();
     let seed = seeder
         .add_torrent(
             torrent.clone(),
@@ -283,7 +286,7 @@ async fn a_sleeping_seeder_wakes_for_a_leecher_and_keeps_its_counters() {
     eventually("the idle seeder's engine sleeps", || seed.engine_asleep()).await;
     assert_eq!(seed.stats().pieces_have, seed.stats().pieces_total);
 
-    let leecher = session(&tmp.path().join("l-state")).await;
+    let leecher = sleepy("l-state").await.unwrap();
     let opts = TorrentOptions {
         peers: vec![seeder.local_addr()],
         ..TorrentOptions::default()
@@ -299,9 +302,16 @@ async fn a_sleeping_seeder_wakes_for_a_leecher_and_keeps_its_counters() {
     let uploaded = seed.stats().uploaded;
     assert!(uploaded >= 1_000_001, "uploaded {uploaded}");
 
-    let hash = torrent.info_hashes.wire_id().unwrap();
-    leecher.remove_torrent(&hash).await.unwrap();
+    // Both are seeds now: they part, and both engines sleep again.
     eventually("the seeder's engine sleeps again", || seed.engine_asleep()).await;
+    eventually("the finished leecher's engine sleeps", || {
+        got.engine_asleep()
+    })
+    .await;
     assert_eq!(seed.stats().uploaded, uploaded, "kept through its sleep");
-    assert!(seed.peers().is_empty());
+    assert!(seed.peers().is_empty() && got.peers().is_empty());
+    // The leecher does not dial its fellow seed again (a closed
+    // connection is redialled after 5 s), so neither wakes.
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    assert!(seed.engine_asleep() && got.engine_asleep(), "redialled");
 }

@@ -12,6 +12,8 @@
 //! - **Bans**: a banned address is never dialled and is refused inbound; a
 //!   ban covers the whole host (a liar reconnects from a new port), except on
 //!   loopback, where many peers share one host.
+//! - **Retired**: an address of no more use (a seed, once we seed too) is
+//!   not dialled again; unlike a ban, it may still connect.
 //! - **Slots**: [`Slots`] says how many more connections a torrent may open.
 //!
 //! # How a driver calls it
@@ -79,6 +81,8 @@ struct Entry {
     /// Being dialled or connected.
     connected: bool,
     banned: bool,
+    /// Not worth dialing again ([`DialBook::retire`]).
+    retired: bool,
 }
 
 /// Known peer addresses and their dialing state (see the module docs).
@@ -120,6 +124,7 @@ impl DialBook {
             next_try: now,
             connected: false,
             banned: false,
+            retired: false,
         });
     }
 
@@ -136,7 +141,7 @@ impl DialBook {
             }
             // A host banned through another port is not dialled either.
             let host_banned = self.banned_hosts.contains(&addr.ip());
-            if !e.connected && !e.banned && !host_banned && e.next_try <= now {
+            if !e.connected && !e.banned && !e.retired && !host_banned && e.next_try <= now {
                 e.connected = true;
                 due.push(*addr);
             }
@@ -148,7 +153,9 @@ impl DialBook {
     pub fn poll_timeout(&self) -> Option<Duration> {
         self.entries
             .iter()
-            .filter(|(addr, e)| !e.connected && !e.banned && !self.host_banned(**addr))
+            .filter(|(addr, e)| {
+                !e.connected && !e.banned && !e.retired && !self.host_banned(**addr)
+            })
             .map(|(_, e)| e.next_try)
             .min()
     }
@@ -198,6 +205,16 @@ impl DialBook {
         self.add(addr, now);
         if let Some(e) = self.entries.get_mut(&addr) {
             e.banned = true;
+        }
+    }
+
+    /// Never dial `addr` again (it may still connect): it has nothing we
+    /// want and wants nothing of us, such as a seed once we seed too. An
+    /// address the book does not know (an inbound connection's) is left
+    /// unknown.
+    pub fn retire(&mut self, addr: SocketAddr) {
+        if let Some(e) = self.entries.get_mut(&addr) {
+            e.retired = true;
         }
     }
 

@@ -123,6 +123,9 @@ impl Engine {
             for key in self.keys() {
                 self.update_interest(key, now);
             }
+            for key in self.keys() {
+                self.part_if_both_seeds(key, now);
+            }
         }
     }
 

@@ -54,6 +54,10 @@ impl Engine {
             peer.got_first_message = true;
         }
         let fast = peer.fast();
+        let have_news = matches!(
+            msg,
+            Message::Bitfield(_) | Message::HaveAll | Message::Have(_)
+        );
         let result = match msg {
             Message::Port(port) => {
                 self.on_port(key, port);
@@ -140,7 +144,12 @@ impl Engine {
         };
         if let Err(reason) = result {
             self.drop_peer(key, reason.into(), false, now);
-        } else if self
+            return;
+        }
+        if have_news && self.part_if_both_seeds(key, now) {
+            return;
+        }
+        if self
             .peers
             .get(&key)
             .is_some_and(|p| p.queued_bytes() > self.config.max_outbox)

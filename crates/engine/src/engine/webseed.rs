@@ -91,6 +91,7 @@ impl Engine {
             peer: key,
             reason: "web seed sent corrupt data".into(),
             banned: true,
+            unneeded: false,
         });
         true
     }

@@ -82,8 +82,9 @@ impl Simulation {
         self.dials.push_back((at, i, j));
     }
 
-    /// Peer `i` bans the other end of connection `c` (it sent corrupt data).
-    pub(super) fn ban(&mut self, i: usize, c: usize) {
+    /// Peer `i` bans the other end of connection `c` (`ban`: it sent
+    /// corrupt data), or retires it (it is a seed, and so is `i`).
+    pub(super) fn forget(&mut self, i: usize, c: usize, ban: bool) {
         let now = self.now;
         let Some(conn) = self.conns.get(c) else {
             return;
@@ -94,7 +95,11 @@ impl Simulation {
             conn.ends[0]
         };
         if let Some(node) = self.nodes.get_mut(i) {
-            node.book.ban(peer_addr(other), now);
+            if ban {
+                node.book.ban(peer_addr(other), now);
+            } else {
+                node.book.retire(peer_addr(other));
+            }
         }
     }
 

@@ -146,9 +146,14 @@ impl Simulation {
                             _ => engine.block_read_failed(peer, block, now),
                         }
                     }
-                    Event::Disconnect { peer, banned, .. } => {
+                    Event::Disconnect {
+                        peer,
+                        banned,
+                        unneeded,
+                        ..
+                    } => {
                         if let Some(s) = node.conns.get(peer) {
-                            closed.push((s / 2, banned));
+                            closed.push((s / 2, banned, unneeded));
                         }
                     }
                     Event::PieceVerified(piece) => {
@@ -170,9 +175,9 @@ impl Simulation {
         for piece in verified {
             self.gain_copy(piece);
         }
-        for (c, banned) in closed {
-            if banned {
-                self.ban(i, c);
+        for (c, banned, unneeded) in closed {
+            if banned || unneeded {
+                self.forget(i, c, banned);
             }
             self.close(c);
         }

@@ -212,3 +212,22 @@ mod properties {
         DialConfig::default().max_backoff
     }
 }
+
+#[test]
+fn a_retired_address_is_not_dialled_again_but_may_connect() {
+    let mut book = DialBook::default();
+    let a = addr("10.0.0.1:6881");
+    book.add(a, secs(0));
+    assert_eq!(book.take_due(secs(0), 5), vec![a]);
+    book.retire(a);
+    book.disconnected(a, false, secs(1));
+    assert_eq!(book.poll_timeout(), None, "never due again");
+    assert!(book.take_due(secs(1000), 5).is_empty());
+    assert!(!book.is_banned(a));
+    assert!(
+        book.connected(addr("10.0.0.1:50000"), false, secs(2)),
+        "inbound welcome"
+    );
+    book.retire(addr("10.0.0.2:1"));
+    assert_eq!(book.len(), 1, "an unknown address stays unknown");
+}
