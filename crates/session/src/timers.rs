@@ -8,7 +8,8 @@
 //! torrent therefore costs no wake-ups at all. A complete one that stays
 //! without peers for `Config::engine_sleep_after` has its engine put to sleep
 //! (`torrent/engine_slot.rs`); a sleeping engine is not ticked (it has no
-//! timers), and the first peer wakes it.
+//! timers), a sleeping torrent with nothing due leaves the task's tables
+//! until a kick, and the first peer wakes it.
 //!
 //! Anything that may bring a deadline forward — a peer learned, a dial
 //! failed, the first peer connected (`TorrentShared::with_engine`) —
@@ -120,7 +121,8 @@ pub(crate) async fn run(
 }
 
 /// One torrent's timers: engine ticks, dialing due peers, saving resume
-/// data. Returns its next deadline, or `None` once it was removed.
+/// data. Returns its next deadline, or `None` once it needs none: removed,
+/// or asleep with nothing due (a kick brings it back).
 fn run_timers(inner: &Arc<Inner>, entry: &mut Armed, now: Instant) -> Option<Instant> {
     let shared = &entry.torrent;
     if shared.is_closed() {
@@ -234,6 +236,10 @@ fn run_timers(inner: &Arc<Inner>, entry: &mut Armed, now: Instant) -> Option<Ins
     }
     if shared.resume_dirty() {
         next = next.min(entry.last_save + interval);
+    } else if next_dial.is_none() && shared.engine_asleep() {
+        // Nothing due, ever, until a peer or an address comes (they kick
+        // it back in): a seedbox's sleeping torrents hold no timer entry.
+        return None;
     }
     Some(next.max(now + Duration::from_millis(1)))
 }
