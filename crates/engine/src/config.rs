@@ -66,6 +66,10 @@ pub struct Config {
     /// Our DHT node's UDP port: set, the handshake carries the DHT bit and
     /// peers that set it too get a BEP 5 `port` message.
     pub dht_port: Option<u16>,
+    /// Close the connection to a peer that has every piece once we have
+    /// every piece too (libtorrent's `close_redundant_connections`): two
+    /// seeds connected only keep each other's torrent awake.
+    pub part_seeds: bool,
 }
 
 /// Default [`Config::seed_piece_quota`]. Short turns spread a seed's pieces
@@ -96,6 +100,7 @@ impl Default for Config {
             pipeline: PipelineConfig::default(),
             pex: true,
             dht_port: None,
+            part_seeds: true,
         }
     }
 }

@@ -431,7 +431,8 @@ impl Engine {
     /// connected only keep each other's torrent awake (libtorrent and
     /// Transmission part the same way). Returns whether it did.
     pub(crate) fn part_if_both_seeds(&mut self, peer: PeerKey, now: Duration) -> bool {
-        let both = self.picker.have().is_full()
+        let both = self.config.part_seeds
+            && self.picker.have().is_full()
             && self.picker.peer_pieces(peer).is_some_and(PieceSet::is_full)
             && self.peers.contains_key(&peer);
         if both {

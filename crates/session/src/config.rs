@@ -28,6 +28,11 @@ pub struct SessionConfig {
     /// A complete torrent without peers for this long puts its engine to
     /// sleep (under half its memory; `torrent/engine_slot.rs`).
     pub engine_sleep_after: Duration,
+    /// Close the connection between two seeds (ours and a peer with every
+    /// piece), as libtorrent and Transmission do; the peer's address is
+    /// not dialled again. Off, such connections stay until either side
+    /// closes them.
+    pub part_seeds: bool,
     /// Upload limit for the whole session, bytes per second (`None`: unlimited).
     pub max_upload: Option<u64>,
     /// Download limit for the whole session, bytes per second (`None`: unlimited).
@@ -69,6 +74,7 @@ impl SessionConfig {
             handshake_timeout: Duration::from_secs(10),
             resume_interval: Duration::from_secs(5),
             engine_sleep_after: Duration::from_secs(60),
+            part_seeds: true,
             max_upload: None,
             max_download: None,
             dht: None,

@@ -345,6 +345,7 @@ impl Session {
             listen_ipv4: own.ipv4,
             listen_ipv6: own.ipv6,
             dht_port,
+            part_seeds: self.inner.config.part_seeds,
             ..EngineConfig::default()
         };
         let seed = if options.seed == 0 {

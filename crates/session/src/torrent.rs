@@ -437,6 +437,9 @@ impl TorrentShared {
                     shared.save_resume().await;
                     shared.make_links().await;
                     shared.completed.raise();
+                    // Its last peer may have left as it completed (two seeds
+                    // part): whoever looks only at busy torrents must look.
+                    shared.woken.push(shared.info_hash);
                     shared.announce_queue.wake(&shared);
                 });
             }

@@ -32,6 +32,8 @@ fn config(state: &Path, listen: &str, also: Option<&str>, t: Transports) -> Sess
     let mut config = SessionConfig::new(listen.parse().unwrap(), state.to_path_buf());
     config.listen_also = also.map(|a| a.parse().unwrap());
     config.transports = t;
+    // Peers are looked at after downloads: two seeds stay connected.
+    config.part_seeds = false;
     config
 }
 

@@ -17,6 +17,8 @@ use common::{make_content, same_files};
 async fn session(state: &Path, encryption: EncryptionPolicy) -> Session {
     let mut config = SessionConfig::new("127.0.0.1:0".parse().unwrap(), state.to_path_buf());
     config.encryption = encryption;
+    // Peers are looked at after downloads: two seeds stay connected.
+    config.part_seeds = false;
     Session::bind(config).await.unwrap()
 }
 

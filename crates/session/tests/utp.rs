@@ -27,6 +27,8 @@ const TCP_ONLY: Transports = Transports {
 async fn session_with(state: &Path, transports: Transports) -> Session {
     let mut config = SessionConfig::new("127.0.0.1:0".parse().unwrap(), state.to_path_buf());
     config.transports = transports;
+    // Peers are looked at after downloads: two seeds stay connected.
+    config.part_seeds = false;
     Session::bind(config).await.unwrap()
 }
 

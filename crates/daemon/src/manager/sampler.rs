@@ -131,16 +131,19 @@ pub(super) async fn sampler(shared: Arc<Shared>) {
                     }
                 }
             } else {
-                let woke = woken.unwrap_or_default();
-                let ids: BTreeSet<u32> = woke
+                let woke: BTreeSet<u32> = woken
+                    .unwrap_or_default()
                     .iter()
                     .filter_map(|h| running.get(h).copied())
-                    .chain(watch.iter().copied())
                     .collect();
+                let ids: BTreeSet<u32> = woke.iter().chain(watch.iter()).copied().collect();
                 for id in ids {
+                    // A woken torrent is sampled even if it was quiet: it
+                    // may have just completed as its last peer left.
+                    let force = woke.contains(&id);
                     let keep = entries
                         .get_mut(&id)
-                        .is_some_and(|e| visit(e, d, &mut round, now, elapsed, false));
+                        .is_some_and(|e| visit(e, d, &mut round, now, elapsed, force));
                     if keep {
                         watch.insert(id);
                     } else {
@@ -233,9 +236,9 @@ pub(super) async fn sampler(shared: Arc<Shared>) {
 }
 
 /// Looks at one entry: counts its running time, samples a running one
-/// unless it is quiet (and `full` is false), notes completion, faults and
-/// seed limits in `round`. Returns whether it is to be looked at again
-/// next round (running and not quiet).
+/// unless it is quiet (and `full`, a sweep or a wake-up, is false), notes
+/// completion, faults and seed limits in `round`. Returns whether it is to
+/// be looked at again next round (running and not quiet).
 fn visit(
     e: &mut Entry,
     d: &mut crate::store::DaemonRecord,

@@ -1,8 +1,9 @@
 //! One HTTP/1.1 GET over `http://` or `https://` (TLS by rustls, see
 //! [`super::tls`]), on a connection of its own or, for tracker announces,
 //! a kept-alive one from the pool ([`super::keepalive`] reads the reply):
-//! bounded reply size and time, no redirects followed; [`get_reply`] hands a redirect's target
-//! back so a caller (add by URL) can choose to follow it.
+//! bounded reply size and time, no redirects followed; [`get_reply`]
+//! hands a redirect's target back so a caller (add by URL) can choose to
+//! follow it.
 
 use std::net::SocketAddr;
 use std::time::Duration;
