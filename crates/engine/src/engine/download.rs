@@ -122,8 +122,6 @@ impl Engine {
             self.events.push_back(Event::Completed);
             for key in self.keys() {
                 self.update_interest(key, now);
-            }
-            for key in self.keys() {
                 self.part_if_both_seeds(key, now);
             }
         }

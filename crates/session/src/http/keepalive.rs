@@ -149,16 +149,11 @@ impl KeptAlive {
                 return Err(malformed("reply head too large"));
             }
             let nothing_yet = self.buf.is_empty();
-            let read = match self.read_more().await {
-                Ok(0) => Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into()),
-                other => other,
-            };
-            match read {
+            match self.read_some().await {
                 // A reset or close before any reply: the server had closed
                 // the kept-alive connection as the request left.
                 Err(Failed::Other(e)) if nothing_yet => return Err(Failed::Unsent(e)),
-                Err(e) => return Err(e),
-                Ok(_) => {}
+                result => result?,
             }
         }
     }

@@ -51,10 +51,7 @@ impl EngineSlot {
         }
         let placeholder = EngineSlot::Asleep(Box::default());
         if let EngineSlot::Awake(engine) = std::mem::replace(self, placeholder) {
-            *self = match (*engine).sleep() {
-                Ok(dormant) => EngineSlot::Asleep(Box::new(dormant)),
-                Err(engine) => EngineSlot::Awake(engine),
-            };
+            *self = EngineSlot::new(*engine);
         }
         self.is_asleep()
     }
