@@ -34,8 +34,11 @@ pub(crate) enum Activity {
 /// One torrent at one moment.
 #[derive(Clone)]
 pub(crate) struct TorrentSnapshot {
-    /// What the user wants of it (saved).
+    /// What the user wants of it (saved), less its counters.
     pub record: std::sync::Arc<TorrentRecord>,
+    /// Its counters (bytes, hash failures, running time, last start and
+    /// activity).
+    pub counters: crate::store::Counters,
     /// The torrent; `None` while a magnet link's metadata is missing.
     pub torrent: Option<Arc<Torrent>>,
     /// What it is doing.

@@ -18,6 +18,7 @@ mod records;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
+pub(crate) use counters::Counters;
 pub use records::{DaemonRecord, LimitMode, TorrentRecord};
 
 use crate::DaemonError;

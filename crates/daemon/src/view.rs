@@ -187,12 +187,12 @@ pub(crate) fn of(e: &TorrentSnapshot) -> TorrentView {
         upload_rate: e.up_rate as u64,
         eta,
         peers,
-        downloaded: e.record.downloaded,
-        uploaded: e.record.uploaded,
+        downloaded: e.counters.downloaded,
+        uploaded: e.counters.uploaded,
         ratio: if size_when_done == 0 {
             0.0
         } else {
-            e.record.uploaded as f64 / size_when_done as f64
+            e.counters.uploaded as f64 / size_when_done as f64
         },
         pieces_have: s.pieces_have,
         pieces_total: s.pieces_total,
@@ -211,14 +211,14 @@ pub(crate) fn of(e: &TorrentSnapshot) -> TorrentView {
         finished: e.record.finished,
         has_metadata: e.torrent.is_some(),
         magnet: e.record.magnet.clone(),
-        hash_failures: e.record.hash_failures,
+        hash_failures: e.counters.hash_failures,
         labels: e.record.labels.clone(),
         category: e.record.category.clone(),
         queue_position: e.queue_position,
-        seconds_downloading: e.record.seconds_downloading,
-        seconds_seeding: e.record.seconds_seeding,
-        started_at: e.record.started_at,
-        active_at: e.record.active_at,
+        seconds_downloading: e.counters.seconds_downloading,
+        seconds_seeding: e.counters.seconds_seeding,
+        started_at: e.counters.started_at,
+        active_at: e.counters.active_at,
         edited_at: e.record.edited_at,
         subscription: e.record.subscription.clone(),
     }

@@ -10,7 +10,7 @@ use shoal_session::{Latch, ScrapeResult, TorrentHandle, TorrentStats};
 
 use super::policy::effective_limit;
 use crate::snapshot::{Activity, ScrapeStatus, TorrentSnapshot, now_unix};
-use crate::store::{DaemonRecord, TorrentRecord};
+use crate::store::{Counters, DaemonRecord, TorrentRecord};
 
 /// What a torrent is doing.
 #[derive(Clone)]
@@ -51,7 +51,14 @@ pub(crate) struct Entry {
     /// Shared with the snapshots taken of it (a seedbox's table would
     /// otherwise hold a second copy of every record); written through
     /// [`Entry::record_mut`], which copies it only while a snapshot holds it.
+    /// Its counters are zero: they live in [`Entry::counters`] and are laid
+    /// on only when it is saved ([`Entry::saved_record`]).
     pub record: Arc<TorrentRecord>,
+    /// Bytes, hash failures, running time, last start and last activity.
+    /// Kept apart from the shared record because they move every second:
+    /// in it, each move would copy the record while the API's table holds
+    /// the previous one, two records per torrent in an idle daemon.
+    pub counters: Counters,
     /// The torrent; `None` while a magnet link's metadata is missing.
     pub torrent: Option<Arc<Torrent>>,
     pub hash: [u8; 20],
@@ -110,15 +117,18 @@ impl Entry {
     /// A stopped entry; the record's renames and tracker list are laid
     /// over the torrent.
     pub fn new(
-        record: TorrentRecord,
+        mut record: TorrentRecord,
         torrent: Option<Torrent>,
         hash: [u8; 20],
         stats: TorrentStats,
     ) -> Entry {
         let torrent = torrent.map(|t| Arc::new(super::edits::apply(t, &record)));
+        let counters = Counters::of(&record);
+        Counters::default().lay_on(&mut record);
         let record = Arc::new(record);
         Entry {
             record,
+            counters,
             torrent,
             hash,
             phase: Phase::Stopped,
@@ -163,6 +173,13 @@ impl Entry {
         Arc::make_mut(&mut self.record)
     }
 
+    /// The record as it is saved: with its counters.
+    pub fn saved_record(&self) -> Arc<TorrentRecord> {
+        let mut record = TorrentRecord::clone(&self.record);
+        self.counters.lay_on(&mut record);
+        Arc::new(record)
+    }
+
     /// Enters `Checking`, waiting for a check slot. `resumable`: resume data
     /// was saved, so the start will most likely only load it; otherwise a
     /// hash of the data is expected from the start. Returns the flag the
@@ -187,6 +204,7 @@ impl Entry {
         let r = &self.record;
         TorrentSnapshot {
             record: Arc::clone(&self.record),
+            counters: self.counters,
             torrent: self.torrent.clone(),
             activity: match self.phase {
                 Phase::Checking if !self.hashing.load(Ordering::Relaxed) => Activity::Starting,
@@ -257,20 +275,19 @@ impl Entry {
         self.seen_down = stats.downloaded;
         self.seen_up = stats.uploaded;
         self.seen_failures = stats.hash_failures;
+        let c = &mut self.counters;
         if failures > 0 {
-            let r = self.record_mut();
-            r.hash_failures = r.hash_failures.saturating_add(failures);
+            c.hash_failures = c.hash_failures.saturating_add(failures);
             self.dirty = true;
         }
         if down > 0 || up > 0 {
-            let r = self.record_mut();
-            r.downloaded = r.downloaded.saturating_add(down);
-            r.uploaded = r.uploaded.saturating_add(up);
+            c.downloaded = c.downloaded.saturating_add(down);
+            c.uploaded = c.uploaded.saturating_add(up);
+            c.active_at = Some(now_unix());
             daemon.downloaded = daemon.downloaded.saturating_add(down);
             daemon.uploaded = daemon.uploaded.saturating_add(up);
             self.dirty = true;
             self.idle_since = Instant::now();
-            self.record_mut().active_at = Some(now_unix());
         }
         if let Some(secs) = elapsed {
             let secs = secs.max(1e-3);
@@ -300,9 +317,9 @@ impl Entry {
             self.time_carry -= whole;
             let whole = whole as u64;
             let counter = if self.stats.bytes_left == 0 {
-                &mut self.record_mut().seconds_seeding
+                &mut self.counters.seconds_seeding
             } else {
-                &mut self.record_mut().seconds_downloading
+                &mut self.counters.seconds_downloading
             };
             *counter = counter.saturating_add(whole);
             self.clock_dirty = true;

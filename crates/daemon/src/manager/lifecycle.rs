@@ -250,7 +250,7 @@ impl Daemon {
                             e.seen_up = 0;
                             e.seen_failures = 0;
                             e.idle_since = Instant::now();
-                            e.record_mut().started_at = Some(now_unix());
+                            e.counters.started_at = Some(now_unix());
                             e.clock_dirty = true;
                             e.quiet_samples = 0;
                             e.phase = Phase::Running(handle);
@@ -364,7 +364,7 @@ impl Daemon {
             .store
             .put_metainfo(&e.record.info_hash, &metainfo)?;
         e.record_mut().name = torrent.info.name.clone();
-        self.shared.store.save(&e.record)?;
+        self.shared.store.save(&e.saved_record())?;
         e.stats = stats_of(&torrent);
         e.torrent = Some(Arc::new(super::edits::apply(torrent, &e.record)));
         e.fetched_peers = fetched.peers;
@@ -485,7 +485,7 @@ impl Daemon {
                 e.still();
             }
             if e.take_dirty(true) {
-                let _ = self.shared.store.save(&e.record);
+                let _ = self.shared.store.save(&e.saved_record());
             }
         }
     }

@@ -146,7 +146,7 @@ impl Daemon {
             }
             e.record_mut().edited_at = Some(now_unix());
             e.torrent = Some(Arc::new(renamed));
-            self.shared.store.save(&e.record)?;
+            self.shared.store.save(&e.saved_record())?;
         }
         self.log(
             crate::event_log::Level::Normal,
@@ -185,7 +185,7 @@ impl Daemon {
             if let Some(t) = &mut e.torrent {
                 Arc::make_mut(t).trackers = tiers;
             }
-            self.shared.store.save(&e.record)?;
+            self.shared.store.save(&e.saved_record())?;
             (e.hash, e.handle().is_some())
         };
         self.bump();

@@ -177,7 +177,7 @@ pub(super) async fn sampler(shared: Arc<Shared>) {
                 let clock_too = rounds % CLOCK_SAVE_EVERY == 0;
                 for e in entries.values_mut() {
                     if e.take_dirty(clock_too) {
-                        round.to_save.push(Arc::clone(&e.record));
+                        round.to_save.push(e.saved_record());
                     }
                 }
                 d.seconds_active = d.seconds_active.saturating_add(u64::from(SAVE_EVERY));
@@ -299,7 +299,7 @@ fn visit(
             round.done.push(e.record.name.clone());
             e.record_mut().done_at = Some(now_unix());
             e.dirty = true;
-            round.to_save.push(Arc::clone(&e.record));
+            round.to_save.push(e.saved_record());
         }
         let r = &e.record;
         let ratio = effective_limit(r.seed_ratio_mode, r.seed_ratio_limit, d.seed_ratio_limit);
@@ -308,10 +308,10 @@ fn visit(
         if seed_limit_reached(
             ratio,
             idle_limit,
-            e.record.uploaded,
+            e.counters.uploaded,
             stats.total_size,
             e.idle_since.elapsed(),
-        ) || seed_time_reached(time, e.record.seconds_seeding)
+        ) || seed_time_reached(time, e.counters.seconds_seeding)
         {
             round.finish.push(e.record.id);
         }
@@ -372,7 +372,7 @@ pub(super) fn save_counters(shared: &Shared) {
     let records: Vec<_> = state
         .entries
         .values_mut()
-        .filter_map(|e| e.take_dirty(true).then(|| e.record.clone()))
+        .filter_map(|e| e.take_dirty(true).then(|| e.saved_record()))
         .collect();
     // One batch: at shutdown every running torrent's clock has moved.
     if let Err(err) = shared.store.save_batch(&records) {

@@ -336,7 +336,7 @@ impl Daemon {
             .get_mut(&id)
             .ok_or_else(|| DaemonError::NotFound(id.to_string()))?;
         f(entry.record_mut());
-        self.shared.store.save(&entry.record)?;
+        self.shared.store.save(&entry.saved_record())?;
         let hash = entry.hash;
         drop(state);
         self.bump();

@@ -341,6 +341,7 @@ mod tests {
         record.labels = vec!["tv".into(), "hd".into()];
         record.category = Some("films".into());
         TorrentSnapshot {
+            counters: crate::store::Counters::of(&record),
             record: record.into(),
             torrent: Some(Arc::new(torrent)),
             activity: Activity::Stopped,
