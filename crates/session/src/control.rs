@@ -63,9 +63,10 @@ impl Session {
         }
         // Every permit back means no hash/write or read job is running;
         // closing the semaphore turns away the ones still queued.
-        let permits = u32::try_from(shared.disk_jobs_total()).unwrap_or(u32::MAX);
-        if let Ok(all) = shared.disk_jobs.acquire_many(permits).await {
-            shared.disk_jobs.close();
+        let permits = u32::try_from(crate::torrent::disk_jobs_total()).unwrap_or(u32::MAX);
+        let jobs = shared.disk_jobs();
+        if let Ok(all) = jobs.acquire_many(permits).await {
+            jobs.close();
             drop(all);
         }
         shared.save_resume().await;
@@ -83,8 +84,7 @@ impl Session {
     /// Where the resume data of a torrent is kept (deleting it forces a
     /// full check the next time the torrent is added).
     pub fn resume_path(&self, info_hash: &[u8; 20]) -> PathBuf {
-        let hex = shoal_metainfo::infohash::hex(info_hash);
-        self.inner.config.state_dir.join(format!("{hex}.resume"))
+        crate::torrent::resume_file(&self.inner.state_dir, info_hash)
     }
 
     /// The session-wide rate limits (up, down), bytes per second.
@@ -118,11 +118,6 @@ impl TorrentShared {
     /// Whether the torrent was removed from its session.
     pub(crate) fn is_closed(&self) -> bool {
         self.closed.load(Ordering::Relaxed)
-    }
-
-    /// How many disk jobs may run at once.
-    fn disk_jobs_total(&self) -> usize {
-        std::thread::available_parallelism().map_or(2, usize::from)
     }
 }
 

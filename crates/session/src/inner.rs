@@ -13,6 +13,9 @@ use shoal_mse::SkeyLookup;
 /// The session's shared state.
 pub(crate) struct Inner {
     pub(crate) config: SessionConfig,
+    /// `config.state_dir`, shared with every torrent (where its resume
+    /// data goes).
+    pub(crate) state_dir: Arc<std::path::Path>,
     /// The DHT node, if running; taken at shutdown to save its table.
     pub(crate) dht: Mutex<Option<Arc<Dht>>>,
     /// The one timer task of every torrent (`timers.rs`).
@@ -144,6 +147,7 @@ impl Inner {
             families: self.families,
             woken: Arc::clone(&self.woken),
             announce_queue: self.announce_queue.clone(),
+            state_dir: Arc::clone(&self.state_dir),
         }
     }
 }

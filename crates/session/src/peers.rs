@@ -33,16 +33,24 @@ pub enum PeerSource {
 /// Known peer addresses and their dialing state, on the wall clock.
 #[derive(Debug)]
 pub struct PeerBook {
-    policy: DialBook,
+    /// Made when the first address is learned or connects: a seedbox's
+    /// idle torrents may never see one.
+    known: Option<Box<Known>>,
     /// The policy's time zero.
     epoch: Instant,
-    /// Where each address was first learned; bounded as the policy's
-    /// addresses are, so a flood of replies cannot grow it.
-    sources: HashMap<SocketAddr, PeerSource>,
     /// How each dialed address last connected (transport and encryption
     /// mode), tried first on the next dial: the session's memory
     /// (`modes.rs`), shared with other torrents and metadata fetches.
     worked: Arc<Modes>,
+}
+
+/// The addresses a book knows.
+#[derive(Debug)]
+struct Known {
+    policy: DialBook,
+    /// Where each address was first learned; bounded as the policy's
+    /// addresses are, so a flood of replies cannot grow it.
+    sources: HashMap<SocketAddr, PeerSource>,
     /// Most sources kept.
     max_sources: usize,
 }
@@ -57,12 +65,9 @@ impl Default for PeerBook {
 impl PeerBook {
     /// A book remembering how dials connected in `worked`.
     pub(crate) fn new(worked: Arc<Modes>) -> Self {
-        let config = DialConfig::default();
         PeerBook {
-            max_sources: config.max_known,
-            policy: DialBook::new(config),
+            known: None,
             epoch: Instant::now(),
-            sources: HashMap::new(),
             worked,
         }
     }
@@ -71,24 +76,37 @@ impl PeerBook {
         self.epoch.elapsed()
     }
 
+    /// The known addresses, made on first use.
+    fn known(&mut self) -> &mut Known {
+        self.known.get_or_insert_with(|| {
+            let config = DialConfig::default();
+            Box::new(Known {
+                max_sources: config.max_known,
+                policy: DialBook::new(config),
+                sources: HashMap::new(),
+            })
+        })
+    }
+
     /// Addresses known (banned ones included).
     pub fn len(&self) -> usize {
-        self.policy.len()
+        self.known.as_ref().map_or(0, |k| k.policy.len())
     }
 
     /// Learns an address from `source` (ignored when full or already
     /// known; the first source is the one kept).
     pub fn add(&mut self, addr: SocketAddr, source: PeerSource) {
         let now = self.now();
-        self.policy.add(addr, now);
-        if self.sources.len() < self.max_sources {
-            self.sources.entry(addr).or_insert(source);
+        let known = self.known();
+        known.policy.add(addr, now);
+        if known.sources.len() < known.max_sources {
+            known.sources.entry(addr).or_insert(source);
         }
     }
 
     /// Where `addr` was learned, if it is known.
     pub fn source(&self, addr: SocketAddr) -> Option<PeerSource> {
-        self.sources.get(&addr).copied()
+        self.known.as_ref()?.sources.get(&addr).copied()
     }
 
     /// The transport `addr` last connected over when we dialed it.
@@ -112,7 +130,9 @@ impl PeerBook {
     /// one is due), or `None` if none ever will be (all connected or banned):
     /// the torrent's timer sleeps until then.
     pub fn next_due(&self) -> Option<Instant> {
-        self.policy
+        self.known
+            .as_ref()?
+            .policy
             .poll_timeout()
             .and_then(|due| self.epoch.checked_add(due))
     }
@@ -120,31 +140,34 @@ impl PeerBook {
     /// Addresses worth dialing now, at most `max`; they are marked connected.
     pub fn take_due(&mut self, max: usize) -> Vec<SocketAddr> {
         let now = self.now();
-        self.policy.take_due(now, max)
+        match &mut self.known {
+            Some(known) => known.policy.take_due(now, max),
+            None => Vec::new(),
+        }
     }
 
     /// Records a live connection; false if the address is banned (see
     /// [`DialBook::connected`]).
     pub fn connected(&mut self, addr: SocketAddr, dialed: bool) -> bool {
         let now = self.now();
-        self.policy.connected(addr, dialed, now)
+        self.known().policy.connected(addr, dialed, now)
     }
 
     /// Records that a dial failed or a connection closed; retry later.
     pub fn disconnected(&mut self, addr: SocketAddr, failed: bool) {
         let now = self.now();
-        self.policy.disconnected(addr, failed, now);
+        self.known().policy.disconnected(addr, failed, now);
     }
 
     /// Never dial `addr` again; it may still connect.
     pub fn retire(&mut self, addr: SocketAddr) {
-        self.policy.retire(addr);
+        self.known().policy.retire(addr);
     }
 
     /// Never dial `addr` again and refuse it inbound.
     pub fn ban(&mut self, addr: SocketAddr) {
         let now = self.now();
-        self.policy.ban(addr, now);
+        self.known().policy.ban(addr, now);
     }
 }
 
@@ -159,10 +182,11 @@ mod tests {
         book.add(a, PeerSource::Dht);
         book.add(a, PeerSource::Tracker);
         assert_eq!(book.source(a), Some(PeerSource::Dht));
-        for port in 2..=(book.max_sources as u16 + 10) {
+        let max = book.known().max_sources;
+        for port in 2..=(max as u16 + 10) {
             book.add(([127, 0, 0, 1], port).into(), PeerSource::Pex);
         }
-        assert_eq!(book.sources.len(), book.max_sources);
+        assert_eq!(book.known().sources.len(), max);
         assert_eq!(book.source(([127, 0, 0, 1], 65000).into()), None);
     }
 

@@ -1,6 +1,6 @@
 //! Token-bucket rate limits shared by every connection of a session.
 
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 /// How much may be sent in one burst, as a share of a second's allowance.
@@ -9,7 +9,10 @@ const BURST: f64 = 0.1;
 /// A byte-rate limit; unlimited when the rate is `None`.
 #[derive(Debug)]
 pub(crate) struct RateLimit {
-    bucket: Mutex<Bucket>,
+    /// Made when a limit is first set: an unlimited limit (every torrent
+    /// has its own, and most never get one) costs a pointer, and its
+    /// traffic takes no lock.
+    bucket: OnceLock<Box<Mutex<Bucket>>>,
 }
 
 #[derive(Debug)]
@@ -22,41 +25,60 @@ struct Bucket {
     last: Instant,
 }
 
+impl Bucket {
+    /// A bucket for `rate` holding one burst.
+    fn full(rate: Option<f64>) -> Bucket {
+        Bucket {
+            rate,
+            tokens: rate.map_or(0.0, |r| r * BURST),
+            last: Instant::now(),
+        }
+    }
+}
+
 impl RateLimit {
     /// A limit of `bytes_per_sec`, or none.
     pub fn new(bytes_per_sec: Option<u64>) -> Self {
-        let rate = Self::rate_of(bytes_per_sec);
-        RateLimit {
-            bucket: Mutex::new(Bucket {
-                rate,
-                tokens: rate.map_or(0.0, |r| r * BURST),
-                last: Instant::now(),
-            }),
-        }
+        let limit = RateLimit {
+            bucket: OnceLock::new(),
+        };
+        limit.set(bytes_per_sec);
+        limit
     }
 
     fn rate_of(bytes_per_sec: Option<u64>) -> Option<f64> {
         bytes_per_sec.filter(|r| *r > 0).map(|r| r as f64)
     }
 
+    fn lock(bucket: &Mutex<Bucket>) -> std::sync::MutexGuard<'_, Bucket> {
+        bucket.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Changes the limit (`None` or 0: unlimited); debt already owed is forgiven.
     pub fn set(&self, bytes_per_sec: Option<u64>) {
-        let mut bucket = self.bucket.lock().unwrap_or_else(PoisonError::into_inner);
-        bucket.rate = Self::rate_of(bytes_per_sec);
-        bucket.tokens = bucket.rate.map_or(0.0, |r| r * BURST);
-        bucket.last = Instant::now();
+        let rate = Self::rate_of(bytes_per_sec);
+        if rate.is_none() && self.bucket.get().is_none() {
+            return;
+        }
+        let bucket = self
+            .bucket
+            .get_or_init(|| Box::new(Mutex::new(Bucket::full(None))));
+        *Self::lock(bucket) = Bucket::full(rate);
     }
 
     /// The limit in bytes per second, if any.
     pub fn get(&self) -> Option<u64> {
-        let bucket = self.bucket.lock().unwrap_or_else(PoisonError::into_inner);
-        bucket.rate.map(|r| r as u64)
+        let bucket = self.bucket.get()?;
+        Self::lock(bucket).rate.map(|r| r as u64)
     }
 
     /// Takes `bytes` from the bucket and returns how long to wait before
     /// the traffic is within the limit.
     fn charge(&self, bytes: usize) -> Duration {
-        let mut bucket = self.bucket.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(bucket) = self.bucket.get() else {
+            return Duration::ZERO;
+        };
+        let mut bucket = Self::lock(bucket);
         let Some(rate) = bucket.rate else {
             return Duration::ZERO;
         };

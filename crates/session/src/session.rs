@@ -169,6 +169,7 @@ impl Session {
                 .as_ref()
                 .map(|(s, addr)| (s.utp.clone(), *addr)),
             families,
+            state_dir: Arc::from(config.state_dir.as_path()),
             config,
             limits,
             local_addr,
@@ -372,14 +373,7 @@ impl Session {
                 .set_first_last_priority(true, Duration::ZERO)
                 .map_err(|e| SessionError::Torrent(e.to_string()))?;
         }
-        let shared = TorrentShared::new(
-            torrent,
-            info_hash,
-            store,
-            engine,
-            resume_path,
-            self.inner.links(),
-        );
+        let shared = TorrentShared::new(torrent, info_hash, store, engine, self.inner.links());
         // Record a hash check's result right away, so a restart can trust
         // it; resume data that held is already on disk (rewriting it would
         // cost thousands of fsyncs and blocking threads at a seedbox start).

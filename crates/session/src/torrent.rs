@@ -2,20 +2,21 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use shoal_engine::{Engine, Event, PeerKey};
 use shoal_metainfo::Torrent;
-use shoal_storage::{FileStore, piece_matches};
+use shoal_storage::FileStore;
 use tokio::sync::{Notify, Semaphore, watch};
 
 use crate::peers::PeerBook;
 use crate::rate::Limits;
 
 mod announce_handle;
+mod dispatch;
 mod engine_slot;
 mod fault;
 mod hash_blocks;
@@ -60,7 +61,9 @@ pub(crate) struct TorrentShared {
     pub slots: Mutex<HashMap<PeerKey, Arc<PeerSlot>>>,
     pub book: Mutex<PeerBook>,
     epoch: Instant,
-    pub resume_path: PathBuf,
+    /// The session's state directory, where its resume data goes
+    /// ([`TorrentShared::resume_path`]).
+    state_dir: Arc<Path>,
     /// Pieces verified since resume data was last saved.
     unsaved: AtomicU32,
     /// Raised once every wanted piece is verified and recorded.
@@ -83,7 +86,9 @@ pub(crate) struct TorrentShared {
     /// Bounds hash/write and read jobs on the blocking pool to the core
     /// count: more would only queue inside the kernel (a disk under
     /// write-back throttling blocks every writer) and pile up threads.
-    pub(crate) disk_jobs: Arc<Semaphore>,
+    /// Made by the first job ([`TorrentShared::disk_jobs`]): a seedbox's
+    /// idle torrents, started from resume data, may never run one.
+    disk_jobs: std::sync::OnceLock<Arc<Semaphore>>,
     /// This torrent's own rate limits, on top of the session's.
     pub own_limits: crate::rate::Limits,
     /// An announce was asked for now (taken by the announce queue).
@@ -131,6 +136,8 @@ pub(crate) struct SessionLinks {
     pub woken: Arc<Woken>,
     /// The session's announce queue.
     pub announce_queue: AnnounceQueue,
+    /// The session's state directory.
+    pub state_dir: Arc<Path>,
 }
 
 impl TorrentShared {
@@ -139,7 +146,6 @@ impl TorrentShared {
         info_hash: [u8; 20],
         store: Arc<FileStore>,
         engine: Engine,
-        resume_path: PathBuf,
         session: SessionLinks,
     ) -> Arc<Self> {
         let SessionLinks {
@@ -150,6 +156,7 @@ impl TorrentShared {
             families,
             woken,
             announce_queue,
+            state_dir,
         } = session;
         let complete = engine.is_complete();
         Arc::new(TorrentShared {
@@ -160,7 +167,7 @@ impl TorrentShared {
             slots: Mutex::new(HashMap::new()),
             book: Mutex::new(PeerBook::new(modes)),
             epoch: Instant::now(),
-            resume_path,
+            state_dir,
             unsaved: AtomicU32::new(0),
             completed: crate::Latch::new(complete),
             max_peers,
@@ -170,9 +177,7 @@ impl TorrentShared {
             stopping: crate::Latch::default(),
             announce: Mutex::new(crate::tracker::AnnounceSlot::Off),
             announce_queue,
-            disk_jobs: Arc::new(Semaphore::new(
-                std::thread::available_parallelism().map_or(2, usize::from),
-            )),
+            disk_jobs: std::sync::OnceLock::new(),
             own_limits: crate::rate::Limits {
                 up: crate::rate::RateLimit::new(None),
                 down: crate::rate::RateLimit::new(None),
@@ -189,6 +194,17 @@ impl TorrentShared {
             link_errors: Mutex::new(Vec::new()),
             woken,
         })
+    }
+
+    /// Where the torrent's resume data is kept.
+    pub fn resume_path(&self) -> PathBuf {
+        resume_file(&self.state_dir, &self.info_hash)
+    }
+
+    /// The bound on the torrent's disk jobs (see the field).
+    pub(crate) fn disk_jobs(&self) -> &Arc<Semaphore> {
+        self.disk_jobs
+            .get_or_init(|| Arc::new(Semaphore::new(disk_jobs_total())))
     }
 
     /// The instant `at` (engine time) stands for; `None` if beyond reach
@@ -304,172 +320,6 @@ impl TorrentShared {
         self.with_engine(|e, _| e.poll_transmit(key, out));
     }
 
-    fn dispatch(self: &Arc<Self>, event: Event) {
-        match event {
-            Event::CheckPiece { piece, data } => {
-                let shared = Arc::clone(self);
-                tokio::spawn(async move {
-                    let Ok(_permit) = Arc::clone(&shared.disk_jobs).acquire_owned().await else {
-                        return;
-                    };
-                    let epoch = shared.fault_epoch();
-                    let job = Arc::clone(&shared);
-                    let checked = tokio::task::spawn_blocking(move || {
-                        let verdict = job.check_and_write(piece, &data);
-                        (verdict, data)
-                    })
-                    .await;
-                    let (verdict, data) = checked.unwrap_or_else(|err| {
-                        let fault = StorageFault {
-                            action: format!("writing piece {piece}"),
-                            path: None,
-                            message: err.to_string(),
-                        };
-                        (Verdict::NotStored(fault), Vec::new())
-                    });
-                    match verdict {
-                        Verdict::Stored => shared.with_engine(|e, now| {
-                            e.piece_checked(piece, true, now);
-                            e.recycle(data);
-                        }),
-                        // A v2 piece's good blocks may be kept (the
-                        // engine asks for its block hashes).
-                        Verdict::BadHash => shared.with_engine(|e, now| {
-                            e.piece_failed_with_data(piece, data, now);
-                        }),
-                        Verdict::NotStored(fault) => {
-                            // Halt before the engine may request again.
-                            shared.storage_failed(fault, epoch);
-                            shared.with_engine(|e, now| {
-                                e.piece_not_stored(piece, now);
-                                e.recycle(data);
-                            });
-                        }
-                    }
-                });
-            }
-            Event::HashBlocks {
-                peer,
-                request,
-                piece,
-            } => self.hash_blocks(peer, request, piece),
-            Event::ReadBlock { peer, block } => {
-                // A miss: read the whole piece once for every block waiting on it.
-                if !self.cache.wait(block.piece, peer, block) {
-                    return;
-                }
-                let shared = Arc::clone(self);
-                tokio::spawn(async move {
-                    let Ok(_permit) = Arc::clone(&shared.disk_jobs).acquire_owned().await else {
-                        return;
-                    };
-                    let epoch = shared.fault_epoch();
-                    let job = Arc::clone(&shared);
-                    let piece = block.piece;
-                    let read = tokio::task::spawn_blocking(move || {
-                        let size = job.torrent.info.piece_size(piece as usize) as usize;
-                        let mut buf = job.cache.buffer(size);
-                        job.store.read(piece as usize, 0, &mut buf).map(|()| buf)
-                    })
-                    .await;
-                    match read {
-                        Ok(Ok(data)) => {
-                            let data = Arc::new(data);
-                            let waiters = shared.cache.loaded(piece, Arc::clone(&data));
-                            shared.with_engine(|e, now| {
-                                for (peer, block) in waiters {
-                                    if let Some(bytes) = crate::piece_cache::block_of(&data, block)
-                                    {
-                                        e.block_read(peer, block, bytes, now);
-                                    }
-                                }
-                            });
-                        }
-                        Ok(Err(err)) => {
-                            shared.refuse(shared.cache.failed(piece));
-                            let fault = StorageFault::new(format!("reading piece {piece}"), &err);
-                            shared.storage_failed(fault, epoch);
-                        }
-                        Err(err) => {
-                            tracing::warn!("read task failed: {err}");
-                            shared.refuse(shared.cache.failed(piece));
-                        }
-                    }
-                });
-            }
-            Event::Disconnect {
-                peer,
-                reason,
-                banned,
-                unneeded,
-            } => {
-                tracing::debug!(?peer, %reason, "dropping peer");
-                let slot = self
-                    .slots
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .remove(&peer);
-                if let Some(slot) = slot {
-                    if banned || unneeded {
-                        let mut book = self.book.lock().unwrap_or_else(PoisonError::into_inner);
-                        if banned {
-                            book.ban(slot.addr);
-                        } else {
-                            book.retire(slot.addr);
-                        }
-                    }
-                    let _ = slot.close.send(true);
-                } else {
-                    self.web_seeds.dropped(peer, banned);
-                }
-            }
-            Event::PieceVerified(_) => {
-                self.unsaved.fetch_add(1, Ordering::Relaxed);
-                // Without a reader yet there is nobody to wake: a reader
-                // looks at the verified pieces after it subscribes.
-                if let Some(verified) = self.verified.get() {
-                    verified.send_modify(|n| *n = n.wrapping_add(1));
-                }
-            }
-            Event::Completed => {
-                let shared = Arc::clone(self);
-                tokio::spawn(async move {
-                    shared.save_resume().await;
-                    shared.make_links().await;
-                    shared.completed.raise();
-                    // Its last peer may have left as it completed (two seeds
-                    // part): whoever looks only at busy torrents must look.
-                    shared.woken.push(shared.info_hash);
-                    shared.announce_queue.wake(&shared);
-                });
-            }
-        }
-    }
-
-    /// Tells the engine these blocks could not be read.
-    fn refuse(self: &Arc<Self>, waiters: crate::piece_cache::Waiters) {
-        self.with_engine(|e, now| {
-            for (peer, block) in waiters {
-                e.block_read_failed(peer, block, now);
-            }
-        });
-    }
-
-    /// Hashes a downloaded piece and writes it if it matches (blocking).
-    fn check_and_write(&self, piece: u32, data: &[u8]) -> Verdict {
-        if !piece_matches(&self.torrent, piece, data) {
-            return Verdict::BadHash;
-        }
-        match self.store.write(piece as usize, 0, data) {
-            Ok(()) => Verdict::Stored,
-            // Not verified if it is not on disk: it will be fetched again,
-            // once the user has fixed the disk.
-            Err(err) => {
-                Verdict::NotStored(StorageFault::new(format!("writing piece {piece}"), &err))
-            }
-        }
-    }
-
     /// Whether resume data is behind.
     pub fn resume_dirty(&self) -> bool {
         self.unsaved.load(Ordering::Relaxed) > 0
@@ -508,16 +358,6 @@ impl TorrentShared {
             connected: self.connected(),
         }
     }
-}
-
-/// What became of a downloaded piece.
-enum Verdict {
-    /// Hashed right and written.
-    Stored,
-    /// The hash did not match: the peers that sent it are to blame.
-    BadHash,
-    /// Hashed right, but our disk refused it: no peer is to blame.
-    NotStored(StorageFault),
 }
 
 /// A handle on a running torrent.
@@ -582,4 +422,15 @@ impl TorrentHandle {
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
     }
+}
+
+/// How many disk jobs one torrent may run at once: the core count.
+pub(crate) fn disk_jobs_total() -> usize {
+    std::thread::available_parallelism().map_or(2, usize::from)
+}
+
+/// Where the resume data of `info_hash` is kept in `state_dir`.
+pub(crate) fn resume_file(state_dir: &Path, info_hash: &[u8; 20]) -> PathBuf {
+    let hex = shoal_metainfo::infohash::hex(info_hash);
+    state_dir.join(format!("{hex}.resume"))
 }

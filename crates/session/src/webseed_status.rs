@@ -29,54 +29,66 @@ pub struct WebSeedStatus {
 /// The torrent's web seeds and their status.
 #[derive(Debug, Default)]
 pub(crate) struct WebSeeds {
+    /// Made when the first seed registers: most torrents have none, and a
+    /// seedbox holds thousands of torrents.
+    inner: std::sync::OnceLock<Box<Inner>>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
     seeds: Mutex<Vec<WebSeedStatus>>,
     /// Each seed's picker source, by index into `seeds`.
     keys: Mutex<Vec<PeerKey>>,
     /// Bumped when what is wanted may have grown (file priorities): wakes
-    /// workers that sleep because nothing wanted was missing. Made by the
-    /// first worker that follows it: most torrents have no web seed, and a
-    /// channel is ~350 bytes, per torrent, on a seedbox.
-    wanted: std::sync::OnceLock<tokio::sync::watch::Sender<u64>>,
+    /// workers that sleep because nothing wanted was missing.
+    wanted: tokio::sync::watch::Sender<u64>,
 }
 
 impl WebSeeds {
+    fn inner(&self) -> &Inner {
+        self.inner.get_or_init(Box::default)
+    }
+
     /// File priorities changed: workers with nothing to do look again.
     pub fn wanted_changed(&self) {
-        // Nobody follows it yet: a worker looks at what is wanted after it
-        // subscribes, so there is nothing to wake.
-        if let Some(wanted) = self.wanted.get() {
-            wanted.send_modify(|n| *n = n.wrapping_add(1));
+        // No seed registered: no worker to wake.
+        if let Some(inner) = self.inner.get() {
+            inner.wanted.send_modify(|n| *n = n.wrapping_add(1));
         }
     }
 
     /// Follows [`WebSeeds::wanted_changed`].
     pub fn watch_wanted(&self) -> tokio::sync::watch::Receiver<u64> {
-        self.wanted
-            .get_or_init(|| tokio::sync::watch::Sender::new(0))
-            .subscribe()
+        self.inner().wanted.subscribe()
     }
 
     pub fn update<R>(&self, index: usize, f: impl FnOnce(&mut WebSeedStatus) -> R) -> Option<R> {
-        let mut seeds = self.seeds.lock().unwrap_or_else(PoisonError::into_inner);
+        let inner = self.inner.get()?;
+        let mut seeds = inner.seeds.lock().unwrap_or_else(PoisonError::into_inner);
         seeds.get_mut(index).map(f)
     }
 
     /// A copy of every seed's status.
     pub fn snapshot(&self) -> Vec<WebSeedStatus> {
-        self.seeds
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        self.inner.get().map_or_else(Vec::new, |inner| {
+            inner
+                .seeds
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone()
+        })
     }
 
     pub fn register(&self, url: &str, key: PeerKey, connections: usize) -> usize {
-        let mut seeds = self.seeds.lock().unwrap_or_else(PoisonError::into_inner);
+        let inner = self.inner();
+        let mut seeds = inner.seeds.lock().unwrap_or_else(PoisonError::into_inner);
         seeds.push(WebSeedStatus {
             url: url.to_owned(),
             connections,
             ..WebSeedStatus::default()
         });
-        self.keys
+        inner
+            .keys
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .push(key);
@@ -87,7 +99,10 @@ impl WebSeeds {
     /// connection); if it is a web seed that sent bad data, it is marked
     /// banned now, whatever its workers are waiting on.
     pub fn dropped(&self, key: PeerKey, banned: bool) {
-        let index = self
+        let Some(inner) = self.inner.get() else {
+            return;
+        };
+        let index = inner
             .keys
             .lock()
             .unwrap_or_else(PoisonError::into_inner)

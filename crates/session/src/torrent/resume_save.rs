@@ -109,13 +109,13 @@ fn write_records(pending: &[Pending]) -> Vec<Result<(), SaveError>> {
         // An idle seed's record is often what is on disk already: replacing
         // a file frees its blocks (a synchronous discard on some mounts),
         // and a seedbox stop would do it thousands of times for nothing.
-        let path = &shared.resume_path;
-        let same_len = std::fs::metadata(path).is_ok_and(|m| m.len() == bytes.len() as u64);
-        if same_len && std::fs::read(path).is_ok_and(|old| old == bytes) {
+        let path = shared.resume_path();
+        let same_len = std::fs::metadata(&path).is_ok_and(|m| m.len() == bytes.len() as u64);
+        if same_len && std::fs::read(&path).is_ok_and(|old| old == bytes) {
             results.push(Some(Ok(())));
             continue;
         }
-        items.push((shared.resume_path.clone(), bytes));
+        items.push((path, bytes));
         results.push(None);
     }
     let mut written = shoal_storage::write_atomic_batch(&items).into_iter();

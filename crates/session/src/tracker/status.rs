@@ -47,6 +47,9 @@ impl AnnounceLog {
         if let Some(slot) = inner.last.iter_mut().find(|s| s.url == url) {
             *slot = status;
         } else if inner.last.len() < MAX_TRACKERS {
+            // Kept for every torrent; most have one tracker or two, and a
+            // first push would make room for four.
+            inner.last.reserve_exact(1);
             inner.last.push(status);
         }
     }

@@ -178,8 +178,14 @@ impl Announcer {
                 continue;
             }
             rng.shuffle(&mut ids_of_tier);
+            // Collected in place over the tier's URLs: three times the room.
+            ids_of_tier.shrink_to_fit();
             ids.push(ids_of_tier);
         }
+        // Held as long as the torrent runs, a seedbox's thousands of them:
+        // pushed-to vectors would keep room for four trackers each.
+        urls.shrink_to_fit();
+        ids.shrink_to_fit();
         let retry = Backoff::new(config.retry_first, config.retry_max);
         // Nothing to announce to: finished from the start.
         let due = (!ids.is_empty()).then_some(now);
