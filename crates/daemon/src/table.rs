@@ -6,11 +6,16 @@
 //! clocks aside), which is what incremental readers ask for: Transmission's
 //! `recently-active`, qBittorrent's `sync/maindata` and the SSE stream.
 
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::time::{Duration, Instant};
 
 use crate::snapshot::{TorrentSnapshot, now_unix};
 use crate::store::TorrentRecord;
 use crate::view::TorrentView;
+
+mod cold;
+
+pub(crate) use cold::Cold;
 
 /// One torrent in a table.
 pub(crate) struct Row {
@@ -74,7 +79,70 @@ pub(crate) struct Table {
 /// The latest table (kept by the manager's shared state).
 #[derive(Default)]
 pub(crate) struct Tables {
-    pub(crate) current: Mutex<Option<Arc<Table>>>,
+    latest: Mutex<Latest>,
+}
+
+/// The latest table, whole or as its memory.
+#[derive(Default)]
+enum Latest {
+    /// None built yet.
+    #[default]
+    None,
+    /// Read lately.
+    Hot { table: Arc<Table>, read_at: Instant },
+    /// Unread for a while: its rows dropped ([`Tables::cool`]).
+    Cold(Cold),
+}
+
+/// What a table is built after.
+pub(crate) enum Before<'a> {
+    /// Nothing: it is the first.
+    Nothing,
+    /// The table before it.
+    Hot(&'a Table),
+    /// The memory of the table before it.
+    Cold(&'a Cold),
+}
+
+impl Tables {
+    /// The table of manager change `version`: the latest if it was built
+    /// for it, else one built from `snapshots` now (one build shared by
+    /// concurrent readers).
+    pub fn get(
+        &self,
+        version: u64,
+        snapshots: impl FnOnce() -> Vec<TorrentSnapshot>,
+    ) -> Arc<Table> {
+        let mut latest = self.latest.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Latest::Hot { table, read_at } = &mut *latest {
+            if table.version == version {
+                *read_at = Instant::now();
+                return Arc::clone(table);
+            }
+        }
+        let before = match &*latest {
+            Latest::None => Before::Nothing,
+            Latest::Hot { table, .. } => Before::Hot(table),
+            Latest::Cold(cold) => Before::Cold(cold),
+        };
+        let table = Arc::new(build(before, version, snapshots()));
+        *latest = Latest::Hot {
+            table: Arc::clone(&table),
+            read_at: Instant::now(),
+        };
+        table
+    }
+
+    /// Drops the rows of a table nobody asked for in `idle`, keeping what
+    /// the next build needs to tell what changed.
+    pub fn cool(&self, idle: Duration) {
+        let mut latest = self.latest.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Latest::Hot { table, read_at } = &*latest {
+            if read_at.elapsed() >= idle {
+                *latest = Latest::Cold(Cold::of(table));
+            }
+        }
+    }
 }
 
 impl Table {
@@ -111,8 +179,13 @@ impl Table {
 
 /// The table after `older` from `snaps` (in id order): rows that did not
 /// change keep their generation and time.
-pub(crate) fn build(older: Option<&Table>, version: u64, snaps: Vec<TorrentSnapshot>) -> Table {
-    let generation = older.map_or(1, |t| t.generation.wrapping_add(1));
+pub(crate) fn build(older: Before<'_>, version: u64, snaps: Vec<TorrentSnapshot>) -> Table {
+    let generation = match older {
+        Before::Nothing => 0,
+        Before::Hot(t) => t.generation,
+        Before::Cold(c) => c.generation,
+    }
+    .wrapping_add(1);
     let now = now_unix();
     // Collected into a fresh vector: `snaps.into_iter()...collect()` would
     // reuse the snapshots' buffer in place, keeping some 280 bytes a torrent
@@ -120,20 +193,22 @@ pub(crate) fn build(older: Option<&Table>, version: u64, snaps: Vec<TorrentSnaps
     let mut rows = Vec::with_capacity(snaps.len());
     rows.extend(snaps.into_iter().map(|snap| {
         let view = crate::view::of(&snap);
-        let before = older.and_then(|t| t.get(view.id));
-        let (changed, changed_at) = match before {
-            Some(row) if same(&row.snap, &row.view, &snap, &view) => {
-                let clocks = |v: &TorrentView| (v.seconds_downloading, v.seconds_seeding);
-                if clocks(&row.view) == clocks(&view) && row.snap.scraped_at == snap.scraped_at {
-                    return Arc::clone(row);
+        let (changed, changed_at) = match older {
+            Before::Hot(t) => match t.get(view.id) {
+                Some(row) if same(&row.snap, &row.view, &snap, &view) => {
+                    let clocks = |v: &TorrentView| (v.seconds_downloading, v.seconds_seeding);
+                    if clocks(&row.view) == clocks(&view) && row.snap.scraped_at == snap.scraped_at
+                    {
+                        return Arc::clone(row);
+                    }
+                    (row.changed, row.changed_at)
                 }
-                (row.changed, row.changed_at)
-            }
-            Some(_) => (generation, now),
-            // A torrent new to this table: added now, or (the first
-            // table) as old as its last dated change.
-            None if older.is_some() => (generation, now),
-            None => (generation, last_dated(&view)),
+                // Changed, or new to this table: added now.
+                _ => (generation, now),
+            },
+            Before::Cold(c) => c.last_change(&snap, &view).unwrap_or((generation, now)),
+            // The first table: each torrent as old as its last dated change.
+            Before::Nothing => (generation, last_dated(&view)),
         };
         Arc::new(Row {
             snap: Arc::new(snap),
@@ -379,7 +454,11 @@ mod tests {
 
     #[test]
     fn rows_keep_their_last_change_and_clocks_do_not_count() {
-        let first = build(None, 1, vec![snap(1, 100), snap(2, 100), snap(3, 5000)]);
+        let first = build(
+            Before::Nothing,
+            1,
+            vec![snap(1, 100), snap(2, 100), snap(3, 5000)],
+        );
         assert_eq!(first.generation, 1);
         // The first table dates each torrent by its own dates.
         assert_eq!(ids(first.active_since(1000)), vec![3]);
@@ -390,7 +469,7 @@ mod tests {
         let mut sent = snap(5, 100);
         sent.counters.uploaded = 1;
         let second = build(
-            Some(&first),
+            Before::Hot(&first),
             2,
             vec![snap(1, 100), moved.clone(), clock.clone(), sent],
         );
@@ -400,7 +479,7 @@ mod tests {
         assert_eq!(second.get(3).map(|r| r.changed), Some(1));
         // A new torrent is a change; a missing one is removed.
         let third = build(
-            Some(&second),
+            Before::Hot(&second),
             3,
             vec![moved.clone(), clock.clone(), snap(4, 100)],
         );
@@ -412,7 +491,7 @@ mod tests {
         // Nothing moved at all: the rows (and their JSON) are carried over.
         assert!(third.get(2).is_some_and(|r| r.json().contains("\"id\":2")));
         let fourth = build(
-            Some(&third),
+            Before::Hot(&third),
             4,
             vec![moved.clone(), clock.clone(), snap(4, 100)],
         );
@@ -425,11 +504,37 @@ mod tests {
         // A scrape that found nothing new is shown, yet is no change.
         let mut scraped = clock;
         scraped.scraped_at = Some(9);
-        let fifth = build(Some(&fourth), 5, vec![moved, scraped, snap(4, 100)]);
+        let fifth = build(Before::Hot(&fourth), 5, vec![moved, scraped, snap(4, 100)]);
         assert_eq!(
             ids(fifth.changed_since(fourth.generation)),
             Vec::<u32>::new()
         );
         assert_eq!(fifth.get(3).and_then(|r| r.snap.scraped_at), Some(9));
+    }
+
+    #[test]
+    fn a_cooled_table_still_tells_what_changed() {
+        let tables = Tables::default();
+        let first = tables.get(1, || vec![snap(1, 100), snap(2, 100), snap(3, 100)]);
+        let (changed, changed_at) = first.get(2).map(|r| (r.changed, r.changed_at)).unwrap();
+        // Read just now: kept whole.
+        tables.cool(Duration::from_secs(60));
+        assert!(Arc::ptr_eq(&first, &tables.get(1, Vec::new)));
+        tables.cool(Duration::ZERO);
+        let cooled = matches!(*tables.latest.lock().unwrap(), Latest::Cold(_));
+        assert!(cooled, "its rows are dropped");
+        let mut moved = snap(1, 100);
+        moved.down_rate = 2048.0;
+        let mut clock = snap(2, 100);
+        clock.counters.seconds_seeding = 60;
+        let second = tables.get(2, || vec![moved, clock, snap(4, 100)]);
+        assert_eq!(second.generation, first.generation + 1);
+        // Rate and a new torrent are changes; running time alone is not.
+        assert_eq!(ids(second.changed_since(first.generation)), vec![1, 4]);
+        let kept = second
+            .get(2)
+            .map(|r| (r.changed, r.changed_at, r.view.seconds_seeding));
+        assert_eq!(kept, Some((changed, changed_at, 60)));
+        assert_eq!(second.removed_since(&first), vec![3]);
     }
 }

@@ -34,6 +34,11 @@ const QUIET_AFTER: u32 = 5;
 /// its idle CPU at 15 rounds.
 const QUIET_SAMPLE_EVERY: u32 = 60;
 
+/// How long the API's table is kept unread before its rows are dropped
+/// (`table::Tables::cool`): a UI polling every few seconds keeps it; an
+/// unwatched seedbox does not hold a kilobyte a torrent for nobody.
+const TABLE_IDLE: Duration = Duration::from_secs(30);
+
 /// What one round found, acted on once the state lock is released.
 #[derive(Default)]
 struct Round {
@@ -89,7 +94,9 @@ pub(super) async fn sampler(shared: Arc<Shared>) {
         rounds = rounds.wrapping_add(1);
         let full = rounds % QUIET_SAMPLE_EVERY == 0;
         if full {
-            // Once a minute: what bursts freed goes back to the OS.
+            // Once a minute: the API's table goes if nobody reads it, and
+            // what bursts freed goes back to the OS.
+            shared.tables.cool(TABLE_IDLE);
             crate::memory::trim();
         }
         let seen = *shared.changed.borrow();

@@ -1,11 +1,11 @@
 //! The read side the APIs share: one torrent's view or details, and the
 //! table of every torrent, rebuilt at most once per manager change.
 
-use std::sync::{Arc, PoisonError};
+use std::sync::Arc;
 
 use super::Daemon;
 use crate::snapshot::now_unix;
-use crate::table::{Table, build};
+use crate::table::Table;
 use crate::view::{DetailView, FilePage, TorrentView, detail, of};
 
 impl Daemon {
@@ -38,17 +38,6 @@ impl Daemon {
     /// built, else a new one (one rebuild shared by concurrent readers).
     pub(crate) fn table(&self) -> Arc<Table> {
         let version = *self.shared.changed.borrow();
-        let mut current = self
-            .shared
-            .tables
-            .current
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if let Some(table) = current.as_ref().filter(|t| t.version == version) {
-            return Arc::clone(table);
-        }
-        let table = Arc::new(build(current.as_deref(), version, self.snapshots()));
-        *current = Some(Arc::clone(&table));
-        table
+        self.shared.tables.get(version, || self.snapshots())
     }
 }
