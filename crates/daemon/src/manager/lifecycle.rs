@@ -55,10 +55,32 @@ impl Daemon {
         };
         let this = self.clone();
         tokio::spawn(async move {
-            let _guard = lock.lock().await;
-            this.run_op(id, hash, op).await;
+            {
+                let _guard = lock.lock().await;
+                this.run_op(id, hash, op).await;
+            }
+            this.release_op_lock(&hash, &lock);
             this.bump();
         });
+    }
+
+    /// Forgets `hash`'s lifecycle lock once no step holds or awaits it: a
+    /// seedbox's torrents would otherwise keep one each for good. Only the
+    /// map and `lock` hold it then, and a new step clones it only under
+    /// the state lock taken here.
+    fn release_op_lock(&self, hash: &[u8; 20], lock: &Arc<tokio::sync::Mutex<()>>) {
+        let mut state = self.lock();
+        let mapped = state
+            .op_locks
+            .get(hash)
+            .is_some_and(|l| Arc::ptr_eq(l, lock));
+        if mapped && Arc::strong_count(lock) == 2 {
+            state.op_locks.remove(hash);
+            // A start of thousands grew it; a map keeps its room.
+            if state.op_locks.is_empty() {
+                state.op_locks.shrink_to_fit();
+            }
+        }
     }
 
     /// Marks a torrent stopped now (its session exit follows as an op).
@@ -147,10 +169,6 @@ impl Daemon {
                     if let Ok(Err(err)) = result {
                         tracing::warn!("deleting data: {err}");
                     }
-                }
-                let mut state = self.lock();
-                if !state.by_hash.contains_key(&hash) {
-                    state.op_locks.remove(&hash);
                 }
             }
             Op::Rename { from, to, done } => {
