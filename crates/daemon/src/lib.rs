@@ -12,6 +12,7 @@ mod config;
 mod content;
 mod error;
 mod event_log;
+mod hash_writer;
 mod http;
 mod login_throttle;
 mod manager;

@@ -19,6 +19,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::hash_writer::HashWriter;
+
 use super::TorrentRecord;
 
 /// Largest counters file read back: about 120 bytes per torrent, so this
@@ -247,22 +249,6 @@ fn digest(record: &TorrentRecord) -> u64 {
     // only make every save write the file.
     let _ = serde_json::to_writer(&mut writer, &bare);
     hasher.finish()
-}
-
-/// Feeds written bytes to a hasher, so a digest needs no buffer.
-struct HashWriter<'a, H: Hasher>(&'a mut H);
-
-impl<H: Hasher> std::io::Write for HashWriter<'_, H> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        // The bytes alone (no length prefix): the same text hashes the
-        // same however the encoder splits its writes.
-        self.0.write(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 #[cfg(test)]

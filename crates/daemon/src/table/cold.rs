@@ -11,6 +11,7 @@ use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use super::Table;
+use crate::hash_writer::HashWriter;
 use crate::snapshot::TorrentSnapshot;
 use crate::view::TorrentView;
 
@@ -85,25 +86,4 @@ fn digest(snap: &TorrentSnapshot, view: &TorrentView) -> u64 {
         .map(|t| (&t.trackers, Arc::as_ptr(t) as usize))
         .hash(&mut hasher);
     hasher.finish()
-}
-
-/// Feeds written bytes to a hasher, so a digest needs no buffer.
-struct HashWriter<'a, H: Hasher>(&'a mut H);
-
-impl<H: Hasher> std::io::Write for HashWriter<'_, H> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.write(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<H: Hasher> std::fmt::Write for HashWriter<'_, H> {
-    fn write_str(&mut self, s: &str) -> std::fmt::Result {
-        self.0.write(s.as_bytes());
-        Ok(())
-    }
 }
