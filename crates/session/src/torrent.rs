@@ -207,6 +207,12 @@ impl TorrentShared {
             .get_or_init(|| Arc::new(Semaphore::new(disk_jobs_total())))
     }
 
+    /// A slot for one disk job, once one is free; `None` once the torrent
+    /// has left its session (its queued jobs are turned away).
+    pub(crate) async fn disk_permit(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        Arc::clone(self.disk_jobs()).acquire_owned().await.ok()
+    }
+
     /// The instant `at` (engine time) stands for; `None` if beyond reach
     /// (`Duration::MAX`: nothing due).
     pub fn instant_of(&self, at: Duration) -> Option<Instant> {

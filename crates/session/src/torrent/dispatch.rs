@@ -15,7 +15,7 @@ impl TorrentShared {
             Event::CheckPiece { piece, data } => {
                 let shared = Arc::clone(self);
                 tokio::spawn(async move {
-                    let Ok(_permit) = Arc::clone(shared.disk_jobs()).acquire_owned().await else {
+                    let Some(_permit) = shared.disk_permit().await else {
                         return;
                     };
                     let epoch = shared.fault_epoch();
@@ -66,7 +66,7 @@ impl TorrentShared {
                 }
                 let shared = Arc::clone(self);
                 tokio::spawn(async move {
-                    let Ok(_permit) = Arc::clone(shared.disk_jobs()).acquire_owned().await else {
+                    let Some(_permit) = shared.disk_permit().await else {
                         return;
                     };
                     let epoch = shared.fault_epoch();

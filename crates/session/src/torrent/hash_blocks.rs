@@ -17,7 +17,7 @@ impl TorrentShared {
     pub(crate) fn hash_blocks(self: &Arc<Self>, peer: PeerKey, request: HashRequest, piece: u32) {
         let shared = Arc::clone(self);
         tokio::spawn(async move {
-            let Ok(_permit) = Arc::clone(shared.disk_jobs()).acquire_owned().await else {
+            let Some(_permit) = shared.disk_permit().await else {
                 return;
             };
             let job = Arc::clone(&shared);
