@@ -113,8 +113,6 @@ pub fn run(args: &DaemonArgs) -> anyhow::Result<ExitCode> {
         .try_init();
     // One daemon per state directory, held for the whole run.
     let _lock = shoal_storage::lock_dir(&config.state_dir)?;
-    // Before the runtime's threads make arenas of their own.
-    shoal_daemon::limit_arenas();
     let rt = runtime::build()?;
     rt.block_on(async {
         let shutdown = async {

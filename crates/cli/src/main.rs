@@ -1,5 +1,6 @@
 //! `shoal`: a BitTorrent client, seeder and toolbox.
 
+mod alloc;
 mod create;
 mod daemon;
 mod demo;

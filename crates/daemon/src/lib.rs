@@ -16,7 +16,6 @@ mod hash_writer;
 mod http;
 mod login_throttle;
 mod manager;
-mod memory;
 mod metrics;
 mod peers;
 mod qbittorrent;
@@ -43,7 +42,6 @@ pub use error::DaemonError;
 pub use http::serve;
 
 pub use manager::{AddOutcome, AddRequest, AddSource, Daemon, QueueMove, TorrentChanges};
-pub use memory::limit_arenas;
 pub use peers::PeerView;
 pub use store::{DaemonRecord, TorrentRecord};
 pub use subscription::Subscription;

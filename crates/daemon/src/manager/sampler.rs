@@ -94,10 +94,8 @@ pub(super) async fn sampler(shared: Arc<Shared>) {
         rounds = rounds.wrapping_add(1);
         let full = rounds % QUIET_SAMPLE_EVERY == 0;
         if full {
-            // Once a minute: the API's table goes if nobody reads it, and
-            // what bursts freed goes back to the OS.
+            // Once a minute: the API's table goes if nobody reads it.
             shared.tables.cool(TABLE_IDLE);
-            crate::memory::trim();
         }
         let seen = *shared.changed.borrow();
         let woken = shared.session.take_woken();
