@@ -24,8 +24,11 @@ pub(crate) enum Phase {
     /// `max_active_seeds`).
     Queued,
     /// Being added: existing data is checked, or waits for a check slot
-    /// ([`Entry::check_waiting`]).
-    Checking,
+    /// ([`Entry::check_waiting`]). The flag is raised once the session
+    /// hashes the data because no resume data can be trusted; until then
+    /// the start only loads resume data and shows as a start, not as a
+    /// check. It goes with the phase, so a running torrent holds none.
+    Checking(Arc<AtomicBool>),
     /// A magnet link's metadata is being fetched from peers.
     Fetching,
     /// In the session, trading.
@@ -39,7 +42,7 @@ impl Phase {
             Phase::Stopped => Activity::Stopped,
             Phase::Starting => Activity::Starting,
             Phase::Queued => Activity::Queued,
-            Phase::Checking => Activity::Checking,
+            Phase::Checking(_) => Activity::Checking,
             Phase::Fetching => Activity::Fetching,
             Phase::Running(_) => Activity::Running,
         }
@@ -66,10 +69,6 @@ pub(crate) struct Entry {
     /// While `Checking`: still waiting for one of the daemon's check slots
     /// (shown as queued for check, not as checking).
     pub check_waiting: bool,
-    /// While `Checking`: the data is being hashed (raised by the session
-    /// when no resume data can be trusted). Until then the start only
-    /// loads resume data and shows as a start, not as a check.
-    pub hashing: Arc<AtomicBool>,
     /// Why it stopped, if it failed.
     pub error: Option<String>,
     /// Its download directory lacks the space it still needs (`space`).
@@ -89,10 +88,12 @@ pub(crate) struct Entry {
     /// every second for every running torrent, so they are saved far less
     /// often (a seedbox must not rewrite thousands of records a minute).
     pub clock_dirty: bool,
-    /// Raised (and replaced) to cancel a start in progress: a metadata
+    /// Raised (and taken) to cancel a start in progress: a metadata
     /// fetch or a check (pause); raised too when the entry is dropped
-    /// (removal). See [`Entry::cancel_start`].
-    pub cancel: Arc<Latch>,
+    /// (removal). Made by the start ([`Entry::start_latch`]) and let go
+    /// once it runs: a seedbox's running torrents hold none. See
+    /// [`Entry::cancel_start`].
+    cancel: Option<Arc<Latch>>,
     /// Peers heard of while fetching the metadata, for the first start.
     pub fetched_peers: Vec<std::net::SocketAddr>,
     /// The last scrape of its trackers and when it was (Unix seconds).
@@ -133,7 +134,6 @@ impl Entry {
             hash,
             phase: Phase::Stopped,
             check_waiting: false,
-            hashing: Arc::default(),
             error: None,
             space_warning: None,
             stats,
@@ -144,7 +144,7 @@ impl Entry {
             seen_failures: 0,
             dirty: false,
             clock_dirty: false,
-            cancel: Arc::default(),
+            cancel: None,
             fetched_peers: Vec::new(),
             scrape: Vec::new(),
             scraped_at: None,
@@ -164,8 +164,22 @@ impl Entry {
 
     /// Cancels what a start is waiting for; the next start gets a new latch.
     pub fn cancel_start(&mut self) {
-        self.cancel.raise();
-        self.cancel = Arc::default();
+        if let Some(cancel) = self.cancel.take() {
+            cancel.raise();
+        }
+    }
+
+    /// What a start in progress waits on besides its work: raised by
+    /// [`Entry::cancel_start`].
+    pub fn start_latch(&mut self) -> Arc<Latch> {
+        Arc::clone(self.cancel.get_or_insert_with(Arc::default))
+    }
+
+    /// Enters `Running`: the start is over, and nothing waits on its
+    /// latch.
+    pub fn run(&mut self, handle: TorrentHandle) {
+        self.phase = Phase::Running(handle);
+        self.cancel = None;
     }
 
     /// The record, to change (copied first while a snapshot shares it).
@@ -185,10 +199,10 @@ impl Entry {
     /// hash of the data is expected from the start. Returns the flag the
     /// session raises once it hashes.
     pub fn begin_check(&mut self, resumable: bool) -> Arc<AtomicBool> {
-        self.phase = Phase::Checking;
+        let hashing = Arc::new(AtomicBool::new(!resumable));
+        self.phase = Phase::Checking(Arc::clone(&hashing));
         self.check_waiting = true;
-        self.hashing = Arc::new(AtomicBool::new(!resumable));
-        Arc::clone(&self.hashing)
+        hashing
     }
 
     /// The session's handle while it runs.
@@ -206,9 +220,9 @@ impl Entry {
             record: Arc::clone(&self.record),
             counters: self.counters,
             torrent: self.torrent.clone(),
-            activity: match self.phase {
-                Phase::Checking if !self.hashing.load(Ordering::Relaxed) => Activity::Starting,
-                Phase::Checking if self.check_waiting => Activity::CheckWait,
+            activity: match &self.phase {
+                Phase::Checking(hashing) if !hashing.load(Ordering::Relaxed) => Activity::Starting,
+                Phase::Checking(_) if self.check_waiting => Activity::CheckWait,
                 _ => self.phase.activity(),
             },
             handle: self.handle().cloned(),
@@ -330,6 +344,6 @@ impl Entry {
 impl Drop for Entry {
     /// A removed torrent's start in progress gives up.
     fn drop(&mut self) {
-        self.cancel.raise();
+        self.cancel_start();
     }
 }

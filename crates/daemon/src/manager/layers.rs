@@ -67,7 +67,7 @@ impl Daemon {
                 return true;
             }
             e.phase = Phase::Fetching;
-            (torrent, e.fetched_peers.clone(), Arc::clone(&e.cancel))
+            (torrent, e.fetched_peers.clone(), e.start_latch())
         };
         self.bump();
         let mut retry = shoal_swarm::Backoff::new(RETRY, RETRY_MAX);

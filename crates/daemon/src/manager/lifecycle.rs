@@ -214,7 +214,7 @@ impl Daemon {
                 return;
             };
             if let Some(handle) = self.shared.session.torrent(&hash) {
-                e.phase = Phase::Running(handle);
+                e.run(handle);
                 return;
             }
             let hashing = e.begin_check(resumable);
@@ -245,7 +245,7 @@ impl Daemon {
                     hashing: Some(hashing),
                     ..TorrentOptions::default()
                 },
-                Arc::clone(&e.cancel),
+                e.start_latch(),
             )
         };
         self.bump();
@@ -271,7 +271,7 @@ impl Daemon {
                             e.counters.started_at = Some(now_unix());
                             e.clock_dirty = true;
                             e.quiet_samples = 0;
-                            e.phase = Phase::Running(handle);
+                            e.run(handle);
                             true
                         }
                         Some(e) => {
@@ -308,7 +308,7 @@ impl Daemon {
                 return false;
             };
             e.phase = Phase::Fetching;
-            (link, e.record.trackers.clone(), Arc::clone(&e.cancel))
+            (link, e.record.trackers.clone(), e.start_latch())
         };
         self.bump();
         let magnet = match link.parse::<Magnet>() {
@@ -439,14 +439,16 @@ impl Daemon {
     /// Adds a stopped torrent just long enough to check its data (a recheck:
     /// its resume data was removed first, so the data is hashed).
     async fn check_only(&self, id: u32, hash: [u8; 20]) {
-        let Some((Some(torrent), dir, priorities, cancel)) = self.with_entry(id, |e| {
-            (
-                e.torrent.clone(),
-                e.record.download_dir.clone(),
-                e.record.file_priorities.clone(),
-                Arc::clone(&e.cancel),
-            )
-        }) else {
+        let Some((Some(torrent), dir, priorities, cancel)) =
+            self.lock().entries.get_mut(&id).map(|e| {
+                (
+                    e.torrent.clone(),
+                    e.record.download_dir.clone(),
+                    e.record.file_priorities.clone(),
+                    e.start_latch(),
+                )
+            })
+        else {
             return;
         };
         if !torrent.missing_piece_layers().is_empty() {

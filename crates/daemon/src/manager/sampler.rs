@@ -347,7 +347,7 @@ fn run_queues<'a>(
             state: match e.phase {
                 Phase::Running(_) => SlotState::Running,
                 // On its way in: holds a slot like a check.
-                Phase::Checking | Phase::Starting => SlotState::Checking,
+                Phase::Checking(_) | Phase::Starting => SlotState::Checking,
                 Phase::Queued => SlotState::Queued,
                 Phase::Stopped | Phase::Fetching => SlotState::Other,
             },

@@ -24,7 +24,7 @@ fn will_write(e: &Entry) -> bool {
         && e.stats.bytes_left > 0
         && matches!(
             e.phase,
-            Phase::Running(_) | Phase::Starting | Phase::Queued | Phase::Checking
+            Phase::Running(_) | Phase::Starting | Phase::Queued | Phase::Checking(_)
         )
 }
 

@@ -52,7 +52,6 @@ impl StorageFault {
     }
 }
 
-/// A torrent's error state, in a `watch` so displays can wait for it.
 /// A torrent's fault and a way to wait for one: a lock and a `Notify`
 /// held inline (a `watch` channel allocated ~370 bytes per torrent, for an
 /// error most torrents never meet).
@@ -71,8 +70,9 @@ impl Fault {
 
 #[derive(Debug, Default)]
 struct FaultState {
-    /// The error the torrent is stopped by.
-    fault: Option<StorageFault>,
+    /// The error the torrent is stopped by: boxed, as most torrents never
+    /// meet one and a seedbox holds thousands.
+    fault: Option<Box<StorageFault>>,
     /// How many times the error was cleared: a disk job that started before
     /// the last clear reports a failure the user has already dealt with
     /// (several writes in flight fail together on a full disk), which must
@@ -96,7 +96,7 @@ impl TorrentShared {
             let mut state = self.fault.lock();
             let stale = state.clears != epoch;
             if !stale && state.fault.is_none() {
-                state.fault = Some(fault);
+                state.fault = Some(Box::new(fault));
                 self.fault.set.notify_waiters();
             }
             stale
@@ -110,7 +110,7 @@ impl TorrentShared {
 impl TorrentHandle {
     /// The disk error that stopped this torrent, if any.
     pub fn error(&self) -> Option<StorageFault> {
-        self.shared.fault.lock().fault.clone()
+        self.shared.fault.lock().fault.as_deref().cloned()
     }
 
     /// Waits until the torrent meets a disk error and returns it.
@@ -122,7 +122,7 @@ impl TorrentHandle {
             // Registered before the state is read: a fault set in between
             // wakes this waiter instead of being missed.
             set.as_mut().enable();
-            if let Some(fault) = fault.lock().fault.clone() {
+            if let Some(fault) = fault.lock().fault.as_deref().cloned() {
                 return fault;
             }
             set.await;

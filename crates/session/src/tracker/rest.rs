@@ -4,7 +4,7 @@
 //! announce ([`Resting`], in the torrent's [`AnnounceSlot`]).
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
 use shoal_tracker_proto::Event;
@@ -14,9 +14,15 @@ use super::gate::{Registration, TrackerGate};
 use super::{Announce, AnnounceLog, Listening, Tracker, TrackerError};
 use crate::http::HttpError;
 
-/// Share of each interval drawn off at random, so torrents started
-/// together do not announce in step forever.
-const JITTER_PERCENT: u8 = 10;
+/// Every torrent's announcer tunables, held once. A share of each
+/// interval (10 %) is drawn off at random, so torrents started together do
+/// not announce in step forever.
+static CONFIG: LazyLock<Arc<AnnouncerConfig>> = LazyLock::new(|| {
+    Arc::new(AnnouncerConfig {
+        jitter_percent: 10,
+        ..AnnouncerConfig::default()
+    })
+});
 
 /// Where a torrent's announcing stands.
 pub(crate) enum AnnounceSlot {
@@ -90,13 +96,15 @@ impl Trackers {
                     .collect()
             })
             .collect();
-        let config = AnnouncerConfig {
-            jitter_percent: JITTER_PERCENT,
-            ..AnnouncerConfig::default()
-        };
         // Most torrents have a tracker or two: a pushed-to Vec holds four.
         io.shrink_to_fit();
-        let core = Announcer::new(tiers, config, fastrand::u64(..), complete, Duration::ZERO);
+        let core = Announcer::new(
+            tiers,
+            Arc::clone(&CONFIG),
+            fastrand::u64(..),
+            complete,
+            Duration::ZERO,
+        );
         if core.is_empty() {
             return None;
         }

@@ -59,6 +59,7 @@ pub use udp_exchange::{
     FIRST_WAIT, SENDS, UdpAnnounce, UdpExchange, UdpFailure, UdpQuery, UdpReply,
 };
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use shoal_rng::Rng;
@@ -131,7 +132,8 @@ struct Round {
 /// One torrent's announce schedule (see the module docs).
 #[derive(Debug, Clone)]
 pub struct Announcer {
-    config: AnnouncerConfig,
+    /// Shared: a client's torrents all announce with the same tunables.
+    config: Arc<AnnouncerConfig>,
     urls: Vec<String>,
     tiers: Vec<Vec<TrackerId>>,
     /// The event of the next round.
@@ -158,7 +160,7 @@ impl Announcer {
     /// `completed` is owed.
     pub fn new(
         tiers: Vec<Vec<String>>,
-        config: AnnouncerConfig,
+        config: impl Into<Arc<AnnouncerConfig>>,
         seed: u64,
         complete: bool,
         now: Duration,
@@ -186,6 +188,7 @@ impl Announcer {
         // pushed-to vectors would keep room for four trackers each.
         urls.shrink_to_fit();
         ids.shrink_to_fit();
+        let config = config.into();
         let retry = Backoff::new(config.retry_first, config.retry_max);
         // Nothing to announce to: finished from the start.
         let due = (!ids.is_empty()).then_some(now);
