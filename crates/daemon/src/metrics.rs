@@ -78,13 +78,13 @@ fn render(d: &crate::Daemon) -> String {
     );
     gauge(
         "shoal_sampler_torrents_total",
-        "Torrents sampled (rates, totals, limits); quiet ones without peers are sampled every 15 s.",
+        "Torrents sampled (rates, totals, limits); quiet ones without peers are sampled once a minute.",
         "counter",
         sampled.to_string(),
     );
     gauge(
         "shoal_sampler_visits_total",
-        "Torrent entries the sampler looked at: the active ones each round, every one only at a sweep (every 15 s or after a change).",
+        "Torrent entries the sampler looked at: the active ones each round, every one only at a sweep (once a minute or after a change).",
         "counter",
         visited.to_string(),
     );

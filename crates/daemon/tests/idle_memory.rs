@@ -61,17 +61,19 @@ const SIZE: usize = 64 * 1024;
 const PIECE: usize = 16 * 1024;
 /// Most live bytes per idle seeding torrent (unoptimised build, where
 /// futures are larger than in a release): its record, metainfo, session
-/// state, engine, announce state and list row. Measured here at ~5.6 KB
-/// with the counters out of the shared record, the peer book, web seeds,
+/// state, engine, announce state and list row. Measured here at ~5.4 KB
+/// with a torrent's fault boxed, its start's latch let go once it runs and
+/// one announcer configuration for all (~5.6 KB before, with the counters
+/// out of the shared record, the peer book, web seeds,
 /// disk-job bound and own rate limits made on first use and lifecycle
-/// locks dropped after each step (~6.9 KB before, with the engines asleep
+/// locks dropped after each step; ~6.9 KB before, with the engines asleep
 /// sharing one configuration and no piece cache or tracker list copied
 /// into each snapshot; ~7.6 KB before that; ~8.5 KB
 /// awake; ~10.5 KB before the engine made its per-peer parts with the
 /// first peer and one announce queue replaced a sleeping task per
 /// torrent; ~14.3 KB before entries were boxed, records shared with
 /// snapshots and four watch channels became inline latches and locks).
-const MAX_PER_TORRENT: usize = 6 * 1024 + 512;
+const MAX_PER_TORRENT: usize = 6 * 1024;
 /// Large torrents added after the small ones: sparse files of `BIG_SIZE`
 /// zeros in `PIECE`-sized pieces (8,192 each: enough pieces that the
 /// connections and buffers an announce round leaves in the pools, tens of
