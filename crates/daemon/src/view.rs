@@ -386,7 +386,7 @@ pub(crate) fn trackers(e: &TorrentSnapshot) -> Vec<TrackerView> {
     let mut out = Vec::new();
     for (tier, urls) in e.trackers().iter().enumerate() {
         for url in urls {
-            let announce = announces.iter().find(|a| &a.url == url);
+            let announce = announces.iter().find(|a| *a.url == **url);
             let scrape = e.scrape.iter().find(|s| &s.url == url);
             let counts = scrape.and_then(|s| s.counts.as_ref().ok());
             out.push(TrackerView {

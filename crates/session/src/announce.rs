@@ -41,8 +41,7 @@ const UNKNOWN_LEFT: u64 = u32::MAX as u64;
 /// to the queue.
 pub(crate) fn start(shared: &Arc<TorrentShared>, gate: &Arc<TrackerGate>, listening: Listening) {
     let complete = shared.completed.is_raised();
-    let tiers = shared.torrent.trackers.clone();
-    let slot = match Trackers::new(tiers, complete, gate, &listening) {
+    let slot = match Trackers::new(&shared.torrent.trackers, complete, gate, &listening) {
         Some(mut trackers) => {
             trackers.resume(&shared.info_hash);
             AnnounceSlot::Resting(Box::new(Resting {
@@ -300,7 +299,7 @@ pub(crate) async fn discover(
     found: tokio::sync::mpsc::Sender<SocketAddr>,
     gate: Arc<TrackerGate>,
 ) {
-    let Some(mut trackers) = Trackers::new(tiers, false, &gate, &listening) else {
+    let Some(mut trackers) = Trackers::new(&tiers, false, &gate, &listening) else {
         return;
     };
     let key = crate::secure::u32();

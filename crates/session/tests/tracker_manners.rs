@@ -244,7 +244,7 @@ async fn udp_trackers_are_asked_from_the_peer_port() {
     let answered = async {
         while !s.torrents().iter().all(|t| {
             let (announces, ..) = t.announces();
-            announces.iter().any(|a| a.url == url && a.result.is_ok())
+            announces.iter().any(|a| *a.url == *url && a.result.is_ok())
         }) {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -276,7 +276,7 @@ async fn a_host_that_never_answers_is_skipped_after_a_few_tries() {
         .iter()
         .filter(|t| {
             t.announces().0.iter().any(|a| {
-                a.url == dead_url && a.result == Err("tracker unreachable, retrying later".into())
+                *a.url == *dead_url && a.result == Err("tracker unreachable, retrying later".into())
             })
         })
         .count();

@@ -131,7 +131,7 @@ pub(super) fn object<'a>(snap: &'a TorrentSnapshot, v: &'a TorrentView) -> Torre
                 .0
                 .into_iter()
                 .find(|a| a.result.is_ok())
-                .map(|a| a.url)
+                .map(|a| a.url.to_string())
         })
         .unwrap_or_default();
     let seeds = connected_seeds(snap, v);

@@ -76,7 +76,8 @@ struct Host {
 
 #[derive(Default)]
 struct State {
-    hosts: HashMap<String, Host>,
+    /// By [`host_key`], shared with the registrations counted there.
+    hosts: HashMap<Arc<str>, Host>,
     /// Set at shutdown: when `stopped` announces must have been answered
     /// (a [`STOP_SPREAD`] before it, no more start).
     stop_deadline: Option<Duration>,
@@ -89,13 +90,19 @@ impl State {
     /// The host behind `key`, met now if not before (hosts are few: one per
     /// tracker, kept for the session's life).
     fn host(&mut self, key: &str) -> &mut Host {
-        self.hosts.entry(key.to_owned()).or_insert_with(|| Host {
+        self.hosts.entry(Arc::from(key)).or_default()
+    }
+}
+
+impl Default for Host {
+    fn default() -> Host {
+        Host {
             torrents: 0,
             pace: Pace::default(),
             stop_pace: Pace::default(),
             open: Arc::new(Semaphore::new(IN_FLIGHT)),
             reach: Reachability::default(),
-        })
+        }
     }
 }
 
@@ -108,20 +115,23 @@ pub(crate) struct TrackerGate {
     pub(crate) http: Arc<crate::http::Pool>,
     /// Time zero of the paces.
     epoch: Instant,
+    /// Every torrent's tracker URLs, held once.
+    pub(crate) urls: super::shared_urls::SharedUrls,
     state: Mutex<State>,
 }
 
 /// A torrent's place at its trackers' hosts; leaves them when dropped.
 pub(crate) struct Registration {
     gate: Arc<TrackerGate>,
-    hosts: Vec<String>,
+    /// The gate's own keys: hosts stay for the session's life.
+    hosts: Vec<Arc<str>>,
 }
 
 impl Drop for Registration {
     fn drop(&mut self) {
         let mut state = self.gate.lock();
         for key in &self.hosts {
-            if let Some(host) = state.hosts.get_mut(key) {
+            if let Some(host) = state.hosts.get_mut(&**key) {
                 host.torrents = host.torrents.saturating_sub(1);
             }
         }
@@ -155,6 +165,7 @@ impl TrackerGate {
             udp: Arc::new(super::udp_host::UdpHosts::new(shared)),
             http: Arc::default(),
             epoch: Instant::now(),
+            urls: super::shared_urls::SharedUrls::default(),
             state: Mutex::new(State {
                 schedules,
                 ..State::default()
@@ -175,13 +186,20 @@ impl TrackerGate {
         self: &Arc<Self>,
         urls: impl IntoIterator<Item = &'a str>,
     ) -> Registration {
-        let mut hosts: Vec<String> = urls.into_iter().map(host_key).collect();
-        hosts.sort();
-        hosts.dedup();
+        let mut keys: Vec<String> = urls.into_iter().map(host_key).collect();
+        keys.sort();
+        keys.dedup();
         let mut state = self.lock();
-        for key in &hosts {
-            state.host(key).torrents += 1;
-        }
+        let hosts = keys
+            .iter()
+            .filter_map(|key| {
+                state.host(key).torrents += 1;
+                state
+                    .hosts
+                    .get_key_value(key.as_str())
+                    .map(|(k, _)| Arc::clone(k))
+            })
+            .collect();
         Registration {
             gate: Arc::clone(self),
             hosts,
@@ -213,7 +231,7 @@ impl TrackerGate {
     fn is_down(&self, url: &str) -> bool {
         self.lock()
             .hosts
-            .get(&host_key(url))
+            .get(host_key(url).as_str())
             .is_some_and(|h| h.reach.is_down())
     }
 

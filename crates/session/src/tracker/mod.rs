@@ -7,6 +7,7 @@
 pub(crate) mod gate;
 mod rest;
 mod scrape;
+mod shared_urls;
 mod status;
 mod udp;
 pub(crate) mod udp_host;
@@ -99,7 +100,9 @@ pub(crate) struct AnnounceOutcome {
 /// One tracker and its protocol state.
 pub(crate) enum Tracker {
     Http {
-        url: String,
+        /// Shared with the torrent's announcer and log
+        /// (`shared_urls.rs`).
+        url: std::sync::Arc<str>,
         tracker_id: Option<Vec<u8>>,
         /// The session's kept-alive connections (none: one per request).
         pool: Option<std::sync::Arc<http::Pool>>,
@@ -117,27 +120,27 @@ pub(crate) enum Tracker {
 }
 
 impl Tracker {
-    pub(crate) fn new(url: &str) -> Result<Tracker, TrackerError> {
-        if !shoal_metainfo::is_clean_url(url) {
+    pub(crate) fn new(url: std::sync::Arc<str>) -> Result<Tracker, TrackerError> {
+        if !shoal_metainfo::is_clean_url(&url) {
             // Control bytes would reach an HTTP request line or, as BEP 41
             // URL data, a UDP tracker's logs.
             return Err(TrackerError::BadUrl(url.escape_debug().to_string()));
         }
         if url.starts_with("http://") || url.starts_with("https://") {
-            http::HttpUrl::parse(url)?;
+            http::HttpUrl::parse(&url)?;
             return Ok(Tracker::Http {
-                url: url.to_owned(),
+                url,
                 tracker_id: None,
                 pool: None,
             });
         }
         let rest = url
             .strip_prefix("udp://")
-            .ok_or_else(|| TrackerError::Unsupported(url.to_owned()))?;
+            .ok_or_else(|| TrackerError::Unsupported(url.to_string()))?;
         let authority = rest.split(['/', '?']).next().unwrap_or_default();
         let url_data = rest.get(authority.len()..).unwrap_or_default().to_owned();
         let (host, port) = http::split_host_port(authority, 80)
-            .ok_or_else(|| TrackerError::BadUrl(url.to_owned()))?;
+            .ok_or_else(|| TrackerError::BadUrl(url.to_string()))?;
         Ok(Tracker::Udp {
             host,
             port,

@@ -68,29 +68,32 @@ impl Trackers {
     /// and those named by an IP address of a family we do not listen on
     /// quietly); `None` if there is none.
     pub(crate) fn new(
-        tiers: Vec<Vec<String>>,
+        tiers: &[Vec<String>],
         complete: bool,
         gate: &Arc<TrackerGate>,
         listening: &Listening,
     ) -> Option<Trackers> {
         let mut io = Vec::new();
-        let tiers = tiers
-            .into_iter()
+        let tiers: Vec<Vec<Arc<str>>> = tiers
+            .iter()
             .map(|tier| {
-                tier.into_iter()
-                    .filter_map(|url| match Tracker::new(&url) {
-                        Ok(t) if !reaches(&t, listening) => {
-                            tracing::debug!(%url, "skipping tracker of an address family we do not listen on");
-                            None
-                        }
-                        Ok(mut t) => {
-                            t.share_hosts(gate);
-                            io.push(t);
-                            Some(url)
-                        }
-                        Err(err) => {
-                            tracing::warn!("skipping tracker: {err}");
-                            None
+                tier.iter()
+                    .filter_map(|url| {
+                        let url = gate.urls.share(url);
+                        match Tracker::new(Arc::clone(&url)) {
+                            Ok(t) if !reaches(&t, listening) => {
+                                tracing::debug!(%url, "skipping tracker of an address family we do not listen on");
+                                None
+                            }
+                            Ok(mut t) => {
+                                t.share_hosts(gate);
+                                io.push(t);
+                                Some(url)
+                            }
+                            Err(err) => {
+                                tracing::warn!("skipping tracker: {err}");
+                                None
+                            }
                         }
                     })
                     .collect()
@@ -170,7 +173,7 @@ impl Trackers {
         let mut found = None;
         while let Some(attempt) = self.core.poll_announce(self.now() + early) {
             let id = attempt.tracker;
-            let url = self.core.url(id).unwrap_or_default().to_owned();
+            let url = self.core.url(id).cloned().unwrap_or_default();
             let stopped = attempt.event == Event::Stopped;
             let Some(_open) = self.gate.turn(&url, stopped).await else {
                 tracing::debug!(%url, ?attempt.event, "not sent: host down or past the stop budget");
@@ -196,7 +199,7 @@ impl Trackers {
                         None => request.await,
                     }
                 }
-                None => Err(TrackerError::Unsupported(url.clone())),
+                None => Err(TrackerError::Unsupported(url.to_string())),
             };
             let now = self.now();
             // No answer at all, as opposed to an answer saying no.

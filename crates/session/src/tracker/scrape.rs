@@ -58,7 +58,7 @@ pub async fn scrape(tiers: &[Vec<String>], info_hash: [u8; 20]) -> Vec<ScrapeRes
 /// A hash the tracker leaves out of its reply counts zero (it has no swarm).
 pub async fn scrape_many(url: &str, info_hashes: &[[u8; 20]]) -> Vec<([u8; 20], ScrapeCounts)> {
     let mut out = Vec::with_capacity(info_hashes.len());
-    let mut tracker = match Tracker::new(url) {
+    let mut tracker = match Tracker::new(url.into()) {
         Ok(t) => t,
         Err(err) => {
             let err = err.to_string();

@@ -1,13 +1,13 @@
 //! What the last announce to each tracker did, for displays (Transmission's
 //! `trackerStats`, the daemon's tracker list).
 
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 /// The last announce to one tracker.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AnnounceStatus {
-    /// The tracker's announce URL.
-    pub url: String,
+    /// The tracker's announce URL (the session's one copy of it).
+    pub url: Arc<str>,
     /// When the announce finished (Unix seconds).
     pub at: u64,
     /// How many peers it gave, or why it failed.
@@ -37,14 +37,14 @@ impl AnnounceLog {
     }
 
     /// Records the outcome of an announce to `url`.
-    pub fn record(&self, url: &str, result: Result<usize, String>) {
+    pub fn record(&self, url: &Arc<str>, result: Result<usize, String>) {
         let status = AnnounceStatus {
-            url: url.to_owned(),
+            url: Arc::clone(url),
             at: crate::now_unix(),
             result,
         };
         let mut inner = self.lock();
-        if let Some(slot) = inner.last.iter_mut().find(|s| s.url == url) {
+        if let Some(slot) = inner.last.iter_mut().find(|s| s.url == *url) {
             *slot = status;
         } else if inner.last.len() < MAX_TRACKERS {
             // Kept for every torrent; most have one tracker or two, and a
@@ -73,14 +73,14 @@ mod tests {
     #[test]
     fn keeps_the_last_result_per_tracker() {
         let log = AnnounceLog::default();
-        log.record("http://a/announce", Err("timed out".into()));
-        log.record("http://b/announce", Ok(3));
-        log.record("http://a/announce", Ok(7));
+        log.record(&"http://a/announce".into(), Err("timed out".into()));
+        log.record(&"http://b/announce".into(), Ok(3));
+        log.record(&"http://a/announce".into(), Ok(7));
         log.set_next(42);
         let (last, next) = log.snapshot();
         assert_eq!(next, Some(42));
         assert_eq!(last.len(), 2);
         assert_eq!(last[0].result, Ok(7));
-        assert_eq!(last[1].url, "http://b/announce");
+        assert_eq!(&*last[1].url, "http://b/announce");
     }
 }

@@ -134,7 +134,9 @@ struct Round {
 pub struct Announcer {
     /// Shared: a client's torrents all announce with the same tunables.
     config: Arc<AnnouncerConfig>,
-    urls: Vec<String>,
+    /// Shared with the caller, which may hold each URL once for all of
+    /// its torrents (a seedbox's torrents mostly name the same trackers).
+    urls: Vec<Arc<str>>,
     tiers: Vec<Vec<TrackerId>>,
     /// The event of the next round.
     event: Event,
@@ -158,8 +160,8 @@ impl Announcer {
     /// shuffled within tiers by `seed`; the first round (`started`) is due
     /// at `now`. `complete`: the download is already finished, so no
     /// `completed` is owed.
-    pub fn new(
-        tiers: Vec<Vec<String>>,
+    pub fn new<U: Into<Arc<str>>>(
+        tiers: Vec<Vec<U>>,
         config: impl Into<Arc<AnnouncerConfig>>,
         seed: u64,
         complete: bool,
@@ -172,7 +174,7 @@ impl Announcer {
             let mut ids_of_tier: Vec<TrackerId> = tier
                 .into_iter()
                 .map(|url| {
-                    urls.push(url);
+                    urls.push(url.into());
                     TrackerId(urls.len() - 1)
                 })
                 .collect();
@@ -238,12 +240,12 @@ impl Announcer {
         self.urls
             .iter()
             .enumerate()
-            .map(|(i, url)| (TrackerId(i), url.as_str()))
+            .map(|(i, url)| (TrackerId(i), &**url))
     }
 
     /// The URL of tracker `id`.
-    pub fn url(&self, id: TrackerId) -> Option<&str> {
-        self.urls.get(id.0).map(String::as_str)
+    pub fn url(&self, id: TrackerId) -> Option<&Arc<str>> {
+        self.urls.get(id.0)
     }
 
     /// The tiers in their current order (shuffled, answered trackers first).

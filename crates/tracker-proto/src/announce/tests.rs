@@ -87,7 +87,7 @@ fn bep12_only_the_tracker_that_answered_moves_to_the_front() {
     let at = a.poll_announce(secs(0)).unwrap();
     assert_eq!(url_of(&a, at), "c");
     a.handle_reply(at.tracker, reply(1800), secs(0));
-    let order: Vec<&str> = a.tiers()[0].iter().map(|&t| a.url(t).unwrap()).collect();
+    let order: Vec<&str> = a.tiers()[0].iter().map(|&t| &**a.url(t).unwrap()).collect();
     assert_eq!(order, ["c", "a", "b", "d"], "a and b keep their order");
     // The next round starts with c.
     let at = a.poll_announce(secs(1800)).unwrap();
@@ -105,9 +105,9 @@ fn a_failed_tier_falls_through_to_the_next() {
     let at = a.poll_announce(secs(0)).unwrap();
     assert_eq!(url_of(&a, at), "y");
     a.handle_reply(at.tracker, reply(600), secs(0));
-    let tier1: Vec<&str> = a.tiers()[1].iter().map(|&t| a.url(t).unwrap()).collect();
+    let tier1: Vec<&str> = a.tiers()[1].iter().map(|&t| &**a.url(t).unwrap()).collect();
     assert_eq!(tier1, ["y", "x"]);
-    let tier0: Vec<&str> = a.tiers()[0].iter().map(|&t| a.url(t).unwrap()).collect();
+    let tier0: Vec<&str> = a.tiers()[0].iter().map(|&t| &**a.url(t).unwrap()).collect();
     assert_eq!(tier0, ["a", "b"], "tiers never change places");
 }
 
