@@ -32,7 +32,9 @@ through its own RPC, and the same figures are taken:
   qbt_list shoal's qBittorrent `torrents/info` (all ~60 fields of every
            torrent), median of 15 calls (ms; qBittorrent's own is `list`)
   stop     SIGTERM -> process gone (s)
-  restart  process start -> every torrent seeding again (s)
+  restart  process start -> every torrent seeding again (s); printed below
+           the table: the threads and RSS then, and the RSS again
+           RESTART_SETTLE_S (default 30) seconds later
 "Seeding" is the client's own status; for shoal also every torrent in its
 session (metric shoal_session_torrents), since a start shows as seeding
 while resume data may still be loading.
@@ -56,6 +58,7 @@ import urllib.request
 
 IDLE_S = int(os.environ.get("IDLE_S", "300"))
 SETTLE_S = int(os.environ.get("SETTLE_S", "10"))
+RESTART_SETTLE_S = int(os.environ.get("RESTART_SETTLE_S", "30"))
 PIECE = 16 * 1024
 PIECES = max(1, int(os.environ.get("PIECES", "4")))
 SIZE = PIECES * PIECE
@@ -407,6 +410,10 @@ def measure(client, torrents, data_dir):
     fig["restart"] = time.monotonic() - t0
     fig["restart_rss"] = proc_rss_mb(client.proc.pid)
     fig["threads"] = len(os.listdir("/proc/%d/task" % client.proc.pid))
+    # Allocators hand a burst's freed pages back after a while (jemalloc:
+    # 10 s), and idle blocking threads exit after 10 s: what stays.
+    time.sleep(RESTART_SETTLE_S)
+    fig["restart_rss_settled"] = proc_rss_mb(client.proc.pid)
     client.stop()
     return fig
 
@@ -467,7 +474,8 @@ def print_table(n, results):
         print("| " + " | ".join(row) + " |")
     for name in names:
         r = results[name]
-        print("%s after restart: %d threads, RSS %.1f MB" % (name, r["threads"], r["restart_rss"]))
+        print("%s after restart: %d threads, RSS %.1f MB, %.1f MB %d s later"
+              % (name, r["threads"], r["restart_rss"], r["restart_rss_settled"], RESTART_SETTLE_S))
 
 
 if __name__ == "__main__":
