@@ -90,7 +90,16 @@ impl State {
     /// The host behind `key`, met now if not before (hosts are few: one per
     /// tracker, kept for the session's life).
     fn host(&mut self, key: &str) -> &mut Host {
-        self.hosts.entry(Arc::from(key)).or_default()
+        let key = self.key_of(key);
+        self.hosts.entry(key).or_default()
+    }
+
+    /// The map's own key for `key` (no allocation per announce), or a new
+    /// one for a host not met before.
+    fn key_of(&self, key: &str) -> Arc<str> {
+        self.hosts
+            .get_key_value(key)
+            .map_or_else(|| Arc::from(key), |(known, _)| Arc::clone(known))
     }
 }
 
@@ -192,12 +201,9 @@ impl TrackerGate {
         let mut state = self.lock();
         let hosts = keys
             .iter()
-            .filter_map(|key| {
+            .map(|key| {
                 state.host(key).torrents += 1;
-                state
-                    .hosts
-                    .get_key_value(key.as_str())
-                    .map(|(k, _)| Arc::clone(k))
+                state.key_of(key)
             })
             .collect();
         Registration {
