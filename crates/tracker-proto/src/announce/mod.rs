@@ -53,7 +53,7 @@ mod pace;
 mod udp_exchange;
 
 pub use connection_id::{CONNECTION_ID_LIFETIME, ConnectionIdCache};
-pub use pace::{DOWN_AFTER, DOWN_FIRST, DOWN_MAX, Pace, Reachability, announce_every};
+pub use pace::{DOWN_AFTER, DOWN_FIRST, DOWN_MAX, Pace, Reachability, announce_every, on_tick};
 pub use shoal_swarm::{Backoff, delay_after};
 pub use udp_exchange::{
     FIRST_WAIT, SENDS, UdpAnnounce, UdpExchange, UdpFailure, UdpQuery, UdpReply,

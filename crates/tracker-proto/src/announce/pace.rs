@@ -8,6 +8,14 @@
 //! minute" into that spacing: a session that starts 6,000 torrents sends
 //! their `started` over the first minute (at most N/60 a second), one that
 //! starts ten sends them at once.
+//!
+//! [`on_tick`] then gathers the slots into batches: each slot is put off to
+//! the next multiple of a tick. A seedbox's requests then wake the process
+//! once a tick rather than once each, and go out together over a few
+//! connections. The bound holds as well: for a tick that divides the
+//! window, a window holds as many tick starts as fit in it, and each tick
+//! start carries the slots of one tick before it, so the window's requests
+//! are those of an earlier window as long.
 
 use std::time::Duration;
 
@@ -40,6 +48,18 @@ pub fn announce_every(torrents: usize, spread: Duration, floor: u32) -> Duration
     let per_second = (torrents as f64 / spread - floor).max(floor);
     // Rounded up, so the bound holds to the nanosecond.
     Duration::from_nanos((1e9 / per_second).ceil() as u64)
+}
+
+/// `slot` put off to the next multiple of `tick` (itself if it is one; a
+/// zero tick changes nothing).
+pub fn on_tick(slot: Duration, tick: Duration) -> Duration {
+    let tick_ns = tick.as_nanos();
+    if tick_ns == 0 {
+        return slot;
+    }
+    let ticks = slot.as_nanos().div_ceil(tick_ns);
+    // Past `Duration::MAX` only in theory: an epoch centuries ago.
+    u64::try_from(ticks.saturating_mul(tick_ns)).map_or(Duration::MAX, Duration::from_nanos)
 }
 
 /// Failures in a row (no answer at all) after which a host is taken for
@@ -155,6 +175,34 @@ mod tests {
         assert!(most_in_window(&slots, Duration::from_secs(1)) <= 100);
         let last = slots.iter().max().copied().unwrap_or_default();
         assert!(last < Duration::from_secs(66), "{last:?}");
+    }
+
+    #[test]
+    fn ticks_batch_the_slots_and_keep_the_bound() {
+        let tick = ms(500);
+        assert_eq!(on_tick(ms(0), tick), ms(0));
+        assert_eq!(on_tick(ms(1), tick), ms(500));
+        assert_eq!(on_tick(ms(500), tick), ms(500));
+        assert_eq!(on_tick(ms(501), tick), ms(1000));
+        assert_eq!(on_tick(ms(7), Duration::ZERO), ms(7));
+        let every = announce_every(6000, Duration::from_secs(60), 8);
+        let mut pace = Pace::default();
+        let slots: Vec<Duration> = (0..6000u64)
+            .map(|i| {
+                let now = if i < 5000 {
+                    ms(3)
+                } else {
+                    ms(3 + (i - 5000) * 7)
+                };
+                on_tick(pace.reserve(now, every, 8), tick)
+            })
+            .collect();
+        assert!(slots.iter().all(|s| s.as_millis() % 500 == 0));
+        // Batches of about 50, at most 100 in any second however aligned.
+        assert!(most_in_window(&slots, Duration::from_secs(1)) <= 100);
+        let mut batches = slots.clone();
+        batches.dedup();
+        assert!(batches.len() < 140, "{} batches", batches.len());
     }
 
     #[test]
