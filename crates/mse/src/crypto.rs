@@ -51,7 +51,7 @@ pub(crate) fn xor20(a: &[u8; 20], b: &[u8; 20]) -> [u8; 20] {
 /// writing, on the read buffer just after reading. Every byte of the
 /// direction must pass through it exactly once, in order.
 pub struct Cipher {
-    /// The keyed RC4 state (OpenSSL's or the portable one, see `stream.rs`).
+    /// The keyed RC4 state (`stream.rs`).
     rc4: Keystream,
 }
 
@@ -72,12 +72,6 @@ impl Cipher {
     /// Encrypts or decrypts `buf` in place (RC4 is its own inverse).
     pub fn apply(&mut self, buf: &mut [u8]) {
         self.rc4.apply(buf);
-    }
-
-    /// Which RC4 implementation runs this stream (`"openssl"` or
-    /// `"rc4 crate"`), for logs and benchmark notes.
-    pub fn implementation(&self) -> &'static str {
-        self.rc4.implementation()
     }
 }
 
