@@ -1,10 +1,11 @@
 //! One session's manners towards each tracker host, shared by every
 //! torrent's announce task: announces are spaced by the sans-IO
 //! [`Pace`] (at most N/60 a second for N torrents on that host, a small
-//! burst at once) and sent in batches every [`TICK`], at most [`IN_FLIGHT`] requests are open to one host,
-//! and at shutdown `stopped` starts at [`STOP_PER_SECOND`] (after a burst
-//! of [`STOP_BURST`]) for [`STOP_SPREAD`] and must be answered within
-//! [`STOP_BUDGET`]; the rest are dropped (those trackers expire us). So a
+//! burst at once) and start in batches on every [`TICK`], at most
+//! [`IN_FLIGHT`] requests are open to one host, and at shutdown `stopped`
+//! starts at [`STOP_PER_SECOND`] (after a burst of [`STOP_BURST`]) for
+//! [`STOP_SPREAD`] and must be answered within [`STOP_BUDGET`]; the rest
+//! are dropped (those trackers expire us). So a
 //! shutdown sends at most 116 `stopped` per tracker host, in 5 s at most.
 //! A host that stops answering altogether fails requests at once until it
 //! is probed again ([`Reachability`]), so its few open slots do not hold
