@@ -16,7 +16,7 @@ mod cursor;
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use cursor::Cursor;
@@ -115,7 +115,7 @@ impl Harness {
         let hash = torrent.info_hashes.wire_id()?;
         let mut engine = Engine::new(&torrent.info, hash, &have, config).ok()?;
         if options & 4 != 0 {
-            engine.set_metadata(Arc::from(torrent.info_bytes()));
+            engine.set_metadata(torrent.info_bytes().ok()?);
         }
         Some(Harness {
             engine,

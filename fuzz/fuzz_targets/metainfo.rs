@@ -70,7 +70,8 @@ fn as_path_element(element: &[u8]) -> Vec<u8> {
 fn check_torrent(t: &Torrent) {
     check_info(&t.info);
     let info = &t.info;
-    let (alone, hashes) = parse_info_bytes(t.info_bytes()).expect("info dict parses alone");
+    let bytes = t.info_bytes().expect("held in memory");
+    let (alone, hashes) = parse_info_bytes(&bytes).expect("info dict parses alone");
     assert_eq!(&alone, info);
     assert_eq!(hashes, t.info_hashes);
     check_magnet(t);

@@ -222,7 +222,7 @@ fn info_hash_of(torrent: &Path) -> ([u8; 20], u32) {
     let t = shoal_metainfo::Torrent::from_bytes(&bytes).unwrap();
     (
         t.info_hashes.v1.unwrap().0,
-        t.info_bytes().len().try_into().unwrap(),
+        t.info_len().try_into().unwrap(),
     )
 }
 

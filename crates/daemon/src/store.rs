@@ -12,11 +12,14 @@
 //! A record's file is rewritten only when more than its counters changed;
 //! counters alone go to `counters.json` ([`Store::flush_counters`]).
 
+mod copies;
 mod counters;
 mod records;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use shoal_metainfo::InfoSource;
 
 pub(crate) use counters::Counters;
 pub use records::{DaemonRecord, LimitMode, TorrentRecord};
@@ -39,6 +42,8 @@ pub struct Store {
     /// Held while the counters file is written, so two flushes land in
     /// the order their contents were taken.
     flushing: Mutex<()>,
+    /// What torrents read their let-go info dictionaries back from.
+    copies: Arc<copies::MetainfoCopies>,
 }
 
 impl Store {
@@ -56,7 +61,16 @@ impl Store {
             root: root.to_path_buf(),
             ledger: Mutex::default(),
             flushing: Mutex::default(),
+            copies: Arc::new(copies::MetainfoCopies {
+                dir: root.join("torrents"),
+            }),
         })
+    }
+
+    /// Where a torrent whose metainfo is saved here reads its info
+    /// dictionary back from (`Torrent::keep_info_on_disk`).
+    pub(crate) fn info_source(&self) -> Arc<dyn InfoSource> {
+        Arc::clone(&self.copies) as Arc<dyn InfoSource>
     }
 
     fn ledger(&self) -> MutexGuard<'_, counters::Ledger> {

@@ -61,8 +61,8 @@ const SIZE: usize = 64 * 1024;
 const PIECE: usize = 16 * 1024;
 /// Most live bytes per idle seeding torrent (unoptimised build, where
 /// futures are larger than in a release): its record, metainfo, session
-/// state, engine, announce state and list row. Measured here at ~5.4 KB
-/// with a torrent's fault boxed, its start's latch let go once it runs and
+/// state, engine, announce state and list row. Measured here at ~5.3 KB
+/// with its info dictionary on disk (~5.4 KB before) and a torrent's fault boxed, its start's latch let go once it runs and
 /// one announcer configuration for all (~5.6 KB before, with the counters
 /// out of the shared record, the peer book, web seeds,
 /// disk-job bound and own rate limits made on first use and lifecycle
@@ -80,12 +80,14 @@ const MAX_PER_TORRENT: usize = 6 * 1024;
 /// KB from one run to the next, weigh under a byte a piece).
 const BIG: usize = 10;
 const BIG_SIZE: usize = 128 * 1024 * 1024;
-/// Most live bytes per piece of an idle seeding torrent: its 20-byte hash,
-/// held once (in the info dictionary's bytes, which BEP 9 serves), and a
-/// few bits of bitfields. Measured here at ~21 (~46 before the hashes were
-/// read in place rather than copied and the picker's per-piece counts and
-/// priorities were made only when needed).
-const MAX_PER_PIECE: usize = 24;
+/// Most live bytes per piece of an idle seeding torrent: a few bits of
+/// bitfields, its hash being read back from the state directory's
+/// `.torrent` when needed. Measured here at 0 (under a byte: 681 bytes for
+/// 8,192 pieces); ~21 while the info dictionary's bytes, where the hashes
+/// lie, were held for the torrent's life; ~46 before the hashes were read
+/// in place rather than copied and the picker's per-piece counts and
+/// priorities were made only when needed.
+const MAX_PER_PIECE: usize = 1;
 
 /// An HTTP tracker that answers every announce with no peers and a long
 /// interval, on kept-alive connections; counts the announces.

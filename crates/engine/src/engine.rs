@@ -89,8 +89,9 @@ pub struct Engine {
     events: VecDeque<Event>,
     next_key: u32,
     completed: bool,
-    /// The raw info dictionary, served to peers that ask for it (BEP 9).
-    metadata: Option<std::sync::Arc<[u8]>>,
+    /// The raw info dictionary, served to peers that ask for it (BEP 9);
+    /// let go when the engine sleeps.
+    metadata: Option<shoal_metainfo::InfoBytes>,
     /// A v2-only torrent: files' last pieces may be asked for up to a whole
     /// piece, the rest being alignment zeros.
     pub(crate) v2_only: bool,
@@ -226,7 +227,9 @@ impl Engine {
     /// Gives the engine the raw info dictionary to serve over ut_metadata
     /// (BEP 9), so peers with only a magnet link can fetch it from us. Call
     /// before peers connect: the size is announced in the extension handshake.
-    pub fn set_metadata(&mut self, info: std::sync::Arc<[u8]>) {
+    /// A sleeping engine lets it go ([`Engine::sleep`]): give it again on
+    /// waking.
+    pub fn set_metadata(&mut self, info: shoal_metainfo::InfoBytes) {
         self.metadata = Some(info);
     }
 

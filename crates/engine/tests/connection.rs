@@ -30,7 +30,7 @@ fn seeder(metadata: Option<Vec<u8>>) -> (Engine, InfoHashes, Vec<u8>) {
         Config::default(),
     )
     .unwrap();
-    let info = t.info_bytes().to_vec();
+    let info = t.info_bytes().unwrap().to_vec();
     engine.set_metadata(metadata.unwrap_or_else(|| info.clone()).into());
     (engine, t.info_hashes, info)
 }

@@ -163,7 +163,8 @@ fn fetch_from(
     key: PeerKey,
     tamper: impl Fn(&mut Vec<u8>),
 ) -> Result<Vec<(merkle::Node, Vec<merkle::Node>)>, LayerError> {
-    let bare = Torrent::from_metadata_without_layers(t.info_bytes(), vec![], vec![]).unwrap();
+    let bare =
+        Torrent::from_metadata_without_layers(&t.info_bytes().unwrap(), vec![], vec![]).unwrap();
     let missing = bare.missing_piece_layers();
     let ours = Handshake {
         reserved: Reserved::V2 | Reserved::FAST,
@@ -199,7 +200,8 @@ fn a_layer_fetch_gets_every_layer_and_catches_a_liar() {
     let t = v2_torrent(1300 * PIECE as usize - 100);
     let (mut e, key) = seed_with_peer(&t, Reserved::V2);
     let layers = fetch_from(&t, &mut e, key, |_| {}).unwrap();
-    let mut bare = Torrent::from_metadata_without_layers(t.info_bytes(), vec![], vec![]).unwrap();
+    let mut bare =
+        Torrent::from_metadata_without_layers(&t.info_bytes().unwrap(), vec![], vec![]).unwrap();
     for (root, layer) in layers {
         bare.set_piece_layer(root, layer).unwrap();
     }

@@ -176,7 +176,8 @@ impl Net {
                 node.held_checks.push((piece, data));
             }
             Event::CheckPiece { piece, data } => {
-                let want = self.torrent.info.v1_pieces.get(piece as usize);
+                let hashes = self.torrent.info.v1_pieces.load().unwrap();
+                let want = hashes.get(piece as usize);
                 let ok = want.is_some_and(|h| Sha1::digest(&data).as_slice() == h);
                 if ok && node.full_disk {
                     node.engine.piece_not_stored(piece, now);
@@ -467,7 +468,7 @@ fn metadata_is_served_in_pieces_and_unknown_pieces_are_rejected() {
         Engine::new(&torrent.info, hash, &PieceSet::full(n), Config::default()).unwrap();
     // A fake info dictionary of 40 000 bytes: three metadata pieces.
     let info: Vec<u8> = (0..40_000u32).map(|i| (i % 251) as u8).collect();
-    seeder.set_metadata(std::sync::Arc::from(info.clone()));
+    seeder.set_metadata(info.clone().into());
     let other = Engine::new(&torrent.info, hash, &PieceSet::new(n), Config::default()).unwrap();
     let key = seeder.add_peer(Net::addr(1), &other.handshake(), Duration::ZERO);
     // Our extension handshake announces the size.

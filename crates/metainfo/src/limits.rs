@@ -3,6 +3,17 @@
 //! Each is far above real torrents (the largest public ones have a few hundred
 //! thousand files and a few million pieces) and far below what would exhaust memory.
 
+use shoal_bencode::{Limits, Mode};
+
+/// Bencode limits for .torrent files.
+pub const TORRENT_LIMITS: Limits = Limits {
+    max_input: MAX_TORRENT_SIZE,
+    max_depth: MAX_DEPTH,
+    max_tokens: MAX_TOKENS,
+    max_string: MAX_TORRENT_SIZE,
+    mode: Mode::Lenient,
+};
+
 /// Largest .torrent file read.
 pub const MAX_TORRENT_SIZE: usize = 64 << 20;
 /// Largest info dictionary (also the cap for metadata fetched from peers).

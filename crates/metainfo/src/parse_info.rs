@@ -8,6 +8,7 @@ use shoal_bencode::Value;
 use crate::fields::{name_bytes, opt_bytes, opt_int, path_list, req_uint, text, wrong};
 use crate::file_path::PathArena;
 use crate::info::{FileAttr, FileEntry, Info, Version};
+use crate::info_bytes::InfoCell;
 use crate::limits::{
     MAX_FILES, MAX_PATH_DEPTH, MAX_PIECE_LENGTH, MAX_PIECES, MAX_TOTAL_SIZE, MIN_PIECE_LENGTH,
 };
@@ -17,7 +18,7 @@ use crate::{FilePath, MetainfoError, PathError};
 
 /// Parses a decoded info dictionary; `raw` holds its bytes (`info.raw()`),
 /// and the piece hashes are read from there rather than copied.
-pub(crate) fn parse_info(info: &Value<'_>, raw: &Arc<[u8]>) -> Result<Info, MetainfoError> {
+pub(crate) fn parse_info(info: &Value<'_>, raw: &Arc<InfoCell>) -> Result<Info, MetainfoError> {
     if info.as_dict().is_none() {
         return Err(wrong("info"));
     }
@@ -117,7 +118,7 @@ fn piece_hashes(
     pieces: &[u8],
     expected: u64,
     info_start: usize,
-    raw: &Arc<[u8]>,
+    raw: &Arc<InfoCell>,
 ) -> Result<PieceHashes, MetainfoError> {
     if pieces.len() % 20 != 0 {
         return Err(MetainfoError::invalid(
@@ -133,10 +134,12 @@ fn piece_hashes(
     // the dictionary is the distance between them.
     let start = (pieces.as_ptr() as usize).wrapping_sub(info_start);
     let span = start..start.saturating_add(pieces.len());
-    match PieceHashes::within(raw, span) {
-        Some(hashes) if hashes.as_bytes() == pieces => Ok(hashes),
-        _ => Ok(PieceHashes::from(pieces)),
-    }
+    let in_place = PieceHashes::within(raw, span).filter(|hashes| {
+        hashes
+            .load()
+            .is_ok_and(|loaded| loaded.as_bytes() == pieces)
+    });
+    Ok(in_place.unwrap_or_else(|| PieceHashes::from(pieces)))
 }
 
 fn unsafe_path(raw: &[&[u8]], reason: PathError) -> MetainfoError {

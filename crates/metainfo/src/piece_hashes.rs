@@ -4,15 +4,20 @@ use std::fmt;
 use std::ops::Range;
 use std::sync::Arc;
 
-/// The v1 SHA-1 piece hashes, 20 bytes each, as one shared run of bytes.
+use crate::info_bytes::{InfoBytes, InfoCell, InfoReadError};
+
+/// The v1 SHA-1 piece hashes, 20 bytes each, as a span of the info
+/// dictionary's bytes.
 ///
 /// A parsed torrent's are its info dictionary's own `pieces` string: the
 /// torrent keeps those bytes anyway (they are what BEP 9 serves to peers),
 /// and a second copy would cost 20 bytes a piece — 400 MB for a seedbox of
-/// 10,000 torrents of 2,000 pieces each.
-#[derive(Clone, Default)]
+/// 10,000 torrents of 2,000 pieces each. Where the daemon keeps the
+/// `.torrent` on disk, even those are in memory only while loaded
+/// ([`PieceHashes::load`]).
+#[derive(Clone)]
 pub struct PieceHashes {
-    bytes: Arc<[u8]>,
+    bytes: Arc<InfoCell>,
     /// Where the hashes lie in `bytes` (a multiple of 20 long).
     span: Range<usize>,
 }
@@ -20,10 +25,12 @@ pub struct PieceHashes {
 impl PieceHashes {
     /// The hashes at `span` of `bytes`, shared rather than copied; `None`
     /// when `span` is out of bounds or not a whole number of hashes.
-    pub(crate) fn within(bytes: &Arc<[u8]>, span: Range<usize>) -> Option<PieceHashes> {
-        (bytes.get(span.clone())?.len() % 20 == 0).then(|| PieceHashes {
-            bytes: Arc::clone(bytes),
-            span,
+    pub(crate) fn within(bytes: &Arc<InfoCell>, span: Range<usize>) -> Option<PieceHashes> {
+        (span.start <= span.end && span.end <= bytes.len() && span.len() % 20 == 0).then(|| {
+            PieceHashes {
+                bytes: Arc::clone(bytes),
+                span,
+            }
         })
     }
 
@@ -37,6 +44,30 @@ impl PieceHashes {
         self.span.is_empty()
     }
 
+    /// The hashes, read back from disk first if they were let go; they
+    /// stay in memory while the result lives.
+    pub fn load(&self) -> Result<LoadedHashes, InfoReadError> {
+        Ok(LoadedHashes {
+            bytes: self.bytes.load()?,
+            span: self.span.clone(),
+        })
+    }
+
+    /// Whether the hashes are in memory now (they always are unless the
+    /// torrent keeps its info dictionary on disk).
+    pub fn is_resident(&self) -> bool {
+        self.bytes.is_resident()
+    }
+}
+
+/// Loaded [`PieceHashes`].
+#[derive(Clone)]
+pub struct LoadedHashes {
+    bytes: InfoBytes,
+    span: Range<usize>,
+}
+
+impl LoadedHashes {
     /// Piece `piece`'s hash.
     pub fn get(&self, piece: usize) -> Option<&[u8; 20]> {
         let at = piece.checked_mul(20)?;
@@ -57,7 +88,7 @@ impl PieceHashes {
     }
 }
 
-/// An iterator over [`PieceHashes`].
+/// An iterator over [`LoadedHashes`].
 pub type Iter<'a> = std::iter::FilterMap<std::slice::ChunksExact<'a, u8>, AsHash>;
 
 /// What [`Iter`] maps each 20-byte chunk with.
@@ -67,12 +98,18 @@ fn as_hash(chunk: &[u8]) -> Option<&[u8; 20]> {
     chunk.try_into().ok()
 }
 
-impl<'a> IntoIterator for &'a PieceHashes {
+impl<'a> IntoIterator for &'a LoadedHashes {
     type Item = &'a [u8; 20];
     type IntoIter = Iter<'a>;
 
     fn into_iter(self) -> Iter<'a> {
         self.iter()
+    }
+}
+
+impl Default for PieceHashes {
+    fn default() -> Self {
+        PieceHashes::from(&[][..])
     }
 }
 
@@ -86,15 +123,23 @@ impl From<&[u8]> for PieceHashes {
     /// A copy of `bytes`, less a trailing part of a hash.
     fn from(bytes: &[u8]) -> Self {
         let whole = bytes.len() - bytes.len() % 20;
-        let bytes: Arc<[u8]> = Arc::from(bytes.get(..whole).unwrap_or_default());
+        let bytes = InfoBytes::from(bytes.get(..whole).unwrap_or_default());
         let span = 0..bytes.len();
-        PieceHashes { bytes, span }
+        PieceHashes {
+            bytes: InfoCell::held(bytes),
+            span,
+        }
     }
 }
 
 impl PartialEq for PieceHashes {
+    /// The same hashes (hashes that cannot be read equal only themselves).
     fn eq(&self, other: &Self) -> bool {
-        self.as_bytes() == other.as_bytes()
+        if Arc::ptr_eq(&self.bytes, &other.bytes) && self.span == other.span {
+            return true;
+        }
+        self.len() == other.len()
+            && matches!((self.load(), other.load()), (Ok(a), Ok(b)) if a.as_bytes() == b.as_bytes())
     }
 }
 
@@ -113,9 +158,10 @@ mod tests {
 
     #[test]
     fn hashes_within_shared_bytes_are_read_in_place() {
-        let bytes: Arc<[u8]> = Arc::from((0..=60u8).collect::<Vec<_>>());
+        let bytes = InfoCell::held(InfoBytes::from((0..=60u8).collect::<Vec<_>>()));
         let hashes = PieceHashes::within(&bytes, 1..41).unwrap();
         assert_eq!(hashes.len(), 2);
+        let hashes = hashes.load().unwrap();
         assert_eq!(hashes.get(0).unwrap()[0], 1);
         assert_eq!(hashes.get(1).unwrap()[19], 40);
         assert_eq!(hashes.get(2), None);
@@ -141,17 +187,42 @@ mod tests {
             crate::Torrent::from_bytes(&bytes).unwrap(),
             crate::Torrent::from_metadata(&bytes[7..bytes.len() - 1], vec![], vec![]).unwrap(),
         ] {
-            let hashes = &torrent.info.v1_pieces;
-            assert_eq!(hashes.len(), 3);
+            let hashes = torrent.info.v1_pieces.load().unwrap();
+            assert_eq!(hashes.iter().count(), 3);
             assert_eq!(hashes.get(2).unwrap()[19], 59);
-            let info = torrent.info_bytes().as_ptr_range();
+            let info = torrent.info_bytes().unwrap();
+            let info = info.as_ptr_range();
             assert!(info.contains(&hashes.as_bytes().as_ptr()), "a second copy");
         }
     }
 
     #[test]
+    fn a_torrent_kept_on_disk_holds_its_hashes_only_while_loaded() {
+        struct File(Vec<u8>);
+        impl crate::InfoSource for File {
+            fn read(&self, _: &crate::InfoHashes) -> std::io::Result<Vec<u8>> {
+                Ok(self.0.clone())
+            }
+        }
+        let mut bytes =
+            b"d4:infod6:lengthi40000e4:name1:a12:piece lengthi16384e6:pieces60:".to_vec();
+        bytes.extend((0..60u8).collect::<Vec<_>>());
+        bytes.extend_from_slice(b"ee");
+        let torrent = crate::Torrent::from_bytes(&bytes).unwrap();
+        let clone = torrent.clone();
+        torrent.keep_info_on_disk(Arc::new(File(bytes)));
+        assert!(!clone.info.v1_pieces.is_resident(), "clones share the cell");
+        let hashes = clone.info.v1_pieces.load().unwrap();
+        assert_eq!(hashes.get(1).unwrap()[0], 20);
+        assert!(torrent.info_is_resident(), "held while loaded");
+        assert_eq!(torrent.info_len(), torrent.info_bytes().unwrap().len());
+        drop(hashes);
+        assert!(!torrent.info_is_resident());
+    }
+
+    #[test]
     fn owned_hashes_equal_shared_ones() {
-        let bytes: Arc<[u8]> = Arc::from([7u8; 40].as_slice());
+        let bytes = InfoCell::held(InfoBytes::from([7u8; 40].as_slice()));
         let shared = PieceHashes::within(&bytes, 0..40).unwrap();
         assert_eq!(shared, PieceHashes::from(vec![[7u8; 20]; 2]));
         assert_ne!(shared, PieceHashes::from(vec![[7u8; 20]]));

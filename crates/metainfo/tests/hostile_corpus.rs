@@ -400,7 +400,7 @@ fn the_info_dict_of_corpus_files_parses_alone_the_same_way() {
     // parse_info_bytes is what a magnet download feeds with peer-supplied bytes.
     for c in CASES {
         if let Ok(t) = Torrent::from_bytes(&read(c.file)) {
-            let (info, hashes) = parse_info_bytes(t.info_bytes()).unwrap();
+            let (info, hashes) = parse_info_bytes(&t.info_bytes().unwrap()).unwrap();
             assert_eq!(info, t.info, "{}", c.file);
             assert_eq!(hashes, t.info_hashes, "{}", c.file);
         }

@@ -115,7 +115,7 @@ fn every_version_and_form_round_trips() {
             assert_eq!(t.info_hashes.v1.is_some(), version.has_v1());
             assert_eq!(t.info_hashes.v2.is_some(), version.has_v2());
             if let Some(v1) = t.info_hashes.v1 {
-                assert_eq!(v1, InfoHashV1::of(t.info_bytes()));
+                assert_eq!(v1, InfoHashV1::of(&t.info_bytes().unwrap()));
             }
             assert_eq!(t.trackers, s.trackers);
             assert_eq!(t.web_seeds, s.web_seeds);
@@ -194,7 +194,8 @@ fn metadata_from_peers_makes_the_same_torrent() {
         let (s, contents) = spec(&[40_000, 16384, 70_000], false, version);
         let from_file = Torrent::from_bytes(&s.encode(&hash(&s, &contents)).unwrap()).unwrap();
         let trackers = vec![vec!["udp://t:1".to_owned()]];
-        let t = Torrent::from_metadata(from_file.info_bytes(), trackers.clone(), vec![]).unwrap();
+        let t = Torrent::from_metadata(&from_file.info_bytes().unwrap(), trackers.clone(), vec![])
+            .unwrap();
         assert_eq!(t.info, from_file.info);
         assert_eq!(t.info_hashes, from_file.info_hashes);
         assert_eq!(t.trackers, trackers);
@@ -206,14 +207,15 @@ fn v2_only_metadata_without_piece_layers_is_refused() {
     // One-piece files need no layer, so that torrent works.
     let (small, contents) = spec(&[5, 16384], false, Version::V2);
     let t = Torrent::from_bytes(&small.encode(&hash(&small, &contents)).unwrap()).unwrap();
-    assert!(Torrent::from_metadata(t.info_bytes(), vec![], vec![]).is_ok());
+    assert!(Torrent::from_metadata(&t.info_bytes().unwrap(), vec![], vec![]).is_ok());
     let (big, contents) = spec(&[100_000], true, Version::V2);
     let t = Torrent::from_bytes(&big.encode(&hash(&big, &contents)).unwrap()).unwrap();
-    let err = Torrent::from_metadata(t.info_bytes(), vec![], vec![]).unwrap_err();
+    let err = Torrent::from_metadata(&t.info_bytes().unwrap(), vec![], vec![]).unwrap_err();
     assert!(err.to_string().contains("missing"), "{err}");
     // Without layers it loads, names what is missing, and takes the layer
     // (checked against the root) from the .torrent's copy or a kept file.
-    let mut bare = Torrent::from_metadata_without_layers(t.info_bytes(), vec![], vec![]).unwrap();
+    let mut bare =
+        Torrent::from_metadata_without_layers(&t.info_bytes().unwrap(), vec![], vec![]).unwrap();
     let missing = bare.missing_piece_layers();
     assert_eq!(missing.len(), 1);
     assert_eq!(missing[0].pieces, t.info.file_pieces(0).len() as u64);
@@ -255,7 +257,7 @@ fn a_torrent_file_may_lack_piece_layers_when_asked_leniently() {
     let full = Torrent::from_bytes(&big.encode(&hash(&big, &contents)).unwrap()).unwrap();
     // The same torrent written without `piece layers`.
     let mut bare_bytes = b"d4:info".to_vec();
-    bare_bytes.extend_from_slice(full.info_bytes());
+    bare_bytes.extend_from_slice(&full.info_bytes().unwrap());
     bare_bytes.push(b'e');
     assert!(Torrent::from_bytes(&bare_bytes).is_err());
     let bare = Torrent::from_bytes_without_layers(&bare_bytes).unwrap();
@@ -272,7 +274,7 @@ fn a_torrent_file_may_lack_piece_layers_when_asked_leniently() {
         layer[0][0] ^= 1;
     }
     let mut bad_bytes = b"d4:info".to_vec();
-    bad_bytes.extend_from_slice(full.info_bytes());
+    bad_bytes.extend_from_slice(&full.info_bytes().unwrap());
     bad_bytes.extend_from_slice(b"12:piece layers");
     let mut layers = Vec::new();
     shoal_bencode::Encode::encode(&bad.piece_layers_value(), &mut layers);

@@ -359,9 +359,9 @@ impl Session {
         config.choker.seed = seed.rotate_left(17);
         let mut engine = Engine::new(&torrent.info, info_hash, &have, config)
             .map_err(|e| SessionError::Torrent(e.to_string()))?;
-        // Peers holding only a magnet link can fetch the metadata from us.
-        engine.set_metadata(torrent.info_bytes_shared());
-        // ... and v2 peers the piece layers (BEP 52 hash requests).
+        // v2 peers can fetch the piece layers from us (BEP 52 hash
+        // requests); an awake engine is given the metadata too
+        // (`torrent/engine_slot.rs`), for peers holding only a magnet link.
         engine.set_piece_layers(Arc::clone(&torrent));
         for (file, priority) in options.file_priorities.iter().enumerate() {
             engine

@@ -159,11 +159,12 @@ impl TorrentShared {
             state_dir,
         } = session;
         let complete = engine.is_complete();
-        Arc::new(TorrentShared {
+        let (slot, unreadable) = EngineSlot::new(engine, &torrent);
+        let shared = Arc::new(TorrentShared {
             torrent,
             info_hash,
             store,
-            engine: Mutex::new(EngineSlot::new(engine)),
+            engine: Mutex::new(slot),
             slots: Mutex::new(HashMap::new()),
             book: Mutex::new(PeerBook::new(modes)),
             epoch: Instant::now(),
@@ -193,7 +194,11 @@ impl TorrentShared {
             families,
             link_errors: Mutex::new(Vec::new()),
             woken,
-        })
+        });
+        if let Some(fault) = unreadable {
+            shared.storage_failed(fault, shared.fault_epoch());
+        }
+        shared
     }
 
     /// Where the torrent's resume data is kept.
@@ -278,9 +283,9 @@ impl TorrentShared {
     /// released before any of that.
     pub fn with_engine<R>(self: &Arc<Self>, f: impl FnOnce(&mut Engine, Duration) -> R) -> R {
         let now = self.now();
-        let (result, events, dirty, woke) = {
+        let (result, events, dirty, woke, unreadable) = {
             let mut slot = self.lock();
-            let engine = slot.awake(&self.torrent.info);
+            let (engine, unreadable) = slot.awake(&self.torrent);
             let result = f(engine, now);
             let mut events = Vec::new();
             while let Some(e) = engine.poll_event() {
@@ -300,8 +305,11 @@ impl TorrentShared {
             let woke = self.idle.load(Ordering::Relaxed)
                 && engine.peer_count() > 0
                 && self.idle.swap(false, Ordering::Relaxed);
-            (result, events, engine.peers_with_output(), woke)
+            (result, events, engine.peers_with_output(), woke, unreadable)
         };
+        if let Some(fault) = unreadable {
+            self.storage_failed(fault, self.fault_epoch());
+        }
         if woke {
             self.woken.push(self.info_hash);
             self.timers.kick(Arc::clone(self));

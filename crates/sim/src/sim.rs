@@ -14,11 +14,10 @@
 //! ([`crate::bandwidth`]), and the bytes moved arrive one latency later.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::sync::Arc;
 use std::time::Duration;
 
 use shoal_engine::Engine;
-use shoal_metainfo::{ContentHashes, Info, InfoHashes, NewFile, Torrent, TorrentSpec};
+use shoal_metainfo::{ContentHashes, Info, InfoBytes, InfoHashes, NewFile, Torrent, TorrentSpec};
 use shoal_swarm::{DialBook, Rng};
 use shoal_wire::Decoder;
 
@@ -65,8 +64,8 @@ pub struct Simulation {
     hashes: InfoHashes,
     /// The info dictionary every peer serves over BEP 9, and the copy the
     /// liars serve instead (one byte changed: it fails the hash check).
-    metadata: Arc<[u8]>,
-    lie: Arc<[u8]>,
+    metadata: InfoBytes,
+    lie: InfoBytes,
     decoder: Decoder,
     nodes: Vec<Node>,
     conns: Vec<Conn>,
@@ -126,7 +125,9 @@ impl Simulation {
             .info_hashes
             .wire_id()
             .ok_or_else(|| SimError::Setup("no info-hash".into()))?;
-        let metadata: Arc<[u8]> = Arc::from(torrent.info_bytes());
+        let metadata = torrent
+            .info_bytes()
+            .map_err(|e| SimError::Setup(e.to_string()))?;
         let mut lie = metadata.to_vec();
         // Inside the last value of the dictionary: still bencode, wrong hash.
         if let Some(b) = lie.len().checked_sub(2).and_then(|at| lie.get_mut(at)) {
@@ -173,7 +174,7 @@ impl Simulation {
             info_hash,
             hashes: torrent.info_hashes,
             metadata,
-            lie: Arc::from(lie),
+            lie: InfoBytes::from(lie),
             info: torrent.info,
             decoder: Decoder::with_piece_count(u32::try_from(n).unwrap_or(u32::MAX)),
             nodes,

@@ -47,6 +47,13 @@ pub fn check_pieces_until(
 ) -> Result<Vec<PieceState>, HashError> {
     let info = &torrent.info;
     let use_v1 = opts.v1;
+    // Loaded first: a copy on disk that cannot be read is told before
+    // the content is hashed for nothing.
+    let want_v1 = if use_v1 {
+        Some(info.v1_pieces.load()?)
+    } else {
+        None
+    };
     let hashes = hash_content_until(segments, opts, progress, cancel)?;
     let mut states = vec![PieceState::Missing; info.num_pieces()];
     let verdict = |matches: bool| {
@@ -56,12 +63,8 @@ pub fn check_pieces_until(
             PieceState::Bad
         }
     };
-    if use_v1 {
-        for ((state, got), want) in states
-            .iter_mut()
-            .zip(&hashes.v1_pieces)
-            .zip(&info.v1_pieces)
-        {
+    if let Some(want_v1) = want_v1 {
+        for ((state, got), want) in states.iter_mut().zip(&hashes.v1_pieces).zip(&want_v1) {
             if let PieceHash::Hash(h) = got {
                 *state = verdict(h == want);
             }

@@ -206,6 +206,10 @@ impl Daemon {
             let stats = torrent
                 .as_ref()
                 .map_or_else(TorrentStats::default, stats_of);
+            if let Some(torrent) = &torrent {
+                // Saved: its info dictionary need not stay in memory.
+                torrent.keep_info_on_disk(self.shared.store.info_source());
+            }
             let mut entry = Box::new(Entry::new(record, torrent, hash, stats));
             if !paused {
                 // Shown as running in the very next read.

@@ -190,7 +190,9 @@ impl Daemon {
         };
         let added = self
             .add(AddRequest {
-                source: AddSource::Metainfo(metainfo_bytes(&fetched.torrent)),
+                source: AddSource::Metainfo(
+                    metainfo_bytes(&fetched.torrent).map_err(|e| e.to_string())?,
+                ),
                 download_dir: Some(old.download_dir.clone()),
                 // Started below, once the old version has let go of the files.
                 paused: Some(true),

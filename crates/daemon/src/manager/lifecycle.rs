@@ -367,7 +367,7 @@ impl Daemon {
                 "fetched metadata has another info-hash".into(),
             ));
         }
-        let metainfo = metainfo_bytes(&fetched.torrent);
+        let metainfo = metainfo_bytes(&fetched.torrent)?;
         // The saved file is read back on restart: use what it parses to, so
         // this run and the next see the same torrent.
         let torrent = match Torrent::from_bytes(&metainfo) {
@@ -381,6 +381,7 @@ impl Daemon {
         self.shared
             .store
             .put_metainfo(&e.record.info_hash, &metainfo)?;
+        torrent.keep_info_on_disk(self.shared.store.info_source());
         e.record_mut().name = torrent.info.name.clone();
         self.shared.store.save(&e.saved_record())?;
         e.stats = stats_of(&torrent);

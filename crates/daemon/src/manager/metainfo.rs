@@ -51,7 +51,10 @@ pub(super) fn stats_from_resume(
 /// dictionary byte for byte (so its hash stays), the piece layers a v2
 /// torrent got from peers (BEP 52; without them the file would not load),
 /// the link's trackers and web seeds. Keys in bencode's sorted order.
-pub(super) fn metainfo_bytes(torrent: &Torrent) -> Vec<u8> {
+pub(super) fn metainfo_bytes(torrent: &Torrent) -> Result<Vec<u8>, DaemonError> {
+    let info = torrent
+        .info_bytes()
+        .map_err(|e| DaemonError::io("writing the metainfo", std::io::Error::other(e)))?;
     let list = |urls: &mut dyn Iterator<Item = &String>| {
         OwnedValue::List(urls.map(|u| OwnedValue::from(u.as_str())).collect())
     };
@@ -71,7 +74,7 @@ pub(super) fn metainfo_bytes(torrent: &Torrent) -> Vec<u8> {
     // The info dictionary goes in as it came, not re-encoded: a peer's
     // non-canonical but valid encoding must keep its hash.
     write_bytes(&mut out, b"info");
-    out.extend_from_slice(torrent.info_bytes());
+    out.extend_from_slice(&info);
     if !torrent.piece_layers.is_empty() {
         write_bytes(&mut out, b"piece layers");
         torrent.piece_layers_value().encode(&mut out);
@@ -81,7 +84,7 @@ pub(super) fn metainfo_bytes(torrent: &Torrent) -> Vec<u8> {
         list(&mut torrent.web_seeds.iter()).encode(&mut out);
     }
     out.push(b'e');
-    out
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -113,13 +116,17 @@ mod tests {
             ],
         ];
         let seeds = vec!["http://127.0.0.1:4/files/".to_owned()];
-        let fetched =
-            Torrent::from_metadata(original.info_bytes(), trackers.clone(), seeds.clone()).unwrap();
-        let back = Torrent::from_bytes(&metainfo_bytes(&fetched)).unwrap();
+        let fetched = Torrent::from_metadata(
+            &original.info_bytes().unwrap(),
+            trackers.clone(),
+            seeds.clone(),
+        )
+        .unwrap();
+        let back = Torrent::from_bytes(&metainfo_bytes(&fetched).unwrap()).unwrap();
         assert_eq!(back.info_hashes, original.info_hashes);
         assert_eq!((back.trackers, back.web_seeds), (trackers, seeds));
-        let bare = Torrent::from_metadata(original.info_bytes(), vec![], vec![]).unwrap();
-        let back = Torrent::from_bytes(&metainfo_bytes(&bare)).unwrap();
+        let bare = Torrent::from_metadata(&original.info_bytes().unwrap(), vec![], vec![]).unwrap();
+        let back = Torrent::from_bytes(&metainfo_bytes(&bare).unwrap()).unwrap();
         assert!(back.trackers.is_empty() && back.web_seeds.is_empty());
     }
 
@@ -152,11 +159,12 @@ mod tests {
         )
         .unwrap();
         let mut fetched =
-            Torrent::from_metadata_without_layers(original.info_bytes(), vec![], vec![]).unwrap();
+            Torrent::from_metadata_without_layers(&original.info_bytes().unwrap(), vec![], vec![])
+                .unwrap();
         for (root, layer) in &original.piece_layers {
             fetched.set_piece_layer(*root, layer.clone()).unwrap();
         }
-        let back = Torrent::from_bytes(&metainfo_bytes(&fetched)).unwrap();
+        let back = Torrent::from_bytes(&metainfo_bytes(&fetched).unwrap()).unwrap();
         assert_eq!(back.piece_layers, original.piece_layers);
         assert_eq!(back.info_hashes, original.info_hashes);
     }

@@ -187,6 +187,11 @@ impl Daemon {
                 continue;
             }
             let torrent = torrent.map(|t| self.with_kept_layers(t, &hash));
+            if let Some(torrent) = &torrent {
+                // Read from the state directory: its info dictionary is
+                // read back from there when needed, not kept in memory.
+                torrent.keep_info_on_disk(self.shared.store.info_source());
+            }
             let stats = match &torrent {
                 Some(t) => stats_from_resume(&self.shared.session, t, hash),
                 None => TorrentStats::default(),

@@ -5,6 +5,7 @@
 
 use hyper::{Response, StatusCode};
 use serde_json::{Map, Value};
+use shoal_metainfo::infohash::hex;
 
 use super::form::Form;
 use super::reply::{ok, text};
@@ -37,7 +38,8 @@ pub(super) fn torrent_limits(d: &Daemon, form: &Form, download: bool) -> Respons
 }
 
 /// `torrents/pieceHashes`: the v1 SHA-1 of every piece, hex (empty for a
-/// v2-only torrent or one whose metadata is not fetched yet).
+/// v2-only torrent or one whose metadata is not fetched yet; an error when
+/// the torrent's copy on disk cannot be read back).
 pub(super) fn piece_hashes(d: &Daemon, form: &Form) -> Response<Body> {
     let Some(snap) = form
         .get("hash")
@@ -46,14 +48,17 @@ pub(super) fn piece_hashes(d: &Daemon, form: &Form) -> Response<Body> {
     else {
         return text(StatusCode::NOT_FOUND, "Torrent hash was not found");
     };
-    let hashes: Vec<String> = snap.torrent.as_ref().map_or_else(Vec::new, |t| {
-        t.info
-            .v1_pieces
-            .iter()
-            .map(|h| shoal_metainfo::infohash::hex(h))
-            .collect()
-    });
-    crate::web::json(StatusCode::OK, &hashes)
+    let Some(torrent) = &snap.torrent else {
+        return crate::web::json(StatusCode::OK, &Vec::<String>::new());
+    };
+    // A sleeping torrent's are read back from its copy on disk.
+    match torrent.info.v1_pieces.load() {
+        Ok(loaded) => {
+            let hashes: Vec<String> = loaded.iter().map(|h| hex(h)).collect();
+            crate::web::json(StatusCode::OK, &hashes)
+        }
+        Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    }
 }
 
 /// `transfer/setDownloadLimit` / `setUploadLimit`: the session-wide limit

@@ -1,10 +1,8 @@
 //! An engine put to sleep: a complete torrent without peers keeps only what
 //! it shows (its figures) and what it needs to wake as it was. A seedbox
 //! holds thousands of such torrents; an engine is 1,552 bytes before its
-//! picker's tables, the dormant state 344 (its configuration shared with
+//! picker's tables, the dormant state 328 (its configuration shared with
 //! the other sleeping engines: `dormant_config.rs`).
-
-use std::sync::Arc;
 
 use shoal_metainfo::Info;
 use shoal_swarm::{Picker, PieceSet, PieceSizes, Priority};
@@ -28,7 +26,6 @@ pub struct DormantEngine {
     /// Per-file priorities, in file order; empty when all are normal.
     file_priorities: Vec<u8>,
     first_last: bool,
-    metadata: Option<Arc<[u8]>>,
     hash_trees: HashTrees,
     first_copy: Option<Box<FirstCopy>>,
     first_copy_pending: bool,
@@ -76,7 +73,6 @@ impl Engine {
             stats,
             file_priorities,
             first_last: self.picker.first_last_priority(),
-            metadata: self.metadata,
             hash_trees: self.hash_trees.without_cache(),
             first_copy: self.first_copy.map(Box::new),
             first_copy_pending: self.first_copy_pending,
@@ -112,7 +108,6 @@ impl DormantEngine {
         // Made with every file wanted, it may not have counted itself
         // complete: the skipped files' pieces are missing.
         engine.completed = engine.picker.is_complete();
-        engine.metadata = self.metadata;
         engine.hash_trees = self.hash_trees;
         engine.first_copy = self.first_copy.map(|f| *f);
         engine.first_copy_pending = self.first_copy_pending;

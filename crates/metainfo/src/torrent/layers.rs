@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 
 use shoal_bencode::{Encode, OwnedValue, Value, decode};
 
-use super::TORRENT_LIMITS;
 use crate::fields::wrong;
+use crate::limits::TORRENT_LIMITS;
 use crate::merkle::{Node, root_from_piece_layer};
 use crate::merkle_proof::file_piece_count;
 use crate::{Info, MetainfoError, Torrent};

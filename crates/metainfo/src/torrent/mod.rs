@@ -4,13 +4,12 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use shoal_bencode::{Limits, Mode, Value, decode, decode_prefix};
+use shoal_bencode::{Value, decode, decode_prefix};
 
 use crate::fields::{opt_int, text, wrong};
 use crate::info::Info;
-use crate::limits::{
-    MAX_DEPTH, MAX_INFO_SIZE, MAX_TOKENS, MAX_TORRENT_SIZE, MAX_URL_LEN, MAX_URLS,
-};
+use crate::info_bytes::{InfoBytes, InfoCell, InfoReadError, InfoSource};
+use crate::limits::{MAX_INFO_SIZE, MAX_TORRENT_SIZE, MAX_URL_LEN, MAX_URLS, TORRENT_LIMITS};
 use crate::parse_info::parse_info;
 use crate::{InfoHashV1, InfoHashV2, InfoHashes, Magnet, MetainfoError};
 
@@ -18,15 +17,6 @@ mod layers;
 
 pub use layers::MissingLayer;
 use layers::{Layers, piece_layers};
-
-/// Bencode limits for .torrent files.
-pub const TORRENT_LIMITS: Limits = Limits {
-    max_input: MAX_TORRENT_SIZE,
-    max_depth: MAX_DEPTH,
-    max_tokens: MAX_TOKENS,
-    max_string: MAX_TORRENT_SIZE,
-    mode: Mode::Lenient,
-};
 
 /// A loaded .torrent.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,8 +37,9 @@ pub struct Torrent {
     pub created_by: Option<String>,
     /// BEP 52 piece layers, checked against the files' roots, keyed by root.
     pub piece_layers: BTreeMap<[u8; 32], Vec<[u8; 32]>>,
-    /// Shared, so the engine serving BEP 9 metadata holds the same bytes.
-    info_bytes: Arc<[u8]>,
+    /// The raw info dictionary, shared with the v1 piece hashes (which
+    /// lie in it), and kept on disk once [`Torrent::keep_info_on_disk`].
+    info_bytes: Arc<InfoCell>,
 }
 
 impl Torrent {
@@ -137,15 +128,30 @@ impl Torrent {
         })
     }
 
-    /// The raw info dictionary exactly as in the file (served to peers by BEP 9).
-    pub fn info_bytes(&self) -> &[u8] {
-        &self.info_bytes
+    /// The raw info dictionary exactly as in the file (served to peers by
+    /// BEP 9), read back from disk first if it was let go
+    /// ([`Torrent::keep_info_on_disk`]); it stays in memory while the
+    /// result lives.
+    pub fn info_bytes(&self) -> Result<InfoBytes, InfoReadError> {
+        self.info_bytes.load()
     }
 
-    /// The raw info dictionary, shared rather than copied (what a seeder
-    /// serves to magnet-link peers, held once per torrent).
-    pub fn info_bytes_shared(&self) -> std::sync::Arc<[u8]> {
-        std::sync::Arc::clone(&self.info_bytes)
+    /// The raw info dictionary's length, without loading it.
+    pub fn info_len(&self) -> usize {
+        self.info_bytes.len()
+    }
+
+    /// From now on the info dictionary (and with it the v1 piece hashes)
+    /// is in memory only while something holds it ([`Torrent::info_bytes`],
+    /// [`crate::PieceHashes::load`]), and read back from `source` when
+    /// needed again. Every clone of this torrent shares the change.
+    pub fn keep_info_on_disk(&self, source: Arc<dyn InfoSource>) {
+        self.info_bytes.keep_on_disk(source, self.info_hashes);
+    }
+
+    /// Whether the info dictionary is in memory now.
+    pub fn info_is_resident(&self) -> bool {
+        self.info_bytes.is_resident()
     }
 
     /// A magnet link for this torrent (info-hashes, name, trackers, web seeds).
@@ -169,7 +175,7 @@ pub fn parse_info_bytes(bytes: &[u8]) -> Result<(Info, InfoHashes), MetainfoErro
 
 /// [`parse_info_bytes`], also returning the bytes, shared with the info's
 /// piece hashes.
-fn parse_info_shared(bytes: &[u8]) -> Result<(Info, InfoHashes, Arc<[u8]>), MetainfoError> {
+fn parse_info_shared(bytes: &[u8]) -> Result<(Info, InfoHashes, Arc<InfoCell>), MetainfoError> {
     if bytes.len() > MAX_INFO_SIZE {
         return Err(MetainfoError::TooLarge {
             len: bytes.len(),
@@ -181,7 +187,7 @@ fn parse_info_shared(bytes: &[u8]) -> Result<(Info, InfoHashes, Arc<[u8]>), Meta
 
 /// The info dictionary `value`, its hashes and its bytes (kept once: the
 /// info's piece hashes point into them).
-fn parse_info_value(value: &Value<'_>) -> Result<(Info, InfoHashes, Arc<[u8]>), MetainfoError> {
+fn parse_info_value(value: &Value<'_>) -> Result<(Info, InfoHashes, Arc<InfoCell>), MetainfoError> {
     let raw = value.raw();
     if raw.len() > MAX_INFO_SIZE {
         return Err(MetainfoError::TooLarge {
@@ -189,7 +195,7 @@ fn parse_info_value(value: &Value<'_>) -> Result<(Info, InfoHashes, Arc<[u8]>), 
             max: MAX_INFO_SIZE,
         });
     }
-    let shared: Arc<[u8]> = Arc::from(raw);
+    let shared = InfoCell::held(InfoBytes::from(raw));
     let info = parse_info(value, &shared)?;
     let hashes = InfoHashes {
         v1: info.version.has_v1().then(|| InfoHashV1::of(raw)),

@@ -7,6 +7,7 @@ use std::sync::{Arc, PoisonError};
 use shoal_engine::Event;
 use shoal_storage::piece_matches;
 
+use super::engine_slot::unreadable_info;
 use super::{StorageFault, TorrentShared};
 
 impl TorrentShared {
@@ -163,8 +164,13 @@ impl TorrentShared {
 
     /// Hashes a downloaded piece and writes it if it matches (blocking).
     fn check_and_write(&self, piece: u32, data: &[u8]) -> Verdict {
-        if !piece_matches(&self.torrent, piece, data) {
-            return Verdict::BadHash;
+        match piece_matches(&self.torrent, piece, data) {
+            Ok(true) => {}
+            Ok(false) => return Verdict::BadHash,
+            Err(err) => {
+                let action = format!("checking piece {piece}");
+                return Verdict::NotStored(unreadable_info(&action, &err));
+            }
         }
         match self.store.write(piece as usize, 0, data) {
             Ok(()) => Verdict::Stored,
@@ -183,6 +189,7 @@ enum Verdict {
     Stored,
     /// The hash did not match: the peers that sent it are to blame.
     BadHash,
-    /// Hashed right, but our disk refused it: no peer is to blame.
+    /// Hashed right, but our disk refused it, or our copy of the hashes
+    /// could not be read: no peer is to blame.
     NotStored(StorageFault),
 }

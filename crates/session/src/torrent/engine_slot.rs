@@ -4,10 +4,17 @@
 //! (`shoal_engine::DormantEngine`: its figures and settings, under half
 //! the engine's memory); the first call that needs the engine wakes it as
 //! it was, and figures are read without waking it.
+//!
+//! An awake engine holds the torrent's info dictionary (what BEP 9 serves,
+//! and where the v1 piece hashes lie); a sleeping one lets it go, so a
+//! torrent whose `.torrent` the daemon keeps on disk holds neither while
+//! it sleeps (`Torrent::keep_info_on_disk`).
 
 use shoal_engine::{DormantEngine, Engine, Stats};
-use shoal_metainfo::Info;
+use shoal_metainfo::{InfoReadError, Torrent};
 use shoal_swarm::PieceSet;
+
+use super::StorageFault;
 
 /// The engine, or what it left when it went to sleep.
 pub(crate) enum EngineSlot {
@@ -21,23 +28,33 @@ impl EngineSlot {
     /// complete torrent keeps no engine until a peer comes; one made and
     /// dropped a minute later would leave its memory in holes the
     /// allocator cannot give back).
-    pub(crate) fn new(engine: Engine) -> Self {
+    /// An engine that stays awake is given `torrent`'s info dictionary;
+    /// the fault is why it could not be.
+    pub(crate) fn new(engine: Engine, torrent: &Torrent) -> (Self, Option<StorageFault>) {
         match engine.sleep() {
-            Ok(dormant) => EngineSlot::Asleep(Box::new(dormant)),
-            Err(engine) => EngineSlot::Awake(engine),
+            Ok(dormant) => (EngineSlot::Asleep(Box::new(dormant)), None),
+            Err(mut engine) => {
+                let fault = give_metadata(&mut engine, torrent);
+                (EngineSlot::Awake(engine), fault)
+            }
         }
     }
 
-    /// The engine, woken first if it sleeps (`info`: the torrent's).
-    pub(crate) fn awake(&mut self, info: &Info) -> &mut Engine {
+    /// The engine, woken first if it sleeps (`torrent`: the torrent's),
+    /// and the fault met waking it (its info dictionary could not be read
+    /// back from disk: it serves no metadata then). The read happens under
+    /// the engine's lock: a few KB, from the page cache for a busy torrent.
+    pub(crate) fn awake(&mut self, torrent: &Torrent) -> (&mut Engine, Option<StorageFault>) {
+        let mut fault = None;
         if let EngineSlot::Asleep(dormant) = self {
-            let engine = std::mem::take(&mut **dormant).wake(info);
+            let mut engine = std::mem::take(&mut **dormant).wake(&torrent.info);
+            fault = give_metadata(&mut engine, torrent);
             *self = EngineSlot::Awake(Box::new(engine));
         }
         match self {
-            EngineSlot::Awake(engine) => engine,
+            EngineSlot::Awake(engine) => (engine, fault),
             // Not taken: woken just above.
-            EngineSlot::Asleep(_) => self.awake(info),
+            EngineSlot::Asleep(_) => self.awake(torrent),
         }
     }
 
@@ -51,7 +68,12 @@ impl EngineSlot {
         }
         let placeholder = EngineSlot::Asleep(Box::default());
         if let EngineSlot::Awake(engine) = std::mem::replace(self, placeholder) {
-            *self = EngineSlot::new(*engine);
+            // Only an engine that cannot sleep stays awake, and it keeps
+            // the metadata it holds.
+            *self = match engine.sleep() {
+                Ok(dormant) => EngineSlot::Asleep(Box::new(dormant)),
+                Err(engine) => EngineSlot::Awake(engine),
+            };
         }
         self.is_asleep()
     }
@@ -75,6 +97,27 @@ impl EngineSlot {
             EngineSlot::Awake(engine) => engine.stats(),
             EngineSlot::Asleep(dormant) => dormant.stats(),
         }
+    }
+}
+
+/// Gives `engine` the torrent's info dictionary, read back from disk if it
+/// was let go; the fault says why it could not be.
+fn give_metadata(engine: &mut Engine, torrent: &Torrent) -> Option<StorageFault> {
+    match torrent.info_bytes() {
+        Ok(bytes) => {
+            engine.set_metadata(bytes);
+            None
+        }
+        Err(err) => Some(unreadable_info("waking the torrent", &err)),
+    }
+}
+
+/// The fault for an info dictionary that could not be read back.
+pub(crate) fn unreadable_info(action: &str, err: &InfoReadError) -> StorageFault {
+    StorageFault {
+        action: action.to_owned(),
+        path: None,
+        message: err.to_string(),
     }
 }
 

@@ -97,9 +97,9 @@ impl Simulation {
         // Every peer serves the metadata to magnet peers; a liar serves a
         // copy that fails the hash check.
         engine.set_metadata(if node.liar {
-            std::sync::Arc::clone(&self.lie)
+            self.lie.clone()
         } else {
-            std::sync::Arc::clone(&self.metadata)
+            self.metadata.clone()
         });
         Ok(engine)
     }

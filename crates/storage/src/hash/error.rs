@@ -52,6 +52,10 @@ pub enum HashError {
     /// A worker thread could not be started or died.
     #[error("hashing worker failed: {0}")]
     Worker(String),
+    /// The torrent's piece hashes could not be read back from its copy on
+    /// disk (a check needs them).
+    #[error("{0}")]
+    Metainfo(#[from] shoal_metainfo::InfoReadError),
     /// The caller's cancel flag was raised (a torrent stopped or removed
     /// during its check).
     #[error("cancelled")]
