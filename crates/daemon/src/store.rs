@@ -62,7 +62,7 @@ impl Store {
             ledger: Mutex::default(),
             flushing: Mutex::default(),
             copies: Arc::new(copies::MetainfoCopies {
-                dir: root.join("torrents"),
+                root: root.to_path_buf(),
             }),
         })
     }
@@ -88,7 +88,7 @@ impl Store {
 
     /// Where a torrent's metainfo is kept.
     pub(crate) fn torrent_path(&self, hex: &str) -> PathBuf {
-        self.root.join("torrents").join(format!("{hex}.torrent"))
+        torrent_path(&self.root, hex)
     }
 
     fn record_path(&self, hex: &str) -> PathBuf {
@@ -302,6 +302,12 @@ impl Store {
             .map_err(|e| DaemonError::BadRequest(format!("encoding record: {e}")))?;
         write_atomic(&self.root.join("daemon.json"), &json)
     }
+}
+
+/// Where the state directory at `root` keeps the metainfo of the torrent
+/// whose info-hash is `hex`.
+fn torrent_path(root: &Path, hex: &str) -> PathBuf {
+    root.join("torrents").join(format!("{hex}.torrent"))
 }
 
 fn read_capped(path: &Path, cap: u64) -> Result<Vec<u8>, DaemonError> {

@@ -11,18 +11,9 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use common::{request, rpc, server, torrent_bytes, write_complete};
+use common::{metric, request, rpc, server, torrent_bytes, write_complete};
 use serde_json::{Value, json};
 use sha1::{Digest, Sha1};
-
-/// The value of counter `name` in a `/metrics` page.
-fn metric(addr: SocketAddr, name: &str) -> u64 {
-    let (status, _, body) = request(addr, "GET", "/metrics", &[], b"");
-    assert_eq!(status, 200);
-    body.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-        .unwrap_or_else(|| panic!("{name} missing from /metrics"))
-}
 
 /// Waits until `done` holds, for at most 60 s.
 fn wait_for(what: &str, mut done: impl FnMut() -> bool) {

@@ -8,6 +8,8 @@
 
 mod common;
 
+use common::{metric, sampler_rounds};
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -179,25 +181,6 @@ fn write_metainfo(
     let path = data.with_file_name(format!("{name}.torrent"));
     std::fs::write(&path, bytes).unwrap();
     path
-}
-
-/// The value of counter `name` in a `/metrics` page.
-fn metric(addr: std::net::SocketAddr, name: &str) -> u64 {
-    let (status, _, body) = common::request(addr, "GET", "/metrics", &[], b"");
-    assert_eq!(status, 200);
-    body.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-        .unwrap_or_else(|| panic!("{name} missing from /metrics"))
-}
-
-/// Waits until the sampler has run `n` more rounds (it runs once a second).
-fn sampler_rounds(addr: std::net::SocketAddr, n: u64) {
-    let start = metric(addr, "shoal_sampler_rounds_total");
-    let deadline = Instant::now() + Duration::from_secs(n * 3 + 30);
-    while metric(addr, "shoal_sampler_rounds_total") < start + n {
-        assert!(Instant::now() < deadline, "the sampler stopped");
-        std::thread::sleep(Duration::from_millis(200));
-    }
 }
 
 #[test]

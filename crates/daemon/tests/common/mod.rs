@@ -250,6 +250,26 @@ pub fn add_body(name: &str, extra: Value) -> Vec<u8> {
     body.to_string().into_bytes()
 }
 
+/// The value of counter `name` in a `/metrics` page.
+pub fn metric(addr: SocketAddr, name: &str) -> u64 {
+    let (status, _, body) = request(addr, "GET", "/metrics", &[], b"");
+    assert_eq!(status, 200);
+    body.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("{name} missing from /metrics"))
+}
+
+/// Waits until the daemon's sampler has run `n` more rounds (it runs once
+/// a second).
+pub fn sampler_rounds(addr: SocketAddr, n: u64) {
+    let start = metric(addr, "shoal_sampler_rounds_total");
+    let deadline = std::time::Instant::now() + Duration::from_secs(n * 3 + 30);
+    while metric(addr, "shoal_sampler_rounds_total") < start + n {
+        assert!(std::time::Instant::now() < deadline, "the sampler stopped");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 /// How many torrents the native API lists.
 pub fn count(addr: SocketAddr) -> usize {
     get_json(addr, "/api/v1/torrents").as_array().unwrap().len()
