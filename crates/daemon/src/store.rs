@@ -49,11 +49,7 @@ pub struct Store {
 impl Store {
     /// Opens (creating if needed) the state directory at `root`.
     pub fn open(root: &Path) -> Result<Store, DaemonError> {
-        for dir in [
-            root.to_path_buf(),
-            root.join("torrents"),
-            root.join("resume"),
-        ] {
+        for dir in [root.to_path_buf(), root.join("torrents"), resume_dir(root)] {
             std::fs::create_dir_all(&dir)
                 .map_err(|e| DaemonError::io(format!("creating {}", dir.display()), e))?;
         }
@@ -68,7 +64,7 @@ impl Store {
     }
 
     /// Where a torrent whose metainfo is saved here reads its info
-    /// dictionary back from (`Torrent::keep_info_on_disk`).
+    /// dictionary and piece layers back from (`Torrent::keep_on_disk`).
     pub(crate) fn info_source(&self) -> Arc<dyn InfoSource> {
         Arc::clone(&self.copies) as Arc<dyn InfoSource>
     }
@@ -83,7 +79,12 @@ impl Store {
 
     /// Where the session keeps resume data.
     pub fn resume_dir(&self) -> PathBuf {
-        self.root.join("resume")
+        resume_dir(&self.root)
+    }
+
+    /// Where the session keeps the piece layers it fetched for a torrent.
+    pub(crate) fn kept_layers_path(&self, hex: &str) -> PathBuf {
+        kept_layers_path(&self.root, hex)
     }
 
     /// Where a torrent's metainfo is kept.
@@ -308,6 +309,16 @@ impl Store {
 /// whose info-hash is `hex`.
 fn torrent_path(root: &Path, hex: &str) -> PathBuf {
     root.join("torrents").join(format!("{hex}.torrent"))
+}
+
+/// Where the session keeps the piece layers it fetched for a torrent that
+/// came without them (beside its resume data).
+fn kept_layers_path(root: &Path, hex: &str) -> PathBuf {
+    resume_dir(root).join(format!("{hex}.layers"))
+}
+
+fn resume_dir(root: &Path) -> PathBuf {
+    root.join("resume")
 }
 
 fn read_capped(path: &Path, cap: u64) -> Result<Vec<u8>, DaemonError> {

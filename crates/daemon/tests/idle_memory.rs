@@ -2,7 +2,8 @@
 //! measured with a counting global allocator (bytes live, not RSS): the
 //! daemon, its session and the announce state of `N` complete torrents on
 //! one tracker, every one seeding without peers (engines asleep), then
-//! what each of its pieces adds to a large one. One test in this binary:
+//! what each of its pieces adds to a large hybrid (v1 and v2) one. One
+//! test in this binary:
 //! the counters are process-wide.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
@@ -20,7 +21,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use sha1::{Digest, Sha1};
-use shoal_metainfo::{ContentHashes, NewFile, TorrentSpec, Version};
+use shoal_metainfo::merkle::{self, BLOCK_SIZE};
+use shoal_metainfo::{ContentHashes, NewFile, TorrentSpec, V2FileHashes, Version};
 
 struct Counting;
 
@@ -76,17 +78,18 @@ const PIECE: usize = 16 * 1024;
 /// torrent; ~14.3 KB before entries were boxed, records shared with
 /// snapshots and four watch channels became inline latches and locks).
 const MAX_PER_TORRENT: usize = 6 * 1024;
-/// Large torrents added after the small ones: sparse files of `BIG_SIZE`
-/// zeros in `PIECE`-sized pieces (8,192 each: enough pieces that the
+/// Large hybrid torrents added after the small ones: sparse files of
+/// `BIG_SIZE` zeros in `PIECE`-sized pieces (8,192 each: enough pieces that the
 /// connections and buffers an announce round leaves in the pools, tens of
 /// KB from one run to the next, weigh under a byte a piece).
 const BIG: usize = 10;
 const BIG_SIZE: usize = 128 * 1024 * 1024;
 /// Most live bytes per piece of an idle seeding torrent: a few bits of
-/// bitfields, its hash being read back from the state directory's
-/// `.torrent` when needed. Measured here at 0 (under a byte: 681 bytes for
-/// 8,192 pieces); ~21 while the info dictionary's bytes, where the hashes
-/// lie, were held for the torrent's life; ~46 before the hashes were read
+/// bitfields, its v1 hash and v2 piece layer being read back from the
+/// state directory's `.torrent` when needed. Measured here at 0 (under a
+/// byte); ~33 while the piece layers (32 bytes a piece) were held for the
+/// torrent's life, ~21 more while the info dictionary's bytes, where the
+/// v1 hashes lie, were too; ~46 in a v1 torrent before the hashes were read
 /// in place rather than copied and the picker's per-piece counts and
 /// priorities were made only when needed.
 const MAX_PER_PIECE: usize = 1;
@@ -142,26 +145,40 @@ fn make_torrent(data: &Path, i: usize, tracker: &str) -> std::path::PathBuf {
         .chunks(PIECE)
         .map(|c| Sha1::digest(c).into())
         .collect();
-    write_metainfo(data, name, SIZE, v1_pieces, tracker)
+    let hashes = ContentHashes {
+        v1_pieces,
+        v2_files: vec![],
+    };
+    write_metainfo(data, name, SIZE, hashes, tracker)
 }
 
-/// Large torrent `i`: a sparse file of zeros, so every piece has the same
-/// hash and the disk holds nothing.
+/// Large hybrid torrent `i`: a sparse file of zeros, so every piece (and
+/// block) has the same hash and the disk holds nothing.
 fn make_big_torrent(data: &Path, i: usize, tracker: &str) -> std::path::PathBuf {
     let name = format!("big{i:02}");
     let file = std::fs::File::create(data.join(&name)).unwrap();
     file.set_len(BIG_SIZE as u64).unwrap();
     let zeros: [u8; 20] = Sha1::digest(vec![0u8; PIECE]).into();
-    write_metainfo(data, name, BIG_SIZE, vec![zeros; BIG_SIZE / PIECE], tracker)
+    let zero_block = merkle::block_hash(&vec![0u8; BLOCK_SIZE as usize]);
+    let blocks = vec![zero_block; BIG_SIZE / BLOCK_SIZE as usize];
+    let v2 = V2FileHashes {
+        root: merkle::file_root(&blocks).unwrap(),
+        piece_layer: merkle::piece_layer(&blocks, PIECE as u64),
+    };
+    let hashes = ContentHashes {
+        v1_pieces: vec![zeros; BIG_SIZE / PIECE],
+        v2_files: vec![Some(v2)],
+    };
+    write_metainfo(data, name, BIG_SIZE, hashes, tracker)
 }
 
-/// Writes the metainfo of the one-file torrent `name` next to `data`;
-/// returns its path.
+/// Writes the metainfo of the one-file torrent `name` next to `data`: v1,
+/// or hybrid if `hashes` has v2 ones; returns its path.
 fn write_metainfo(
     data: &Path,
     name: String,
     size: usize,
-    v1_pieces: Vec<[u8; 20]>,
+    hashes: ContentHashes,
     tracker: &str,
 ) -> std::path::PathBuf {
     let files = vec![NewFile {
@@ -170,14 +187,13 @@ fn write_metainfo(
         executable: false,
     }];
     let mut spec = TorrentSpec::new(name.clone(), files, true, PIECE as u64);
-    spec.version = Version::V1;
+    spec.version = if hashes.v2_files.is_empty() {
+        Version::V1
+    } else {
+        Version::Hybrid
+    };
     spec.trackers = vec![vec![tracker.to_owned()]];
-    let bytes = spec
-        .encode(&ContentHashes {
-            v1_pieces,
-            v2_files: vec![],
-        })
-        .unwrap();
+    let bytes = spec.encode(&hashes).unwrap();
     let path = data.with_file_name(format!("{name}.torrent"));
     std::fs::write(&path, bytes).unwrap();
     path

@@ -57,7 +57,7 @@ fn leecher(t: &Torrent) -> (Engine, PeerKey, PeerKey) {
     let n = t.info.num_pieces() as u32;
     let hash = t.info_hashes.wire_id().unwrap();
     let mut e = Engine::new(&t.info, hash, &PieceSet::new(n), Config::default()).unwrap();
-    e.set_piece_layers(Arc::new(t.clone()));
+    e.set_piece_layers(Arc::new(t.clone()), t.piece_layers().unwrap());
     let mut add = |port: u16| {
         let theirs = Handshake {
             reserved: Reserved::V2 | Reserved::FAST,
@@ -213,11 +213,11 @@ fn without_block_hashes_the_piece_is_fetched_again_whole() {
 #[test]
 fn a_seed_answers_block_hash_requests_from_the_piece_it_reads() {
     let t = v2_torrent();
-    let root = *t.piece_layers.keys().next().unwrap();
+    let root = *t.piece_layers().unwrap().keys().next().unwrap();
     let n = t.info.num_pieces() as u32;
     let hash = t.info_hashes.wire_id().unwrap();
     let mut e = Engine::new(&t.info, hash, &PieceSet::full(n), Config::default()).unwrap();
-    e.set_piece_layers(Arc::new(t.clone()));
+    e.set_piece_layers(Arc::new(t.clone()), t.piece_layers().unwrap());
     let theirs = Handshake {
         reserved: Reserved::V2 | Reserved::FAST,
         info_hash: hash,

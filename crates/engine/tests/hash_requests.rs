@@ -64,7 +64,7 @@ fn seed_with_peer(t: &Torrent, reserved: Reserved) -> (Engine, PeerKey) {
         e.handshake().reserved.v2(),
         "a v2 torrent sets the BEP 52 bit"
     );
-    e.set_piece_layers(std::sync::Arc::new(t.clone()));
+    e.set_piece_layers(std::sync::Arc::new(t.clone()), t.piece_layers().unwrap());
     let theirs = Handshake {
         reserved: reserved | Reserved::FAST | Reserved::EXTENSION,
         info_hash: hash,
@@ -92,8 +92,8 @@ fn ask(e: &mut Engine, key: PeerKey, req: HashRequest) -> Vec<u8> {
 fn piece_layer_is_served_with_its_proof() {
     // 1300 pieces: three chunks of 512 with two uncle hashes each.
     let t = v2_torrent(1300 * PIECE as usize - 100);
-    let root = *t.piece_layers.keys().next().unwrap();
-    let layer = t.piece_layers[&root].clone();
+    let root = *t.piece_layers().unwrap().keys().next().unwrap();
+    let layer = t.piece_layers().unwrap()[&root].clone();
     let (mut e, key) = seed_with_peer(&t, Reserved::V2);
     let mut got = Vec::new();
     for r in layer_requests(layer.len() as u64, PIECE) {
@@ -136,7 +136,7 @@ fn piece_layer_is_served_with_its_proof() {
 fn on_a_hybrid_only_peers_with_the_v2_bit_are_answered() {
     let answer = |version, reserved| {
         let t = torrent(5 * PIECE as usize, version);
-        let root = *t.piece_layers.keys().next().unwrap();
+        let root = *t.piece_layers().unwrap().keys().next().unwrap();
         let (mut e, key) = seed_with_peer(&t, reserved);
         let req = HashRequest {
             pieces_root: root,
@@ -205,7 +205,7 @@ fn a_layer_fetch_gets_every_layer_and_catches_a_liar() {
     for (root, layer) in layers {
         bare.set_piece_layer(root, layer).unwrap();
     }
-    assert_eq!(bare.piece_layers, t.piece_layers);
+    assert_eq!(bare.piece_layers(), t.piece_layers());
 
     let (mut e, key) = seed_with_peer(&t, Reserved::V2);
     let flip_last = |a: &mut Vec<u8>| {

@@ -4,18 +4,19 @@
 //! The bytes are what BEP 9 serves to magnet-link peers, and the v1 piece
 //! hashes lie in them (20 bytes a piece). A seedbox's idle torrents need
 //! neither, so once the daemon has the `.torrent` safely in its state
-//! directory ([`crate::Torrent::keep_info_on_disk`]) the bytes stay in
+//! directory ([`crate::Torrent::keep_on_disk`]) the bytes stay in
 //! memory only while an [`InfoBytes`] lives: an awake engine, a check, an
 //! API call. Whatever is read back is checked against the info-hash.
 
 use std::fmt;
-use std::io;
 use std::ops::Deref;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::sync::Arc;
 
 use shoal_bencode::decode_prefix;
 
 use crate::limits::TORRENT_LIMITS;
+use crate::resident::Resident;
+use crate::source::{InfoReadError, InfoSource};
 use crate::{InfoHashV1, InfoHashV2, InfoHashes};
 
 /// The info dictionary's bytes, loaded: they stay in memory while a clone
@@ -62,44 +63,12 @@ impl fmt::Debug for InfoBytes {
     }
 }
 
-/// Where a torrent's info dictionary is read back from once let go.
-pub trait InfoSource: Send + Sync {
-    /// A .torrent file (or a bare info dictionary) holding the info
-    /// dictionary of the torrent with these hashes. An error should name
-    /// what was read: it is shown to the user.
-    fn read(&self, hashes: &InfoHashes) -> io::Result<Vec<u8>>;
-}
-
-/// Why a let-go info dictionary could not be had again.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum InfoReadError {
-    /// The copy could not be read.
-    #[error("reading the torrent's metainfo back: {0}")]
-    Unreadable(String),
-    /// The copy no longer holds this torrent's info dictionary.
-    #[error("the torrent's metainfo on disk is no longer the one added: {0}")]
-    Changed(&'static str),
-}
-
 /// One torrent's info dictionary, shared by its `Torrent` and its piece
 /// hashes (and so by every clone of them).
 pub(crate) struct InfoCell {
     /// The bytes' length, known while they are on disk.
     len: usize,
-    state: Mutex<Residence>,
-}
-
-enum Residence {
-    /// In memory for good: there is no copy to read them back from.
-    Held(InfoBytes),
-    /// On disk, and in memory while an [`InfoBytes`] of them lives.
-    OnDisk {
-        source: Arc<dyn InfoSource>,
-        /// What the bytes read back must hash to.
-        hashes: InfoHashes,
-        cached: Weak<Loaded>,
-    },
+    bytes: Resident<Loaded>,
 }
 
 impl InfoCell {
@@ -107,12 +76,8 @@ impl InfoCell {
     pub(crate) fn held(bytes: InfoBytes) -> Arc<InfoCell> {
         Arc::new(InfoCell {
             len: bytes.len(),
-            state: Mutex::new(Residence::Held(bytes)),
+            bytes: Resident::held(bytes.0),
         })
-    }
-
-    fn lock(&self) -> MutexGuard<'_, Residence> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The bytes' length, without loading them.
@@ -123,46 +88,21 @@ impl InfoCell {
     /// The bytes, read back from disk if nobody holds them now. Two
     /// callers at once read once: the second waits for the first.
     pub(crate) fn load(&self) -> Result<InfoBytes, InfoReadError> {
-        let mut state = self.lock();
-        match &mut *state {
-            Residence::Held(bytes) => Ok(bytes.clone()),
-            Residence::OnDisk {
-                source,
-                hashes,
-                cached,
-            } => {
-                if let Some(loaded) = cached.upgrade() {
-                    return Ok(InfoBytes(loaded));
-                }
-                let bytes = read_back(source.as_ref(), hashes, self.len)?;
-                *cached = Arc::downgrade(&bytes.0);
-                Ok(bytes)
-            }
-        }
+        self.bytes
+            .load(|source, hashes| read_back(source, hashes, self.len))
+            .map(InfoBytes)
     }
 
     /// From now on the bytes are kept in memory only while an
     /// [`InfoBytes`] of them lives, and read back from `source` when
     /// asked for again. `hashes`: the torrent's, to check what is read.
     pub(crate) fn keep_on_disk(&self, source: Arc<dyn InfoSource>, hashes: InfoHashes) {
-        let mut state = self.lock();
-        let cached = match &*state {
-            Residence::Held(bytes) => Arc::downgrade(&bytes.0),
-            Residence::OnDisk { cached, .. } => cached.clone(),
-        };
-        *state = Residence::OnDisk {
-            source,
-            hashes,
-            cached,
-        };
+        self.bytes.keep_on_disk(source, hashes);
     }
 
     /// Whether the bytes are in memory now.
     pub(crate) fn is_resident(&self) -> bool {
-        match &*self.lock() {
-            Residence::Held(_) => true,
-            Residence::OnDisk { cached, .. } => cached.strong_count() > 0,
-        }
+        self.bytes.is_resident()
     }
 }
 
@@ -180,11 +120,7 @@ impl Eq for InfoCell {}
 
 impl fmt::Debug for InfoCell {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let place = match &*self.lock() {
-            Residence::Held(_) => "held",
-            Residence::OnDisk { .. } => "on disk",
-        };
-        write!(f, "InfoCell({} bytes, {place})", self.len)
+        write!(f, "InfoCell({} bytes, {})", self.len, self.bytes.place())
     }
 }
 
@@ -194,7 +130,7 @@ fn read_back(
     source: &dyn InfoSource,
     hashes: &InfoHashes,
     len: usize,
-) -> Result<InfoBytes, InfoReadError> {
+) -> Result<Loaded, InfoReadError> {
     let file = source
         .read(hashes)
         .map_err(|e| InfoReadError::Unreadable(e.to_string()))?;
@@ -211,12 +147,14 @@ fn read_back(
     if !same {
         return Err(InfoReadError::Changed("its info-hash differs"));
     }
-    Ok(InfoBytes::from(raw))
+    Ok(Loaded(Box::from(raw)))
 }
 
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
+    use std::io;
+    use std::sync::Mutex;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use super::*;

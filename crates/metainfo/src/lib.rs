@@ -17,6 +17,9 @@ pub mod merkle_proof;
 mod parse_info;
 pub mod path;
 mod piece_hashes;
+mod piece_layers;
+mod resident;
+mod source;
 mod torrent;
 mod url;
 
@@ -27,12 +30,14 @@ pub use build::{
 pub use error::MetainfoError;
 pub use file_path::FilePath;
 pub use info::{FileAttr, FileEntry, FileSlice, Info, Version};
-pub use info_bytes::{InfoBytes, InfoReadError, InfoSource};
+pub use info_bytes::InfoBytes;
 pub use infohash::{InfoHashV1, InfoHashV2, InfoHashes, ParseHashError};
 pub use limits::TORRENT_LIMITS;
 pub use magnet::{Magnet, MagnetError};
 pub use path::PathError;
 pub use piece_hashes::{LoadedHashes, PieceHashes};
+pub use piece_layers::{LayerMap, LoadedLayers};
+pub use source::{InfoReadError, InfoSource};
 pub use torrent::MissingLayer;
 pub use torrent::{Torrent, parse_info_bytes};
 pub use url::{is_clean_url, is_tracker_url, is_web_seed_url};

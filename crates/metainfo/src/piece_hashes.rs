@@ -4,7 +4,8 @@ use std::fmt;
 use std::ops::Range;
 use std::sync::Arc;
 
-use crate::info_bytes::{InfoBytes, InfoCell, InfoReadError};
+use crate::info_bytes::{InfoBytes, InfoCell};
+use crate::source::InfoReadError;
 
 /// The v1 SHA-1 piece hashes, 20 bytes each, as a span of the info
 /// dictionary's bytes.
@@ -210,7 +211,7 @@ mod tests {
         bytes.extend_from_slice(b"ee");
         let torrent = crate::Torrent::from_bytes(&bytes).unwrap();
         let clone = torrent.clone();
-        torrent.keep_info_on_disk(Arc::new(File(bytes)));
+        torrent.keep_on_disk(Arc::new(File(bytes)));
         assert!(!clone.info.v1_pieces.is_resident(), "clones share the cell");
         let hashes = clone.info.v1_pieces.load().unwrap();
         assert_eq!(hashes.get(1).unwrap()[0], 20);

@@ -30,7 +30,7 @@ const CASES: &[Case] = &[
     ),
     case(
         "ok_v2_layers.torrent",
-        |r| matches!(r, Ok(t) if t.info.version == Version::V2 && t.piece_layers.len() == 1),
+        |r| matches!(r, Ok(t) if t.info.version == Version::V2 && t.piece_layer_count() == 1),
     ),
     case(
         "ok_hybrid.torrent",

@@ -219,7 +219,7 @@ fn v2_only_metadata_without_piece_layers_is_refused() {
     let missing = bare.missing_piece_layers();
     assert_eq!(missing.len(), 1);
     assert_eq!(missing[0].pieces, t.info.file_pieces(0).len() as u64);
-    let layer = t.piece_layers[&missing[0].root].clone();
+    let layer = t.piece_layers().unwrap()[&missing[0].root].clone();
     let mut wrong = layer.clone();
     wrong[0][0] ^= 1;
     assert!(bare.set_piece_layer(missing[0].root, wrong).is_err());
@@ -230,9 +230,10 @@ fn v2_only_metadata_without_piece_layers_is_refused() {
     let mut kept = bare.clone();
     bare.set_piece_layer(missing[0].root, layer).unwrap();
     assert!(bare.missing_piece_layers().is_empty());
-    assert_eq!(bare.piece_layers, t.piece_layers);
-    kept.load_piece_layers(&t.piece_layers_bytes()).unwrap();
-    assert_eq!(kept.piece_layers, t.piece_layers);
+    assert_eq!(bare.piece_layers(), t.piece_layers());
+    kept.load_piece_layers(&t.piece_layers().unwrap().to_bytes())
+        .unwrap();
+    assert_eq!(kept.piece_layers(), t.piece_layers());
     assert!(kept.check_piece_layers().is_ok());
 }
 
@@ -269,15 +270,22 @@ fn a_torrent_file_may_lack_piece_layers_when_asked_leniently() {
     );
     assert!(bare.check_piece_layers().is_err());
     // A layer that is there is still checked.
-    let mut bad = full.clone();
-    for layer in bad.piece_layers.values_mut() {
-        layer[0][0] ^= 1;
-    }
+    let bad = shoal_bencode::OwnedValue::Dict(
+        full.piece_layers()
+            .unwrap()
+            .iter()
+            .map(|(root, layer)| {
+                let mut hashes = layer.concat();
+                hashes[0] ^= 1;
+                (root.to_vec(), shoal_bencode::OwnedValue::Bytes(hashes))
+            })
+            .collect(),
+    );
     let mut bad_bytes = b"d4:info".to_vec();
     bad_bytes.extend_from_slice(&full.info_bytes().unwrap());
     bad_bytes.extend_from_slice(b"12:piece layers");
     let mut layers = Vec::new();
-    shoal_bencode::Encode::encode(&bad.piece_layers_value(), &mut layers);
+    shoal_bencode::Encode::encode(&bad, &mut layers);
     bad_bytes.extend_from_slice(&layers);
     bad_bytes.push(b'e');
     assert!(Torrent::from_bytes_without_layers(&bad_bytes).is_err());

@@ -177,7 +177,10 @@ impl Session {
         torrent
             .check_piece_layers()
             .map_err(|e| SessionError::Torrent(e.to_string()))?;
-        keep(kept, torrent.piece_layers_bytes()).await;
+        let layers = torrent
+            .piece_layers()
+            .map_err(|e| SessionError::Torrent(e.to_string()))?;
+        keep(kept, layers.to_bytes()).await;
         Ok(torrent)
     }
 

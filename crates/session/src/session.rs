@@ -359,10 +359,9 @@ impl Session {
         config.choker.seed = seed.rotate_left(17);
         let mut engine = Engine::new(&torrent.info, info_hash, &have, config)
             .map_err(|e| SessionError::Torrent(e.to_string()))?;
-        // v2 peers can fetch the piece layers from us (BEP 52 hash
-        // requests); an awake engine is given the metadata too
-        // (`torrent/engine_slot.rs`), for peers holding only a magnet link.
-        engine.set_piece_layers(Arc::clone(&torrent));
+        // An awake engine is given the metadata, for peers holding only a
+        // magnet link, and the piece layers, for v2 peers' hash requests
+        // (`torrent/engine_slot.rs`).
         for (file, priority) in options.file_priorities.iter().enumerate() {
             engine
                 .set_file_priority(file, *priority, Duration::ZERO)

@@ -49,10 +49,10 @@ pub fn check_pieces_until(
     let use_v1 = opts.v1;
     // Loaded first: a copy on disk that cannot be read is told before
     // the content is hashed for nothing.
-    let want_v1 = if use_v1 {
-        Some(info.v1_pieces.load()?)
+    let (want_v1, layers) = if use_v1 {
+        (Some(info.v1_pieces.load()?), None)
     } else {
-        None
+        (None, Some(torrent.piece_layers()?))
     };
     let hashes = hash_content_until(segments, opts, progress, cancel)?;
     let mut states = vec![PieceState::Missing; info.num_pieces()];
@@ -78,10 +78,13 @@ pub fn check_pieces_until(
         let Some(root) = file.pieces_root.as_deref().copied() else {
             continue;
         };
-        let expected: Vec<[u8; 32]> = if file.length > info.piece_length {
-            torrent.piece_layers.get(&root).cloned().unwrap_or_default()
+        let expected: &[[u8; 32]] = if file.length > info.piece_length {
+            layers
+                .as_ref()
+                .and_then(|l| l.get(&root))
+                .map_or(&[], Vec::as_slice)
         } else {
-            vec![root]
+            std::slice::from_ref(&root)
         };
         let first = info.file_pieces(file_index).start;
         for (j, got) in v2.pieces.iter().enumerate() {

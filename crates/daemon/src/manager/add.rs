@@ -208,7 +208,7 @@ impl Daemon {
                 .map_or_else(TorrentStats::default, stats_of);
             if let Some(torrent) = &torrent {
                 // Saved: its info dictionary need not stay in memory.
-                torrent.keep_info_on_disk(self.shared.store.info_source());
+                torrent.keep_on_disk(self.shared.store.info_source());
             }
             let mut entry = Box::new(Entry::new(record, torrent, hash, stats));
             if !paused {

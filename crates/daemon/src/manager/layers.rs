@@ -24,10 +24,7 @@ const RETRY_MAX: Duration = Duration::from_secs(30);
 impl Daemon {
     /// Where the session keeps the piece layers it fetched for `hash`.
     pub(super) fn kept_layers_path(&self, hash: &[u8; 20]) -> PathBuf {
-        self.shared
-            .store
-            .resume_dir()
-            .join(format!("{}.layers", hex(hash)))
+        self.shared.store.kept_layers_path(&hex(hash))
     }
 
     /// `torrent` with the piece layers an earlier run fetched, if it lacks
@@ -83,7 +80,10 @@ impl Daemon {
                         Some(e) if e.hash == hash => {
                             // The renames and tracker edits the entry's
                             // torrent carried are still there: only the
-                            // layers were added.
+                            // layers were added. They stay in memory until
+                            // the next start reads them from the kept file
+                            // (`with_kept_layers`): keeping it is not
+                            // sure to have worked.
                             e.torrent = Some(Arc::new(complete));
                             e.error = None;
                             true

@@ -381,7 +381,7 @@ impl Daemon {
         self.shared
             .store
             .put_metainfo(&e.record.info_hash, &metainfo)?;
-        torrent.keep_info_on_disk(self.shared.store.info_source());
+        torrent.keep_on_disk(self.shared.store.info_source());
         e.record_mut().name = torrent.info.name.clone();
         self.shared.store.save(&e.saved_record())?;
         e.stats = stats_of(&torrent);

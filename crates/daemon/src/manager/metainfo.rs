@@ -52,9 +52,9 @@ pub(super) fn stats_from_resume(
 /// torrent got from peers (BEP 52; without them the file would not load),
 /// the link's trackers and web seeds. Keys in bencode's sorted order.
 pub(super) fn metainfo_bytes(torrent: &Torrent) -> Result<Vec<u8>, DaemonError> {
-    let info = torrent
-        .info_bytes()
-        .map_err(|e| DaemonError::io("writing the metainfo", std::io::Error::other(e)))?;
+    let unreadable = |e| DaemonError::io("writing the metainfo", std::io::Error::other(e));
+    let info = torrent.info_bytes().map_err(unreadable)?;
+    let layers = torrent.piece_layers().map_err(unreadable)?;
     let list = |urls: &mut dyn Iterator<Item = &String>| {
         OwnedValue::List(urls.map(|u| OwnedValue::from(u.as_str())).collect())
     };
@@ -75,9 +75,9 @@ pub(super) fn metainfo_bytes(torrent: &Torrent) -> Result<Vec<u8>, DaemonError> 
     // non-canonical but valid encoding must keep its hash.
     write_bytes(&mut out, b"info");
     out.extend_from_slice(&info);
-    if !torrent.piece_layers.is_empty() {
+    if !layers.is_empty() {
         write_bytes(&mut out, b"piece layers");
-        torrent.piece_layers_value().encode(&mut out);
+        layers.to_value().encode(&mut out);
     }
     if !torrent.web_seeds.is_empty() {
         write_bytes(&mut out, b"url-list");
@@ -161,11 +161,11 @@ mod tests {
         let mut fetched =
             Torrent::from_metadata_without_layers(&original.info_bytes().unwrap(), vec![], vec![])
                 .unwrap();
-        for (root, layer) in &original.piece_layers {
+        for (root, layer) in original.piece_layers().unwrap().iter() {
             fetched.set_piece_layer(*root, layer.clone()).unwrap();
         }
         let back = Torrent::from_bytes(&metainfo_bytes(&fetched).unwrap()).unwrap();
-        assert_eq!(back.piece_layers, original.piece_layers);
+        assert_eq!(back.piece_layers(), original.piece_layers());
         assert_eq!(back.info_hashes, original.info_hashes);
     }
 }

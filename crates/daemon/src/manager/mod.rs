@@ -190,7 +190,7 @@ impl Daemon {
             if let Some(torrent) = &torrent {
                 // Read from the state directory: its info dictionary is
                 // read back from there when needed, not kept in memory.
-                torrent.keep_info_on_disk(self.shared.store.info_source());
+                torrent.keep_on_disk(self.shared.store.info_source());
             }
             let stats = match &torrent {
                 Some(t) => stats_from_resume(&self.shared.session, t, hash),

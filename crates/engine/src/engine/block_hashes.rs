@@ -134,7 +134,7 @@ impl Engine {
             .iter()
             .find(|f| f.length > 0 && f.offset <= start && start < f.offset + f.length)?;
         let root = **file.pieces_root.as_ref()?;
-        let layer = torrent.piece_layers.get(&root)?;
+        let layer = self.hash_trees.layer(&root)?;
         let in_file = (start - file.offset) / pl;
         let expected = *layer.get(usize::try_from(in_file).ok()?)?;
         // A piece of one block is its own block hash: nothing to narrow.

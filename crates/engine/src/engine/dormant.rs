@@ -7,8 +7,8 @@
 use shoal_metainfo::Info;
 use shoal_swarm::{Picker, PieceSet, PieceSizes, Priority};
 
+use super::Engine;
 use super::dormant_config::DormantConfig;
-use super::{Engine, hashes::HashTrees};
 use crate::Stats;
 use crate::first_copy::FirstCopy;
 
@@ -26,7 +26,6 @@ pub struct DormantEngine {
     /// Per-file priorities, in file order; empty when all are normal.
     file_priorities: Vec<u8>,
     first_last: bool,
-    hash_trees: HashTrees,
     first_copy: Option<Box<FirstCopy>>,
     first_copy_pending: bool,
     halted: bool,
@@ -73,7 +72,6 @@ impl Engine {
             stats,
             file_priorities,
             first_last: self.picker.first_last_priority(),
-            hash_trees: self.hash_trees.without_cache(),
             first_copy: self.first_copy.map(Box::new),
             first_copy_pending: self.first_copy_pending,
             halted: self.halted,
@@ -93,7 +91,9 @@ impl DormantEngine {
         &self.have
     }
 
-    /// The engine again, for `info` (the torrent it slept as), as it was.
+    /// The engine again, for `info` (the torrent it slept as), as it was
+    /// but for the metadata and piece layers it let go: give them again
+    /// ([`Engine::set_metadata`], [`Engine::set_piece_layers`]).
     pub fn wake(self, info: &Info) -> Engine {
         let config = self.config.join();
         let picker = Picker::with_sizes(self.sizes, info, config.picker.clone());
@@ -108,7 +108,6 @@ impl DormantEngine {
         // Made with every file wanted, it may not have counted itself
         // complete: the skipped files' pieces are missing.
         engine.completed = engine.picker.is_complete();
-        engine.hash_trees = self.hash_trees;
         engine.first_copy = self.first_copy.map(|f| *f);
         engine.first_copy_pending = self.first_copy_pending;
         engine.halted = self.halted;

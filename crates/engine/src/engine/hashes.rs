@@ -14,9 +14,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use shoal_metainfo::Torrent;
-use shoal_metainfo::merkle::Node;
+use shoal_metainfo::merkle::{BLOCK_SIZE, Node};
 use shoal_metainfo::merkle_proof::{LayerRequest, PieceTree};
+use shoal_metainfo::{LoadedLayers, Torrent};
 use shoal_swarm::PeerKey;
 use shoal_wire::{HashRequest, Message};
 
@@ -28,10 +28,13 @@ use crate::Engine;
 const TREES_KEPT: usize = 4;
 
 /// The torrent's piece layers, and the trees above those asked about lately,
-/// by `pieces root`.
+/// by `pieces root`. A sleeping engine keeps none of it: the layers are
+/// given again when it wakes.
 #[derive(Debug, Default)]
 pub(crate) struct HashTrees {
     torrent: Option<Arc<Torrent>>,
+    /// The torrent's layers, loaded: held while the engine is awake.
+    layers: LoadedLayers,
     trees: HashMap<Node, PieceTree>,
 }
 
@@ -41,20 +44,16 @@ impl HashTrees {
         self.torrent.as_ref()
     }
 
-    /// The same torrent without the trees built so far (rebuilt when asked
-    /// for again): what a sleeping engine keeps.
-    pub(crate) fn without_cache(self) -> HashTrees {
-        HashTrees {
-            torrent: self.torrent,
-            trees: HashMap::new(),
-        }
+    /// The piece layer of the file with `root`, if we hold it.
+    pub(crate) fn layer(&self, root: &Node) -> Option<&[Node]> {
+        self.layers.get(root).map(Vec::as_slice)
     }
 
     /// The tree over `root`'s layer, built on first use.
     pub(crate) fn tree(&mut self, root: &Node) -> Option<&PieceTree> {
         if !self.trees.contains_key(root) {
             let torrent = self.torrent.as_ref()?;
-            let layer = torrent.piece_layers.get(root)?;
+            let layer = self.layers.get(root)?;
             if self.trees.len() >= TREES_KEPT {
                 self.trees.clear();
             }
@@ -66,13 +65,14 @@ impl HashTrees {
 }
 
 impl Engine {
-    /// Gives the engine the torrent, whose piece layers answer hash
-    /// requests from v2 peers (the trees above them are built when first
-    /// asked for). Call when the layers are known: from the start for a
-    /// .torrent, after fetching them for a magnet link.
-    pub fn set_piece_layers(&mut self, torrent: Arc<Torrent>) {
+    /// Gives the engine the torrent and its piece layers, which answer
+    /// hash requests from v2 peers (the trees above them are built when
+    /// first asked for). An engine that sleeps lets both go
+    /// ([`Engine::sleep`]): give them again when it wakes.
+    pub fn set_piece_layers(&mut self, torrent: Arc<Torrent>, layers: LoadedLayers) {
         self.hash_trees = HashTrees {
             torrent: Some(torrent),
+            layers,
             trees: HashMap::new(),
         };
     }
@@ -83,7 +83,13 @@ impl Engine {
         let Some(peer) = self.peers.get_mut(&key) else {
             return;
         };
-        if request.base_layer == 0 && (peer.reserved.v2() || self.v2_only) {
+        // Pieces of one block have no layer below theirs: a request for
+        // layer 0 is then one for the piece layer, answered from the tree.
+        let blocks_below = self
+            .hash_trees
+            .torrent()
+            .is_some_and(|t| t.info.piece_length > BLOCK_SIZE);
+        if request.base_layer == 0 && blocks_below && (peer.reserved.v2() || self.v2_only) {
             self.on_block_hash_request(key, request, now);
             return;
         }

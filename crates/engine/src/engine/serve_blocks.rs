@@ -69,7 +69,7 @@ impl Engine {
             .find(|f| f.pieces_root.as_deref() == Some(&request.pieces_root))?;
         // A file of one piece has no piece layer (its blocks reduce to its
         // root directly): not served.
-        torrent.piece_layers.get(&request.pieces_root)?;
+        self.hash_trees.layer(&request.pieces_root)?;
         let in_file = request.index / per_piece;
         let start = file.offset + u64::from(in_file) * pl;
         if start >= file.offset + file.length {
@@ -140,14 +140,13 @@ impl Engine {
         span: BlockSpan,
         blocks: &[Node],
     ) -> Option<Vec<Node>> {
-        let torrent = std::sync::Arc::clone(self.hash_trees.torrent()?);
-        let pl = torrent.info.piece_length;
+        let pl = self.hash_trees.torrent()?.info.piece_length;
         let per_piece = usize::try_from(pl / BLOCK_SIZE).ok()?;
         let real = usize::try_from(span.file_bytes.div_ceil(BLOCK_SIZE)).ok()?;
         // Leaves past the file's end are zero hashes (BEP 52).
         let mut leaves: Vec<Node> = blocks.get(..real)?.to_vec();
         leaves.resize(per_piece, [0; 32]);
-        let layer = torrent.piece_layers.get(&request.pieces_root)?;
+        let layer = self.hash_trees.layer(&request.pieces_root)?;
         if merkle::root(&leaves, 0) != layer.get(span.in_file as usize).copied() {
             return None;
         }

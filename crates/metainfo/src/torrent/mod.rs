@@ -1,25 +1,25 @@
 //! A whole .torrent file: the info dictionary plus trackers, web seeds and
 //! v2 piece layers.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use shoal_bencode::{Value, decode, decode_prefix};
 
 use crate::fields::{opt_int, text, wrong};
 use crate::info::Info;
-use crate::info_bytes::{InfoBytes, InfoCell, InfoReadError, InfoSource};
+use crate::info_bytes::{InfoBytes, InfoCell};
 use crate::limits::{MAX_INFO_SIZE, MAX_TORRENT_SIZE, MAX_URL_LEN, MAX_URLS, TORRENT_LIMITS};
 use crate::parse_info::parse_info;
+use crate::piece_layers::{Layers, PieceLayers, parse_layers};
+use crate::source::{InfoReadError, InfoSource};
 use crate::{InfoHashV1, InfoHashV2, InfoHashes, Magnet, MetainfoError};
 
 mod layers;
 
 pub use layers::MissingLayer;
-use layers::{Layers, piece_layers};
 
 /// A loaded .torrent.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Torrent {
     /// The parsed info dictionary.
     pub info: Info,
@@ -35,12 +35,31 @@ pub struct Torrent {
     pub comment: Option<String>,
     /// `created by`.
     pub created_by: Option<String>,
-    /// BEP 52 piece layers, checked against the files' roots, keyed by root.
-    pub piece_layers: BTreeMap<[u8; 32], Vec<[u8; 32]>>,
+    /// BEP 52 piece layers, checked against the files' roots
+    /// ([`Torrent::piece_layers`]), kept on disk once [`Torrent::keep_on_disk`].
+    layers: PieceLayers,
     /// The raw info dictionary, shared with the v1 piece hashes (which
-    /// lie in it), and kept on disk once [`Torrent::keep_info_on_disk`].
+    /// lie in it), and kept on disk once [`Torrent::keep_on_disk`].
     info_bytes: Arc<InfoCell>,
 }
+
+impl PartialEq for Torrent {
+    /// The same metainfo (layers that cannot be read equal none).
+    fn eq(&self, other: &Self) -> bool {
+        let layers = |t: &Torrent| t.piece_layers().ok();
+        self.info == other.info
+            && self.info_hashes == other.info_hashes
+            && self.trackers == other.trackers
+            && self.web_seeds == other.web_seeds
+            && self.creation_date == other.creation_date
+            && self.comment == other.comment
+            && self.created_by == other.created_by
+            && self.info_bytes == other.info_bytes
+            && matches!((layers(self), layers(other)), (Some(a), Some(b)) if a == b)
+    }
+}
+
+impl Eq for Torrent {}
 
 impl Torrent {
     /// Parses and validates a .torrent file. A v2 torrent must carry the
@@ -75,14 +94,14 @@ impl Torrent {
             .get(b"info")
             .ok_or_else(|| MetainfoError::Missing("info".into()))?;
         let (info, info_hashes, info_bytes) = parse_info_value(info_value)?;
-        let piece_layers = piece_layers(&root, &info, need)?;
+        let layers = PieceLayers::held(parse_layers(&root, &info, need)?);
         Ok(Torrent {
             trackers: trackers(&root),
             web_seeds: web_seeds(&root),
             creation_date: opt_int(&root, "creation date", "creation date")?,
             comment: text(&root, "comment"),
             created_by: text(&root, "created by"),
-            piece_layers,
+            layers,
             info_bytes,
             info,
             info_hashes,
@@ -123,14 +142,14 @@ impl Torrent {
             creation_date: None,
             comment: None,
             created_by: None,
-            piece_layers: BTreeMap::new(),
+            layers: PieceLayers::default(),
             info_bytes,
         })
     }
 
     /// The raw info dictionary exactly as in the file (served to peers by
     /// BEP 9), read back from disk first if it was let go
-    /// ([`Torrent::keep_info_on_disk`]); it stays in memory while the
+    /// ([`Torrent::keep_on_disk`]); it stays in memory while the
     /// result lives.
     pub fn info_bytes(&self) -> Result<InfoBytes, InfoReadError> {
         self.info_bytes.load()
@@ -142,11 +161,18 @@ impl Torrent {
     }
 
     /// From now on the info dictionary (and with it the v1 piece hashes)
-    /// is in memory only while something holds it ([`Torrent::info_bytes`],
-    /// [`crate::PieceHashes::load`]), and read back from `source` when
-    /// needed again. Every clone of this torrent shares the change.
-    pub fn keep_info_on_disk(&self, source: Arc<dyn InfoSource>) {
-        self.info_bytes.keep_on_disk(source, self.info_hashes);
+    /// and the piece layers are in memory only while something holds them
+    /// ([`Torrent::info_bytes`], [`crate::PieceHashes::load`],
+    /// [`Torrent::piece_layers`]), and read back from `source` when needed
+    /// again. Every clone of this torrent shares the change, until one
+    /// adds layers. A v2-only torrent still missing layers
+    /// ([`Torrent::missing_piece_layers`]) keeps those it has in memory.
+    pub fn keep_on_disk(&self, source: Arc<dyn InfoSource>) {
+        self.info_bytes
+            .keep_on_disk(Arc::clone(&source), self.info_hashes);
+        if self.missing_piece_layers().is_empty() {
+            self.layers.keep_on_disk(source, self.info_hashes);
+        }
     }
 
     /// Whether the info dictionary is in memory now.

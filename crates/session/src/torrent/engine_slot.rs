@@ -6,9 +6,12 @@
 //! it was, and figures are read without waking it.
 //!
 //! An awake engine holds the torrent's info dictionary (what BEP 9 serves,
-//! and where the v1 piece hashes lie); a sleeping one lets it go, so a
-//! torrent whose `.torrent` the daemon keeps on disk holds neither while
-//! it sleeps (`Torrent::keep_info_on_disk`).
+//! and where the v1 piece hashes lie) and its BEP 52 piece layers (what
+//! v2 peers' hash requests are answered from); a sleeping one lets them
+//! go, so a torrent whose `.torrent` the daemon keeps on disk holds none
+//! of them while it sleeps (`Torrent::keep_on_disk`).
+
+use std::sync::Arc;
 
 use shoal_engine::{DormantEngine, Engine, Stats};
 use shoal_metainfo::{InfoReadError, Torrent};
@@ -28,27 +31,28 @@ impl EngineSlot {
     /// complete torrent keeps no engine until a peer comes; one made and
     /// dropped a minute later would leave its memory in holes the
     /// allocator cannot give back).
-    /// An engine that stays awake is given `torrent`'s info dictionary;
-    /// the fault is why it could not be.
-    pub(crate) fn new(engine: Engine, torrent: &Torrent) -> (Self, Option<StorageFault>) {
+    /// An engine that stays awake is given `torrent`'s info dictionary
+    /// and piece layers; the fault is why they could not be.
+    pub(crate) fn new(engine: Engine, torrent: &Arc<Torrent>) -> (Self, Option<StorageFault>) {
         match engine.sleep() {
             Ok(dormant) => (EngineSlot::Asleep(Box::new(dormant)), None),
             Err(mut engine) => {
-                let fault = give_metadata(&mut engine, torrent);
+                let fault = give_metainfo(&mut engine, torrent);
                 (EngineSlot::Awake(engine), fault)
             }
         }
     }
 
     /// The engine, woken first if it sleeps (`torrent`: the torrent's),
-    /// and the fault met waking it (its info dictionary could not be read
-    /// back from disk: it serves no metadata then). The read happens under
-    /// the engine's lock: a few KB, from the page cache for a busy torrent.
-    pub(crate) fn awake(&mut self, torrent: &Torrent) -> (&mut Engine, Option<StorageFault>) {
+    /// and the fault met waking it (its info dictionary or piece layers
+    /// could not be read back from disk: it serves neither then). The read
+    /// happens under the engine's lock: a few KB, from the page cache for
+    /// a busy torrent.
+    pub(crate) fn awake(&mut self, torrent: &Arc<Torrent>) -> (&mut Engine, Option<StorageFault>) {
         let mut fault = None;
         if let EngineSlot::Asleep(dormant) = self {
             let mut engine = std::mem::take(&mut **dormant).wake(&torrent.info);
-            fault = give_metadata(&mut engine, torrent);
+            fault = give_metainfo(&mut engine, torrent);
             *self = EngineSlot::Awake(Box::new(engine));
         }
         match self {
@@ -100,16 +104,18 @@ impl EngineSlot {
     }
 }
 
-/// Gives `engine` the torrent's info dictionary, read back from disk if it
-/// was let go; the fault says why it could not be.
-fn give_metadata(engine: &mut Engine, torrent: &Torrent) -> Option<StorageFault> {
-    match torrent.info_bytes() {
-        Ok(bytes) => {
-            engine.set_metadata(bytes);
-            None
-        }
-        Err(err) => Some(unreadable_info("waking the torrent", &err)),
-    }
+/// Gives `engine` the torrent's info dictionary and piece layers, read
+/// back from disk if they were let go; the fault says why they could not be.
+fn give_metainfo(engine: &mut Engine, torrent: &Arc<Torrent>) -> Option<StorageFault> {
+    let given = torrent.info_bytes().and_then(|bytes| {
+        engine.set_metadata(bytes);
+        let layers = torrent.piece_layers()?;
+        engine.set_piece_layers(Arc::clone(torrent), layers);
+        Ok(())
+    });
+    given
+        .err()
+        .map(|err| unreadable_info("waking the torrent", &err))
 }
 
 /// The fault for an info dictionary that could not be read back.
