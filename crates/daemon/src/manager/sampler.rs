@@ -28,10 +28,12 @@ const CLOCK_SAVE_EVERY: u32 = 3600;
 /// every [`QUIET_SAMPLE_EVERY`] rounds: nothing it shows can change
 /// meanwhile, and a seedbox holds thousands of them.
 const QUIET_AFTER: u32 = 5;
-/// How often quiet torrents are sampled anyway (faults, clock-only work).
-/// A quiet torrent has no peer, so nothing reads or writes its data and a
-/// new fault is unlikely; sampling all of a seedbox's torrents was most of
-/// its idle CPU at 15 rounds.
+/// How often quiet torrents are sampled anyway (a fault met as the last
+/// peer left). A quiet torrent has no peer, so nothing reads or writes its
+/// data and a new fault is unlikely; sampling all of a seedbox's torrents
+/// was most of its idle CPU at 15 rounds. Those whose engine sleeps are
+/// not sampled even then: a sleeping engine's figures cannot change, and
+/// a fault wakes the sampler (the session's wake list).
 const QUIET_SAMPLE_EVERY: u32 = 60;
 
 /// How long the API's table is kept unread before its rows are dropped
@@ -77,6 +79,9 @@ pub(super) async fn sampler(shared: Arc<Shared>) {
     // The manager's change count once this sampler's own changes are
     // counted: any other value means someone else changed something.
     let mut own_change: Option<u64> = None;
+    let mut space = super::space::Space::default();
+    // Entries a visit left with byte counters to save.
+    let mut dirty: BTreeSet<u32> = BTreeSet::new();
     loop {
         tick.tick().await;
         if let Some(dht) = shared.session.dht() {
@@ -128,11 +133,14 @@ pub(super) async fn sampler(shared: Arc<Shared>) {
                 watch.clear();
                 running.clear();
                 for e in entries.values_mut() {
-                    if let Phase::Running(handle) = &e.phase {
-                        running.insert(handle.info_hash(), e.record.id);
+                    if matches!(e.phase, Phase::Running(_)) {
+                        running.insert(e.hash, e.record.id);
                     }
                     if visit(e, d, &mut round, now, elapsed, full) {
                         watch.insert(e.record.id);
+                    }
+                    if e.dirty {
+                        dirty.insert(e.record.id);
                     }
                 }
             } else {
@@ -146,9 +154,14 @@ pub(super) async fn sampler(shared: Arc<Shared>) {
                     // A woken torrent is sampled even if it was quiet: it
                     // may have just completed as its last peer left.
                     let force = woke.contains(&id);
-                    let keep = entries
-                        .get_mut(&id)
-                        .is_some_and(|e| visit(e, d, &mut round, now, elapsed, force));
+                    let Some(e) = entries.get_mut(&id) else {
+                        watch.remove(&id);
+                        continue;
+                    };
+                    let keep = visit(e, d, &mut round, now, elapsed, force);
+                    if e.dirty {
+                        dirty.insert(id);
+                    }
                     if keep {
                         watch.insert(id);
                     } else {
@@ -179,12 +192,25 @@ pub(super) async fn sampler(shared: Arc<Shared>) {
                 Vec::new()
             };
             if rounds % SAVE_EVERY == 0 {
+                // Byte counters move only in a visit: the entries it left
+                // dirty are all there is to save, but for running time,
+                // which moves in every running torrent.
                 let clock_too = rounds % CLOCK_SAVE_EVERY == 0;
-                for e in entries.values_mut() {
+                let mut save = |e: &mut Entry| {
                     if e.take_dirty(clock_too) {
                         round.to_save.push(e.saved_record());
                     }
+                };
+                if clock_too {
+                    entries.values_mut().for_each(|e| save(e));
+                } else {
+                    for id in &dirty {
+                        if let Some(e) = entries.get_mut(id) {
+                            save(e);
+                        }
+                    }
                 }
+                dirty.clear();
                 d.seconds_active = d.seconds_active.saturating_add(u64::from(SAVE_EVERY));
                 let _ = shared.store.save_daemon(d);
             }
@@ -222,8 +248,8 @@ pub(super) async fn sampler(shared: Arc<Shared>) {
             })
             .await;
         }
-        if rounds % super::space::CHECK_EVERY == 0 {
-            super::space::check(&shared).await;
+        if space.due(rounds, sweep) {
+            super::space::check(&shared, &mut space).await;
         }
         for (id, hash, message) in faulted {
             daemon.stop_on_error(id, hash, &message);
@@ -265,8 +291,10 @@ fn visit(
         || effective_limit(r.seed_time_mode, r.seed_time_limit, d.seed_time_limit).is_some();
     let idle = handle.is_idle();
     // A quiet torrent's fault (a read for its last peer that failed) is
-    // seen at its next sweep.
-    let skip = e.quiet_samples >= QUIET_AFTER && !limited && !full && idle;
+    // seen at its next sweep, unless its engine sleeps (see
+    // `QUIET_SAMPLE_EVERY`).
+    let skip =
+        e.quiet_samples >= QUIET_AFTER && !limited && idle && (!full || handle.engine_asleep());
     let sample = (!skip).then(|| {
         round.sampled += 1;
         (handle.stats(), handle.error())

@@ -3,8 +3,13 @@
 //! UI show the warning on the torrent), before the disk fills half-way and
 //! the write error stops them. Nothing is preallocated, so what a torrent
 //! still needs is its wanted bytes left.
+//!
+//! A check walks every torrent. A seedbox of thousands of complete ones
+//! has nothing to measure, so once a check found no torrent that will
+//! write and none warned, the next waits for a sampler sweep (a start, an
+//! add, any change, or once a minute) instead of coming every few seconds.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use super::entry::{Entry, Phase};
@@ -12,7 +17,28 @@ use super::state::Shared;
 
 /// Sampler rounds (seconds) between checks: one `statvfs` per download
 /// directory each time.
-pub(super) const CHECK_EVERY: u32 = 5;
+const CHECK_EVERY: u32 = 5;
+
+/// What the last check found, and whether a sweep came since.
+#[derive(Default)]
+pub(super) struct Space {
+    /// The torrents warned now.
+    warned: BTreeSet<u32>,
+    /// Whether some torrent will write.
+    writers: bool,
+    /// Whether the sampler swept (anything may have changed) since.
+    swept: bool,
+}
+
+impl Space {
+    /// Notes the sampler's round `round` (a sweep if `sweep`); whether a
+    /// check is due: every [`CHECK_EVERY`] rounds while some torrent will
+    /// write or is warned, else only after a sweep.
+    pub(super) fn due(&mut self, round: u32, sweep: bool) -> bool {
+        self.swept |= sweep;
+        round % CHECK_EVERY == 0 && (self.writers || !self.warned.is_empty() || self.swept)
+    }
+}
 
 /// Torrents that will write more, grouped by download directory: each
 /// directory's torrents (id, bytes still to download) and their sum.
@@ -67,7 +93,8 @@ fn human(bytes: u64) -> String {
 
 /// Measures each download directory in use and sets or clears the torrents'
 /// warnings. The file systems are asked outside the state lock.
-pub(super) async fn check(shared: &Shared) {
+pub(super) async fn check(shared: &Shared, space: &mut Space) {
+    space.swept = false;
     let mut demand = Demand::new();
     {
         let state = shared.lock();
@@ -78,6 +105,7 @@ pub(super) async fn check(shared: &Shared) {
             *sum = sum.saturating_add(left);
         }
     }
+    space.writers = !demand.is_empty();
     let dirs: Vec<PathBuf> = demand.keys().cloned().collect();
     let free = tokio::task::spawn_blocking(move || {
         dirs.into_iter()
@@ -88,14 +116,26 @@ pub(super) async fn check(shared: &Shared) {
     .unwrap_or_default();
     let mut warnings = BTreeMap::new();
     for ((dir, (ids, needed)), free) in demand.iter().zip(free) {
-        let text = free.and_then(|free| warning(dir, free, *needed));
-        for (id, _) in ids {
-            warnings.insert(*id, text.clone());
+        if let Some(text) = free.and_then(|free| warning(dir, free, *needed)) {
+            for (id, _) in ids {
+                warnings.insert(*id, text.clone());
+            }
         }
     }
+    // Only the torrents warned before or now change.
+    let touched: BTreeSet<u32> = space
+        .warned
+        .iter()
+        .chain(warnings.keys())
+        .copied()
+        .collect();
+    space.warned = warnings.keys().copied().collect();
     let mut state = shared.lock();
-    for e in state.entries.values_mut() {
-        let warning = warnings.remove(&e.record.id).flatten();
+    for id in touched {
+        let Some(e) = state.entries.get_mut(&id) else {
+            continue;
+        };
+        let warning = warnings.remove(&id);
         if let (None, Some(text)) = (&e.space_warning, &warning) {
             // qBittorrent's API has no warning field on a torrent (its
             // clients show `state` and the log), so the warning's onset goes
@@ -116,6 +156,22 @@ pub(super) async fn check(shared: &Shared) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn with_nothing_to_write_a_check_waits_for_a_sweep() {
+        let mut space = Space::default();
+        assert!(space.due(5, true), "a sweep: due at the next 5th round");
+        space.swept = false;
+        assert!(!space.due(10, false), "nothing will write, nothing swept");
+        assert!(!space.due(11, true), "swept, but not a 5th round");
+        assert!(space.due(15, false), "swept since the last check");
+        space.swept = false;
+        space.writers = true;
+        assert!(space.due(20, false), "a torrent will write: every 5 rounds");
+        space.writers = false;
+        space.warned.insert(7);
+        assert!(space.due(25, false), "a warning to clear when it goes");
+    }
 
     #[test]
     fn warns_only_below_what_is_needed() {

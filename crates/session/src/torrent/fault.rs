@@ -103,6 +103,9 @@ impl TorrentShared {
         };
         if !stale {
             self.with_engine(|e, now| e.set_download_halted(true, now));
+            // Whoever watches quiet torrents only now and then (the
+            // daemon's sampler) hears of it at once.
+            self.woken.push(self.info_hash);
         }
     }
 }
