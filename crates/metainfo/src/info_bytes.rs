@@ -16,7 +16,7 @@ use shoal_bencode::decode_prefix;
 
 use crate::limits::TORRENT_LIMITS;
 use crate::resident::Resident;
-use crate::source::{InfoReadError, InfoSource};
+use crate::source::{InfoReadError, InfoSource, unreadable};
 use crate::{InfoHashV1, InfoHashV2, InfoHashes};
 
 /// The info dictionary's bytes, loaded: they stay in memory while a clone
@@ -131,9 +131,7 @@ fn read_back(
     hashes: &InfoHashes,
     len: usize,
 ) -> Result<Loaded, InfoReadError> {
-    let file = source
-        .read(hashes)
-        .map_err(|e| InfoReadError::Unreadable(e.to_string()))?;
+    let file = source.read(hashes).map_err(unreadable)?;
     let (root, _) =
         decode_prefix(&file, &TORRENT_LIMITS).map_err(|_| InfoReadError::Changed("not bencode"))?;
     // A whole .torrent holds the dictionary under `info`; a bare one is it.
@@ -153,43 +151,17 @@ fn read_back(
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
-    use std::io;
-    use std::sync::Mutex;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
     use super::*;
-
-    /// A copy in memory that counts its reads and can be spoilt.
-    struct Copy {
-        file: Mutex<Vec<u8>>,
-        reads: AtomicUsize,
-    }
-
-    impl InfoSource for Copy {
-        fn read(&self, _: &InfoHashes) -> io::Result<Vec<u8>> {
-            self.reads.fetch_add(1, Ordering::Relaxed);
-            let file = self.file.lock().unwrap().clone();
-            if file.is_empty() {
-                return Err(io::Error::new(
-                    io::ErrorKind::NotFound,
-                    "copy.torrent: gone",
-                ));
-            }
-            Ok(file)
-        }
-    }
+    use crate::source::memory::MemoryCopies;
 
     const INFO: &[u8] = b"d6:lengthi40000e4:name1:a12:piece lengthi16384e6:pieces60:\
         aaaaaaaaaaaaaaaaaaaabbbbbbbbbbbbbbbbbbbbcccccccccccccccccccce";
 
-    fn cell_on_disk() -> (Arc<InfoCell>, Arc<Copy>) {
+    fn cell_on_disk() -> (Arc<InfoCell>, Arc<MemoryCopies>) {
         let mut file = b"d8:announce3:url4:info".to_vec();
         file.extend_from_slice(INFO);
         file.push(b'e');
-        let copy = Arc::new(Copy {
-            file: Mutex::new(file),
-            reads: AtomicUsize::new(0),
-        });
+        let copy = MemoryCopies::of(file);
         let cell = InfoCell::held(InfoBytes::from(INFO));
         let hashes = InfoHashes {
             v1: Some(InfoHashV1::of(INFO)),
@@ -206,38 +178,34 @@ mod tests {
         let first = cell.load().unwrap();
         assert_eq!(&*first, INFO);
         let second = cell.load().unwrap();
-        assert_eq!(
-            copy.reads.load(Ordering::Relaxed),
-            1,
-            "read once while held"
-        );
+        assert_eq!(copy.reads(), 1, "read once while held");
         assert!(cell.is_resident());
         drop((first, second));
         assert!(!cell.is_resident());
         assert_eq!(&*cell.load().unwrap(), INFO);
-        assert_eq!(copy.reads.load(Ordering::Relaxed), 2, "read again");
+        assert_eq!(copy.reads(), 2, "read again");
     }
 
     #[test]
     fn a_copy_that_changed_or_went_is_an_error() {
         let (cell, copy) = cell_on_disk();
-        let spoilt = String::from_utf8_lossy(&copy.file.lock().unwrap()).replace("aaaa", "aaab");
-        *copy.file.lock().unwrap() = spoilt.into_bytes();
+        let spoilt = String::from_utf8_lossy(&copy.torrent.lock().unwrap()).replace("aaaa", "aaab");
+        *copy.torrent.lock().unwrap() = spoilt.into_bytes();
         assert_eq!(
             cell.load(),
             Err(InfoReadError::Changed("its info-hash differs"))
         );
-        *copy.file.lock().unwrap() = b"not bencode".to_vec();
+        *copy.torrent.lock().unwrap() = b"not bencode".to_vec();
         assert_eq!(cell.load(), Err(InfoReadError::Changed("not bencode")));
-        copy.file.lock().unwrap().clear();
+        copy.torrent.lock().unwrap().clear();
         let err = cell.load().unwrap_err();
-        assert!(err.to_string().contains("copy.torrent: gone"), "{err}");
+        assert!(err.to_string().contains("a.torrent: gone"), "{err}");
     }
 
     #[test]
     fn a_bare_info_dictionary_reads_back_too() {
         let (cell, copy) = cell_on_disk();
-        *copy.file.lock().unwrap() = INFO.to_vec();
+        *copy.torrent.lock().unwrap() = INFO.to_vec();
         assert_eq!(&*cell.load().unwrap(), INFO);
     }
 

@@ -199,19 +199,13 @@ mod tests {
 
     #[test]
     fn a_torrent_kept_on_disk_holds_its_hashes_only_while_loaded() {
-        struct File(Vec<u8>);
-        impl crate::InfoSource for File {
-            fn read(&self, _: &crate::InfoHashes) -> std::io::Result<Vec<u8>> {
-                Ok(self.0.clone())
-            }
-        }
         let mut bytes =
             b"d4:infod6:lengthi40000e4:name1:a12:piece lengthi16384e6:pieces60:".to_vec();
         bytes.extend((0..60u8).collect::<Vec<_>>());
         bytes.extend_from_slice(b"ee");
         let torrent = crate::Torrent::from_bytes(&bytes).unwrap();
         let clone = torrent.clone();
-        torrent.keep_on_disk(Arc::new(File(bytes)));
+        torrent.keep_on_disk(crate::source::memory::MemoryCopies::of(bytes));
         assert!(!clone.info.v1_pieces.is_resident(), "clones share the cell");
         let hashes = clone.info.v1_pieces.load().unwrap();
         assert_eq!(hashes.get(1).unwrap()[0], 20);

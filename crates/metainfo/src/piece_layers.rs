@@ -17,7 +17,7 @@ use crate::limits::TORRENT_LIMITS;
 use crate::merkle::{Node, root_from_piece_layer};
 use crate::merkle_proof::file_piece_count;
 use crate::resident::Resident;
-use crate::source::{InfoReadError, InfoSource};
+use crate::source::{InfoReadError, InfoSource, unreadable};
 use crate::{Info, InfoHashes, MetainfoError};
 
 /// Piece layers by their file's `pieces root`.
@@ -181,7 +181,6 @@ fn read_back(
     info: &Info,
     count: usize,
 ) -> Result<LayerMap, InfoReadError> {
-    let unreadable = |e: std::io::Error| InfoReadError::Unreadable(e.to_string());
     let files = [
         Some(source.read(hashes).map_err(unreadable)?),
         source.read_layers(hashes).map_err(unreadable)?,
@@ -275,11 +274,8 @@ pub(crate) fn parse_layers(
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
-    use std::io;
-    use std::sync::Mutex;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
     use super::*;
+    use crate::source::memory::MemoryCopies;
     use crate::{ContentHashes, NewFile, Torrent, TorrentSpec, V2FileHashes, Version};
 
     const PIECE: u64 = 16 * 1024;
@@ -325,36 +321,9 @@ mod tests {
         bare
     }
 
-    /// The state directory's files, in memory: the .torrent and the layers
-    /// kept apart from it. Counts the reads of the .torrent.
-    #[derive(Default)]
-    struct Copies {
-        torrent: Mutex<Vec<u8>>,
-        kept: Mutex<Option<Vec<u8>>>,
-        reads: AtomicUsize,
-    }
-
-    impl InfoSource for Copies {
-        fn read(&self, _: &InfoHashes) -> io::Result<Vec<u8>> {
-            self.reads.fetch_add(1, Ordering::Relaxed);
-            let file = self.torrent.lock().unwrap().clone();
-            if file.is_empty() {
-                return Err(io::Error::other("a.torrent: gone"));
-            }
-            Ok(file)
-        }
-
-        fn read_layers(&self, _: &InfoHashes) -> io::Result<Option<Vec<u8>>> {
-            Ok(self.kept.lock().unwrap().clone())
-        }
-    }
-
-    fn kept_on_disk(file: &[u8]) -> (Torrent, Arc<Copies>) {
+    fn kept_on_disk(file: &[u8]) -> (Torrent, Arc<MemoryCopies>) {
         let torrent = Torrent::from_bytes_without_layers(file).unwrap();
-        let copies = Arc::new(Copies {
-            torrent: Mutex::new(file.to_vec()),
-            ..Copies::default()
-        });
+        let copies = MemoryCopies::of(file.to_vec());
         torrent.keep_on_disk(Arc::clone(&copies) as Arc<dyn InfoSource>);
         (torrent, copies)
     }
@@ -365,23 +334,20 @@ mod tests {
             let file = torrent_file(version);
             let held = Torrent::from_bytes(&file).unwrap();
             let clone = held.clone();
-            let copies = Arc::new(Copies {
-                torrent: Mutex::new(file),
-                ..Copies::default()
-            });
+            let copies = MemoryCopies::of(file);
             held.keep_on_disk(Arc::clone(&copies) as Arc<dyn InfoSource>);
             assert!(!clone.piece_layers_are_resident(), "clones share it");
             assert_eq!(held.piece_layer_count(), 2);
             let first = clone.piece_layers().unwrap();
             let second = held.piece_layers().unwrap();
-            assert_eq!(copies.reads.load(Ordering::Relaxed), 1, "read once");
+            assert_eq!(copies.reads(), 1, "read once");
             assert!(first.values().any(|layer| layer[3] == [8; 32]));
             assert!(held.piece_layers_are_resident());
             drop((first, second));
             assert!(!held.piece_layers_are_resident());
             assert!(held.missing_piece_layers().is_empty());
             assert_eq!(held.piece_layers().unwrap().len(), 2);
-            assert_eq!(copies.reads.load(Ordering::Relaxed), 2, "read again");
+            assert_eq!(copies.reads(), 2, "read again");
         }
     }
 
@@ -427,7 +393,7 @@ mod tests {
         torrent.keep_on_disk(Arc::clone(&copies) as Arc<dyn InfoSource>);
         assert!(!torrent.piece_layers_are_resident());
         assert_eq!(torrent.piece_layers(), full.piece_layers());
-        assert_eq!(copies.reads.load(Ordering::Relaxed), 1);
+        assert_eq!(copies.reads(), 1);
         // Adding to layers on disk reads them, then holds the result.
         torrent.load_piece_layers(&layers.to_bytes()).unwrap();
         drop(layers);

@@ -34,3 +34,59 @@ pub enum InfoReadError {
     #[error("the torrent's metainfo on disk is no longer the one added: {0}")]
     Changed(&'static str),
 }
+
+/// The error for a copy that could not be read, naming what was read.
+pub(crate) fn unreadable(err: io::Error) -> InfoReadError {
+    InfoReadError::Unreadable(err.to_string())
+}
+
+/// A torrent's copies on disk, kept in memory, for tests.
+#[cfg(test)]
+pub(crate) mod memory {
+    #![allow(clippy::unwrap_used)]
+    use std::io;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    use super::InfoSource;
+    use crate::InfoHashes;
+
+    /// A `.torrent` (gone while empty) and the layers kept apart from it,
+    /// which tests may spoil; counts the reads of the `.torrent`.
+    #[derive(Default)]
+    pub(crate) struct MemoryCopies {
+        pub(crate) torrent: Mutex<Vec<u8>>,
+        pub(crate) kept: Mutex<Option<Vec<u8>>>,
+        reads: AtomicUsize,
+    }
+
+    impl MemoryCopies {
+        /// Copies holding the `.torrent` `file` and no kept layers.
+        pub(crate) fn of(file: Vec<u8>) -> Arc<MemoryCopies> {
+            Arc::new(MemoryCopies {
+                torrent: Mutex::new(file),
+                ..MemoryCopies::default()
+            })
+        }
+
+        /// How often the `.torrent` was read.
+        pub(crate) fn reads(&self) -> usize {
+            self.reads.load(Ordering::Relaxed)
+        }
+    }
+
+    impl InfoSource for MemoryCopies {
+        fn read(&self, _: &InfoHashes) -> io::Result<Vec<u8>> {
+            self.reads.fetch_add(1, Ordering::Relaxed);
+            let file = self.torrent.lock().unwrap().clone();
+            if file.is_empty() {
+                return Err(io::Error::new(io::ErrorKind::NotFound, "a.torrent: gone"));
+            }
+            Ok(file)
+        }
+
+        fn read_layers(&self, _: &InfoHashes) -> io::Result<Option<Vec<u8>>> {
+            Ok(self.kept.lock().unwrap().clone())
+        }
+    }
+}
