@@ -141,7 +141,12 @@ fn a_sleeping_seeds_hashes_are_read_back_and_a_spoilt_copy_is_shown() {
 /// Content of the v2 test torrent's one file: six pieces.
 const V2_LEN: usize = 90_000;
 
-/// A v2-only .torrent of one file of `V2_LEN` bytes, with its piece layer.
+/// The v2 test torrent's content.
+fn v2_content() -> Vec<u8> {
+    (0..V2_LEN).map(|b| (b % 253) as u8).collect()
+}
+
+/// A v2-only .torrent of [`v2_content`] as one file, with its piece layer.
 fn v2_torrent_bytes(name: &str) -> Vec<u8> {
     let files = vec![NewFile {
         path: vec!["v2.bin".into()],
@@ -150,8 +155,7 @@ fn v2_torrent_bytes(name: &str) -> Vec<u8> {
     }];
     let mut spec = TorrentSpec::new(name.into(), files, false, 16 * 1024);
     spec.version = Version::V2;
-    let content: Vec<u8> = (0..V2_LEN).map(|b| (b % 253) as u8).collect();
-    let blocks: Vec<_> = content
+    let blocks: Vec<_> = v2_content()
         .chunks(BLOCK_SIZE as usize)
         .map(merkle::block_hash)
         .collect();
@@ -170,9 +174,8 @@ fn v2_torrent_bytes(name: &str) -> Vec<u8> {
 fn a_sleeping_v2_seed_serves_its_layers_from_disk_and_a_spoilt_copy_is_shown() {
     let s = sleepy_server();
     // A torrent of one file keeps it right in the download directory.
-    let content: Vec<u8> = (0..V2_LEN).map(|b| (b % 253) as u8).collect();
     std::fs::create_dir_all(&s.downloads).unwrap();
-    std::fs::write(s.downloads.join("v2.bin"), content).unwrap();
+    std::fs::write(s.downloads.join("v2.bin"), v2_content()).unwrap();
     let bytes = v2_torrent_bytes("layered");
     let torrent = Torrent::from_bytes(&bytes).unwrap();
     let layers = torrent.piece_layers().unwrap();
