@@ -69,24 +69,31 @@ fn render(d: &crate::Daemon) -> String {
         "counter",
         runs.to_string(),
     );
-    let (rounds, sampled, visited) = d.sampler_counts();
+    let counts = d.sampler_counts();
+    let count = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
     gauge(
         "shoal_sampler_rounds_total",
         "Rounds of the daemon's once-a-second sampler.",
         "counter",
-        rounds.to_string(),
+        count(&counts.rounds).to_string(),
     );
     gauge(
         "shoal_sampler_torrents_total",
         "Torrents sampled (rates, totals, limits); quiet ones without peers are sampled once a minute.",
         "counter",
-        sampled.to_string(),
+        count(&counts.sampled).to_string(),
     );
     gauge(
         "shoal_sampler_visits_total",
-        "Torrent entries the sampler looked at: the active ones each round, every one only at a sweep (once a minute or after a change).",
+        "Torrent entries the sampler looked at: the active ones each round, the others at a sweep (once a minute or after a change), parked ones only after a change.",
         "counter",
-        visited.to_string(),
+        count(&counts.visited).to_string(),
+    );
+    gauge(
+        "shoal_sampler_parked",
+        "Running torrents the sampler leaves alone until they wake or the daemon's state changes: quiet, without seed limits or peers, their engine asleep.",
+        "gauge",
+        count(&counts.parked).to_string(),
     );
     let dir_syncs = shoal_storage::dir_syncs();
     gauge(

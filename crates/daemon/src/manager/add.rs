@@ -213,7 +213,7 @@ impl Daemon {
             let mut entry = Box::new(Entry::new(record, torrent, hash, stats));
             if !paused {
                 // Shown as running in the very next read.
-                entry.phase = Phase::Starting;
+                entry.set_phase(Phase::Starting);
             }
             state.entries.insert(id, entry);
             state.daemon.queue.push(id);

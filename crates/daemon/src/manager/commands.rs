@@ -75,7 +75,7 @@ impl Daemon {
             if let Some(e) = state.entries.get_mut(&id) {
                 e.error = None;
                 if !matches!(e.phase, Phase::Running(_)) {
-                    e.phase = Phase::Starting;
+                    e.set_phase(Phase::Starting);
                 }
             }
         }

@@ -176,10 +176,21 @@ impl Entry {
     }
 
     /// Enters `Running`: the start is over, and nothing waits on its
-    /// latch.
+    /// latch. Its running time counts from now.
     pub fn run(&mut self, handle: TorrentHandle) {
-        self.phase = Phase::Running(handle);
+        self.set_phase(Phase::Running(handle));
+        self.clock_at = Some(Instant::now());
         self.cancel = None;
+    }
+
+    /// Enters `phase`. Leaving `Running` counts the running time not
+    /// counted yet: the sampler counts a quiet torrent's only now and then.
+    pub fn set_phase(&mut self, phase: Phase) {
+        if !matches!(phase, Phase::Running(_)) {
+            self.count_clock(Instant::now());
+            self.clock_at = None;
+        }
+        self.phase = phase;
     }
 
     /// The record, to change (copied first while a snapshot shares it).
@@ -200,7 +211,7 @@ impl Entry {
     /// session raises once it hashes.
     pub fn begin_check(&mut self, resumable: bool) -> Arc<AtomicBool> {
         let hashing = Arc::new(AtomicBool::new(!resumable));
-        self.phase = Phase::Checking(Arc::clone(&hashing));
+        self.set_phase(Phase::Checking(Arc::clone(&hashing)));
         self.check_waiting = true;
         hashing
     }
@@ -218,7 +229,7 @@ impl Entry {
         let r = &self.record;
         TorrentSnapshot {
             record: Arc::clone(&self.record),
-            counters: self.counters,
+            counters: self.counters_now(),
             torrent: self.torrent.clone(),
             activity: match &self.phase {
                 Phase::Checking(hashing) if !hashing.load(Ordering::Relaxed) => Activity::Starting,
@@ -323,22 +334,48 @@ impl Entry {
         due
     }
 
-    /// Counts `secs` of running time as downloading or seeding.
-    pub fn count_running(&mut self, secs: f64) {
-        self.time_carry += secs.max(0.0);
-        let whole = self.time_carry.floor();
+    /// Counts the running time since it was last counted, up to `now`
+    /// (nothing while not running).
+    pub fn count_clock(&mut self, now: Instant) {
+        if self.clock_at.is_none() {
+            return;
+        }
+        let secs = self.uncounted(now);
+        self.clock_at = Some(now);
+        let whole = secs.floor();
+        self.time_carry = secs - whole;
         if whole >= 1.0 {
-            self.time_carry -= whole;
-            let whole = whole as u64;
-            let counter = if self.stats.bytes_left == 0 {
-                &mut self.counters.seconds_seeding
-            } else {
-                &mut self.counters.seconds_downloading
-            };
-            *counter = counter.saturating_add(whole);
+            add_running(&mut self.counters, self.stats.bytes_left == 0, whole as u64);
             self.clock_dirty = true;
         }
     }
+
+    /// The counters with the running time not counted yet.
+    pub fn counters_now(&self) -> Counters {
+        let mut counters = self.counters;
+        let secs = self.uncounted(Instant::now()).floor() as u64;
+        add_running(&mut counters, self.stats.bytes_left == 0, secs);
+        counters
+    }
+
+    /// Running time not in the counters yet, seconds: the carry, and the
+    /// time since the clock was last counted.
+    fn uncounted(&self, now: Instant) -> f64 {
+        let since = self
+            .clock_at
+            .map_or(0.0, |at| now.saturating_duration_since(at).as_secs_f64());
+        self.time_carry + since
+    }
+}
+
+/// Adds `secs` of running time, as seeding or as downloading.
+fn add_running(counters: &mut Counters, seeding: bool, secs: u64) {
+    let counter = if seeding {
+        &mut counters.seconds_seeding
+    } else {
+        &mut counters.seconds_downloading
+    };
+    *counter = counter.saturating_add(secs);
 }
 
 impl Drop for Entry {

@@ -63,7 +63,7 @@ impl Daemon {
             if torrent.missing_piece_layers().is_empty() {
                 return true;
             }
-            e.phase = Phase::Fetching;
+            e.set_phase(Phase::Fetching);
             (torrent, e.fetched_peers.clone(), e.start_latch())
         };
         self.bump();

@@ -96,7 +96,7 @@ impl Daemon {
             if matches!(e.phase, Phase::Fetching) {
                 e.error = None;
             }
-            e.phase = Phase::Stopped;
+            e.set_phase(Phase::Stopped);
             e.still();
         }
         drop(state);
@@ -276,7 +276,7 @@ impl Daemon {
                         }
                         Some(e) => {
                             e.stats = handle.stats();
-                            e.phase = Phase::Stopped;
+                            e.set_phase(Phase::Stopped);
                             false
                         }
                         None => false,
@@ -307,7 +307,7 @@ impl Daemon {
             let Some(link) = e.record.magnet.clone() else {
                 return false;
             };
-            e.phase = Phase::Fetching;
+            e.set_phase(Phase::Fetching);
             (link, e.record.trackers.clone(), e.start_latch())
         };
         self.bump();
@@ -484,7 +484,7 @@ impl Daemon {
                 let mut state = self.lock();
                 if let Some(e) = state.entries.get_mut(&id) {
                     e.stats = stats;
-                    e.phase = Phase::Stopped;
+                    e.set_phase(Phase::Stopped);
                 }
             }
             Err(err) => self.fail(id, &err.to_string()),
@@ -502,7 +502,7 @@ impl Daemon {
             // A queued torrent stays queued, and one asked to start again
             // meanwhile shows as starting until its own step runs.
             if e.hash == hash && !matches!(e.phase, Phase::Queued | Phase::Starting) {
-                e.phase = Phase::Stopped;
+                e.set_phase(Phase::Stopped);
                 e.still();
             }
             if e.take_dirty(true) {
@@ -532,7 +532,7 @@ impl Daemon {
         tracing::warn!(id, "torrent failed: {message}");
         let mut state = self.lock();
         let name = state.entries.get_mut(&id).map(|e| {
-            e.phase = Phase::Stopped;
+            e.set_phase(Phase::Stopped);
             e.error = Some(message.to_owned());
             e.record.name.clone()
         });

@@ -33,7 +33,8 @@ const QUIET_AFTER: u32 = 5;
 /// data and a new fault is unlikely; sampling all of a seedbox's torrents
 /// was most of its idle CPU at 15 rounds. Those whose engine sleeps are
 /// not sampled even then: a sleeping engine's figures cannot change, and
-/// a fault wakes the sampler (the session's wake list).
+/// a fault wakes the sampler (the session's wake list). They are parked:
+/// not even looked at until they wake or the manager changes.
 const QUIET_SAMPLE_EVERY: u32 = 60;
 
 /// How long the API's table is kept unread before its rows are dropped
@@ -59,10 +60,12 @@ struct Round {
 ///
 /// A round looks only at the running torrents that are not quiet (the
 /// `watch` set) and at those the session says woke (a first peer); every
-/// entry is looked at in a sweep: every [`QUIET_SAMPLE_EVERY`] rounds (quiet
-/// ones sampled too), after anyone else changed the manager (a start, a
-/// stop, a limit), or when the session's wake list overflowed. A seedbox of
-/// thousands of idle torrents thus costs a handful of visits a second.
+/// entry is looked at in a sweep after anyone else changed the manager (a
+/// start, a stop, a limit) or when the session's wake list overflowed, and
+/// every entry but the parked ones every [`QUIET_SAMPLE_EVERY`] rounds
+/// (quiet ones sampled too). A seedbox of thousands of idle torrents thus
+/// costs a handful of visits a second, and none a minute for its parked
+/// ones.
 pub(super) async fn sampler(shared: Arc<Shared>) {
     let daemon = Daemon {
         shared: Arc::clone(&shared),
@@ -82,6 +85,14 @@ pub(super) async fn sampler(shared: Arc<Shared>) {
     let mut space = super::space::Space::default();
     // Entries a visit left with byte counters to save.
     let mut dirty: BTreeSet<u32> = BTreeSet::new();
+    // Running torrents left alone until they wake or someone else changes
+    // the manager: quiet, without seed limits or peers, their engine
+    // asleep. A sweep does not even read them: a seedbox's thousands of
+    // entries then stay out of the caches, where reading each once a
+    // minute was most of its idle CPU (a page not touched for seconds
+    // costs microseconds on a virtual machine). Their running time is
+    // counted when they are looked at again (`Entry::count_clock`).
+    let mut parked: HashSet<u32> = HashSet::new();
     loop {
         tick.tick().await;
         if let Some(dht) = shared.session.dht() {
@@ -104,15 +115,21 @@ pub(super) async fn sampler(shared: Arc<Shared>) {
         }
         let seen = *shared.changed.borrow();
         let woken = shared.session.take_woken();
-        let sweep = full || own_change != Some(seen) || woken.is_none();
+        // Someone else changed the manager (a start, a stop, a limit), or
+        // the wake list overflowed: every entry is looked at.
+        let changed = own_change != Some(seen) || woken.is_none();
+        let sweep = full || changed;
         own_change = Some(seen);
+        if changed {
+            parked.clear();
+        }
         let mut round = Round::default();
         let mut stop = Vec::new();
         let start;
         {
             let mut state = shared.lock();
             let (max_down, max_seed) = shared.queue_limits(&state);
-            if sweep {
+            if changed {
                 any_queued = state
                     .entries
                     .values()
@@ -131,16 +148,28 @@ pub(super) async fn sampler(shared: Arc<Shared>) {
             } = &mut *state;
             if sweep {
                 watch.clear();
-                running.clear();
-                for e in entries.values_mut() {
-                    if matches!(e.phase, Phase::Running(_)) {
-                        running.insert(e.hash, e.record.id);
+                if changed {
+                    running.clear();
+                }
+                for (&id, e) in entries.iter_mut() {
+                    if parked.contains(&id) {
+                        continue;
                     }
-                    if visit(e, d, &mut round, now, elapsed, full) {
-                        watch.insert(e.record.id);
+                    if matches!(e.phase, Phase::Running(_)) {
+                        running.insert(e.hash, id);
+                    }
+                    let look = if full { Look::Swept } else { Look::Watched };
+                    match visit(e, d, &mut round, now, elapsed, look) {
+                        Next::Watch => {
+                            watch.insert(id);
+                        }
+                        Next::Park => {
+                            parked.insert(id);
+                        }
+                        Next::Sweep => {}
                     }
                     if e.dirty {
-                        dirty.insert(e.record.id);
+                        dirty.insert(id);
                     }
                 }
             } else {
@@ -153,26 +182,36 @@ pub(super) async fn sampler(shared: Arc<Shared>) {
                 for id in ids {
                     // A woken torrent is sampled even if it was quiet: it
                     // may have just completed as its last peer left.
-                    let force = woke.contains(&id);
+                    let look = if woke.contains(&id) {
+                        Look::Woken
+                    } else {
+                        Look::Watched
+                    };
                     let Some(e) = entries.get_mut(&id) else {
                         watch.remove(&id);
                         continue;
                     };
-                    let keep = visit(e, d, &mut round, now, elapsed, force);
+                    let next = visit(e, d, &mut round, now, elapsed, look);
                     if e.dirty {
                         dirty.insert(id);
                     }
-                    if keep {
+                    if next == Next::Watch {
                         watch.insert(id);
                     } else {
                         watch.remove(&id);
                     }
+                    if next == Next::Park {
+                        parked.insert(id);
+                    } else {
+                        parked.remove(&id);
+                    }
                 }
             }
-            let [rounds_done, samples, visits] = &shared.sampler_counts;
-            rounds_done.fetch_add(1, Ordering::Relaxed);
-            samples.fetch_add(round.sampled, Ordering::Relaxed);
-            visits.fetch_add(round.visited, Ordering::Relaxed);
+            let counts = &shared.sampler_counts;
+            counts.rounds.fetch_add(1, Ordering::Relaxed);
+            counts.sampled.fetch_add(round.sampled, Ordering::Relaxed);
+            counts.visited.fetch_add(round.visited, Ordering::Relaxed);
+            counts.parked.store(parked.len() as u64, Ordering::Relaxed);
             start = if queues {
                 let start = run_queues(
                     entries.values_mut().map(|e| &mut **e),
@@ -202,7 +241,10 @@ pub(super) async fn sampler(shared: Arc<Shared>) {
                     }
                 };
                 if clock_too {
-                    entries.values_mut().for_each(|e| save(e));
+                    for e in entries.values_mut() {
+                        e.count_clock(now);
+                        save(e);
+                    }
                 } else {
                     for id in &dirty {
                         if let Some(e) = entries.get_mut(id) {
@@ -248,7 +290,7 @@ pub(super) async fn sampler(shared: Arc<Shared>) {
             })
             .await;
         }
-        if space.due(rounds, sweep) {
+        if space.due(rounds, changed) {
             super::space::check(&shared, &mut space).await;
         }
         for (id, hash, message) in faulted {
@@ -266,22 +308,45 @@ pub(super) async fn sampler(shared: Arc<Shared>) {
     }
 }
 
+/// What becomes of an entry after a look.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Next {
+    /// Looked at again next round: running, and not quiet.
+    Watch,
+    /// Looked at again at the next sweep: not running, or quiet.
+    Sweep,
+    /// Looked at again only when it wakes or the manager changes: quiet
+    /// and its engine asleep.
+    Park,
+}
+
+/// Why an entry is looked at: which quiet ones are sampled.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Look {
+    /// Watched, or swept after a change: quiet ones are not sampled.
+    Watched,
+    /// The minute's sweep: quiet ones are sampled, unless their engine
+    /// sleeps (its figures cannot change).
+    Swept,
+    /// The session says it woke (a first peer, a fault, completion):
+    /// sampled whatever it was.
+    Woken,
+}
+
 /// Looks at one entry: counts its running time, samples a running one
-/// unless it is quiet (and `full`, a sweep or a wake-up, is false), notes
-/// completion, faults and seed limits in `round`. Returns whether it is to
-/// be looked at again next round (running and not quiet).
+/// unless it is quiet (see [`Look`]), notes completion, faults and seed
+/// limits in `round`.
 fn visit(
     e: &mut Entry,
     d: &mut crate::store::DaemonRecord,
     round: &mut Round,
     now: Instant,
     elapsed: f64,
-    full: bool,
-) -> bool {
+    look: Look,
+) -> Next {
     round.visited += 1;
     let Phase::Running(handle) = &e.phase else {
-        e.clock_at = None;
-        return false;
+        return Next::Sweep;
     };
     let r = &e.record;
     // A seed limit may be reached without a byte moving.
@@ -290,25 +355,28 @@ fn visit(
         || effective_limit(r.seed_idle_mode, r.seed_idle_limit, d.seed_idle_limit).is_some()
         || effective_limit(r.seed_time_mode, r.seed_time_limit, d.seed_time_limit).is_some();
     let idle = handle.is_idle();
+    let asleep = idle && handle.engine_asleep();
+    // Where a quiet torrent goes, unless a sample finds it moved.
+    let rest = if asleep { Next::Park } else { Next::Sweep };
     // A quiet torrent's fault (a read for its last peer that failed) is
     // seen at its next sweep, unless its engine sleeps (see
     // `QUIET_SAMPLE_EVERY`).
-    let skip =
-        e.quiet_samples >= QUIET_AFTER && !limited && idle && (!full || handle.engine_asleep());
+    let skip = e.quiet_samples >= QUIET_AFTER
+        && !limited
+        && idle
+        && match look {
+            Look::Watched => true,
+            Look::Swept => asleep,
+            Look::Woken => false,
+        };
     let sample = (!skip).then(|| {
         round.sampled += 1;
         (handle.stats(), handle.error())
     });
-    // Running time since it was last counted: quiet torrents are looked
-    // at only at sweeps.
-    let secs = e.clock_at.map_or(elapsed, |at| {
-        now.saturating_duration_since(at).as_secs_f64()
-    });
-    e.clock_at = Some(now);
-    e.count_running(secs);
+    e.count_clock(now);
     let Some((stats, fault)) = sample else {
         e.still();
-        return false;
+        return rest;
     };
     let seen = (e.seen_down, e.seen_up);
     e.account(d, &stats, Some(elapsed));
@@ -317,15 +385,17 @@ fn visit(
     } else {
         0
     };
-    let keep = !(e.quiet_samples >= QUIET_AFTER && !limited && idle);
-    if !keep {
+    let next = if e.quiet_samples >= QUIET_AFTER && !limited && idle {
         // Left alone until the next sweep: its rates are nothing now, not
         // the last decaying sample.
         e.still();
-    }
+        rest
+    } else {
+        Next::Watch
+    };
     if let Some(fault) = fault {
         round.faulted.push((e.record.id, e.hash, fault.to_string()));
-        return keep;
+        return next;
     }
     if stats.bytes_left == 0 {
         if e.record.done_at.is_none() {
@@ -349,7 +419,7 @@ fn visit(
             round.finish.push(e.record.id);
         }
     }
-    keep
+    next
 }
 
 /// Applies the queue plan to the entries (taken in queue order): the ones it
@@ -388,7 +458,7 @@ fn run_queues<'a>(
     let mut start = Vec::new();
     for e in &mut entries {
         if queue.contains(&e.record.id) {
-            e.phase = Phase::Queued;
+            e.set_phase(Phase::Queued);
             e.still();
         }
         if to_start.contains(&e.record.id) {
@@ -402,10 +472,14 @@ fn run_queues<'a>(
 pub(super) fn save_counters(shared: &Shared) {
     let mut state = shared.lock();
     let elapsed = shared.started.elapsed().as_secs();
+    let now = Instant::now();
     let records: Vec<_> = state
         .entries
         .values_mut()
-        .filter_map(|e| e.take_dirty(true).then(|| e.saved_record()))
+        .filter_map(|e| {
+            e.count_clock(now);
+            e.take_dirty(true).then(|| e.saved_record())
+        })
         .collect();
     // One batch: at shutdown every running torrent's clock has moved.
     if let Err(err) = shared.store.save_batch(&records) {

@@ -6,8 +6,9 @@
 //!
 //! A check walks every torrent. A seedbox of thousands of complete ones
 //! has nothing to measure, so once a check found no torrent that will
-//! write and none warned, the next waits for a sampler sweep (a start, an
-//! add, any change, or once a minute) instead of coming every few seconds.
+//! write and none warned, the next waits for a change to the manager (a
+//! start, an add, a new file priority) instead of coming every few
+//! seconds: only a change makes a torrent one that will write.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -19,24 +20,25 @@ use super::state::Shared;
 /// directory each time.
 const CHECK_EVERY: u32 = 5;
 
-/// What the last check found, and whether a sweep came since.
+/// What the last check found, and whether the manager changed since.
 #[derive(Default)]
 pub(super) struct Space {
     /// The torrents warned now.
     warned: BTreeSet<u32>,
     /// Whether some torrent will write.
     writers: bool,
-    /// Whether the sampler swept (anything may have changed) since.
-    swept: bool,
+    /// Whether the manager changed since.
+    changed: bool,
 }
 
 impl Space {
-    /// Notes the sampler's round `round` (a sweep if `sweep`); whether a
-    /// check is due: every [`CHECK_EVERY`] rounds while some torrent will
-    /// write or is warned, else only after a sweep.
-    pub(super) fn due(&mut self, round: u32, sweep: bool) -> bool {
-        self.swept |= sweep;
-        round % CHECK_EVERY == 0 && (self.writers || !self.warned.is_empty() || self.swept)
+    /// Notes the sampler's round `round` (after a change to the manager if
+    /// `changed`); whether a check is due: every [`CHECK_EVERY`] rounds
+    /// while some torrent will write or is warned, else only after a
+    /// change.
+    pub(super) fn due(&mut self, round: u32, changed: bool) -> bool {
+        self.changed |= changed;
+        round % CHECK_EVERY == 0 && (self.writers || !self.warned.is_empty() || self.changed)
     }
 }
 
@@ -94,7 +96,7 @@ fn human(bytes: u64) -> String {
 /// Measures each download directory in use and sets or clears the torrents'
 /// warnings. The file systems are asked outside the state lock.
 pub(super) async fn check(shared: &Shared, space: &mut Space) {
-    space.swept = false;
+    space.changed = false;
     let mut demand = Demand::new();
     {
         let state = shared.lock();
@@ -158,14 +160,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn with_nothing_to_write_a_check_waits_for_a_sweep() {
+    fn with_nothing_to_write_a_check_waits_for_a_change() {
         let mut space = Space::default();
-        assert!(space.due(5, true), "a sweep: due at the next 5th round");
-        space.swept = false;
-        assert!(!space.due(10, false), "nothing will write, nothing swept");
-        assert!(!space.due(11, true), "swept, but not a 5th round");
-        assert!(space.due(15, false), "swept since the last check");
-        space.swept = false;
+        assert!(space.due(5, true), "a change: due at the next 5th round");
+        space.changed = false;
+        assert!(!space.due(10, false), "nothing will write, nothing changed");
+        assert!(!space.due(11, true), "changed, but not a 5th round");
+        assert!(space.due(15, false), "changed since the last check");
+        space.changed = false;
         space.writers = true;
         assert!(space.due(20, false), "a torrent will write: every 5 rounds");
         space.writers = false;

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
@@ -38,6 +38,20 @@ pub(super) struct State {
     pub op_locks: HashMap<[u8; 20], Arc<tokio::sync::Mutex<()>>>,
 }
 
+/// The sampler's figures for `/metrics`: quiet torrents without peers are
+/// looked at only now and then, parked ones not at all.
+#[derive(Default)]
+pub struct SamplerCounts {
+    /// Rounds run.
+    pub rounds: AtomicU64,
+    /// Torrents sampled (stats and fault asked of the session).
+    pub sampled: AtomicU64,
+    /// Entries looked at.
+    pub visited: AtomicU64,
+    /// Running torrents parked now: left alone until they wake.
+    pub parked: AtomicU64,
+}
+
 /// Everything a running daemon shares between its tasks.
 pub(crate) struct Shared {
     pub session: Session,
@@ -51,9 +65,8 @@ pub(crate) struct Shared {
     pub dht_nodes: AtomicUsize,
     /// Of which in the IPv6 table.
     pub dht_nodes6: AtomicUsize,
-    /// Sampler rounds, torrents sampled and entries looked at in them, for
-    /// `/metrics`: quiet torrents without peers are looked at only now and then.
-    pub sampler_counts: [std::sync::atomic::AtomicU64; 3],
+    /// The sampler's figures, for `/metrics`.
+    pub sampler_counts: SamplerCounts,
     /// Torrents to scrape soon (after a reannounce).
     pub scrape_requests: tokio::sync::mpsc::Sender<u32>,
     /// Recent messages (qBittorrent's `log/main`).
@@ -153,15 +166,9 @@ impl Daemon {
         self.shared.dht_nodes6.load(Ordering::Relaxed)
     }
 
-    /// The sampler's rounds, the torrents it sampled and the entries it
-    /// looked at in them.
-    pub fn sampler_counts(&self) -> (u64, u64, u64) {
-        let [rounds, sampled, visited] = &self.shared.sampler_counts;
-        (
-            rounds.load(Ordering::Relaxed),
-            sampled.load(Ordering::Relaxed),
-            visited.load(Ordering::Relaxed),
-        )
+    /// The sampler's figures.
+    pub fn sampler_counts(&self) -> &SamplerCounts {
+        &self.shared.sampler_counts
     }
 
     /// Where a torrent's .torrent file is kept (it exists once the
