@@ -23,6 +23,8 @@ through its own RPC, and the same figures are taken:
            (N per 120 s, most of an idle seedbox's work) weigh as they do
            in steady state: a 60 s window right after the adds falls
            mostly between the `started` wave and the first regular one
+  announces the tracker's announces a second over the same window (the
+           CPU figure is mostly theirs: compare clients per announce)
   rss      RSS after the idle window (MB)
   list     full-list latency, median of 15 calls (ms): Transmission
            torrent-get id,name,percentDone,rateDownload,rateUpload,status;
@@ -69,6 +71,7 @@ ADD_JOBS = max(1, int(os.environ.get("ADD_JOBS", "1")))
 FIGURES = [
     ("add", "add all -> all seeding", "s"),
     ("cpu", "idle CPU while seeding, no peers", "%"),
+    ("announces", "announces in that window", "/s"),
     ("rss", "RSS settled", "MB"),
     ("list", "full list", "ms"),
     ("recent", "torrent-get ids=recently-active", "ms"),
@@ -372,7 +375,16 @@ def add_all(client, torrents, data_dir):
         raise errors[0]
 
 
-def measure(client, torrents, data_dir):
+def tracker_announces(port):
+    """The announces the local tracker answered so far (its /metrics)."""
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=10) as r:
+        for line in r.read().decode().splitlines():
+            if line.startswith("shoal_tracker_announces_total") and 'proto="http"' in line:
+                return int(float(line.split()[-1]))
+    return 0
+
+
+def measure(client, torrents, data_dir, tracker_port):
     fig = {}
     n = len(torrents)
     client.start()
@@ -384,9 +396,11 @@ def measure(client, torrents, data_dir):
     time.sleep(SETTLE_S)
     pid = client.proc.pid
     ticks0, w0 = proc_cpu_ticks(pid), time.monotonic()
+    announces0 = tracker_announces(tracker_port)
     time.sleep(IDLE_S)
     ticks1, w1 = proc_cpu_ticks(pid), time.monotonic()
     fig["cpu"] = 100.0 * (ticks1 - ticks0) / os.sysconf("SC_CLK_TCK") / (w1 - w0)
+    fig["announces"] = (tracker_announces(tracker_port) - announces0) / (w1 - w0)
     fig["rss"] = proc_rss_mb(pid)
     times = []
     for _ in range(15):
@@ -444,7 +458,7 @@ def main():
             print("seedbox: %s with %d torrents ..." % (name, n), flush=True)
             c = Client(name, work, shoal_bin)
             try:
-                results[name] = measure(c, torrents, data_dir)
+                results[name] = measure(c, torrents, data_dir, tracker_port)
             finally:
                 if c.proc and c.proc.poll() is None:
                     c.proc.kill()

@@ -194,7 +194,7 @@ fn look(queue: &mut Queue, key: Option<(Instant, u64)>, torrent: Weak<TorrentSha
 /// What a torrent tells a tracker now, for `event` (`key` and `listening`
 /// from its [`Resting`] state).
 fn request(shared: &TorrentShared, key: u32, listening: Listening, event: Event) -> Announce {
-    let stats = shared.stats();
+    let stats = shared.engine_stats();
     let mut announce = announce_of(
         shared.info_hash,
         shared.announce_queue.peer_id(),

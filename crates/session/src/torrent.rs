@@ -339,8 +339,16 @@ impl TorrentShared {
         self.unsaved.load(Ordering::Relaxed) > 0
     }
 
+    /// The engine's own figures, without reading the torrent's metainfo:
+    /// all an announce reports (a seedbox's idle torrents announce over 80
+    /// times a second, each reading only what it must).
+    pub(crate) fn engine_stats(&self) -> shoal_engine::Stats {
+        self.lock().stats()
+    }
+
+    /// The torrent's figures for displays.
     pub fn stats(&self) -> TorrentStats {
-        let s = self.lock().stats();
+        let s = self.engine_stats();
         TorrentStats {
             pieces_have: s.pieces_have,
             pieces_total: s.pieces_total,
