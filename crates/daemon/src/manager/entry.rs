@@ -179,15 +179,18 @@ impl Entry {
     /// latch. Its running time counts from now.
     pub fn run(&mut self, handle: TorrentHandle) {
         self.set_phase(Phase::Running(handle));
-        self.clock_at = Some(Instant::now());
         self.cancel = None;
     }
 
-    /// Enters `phase`. Leaving `Running` counts the running time not
-    /// counted yet: the sampler counts a quiet torrent's only now and then.
+    /// Enters `phase`, keeping the running clock: it starts on entering
+    /// `Running`, and leaving `Running` counts the time not counted yet
+    /// (the sampler counts a quiet torrent's only now and then).
     pub fn set_phase(&mut self, phase: Phase) {
-        if !matches!(phase, Phase::Running(_)) {
-            self.count_clock(Instant::now());
+        let now = Instant::now();
+        if matches!(phase, Phase::Running(_)) {
+            self.clock_at.get_or_insert(now);
+        } else {
+            self.count_clock(now);
             self.clock_at = None;
         }
         self.phase = phase;
