@@ -246,7 +246,7 @@ async fn announce(shared: Arc<TorrentShared>, mut rest: Box<Resting>) {
             () = shared.stopping.raised() => None,
         }
     };
-    if let Some(peers) = found {
+    if let Some(peers) = found.filter(|peers| !peers.is_empty()) {
         shared.learn_peers(peers, crate::PeerSource::Tracker);
     }
     {

@@ -23,10 +23,24 @@ use super::StorageFault;
 pub(crate) enum EngineSlot {
     /// Boxed, as the dormant state is: the slot itself stays small.
     Awake(Box<Engine>),
-    Asleep(Box<DormantEngine>),
+    Asleep {
+        /// The dormant engine's figures, inline: read by every announce
+        /// and every list of torrents, which then need not touch the box
+        /// (at a seedbox's scale, a cold page each time).
+        stats: Stats,
+        dormant: Box<DormantEngine>,
+    },
 }
 
 impl EngineSlot {
+    /// The slot of an engine gone to sleep as `dormant`.
+    fn asleep(dormant: DormantEngine) -> Self {
+        EngineSlot::Asleep {
+            stats: dormant.stats(),
+            dormant: Box::new(dormant),
+        }
+    }
+
     /// A starting torrent's engine: asleep at once if it may sleep (a
     /// complete torrent keeps no engine until a peer comes; one made and
     /// dropped a minute later would leave its memory in holes the
@@ -35,7 +49,7 @@ impl EngineSlot {
     /// and piece layers; the fault is why they could not be.
     pub(crate) fn new(engine: Engine, torrent: &Arc<Torrent>) -> (Self, Option<StorageFault>) {
         match engine.sleep() {
-            Ok(dormant) => (EngineSlot::Asleep(Box::new(dormant)), None),
+            Ok(dormant) => (EngineSlot::asleep(dormant), None),
             Err(mut engine) => {
                 let fault = give_metainfo(&mut engine, torrent);
                 (EngineSlot::Awake(engine), fault)
@@ -50,7 +64,7 @@ impl EngineSlot {
     /// a busy torrent.
     pub(crate) fn awake(&mut self, torrent: &Arc<Torrent>) -> (&mut Engine, Option<StorageFault>) {
         let mut fault = None;
-        if let EngineSlot::Asleep(dormant) = self {
+        if let EngineSlot::Asleep { dormant, .. } = self {
             let mut engine = std::mem::take(&mut **dormant).wake(&torrent.info);
             fault = give_metainfo(&mut engine, torrent);
             *self = EngineSlot::Awake(Box::new(engine));
@@ -58,7 +72,7 @@ impl EngineSlot {
         match self {
             EngineSlot::Awake(engine) => (engine, fault),
             // Not taken: woken just above.
-            EngineSlot::Asleep(_) => self.awake(torrent),
+            EngineSlot::Asleep { .. } => self.awake(torrent),
         }
     }
 
@@ -66,16 +80,16 @@ impl EngineSlot {
     /// returns whether it sleeps now.
     pub(crate) fn sleep(&mut self) -> bool {
         match self {
-            EngineSlot::Asleep(_) => return true,
+            EngineSlot::Asleep { .. } => return true,
             EngineSlot::Awake(engine) if !engine.can_sleep() => return false,
             EngineSlot::Awake(_) => {}
         }
-        let placeholder = EngineSlot::Asleep(Box::default());
+        let placeholder = EngineSlot::asleep(DormantEngine::default());
         if let EngineSlot::Awake(engine) = std::mem::replace(self, placeholder) {
             // Only an engine that cannot sleep stays awake, and it keeps
             // the metadata it holds.
             *self = match engine.sleep() {
-                Ok(dormant) => EngineSlot::Asleep(Box::new(dormant)),
+                Ok(dormant) => EngineSlot::asleep(dormant),
                 Err(engine) => EngineSlot::Awake(engine),
             };
         }
@@ -84,14 +98,14 @@ impl EngineSlot {
 
     /// Whether the engine sleeps.
     pub(crate) fn is_asleep(&self) -> bool {
-        matches!(self, EngineSlot::Asleep(_))
+        matches!(self, EngineSlot::Asleep { .. })
     }
 
     /// The pieces the engine has, without waking it.
     pub(crate) fn have(&self) -> &PieceSet {
         match self {
             EngineSlot::Awake(engine) => engine.have(),
-            EngineSlot::Asleep(dormant) => dormant.have(),
+            EngineSlot::Asleep { dormant, .. } => dormant.have(),
         }
     }
 
@@ -99,7 +113,7 @@ impl EngineSlot {
     pub(crate) fn stats(&self) -> Stats {
         match self {
             EngineSlot::Awake(engine) => engine.stats(),
-            EngineSlot::Asleep(dormant) => dormant.stats(),
+            EngineSlot::Asleep { stats, .. } => *stats,
         }
     }
 }

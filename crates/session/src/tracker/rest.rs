@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use shoal_tracker_proto::Event;
 use shoal_tracker_proto::announce::{Announcer, AnnouncerConfig, Interval};
+use smallvec::SmallVec;
 
 use super::gate::{Registration, TrackerGate};
 use super::{Announce, AnnounceLog, Listening, Tracker, TrackerError};
@@ -55,7 +56,9 @@ pub(crate) struct Resting {
 /// [`shoal_tracker_proto::announce::TrackerId`].
 pub(crate) struct Trackers {
     pub(crate) core: Announcer,
-    io: Vec<Tracker>,
+    /// Inline for the usual single tracker (one page fewer to touch at
+    /// each announce).
+    io: SmallVec<[Tracker; 1]>,
     /// The core's time zero.
     epoch: Instant,
     gate: Arc<TrackerGate>,
@@ -73,7 +76,7 @@ impl Trackers {
         gate: &Arc<TrackerGate>,
         listening: &Listening,
     ) -> Option<Trackers> {
-        let mut io = Vec::new();
+        let mut io = SmallVec::new();
         let tiers: Vec<Vec<Arc<str>>> = tiers
             .iter()
             .map(|tier| {
@@ -99,7 +102,7 @@ impl Trackers {
                     .collect()
             })
             .collect();
-        // Most torrents have a tracker or two: a pushed-to Vec holds four.
+        // Several trackers spill to the heap: a pushed-to one holds four.
         io.shrink_to_fit();
         let core = Announcer::new(
             tiers,

@@ -3,6 +3,8 @@
 
 use std::sync::{Arc, Mutex, PoisonError};
 
+use smallvec::SmallVec;
+
 /// The last announce to one tracker.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AnnounceStatus {
@@ -23,7 +25,9 @@ pub(crate) struct AnnounceLog {
 
 #[derive(Debug, Default)]
 struct LogInner {
-    last: Vec<AnnounceStatus>,
+    /// Inline for the usual single tracker: a vector of its own would be
+    /// one more page touched at each of a seedbox's announces.
+    last: SmallVec<[AnnounceStatus; 1]>,
     next_at: Option<u64>,
 }
 
@@ -47,8 +51,7 @@ impl AnnounceLog {
         if let Some(slot) = inner.last.iter_mut().find(|s| s.url == *url) {
             *slot = status;
         } else if inner.last.len() < MAX_TRACKERS {
-            // Kept for every torrent; most have one tracker or two, and a
-            // first push would make room for four.
+            // Kept for every torrent: a first spill would make room for four.
             inner.last.reserve_exact(1);
             inner.last.push(status);
         }
@@ -62,7 +65,7 @@ impl AnnounceLog {
     /// The last result per tracker and the next announce time.
     pub fn snapshot(&self) -> (Vec<AnnounceStatus>, Option<u64>) {
         let inner = self.lock();
-        (inner.last.clone(), inner.next_at)
+        (inner.last.to_vec(), inner.next_at)
     }
 }
 

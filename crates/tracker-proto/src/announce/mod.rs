@@ -63,6 +63,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use shoal_rng::Rng;
+use smallvec::SmallVec;
 
 use crate::Event;
 
@@ -129,6 +130,10 @@ struct Round {
     in_flight: bool,
 }
 
+/// One tier's trackers, in the order they are tried: most tiers hold one,
+/// kept inline.
+pub type Tier = SmallVec<[TrackerId; 1]>;
+
 /// One torrent's announce schedule (see the module docs).
 #[derive(Debug, Clone)]
 pub struct Announcer {
@@ -136,8 +141,11 @@ pub struct Announcer {
     config: Arc<AnnouncerConfig>,
     /// Shared with the caller, which may hold each URL once for all of
     /// its torrents (a seedbox's torrents mostly name the same trackers).
-    urls: Vec<Arc<str>>,
-    tiers: Vec<Vec<TrackerId>>,
+    /// The usual single tracker and tier are held inline: a seedbox reads
+    /// them at every announce, and each vector of their own would be one
+    /// more page to touch, two minutes after the last touch.
+    urls: SmallVec<[Arc<str>; 1]>,
+    tiers: SmallVec<[Tier; 1]>,
     /// The event of the next round.
     event: Event,
     /// `completed` was announced or is not owed (complete from the start).
@@ -168,10 +176,10 @@ impl Announcer {
         now: Duration,
     ) -> Announcer {
         let mut rng = Rng::new(seed);
-        let mut urls = Vec::new();
-        let mut ids = Vec::new();
+        let mut urls = SmallVec::new();
+        let mut ids = SmallVec::new();
         for tier in tiers {
-            let mut ids_of_tier: Vec<TrackerId> = tier
+            let mut ids_of_tier: Tier = tier
                 .into_iter()
                 .map(|url| {
                     urls.push(url.into());
@@ -182,7 +190,6 @@ impl Announcer {
                 continue;
             }
             rng.shuffle(&mut ids_of_tier);
-            // Collected in place over the tier's URLs: three times the room.
             ids_of_tier.shrink_to_fit();
             ids.push(ids_of_tier);
         }
@@ -249,7 +256,7 @@ impl Announcer {
     }
 
     /// The tiers in their current order (shuffled, answered trackers first).
-    pub fn tiers(&self) -> &[Vec<TrackerId>] {
+    pub fn tiers(&self) -> &[Tier] {
         &self.tiers
     }
 

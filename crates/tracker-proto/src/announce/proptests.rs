@@ -41,7 +41,7 @@ proptest! {
         let config = AnnouncerConfig::default();
         let mut a = Announcer::new(tiers, config.clone(), seed, false, Duration::ZERO);
         let members = |a: &Announcer| -> Vec<Vec<TrackerId>> {
-            a.tiers().iter().map(|t| { let mut t = t.clone(); t.sort(); t }).collect()
+            a.tiers().iter().map(|t| { let mut t = t.to_vec(); t.sort(); t }).collect()
         };
         let before = members(&a);
         let mut now = Duration::ZERO;

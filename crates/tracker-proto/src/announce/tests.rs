@@ -52,11 +52,11 @@ fn shuffles_within_tiers_only_and_keeps_every_tracker() {
                 secs(0),
             );
             assert_eq!(a.tiers().len(), 3, "empty tiers dropped");
-            let mut first = a.tiers()[0].clone();
+            let mut first = a.tiers()[0].to_vec();
             let order = first.clone();
             first.sort();
             assert_eq!(first, (0..6).map(TrackerId).collect::<Vec<_>>());
-            assert_eq!(a.tiers()[1], [TrackerId(6)]);
+            assert_eq!(a.tiers()[1][..], [TrackerId(6)]);
             order
         })
         .collect();
