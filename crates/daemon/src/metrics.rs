@@ -95,6 +95,12 @@ fn render(d: &crate::Daemon) -> String {
         "gauge",
         count(&counts.parked).to_string(),
     );
+    gauge(
+        "shoal_sampler_queue_plans_total",
+        "Times the sampler planned the queues: with a queue limit set, after something changed, and once a minute.",
+        "counter",
+        count(&counts.plans).to_string(),
+    );
     let dir_syncs = shoal_storage::dir_syncs();
     gauge(
         "shoal_dir_fsyncs_total",

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{add_body, get_json, request, rpc, send, server, token, write_complete};
+use common::{add_body, get_json, metric, request, rpc, send, server, token, write_complete};
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -43,6 +43,13 @@ fn download_queue_holds_extra_torrents() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+    // Nothing changes now: the queues are not planned again every second
+    // (once a minute at most), yet a change is acted on at once.
+    let plans = metric(a, "shoal_sampler_queue_plans_total");
+    assert!(plans > 0, "the queue was never planned");
+    std::thread::sleep(Duration::from_secs(3));
+    let again = metric(a, "shoal_sampler_queue_plans_total");
+    assert!(again <= plans + 1, "{plans}, then {again} plans in 3 s");
     // Removing the active one lets the queued one start.
     let (status, _) = send(a, "DELETE", "/api/v1/torrents/1", b"");
     assert_eq!(status, 200);

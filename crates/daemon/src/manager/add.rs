@@ -210,7 +210,13 @@ impl Daemon {
                 // Saved: its info dictionary need not stay in memory.
                 torrent.keep_on_disk(self.shared.store.info_source());
             }
-            let mut entry = Box::new(Entry::new(record, torrent, hash, stats));
+            let mut entry = Box::new(Entry::new(
+                record,
+                torrent,
+                hash,
+                stats,
+                &self.shared.phase_changes,
+            ));
             if !paused {
                 // Shown as running in the very next read.
                 entry.set_phase(Phase::Starting);

@@ -2,7 +2,7 @@
 //! the figures the sampler keeps up to date.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
 use shoal_metainfo::Torrent;
@@ -66,6 +66,9 @@ pub(crate) struct Entry {
     pub torrent: Option<Arc<Torrent>>,
     pub hash: [u8; 20],
     pub phase: Phase,
+    /// The daemon's count of phase changes, bumped by [`Entry::set_phase`]
+    /// (`Shared::phase_changes`).
+    phase_changes: Arc<AtomicU64>,
     /// While `Checking`: still waiting for one of the daemon's check slots
     /// (shown as queued for check, not as checking).
     pub check_waiting: bool,
@@ -122,6 +125,7 @@ impl Entry {
         torrent: Option<Torrent>,
         hash: [u8; 20],
         stats: TorrentStats,
+        phase_changes: &Arc<AtomicU64>,
     ) -> Entry {
         let torrent = torrent.map(|t| Arc::new(super::edits::apply(t, &record)));
         let counters = Counters::of(&record);
@@ -133,6 +137,7 @@ impl Entry {
             torrent,
             hash,
             phase: Phase::Stopped,
+            phase_changes: Arc::clone(phase_changes),
             check_waiting: false,
             error: None,
             space_warning: None,
@@ -186,6 +191,7 @@ impl Entry {
     /// `Running`, and leaving `Running` counts the time not counted yet
     /// (the sampler counts a quiet torrent's only now and then).
     pub fn set_phase(&mut self, phase: Phase) {
+        self.phase_changes.fetch_add(1, Ordering::Relaxed);
         let now = Instant::now();
         if matches!(phase, Phase::Running(_)) {
             self.clock_at.get_or_insert(now);

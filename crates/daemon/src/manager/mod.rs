@@ -127,6 +127,7 @@ impl Daemon {
             dht_nodes: AtomicUsize::new(0),
             dht_nodes6: AtomicUsize::new(0),
             sampler_counts: Default::default(),
+            phase_changes: Arc::default(),
             scrape_requests,
             log: crate::event_log::EventLog::default(),
             tables: crate::table::Tables::default(),
@@ -204,7 +205,13 @@ impl Daemon {
             state.by_hash.insert(hash, record.id);
             state.entries.insert(
                 record.id,
-                Box::new(Entry::new(record, torrent, hash, stats)),
+                Box::new(Entry::new(
+                    record,
+                    torrent,
+                    hash,
+                    stats,
+                    &self.shared.phase_changes,
+                )),
             );
         }
         {

@@ -2,7 +2,7 @@
 //! be tested without a session: the download and seed queues, and when a
 //! seeding torrent has reached its ratio or idle limit.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use crate::store::LimitMode;
@@ -77,6 +77,11 @@ pub(crate) fn plan_queues(slots: &[Slot], max_down: usize, max_seed: usize) -> Q
         }
     }
     plan
+}
+
+/// Each torrent's place in `queue` (ids, first to run first).
+pub(crate) fn queue_positions(queue: &[u32]) -> HashMap<u32, usize> {
+    queue.iter().enumerate().map(|(at, id)| (*id, at)).collect()
 }
 
 /// A move in the queue (Transmission's `queue-move-*`).

@@ -54,6 +54,9 @@ struct Round {
     done: Vec<String>,
     faulted: Vec<(u32, [u8; 20], String)>,
     to_save: Vec<Arc<crate::store::TorrentRecord>>,
+    /// A look found a torrent become a seed or stop being one: it moves
+    /// between the download and seed queues.
+    seed_flipped: bool,
 }
 
 /// Runs until the runtime stops.
@@ -93,6 +96,13 @@ pub(super) async fn sampler(shared: Arc<Shared>) {
     // costs microseconds on a virtual machine). Their running time is
     // counted when they are looked at again (`Entry::count_clock`).
     let mut parked: HashSet<u32> = HashSet::new();
+    // The phase-change count the queues were last planned at. The plan
+    // depends only on the entries' phases, whether they are seeds, the
+    // pauses, the queue order and the limits; without a change to one of
+    // them it would come out the same, so a queue limit costs nothing a
+    // second (it read and sorted every entry, ten times the idle CPU of
+    // 10,000 seeds).
+    let mut planned_at: Option<u64> = None;
     loop {
         tick.tick().await;
         if let Some(dht) = shared.session.dht() {
@@ -138,11 +148,6 @@ pub(super) async fn sampler(shared: Arc<Shared>) {
             // Without queue limits and with nothing queued the plan is
             // empty: not worth sorting thousands of torrents every second.
             let queues = max_down != 0 || max_seed != 0 || any_queued;
-            let positions = if queues {
-                state.queue_positions()
-            } else {
-                HashMap::new()
-            };
             let State {
                 entries, daemon: d, ..
             } = &mut *state;
@@ -159,7 +164,7 @@ pub(super) async fn sampler(shared: Arc<Shared>) {
                         running.insert(e.hash, id);
                     }
                     let look = if full { Look::Swept } else { Look::Watched };
-                    match visit(e, d, &mut round, now, elapsed, look) {
+                    match look_at(e, d, &mut round, now, elapsed, look) {
                         Next::Watch => {
                             watch.insert(id);
                         }
@@ -191,7 +196,7 @@ pub(super) async fn sampler(shared: Arc<Shared>) {
                         watch.remove(&id);
                         continue;
                     };
-                    let next = visit(e, d, &mut round, now, elapsed, look);
+                    let next = look_at(e, d, &mut round, now, elapsed, look);
                     if e.dirty {
                         dirty.insert(id);
                     }
@@ -212,10 +217,17 @@ pub(super) async fn sampler(shared: Arc<Shared>) {
             counts.sampled.fetch_add(round.sampled, Ordering::Relaxed);
             counts.visited.fetch_add(round.visited, Ordering::Relaxed);
             counts.parked.store(parked.len() as u64, Ordering::Relaxed);
-            start = if queues {
+            // The sweep's and the minute's plans catch a change that moved
+            // no count (none is known).
+            let plan_due = changed
+                || full
+                || round.seed_flipped
+                || planned_at != Some(shared.phase_changes.load(Ordering::Relaxed));
+            start = if queues && plan_due {
+                counts.plans.fetch_add(1, Ordering::Relaxed);
                 let start = run_queues(
                     entries.values_mut().map(|e| &mut **e),
-                    &positions,
+                    &d.queue,
                     max_down,
                     max_seed,
                 );
@@ -226,6 +238,8 @@ pub(super) async fn sampler(shared: Arc<Shared>) {
                     }
                 }
                 any_queued = entries.values().any(|e| matches!(e.phase, Phase::Queued));
+                // Its own phase changes (to queued) are in the plan.
+                planned_at = Some(shared.phase_changes.load(Ordering::Relaxed));
                 start
             } else {
                 Vec::new()
@@ -306,6 +320,22 @@ pub(super) async fn sampler(shared: Arc<Shared>) {
             daemon.spawn_op(id, hash, Op::Start);
         }
     }
+}
+
+/// [`visit`], noting in `round` whether the entry became a seed or
+/// stopped being one.
+fn look_at(
+    e: &mut Entry,
+    d: &mut crate::store::DaemonRecord,
+    round: &mut Round,
+    now: Instant,
+    elapsed: f64,
+    look: Look,
+) -> Next {
+    let was_seed = e.is_seed();
+    let next = visit(e, d, round, now, elapsed, look);
+    round.seed_flipped |= e.is_seed() != was_seed;
+    next
 }
 
 /// What becomes of an entry after a look.
@@ -422,14 +452,15 @@ fn visit(
     next
 }
 
-/// Applies the queue plan to the entries (taken in queue order): the ones it
-/// queues become `Queued`; returns the ones to start.
+/// Applies the queue plan to the entries, taken in their order in `queue`:
+/// the ones it queues become `Queued`; returns the ones to start.
 fn run_queues<'a>(
     entries: impl Iterator<Item = &'a mut Entry>,
-    positions: &HashMap<u32, usize>,
+    queue: &[u32],
     max_down: usize,
     max_seed: usize,
 ) -> Vec<(u32, [u8; 20])> {
+    let positions = super::policy::queue_positions(queue);
     let mut entries: Vec<&mut Entry> = entries.collect();
     entries.sort_by_key(|e| {
         (

@@ -50,6 +50,9 @@ pub struct SamplerCounts {
     pub visited: AtomicU64,
     /// Running torrents parked now: left alone until they wake.
     pub parked: AtomicU64,
+    /// Queue plans made: only when a queue limit is set or a torrent is
+    /// queued, and then only after something changed.
+    pub plans: AtomicU64,
 }
 
 /// Everything a running daemon shares between its tasks.
@@ -67,6 +70,10 @@ pub(crate) struct Shared {
     pub dht_nodes6: AtomicUsize,
     /// The sampler's figures, for `/metrics`.
     pub sampler_counts: SamplerCounts,
+    /// Phase changes of every entry, counted (`Entry::set_phase`): the
+    /// sampler plans the queues again when this moved, not every second.
+    /// Not every phase change tells the manager's listeners.
+    pub phase_changes: Arc<AtomicU64>,
     /// Torrents to scrape soon (after a reannounce).
     pub scrape_requests: tokio::sync::mpsc::Sender<u32>,
     /// Recent messages (qBittorrent's `log/main`).
@@ -101,12 +108,7 @@ pub struct Daemon {
 impl State {
     /// Each torrent's place in the queue.
     pub fn queue_positions(&self) -> HashMap<u32, usize> {
-        self.daemon
-            .queue
-            .iter()
-            .enumerate()
-            .map(|(at, id)| (*id, at))
-            .collect()
+        super::policy::queue_positions(&self.daemon.queue)
     }
 }
 
