@@ -164,7 +164,7 @@ pub(super) async fn sampler(shared: Arc<Shared>) {
                         running.insert(e.hash, id);
                     }
                     let look = if full { Look::Swept } else { Look::Watched };
-                    match look_at(e, d, &mut round, now, elapsed, look) {
+                    match visit(e, d, &mut round, now, elapsed, look) {
                         Next::Watch => {
                             watch.insert(id);
                         }
@@ -196,7 +196,7 @@ pub(super) async fn sampler(shared: Arc<Shared>) {
                         watch.remove(&id);
                         continue;
                     };
-                    let next = look_at(e, d, &mut round, now, elapsed, look);
+                    let next = visit(e, d, &mut round, now, elapsed, look);
                     if e.dirty {
                         dirty.insert(id);
                     }
@@ -322,22 +322,6 @@ pub(super) async fn sampler(shared: Arc<Shared>) {
     }
 }
 
-/// [`visit`], noting in `round` whether the entry became a seed or
-/// stopped being one.
-fn look_at(
-    e: &mut Entry,
-    d: &mut crate::store::DaemonRecord,
-    round: &mut Round,
-    now: Instant,
-    elapsed: f64,
-    look: Look,
-) -> Next {
-    let was_seed = e.is_seed();
-    let next = visit(e, d, round, now, elapsed, look);
-    round.seed_flipped |= e.is_seed() != was_seed;
-    next
-}
-
 /// What becomes of an entry after a look.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Next {
@@ -364,8 +348,8 @@ enum Look {
 }
 
 /// Looks at one entry: counts its running time, samples a running one
-/// unless it is quiet (see [`Look`]), notes completion, faults and seed
-/// limits in `round`.
+/// unless it is quiet (see [`Look`]), notes completion, faults, seed
+/// limits and a change between download and seed in `round`.
 fn visit(
     e: &mut Entry,
     d: &mut crate::store::DaemonRecord,
@@ -409,7 +393,9 @@ fn visit(
         return rest;
     };
     let seen = (e.seen_down, e.seen_up);
+    let was_seed = e.is_seed();
     e.account(d, &stats, Some(elapsed));
+    round.seed_flipped |= e.is_seed() != was_seed;
     e.quiet_samples = if seen == (stats.downloaded, stats.uploaded) {
         e.quiet_samples.saturating_add(1)
     } else {
