@@ -20,7 +20,7 @@ pub(crate) struct Inner {
     pub(crate) dht: Mutex<Option<Arc<Dht>>>,
     /// The one timer task of every torrent (`timers.rs`).
     pub(crate) timers: Timers,
-    /// The announce queue of every torrent (`announce.rs`).
+    /// The announce queue of every torrent (`announce/mod.rs`).
     pub(crate) announce_queue: crate::torrent::AnnounceQueue,
     pub(crate) limits: Arc<crate::rate::Limits>,
     /// Where the listener accepts peers.

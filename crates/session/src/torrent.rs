@@ -79,7 +79,7 @@ pub(crate) struct TorrentShared {
     /// (`announce::stop`), its tasks end.
     pub stopping: crate::Latch,
     /// Its announcing: the state between announces, or the announce under
-    /// way (`announce.rs`).
+    /// way (`announce/mod.rs`).
     announce: Mutex<crate::tracker::AnnounceSlot>,
     /// The session's announce queue.
     pub announce_queue: AnnounceQueue,

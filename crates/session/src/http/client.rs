@@ -16,7 +16,7 @@ use super::reply::Reply;
 use super::{HttpError, HttpUrl, tls};
 
 /// Largest reply accepted (a compact reply with 50 peers is under 1 KiB).
-const MAX_REPLY: usize = 256 * 1024;
+pub(super) const MAX_REPLY: usize = 256 * 1024;
 
 /// Which of a host's addresses to prefer (a tracker must hear us over an
 /// address family we listen on, or it lists us where nobody listens).
@@ -124,11 +124,7 @@ pub(crate) async fn get_pooled(
     pool: &Pool,
     prefer: Prefer<'_>,
 ) -> Result<Vec<u8>, HttpError> {
-    let key = PoolKey {
-        tls: url.tls,
-        host: url.host.clone(),
-        port: url.port,
-    };
+    let key = PoolKey::of(url);
     let work = async {
         if let Some(mut conn) = pool.take(&key) {
             match conn.get(url, MAX_REPLY, None, true).await {
@@ -167,7 +163,10 @@ pub(crate) async fn get_pooled(
 }
 
 /// Opens a connection to `url`'s host (TLS for `https`).
-async fn connect(url: &HttpUrl, prefer: Option<Prefer<'_>>) -> Result<KeptAlive, HttpError> {
+pub(super) async fn connect(
+    url: &HttpUrl,
+    prefer: Option<Prefer<'_>>,
+) -> Result<KeptAlive, HttpError> {
     let addr = resolve(&url.host, url.port, prefer).await?;
     let stream = TcpStream::connect(addr).await?;
     // Requests are written whole: nothing gains from Nagle's delay.

@@ -100,14 +100,27 @@ impl KeptAlive {
         if authorization.is_some_and(|v| v.bytes().any(|b| b < 0x20 || b == 0x7f)) {
             return Err(HttpError::BadUrl("control bytes in an Authorization value".into()).into());
         }
-        let request = request(url, authorization, keep_alive);
-        if let Err(e) = self.io.write_all(request.as_bytes()).await {
+        self.send(request(url, authorization, keep_alive).as_bytes())
+            .await?;
+        let (reply, reusable) = self.read_reply(max).await?;
+        // Bytes past the reply: the server is out of step with us.
+        Ok((reply, reusable && keep_alive && self.buf.is_empty()))
+    }
+
+    /// Writes `requests` (one or several pipelined GETs, see
+    /// [`pipelined_request`]) whole.
+    pub(crate) async fn send(&mut self, requests: &[u8]) -> Result<(), Failed> {
+        if let Err(e) = self.io.write_all(requests).await {
             return Err(Failed::Unsent(HttpError::Io(e)));
         }
-        self.io
-            .flush()
-            .await
-            .map_err(|e| Failed::Unsent(e.into()))?;
+        self.io.flush().await.map_err(|e| Failed::Unsent(e.into()))
+    }
+
+    /// Reads the next reply: a 200's body (at most `max` bytes) or a
+    /// redirect's `Location`; also says whether the server keeps the
+    /// connection open after it. Bytes past it stay buffered for the next
+    /// (pipelined) reply.
+    pub(crate) async fn read_reply(&mut self, max: usize) -> Result<(Reply, bool), Failed> {
         let head = self.read_head().await?;
         self.buf.drain(..head.len);
         if matches!(head.status, 301 | 302 | 303 | 307 | 308) {
@@ -130,9 +143,13 @@ impl KeptAlive {
         } else {
             (self.read_to_end(max).await?, false)
         };
-        // Bytes past the reply: the server is out of step with us.
-        let reusable = keep_alive && framed && head.http11 && !head.close && self.buf.is_empty();
-        Ok((Reply::Body(body), reusable))
+        Ok((Reply::Body(body), framed && head.http11 && !head.close))
+    }
+
+    /// Whether bytes past the last reply were read: the server is out of
+    /// step, and the connection is not to be used again.
+    pub(crate) fn has_unread(&self) -> bool {
+        !self.buf.is_empty()
     }
 
     /// Reads until the buffer holds a whole head, and parses it.
@@ -253,6 +270,12 @@ impl KeptAlive {
             .extend_from_slice(chunk.get(..n).unwrap_or_default());
         Ok(n)
     }
+}
+
+/// The GET request for `url` on a kept-alive connection, to be written
+/// with others in one go ([`KeptAlive::send`]).
+pub(crate) fn pipelined_request(url: &HttpUrl) -> String {
+    request(url, None, true)
 }
 
 /// The GET request for `url`.

@@ -8,6 +8,7 @@
 
 mod client;
 mod keepalive;
+mod pipeline;
 mod pool;
 mod reply;
 mod tls;
@@ -16,7 +17,8 @@ mod url;
 use std::time::Duration;
 
 pub(crate) use client::{get, get_capped, get_pooled, get_preferring, get_reply, get_reply_with};
-pub(crate) use pool::Pool;
+pub(crate) use pipeline::{MAX_PIPELINED, get_pipelined};
+pub(crate) use pool::{Pool, PoolKey};
 pub(crate) use reply::Reply;
 pub(crate) use tls::connect as tls_connect;
 pub(crate) use url::{HttpUrl, split_host_port};

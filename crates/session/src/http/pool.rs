@@ -28,15 +28,32 @@ pub(crate) struct PoolKey {
     pub port: u16,
 }
 
+impl PoolKey {
+    /// The connections `url` may go over.
+    pub(crate) fn of(url: &super::HttpUrl) -> PoolKey {
+        PoolKey {
+            tls: url.tls,
+            host: url.host.clone(),
+            port: url.port,
+        }
+    }
+}
+
 struct Idle {
     conn: KeptAlive,
     since: Instant,
 }
 
-/// The idle connections of one session, by host.
+/// The idle connections of one session, by host, and which hosts take
+/// pipelined requests.
 #[derive(Default)]
 pub(crate) struct Pool {
     idle: Mutex<HashMap<PoolKey, Vec<Idle>>>,
+    /// Hosts that kept a connection open after a reply (`true`), and
+    /// those of them that then closed one or fell out of step with
+    /// requests still pipelined on it (`false`: asked one request at a
+    /// time from then on).
+    pipelining: Mutex<HashMap<PoolKey, bool>>,
 }
 
 impl Pool {
@@ -60,8 +77,33 @@ impl Pool {
         found
     }
 
+    /// Whether requests to `key` may be pipelined: its server kept a
+    /// connection open after a reply, and never broke a pipeline.
+    pub(crate) fn pipelines(&self, key: &PoolKey) -> bool {
+        self.lock_pipelining().get(key) == Some(&true)
+    }
+
+    /// `key`'s server broke a pipeline: no more pipelining to it.
+    pub(crate) fn stop_pipelining(&self, key: &PoolKey) {
+        if let Some(yes) = self.lock_pipelining().get_mut(key) {
+            *yes = false;
+        }
+    }
+
+    fn lock_pipelining(&self) -> std::sync::MutexGuard<'_, HashMap<PoolKey, bool>> {
+        self.pipelining
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Keeps `conn` for the next request to `key`.
     pub(crate) fn put(&self, key: PoolKey, conn: KeptAlive) {
+        {
+            let mut pipelining = self.lock_pipelining();
+            if !pipelining.contains_key(&key) && pipelining.len() < MAX_HOSTS {
+                pipelining.insert(key.clone(), true);
+            }
+        }
         let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
         if !idle.contains_key(&key) && idle.len() >= MAX_HOSTS {
             let oldest = idle

@@ -1,5 +1,5 @@
 //! The handle a torrent holds on the session's announce queue
-//! (`announce.rs`), and the torrent's side of it (its announce slot, a
+//! (`announce/mod.rs`), and the torrent's side of it (its announce slot, a
 //! reannounce asked for): here, below the queue, so a torrent can wake it
 //! without the torrent module importing the queue that drives torrents.
 
@@ -40,7 +40,7 @@ impl AnnounceQueue {
 }
 
 impl TorrentShared {
-    /// Its announcing (`announce.rs`).
+    /// Its announcing (`announce/mod.rs`).
     pub fn announce_slot(&self) -> MutexGuard<'_, crate::tracker::AnnounceSlot> {
         self.announce.lock().unwrap_or_else(PoisonError::into_inner)
     }

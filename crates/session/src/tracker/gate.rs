@@ -132,6 +132,9 @@ pub(crate) struct TrackerGate {
     epoch: Instant,
     /// Every torrent's tracker URLs, held once.
     pub(crate) urls: super::shared_urls::SharedUrls,
+    /// Raised when the session begins to shut down: requests under way
+    /// give up, so `stopped` can go within its budget.
+    pub(crate) shutting_down: crate::Latch,
     state: Mutex<State>,
 }
 
@@ -189,6 +192,7 @@ impl TrackerGate {
             http: Arc::default(),
             epoch: Instant::now(),
             urls: super::shared_urls::SharedUrls::default(),
+            shutting_down: crate::Latch::default(),
             state: Mutex::new(State {
                 schedules,
                 ..State::default()
@@ -246,6 +250,34 @@ impl TrackerGate {
         }?;
         // The host went down while this one waited: fail it at once too.
         (probe || !self.is_down(url)).then_some(permit)
+    }
+
+    /// The turn of a regular announce to `url`'s host that goes out with
+    /// others in one batch (`announce/batch.rs`): its slot, reserved as
+    /// [`TrackerGate::turn`] would. `None` while the host is down (its
+    /// requests go one at a time, one of them the probe) or the session
+    /// shuts down.
+    pub(crate) fn reserve_batched(&self, url: &str) -> Option<tokio::time::Instant> {
+        let now = self.now();
+        let mut state = self.lock();
+        if state.stop_deadline.is_some() {
+            return None;
+        }
+        let pace = self.pace;
+        let host = state.host(&host_key(url));
+        if host.reach.is_down() {
+            return None;
+        }
+        let every = announce_every(host.torrents, pace.spread, pace.floor);
+        let slot = on_tick(host.pace.reserve(now, every, pace.floor), TICK);
+        Some(self.instant(slot))
+    }
+
+    /// One of the requests that may be open to `url`'s host, if one is
+    /// free now (a batch is one connection, so it holds one).
+    pub(crate) fn try_open(&self, url: &str) -> Option<OwnedSemaphorePermit> {
+        let open = Arc::clone(&self.lock().host(&host_key(url)).open);
+        open.try_acquire_owned().ok()
     }
 
     fn is_down(&self, url: &str) -> bool {
@@ -308,6 +340,7 @@ impl TrackerGate {
     pub(crate) fn begin_shutdown(&self) {
         let deadline = self.now() + STOP_BUDGET;
         self.lock().stop_deadline = Some(deadline);
+        self.shutting_down.raise();
     }
 
     /// The next regular announce carried over for `info_hash` (Unix

@@ -86,7 +86,7 @@ pub(crate) struct Announce {
 }
 
 /// `addr` with an IPv4-mapped address as the IPv4 one it stands for.
-fn canonical(addr: SocketAddr) -> SocketAddr {
+pub(crate) fn canonical(addr: SocketAddr) -> SocketAddr {
     SocketAddr::new(addr.ip().to_canonical(), addr.port())
 }
 
@@ -201,67 +201,91 @@ impl Tracker {
         }
     }
 
-    pub(crate) async fn announce(&mut self, a: &Announce) -> Result<AnnounceOutcome, TrackerError> {
+    /// The request URL of `a` to this tracker, if it speaks HTTP.
+    pub(crate) fn http_target(&self, a: &Announce) -> Option<Result<http::HttpUrl, TrackerError>> {
+        let Tracker::Http {
+            url, tracker_id, ..
+        } = self
+        else {
+            return None;
+        };
+        let request = AnnounceRequest {
+            info_hash: a.info_hash,
+            peer_id: a.peer_id,
+            port: a.port,
+            uploaded: a.uploaded,
+            downloaded: a.downloaded,
+            left: Some(a.left),
+            event: a.event,
+            compact: true,
+            no_peer_id: true,
+            numwant: Some(a.numwant),
+            key: Some(format!("{:08x}", a.key).into_bytes()),
+            ip: None,
+            tracker_id: tracker_id.clone(),
+            ipv4: a.ipv4,
+            ipv6: a.ipv6,
+        };
+        Some(http::HttpUrl::parse(&request.to_url(url)).map_err(TrackerError::from))
+    }
+
+    /// The kept-alive connections an HTTP tracker's requests share, if
+    /// any.
+    pub(crate) fn http_pool(&self) -> Option<&std::sync::Arc<http::Pool>> {
         match self {
-            Tracker::Http {
-                url,
-                tracker_id,
-                pool,
-            } => {
-                let request = AnnounceRequest {
-                    info_hash: a.info_hash,
-                    peer_id: a.peer_id,
-                    port: a.port,
-                    uploaded: a.uploaded,
-                    downloaded: a.downloaded,
-                    left: Some(a.left),
-                    event: a.event,
-                    compact: true,
-                    no_peer_id: true,
-                    numwant: Some(a.numwant),
-                    key: Some(format!("{:08x}", a.key).into_bytes()),
-                    ip: None,
-                    tracker_id: tracker_id.clone(),
-                    ipv4: a.ipv4,
-                    ipv6: a.ipv6,
-                };
-                let target = http::HttpUrl::parse(&request.to_url(url))?;
-                let families = a.families;
-                let ours = move |addr: SocketAddr| families.reach(canonical(addr));
-                let body = match pool {
-                    Some(pool) => http::get_pooled(&target, HTTP_TIMEOUT, pool, &ours).await?,
-                    None => http::get_preferring(&target, HTTP_TIMEOUT, &ours).await?,
-                };
-                match AnnounceReply::decode(&body)
-                    .map_err(|e| TrackerError::Malformed(e.to_string()))?
-                {
-                    AnnounceReply::Failure(reason) => Err(TrackerError::Failure(reason)),
-                    AnnounceReply::Ok(reply) => {
-                        if let Some(warning) = &reply.warning {
-                            tracing::warn!(%url, "tracker warning: {warning}");
-                        }
-                        if reply.tracker_id.is_some() {
-                            tracker_id.clone_from(&reply.tracker_id);
-                        }
-                        let peers = match reply.peers {
-                            Peers::Compact { v4, v6 } => v4
-                                .into_iter()
-                                .map(SocketAddr::V4)
-                                .chain(v6.into_iter().map(SocketAddr::V6))
-                                .collect(),
-                            Peers::Full(list) => list.into_iter().map(|p| p.addr).collect(),
-                        };
-                        Ok(AnnounceOutcome {
-                            interval: Duration::from_secs(u64::from(reply.interval)),
-                            min_interval: reply
-                                .min_interval
-                                .map(|s| Duration::from_secs(u64::from(s))),
-                            peers,
-                        })
-                    }
-                }
-            }
-            Tracker::Udp { .. } => self.udp_client(Some(a.families)).await?.announce(a).await,
+            Tracker::Http { pool, .. } => pool.as_ref(),
+            Tracker::Udp { .. } => None,
         }
+    }
+
+    /// Takes in an HTTP tracker's reply `body`: what it told us, or why
+    /// it refused.
+    pub(crate) fn http_outcome(&mut self, body: &[u8]) -> Result<AnnounceOutcome, TrackerError> {
+        let Tracker::Http {
+            url, tracker_id, ..
+        } = self
+        else {
+            return Err(TrackerError::Unsupported("not an HTTP tracker".into()));
+        };
+        match AnnounceReply::decode(body).map_err(|e| TrackerError::Malformed(e.to_string()))? {
+            AnnounceReply::Failure(reason) => Err(TrackerError::Failure(reason)),
+            AnnounceReply::Ok(reply) => {
+                if let Some(warning) = &reply.warning {
+                    tracing::warn!(%url, "tracker warning: {warning}");
+                }
+                if reply.tracker_id.is_some() {
+                    tracker_id.clone_from(&reply.tracker_id);
+                }
+                let peers = match reply.peers {
+                    Peers::Compact { v4, v6 } => v4
+                        .into_iter()
+                        .map(SocketAddr::V4)
+                        .chain(v6.into_iter().map(SocketAddr::V6))
+                        .collect(),
+                    Peers::Full(list) => list.into_iter().map(|p| p.addr).collect(),
+                };
+                Ok(AnnounceOutcome {
+                    interval: Duration::from_secs(u64::from(reply.interval)),
+                    min_interval: reply
+                        .min_interval
+                        .map(|s| Duration::from_secs(u64::from(s))),
+                    peers,
+                })
+            }
+        }
+    }
+
+    pub(crate) async fn announce(&mut self, a: &Announce) -> Result<AnnounceOutcome, TrackerError> {
+        let Some(target) = self.http_target(a) else {
+            return self.udp_client(Some(a.families)).await?.announce(a).await;
+        };
+        let target = target?;
+        let families = a.families;
+        let ours = move |addr: SocketAddr| families.reach(canonical(addr));
+        let body = match self.http_pool() {
+            Some(pool) => http::get_pooled(&target, HTTP_TIMEOUT, pool, &ours).await?,
+            None => http::get_preferring(&target, HTTP_TIMEOUT, &ours).await?,
+        };
+        self.http_outcome(&body)
     }
 }

@@ -1,6 +1,6 @@
 //! A torrent's trackers between announces: the sans-IO announcer core with
 //! each tracker's I/O ([`Trackers`]), and the state the session's announce
-//! queue (`announce.rs`) keeps for a torrent while it waits for its next
+//! queue (`announce/mod.rs`) keeps for a torrent while it waits for its next
 //! announce ([`Resting`], in the torrent's [`AnnounceSlot`]).
 
 use std::net::SocketAddr;
@@ -8,7 +8,7 @@ use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
 use shoal_tracker_proto::Event;
-use shoal_tracker_proto::announce::{Announcer, AnnouncerConfig, Interval};
+use shoal_tracker_proto::announce::{Announcer, AnnouncerConfig, Interval, TrackerId};
 use smallvec::SmallVec;
 
 use super::gate::{Registration, TrackerGate};
@@ -34,6 +34,10 @@ pub(crate) enum AnnounceSlot {
     /// An announce is under way in this task; it puts the state back when
     /// done (or sends `stopped`, if the torrent stopped meanwhile).
     Busy(Option<tokio::task::JoinHandle<()>>),
+    /// The announce goes in a batch with others (`announce/batch.rs`),
+    /// which puts the state back (or sends `stopped`) and then raises
+    /// this.
+    Batched(Arc<crate::Latch>),
 }
 
 /// A torrent's announce state while no announce is under way: all a
@@ -204,40 +208,73 @@ impl Trackers {
                 }
                 None => Err(TrackerError::Unsupported(url.to_string())),
             };
-            let now = self.now();
-            // No answer at all, as opposed to an answer saying no.
-            let answered = !matches!(
-                result,
-                Err(TrackerError::Timeout
-                    | TrackerError::Io(_)
-                    | TrackerError::Http(
-                        HttpError::Timeout | HttpError::Io(_) | HttpError::Tls(_)
-                    ))
-            );
-            self.gate.record(&url, answered);
-            match result {
-                Ok(outcome) => {
-                    tracing::debug!(%url, peers = outcome.peers.len(), "announced");
-                    if let Some(log) = log {
-                        log.record(&url, Ok(outcome.peers.len()));
-                    }
-                    let reply = Interval {
-                        interval: outcome.interval,
-                        min_interval: outcome.min_interval,
-                    };
-                    self.core.handle_reply(id, reply, now);
-                    found = Some(outcome.peers);
-                }
-                Err(err) => {
-                    tracing::info!(%url, "announce failed: {err}");
-                    if let Some(log) = log {
-                        log.record(&url, Err(err.to_string()));
-                    }
-                    self.core.handle_failure(id, now);
-                }
+            if let Some(peers) = self.take_result(id, &url, result, log) {
+                found = Some(peers);
             }
         }
         found
+    }
+
+    /// The attempt in flight to tracker `id` was not sent after all (the
+    /// session shuts down, or the torrent stopped): the round goes on, or
+    /// waits its retry, without telling the gate anything of the host.
+    pub(crate) fn unsent(&mut self, id: TrackerId) {
+        let now = self.now();
+        self.core.handle_failure(id, now);
+    }
+
+    /// Tracker `id`'s I/O.
+    pub(crate) fn tracker_mut(&mut self, id: TrackerId) -> Option<&mut Tracker> {
+        self.io.get_mut(id.0)
+    }
+
+    /// The gate this torrent's requests wait at.
+    pub(crate) fn gate(&self) -> &Arc<TrackerGate> {
+        &self.gate
+    }
+
+    /// Takes in how the attempt in flight to tracker `id` (at `url`) went:
+    /// tells the gate whether the host answered, `log` (when given) what
+    /// came of it, and the core when to go on; returns the peers of an
+    /// answer.
+    pub(crate) fn take_result(
+        &mut self,
+        id: TrackerId,
+        url: &Arc<str>,
+        result: Result<super::AnnounceOutcome, TrackerError>,
+        log: Option<&AnnounceLog>,
+    ) -> Option<Vec<SocketAddr>> {
+        let now = self.now();
+        // No answer at all, as opposed to an answer saying no.
+        let answered = !matches!(
+            result,
+            Err(TrackerError::Timeout
+                | TrackerError::Io(_)
+                | TrackerError::Http(HttpError::Timeout | HttpError::Io(_) | HttpError::Tls(_)))
+        );
+        self.gate.record(url, answered);
+        match result {
+            Ok(outcome) => {
+                tracing::debug!(%url, peers = outcome.peers.len(), "announced");
+                if let Some(log) = log {
+                    log.record(url, Ok(outcome.peers.len()));
+                }
+                let reply = Interval {
+                    interval: outcome.interval,
+                    min_interval: outcome.min_interval,
+                };
+                self.core.handle_reply(id, reply, now);
+                Some(outcome.peers)
+            }
+            Err(err) => {
+                tracing::info!(%url, "announce failed: {err}");
+                if let Some(log) = log {
+                    log.record(url, Err(err.to_string()));
+                }
+                self.core.handle_failure(id, now);
+                None
+            }
+        }
     }
 }
 

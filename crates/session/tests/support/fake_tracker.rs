@@ -85,9 +85,10 @@ fn unescape(s: &str) -> Vec<u8> {
     out
 }
 
-/// Answers one HTTP request: an announce with no peers and a 120 s
-/// interval, a scrape with one seeder per named hash.
-fn answer(head: &str, log: &Log) -> Vec<u8> {
+/// Answers one HTTP request (its reply's body): an announce with no peers
+/// and an interval of `interval` seconds, a scrape with one seeder per
+/// named hash.
+fn answer(head: &str, log: &Log, interval: u32) -> Vec<u8> {
     let target = head.split(' ').nth(1).unwrap_or_default();
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
     let kind = if path.ends_with("/scrape") {
@@ -116,7 +117,7 @@ fn answer(head: &str, log: &Log) -> Vec<u8> {
         body.extend(b"ee");
         body
     } else {
-        b"d8:intervali120e5:peers0:e".to_vec()
+        format!("d8:intervali{interval}e5:peers0:e").into_bytes()
     };
     log.push(Seen {
         at: Instant::now(),
@@ -125,8 +126,14 @@ fn answer(head: &str, log: &Log) -> Vec<u8> {
         event,
         hashes,
     });
+    body
+}
+
+/// `body` as a 200 reply, closing the connection when `close`.
+fn framed(body: Vec<u8>, close: bool) -> Vec<u8> {
+    let connection = if close { "Connection: close\r\n" } else { "" };
     let mut reply = format!(
-        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n{connection}\r\n",
         body.len()
     )
     .into_bytes();
@@ -155,13 +162,75 @@ pub async fn http_tracker() -> (String, Log) {
                         Ok(n) => head.extend_from_slice(&buf[..n]),
                     }
                 }
-                let reply = answer(&String::from_utf8_lossy(&head), &log);
+                let reply = framed(answer(&String::from_utf8_lossy(&head), &log, 120), true);
                 let _ = conn.write_all(&reply).await;
                 let _ = conn.shutdown().await;
             });
         }
     });
     (url, log)
+}
+
+/// What a kept-alive HTTP tracker saw of its connections: how many
+/// requests each read completed, by connection.
+#[derive(Clone, Default)]
+pub struct Reads(Arc<Mutex<Vec<Vec<usize>>>>);
+
+impl Reads {
+    /// The most requests one read brought (1 when nothing was pipelined).
+    pub fn most_in_one_read(&self) -> usize {
+        let all = self.0.lock().unwrap();
+        all.iter().flatten().copied().max().unwrap_or(0)
+    }
+}
+
+/// An HTTP tracker on 127.0.0.1 that keeps connections open and answers
+/// each request on them in turn, pipelined or not, with an interval of
+/// `interval` seconds: its announce URL, its log and its reads.
+pub async fn kept_alive_http_tracker(interval: u32) -> (String, Log, Reads) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!(
+        "http://127.0.0.1:{}/announce",
+        listener.local_addr().unwrap().port()
+    );
+    let (log, reads) = (Log::default(), Reads::default());
+    let (kept, counted) = (log.clone(), reads.clone());
+    tokio::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            let log = kept.clone();
+            let reads = counted.clone();
+            let at = {
+                let mut all = reads.0.lock().unwrap();
+                all.push(Vec::new());
+                all.len() - 1
+            };
+            tokio::spawn(async move {
+                let mut pending = Vec::new();
+                let mut buf = [0u8; 64 * 1024];
+                loop {
+                    match conn.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => pending.extend_from_slice(&buf[..n]),
+                    }
+                    let mut replies = Vec::new();
+                    let mut requests = 0;
+                    while let Some(end) = pending.windows(4).position(|w| w == b"\r\n\r\n") {
+                        let head = String::from_utf8_lossy(&pending[..end]).into_owned();
+                        pending.drain(..end + 4);
+                        requests += 1;
+                        replies.extend(framed(answer(&head, &log, interval), false));
+                    }
+                    if requests > 0 {
+                        reads.0.lock().unwrap()[at].push(requests);
+                    }
+                    if conn.write_all(&replies).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (url, log, reads)
 }
 
 /// A UDP tracker on 127.0.0.1 that answers connects, announces (no peers,

@@ -293,6 +293,19 @@ impl Announcer {
         })
     }
 
+    /// What [`Announcer::poll_announce`] would hand out at `now`, without
+    /// handing it out (a driver choosing how to send it).
+    pub fn peek_announce(&self, now: Duration) -> Option<Attempt> {
+        let (event, tier, pos) = match self.round {
+            Some(round) if round.in_flight => return None,
+            Some(round) => (round.event, round.tier, round.pos),
+            None if self.due.is_some_and(|due| due <= now) => (self.event, 0, 0),
+            None => return None,
+        };
+        let tracker = *self.tiers.get(tier)?.get(pos)?;
+        Some(Attempt { tracker, event })
+    }
+
     /// When [`Announcer::poll_announce`] will next have something: `None`
     /// while an attempt awaits its answer or once finished.
     pub fn poll_timeout(&self) -> Option<Duration> {

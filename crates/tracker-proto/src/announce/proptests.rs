@@ -1,6 +1,6 @@
 //! Property tests of the client cores under random event sequences: the
-//! announcer never loses or moves a tracker between tiers and always
-//! finishes after `stop`; the UDP exchange takes any datagram without harm.
+//! announcer never loses or moves a tracker between tiers, peeks at what
+//! it hands out next, and always finishes after `stop`; the UDP exchange takes any datagram without harm.
 
 use super::*;
 use crate::udp::AddrFamily;
@@ -48,7 +48,13 @@ proptest! {
         let mut in_flight = None;
         for s in steps {
             if in_flight.is_none() {
+                let peeked = a.peek_announce(now);
+                // Peeking hands nothing out: it says the same twice.
+                prop_assert_eq!(a.peek_announce(now), peeked);
                 in_flight = a.poll_announce(now);
+                prop_assert_eq!(in_flight, peeked);
+            } else {
+                prop_assert_eq!(a.peek_announce(now), None);
             }
             match (s, in_flight) {
                 (Step::Answer(i, m), Some(at)) => {

@@ -18,6 +18,8 @@ use shoal_tracker_proto::Event;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+mod batch;
+
 use crate::torrent::TorrentShared;
 use crate::tracker::gate::{STOP_BUDGET, TrackerGate};
 use crate::tracker::{Announce, AnnounceSlot, Listening, Resting, Trackers};
@@ -71,6 +73,7 @@ pub(crate) fn stop(shared: &Arc<TorrentShared>) -> Option<tokio::task::JoinHandl
             }))
         }
         AnnounceSlot::Busy(task) => task,
+        AnnounceSlot::Batched(done) => Some(tokio::spawn(async move { done.raised().await })),
         AnnounceSlot::Off => None,
     }
 }
@@ -105,6 +108,7 @@ impl Queue {
 /// reannounce.
 pub(crate) async fn run(mut woken: mpsc::UnboundedReceiver<Weak<TorrentShared>>) {
     let mut queue = Queue::default();
+    let mut batches = batch::Batches::default();
     loop {
         let next = queue.due.first_key_value().map(|((at, _), _)| *at);
         let first = match next {
@@ -130,21 +134,28 @@ pub(crate) async fn run(mut woken: mpsc::UnboundedReceiver<Weak<TorrentShared>>)
                 .map(|(key, w)| (Some(key), w)),
         );
         for (key, torrent) in looks {
-            look(&mut queue, key, torrent);
+            look(&mut queue, &mut batches, key, torrent);
         }
+        batches.launch();
         tokio::time::sleep(BEAT).await;
     }
 }
 
 /// Looks at a torrent (woken, or due in the queue under `key`): takes in
-/// what happened, then starts its announce if one is due, else queues it
-/// for when one is.
-fn look(queue: &mut Queue, key: Option<(Instant, u64)>, torrent: Weak<TorrentShared>) {
+/// what happened, then starts its announce if one is due (in one of
+/// `batches` if it can go in one), else queues it for when one is.
+fn look(
+    queue: &mut Queue,
+    batches: &mut batch::Batches,
+    key: Option<(Instant, u64)>,
+    torrent: Weak<TorrentShared>,
+) {
     let Some(shared) = torrent.upgrade() else {
         return;
     };
     let mut slot = shared.announce_slot();
-    // Busy: the announce under way wakes it when done. Off: nothing to do.
+    // Busy or batched: the announce under way wakes it when done. Off:
+    // nothing to do.
     let AnnounceSlot::Resting(rest) = &mut *slot else {
         return;
     };
@@ -178,8 +189,12 @@ fn look(queue: &mut Queue, key: Option<(Instant, u64)>, torrent: Weak<TorrentSha
             else {
                 return;
             };
-            let task = tokio::spawn(announce(Arc::clone(&shared), rest));
-            *slot = AnnounceSlot::Busy(Some(task));
+            *slot = match batches.join(&shared, rest, SLACK) {
+                Ok(done) => AnnounceSlot::Batched(done),
+                Err(rest) => {
+                    AnnounceSlot::Busy(Some(tokio::spawn(announce(Arc::clone(&shared), rest))))
+                }
+            };
         }
         Some(due) => {
             let wait = due.saturating_duration_since(Instant::now());
@@ -246,19 +261,31 @@ async fn announce(shared: Arc<TorrentShared>, mut rest: Box<Resting>) {
             () = shared.stopping.raised() => None,
         }
     };
+    if let Some((shared, rest)) = settle(shared, rest, found) {
+        announce_stopped(&shared, rest).await;
+    }
+}
+
+/// After an announce that `found` peers (or none): passes them on and
+/// puts the torrent's state back in its slot and the torrent back to the
+/// queue; or, if it stopped meanwhile, hands both back to send `stopped`.
+fn settle(
+    shared: Arc<TorrentShared>,
+    rest: Box<Resting>,
+    found: Option<Vec<SocketAddr>>,
+) -> Option<(Arc<TorrentShared>, Box<Resting>)> {
     if let Some(peers) = found.filter(|peers| !peers.is_empty()) {
         shared.learn_peers(peers, crate::PeerSource::Tracker);
     }
-    {
-        let mut slot = shared.announce_slot();
-        if !shared.stopping.is_raised() {
-            *slot = AnnounceSlot::Resting(rest);
-            drop(slot);
-            shared.announce_queue.wake(&shared);
-            return;
-        }
+    let mut slot = shared.announce_slot();
+    if shared.stopping.is_raised() {
+        drop(slot);
+        return Some((shared, rest));
     }
-    announce_stopped(&shared, rest).await;
+    *slot = AnnounceSlot::Resting(rest);
+    drop(slot);
+    shared.announce_queue.wake(&shared);
+    None
 }
 
 /// Announces `stopped`, best effort: a tracker that does not answer within

@@ -1,0 +1,110 @@
+//! A seedbox's regular announces to a tracker that keeps connections open
+//! go out together: each tick's announces are written at once on one
+//! connection and their replies read in order (HTTP/1.1 pipelining). A
+//! fake tracker on 127.0.0.1 counts the requests each of its reads
+//! brought; every torrent's announce is still answered and recorded, and
+//! each still says `stopped` at shutdown.
+
+#![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+
+#[path = "support/fake_tracker.rs"]
+mod fake_tracker;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use shoal_metainfo::{NewFile, Torrent, TorrentSpec, Version};
+use shoal_session::{Session, SessionConfig, TorrentHandle, TorrentOptions, TrackerPace};
+
+const TORRENTS: usize = 60;
+/// The shortest interval the session honours: the regular announces come
+/// 27 to 30 s (less the jitter) after `started`.
+const INTERVAL: u32 = 30;
+
+/// `n` complete single-file torrents of a few bytes, all on `url`.
+fn torrents(dir: &Path, n: usize, url: &str) -> Vec<Torrent> {
+    (0..n)
+        .map(|i| {
+            let data = format!("torrent number {i} of the pipelined announces test");
+            let name = format!("t{i}.txt");
+            std::fs::write(dir.join(&name), &data).unwrap();
+            let file = NewFile {
+                path: vec![name.clone()],
+                length: data.len() as u64,
+                executable: false,
+            };
+            let mut spec = TorrentSpec::new(name, vec![file], true, 16 * 1024);
+            spec.version = Version::V1;
+            spec.trackers = vec![vec![url.to_owned()]];
+            let hashes = shoal_metainfo::ContentHashes {
+                v1_pieces: vec![sha1::Sha1::digest(data.as_bytes()).into()],
+                v2_files: vec![],
+            };
+            Torrent::from_bytes(&spec.encode(&hashes).unwrap()).unwrap()
+        })
+        .collect()
+}
+
+use sha1::Digest as _;
+
+/// Waits until `log` holds at least `n` announces with `event`, or `limit`.
+async fn wait_for(log: &fake_tracker::Log, event: &str, n: usize, limit: Duration) -> usize {
+    let start = Instant::now();
+    loop {
+        let seen = log.announces(event).len();
+        if seen >= n || start.elapsed() > limit {
+            return seen;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regular_announces_go_pipelined_and_each_is_answered() {
+    let (url, log, reads) = fake_tracker::kept_alive_http_tracker(INTERVAL).await;
+    let content = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let mut config = SessionConfig::new("127.0.0.1:0".parse().unwrap(), state.path().into());
+    // Every `started` at once: the regular announces then fall due
+    // within the interval's 3 s of jitter.
+    config.tracker_pace = TrackerPace {
+        spread: Duration::from_secs(1),
+        floor: 1000,
+    };
+    let s = Session::bind(config).await.unwrap();
+    let mut handles: Vec<TorrentHandle> = Vec::new();
+    for t in torrents(content.path(), TORRENTS, &url) {
+        let added = s.add_torrent(t, content.path().into(), TorrentOptions::default());
+        handles.push(added.await.unwrap());
+    }
+    let started = wait_for(&log, "started", TORRENTS, Duration::from_secs(30)).await;
+    assert_eq!(started, TORRENTS);
+    // `started` went one request at a time, each waiting for its reply.
+    assert_eq!(reads.most_in_one_read(), 1);
+    let regular = wait_for(&log, "", TORRENTS, Duration::from_secs(45)).await;
+    assert_eq!(regular, TORRENTS, "regular announces seen");
+    // Pipelined: a tick's announces arrived in one read. One request at a
+    // time would bring one per read.
+    let most = reads.most_in_one_read();
+    assert!(most >= 5, "at most {most} requests in one read");
+    // Each torrent took in its reply: answered, and its next announce
+    // set an interval on.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    for h in &handles {
+        let (last, next) = h.announces();
+        assert_eq!(last.len(), 1);
+        assert_eq!(last[0].result, Ok(0));
+        let next = next.expect("next announce set");
+        assert!(
+            next + 2 >= now + u64::from(INTERVAL) * 8 / 10,
+            "next at {next}, now {now}"
+        );
+    }
+    // Back in their slots: each says `stopped` at shutdown.
+    s.shutdown().await;
+    assert_eq!(log.announces("stopped").len(), TORRENTS);
+}
