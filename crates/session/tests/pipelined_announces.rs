@@ -59,24 +59,30 @@ async fn wait_for(log: &fake_tracker::Log, event: &str, n: usize, limit: Duratio
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn regular_announces_go_pipelined_and_each_is_answered() {
-    let (url, log, reads) = fake_tracker::kept_alive_http_tracker(INTERVAL).await;
-    let content = tempfile::tempdir().unwrap();
-    let state = tempfile::tempdir().unwrap();
-    let mut config = SessionConfig::new("127.0.0.1:0".parse().unwrap(), state.path().into());
-    // Every `started` at once: the regular announces then fall due
-    // within the interval's 3 s of jitter.
+/// A session seeding [`TORRENTS`] torrents on `url`, all of whose
+/// `started` may go at once (so the regular announces fall due within
+/// the interval's 3 s of jitter), and their handles.
+async fn seeding(url: &str, content: &Path, state: &Path) -> (Session, Vec<TorrentHandle>) {
+    let mut config = SessionConfig::new("127.0.0.1:0".parse().unwrap(), state.into());
     config.tracker_pace = TrackerPace {
         spread: Duration::from_secs(1),
         floor: 1000,
     };
     let s = Session::bind(config).await.unwrap();
-    let mut handles: Vec<TorrentHandle> = Vec::new();
-    for t in torrents(content.path(), TORRENTS, &url) {
-        let added = s.add_torrent(t, content.path().into(), TorrentOptions::default());
+    let mut handles = Vec::new();
+    for t in torrents(content, TORRENTS, url) {
+        let added = s.add_torrent(t, content.into(), TorrentOptions::default());
         handles.push(added.await.unwrap());
     }
+    (s, handles)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regular_announces_go_pipelined_and_each_is_answered() {
+    let (url, log, reads) = fake_tracker::kept_alive_http_tracker(INTERVAL).await;
+    let content = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let (s, handles) = seeding(&url, content.path(), state.path()).await;
     let started = wait_for(&log, "started", TORRENTS, Duration::from_secs(30)).await;
     assert_eq!(started, TORRENTS);
     // `started` went one request at a time, each waiting for its reply.
@@ -106,5 +112,29 @@ async fn regular_announces_go_pipelined_and_each_is_answered() {
     }
     // Back in their slots: each says `stopped` at shutdown.
     s.shutdown().await;
+    assert_eq!(log.announces("stopped").len(), TORRENTS);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shutdown_cuts_a_batch_short_and_every_torrent_still_stops() {
+    // Regular announces are held far past the shutdown's 5 s budget.
+    let hold = Duration::from_secs(60);
+    let (url, log, _) = fake_tracker::slow_kept_alive_http_tracker(INTERVAL, hold).await;
+    let content = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let (s, _handles) = seeding(&url, content.path(), state.path()).await;
+    let started = wait_for(&log, "started", TORRENTS, Duration::from_secs(30)).await;
+    assert_eq!(started, TORRENTS);
+    // A batch is under way: its first request was taken in, unanswered.
+    assert!(wait_for(&log, "", 1, Duration::from_secs(45)).await >= 1);
+    let begun = Instant::now();
+    s.shutdown().await;
+    // Waiting out the held replies (or the 15 s request timeout) would
+    // take longer than the budget.
+    assert!(
+        begun.elapsed() < Duration::from_secs(12),
+        "{:?}",
+        begun.elapsed()
+    );
     assert_eq!(log.announces("stopped").len(), TORRENTS);
 }

@@ -188,6 +188,15 @@ impl Reads {
 /// each request on them in turn, pipelined or not, with an interval of
 /// `interval` seconds: its announce URL, its log and its reads.
 pub async fn kept_alive_http_tracker(interval: u32) -> (String, Log, Reads) {
+    slow_kept_alive_http_tracker(interval, std::time::Duration::ZERO).await
+}
+
+/// [`kept_alive_http_tracker`] that holds its answer to a regular announce
+/// (no event) for `hold`.
+pub async fn slow_kept_alive_http_tracker(
+    interval: u32,
+    hold: std::time::Duration,
+) -> (String, Log, Reads) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!(
         "http://127.0.0.1:{}/announce",
@@ -214,11 +223,16 @@ pub async fn kept_alive_http_tracker(interval: u32) -> (String, Log, Reads) {
                     }
                     let mut replies = Vec::new();
                     let mut requests = 0;
+                    let mut regular = false;
                     while let Some(end) = pending.windows(4).position(|w| w == b"\r\n\r\n") {
                         let head = String::from_utf8_lossy(&pending[..end]).into_owned();
                         pending.drain(..end + 4);
                         requests += 1;
+                        regular |= !head.contains("event=");
                         replies.extend(framed(answer(&head, &log, interval), false));
+                    }
+                    if regular {
+                        tokio::time::sleep(hold).await;
                     }
                     if requests > 0 {
                         reads.0.lock().unwrap()[at].push(requests);
