@@ -99,6 +99,9 @@ impl Batches {
         let Some(slot) = gate.reserve_batched(&url) else {
             return Err(rest);
         };
+        // With no request free at the host (rare: a batch is one), the
+        // announce waits for one on its own, and its turn is reserved
+        // again: the pace only errs on the slow side.
         let Some(batch) = self.batch_for(&host, slot, &url, &pool, &gate) else {
             return Err(rest);
         };

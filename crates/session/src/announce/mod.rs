@@ -3,7 +3,8 @@
 //! discovery. A torrent between announces is only its [`Resting`] state in
 //! its [`AnnounceSlot`] and an entry in the queue, not a task with a
 //! timer: the queue sleeps until the earliest due torrent and runs each
-//! announce in a task of its own, which puts the state back when done.
+//! announce in a task of its own, or a tick's regular announces to one
+//! host in one batch (`batch.rs`), which puts the state back when done.
 //! Each pairs an [`Announcer`](shoal_tracker_proto::announce::Announcer),
 //! which decides, with the trackers' I/O. Every request waits for its turn
 //! at the session's [`TrackerGate`] (spacing per tracker host, requests

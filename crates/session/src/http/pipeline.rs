@@ -22,7 +22,8 @@ pub(crate) const MAX_PIPELINED: usize = 64;
 /// one connection from `pool` (a fresh one to the first address `prefer`
 /// accepts when none is idle, or when the idle one was closed), within
 /// `timeout` in all. Returns the replies in order, each a 200's body or
-/// why it failed; those still missing at the timeout timed out. When the
+/// why it failed; those still missing at the timeout timed out (and the
+/// host is not sent pipelines again: it answered some). When the
 /// server broke the pipeline part-way (closed the connection, or fell out
 /// of step), the replies stop there: the rest were not answered and may be
 /// sent again. An error: nothing was answered at all.
@@ -41,7 +42,10 @@ pub(crate) async fn get_pipelined(
         Ok(Ok(())) => Ok(replies),
         Ok(Err(e)) => Err(e),
         Err(_) if replies.is_empty() => Err(HttpError::Timeout),
+        // Some answered, then nothing: a server that mishandles
+        // pipelines looks like this, so it gets no more of them.
         Err(_) => {
+            pool.stop_pipelining(&PoolKey::of(first));
             replies.resize_with(urls.len(), || Err(HttpError::Timeout));
             Ok(replies)
         }
@@ -236,5 +240,41 @@ mod tests {
         })
         .await;
         assert!(matches!(got, Err(crate::http::HttpError::Timeout)));
+    }
+
+    #[tokio::test]
+    async fn a_server_stalling_part_way_times_the_rest_out_and_gets_no_more_pipelines() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}/announce", listener.local_addr().unwrap());
+        // Answers one request per read, the first two reads only.
+        tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut chunk = [0u8; 4096];
+            for _ in 0..2 {
+                let _ = s.read(&mut chunk).await;
+                let ok = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+                let _ = s.write_all(ok).await;
+            }
+            let mut sink = Vec::new();
+            let _ = s.read_to_end(&mut sink).await;
+        });
+        let pool = Pool::default();
+        let targets = urls(&base, 3);
+        get_pooled(&targets[0], Duration::from_secs(10), &pool, &|_| true)
+            .await
+            .unwrap();
+        let key = PoolKey::of(&targets[0]);
+        assert!(pool.pipelines(&key));
+        let got = get_pipelined(&targets, Duration::from_millis(500), &pool, &|_| true)
+            .await
+            .unwrap();
+        assert_eq!(got.len(), 3);
+        assert_eq!(got[0].as_ref().unwrap(), b"ok");
+        assert!(
+            got[1..]
+                .iter()
+                .all(|r| matches!(r, Err(crate::http::HttpError::Timeout)))
+        );
+        assert!(!pool.pipelines(&key));
     }
 }
