@@ -109,6 +109,15 @@ impl State {
     }
 }
 
+impl Host {
+    /// Reserves a regular announce's slot asked for at `now`: spaced by
+    /// `pace` for the host's torrents, on the next tick.
+    fn regular_slot(&mut self, pace: TrackerPace, now: Duration) -> Duration {
+        let every = announce_every(self.torrents, pace.spread, pace.floor);
+        on_tick(self.pace.reserve(now, every, pace.floor), TICK)
+    }
+}
+
 impl Default for Host {
     fn default() -> Host {
         Host {
@@ -263,13 +272,11 @@ impl TrackerGate {
         if state.stop_deadline.is_some() {
             return None;
         }
-        let pace = self.pace;
         let host = state.host(&host_key(url));
         if host.reach.is_down() {
             return None;
         }
-        let every = announce_every(host.torrents, pace.spread, pace.floor);
-        let slot = on_tick(host.pace.reserve(now, every, pace.floor), TICK);
+        let slot = host.regular_slot(self.pace, now);
         Some(self.instant(slot))
     }
 
@@ -296,7 +303,6 @@ impl TrackerGate {
         now: Duration,
     ) -> Option<(Duration, Arc<Semaphore>, Option<Duration>)> {
         let mut state = self.lock();
-        let pace = self.pace;
         let deadline = stopped.then(|| state.stop_deadline.unwrap_or(now + STOP_BUDGET));
         let last_start = deadline.map(|d| d.saturating_sub(STOP_BUDGET) + STOP_SPREAD);
         let host = state.host(&host_key(url));
@@ -307,8 +313,7 @@ impl TrackerGate {
             let every = Duration::from_secs(1) / STOP_PER_SECOND;
             host.stop_pace.reserve(now, every, STOP_BURST)
         } else {
-            let every = announce_every(host.torrents, pace.spread, pace.floor);
-            on_tick(host.pace.reserve(now, every, pace.floor), TICK)
+            host.regular_slot(self.pace, now)
         };
         if last_start.is_some_and(|last| slot > last) {
             return None;
