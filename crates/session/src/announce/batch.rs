@@ -45,7 +45,7 @@ struct Batch {
     slot: Instant,
     pool: Arc<Pool>,
     /// The one request open to the host that the batch's connection is.
-    _open: OwnedSemaphorePermit,
+    open: OwnedSemaphorePermit,
     members: Vec<Member>,
     /// Raised when every member is back in its slot (or its `stopped`
     /// went): what a member's stop waits for.
@@ -153,7 +153,7 @@ impl Batches {
                     host: host.to_owned(),
                     slot,
                     pool: Arc::clone(pool),
-                    _open: gate.try_open(url)?,
+                    open: gate.try_open(url)?,
                     members: Vec::new(),
                     done: Arc::default(),
                 });
@@ -181,7 +181,7 @@ impl Batch {
         let Batch {
             slot,
             pool,
-            _open,
+            open,
             members,
             done,
             ..
@@ -199,6 +199,9 @@ impl Batch {
             .into_iter()
             .partition(|m| reached && !m.shared.stopping.is_raised());
         let results = exchange(&mut sending, &pool, shutdown).await;
+        // The connection is done with: the members' `stopped` may need
+        // the request slot.
+        drop(open);
         let mut stops = tokio::task::JoinSet::new();
         let unsent = unsent.into_iter().map(|m| (m, None));
         for (mut m, result) in sending.into_iter().zip(results).chain(unsent) {
