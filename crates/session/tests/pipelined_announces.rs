@@ -13,51 +13,12 @@ mod fake_tracker;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use shoal_metainfo::{NewFile, Torrent, TorrentSpec, Version};
 use shoal_session::{Session, SessionConfig, TorrentHandle, TorrentOptions, TrackerPace};
 
 const TORRENTS: usize = 60;
 /// The shortest interval the session honours: the regular announces come
 /// 27 to 30 s (less the jitter) after `started`.
 const INTERVAL: u32 = 30;
-
-/// `n` complete single-file torrents of a few bytes, all on `url`.
-fn torrents(dir: &Path, n: usize, url: &str) -> Vec<Torrent> {
-    (0..n)
-        .map(|i| {
-            let data = format!("torrent number {i} of the pipelined announces test");
-            let name = format!("t{i}.txt");
-            std::fs::write(dir.join(&name), &data).unwrap();
-            let file = NewFile {
-                path: vec![name.clone()],
-                length: data.len() as u64,
-                executable: false,
-            };
-            let mut spec = TorrentSpec::new(name, vec![file], true, 16 * 1024);
-            spec.version = Version::V1;
-            spec.trackers = vec![vec![url.to_owned()]];
-            let hashes = shoal_metainfo::ContentHashes {
-                v1_pieces: vec![sha1::Sha1::digest(data.as_bytes()).into()],
-                v2_files: vec![],
-            };
-            Torrent::from_bytes(&spec.encode(&hashes).unwrap()).unwrap()
-        })
-        .collect()
-}
-
-use sha1::Digest as _;
-
-/// Waits until `log` holds at least `n` announces with `event`, or `limit`.
-async fn wait_for(log: &fake_tracker::Log, event: &str, n: usize, limit: Duration) -> usize {
-    let start = Instant::now();
-    loop {
-        let seen = log.announces(event).len();
-        if seen >= n || start.elapsed() > limit {
-            return seen;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 /// A session seeding [`TORRENTS`] torrents on `url`, all of whose
 /// `started` may go at once (so the regular announces fall due within
@@ -70,7 +31,7 @@ async fn seeding(url: &str, content: &Path, state: &Path) -> (Session, Vec<Torre
     };
     let s = Session::bind(config).await.unwrap();
     let mut handles = Vec::new();
-    for t in torrents(content, TORRENTS, url) {
+    for t in fake_tracker::torrents(content, TORRENTS, &[url]) {
         let added = s.add_torrent(t, content.into(), TorrentOptions::default());
         handles.push(added.await.unwrap());
     }
@@ -83,11 +44,13 @@ async fn regular_announces_go_pipelined_and_each_is_answered() {
     let content = tempfile::tempdir().unwrap();
     let state = tempfile::tempdir().unwrap();
     let (s, handles) = seeding(&url, content.path(), state.path()).await;
-    let started = wait_for(&log, "started", TORRENTS, Duration::from_secs(30)).await;
+    let started = log
+        .wait_for("started", TORRENTS, Duration::from_secs(30))
+        .await;
     assert_eq!(started, TORRENTS);
     // `started` went one request at a time, each waiting for its reply.
     assert_eq!(reads.most_in_one_read(), 1);
-    let regular = wait_for(&log, "", TORRENTS, Duration::from_secs(45)).await;
+    let regular = log.wait_for("", TORRENTS, Duration::from_secs(45)).await;
     assert_eq!(regular, TORRENTS, "regular announces seen");
     // Pipelined: a tick's announces arrived in one read. One request at a
     // time would bring one per read.
@@ -123,10 +86,12 @@ async fn a_shutdown_cuts_a_batch_short_and_every_torrent_still_stops() {
     let content = tempfile::tempdir().unwrap();
     let state = tempfile::tempdir().unwrap();
     let (s, _handles) = seeding(&url, content.path(), state.path()).await;
-    let started = wait_for(&log, "started", TORRENTS, Duration::from_secs(30)).await;
+    let started = log
+        .wait_for("started", TORRENTS, Duration::from_secs(30))
+        .await;
     assert_eq!(started, TORRENTS);
     // A batch is under way: its first request was taken in, unanswered.
-    assert!(wait_for(&log, "", 1, Duration::from_secs(45)).await >= 1);
+    assert!(log.wait_for("", 1, Duration::from_secs(45)).await >= 1);
     let begun = Instant::now();
     s.shutdown().await;
     // Waiting out the held replies (or the 15 s request timeout) would

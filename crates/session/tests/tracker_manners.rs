@@ -13,8 +13,8 @@ mod fake_tracker;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use fake_tracker::{Log, most_in_a_second};
-use shoal_metainfo::{NewFile, Torrent, TorrentSpec, Version};
+use fake_tracker::{most_in_a_second, sha1_of, torrents};
+use shoal_metainfo::Torrent;
 use shoal_session::{Session, SessionConfig, TorrentOptions, TrackerPace};
 
 const TORRENTS: usize = 300;
@@ -24,36 +24,6 @@ const EAGER: TrackerPace = TrackerPace {
     spread: Duration::from_secs(1),
     floor: 1000,
 };
-
-/// `n` single-file torrents of a few bytes each, their files under `dir`,
-/// all announcing to `tiers` (one tracker per tier).
-fn torrents(dir: &Path, n: usize, tiers: &[&str]) -> Vec<Torrent> {
-    (0..n)
-        .map(|i| {
-            let data = format!("torrent number {i} of the tracker manners test");
-            let name = format!("t{i}.txt");
-            std::fs::write(dir.join(&name), &data).unwrap();
-            let file = NewFile {
-                path: vec![name.clone()],
-                length: data.len() as u64,
-                executable: false,
-            };
-            let mut spec = TorrentSpec::new(name, vec![file], true, 16 * 1024);
-            spec.version = Version::V1;
-            spec.trackers = tiers.iter().map(|t| vec![(*t).to_owned()]).collect();
-            let hashes = shoal_metainfo::ContentHashes {
-                v1_pieces: vec![sha1_of(data.as_bytes())],
-                v2_files: vec![],
-            };
-            Torrent::from_bytes(&spec.encode(&hashes).unwrap()).unwrap()
-        })
-        .collect()
-}
-
-fn sha1_of(data: &[u8]) -> [u8; 20] {
-    use sha1::Digest;
-    sha1::Sha1::digest(data).into()
-}
 
 async fn session(state: &Path, pace: TrackerPace) -> Session {
     let mut config = SessionConfig::new("127.0.0.1:0".parse().unwrap(), state.to_path_buf());
@@ -78,18 +48,6 @@ async fn add_all(session: &Session, torrents: &[Torrent], dir: &Path) {
     }
 }
 
-/// Waits until `log` holds at least `n` announces with `event`, or `limit`.
-async fn wait_for(log: &Log, event: &str, n: usize, limit: Duration) -> usize {
-    let start = Instant::now();
-    loop {
-        let seen = log.announces(event).len();
-        if seen >= n || start.elapsed() > limit {
-            return seen;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn started_is_spread_and_only_announced_torrents_say_stopped() {
     let (url, log) = fake_tracker::http_tracker().await;
@@ -100,7 +58,7 @@ async fn started_is_spread_and_only_announced_torrents_say_stopped() {
     add_all(&s, &all, content.path()).await;
     // 300 torrents on one tracker: 8 at once, then 8 a second (300/60 is
     // under the floor). Without the pace all 300 come within the adds.
-    let got = wait_for(&log, "started", 24, Duration::from_secs(30)).await;
+    let got = log.wait_for("started", 24, Duration::from_secs(30)).await;
     assert!(got >= 24, "only {got} started");
     let times: Vec<Instant> = log.announces("started").iter().map(|a| a.at).collect();
     let most = most_in_a_second(&times);
@@ -127,7 +85,9 @@ async fn shutdown_stops_are_bounded_and_a_restart_keeps_the_schedules() {
     // This test is about the stop.
     let s = session(state.path(), EAGER).await;
     add_all(&s, &all, content.path()).await;
-    let got = wait_for(&log, "started", TORRENTS, Duration::from_secs(60)).await;
+    let got = log
+        .wait_for("started", TORRENTS, Duration::from_secs(60))
+        .await;
     assert_eq!(got, TORRENTS);
 
     let begun = Instant::now();
@@ -144,13 +104,9 @@ async fn shutdown_stops_are_bounded_and_a_restart_keeps_the_schedules() {
     // again; the others resume their schedule (next announce in ~2 min).
     let s = session(state.path(), EAGER).await;
     add_all(&s, &all, content.path()).await;
-    let again = wait_for(
-        &log,
-        "started",
-        TORRENTS + stops.len(),
-        Duration::from_secs(10),
-    )
-    .await;
+    let again = log
+        .wait_for("started", TORRENTS + stops.len(), Duration::from_secs(10))
+        .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let after: Vec<_> = log.seen().into_iter().skip(before).collect();
     assert!(
@@ -208,7 +164,7 @@ async fn torrents_share_one_socket_and_connection_id_per_udp_tracker() {
     let all = torrents(content.path(), n, &[&url]);
     let s = session(state.path(), EAGER).await;
     add_all(&s, &all, content.path()).await;
-    let got = wait_for(&log, "started", n, Duration::from_secs(60)).await;
+    let got = log.wait_for("started", n, Duration::from_secs(60)).await;
     assert_eq!(got, n);
     let seen = log.seen();
     let ports: std::collections::BTreeSet<u16> = seen.iter().map(|s| s.port).collect();
@@ -230,10 +186,7 @@ async fn udp_trackers_are_asked_from_the_peer_port() {
     add_all(&s, &all, content.path()).await;
     // An announce follows a connect whose reply came back through the uTP
     // driver's demultiplexer.
-    assert_eq!(
-        wait_for(&log, "started", 2, Duration::from_secs(30)).await,
-        2
-    );
+    assert_eq!(log.wait_for("started", 2, Duration::from_secs(30)).await, 2);
     let ports: std::collections::BTreeSet<u16> = log.seen().iter().map(|s| s.port).collect();
     assert_eq!(
         ports,
@@ -269,7 +222,7 @@ async fn a_host_that_never_answers_is_skipped_after_a_few_tries() {
     let s = session(state.path(), EAGER).await;
     add_all(&s, &all, content.path()).await;
     // Every torrent falls through to the second tier.
-    let got = wait_for(&log, "started", n, Duration::from_secs(60)).await;
+    let got = log.wait_for("started", n, Duration::from_secs(60)).await;
     assert_eq!(got, n);
     let skipped = s
         .torrents()
@@ -302,7 +255,7 @@ async fn a_reply_with_no_peers_leaves_an_idle_torrent_asleep() {
     // and the rest over the next seconds, after this drain.
     tokio::time::sleep(Duration::from_millis(300)).await;
     let _ = s.take_woken();
-    let got = wait_for(&log, "started", n, Duration::from_secs(30)).await;
+    let got = log.wait_for("started", n, Duration::from_secs(30)).await;
     assert_eq!(got, n);
     tokio::time::sleep(Duration::from_millis(500)).await;
     // Every reply named nobody: nothing to dial, so nobody woke (each
@@ -326,7 +279,9 @@ async fn torrents_between_announces_hold_no_task() {
     };
     let before = tasks();
     add_all(&s, &all, content.path()).await;
-    let started = wait_for(&log, "started", TORRENTS, Duration::from_secs(60)).await;
+    let started = log
+        .wait_for("started", TORRENTS, Duration::from_secs(60))
+        .await;
     assert_eq!(started, TORRENTS);
     // Each announce's task ends with its reply; the next is 120 s away.
     // One task per torrent (a sleeping announce loop) would leave 300.

@@ -1,12 +1,15 @@
-//! Counting trackers on 127.0.0.1 for the tracker-manners tests: an HTTP
+//! Counting trackers on 127.0.0.1 for the tracker tests: an HTTP
 //! one (announce and BEP 48 multi-hash scrape) and a UDP one (BEP 15
 //! connect, announce and scrape), each recording every request with its
-//! arrival time (and, over UDP, its source port).
+//! arrival time (and, over UDP, its source port); and the small complete
+//! torrents the tests announce to them.
 #![allow(dead_code, clippy::unwrap_used, clippy::indexing_slicing)]
 
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use shoal_metainfo::{NewFile, Torrent, TorrentSpec, Version};
 use shoal_tracker_proto::Event;
 use shoal_tracker_proto::udp::{
     Request, ScrapeStats, write_announce_header, write_connect_response, write_scrape_header,
@@ -47,9 +50,52 @@ impl Log {
             .collect()
     }
 
+    /// Waits until at least `n` announces with `event` were seen, or
+    /// `limit`; returns how many were.
+    pub async fn wait_for(&self, event: &str, n: usize, limit: std::time::Duration) -> usize {
+        let start = Instant::now();
+        loop {
+            let seen = self.announces(event).len();
+            if seen >= n || start.elapsed() > limit {
+                return seen;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
     fn push(&self, seen: Seen) {
         self.0.lock().unwrap().push(seen);
     }
+}
+
+/// `n` single-file torrents of a few bytes each, their files under `dir`,
+/// all announcing to `tiers` (one tracker per tier).
+pub fn torrents(dir: &Path, n: usize, tiers: &[&str]) -> Vec<Torrent> {
+    (0..n)
+        .map(|i| {
+            let data = format!("torrent number {i} of a fake tracker test");
+            let name = format!("t{i}.txt");
+            std::fs::write(dir.join(&name), &data).unwrap();
+            let file = NewFile {
+                path: vec![name.clone()],
+                length: data.len() as u64,
+                executable: false,
+            };
+            let mut spec = TorrentSpec::new(name, vec![file], true, 16 * 1024);
+            spec.version = Version::V1;
+            spec.trackers = tiers.iter().map(|t| vec![(*t).to_owned()]).collect();
+            let hashes = shoal_metainfo::ContentHashes {
+                v1_pieces: vec![sha1_of(data.as_bytes())],
+                v2_files: vec![],
+            };
+            Torrent::from_bytes(&spec.encode(&hashes).unwrap()).unwrap()
+        })
+        .collect()
+}
+
+pub fn sha1_of(data: &[u8]) -> [u8; 20] {
+    use sha1::Digest;
+    sha1::Sha1::digest(data).into()
 }
 
 /// The most of `times` falling in any window `[t, t + 1 s)`.
